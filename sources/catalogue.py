@@ -1,0 +1,145 @@
+"""The source catalogue (`catalogue.toml`) as typed records.
+
+One `Entry` per staged source and vintage; one `FileSpec` per download of that entry. Expected column names are
+templates filled from the entry's `params` (`P{yy}_POP` -> `P22_POP`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file to download for an entry."""
+
+    url: str
+    format: str  # "csv" or "zip"
+    role: str = "main"  # "main", or "hist" for a CAF `_hist` twin
+    member: str | None = None  # exact zip member name (never "the first CSV")
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)  # level -> candidate member names
+    sheets: tuple[str, ...] = ()
+    separator: str = ";"
+    encoding: str = "utf-8"  # decoded as UTF-8 (BOM or not) first; `fallback_encoding` only if that fails
+    fallback_encoding: str | None = "latin-1"
+    sha256: str | None = None
+    size: int | None = None
+
+    @property
+    def name(self) -> str:
+        """A short file name for messages and the raw store: the last path segment of the URL."""
+        return self.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Columns:
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    source: str
+    vintage: str
+    publisher: str
+    title: str
+    parser: str
+    files: tuple[FileSpec, ...]
+    columns_key: str
+    cog: int | None = None  # geography of the file's codes; None when it depends on the row (CAF: year + offset)
+    cog_offset: int | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}/{self.vintage}"
+
+    def file(self, role: str = "main") -> FileSpec:
+        for f in self.files:
+            if f.role == role:
+                return f
+        raise KeyError(f"{self.key} has no file with role {role!r}")
+
+    def columns(self, key: str | None = None) -> Columns:
+        """Expected columns of this entry (or of another column list), placeholders filled from `params`."""
+        spec = _raw()["columns"][key or self.columns_key]
+        fill = lambda names: tuple(n.format(**self.params) for n in names)  # noqa: E731
+        return Columns(fill(spec.get("required", [])), fill(spec.get("optional", [])), spec.get("code"))
+
+    def cog_for_year(self, year: int) -> int:
+        """COG of the rows of reference year `year` (CAF December N is localised in COG N+1)."""
+        if self.cog is not None:
+            return self.cog
+        assert self.cog_offset is not None, f"{self.key}: neither cog nor cog_offset"
+        return year + self.cog_offset
+
+
+@cache
+def _raw() -> dict:
+    return tomllib.loads(CATALOGUE_PATH.read_text(encoding="utf-8"))
+
+
+def _file(spec: dict) -> FileSpec:
+    spec = dict(spec)
+    spec["members"] = {k: tuple(v) for k, v in spec.get("members", {}).items()}
+    spec["sheets"] = tuple(spec.get("sheets", ()))
+    return FileSpec(**spec)
+
+
+@cache
+def entries() -> tuple[Entry, ...]:
+    raw = _raw()
+    out = []
+    for e in raw["entry"]:
+        out.append(
+            Entry(
+                source=e["source"],
+                vintage=str(e["vintage"]),
+                publisher=e["publisher"],
+                title=e["title"],
+                parser=e["parser"],
+                files=tuple(_file(f) for f in e["file"]),
+                columns_key=e["columns"],
+                cog=e.get("cog"),
+                cog_offset=e.get("cog_offset"),
+                params={k: str(v) for k, v in e.get("params", {}).items()},
+            )
+        )
+    keys = [e.key for e in out]
+    duplicated = {k for k in keys if keys.count(k) > 1}
+    if duplicated:
+        raise ValueError(f"catalogue.toml: duplicated source/vintage {sorted(duplicated)}")
+    return tuple(out)
+
+
+def default_cog() -> int:
+    return int(_raw()["default_cog"])
+
+
+def sources() -> list[str]:
+    """Source names in catalogue order, without duplicates."""
+    return list(dict.fromkeys(e.source for e in entries()))
+
+
+def select(names: list[str] | None = None, vintages: dict[str, str] | None = None) -> list[Entry]:
+    """Entries for the given source names (all when None); `vintages` pins a vintage per source."""
+    unknown = set(names or []) - set(sources())
+    if unknown:
+        raise KeyError(f"unknown source(s) {sorted(unknown)}; known: {', '.join(sources())}")
+    chosen = [e for e in entries() if names is None or e.source in names]
+    if vintages:
+        chosen = [e for e in chosen if e.source not in vintages or e.vintage == vintages[e.source]]
+    return chosen
+
+
+def get(source: str, vintage: str) -> Entry:
+    for e in entries():
+        if e.source == source and e.vintage == vintage:
+            return e
+    raise KeyError(f"no catalogue entry {source}/{vintage}")

@@ -1,0 +1,98 @@
+"""Demo COG 2025 files: v_commune_2025.csv, v_mvt_commune_2025.csv, EPCI_au_01-01-2025.xlsx (header on row 6)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from sources.demo.build import entry_path, upper_ascii, write_text
+from sources.demo.world import ARRONDISSEMENTS, COMMUNES, DELEGATED, EPCIS, EVENTS, NO_EPCI, communes_in
+
+ARTICLES = ("L'", "La ", "Le ", "Les ")
+
+
+def _without_article(name: str) -> str:
+    for article in ARTICLES:
+        if name.startswith(article):
+            return name[len(article):]
+    return name
+
+
+def _csv(rows: list[list], header: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def communes_csv() -> str:
+    header = ["TYPECOM", "COM", "REG", "DEP", "CTCD", "ARR", "TNCC", "NCC", "NCCENR", "LIBELLE", "CAN", "COMPARENT"]
+    rows = []
+    for c in COMMUNES:
+        rich = _without_article(c.name)
+        ctcd = f"{c.dep}D" if c.dep not in ("75", "69", "2A") else {"75": "75C", "69": "69M", "2A": "20R"}[c.dep]
+        rows.append(["COM", c.code, c.reg, c.dep, ctcd, f"{c.dep}1", c.tncc, upper_ascii(rich), rich, c.name,
+                     f"{c.dep}01", ""])
+    for a in ARRONDISSEMENTS:
+        rows.append(["ARM", a.code, "", "", "", "", 0, upper_ascii(a.name), a.name, a.name, "", a.parent])
+    for code, name, parent in DELEGATED:
+        rich = _without_article(name)
+        rows.append(["COMD", code, "", "", "", "", 0, upper_ascii(rich), rich, name, "", parent])
+    rows.sort(key=lambda r: (r[1], r[0]))
+    return _csv(rows, header)
+
+
+def events_csv() -> str:
+    header = ["MOD", "DATE_EFF", "TYPECOM_AV", "COM_AV", "TNCC_AV", "NCC_AV", "NCCENR_AV", "LIBELLE_AV",
+              "TYPECOM_AP", "COM_AP", "TNCC_AP", "NCC_AP", "NCCENR_AP", "LIBELLE_AP"]
+    rows = []
+    for mod, day, t_av, c_av, n_av, l_av, t_ap, c_ap, n_ap, l_ap in EVENTS:
+        rows.append([mod, day, t_av, c_av, n_av, upper_ascii(_without_article(l_av)), _without_article(l_av), l_av,
+                     t_ap, c_ap, n_ap, upper_ascii(_without_article(l_ap)), _without_article(l_ap), l_ap])
+    return _csv(rows, header)
+
+
+def epci_xlsx(cog: int = 2025) -> bytes:
+    from openpyxl import Workbook
+
+    names = {e.siren: e for e in EPCIS}
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "EPCI"
+    titles = [f"Intercommunalités au 1er janvier {cog}", "Source : Insee, Code officiel géographique (données de démonstration)",
+              "", "Liste des EPCI à fiscalité propre", ""]
+    for line in titles:
+        sheet.append([line] if line else [])
+    sheet.append(["EPCI", "LIBEPCI", "NATURE_EPCI", "NB_COM"])
+    for e in EPCIS:
+        sheet.append([e.siren, e.name, e.nature, sum(1 for c in COMMUNES if c.epci == e.siren)])
+    sheet.append([NO_EPCI, "Sans objet", "ZZ", sum(1 for c in COMMUNES if c.epci == NO_EPCI)])
+
+    comp = book.create_sheet("Composition_communale")
+    for line in titles[:3] + ["Composition communale des EPCI", ""]:
+        comp.append([line] if line else [])
+    comp.append(["CODGEO", "LIBGEO", "EPCI", "LIBEPCI", "DEP", "REG"])
+    by_code = {c.code: c for c in COMMUNES}
+    for code, name, parts in communes_in(cog):
+        c = by_code[parts[0][0]]
+        label = names[c.epci].name if c.epci in names else "Sans objet"
+        # Excel users store codes as numbers: 01001 becomes 1001 (the reader repairs it)
+        cell = int(code) if code == "01001" else code
+        comp.append([cell, name, c.epci, label, c.dep, c.reg])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def write(root: Path) -> None:
+    write_text(entry_path(root, "cog_communes", "2025"), communes_csv())
+    write_text(entry_path(root, "cog_events", "2025"), events_csv())
+    folder = entry_path(root, "epci", "2025")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "EPCI_au_01-01-2025.xlsx").write_bytes(epci_xlsx(2025))
+    # the 2024 composition, in the geography of Filosofi 2021 (geo2024)
+    folder = entry_path(root, "filosofi", "2021", "epci_geography")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "EPCI_au_01-01-2024.xlsx").write_bytes(epci_xlsx(2024))

@@ -1,0 +1,52 @@
+"""Errors a data officer reads: each names the source, the file, and what is wrong with which rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class SourceError(Exception):
+    """Base class: something about an upstream file prevents staging it."""
+
+
+class DownloadError(SourceError):
+    def __init__(self, url: str, reason: str, body: str = ""):
+        self.url, self.reason, self.body = url, reason, body
+        message = f"download of {url} failed: {reason}"
+        if body:
+            message += f"\n  start of the response: {body[:200]!r}"
+        super().__init__(message)
+
+
+@dataclass
+class Failure:
+    """One broken rule: which column, which rule, how many rows, and a few of them."""
+
+    column: str
+    rule: str
+    count: int
+    samples: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"column": self.column, "rule": self.rule, "count": self.count, "samples": self.samples}
+
+
+class SourceValidationError(SourceError):
+    """The file was read but breaks the source's rules; nothing is staged from it."""
+
+    def __init__(self, source: str, file: str, failures: list[Failure], raw_path: str | None = None):
+        self.source, self.file, self.failures, self.raw_path = source, file, failures, raw_path
+        lines = [f"{source}: {file} fails validation ({len(failures)} rule(s) broken); nothing was staged."]
+        for f in failures:
+            lines.append(f"  - column {f.column!r}: {f.rule} ({f.count} row(s)), e.g. {'; '.join(f.samples)}")
+        if raw_path:
+            lines.append(f"  the downloaded file is kept for inspection: {raw_path}")
+        super().__init__("\n".join(lines))
+
+
+class ParseError(SourceError):
+    """The file cannot be read at all (missing member, no header row, undecodable text)."""
+
+    def __init__(self, source: str, file: str, reason: str):
+        self.source, self.file, self.reason = source, file, reason
+        super().__init__(f"{source}: cannot read {file}: {reason}")

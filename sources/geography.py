@@ -1,0 +1,185 @@
+"""One geography: the target COG, older COGs derived from its events, and bringing staged rows into it.
+
+Only the target year's files are downloaded (`v_commune_2025`, `v_mvt_commune_2025`, the EPCI composition): the
+communes valid on 1 January of any earlier year, and the path of each old code to its target code, follow from
+the list of events since 1943 (decisions.md "Geography").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+
+import polars as pl
+
+from sources.values import MERGED, NON_RECALCULABLE, RENAMED, SPLIT
+
+NO_EPCI = "ZZZZZZZZZ"
+
+
+@dataclass(frozen=True)
+class GeoChange:
+    """One old code brought into the target COG."""
+
+    cog: int
+    old: str
+    new: tuple[str, ...]
+    kind: str  # MERGED, SPLIT or RENAMED
+
+    def as_dict(self) -> dict:
+        return {"cog": self.cog, "old": self.old, "new": list(self.new), "kind": self.kind}
+
+
+class Geography:
+    """The target COG (communes, arrondissements, EPCI) and the way to it from any older COG."""
+
+    def __init__(self, communes: pl.DataFrame, events: pl.DataFrame, epci: pl.DataFrame, target: int):
+        self.communes = communes  # staged cog_communes: typecom, code, dep, reg, name, parent
+        self.events = events  # staged cog_events: mod, date, typecom_av, code_av, typecom_ap, code_ap, ...
+        self.epci = epci  # staged epci: code, name, epci, epci_name, epci_nature, dep, reg
+        self.target = target
+
+    # -- codes valid on 1 January of a year --------------------------------------------------------------------
+
+    @cached_property
+    def _com_pairs(self) -> list[tuple[date, str, str]]:
+        """(date, code before, code after) for every event row between two communes (TYPECOM COM)."""
+        rows = self.events.filter((pl.col("typecom_av") == "COM") & (pl.col("typecom_ap") == "COM"))
+        return sorted(zip(rows["date"].to_list(), rows["code_av"].to_list(), rows["code_ap"].to_list()))
+
+    def _batches(self, after: date) -> list[tuple[date, list[tuple[str, str]]]]:
+        """Events effective after `after` (a COG of 1 January Y already includes that day's events), by date."""
+        batches: dict[date, list[tuple[str, str]]] = {}
+        for day, av, ap in self._com_pairs:
+            if after < day <= date(self.target, 1, 1):
+                batches.setdefault(day, []).append((av, ap))
+        return sorted(batches.items())
+
+    @cached_property
+    def arrondissements(self) -> set[str]:
+        return set(self.communes.filter(pl.col("typecom") == "ARM")["code"].to_list())
+
+    @cached_property
+    def _target_communes(self) -> set[str]:
+        return set(self.communes.filter(pl.col("typecom") == "COM")["code"].to_list())
+
+    def communes_at(self, cog: int) -> set[str]:
+        """Commune codes (TYPECOM COM) valid on 1 January `cog`, derived backwards from the target list."""
+        codes = set(self._target_communes)
+        for _, pairs in reversed(self._batches(date(cog, 1, 1))):
+            codes = (codes - {ap for _, ap in pairs}) | {av for av, _ in pairs}
+        return codes
+
+    def known_codes(self, cogs: set[int]) -> dict[int, dict[str, set[str]]]:
+        """Per COG: the valid COM and ARM codes (arrondissements are stable; `693XX`/`132XX` are valid ARM)."""
+        arm = self.arrondissements | {"693XX", "132XX"}
+        return {cog: {"COM": self.communes_at(cog), "ARM": arm} for cog in sorted(cogs)}
+
+    # -- passage to the target COG -----------------------------------------------------------------------------
+
+    def passage(self, cog: int) -> dict[str, tuple[str, ...]]:
+        """For every commune code of COG `cog`: the target code(s) it became (several after a split)."""
+        mapping = {code: {code} for code in self.communes_at(cog)}
+        for _, pairs in self._batches(date(cog, 1, 1)):
+            moves: dict[str, set[str]] = {}
+            for av, ap in pairs:
+                moves.setdefault(av, set()).add(ap)
+            for old, targets in mapping.items():
+                if targets & moves.keys():
+                    mapping[old] = set().union(*(moves.get(t, {t}) for t in targets))
+        return {old: tuple(sorted(targets)) for old, targets in mapping.items()}
+
+    def changes(self, cog: int) -> list[GeoChange]:
+        """The non-identity paths from COG `cog` to the target."""
+        passage = self.passage(cog)
+        sources_of: dict[str, list[str]] = {}
+        for old, targets in passage.items():
+            for t in targets:
+                sources_of.setdefault(t, []).append(old)
+        out = []
+        for old, targets in sorted(passage.items()):
+            if len(targets) > 1 or any(len(sources_of[t]) > 1 and _splits(passage, sources_of[t]) for t in targets):
+                out.append(GeoChange(cog, old, targets, SPLIT))
+            elif len(sources_of[targets[0]]) > 1:
+                out.append(GeoChange(cog, old, targets, MERGED))
+            elif targets[0] != old:
+                out.append(GeoChange(cog, old, targets, RENAMED))
+        return out
+
+    def harmonise(self, long: pl.DataFrame, additive: set[str]) -> tuple[pl.DataFrame, list[GeoChange]]:
+        """Bring COM rows of a staged long frame (with a `cog` column) into the target COG.
+
+        Merged communes: additive variables are summed (null if any part is null, with that part's reason), the
+        others become null `non_recalculable`. Split communes: the parent's row keeps its value under its target
+        code, marked `split` (valid above the commune only), and restored communes get null `non_recalculable`
+        rows, so nothing is invented. Arrondissements and other levels pass through.
+        """
+        applied: list[GeoChange] = []
+        mapping_rows = []
+        for cog in sorted(set(long.filter(pl.col("level") == "COM")["cog"].unique().to_list())):
+            changes = self.changes(cog) if cog != self.target else []
+            applied.extend(changes)
+            for ch in changes:
+                parent = ch.old if ch.old in ch.new else ch.new[0]
+                for new in ch.new:
+                    carries = ch.kind != SPLIT or new == parent
+                    mapping_rows.append((cog, ch.old, new, ch.kind, carries))
+        if not mapping_rows:
+            return long.drop("cog"), applied
+
+        mapping = pl.DataFrame(
+            mapping_rows, schema={"cog": pl.Int32, "code": pl.String, "new_code": pl.String,
+                                  "change": pl.String, "carries": pl.Boolean},
+            orient="row",
+        )
+        com = long.filter(pl.col("level") == "COM").with_columns(pl.col("cog").cast(pl.Int32))
+        rest = long.filter(pl.col("level") != "COM")
+        joined = com.join(mapping, on=["cog", "code"], how="left").with_columns(
+            code=pl.coalesce("new_code", "code"), carries=pl.col("carries").fill_null(True),
+        )
+        is_additive = pl.col("variable").is_in(sorted(additive))
+        key = ["level", "code", "year", "month", "variable"]
+        grouped = joined.group_by(key, maintain_order=True).agg(
+            pl.col("source").first(), pl.col("vintage").first(), pl.col("cog").first(),
+            n_parts=pl.len(),
+            carried=pl.col("carries").any(),
+            any_null=(pl.col("value").is_null() & pl.col("carries")).any(),
+            first_status=pl.col("status").filter(pl.col("carries")).drop_nulls().first(),
+            total=pl.col("value").filter(pl.col("carries")).sum(),
+            single=pl.col("value").filter(pl.col("carries")).first(),
+            change=pl.col("change").drop_nulls().first(),
+            geo_change=pl.col("geo_change").drop_nulls().first(),
+        )
+        merged = pl.col("change") == MERGED
+        split = pl.col("change") == SPLIT
+        value = (
+            pl.when(~pl.col("carried")).then(None)  # a restored commune: no data of its own in that vintage
+            .when(split & ~is_additive).then(None)
+            .when(merged & ~is_additive).then(None)
+            .when(merged & pl.col("any_null")).then(None)
+            .when(merged).then(pl.col("total"))
+            .otherwise(pl.col("single"))
+        )
+        status = (
+            pl.when(~pl.col("carried") | ((split | merged) & ~is_additive)).then(pl.lit(NON_RECALCULABLE))
+            .when(merged & pl.col("any_null")).then(pl.col("first_status"))
+            .when(value.is_null()).then(pl.col("first_status"))
+            .otherwise(None)
+        )
+        out = grouped.with_columns(value=value, status=status, geo_change=pl.coalesce("change", "geo_change"))
+        columns = [c for c in long.columns if c != "cog"]
+        return pl.concat([out.select(columns), rest.select(columns)]), applied
+
+    # -- the target COG's hierarchy ----------------------------------------------------------------------------
+
+    def membership(self) -> pl.DataFrame:
+        """One row per commune of the target COG: code, name, dep, reg, epci (null when in no EPCI)."""
+        base = self.communes.filter(pl.col("typecom") == "COM").select("code", "name", "dep", "reg")
+        epci = self.epci.select("code", pl.when(pl.col("epci") != NO_EPCI).then(pl.col("epci")).alias("epci"))
+        return base.join(epci, on="code", how="left").sort("code")
+
+
+def _splits(passage: dict[str, tuple[str, ...]], olds: list[str]) -> bool:
+    """True when one of `olds` went to several codes (an n -> n mutation counts as a split)."""
+    return any(len(passage[o]) > 1 for o in olds)

@@ -1,0 +1,72 @@
+"""What every source parser returns, and the common tail: validate, then bring into the target COG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from sources.catalogue import Entry
+from sources.geography import GeoChange, Geography
+from sources.validation import Rules, known_codes_check, validate
+from sources.values import SECRET, finish
+
+
+@dataclass
+class Staged:
+    """A validated table ready to be written, with what a data officer should know about it."""
+
+    frame: pl.DataFrame
+    notes: list[str] = field(default_factory=list)  # quirks handled (rows dropped, arrondissements summed...)
+    geo_changes: list[GeoChange] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        counts = (
+            self.frame.group_by("status").len().drop_nulls("status").rows() if "status" in self.frame.columns else []
+        )
+        by_status = {status: n for status, n in counts}
+        return {
+            "rows": self.frame.height,
+            "secret_cells": by_status.get(SECRET, 0),
+            "null_cells": by_status,
+            "notes": self.notes,
+            "geo_changes": [c.as_dict() for c in self.geo_changes],
+        }
+
+
+def conclude(
+    long: pl.DataFrame,
+    entry: Entry,
+    rules: Rules,
+    geo: Geography | None,
+    *,
+    file: str,
+    raw_path: str | None,
+    notes: list[str] | None = None,
+    rename: dict[str, str] | None = None,
+) -> Staged:
+    """Finish a parser's long frame: source columns, COG membership and rules checked, geography harmonised.
+
+    `long` holds level, code, year, [month], variable, value, status, with `variable` the file's own column name
+    so that errors name it. Validation sees the codes as published, in the COG of each row
+    (`entry.cog_for_year`), before anything is moved. `rename` then maps file columns to staged variable names
+    (`P22_POP` -> `P_POP`, the year being in `year`); `rules.kinds` is keyed by file column names.
+    """
+    frame = finish(long, entry.source, entry.vintage)
+    cog = pl.lit(entry.cog) if entry.cog is not None else pl.col("year") + (entry.cog_offset or 0)
+    frame = frame.with_columns(cog=cog.cast(pl.Int32))
+    known = None
+    if geo is not None:
+        known = known_codes_check(geo.known_codes(set(frame["cog"].unique().to_list())))
+    validate(frame, rules, source=entry.source, file=file, raw_path=raw_path, known=known)
+    additive = rules.additive()
+    if rename:
+        frame = frame.with_columns(pl.col("variable").replace(rename))
+        additive = {rename.get(v, v) for v in additive}
+    changes: list[GeoChange] = []
+    if geo is not None:
+        frame, changes = geo.harmonise(frame, additive)
+    else:
+        frame = frame.drop("cog")
+    frame = frame.sort(["level", "code", "year", "month", "variable"])
+    return Staged(frame=frame, notes=list(notes or []), geo_changes=changes)

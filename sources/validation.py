@@ -1,0 +1,176 @@
+"""pandera models of the staged long frames, and their failures turned into one readable error.
+
+Each source declares its `Rules` (the kind of each of its columns, the levels it carries); `staged_model` builds
+the pandera schema (polars backend). Validation runs on an eager DataFrame with `lazy=True`, so the data checks
+really run and every failure is collected, then `SourceValidationError` names the file, the source column, the
+rule and a few failing rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pandera.polars as pa
+import polars as pl
+from pandera.errors import SchemaErrors
+
+from sources.errors import Failure, SourceValidationError
+from sources.values import STATUSES
+
+CODE_PATTERNS = {
+    "COM": r"^(\d{5}|2[AB]\d{3})$",
+    "ARM": r"^(751\d\d|6938\d|132\d\d|693XX|132XX)$",
+    "EPCI": r"^\d{9}$",
+    "DEP": r"^(\d{2}|2[AB]|97\d)$",
+    "REG": r"^\d{2}$",
+    "FRANCE": r"^FR$",
+}
+
+# kind -> (lower bound, upper bound, additive). Bounds are plausibility limits, not targets.
+KINDS: dict[str, tuple[float | None, float | None, bool]] = {
+    "count": (0, None, True),  # people, households, dwellings, births, places: summed up the geography
+    "amount": (0, None, False),  # euros per consumption unit (median, deciles)
+    "rate": (0, 100, False),  # a percentage published by the source (poverty rate, shares)
+    "signed_share": (-100, 100, False),  # an income share that may be negative (taxes)
+    "ratio": (0, 1000, False),  # interdecile ratio
+    "coverage": (0, 400, False),  # CAF places per 100 children: may exceed 100
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a source's staged rows must satisfy."""
+
+    kinds: dict[str, str]  # source column (staged `variable`) -> kind in KINDS
+    levels: tuple[str, ...] = ("COM",)
+    code_column: str = "CODGEO"  # the file's own name of the code column, for messages
+    extra_checks: tuple[pa.Check, ...] = field(default_factory=tuple)
+
+    def additive(self) -> set[str]:
+        return {v for v, k in self.kinds.items() if KINDS[k][2]}
+
+
+def _bounds_check(rules: Rules) -> list[pa.Check]:
+    checks = []
+    by_kind: dict[str, list[str]] = {}
+    for variable, kind in rules.kinds.items():
+        by_kind.setdefault(kind, []).append(variable)
+    for kind, variables in sorted(by_kind.items()):
+        lo, hi, _ = KINDS[kind]
+        ok = pl.lit(True)
+        if lo is not None:
+            ok = ok & (pl.col("value") >= lo)
+        if hi is not None:
+            ok = ok & (pl.col("value") <= hi)
+        expr = ~pl.col("variable").is_in(variables) | pl.col("value").is_null() | ok
+        label = f"{kind} within [{lo if lo is not None else '-inf'}, {hi if hi is not None else '+inf'}]"
+        checks.append(pa.Check(lambda data, e=expr: data.lazyframe.select(e), name=label))
+    return checks
+
+
+def _code_pattern_check(levels: tuple[str, ...]) -> pa.Check:
+    expr = pl.lit(False)
+    for level in levels:
+        expr = expr | ((pl.col("level") == level) & pl.col("code").str.contains(CODE_PATTERNS[level]))
+    return pa.Check(lambda data: data.lazyframe.select(expr), name="code matches its level's pattern")
+
+
+def known_codes_check(valid: dict[int, dict[str, set[str]]]) -> pa.Check:
+    """Every COM/ARM code exists in the COG of its row (`cog` column): `valid[cog][level]` holds the codes."""
+    expr = pl.lit(True)
+    for cog, by_level in valid.items():
+        for level, codes in by_level.items():
+            expr = (
+                pl.when((pl.col("cog") == cog) & (pl.col("level") == level))
+                .then(pl.col("code").is_in(sorted(codes)))
+                .otherwise(expr)
+            )
+    return pa.Check(lambda data: data.lazyframe.select(expr), name="code known to the COG of the file's geography")
+
+
+def staged_model(rules: Rules, known: pa.Check | None = None) -> pa.DataFrameSchema:
+    checks = [_code_pattern_check(rules.levels), *_bounds_check(rules), *rules.extra_checks]
+    if known is not None:
+        checks.append(known)
+    return pa.DataFrameSchema(
+        {
+            "level": pa.Column(str, pa.Check.isin(list(rules.levels)), nullable=False),
+            "code": pa.Column(str, nullable=False),
+            "year": pa.Column(pl.Int32, pa.Check.in_range(1900, 2100), nullable=False),
+            "month": pa.Column(pl.Int8, pa.Check.in_range(1, 12), nullable=True),
+            "variable": pa.Column(str, pa.Check.isin(sorted(rules.kinds)), nullable=False),
+            "value": pa.Column(pl.Float64, nullable=True),
+            # INVALID (neither a number nor a known marker) is not an allowed status: reported per column.
+            "status": pa.Column(str, pa.Check.isin(list(STATUSES)), nullable=True),
+        },
+        checks=checks,
+        unique=["level", "code", "year", "month", "variable"],
+        name="staged",
+    )
+
+
+def validate(
+    frame: pl.DataFrame,
+    rules: Rules,
+    *,
+    source: str,
+    file: str,
+    raw_path: str | None = None,
+    known: pa.Check | None = None,
+    max_samples: int = 5,
+) -> pl.DataFrame:
+    """Validate a long frame (before staging); raise `SourceValidationError` with every failure."""
+    try:
+        staged_model(rules, known).validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        raise SourceValidationError(source, file, _failures(exc.failure_cases, frame, rules, max_samples), raw_path) from None
+    return frame
+
+
+def _row_label(row: dict) -> str:
+    parts = [f"{row['level']} {row['code']}", str(row["year"]) + (f"-{row['month']:02d}" if row.get("month") else "")]
+    shown = row["value"] if row["value"] is not None else (row["status"] or "empty")
+    return " ".join(parts) + f" = {shown}"
+
+
+def _failures(cases: pl.DataFrame, frame: pl.DataFrame, rules: Rules, max_samples: int) -> list[Failure]:
+    out: dict[tuple[str, str], Failure] = {}
+    for case in cases.iter_rows(named=True):
+        check, column, index = case["check"], case["column"], case["index"]
+        row = frame.row(index, named=True) if index is not None and index < frame.height else None
+        if check == "multiple_fields_uniqueness":
+            column, rule = rules.code_column, "unique key (code, year, variable): duplicated row"
+        elif column == "status":
+            column, rule = row["variable"] if row else "status", "a number or a known marker"
+        elif column in ("code", "level") or check in _CODE_CHECKS:
+            column, rule = rules.code_column, check
+        elif column == "variable":
+            column, rule = str(case["failure_case"]), "unexpected column"
+        else:  # value bounds and the source's own dataframe checks: name the source column of the row
+            column, rule = (row["variable"] if row else column or "value"), check
+        key = (column, rule)
+        failure = out.setdefault(key, Failure(column=column, rule=rule, count=0))
+        failure.count += 1
+        if len(failure.samples) < max_samples:
+            failure.samples.append(_row_label(row) if row else _short(case["failure_case"]))
+    return list(out.values())
+
+
+_CODE_CHECKS = {"code matches its level's pattern", "code known to the COG of the file's geography"}
+
+
+def _short(case) -> str:
+    try:
+        return json.dumps(json.loads(case), ensure_ascii=False)[:120]
+    except (TypeError, ValueError):
+        return str(case)[:120]
+
+
+def missing_columns(columns: list[str], required: tuple[str, ...], *, source: str, file: str, raw_path: str | None) -> None:
+    """Required columns absent from the file: one failure per column, raised before anything else."""
+    absent = [c for c in required if c not in columns]
+    if absent:
+        failures = [Failure(column=c, rule="required column missing from the file", count=1,
+                            samples=[f"header has {len(columns)} columns: {', '.join(columns[:8])}…"]) for c in absent]
+        raise SourceValidationError(source, file, failures, raw_path)

@@ -1,0 +1,91 @@
+"""The staged long format, and turning raw text cells into a value plus the reason it is missing.
+
+Every staged table has the same columns (`STAGED_SCHEMA`): one row per (level, code, year, month, variable), a
+Float64 `value`, and a `status` that is null for a published value and says why otherwise. A missing value is
+never 0 (decisions.md "Missing values").
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+# Reasons a staged value is null.
+SECRET = "secret"  # the publisher's confidentiality rule
+NOT_AVAILABLE = "not_available"  # publisher's `nd`, a commune that did not exist, a column absent from the vintage
+MISSING = "missing"  # an empty cell the publisher does not explain
+NON_RECALCULABLE = "non_recalculable"  # geography change: a non-additive value of a merged or split commune
+INVALID = "invalid"  # neither a number nor a known marker: a validation failure, never staged
+STATUSES = (SECRET, NOT_AVAILABLE, MISSING, NON_RECALCULABLE)
+
+# What happened to a row when it was brought into the target COG.
+MERGED = "merged"  # counts of several old communes summed into the new one
+SPLIT = "split"  # the row covers a parent and communes restored later: valid above the commune only
+RENAMED = "renamed"  # the code changed (MOD 41/50)
+
+LEVELS = ("COM", "ARM", "EPCI", "DEP", "REG", "FRANCE")
+
+STAGED_SCHEMA = {
+    "source": pl.String,
+    "vintage": pl.String,
+    "level": pl.String,
+    "code": pl.String,
+    "year": pl.Int32,
+    "month": pl.Int8,
+    "variable": pl.String,
+    "value": pl.Float64,
+    "status": pl.String,
+    "geo_change": pl.String,
+}
+KEY = ["level", "code", "year", "month", "variable"]
+
+
+def parse_cells(raw: pl.Expr, markers: dict[str, str], empty: str = MISSING) -> tuple[pl.Expr, pl.Expr]:
+    """(value, status) expressions for a text column: numbers with `.` or `,` decimals, markers -> reason.
+
+    A cell that is neither a number nor a known marker gets status INVALID, which validation refuses.
+    """
+    text = raw.str.strip_chars()
+    number = text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+    status = (
+        pl.when(text.is_null() | (text == ""))
+        .then(pl.lit(empty))
+        .when(text.is_in(list(markers)))
+        .then(text.replace_strict(markers, default=None, return_dtype=pl.String))
+        .when(number.is_null())
+        .then(pl.lit(INVALID))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    value = pl.when(status.is_null()).then(number).otherwise(pl.lit(None, dtype=pl.Float64))
+    return value, status
+
+
+def melt(
+    frame: pl.DataFrame,
+    *,
+    index: dict[str, pl.Expr],
+    columns: list[str],
+    markers: dict[str, str],
+    empty: str = MISSING,
+) -> pl.DataFrame:
+    """Wide text frame -> long frame with `variable` (the source's column name), `value` and `status`.
+
+    `index` maps the staged key columns (level, code, year, month) to expressions over `frame`.
+    """
+    keyed = frame.select(*[expr.alias(name) for name, expr in index.items()], *columns)
+    long = keyed.unpivot(on=columns, index=list(index), variable_name="variable", value_name="raw")
+    value, status = parse_cells(pl.col("raw"), markers, empty)
+    return long.with_columns(value=value, status=status).drop("raw")
+
+
+def finish(long: pl.DataFrame, source: str, vintage: str) -> pl.DataFrame:
+    """Add the source columns, fill absent optional columns and order everything as `STAGED_SCHEMA`."""
+    defaults = {"month": pl.lit(None, pl.Int8), "geo_change": pl.lit(None, pl.String)}
+    long = long.with_columns(
+        source=pl.lit(source), vintage=pl.lit(vintage),
+        **{k: v for k, v in defaults.items() if k not in long.columns},
+    )
+    return long.select([pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()]).sort(KEY)
+
+
+def empty_staged() -> pl.DataFrame:
+    return pl.DataFrame(schema=STAGED_SCHEMA)
