@@ -83,8 +83,10 @@ def _check(model: pa.DataFrameSchema, frame: pl.DataFrame, source: str, file: st
     except SchemaErrors as exc:
         failures: dict[tuple[str, str], Failure] = {}
         for case in exc.failure_cases.iter_rows(named=True):
-            column = columns.get(case["column"] or "", case["column"] or "(row)")
-            rule = "unique key: duplicated row" if "uniqueness" in case["check"] else case["check"]
+            if "uniqueness" in case["check"]:  # pandera names the schema here: the key is the code column
+                column, rule = columns.get("code", "(row)"), "unique key: duplicated row"
+            else:
+                column, rule = columns.get(case["column"] or "", case["column"] or "(row)"), case["check"]
             f = failures.setdefault((column, rule), Failure(column, rule, 0))
             f.count += 1
             if len(f.samples) < 5:

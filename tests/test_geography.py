@@ -1,0 +1,89 @@
+"""COG derivation from the events and harmonisation of staged rows (demo world: see sources/demo/world.py)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from sources.values import MERGED, NON_RECALCULABLE, SECRET, SPLIT
+
+
+def test_codes_valid_on_older_first_januaries_follow_from_the_events(geo):
+    vendee_loire = lambda codes: sorted(c for c in codes if c[:2] in ("44", "85"))  # noqa: E731
+    # 2025: 44100 absorbed into 44088 on 2025-01-01; 85165/85212 restored on 2024-01-01
+    assert vendee_loire(geo.communes_at(2025)) == [
+        "44043", "44064", "44071", "44088", "44142",
+        "85020", "85084", "85113", "85133", "85162", "85165", "85212", "85303"]
+    # 2024: Monnières still exists
+    assert "44100" in geo.communes_at(2024) and {"85165", "85212"} <= geo.communes_at(2024)
+    # 2021: L'Oie and Sainte-Florence were inside Essarts-en-Bocage (2016-2023)
+    assert not {"85165", "85212"} & geo.communes_at(2021)
+    # 2015: before the 2016 commune nouvelle, Boulogne (85030) existed too
+    assert {"85030", "85165", "85212", "85084"} <= geo.communes_at(2015)
+
+
+def test_passage_and_changes(geo):
+    passage = geo.passage(2021)
+    assert passage["44100"] == ("44088",)
+    assert passage["85084"] == ("85084", "85165", "85212")
+    assert passage["44043"] == ("44043",)
+    kinds = {c.old: c.kind for c in geo.changes(2021)}
+    assert kinds == {"44088": MERGED, "44100": MERGED, "85084": SPLIT}
+    assert geo.changes(2025) == []
+
+
+def _rows(rows):
+    return pl.DataFrame(
+        rows, schema={"source": pl.String, "vintage": pl.String, "level": pl.String, "code": pl.String,
+                      "year": pl.Int32, "month": pl.Int8, "variable": pl.String, "value": pl.Float64,
+                      "status": pl.String, "geo_change": pl.String, "cog": pl.Int32},
+        orient="row",
+    )
+
+
+def test_merge_sums_counts_and_nulls_non_additive_values(geo):
+    rows = _rows([
+        ("t", "1", "COM", "44088", 2021, None, "POP", 3000.0, None, None, 2024),
+        ("t", "1", "COM", "44100", 2021, None, "POP", 2000.0, None, None, 2024),
+        ("t", "1", "COM", "44088", 2021, None, "MED", 22000.0, None, None, 2024),
+        ("t", "1", "COM", "44100", 2021, None, "MED", 21000.0, None, None, 2024),
+        ("t", "1", "COM", "44088", 2021, None, "NB", 10.0, None, None, 2024),
+        ("t", "1", "COM", "44100", 2021, None, "NB", None, SECRET, None, 2024),
+        ("t", "1", "COM", "44043", 2021, None, "POP", 7000.0, None, None, 2024),
+        ("t", "1", "ARM", "75101", 2021, None, "POP", 16000.0, None, None, 2024),
+    ])
+    out, changes = geo.harmonise(rows, additive={"POP", "NB"})
+    got = {(r["code"], r["variable"]): (r["value"], r["status"], r["geo_change"]) for r in out.iter_rows(named=True)}
+    assert got[("44088", "POP")] == (5000.0, None, MERGED)  # 3000 + 2000
+    assert got[("44088", "MED")] == (None, NON_RECALCULABLE, MERGED)  # a median is not additive
+    assert got[("44088", "NB")] == (None, SECRET, MERGED)  # 10 + secret is unknown, never 10
+    assert got[("44043", "POP")] == (7000.0, None, None)
+    assert got[("75101", "POP")] == (16000.0, None, None)
+    assert ("44100", "POP") not in got
+    assert {c.old for c in changes} == {"44088", "44100"}
+
+
+def test_split_keeps_the_parent_sum_for_aggregates_and_invents_nothing(geo):
+    rows = _rows([("t", "1", "COM", "85084", 2020, 12, "N", 900.0, None, None, 2021),
+                  ("t", "1", "COM", "85084", 2020, 12, "RATE", 12.5, None, None, 2021)])
+    out, _ = geo.harmonise(rows, additive={"N"})
+    got = {(r["code"], r["variable"]): (r["value"], r["status"], r["geo_change"]) for r in out.iter_rows(named=True)}
+    # the parent keeps the count of the three communes, flagged: valid above the commune only
+    assert got[("85084", "N")] == (900.0, None, SPLIT)
+    assert got[("85165", "N")] == (None, NON_RECALCULABLE, SPLIT)
+    assert got[("85212", "N")] == (None, NON_RECALCULABLE, SPLIT)
+    assert got[("85084", "RATE")] == (None, NON_RECALCULABLE, SPLIT)
+
+
+def test_membership_of_the_target_cog(geo):
+    m = {r["code"]: r for r in geo.membership().iter_rows(named=True)}
+    assert m["49099"]["epci"] == "200071678" and m["49099"]["dep"] == "49"
+    assert m["85113"]["epci"] is None  # L'Île-d'Yeu: ZZZZZZZZZ, in no EPCI
+    assert m["01001"]["name"] == "L'Abergement-Clémenciat"  # leading zero kept, even from a numeric xlsx cell
+    assert "75101" not in m  # arrondissements are not communes
+
+
+@pytest.mark.parametrize("cog", [2021, 2024, 2025])
+def test_known_codes_include_arrondissements_and_pseudo_codes(geo, cog):
+    known = geo.known_codes({cog})[cog]
+    assert {"75101", "75120", "69381", "693XX", "132XX"} <= known["ARM"]
