@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -137,7 +138,7 @@ def _fetch_once(spec, url, dest, headers, previous, session, progress) -> Downlo
 
     with response:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        if response.status_code == 304 and previous:
+        if response.status_code == 304 and headers:  # 304 only answers a conditional request
             return Download(
                 url=spec.url, fetched_url=url, path=str(dest), status="unchanged",
                 size=previous["size"], sha256=previous["sha256"],
@@ -164,8 +165,9 @@ def _fetch_once(spec, url, dest, headers, previous, session, progress) -> Downlo
                         bar.update(len(chunk))
                 except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
                     raise _BodyInterrupted(str(exc)) from exc
-            if total is not None and size != total:
-                raise _BodyInterrupted(f"received {size} bytes, Content-Length said {total}")
+            received = response.raw.tell()  # bytes on the wire: Content-Length counts them before gzip decoding
+            if total is not None and received != total:
+                raise _BodyInterrupted(f"received {received} bytes, Content-Length said {total}")
             _check_content(spec, url, tmp, response.headers.get("Content-Type", ""))
             sha = digest.hexdigest()
             if spec.sha256 and sha != spec.sha256.lower():
@@ -195,7 +197,7 @@ def _check_content(spec: FileSpec, url: str, path: Path, content_type: str) -> N
         try:
             with zipfile.ZipFile(path) as zf:
                 bad = zf.testzip()
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # corrupt deflate data raises zlib.error
             raise DownloadError(url, f"not a readable zip archive ({exc}); truncated download?") from exc
         if bad is not None:
             raise DownloadError(url, f"zip member {bad!r} is corrupt (CRC mismatch)")
