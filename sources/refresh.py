@@ -108,8 +108,11 @@ def refresh(
     others = [e for e in chosen if e.source not in GEOGRAPHY_SOURCES]
     results: list[SourceResult] = []
     with store.lock(wait=5):
-        geo: Geography | None = None
         for entry in geo_entries:
+            if any(r.status == "failed" for r in results):
+                results.append(SourceResult(entry.source, entry.vintage, "failed",
+                                            error="not attempted: the COG communes or events could not be staged"))
+                continue
             partial = None
             if entry.source == "epci":  # the composition is checked against the communes just staged
                 partial = Geography(store.read_staged("cog_communes", target),

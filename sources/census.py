@@ -1,0 +1,120 @@
+"""INSEE census communal bases (RP `base-cc-*`): one theme per file, the reference year and two comparison years.
+
+Column names carry the census year (`P22_POP`, `C16_FAMMONO`); the years are read from the header, never assumed
+(decisions.md "Census"). Staged variables drop the year (`P22_POP` -> `P_POP`, year 2022). Communes and
+arrondissements municipaux are both in INSEE's files: arrondissements are staged at level ARM and never added to
+their city, which already counts them. RP has no secret marker; an empty cell (Mayotte) is `not_available`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from sources.catalogue import Entry
+from sources.errors import Failure, SourceValidationError
+from sources.geography import Geography
+from sources.reading import read_csv_file
+from sources.staging import Staged, conclude
+from sources.validation import Rules, missing_columns
+from sources.values import NOT_AVAILABLE, melt
+
+# `P22_POP`, `C16_FAMMONO`: exploitation (P principal, C complementary), two-digit year, variable.
+YEAR_COLUMN = re.compile(r"^([PC])(\d{2})_(.+)$")
+# Arrondissements municipaux of Paris, Lyon and Marseille (INSEE also publishes their city as a commune).
+ARM_CODE = r"^(751\d\d|6938\d|132\d\d)$"
+
+
+def census_year(yy: str) -> int:
+    """Two-digit census year -> year (`22` -> 2022; `99` -> 1999)."""
+    return (1900 if int(yy) > 50 else 2000) + int(yy)
+
+
+def header_years(columns: list[str]) -> list[str]:
+    """The two-digit years of the header's `P<yy>_` / `C<yy>_` columns, most recent first."""
+    found = {m.group(2) for c in columns if (m := YEAR_COLUMN.match(c))}
+    return sorted(found, key=census_year, reverse=True)
+
+
+def at_year(column: str, yy: str) -> str:
+    """The same variable at another census year: `P22_POP`, `16` -> `P16_POP`."""
+    m = YEAR_COLUMN.match(column)
+    assert m, f"not a census column: {column}"
+    return f"{m.group(1)}{yy}_{m.group(3)}"
+
+
+def without_year(column: str) -> str:
+    """Staged variable name: `P22_POP` -> `P_POP`, `C16_FAMMONO` -> `C_FAMMONO`."""
+    m = YEAR_COLUMN.match(column)
+    assert m, f"not a census column: {column}"
+    return f"{m.group(1)}_{m.group(3)}"
+
+
+def _check_main_year(entry: Entry, years: list[str], columns: list[str], file: str, raw_path: str) -> str:
+    """The vintage's year must be in the header; otherwise the wrong file was downloaded (say which years it has)."""
+    yy = entry.params["yy"]
+    if yy not in years:
+        seen = ", ".join(str(census_year(y)) for y in years) or "none"
+        failure = Failure(column=f"P{yy}_*/C{yy}_*", rule=f"census year {census_year(yy)} absent from the header",
+                          count=1, samples=[f"years in the header: {seen}; first columns: {', '.join(columns[:6])}"])
+        raise SourceValidationError(entry.source, file, [failure], raw_path)
+    return yy
+
+
+def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
+    spec, path = entry.file(), files["main"]
+    file, raw_path = spec.member or spec.name, str(path)
+    # the member is chosen by its exact name: meta_*.CSV and the overseas *-COM.CSV are never read
+    raw = read_csv_file(path, spec, source=entry.source)
+    expected = entry.columns()
+    code = expected.code or "CODGEO"
+    years = header_years(raw.columns)
+    # a file of another census year would fail on every column: say which years it holds instead
+    yy = _check_main_year(entry, years, raw.columns, file, raw_path)
+    missing_columns(raw.columns, (code, *expected.required), source=entry.source, file=file, raw_path=raw_path)
+    comparison = [y for y in years if y != yy]
+    present = set(raw.columns)
+    main_kept = [c for c in (*expected.required, *expected.optional) if c in present]
+    absent = [c for c in expected.optional if c not in present]
+    kept = list(main_kept)
+    for y in comparison:  # the same variables at the comparison years: kept when the file has them
+        kept += [at_year(c, y) for c in (*expected.required, *expected.optional) if at_year(c, y) in present]
+
+    level = pl.when(pl.col(code).str.contains(ARM_CODE)).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
+    long = melt(raw, index={"level": level, "code": pl.col(code)}, columns=kept, markers={}, empty=NOT_AVAILABLE)
+    year_of = {c: census_year(YEAR_COLUMN.match(c).group(2)) for c in kept}
+    long = long.with_columns(year=pl.col("variable").replace_strict(year_of, return_dtype=pl.Int32))
+
+    notes = _notes(raw, code, yy, comparison, kept, main_kept, absent, long)
+    rules = Rules(kinds={c: "count" for c in kept}, levels=("COM", "ARM"), code_column=code)
+    rename = {c: without_year(c) for c in kept}
+    return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename)
+
+
+def _notes(raw: pl.DataFrame, code: str, yy: str, comparison: list[str], kept: list[str], main_kept: list[str],
+           absent: list[str], long: pl.DataFrame) -> list[str]:
+    """What a data officer should know about this file."""
+    notes = [f"census year {census_year(yy)}: {len(main_kept)} variables staged"]
+    if comparison:
+        notes.append(
+            "comparison years read from the header: "
+            + ", ".join(f"{census_year(y)} ({sum(1 for c in kept if YEAR_COLUMN.match(c).group(2) == y)} variables)"
+                        for y in comparison)
+        )
+    for column in absent:
+        notes.append(f"{column} not in this vintage: indicators that need it will be null (not_available)")
+    arm = raw.filter(pl.col(code).str.contains(ARM_CODE)).height
+    if arm:
+        notes.append(f"{arm} arrondissement municipal row(s) (751xx, 6938x, 132xx) staged at level ARM, apart from "
+                     "their city, which the file already counts as a commune: never added to it")
+    empty = long.filter(pl.col("status") == NOT_AVAILABLE)
+    if empty.height:
+        codes = sorted(empty["code"].unique().to_list())
+        shown = ", ".join(codes[:5]) + ("…" if len(codes) > 5 else "")
+        notes.append(f"{empty.height} empty cell(s) in {len(codes)} row(s) ({shown}) staged as null (not_available)")
+    other = len(raw.columns) - 1 - len(kept)
+    if other:
+        notes.append(f"{other} other column(s) of the file not staged (not in the catalogue)")
+    return notes
