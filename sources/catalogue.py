@@ -6,6 +6,7 @@ templates filled from the entry's `params` (`P{yy}_POP` -> `P22_POP`).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -32,8 +33,15 @@ class FileSpec:
 
     @property
     def name(self) -> str:
-        """A short file name for messages and the raw store: the last path segment of the URL."""
-        return self.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        """A short file name for messages and the raw store: the last path segment of the URL.
+
+        Opendatasoft exports all end in `/exports/csv`: they are named after their dataset (`s_ben_com_f.csv`).
+        """
+        path = self.url.split("?", 1)[0].rstrip("/")
+        export = re.search(r"/datasets/([^/]+)/exports/(\w+)$", path)
+        if export:
+            return f"{export.group(1)}.{export.group(2)}"
+        return path.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,10 @@ def conclude(
         additive = {rename.get(v, v) for v in additive}
     changes: list[GeoChange] = []
     if geo is not None:
+        # harmonise lists every change of each COG met; keep those that touched this file's communes
+        present = set(frame.filter(pl.col("level") == "COM").select("cog", "code").unique().iter_rows())
         frame, changes = geo.harmonise(frame, additive)
+        changes = [c for c in changes if (c.cog, c.old) in present]
     else:
         frame = frame.drop("cog")
     frame = frame.sort(["level", "code", "year", "month", "variable"])

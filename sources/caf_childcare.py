@@ -1,0 +1,178 @@
+"""CAF childcare: coverage rates (`txcouv_pe_{s}`) and places (`nbpla_pe_{s}`) for children under 3.
+
+One parser for every scale (caf-sources.md §4): the entry's params give the scale suffix `s` (com, epci, dep,
+nat), the level and the code column (none for the national file: code `FR`). Handled:
+- coverage rates are places per 100 children (kind `coverage`: may exceed 100, never re-aggregated); places are
+  counts (additive);
+- placeholder codes `XX` (communes in no EPCI, with an absurd 195.8 rate) and `XXX` dropped with a note;
+- communal files (communes above 10,000 inhabitants) carry Paris/Lyon/Marseille by arrondissement: ARM rows
+  kept; places are also summed into the city's COM row, coverage rates are not (decisions.md "CAF");
+- a current file and its `_hist` twin (role "hist"): union; on a year present in both the current file wins,
+  with a warning naming the year and the number of rows whose values differ;
+- `annee` as an int (`2023`) or a date string (`2023-01-01`, national file);
+- EPCI codes of an older geography pass through (pattern checked), listed in a note.
+Staged variable names drop the scale suffix (`txcouv_eaje_com` -> `txcouv_eaje`, `tot_offre_dep` -> `tot_offre`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from sources.caf_common import (
+    add_city_sums, drop_unlocalised, level_expr, optional_absent_note, read_export,
+    with_period,
+)
+from sources.catalogue import Entry
+from sources.geography import Geography
+from sources.staging import Staged, conclude
+from sources.validation import Rules, missing_columns
+from sources.values import KEY, melt
+
+log = logging.getLogger(__name__)
+
+PERIOD = "annee"
+NATIONAL_CODE = "FR"
+
+
+def kind_of(column: str) -> str | None:
+    """coverage for `txcouv_*`, count for places (`pl_*`, `tot_offre_*`), None for descriptive columns."""
+    if column.startswith("txcouv_"):
+        return "coverage"
+    if column.startswith(("pl_", "tot_offre_")):
+        return "count"
+    return None
+
+
+@dataclass
+class _Part:
+    """One file (current or hist) read into long rows, before validation."""
+
+    role: str
+    label: str
+    path: Path
+    long: pl.DataFrame
+    published: pl.DataFrame  # the file's own rows (without the city sums), to compare current and hist
+    values: list[str]
+    notes: list[str]
+
+
+def _read(entry: Entry, role: str, path: Path) -> _Part:
+    spec = entry.file(role)
+    level, code = entry.params["level"], entry.params.get("code")
+    raw, label = read_export(entry, spec, path)
+    expected = entry.columns()
+    required = (*expected.required, *([code] if code else []))
+    missing_columns(raw.columns, required, source=entry.source, file=label, raw_path=str(path))
+
+    listed = [*expected.required, *expected.optional]
+    values = [c for c in listed if c in raw.columns and kind_of(c)]
+    notes = optional_absent_note(label, [c for c in expected.optional if c not in raw.columns and kind_of(c)])
+    frame = with_period(raw, PERIOD, need_month=False, source=entry.source, file=label, raw_path=str(path))
+    if code:
+        frame = frame.with_columns(pl.col(code).str.strip_chars())
+        frame, dropped = drop_unlocalised(frame, code, period="_year", file=label, empty_too=False)
+        notes.extend(dropped)
+        code_expr = pl.col(code)
+    else:
+        code_expr = pl.lit(NATIONAL_CODE)
+    long = melt(
+        frame,
+        index={"level": level_expr(code, level) if code else pl.lit(level), "code": code_expr,
+               "year": pl.col("_year"), "month": pl.lit(None, dtype=pl.Int8)},
+        columns=values,
+        markers={},  # missing values come as empty cells: status missing, never 0
+    )
+    published = long
+    if level == "COM":
+        additive = {c for c in values if kind_of(c) == "count"}
+        long, cities = add_city_sums(long, additive, file=label, rounded=False)
+        notes.extend(cities)
+    return _Part(role, label, path, long, published, values, notes)
+
+
+def _overlap(current: _Part, hist: _Part) -> tuple[set[int], list[str]]:
+    """Years present in both files; the current file wins. Warn with the number of rows whose values differ."""
+    years = set(current.published["year"].unique().to_list()) & set(hist.published["year"].unique().to_list())
+    notes = []
+    for year in sorted(years):
+        cur = current.published.filter(pl.col("year") == year)
+        old = hist.published.filter(pl.col("year") == year)
+        both = cur.join(old, on=["level", "code", "year", "variable"], how="inner", suffix="_hist")
+        differs = both.filter(
+            (pl.col("value").is_null() != pl.col("value_hist").is_null())
+            | (pl.col("value") != pl.col("value_hist")).fill_null(False)
+        )
+        rows = differs.select("level", "code").unique().height
+        only_hist = old.join(cur, on=["level", "code"], how="anti").select("code").unique().height
+        message = (f"{year} is in both {current.label} and {hist.label}: the current file wins; "
+                   f"{rows} row(s) have different values")
+        if only_hist:
+            message += f"; {only_hist} code(s) present only in the hist file for {year} are dropped"
+        log.warning("%s", message)
+        notes.append(message)
+    return years, notes
+
+
+def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
+    s, level, code = entry.params["s"], entry.params["level"], entry.params.get("code")
+    parts = [_read(entry, role, files[role]) for role in ("main", "hist") if role in files]
+    notes: list[str] = []
+    for part in parts:
+        notes.extend(part.notes)
+    overlap: set[int] = set()
+    if len(parts) == 2:
+        overlap, overlap_notes = _overlap(parts[0], parts[1])
+        notes.extend(overlap_notes)
+
+    levels = ("COM", "ARM") if level == "COM" else (level,)
+    staged: list[Staged] = []
+    for part in parts:
+        rules = Rules(kinds={c: kind_of(c) for c in part.values}, levels=levels,
+                      code_column=code or PERIOD)
+        rename = {c: re.sub(rf"_{re.escape(s)}$", "", c) for c in part.values}
+        staged.append(conclude(part.long, entry, rules, geo, file=part.label, raw_path=str(part.path),
+                               rename=rename))
+    frame = staged[0].frame
+    if len(staged) == 2:
+        frame = pl.concat([frame, staged[1].frame.filter(~pl.col("year").is_in(sorted(overlap)))])
+    frame = frame.sort(KEY)
+
+    notes.extend(_scope_notes(entry, frame, level, geo))
+    changes = list(dict.fromkeys(c for st in staged for c in st.geo_changes))
+    return Staged(frame=frame, notes=notes, geo_changes=changes)
+
+
+def _scope_notes(entry: Entry, frame: pl.DataFrame, level: str, geo: Geography | None) -> list[str]:
+    notes = []
+    years = sorted(frame["year"].unique().to_list())
+    if years:
+        where = (": communes of year N are read in the COG of 1 January N+1, like s_ben_com_f (decisions.md)"
+                 if level == "COM" else "")
+        notes.append(f"years {years[0]}-{years[-1]} (reference month December){where}.")
+    coverage = frame.filter(pl.col("variable").str.starts_with("txcouv"))
+    if not coverage.is_empty():
+        above = coverage.filter(pl.col("value") > 100).height
+        notes.append("coverage rates are places per 100 children under 3 (not a percentage; never re-aggregated)"
+                     + (f": {above} value(s) above 100" if above else ""))
+    if level == "COM":
+        com = frame.filter(pl.col("level") == "COM")["code"].n_unique()
+        arm = frame.filter(pl.col("level") == "ARM")["code"].n_unique()
+        notes.append(f"communal file: communes above 10,000 inhabitants only ({com} COM codes, {arm} "
+                     "arrondissements); other communes take their EPCI's figure downstream.")
+        if not coverage.is_empty():
+            notes.append("coverage of Paris/Lyon/Marseille is published by arrondissement only (ARM rows): no "
+                         "city rate is computed.")
+    if level == "EPCI" and geo is not None:
+        known = set(geo.epci["epci"].to_list()) if "epci" in geo.epci.columns else set()
+        old = sorted(set(frame["code"].to_list()) - known)
+        if old:
+            notes.append(f"EPCI code(s) absent from the {geo.target} EPCI list, staged as published: "
+                         f"{', '.join(old)}")
+    if level == "FRANCE":
+        notes.append("national figures are France entière hors Mayotte.")
+    return notes

@@ -1,0 +1,154 @@
+"""Helpers shared by the CAF parsers: data.caf.fr (Opendatasoft v2.1) CSV exports.
+
+The exports are UTF-8 with a BOM, `;`-separated, with the technical field names as header (caf-sources.md §0.2).
+Every catalogue URL ends in `/exports/csv`, so files are named after their dataset id (`s_ben_com_f.csv`) in
+messages rather than after the last URL segment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from sources.catalogue import Entry, FileSpec
+from sources.errors import Failure, SourceValidationError
+from sources.reading import decode, read_csv_text
+
+# `YYYY`, `YYYY-MM`, `YYYYMM` or `YYYY-MM-DD` (dtreffre is a month-precision date; annee an int or a date).
+PERIOD = r"^(\d{4})(?:-?(\d{2}))?(?:-(\d{2}))?$"
+# CAF placeholder codes: `XX` (communes in no EPCI), `XXX` (no département): not localised, dropped.
+PLACEHOLDER = r"^X+$"
+# Paris, Lyon and Marseille are published by arrondissement municipal only.
+ARM_PATTERN = r"^(751\d\d|6938\d|132\d\d)$"
+CITIES = {"751": ("75056", "Paris"), "6938": ("69123", "Lyon"), "132": ("13055", "Marseille")}
+
+
+def read_export(entry: Entry, spec: FileSpec, path: Path) -> tuple[pl.DataFrame, str]:
+    """An export as an all-text frame (BOM stripped, LF or CRLF) and the label naming it in messages."""
+    label = spec.name  # `s_ben_com_f.csv`: Opendatasoft exports are named after their dataset
+    text = decode(path.read_bytes(), spec, source=entry.source, name=label)
+    frame = read_csv_text(text, spec.separator, source=entry.source, name=label)
+    frame.columns = [c.strip() for c in frame.columns]
+    return frame, label
+
+
+def with_period(
+    frame: pl.DataFrame, column: str, *, need_month: bool, source: str, file: str, raw_path: str | None
+) -> pl.DataFrame:
+    """Add `_year` (Int32) and `_month` (Int8, null for a bare year) parsed from `column`; refuse bad cells."""
+    text = pl.col(column).str.strip_chars()
+    out = frame.with_columns(
+        _year=text.str.extract(PERIOD, 1).cast(pl.Int32),
+        _month=text.str.extract(PERIOD, 2).cast(pl.Int8),
+    )
+    bad = pl.col("_year").is_null() | ~pl.col("_month").is_between(1, 12).fill_null(not need_month)
+    broken = out.filter(bad)
+    if broken.height:
+        rule = ("a period YYYY-MM, YYYY-MM-DD or YYYYMM" if need_month
+                else "a year YYYY or a date YYYY-MM-DD")
+        raise SourceValidationError(source, file, [_failure(broken, column, rule)], raw_path)
+    return out
+
+
+def _failure(rows: pl.DataFrame, column: str, rule: str, code: str | None = None) -> Failure:
+    samples = []
+    for row in rows.head(5).iter_rows(named=True):
+        where = f"{code} {row[code]!r}: " if code and code in row else ""
+        samples.append(f"{where}{column} = {row[column]!r}")
+    return Failure(column=column, rule=rule, count=rows.height, samples=samples)
+
+
+def require_december(frame: pl.DataFrame, column: str, code: str, *, source: str, file: str,
+                     raw_path: str | None) -> None:
+    """s_ben_com_f holds December figures only: any other month is refused, not filtered."""
+    other = frame.filter(pl.col("_month") != 12)
+    if other.height:
+        rule = "reference month must be December (YYYY-12): the dataset holds December figures only"
+        raise SourceValidationError(source, file, [_failure(other, column, rule, code)], raw_path)
+
+
+def drop_unlocalised(frame: pl.DataFrame, code: str, *, period: str, file: str,
+                     empty_too: bool) -> tuple[pl.DataFrame, list[str]]:
+    """Drop rows the CAF cannot localise: an empty code (if `empty_too`) and placeholders `XX`, `XXX`…
+
+    They are excluded, never spread over the communes; the notes count them per period.
+    """
+    value = pl.col(code).str.strip_chars()
+    empty = value.is_null() | (value == "")
+    placeholder = value.str.contains(PLACEHOLDER).fill_null(False)
+    notes = []
+    kinds = [(placeholder, f"placeholder {code} code(s) ^X+$ (not localised)")]
+    if empty_too:
+        kinds.insert(0, (empty, f"an empty {code} (allocataires the CAF cannot localise)"))
+    for mask, what in kinds:
+        rows = frame.filter(mask)
+        if rows.height:
+            per = rows.group_by(period).len().sort(period).rows()
+            detail = ", ".join(f"{p}: {n}" for p, n in per)
+            codes = sorted({c for c in rows[code].to_list() if c})
+            shown = f" ({', '.join(codes)})" if codes else ""
+            notes.append(f"{file}: {rows.height} row(s) with {what}{shown} excluded, not spread; per year: {detail}")
+    drop = placeholder | empty if empty_too else placeholder
+    return frame.filter(~drop), notes
+
+
+def level_expr(code: str, level: str) -> pl.Expr:
+    """COM files carry arrondissements (751xx, 6938x, 132xx) instead of their city: those rows are level ARM."""
+    if level != "COM":
+        return pl.lit(level)
+    return pl.when(pl.col(code).str.contains(ARM_PATTERN)).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
+
+
+def city_of(code: pl.Expr) -> pl.Expr:
+    expr = pl.lit(None, dtype=pl.String)
+    for prefix, (city, _) in CITIES.items():
+        expr = pl.when(code.str.starts_with(prefix)).then(pl.lit(city)).otherwise(expr)
+    return expr
+
+
+def add_city_sums(long: pl.DataFrame, additive: set[str], *, file: str,
+                  rounded: bool) -> tuple[pl.DataFrame, list[str]]:
+    """Sum the ARM rows of additive variables into their city's COM row (75056, 69123, 13055).
+
+    The ARM rows are kept. A city whose COM row the file already carries (for that year) is left alone. A sum
+    with a missing arrondissement is null with that arrondissement's reason (never a partial sum).
+    """
+    arm = long.filter((pl.col("level") == "ARM") & pl.col("variable").is_in(sorted(additive)))
+    if arm.is_empty():
+        return long, []
+    key = ["code", "year", "month", "variable"]
+    sums = (
+        arm.with_columns(code=city_of(pl.col("code")), arm=pl.col("code"))
+        .group_by(key, maintain_order=True)
+        .agg(
+            n_arm=pl.col("arm").n_unique(),
+            any_null=pl.col("value").is_null().any(),
+            total=pl.col("value").sum(),
+            first_status=pl.col("status").drop_nulls().first(),
+        )
+    )
+    present = long.filter(pl.col("level") == "COM").select(key)
+    sums = sums.join(present, on=key, how="anti", nulls_equal=True)
+    if sums.is_empty():
+        return long, []
+    city_rows = sums.select(
+        level=pl.lit("COM"),
+        code="code", year="year", month="month", variable="variable",
+        value=pl.when(pl.col("any_null")).then(None).otherwise(pl.col("total")),
+        status=pl.when(pl.col("any_null")).then(pl.col("first_status")).otherwise(None),
+    )
+    notes = []
+    names = {city: name for city, name in CITIES.values()}
+    for city, n in sums.group_by("code").agg(pl.col("n_arm").max()).sort("code").rows():
+        how = (" Each arrondissement is rounded to 5 by the CAF, so the city figure is a sum of rounded values."
+               if rounded else "")
+        notes.append(f"{file}: {city} ({names[city]}) is published by arrondissement only: its COM rows are the "
+                     f"sum of its {n} arrondissements (ARM rows kept too).{how}")
+    return pl.concat([long, city_rows.select(long.columns)], how="vertical_relaxed"), notes
+
+
+def optional_absent_note(file: str, absent: list[str]) -> list[str]:
+    if not absent:
+        return []
+    return [f"{file}: optional column(s) absent, not staged: {', '.join(absent)}"]

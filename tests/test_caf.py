@@ -1,0 +1,378 @@
+"""CAF parsers (`caf_benefits`, `caf_childcare`) on the demo exports of data.caf.fr, and on broken copies of them.
+
+Expected values are read by hand from the literal cells of the demo files (sources/demo/mirror/data.caf.fr/…);
+the arithmetic is in the comments.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from sources import catalogue
+from sources.caf_benefits import ROUNDING_RULE
+from sources.caf_benefits import stage as stage_benefits
+from sources.caf_childcare import stage as stage_childcare
+from sources.errors import SourceValidationError
+from sources.values import MISSING, NON_RECALCULABLE, SPLIT
+
+VINTAGE = "2024"
+
+
+def _entry(source: str):
+    return catalogue.get(source, VINTAGE)
+
+
+def _value(frame: pl.DataFrame, code: str, year: int, variable: str, level: str = "COM") -> dict:
+    rows = frame.filter((pl.col("level") == level) & (pl.col("code") == code) & (pl.col("year") == year)
+                        & (pl.col("variable") == variable))
+    assert rows.height == 1, f"{level} {code} {year} {variable}: {rows.height} rows"
+    return rows.row(0, named=True)
+
+
+def _edit(path: Path, tmp_path: Path, edit, *, name: str = "csv") -> Path:
+    """A copy of a demo export (BOM, `;`, LF) with its lines changed by `edit(lines) -> lines`."""
+    lines = path.read_bytes().decode("utf-8-sig").split("\n")
+    out = tmp_path / name
+    out.write_bytes(b"\xef\xbb\xbf" + "\n".join(edit(lines)).encode("utf-8"))
+    return out
+
+
+def _replace_line(prefix: str, old: str, new: str):
+    def edit(lines: list[str]) -> list[str]:
+        hits = [i for i, line in enumerate(lines) if line.startswith(prefix)]
+        assert len(hits) == 1, prefix
+        cells = lines[hits[0]].split(";")
+        cells[cells.index(old)] = new
+        lines[hits[0]] = ";".join(cells)
+        return lines
+    return edit
+
+
+# --------------------------------------------------------------------------------------------------------------
+# caf_benefits (s_ben_com_f)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def benefits(geo, tmp_path_factory):
+    from tests.conftest import materialise
+
+    path = materialise("caf_benefits", VINTAGE, "main", tmp_path_factory.mktemp("ben"))
+    return stage_benefits(_entry("caf_benefits"), {"main": path}, geo)
+
+
+@pytest.fixture
+def ben_file(demo_files) -> Path:
+    return demo_files("caf_benefits", VINTAGE)["main"]
+
+
+def test_benefits_commune_cell(benefits):
+    # line `2024-12;49099;CHOLET;9055;…;1295;…`: indfoy_rsa (23rd field) = 1295, month 12
+    row = _value(benefits.frame, "49099", 2024, "indfoy_rsa")
+    assert row["value"] == 1295 and row["month"] == 12 and row["status"] is None
+    # `2024-12;2A004;AJACCIO;11855;…`: Corsica code kept as text
+    assert _value(benefits.frame, "2A004", 2024, "indfoy_ndur")["value"] == 11855
+    # `2024-12;01001;L'ABERGEMENT CLEMENCIAT;110;…`: the leading zero is kept
+    assert _value(benefits.frame, "01001", 2024, "indfoy_ndur")["value"] == 110
+
+
+def test_benefits_float_written_cells(benefits):
+    # Cholet 2024 indfoy_asf is written `870.0` (a float-typed field of the export) -> 870
+    assert _value(benefits.frame, "49099", 2024, "indfoy_asf")["value"] == 870
+    # indfoy_ars `0.0` is a real zero (ARS is paid in August), not a missing value
+    row = _value(benefits.frame, "49099", 2024, "indfoy_ars")
+    assert row["value"] == 0 and row["status"] is None
+
+
+def test_benefits_paris_is_the_sum_of_its_arrondissements(benefits):
+    # indfoy_rsa of the 20 lines `2024-12;751xx;…` (75101 … 75120)
+    cells = [310, 385, 620, 505, 1085, 735, 930, 660, 1085, 1550,
+             2710, 2555, 3330, 2555, 4260, 3060, 3100, 3565, 3410, 3100]
+    # 310 + 385 + … + 3100 = 39510
+    assert sum(cells) == 39510
+    assert _value(benefits.frame, "75056", 2024, "indfoy_rsa")["value"] == 39510
+    # the arrondissement rows are kept, at level ARM
+    assert _value(benefits.frame, "75115", 2024, "indfoy_rsa", level="ARM")["value"] == 4260
+    assert any("75056 (Paris)" in n and "sum of its 20 arrondissements" in n and "rounded" in n
+               for n in benefits.notes)
+
+
+def test_benefits_non_localised_rows_excluded(benefits):
+    codes = benefits.frame["code"].to_list()
+    assert "" not in codes and None not in codes
+    # one `YYYY-12;;;…` line per December 2020 … 2024
+    note = next(n for n in benefits.notes if "empty numcomdo" in n)
+    assert "5 row(s)" in note and "2024-12: 1" in note and "not spread" in note
+    # the non-localised 2024 line has indfoy_ndur 11960: no commune row holds it
+    assert benefits.frame.filter((pl.col("variable") == "indfoy_ndur") & (pl.col("value") == 11960)).is_empty()
+
+
+def test_benefits_merged_commune(benefits):
+    # December 2023 is in COG 2024, where 44088 and 44100 are separate:
+    # `2023-12;44088;MAISDON SUR SEVRE;415;…` + `2023-12;44100;MONNIERES;275;…` -> 415 + 275 = 690 in COG 2025
+    row = _value(benefits.frame, "44088", 2023, "indfoy_ndur")
+    assert row["value"] == 690 and row["geo_change"] == "merged"
+    assert benefits.frame.filter(pl.col("code") == "44100").is_empty()
+    # December 2024 is already in COG 2025: `2024-12;44088;MAISDON MONNIERES;700;…`
+    row = _value(benefits.frame, "44088", 2024, "indfoy_ndur")
+    assert row["value"] == 700 and row["geo_change"] is None
+
+
+def test_benefits_split_commune(benefits):
+    # December 2020 is in COG 2021, where 85084 still holds 85165 and 85212: `2020-12;85084;…;1225;…`
+    row = _value(benefits.frame, "85084", 2020, "indfoy_ndur")
+    assert row["value"] == 1225 and row["geo_change"] == SPLIT
+    for restored in ("85165", "85212"):
+        row = _value(benefits.frame, restored, 2020, "indfoy_ndur")
+        assert row["value"] is None and row["status"] == NON_RECALCULABLE
+    assert {(c.cog, c.old, c.kind) for c in benefits.geo_changes} >= {(2021, "85084", SPLIT), (2024, "44100", "merged")}
+
+
+def test_benefits_notes(benefits):
+    text = "\n".join(benefits.notes)
+    assert "rounded to 5" in text
+    assert "COG 2021 for 2020-12" in text and "COG 2025 for 2024-12" in text
+    assert "indmtt_rsa" in text  # amounts present in the export, not staged
+    assert not benefits.frame.filter(pl.col("variable").str.starts_with("indmtt_")).height
+
+
+def test_benefits_other_period_forms_and_crlf(ben_file, tmp_path, geo):
+    # `2024-12-01` and `202412` are the same month as `2024-12`; CRLF line ends are accepted
+    def edit(lines):
+        out = []
+        for line in lines:
+            if line.startswith("2024-12;49099;"):
+                line = "2024-12-01" + line[len("2024-12"):]
+            elif line.startswith("2023-12;"):
+                line = "202312" + line[len("2023-12"):]
+            out.append(line)
+        return out
+
+    path = _edit(ben_file, tmp_path, edit)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    staged = stage_benefits(_entry("caf_benefits"), {"main": path}, geo)
+    assert _value(staged.frame, "49099", 2024, "indfoy_rsa")["value"] == 1295
+    assert _value(staged.frame, "44088", 2023, "indfoy_ndur")["value"] == 690
+
+
+def test_benefits_optional_column_absent(ben_file, tmp_path, geo):
+    def drop_rso(lines):
+        index = lines[0].split(";").index("indfoy_rso")
+        return [";".join(c for i, c in enumerate(line.split(";")) if i != index) if line else line for line in lines]
+
+    staged = stage_benefits(_entry("caf_benefits"), {"main": _edit(ben_file, tmp_path, drop_rso)}, geo)
+    assert any("optional column(s) absent" in n and "indfoy_rso" in n for n in staged.notes)
+    assert staged.frame.filter(pl.col("variable") == "indfoy_rso").is_empty()
+
+
+def _benefits_error(path: Path, geo) -> str:
+    with pytest.raises(SourceValidationError) as exc:
+        stage_benefits(_entry("caf_benefits"), {"main": path}, geo)
+    message = str(exc.value)
+    assert "s_ben_com_f.csv" in message
+    return message
+
+
+def test_benefits_missing_required_column(ben_file, tmp_path, geo):
+    path = _edit(ben_file, tmp_path, lambda lines: [lines[0].replace(";indfoy_rsa;", ";rsa_foyers;"), *lines[1:]])
+    message = _benefits_error(path, geo)
+    assert "'indfoy_rsa'" in message and "required column missing" in message
+
+
+def test_benefits_duplicated_commune_and_month(ben_file, tmp_path, geo):
+    def duplicate(lines):
+        line = next(x for x in lines if x.startswith("2024-12;49099;"))
+        return [*lines[:-1], line, lines[-1]]
+
+    message = _benefits_error(_edit(ben_file, tmp_path, duplicate), geo)
+    assert "'numcomdo'" in message and "duplicated row" in message
+
+
+def test_benefits_negative_count(ben_file, tmp_path, geo):
+    path = _edit(ben_file, tmp_path, _replace_line("2024-12;49099;", "1295", "-1295"))
+    message = _benefits_error(path, geo)
+    assert "'indfoy_rsa'" in message and "count within [0, +inf]" in message
+
+
+def test_benefits_count_not_rounded_to_five(ben_file, tmp_path, geo):
+    path = _edit(ben_file, tmp_path, _replace_line("2024-12;49099;", "1295", "1297"))
+    message = _benefits_error(path, geo)
+    assert "'indfoy_rsa'" in message and ROUNDING_RULE in message and "49099" in message
+
+
+def test_benefits_non_december_month(ben_file, tmp_path, geo):
+    def june(lines):
+        return [("2024-06" + x[len("2024-12"):]) if x.startswith("2024-12;49099;") else x for x in lines]
+
+    message = _benefits_error(_edit(ben_file, tmp_path, june), geo)
+    assert "'dtreffre'" in message and "December" in message and "2024-06" in message
+
+
+def test_benefits_bad_period(ben_file, tmp_path, geo):
+    path = _edit(ben_file, tmp_path, _replace_line("2024-12;49099;", "2024-12", "déc. 2024"))
+    message = _benefits_error(path, geo)
+    assert "'dtreffre'" in message and "YYYY-MM" in message
+
+
+def test_benefits_unknown_commune(ben_file, tmp_path, geo):
+    path = _edit(ben_file, tmp_path, _replace_line("2024-12;49099;", "49099", "49999"))
+    message = _benefits_error(path, geo)
+    assert "'numcomdo'" in message and "code known to the COG" in message and "49999" in message
+
+
+def test_benefits_non_numeric_cell(ben_file, tmp_path, geo):
+    path = _edit(ben_file, tmp_path, _replace_line("2024-12;49099;", "1295", "n.d."))
+    message = _benefits_error(path, geo)
+    assert "'indfoy_rsa'" in message and "a number or a known marker" in message
+
+
+def test_benefits_empty_cell_is_missing_not_zero(ben_file, tmp_path, geo):
+    # the portal has no blank counts, but a blank must never become 0
+    path = _edit(ben_file, tmp_path, _replace_line("2024-12;49099;", "1295", ""))
+    row = _value(stage_benefits(_entry("caf_benefits"), {"main": path}, geo).frame, "49099", 2024, "indfoy_rsa")
+    assert row["value"] is None and row["status"] == MISSING
+
+
+# --------------------------------------------------------------------------------------------------------------
+# caf_childcare (txcouv_pe_*, nbpla_pe_*)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _childcare(source: str, files: dict[str, Path], geo):
+    return stage_childcare(_entry(source), files, geo)
+
+
+def test_coverage_current_wins_over_hist(demo_files, geo, caplog):
+    with caplog.at_level(logging.WARNING, logger="sources.caf_childcare"):
+        staged = _childcare("caf_coverage_epci", demo_files("caf_coverage_epci", VINTAGE), geo)
+    # 2022 CA du Choletais: current `2022;200071678;…;58.7`, hist `2022;200071678;…;58.4`: the current wins
+    row = _value(staged.frame, "200071678", 2022, "txcouv", level="EPCI")
+    assert row["value"] == 58.7
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("2022" in w and "current file wins" in w and "1 row(s) have different values" in w for w in warnings)
+    assert any("2022" in n and "1 row(s)" in n for n in staged.notes)
+    # years only in the hist file come from it: `2017;200071678;…;59.5`
+    assert _value(staged.frame, "200071678", 2017, "txcouv", level="EPCI")["value"] == 59.5
+    assert sorted(staged.frame["year"].unique().to_list()) == list(range(2017, 2024))
+    # staged names drop the scale suffix; rates are not re-aggregated, never null-filled
+    assert "txcouv_epci" not in staged.frame["variable"].to_list()
+    assert set(staged.frame["variable"].unique().to_list()) == {
+        "txcouv_psu_col", "txcouv_hors_psu_col", "txcouv_eaje", "txcouv_prescol", "txcouv_am_ind",
+        "txcouv_gad_ind", "txcouv_ind", "txcouv"}
+
+
+def test_coverage_placeholder_epci_dropped(demo_files, geo):
+    staged = _childcare("caf_coverage_epci", demo_files("caf_coverage_epci", VINTAGE), geo)
+    assert "XX" not in staged.frame["code"].to_list()
+    assert staged.frame["value"].max() < 195.8  # the `XX;XX;…;195.8` rows are gone
+    assert any("(XX)" in n and "2023: 1" in n for n in staged.notes)
+    # CC du Pays de Saint-Fulgent - Les Essarts is above 100: a coverage rate is not a percentage
+    assert _value(staged.frame, "248500589", 2023, "txcouv", level="EPCI")["value"] > 100
+
+
+def test_coverage_national_annee_date_string(demo_files, geo):
+    staged = _childcare("caf_coverage_nat", demo_files("caf_coverage_nat", VINTAGE), geo)
+    # `2023-01-01;FRANCE ENTIERE HORS MAYOTTE;…;60.9` and `2022-01-01;…;59.5`
+    assert _value(staged.frame, "FR", 2023, "txcouv", level="FRANCE")["value"] == 60.9
+    assert _value(staged.frame, "FR", 2022, "txcouv", level="FRANCE")["value"] == 59.5
+    # components: 19.9 + 3.6 = 23.5 (EAJE), 31.9 + 2.2 = 34.1 (individual), 23.5 + 3.3 + 34.1 = 60.9
+    assert _value(staged.frame, "FR", 2023, "txcouv_eaje", level="FRANCE")["value"] == 23.5
+    assert staged.frame["month"].is_null().all()
+
+
+def test_coverage_communal_missing_cell_and_arrondissements(demo_files, geo):
+    staged = _childcare("caf_coverage_com", demo_files("caf_coverage_com", VINTAGE), geo)
+    # `2017;2A004;AJACCIO;…;15.2;;16.2;40.6`: txcouv_gad_ind_com is empty -> missing, not 0
+    row = _value(staged.frame, "2A004", 2017, "txcouv_gad_ind")
+    assert row["value"] is None and row["status"] == MISSING
+    assert _value(staged.frame, "2A004", 2017, "txcouv")["value"] == 40.6
+    # Paris and Lyon: arrondissement rates only, no city rate
+    assert staged.frame.filter(pl.col("code").is_in(["75056", "69123"])).is_empty()
+    assert _value(staged.frame, "75101", 2023, "txcouv", level="ARM")["value"] is not None
+    # only communes above 10,000 inhabitants: Cholet and Ajaccio
+    assert sorted(staged.frame.filter(pl.col("level") == "COM")["code"].unique().to_list()) == ["2A004", "49099"]
+
+
+def test_places_paris_sum_and_hist(demo_files, geo):
+    staged = _childcare("caf_places_com", demo_files("caf_places_com", VINTAGE), geo)
+    # tot_offre_com of the 20 lines `2023;751xx;…` of nbpla_pe_com
+    cells = [304, 380, 607, 493, 1063, 722, 911, 646, 1063, 1519,
+             2657, 2504, 3263, 2504, 4174, 2997, 3035, 3490, 3340, 3035]
+    # 304 + 380 + … + 3035 = 38707
+    assert sum(cells) == 38707
+    assert _value(staged.frame, "75056", 2023, "tot_offre")["value"] == 38707
+    # 2022: current `2022;49099;…;710;8;954` wins over hist `…;702;8;954`
+    assert _value(staged.frame, "49099", 2022, "pl_am_ind")["value"] == 710
+    # 2017 from the hist file: `2017;2A004;AJACCIO;…;350;;937` (pl_gad_ind_com empty)
+    assert _value(staged.frame, "2A004", 2017, "tot_offre")["value"] == 937
+    assert _value(staged.frame, "2A004", 2017, "pl_gad_ind")["status"] == MISSING
+
+
+def test_places_departements(demo_files, geo):
+    staged = _childcare("caf_places_dep", demo_files("caf_places_dep", VINTAGE), geo)
+    # `2017;2A;CORSE DU SUD;94;CORSE;945;207;1152;131;797;52;2132`; the `XXX` rows (15 places) are dropped
+    assert _value(staged.frame, "2A", 2017, "tot_offre", level="DEP")["value"] == 2132
+    assert "XXX" not in staged.frame["code"].to_list()
+    assert any("(XXX)" in n for n in staged.notes)
+
+
+def test_old_epci_code_passes_with_a_note(demo_files, geo, tmp_path):
+    files = demo_files("caf_places_epci", VINTAGE)
+    # an EPCI of an older geography (not in the 2025 list): staged as published, listed in a note
+    path = _edit(files["main"], tmp_path, _replace_line("2023;200071678;", "200071678", "244900015"))
+    staged = _childcare("caf_places_epci", {"main": path, "hist": files["hist"]}, geo)
+    assert _value(staged.frame, "244900015", 2023, "tot_offre", level="EPCI")["value"] is not None
+    assert any("244900015" in n and "absent from the 2025 EPCI list" in n for n in staged.notes)
+
+
+def test_childcare_comma_decimal_and_crlf(demo_files, geo, tmp_path):
+    files = demo_files("caf_coverage_epci", VINTAGE)
+    # `2023;200071678;CA DU CHOLETAIS;…;43.9;58.5` rewritten `58,5`, with CRLF line ends
+    path = _edit(files["main"], tmp_path, _replace_line("2023;200071678;", "58.5", "58,5"))
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    staged = _childcare("caf_coverage_epci", {"main": path, "hist": files["hist"]}, geo)
+    assert _value(staged.frame, "200071678", 2023, "txcouv", level="EPCI")["value"] == 58.5
+    assert _value(staged.frame, "200071678", 2022, "txcouv", level="EPCI")["value"] == 58.7
+
+
+def _childcare_error(source: str, files: dict[str, Path], geo) -> str:
+    with pytest.raises(SourceValidationError) as exc:
+        _childcare(source, files, geo)
+    return str(exc.value)
+
+
+def test_childcare_missing_code_column(demo_files, geo, tmp_path):
+    files = demo_files("caf_coverage_epci", VINTAGE)
+    path = _edit(files["main"], tmp_path, lambda lines: [lines[0].replace("numepci;", "siren;"), *lines[1:]])
+    message = _childcare_error("caf_coverage_epci", {"main": path, "hist": files["hist"]}, geo)
+    assert "txcouv_pe_epci.csv" in message and "'numepci'" in message and "required column missing" in message
+
+
+def test_childcare_error_names_the_hist_file(demo_files, geo, tmp_path):
+    files = demo_files("caf_places_epci", VINTAGE)
+    hist = _edit(files["hist"], tmp_path, _replace_line("2019;200071678;", "200071678", "2000716"))
+    message = _childcare_error("caf_places_epci", {"main": files["main"], "hist": hist}, geo)
+    assert "nbpla_pe_epci_hist.csv" in message and "'numepci'" in message and "pattern" in message
+
+
+def test_childcare_negative_places_and_bad_year(demo_files, geo, tmp_path):
+    files = demo_files("caf_places_dep", VINTAGE)
+    path = _edit(files["main"], tmp_path, _replace_line("2017;2A;", "2132", "-2132"))
+    message = _childcare_error("caf_places_dep", {"main": path}, geo)
+    assert "nbpla_pe_dep.csv" in message and "'tot_offre_dep'" in message and "count within [0, +inf]" in message
+
+    path = _edit(files["main"], tmp_path, _replace_line("2017;2A;", "2017", "an 2017"))
+    message = _childcare_error("caf_places_dep", {"main": path}, geo)
+    assert "nbpla_pe_dep.csv" in message and "'annee'" in message and "a year YYYY" in message
+
+
+def test_childcare_non_numeric_rate(demo_files, geo, tmp_path):
+    files = demo_files("caf_coverage_dep", VINTAGE)
+    # `2023;49;MAINE ET LOIRE;…;44.0;58.5`: the global rate replaced by text
+    path = _edit(files["main"], tmp_path, _replace_line("2023;49;", "58.5", "abc"))
+    message = _childcare_error("caf_coverage_dep", {"main": path, "hist": files["hist"]}, geo)
+    assert "txcouv_pe_dep.csv" in message and "'txcouv_dep'" in message and "a number or a known marker" in message
