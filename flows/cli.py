@@ -39,7 +39,7 @@ def _print_report(report) -> None:
     for c in cells:
         typer.echo(line(c))
     for result in report.results:
-        for note in result.notes:
+        for note in result.notes if result.status == "staged" else []:
             typer.echo(f"  {result.source}/{result.vintage}: {note}")
     for failure in report.failed:
         typer.echo(f"\nFAILED {failure.source}/{failure.vintage}:\n{failure.error}", err=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -86,6 +87,7 @@ class Mirror:
 def serve(root: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[Mirror]:
     """Serve `root` on a loopback port for the duration of the block."""
     app = MirrorApp(Path(root))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the request log is `Mirror.log`, not the console
     server = make_server(host, port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

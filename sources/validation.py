@@ -35,6 +35,7 @@ KINDS: dict[str, tuple[float | None, float | None, bool]] = {
     "signed_share": (-100, 100, False),  # an income share that may be negative (taxes)
     "ratio": (0, 1000, False),  # interdecile ratio
     "coverage": (0, 400, False),  # CAF places per 100 children: may exceed 100
+    "income_share": (0, 200, False),  # share of disposable income: may exceed 100, taxes being negative
 }
 
 

@@ -1,0 +1,286 @@
+"""INSEE Filosofi (revenus, pauvreté, niveau de vie), wide edition: `base-cc-filosofi-YYYY-geoNNNN_csv.zip`.
+
+One zip, one CSV member per level (`cc_filosofi_2021_COM.csv`, `_EPCI`, `_DEP`, `_REG` and a France-level member
+whose name is not attested). Every member has the same header: `CODGEO` then 27 year-suffixed columns (`MED21`,
+`TP6021`, `TP60AGE121`...), separator `;`, decimal comma, `s` = secret, `nd` = not available (insee-sources §2.1).
+
+Quirks handled:
+- the COM member also holds the 45 arrondissements municipaux (level ARM) next to Paris, Lyon and Marseille;
+- the secret rule publishes counts and the median of small communes next to `s` shares (§2.2): a row is never
+  all-or-nothing, every cell carries its own status;
+- communes restored after the tax year are `nd`; their parent still carries their households (decisions.md
+  "Splits and restorations"): its counts stay (marked `split`), its medians and rates become non_recalculable;
+- the file is in COG 2024: communes are brought into the target COG by `conclude`; EPCI rows are matched to the
+  target EPCIs by code and kept only where the EPCI's territory did not change (decisions.md "Filosofi");
+- no France-level member: France is null `not_available`, never derived from the communes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from sources.catalogue import Entry
+from sources.cog import read_epci_composition
+from sources.errors import Failure, ParseError, SourceValidationError
+from sources.geography import NO_EPCI, GeoChange, Geography
+from sources.reading import decode, read_csv_file, read_csv_text, zip_first_present
+from sources.staging import Staged, conclude
+from sources.validation import Rules, missing_columns
+from sources.values import NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT, STAGED_SCHEMA, melt
+
+CODE = "CODGEO"
+MARKERS = {"s": SECRET, "nd": NOT_AVAILABLE}
+# Arrondissements municipaux inside the COM member: Paris 751xx, Lyon 6938x, Marseille 132xx.
+ARM_CODE = r"^(751\d\d|6938\d|132\d\d)$"
+LEVELS = ("COM", "EPCI", "DEP", "REG", "FRANCE")
+
+# Kind of each column, by its name without the year suffix.
+_RATES = ["PIMP", "TP60", "TP60AGE1", "TP60AGE2", "TP60AGE3", "TP60AGE4", "TP60AGE5", "TP60AGE6", "TP60TOL1",
+          "TP60TOL2"]
+# Shares of disposable income: taxes (PIMPOT) are negative, so a share may exceed 100 (the real 2021 file has
+# PACT21 = 107.1 and PTSA21 = 102.8 in 25318). validation.KINDS has no such kind yet: "coverage" (0-400,
+# non-additive) stands in for its bounds.
+INCOME_SHARE = "income_share"
+_INCOME_SHARES = ["PACT", "PTSA", "PCHO", "PBEN", "PPEN", "PPAT", "PPSOC", "PPFAM", "PPMINI", "PPLOGT"]
+KINDS = ({"NBMENFISC": "count", "NBPERSMENFISC": "count", "MED": "amount", "D1": "amount", "D9": "amount",
+          "PIMPOT": "signed_share", "RD": "ratio"}
+         | {name: "rate" for name in _RATES} | {name: INCOME_SHARE for name in _INCOME_SHARES})
+
+
+def year_suffix(columns: list[str]) -> str | None:
+    """The two-digit year of a wide Filosofi header, read from its median column (`MED21` -> `21`)."""
+    found = [m.group(1) for c in columns if (m := re.fullmatch(r"MED(\d\d)", c))]
+    return found[0] if len(found) == 1 else None
+
+
+def base_name(column: str, yy: str) -> str:
+    """`TP60AGE121` -> `TP60AGE1`: the year is appended after the threshold, so strip exactly the suffix."""
+    return column[: -len(yy)] if column.endswith(yy) else column
+
+
+def rules_for(entry: Entry, level: str) -> Rules:
+    yy = entry.params["yy"]
+    columns = entry.columns()
+    kinds = {c: KINDS[base_name(c, yy)] for c in (*columns.required, *columns.optional)}
+    levels = ("COM", "ARM") if level == "COM" else (level,)
+    return Rules(kinds=kinds, levels=levels, code_column=CODE)
+
+
+# -- reading one level --------------------------------------------------------------------------------------------
+
+def _check_header(entry: Entry, raw: pl.DataFrame, *, file: str, raw_path: str | None) -> tuple[list[str], list[str]]:
+    """Year suffix and required columns; returns (columns to stage, notes)."""
+    yy = entry.params["yy"]
+    found = year_suffix(raw.columns)
+    if found != yy:
+        rule = (f"year suffix of the header ({found}) equals the catalogue's ({yy})" if found
+                else f"the header names exactly one median column MED{yy}")
+        column = f"MED{found}" if found else f"MED{yy}"
+        sample = [", ".join(raw.columns[:6]) + "…"]
+        raise SourceValidationError(entry.source, file, [Failure(column, rule, 1, sample)], raw_path)
+    if CODE not in raw.columns:
+        raise SourceValidationError(entry.source, file, [Failure(CODE, "required column missing from the file", 1)],
+                                    raw_path)
+    columns = entry.columns()
+    missing_columns(raw.columns, columns.required, source=entry.source, file=file, raw_path=raw_path)
+    present = [c for c in (*columns.required, *columns.optional) if c in raw.columns]
+    notes = []
+    absent = [c for c in columns.optional if c not in raw.columns]
+    if absent:
+        notes.append(f"{file}: optional column(s) absent, not staged: {', '.join(absent)}")
+    ignored = [c for c in raw.columns if c != CODE and c not in present]
+    if ignored:
+        notes.append(f"{file}: column(s) not used: {', '.join(ignored)}")
+    return present, notes
+
+
+def _level_long(entry: Entry, raw: pl.DataFrame, level: str, columns: list[str], *, file: str,
+                raw_path: str | None) -> tuple[pl.DataFrame, list[str]]:
+    """The long rows of one member, `variable` still the file's column name."""
+    year = 2000 + int(entry.params["yy"])
+    notes: list[str] = []
+    code = pl.col(CODE).str.strip_chars()
+    if level == "COM":
+        level_expr = pl.when(code.str.contains(ARM_CODE)).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
+        arm = raw.filter(code.str.contains(ARM_CODE)).height
+        notes.append(f"{file}: {raw.height - arm} communes (COG {entry.cog}) and {arm} arrondissements municipaux "
+                     "(level ARM, never added to their city again)")
+    elif level == "FRANCE":
+        if raw.height != 1:
+            raise SourceValidationError(entry.source, file, [Failure(
+                CODE, "the France-level member holds exactly one row", raw.height,
+                [str(c) for c in raw[CODE].to_list()[:5]])], raw_path)
+        notes.append(f"{file}: France row (published code {raw[CODE][0]!r}) staged with code FR")
+        code, level_expr = pl.lit("FR"), pl.lit("FRANCE")
+    else:
+        level_expr = pl.lit(level)
+    if level == "EPCI":
+        outside = raw.filter(code == NO_EPCI).height
+        if outside:
+            raw = raw.filter(code != NO_EPCI)
+            notes.append(f"{file}: {outside} row(s) {NO_EPCI} (no EPCI) dropped")
+    long = melt(raw, index={"level": level_expr, "code": code, "year": pl.lit(year, pl.Int32)},
+                columns=columns, markers=MARKERS)
+    return long, notes
+
+
+def stage_frame(entry: Entry, raw: pl.DataFrame, level: str, geo: Geography | None, *, file: str,
+                raw_path: str | None) -> Staged:
+    """Parse, validate and stage one level's member already read as an all-text frame."""
+    columns, notes = _check_header(entry, raw, file=file, raw_path=raw_path)
+    long, more = _level_long(entry, raw, level, columns, file=file, raw_path=raw_path)
+    notes += more
+    if level == "COM":
+        notes += _marker_notes(raw, columns, file)
+    yy = entry.params["yy"]
+    rename = {c: base_name(c, yy) for c in columns}
+    return conclude(long, entry, rules_for(entry, level), geo, file=file, raw_path=raw_path, notes=notes,
+                    rename=rename)
+
+
+def stage_level_file(entry: Entry, path: Path, level: str = "COM", geo: Geography | None = None) -> Staged:
+    """One level's CSV outside its zip (the real COM file kept in ../shared/data/insee), without the EPCI step."""
+    spec = entry.file()
+    text = decode(path.read_bytes(), spec, source=entry.source, name=path.name)
+    raw = read_csv_text(text, spec.separator, source=entry.source, name=path.name)
+    return stage_frame(entry, raw, level, geo, file=path.name, raw_path=str(path))
+
+
+def _marker_notes(raw: pl.DataFrame, columns: list[str], file: str) -> list[str]:
+    cells = pl.concat_list([pl.col(c).str.strip_chars() for c in columns])
+    all_s = raw.filter(cells.list.eval(pl.element() == "s").list.all()).height
+    all_nd = raw.filter(cells.list.eval(pl.element() == "nd").list.all()).height
+    return [f"{file}: {all_s} row(s) entirely secret (s), {all_nd} row(s) entirely not available (nd)"]
+
+
+# -- the whole archive -------------------------------------------------------------------------------------------
+
+def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
+    spec, path = entry.file(), files["main"]
+    parts: list[Staged] = []
+    france_absent: str | None = None
+    for level in LEVELS:
+        candidates = spec.members.get(level, ())
+        member = zip_first_present(path, candidates)
+        if member is None:
+            if level != "FRANCE":
+                raise ParseError(entry.source, path.name, f"no {level} member: none of {list(candidates)} is in the "
+                                                          "archive")
+            france_absent = ", ".join(candidates)
+            continue
+        raw = read_csv_file(path, spec, source=entry.source, member=member)
+        parts.append(stage_frame(entry, raw, level, geo, file=member, raw_path=str(path)))
+    notes = [n for p in parts for n in p.notes]
+    changes = [c for p in parts for c in p.geo_changes]
+    frame = pl.concat([p.frame for p in parts])
+    variables = sorted(set(frame["variable"].to_list()))
+    if france_absent is not None:
+        frame = pl.concat([frame, _null_rows(entry, "FRANCE", ["FR"], variables, NOT_AVAILABLE)])
+        notes.append(f"no France-level member in the archive (tried {france_absent}): France is null "
+                     "not_available, never derived from the communes")
+    if geo is not None:
+        frame, more, split = _restored_parents(entry, frame, geo)
+        notes += more
+        changes += split
+        if "epci_geography" not in files:
+            raise ParseError(entry.source, path.name, "the EPCI composition of the file's geography (role "
+                                                      "epci_geography) is needed to match its EPCI to the target")
+        composition, label = read_epci_composition(entry, entry.file("epci_geography"), files["epci_geography"])
+        frame, more = match_epci(entry, frame, composition, geo, label=label)
+        notes += more
+    else:
+        notes.append("no target geography given: communes and EPCI kept as published (COG not checked)")
+    return Staged(frame.sort(["level", "code", "year", "month", "variable"]), notes=notes, geo_changes=changes)
+
+
+def _null_rows(entry: Entry, level: str, codes: list[str], variables: list[str], status: str) -> pl.DataFrame:
+    year = 2000 + int(entry.params["yy"])
+    rows = [(entry.source, entry.vintage, level, code, year, None, v, None, status, None)
+            for code in codes for v in variables]
+    return pl.DataFrame(rows, schema=STAGED_SCHEMA, orient="row")
+
+
+def _restored_parents(entry: Entry, frame: pl.DataFrame, geo: Geography) -> tuple[pl.DataFrame, list[str],
+                                                                                  list[GeoChange]]:
+    """Communes `nd` because they did not exist in the tax year: their parent's row covers them too.
+
+    The parent is found through the events (the restored code is one of its targets from the COG of the tax
+    year). Its counts stay, marked `split` (valid above the commune only); its other values become
+    non_recalculable, as `Geography.harmonise` does for a file in the older geography.
+    """
+    year = 2000 + int(entry.params["yy"])
+    com = frame.filter(pl.col("level") == "COM")
+    status_by_code = com.group_by("code").agg(all_nd=pl.col("status").eq_missing(NOT_AVAILABLE).all())
+    nd_codes = set(status_by_code.filter(pl.col("all_nd"))["code"].to_list())
+    restored = nd_codes - geo.communes_at(year)
+    if not restored:
+        return frame, [], []
+    parents: dict[str, set[str]] = {}
+    for old, targets in geo.passage(year).items():
+        kids = (set(targets) & restored) - {old}
+        if kids:
+            parents.setdefault(old, set()).update(kids)
+    now = geo.passage(entry.cog) if entry.cog is not None else {}
+    parent_codes = sorted({t for p in parents for t in now.get(p, (p,))})
+    is_parent = (pl.col("level") == "COM") & pl.col("code").is_in(parent_codes)
+    additive = [base_name(c, entry.params["yy"]) for c, k in rules_for(entry, "COM").kinds.items() if k == "count"]
+    blank = is_parent & ~pl.col("variable").is_in(additive)
+    frame = frame.with_columns(
+        value=pl.when(blank).then(None).otherwise(pl.col("value")),
+        status=pl.when(blank).then(pl.lit(NON_RECALCULABLE)).otherwise(pl.col("status")),
+        geo_change=pl.when(is_parent).then(pl.lit(SPLIT)).otherwise(pl.col("geo_change")),
+    )
+    changes = [GeoChange(entry.cog or year, p, tuple(sorted({p, *kids})), SPLIT) for p, kids in sorted(parents.items())]
+    notes = [f"{p} carries the households of {', '.join(sorted(kids))} (restored after {year}, published nd): its "
+             "counts are kept for the levels above the commune, its medians and rates are non_recalculable"
+             for p, kids in sorted(parents.items())]
+    return frame, notes, changes
+
+
+def match_epci(entry: Entry, frame: pl.DataFrame, composition: pl.DataFrame, geo: Geography, *,
+               label: str) -> tuple[pl.DataFrame, list[str]]:
+    """Bring the file's EPCI rows (its own geography) to the target EPCIs, by code.
+
+    An EPCI keeps its published values only if its communes, mapped to target codes, are the target EPCI's
+    communes (a merger of two of its own communes changes nothing); otherwise every value describes another
+    territory and becomes non_recalculable. An EPCI unknown to the target is dropped; a target EPCI absent from
+    the file gets not_available rows.
+    """
+    passage = geo.passage(entry.cog) if entry.cog is not None else {}
+    before: dict[str, set[str]] = {}
+    for code, epci in composition.select("code", "epci").iter_rows():
+        if epci != NO_EPCI:
+            before.setdefault(epci, set()).update(passage.get(code, (code,)))
+    after: dict[str, set[str]] = {}
+    for code, epci in geo.epci.select("code", "epci").iter_rows():
+        if epci != NO_EPCI:
+            after.setdefault(epci, set()).add(code)
+
+    is_epci = pl.col("level") == "EPCI"
+    published = set(frame.filter(is_epci)["code"].to_list())
+    notes = []
+    gone = sorted(published - after.keys())
+    if gone:
+        frame = frame.filter(~(is_epci & pl.col("code").is_in(gone)))
+        notes.append(f"{len(gone)} EPCI of the file no longer exist in COG {geo.target}, dropped: {', '.join(gone)}")
+    changed = sorted(c for c in published & after.keys() if before.get(c) != after[c])
+    if changed:
+        touched = is_epci & pl.col("code").is_in(changed)
+        frame = frame.with_columns(
+            value=pl.when(touched).then(None).otherwise(pl.col("value")),
+            status=pl.when(touched).then(pl.lit(NON_RECALCULABLE)).otherwise(pl.col("status")),
+        )
+        for c in changed:
+            old, new = before.get(c, set()), after[c]
+            notes.append(f"EPCI {c}: territory changed between {label} and COG {geo.target} (joined: "
+                         f"{', '.join(sorted(new - old)) or '-'}; left: {', '.join(sorted(old - new)) or '-'}): "
+                         "every value non_recalculable")
+    absent = sorted(after.keys() - published)
+    if absent:
+        variables = sorted(set(frame["variable"].to_list()))
+        frame = pl.concat([frame, _null_rows(entry, "EPCI", absent, variables, NOT_AVAILABLE)])
+        notes.append(f"{len(absent)} EPCI of COG {geo.target} absent from the file, not_available: {', '.join(absent)}")
+    return frame, notes
