@@ -41,8 +41,7 @@ LEVELS = ("COM", "EPCI", "DEP", "REG", "FRANCE")
 _RATES = ["PIMP", "TP60", "TP60AGE1", "TP60AGE2", "TP60AGE3", "TP60AGE4", "TP60AGE5", "TP60AGE6", "TP60TOL1",
           "TP60TOL2"]
 # Shares of disposable income: taxes (PIMPOT) are negative, so a share may exceed 100 (the real 2021 file has
-# PACT21 = 107.1 and PTSA21 = 102.8 in 25318). validation.KINDS has no such kind yet: "coverage" (0-400,
-# non-additive) stands in for its bounds.
+# PACT21 = 107.1 and PTSA21 = 102.8 in 25318).
 INCOME_SHARE = "income_share"
 _INCOME_SHARES = ["PACT", "PTSA", "PCHO", "PBEN", "PPEN", "PPAT", "PPSOC", "PPFAM", "PPMINI", "PPLOGT"]
 KINDS = ({"NBMENFISC": "count", "NBPERSMENFISC": "count", "MED": "amount", "D1": "amount", "D9": "amount",

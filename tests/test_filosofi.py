@@ -133,9 +133,9 @@ def test_merged_commune_counts_summed_median_non_recalculable(staged):
 
 
 def test_arrondissements_are_a_level_of_their_own(staged):
-    # 75101;8294;16587;21720;… and 75056;1057387;2114782;22840;… (the city as published, never re-summed)
+    # 75101;8294;16587;21720;… and 75056;1036654;2073315;22840;… (the city as published, never re-summed)
     assert cells(staged.frame, "ARM", "75101")["NBMENFISC"] == (8294.0, None)
-    assert cells(staged.frame, "COM", "75056")["NBMENFISC"] == (1057387.0, None)
+    assert cells(staged.frame, "COM", "75056")["NBMENFISC"] == (1036654.0, None)
     assert cells(staged.frame, "COM", "75056")["MED"] == (22840.0, None)
     assert staged.frame.filter(pl.col("level") == "ARM")["code"].n_unique() == 29
     assert cells(staged.frame, "COM", "75101") == {}

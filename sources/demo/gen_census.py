@@ -361,7 +361,7 @@ def _arrondissements(city: Place) -> list[Place]:
     """The city's arrondissements (flats, no houses), with a need index around the city's."""
     c = city.parts[0][0]
     arms = [a for a in ARRONDISSEMENTS if a.parent == c.code]
-    total = sum(a.share for a in arms)  # world.py's Paris shares sum to 1.02: normalised here
+    total = sum(a.share for a in arms)  # shares sum to 1: kept as a guard against rounding
     return [Place(a.code, a.name, ((c, a.share / total),),
                   min(1.0, max(0.0, c.need + _jitter(a.code, "need", -0.2, 0.2))), 0.01, city.secondary)
             for a in arms]

@@ -1,0 +1,130 @@
+"""`abs-diag refresh` end to end against the demo mirror, over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from sources import catalogue
+from sources.demo import MIRROR_ROOT
+from sources.demo.build import entry_path
+from sources.mirror import serve
+from sources.refresh import refresh
+from sources.store import Store, StoreBusy
+
+
+@pytest.fixture(scope="module")
+def refreshed(tmp_path_factory, demo_mirror):
+    """One full refresh of every source into a fresh store, then a second one (nothing changed upstream)."""
+    store = Store(tmp_path_factory.mktemp("store"))
+    first = refresh(store=store, mirror=demo_mirror.url)
+    requests_of_first = len(demo_mirror.log)
+    second = refresh(store=store, mirror=demo_mirror.url)
+    second_log = demo_mirror.log[requests_of_first:]
+    return store, first, second, second_log
+
+
+def test_every_catalogue_source_is_staged(refreshed):
+    store, first, _, _ = refreshed
+    assert first.failed == [], [f.error for f in first.failed]
+    staged = {(r.source, r.vintage) for r in first.results if r.status == "staged"}
+    assert staged == {(e.source, e.vintage) for e in catalogue.entries()}
+    for entry in catalogue.entries():
+        assert store.staged_path(entry.source, entry.vintage).exists()
+
+
+def test_staged_tables_are_in_the_target_geography(refreshed):
+    store, *_ = refreshed
+    caf = store.read_staged("caf_benefits", "2024")
+    codes_2023 = set(caf.filter((pl.col("year") == 2023) & (pl.col("level") == "COM"))["code"].to_list())
+    assert "44100" not in codes_2023 and "44088" in codes_2023  # Monnières merged into 44088 (COG 2025)
+    census = store.read_staged("rp_population", "2021")
+    assert "44100" not in set(census["code"].to_list())
+
+
+def test_a_second_refresh_downloads_nothing(refreshed):
+    _, first, second, log = refreshed
+    assert all(r.status == "unchanged" for r in second.results), second.table()
+    assert all(r.download_status == "unchanged" for r in second.results)
+    n_files = sum(len(e.files) for e in catalogue.entries())
+    assert len(log) == n_files
+    assert {entry["status"] for entry in log} == {304}, log
+    assert all(entry["if_none_match"] for entry in log)
+    # the summary keeps the figures of the staging it did not redo
+    assert [r.rows for r in second.results] == [r.rows for r in first.results]
+
+
+def test_the_manifest_records_files_and_staging(refreshed):
+    store, *_ = refreshed
+    manifest = json.loads(store.manifest_path.read_text(encoding="utf-8"))["entries"]
+    record = manifest["caf_coverage_epci/2024"]
+    assert set(record["files"]) == {"main", "hist"}
+    main = record["files"]["main"]
+    assert main["url"].startswith("https://data.caf.fr/api/explore/v2.1/catalog/datasets/txcouv_pe_epci/")
+    assert main["fetched_url"].endswith("/data.caf.fr/api/explore/v2.1/catalog/datasets/txcouv_pe_epci/exports/csv?delimiter=%3B")
+    assert len(main["sha256"]) == 64 and main["size"] > 0 and main["etag"] and main["fetched_at"]
+    assert record["staged"]["rows"] > 0 and record["staged"]["inputs"]["main"] == main["sha256"]
+
+
+def _broken_mirror(tmp_path, source: str, vintage: str, mutate) -> str:
+    """A copy of the demo mirror where one file is altered by `mutate(path)`."""
+    root = tmp_path / "mirror"
+    shutil.copytree(MIRROR_ROOT, root)
+    mutate(entry_path(root, source, vintage))
+    return root
+
+
+def test_a_source_failing_validation_keeps_its_previous_staging_and_the_run_says_why(tmp_path, demo_mirror):
+    store = Store(tmp_path / "store")
+    assert refresh(["caf_benefits"], store=store, mirror=demo_mirror.url).failed == []
+    before = store.staged_path("caf_benefits", "2024").read_bytes()
+
+    def negative_count(path):
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        cells = lines[1].split(";")
+        cells[-1] = "-5"
+        lines[1] = ";".join(cells)
+        path.write_bytes(b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode("utf-8"))
+
+    root = _broken_mirror(tmp_path, "caf_benefits", "2024", negative_count)
+    with serve(root) as mirror:
+        report = refresh(["caf_benefits"], store=store, mirror=mirror.url)
+    [failure] = report.failed
+    assert failure.source == "caf_benefits"
+    assert "s_ben_com_f" in failure.error or "csv" in failure.error
+    assert "within [0" in failure.error
+    assert store.staged_path("caf_benefits", "2024").read_bytes() == before  # the previous staging is intact
+    manifest = store.manifest()["entries"]["caf_benefits/2024"]
+    assert "within [0" in manifest["last_failure"]["error"]
+
+
+def test_two_refreshes_at_once_do_not_share_the_store(tmp_path):
+    store = Store(tmp_path / "store")
+    with store.lock():
+        with pytest.raises(StoreBusy):
+            with Store(tmp_path / "store").lock(wait=0.3):
+                pass
+
+
+def test_cli_refresh_prints_the_summary(tmp_path, demo_mirror):
+    result = CliRunner().invoke(
+        app, ["refresh", "--mirror", demo_mirror.url, "--source", "births", "--data-dir", str(tmp_path / "d")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "births" in result.output and "downloaded" in result.output and "staged" in result.output
+    for source in ("cog_communes", "cog_events", "epci"):
+        assert source in result.output  # the geography always comes along
+
+
+def test_cli_refresh_fails_loudly_when_the_mirror_is_empty(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with serve(empty) as mirror:
+        result = CliRunner().invoke(app, ["refresh", "--mirror", mirror.url, "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 1
+    assert "HTTP 404" in result.output
