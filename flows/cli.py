@@ -69,6 +69,41 @@ def refresh(
 
 
 @app.command()
+def indicators(
+    epci: Annotated[Optional[str], typer.Option(help="SIREN of the EPCI (9 digits).")] = None,
+    commune: Annotated[Optional[str], typer.Option(help="Code of one commune (its ABS).")] = None,
+    communes: Annotated[Optional[str], typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Name of the custom territory (with --communes).")] = None,
+    all_levels: Annotated[bool, typer.Option("--all", help="Every commune, EPCI, département and France.")] = False,
+    out: Annotated[Path, typer.Option(help="Output folder of the exports.")] = Path("out"),
+    data_dir: DataDir = None,
+) -> None:
+    """Compute the needs indicators and write them as Parquet, CSV (;, UTF-8 BOM) and XLSX with definitions."""
+    from transforms.pipeline import Selection, export_indicators
+    from transforms.territories import CustomTerritory, check_siren, parse_communes
+
+    if sum(bool(x) for x in (epci, commune, communes, all_levels)) != 1:
+        raise typer.BadParameter("give exactly one of --epci, --commune, --communes or --all")
+    try:
+        if epci:
+            selection = Selection(epci=check_siren(epci))
+        elif commune:
+            selection = Selection(commune=parse_communes(commune)[0])
+        elif communes:
+            selection = Selection(territory=CustomTerritory(name or "Territoire", parse_communes(communes)))
+        else:
+            selection = None
+        table, paths = export_indicators(_store(data_dir), out, selection)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    flags = table.filter(table["flag"].is_not_null()).height
+    typer.echo(f"{table.height} values, {flags} flags")
+    for fmt, path in paths.items():
+        typer.echo(f"{fmt:<8} {path}")
+
+
+@app.command()
 def sources() -> None:
     """List the catalogue: every source, vintage, geography and URL."""
     from sources import catalogue

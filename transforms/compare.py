@@ -1,0 +1,144 @@
+"""References (EPCI, département, France), evolutions since the comparison census and need flags.
+
+Flags are direction-aware and configurable (`FlagRules`):
+- `vigilance`: the territory is worse than its département by more than `vigilance_gap` (relative, default 0:
+  any difference);
+- `priorité`: it is worse than both its département and France by at least `priority_gap` (relative, default
+  10 %: a poverty rate of 15.4 % against 14.0 % is 10 % higher).
+"Worse" is higher for `higher_is_need` indicators and lower for `lower_is_need` ones; `neutral` indicators are
+never flagged, nor is a value that is null, borrowed from the EPCI, or compared with a null reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from transforms import reasons as R
+from transforms.compute import Inputs, population
+from transforms.registry import Indicator, THEMES, indicators
+from transforms.territories import FRANCE, CustomTerritory, principal_department
+
+VIGILANCE = "vigilance"
+PRIORITY = "priorité"
+
+
+@dataclass(frozen=True)
+class FlagRules:
+    vigilance_gap: float = 0.0
+    priority_gap: float = 0.10
+
+
+def _references(result: pl.DataFrame, inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame:
+    """(level, code) -> (epci, dep) whose values serve as references."""
+    m = inputs.membership
+    pop = population(result)
+    epci_dep = principal_department(m, pop)
+    rows = [
+        m.select(level=pl.lit("COM"), code="code", ref_epci_code="epci", ref_dep_code="dep"),
+        epci_dep.select(level=pl.lit("EPCI"), code="epci", ref_epci_code=pl.lit(None, pl.String), ref_dep_code="dep"),
+        m.select("dep").unique().select(level=pl.lit("DEP"), code="dep", ref_epci_code=pl.lit(None, pl.String),
+                                        ref_dep_code=pl.lit(None, pl.String)),
+    ]
+    for t in customs:
+        members = m.filter(pl.col("code").is_in(list(t.communes))).with_columns(epci=pl.lit(t.code))
+        dep = principal_department(members, pop)
+        rows.append(dep.select(level=pl.lit("TERRITORY"), code="epci", ref_epci_code=pl.lit(None, pl.String),
+                               ref_dep_code="dep"))
+    return pl.concat(rows)
+
+
+def _names(inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame:
+    m = inputs.membership
+    deps = sorted(set(m["dep"].to_list()))
+    rows = [
+        m.select(level=pl.lit("COM"), code="code", name="name"),
+        pl.DataFrame({"level": "EPCI", "code": list(inputs.epci_names), "name": list(inputs.epci_names.values())},
+                     schema={"level": pl.String, "code": pl.String, "name": pl.String}),
+        pl.DataFrame({"level": "DEP", "code": deps,
+                      "name": [inputs.dep_names.get(d, f"Département {d}") for d in deps]}),
+        pl.DataFrame({"level": ["FRANCE"], "code": [FRANCE], "name": ["France"]}),
+        pl.DataFrame({"level": "TERRITORY", "code": [t.code for t in customs], "name": [t.name for t in customs]},
+                     schema={"level": pl.String, "code": pl.String, "name": pl.String}),
+    ]
+    return pl.concat(rows)
+
+
+def _evolution(items: tuple[Indicator, ...], n_years: int | None) -> tuple[pl.Expr, pl.Expr]:
+    """(evolution, unit): points for rates, annual growth for counts, a difference for indexes and means."""
+    unit_of = {i.id: i.unit for i in items}
+    unit = pl.col("indicator").replace_strict(unit_of, default=None, return_dtype=pl.String)
+    v, c = pl.col("value"), pl.col("value_comparison")
+    growth = ((v / c) ** (1 / (n_years or 1)) - 1) * 100 if n_years else pl.lit(None, pl.Float64)
+    evolution = (
+        pl.when(v.is_null() | c.is_null()).then(None)
+        .when(unit == "count").then(pl.when(c > 0).then(growth))
+        .otherwise(v - c)
+    )
+    evolution_unit = (
+        pl.when(evolution.is_null()).then(None)
+        .when(unit == "count").then(pl.lit("percent_per_year"))
+        .when(unit.is_in(["percent", "per100"])).then(pl.lit("points"))
+        .otherwise(pl.lit("difference"))
+    )
+    return evolution, evolution_unit
+
+
+def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
+    direction = pl.col("indicator").replace_strict({i.id: i.direction for i in items}, default="neutral")
+    sign = pl.when(direction == "higher_is_need").then(1.0).when(direction == "lower_is_need").then(-1.0).otherwise(0.0)
+
+    def worse(ref: str, gap: float) -> pl.Expr:  # (value - ref) in the bad direction, relative to |ref|
+        # the 1e-9 tolerance keeps float noise (two ways of summing the same figures) from raising a flag
+        margin = gap * pl.col(ref).abs() + 1e-9 * pl.max_horizontal(pl.col(ref).abs(), pl.lit(1.0))
+        return (sign * (pl.col("value") - pl.col(ref)) > margin) & (sign != 0)
+
+    usable = pl.col("value").is_not_null() & (pl.col("status").is_null())
+    both = usable & pl.col("ref_dep").is_not_null() & pl.col("ref_france").is_not_null()
+    return (
+        pl.when(both & worse("ref_dep", rules.priority_gap) & worse("ref_france", rules.priority_gap)).then(pl.lit(PRIORITY))
+        .when(usable & pl.col("ref_dep").is_not_null() & worse("ref_dep", rules.vigilance_gap)).then(pl.lit(VIGILANCE))
+    )
+
+
+def compare(
+    result: pl.DataFrame,
+    inputs: Inputs,
+    customs: tuple[CustomTerritory, ...] = (),
+    rules: FlagRules = FlagRules(),
+    n_years: int | None = None,
+    comparison_year: int | None = None,
+) -> pl.DataFrame:
+    """The long output table: values with names, references, evolution and flags, in a stable order."""
+    items = indicators()
+    values = result.select("level", "code", "indicator", "value")
+    refs = _references(result, inputs, customs)
+    out = result.join(refs, on=["level", "code"], how="left")
+    for ref, level in (("ref_epci", "EPCI"), ("ref_dep", "DEP")):
+        ref_values = values.filter(pl.col("level") == level).select(
+            pl.col("code").alias(f"{ref}_code"), "indicator", pl.col("value").alias(ref))
+        out = out.join(ref_values, on=[f"{ref}_code", "indicator"], how="left")
+    france = values.filter(pl.col("level") == "FRANCE").select("indicator", ref_france="value")
+    out = out.join(france, on="indicator", how="left").with_columns(
+        ref_france=pl.when(pl.col("level") == "FRANCE").then(None).otherwise(pl.col("ref_france")))
+    evolution, evolution_unit = _evolution(items, n_years)
+    meta = pl.DataFrame({
+        "indicator": [i.id for i in items], "theme": [i.theme for i in items],
+        "theme_label": [THEMES[i.theme] for i in items], "label": [i.label for i in items],
+        "unit": [i.unit for i in items], "direction": [i.direction for i in items],
+    })
+    out = out.join(meta, on="indicator", how="left").join(_names(inputs, customs), on=["level", "code"], how="left")
+    out = out.with_columns(
+        comparison_year=pl.when(pl.col("value_comparison").is_not_null()).then(pl.lit(comparison_year, pl.Int32)),
+        evolution=evolution, evolution_unit=evolution_unit,
+    ).with_columns(flag=_flag(rules, items))
+    level_order = {"COM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
+    order = {i.id: n for n, i in enumerate(items)}
+    return out.with_columns(
+        _level=pl.col("level").replace_strict(level_order, return_dtype=pl.Int8),
+        _order=pl.col("indicator").replace_strict(order, return_dtype=pl.Int32),
+    ).sort("_level", "code", "_order").drop("_level", "_order")
+
+
+__all__ = ["FlagRules", "compare", "VIGILANCE", "PRIORITY", "R"]

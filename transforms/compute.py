@@ -1,0 +1,287 @@
+"""Compute every indicator for every commune, EPCI, département, France and custom territory in one pass.
+
+One code path for all levels: commune values are summed per territory (sum of numerators over sum of
+denominators), then divided. A territory with any unknown part (secret, missing...) gets null with that reason,
+never a partial sum. Published figures (medians, poverty rates, CAF coverage) are read per level from the
+publisher's own file. Nothing is computed row by row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from transforms import reasons as R
+from transforms.registry import PUBLISHED_SOURCES, Indicator, Term, indicators
+from transforms.territories import CustomTerritory, FRANCE, groups, principal_department
+
+CENSUS_PREFIX = "rp_"
+
+
+@dataclass
+class Inputs:
+    """What the computation reads: staged tables (latest vintage per source) and the target geography."""
+
+    staged: dict[str, pl.DataFrame]  # source -> staged long frame
+    vintages: dict[str, str]  # source -> vintage used
+    membership: pl.DataFrame  # Geography.membership(): code, name, dep, reg, epci
+    epci_names: dict[str, str] = field(default_factory=dict)
+    dep_names: dict[str, str] = field(default_factory=dict)
+
+    def main_year(self, source: str) -> int | None:
+        frame = self.staged.get(source)
+        if frame is None or frame.is_empty():
+            return None
+        if source.startswith(CENSUS_PREFIX):
+            return int(self.vintages[source])
+        return int(frame["year"].max())
+
+    def comparison_year(self, source: str) -> int | None:
+        """The census comparison year: the latest earlier census year at least 5 years before the main one."""
+        frame = self.staged.get(source)
+        main = self.main_year(source)
+        if frame is None or main is None or not source.startswith(CENSUS_PREFIX):
+            return None
+        earlier = [y for y in frame["year"].unique().to_list() if y <= main - 5]
+        return max(earlier) if earlier else None
+
+
+def _census_years(inputs: Inputs) -> tuple[int | None, int | None]:
+    return inputs.main_year("rp_population"), inputs.comparison_year("rp_population")
+
+
+def _needed(items: tuple[Indicator, ...], inputs: Inputs) -> pl.DataFrame:
+    """(source, variable, term, period, year) rows: every commune value the indicators read."""
+    main_census, comp_census = _census_years(inputs)
+    rows = []
+    for ind in items:
+        if ind.kind == "published":
+            continue
+        for t in ind.terms:
+            if ind.kind in ("natural", "migration") and not t.source.startswith(CENSUS_PREFIX):
+                if main_census and comp_census:  # births and deaths of the years between the two censuses
+                    rows += [(t.source, t.variable, t.key, "range", y) for y in range(comp_census, main_census)]
+                continue
+            main = inputs.main_year(t.source)
+            if main is not None:
+                rows.append((t.source, t.variable, t.key, "main", main))
+            comp = inputs.comparison_year(t.source)
+            if comp is not None:
+                rows.append((t.source, t.variable, t.key, "comp", comp))
+        if ind.kind in ("growth", "natural", "migration"):
+            for t in (Term("rp_population", "P_POP"),):
+                rows += [(t.source, t.variable, t.key, "main", main_census), (t.source, t.variable, t.key, "comp", comp_census)]
+    schema = {"source": pl.String, "variable": pl.String, "term": pl.String, "period": pl.String, "year": pl.Int32}
+    return pl.DataFrame(rows, schema=schema, orient="row").unique()
+
+
+def commune_values(inputs: Inputs, needed: pl.DataFrame) -> pl.DataFrame:
+    """(code, term, period, value, status, split) for every commune of the target COG and every needed value.
+
+    A commune with no row in a source is `missing`, so no territory is ever summed over part of its communes.
+    """
+    parts = []
+    for source, wanted in needed.partition_by("source", as_dict=True).items():
+        source = source[0]
+        frame = inputs.staged.get(source)
+        if frame is None:
+            continue
+        rows = frame.filter(pl.col("level") == "COM").join(
+            wanted.select("variable", "year", "term", "period"), on=["variable", "year"], how="inner")
+        parts.append(rows.select(
+            "code", "term", "period", "value", "status",
+            split=pl.col("geo_change").fill_null("") == "split",
+        ))
+    found = pl.concat(parts) if parts else pl.DataFrame(schema={"code": pl.String, "term": pl.String, "period": pl.String,
+                                                                "value": pl.Float64, "status": pl.String, "split": pl.Boolean})
+    if "range" in needed["period"].to_list():  # several years summed into one commune value
+        found = found.group_by("code", "term", "period").agg(
+            value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
+            status=R.worst(pl.col("status")), split=pl.col("split").any(),
+        )
+    expected = inputs.membership.select("code").join(needed.select("term", "period").unique(), how="cross")
+    return expected.join(found, on=["code", "term", "period"], how="left").with_columns(
+        status=pl.when(pl.col("value").is_null() & pl.col("status").is_null()).then(pl.lit(R.MISSING))
+        .otherwise(pl.col("status")),
+        split=pl.col("split").fill_null(False),
+    )
+
+
+def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataFrame:
+    """Sum commune values per (level, group): null with the worst reason when any part is unknown.
+
+    A commune restored after the data's geography has no value of its own (`split`): its figures are inside its
+    parent's, so it is skipped above the commune level and shown null `non_recalculable` at its own level.
+    """
+    joined = values.join(membership_groups, on="code", how="inner")
+    at_commune = pl.col("level") == "COM"
+    joined = joined.with_columns(
+        value=pl.when(at_commune & pl.col("split")).then(None).otherwise(pl.col("value")),
+        status=pl.when(at_commune & pl.col("split")).then(pl.lit(R.NON_RECALCULABLE)).otherwise(pl.col("status")),
+    ).filter(~(~at_commune & pl.col("split") & pl.col("value").is_null()))
+    return joined.group_by("level", "group", "term", "period").agg(
+        value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
+        status=R.worst(pl.col("status").filter(pl.col("value").is_null())),
+    )
+
+
+def _wide(agg: pl.DataFrame) -> pl.DataFrame:
+    keyed = agg.with_columns(col=pl.col("term") + "|" + pl.col("period"))
+    values = keyed.pivot(on="col", index=["level", "group"], values="value")
+    statuses = keyed.pivot(on="col", index=["level", "group"], values="status")
+    statuses = statuses.rename({c: f"{c}|s" for c in statuses.columns if c not in ("level", "group")})
+    return values.join(statuses, on=["level", "group"], how="left")
+
+
+def _sum(terms: tuple[Term, ...], period: str, columns: set[str]) -> tuple[pl.Expr, pl.Expr]:
+    """(sum, worst status) of signed terms at `period`; a term absent everywhere counts as not available."""
+    value, statuses = pl.lit(0.0), []
+    for t in terms:
+        col = f"{t.key}|{period}"
+        if col not in columns:
+            return pl.lit(None, pl.Float64), pl.lit(R.NOT_AVAILABLE)
+        value = value + t.sign * pl.col(col)
+        statuses.append(pl.col(f"{col}|s"))
+    return value, pl.coalesce(*statuses) if statuses else pl.lit(None, pl.String)
+
+
+def _ratio(ind: Indicator, num: pl.Expr, num_s: pl.Expr, den: pl.Expr, den_s: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    status = (
+        pl.when(num_s.is_not_null()).then(num_s)
+        .when(den_s.is_not_null()).then(den_s)
+        .when(den == 0).then(pl.lit(R.ZERO_DENOMINATOR))
+        .when(den < ind.min_denominator).then(pl.lit(R.NOT_SIGNIFICANT))
+    )
+    value = pl.when(status.is_null()).then(ind.scale * num / den)
+    return value, status
+
+
+def _computed(ind: Indicator, wide: pl.DataFrame, n_years: int | None) -> pl.DataFrame:
+    cols = set(wide.columns)
+    out = {}
+    for period in ("main", "comp"):
+        num, num_s = _sum(ind.numerator, period, cols)
+        den, den_s = _sum(ind.denominator, period, cols) if ind.denominator else (pl.lit(None, pl.Float64), pl.lit(None, pl.String))
+        if ind.kind == "count":
+            value, status = num, num_s
+        elif ind.kind == "ratio":
+            value, status = _ratio(ind, num, num_s, den, den_s)
+        else:
+            value, status = _demography(ind, cols, n_years)
+            if period == "comp":
+                value, status = pl.lit(None, pl.Float64), pl.lit(R.NOT_AVAILABLE)
+        out[period] = (value, status, num, den)
+    main, comp = out["main"], out["comp"]
+    return wide.select(
+        "level", "group",
+        indicator=pl.lit(ind.id),
+        value=main[0], status=main[1],
+        numerator=main[2] if ind.kind in ("count", "ratio") else pl.lit(None, pl.Float64),
+        denominator=main[3] if ind.kind == "ratio" else pl.lit(None, pl.Float64),
+        value_comparison=comp[0] if ind.evolution else pl.lit(None, pl.Float64),
+        status_comparison=comp[1] if ind.evolution else pl.lit(R.DEFINITION_CHANGE),
+    )
+
+
+def _demography(ind: Indicator, cols: set[str], n_years: int | None) -> tuple[pl.Expr, pl.Expr]:
+    """Annual growth, and its natural and apparent migratory parts, between the two census years."""
+    pop = Term("rp_population", "P_POP")
+    p1, s1 = _sum((pop,), "main", cols)
+    p0, s0 = _sum((pop,), "comp", cols)
+    if not n_years:
+        return pl.lit(None, pl.Float64), pl.lit(R.NOT_AVAILABLE)
+    growth = ((p1 / p0) ** (1 / n_years) - 1) * 100
+    pop_status = pl.coalesce(s1, s0)
+    if ind.kind == "growth":
+        return pl.when(pop_status.is_null() & (p0 > 0)).then(growth), pl.coalesce(pop_status, pl.when(p0 <= 0).then(pl.lit(R.ZERO_DENOMINATOR)))
+    balance, bal_s = _sum(ind.numerator, "range", cols)
+    natural = balance / n_years / ((p1 + p0) / 2) * 100
+    status = pl.coalesce(pop_status, bal_s, pl.when(p0 <= 0).then(pl.lit(R.ZERO_DENOMINATOR)))
+    value = natural if ind.kind == "natural" else growth - natural
+    return pl.when(status.is_null()).then(value), status
+
+
+def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataFrame:
+    """The publisher's figure for each wanted (level, group); CAF coverage falls back on the EPCI's figure."""
+    family = PUBLISHED_SOURCES[ind.published.source]
+    frames = []
+    for level, source in family.items():
+        frame = inputs.staged.get(source)
+        if frame is None or frame.is_empty():
+            continue
+        year = int(frame["year"].max())
+        staged_level = {"COM": ["COM"], "EPCI": ["EPCI"], "DEP": ["DEP"], "FRANCE": ["FRANCE"]}[level]
+        frames.append(frame.filter(
+            pl.col("level").is_in(staged_level) & (pl.col("variable") == ind.published.variable) & (pl.col("year") == year)
+            & ~((pl.col("level") == "COM") & (pl.col("geo_change").fill_null("") == "split"))
+        ).select(level=pl.lit(level), group=pl.col("code"), value="value", status="status", year=pl.lit(year)))
+    found = pl.concat(frames) if frames else pl.DataFrame(schema={"level": pl.String, "group": pl.String,
+                                                                  "value": pl.Float64, "status": pl.String, "year": pl.Int32})
+    out = wanted.join(found, on=["level", "group"], how="left")
+    if ind.published.source == "caf_places" and "FRANCE" not in family:
+        # no national places dataset: places are counts, so France is the sum of the départements
+        deps = found.filter(pl.col("level") == "DEP")
+        total = deps.select(value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
+                            status=R.worst(pl.col("status")), year=pl.col("year").max())
+        out = out.join(total.with_columns(level=pl.lit("FRANCE"), group=pl.lit(FRANCE)), on=["level", "group"],
+                       how="left", suffix="_fr").with_columns(
+            value=pl.coalesce("value", "value_fr"), status=pl.coalesce("status", "status_fr"),
+            year=pl.coalesce("year", "year_fr")).drop("value_fr", "status_fr", "year_fr")
+    absent = pl.col("value").is_null() & pl.col("status").is_null()
+    out = out.with_columns(
+        status=pl.when(absent & (pl.col("level") == "TERRITORY")).then(pl.lit(R.NOT_AGGREGABLE))
+        .when(absent).then(pl.lit(R.NOT_PUBLISHED)).otherwise(pl.col("status")),
+    )
+    if ind.fallback == "epci":
+        epci_of = inputs.membership.select(group="code", epci="epci")
+        epci_values = found.filter(pl.col("level") == "EPCI").select(epci="group", epci_value="value",
+                                                                       epci_status="status", epci_year="year")
+        com = out.filter(pl.col("level") == "COM").join(epci_of, on="group", how="left").join(
+            epci_values, on="epci", how="left")
+        use_epci = pl.col("status") == R.NOT_PUBLISHED
+        com = com.with_columns(
+            value=pl.when(use_epci).then(pl.col("epci_value")).otherwise(pl.col("value")),
+            year=pl.when(use_epci).then(pl.col("epci_year")).otherwise(pl.col("year")),
+            status=pl.when(use_epci & pl.col("epci").is_null()).then(pl.lit(R.NO_EPCI))
+            .when(use_epci & pl.col("epci_value").is_null()).then(pl.coalesce("epci_status", pl.lit(R.NOT_PUBLISHED)))
+            .when(use_epci).then(pl.lit(R.EPCI_FALLBACK)).otherwise(pl.col("status")),
+        ).select(out.columns)
+        out = pl.concat([out.filter(pl.col("level") != "COM"), com])
+    return out.select("level", "group", indicator=pl.lit(ind.id), value="value", status="status",
+                      numerator=pl.lit(None, pl.Float64), denominator=pl.lit(None, pl.Float64),
+                      value_comparison=pl.lit(None, pl.Float64), status_comparison=pl.lit(R.NOT_AVAILABLE),
+                      published_year=pl.col("year").cast(pl.Int32))
+
+
+def compute(
+    inputs: Inputs,
+    customs: tuple[CustomTerritory, ...] = (),
+    items: tuple[Indicator, ...] | None = None,
+) -> pl.DataFrame:
+    """Every indicator at every level: level, code, indicator, value, status, numerator, denominator, comparison."""
+    items = items or indicators()
+    membership_groups = groups(inputs.membership, customs)
+    needed = _needed(items, inputs)
+    agg = aggregate(commune_values(inputs, needed), membership_groups)
+    wide = _wide(agg)
+    main_census, comp_census = _census_years(inputs)
+    n_years = (main_census - comp_census) if main_census and comp_census else None
+    wanted = membership_groups.select("level", "group").unique()
+    frames = []
+    for ind in items:
+        if ind.kind == "published":
+            frames.append(_published(ind, inputs, wanted))
+        else:
+            frames.append(_computed(ind, wide, n_years).with_columns(published_year=pl.lit(None, pl.Int32)))
+    result = pl.concat(frames, how="vertical_relaxed")
+    return result.rename({"group": "code"}).sort("level", "code", "indicator")
+
+
+def population(result: pl.DataFrame) -> pl.DataFrame:
+    """Commune populations from a computed result (used to find an EPCI's main département)."""
+    return result.filter((pl.col("level") == "COM") & (pl.col("indicator") == "population")).select(
+        code="code", population="value")
+
+
+__all__ = ["Inputs", "compute", "aggregate", "commune_values", "principal_department", "population"]

@@ -1,0 +1,78 @@
+"""Exports of the indicator table: Parquet, CSV for French spreadsheets, XLSX with a definitions sheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from sources.store import atomic_path
+from transforms import reasons as R
+from transforms.registry import THEMES, indicators
+
+UNITS_FR = {"count": "effectif", "percent": "%", "per100": "pour 100", "ratio": "rapport", "index": "indice",
+            "euros": "euros", "percent_per_year": "% par an"}
+DIRECTIONS_FR = {"higher_is_need": "plus élevé = besoin plus fort", "lower_is_need": "plus bas = besoin plus fort",
+                 "neutral": "neutre"}
+
+# French column names of the exports, in order.
+COLUMNS_FR = {
+    "level": "niveau", "code": "code", "name": "nom", "theme_label": "thème", "indicator": "indicateur",
+    "label": "libellé", "unit": "unité", "year": "année", "value": "valeur", "numerator": "numérateur",
+    "denominator": "dénominateur", "status": "statut", "reason": "motif", "ref_epci": "référence EPCI",
+    "ref_dep": "référence département", "ref_france": "référence France", "comparison_year": "année de comparaison",
+    "value_comparison": "valeur à l'année de comparaison", "evolution": "évolution", "evolution_unit":
+    "unité de l'évolution", "flag": "signal", "source": "source",
+}
+
+
+def definitions() -> pl.DataFrame:
+    items = indicators()
+    return pl.DataFrame({
+        "indicateur": [i.id for i in items],
+        "thème": [THEMES[i.theme] for i in items],
+        "libellé": [i.label for i in items],
+        "unité": [UNITS_FR[i.unit] for i in items],
+        "sens": [DIRECTIONS_FR[i.direction] for i in items],
+        "définition": [i.definition for i in items],
+        "précautions": [i.caveat for i in items],
+        "effectif minimal": [i.min_denominator or None for i in items],
+    })
+
+
+EVOLUTION_UNITS_FR = {"points": "points", "percent_per_year": "% par an", "difference": "écart"}
+ROUNDED = ["value", "numerator", "denominator", "ref_epci", "ref_dep", "ref_france", "value_comparison", "evolution"]
+
+
+def french(table: pl.DataFrame) -> pl.DataFrame:
+    """The table for people: French column names and labels, a readable reason, values rounded to 3 decimals."""
+    table = table.with_columns(
+        reason=pl.col("status").replace_strict(R.LABELS_FR, default=pl.col("status"), return_dtype=pl.String),
+        unit=pl.col("unit").replace_strict(UNITS_FR, default=pl.col("unit"), return_dtype=pl.String),
+        evolution_unit=pl.col("evolution_unit").replace_strict(EVOLUTION_UNITS_FR, default=pl.col("evolution_unit"),
+                                                               return_dtype=pl.String),
+        *[pl.col(c).round(3) for c in ROUNDED if c in table.columns],
+    )
+    present = [c for c in COLUMNS_FR if c in table.columns]
+    return table.select(present).rename({c: COLUMNS_FR[c] for c in present})
+
+
+def write_exports(table: pl.DataFrame, out_dir: Path, stem: str) -> dict[str, Path]:
+    """indicateurs Parquet (English column names, for machines), CSV and XLSX (French, for people)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in ("parquet", "csv", "xlsx")}
+    with atomic_path(paths["parquet"]) as tmp:
+        table.write_parquet(tmp)
+    fr = french(table)
+    with atomic_path(paths["csv"]) as tmp:
+        # `;` and a decimal comma with a BOM: what a French spreadsheet opens without an import wizard
+        with tmp.open("wb") as handle:
+            handle.write(b"\xef\xbb\xbf")
+            fr.write_csv(handle, separator=";", decimal_comma=True)
+    with atomic_path(paths["xlsx"]) as tmp:
+        import xlsxwriter
+
+        with xlsxwriter.Workbook(tmp) as book:
+            fr.write_excel(book, worksheet="indicateurs", autofit=True, freeze_panes=(1, 0))
+            definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
+    return paths

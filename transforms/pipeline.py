@@ -1,0 +1,170 @@
+"""From the staged store to the indicator table of any territory: load, compute every level, compare, select."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from sources.refresh import load_geography
+from sources.store import Store
+from transforms.compare import FlagRules, compare
+from transforms.compute import Inputs, compute
+from transforms.registry import PUBLISHED_SOURCES, Indicator, indicators
+from transforms.territories import CustomTerritory, check_siren
+
+SOURCE_LABELS = {
+    "rp_": "Insee, recensement {year}",
+    "filosofi": "Insee, Filosofi {year}",
+    "births": "Insee, état civil {year}",
+    "deaths": "Insee, état civil {year}",
+    "caf_benefits": "Cnaf, allocataires décembre {year}",
+    "caf_coverage": "Cnaf, ONAPE {year}",
+    "caf_places": "Cnaf, ONAPE {year}",
+}
+
+
+def needed_sources(items: tuple[Indicator, ...]) -> list[str]:
+    return sorted({s for i in items for s in i.sources} | {"rp_population"})
+
+
+def load_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inputs:
+    """The latest staged vintage of every source the indicators read (a source never staged is left out)."""
+    items = items or indicators()
+    geo = load_geography(store)
+    staged, vintages = {}, {}
+    for source in needed_sources(items):
+        try:
+            vintages[source] = store.latest_vintage(source)
+        except FileNotFoundError:
+            continue
+        staged[source] = store.read_staged(source, vintages[source])
+    epci = geo.epci.filter(pl.col("epci") != "ZZZZZZZZZ").select("epci", "epci_name").unique("epci")
+    return Inputs(staged=staged, vintages=vintages, membership=geo.membership(),
+                  epci_names=dict(epci.iter_rows()), dep_names={})
+
+
+def _label(source: str, year: int | None) -> str:
+    for prefix, template in SOURCE_LABELS.items():
+        if source.startswith(prefix):
+            return template.format(year=year if year is not None else "?")
+    return source
+
+
+def provenance(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.DataFrame:
+    """Per indicator: its reference year and the sources with their years, as the report prints them."""
+    rows = []
+    for ind in items:
+        if ind.kind == "published":
+            family = PUBLISHED_SOURCES[ind.published.source]
+            source = next((s for s in family.values() if s in inputs.staged), None)
+            year = inputs.main_year(source) if source else None
+            rows.append((ind.id, year, _label(ind.published.source, year)))
+            continue
+        sources = list(dict.fromkeys(t.source for t in ind.terms))
+        years = {s: inputs.main_year(s) for s in sources}
+        if ind.kind in ("natural", "migration", "growth"):
+            main, comp = inputs.main_year("rp_population"), inputs.comparison_year("rp_population")
+            labels = [f"Insee, recensements {comp} et {main}"]
+            if ind.kind != "growth":
+                labels.append(f"Insee, état civil {comp}-{main - 1}" if main and comp else "Insee, état civil")
+            rows.append((ind.id, main, " ; ".join(labels)))
+            continue
+        label = " ; ".join(dict.fromkeys(_label(s, years[s]) for s in sources))
+        rows.append((ind.id, years[sources[0]], label))
+    return pl.DataFrame(rows, schema={"indicator": pl.String, "year": pl.Int32, "source": pl.String}, orient="row")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One diagnostic: an EPCI (CTG), a commune (its CCAS's ABS) or a custom group of communes."""
+
+    epci: str | None = None
+    commune: str | None = None
+    territory: CustomTerritory | None = None
+
+    def __post_init__(self):
+        if sum(x is not None for x in (self.epci, self.commune, self.territory)) != 1:
+            raise ValueError("a selection is exactly one of an EPCI, a commune or a custom territory")
+
+    @property
+    def stem(self) -> str:
+        """A file-name stem: `epci-200071678`, `commune-49099`, `<slug of the name>`."""
+        if self.epci:
+            return f"epci-{self.epci}"
+        if self.commune:
+            return f"commune-{self.commune}"
+        return slug(self.territory.name)
+
+    @property
+    def customs(self) -> tuple[CustomTerritory, ...]:
+        return (self.territory,) if self.territory else ()
+
+
+def diagnostic_table(store: Store, customs: tuple[CustomTerritory, ...] = (), rules: FlagRules = FlagRules(),
+                     inputs: Inputs | None = None) -> pl.DataFrame:
+    """Every indicator for every commune, EPCI, département, France (and the custom territories)."""
+    items = indicators()
+    inputs = inputs or load_inputs(store, items)
+    result = compute(inputs, customs, items)
+    main, comp = inputs.main_year("rp_population"), inputs.comparison_year("rp_population")
+    table = compare(result, inputs, customs, rules, n_years=(main - comp) if main and comp else None,
+                    comparison_year=comp)
+    prov = provenance(inputs, items)
+    table = table.join(prov, on="indicator", how="left").with_columns(
+        year=pl.coalesce(pl.col("published_year"), pl.col("year"))).drop("published_year")
+    return table
+
+
+def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Selection) -> pl.DataFrame:
+    """The rows a territory's diagnostic shows: its communes, itself, its EPCI(s), département(s) and France."""
+    m = inputs_membership
+    if selection.epci:
+        check_siren(selection.epci)
+        communes = m.filter(pl.col("epci") == selection.epci)
+        if communes.is_empty():
+            raise ValueError(f"EPCI {selection.epci} is not in the target COG's EPCI composition")
+        own = (pl.col("level") == "EPCI") & (pl.col("code") == selection.epci)
+    elif selection.commune:
+        communes = m.filter(pl.col("code") == selection.commune)
+        if communes.is_empty():
+            raise ValueError(f"commune {selection.commune} is not in the target COG")
+        own = pl.lit(False)
+    else:
+        communes = m.filter(pl.col("code").is_in(list(selection.territory.communes)))
+        own = (pl.col("level") == "TERRITORY") & (pl.col("code") == selection.territory.code)
+    codes = communes["code"].to_list()
+    epcis = [e for e in communes["epci"].unique().to_list() if e]
+    deps = communes["dep"].unique().to_list()
+    keep = (
+        ((pl.col("level") == "COM") & pl.col("code").is_in(codes)) | own
+        | ((pl.col("level") == "EPCI") & pl.col("code").is_in(epcis))
+        | ((pl.col("level") == "DEP") & pl.col("code").is_in(deps)) | (pl.col("level") == "FRANCE")
+    )
+    return table.filter(keep)
+
+
+def slug(text: str) -> str:
+    """`Vallée de l'Autise` -> `vallee-de-l-autise` (file names)."""
+    import re
+    import unicodedata
+
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-") or "territoire"
+
+
+def export_indicators(store: Store, out_dir, selection: Selection | None = None, rules: FlagRules = FlagRules()):
+    """Compute every level, keep the selected territory's rows (everything when None), write the exports."""
+    from pathlib import Path
+
+    from transforms.export import write_exports
+
+    customs = selection.customs if selection else ()
+    inputs = load_inputs(store)
+    table = diagnostic_table(store, customs, rules, inputs=inputs)
+    if selection is None:
+        stem = "indicateurs-france"
+    else:
+        table = select(table, inputs.membership, selection)
+        stem = f"indicateurs-{selection.stem}"
+    return table, write_exports(table, Path(out_dir), stem)

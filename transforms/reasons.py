@@ -1,0 +1,41 @@
+"""Why an indicator value is empty (or annotated), and how the report says it in French."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from sources.values import MISSING, NON_RECALCULABLE, NOT_AVAILABLE, SECRET
+
+NOT_SIGNIFICANT = "not_significant"  # denominator under the indicator's minimum
+ZERO_DENOMINATOR = "zero_denominator"
+NOT_AGGREGABLE = "non agrégeable"  # a published median or rate asked for a custom territory (decisions.md)
+NOT_PUBLISHED = "not_published"  # the publisher has no figure at this level (CAF communes under 10,000)
+EPCI_FALLBACK = "epci_fallback"  # a value shown, but it is the EPCI's (CAF coverage of a small commune)
+NO_EPCI = "no_epci"
+DEFINITION_CHANGE = "definition_change"  # no evolution: the definition changed between the two years
+
+# When several parts of a value are unknown, the reason shown is the first of this list.
+PRIORITY = [SECRET, NOT_AVAILABLE, NON_RECALCULABLE, MISSING, NOT_PUBLISHED, NO_EPCI, ZERO_DENOMINATOR,
+            NOT_SIGNIFICANT, NOT_AGGREGABLE, DEFINITION_CHANGE]
+
+LABELS_FR = {
+    SECRET: "secret statistique",
+    NOT_AVAILABLE: "non disponible",
+    MISSING: "donnée manquante",
+    NON_RECALCULABLE: "non recalculable (changement de géographie communale)",
+    NOT_SIGNIFICANT: "non significatif (effectif trop faible)",
+    ZERO_DENOMINATOR: "sans objet (dénominateur nul)",
+    NOT_AGGREGABLE: "non agrégeable pour un regroupement de communes",
+    NOT_PUBLISHED: "non publié à ce niveau (communes de moins de 10 000 habitants pour la CAF)",
+    EPCI_FALLBACK: "taux de l'EPCI (non publié pour la commune)",
+    NO_EPCI: "commune hors EPCI",
+    DEFINITION_CHANGE: "définition modifiée entre les deux recensements",
+}
+
+
+def worst(status: pl.Expr) -> pl.Expr:
+    """The highest-priority reason among `status` values (an aggregation), null when there is none."""
+    order = PRIORITY + sorted(set(LABELS_FR) - set(PRIORITY))
+    rank = status.replace_strict({s: i for i, s in enumerate(order)}, default=len(order), return_dtype=pl.Int32)
+    back = {i: s for i, s in enumerate(order)} | {len(order): "unknown"}
+    return rank.min().replace_strict(back, return_dtype=pl.String)
