@@ -126,6 +126,28 @@ def stage_events(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
     return Staged(frame.sort("date", "mod", "code_av", "code_ap"), notes=[f"{frame.height} event rows"])
 
 
+DEPARTEMENTS_MODEL = pa.DataFrameSchema(
+    {
+        "dep": pa.Column(str, pa.Check.str_matches(r"^(\d{2}|2[AB]|97\d)$"), unique=True),
+        "reg": pa.Column(str, pa.Check.str_matches(r"^\d{2}$")),
+        "name": pa.Column(str),
+    },
+    name="cog_departements",
+)
+
+
+def stage_departements(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
+    spec, path = entry.file(), files["main"]
+    raw = read_csv_file(path, spec, source=entry.source)
+    raw.columns = [c.upper() for c in raw.columns]
+    missing_columns(raw.columns, entry.columns().required, source=entry.source, file=spec.member or spec.name,
+                    raw_path=str(path))
+    frame = raw.select(dep="DEP", reg="REG", name="LIBELLE")
+    _check(DEPARTEMENTS_MODEL, frame, entry.source, spec.member or spec.name, path,
+           {"dep": "DEP", "reg": "REG", "name": "LIBELLE"})
+    return Staged(frame.sort("dep"), notes=[f"{frame.height} départements"])
+
+
 def _code(expr: pl.Expr, width: int) -> pl.Expr:
     """A code read from an xlsx cell: text as is; a number stored by Excel (`1002`, `200071678.0`) repaired."""
     text = expr.cast(pl.String).str.strip_chars().str.replace(r"\.0$", "")

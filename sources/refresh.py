@@ -31,6 +31,7 @@ PARSERS = {
     "cog_communes": "sources.cog:stage_communes",
     "cog_events": "sources.cog:stage_events",
     "epci": "sources.cog:stage_epci",
+    "cog_departements": "sources.cog:stage_departements",
     "census": "sources.census:stage",
     "filosofi": "sources.filosofi:stage",
     "etat_civil": "sources.etat_civil:stage",

@@ -101,3 +101,12 @@ def test_an_archive_without_the_expected_member_is_a_parse_error(tmp_path, geo):
         zf.writestr("autre.xlsx", b"x")
     with pytest.raises(ParseError, match="EPCI_au_01-01-2025.xlsx"):
         stage_epci(EPCI, {"main": archive}, geo)
+
+
+def test_departement_names_come_from_the_cog_archive_member(demo_files):
+    from sources.cog import stage_departements
+
+    entry = catalogue.get("cog_departements", "2025")
+    frame = stage_departements(entry, demo_files("cog_departements", "2025")).frame
+    names = dict(frame.select("dep", "name").iter_rows())
+    assert names["44"] == "Loire-Atlantique" and names["2A"] == "Corse-du-Sud" and names["01"] == "Ain"

@@ -54,6 +54,16 @@ def events_csv() -> str:
     return _csv(rows, header)
 
 
+DEPARTEMENTS = [("01", "84", "01053", 5, "Ain"), ("2A", "94", "2A004", 3, "Corse-du-Sud"),
+                ("44", "52", "44109", 3, "Loire-Atlantique"), ("49", "52", "49007", 0, "Maine-et-Loire"),
+                ("69", "84", "69123", 2, "Rhône"), ("75", "11", "75056", 0, "Paris"), ("85", "52", "85191", 3, "Vendée")]
+
+
+def departements_csv() -> str:
+    header = ["DEP", "REG", "CHEFLIEU", "TNCC", "NCC", "NCCENR", "LIBELLE"]
+    return _csv([[d, r, c, t, upper_ascii(n), n, n] for d, r, c, t, n in DEPARTEMENTS], header)
+
+
 def epci_xlsx(cog: int = 2025) -> bytes:
     from openpyxl import Workbook
 
@@ -89,6 +99,8 @@ def epci_xlsx(cog: int = 2025) -> bytes:
 def write(root: Path) -> None:
     write_text(entry_path(root, "cog_communes", "2025"), communes_csv())
     write_text(entry_path(root, "cog_events", "2025"), events_csv())
+    # the COG archive: only the member the pipeline reads is served in the demo
+    write_text(entry_path(root, "cog_departements", "2025") / "v_departement_2025.csv", departements_csv())
     folder = entry_path(root, "epci", "2025")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "EPCI_au_01-01-2025.xlsx").write_bytes(epci_xlsx(2025))
