@@ -40,8 +40,12 @@ def load_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inp
             continue
         staged[source] = store.read_staged(source, vintages[source])
     epci = geo.epci.filter(pl.col("epci") != "ZZZZZZZZZ").select("epci", "epci_name").unique("epci")
+    try:
+        dep_names = dict(store.read_staged("cog_departements").select("dep", "name").iter_rows())
+    except FileNotFoundError:  # names are a nicety: "Département 44" until the COG archive is staged
+        dep_names = {}
     return Inputs(staged=staged, vintages=vintages, membership=geo.membership(),
-                  epci_names=dict(epci.iter_rows()), dep_names={})
+                  epci_names=dict(epci.iter_rows()), dep_names=dep_names)
 
 
 def _label(source: str, year: int | None) -> str:
