@@ -6,7 +6,8 @@ Flags are direction-aware and configurable (`FlagRules`):
 - `priorité`: it is worse than both its département and France by at least `priority_gap` (relative, default
   10 %: a poverty rate of 15.4 % against 14.0 % is 10 % higher).
 "Worse" is higher for `higher_is_need` indicators and lower for `lower_is_need` ones; `neutral` indicators are
-never flagged, nor is a value that is null, borrowed from the EPCI, or compared with a null reference.
+never flagged, nor is a value that is null, borrowed from the EPCI, or compared with a null reference. Counts
+(unit `count`: places, births...) are never flagged either: a volume is not comparable with a bigger territory's.
 """
 
 from __future__ import annotations
@@ -90,11 +91,15 @@ def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
     sign = pl.when(direction == "higher_is_need").then(1.0).when(direction == "lower_is_need").then(-1.0).otherwise(0.0)
 
     def worse(ref: str, gap: float) -> pl.Expr:  # (value - ref) in the bad direction, relative to |ref|
-        # the 1e-9 tolerance keeps float noise (two ways of summing the same figures) from raising a flag
-        margin = gap * pl.col(ref).abs() + 1e-9 * pl.max_horizontal(pl.col(ref).abs(), pl.lit(1.0))
-        return (sign * (pl.col("value") - pl.col(ref)) > margin) & (sign != 0)
+        # the 1e-9 tolerance keeps float noise (two ways of summing the same figures) from raising a flag, and
+        # lets a gap of exactly `gap` count ("at least": 15.4 % against 14.0 % is 10 % higher)
+        noise = 1e-9 * pl.max_horizontal(pl.col(ref).abs(), pl.lit(1.0))
+        difference = sign * (pl.col("value") - pl.col(ref))
+        return (difference > noise) & (difference >= gap * pl.col(ref).abs() - noise) & (sign != 0)
 
-    usable = pl.col("value").is_not_null() & (pl.col("status").is_null())
+    # a count (places, population) against its département's count says nothing about need: only rates compare
+    comparable = pl.col("indicator").replace_strict({i.id: i.unit for i in items}, default="count") != "count"
+    usable = pl.col("value").is_not_null() & (pl.col("status").is_null()) & comparable
     both = usable & pl.col("ref_dep").is_not_null() & pl.col("ref_france").is_not_null()
     return (
         pl.when(both & worse("ref_dep", rules.priority_gap) & worse("ref_france", rules.priority_gap)).then(pl.lit(PRIORITY))

@@ -90,40 +90,56 @@ def commune_values(inputs: Inputs, needed: pl.DataFrame) -> pl.DataFrame:
         rows = frame.filter(pl.col("level") == "COM").join(
             wanted.select("variable", "year", "term", "period"), on=["variable", "year"], how="inner")
         parts.append(rows.select(
-            "code", "term", "period", "value", "status",
+            "code", "term", "period", "year", "value", "status",
             split=pl.col("geo_change").fill_null("") == "split",
         ))
-    found = pl.concat(parts) if parts else pl.DataFrame(schema={"code": pl.String, "term": pl.String, "period": pl.String,
-                                                                "value": pl.Float64, "status": pl.String, "split": pl.Boolean})
+    found = pl.concat(parts) if parts else pl.DataFrame(schema={
+        "code": pl.String, "term": pl.String, "period": pl.String, "year": pl.Int32, "value": pl.Float64,
+        "status": pl.String, "split": pl.Boolean})
     if "range" in needed["period"].to_list():  # several years summed into one commune value
-        found = found.group_by("code", "term", "period").agg(
-            value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
-            status=R.worst(pl.col("status")), split=pl.col("split").any(),
-        )
+        # a commune lacking one of the years is unknown, never the sum of the years it has
+        years = needed.group_by("term", "period").agg(n_years=pl.col("year").n_unique())
+        complete = pl.col("year").n_unique() == pl.col("n_years").first()
+        found = found.join(years, on=["term", "period"], how="left").with_columns(
+            _rank=R.rank(pl.col("status"))).group_by("code", "term", "period").agg(
+            value=pl.when((pl.col("value").null_count() == 0) & complete).then(pl.col("value").sum()),
+            _unknown=pl.col("value").null_count() > 0, _complete=complete, _rank=pl.col("_rank").min(),
+            split=pl.col("split").any(),
+        ).with_columns(
+            status=pl.when(pl.col("_unknown")).then(R.reason(pl.col("_rank")))
+            .when(~pl.col("_complete")).then(pl.lit(R.MISSING)),
+        ).drop("_unknown", "_complete", "_rank")
+    # a (variable, year) that no commune has is not published in that vintage: `not_available`, not `missing`
+    published = found.select("term", "period").unique().with_columns(published=pl.lit(True))
     expected = inputs.membership.select("code").join(needed.select("term", "period").unique(), how="cross")
-    return expected.join(found, on=["code", "term", "period"], how="left").with_columns(
-        status=pl.when(pl.col("value").is_null() & pl.col("status").is_null()).then(pl.lit(R.MISSING))
+    return expected.join(found.drop("year", strict=False), on=["code", "term", "period"], how="left").join(
+        published, on=["term", "period"], how="left").with_columns(
+        status=pl.when(pl.col("value").is_null() & pl.col("status").is_null())
+        .then(pl.when(pl.col("published")).then(pl.lit(R.MISSING)).otherwise(pl.lit(R.NOT_AVAILABLE)))
         .otherwise(pl.col("status")),
         split=pl.col("split").fill_null(False),
-    )
+    ).drop("published")
 
 
 def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataFrame:
     """Sum commune values per (level, group): null with the worst reason when any part is unknown.
 
-    A commune restored after the data's geography has no value of its own (`split`): its figures are inside its
-    parent's, so it is skipped above the commune level and shown null `non_recalculable` at its own level.
+    A commune restored after the data's geography has no value of its own (`split`, null `non_recalculable`): its
+    figures are inside its parent's, so it is skipped above the commune level. The parent (`split`, with a value)
+    counts above the commune level; a parent whose value is unknown (secret, missing) keeps its reason all the way
+    up. Both are shown null `non_recalculable` at their own level.
     """
     joined = values.join(membership_groups, on="code", how="inner")
     at_commune = pl.col("level") == "COM"
     joined = joined.with_columns(
         value=pl.when(at_commune & pl.col("split")).then(None).otherwise(pl.col("value")),
         status=pl.when(at_commune & pl.col("split")).then(pl.lit(R.NON_RECALCULABLE)).otherwise(pl.col("status")),
-    ).filter(~(~at_commune & pl.col("split") & pl.col("value").is_null()))
-    return joined.group_by("level", "group", "term", "period").agg(
+    ).filter(~(~at_commune & pl.col("split") & pl.col("status").eq_missing(R.NON_RECALCULABLE)))  # restored: no own data
+    return joined.with_columns(_rank=pl.when(pl.col("value").is_null()).then(R.rank(pl.col("status")))).group_by(
+        "level", "group", "term", "period").agg(
         value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
-        status=R.worst(pl.col("status").filter(pl.col("value").is_null())),
-    )
+        _rank=pl.col("_rank").min(),
+    ).with_columns(status=R.reason(pl.col("_rank"))).drop("_rank")
 
 
 def _wide(agg: pl.DataFrame) -> pl.DataFrame:
@@ -212,10 +228,14 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataF
             continue
         year = int(frame["year"].max())
         staged_level = {"COM": ["COM"], "EPCI": ["EPCI"], "DEP": ["DEP"], "FRANCE": ["FRANCE"]}[level]
+        # a split parent's row also covers its restored communes: not the commune's own figure, but the commune
+        # is in the file (so no EPCI fallback) and the reason is the geography change
+        split = (pl.col("level") == "COM") & (pl.col("geo_change").fill_null("") == "split")
         frames.append(frame.filter(
             pl.col("level").is_in(staged_level) & (pl.col("variable") == ind.published.variable) & (pl.col("year") == year)
-            & ~((pl.col("level") == "COM") & (pl.col("geo_change").fill_null("") == "split"))
-        ).select(level=pl.lit(level), group=pl.col("code"), value="value", status="status", year=pl.lit(year)))
+        ).select(level=pl.lit(level), group=pl.col("code"), value=pl.when(split).then(None).otherwise(pl.col("value")),
+                 status=pl.when(split).then(pl.lit(R.NON_RECALCULABLE)).otherwise(pl.col("status")),
+                 year=pl.lit(year)))
     found = pl.concat(frames) if frames else pl.DataFrame(schema={"level": pl.String, "group": pl.String,
                                                                   "value": pl.Float64, "status": pl.String, "year": pl.Int32})
     out = wanted.join(found, on=["level", "group"], how="left")

@@ -33,9 +33,26 @@ LABELS_FR = {
 }
 
 
+_ORDER = PRIORITY + sorted(set(LABELS_FR) - set(PRIORITY))
+
+
+def rank(status: pl.Expr) -> pl.Expr:
+    """Element-wise position of a reason in PRIORITY (lower is shown first); null for a null status.
+
+    Rank before a group_by and take the `min` in it: mapping strings inside the aggregation is evaluated group by
+    group, which is what made France-sized aggregations slow.
+    """
+    # a null status (a published value) has no rank: replace_strict would give it the `default` ("unknown")
+    return pl.when(status.is_not_null()).then(
+        status.replace_strict({s: i for i, s in enumerate(_ORDER)}, default=len(_ORDER), return_dtype=pl.Int32))
+
+
+def reason(ranked: pl.Expr) -> pl.Expr:
+    """The reason of a rank (element-wise), null for null."""
+    back = {i: s for i, s in enumerate(_ORDER)} | {len(_ORDER): "unknown"}
+    return ranked.replace_strict(back, return_dtype=pl.String)
+
+
 def worst(status: pl.Expr) -> pl.Expr:
     """The highest-priority reason among `status` values (an aggregation), null when there is none."""
-    order = PRIORITY + sorted(set(LABELS_FR) - set(PRIORITY))
-    rank = status.replace_strict({s: i for i, s in enumerate(order)}, default=len(order), return_dtype=pl.Int32)
-    back = {i: s for i, s in enumerate(order)} | {len(order): "unknown"}
-    return rank.min().replace_strict(back, return_dtype=pl.String)
+    return reason(rank(status).min())
