@@ -82,11 +82,27 @@ def test_comparateur_counts_and_comparison_year(comparateur_result):
     assert _row(comparateur_result, "COM", "44043", "taux_vacance")["status_comparison"] == NOT_AVAILABLE
 
 
-def test_comparateur_mayotte_is_not_available_all_the_way_up(comparateur_result):
-    """The 17 Mayotte communes have empty RP cells: their département and France are unknown, not partial sums."""
+def test_comparateur_mayotte_is_not_available_but_france_stays_a_reference(comparateur_result):
+    """The 17 Mayotte communes have empty RP cells: Mayotte and its département are unknown; France is the sum of
+    the communes the census covers, marked `partial_coverage`, so every territory keeps a French reference."""
+    import csv
+    import io
+    import zipfile
+
     assert _row(comparateur_result, "COM", "97601", "taux_chomage_rp")["status"] == NOT_AVAILABLE
     assert _row(comparateur_result, "DEP", "976", "taux_chomage_rp")["status"] == NOT_AVAILABLE
-    assert _row(comparateur_result, "FRANCE", FRANCE, "population")["status"] == NOT_AVAILABLE
+    # by hand, straight from the CSV: the sum of P18_CHOM1564 and P18_ACT1564 over the commune rows
+    # (arrondissements excluded: their cities carry them) that have a value, i.e. all but Mayotte
+    with zipfile.ZipFile(real_file("base_cc_comparateur_csv.zip")) as zf:
+        text = zf.read("base_cc_comparateur.CSV").decode("utf-8")
+    chom = act = 0.0
+    for row in csv.DictReader(io.StringIO(text), delimiter=";"):
+        arrondissement = row["CODGEO"].startswith(("751", "6938", "132"))  # 75101…, 69381…, 13201…
+        if row["P18_ACT1564"] and not arrondissement:
+            chom, act = chom + float(row["P18_CHOM1564"]), act + float(row["P18_ACT1564"])
+    france = _row(comparateur_result, "FRANCE", FRANCE, "taux_chomage_rp")
+    assert france["status"] == R.PARTIAL_COVERAGE
+    assert france["value"] == pytest.approx(100 * chom / act, rel=1e-9)
     loire_atlantique = _row(comparateur_result, "DEP", "44", "taux_chomage_rp")
     assert loire_atlantique["status"] is None and 0 < loire_atlantique["value"] < 100
 

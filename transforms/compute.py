@@ -17,6 +17,7 @@ from transforms.registry import PUBLISHED_SOURCES, Indicator, Term, indicators
 from transforms.territories import CustomTerritory, FRANCE, groups, principal_department
 
 CENSUS_PREFIX = "rp_"
+_POP = Term("rp_population", "P_POP")  # growth and its parts are rates of the census population
 
 
 @dataclass
@@ -79,7 +80,8 @@ def _needed(items: tuple[Indicator, ...], inputs: Inputs) -> pl.DataFrame:
 def commune_values(inputs: Inputs, needed: pl.DataFrame) -> pl.DataFrame:
     """(code, term, period, value, status, split) for every commune of the target COG and every needed value.
 
-    A commune with no row in a source is `missing`, so no territory is ever summed over part of its communes.
+    A commune with no row in a source is `not_available`, so no territory is ever summed over part of its
+    communes without saying so.
     """
     parts = []
     for source, wanted in needed.partition_by("source", as_dict=True).items():
@@ -109,16 +111,14 @@ def commune_values(inputs: Inputs, needed: pl.DataFrame) -> pl.DataFrame:
             status=pl.when(pl.col("_unknown")).then(R.reason(pl.col("_rank")))
             .when(~pl.col("_complete")).then(pl.lit(R.MISSING)),
         ).drop("_unknown", "_complete", "_rank")
-    # a (variable, year) that no commune has is not published in that vintage: `not_available`, not `missing`
-    published = found.select("term", "period").unique().with_columns(published=pl.lit(True))
+    # a commune without a row is one the publisher does not cover (the CAF files have no Mayotte commune), and a
+    # (variable, year) no commune has is absent from that vintage: both `not_available`, never a silent 0
     expected = inputs.membership.select("code").join(needed.select("term", "period").unique(), how="cross")
-    return expected.join(found.drop("year", strict=False), on=["code", "term", "period"], how="left").join(
-        published, on=["term", "period"], how="left").with_columns(
-        status=pl.when(pl.col("value").is_null() & pl.col("status").is_null())
-        .then(pl.when(pl.col("published")).then(pl.lit(R.MISSING)).otherwise(pl.lit(R.NOT_AVAILABLE)))
+    return expected.join(found.drop("year", strict=False), on=["code", "term", "period"], how="left").with_columns(
+        status=pl.when(pl.col("value").is_null() & pl.col("status").is_null()).then(pl.lit(R.NOT_AVAILABLE))
         .otherwise(pl.col("status")),
         split=pl.col("split").fill_null(False),
-    ).drop("published")
+    )
 
 
 def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataFrame:
@@ -140,6 +140,32 @@ def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataF
         value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
         _rank=pl.col("_rank").min(),
     ).with_columns(status=R.reason(pl.col("_rank"))).drop("_rank")
+
+
+def _france(ind: Indicator, values: pl.DataFrame, n_years: int | None) -> pl.DataFrame:
+    """France over the communes the indicator's sources cover, so that every territory has a reference.
+
+    A commune is left out when one of the indicator's values is `not_available` there (Mayotte's empty census
+    cells, no Mayotte commune in the CAF files): numerator and denominator then cover the same communes, and the
+    status `partial_coverage` says France is incomplete. Other unknown parts (secret...) still make France unknown.
+    """
+    keys = [t.key for t in ind.terms] + ([_POP.key] if ind.kind in ("growth", "natural", "migration") else [])
+    parts = values.filter(pl.col("term").is_in(keys))
+    # coverage is judged on the values of the reference year (a variable missing from the comparison census must
+    # not empty France of every commune: its evolution is simply unknown)
+    uncovered = parts.filter(pl.col("value").is_null() & (pl.col("status") == R.NOT_AVAILABLE)
+                             & (pl.col("period") != "comp")).select("code").unique()
+    covered = parts.join(uncovered, on="code", how="anti")
+    france = covered.select("code").unique().with_columns(level=pl.lit("FRANCE"), group=pl.lit(FRANCE))
+    if covered.is_empty():
+        wide = pl.DataFrame({"level": ["FRANCE"], "group": [FRANCE]})
+    else:
+        wide = _wide(aggregate(covered, france))
+    row = _computed(ind, wide, n_years)
+    if not uncovered.is_empty():
+        row = row.with_columns(status=pl.when(pl.col("value").is_not_null()).then(pl.lit(R.PARTIAL_COVERAGE))
+                               .otherwise(pl.col("status")))
+    return row
 
 
 def _wide(agg: pl.DataFrame) -> pl.DataFrame:
@@ -202,9 +228,8 @@ def _computed(ind: Indicator, wide: pl.DataFrame, n_years: int | None) -> pl.Dat
 
 def _demography(ind: Indicator, cols: set[str], n_years: int | None) -> tuple[pl.Expr, pl.Expr]:
     """Annual growth, and its natural and apparent migratory parts, between the two census years."""
-    pop = Term("rp_population", "P_POP")
-    p1, s1 = _sum((pop,), "main", cols)
-    p0, s0 = _sum((pop,), "comp", cols)
+    p1, s1 = _sum((_POP,), "main", cols)
+    p0, s0 = _sum((_POP,), "comp", cols)
     if not n_years:
         return pl.lit(None, pl.Float64), pl.lit(R.NOT_AVAILABLE)
     growth = ((p1 / p0) ** (1 / n_years) - 1) * 100
@@ -283,8 +308,9 @@ def compute(
     items = items or indicators()
     membership_groups = groups(inputs.membership, customs)
     needed = _needed(items, inputs)
-    agg = aggregate(commune_values(inputs, needed), membership_groups)
-    wide = _wide(agg)
+    values = commune_values(inputs, needed)
+    # France is summed per indicator over the communes its sources cover (`_france`); the other levels here
+    wide = _wide(aggregate(values, membership_groups.filter(pl.col("level") != "FRANCE")))
     main_census, comp_census = _census_years(inputs)
     n_years = (main_census - comp_census) if main_census and comp_census else None
     wanted = membership_groups.select("level", "group").unique()
@@ -293,7 +319,8 @@ def compute(
         if ind.kind == "published":
             frames.append(_published(ind, inputs, wanted))
         else:
-            frames.append(_computed(ind, wide, n_years).with_columns(published_year=pl.lit(None, pl.Int32)))
+            computed = pl.concat([_computed(ind, wide, n_years), _france(ind, values, n_years)])
+            frames.append(computed.with_columns(published_year=pl.lit(None, pl.Int32)))
     result = pl.concat(frames, how="vertical_relaxed")
     return result.rename({"group": "code"}).sort("level", "code", "indicator")
 

@@ -13,6 +13,7 @@ NOT_PUBLISHED = "not_published"  # the publisher has no figure at this level (CA
 EPCI_FALLBACK = "epci_fallback"  # a value shown, but it is the EPCI's (CAF coverage of a small commune)
 NO_EPCI = "no_epci"
 DEFINITION_CHANGE = "definition_change"  # no evolution: the definition changed between the two years
+PARTIAL_COVERAGE = "partial_coverage"  # a value shown: France without the communes the source does not cover
 
 # When several parts of a value are unknown, the reason shown is the first of this list.
 PRIORITY = [SECRET, NOT_AVAILABLE, NON_RECALCULABLE, MISSING, NOT_PUBLISHED, NO_EPCI, ZERO_DENOMINATOR,
@@ -30,6 +31,7 @@ LABELS_FR = {
     EPCI_FALLBACK: "taux de l'EPCI (non publié pour la commune)",
     NO_EPCI: "commune hors EPCI",
     DEFINITION_CHANGE: "définition modifiée entre les deux recensements",
+    PARTIAL_COVERAGE: "France hors communes non couvertes par la source (Mayotte notamment)",
 }
 
 
