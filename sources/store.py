@@ -42,6 +42,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        tmp.chmod(0o644)  # mkstemp creates 0600: staged tables and published reports must be readable
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -102,6 +102,9 @@ BANDS = {
     "2529": (25, 29), "30P": (30, 100),
 }
 
+# Men's share of each age band of the sex-by-age columns (P_H0014 ... P_H90P), before scaling to P_POPH.
+MEN_SHARE = {"0014": 0.512, "1529": 0.505, "3044": 0.492, "4559": 0.490, "6074": 0.475, "7589": 0.420, "90P": 0.280}
+
 
 # -- the population model -------------------------------------------------------------------------------------------
 
@@ -221,6 +224,17 @@ class Figures:
         v, q = self.values, self.q
         v["POPH"] = q(v["POP"] * self.j("men", 0.475, 0.495))
         v["POPF"] = v["POP"] - v["POPH"]
+        # men by age band: a split of POPH weighted by each band's size and men's share at that age (women
+        # outlive men), so that the bands sum to POPH and H + F = POP in every band
+        weights = [v[f"POP{band}"] * share for band, share in MEN_SHARE.items()]
+        if self.integers:
+            men = [float(x) for x in _integer_split(int(v["POPH"]), weights)]
+        else:
+            men = [v["POPH"] * w / sum(weights) for w in weights]
+        for band, h in zip(MEN_SHARE, men):
+            if h > v[f"POP{band}"]:
+                raise ValueError(f"{self.code}: more men than people aged {band}")
+            v[f"H{band}"], v[f"F{band}"] = h, v[f"POP{band}"] - h
         v["PHORMEN"] = q(v["POP"] * self.j("horsmen", 0.008, 0.03))
         v["PMEN"] = v["POP"] - v["PHORMEN"]
 

@@ -1,0 +1,326 @@
+"""Charts as inline SVG, drawn when the report is built: no JavaScript, no request, printable.
+
+Why SVG written here rather than a plotting library: the report needs three simple figures (an age pyramid,
+a "positioning" strip per indicator, ranked bars per commune), each a few dozen rectangles, lines and labels,
+with French number formats, flag symbols and byte-identical output between two runs. matplotlib would bring
+numpy and a font engine for that and writes random clip-path ids; pygal writes a random uuid per chart and links
+its JavaScript from a CDN by default; leather has neither two-sided bars nor reference markers. The standard
+library's ElementTree writes well-formed SVG and escapes every text and attribute, so names from the data stay
+text (`<script>` in a commune name is drawn, never run).
+"""
+
+from __future__ import annotations
+
+import textwrap
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from reports import formats as F
+
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'Liberation Sans', sans-serif"
+INK = "#1d2733"
+MUTED = "#5b6673"
+GRID = "#d9dee4"
+TERRITORY = "#1f4e79"  # the territory: dark blue, filled
+DEPARTEMENT = "#c0602b"  # the département: orange, outline
+FRANCE = "#6b7280"  # France: grey tick
+MEN, WOMEN = "#3b73a8", "#c8553d"
+FLAG_FILL = {"vigilance": "#e0a526", "priorité": "#b8332a"}
+FLAG_SYMBOL = {"vigilance": "!", "priorité": "!!"}
+BAR = "#7b96b2"
+WIDTH = 760.0  # viewBox width of every chart; the page scales it down on narrow screens and on paper
+REFERENCE_LINES = {"territory": (TERRITORY, None), "departement": (DEPARTEMENT, "5 3"), "france": (FRANCE, "2 2")}
+
+
+def _num(x: float) -> str:
+    """Coordinates with one decimal: short, and identical between runs."""
+    text = f"{x:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+class Svg:
+    """A thin ElementTree wrapper: every text and attribute goes through ElementTree's escaping."""
+
+    def __init__(self, width: float, height: float, title: str, description: str, ident: str):
+        self.root = ET.Element("svg", {
+            "xmlns": "http://www.w3.org/2000/svg", "viewBox": f"0 0 {_num(width)} {_num(height)}",
+            "width": _num(width), "height": _num(height), "role": "img", "aria-labelledby": f"{ident}-t {ident}-d",
+            "class": "chart", "font-family": FONT, "font-size": "11", "fill": INK,
+        })
+        ET.SubElement(self.root, "title", {"id": f"{ident}-t"}).text = title
+        ET.SubElement(self.root, "desc", {"id": f"{ident}-d"}).text = description
+
+    def add(self, tag: str, parent: ET.Element | None = None, text: str | None = None, **attrs) -> ET.Element:
+        clean = {k.rstrip("_").replace("_", "-"): (_num(v) if isinstance(v, float) else str(v))
+                 for k, v in attrs.items() if v is not None}
+        element = ET.SubElement(self.root if parent is None else parent, tag, clean)
+        if text is not None:
+            element.text = text
+        return element
+
+    def text(self, x: float, y: float, content: str, parent: ET.Element | None = None, **attrs) -> ET.Element:
+        return self.add("text", parent, content, x=float(x), y=float(y), **attrs)
+
+    def resize(self, height: float) -> None:
+        """Set the height once the content is laid out (legends wrap to as many rows as they need)."""
+        width = self.root.get("width")
+        self.root.set("viewBox", f"0 0 {width} {_num(height)}")
+        self.root.set("height", _num(height))
+
+    def render(self) -> str:
+        return ET.tostring(self.root, encoding="unicode", short_empty_elements=True)
+
+
+def _wrap(label: str, width: int, lines: int = 2) -> list[str]:
+    parts = textwrap.wrap(label, width) or [""]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1].rstrip(" ,;") + "…"
+    return parts
+
+
+def _legend(svg: Svg, x: float, y: float, items: list[tuple[str, str]], max_x: float) -> float:
+    """Legend items (shape, label) in rows that wrap before `max_x`; returns the baseline of the last row.
+
+    Shapes: territory (dot), departement (diamond), france (tick), men / women (filled box),
+    departement-outline (dashed box), line-territory / line-departement / line-france (reference lines)."""
+    left = x
+    for shape, label in items:
+        item_width = 24 + 6.2 * len(label)
+        if x > left and x + item_width > max_x:
+            x, y = left, y + 16
+        g = svg.add("g")
+        if shape == "territory":
+            svg.add("circle", g, cx=x + 5, cy=y - 4, r=4.5, fill=TERRITORY)
+        elif shape == "departement":
+            svg.add("path", g, d=_diamond(x + 5, y - 4, 5), fill="#fff", stroke=DEPARTEMENT, stroke_width=1.8)
+        elif shape == "france":
+            svg.add("rect", g, x=x + 3.5, y=y - 11, width=3, height=14, fill=FRANCE)
+        elif shape == "departement-outline":
+            svg.add("rect", g, x=float(x), y=y - 9, width=12, height=10, fill="none", stroke=INK, stroke_width=1.2,
+                    stroke_dasharray="3 2")
+        elif shape.startswith("line-"):
+            colour, dash = REFERENCE_LINES[shape.removeprefix("line-")]
+            svg.add("line", g, x1=float(x), x2=x + 12, y1=y - 4, y2=y - 4, stroke=colour, stroke_width=2.5,
+                    stroke_dasharray=dash)
+        else:
+            svg.add("rect", g, x=float(x), y=y - 9, width=12, height=10, fill=MEN if shape == "men" else WOMEN)
+        svg.text(x + 17, y, label, g, fill=MUTED)
+        x += item_width
+    return y
+
+
+def _diamond(cx: float, cy: float, r: float) -> str:
+    return f"M{_num(cx)} {_num(cy - r)}L{_num(cx + r)} {_num(cy)}L{_num(cx)} {_num(cy + r)}L{_num(cx - r)} {_num(cy)}Z"
+
+
+# -- the age pyramid ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgeBand:
+    label: str  # "0-14 ans"
+    men: float | None  # share of the territory's population, in %
+    women: float | None
+    ref_men: float | None  # same for the reference (département)
+    ref_women: float | None
+
+
+def pyramid(bands: list[AgeBand], territory: str, reference: str, ident: str) -> str:
+    """Men to the left, women to the right, in % of each population; the reference is a dashed outline."""
+    width, row, centre, margin = WIDTH, 30.0, 104.0, 46.0
+    half = (width - centre) / 2 - margin
+    mid_left, mid_right = margin + half, margin + half + centre
+    values = [v for b in bands for v in (b.men, b.women, b.ref_men, b.ref_women) if v is not None]
+    scale_max = max(values + [1.0]) * 1.08
+    step = _tick_step(scale_max)
+    svg = Svg(width, 100, f"Pyramide des âges : {territory} et {reference}",
+              f"Part de chaque tranche d'âge dans la population, hommes à gauche, femmes à droite ; {territory} en "
+              f"barres pleines, {reference} en contour pointillé.", ident)
+    top = _legend(svg, 20, 16, [("men", f"Hommes, {territory}"), ("women", f"Femmes, {territory}"),
+                                ("departement-outline", reference)], width - 10) + 22
+    bottom = top + row * len(bands)
+    k = half / scale_max
+    tick = 0.0
+    while tick <= scale_max:  # grid and axis labels, both sides
+        for x in sorted({mid_left - tick * k, mid_right + tick * k}):
+            svg.add("line", x1=x, x2=x, y1=top - 4, y2=bottom, stroke=GRID, stroke_width=1)
+            svg.text(x, bottom + 14, F.value(tick, "percent"), text_anchor="middle", fill=MUTED, font_size=10)
+        tick += step
+    for i, band in enumerate(reversed(bands)):  # oldest at the top
+        y = top + i * row
+        svg.text(width / 2, y + row / 2 + 4, band.label, text_anchor="middle", font_weight="600")
+        for side, share, ref, colour in ((-1, band.men, band.ref_men, MEN), (1, band.women, band.ref_women, WOMEN)):
+            origin = mid_left if side < 0 else mid_right
+            if share is not None:
+                length = share * k
+                x = origin - length if side < 0 else origin
+                svg.add("rect", x=x, y=y + 5, width=length, height=row - 10, fill=colour)
+                outer = max(share, ref or 0.0) * k + 4  # the label clears the bar and the reference outline
+                svg.text(origin - outer if side < 0 else origin + outer, y + row / 2 + 4, F.value(share, "percent"),
+                         text_anchor="end" if side < 0 else "start", font_size=10, fill=MUTED)
+            if ref is not None:
+                length = ref * k
+                x = origin - length if side < 0 else origin
+                svg.add("rect", x=x, y=y + 3, width=length, height=row - 6, fill="none", stroke=INK,
+                        stroke_width=1.2, stroke_dasharray="3 2")
+    svg.text(mid_left, bottom + 32, "Hommes", text_anchor="end", font_weight="600", fill=MEN)
+    svg.text(mid_right, bottom + 32, "Femmes", font_weight="600", fill=WOMEN)
+    svg.resize(bottom + 40)
+    return svg.render()
+
+
+def age_bars(bands: list[AgeBand], territory: str, reference: str, ident: str) -> str:
+    """Without ages by sex: both sexes together (`men` holds the band's share), territory against reference."""
+    width, row, left = WIDTH, 26.0, 110.0
+    plot = width - left - 70
+    values = [v for b in bands for v in (b.men, b.ref_men) if v is not None]
+    k = plot / (max(values + [1.0]) * 1.08)
+    svg = Svg(width, 100, f"Structure par âge : {territory} et {reference}",
+              f"Part de chaque tranche d'âge dans la population ; {territory} en barres, {reference} en contour.",
+              ident)
+    top = _legend(svg, 20, 16, [("men", territory), ("departement-outline", reference)], width - 10) + 14
+    for i, band in enumerate(bands):
+        y = top + i * row
+        svg.text(left - 8, y + row / 2 + 4, band.label, text_anchor="end", font_weight="600")
+        if band.men is not None:
+            svg.add("rect", x=left, y=y + 4, width=band.men * k, height=row - 8, fill=MEN)
+            svg.text(left + band.men * k + 4, y + row / 2 + 4, F.value(band.men, "percent"), font_size=10, fill=MUTED)
+        if band.ref_men is not None:
+            svg.add("rect", x=left, y=y + 2, width=band.ref_men * k, height=row - 4, fill="none", stroke=INK,
+                    stroke_width=1.2, stroke_dasharray="3 2")
+    svg.resize(top + row * len(bands) + 8)
+    return svg.render()
+
+
+def _tick_step(maximum: float) -> float:
+    for step in (1, 2, 2.5, 5, 10, 20, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000):
+        if maximum / step <= 5:
+            return float(step)
+    return maximum / 4
+
+
+# -- positioning of the territory, indicator by indicator --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Position:
+    label: str
+    unit: str
+    value: float | None
+    departement: float | None
+    france: float | None
+    flag: str | None = None
+    mark: str = ""  # footnote mark when the value is empty or borrowed
+
+
+def local_domain(values: list[float]) -> tuple[float, float]:
+    """A scale around the values of one line: wide enough that a small gap stays small, never a zoom on noise.
+
+    The margin is half the spread of the values or 15 % of their largest magnitude, whichever is larger; a scale
+    of positive values stops at zero."""
+    lo, hi = min(values), max(values)
+    margin = max(0.5 * (hi - lo), 0.15 * max(abs(lo), abs(hi)), 1e-6)
+    floor = 0.0 if lo >= 0 else lo - margin  # shares and rates never go below zero
+    return max(lo - margin, floor), hi + margin
+
+
+def positioning(rows: list[Position], territory: str, departement: str, ident: str) -> str:
+    """One line per indicator on its own scale: the territory (dot), its département (diamond), France (tick)."""
+    width, row = WIDTH, 38.0
+    label_w, value_w = 280.0, 96.0
+    x0, x1 = label_w + 44, width - value_w - 58
+    svg = Svg(width, 100, f"Positionnement de {territory} : {departement} et France",
+              f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), {departement} (losange), "
+              "France (trait).", ident)
+    top = _legend(svg, 10, 16, [("territory", territory), ("departement", departement), ("france", "France")],
+                  width - 10) + 10
+    for i, r in enumerate(rows):
+        y = top + i * row
+        cy = y + row / 2
+        if i:
+            svg.add("line", x1=10.0, x2=width - 10, y1=y, y2=y, stroke=GRID, stroke_width=0.6)
+        lines = _wrap(r.label, 46)
+        for n, line in enumerate(lines):
+            svg.text(10, cy + 4 + (n - (len(lines) - 1) / 2) * 13, line)
+        known = [v for v in (r.value, r.departement, r.france) if v is not None]
+        if not known:
+            svg.text(x1 + 30, cy + 4, f"—{r.mark}", fill=MUTED)
+            continue
+        lo, hi = local_domain(known)
+        scale = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)  # noqa: E731
+        svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=2)
+        for end, anchor, x in ((lo, "end", x0 - 4), (hi, "start", x1 + 4)):  # the line's own scale, at its ends
+            svg.text(x, cy + 3.5, F.value(end, r.unit), text_anchor=anchor, font_size=8.5, fill="#8a94a0")
+        if lo < 0 < hi:
+            svg.add("line", x1=scale(0.0), x2=scale(0.0), y1=cy - 7, y2=cy + 7, stroke=MUTED, stroke_width=0.8)
+        if r.france is not None:
+            svg.add("rect", x=scale(r.france) - 1.5, y=cy - 9, width=3, height=18, fill=FRANCE)
+        if r.departement is not None:
+            svg.add("path", d=_diamond(scale(r.departement), cy, 6), fill="#fff", stroke=DEPARTEMENT, stroke_width=2)
+        text = f"—{r.mark}"
+        if r.value is not None:
+            svg.add("circle", cx=scale(r.value), cy=cy, r=5.5, fill=TERRITORY)
+            text = F.value(r.value, r.unit) + r.mark
+        value = svg.text(width - value_w + 6, cy + 4, text, font_weight="600")
+        if r.flag in FLAG_SYMBOL:
+            ET.SubElement(value, "tspan", {"fill": FLAG_FILL[r.flag], "dx": "4"}).text = FLAG_SYMBOL[r.flag]
+    svg.resize(top + row * len(rows) + 6)
+    return svg.render()
+
+
+# -- communes ranked on one indicator ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float | None
+    flag: str | None = None
+    mark: str = ""
+
+
+@dataclass(frozen=True)
+class Reference:
+    label: str
+    value: float | None
+    kind: str  # territory | departement | france
+
+
+def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: str, ident: str) -> str:
+    """Communes sorted by value (empty ones last) on a common scale around their values, with the territory,
+    the département and France as vertical lines. Dots rather than bars: bars would have to start at zero, and a
+    median income of 23,000 € against 24,000 € would show as two equal bars."""
+    width, row, label_w, value_w = WIDTH, 22.0, 190.0, 100.0
+    known = [b for b in bars if b.value is not None]
+    ordered = sorted(known, key=lambda b: (-b.value, b.label)) + sorted((b for b in bars if b.value is None),
+                                                                         key=lambda b: b.label)
+    refs = [r for r in references if r.value is not None]
+    lo, hi = local_domain([b.value for b in known] + [r.value for r in refs] or [0.0])
+    x0, x1 = label_w + 16, width - value_w - 10
+    scale = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)  # noqa: E731
+    description = "; ".join(f"{r.label} : {F.value(r.value, unit)}" for r in refs)
+    svg = Svg(width, 100, title, f"Valeur de chaque commune, triée ; repères : {description}.", ident)
+    top = _legend(svg, 10, 16, [(f"line-{r.kind}", f"{r.label} : {F.value(r.value, unit)}") for r in refs],
+                  width - 10) + 16
+    bottom = top + row * len(ordered)
+    for r in refs:
+        colour, dash = REFERENCE_LINES[r.kind]
+        svg.add("line", x1=scale(r.value), x2=scale(r.value), y1=top - 4, y2=bottom, stroke=colour, stroke_width=2,
+                stroke_dasharray=dash)
+    for i, b in enumerate(ordered):
+        y = top + i * row
+        cy = y + row / 2
+        svg.text(label_w, cy + 4, _wrap(b.label, 30, 1)[0], text_anchor="end")
+        if b.value is None:
+            svg.text(width - value_w + 6, cy + 4, f"—{b.mark}", fill=MUTED)
+            continue
+        svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=1)
+        svg.add("circle", cx=scale(b.value), cy=cy, r=5.5, fill=FLAG_FILL.get(b.flag, BAR), stroke="#fff",
+                stroke_width=1)
+        value = svg.text(width - value_w + 6, cy + 4, F.value(b.value, unit) + b.mark, font_size=10.5)
+        if b.flag in FLAG_SYMBOL:
+            ET.SubElement(value, "tspan", {"fill": FLAG_FILL[b.flag], "dx": "4", "font-weight": "700"}).text = \
+                FLAG_SYMBOL[b.flag]
+    svg.resize(bottom + 8)
+    return svg.render()

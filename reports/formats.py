@@ -1,0 +1,91 @@
+"""French number and date formats of the report: decimal comma, U+202F narrow no-break space for thousands and
+before `%` and `€`, a true minus sign (U+2212), never `-0,0`.
+
+Pure functions of a value and its unit (the `unit` of `transforms/indicators.toml`); babel holds the French
+locale data (CLDR), so nothing here re-implements digit grouping.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from functools import cache
+
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import NumberPattern, parse_pattern
+
+NNBSP = "\u202f"  # narrow no-break space: thousands separator and before % and €
+MINUS = "\u2212"
+LOCALE = "fr_FR"
+
+# unit -> decimals shown
+DECIMALS = {"count": 0, "percent": 1, "per100": 1, "ratio": 2, "index": 1, "euros": 0, "percent_per_year": 2}
+SUFFIX = {"percent": f"{NNBSP}%", "euros": f"{NNBSP}€", "percent_per_year": f"{NNBSP}%"}
+# what a column header says under the label
+UNIT_HINTS = {"count": "effectif", "percent": "en %", "per100": "pour 100", "ratio": "rapport", "index": "indice",
+              "euros": "en € par an", "percent_per_year": "en % par an"}
+EVOLUTION_SUFFIX = {"points": f"{NNBSP}pt", "percent_per_year": f"{NNBSP}%/an", "difference": ""}
+EVOLUTION_DECIMALS = {"points": 1, "percent_per_year": 2, "difference": 1}
+# an evolution whose shown value rounds to zero gets a flat arrow
+ARROWS = {1: "↗", 0: "→", -1: "↘"}
+
+
+def number(value: float, decimals: int = 0, *, signed: bool = False) -> str:
+    """12345.678 -> `12 345,7` (U+202F); -0.04 -> `0,0`, never `-0,0`; `signed` adds `+` to positives."""
+    rounded = round(float(value), decimals)
+    if rounded == 0:
+        rounded = 0.0  # drops the sign of -0.0
+    text = _pattern(decimals).apply(abs(rounded), _locale())
+    if rounded < 0:
+        return MINUS + text
+    return ("+" + text) if signed and rounded > 0 else text
+
+
+@cache
+def _pattern(decimals: int) -> NumberPattern:
+    """The CLDR pattern of `decimals` decimals, parsed once (a report formats thousands of numbers)."""
+    return parse_pattern("#,##0" + ("." + "0" * decimals if decimals else ""))
+
+
+@cache
+def _locale() -> Locale:
+    return Locale.parse(LOCALE)
+
+
+def value(x: float | None, unit: str) -> str:
+    """An indicator value as the report prints it (`16,0 %`, `21 590 €`, `58,5`); empty string for None."""
+    if x is None:
+        return ""
+    signed = unit == "percent_per_year"  # growth rates read better with their sign
+    return number(x, DECIMALS.get(unit, 1), signed=signed) + SUFFIX.get(unit, "")
+
+
+def count(x: float | None) -> str:
+    """A count: whole number with grouped thousands (census counts of the complementary survey are estimates)."""
+    return "" if x is None else number(x, 0)
+
+
+def evolution(x: float | None, evolution_unit: str | None) -> str:
+    """`+1,2 pt`, `−0,35 %/an`, `+3,1`: the change since the comparison year, with an arrow of its sign."""
+    if x is None or evolution_unit is None:
+        return ""
+    decimals = EVOLUTION_DECIMALS.get(evolution_unit, 1)
+    shown = round(float(x), decimals)
+    direction = (shown > 0) - (shown < 0)
+    text = number(x, decimals, signed=True) + EVOLUTION_SUFFIX.get(evolution_unit, "")
+    return f"{ARROWS[direction]}{NNBSP}{text}"
+
+
+def typography(text: str) -> str:
+    """French typography of labels: narrow no-break spaces before % and € and inside numbers (`10 000`), so that
+    `60 %` or `10 000 habitants` never break across two lines."""
+    text = re.sub(r"(?<!\d)(\d{1,3})((?: \d{3})+)\b", lambda m: m.group(1) + m.group(2).replace(" ", NNBSP), text)
+    return text.replace(" %", f"{NNBSP}%").replace(" €", f"{NNBSP}€")
+
+
+def long_date(moment: date | datetime) -> str:
+    """`1er novembre 2026`, `23 novembre 2026` (French writes the first day of a month as an ordinal)."""
+    day = moment.day
+    rest = format_date(moment, format="MMMM y", locale=LOCALE)
+    return f"{'1er' if day == 1 else day} {rest}"

@@ -1,0 +1,119 @@
+"""What one report shows: the places of its tables in reading order and a lookup of the indicator rows.
+
+Reading order, as observatories print it: the units of the territory (its communes, alphabetical), the territory
+itself, then the references (its EPCI when it is not the territory, its département(s), France). A group of more
+than MAX_COMMUNE_ROWS communes spread over several EPCIs (a département's communes) has its EPCIs as units
+instead: a table of 300 communes per indicator helps nobody, and the commune detail stays in the exports.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import polars as pl
+
+from transforms.pipeline import Selection, select
+
+COMMUNES, EPCIS, TERRITORY, REFERENCES = "Communes", "Intercommunalités", "Territoire", "Références"
+MAX_COMMUNE_ROWS = 60
+
+
+@dataclass(frozen=True)
+class Place:
+    level: str  # COM, EPCI, TERRITORY, DEP, FRANCE
+    code: str
+    name: str  # as the data names it (escaped when rendered)
+    group: str  # COMMUNES, TERRITORY or REFERENCES
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.level, self.code
+
+    @property
+    def display(self) -> str:
+        """The row label: a département with its code, an EPCI said to be one, other names as they are."""
+        if self.level == "DEP" and not self.name.endswith(f"({self.code})") and not self.name.endswith(self.code):
+            return f"{self.name} ({self.code})"
+        if self.level == "EPCI" and self.group == REFERENCES:
+            return f"{self.name} (EPCI)"
+        return self.name
+
+
+@dataclass(frozen=True)
+class TerritoryView:
+    selection: Selection
+    rows: pl.DataFrame  # the selected long indicator table
+    places: tuple[Place, ...]  # table rows, in reading order
+    communes: tuple[Place, ...]  # every commune of the territory, alphabetical
+    territory: Place  # the territory the report is about (a commune for a commune's ABS)
+    departement: Place  # the reference département of the territory (the one holding most of its population)
+    cells: dict[tuple[str, str, str], dict]  # (level, code, indicator) -> row
+
+    @property
+    def units(self) -> tuple[Place, ...]:
+        """The rows under the territory: its communes, or its EPCIs for a large group of communes."""
+        return tuple(p for p in self.places if p.group in (COMMUNES, EPCIS))
+
+    @property
+    def units_are_epcis(self) -> bool:
+        return any(p.group == EPCIS for p in self.places)
+
+    @property
+    def references(self) -> tuple[Place, ...]:
+        return tuple(p for p in self.places if p.group == REFERENCES)
+
+    @property
+    def kind(self) -> str:
+        """What the territory is, in French, for the cover."""
+        if self.selection.epci:
+            return f"Établissement public de coopération intercommunale (SIREN {self.selection.epci})"
+        if self.selection.commune:
+            return f"Commune (code Insee {self.selection.commune})"
+        return "Regroupement de communes"
+
+    def cell(self, place: Place, indicator: str) -> dict | None:
+        return self.cells.get((place.level, place.code, indicator))
+
+
+def sort_key(name: str) -> str:
+    """French alphabetical order: accents and case ignored (É sorts with E), then the exact name."""
+    bare = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
+    return f"{bare}\x00{name}"
+
+
+def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Selection) -> TerritoryView:
+    """Select the rows of a diagnostic and lay its places out in reading order."""
+    rows = select(table, membership, selection)
+    names = {(r["level"], r["code"]): r["name"] or r["code"] for r in
+             rows.select("level", "code", "name").unique(["level", "code"]).iter_rows(named=True)}
+    communes = sorted((Place("COM", code, name, COMMUNES) for (level, code), name in names.items() if level == "COM"),
+                      key=lambda p: sort_key(p.name))
+    if selection.epci:
+        territory = Place("EPCI", selection.epci, names.get(("EPCI", selection.epci), selection.epci), TERRITORY)
+    elif selection.commune:
+        territory = next(p for p in communes if p.code == selection.commune)
+    else:
+        code = selection.territory.code
+        territory = Place("TERRITORY", code, names.get(("TERRITORY", code), selection.territory.name), TERRITORY)
+    epcis = sorted((Place("EPCI", code, name, EPCIS) for (level, code), name in names.items()
+                    if level == "EPCI" and (level, code) != territory.key), key=lambda p: sort_key(p.name))
+    by_epci = selection.territory is not None and len(communes) > MAX_COMMUNE_ROWS and len(epcis) > 1
+    references = [] if by_epci else [Place(p.level, p.code, p.name, REFERENCES) for p in epcis]
+    for level in ("DEP", "FRANCE"):
+        references += [Place(lvl, code, name, REFERENCES) for (lvl, code), name in sorted(names.items())
+                       if lvl == level]
+    units = epcis if by_epci else communes
+    places = tuple(units) + ((territory,) if territory.level != "COM" else ()) + tuple(references)
+    dep_code = _reference_departement(rows, territory)
+    departement = next((p for p in references if p.level == "DEP" and p.code == dep_code),
+                       next(p for p in references if p.level == "DEP"))
+    cells = {(r["level"], r["code"], r["indicator"]): r for r in rows.iter_rows(named=True)}
+    return TerritoryView(selection, rows, places, tuple(communes), territory, departement, cells)
+
+
+def _reference_departement(rows: pl.DataFrame, territory: Place) -> str | None:
+    """The département the flags of the territory compare with (transforms picks the most populated one)."""
+    own = rows.filter((pl.col("level") == territory.level) & (pl.col("code") == territory.code)
+                      & pl.col("ref_dep_code").is_not_null())
+    return own["ref_dep_code"][0] if own.height else None

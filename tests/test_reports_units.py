@@ -1,0 +1,239 @@
+"""Pure functions of the report: French formats, footnote marks, cells, the needs matrix, chart geometry, the
+quality annex. Expected values are worked out by hand in the comments."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+
+from reports import ages, charts
+from reports import formats as F
+from reports import notes as N
+from reports import tables as T
+from reports.matrix import needs_matrix, score
+from reports.quality import source_quality, used_vintages
+from reports.site import css_string
+from transforms import reasons as R
+from transforms.registry import get
+
+NNBSP = "\u202f"
+
+
+# -- formats ----------------------------------------------------------------------------------------------------
+
+
+def test_numbers_use_a_decimal_comma_and_narrow_no_break_spaces():
+    assert F.number(12345.678, 1) == f"12{NNBSP}345,7"
+    assert F.number(2823549.4) == f"2{NNBSP}823{NNBSP}549"
+    assert F.number(-1234.5, 1) == f"\u22121{NNBSP}234,5"  # a true minus sign
+    assert F.number(-0.04, 1) == "0,0"  # rounds to zero: never "-0,0"
+    assert F.number(0.35, 2, signed=True) == "+0,35"
+
+
+def test_values_by_unit():
+    assert F.value(16.04, "percent") == f"16,0{NNBSP}%"
+    assert F.value(21590, "euros") == f"21{NNBSP}590{NNBSP}€"
+    assert F.value(58.54, "per100") == "58,5"  # places per 100 children: not a percentage
+    assert F.value(2.254, "ratio") == "2,25"
+    assert F.value(85.27, "index") == "85,3"
+    assert F.value(0.1101, "percent_per_year") == f"+0,11{NNBSP}%"
+    assert F.value(1295.0, "count") == f"1{NNBSP}295"
+    assert F.value(None, "percent") == ""
+
+
+def test_evolutions_carry_an_arrow_of_their_sign():
+    assert F.evolution(1.23, "points") == f"↗{NNBSP}+1,2{NNBSP}pt"
+    assert F.evolution(-0.382587, "percent_per_year") == f"↘{NNBSP}\u22120,38{NNBSP}%/an"
+    assert F.evolution(0.04, "points") == f"→{NNBSP}0,0{NNBSP}pt"  # 0.04 shows as 0,0: a flat arrow
+    assert F.evolution(3.1, "difference") == f"↗{NNBSP}+3,1"
+    assert F.evolution(None, "points") == ""
+
+
+def test_french_dates_and_typography():
+    assert F.long_date(date(2026, 11, 1)) == "1er novembre 2026"
+    assert F.long_date(datetime(2026, 11, 23, 9, 0)) == "23 novembre 2026"
+    assert F.typography("Taux de pauvreté (seuil à 60 %)") == f"Taux de pauvreté (seuil à 60{NNBSP}%)"
+    assert F.typography("communes de plus de 10 000 habitants") == f"communes de plus de 10{NNBSP}000 habitants"
+    assert F.typography("en 2022 500 communes") == "en 2022 500 communes"  # not a grouped number: 2022 has 4 digits
+
+
+# -- footnote marks and cells -----------------------------------------------------------------------------------
+
+
+def test_marks_say_why_a_cell_is_empty():
+    assert N.mark(R.SECRET) == "s" and N.label(R.SECRET) == "secret statistique"
+    assert N.cell_reason(None, R.SECRET) == R.SECRET
+    assert N.cell_reason(None, None) == R.MISSING  # an unexplained blank is still explained
+    assert N.cell_reason(58.5, R.EPCI_FALLBACK) == R.EPCI_FALLBACK  # a borrowed value keeps its mark
+    assert N.cell_reason(3.0, None) is None
+    assert N.mark("a reason nobody declared") == N.UNKNOWN_MARK
+    # the legend follows the order of MARKS whatever the order of the cells, each reason once
+    assert N.legend([R.NOT_PUBLISHED, None, R.SECRET, R.SECRET]) == [
+        ("s", "secret statistique"), ("np", R.LABELS_FR[R.NOT_PUBLISHED])]
+
+
+def test_a_secret_cell_shows_its_mark_never_zero():
+    cell = T.cell_html({"code": "49192", "value": None, "status": R.SECRET}, get("taux_pauvrete"))
+    assert '<sup class="mk" title="secret statistique">s</sup>' in cell
+    assert not any(ch.isdigit() for ch in cell.replace("49192", ""))
+
+
+def test_a_cell_holds_value_flag_count_and_evolution():
+    row = {"code": "49099", "value": 4.692687, "status": None, "flag": "priorité", "numerator": 1295.0,
+           "evolution": -0.4, "evolution_unit": "points"}
+    cell = T.cell_html(row, get("foyers_rsa"))
+    assert f"4,7{NNBSP}%" in cell and 'class="flag flag-p"' in cell and ">!!<" in cell
+    assert f'<span class="n">1{NNBSP}295</span>' in cell
+    assert f"↘{NNBSP}\u22120,4{NNBSP}pt" in cell
+    fallback = T.cell_html({"code": "49192", "value": 58.5, "status": R.EPCI_FALLBACK},
+                           get("taux_couverture_global"))
+    assert "58,5" in fallback and ">e</sup>" in fallback
+
+
+def test_cell_text_from_data_is_escaped():
+    row = {"code": '"><script>alert(1)</script>', "value": 1.0, "status": None}
+    cell = T.cell_html(row, get("part_0002"))
+    assert "<script>" not in cell and "&lt;script&gt;" in cell
+
+
+def test_columns_are_split_into_even_tables():
+    assert [len(c) for c in T.chunks(list(range(11)))] == [4, 4, 3]  # 11 > 2 x 5: three tables
+    assert [len(c) for c in T.chunks(list(range(6)))] == [3, 3]
+    assert [len(c) for c in T.chunks(list(range(5)))] == [5]
+    assert T.chunks([]) == []
+
+
+def test_sources_are_listed_once():
+    assert T.distinct_sources(["Cnaf, allocataires décembre 2024 ; Insee, recensement 2022",
+                               "Insee, recensement 2022", None]) == [
+        "Cnaf, allocataires décembre 2024", "Insee, recensement 2022"]
+
+
+def test_css_strings_cannot_close_the_style_element():
+    text = css_string('Saint-Jean "<\\/style><script>')
+    assert '"' not in text and "<" not in text and ">" not in text
+    assert text.startswith("Saint\\2d Jean ")  # CSS hex escapes, each ended by a space
+
+
+# -- the needs matrix -------------------------------------------------------------------------------------------
+
+
+def test_matrix_counts_flags_per_commune_and_theme():
+    rows = pl.DataFrame({
+        "level": ["COM"] * 6 + ["EPCI"] * 2,
+        "code": ["A", "A", "A", "B", "B", "B", "E", "E"],
+        "theme": ["familles", "familles", "logement", "familles", "logement", "logement", "familles", "logement"],
+        "direction": ["higher_is_need", "higher_is_need", "higher_is_need", "neutral", "lower_is_need",
+                      "higher_is_need", "higher_is_need", "higher_is_need"],
+        "unit": ["percent", "percent", "count", "percent", "percent", "percent", "percent", "percent"],
+        "flag": ["vigilance", "priorité", None, None, "priorité", "priorité", "vigilance", None],
+    })
+    grid = needs_matrix(rows, [("COM", "A"), ("COM", "B"), ("EPCI", "E")])
+    cell = {(r["code"], r["theme"]): (r["vigilance"], r["priorite"], r["flaggable"])
+            for r in grid.iter_rows(named=True)}
+    # A, familles: one vigilance, one priorité, two flaggable rates
+    assert cell[("A", "familles")] == (1, 1, 2)
+    # A, logement: one count (never flaggable), no flag
+    assert cell[("A", "logement")] == (0, 0, 0)
+    # B, familles: a neutral indicator, not flaggable; B, logement: two priorités out of two
+    assert cell[("B", "familles")] == (0, 0, 0)
+    assert cell[("B", "logement")] == (0, 2, 2)
+    assert cell[("E", "familles")] == (1, 0, 1)
+    assert cell[("A", "vieillissement")] == (0, 0, 0)  # a theme without rows counts zero
+    assert grid.height == 3 * 9  # every place by every theme
+    assert grid["code"].to_list()[:9] == ["A"] * 9  # places in the given order
+
+
+def test_matrix_intensity():
+    # points = vigilance + 2 x priorité: 0 -> 0; 1, 2 -> 1; 3, 4 -> 2; 5 and more -> 3
+    assert [score(0, 0), score(1, 0), score(0, 1), score(3, 0), score(2, 1), score(1, 2), score(3, 1)] == \
+        [0, 1, 1, 2, 2, 3, 3]
+
+
+# -- charts -----------------------------------------------------------------------------------------------------
+
+
+def test_local_scale_of_a_positioning_line():
+    # values 3.2, 3.3, 3.3: spread 0.1, margin = max(0.05, 0.15 x 3.3 = 0.495) = 0.495
+    lo, hi = charts.local_domain([3.2, 3.3, 3.3])
+    assert lo == pytest.approx(3.2 - 0.495) and hi == pytest.approx(3.3 + 0.495)
+    # values 0.14, 0.16, -0.38: spread 0.54, margin 0.27 -> [-0.65, 0.43]
+    assert charts.local_domain([0.14, 0.16, -0.38]) == pytest.approx((-0.65, 0.43))
+    # positive values: the scale stops at zero (0.5, 3.1: margin 1.3 would reach -0.8)
+    assert charts.local_domain([0.5, 3.1])[0] == 0.0
+
+
+def test_charts_escape_names_and_are_deterministic():
+    name = "<script>alert(1)</script>"
+    bands = [charts.AgeBand("0-14 ans", 8.5, 7.9, 8.7, 8.0), charts.AgeBand("15-29 ans", 8.2, 7.9, 8.4, 8.1)]
+    svg = charts.pyramid(bands, name, "Vendée (85)", "g1")
+    assert svg.startswith("<svg") and "<script>" not in svg and "&lt;script&gt;" in svg
+    assert svg == charts.pyramid(bands, name, "Vendée (85)", "g1")
+
+
+def test_ranked_dots_put_the_highest_first_and_empty_values_last():
+    bars = [charts.Bar("B", 2.0), charts.Bar("A", None, mark="s"), charts.Bar("C", 5.0, "priorité")]
+    svg = charts.ranked_dots(bars, [charts.Reference("France", 3.0, "france")], "percent", "t", "g2")
+    assert svg.index(">C<") < svg.index(">B<") < svg.index(">A<")
+    assert "—s" in svg and ">!!<" in svg
+
+
+# -- ages -------------------------------------------------------------------------------------------------------
+
+
+def test_age_bands_are_shares_of_each_population():
+    own = {"P_POP": 200.0} | {f"P_H{b}": 10.0 for b in ages.BANDS} | {f"P_F{b}": 20.0 for b in ages.BANDS}
+    ref = {"P_POP": 1000.0} | {f"P_H{b}": 50.0 for b in ages.BANDS} | {f"P_F{b}": 80.0 for b in ages.BANDS}
+    bands, by_sex = ages.age_bands({("EPCI", "1"): own, ("DEP", "85"): ref}, ("EPCI", "1"), ("DEP", "85"))
+    assert by_sex and len(bands) == 7
+    # 10 men of 200 people = 5 %; 20 women = 10 %; département 50 / 1000 = 5 %, 80 / 1000 = 8 %
+    assert (bands[0].men, bands[0].women, bands[0].ref_men, bands[0].ref_women) == (5.0, 10.0, 5.0, 8.0)
+
+
+def test_age_bands_without_sex_fall_back_to_both_sexes():
+    own = {"P_POP": 100.0} | {f"P_POP{b}": 10.0 for b in ages.BANDS} | {"P_H0014": None}
+    bands, by_sex = ages.age_bands({("COM", "1"): own, ("DEP", "1"): own}, ("COM", "1"), ("DEP", "1"))
+    assert not by_sex and bands[0].men == 10.0 and bands[0].women is None  # 10 / 100
+
+
+# -- quality annex ----------------------------------------------------------------------------------------------
+
+
+MANIFEST = {"entries": {
+    "filosofi/2021": {"source": "filosofi", "vintage": "2021", "files": {"main": {"url": "https://www.insee.fr/f.zip"}},
+                      "staged": {"title": "Filosofi 2021", "publisher": "INSEE", "cog": 2024, "rows": 1890,
+                                 "secret_cells": 210, "staged_at": "2026-11-23T05:35:10+00:00",
+                                 "null_cells": {"secret": 210, "not_available": 54, "non_recalculable": 0},
+                                 "geo_changes": [
+                                     {"cog": 2024, "kind": "merged", "new": ["44088"], "old": "44088"},
+                                     {"cog": 2024, "kind": "merged", "new": ["44088"], "old": "44100"},
+                                     {"cog": 2023, "kind": "merged", "new": ["44088"], "old": "44100"}],
+                                 "notes": ["a note"]}},
+    "caf_benefits/2024": {"source": "caf_benefits", "vintage": "2024",
+                          "files": {"main": {"url": "https://data.caf.fr/a.csv"},
+                                    "hist": {"url": "https://data.caf.fr/b.csv"}},
+                          "staged": {"title": "Cnaf : foyers allocataires", "publisher": "CAF", "cog_offset": 1},
+                          "last_failure": {"at": "2026-11-24T08:00:00+00:00", "error": "column missing"}},
+    "cog_communes/2025": {"source": "cog_communes", "vintage": "2025", "staged": {"title": "COG"}},
+}}
+
+
+def test_quality_annex_reads_the_manifest_in_french():
+    rows = {q.key: q for q in source_quality(MANIFEST, {"filosofi": "2021"})}
+    filo = rows["filosofi/2021"]
+    assert filo.used and filo.publisher == "Insee" and filo.geography == "COG 2024"
+    assert filo.null_cells == [("secret statistique", 210), ("non disponible", 54)]  # zero counts left out
+    assert filo.missing_cells == 264  # 210 + 54
+    # the same merge in two COGs is one line with both years; the surviving commune's own line is not repeated
+    assert filo.geo_changes == ["fusion : 44100 → 44088 (COG 2023, 2024)"]
+    assert filo.staged_at == "23 novembre 2026" and filo.hosts == [("www.insee.fr", "https://www.insee.fr/f.zip")]
+    caf = rows["caf_benefits/2024"]
+    assert not caf.used and caf.title == "Foyers allocataires" and caf.publisher == "Cnaf"
+    assert caf.geography == "COG de l'année N+1" and caf.last_failure == "24 novembre 2026 : column missing"
+    assert caf.hosts == [("data.caf.fr", "https://data.caf.fr/a.csv")]  # two files, one host
+
+
+def test_the_geography_sources_count_as_used():
+    assert used_vintages(MANIFEST, {"filosofi": "2021"}) == {"cog_communes": "2025", "filosofi": "2021"}
