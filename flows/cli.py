@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-import logging
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+
+# The commands run the Prefect flows in ephemeral mode (a temporary local server, no infrastructure). Set before
+# Prefect is imported: no telemetry, a start-up timeout that a fresh database on a slow disk needs, and Prefect's
+# own INFO lines (server start, task states) kept off the console; they still reach the run's logs.
+for _name, _value in {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "60",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "sources,transforms,reports",
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",  # `indicators` logs outside any flow run
+    "DASK_LOGGING__DISTRIBUTED": "warning",  # a local Dask cluster (national --dask) logs every connection at INFO
+}.items():
+    os.environ.setdefault(_name, _value)
 
 app = typer.Typer(
     help="Diagnostic territorial (ABS / CTG) à partir des données ouvertes de l'INSEE et de la CAF.",
@@ -16,7 +30,7 @@ app = typer.Typer(
 )
 
 DataDir = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--data-dir", help="Store folder (raw downloads, staged tables, manifest). Default: $ABS_DATA_DIR or ./data."),
 ]
 
@@ -33,7 +47,7 @@ def _print_report(report) -> None:
     cells = [(r["source"], r["vintage"], _fmt(r["rows"]), _fmt(r["secret_cells"]), r["download"], r["status"])
              for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *cells)]
-    line = lambda values: "  ".join(str(v).ljust(w) for v, w in zip(values, widths))  # noqa: E731
+    line = lambda values: "  ".join(str(v).ljust(w) for v, w in zip(values, widths))
     typer.echo(line(header))
     typer.echo(line("-" * w for w in widths))
     for c in cells:
@@ -49,31 +63,49 @@ def _fmt(n) -> str:
     return "-" if n is None else f"{n:,}".replace(",", " ")
 
 
+PublishDir = Annotated[
+    Path | None,
+    typer.Option("--out", help="Publication folder (versioned folders and a `latest` link). Default: $ABS_PUBLISH_DIR "
+                               "or ./publication."),
+]
+Mirror = Annotated[str | None, typer.Option(help="Fetch https://HOST/PATH as MIRROR/HOST/PATH (also $ABS_MIRROR).")]
+
+
 @app.command()
 def refresh(
-    source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Refresh only this source (repeatable).")] = None,
-    mirror: Annotated[Optional[str], typer.Option(help="Fetch https://HOST/PATH as MIRROR/HOST/PATH (also $ABS_MIRROR).")] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Refresh only this source (repeatable).")] = None,
+    mirror: Mirror = None,
     force: Annotated[bool, typer.Option(help="Stage again even when upstream files are unchanged.")] = False,
+    publish: Annotated[bool, typer.Option(help="Publish the national indicator tables when every source staged.")] = True,
     data_dir: DataDir = None,
+    out: PublishDir = None,
 ) -> None:
-    """Download, validate and stage the INSEE and CAF sources in the target geography (COG)."""
-    from sources.refresh import refresh as run
+    """Download, validate and stage the INSEE and CAF sources in the target geography (COG), then publish the
+    national indicator tables (the `refresh` flow, run locally)."""
+    from flows.refresh import RefreshFailed
+    from flows.refresh import refresh as refresh_flow
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     store = _store(data_dir)
-    report = run(source or None, store=store, mirror=mirror, force=force)
-    _print_report(report)
-    typer.echo(f"\nstore: {store.root}")
-    if report.failed:
+    state = refresh_flow(sources=source or None, mirror=mirror, force=force, publish=publish,
+                         data_dir=str(store.root), publish_dir=_opt(out), return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, RefreshFailed):
+        _print_report(outcome.report)
+        typer.echo(f"\nstore: {store.root}\nnothing published: {outcome}", err=True)
         raise typer.Exit(code=1)
+    _exit_if_failed(state)
+    _print_report(outcome["report"])
+    typer.echo(f"\nstore: {store.root}")
+    if outcome["published"]:
+        typer.echo(f"published: {outcome['published']}")
 
 
 @app.command()
 def indicators(
-    epci: Annotated[Optional[str], typer.Option(help="SIREN of the EPCI (9 digits).")] = None,
-    commune: Annotated[Optional[str], typer.Option(help="Code of one commune (its ABS).")] = None,
-    communes: Annotated[Optional[str], typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Name of the custom territory (with --communes).")] = None,
+    epci: Annotated[str | None, typer.Option(help="SIREN of the EPCI (9 digits).")] = None,
+    commune: Annotated[str | None, typer.Option(help="Code of one commune (its ABS).")] = None,
+    communes: Annotated[str | None, typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the custom territory (with --communes).")] = None,
     all_levels: Annotated[bool, typer.Option("--all", help="Every commune, EPCI, département and France.")] = False,
     out: Annotated[Path, typer.Option(help="Output folder of the exports.")] = Path("out"),
     data_dir: DataDir = None,
@@ -115,25 +147,123 @@ def sources() -> None:
             typer.echo(f"{'':<20} {spec.role:<6} {spec.url}")
 
 
+def _territory(epci: str | None, commune: str | None, communes: str | None, name: str | None):
+    """The territory of the options, validated before anything runs (exit 2 with the reason)."""
+    from pydantic import ValidationError
+
+    from flows.parameters import Territory
+
+    try:
+        return Territory(epci=epci, commune=commune, communes=communes, name=name)
+    except ValidationError as exc:
+        reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        typer.echo(f"error: {reasons}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+@app.command()
+def report(
+    epci: Annotated[str | None, typer.Option(help="SIREN of the EPCI (9 digits).")] = None,
+    commune: Annotated[str | None, typer.Option(help="Code of one commune (its ABS).")] = None,
+    communes: Annotated[str | None, typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the custom territory (with --communes).")] = None,
+    refresh_first: Annotated[str, typer.Option("--refresh", help="missing (refresh first if a source was never "
+                                               "staged), always or never.")] = "missing",
+    mirror: Mirror = None,
+    demo: Annotated[bool, typer.Option(help="Mark the report as built on synthetic demo data.")] = False,
+    data_dir: DataDir = None,
+    out: PublishDir = None,
+) -> None:
+    """Build and publish the diagnostic report of one territory (the `diagnostic` flow, run locally)."""
+    territory = _territory(epci, commune, communes, name)
+    if refresh_first not in ("missing", "always", "never"):
+        raise typer.BadParameter("--refresh is missing, always or never")
+    from flows.diagnostic import diagnostic
+
+    state = diagnostic(territory, data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror,
+                       refresh=refresh_first, demo=demo, return_state=True)
+    _exit_if_failed(state)
+    typer.echo(state.result())
+
+
+@app.command()
+def national(
+    epci: Annotated[list[str] | None, typer.Option(help="Only this EPCI (repeatable). Default: every EPCI.")] = None,
+    departement: Annotated[list[str] | None, typer.Option(help="Only this département (repeatable).")] = None,
+    no_departements: Annotated[bool, typer.Option("--no-departements", help="EPCI reports only.")] = False,
+    dask: Annotated[bool, typer.Option(help="Run the batches on a Dask cluster (local unless --address).")] = False,
+    address: Annotated[str | None, typer.Option(help="Scheduler of an existing Dask cluster (tcp://host:8786).")] = None,
+    workers: Annotated[int, typer.Option(help="Threads, or workers of a local Dask cluster.")] = 4,
+    batch_size: Annotated[int, typer.Option(help="Territories per task.")] = 25,
+    demo: Annotated[bool, typer.Option(help="Mark the reports as built on synthetic demo data.")] = False,
+    mirror: Mirror = None,
+    data_dir: DataDir = None,
+    out: PublishDir = None,
+) -> None:
+    """Publish the diagnostic of every EPCI and département (the `national` flow, run locally)."""
+    from flows.national import national as national_flow
+    from flows.parameters import TaskRunnerSpec
+
+    if dask or address:
+        runner = TaskRunnerSpec(kind="dask", address=address, n_workers=workers)
+    else:
+        runner = TaskRunnerSpec(max_workers=workers)
+    state = national_flow(runner=runner, epcis=epci or None, departements=[] if no_departements else (departement or None),
+                          batch_size=batch_size, data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror,
+                          demo=demo, return_state=True)
+    _exit_if_failed(state)
+    typer.echo(state.result())
+
+
+DEMO_EPCI = "200067346"  # CA Clisson Sèvre et Maine Agglo, the demo world's best-furnished EPCI
+
+
 @app.command()
 def demo(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the demo store is written.")] = Path("demo-output/data"),
+    out: Annotated[Path, typer.Option("--out", help="Where the demo reports are published.")] = Path("demo-output/publication"),
 ) -> None:
-    """Run the pipeline end to end on the embedded synthetic sample, served through the mirror mechanism."""
+    """The whole pipeline on the embedded synthetic sample, offline: the sources served by a local mirror are
+    refreshed, then the report of every demo EPCI and département is built and published."""
+    from flows.national import national as national_flow
+    from flows.parameters import TaskRunnerSpec
+    from flows.refresh import RefreshFailed
+    from flows.refresh import refresh as refresh_flow
     from sources.demo import MIRROR_ROOT
     from sources.mirror import serve
-    from sources.refresh import refresh as run
-    from sources.store import Store
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     typer.echo("Données de démonstration SYNTHÉTIQUES (codes et noms réels, chiffres inventés).")
-    store = Store(data_dir)
+    store = _store(data_dir)
     with serve(MIRROR_ROOT) as mirror:
         typer.echo(f"demo mirror: {mirror.url} (ABS_MIRROR)")
-        report = run(None, store=store, mirror=mirror.url)
-    _print_report(report)
+        state = refresh_flow(mirror=mirror.url, data_dir=str(store.root), publish_dir=str(out.resolve()),
+                             return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, RefreshFailed):
+        _print_report(outcome.report)
+        raise typer.Exit(code=1)
+    _exit_if_failed(state)
+    _print_report(outcome["report"])
     typer.echo(f"\nstore: {store.root}")
-    if report.failed:
+    state = national_flow(runner=TaskRunnerSpec(max_workers=2), data_dir=str(store.root),
+                          publish_dir=str(out.resolve()), refresh="never", demo=True, return_state=True)
+    _exit_if_failed(state)
+    from reports.site import report_name
+    from transforms.pipeline import Selection
+
+    index = Path(state.result())
+    typer.echo(f"index of the reports: {index}")
+    typer.echo(f"report: {index.parent / report_name(Selection(epci=DEMO_EPCI))}")
+
+
+def _opt(path: Path | None) -> str | None:
+    return str(path.resolve()) if path else None
+
+
+def _exit_if_failed(state) -> None:
+    if not state.is_completed():
+        error = state.result(raise_on_failure=False)
+        typer.echo(f"error: {state.name}: {error if isinstance(error, BaseException) else state.message}", err=True)
         raise typer.Exit(code=1)
 
 

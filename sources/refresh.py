@@ -3,14 +3,21 @@
 The COG entries come first (every other source is validated against them and brought into them). A source whose
 files are all unchanged upstream (HTTP 304) and already staged from the same bytes is not staged again. A source
 that fails keeps its previous staged table; the others go on, and the run reports every failure at the end.
+
+`refresh()` runs everything in order in one process. The Prefect flow (`flows/refresh.py`) calls the same pieces
+one entry at a time: `plan()`, then `refresh_one()` per entry (it raises, so that a task can retry network
+errors), `failed_result()` / `not_attempted()` for what did not stage, and `summary_markdown()` /
+`failure_rows()` for its artifacts.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import re
+import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +26,7 @@ import requests
 from sources import catalogue
 from sources.catalogue import Entry
 from sources.download import fetch, make_session
-from sources.errors import SourceError
+from sources.errors import DownloadError, ParseError, SourceError, SourceValidationError
 from sources.geography import Geography
 from sources.staging import Staged
 from sources.store import Store
@@ -39,6 +46,10 @@ PARSERS = {
     "caf_childcare": "sources.caf_childcare:stage",
 }
 GEOGRAPHY_SOURCES = ("cog_communes", "cog_events", "epci")
+GEOGRAPHY_FAILED = "not attempted: the target geography (COG) could not be staged"
+
+# Store.record reads, changes and rewrites the whole manifest: entries refreshed in parallel threads take turns.
+_MANIFEST_LOCK = threading.Lock()
 
 
 def parser(name: str):
@@ -56,6 +67,14 @@ class SourceResult:
     secret_cells: int | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    change: str = ""  # what changed since the previous refresh, in a few words
+    error_kind: str | None = None  # "validation", "parse", "download", "not attempted" (failed results only)
+    failures: list[dict] = field(default_factory=list)  # broken rules of a validation error (Failure.as_dict)
+    file: str | None = None  # the file that broke the rules
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}/{self.vintage}"
 
     @property
     def download_status(self) -> str:
@@ -91,6 +110,26 @@ def load_geography(store: Store, target: int | None = None) -> Geography:
     )
 
 
+def plan(names: list[str] | None = None, vintages: dict[str, str] | None = None) -> tuple[list[Entry], list[Entry]]:
+    """(the target COG entries, in the order they must be staged; every other selected entry)."""
+    target = str(catalogue.default_cog())
+    chosen = catalogue.select(names, vintages)
+    geo_entries = [catalogue.get(s, target) for s in GEOGRAPHY_SOURCES]
+    return geo_entries, [e for e in chosen if e.source not in GEOGRAPHY_SOURCES]
+
+
+def geography_for(entry: Entry, store: Store) -> Geography | None:
+    """What an entry is checked against: nothing for the COG lists themselves, the communes just staged for the
+    EPCI composition, the whole target geography for every other source."""
+    target = catalogue.default_cog()
+    if entry.source in ("cog_communes", "cog_events"):
+        return None
+    if entry.source == "epci":
+        return Geography(store.read_staged("cog_communes", str(target)),
+                         store.read_staged("cog_events", str(target)), pl.DataFrame(), target)
+    return load_geography(store, target)
+
+
 def refresh(
     names: list[str] | None = None,
     *,
@@ -99,38 +138,54 @@ def refresh(
     force: bool = False,
     session: requests.Session | None = None,
     progress: bool | None = None,
+    vintages: dict[str, str] | None = None,
 ) -> RefreshReport:
     """Refresh the selected sources (all when None); the target COG entries are always included."""
     store = store or Store()
     session = session or make_session()
-    target = str(catalogue.default_cog())
-    chosen = catalogue.select(names)
-    geo_entries = [catalogue.get(s, target) for s in GEOGRAPHY_SOURCES]
-    others = [e for e in chosen if e.source not in GEOGRAPHY_SOURCES]
+    geo_entries, others = plan(names, vintages)
     results: list[SourceResult] = []
     with store.lock(wait=5):
         for entry in geo_entries:
             if any(r.status == "failed" for r in results):
-                results.append(SourceResult(entry.source, entry.vintage, "failed",
-                                            error="not attempted: the COG communes or events could not be staged"))
+                results.append(not_attempted(entry, "not attempted: the COG communes or events could not be staged"))
                 continue
-            partial = None
-            if entry.source == "epci":  # the composition is checked against the communes just staged
-                partial = Geography(store.read_staged("cog_communes", target),
-                                    store.read_staged("cog_events", target), pl.DataFrame(), int(target))
-            results.append(_refresh_one(entry, store, session, mirror, force, partial, progress))
+            results.append(refresh_entry(entry, store, session=session, mirror=mirror, force=force,
+                                         geo=geography_for(entry, store), progress=progress))
         if any(r.status == "failed" for r in results):
-            for entry in others:
-                results.append(SourceResult(entry.source, entry.vintage, "failed",
-                                            error="not attempted: the target geography (COG) could not be staged"))
+            results.extend(not_attempted(entry, GEOGRAPHY_FAILED) for entry in others)
             return RefreshReport(results)
-        geo = load_geography(store, int(target))
+        geo = load_geography(store)
         for entry in others:
-            results.append(_refresh_one(entry, store, session, mirror, force, geo, progress))
+            results.append(refresh_entry(entry, store, session=session, mirror=mirror, force=force, geo=geo,
+                                         progress=progress))
     return RefreshReport(results)
 
 
-def _refresh_one(entry: Entry, store: Store, session, mirror, force, geo, progress) -> SourceResult:
+def refresh_one(source: str, vintage: str, store: Store, *, mirror: str | None = None,
+                force: bool = False) -> SourceResult:
+    """Stage one catalogue entry with its own HTTP session (safe to run beside others); raises SourceError."""
+    entry = catalogue.get(source, vintage)
+    return stage_entry(entry, store, session=make_session(), mirror=mirror, force=force,
+                       geo=geography_for(entry, store), progress=False)
+
+
+def refresh_entry(entry: Entry, store: Store, **kwargs) -> SourceResult:
+    """`stage_entry`, with a failure turned into a failed result (the previous staged table is kept)."""
+    try:
+        return stage_entry(entry, store, **kwargs)
+    except SourceError as exc:
+        return failed_result(entry.source, entry.vintage, exc)
+
+
+def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None = None, mirror: str | None = None,
+                force: bool = False, geo: Geography | None = None, progress: bool | None = None) -> SourceResult:
+    """Download the entry's files (conditional GET), validate and stage them unless nothing changed.
+
+    On a SourceError the manifest records `last_failure` and the error is raised again; the previously staged
+    table of the entry is left as it was.
+    """
+    session = session or make_session()
     previous = store.previous(entry.key)
     result = SourceResult(entry.source, entry.vintage, "failed")
     try:
@@ -147,6 +202,7 @@ def _refresh_one(entry: Entry, store: Store, session, mirror, force, geo, progre
                 and store.staged_path(entry.source, entry.vintage).exists()):
             result.status, result.rows = "unchanged", staged_before.get("rows")
             result.secret_cells, result.notes = staged_before.get("secret_cells"), staged_before.get("notes", [])
+            result.change = "no change"
             _record(store, entry, downloads, staged_before)
             return result
         staged: Staged = parser(entry.parser)(entry, {r: Path(d.path) for r, d in downloads.items()}, geo)
@@ -158,22 +214,136 @@ def _refresh_one(entry: Entry, store: Store, session, mirror, force, geo, progre
         _record(store, entry, downloads, summary)
         result.status, result.rows, result.secret_cells = "staged", summary["rows"], summary["secret_cells"]
         result.notes = staged.notes
+        result.change = describe_change(previous, summary)
     except SourceError as exc:
         log.error("%s", exc)
-        result.error = str(exc)
-        record = store.previous(entry.key)
-        record["last_failure"] = {"at": _now(), "error": str(exc)}
-        store.record(entry.key, record)
+        exc.downloads = result.downloads  # what was fetched before it failed, for the summary
+        with _MANIFEST_LOCK:
+            record = store.previous(entry.key)
+            record["last_failure"] = {"at": _now(), "error": str(exc)}
+            store.record(entry.key, record)
+        raise
     return result
 
 
+def failed_result(source: str, vintage: str, exc: BaseException) -> SourceResult:
+    """A failed entry as the summary shows it, from the error that stopped it."""
+    if isinstance(exc, SourceValidationError):
+        kind = "validation"
+    elif isinstance(exc, ParseError):
+        kind = "parse"
+    elif isinstance(exc, DownloadError):
+        kind = "download"
+    else:
+        kind = type(exc).__name__
+    return SourceResult(
+        source, vintage, "failed", downloads=list(getattr(exc, "downloads", [])), error=str(exc), error_kind=kind,
+        failures=[f.as_dict() for f in getattr(exc, "failures", [])], file=getattr(exc, "file", None),
+        change="not staged: the previous table is kept",
+    )
+
+
+def not_attempted(entry: Entry, reason: str) -> SourceResult:
+    return SourceResult(entry.source, entry.vintage, "failed", error=reason, error_kind="not attempted",
+                        change="not staged: the previous table is kept")
+
+
+# HTTP statuses worth asking again later: the server is busy or down, the file itself may be fine.
+_TRANSIENT_HTTP = re.compile(r"^HTTP (429|5\d\d)\b")
+
+
+def is_network_error(exc: BaseException) -> bool:
+    """A download that may work a few minutes later: no answer, a cut-off body, 429 or 5xx after the session's
+    own retries. A 404, an HTML page, a bad checksum or a validation error will not: they are not retried."""
+    if not isinstance(exc, DownloadError):
+        return False
+    if isinstance(exc.__cause__, requests.RequestException):
+        return True
+    return bool(_TRANSIENT_HTTP.match(exc.reason)) or exc.reason.startswith("the body was cut off")
+
+
+def describe_change(previous: dict, staged: dict) -> str:
+    """What a new staging changed since the previous one recorded in the manifest."""
+    before = previous.get("staged") or {}
+    if before.get("rows") is None:
+        return "first staging"
+    files = sorted(role for role, sha in staged.get("inputs", {}).items() if before.get("inputs", {}).get(role) != sha)
+    parts = [f"new upstream file ({', '.join(files)})" if files else "staged again from the same file(s)"]
+    for label, key in (("rows", "rows"), ("secret cells", "secret_cells")):
+        old, new = before.get(key), staged.get(key)
+        if old is not None and new is not None and old != new:
+            delta = f"{new - old:+,}".replace(",", " ")
+            parts.append(f"{label} {fmt_int(old)} → {fmt_int(new)} ({delta})")
+    old_geo, new_geo = len(before.get("geo_changes", [])), len(staged.get("geo_changes", []))
+    if old_geo != new_geo:
+        parts.append(f"geography changes {old_geo} → {new_geo}")
+    if len(parts) == 1 and files:
+        parts.append("same rows and secret cells")
+    return "; ".join(parts)
+
+
+def summary_markdown(report: RefreshReport, outcome: list[str] | None = None) -> str:
+    """The refresh summary as Markdown: one row per source, then the failures and what was (not) published."""
+    lines = ["# Refresh of the sources", ""]
+    staged = sum(r.status == "staged" for r in report.results)
+    unchanged = sum(r.status == "unchanged" for r in report.results)
+    lines.append(f"{len(report.results)} sources: {staged} staged, {unchanged} unchanged upstream, "
+                 f"{len(report.failed)} failed.")
+    lines += ["", "| source | vintage | rows | secret cells | download | status | since the previous refresh |",
+              "|---|---|---:|---:|---|---|---|"]
+    for r in report.results:
+        lines.append(f"| {r.source} | {r.vintage} | {fmt_int(r.rows)} | {fmt_int(r.secret_cells)} "
+                     f"| {r.download_status} | {r.status} | {_cell(r.change)} |")
+    if report.failed:
+        lines += ["", "## Failures", ""]
+        for r in report.failed:
+            lines += [f"### {r.key} ({r.error_kind})", "", "```", r.error or "", "```", ""]
+    if outcome:
+        lines += ["", "## Publication", ""] + [f"- {line}" for line in outcome]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def failure_rows(report: RefreshReport) -> list[dict]:
+    """One row per broken rule (validation) or per failed source (anything else), for a table artifact."""
+    rows = []
+    for r in report.failed:
+        base = {"source": r.source, "vintage": r.vintage, "kind": r.error_kind, "file": r.file or ""}
+        if r.failures:
+            rows += [base | {"column": f["column"], "rule": f["rule"], "rows": f["count"],
+                             "samples": "; ".join(f["samples"])} for f in r.failures]
+        else:
+            first = (r.error or "").splitlines()[0] if r.error else ""
+            rows.append(base | {"column": "", "rule": first, "rows": None, "samples": ""})
+    return rows
+
+
+def fmt_int(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}".replace(",", " ")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def _record(store: Store, entry: Entry, downloads: dict, staged: dict) -> None:
-    store.record(entry.key, {
-        "source": entry.source, "vintage": entry.vintage,
-        "files": {role: d.as_dict() for role, d in downloads.items()},
-        "staged": staged,
-    })
+    with _MANIFEST_LOCK:
+        store.record(entry.key, {
+            "source": entry.source, "vintage": entry.vintage,
+            "files": {role: d.as_dict() for role, d in downloads.items()},
+            "staged": staged,
+        })
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def missing_sources(store: Store) -> list[str]:
+    """Catalogue sources with no staged vintage in the store (a store never refreshed: all of them)."""
+    missing = []
+    for source in catalogue.sources():
+        try:
+            store.latest_vintage(source)
+        except FileNotFoundError:
+            missing.append(source)
+    return missing

@@ -70,3 +70,28 @@ def demo_mirror():
     """The demo mirror served on a loopback port (real HTTP); `.url` for ABS_MIRROR, `.log` of requests."""
     with serve(MIRROR_ROOT) as mirror:
         yield mirror
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory):
+    """One temporary Prefect server for every flow test of the session (requested by the flow test modules only,
+    so the other tests never pay its ~11 s start). Heartbeats are off: each would add up to 1 s per flow run."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        with prefect_test_harness(server_startup_timeout=60):
+            yield
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory, demo_mirror):
+    """A store refreshed from the demo mirror with the plain `refresh()` (no Prefect). Read it, never change it:
+    a test that breaks a store copies this one."""
+    from sources.refresh import refresh
+    from sources.store import Store
+
+    store = Store(tmp_path_factory.mktemp("demo-store"))
+    report = refresh(store=store, mirror=demo_mirror.url)
+    assert report.failed == [], [f.error for f in report.failed]
+    return store

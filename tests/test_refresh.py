@@ -7,9 +7,7 @@ import shutil
 
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from flows.cli import app
 from sources import catalogue
 from sources.demo import MIRROR_ROOT
 from sources.demo.build import entry_path
@@ -111,20 +109,60 @@ def test_two_refreshes_at_once_do_not_share_the_store(tmp_path):
                 pass
 
 
-def test_cli_refresh_prints_the_summary(tmp_path, demo_mirror):
-    result = CliRunner().invoke(
-        app, ["refresh", "--mirror", demo_mirror.url, "--source", "births", "--data-dir", str(tmp_path / "d")]
-    )
-    assert result.exit_code == 0, result.output
-    assert "births" in result.output and "downloaded" in result.output and "staged" in result.output
-    for source in ("cog_communes", "cog_events", "epci"):
-        assert source in result.output  # the geography always comes along
+# -- the pieces the refresh flow calls ---------------------------------------------------------------------------
 
 
-def test_cli_refresh_fails_loudly_when_the_mirror_is_empty(tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with serve(empty) as mirror:
-        result = CliRunner().invoke(app, ["refresh", "--mirror", mirror.url, "--data-dir", str(tmp_path / "d")])
-    assert result.exit_code == 1
-    assert "HTTP 404" in result.output
+def test_only_network_errors_are_worth_retrying():
+    import requests
+
+    from sources.errors import DownloadError, Failure, SourceValidationError
+    from sources.refresh import is_network_error
+
+    try:
+        raise DownloadError("https://x/f.csv", "no answer after retries: refused") from requests.ConnectionError()
+    except DownloadError as exc:
+        no_answer = exc
+    assert is_network_error(no_answer)
+    assert is_network_error(DownloadError("u", "HTTP 503 Service Unavailable"))
+    assert is_network_error(DownloadError("u", "HTTP 429 Too Many Requests"))
+    assert is_network_error(DownloadError("u", "the body was cut off 3 times: ..."))
+    assert not is_network_error(DownloadError("u", "HTTP 404 Not Found"))
+    assert not is_network_error(DownloadError("u", "an HTML page was served instead of csv"))
+    assert not is_network_error(SourceValidationError("births", "f.csv", [Failure("NAIS", "count >= 0", 1)]))
+
+
+def test_the_retry_condition_reads_the_error_of_the_failed_state():
+    from prefect.states import Failed
+
+    from flows.refresh import retry_on_network_error
+    from sources.errors import DownloadError
+
+    assert retry_on_network_error(None, None, Failed(data=DownloadError("u", "HTTP 502 Bad Gateway")))
+    assert not retry_on_network_error(None, None, Failed(data=DownloadError("u", "HTTP 404 Not Found")))
+
+
+def test_the_change_since_the_previous_refresh_in_words():
+    from sources.refresh import describe_change
+
+    before = {"staged": {"rows": 1200, "secret_cells": 12, "inputs": {"main": "aaa", "hist": "bbb"},
+                         "geo_changes": [{}]}}
+    assert describe_change({}, {"rows": 10}) == "first staging"
+    # 1 250 - 1 200 = +50 rows; 12 - 3 = 9 secret cells fewer
+    assert describe_change(before, {"rows": 1250, "secret_cells": 3, "inputs": {"main": "ccc", "hist": "bbb"},
+                                    "geo_changes": [{}]}) == (
+        "new upstream file (main); rows 1 200 → 1 250 (+50); secret cells 12 → 3 (-9)")
+    assert describe_change(before, {"rows": 1200, "secret_cells": 12, "inputs": {"main": "aaa", "hist": "bbb"},
+                                    "geo_changes": [{}, {}]}) == (
+        "staged again from the same file(s); geography changes 1 → 2")
+    assert describe_change(before, {"rows": 1200, "secret_cells": 12, "inputs": {"main": "aaa", "hist": "ddd"},
+                                    "geo_changes": [{}]}) == "new upstream file (hist); same rows and secret cells"
+
+
+def test_missing_sources_lists_what_was_never_staged(tmp_path, demo_mirror):
+    from sources.refresh import missing_sources
+
+    store = Store(tmp_path / "store")
+    assert missing_sources(store) == catalogue.sources()
+    refresh(["births"], store=store, mirror=demo_mirror.url)
+    assert missing_sources(store) == [s for s in catalogue.sources()
+                                      if s not in ("births", "cog_communes", "cog_events", "epci")]

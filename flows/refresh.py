@@ -1,0 +1,163 @@
+"""The `refresh` flow: every source downloaded, validated and staged, then the national indicators published.
+
+The COG entries run first, one after the other (each is checked against the previous one); every other source
+then runs in parallel threads. A network error is retried by the task (after the HTTP session's own quick
+retries); a validation error is not. The store is locked for the whole run, so two refreshes started at once
+take turns instead of interleaving their writes. When every source staged (or was unchanged upstream), the
+national indicator tables are written into a new version of the `indicateurs` publication and `latest` switches
+to it; otherwise nothing is published and the artifacts say which source failed and why.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.common import exception_of, open_store, publication, run_about
+from flows.parameters import Territory
+from sources import refresh as sources_refresh
+from sources.publication import describe
+from sources.refresh import RefreshReport, SourceResult
+
+THREADS = 4  # parallel downloads: polite to the publishers, enough to overlap parsing and waiting
+NETWORK_RETRIES = 3
+NETWORK_RETRY_DELAYS = [60, 300, 900]  # seconds: an upstream outage rarely ends within the session's retries
+PUBLICATION = "indicateurs"
+
+
+class RefreshFailed(RuntimeError):
+    """Some sources could not be staged: nothing was published. Carries the report for whoever prints it."""
+
+    def __init__(self, report: RefreshReport, message: str):
+        super().__init__(message)
+        self.report = report
+
+    def __reduce__(self):  # Prefect pickles the error of a failed run: keep the report with it
+        return type(self), (self.report, str(self))
+
+
+def retry_on_network_error(task, task_run, state) -> bool:
+    """Prefect retry condition: only downloads that may work later (see `sources.refresh.is_network_error`)."""
+    try:
+        state.result()
+    except Exception as exc:  # the task's own error, raised again by result()
+        return sources_refresh.is_network_error(exc)
+    return False
+
+
+@task(name="refresh-source", task_run_name="refresh-{source}-{vintage}", cache_policy=NO_CACHE,
+      retries=NETWORK_RETRIES, retry_delay_seconds=NETWORK_RETRY_DELAYS, retry_jitter_factor=0.2,
+      retry_condition_fn=retry_on_network_error)
+def refresh_source(source: str, vintage: str, data_dir: str, mirror: str | None, force: bool) -> SourceResult:
+    result = sources_refresh.refresh_one(source, vintage, open_store(data_dir), mirror=mirror, force=force)
+    get_run_logger().info("%s/%s: %s (%s)", source, vintage, result.status, result.change)
+    return result
+
+
+@task(name="export-indicators", cache_policy=NO_CACHE)
+def export_national(data_dir: str, out_dir: str) -> list[str]:
+    from transforms.pipeline import export_indicators
+
+    _, paths = export_indicators(open_store(data_dir), Path(out_dir), None)
+    return [str(p) for p in paths.values()]
+
+
+def _outcome(future, source: str, vintage: str) -> SourceResult:
+    error = exception_of(future)
+    return future.result() if error is None else sources_refresh.failed_result(source, vintage, error)
+
+
+@flow(name="refresh", task_runner=ThreadPoolTaskRunner(max_workers=THREADS))
+def refresh(
+    sources: list[str] | None = None,
+    vintages: dict[str, str] | None = None,
+    force: bool = False,
+    mirror: str | None = None,
+    data_dir: str | None = None,
+    publish_dir: str | None = None,
+    publish: bool = True,
+    reports: list[Territory] | None = None,
+    lock_timeout: float = 1800,
+) -> dict:
+    """Refresh the sources (all when `sources` is None; `vintages` pins one vintage per source, e.g.
+    {"filosofi": "2021"}), then publish the national indicators and rebuild the diagnostics of `reports`.
+
+    mirror: fetch https://HOST/PATH as MIRROR/HOST/PATH ($ABS_MIRROR when None). data_dir / publish_dir:
+    $ABS_DATA_DIR / $ABS_PUBLISH_DIR when None. lock_timeout: seconds to wait for another refresh to finish.
+    """
+    log = get_run_logger()
+    store = open_store(data_dir)
+    root = str(store.root)
+    geo_entries, others = sources_refresh.plan(sources, vintages)  # an unknown source name stops here
+    pub = publication(publish_dir, PUBLICATION)
+    outcome: list[str] = []
+    results: list[SourceResult] = []
+    log.info("refreshing %d entries into %s", len(geo_entries) + len(others), root)
+    with store.lock(wait=lock_timeout):
+        for entry in geo_entries:  # in order: the EPCI composition is checked against the communes
+            if any(r.status == "failed" for r in results):
+                results.append(sources_refresh.not_attempted(entry, sources_refresh.GEOGRAPHY_FAILED))
+                continue
+            future = refresh_source.submit(entry.source, entry.vintage, root, mirror, force)
+            results.append(_outcome(future, entry.source, entry.vintage))
+        if any(r.status == "failed" for r in results):
+            results += [sources_refresh.not_attempted(e, sources_refresh.GEOGRAPHY_FAILED) for e in others]
+        else:
+            futures = refresh_source.map([e.source for e in others], [e.vintage for e in others],
+                                         unmapped(root), unmapped(mirror), unmapped(force))
+            results += [_outcome(f, e.source, e.vintage) for f, e in zip(futures, others)]
+        report = RefreshReport(results)
+
+        if report.failed:
+            keys = ", ".join(r.key for r in report.failed)
+            outcome.append(f"Nothing published: {len(report.failed)} source(s) failed ({keys}).")
+            outcome.append(f"Previous publication kept: {describe(pub)}.")
+            _artifacts(report, outcome)
+            raise RefreshFailed(report, f"{len(report.failed)} source(s) failed: {keys}; nothing was published")
+
+        nothing_new = all(r.status == "unchanged" for r in report.results) and pub.latest is not None
+        if publish and nothing_new:
+            outcome.append(f"Nothing changed upstream: the current publication stays ({describe(pub)}).")
+        elif publish:
+            outcome += _publish(pub, report, store, run_about(sources=sources, vintages=vintages, force=force))
+        else:
+            outcome.append("Not published (publish=false).")
+
+    _artifacts(report, outcome)
+    published = []
+    for territory in reports or []:  # after the lock: a diagnostic reads the store, it does not refresh it
+        from flows.diagnostic import diagnostic
+
+        published.append(diagnostic(territory, data_dir=root, publish_dir=publish_dir, refresh="never"))
+    return {"report": report, "published": str(pub.latest) if publish else None, "reports": published}
+
+
+def _publish(pub, report: RefreshReport, store, about: dict) -> list[str]:
+    """The national indicator tables, the summary and the manifest as a new version of the publication."""
+    draft = pub.begin(about)
+    try:
+        export_national(str(store.root), str(draft.path))
+        (draft.path / "sources.md").write_text(sources_refresh.summary_markdown(report), encoding="utf-8")
+        shutil.copy2(store.manifest_path, draft.path / "manifest.json")
+        folder = pub.commit(draft)
+    except BaseException as exc:
+        failed = pub.fail(draft, exc)
+        _artifacts(report, [f"Publication failed: {exc}", f"Set aside in {failed}.",
+                            f"Previous publication kept: {describe(pub)}."])
+        raise
+    get_run_logger().info("published %s", folder)
+    return [f"Published {folder} (`latest` now points to it; previous versions kept)."]
+
+
+def _artifacts(report: RefreshReport, outcome: list[str]) -> None:
+    create_markdown_artifact(key="refresh-summary", markdown=sources_refresh.summary_markdown(report, outcome),
+                             description="Per source: vintage, rows, secret cells, download, what changed")
+    rows = sources_refresh.failure_rows(report)
+    if rows:
+        create_table_artifact(key="refresh-failures", table=rows,
+                              description="Sources that could not be staged: broken rules or errors")

@@ -1,0 +1,60 @@
+"""The units a national run fans out over: every EPCI and every département of the target geography."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from sources.geography import NO_EPCI
+from sources.refresh import load_geography
+from sources.store import Store
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One territory of the national batch (plain strings: cheap to send to a thread, a process or a cluster)."""
+
+    level: str  # "epci" or "dep"
+    code: str
+    name: str
+    communes: tuple[str, ...] = ()  # a département's communes (its report is that group of communes)
+
+
+def national_units(store: Store, epcis: list[str] | None = None, departements: list[str] | None = None) -> list[Unit]:
+    """Every EPCI then every département of the staged target COG, in code order.
+
+    `epcis` / `departements` keep only those codes (None: all; an empty list: none); an unknown code is an error
+    that names it, so a typo never silently shrinks a batch.
+    """
+    geo = load_geography(store)
+    epci = (geo.epci.filter(pl.col("epci") != NO_EPCI).select("epci", "epci_name").unique("epci").sort("epci"))
+    membership = geo.membership()
+    communes_of = {dep: tuple(sorted(codes)) for dep, codes in
+                   membership.group_by("dep").agg(pl.col("code")).iter_rows()}
+    try:
+        dep_names = dict(store.read_staged("cog_departements").select("dep", "name").iter_rows())
+    except FileNotFoundError:  # the names are a nicety
+        dep_names = {}
+    units = [Unit("epci", code, name) for code, name in epci.iter_rows()]
+    units += [Unit("dep", code, dep_names.get(code, f"Département {code}"), communes_of[code])
+              for code in sorted(communes_of)]
+    return _keep(units, "epci", epcis) + _keep(units, "dep", departements)
+
+
+def _keep(units: list[Unit], level: str, codes: list[str] | None) -> list[Unit]:
+    mine = [u for u in units if u.level == level]
+    if codes is None:
+        return mine
+    unknown = sorted(set(codes) - {u.code for u in mine})
+    if unknown:
+        what = "EPCI" if level == "epci" else "département"
+        raise ValueError(f"{what} not in the target geography: {', '.join(unknown)}")
+    return [u for u in mine if u.code in set(codes)]
+
+
+def batches(items: list, size: int) -> list[list]:
+    """`items` cut into consecutive lists of at most `size` (one task each)."""
+    if size < 1:
+        raise ValueError("a batch holds at least one unit")
+    return [items[i:i + size] for i in range(0, len(items), size)]

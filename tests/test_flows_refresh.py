@@ -1,0 +1,228 @@
+"""The `refresh` flow against the demo mirror (real HTTP on 127.0.0.1), under the session's Prefect test server."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from flow_support import artifacts, mirror_copy, run
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+import flows.refresh as refresh_module
+from flows.refresh import refresh
+from sources import catalogue
+from sources.demo.build import entry_path
+from sources.mirror import MirrorApp, serve
+from sources.publication import Publication
+from sources.refresh import plan
+from sources.store import Store
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+N_ENTRIES = len(catalogue.entries())
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, demo_mirror):
+    """A first refresh into an empty store, then a second one with nothing changed upstream."""
+    tmp = tmp_path_factory.mktemp("refresh-flow")
+    params = dict(mirror=demo_mirror.url, data_dir=str(tmp / "data"), publish_dir=str(tmp / "pub"))
+    first = run(refresh, **params, reports=[{"epci": "200067346"}])
+    first_artifacts = artifacts(first)
+    published_first = Publication(tmp / "pub", "indicateurs").latest
+    n_requests = len(demo_mirror.log)
+    second = run(refresh, **params)
+    return dict(tmp=tmp, first=first, second=second, first_artifacts=first_artifacts,
+                second_artifacts=artifacts(second), published_first=published_first,
+                second_log=demo_mirror.log[n_requests:])
+
+
+def test_a_first_refresh_stages_every_source_and_publishes_the_national_indicators(two_runs):
+    assert two_runs["first"].is_completed(), two_runs["first"].message
+    report = two_runs["first"].result()["report"]
+    assert [r.status for r in report.results] == ["staged"] * N_ENTRIES
+    folder = two_runs["published_first"]
+    assert folder is not None and folder.name != "latest"
+    for name in ("indicateurs-france.parquet", "indicateurs-france.csv", "indicateurs-france.xlsx",
+                 "sources.md", "manifest.json", "publication.json"):
+        assert (folder / name).is_file(), name
+    meta = json.loads((folder / "publication.json").read_text(encoding="utf-8"))
+    assert meta["flow"] == "refresh" and meta["previous"] is None
+    assert meta["flow_run_id"] == str(two_runs["first"].state_details.flow_run_id)
+
+
+def test_the_diagnostics_asked_for_are_rebuilt_after_the_refresh(two_runs):
+    report = two_runs["tmp"] / "pub" / "territoires" / "epci-200067346" / "latest" / "diagnostic-epci-200067346.html"
+    assert two_runs["first"].result()["reports"] == [str(report.resolve())]
+    assert "CA Clisson Sèvre et Maine Agglo" in report.read_text(encoding="utf-8")
+
+
+def test_the_summary_artifact_has_one_row_per_source_with_its_figures(two_runs):
+    markdown = two_runs["first_artifacts"]["refresh-summary"]
+    report = two_runs["first"].result()["report"]
+    rows = [line for line in markdown.splitlines() if line.startswith("| ") and not line.startswith("| source")]
+    assert len(rows) == N_ENTRIES
+    births = next(r for r in report.results if r.source == "births")
+    n = f"{births.rows:,}".replace(",", " ")
+    assert f"| births | 2024 | {n} | {births.secret_cells} | downloaded | staged | first staging |" in markdown
+    assert f"{N_ENTRIES} sources: {N_ENTRIES} staged, 0 unchanged upstream, 0 failed." in markdown
+    assert "Published " in markdown and "refresh-failures" not in two_runs["first_artifacts"]
+
+
+def test_a_second_refresh_downloads_nothing_and_keeps_the_publication(two_runs):
+    assert two_runs["second"].is_completed(), two_runs["second"].message
+    report = two_runs["second"].result()["report"]
+    assert {r.status for r in report.results} == {"unchanged"}
+    assert {e["status"] for e in two_runs["second_log"]} == {304}
+    markdown = two_runs["second_artifacts"]["refresh-summary"]
+    assert markdown.count("| unchanged | unchanged | no change |") == N_ENTRIES
+    assert "Nothing changed upstream: the current publication stays" in markdown
+    pub = Publication(two_runs["tmp"] / "pub", "indicateurs")
+    assert pub.versions() == [two_runs["published_first"].name]
+
+
+def test_a_changed_upstream_file_is_staged_again_and_the_summary_says_what_changed(tmp_path, demo_mirror):
+    data, pub_dir = tmp_path / "data", tmp_path / "pub"
+    assert run(refresh, sources=["births"], mirror=demo_mirror.url, data_dir=str(data),
+               publish_dir=str(pub_dir), publish=False).is_completed()
+    root = mirror_copy(tmp_path)
+    births = entry_path(root, "births", "2024")
+    data_csv = next(p for p in births.iterdir() if p.name.endswith("_data.csv"))
+    lines = data_csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    withdrawn = '"F";"LVB";"A";"01001";"COM";"A";"2010";7.0\n'
+    assert withdrawn in lines
+    before = Store(data).read_staged("births", "2024").height
+    lines.remove(withdrawn)  # the publisher withdrew the 2010 births of one commune
+    data_csv.write_text("".join(lines), encoding="utf-8")
+    with serve(root) as mirror:
+        state = run(refresh, sources=["births"], mirror=mirror.url, data_dir=str(data), publish_dir=str(pub_dir),
+                    publish=False)
+    assert state.is_completed(), state.message
+    markdown = artifacts(state)["refresh-summary"]
+    # one commune-year observation less: one staged COM row less, nothing else moves
+    after = before - 1
+    fmt = lambda n: f"{n:,}".replace(",", " ")
+    secret = Store(data).previous("births/2024")["staged"]["secret_cells"]  # unchanged by the withdrawal
+    assert (f"| births | 2024 | {fmt(after)} | {secret} | downloaded | staged | new upstream file (main); "
+            f"rows {fmt(before)} → {fmt(after)} (-1) |") in markdown
+    assert "| cog_communes | 2025 |" in markdown and "| unchanged | unchanged | no change |" in markdown
+
+
+def _negative_population(root):
+    """The second source of the parallel phase gets a negative population in one commune."""
+    folder = entry_path(root, "rp_population", "2022")
+    csv = folder / "base-cc-evol-struct-pop-2022.CSV"
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    cells = lines[1].split(";")
+    cells[1] = "-5"
+    lines[1] = ";".join(cells)
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return cells[0]
+
+
+def test_a_refresh_whose_second_source_fails_validation_publishes_nothing(tmp_path, demo_mirror):
+    assert plan()[1][1].key == "rp_population/2022"  # the "second source" of this test
+    data, pub_dir = tmp_path / "data", tmp_path / "pub"
+    assert run(refresh, mirror=demo_mirror.url, data_dir=str(data), publish_dir=str(pub_dir)).is_completed()
+    pub = Publication(pub_dir, "indicateurs")
+    latest = pub.latest
+    published_bytes = (latest / "indicateurs-france.parquet").read_bytes()
+
+    root = mirror_copy(tmp_path)
+    commune = _negative_population(root)
+    with serve(root) as mirror:
+        state = run(refresh, mirror=mirror.url, data_dir=str(data), publish_dir=str(pub_dir), force=True)
+
+    assert state.is_failed()
+    assert "1 source(s) failed: rp_population/2022; nothing was published" in state.message
+    assert pub.latest == latest and pub.versions() == [latest.name]  # nothing new, `latest` untouched
+    assert (latest / "indicateurs-france.parquet").read_bytes() == published_bytes
+    assert not any(p.name.startswith("_") for p in pub.dir.iterdir())  # not even a draft was started
+    found = artifacts(state)
+    markdown = found["refresh-summary"]
+    assert "| rp_population | 2022 | - | - | downloaded | failed | not staged: the previous table is kept |" in markdown
+    assert "### rp_population/2022 (validation)" in markdown
+    assert "Nothing published: 1 source(s) failed (rp_population/2022)." in markdown
+    assert f"Previous publication kept: indicateurs: latest = {latest.name}" in markdown
+    [row] = [r for r in found["refresh-failures"] if r["column"] == "P22_POP"]
+    assert row["source"] == "rp_population" and row["kind"] == "validation" and row["rows"] == 1
+    assert commune in row["samples"]
+    # the other sources went on: every one but the failed one was staged again (force)
+    report = state.result(raise_on_failure=False).report
+    assert sum(r.status == "staged" for r in report.results) == N_ENTRIES - 1
+
+
+def test_two_refreshes_at_once_take_turns_on_the_store(tmp_path, demo_mirror):
+    params = dict(mirror=demo_mirror.url, data_dir=str(tmp_path / "data"), publish_dir=str(tmp_path / "pub"))
+    start = len(demo_mirror.log)
+    states = [None, None]
+
+    def one(i):
+        states[i] = run(refresh, **params)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(s is not None and s.is_completed() for s in states), [s and s.message for s in states]
+    statuses = sorted({r.status for r in s.result()["report"].results}.pop() for s in states)
+    assert statuses == ["staged", "unchanged"]  # the second waited for the first, then found nothing new
+    log = demo_mirror.log[start:]
+    n_files = sum(len(e.files) for e in catalogue.entries())
+    assert sum(e["status"] == 200 for e in log) == n_files  # every file downloaded once, not twice
+    manifest = Store(tmp_path / "data").manifest()["entries"]
+    assert len(manifest) == N_ENTRIES and all("staged" in record for record in manifest.values())
+    assert len(Publication(tmp_path / "pub", "indicateurs").versions()) == 1
+
+
+class FlakyMirror:
+    """The demo mirror, except that the first `cuts` answers for `path` stop halfway through the body."""
+
+    def __init__(self, root, path: str, cuts: int):
+        self.app, self.path, self.cuts = MirrorApp(root), path, cuts
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        if request.path == self.path and self.cuts > 0:
+            self.cuts -= 1
+            body, content_type = self.app.body(request.path)
+            response = Response(body[: len(body) // 2], content_type=content_type)
+            response.headers["Content-Length"] = str(len(body))  # promised, never sent: the body is cut off
+            self.app.log.append({"path": request.path, "status": "cut"})
+            return response(environ, start_response)
+        return self.app(environ, start_response)
+
+
+def test_a_network_error_is_retried_by_the_task_and_then_succeeds(tmp_path, monkeypatch):
+    from sources import download
+
+    url = catalogue.get("births", "2024").file().url
+    path = "/" + url.split("://", 1)[1].split("?", 1)[0]
+    # the downloader asks BODY_ATTEMPTS times itself, then gives up: the task's retry asks again
+    app = FlakyMirror(mirror_copy(tmp_path), path, cuts=download.BODY_ATTEMPTS)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(refresh_module, "refresh_source",
+                        refresh_module.refresh_source.with_options(retry_delay_seconds=0))
+    try:
+        state = run(refresh, sources=["births"], mirror=f"http://127.0.0.1:{server.port}",
+                    data_dir=str(tmp_path / "data"), publish=False)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+    assert state.is_completed(), state.message
+    births = [e["status"] for e in app.app.log if e["path"] == path]
+    assert births == ["cut"] * download.BODY_ATTEMPTS + [200]
+    report = state.result()["report"]
+    assert next(r for r in report.results if r.source == "births").status == "staged"
+
+
+def test_an_unknown_source_is_refused_before_anything_is_downloaded(tmp_path, demo_mirror):
+    start = len(demo_mirror.log)
+    state = run(refresh, sources=["births", "naissances"], mirror=demo_mirror.url, data_dir=str(tmp_path / "d"))
+    assert state.is_failed() and "unknown source(s) ['naissances']" in state.message
+    assert demo_mirror.log[start:] == []
