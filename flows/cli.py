@@ -120,7 +120,10 @@ def indicators(
         if epci:
             selection = Selection(epci=check_siren(epci))
         elif commune:
-            selection = Selection(commune=parse_communes(commune)[0])
+            codes = parse_communes(commune)
+            if len(codes) != 1:
+                raise ValueError("--commune takes one commune code; use --communes A,B --name NAME for a group")
+            selection = Selection(commune=codes[0])
         elif communes:
             selection = Selection(territory=CustomTerritory(name or "Territoire", parse_communes(communes)))
         else:

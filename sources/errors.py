@@ -17,6 +17,9 @@ class DownloadError(SourceError):
             message += f"\n  start of the response: {body[:200]!r}"
         super().__init__(message)
 
+    def __reduce__(self):  # picklable: Prefect stores a failed run's exception
+        return (self.__class__, (self.url, self.reason, self.body))
+
 
 @dataclass
 class Failure:
@@ -43,6 +46,9 @@ class SourceValidationError(SourceError):
             lines.append(f"  the downloaded file is kept for inspection: {raw_path}")
         super().__init__("\n".join(lines))
 
+    def __reduce__(self):
+        return (self.__class__, (self.source, self.file, self.failures, self.raw_path))
+
 
 class ParseError(SourceError):
     """The file cannot be read at all (missing member, no header row, undecodable text)."""
@@ -50,3 +56,6 @@ class ParseError(SourceError):
     def __init__(self, source: str, file: str, reason: str):
         self.source, self.file, self.reason = source, file, reason
         super().__init__(f"{source}: cannot read {file}: {reason}")
+
+    def __reduce__(self):
+        return (self.__class__, (self.source, self.file, self.reason))

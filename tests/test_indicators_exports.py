@@ -133,3 +133,18 @@ def test_the_indicators_command_refuses_malformed_codes(store, tmp_path, args, m
     assert result.exit_code != 0
     assert message in " ".join(result.output.split())  # the usage box wraps long lines
     assert not list(Path(tmp_path).glob("indicateurs-*"))  # nothing written
+
+
+def test_an_export_longer_than_an_excel_sheet_spans_several_sheets(tmp_path, monkeypatch):
+    """France has ~2 million rows: Excel stops at 1,048,576 per sheet, so the rows go on in the next sheet."""
+    from transforms import export
+
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 2)
+    table = pl.DataFrame({"level": ["COM"] * 5, "code": [f"0100{i}" for i in range(1, 6)], "indicator": ["population"] * 5,
+                          "value": [1.0, 2.0, 3.0, 4.0, 5.0], "status": [None] * 5, "unit": ["count"] * 5,
+                          "evolution_unit": [None] * 5}, schema_overrides={"status": pl.String, "evolution_unit": pl.String})
+    paths = export.write_exports(table, tmp_path, "t")
+    book = openpyxl.load_workbook(paths["xlsx"], read_only=True)
+    # 5 rows, 2 per sheet: 2 + 2 + 1
+    assert book.sheetnames == ["indicateurs 1", "indicateurs 2", "indicateurs 3", "définitions"]
+    assert [book[f"indicateurs {n}"].max_row - 1 for n in (1, 2, 3)] == [2, 2, 1]

@@ -166,3 +166,19 @@ def test_missing_sources_lists_what_was_never_staged(tmp_path, demo_mirror):
     refresh(["births"], store=store, mirror=demo_mirror.url)
     assert missing_sources(store) == [s for s in catalogue.sources()
                                       if s not in ("births", "cog_communes", "cog_events", "epci")]
+
+
+def test_source_errors_survive_pickling():
+    """Prefect pickles a failed run's exception: the errors must come back whole."""
+    import pickle
+
+    from sources.errors import DownloadError, Failure, ParseError, SourceValidationError
+
+    errors = [
+        DownloadError("https://x/y.csv", "HTTP 503 Service Unavailable", "<html>"),
+        SourceValidationError("filosofi", "cc.csv", [Failure("MED21", "amount within [0, +inf]", 1, ["COM 01001"])], "/r"),
+        ParseError("epci", "EPCI.xlsx", "no header row"),
+    ]
+    for error in errors:
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)

@@ -40,6 +40,7 @@ def definitions() -> pl.DataFrame:
     })
 
 
+XLSX_MAX_ROWS = 1_048_575  # Excel's limit per sheet, less the header row
 EVOLUTION_UNITS_FR = {"points": "points", "percent_per_year": "% par an", "difference": "écart"}
 ROUNDED = ["value", "numerator", "denominator", "ref_epci", "ref_dep", "ref_france", "value_comparison", "evolution"]
 
@@ -73,6 +74,11 @@ def write_exports(table: pl.DataFrame, out_dir: Path, stem: str) -> dict[str, Pa
         import xlsxwriter
 
         with xlsxwriter.Workbook(tmp) as book:
-            fr.write_excel(book, worksheet="indicateurs", autofit=True, freeze_panes=(1, 0))
+            # a sheet holds 1,048,576 rows: France (35,000 communes x 55 indicators) spans several sheets
+            chunks = range(0, max(fr.height, 1), XLSX_MAX_ROWS)
+            for n, start in enumerate(chunks, start=1):
+                sheet = "indicateurs" if len(chunks) == 1 else f"indicateurs {n}"
+                fr.slice(start, XLSX_MAX_ROWS).write_excel(book, worksheet=sheet, autofit=fr.height < 100_000,
+                                                           freeze_panes=(1, 0))
             definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
     return paths
