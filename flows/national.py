@@ -37,13 +37,12 @@ class BatchesFailed(RuntimeError):
 
 
 def selection_of(unit: Unit):
-    """The report selection of a unit: the EPCI itself, or a département as the group of its communes."""
+    """The report selection of a unit: the EPCI or the département itself (its own published figures)."""
     from transforms.pipeline import Selection
-    from transforms.territories import CustomTerritory
 
     if unit.level == "epci":
         return Selection(epci=unit.code)
-    return Selection(territory=CustomTerritory(unit.name, unit.communes, code=f"DEP-{unit.code}"))
+    return Selection(departement=unit.code)
 
 
 @task(name="list-territories", cache_policy=NO_CACHE)

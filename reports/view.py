@@ -70,6 +70,8 @@ class TerritoryView:
             return f"Établissement public de coopération intercommunale (SIREN {self.selection.epci})"
         if self.selection.commune:
             return f"Commune (code Insee {self.selection.commune})"
+        if self.selection.departement:
+            return f"Département (code {self.selection.departement})"
         return "Regroupement de communes"
 
     def cell(self, place: Place, indicator: str) -> dict | None:
@@ -93,21 +95,27 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
         territory = Place("EPCI", selection.epci, names.get(("EPCI", selection.epci), selection.epci), TERRITORY)
     elif selection.commune:
         territory = next(p for p in communes if p.code == selection.commune)
+    elif selection.departement:
+        dep = selection.departement
+        territory = Place("DEP", dep, names.get(("DEP", dep), dep), TERRITORY)
     else:
         code = selection.territory.code
         territory = Place("TERRITORY", code, names.get(("TERRITORY", code), selection.territory.name), TERRITORY)
     epcis = sorted((Place("EPCI", code, name, EPCIS) for (level, code), name in names.items()
                     if level == "EPCI" and (level, code) != territory.key), key=lambda p: sort_key(p.name))
-    by_epci = selection.territory is not None and len(communes) > MAX_COMMUNE_ROWS and len(epcis) > 1
+    grouping = selection.territory is not None or selection.departement is not None
+    by_epci = grouping and len(communes) > MAX_COMMUNE_ROWS and len(epcis) > 1
     references = [] if by_epci else [Place(p.level, p.code, p.name, REFERENCES) for p in epcis]
     for level in ("DEP", "FRANCE"):
         references += [Place(lvl, code, name, REFERENCES) for (lvl, code), name in sorted(names.items())
-                       if lvl == level]
+                       if lvl == level and (lvl, code) != territory.key]
     units = epcis if by_epci else communes
     places = tuple(units) + ((territory,) if territory.level != "COM" else ()) + tuple(references)
     dep_code = _reference_departement(rows, territory)
-    departement = next((p for p in references if p.level == "DEP" and p.code == dep_code),
-                       next(p for p in references if p.level == "DEP"))
+    # a département is its own reference département (its flags compare it with France)
+    departement = territory if territory.level == "DEP" else next(
+        (p for p in references if p.level == "DEP" and p.code == dep_code),
+        next(p for p in references if p.level == "DEP"))
     cells = {(r["level"], r["code"], r["indicator"]): r for r in rows.iter_rows(named=True)}
     return TerritoryView(selection, rows, places, tuple(communes), territory, departement, cells)
 

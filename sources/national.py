@@ -18,7 +18,6 @@ class Unit:
     level: str  # "epci" or "dep"
     code: str
     name: str
-    communes: tuple[str, ...] = ()  # a département's communes (its report is that group of communes)
 
 
 def national_units(store: Store, epcis: list[str] | None = None, departements: list[str] | None = None) -> list[Unit]:
@@ -29,16 +28,13 @@ def national_units(store: Store, epcis: list[str] | None = None, departements: l
     """
     geo = load_geography(store)
     epci = (geo.epci.filter(pl.col("epci") != NO_EPCI).select("epci", "epci_name").unique("epci").sort("epci"))
-    membership = geo.membership()
-    communes_of = {dep: tuple(sorted(codes)) for dep, codes in
-                   membership.group_by("dep").agg(pl.col("code")).iter_rows()}
+    deps = sorted(set(geo.membership()["dep"].to_list()))
     try:
         dep_names = dict(store.read_staged("cog_departements").select("dep", "name").iter_rows())
     except FileNotFoundError:  # the names are a nicety
         dep_names = {}
     units = [Unit("epci", code, name) for code, name in epci.iter_rows()]
-    units += [Unit("dep", code, dep_names.get(code, f"Département {code}"), communes_of[code])
-              for code in sorted(communes_of)]
+    units += [Unit("dep", code, dep_names.get(code, f"Département {code}")) for code in deps]
     return _keep(units, "epci", epcis) + _keep(units, "dep", departements)
 
 

@@ -31,7 +31,7 @@ def test_three_epcis_and_two_departements_on_a_local_dask_cluster_of_two_workers
     assert state.result() == str(folder / "index.html")
     reports = sorted(p.name for p in folder.glob("diagnostic-*.html"))
     assert reports == sorted([f"diagnostic-epci-{e}.html" for e in EPCIS]
-                             + ["diagnostic-loire-atlantique.html", "diagnostic-vendee.html"])
+                             + ["diagnostic-departement-44.html", "diagnostic-departement-85.html"])
     index = (folder / "index.html").read_text(encoding="utf-8")
     for name in NAMES + list(DEPS.values()):
         assert name in index  # the index written after every batch lists all five reports

@@ -178,3 +178,15 @@ def test_age_sums_of_the_territory_and_its_departement(store):
         assert by_sex == pytest.approx(values["P_POP"])
     # the EPCI is the sum of its four communes: Cholet 54074 + Maulévrier 3240 + Saint-Léger 2810 + Séguinière 4120
     assert sums[("EPCI", EPCI)]["P_POP"] == pytest.approx(64244)
+
+
+def test_a_departement_report_shows_its_own_published_figures(store, tmp_path):
+    """The national batch reports on every département: the département is the territory, with INSEE's own
+    figures, compared with France."""
+    site = build_site(store, [Selection(departement="85")], tmp_path, demo=True, generated_at=WHEN)
+    [path] = site.reports
+    page = path.read_text(encoding="utf-8")
+    assert path.name == "diagnostic-departement-85.html"
+    assert "Département (code 85)" in page and "Vendée" in page
+    # cc_filosofi_2021_DEP.csv: `85;306120;690480;24420;…`: the published median, not "non agrégeable"
+    assert "24\u202f420" in cell(page, "revenu_median", "85")

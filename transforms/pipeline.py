@@ -86,10 +86,11 @@ class Selection:
     epci: str | None = None
     commune: str | None = None
     territory: CustomTerritory | None = None
+    departement: str | None = None  # the national batch's département reports
 
     def __post_init__(self):
-        if sum(x is not None for x in (self.epci, self.commune, self.territory)) != 1:
-            raise ValueError("a selection is exactly one of an EPCI, a commune or a custom territory")
+        if sum(x is not None for x in (self.epci, self.commune, self.territory, self.departement)) != 1:
+            raise ValueError("a selection is exactly one of an EPCI, a commune, a département or a custom territory")
 
     @property
     def stem(self) -> str:
@@ -98,6 +99,8 @@ class Selection:
             return f"epci-{self.epci}"
         if self.commune:
             return f"commune-{self.commune}"
+        if self.departement:
+            return f"departement-{self.departement}"
         return slug(self.territory.name)
 
     @property
@@ -134,6 +137,11 @@ def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Sele
         if communes.is_empty():
             raise ValueError(f"commune {selection.commune} is not in the target COG")
         own = pl.lit(False)
+    elif selection.departement:
+        communes = m.filter(pl.col("dep") == selection.departement)
+        if communes.is_empty():
+            raise ValueError(f"département {selection.departement} is not in the target COG")
+        own = pl.lit(False)  # its DEP row is kept below with the départements of its communes
     else:
         communes = m.filter(pl.col("code").is_in(list(selection.territory.communes)))
         own = (pl.col("level") == "TERRITORY") & (pl.col("code") == selection.territory.code)
