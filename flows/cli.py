@@ -150,6 +150,27 @@ def sources() -> None:
             typer.echo(f"{'':<20} {spec.role:<6} {spec.url}")
 
 
+@app.command()
+def mirror(
+    folder: Annotated[Path, typer.Argument(help="A folder laid out as HOST/PATH (www.insee.fr/fr/statistiques/...).")],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
+) -> None:
+    """Serve a local mirror of the upstream files, for ABS_MIRROR=http://127.0.0.1:PORT (Ctrl-C stops it)."""
+    import time
+
+    from sources.mirror import serve
+
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{folder} is not a folder")
+    with serve(folder, port=port) as served:
+        typer.echo(f"serving {folder.resolve()} at {served.url}: export ABS_MIRROR={served.url}")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            typer.echo("stopped")
+
+
 def _territory(epci: str | None, commune: str | None, communes: str | None, name: str | None):
     """The territory of the options, validated before anything runs (exit 2 with the reason)."""
     from pydantic import ValidationError
@@ -218,9 +239,6 @@ def national(
     typer.echo(state.result())
 
 
-DEMO_EPCI = "200067346"  # CA Clisson Sèvre et Maine Agglo, the demo world's best-furnished EPCI
-
-
 @app.command()
 def demo(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the demo store is written.")] = Path("demo-output/data"),
@@ -251,7 +269,7 @@ def demo(
     state = national_flow(runner=TaskRunnerSpec(max_workers=2), data_dir=str(store.root),
                           publish_dir=str(out.resolve()), refresh="never", demo=True, return_state=True)
     _exit_if_failed(state)
-    from reports.site import report_name
+    from reports.site import DEMO_EPCI, report_name
     from transforms.pipeline import Selection
 
     index = Path(state.result())

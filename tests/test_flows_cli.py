@@ -70,9 +70,10 @@ def test_demo_runs_the_whole_pipeline_offline_and_prints_the_report(tmp_path):
     result = invoke("demo", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "pub"))
     assert result.exit_code == 0, result.output
     folder = Publication(tmp_path / "pub", "national").latest
-    assert f"report: {folder / 'diagnostic-epci-200067346.html'}" in result.output
-    html = (folder / "diagnostic-epci-200067346.html").read_text(encoding="utf-8")
-    assert "CA Clisson Sèvre et Maine Agglo" in html
+    # the report of the README screenshots: CC Vendée Sèvre Autise
+    assert f"report: {folder / 'diagnostic-epci-200029940.html'}" in result.output
+    html = (folder / "diagnostic-epci-200029940.html").read_text(encoding="utf-8")
+    assert "CC Vendée Sèvre Autise" in html and "Données synthétiques" in html
     index = (folder / "index.html").read_text(encoding="utf-8")
     for name in DEMO_EPCIS.values():
         assert name in index
