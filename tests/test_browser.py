@@ -15,8 +15,6 @@ import pytest
 
 from reports.screenshots import CHROMIUM, DEMO_EPCI, SHOTS, launch, take_screenshots
 from reports.site import ReportContext, build_site, render_report
-from sources.refresh import refresh
-from sources.store import Store
 from transforms.pipeline import Selection, diagnostic_table, load_inputs
 from transforms.registry import THEMES
 
@@ -32,11 +30,9 @@ A4_POINTS, A4_TOLERANCE = (595.28, 841.89), 1.5
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, demo_mirror):
-    store = Store(tmp_path_factory.mktemp("browser-store"))
-    report = refresh(store=store, mirror=demo_mirror.url)
-    assert not report.failed, [f.error for f in report.failed]
-    return store
+def store(demo_store):
+    """The session's demo store (tests/conftest.py), read only."""
+    return demo_store
 
 
 @pytest.fixture(scope="module")

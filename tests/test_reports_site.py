@@ -10,8 +10,6 @@ import polars as pl
 import pytest
 
 from reports.site import ReportContext, build_site, render_report
-from sources.refresh import refresh
-from sources.store import Store
 from transforms.pipeline import Selection, diagnostic_table, load_inputs
 from transforms.registry import THEMES
 from transforms.territories import CustomTerritory
@@ -22,11 +20,9 @@ XSS = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, demo_mirror):
-    store = Store(tmp_path_factory.mktemp("reports-store"))
-    report = refresh(store=store, mirror=demo_mirror.url)
-    assert not report.failed, [f.error for f in report.failed]
-    return store
+def store(demo_store):
+    """The session's demo store (tests/conftest.py), read only."""
+    return demo_store
 
 
 @pytest.fixture(scope="module")
