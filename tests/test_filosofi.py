@@ -6,7 +6,6 @@ Expected values are read by hand from the fixture's literal cells, quoted in the
 from __future__ import annotations
 
 import io
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -42,7 +41,8 @@ def staged(demo_files, geo):
 def _archive(tmp_path: Path, edit: dict[str, object] | None = None) -> Path:
     """The demo archive rebuilt in tmp_path; `edit` maps a member to new text, or to None to leave it out."""
     folder = tmp_path / "filosofi"
-    shutil.copytree(entry_path(MIRROR_ROOT, "filosofi", "2021"), folder)
+    with zipfile.ZipFile(entry_path(MIRROR_ROOT, "filosofi", "2021")) as zf:
+        zf.extractall(folder)
     for name, text in (edit or {}).items():
         if text is None:
             (folder / name).unlink()
@@ -54,7 +54,8 @@ def _archive(tmp_path: Path, edit: dict[str, object] | None = None) -> Path:
 
 
 def _member(name: str) -> str:
-    return (entry_path(MIRROR_ROOT, "filosofi", "2021") / name).read_text(encoding="utf-8")
+    with zipfile.ZipFile(entry_path(MIRROR_ROOT, "filosofi", "2021")) as zf:
+        return zf.read(name).decode("utf-8")
 
 
 def _files(tmp_path: Path, demo_files, **edit) -> dict[str, Path]:

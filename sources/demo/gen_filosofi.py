@@ -18,10 +18,19 @@ their communes' households, as INSEE's are).
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from sources.demo.build import entry_path, write_text
-from sources.demo.world import ARRONDISSEMENTS, COMMUNES, EPCIS, RESTORED, commune, communes_in
+from sources.demo.world import (
+    ARRONDISSEMENTS,
+    COMMUNES,
+    EPCIS,
+    RESTORED,
+    commune,
+    communes_in,
+)
+from sources.mirror import zip_folder
 
 YY = "21"
 NAMES = ["NBMENFISC", "NBPERSMENFISC", "MED", "PIMP", "TP60", "TP60AGE1", "TP60AGE2", "TP60AGE3", "TP60AGE4",
@@ -190,10 +199,19 @@ def _published(table: dict[str, tuple[int, int, float]], same_as: dict[str, str]
 
 
 def write(root: Path) -> None:
-    folder = entry_path(root, "filosofi", "2021")
     assert {c.dep for c in COMMUNES} <= DEPARTMENTS.keys() and {c.reg for c in COMMUNES} <= REGIONS.keys()
-    write_text(folder / "cc_filosofi_2021_COM.csv", com_csv())
-    write_text(folder / "cc_filosofi_2021_EPCI.csv", epci_csv())
-    write_text(folder / "cc_filosofi_2021_DEP.csv", _published(DEPARTMENTS, same_as={"75": "75056"}))
-    write_text(folder / "cc_filosofi_2021_REG.csv", _published(REGIONS))
-    write_text(folder / "cc_filosofi_2021_FE.csv", _published({"FR": FRANCE}))
+    members = {
+        "cc_filosofi_2021_COM.csv": com_csv(),
+        "cc_filosofi_2021_EPCI.csv": epci_csv(),
+        "cc_filosofi_2021_DEP.csv": _published(DEPARTMENTS, same_as={"75": "75056"}),
+        "cc_filosofi_2021_REG.csv": _published(REGIONS),
+        "cc_filosofi_2021_FE.csv": _published({"FR": FRANCE}),
+    }
+    # committed as the archive itself (not a folder of members): the real Filosofi file names stay in the zip, so
+    # the synthetic demo is never mistaken for the real INSEE files of ../shared/data
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in members.items():
+            write_text(Path(tmp) / name, text)
+        archive = entry_path(root, "filosofi", "2021")
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        archive.write_bytes(zip_folder(Path(tmp)))
