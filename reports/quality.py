@@ -55,10 +55,12 @@ def _date(text: str | None) -> str:
 
 
 def _geography(staged: dict) -> str:
-    if staged.get("cog"):
-        return f"COG {staged['cog']}"
+    """The geography of the publisher's file (the staged table is always in the target COG)."""
+    source_cog = staged.get("source_cog", staged.get("cog"))  # manifests before `source_cog` had it in `cog`
     if staged.get("cog_offset") is not None:
         return f"COG de l'année N+{staged['cog_offset']}"
+    if source_cog:
+        return f"COG {source_cog}"
     return ""
 
 

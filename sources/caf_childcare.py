@@ -28,6 +28,7 @@ from sources.caf_common import (
     with_period,
 )
 from sources.catalogue import Entry
+from sources.errors import Failure, SourceValidationError
 from sources.geography import Geography
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
@@ -35,7 +36,8 @@ from sources.values import KEY, melt
 
 log = logging.getLogger(__name__)
 
-PERIOD = "annee"
+# the reference year: `annee` in the known exports, `dtreffre` (labelled "Date référence") in some datasets
+PERIODS = ("annee", "dtreffre")
 NATIONAL_CODE = "FR"
 
 
@@ -68,14 +70,20 @@ def _read(entry: Entry, role: str, path: Path) -> _Part:
     expected = entry.columns()
     required = (*expected.required, *([code] if code else []))
     missing_columns(raw.columns, required, source=entry.source, file=label, raw_path=str(path))
+    present = [c for c in PERIODS if c in raw.columns]
+    if len(present) != 1:
+        rule = "exactly one period column (annee or dtreffre)"
+        raise SourceValidationError(entry.source, label, [Failure("/".join(PERIODS), rule, 1,
+                                                                  [f"found: {present or 'none'}"])], str(path))
+    period = present[0]
 
     listed = [*expected.required, *expected.optional]
     values = [c for c in listed if c in raw.columns and kind_of(c)]
     notes = optional_absent_note(label, [c for c in expected.optional if c not in raw.columns and kind_of(c)])
-    frame = with_period(raw, PERIOD, need_month=False, source=entry.source, file=label, raw_path=str(path))
+    frame = with_period(raw, period, need_month=False, source=entry.source, file=label, raw_path=str(path))
     if code:
         frame = frame.with_columns(pl.col(code).str.strip_chars())
-        frame, dropped = drop_unlocalised(frame, code, period="_year", file=label, empty_too=False)
+        frame, dropped = drop_unlocalised(frame, code, period="_year", file=label, empty_too=True)
         notes.extend(dropped)
         code_expr = pl.col(code)
     else:
@@ -133,7 +141,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     staged: list[Staged] = []
     for part in parts:
         rules = Rules(kinds={c: kind_of(c) for c in part.values}, levels=levels,
-                      code_column=code or PERIOD)
+                      code_column=code or "annee")
         rename = {c: re.sub(rf"_{re.escape(s)}$", "", c) for c in part.values}
         staged.append(conclude(part.long, entry, rules, geo, file=part.label, raw_path=str(part.path),
                                rename=rename))

@@ -14,6 +14,7 @@ import polars as pl
 from sources.catalogue import Entry, FileSpec
 from sources.errors import Failure, SourceValidationError
 from sources.reading import decode, read_csv_text
+from sources.values import NOT_AVAILABLE
 
 # `YYYY`, `YYYY-MM`, `YYYYMM` or `YYYY-MM-DD` (dtreffre is a month-precision date; annee an int or a date).
 PERIOD = r"^(\d{4})(?:-?(\d{2}))?(?:-(\d{2}))?$"
@@ -22,6 +23,8 @@ PLACEHOLDER = r"^X+$"
 # Paris, Lyon and Marseille are published by arrondissement municipal only.
 ARM_PATTERN = r"^(751\d\d|6938\d|132\d\d)$"
 CITIES = {"751": ("75056", "Paris"), "6938": ("69123", "Lyon"), "132": ("13055", "Marseille")}
+# arrondissements municipaux of each city (COG: 75101-75120, 69381-69389, 13201-13216): a sum over fewer is partial
+ARRONDISSEMENT_COUNT = {"75056": 20, "69123": 9, "13055": 16}
 
 
 def read_export(entry: Entry, spec: FileSpec, path: Path) -> tuple[pl.DataFrame, str]:
@@ -112,7 +115,8 @@ def add_city_sums(long: pl.DataFrame, additive: set[str], *, file: str,
     """Sum the ARM rows of additive variables into their city's COM row (75056, 69123, 13055).
 
     The ARM rows are kept. A city whose COM row the file already carries (for that year) is left alone. A sum
-    with a missing arrondissement is null with that arrondissement's reason (never a partial sum).
+    with a null arrondissement is null with that arrondissement's reason, and one lacking an arrondissement's row
+    is null `not_available` (never a partial sum).
     """
     arm = long.filter((pl.col("level") == "ARM") & pl.col("variable").is_in(sorted(additive)))
     if arm.is_empty():
@@ -129,14 +133,16 @@ def add_city_sums(long: pl.DataFrame, additive: set[str], *, file: str,
         )
     )
     present = long.filter(pl.col("level") == "COM").select(key)
-    sums = sums.join(present, on=key, how="anti", nulls_equal=True)
+    sums = sums.join(present, on=key, how="anti", nulls_equal=True).with_columns(
+        partial=pl.col("n_arm") < pl.col("code").replace_strict(ARRONDISSEMENT_COUNT, return_dtype=pl.UInt32))
     if sums.is_empty():
         return long, []
     city_rows = sums.select(
         level=pl.lit("COM"),
         code="code", year="year", month="month", variable="variable",
-        value=pl.when(pl.col("any_null")).then(None).otherwise(pl.col("total")),
-        status=pl.when(pl.col("any_null")).then(pl.col("first_status")).otherwise(None),
+        value=pl.when(pl.col("any_null") | pl.col("partial")).then(None).otherwise(pl.col("total")),
+        status=pl.when(pl.col("any_null")).then(pl.col("first_status"))
+        .when(pl.col("partial")).then(pl.lit(NOT_AVAILABLE)).otherwise(None),
     )
     notes = []
     names = {city: name for city, name in CITIES.values()}
@@ -145,6 +151,9 @@ def add_city_sums(long: pl.DataFrame, additive: set[str], *, file: str,
                if rounded else "")
         notes.append(f"{file}: {city} ({names[city]}) is published by arrondissement only: its COM rows are the "
                      f"sum of its {n} arrondissements (ARM rows kept too).{how}")
+        if n < ARRONDISSEMENT_COUNT[city]:
+            notes.append(f"{file}: {city} ({names[city]}): {ARRONDISSEMENT_COUNT[city] - n} arrondissement(s) "
+                         "absent from some rows: those city values are null (not_available), never a partial sum.")
     return pl.concat([long, city_rows.select(long.columns)], how="vertical_relaxed"), notes
 
 

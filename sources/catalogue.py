@@ -27,7 +27,7 @@ class FileSpec:
     sheets: tuple[str, ...] = ()
     separator: str = ";"
     encoding: str = "utf-8"  # decoded as UTF-8 (BOM or not) first; `fallback_encoding` only if that fails
-    fallback_encoding: str | None = "latin-1"
+    fallback_encoding: str | None = None  # declared per file in the catalogue (decisions.md "Downloads")
     sha256: str | None = None
     size: int | None = None
 

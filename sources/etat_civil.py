@@ -25,7 +25,7 @@ import polars as pl
 
 from sources.catalogue import Entry
 from sources.errors import Failure, SourceValidationError
-from sources.geography import Geography
+from sources.geography import NO_EPCI, Geography
 from sources.reading import read_csv_file
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
@@ -126,6 +126,11 @@ def _keep_levels(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
         detail = ", ".join(f"{lv} {n}" for lv, n in dropped.rows())
         notes.append(f"{dropped['len'].sum()} row(s) of other zonings dropped ({detail})")
     frame = frame.filter(pl.col("GEO_OBJECT").is_in(LEVELS))
+    # `ZZZZZZZZZ` is "no EPCI" (communes outside any EPCI): not a territory, dropped with a count (decisions.md)
+    no_epci = (pl.col("GEO_OBJECT") == "EPCI") & (pl.col("GEO") == NO_EPCI)
+    if (n := frame.filter(no_epci).height):
+        notes.append(f"{n} row(s) of the pseudo-EPCI {NO_EPCI} (communes in no EPCI) dropped")
+        frame = frame.filter(~no_epci)
 
     france = sorted(frame.filter(pl.col("GEO_OBJECT") == "FRANCE")["GEO"].drop_nulls().unique().to_list())
     if len(france) > 1:

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import polars as pl
 
-from sources.values import MERGED, NON_RECALCULABLE, RENAMED, SPLIT
+from sources.values import MERGED, NON_RECALCULABLE, NOT_AVAILABLE, RENAMED, SPLIT
 
 NO_EPCI = "ZZZZZZZZZ"
 
@@ -68,7 +68,8 @@ class Geography:
         """Commune codes (TYPECOM COM) valid on 1 January `cog`, derived backwards from the target list."""
         codes = set(self._target_communes)
         for _, pairs in reversed(self._batches(date(cog, 1, 1))):
-            codes = (codes - {ap for _, ap in pairs}) | {av for av, _ in pairs}
+            # a code created and consumed the same day (a change of département, then a merger) never existed
+            codes = (codes - {ap for _, ap in pairs}) | ({av for av, _ in pairs} - _intermediate(pairs))
         return codes
 
     def known_codes(self, cogs: set[int]) -> dict[int, dict[str, set[str]]]:
@@ -82,9 +83,7 @@ class Geography:
         """For every commune code of COG `cog`: the target code(s) it became (several after a split)."""
         mapping = {code: {code} for code in self.communes_at(cog)}
         for _, pairs in self._batches(date(cog, 1, 1)):
-            moves: dict[str, set[str]] = {}
-            for av, ap in pairs:
-                moves.setdefault(av, set()).add(ap)
+            moves = _resolved_moves(pairs)
             for old, targets in mapping.items():
                 if targets & moves.keys():
                     mapping[old] = set().union(*(moves.get(t, {t}) for t in targets))
@@ -132,7 +131,8 @@ class Geography:
             mapping_rows, schema={"cog": pl.Int32, "code": pl.String, "new_code": pl.String,
                                   "change": pl.String, "carries": pl.Boolean},
             orient="row",
-        )
+        ).with_columns(  # how many old communes feed each new code: a sum over fewer is never published
+            expected=pl.col("carries").sum().over("cog", "new_code").cast(pl.UInt32))
         com = long.filter(pl.col("level") == "COM").with_columns(pl.col("cog").cast(pl.Int32))
         rest = long.filter(pl.col("level") != "COM")
         joined = com.join(mapping, on=["cog", "code"], how="left").with_columns(
@@ -142,7 +142,8 @@ class Geography:
         key = ["level", "code", "year", "month", "variable"]
         grouped = joined.group_by(key, maintain_order=True).agg(
             pl.col("source").first(), pl.col("vintage").first(), pl.col("cog").first(),
-            n_parts=pl.len(),
+            n_carried=pl.col("carries").sum().cast(pl.UInt32),
+            expected=pl.col("expected").max(),
             carried=pl.col("carries").any(),
             any_null=(pl.col("value").is_null() & pl.col("carries")).any(),
             first_status=pl.col("status").filter(pl.col("carries")).drop_nulls().first(),
@@ -151,19 +152,20 @@ class Geography:
             change=pl.col("change").drop_nulls().first(),
             geo_change=pl.col("geo_change").drop_nulls().first(),
         )
-        merged = pl.col("change") == MERGED
-        split = pl.col("change") == SPLIT
+        changed = pl.col("change").is_in([MERGED, SPLIT])
+        # a part with no row in the file (a small commune absent from a file of big ones) leaves the sum unknown
+        incomplete = changed & (pl.col("n_carried") < pl.col("expected").fill_null(1))
         value = (
             pl.when(~pl.col("carried")).then(None)  # a restored commune: no data of its own in that vintage
-            .when(split & ~is_additive).then(None)
-            .when(merged & ~is_additive).then(None)
-            .when(merged & pl.col("any_null")).then(None)
-            .when(merged).then(pl.col("total"))
+            .when(changed & ~is_additive).then(None)
+            .when(changed & (pl.col("any_null") | incomplete)).then(None)
+            .when(changed).then(pl.col("total"))  # merged parts, or every part feeding a split parent
             .otherwise(pl.col("single"))
         )
         status = (
-            pl.when(~pl.col("carried") | ((split | merged) & ~is_additive)).then(pl.lit(NON_RECALCULABLE))
-            .when(merged & pl.col("any_null")).then(pl.col("first_status"))
+            pl.when(~pl.col("carried") | (changed & ~is_additive)).then(pl.lit(NON_RECALCULABLE))
+            .when(changed & pl.col("any_null")).then(pl.col("first_status"))
+            .when(incomplete).then(pl.lit(NOT_AVAILABLE))
             .when(value.is_null()).then(pl.col("first_status"))
             .otherwise(None)
         )
@@ -178,6 +180,33 @@ class Geography:
         base = self.communes.filter(pl.col("typecom") == "COM").select("code", "name", "dep", "reg")
         epci = self.epci.select("code", pl.when(pl.col("epci") != NO_EPCI).then(pl.col("epci")).alias("epci"))
         return base.join(epci, on="code", how="left").sort("code")
+
+
+def _resolved_moves(pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """Old code -> final codes of one day's events, following chains (49144 -> 44225 -> 44180 the same day)."""
+    direct: dict[str, set[str]] = {}
+    for av, ap in pairs:
+        direct.setdefault(av, set()).add(ap)
+
+    def follow(code: str, seen: frozenset[str]) -> set[str]:
+        targets = direct.get(code, {code})
+        out: set[str] = set()
+        for t in targets:
+            if t == code or t in seen or t not in direct:
+                out.add(t)
+            else:
+                out |= follow(t, seen | {code})
+        return out
+
+    return {av: follow(av, frozenset()) for av in direct}
+
+
+def _intermediate(pairs: list[tuple[str, str]]) -> set[str]:
+    """Codes both reached from another code and moved on to another code within one day's events."""
+    reached = {ap for av, ap in pairs if ap != av}
+    left = {av for av, ap in pairs if ap != av}
+    survivors = {av for av, ap in pairs if ap == av}
+    return (reached & left) - survivors
 
 
 def _splits(passage: dict[str, tuple[str, ...]], olds: list[str]) -> bool:

@@ -12,12 +12,14 @@ errors), `failed_result()` / `not_attempted()` for what did not stage, and `summ
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -196,9 +198,10 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
             downloads[spec.role] = fetch(spec, dest, prev_file, session=session, mirror=mirror, progress=progress)
         result.downloads = [d.status for d in downloads.values()]
         inputs = {role: d.sha256 for role, d in downloads.items()}
+        basis = staging_basis(store, entry)
         staged_before = previous.get("staged", {})
         if (not force and all(d.status == "unchanged" for d in downloads.values())
-                and staged_before.get("inputs") == inputs
+                and staged_before.get("inputs") == inputs and staged_before.get("basis") == basis
                 and store.staged_path(entry.source, entry.vintage).exists()):
             result.status, result.rows = "unchanged", staged_before.get("rows")
             result.secret_cells, result.notes = staged_before.get("secret_cells"), staged_before.get("notes", [])
@@ -208,8 +211,11 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
         staged: Staged = parser(entry.parser)(entry, {r: Path(d.path) for r, d in downloads.items()}, geo)
         store.write_staged(entry.source, entry.vintage, staged.frame)
         summary = staged.summary() | {
-            "inputs": inputs, "staged_at": _now(), "path": str(store.staged_path(entry.source, entry.vintage)),
-            "cog": entry.cog, "cog_offset": entry.cog_offset, "title": entry.title, "publisher": entry.publisher,
+            "inputs": inputs, "basis": basis, "staged_at": _now(),
+            "path": str(store.staged_path(entry.source, entry.vintage)),
+            # the staged table is in the target COG; the file's own geography is `source_cog` (or year + offset)
+            "cog": catalogue.default_cog(), "source_cog": entry.cog, "cog_offset": entry.cog_offset,
+            "title": entry.title, "publisher": entry.publisher,
         }
         _record(store, entry, downloads, summary)
         result.status, result.rows, result.secret_cells = "staged", summary["rows"], summary["secret_cells"]
@@ -262,13 +268,36 @@ def is_network_error(exc: BaseException) -> bool:
     return bool(_TRANSIENT_HTTP.match(exc.reason)) or exc.reason.startswith("the body was cut off")
 
 
+@cache
+def code_version() -> str:
+    """A digest of the parsing code (sources/*.py): a new release re-stages unchanged files on the next refresh."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def staging_basis(store: Store, entry: Entry) -> dict[str, str | None]:
+    """What a staged table depends on besides its own files: the geography it was brought into, the code."""
+    geography = None
+    if entry.source not in GEOGRAPHY_SOURCES:
+        target = str(catalogue.default_cog())
+        shas = [store.previous(f"{s}/{target}").get("staged", {}).get("inputs", {}).get("main") for s in GEOGRAPHY_SOURCES]
+        geography = hashlib.sha256("|".join(map(str, shas)).encode()).hexdigest()[:16]
+    return {"geography": geography, "code": code_version()}
+
+
 def describe_change(previous: dict, staged: dict) -> str:
     """What a new staging changed since the previous one recorded in the manifest."""
     before = previous.get("staged") or {}
     if before.get("rows") is None:
         return "first staging"
     files = sorted(role for role, sha in staged.get("inputs", {}).items() if before.get("inputs", {}).get(role) != sha)
-    parts = [f"new upstream file ({', '.join(files)})" if files else "staged again from the same file(s)"]
+    basis_before, basis = before.get("basis") or {}, staged.get("basis") or {}
+    why = [w for k, w in (("geography", "a new geography (COG)"), ("code", "new pipeline code"))
+           if basis_before.get(k) != basis.get(k)]
+    again = "staged again from the same file(s)" + (f" for {' and '.join(why)}" if why else "")
+    parts = [f"new upstream file ({', '.join(files)})" if files else again]
     for label, key in (("rows", "rows"), ("secret cells", "secret_cells")):
         old, new = before.get(key), staged.get(key)
         if old is not None and new is not None and old != new:

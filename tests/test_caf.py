@@ -376,3 +376,33 @@ def test_childcare_non_numeric_rate(demo_files, geo, tmp_path):
     path = _edit(files["main"], tmp_path, _replace_line("2023;49;", "58.5", "abc"))
     message = _childcare_error("caf_coverage_dep", {"main": path, "hist": files["hist"]}, geo)
     assert "txcouv_pe_dep.csv" in message and "'txcouv_dep'" in message and "a number or a known marker" in message
+
+
+def test_a_city_missing_an_arrondissement_is_not_a_partial_sum():
+    """Paris has 20 arrondissements: a sum over 2 of them is unknown, never published as Paris."""
+    from sources.caf_common import add_city_sums
+
+    long = pl.DataFrame({"level": ["ARM", "ARM"], "code": ["75101", "75102"], "year": [2024, 2024],
+                         "month": [12, 12], "variable": ["indfoy_rsa", "indfoy_rsa"], "value": [500.0, 300.0],
+                         "status": [None, None]}, schema_overrides={"status": pl.String, "month": pl.Int8})
+    out, notes = add_city_sums(long, {"indfoy_rsa"}, file="s_ben_com_f.csv", rounded=True)
+    paris = out.filter(pl.col("code") == "75056")
+    assert paris.select("value", "status").rows() == [(None, "not_available")]
+    assert any("18 arrondissement(s) absent" in n for n in notes)  # 20 - 2
+
+
+def test_places_hist_with_a_dtreffre_period_and_an_empty_code(demo_files, geo, tmp_path):
+    """caf-sources §4.2: `nbpla_pe_com_hist` may carry `dtreffre` ("Date référence") instead of `annee`; a row
+    with an empty `numcom` is not localised: dropped with a note, never an error."""
+    files = demo_files("caf_places_com", VINTAGE)
+
+    def edit(lines):
+        header = lines[0].replace("annee;", "dtreffre;", 1)
+        body = [f"{line[:4]}-12{line[4:]}" for line in lines[1:] if line]  # 2017;… -> 2017-12;…
+        return [header, *body, "2017-12;;;;;;;1;1;2;0;3;0;5"]
+
+    files["hist"] = _edit(files["hist"], tmp_path, edit, name="hist.csv")
+    staged = _childcare("caf_places_com", files, geo)
+    # `2017;49099;CHOLET;…;1037` of the hist file, now `2017-12;49099;…;1037`
+    assert _value(staged.frame, "49099", 2017, "tot_offre")["value"] == 1037
+    assert any("1 row(s) with an empty numcom" in n for n in staged.notes)

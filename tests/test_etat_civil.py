@@ -256,3 +256,11 @@ def test_year_and_frequency(tmp_path, geo):
     _raises(tmp_path, geo, edit, "TIME_PERIOD", "a year (YYYY)")
     edit = lambda t: t.replace('"F";"LVB";"A";"44043"', '"F";"LVB";"M";"44043"', 1)  # noqa: E731
     _raises(tmp_path, geo, edit, "FREQ", "annual frequency (A)")
+
+
+def test_the_no_epci_pseudo_code_is_dropped_with_a_count(tmp_path, geo):
+    """`ZZZZZZZZZ` (communes in no EPCI) is not a territory: dropped and counted, never a validation error."""
+    row = '"F";"LVB";"A";"ZZZZZZZZZ";"EPCI";"A";"2020";48.0\n'  # CONF_STATUS first
+    staged = _stage_edited(tmp_path, geo, lambda t: t + row)
+    assert staged.frame.filter(pl.col("code") == "ZZZZZZZZZ").is_empty()
+    assert "1 row(s) of the pseudo-EPCI ZZZZZZZZZ (communes in no EPCI) dropped" in staged.notes

@@ -87,3 +87,51 @@ def test_membership_of_the_target_cog(geo):
 def test_known_codes_include_arrondissements_and_pseudo_codes(geo, cog):
     known = geo.known_codes({cog})[cog]
     assert {"75101", "75120", "69381", "693XX", "132XX"} <= known["ARM"]
+
+
+def _geography(events: list[tuple], communes: list[str]):
+    """A small geography of `communes` (COG 2025) and `events` (MOD, date, code before, code after)."""
+    from datetime import date
+
+    from sources.geography import Geography
+
+    frame = pl.DataFrame(
+        [(m, date.fromisoformat(d), "COM", av, None, "COM", ap, None) for m, d, av, ap in events],
+        schema={"mod": pl.Int32, "date": pl.Date, "typecom_av": pl.String, "code_av": pl.String,
+                "name_av": pl.String, "typecom_ap": pl.String, "code_ap": pl.String, "name_ap": pl.String},
+        orient="row",
+    )
+    com = pl.DataFrame({"typecom": "COM", "code": communes, "dep": [c[:2] for c in communes], "reg": "52",
+                        "name": communes, "parent": None}, schema_overrides={"parent": pl.String})
+    return Geography(com, frame, pl.DataFrame(), 2025)
+
+
+def test_a_chain_of_events_the_same_day_is_followed_to_its_end():
+    # 49144 changes département (MOD 41) to 44225, which merges into 44180 (MOD 32), both on 2023-01-01
+    g = _geography([(41, "2023-01-01", "49144", "44225"), (32, "2023-01-01", "44225", "44180"),
+                    (32, "2023-01-01", "44180", "44180")], ["44180", "44999"])
+    assert g.communes_at(2022) == {"49144", "44180", "44999"}  # 44225 never existed on a 1 January
+    assert g.passage(2022)["49144"] == ("44180",)
+    rows = _rows([("t", "1", "COM", "49144", 2021, None, "N", 100.0, None, None, 2022),
+                  ("t", "1", "COM", "44180", 2021, None, "N", 1000.0, None, None, 2022)])
+    out, _ = g.harmonise(rows, additive={"N"})
+    assert out.filter(pl.col("code") == "44180")["value"].to_list() == [1100.0]  # 100 + 1000
+
+
+def test_a_merger_with_a_partner_absent_from_the_file_is_not_a_partial_sum(geo):
+    # a file of big communes only: 44088 is there, 44100 (merged into it on 2025-01-01) is not
+    rows = _rows([("t", "1", "COM", "44088", 2023, None, "PLACES", 400.0, None, None, 2024)])
+    out, _ = geo.harmonise(rows, additive={"PLACES"})
+    assert out.select("code", "value", "status", "geo_change").rows() == [("44088", None, "not_available", MERGED)]
+
+
+def test_every_commune_feeding_a_split_parent_is_counted():
+    # 2022: 85030 merges into 85084; 2024: 85084 restores 85165. Data of COG 2021: 85084 = 1000, 85030 = 30
+    g = _geography([(32, "2022-01-01", "85030", "85084"), (32, "2022-01-01", "85084", "85084"),
+                    (21, "2024-01-01", "85084", "85084"), (21, "2024-01-01", "85084", "85165")],
+                   ["85084", "85165"])
+    rows = _rows([("t", "1", "COM", "85084", 2020, None, "N", 1000.0, None, None, 2021),
+                  ("t", "1", "COM", "85030", 2020, None, "N", 30.0, None, None, 2021)])
+    out, _ = g.harmonise(rows, additive={"N"})
+    got = {r["code"]: (r["value"], r["status"]) for r in out.iter_rows(named=True)}
+    assert got == {"85084": (1030.0, None), "85165": (None, NON_RECALCULABLE)}  # 1000 + 30, nothing invented

@@ -182,3 +182,15 @@ def test_source_errors_survive_pickling():
     for error in errors:
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error) and str(copy) == str(error)
+
+
+def test_a_new_pipeline_code_restages_unchanged_files_without_downloading(tmp_path, demo_mirror, monkeypatch):
+    import sources.refresh as refresh_module
+
+    store = Store(tmp_path / "store")
+    assert refresh(["births"], store=store, mirror=demo_mirror.url).failed == []
+    monkeypatch.setattr(refresh_module, "code_version", lambda: "a-new-release")
+    second = refresh(["births"], store=store, mirror=demo_mirror.url)
+    births = next(r for r in second.results if r.source == "births")
+    assert births.download_status == "unchanged" and births.status == "staged"
+    assert "new pipeline code" in births.change

@@ -267,8 +267,12 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataF
     if ind.published.source == "caf_places" and "FRANCE" not in family:
         # no national places dataset: places are counts, so France is the sum of the départements
         deps = found.filter(pl.col("level") == "DEP")
+        # a département absent from the file (Mayotte) leaves France partial, and says so
+        absent_deps = set(inputs.membership["dep"].to_list()) - set(deps["group"].to_list())
         total = deps.select(value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
-                            status=R.worst(pl.col("status")), year=pl.col("year").max())
+                            status=R.worst(pl.col("status")), year=pl.col("year").max()).with_columns(
+            status=pl.when(pl.col("value").is_not_null() & pl.lit(bool(absent_deps)))
+            .then(pl.lit(R.PARTIAL_COVERAGE)).otherwise(pl.col("status")))
         out = out.join(total.with_columns(level=pl.lit("FRANCE"), group=pl.lit(FRANCE)), on=["level", "group"],
                        how="left", suffix="_fr").with_columns(
             value=pl.coalesce("value", "value_fr"), status=pl.coalesce("status", "status_fr"),
@@ -276,7 +280,9 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataF
     absent = pl.col("value").is_null() & pl.col("status").is_null()
     out = out.with_columns(
         status=pl.when(absent & (pl.col("level") == "TERRITORY")).then(pl.lit(R.NOT_AGGREGABLE))
-        .when(absent).then(pl.lit(R.NOT_PUBLISHED)).otherwise(pl.col("status")),
+        # a commune absent from Filosofi (not covered) is not available; CAF files skip small communes on purpose
+        .when(absent).then(pl.lit(R.NOT_PUBLISHED if ind.published.source.startswith("caf_") else R.NOT_AVAILABLE))
+        .otherwise(pl.col("status")),
     )
     if ind.fallback == "epci":
         epci_of = inputs.membership.select(group="code", epci="epci")
