@@ -611,9 +611,10 @@ def test_references_are_the_epci_departement_and_france_rows(table):
     assert rows_of(table, "FRANCE", FRANCE)["population"]["ref_france"] is None
 
 
-# Flags: vigilance = worse than the département (any gap); priorité = worse than both the département and France by
-# at least 10 % of the reference. Worse = higher for higher_is_need, lower for lower_is_need. Every indicator not
-# listed has no flag (neutral, better than its département, a count, or a null value).
+# Flags (default FlagRules): vigilance = worse than the département by at least 5 % of its value; priorité = worse
+# than both the département and France by at least 10 % of the reference. Worse = higher for higher_is_need, lower
+# for lower_is_need. Every indicator not listed has no flag (neutral, better than or within 5 % of its département,
+# a count, or a null value).
 # DEP 44 and France values used below: unemployment 1720/13000 = 13.23 and 4360/35000 = 12.46; poverty 14.0 and
 # 14.0; median 22500 and 23000; coverage 50 and 60 (EAJE 18 and 22, assistants maternels 28 and 30).
 FLAGS_E1 = {
@@ -621,55 +622,36 @@ FLAGS_E1 = {
     "taux_couverture_global": PRIORITY,  # 40 vs 50 and 60: -10 <= -5, -20 <= -6
     "taux_couverture_eaje": PRIORITY,  # 15 vs 18 and 22: -3 <= -1.8, -7 <= -2.2
     "taux_couverture_assmat": PRIORITY,  # 20 vs 28 and 30
-    "taux_chomage_rp": VIGILANCE,  # 13.44 vs 13.23 (+1.6 %)
-    "part_menages_une_personne": VIGILANCE,  # 29.0 vs (2900 + 100) / 10400 = 28.85
-    "foyers_cf": VIGILANCE,  # 255/3800 = 6.711 vs 260/3900 = 6.667
-    "foyers_asf": VIGILANCE,  # 290/3800 = 7.632 vs 295/3900 = 7.564
-    "foyers_rsa": VIGILANCE,  # 4.55 vs 465/10400 = 4.471
-    "foyers_prime_activite": VIGILANCE,  # 9.70 vs 1000/10400 = 9.615
-    "foyers_aide_logement": VIGILANCE,  # 13.80 vs 1410/10400 = 13.558
-    "part_suroccupation": VIGILANCE,  # 5.52 vs 564/10400 = 5.423
-    "part_menages_sans_voiture": VIGILANCE,  # 8.80 vs 890/10400 = 8.558
-    "part_80p_seuls": VIGILANCE,  # 500/1300 = 38.46 vs 530/1380 = 38.41
+    # within 5 % of the département, so not flagged: unemployment 13.44 vs 13.23 (+1.6 %), one-person households
+    # 29.0 vs 28.85, CF 6.711 vs 6.667, ASF 7.632 vs 7.564, RSA 4.55 vs 4.471 (+1.8 %), prime d'activité 9.70 vs
+    # 9.615, housing aid 13.80 vs 13.558, overcrowding 5.52 vs 5.423, no car 8.80 vs 8.558 (+2.8 %), 80+ alone
+    # 38.46 vs 38.41
 }
 FLAGS_ALPHA = {
     "taux_pauvrete": PRIORITY,  # 15.4 vs 14.0 and 14.0: exactly 10 % higher counts ("at least")
     "taux_chomage_rp": PRIORITY,  # 15.0 vs 13.23 (+13 %) and 12.46 (+20 %)
     "taux_couverture_assmat": PRIORITY,  # 20 vs 28 and 30
-    "taux_couverture_global": VIGILANCE,  # 47 vs 50: worse, but by 6 % only
-    "revenu_median": VIGILANCE,  # 22000 vs 22500 (lower is a need)
-    "rapport_interdecile": VIGILANCE,  # 3.1 vs 3.0
-    "part_menages_imposes": VIGILANCE,  # 50 vs 54
-    "part_prestations_sociales": VIGILANCE,  # 6.0 vs 5.5 (+9 %)
-    "croissance_annuelle": VIGILANCE,  # 0.859 vs 26000/24600: 0.927 %/year (lower is a need); France -0.151
-    "part_familles_monoparentales": VIGILANCE,  # 33.33 vs 1205/3815 = 31.59
-    "part_menages_une_personne": VIGILANCE,  # 30 vs 28.85
-    "foyers_asf": VIGILANCE,  # 8.33 vs 7.56
-    "foyers_rsa": VIGILANCE,  # 5.0 vs 4.47
-    "foyers_prime_activite": VIGILANCE,  # 10.0 vs 9.62
-    "foyers_aide_logement": VIGILANCE,  # 15.0 vs 13.56
-    "taux_activite_femmes": VIGILANCE,  # 75.0 vs 5860/7800 = 75.13
-    "taux_emploi_femmes": VIGILANCE,  # 66.67 vs 5260/7800 = 67.44
-    "part_suroccupation": VIGILANCE,  # 6.0 vs 5.42
-    "part_menages_sans_voiture": VIGILANCE,  # 10.0 vs 8.56
-    "part_80p_seuls": VIGILANCE,  # 40 vs 38.41
-    "foyers_minima_insertion": VIGILANCE,  # 33.33 vs 1230/3900 = 31.54
+    "taux_couverture_global": VIGILANCE,  # 47 vs 50: -6 %, worse by 5 % or more but not 10 % below France (60)
+    "part_menages_imposes": VIGILANCE,  # 50 vs 54: -7.4 %
+    "part_prestations_sociales": VIGILANCE,  # 6.0 vs 5.5 (+9.1 %)
+    "croissance_annuelle": VIGILANCE,  # 0.859 vs 26000/24600: 0.927 %/year: -0.068 = -7.3 % (lower is a need)
+    "part_familles_monoparentales": VIGILANCE,  # 33.33 vs 1205/3815 = 31.59 (+5.5 %)
+    "foyers_asf": VIGILANCE,  # 8.33 vs 7.56 (+10.2 %)
+    "foyers_rsa": VIGILANCE,  # 5.0 vs 4.47 (+11.8 %)
+    "foyers_aide_logement": VIGILANCE,  # 15.0 vs 13.56 (+10.6 %)
+    "part_suroccupation": VIGILANCE,  # 6.0 vs 5.42 (+10.6 %)
+    "part_menages_sans_voiture": VIGILANCE,  # 10.0 vs 8.56 (+16.9 %)
+    "foyers_minima_insertion": VIGILANCE,  # 33.33 vs 1230/3900 = 31.54 (+5.7 %)
+    # within 5 %: median 22000 vs 22500 (-2.2 %), D9/D1 3.1 vs 3.0 (+3.3 %), one-person 30 vs 28.85 (+4.0 %),
+    # prime d'activité 10.0 vs 9.62 (+4.0 %), women's activity 75.0 vs 75.13, employment 66.67 vs 67.44,
+    # 80+ alone 40 vs 38.41 (+4.1 %)
 }
 FLAGS_TERRITORY = {  # published figures are null (non agrégeable): never flagged
-    "croissance_annuelle": VIGILANCE,  # 0.712 vs 0.927
-    "taux_chomage_rp": VIGILANCE,  # 1660/12000 = 13.83 vs 13.23 (+4.6 %)
-    "part_familles_nombreuses": VIGILANCE,  # 483/5825 = 8.292 vs 523/6325 = 8.269
-    "part_menages_une_personne": VIGILANCE,  # 29.17 vs 28.85
-    "part_non_diplomes": VIGILANCE,  # 3550/17000 = 20.88 vs 3850/18500 = 20.81
-    "foyers_cf": VIGILANCE,  # 235/3500 = 6.714 vs 6.667
-    "foyers_asf": VIGILANCE,  # 7.857 vs 7.564
-    "foyers_rsa": VIGILANCE,  # 4.583 vs 4.471
-    "foyers_aide_logement": VIGILANCE,  # 13.854 vs 13.558
-    "taux_emploi_femmes": VIGILANCE,  # 67.22 vs 67.44
-    "part_suroccupation": VIGILANCE,  # 5.625 vs 5.423
-    "part_menages_sans_voiture": VIGILANCE,  # 9.06 vs 8.56
-    "part_80p": VIGILANCE,  # 1280/24000 = 5.333 vs 1380/26000 = 5.308
-    "foyers_minima_insertion": VIGILANCE,  # 1135/3500 = 32.43 vs 31.54
+    "croissance_annuelle": VIGILANCE,  # 0.712 vs 0.927: -23 %
+    "part_menages_sans_voiture": VIGILANCE,  # 9.0625 vs 8.558 (+5.9 %)
+    # within 5 %: unemployment 1660/12000 = 13.83 vs 13.23 (+4.6 %), large families, one-person households,
+    # non-graduates, CF, ASF 7.857 vs 7.564 (+3.9 %), RSA, housing aid, women's employment, overcrowding 5.625 vs
+    # 5.423 (+3.7 %), 80+, insertion 32.43 vs 31.54 (+2.8 %)
 }
 
 
@@ -691,8 +673,24 @@ def test_no_flag_for_neutral_null_borrowed_or_count_values(table):
     # need" indicator would be flagged vigilance, a neutral one never is
     alpha = rows_of(table, "COM", ALPHA)["part_1824"]
     assert alpha["value"] > alpha["ref_dep"] and alpha["direction"] == "neutral" and alpha["flag"] is None
-    assert table.filter(pl.col("level").is_in(["DEP", "FRANCE"]))["flag"].null_count() == \
-        table.filter(pl.col("level").is_in(["DEP", "FRANCE"])).height
+    assert table.filter(pl.col("level") == "FRANCE")["flag"].null_count() == \
+        table.filter(pl.col("level") == "FRANCE").height
+
+
+def test_a_departement_is_flagged_against_france(table):
+    """A département has no département above it: its flags compare it with France alone."""
+    deps = table.filter((pl.col("level") == "DEP") & pl.col("flag").is_not_null())
+    assert deps.height > 0
+    for row in deps.iter_rows(named=True):
+        sign = 1 if row["direction"] == "higher_is_need" else -1
+        gap = sign * (row["value"] - row["ref_france"]) / abs(row["ref_france"])
+        assert gap >= 0.05 - 1e-9 and (row["flag"] == "vigilance" or gap >= 0.10 - 1e-9), row
+    quiet = table.filter((pl.col("level") == "DEP") & pl.col("flag").is_null() & pl.col("value").is_not_null()
+                         & pl.col("ref_france").is_not_null() & pl.col("status").is_null()
+                         & (pl.col("direction") != "neutral") & (pl.col("unit") != "count"))
+    for row in quiet.iter_rows(named=True):  # not flagged: not worse than France by 5 % of its value
+        sign = 1 if row["direction"] == "higher_is_need" else -1
+        assert sign * (row["value"] - row["ref_france"]) < 0.05 * abs(row["ref_france"]) + 1e-9, row
 
 
 def test_evolutions(table):

@@ -1,8 +1,9 @@
 """References (EPCI, département, France), evolutions since the comparison census and need flags.
 
 Flags are direction-aware and configurable (`FlagRules`):
-- `vigilance`: the territory is worse than its département by more than `vigilance_gap` (relative, default 0:
-  any difference);
+- `vigilance`: the territory is worse than its département by at least `vigilance_gap` (relative, default 5 %:
+  a smaller gap is within the uncertainty of the census and of rounded CAF counts, and flagging it would bury the
+  real signals); a département is compared with France;
 - `priorité`: it is worse than both its département and France by at least `priority_gap` (relative, default
   10 %: a poverty rate of 15.4 % against 14.0 % is 10 % higher).
 "Worse" is higher for `higher_is_need` indicators and lower for `lower_is_need` ones; `neutral` indicators are
@@ -27,7 +28,7 @@ PRIORITY = "priorité"
 
 @dataclass(frozen=True)
 class FlagRules:
-    vigilance_gap: float = 0.0
+    vigilance_gap: float = 0.05
     priority_gap: float = 0.10
 
 
@@ -90,20 +91,23 @@ def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
     direction = pl.col("indicator").replace_strict({i.id: i.direction for i in items}, default="neutral")
     sign = pl.when(direction == "higher_is_need").then(1.0).when(direction == "lower_is_need").then(-1.0).otherwise(0.0)
 
-    def worse(ref: str, gap: float) -> pl.Expr:  # (value - ref) in the bad direction, relative to |ref|
+    def worse(ref: pl.Expr, gap: float) -> pl.Expr:  # (value - ref) in the bad direction, relative to |ref|
         # the 1e-9 tolerance keeps float noise (two ways of summing the same figures) from raising a flag, and
         # lets a gap of exactly `gap` count ("at least": 15.4 % against 14.0 % is 10 % higher)
-        noise = 1e-9 * pl.max_horizontal(pl.col(ref).abs(), pl.lit(1.0))
-        difference = sign * (pl.col("value") - pl.col(ref))
-        return (difference > noise) & (difference >= gap * pl.col(ref).abs() - noise) & (sign != 0)
+        noise = 1e-9 * pl.max_horizontal(ref.abs(), pl.lit(1.0))
+        difference = sign * (pl.col("value") - ref)
+        return (difference > noise) & (difference >= gap * ref.abs() - noise) & (sign != 0)
 
     # a count (places, population) against its département's count says nothing about need: only rates compare
     comparable = pl.col("indicator").replace_strict({i.id: i.unit for i in items}, default="count") != "count"
     usable = pl.col("value").is_not_null() & (pl.col("status").is_null()) & comparable
-    both = usable & pl.col("ref_dep").is_not_null() & pl.col("ref_france").is_not_null()
+    # a département has no département above it: it is compared with France alone
+    local = pl.when(pl.col("level") == "DEP").then(pl.col("ref_france")).otherwise(pl.col("ref_dep"))
+    france = pl.col("ref_france")
+    both = usable & local.is_not_null() & france.is_not_null()
     return (
-        pl.when(both & worse("ref_dep", rules.priority_gap) & worse("ref_france", rules.priority_gap)).then(pl.lit(PRIORITY))
-        .when(usable & pl.col("ref_dep").is_not_null() & worse("ref_dep", rules.vigilance_gap)).then(pl.lit(VIGILANCE))
+        pl.when(both & worse(local, rules.priority_gap) & worse(france, rules.priority_gap)).then(pl.lit(PRIORITY))
+        .when(usable & local.is_not_null() & worse(local, rules.vigilance_gap)).then(pl.lit(VIGILANCE))
     )
 
 
