@@ -54,7 +54,9 @@ def age_bands(sums: dict, territory: tuple[str, str], reference: tuple[str, str]
         total, part = values.get("P_POP"), values.get(variable)
         return None if not total or part is None else 100 * part / total
 
-    by_sex = all(values.get(f"P_{s}{b}") is not None for values in (own, ref) for s in "HF" for b in BANDS)
+    # a reference whose population is unknown (a secret part somewhere) is left out rather than hiding the sexes
+    sides = (own, ref) if ref.get("P_POP") else (own,)
+    by_sex = all(values.get(f"P_{s}{b}") is not None for values in sides for s in "HF" for b in BANDS)
     if by_sex:
         bands = [AgeBand(label, share(own, f"P_H{b}"), share(own, f"P_F{b}"), share(ref, f"P_H{b}"),
                          share(ref, f"P_F{b}")) for b, label in BANDS.items()]

@@ -126,19 +126,19 @@ class AgeBand:
     ref_women: float | None
 
 
-def pyramid(bands: list[AgeBand], territory: str, reference: str, ident: str) -> str:
-    """Men to the left, women to the right, in % of each population; the reference is a dashed outline."""
+def pyramid(bands: list[AgeBand], territory: str, reference: str | None, ident: str) -> str:
+    """Men to the left, women to the right, in % of each population; the reference (if any) a dashed outline."""
     width, row, centre, margin = WIDTH, 30.0, 104.0, 46.0
     half = (width - centre) / 2 - margin
     mid_left, mid_right = margin + half, margin + half + centre
     values = [v for b in bands for v in (b.men, b.women, b.ref_men, b.ref_women) if v is not None]
     scale_max = max(values + [1.0]) * 1.08
     step = _tick_step(scale_max)
-    svg = Svg(width, 100, f"Pyramide des âges : {territory} et {reference}",
+    svg = Svg(width, 100, f"Pyramide des âges : {territory}" + (f" et {reference}" if reference else ""),
               f"Part de chaque tranche d'âge dans la population, hommes à gauche, femmes à droite ; {territory} en "
-              f"barres pleines, {reference} en contour pointillé.", ident)
-    top = _legend(svg, 20, 16, [("men", f"Hommes, {territory}"), ("women", f"Femmes, {territory}"),
-                                ("departement-outline", reference)], width - 10) + 22
+              "barres pleines" + (f", {reference} en contour pointillé." if reference else "."), ident)
+    top = _legend(svg, 20, 16, [("men", f"Hommes, {territory}"), ("women", f"Femmes, {territory}")]
+                  + ([("departement-outline", reference)] if reference else []), width - 10) + 22
     bottom = top + row * len(bands)
     k = half / scale_max
     tick = 0.0
@@ -170,16 +170,17 @@ def pyramid(bands: list[AgeBand], territory: str, reference: str, ident: str) ->
     return svg.render()
 
 
-def age_bars(bands: list[AgeBand], territory: str, reference: str, ident: str) -> str:
+def age_bars(bands: list[AgeBand], territory: str, reference: str | None, ident: str) -> str:
     """Without ages by sex: both sexes together (`men` holds the band's share), territory against reference."""
     width, row, left = WIDTH, 26.0, 110.0
     plot = width - left - 70
     values = [v for b in bands for v in (b.men, b.ref_men) if v is not None]
     k = plot / (max(values + [1.0]) * 1.08)
-    svg = Svg(width, 100, f"Structure par âge : {territory} et {reference}",
-              f"Part de chaque tranche d'âge dans la population ; {territory} en barres, {reference} en contour.",
-              ident)
-    top = _legend(svg, 20, 16, [("men", territory), ("departement-outline", reference)], width - 10) + 14
+    svg = Svg(width, 100, f"Structure par âge : {territory}" + (f" et {reference}" if reference else ""),
+              f"Part de chaque tranche d'âge dans la population ; {territory} en barres"
+              + (f", {reference} en contour." if reference else "."), ident)
+    top = _legend(svg, 20, 16, [("men", territory)] + ([("departement-outline", reference)] if reference else []),
+                  width - 10) + 14
     for i, band in enumerate(bands):
         y = top + i * row
         svg.text(left - 8, y + row / 2 + 4, band.label, text_anchor="end", font_weight="600")
@@ -225,16 +226,18 @@ def local_domain(values: list[float]) -> tuple[float, float]:
     return max(lo - margin, floor), hi + margin
 
 
-def positioning(rows: list[Position], territory: str, departement: str, ident: str) -> str:
-    """One line per indicator on its own scale: the territory (dot), its département (diamond), France (tick)."""
+def positioning(rows: list[Position], territory: str, departement: str | None, ident: str) -> str:
+    """One line per indicator on its own scale: the territory (dot), its département (diamond), France (tick).
+    A département (`departement` None) is set against France alone."""
     width, row = WIDTH, 38.0
     label_w, value_w = 280.0, 96.0
     x0, x1 = label_w + 44, width - value_w - 58
-    svg = Svg(width, 100, f"Positionnement de {territory} : {departement} et France",
-              f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), {departement} (losange), "
-              "France (trait).", ident)
-    top = _legend(svg, 10, 16, [("territory", territory), ("departement", departement), ("france", "France")],
-                  width - 10) + 10
+    svg = Svg(width, 100, f"Positionnement de {territory} : " + (f"{departement} et France" if departement
+                                                                   else "France"),
+              f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), "
+              + (f"{departement} (losange), " if departement else "") + "France (trait).", ident)
+    legend = [("territory", territory)] + ([("departement", departement)] if departement else [])
+    top = _legend(svg, 10, 16, legend + [("france", "France")], width - 10) + 10
     for i, r in enumerate(rows):
         y = top + i * row
         cy = y + row / 2

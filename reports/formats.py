@@ -26,9 +26,9 @@ SUFFIX = {"percent": f"{NNBSP}%", "euros": f"{NNBSP}€", "percent_per_year": f"
 UNIT_HINTS = {"count": "effectif", "percent": "en %", "per100": "pour 100", "ratio": "rapport", "index": "indice",
               "euros": "en € par an", "percent_per_year": "en % par an"}
 EVOLUTION_SUFFIX = {"points": f"{NNBSP}pt", "percent_per_year": f"{NNBSP}%/an", "difference": ""}
-EVOLUTION_DECIMALS = {"points": 1, "percent_per_year": 2, "difference": 1}
-# an evolution whose shown value rounds to zero gets a flat arrow
-ARROWS = {1: "↗", 0: "→", -1: "↘"}
+EVOLUTION_DECIMALS = {"points": 1, "percent_per_year": 2}
+# an evolution whose shown value rounds to zero is said stable (≈), never given the arrow of an invisible change
+ARROWS = {1: "↗", 0: "≈", -1: "↘"}
 
 
 def number(value: float, decimals: int = 0, *, signed: bool = False) -> str:
@@ -66,11 +66,15 @@ def count(x: float | None) -> str:
     return "" if x is None else number(x, 0)
 
 
-def evolution(x: float | None, evolution_unit: str | None) -> str:
-    """`+1,2 pt`, `−0,35 %/an`, `+3,1`: the change since the comparison year, with an arrow of its sign."""
+def evolution(x: float | None, evolution_unit: str | None, unit: str | None = None) -> str:
+    """`↗ +1,2 pt`, `↘ −0,35 %/an`, `↘ −0,02`: the change since the comparison year, with the arrow of the sign
+    of the value shown (`≈ 0,0 pt` when it rounds to zero).
+
+    A plain difference (indices, ratios) keeps the decimals of the indicator's `unit`: a household size going from
+    2,26 to 2,24 is `−0,02`, not a rounded-away `0,0`."""
     if x is None or evolution_unit is None:
         return ""
-    decimals = EVOLUTION_DECIMALS.get(evolution_unit, 1)
+    decimals = EVOLUTION_DECIMALS.get(evolution_unit, DECIMALS.get(unit or "", 1))
     shown = round(float(x), decimals)
     direction = (shown > 0) - (shown < 0)
     text = number(x, decimals, signed=True) + EVOLUTION_SUFFIX.get(evolution_unit, "")

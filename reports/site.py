@@ -24,7 +24,7 @@ from reports import formats as F
 from reports import notes as N
 from reports import tables as T
 from reports.quality import source_quality, used_vintages
-from reports.view import TerritoryView, territory_view
+from reports.view import TerritoryView, sort_key, territory_view
 from sources.store import Store, atomic_path
 from transforms.compare import PRIORITY, VIGILANCE, FlagRules
 from transforms.compute import Inputs
@@ -54,7 +54,11 @@ READING_KEYS = (
                  "département, France) est celui publié par l'Insee ; il n'est pas calculable pour un regroupement "
                  "de communes (marque na)."),
     ("Évolutions", "Les évolutions comparent deux recensements distants d'au moins cinq ans, comme l'Insee le "
-                   "conseille ; les taux évoluent en points (pt), les effectifs en % par an."),
+                   "conseille ; les taux évoluent en points (pt), les effectifs en % par an, les indices et les "
+                   "rapports (indice de vieillissement, taille des ménages…) en simple différence, dans leur unité "
+                   "et avec autant de décimales que la valeur (2,26 puis 2,24 personnes par ménage : −0,02). "
+                   "La flèche suit le signe de l'évolution affichée ; ≈ signale une évolution qui s'arrondit à "
+                   "zéro."),
     ("Solde migratoire", "Le solde migratoire est « apparent » : il est estimé par différence entre la variation "
                          "totale et le solde naturel, et porte aussi les écarts de mesure entre deux recensements."),
 )
@@ -134,10 +138,12 @@ def _reference_value(view: TerritoryView, place, indicator: str) -> float | None
 
 
 def key_figures(view: TerritoryView) -> list[dict]:
-    """Cards: the territory's value, its flag and evolution, against its département (and EPCI) and France."""
+    """Cards: the territory's value, its flag and evolution, against its département (and EPCI) and France.
+
+    A count (children under 3, RSA households) is shown without references: 305 children against 95 797 in
+    France compares sizes, not situations; the rates of the same theme do that."""
     known = {i.id: i for i in indicators()}
     cards = []
-    france = next((p for p in view.references if p.level == "FRANCE"), None)
     epci = next((p for p in view.references if p.level == "EPCI"), None) if view.selection.commune else None
     for ident in KEY_FIGURES:
         if ident not in known:
@@ -146,7 +152,7 @@ def key_figures(view: TerritoryView) -> list[dict]:
         row = view.cell(view.territory, ident) or {}
         reason = N.cell_reason(row.get("value"), row.get("status"))
         refs = []
-        for place in (epci, view.departement, france):
+        for place in (() if ind.unit == "count" else (epci, view.departement, view.france)):
             if place is not None:
                 ref = view.cell(place, ident) or {}
                 shown = F.value(ref.get("value"), ind.unit) if ref.get("value") is not None else "—"
@@ -157,7 +163,7 @@ def key_figures(view: TerritoryView) -> list[dict]:
             "value": F.value(row.get("value"), ind.unit) if row.get("value") is not None else "—",
             "mark": N.mark(reason), "mark_label": N.label(reason) if reason else "",
             "flag": Markup(T.flag_badge(row.get("flag"))),
-            "evolution": F.evolution(row.get("evolution"), row.get("evolution_unit")),
+            "evolution": F.evolution(row.get("evolution"), row.get("evolution_unit"), ind.unit),
             "comparison_year": row.get("comparison_year"), "refs": refs, "source": row.get("source") or "",
         })
     return cards
@@ -170,30 +176,62 @@ class Highlight:
 
 
 def highlights(view: TerritoryView, items: list[Indicator]) -> list[Highlight]:
-    """« À retenir »: the territory's priorités against both references, its points de vigilance against its
-    département, then the communes in priorité."""
+    """« À retenir »: every flag of the theme's tables, said once. The territory's priorités against both
+    references and its points de vigilance against its département (France for a département), then the communes
+    in priorité (indicator by indicator) and in vigilance (commune by commune), then the flagged reference rows.
+    An empty list means no cell of the theme carries a flag."""
     lines, vigilance = [], []
-    dep = view.departement.display
     for ind in items:
         row = view.cell(view.territory, ind.id)
         if not row or row.get("flag") not in (VIGILANCE, PRIORITY):
             continue
         value, label = F.value(row["value"], ind.unit), F.typography(ind.label)
-        if row["flag"] == PRIORITY:
-            lines.append(Highlight(f"Priorité : {label}, {value} contre {F.value(row['ref_dep'], ind.unit)} pour "
-                                   f"{dep} et {F.value(row['ref_france'], ind.unit)} en France."))
+        france = F.value(row.get("ref_france"), ind.unit)
+        if row["flag"] == PRIORITY and view.departement:
+            lines.append(Highlight(f"Priorité : {label}, {value} contre {F.value(row.get('ref_dep'), ind.unit)} "
+                                   f"pour {view.departement.display} et {france} en France."))
+        elif row["flag"] == PRIORITY:
+            lines.append(Highlight(f"Priorité : {label}, {value} contre {france} en France."))
         else:
-            vigilance.append(f"{label} : {value} contre {F.value(row['ref_dep'], ind.unit)}")
+            ref = row.get("ref_dep") if view.departement else row.get("ref_france")
+            vigilance.append(f"{label} : {value} contre {F.value(ref, ind.unit)}")
     if vigilance:
-        lines.append(Highlight(f"Point{'s' if len(vigilance) > 1 else ''} de vigilance face à {dep} :",
+        against = view.departement.display if view.departement else "la France"
+        lines.append(Highlight(f"Point{'s' if len(vigilance) > 1 else ''} de vigilance face à {against} :",
                                tuple(vigilance)))
     if view.territory.level != "COM":
-        for ind in items:
-            names = [f"{p.display} ({F.value(r['value'], ind.unit)})" for p in view.units
-                     if (r := view.cell(p, ind.id)) and r.get("flag") == PRIORITY]
-            if names:
-                what = "Intercommunalités" if view.units_are_epcis else "Communes"
-                lines.append(Highlight(f"{what} en priorité, {F.typography(ind.label)} : {', '.join(names)}."))
+        lines += _unit_highlights(view, items)
+    flagged_refs = _flag_counts(view, view.references, items, (VIGILANCE, PRIORITY))
+    if flagged_refs:
+        lines.append(Highlight("Signaux des lignes de référence, chacune comparée à sa propre référence : "
+                               + ", ".join(f"{name} ({len(labels)})" for name, labels in flagged_refs) + "."))
+    return lines
+
+
+def _flag_counts(view: TerritoryView, places, items: list[Indicator], flags) -> list[tuple[str, list[str]]]:
+    """(place, labels of its indicators carrying one of `flags`) for each place with any, most flags first."""
+    out = []
+    for p in places:
+        labels = [F.typography(i.label) for i in items if (r := view.cell(p, i.id)) and r.get("flag") in flags]
+        if labels:
+            out.append((p.display, labels))
+    return sorted(out, key=lambda x: (-len(x[1]), sort_key(x[0])))
+
+
+def _unit_highlights(view: TerritoryView, items: list[Indicator]) -> list[Highlight]:
+    what = "Intercommunalités" if view.units_are_epcis else "Communes"
+    lines = []
+    for ind in items:
+        names = [f"{p.display} ({F.value(r['value'], ind.unit)})" for p in view.units
+                 if (r := view.cell(p, ind.id)) and r.get("flag") == PRIORITY]
+        if names:
+            lines.append(Highlight(f"{what} en priorité, {F.typography(ind.label)} : {', '.join(names)}."))
+    watched = _flag_counts(view, view.units, items, (VIGILANCE,))
+    if watched:
+        where = "les intercommunalités" if view.units_are_epcis else "les communes"
+        lines.append(Highlight(f"Points de vigilance dans {where} : "
+                               + ", ".join(f"{name} ({len(labels)})" for name, labels in watched) + ".",
+                               tuple(f"{name} : {', '.join(labels)}" for name, labels in watched)))
     return lines
 
 
@@ -201,8 +239,8 @@ def _position(view: TerritoryView, ind: Indicator) -> charts.Position:
     row = view.cell(view.territory, ind.id) or {}
     return charts.Position(
         label=ind.label, unit=ind.unit, value=row.get("value"),
-        departement=_reference_value(view, view.departement, ind.id),
-        france=next((_reference_value(view, p, ind.id) for p in view.references if p.level == "FRANCE"), None),
+        departement=_reference_value(view, view.departement, ind.id) if view.departement else None,
+        france=_reference_value(view, view.france, ind.id) if view.france else None,
         flag=row.get("flag"), mark=N.mark(N.cell_reason(row.get("value"), row.get("status"))))
 
 
@@ -222,10 +260,10 @@ def theme_charts(view: TerritoryView, theme: str, items: list[Indicator]) -> lis
     rates = [i for i in items if i.unit != "count"]
     if rates:
         out.append({"id": f"graphique-{theme}-positionnement",
-                    "caption": f"{THEMES[theme]} : {view.territory.display} face à {view.departement.display} "
-                               "et à la France",
+                    "caption": f"{THEMES[theme]} : {view.territory.display} face à {view.compared_with}",
                     "svg": Markup(charts.positioning([_position(view, i) for i in rates], view.territory.display,
-                                                     view.departement.display, f"g-{theme}-pos"))})
+                                                     view.departement.display if view.departement else None,
+                                                     f"g-{theme}-pos"))})
     best = headline(view, items) if len(view.units) > 1 else None
     if best is not None:
         bars = []
@@ -233,11 +271,12 @@ def theme_charts(view: TerritoryView, theme: str, items: list[Indicator]) -> lis
             r = view.cell(p, best.id) or {}
             bars.append(charts.Bar(p.display, r.get("value"), r.get("flag"),
                                    N.mark(N.cell_reason(r.get("value"), r.get("status")))))
-        refs = [charts.Reference(view.territory.display, _reference_value(view, view.territory, best.id), "territory"),
-                charts.Reference(view.departement.display, _reference_value(view, view.departement, best.id),
-                                 "departement")]
-        refs += [charts.Reference("France", _reference_value(view, p, best.id), "france")
-                 for p in view.references if p.level == "FRANCE"]
+        refs = [charts.Reference(view.territory.display, _reference_value(view, view.territory, best.id), "territory")]
+        if view.departement:
+            refs.append(charts.Reference(view.departement.display,
+                                         _reference_value(view, view.departement, best.id), "departement"))
+        if view.france:
+            refs.append(charts.Reference("France", _reference_value(view, view.france, best.id), "france"))
         what = "les intercommunalités" if view.units_are_epcis else "les communes"
         out.append({"id": f"graphique-{theme}-communes", "caption": f"{F.typography(best.label)} : {what}",
                     "svg": Markup(charts.ranked_dots(bars, refs, best.unit, f"{best.label} : {what}",
@@ -246,19 +285,28 @@ def theme_charts(view: TerritoryView, theme: str, items: list[Indicator]) -> lis
 
 
 def age_chart(view: TerritoryView, inputs: Inputs) -> dict | None:
-    sums = ages.age_sums(inputs, view.selection.customs, [view.territory.key, view.departement.key])
+    """The age pyramid of the territory against its département, or against France for a département (summed
+    from every commune, like the indicators; left out, and said so, when a part of France is unknown)."""
+    reference = view.departement or view.france
+    keys = [view.territory.key] + ([reference.key] if reference else [])
+    sums = ages.age_sums(inputs, view.selection.customs, keys)
     if not sums:
         return None
-    bands, by_sex = ages.age_bands(sums, view.territory.key, view.departement.key)
+    bands, by_sex = ages.age_bands(sums, view.territory.key, reference.key if reference else ("", ""))
     if all(b.men is None for b in bands):
         return None
+    compared = reference is not None and any(b.ref_men is not None for b in bands)
+    name = ("France" if reference.level == "FRANCE" else reference.display) if compared else None
     draw = charts.pyramid if by_sex else charts.age_bars
     year = inputs.main_year(ages.SOURCE)
-    return {"id": "graphique-pyramide-des-ages",
-            "caption": (f"Pyramide des âges en {year} : {view.territory.display} et {view.departement.display}"
-                        if by_sex else f"Structure par âge en {year} : {view.territory.display} et "
-                                       f"{view.departement.display} (répartition par sexe non disponible)"),
-            "svg": Markup(draw(bands, view.territory.display, view.departement.display, "g-pyramide")),
+    caption = f"Pyramide des âges en {year}" if by_sex else f"Structure par âge en {year}"
+    caption += f" : {view.territory.display}" + (f" et {name}" if name else "")
+    if not by_sex:
+        caption += " (répartition par sexe non disponible)"
+    if reference is not None and not compared:
+        caption += " (comparaison non disponible : âges inconnus pour une partie de la référence)"
+    return {"id": "graphique-pyramide-des-ages", "caption": caption,
+            "svg": Markup(draw(bands, view.territory.display, name, "g-pyramide")),
             "source": f"Source : Insee, recensement {year}. Part de chaque tranche d'âge dans la population."}
 
 
@@ -293,6 +341,7 @@ def render_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, con
         s["charts"] = [c for c in s["charts"] if c]
     used = used_vintages(context.manifest, inputs.vintages)
     quality = source_quality(context.manifest, used)
+    data_years = _data_years(inputs, quality)
     population = {p.key: (view.cell(p, "population") or {}).get("value") for p in view.units}
     page = _environment().get_template("report.html.j2").render(
         view=view, territory=view.territory, departement=view.departement, demo=context.demo,
@@ -301,7 +350,7 @@ def render_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, con
         n_communes=len(view.communes), by_epci=view.units_are_epcis,
         communes_per_epci=_communes_per_epci(inputs, view) if view.units_are_epcis else {},
         sources=sorted((q for q in quality if q.used), key=lambda q: (PUBLISHER_ORDER.get(q.publisher, 9), q.title)),
-        quality=quality, key_figures=key_figures(view),
+        quality=quality, data_years=data_years, key_figures=key_figures(view),
         key_sources=T.distinct_sources([(view.cell(view.territory, k) or {}).get("source") for k in KEY_FIGURES]),
         matrix=Markup(T.matrix_table(view)), sections=sections, reading_keys=reading_keys(view),
         general_keys=[(title, F.typography(text)) for title, text in READING_KEYS],
@@ -310,6 +359,17 @@ def render_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, con
         geography=geography, exports=context.exports, index_meta=INDEX_META,
     )
     return page
+
+
+def _data_years(inputs: Inputs, quality) -> dict[str, str]:
+    """source/vintage -> the latest year of the figures read, for each used source whose figures are of another
+    year than its vintage (the Cnaf's 2024 files hold figures up to December 2023)."""
+    out = {}
+    for q in quality:
+        year = inputs.main_year(q.source) if q.used else None
+        if year is not None and str(year) != q.vintage:
+            out[q.key] = str(year)
+    return out
 
 
 def _communes_per_epci(inputs: Inputs, view: TerritoryView) -> dict[str, int]:
@@ -321,11 +381,11 @@ def _communes_per_epci(inputs: Inputs, view: TerritoryView) -> dict[str, int]:
 
 def _rules_text(rules: FlagRules) -> dict:
     """The flag rules in words, with the configured gaps (relative, in %)."""
-    vigilance = "plus défavorable que celle de son département"
+    vigilance = "plus défavorable que celle de son département (celle de la France pour un département)"
     if rules.vigilance_gap:
         vigilance += f" d'au moins {F.value(rules.vigilance_gap * 100, 'percent')}"
-    priority = ("plus défavorable que celles du département et de la France d'au moins "
-                f"{F.value(rules.priority_gap * 100, 'percent')}")
+    priority = ("plus défavorable que celles du département et de la France (celle de la France pour un "
+                f"département) d'au moins {F.value(rules.priority_gap * 100, 'percent')}")
     return {"vigilance": vigilance, "priorite": priority}
 
 
@@ -358,8 +418,12 @@ def render_index(out_dir: Path, demo: bool, generated_at: datetime) -> str:
 
 
 def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo: bool = False,
-               generated_at: datetime | None = None, rules: FlagRules = FlagRules()) -> SiteResult:
-    """Compute the indicators once, then write each selection's report and exports, and the index."""
+               generated_at: datetime | None = None, rules: FlagRules = FlagRules(),
+               table: pl.DataFrame | None = None) -> SiteResult:
+    """Compute the indicators once, then write each selection's report and exports, and the index.
+
+    `table` is the full diagnostic_table of this store (with the selections' custom territories, computed with
+    `rules`): a national batch computes it once and hands it to every call instead of recomputing it each time."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     generated_at = generated_at or datetime.now(timezone.utc)
@@ -369,13 +433,14 @@ def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo
     if len(set(codes)) != len(codes):  # the indicator table keys territories by code: two would be summed as one
         raise ValueError("custom territories built together need distinct codes (CustomTerritory(code=...)): "
                          + ", ".join(sorted({c for c in codes if codes.count(c) > 1})))
-    table = diagnostic_table(store, customs, rules, inputs=inputs)
+    if table is None:
+        table = diagnostic_table(store, customs, rules, inputs=inputs)
     base = ReportContext(generated_at=generated_at, manifest=store.manifest(), version=pipeline_version(), demo=demo,
                          rules=rules)
     reports, exports = [], []
     for selection in selections:
         view_rows = territory_view(table, inputs.membership, selection).rows
-        paths = write_exports(view_rows, out_dir, f"indicateurs-{selection.stem}")
+        paths = write_exports(view_rows, out_dir, f"indicateurs-{selection.stem}", demo=demo)
         exports += list(paths.values())
         context = replace(base, exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()))
         target = out_dir / report_name(selection)

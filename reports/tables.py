@@ -23,7 +23,9 @@ from transforms.registry import THEMES, Indicator
 MAX_COLUMNS = 5  # indicators per table: five columns and the names fit an A4 page width
 FLAG_FILL = {VIGILANCE: "#fdf0d2", PRIORITY: "#f8d9d5"}
 FLAG_SYMBOL = {VIGILANCE: "!", PRIORITY: "!!"}
-FLAG_TITLE = {VIGILANCE: "Point de vigilance : plus défavorable que le département",
+# a commune or an EPCI is compared with its département, a département with France (transforms.compare)
+FLAG_TITLE = {VIGILANCE: "Point de vigilance : plus défavorable que la référence (le département ; la France pour "
+                         "un département)",
               PRIORITY: "Priorité : nettement plus défavorable que le département et la France"}
 MATRIX_FILL = {0: None, 1: "#fdf0d2", 2: "#f9d2a6", 3: "#f0a59b"}
 # Soft hyphens (U+00AD) where the narrow matrix columns may break a long theme name (browsers on Linux do not
@@ -73,20 +75,25 @@ def cell_html(row: dict | None, indicator: Indicator) -> str:
     if indicator.unit != "count" and row.get("numerator") is not None and indicator.kind == "ratio":
         parts.append(f'<span class="n">{escape(F.count(row["numerator"]))}</span>')
     if row.get("evolution") is not None:
-        parts.append(f'<span class="ev">{escape(F.evolution(row["evolution"], row.get("evolution_unit")))}</span>')
+        shown = F.evolution(row["evolution"], row.get("evolution_unit"), indicator.unit)
+        parts.append(f'<span class="ev">{escape(shown)}</span>')
     return f'<div {attrs}>{"".join(parts)}</div>'
 
 
-def header_html(indicator: Indicator, year: int | None) -> str:
+def header_html(indicator: Indicator, year: int | None, comparison_year: int | None = None) -> str:
+    """Label, unit and year; a growth rate is a mean over a period, so its header gives the period."""
     hint = F.UNIT_HINTS.get(indicator.unit, "")
-    when = f", {year}" if year else ""
+    if indicator.unit == "percent_per_year" and year and comparison_year:
+        when = f", {comparison_year}-{year}"
+    else:
+        when = f", {year}" if year else ""
     no_evolution = mark_html(N.R.DEFINITION_CHANGE) if not indicator.evolution else ""
     return (f'<span class="h-l">{escape(F.typography(indicator.label))}{no_evolution}</span>'
             f'<span class="h-u">{escape(hint + when)}</span>')
 
 
-def _year(view: TerritoryView, indicator: Indicator) -> int | None:
-    years = [r.get("year") for p in view.places if (r := view.cell(p, indicator.id)) and r.get("year")]
+def _year(view: TerritoryView, indicator: Indicator, column: str = "year") -> int | None:
+    years = [r.get(column) for p in view.places if (r := view.cell(p, indicator.id)) and r.get(column)]
     return max(years) if years else None
 
 
@@ -149,13 +156,14 @@ def theme_tables(view: TerritoryView, theme: str, items: list[Indicator], compar
         has_counts = any(i.kind == "ratio" and i.unit != "count" for i in chunk)
         subtitle = "Valeur de l'indicateur" + (", effectif concerné (en gris)" if has_counts else "")
         if has_evolution and comparison_year:
-            subtitle += f", évolution depuis {comparison_year} (↗ ↘)"
+            subtitle += f", évolution depuis {comparison_year} (↗ ↘, ≈ stable)"
         subtitle += " · ! vigilance, !! priorité"
         width = f"{(100 - 22) / len(chunk):.2f}%"
         gt = (
             GT(_table_frame(view, chunk), rowname_col="lieu", groupname_col="groupe", id=f"tableau-{theme}-{n}")
             .tab_header(title=title, subtitle=subtitle)
-            .cols_label(**{i.id: html(header_html(i, _year(view, i))) for i in chunk})
+            .cols_label(**{i.id: html(header_html(i, _year(view, i), _year(view, i, "comparison_year") or comparison_year))
+                           for i in chunk})
             .fmt_passthrough(columns=[i.id for i in chunk], escape=False)
             .cols_align("right", columns=[i.id for i in chunk])
             .cols_width({"lieu": "22%", **{i.id: width for i in chunk}})
@@ -220,7 +228,7 @@ def matrix_table(view: TerritoryView) -> str:
         .tab_source_note(html(
             "Un indicateur est en <strong>point de vigilance</strong> quand la valeur de la commune est plus "
             "défavorable que celle de son département, en <strong>priorité</strong> quand elle l'est nettement "
-            "plus que le département et la France (voir les clefs de lecture). Seuls les taux orientés (un sens "
+            "plus que le département et la France ; un département est comparé à la France (voir les clefs de lecture). Seuls les taux orientés (un sens "
             "de besoin défini) peuvent être signalés ; teinte : une priorité compte double."))
         .pipe(house_style)
     )

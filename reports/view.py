@@ -47,7 +47,9 @@ class TerritoryView:
     places: tuple[Place, ...]  # table rows, in reading order
     communes: tuple[Place, ...]  # every commune of the territory, alphabetical
     territory: Place  # the territory the report is about (a commune for a commune's ABS)
-    departement: Place  # the reference département of the territory (the one holding most of its population)
+    # the reference département of the territory (the one holding most of its population); None when the territory
+    # is a département: its only reference is France (transforms.compare flags a DEP row against France)
+    departement: Place | None
     cells: dict[tuple[str, str, str], dict]  # (level, code, indicator) -> row
 
     @property
@@ -73,6 +75,15 @@ class TerritoryView:
         if self.selection.departement:
             return f"Département (code {self.selection.departement})"
         return "Regroupement de communes"
+
+    @property
+    def france(self) -> Place | None:
+        return next((p for p in self.references if p.level == "FRANCE"), None)
+
+    @property
+    def compared_with(self) -> str:
+        """What the territory is set against, after « face à »: « Vendée (85) et à la France », or « la France »."""
+        return f"{self.departement.display} et à la France" if self.departement else "la France"
 
     def cell(self, place: Place, indicator: str) -> dict | None:
         return self.cells.get((place.level, place.code, indicator))
@@ -112,8 +123,7 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
     units = epcis if by_epci else communes
     places = tuple(units) + ((territory,) if territory.level != "COM" else ()) + tuple(references)
     dep_code = _reference_departement(rows, territory)
-    # a département is its own reference département (its flags compare it with France)
-    departement = territory if territory.level == "DEP" else next(
+    departement = None if territory.level == "DEP" else next(
         (p for p in references if p.level == "DEP" and p.code == dep_code),
         next(p for p in references if p.level == "DEP"))
     cells = {(r["level"], r["code"], r["indicator"]): r for r in rows.iter_rows(named=True)}

@@ -117,6 +117,17 @@ def test_printing_gives_a4_pages_with_sections_on_their_own_pages(browser, demo_
     assert too_wide == 0
 
 
+def test_printed_annex_headings_fit_their_columns(browser, demo_report):
+    # the printable width of A4 with the report's 11 mm side margins: 188 mm = 188 / 25.4 * 96 = 710.6 CSS px
+    page = browser.new_page(viewport={"width": 711, "height": 1000})
+    page.goto(demo_report.resolve().as_uri())
+    page.emulate_media(media="print")
+    overflowing = page.evaluate("""() => [...document.querySelectorAll('#annexe-qualite th')]
+        .filter(th => th.scrollWidth > th.clientWidth).map(th => th.textContent)""")
+    page.close()
+    assert overflowing == []  # "MillésimeGéographieLignes": headings running into each other
+
+
 def test_the_watcher_sees_a_request_to_another_host(browser, tmp_path):
     # the guard of the first test: a page asking for anything outside its file is caught
     path = tmp_path / "leaky.html"

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from flows.cli import app
 from sources.refresh import refresh
 from sources.store import Store
-from transforms.export import COLUMNS_FR, definitions
+from transforms.export import COLUMNS_FR, definitions, write_exports
 from transforms.pipeline import Selection, export_indicators
 from transforms.registry import indicators
 from transforms.territories import CustomTerritory
@@ -85,6 +85,26 @@ def test_xlsx_has_the_table_and_the_definitions(epci_export):
     assert defs.height == len(indicators()) == definitions().height
     assert defs["indicateur"].to_list() == [i.id for i in indicators()]
     assert defs.filter(pl.col("indicateur") == "taux_chomage_rp")["sens"][0] == "plus élevé = besoin plus fort"
+
+
+def test_demo_exports_say_their_figures_are_synthetic(epci_export, tmp_path):
+    table, plain = epci_export
+    paths = write_exports(table, tmp_path, "demo", demo=True)
+    parquet = pl.read_parquet(paths["parquet"])
+    assert parquet["demo"].dtype == pl.Boolean and parquet["demo"].to_list() == [True] * table.height
+    assert parquet.drop("demo").equals(table)
+    csv = pl.read_csv(paths["csv"].read_bytes()[len(BOM):], separator=";", decimal_comma=True, infer_schema=False)
+    assert csv["données"].unique().to_list() == ["synthétiques (démonstration)"]
+    book = openpyxl.load_workbook(paths["xlsx"], read_only=True)
+    assert book.sheetnames == ["À lire", "indicateurs", "définitions"]  # the warning is the sheet Excel opens on
+    first = [row[0] for row in book["À lire"].iter_rows(values_only=True)]
+    book.close()
+    assert first[0].startswith("DÉMONSTRATION") and any("inventés" in line for line in first)
+    assert pl.read_excel(paths["xlsx"], sheet_name="indicateurs")["données"].unique().to_list() == [
+        "synthétiques (démonstration)"]
+    # the real exports carry no such column
+    assert "demo" not in pl.read_parquet(plain["parquet"]).columns
+    assert "données" not in plain["csv"].read_bytes()[len(BOM):].decode("utf-8").splitlines()[0].split(";")
 
 
 def test_a_custom_territory_export_is_named_after_it(store, tmp_path):

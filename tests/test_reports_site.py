@@ -115,6 +115,30 @@ def test_two_builds_with_the_same_date_are_identical(store, site, tmp_path):
     assert again.reports[0].read_bytes() == first.read_bytes()
 
 
+def test_a_precomputed_table_gives_the_same_report(store, site, tmp_path):
+    """The national batch computes the diagnostic table once and passes it to every build_site call."""
+    selections = [Selection(epci=EPCI), Selection(territory=CustomTerritory("Sud Vendée", ("85020", "85133",
+                                                                                           "85084")))]
+    table = diagnostic_table(store, tuple(c for s in selections for c in s.customs))
+    given = build_site(store, selections, tmp_path, demo=True, generated_at=WHEN, table=table)
+    for path in given.reports:
+        assert path.read_bytes() == (site.index.parent / path.name).read_bytes(), path.name
+
+
+def test_cover_gives_the_year_of_the_figures_and_counts_have_no_references(site):
+    page = site.reports[0].read_text(encoding="utf-8")
+    cover = page[page.index('id="sources"'):page.index('id="chiffres-cles"')]
+    # the demo's Cnaf 2024 childcare files hold figures for 2017-2023 (sources/demo): the cover says 2023
+    assert "données 2023 (fichier 2024)" in cover
+    card = page[page.index('id="chiffre-enfants_moins_3_ans"'):]
+    card = card[:card.index("</article>")]
+    assert "<dt" not in card  # 305 children against 95 797 in France compares sizes, not situations
+    rate = page[page.index('id="chiffre-taux_pauvrete"'):]
+    assert "<dt" in rate[:rate.index("</article>")]
+    # growth over the two censuses: the header gives the period 2016-2022 (the demo censuses)
+    assert "en % par an, 2016-2022" in page
+
+
 def test_commune_and_custom_territory_reports(site):
     commune = next(p for p in site.reports if "commune" in p.name).read_text(encoding="utf-8")
     assert "Commune (code Insee 49099)" in commune and "CA du Choletais (EPCI)" in commune  # EPCI as a reference
@@ -186,3 +210,9 @@ def test_a_departement_report_shows_its_own_published_figures(store, tmp_path):
     assert "Département (code 85)" in page and "Vendée" in page
     # cc_filosofi_2021_DEP.csv: `85;306120;690480;24420;…`: the published median, not "non agrégeable"
     assert "24\u202f420" in cell(page, "revenu_median", "85")
+    # a département is set against France only: no « Vendée (85) face à Vendée (85) », no self-reference
+    assert "Vendée (85) face à la France" in page and "face à Vendée" not in page
+    assert "Pyramide des âges en 2022 : Vendée (85) et France" in page
+    card = page[page.index('id="chiffre-taux_pauvrete"'):]
+    assert re.findall(r"<dt[^>]*>([^<]*)</dt>", card[:card.index("</article>")]) == ["France"]
+    assert "un département est comparé à la France" in page

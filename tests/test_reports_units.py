@@ -14,8 +14,10 @@ from reports import notes as N
 from reports import tables as T
 from reports.matrix import needs_matrix, score
 from reports.quality import source_quality, used_vintages
-from reports.site import css_string
+from reports.site import css_string, highlights
+from reports.view import COMMUNES, REFERENCES, TERRITORY, Place, TerritoryView
 from transforms import reasons as R
+from transforms.pipeline import Selection
 from transforms.registry import get
 
 NNBSP = "\u202f"
@@ -46,8 +48,14 @@ def test_values_by_unit():
 def test_evolutions_carry_an_arrow_of_their_sign():
     assert F.evolution(1.23, "points") == f"↗{NNBSP}+1,2{NNBSP}pt"
     assert F.evolution(-0.382587, "percent_per_year") == f"↘{NNBSP}\u22120,38{NNBSP}%/an"
-    assert F.evolution(0.04, "points") == f"→{NNBSP}0,0{NNBSP}pt"  # 0.04 shows as 0,0: a flat arrow
+    assert F.evolution(0.04, "points") == f"≈{NNBSP}0,0{NNBSP}pt"  # 0.04 shows as 0,0: stable, no arrow
+    assert F.evolution(-0.04, "points") == f"≈{NNBSP}0,0{NNBSP}pt"  # nor a down arrow for an invisible fall
     assert F.evolution(3.1, "difference") == f"↗{NNBSP}+3,1"
+    assert F.evolution(3.14, "difference", "index") == f"↗{NNBSP}+3,1"  # an index keeps its 1 decimal
+    # household size 2.26 -> 2.24: a ratio keeps its 2 decimals, 2.24 - 2.26 = -0.02, a falling arrow
+    assert F.evolution(2.24 - 2.26, "difference", "ratio") == f"↘{NNBSP}\u22120,02"
+    assert F.evolution(0.004, "difference", "ratio") == f"≈{NNBSP}0,00"  # 0.004 rounds to 0.00
+    assert F.evolution(1234.4, "difference", "euros") == f"↗{NNBSP}+1{NNBSP}234"  # euros: whole numbers
     assert F.evolution(None, "points") == ""
 
 
@@ -237,3 +245,80 @@ def test_quality_annex_reads_the_manifest_in_french():
 
 def test_the_geography_sources_count_as_used():
     assert used_vintages(MANIFEST, {"filosofi": "2021"}) == {"cog_communes": "2025", "filosofi": "2021"}
+
+
+def test_a_growth_rate_header_gives_its_period():
+    # a mean annual growth between the 2016 and 2022 censuses is a rate over 2016-2022, not a 2022 figure
+    assert "en % par an, 2016-2022" in T.header_html(get("croissance_annuelle"), 2022, 2016)
+    assert "en %, 2022<" in T.header_html(get("part_0002"), 2022, 2016)  # a plain rate keeps its year
+
+
+def test_an_unknown_reference_does_not_hide_the_sexes_of_the_territory():
+    # the territory: 100 people, 0-14 ans 10 men + 10 women; the reference (France) has an unknown population
+    own = {"P_POP": 100.0} | {f"P_{s}{b}": 0.0 for s in "HF" for b in ages.BANDS} | {"P_H0014": 10.0, "P_F0014": 10.0}
+    bands, by_sex = ages.age_bands({("DEP", "85"): own, ("FRANCE", "FR"): {"P_POP": None}}, ("DEP", "85"),
+                                   ("FRANCE", "FR"))
+    assert by_sex
+    assert bands[0].men == pytest.approx(10.0) and bands[0].women == pytest.approx(10.0)  # 10 / 100 = 10 %
+    assert all(b.ref_men is None and b.ref_women is None for b in bands)
+
+
+# -- « À retenir » ------------------------------------------------------------------------------------------------
+
+
+def _view(cells: dict, *, departement: bool = True) -> TerritoryView:
+    """A hand-made report view: an EPCI of three communes (or the Vendée itself), its département and France."""
+    communes = tuple(Place("COM", c, n, COMMUNES) for c, n in (("85020", "Benet"), ("85165", "Oulmes"),
+                                                               ("85303", "Vix")))
+    france = Place("FRANCE", "FR", "France", REFERENCES)
+    if departement:
+        territory, dep = Place("EPCI", "200029940", "CC Vendée Sèvre Autise", TERRITORY), Place(
+            "DEP", "85", "Vendée", REFERENCES)
+        places, selection = communes + (territory, dep, france), Selection(epci="200029940")
+    else:
+        territory, dep = Place("DEP", "85", "Vendée", TERRITORY), None
+        places, selection = communes + (territory, france), Selection(departement="85")
+    rows = {(level, code, ind): {"value": v, "flag": flag, "ref_dep": ref_dep, "ref_france": ref_fr}
+            for (level, code, ind), (v, flag, ref_dep, ref_fr) in cells.items()}
+    return TerritoryView(selection, pl.DataFrame(), places, communes, territory, dep, rows)
+
+
+POVERTY, RSA = get("taux_pauvrete"), get("foyers_rsa")
+
+
+def test_highlights_list_the_communes_in_vigilance_too():
+    view = _view({
+        ("EPCI", "200029940", POVERTY.id): (9.5, None, 9.0, 11.0),
+        ("COM", "85020", POVERTY.id): (10.0, "vigilance", 9.0, 11.0),
+        ("COM", "85020", RSA.id): (3.0, "vigilance", 2.7, 3.9),
+        ("COM", "85303", RSA.id): (2.9, "vigilance", 2.7, 3.9),
+        ("COM", "85165", RSA.id): (4.4, "priorité", 2.7, 3.9),
+    })
+    lines = highlights(view, [POVERTY, RSA])
+    assert [h.text for h in lines] == [
+        f"Communes en priorité, {F.typography(RSA.label)} : Oulmes (4,4{NNBSP}%).",
+        # Benet has two indicators in vigilance, Vix one: most flagged first
+        "Points de vigilance dans les communes : Benet (2), Vix (1).",
+    ]
+    assert lines[1].items == (f"Benet : {F.typography(POVERTY.label)}, {F.typography(RSA.label)}",
+                              f"Vix : {F.typography(RSA.label)}")
+
+
+def test_highlights_are_empty_only_when_no_cell_is_flagged():
+    calm = {("COM", "85020", POVERTY.id): (10.0, None, 9.0, 11.0), ("DEP", "85", POVERTY.id): (9.0, None, None, 11.0)}
+    assert highlights(_view(calm), [POVERTY]) == []
+    # only the département's row is flagged (against France): still said, not « aucun »
+    flagged_dep = calm | {("DEP", "85", POVERTY.id): (12.0, "vigilance", None, 11.0)}
+    [line] = highlights(_view(flagged_dep), [POVERTY])
+    assert "Vendée (85) (1)" in line.text
+
+
+def test_a_departement_is_set_against_france():
+    view = _view({("DEP", "85", POVERTY.id): (12.0, "vigilance", None, 11.0),
+                  ("DEP", "85", RSA.id): (5.0, "priorité", None, 3.9)}, departement=False)
+    assert view.compared_with == "la France"
+    lines = highlights(view, [POVERTY, RSA])
+    # the flags of a DEP row compare it with France (ref_dep is null): 12,0 % against 11,0 %, 5,0 % against 3,9 %
+    assert lines[0].text == f"Priorité : {F.typography(RSA.label)}, 5,0{NNBSP}% contre 3,9{NNBSP}% en France."
+    assert lines[1].text == "Point de vigilance face à la France :"
+    assert lines[1].items == (f"{F.typography(POVERTY.label)} : 12,0{NNBSP}% contre 11,0{NNBSP}%",)

@@ -40,6 +40,14 @@ def definitions() -> pl.DataFrame:
     })
 
 
+# the marks of a demo export (`abs-diag demo`): synthetic figures under real names and codes
+DEMO_COLUMN_FR, DEMO_VALUE, DEMO_SHEET = "données", "synthétiques (démonstration)", "À lire"
+DEMO_WARNING = (
+    "DÉMONSTRATION : données synthétiques.",
+    ("Les noms et les codes des communes sont réels, mais tous les chiffres de ce classeur sont inventés par le "
+     "générateur de démonstration d'abs-diag."),
+    "Ils ne décrivent aucun territoire : ne les citez pas et ne les utilisez pas pour un diagnostic.",
+)
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit per sheet, less the header row
 EVOLUTION_UNITS_FR = {"points": "points", "percent_per_year": "% par an", "difference": "écart"}
 ROUNDED = ["value", "numerator", "denominator", "ref_epci", "ref_dep", "ref_france", "value_comparison", "evolution"]
@@ -58,13 +66,18 @@ def french(table: pl.DataFrame) -> pl.DataFrame:
     return table.select(present).rename({c: COLUMNS_FR[c] for c in present})
 
 
-def write_exports(table: pl.DataFrame, out_dir: Path, stem: str) -> dict[str, Path]:
-    """indicateurs Parquet (English column names, for machines), CSV and XLSX (French, for people)."""
+def write_exports(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool = False) -> dict[str, Path]:
+    """indicateurs Parquet (English column names, for machines), CSV and XLSX (French, for people).
+
+    `demo`: the figures are synthetic. Every row says so (a `demo` column in the Parquet, `données` in the French
+    files), so a file copied out of the demo cannot pass for a diagnostic, and the XLSX opens on a warning sheet."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in ("parquet", "csv", "xlsx")}
     with atomic_path(paths["parquet"]) as tmp:
-        table.write_parquet(tmp)
+        (table.with_columns(demo=pl.lit(True)) if demo else table).write_parquet(tmp)
     fr = french(table)
+    if demo:
+        fr = fr.with_columns(pl.lit(DEMO_VALUE).alias(DEMO_COLUMN_FR))
     with atomic_path(paths["csv"]) as tmp:
         # `;` and a decimal comma with a BOM: what a French spreadsheet opens without an import wizard
         with tmp.open("wb") as handle:
@@ -74,6 +87,11 @@ def write_exports(table: pl.DataFrame, out_dir: Path, stem: str) -> dict[str, Pa
         import xlsxwriter
 
         with xlsxwriter.Workbook(tmp) as book:
+            if demo:  # the first sheet, the one a spreadsheet opens on
+                warning = book.add_worksheet(DEMO_SHEET)
+                warning.set_column(0, 0, 110)
+                for n, line in enumerate(DEMO_WARNING):
+                    warning.write(n, 0, line, book.add_format({"bold": True}) if n == 0 else None)
             # a sheet holds 1,048,576 rows: France (35,000 communes x 55 indicators) spans several sheets
             chunks = range(0, max(fr.height, 1), XLSX_MAX_ROWS)
             for n, start in enumerate(chunks, start=1):
