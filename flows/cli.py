@@ -82,6 +82,11 @@ def refresh(
 ) -> None:
     """Download, validate and stage the INSEE and CAF sources in the target geography (COG), then publish the
     national indicator tables (the `refresh` flow, run locally)."""
+    from sources import catalogue
+
+    unknown = sorted(set(source or []) - set(catalogue.sources()))
+    if unknown:
+        _refuse(f"unknown source(s): {', '.join(unknown)} (known: {', '.join(catalogue.sources())})")
     from flows.refresh import RefreshFailed
     from flows.refresh import refresh as refresh_flow
 
@@ -98,6 +103,8 @@ def refresh(
     typer.echo(f"\nstore: {store.root}")
     if outcome["published"]:
         typer.echo(f"published: {outcome['published']}")
+    else:
+        typer.echo(outcome["publication"])  # nothing new, or why nothing was published
 
 
 @app.command()
@@ -171,18 +178,45 @@ def mirror(
             typer.echo("stopped")
 
 
-def _territory(epci: str | None, commune: str | None, communes: str | None, name: str | None):
-    """The territory of the options, validated before anything runs (exit 2 with the reason)."""
+def _refuse(message: str):
+    """A wrong option: one line, exit code 2, before any flow runs."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _validated(model, options: dict[str, str] | None = None, **values):
+    """`model(**values)`, or exit 2 with pydantic's reasons (fields named as their command-line options)."""
     from pydantic import ValidationError
 
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        reasons = []
+        for error in exc.errors():
+            field = (options or {}).get(str(error["loc"][0])) if error["loc"] else None
+            message = error["msg"].removeprefix("Value error, ")
+            reasons.append(f"{field}: {message}" if field else message)
+        _refuse("; ".join(reasons))
+
+
+def _territory(epci: str | None, commune: str | None, communes: str | None, name: str | None):
+    """The territory of the options, validated before anything runs (exit 2 with the reason)."""
     from flows.parameters import Territory
 
+    return _validated(Territory, epci=epci, commune=commune, communes=communes, name=name)
+
+
+def _check_in_geography(data_dir: Path | None, **codes: list[str]) -> None:
+    """Exit 2 naming the codes missing from the store's target geography. A store whose geography is not staged
+    yet cannot tell: the flow checks again after its own refresh."""
+    from sources.national import unknown_codes
+
     try:
-        return Territory(epci=epci, commune=commune, communes=communes, name=name)
-    except ValidationError as exc:
-        reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-        typer.echo(f"error: {reasons}", err=True)
-        raise typer.Exit(code=2) from None
+        problems = unknown_codes(_store(data_dir), **codes)
+    except FileNotFoundError:
+        return
+    if problems:
+        _refuse("; ".join(problems))
 
 
 @app.command()
@@ -201,7 +235,9 @@ def report(
     """Build and publish the diagnostic report of one territory (the `diagnostic` flow, run locally)."""
     territory = _territory(epci, commune, communes, name)
     if refresh_first not in ("missing", "always", "never"):
-        raise typer.BadParameter("--refresh is missing, always or never")
+        _refuse(f"--refresh is missing, always or never, not {refresh_first!r}")
+    _check_in_geography(data_dir, epcis=[territory.epci] if territory.epci else [],
+                        communes=territory.communes or ([territory.commune] if territory.commune else []))
     from flows.diagnostic import diagnostic
 
     state = diagnostic(territory, data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror,
@@ -224,14 +260,28 @@ def national(
     data_dir: DataDir = None,
     out: PublishDir = None,
 ) -> None:
-    """Publish the diagnostic of every EPCI and département (the `national` flow, run locally)."""
-    from flows.national import national as national_flow
-    from flows.parameters import TaskRunnerSpec
+    """Publish the diagnostic of every EPCI and département (the `national` flow, run locally). With --epci,
+    --departement or --no-departements the run is partial: published as `national-partiel`, never replacing the
+    complete `national` publication."""
+    from flows.parameters import TaskRunnerSpec, check_departement, check_siren
 
     if dask or address:
-        runner = TaskRunnerSpec(kind="dask", address=address, n_workers=workers)
+        runner = _validated(TaskRunnerSpec, {"n_workers": "--workers", "address": "--address"},
+                            kind="dask", address=address, n_workers=workers)
     else:
-        runner = TaskRunnerSpec(max_workers=workers)
+        runner = _validated(TaskRunnerSpec, {"max_workers": "--workers"}, max_workers=workers)
+    if not 1 <= batch_size <= 1000:
+        _refuse(f"--batch-size is 1 to 1000 territories per task, not {batch_size}")
+    if no_departements and departement:
+        _refuse("--departement and --no-departements exclude each other")
+    try:
+        epci = [check_siren(code) for code in epci or []]
+        departement = [check_departement(code) for code in departement or []]
+    except ValueError as exc:
+        _refuse(str(exc))
+    _check_in_geography(data_dir, epcis=epci, departements=departement)
+    from flows.national import national as national_flow
+
     state = national_flow(runner=runner, epcis=epci or None, departements=[] if no_departements else (departement or None),
                           batch_size=batch_size, data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror,
                           demo=demo, return_state=True)

@@ -1,13 +1,15 @@
 """The `diagnostic` flow: the indicators and the report of one territory, published with a link artifact.
 
 The territory (an EPCI, a commune, or a named list of communes) is a pydantic model: a malformed SIREN or commune
-code fails the run before anything starts, and a deployment's server refuses it when the run is created. The
-report is written into a new version of the `territoires/<territory>` publication; `latest` moves to it only
-when everything was written, so a failed run leaves the previous diagnostic in place and its artifact says why.
+code fails the run before anything starts, and a deployment's server refuses it when the run is created; a code
+missing from the target geography fails it before any publication is begun. The report is written into a new
+version of the `territoires/<territory>` publication (see `publication_name`); `latest` moves to it only when
+everything was written, so a failed run leaves the previous diagnostic in place and its artifact says why.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +23,16 @@ from sources.publication import describe
 
 
 def publication_name(territory: Territory) -> str:
-    return f"territoires/{territory.selection().stem}"
+    """`territoires/epci-<SIREN>`, `territoires/commune-<code>`, or for a group of communes
+    `territoires/groupe-<slug of its name>-<8 hex digits of the SHA-256 of its sorted codes>`: a group never takes
+    the folder of an EPCI or a commune, nor of another group with the same name (or a name with no Latin letter)."""
+    if territory.communes is None:
+        return f"territoires/{territory.selection().stem}"
+    from transforms.pipeline import slug
+
+    codes = ",".join(sorted(set(territory.communes)))
+    digest = hashlib.sha256(codes.encode()).hexdigest()[:8]
+    return f"territoires/groupe-{slug(territory.name)}-{digest}"
 
 
 @task(name="build-report", cache_policy=NO_CACHE)
@@ -34,6 +45,21 @@ def build_report(territory: Territory, data_dir: str, out_dir: str, demo: bool) 
                       generated_at=datetime.now(UTC))
     relative = lambda paths: [str(Path(p).relative_to(out)) for p in paths]
     return {"reports": relative(site.reports), "index": relative([site.index]), "exports": relative(site.exports)}
+
+
+def territory_problems(territory: Territory, store) -> list[str]:
+    """The codes of `territory` missing from the store's target geography (see `sources.national.unknown_codes`)."""
+    from sources.national import unknown_codes
+
+    communes = territory.communes or ([territory.commune] if territory.commune else [])
+    return unknown_codes(store, epcis=[territory.epci] if territory.epci else [], communes=communes)
+
+
+@task(name="check-territory", cache_policy=NO_CACHE)
+def check_codes(territory: Territory, data_dir: str) -> None:
+    problems = territory_problems(territory, open_store(data_dir))
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 @flow(name="diagnostic")
@@ -53,6 +79,7 @@ def diagnostic(
     log = get_run_logger()
     ensure_data(refresh, data_dir, mirror)
     store = open_store(data_dir)
+    check_codes(territory, str(store.root))
     name = publication_name(territory)
     key = _artifact_key(name)
     pub = publication(publish_dir, name)

@@ -3,14 +3,25 @@
 The COG entries run first, one after the other (each is checked against the previous one); every other source
 then runs in parallel threads. A network error is retried by the task (after the HTTP session's own quick
 retries); a validation error is not. The store is locked for the whole run, so two refreshes started at once
-take turns instead of interleaving their writes. When every source staged (or was unchanged upstream), the
-national indicator tables are written into a new version of the `indicateurs` publication and `latest` switches
-to it; otherwise nothing is published and the artifacts say which source failed and why.
+take turns instead of interleaving their writes (the one waiting says so in its log).
+
+When every source staged (or was unchanged upstream), the national indicator tables are written into a new
+version of the `indicateurs` publication and `latest` switches to it, unless
+- a catalogue source was never staged in the store (a refresh of some sources into a new store): the tables would
+  miss its indicators, so nothing is published;
+- the store's staged tables are those the current publication was computed from (its copy of the manifest says
+  which: inputs, basis and staging time of every entry): nothing new. Tables staged by an earlier run that did
+  not publish (`publish=False`, the inner refresh of `report` or `national`, a failed publication) are published
+  by the next refresh, even when nothing changed upstream since.
+When a source fails nothing is published and the artifacts say which source failed and why.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task, unmapped
@@ -23,11 +34,18 @@ from flows.parameters import Territory
 from sources import refresh as sources_refresh
 from sources.publication import describe
 from sources.refresh import RefreshReport, SourceResult
+from sources.store import Store, StoreBusy
 
 THREADS = 4  # parallel downloads: polite to the publishers, enough to overlap parsing and waiting
 NETWORK_RETRIES = 3
 NETWORK_RETRY_DELAYS = [60, 300, 900]  # seconds: an upstream outage rarely ends within the session's retries
+RETRY_JITTER = 0.2
+# A refresh holding the store may sit out the retries of each COG entry in turn (they run one after the other),
+# then those of the parallel phase: (3 + 1) x (60 + 300 + 900) s x 1.2 of jitter = 6 048 s, plus the downloads.
+# A refresh waiting for it gives up after two hours.
+LOCK_TIMEOUT = 7200.0
 PUBLICATION = "indicateurs"
+STAGED_STATE = ("inputs", "basis", "staged_at")  # what a staged table was made from, and when
 
 
 class RefreshFailed(RuntimeError):
@@ -51,7 +69,7 @@ def retry_on_network_error(task, task_run, state) -> bool:
 
 
 @task(name="refresh-source", task_run_name="refresh-{source}-{vintage}", cache_policy=NO_CACHE,
-      retries=NETWORK_RETRIES, retry_delay_seconds=NETWORK_RETRY_DELAYS, retry_jitter_factor=0.2,
+      retries=NETWORK_RETRIES, retry_delay_seconds=NETWORK_RETRY_DELAYS, retry_jitter_factor=RETRY_JITTER,
       retry_condition_fn=retry_on_network_error)
 def refresh_source(source: str, vintage: str, data_dir: str, mirror: str | None, force: bool) -> SourceResult:
     result = sources_refresh.refresh_one(source, vintage, open_store(data_dir), mirror=mirror, force=force)
@@ -60,11 +78,13 @@ def refresh_source(source: str, vintage: str, data_dir: str, mirror: str | None,
 
 
 @task(name="export-indicators", cache_policy=NO_CACHE)
-def export_national(data_dir: str, out_dir: str) -> list[str]:
+def export_national(data_dir: str, out_dir: str) -> dict[str, str]:
+    """The indicator table of France, computed and written as `indicateurs-france.{parquet,csv,xlsx}`: format ->
+    path."""
     from transforms.pipeline import export_indicators
 
     _, paths = export_indicators(open_store(data_dir), Path(out_dir), None)
-    return [str(p) for p in paths.values()]
+    return {fmt: str(p) for fmt, p in paths.items()}
 
 
 def _outcome(future, source: str, vintage: str) -> SourceResult:
@@ -82,13 +102,16 @@ def refresh(
     publish_dir: str | None = None,
     publish: bool = True,
     reports: list[Territory] | None = None,
-    lock_timeout: float = 1800,
+    lock_timeout: float = LOCK_TIMEOUT,
 ) -> dict:
     """Refresh the sources (all when `sources` is None; `vintages` pins one vintage per source, e.g.
     {"filosofi": "2021"}), then publish the national indicators and rebuild the diagnostics of `reports`.
 
     mirror: fetch https://HOST/PATH as MIRROR/HOST/PATH ($ABS_MIRROR when None). data_dir / publish_dir:
     $ABS_DATA_DIR / $ABS_PUBLISH_DIR when None. lock_timeout: seconds to wait for another refresh to finish.
+
+    Returns the report, `published` (the new version's folder, or None), `publication` (one line: what happened
+    to the publication) and `reports` (the diagnostics rebuilt).
     """
     log = get_run_logger()
     store = open_store(data_dir)
@@ -98,7 +121,7 @@ def refresh(
     outcome: list[str] = []
     results: list[SourceResult] = []
     log.info("refreshing %d entries into %s", len(geo_entries) + len(others), root)
-    with store.lock(wait=lock_timeout):
+    with _locked(store, lock_timeout):
         for entry in geo_entries:  # in order: the EPCI composition is checked against the communes
             if any(r.status == "failed" for r in results):
                 results.append(sources_refresh.not_attempted(entry, sources_refresh.GEOGRAPHY_FAILED))
@@ -120,13 +143,20 @@ def refresh(
             _artifacts(report, outcome)
             raise RefreshFailed(report, f"{len(report.failed)} source(s) failed: {keys}; nothing was published")
 
-        nothing_new = all(r.status == "unchanged" for r in report.results) and pub.latest is not None
-        if publish and nothing_new:
-            outcome.append(f"Nothing changed upstream: the current publication stays ({describe(pub)}).")
-        elif publish:
-            outcome += _publish(pub, report, store, run_about(sources=sources, vintages=vintages, force=force))
-        else:
+        folder = None
+        missing = sources_refresh.missing_sources(store) if publish else []
+        if not publish:
             outcome.append("Not published (publish=false).")
+        elif missing:
+            outcome.append(f"Not published: {len(missing)} source(s) never staged in this store "
+                           f"({', '.join(missing)}); the national tables would miss their indicators. "
+                           f"Refresh every source first. Previous publication kept: {describe(pub)}.")
+        elif pub.latest is not None and staged_state(store.manifest()) == published_state(pub):
+            outcome.append(f"Nothing new: the current publication was computed from the tables staged now "
+                           f"({describe(pub)}).")
+        else:
+            folder = _publish(pub, report, store, run_about(sources=sources, vintages=vintages, force=force))
+            outcome.append(f"Published {folder} (`latest` now points to it; previous versions kept).")
 
     _artifacts(report, outcome)
     published = []
@@ -134,10 +164,37 @@ def refresh(
         from flows.diagnostic import diagnostic
 
         published.append(diagnostic(territory, data_dir=root, publish_dir=publish_dir, refresh="never"))
-    return {"report": report, "published": str(pub.latest) if publish else None, "reports": published}
+    return {"report": report, "published": str(folder) if folder else None, "publication": outcome[-1],
+            "reports": published}
 
 
-def _publish(pub, report: RefreshReport, store, about: dict) -> list[str]:
+def staged_state(manifest: dict) -> dict[str, dict]:
+    """Entry key -> what its staged table was made from and when (entries never staged are left out)."""
+    return {key: {k: record["staged"].get(k) for k in STAGED_STATE}
+            for key, record in manifest.get("entries", {}).items() if record.get("staged")}
+
+
+def published_state(pub) -> dict[str, dict] | None:
+    """The staged state the current publication was computed from (its copy of the manifest); None if unknown."""
+    copy = pub.latest / "manifest.json" if pub.latest else None
+    if copy is None or not copy.is_file():
+        return None
+    return staged_state(json.loads(copy.read_text(encoding="utf-8")))
+
+
+@contextlib.contextmanager
+def _locked(store: Store, timeout: float) -> Iterator[None]:
+    """The store's lock; when another refresh holds it, say so and wait up to `timeout` seconds."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(store.lock(wait=0))
+        except StoreBusy:
+            get_run_logger().warning("waiting for the refresh holding %s (up to %.0f s)", store.root, timeout)
+            stack.enter_context(store.lock(wait=timeout))
+        yield
+
+
+def _publish(pub, report: RefreshReport, store, about: dict) -> Path:
     """The national indicator tables, the summary and the manifest as a new version of the publication."""
     draft = pub.begin(about)
     try:
@@ -151,7 +208,7 @@ def _publish(pub, report: RefreshReport, store, about: dict) -> list[str]:
                             f"Previous publication kept: {describe(pub)}."])
         raise
     get_run_logger().info("published %s", folder)
-    return [f"Published {folder} (`latest` now points to it; previous versions kept)."]
+    return folder
 
 
 def _artifacts(report: RefreshReport, outcome: list[str]) -> None:

@@ -1,4 +1,5 @@
-"""The units a national run fans out over: every EPCI and every département of the target geography."""
+"""The units a national run fans out over: every EPCI and every département of the target geography; the check
+that the codes a run is asked for exist there (a typo is refused before anything runs)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,19 @@ def batches(items: list, size: int) -> list[list]:
     if size < 1:
         raise ValueError("a batch holds at least one unit")
     return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def unknown_codes(store: Store, *, epcis: list[str] = (), communes: list[str] = (),
+                  departements: list[str] = ()) -> list[str]:
+    """What a run would fail on, one line per level: the codes given that are not in the staged target geography
+    (`FileNotFoundError` when the geography is not staged yet)."""
+    geo = load_geography(store)
+    membership = geo.membership()
+    known = {"EPCI": set(membership["epci"].drop_nulls().to_list()), "commune": set(membership["code"].to_list()),
+             "département": set(membership["dep"].to_list())}
+    problems = []
+    for what, codes in (("EPCI", epcis), ("commune", communes), ("département", departements)):
+        unknown = sorted(set(codes) - known[what])
+        if unknown:
+            problems.append(f"{what} not in the target geography: {', '.join(unknown)}")
+    return problems

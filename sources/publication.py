@@ -9,12 +9,14 @@
 
 A run writes everything into its draft. Only when every step succeeded is the draft renamed to its version and
 `latest` switched (a new link made beside the old one, then renamed over it: readers see the old or the new
-publication, never a mix or nothing). A failure renames the draft `_failed-…` with the reason; a crash leaves
-`_draft-…`; in both cases `latest` and every earlier version are untouched. A lock file serialises the version
-names and the switch between runs publishing the same name at once.
+publication, never a mix or nothing). A failure renames the draft (or the version folder whose switch of `latest`
+failed) `_failed-…` with the reason; a crash leaves `_draft-…`; in both cases `latest` and every earlier version
+are untouched. A lock file serialises the version names and the switch between runs publishing the same name at
+once.
 
 `<root>` is `ABS_PUBLISH_DIR` (default `./publication`). Names used by the flows: `indicateurs` (the refresh's
-national indicator tables), `national` (every EPCI and département), `territoires/<territory>` (a diagnostic).
+national indicator tables), `national` (every EPCI and département), `national-partiel` (a national run limited
+to some EPCI or départements), `territoires/<epci-SIREN | commune-CODE | groupe-NAME-HASH>` (a diagnostic).
 """
 
 from __future__ import annotations
@@ -106,12 +108,15 @@ class Publication:
             (draft.path / METADATA).write_text(json.dumps(metadata, indent=2, ensure_ascii=False, default=str),
                                                encoding="utf-8")
             os.rename(draft.path, final)
+            draft.path = final  # from here on a failure must find the folder under its new name
             link = self.dir / f".{LATEST}-{draft.version}.tmp"
             link.unlink(missing_ok=True)
-            os.symlink(draft.version, link)  # relative: the tree can be moved or served as it is
-            os.replace(link, self.dir / LATEST)
+            try:
+                os.symlink(draft.version, link)  # relative: the tree can be moved or served as it is
+                os.replace(link, self.dir / LATEST)
+            finally:
+                link.unlink(missing_ok=True)  # gone after the replace; left behind if the switch failed
             _fsync_dir(self.dir)
-        draft.path = final
         return final
 
     def fail(self, draft: Draft, reason: str | BaseException) -> Path:
@@ -119,10 +124,14 @@ class Publication:
         if isinstance(reason, BaseException):
             reason = "".join(traceback.format_exception(reason))
         target = self.dir / f"{FAILED}{draft.version}"
-        if draft.path.is_dir():
-            (draft.path / FAILURE).write_text(f"{_now()}\n{reason}\n", encoding="utf-8")
-            os.rename(draft.path, target)
-            draft.path = target
+        with self._lock():
+            if draft.path == self.dir / draft.version and self.latest == draft.path:
+                return draft.path  # the switch itself went through (a later step failed): it is published
+            # a draft, or a version folder whose `latest` switch failed: set aside, never listed as a version
+            if draft.path.is_dir():
+                (draft.path / FAILURE).write_text(f"{_now()}\n{reason}\n", encoding="utf-8")
+                os.rename(draft.path, target)
+                draft.path = target
         return target
 
     @contextlib.contextmanager

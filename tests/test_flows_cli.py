@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from typer.testing import CliRunner
 
@@ -21,15 +23,25 @@ def invoke(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-def test_refresh_prints_the_summary_and_publishes(tmp_path, demo_mirror):
-    result = invoke("refresh", "--mirror", demo_mirror.url, "--source", "births",
-                    "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "pub"))
+def test_refresh_prints_the_summary_and_publishes_only_a_complete_store(tmp_path, demo_mirror):
+    params = ("--mirror", demo_mirror.url, "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "pub"))
+    result = invoke("refresh", "--source", "births", *params)
     assert result.exit_code == 0, result.output
     assert "births" in result.output and "downloaded" in result.output and "staged" in result.output
     for source in ("cog_communes", "cog_events", "epci"):
         assert source in result.output  # the geography always comes along
-    latest = Publication(tmp_path / "pub", "indicateurs").latest
-    assert f"published: {latest}" in result.output
+    assert "Not published: " in result.output and "never staged in this store (cog_departements, " in result.output
+    pub = Publication(tmp_path / "pub", "indicateurs")
+    assert pub.latest is None
+
+    result = invoke("refresh", *params)  # every source: births is unchanged, the others staged
+    assert result.exit_code == 0, result.output
+    assert f"published: {pub.latest}" in result.output
+
+    result = invoke("refresh", *params)
+    assert result.exit_code == 0, result.output
+    assert "Nothing new: the current publication was computed from the tables staged now" in result.output
+    assert "published:" not in result.output and len(pub.versions()) == 1
 
 
 def test_refresh_fails_loudly_when_the_mirror_is_empty(tmp_path):
@@ -57,11 +69,43 @@ def test_report_refuses_a_malformed_territory_before_anything_runs(tmp_path, arg
     assert not (tmp_path / "d").exists() and not (tmp_path / "pub").exists()
 
 
+@pytest.mark.parametrize("args, message", [
+    (["national", "--workers", "0"], "--workers: Input should be greater than or equal to 1"),
+    (["national", "--dask", "--workers", "0"], "--workers: Input should be greater than or equal to 1"),
+    (["national", "--batch-size", "0"], "--batch-size is 1 to 1000 territories per task, not 0"),
+    (["national", "--epci", "20006734"], "an EPCI is named by its SIREN, 9 digits (200067346), not '20006734'"),
+    (["national", "--departement", "4"], "a département code is 01 to 95, 2A, 2B or 971 to 976, not '4'"),
+    (["national", "--departement", "44", "--no-departements"], "--departement and --no-departements exclude"),
+    (["refresh", "--source", "foo"], "unknown source(s): foo (known: cog_communes, "),
+    (["report", "--epci", "200067346", "--refresh", "sometimes"], "--refresh is missing, always or never"),
+])
+def test_a_wrong_option_exits_2_with_one_line_before_anything_runs(tmp_path, args, message):
+    result = invoke(*args, "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "pub"))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {message}") and result.output.count("\n") == 1
+    assert not (tmp_path / "d").exists() and not (tmp_path / "pub").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["report", "--commune", "99999"], "commune not in the target geography: 99999"),
+    (["report", "--communes", "44043,99998", "--name", "Vignoble"], "commune not in the target geography: 99998"),
+    (["national", "--epci", "200000172"], "EPCI not in the target geography: 200000172"),  # valid check digit
+    (["national", "--departement", "13"], "département not in the target geography: 13"),
+])
+def test_a_code_missing_from_the_store_geography_exits_2_before_anything_runs(demo_store, tmp_path, args, message):
+    result = invoke(*args, "--data-dir", str(demo_store.root), "--out", str(tmp_path / "pub"))
+    assert result.exit_code == 2, result.output
+    assert result.output == f"error: {message}\n"
+    assert not (tmp_path / "pub").exists()
+
+
 def test_report_publishes_a_custom_territory(demo_store, tmp_path):
     result = invoke("report", "--communes", "44043,44064,44071", "--name", "Vignoble nantais", "--refresh", "never",
                     "--data-dir", str(demo_store.root), "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
-    report = Publication(tmp_path, "territoires/vignoble-nantais").latest / "diagnostic-vignoble-nantais.html"
+    digest = hashlib.sha256(b"44043,44064,44071").hexdigest()[:8]
+    report = (Publication(tmp_path, f"territoires/groupe-vignoble-nantais-{digest}").latest
+              / "diagnostic-vignoble-nantais.html")
     assert result.output.strip() == str(report)
     assert "Vignoble nantais" in report.read_text(encoding="utf-8")
 

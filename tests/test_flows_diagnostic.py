@@ -3,13 +3,14 @@ leaves the previous publication in place."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
 import pytest
 from flow_support import artifacts, run
 
-from flows.diagnostic import diagnostic
+from flows.diagnostic import diagnostic, publication_name
 from flows.parameters import Territory
 from sources.publication import Publication
 from sources.store import Store
@@ -47,12 +48,44 @@ def test_a_second_run_adds_a_version_and_keeps_the_first(demo_store, tmp_path):
     assert pub.metadata()["previous"] == pub.versions()[0]
 
 
-def test_a_custom_territory_is_published_under_its_name(demo_store, tmp_path):
-    territory = Territory(communes="44043,44064", name="Vignoble de Clisson")
+def test_a_custom_territory_is_published_under_its_name_and_codes(demo_store, tmp_path):
+    territory = Territory(communes="44064,44043", name="Vignoble de Clisson")
     state = run(diagnostic, territory, data_dir=str(demo_store.root), publish_dir=str(tmp_path), refresh="never")
     assert state.is_completed(), state.message
     assert state.result().endswith("/diagnostic-vignoble-de-clisson.html")
-    assert Publication(tmp_path, "territoires/vignoble-de-clisson").latest is not None
+    digest = hashlib.sha256(b"44043,44064").hexdigest()[:8]  # the codes sorted, joined by commas
+    assert Publication(tmp_path, f"territoires/groupe-vignoble-de-clisson-{digest}").latest is not None
+    assert state.result().startswith(str(tmp_path / "territoires" / f"groupe-vignoble-de-clisson-{digest}"))
+
+
+def _digest(codes: str) -> str:
+    return hashlib.sha256(codes.encode()).hexdigest()[:8]
+
+
+def test_a_group_never_shares_a_publication_with_an_epci_a_commune_or_another_group():
+    clisson = Territory(communes=["44043", "44064"], name=f"EPCI {CLISSON}")
+    assert publication_name(clisson) == f"territoires/groupe-epci-{CLISSON}-{_digest('44043,44064')}"
+    assert publication_name(Territory(epci=CLISSON)) == f"territoires/epci-{CLISSON}"
+    assert publication_name(Territory(communes=["44043"], name="commune 44043")) == \
+        f"territoires/groupe-commune-44043-{_digest('44043')}"
+    # two groups with one name, and names with no Latin letter, are told apart by their communes
+    same_name = {publication_name(Territory(communes=codes, name="Vignoble")) for codes in ("44043", "44064")}
+    assert same_name == {f"territoires/groupe-vignoble-{_digest('44043')}",
+                         f"territoires/groupe-vignoble-{_digest('44064')}"}
+    greek = publication_name(Territory(communes=["44043"], name="Αθήνα"))
+    cyrillic = publication_name(Territory(communes=["44064"], name="Москва"))
+    assert (greek, cyrillic) == (f"territoires/groupe-territoire-{_digest('44043')}",
+                                 f"territoires/groupe-territoire-{_digest('44064')}")
+    # the same communes in another order, or repeated, are the same group
+    assert publication_name(Territory(communes=["44064", "44043", "44064"], name="Vignoble")) == \
+        f"territoires/groupe-vignoble-{_digest('44043,44064')}"
+
+
+def test_a_code_missing_from_the_geography_fails_before_a_publication_is_begun(demo_store, tmp_path):
+    state = run(diagnostic, Territory(commune="99999"), data_dir=str(demo_store.root), publish_dir=str(tmp_path),
+                refresh="never")
+    assert state.is_failed() and "commune not in the target geography: 99999" in state.message
+    assert not (tmp_path / "territoires").exists()  # no draft, no `_failed-` folder
 
 
 @pytest.mark.parametrize("territory, message", [

@@ -1,5 +1,5 @@
-"""The `national` flow: batches fanned out on a local Dask cluster of two workers, or on threads; a failed batch
-publishes nothing."""
+"""The `national` flow: batches fanned out on a local Dask cluster of two workers, or on threads; France computed
+once; a failed batch publishes nothing; a partial run never replaces the complete publication."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import shutil
 import pytest
 from flow_support import artifacts, run
 
+import reports.site
+import transforms.pipeline
 from flows.national import national
 from flows.parameters import TaskRunnerSpec
 from sources.publication import Publication
@@ -27,7 +29,8 @@ def test_three_epcis_and_two_departements_on_a_local_dask_cluster_of_two_workers
                 data_dir=str(demo_store.root), publish_dir=str(tmp_path), refresh="never", demo=True)
     assert state.is_completed(), state.message
 
-    folder = Publication(tmp_path, "national").latest
+    folder = Publication(tmp_path, "national-partiel").latest  # some EPCI and départements: a partial run
+    assert Publication(tmp_path, "national").latest is None
     assert state.result() == str(folder / "index.html")
     reports = sorted(p.name for p in folder.glob("diagnostic-*.html"))
     assert reports == sorted([f"diagnostic-epci-{e}.html" for e in EPCIS]
@@ -48,25 +51,84 @@ def test_three_epcis_and_two_departements_on_a_local_dask_cluster_of_two_workers
     assert "- thread " not in summary  # no batch ran outside the cluster
 
 
-def test_a_failed_batch_publishes_nothing_and_the_previous_national_publication_stays(demo_store, tmp_path):
+def test_a_failed_batch_publishes_nothing_and_the_previous_national_publication_stays(demo_store, tmp_path,
+                                                                                        monkeypatch):
     data = tmp_path / "data"
     shutil.copytree(demo_store.root, data)
-    params = dict(epcis=EPCIS[:2], departements=[], batch_size=1, data_dir=str(data),
+    params = dict(epcis=EPCIS[:3], departements=[], batch_size=1, data_dir=str(data),
                   publish_dir=str(tmp_path / "pub"), refresh="never")
     first = run(national, **params)  # threads by default
     assert first.is_completed(), first.message
-    pub = Publication(tmp_path / "pub", "national")
+    pub = Publication(tmp_path / "pub", "national-partiel")
     latest = pub.latest
 
-    Store(data).staged_path("filosofi", "2021").write_bytes(b"not a parquet file")  # a damaged store
+    build_site = reports.site.build_site
+
+    def fails_for_two(store, selections, out_dir, **kwargs):
+        if selections[0].epci in EPCIS[1:]:
+            raise RuntimeError(f"no room left for {selections[0].epci}")
+        return build_site(store, selections, out_dir, **kwargs)
+
+    monkeypatch.setattr(reports.site, "build_site", fails_for_two)
     state = run(national, **params)
 
     assert state.is_failed()
-    assert "2 of 2 batch(es) failed" in state.message
+    assert "2 of 3 batch(es) failed" in state.message
     assert pub.latest == latest and pub.versions() == [latest.name]
     summary = artifacts(state)["national-summary"]
     assert "# National diagnostics: not published" in summary and f"latest = {latest.name}" in summary
-    assert EPCIS[0] in summary and EPCIS[1] in summary  # each failed batch is named
+    assert f"{EPCIS[1]}: no room left for {EPCIS[1]}" in summary  # each failed batch is named
+    assert f"{EPCIS[2]}: no room left for {EPCIS[2]}" in summary
+    assert f"{EPCIS[0]}:" not in summary
+    [failed] = [p for p in pub.dir.iterdir() if p.name.startswith("_failed-")]
+    assert (failed / f"diagnostic-epci-{EPCIS[0]}.html").is_file()  # the batch that worked, set aside with it
+    assert not list(pub.dir.glob(".table-*"))  # the table shared by the batches is removed
+
+
+def test_a_damaged_store_fails_before_any_batch(demo_store, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(demo_store.root, data)
+    Store(data).staged_path("filosofi", "2021").write_bytes(b"not a parquet file")
+    state = run(national, epcis=EPCIS[:1], data_dir=str(data), publish_dir=str(tmp_path / "pub"), refresh="never")
+    assert state.is_failed() and "parquet" in state.message.lower()
+    pub = Publication(tmp_path / "pub", "national-partiel")
+    assert pub.latest is None and not list(pub.dir.glob("_failed-*/diagnostic-*"))  # no report was started
+
+
+def test_a_complete_run_computes_france_once_and_a_partial_one_keeps_it_published(demo_store, tmp_path,
+                                                                                  monkeypatch):
+    calls = []
+    compute = transforms.pipeline.diagnostic_table
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(transforms.pipeline, "diagnostic_table", counted)
+    monkeypatch.setattr(reports.site, "diagnostic_table", counted)
+    params = dict(data_dir=str(demo_store.root), publish_dir=str(tmp_path), refresh="never", demo=True)
+    full = run(national, batch_size=2, **params)
+    assert full.is_completed(), full.message
+    complete = Publication(tmp_path, "national")
+    folder = complete.latest
+    n_reports = len(list(folder.glob("diagnostic-*.html")))
+    assert n_reports > 4  # every EPCI and département of the demo geography, in at least 3 batches of 2
+    assert len(calls) == 1  # France once, for every batch and the national tables
+
+    partial = run(national, epcis=EPCIS[:1], departements=[], **params)
+    assert partial.is_completed(), partial.message
+    assert complete.latest == folder and complete.versions() == [folder.name]  # untouched
+    partial_folder = Publication(tmp_path, "national-partiel").latest
+    assert partial.result() == str(partial_folder / "index.html")
+    assert [p.name for p in partial_folder.glob("diagnostic-*.html")] == [f"diagnostic-epci-{EPCIS[0]}.html"]
+    assert "national-partiel" in artifacts(partial)["national-summary"]
+
+
+def test_a_run_with_no_territory_is_refused_before_anything_runs(tmp_path):
+    state = run(national, epcis=[], departements=[], data_dir=str(tmp_path / "d"), publish_dir=str(tmp_path / "p"))
+    assert state.is_failed()
+    assert "no territory to report: the EPCI and the département lists are both empty" in state.message
+    assert not (tmp_path / "d").exists() and not (tmp_path / "p").exists()
 
 
 def test_an_unknown_epci_stops_the_run_before_any_batch(demo_store, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 
 import pytest
@@ -78,9 +79,61 @@ def test_a_second_refresh_downloads_nothing_and_keeps_the_publication(two_runs):
     assert {e["status"] for e in two_runs["second_log"]} == {304}
     markdown = two_runs["second_artifacts"]["refresh-summary"]
     assert markdown.count("| unchanged | unchanged | no change |") == N_ENTRIES
-    assert "Nothing changed upstream: the current publication stays" in markdown
+    assert "Nothing new: the current publication was computed from the tables staged now" in markdown
     pub = Publication(two_runs["tmp"] / "pub", "indicateurs")
     assert pub.versions() == [two_runs["published_first"].name]
+    outcome = two_runs["second"].result()
+    assert outcome["published"] is None and outcome["publication"].startswith("Nothing new: ")
+
+
+def test_tables_staged_without_publishing_are_published_by_the_next_refresh(tmp_path, demo_mirror, monkeypatch):
+    params = dict(mirror=demo_mirror.url, data_dir=str(tmp_path / "data"), publish_dir=str(tmp_path / "pub"))
+    pub = Publication(tmp_path / "pub", "indicateurs")
+    assert run(refresh, **params, publish=False).is_completed()  # e.g. the inner refresh of `report`
+    assert pub.latest is None
+
+    state = run(refresh, **params)  # nothing changed upstream, but nothing was ever published from these tables
+    assert state.is_completed(), state.message
+    assert {r.status for r in state.result()["report"].results} == {"unchanged"}
+    first = pub.latest
+    assert state.result()["published"] == str(first)
+    staged = {k: r["staged"]["staged_at"] for k, r in Store(tmp_path / "data").manifest()["entries"].items()}
+    copy = json.loads((first / "manifest.json").read_text(encoding="utf-8"))["entries"]
+    assert {k: r["staged"]["staged_at"] for k, r in copy.items()} == staged
+
+    # births staged again (force) but its publication fails: the store is ahead of the publication
+    def broken_export(data_dir, out_dir):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(refresh_module, "export_national", broken_export)
+        failed = run(refresh, **params, sources=["births"], force=True)
+    assert failed.is_failed() and "disk full" in failed.message
+    assert pub.latest == first and len([p for p in pub.dir.iterdir() if p.name.startswith("_failed-")]) == 1
+
+    state = run(refresh, **params, sources=["births"])  # unchanged upstream: publishes what the failure did not
+    assert state.is_completed(), state.message
+    assert {r.status for r in state.result()["report"].results} == {"unchanged"}
+    assert pub.versions() == [first.name, pub.latest.name] and pub.latest != first
+    births = json.loads((pub.latest / "manifest.json").read_text(encoding="utf-8"))["entries"]["births/2024"]
+    assert births["staged"]["staged_at"] == Store(tmp_path / "data").previous("births/2024")["staged"]["staged_at"]
+    assert births["staged"]["staged_at"] != copy["births/2024"]["staged"]["staged_at"]
+
+
+def test_a_refresh_of_some_sources_into_a_new_store_publishes_nothing(tmp_path, demo_mirror):
+    state = run(refresh, sources=["births"], mirror=demo_mirror.url, data_dir=str(tmp_path / "data"),
+                publish_dir=str(tmp_path / "pub"))
+    assert state.is_completed(), state.message
+    # the geography comes along with births: every other source is missing (catalogue sources - 4)
+    missing = sorted(set(catalogue.sources()) - {"cog_communes", "cog_events", "epci", "births"})
+    assert len(missing) == len(catalogue.sources()) - 4
+    line = (f"Not published: {len(missing)} source(s) never staged in this store "
+            f"({', '.join(s for s in catalogue.sources() if s in missing)}); the national tables would miss "
+            f"their indicators.")
+    assert state.result()["published"] is None and state.result()["publication"].startswith(line)
+    assert line in artifacts(state)["refresh-summary"]
+    assert Publication(tmp_path / "pub", "indicateurs").latest is None
+    assert not (tmp_path / "pub" / "indicateurs").exists()  # not even a draft
 
 
 def test_a_changed_upstream_file_is_staged_again_and_the_summary_says_what_changed(tmp_path, demo_mirror):
@@ -176,6 +229,55 @@ def test_two_refreshes_at_once_take_turns_on_the_store(tmp_path, demo_mirror):
     manifest = Store(tmp_path / "data").manifest()["entries"]
     assert len(manifest) == N_ENTRIES and all("staged" in record for record in manifest.values())
     assert len(Publication(tmp_path / "pub", "indicateurs").versions()) == 1
+
+
+class Waiting(logging.Handler):
+    """Keeps the run's "waiting for the refresh holding" lines and signals the first one."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records, self.seen = [], threading.Event()
+
+    def emit(self, record):
+        if record.getMessage().startswith("waiting for the refresh holding"):
+            self.records.append(record)
+            self.seen.set()
+
+
+def test_a_refresh_waiting_for_the_store_says_so(tmp_path, demo_mirror):
+    store = Store(tmp_path / "data")
+    holding, waiting = threading.Event(), Waiting()
+
+    def hold():  # like another refresh: holds the store until the waiting one has said so (30 s at most)
+        with store.lock():
+            holding.set()
+            waiting.seen.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(5)
+    flow_runs = logging.getLogger("prefect.flow_runs")  # the run logger's; it may not propagate to the root
+    flow_runs.addHandler(waiting)
+    try:
+        state = run(refresh, sources=["births"], mirror=demo_mirror.url, data_dir=str(store.root), publish=False,
+                    lock_timeout=60)
+    finally:
+        flow_runs.removeHandler(waiting)
+    holder.join()
+    assert state.is_completed(), state.message
+    assert [(r.levelname, r.getMessage()) for r in waiting.records] == [
+        ("WARNING", f"waiting for the refresh holding {store.root} (up to 60 s)")]
+
+
+def test_a_waiting_refresh_outlasts_the_network_retries_of_the_one_holding_the_store():
+    import inspect
+
+    # worst case held: 3 COG entries one after the other, then the parallel phase, each retrying
+    # (60 + 300 + 900) s x 1.2 of jitter = 1 512 s: 4 x 1 512 = 6 048 s
+    default = inspect.signature(refresh.fn).parameters["lock_timeout"].default
+    assert default > 6048
+    assert refresh_module.refresh_source.retry_delay_seconds == [60, 300, 900]
+    assert refresh_module.refresh_source.retry_jitter_factor == 0.2
 
 
 class FlakyMirror:

@@ -96,3 +96,33 @@ def test_commits_from_many_threads_leave_a_consistent_publication(tmp_path):
 def test_a_publication_name_stays_inside_the_root(tmp_path, name):
     with pytest.raises(ValueError, match="relative folder name"):
         Publication(tmp_path, name)
+
+
+def test_a_failed_switch_of_latest_sets_the_renamed_version_aside(tmp_path, monkeypatch):
+    pub = Publication(tmp_path, "national")
+    version = publish(pub, "2026")
+    draft = pub.begin(now=NOW.replace(year=2027))
+    (draft.path / "rapport.html").write_text("2027", encoding="utf-8")
+
+    def no_symlink(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("sources.publication.os.symlink", no_symlink)
+    with pytest.raises(OSError, match="disk full"):
+        pub.commit(draft)  # the draft was renamed to its version, then the link could not be made
+    assert draft.path == pub.dir / "2027-07-01T040012Z" and draft.path.is_dir()
+
+    failed = pub.fail(draft, "disk full")
+    assert failed == pub.dir / "_failed-2027-07-01T040012Z" and failed.is_dir() and draft.path == failed
+    assert "disk full" in (failed / "failure.txt").read_text(encoding="utf-8")
+    assert (failed / "rapport.html").read_text(encoding="utf-8") == "2027"
+    assert pub.latest.name == version and pub.versions() == [version]  # never listed, never pointed to
+    assert not [p for p in pub.dir.iterdir() if p.name.startswith(".latest-")]
+
+
+def test_failing_a_version_that_latest_already_points_to_keeps_it(tmp_path):
+    pub = Publication(tmp_path, "national")
+    draft = pub.begin(now=NOW)
+    folder = pub.commit(draft)
+    assert pub.fail(draft, "a step after the switch failed") == folder  # published: not moved
+    assert pub.latest == folder and pub.versions() == [folder.name]
