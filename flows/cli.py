@@ -308,7 +308,7 @@ def demo(
     with serve(MIRROR_ROOT) as mirror:
         typer.echo(f"demo mirror: {mirror.url} (ABS_MIRROR)")
         state = refresh_flow(mirror=mirror.url, data_dir=str(store.root), publish_dir=str(out.resolve()),
-                             return_state=True)
+                             demo=True, return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, RefreshFailed):
         _print_report(outcome.report)

@@ -78,12 +78,12 @@ def refresh_source(source: str, vintage: str, data_dir: str, mirror: str | None,
 
 
 @task(name="export-indicators", cache_policy=NO_CACHE)
-def export_national(data_dir: str, out_dir: str) -> dict[str, str]:
+def export_national(data_dir: str, out_dir: str, demo: bool = False) -> dict[str, str]:
     """The indicator table of France, computed and written as `indicateurs-france.{parquet,csv,xlsx}`: format ->
     path."""
     from transforms.pipeline import export_indicators
 
-    _, paths = export_indicators(open_store(data_dir), Path(out_dir), None)
+    _, paths = export_indicators(open_store(data_dir), Path(out_dir), None, demo=demo)
     return {fmt: str(p) for fmt, p in paths.items()}
 
 
@@ -103,12 +103,14 @@ def refresh(
     publish: bool = True,
     reports: list[Territory] | None = None,
     lock_timeout: float = LOCK_TIMEOUT,
+    demo: bool = False,
 ) -> dict:
     """Refresh the sources (all when `sources` is None; `vintages` pins one vintage per source, e.g.
     {"filosofi": "2021"}), then publish the national indicators and rebuild the diagnostics of `reports`.
 
     mirror: fetch https://HOST/PATH as MIRROR/HOST/PATH ($ABS_MIRROR when None). data_dir / publish_dir:
     $ABS_DATA_DIR / $ABS_PUBLISH_DIR when None. lock_timeout: seconds to wait for another refresh to finish.
+    demo: the store holds the synthetic demo data: the published tables say so.
 
     Returns the report, `published` (the new version's folder, or None), `publication` (one line: what happened
     to the publication) and `reports` (the diagnostics rebuilt).
@@ -155,7 +157,7 @@ def refresh(
             outcome.append(f"Nothing new: the current publication was computed from the tables staged now "
                            f"({describe(pub)}).")
         else:
-            folder = _publish(pub, report, store, run_about(sources=sources, vintages=vintages, force=force))
+            folder = _publish(pub, report, store, run_about(sources=sources, vintages=vintages, force=force), demo)
             outcome.append(f"Published {folder} (`latest` now points to it; previous versions kept).")
 
     _artifacts(report, outcome)
@@ -194,11 +196,11 @@ def _locked(store: Store, timeout: float) -> Iterator[None]:
         yield
 
 
-def _publish(pub, report: RefreshReport, store, about: dict) -> Path:
+def _publish(pub, report: RefreshReport, store, about: dict, demo: bool = False) -> Path:
     """The national indicator tables, the summary and the manifest as a new version of the publication."""
     draft = pub.begin(about)
     try:
-        export_national(str(store.root), str(draft.path))
+        export_national(str(store.root), str(draft.path), demo)
         (draft.path / "sources.md").write_text(sources_refresh.summary_markdown(report), encoding="utf-8")
         shutil.copy2(store.manifest_path, draft.path / "manifest.json")
         folder = pub.commit(draft)

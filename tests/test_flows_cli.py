@@ -122,3 +122,7 @@ def test_demo_runs_the_whole_pipeline_offline_and_prints_the_report(tmp_path):
     for name in DEMO_EPCIS.values():
         assert name in index
     assert len(list(folder.glob("diagnostic-epci-*.html"))) == len(DEMO_EPCIS)
+    # every published table of the demo says its figures are invented
+    for name in ("national", "indicateurs"):
+        csv = (Publication(tmp_path / "pub", name).latest / "indicateurs-france.csv").read_text(encoding="utf-8-sig")
+        assert csv.splitlines()[1].endswith("synthétiques (démonstration)")

@@ -102,7 +102,7 @@ def test_tables_staged_without_publishing_are_published_by_the_next_refresh(tmp_
     assert {k: r["staged"]["staged_at"] for k, r in copy.items()} == staged
 
     # births staged again (force) but its publication fails: the store is ahead of the publication
-    def broken_export(data_dir, out_dir):
+    def broken_export(data_dir, out_dir, demo=False):
         raise OSError("disk full")
 
     with monkeypatch.context() as patch:

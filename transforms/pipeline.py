@@ -165,7 +165,8 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-") or "territoire"
 
 
-def export_indicators(store: Store, out_dir, selection: Selection | None = None, rules: FlagRules = FlagRules()):
+def export_indicators(store: Store, out_dir, selection: Selection | None = None, rules: FlagRules = FlagRules(),
+                      demo: bool = False):
     """Compute every level, keep the selected territory's rows (everything when None), write the exports."""
     from pathlib import Path
 
@@ -179,4 +180,4 @@ def export_indicators(store: Store, out_dir, selection: Selection | None = None,
     else:
         table = select(table, inputs.membership, selection)
         stem = f"indicateurs-{selection.stem}"
-    return table, write_exports(table, Path(out_dir), stem)
+    return table, write_exports(table, Path(out_dir), stem, demo=demo)
