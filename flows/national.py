@@ -70,14 +70,9 @@ def list_units(data_dir: str, epcis: list[str] | None, departements: list[str] |
 def france_table(data_dir: str, out_dir: str, table_path: str, demo: bool) -> None:
     """The indicator table of every commune, EPCI, département and France, computed once: saved at `table_path`
     for the batches, and written as the national indicator tables of the publication."""
-    from sources.store import atomic_path
-    from transforms.export import write_exports
-    from transforms.pipeline import diagnostic_table
+    from transforms.pipeline import save_france_table
 
-    table = diagnostic_table(open_store(data_dir))
-    with atomic_path(Path(table_path)) as tmp:
-        table.write_parquet(tmp)
-    write_exports(table, Path(out_dir), "indicateurs-france", demo=demo)
+    save_france_table(open_store(data_dir), out_dir, table_path, demo)
 
 
 @task(name="build-reports", task_run_name="reports-{label}", cache_policy=NO_CACHE)
@@ -85,13 +80,11 @@ def build_batch(units: list[Unit], data_dir: str, out_dir: str, table_path: str,
                 generated_at: datetime, label: str) -> dict:
     """The batch's reports (relative to `out_dir`) from the indicator table of France at `table_path` (computed
     once by the flow), and where it ran."""
-    import polars as pl
-
     from reports.site import build_site
 
     out = Path(out_dir)
     site = build_site(open_store(data_dir), [selection_of(u) for u in units], out, demo=demo,
-                      generated_at=generated_at, table=pl.read_parquet(table_path))
+                      generated_at=generated_at, table=Path(table_path))
     where = _where()
     get_run_logger().info("%d report(s) on %s: %s", len(site.reports), where, ", ".join(u.code for u in units))
     return {"reports": [str(p.relative_to(out)) for p in site.reports], "where": where}

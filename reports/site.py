@@ -419,11 +419,14 @@ def render_index(out_dir: Path, demo: bool, generated_at: datetime) -> str:
 
 def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo: bool = False,
                generated_at: datetime | None = None, rules: FlagRules = FlagRules(),
-               table: pl.DataFrame | None = None) -> SiteResult:
+               table: pl.DataFrame | Path | None = None) -> SiteResult:
     """Compute the indicators once, then write each selection's report and exports, and the index.
 
     `table` is the full diagnostic_table of this store (with the selections' custom territories, computed with
-    `rules`): a national batch computes it once and hands it to every call instead of recomputing it each time."""
+    `rules`), or the Parquet file it was saved to: a national batch computes it once and hands it to every call
+    instead of recomputing it each time."""
+    if isinstance(table, (str, Path)):
+        table = pl.read_parquet(table)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     generated_at = generated_at or datetime.now(timezone.utc)

@@ -181,3 +181,17 @@ def export_indicators(store: Store, out_dir, selection: Selection | None = None,
         table = select(table, inputs.membership, selection)
         stem = f"indicateurs-{selection.stem}"
     return table, write_exports(table, Path(out_dir), stem, demo=demo)
+
+
+def save_france_table(store: Store, out_dir, table_path, demo: bool = False) -> None:
+    """The indicator table of every commune, EPCI, département and France, computed once: saved as Parquet at
+    `table_path` (for the national batches) and written as the national indicator tables in `out_dir`."""
+    from pathlib import Path
+
+    from sources.store import atomic_path
+    from transforms.export import write_exports
+
+    table = diagnostic_table(store)
+    with atomic_path(Path(table_path)) as tmp:
+        table.write_parquet(tmp)
+    write_exports(table, Path(out_dir), "indicateurs-france", demo=demo)
