@@ -223,36 +223,22 @@ def test_duplicated_codgeo(tmp_path, geo):
     assert "unique key" in failure_of(err.value, "CODGEO")
 
 
-def test_negative_count(tmp_path, geo):
-    path = edited_zip(tmp_path, "rp_population", "2022", replace_line("44064", "P16_POP80P", "-12"))
-    with pytest.raises(SourceValidationError) as err:
-        stage(POP22, {"main": path}, geo)
-    assert POP_MEMBER in str(err.value) and "COM 44064 2016 = -12.0" in str(err.value)
-    assert failure_of(err.value, "P16_POP80P") == "count within [0, +inf]"
+KNOWN_CODE = "code known to the COG of the file's geography"
 
 
-def test_unknown_commune_code(tmp_path, geo):
-    path = edited_zip(tmp_path, "rp_population", "2022", lambda t: t.replace("\r\n44064;", "\r\n44999;"))
-    with pytest.raises(SourceValidationError) as err:
-        stage(POP22, {"main": path}, geo)
-    assert POP_MEMBER in str(err.value) and "44999" in str(err.value)
-    assert failure_of(err.value, "CODGEO") == "code known to the COG of the file's geography"
-
-
-def test_a_2024_only_code_is_unknown_to_the_2022_census(tmp_path, geo):
+@pytest.mark.parametrize("edit, column, rule, shown", [
+    (replace_line("44064", "P16_POP80P", "-12"), "P16_POP80P", "count within [0, +inf]", "COM 44064 2016 = -12.0"),
+    (lambda t: t.replace("\r\n44064;", "\r\n44999;"), "CODGEO", KNOWN_CODE, "44999"),
     # 44100 exists in COG 2024 but not in COG 2025, the geography of RP 2022
-    path = edited_zip(tmp_path, "rp_population", "2022", lambda t: t.replace("\r\n44064;", "\r\n44100;"))
+    (lambda t: t.replace("\r\n44064;", "\r\n44100;"), "CODGEO", KNOWN_CODE, "44100"),
+    (replace_line("44043", "P22_POPF", "n.d."), "P22_POPF", "a number or a known marker", "COM 44043 2022 = invalid"),
+])
+def test_a_bad_cell_is_refused(tmp_path, geo, edit, column, rule, shown):
+    path = edited_zip(tmp_path, "rp_population", "2022", edit)
     with pytest.raises(SourceValidationError) as err:
         stage(POP22, {"main": path}, geo)
-    assert failure_of(err.value, "CODGEO") == "code known to the COG of the file's geography"
-
-
-def test_non_numeric_cell(tmp_path, geo):
-    path = edited_zip(tmp_path, "rp_population", "2022", replace_line("44043", "P22_POPF", "n.d."))
-    with pytest.raises(SourceValidationError) as err:
-        stage(POP22, {"main": path}, geo)
-    assert POP_MEMBER in str(err.value) and "COM 44043 2022 = invalid" in str(err.value)
-    assert failure_of(err.value, "P22_POPF") == "a number or a known marker"
+    assert POP_MEMBER in str(err.value) and shown in str(err.value)
+    assert failure_of(err.value, column) == rule
 
 
 def test_a_file_of_another_census_year_is_refused(demo_files, geo):

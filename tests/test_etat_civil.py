@@ -225,37 +225,22 @@ def test_duplicated_geo_and_year(tmp_path, geo):
     _raises(tmp_path, geo, lambda t: t + line, "GEO", "unique key")
 
 
-def test_negative_count(tmp_path, geo):
-    edit = lambda t: t.replace('"44043";"COM";"A";"2020";63.0', '"44043";"COM";"A";"2020";-63.0')  # noqa: E731
-    _raises(tmp_path, geo, edit, "OBS_VALUE", "count within [0, +inf]")
+CLISSON_2020 = '"44043";"COM";"A";"2020"'  # Clisson's 2020 births, 63.0 in the demo file
 
 
-def test_unknown_commune_code(tmp_path, geo):
-    edit = lambda t: t.replace('"44043";"COM";"A";"2020"', '"44999";"COM";"A";"2020"')  # noqa: E731
-    message = _raises(tmp_path, geo, edit, "GEO", "code known to the COG of the file's geography")
-    assert "44999" in message
-
-
-def test_non_numeric_value(tmp_path, geo):
-    edit = lambda t: t.replace('"44043";"COM";"A";"2020";63.0', '"44043";"COM";"A";"2020";n/a')  # noqa: E731
-    _raises(tmp_path, geo, edit, "OBS_VALUE", "a number or a known marker")
-
-
-def test_fractional_count(tmp_path, geo):
-    edit = lambda t: t.replace('"44043";"COM";"A";"2020";63.0', '"44043";"COM";"A";"2020";63.5')  # noqa: E731
-    _raises(tmp_path, geo, edit, "OBS_VALUE", "a whole number of events")
-
-
-def test_code_not_matching_its_level(tmp_path, geo):
-    edit = lambda t: t.replace('"200067346";"EPCI";"A";"2020"', '"20006734";"EPCI";"A";"2020"')  # noqa: E731
-    _raises(tmp_path, geo, edit, "GEO", "code matches its level's pattern")
-
-
-def test_year_and_frequency(tmp_path, geo):
-    edit = lambda t: t.replace('"44043";"COM";"A";"2020"', '"44043";"COM";"A";"2020-Q1"')  # noqa: E731
-    _raises(tmp_path, geo, edit, "TIME_PERIOD", "a year (YYYY)")
-    edit = lambda t: t.replace('"F";"LVB";"A";"44043"', '"F";"LVB";"M";"44043"', 1)  # noqa: E731
-    _raises(tmp_path, geo, edit, "FREQ", "annual frequency (A)")
+@pytest.mark.parametrize("old, new, column, rule, shown", [
+    (f"{CLISSON_2020};63.0", f"{CLISSON_2020};-63.0", "OBS_VALUE", "count within [0, +inf]", "-63.0"),
+    (CLISSON_2020, '"44999";"COM";"A";"2020"', "GEO", "code known to the COG of the file's geography", "44999"),
+    (f"{CLISSON_2020};63.0", f"{CLISSON_2020};n/a", "OBS_VALUE", "a number or a known marker", "44043"),
+    (f"{CLISSON_2020};63.0", f"{CLISSON_2020};63.5", "OBS_VALUE", "a whole number of events", "63.5"),
+    ('"200067346";"EPCI";"A";"2020"', '"20006734";"EPCI";"A";"2020"', "GEO", "code matches its level's pattern",
+     "20006734"),
+    (CLISSON_2020, '"44043";"COM";"A";"2020-Q1"', "TIME_PERIOD", "a year (YYYY)", "2020-Q1"),
+    ('"F";"LVB";"A";"44043"', '"F";"LVB";"M";"44043"', "FREQ", "annual frequency (A)", "44043"),
+])
+def test_a_bad_cell_is_refused(tmp_path, geo, old, new, column, rule, shown):
+    message = _raises(tmp_path, geo, lambda t: t.replace(old, new, 1), column, rule)
+    assert shown in message  # the failing row is shown
 
 
 def test_the_no_epci_pseudo_code_is_dropped_with_a_count(tmp_path, geo):

@@ -294,26 +294,15 @@ def test_a_duplicated_code_is_refused(tmp_path, demo_files, geo):
     assert "'CODGEO'" in message and "unique key" in message
 
 
-def test_a_negative_count_is_refused(tmp_path, demo_files, geo):
-    message = _refused(tmp_path, demo_files, geo, COM, _edit_row(_member(COM), "44043", 1, "-3095"))
-    assert "'NBMENFISC21'" in message and "count within [0, +inf]" in message
-
-
-def test_an_unknown_commune_code_is_refused(tmp_path, demo_files, geo):
-    message = _refused(tmp_path, demo_files, geo, COM, _edit_row(_member(COM), "44043", 0, "44999"))
-    assert "'CODGEO'" in message and "code known to the COG" in message and "44999" in message
-
-
-def test_a_cell_neither_number_nor_marker_is_refused(tmp_path, demo_files, geo):
-    message = _refused(tmp_path, demo_files, geo, COM, _edit_row(_member(COM), "44043", 3, "n.d."))
-    assert "'MED21'" in message and "a number or a known marker" in message
-
-
-def test_a_malformed_epci_code_is_refused(tmp_path, demo_files, geo):
-    message = _refused(tmp_path, demo_files, geo, EPCI, _edit_row(_member(EPCI), "200071678", 0, "20007167"))
-    assert "'CODGEO'" in message and "code matches its level's pattern" in message
-
-
-def test_a_rate_above_100_is_refused(tmp_path, demo_files, geo):
-    message = _refused(tmp_path, demo_files, geo, COM, _edit_row(_member(COM), "44043", 5, "109,0"))
-    assert "'TP6021'" in message and "rate within [0, 100]" in message
+# One cell of a row changed (column index in the file's header: 1 NBMENFISC21, 3 MED21, 5 TP6021).
+@pytest.mark.parametrize("member, code, column, value, expected", [
+    (COM, "44043", 1, "-3095", ["'NBMENFISC21'", "count within [0, +inf]"]),
+    (COM, "44043", 0, "44999", ["'CODGEO'", "code known to the COG", "44999"]),
+    (COM, "44043", 3, "n.d.", ["'MED21'", "a number or a known marker"]),
+    (EPCI, "200071678", 0, "20007167", ["'CODGEO'", "code matches its level's pattern"]),
+    (COM, "44043", 5, "109,0", ["'TP6021'", "rate within [0, 100]"]),
+])
+def test_a_bad_cell_is_refused(tmp_path, demo_files, geo, member, code, column, value, expected):
+    message = _refused(tmp_path, demo_files, geo, member, _edit_row(_member(member), code, column, value))
+    for fragment in expected:
+        assert fragment in message
