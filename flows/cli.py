@@ -79,6 +79,9 @@ def refresh(
     publish: Annotated[bool, typer.Option(help="Publish the national indicator tables when every source staged.")] = True,
     data_dir: DataDir = None,
     out: PublishDir = None,
+    accept_drop: Annotated[list[str] | None, typer.Option(
+        "--accept-drop", help="Stage this source even if its file covers less of the geography than declared or "
+                              "has fewer rows than the previous staging (repeatable; recorded in the manifest).")] = None,
 ) -> None:
     """Download, validate and stage the INSEE and CAF sources in the target geography (COG), then publish the
     national indicator tables (the `refresh` flow, run locally)."""
@@ -87,12 +90,16 @@ def refresh(
     unknown = sorted(set(source or []) - set(catalogue.sources()))
     if unknown:
         _refuse(f"unknown source(s): {', '.join(unknown)} (known: {', '.join(catalogue.sources())})")
+    unknown = sorted(set(accept_drop or []) - set(catalogue.sources()))
+    if unknown:
+        _refuse(f"--accept-drop: unknown source(s): {', '.join(unknown)} (known: {', '.join(catalogue.sources())})")
     from flows.refresh import RefreshFailed
     from flows.refresh import refresh as refresh_flow
 
     store = _store(data_dir)
     state = refresh_flow(sources=source or None, mirror=mirror, force=force, publish=publish,
-                         data_dir=str(store.root), publish_dir=_opt(out), return_state=True)
+                         data_dir=str(store.root), publish_dir=_opt(out), accept_drop=accept_drop or None,
+                         return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, RefreshFailed):
         _print_report(outcome.report)

@@ -71,8 +71,10 @@ def retry_on_network_error(task, task_run, state) -> bool:
 @task(name="refresh-source", task_run_name="refresh-{source}-{vintage}", cache_policy=NO_CACHE,
       retries=NETWORK_RETRIES, retry_delay_seconds=NETWORK_RETRY_DELAYS, retry_jitter_factor=RETRY_JITTER,
       retry_condition_fn=retry_on_network_error)
-def refresh_source(source: str, vintage: str, data_dir: str, mirror: str | None, force: bool) -> SourceResult:
-    result = sources_refresh.refresh_one(source, vintage, open_store(data_dir), mirror=mirror, force=force)
+def refresh_source(source: str, vintage: str, data_dir: str, mirror: str | None, force: bool,
+                   accept_drop: list[str] | None = None) -> SourceResult:
+    result = sources_refresh.refresh_one(source, vintage, open_store(data_dir), mirror=mirror, force=force,
+                                         accept_drop=accept_drop)
     get_run_logger().info("%s/%s: %s (%s)", source, vintage, result.status, result.change)
     return result
 
@@ -104,6 +106,7 @@ def refresh(
     reports: list[Territory] | None = None,
     lock_timeout: float = LOCK_TIMEOUT,
     demo: bool = False,
+    accept_drop: list[str] | None = None,
 ) -> dict:
     """Refresh the sources (all when `sources` is None; `vintages` pins one vintage per source, e.g.
     {"filosofi": "2021"}), then publish the national indicators and rebuild the diagnostics of `reports`.
@@ -111,6 +114,8 @@ def refresh(
     mirror: fetch https://HOST/PATH as MIRROR/HOST/PATH ($ABS_MIRROR when None). data_dir / publish_dir:
     $ABS_DATA_DIR / $ABS_PUBLISH_DIR when None. lock_timeout: seconds to wait for another refresh to finish.
     demo: the store holds the synthetic demo data: the published tables say so.
+    accept_drop: sources whose file may cover less of the geography than declared, or hold fewer rows than the
+    previous staging, without being refused; the drop is recorded in the manifest.
 
     Returns the report, `published` (the new version's folder, or None), `publication` (one line: what happened
     to the publication) and `reports` (the diagnostics rebuilt).
@@ -119,6 +124,7 @@ def refresh(
     store = open_store(data_dir)
     root = str(store.root)
     geo_entries, others = sources_refresh.plan(sources, vintages)  # an unknown source name stops here
+    sources_refresh.check_accept_drop(accept_drop)
     pub = publication(publish_dir, PUBLICATION)
     outcome: list[str] = []
     results: list[SourceResult] = []
@@ -128,13 +134,13 @@ def refresh(
             if any(r.status == "failed" for r in results):
                 results.append(sources_refresh.not_attempted(entry, sources_refresh.GEOGRAPHY_FAILED))
                 continue
-            future = refresh_source.submit(entry.source, entry.vintage, root, mirror, force)
+            future = refresh_source.submit(entry.source, entry.vintage, root, mirror, force, accept_drop)
             results.append(_outcome(future, entry.source, entry.vintage))
         if any(r.status == "failed" for r in results):
             results += [sources_refresh.not_attempted(e, sources_refresh.GEOGRAPHY_FAILED) for e in others]
         else:
             futures = refresh_source.map([e.source for e in others], [e.vintage for e in others],
-                                         unmapped(root), unmapped(mirror), unmapped(force))
+                                         unmapped(root), unmapped(mirror), unmapped(force), unmapped(accept_drop))
             results += [_outcome(f, e.source, e.vintage) for f, e in zip(futures, others)]
         report = RefreshReport(results)
 

@@ -76,6 +76,6 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
                      f"for {years[0]}-12 … COG {years[-1] + 1} for {years[-1]}-12).")
 
     rules = Rules(kinds={c: "count" for c in values}, levels=("COM", "ARM"), code_column=CODE,
-                  extra_checks=(multiple_of(values),))
+                  extra_checks=(multiple_of(values),), parts=expected.parts, part_tolerance=expected.part_tolerance)
     staged = conclude(long, entry, rules, geo, file=label, raw_path=raw_path, notes=notes)
     return staged

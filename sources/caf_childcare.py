@@ -139,9 +139,10 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
 
     levels = ("COM", "ARM") if level == "COM" else (level,)
     staged: list[Staged] = []
+    expected = entry.columns()
     for part in parts:
         rules = Rules(kinds={c: kind_of(c) for c in part.values}, levels=levels,
-                      code_column=code or "annee")
+                      code_column=code or "annee", parts=expected.parts, part_tolerance=expected.part_tolerance)
         rename = {c: re.sub(rf"_{re.escape(s)}$", "", c) for c in part.values}
         staged.append(conclude(part.long, entry, rules, geo, file=part.label, raw_path=str(part.path),
                                rename=rename))

@@ -49,6 +49,18 @@ class Columns:
     required: tuple[str, ...]
     optional: tuple[str, ...]
     code: str | None = None
+    # whole -> the columns never above it in the same row (a part and its whole, or an ordering like D1 <= MED)
+    parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    part_tolerance: float = 0.0  # what the publisher's rounding allows a part to exceed its whole by
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The share of the geography a file must cover, in every year it holds (checked by `sources.coverage`)."""
+
+    level: str  # the level whose units are counted: COM, EPCI, DEP or FRANCE
+    min_share: float  # minimum share of the geography's units of that level present
+    above_population: int | None = None  # COM only: the file covers the communes of at least this population
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,8 @@ class Entry:
     cog: int | None = None  # geography of the file's codes; None when it depends on the row (CAF: year + offset)
     cog_offset: int | None = None
     params: dict[str, str] = field(default_factory=dict)
+    coverage: Coverage | None = None  # None for the COG reference tables: they define the geography
+    max_row_drop: float = 0.1  # share of rows a new staging may lose against the previous one without an override
 
     @property
     def key(self) -> str:
@@ -78,7 +92,9 @@ class Entry:
         """Expected columns of this entry (or of another column list), placeholders filled from `params`."""
         spec = _raw()["columns"][key or self.columns_key]
         fill = lambda names: tuple(n.format(**self.params) for n in names)  # noqa: E731
-        return Columns(fill(spec.get("required", [])), fill(spec.get("optional", [])), spec.get("code"))
+        parts = {whole.format(**self.params): fill(names) for whole, names in spec.get("parts", {}).items()}
+        return Columns(fill(spec.get("required", [])), fill(spec.get("optional", [])), spec.get("code"), parts,
+                       float(spec.get("part_tolerance", 0)))
 
     def cog_for_year(self, year: int) -> int:
         """COG of the rows of reference year `year` (CAF December N is localised in COG N+1)."""
@@ -117,6 +133,8 @@ def entries() -> tuple[Entry, ...]:
                 cog=e.get("cog"),
                 cog_offset=e.get("cog_offset"),
                 params={k: str(v) for k, v in e.get("params", {}).items()},
+                coverage=Coverage(**e["coverage"]) if "coverage" in e else None,
+                max_row_drop=float(e.get("max_row_drop", raw["max_row_drop"])),
             )
         )
     keys = [e.key for e in out]
@@ -124,6 +142,12 @@ def entries() -> tuple[Entry, ...]:
     if duplicated:
         raise ValueError(f"catalogue.toml: duplicated source/vintage {sorted(duplicated)}")
     return tuple(out)
+
+
+def plausible_max() -> dict[str, dict[str, float]]:
+    """kind -> level -> the largest plausible value (catalogue `[plausibility.max]`)."""
+    return {kind: {level: float(v) for level, v in by_level.items()}
+            for kind, by_level in _raw()["plausibility"]["max"].items()}
 
 
 def default_cog() -> int:

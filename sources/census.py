@@ -88,7 +88,10 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     long = long.with_columns(year=pl.col("variable").replace_strict(year_of, return_dtype=pl.Int32))
 
     notes = _notes(raw, code, yy, comparison, kept, main_kept, absent, long)
-    rules = Rules(kinds={c: "count" for c in kept}, levels=("COM", "ARM"), code_column=code)
+    parts = {at_year(whole, y): tuple(at_year(p, y) for p in ps)
+             for y in (yy, *comparison) for whole, ps in expected.parts.items()}
+    rules = Rules(kinds={c: "count" for c in kept}, levels=("COM", "ARM"), code_column=code, parts=parts,
+                  part_tolerance=expected.part_tolerance)
     rename = {c: without_year(c) for c in kept}
     return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename)
 

@@ -65,7 +65,8 @@ def rules_for(entry: Entry, level: str) -> Rules:
     columns = entry.columns()
     kinds = {c: KINDS[base_name(c, yy)] for c in (*columns.required, *columns.optional)}
     levels = ("COM", "ARM") if level == "COM" else (level,)
-    return Rules(kinds=kinds, levels=levels, code_column=CODE)
+    return Rules(kinds=kinds, levels=levels, code_column=CODE, parts=columns.parts,
+                 part_tolerance=columns.part_tolerance)
 
 
 # -- reading one level --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from pathlib import Path
 import polars as pl
 import requests
 
-from sources import catalogue
+from sources import catalogue, coverage
 from sources.catalogue import Entry
 from sources.download import fetch, make_session
 from sources.errors import DownloadError, ParseError, SourceError, SourceValidationError
@@ -141,8 +141,13 @@ def refresh(
     session: requests.Session | None = None,
     progress: bool | None = None,
     vintages: dict[str, str] | None = None,
+    accept_drop: list[str] | None = None,
 ) -> RefreshReport:
-    """Refresh the selected sources (all when None); the target COG entries are always included."""
+    """Refresh the selected sources (all when None); the target COG entries are always included.
+
+    accept_drop: sources whose file may cover less than declared, or have fewer rows than the previous staging
+    (`sources.coverage`); the accepted drop is recorded in the manifest."""
+    check_accept_drop(accept_drop)
     store = store or Store()
     session = session or make_session()
     geo_entries, others = plan(names, vintages)
@@ -153,23 +158,31 @@ def refresh(
                 results.append(not_attempted(entry, "not attempted: the COG communes or events could not be staged"))
                 continue
             results.append(refresh_entry(entry, store, session=session, mirror=mirror, force=force,
-                                         geo=geography_for(entry, store), progress=progress))
+                                         geo=geography_for(entry, store), progress=progress, accept_drop=accept_drop))
         if any(r.status == "failed" for r in results):
             results.extend(not_attempted(entry, GEOGRAPHY_FAILED) for entry in others)
             return RefreshReport(results)
         geo = load_geography(store)
         for entry in others:
             results.append(refresh_entry(entry, store, session=session, mirror=mirror, force=force, geo=geo,
-                                         progress=progress))
+                                         progress=progress, accept_drop=accept_drop))
     return RefreshReport(results)
 
 
 def refresh_one(source: str, vintage: str, store: Store, *, mirror: str | None = None,
-                force: bool = False) -> SourceResult:
+                force: bool = False, accept_drop: list[str] | None = None) -> SourceResult:
     """Stage one catalogue entry with its own HTTP session (safe to run beside others); raises SourceError."""
+    check_accept_drop(accept_drop)
     entry = catalogue.get(source, vintage)
     return stage_entry(entry, store, session=make_session(), mirror=mirror, force=force,
-                       geo=geography_for(entry, store), progress=False)
+                       geo=geography_for(entry, store), progress=False, accept_drop=accept_drop)
+
+
+def check_accept_drop(names: list[str] | None) -> None:
+    """An override for a source the catalogue does not know is a typo: refuse it before anything runs."""
+    unknown = sorted(set(names or []) - set(catalogue.sources()))
+    if unknown:
+        raise KeyError(f"--accept-drop: unknown source(s) {unknown}; known: {', '.join(catalogue.sources())}")
 
 
 def refresh_entry(entry: Entry, store: Store, **kwargs) -> SourceResult:
@@ -181,7 +194,8 @@ def refresh_entry(entry: Entry, store: Store, **kwargs) -> SourceResult:
 
 
 def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None = None, mirror: str | None = None,
-                force: bool = False, geo: Geography | None = None, progress: bool | None = None) -> SourceResult:
+                force: bool = False, geo: Geography | None = None, progress: bool | None = None,
+                accept_drop: list[str] | None = None) -> SourceResult:
     """Download the entry's files (conditional GET), validate and stage them unless nothing changed.
 
     On a SourceError the manifest records `last_failure` and the error is raised again; the previously staged
@@ -209,6 +223,8 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
             _record(store, entry, downloads, staged_before)
             return result
         staged: Staged = parser(entry.parser)(entry, {r: Path(d.path) for r, d in downloads.items()}, geo)
+        # a truncated file validates cell by cell: its coverage and row count give it away
+        accepted = coverage.check(entry, staged, geo, store, accept=entry.source in (accept_drop or ()))
         store.write_staged(entry.source, entry.vintage, staged.frame)
         summary = staged.summary() | {
             "inputs": inputs, "basis": basis, "staged_at": _now(),
@@ -216,11 +232,11 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
             # the staged table is in the target COG; the file's own geography is `source_cog` (or year + offset)
             "cog": catalogue.default_cog(), "source_cog": entry.cog, "cog_offset": entry.cog_offset,
             "title": entry.title, "publisher": entry.publisher,
-        }
+        } | ({"accepted_drop": accepted} if accepted else {})
         _record(store, entry, downloads, summary)
         result.status, result.rows, result.secret_cells = "staged", summary["rows"], summary["secret_cells"]
         result.notes = staged.notes
-        result.change = describe_change(previous, summary)
+        result.change = describe_change(previous, summary) + ("; drop accepted (--accept-drop)" if accepted else "")
     except SourceError as exc:
         log.error("%s", exc)
         exc.downloads = result.downloads  # what was fetched before it failed, for the summary

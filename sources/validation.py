@@ -15,6 +15,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
+from sources import catalogue
 from sources.errors import Failure, SourceValidationError
 from sources.values import STATUSES
 
@@ -47,9 +48,66 @@ class Rules:
     levels: tuple[str, ...] = ("COM",)
     code_column: str = "CODGEO"  # the file's own name of the code column, for messages
     extra_checks: tuple[pa.Check, ...] = field(default_factory=tuple)
+    # whole -> columns never above it in the same row (catalogue `parts`), within `part_tolerance`
+    parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    part_tolerance: float = 0.0
 
     def additive(self) -> set[str]:
         return {v for v, k in self.kinds.items() if KINDS[k][2]}
+
+    def part_pairs(self) -> dict[str, tuple[str, ...]]:
+        """The declared parts whose whole and parts are both columns of this file."""
+        pairs = {w: tuple(p for p in parts if p in self.kinds) for w, parts in self.parts.items() if w in self.kinds}
+        return {w: parts for w, parts in pairs.items() if parts}
+
+
+FINITE_RULE = "a finite number (not NaN nor infinite)"
+_KEY = ["level", "code", "year", "month"]
+
+
+def _finite_check() -> pa.Check:
+    # polars orders NaN above every number, so NaN would pass `value >= 0`: refuse it (and ±inf) first
+    ok = pl.col("value").is_null() | pl.col("value").is_finite()
+    return pa.Check(lambda data: data.lazyframe.select(ok), name=FINITE_RULE)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}".replace(",", " ") if x == int(x) else f"{x:g}"
+
+
+def _level_max_checks(rules: Rules) -> list[pa.Check]:
+    """Counts and amounts above what any territory of that level holds in real France (catalogue.toml)."""
+    checks = []
+    for kind, by_level in catalogue.plausible_max().items():
+        variables = sorted(v for v, k in rules.kinds.items() if k == kind)
+        if not variables:
+            continue
+        for level in rules.levels:
+            if level not in by_level:
+                continue
+            high = by_level[level]
+            ok = (~pl.col("variable").is_in(variables) | (pl.col("level") != level) | pl.col("value").is_null()
+                  | ~pl.col("value").is_finite() | (pl.col("value") <= high))
+            checks.append(pa.Check(lambda data, e=ok: data.lazyframe.select(e),
+                                   name=f"{kind} at level {level} at most {_fmt(high)} (plausible for France)"))
+    return checks
+
+
+def part_rule(whole: str, tolerance: float) -> str:
+    return f"never above {whole} in the same row" + (f" (+{tolerance:g} for rounding)" if tolerance else "")
+
+
+def _part_checks(rules: Rules) -> list[pa.Check]:
+    """Each part <= its whole in the same (level, code, year, month), where both hold a finite value."""
+    checks = []
+    for whole, parts in sorted(rules.part_pairs().items()):
+        whole_value = pl.col("value").filter(pl.col("variable") == whole).first().over(_KEY)
+        comparable = pl.col("value").is_finite() & whole_value.is_finite()  # null when either is null
+        ok = (~pl.col("variable").is_in(list(parts)) | ~comparable.fill_null(False)
+              | (pl.col("value") <= whole_value + rules.part_tolerance))
+        checks.append(pa.Check(lambda data, e=ok: data.lazyframe.select(e),
+                               name=part_rule(whole, rules.part_tolerance)))
+    return checks
 
 
 def _bounds_check(rules: Rules) -> list[pa.Check]:
@@ -64,7 +122,8 @@ def _bounds_check(rules: Rules) -> list[pa.Check]:
             ok = ok & (pl.col("value") >= lo)
         if hi is not None:
             ok = ok & (pl.col("value") <= hi)
-        expr = ~pl.col("variable").is_in(variables) | pl.col("value").is_null() | ok
+        # NaN and ±inf are reported once, by the finite rule
+        expr = ~pl.col("variable").is_in(variables) | pl.col("value").is_null() | ~pl.col("value").is_finite() | ok
         label = f"{kind} within [{lo if lo is not None else '-inf'}, {hi if hi is not None else '+inf'}]"
         checks.append(pa.Check(lambda data, e=expr: data.lazyframe.select(e), name=label))
     return checks
@@ -91,7 +150,8 @@ def known_codes_check(valid: dict[int, dict[str, set[str]]]) -> pa.Check:
 
 
 def staged_model(rules: Rules, known: pa.Check | None = None) -> pa.DataFrameSchema:
-    checks = [_code_pattern_check(rules.levels), *_bounds_check(rules), *rules.extra_checks]
+    checks = [_code_pattern_check(rules.levels), _finite_check(), *_bounds_check(rules), *_level_max_checks(rules),
+              *_part_checks(rules), *rules.extra_checks]
     if known is not None:
         checks.append(known)
     return pa.DataFrameSchema(
@@ -137,6 +197,7 @@ def _row_label(row: dict) -> str:
 
 def _failures(cases: pl.DataFrame, frame: pl.DataFrame, rules: Rules, max_samples: int) -> list[Failure]:
     out: dict[tuple[str, str], Failure] = {}
+    wholes = {part_rule(w, rules.part_tolerance): w for w in rules.part_pairs()}
     for case in cases.iter_rows(named=True):
         check, column, index = case["check"], case["column"], case["index"]
         row = frame.row(index, named=True) if index is not None and index < frame.height else None
@@ -154,8 +215,16 @@ def _failures(cases: pl.DataFrame, frame: pl.DataFrame, rules: Rules, max_sample
         failure = out.setdefault(key, Failure(column=column, rule=rule, count=0))
         failure.count += 1
         if len(failure.samples) < max_samples:
-            failure.samples.append(_row_label(row) if row else _short(case["failure_case"]))
+            sample = _row_label(row) if row else _short(case["failure_case"])
+            if row and rule in wholes:
+                sample += f" > {wholes[rule]} = {_whole_value(frame, row, wholes[rule])}"
+            failure.samples.append(sample)
     return list(out.values())
+
+
+def _whole_value(frame: pl.DataFrame, row: dict, whole: str):
+    same = frame.filter(pl.col("variable") == whole, *[pl.col(k).eq_missing(row[k]) for k in _KEY])
+    return same["value"][0] if same.height else "?"
 
 
 _CODE_CHECKS = {"code matches its level's pattern", "code known to the COG of the file's geography"}
