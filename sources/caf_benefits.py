@@ -35,7 +35,9 @@ ROUNDING_RULE = "CAF counts are rounded to a multiple of 5: a count that is not 
 
 
 def multiple_of(variables: list[str], step: int = ROUNDING) -> pa.Check:
-    ok = ~pl.col("variable").is_in(variables) | pl.col("value").is_null() | ((pl.col("value") % step) == 0)
+    # NaN and ±inf are reported once, by the finite rule
+    ok = (~pl.col("variable").is_in(variables) | pl.col("value").is_null() | ~pl.col("value").is_finite()
+          | ((pl.col("value") % step) == 0))
     return pa.Check(lambda data: data.lazyframe.select(ok), name=ROUNDING_RULE)
 
 

@@ -200,5 +200,5 @@ def _long(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
 
 
 def _whole_number() -> pa.Check:
-    expr = pl.col("value").is_null() | (pl.col("value") == pl.col("value").round(0))
+    expr = pl.col("value").is_null() | ~pl.col("value").is_finite() | (pl.col("value") == pl.col("value").round(0))
     return pa.Check(lambda data: data.lazyframe.select(expr), name="a whole number of events")
