@@ -307,6 +307,18 @@ def test_an_unknown_source_to_accept_is_refused(tmp_path):
         refresh(["caf_benefits"], store=Store(tmp_path), accept_drop=["caf_benefit"])
 
 
+def test_cli_refuses_an_unknown_source_to_accept_before_anything_runs(tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    result = CliRunner().invoke(app, ["refresh", "--accept-drop", "caf_benefit", "--data-dir", str(tmp_path / "d"),
+                                      "--out", str(tmp_path / "pub")])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: --accept-drop: unknown source(s): caf_benefit (known: cog_communes, ")
+    assert not (tmp_path / "d").exists()
+
+
 # -- end to end: a truncated s_ben_com_f through refresh() over HTTP -------------------------------------------
 
 
@@ -322,9 +334,8 @@ def test_truncated_benefits_file_is_refused_then_accepted(tmp_path):
 
         # the first half of the rows: 2020-12 and 2021-12 whole, then the first 25 rows of 2022-12
         export = entry_path(root, "caf_benefits", "2024", "main")
-        lines = export.read_bytes().decode("utf-8-sig").rstrip("\n").split("\n")
-        assert len(lines) == 1 + 243
-        export.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines[: 1 + 121]).encode("utf-8") + b"\n")
+        assert export.read_bytes().decode("utf-8-sig").rstrip("\n").count("\n") == 243  # rows after the header
+        _truncate_benefits(root)
 
         refused = refresh(["caf_benefits"], store=store, mirror=mirror.url)
         (failed,) = [r for r in refused.failed if r.source == "caf_benefits"]
@@ -349,3 +360,33 @@ def test_truncated_benefits_file_is_refused_then_accepted(tmp_path):
         assert {f["column"] for f in record["accepted"]} == {"numcomdo", "(rows)"}
         assert record["at"]
         assert "drop accepted (--accept-drop)" in summary_markdown(accepted)
+
+
+def _truncate_benefits(root: Path) -> None:
+    export = entry_path(root, "caf_benefits", "2024", "main")
+    lines = export.read_bytes().decode("utf-8-sig").rstrip("\n").split("\n")
+    export.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines[: 1 + 121]).encode("utf-8") + b"\n")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_refresh_flow_passes_accept_drop_to_its_tasks(tmp_path, demo_store):
+    from flows.refresh import RefreshFailed
+    from flows.refresh import refresh as refresh_flow
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_store.root, data)
+    store = Store(data)
+    rows_before = store.previous(BEN.key)["staged"]["rows"]
+    root = mirror_copy(tmp_path)
+    _truncate_benefits(root)
+    with serve(root) as mirror:
+        params = dict(sources=["caf_benefits"], mirror=mirror.url, data_dir=str(data), publish=False)
+        state = refresh_flow(**params, return_state=True)
+        refused = state.result(raise_on_failure=False)
+        assert isinstance(refused, RefreshFailed)
+        assert "caf_benefits/2024" in str(refused) and store.previous(BEN.key)["staged"]["rows"] == rows_before
+
+        outcome = refresh_flow(**params, accept_drop=["caf_benefits"])
+    (result,) = [r for r in outcome["report"].results if r.source == "caf_benefits"]
+    assert result.status == "staged"
+    assert store.previous(BEN.key)["staged"]["accepted_drop"]["rows_before"] == rows_before
