@@ -81,7 +81,8 @@ def refresh(
     out: PublishDir = None,
     accept_drop: Annotated[list[str] | None, typer.Option(
         "--accept-drop", help="Stage this source even if its file covers less of the geography than declared or "
-                              "has fewer rows than the previous staging (repeatable; recorded in the manifest).")] = None,
+                              "has fewer rows than the previous staging (repeatable; recorded in the manifest)."),
+    ] = None,
 ) -> None:
     """Download, validate and stage the INSEE and CAF sources in the target geography (COG), then publish the
     national indicator tables (the `refresh` flow, run locally)."""

@@ -195,7 +195,8 @@ def test_communes_missing_from_a_year_are_refused(demo_files, tmp_path, geo):
     failure = only(err.value)
     assert failure.column == "numcomdo"
     assert failure.rule == "at least 95% of the communes of COG 2025 present in every year of the file"
-    assert failure.samples[0] == "2024: 13 of 21 communes of COG 2025 (62%); absent: 85020, 85084, 85113, 85133, 85162…"
+    assert failure.samples[0] == ("2024: 13 of 21 communes of COG 2025 (62%); absent: 85020, 85084, 85113, 85133, "
+                                  "85162…")
     assert failure.samples[-1] == "to stage it anyway: abs-diag refresh --accept-drop caf_benefits"
     assert failure.count == 1  # 2020-2023 are complete
 
