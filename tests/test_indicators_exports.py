@@ -1,5 +1,5 @@
 """Exports of the indicator table (Parquet, French CSV, XLSX with definitions) and the `abs-diag indicators` command,
-on the demo store refreshed once for this module through the demo mirror."""
+on the session's demo store (refreshed through the demo mirror, so its exports say their figures are synthetic)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from flows.cli import app
 from sources.refresh import refresh
 from sources.store import Store
-from transforms.export import COLUMNS_FR, definitions, write_exports
+from transforms.export import COLUMNS_FR, DEMO_COLUMN_FR, definitions, write_exports
 from transforms.pipeline import Selection, export_indicators
 from transforms.registry import indicators
 from transforms.territories import CustomTerritory
@@ -23,10 +23,9 @@ BOM = b"\xef\xbb\xbf"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, demo_mirror) -> Store:
-    store = Store(tmp_path_factory.mktemp("indicators-exports"))
-    assert not refresh(store=store, mirror=demo_mirror.url, progress=False).failed
-    return store
+def store(demo_store) -> Store:
+    """The session's demo store (tests/conftest.py), read only."""
+    return demo_store
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +49,10 @@ def test_parquet_round_trips(epci_export):
     table, paths = epci_export
     assert paths["parquet"].name == f"indicateurs-epci-{CSMA}.parquet"
     back = pl.read_parquet(paths["parquet"])
-    assert back.equals(table)
-    assert back.schema == table.schema
+    # a store refreshed from the demo mirror: every row says its figures are synthetic, even without `demo=True`
+    assert back["demo"].to_list() == [True] * table.height
+    assert back.drop("demo").equals(table)
+    assert back.drop("demo").schema == table.schema
 
 
 def test_csv_is_french_spreadsheet_friendly(epci_export):
@@ -61,7 +62,7 @@ def test_csv_is_french_spreadsheet_friendly(epci_export):
     text = raw[len(BOM):].decode("utf-8")
     header = text.splitlines()[0].split(";")
     assert header[:5] == ["niveau", "code", "nom", "thème", "indicateur"]
-    assert set(header) <= set(COLUMNS_FR.values())
+    assert set(header) <= set(COLUMNS_FR.values()) | {DEMO_COLUMN_FR}
     back = pl.read_csv(raw[len(BOM):], separator=";", decimal_comma=True, infer_schema=False)
     assert back.height == table.height
     # the value of a non-integer rate is written with a decimal comma, rounded to 3 decimals
@@ -77,7 +78,7 @@ def test_csv_is_french_spreadsheet_friendly(epci_export):
 def test_xlsx_has_the_table_and_the_definitions(epci_export):
     table, paths = epci_export
     book = openpyxl.load_workbook(paths["xlsx"], read_only=True)
-    assert book.sheetnames == ["indicateurs", "définitions"]
+    assert book.sheetnames == ["À lire", "indicateurs", "définitions"]  # the demo store's warning first
     book.close()
     sheet = pl.read_excel(paths["xlsx"], sheet_name="indicateurs")
     assert sheet.height == table.height and sheet.columns[:2] == ["niveau", "code"]
@@ -88,8 +89,9 @@ def test_xlsx_has_the_table_and_the_definitions(epci_export):
 
 
 def test_demo_exports_say_their_figures_are_synthetic(epci_export, tmp_path):
-    table, plain = epci_export
+    table, _ = epci_export
     paths = write_exports(table, tmp_path, "demo", demo=True)
+    plain = write_exports(table, tmp_path, "plain")
     parquet = pl.read_parquet(paths["parquet"])
     assert parquet["demo"].dtype == pl.Boolean and parquet["demo"].to_list() == [True] * table.height
     assert parquet.drop("demo").equals(table)
@@ -168,3 +170,4 @@ def test_an_export_longer_than_an_excel_sheet_spans_several_sheets(tmp_path, mon
     # 5 rows, 2 per sheet: 2 + 2 + 1
     assert book.sheetnames == ["indicateurs 1", "indicateurs 2", "indicateurs 3", "définitions"]
     assert [book[f"indicateurs {n}"].max_row - 1 for n in (1, 2, 3)] == [2, 2, 1]
+
