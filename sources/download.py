@@ -73,6 +73,19 @@ def stop_downloads() -> None:
     STOP.set()
 
 
+def _stop_at_exit() -> None:
+    """When the main thread ends (a SIGTERM or Ctrl-C raised in it), stop the downloads of worker threads before
+    the interpreter joins them: a thread pool is joined at exit, and would otherwise sit out a retry wait."""
+    import concurrent.futures.thread  # noqa: F401  its own exit hook (join the workers) must run after ours
+
+    register = getattr(threading, "_register_atexit", None)  # run, in reverse order, before threads are joined
+    if register is not None:
+        register(stop_downloads)
+
+
+_stop_at_exit()
+
+
 class HostUnreachable(DownloadError):
     """The host does not answer at all (DNS failure, connection refused): retrying for minutes would not help."""
 
@@ -338,7 +351,7 @@ def unreachable_reason(exc: BaseException) -> str | None:
             continue
         seen.add(id(error))
         if isinstance(error, (NameResolutionError, socket.gaierror)):
-            return "name not resolved (DNS)"
+            return "DNS: name not resolved"
         if isinstance(error, OSError) and error.errno in _UNREACHABLE_ERRNOS:
             return os.strerror(error.errno).lower()
         todo += [error.__cause__, error.__context__, getattr(error, "reason", None)]
@@ -359,7 +372,7 @@ def preflight(urls: Iterable[str], mirror: str | None = None, timeout: float = P
         try:
             socket.create_connection((host, port), timeout=timeout).close()
         except socket.gaierror as exc:
-            raise HostUnreachable(url, "name not resolved (DNS)", through_mirror) from exc
+            raise HostUnreachable(url, "DNS: name not resolved", through_mirror) from exc
         except TimeoutError as exc:
             raise HostUnreachable(url, f"no connection within {timeout:.0f} s", through_mirror) from exc
         except OSError as exc:

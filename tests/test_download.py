@@ -766,7 +766,7 @@ def test_preflight_names_the_unreachable_host_within_seconds():
     start = time.monotonic()
     with pytest.raises(download.HostUnreachable) as info:
         download.preflight(["https://abs-diag-test.invalid/fr/x.csv", "https://abs-diag-test.invalid/y.csv"])
-    assert str(info.value) == ("cannot reach abs-diag-test.invalid (name not resolved (DNS)): "
+    assert str(info.value) == ("cannot reach abs-diag-test.invalid (DNS: name not resolved): "
                                "offline? use --mirror URL or ABS_MIRROR")
 
     port = dead_port()
@@ -809,3 +809,30 @@ def test_the_offline_refresh_flow_says_so_before_taking_the_store_lock(tmp_path,
         state = run(refresh, mirror=f"http://127.0.0.1:{port}", data_dir=str(store.root), lock_timeout=60)
     assert state.is_failed()
     assert f"cannot reach the mirror 127.0.0.1:{port} (connection refused)" in state.message
+
+
+def test_a_process_whose_main_thread_ends_does_not_sit_out_a_retry_wait(httpserver, tmp_path):
+    # A worker thread waits 60 s to retry (Retry-After); the main thread then ends, as when a SIGTERM handler
+    # raises in it: the interpreter joins the worker at exit, so the wait must end at once.
+    import subprocess
+    import sys
+    import textwrap
+
+    httpserver.expect_request("/exit.csv").respond_with_data("busy", status=503, headers={"Retry-After": "60"})
+    script = textwrap.dedent(f"""
+        import time
+        from concurrent.futures import ThreadPoolExecutor
+        from sources.catalogue import FileSpec
+        from sources.download import fetch
+        pool = ThreadPoolExecutor(1)
+        pool.submit(fetch, FileSpec(url="{httpserver.url_for('/exit.csv')}", format="csv"),
+                    __import__("pathlib").Path(r"{tmp_path}") / "f.csv", budget=300)
+        time.sleep(1)  # the worker is waiting to retry
+        raise SystemExit(3)
+    """)
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1], timeout=30)
+    assert done.returncode == 3
+    assert time.monotonic() - start < 10  # about 1 s and the interpreter's start, not 60 s
+    assert [r.path for r, _ in httpserver.log] == ["/exit.csv"]
+    assert leftovers(tmp_path) == []
