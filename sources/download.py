@@ -267,12 +267,12 @@ def _conditional_headers(previous: dict | None, dest: Path) -> dict:
 
 
 def _fetch_once(request: _Request, dest: Path, previous, session, progress) -> Download:
-    response, final_url = _get_following_redirects(request, session)
+    response, final_url, validated = _get_following_redirects(request, session)
     url, spec = request.url, request.spec
     with response:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         headers = response.headers
-        if response.status_code == 304 and request.headers:  # 304 only answers a conditional request
+        if response.status_code == 304 and validated:  # 304 only answers a conditional request
             return Download(
                 url=spec.url, fetched_url=url, path=str(dest), status="unchanged",
                 size=previous["size"], sha256=previous["sha256"], etag=headers.get("ETag", previous.get("etag")),
@@ -308,15 +308,15 @@ def _get(session: requests.Session, url: str, headers: dict, first_url: str, mir
         raise DownloadError(first_url, f"no answer: {exc}") from exc
 
 
-def _get_following_redirects(request: _Request, session) -> tuple[requests.Response, str]:
-    """The response of the last URL of the redirect chain, and that URL."""
+def _get_following_redirects(request: _Request, session) -> tuple[requests.Response, str, bool]:
+    """The response of the last URL of the redirect chain, that URL, and whether validators were sent to it."""
     chain = [request.url]
     origin = _host(request.url)
     current, headers = request.url, request.headers
     for _ in range(MAX_REDIRECTS + 1):
         response = _get(session, current, headers, request.url, request.through_mirror)
         if not response.is_redirect:
-            return response, current
+            return response, current, bool(headers)
         target = urljoin(current, response.headers["Location"])
         response.close()
         _check_redirect(request, current, target)

@@ -677,7 +677,8 @@ def test_a_redirect_loop_is_a_clear_error_at_once(httpserver, tmp_path):
 
 def test_too_many_redirects_is_a_clear_error(httpserver, tmp_path):
     for i in range(10):
-        httpserver.expect_request(f"/r{i}.csv").respond_with_data("", status=307, headers={"Location": f"/r{i + 1}.csv"})
+        httpserver.expect_request(f"/r{i}.csv").respond_with_data("", status=307,
+                                                                  headers={"Location": f"/r{i + 1}.csv"})
 
     with pytest.raises(DownloadError, match="more than 5 redirects"):
         fetch(spec_for(httpserver, "/r0.csv"), tmp_path / "f.csv")
@@ -836,3 +837,23 @@ def test_a_process_whose_main_thread_ends_does_not_sit_out_a_retry_wait(httpserv
     assert time.monotonic() - start < 10  # about 1 s and the interpreter's start, not 60 s
     assert [r.path for r, _ in httpserver.log] == ["/exit.csv"]
     assert leftovers(tmp_path) == []
+
+
+def test_a_304_from_a_host_that_got_no_validators_is_not_unchanged(httpserver, tmp_path):
+    # the source redirects a conditional request to an allowed host; that host answers 304 to a request that
+    # carried no validator (they are never sent to another host): nothing says the file is unchanged
+    elsewhere = f"http://localhost:{httpserver.port}/cdn304.csv"
+    httpserver.expect_ordered_request("/src304.csv").respond_with_data(CSV, content_type="text/csv",
+                                                                       headers={"ETag": ETAG})
+    httpserver.expect_ordered_request("/src304.csv").respond_with_data("", status=302,
+                                                                       headers={"Location": elsewhere})
+    httpserver.expect_ordered_request("/cdn304.csv").respond_with_data("", status=304)
+    spec = spec_for(httpserver, "/src304.csv", redirect_hosts=("localhost",))
+    dest = tmp_path / "f.csv"
+    first = fetch(spec, dest, session=fast_session())
+
+    with pytest.raises(DownloadError, match="HTTP 304"):
+        fetch(spec, dest, first.as_dict(), session=fast_session())
+
+    httpserver.check_assertions()
+    assert dest.read_bytes() == CSV
