@@ -189,7 +189,9 @@ def fetch(
     progress: bool | None = None,
     budget: float | None = None,
 ) -> Download:
-    """Download `spec.url` to `dest`, or confirm it is unchanged since `previous` (a manifest record)."""
+    """Download `spec.url` to `dest`, or confirm it is unchanged since `previous` (a manifest record).
+
+    budget: seconds this file may spend retrying (the session's, from ABS_RETRY_BUDGET, when None)."""
     session = session or make_session()
     policy = getattr(session, "retry_policy", None) or retry_policy()
     attempts = _Attempts(policy if budget is None else RetryPolicy(policy.attempts, policy.backoff, budget))
