@@ -32,17 +32,20 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.common import exception_of, open_store, publication, run_about
 from flows.parameters import Territory
 from sources import refresh as sources_refresh
+from sources.download import preflight
 from sources.publication import describe
 from sources.refresh import RefreshReport, SourceResult
 from sources.store import Store, StoreBusy
 
 THREADS = 4  # parallel downloads: polite to the publishers, enough to overlap parsing and waiting
-NETWORK_RETRIES = 3
-NETWORK_RETRY_DELAYS = [60, 300, 900]  # seconds: an upstream outage rarely ends within the session's retries
+# The downloader retries each file itself within its retry budget (ABS_RETRY_BUDGET, 300 s by default): a task
+# retry on top would start the budget again, so network errors are not retried by the task.
+NETWORK_RETRIES = 0
+NETWORK_RETRY_DELAYS: list[int] = []
 RETRY_JITTER = 0.2
-# A refresh holding the store may sit out the retries of each COG entry in turn (they run one after the other),
-# then those of the parallel phase: (3 + 1) x (60 + 300 + 900) s x 1.2 of jitter = 6 048 s, plus the downloads.
-# A refresh waiting for it gives up after two hours.
+# A refresh holding the store may sit out the retry budget of each COG file in turn (they run one after the
+# other), then those of the other files, THREADS at a time: with the default budget of 300 s and 3 + 27 files,
+# (3 + 27 / 4) x 300 s = about 2 900 s, plus the downloads. A refresh waiting for it gives up after two hours.
 LOCK_TIMEOUT = 7200.0
 PUBLICATION = "indicateurs"
 STAGED_STATE = ("inputs", "basis", "staged_at")  # what a staged table was made from, and when
@@ -125,6 +128,7 @@ def refresh(
     root = str(store.root)
     geo_entries, others = sources_refresh.plan(sources, vintages)  # an unknown source name stops here
     sources_refresh.check_accept_drop(accept_drop)
+    preflight(sources_refresh.entry_urls(geo_entries + others), mirror)  # offline: said in seconds, before the lock
     pub = publication(publish_dir, PUBLICATION)
     outcome: list[str] = []
     results: list[SourceResult] = []

@@ -13,6 +13,11 @@ from functools import cache
 from pathlib import Path
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
+MB = 1_000_000
+# Defaults when neither the file nor the catalogue's [limits] table sets one: generous for the real files (census
+# and Filosofi zips are tens of MB, CAF exports up to ~100 MB), far below what a hostile upstream could send.
+DEFAULT_MAX_DOWNLOAD = 400 * MB  # bytes written to disk (after any Content-Encoding is decoded)
+DEFAULT_MAX_UNPACKED = 1000 * MB  # bytes all the members of an archive hold together once inflated
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,9 @@ class FileSpec:
     fallback_encoding: str | None = None  # declared per file in the catalogue (decisions.md "Downloads")
     sha256: str | None = None
     size: int | None = None
+    max_download: int = DEFAULT_MAX_DOWNLOAD  # bytes; catalogue keys `max_download_mb` (file or [limits])
+    max_unpacked: int = DEFAULT_MAX_UNPACKED  # bytes; catalogue keys `max_unpacked_mb` (file or [limits])
+    redirect_hosts: tuple[str, ...] = ()  # other hosts a redirect may lead to (the source's own host always may)
 
     @property
     def name(self) -> str:
@@ -110,9 +118,13 @@ def _raw() -> dict:
 
 
 def _file(spec: dict) -> FileSpec:
-    spec = dict(spec)
+    spec = _raw().get("limits", {}) | spec  # the file's own limits win over the catalogue's defaults
     spec["members"] = {k: tuple(v) for k, v in spec.get("members", {}).items()}
     spec["sheets"] = tuple(spec.get("sheets", ()))
+    spec["redirect_hosts"] = tuple(h.lower() for h in spec.get("redirect_hosts", ()))
+    for key in ("max_download", "max_unpacked"):
+        if f"{key}_mb" in spec:
+            spec[key] = int(float(spec.pop(f"{key}_mb")) * MB)
     return FileSpec(**spec)
 
 

@@ -2,47 +2,109 @@
 
 - `ABS_MIRROR=http://127.0.0.1:PORT` fetches `https://HOST/PATH?QUERY` as `http://127.0.0.1:PORT/HOST/PATH?QUERY`.
 - Streams to a temporary file beside the target and renames it atomically; a failed download leaves the previous
-  file untouched.
-- Retries connection errors, 429 (honouring `Retry-After`, capped) and 5xx with exponential backoff (urllib3).
+  file untouched and no partial file behind.
+- Caps what a server can make us write: the body (counted after any `Content-Encoding: gzip` is decoded) and, for
+  an archive, what its members declare; beyond the file's limits (catalogue) the download is refused.
+- Retries connection drops, timeouts, cut-off bodies, 429 (honouring `Retry-After`, capped) and 5xx with
+  exponential backoff, all within one retry budget per file (`ABS_RETRY_BUDGET`, seconds); the final error says
+  how long it tried and how many times. Waits are short sleeps that `stop_downloads()` ends at once.
+- A host that cannot be reached at all (DNS failure, connection refused) fails at once: `preflight()` checks the
+  hosts of a refresh before it starts, so an offline run says so within seconds.
+- Redirects are followed only within the source's host (the mirror's with a mirror) or the file's
+  `redirect_hosts`; validators are never sent to another host; the final URL is recorded.
 - Conditional GET with the validators (ETag, Last-Modified) of the previous download: 304 means unchanged.
-- Refuses truncated bodies, HTML error pages served with 200, corrupt zips and sha256/size mismatches.
+- Refuses HTML error pages served with 200, corrupt zips and sha256/size mismatches (kept as `<name>.rejected`).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+import random
+import socket
 import sys
 import tempfile
+import threading
+import time
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NameResolutionError
 from urllib3.util.retry import Retry
 
 from sources.catalogue import FileSpec
 from sources.errors import DownloadError
+from sources.reading import archive_too_large
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0  # per socket read, not for the whole body
+PREFLIGHT_TIMEOUT = 3.0  # seconds to open a TCP connection to each host before a refresh
+RETRY_BUDGET = 300.0  # seconds a file may spend retrying, unless ABS_RETRY_BUDGET says otherwise
+MAX_ATTEMPTS = 10
+BACKOFF = 2.0  # seconds before the first retry, doubled each time up to BACKOFF_MAX
+BACKOFF_MAX = 60.0
 RETRY_AFTER_CAP = 120.0  # seconds: a server asking for an hour does not block a yearly run for an hour
-BODY_ATTEMPTS = 3  # whole-body retries when the connection drops mid-stream
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_REDIRECTS = 5
+SLEEP_SLICE = 0.2  # waits are cut in slices so that a stop request is seen at once
 CHUNK = 1 << 20
 PROGRESS_MIN_BYTES = 5 << 20
 USER_AGENT = "abs-diag (https://github.com/abs-diag; open data pipeline)"
+OFFLINE_HINT = "offline? use --mirror URL or ABS_MIRROR"
+_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH}
+
+# Set by whoever stops the run (a SIGTERM/SIGINT handler): retry waits and body streams end at once.
+STOP = threading.Event()
+
+
+def stop_downloads() -> None:
+    """Make every download of this process stop at its next chunk or wait slice (they raise DownloadError)."""
+    STOP.set()
+
+
+def _stop_at_exit() -> None:
+    """When the main thread ends (a SIGTERM or Ctrl-C raised in it), stop the downloads of worker threads before
+    the interpreter joins them: a thread pool is joined at exit, and would otherwise sit out a retry wait."""
+    import concurrent.futures.thread  # noqa: F401  its own exit hook (join the workers) must run after ours
+
+    register = getattr(threading, "_register_atexit", None)  # run, in reverse order, before threads are joined
+    if register is not None:
+        register(stop_downloads)
+
+
+_stop_at_exit()
+
+
+class HostUnreachable(DownloadError):
+    """The host does not answer at all (DNS failure, connection refused): retrying for minutes would not help."""
+
+    def __init__(self, url: str, why: str, mirror: bool = False):
+        self.url, self.why, self.mirror, self.body = url, why, mirror, ""
+        host = urlsplit(url).netloc
+        if mirror:
+            self.reason = f"cannot reach the mirror {host} ({why}): is it running (abs-diag mirror)?"
+        else:
+            self.reason = f"cannot reach {host} ({why}): {OFFLINE_HINT}"
+        Exception.__init__(self, self.reason)
+
+    def __reduce__(self):
+        return (self.__class__, (self.url, self.why, self.mirror))
 
 
 def mirrored(url: str, mirror: str | None = None) -> str:
     """The URL actually fetched: through `mirror` (or `ABS_MIRROR`) when set, path and query kept."""
-    mirror = mirror if mirror is not None else os.environ.get("ABS_MIRROR")
+    mirror = _mirror(mirror)
     if not mirror:
         return url
     parts = urlsplit(url)
@@ -50,32 +112,51 @@ def mirrored(url: str, mirror: str | None = None) -> str:
     return f"{target}?{parts.query}" if parts.query else target
 
 
-class CappedRetry(Retry):
-    """urllib3 Retry whose Retry-After wait is capped (urllib3 honours any value, even an hour)."""
-
-    def get_retry_after(self, response):  # type: ignore[override]
-        value = super().get_retry_after(response)
-        return None if value is None else min(value, RETRY_AFTER_CAP)
+def _mirror(mirror: str | None) -> str | None:
+    return mirror if mirror is not None else os.environ.get("ABS_MIRROR")
 
 
-def make_session(retries: int = 5, backoff: float = 0.5) -> requests.Session:
-    retry = CappedRetry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        backoff_factor=backoff,
-        backoff_jitter=0.25,
-        status_forcelist=(429, 500, 502, 503, 504),
-        allowed_methods=frozenset({"GET", "HEAD"}),
-        respect_retry_after_header=True,
-        raise_on_status=False,
+def retry_budget() -> float:
+    """Seconds one file may spend retrying: `ABS_RETRY_BUDGET`, else RETRY_BUDGET."""
+    value = os.environ.get("ABS_RETRY_BUDGET", "").strip()
+    if not value:
+        return RETRY_BUDGET
+    try:
+        budget = float(value)
+    except ValueError:
+        raise ValueError(f"ABS_RETRY_BUDGET must be a number of seconds, not {value!r}") from None
+    if budget < 0:
+        raise ValueError(f"ABS_RETRY_BUDGET must be a number of seconds >= 0, not {value!r}")
+    return budget
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int  # requests per file at most, the first one included
+    backoff: float  # seconds before the first retry, doubled after each
+    budget: float  # seconds from the first request after which no new attempt starts
+
+
+def retry_policy(retries: int | None = None, backoff: float | None = None,
+                 budget: float | None = None) -> RetryPolicy:
+    """`retries` after the first attempt (MAX_ATTEMPTS - 1), within `budget` seconds (ABS_RETRY_BUDGET)."""
+    return RetryPolicy(
+        attempts=(MAX_ATTEMPTS - 1 if retries is None else retries) + 1,
+        backoff=BACKOFF if backoff is None else backoff,
+        budget=retry_budget() if budget is None else budget,
     )
+
+
+def make_session(retries: int | None = None, backoff: float | None = None,
+                 budget: float | None = None) -> requests.Session:
+    """A session whose downloads follow `retry_policy(retries, backoff, budget)`. The retries are made by
+    `fetch`, not by urllib3, so that one budget covers them all (and redirects are checked by `fetch` too)."""
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
+    adapter = HTTPAdapter(max_retries=Retry(total=0, redirect=False, raise_on_status=False))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
+    session.retry_policy = retry_policy(retries, backoff, budget)  # type: ignore[attr-defined]
     return session
 
 
@@ -84,7 +165,7 @@ class Download:
     """What the manifest records of one file."""
 
     url: str
-    fetched_url: str
+    fetched_url: str  # the URL asked for (through the mirror, if any)
     path: str
     status: str  # "downloaded" or "unchanged"
     size: int
@@ -92,6 +173,7 @@ class Download:
     etag: str | None
     last_modified: str | None
     fetched_at: str
+    final_url: str | None = None  # the URL that answered, after redirects
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -105,87 +187,261 @@ def fetch(
     session: requests.Session | None = None,
     mirror: str | None = None,
     progress: bool | None = None,
+    budget: float | None = None,
 ) -> Download:
-    """Download `spec.url` to `dest`, or confirm it is unchanged since `previous` (a manifest record)."""
+    """Download `spec.url` to `dest`, or confirm it is unchanged since `previous` (a manifest record).
+
+    budget: seconds this file may spend retrying (the session's, from ABS_RETRY_BUDGET, when None)."""
     session = session or make_session()
-    url = mirrored(spec.url, mirror)
+    policy = getattr(session, "retry_policy", None) or retry_policy()
+    attempts = _Attempts(policy if budget is None else RetryPolicy(policy.attempts, policy.backoff, budget))
+    request = _Request(spec, mirrored(spec.url, mirror), _conditional_headers(previous, dest), bool(_mirror(mirror)))
+    while True:
+        if STOP.is_set():
+            raise DownloadError(request.url, "stopped: the run is being stopped")
+        attempts.count += 1
+        try:
+            return _fetch_once(request, dest, previous, session, progress)
+        except _Transient as exc:
+            wait = attempts.next_wait(request.url, exc)
+            log.warning("%s: %s; attempt %d/%d, next in %.1f s", request.url, exc.reason, attempts.count,
+                        attempts.policy.attempts, wait)
+            _sleep(wait, request.url)
+
+
+@dataclass(frozen=True)
+class _Request:
+    spec: FileSpec
+    url: str  # the first URL asked for (mirrored)
+    headers: dict
+    through_mirror: bool
+
+
+class _Transient(Exception):
+    """A failure that may pass if asked again a little later."""
+
+    def __init__(self, reason: str, body: str = "", retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason, self.body, self.retry_after = reason, body, retry_after
+
+
+class _Attempts:
+    """Counts the attempts at one file and decides whether (and how long) to wait before the next."""
+
+    def __init__(self, policy: RetryPolicy):
+        self.policy, self.count, self.start = policy, 0, time.monotonic()
+
+    def next_wait(self, url: str, failure: _Transient) -> float:
+        """Seconds to wait before the next attempt; DownloadError when the attempts or the budget are spent."""
+        elapsed = time.monotonic() - self.start
+        if failure.retry_after is not None:
+            wait = min(failure.retry_after, RETRY_AFTER_CAP)
+        else:
+            wait = min(self.policy.backoff * 2 ** (self.count - 1), BACKOFF_MAX)
+            wait += random.uniform(0, wait / 4)  # jitter: parallel downloads do not retry in step
+        if self.count < self.policy.attempts and elapsed + wait <= self.policy.budget:
+            return wait
+        why = (f"{self.policy.attempts} attempts at most" if self.count >= self.policy.attempts
+               else f"the next one, {wait:.0f} s later, would exceed the retry budget of {self.policy.budget:.0f} s"
+                    " (ABS_RETRY_BUDGET)")
+        error = DownloadError(url, f"{failure.reason}; gave up after {elapsed:.1f} s and {self.count} attempt(s): "
+                                   f"{why}", failure.body)
+        raise error from failure.__cause__
+
+
+def _sleep(seconds: float, url: str) -> None:
+    """Wait in short slices so that `stop_downloads()` (or a signal handler in the main thread) ends it at once."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        if STOP.wait(min(left, SLEEP_SLICE)):
+            raise DownloadError(url, "stopped while waiting to retry: the run is being stopped")
+
+
+def _conditional_headers(previous: dict | None, dest: Path) -> dict:
+    """Validators of the previous download, only if the file on disk is still the one they describe."""
     headers = {}
     if previous and dest.exists() and previous.get("sha256") == sha256_of(dest):
         if previous.get("etag"):
             headers["If-None-Match"] = previous["etag"]
         if previous.get("last_modified"):
             headers["If-Modified-Since"] = previous["last_modified"]
-
-    last_error: Exception | None = None
-    for attempt in range(1, BODY_ATTEMPTS + 1):
-        try:
-            return _fetch_once(spec, url, dest, headers, previous, session, progress)
-        except _BodyInterrupted as exc:  # the connection dropped mid-body: try the whole file again
-            last_error = exc
-            log.warning("%s: body interrupted (%s), attempt %d/%d", url, exc, attempt, BODY_ATTEMPTS)
-    raise DownloadError(url, f"the body was cut off {BODY_ATTEMPTS} times: {last_error}")
+    return headers
 
 
-class _BodyInterrupted(Exception):
-    pass
-
-
-def _fetch_once(spec, url, dest, headers, previous, session, progress) -> Download:
-    try:
-        response = session.get(url, headers=headers, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
-    except requests.RequestException as exc:
-        raise DownloadError(url, f"no answer after retries: {exc}") from exc
-
+def _fetch_once(request: _Request, dest: Path, previous, session, progress) -> Download:
+    response, final_url, validated = _get_following_redirects(request, session)
+    url, spec = request.url, request.spec
     with response:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        if response.status_code == 304 and headers:  # 304 only answers a conditional request
+        headers = response.headers
+        if response.status_code == 304 and validated:  # 304 only answers a conditional request
             return Download(
                 url=spec.url, fetched_url=url, path=str(dest), status="unchanged",
-                size=previous["size"], sha256=previous["sha256"],
-                etag=response.headers.get("ETag", previous.get("etag")),
-                last_modified=response.headers.get("Last-Modified", previous.get("last_modified")),
-                fetched_at=now,
+                size=previous["size"], sha256=previous["sha256"], etag=headers.get("ETag", previous.get("etag")),
+                last_modified=headers.get("Last-Modified", previous.get("last_modified")), fetched_at=now,
+                final_url=final_url,
             )
+        if response.status_code in RETRY_STATUSES:
+            raise _Transient(f"HTTP {response.status_code} {response.reason}", _snippet(response),
+                             _retry_after(response))
         if response.status_code != 200:
             raise DownloadError(url, f"HTTP {response.status_code} {response.reason}", _snippet(response))
-
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        tmp = Path(tmp_name)
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with os.fdopen(fd, "wb") as out, _progress_bar(dest.name, total, progress) as bar:
-                try:
-                    for chunk in response.iter_content(CHUNK):
-                        out.write(chunk)
-                        digest.update(chunk)
-                        size += len(chunk)
-                        bar.update(len(chunk))
-                except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
-                    raise _BodyInterrupted(str(exc)) from exc
-            received = response.raw.tell()  # bytes on the wire: Content-Length counts them before gzip decoding
-            if total is not None and received != total:
-                raise _BodyInterrupted(f"received {received} bytes, Content-Length said {total}")
-            _check_content(spec, url, tmp, response.headers.get("Content-Type", ""))
-            sha = digest.hexdigest()
-            if spec.sha256 and sha != spec.sha256.lower():
-                raise DownloadError(url, f"sha256 {sha} differs from the catalogue's {spec.sha256}")
-            if spec.size and size != spec.size:
-                raise DownloadError(url, f"size {size} differs from the catalogue's {spec.size}")
-            os.replace(tmp, dest)
-        except BaseException:
-            _keep_rejected(tmp, dest)
-            raise
+        size, sha = _store_body(request, response, dest, progress)
     return Download(
         url=spec.url, fetched_url=url, path=str(dest), status="downloaded", size=size, sha256=sha,
-        etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"), fetched_at=now,
+        etag=headers.get("ETag"), last_modified=headers.get("Last-Modified"), fetched_at=now, final_url=final_url,
     )
 
 
+def _get(session: requests.Session, url: str, headers: dict, first_url: str, mirror: bool) -> requests.Response:
+    """One GET, no redirect followed; a host that cannot be reached raises HostUnreachable, other failures of
+    the connection _Transient."""
+    try:
+        return session.get(url, headers=headers, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                           allow_redirects=False)
+    except requests.ConnectionError as exc:
+        why = unreachable_reason(exc)
+        if why:
+            raise HostUnreachable(url, why, mirror) from exc
+        raise _Transient(f"no answer: {exc}") from exc
+    except requests.Timeout as exc:  # ReadTimeout is not a ConnectionError
+        raise _Transient(f"no answer: {exc}") from exc
+    except requests.RequestException as exc:
+        raise DownloadError(first_url, f"no answer: {exc}") from exc
+
+
+def _get_following_redirects(request: _Request, session) -> tuple[requests.Response, str, bool]:
+    """The response of the last URL of the redirect chain, that URL, and whether validators were sent to it."""
+    chain = [request.url]
+    origin = _host(request.url)
+    current, headers = request.url, request.headers
+    for _ in range(MAX_REDIRECTS + 1):
+        response = _get(session, current, headers, request.url, request.through_mirror)
+        if not response.is_redirect:
+            return response, current, bool(headers)
+        target = urljoin(current, response.headers["Location"])
+        response.close()
+        _check_redirect(request, current, target)
+        if target in chain:
+            raise DownloadError(request.url, f"redirect loop: {' -> '.join(chain + [target])}")
+        chain.append(target)
+        # validators belong to the host that issued them
+        current, headers = target, (request.headers if _host(target) == origin else {})
+    raise DownloadError(request.url, f"more than {MAX_REDIRECTS} redirects: {' -> '.join(chain)}")
+
+
+def _check_redirect(request: _Request, current: str, target: str) -> None:
+    allowed = {_host(request.url), *request.spec.redirect_hosts}
+    if _host(target) not in allowed:
+        raise DownloadError(request.url, f"redirected by {current} to another host, {target}: not followed "
+                                         f"(allowed: {', '.join(sorted(allowed))}; catalogue `redirect_hosts`)")
+    if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
+        raise DownloadError(request.url, f"redirected by {current} from https to {target}: not followed")
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why a connection failed, when it says the host cannot be reached at all (None otherwise)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        error = todo.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, (NameResolutionError, socket.gaierror)):
+            return "DNS: name not resolved"
+        if isinstance(error, OSError) and error.errno in _UNREACHABLE_ERRNOS:
+            return os.strerror(error.errno).lower()
+        todo += [error.__cause__, error.__context__, getattr(error, "reason", None)]
+        todo += [a for a in error.args if isinstance(a, BaseException)]
+    return None
+
+
+def preflight(urls: Iterable[str], mirror: str | None = None, timeout: float = PREFLIGHT_TIMEOUT) -> None:
+    """Open a TCP connection to each distinct host the `urls` would be fetched from (the mirror's only, with a
+    mirror): HostUnreachable at once if one does not answer, instead of a refresh retrying for minutes."""
+    through_mirror = bool(_mirror(mirror))
+    hosts: dict[tuple[str, int], str] = {}
+    for url in urls:
+        fetched = urlsplit(mirrored(url, mirror))
+        port = fetched.port or (443 if fetched.scheme == "https" else 80)
+        hosts.setdefault((fetched.hostname or "", port), fetched.geturl())
+    for (host, port), url in hosts.items():
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except socket.gaierror as exc:
+            raise HostUnreachable(url, "DNS: name not resolved", through_mirror) from exc
+        except TimeoutError as exc:
+            raise HostUnreachable(url, f"no connection within {timeout:.0f} s", through_mirror) from exc
+        except OSError as exc:
+            why = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise HostUnreachable(url, why, through_mirror) from exc
+
+
+def _store_body(request: _Request, response: requests.Response, dest: Path, progress) -> tuple[int, str]:
+    """Stream the body to a temporary file, check it, move it onto `dest`: (size, sha256)."""
+    spec, url = request.spec, request.url
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            size, sha = _stream(url, response, out, spec.max_download, _progress_bar(dest.name, response, progress))
+    except BaseException:  # cut off, too large, stopped: nothing worth keeping
+        tmp.unlink(missing_ok=True)
+        raise
+    try:
+        _check_content(spec, url, tmp, response.headers.get("Content-Type", ""))
+        if spec.sha256 and sha != spec.sha256.lower():
+            raise DownloadError(url, f"sha256 {sha} differs from the catalogue's {spec.sha256}")
+        if spec.size and size != spec.size:
+            raise DownloadError(url, f"size {size} differs from the catalogue's {spec.size}")
+        os.replace(tmp, dest)
+    except BaseException:
+        _keep_rejected(tmp, dest)
+        raise
+    return size, sha
+
+
+def _stream(url: str, response: requests.Response, out, limit: int, bar) -> tuple[int, str]:
+    """Write the (decoded) body to `out`, counting it against `limit`: (size, sha256)."""
+    announced = int(response.headers.get("Content-Length") or 0) or None
+    if announced is not None and announced > limit:
+        raise DownloadError(url, f"the server announces {fmt_bytes(announced)} (Content-Length), above the limit "
+                                 f"of {fmt_bytes(limit)} (catalogue max_download_mb); nothing was written")
+    digest, size = hashlib.sha256(), 0
+    with bar:
+        try:
+            for chunk in response.iter_content(CHUNK):  # decoded: a gzip body counts as what it inflates to
+                size += len(chunk)
+                if size > limit:
+                    raise DownloadError(url, f"the body exceeds the limit of {fmt_bytes(limit)} (catalogue "
+                                             f"max_download_mb): {fmt_bytes(size)} received when it was stopped; "
+                                             "the partial file was deleted")
+                if STOP.is_set():
+                    raise DownloadError(url, "stopped during the download: the run is being stopped")
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout) as exc:
+            raise _Transient(f"the body was cut off ({exc})") from exc
+    received = response.raw.tell()  # bytes on the wire: Content-Length counts them before gzip decoding
+    if announced is not None and received != announced:
+        raise _Transient(f"the body was cut off: received {received} bytes, Content-Length said {announced}")
+    return size, digest.hexdigest()
+
+
+def fmt_bytes(n: int) -> str:
+    return f"{n:,} bytes".replace(",", " ")
+
+
 def _check_content(spec: FileSpec, url: str, path: Path, content_type: str) -> None:
-    """Refuse an error page served with 200 and an archive that does not open."""
+    """Refuse an error page served with 200 and an archive that does not open or inflates beyond its limit."""
     with path.open("rb") as f:
         head = f.read(512)
     text_head = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
@@ -194,15 +450,33 @@ def _check_content(spec: FileSpec, url: str, path: Path, content_type: str) -> N
         raise DownloadError(url, f"an HTML page was served instead of {spec.format} (Content-Type {content_type!r})",
                             head[:200].decode("utf-8", "replace"))
     if spec.format == "zip":
-        try:
-            with zipfile.ZipFile(path) as zf:
-                bad = zf.testzip()
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # corrupt deflate data raises zlib.error
-            raise DownloadError(url, f"not a readable zip archive ({exc}); truncated download?") from exc
-        if bad is not None:
-            raise DownloadError(url, f"zip member {bad!r} is corrupt (CRC mismatch)")
+        _check_zip(spec, url, path)
     elif not head:
         raise DownloadError(url, "the file is empty")
+
+
+def _check_zip(spec: FileSpec, url: str, path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            too_large = archive_too_large(zf, spec.max_unpacked)
+            if too_large:
+                raise DownloadError(url, too_large)
+            # inflates every member in 1 MiB pieces; zipfile stops each at its declared size (checked above)
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # corrupt deflate data raises zlib.error
+        raise DownloadError(url, f"not a readable zip archive ({exc}); truncated download?") from exc
+    if bad is not None:
+        raise DownloadError(url, f"zip member {bad!r} is corrupt (CRC mismatch)")
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return Retry(0).parse_retry_after(value)  # seconds or an HTTP date
+    except Exception:  # an unreadable header: plain backoff
+        return None
 
 
 def _keep_rejected(tmp: Path, dest: Path) -> None:
@@ -229,10 +503,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _progress_bar(name: str, total: int | None, progress: bool | None):
+def _progress_bar(name: str, response: requests.Response, progress: bool | None):
     """A tqdm bar on a terminal for long downloads; tqdm(disable=True) is a no-op otherwise."""
     from tqdm import tqdm
 
+    total = int(response.headers.get("Content-Length") or 0) or None
     show = progress if progress is not None else sys.stderr.isatty()
     disable = not show or (total is not None and total < PROGRESS_MIN_BYTES)
     return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=name, leave=False, disable=disable)

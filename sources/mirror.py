@@ -1,10 +1,15 @@
 """A local mirror server: serves a folder laid out as `HOST/PATH` exactly as `ABS_MIRROR` expects.
 
 `https://www.insee.fr/fr/statistiques/fichier/123/x.csv` is looked up as `<root>/www.insee.fr/fr/statistiques/
-fichier/123/x.csv` (the query string is kept in the request log but not in the lookup). A folder is served as a
-zip of its files, built deterministically, so the embedded demo keeps readable text files and still goes over the
-wire in the real archive format. Responses carry an ETag and honour If-None-Match (werkzeug), so conditional GETs
-behave as upstream.
+fichier/123/x.csv` (the query string is kept in the request log but not in the lookup). A folder below a host
+folder is served as a zip of its files, built deterministically, so the embedded demo keeps readable text files
+and still goes over the wire in the real archive format. Responses carry an ETag (sha256 of the body) and honour
+If-None-Match (werkzeug), so conditional GETs behave as upstream.
+
+Only regular files under the root are served: a path through a symbolic link is not found (a link planted in
+the folder could lead anywhere on the machine), and links are left out of folder zips. The root itself and its
+host folders are never zipped; a folder zip is spooled to a temporary file, never held whole in memory, and a
+folder holding more than MAX_ZIP_INPUT bytes is refused.
 
 Used by `abs-diag demo` and by the tests; a data officer can serve a mirror of real files the same way.
 """
@@ -14,30 +19,76 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
+import shutil
+import stat
+import tempfile
 import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import wrap_file
 
 ZIP_DATE = (2025, 1, 1, 0, 0, 0)
 CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".xlsx": "application/vnd.openxmlformats-officedocument"
                  ".spreadsheetml.sheet", ".json": "application/json", ".zip": "application/zip"}
+MAX_ZIP_INPUT = 2_000_000_000  # bytes of files a folder zip may take in
+SPOOL_IN_MEMORY = 8 << 20  # a folder zip up to this size stays in memory, a larger one goes to a temporary file
+CHUNK = 1 << 20
+
+
+class FolderTooLarge(Exception):
+    pass
+
+
+def folder_files(folder: Path) -> list[Path]:
+    """The regular files under `folder`, sorted, without following or including symbolic links."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+        for name in filenames:
+            path = Path(dirpath, name)
+            if stat.S_ISREG(path.lstat().st_mode):
+                found.append(path)
+    return sorted(found)
+
+
+def write_folder_zip(folder: Path, out: BinaryIO, max_input: int | None = None) -> None:
+    """The files of `folder` as a zip with fixed dates and order (same files, same bytes), streamed file by file;
+    FolderTooLarge beyond `max_input` bytes of files (MAX_ZIP_INPUT)."""
+    files = folder_files(folder)
+    max_input = MAX_ZIP_INPUT if max_input is None else max_input
+    total = sum(p.stat().st_size for p in files)
+    if total > max_input:
+        raise FolderTooLarge(f"{folder} holds {total} bytes, more than {max_input} to zip")
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in files:
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.file_size = path.stat().st_size  # as writestr sets it: same bytes as the in-memory build
+            with path.open("rb") as src, zf.open(info, "w") as dest:
+                shutil.copyfileobj(src, dest, CHUNK)
 
 
 def zip_folder(folder: Path) -> bytes:
     """The files of `folder` as a zip with fixed dates and order: same files, same bytes."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, path.read_bytes())
+    write_folder_zip(folder, buffer)
     return buffer.getvalue()
+
+
+def _sha256_of(f: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: f.read(CHUNK), b""):
+        digest.update(block)
+    f.seek(0)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -46,26 +97,74 @@ class MirrorApp:
     log: list[dict] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def body(self, path: str) -> tuple[bytes, str] | None:
-        target = (self.root / path.lstrip("/")).resolve()
-        if self.root.resolve() not in target.parents and target != self.root.resolve():
-            return None  # no escaping the mirror folder
+    def __post_init__(self):
+        self.root = Path(self.root).resolve()  # the mirror folder may itself be a link; nothing below it may
+
+    def target(self, path: str) -> Path | None:
+        """The file or folder `path` names under the root, or None: outside it, through a link, the root or a
+        host folder (a mirror is never zipped whole), or anything but a regular file or a folder."""
+        parts = [p for p in path.split("/") if p]
+        if not parts or any(p in (".", "..") or "\\" in p or "\0" in p for p in parts):
+            return None
+        target = self.root
+        for part in parts:
+            target = target / part
+            try:
+                mode = target.lstat().st_mode
+            except OSError:
+                return None
+            if stat.S_ISLNK(mode):
+                return None
+        if stat.S_ISDIR(mode):
+            return target if len(parts) >= 2 else None
+        return target if stat.S_ISREG(mode) else None
+
+    def open(self, path: str) -> tuple[BinaryIO, str] | None:
+        """An open file holding the body of `path` (a file, or a folder's zip) and its Content-Type, or None."""
+        target = self.target(path)
+        if target is None:
+            return None
         if target.is_dir():
-            return zip_folder(target), "application/zip"
-        if target.is_file():
-            return target.read_bytes(), CONTENT_TYPES.get(target.suffix.lower(), "application/octet-stream")
-        return None
+            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+            try:
+                write_folder_zip(target, spool)
+            except BaseException:
+                spool.close()
+                raise
+            spool.seek(0)
+            return spool, "application/zip"
+        return target.open("rb"), CONTENT_TYPES.get(target.suffix.lower(), "application/octet-stream")
+
+    def body(self, path: str) -> tuple[bytes, str] | None:
+        """The whole body of `path` and its Content-Type, or None (for tests and small files)."""
+        found = self.open(path)
+        if found is None:
+            return None
+        f, content_type = found
+        with f:
+            return f.read(), content_type
+
+    def respond(self, request: Request, environ) -> Response:
+        try:
+            found = self.open(request.path)
+        except FolderTooLarge as exc:
+            return Response(f"too large to zip: {exc}", status=413, mimetype="text/plain")
+        if found is None:
+            return Response("not found in the mirror", status=404, mimetype="text/plain")
+        f, content_type = found
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(0)
+        etag = _sha256_of(f)[:32]
+        response = Response(wrap_file(environ, f), content_type=content_type, direct_passthrough=True)
+        response.content_length = size
+        response.set_etag(etag)
+        response.call_on_close(f.close)
+        return response.make_conditional(request)
 
     def __call__(self, environ, start_response):
         request = Request(environ)
-        found = self.body(request.path)
-        if found is None:
-            response = Response("not found in the mirror", status=404, mimetype="text/plain")
-        else:
-            data, content_type = found
-            response = Response(data, content_type=content_type)
-            response.set_etag(hashlib.sha256(data).hexdigest()[:32])
-            response = response.make_conditional(request)
+        response = self.respond(request, environ)
         with self._lock:
             self.log.append({"method": request.method, "path": request.path,
                              "query": request.query_string.decode(), "status": response.status_code,

@@ -2,27 +2,67 @@
 
 Every column comes back as `pl.String`, so codes keep their leading zeros (`01001`, `2A004`) and the source's own
 markers (`s`, `nd`, empty) are still visible to the parsers, which type the values themselves.
+
+Archives are untrusted: what their members declare is checked against the file's `max_unpacked` before anything
+is inflated, and a member is read with the same cap (a zip bomb may declare less than it holds). A CSV member is
+held once, as bytes: UTF-8 is checked in pieces and the bytes go to polars as they are (no str copy).
 """
 
 from __future__ import annotations
 
+import codecs
 import io
+import re
 import zipfile
 from pathlib import Path
 
 import polars as pl
 
-from sources.catalogue import FileSpec
+from sources.catalogue import DEFAULT_MAX_UNPACKED, FileSpec
 from sources.errors import ParseError
 
+CHUNK = 1 << 20
+BOM = b"\xef\xbb\xbf"
+_NOT_BLANK = re.compile(rb"\S")
 
-def zip_member(path: Path, member: str, *, source: str) -> bytes:
-    """The bytes of `member`, chosen by its exact name (`meta_*` and overseas `*-COM.CSV` are never picked)."""
-    with zipfile.ZipFile(path) as zf:
-        names = zf.namelist()
-        if member not in names:
-            raise ParseError(source, path.name, f"member {member!r} not in the archive; it holds {names}")
-        return zf.read(member)
+
+def archive_too_large(zf: zipfile.ZipFile, limit: int) -> str | None:
+    """Why the members of `zf` would inflate beyond `limit` bytes, by their declared sizes (None if they fit)."""
+    total = 0
+    for info in zf.infolist():
+        if info.file_size > limit:
+            return (f"member {info.filename!r} declares {_n(info.file_size)} bytes once inflated, above the limit "
+                    f"of {_n(limit)} bytes (catalogue max_unpacked_mb)")
+        total += info.file_size
+    if total > limit:
+        return (f"the {len(zf.infolist())} members declare {_n(total)} bytes once inflated, above the limit of "
+                f"{_n(limit)} bytes (catalogue max_unpacked_mb)")
+    return None
+
+
+def _n(count: int) -> str:
+    return f"{count:,}".replace(",", " ")
+
+
+def zip_member(path: Path, member: str, *, source: str, limit: int = DEFAULT_MAX_UNPACKED) -> bytes:
+    """The bytes of `member`, chosen by its exact name (`meta_*` and overseas `*-COM.CSV` are never picked), at
+    most `limit` bytes whatever the archive declares."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            if member not in names:
+                raise ParseError(source, path.name, f"member {member!r} not in the archive; it holds {names}")
+            too_large = archive_too_large(zf, limit)
+            if too_large:
+                raise ParseError(source, path.name, too_large)
+            with zf.open(member) as f:
+                data = f.read(limit + 1)  # zipfile also stops at the declared size, and checks the CRC there
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:  # a bad CRC, a corrupt deflate stream
+        raise ParseError(source, path.name, f"cannot read member {member!r}: {exc}") from exc
+    if len(data) > limit:
+        raise ParseError(source, path.name, f"member {member!r} inflates beyond the limit of {_n(limit)} bytes "
+                                            "(catalogue max_unpacked_mb)")
+    return data
 
 
 def zip_first_present(path: Path, candidates: tuple[str, ...]) -> str | None:
@@ -42,16 +82,36 @@ def decode(raw: bytes, spec: FileSpec, *, source: str, name: str) -> str:
         return raw.decode(spec.fallback_encoding)
 
 
-def read_csv_text(text: str, separator: str, *, source: str, name: str) -> pl.DataFrame:
-    """A delimited text as an all-String frame (CRLF or LF, quoted or not)."""
-    if not text.strip():
+def utf8_bytes(raw: bytes, spec: FileSpec, *, source: str, name: str) -> bytes:
+    """`raw` itself when it is UTF-8 (with or without BOM, which polars skips), else its declared fallback
+    encoding re-encoded as UTF-8; the same rule as `decode`, without holding the text as a str."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    try:
+        for start in range(0, len(view), CHUNK):
+            decoder.decode(view[start:start + CHUNK], final=start + CHUNK >= len(view))
+        return raw
+    except UnicodeDecodeError as exc:
+        if not spec.fallback_encoding:
+            where = start + exc.start
+            raise ParseError(source, name, f"not valid UTF-8 (byte 0x{raw[where]:02x} at position {where}: "
+                                           f"{exc.reason})") from exc
+    return raw.decode(spec.fallback_encoding).encode("utf-8")
+
+
+def read_csv_bytes(data: bytes, separator: str, *, source: str, name: str) -> pl.DataFrame:
+    """UTF-8 delimited bytes as an all-String frame (CRLF or LF, quoted or not)."""
+    if not _NOT_BLANK.search(data, len(BOM) if data.startswith(BOM) else 0):
         raise ParseError(source, name, "the file is empty")
     try:
-        return pl.read_csv(
-            text.encode("utf-8"), separator=separator, infer_schema=False, quote_char='"', truncate_ragged_lines=False
-        )
+        return pl.read_csv(data, separator=separator, infer_schema=False, quote_char='"', truncate_ragged_lines=False)
     except pl.exceptions.ComputeError as exc:
         raise ParseError(source, name, f"malformed CSV: {exc}") from exc
+
+
+def read_csv_text(text: str, separator: str, *, source: str, name: str) -> pl.DataFrame:
+    """A delimited text as an all-String frame (CRLF or LF, quoted or not)."""
+    return read_csv_bytes(text.encode("utf-8"), separator, source=source, name=name)
 
 
 def read_csv_file(path: Path, spec: FileSpec, *, source: str, member: str | None = None) -> pl.DataFrame:
@@ -60,18 +120,21 @@ def read_csv_file(path: Path, spec: FileSpec, *, source: str, member: str | None
     if spec.format == "zip":
         if not member:
             raise ParseError(source, path.name, "the catalogue names no member for this archive")
-        raw, name = zip_member(path, member, source=source), member
+        raw, name = zip_member(path, member, source=source, limit=spec.max_unpacked), member
     else:
         raw, name = path.read_bytes(), spec.name
-    return read_csv_text(decode(raw, spec, source=source, name=name), spec.separator, source=source, name=name)
+    return read_csv_bytes(utf8_bytes(raw, spec, source=source, name=name), spec.separator, source=source, name=name)
 
 
-def read_xlsx_sheet(data: bytes, sheet: str, expected: tuple[str, ...], *, source: str, name: str) -> pl.DataFrame:
+def read_xlsx_sheet(data: bytes, sheet: str, expected: tuple[str, ...], *, source: str, name: str,
+                    limit: int = DEFAULT_MAX_UNPACKED) -> pl.DataFrame:
     """An xlsx sheet whose header row is found by its content, not a fixed index.
 
     INSEE sheets carry title lines above the header (header on row 6); readers count leading blank rows
     differently, so the header is the first row holding every `expected` name (decisions.md "Downloads").
+    An xlsx is a zip: its parts must declare at most `limit` bytes once inflated.
     """
+    _check_xlsx_size(data, limit, source=source, name=name)
     try:
         grid = pl.read_excel(io.BytesIO(data), sheet_name=sheet, has_header=False, infer_schema_length=0)
     except Exception as exc:  # fastexcel raises its own types for a missing sheet or a broken file
@@ -87,3 +150,13 @@ def read_xlsx_sheet(data: bytes, sheet: str, expected: tuple[str, ...], *, sourc
         if index > 50:
             break
     raise ParseError(source, name, f"sheet {sheet!r}: no row holds the expected header {sorted(want)}")
+
+
+def _check_xlsx_size(data: bytes, limit: int, *, source: str, name: str) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            too_large = archive_too_large(zf, limit)
+    except zipfile.BadZipFile as exc:
+        raise ParseError(source, name, f"not an xlsx workbook (not a zip archive: {exc})") from exc
+    if too_large:
+        raise ParseError(source, name, too_large)

@@ -27,7 +27,7 @@ import requests
 
 from sources import catalogue, coverage
 from sources.catalogue import Entry
-from sources.download import fetch, make_session
+from sources.download import fetch, make_session, preflight
 from sources.errors import DownloadError, ParseError, SourceError, SourceValidationError
 from sources.geography import Geography
 from sources.staging import Staged
@@ -151,6 +151,7 @@ def refresh(
     store = store or Store()
     session = session or make_session()
     geo_entries, others = plan(names, vintages)
+    preflight(entry_urls(geo_entries + others), mirror)  # offline: say so in seconds, before taking the lock
     results: list[SourceResult] = []
     with store.lock(wait=5):
         for entry in geo_entries:
@@ -167,6 +168,11 @@ def refresh(
             results.append(refresh_entry(entry, store, session=session, mirror=mirror, force=force, geo=geo,
                                          progress=progress, accept_drop=accept_drop))
     return RefreshReport(results)
+
+
+def entry_urls(entries: list[Entry]) -> list[str]:
+    """The upstream URLs of the entries' files (for the reachability check before a refresh)."""
+    return [spec.url for entry in entries for spec in entry.files]
 
 
 def refresh_one(source: str, vintage: str, store: Store, *, mirror: str | None = None,

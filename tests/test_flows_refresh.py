@@ -272,12 +272,13 @@ def test_a_refresh_waiting_for_the_store_says_so(tmp_path, demo_mirror):
 def test_a_waiting_refresh_outlasts_the_network_retries_of_the_one_holding_the_store():
     import inspect
 
-    # worst case held: 3 COG entries one after the other, then the parallel phase, each retrying
-    # (60 + 300 + 900) s x 1.2 of jitter = 1 512 s: 4 x 1 512 = 6 048 s
+    from sources import download
+
+    # worst case held: the retry budget (300 s) of each of the 3 COG files in turn, then of the 27 other files,
+    # 4 at a time: (3 + 27 / 4) x 300 s = 2 925 s; the task does not retry on top of the downloader's budget
     default = inspect.signature(refresh.fn).parameters["lock_timeout"].default
-    assert default > 6048
-    assert refresh_module.refresh_source.retry_delay_seconds == [60, 300, 900]
-    assert refresh_module.refresh_source.retry_jitter_factor == 0.2
+    assert download.RETRY_BUDGET == 300 and default > 2925
+    assert refresh_module.refresh_source.retries == 0
 
 
 class FlakyMirror:
@@ -298,18 +299,17 @@ class FlakyMirror:
         return self.app(environ, start_response)
 
 
-def test_a_network_error_is_retried_by_the_task_and_then_succeeds(tmp_path, monkeypatch):
+def test_a_network_error_is_retried_by_the_downloader_and_then_succeeds(tmp_path, monkeypatch):
     from sources import download
 
     url = catalogue.get("births", "2024").file().url
     path = "/" + url.split("://", 1)[1].split("?", 1)[0]
-    # the downloader asks BODY_ATTEMPTS times itself, then gives up: the task's retry asks again
-    app = FlakyMirror(mirror_copy(tmp_path), path, cuts=download.BODY_ATTEMPTS)
+    # the body is cut off twice: the downloader asks again within its retry budget (waits of 0.01 s, 0.02 s)
+    app = FlakyMirror(mirror_copy(tmp_path), path, cuts=2)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    monkeypatch.setattr(refresh_module, "refresh_source",
-                        refresh_module.refresh_source.with_options(retry_delay_seconds=0))
+    monkeypatch.setattr(download, "BACKOFF", 0.01)
     try:
         state = run(refresh, sources=["births"], mirror=f"http://127.0.0.1:{server.port}",
                     data_dir=str(tmp_path / "data"), publish=False)
@@ -318,7 +318,7 @@ def test_a_network_error_is_retried_by_the_task_and_then_succeeds(tmp_path, monk
         thread.join(timeout=5)
     assert state.is_completed(), state.message
     births = [e["status"] for e in app.app.log if e["path"] == path]
-    assert births == ["cut"] * download.BODY_ATTEMPTS + [200]
+    assert births == ["cut", "cut", 200]
     report = state.result()["report"]
     assert next(r for r in report.results if r.source == "births").status == "staged"
 
