@@ -333,6 +333,17 @@ class Run(Store):
     def commit(self) -> None:
         """Switch the store to this run's state in one step (see the module's docstring); StoreWriteError if a
         file cannot be written (the store then keeps its previous state, or the next run finishes the switch)."""
+        journal = self.write_journal()
+        try:
+            _apply_journal(self.root, journal)
+        except OSError as exc:
+            raise StoreWriteError.of("switching the store to the new state (the next refresh finishes it)",
+                                     self.manifest_path, exc) from exc
+        self.discard()
+        self.collect_garbage()
+
+    def write_journal(self) -> dict:
+        """The commit point: what moves where and the new manifest, written before anything moves."""
         manifest, moves = self._committed_manifest(), []
         for key, record in self._records().items():
             moves += self._moves_of(key, record)
@@ -342,13 +353,7 @@ class Run(Store):
             write_json_atomic(self.dir / "commit.json", journal)
         except OSError as exc:
             raise StoreWriteError.of("switching the store to the new state", self.dir / "commit.json", exc) from exc
-        try:
-            _apply_journal(self.root, journal)
-        except OSError as exc:
-            raise StoreWriteError.of("switching the store to the new state (finished by the next refresh)",
-                                     self.manifest_path, exc) from exc
-        self.discard()
-        self.collect_garbage()
+        return journal
 
     def discard(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
