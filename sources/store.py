@@ -82,6 +82,8 @@ def reads_one_state(function):
 
     @functools.wraps(function)
     def pinned_call(store: Store, *args, **kwargs):
+        if store is None:  # nothing to read from the store (the caller hands its inputs over)
+            return function(store, *args, **kwargs)
         with store.pinned() as state:
             return function(state, *args, **kwargs)
 

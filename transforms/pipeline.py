@@ -110,7 +110,6 @@ class Selection:
         return (self.territory,) if self.territory else ()
 
 
-@reads_one_state
 def diagnostic_table(store: Store, customs: tuple[CustomTerritory, ...] = (), rules: FlagRules = FlagRules(),
                      inputs: Inputs | None = None) -> pl.DataFrame:
     """Every indicator for every commune, EPCI, département, France (and the custom territories)."""
