@@ -2,8 +2,8 @@
 
 The COG entries run first, one after the other (each is checked against the previous one); every other source
 then runs in parallel threads, each writing into the run's pending area; the store switches to the new state in
-one step when they are all done (`sources.refresh.commit`). A network error is retried by the task (after the HTTP session's own quick
-retries); a validation error is not. The store is locked for the whole run, so two refreshes started at once
+one step when they are all done (`sources.refresh.commit`). A network error is retried by the task (after the
+HTTP session's own quick retries); a validation error is not. The store is locked for the whole run, so two refreshes started at once
 take turns instead of interleaving their writes (the one waiting says so in its log).
 
 When every source staged (or was unchanged upstream), the national indicator tables are written into a new

@@ -214,8 +214,9 @@ class Store:
         with _try_exclusive(self.root / ".readers") as free:
             if not free:
                 return []
-            manifest = self._committed_manifest()
-            named = {self.staged_path(*key.split("/", 1)) for key, r in manifest["entries"].items() if r.get("staged")}
+            committed = Store(self.root)  # the tables the switched manifest names, not a run's pending ones
+            named = {committed.staged_path(*key.split("/", 1))
+                     for key, r in committed.manifest()["entries"].items() if r.get("staged")}
             gone = [p for p in (self.root / "staged").rglob("*.parquet") if p not in named]
             for path in gone:
                 path.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from store_support import (GatedMirror, change_caf, change_census, leftovers, mirror_copy, raw_mismatches,
-                           serve_app, sha256, snapshot, url_path)
+                           serve_app, snapshot, url_path)
 
 from sources import catalogue
 from sources.demo.build import entry_path
@@ -102,6 +102,27 @@ def test_a_reader_keeps_the_state_it_pinned_while_a_refresh_switches_the_store(d
     assert not path.exists()
     named = {store.staged_path(*key.split("/")) for key in store.manifest()["entries"]}
     assert set((store.root / "staged").rglob("*.parquet")) == named
+
+
+def test_a_store_staged_before_tables_were_named_by_content_is_read_and_moved_over(demo_store, tmp_path,
+                                                                                   demo_mirror):
+    store = store_copy(demo_store, tmp_path)
+    manifest = json.loads(store.manifest_path.read_text(encoding="utf-8"))
+    for key, record in manifest["entries"].items():  # the layout of earlier releases: staged/<source>/<vintage>
+        source, vintage = key.split("/")
+        legacy = store.root / "staged" / source / f"{vintage}.parquet"
+        (store.root / record["staged"].pop("file")).rename(legacy)
+        record["staged"]["path"] = str(legacy)
+    store.manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert load_inputs(store).staged["births"].equals(demo_store.read_staged("births"))
+
+    assert refresh(["births"], store=store, mirror=demo_mirror.url, force=True).failed == []
+    births = store.staged_path("births", "2024")
+    assert births.parent == store.root / "staged" / "births" and births.name.startswith("2024-")
+    assert [p.name for p in births.parent.iterdir()] == [births.name]  # the old table, named by nobody, is gone
+    caf = store.root / "staged" / "caf_benefits" / "2024.parquet"  # not refreshed: still read where it was
+    assert store.staged_path("caf_benefits", "2024") == caf and caf.exists()
+    assert load_inputs(store).staged["caf_benefits"].equals(demo_store.read_staged("caf_benefits"))
 
 
 # -- raw/ matches the manifest -----------------------------------------------------------------------------------
