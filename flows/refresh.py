@@ -1,8 +1,9 @@
 """The `refresh` flow: every source downloaded, validated and staged, then the national indicators published.
 
 The COG entries run first, one after the other (each is checked against the previous one); every other source
-then runs in parallel threads. A network error is retried by the task (after the HTTP session's own quick
-retries); a validation error is not. The store is locked for the whole run, so two refreshes started at once
+then runs in parallel threads, each writing into the run's pending area; the store switches to the new state in
+one step when they are all done (`sources.refresh.commit`). A network error is retried by the task (after the
+HTTP session's own quick retries); a validation error is not. The store is locked for the whole run, so two refreshes started at once
 take turns instead of interleaving their writes (the one waiting says so in its log).
 
 When every source staged (or was unchanged upstream), the national indicator tables are written into a new
@@ -75,8 +76,8 @@ def retry_on_network_error(task, task_run, state) -> bool:
       retries=NETWORK_RETRIES, retry_delay_seconds=NETWORK_RETRY_DELAYS, retry_jitter_factor=RETRY_JITTER,
       retry_condition_fn=retry_on_network_error)
 def refresh_source(source: str, vintage: str, data_dir: str, mirror: str | None, force: bool,
-                   accept_drop: list[str] | None = None) -> SourceResult:
-    result = sources_refresh.refresh_one(source, vintage, open_store(data_dir), mirror=mirror, force=force,
+                   run: str | None = None, accept_drop: list[str] | None = None) -> SourceResult:
+    result = sources_refresh.refresh_one(source, vintage, open_store(data_dir), mirror=mirror, force=force, run=run,
                                          accept_drop=accept_drop)
     get_run_logger().info("%s/%s: %s (%s)", source, vintage, result.status, result.change)
     return result
@@ -134,19 +135,21 @@ def refresh(
     results: list[SourceResult] = []
     log.info("refreshing %d entries into %s", len(geo_entries) + len(others), root)
     with _locked(store, lock_timeout):
+        run = store.begin_run()  # the entries write into the run's pending area; the store switches below
         for entry in geo_entries:  # in order: the EPCI composition is checked against the communes
             if any(r.status == "failed" for r in results):
                 results.append(sources_refresh.not_attempted(entry, sources_refresh.GEOGRAPHY_FAILED))
                 continue
-            future = refresh_source.submit(entry.source, entry.vintage, root, mirror, force, accept_drop)
+            future = refresh_source.submit(entry.source, entry.vintage, root, mirror, force, run.id, accept_drop)
             results.append(_outcome(future, entry.source, entry.vintage))
         if any(r.status == "failed" for r in results):
             results += [sources_refresh.not_attempted(e, sources_refresh.GEOGRAPHY_FAILED) for e in others]
         else:
             futures = refresh_source.map([e.source for e in others], [e.vintage for e in others],
-                                         unmapped(root), unmapped(mirror), unmapped(force), unmapped(accept_drop))
+                                         unmapped(root), unmapped(mirror), unmapped(force), unmapped(run.id),
+                                         unmapped(accept_drop))
             results += [_outcome(f, e.source, e.vintage) for f, e in zip(futures, others)]
-        report = RefreshReport(results)
+        report = RefreshReport(sources_refresh.commit(run, results))  # one step: readers see all or nothing
 
         if report.failed:
             keys = ", ".join(r.key for r in report.failed)

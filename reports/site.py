@@ -26,7 +26,7 @@ from reports import tables as T
 from reports.quality import source_quality, used_vintages
 from reports.view import TerritoryView, sort_key, territory_view
 from sources.demo.synthetic import store_is_synthetic
-from sources.store import Store, atomic_path
+from sources.store import Store, atomic_path, reads_one_state
 from transforms.compare import PRIORITY, VIGILANCE, FlagRules
 from transforms.compute import Inputs
 from transforms.export import DIRECTIONS_FR, write_exports
@@ -423,6 +423,7 @@ def render_index(out_dir: Path, demo: bool, generated_at: datetime) -> str:
         entries=entries, demo=demo, generated=F.long_date(generated_at), version=pipeline_version())
 
 
+@reads_one_state
 def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo: bool = False,
                generated_at: datetime | None = None, rules: FlagRules = FlagRules(),
                table: pl.DataFrame | Path | None = None) -> SiteResult:

@@ -59,3 +59,22 @@ class ParseError(SourceError):
 
     def __reduce__(self):
         return (self.__class__, (self.source, self.file, self.reason))
+
+
+class StoreWriteError(SourceError):
+    """A file of the store could not be written (disk full, read-only folder, file too large...): names the step
+    and the path; the source fails, its previous state is kept, the other sources go on."""
+
+    def __init__(self, step: str, path: str, reason: str):
+        self.step, self.path, self.reason = step, str(path), reason
+        super().__init__(f"{step}: cannot write {path}: {reason}; the previous staged table and raw file are kept")
+
+    @classmethod
+    def of(cls, step: str, path, exc: OSError) -> StoreWriteError:
+        """From an OSError: the path it names if any (else `path`, the file being written), errno and message."""
+        where = exc.filename if exc.filename is not None else path
+        reason = f"[Errno {exc.errno}] {exc.strerror}" if exc.errno is not None else str(exc)
+        return cls(step, str(where), reason)
+
+    def __reduce__(self):
+        return (self.__class__, (self.step, self.path, self.reason))

@@ -9,7 +9,7 @@ import polars as pl
 
 from sources.geography import NO_EPCI
 from sources.refresh import load_geography
-from sources.store import Store
+from sources.store import Store, reads_one_state
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Unit:
     name: str
 
 
+@reads_one_state
 def national_units(store: Store, epcis: list[str] | None = None, departements: list[str] | None = None) -> list[Unit]:
     """Every EPCI then every département of the staged target COG, in code order.
 
@@ -57,6 +58,7 @@ def batches(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+@reads_one_state
 def unknown_codes(store: Store, *, epcis: list[str] = (), communes: list[str] = (),
                   departements: list[str] = ()) -> list[str]:
     """What a run would fail on, one line per level: the codes given that are not in the staged target geography

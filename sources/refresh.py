@@ -6,12 +6,18 @@ that fails keeps its previous staged table; the others go on, and the run report
 
 `refresh()` runs everything in order in one process. The Prefect flow (`flows/refresh.py`) calls the same pieces
 one entry at a time: `plan()`, then `refresh_one()` per entry (it raises, so that a task can retry network
-errors), `failed_result()` / `not_attempted()` for what did not stage, and `summary_markdown()` /
-`failure_rows()` for its artifacts.
+errors), `failed_result()` / `not_attempted()` for what did not stage, `commit()` to switch the store, and
+`summary_markdown()` / `failure_rows()` for its artifacts.
+
+Both write into the run's pending area (`sources.store.Run`) and switch the store to the new state in one step at
+the end: a reader never sees the census of this run beside the CAF file of the previous one. A failed source keeps
+its previous state (its `last_failure` is recorded); bytes it refused are kept apart as `raw/.../<name>.rejected`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import hashlib
 import importlib
 import logging
@@ -28,10 +34,10 @@ import requests
 from sources import catalogue, coverage
 from sources.catalogue import Entry
 from sources.download import fetch, make_session, preflight
-from sources.errors import DownloadError, ParseError, SourceError, SourceValidationError
+from sources.errors import DownloadError, ParseError, SourceError, SourceValidationError, StoreWriteError
 from sources.geography import Geography
 from sources.staging import Staged
-from sources.store import Store
+from sources.store import Run, Store
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +56,7 @@ PARSERS = {
 GEOGRAPHY_SOURCES = ("cog_communes", "cog_events", "epci")
 GEOGRAPHY_FAILED = "not attempted: the target geography (COG) could not be staged"
 
-# Store.record reads, changes and rewrites the whole manifest: entries refreshed in parallel threads take turns.
+# A plain Store.record rewrites the whole manifest: entries refreshed in parallel threads take turns.
 _MANIFEST_LOCK = threading.Lock()
 
 
@@ -154,19 +160,21 @@ def refresh(
     preflight(entry_urls(geo_entries + others), mirror)  # offline: say so in seconds, before taking the lock
     results: list[SourceResult] = []
     with store.lock(wait=5):
+        run = store.begin_run()  # every write below goes to the run's pending area, the store switches at the end
         for entry in geo_entries:
             if any(r.status == "failed" for r in results):
                 results.append(not_attempted(entry, "not attempted: the COG communes or events could not be staged"))
                 continue
-            results.append(refresh_entry(entry, store, session=session, mirror=mirror, force=force,
-                                         geo=geography_for(entry, store), progress=progress, accept_drop=accept_drop))
+            results.append(refresh_entry(entry, run, session=session, mirror=mirror, force=force,
+                                         geo=geography_for(entry, run), progress=progress, accept_drop=accept_drop))
         if any(r.status == "failed" for r in results):
             results.extend(not_attempted(entry, GEOGRAPHY_FAILED) for entry in others)
-            return RefreshReport(results)
-        geo = load_geography(store)
+            return RefreshReport(commit(run, results))
+        geo = load_geography(run)
         for entry in others:
-            results.append(refresh_entry(entry, store, session=session, mirror=mirror, force=force, geo=geo,
+            results.append(refresh_entry(entry, run, session=session, mirror=mirror, force=force, geo=geo,
                                          progress=progress, accept_drop=accept_drop))
+        results = commit(run, results)
     return RefreshReport(results)
 
 
@@ -175,13 +183,32 @@ def entry_urls(entries: list[Entry]) -> list[str]:
     return [spec.url for entry in entries for spec in entry.files]
 
 
+def commit(run: Run, results: list[SourceResult]) -> list[SourceResult]:
+    """Switch the store to the run's state (staged tables, raw files, failures recorded). If the switch cannot be
+    written, every source of the run fails with that error and the store keeps its previous state."""
+    try:
+        run.commit()
+    except StoreWriteError as exc:
+        log.error("%s", exc)
+        return [r if r.status == "failed" else failed_result(r.source, r.vintage, exc) for r in results]
+    return results
+
+
 def refresh_one(source: str, vintage: str, store: Store, *, mirror: str | None = None,
-                force: bool = False, accept_drop: list[str] | None = None) -> SourceResult:
-    """Stage one catalogue entry with its own HTTP session (safe to run beside others); raises SourceError."""
+                force: bool = False, run: str | None = None, accept_drop: list[str] | None = None) -> SourceResult:
+    """Stage one catalogue entry with its own HTTP session (safe to run beside others); raises SourceError.
+
+    `run`: the id of the refresh's pending area (`Store.begin_run`), switched in by `commit()` when every entry
+    is done; None stages the entry in a run of its own, under the store's lock, switched in at once."""
     check_accept_drop(accept_drop)
     entry = catalogue.get(source, vintage)
-    return stage_entry(entry, store, session=make_session(), mirror=mirror, force=force,
-                       geo=geography_for(entry, store), progress=False, accept_drop=accept_drop)
+    if run is None:
+        with store.lock(wait=5), _own_run(store) as pending:
+            return refresh_one(source, vintage, store, mirror=mirror, force=force, run=pending.id,
+                               accept_drop=accept_drop)
+    pending = store.open_run(run)
+    return stage_entry(entry, pending, session=make_session(), mirror=mirror, force=force,
+                       geo=geography_for(entry, pending), progress=False, accept_drop=accept_drop)
 
 
 def check_accept_drop(names: list[str] | None) -> None:
@@ -189,6 +216,21 @@ def check_accept_drop(names: list[str] | None) -> None:
     unknown = sorted(set(names or []) - set(catalogue.sources()))
     if unknown:
         raise KeyError(f"--accept-drop: unknown source(s) {unknown}; known: {', '.join(catalogue.sources())}")
+
+
+@contextlib.contextmanager
+def _own_run(store: Store):
+    """A run of one entry: switched in when it ends, a SourceError included (its failure is recorded)."""
+    run = store.begin_run()
+    try:
+        yield run
+    except SourceError:
+        run.commit()
+        raise
+    except BaseException:
+        run.discard()
+        raise
+    run.commit()
 
 
 def refresh_entry(entry: Entry, store: Store, **kwargs) -> SourceResult:
@@ -204,18 +246,24 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
                 accept_drop: list[str] | None = None) -> SourceResult:
     """Download the entry's files (conditional GET), validate and stage them unless nothing changed.
 
-    On a SourceError the manifest records `last_failure` and the error is raised again; the previously staged
-    table of the entry is left as it was.
+    `store` is the refresh's `Run` (a plain Store: a run of this entry alone, switched in when it ends). On a
+    SourceError the run records `last_failure`, the bytes refused go to `<name>.rejected` and the error is raised
+    again; the previously staged table of the entry and its raw files are left as they were.
     """
+    if not isinstance(store, Run):
+        with store.lock(wait=5), _own_run(store) as run:
+            return stage_entry(entry, run, session=session, mirror=mirror, force=force, geo=geo, progress=progress)
     session = session or make_session()
     previous = store.previous(entry.key)
     result = SourceResult(entry.source, entry.vintage, "failed")
+    downloads = {}
     try:
-        downloads = {}
         for spec in entry.files:
             dest = store.raw_path(entry, spec)
             prev_file = previous.get("files", {}).get(spec.role)
-            downloads[spec.role] = fetch(spec, dest, prev_file, session=session, mirror=mirror, progress=progress)
+            with _writing(f"{entry.key}: download of {spec.url}", dest):
+                store.download_path(entry, spec)
+                downloads[spec.role] = fetch(spec, dest, prev_file, session=session, mirror=mirror, progress=progress)
         result.downloads = [d.status for d in downloads.values()]
         inputs = {role: d.sha256 for role, d in downloads.items()}
         basis = staging_basis(store, entry)
@@ -231,10 +279,11 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
         staged: Staged = parser(entry.parser)(entry, {r: Path(d.path) for r, d in downloads.items()}, geo)
         # a truncated file validates cell by cell: its coverage and row count give it away
         accepted = coverage.check(entry, staged, geo, store, accept=entry.source in (accept_drop or ()))
-        store.write_staged(entry.source, entry.vintage, staged.frame)
+        with _writing(f"{entry.key}: staging", store.staged_path(entry.source, entry.vintage)):
+            path = store.write_staged(entry.source, entry.vintage, staged.frame)
         summary = staged.summary() | {
             "inputs": inputs, "basis": basis, "staged_at": _now(),
-            "path": str(store.staged_path(entry.source, entry.vintage)),
+            "path": str(path),  # the run's pending table: the switch names it by its content
             # the staged table is in the target COG; the file's own geography is `source_cog` (or year + offset)
             "cog": catalogue.default_cog(), "source_cog": entry.cog, "cog_offset": entry.cog_offset,
             "title": entry.title, "publisher": entry.publisher,
@@ -244,14 +293,56 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
         result.notes = staged.notes
         result.change = describe_change(previous, summary) + ("; drop accepted (--accept-drop)" if accepted else "")
     except SourceError as exc:
-        log.error("%s", exc)
-        exc.downloads = result.downloads  # what was fetched before it failed, for the summary
+        refused = [Path(d.path) for d in downloads.values() if d.status == "downloaded"] if _refuses_bytes(exc) else []
+        error = _pointing_to(exc, store.reject(entry, refused))
+        log.error("%s", error)
+        error.downloads = result.downloads  # what was fetched before it failed, for the summary
+        _record_failure(store, entry, error)
+        if error is exc:
+            raise
+        raise error from exc
+    return result
+
+
+@contextlib.contextmanager
+def _writing(step: str, path: Path):
+    """An OSError while writing (disk full, read-only folder, file too large) as a StoreWriteError that names the
+    step and the path: the entry fails like a validation failure and the other entries go on."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, requests.RequestException):  # requests' errors are OSErrors too: not a write
+            raise
+        raise StoreWriteError.of(step, path, exc) from exc
+
+
+def _refuses_bytes(exc: SourceError) -> bool:
+    """The files were downloaded whole but what they hold was refused: keep them as `.rejected`."""
+    return isinstance(exc, (SourceValidationError, ParseError))
+
+
+def _pointing_to(exc: SourceError, moved: dict[str, str]) -> SourceError:
+    """`exc`, naming where a refused file was kept rather than the pending path it was read from."""
+    if not any(old in str(exc) for old in moved):
+        return exc
+    error = copy.copy(exc)
+    message = str(exc)
+    for old, new in moved.items():
+        message = message.replace(old, new)
+        if getattr(error, "raw_path", None) == old:
+            error.raw_path = new
+    error.args = (message,)
+    return error
+
+
+def _record_failure(store: Store, entry: Entry, exc: SourceError) -> None:
+    try:
         with _MANIFEST_LOCK:
             record = store.previous(entry.key)
             record["last_failure"] = {"at": _now(), "error": str(exc)}
             store.record(entry.key, record)
-        raise
-    return result
+    except OSError as write_error:  # the disk may be full: the failure itself is what the run reports
+        log.error("%s: the failure could not be recorded: %s", entry.key, write_error)
 
 
 def failed_result(source: str, vintage: str, exc: BaseException) -> SourceResult:
@@ -262,6 +353,8 @@ def failed_result(source: str, vintage: str, exc: BaseException) -> SourceResult
         kind = "parse"
     elif isinstance(exc, DownloadError):
         kind = "download"
+    elif isinstance(exc, StoreWriteError):
+        kind = "write"
     else:
         kind = type(exc).__name__
     return SourceResult(
@@ -377,7 +470,8 @@ def _cell(text: str) -> str:
 
 
 def _record(store: Store, entry: Entry, downloads: dict, staged: dict) -> None:
-    with _MANIFEST_LOCK:
+    where = store.record_path(entry.key) if isinstance(store, Run) else store.manifest_path
+    with _MANIFEST_LOCK, _writing(f"{entry.key}: recording in the manifest", where):
         store.record(entry.key, {
             "source": entry.source, "vintage": entry.vintage,
             "files": {role: d.as_dict() for role, d in downloads.items()},

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
+import time
 
 import pytest
 from flow_support import artifacts, mirror_copy, run
+from store_support import GatedMirror, change_caf, change_census, leftovers, raw_mismatches, serve_app, url_path
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -328,3 +331,34 @@ def test_an_unknown_source_is_refused_before_anything_is_downloaded(tmp_path, de
     state = run(refresh, sources=["births", "naissances"], mirror=demo_mirror.url, data_dir=str(tmp_path / "d"))
     assert state.is_failed() and "unknown source(s) ['naissances']" in state.message
     assert demo_mirror.log[start:] == []
+
+
+def test_a_reader_during_a_refresh_run_sees_the_previous_state_until_the_run_switches_the_store(demo_store, tmp_path):
+    from transforms.pipeline import load_inputs
+
+    store = Store(tmp_path / "data")
+    shutil.copytree(demo_store.root, store.root)
+    old = {s: store.read_staged(s) for s in ("rp_population", "caf_benefits")}
+    root = mirror_copy(tmp_path)
+    change_census(root)
+    change_caf(root)
+    app = GatedMirror(root, url_path("caf_benefits", "2024"))  # its answer waits for the test
+    with serve_app(app) as url:
+        states = {}
+        worker = threading.Thread(target=lambda: states.update(state=run(
+            refresh, sources=["rp_population", "caf_benefits"], mirror=url, data_dir=str(store.root), publish=False)))
+        worker.start()
+        assert app.reached.wait(120)
+        deadline = time.monotonic() + 60  # the new census is staged by another thread, into the run's pending area
+        while not list((store.root / "pending").glob("*/staged/rp_population/2022.parquet")):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        inputs = load_inputs(store)
+        assert inputs.staged["rp_population"].equals(old["rp_population"])
+        assert inputs.staged["caf_benefits"].equals(old["caf_benefits"])
+        app.release.set()
+        worker.join(120)
+    assert states["state"].is_completed(), states["state"].message
+    new = load_inputs(store).staged
+    assert not new["rp_population"].equals(old["rp_population"]) and not new["caf_benefits"].equals(old["caf_benefits"])
+    assert raw_mismatches(store) == [] and leftovers(store) == []

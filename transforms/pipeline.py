@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from sources.refresh import load_geography
-from sources.store import Store
+from sources.store import Store, reads_one_state
 from transforms.compare import FlagRules, compare
 from transforms.compute import Inputs, compute
 from transforms.registry import PUBLISHED_SOURCES, Indicator, indicators
@@ -28,8 +28,10 @@ def needed_sources(items: tuple[Indicator, ...]) -> list[str]:
     return sorted({s for i in items for s in i.sources} | {"rp_population"})
 
 
+@reads_one_state
 def load_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inputs:
-    """The latest staged vintage of every source the indicators read (a source never staged is left out)."""
+    """The latest staged vintage of every source the indicators read (a source never staged is left out), all
+    from one state of the store (a refresh switching it meanwhile is not seen half-way)."""
     items = items or indicators()
     geo = load_geography(store)
     staged, vintages = {}, {}
@@ -165,6 +167,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-") or "territoire"
 
 
+@reads_one_state
 def export_indicators(store: Store, out_dir, selection: Selection | None = None, rules: FlagRules = FlagRules(),
                       demo: bool = False):
     """Compute every level, keep the selected territory's rows (everything when None), write the exports.
@@ -188,6 +191,7 @@ def export_indicators(store: Store, out_dir, selection: Selection | None = None,
     return table, write_exports(table, Path(out_dir), stem, demo=demo)
 
 
+@reads_one_state
 def save_france_table(store: Store, out_dir, table_path, demo: bool = False) -> None:
     """The indicator table of every commune, EPCI, département and France, computed once: saved as Parquet at
     `table_path` (for the national batches) and written as the national indicator tables in `out_dir`."""
