@@ -224,12 +224,21 @@ def test_half_of_the_census_file_is_refused(tmp_path, geo):
     assert POP_MEMBER in str(err.value)
 
 
+def stage_table(store: Store, source: str, vintage: str, frame: pl.DataFrame) -> None:
+    """`frame` staged as a refresh stages a table: written in a run, then switched into the store."""
+    run = store.begin_run()
+    path = run.write_staged(source, vintage, frame)
+    run.record(f"{source}/{vintage}", {"source": source, "vintage": vintage, "files": {},
+                                        "staged": {"path": str(path)}})
+    run.commit()
+
+
 @pytest.fixture
 def census_store(tmp_path, demo_files, geo) -> Store:
     """A store holding the demo census population (Cholet 54 074, Paris, Lyon, Ajaccio 73 250: the 4 communes of
     10 000 inhabitants or more of the demo; the others are below 8 000)."""
     store = Store(tmp_path / "store")
-    store.write_staged("rp_population", "2022", stage_census(POP22, demo_files("rp_population", "2022"), geo).frame)
+    stage_table(store, "rp_population", "2022", stage_census(POP22, demo_files("rp_population", "2022"), geo).frame)
     return store
 
 
@@ -296,7 +305,7 @@ def test_row_drop_beyond_the_tolerance(tmp_path, geo):
 def test_a_new_vintage_is_compared_with_the_latest_staged_one(tmp_path, geo):
     # no record of rp_population/2022: its previous staging is rp_population/2021 (a parquet of 40 rows, no record)
     store = Store(tmp_path / "store")
-    store.write_staged("rp_population", "2021", pl.DataFrame({"n": range(40)}))
+    stage_table(store, "rp_population", "2021", pl.DataFrame({"n": range(40)}))
     assert coverage.previous_rows(store, POP22) == (40, "rp_population/2021 staged")
     with pytest.raises(SourceValidationError) as err:
         coverage.check(_rows_only(POP22), Staged(pl.DataFrame({"n": range(30)})), geo, store, accept=False)
@@ -357,7 +366,7 @@ def test_truncated_benefits_file_is_refused_then_accepted(tmp_path):
         assert result.status == "staged" and result.change.endswith("drop accepted (--accept-drop)")
         record = store.previous(BEN.key)["staged"]["accepted_drop"]
         assert record["rows_before"] == rows_before
-        assert record["rows_after"] == pl.read_parquet(staged).height < rows_before
+        assert record["rows_after"] == store.read_staged("caf_benefits", "2024").height < rows_before
         assert {f["column"] for f in record["accepted"]} == {"numcomdo", "(rows)"}
         assert record["at"]
         assert "drop accepted (--accept-drop)" in summary_markdown(accepted)
