@@ -122,6 +122,7 @@ def render_view(view: TerritoryView, inputs: Inputs, context: ReportContext) -> 
         sources=sorted((q for q in data.quality if q.used),
                        key=lambda q: (PUBLISHER_ORDER.get(q.publisher, 9), q.title)),
         data_years=data.data_years, geography=data.geography, exports=context.exports,
+        title=page_title(view, context.demo),
         sections=sections, section_styles=[Markup(css) for css in styles],
     )
     return Report(page, sections)
