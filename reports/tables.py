@@ -1,8 +1,9 @@
-"""great-tables tables of the report: one or more per theme (places in rows, indicators in columns) and the
-needs matrix. Every table has a fixed id, so two builds on the same data give the same HTML.
+"""great-tables tables of the report: one or more per theme (places in rows, indicators in columns), and the look
+every table shares. Every table has a fixed id, so two builds on the same data give the same HTML.
 
-Cells are built here as small HTML fragments from escaped parts and passed through great-tables unescaped
-(`fmt_passthrough(escape=False)`); the row labels (commune names) are left to great-tables, which escapes them.
+great-tables formats the numbers in French (its `locale="fr"` marks: decimal comma, U+202F between thousands)
+and the missing values (`sub_missing`), and escapes every value from the data; `cols_merge` lays each cell's parts
+out in a pattern chosen by the cell's shape (flag, mark, count, evolution), whose only text is our own constants.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from great_tables import GT, html, loc, style
 
 from reports import formats as F
 from reports import notes as N
-from reports.matrix import needs_matrix, score
 from reports.view import COMMUNES, Place, TerritoryView
 from transforms.compare import PRIORITY, VIGILANCE
 from transforms.registry import THEMES, Indicator
@@ -27,10 +27,11 @@ FLAG_SYMBOL = {VIGILANCE: "!", PRIORITY: "!!"}
 FLAG_TITLE = {VIGILANCE: "Point de vigilance : plus défavorable que la référence (le département ; la France pour "
                          "un département)",
               PRIORITY: "Priorité : nettement plus défavorable que le département et la France"}
-MATRIX_FILL = {0: None, 1: "#fdf0d2", 2: "#f9d2a6", 3: "#f0a59b"}
-# Soft hyphens (U+00AD) where the narrow matrix columns may break a long theme name (browsers on Linux do not
-# hyphenate French by themselves).
-HYPHENATED = {"Démographie": "Démo\u00adgraphie", "Vieillissement": "Vieillis\u00adsement"}
+CODE, COUNT, EVOLUTION = ":code", ":effectif", ":evolution"  # helper columns, merged into the cells
+# great-tables' French locale (`locale="fr"`: U+202F between thousands, decimal comma; U+2212 minus): the same
+# marks given directly, because great-tables 1.1 reads its whole locale file again at every `locale=` call (3 s per
+# report instead of 0.25 s). tests/test_reports_units.py checks they format exactly as `locale="fr"` does.
+FRENCH = {"sep_mark": F.NNBSP, "dec_mark": ","}
 FONT = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "Liberation Sans", "sans-serif"]
 
 
@@ -61,23 +62,33 @@ def mark_html(reason: str | None) -> str:
     return f'<sup class="mk" title="{escape(N.label(reason))}">{escape(m)}</sup>' if m else ""
 
 
-def cell_html(row: dict | None, indicator: Indicator) -> str:
-    """One cell: the value (or a dash and the mark that says why), the flag, the count, the evolution."""
+def cell_pattern(indicator: Indicator, shape: tuple) -> str:
+    """The HTML around great-tables' formatted values in one cell: {0} the value (« — » when missing), {1} the
+    place's code, {2} the count, {3} the evolution. great-tables formats and escapes those; the pattern itself
+    holds only our own constants (flag, mark and its French reason)."""
+    flag, reason, missing, has_count, has_evolution = shape
+    attrs = f'class="c" data-indicator="{escape(indicator.id)}" data-code="{{1}}"'
+    if missing:
+        return f'<div {attrs}><span class="v miss">{{0}}{mark_html(reason)}</span></div>'
+    parts = [f'<span class="l1">{flag_badge(flag)}<span class="v">{{0}}{mark_html(reason)}</span></span>']
+    if has_count:
+        parts.append('<span class="n">{2}</span>')
+    if has_evolution:
+        parts.append('<span class="ev">{3}</span>')
+    return f'<div {attrs}>{"".join(parts)}</div>'
+
+
+def cell_shape(row: dict | None, indicator: Indicator) -> tuple:
+    """(flag, reason of the mark, missing, count shown, evolution shown): cells of one shape share a pattern."""
     if row is None:  # the indicator has no row for this place: treated as not available
         row = {"value": None, "status": N.R.NOT_AVAILABLE}
-    value, status = row.get("value"), row.get("status")
-    reason = N.cell_reason(value, status)
-    attrs = f'class="c" data-indicator="{escape(indicator.id)}" data-code="{escape(str(row.get("code", "")))}"'
+    value = row.get("value")
+    reason = N.cell_reason(value, row.get("status"))
     if value is None:
-        return f'<div {attrs}><span class="v miss">—{mark_html(reason)}</span></div>'
-    parts = [f'<span class="l1">{flag_badge(row.get("flag"))}'
-             f'<span class="v">{escape(F.value(value, indicator.unit))}{mark_html(reason)}</span></span>']
-    if indicator.unit != "count" and row.get("numerator") is not None and indicator.kind == "ratio":
-        parts.append(f'<span class="n">{escape(F.count(row["numerator"]))}</span>')
-    if row.get("evolution") is not None:
-        shown = F.evolution(row["evolution"], row.get("evolution_unit"), indicator.unit)
-        parts.append(f'<span class="ev">{escape(shown)}</span>')
-    return f'<div {attrs}>{"".join(parts)}</div>'
+        return None, reason, True, False, False
+    has_count = indicator.unit != "count" and row.get("numerator") is not None and indicator.kind == "ratio"
+    flag = row.get("flag") if row.get("flag") in FLAG_SYMBOL else None
+    return flag, reason, False, has_count, row.get("evolution") is not None
 
 
 def header_html(indicator: Indicator, year: int | None, comparison_year: int | None = None) -> str:
@@ -104,10 +115,39 @@ def group_label(view: TerritoryView, place: Place) -> str:
 
 
 def _table_frame(view: TerritoryView, items: list[Indicator]) -> pl.DataFrame:
-    data = {"groupe": [group_label(view, p) for p in view.places], "lieu": [p.display for p in view.places]}
+    """Places in rows; per indicator its value, count and evolution (text), merged into one cell by `_cells`."""
+    data: dict[str, pl.Series] = {
+        "groupe": pl.Series([group_label(view, p) for p in view.places], dtype=pl.String),
+        "lieu": pl.Series([p.display for p in view.places], dtype=pl.String),
+        CODE: pl.Series([p.code for p in view.places], dtype=pl.String),
+    }
     for ind in items:
-        data[ind.id] = [cell_html(view.cell(p, ind.id), ind) for p in view.places]
+        rows = [view.cell(p, ind.id) for p in view.places]
+        shapes = [cell_shape(r, ind) for r in rows]
+        data[ind.id] = pl.Series([None if s[2] else r["value"] for r, s in zip(rows, shapes)], dtype=pl.Float64)
+        data[f"{ind.id}{COUNT}"] = pl.Series([r["numerator"] if s[3] else None for r, s in zip(rows, shapes)],
+                                             dtype=pl.Float64)
+        data[f"{ind.id}{EVOLUTION}"] = pl.Series(
+            [F.evolution(r["evolution"], r.get("evolution_unit"), ind.unit) if s[4] else None
+             for r, s in zip(rows, shapes)], dtype=pl.String)
     return pl.DataFrame(data)
+
+
+def _cells(gt: GT, view: TerritoryView, items: list[Indicator]) -> GT:
+    """great-tables formats the numbers (French locale) and the missing values, then merges each cell's parts
+    into the pattern of its shape."""
+    for ind in items:
+        count, evolution = f"{ind.id}{COUNT}", f"{ind.id}{EVOLUTION}"
+        gt = (gt.fmt_number(columns=ind.id, decimals=F.DECIMALS.get(ind.unit, 1), **FRENCH,
+                            pattern="{x}" + F.SUFFIX.get(ind.unit, ""), force_sign=ind.unit == "percent_per_year")
+              .sub_missing(columns=ind.id, missing_text="—")
+              .fmt_integer(columns=count, sep_mark=FRENCH["sep_mark"]))
+        by_shape: dict[tuple, list[int]] = {}
+        for i, p in enumerate(view.places):
+            by_shape.setdefault(cell_shape(view.cell(p, ind.id), ind), []).append(i)
+        for shape, rows in by_shape.items():
+            gt = gt.cols_merge(columns=[ind.id, CODE, count, evolution], rows=rows, pattern=cell_pattern(ind, shape))
+    return gt.cols_hide(CODE)
 
 
 def _fills(gt: GT, view: TerritoryView, items: list[Indicator]) -> GT:
@@ -164,7 +204,7 @@ def theme_tables(view: TerritoryView, theme: str, items: list[Indicator], compar
             .tab_header(title=title, subtitle=subtitle)
             .cols_label(**{i.id: html(header_html(i, _year(view, i), _year(view, i, "comparison_year") or comparison_year))
                            for i in chunk})
-            .fmt_passthrough(columns=[i.id for i in chunk], escape=False)
+            .pipe(_cells, view, chunk)
             .cols_align("right", columns=[i.id for i in chunk])
             .cols_width({"lieu": "22%", **{i.id: width for i in chunk}})
             .tab_source_note(html(source_note(view, chunk, geography)))
@@ -188,62 +228,3 @@ def house_style(gt: GT) -> GT:
         heading_border_bottom_color="#c9d3de", column_labels_border_bottom_color="#1f4e79",
         table_body_hlines_color="#e3e8ee", stub_border_color="#c9d3de",
     )
-
-
-def matrix_table(view: TerritoryView) -> str:
-    """Communes (and the territory) by themes: vigilance and priorité flags counted, tinted by intensity."""
-    places = list(view.units) + ([view.territory] if view.territory.level != "COM" else [])
-    grid = needs_matrix(view.rows, [p.key for p in places])
-    cells = {(r["level"], r["code"], r["theme"]): r for r in grid.iter_rows(named=True)}
-    data: dict[str, list] = {"groupe": [group_label(view, p) for p in places], "lieu": [p.display for p in places]}
-    fills: dict[tuple[str, int], list[int]] = {}
-    for theme in list(THEMES) + ["total"]:
-        column = []
-        for i, p in enumerate(places):
-            if theme == "total":
-                rs = [cells[(p.level, p.code, t)] for t in THEMES]
-                v, pr = sum(r["vigilance"] for r in rs), sum(r["priorite"] for r in rs)
-            else:
-                r = cells[(p.level, p.code, theme)]
-                v, pr = r["vigilance"], r["priorite"]
-            column.append(matrix_cell(v, pr, p, theme))
-            level = score(v, pr) if theme != "total" else 0
-            if level:
-                fills.setdefault((theme, level), []).append(i)
-        data[theme] = column
-    flaggable = {r["theme"]: r["flaggable"] for r in grid.iter_rows(named=True)}
-    labels = {t: html(f'<span class="h-l">{escape(HYPHENATED.get(label, label))}</span>'
-                      f'<span class="h-u">sur {flaggable.get(t, 0)}</span>') for t, label in THEMES.items()}
-    labels["total"] = html(f'<span class="h-l">Total</span><span class="h-u">sur {sum(flaggable.values())}</span>')
-    n = len(THEMES) + 1
-    gt = (
-        GT(pl.DataFrame(data), rowname_col="lieu", groupname_col="groupe", id="matrice-des-besoins")
-        .tab_header(title="Matrice des besoins",
-                    subtitle="Nombre d'indicateurs signalés par thème, sur le nombre de taux qui peuvent l'être : "
-                             "!! priorité, ! point de vigilance")
-        .cols_label(**labels)
-        .fmt_passthrough(columns=list(data)[2:], escape=False)
-        .cols_align("center", columns=list(data)[2:])
-        .cols_width({"lieu": "19%", **{c: f"{81 / n:.2f}%" for c in list(data)[2:]}})
-        .tab_source_note(html(
-            "Un indicateur est en <strong>point de vigilance</strong> quand la valeur de la commune est plus "
-            "défavorable que celle de son département, en <strong>priorité</strong> quand elle l'est nettement "
-            "plus que le département et la France ; un département est comparé à la France (voir les clefs de lecture). Seuls les taux orientés (un sens "
-            "de besoin défini) peuvent être signalés ; teinte : une priorité compte double."))
-        .pipe(house_style)
-    )
-    for (theme, level), rows in sorted(fills.items()):
-        gt = gt.tab_style(style.fill(MATRIX_FILL[level]), loc.body(columns=theme, rows=rows))
-    return gt.as_raw_html()
-
-
-def matrix_cell(vigilance: int, priorite: int, place: Place, theme: str) -> str:
-    attrs = f'class="mx" data-code="{escape(place.code)}" data-theme="{escape(theme)}"'
-    if not vigilance and not priorite:
-        return f'<span {attrs}><span class="mx0" title="aucun indicateur signalé">·</span></span>'
-    parts = []
-    if priorite:
-        parts.append(f'<span class="mxp" title="{priorite} en priorité">{priorite}&#8239;!!</span>')
-    if vigilance:
-        parts.append(f'<span class="mxv" title="{vigilance} en vigilance">{vigilance}&#8239;!</span>')
-    return f'<span {attrs}>{" ".join(parts)}</span>'

@@ -3,10 +3,13 @@ quality annex. Expected values are worked out by hand in the comments."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import date, datetime
 
 import polars as pl
 import pytest
+from great_tables import vals
 
 from reports import ages, charts
 from reports import formats as F
@@ -14,7 +17,9 @@ from reports import notes as N
 from reports import tables as T
 from reports.matrix import needs_matrix, score
 from reports.quality import source_quality, used_vintages
-from reports.site import css_string, highlights
+from reports.sections.needs_matrix import matrix_table
+from reports.sections.themes import highlights
+from reports.templating import css_string
 from reports.view import COMMUNES, REFERENCES, TERRITORY, Place, TerritoryView
 from transforms import reasons as R
 from transforms.pipeline import Selection
@@ -82,28 +87,60 @@ def test_marks_say_why_a_cell_is_empty():
         ("s", "secret statistique"), ("np", R.LABELS_FR[R.NOT_PUBLISHED])]
 
 
+def _cell(row: dict | None, indicator, code: str = "49192") -> str:
+    """The HTML of the one cell of a theme table of one commune (`row` is its indicator row, None for none)."""
+    place = Place("COM", code, "Maulévrier", COMMUNES)
+    cells = {("COM", code, indicator.id): row} if row is not None else {}
+    view = TerritoryView(Selection(commune=code), pl.DataFrame(), (place,), (place,), place, None, cells)
+    [table] = T.theme_tables(view, indicator.theme, [indicator], None, "")
+    [cell] = re.findall(r'<div class="c" .*?</div>', table)
+    return cell
+
+
+def test_great_tables_french_marks_are_its_french_locale():
+    # tables.FRENCH gives great-tables the marks of its `locale="fr"` directly (that call re-reads its locale file)
+    xs = [12345.678, -1234.5, -0.04, 0.0, 2823549.4, 0.125, 999.95]
+    for decimals in (0, 1, 2):
+        assert vals.fmt_number(xs, decimals=decimals, **T.FRENCH) == vals.fmt_number(xs, decimals=decimals,
+                                                                                      locale="fr")
+    # worked by hand: U+202F between thousands, decimal comma, a true minus, no "-0,0"
+    assert vals.fmt_number([12345.678, -1234.5, -0.04], decimals=1, **T.FRENCH) == [
+        f"12{NNBSP}345,7", f"\u22121{NNBSP}234,5", "0,0"]
+
+
 def test_a_secret_cell_shows_its_mark_never_zero():
-    cell = T.cell_html({"code": "49192", "value": None, "status": R.SECRET}, get("taux_pauvrete"))
-    assert '<sup class="mk" title="secret statistique">s</sup>' in cell
+    cell = _cell({"code": "49192", "value": None, "status": R.SECRET}, get("taux_pauvrete"))
+    assert '<span class="v miss">—<sup class="mk" title="secret statistique">s</sup></span>' in cell
     assert not any(ch.isdigit() for ch in cell.replace("49192", ""))
+
+
+def test_a_place_without_a_row_shows_not_available():
+    assert '—<sup class="mk" title="non disponible">nd</sup>' in _cell(None, get("taux_pauvrete"))
 
 
 def test_a_cell_holds_value_flag_count_and_evolution():
     row = {"code": "49099", "value": 4.692687, "status": None, "flag": "priorité", "numerator": 1295.0,
            "evolution": -0.4, "evolution_unit": "points"}
-    cell = T.cell_html(row, get("foyers_rsa"))
-    assert f"4,7{NNBSP}%" in cell and 'class="flag flag-p"' in cell and ">!!<" in cell
+    cell = _cell(row, get("foyers_rsa"), "49099")
+    assert f'<span class="v">4,7{NNBSP}%</span>' in cell and 'class="flag flag-p"' in cell and ">!!<" in cell
     assert f'<span class="n">1{NNBSP}295</span>' in cell
-    assert f"↘{NNBSP}\u22120,4{NNBSP}pt" in cell
-    fallback = T.cell_html({"code": "49192", "value": 58.5, "status": R.EPCI_FALLBACK},
-                           get("taux_couverture_global"))
-    assert "58,5" in fallback and ">e</sup>" in fallback
+    assert f'<span class="ev">↘{NNBSP}\u22120,4{NNBSP}pt</span>' in cell
+    fallback = _cell({"code": "49192", "value": 58.5, "status": R.EPCI_FALLBACK}, get("taux_couverture_global"))
+    assert '<span class="v">58,5<sup class="mk" title="' in fallback and ">e</sup>" in fallback
+    assert 'class="n"' not in fallback and 'class="ev"' not in fallback and "flag" not in fallback
+
+
+def test_a_growth_rate_is_signed_and_a_count_has_no_count_line():
+    growth = _cell({"code": "1", "value": 0.1101, "status": None}, get("croissance_annuelle"), "1")
+    assert f">+0,11{NNBSP}%<" in growth  # 0.1101 at two decimals, signed
+    population = _cell({"code": "1", "value": 1295.0, "status": None, "numerator": 1295.0}, get("population"), "1")
+    assert f'<span class="v">1{NNBSP}295</span>' in population and 'class="n"' not in population
 
 
 def test_cell_text_from_data_is_escaped():
-    row = {"code": '"><script>alert(1)</script>', "value": 1.0, "status": None}
-    cell = T.cell_html(row, get("part_0002"))
-    assert "<script>" not in cell and "&lt;script&gt;" in cell
+    code = '"><script>alert(1)</script>'
+    cell = _cell({"code": code, "value": 1.0, "status": None}, get("part_0002"), code)
+    assert "<script>" not in cell and 'data-code="&quot;&gt;&lt;script&gt;' in cell
 
 
 def test_columns_are_split_into_even_tables():
@@ -152,6 +189,24 @@ def test_matrix_counts_flags_per_commune_and_theme():
     assert cell[("A", "vieillissement")] == (0, 0, 0)  # a theme without rows counts zero
     assert grid.height == 3 * 9  # every place by every theme
     assert grid["code"].to_list()[:9] == ["A"] * 9  # places in the given order
+
+
+def test_matrix_cells_count_the_flags_and_say_them():
+    rows = pl.DataFrame({
+        "level": ["COM", "COM", "COM", "EPCI"], "code": ["85020", "85020", "85165", "200029940"],
+        "theme": ["familles", "familles", "logement", "familles"], "direction": ["higher_is_need"] * 4,
+        "unit": ["percent"] * 4, "flag": ["vigilance", "priorité", None, "vigilance"]})
+    html = matrix_table(replace(_view({}), rows=rows))
+    cells = dict(re.findall(r'<span class="mx" data-code="(\d+)" data-theme="familles">(.*?)</span></td>', html))
+    # Benet: one priorité and one vigilance in familles; Oulmes and Vix none; the EPCI one vigilance
+    assert cells["85020"] == ('<span class="mxp" title="1 en priorité">1&#8239;!!</span> '
+                              '<span class="mxv" title="1 en vigilance">1&#8239;!</span>')
+    assert cells["85165"] == cells["85303"] == '<span class="mx0" title="aucun indicateur signalé">·</span>'
+    assert cells["200029940"] == '<span class="mxv" title="1 en vigilance">1&#8239;!</span>'
+    total = re.search(r'data-code="85020" data-theme="total">(.*?)</span></td>', html).group(1)
+    assert ">1&#8239;!!<" in total and ">1&#8239;!<" in total  # 1 + 0 over the themes
+    # the tint: 1 vigilance + 2 x 1 priorité = 3 points, the second class; no tint on the total
+    assert html.count("background-color: #F9D2A6") + html.count("background-color: #f9d2a6") == 1
 
 
 def test_matrix_intensity():

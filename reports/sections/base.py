@@ -1,0 +1,86 @@
+"""What a report section is, and what it may read.
+
+A section is one `Section` object: its anchor id, its French title, the fields of `ReportData` it needs, the
+function that builds its template's context from them, its template (Jinja source, autoescaped) and the CSS only
+it uses. `reports.sections.SECTIONS` lists them in reading order; the page numbers them, lists them in its table
+of contents and renders them in that order (`build_sections`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from reports.quality import SourceQuality
+from reports.templating import compiled
+from reports.view import TerritoryView
+from transforms.compare import FlagRules
+from transforms.compute import Inputs
+from transforms.registry import THEMES, Indicator, indicators
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything a section may build from; a section receives only the fields it names in `needs`."""
+
+    view: TerritoryView  # the territory, its places in reading order and its indicator rows
+    inputs: Inputs  # the staged tables the indicators were computed from (age pyramid)
+    geography: str  # « Géographie communale au 1er janvier 2025 (COG 2025). »
+    comparison_year: int | None  # the earlier census the evolutions start from
+    quality: list[SourceQuality]  # every manifest entry, for the annex
+    data_years: dict[str, str]  # source/vintage -> year of its figures when it is not the vintage
+    rules: FlagRules  # the flag rules the table was computed with
+    state: str = ""  # the store state (reports.shared): values every report of that state shares
+
+
+NEEDS = frozenset(f.name for f in dataclasses.fields(ReportData))
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str  # anchor of the section (`#chiffres-cles`): links, tests and screenshots use it
+    title: str  # French title, in its heading and in the table of contents
+    needs: tuple[str, ...]  # fields of ReportData that `build` takes as keyword arguments
+    build: Callable[..., dict | None]  # context of `template`; None leaves the section out of this report
+    template: str  # Jinja source of the section's body (under its numbered heading)
+    css: str = ""  # styles only this section uses, added once to the page's stylesheet
+    css_class: str = ""  # class of its <section> element
+
+    def __post_init__(self):
+        unknown = set(self.needs) - NEEDS
+        if unknown:
+            raise ValueError(f"section {self.id!r} needs {sorted(unknown)}, not fields of ReportData: "
+                             f"{sorted(NEEDS)}")
+
+
+@dataclass(frozen=True)
+class BuiltSection:
+    """A section as one report shows it: numbered in the order of the sections this report has."""
+
+    id: str
+    title: str
+    number: int
+    body: Markup
+    css_class: str = ""
+
+
+def build_sections(sections: tuple[Section, ...], data: ReportData) -> list[BuiltSection]:
+    built = []
+    for section in sections:
+        context = section.build(**{name: getattr(data, name) for name in section.needs})
+        if context is None:
+            continue
+        body = Markup(compiled(section.template).render(context))
+        built.append(BuiltSection(section.id, section.title, len(built) + 1, body, section.css_class))
+    return built
+
+
+def items_by_theme() -> dict[str, list[Indicator]]:
+    """The catalogue's indicators grouped by theme, themes in their declared order."""
+    by_theme: dict[str, list[Indicator]] = {t: [] for t in THEMES}
+    for ind in indicators():
+        by_theme[ind.theme].append(ind)
+    return by_theme

@@ -1,0 +1,116 @@
+"""2. « Matrice des besoins »: for each commune (or EPCI) and the territory, the flags counted by theme."""
+
+from __future__ import annotations
+
+from html import escape
+
+import polars as pl
+from great_tables import GT, html, loc, style
+from markupsafe import Markup
+
+from reports.matrix import needs_matrix, score
+from reports.sections.base import Section
+from reports.tables import CODE, FRENCH, group_label, house_style
+from reports.view import Place, TerritoryView
+from transforms.registry import THEMES
+
+MATRIX_FILL = {0: None, 1: "#fdf0d2", 2: "#f9d2a6", 3: "#f0a59b"}
+# Soft hyphens (U+00AD) where the narrow matrix columns may break a long theme name (browsers on Linux do not
+# hyphenate French by themselves).
+HYPHENATED = {"Démographie": "Démo\u00adgraphie", "Vieillissement": "Vieillis\u00adsement"}
+PRIORITE = ":priorite"  # helper column of each theme: its priorité count (the theme's own column: vigilance)
+NOTE = ("Un indicateur est en <strong>point de vigilance</strong> quand la valeur de la commune est plus "
+        "défavorable que celle de son département, en <strong>priorité</strong> quand elle l'est nettement plus que "
+        "le département et la France ; un département est comparé à la France (voir les clefs de lecture). Seuls "
+        "les taux orientés (un sens de besoin défini) peuvent être signalés ; teinte : une priorité compte double.")
+
+
+def matrix_cell_pattern(theme: str, vigilance: bool, priorite: bool) -> str:
+    """A cell around great-tables' counts: {0} the vigilances, {1} the priorités, {2} the place's code."""
+    attrs = f'class="mx" data-code="{{2}}" data-theme="{escape(theme)}"'
+    if not vigilance and not priorite:
+        return f'<span {attrs}><span class="mx0" title="aucun indicateur signalé">·</span></span>'
+    parts = []
+    if priorite:
+        parts.append('<span class="mxp" title="{1} en priorité">{1}&#8239;!!</span>')
+    if vigilance:
+        parts.append('<span class="mxv" title="{0} en vigilance">{0}&#8239;!</span>')
+    return f'<span {attrs}>{" ".join(parts)}</span>'
+
+
+def _counts(view: TerritoryView, places: list[Place]) -> tuple[pl.DataFrame, dict[str, int]]:
+    """One row per place: per theme (and `total`) its vigilance count, and its priorité count in `<theme>:priorite`;
+    and the number of indicators of each theme that can be flagged."""
+    grid = needs_matrix(view.rows, [p.key for p in places])
+    cells = {(r["level"], r["code"], r["theme"]): r for r in grid.iter_rows(named=True)}
+    flaggable = {r["theme"]: r["flaggable"] for r in grid.iter_rows(named=True)}
+    data: dict[str, list] = {"groupe": [group_label(view, p) for p in places], "lieu": [p.display for p in places],
+                             CODE: [p.code for p in places]}
+    for theme in THEMES:
+        data[theme] = [cells[(p.level, p.code, theme)]["vigilance"] for p in places]
+        data[theme + PRIORITE] = [cells[(p.level, p.code, theme)]["priorite"] for p in places]
+    data["total"] = [sum(data[t][i] for t in THEMES) for i in range(len(places))]
+    data["total" + PRIORITE] = [sum(data[t + PRIORITE][i] for t in THEMES) for i in range(len(places))]
+    return pl.DataFrame(data), flaggable
+
+
+def _cells(gt: GT, frame: pl.DataFrame) -> GT:
+    """Counts formatted by great-tables, merged into the pattern of their shape, tinted by intensity."""
+    for theme in [*THEMES, "total"]:
+        shapes: dict[tuple[bool, bool], list[int]] = {}
+        tints: dict[int, list[int]] = {}
+        for i, (v, p) in enumerate(zip(frame[theme], frame[theme + PRIORITE])):
+            shapes.setdefault((v > 0, p > 0), []).append(i)
+            if theme != "total" and score(v, p):
+                tints.setdefault(score(v, p), []).append(i)
+        gt = gt.fmt_integer(columns=[theme, theme + PRIORITE], sep_mark=FRENCH["sep_mark"])
+        for (v, p), rows in shapes.items():
+            gt = gt.cols_merge(columns=[theme, theme + PRIORITE, CODE], rows=rows,
+                               pattern=matrix_cell_pattern(theme, v, p))
+        for level, rows in sorted(tints.items()):
+            gt = gt.tab_style(style.fill(MATRIX_FILL[level]), loc.body(columns=theme, rows=rows))
+    return gt.cols_hide(CODE)
+
+
+def matrix_table(view: TerritoryView) -> str:
+    """Communes (and the territory) by themes: vigilance and priorité flags counted, tinted by intensity."""
+    places = list(view.units) + ([view.territory] if view.territory.level != "COM" else [])
+    frame, flaggable = _counts(view, places)
+    labels = {t: html(f'<span class="h-l">{escape(HYPHENATED.get(label, label))}</span>'
+                      f'<span class="h-u">sur {flaggable.get(t, 0)}</span>') for t, label in THEMES.items()}
+    labels["total"] = html(f'<span class="h-l">Total</span><span class="h-u">sur {sum(flaggable.values())}</span>')
+    columns = [*THEMES, "total"]
+    gt = (
+        GT(frame, rowname_col="lieu", groupname_col="groupe", id="matrice-des-besoins")
+        .tab_header(title="Matrice des besoins",
+                    subtitle="Nombre d'indicateurs signalés par thème, sur le nombre de taux qui peuvent l'être : "
+                             "!! priorité, ! point de vigilance")
+        .cols_label(**labels)
+        .pipe(_cells, frame)
+        .cols_align("center", columns=columns)
+        .cols_width({"lieu": "19%", **{c: f"{81 / len(columns):.2f}%" for c in columns}})
+        .tab_source_note(html(NOTE))
+        .pipe(house_style)
+    )
+    return gt.as_raw_html()
+
+
+def build(view: TerritoryView) -> dict:
+    return {"by_epci": view.units_are_epcis, "matrix": Markup(matrix_table(view))}
+
+
+TEMPLATE = """\
+  <p class="lead">Pour chaque {{ "intercommunalité" if by_epci else "commune" }} et chaque thème, le nombre d'indicateurs signalés : une lecture d'ensemble de la concentration des besoins, à discuter avec les partenaires plutôt qu'un verdict automatique.</p>
+  {{ matrix }}
+"""
+
+CSS = """
+/* needs matrix */
+.mx { display: inline-flex; gap: .35rem; font-weight: 700; font-variant-numeric: tabular-nums; }
+.mxp { color: var(--prio-ink); }
+.mxv { color: var(--vig-ink); }
+.mx0 { color: #a7b0ba; font-weight: 400; }
+"""
+
+SECTION = Section(id="matrice", title="Matrice des besoins", needs=("view",), build=build, template=TEMPLATE,
+                  css=CSS)

@@ -1,0 +1,156 @@
+"""The section registry, the build's record of what it wrote (and the index made from it), and what reports of one
+store state share (the table of France, France's age sums), computed once."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from datetime import datetime, timezone
+
+import pytest
+
+import reports.site
+from reports import ages, shared
+from reports.sections import SECTIONS, ReportData, Section, build_sections
+from reports.site import DEMO_EPCI, build_site, render_index
+from sources.store import Store
+from transforms.pipeline import Selection
+from transforms.registry import THEMES
+
+WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def nothing_shared():
+    """Each test starts with nothing computed for any store state."""
+    shared.TABLES.clear()
+    shared.AGE_SUMS.clear()
+    yield
+    shared.TABLES.clear()
+    shared.AGE_SUMS.clear()
+
+
+# -- the registry ----------------------------------------------------------------------------------------------------
+
+
+def test_the_registry_orders_every_section_once():
+    ids = [s.id for s in SECTIONS]
+    assert ids == ["chiffres-cles", "matrice", *THEMES, "clefs-de-lecture", "qualite"]
+    assert len(set(ids)) == len(ids)
+    assert [s.title for s in SECTIONS[2:-2]] == list(THEMES.values())
+
+
+def test_a_section_needs_only_fields_of_the_report_data():
+    with pytest.raises(ValueError, match=r"section 'carte' needs \['territoire'\], not fields of ReportData"):
+        Section(id="carte", title="Carte", needs=("view", "territoire"), build=dict, template="")
+
+
+def test_sections_are_numbered_in_the_order_of_those_built():
+    seen = []
+
+    def build(view, rules):  # receives exactly what it needs
+        seen.append((view, rules))
+        return {"name": view}
+
+    sections = (Section("a", "Un", ("view", "rules"), build, "<p>{{ name }}</p>"),
+                Section("b", "Absent", ("view",), lambda view: None, "never"),
+                Section("c", "Trois", (), lambda: {}, "<p>fixe</p>"))
+    data = ReportData(view="<b>", inputs=None, geography="", comparison_year=None, quality=[], data_years={},
+                      rules="rules")
+    built = build_sections(sections, data)
+    assert seen == [("<b>", "rules")]
+    # « b » built nothing: left out, and « c » takes number 2; the template escapes the value
+    assert [(s.number, s.id, s.title, str(s.body)) for s in built] == [
+        (1, "a", "Un", "<p>&lt;b&gt;</p>"), (2, "c", "Trois", "<p>fixe</p>")]
+
+
+# -- the page and its record -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(demo_store, tmp_path_factory):
+    return build_site(demo_store, [Selection(epci=DEMO_EPCI), Selection(departement="85")],
+                      tmp_path_factory.mktemp("sections-site"), demo=True, generated_at=WHEN)
+
+
+def test_the_page_follows_the_registry(site):
+    page = site.reports[0].read_text(encoding="utf-8")
+    toc = re.search(r'<nav class="toc".*?</nav>', page, re.S).group(0)
+    assert re.findall(r'href="#([^"]+)"', toc) == [s.id for s in SECTIONS]
+    headings = re.findall(r'<section id="([^"]+)"[^>]*>\s*<h2><span class="num">(\d+)</span>([^<]+)</h2>', page)
+    assert headings == [(s.id, str(n), s.title) for n, s in enumerate(SECTIONS, start=1)]
+    for section in SECTIONS:  # each section's CSS once in the stylesheet, though nine sections share one
+        if section.css:
+            assert page.count(section.css) == 1, section.id
+
+
+def test_each_report_is_recorded_beside_itself(site):
+    epci, dep = site.records
+    assert (epci.file, epci.territory, epci.demo) == (f"diagnostic-epci-{DEMO_EPCI}.html", "CC Vendée Sèvre Autise",
+                                                      True)
+    assert epci.kind == f"Établissement public de coopération intercommunale (SIREN {DEMO_EPCI})"
+    assert epci.sections == tuple((n, s.id, s.title) for n, s in enumerate(SECTIONS, start=1))
+    assert epci.exports == tuple(f"indicateurs-epci-{DEMO_EPCI}.{ext}" for ext in ("csv", "parquet", "xlsx"))
+    assert (dep.territory, dep.generated) == ("Vendée (85)", "23 novembre 2026")
+    written = json.loads((site.index.parent / f"diagnostic-epci-{DEMO_EPCI}.json").read_text(encoding="utf-8"))
+    assert written["territory"] == "CC Vendée Sèvre Autise" and written["sections"][0] == [1, "chiffres-cles",
+                                                                                            "Chiffres clés"]
+
+
+def test_the_index_lists_the_records_not_the_html(site, tmp_path):
+    for path in site.index.parent.glob("diagnostic-*"):
+        shutil.copy(path, tmp_path / path.name)
+    # a report whose HTML says one name and whose record another: the index believes the record
+    report = tmp_path / f"diagnostic-epci-{DEMO_EPCI}.html"
+    report.write_text(report.read_text(encoding="utf-8").replace("CC Vendée Sèvre Autise", "Ailleurs"),
+                      encoding="utf-8")
+    index = render_index(tmp_path, False, WHEN)
+    assert "CC Vendée Sèvre Autise" in index and "Ailleurs" not in index and "Vendée (85)" in index
+    assert 'id="bandeau-demo"' in index  # the records say the figures are synthetic
+    # a report written before builds recorded themselves: listed by its file name, nothing invented
+    (tmp_path / "diagnostic-commune-1.html").write_text("<!DOCTYPE html><title>Ancien</title>", encoding="utf-8")
+    index = render_index(tmp_path, False, WHEN)
+    assert '<a href="diagnostic-commune-1.html">diagnostic-commune-1</a>' in index and "Ancien" not in index
+
+
+# -- shared per store state ------------------------------------------------------------------------------------------
+
+
+def counting(monkeypatch, module, name: str) -> list:
+    calls = []
+    original = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_the_table_of_france_is_computed_once_per_store_state(demo_store, tmp_path, monkeypatch):
+    store = Store(tmp_path / "data")
+    shutil.copytree(demo_store.root, store.root)
+    tables = counting(monkeypatch, reports.site, "diagnostic_table")
+    first = build_site(store, [Selection(epci=DEMO_EPCI)], tmp_path / "a", generated_at=WHEN)
+    build_site(store, [Selection(commune="85020")], tmp_path / "b", generated_at=WHEN)
+    assert len(tables) == 1  # the second build reuses the first one's table
+    # the store changes (a staged table rewritten): its state is another one, the table is computed again
+    vintage = store.latest_vintage("rp_population")
+    staged = store.staged_path("rp_population", vintage)
+    os.utime(staged, ns=(staged.stat().st_atime_ns, staged.stat().st_mtime_ns + 1_000_000_000))
+    again = build_site(store, [Selection(epci=DEMO_EPCI)], tmp_path / "c", generated_at=WHEN)
+    assert len(tables) == 2
+    assert again.reports[0].read_bytes() == first.reports[0].read_bytes()
+
+
+def test_france_age_sums_are_computed_once_for_every_departement_report(demo_store, tmp_path, monkeypatch):
+    sums = counting(monkeypatch, ages, "age_sums")
+    for dep in ("85", "49", "44"):  # as the national batches do, one build after another
+        build_site(demo_store, [Selection(departement=dep)], tmp_path / dep, demo=True, generated_at=WHEN)
+    france = [places for _, _, places in sums if places == [("FRANCE", "FR")]]
+    assert len(france) == 1 and len(sums) == 3 + 1  # each département's own sums, France's once
+    page = (tmp_path / "44" / "diagnostic-departement-44.html").read_text(encoding="utf-8")
+    assert "Pyramide des âges en 2022 : Loire-Atlantique (44) et France" in page
