@@ -5,8 +5,8 @@
   retry wait) leaves it running. `prefect_server()` starts the same server (`uvicorn` on Prefect's app factory, as
   `prefect.server.api.server.SubprocessASGIServer` does) with `PR_SET_PDEATHSIG`, so the kernel stops it when the
   command dies however it dies, and points `PREFECT_API_URL` at it. Its console output (uvicorn, and the
-  "Error flushing events" tracebacks its services log when stopped with events in flight) goes to a log file that
-  is kept, and named, only when the server itself failed. A configured `PREFECT_API_URL` (a real server, the test
+  "Error flushing events" tracebacks its services log when stopped with events in flight) goes to an anonymous
+  temporary file (nothing left behind, even after SIGKILL), written out and named only when the server failed. A configured `PREFECT_API_URL` (a real server, the test
   harness) is used as it is.
 - **SIGTERM and SIGINT stop the command within seconds.** The signal raises `Interrupted` in the main thread, so a
   run sets its draft aside; worker threads may sleep in a retry wait for minutes, so a watcher thread, woken by the
@@ -64,8 +64,8 @@ def interrupted_message(signum: int) -> str:
 class Server:
     """Prefect's API server in a child process that dies with this one."""
 
-    def __init__(self, log_path: Path):
-        self.log_path = log_path
+    def __init__(self):
+        self.log = tempfile.TemporaryFile()  # unlinked already: gone with the last descriptor, however we die
         self.process: subprocess.Popen | None = None
         self.port = 0
 
@@ -84,7 +84,7 @@ class Server:
                 break
         self.kill()
         raise ServerFailed(f"Prefect's temporary server did not start within {timeout:.0f} s "
-                           f"(exit code {self.process.returncode}); its log: {self.log_path}\n{self.log_tail()}")
+                           f"(exit code {self.process.returncode}); its log: {self.keep_log()}\n{self.log_tail()}")
 
     def _spawn(self) -> subprocess.Popen:
         import prefect
@@ -96,10 +96,9 @@ class Server:
         command = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
                    "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
                    "--log-level", "error", "--lifespan", "on"]
-        with self.log_path.open("ab") as log:
-            # its own session: a Ctrl-C in the terminal reaches the command, which stops the server in order
-            return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
+        # its own session: a Ctrl-C in the terminal reaches the command, which stops the server in order
+        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+                                start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
 
     def _wait_healthy(self, deadline: float) -> bool:
         while time.monotonic() < deadline:
@@ -135,11 +134,22 @@ class Server:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=SERVER_STOP_SECONDS)
 
-    def log_tail(self, lines: int = 20) -> str:
+    def log_text(self) -> str:
         try:
-            return "\n".join(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-        except OSError:
+            self.log.seek(0)
+            return self.log.read().decode("utf-8", errors="replace")
+        except (OSError, ValueError):
             return ""
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def keep_log(self) -> Path:
+        """The server's output written to a named file, for a user to read."""
+        handle, name = tempfile.mkstemp(prefix=f"abs-diag-prefect-server-{os.getpid()}-", suffix=".log")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(self.log_text())
+        return Path(name)
 
 
 def _free_port() -> int:
@@ -181,9 +191,7 @@ def prefect_server() -> Iterator[Server | None]:
         return
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 
-    handle, name = tempfile.mkstemp(prefix=f"abs-diag-prefect-server-{os.getpid()}-", suffix=".log")
-    os.close(handle)
-    server = Server(Path(name))
+    server = Server()
     try:
         server.start(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
         previous = os.environ.get("PREFECT_API_URL")
@@ -198,9 +206,8 @@ def prefect_server() -> Iterator[Server | None]:
         failed = server.died()
         server.stop()
         if failed:
-            print(f"Prefect's temporary server stopped during the run; its log: {server.log_path}", file=sys.stderr)
-        else:
-            server.log_path.unlink(missing_ok=True)
+            print(f"Prefect's temporary server stopped during the run; its log: {server.keep_log()}", file=sys.stderr)
+        server.log.close()
 
 
 def _drain_prefect_clients() -> None:

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -182,6 +183,7 @@ def test_a_signal_during_a_retry_wait_stops_the_refresh_at_once_and_leaves_nothi
             run.kill_all()
     assert took < 10, f"took {took:.1f} s to stop"
     assert run.survivors(within=10) == []
+    assert not list(Path(tempfile.gettempdir()).glob(f"abs-diag-prefect-server-{run.process.pid}-*"))
     if signum != signal.SIGKILL:
         assert f"error: interrupted by {signal.Signals(signum).name}: stopped." in run.stderr
         assert "Traceback" not in run.stderr
@@ -217,4 +219,4 @@ def test_a_successful_report_prints_its_path_and_nothing_from_the_server(prefect
     assert run.stdout == f"{report}\n"
     assert "Traceback" not in run.stderr and "Error flushing" not in run.stderr
     assert run.survivors(within=5) == []
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob(f"abs-diag-prefect-server-*{run.process.pid}*"))
+    assert not list(Path(tempfile.gettempdir()).glob(f"abs-diag-prefect-server-{run.process.pid}-*"))
