@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from flows.lifecycle import command_session
 
 # The commands run the Prefect flows in ephemeral mode (a temporary local server, no infrastructure). Set before
 # Prefect is imported: no telemetry, a start-up timeout that a fresh database on a slow disk needs, and Prefect's
@@ -94,13 +97,15 @@ def refresh(
     unknown = sorted(set(accept_drop or []) - set(catalogue.sources()))
     if unknown:
         _refuse(f"--accept-drop: unknown source(s): {', '.join(unknown)} (known: {', '.join(catalogue.sources())})")
+    _check_folders(data_dir, out)
     from flows.refresh import RefreshFailed
     from flows.refresh import refresh as refresh_flow
 
     store = _store(data_dir)
-    state = refresh_flow(sources=source or None, mirror=mirror, force=force, publish=publish,
-                         data_dir=str(store.root), publish_dir=_opt(out), accept_drop=accept_drop or None,
-                         return_state=True)
+    with command_session():
+        state = refresh_flow(sources=source or None, mirror=mirror, force=force, publish=publish,
+                             data_dir=str(store.root), publish_dir=_opt(out), accept_drop=accept_drop or None,
+                             return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, RefreshFailed):
         _print_report(outcome.report)
@@ -143,8 +148,9 @@ def indicators(
             selection = Selection(territory=CustomTerritory(name or "Territoire", parse_communes(communes)))
         else:
             selection = None
+        _check_folder(out, "--out")
         table, paths = export_indicators(_store(data_dir), out, selection)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
     flags = table.filter(table["flag"].is_not_null()).height
@@ -184,6 +190,41 @@ def mirror(
                 time.sleep(3600)
         except KeyboardInterrupt:
             typer.echo("stopped")
+
+
+def _check_folders(data_dir: Path | None, out: Path | None) -> None:
+    """The store and publication folders (given or by default), refused before any flow runs when unusable."""
+    from sources.publication import publish_dir
+    from sources.store import data_dir as default_data_dir
+
+    _check_folder(data_dir or default_data_dir(), "--data-dir")
+    _check_folder(out or publish_dir(), "--out")
+
+
+def _check_folder(path: Path, option: str) -> None:
+    """Exit 2 when `path` cannot be the folder of `option`: a file, under a file, or where no file can be
+    created. Nothing is created."""
+    existing = path.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        _refuse(f"{option} {path}: {existing} is a file, not a folder")
+    try:
+        tempfile.TemporaryFile(dir=existing).close()  # the real test: permissions, read-only mounts, ACLs
+    except OSError as exc:
+        _refuse(f"{option} {path}: cannot write in {existing} ({exc.strerror or exc})")
+
+
+def _check_staged(data_dir: Path | None) -> None:
+    """`--refresh never` on a store missing sources: say which, and how to fill it, before any flow runs."""
+    from sources.refresh import missing_sources
+
+    store = _store(data_dir)
+    missing = missing_sources(store)
+    if missing:
+        _refuse(f"--refresh never, but {len(missing)} source(s) were never staged in the store {store.root} "
+                f"({', '.join(missing)}): run `abs-diag refresh --data-dir {store.root}` first, "
+                f"or leave out --refresh never")
 
 
 def _refuse(message: str):
@@ -244,12 +285,16 @@ def report(
     territory = _territory(epci, commune, communes, name)
     if refresh_first not in ("missing", "always", "never"):
         _refuse(f"--refresh is missing, always or never, not {refresh_first!r}")
+    _check_folders(data_dir, out)
+    if refresh_first == "never":
+        _check_staged(data_dir)
     _check_in_geography(data_dir, epcis=[territory.epci] if territory.epci else [],
                         communes=territory.communes or ([territory.commune] if territory.commune else []))
     from flows.diagnostic import diagnostic
 
-    state = diagnostic(territory, data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror,
-                       refresh=refresh_first, demo=demo, return_state=True)
+    with command_session():
+        state = diagnostic(territory, data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror,
+                           refresh=refresh_first, demo=demo, return_state=True)
     _exit_if_failed(state)
     typer.echo(state.result())
 
@@ -287,12 +332,15 @@ def national(
         departement = [check_departement(code) for code in departement or []]
     except ValueError as exc:
         _refuse(str(exc))
+    _check_folders(data_dir, out)
     _check_in_geography(data_dir, epcis=epci, departements=departement)
     from flows.national import national as national_flow
 
-    state = national_flow(runner=runner, epcis=epci or None, departements=[] if no_departements else (departement or None),
-                          batch_size=batch_size, data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror,
-                          demo=demo, return_state=True)
+    with command_session():
+        state = national_flow(runner=runner, epcis=epci or None,
+                              departements=[] if no_departements else (departement or None),
+                              batch_size=batch_size, data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror,
+                              demo=demo, return_state=True)
     _exit_if_failed(state)
     typer.echo(state.result())
 
@@ -311,21 +359,23 @@ def demo(
     from sources.demo import MIRROR_ROOT
     from sources.mirror import serve
 
+    _check_folders(data_dir, out)
     typer.echo("Données de démonstration SYNTHÉTIQUES (codes et noms réels, chiffres inventés).")
     store = _store(data_dir)
-    with serve(MIRROR_ROOT) as mirror:
-        typer.echo(f"demo mirror: {mirror.url} (ABS_MIRROR)")
-        state = refresh_flow(mirror=mirror.url, data_dir=str(store.root), publish_dir=str(out.resolve()),
-                             demo=True, return_state=True)
-    outcome = state.result(raise_on_failure=False)
-    if isinstance(outcome, RefreshFailed):
-        _print_report(outcome.report)
-        raise typer.Exit(code=1)
-    _exit_if_failed(state)
-    _print_report(outcome["report"])
-    typer.echo(f"\nstore: {store.root}")
-    state = national_flow(runner=TaskRunnerSpec(max_workers=2), data_dir=str(store.root),
-                          publish_dir=str(out.resolve()), refresh="never", demo=True, return_state=True)
+    with command_session():
+        with serve(MIRROR_ROOT) as mirror:
+            typer.echo(f"demo mirror: {mirror.url} (ABS_MIRROR)")
+            state = refresh_flow(mirror=mirror.url, data_dir=str(store.root), publish_dir=str(out.resolve()),
+                                 demo=True, return_state=True)
+        outcome = state.result(raise_on_failure=False)
+        if isinstance(outcome, RefreshFailed):
+            _print_report(outcome.report)
+            raise typer.Exit(code=1)
+        _exit_if_failed(state)
+        _print_report(outcome["report"])
+        typer.echo(f"\nstore: {store.root}")
+        state = national_flow(runner=TaskRunnerSpec(max_workers=2), data_dir=str(store.root),
+                              publish_dir=str(out.resolve()), refresh="never", demo=True, return_state=True)
     _exit_if_failed(state)
     from reports.site import DEMO_EPCI, report_name
     from transforms.pipeline import Selection
@@ -333,7 +383,6 @@ def demo(
     index = Path(state.result())
     typer.echo(f"index of the reports: {index}")
     typer.echo(f"report: {index.parent / report_name(Selection(epci=DEMO_EPCI))}")
-
 
 def _opt(path: Path | None) -> str | None:
     return str(path.resolve()) if path else None

@@ -48,6 +48,13 @@ def missing_sources(data_dir: str | None) -> list[str]:
 def ensure_data(policy: str, data_dir: str | None, mirror: str | None) -> None:
     """Refresh the store first when the policy asks for it ("always", or "missing" and a source never staged)."""
     if policy == "never":
+        from sources.refresh import missing_sources as never_staged
+
+        store = open_store(data_dir)
+        missing = never_staged(store)
+        if missing:  # said at once, instead of a table missing deep in the computation
+            raise ValueError(f"refresh=never, but {len(missing)} source(s) were never staged in the store "
+                             f"{store.root} ({', '.join(missing)}): run the refresh flow (`abs-diag refresh`) first")
         return
     missing = missing_sources(data_dir)
     if policy == "missing" and not missing:

@@ -88,11 +88,14 @@ def diagnostic(
     try:
         built = build_report(territory, str(store.root), str(draft.path), demo)
         folder = pub.commit(draft)
-    except BaseException as exc:
+    except BaseException as raised:
+        exc = pub.explain(draft, raised)  # disk full or permissions: named with the step and the path
         failed = pub.fail(draft, exc)
         create_markdown_artifact(key=key, markdown=(
             f"# Diagnostic of {territory.label}: not published\n\n```\n{exc}\n```\n\n"
             f"- The partial output is set aside in `{failed}`.\n- Previous publication kept: {describe(pub)}.\n"))
+        if exc is not raised:
+            raise exc from raised
         raise
     report = folder / built["reports"][0]
     create_link_artifact(key=key, link=report.as_uri(), link_text=f"Diagnostic {territory.label}",

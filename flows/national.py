@@ -164,18 +164,21 @@ def national(
     n_epci = sum(u.level == "epci" for u in units)
     log.info("%d EPCI and %d départements in %d batch(es) on %s", n_epci, len(units) - n_epci,
              len(unit_batches), runner.label)
-    table_path = pub.dir / f".table-{draft.version}.parquet"  # beside the draft: not part of the publication
+    table_path = pub.scratch_path(draft, "table.parquet")  # beside the draft: not part of the publication
     try:
         france_table(root, str(draft.path), str(table_path), demo)
         done = national_batch.with_options(task_runner=runner.build())(
             unit_batches, root, str(draft.path), str(table_path), demo, generated_at)
         build_index(str(draft.path), demo, generated_at)
         folder = pub.commit(draft)
-    except BaseException as exc:
+    except BaseException as raised:
+        exc = pub.explain(draft, raised)  # disk full or permissions: named with the step and the path
         failed = pub.fail(draft, exc)
         create_markdown_artifact(key="national-summary", markdown=(
             f"# National diagnostics: not published\n\n```\n{exc}\n```\n\n"
             f"- The partial output is set aside in `{failed}`.\n- Previous publication kept: {describe(pub)}.\n"))
+        if exc is not raised:
+            raise exc from raised
         raise
     finally:
         table_path.unlink(missing_ok=True)

@@ -221,7 +221,7 @@ def _publish(pub, report: RefreshReport, store, about: dict, demo: bool = False)
         failed = pub.fail(draft, exc)
         _artifacts(report, [f"Publication failed: {exc}", f"Set aside in {failed}.",
                             f"Previous publication kept: {describe(pub)}."])
-        raise
+        raise pub.explain(draft, exc)  # an OS error (disk full, permissions) names the draft
     get_run_logger().info("published %s", folder)
     return folder
 

@@ -126,3 +126,68 @@ def test_demo_runs_the_whole_pipeline_offline_and_prints_the_report(tmp_path):
     for name in ("national", "indicateurs"):
         csv = (Publication(tmp_path / "pub", name).latest / "indicateurs-france.csv").read_text(encoding="utf-8-sig")
         assert csv.splitlines()[1].endswith("synthétiques (démonstration)")
+
+
+@pytest.mark.parametrize("command", [["report", "--epci", "200067346"], ["national"], ["refresh"], ["demo"]])
+@pytest.mark.parametrize("option", ["--out", "--data-dir"])
+def test_a_folder_option_that_is_a_file_is_refused_in_one_line(tmp_path, command, option):
+    a_file = tmp_path / "report.html"
+    a_file.write_text("not a folder", encoding="utf-8")
+    other = "--data-dir" if option == "--out" else "--out"
+    result = invoke(*command, option, str(a_file / "sub"), other, str(tmp_path / "other"))
+    assert result.exit_code == 2, result.output
+    assert result.output == f"error: {option} {a_file / 'sub'}: {a_file} is a file, not a folder\n"
+    assert a_file.read_text(encoding="utf-8") == "not a folder" and not (tmp_path / "other").exists()
+
+
+@pytest.mark.parametrize("option", ["--out", "--data-dir"])
+def test_a_folder_option_where_nothing_can_be_written_is_refused_in_one_line(tmp_path, option):
+    # /sys refuses new files even to root (a chmod would not stop the root user running these tests)
+    other = "--data-dir" if option == "--out" else "--out"
+    result = invoke("report", "--epci", "200067346", option, "/sys/abs-diag", other, str(tmp_path / "other"))
+    assert result.exit_code == 2, result.output
+    assert result.output == f"error: {option} /sys/abs-diag: cannot write in /sys (Permission denied)\n"
+
+
+def test_indicators_out_pointing_at_a_file_is_one_line(demo_store, tmp_path):
+    a_file = tmp_path / "out"
+    a_file.write_text("x", encoding="utf-8")
+    result = invoke("indicators", "--epci", "200067346", "--data-dir", str(demo_store.root), "--out", str(a_file))
+    assert result.exit_code == 2, result.output
+    assert result.output == f"error: --out {a_file}: {a_file} is a file, not a folder\n"
+
+
+def test_report_refresh_never_on_an_empty_store_says_what_is_missing_at_once(tmp_path):
+    from sources import catalogue
+
+    store = tmp_path / "empty-store"
+    result = invoke("report", "--epci", "200067346", "--refresh", "never", "--data-dir", str(store),
+                    "--out", str(tmp_path / "pub"))
+    assert result.exit_code == 2, result.output
+    every = catalogue.sources()
+    assert result.output == (f"error: --refresh never, but {len(every)} source(s) were never staged in the store "
+                             f"{store} ({', '.join(every)}): run `abs-diag refresh --data-dir {store}` first, "
+                             "or leave out --refresh never\n")
+    assert not (tmp_path / "pub").exists()
+
+
+def test_a_full_disk_while_writing_the_report_names_the_draft_and_keeps_the_last_report(
+        demo_store, tmp_path, monkeypatch):
+    args = ("report", "--epci", "200029940", "--refresh", "never", "--data-dir", str(demo_store.root),
+            "--out", str(tmp_path))
+    assert invoke(*args).exit_code == 0
+    pub = Publication(tmp_path, "territoires/epci-200029940")
+    kept = pub.latest
+
+    def full_disk(store, selections, out, **kwargs):
+        (out / "diagnostic.html").symlink_to("/dev/full")  # a real ENOSPC on write
+        (out / "diagnostic.html").write_text("x" * 100_000, encoding="utf-8")
+
+    monkeypatch.setattr("reports.site.build_site", full_disk)
+    result = invoke(*args)
+    assert result.exit_code == 1
+    [failed] = [p for p in pub.dir.iterdir() if p.name.startswith("_failed-")]
+    draft = pub.dir / failed.name.replace("_failed-", "_draft-")
+    assert (f"publication territoires/epci-200029940: draft failed on {draft}: [Errno 28] No space left on device "
+            "(the previous publication is kept)") in result.output
+    assert pub.latest == kept and pub.versions() == [kept.name]

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import pickle
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from sources.publication import Publication, describe
+from sources.publication import Publication, PublishError, describe
+
+REPO = Path(__file__).resolve().parents[1]
 
 NOW = datetime(2026, 7, 1, 4, 0, 12, tzinfo=UTC)
 
@@ -126,3 +133,119 @@ def test_failing_a_version_that_latest_already_points_to_keeps_it(tmp_path):
     folder = pub.commit(draft)
     assert pub.fail(draft, "a step after the switch failed") == folder  # published: not moved
     assert pub.latest == folder and pub.versions() == [folder.name]
+
+
+# -- leftovers of dead runs, and errors of the publication itself --------------------------------------------
+
+def _die_while_publishing(root, step: str) -> subprocess.CompletedProcess:
+    """A real process that begins a draft of `national` and dies (SIGKILL-like `os._exit`) at `step`."""
+    script = f"""
+import os, sys
+from sources.publication import Publication
+pub = Publication({str(root)!r}, "national")
+draft = pub.begin()
+(draft.path / "rapport.html").write_text("half", encoding="utf-8")
+pub.scratch_path(draft, "table.parquet").write_bytes(b"scratch")
+if {step!r} == "switch":
+    os.symlink = lambda *args: os._exit(9)  # dies after the rename, before `latest` moves
+    pub.commit(draft)
+os._exit(9)
+"""
+    return subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+def _names(pub: Publication) -> list[str]:
+    return sorted(p.name for p in pub.dir.iterdir())
+
+
+def test_the_next_publication_sets_aside_the_draft_of_a_dead_run(tmp_path):
+    pub = Publication(tmp_path, "national")
+    version = publish(pub, "2026")
+    assert _die_while_publishing(tmp_path, "draft").returncode == 9
+    [dead] = [n for n in _names(pub) if n.startswith("_draft-")]
+    assert any(n.startswith(".scratch-") for n in _names(pub))
+
+    second = publish(pub, "2027", now=NOW.replace(year=2027))
+    failed = pub.dir / dead.replace("_draft-", "_failed-")
+    assert "interrupted" in (failed / "failure.txt").read_text(encoding="utf-8")
+    assert (failed / "rapport.html").read_text(encoding="utf-8") == "half"
+    assert _names(pub) == sorted([".lock", version, second, failed.name, "latest"])
+    assert pub.versions() == [version, second] and pub.latest.name == second
+
+
+def test_a_run_killed_between_the_rename_and_the_switch_leaves_no_version_behind(tmp_path):
+    pub = Publication(tmp_path, "national")
+    version = publish(pub, "2026")
+    assert _die_while_publishing(tmp_path, "switch").returncode == 9
+    [orphan] = [v for v in pub.versions() if v != version]  # renamed, never pointed to
+    assert pub.latest.name == version
+
+    second = publish(pub, "2027", now=NOW.replace(year=2027))
+    assert pub.versions() == [version, second] and pub.latest.name == second
+    failed = pub.dir / f"_failed-{orphan}"
+    assert "interrupted" in (failed / "failure.txt").read_text(encoding="utf-8")
+    assert not [n for n in _names(pub) if n.startswith((".committing-", ".latest-", ".scratch-", "_draft-"))]
+
+
+def test_the_draft_and_scratch_files_of_a_live_run_are_never_touched(tmp_path):
+    pub = Publication(tmp_path, "national")
+    live = pub.begin(now=NOW)  # a run writing now, in another Publication object (its flock is held)
+    scratch = pub.scratch_path(live, "table.parquet")
+    scratch.write_bytes(b"in use")
+    (pub.dir / ".latest-dead.tmp").symlink_to("nowhere")  # a dead run's temporary link
+
+    other = Publication(tmp_path, "national").begin(now=NOW)
+    assert live.path.is_dir() and scratch.read_bytes() == b"in use"
+    assert other.path != live.path and not (pub.dir / ".latest-dead.tmp").is_symlink()
+    assert pub.commit(live) == pub.dir / live.version  # the live run publishes normally afterwards
+
+
+def test_writing_the_draft_on_a_full_disk_names_the_draft(tmp_path):
+    pub = Publication(tmp_path, "national")
+    version = publish(pub, "2026")
+    draft = pub.begin(now=NOW.replace(year=2027))
+    (draft.path / "rapport.html").symlink_to("/dev/full")  # every write there fails with ENOSPC
+    with pytest.raises(OSError) as raised:
+        (draft.path / "rapport.html").write_text("x" * 10_000, encoding="utf-8")
+    assert str(raised.value) == "[Errno 28] No space left on device"  # what the user saw: no path, no step
+    error = pub.explain(draft, raised.value)
+    assert isinstance(error, PublishError) and error.errno == errno.ENOSPC
+    assert str(error) == (f"publication national: draft failed on {draft.path}: [Errno 28] No space left on "
+                          "device (the previous publication is kept)")
+    pub.fail(draft, error)
+    assert pub.latest.name == version and pub.versions() == [version]
+    assert pub.explain(draft, ValueError("bad")) .args == ("bad",)  # not an OS error: unchanged
+
+
+@pytest.mark.parametrize("target, step, where", [
+    ("os.rename", "commit", "{final}"),
+    ("os.symlink", "switch of latest", "{dir}/latest"),
+])
+def test_a_full_disk_at_commit_or_switch_names_the_step_and_keeps_the_previous_publication(
+        tmp_path, monkeypatch, target, step, where):
+    pub = Publication(tmp_path, "national")
+    version = publish(pub, "2026")
+    draft = pub.begin(now=NOW.replace(year=2027))
+    (draft.path / "rapport.html").write_text("2027", encoding="utf-8")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(f"sources.publication.{target}", full)
+    with pytest.raises(PublishError) as raised:
+        pub.commit(draft)
+    monkeypatch.undo()
+    path = where.format(final=pub.dir / draft.version, dir=pub.dir)
+    assert str(raised.value) == (f"publication national: {step} failed on {path}: [Errno 28] No space left on "
+                                 "device (the previous publication is kept)")
+    pub.fail(draft, raised.value)
+    assert pub.latest.name == version and pub.versions() == [version]
+    assert (pub.latest / "rapport.html").read_text(encoding="utf-8") == "2026"
+    assert pickle.loads(pickle.dumps(raised.value)).args == raised.value.args  # Prefect pickles run errors
+    assert str(pickle.loads(pickle.dumps(raised.value))) == str(raised.value)
+
+
+def test_a_publication_folder_that_cannot_be_made_is_a_draft_error(tmp_path):
+    (tmp_path / "national").write_text("a file where the folder should be", encoding="utf-8")
+    with pytest.raises(PublishError, match=r"publication territoires/x: draft failed on .*national"):
+        Publication(tmp_path / "national", "territoires/x").begin()
