@@ -132,23 +132,11 @@ def refresh(
     preflight(sources_refresh.entry_urls(geo_entries + others), mirror)  # offline: said in seconds, before the lock
     pub = publication(publish_dir, PUBLICATION)
     outcome: list[str] = []
-    results: list[SourceResult] = []
     log.info("refreshing %d entries into %s", len(geo_entries) + len(others), root)
     with _locked(store, lock_timeout):
         run = store.begin_run()  # the entries write into the run's pending area; the store switches below
-        for entry in geo_entries:  # in order: the EPCI composition is checked against the communes
-            if any(r.status == "failed" for r in results):
-                results.append(sources_refresh.not_attempted(entry, sources_refresh.GEOGRAPHY_FAILED))
-                continue
-            future = refresh_source.submit(entry.source, entry.vintage, root, mirror, force, run.id, accept_drop)
-            results.append(_outcome(future, entry.source, entry.vintage))
-        if any(r.status == "failed" for r in results):
-            results += [sources_refresh.not_attempted(e, sources_refresh.GEOGRAPHY_FAILED) for e in others]
-        else:
-            futures = refresh_source.map([e.source for e in others], [e.vintage for e in others],
-                                         unmapped(root), unmapped(mirror), unmapped(force), unmapped(run.id),
-                                         unmapped(accept_drop))
-            results += [_outcome(f, e.source, e.vintage) for f, e in zip(futures, others)]
+        with _discarded_if_interrupted(run):
+            results = _stage_all(run, geo_entries, others, mirror, force, accept_drop)
         report = RefreshReport(sources_refresh.commit(run, results))  # one step: readers see all or nothing
 
         if report.failed:
@@ -181,6 +169,34 @@ def refresh(
         published.append(diagnostic(territory, data_dir=root, publish_dir=publish_dir, refresh="never"))
     return {"report": report, "published": str(folder) if folder else None, "publication": outcome[-1],
             "reports": published}
+
+
+def _stage_all(run, geo_entries, others, mirror, force, accept_drop) -> list[SourceResult]:
+    """Every entry staged into the run's pending area: the COG entries in order (the EPCI composition is checked
+    against the communes), then the others in parallel tasks; a COG failure leaves the others not attempted."""
+    root, results = str(run.root), []
+    for entry in geo_entries:
+        if any(r.status == "failed" for r in results):
+            results.append(sources_refresh.not_attempted(entry, sources_refresh.GEOGRAPHY_FAILED))
+            continue
+        future = refresh_source.submit(entry.source, entry.vintage, root, mirror, force, run.id, accept_drop)
+        results.append(_outcome(future, entry.source, entry.vintage))
+    if any(r.status == "failed" for r in results):
+        return results + [sources_refresh.not_attempted(e, sources_refresh.GEOGRAPHY_FAILED) for e in others]
+    futures = refresh_source.map([e.source for e in others], [e.vintage for e in others], unmapped(root),
+                                 unmapped(mirror), unmapped(force), unmapped(run.id), unmapped(accept_drop))
+    return results + [_outcome(f, e.source, e.vintage) for f, e in zip(futures, others)]
+
+
+@contextlib.contextmanager
+def _discarded_if_interrupted(run) -> Iterator[None]:
+    """An interrupted run (SIGTERM, Ctrl-C) drops its pending area: the store keeps its state, nothing is left.
+    (A killed one leaves it to the next refresh, which cleans it.)"""
+    try:
+        yield
+    except BaseException:
+        run.discard()
+        raise
 
 
 def staged_state(manifest: dict) -> dict[str, dict]:

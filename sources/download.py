@@ -461,12 +461,22 @@ def _check_zip(spec: FileSpec, url: str, path: Path) -> None:
             too_large = archive_too_large(zf, spec.max_unpacked)
             if too_large:
                 raise DownloadError(url, too_large)
+            unsafe = [name for name in zf.namelist() if _unsafe_member(name)]
+            if unsafe:  # never extracted here, but no publisher ships such names: a tampered archive
+                raise DownloadError(url, f"the archive holds member names that climb out of any folder (zip slip): "
+                                         f"{', '.join(repr(n) for n in unsafe[:3])}")
             # inflates every member in 1 MiB pieces; zipfile stops each at its declared size (checked above)
             bad = zf.testzip()
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # corrupt deflate data raises zlib.error
         raise DownloadError(url, f"not a readable zip archive ({exc}); truncated download?") from exc
     if bad is not None:
         raise DownloadError(url, f"zip member {bad!r} is corrupt (CRC mismatch)")
+
+
+def _unsafe_member(name: str) -> bool:
+    """An absolute member name, a drive letter or a `..` step (either separator)."""
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
 
 
 def _retry_after(response: requests.Response) -> float | None:

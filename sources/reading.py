@@ -104,9 +104,21 @@ def read_csv_bytes(data: bytes, separator: str, *, source: str, name: str) -> pl
     if not _NOT_BLANK.search(data, len(BOM) if data.startswith(BOM) else 0):
         raise ParseError(source, name, "the file is empty")
     try:
-        return pl.read_csv(data, separator=separator, infer_schema=False, quote_char='"', truncate_ragged_lines=False)
+        frame = pl.read_csv(data, separator=separator, infer_schema=False, quote_char='"', truncate_ragged_lines=False)
     except pl.exceptions.ComputeError as exc:
         raise ParseError(source, name, f"malformed CSV: {exc}") from exc
+    if frame.width == 1:
+        _refuse_other_separator(frame.columns[0], separator, source=source, name=name)
+    return frame
+
+
+def _refuse_other_separator(header: str, separator: str, *, source: str, name: str) -> None:
+    """A one-column header holding another usual separator: the file was written with that one."""
+    found = [s for s in (";", ",", "\t", "|") if s != separator and header.count(s) >= 2]
+    if found:
+        shown = {"\t": "tab"}.get(found[0], repr(found[0]))
+        raise ParseError(source, name, f"the header is one column separated by {shown}, not by the expected "
+                                       f"separator {separator!r}: {header[:80]!r}…")
 
 
 def read_csv_text(text: str, separator: str, *, source: str, name: str) -> pl.DataFrame:
