@@ -95,3 +95,11 @@ def demo_store(tmp_path_factory, demo_mirror):
     report = refresh(store=store, mirror=demo_mirror.url)
     assert report.failed == [], [f.error for f in report.failed]
     return store
+
+
+@pytest.fixture(scope="session")
+def prefect_home(tmp_path_factory):
+    """A Prefect home for the `abs-diag` commands the tests start in subprocesses (tests/cli_support.py)."""
+    from cli_support import migrated_prefect_home
+
+    return migrated_prefect_home(tmp_path_factory.mktemp("prefect-home"))

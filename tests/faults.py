@@ -205,7 +205,7 @@ def store_state(data: Path) -> dict:
     of its files and its staging) except the `last_failure` a failure adds. Rejected bytes kept apart (`.rejected`) and lock files are not part of it."""
     def skip(path: Path) -> bool:
         return (path.name in (".lock", ".readers", "manifest.json") or path.name.endswith(".rejected")
-                or "lock" in path.name)
+                or "lock" in path.name or path.relative_to(data).parts[0] == "pending")  # see `leftovers`
 
     manifest_path = data / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}

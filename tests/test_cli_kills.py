@@ -5,40 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import psutil
 import pytest
 
+from cli_support import Run, is_alive
 from sources.publication import Publication
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def prefect_home(tmp_path_factory) -> Path:
-    """A Prefect home whose database is already migrated (a fresh one takes ~13 s at the first server start)."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    subprocess.run([sys.executable, "-c", "import asyncio\nfrom prefect.server.database import "
-                    "provide_database_interface\nasyncio.run(provide_database_interface().create_db())"],
-                   env=_env(home), check=True, timeout=120, capture_output=True)
-    return home
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ABS_"))}
-    return env | {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-                  "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "INFO",  # the retry line says when to strike
-                  "PYTHONPATH": str(REPO)}
 
 
 class CutBody(BaseHTTPRequestHandler):
@@ -89,72 +67,6 @@ def store_state(root: Path) -> tuple[dict, dict]:
     return tree_hashes(root), entries
 
 
-class Run:
-    """The command in a subprocess; its stderr collected by a thread."""
-
-    def __init__(self, args: list[str], home: Path, cwd: Path):
-        self.process = subprocess.Popen([sys.executable, "-m", "flows.cli", *args], env=_env(home), cwd=cwd,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.ps = psutil.Process(self.process.pid)
-        self.stderr = ""
-        self.stdout = ""
-        # both streams read by threads: a process left behind holding a pipe must fail the test, not hang it
-        self._readers = [threading.Thread(target=self._read, args=(name,), daemon=True) for name in ("stdout", "stderr")]
-        for reader in self._readers:
-            reader.start()
-        self.descendants: dict[int, psutil.Process] = {}
-
-    def _read(self, name: str):
-        for line in getattr(self.process, name):
-            setattr(self, name, getattr(self, name) + line)
-
-    def wait_for(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.stderr:
-            self.note_descendants()
-            assert self.process.poll() is None, f"ended before {text!r}:\n{self.stderr}"
-            assert time.monotonic() < deadline, f"no {text!r} within {timeout} s:\n{self.stderr}"
-            time.sleep(0.1)
-        self.note_descendants()
-
-    def note_descendants(self) -> None:
-        try:
-            for child in self.ps.children(recursive=True):
-                self.descendants.setdefault(child.pid, child)
-        except psutil.NoSuchProcess:
-            pass
-
-    def finish(self, timeout: float) -> int:
-        code = self.process.wait(timeout=timeout)
-        for reader in self._readers:
-            reader.join(timeout=5)
-        return code
-
-    def survivors(self, within: float) -> list[psutil.Process]:
-        """Descendants still alive `within` seconds after the command ended (a zombie counts as gone)."""
-        deadline = time.monotonic() + within
-        while True:
-            alive = [p for p in self.descendants.values() if _alive(p)]
-            if not alive or time.monotonic() > deadline:
-                return alive
-            time.sleep(0.1)
-
-    def kill_all(self) -> None:
-        for p in [self.ps, *self.descendants.values()]:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
-        self.process.wait(timeout=10)
-
-
-def _alive(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 @pytest.fixture
 def store_and_publication(demo_store, tmp_path):
     """A copy of the demo store and a publication with one version, as a user would have them."""
@@ -197,7 +109,7 @@ def test_sigkill_of_a_report_leaves_no_prefect_server(prefect_home, demo_store, 
                "--out", str(tmp_path / "pub")], prefect_home, tmp_path)
     try:
         deadline = time.monotonic() + 30
-        while not any("uvicorn" in " ".join(p.cmdline()) for p in run.descendants.values() if _alive(p)):
+        while not any("uvicorn" in " ".join(p.cmdline()) for p in run.descendants.values() if is_alive(p)):
             assert run.process.poll() is None and time.monotonic() < deadline, run.stderr
             run.note_descendants()
             time.sleep(0.1)
