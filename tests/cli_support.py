@@ -81,6 +81,21 @@ class Run:
                 return alive
             time.sleep(0.1)
 
+    def kill_when(self, happened, timeout: float) -> None:
+        """SIGKILL the command as soon as `happened()` is true (polled every 20 ms); it must still be running."""
+        deadline = time.monotonic() + timeout
+        try:
+            while not happened():
+                self.note_descendants()
+                assert self.process.poll() is None, f"the command ended first:\n{self.stderr}"
+                assert time.monotonic() < deadline, f"not reached within {timeout} s:\n{self.stderr}"
+                time.sleep(0.02)
+            self.process.kill()
+            assert self.finish(timeout=15) == -9
+        finally:
+            if self.process.poll() is None:
+                self.kill_all()
+
     def kill_all(self) -> None:
         for p in [self.ps, *self.descendants.values()]:
             try:

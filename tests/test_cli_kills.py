@@ -107,17 +107,8 @@ def test_a_signal_during_a_retry_wait_stops_the_refresh_at_once_and_leaves_nothi
 def test_sigkill_of_a_report_leaves_no_prefect_server(prefect_home, demo_store, tmp_path):
     run = Run(["report", "--epci", "200029940", "--refresh", "never", "--data-dir", str(demo_store.root),
                "--out", str(tmp_path / "pub")], prefect_home, tmp_path)
-    try:
-        deadline = time.monotonic() + 30
-        while not any("uvicorn" in " ".join(p.cmdline()) for p in run.descendants.values() if is_alive(p)):
-            assert run.process.poll() is None and time.monotonic() < deadline, run.stderr
-            run.note_descendants()
-            time.sleep(0.1)
-        run.process.kill()
-        assert run.finish(timeout=10) == -9
-    finally:
-        if run.process.poll() is None:
-            run.kill_all()
+    run.kill_when(lambda: any("uvicorn" in " ".join(p.cmdline()) for p in run.descendants.values() if is_alive(p)),
+                  timeout=30)
     assert run.survivors(within=10) == []
 
 

@@ -323,23 +323,6 @@ def test_an_archive_with_zip_slip_member_names_is_refused(world):
 
 # -- kills: the real command in a subprocess, SIGKILL at a chosen moment, then the next run ----------------------
 
-def _kill_when(run: Run, happened, timeout: float = 90) -> None:
-    """SIGKILL the command as soon as `happened()` is true (polled every 20 ms)."""
-    deadline = time.monotonic() + timeout
-    try:
-        while not happened():
-            run.note_descendants()
-            assert run.process.poll() is None, f"the command ended first:\n{run.stderr}"
-            assert time.monotonic() < deadline, f"not reached within {timeout} s:\n{run.stderr}"
-            time.sleep(0.02)
-        run.process.kill()
-        assert run.finish(timeout=15) == -9
-    finally:
-        if run.process.poll() is None:
-            run.kill_all()
-    assert run.survivors(within=10) == []  # Prefect's temporary server died with the command
-
-
 def _command(world: World, prefect_home: Path, cwd: Path) -> Run:
     return Run(["refresh", "--force", "--mirror", world.mirror.url, "--data-dir", str(world.data),
                 "--out", str(world.pub)], prefect_home, cwd)
@@ -349,7 +332,8 @@ def test_a_refresh_killed_while_staging_changes_nothing_and_the_next_run_cleans_
     world.mirror.faults[upstream_path("births", "2024")] = slow(10)  # the run stays in its staging phase
     before = snapshot(world)
     run = _command(world, prefect_home, tmp_path)
-    _kill_when(run, lambda: any((world.data / "pending").glob("*/staged/*/*.parquet")))
+    run.kill_when(lambda: any((world.data / "pending").glob("*/staged/*/*.parquet")), timeout=90)
+    assert run.survivors(within=10) == []  # Prefect's temporary server died with the command
     assert snapshot(world) == before  # the store switches to a run's state only at its end
     assert leftovers(world.data) != []  # the killed run's pending area, until the next run
     del world.mirror.faults[upstream_path("births", "2024")]
@@ -364,7 +348,8 @@ def test_a_refresh_killed_while_publishing_keeps_latest_and_the_next_run_sets_th
     latest = pub.resolve() / os.readlink(pub / "latest")
     before = publication_state(world.pub)
     run = _command(world, prefect_home, tmp_path)
-    _kill_when(run, lambda: any(pub.glob("_draft-*")))
+    run.kill_when(lambda: any(pub.glob("_draft-*")), timeout=90)
+    assert run.survivors(within=10) == []
     assert (pub / "latest").resolve() == latest
     assert {k: v for k, v in publication_state(world.pub).items() if "/_draft-" not in k} == before
     state = world.refresh()  # the store holds the killed run's tables: they are published now
