@@ -102,7 +102,8 @@ def _part_checks(rules: Rules) -> list[pa.Check]:
     checks = []
     for whole, parts in sorted(rules.part_pairs().items()):
         whole_value = pl.col("value").filter(pl.col("variable") == whole).first().over(_KEY)
-        comparable = pl.col("value").is_finite() & whole_value.is_finite()  # null when either is null
+        # null when either is null; a negative or non-finite whole is refused by its own rule, not by each part
+        comparable = pl.col("value").is_finite() & whole_value.is_finite() & (whole_value >= 0)
         ok = (~pl.col("variable").is_in(list(parts)) | ~comparable.fill_null(False)
               | (pl.col("value") <= whole_value + rules.part_tolerance))
         checks.append(pa.Check(lambda data, e=ok: data.lazyframe.select(e),
@@ -189,14 +190,19 @@ def validate(
     return frame
 
 
+def _key_label(row: dict) -> str:
+    """The file row a staged row comes from: `COM 01001 2022` (a month for CAF files)."""
+    return f"{row['level']} {row['code']} " + str(row["year"]) + (f"-{row['month']:02d}" if row.get("month") else "")
+
+
 def _row_label(row: dict) -> str:
-    parts = [f"{row['level']} {row['code']}", str(row["year"]) + (f"-{row['month']:02d}" if row.get("month") else "")]
     shown = row["value"] if row["value"] is not None else (row["status"] or "empty")
-    return " ".join(parts) + f" = {shown}"
+    return f"{_key_label(row)} = {shown}"
 
 
 def _failures(cases: pl.DataFrame, frame: pl.DataFrame, rules: Rules, max_samples: int) -> list[Failure]:
     out: dict[tuple[str, str], Failure] = {}
+    seen: dict[tuple[str, str], set[str]] = {}
     wholes = {part_rule(w, rules.part_tolerance): w for w in rules.part_pairs()}
     for case in cases.iter_rows(named=True):
         check, column, index = case["check"], case["column"], case["index"]
@@ -213,6 +219,15 @@ def _failures(cases: pl.DataFrame, frame: pl.DataFrame, rules: Rules, max_sample
             column, rule = (row["variable"] if row else column or "value"), check
         key = (column, rule)
         failure = out.setdefault(key, Failure(column=column, rule=rule, count=0))
+        if row and column == rules.code_column:
+            # a bad or repeated code breaks every value of its file row: count and show the file rows
+            label = _key_label(row)
+            if label not in seen.setdefault(key, set()):
+                seen[key].add(label)
+                failure.count += 1
+                if len(failure.samples) < max_samples:
+                    failure.samples.append(label)
+            continue
         failure.count += 1
         if len(failure.samples) < max_samples:
             sample = _row_label(row) if row else _short(case["failure_case"])

@@ -178,12 +178,15 @@ CAF = ("caf_benefits", "2024", "caf_benefits/2024")
 CONTENT = {
     "renamed column": (CENSUS, _rename("P22_POP", "P22_POPULATION"),
                        ["column 'P22_POP'", "required column missing from the file"]),
+    # one rule broken, not also every part "above" a negative whole
     "negative count": (CENSUS, lambda lines: _cell(lines, 1, "P22_POP", "-5"),
-                       ["column 'P22_POP'", "count within [0, +inf]", "= -5.0"]),
+                       ["(1 rule(s) broken)", "column 'P22_POP'", "count within [0, +inf]", "= -5.0"]),
     "duplicated row": (CENSUS, lambda lines: lines[:2] + [lines[1]] + lines[2:],
-                       ["column 'CODGEO'", "duplicated row"]),
+                       # one file row holds the 2022, 2016 and 2011 figures: three repeated keys
+                       ["column 'CODGEO'", "duplicated row (3 row(s))", "COM 01001 2022"]),
     "unknown commune": (CENSUS, lambda lines: _cell(lines, 1, "CODGEO", "99999"),
-                        ["column 'CODGEO'", "code known to the COG of the file's geography", "COM 99999"]),
+                        ["column 'CODGEO'", "code known to the COG of the file's geography (3 row(s))",
+                         "COM 99999 2022"]),
     "wrong separator": (CENSUS, lambda lines: [line.replace(";", ",") for line in lines], ["separator"]),
     # damaged data that used to pass (issue 9): only the size of the file, or an impossible value, gives it away
     "first half of the rows": (CAF, lambda lines: lines[: len(lines) // 2],
