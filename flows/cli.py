@@ -98,6 +98,7 @@ def refresh(
     if unknown:
         _refuse(f"--accept-drop: unknown source(s): {', '.join(unknown)} (known: {', '.join(catalogue.sources())})")
     _check_folders(data_dir, out)
+    _check_reachable(source, mirror)
     from flows.refresh import RefreshFailed
     from flows.refresh import refresh as refresh_flow
 
@@ -225,6 +226,19 @@ def _check_staged(data_dir: Path | None) -> None:
         _refuse(f"--refresh never, but {len(missing)} source(s) were never staged in the store {store.root} "
                 f"({', '.join(missing)}): run `abs-diag refresh --data-dir {store.root}` first, "
                 f"or leave out --refresh never")
+
+
+def _check_reachable(sources: list[str] | None, mirror: str | None) -> None:
+    """Offline, or a mirror that is not running: one line within seconds, before any flow (exit 1)."""
+    from sources.download import HostUnreachable, preflight
+    from sources.refresh import entry_urls, plan
+
+    geo_entries, others = plan(sources or None)
+    try:
+        preflight(entry_urls(geo_entries + others), mirror)
+    except HostUnreachable as exc:
+        typer.echo(f"error: {exc.reason}", err=True)
+        raise typer.Exit(code=1) from None
 
 
 def _refuse(message: str):

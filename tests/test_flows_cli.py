@@ -55,6 +55,23 @@ def test_refresh_fails_loudly_when_the_mirror_is_empty(tmp_path):
     assert Publication(tmp_path / "pub", "indicateurs").latest is None
 
 
+def test_refresh_with_a_mirror_that_is_not_running_says_so_in_one_line_within_seconds(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.monotonic()
+    result = invoke("refresh", "--mirror", f"http://127.0.0.1:{port}", "--data-dir", str(tmp_path / "d"),
+                    "--out", str(tmp_path / "pub"))
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 1
+    assert result.output == (f"error: cannot reach the mirror 127.0.0.1:{port} (connection refused): is it running "
+                             "(abs-diag mirror)?\n")
+    assert not (tmp_path / "d").exists()  # nothing started, nothing written
+
+
 @pytest.mark.parametrize("args, message", [
     (["--epci", "20006734"], "an EPCI is named by its SIREN, 9 digits (200067346), not '20006734'"),
     (["--epci", "200067347"], "200067347 is not a valid SIREN: its check digit is wrong"),
