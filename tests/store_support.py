@@ -17,7 +17,7 @@ from sources import catalogue
 from sources.demo import MIRROR_ROOT
 from sources.demo.build import entry_path
 from sources.mirror import MirrorApp
-from sources.store import Store
+from storage.store import Store
 
 
 def url_path(source: str, vintage: str, role: str = "main") -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sources.publication import Publication
+from storage.publication import Publication
 
 REPO = Path(__file__).resolve().parents[1]
 

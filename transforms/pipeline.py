@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from sources.refresh import load_geography
-from sources.store import Store, reads_one_state
+from storage.store import Store, reads_one_state
 from transforms.compare import FlagRules, compare
 from transforms.compute import Inputs, compute
 from transforms.registry import PUBLISHED_SOURCES, Indicator, indicators
@@ -198,7 +198,7 @@ def save_france_table(store: Store, out_dir, table_path, demo: bool = False) -> 
     from pathlib import Path
 
     from sources.demo.synthetic import store_is_synthetic
-    from sources.store import atomic_path
+    from storage.files import atomic_path
     from transforms.export import write_exports
 
     demo = demo or store_is_synthetic(store)  # a store refreshed from the demo mirror, even without --demo
