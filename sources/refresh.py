@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import importlib
 import logging
 import re
 import threading
@@ -31,7 +30,7 @@ from pathlib import Path
 import polars as pl
 import requests
 
-from sources import catalogue, coverage
+from sources import catalogue, coverage, registry
 from sources.catalogue import Entry
 from sources.download import fetch, make_session, preflight
 from sources.errors import DownloadError, ParseError, SourceError, SourceValidationError, StoreWriteError
@@ -42,28 +41,11 @@ from storage.store import Run, Store
 
 log = logging.getLogger(__name__)
 
-# parser name (catalogue `parser`) -> "module:function"; each function is stage(entry, files, geo) -> Staged
-PARSERS = {
-    "cog_communes": "sources.cog:stage_communes",
-    "cog_events": "sources.cog:stage_events",
-    "epci": "sources.cog:stage_epci",
-    "cog_departements": "sources.cog:stage_departements",
-    "census": "sources.census:stage",
-    "filosofi": "sources.filosofi:stage",
-    "etat_civil": "sources.etat_civil:stage",
-    "caf_benefits": "sources.caf_benefits:stage",
-    "caf_childcare": "sources.caf_childcare:stage",
-}
 GEOGRAPHY_SOURCES = ("cog_communes", "cog_events", "epci")
 GEOGRAPHY_FAILED = "not attempted: the target geography (COG) could not be staged"
 
 # A plain Store.record rewrites the whole manifest: entries refreshed in parallel threads take turns.
 _MANIFEST_LOCK = threading.Lock()
-
-
-def parser(name: str):
-    module, function = PARSERS[name].split(":")
-    return getattr(importlib.import_module(module), function)
 
 
 @dataclass
@@ -278,7 +260,8 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
             result.change = "no change"
             _record(store, entry, downloads, staged_before)
             return result
-        staged: Staged = parser(entry.parser)(entry, {r: Path(d.path) for r, d in downloads.items()}, geo)
+        stage = registry.by_parser(entry.parser).stage
+        staged: Staged = stage(entry, {r: Path(d.path) for r, d in downloads.items()}, geo)
         # a truncated file validates cell by cell: its coverage and row count give it away
         accepted = coverage.check(entry, staged, geo, store, accept=entry.source in (accept_drop or ()))
         with _writing(f"{entry.key}: staging", store.staged_path(entry.source, entry.vintage)):
@@ -387,9 +370,15 @@ def is_network_error(exc: BaseException) -> bool:
 
 @cache
 def code_version() -> str:
-    """A digest of the parsing code (sources/*.py): a new release re-stages unchanged files on the next refresh."""
+    """A digest of the code a staged table depends on (`registry.staging_files`: the parsers and the helpers they
+    stage with): a release that changes it re-stages unchanged files on the next refresh; one that changes only
+    the downloader, the store or the reports does not."""
+    return code_digest(registry.staging_files())
+
+
+def code_digest(files: list[Path]) -> str:
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(files, key=lambda p: p.name):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from sources import catalogue
 from sources.demo import MIRROR_ROOT
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.mirror import MirrorApp
 from storage.store import Store
 

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 import flows.refresh as refresh_module
 from flows.refresh import refresh
 from sources import catalogue
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.mirror import MirrorApp, serve
 from storage.publication import Publication
 from sources.refresh import plan

@@ -17,7 +17,7 @@ from sources import catalogue, coverage
 from sources.caf_benefits import stage as stage_benefits
 from sources.caf_childcare import stage as stage_childcare
 from sources.census import stage as stage_census
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.errors import SourceValidationError
 from sources.mirror import serve
 from sources.refresh import refresh, summary_markdown

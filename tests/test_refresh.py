@@ -10,7 +10,7 @@ import pytest
 
 from sources import catalogue
 from sources.demo import MIRROR_ROOT
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.mirror import serve
 from sources.refresh import refresh
 from storage.store import Store, StoreBusy

@@ -19,7 +19,7 @@ from store_support import (GatedMirror, change_caf, change_census, leftovers, mi
                            serve_app, snapshot, url_path)
 
 from sources import catalogue
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.mirror import serve
 from sources.refresh import refresh
 from storage.store import Store, StoreBusy
