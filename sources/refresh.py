@@ -243,11 +243,10 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
     try:
         for spec in entry.files:
             dest = store.raw_path(entry, spec)
-            prev_file = previous.files.get(spec.role)
+            prev_file = previous.files[spec.role].to_dict() if spec.role in previous.files else None
             with _writing(f"{entry.key}: download of {spec.url}", dest):
                 store.download_path(entry, spec)
-                downloads[spec.role] = fetch(spec, dest, prev_file.to_dict() if prev_file else None, session=session,
-                                             mirror=mirror, progress=progress)
+                downloads[spec.role] = fetch(spec, dest, prev_file, session=session, mirror=mirror, progress=progress)
         result.downloads = [d.status for d in downloads.values()]
         inputs = {role: d.sha256 for role, d in downloads.items()}
         basis = staging_basis(store, entry)
@@ -260,8 +259,7 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
             result.change = "no change"
             _record(store, entry, downloads, staged_before)
             return result
-        stage = registry.by_parser(entry.parser).stage
-        staged: Staged = stage(entry, {r: Path(d.path) for r, d in downloads.items()}, geo)
+        staged: Staged = registry.stage(entry, {r: Path(d.path) for r, d in downloads.items()}, geo)
         # a truncated file validates cell by cell: its coverage and row count give it away
         accepted = coverage.check(entry, staged, geo, store, accept=entry.source in (accept_drop or ()))
         with _writing(f"{entry.key}: staging", store.staged_path(entry.source, entry.vintage)):

@@ -11,7 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sources import caf_benefits, caf_childcare, census, cog, etat_civil, filosofi
+from sources.catalogue import Entry
+from sources.geography import Geography
 from sources.spec import SourceSpec
+from sources.staging import Staged
 
 SPECS: tuple[SourceSpec, ...] = (
     *cog.SOURCES, *census.SOURCES, *filosofi.SOURCES, *etat_civil.SOURCES, *caf_benefits.SOURCES,
@@ -31,6 +34,11 @@ def by_parser(name: str) -> SourceSpec:
         return BY_PARSER[name]
     except KeyError:
         raise KeyError(f"no source module declares the parser {name!r}; known: {', '.join(BY_PARSER)}") from None
+
+
+def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
+    """Stage a catalogue entry's downloaded files ({role: path}) with the function its module declares."""
+    return by_parser(entry.parser).stage(entry, files, geo)
 
 
 def report_label(source: str, year: int | None) -> str:
