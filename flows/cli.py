@@ -39,7 +39,7 @@ DataDir = Annotated[
 
 
 def _store(data_dir: Path | None):
-    from sources.store import Store
+    from storage.store import Store
 
     return Store(data_dir) if data_dir else Store()
 
@@ -195,8 +195,8 @@ def mirror(
 
 def _check_folders(data_dir: Path | None, out: Path | None) -> None:
     """The store and publication folders (given or by default), refused before any flow runs when unusable."""
-    from sources.publication import publish_dir
-    from sources.store import data_dir as default_data_dir
+    from storage.publication import publish_dir
+    from storage.store import data_dir as default_data_dir
 
     _check_folder(data_dir or default_data_dir(), "--data-dir")
     _check_folder(out or publish_dir(), "--out")

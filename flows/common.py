@@ -9,8 +9,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from sources.publication import Publication
-from sources.store import Store
+from storage.publication import Publication
+from storage.store import Store
 
 
 def open_store(data_dir: str | None) -> Store:

@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.common import ensure_data, open_store, publication, run_about
 from flows.parameters import RefreshPolicy, Territory
-from sources.publication import describe
+from storage.publication import describe
 
 
 def publication_name(territory: Territory) -> str:

@@ -31,7 +31,7 @@ from pydantic import Field
 from flows.common import ensure_data, exception_of, open_store, publication, run_about
 from flows.parameters import DepartementCode, RefreshPolicy, Siren, TaskRunnerSpec
 from sources.national import Unit, batches, national_units
-from sources.publication import describe
+from storage.publication import describe
 
 PUBLICATION = "national"
 PARTIAL_PUBLICATION = "national-partiel"  # a run limited to some EPCI or départements

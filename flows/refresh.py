@@ -34,9 +34,9 @@ from flows.common import exception_of, open_store, publication, run_about
 from flows.parameters import Territory
 from sources import refresh as sources_refresh
 from sources.download import preflight
-from sources.publication import describe
+from storage.publication import describe
 from sources.refresh import RefreshReport, SourceResult
-from sources.store import Store, StoreBusy
+from storage.store import Store, StoreBusy
 
 THREADS = 4  # parallel downloads: polite to the publishers, enough to overlap parsing and waiting
 # The downloader retries each file itself within its retry budget (ABS_RETRY_BUDGET, 300 s by default): a task
@@ -154,7 +154,7 @@ def refresh(
             outcome.append(f"Not published: {len(missing)} source(s) never staged in this store "
                            f"({', '.join(missing)}); the national tables would miss their indicators. "
                            f"Refresh every source first. Previous publication kept: {describe(pub)}.")
-        elif pub.latest is not None and staged_state(store.manifest()) == published_state(pub):
+        elif pub.latest is not None and staged_state(store.manifest().to_dict()) == published_state(pub):
             outcome.append(f"Nothing new: the current publication was computed from the tables staged now "
                            f"({describe(pub)}).")
         else:

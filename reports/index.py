@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reports import formats as F
 from reports.templating import environment, pipeline_version
-from sources.store import atomic_path
+from storage.files import atomic_path
 
 
 @dataclass(frozen=True)

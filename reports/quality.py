@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from reports import formats as F
 from reports import notes as N
+from storage.manifest import LastFailure, Manifest, StagedRecord
 
 GEO_CHANGES_FR = {"merged": "fusion", "split": "rétablissement (scission)", "renamed": "changement de code"}
 PUBLISHERS_FR = {"INSEE": "Insee", "CAF": "Cnaf"}
@@ -54,13 +55,12 @@ def _date(text: str | None) -> str:
         return text
 
 
-def _geography(staged: dict) -> str:
+def _geography(staged: StagedRecord) -> str:
     """The geography of the publisher's file (the staged table is always in the target COG)."""
-    source_cog = staged.get("source_cog", staged.get("cog"))  # manifests before `source_cog` had it in `cog`
-    if staged.get("cog_offset") is not None:
-        return f"COG de l'année N+{staged['cog_offset']}"
-    if source_cog:
-        return f"COG {source_cog}"
+    if staged.cog_offset is not None:
+        return f"COG de l'année N+{staged.cog_offset}"
+    if staged.file_geography:
+        return f"COG {staged.file_geography}"
     return ""
 
 
@@ -80,41 +80,46 @@ def _geo_changes(changes: list[dict]) -> list[str]:
     return lines
 
 
-def _title(staged: dict, publisher: str) -> str:
+def _title(staged: StagedRecord, publisher: str) -> str:
     """The catalogue title without a leading `Cnaf : ` that repeats the publisher column."""
-    title = staged.get("title") or ""
+    title = staged.title or ""
     title = title.removeprefix(f"{publisher} : ") if publisher else title
     return F.typography(title[:1].upper() + title[1:])
 
 
-def source_quality(manifest: dict, used: dict[str, str]) -> list[SourceQuality]:
+def source_quality(manifest: Manifest, used: dict[str, str]) -> list[SourceQuality]:
     """Every manifest entry, sorted by source then vintage; `used` maps a source to the vintage read."""
     out = []
-    for key, entry in sorted(manifest.get("entries", {}).items()):
-        staged = entry.get("staged") or {}
-        source, vintage = entry.get("source", key.split("/")[0]), entry.get("vintage", key.split("/")[-1])
-        null_cells = Counter({N.label(reason): n for reason, n in (staged.get("null_cells") or {}).items() if n})
-        failure = entry.get("last_failure") or {}
-        publisher = PUBLISHERS_FR.get(staged.get("publisher", ""), staged.get("publisher", ""))
+    for key, entry in sorted(manifest.entries.items()):
+        staged = entry.staged or StagedRecord()
+        key_source, key_vintage = Manifest.split(key)
+        source, vintage = entry.source or key_source, entry.vintage or key_vintage
+        null_cells = Counter({N.label(reason): n for reason, n in staged.null_cells.items() if n})
+        publisher = PUBLISHERS_FR.get(staged.publisher or "", staged.publisher or "")
         out.append(SourceQuality(
             key=key, source=source, vintage=vintage, title=_title(staged, publisher), publisher=publisher,
-            used=used.get(source) == vintage, geography=_geography(staged), staged_at=_date(staged.get("staged_at")),
-            rows=staged.get("rows"), secret_cells=staged.get("secret_cells"),
+            used=used.get(source) == vintage, geography=_geography(staged), staged_at=_date(staged.staged_at),
+            rows=staged.rows, secret_cells=staged.secret_cells,
             null_cells=sorted(null_cells.items(), key=lambda x: (-x[1], x[0])),
-            geo_changes=_geo_changes(staged.get("geo_changes") or []),
-            last_failure=(f"{_date(failure.get('at'))} : {failure.get('error', '')}" if failure else ""),
-            urls=sorted({f.get("url") for f in (entry.get("files") or {}).values() if f.get("url")}),
-            notes=list(staged.get("notes") or []),
+            geo_changes=_geo_changes(staged.geo_changes),
+            last_failure=_failure(entry.last_failure),
+            urls=sorted({f.url for f in entry.files.values() if f.url}),
+            notes=list(staged.notes),
         ))
     return out
 
 
-def used_vintages(manifest: dict, staged_vintages: dict[str, str]) -> dict[str, str]:
+def _failure(failure: LastFailure | None) -> str:
+    """`<French date> : <error>`, '' when the last refresh succeeded."""
+    return f"{_date(failure.at)} : {failure.error or ''}" if failure else ""
+
+
+def used_vintages(manifest: Manifest, staged_vintages: dict[str, str]) -> dict[str, str]:
     """The vintage of every source the report reads: the indicators' inputs and the geography (latest staged)."""
     geography: dict[str, str] = {}
-    for entry in manifest.get("entries", {}).values():
-        source, vintage = entry.get("source"), entry.get("vintage")
-        if source and vintage and entry.get("staged") and source.startswith(GEOGRAPHY_PREFIXES):
+    for entry in manifest.staged().values():
+        source, vintage = entry.source, entry.vintage
+        if source and vintage and source.startswith(GEOGRAPHY_PREFIXES):
             geography[source] = max(vintage, geography.get(source, vintage))
     return geography | dict(staged_vintages)
 

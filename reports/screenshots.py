@@ -57,7 +57,7 @@ def demo_report(work: Path) -> Path:
     from sources.demo import MIRROR_ROOT
     from sources.mirror import serve
     from sources.refresh import refresh
-    from sources.store import Store
+    from storage.store import Store
     from transforms.pipeline import Selection
 
     store = Store(work / "data")

@@ -16,13 +16,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from sources.store import Store
+from storage.manifest import Manifest
+from storage.store import Store
 
 
-def store_state(store: Store, manifest: dict, vintages: dict[str, str]) -> str:
+def store_state(store: Store, manifest: Manifest, vintages: dict[str, str]) -> str:
     """A name for what the store holds now; '' when a staged table cannot be looked at (nothing is then shared)."""
     digest = hashlib.sha256(str(store.root).encode())
-    digest.update(json.dumps(manifest, sort_keys=True, default=str).encode())
+    digest.update(json.dumps(manifest.to_dict(), sort_keys=True, default=str).encode())
     for source, vintage in sorted(vintages.items()):
         path = store.staged_path(source, vintage)
         try:

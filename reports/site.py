@@ -24,7 +24,9 @@ from reports.shared import TABLES, store_state
 from reports.templating import css_string, environment, pipeline_version
 from reports.view import TerritoryView, territory_view
 from sources.demo.synthetic import store_is_synthetic
-from sources.store import Store, atomic_path, reads_one_state
+from storage.files import atomic_path
+from storage.manifest import Manifest
+from storage.store import Store, reads_one_state
 from transforms.compare import FlagRules
 from transforms.compute import Inputs
 from transforms.export import write_exports
@@ -45,7 +47,7 @@ class ReportContext:
     """Everything a report shows that is not in the indicator table."""
 
     generated_at: datetime
-    manifest: dict = field(default_factory=dict)  # the store manifest (sources, vintages, quality)
+    manifest: Manifest = field(default_factory=Manifest)  # the store manifest (sources, vintages, quality)
     version: str = ""  # version of the pipeline
     demo: bool = False  # synthetic data: a banner on every page
     rules: FlagRules = FlagRules()
@@ -72,8 +74,8 @@ class SiteResult:
 # -- one page ------------------------------------------------------------------------------------------------------
 
 
-def _geography_note(manifest: dict) -> str:
-    cogs = sorted(e.get("vintage") for e in manifest.get("entries", {}).values() if e.get("source") == "cog_communes")
+def _geography_note(manifest: Manifest) -> str:
+    cogs = sorted(e.vintage for e in manifest.entries.values() if e.source == "cog_communes")
     return f"Géographie communale au 1er janvier {cogs[-1]} (COG {cogs[-1]})." if cogs else ""
 
 

@@ -22,7 +22,9 @@ from sources.caf_common import (
     with_period,
 )
 from sources.catalogue import Entry
+from sources.demo import gen_caf
 from sources.geography import Geography
+from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
 from sources.values import melt
@@ -81,3 +83,9 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
                   extra_checks=(multiple_of(values),), parts=expected.parts, part_tolerance=expected.part_tolerance)
     staged = conclude(long, entry, rules, geo, file=label, raw_path=raw_path, notes=notes)
     return staged
+
+
+SOURCES = (
+    SourceSpec("caf_benefits", ("caf_benefits",), stage, label="Cnaf, allocataires décembre {year}",
+               demo=gen_caf.write_benefits),
+)

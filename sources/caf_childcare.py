@@ -28,8 +28,10 @@ from sources.caf_common import (
     with_period,
 )
 from sources.catalogue import Entry
+from sources.demo import gen_caf
 from sources.errors import Failure, SourceValidationError
 from sources.geography import Geography
+from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
 from sources.values import KEY, melt
@@ -185,3 +187,10 @@ def _scope_notes(entry: Entry, frame: pl.DataFrame, level: str, geo: Geography |
     if level == "FRANCE":
         notes.append("national figures are France entière hors Mayotte.")
     return notes
+
+
+SOURCES = (
+    SourceSpec("caf_childcare", ("caf_coverage_com", "caf_coverage_epci", "caf_coverage_dep", "caf_coverage_nat",
+                                 "caf_places_com", "caf_places_epci", "caf_places_dep"),  # no national places
+               stage, label="Cnaf, ONAPE {year}", demo=gen_caf.write_childcare),
+)

@@ -14,9 +14,11 @@ from pathlib import Path
 import polars as pl
 
 from sources.catalogue import Entry
+from sources.demo import gen_census
 from sources.errors import Failure, SourceValidationError
 from sources.geography import Geography
 from sources.reading import read_csv_file
+from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
 from sources.values import NOT_AVAILABLE, melt
@@ -121,3 +123,9 @@ def _notes(raw: pl.DataFrame, code: str, yy: str, comparison: list[str], kept: l
     if other:
         notes.append(f"{other} other column(s) of the file not staged (not in the catalogue)")
     return notes
+
+
+SOURCES = (
+    SourceSpec("census", ("rp_population", "rp_families", "rp_housing", "rp_employment", "rp_education"), stage,
+               label="Insee, recensement {year}", demo=gen_census.write),
+)

@@ -13,9 +13,11 @@ import polars as pl
 from pandera.errors import SchemaErrors
 
 from sources.catalogue import Entry, FileSpec
+from sources.demo import gen_cog
 from sources.errors import Failure, SourceValidationError
 from sources.geography import NO_EPCI
 from sources.reading import read_csv_file, read_xlsx_sheet, zip_member
+from sources.spec import SourceSpec
 from sources.staging import Staged
 from sources.validation import missing_columns
 
@@ -188,3 +190,11 @@ def stage_epci(entry: Entry, files: dict[str, Path], geo) -> Staged:
     epcis = frame.filter(pl.col("epci") != NO_EPCI)["epci"].n_unique()
     notes = [f"{epcis} EPCI", f"{outside} commune(s) in no EPCI ({NO_EPCI})"]
     return Staged(frame.sort("code"), notes=notes)
+
+
+SOURCES = (
+    SourceSpec("cog_communes", ("cog_communes",), stage_communes, demo=gen_cog.write_communes),
+    SourceSpec("cog_events", ("cog_events",), stage_events, demo=gen_cog.write_events),
+    SourceSpec("epci", ("epci",), stage_epci, demo=gen_cog.write_epci),
+    SourceSpec("cog_departements", ("cog_departements",), stage_departements, demo=gen_cog.write_departements),
+)

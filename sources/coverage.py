@@ -21,7 +21,8 @@ from sources.catalogue import Coverage, Entry
 from sources.errors import Failure, SourceValidationError
 from sources.geography import NO_EPCI, Geography
 from sources.staging import Staged
-from sources.store import Store
+from storage.manifest import StagedRecord
+from storage.store import Store
 
 # Where the population of `above_population` comes from: the census population, already in the target COG.
 POPULATION_SOURCE, POPULATION_VARIABLE = "rp_population", "P_POP"
@@ -154,18 +155,18 @@ def census_population(store: Store) -> dict[str, float] | None:
 
 def previous_rows(store: Store, entry: Entry) -> tuple[int, str] | None:
     """(rows, what they were) of the previous staging of this entry, else of the latest staged vintage."""
-    staged = store.previous(entry.key).get("staged") or {}
-    if staged.get("rows") is not None:
-        return int(staged["rows"]), f"{entry.key} staged {staged.get('staged_at', '')}".rstrip()
+    staged = store.previous(entry.key).staged or StagedRecord()
+    if staged.rows is not None:
+        return int(staged.rows), f"{entry.key} staged {staged.staged_at or ''}".rstrip()
     try:
         vintage = store.latest_vintage(entry.source)
     except FileNotFoundError:
         return None
-    other = store.previous(f"{entry.source}/{vintage}").get("staged") or {}
-    rows = other.get("rows")
+    other = store.previous(f"{entry.source}/{vintage}").staged or StagedRecord()
+    rows = other.rows
     if rows is None:
         rows = pl.scan_parquet(store.staged_path(entry.source, vintage)).select(pl.len()).collect().item()
-    return int(rows), f"{entry.source}/{vintage} staged {other.get('staged_at', '')}".rstrip()
+    return int(rows), f"{entry.source}/{vintage} staged {other.staged_at or ''}".rstrip()
 
 
 def row_drop_failure(entry: Entry, rows: int, previous: tuple[int, str] | None) -> Failure | None:

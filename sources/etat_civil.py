@@ -24,9 +24,11 @@ import pandera.polars as pa
 import polars as pl
 
 from sources.catalogue import Entry
+from sources.demo import gen_etat_civil
 from sources.errors import Failure, SourceValidationError
 from sources.geography import NO_EPCI, Geography
 from sources.reading import read_csv_file
+from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
 from sources.values import LEVELS, NOT_AVAILABLE, SECRET, parse_cells
@@ -202,3 +204,8 @@ def _long(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
 def _whole_number() -> pa.Check:
     expr = pl.col("value").is_null() | ~pl.col("value").is_finite() | (pl.col("value") == pl.col("value").round(0))
     return pa.Check(lambda data: data.lazyframe.select(expr), name="a whole number of events")
+
+
+SOURCES = (
+    SourceSpec("etat_civil", ("births", "deaths"), stage, label="Insee, état civil {year}", demo=gen_etat_civil.write),
+)

@@ -24,9 +24,11 @@ import polars as pl
 
 from sources.catalogue import Entry
 from sources.cog import read_epci_composition
+from sources.demo import gen_filosofi
 from sources.errors import Failure, ParseError, SourceValidationError
 from sources.geography import NO_EPCI, GeoChange, Geography
 from sources.reading import decode, read_csv_file, read_csv_text, zip_first_present
+from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
 from sources.values import NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT, STAGED_SCHEMA, melt
@@ -284,3 +286,6 @@ def match_epci(entry: Entry, frame: pl.DataFrame, composition: pl.DataFrame, geo
         frame = pl.concat([frame, _null_rows(entry, "EPCI", absent, variables, NOT_AVAILABLE)])
         notes.append(f"{len(absent)} EPCI of COG {geo.target} absent from the file, not_available: {', '.join(absent)}")
     return frame, notes
+
+
+SOURCES = (SourceSpec("filosofi", ("filosofi",), stage, label="Insee, Filosofi {year}", demo=gen_filosofi.write),)

@@ -9,7 +9,7 @@ import polars as pl
 
 from sources.geography import NO_EPCI
 from sources.refresh import load_geography
-from sources.store import Store, reads_one_state
+from storage.store import Store, reads_one_state
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ one entry at a time: `plan()`, then `refresh_one()` per entry (it raises, so tha
 errors), `failed_result()` / `not_attempted()` for what did not stage, `commit()` to switch the store, and
 `summary_markdown()` / `failure_rows()` for its artifacts.
 
-Both write into the run's pending area (`sources.store.Run`) and switch the store to the new state in one step at
+Both write into the run's pending area (`storage.store.Run`) and switch the store to the new state in one step at
 the end: a reader never sees the census of this run beside the CAF file of the previous one. A failed source keeps
 its previous state (its `last_failure` is recorded); bytes it refused are kept apart as `raw/.../<name>.rejected`.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import importlib
 import logging
 import re
 import threading
@@ -31,38 +30,22 @@ from pathlib import Path
 import polars as pl
 import requests
 
-from sources import catalogue, coverage
+from sources import catalogue, coverage, registry
 from sources.catalogue import Entry
 from sources.download import fetch, make_session, preflight
 from sources.errors import DownloadError, ParseError, SourceError, SourceValidationError, StoreWriteError
 from sources.geography import Geography
 from sources.staging import Staged
-from sources.store import Run, Store
+from storage.manifest import EntryRecord, FileRecord, LastFailure, StagedRecord
+from storage.store import Run, Store
 
 log = logging.getLogger(__name__)
 
-# parser name (catalogue `parser`) -> "module:function"; each function is stage(entry, files, geo) -> Staged
-PARSERS = {
-    "cog_communes": "sources.cog:stage_communes",
-    "cog_events": "sources.cog:stage_events",
-    "epci": "sources.cog:stage_epci",
-    "cog_departements": "sources.cog:stage_departements",
-    "census": "sources.census:stage",
-    "filosofi": "sources.filosofi:stage",
-    "etat_civil": "sources.etat_civil:stage",
-    "caf_benefits": "sources.caf_benefits:stage",
-    "caf_childcare": "sources.caf_childcare:stage",
-}
 GEOGRAPHY_SOURCES = ("cog_communes", "cog_events", "epci")
 GEOGRAPHY_FAILED = "not attempted: the target geography (COG) could not be staged"
 
 # A plain Store.record rewrites the whole manifest: entries refreshed in parallel threads take turns.
 _MANIFEST_LOCK = threading.Lock()
-
-
-def parser(name: str):
-    module, function = PARSERS[name].split(":")
-    return getattr(importlib.import_module(module), function)
 
 
 @dataclass
@@ -260,36 +243,36 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
     try:
         for spec in entry.files:
             dest = store.raw_path(entry, spec)
-            prev_file = previous.get("files", {}).get(spec.role)
+            prev_file = previous.files[spec.role].to_dict() if spec.role in previous.files else None
             with _writing(f"{entry.key}: download of {spec.url}", dest):
                 store.download_path(entry, spec)
                 downloads[spec.role] = fetch(spec, dest, prev_file, session=session, mirror=mirror, progress=progress)
         result.downloads = [d.status for d in downloads.values()]
         inputs = {role: d.sha256 for role, d in downloads.items()}
         basis = staging_basis(store, entry)
-        staged_before = previous.get("staged", {})
-        if (not force and all(d.status == "unchanged" for d in downloads.values())
-                and staged_before.get("inputs") == inputs and staged_before.get("basis") == basis
+        staged_before = previous.staged
+        if (not force and all(d.status == "unchanged" for d in downloads.values()) and staged_before is not None
+                and staged_before.inputs == inputs and staged_before.basis == basis
                 and store.staged_path(entry.source, entry.vintage).exists()):
-            result.status, result.rows = "unchanged", staged_before.get("rows")
-            result.secret_cells, result.notes = staged_before.get("secret_cells"), staged_before.get("notes", [])
+            result.status, result.rows = "unchanged", staged_before.rows
+            result.secret_cells, result.notes = staged_before.secret_cells, staged_before.notes
             result.change = "no change"
             _record(store, entry, downloads, staged_before)
             return result
-        staged: Staged = parser(entry.parser)(entry, {r: Path(d.path) for r, d in downloads.items()}, geo)
+        staged: Staged = registry.stage(entry, {r: Path(d.path) for r, d in downloads.items()}, geo)
         # a truncated file validates cell by cell: its coverage and row count give it away
         accepted = coverage.check(entry, staged, geo, store, accept=entry.source in (accept_drop or ()))
         with _writing(f"{entry.key}: staging", store.staged_path(entry.source, entry.vintage)):
             path = store.write_staged(entry.source, entry.vintage, staged.frame)
-        summary = staged.summary() | {
-            "inputs": inputs, "basis": basis, "staged_at": _now(),
-            "path": str(path),  # the run's pending table: the switch names it by its content
+        summary = StagedRecord(
+            **staged.summary(), inputs=inputs, basis=basis, staged_at=_now(),
+            path=str(path),  # the run's pending table: the switch names it by its content
             # the staged table is in the target COG; the file's own geography is `source_cog` (or year + offset)
-            "cog": catalogue.default_cog(), "source_cog": entry.cog, "cog_offset": entry.cog_offset,
-            "title": entry.title, "publisher": entry.publisher,
-        } | ({"accepted_drop": accepted} if accepted else {})
+            cog=catalogue.default_cog(), source_cog=entry.cog, cog_offset=entry.cog_offset,
+            title=entry.title, publisher=entry.publisher, accepted_drop=accepted or None,
+        )
         _record(store, entry, downloads, summary)
-        result.status, result.rows, result.secret_cells = "staged", summary["rows"], summary["secret_cells"]
+        result.status, result.rows, result.secret_cells = "staged", summary.rows, summary.secret_cells
         result.notes = staged.notes
         result.change = describe_change(previous, summary) + ("; drop accepted (--accept-drop)" if accepted else "")
     except SourceError as exc:
@@ -339,7 +322,7 @@ def _record_failure(store: Store, entry: Entry, exc: SourceError) -> None:
     try:
         with _MANIFEST_LOCK:
             record = store.previous(entry.key)
-            record["last_failure"] = {"at": _now(), "error": str(exc)}
+            record.last_failure = LastFailure(at=_now(), error=str(exc))
             store.record(entry.key, record)
     except OSError as write_error:  # the disk may be full: the failure itself is what the run reports
         log.error("%s: the failure could not be recorded: %s", entry.key, write_error)
@@ -385,9 +368,15 @@ def is_network_error(exc: BaseException) -> bool:
 
 @cache
 def code_version() -> str:
-    """A digest of the parsing code (sources/*.py): a new release re-stages unchanged files on the next refresh."""
+    """A digest of the code a staged table depends on (`registry.staging_files`: the parsers and the helpers they
+    stage with): a release that changes it re-stages unchanged files on the next refresh; one that changes only
+    the downloader, the store or the reports does not."""
+    return code_digest(registry.staging_files())
+
+
+def code_digest(files: list[Path]) -> str:
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(files, key=lambda p: p.name):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -397,28 +386,32 @@ def staging_basis(store: Store, entry: Entry) -> dict[str, str | None]:
     geography = None
     if entry.source not in GEOGRAPHY_SOURCES:
         target = str(catalogue.default_cog())
-        shas = [store.previous(f"{s}/{target}").get("staged", {}).get("inputs", {}).get("main") for s in GEOGRAPHY_SOURCES]
+        shas = [_main_input(store.previous(f"{s}/{target}").staged) for s in GEOGRAPHY_SOURCES]
         geography = hashlib.sha256("|".join(map(str, shas)).encode()).hexdigest()[:16]
     return {"geography": geography, "code": code_version()}
 
 
-def describe_change(previous: dict, staged: dict) -> str:
+def _main_input(staged: StagedRecord | None) -> str | None:
+    return staged.inputs.get("main") if staged else None
+
+
+def describe_change(previous: EntryRecord, staged: StagedRecord) -> str:
     """What a new staging changed since the previous one recorded in the manifest."""
-    before = previous.get("staged") or {}
-    if before.get("rows") is None:
+    before = previous.staged
+    if before is None or before.rows is None:
         return "first staging"
-    files = sorted(role for role, sha in staged.get("inputs", {}).items() if before.get("inputs", {}).get(role) != sha)
-    basis_before, basis = before.get("basis") or {}, staged.get("basis") or {}
+    files = sorted(role for role, sha in staged.inputs.items() if before.inputs.get(role) != sha)
+    basis_before, basis = before.basis, staged.basis
     why = [w for k, w in (("geography", "a new geography (COG)"), ("code", "new pipeline code"))
            if basis_before.get(k) != basis.get(k)]
     again = "staged again from the same file(s)" + (f" for {' and '.join(why)}" if why else "")
     parts = [f"new upstream file ({', '.join(files)})" if files else again]
     for label, key in (("rows", "rows"), ("secret cells", "secret_cells")):
-        old, new = before.get(key), staged.get(key)
+        old, new = getattr(before, key), getattr(staged, key)
         if old is not None and new is not None and old != new:
             delta = f"{new - old:+,}".replace(",", " ")
             parts.append(f"{label} {fmt_int(old)} → {fmt_int(new)} ({delta})")
-    old_geo, new_geo = len(before.get("geo_changes", [])), len(staged.get("geo_changes", []))
+    old_geo, new_geo = len(before.geo_changes), len(staged.geo_changes)
     if old_geo != new_geo:
         parts.append(f"geography changes {old_geo} → {new_geo}")
     if len(parts) == 1 and files:
@@ -469,14 +462,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _record(store: Store, entry: Entry, downloads: dict, staged: dict) -> None:
+def _record(store: Store, entry: Entry, downloads: dict, staged: StagedRecord) -> None:
     where = store.record_path(entry.key) if isinstance(store, Run) else store.manifest_path
     with _MANIFEST_LOCK, _writing(f"{entry.key}: recording in the manifest", where):
-        store.record(entry.key, {
-            "source": entry.source, "vintage": entry.vintage,
-            "files": {role: d.as_dict() for role, d in downloads.items()},
-            "staged": staged,
-        })
+        store.record(entry.key, EntryRecord(
+            source=entry.source, vintage=entry.vintage,
+            files={role: FileRecord.from_dict(d.as_dict()) for role, d in downloads.items()},
+            staged=staged,
+        ))
 
 
 def _now() -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from sources import catalogue
 from sources.demo import MIRROR_ROOT
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.geography import Geography
 from sources.mirror import serve, zip_folder
 
@@ -89,7 +89,7 @@ def demo_store(tmp_path_factory, demo_mirror):
     """A store refreshed from the demo mirror with the plain `refresh()` (no Prefect). Read it, never change it:
     a test that breaks a store copies this one."""
     from sources.refresh import refresh
-    from sources.store import Store
+    from storage.store import Store
 
     store = Store(tmp_path_factory.mktemp("demo-store"))
     report = refresh(store=store, mirror=demo_mirror.url)

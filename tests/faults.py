@@ -27,7 +27,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from sources import catalogue
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.mirror import MirrorApp
 
 # A fault gets the request, the good body and its content type, and the number of the request for that path

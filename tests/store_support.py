@@ -15,9 +15,9 @@ from werkzeug.wrappers import Request, Response
 
 from sources import catalogue
 from sources.demo import MIRROR_ROOT
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.mirror import MirrorApp
-from sources.store import Store
+from storage.store import Store
 
 
 def url_path(source: str, vintage: str, role: str = "main") -> str:

@@ -17,7 +17,7 @@ from sources import catalogue
 from sources.catalogue import Entry, FileSpec
 from sources.census import census_year, header_years, stage, without_year
 from sources.demo import MIRROR_ROOT
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.errors import ParseError, SourceValidationError
 from sources.mirror import zip_folder
 from sources.values import NOT_AVAILABLE

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cli_support import Run, is_alive
-from sources.publication import Publication
+from storage.publication import Publication
 
 
 class CutBody(BaseHTTPRequestHandler):

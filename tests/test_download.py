@@ -786,7 +786,7 @@ def test_preflight_of_a_live_mirror_asks_nothing(httpserver):
 
 def test_an_offline_refresh_says_so_before_taking_the_store_lock(tmp_path):
     from sources.refresh import refresh
-    from sources.store import Store
+    from storage.store import Store
 
     store = Store(tmp_path / "store")
     port = dead_port()
@@ -802,7 +802,7 @@ def test_the_offline_refresh_flow_says_so_before_taking_the_store_lock(tmp_path,
     from flow_support import run
 
     from flows.refresh import refresh
-    from sources.store import Store
+    from storage.store import Store
 
     store = Store(tmp_path / "store")
     port = dead_port()

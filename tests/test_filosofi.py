@@ -14,7 +14,7 @@ import pytest
 
 from sources import catalogue
 from sources.demo import MIRROR_ROOT
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.errors import ParseError, SourceValidationError
 from sources.filosofi import base_name, stage, stage_level_file, year_suffix
 from sources.geography import GeoChange

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from sources.mirror import serve
-from sources.publication import Publication
+from storage.publication import Publication
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

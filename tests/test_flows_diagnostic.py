@@ -12,8 +12,8 @@ from flow_support import artifacts, run
 
 from flows.diagnostic import diagnostic, publication_name
 from flows.parameters import Territory
-from sources.publication import Publication
-from sources.store import Store
+from storage.publication import Publication
+from storage.store import Store
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

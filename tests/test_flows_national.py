@@ -13,8 +13,8 @@ import reports.site
 import transforms.pipeline
 from flows.national import national
 from flows.parameters import TaskRunnerSpec
-from sources.publication import Publication
-from sources.store import Store
+from storage.publication import Publication
+from storage.store import Store
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

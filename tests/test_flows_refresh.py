@@ -17,11 +17,11 @@ from werkzeug.wrappers import Request, Response
 import flows.refresh as refresh_module
 from flows.refresh import refresh
 from sources import catalogue
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.mirror import MirrorApp, serve
-from sources.publication import Publication
+from storage.publication import Publication
 from sources.refresh import plan
-from sources.store import Store
+from storage.store import Store
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -100,7 +100,7 @@ def test_tables_staged_without_publishing_are_published_by_the_next_refresh(tmp_
     assert {r.status for r in state.result()["report"].results} == {"unchanged"}
     first = pub.latest
     assert state.result()["published"] == str(first)
-    staged = {k: r["staged"]["staged_at"] for k, r in Store(tmp_path / "data").manifest()["entries"].items()}
+    staged = {k: r.staged.staged_at for k, r in Store(tmp_path / "data").manifest().entries.items()}
     copy = json.loads((first / "manifest.json").read_text(encoding="utf-8"))["entries"]
     assert {k: r["staged"]["staged_at"] for k, r in copy.items()} == staged
 
@@ -119,7 +119,7 @@ def test_tables_staged_without_publishing_are_published_by_the_next_refresh(tmp_
     assert {r.status for r in state.result()["report"].results} == {"unchanged"}
     assert pub.versions() == [first.name, pub.latest.name] and pub.latest != first
     births = json.loads((pub.latest / "manifest.json").read_text(encoding="utf-8"))["entries"]["births/2024"]
-    assert births["staged"]["staged_at"] == Store(tmp_path / "data").previous("births/2024")["staged"]["staged_at"]
+    assert births["staged"]["staged_at"] == Store(tmp_path / "data").previous("births/2024").staged.staged_at
     assert births["staged"]["staged_at"] != copy["births/2024"]["staged"]["staged_at"]
 
 
@@ -160,7 +160,7 @@ def test_a_changed_upstream_file_is_staged_again_and_the_summary_says_what_chang
     # one commune-year observation less: one staged COM row less, nothing else moves
     after = before - 1
     fmt = lambda n: f"{n:,}".replace(",", " ")
-    secret = Store(data).previous("births/2024")["staged"]["secret_cells"]  # unchanged by the withdrawal
+    secret = Store(data).previous("births/2024").staged.secret_cells  # unchanged by the withdrawal
     assert (f"| births | 2024 | {fmt(after)} | {secret} | downloaded | staged | new upstream file (main); "
             f"rows {fmt(before)} → {fmt(after)} (-1) |") in markdown
     assert "| cog_communes | 2025 |" in markdown and "| unchanged | unchanged | no change |" in markdown
@@ -229,8 +229,8 @@ def test_two_refreshes_at_once_take_turns_on_the_store(tmp_path, demo_mirror):
     log = demo_mirror.log[start:]
     n_files = sum(len(e.files) for e in catalogue.entries())
     assert sum(e["status"] == 200 for e in log) == n_files  # every file downloaded once, not twice
-    manifest = Store(tmp_path / "data").manifest()["entries"]
-    assert len(manifest) == N_ENTRIES and all("staged" in record for record in manifest.values())
+    manifest = Store(tmp_path / "data").manifest().entries
+    assert len(manifest) == N_ENTRIES and all(record.staged is not None for record in manifest.values())
     assert len(Publication(tmp_path / "pub", "indicateurs").versions()) == 1
 
 

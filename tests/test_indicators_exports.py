@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from sources.refresh import refresh
-from sources.store import Store
+from storage.store import Store
 from sources.demo import MIRROR_ROOT
 from sources.mirror import serve
 from transforms.export import COLUMNS_FR, DEMO_COLUMN_FR, definitions, write_exports

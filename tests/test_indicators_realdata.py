@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from sources import catalogue
-from sources.comparateur import read_comparateur
+from tests.comparateur import read_comparateur
 from sources.filosofi import stage_level_file
 from sources.values import NOT_AVAILABLE, SECRET
 from tests.conftest import real_file

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from sources.refresh import refresh
-from sources.store import Store
+from storage.store import Store
 from transforms.compute import Inputs
 from transforms.pipeline import load_inputs, provenance
 from transforms.registry import (

@@ -17,13 +17,14 @@ from sources import catalogue, coverage
 from sources.caf_benefits import stage as stage_benefits
 from sources.caf_childcare import stage as stage_childcare
 from sources.census import stage as stage_census
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.errors import SourceValidationError
 from sources.mirror import serve
 from sources.refresh import refresh, summary_markdown
 from sources.staging import Staged
-from sources.store import Store
 from sources.validation import FINITE_RULE
+from storage.manifest import EntryRecord, StagedRecord
+from storage.store import Store
 from tests.flow_support import mirror_copy
 from tests.test_caf import _edit, _replace_line
 from tests.test_census import edited_zip, replace_line
@@ -228,8 +229,7 @@ def stage_table(store: Store, source: str, vintage: str, frame: pl.DataFrame) ->
     """`frame` staged as a refresh stages a table: written in a run, then switched into the store."""
     run = store.begin_run()
     path = run.write_staged(source, vintage, frame)
-    run.record(f"{source}/{vintage}", {"source": source, "vintage": vintage, "files": {},
-                                        "staged": {"path": str(path)}})
+    run.record(f"{source}/{vintage}", EntryRecord(source=source, vintage=vintage, staged=StagedRecord(path=str(path))))
     run.commit()
 
 
@@ -288,7 +288,7 @@ def _rows_only(entry):
 
 def test_row_drop_beyond_the_tolerance(tmp_path, geo):
     store = Store(tmp_path / "store")
-    store.record(BEN.key, {"staged": {"rows": 1000, "staged_at": "2025-01-15T05:00:00+00:00"}})
+    store.record(BEN.key, EntryRecord(staged=StagedRecord(rows=1000, staged_at="2025-01-15T05:00:00+00:00")))
     frame = pl.DataFrame({"n": range(850)})
     with pytest.raises(SourceValidationError) as err:
         coverage.check(_rows_only(BEN), Staged(frame), geo, store, accept=False)
@@ -340,7 +340,7 @@ def test_truncated_benefits_file_is_refused_then_accepted(tmp_path):
         assert first.failed == [], [r.error for r in first.failed]
         staged = store.staged_path("caf_benefits", "2024")
         before_bytes = staged.read_bytes()
-        rows_before = store.previous(BEN.key)["staged"]["rows"]
+        rows_before = store.previous(BEN.key).staged.rows
 
         # the first half of the rows: 2020-12 and 2021-12 whole, then the first 25 rows of 2022-12
         export = entry_path(root, "caf_benefits", "2024", "main")
@@ -358,13 +358,13 @@ def test_truncated_benefits_file_is_refused_then_accepted(tmp_path):
         assert rules["(rows)"]["rule"] == "at most 10% fewer rows than the previous staging"
         assert "--accept-drop caf_benefits" in failed.error
         assert staged.read_bytes() == before_bytes  # the previous table is kept byte for byte
-        assert store.previous(BEN.key)["staged"]["rows"] == rows_before
-        assert "last_failure" in store.previous(BEN.key)
+        assert store.previous(BEN.key).staged.rows == rows_before
+        assert store.previous(BEN.key).last_failure is not None
 
         accepted = refresh(["caf_benefits"], store=store, mirror=mirror.url, accept_drop=["caf_benefits"])
         (result,) = [r for r in accepted.results if r.source == "caf_benefits"]
         assert result.status == "staged" and result.change.endswith("drop accepted (--accept-drop)")
-        record = store.previous(BEN.key)["staged"]["accepted_drop"]
+        record = store.previous(BEN.key).staged.accepted_drop
         assert record["rows_before"] == rows_before
         assert record["rows_after"] == store.read_staged("caf_benefits", "2024").height < rows_before
         assert {f["column"] for f in record["accepted"]} == {"numcomdo", "(rows)"}
@@ -386,7 +386,7 @@ def test_refresh_flow_passes_accept_drop_to_its_tasks(tmp_path, demo_store):
     data = tmp_path / "data"
     shutil.copytree(demo_store.root, data)
     store = Store(data)
-    rows_before = store.previous(BEN.key)["staged"]["rows"]
+    rows_before = store.previous(BEN.key).staged.rows
     root = mirror_copy(tmp_path)
     _truncate_benefits(root)
     with serve(root) as mirror:
@@ -394,9 +394,9 @@ def test_refresh_flow_passes_accept_drop_to_its_tasks(tmp_path, demo_store):
         state = refresh_flow(**params, return_state=True)
         refused = state.result(raise_on_failure=False)
         assert isinstance(refused, RefreshFailed)
-        assert "caf_benefits/2024" in str(refused) and store.previous(BEN.key)["staged"]["rows"] == rows_before
+        assert "caf_benefits/2024" in str(refused) and store.previous(BEN.key).staged.rows == rows_before
 
         outcome = refresh_flow(**params, accept_drop=["caf_benefits"])
     (result,) = [r for r in outcome["report"].results if r.source == "caf_benefits"]
     assert result.status == "staged"
-    assert store.previous(BEN.key)["staged"]["accepted_drop"]["rows_before"] == rows_before
+    assert store.previous(BEN.key).staged.accepted_drop["rows_before"] == rows_before

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sources.publication import Publication, PublishError, describe
+from storage.publication import Publication, PublishError, describe
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -114,7 +114,7 @@ def test_a_failed_switch_of_latest_sets_the_renamed_version_aside(tmp_path, monk
     def no_symlink(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("sources.publication.os.symlink", no_symlink)
+    monkeypatch.setattr("storage.publication.os.symlink", no_symlink)
     with pytest.raises(OSError, match="disk full"):
         pub.commit(draft)  # the draft was renamed to its version, then the link could not be made
     assert draft.path == pub.dir / "2027-07-01T040012Z" and draft.path.is_dir()
@@ -141,7 +141,7 @@ def _die_while_publishing(root, step: str) -> subprocess.CompletedProcess:
     """A real process that begins a draft of `national` and dies (SIGKILL-like `os._exit`) at `step`."""
     script = f"""
 import os, sys
-from sources.publication import Publication
+from storage.publication import Publication
 pub = Publication({str(root)!r}, "national")
 draft = pub.begin()
 (draft.path / "rapport.html").write_text("half", encoding="utf-8")
@@ -231,7 +231,7 @@ def test_a_full_disk_at_commit_or_switch_names_the_step_and_keeps_the_previous_p
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(f"sources.publication.{target}", full)
+    monkeypatch.setattr(f"storage.publication.{target}", full)
     with pytest.raises(PublishError) as raised:
         pub.commit(draft)
     monkeypatch.undo()

@@ -10,10 +10,10 @@ import pytest
 
 from sources import catalogue
 from sources.demo import MIRROR_ROOT
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.mirror import serve
 from sources.refresh import refresh
-from sources.store import Store, StoreBusy
+from storage.store import Store, StoreBusy
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +97,8 @@ def test_a_source_failing_validation_keeps_its_previous_staging_and_the_run_says
     assert "s_ben_com_f" in failure.error or "csv" in failure.error
     assert "within [0" in failure.error
     assert store.staged_path("caf_benefits", "2024").read_bytes() == before  # the previous staging is intact
-    manifest = store.manifest()["entries"]["caf_benefits/2024"]
-    assert "within [0" in manifest["last_failure"]["error"]
+    record = store.manifest().entries["caf_benefits/2024"]
+    assert "within [0" in record.last_failure.error
 
 
 def test_two_refreshes_at_once_do_not_share_the_store(tmp_path):
@@ -143,19 +143,21 @@ def test_the_retry_condition_reads_the_error_of_the_failed_state():
 
 def test_the_change_since_the_previous_refresh_in_words():
     from sources.refresh import describe_change
+    from storage.manifest import EntryRecord, StagedRecord
 
-    before = {"staged": {"rows": 1200, "secret_cells": 12, "inputs": {"main": "aaa", "hist": "bbb"},
-                         "geo_changes": [{}]}}
-    assert describe_change({}, {"rows": 10}) == "first staging"
+    before = EntryRecord.from_dict({"staged": {"rows": 1200, "secret_cells": 12,
+                                               "inputs": {"main": "aaa", "hist": "bbb"}, "geo_changes": [{}]}})
+    assert describe_change(EntryRecord(), StagedRecord(rows=10)) == "first staging"
     # 1 250 - 1 200 = +50 rows; 12 - 3 = 9 secret cells fewer
-    assert describe_change(before, {"rows": 1250, "secret_cells": 3, "inputs": {"main": "ccc", "hist": "bbb"},
-                                    "geo_changes": [{}]}) == (
+    assert describe_change(before, StagedRecord(rows=1250, secret_cells=3, inputs={"main": "ccc", "hist": "bbb"},
+                                                geo_changes=[{}])) == (
         "new upstream file (main); rows 1 200 → 1 250 (+50); secret cells 12 → 3 (-9)")
-    assert describe_change(before, {"rows": 1200, "secret_cells": 12, "inputs": {"main": "aaa", "hist": "bbb"},
-                                    "geo_changes": [{}, {}]}) == (
+    assert describe_change(before, StagedRecord(rows=1200, secret_cells=12, inputs={"main": "aaa", "hist": "bbb"},
+                                                geo_changes=[{}, {}])) == (
         "staged again from the same file(s); geography changes 1 → 2")
-    assert describe_change(before, {"rows": 1200, "secret_cells": 12, "inputs": {"main": "aaa", "hist": "ddd"},
-                                    "geo_changes": [{}]}) == "new upstream file (hist); same rows and secret cells"
+    assert describe_change(before, StagedRecord(rows=1200, secret_cells=12, inputs={"main": "aaa", "hist": "ddd"},
+                                                geo_changes=[{}])) == (
+        "new upstream file (hist); same rows and secret cells")
 
 
 def test_missing_sources_lists_what_was_never_staged(tmp_path, demo_mirror):

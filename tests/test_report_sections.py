@@ -15,7 +15,7 @@ import reports.site
 from reports import ages, shared
 from reports.sections import SECTIONS, ReportData, Section, build_sections
 from reports.site import DEMO_EPCI, build_site, render_index
-from sources.store import Store
+from storage.store import Store
 from transforms.pipeline import Selection
 from transforms.registry import THEMES
 

@@ -21,6 +21,7 @@ from reports.sections.needs_matrix import matrix_table
 from reports.sections.themes import highlights
 from reports.templating import css_string
 from reports.view import COMMUNES, REFERENCES, TERRITORY, Place, TerritoryView
+from storage.manifest import Manifest
 from transforms import reasons as R
 from transforms.pipeline import Selection
 from transforms.registry import get
@@ -264,7 +265,7 @@ def test_age_bands_without_sex_fall_back_to_both_sexes():
 # -- quality annex ----------------------------------------------------------------------------------------------
 
 
-MANIFEST = {"entries": {
+MANIFEST = Manifest.from_dict({"entries": {  # a manifest of an earlier release: `cog` without `source_cog`
     "filosofi/2021": {"source": "filosofi", "vintage": "2021", "files": {"main": {"url": "https://www.insee.fr/f.zip"}},
                       "staged": {"title": "Filosofi 2021", "publisher": "INSEE", "cog": 2024, "rows": 1890,
                                  "secret_cells": 210, "staged_at": "2026-11-23T05:35:10+00:00",
@@ -280,7 +281,7 @@ MANIFEST = {"entries": {
                           "staged": {"title": "Cnaf : foyers allocataires", "publisher": "CAF", "cog_offset": 1},
                           "last_failure": {"at": "2026-11-24T08:00:00+00:00", "error": "column missing"}},
     "cog_communes/2025": {"source": "cog_communes", "vintage": "2025", "staged": {"title": "COG"}},
-}}
+}})
 
 
 def test_quality_annex_reads_the_manifest_in_french():

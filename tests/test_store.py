@@ -19,10 +19,10 @@ from store_support import (GatedMirror, change_caf, change_census, leftovers, mi
                            serve_app, snapshot, url_path)
 
 from sources import catalogue
-from sources.demo.build import entry_path
+from sources.demo.files import entry_path
 from sources.mirror import serve
 from sources.refresh import refresh
-from sources.store import Store, StoreBusy
+from storage.store import Store, StoreBusy
 from transforms.pipeline import Selection, export_indicators, load_inputs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,7 +100,7 @@ def test_a_reader_keeps_the_state_it_pinned_while_a_refresh_switches_the_store(d
     # the next refresh, with no reader left, deletes the table no manifest names any more
     assert refresh(["births"], store=store, mirror=demo_mirror.url).failed == []
     assert not path.exists()
-    named = {store.staged_path(*key.split("/")) for key in store.manifest()["entries"]}
+    named = {store.staged_path(*key.split("/")) for key in store.manifest().entries}
     assert set((store.root / "staged").rglob("*.parquet")) == named
 
 
@@ -148,7 +148,7 @@ def test_a_refused_file_is_kept_apart_and_never_replaces_the_raw_file_of_the_kep
     assert raw_mismatches(store) == []
     assert rejected.read_bytes() == served.read_bytes()  # the refused bytes, apart
     assert f"the downloaded file is kept for inspection: {rejected}" in failure.error
-    assert store.previous("caf_benefits/2024")["last_failure"]["error"] == failure.error
+    assert store.previous("caf_benefits/2024").last_failure.error == failure.error
     assert leftovers(store) == []
 
 
@@ -158,7 +158,7 @@ REFRESH_SCRIPT = """
 import json, resource, sys
 from pathlib import Path
 from sources.refresh import refresh
-from sources.store import Store
+from storage.store import Store
 root, mirror, limit, force = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "force"
 if limit:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -266,8 +266,9 @@ def test_a_file_too_large_to_write_fails_its_source_with_the_step_and_the_path_a
     assert {r["status"] for r in results.values()} == {"staged"} and len(results) == N_ENTRIES - 1
     # births keeps its previous state; the failure is recorded
     record = store.previous("births/2024")
-    assert record.pop("last_failure")["error"] == failure["error"]
-    assert record == kept["record"]
+    assert record.last_failure.error == failure["error"]
+    record.last_failure = None
+    assert record.to_dict() == kept["record"].to_dict()
     assert raw.read_bytes() == kept["raw"] and store.staged_path("births", "2024").read_bytes() == kept["table"]
     assert raw_mismatches(store) == [] and leftovers(store) == []
 

@@ -17,7 +17,8 @@ from reports.site import build_site, render_index
 from sources.demo import MIRROR_ROOT
 from sources.demo.synthetic import is_synthetic, served_hashes, store_is_synthetic, synthetic_files
 from sources.mirror import serve
-from sources.store import Store
+from storage.manifest import FileRecord, Manifest
+from storage.store import Store
 from transforms.export import DEMO_COLUMN_FR, DEMO_SHEET, DEMO_VALUE
 from transforms.pipeline import Selection, export_indicators, save_france_table
 
@@ -26,9 +27,8 @@ EPCI = "200071678"  # the demo's CA du Choletais
 BOM = b"\xef\xbb\xbf"
 
 
-def file_records(manifest: dict) -> list[tuple[str, str, dict]]:
-    return [(key, role, record) for key, entry in manifest["entries"].items()
-            for role, record in entry["files"].items()]
+def file_records(manifest: Manifest) -> list[tuple[str, str, FileRecord]]:
+    return [(key, role, record) for key, entry in manifest.entries.items() for role, record in entry.files.items()]
 
 
 def copy_store(store: Store, tmp_path, change) -> Store:
@@ -38,13 +38,13 @@ def copy_store(store: Store, tmp_path, change) -> Store:
     manifest = copy.manifest()
     for key, role, record in file_records(manifest):
         change(key, role, record)
-    copy.manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    copy.manifest_path.write_text(json.dumps(manifest.to_dict()), encoding="utf-8")
     return copy
 
 
 def other_bytes(key, role, record) -> None:
     """As if the file had been downloaded from elsewhere: another sha256, the rest alike."""
-    record["sha256"] = hashlib.sha256(b"not the demo: " + record["sha256"].encode()).hexdigest()
+    record.sha256 = hashlib.sha256(b"not the demo: " + record.sha256.encode()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_a_mirror_file_and_a_mirror_folder_are_known_by_their_bytes():
 def test_a_store_of_other_files_is_not_synthetic(real_looking):
     assert synthetic_files(real_looking.manifest()) == []
     assert not store_is_synthetic(real_looking)
-    assert not is_synthetic({"entries": {}}) and not is_synthetic({"entries": {"x/1": {"files": {}}}})
+    assert not is_synthetic(Manifest()) and not is_synthetic(Manifest.from_dict({"entries": {"x/1": {"files": {}}}}))
 
 
 def test_one_demo_file_among_others_makes_the_store_synthetic(demo_store, tmp_path):
@@ -109,7 +109,7 @@ def test_the_mark_ignores_where_the_files_came_from(demo_store, tmp_path):
     """Served by any server under any address: the bytes decide, not the URL."""
 
     def as_upstream(key, role, record):
-        record["fetched_url"] = record["url"]
+        record.fetched_url = record.url
 
     assert store_is_synthetic(copy_store(demo_store, tmp_path, as_upstream))
 

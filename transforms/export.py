@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sources.store import atomic_path
+from storage.files import atomic_path
 from transforms import reasons as R
 from transforms.registry import THEMES, indicators
 

@@ -7,22 +7,12 @@ from dataclasses import dataclass
 import polars as pl
 
 from sources.refresh import load_geography
-from sources.store import Store, reads_one_state
+from sources.registry import report_label
+from storage.store import Store, reads_one_state
 from transforms.compare import FlagRules, compare
 from transforms.compute import Inputs, compute
 from transforms.registry import PUBLISHED_SOURCES, Indicator, indicators
 from transforms.territories import CustomTerritory, check_siren
-
-SOURCE_LABELS = {
-    "rp_": "Insee, recensement {year}",
-    "filosofi": "Insee, Filosofi {year}",
-    "births": "Insee, état civil {year}",
-    "deaths": "Insee, état civil {year}",
-    "caf_benefits": "Cnaf, allocataires décembre {year}",
-    "caf_coverage": "Cnaf, ONAPE {year}",
-    "caf_places": "Cnaf, ONAPE {year}",
-}
-
 
 def needed_sources(items: tuple[Indicator, ...]) -> list[str]:
     return sorted({s for i in items for s in i.sources} | {"rp_population"})
@@ -50,13 +40,6 @@ def load_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inp
                   epci_names=dict(epci.iter_rows()), dep_names=dep_names)
 
 
-def _label(source: str, year: int | None) -> str:
-    for prefix, template in SOURCE_LABELS.items():
-        if source.startswith(prefix):
-            return template.format(year=year if year is not None else "?")
-    return source
-
-
 def provenance(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.DataFrame:
     """Per indicator: its reference year and the sources with their years, as the report prints them."""
     rows = []
@@ -65,7 +48,7 @@ def provenance(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.DataFrame:
             family = PUBLISHED_SOURCES[ind.published.source]
             source = next((s for s in family.values() if s in inputs.staged), None)
             year = inputs.main_year(source) if source else None
-            rows.append((ind.id, year, _label(ind.published.source, year)))
+            rows.append((ind.id, year, report_label(ind.published.source, year)))
             continue
         sources = list(dict.fromkeys(t.source for t in ind.terms))
         years = {s: inputs.main_year(s) for s in sources}
@@ -76,7 +59,7 @@ def provenance(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.DataFrame:
                 labels.append(f"Insee, état civil {comp}-{main - 1}" if main and comp else "Insee, état civil")
             rows.append((ind.id, main, " ; ".join(labels)))
             continue
-        label = " ; ".join(dict.fromkeys(_label(s, years[s]) for s in sources))
+        label = " ; ".join(dict.fromkeys(report_label(s, years[s]) for s in sources))
         rows.append((ind.id, years[sources[0]], label))
     return pl.DataFrame(rows, schema={"indicator": pl.String, "year": pl.Int32, "source": pl.String}, orient="row")
 
@@ -198,7 +181,7 @@ def save_france_table(store: Store, out_dir, table_path, demo: bool = False) -> 
     from pathlib import Path
 
     from sources.demo.synthetic import store_is_synthetic
-    from sources.store import atomic_path
+    from storage.files import atomic_path
     from transforms.export import write_exports
 
     demo = demo or store_is_synthetic(store)  # a store refreshed from the demo mirror, even without --demo

@@ -1,53 +1,37 @@
-"""Regenerate the demo mirror from `world.py`: `python -m sources.demo.build`.
+"""Regenerate the demo mirror from `world.py`: `python -m sources.demo.build [FOLDER]` (default: the embedded
+mirror, `sources/demo/mirror`, written afresh).
 
-Each `gen_<source>` module writes the files of its sources into the mirror folder at the path their catalogue URL
-maps to (`HOST/PATH`). A folder stands for a zip archive (the mirror server zips it on the fly).
+Each source module declares its demo generator (`SourceSpec.demo`, a function of a `gen_<source>` module): it
+writes the files of its sources into the mirror folder at the path their catalogue URL maps to (`HOST/PATH`,
+`sources.demo.files`). A folder stands for a zip archive (the mirror server zips it on the fly). The files do not
+depend on the clock: rebuilt, the mirror is the same bytes.
 """
 
 from __future__ import annotations
 
-import importlib
 import shutil
-import unicodedata
+import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from sources import catalogue
+from sources import registry
 from sources.demo import MIRROR_ROOT
-
-GENERATORS = ["gen_cog", "gen_census", "gen_filosofi", "gen_etat_civil", "gen_caf"]
-
-
-def mirror_path(root: Path, url: str) -> Path:
-    parts = urlsplit(url)
-    return root / parts.netloc / parts.path.lstrip("/")
-
-
-def entry_path(root: Path, source: str, vintage: str, role: str = "main") -> Path:
-    """Where the file of a catalogue entry lives in the mirror (a folder for a zip archive)."""
-    return mirror_path(root, catalogue.get(source, vintage).file(role).url)
-
-
-def write_text(path: Path, text: str, *, bom: bool = False, crlf: bool = False) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if crlf:
-        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
-
-
-def upper_ascii(name: str) -> str:
-    """INSEE's NCC / CAF's upper-case names: no accents, upper case."""
-    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().upper()
 
 
 def build(root: Path = MIRROR_ROOT, only: list[str] | None = None) -> None:
-    for name in only or GENERATORS:
-        module = importlib.import_module(f"sources.demo.{name}")
-        module.write(root)
+    """Write the demo files of every source (`only`: of these catalogue parsers) under `root`."""
+    for generate in registry.demo_generators(only):
+        generate(root)
+
+
+def main(argv: list[str]) -> None:
+    root = Path(argv[0]) if argv else MIRROR_ROOT
+    if root != MIRROR_ROOT and root.exists() and any(root.iterdir()):
+        raise SystemExit(f"{root} is not empty: give a new or empty folder")
+    if root.exists():
+        shutil.rmtree(root)  # the embedded mirror is written afresh: no stale file is served
+    build(root)
+    print(f"demo mirror written to {root}")
 
 
 if __name__ == "__main__":
-    if MIRROR_ROOT.exists():
-        shutil.rmtree(MIRROR_ROOT)
-    build()
-    print(f"demo mirror written to {MIRROR_ROOT}")
+    main(sys.argv[1:])

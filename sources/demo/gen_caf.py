@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from sources.demo.build import entry_path, upper_ascii, write_text
+from sources.demo.files import entry_path, upper_ascii, write_text
 from sources.demo.world import ARRONDISSEMENTS, COMMUNES, EPCIS, NO_EPCI, commune, communes_in
 
 VINTAGE = "2024"
@@ -312,8 +312,11 @@ def national_csv() -> str:
     return _csv(header, rows)
 
 
-def write(root: Path) -> None:
+def write_benefits(root: Path) -> None:
     write_text(entry_path(root, "caf_benefits", VINTAGE), benefits_csv(), bom=True)
+
+
+def write_childcare(root: Path) -> None:
     for dataset, prefix in (("txcouv", "caf_coverage"), ("nbpla", "caf_places")):
         for scale in ("com", "epci", "dep"):
             source = f"{prefix}_{scale}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sources import catalogue
-from sources.demo.build import entry_path, write_text
+from sources.demo.files import entry_path, write_text
 from sources.demo.world import ARRONDISSEMENTS, Commune, commune, communes_in
 
 THEMES = ["rp_population", "rp_families", "rp_housing", "rp_employment", "rp_education"]

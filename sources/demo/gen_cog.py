@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from pathlib import Path
 
-from sources.demo.build import entry_path, upper_ascii, write_text
+from sources.demo.files import entry_path, upper_ascii, write_text
 from sources.demo.world import ARRONDISSEMENTS, COMMUNES, DELEGATED, EPCIS, EVENTS, NO_EPCI, communes_in
 
 ARTICLES = ("L'", "La ", "Le ", "Les ")
+# When the committed workbooks were made: written with this date, a rebuilt workbook is the same bytes.
+WORKBOOK_TIME = (2026, 11, 23, 5, 19, 44)  # of the zip members (two-second resolution)
+WORKBOOK_STAMP = b"2026-11-23T05:19:45Z"  # created and modified, in docProps/core.xml
 
 
 def _without_article(name: str) -> str:
@@ -93,18 +98,37 @@ def epci_xlsx(cog: int = 2025) -> bytes:
         comp.append([cell, name, c.epci, label, c.dep, c.reg])
     buffer = io.BytesIO()
     book.save(buffer)
-    return buffer.getvalue()
+    return _without_clock(buffer.getvalue())
 
 
-def write(root: Path) -> None:
+def _without_clock(workbook: bytes) -> bytes:
+    """The workbook with the times openpyxl takes from the clock (its properties, its zip members' dates) fixed."""
+    source, out = zipfile.ZipFile(io.BytesIO(workbook)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            body = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + WORKBOOK_STAMP, body)
+            info.date_time = WORKBOOK_TIME
+            target.writestr(info, body)
+    return out.getvalue()
+
+
+def write_communes(root: Path) -> None:
     write_text(entry_path(root, "cog_communes", "2025"), communes_csv())
+
+
+def write_events(root: Path) -> None:
     write_text(entry_path(root, "cog_events", "2025"), events_csv())
+
+
+def write_departements(root: Path) -> None:
     # the COG archive: only the member the pipeline reads is served in the demo
     write_text(entry_path(root, "cog_departements", "2025") / "v_departement_2025.csv", departements_csv())
-    folder = entry_path(root, "epci", "2025")
+
+
+def write_epci(root: Path, cog: int = 2025, folder: Path | None = None) -> None:
+    """The EPCI composition of `cog` in its zip (a folder of the mirror): the `epci` entry's by default."""
+    folder = folder or entry_path(root, "epci", str(cog))
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "EPCI_au_01-01-2025.xlsx").write_bytes(epci_xlsx(2025))
-    # the 2024 composition, in the geography of Filosofi 2021 (geo2024)
-    folder = entry_path(root, "filosofi", "2021", "epci_geography")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "EPCI_au_01-01-2024.xlsx").write_bytes(epci_xlsx(2024))
+    (folder / f"EPCI_au_01-01-{cog}.xlsx").write_bytes(epci_xlsx(cog))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sources.demo.build import entry_path, write_text
+from sources.demo.files import entry_path, write_text
 from sources.demo.world import ARRONDISSEMENTS, COMMUNES, EPCIS, NO_EPCI, Commune
 
 YEARS = range(2008, 2025)

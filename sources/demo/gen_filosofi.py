@@ -21,7 +21,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from sources.demo.build import entry_path, write_text
+from sources.demo.files import entry_path, write_text
+from sources.demo.gen_cog import write_epci
 from sources.demo.world import (
     ARRONDISSEMENTS,
     COMMUNES,
@@ -215,3 +216,5 @@ def write(root: Path) -> None:
         archive = entry_path(root, "filosofi", "2021")
         archive.parent.mkdir(parents=True, exist_ok=True)
         archive.write_bytes(zip_folder(Path(tmp)))
+    # the 2024 EPCI composition, in the geography of Filosofi 2021 (geo2024)
+    write_epci(root, 2024, entry_path(root, "filosofi", "2021", "epci_geography"))

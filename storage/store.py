@@ -23,29 +23,30 @@ and tables the manifest no longer names are deleted only when no reader holds it
 from __future__ import annotations
 
 import contextlib
-import copy
-import fcntl
 import functools
-import hashlib
 import json
 import logging
 import os
 import secrets
 import shutil
-import tempfile
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from sources.catalogue import Entry, FileSpec
 from sources.errors import StoreWriteError
+from storage import locks
+from storage.files import atomic_path, sha256_file, write_json_atomic
+from storage.manifest import EntryRecord, Manifest
+
+if TYPE_CHECKING:
+    from sources.catalogue import Entry, FileSpec
 
 log = logging.getLogger(__name__)
 
-class StoreBusy(RuntimeError):
+class StoreBusy(locks.Busy):
     pass
 
 
@@ -54,26 +55,6 @@ LEFTOVER_SUFFIXES = (".part", ".tmp")  # temporary files of downloads and atomic
 
 def data_dir() -> Path:
     return Path(os.environ.get("ABS_DATA_DIR", "data")).resolve()
-
-
-@contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; it replaces `target` only if the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        tmp.chmod(0o644)  # mkstemp creates 0600: staged tables and published reports must be readable
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_json_atomic(target: Path, payload: dict) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True), encoding="utf-8")
 
 
 def reads_one_state(function):
@@ -93,7 +74,7 @@ def reads_one_state(function):
 class Store:
     def __init__(self, root: Path | None = None):
         self.root = (root or data_dir()).resolve()
-        self._pinned: dict | None = None  # the manifest of a pinned state (`pinned()`), None: read it each time
+        self._pinned: Manifest | None = None  # the manifest of a pinned state (`pinned()`), None: read it each time
         self._holds_lock = False
 
     # -- paths -------------------------------------------------------------------------------------------------
@@ -105,7 +86,8 @@ class Store:
     def staged_path(self, source: str, vintage: str) -> Path:
         """The staged table the manifest names (a store staged before tables were named by content: the old
         fixed name)."""
-        named = (self.previous(f"{source}/{vintage}").get("staged") or {}).get("file")
+        staged = self.previous(f"{source}/{vintage}").staged
+        named = staged.file if staged else None
         return self.root / named if named else self.root / "staged" / source / f"{vintage}.parquet"
 
     @property
@@ -114,24 +96,26 @@ class Store:
 
     # -- manifest ----------------------------------------------------------------------------------------------
 
-    def manifest(self) -> dict:
+    def manifest(self) -> Manifest:
+        """The manifest (a copy: changing it changes nothing on disk)."""
         if self._pinned is not None:
-            return copy.deepcopy(self._pinned)
+            return Manifest.from_dict(self._pinned.to_dict())
         return self._committed_manifest()
 
-    def _committed_manifest(self) -> dict:
+    def _committed_manifest(self) -> Manifest:
         if not self.manifest_path.exists():
-            return {"entries": {}}
-        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            return Manifest()
+        return Manifest.from_dict(json.loads(self.manifest_path.read_text(encoding="utf-8")))
 
-    def record(self, key: str, record: dict) -> None:
+    def record(self, key: str, record: EntryRecord) -> None:
         """Write one entry's record straight into the manifest (a refresh records into its `Run` instead)."""
         manifest = self._committed_manifest()
-        manifest["entries"][key] = record
-        write_json_atomic(self.manifest_path, manifest)
+        manifest.entries[key] = record
+        write_json_atomic(self.manifest_path, manifest.to_dict())
 
-    def previous(self, key: str) -> dict:
-        return self.manifest()["entries"].get(key, {})
+    def previous(self, key: str) -> EntryRecord:
+        """The record of `key` (an empty one when the store does not know it)."""
+        return self.manifest().get(key)
 
     # -- staged tables -----------------------------------------------------------------------------------------
 
@@ -146,9 +130,8 @@ class Store:
 
     def latest_vintage(self, source: str) -> str:
         """The latest vintage of `source` the manifest records as staged."""
-        vintages = sorted(record.get("vintage") or key.split("/", 1)[1]
-                          for key, record in self.manifest()["entries"].items()
-                          if key.split("/", 1)[0] == source and record.get("staged"))
+        vintages = sorted(record.vintage or Manifest.split(key)[1]
+                          for key, record in self.manifest().staged().items() if Manifest.split(key)[0] == source)
         if not vintages:
             raise FileNotFoundError(f"{source} is not staged in {self.root}: run `abs-diag refresh`")
         return vintages[-1]
@@ -161,7 +144,7 @@ class Store:
         if self._pinned is not None:
             yield self
             return
-        with _shared_lock(self.root / ".readers"):
+        with locks.shared(self.root / ".readers"):
             state = Store(self.root)
             state._pinned = self._committed_manifest()
             yield state
@@ -211,12 +194,11 @@ class Store:
         """Delete the staged tables the manifest does not name, unless a reader holds a pinned state."""
         if not self.manifest_path.exists():
             return []
-        with _try_exclusive(self.root / ".readers") as free:
+        with locks.try_exclusive(self.root / ".readers") as free:
             if not free:
                 return []
             committed = Store(self.root)  # the tables the switched manifest names, not a run's pending ones
-            named = {committed.staged_path(*key.split("/", 1))
-                     for key, r in committed.manifest()["entries"].items() if r.get("staged")}
+            named = {committed.staged_path(*Manifest.split(key)) for key in committed.manifest().staged()}
             gone = [p for p in (self.root / "staged").rglob("*.parquet") if p not in named]
             for path in gone:
                 path.unlink(missing_ok=True)
@@ -228,22 +210,16 @@ class Store:
     def lock(self, wait: float = 0.0) -> Iterator[None]:
         """An exclusive lock on the store; `StoreBusy` if another process holds it after `wait` seconds."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".lock").open("a") as handle:
-            deadline = time.monotonic() + wait
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise StoreBusy(f"another refresh is writing to {self.root}; try again when it ends") from None
-                    time.sleep(0.2)
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(locks.exclusive(self.root / ".lock", wait))
+            except locks.Busy:
+                raise StoreBusy(f"another refresh is writing to {self.root}; try again when it ends") from None
             self._holds_lock = True
             try:
                 yield
             finally:
                 self._holds_lock = False
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class Run(Store):
@@ -294,17 +270,17 @@ class Run(Store):
             frame.write_parquet(tmp)
         return target
 
-    def record(self, key: str, record: dict) -> None:
-        write_json_atomic(self.record_path(key), record)
+    def record(self, key: str, record: EntryRecord) -> None:
+        write_json_atomic(self.record_path(key), record.to_dict())
 
-    def manifest(self) -> dict:
+    def manifest(self) -> Manifest:
         manifest = self._committed_manifest()
-        manifest["entries"].update(self._records())
+        manifest.entries.update(self._records())
         return manifest
 
-    def _records(self) -> dict[str, dict]:
+    def _records(self) -> dict[str, EntryRecord]:
         folder = self.dir / "entries"
-        return {f"{p.parent.name}/{p.stem}": json.loads(p.read_text(encoding="utf-8"))
+        return {f"{p.parent.name}/{p.stem}": EntryRecord.from_dict(json.loads(p.read_text(encoding="utf-8")))
                 for p in sorted(folder.glob("*/*.json"))} if folder.is_dir() else {}
 
     @contextlib.contextmanager
@@ -350,8 +326,8 @@ class Run(Store):
         manifest, moves = self._committed_manifest(), []
         for key, record in self._records().items():
             moves += self._moves_of(key, record)
-            manifest["entries"][key] = record
-        journal = {"moves": moves, "manifest": manifest}
+            manifest.entries[key] = record
+        journal = {"moves": moves, "manifest": manifest.to_dict()}
         try:
             write_json_atomic(self.dir / "commit.json", journal)
         except OSError as exc:
@@ -363,23 +339,23 @@ class Run(Store):
         with contextlib.suppress(OSError):
             self.dir.parent.rmdir()  # `pending/` itself, when no other run has an area there
 
-    def _moves_of(self, key: str, record: dict) -> list[list[str]]:
+    def _moves_of(self, key: str, record: EntryRecord) -> list[list[str]]:
         """The pending files an entry's record names, as [from, to] relative to the store; the record is changed
         to name where they go. A failed entry's record names the committed files: nothing moves."""
         moves = []
-        staged = record.get("staged") or {}
-        table = self._pending_table(*key.split("/", 1))
-        if staged.get("path") == str(table) and table.exists():
-            source, vintage = key.split("/", 1)
-            final = self.root / "staged" / source / f"{vintage}-{_sha256(table)[:16]}.parquet"
+        staged = record.staged
+        table = self._pending_table(*Manifest.split(key))
+        if staged is not None and staged.path == str(table) and table.exists():
+            source, vintage = Manifest.split(key)
+            final = self.root / "staged" / source / f"{vintage}-{sha256_file(table)[:16]}.parquet"
             moves.append([str(table.relative_to(self.root)), str(final.relative_to(self.root))])
-            staged["file"], staged["path"] = str(final.relative_to(self.root)), str(final)
-        for info in (record.get("files") or {}).values():
-            path = Path(info.get("path", ""))
+            staged.file, staged.path = str(final.relative_to(self.root)), str(final)
+        for info in record.files.values():
+            path = Path(info.path or "")
             if path.is_relative_to(self.dir):
                 final = self.root / path.relative_to(self.dir)
                 moves.append([str(path.relative_to(self.root)), str(final.relative_to(self.root))])
-                info["path"] = str(final)
+                info.path = str(final)
         return moves
 
 
@@ -390,42 +366,3 @@ def _apply_journal(root: Path, journal: dict) -> None:
             (root / target).parent.mkdir(parents=True, exist_ok=True)
             os.replace(root / source, root / target)
     write_json_atomic(root / "manifest.json", journal["manifest"])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def _shared_lock(path: Path) -> Iterator[None]:
-    """A shared lock on `path`; none when the store cannot be written to (a read-only store is never collected)."""
-    try:
-        handle = path.open("a")
-    except OSError:
-        yield
-        return
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def _try_exclusive(path: Path) -> Iterator[bool]:
-    """Yield whether an exclusive lock on `path` was taken at once (False: someone holds it)."""
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import shutil
@@ -38,6 +37,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from storage import locks
 
 METADATA = "publication.json"
 FAILURE = "failure.txt"
@@ -131,7 +132,7 @@ class Publication:
             path = self.dir / f"{DRAFT}{version}"
             with self._step("draft", path):
                 path.mkdir(parents=True)
-                lock_fd = _lock_folder(path)
+                lock_fd = locks.hold_folder(path)
         return Draft(self.name, version, path, dict(about or {}), lock_fd)
 
     def scratch_path(self, draft: Draft, name: str) -> Path:
@@ -228,7 +229,7 @@ class Publication:
         alive = set()
         for path in sorted(self.dir.glob(f"{DRAFT}*")):
             version = path.name.removeprefix(DRAFT)
-            if path.is_dir() and not _is_locked(path):
+            if path.is_dir() and not locks.folder_is_held(path):
                 _set_aside(path, self.dir / f"{FAILED}{version}", INTERRUPTED)
             elif path.is_dir():
                 alive.add(version)
@@ -247,12 +248,8 @@ class Publication:
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         self.dir.mkdir(parents=True, exist_ok=True)
-        with (self.dir / ".lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # held for milliseconds (renames), so waiting is fine
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with locks.exclusive(self.dir / ".lock"):  # held for milliseconds (renames), so waiting is fine
+            yield
 
 
 def describe(publication: Publication) -> str:
@@ -261,28 +258,6 @@ def describe(publication: Publication) -> str:
     if latest is None:
         return f"{publication.name}: nothing published yet"
     return f"{publication.name}: latest = {latest.name} ({len(publication.versions())} version(s)) in {publication.dir}"
-
-
-def _lock_folder(path: Path) -> int:
-    """An open descriptor holding an exclusive flock on the folder (released when closed or the process dies)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new folder: nobody else can hold it
-    return fd
-
-
-def _is_locked(path: Path) -> bool:
-    """Whether a live run holds the folder's flock (a draft being written)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def _set_aside(path: Path, target: Path, reason: str) -> None:
