@@ -132,25 +132,14 @@ def indicators(
     data_dir: DataDir = None,
 ) -> None:
     """Compute the needs indicators and write them as Parquet, CSV (;, UTF-8 BOM) and XLSX with definitions."""
-    from transforms.pipeline import Selection, export_indicators
-    from transforms.territories import CustomTerritory, check_siren, parse_communes
+    from transforms.pipeline import export_indicators
 
     if sum(bool(x) for x in (epci, commune, communes, all_levels)) != 1:
         raise typer.BadParameter("give exactly one of --epci, --commune, --communes or --all")
+    territory = None if all_levels else _territory(epci, commune, communes, (name or "Territoire") if communes else None)
+    _check_folder(out, "--out")
     try:
-        if epci:
-            selection = Selection(epci=check_siren(epci))
-        elif commune:
-            codes = parse_communes(commune)
-            if len(codes) != 1:
-                raise ValueError("--commune takes one commune code; use --communes A,B --name NAME for a group")
-            selection = Selection(commune=codes[0])
-        elif communes:
-            selection = Selection(territory=CustomTerritory(name or "Territoire", parse_communes(communes)))
-        else:
-            selection = None
-        _check_folder(out, "--out")
-        table, paths = export_indicators(_store(data_dir), out, selection)
+        table, paths = export_indicators(_store(data_dir), out, territory)
     except (ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
@@ -264,7 +253,7 @@ def _validated(model, options: dict[str, str] | None = None, **values):
 
 def _territory(epci: str | None, commune: str | None, communes: str | None, name: str | None):
     """The territory of the options, validated before anything runs (exit 2 with the reason)."""
-    from flows.parameters import Territory
+    from transforms.territories import Territory
 
     return _validated(Territory, epci=epci, commune=commune, communes=communes, name=name)
 
@@ -302,8 +291,7 @@ def report(
     _check_folders(data_dir, out)
     if refresh_first == "never":
         _check_staged(data_dir)
-    _check_in_geography(data_dir, epcis=[territory.epci] if territory.epci else [],
-                        communes=territory.communes or ([territory.commune] if territory.commune else []))
+    _check_in_geography(data_dir, **territory.codes())
     from flows.diagnostic import diagnostic
 
     with command_session():
@@ -330,7 +318,8 @@ def national(
     """Publish the diagnostic of every EPCI and département (the `national` flow, run locally). With --epci,
     --departement or --no-departements the run is partial: published as `national-partiel`, never replacing the
     complete `national` publication."""
-    from flows.parameters import TaskRunnerSpec, check_departement, check_siren
+    from flows.parameters import TaskRunnerSpec
+    from sources.codes import check_departement, check_siren
 
     if dask or address:
         runner = _validated(TaskRunnerSpec, {"n_workers": "--workers", "address": "--address"},

@@ -1,16 +1,26 @@
-"""What the flows share: where the store and the publications are, and how a failure becomes a result."""
+"""What the flows share: where the store and the publications are, how a failure becomes a result, the refresh a
+report runs first, and the artifacts of a refresh."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import get_run_logger, task
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
+from sources import refresh as sources_refresh
 from storage.publication import Publication
+from sources.refresh import RefreshFailed, RefreshReport
 from storage.store import Store
+
+THREADS = 4  # parallel downloads: polite to the publishers, enough to overlap parsing and waiting
+# A refresh holding the store may sit out the retry budget of each COG file in turn (they run one after the
+# other), then those of the other files, THREADS at a time: with the default budget of 300 s and 3 + 27 files,
+# (3 + 27 / 4) x 300 s = about 2 900 s, plus the downloads. A refresh waiting for it gives up after two hours.
+LOCK_TIMEOUT = 7200.0
 
 
 def open_store(data_dir: str | None) -> Store:
@@ -38,28 +48,25 @@ def exception_of(future: PrefectFuture) -> BaseException | None:
     return RuntimeError(future.state.message or f"task ended {future.state.name}")
 
 
-@task(name="missing-sources", cache_policy=NO_CACHE)
-def missing_sources(data_dir: str | None) -> list[str]:
-    from sources.refresh import missing_sources as missing
+@task(name="prepare-store", cache_policy=NO_CACHE)
+def prepare_store(policy: str, data_dir: str | None, mirror: str | None) -> str:
+    """The store a report reads, refreshed first when the policy asks for it ("always", or "missing" and a source
+    never staged; `sources.refresh.ensure_staged`), nothing published. Returns the store's folder."""
+    store = open_store(data_dir)
+    try:
+        report = sources_refresh.ensure_staged(store, policy, mirror, lock_timeout=LOCK_TIMEOUT, threads=THREADS)
+    except RefreshFailed as exc:
+        refresh_artifacts(exc.report, [f"Nothing published: {exc}."])
+        raise
+    if report is not None:
+        refresh_artifacts(report, ["Not published: the store was refreshed for a report."])
+    return str(store.root)
 
-    return missing(open_store(data_dir))
 
-
-def ensure_data(policy: str, data_dir: str | None, mirror: str | None) -> None:
-    """Refresh the store first when the policy asks for it ("always", or "missing" and a source never staged)."""
-    if policy == "never":
-        from sources.refresh import missing_sources as never_staged
-
-        store = open_store(data_dir)
-        missing = never_staged(store)
-        if missing:  # said at once, instead of a table missing deep in the computation
-            raise ValueError(f"refresh=never, but {len(missing)} source(s) were never staged in the store "
-                             f"{store.root} ({', '.join(missing)}): run the refresh flow (`abs-diag refresh`) first")
-        return
-    missing = missing_sources(data_dir)
-    if policy == "missing" and not missing:
-        return
-    from flows.refresh import refresh
-
-    get_run_logger().info("refreshing the store first (%s)", f"never staged: {', '.join(missing)}" if missing else policy)
-    refresh(data_dir=data_dir, mirror=mirror, publish=False)
+def refresh_artifacts(report: RefreshReport, outcome: list[str]) -> None:
+    create_markdown_artifact(key="refresh-summary", markdown=sources_refresh.summary_markdown(report, outcome),
+                             description="Per source: vintage, rows, secret cells, download, what changed")
+    rows = sources_refresh.failure_rows(report)
+    if rows:
+        create_table_artifact(key="refresh-failures", table=rows,
+                              description="Sources that could not be staged: broken rules or errors")

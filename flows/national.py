@@ -12,6 +12,10 @@ The whole run writes one new version of the `national` publication (reports, per
 indicator tables, an index); `latest` moves to it only when every batch succeeded. A run limited to some EPCI or
 départements publishes under `national-partiel` instead, so it never replaces the complete publication.
 
+Every task reads the state of the store the run began with (`sources.national.check_state`): a refresh that
+switches the store during the run fails the next task with "the store was refreshed during the run: rerun",
+instead of a publication that mixes the tables of two refreshes.
+
 A département's report is the group of all its communes (`reports` knows EPCIs, communes and groups of
 communes): its medians are those the département row publishes, shown beside it as its reference.
 """
@@ -28,63 +32,59 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
-from flows.common import ensure_data, exception_of, open_store, publication, run_about
+from flows.common import exception_of, open_store, prepare_store, publication, run_about
 from flows.parameters import DepartementCode, RefreshPolicy, Siren, TaskRunnerSpec
-from sources.national import Unit, batches, national_units
+from reports import site as reports_site
+from sources.national import (
+    Unit,
+    batches,
+    check_some_units,
+    check_state,
+    national_units,
+    publication_name,
+    state_of,
+)
 from storage.publication import describe
-
-PUBLICATION = "national"
-PARTIAL_PUBLICATION = "national-partiel"  # a run limited to some EPCI or départements
+from transforms.pipeline import save_france_table
+from transforms.territories import Territory
 
 
 class BatchesFailed(RuntimeError):
     pass
 
 
-def publication_name(epcis: list[str] | None, departements: list[str] | None) -> str:
-    """`national` for every EPCI and département, `national-partiel` for a run limited to some of them."""
-    return PUBLICATION if epcis is None and departements is None else PARTIAL_PUBLICATION
-
-
-def check_some_units(epcis: list[str] | None, departements: list[str] | None) -> None:
-    if epcis == [] and departements == []:
-        raise ValueError("no territory to report: the EPCI and the département lists are both empty "
-                         "(leave a list out (None) for every territory of that level)")
-
-
-def selection_of(unit: Unit):
-    """The report selection of a unit: the EPCI or the département itself (its own published figures)."""
-    from transforms.pipeline import Selection
-
-    if unit.level == "epci":
-        return Selection(epci=unit.code)
-    return Selection(departement=unit.code)
+@task(name="pin-store-state", cache_policy=NO_CACHE)
+def pin_state(data_dir: str) -> str:
+    """The state of the store every task of the run reads (a digest of its manifest)."""
+    return state_of(open_store(data_dir))
 
 
 @task(name="list-territories", cache_policy=NO_CACHE)
-def list_units(data_dir: str, epcis: list[str] | None, departements: list[str] | None) -> list[Unit]:
-    return national_units(open_store(data_dir), epcis, departements)
+def list_units(data_dir: str, state: str, epcis: list[str] | None, departements: list[str] | None) -> list[Unit]:
+    with open_store(data_dir).pinned() as store:
+        check_state(store, state)
+        return national_units(store, epcis, departements)
 
 
 @task(name="indicator-table", cache_policy=NO_CACHE)
-def france_table(data_dir: str, out_dir: str, table_path: str, demo: bool) -> None:
+def france_table(data_dir: str, state: str, out_dir: str, table_path: str, demo: bool) -> None:
     """The indicator table of every commune, EPCI, département and France, computed once: saved at `table_path`
     for the batches, and written as the national indicator tables of the publication."""
-    from transforms.pipeline import save_france_table
-
-    save_france_table(open_store(data_dir), out_dir, table_path, demo)
+    with open_store(data_dir).pinned() as store:
+        check_state(store, state)
+        save_france_table(store, out_dir, table_path, demo)
 
 
 @task(name="build-reports", task_run_name="reports-{label}", cache_policy=NO_CACHE)
-def build_batch(units: list[Unit], data_dir: str, out_dir: str, table_path: str, demo: bool,
+def build_batch(units: list[Unit], data_dir: str, state: str, out_dir: str, table_path: str, demo: bool,
                 generated_at: datetime, label: str) -> dict:
     """The batch's reports (relative to `out_dir`) from the indicator table of France at `table_path` (computed
     once by the flow), and where it ran."""
-    from reports.site import build_site
-
     out = Path(out_dir)
-    site = build_site(open_store(data_dir), [selection_of(u) for u in units], out, demo=demo,
-                      generated_at=generated_at, table=Path(table_path))
+    with open_store(data_dir).pinned() as store:
+        check_state(store, state)
+        site = reports_site.build_site(store, [Territory.of_unit(u.level, u.code) for u in units], out, demo=demo,
+                          generated_at=generated_at, table=Path(table_path))
     where = _where()
     get_run_logger().info("%d report(s) on %s: %s", len(site.reports), where, ", ".join(u.code for u in units))
     return {"reports": [str(p.relative_to(out)) for p in site.reports], "where": where}
@@ -93,7 +93,7 @@ def build_batch(units: list[Unit], data_dir: str, out_dir: str, table_path: str,
 def _where() -> str:
     """The Dask worker running this task, or the thread (logged: where did each batch run)."""
     try:
-        from distributed import get_worker
+        from distributed import get_worker  # installed with the optional Dask runner only
 
         return f"Dask worker {get_worker().address}"
     except ValueError:  # not inside a Dask worker
@@ -103,21 +103,19 @@ def _where() -> str:
 @task(name="build-index", cache_policy=NO_CACHE)
 def build_index(out_dir: str, demo: bool, generated_at: datetime) -> str:
     """The index of every report of the run (batches wrote theirs concurrently: this one lists them all)."""
-    from reports.site import render_index
-
     index = Path(out_dir) / "index.html"
-    index.write_text(render_index(Path(out_dir), demo, generated_at), encoding="utf-8")
+    index.write_text(reports_site.render_index(Path(out_dir), demo, generated_at), encoding="utf-8")
     return str(index)
 
 
 @flow(name="national-batch")
-def national_batch(unit_batches: list[list[Unit]], data_dir: str, out_dir: str, table_path: str, demo: bool,
-                   generated_at: datetime) -> dict:
+def national_batch(unit_batches: list[list[Unit]], data_dir: str, state: str, out_dir: str, table_path: str,
+                   demo: bool, generated_at: datetime) -> dict:
     """Every batch on this flow's task runner (set by `national`); fails naming every batch that failed.
     Returns the reports written and, per worker or thread, how many batches it ran."""
     labels = [f"{b[0].code}-{b[-1].code}" if len(b) > 1 else b[0].code for b in unit_batches]
-    futures = build_batch.map(unit_batches, unmapped(data_dir), unmapped(out_dir), unmapped(table_path),
-                              unmapped(demo), unmapped(generated_at), labels)
+    futures = build_batch.map(unit_batches, unmapped(data_dir), unmapped(state), unmapped(out_dir),
+                              unmapped(table_path), unmapped(demo), unmapped(generated_at), labels)
     reports, where, failures = [], {}, []
     for label, future in zip(labels, futures):
         error = exception_of(future)
@@ -151,45 +149,48 @@ def national(
     runner: {"kind": "threads", "max_workers": 4} (default), {"kind": "dask", "address": "tcp://host:8786"} or
     {"kind": "dask", "n_workers": 8} for a local cluster. batch_size: units per task.
     """
-    log = get_run_logger()
     check_some_units(epcis, departements)
-    ensure_data(refresh, data_dir, mirror)
-    root = str(open_store(data_dir).root)
-    units = list_units(root, epcis, departements)
+    root = prepare_store(refresh, data_dir, mirror)
+    state = pin_state(root)
+    units = list_units(root, state, epcis, departements)
     unit_batches = batches(units, batch_size)
     pub = publication(publish_dir, publication_name(epcis, departements))
-    draft = pub.begin(run_about(runner=runner.model_dump(), epcis=epcis, departements=departements,
-                                batch_size=batch_size, demo=demo))
     generated_at = datetime.now(UTC)
-    n_epci = sum(u.level == "epci" for u in units)
-    log.info("%d EPCI and %d départements in %d batch(es) on %s", n_epci, len(units) - n_epci,
-             len(unit_batches), runner.label)
-    table_path = pub.scratch_path(draft, "table.parquet")  # beside the draft: not part of the publication
-    try:
-        france_table(root, str(draft.path), str(table_path), demo)
-        done = national_batch.with_options(task_runner=runner.build())(
-            unit_batches, root, str(draft.path), str(table_path), demo, generated_at)
-        build_index(str(draft.path), demo, generated_at)
-        folder = pub.commit(draft)
-    except BaseException as raised:
-        exc = pub.explain(draft, raised)  # disk full or permissions: named with the step and the path
-        failed = pub.fail(draft, exc)
+    get_run_logger().info("%s in %d batch(es) on %s", _count(units), len(unit_batches), runner.label)
+
+    def not_published(error: BaseException, failed: Path) -> None:
         create_markdown_artifact(key="national-summary", markdown=(
-            f"# National diagnostics: not published\n\n```\n{exc}\n```\n\n"
+            f"# National diagnostics: not published\n\n```\n{error}\n```\n\n"
             f"- The partial output is set aside in `{failed}`.\n- Previous publication kept: {describe(pub)}.\n"))
-        if exc is not raised:
-            raise exc from raised
-        raise
-    finally:
-        table_path.unlink(missing_ok=True)
+
+    about = run_about(runner=runner.model_dump(), epcis=epcis, departements=departements, batch_size=batch_size,
+                      demo=demo)
+    with pub.publishing(about, on_failure=not_published) as draft:
+        table_path = pub.scratch_path(draft, "table.parquet")  # beside the draft: not part of the publication
+        try:
+            france_table(root, state, str(draft.path), str(table_path), demo)
+            done = national_batch.with_options(task_runner=runner.build())(
+                unit_batches, root, state, str(draft.path), str(table_path), demo, generated_at)
+            build_index(str(draft.path), demo, generated_at)
+        finally:
+            table_path.unlink(missing_ok=True)
+    _published_artifacts(draft.path, pub.name, units, len(unit_batches), runner.label, done)
+    return str(draft.path / "index.html")
+
+
+def _count(units: list[Unit]) -> str:
+    n_epci = sum(u.level == "epci" for u in units)
+    return f"{n_epci} EPCI, {len(units) - n_epci} départements"
+
+
+def _published_artifacts(folder: Path, name: str, units: list[Unit], n_batches: int, runner: str, done: dict) -> None:
     index = folder / "index.html"
     create_link_artifact(key="national-index", link=index.as_uri(), link_text="Index of the national diagnostics",
                          description=f"{len(done['reports'])} reports published in {folder}")
     ran_on = "".join(f"  - {where}: {n} batch(es)\n" for where, n in sorted(done["where"].items()))
     create_markdown_artifact(key="national-summary", markdown=(
-        f"# National diagnostics\n\n- {n_epci} EPCI, {len(units) - n_epci} départements: {len(done['reports'])} "
-        f"reports in {len(unit_batches)} batch(es) on {runner.label}:\n{ran_on}"
-        f"- Published in `{folder}` (`{pub.name}`); `latest` points to it.\n"
+        f"# National diagnostics\n\n- {_count(units)}: {len(done['reports'])} reports in {n_batches} batch(es) "
+        f"on {runner}:\n{ran_on}"
+        f"- Published in `{folder}` (`{name}`); `latest` points to it.\n"
         f"- National indicator tables: `indicateurs-france.parquet`, `.csv`, `.xlsx`.\n"))
-    log.info("published %s", folder)
-    return str(index)
+    get_run_logger().info("published %s", folder)

@@ -1,66 +1,41 @@
 """The `refresh` flow: every source downloaded, validated and staged, then the national indicators published.
 
 The COG entries run first, one after the other (each is checked against the previous one); every other source
-then runs in parallel threads, each writing into the run's pending area; the store switches to the new state in
-one step when they are all done (`sources.refresh.commit`). A network error is retried by the task (after the
-HTTP session's own quick retries); a validation error is not. The store is locked for the whole run, so two refreshes started at once
-take turns instead of interleaving their writes (the one waiting says so in its log).
-
-When every source staged (or was unchanged upstream), the national indicator tables are written into a new
-version of the `indicateurs` publication and `latest` switches to it, unless
-- a catalogue source was never staged in the store (a refresh of some sources into a new store): the tables would
-  miss its indicators, so nothing is published;
-- the store's staged tables are those the current publication was computed from (its copy of the manifest says
-  which: inputs, basis and staging time of every entry): nothing new. Tables staged by an earlier run that did
-  not publish (`publish=False`, the inner refresh of `report` or `national`, a failed publication) are published
-  by the next refresh, even when nothing changed upstream since.
-When a source fails nothing is published and the artifacts say which source failed and why.
+then runs in parallel threads, each writing into the run's pending area (`sources.refresh.stage_in_order`); the
+store switches to the new state in one step when they are all done. A network error is retried by the downloader
+within its budget; a validation error is not. The store is locked for the whole run, so two refreshes started at
+once take turns instead of interleaving their writes (the one waiting says so in its log). When every source
+staged, the national indicator tables are published unless nothing is new (`sources.publishing`); when a source
+fails nothing is published and the artifacts say which source failed and why.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.common import exception_of, open_store, publication, run_about
+from flows.common import LOCK_TIMEOUT, THREADS, exception_of, open_store, publication, refresh_artifacts, run_about
+from flows.diagnostic import diagnostic
 from flows.parameters import Territory
 from sources import refresh as sources_refresh
 from sources.download import preflight
 from storage.publication import describe
-from sources.refresh import RefreshReport, SourceResult
-from storage.store import Store, StoreBusy
+from sources.publishing import INDICATORS, failed_outcome, publish_decision, write_refresh_record
+from sources.refresh import RefreshFailed, RefreshReport, SourceResult
+from transforms.pipeline import export_indicators
 
-THREADS = 4  # parallel downloads: polite to the publishers, enough to overlap parsing and waiting
+__all__ = ["RefreshFailed", "refresh"]  # RefreshFailed: what the command catches to print the report
+
 # The downloader retries each file itself within its retry budget (ABS_RETRY_BUDGET, 300 s by default): a task
 # retry on top would start the budget again, so network errors are not retried by the task.
 NETWORK_RETRIES = 0
 NETWORK_RETRY_DELAYS: list[int] = []
 RETRY_JITTER = 0.2
-# A refresh holding the store may sit out the retry budget of each COG file in turn (they run one after the
-# other), then those of the other files, THREADS at a time: with the default budget of 300 s and 3 + 27 files,
-# (3 + 27 / 4) x 300 s = about 2 900 s, plus the downloads. A refresh waiting for it gives up after two hours.
-LOCK_TIMEOUT = 7200.0
-PUBLICATION = "indicateurs"
-STAGED_STATE = ("inputs", "basis", "staged_at")  # what a staged table was made from, and when
-
-
-class RefreshFailed(RuntimeError):
-    """Some sources could not be staged: nothing was published. Carries the report for whoever prints it."""
-
-    def __init__(self, report: RefreshReport, message: str):
-        super().__init__(message)
-        self.report = report
-
-    def __reduce__(self):  # Prefect pickles the error of a failed run: keep the report with it
-        return type(self), (self.report, str(self))
 
 
 def retry_on_network_error(task, task_run, state) -> bool:
@@ -87,15 +62,8 @@ def refresh_source(source: str, vintage: str, data_dir: str, mirror: str | None,
 def export_national(data_dir: str, out_dir: str, demo: bool = False) -> dict[str, str]:
     """The indicator table of France, computed and written as `indicateurs-france.{parquet,csv,xlsx}`: format ->
     path."""
-    from transforms.pipeline import export_indicators
-
     _, paths = export_indicators(open_store(data_dir), Path(out_dir), None, demo=demo)
     return {fmt: str(p) for fmt, p in paths.items()}
-
-
-def _outcome(future, source: str, vintage: str) -> SourceResult:
-    error = exception_of(future)
-    return future.result() if error is None else sources_refresh.failed_result(source, vintage, error)
 
 
 @flow(name="refresh", task_runner=ThreadPoolTaskRunner(max_workers=THREADS))
@@ -124,74 +92,59 @@ def refresh(
     Returns the report, `published` (the new version's folder, or None), `publication` (one line: what happened
     to the publication) and `reports` (the diagnostics rebuilt).
     """
-    log = get_run_logger()
     store = open_store(data_dir)
-    root = str(store.root)
     geo_entries, others = sources_refresh.plan(sources, vintages)  # an unknown source name stops here
     sources_refresh.check_accept_drop(accept_drop)
     preflight(sources_refresh.entry_urls(geo_entries + others), mirror)  # offline: said in seconds, before the lock
-    pub = publication(publish_dir, PUBLICATION)
-    outcome: list[str] = []
-    log.info("refreshing %d entries into %s", len(geo_entries) + len(others), root)
-    with _locked(store, lock_timeout):
-        run = store.begin_run()  # the entries write into the run's pending area; the store switches below
-        with _discarded_if_interrupted(run):
-            results = _stage_all(run, geo_entries, others, mirror, force, accept_drop)
-        report = RefreshReport(sources_refresh.commit(run, results))  # one step: readers see all or nothing
-
+    pub = publication(publish_dir, INDICATORS)
+    log = get_run_logger()
+    log.info("refreshing %d entries into %s", len(geo_entries) + len(others), store.root)
+    folder = None
+    with sources_refresh.locked(store, lock_timeout, log):
+        report = _stage_all(store, geo_entries, others, mirror, force, accept_drop)
         if report.failed:
-            keys = ", ".join(r.key for r in report.failed)
-            outcome.append(f"Nothing published: {len(report.failed)} source(s) failed ({keys}).")
-            outcome.append(f"Previous publication kept: {describe(pub)}.")
-            _artifacts(report, outcome)
-            raise RefreshFailed(report, f"{len(report.failed)} source(s) failed: {keys}; nothing was published")
-
-        folder = None
-        missing = sources_refresh.missing_sources(store) if publish else []
-        if not publish:
-            outcome.append("Not published (publish=false).")
-        elif missing:
-            outcome.append(f"Not published: {len(missing)} source(s) never staged in this store "
-                           f"({', '.join(missing)}); the national tables would miss their indicators. "
-                           f"Refresh every source first. Previous publication kept: {describe(pub)}.")
-        elif pub.latest is not None and staged_state(store.manifest().to_dict()) == published_state(pub):
-            outcome.append(f"Nothing new: the current publication was computed from the tables staged now "
-                           f"({describe(pub)}).")
-        else:
+            refresh_artifacts(report, failed_outcome(report, pub))
+            raise RefreshFailed.of(report)
+        decision = publish_decision(store, pub, publish)
+        if decision.publish:
             folder = _publish(pub, report, store, run_about(sources=sources, vintages=vintages, force=force), demo)
-            outcome.append(f"Published {folder} (`latest` now points to it; previous versions kept).")
-
-    _artifacts(report, outcome)
-    published = []
-    for territory in reports or []:  # after the lock: a diagnostic reads the store, it does not refresh it
-        from flows.diagnostic import diagnostic
-
-        published.append(diagnostic(territory, data_dir=root, publish_dir=publish_dir, refresh="never"))
-    return {"report": report, "published": str(folder) if folder else None, "publication": outcome[-1],
+    outcome = decision.reason or f"Published {folder} (`latest` now points to it; previous versions kept)."
+    refresh_artifacts(report, [outcome])
+    # after the lock: a diagnostic reads the store, it does not refresh it
+    published = [diagnostic(t, data_dir=str(store.root), publish_dir=publish_dir, refresh="never")
+                 for t in reports or []]
+    return {"report": report, "published": str(folder) if folder else None, "publication": outcome,
             "reports": published}
 
 
-def _stage_all(run, geo_entries, others, mirror, force, accept_drop) -> list[SourceResult]:
-    """Every entry staged into the run's pending area: the COG entries in order (the EPCI composition is checked
-    against the communes), then the others in parallel tasks; a COG failure leaves the others not attempted."""
-    root, results = str(run.root), []
-    for entry in geo_entries:
-        if any(r.status == "failed" for r in results):
-            results.append(sources_refresh.not_attempted(entry, sources_refresh.GEOGRAPHY_FAILED))
-            continue
-        future = refresh_source.submit(entry.source, entry.vintage, root, mirror, force, run.id, accept_drop)
-        results.append(_outcome(future, entry.source, entry.vintage))
-    if any(r.status == "failed" for r in results):
-        return results + [sources_refresh.not_attempted(e, sources_refresh.GEOGRAPHY_FAILED) for e in others]
-    futures = refresh_source.map([e.source for e in others], [e.vintage for e in others], unmapped(root),
-                                 unmapped(mirror), unmapped(force), unmapped(run.id), unmapped(accept_drop))
-    return results + [_outcome(f, e.source, e.vintage) for f, e in zip(futures, others)]
+def _stage_all(store, geo_entries, others, mirror, force, accept_drop) -> RefreshReport:
+    """Every entry staged into a new pending area, in the order of every refresh (the COG entries one task after
+    the other, then the others in parallel tasks), then the store switched in one step: readers see all or
+    nothing. An interrupted run (SIGTERM, Ctrl-C) drops its pending area; a killed one leaves it to the next
+    refresh, which cleans it."""
+    run = store.begin_run()
+    root, options = str(run.root), (mirror, force, run.id, accept_drop)
+
+    def stage_one(entry) -> SourceResult:
+        return _outcome(refresh_source.submit(entry.source, entry.vintage, root, *options), entry)
+
+    def stage_many(entries) -> list[SourceResult]:
+        futures = refresh_source.map([e.source for e in entries], [e.vintage for e in entries], unmapped(root),
+                                     *(unmapped(o) for o in options))
+        return [_outcome(future, entry) for future, entry in zip(futures, entries)]
+
+    with _discarded_if_interrupted(run):
+        results = sources_refresh.stage_in_order(geo_entries, others, stage_one, stage_many)
+    return RefreshReport(sources_refresh.commit(run, results))
+
+
+def _outcome(future, entry) -> SourceResult:
+    error = exception_of(future)
+    return future.result() if error is None else sources_refresh.failed_result(entry.source, entry.vintage, error)
 
 
 @contextlib.contextmanager
 def _discarded_if_interrupted(run) -> Iterator[None]:
-    """An interrupted run (SIGTERM, Ctrl-C) drops its pending area: the store keeps its state, nothing is left.
-    (A killed one leaves it to the next refresh, which cleans it.)"""
     try:
         yield
     except BaseException:
@@ -199,53 +152,14 @@ def _discarded_if_interrupted(run) -> Iterator[None]:
         raise
 
 
-def staged_state(manifest: dict) -> dict[str, dict]:
-    """Entry key -> what its staged table was made from and when (entries never staged are left out)."""
-    return {key: {k: record["staged"].get(k) for k in STAGED_STATE}
-            for key, record in manifest.get("entries", {}).items() if record.get("staged")}
-
-
-def published_state(pub) -> dict[str, dict] | None:
-    """The staged state the current publication was computed from (its copy of the manifest); None if unknown."""
-    copy = pub.latest / "manifest.json" if pub.latest else None
-    if copy is None or not copy.is_file():
-        return None
-    return staged_state(json.loads(copy.read_text(encoding="utf-8")))
-
-
-@contextlib.contextmanager
-def _locked(store: Store, timeout: float) -> Iterator[None]:
-    """The store's lock; when another refresh holds it, say so and wait up to `timeout` seconds."""
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(store.lock(wait=0))
-        except StoreBusy:
-            get_run_logger().warning("waiting for the refresh holding %s (up to %.0f s)", store.root, timeout)
-            stack.enter_context(store.lock(wait=timeout))
-        yield
-
-
 def _publish(pub, report: RefreshReport, store, about: dict, demo: bool = False) -> Path:
     """The national indicator tables, the summary and the manifest as a new version of the publication."""
-    draft = pub.begin(about)
-    try:
+    def not_published(error: BaseException, failed: Path) -> None:
+        refresh_artifacts(report, [f"Publication failed: {error}", f"Set aside in {failed}.",
+                                   f"Previous publication kept: {describe(pub)}."])
+
+    with pub.publishing(about, on_failure=not_published) as draft:
         export_national(str(store.root), str(draft.path), demo)
-        (draft.path / "sources.md").write_text(sources_refresh.summary_markdown(report), encoding="utf-8")
-        shutil.copy2(store.manifest_path, draft.path / "manifest.json")
-        folder = pub.commit(draft)
-    except BaseException as exc:
-        failed = pub.fail(draft, exc)
-        _artifacts(report, [f"Publication failed: {exc}", f"Set aside in {failed}.",
-                            f"Previous publication kept: {describe(pub)}."])
-        raise pub.explain(draft, exc)  # an OS error (disk full, permissions) names the draft
-    get_run_logger().info("published %s", folder)
-    return folder
-
-
-def _artifacts(report: RefreshReport, outcome: list[str]) -> None:
-    create_markdown_artifact(key="refresh-summary", markdown=sources_refresh.summary_markdown(report, outcome),
-                             description="Per source: vintage, rows, secret cells, download, what changed")
-    rows = sources_refresh.failure_rows(report)
-    if rows:
-        create_table_artifact(key="refresh-failures", table=rows,
-                              description="Sources that could not be staged: broken rules or errors")
+        write_refresh_record(draft.path, report, store)
+    get_run_logger().info("published %s", draft.path)
+    return draft.path

@@ -110,11 +110,11 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
         dep = selection.departement
         territory = Place("DEP", dep, names.get(("DEP", dep), dep), TERRITORY)
     else:
-        code = selection.territory.code
-        territory = Place("TERRITORY", code, names.get(("TERRITORY", code), selection.territory.name), TERRITORY)
+        code = selection.group.code
+        territory = Place("TERRITORY", code, names.get(("TERRITORY", code), selection.group.name), TERRITORY)
     epcis = sorted((Place("EPCI", code, name, EPCIS) for (level, code), name in names.items()
                     if level == "EPCI" and (level, code) != territory.key), key=lambda p: sort_key(p.name))
-    grouping = selection.territory is not None or selection.departement is not None
+    grouping = selection.group is not None or selection.departement is not None
     by_epci = grouping and len(communes) > MAX_COMMUNE_ROWS and len(epcis) > 1
     references = [] if by_epci else [Place(p.level, p.code, p.name, REFERENCES) for p in epcis]
     for level in ("DEP", "FRANCE"):

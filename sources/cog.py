@@ -19,9 +19,9 @@ from sources.geography import NO_EPCI
 from sources.reading import read_csv_file, read_xlsx_sheet, zip_member
 from sources.spec import SourceSpec
 from sources.staging import Staged
-from sources.validation import missing_columns
+from sources.validation import CODE_PATTERNS, missing_columns
 
-CODE = r"^(\d{5}|2[AB]\d{3})$"
+CODE = CODE_PATTERNS["COM"]
 EVENT_MODS = [10, 20, 21, 30, 31, 32, 33, 34, 35, 41, 50, 70, 71, 72]
 TYPECOMS = ["COM", "COMA", "COMD", "ARM"]
 
@@ -29,8 +29,8 @@ COMMUNES_MODEL = pa.DataFrameSchema(
     {
         "typecom": pa.Column(str, pa.Check.isin(TYPECOMS)),
         "code": pa.Column(str, pa.Check.str_matches(CODE)),
-        "dep": pa.Column(str, pa.Check.str_matches(r"^(\d{2}|2[AB]|97\d)$"), nullable=True),
-        "reg": pa.Column(str, pa.Check.str_matches(r"^\d{2}$"), nullable=True),
+        "dep": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["DEP"]), nullable=True),
+        "reg": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["REG"]), nullable=True),
         "name": pa.Column(str),
         "parent": pa.Column(str, pa.Check.str_matches(CODE), nullable=True),
     },
@@ -130,8 +130,8 @@ def stage_events(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
 
 DEPARTEMENTS_MODEL = pa.DataFrameSchema(
     {
-        "dep": pa.Column(str, pa.Check.str_matches(r"^(\d{2}|2[AB]|97\d)$"), unique=True),
-        "reg": pa.Column(str, pa.Check.str_matches(r"^\d{2}$")),
+        "dep": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["DEP"]), unique=True),
+        "reg": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["REG"])),
         "name": pa.Column(str),
     },
     name="cog_departements",

@@ -1,8 +1,11 @@
 """The units a national run fans out over: every EPCI and every département of the target geography; the check
-that the codes a run is asked for exist there (a typo is refused before anything runs)."""
+that the codes a run is asked for exist there (a typo is refused before anything runs); the one state of the store
+every part of a national run reads (its tasks may run in other threads, processes or machines)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import polars as pl
@@ -10,6 +13,14 @@ import polars as pl
 from sources.geography import NO_EPCI
 from sources.refresh import load_geography
 from storage.store import Store, reads_one_state
+
+
+PUBLICATION = "national"
+PARTIAL_PUBLICATION = "national-partiel"  # a run limited to some EPCI or départements
+
+
+class StoreChanged(RuntimeError):
+    """A part of a run found the store in another state than the run began with."""
 
 
 @dataclass(frozen=True)
@@ -73,3 +84,31 @@ def unknown_codes(store: Store, *, epcis: list[str] = (), communes: list[str] = 
         if unknown:
             problems.append(f"{what} not in the target geography: {', '.join(unknown)}")
     return problems
+
+
+def publication_name(epcis: list[str] | None, departements: list[str] | None) -> str:
+    """`national` for every EPCI and département, `national-partiel` for a run limited to some of them (it never
+    replaces the complete publication)."""
+    return PUBLICATION if epcis is None and departements is None else PARTIAL_PUBLICATION
+
+
+def check_some_units(epcis: list[str] | None, departements: list[str] | None) -> None:
+    if epcis == [] and departements == []:
+        raise ValueError("no territory to report: the EPCI and the département lists are both empty "
+                         "(leave a list out (None) for every territory of that level)")
+
+
+@reads_one_state
+def state_of(store: Store) -> str:
+    """A digest of the store's state (its manifest): equal digests, same staged tables."""
+    text = json.dumps(store.manifest().to_dict(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def check_state(store: Store, expected: str) -> None:
+    """Refuse to read `store` (a pinned state) unless it is the state the run began with: a national publication
+    never mixes the tables of two refreshes."""
+    found = state_of(store)
+    if found != expected:
+        raise StoreChanged(f"the store was refreshed during the run: rerun (state {expected} at the start, "
+                           f"{found} now in {store.root})")

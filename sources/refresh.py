@@ -4,10 +4,11 @@ The COG entries come first (every other source is validated against them and bro
 files are all unchanged upstream (HTTP 304) and already staged from the same bytes is not staged again. A source
 that fails keeps its previous staged table; the others go on, and the run reports every failure at the end.
 
-`refresh()` runs everything in order in one process. The Prefect flow (`flows/refresh.py`) calls the same pieces
-one entry at a time: `plan()`, then `refresh_one()` per entry (it raises, so that a task can retry network
-errors), `failed_result()` / `not_attempted()` for what did not stage, `commit()` to switch the store, and
-`summary_markdown()` / `failure_rows()` for its artifacts.
+`refresh()` runs everything in one process. The Prefect flow (`flows/refresh.py`) calls the same pieces one
+entry at a time: `plan()`, then `stage_in_order()` (the order both share) with `refresh_one()` per entry (it
+raises, so that a task can retry network errors), `failed_result()` / `not_attempted()` for what did not stage,
+`commit()` to switch the store, and `summary_markdown()` / `failure_rows()` for its artifacts. `ensure_staged()`
+is the refresh a report runs first when its store misses a source.
 
 Both write into the run's pending area (`storage.store.Run`) and switch the store to the new state in one step at
 the end: a reader never sees the census of this run beside the CAF file of the previous one. A failed source keeps
@@ -22,6 +23,7 @@ import hashlib
 import logging
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -37,7 +39,7 @@ from sources.errors import DownloadError, ParseError, SourceError, SourceValidat
 from sources.geography import Geography
 from sources.staging import Staged
 from storage.manifest import EntryRecord, FileRecord, LastFailure, StagedRecord
-from storage.store import Run, Store
+from storage.store import Run, Store, StoreBusy
 
 log = logging.getLogger(__name__)
 
@@ -131,34 +133,103 @@ def refresh(
     progress: bool | None = None,
     vintages: dict[str, str] | None = None,
     accept_drop: list[str] | None = None,
+    lock_timeout: float = 5.0,
+    threads: int = 1,
 ) -> RefreshReport:
     """Refresh the selected sources (all when None); the target COG entries are always included.
 
     accept_drop: sources whose file may cover less than declared, or have fewer rows than the previous staging
-    (`sources.coverage`); the accepted drop is recorded in the manifest."""
+    (`sources.coverage`); the accepted drop is recorded in the manifest. lock_timeout: seconds to wait for
+    another refresh to finish. threads: the entries after the COG staged that many at a time."""
     check_accept_drop(accept_drop)
     store = store or Store()
     session = session or make_session()
     geo_entries, others = plan(names, vintages)
     preflight(entry_urls(geo_entries + others), mirror)  # offline: say so in seconds, before taking the lock
-    results: list[SourceResult] = []
-    with store.lock(wait=5):
+    options = dict(mirror=mirror, force=force, progress=progress if threads == 1 else False, accept_drop=accept_drop)
+    with locked(store, lock_timeout):
         run = store.begin_run()  # every write below goes to the run's pending area, the store switches at the end
-        for entry in geo_entries:
-            if any(r.status == "failed" for r in results):
-                results.append(not_attempted(entry, "not attempted: the COG communes or events could not be staged"))
-                continue
-            results.append(refresh_entry(entry, run, session=session, mirror=mirror, force=force,
-                                         geo=geography_for(entry, run), progress=progress, accept_drop=accept_drop))
-        if any(r.status == "failed" for r in results):
-            results.extend(not_attempted(entry, GEOGRAPHY_FAILED) for entry in others)
-            return RefreshReport(commit(run, results))
-        geo = load_geography(run)
-        for entry in others:
-            results.append(refresh_entry(entry, run, session=session, mirror=mirror, force=force, geo=geo,
-                                         progress=progress, accept_drop=accept_drop))
-        results = commit(run, results)
+
+        def stage_one(entry: Entry) -> SourceResult:
+            return refresh_entry(entry, run, session=session, geo=geography_for(entry, run),
+                                 **options)
+
+        def stage_many(entries: list[Entry]) -> list[SourceResult]:
+            geo = load_geography(run)
+            one = lambda entry: refresh_entry(entry, run, session=session if threads == 1 else None, geo=geo,
+                                              **options)
+            if threads == 1:
+                return [one(entry) for entry in entries]
+            with ThreadPoolExecutor(max_workers=threads) as pool:  # each entry makes its own HTTP session
+                return list(pool.map(one, entries))
+
+        results = commit(run, stage_in_order(geo_entries, others, stage_one, stage_many))
     return RefreshReport(results)
+
+
+def stage_in_order(geo_entries: list[Entry], others: list[Entry], stage_one, stage_many) -> list[SourceResult]:
+    """The order of every refresh: the COG entries one after the other (`stage_one(entry)`; the EPCI composition is
+    checked against the communes just staged), then every other entry (`stage_many(entries)`, which may run them
+    at once). A COG failure leaves the entries after it not attempted."""
+    results: list[SourceResult] = []
+    for entry in geo_entries:
+        if any(r.status == "failed" for r in results):
+            results.append(not_attempted(entry, GEOGRAPHY_FAILED))
+        else:
+            results.append(stage_one(entry))
+    if any(r.status == "failed" for r in results):
+        return results + [not_attempted(entry, GEOGRAPHY_FAILED) for entry in others]
+    return results + stage_many(others)
+
+
+@contextlib.contextmanager
+def locked(store: Store, timeout: float, logger: logging.Logger | logging.LoggerAdapter = log):
+    """The store's lock; when another refresh holds it, say so (to `logger`: a flow run's logger puts it in the
+    run's log) and wait up to `timeout` seconds."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(store.lock(wait=0))
+        except StoreBusy:
+            logger.warning("waiting for the refresh holding %s (up to %.0f s)", store.root, timeout)
+            stack.enter_context(store.lock(wait=timeout))
+        yield
+
+
+class RefreshFailed(RuntimeError):
+    """Some sources could not be staged: nothing was published. Carries the report for whoever prints it."""
+
+    def __init__(self, report: RefreshReport, message: str):
+        super().__init__(message)
+        self.report = report
+
+    @classmethod
+    def of(cls, report: RefreshReport) -> RefreshFailed:
+        keys = ", ".join(r.key for r in report.failed)
+        return cls(report, f"{len(report.failed)} source(s) failed: {keys}; nothing was published")
+
+    def __reduce__(self):  # Prefect pickles the error of a failed run: keep the report with it
+        return type(self), (self.report, str(self))
+
+
+def ensure_staged(store: Store, policy: str, mirror: str | None = None, lock_timeout: float = 5.0,
+                  threads: int = 1) -> RefreshReport | None:
+    """What a report needs before it reads the store, by the policy: "always" refreshes every source, "missing"
+    only when a source was never staged, "never" refuses a store missing a source (said at once, instead of a
+    table missing deep in the computation). The report of the refresh run (None if none), nothing published;
+    `RefreshFailed` when a source could not be staged."""
+    missing = missing_sources(store)
+    if policy == "never":
+        if missing:
+            raise ValueError(f"refresh=never, but {len(missing)} source(s) were never staged in the store "
+                             f"{store.root} ({', '.join(missing)}): run the refresh flow (`abs-diag refresh`) first")
+        return None
+    if policy == "missing" and not missing:
+        return None
+    log.info("refreshing the store first (%s)", f"never staged: {', '.join(missing)}" if missing else policy)
+    report = refresh(store=store, mirror=mirror, lock_timeout=lock_timeout, threads=threads, progress=False)
+    if report.failed:
+        raise RefreshFailed.of(report)
+    return report
 
 
 def entry_urls(entries: list[Entry]) -> list[str]:

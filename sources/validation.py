@@ -16,17 +16,9 @@ import polars as pl
 from pandera.errors import SchemaErrors
 
 from sources import catalogue
+from sources.codes import CODE_PATTERNS
 from sources.errors import Failure, SourceValidationError
 from sources.values import STATUSES
-
-CODE_PATTERNS = {
-    "COM": r"^(\d{5}|2[AB]\d{3})$",
-    "ARM": r"^(751\d\d|6938\d|132\d\d|693XX|132XX)$",
-    "EPCI": r"^\d{9}$",
-    "DEP": r"^(\d{2}|2[AB]|97\d)$",
-    "REG": r"^\d{2}$",
-    "FRANCE": r"^FR$",
-}
 
 # kind -> (lower bound, upper bound, additive). Bounds are plausibility limits, not targets.
 KINDS: dict[str, tuple[float | None, float | None, bool]] = {

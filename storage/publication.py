@@ -33,7 +33,7 @@ import json
 import os
 import shutil
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -200,15 +200,24 @@ class Publication:
         return target
 
     @contextlib.contextmanager
-    def publishing(self, about: dict | None = None) -> Iterator[Draft]:
-        """`with pub.publishing() as draft:` write into draft.path; committed only if the block succeeds."""
+    def publishing(self, about: dict | None = None,
+                   on_failure: Callable[[BaseException, Path], None] | None = None) -> Iterator[Draft]:
+        """`with pub.publishing() as draft:` write into draft.path; committed when the block succeeds (draft.path
+        is then the version folder). A failure of the block or of the commit sets the draft aside (`fail`) and is
+        raised again, an OS error as the `PublishError` that names the draft (`explain`); `on_failure(error,
+        folder set aside)` runs first (to say why, with where the partial output went)."""
         draft = self.begin(about)
         try:
             yield draft
-        except BaseException as exc:
-            self.fail(draft, exc)
+            self.commit(draft)
+        except BaseException as raised:
+            error = self.explain(draft, raised)
+            failed = self.fail(draft, error)
+            if on_failure is not None:
+                on_failure(error, failed)
+            if error is not raised:
+                raise error from raised
             raise
-        self.commit(draft)
 
     @contextlib.contextmanager
     def _step(self, step: str, path: Path) -> Iterator[None]:

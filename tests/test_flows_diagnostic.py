@@ -10,7 +10,7 @@ import shutil
 import pytest
 from flow_support import artifacts, run
 
-from flows.diagnostic import diagnostic, publication_name
+from flows.diagnostic import diagnostic
 from flows.parameters import Territory
 from storage.publication import Publication
 from storage.store import Store
@@ -64,20 +64,20 @@ def _digest(codes: str) -> str:
 
 def test_a_group_never_shares_a_publication_with_an_epci_a_commune_or_another_group():
     clisson = Territory(communes=["44043", "44064"], name=f"EPCI {CLISSON}")
-    assert publication_name(clisson) == f"territoires/groupe-epci-{CLISSON}-{_digest('44043,44064')}"
-    assert publication_name(Territory(epci=CLISSON)) == f"territoires/epci-{CLISSON}"
-    assert publication_name(Territory(communes=["44043"], name="commune 44043")) == \
+    assert clisson.publication_name() == f"territoires/groupe-epci-{CLISSON}-{_digest('44043,44064')}"
+    assert Territory(epci=CLISSON).publication_name() == f"territoires/epci-{CLISSON}"
+    assert Territory(communes=["44043"], name="commune 44043").publication_name() == \
         f"territoires/groupe-commune-44043-{_digest('44043')}"
     # two groups with one name, and names with no Latin letter, are told apart by their communes
-    same_name = {publication_name(Territory(communes=codes, name="Vignoble")) for codes in ("44043", "44064")}
+    same_name = {Territory(communes=codes, name="Vignoble").publication_name() for codes in ("44043", "44064")}
     assert same_name == {f"territoires/groupe-vignoble-{_digest('44043')}",
                          f"territoires/groupe-vignoble-{_digest('44064')}"}
-    greek = publication_name(Territory(communes=["44043"], name="Αθήνα"))
-    cyrillic = publication_name(Territory(communes=["44064"], name="Москва"))
+    greek = Territory(communes=["44043"], name="Αθήνα").publication_name()
+    cyrillic = Territory(communes=["44064"], name="Москва").publication_name()
     assert (greek, cyrillic) == (f"territoires/groupe-territoire-{_digest('44043')}",
                                  f"territoires/groupe-territoire-{_digest('44064')}")
     # the same communes in another order, or repeated, are the same group
-    assert publication_name(Territory(communes=["44064", "44043", "44064"], name="Vignoble")) == \
+    assert Territory(communes=["44064", "44043", "44064"], name="Vignoble").publication_name() == \
         f"territoires/groupe-vignoble-{_digest('44043,44064')}"
 
 

@@ -13,7 +13,9 @@ import reports.site
 import transforms.pipeline
 from flows.national import national
 from flows.parameters import TaskRunnerSpec
+from sources.national import StoreChanged, check_state, state_of
 from storage.publication import Publication
+from storage.files import write_json_atomic
 from storage.store import Store
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -143,3 +145,37 @@ def test_the_runner_is_validated_before_anything_runs(tmp_path):
     state = run(national, runner={"kind": "threads", "address": "tcp://10.0.0.1:8786"}, data_dir=str(tmp_path / "d"))
     assert state.is_failed() and "address is the scheduler of a Dask cluster" in state.message
     assert not (tmp_path / "d").exists()
+
+
+def test_a_refresh_switching_the_store_during_the_run_fails_it_loudly(demo_store, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(demo_store.root, data)
+    build_site = reports.site.build_site
+
+    def refreshed_meanwhile(store, selections, out_dir, **kwargs):
+        built = build_site(store, selections, out_dir, **kwargs)
+        manifest = Store(data).manifest()  # a refresh switches the store to a new state after the first batch
+        next(iter(manifest["entries"].values()))["staged"]["staged_at"] = "2099-01-01T00:00:00+00:00"
+        write_json_atomic(Store(data).manifest_path, manifest)
+        return built
+
+    monkeypatch.setattr(reports.site, "build_site", refreshed_meanwhile)
+    state = run(national, runner=TaskRunnerSpec(max_workers=1), epcis=EPCIS[:2], departements=[], batch_size=1,
+                data_dir=str(data), publish_dir=str(tmp_path / "pub"), refresh="never")
+
+    assert state.is_failed()
+    assert "1 of 2 batch(es) failed" in state.message
+    assert "the store was refreshed during the run: rerun" in state.message
+    assert Publication(tmp_path / "pub", "national-partiel").latest is None  # nothing mixing two states published
+
+
+def test_every_part_of_a_run_checks_it_reads_the_state_the_run_began_with(demo_store, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(demo_store.root, data)
+    store = Store(data)
+    began = state_of(store)
+    with store.pinned() as pinned:
+        check_state(pinned, began)  # the same state: nothing to say
+    write_json_atomic(store.manifest_path, store.manifest() | {"refreshed": True})
+    with store.pinned() as pinned, pytest.raises(StoreChanged, match="the store was refreshed during the run: rerun"):
+        check_state(pinned, began)

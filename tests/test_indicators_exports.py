@@ -24,7 +24,6 @@ from sources.mirror import serve
 from transforms.export import COLUMNS_FR, DEMO_COLUMN_FR, definitions, write_exports
 from transforms.pipeline import Selection, export_indicators
 from transforms.registry import indicators
-from transforms.territories import CustomTerritory
 
 CSMA = "200067346"  # the demo's Clisson Sèvre et Maine Agglo: Clisson 44043, Gorges 44064, Haute-Goulaine 44071...
 BOM = b"\xef\xbb\xbf"
@@ -118,8 +117,8 @@ def test_demo_exports_say_their_figures_are_synthetic(epci_export, tmp_path):
 
 
 def test_a_custom_territory_export_is_named_after_it(store, tmp_path):
-    territory = CustomTerritory("Vallée de l'Autise", ("44043", "44064"))
-    table, paths = export_indicators(store, tmp_path, Selection(territory=territory))
+    territory = Selection(communes=("44043", "44064"), name="Vallée de l'Autise")
+    table, paths = export_indicators(store, tmp_path, territory)
     assert paths["csv"].name == "indicateurs-vallee-de-l-autise.csv"
     own = table.filter(pl.col("level") == "TERRITORY")
     assert own.height == len(indicators()) and own["name"].unique().to_list() == ["Vallée de l'Autise"]
@@ -150,11 +149,12 @@ def test_the_indicators_command_writes_the_exports(store, tmp_path, args, stem, 
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--epci", "12345"], "9-digit SIREN"),
-    (["--epci", "2000673AB"], "9-digit SIREN"),
+    (["--epci", "12345"], "an EPCI is named by its SIREN, 9 digits (200067346), not '12345'"),
+    (["--epci", "2000673AB"], "an EPCI is named by its SIREN, 9 digits (200067346), not '2000673AB'"),
+    (["--epci", "200067347"], "200067347 is not a valid SIREN: its check digit is wrong"),
     (["--commune", "4404"], "5 characters"),
-    (["--communes", "44043,ABCDE"], "5 characters (01001, 2A004): ABCDE"),
-    (["--epci", "999999999"], "not in the target COG's EPCI composition"),
+    (["--communes", "44043,ABCDE"], "a commune code has 5 characters (44043, 2A004), not 'ABCDE'"),
+    (["--epci", "200000172"], "not in the target COG's EPCI composition"),  # a valid check digit
     (["--commune", "99999"], "not in the target COG"),
     (["--epci", CSMA, "--commune", "44043"], "exactly one of"),
 ])

@@ -12,7 +12,6 @@ import pytest
 from reports.site import ReportContext, build_site, render_report
 from transforms.pipeline import Selection, diagnostic_table, load_inputs
 from transforms.registry import THEMES
-from transforms.territories import CustomTerritory
 
 WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 EPCI = "200071678"  # CA du Choletais: Cholet, Maulévrier, Saint-Léger-sous-Cholet, La Séguinière
@@ -29,7 +28,7 @@ def store(demo_store):
 def site(store, tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
     selections = [Selection(epci=EPCI), Selection(commune="49099"),
-                  Selection(territory=CustomTerritory("Sud Vendée", ("85020", "85133", "85084")))]
+                  Selection(communes=("85020", "85133", "85084"), name="Sud Vendée")]
     return build_site(store, selections, out, demo=True, generated_at=WHEN)
 
 
@@ -117,8 +116,7 @@ def test_two_builds_with_the_same_date_are_identical(store, site, tmp_path):
 
 def test_a_precomputed_table_gives_the_same_report(store, site, tmp_path):
     """The national batch computes the diagnostic table once and passes it to every build_site call."""
-    selections = [Selection(epci=EPCI), Selection(territory=CustomTerritory("Sud Vendée", ("85020", "85133",
-                                                                                           "85084")))]
+    selections = [Selection(epci=EPCI), Selection(communes=("85020", "85133", "85084"), name="Sud Vendée")]
     table = diagnostic_table(store, tuple(c for s in selections for c in s.customs))
     given = build_site(store, selections, tmp_path, demo=True, generated_at=WHEN, table=table)
     for path in given.reports:
@@ -163,8 +161,8 @@ def test_a_commune_named_like_a_script_is_shown_as_text(store):
 
 
 def test_two_custom_territories_with_the_same_code_are_refused(store, tmp_path):
-    same = [Selection(territory=CustomTerritory("Nord", ("49099",))),
-            Selection(territory=CustomTerritory("Sud", ("85020",)))]
+    same = [Selection(communes=("49099",), name="Nord"),
+            Selection(communes=("85020",), name="Sud")]
     with pytest.raises(ValueError, match="distinct codes"):
         build_site(store, same, tmp_path)
     assert not list(tmp_path.iterdir())  # refused before writing anything
@@ -174,7 +172,7 @@ def test_a_large_group_of_communes_shows_its_epcis(store, monkeypatch):
     # six communes of two EPCIs (CC Vendée Sèvre Autise: 4, CC du Pays de Saint-Fulgent - Les Essarts: 2) with the
     # limit lowered to 3 communes: the rows are the two EPCIs, the commune detail stays in the exports
     monkeypatch.setattr("reports.view.MAX_COMMUNE_ROWS", 3)
-    group = Selection(territory=CustomTerritory("Bocage", ("85020", "85133", "85162", "85303", "85084", "85165")))
+    group = Selection(communes=("85020", "85133", "85162", "85303", "85084", "85165"), name="Bocage")
     inputs = load_inputs(store)
     table = diagnostic_table(store, group.customs, inputs=inputs)
     page = render_report(table, inputs, group, ReportContext(generated_at=WHEN, manifest=store.manifest()))

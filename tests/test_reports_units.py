@@ -92,7 +92,8 @@ def _cell(row: dict | None, indicator, code: str = "49192") -> str:
     """The HTML of the one cell of a theme table of one commune (`row` is its indicator row, None for none)."""
     place = Place("COM", code, "Maulévrier", COMMUNES)
     cells = {("COM", code, indicator.id): row} if row is not None else {}
-    view = TerritoryView(Selection(commune=code), pl.DataFrame(), (place,), (place,), place, None, cells)
+    view = TerritoryView(Selection.model_construct(commune=code),  # a code as read from the data, unchecked
+                         pl.DataFrame(), (place,), (place,), place, None, cells)
     [table] = T.theme_tables(view, indicator.theme, [indicator], None, "")
     [cell] = re.findall(r'<div class="c" .*?</div>', table)
     return cell

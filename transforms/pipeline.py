@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import polars as pl
 
 from sources.refresh import load_geography
@@ -12,7 +10,7 @@ from storage.store import Store, reads_one_state
 from transforms.compare import FlagRules, compare
 from transforms.compute import Inputs, compute
 from transforms.registry import PUBLISHED_SOURCES, Indicator, indicators
-from transforms.territories import CustomTerritory, check_siren
+from transforms.territories import CustomTerritory, Territory
 
 def needed_sources(items: tuple[Indicator, ...]) -> list[str]:
     return sorted({s for i in items for s in i.sources} | {"rp_population"})
@@ -64,33 +62,8 @@ def provenance(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"indicator": pl.String, "year": pl.Int32, "source": pl.String}, orient="row")
 
 
-@dataclass(frozen=True)
-class Selection:
-    """One diagnostic: an EPCI (CTG), a commune (its CCAS's ABS) or a custom group of communes."""
-
-    epci: str | None = None
-    commune: str | None = None
-    territory: CustomTerritory | None = None
-    departement: str | None = None  # the national batch's département reports
-
-    def __post_init__(self):
-        if sum(x is not None for x in (self.epci, self.commune, self.territory, self.departement)) != 1:
-            raise ValueError("a selection is exactly one of an EPCI, a commune, a département or a custom territory")
-
-    @property
-    def stem(self) -> str:
-        """A file-name stem: `epci-200071678`, `commune-49099`, `<slug of the name>`."""
-        if self.epci:
-            return f"epci-{self.epci}"
-        if self.commune:
-            return f"commune-{self.commune}"
-        if self.departement:
-            return f"departement-{self.departement}"
-        return slug(self.territory.name)
-
-    @property
-    def customs(self) -> tuple[CustomTerritory, ...]:
-        return (self.territory,) if self.territory else ()
+# The report modules call a territory their selection: the same model, validated where it entered.
+Selection = Territory
 
 
 def diagnostic_table(store: Store, customs: tuple[CustomTerritory, ...] = (), rules: FlagRules = FlagRules(),
@@ -112,7 +85,6 @@ def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Sele
     """The rows a territory's diagnostic shows: its communes, itself, its EPCI(s), département(s) and France."""
     m = inputs_membership
     if selection.epci:
-        check_siren(selection.epci)
         communes = m.filter(pl.col("epci") == selection.epci)
         if communes.is_empty():
             raise ValueError(f"EPCI {selection.epci} is not in the target COG's EPCI composition")
@@ -128,8 +100,8 @@ def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Sele
             raise ValueError(f"département {selection.departement} is not in the target COG")
         own = pl.lit(False)  # its DEP row is kept below with the départements of its communes
     else:
-        communes = m.filter(pl.col("code").is_in(list(selection.territory.communes)))
-        own = (pl.col("level") == "TERRITORY") & (pl.col("code") == selection.territory.code)
+        communes = m.filter(pl.col("code").is_in(list(selection.communes)))
+        own = (pl.col("level") == "TERRITORY") & (pl.col("code") == selection.group.code)
     codes = communes["code"].to_list()
     epcis = [e for e in communes["epci"].unique().to_list() if e]
     deps = communes["dep"].unique().to_list()
@@ -139,15 +111,6 @@ def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Sele
         | ((pl.col("level") == "DEP") & pl.col("code").is_in(deps)) | (pl.col("level") == "FRANCE")
     )
     return table.filter(keep)
-
-
-def slug(text: str) -> str:
-    """`Vallée de l'Autise` -> `vallee-de-l-autise` (file names)."""
-    import re
-    import unicodedata
-
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-") or "territoire"
 
 
 @reads_one_state

@@ -1,40 +1,129 @@
-"""Territories: which communes make up each commune, EPCI, département, France and custom territory."""
+"""Territories: the one model of a diagnostic's territory (validated once, where it enters: the command line or
+a flow's parameters), and which communes make up each commune, EPCI, département, France and custom territory."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
+from typing import Annotated
 
 import polars as pl
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-SIREN = re.compile(r"^\d{9}$")
-COMMUNE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+from sources.codes import CODE_PATTERNS, check_commune, check_departement, check_siren
+
 LEVELS = ("COM", "EPCI", "DEP", "FRANCE", "TERRITORY")
 FRANCE = "FR"
+
+# The pattern goes into the JSON schema (a deployment's server checks it when a run is created); the check (run
+# first) gives the clear message, and for a SIREN checks its Luhn digit.
+Siren = Annotated[str, Field(pattern=CODE_PATTERNS["EPCI"], description="SIREN of an EPCI"),
+                  BeforeValidator(check_siren)]
+CommuneCode = Annotated[str, Field(pattern=CODE_PATTERNS["COM"], description="INSEE code of a commune"),
+                        BeforeValidator(check_commune)]
+DepartementCode = Annotated[str, Field(pattern=CODE_PATTERNS["DEP"], description="code of a département"),
+                            BeforeValidator(check_departement)]
 
 
 @dataclass(frozen=True)
 class CustomTerritory:
-    """A named group of communes (a CTG perimeter that is not an EPCI, a bassin de vie...)."""
+    """The TERRITORY level a computation adds for a named group of communes (`Territory.customs`)."""
 
     name: str
     communes: tuple[str, ...]
     code: str = "TERRITOIRE"
 
 
-def parse_communes(text: str) -> tuple[str, ...]:
-    """`44043,44064` -> codes, refusing malformed ones with a message that names them."""
-    codes = tuple(c.strip().upper() for c in text.split(",") if c.strip())
-    bad = [c for c in codes if not COMMUNE.match(c)]
-    if not codes or bad:
-        raise ValueError(f"commune codes must be 5 characters (01001, 2A004): {', '.join(bad) or 'none given'}")
-    return codes
+class Territory(BaseModel):
+    """One diagnostic: an EPCI (CTG), a commune (the ABS of its CCAS), a named group of communes (a CTG perimeter
+    that is not an EPCI, a bassin de vie...) or a département (the national run's reports).
+
+    A malformed SIREN or code is refused when the model is made, with a message that names it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epci: Siren | None = Field(None, description="SIREN of the EPCI (CTG diagnostic)")
+    commune: CommuneCode | None = Field(None, description="Code of one commune (the ABS of its CCAS)")
+    communes: tuple[CommuneCode, ...] | None = Field(None, description="Communes of a custom territory (with `name`)")
+    name: str | None = Field(None, description="Name of the custom territory")
+    departement: DepartementCode | None = Field(None, description="Code of a département (national reports)")
+
+    @field_validator("communes", mode="before")
+    @classmethod
+    def _split_and_check(cls, value: object) -> object:
+        if isinstance(value, str):  # "44043,44064" from a command line or the Prefect UI
+            value = [c for c in value.split(",") if c.strip()]
+        if isinstance(value, (list, tuple)) and not value:
+            raise ValueError("a custom territory needs at least one commune code")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Territory:
+        given = [k for k in ("epci", "commune", "communes", "departement") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of epci, commune or communes "
+                             f"({'none' if not given else ', '.join(given)} given)")
+        if self.communes is not None and not (self.name or "").strip():
+            raise ValueError("a custom territory (communes) needs a name")
+        return self
+
+    @classmethod
+    def of_unit(cls, level: str, code: str) -> Territory:
+        """An EPCI ("epci") or a département ("dep") read from the staged geography: its codes were validated
+        when it was staged, so they are not checked again."""
+        return cls.model_construct(epci=code) if level == "epci" else cls.model_construct(departement=code)
+
+    @property
+    def group(self) -> CustomTerritory | None:
+        """The named group of communes, as the computation adds it (None for any other territory)."""
+        return CustomTerritory(self.name.strip(), tuple(self.communes)) if self.communes is not None else None
+
+    @property
+    def customs(self) -> tuple[CustomTerritory, ...]:
+        return (self.group,) if self.communes is not None else ()
+
+    @property
+    def stem(self) -> str:
+        """A file-name stem: `epci-200071678`, `commune-49099`, `departement-85`, `<slug of the name>`."""
+        for level in ("epci", "commune", "departement"):
+            if getattr(self, level) is not None:
+                return f"{level}-{getattr(self, level)}"
+        return slug(self.name)
+
+    @property
+    def label(self) -> str:
+        if self.epci:
+            return f"EPCI {self.epci}"
+        if self.commune:
+            return f"commune {self.commune}"
+        if self.departement:
+            return f"département {self.departement}"
+        return f"{self.name} ({len(self.communes)} communes)"
+
+    def codes(self) -> dict[str, list[str]]:
+        """The codes that must be in the target geography, by level (`sources.national.unknown_codes`)."""
+        communes = list(self.communes or ([self.commune] if self.commune else []))
+        return {"epcis": [self.epci] if self.epci else [], "communes": communes,
+                "departements": [self.departement] if self.departement else []}
+
+    def publication_name(self) -> str:
+        """`territoires/epci-<SIREN>`, `territoires/commune-<code>`, `territoires/departement-<code>`, or for a
+        group of communes `territoires/groupe-<slug of its name>-<8 hex digits of the SHA-256 of its sorted
+        codes>`: a group never takes the folder of an EPCI or a commune, nor of another group with the same name
+        (or a name with no Latin letter)."""
+        if self.communes is None:
+            return f"territoires/{self.stem}"
+        codes = ",".join(sorted(set(self.communes)))
+        digest = hashlib.sha256(codes.encode()).hexdigest()[:8]
+        return f"territoires/groupe-{slug(self.name)}-{digest}"
 
 
-def check_siren(siren: str) -> str:
-    if not SIREN.match(siren):
-        raise ValueError(f"an EPCI is named by its 9-digit SIREN, not {siren!r}")
-    return siren
+def slug(text: str) -> str:
+    """`Vallée de l'Autise` -> `vallee-de-l-autise` (file names)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-") or "territoire"
 
 
 def groups(membership: pl.DataFrame, customs: tuple[CustomTerritory, ...] = ()) -> pl.DataFrame:

@@ -1,0 +1,53 @@
+"""The codes of French territories: the pattern of each level's code (one place for the whole project) and the
+checks that turn a mistyped code into a clear message, the SIREN's Luhn check digit included."""
+
+from __future__ import annotations
+
+import re
+
+CODE_PATTERNS = {
+    "COM": r"^(\d{5}|2[AB]\d{3})$",
+    "ARM": r"^(751\d\d|6938\d|132\d\d|693XX|132XX)$",
+    "EPCI": r"^\d{9}$",
+    "DEP": r"^(\d{2}|2[AB]|97\d)$",
+    "REG": r"^\d{2}$",
+    "FRANCE": r"^FR$",
+}
+
+
+def luhn_ok(digits: str) -> bool:
+    """SIREN numbers carry a Luhn check digit: a mistyped digit is caught before anything runs."""
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        d = int(char) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+# The checks take any value (pydantic runs them before its own type checks): strings are checked and returned
+# cleaned, anything else goes on to pydantic's own error.
+
+def check_siren(value: object) -> object:
+    if isinstance(value, str):
+        value = value.strip()
+        if not re.match(CODE_PATTERNS["EPCI"], value):
+            raise ValueError(f"an EPCI is named by its SIREN, 9 digits (200067346), not {value!r}")
+        if not luhn_ok(value):
+            raise ValueError(f"{value} is not a valid SIREN: its check digit is wrong (a mistyped digit?)")
+    return value
+
+
+def check_commune(value: object) -> object:
+    if isinstance(value, str):
+        value = value.strip().upper()
+        if not re.match(CODE_PATTERNS["COM"], value):
+            raise ValueError(f"a commune code has 5 characters (44043, 2A004), not {value!r}")
+    return value
+
+
+def check_departement(value: object) -> object:
+    if isinstance(value, str):
+        value = value.strip().upper()
+        if not re.match(CODE_PATTERNS["DEP"], value):
+            raise ValueError(f"a département code is 01 to 95, 2A, 2B or 971 to 976, not {value!r}")
+    return value
