@@ -96,7 +96,7 @@ def _where() -> str:
         from distributed import get_worker  # installed with the optional Dask runner only
 
         return f"Dask worker {get_worker().address}"
-    except ValueError:  # not inside a Dask worker
+    except (ImportError, ValueError):  # Dask not installed, or not inside a Dask worker
         return f"thread {threading.current_thread().name}"
 
 

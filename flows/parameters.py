@@ -36,6 +36,12 @@ class TaskRunnerSpec(BaseModel):
     def _address_is_for_dask(self) -> TaskRunnerSpec:
         if self.address and self.kind != "dask":
             raise ValueError("address is the scheduler of a Dask cluster: use it with kind='dask'")
+        if self.kind == "dask":
+            try:
+                import prefect_dask  # noqa: F401  the optional `dask` extra
+            except ImportError:
+                raise ValueError("the Dask runner needs the optional `dask` extra: "
+                                 "pip install 'abs-diag[dask]'") from None
         return self
 
     def build(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -84,6 +85,13 @@ def test_report_refuses_a_malformed_territory_before_anything_runs(tmp_path, arg
     assert result.exit_code == 2
     assert f"error: {message}" in result.output
     assert not (tmp_path / "d").exists() and not (tmp_path / "pub").exists()
+
+
+def test_national_dask_without_the_dask_extra_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "prefect_dask", None)  # as if the `dask` extra were not installed
+    result = invoke("national", "--dask", "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "pub"))
+    assert result.exit_code == 2
+    assert result.output == "error: the Dask runner needs the optional `dask` extra: pip install 'abs-diag[dask]'\n"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -154,7 +154,7 @@ def test_a_refresh_switching_the_store_during_the_run_fails_it_loudly(demo_store
 
     def refreshed_meanwhile(store, selections, out_dir, **kwargs):
         built = build_site(store, selections, out_dir, **kwargs)
-        manifest = Store(data).manifest()  # a refresh switches the store to a new state after the first batch
+        manifest = Store(data).manifest().to_dict()  # a refresh switches the store to a new state after the first batch
         next(iter(manifest["entries"].values()))["staged"]["staged_at"] = "2099-01-01T00:00:00+00:00"
         write_json_atomic(Store(data).manifest_path, manifest)
         return built
@@ -176,6 +176,6 @@ def test_every_part_of_a_run_checks_it_reads_the_state_the_run_began_with(demo_s
     began = state_of(store)
     with store.pinned() as pinned:
         check_state(pinned, began)  # the same state: nothing to say
-    write_json_atomic(store.manifest_path, store.manifest() | {"refreshed": True})
+    write_json_atomic(store.manifest_path, store.manifest().to_dict() | {"refreshed": True})
     with store.pinned() as pinned, pytest.raises(StoreChanged, match="the store was refreshed during the run: rerun"):
         check_state(pinned, began)

@@ -38,8 +38,8 @@ def test_the_publish_decision(demo_store, tmp_path):
     assert publish_decision(Store(tmp_path / "empty"), pub).reason.startswith("Not published: ")
     assert publish_decision(demo_store, pub).publish  # nothing published yet
     with pub.publishing() as draft:
-        write_json_atomic(draft.path / "manifest.json", demo_store.manifest())
-    assert published_state(pub.latest) == staged_state(demo_store.manifest())
+        write_json_atomic(draft.path / "manifest.json", demo_store.manifest().to_dict())
+    assert published_state(pub.latest) == staged_state(demo_store.manifest().to_dict())
     decision = publish_decision(demo_store, pub)
     assert not decision.publish and decision.reason.startswith("Nothing new: ")
 
