@@ -184,11 +184,19 @@ def mirror(
 
 def _check_folders(data_dir: Path | None, out: Path | None) -> None:
     """The store and publication folders (given or by default), refused before any flow runs when unusable."""
-    from storage.publication import publish_dir
-    from storage.store import data_dir as default_data_dir
+    settings = _settings()
+    _check_folder(data_dir or settings.data_dir.resolve(), "--data-dir")
+    _check_folder(out or settings.publish_dir.resolve(), "--out")
 
-    _check_folder(data_dir or default_data_dir(), "--data-dir")
-    _check_folder(out or publish_dir(), "--out")
+
+def _settings():
+    """The ABS_* settings of the environment; a bad value (ABS_RETRY_BUDGET=abc) is refused before any flow."""
+    from storage.settings import load_settings
+
+    try:
+        return load_settings()
+    except ValueError as exc:
+        _refuse(str(exc))
 
 
 def _check_folder(path: Path, option: str) -> None:

@@ -13,6 +13,7 @@ from prefect.runtime import flow_run
 
 from sources import refresh as sources_refresh
 from storage.publication import Publication
+from storage.settings import Settings, load_settings
 from sources.refresh import RefreshFailed, RefreshReport
 from storage.store import Store
 
@@ -21,6 +22,14 @@ THREADS = 4  # parallel downloads: polite to the publishers, enough to overlap p
 # other), then those of the other files, THREADS at a time: with the default budget of 300 s and 3 + 27 files,
 # (3 + 27 / 4) x 300 s = about 2 900 s, plus the downloads. A refresh waiting for it gives up after two hours.
 LOCK_TIMEOUT = 7200.0
+
+
+def flow_settings(data_dir: str | None, publish_dir: str | None, mirror: str | None) -> Settings:
+    """The settings a flow runs with, read once at its entry: its parameters where given, else the environment
+    (ABS_DATA_DIR, ABS_PUBLISH_DIR, ABS_MIRROR, ABS_RETRY_BUDGET). An empty mirror means none, as before."""
+    given = {"data_dir": Path(data_dir) if data_dir else None,
+             "publish_dir": Path(publish_dir) if publish_dir else None, "mirror": mirror}
+    return load_settings().model_copy(update={name: value for name, value in given.items() if value is not None})
 
 
 def open_store(data_dir: str | None) -> Store:
@@ -49,12 +58,14 @@ def exception_of(future: PrefectFuture) -> BaseException | None:
 
 
 @task(name="prepare-store", cache_policy=NO_CACHE)
-def prepare_store(policy: str, data_dir: str | None, mirror: str | None) -> str:
+def prepare_store(policy: str, data_dir: str | None, mirror: str | None, budget: float | None = None) -> str:
     """The store a report reads, refreshed first when the policy asks for it ("always", or "missing" and a source
-    never staged; `sources.refresh.ensure_staged`), nothing published. Returns the store's folder."""
+    never staged; `sources.refresh.ensure_staged`), nothing published. Returns the store's folder. budget: seconds
+    each file may spend retrying."""
     store = open_store(data_dir)
     try:
-        report = sources_refresh.ensure_staged(store, policy, mirror, lock_timeout=LOCK_TIMEOUT, threads=THREADS)
+        report = sources_refresh.ensure_staged(store, policy, mirror, lock_timeout=LOCK_TIMEOUT, threads=THREADS,
+                                               budget=budget)
     except RefreshFailed as exc:
         refresh_artifacts(exc.report, [f"Nothing published: {exc}."])
         raise

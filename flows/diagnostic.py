@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import open_store, prepare_store, publication, run_about
+from flows.common import flow_settings, open_store, prepare_store, publication, run_about
 from flows.parameters import RefreshPolicy, Territory
 from reports import site as reports_site
 from sources.national import unknown_codes
@@ -55,9 +55,10 @@ def diagnostic(
     refresh: "missing" refreshes the store first only if a source was never staged, "always" refreshes first,
     "never" uses the store as it is. demo: the report says its figures are synthetic.
     """
-    root = prepare_store(refresh, data_dir, mirror)
+    settings = flow_settings(data_dir, publish_dir, mirror)  # read once, passed down to the tasks
+    root = prepare_store(refresh, str(settings.data_dir), settings.mirror, settings.retry_budget)
     check_codes(territory, root)
-    pub = publication(publish_dir, territory.publication_name())
+    pub = publication(str(settings.publish_dir), territory.publication_name())
     key = artifact_key(pub.name)
 
     def not_published(error: BaseException, failed: Path) -> None:

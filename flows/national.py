@@ -32,7 +32,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
-from flows.common import exception_of, open_store, prepare_store, publication, run_about
+from flows.common import exception_of, flow_settings, open_store, prepare_store, publication, run_about
 from flows.parameters import DepartementCode, RefreshPolicy, Siren, TaskRunnerSpec
 from reports import site as reports_site
 from sources.national import (
@@ -150,11 +150,12 @@ def national(
     {"kind": "dask", "n_workers": 8} for a local cluster. batch_size: units per task.
     """
     check_some_units(epcis, departements)
-    root = prepare_store(refresh, data_dir, mirror)
+    settings = flow_settings(data_dir, publish_dir, mirror)  # read once, passed down to the tasks
+    root = prepare_store(refresh, str(settings.data_dir), settings.mirror, settings.retry_budget)
     state = pin_state(root)
     units = list_units(root, state, epcis, departements)
     unit_batches = batches(units, batch_size)
-    pub = publication(publish_dir, publication_name(epcis, departements))
+    pub = publication(str(settings.publish_dir), publication_name(epcis, departements))
     generated_at = datetime.now(UTC)
     get_run_logger().info("%s in %d batch(es) on %s", _count(units), len(unit_batches), runner.label)
 

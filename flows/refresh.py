@@ -19,7 +19,8 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.common import LOCK_TIMEOUT, THREADS, exception_of, open_store, publication, refresh_artifacts, run_about
+from flows.common import (LOCK_TIMEOUT, THREADS, exception_of, flow_settings, open_store, publication,
+                          refresh_artifacts, run_about)
 from flows.diagnostic import diagnostic
 from flows.parameters import Territory
 from sources import refresh as sources_refresh
@@ -51,9 +52,10 @@ def retry_on_network_error(task, task_run, state) -> bool:
       retries=NETWORK_RETRIES, retry_delay_seconds=NETWORK_RETRY_DELAYS, retry_jitter_factor=RETRY_JITTER,
       retry_condition_fn=retry_on_network_error)
 def refresh_source(source: str, vintage: str, data_dir: str, mirror: str | None, force: bool,
-                   run: str | None = None, accept_drop: list[str] | None = None) -> SourceResult:
+                   run: str | None = None, accept_drop: list[str] | None = None,
+                   budget: float | None = None) -> SourceResult:
     result = sources_refresh.refresh_one(source, vintage, open_store(data_dir), mirror=mirror, force=force, run=run,
-                                         accept_drop=accept_drop)
+                                         accept_drop=accept_drop, budget=budget)
     get_run_logger().info("%s/%s: %s (%s)", source, vintage, result.status, result.change)
     return result
 
@@ -92,16 +94,17 @@ def refresh(
     Returns the report, `published` (the new version's folder, or None), `publication` (one line: what happened
     to the publication) and `reports` (the diagnostics rebuilt).
     """
-    store = open_store(data_dir)
+    settings = flow_settings(data_dir, publish_dir, mirror)  # read once, passed down to the tasks
+    store, mirror = open_store(str(settings.data_dir)), settings.mirror
     geo_entries, others = sources_refresh.plan(sources, vintages)  # an unknown source name stops here
     sources_refresh.check_accept_drop(accept_drop)
     preflight(sources_refresh.entry_urls(geo_entries + others), mirror)  # offline: said in seconds, before the lock
-    pub = publication(publish_dir, INDICATORS)
+    pub = publication(str(settings.publish_dir), INDICATORS)
     log = get_run_logger()
     log.info("refreshing %d entries into %s", len(geo_entries) + len(others), store.root)
     folder = None
     with sources_refresh.locked(store, lock_timeout, log):
-        report = _stage_all(store, geo_entries, others, mirror, force, accept_drop)
+        report = _stage_all(store, geo_entries, others, (mirror, force, accept_drop, settings.retry_budget))
         if report.failed:
             refresh_artifacts(report, failed_outcome(report, pub))
             raise RefreshFailed.of(report)
@@ -111,19 +114,20 @@ def refresh(
     outcome = decision.reason or f"Published {folder} (`latest` now points to it; previous versions kept)."
     refresh_artifacts(report, [outcome])
     # after the lock: a diagnostic reads the store, it does not refresh it
-    published = [diagnostic(t, data_dir=str(store.root), publish_dir=publish_dir, refresh="never")
+    published = [diagnostic(t, data_dir=str(store.root), publish_dir=str(settings.publish_dir), refresh="never")
                  for t in reports or []]
     return {"report": report, "published": str(folder) if folder else None, "publication": outcome,
             "reports": published}
 
 
-def _stage_all(store, geo_entries, others, mirror, force, accept_drop) -> RefreshReport:
+def _stage_all(store, geo_entries, others, staging: tuple) -> RefreshReport:
     """Every entry staged into a new pending area, in the order of every refresh (the COG entries one task after
     the other, then the others in parallel tasks), then the store switched in one step: readers see all or
     nothing. An interrupted run (SIGTERM, Ctrl-C) drops its pending area; a killed one leaves it to the next
-    refresh, which cleans it."""
+    refresh, which cleans it. `staging`: (mirror, force, accept_drop, retry budget) for every task."""
     run = store.begin_run()
-    root, options = str(run.root), (mirror, force, run.id, accept_drop)
+    mirror, force, accept_drop, budget = staging
+    root, options = str(run.root), (mirror, force, run.id, accept_drop, budget)
 
     def stage_one(entry) -> SourceResult:
         return _outcome(refresh_source.submit(entry.source, entry.vintage, root, *options), entry)

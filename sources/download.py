@@ -44,13 +44,13 @@ from urllib3.util.retry import Retry
 from sources.catalogue import FileSpec
 from sources.errors import DownloadError
 from sources.reading import archive_too_large
+from storage.settings import RETRY_BUDGET, load_settings  # RETRY_BUDGET: the default budget, kept importable here
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0  # per socket read, not for the whole body
 PREFLIGHT_TIMEOUT = 3.0  # seconds to open a TCP connection to each host before a refresh
-RETRY_BUDGET = 300.0  # seconds a file may spend retrying, unless ABS_RETRY_BUDGET says otherwise
 MAX_ATTEMPTS = 10
 BACKOFF = 2.0  # seconds before the first retry, doubled each time up to BACKOFF_MAX
 BACKOFF_MAX = 60.0
@@ -113,21 +113,12 @@ def mirrored(url: str, mirror: str | None = None) -> str:
 
 
 def _mirror(mirror: str | None) -> str | None:
-    return mirror if mirror is not None else os.environ.get("ABS_MIRROR")
+    return mirror if mirror is not None else load_settings().mirror
 
 
 def retry_budget() -> float:
-    """Seconds one file may spend retrying: `ABS_RETRY_BUDGET`, else RETRY_BUDGET."""
-    value = os.environ.get("ABS_RETRY_BUDGET", "").strip()
-    if not value:
-        return RETRY_BUDGET
-    try:
-        budget = float(value)
-    except ValueError:
-        raise ValueError(f"ABS_RETRY_BUDGET must be a number of seconds, not {value!r}") from None
-    if budget < 0:
-        raise ValueError(f"ABS_RETRY_BUDGET must be a number of seconds >= 0, not {value!r}")
-    return budget
+    """Seconds one file may spend retrying: `ABS_RETRY_BUDGET`, else RETRY_BUDGET (a bad value: ValueError)."""
+    return load_settings().retry_budget
 
 
 @dataclass(frozen=True)

@@ -135,15 +135,17 @@ def refresh(
     accept_drop: list[str] | None = None,
     lock_timeout: float = 5.0,
     threads: int = 1,
+    budget: float | None = None,
 ) -> RefreshReport:
     """Refresh the selected sources (all when None); the target COG entries are always included.
 
     accept_drop: sources whose file may cover less than declared, or have fewer rows than the previous staging
     (`sources.coverage`); the accepted drop is recorded in the manifest. lock_timeout: seconds to wait for
-    another refresh to finish. threads: the entries after the COG staged that many at a time."""
+    another refresh to finish. threads: the entries after the COG staged that many at a time. budget: seconds
+    each file may spend retrying (ABS_RETRY_BUDGET when None)."""
     check_accept_drop(accept_drop)
     store = store or Store()
-    session = session or make_session()
+    session = session or make_session(budget=budget)
     geo_entries, others = plan(names, vintages)
     preflight(entry_urls(geo_entries + others), mirror)  # offline: say so in seconds, before taking the lock
     options = dict(mirror=mirror, force=force, progress=progress if threads == 1 else False, accept_drop=accept_drop)
@@ -212,7 +214,7 @@ class RefreshFailed(RuntimeError):
 
 
 def ensure_staged(store: Store, policy: str, mirror: str | None = None, lock_timeout: float = 5.0,
-                  threads: int = 1) -> RefreshReport | None:
+                  threads: int = 1, budget: float | None = None) -> RefreshReport | None:
     """What a report needs before it reads the store, by the policy: "always" refreshes every source, "missing"
     only when a source was never staged, "never" refuses a store missing a source (said at once, instead of a
     table missing deep in the computation). The report of the refresh run (None if none), nothing published;
@@ -226,7 +228,8 @@ def ensure_staged(store: Store, policy: str, mirror: str | None = None, lock_tim
     if policy == "missing" and not missing:
         return None
     log.info("refreshing the store first (%s)", f"never staged: {', '.join(missing)}" if missing else policy)
-    report = refresh(store=store, mirror=mirror, lock_timeout=lock_timeout, threads=threads, progress=False)
+    report = refresh(store=store, mirror=mirror, lock_timeout=lock_timeout, threads=threads, progress=False,
+                     budget=budget)
     if report.failed:
         raise RefreshFailed.of(report)
     return report
@@ -248,8 +251,9 @@ def commit(run: Run, results: list[SourceResult]) -> list[SourceResult]:
     return results
 
 
-def refresh_one(source: str, vintage: str, store: Store, *, mirror: str | None = None,
-                force: bool = False, run: str | None = None, accept_drop: list[str] | None = None) -> SourceResult:
+def refresh_one(source: str, vintage: str, store: Store, *, mirror: str | None = None, force: bool = False,
+                run: str | None = None, accept_drop: list[str] | None = None,
+                budget: float | None = None) -> SourceResult:
     """Stage one catalogue entry with its own HTTP session (safe to run beside others); raises SourceError.
 
     `run`: the id of the refresh's pending area (`Store.begin_run`), switched in by `commit()` when every entry
@@ -259,9 +263,9 @@ def refresh_one(source: str, vintage: str, store: Store, *, mirror: str | None =
     if run is None:
         with store.lock(wait=5), _own_run(store) as pending:
             return refresh_one(source, vintage, store, mirror=mirror, force=force, run=pending.id,
-                               accept_drop=accept_drop)
+                               accept_drop=accept_drop, budget=budget)
     pending = store.open_run(run)
-    return stage_entry(entry, pending, session=make_session(), mirror=mirror, force=force,
+    return stage_entry(entry, pending, session=make_session(budget=budget), mirror=mirror, force=force,
                        geo=geography_for(entry, pending), progress=False, accept_drop=accept_drop)
 
 

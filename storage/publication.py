@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from storage import locks
+from storage.settings import load_settings
 
 METADATA = "publication.json"
 FAILURE = "failure.txt"
@@ -66,10 +67,6 @@ class PublishError(OSError):
         return PublishError, (self.name, self.step, self.path, self.cause_text, self.errno)
 
 
-def publish_dir() -> Path:
-    return Path(os.environ.get("ABS_PUBLISH_DIR", "publication")).resolve()
-
-
 @dataclass
 class Draft:
     """A publication being written: put files under `path`, then `Publication.commit` or `.fail` it."""
@@ -90,7 +87,7 @@ class Publication:
     def __init__(self, root: Path | str | None, name: str):
         if not name or name.startswith(("/", ".")) or ".." in Path(name).parts:
             raise ValueError(f"a publication name is a relative folder name, not {name!r}")
-        self.root = Path(root).resolve() if root else publish_dir()
+        self.root = Path(root or load_settings().publish_dir).resolve()
         self.name = name
         self.dir = self.root / name
 

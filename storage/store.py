@@ -40,6 +40,7 @@ from sources.errors import StoreWriteError
 from storage import locks
 from storage.files import atomic_path, sha256_file, write_json_atomic
 from storage.manifest import EntryRecord, Manifest
+from storage.settings import load_settings
 
 if TYPE_CHECKING:
     from sources.catalogue import Entry, FileSpec
@@ -51,10 +52,6 @@ class StoreBusy(locks.Busy):
 
 
 LEFTOVER_SUFFIXES = (".part", ".tmp")  # temporary files of downloads and atomic writes (always `.<name>.*<suffix>`)
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("ABS_DATA_DIR", "data")).resolve()
 
 
 def reads_one_state(function):
@@ -73,7 +70,7 @@ def reads_one_state(function):
 
 class Store:
     def __init__(self, root: Path | None = None):
-        self.root = (root or data_dir()).resolve()
+        self.root = Path(root or load_settings().data_dir).resolve()
         self._pinned: Manifest | None = None  # the manifest of a pinned state (`pinned()`), None: read it each time
         self._holds_lock = False
 

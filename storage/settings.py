@@ -1,0 +1,60 @@
+"""The settings read from the environment: where the store and the publications are, the mirror, the retry budget.
+
+Read once at the edge (the CLI commands, the flows' entry points) with `load_settings()` and passed down as plain
+values; the modules below fall back to `load_settings()` only when called without them (library use, tests).
+The Prefect variables `flows/cli.py` sets at import time are not here: they must be set before Prefect is imported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ABS_"
+RETRY_BUDGET = 300.0  # seconds a file may spend retrying, unless ABS_RETRY_BUDGET says otherwise
+
+
+class Settings(BaseSettings):
+    """ABS_DATA_DIR, ABS_PUBLISH_DIR, ABS_MIRROR and ABS_RETRY_BUDGET, with the defaults README.md documents."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    data_dir: Path = Path("data")  # the store: raw downloads, staged tables, manifest
+    publish_dir: Path = Path("publication")  # the publications
+    mirror: str | None = None  # fetch https://HOST/PATH as MIRROR/HOST/PATH; unset or empty: the upstream itself
+    retry_budget: float = RETRY_BUDGET  # seconds one file may spend retrying
+
+    @field_validator("retry_budget", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text:  # set but empty: the default, as if unset
+            return RETRY_BUDGET
+        try:
+            budget = float(text)
+        except ValueError:
+            raise ValueError(f"{ENV_PREFIX}RETRY_BUDGET must be a number of seconds, not {text!r}") from None
+        if budget < 0:
+            raise ValueError(f"{ENV_PREFIX}RETRY_BUDGET must be a number of seconds >= 0, not {text!r}")
+        return budget
+
+
+def load_settings() -> Settings:
+    """The settings of the current environment; a bad value is one ValueError naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ValueError("; ".join(_message(error) for error in exc.errors())) from None
+
+
+def _message(error: dict) -> str:
+    """Our own validators' message as is, pydantic's prefixed with the variable it is about."""
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, ValueError):
+        return str(cause)
+    field = str(error["loc"][0]) if error.get("loc") else "?"
+    return f"{ENV_PREFIX}{field.upper()}: {error['msg']}"

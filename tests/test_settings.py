@@ -1,0 +1,67 @@
+"""The ABS_* settings: environment -> settings, the documented defaults, a bad value's message."""
+
+from pathlib import Path
+
+import pytest
+
+from storage.settings import RETRY_BUDGET, load_settings
+
+VARIABLES = ("ABS_DATA_DIR", "ABS_PUBLISH_DIR", "ABS_MIRROR", "ABS_RETRY_BUDGET")
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch):
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_defaults_are_those_the_readme_documents():
+    settings = load_settings()
+    assert settings.data_dir == Path("data") and settings.publish_dir == Path("publication")
+    assert settings.mirror is None and settings.retry_budget == RETRY_BUDGET == 300
+
+
+def test_the_environment_sets_each_value(monkeypatch, tmp_path):
+    monkeypatch.setenv("ABS_DATA_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("ABS_PUBLISH_DIR", str(tmp_path / "pub"))
+    monkeypatch.setenv("ABS_MIRROR", "http://127.0.0.1:8000")
+    monkeypatch.setenv("ABS_RETRY_BUDGET", " 12.5 ")
+    settings = load_settings()
+    assert settings.data_dir == tmp_path / "store" and settings.publish_dir == tmp_path / "pub"
+    assert settings.mirror == "http://127.0.0.1:8000" and settings.retry_budget == 12.5
+
+
+def test_an_empty_retry_budget_is_the_default(monkeypatch):
+    monkeypatch.setenv("ABS_RETRY_BUDGET", "  ")
+    assert load_settings().retry_budget == RETRY_BUDGET
+
+
+@pytest.mark.parametrize("value, message", [
+    ("abc", "ABS_RETRY_BUDGET must be a number of seconds, not 'abc'"),
+    ("-1", "ABS_RETRY_BUDGET must be a number of seconds >= 0, not '-1'"),
+])
+def test_a_bad_retry_budget_is_one_error_naming_the_variable(monkeypatch, value, message):
+    monkeypatch.setenv("ABS_RETRY_BUDGET", value)
+    with pytest.raises(ValueError) as info:
+        load_settings()
+    assert str(info.value) == message  # one line, not pydantic's report
+
+
+def test_the_store_and_the_publication_default_to_the_settings(monkeypatch, tmp_path):
+    from storage.publication import Publication
+    from storage.store import Store
+
+    monkeypatch.setenv("ABS_DATA_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("ABS_PUBLISH_DIR", str(tmp_path / "pub"))
+    assert Store().root == (tmp_path / "store").resolve()
+    assert Publication(None, "x").root == (tmp_path / "pub").resolve()
+
+
+def test_a_flow_s_parameters_win_over_the_environment(monkeypatch, tmp_path):
+    from flows.common import flow_settings
+
+    monkeypatch.setenv("ABS_DATA_DIR", str(tmp_path / "env-store"))
+    monkeypatch.setenv("ABS_MIRROR", "http://127.0.0.1:1")
+    given = flow_settings(str(tmp_path / "store"), None, "")  # an empty mirror: none, not the environment's
+    assert given.data_dir == tmp_path / "store" and given.publish_dir == Path("publication") and given.mirror == ""
+    assert flow_settings(None, None, None).mirror == "http://127.0.0.1:1"
