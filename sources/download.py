@@ -44,7 +44,7 @@ from urllib3.util.retry import Retry
 from sources.catalogue import FileSpec
 from sources.errors import DownloadError
 from sources.reading import archive_too_large
-from storage.settings import RETRY_BUDGET, load_settings  # RETRY_BUDGET: the default budget, kept importable here
+from storage.settings import load_settings
 
 log = logging.getLogger(__name__)
 
