@@ -275,12 +275,12 @@ def test_a_refresh_waiting_for_the_store_says_so(tmp_path, demo_mirror):
 def test_a_waiting_refresh_outlasts_the_network_retries_of_the_one_holding_the_store():
     import inspect
 
-    from sources import download
+    from storage.settings import RETRY_BUDGET
 
     # worst case held: the retry budget (300 s) of each of the 3 COG files in turn, then of the 27 other files,
     # 4 at a time: (3 + 27 / 4) x 300 s = 2 925 s; the task does not retry on top of the downloader's budget
     default = inspect.signature(refresh.fn).parameters["lock_timeout"].default
-    assert download.RETRY_BUDGET == 300 and default > 2925
+    assert RETRY_BUDGET == 300 and default > 2925
     assert refresh_module.refresh_source.retries == 0
 
 
