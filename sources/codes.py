@@ -38,16 +38,17 @@ def check_siren(value: object) -> object:
 
 
 def check_commune(value: object) -> object:
-    if isinstance(value, str):
-        value = value.strip().upper()
-        if not re.match(CODE_PATTERNS["COM"], value):
-            raise ValueError(f"a commune code has 5 characters (44043, 2A004), not {value!r}")
-    return value
+    return _cleaned(value, "COM", "a commune code has 5 characters (44043, 2A004), not {!r}")
 
 
 def check_departement(value: object) -> object:
+    return _cleaned(value, "DEP", "a département code is 01 to 95, 2A, 2B or 971 to 976, not {!r}")
+
+
+def _cleaned(value: object, level: str, message: str) -> object:
+    """A code of `level` stripped and upper-cased (2a004 -> 2A004), or ValueError with `message`."""
     if isinstance(value, str):
         value = value.strip().upper()
-        if not re.match(CODE_PATTERNS["DEP"], value):
-            raise ValueError(f"a département code is 01 to 95, 2A, 2B or 971 to 976, not {value!r}")
+        if not re.match(CODE_PATTERNS[level], value):
+            raise ValueError(message.format(value))
     return value
