@@ -7,6 +7,7 @@ run builds its index after its batches wrote their reports), never by reading th
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,7 +66,7 @@ def folder_records(out_dir: Path) -> list[ReportRecord]:
     return records
 
 
-def render_index(out_dir: Path, demo: bool, generated_at: datetime, records: list[ReportRecord] = ()) -> str:
+def render_index(out_dir: Path, demo: bool, generated_at: datetime, records: Sequence[ReportRecord] = ()) -> str:
     """The list of the reports of `out_dir`: `records` (this build's) and the records found there.
 
     The index says the figures are synthetic when `demo` is set or any report it lists says so."""

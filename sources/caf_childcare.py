@@ -143,7 +143,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     staged: list[Staged] = []
     expected = entry.columns()
     for part in parts:
-        rules = Rules(kinds={c: kind_of(c) for c in part.values}, levels=levels,
+        rules = Rules(kinds={c: kind for c in part.values if (kind := kind_of(c))}, levels=levels,
                       code_column=code or "annee", parts=expected.parts, part_tolerance=expected.part_tolerance)
         rename = {c: re.sub(rf"_{re.escape(s)}$", "", c) for c in part.values}
         staged.append(conclude(part.long, entry, rules, geo, file=part.label, raw_path=str(part.path),

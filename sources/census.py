@@ -34,6 +34,14 @@ def census_year(yy: str) -> int:
     return (1900 if int(yy) > 50 else 2000) + int(yy)
 
 
+def _year_digits(column: str) -> str:
+    """`P22_POP` -> `22` (the column is a year-tagged census variable)."""
+    match = YEAR_COLUMN.match(column)
+    if match is None:
+        raise ValueError(f"{column!r} is not a year-tagged census variable (P22_POP)")
+    return match.group(2)
+
+
 def header_years(columns: list[str]) -> list[str]:
     """The two-digit years of the header's `P<yy>_` / `C<yy>_` columns, most recent first."""
     found = {m.group(2) for c in columns if (m := YEAR_COLUMN.match(c))}
@@ -86,7 +94,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
 
     level = pl.when(pl.col(code).str.contains(ARM_CODE)).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
     long = melt(raw, index={"level": level, "code": pl.col(code)}, columns=kept, markers={}, empty=NOT_AVAILABLE)
-    year_of = {c: census_year(YEAR_COLUMN.match(c).group(2)) for c in kept}
+    year_of = {c: census_year(_year_digits(c)) for c in kept}
     long = long.with_columns(year=pl.col("variable").replace_strict(year_of, return_dtype=pl.Int32))
 
     notes = _notes(raw, code, yy, comparison, kept, main_kept, absent, long)
@@ -105,7 +113,7 @@ def _notes(raw: pl.DataFrame, code: str, yy: str, comparison: list[str], kept: l
     if comparison:
         notes.append(
             "comparison years read from the header: "
-            + ", ".join(f"{census_year(y)} ({sum(1 for c in kept if YEAR_COLUMN.match(c).group(2) == y)} variables)"
+            + ", ".join(f"{census_year(y)} ({sum(1 for c in kept if _year_digits(c) == y)} variables)"
                         for y in comparison)
         )
     for column in absent:

@@ -161,7 +161,7 @@ def read_epci_composition(entry: Entry, spec: FileSpec, path: Path) -> tuple[pl.
 
     Returns (frame with code, name, epci, epci_name, epci_nature, dep, reg; a file label for messages).
     """
-    data = zip_member(path, spec.member, source=entry.source) if spec.format == "zip" else path.read_bytes()
+    data = zip_member(path, spec.member or "", source=entry.source) if spec.format == "zip" else path.read_bytes()
     list_sheet, composition_sheet = spec.sheets
     file = f"{spec.member or spec.name}"
     listing = read_xlsx_sheet(data, list_sheet, entry.columns("epci_list").required,

@@ -81,9 +81,9 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     notes += code_notes
     long, status_notes = _long(frame)
     notes += status_notes
-    years = long["year"]
     if long.height:
-        notes.append(f"years {years.min()}-{years.max()}")
+        first, last = long.select(first=pl.col("year").min(), last=pl.col("year").max()).row(0)
+        notes.append(f"years {first}-{last}")
 
     rules = Rules(kinds={VALUE: "count"}, levels=LEVELS, code_column="GEO", extra_checks=(_whole_number(),))
     return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes,

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -59,7 +59,7 @@ def folder_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def write_folder_zip(folder: Path, out: BinaryIO, max_input: int | None = None) -> None:
+def write_folder_zip(folder: Path, out: IO[bytes], max_input: int | None = None) -> None:
     """The files of `folder` as a zip with fixed dates and order (same files, same bytes), streamed file by file;
     FolderTooLarge beyond `max_input` bytes of files (MAX_ZIP_INPUT)."""
     files = folder_files(folder)
@@ -83,7 +83,7 @@ def zip_folder(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _sha256_of(f: BinaryIO) -> str:
+def _sha256_of(f: IO[bytes]) -> str:
     digest = hashlib.sha256()
     for block in iter(lambda: f.read(CHUNK), b""):
         digest.update(block)
@@ -119,7 +119,7 @@ class MirrorApp:
             return target if len(parts) >= 2 else None
         return target if stat.S_ISREG(mode) else None
 
-    def open(self, path: str) -> tuple[BinaryIO, str] | None:
+    def open(self, path: str) -> tuple[IO[bytes], str] | None:
         """An open file holding the body of `path` (a file, or a folder's zip) and its Content-Type, or None."""
         target = self.target(path)
         if target is None:

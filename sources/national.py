@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -70,8 +71,8 @@ def batches(items: list, size: int) -> list[list]:
 
 
 @reads_one_state
-def unknown_codes(store: Store, *, epcis: list[str] = (), communes: list[str] = (),
-                  departements: list[str] = ()) -> list[str]:
+def unknown_codes(store: Store, *, epcis: Sequence[str] = (), communes: Sequence[str] = (),
+                  departements: Sequence[str] = ()) -> list[str]:
     """What a run would fail on, one line per level: the codes given that are not in the staged target geography
     (`FileNotFoundError` when the geography is not staged yet)."""
     geo = load_geography(store)

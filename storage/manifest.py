@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 
 class _Record:
@@ -26,6 +26,10 @@ class _Record:
 
     extra: dict
     _absent: frozenset
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # every record is a dataclass
+
+    if TYPE_CHECKING:  # each record's dataclass writes its own __init__
+        def __init__(self, **values: Any) -> None: ...
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ABS_"
@@ -51,7 +52,7 @@ def load_settings() -> Settings:
         raise ValueError("; ".join(_message(error) for error in exc.errors())) from None
 
 
-def _message(error: dict) -> str:
+def _message(error: ErrorDetails) -> str:
     """Our own validators' message as is, pydantic's prefixed with the variable it is about."""
     cause = error.get("ctx", {}).get("error")
     if isinstance(cause, ValueError):

@@ -78,11 +78,17 @@ class Territory(BaseModel):
     @property
     def group(self) -> CustomTerritory | None:
         """The named group of communes, as the computation adds it (None for any other territory)."""
-        return CustomTerritory(self.name.strip(), tuple(self.communes)) if self.communes is not None else None
+        return CustomTerritory(self.group_name.strip(), tuple(self.communes)) if self.communes is not None else None
 
     @property
     def customs(self) -> tuple[CustomTerritory, ...]:
-        return (self.group,) if self.communes is not None else ()
+        group = self.group
+        return (group,) if group is not None else ()
+
+    @property
+    def group_name(self) -> str:
+        """The name of a group of communes (validated present with its communes); "" for any other territory."""
+        return self.name or ""
 
     @property
     def stem(self) -> str:
@@ -90,7 +96,7 @@ class Territory(BaseModel):
         for level in ("epci", "commune", "departement"):
             if getattr(self, level) is not None:
                 return f"{level}-{getattr(self, level)}"
-        return slug(self.name)
+        return slug(self.group_name)
 
     @property
     def label(self) -> str:
@@ -100,7 +106,7 @@ class Territory(BaseModel):
             return f"commune {self.commune}"
         if self.departement:
             return f"département {self.departement}"
-        return f"{self.name} ({len(self.communes)} communes)"
+        return f"{self.name} ({len(self.communes or ())} communes)"
 
     def codes(self) -> dict[str, list[str]]:
         """The codes that must be in the target geography, by level (`sources.national.unknown_codes`)."""
@@ -117,7 +123,7 @@ class Territory(BaseModel):
             return f"territoires/{self.stem}"
         codes = ",".join(sorted(set(self.communes)))
         digest = hashlib.sha256(codes.encode()).hexdigest()[:8]
-        return f"territoires/groupe-{slug(self.name)}-{digest}"
+        return f"territoires/groupe-{slug(self.group_name)}-{digest}"
 
 
 def slug(text: str) -> str:

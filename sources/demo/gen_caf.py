@@ -230,7 +230,7 @@ def _epci_units(year: int) -> list[tuple[list[str], float, dict[str, float]]]:
     out = []
     for e in EPCIS:
         members = [c for c in COMMUNES if c.epci == e.siren]
-        children, places = 0.0, {}
+        children, places = 0.0, dict[str, float]()
         for c in members:
             ch, pl_ = _commune_offer(c.code, year)
             children, places = children + ch, _add(places, pl_)
@@ -281,7 +281,9 @@ def _childcare_csv(dataset: str, scale: str, years: range, hist: bool = False) -
             if ident[0] == "XX" and dataset == "txcouv":
                 values["txcouv"] = 195.8  # the portal's real placeholder figure
             if drift and year == 2022 and ident[0] == drift[0]:
-                values[drift[1]] = round(values[drift[1]] + drift[2], 1)
+                drifted = values[drift[1]]
+                assert drifted is not None, "the drift applies to a published value"
+                values[drift[1]] = round(drifted + drift[2], 1)
             for field in EMPTY.get((ident[0], year), ()):
                 if field in values:
                     values[field] = None

@@ -496,6 +496,7 @@ def write(root: Path) -> None:
             if folder.exists():  # a folder is a zip: stale members would be served too
                 shutil.rmtree(folder)
             member = catalogue.get(source, vintage).file().member
+            assert member is not None, f"the census entry {source}/{vintage} names its member"
             write_text(folder / member, data_csv(source, vintage, rows), crlf=True)
             write_text(folder / f"meta_{member}", meta_csv(source, vintage, rows), crlf=True)
             if int(vintage) >= 2022:  # overseas collectivities, in their own member since recent releases

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-import zipfile
+from datetime import datetime
 from pathlib import Path
 
 from sources.demo.files import entry_path, upper_ascii, write_text
 from sources.demo.world import ARRONDISSEMENTS, COMMUNES, DELEGATED, EPCIS, EVENTS, NO_EPCI, communes_in
 
 ARTICLES = ("L'", "La ", "Le ", "Les ")
-# When the committed workbooks were made: written with this date, a rebuilt workbook is the same bytes.
-WORKBOOK_TIME = (2026, 11, 23, 5, 19, 44)  # of the zip members (two-second resolution)
-WORKBOOK_STAMP = b"2026-11-23T05:19:45Z"  # created and modified, in docProps/core.xml
+WORKBOOK_CREATED = datetime(2026, 11, 23, 5, 19, 45)  # the workbook's creation date, fixed
 
 
 def _without_article(name: str) -> str:
@@ -70,48 +67,45 @@ def departements_csv() -> str:
 
 
 def epci_xlsx(cog: int = 2025) -> bytes:
-    from openpyxl import Workbook
+    """INSEE's `EPCI_au_01-01-YYYY.xlsx`: sheets EPCI and Composition_communale, five title lines, the header on
+    row 6. Written with xlsxwriter and a fixed creation date: the same bytes at every build, whatever XML library
+    is installed (openpyxl's output changes when lxml is present)."""
+    import xlsxwriter
 
     names = {e.siren: e for e in EPCIS}
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "EPCI"
     titles = [f"Intercommunalités au 1er janvier {cog}", "Source : Insee, Code officiel géographique (données de démonstration)",
               "", "Liste des EPCI à fiscalité propre", ""]
-    for line in titles:
-        sheet.append([line] if line else [])
-    sheet.append(["EPCI", "LIBEPCI", "NATURE_EPCI", "NB_COM"])
+    epci_rows: list[list[object]] = [["EPCI", "LIBEPCI", "NATURE_EPCI", "NB_COM"]]
     for e in EPCIS:
-        sheet.append([e.siren, e.name, e.nature, sum(1 for c in COMMUNES if c.epci == e.siren)])
-    sheet.append([NO_EPCI, "Sans objet", "ZZ", sum(1 for c in COMMUNES if c.epci == NO_EPCI)])
+        epci_rows.append([e.siren, e.name, e.nature, sum(1 for c in COMMUNES if c.epci == e.siren)])
+    epci_rows.append([NO_EPCI, "Sans objet", "ZZ", sum(1 for c in COMMUNES if c.epci == NO_EPCI)])
 
-    comp = book.create_sheet("Composition_communale")
-    for line in titles[:3] + ["Composition communale des EPCI", ""]:
-        comp.append([line] if line else [])
-    comp.append(["CODGEO", "LIBGEO", "EPCI", "LIBEPCI", "DEP", "REG"])
+    composition: list[list[object]] = [["CODGEO", "LIBGEO", "EPCI", "LIBEPCI", "DEP", "REG"]]
     by_code = {c.code: c for c in COMMUNES}
     for code, name, parts in communes_in(cog):
         c = by_code[parts[0][0]]
         label = names[c.epci].name if c.epci in names else "Sans objet"
         # Excel users store codes as numbers: 01001 becomes 1001 (the reader repairs it)
         cell = int(code) if code == "01001" else code
-        comp.append([cell, name, c.epci, label, c.dep, c.reg])
+        composition.append([cell, name, c.epci, label, c.dep, c.reg])
+
     buffer = io.BytesIO()
-    book.save(buffer)
-    return _without_clock(buffer.getvalue())
+    with xlsxwriter.Workbook(buffer, {"in_memory": True}) as book:
+        book.set_properties({"created": WORKBOOK_CREATED})
+        _sheet(book, "EPCI", titles, epci_rows)
+        _sheet(book, "Composition_communale", titles[:3] + ["Composition communale des EPCI", ""], composition)
+    return buffer.getvalue()
 
 
-def _without_clock(workbook: bytes) -> bytes:
-    """The workbook with the times openpyxl takes from the clock (its properties, its zip members' dates) fixed."""
-    source, out = zipfile.ZipFile(io.BytesIO(workbook)), io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            body = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + WORKBOOK_STAMP, body)
-            info.date_time = WORKBOOK_TIME
-            target.writestr(info, body)
-    return out.getvalue()
+def _sheet(book, name: str, titles: list[str], rows: list[list[object]]) -> None:
+    """A sheet of `titles` (one per row, "" an empty row) then `rows` from the row after them."""
+    sheet = book.add_worksheet(name)
+    for r, line in enumerate(titles):
+        if line:
+            sheet.write_string(r, 0, line)
+    for r, row in enumerate(rows, start=len(titles)):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
 
 
 def write_communes(root: Path) -> None:

@@ -14,6 +14,7 @@ the few demo communes they contain (Paris is its own département, so DEP 75 equ
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sources.demo.files import entry_path, write_text
 from sources.demo.world import ARRONDISSEMENTS, COMMUNES, EPCIS, NO_EPCI, Commune
@@ -32,7 +33,7 @@ LYON_UNKNOWN = {"births": {2010: 2, 2014: 1, 2019: 3, 2023: 1}, "deaths": {2012:
 CONFIDENTIAL = {"births": ("85133", 2015), "deaths": ("01001", 2019)}
 
 # Invented published values in 2008 for the départements, régions and France (scaled by the year profile).
-PUBLISHED_2008 = {
+PUBLISHED_2008: dict[str, dict[str, Any]] = {
     "births": {
         "DEP": {"44": 16100, "49": 9600, "85": 7400, "69": 25600, "2A": 1550, "01": 7350},
         "REG": {"52": 46200, "11": 182500, "84": 94800, "94": 3150},
@@ -118,7 +119,7 @@ def observations(source: str) -> list[tuple[str, str, int, int | None]]:
         rows.append(("FRANCE", "F", year, france))
     # other zonings of the real file, dropped by the parser: one arrondissement, one bassin de vie
     last = max(YEARS)
-    clisson = next(v for lv, g, y, v in rows if (lv, g, y) == ("COM", "44043", last))
+    clisson = next(v for lv, g, y, v in rows if (lv, g, y) == ("COM", "44043", last) and v is not None)
     rows.append(("ARR", "443", last, round(clisson * 9.5)))
     rows.append(("BV2022", "44043", last, round(clisson * 1.8)))
     return sorted(rows, key=lambda r: (LEVEL_ORDER.index(r[0]), r[1], r[2]))
@@ -134,7 +135,7 @@ def data_csv(source: str) -> str:
     for level, geo, year, value in observations(source):
         secret = value is None
         fields = ["C" if secret else "F", measure, "A", geo, level, "A", str(year)]
-        lines.append(";".join(_quoted(f) for f in fields) + ";" + ("" if secret else f"{float(value):.1f}"))
+        lines.append(";".join(_quoted(f) for f in fields) + ";" + ("" if value is None else f"{float(value):.1f}"))
     return "\n".join(lines) + "\n"
 
 
