@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 class SourceError(Exception):
     """Base class: something about an upstream file prevents staging it."""
 
+    raw_path: str | None = None  # the raw file kept for inspection, when there is one
+    downloads: tuple[str, ...] | list[str] = ()  # what the refresh fetched before the failure (set by sources.refresh for its summary)
+
 
 class DownloadError(SourceError):
     def __init__(self, url: str, reason: str, body: str = ""):
