@@ -17,6 +17,7 @@ THEMES = {
     "revenus_precarite": "Revenus et précarité",
     "emploi_insertion": "Emploi et insertion",
     "logement": "Logement",
+    "mobilite": "Mobilité",
     "vieillissement": "Vieillissement",
     "acces_aux_droits": "Accès aux droits",
 }
