@@ -8,7 +8,15 @@ one line below, and its test.
 
 from __future__ import annotations
 
-from reports.sections import key_figures, needs_matrix, quality_annex, reading_keys, themes, workplaces
+from reports.sections import (
+    key_figures,
+    needs_matrix,
+    open_data_gaps,
+    quality_annex,
+    reading_keys,
+    themes,
+    workplaces,
+)
 from reports.sections.base import BuiltSection, ReportData, Section, build_sections
 
 SECTIONS: tuple[Section, ...] = (
@@ -16,6 +24,7 @@ SECTIONS: tuple[Section, ...] = (
     needs_matrix.SECTION,
     *themes.SECTIONS,  # one per theme of the indicator catalogue
     workplaces.SECTION,
+    open_data_gaps.SECTION,
     reading_keys.SECTION,
     quality_annex.SECTION,
 )
