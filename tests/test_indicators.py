@@ -154,6 +154,15 @@ CAF_2024 = {
     "indfoy_ndurins": (1000, 100, 70, 25, 35, 3500),
 }
 
+# -- home-work flows of the 2022 census (Alpha, Bravo, Charlie, Delta, Echo, Paris): the current geography ----------
+MOBILITY_2022 = {
+    "ACTOCC": (9000, 1300, 900, 300, 400, 20000),
+    "ACTOCC_LIEU_CONNU": (8800, 1300, 880, 300, 400, 19500),
+    "ACTOCC_MEME_COM": (4400, 300, 200, 50, 250, 15000),
+    "ACTOCC_HORS_EPCI": (2200, 200, 100, 30, 150, 1950),
+    "ACTOCC_ETRANGER": (88, 0, 10, 0, 4, 195),
+}
+
 # -- published figures ---------------------------------------------------------------------------------------------
 FILOSOFI_VARIABLES = ("MED", "TP60", "RD", "PIMP", "PPSOC")
 FILOSOFI = {  # (level, code): MED, TP60, RD, PIMP, PPSOC
@@ -243,6 +252,8 @@ def world_staged() -> dict[str, pl.DataFrame]:
         caf += _per_commune(variable, 2024, values, month=12)
         caf += _per_commune(variable, 2023, tuple(2 * v for v in values), month=12)  # an older December
     staged["caf_benefits"] = _frame("caf_benefits", caf)
+    staged["mobility"] = _frame("mobility", [r for v, values in MOBILITY_2022.items()
+                                             for r in _per_commune(v, 2022, values)])
     filosofi = []
     for (level, code), values in FILOSOFI.items():
         filosofi += [(level, code, 2021, None, v, float(x), None, None) for v, x in zip(FILOSOFI_VARIABLES, values)]
@@ -263,7 +274,7 @@ def world_staged() -> dict[str, pl.DataFrame]:
 def world_inputs(staged: dict[str, pl.DataFrame] | None = None) -> Inputs:
     staged = staged if staged is not None else world_staged()
     vintages = {s: "2022" for s in CENSUS_2022} | {"births": "2024", "deaths": "2024", "caf_benefits": "2024",
-                                                   "filosofi": "2021"}
+                                                   "filosofi": "2021", "mobility": "2022"}
     vintages |= {s: "2024" for s in staged if s.startswith("caf_")}
     return Inputs(staged=staged, vintages=vintages, membership=MEMBERSHIP,
                   epci_names={E1: "CC de Test", E2: "Métropole du Grand Paris"}, dep_names={"44": "Loire-Atlantique"})
@@ -359,6 +370,10 @@ EPCI_E1 = {
     "foyers_allocataires": 100 * 3800 / 10000,
     "population_couverte_caf": 100 * (8000 + 1000 + 700 + 250) / 25000,
     "foyers_minima_insertion": 100 * (1000 + 100 + 70 + 25) / 3800,
+    # Alpha + Bravo + Charlie + Delta (flows are in the current geography): 11280 workers with a known place
+    "part_actifs_hors_commune": 100 * ((8800 + 1300 + 880 + 300) - (4400 + 300 + 200 + 50)) / 11280,  # 6330
+    "part_actifs_hors_epci": 100 * (2200 + 200 + 100 + 30) / 11280,  # 2530
+    "part_actifs_etranger": 100 * (88 + 0 + 10 + 0) / 11280,  # 98
 }
 
 # Every indicator of Alpha (a commune with all its own figures).
@@ -418,6 +433,9 @@ COMMUNE_ALPHA = {
     "foyers_allocataires": 100 * 3000 / 8000,
     "population_couverte_caf": 100 * 8000 / 20000,
     "foyers_minima_insertion": 100 * 1000 / 3000,
+    "part_actifs_hors_commune": 100 * (8800 - 4400) / 8800,  # 50 %
+    "part_actifs_hors_epci": 100 * 2200 / 8800,  # 25 %
+    "part_actifs_etranger": 100 * 88 / 8800,  # 1 %
 }
 
 # Every indicator of the custom territory Alpha + Bravo + Echo: sums, and published figures "non agrégeable".
@@ -478,6 +496,10 @@ TERRITORY_ABE = {
     "foyers_allocataires": 100 * 3500 / 9600,
     "population_couverte_caf": 100 * (8000 + 1000 + 250) / 24000,
     "foyers_minima_insertion": 100 * (1000 + 100 + 35) / 3500,
+    # Alpha + Bravo + Echo: 8800 + 1300 + 400 = 10500 workers with a known place; Echo is in no EPCI, its 150 count
+    "part_actifs_hors_commune": 100 * (10500 - (4400 + 300 + 250)) / 10500,  # 5550
+    "part_actifs_hors_epci": 100 * (2200 + 200 + 150) / 10500,  # 2550
+    "part_actifs_etranger": 100 * (88 + 0 + 4) / 10500,  # 92
 }
 
 

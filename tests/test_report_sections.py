@@ -37,9 +37,10 @@ def nothing_shared():
 
 def test_the_registry_orders_every_section_once():
     ids = [s.id for s in SECTIONS]
-    assert ids == ["chiffres-cles", "matrice", *THEMES, "clefs-de-lecture", "qualite"]
+    assert ids == ["chiffres-cles", "matrice", *THEMES, "lieux-de-travail", "donnees-absentes", "clefs-de-lecture",
+                   "qualite"]
     assert len(set(ids)) == len(ids)
-    assert [s.title for s in SECTIONS[2:-2]] == list(THEMES.values())
+    assert [s.title for s in SECTIONS[2:2 + len(THEMES)]] == list(THEMES.values())
 
 
 def test_a_section_needs_only_fields_of_the_report_data():
@@ -154,3 +155,24 @@ def test_france_age_sums_are_computed_once_for_every_departement_report(demo_sto
     assert len(france) == 1 and len(sums) == 3 + 1  # each département's own sums, France's once
     page = (tmp_path / "44" / "diagnostic-departement-44.html").read_text(encoding="utf-8")
     assert "Pyramide des âges en 2022 : Loire-Atlantique (44) et France" in page
+
+
+def test_the_open_data_gaps_are_listed_under_their_theme(monkeypatch):
+    from reports.sections import open_data_gaps
+    from transforms.registry import Gap
+
+    monkeypatch.setattr(open_data_gaps, "gaps", lambda: (
+        Gap("logement", "Sujet B", "Pas publié.", "Rien."), Gap("familles", "Sujet A", "Secret.", "Le département."),
+        Gap("logement", "Sujet C", "Pas publié.", "Rien.")))
+    context = open_data_gaps.build()
+    # themes in the catalogue's order (Familles before Logement), topics in the file's order
+    assert [(title, [i["topic"] for i in items]) for title, _, items in context["themes"]] == [
+        ("Familles", ["Sujet A"]), ("Logement", ["Sujet B", "Sujet C"])]
+    monkeypatch.setattr(open_data_gaps, "gaps", lambda: ())
+    assert open_data_gaps.build() is None
+
+
+def test_every_gap_names_a_theme_of_the_catalogue():
+    from transforms.registry import THEMES, gaps
+
+    assert gaps() and all(g.theme in THEMES and g.topic and g.reason and g.nearest for g in gaps())

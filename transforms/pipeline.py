@@ -12,8 +12,12 @@ from transforms.compute import Inputs, compute
 from transforms.registry import PUBLISHED_SOURCES, Indicator, indicators
 from transforms.territories import CustomTerritory, Territory
 
+# Staged tables the reports read besides the indicators' sources (the main places of work of a territory).
+CONTEXT_SOURCES = {"rp_population", "mobility_destinations"}
+
+
 def needed_sources(items: tuple[Indicator, ...]) -> list[str]:
-    return sorted({s for i in items for s in i.sources} | {"rp_population"})
+    return sorted({s for i in items for s in i.sources} | CONTEXT_SOURCES)
 
 
 @reads_one_state

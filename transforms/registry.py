@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 
 CATALOGUE_PATH = Path(__file__).with_name("indicators.toml")
+GAPS_PATH = Path(__file__).with_name("gaps.toml")
 
 THEMES = {
     "demographie": "Démographie",
@@ -17,6 +18,7 @@ THEMES = {
     "revenus_precarite": "Revenus et précarité",
     "emploi_insertion": "Emploi et insertion",
     "logement": "Logement",
+    "mobilite": "Mobilité",
     "vieillissement": "Vieillissement",
     "acces_aux_droits": "Accès aux droits",
 }
@@ -132,3 +134,23 @@ def get(indicator_id: str) -> Indicator:
         if i.id == indicator_id:
             return i
     raise KeyError(indicator_id)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Something a CTG theme asks for that the open data does not give at commune or EPCI level (`gaps.toml`)."""
+
+    theme: str
+    topic: str
+    reason: str
+    nearest: str
+
+
+@cache
+def gaps() -> tuple[Gap, ...]:
+    raw = tomllib.loads(GAPS_PATH.read_text(encoding="utf-8"))
+    out = tuple(Gap(**g) for g in raw.get("gap", []))
+    unknown = [f"{g.topic}: unknown theme {g.theme}" for g in out if g.theme not in THEMES]
+    if unknown:
+        raise ValueError("gaps.toml: " + "; ".join(unknown))
+    return out

@@ -8,13 +8,23 @@ one line below, and its test.
 
 from __future__ import annotations
 
-from reports.sections import key_figures, needs_matrix, quality_annex, reading_keys, themes
+from reports.sections import (
+    key_figures,
+    needs_matrix,
+    open_data_gaps,
+    quality_annex,
+    reading_keys,
+    themes,
+    workplaces,
+)
 from reports.sections.base import BuiltSection, ReportData, Section, build_sections
 
 SECTIONS: tuple[Section, ...] = (
     key_figures.SECTION,
     needs_matrix.SECTION,
     *themes.SECTIONS,  # one per theme of the indicator catalogue
+    workplaces.SECTION,
+    open_data_gaps.SECTION,
     reading_keys.SECTION,
     quality_annex.SECTION,
 )

@@ -1,0 +1,95 @@
+"""« Lieux de travail des actifs »: where the employed residents of the territory work when they leave it.
+
+From the census home-work flows (`mobility_destinations`: per commune of residence, the flow to each place of
+work outside it): the flows of the territory's communes to places outside the territory are summed by place of
+work, and the main ones are listed with their share of the territory's employed residents whose place of work is
+known (`mobility:ACTOCC_LIEU_CONNU`). A flow between two communes of the territory is not "leaving" it.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reports import formats as F
+from reports.sections.base import Section
+from reports.view import TerritoryView
+from sources.registry import report_label
+from transforms.compute import Inputs
+
+TOP = 10  # places listed; the others are summed in one row
+ABROAD = "ETRANGER"
+
+
+def places_of_work(inputs: Inputs, communes: list[str]) -> tuple[pl.DataFrame, float | None]:
+    """(code, flow) of every place of work outside `communes` of their residents, biggest first, and the
+    residents' employed with a known place of work (None when the flows are not staged)."""
+    flows, summary = inputs.staged.get("mobility_destinations"), inputs.staged.get("mobility")
+    if flows is None or summary is None:
+        return pl.DataFrame(schema={"code": pl.String, "flow": pl.Float64}), None
+    out = (flows.filter((pl.col("level") == "COM") & pl.col("code").is_in(communes)
+                        & ~pl.col("variable").is_in(communes) & pl.col("value").is_not_null())
+           .group_by("variable").agg(flow=pl.col("value").sum()).rename({"variable": "code"})
+           .sort(["flow", "code"], descending=[True, False]))
+    known = summary.filter((pl.col("level") == "COM") & pl.col("code").is_in(communes)
+                           & (pl.col("variable") == "ACTOCC_LIEU_CONNU"))
+    total = None if known.is_empty() or known["value"].null_count() else float(known["value"].sum())
+    return out, total
+
+
+def _name(code: str, names: dict[str, tuple[str, str]]) -> str:
+    if code == ABROAD:
+        return "Étranger"
+    name, dep = names.get(code, (f"Commune {code}", code[:2]))
+    return f"{name} ({dep})"
+
+
+def build(view: TerritoryView, inputs: Inputs) -> dict | None:
+    communes = [p.code for p in view.communes if p.level == "COM"]
+    flows, total = places_of_work(inputs, communes)
+    if total is None or not total:
+        return None
+    names = {c: (n, d) for c, n, d in inputs.membership.select("code", "name", "dep").iter_rows()}
+    leaving = float(flows["flow"].sum())
+    rows = [{"rank": i, "place": _name(code, names), "flow": F.count(flow), "share": F.value(100 * flow / total, "percent")}
+            for i, (code, flow) in enumerate(flows.head(TOP).iter_rows(), start=1)]
+    rest = flows.slice(TOP)
+    year = inputs.main_year("mobility")
+    return {
+        "territory": view.territory.display, "total": F.count(total), "leaving": F.count(leaving),
+        "leaving_share": F.value(100 * leaving / total, "percent"), "rows": rows,
+        "rest": {"n": rest.height, "flow": F.count(float(rest["flow"].sum())),
+                 "share": F.value(100 * float(rest["flow"].sum()) / total, "percent")} if rest.height else None,
+        "outside": "de la commune" if view.selection.commune else "du territoire",
+        "inside": "dans la commune" if view.selection.commune else "sur le territoire",
+        "source": report_label("mobility", year),
+    }
+
+
+TEMPLATE = """\
+  <p>Sur {{ total }} actifs occupés résidant {{ inside }} dont le lieu de travail est connu, {{ leaving }} ({{ leaving_share }}) travaillent en dehors {{ outside }}.
+  Leurs principaux lieux de travail :</p>
+  <table class="workplaces">
+    <caption>Principaux lieux de travail en dehors {{ outside }} des actifs de {{ territory }}</caption>
+    <thead><tr><th scope="col">Rang</th><th scope="col">Lieu de travail</th><th scope="col">Actifs occupés</th>
+      <th scope="col">Part des actifs au lieu de travail connu</th></tr></thead>
+    <tbody>
+    {% for row in rows %}<tr><td>{{ row.rank }}</td><th scope="row">{{ row.place }}</th><td>{{ row.flow }}</td><td>{{ row.share }}</td></tr>
+    {% endfor %}
+    {% if rest %}<tr><td></td><th scope="row">{{ rest.n }} autres lieux</th><td>{{ rest.flow }}</td><td>{{ rest.share }}</td></tr>{% endif %}
+    </tbody>
+  </table>
+  <p class="small">Source : {{ source }}. Effectifs estimés, arrondis à l'unité ; Paris, Lyon et Marseille
+  comptent comme une commune ; les lieux de travail indéterminés sont exclus.</p>
+"""
+
+CSS = """
+/* places of work */
+table.workplaces { border-collapse: collapse; margin: .4rem 0; break-inside: avoid; }
+table.workplaces caption { text-align: left; font-weight: 600; padding-bottom: .3rem; }
+table.workplaces th, table.workplaces td { padding: .2rem .6rem; border-bottom: 1px solid var(--line); }
+table.workplaces th[scope="row"] { text-align: left; font-weight: normal; }
+table.workplaces td { text-align: right; font-variant-numeric: tabular-nums; }
+"""
+
+SECTION = Section(id="lieux-de-travail", title="Lieux de travail des actifs", needs=("view", "inputs"), build=build,
+                  template=TEMPLATE, css=CSS)

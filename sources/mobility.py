@@ -1,0 +1,178 @@
+"""INSEE home-work commuting flows (`base-flux-mobilite-domicile-lieu-travail-YYYY`): where employed residents work.
+
+The zip holds one long origin-destination CSV, `;`, UTF-8, decimal point (supply-space-time-sources §6.1):
+
+    CODGEO;LIBGEO;DCLT;L_DCLT;NBFLUX_C22_ACTOCC15P
+
+one row per (commune of residence, place of work) with the estimated number of employed residents aged 15 or more.
+The year sits in the measure's name (`NBFLUX_C19_ACTOCC15P` in 2019): read from the header, never assumed.
+
+Quirks handled:
+- Paris, Lyon and Marseille are coded by arrondissement on both sides: residents are staged per arrondissement
+  (level ARM) and summed into their city's commune row (decisions.md "Arrondissements"); a place of work in an
+  arrondissement is a place of work in the city (a resident of Paris 15e working in Paris 8e works in his commune).
+- Places of work abroad have codes such as `BE540`, `SU112`, `LU320`; `ZZZZZ` is an undetermined place: it counts
+  in the employed residents but in no share of them (they are computed over the known places of work).
+- The file is in the COG of its release (RP 2022: COG 2025, like the census); places of work are brought to the
+  target COG with the residences (a merged commune's flows go to the new commune).
+
+Two staged tables come from the same file, one per catalogue entry (`params.table`):
+- `summary`: per commune and arrondissement of residence, the counts the indicators read:
+  ACTOCC (employed residents), ACTOCC_LIEU_CONNU (place of work known), ACTOCC_MEME_COM (working in their own
+  commune), ACTOCC_HORS_EPCI (working outside the EPCI of their commune, abroad included; for a commune in no
+  EPCI, outside the commune), ACTOCC_ETRANGER (working abroad);
+- `destinations`: per commune of residence (cities whole), the flow to each place of work outside the commune, the
+  variable being the place of work's commune code in the target COG, or ETRANGER (abroad).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from sources.caf_common import add_city_sums, city_of
+from sources.catalogue import Entry
+from sources.codes import CODE_PATTERNS
+from sources.demo import gen_mobility
+from sources.errors import Failure, ParseError, SourceValidationError
+from sources.geography import Geography
+from sources.reading import read_csv_file
+from sources.spec import SourceSpec
+from sources.staging import Staged, conclude
+from sources.validation import Rules, missing_columns
+
+MEASURE = re.compile(r"^NBFLUX_C(\d{2})_ACTOCC15P$")
+FOREIGN = r"^[A-Z]{2}\d{3}$"  # a place of work abroad: country letters and a number (BE540, SU112, LU320)
+UNDETERMINED = "ZZZZZ"
+ABROAD = "ETRANGER"
+SUMMARY_VARIABLES = ("ACTOCC", "ACTOCC_LIEU_CONNU", "ACTOCC_MEME_COM", "ACTOCC_HORS_EPCI", "ACTOCC_ETRANGER")
+
+
+def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
+    spec, path = entry.file(), files["main"]
+    file, raw_path = spec.member or spec.name, str(path)
+    raw = read_csv_file(path, spec, source=entry.source)
+    measure, year = _measure(raw.columns, entry, file)
+    missing_columns(raw.columns, entry.columns().required, source=entry.source, file=file, raw_path=raw_path)
+    flows = _flows(raw, measure, entry, file, raw_path)
+    flows = flows.with_columns(home_city=_city(pl.col("home")), work_city=_city(pl.col("work")))
+    if geo is not None:
+        flows = _to_target(flows, geo, entry.cog or geo.target)
+    notes = [f"RP {year}: {raw.height} flows of {flows['home'].n_unique()} communes and arrondissements of residence",
+             *_dropped_notes(flows)]
+    keys = {"year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8), "status": pl.lit(None, pl.String)}
+    if entry.params.get("table") == "destinations":
+        long = _destinations(flows).with_columns(**keys)
+        # one variable per place of work, each a count
+        rules = Rules(kinds=dict.fromkeys(long["variable"].unique().sort().to_list(), "count"), levels=("COM",),
+                      code_column="CODGEO")
+    else:
+        long = _summary(flows, _epci_of(geo) if geo is not None else {}).with_columns(**keys)
+        long, city_notes = add_city_sums(long, set(SUMMARY_VARIABLES), file=file, rounded=False)
+        notes += city_notes
+        expected = entry.columns()
+        rules = Rules(kinds=dict.fromkeys(SUMMARY_VARIABLES, "count"), levels=("COM", "ARM"), code_column="CODGEO",
+                      parts=expected.parts, part_tolerance=expected.part_tolerance)
+    return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes)
+
+
+def _measure(columns: list[str], entry: Entry, file: str) -> tuple[str, int]:
+    """The flow column and its census year, from the header (`NBFLUX_C22_ACTOCC15P` -> 2022)."""
+    found = [c for c in columns if MEASURE.match(c)]
+    if len(found) != 1:
+        raise ParseError(entry.source, file, f"expected one column NBFLUX_CYY_ACTOCC15P in the header, found "
+                                              f"{found or 'none'}; header: {', '.join(columns[:8])}")
+    match = MEASURE.match(found[0])
+    assert match is not None
+    return found[0], 2000 + int(match.group(1))
+
+
+def _flows(raw: pl.DataFrame, measure: str, entry: Entry, file: str, raw_path: str) -> pl.DataFrame:
+    """home, work (codes as published), flow (a non-negative number): the rules checked on the file's own rows."""
+    frame = raw.select(home=pl.col("CODGEO").str.strip_chars(), work=pl.col("DCLT").str.strip_chars(),
+                       text=pl.col(measure).str.strip_chars())
+    frame = frame.with_columns(flow=pl.col("text").str.replace(",", ".", literal=True).cast(pl.Float64, strict=False))
+    place = f"{CODE_PATTERNS['COM'][:-1]}|{CODE_PATTERNS['ARM'][1:]}"  # a commune or an arrondissement
+    checks = [
+        ("CODGEO", "a commune or arrondissement code (01001, 2A004, 75115)", ~pl.col("home").str.contains(place)),
+        ("DCLT", "a commune, arrondissement, foreign (BE540) or undetermined (ZZZZZ) place of work",
+         ~(pl.col("work").str.contains(place) | pl.col("work").str.contains(FOREIGN) | (pl.col("work") == UNDETERMINED))),
+        (measure, "a number >= 0 (decimal point or comma)",
+         pl.col("flow").is_null() | ~pl.col("flow").is_finite() | (pl.col("flow") < 0)),
+    ]
+    failures = []
+    for column, rule, bad in checks:
+        rows = frame.filter(bad.fill_null(True))
+        if rows.height:
+            samples = [f"{h} -> {w} = {t!r}" for h, w, t in rows.select("home", "work", "text").head(5).rows()]
+            failures.append(Failure(column, rule, rows.height, samples))
+    if failures:
+        raise SourceValidationError(entry.source, file, failures, raw_path)
+    return frame.drop("text")
+
+
+def _city(code: pl.Expr) -> pl.Expr:
+    """The commune of a place: an arrondissement's city, any other code itself."""
+    return pl.when(code.str.contains(CODE_PATTERNS["ARM"])).then(city_of(code)).otherwise(code)
+
+
+def _to_target(flows: pl.DataFrame, geo: Geography, cog: int) -> pl.DataFrame:
+    """Places of work (and the residence's city) in the target COG: a merged commune is its new commune; a split
+    parent stays the parent (its first target code), as everywhere else in the pipeline."""
+    if cog == geo.target:
+        return flows
+    passage = {old: targets[0] for old, targets in geo.passage(cog).items() if targets[0] != old}
+    return flows.with_columns(work_city=pl.col("work_city").replace(passage),
+                              home_city=pl.col("home_city").replace(passage))
+
+
+def _epci_of(geo: Geography) -> dict[str, str]:
+    """Commune -> EPCI of the target COG (communes in no EPCI left out)."""
+    members = geo.membership().filter(pl.col("epci").is_not_null())
+    return dict(members.select("code", "epci").iter_rows())
+
+
+def _summary(flows: pl.DataFrame, epci_of: dict[str, str]) -> pl.DataFrame:
+    """The five counts per place of residence as published (ARM rows for the three cities)."""
+    known = pl.col("work") != UNDETERMINED
+    abroad = pl.col("work").str.contains(FOREIGN)
+    home_epci = pl.col("home_city").replace_strict(epci_of, default=None, return_dtype=pl.String)
+    work_epci = pl.col("work_city").replace_strict(epci_of, default=None, return_dtype=pl.String)
+    same = pl.col("work_city") == pl.col("home_city")
+    # outside its EPCI: abroad, in another EPCI or in no EPCI; a commune in no EPCI is its own unit
+    outside = known & (abroad | pl.when(home_epci.is_null()).then(~same)
+                       .otherwise(work_epci.is_null() | (work_epci != home_epci)))
+    sums = flows.group_by("home").agg(
+        ACTOCC=pl.col("flow").sum(),
+        ACTOCC_LIEU_CONNU=pl.col("flow").filter(known).sum(),
+        ACTOCC_MEME_COM=pl.col("flow").filter(known & same).sum(),
+        ACTOCC_HORS_EPCI=pl.col("flow").filter(outside).sum(),
+        ACTOCC_ETRANGER=pl.col("flow").filter(abroad).sum(),
+    )
+    level = pl.when(pl.col("home").str.contains(CODE_PATTERNS["ARM"])).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
+    return sums.unpivot(on=list(SUMMARY_VARIABLES), index="home", variable_name="variable", value_name="value") \
+        .select(level=level, code="home", variable="variable", value="value")
+
+
+def _destinations(flows: pl.DataFrame) -> pl.DataFrame:
+    """Per commune of residence (cities whole): the flow to each place of work outside it (abroad as ETRANGER)."""
+    abroad = pl.col("work").str.contains(FOREIGN)
+    away = flows.filter((pl.col("work") != UNDETERMINED) & (pl.col("work_city") != pl.col("home_city")))
+    return (away.with_columns(variable=pl.when(abroad).then(pl.lit(ABROAD)).otherwise(pl.col("work_city")))
+            .group_by("home_city", "variable").agg(value=pl.col("flow").sum())
+            .select(level=pl.lit("COM"), code="home_city", variable="variable", value="value"))
+
+
+def _dropped_notes(flows: pl.DataFrame) -> list[str]:
+    undetermined = flows.filter(pl.col("work") == UNDETERMINED)["flow"].sum()
+    abroad = flows.filter(pl.col("work").str.contains(FOREIGN))["flow"].sum()
+    return [f"place of work undetermined (ZZZZZ): {undetermined:.0f} employed residents, in no share",
+            f"place of work abroad: {abroad:.0f} employed residents"]
+
+
+SOURCES = (
+    SourceSpec("mobility", ("mobility", "mobility_destinations"), stage,
+               label="Insee, RP {year}, mobilités professionnelles (flux domicile-travail)", demo=gen_mobility.write),
+)
