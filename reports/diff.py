@@ -295,13 +295,12 @@ def summary_text(diff: Diff, old: PublishedVersion, new: PublishedVersion) -> st
     return "\n".join(summary_lines(diff, old, new))
 
 
-def summary_markdown(result: DiffResult) -> str:
-    """The Prefect artifact: the summary and where the page is."""
-    lines = summary_lines(result.diff, result.old, result.new)
+def summary_markdown(lines: list[str], page: Path, files: list[str]) -> str:
+    """The Prefect artifact: the summary (`summary_lines`) and where the page and its exports are."""
     body = "\n".join(f"- {line}" for line in lines[1:])
-    files = ", ".join(f"`{p.name}`" for p in result.paths.values())
+    names = ", ".join(f"`{name}`" for name in files)
     return (f"# Ce qui a changé : {lines[0]}\n\n{body}\n\n"
-            f"- Page : [{result.page.name}]({result.page.as_uri()}) ; fichiers : {files}\n")
+            f"- Page : [{page.name}]({page.as_uri()}) ; fichiers : {names}\n")
 
 
 def _source_text(read: SourceRead | None) -> str:
@@ -418,3 +417,21 @@ def diff_with_previous(pub: Publication, draft_folder: Path, version: str,
     if old.key != new.key:
         return None
     return write_diff(old, new, Path(draft_folder), thresholds)
+
+
+def existing_publication(root: Path | str | None, name: str, what: str) -> Publication:
+    """The publication `name` under `root`; a DiffError naming `what` (« l'EPCI 200029940 ») and the
+    publications that do exist when it was never published."""
+    pub = Publication(root, name)
+    if not pub.versions():
+        known = publication_names(pub.root)
+        raise DiffError(f"aucune publication pour {what} dans {pub.root} ({name}) ; publications existantes : "
+                        f"{', '.join(known) or 'aucune'}")
+    return pub
+
+
+def run_diff(pub: Publication, old: str | None, new: str | None, out_dir: Path,
+             thresholds: Thresholds | None = None) -> DiffResult:
+    """The command's work: choose the two versions of `pub`, compare them, write the page and exports."""
+    old_folder, new_folder = choose_versions(pub, old, new)
+    return write_diff(read_version(old_folder), read_version(new_folder), out_dir, thresholds)
