@@ -297,3 +297,19 @@ def test_the_refresh_publishes_the_diff_of_the_national_tables(stores, tmp_path,
     assert record["sources"][0]["change"] == "new_vintage"
     assert "rp_education" not in artifacts(first).get("changements-indicateurs", "")
     assert "nouveau millésime" in artifacts(second)["changements-indicateurs"]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_national_run_publishes_the_diff_of_france_with_the_previous_run(stores, tmp_path):
+    from flows.national import national
+
+    params = dict(epcis=[EPCI], departements=[], publish_dir=str(tmp_path), refresh="never", demo=True)
+    first = run(national, data_dir=str(stores[0].root), **params)
+    assert first.is_completed(), first.message
+    second = run(national, data_dir=str(stores[1].root), **params)
+    assert second.is_completed(), second.message
+    folder = Path(second.result()).parent
+    changes = pl.read_parquet(folder / "changements-france.parquet")
+    vix = changes.filter((pl.col("code") == "85303") & (pl.col("indicator") == "foyers_asf")).row(0, named=True)
+    assert (vix["old_flag"], vix["flag_change"]) == ("vigilance", "disappeared")  # as in the EPCI's own diff
+    assert "Vix" in artifacts(second)["changements-national-partiel"]
