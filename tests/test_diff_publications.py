@@ -312,4 +312,5 @@ def test_a_national_run_publishes_the_diff_of_france_with_the_previous_run(store
     changes = pl.read_parquet(folder / "changements-france.parquet")
     vix = changes.filter((pl.col("code") == "85303") & (pl.col("indicator") == "foyers_asf")).row(0, named=True)
     assert (vix["old_flag"], vix["flag_change"]) == ("vigilance", "disappeared")  # as in the EPCI's own diff
-    assert "Vix" in artifacts(second)["changements-national-partiel"]
+    markdown = artifacts(second)["changements-national-partiel"]
+    assert "nouveau millésime" in markdown and (folder / "changements-france.html").as_uri() in markdown
