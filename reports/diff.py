@@ -30,7 +30,14 @@ from reports.templating import environment, pipeline_version
 from storage.files import atomic_path
 from storage.manifest import Manifest
 from storage.publication import DRAFT, LATEST, METADATA, Publication
-from transforms.diff import CHANGE_COLUMNS, Diff, Published, SourceRead, Thresholds, compare
+from transforms.diff import (
+    CHANGE_COLUMNS,
+    Diff,
+    Published,
+    SourceRead,
+    Thresholds,
+    compare,
+)
 from transforms.export import UNITS_FR, neutralised
 
 FRANCE_TABLE = "indicateurs-france.parquet"
@@ -223,13 +230,13 @@ def _write_csv(changes: pl.DataFrame, path: Path, demo: bool) -> None:
     """For French spreadsheets, like the indicator exports: `;`, decimal comma, UTF-8 with BOM, labels in French
     and formula-like text neutralised."""
     fr = changes.with_columns(
+        [pl.col(c).round(3) for c in ("old_value", "new_value", "move")],
         level=pl.col("level").replace_strict(LEVELS_FR, default=pl.col("level"), return_dtype=pl.String),
         unit=pl.col("unit").replace_strict(UNITS_FR, default=pl.col("unit"), return_dtype=pl.String),
         move_unit=pl.col("move_unit").replace_strict(MOVE_UNITS_FR, default=None, return_dtype=pl.String),
         old_status=_reason_fr("old_status"), new_status=_reason_fr("new_status"),
         value_change=pl.col("value_change").replace_strict(VALUE_CHANGES_FR, default=None, return_dtype=pl.String),
         flag_change=pl.col("flag_change").replace_strict(FLAG_CHANGES_FR, default=None, return_dtype=pl.String),
-        *[pl.col(c).round(3) for c in ("old_value", "new_value", "move")],
     ).select(CHANGE_COLUMNS).rename(COLUMNS_FR)
     if demo:
         fr = fr.with_columns(pl.lit("synthétiques (démonstration)").alias("données"))
@@ -244,7 +251,7 @@ def _reason_fr(column: str) -> pl.Expr:
 
 def _record(diff: Diff, old: PublishedVersion, new: PublishedVersion, thresholds: Thresholds) -> dict:
     """The machine-readable summary written beside the page (and read by nothing else of the pipeline)."""
-    side = lambda v: {"publication": v.publication, "version": v.version, "folder": str(v.folder),  # noqa: E731
+    side = lambda v: {"publication": v.publication, "version": v.version, "folder": str(v.folder),
                       "cog": v.data.cog}
     counts = diff.changes.group_by("value_change").len().drop_nulls().iter_rows()
     flags = diff.changes.group_by("flag_change").len().drop_nulls().iter_rows()

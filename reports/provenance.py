@@ -4,8 +4,8 @@ figures, its title, the geography of the publisher's file and the sha256 of the 
 
 from __future__ import annotations
 
-from storage.manifest import Manifest
 from reports.quality import source_quality, used_vintages
+from storage.manifest import Manifest
 from transforms.compute import Inputs
 
 

@@ -267,7 +267,7 @@ def test_a_diagnostic_publishes_its_diff_with_the_previous_version_and_an_artifa
     from flows.diagnostic import diagnostic
     from flows.parameters import Territory
 
-    params = dict(publish_dir=str(tmp_path), refresh="never", demo=True)
+    params = {"publish_dir": str(tmp_path), "refresh": "never", "demo": True}
     first = run(diagnostic, Territory(epci=EPCI), data_dir=str(stores[0].root), **params)
     assert first.is_completed(), first.message
     assert not list(Path(first.result()).parent.glob("changements-*"))  # nothing to compare with yet
@@ -303,7 +303,7 @@ def test_the_refresh_publishes_the_diff_of_the_national_tables(stores, tmp_path,
 def test_a_national_run_publishes_the_diff_of_france_with_the_previous_run(stores, tmp_path):
     from flows.national import national
 
-    params = dict(epcis=[EPCI], departements=[], publish_dir=str(tmp_path), refresh="never", demo=True)
+    params = {"epcis": [EPCI], "departements": [], "publish_dir": str(tmp_path), "refresh": "never", "demo": True}
     first = run(national, data_dir=str(stores[0].root), **params)
     assert first.is_completed(), first.message
     second = run(national, data_dir=str(stores[1].root), **params)
