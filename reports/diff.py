@@ -121,7 +121,10 @@ def read_version(folder: Path, version: str | None = None, publication: str | No
                         "ce n'est pas une version publiée d'un diagnostic")
     if not table_path.is_file():
         raise DiffError(f"{folder} : la table d'indicateurs {table_path.name} manque")
-    table = pl.read_parquet(table_path)
+    try:
+        table = pl.read_parquet(table_path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise DiffError(f"{table_path} : table d'indicateurs illisible ({exc})") from exc
     demo = demo or ("demo" in table.columns and bool(table["demo"].any()))
     return PublishedVersion(folder, name, version, meta.get("published_at", ""), key, territory, demo,
                             Published(table, sources, cog))
@@ -277,7 +280,8 @@ def summary_lines(diff: Diff, old: PublishedVersion, new: PublishedVersion) -> l
     if diff.empty:
         return lines + ["Aucun changement : mêmes sources, même géographie, aucune valeur au-delà des seuils."]
     for c in diff.sources:
-        lines.append(f"Source {c.title} : {SOURCE_CHANGES_FR[c.kind]} ({_source_text(c.old)} → {_source_text(c.new)})")
+        versions = _source_text(c.new) if c.kind == "revised_file" else f"{_source_text(c.old)} → {_source_text(c.new)}"
+        lines.append(f"Source {c.title} : {SOURCE_CHANGES_FR[c.kind]} ({versions})")
     if diff.cog[0] != diff.cog[1]:
         lines.append(f"Géographie : COG {diff.cog[0] or '?'} → COG {diff.cog[1] or '?'}")
     for label, places in (("disparu(s)", diff.places_removed), ("apparu(s)", diff.places_added)):

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -161,7 +163,7 @@ def test_a_secret_value_that_appears_is_said_as_such_on_the_page(result, tmp_pat
         .otherwise(pl.col("value")),
         status=pl.when((pl.col("code") == "85303") & (pl.col("indicator") == "foyers_paje")).then(pl.lit("secret"))
         .otherwise(pl.col("status")))
-    old = type(new)(**{**new.__dict__, "version": "avant", "data": type(new.data)(table, new.data.sources, "2025")})
+    old = replace(new, version="avant", data=replace(new.data, table=table))
     written = write_diff(old, new, tmp_path)
     row = written.diff.changes.filter((pl.col("code") == "85303") & (pl.col("indicator") == "foyers_paje")).row(
         0, named=True)
@@ -215,6 +217,15 @@ def test_the_command_refuses_what_it_cannot_compare(published, tmp_path, args, m
     done = invoke(*args, "--out", str(published), "--output", str(tmp_path))
     assert done.exit_code == 2, done.output
     assert message in done.output and done.output.startswith("error: ")
+
+
+def test_an_unreadable_table_is_refused_naming_the_file(published, tmp_path):
+    broken = tmp_path / "version"
+    shutil.copytree(Publication(published, NAME).latest, broken)
+    (broken / f"indicateurs-epci-{EPCI}.parquet").write_bytes(b"not a parquet file")
+    done = invoke("--from", str(Publication(published, NAME).latest), "--to", str(broken), "--output", str(tmp_path))
+    assert done.exit_code == 2
+    assert f"indicateurs-epci-{EPCI}.parquet : table d'indicateurs illisible" in done.output
 
 
 def test_versions_of_two_territories_are_refused(published, tmp_path):
