@@ -395,6 +395,62 @@ def demo(
     typer.echo(f"index of the reports: {index}")
     typer.echo(f"report: {index.parent / report_name(Selection(epci=DEMO_EPCI))}")
 
+@app.command()
+def diff(
+    epci: Annotated[str | None, typer.Option(help="SIREN of the EPCI whose reports to compare.")] = None,
+    commune: Annotated[str | None, typer.Option(help="Code of the commune whose reports to compare.")] = None,
+    communes: Annotated[str | None, typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the custom territory (with --communes).")] = None,
+    national_tables: Annotated[bool, typer.Option("--national", help="The national publication (France's table).")] = False,
+    publication: Annotated[str | None, typer.Option(help="A publication by its folder name: indicateurs, national, "
+                                                         "national-partiel, territoires/epci-SIREN...")] = None,
+    from_version: Annotated[str | None, typer.Option("--from", help="The earlier version (a version name, `latest` "
+                                                     "or a version folder). Default: the one before --to.")] = None,
+    to_version: Annotated[str | None, typer.Option("--to", help="The later version. Default: latest.")] = None,
+    threshold: Annotated[list[str] | None, typer.Option(help="UNIT=NUMBER or INDICATOR=NUMBER: the smallest move "
+                                                        "listed (repeatable; default transforms/diff_thresholds.toml).")] = None,
+    output: Annotated[Path, typer.Option(help="Folder of the page and exports.")] = Path("changements"),
+    out: PublishDir = None,
+) -> None:
+    """Compare two versions of a publication (by default the two latest) and write what changed: sources,
+    geography, values beyond their threshold, flags and needs profiles (a French page, CSV and Parquet)."""
+    from reports import diff as D
+    from transforms.diff import Thresholds
+    from transforms.registry import indicators as all_indicators
+
+    given = sum(bool(x) for x in (epci, commune, communes, national_tables, publication))
+    if given != 1 and not (given == 0 and from_version and to_version):
+        _refuse("give one of --epci, --commune, --communes, --national or --publication "
+                "(or two version folders with --from and --to)")
+    try:
+        rules = Thresholds.load().overridden(threshold or [], {i.id for i in all_indicators()})
+    except ValueError as exc:
+        _refuse(str(exc))
+    _check_folder(output, "--output")
+    root = out or _settings().publish_dir
+    try:
+        if given:
+            pub_name, what = _diff_publication(epci, commune, communes, name, national_tables, publication)
+            result = D.run_diff(D.existing_publication(root, pub_name, what), from_version, to_version, output, rules)
+        else:
+            result = D.write_diff(D.read_version(Path(from_version)), D.read_version(Path(to_version)), output, rules)
+    except ValueError as exc:  # D.DiffError, or a publication name that climbs out of the folder
+        _refuse(str(exc))
+    typer.echo(result.summary)
+    for fmt, path in result.paths.items():
+        typer.echo(f"{fmt:<8} {path}")
+
+
+def _diff_publication(epci, commune, communes, name, national_tables, publication) -> tuple[str, str]:
+    """(publication name, how the error messages name it) of the `diff` options."""
+    if national_tables:
+        return "national", "la France (publication nationale)"
+    if publication:
+        return publication.strip("/"), f"« {publication} »"
+    territory = _territory(epci, commune, communes, name)
+    return territory.publication_name(), territory.label
+
+
 def _opt(path: Path | None) -> str | None:
     return str(path.resolve()) if path else None
 

@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.changes import changes_artifact, write_changes
 from flows.common import flow_settings, open_store, prepare_store, publication, run_about
 from flows.parameters import RefreshPolicy, Territory
 from reports import site as reports_site
@@ -70,7 +71,9 @@ def diagnostic(
     with pub.publishing(about, on_failure=not_published) as draft:
         get_run_logger().info("diagnostic of %s into %s", territory.label, draft.path)
         built = build_report(territory, root, str(draft.path), demo)
+        changes = write_changes(str(settings.publish_dir), pub.name, str(draft.path), draft.version)
     report = draft.path / built["reports"][0]
+    changes_artifact(pub.name, draft.path, changes)
     create_link_artifact(key=key, link=report.as_uri(), link_text=f"Diagnostic {territory.label}",
                          description=f"Published in {draft.path}; `latest` points to it")
     get_run_logger().info("published %s", report)

@@ -32,6 +32,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
+from flows.changes import changes_artifact, write_changes
 from flows.common import exception_of, flow_settings, open_store, prepare_store, publication, run_about
 from flows.parameters import DepartementCode, RefreshPolicy, Siren, TaskRunnerSpec
 from reports import site as reports_site
@@ -173,8 +174,10 @@ def national(
             done = national_batch.with_options(task_runner=runner.build())(
                 unit_batches, root, state, str(draft.path), str(table_path), demo, generated_at)
             build_index(str(draft.path), demo, generated_at)
+            changes = write_changes(str(settings.publish_dir), pub.name, str(draft.path), draft.version)
         finally:
             table_path.unlink(missing_ok=True)
+    changes_artifact(pub.name, draft.path, changes)
     _published_artifacts(draft.path, pub.name, units, len(unit_batches), runner.label, done)
     return str(draft.path / "index.html")
 

@@ -19,6 +19,7 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.changes import changes_artifact, write_changes
 from flows.common import (LOCK_TIMEOUT, THREADS, exception_of, flow_settings, open_store, publication,
                           refresh_artifacts, run_about)
 from flows.diagnostic import diagnostic
@@ -165,5 +166,7 @@ def _publish(pub, report: RefreshReport, store, about: dict, demo: bool = False)
     with pub.publishing(about, on_failure=not_published) as draft:
         export_national(str(store.root), str(draft.path), demo)
         write_refresh_record(draft.path, report, store)
+        changes = write_changes(str(pub.root), pub.name, str(draft.path), draft.version)
+    changes_artifact(pub.name, draft.path, changes)
     get_run_logger().info("published %s", draft.path)
     return draft.path

@@ -29,6 +29,9 @@ class ReportRecord:
     demo: bool  # the figures are synthetic
     sections: tuple[tuple[int, str, str], ...]  # (number, id, title) in the report's order
     exports: tuple[str, ...] = field(default=())  # file names of its indicator tables, sorted
+    # what `abs-diag diff` compares with a later build: the sources read (reports.provenance) and the target COG
+    sources: tuple[dict, ...] = field(default=())
+    cog: str = ""
 
     @property
     def record_name(self) -> str:
@@ -45,6 +48,7 @@ class ReportRecord:
         data = json.loads(path.read_text(encoding="utf-8"))
         data["sections"] = tuple(tuple(s) for s in data.get("sections", ()))
         data["exports"] = tuple(data.get("exports", ()))
+        data["sources"] = tuple(data.get("sources", ()))
         return cls(**data)
 
 

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from reports import formats as F
 from reports.index import ReportRecord, render_index
+from reports.provenance import sources_read, target_cog
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
 from reports.shared import TABLES, store_state
@@ -180,7 +181,8 @@ def build_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, base
         file=name, territory=view.territory.display, kind=view.kind, title=page_title(view, base.demo),
         generated=F.long_date(base.generated_at), generated_at=base.generated_at.isoformat(),
         version=base.version, demo=base.demo, sections=tuple((s.number, s.id, s.title) for s in report.sections),
-        exports=tuple(sorted(p.name for p in paths.values())))
+        exports=tuple(sorted(p.name for p in paths.values())),
+        sources=sources_read(base.manifest, inputs), cog=target_cog(base.manifest))
     record.write(out_dir)
     return record, list(paths.values())
 
