@@ -42,7 +42,7 @@ TYPES = [
     ("D401", "Personnes âgées : hébergement", 5000, 0.0),
     ("D402", "Personnes âgées : soins à domicile", 15000, 0.0),
     ("D403", "Personnes âgées : services d'aide", 8000, 0.0),
-    ("D502", "Établissement d'accueil du jeune enfant", 2500, -0.5),
+    ("D502", "Établissement d'accueil du jeune enfant", 5000, -0.5),
     ("D503", "Lieux d'accueil enfant-parent (LAEP)", 20000, 0.5),
     ("D504", "Relais petite enfance", 12000, 0.0),
     ("D505", "Accueil de loisir sans hébergement (ALSH)", 3000, 0.0),
