@@ -41,10 +41,10 @@ class Column:
 SUPPLY = (
     Column(COVERAGE, "Couverture CAF", "places pour 100 enfants", "per100"),
     Column("places_accueil_jeune_enfant", "Places d'accueil (CAF)", "effectif"),
-    Column("eaje_nombre", "EAJE (BPE D502)", "équipements"),
-    Column("micro_creches_nombre", "Micro-crèches (BPE D509)", "équipements"),
-    Column("rpe_nombre", "Relais petite enfance (BPE D504)", "équipements"),
-    Column("laep_nombre", "LAEP (BPE D503)", "équipements"),
+    Column("eaje_nombre", "EAJE (BPE D502)", "nombre"),
+    Column("micro_creches_nombre", "Micro-crèches (BPE D509)", "nombre"),
+    Column("rpe_nombre", "Relais petite enfance (BPE D504)", "nombre"),
+    Column("laep_nombre", "LAEP (BPE D503)", "nombre"),
     Column("eaje_taux", "EAJE pour 100 enfants de moins de 3 ans", "pour 100", "per100"),
 )
 
@@ -220,7 +220,7 @@ TEMPLATE = """\
         <th colspan="{{ 1 + years|length }}" class="obs-band">Demande</th>
         <th colspan="{{ supply|length }}" class="obs-band">Offre</th></tr>
       <tr><th>Enfants de moins de 3 ans<span class="h-u">recensement{% if census_year %} {{ census_year }}{% endif %}</span></th>
-        {% for y in years %}<th>Naissances<span class="h-u">{{ y }}, état civil</span></th>{% endfor %}
+        {% for y in years %}<th>Nais­sances<span class="h-u">{{ y }}</span></th>{% endfor %}
         {% for c in supply %}<th>{{ c.label }}<span class="h-u">{{ c.hint }}</span></th>{% endfor %}</tr>
     </thead>
     <tbody>
