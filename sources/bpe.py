@@ -54,6 +54,10 @@ FRANCE_CODE = "FR"
 VALUE = "OBS_VALUE"
 # A leaf equipment type (`D502`), its sub-domain (`D5`) and domain (`D`): letters A-G today, any letter tolerated
 TYPE_PATTERN, SDOM_PATTERN, DOM_PATTERN = r"^[A-Z]\d{3}$", r"^[A-Z]\d$", r"^[A-Z]$"
+# Types the indicators read that earlier releases do not have (type -> first BPE year): absent from an earlier
+# file, they are said in the notes and their indicators are null `not_available` (supply-space-time-sources §1.4:
+# D509 micro-crèches is absent from the BPE 2024 dictionary, read from BPE 2025 files).
+LATER_TYPES = {"D509": 2025}
 
 
 def data_member(path: Path, pattern: str, *, source: str) -> tuple[str, int | None]:
@@ -105,6 +109,8 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     long, zero_notes = _zeros(long, types, year, _communes(long, geo, cog))
     notes += zero_notes + _arm_notes(long)
     notes.append(f"{len(types)} equipment types staged; the BPE counts equipments, not places")
+    notes += [f"type {t} (from BPE {first}) absent from BPE {year}: its indicators are null (not_available)"
+              for t, first in LATER_TYPES.items() if t not in types and year < first]
     rules = Rules(kinds={t: "count" for t in types}, levels=LEVELS, code_column="GEO",
                   extra_checks=(_whole_number(),))
     try:

@@ -189,7 +189,7 @@ def test_matrix_counts_flags_per_commune_and_theme():
     assert cell[("B", "logement")] == (0, 2, 2)
     assert cell[("E", "familles")] == (1, 0, 1)
     assert cell[("A", "vieillissement")] == (0, 0, 0)  # a theme without rows counts zero
-    assert grid.height == 3 * 9  # every place by every theme
+    assert grid.height == 3 * 12  # every place by every theme (9, and 3 of equipment since the BPE)
     assert grid["code"].to_list()[:9] == ["A"] * 9  # places in the given order
 
 
