@@ -63,8 +63,8 @@ def test_the_code_version_is_the_digest_of_the_staging_files():
     assert code_version() == code_digest(registry.staging_files())
     names = {p.name for p in registry.staging_files()}
     assert {"bpe.py", "census.py", "cog.py", "filosofi.py", "etat_civil.py", "caf_benefits.py", "caf_childcare.py",
-            "caf_common.py", "validation.py", "staging.py", "geography.py", "values.py", "reading.py",
-            "catalogue.py", "codes.py"} == names
+            "caf_common.py", "france_services.py", "validation.py", "staging.py", "geography.py", "values.py",
+            "reading.py", "catalogue.py", "codes.py"} == names
 
 
 @pytest.mark.parametrize("edited, restages", [
