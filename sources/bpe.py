@@ -96,8 +96,8 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     cog = entry.cog_for_year(year)
     if geo is not None and cog > geo.target:
         raise fail("TIME_PERIOD", f"a geography at most the target COG {geo.target}", frame.height,
-                   [f"{member}: BPE {year} is in the geography of 1 January {cog}, after the target COG "
-                    f"{geo.target}; its communes cannot be brought back to it (the previous table is kept)"])
+                   [(f"{member}: BPE {year} is in the geography of 1 January {cog}, after the target COG "
+                     f"{geo.target}; its communes cannot be brought back to it (the previous table is kept)")])
     notes = [f"BPE {year}: member {member}, TIME_PERIOD {year}; communes in the geography of 1 January {cog}"]
     frame, kept_notes = _facilities(frame, fail)
     notes += kept_notes

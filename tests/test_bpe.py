@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from store_support import mirror_copy
 
 from sources import catalogue
 from sources.bpe import stage
@@ -20,7 +21,6 @@ from sources.demo.files import entry_path
 from sources.errors import ParseError, SourceValidationError
 from sources.mirror import serve
 from sources.refresh import refresh
-from store_support import mirror_copy
 from storage.store import Store
 
 HEADER = '"GEO";"GEO_OBJECT";"FACILITY_DOM";"FACILITY_SDOM";"FACILITY_TYPE";"BPE_MEASURE";"TIME_PERIOD";"OBS_VALUE"'

@@ -11,10 +11,10 @@ import pytest
 
 from reports.sections import early_childhood
 from reports.view import territory_view
+from sources.values import STAGED_SCHEMA
 from transforms.compute import Inputs, compute
 from transforms.pipeline import Selection, diagnostic_table
 from transforms.registry import get, indicators
-from sources.values import STAGED_SCHEMA
 
 CLISSON_EPCI, CHOLET_EPCI = "200067346", "200071678"
 MEMBERSHIP = pl.DataFrame({

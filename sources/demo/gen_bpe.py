@@ -142,7 +142,7 @@ def _subtotals(rows: list[tuple[str, str, str, int | None]]) -> list[tuple[str, 
             key = (level, geo, dom, sdom)
             sums[key] = sums.get(key, 0) + (value or 0)
     out += [(level, geo, dom, sdom, TOTAL, v) for (level, geo, dom, sdom), v in sums.items()]
-    order = lambda r: (LEVEL_ORDER.index(r[0]), r[1], r[2] == TOTAL, r[2], r[3] == TOTAL, r[3], r[4] == TOTAL, r[4])  # noqa: E731
+    order = lambda r: (LEVEL_ORDER.index(r[0]), r[1], r[2] == TOTAL, r[2], r[3] == TOTAL, r[3], r[4] == TOTAL, r[4])
     return sorted(out, key=order)
 
 
