@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sources import caf_benefits, caf_childcare, census, cog, etat_civil, filosofi, mobility
+from sources import (
+    bpe,
+    caf_benefits,
+    caf_childcare,
+    census,
+    cog,
+    etat_civil,
+    filosofi,
+    france_services,
+    mobility,
+)
 from sources.catalogue import Entry
 from sources.geography import Geography
 from sources.spec import SourceSpec
@@ -18,7 +28,7 @@ from sources.staging import Staged
 
 SPECS: tuple[SourceSpec, ...] = (
     *cog.SOURCES, *census.SOURCES, *filosofi.SOURCES, *etat_civil.SOURCES, *caf_benefits.SOURCES,
-    *caf_childcare.SOURCES, *mobility.SOURCES,
+    *caf_childcare.SOURCES, *bpe.SOURCES, *france_services.SOURCES, *mobility.SOURCES,
 )
 BY_PARSER: dict[str, SourceSpec] = {spec.parser: spec for spec in SPECS}
 

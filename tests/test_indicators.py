@@ -502,6 +502,12 @@ TERRITORY_ABE = {
     "part_actifs_etranger": 100 * (88 + 0 + 4) / 10500,  # 92
 }
 
+# This world stages no equipment source (BPE, ANCT list): their indicators are null `not_available` everywhere,
+# never 0 (their arithmetic is tested on a world of their own in test_equipment_indicators.py).
+NO_EQUIPMENT = {i.id: NOT_AVAILABLE for i in indicators() if {"bpe", "france_services"} & set(i.sources)}
+for _expected in (EPCI_E1, COMMUNE_ALPHA, TERRITORY_ABE):
+    _expected.update(NO_EQUIPMENT)
+
 
 def test_the_expectations_cover_the_whole_catalogue():
     ids = {i.id for i in indicators()}

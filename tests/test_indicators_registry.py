@@ -11,6 +11,7 @@ import dataclasses
 import polars as pl
 import pytest
 
+from sources.bpe import LATER_TYPES
 from sources.refresh import refresh
 from storage.store import Store
 from transforms.compute import Inputs
@@ -79,8 +80,8 @@ def test_ratios_declare_a_minimum_denominator_and_a_scale_matching_their_unit():
         if i.kind != "ratio":
             continue
         assert i.min_denominator > 0, i.id
-        # a percentage, "per 100" or an index is x 100; a mean (persons per household) is x 1
-        assert i.scale == (100 if i.unit in ("percent", "per100", "index") else 1), i.id
+        # a percentage, "per 100" or an index is x 100; "per 1,000" x 1000; a mean (persons per household) is x 1
+        assert i.scale == {"percent": 100, "per100": 100, "index": 100, "per1000": 1000}.get(i.unit, 1), i.id
 
 
 def test_what_the_issue_says_about_definitions():
@@ -131,7 +132,9 @@ def test_every_term_exists_in_the_staged_table_of_its_source(demo_inputs):
             else:
                 years = [demo_inputs.main_year(term.source)]
             for year in years:
-                if term.variable not in _variables(frame, year):
+                # a BPE type introduced after the demo's release (micro-crèches) is absent by design: null there
+                later = term.source == "bpe" and LATER_TYPES.get(term.variable, 0) > year
+                if term.variable not in _variables(frame, year) and not later:
                     missing.append(f"{ind.id}: {term.key} in {year}")
     assert not missing, missing
 

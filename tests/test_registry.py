@@ -30,8 +30,8 @@ def test_every_catalogue_entry_is_staged_by_the_module_that_declares_it():
 
 
 def test_an_unknown_parser_name_says_which_are_known():
-    with pytest.raises(KeyError, match="no source module declares the parser 'bpe'; known: cog_communes"):
-        registry.by_parser("bpe")
+    with pytest.raises(KeyError, match="no source module declares the parser 'contours'; known: cog_communes"):
+        registry.by_parser("contours")
 
 
 def test_the_report_labels_come_from_the_source_modules():
@@ -62,9 +62,9 @@ def _sources_copy(tmp_path: Path) -> Path:
 def test_the_code_version_is_the_digest_of_the_staging_files():
     assert code_version() == code_digest(registry.staging_files())
     names = {p.name for p in registry.staging_files()}
-    assert {"census.py", "cog.py", "filosofi.py", "etat_civil.py", "caf_benefits.py", "caf_childcare.py",
-            "caf_common.py", "validation.py", "staging.py", "geography.py", "values.py", "reading.py",
-            "catalogue.py", "codes.py", "mobility.py"} == names
+    assert {"bpe.py", "census.py", "cog.py", "filosofi.py", "etat_civil.py", "caf_benefits.py", "caf_childcare.py",
+            "caf_common.py", "france_services.py", "validation.py", "staging.py", "geography.py", "values.py",
+            "reading.py", "catalogue.py", "codes.py", "mobility.py"} == names
 
 
 @pytest.mark.parametrize("edited, restages", [

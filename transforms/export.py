@@ -11,7 +11,7 @@ from transforms import reasons as R
 from transforms.registry import THEMES, indicators
 
 UNITS_FR = {"count": "effectif", "percent": "%", "per100": "pour 100", "ratio": "rapport", "index": "indice",
-            "euros": "euros", "percent_per_year": "% par an"}
+            "euros": "euros", "percent_per_year": "% par an", "per1000": "pour 1 000"}
 DIRECTIONS_FR = {"higher_is_need": "plus élevé = besoin plus fort", "lower_is_need": "plus bas = besoin plus fort",
                  "neutral": "neutre"}
 

@@ -21,9 +21,13 @@ THEMES = {
     "mobilite": "Mobilité",
     "vieillissement": "Vieillissement",
     "acces_aux_droits": "Accès aux droits",
+    # themes whose indicators are equipment counts and rates only (BPE)
+    "parentalite_vie_sociale": "Parentalité et vie sociale",
+    "sante": "Santé",
+    "handicap": "Handicap",
 }
 KINDS = ("ratio", "count", "published", "growth", "natural", "migration")
-UNITS = ("count", "percent", "per100", "ratio", "index", "euros", "percent_per_year")
+UNITS = ("count", "percent", "per100", "ratio", "index", "euros", "percent_per_year", "per1000")
 DIRECTIONS = ("higher_is_need", "lower_is_need", "neutral")
 
 # A published figure comes from one source per level (CAF files are one dataset per scale).

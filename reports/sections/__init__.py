@@ -9,6 +9,7 @@ one line below, and its test.
 from __future__ import annotations
 
 from reports.sections import (
+    early_childhood,
     key_figures,
     needs_matrix,
     open_data_gaps,
@@ -23,6 +24,7 @@ SECTIONS: tuple[Section, ...] = (
     key_figures.SECTION,
     needs_matrix.SECTION,
     *themes.SECTIONS,  # one per theme of the indicator catalogue
+    early_childhood.SECTION,
     workplaces.SECTION,
     open_data_gaps.SECTION,
     reading_keys.SECTION,

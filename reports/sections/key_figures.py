@@ -17,7 +17,7 @@ from transforms.registry import Indicator, indicators
 KEY_FIGURES = ("population", "croissance_annuelle", "part_familles_monoparentales", "enfants_moins_3_ans",
                "revenu_median", "taux_pauvrete", "taux_couverture_global", "foyers_rsa")
 # under a card's figure, for units the number alone does not say
-CARD_UNITS = {"per100": "pour 100", "index": "indice", "ratio": "rapport"}
+CARD_UNITS = {"per100": "pour 100", "index": "indice", "ratio": "rapport", "per1000": "pour 1 000"}
 CARD_TINTS = {PRIORITY: " flagged-p", VIGILANCE: " flagged-v"}  # the card's top border says its flag too
 
 

@@ -17,7 +17,11 @@ from transforms.registry import THEMES
 MATRIX_FILL = {0: None, 1: "#fdf0d2", 2: "#f9d2a6", 3: "#f0a59b"}
 # Soft hyphens (U+00AD) where the narrow matrix columns may break a long theme name (browsers on Linux do not
 # hyphenate French by themselves).
-HYPHENATED = {"Démographie": "Démo\u00adgraphie", "Vieillissement": "Vieillis\u00adsement"}
+HYPHENATED = {"Démographie": "Démo\u00adgraphie", "Vieillissement": "Vieillis\u00adsement",
+              # twelve themes since the equipment ones: narrower columns
+              "Enfance et jeunesse": "Enfance et jeu\u00adnesse", "Revenus et précarité": "Reve\u00adnus et préca\u00adrité",
+              "Emploi et insertion": "Emploi et inser\u00adtion", "Logement": "Loge\u00adment",
+              "Parentalité et vie sociale": "Paren\u00adtalité et vie sociale", "Handicap": "Handi\u00adcap"}
 PRIORITE = ":priorite"  # helper column of each theme: its priorité count (the theme's own column: vigilance)
 NOTE = ("Un indicateur est en <strong>point de vigilance</strong> quand la valeur de la commune est plus "
         "défavorable que celle de son département, en <strong>priorité</strong> quand elle l'est nettement plus que "

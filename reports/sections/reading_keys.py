@@ -36,6 +36,11 @@ READING_KEYS = (
                    "zéro."),
     ("Solde migratoire", "Le solde migratoire est « apparent » : il est estimé par différence entre la variation "
                          "totale et le solde naturel, et porte aussi les écarts de mesure entre deux recensements."),
+    ("Équipements (BPE)", "La base permanente des équipements de l'Insee compte des équipements au 1er janvier, pas "
+                          "des places ni des heures d'ouverture : une micro-crèche et un multi-accueil comptent chacun "
+                          "pour un. Chaque définition donne les types BPE comptés ; un type absent du millésime "
+                          "(micro-crèches avant la BPE 2025) est non disponible, jamais 0. Un équipement sert aussi "
+                          "les communes voisines : dans une petite commune, lire plutôt l'intercommunalité."),
 )
 
 
