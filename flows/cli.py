@@ -72,6 +72,9 @@ PublishDir = Annotated[
                                "or ./publication."),
 ]
 Mirror = Annotated[str | None, typer.Option(help="Fetch https://HOST/PATH as MIRROR/HOST/PATH (also $ABS_MIRROR).")]
+Baseline = Annotated[int | None, typer.Option(
+    "--baseline", help="Year every evolution of the series starts from (the first year of the current CTG, e.g. "
+                       "2022). Default: the oldest year every yearly source holds.")]
 
 
 @app.command()
@@ -130,15 +133,28 @@ def indicators(
     all_levels: Annotated[bool, typer.Option("--all", help="Every commune, EPCI, département and France.")] = False,
     out: Annotated[Path, typer.Option(help="Output folder of the exports.")] = Path("out"),
     data_dir: DataDir = None,
+    series: Annotated[bool, typer.Option("--series", help="Export every year of each indicator (a long table "
+                                         "with a year column) instead of the latest year.")] = False,
+    baseline: Baseline = None,
 ) -> None:
     """Compute the needs indicators and write them as Parquet, CSV (;, UTF-8 BOM) and XLSX with definitions."""
     from transforms.pipeline import export_indicators
 
     if sum(bool(x) for x in (epci, commune, communes, all_levels)) != 1:
         raise typer.BadParameter("give exactly one of --epci, --commune, --communes or --all")
+    if baseline is not None and not series:
+        _refuse("--baseline anchors the evolutions of the series: add --series")
     territory = None if all_levels else _territory(epci, commune, communes, (name or "Territoire") if communes else None)
     _check_folder(out, "--out")
     try:
+        if series:
+            from transforms.series_export import export_series
+
+            table, paths = export_series(_store(data_dir), out, territory, baseline=baseline)
+            typer.echo(f"{table.height} values over {table['year'].n_unique()} years")
+            for fmt, path in paths.items():
+                typer.echo(f"{fmt:<8} {path}")
+            return
         table, paths = export_indicators(_store(data_dir), out, territory)
     except (ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
