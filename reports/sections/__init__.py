@@ -9,12 +9,15 @@ one line below, and its test.
 from __future__ import annotations
 
 from reports.sections import key_figures, needs_matrix, quality_annex, reading_keys, themes
+from reports.sections import evaluation, trends
 from reports.sections.base import BuiltSection, ReportData, Section, build_sections
 
 SECTIONS: tuple[Section, ...] = (
     key_figures.SECTION,
     needs_matrix.SECTION,
     *themes.SECTIONS,  # one per theme of the indicator catalogue
+    trends.SECTION,  # the yearly indicators since the baseline year
+    evaluation.SECTION,  # the CTG's yearly evaluation
     reading_keys.SECTION,
     quality_annex.SECTION,
 )
