@@ -11,7 +11,7 @@ import polars as pl
 
 from reports import formats as F
 from reports.sections.base import Section
-from reports.sections.trends import CSS, change_text, rows_of, sources_line
+from reports.sections.trends import SHARED_CSS, change_text, rows_of, sources_line
 from reports.view import COMMUNES, Place, TerritoryView
 from transforms import series as S
 from transforms.evaluation import DEFAULT_ITEMS, EvaluationItem
@@ -118,7 +118,8 @@ TEMPLATE = """\
   non disponible).</p>
 """
 
-EVAL_CSS = CSS + """
+EVAL_CSS = SHARED_CSS + """/* evaluation */
+table.eval-table th[scope="row"] { min-width: 14rem; }
 table.eval-table td.verdict { white-space: normal; font-weight: 600; }
 table.eval-table td.verdict.good { color: #1e6b34; }
 table.eval-table td.verdict.bad { color: var(--prio-ink); }

@@ -206,16 +206,18 @@ TEMPLATE = """\
   {% endfor %}
 """
 
-CSS = """
+SHARED_CSS = """
 /* series views: trends and the yearly evaluation */
 table.trend-table { width: 100%; border-collapse: collapse; font-size: .9rem; margin: .6rem 0 .2rem; }
 table.trend-table caption { text-align: left; font-weight: 600; padding: .3rem 0; }
 table.trend-table td { white-space: nowrap; }
-table.trend-table th[scope="row"] { min-width: 14rem; }
 table.trend-table .yr { color: var(--muted); font-size: .85em; }
 table.trend-table .why { display: block; white-space: normal; color: var(--muted); font-size: .8em; }
 section .src { font-size: .78rem; color: var(--muted); margin-top: .2rem; }
 """
+CSS = SHARED_CSS + """/* trends */
+#evolutions table.trend-table th[scope="row"] { min-width: 14rem; }
+"""
 
-SECTION = Section(id="evolutions", title="Évolutions depuis l'année de référence",
+SECTION = Section(id="evolutions", title="Évolutions depuis l’année de référence",
                   needs=("view", "series", "baseline"), build=build, template=TEMPLATE, css=CSS)
