@@ -68,7 +68,7 @@ def _row(view, series, changes, item: EvaluationItem, place: Place, years: list[
     cells = [F.value((rows.get(y) or {}).get("value"), ind.unit) or ("—" if y in rows else "") for y in years]
     return {"label": F.typography(ind.label), "scope": place.display if place.group == COMMUNES else "Territoire",
             "cells": cells, "change": change_text(change.get("change"), change.get("change_unit"), ind.unit),
-            "latest_year": change.get("latest_year"),
+            "latest_year": change.get("latest_year"), "latest": F.value(change.get("latest"), ind.unit),
             "target": F.value(item.target, ind.unit) if item.target is not None else "",
             "target_words": target_words(change.get("latest"), item.target, expected, ind.unit),
             "expected": expected or "aucun", "verdict": verdict, "css": css,
@@ -101,13 +101,14 @@ TEMPLATE = """\
     <caption>Évaluation annuelle depuis {{ baseline }} : {{ territory }}</caption>
     <thead><tr><th scope="col">Indicateur</th><th scope="col">Périmètre</th>
       {% for y in years %}<th scope="col">{{ y }}{% if loop.first %} (référence){% endif %}</th>{% endfor %}
-      <th scope="col">Évolution depuis {{ baseline }}</th><th scope="col">Objectif</th>
+      <th scope="col">Dernière valeur</th><th scope="col">Évolution depuis {{ baseline }}</th><th scope="col">Objectif</th>
       <th scope="col">Sens attendu</th><th scope="col">Appréciation</th></tr></thead>
     <tbody>
     {% for row in rows %}
     <tr><th scope="row">{{ row.label }}<span class="why">{{ row.source }}</span></th><td>{{ row.scope }}</td>
       {% for cell in row.cells %}<td>{{ cell }}</td>{% endfor %}
-      <td>{{ row.change or "—" }}{% if row.latest_year %} <span class="yr">({{ row.latest_year }})</span>{% endif %}</td>
+      <td>{{ row.latest or "—" }}{% if row.latest_year %} <span class="yr">({{ row.latest_year }})</span>{% endif %}</td>
+      <td>{{ row.change or "—" }}</td>
       <td>{{ row.target or "—" }}{% if row.target_words %}<span class="why">{{ row.target_words }}</span>{% endif %}</td>
       <td>{{ row.expected }}</td>
       <td class="verdict {{ row.css }}">{{ row.verdict }}</td></tr>

@@ -124,6 +124,15 @@ def communes_chart(view: TerritoryView, changes: pl.DataFrame, ind: Indicator, b
             "svg": Markup(TC.communes_change(moves, ind.unit, baseline, latest, title, f"g-tend-{ind.id}-com"))}
 
 
+def _own_values(series: pl.DataFrame, view: TerritoryView, ind: Indicator) -> int:
+    """How many units have a value of their own (not borrowed from their EPCI, as CAF coverage below 10,000
+    inhabitants is) in the latest year: a chart of identical borrowed values says nothing."""
+    codes = [p.code for p in view.units]
+    latest = series.filter(pl.col("indicator") == ind.id)["year"].max()
+    return series.filter((pl.col("indicator") == ind.id) & (pl.col("year") == latest) & pl.col("code").is_in(codes)
+                         & pl.col("value").is_not_null() & pl.col("status").is_null()).height
+
+
 # -- the table « année de référence → dernière année » ------------------------------------------------------------
 
 
@@ -161,7 +170,7 @@ def build(view: TerritoryView, series: pl.DataFrame | None, baseline: int | None
             continue
         charted = [i for i in yearly if i.id in CHARTED]
         charts = [trend_chart(view, series, i, baseline) for i in charted]
-        rate = next((i for i in charted if i.unit not in INDEXED_UNITS), None)
+        rate = next((i for i in charted if i.unit not in INDEXED_UNITS and _own_values(series, view, i) > 1), None)
         charts.append(communes_chart(view, changes, rate, baseline) if rate else None)
         rows = [r for i in yearly for r in rows_of(series, view.territory, i.id)]
         themes.append({"id": f"evolutions-{theme}", "title": THEMES[theme], "charts": [c for c in charts if c],
