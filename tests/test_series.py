@@ -206,3 +206,21 @@ def test_baseline_options_are_checked(demo_store, tmp_path):
     result = runner.invoke(app, ["report", "--epci", "200029940", "--baseline", "1999", "--refresh", "never",
                                  "--data-dir", str(demo_store.root), "--out", str(tmp_path)])
     assert result.exit_code == 2 and "--baseline: baseline 1999" in result.output
+
+
+def test_older_vintages_join_the_series_each_year_from_the_newest():
+    def frame(vintage: str, rows: list[tuple[int, float]]) -> pl.DataFrame:
+        return pl.DataFrame({"vintage": vintage, "year": [y for y, _ in rows], "value": [v for _, v in rows]})
+
+    # vintage 2022 holds 2011, 2016, 2022; vintage 2021 holds 2010, 2015, 2021 and a different 2016 (ignored)
+    merged = S.merge_vintages({"2021": frame("2021", [(2010, 1.0), (2015, 2.0), (2016, 9.0), (2021, 3.0)]),
+                               "2022": frame("2022", [(2011, 4.0), (2016, 5.0), (2022, 6.0)])})
+    assert sorted(merged.select("year", "vintage", "value").rows()) == [
+        (2010, "2021", 1.0), (2011, "2022", 4.0), (2015, "2021", 2.0), (2016, "2022", 5.0), (2021, "2021", 3.0),
+        (2022, "2022", 6.0)]
+
+
+def test_the_demo_census_years_come_from_both_vintages(demo_series):
+    # RP 2022 holds 2011, 2016, 2022 and RP 2021 holds 2010, 2015, 2021: every year is in the census series
+    years = demo_series.filter((pl.col("code") == "44043") & (pl.col("indicator") == "population"))["year"]
+    assert years.to_list() == [2010, 2011, 2015, 2016, 2021, 2022]

@@ -9,7 +9,7 @@ The years of an indicator are those of its *leading* source: the yearly source o
 births, childcare coverage and places), else the census. For year Y, a yearly source gives its rows of Y only (a
 year it does not hold is null with a reason, never another year's figure) and the census its latest year up to Y
 (`Inputs.main_year` reads the census year from its vintage: the restricted inputs set it). Census years come from
-every staged census vintage, each year from the newest vintage that holds it. Growth and its natural and migratory
+every staged vintage, each year from the newest vintage that holds it (`series_inputs`). Growth and its natural and migratory
 parts are evolutions between two censuses already: they have no series.
 
 A definition break (`evolution = false` in the catalogue: the definition changed at the latest census) marks every
@@ -81,8 +81,8 @@ def series_years(inputs: Inputs, ind: Indicator) -> list[int]:
     return _years_of(inputs, leading_sources(ind)) if has_series(ind) else []
 
 
-def merge_census_vintages(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """vintage -> staged census table, as one table: each year from the newest vintage that holds it."""
+def merge_vintages(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """vintage -> staged table of one source, as one table: each year from the newest vintage that holds it."""
     kept, seen = [], set()
     for vintage in sorted(frames, reverse=True):
         frame = frames[vintage]
@@ -246,12 +246,12 @@ def staged_vintages(store, source: str) -> list[str]:
 
 
 def series_inputs(store, inputs: Inputs) -> Inputs:
-    """`inputs` (the latest vintage of each source) with every staged census vintage merged in, so that the
-    census years of older vintages join the series. Read within the caller's pinned store state."""
+    """`inputs` (the latest vintage of each source) with every older staged vintage merged in, so that the years
+    of older vintages (RP 2021 beside RP 2022, an older Filosofi once the catalogue lists it) join the series:
+    each year from the newest vintage that holds it. Read within the caller's pinned store state."""
     staged = dict(inputs.staged)
     for source in inputs.staged:
-        if is_census(source):
-            vintages = staged_vintages(store, source)
-            if len(vintages) > 1:
-                staged[source] = merge_census_vintages({v: store.read_staged(source, v) for v in vintages})
+        vintages = staged_vintages(store, source)
+        if len(vintages) > 1:
+            staged[source] = merge_vintages({v: store.read_staged(source, v) for v in vintages})
     return replace(inputs, staged=staged)
