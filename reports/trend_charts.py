@@ -13,7 +13,17 @@ import math
 from dataclasses import dataclass
 
 from reports import formats as F
-from reports.charts import DEPARTEMENT, FRANCE, GRID, INK, MUTED, TERRITORY, WIDTH, Svg, _num
+from reports.charts import (
+    DEPARTEMENT,
+    FRANCE,
+    GRID,
+    INK,
+    MUTED,
+    TERRITORY,
+    WIDTH,
+    Svg,
+    _num,
+)
 
 STYLES = {"territory": (TERRITORY, None, 2.8), "departement": (DEPARTEMENT, "6 3", 2.0),
           "france": (FRANCE, "2 3", 2.0)}
@@ -44,7 +54,7 @@ def _ticks(low: float, high: float, count: int = 4) -> list[float]:
     step = 10 ** math.floor(math.log10(raw))
     step = next(s * step for s in (1, 2, 2.5, 5, 10) if s * step >= raw)
     start = math.floor(low / step) * step
-    return [start + i * step for i in range(int(math.ceil((high - start) / step)) + 1)]
+    return [start + i * step for i in range(math.ceil((high - start) / step) + 1)]
 
 
 def _segments(points: list[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:
@@ -75,8 +85,8 @@ def trend(lines: list[Line], unit: str, baseline: int | None, title: str, ident:
     ticks = _ticks(min(values), max(values))
     low, high = ticks[0], ticks[-1]
     span_x = WIDTH - LEFT - RIGHT
-    x_of = lambda year: LEFT + (span_x * (year - years[0]) / (years[-1] - years[0]) if len(years) > 1 else span_x / 2)  # noqa: E731
-    y_of = lambda v: TOP + PLOT_HEIGHT * (1 - (v - low) / (high - low))  # noqa: E731
+    x_of = lambda year: LEFT + (span_x * (year - years[0]) / (years[-1] - years[0]) if len(years) > 1 else span_x / 2)
+    y_of = lambda v: TOP + PLOT_HEIGHT * (1 - (v - low) / (high - low))
     for t in ticks:
         svg.add("line", x1=LEFT, x2=WIDTH - RIGHT, y1=y_of(t), y2=y_of(t), stroke=GRID, stroke_width=1)
         svg.text(LEFT - 6, y_of(t) + 4, F.value(t, unit), fill=MUTED, text_anchor="end")
@@ -137,7 +147,7 @@ def communes_change(moves: list[Move], unit: str, baseline: int, latest_year: in
     ticks = _ticks(min(known), max(known)) if known else [0.0, 1.0]
     low, high = ticks[0], ticks[-1]
     x0, x1 = label_width, WIDTH - RIGHT - 110
-    x_of = lambda v: x0 + (x1 - x0) * (v - low) / (high - low)  # noqa: E731
+    x_of = lambda v: x0 + (x1 - x0) * (v - low) / (high - low)
     top = TOP
     for t in ticks:
         svg.add("line", x1=x_of(t), x2=x_of(t), y1=top - 6, y2=top + row * len(moves), stroke=GRID, stroke_width=1)

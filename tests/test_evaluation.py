@@ -3,10 +3,11 @@ sections with and without it, on the hand-made world and on the demo store."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
+from test_indicators import ALPHA, BRAVO, E1, MEMBERSHIP, world_inputs
 from typer.testing import CliRunner
 
 from reports import formats as F
@@ -14,13 +15,17 @@ from reports.sections import evaluation as EV
 from reports.sections import trends as TR
 from reports.site import DEMO_EPCI, build_site
 from reports.view import territory_view
-from test_indicators import ALPHA, BRAVO, E1, MEMBERSHIP, world_inputs
 from transforms import series as S
-from transforms.evaluation import DEFAULT_ITEMS, EvaluationFileError, EvaluationItem, read_evaluation
+from transforms.evaluation import (
+    DEFAULT_ITEMS,
+    EvaluationFileError,
+    EvaluationItem,
+    read_evaluation,
+)
 from transforms.pipeline import Selection, diagnostic_table
 from transforms.registry import get
 
-WHEN = datetime(2026, 7, 1, tzinfo=timezone.utc)
+WHEN = datetime(2026, 7, 1, tzinfo=UTC)
 
 
 # -- the file ------------------------------------------------------------------------------------------------------
@@ -45,8 +50,8 @@ def test_a_yaml_file(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("indicateur;cible\ntaux_couvertur;\n", "line 2: unknown indicator 'taux_couvertur'; close ids: "
-                                            "taux_couverture_eaje, taux_couverture_global"),
+    ("indicateur;cible\ntaux_couvertur;\n", ("line 2: unknown indicator 'taux_couvertur'; close ids: "
+                                             "taux_couverture_eaje, taux_couverture_global")),
     ("indicateur;cible\nfoyers_rsa;beaucoup\n", "line 2: target 'beaucoup' is not a number"),
     ("indicateur;sens\nfoyers_rsa;mieux\n", "line 2: direction 'mieux' is hausse or baisse"),
     ("indicateur;objectif\nfoyers_rsa;3\n", "line 2: unknown column 'objectif'"),

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from test_indicators import ALPHA, BRAVO, E1, world_inputs
 from typer.testing import CliRunner
 
-from test_indicators import ALPHA, BRAVO, E1, world_inputs
 from transforms import reasons as R
 from transforms import series as S
 from transforms.pipeline import load_inputs
@@ -224,3 +224,13 @@ def test_the_demo_census_years_come_from_both_vintages(demo_series):
     # RP 2022 holds 2011, 2016, 2022 and RP 2021 holds 2010, 2015, 2021: every year is in the census series
     years = demo_series.filter((pl.col("code") == "44043") & (pl.col("indicator") == "population"))["year"]
     assert years.to_list() == [2010, 2011, 2015, 2016, 2021, 2022]
+
+
+def test_the_series_of_every_territory_has_no_workbook(demo_store, tmp_path):
+    from transforms.series_export import export_series
+
+    table, paths = export_series(demo_store, tmp_path)
+    assert sorted(paths) == ["csv", "parquet"] and not (tmp_path / "series-france.xlsx").exists()
+    assert set(table["level"].unique().to_list()) == {"COM", "EPCI", "DEP", "FRANCE"}
+    # the baseline defaults to 2020, the oldest year every yearly source of the demo holds
+    assert table["baseline_year"].unique().to_list() == [2020]

@@ -13,7 +13,14 @@ from storage.files import atomic_path
 from storage.store import Store, reads_one_state
 from transforms import series as S
 from transforms.export import (
-    DEMO_COLUMN_FR, DEMO_SHEET, DEMO_VALUE, DEMO_WARNING, UNITS_FR, XLSX_OPTIONS, definitions, neutralised,
+    DEMO_COLUMN_FR,
+    DEMO_SHEET,
+    DEMO_VALUE,
+    DEMO_WARNING,
+    UNITS_FR,
+    XLSX_OPTIONS,
+    definitions,
+    neutralised,
 )
 
 COLUMNS_FR = {
@@ -29,11 +36,11 @@ CHANGE_UNITS_FR = {"points": "points", "percent": "%", "difference": "écart"}
 
 def french(series: pl.DataFrame) -> pl.DataFrame:
     out = series.with_columns(
+        *[pl.col(c).round(3) for c in ("value", "numerator", "denominator")],
         reason=pl.col("status").map_elements(S.reason_fr, return_dtype=pl.String),
         unit=pl.col("unit").replace_strict(UNITS_FR, default=pl.col("unit"), return_dtype=pl.String),
         comparable=pl.when(pl.col("comparable")).then(pl.lit("oui"))
         .otherwise(pl.lit("non (définition modifiée depuis)")),
-        *[pl.col(c).round(3) for c in ("value", "numerator", "denominator")],
     )
     if "change_status" in out.columns:
         out = out.with_columns(
@@ -55,10 +62,9 @@ def write_series(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool = 
     fr = french(table)
     if demo:
         fr = fr.with_columns(pl.lit(DEMO_VALUE).alias(DEMO_COLUMN_FR))
-    with atomic_path(paths["csv"]) as tmp:
-        with tmp.open("wb") as handle:
-            handle.write(b"\xef\xbb\xbf")  # what a French spreadsheet opens without an import wizard
-            neutralised(fr).write_csv(handle, separator=";", decimal_comma=True)
+    with atomic_path(paths["csv"]) as tmp, tmp.open("wb") as handle:
+        handle.write(b"\xef\xbb\xbf")  # what a French spreadsheet opens without an import wizard
+        neutralised(fr).write_csv(handle, separator=";", decimal_comma=True)
     if xlsx:
         import xlsxwriter
 
