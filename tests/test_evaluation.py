@@ -183,3 +183,26 @@ def test_the_demo_report_with_a_user_file(demo_store, tmp_path):
     section = page[page.index('id="evaluation"'):page.index('id="clefs-de-lecture"')]
     assert "tels que listés dans le fichier" in section and section.count('<tr><th scope="row">') == 2
     assert "Benet" in section and "objectif non atteint" in section
+
+
+def test_the_diagnostic_flow_takes_a_baseline_and_an_evaluation():
+    from flows.diagnostic import diagnostic
+
+    params = diagnostic.validate_parameters({
+        "territory": {"epci": DEMO_EPCI}, "baseline": 2022,
+        "evaluation": [{"indicator": "foyers_rsa", "target": 3.2, "direction": "baisse", "communes": ["85020"]}]})
+    assert params["baseline"] == 2022
+    assert params["evaluation"] == [EvaluationItem(indicator="foyers_rsa", target=3.2, direction="baisse",
+                                                   communes=("85020",))]
+    schema = diagnostic.parameters.model_dump()["properties"]
+    assert {"baseline", "evaluation"} <= set(schema)
+
+
+def test_a_deployment_parameter_follows_the_same_rules():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown indicator 'foyers_rs'; close ids: foyers_rsa"):
+        EvaluationItem(indicator="foyers_rs")
+    with pytest.raises(ValidationError, match="direction 'mieux' is hausse or baisse"):
+        EvaluationItem(indicator="foyers_rsa", direction="mieux")
+    assert EvaluationItem(indicator="foyers_rsa", direction="Decrease").direction == "baisse"

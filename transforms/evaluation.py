@@ -26,7 +26,7 @@ import difflib
 import io
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sources.codes import check_commune
 from transforms.registry import indicators
@@ -51,6 +51,32 @@ class EvaluationItem(BaseModel):
     target: float | None = Field(None, description="target value, in the indicator's unit")
     direction: str | None = Field(None, description="expected direction: hausse or baisse")
     communes: tuple[str, ...] = Field((), description="commune codes the row is shown for (default: the territory)")
+
+    # the same rules hold for a deployment's parameters, which never pass through the file reader
+    @field_validator("indicator")
+    @classmethod
+    def _known(cls, ident: str) -> str:
+        known = {i.id: i for i in indicators()}
+        if ident not in known:
+            raise ValueError(f"unknown indicator {ident!r}{_close_ids(ident)}")
+        if not has_series(known[ident]):
+            raise ValueError(f"{ident} is an evolution between two censuses, not a value followed year by year"
+                             f"{_close_ids(ident)}")
+        return ident
+
+    @field_validator("direction")
+    @classmethod
+    def _direction(cls, direction: str | None) -> str | None:
+        if direction is None:
+            return None
+        if direction.strip().lower() not in DIRECTIONS:
+            raise ValueError(f"direction {direction!r} is hausse or baisse")
+        return DIRECTIONS[direction.strip().lower()]
+
+    @field_validator("communes")
+    @classmethod
+    def _communes(cls, communes: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_commune(c) for c in communes)
 
 
 class EvaluationFileError(ValueError):
