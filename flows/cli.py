@@ -72,6 +72,9 @@ PublishDir = Annotated[
                                "or ./publication."),
 ]
 Mirror = Annotated[str | None, typer.Option(help="Fetch https://HOST/PATH as MIRROR/HOST/PATH (also $ABS_MIRROR).")]
+Baseline = Annotated[int | None, typer.Option(
+    "--baseline", help="Year every evolution of the series starts from (the first year of the current CTG, e.g. "
+                       "2022). Default: the oldest year every yearly source holds.")]
 
 
 @app.command()
@@ -130,15 +133,28 @@ def indicators(
     all_levels: Annotated[bool, typer.Option("--all", help="Every commune, EPCI, département and France.")] = False,
     out: Annotated[Path, typer.Option(help="Output folder of the exports.")] = Path("out"),
     data_dir: DataDir = None,
+    series: Annotated[bool, typer.Option("--series", help="Export every year of each indicator (a long table "
+                                         "with a year column) instead of the latest year.")] = False,
+    baseline: Baseline = None,
 ) -> None:
     """Compute the needs indicators and write them as Parquet, CSV (;, UTF-8 BOM) and XLSX with definitions."""
     from transforms.pipeline import export_indicators
 
     if sum(bool(x) for x in (epci, commune, communes, all_levels)) != 1:
         raise typer.BadParameter("give exactly one of --epci, --commune, --communes or --all")
+    if baseline is not None and not series:
+        _refuse("--baseline anchors the evolutions of the series: add --series")
     territory = None if all_levels else _territory(epci, commune, communes, (name or "Territoire") if communes else None)
     _check_folder(out, "--out")
     try:
+        if series:
+            from transforms.series_export import export_series
+
+            table, paths = export_series(_store(data_dir), out, territory, baseline=baseline)
+            typer.echo(f"{table.height} values over {table['year'].n_unique()} years")
+            for fmt, path in paths.items():
+                typer.echo(f"{fmt:<8} {path}")
+            return
         table, paths = export_indicators(_store(data_dir), out, territory)
     except (ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -291,22 +307,58 @@ def report(
     demo: Annotated[bool, typer.Option(help="Mark the report as built on synthetic demo data.")] = False,
     data_dir: DataDir = None,
     out: PublishDir = None,
+    baseline: Baseline = None,
+    evaluation: Annotated[Path | None, typer.Option(
+        "--evaluation", help="CSV or YAML file of the indicators the CTG follows (indicateur, cible, sens, "
+                             "communes). Default: a set per theme.")] = None,
 ) -> None:
     """Build and publish the diagnostic report of one territory (the `diagnostic` flow, run locally)."""
     territory = _territory(epci, commune, communes, name)
     if refresh_first not in ("missing", "always", "never"):
         _refuse(f"--refresh is missing, always or never, not {refresh_first!r}")
+    items = _evaluation_items(evaluation)
     _check_folders(data_dir, out)
     if refresh_first == "never":
         _check_staged(data_dir)
     _check_in_geography(data_dir, **territory.codes())
+    _check_baseline(data_dir, baseline)
     from flows.diagnostic import diagnostic
 
     with command_session():
         state = diagnostic(territory, data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror,
-                           refresh=refresh_first, demo=demo, return_state=True)
+                           refresh=refresh_first, demo=demo, baseline=baseline, evaluation=items, return_state=True)
     _exit_if_failed(state)
     typer.echo(state.result())
+
+
+def _evaluation_items(path: Path | None):
+    """The items of the user's evaluation file, or exit 2 naming the file, the line and the rule."""
+    if path is None:
+        return None
+    from transforms.evaluation import EvaluationFileError, read_evaluation
+
+    try:
+        return list(read_evaluation(path))
+    except EvaluationFileError as exc:
+        _refuse(f"--evaluation {exc}")
+
+
+def _check_baseline(data_dir: Path | None, baseline: int | None) -> None:
+    """Exit 2 when the store's yearly sources hold no year `baseline` (a store not staged yet cannot tell: the
+    report checks again after its refresh)."""
+    if baseline is None:
+        return
+    from transforms import series as S
+    from transforms.pipeline import load_inputs
+
+    store = _store(data_dir)
+    try:
+        with store.pinned() as pinned:
+            S.check_baseline(baseline, S.yearly_years(load_inputs(pinned)))
+    except FileNotFoundError:
+        return
+    except S.BaselineError as exc:
+        _refuse(f"--baseline: {exc}")
 
 
 @app.command()

@@ -23,6 +23,7 @@ from flows.parameters import RefreshPolicy, Territory
 from reports import site as reports_site
 from sources.national import unknown_codes
 from storage.publication import describe
+from transforms.evaluation import EvaluationItem
 
 
 @task(name="check-territory", cache_policy=NO_CACHE)
@@ -34,10 +35,12 @@ def check_codes(territory: Territory, data_dir: str) -> None:
 
 
 @task(name="build-report", cache_policy=NO_CACHE)
-def build_report(territory: Territory, data_dir: str, out_dir: str, demo: bool) -> dict[str, list[str]]:
+def build_report(territory: Territory, data_dir: str, out_dir: str, demo: bool, baseline: int | None = None,
+                 evaluation: list[EvaluationItem] | None = None) -> dict[str, list[str]]:
     """The report, its index and exports, as paths relative to `out_dir` (the draft is renamed on commit)."""
     out = Path(out_dir)
-    site = reports_site.build_site(open_store(data_dir), [territory], out, demo=demo, generated_at=datetime.now(UTC))
+    site = reports_site.build_site(open_store(data_dir), [territory], out, demo=demo, generated_at=datetime.now(UTC),
+                                   baseline=baseline, evaluation=tuple(evaluation or ()))
     relative = lambda paths: [str(Path(p).relative_to(out)) for p in paths]
     return {"reports": relative(site.reports), "index": relative([site.index]), "exports": relative(site.exports)}
 
@@ -50,11 +53,15 @@ def diagnostic(
     mirror: str | None = None,
     refresh: RefreshPolicy = "missing",
     demo: bool = False,
+    baseline: int | None = None,
+    evaluation: list[EvaluationItem] | None = None,
 ) -> str:
     """Build and publish the diagnostic of `territory`; returns the published report's path.
 
     refresh: "missing" refreshes the store first only if a source was never staged, "always" refreshes first,
-    "never" uses the store as it is. demo: the report says its figures are synthetic.
+    "never" uses the store as it is. demo: the report says its figures are synthetic. baseline: the year the
+    evolutions of the series start from (the first year of the CTG; default: the oldest year every yearly source
+    holds). evaluation: the indicators of the CTG's yearly evaluation (transforms.evaluation; default set if empty).
     """
     settings = flow_settings(data_dir, publish_dir, mirror)  # read once, passed down to the tasks
     root = prepare_store(refresh, str(settings.data_dir), settings.mirror, settings.retry_budget)
@@ -67,10 +74,11 @@ def diagnostic(
             f"# Diagnostic of {territory.label}: not published\n\n```\n{error}\n```\n\n"
             f"- The partial output is set aside in `{failed}`.\n- Previous publication kept: {describe(pub)}.\n"))
 
-    about = run_about(territory=territory.model_dump(exclude_none=True), demo=demo)
+    about = run_about(territory=territory.model_dump(exclude_none=True), demo=demo, baseline=baseline,
+                      evaluation=[item.model_dump() for item in evaluation or []])
     with pub.publishing(about, on_failure=not_published) as draft:
         get_run_logger().info("diagnostic of %s into %s", territory.label, draft.path)
-        built = build_report(territory, root, str(draft.path), demo)
+        built = build_report(territory, root, str(draft.path), demo, baseline, evaluation)
         changes = write_changes(str(settings.publish_dir), pub.name, str(draft.path), draft.version)
     report = draft.path / built["reports"][0]
     changes_artifact(pub.name, draft.path, changes)

@@ -21,6 +21,7 @@ from reports.index import ReportRecord, render_index
 from reports.provenance import sources_read, target_cog
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
+from reports.series_data import site_series, territory_series
 from reports.shared import TABLES, store_state
 from reports.templating import css_string, environment, pipeline_version
 from reports.view import TerritoryView, territory_view
@@ -54,6 +55,9 @@ class ReportContext:
     rules: FlagRules = FlagRules()
     exports: tuple[tuple[str, str], ...] = ()  # (format, file name) of the exports beside the report
     state: str = ""  # the store state (reports.shared): what reports of that state share is computed once
+    series: pl.DataFrame | None = None  # every territory's series (reports.series_data), None: no trend sections
+    baseline: int | None = None  # the year the evolutions of the series start from
+    evaluation: tuple = ()  # the indicators the CTG follows (transforms.evaluation); empty: the default set
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,9 @@ def report_data(view: TerritoryView, inputs: Inputs, context: ReportContext) -> 
     quality = source_quality(context.manifest, used_vintages(context.manifest, inputs.vintages))
     return ReportData(view=view, inputs=inputs, geography=_geography_note(context.manifest),
                       comparison_year=_comparison_year(view), quality=quality,
-                      data_years=_data_years(inputs, quality), rules=context.rules, state=context.state)
+                      data_years=_data_years(inputs, quality), rules=context.rules, state=context.state,
+                      series=territory_series(context.series, inputs.membership, view.selection),
+                      baseline=context.baseline, evaluation=context.evaluation)
 
 
 def render_view(view: TerritoryView, inputs: Inputs, context: ReportContext) -> Report:
@@ -190,14 +196,17 @@ def build_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, base
 @reads_one_state
 def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo: bool = False,
                generated_at: datetime | None = None, rules: FlagRules = FlagRules(),
-               table: pl.DataFrame | Path | None = None) -> SiteResult:
+               table: pl.DataFrame | Path | None = None, baseline: int | None = None,
+               evaluation: tuple = ()) -> SiteResult:
     """Compute the indicators once, then write each selection's report, exports and record, and the index.
 
     `table` is the full diagnostic_table of this store (with the selections' custom territories, computed with
     `rules`), or the Parquet file it was saved to (a national batch computes it once for every batch); without
     it, the table of this store state is computed once per process and reused (`reports.shared`).
 
-    The reports and exports say the figures are synthetic when `demo` is set or the store holds demo mirror files."""
+    The reports and exports say the figures are synthetic when `demo` is set or the store holds demo mirror files.
+    `baseline` anchors the evolutions of the series (default: the oldest year every yearly source holds) and
+    `evaluation` lists the indicators of the CTG's yearly evaluation (transforms.evaluation; default set if empty)."""
     demo = demo or store_is_synthetic(store)
     if isinstance(table, (str, Path)):
         table = pl.read_parquet(table)
@@ -210,8 +219,9 @@ def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo
     state = store_state(store, manifest, inputs.vintages)
     if table is None:
         table = _diagnostic(store, customs, rules, inputs, state)
+    series, baseline = site_series(store, inputs, customs, state, baseline)
     base = ReportContext(generated_at=generated_at, manifest=manifest, version=pipeline_version(), demo=demo,
-                         rules=rules, state=state)
+                         rules=rules, state=state, series=series, baseline=baseline, evaluation=tuple(evaluation))
     records, exports = [], []
     for selection in selections:
         record, paths = build_report(table, inputs, selection, base, out_dir)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from reports.sections import (
     early_childhood,
+    evaluation,
     key_figures,
     needs_matrix,
     open_data_gaps,
     quality_annex,
     reading_keys,
     themes,
+    trends,
     workplaces,
 )
 from reports.sections.base import BuiltSection, ReportData, Section, build_sections
@@ -24,6 +26,8 @@ SECTIONS: tuple[Section, ...] = (
     key_figures.SECTION,
     needs_matrix.SECTION,
     *themes.SECTIONS,  # one per theme of the indicator catalogue
+    trends.SECTION,  # the yearly indicators since the baseline year
+    evaluation.SECTION,  # the CTG's yearly evaluation
     early_childhood.SECTION,
     workplaces.SECTION,
     open_data_gaps.SECTION,

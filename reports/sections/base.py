@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import polars as pl
 from markupsafe import Markup
 
 from reports.quality import SourceQuality
@@ -34,6 +35,9 @@ class ReportData:
     data_years: dict[str, str]  # source/vintage -> year of its figures when it is not the vintage
     rules: FlagRules  # the flag rules the table was computed with
     state: str = ""  # the store state (reports.shared): values every report of that state shares
+    series: pl.DataFrame | None = None  # the territory's rows of transforms.series (every year of each indicator)
+    baseline: int | None = None  # the year every evolution of the series starts from
+    evaluation: tuple = ()  # the indicators the CTG follows (transforms.evaluation); empty: the default set
 
 
 NEEDS = frozenset(f.name for f in dataclasses.fields(ReportData))

@@ -1,0 +1,232 @@
+"""Évolutions depuis l'année de référence: per theme, the indicators published every year (CAF benefits,
+childcare coverage and places, births...) drawn year by year for the territory, its département and France, the
+change of each commune, and a table « année de référence → dernière année » (points for rates, percent for counts).
+
+Census indicators keep their evolution between two censuses in the theme sections: a census year is not a yearly
+figure. Every evolution here starts from the report's baseline year (`--baseline`) and says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import polars as pl
+from markupsafe import Markup
+
+from reports import formats as F
+from reports import trend_charts as TC
+from reports.sections.base import Section, items_by_theme
+from reports.view import Place, TerritoryView
+from transforms import series as S
+from transforms.registry import THEMES, Indicator
+
+# The indicators drawn as charts when their theme has them (the table lists every yearly indicator of the theme).
+CHARTED = ("naissances", "taux_couverture_global", "places_accueil_jeune_enfant", "foyers_paje", "foyers_af",
+           "foyers_rsa", "foyers_prime_activite", "foyers_aide_logement", "foyers_allocataires")
+INDEXED_UNITS = ("count", "euros")  # drawn as an index (base 100 at the baseline): sizes differ too much
+CHANGE_SUFFIX = {"points": f"{F.NNBSP}pt", "percent": f"{F.NNBSP}%", "difference": ""}
+
+
+# -- shared by the series views (trends, evaluation) -----------------------------------------------------------
+
+
+def rows_of(series: pl.DataFrame, place: Place, indicator: str) -> list[dict]:
+    """One place's series rows of one indicator, oldest year first."""
+    return series.filter((pl.col("level") == place.level) & (pl.col("code") == place.code)
+                         & (pl.col("indicator") == indicator)).sort("year").to_dicts()
+
+
+def change_text(change: float | None, change_unit: str | None, unit: str) -> str:
+    """`↗ +1,2 pt` (a rate), `↘ −3,5 %` (a count), `↗ +0,02` (an index); '' when unknown."""
+    if change is None or change_unit is None:
+        return ""
+    decimals = 1 if change_unit in ("points", "percent") else F.DECIMALS.get(unit, 1)
+    shown = round(change, decimals)
+    arrow = F.ARROWS[(shown > 0) - (shown < 0)]
+    return f"{arrow}{F.NNBSP}{F.number(change, decimals, signed=True)}{CHANGE_SUFFIX[change_unit]}"
+
+
+def sources_line(rows: list[dict]) -> str:
+    """« Cnaf, allocataires décembre 2020 à 2024 ; Insee, recensement 2016 à 2022 » from the yearly source lines."""
+    years: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        for part in (row.get("source") or "").split(" ; "):
+            match = re.fullmatch(r"(.*?)(\d{4})", part.strip())
+            prefix, year = (match.group(1), match.group(2)) if match else (part.strip(), "")
+            if year not in years[prefix]:
+                years[prefix].append(year)
+    parts = []
+    for prefix, ys in years.items():
+        ys = sorted(y for y in ys if y)
+        parts.append(prefix + (ys[0] if len(ys) == 1 else f"{ys[0]} à {ys[-1]}" if ys else "").strip())
+    return " ; ".join(p.strip() for p in parts if p.strip())
+
+
+def yearly_items(series: pl.DataFrame, items: list[Indicator]) -> list[Indicator]:
+    """The theme's yearly indicators whose series holds at least two years."""
+    counts = dict(series.group_by("indicator").agg(pl.col("year").n_unique()).iter_rows())
+    return [i for i in items if S.is_yearly(i) and counts.get(i.id, 0) > 1]
+
+
+# -- charts --------------------------------------------------------------------------------------------------------
+
+
+def _line(series: pl.DataFrame, place: Place | None, kind: str, label: str, ind: Indicator) -> TC.Line | None:
+    if place is None:
+        return None
+    rows = rows_of(series, place, ind.id)
+    return TC.Line(label, kind, tuple((r["year"], r["value"]) for r in rows)) if rows else None
+
+
+def trend_chart(view: TerritoryView, series: pl.DataFrame, ind: Indicator, baseline: int) -> dict | None:
+    places = [(view.territory, "territory", view.territory.display),
+              (view.departement, "departement", view.departement.display if view.departement else ""),
+              (view.france, "france", "France")]
+    lines = [line for p, kind, label in places if (line := _line(series, p, kind, label, ind))]
+    if not lines:
+        return None
+    unit, caption = ind.unit, F.typography(ind.label)
+    if ind.unit in INDEXED_UNITS:
+        lines = [line for line in (TC.indexed(x, baseline) for x in lines) if line]
+        unit, caption = "index", f"{caption} (indice base 100 en {baseline})"
+        if not lines:
+            return None
+    title = f"{caption} : {view.territory.display} face à {view.compared_with}"
+    own = rows_of(series, view.territory, ind.id)
+    return {"id": f"tendance-{ind.id}", "caption": title,
+            "svg": Markup(TC.trend(lines, unit, baseline, title, f"g-tend-{ind.id}")),
+            "source": "Source : " + sources_line(own) + _gaps(own, view.territory.display)}
+
+
+def _gaps(rows: list[dict], name: str) -> str:
+    """Why the territory's line breaks: « . Valeur inconnue pour X : 2015 (secret statistique). »"""
+    gaps = [f"{r['year']} ({S.reason_fr(r['status'])})" for r in rows if r["value"] is None]
+    return f". Valeur inconnue pour {name} : {', '.join(gaps)}" if gaps else ""
+
+
+def communes_chart(view: TerritoryView, changes: pl.DataFrame, ind: Indicator, baseline: int) -> dict | None:
+    """Each commune (or EPCI of a large group) at the baseline and the latest year."""
+    if len(view.units) < 2:
+        return None
+    by_place = {(r["level"], r["code"]): r for r in changes.filter(pl.col("indicator") == ind.id).to_dicts()}
+    moves, latest = [], None
+    for p in view.units:
+        r = by_place.get(p.key) or {}
+        latest = latest or r.get("latest_year")
+        note = S.reason_fr(r.get("change_status")) if r.get("change_status") else ""
+        moves.append(TC.Move(p.display, r.get("baseline"), r.get("latest"), note))
+    if latest is None or all(m.baseline is None or m.latest is None for m in moves):
+        return None
+    what = "les intercommunalités" if view.units_are_epcis else "les communes"
+    title = f"{F.typography(ind.label)} : {what}, {baseline} et {latest}"
+    return {"id": f"tendance-{ind.id}-communes", "caption": title,
+            "svg": Markup(TC.communes_change(moves, ind.unit, baseline, latest, title, f"g-tend-{ind.id}-com"))}
+
+
+def _own_values(series: pl.DataFrame, view: TerritoryView, ind: Indicator) -> int:
+    """How many units have a value of their own (not borrowed from their EPCI, as CAF coverage below 10,000
+    inhabitants is) in the latest year: a chart of identical borrowed values says nothing."""
+    codes = [p.code for p in view.units]
+    latest = series.filter(pl.col("indicator") == ind.id)["year"].max()
+    return series.filter((pl.col("indicator") == ind.id) & (pl.col("year") == latest) & pl.col("code").is_in(codes)
+                         & pl.col("value").is_not_null() & pl.col("status").is_null()).height
+
+
+# -- the table « année de référence → dernière année » ------------------------------------------------------------
+
+
+def _change_cell(row: dict | None, ind: Indicator) -> dict:
+    if not row:
+        return {"text": "", "why": S.reason_fr(S.NO_BASELINE)}
+    text = change_text(row["change"], row["change_unit"], ind.unit)
+    return {"text": text, "why": "" if text else S.reason_fr(row["change_status"])}
+
+
+def change_rows(view: TerritoryView, changes: pl.DataFrame, items: list[Indicator]) -> list[dict]:
+    """Per indicator: the territory at the baseline and its latest year, its change, and the change of its
+    département and of France."""
+    by_key = {(r["level"], r["code"], r["indicator"]): r for r in changes.to_dicts()}
+    out = []
+    for ind in items:
+        own = by_key.get((*view.territory.key, ind.id)) or {}
+        refs = [(p.display if p.level != "FRANCE" else "France",
+                 _change_cell(by_key.get((*p.key, ind.id)), ind)) for p in (view.departement, view.france) if p]
+        out.append({"label": F.typography(ind.label), "hint": F.UNIT_HINTS.get(ind.unit, ""),
+                    "baseline": F.value(own.get("baseline"), ind.unit), "latest_year": own.get("latest_year"),
+                    "latest": F.value(own.get("latest"), ind.unit), "change": _change_cell(own, ind),
+                    "refs": refs})
+    return out
+
+
+def build(view: TerritoryView, series: pl.DataFrame | None, baseline: int | None) -> dict | None:
+    if series is None or series.is_empty() or baseline is None:
+        return None
+    changes = S.changes(series, baseline)
+    themes = []
+    for theme, items in items_by_theme().items():
+        yearly = yearly_items(series, items)
+        if not yearly:
+            continue
+        charted = [i for i in yearly if i.id in CHARTED]
+        charts = [trend_chart(view, series, i, baseline) for i in charted]
+        rate = next((i for i in charted if i.unit not in INDEXED_UNITS and _own_values(series, view, i) > 1), None)
+        charts.append(communes_chart(view, changes, rate, baseline) if rate else None)
+        rows = [r for i in yearly for r in rows_of(series, view.territory, i.id)]
+        themes.append({"id": f"evolutions-{theme}", "title": THEMES[theme], "charts": [c for c in charts if c],
+                       "rows": change_rows(view, changes, yearly), "sources": sources_line(rows)})
+    if not themes:
+        return None
+    refs = [p.display if p.level != "FRANCE" else "France" for p in (view.departement, view.france) if p]
+    return {"baseline": baseline, "themes": themes, "territory": view.territory.display, "refs": refs}
+
+
+TEMPLATE = """\
+  <p class="lead">Les indicateurs publiés chaque année (prestations de la Caf en décembre, accueil du jeune enfant,
+  naissances), de l'année de référence {{ baseline }} à la dernière année connue. Les évolutions se lisent
+  « depuis {{ baseline }} » : en points pour les taux, en % pour les effectifs. Les indicateurs du recensement
+  gardent leur évolution entre deux recensements dans les sections thématiques.</p>
+  {% for t in themes %}
+  <h3 id="{{ t.id }}">{{ t.title }} : évolutions depuis {{ baseline }}</h3>
+  {% for chart in t.charts %}
+  <figure class="chart-box" id="{{ chart.id }}">
+    <figcaption>{{ chart.caption }}</figcaption>
+    {{ chart.svg }}
+    {% if chart.source %}<p class="src">{{ chart.source }}</p>{% endif %}
+  </figure>
+  {% endfor %}
+  <table class="plain trend-table">
+    <caption>{{ t.title }} : de l'année de référence {{ baseline }} à la dernière année, {{ territory }}</caption>
+    <thead><tr><th scope="col">Indicateur</th><th scope="col">{{ baseline }}</th><th scope="col">Dernière année</th>
+      <th scope="col">Évolution depuis {{ baseline }}</th>
+      {% for r in refs %}<th scope="col">{{ r }} : évolution depuis {{ baseline }}</th>{% endfor %}</tr></thead>
+    <tbody>
+    {% for row in t.rows %}
+    <tr><th scope="row">{{ row.label }}<span class="h-u">{{ row.hint }}</span></th>
+      <td>{{ row.baseline or "—" }}</td>
+      <td>{% if row.latest %}{{ row.latest }} <span class="yr">({{ row.latest_year }})</span>{% else %}—{% endif %}</td>
+      <td>{{ row.change.text or "—" }}{% if row.change.why %}<span class="why">{{ row.change.why }}</span>{% endif %}</td>
+      {% for name, cell in row.refs %}<td>{{ cell.text or "—" }}{% if cell.why %}<span class="why">{{ cell.why }}</span>{% endif %}</td>{% endfor %}
+    </tr>
+    {% endfor %}
+    </tbody>
+  </table>
+  <p class="src">Sources : {{ t.sources }}.</p>
+  {% endfor %}
+"""
+
+SHARED_CSS = """
+/* series views: trends and the yearly evaluation */
+table.trend-table { width: 100%; border-collapse: collapse; font-size: .9rem; margin: .6rem 0 .2rem; }
+table.trend-table caption { text-align: left; font-weight: 600; padding: .3rem 0; }
+table.trend-table td { white-space: nowrap; }
+table.trend-table .yr { color: var(--muted); font-size: .85em; }
+table.trend-table .why { display: block; white-space: normal; color: var(--muted); font-size: .8em; }
+section .src { font-size: .78rem; color: var(--muted); margin-top: .2rem; }
+"""
+CSS = SHARED_CSS + """/* trends */
+#evolutions table.trend-table th[scope="row"] { min-width: 14rem; }
+"""
+
+SECTION = Section(id="evolutions", title="Évolutions depuis l’année de référence",
+                  needs=("view", "series", "baseline"), build=build, template=TEMPLATE, css=CSS)

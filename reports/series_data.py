@@ -1,0 +1,29 @@
+"""The series every report of a store state shares (`transforms.series`), computed once per state and process,
+and the baseline year they are read from."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reports.shared import PerState
+from storage.store import Store
+from transforms import series as S
+from transforms.compute import Inputs
+from transforms.pipeline import select
+
+SERIES = PerState(size=1)  # the series of every territory of France (with the custom territories asked for)
+
+
+def site_series(store: Store, inputs: Inputs, customs: tuple, state: str,
+                baseline: int | None) -> tuple[pl.DataFrame, int | None]:
+    """(every territory's series, the baseline to read them from). The baseline asked for is checked against
+    the staged years first (BaselineError names each yearly source and its years); None takes the default."""
+    full = S.series_inputs(store, inputs)
+    baseline = S.resolve_baseline(baseline, S.yearly_years(full))
+    table = SERIES.get(state, customs, lambda: S.compute_series(full, customs))
+    return table, baseline
+
+
+def territory_series(series: pl.DataFrame | None, membership: pl.DataFrame, selection) -> pl.DataFrame | None:
+    """The rows one report shows: its communes, itself, its EPCI(s), département(s) and France."""
+    return None if series is None else select(series, membership, selection)

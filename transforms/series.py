@@ -1,0 +1,259 @@
+"""Series: the value of every indicator, year by year, for every commune, EPCI, département, France and custom
+territory, and the change since a baseline year.
+
+One engine: `transforms.compute.compute` runs once per year on the staged tables restricted to that year, so every
+year follows today's rules (ratios of sums, the publisher's figure where non-additive, secret and missing kept as
+null plus a reason, each year's geography already brought to the target COG by the staging).
+
+The years of an indicator are those of its *leading* source: the yearly source of its numerator (CAF benefits,
+births, childcare coverage and places), else the census. For year Y, a yearly source gives its rows of Y only (a
+year it does not hold is null with a reason, never another year's figure) and the census its latest year up to Y
+(`Inputs.main_year` reads the census year from its vintage: the restricted inputs set it). Census years come from
+every staged vintage, each year from the newest vintage that holds it (`series_inputs`). Growth and its natural and migratory
+parts are evolutions between two censuses already: they have no series.
+
+A definition break (`evolution = false` in the catalogue: the definition changed at the latest census) marks every
+earlier year `comparable = false`: shown, never compared with the latest year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import polars as pl
+
+from transforms import reasons as R
+from transforms.compute import CENSUS_PREFIX, Inputs, compute
+from transforms.registry import PUBLISHED_SOURCES, THEMES, Indicator, indicators
+from transforms.territories import CustomTerritory
+
+EVOLUTION_KINDS = ("growth", "natural", "migration")
+NO_BASELINE = "no_baseline"  # the baseline year is not in this indicator's series
+NO_LATER_YEAR = "no_later_year"  # the baseline is the indicator's latest year: nothing to compare yet
+REASONS_FR = {NO_BASELINE: "année de référence absente des données de cet indicateur",
+              NO_LATER_YEAR: "aucune année publiée après l'année de référence"}
+# How a change since the baseline is expressed, per unit: points for rates, percent for counts and amounts.
+CHANGE_UNITS = {"percent": "points", "per100": "points", "count": "percent", "euros": "percent",
+                "index": "difference", "ratio": "difference"}
+SERIES_SCHEMA = {
+    "level": pl.String, "code": pl.String, "indicator": pl.String, "year": pl.Int32, "value": pl.Float64,
+    "status": pl.String, "numerator": pl.Float64, "denominator": pl.Float64, "source": pl.String,
+    "comparable": pl.Boolean,
+}
+
+
+class BaselineError(ValueError):
+    """The baseline year asked for is held by none of the yearly sources."""
+
+
+def is_census(source: str) -> bool:
+    return source.startswith(CENSUS_PREFIX)
+
+
+def has_series(ind: Indicator) -> bool:
+    return ind.kind not in EVOLUTION_KINDS
+
+
+def leading_sources(ind: Indicator) -> tuple[str, ...]:
+    """The staged sources whose years are the indicator's years (a published family: every scale of it)."""
+    if ind.kind == "published":
+        return tuple(dict.fromkeys(PUBLISHED_SOURCES[ind.published.source].values()))
+    sources = list(dict.fromkeys(t.source for t in ind.terms))
+    yearly = [s for s in sources if not is_census(s)]
+    return (yearly or sources)[:1]
+
+
+def is_yearly(ind: Indicator) -> bool:
+    """A yearly series (CAF, état civil, Filosofi), as opposed to census years."""
+    return has_series(ind) and not any(is_census(s) for s in leading_sources(ind))
+
+
+def _years_of(inputs: Inputs, sources: tuple[str, ...]) -> list[int]:
+    years = set()
+    for source in sources:
+        frame = inputs.staged.get(source)
+        if frame is not None and not frame.is_empty():
+            years |= set(frame["year"].drop_nulls().unique().to_list())
+    return sorted(int(y) for y in years)
+
+
+def series_years(inputs: Inputs, ind: Indicator) -> list[int]:
+    return _years_of(inputs, leading_sources(ind)) if has_series(ind) else []
+
+
+def merge_vintages(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """vintage -> staged table of one source, as one table: each year from the newest vintage that holds it."""
+    kept, seen = [], set()
+    for vintage in sorted(frames, reverse=True):
+        frame = frames[vintage]
+        fresh = [y for y in frame["year"].unique().to_list() if y not in seen]
+        seen |= set(fresh)
+        kept.append(frame.filter(pl.col("year").is_in(fresh)))
+    return pl.concat(kept, how="vertical_relaxed")
+
+
+def for_year(inputs: Inputs, year: int) -> Inputs:
+    """The inputs as they would be if `year` were the latest: yearly sources hold only `year`, the census its
+    years up to `year` (its latest one as vintage, which `Inputs.main_year` reads)."""
+    staged, vintages = {}, {}
+    for source, frame in inputs.staged.items():
+        if is_census(source):
+            frame = frame.filter(pl.col("year") <= year)
+            if frame.is_empty():
+                continue
+            vintages[source] = str(int(frame["year"].max()))
+        else:
+            frame = frame.filter(pl.col("year") == year)
+            vintages[source] = inputs.vintages[source]
+        staged[source] = frame
+    return replace(inputs, staged=staged, vintages=vintages)
+
+
+def _break_year(inputs: Inputs, ind: Indicator) -> int | None:
+    """First year of the current definition: the latest census year for an indicator without evolution."""
+    if ind.evolution:
+        return None
+    return inputs.main_year("rp_population")
+
+
+def compute_series(inputs: Inputs, customs: tuple[CustomTerritory, ...] = (),
+                   items: tuple[Indicator, ...] | None = None) -> pl.DataFrame:
+    """level, code, indicator, year, value, status, numerator, denominator, source, comparable: one row per
+    territory, indicator and year of its series."""
+    from transforms.pipeline import (
+        provenance,  # pipeline imports the store; series stays usable without one
+    )
+
+    items = tuple(i for i in (items or indicators()) if has_series(i))
+    years = {i.id: series_years(inputs, i) for i in items}
+    frames = []
+    for year in sorted({y for ys in years.values() for y in ys}):
+        chosen = tuple(i for i in items if year in years[i.id])
+        restricted = for_year(inputs, year)
+        result = compute(restricted, customs, chosen)
+        sources = provenance(restricted, chosen).select("indicator", "source")
+        frames.append(result.join(sources, on="indicator", how="left").with_columns(year=pl.lit(year, pl.Int32)))
+    if not frames:
+        return pl.DataFrame(schema=SERIES_SCHEMA)
+    table = pl.concat(frames, how="vertical_relaxed")
+    breaks = pl.DataFrame({"indicator": [i.id for i in items], "break_year": [_break_year(inputs, i) for i in items]},
+                          schema={"indicator": pl.String, "break_year": pl.Int32})
+    table = table.join(breaks, on="indicator", how="left").with_columns(
+        comparable=pl.col("break_year").is_null() | (pl.col("year") >= pl.col("break_year")))
+    return table.select(list(SERIES_SCHEMA)).sort("level", "code", "indicator", "year")
+
+
+def with_labels(series: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
+    """The series with the territories' names and the indicators' theme, label and unit (for exports)."""
+    items = indicators()
+    meta = pl.DataFrame({"indicator": [i.id for i in items], "theme_label": [THEMES[i.theme] for i in items],
+                         "label": [i.label for i in items], "unit": [i.unit for i in items]})
+    out = series.join(names, on=["level", "code"], how="left").join(meta, on="indicator", how="left")
+    first = ["level", "code", "name", "theme_label", "indicator", "label", "unit", "year"]
+    return out.select(first + [c for c in out.columns if c not in first])
+
+
+# -- the baseline -------------------------------------------------------------------------------------------------
+
+
+def yearly_years(inputs: Inputs, items: tuple[Indicator, ...] | None = None) -> dict[str, list[int]]:
+    """leading source (or published family) -> its years, for the yearly indicators: the years a baseline can
+    be taken from."""
+    out = {}
+    for ind in items or indicators():
+        if is_yearly(ind):
+            name = ind.published.source if ind.kind == "published" else leading_sources(ind)[0]
+            years = series_years(inputs, ind)
+            if years and len(years) > 1:
+                out[name] = years
+    return dict(sorted(out.items()))
+
+
+def default_baseline(years: dict[str, list[int]]) -> int | None:
+    """The oldest year every yearly source holds; when they share none, the latest of their first years."""
+    if not years:
+        return None
+    common = set.intersection(*(set(ys) for ys in years.values()))
+    return min(common) if common else max(min(ys) for ys in years.values())
+
+
+def _span(years: list[int]) -> str:
+    if years == list(range(years[0], years[-1] + 1)):
+        return f"{years[0]}-{years[-1]}"
+    return ", ".join(str(y) for y in years)
+
+
+def check_baseline(baseline: int, years: dict[str, list[int]]) -> None:
+    """BaselineError naming every yearly source and its years when none holds `baseline`."""
+    if any(baseline in ys for ys in years.values()):
+        return
+    held = "; ".join(f"{name}: {_span(ys)}" for name, ys in years.items()) or "no yearly source is staged"
+    raise BaselineError(f"baseline {baseline} is not a year of the staged data ({held}): choose one of these years")
+
+
+def resolve_baseline(baseline: int | None, years: dict[str, list[int]]) -> int | None:
+    """The baseline to use: the one asked for (checked), else the default."""
+    if baseline is None:
+        return default_baseline(years)
+    check_baseline(baseline, years)
+    return baseline
+
+
+# -- the change since the baseline ---------------------------------------------------------------------------------
+
+
+def changes(series: pl.DataFrame, baseline: int) -> pl.DataFrame:
+    """One row per (level, code, indicator): the value at `baseline`, at the latest year of the indicator's
+    series, and the change between them (points for rates, percent for counts and amounts, a difference for
+    indices), or null with `change_status` saying why (no baseline in this series, a definition break, a value
+    unknown at either end)."""
+    items = indicators()
+    units = pl.DataFrame({"indicator": [i.id for i in items],
+                          "change_unit": [CHANGE_UNITS.get(i.unit) for i in items]})
+    keys = ["level", "code", "indicator"]
+    latest_year = series.group_by("indicator").agg(latest_year=pl.col("year").max())
+    last = series.join(latest_year, on="indicator").filter(pl.col("year") == pl.col("latest_year")).select(
+        *keys, "latest_year", latest="value", latest_status="status")
+    base = series.filter(pl.col("year") == baseline).select(
+        *keys, baseline="value", baseline_status="status", baseline_comparable="comparable")
+    out = last.join(base, on=keys, how="left").join(units, on="indicator", how="left")
+    percent = pl.col("change_unit") == "percent"
+    status = (
+        pl.when(pl.col("latest_year") <= baseline).then(pl.lit(NO_LATER_YEAR))
+        .when(pl.col("baseline_comparable").is_null()).then(pl.lit(NO_BASELINE))
+        .when(~pl.col("baseline_comparable")).then(pl.lit(R.DEFINITION_CHANGE))
+        .when(pl.col("baseline").is_null()).then(pl.coalesce("baseline_status", pl.lit(R.NOT_AVAILABLE)))
+        .when(pl.col("latest").is_null()).then(pl.coalesce("latest_status", pl.lit(R.NOT_AVAILABLE)))
+        .when(percent & (pl.col("baseline") == 0)).then(pl.lit(R.ZERO_DENOMINATOR))
+    )
+    change = pl.when(percent).then((pl.col("latest") - pl.col("baseline")) / pl.col("baseline") * 100).otherwise(
+        pl.col("latest") - pl.col("baseline"))
+    return out.with_columns(change_status=status).with_columns(
+        baseline_year=pl.lit(baseline, pl.Int32),
+        change=pl.when(pl.col("change_status").is_null()).then(change),
+        change_unit=pl.when(pl.col("change_status").is_null()).then(pl.col("change_unit")),
+    ).select(*keys, "baseline_year", "baseline", "latest_year", "latest", "change", "change_unit", "change_status")
+
+
+def reason_fr(status: str | None) -> str:
+    return REASONS_FR.get(status) or R.LABELS_FR.get(status, status or "")
+
+
+def staged_vintages(store, source: str) -> list[str]:
+    """Every vintage of `source` the store's manifest records as staged, oldest first."""
+    from storage.manifest import Manifest
+
+    return sorted(record.vintage or Manifest.split(key)[1] for key, record in store.manifest().staged().items()
+                  if Manifest.split(key)[0] == source)
+
+
+def series_inputs(store, inputs: Inputs) -> Inputs:
+    """`inputs` (the latest vintage of each source) with every older staged vintage merged in, so that the years
+    of older vintages (RP 2021 beside RP 2022, an older Filosofi once the catalogue lists it) join the series:
+    each year from the newest vintage that holds it. Read within the caller's pinned store state."""
+    staged = dict(inputs.staged)
+    for source in inputs.staged:
+        vintages = staged_vintages(store, source)
+        if len(vintages) > 1:
+            staged[source] = merge_vintages({v: store.read_staged(source, v) for v in vintages})
+    return replace(inputs, staged=staged)
