@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sources import caf_benefits, caf_childcare, census, cog, etat_civil, filosofi
+from sources import caf_benefits, caf_childcare, census, cog, contours, etat_civil, filosofi
 from sources.catalogue import Entry
 from sources.geography import Geography
 from sources.spec import SourceSpec
@@ -18,7 +18,7 @@ from sources.staging import Staged
 
 SPECS: tuple[SourceSpec, ...] = (
     *cog.SOURCES, *census.SOURCES, *filosofi.SOURCES, *etat_civil.SOURCES, *caf_benefits.SOURCES,
-    *caf_childcare.SOURCES,
+    *caf_childcare.SOURCES, *contours.SOURCES,
 )
 BY_PARSER: dict[str, SourceSpec] = {spec.parser: spec for spec in SPECS}
 
