@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from reports import formats as F
 from reports.index import ReportRecord, render_index
+from reports.sections.maps import staged_contours
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
 from reports.shared import TABLES, store_state
@@ -53,6 +54,7 @@ class ReportContext:
     rules: FlagRules = FlagRules()
     exports: tuple[tuple[str, str], ...] = ()  # (format, file name) of the exports beside the report
     state: str = ""  # the store state (reports.shared): what reports of that state share is computed once
+    contours: pl.DataFrame | None = None  # staged commune contours for the maps (reports.maps); None: not staged
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,8 @@ def report_data(view: TerritoryView, inputs: Inputs, context: ReportContext) -> 
     quality = source_quality(context.manifest, used_vintages(context.manifest, inputs.vintages))
     return ReportData(view=view, inputs=inputs, geography=_geography_note(context.manifest),
                       comparison_year=_comparison_year(view), quality=quality,
-                      data_years=_data_years(inputs, quality), rules=context.rules, state=context.state)
+                      data_years=_data_years(inputs, quality), rules=context.rules, state=context.state,
+                      contours=context.contours)
 
 
 def render_view(view: TerritoryView, inputs: Inputs, context: ReportContext) -> Report:
@@ -209,7 +212,7 @@ def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo
     if table is None:
         table = _diagnostic(store, customs, rules, inputs, state)
     base = ReportContext(generated_at=generated_at, manifest=manifest, version=pipeline_version(), demo=demo,
-                         rules=rules, state=state)
+                         rules=rules, state=state, contours=staged_contours(store))
     records, exports = [], []
     for selection in selections:
         record, paths = build_report(table, inputs, selection, base, out_dir)

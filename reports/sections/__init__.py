@@ -8,13 +8,14 @@ one line below, and its test.
 
 from __future__ import annotations
 
-from reports.sections import key_figures, needs_matrix, quality_annex, reading_keys, themes
+from reports.sections import key_figures, maps, needs_matrix, quality_annex, reading_keys, themes
 from reports.sections.base import BuiltSection, ReportData, Section, build_sections
 
 SECTIONS: tuple[Section, ...] = (
     key_figures.SECTION,
     needs_matrix.SECTION,
     *themes.SECTIONS,  # one per theme of the indicator catalogue
+    maps.SECTION,  # the communes mapped for the key indicators of each theme
     reading_keys.SECTION,
     quality_annex.SECTION,
 )

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import polars as pl
 from markupsafe import Markup
 
 from reports.quality import SourceQuality
@@ -34,6 +35,7 @@ class ReportData:
     data_years: dict[str, str]  # source/vintage -> year of its figures when it is not the vintage
     rules: FlagRules  # the flag rules the table was computed with
     state: str = ""  # the store state (reports.shared): values every report of that state shares
+    contours: pl.DataFrame | None = None  # staged commune contours (sources.contours); None when not staged
 
 
 NEEDS = frozenset(f.name for f in dataclasses.fields(ReportData))

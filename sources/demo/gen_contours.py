@@ -49,8 +49,8 @@ CITIES = {"75056": ((2.345, 48.857), 5.6, 4.2), "69123": ((4.835, 45.758), 5.0, 
 # L'Île-d'Yeu: the island (centre, half-axes in km, rotation in degrees) and an islet.
 YEU = (((-2.348, 46.718), 5.0, 2.0, -35.0), ((-2.440, 46.660), 0.40, 0.25, 0.0))
 CHOLET_LAKE = ((-0.845, 47.075), 0.9, 0.5)
-RADIUS_KM = 4.5  # how far a demo commune reaches from its position (Cholet: CITY_RADIUS_KM)
-LARGE_RADIUS_KM = {"49099": 6.5, "2A004": 7.0}
+RADIUS_KM = 7.5  # how far a demo commune reaches from its position (LARGE_RADIUS_KM for the large ones)
+LARGE_RADIUS_KM = {"49099": 9.0, "2A004": 9.0, "85084": 9.0}
 
 # Rough outlines (lon, lat) of the demo départements; 44, 49 and 85 share their border points.
 OUTLINES = {
