@@ -37,9 +37,9 @@ def nothing_shared():
 
 def test_the_registry_orders_every_section_once():
     ids = [s.id for s in SECTIONS]
-    assert ids == ["chiffres-cles", "matrice", *THEMES, "clefs-de-lecture", "qualite"]
+    assert ids == ["chiffres-cles", "matrice", *THEMES, "cartes", "clefs-de-lecture", "qualite"]
     assert len(set(ids)) == len(ids)
-    assert [s.title for s in SECTIONS[2:-2]] == list(THEMES.values())
+    assert [s.title for s in SECTIONS[2:-3]] == list(THEMES.values())
 
 
 def test_a_section_needs_only_fields_of_the_report_data():
