@@ -2,7 +2,7 @@
 
 The geometries are the staged commune contours (`sources.contours`: projected, north-up, in metres). Each map
 simplifies them again to its own scale with shapely's coverage simplification (shared borders stay shared), rounds
-the coordinates to whole units of a viewBox 560 units wide and writes one `<path>` per commune in relative
+the coordinates to whole units of a map 400 units wide and writes one `<path>` per commune in relative
 commands: an EPCI's map is a few kilobytes.
 
 Classes are **quantiles of the territory's communes** that have a value of their own (`quantile_classes`): up to
@@ -17,6 +17,7 @@ number, the key to which the section lists.
 from __future__ import annotations
 
 import math
+import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +31,10 @@ FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, '
 INK = "#1d2733"
 WHITE = "#ffffff"
 BORDER = "#ffffff"
-WIDTH = 560  # viewBox width of a choropleth's map area
+WIDTH = 400  # viewBox width of a choropleth's map area; its legend is a column on its right
+LEGEND_WIDTH = 260
+LEGEND_CHARS = 34  # a legend line wraps beyond this many characters (12-unit text in LEGEND_WIDTH)
+ROW_CHARS = 28  # the text beside a swatch
 LOCATOR_WIDTH = 300
 MAX_HEIGHT_RATIO = 1.25  # a tall territory is scaled down so that its map stays under 1.25 x its width
 MARGIN = 8
@@ -251,7 +255,8 @@ def _tooltip(area: Area) -> str:
 
 
 def _scale_bar(svg: _Svg, frame: Frame, y: float) -> None:
-    """A bar of a round length (1, 2, 5, 10… km) about a fifth of the map's width, and the north arrow."""
+    """Under the map: a bar of a round length (1, 2, 5, 10… km) about a fifth of its width, on the right, and the
+    north arrow on the left."""
     target_km = frame.width / 5 / frame.scale / 1000
     length_km = max((s for s in (0.5, 1, 2, 5, 10, 20, 50, 100, 200) if s <= max(target_km, 0.5)), default=0.5)
     length = length_km * 1000 * frame.scale
@@ -259,9 +264,8 @@ def _scale_bar(svg: _Svg, frame: Frame, y: float) -> None:
     svg.add("path", d=f"M{_n(x)} {_n(y - 4)}v4h{_n(length)}v-4", fill="none", stroke=INK, stroke_width="1.2")
     svg.add("text", text=f"{F.number(length_km, 1 if length_km < 1 else 0)} km", x=x + length / 2, y=y - 7,
             text_anchor="middle", font_size="11")
-    svg.add("path", d=f"M{_n(MARGIN + 6)} {_n(MARGIN + 2)}l5 13h-10z", fill=INK)
-    svg.add("text", text="N", x=float(MARGIN + 6), y=float(MARGIN + 27), text_anchor="middle", font_size="11",
-            font_weight="700")
+    svg.add("path", d=f"M{_n(MARGIN + 6)} {_n(y - 24)}l5 13h-10z", fill=INK)  # north arrow, under the map
+    svg.add("text", text="N", x=float(MARGIN + 6), y=y, text_anchor="middle", font_size="11", font_weight="700")
 
 
 def _labels(svg: _Svg, numbers: dict[str, int], points: dict[str, tuple[float, float]], fills: dict[str, str]):
@@ -274,31 +278,46 @@ def _labels(svg: _Svg, numbers: dict[str, int], points: dict[str, tuple[float, f
                     stroke=halo, stroke_width="2.5", paint_order="stroke", stroke_opacity="0.6")
 
 
-def _legend(svg: _Svg, top: float, classes, colours, counts, unit: str, reasons, pattern_fill, reason_counts):
-    svg.add("text", text=f"Légende ({F.UNIT_HINTS.get(unit, unit)}, quantiles des communes)", x=float(MARGIN),
-            y=top + 12, font_weight="700")
-    y = top + 20
+class _Legend:
+    """The legend column: rows of a swatch and a wrapped text, from `top` down."""
+
+    def __init__(self, svg: _Svg, x: float, top: float):
+        self.svg, self.x, self.y = svg, x, top
+
+    def lines(self, text: str, **attrs) -> None:
+        for line in textwrap.wrap(text, LEGEND_CHARS):
+            self.svg.add("text", text=line, x=self.x, y=self.y + 11, **attrs)
+            self.y += 15
+
+    def row(self, fill: str, text: str) -> None:
+        self.svg.add("rect", x=self.x, y=self.y, width="22", height="13", fill=fill, stroke=INK,
+                     stroke_width="0.5")
+        lines = textwrap.wrap(text, ROW_CHARS)
+        label = self.svg.add("text", x=self.x + 30, y=self.y + 11)
+        for i, line in enumerate(lines):
+            self.svg.add("tspan", label, text=line, x=self.x + 30, dy="15" if i else None)
+        self.y += max(LEGEND_ROW, 15 * len(lines) + 3)
+
+
+def _legend(svg: _Svg, x: float, classes, colours, counts, unit: str, reasons, pattern_fill, reason_counts) -> float:
+    """Draw the legend column at `x`; the y where it ends."""
+    legend = _Legend(svg, x, MARGIN)
+    legend.lines("Légende", font_weight="700")
+    legend.lines(f"{F.UNIT_HINTS.get(unit, unit)}, quantiles des communes", fill="#4b5563")
+    legend.y += 4
     for (low, high), colour, count in zip(classes, colours, counts):
-        svg.add("rect", x=float(MARGIN), y=y, width="22", height="13", fill=colour, stroke=INK, stroke_width="0.5")
         span = F.value(low, unit) if low == high else f"de {F.value(low, unit)} à {F.value(high, unit)}"
-        svg.add("text", text=f"{span} ({_communes(count)})", x=float(MARGIN + 30), y=y + 11)
-        y += LEGEND_ROW
+        legend.row(colour, f"{span} ({_communes(count)})")
     for reason in reasons:
-        svg.add("rect", x=float(MARGIN), y=y, width="22", height="13", fill=pattern_fill[reason], stroke=INK,
-                stroke_width="0.5")
-        svg.add("text", text=f"Sans valeur communale : {N.label(reason)} ({_communes(reason_counts[reason])})",
-                x=float(MARGIN + 30), y=y + 11)
-        y += LEGEND_ROW
-    svg.add("text", text=ATTRIBUTION, x=float(MARGIN), y=y + 10, font_size="10", fill="#4b5563")
-    return y + 16
+        legend.row(pattern_fill[reason], f"Sans valeur communale : {N.label(reason)} "
+                                         f"({_communes(reason_counts[reason])})")
+    legend.y += 4
+    legend.lines(ATTRIBUTION, font_size="10", fill="#4b5563")
+    return legend.y
 
 
 def _communes(n: int) -> str:
     return f"{n} commune{'s' if n > 1 else ''}"
-
-
-def legend_height(n_classes: int, n_reasons: int) -> float:
-    return 20 + (n_classes + n_reasons) * LEGEND_ROW + 16
 
 
 def choropleth(areas: Sequence[Area], unit: str, title: str, ident: str,
@@ -311,8 +330,7 @@ def choropleth(areas: Sequence[Area], unit: str, title: str, ident: str,
     classes = quantile_classes([round(a.value, F.DECIMALS.get(unit, 1)) for a in areas if a.value is not None])
     colours = palette(len(classes))
     reasons = _reasons(areas)
-    height = frame.height + 30 + legend_height(len(classes), len(reasons))
-    svg = _Svg(frame.width, height, title, ident, "map")
+    svg = _Svg(frame.width + LEGEND_WIDTH, frame.height + 34, title, ident, "map")
     pattern_fill = _patterns(svg, ident, reasons)
     fills, counts = {}, [0] * len(classes)
     group = svg.add("g", stroke=BORDER, stroke_width="0.8", stroke_linejoin="round", fill_rule="evenodd")
@@ -326,9 +344,11 @@ def choropleth(areas: Sequence[Area], unit: str, title: str, ident: str,
         svg.add("title", path, text=_tooltip(area))
     points = {a.code: p for a, s in zip(areas, shapes) if (p := label_point(s, frame))}
     _labels(svg, numbers or {}, points, fills)
-    _scale_bar(svg, frame, frame.height + 18)
+    _scale_bar(svg, frame, frame.height + 28)
     reason_counts = {r: sum(a.reason == r for a in areas) for r in reasons}
-    _legend(svg, frame.height + 26, classes, colours, counts, unit, reasons, pattern_fill, reason_counts)
+    bottom = _legend(svg, frame.width + 16, classes, colours, counts, unit, reasons, pattern_fill, reason_counts)
+    height = max(frame.height + 34, bottom + MARGIN)
+    svg.root.set("viewBox", f"0 0 {_n(frame.width + LEGEND_WIDTH)} {_n(height)}")
     return svg.text()
 
 
@@ -345,7 +365,7 @@ def locator(territory, context: Sequence[tuple[str, object]], title: str, ident:
     named), north-up, with a scale bar."""
     geometries = [g for _, g in context] + [territory]
     frame = Frame.around(geometries, LOCATOR_WIDTH)
-    svg = _Svg(frame.width, frame.height + 24, title, ident, "map locator")
+    svg = _Svg(frame.width, frame.height + 34, title, ident, "map locator")
     for name, geometry in context:
         shape = shapely.simplify(geometry, SIMPLIFY_UNITS / frame.scale)
         path = svg.add("path", d=svg_path(shape, frame), fill="#e8ecf0", stroke="#8a96a3", stroke_width="1")
@@ -356,5 +376,5 @@ def locator(territory, context: Sequence[tuple[str, object]], title: str, ident:
         x, y = frame.point(*shapely.point_on_surface(geometry).coords[0])
         svg.add("text", text=name, x=round(x, 1), y=round(y, 1), text_anchor="middle", font_size="11",
                 stroke=WHITE, stroke_width="3", paint_order="stroke")
-    _scale_bar(svg, frame, frame.height + 18)
+    _scale_bar(svg, frame, frame.height + 28)
     return svg.text()
