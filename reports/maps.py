@@ -321,9 +321,13 @@ def _communes(n: int) -> str:
 
 
 def choropleth(areas: Sequence[Area], unit: str, title: str, ident: str,
-               numbers: dict[str, int] | None = None) -> str:
+               numbers: dict[str, int] | None = None, shapes_id: str | None = None) -> str:
     """The SVG choropleth of `areas` (one path per commune, its `<title>` the name and value), with its legend,
-    north arrow, scale bar and attribution. `numbers`: commune code -> the number drawn on it when it fits."""
+    north arrow, scale bar and attribution. `numbers`: commune code -> the number drawn on it when it fits.
+
+    `shapes_id`: the prefix of the paths `shape_defs(areas, shapes_id)` wrote once in the page; each commune is
+    then a `<use>` of its path (the maps of a territory share their shapes: a département's ten maps would
+    otherwise repeat hundreds of paths ten times)."""
     frame = Frame.around([a.geometry for a in areas])
     shapes = simplified([a.geometry for a in areas], frame)
     # classes of the values as printed: two communes the legend shows alike are never in two classes
@@ -340,7 +344,10 @@ def choropleth(areas: Sequence[Area], unit: str, title: str, ident: str,
             counts[k] += 1
             fills[area.code] = colours[k]
         fill = fills.get(area.code) or pattern_fill[area.reason or ""]
-        path = svg.add("path", group, d=svg_path(shape, frame), fill=fill, data_code=area.code)
+        if shapes_id:
+            path = svg.add("use", group, href=f"#{shapes_id}-{area.code}", fill=fill, data_code=area.code)
+        else:
+            path = svg.add("path", group, d=svg_path(shape, frame), fill=fill, data_code=area.code)
         svg.add("title", path, text=_tooltip(area))
     points = {a.code: p for a, s in zip(areas, shapes) if (p := label_point(s, frame))}
     _labels(svg, numbers or {}, points, fills)
@@ -350,6 +357,19 @@ def choropleth(areas: Sequence[Area], unit: str, title: str, ident: str,
     height = max(frame.height + 34, bottom + MARGIN)
     svg.root.set("viewBox", f"0 0 {_n(frame.width + LEGEND_WIDTH)} {_n(height)}")
     return svg.text()
+
+
+def shape_defs(areas: Sequence[Area], shapes_id: str) -> str:
+    """An invisible SVG defining each commune's path once (`id` = `{shapes_id}-{code}`), in the frame and
+    simplification every `choropleth` of the same areas uses."""
+    frame = Frame.around([a.geometry for a in areas])
+    shapes = simplified([a.geometry for a in areas], frame)
+    svg = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg", "class": "map-shapes", "width": "0",
+                             "height": "0", "aria-hidden": "true", "focusable": "false"})
+    defs = ET.SubElement(svg, "defs")
+    for area, shape in zip(areas, shapes):
+        ET.SubElement(defs, "path", {"id": f"{shapes_id}-{area.code}", "d": svg_path(shape, frame)})
+    return ET.tostring(svg, encoding="unicode")
 
 
 def labelled(areas: Sequence[Area]) -> set[str]:

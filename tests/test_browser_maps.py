@@ -51,7 +51,7 @@ def test_every_map_has_one_visible_shape_per_commune_and_a_legend(page):
     for i in range(maps.count()):
         svg = maps.nth(i)
         svg.scroll_into_view_if_needed()
-        shapes = svg.locator("path[data-code]")
+        shapes = svg.locator("[data-code]")
         assert sorted(shapes.evaluate_all("ps => ps.map(p => p.dataset.code)")) == COMMUNES, i
         for j in range(shapes.count()):
             box = shapes.nth(j).bounding_box()

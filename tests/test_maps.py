@@ -163,10 +163,13 @@ def test_a_commune_report_gets_the_locator_only(site):
 
 def test_a_departement_report_shows_its_neighbours_on_the_locator(site):
     section = _section(site.reports[2].read_text(encoding="utf-8"))
-    locator = section[section.index('id="carte-situation"'):section.index("</svg>")]
+    start = section.index('id="carte-situation"')
+    locator = section[start:section.index("</svg>", start)]
     # the demo outlines of 44 and 49 share border points with Vendée's
     assert "Loire-Atlantique (44)" in locator and "Maine-et-Loire (49)" in locator
     assert len(re.findall(r'data-code="', section)) == 8 * sum(1 for i in indicators() if i.map)
+    # each commune's path is written once and used by every map
+    assert len(re.findall(r'<path id="m-commune-\d+" d="', section)) == 8
 
 
 def test_a_commune_without_geometry_is_named(demo_store):

@@ -23,6 +23,7 @@ from transforms.compute import Inputs
 from transforms.registry import THEMES, Indicator
 
 SOURCE = "commune_contours"
+SHAPES_ID = "m-commune"  # ids of the commune paths defined once in the section, used by every map
 DIRECTION_NOTE = {"higher_is_need": "une valeur élevée signale un besoin",
                   "lower_is_need": "une valeur faible signale un besoin"}
 
@@ -65,7 +66,7 @@ def _map(view: TerritoryView, ind: Indicator, shapes: dict[str, object], numbers
     note = DIRECTION_NOTE.get(ind.direction)
     return {"id": f"carte-{ind.id}", "caption": caption, "note": f"Plus la teinte est foncée, plus la valeur est "
             f"élevée{f' ({note})' if note else ''}.",
-            "svg": Markup(M.choropleth(areas, ind.unit, caption, f"m-{ind.id}", numbers))}
+            "svg": Markup(M.choropleth(areas, ind.unit, caption, f"m-{ind.id}", numbers, SHAPES_ID))}
 
 
 def _context(view: TerritoryView, inputs: Inputs, contours: pl.DataFrame, deps: list[str]) -> list[tuple[str, object]]:
@@ -111,6 +112,7 @@ def build(view: TerritoryView, inputs: Inputs, contours: pl.DataFrame | None) ->
             themes.append({"id": f"cartes-{theme}", "title": THEMES[theme], "maps": mapped})
     key = [(n, p.name) for p in view.communes if (n := numbers.get(p.code))]
     return {"locator": locator, "themes": themes, "key": key, "single": False,
+            "shapes": Markup(M.shape_defs(areas, SHAPES_ID)),
             "unnumbered": len(view.communes) - len(key)}
 
 
@@ -118,6 +120,7 @@ TEMPLATE = """\
   {% if missing %}
   <p class="lead">{{ missing }}</p>
   {% else %}
+  {{ shapes }}
   <p class="lead">Les communes du territoire, colorées selon la valeur de l'indicateur ; les classes sont les quantiles des valeurs des communes du territoire (des effectifs proches par classe). Une commune hachurée n'a pas de valeur propre : la légende en donne le motif. Survoler une commune affiche son nom et sa valeur.</p>
   <figure class="map-box map-locator" id="{{ locator.id }}">
     <figcaption>{{ locator.caption }}</figcaption>
@@ -151,7 +154,8 @@ CSS = """
 .map-box figcaption { font-weight: 600; margin-bottom: .3rem; }
 .map-box svg.map { display: block; width: 100%; max-width: 520px; height: auto; }
 .map-locator svg.map { max-width: 300px; }
-.map-box svg.map path[data-code]:hover { stroke: #1d2733; stroke-width: 2; }
+.map-box svg.map [data-code]:hover { stroke: #1d2733; stroke-width: 2; }
+svg.map-shapes { position: absolute; width: 0; height: 0; overflow: hidden; }
 .map-key ol { columns: 3; column-gap: 1.5rem; font-size: .9rem; padding-left: 2rem; margin: .3rem 0; }
 @media print {
   .map-box { break-inside: avoid; }
