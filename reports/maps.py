@@ -199,6 +199,22 @@ def label_point(geometry, frame: Frame) -> tuple[float, float] | None:
     return frame.point(*centre)
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What every map of the same communes shares: the frame, the shapes simplified to it, where numbers fit."""
+
+    frame: Frame
+    shapes: list
+    points: dict[str, tuple[float, float]]  # code -> where its number goes, for the communes large enough
+
+    @classmethod
+    def of(cls, areas: Sequence[Area]) -> Layout:
+        frame = Frame.around([a.geometry for a in areas])
+        shapes = simplified([a.geometry for a in areas], frame)
+        points = {a.code: p for a, s in zip(areas, shapes) if (p := label_point(s, frame))}
+        return cls(frame, shapes, points)
+
+
 # -- the SVG document ----------------------------------------------------------------------------------------------
 
 
@@ -320,16 +336,16 @@ def _communes(n: int) -> str:
     return f"{n} commune{'s' if n > 1 else ''}"
 
 
-def choropleth(areas: Sequence[Area], unit: str, title: str, ident: str,
-               numbers: dict[str, int] | None = None, shapes_id: str | None = None) -> str:
+def choropleth(areas: Sequence[Area], unit: str, title: str, ident: str, numbers: dict[str, int] | None = None,
+               shapes_id: str | None = None, layout: Layout | None = None) -> str:
     """The SVG choropleth of `areas` (one path per commune, its `<title>` the name and value), with its legend,
     north arrow, scale bar and attribution. `numbers`: commune code -> the number drawn on it when it fits.
 
     `shapes_id`: the prefix of the paths `shape_defs(areas, shapes_id)` wrote once in the page; each commune is
     then a `<use>` of its path (the maps of a territory share their shapes: a département's ten maps would
-    otherwise repeat hundreds of paths ten times)."""
-    frame = Frame.around([a.geometry for a in areas])
-    shapes = simplified([a.geometry for a in areas], frame)
+    otherwise repeat hundreds of paths ten times). `layout`: `Layout.of(areas)`, computed once for them all."""
+    layout = layout or Layout.of(areas)
+    frame, shapes = layout.frame, layout.shapes
     # classes of the values as printed: two communes the legend shows alike are never in two classes
     classes = quantile_classes([round(a.value, F.DECIMALS.get(unit, 1)) for a in areas if a.value is not None])
     colours = palette(len(classes))
@@ -349,8 +365,7 @@ def choropleth(areas: Sequence[Area], unit: str, title: str, ident: str,
         else:
             path = svg.add("path", group, d=svg_path(shape, frame), fill=fill, data_code=area.code)
         svg.add("title", path, text=_tooltip(area))
-    points = {a.code: p for a, s in zip(areas, shapes) if (p := label_point(s, frame))}
-    _labels(svg, numbers or {}, points, fills)
+    _labels(svg, numbers or {}, layout.points, fills)
     _scale_bar(svg, frame, frame.height + 28)
     reason_counts = {r: sum(a.reason == r for a in areas) for r in reasons}
     bottom = _legend(svg, frame.width + 16, classes, colours, counts, unit, reasons, pattern_fill, reason_counts)
@@ -359,25 +374,17 @@ def choropleth(areas: Sequence[Area], unit: str, title: str, ident: str,
     return svg.text()
 
 
-def shape_defs(areas: Sequence[Area], shapes_id: str) -> str:
+def shape_defs(areas: Sequence[Area], shapes_id: str, layout: Layout | None = None) -> str:
     """An invisible SVG defining each commune's path once (`id` = `{shapes_id}-{code}`), in the frame and
-    simplification every `choropleth` of the same areas uses."""
-    frame = Frame.around([a.geometry for a in areas])
-    shapes = simplified([a.geometry for a in areas], frame)
+    simplification every `choropleth` of the same areas (the same `layout`) uses."""
+    layout = layout or Layout.of(areas)
+    frame, shapes = layout.frame, layout.shapes
     svg = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg", "class": "map-shapes", "width": "0",
                              "height": "0", "aria-hidden": "true", "focusable": "false"})
     defs = ET.SubElement(svg, "defs")
     for area, shape in zip(areas, shapes):
         ET.SubElement(defs, "path", {"id": f"{shapes_id}-{area.code}", "d": svg_path(shape, frame)})
     return ET.tostring(svg, encoding="unicode")
-
-
-def labelled(areas: Sequence[Area]) -> set[str]:
-    """The codes of the communes large enough on their map to carry a number (the same on every map of a
-    territory: they share the frame)."""
-    frame = Frame.around([a.geometry for a in areas])
-    shapes = simplified([a.geometry for a in areas], frame)
-    return {a.code for a, s in zip(areas, shapes) if label_point(s, frame)}
 
 
 def locator(territory, context: Sequence[tuple[str, object]], title: str, ident: str) -> str:

@@ -169,7 +169,7 @@ def test_a_departement_report_shows_its_neighbours_on_the_locator(site):
     assert "Loire-Atlantique (44)" in locator and "Maine-et-Loire (49)" in locator
     assert len(re.findall(r'data-code="', section)) == 8 * sum(1 for i in indicators() if i.map)
     # each commune's path is written once and used by every map
-    assert len(re.findall(r'<path id="m-commune-\d+" d="', section)) == 8
+    assert len(re.findall(r'<path id="c-\d+" d="', section)) == 8
 
 
 def test_a_commune_without_geometry_is_named(demo_store):

@@ -23,7 +23,7 @@ from transforms.compute import Inputs
 from transforms.registry import THEMES, Indicator
 
 SOURCE = "commune_contours"
-SHAPES_ID = "m-commune"  # ids of the commune paths defined once in the section, used by every map
+SHAPES_ID = "c"  # ids of the commune paths defined once in the section, used by every map
 DIRECTION_NOTE = {"higher_is_need": "une valeur élevée signale un besoin",
                   "lower_is_need": "une valeur faible signale un besoin"}
 
@@ -59,14 +59,15 @@ def _area(view: TerritoryView, place: Place, geometry, ind: Indicator) -> M.Area
     return M.Area(place.code, place.name, geometry, value if reason is None else None, reason, shown)
 
 
-def _map(view: TerritoryView, ind: Indicator, shapes: dict[str, object], numbers: dict[str, int]) -> dict:
+def _map(view: TerritoryView, ind: Indicator, shapes: dict[str, object], numbers: dict[str, int],
+         layout: M.Layout) -> dict:
     areas = [_area(view, p, shapes[p.code], ind) for p in view.communes]
     label = F.typography(ind.label)
     caption = f"{label} : les communes de {view.territory.display}"
     note = DIRECTION_NOTE.get(ind.direction)
     return {"id": f"carte-{ind.id}", "caption": caption, "note": f"Plus la teinte est foncée, plus la valeur est "
             f"élevée{f' ({note})' if note else ''}.",
-            "svg": Markup(M.choropleth(areas, ind.unit, caption, f"m-{ind.id}", numbers, SHAPES_ID))}
+            "svg": Markup(M.choropleth(areas, ind.unit, caption, f"m-{ind.id}", numbers, SHAPES_ID, layout))}
 
 
 def _context(view: TerritoryView, inputs: Inputs, contours: pl.DataFrame, deps: list[str]) -> list[tuple[str, object]]:
@@ -103,16 +104,16 @@ def build(view: TerritoryView, inputs: Inputs, contours: pl.DataFrame | None) ->
     if len(codes) < 2:
         return {"locator": locator, "themes": [], "key": [], "single": True}
     areas = [M.Area(p.code, p.name, shapes[p.code], None) for p in view.communes]
-    fits = M.labelled(areas)
-    numbers = {p.code: i for i, p in enumerate((p for p in view.communes if p.code in fits), start=1)}
+    layout = M.Layout.of(areas)  # the frame, shapes and number places every map of the territory shares
+    numbers = {p.code: i for i, p in enumerate((p for p in view.communes if p.code in layout.points), start=1)}
     themes = []
     for theme, items in items_by_theme().items():
-        mapped = [_map(view, ind, shapes, numbers) for ind in items if ind.map]
+        mapped = [_map(view, ind, shapes, numbers, layout) for ind in items if ind.map]
         if mapped:
             themes.append({"id": f"cartes-{theme}", "title": THEMES[theme], "maps": mapped})
     key = [(n, p.name) for p in view.communes if (n := numbers.get(p.code))]
     return {"locator": locator, "themes": themes, "key": key, "single": False,
-            "shapes": Markup(M.shape_defs(areas, SHAPES_ID)),
+            "shapes": Markup(M.shape_defs(areas, SHAPES_ID, layout)),
             "unnumbered": len(view.communes) - len(key)}
 
 
