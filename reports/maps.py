@@ -21,6 +21,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import shapely
 
@@ -162,7 +163,7 @@ def _ring_path(coords, frame: Frame, decimals: int) -> str:
     if len(points) < 3:
         return ""
     x0, y0 = points[0]
-    steps = " ".join(f"{_n(b[0] - a[0])} {_n(b[1] - a[1])}" for a, b in zip(points, points[1:]))
+    steps = " ".join(f"{_n(b[0] - a[0])} {_n(b[1] - a[1])}" for a, b in pairwise(points))
     return f"M{_n(x0)} {_n(y0)}l{steps}z"
 
 

@@ -23,6 +23,7 @@ counted in the notes.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -137,14 +138,14 @@ def project(rows: list[dict]) -> None:
         by_crs.setdefault(crs_of(r["dep"]), []).append(i)
     for epsg, indexes in by_crs.items():
         to_crs = Transformer.from_crs(4326, epsg, always_xy=True)
-        projected = shapely.transform([rows[i]["geometry"] for i in indexes],
-                                      lambda xy: _stacked(to_crs.transform(xy[:, 0], xy[:, 1])))
+        projected = shapely.transform([rows[i]["geometry"] for i in indexes], partial(_projected, to_crs))
         for i, g in zip(indexes, projected):
             rows[i]["crs"], rows[i]["geometry"] = epsg, g
 
 
-def _stacked(xy):
-    return np.column_stack(xy)
+def _projected(transformer: Transformer, xy: np.ndarray) -> np.ndarray:
+    """An (n, 2) array of lon/lat projected by `transformer`."""
+    return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
 
 
 def simplify(rows: list[dict], tolerance: float = STAGE_TOLERANCE) -> None:

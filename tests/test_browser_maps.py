@@ -3,7 +3,7 @@ shape per commune with its name and value, has a legend, and fits the printed A4
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/run does)")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
-WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 # CC Vendée Sèvre Autise (the demo EPCI): Benet, Maillezais, Rives-d'Autise, Vix
 COMMUNES = ["85020", "85133", "85162", "85303"]
 NAMES = ["Benet", "Maillezais", "Rives-d'Autise", "Vix"]

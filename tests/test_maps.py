@@ -4,7 +4,7 @@ and the « Cartes » section of the demo reports (one path per commune, legends,
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
@@ -17,7 +17,7 @@ from reports.site import build_site
 from transforms.pipeline import Selection
 from transforms.registry import indicators
 
-WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 # -- classes -------------------------------------------------------------------------------------------------------

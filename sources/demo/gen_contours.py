@@ -100,7 +100,7 @@ def _rounded(geom):
 def departement_shapes() -> dict[str, object]:
     shapes = {dep: Polygon(ring) for dep, ring in OUTLINES.items()}
     shapes["75"] = _ellipse(*CITIES["75056"])
-    island, islet = (_ellipse(c, a, b, angle) for c, a, b, angle in YEU)
+    island = _ellipse(*YEU[0])  # the islet is too small for the département layer
     shapes["85"] = MultiPolygon([shapes["85"], island])
     return shapes
 
