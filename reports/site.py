@@ -19,6 +19,7 @@ from markupsafe import Markup
 from reports import formats as F
 from reports.index import ReportRecord, render_index
 from reports.provenance import sources_read, target_cog
+from reports.sections.maps import staged_contours
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
 from reports.series_data import site_series, territory_series
@@ -58,6 +59,7 @@ class ReportContext:
     series: pl.DataFrame | None = None  # every territory's series (reports.series_data), None: no trend sections
     baseline: int | None = None  # the year the evolutions of the series start from
     evaluation: tuple = ()  # the indicators the CTG follows (transforms.evaluation); empty: the default set
+    contours: pl.DataFrame | None = None  # staged commune contours for the maps (reports.maps); None: not staged
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,8 @@ def report_data(view: TerritoryView, inputs: Inputs, context: ReportContext) -> 
                       comparison_year=_comparison_year(view), quality=quality,
                       data_years=_data_years(inputs, quality), rules=context.rules, state=context.state,
                       series=territory_series(context.series, inputs.membership, view.selection),
-                      baseline=context.baseline, evaluation=context.evaluation)
+                      baseline=context.baseline, evaluation=context.evaluation,
+                      contours=context.contours)
 
 
 def render_view(view: TerritoryView, inputs: Inputs, context: ReportContext) -> Report:
@@ -221,7 +224,8 @@ def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo
         table = _diagnostic(store, customs, rules, inputs, state)
     series, baseline = site_series(store, inputs, customs, state, baseline)
     base = ReportContext(generated_at=generated_at, manifest=manifest, version=pipeline_version(), demo=demo,
-                         rules=rules, state=state, series=series, baseline=baseline, evaluation=tuple(evaluation))
+                         rules=rules, state=state, series=series, baseline=baseline, evaluation=tuple(evaluation),
+                         contours=staged_contours(store))
     records, exports = [], []
     for selection in selections:
         record, paths = build_report(table, inputs, selection, base, out_dir)

@@ -16,6 +16,7 @@ from sources import (
     caf_childcare,
     census,
     cog,
+    contours,
     etat_civil,
     filosofi,
     france_services,
@@ -28,7 +29,7 @@ from sources.staging import Staged
 
 SPECS: tuple[SourceSpec, ...] = (
     *cog.SOURCES, *census.SOURCES, *filosofi.SOURCES, *etat_civil.SOURCES, *caf_benefits.SOURCES,
-    *caf_childcare.SOURCES, *bpe.SOURCES, *france_services.SOURCES, *mobility.SOURCES,
+    *caf_childcare.SOURCES, *bpe.SOURCES, *france_services.SOURCES, *mobility.SOURCES, *contours.SOURCES,
 )
 BY_PARSER: dict[str, SourceSpec] = {spec.parser: spec for spec in SPECS}
 

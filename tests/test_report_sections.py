@@ -37,8 +37,8 @@ def nothing_shared():
 
 def test_the_registry_orders_every_section_once():
     ids = [s.id for s in SECTIONS]
-    assert ids == ["chiffres-cles", "matrice", *THEMES, "evolutions", "evaluation", "observatoire-petite-enfance",
-                   "lieux-de-travail", "donnees-absentes", "clefs-de-lecture", "qualite"]
+    assert ids == ["chiffres-cles", "matrice", *THEMES, "cartes", "evolutions", "evaluation",
+                   "observatoire-petite-enfance", "lieux-de-travail", "donnees-absentes", "clefs-de-lecture", "qualite"]
     assert len(set(ids)) == len(ids)
     assert [s.title for s in SECTIONS[2:2 + len(THEMES)]] == list(THEMES.values())
 

@@ -75,6 +75,7 @@ class Indicator:
     published: Term | None = None
     fallback: str | None = None
     evolution: bool = True
+    map: bool = False  # a key indicator of its theme: mapped commune by commune (reports/sections/maps.py)
 
     @property
     def terms(self) -> tuple[Term, ...]:

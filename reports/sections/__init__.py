@@ -12,6 +12,7 @@ from reports.sections import (
     early_childhood,
     evaluation,
     key_figures,
+    maps,
     needs_matrix,
     open_data_gaps,
     quality_annex,
@@ -26,6 +27,7 @@ SECTIONS: tuple[Section, ...] = (
     key_figures.SECTION,
     needs_matrix.SECTION,
     *themes.SECTIONS,  # one per theme of the indicator catalogue
+    maps.SECTION,  # the communes mapped for the key indicators of each theme
     trends.SECTION,  # the yearly indicators since the baseline year
     evaluation.SECTION,  # the CTG's yearly evaluation
     early_childhood.SECTION,

@@ -38,6 +38,7 @@ class ReportData:
     series: pl.DataFrame | None = None  # the territory's rows of transforms.series (every year of each indicator)
     baseline: int | None = None  # the year every evolution of the series starts from
     evaluation: tuple = ()  # the indicators the CTG follows (transforms.evaluation); empty: the default set
+    contours: pl.DataFrame | None = None  # staged commune contours (sources.contours); None when not staged
 
 
 NEEDS = frozenset(f.name for f in dataclasses.fields(ReportData))
