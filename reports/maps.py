@@ -152,7 +152,7 @@ class Frame:
 
 def _ring_path(coords, frame: Frame, decimals: int) -> str:
     """`M x y l dx dy …z` of one ring, consecutive repeated points dropped; '' for a ring collapsed by rounding."""
-    points = []
+    points: list[tuple[float, float]] = []
     for x, y in coords:
         px, py = frame.point(x, y)
         p = (round(px, decimals), round(py, decimals))

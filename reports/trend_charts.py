@@ -59,7 +59,8 @@ def _ticks(low: float, high: float, count: int = 4) -> list[float]:
 
 def _segments(points: list[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:
     """Runs of consecutive known points: a gap (None) starts a new segment."""
-    runs, current = [], []
+    runs: list[list[tuple[float, float]]] = []
+    current: list[tuple[float, float]] = []
     for x, y in points:
         if y is None:
             if current:

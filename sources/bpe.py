@@ -72,7 +72,9 @@ def data_member(path: Path, pattern: str, *, source: str) -> tuple[str, int | No
     if len(matches) != 1:
         raise ParseError(source, path.name, f"expected exactly one data member matching {pattern!r}, found "
                                             f"{matches or 'none'}; the archive holds {names}")
-    year = regex.fullmatch(matches[0]).groupdict().get("year")
+    found = regex.fullmatch(matches[0])
+    assert found is not None  # matched just above
+    year = found.groupdict().get("year")
     return matches[0], int(year) if year else None
 
 

@@ -20,6 +20,8 @@ The BPE's type A128 counts the same network at 1 January; this list is its curre
 
 from __future__ import annotations
 
+from datetime import date
+
 from pathlib import Path
 
 import polars as pl
@@ -87,7 +89,7 @@ def _year(frame: pl.DataFrame, fail) -> tuple[int, str]:
     if parsed.is_empty():
         raise fail("labellisation_fs", "a date « Espace labellisé dd/mm/yyyy » in at least one row", frame,
                    "labellisation_fs")
-    last = parsed["date"].max()
+    last: date = parsed["date"].max()  # type: ignore[assignment]  # a Date column's max is a date
     return last.year, last.strftime("%d/%m/%Y")
 
 

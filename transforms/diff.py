@@ -19,6 +19,7 @@ its long indicator table (the Parquet export) and the sources it read (the build
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -33,6 +34,7 @@ TOLERANCE = 1e-9  # float noise: a move of exactly the threshold is listed
 
 ValueChange = Literal["moved", "became_available", "became_missing", "reason_changed"]
 FlagChange = Literal["appeared", "disappeared", "raised", "lowered"]
+SourceKind = Literal["new_vintage", "earlier_vintage", "new_year", "revised_file", "added", "removed"]
 
 
 # -- thresholds -------------------------------------------------------------------------------------------------
@@ -71,7 +73,7 @@ class Thresholds:
             return replace(base, threshold=self.indicators[indicator])
         return base
 
-    def overridden(self, items: list[str], known_indicators: set[str] = frozenset()) -> Thresholds:
+    def overridden(self, items: list[str], known_indicators: Collection[str] = frozenset()) -> Thresholds:
         """`["percent=2", "population=1"]` (a unit or an indicator id, `=`, a number >= 0); a name that is
         neither, or a bad number, is a ValueError that says which."""
         units, indicators = dict(self.units), dict(self.indicators)
@@ -145,7 +147,7 @@ class Published:
 class SourceChange:
     source: str
     title: str
-    kind: Literal["new_vintage", "earlier_vintage", "new_year", "revised_file", "added", "removed"]
+    kind: SourceKind
     old: SourceRead | None
     new: SourceRead | None
 
@@ -241,12 +243,13 @@ def source_changes(old: tuple[SourceRead, ...], new: tuple[SourceRead, ...]) -> 
     for source in sorted(before.keys() | after.keys()):
         a, b = before.get(source), after.get(source)
         kind = _source_kind(a, b)
-        if kind:
-            out.append(SourceChange(source, (b or a).title or source, kind, a, b))
+        read = b or a
+        if kind and read is not None:
+            out.append(SourceChange(source, read.title or source, kind, a, b))
     return out
 
 
-def _source_kind(a: SourceRead | None, b: SourceRead | None) -> str | None:
+def _source_kind(a: SourceRead | None, b: SourceRead | None) -> SourceKind | None:
     if a is None:
         return "added"
     if b is None:

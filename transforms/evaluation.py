@@ -76,7 +76,7 @@ class EvaluationItem(BaseModel):
     @field_validator("communes")
     @classmethod
     def _communes(cls, communes: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(check_commune(c) for c in communes)
+        return tuple(str(check_commune(c)) for c in communes)
 
 
 class EvaluationFileError(ValueError):

@@ -78,6 +78,13 @@ class Indicator:
     map: bool = False  # a key indicator of its theme: mapped commune by commune (reports/sections/maps.py)
 
     @property
+    def published_term(self) -> Term:
+        """The publisher's figure a `published` indicator reads (`check` makes sure it names one)."""
+        if self.published is None:
+            raise ValueError(f"{self.id} is a {self.kind} indicator, not a published one")
+        return self.published
+
+    @property
     def terms(self) -> tuple[Term, ...]:
         return self.numerator + self.denominator
 

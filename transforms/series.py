@@ -57,10 +57,10 @@ def has_series(ind: Indicator) -> bool:
 def leading_sources(ind: Indicator) -> tuple[str, ...]:
     """The staged sources whose years are the indicator's years (a published family: every scale of it)."""
     if ind.kind == "published":
-        return tuple(dict.fromkeys(PUBLISHED_SOURCES[ind.published.source].values()))
+        return tuple(dict.fromkeys(PUBLISHED_SOURCES[ind.published_term.source].values()))
     sources = list(dict.fromkeys(t.source for t in ind.terms))
     yearly = [s for s in sources if not is_census(s)]
-    return (yearly or sources)[:1]
+    return tuple((yearly or sources)[:1])
 
 
 def is_yearly(ind: Indicator) -> bool:
@@ -101,7 +101,7 @@ def for_year(inputs: Inputs, year: int) -> Inputs:
             frame = frame.filter(pl.col("year") <= year)
             if frame.is_empty():
                 continue
-            vintages[source] = str(int(frame["year"].max()))
+            vintages[source] = str(frame.select(pl.max("year")).item())
         else:
             frame = frame.filter(pl.col("year") == year)
             vintages[source] = inputs.vintages[source]
@@ -162,7 +162,7 @@ def yearly_years(inputs: Inputs, items: tuple[Indicator, ...] | None = None) -> 
     out = {}
     for ind in items or indicators():
         if is_yearly(ind):
-            name = ind.published.source if ind.kind == "published" else leading_sources(ind)[0]
+            name = ind.published_term.source if ind.kind == "published" else leading_sources(ind)[0]
             years = series_years(inputs, ind)
             if years and len(years) > 1:
                 out[name] = years
@@ -236,7 +236,9 @@ def changes(series: pl.DataFrame, baseline: int) -> pl.DataFrame:
 
 
 def reason_fr(status: str | None) -> str:
-    return REASONS_FR.get(status) or R.LABELS_FR.get(status, status or "")
+    if status is None:
+        return ""
+    return REASONS_FR.get(status) or R.LABELS_FR.get(status, status)
 
 
 def staged_vintages(store, source: str) -> list[str]:

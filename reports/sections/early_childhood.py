@@ -75,7 +75,7 @@ def birth_years(inputs: Inputs) -> list[int]:
     frame = inputs.staged.get(BIRTHS_SOURCE)
     if frame is None or frame.is_empty():
         return []
-    last = int(frame["year"].max())
+    last = int(frame.select(pl.max("year")).item())
     return list(range(last - BIRTH_YEARS + 1, last + 1))
 
 
@@ -90,13 +90,13 @@ def births(view: TerritoryView, inputs: Inputs, places: list[Place], years: list
     for place in places:
         codes = commune_codes(view, inputs, place)
         rows = communes.filter(pl.col("code").is_in(codes))
-        by_year = {}
+        by_year: dict[int, tuple[float | None, str | None]] = {}
         for year in years:
             cells = rows.filter(pl.col("year") == year)
             unknown = cells.filter(pl.col("value").is_null())
             if cells.height < len(codes) or unknown.height:  # a commune without its figure: the sum is unknown
                 reason = unknown["status"].drop_nulls().first() if unknown.height else R.NOT_AVAILABLE
-                by_year[year] = (None, reason or R.MISSING)
+                by_year[year] = (None, str(reason or R.MISSING))
             else:
                 by_year[year] = (float(cells["value"].sum()), None)
         out[place.key] = by_year
@@ -112,7 +112,9 @@ def _cell(value: float | None, status: str | None, unit: str) -> dict:
 def _row(view: TerritoryView, place: Place, years: list[int], born: dict) -> dict:
     children = view.cell(place, CHILDREN) or {}
     cells = [_cell(children.get("value"), children.get("status"), "count")]
-    cells += [_cell(*born.get(place.key, {}).get(y, (None, R.NOT_AVAILABLE)), "count") for y in years]
+    for year in years:
+        value, status = born.get(place.key, {}).get(year, (None, R.NOT_AVAILABLE))
+        cells.append(_cell(value, status, "count"))
     for column in SUPPLY:
         row = view.cell(place, column.key) or {}
         cells.append(_cell(row.get("value"), row.get("status"), column.unit))

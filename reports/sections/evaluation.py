@@ -61,7 +61,7 @@ def target_words(latest: float | None, target: float | None, expected: str | Non
 def _row(view, series, changes, item: EvaluationItem, place: Place, years: list[int], baseline: int) -> dict:
     ind = get(item.indicator)
     rows = {r["year"]: r for r in rows_of(series, place, ind.id)}
-    change = next(iter(changes.filter((pl.col("level") == place.level) & (pl.col("code") == place.code)
+    change: dict = next(iter(changes.filter((pl.col("level") == place.level) & (pl.col("code") == place.code)
                                       & (pl.col("indicator") == ind.id)).to_dicts()), {})
     expected = item.direction or EXPECTED.get(ind.direction)
     verdict, css = trend_words(change, expected, ind.unit)

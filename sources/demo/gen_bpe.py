@@ -87,9 +87,9 @@ def count(code: str, population: float, need: float, typ: str) -> int:
     return max(0, round(population / per * (1 + moved * (need - 0.4)) * (1 + _wiggle(code, typ))))
 
 
-def commune_counts() -> dict[tuple[str, str], int | None]:
+def commune_counts() -> dict[tuple[str, str, str], int | None]:
     """(level, code) x type -> count at COM and ARM levels (None: the secret cell; 0: no row in the file)."""
-    out: dict[tuple[str, str], int | None] = {}
+    out: dict[tuple[str, str, str], int | None] = {}
     for c in COMMUNES:
         arms = [a for a in ARRONDISSEMENTS if a.parent == c.code]
         for typ in LABELS:
@@ -119,7 +119,7 @@ def observations() -> list[tuple[str, str, str, int | None]]:
             members = [c for c in COMMUNES if c.epci == e.siren]
             rows.append(("EPCI", e.siren, typ, _above(counts, members, typ)))
         deps = {d: _above(counts, [c for c in COMMUNES if c.dep == d], typ) * f for d, f in DEP_FACTOR.items()}
-        deps["75"] = counts[("COM", "75056", typ)]  # Paris is a commune and a département
+        deps["75"] = counts[("COM", "75056", typ)] or 0  # Paris is a commune and a département (never secret here)
         regs = {r: sum(v for d, v in deps.items() if any(c.dep == d and c.reg == r for c in COMMUNES)) * f
                 for r, f in REG_FACTOR.items()}
         france = sum(regs.values()) * FRANCE_FACTOR
@@ -127,7 +127,7 @@ def observations() -> list[tuple[str, str, str, int | None]]:
         rows += [("DEP", OVERSEAS["DEP"], typ, max(1, france // 200)), ("REG", OVERSEAS["REG"], typ, max(1, france // 200))]
         rows.append(("FRANCE", "FRANCE", typ, france))
     rows = [r for r in rows if r[3] != 0]  # a territory without the type has no row
-    clisson = counts[("COM", "44043", "D265")]
+    clisson = counts[("COM", "44043", "D265")] or 0
     rows += [("ARR", "443", "D265", clisson * 6), ("BV2022", "44043", "D265", clisson * 2)]
     return rows
 

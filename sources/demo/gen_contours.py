@@ -18,6 +18,7 @@ from pathlib import Path
 import shapely
 from shapely import affinity
 from shapely.geometry import MultiPolygon, Point, Polygon, mapping
+from shapely.geometry.base import BaseGeometry
 
 from sources.demo.files import entry_path, write_text
 from sources.demo.world import ARRONDISSEMENTS, COMMUNES, NO_EPCI
@@ -105,10 +106,10 @@ def departement_shapes() -> dict[str, object]:
     return shapes
 
 
-def commune_shapes() -> dict[str, object]:
+def commune_shapes() -> dict[str, BaseGeometry]:
     """code -> lon/lat geometry of every demo commune (COG 2025) and arrondissement."""
     deps = departement_shapes()
-    shapes: dict[str, object] = {code: _ellipse(*spec) for code, spec in CITIES.items()}
+    shapes: dict[str, BaseGeometry] = {code: _ellipse(*spec) for code, spec in CITIES.items()}
     island, islet = (_ellipse(c, a, b, angle) for c, a, b, angle in YEU)
     shapes["85113"] = MultiPolygon([island, islet])
     for dep in {c.dep for c in COMMUNES}:
@@ -133,7 +134,7 @@ def communes_geojson() -> str:
     shapes = commune_shapes()
     features = []
     for c in sorted(COMMUNES, key=lambda c: c.code):
-        props = {"code": c.code, "nom": c.name, "departement": c.dep, "region": c.reg}
+        props: dict[str, str | bool] = {"code": c.code, "nom": c.name, "departement": c.dep, "region": c.reg}
         if c.epci != NO_EPCI:
             props["epci"] = c.epci
         if c.code in CITIES:
