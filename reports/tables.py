@@ -49,11 +49,19 @@ def chunks(items: list, size: int = MAX_COLUMNS) -> list[list]:
     return out
 
 
-def flag_badge(flag: str | None) -> str:
+# a two-sided indicator (population growth) is flagged for a marked gap either way: never « plus défavorable »
+FLAG_TITLE_TWO_SIDED = {VIGILANCE: "Point de vigilance : écart marqué avec la référence (le département ; la France "
+                                   "pour un département), à la hausse ou à la baisse",
+                        PRIORITY: "Priorité : écart nettement marqué, dans le même sens, avec le département et la "
+                                  "France"}
+
+
+def flag_badge(flag: str | None, direction: str = "") -> str:
     if flag not in FLAG_SYMBOL:
         return ""
     kind = "p" if flag == PRIORITY else "v"
-    return (f'<span class="flag flag-{kind}" title="{escape(FLAG_TITLE[flag])}">{FLAG_SYMBOL[flag]}'
+    title = (FLAG_TITLE_TWO_SIDED if direction == "two_sided" else FLAG_TITLE)[flag]
+    return (f'<span class="flag flag-{kind}" title="{escape(title)}">{FLAG_SYMBOL[flag]}'
             f'<span class="sr"> {escape(flag)}</span></span>')
 
 
@@ -70,7 +78,7 @@ def cell_pattern(indicator: Indicator, shape: tuple) -> str:
     attrs = f'class="c" data-indicator="{escape(indicator.id)}" data-code="{{1}}"'
     if missing:
         return f'<div {attrs}><span class="v miss">{{0}}{mark_html(reason)}</span></div>'
-    parts = [f'<span class="l1">{flag_badge(flag)}<span class="v">{{0}}{mark_html(reason)}</span></span>']
+    parts = [f'<span class="l1">{flag_badge(flag, indicator.direction)}<span class="v">{{0}}{mark_html(reason)}</span></span>']
     if has_count:
         parts.append('<span class="n">{2}</span>')
     if has_evolution:
