@@ -24,8 +24,11 @@ GRID = "#d9dee4"
 TERRITORY = "#1f4e79"  # the territory: dark blue, filled
 DEPARTEMENT = "#c0602b"  # the département: orange, outline
 FRANCE = "#6b7280"  # France: grey tick
-MEN, WOMEN = "#3b73a8", "#c8553d"
-FLAG_FILL = {"vigilance": "#e0a526", "priorité": "#b8332a"}
+MEN, WOMEN = "#3b73a8", "#b8472f"
+# WCAG AA on white (tests/test_report_contrast.py): marks at least 3:1, text at least 4.5:1. The flag dots are a
+# darker amber than the tables' badges (#e0a526 is 2.2:1 on white), the flag symbols darker still, as text.
+FLAG_FILL = {"vigilance": "#a87600", "priorité": "#b8332a"}
+FLAG_INK = {"vigilance": "#6b4500", "priorité": "#7a1c12"}
 FLAG_SYMBOL = {"vigilance": "!", "priorité": "!!"}
 BAR = "#7b96b2"
 WIDTH = 760.0  # viewBox width of every chart; the page scales it down on narrow screens and on paper
@@ -226,6 +229,10 @@ def local_domain(values: list[float]) -> tuple[float, float]:
     return max(lo - margin, floor), hi + margin
 
 
+SCALE_NOTE = ("Chaque ligne a sa propre échelle : les valeurs en gris à ses deux extrémités en sont les bornes "
+              "(un écart se lit sur sa ligne, pas d'une ligne à l'autre).")
+
+
 def positioning(rows: list[Position], territory: str, departement: str | None, ident: str) -> str:
     """One line per indicator on its own scale: the territory (dot), its département (diamond), France (tick).
     A département (`departement` None) is set against France alone."""
@@ -237,7 +244,9 @@ def positioning(rows: list[Position], territory: str, departement: str | None, i
               f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), "
               + (f"{departement} (losange), " if departement else "") + "France (trait).", ident)
     legend = [("territory", territory)] + ([("departement", departement)] if departement else [])
-    top = _legend(svg, 10, 16, legend + [("france", "France")], width - 10) + 10
+    top = _legend(svg, 10, 16, legend + [("france", "France")], width - 10)
+    svg.text(10, top + 16, SCALE_NOTE, fill=MUTED, font_size=10)  # what the grey end values are
+    top += 26
     for i, r in enumerate(rows):
         y = top + i * row
         cy = y + row / 2
@@ -254,7 +263,7 @@ def positioning(rows: list[Position], territory: str, departement: str | None, i
         scale = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)  # noqa: E731
         svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=2)
         for end, anchor, x in ((lo, "end", x0 - 4), (hi, "start", x1 + 4)):  # the line's own scale, at its ends
-            svg.text(x, cy + 3.5, F.value(end, r.unit), text_anchor=anchor, font_size=8.5, fill="#8a94a0")
+            svg.text(x, cy + 3.5, F.value(end, r.unit), text_anchor=anchor, font_size=10, fill=MUTED)
         if lo < 0 < hi:
             svg.add("line", x1=scale(0.0), x2=scale(0.0), y1=cy - 7, y2=cy + 7, stroke=MUTED, stroke_width=0.8)
         if r.france is not None:
@@ -267,7 +276,7 @@ def positioning(rows: list[Position], territory: str, departement: str | None, i
             text = F.value(r.value, r.unit) + r.mark
         value = svg.text(width - value_w + 6, cy + 4, text, font_weight="600")
         if r.flag in FLAG_SYMBOL:
-            ET.SubElement(value, "tspan", {"fill": FLAG_FILL[r.flag], "dx": "4"}).text = FLAG_SYMBOL[r.flag]
+            ET.SubElement(value, "tspan", {"fill": FLAG_INK[r.flag], "dx": "4"}).text = FLAG_SYMBOL[r.flag]
     svg.resize(top + row * len(rows) + 6)
     return svg.render()
 
@@ -323,7 +332,7 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
                 stroke_width=1)
         value = svg.text(width - value_w + 6, cy + 4, F.value(b.value, unit) + b.mark, font_size=10.5)
         if b.flag in FLAG_SYMBOL:
-            ET.SubElement(value, "tspan", {"fill": FLAG_FILL[b.flag], "dx": "4", "font-weight": "700"}).text = \
+            ET.SubElement(value, "tspan", {"fill": FLAG_INK[b.flag], "dx": "4", "font-weight": "700"}).text = \
                 FLAG_SYMBOL[b.flag]
     svg.resize(bottom + 8)
     return svg.render()

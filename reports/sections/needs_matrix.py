@@ -14,7 +14,7 @@ from reports.tables import CODE, FRENCH, group_label, house_style
 from reports.view import Place, TerritoryView
 from transforms.registry import THEMES
 
-MATRIX_FILL = {0: None, 1: "#fdf0d2", 2: "#f9d2a6", 3: "#f0a59b"}
+MATRIX_FILL = {0: None, 1: "#fdf0d2", 2: "#f9d2a6", 3: "#f3b4aa"}  # the inks keep 4.5:1 on each
 # Soft hyphens (U+00AD) where the narrow matrix columns may break a long theme name (browsers on Linux do not
 # hyphenate French by themselves).
 HYPHENATED = {"Démographie": "Démo\u00adgraphie", "Vieillissement": "Vieillis\u00adsement"}
@@ -109,7 +109,7 @@ CSS = """
 .mx { display: inline-flex; gap: .35rem; font-weight: 700; font-variant-numeric: tabular-nums; }
 .mxp { color: var(--prio-ink); }
 .mxv { color: var(--vig-ink); }
-.mx0 { color: #a7b0ba; font-weight: 400; }
+.mx0 { color: var(--muted); font-weight: 400; }
 """
 
 SECTION = Section(id="matrice", title="Matrice des besoins", needs=("view",), build=build, template=TEMPLATE,

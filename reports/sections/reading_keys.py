@@ -70,7 +70,7 @@ TEMPLATE = """\
   <h3>Signaux de besoin</h3>
   <dl class="keys">
     <dt><span class="flag flag-v">!</span> Point de vigilance</dt><dd>La valeur est {{ rules_text.vigilance }}.</dd>
-    <dt><span class="flag flag-p">!!</span> Priorité</dt><dd>La valeur est {{ rules_text.priorite }} (écart relatif). Le sens du besoin dépend de l'indicateur (un taux de pauvreté élevé, un taux de couverture bas) ; les indicateurs neutres et les effectifs ne sont jamais signalés. Ces signaux ouvrent la discussion entre partenaires ; ils ne la remplacent pas.</dd>
+    <dt><span class="flag flag-p">!!</span> Priorité</dt><dd>La valeur est {{ rules_text.priorite }} (écart relatif). Le sens du besoin dépend de l'indicateur (un taux de pauvreté élevé, un taux de couverture bas) ; les indicateurs neutres et les effectifs ne sont jamais signalés. Pour un indicateur à double sens (la variation annuelle de la population), c'est un écart marqué dans un sens ou dans l'autre qui est signalé : une forte croissance sollicite les services (écoles, accueil du jeune enfant) autant qu'une baisse les fragilise. Ces signaux ouvrent la discussion entre partenaires ; ils ne la remplacent pas.</dd>
   </dl>
   <h3>Précautions générales</h3>
   <dl class="keys">
@@ -86,10 +86,10 @@ TEMPLATE = """\
   <h3>{{ group.theme }}</h3>
   <table class="plain defs">
     <colgroup><col style="width:20%"><col style="width:34%"><col style="width:12%"><col style="width:14%"><col style="width:20%"></colgroup>
-    <thead><tr><th>Indicateur</th><th>Définition</th><th>Sens de lecture</th><th>Source</th><th>Précautions</th></tr></thead>
+    <thead><tr><th scope="col">Indicateur</th><th scope="col">Définition</th><th scope="col">Sens de lecture</th><th scope="col">Source</th><th scope="col">Précautions</th></tr></thead>
     <tbody>
     {% for r in group.rows %}
-      <tr><td>{{ r.label }}<br><span class="small">{{ r.unit }}</span></td><td>{{ r.definition }}{% if r.minimum %} <span class="small">Non calculé sous {{ r.minimum }} au dénominateur.</span>{% endif %}</td><td>{{ r.direction }}</td><td>{{ r.source }}</td><td>{{ r.caveat }}</td></tr>
+      <tr><th scope="row">{{ r.label }}<br><span class="small">{{ r.unit }}</span></th><td>{{ r.definition }}{% if r.minimum %} <span class="small">Non calculé sous {{ r.minimum }} au dénominateur.</span>{% endif %}</td><td>{{ r.direction }}</td><td>{{ r.source }}</td><td>{{ r.caveat }}</td></tr>
     {% endfor %}
     </tbody>
   </table>
@@ -102,7 +102,7 @@ dl.keys { display: grid; grid-template-columns: 12rem 1fr; gap: .4rem 1rem; marg
 dl.keys dt { font-weight: 650; }
 dl.keys dd { margin: 0; }
 table.defs { table-layout: fixed; }
-table.defs td:first-child { font-weight: 600; }
+table.defs tbody th { font-weight: 600; }
 .marks { columns: 2; list-style: none; padding: 0; font-size: .86rem; }
 .marks li { break-inside: avoid; }
 """

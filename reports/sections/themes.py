@@ -216,7 +216,7 @@ TEMPLATE = """\
 CSS = """
 /* « À retenir » of the themes */
 .retenir { background: #f7f9fb; border-left: 4px solid var(--orange); padding: .7rem 1rem .7rem 1.1rem; margin: 1rem 0 1.2rem; }
-.retenir h3 { margin: 0 0 .35rem; font-size: .9rem; text-transform: uppercase; letter-spacing: .06em; color: var(--orange); }
+.retenir h3 { margin: 0 0 .35rem; font-size: .9rem; text-transform: uppercase; letter-spacing: .06em; color: var(--orange-ink); }
 .retenir ul { margin: 0; padding-left: 1.1rem; }
 .retenir li { margin: .15rem 0; }
 .retenir li ul { columns: 2; column-gap: 2rem; margin: .2rem 0 0; font-size: .93rem; }
