@@ -236,7 +236,7 @@ SCALE_NOTE = ("Chaque ligne a sa propre échelle : les valeurs en gris à ses de
 def positioning(rows: list[Position], territory: str, departement: str | None, ident: str) -> str:
     """One line per indicator on its own scale: the territory (dot), its département (diamond), France (tick).
     A département (`departement` None) is set against France alone."""
-    width, row = WIDTH, 38.0
+    width, row = WIDTH, 32.0  # two lines of label (13 px apart) and the marks fit in a row
     label_w, value_w = 280.0, 96.0
     x0, x1 = label_w + 44, width - value_w - 58
     svg = Svg(width, 100, f"Positionnement de {territory} : " + (f"{departement} et France" if departement

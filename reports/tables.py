@@ -20,7 +20,7 @@ from reports.view import COMMUNES, Place, TerritoryView
 from transforms.compare import PRIORITY, VIGILANCE
 from transforms.registry import THEMES, Indicator
 
-MAX_COLUMNS = 5  # indicators per table: five columns and the names fit an A4 page width
+MAX_COLUMNS = 6  # indicators per table: six columns of 8 pt figures and the names fit an A4 page width
 FLAG_FILL = {VIGILANCE: "#fdf0d2", PRIORITY: "#f8d9d5"}
 FLAG_SYMBOL = {VIGILANCE: "!", PRIORITY: "!!"}
 # a commune or an EPCI is compared with its département, a département with France (transforms.compare)
@@ -219,8 +219,18 @@ def theme_tables(view: TerritoryView, theme: str, items: list[Indicator], compar
             .pipe(_fills, view, chunk)
             .pipe(house_style)
         )
-        out.append(gt.as_raw_html())
+        out.append(print_wrapped(gt.as_raw_html(), len(view.places)))
     return out
+
+
+LONG_TABLE_ROWS = 14  # from this many places, a table fills most of an A4 page (27 px a row in print)
+
+
+def print_wrapped(table_html: str, rows: int) -> str:
+    """A short table moves whole to the next page rather than split; a long one (a page's worth of rows) may start
+    on the current page and go on over the next, its header repeated, so no page is left half empty before it."""
+    kind = "t-long" if rows >= LONG_TABLE_ROWS else "t-short"
+    return f'<div class="{kind}">{table_html}</div>'
 
 
 def house_style(gt: GT) -> GT:

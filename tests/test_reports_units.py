@@ -146,9 +146,11 @@ def test_cell_text_from_data_is_escaped():
 
 
 def test_columns_are_split_into_even_tables():
-    assert [len(c) for c in T.chunks(list(range(11)))] == [4, 4, 3]  # 11 > 2 x 5: three tables
-    assert [len(c) for c in T.chunks(list(range(6)))] == [3, 3]
-    assert [len(c) for c in T.chunks(list(range(5)))] == [5]
+    # six columns a table (issue 13: a compact print): 11 = 6 + 5; 13 > 2 x 6: three tables of 5, 4, 4
+    assert [len(c) for c in T.chunks(list(range(11)))] == [6, 5]
+    assert [len(c) for c in T.chunks(list(range(13)))] == [5, 4, 4]
+    assert [len(c) for c in T.chunks(list(range(7)))] == [4, 3]
+    assert [len(c) for c in T.chunks(list(range(6)))] == [6]
     assert T.chunks([]) == []
 
 

@@ -85,11 +85,11 @@ TEMPLATE = """\
   {% for group in reading_keys %}
   <h3>{{ group.theme }}</h3>
   <table class="plain defs">
-    <colgroup><col style="width:20%"><col style="width:34%"><col style="width:12%"><col style="width:14%"><col style="width:20%"></colgroup>
-    <thead><tr><th scope="col">Indicateur</th><th scope="col">Définition</th><th scope="col">Sens de lecture</th><th scope="col">Source</th><th scope="col">Précautions</th></tr></thead>
+    <colgroup><col style="width:27%"><col style="width:56%"><col style="width:17%"></colgroup>
+    <thead><tr><th scope="col">Indicateur</th><th scope="col">Définition, sens de lecture et précautions</th><th scope="col">Source</th></tr></thead>
     <tbody>
     {% for r in group.rows %}
-      <tr><th scope="row">{{ r.label }}<br><span class="small">{{ r.unit }}</span></th><td>{{ r.definition }}{% if r.minimum %} <span class="small">Non calculé sous {{ r.minimum }} au dénominateur.</span>{% endif %}</td><td>{{ r.direction }}</td><td>{{ r.source }}</td><td>{{ r.caveat }}</td></tr>
+      <tr><th scope="row">{{ r.label }} <span class="small">({{ r.unit }})</span></th><td>{{ r.definition }}{% if r.minimum %} <span class="small">Non calculé sous {{ r.minimum }} au dénominateur.</span>{% endif %} <span class="small">Sens de lecture : {{ r.direction }}.</span>{% if r.caveat %}<br><span class="caveat">Précaution : {{ r.caveat }}</span>{% endif %}</td><td>{{ r.source }}</td></tr>
     {% endfor %}
     </tbody>
   </table>
@@ -103,6 +103,9 @@ dl.keys dt { font-weight: 650; }
 dl.keys dd { margin: 0; }
 table.defs { table-layout: fixed; }
 table.defs tbody th { font-weight: 600; }
+table.defs .caveat { color: var(--muted); }
+table.defs th .small { font-weight: 400; }
+@media print { table.defs { line-height: 1.3; } }
 .marks { columns: 2; list-style: none; padding: 0; font-size: .86rem; }
 .marks li { break-inside: avoid; }
 """
