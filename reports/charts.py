@@ -303,7 +303,7 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
     """Communes sorted by value (empty ones last) on a common scale around their values, with the territory,
     the département and France as vertical lines. Dots rather than bars: bars would have to start at zero, and a
     median income of 23,000 € against 24,000 € would show as two equal bars."""
-    width, row, label_w, value_w = WIDTH, 22.0, 190.0, 100.0
+    width, row, label_w, value_w = WIDTH, 19.0, 190.0, 100.0
     known = [b for b in bars if b.value is not None]
     ordered = sorted(known, key=lambda b: (-b.value, b.label)) + sorted((b for b in bars if b.value is None),
                                                                          key=lambda b: b.label)
