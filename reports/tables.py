@@ -189,7 +189,34 @@ def source_note(view: TerritoryView, items: list[Indicator], geography: str) -> 
     if legend:
         text += '<br><span class="legend">' + " · ".join(
             f'<sup class="mk">{escape(m)}</sup>&#8239;{escape(label)}' for m, label in legend) + "</span>"
+    covered = coverage_note(view, items)
+    if covered:
+        text += '<br><span class="legend">' + escape(covered) + "</span>"
     return text
+
+
+def coverage_text(share: float) -> str:
+    """0.9997 -> `plus de 99,9 %` (never a rounded `100,0 %` for a value that leaves communes out); 0.955 -> `95,5 %`."""
+    if share * 100 >= 99.95:
+        return "plus de " + F.value(99.9, "percent")
+    return F.value(share * 100, "percent")
+
+
+def coverage_note(view: TerritoryView, items: list[Indicator]) -> str:
+    """What each value computed without its secret communes covers: « hs : France, 99,8 % de la population »."""
+    shares: dict[str, list[str]] = {}
+    for ind in items:
+        for p in view.places:
+            row = view.cell(p, ind.id)
+            if row and row.get("status") == N.R.PARTIAL_SECRET and row.get("coverage") is not None:
+                share = coverage_text(row["coverage"])
+                shares.setdefault(p.display, [])
+                if share not in shares[p.display]:
+                    shares[p.display].append(share)
+    if not shares:
+        return ""
+    parts = [f"{place}, {' ou '.join(values)} de la population" for place, values in shares.items()]
+    return f"hs : hors communes au secret statistique, les valeurs couvrent {' ; '.join(parts)}."
 
 
 def theme_tables(view: TerritoryView, theme: str, items: list[Indicator], comparison_year: int | None,

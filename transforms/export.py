@@ -23,6 +23,7 @@ COLUMNS_FR = {
     "ref_dep": "référence département", "ref_france": "référence France", "comparison_year": "année de comparaison",
     "value_comparison": "valeur à l'année de comparaison", "evolution": "évolution", "evolution_unit":
     "unité de l'évolution", "flag": "signal", "source": "source",
+    "coverage": "couverture (% de la population)",  # a rate computed without its secret communes (partial.py)
 }
 
 
@@ -67,6 +68,7 @@ def french(table: pl.DataFrame) -> pl.DataFrame:
         evolution_unit=pl.col("evolution_unit").replace_strict(EVOLUTION_UNITS_FR, default=pl.col("evolution_unit"),
                                                                return_dtype=pl.String),
         *[pl.col(c).round(3) for c in ROUNDED if c in table.columns],
+        *[(pl.col("coverage") * 100).round(1)] if "coverage" in table.columns else [],
     )
     present = [c for c in COLUMNS_FR if c in table.columns]
     return table.select(present).rename({c: COLUMNS_FR[c] for c in present})

@@ -34,6 +34,12 @@ READING_KEYS = (
                    "et avec autant de décimales que la valeur (2,26 puis 2,24 personnes par ménage : −0,02). "
                    "La flèche suit le signe de l'évolution affichée ; ≈ signale une évolution qui s'arrondit à "
                    "zéro."),
+    ("Secret statistique", "Une commune dont un chiffre est soumis au secret reste vide. Au-dessus de la commune "
+                           "(intercommunalité, département, France, regroupement), un taux est calculé sur les "
+                           "communes dont les chiffres sont connus, numérateur et dénominateur ensemble, dès "
+                           "qu'elles réunissent au moins 90 % de la population du territoire (marque hs, avec la "
+                           "part de la population couverte sous le tableau) ; en deçà, il reste vide. Un effectif "
+                           "(naissances, places) n'est jamais complété sans ses parts secrètes."),
     ("Solde migratoire", "Le solde migratoire est « apparent » : il est estimé par différence entre la variation "
                          "totale et le solde naturel, et porte aussi les écarts de mesure entre deux recensements."),
 )
