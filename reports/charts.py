@@ -24,6 +24,7 @@ GRID = "#d9dee4"
 TERRITORY = "#1f4e79"  # the territory: dark blue, filled
 DEPARTEMENT = "#c0602b"  # the département: orange, outline
 FRANCE = "#6b7280"  # France: grey tick
+EPCI = "#2e7d4f"  # a commune's EPCI: green square outline (its first comparison, issue 13)
 MEN, WOMEN = "#3b73a8", "#b8472f"
 # WCAG AA on white (tests/test_report_contrast.py): marks at least 3:1, text at least 4.5:1. The flag dots are a
 # darker amber than the tables' badges (#e0a526 is 2.2:1 on white), the flag symbols darker still, as text.
@@ -32,7 +33,8 @@ FLAG_INK = {"vigilance": "#6b4500", "priorité": "#7a1c12"}
 FLAG_SYMBOL = {"vigilance": "!", "priorité": "!!"}
 BAR = "#7b96b2"
 WIDTH = 760.0  # viewBox width of every chart; the page scales it down on narrow screens and on paper
-REFERENCE_LINES = {"territory": (TERRITORY, None), "departement": (DEPARTEMENT, "5 3"), "france": (FRANCE, "2 2")}
+REFERENCE_LINES = {"territory": (TERRITORY, None), "epci": (EPCI, "8 3"), "departement": (DEPARTEMENT, "5 3"),
+                   "france": (FRANCE, "2 2")}
 
 
 def _num(x: float) -> str:
@@ -97,6 +99,8 @@ def _legend(svg: Svg, x: float, y: float, items: list[tuple[str, str]], max_x: f
             svg.add("circle", g, cx=x + 5, cy=y - 4, r=4.5, fill=TERRITORY)
         elif shape == "departement":
             svg.add("path", g, d=_diamond(x + 5, y - 4, 5), fill="#fff", stroke=DEPARTEMENT, stroke_width=1.8)
+        elif shape == "epci":
+            svg.add("rect", g, x=x + 0.5, y=y - 8.5, width=9, height=9, fill="#fff", stroke=EPCI, stroke_width=1.8)
         elif shape == "france":
             svg.add("rect", g, x=x + 3.5, y=y - 11, width=3, height=14, fill=FRANCE)
         elif shape == "departement-outline":
@@ -216,6 +220,7 @@ class Position:
     france: float | None
     flag: str | None = None
     mark: str = ""  # footnote mark when the value is empty or borrowed
+    epci: float | None = None  # the commune's EPCI (a commune's report only)
 
 
 def local_domain(values: list[float]) -> tuple[float, float]:
@@ -233,17 +238,21 @@ SCALE_NOTE = ("Chaque ligne a sa propre échelle : les valeurs en gris à ses de
               "(un écart se lit sur sa ligne, pas d'une ligne à l'autre).")
 
 
-def positioning(rows: list[Position], territory: str, departement: str | None, ident: str) -> str:
-    """One line per indicator on its own scale: the territory (dot), its département (diamond), France (tick).
-    A département (`departement` None) is set against France alone."""
+def positioning(rows: list[Position], territory: str, departement: str | None, ident: str,
+                epci: str | None = None) -> str:
+    """One line per indicator on its own scale: the territory (dot), a commune's EPCI (square) when `epci` is
+    given, its département (diamond), France (tick). A département (`departement` None) is set against France
+    alone."""
     width, row = WIDTH, 32.0  # two lines of label (13 px apart) and the marks fit in a row
     label_w, value_w = 280.0, 96.0
     x0, x1 = label_w + 44, width - value_w - 58
-    svg = Svg(width, 100, f"Positionnement de {territory} : " + (f"{departement} et France" if departement
-                                                                   else "France"),
+    against = ", ".join(n for n in (epci, departement) if n)
+    svg = Svg(width, 100, f"Positionnement de {territory} : " + (f"{against} et France" if against else "France"),
               f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), "
+              + (f"{epci} (carré), " if epci else "")
               + (f"{departement} (losange), " if departement else "") + "France (trait).", ident)
-    legend = [("territory", territory)] + ([("departement", departement)] if departement else [])
+    legend = [("territory", territory)] + ([("epci", epci)] if epci else [])
+    legend += [("departement", departement)] if departement else []
     top = _legend(svg, 10, 16, legend + [("france", "France")], width - 10)
     svg.text(10, top + 16, SCALE_NOTE, fill=MUTED, font_size=10)  # what the grey end values are
     top += 26
@@ -255,7 +264,7 @@ def positioning(rows: list[Position], territory: str, departement: str | None, i
         lines = _wrap(r.label, 46)
         for n, line in enumerate(lines):
             svg.text(10, cy + 4 + (n - (len(lines) - 1) / 2) * 13, line)
-        known = [v for v in (r.value, r.departement, r.france) if v is not None]
+        known = [v for v in (r.value, r.epci if epci else None, r.departement, r.france) if v is not None]
         if not known:
             svg.text(x1 + 30, cy + 4, f"—{r.mark}", fill=MUTED)
             continue
@@ -270,6 +279,9 @@ def positioning(rows: list[Position], territory: str, departement: str | None, i
             svg.add("rect", x=scale(r.france) - 1.5, y=cy - 9, width=3, height=18, fill=FRANCE)
         if r.departement is not None:
             svg.add("path", d=_diamond(scale(r.departement), cy, 6), fill="#fff", stroke=DEPARTEMENT, stroke_width=2)
+        if epci and r.epci is not None:
+            svg.add("rect", x=scale(r.epci) - 5, y=cy - 5, width=10, height=10, fill="none", stroke=EPCI,
+                    stroke_width=2)
         text = f"—{r.mark}"
         if r.value is not None:
             svg.add("circle", cx=scale(r.value), cy=cy, r=5.5, fill=TERRITORY)
@@ -296,7 +308,7 @@ class Bar:
 class Reference:
     label: str
     value: float | None
-    kind: str  # territory | departement | france
+    kind: str  # territory | epci | departement | france
 
 
 def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: str, ident: str) -> str:
