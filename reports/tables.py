@@ -102,13 +102,15 @@ def cell_shape(row: dict | None, indicator: Indicator) -> tuple:
 def header_html(indicator: Indicator, year: int | None, comparison_year: int | None = None) -> str:
     """Label, unit and year; a growth rate is a mean over a period, so its header gives the period."""
     hint = F.UNIT_HINTS.get(indicator.unit, "")
+    if "pour 100" in indicator.label:  # « (pour 100 ménages) » says it already
+        hint = ""
     if indicator.unit == "percent_per_year" and year and comparison_year:
         when = f", {comparison_year}-{year}"
     else:
         when = f", {year}" if year else ""
     no_evolution = mark_html(N.R.DEFINITION_CHANGE) if not indicator.evolution else ""
     return (f'<span class="h-l">{escape(F.typography(indicator.label))}{no_evolution}</span>'
-            f'<span class="h-u">{escape(hint + when)}</span>')
+            f'<span class="h-u">{escape((hint + when).removeprefix(", "))}</span>')
 
 
 def _year(view: TerritoryView, indicator: Indicator, column: str = "year") -> int | None:

@@ -50,7 +50,7 @@ def reading_keys(view: TerritoryView) -> list[dict]:
     sources = dict(view.rows.select("indicator", "source").drop_nulls().unique("indicator").iter_rows())
     return [{"theme": THEMES[theme], "rows": [
         {"label": F.typography(i.label), "definition": F.typography(i.definition),
-         "direction": DIRECTIONS_FR.get(i.direction, i.direction), "unit": F.UNIT_HINTS.get(i.unit, i.unit),
+         "direction": DIRECTIONS_FR.get(i.direction, i.direction), "unit": "" if "pour 100" in i.label else F.UNIT_HINTS.get(i.unit, i.unit),
          "source": sources.get(i.id, ""), "caveat": F.typography(i.caveat),
          "minimum": F.count(i.min_denominator) if i.min_denominator else ""} for i in items]}
         for theme, items in items_by_theme().items()]
@@ -95,7 +95,7 @@ TEMPLATE = """\
     <thead><tr><th scope="col">Indicateur</th><th scope="col">Définition, sens de lecture et précautions</th><th scope="col">Source</th></tr></thead>
     <tbody>
     {% for r in group.rows %}
-      <tr><th scope="row">{{ r.label }} <span class="small">({{ r.unit }})</span></th><td>{{ r.definition }}{% if r.minimum %} <span class="small">Non calculé sous {{ r.minimum }} au dénominateur.</span>{% endif %} <span class="small">Sens de lecture : {{ r.direction }}.</span>{% if r.caveat %}<br><span class="caveat">Précaution : {{ r.caveat }}</span>{% endif %}</td><td>{{ r.source }}</td></tr>
+      <tr><th scope="row">{{ r.label }}{% if r.unit %} <span class="small">({{ r.unit }})</span>{% endif %}</th><td>{{ r.definition }}{% if r.minimum %} <span class="small">Non calculé sous {{ r.minimum }} au dénominateur.</span>{% endif %} <span class="small">Sens de lecture : {{ r.direction }}.</span>{% if r.caveat %}<br><span class="caveat">Précaution : {{ r.caveat }}</span>{% endif %}</td><td>{{ r.source }}</td></tr>
     {% endfor %}
     </tbody>
   </table>
