@@ -26,8 +26,8 @@ WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 # L'Île-d'Yeu, in none, left out) in three départements
 SIXTEEN = ("44043", "44064", "44071", "44088", "44142", "49099", "49192", "49299", "49332", "85020", "85133",
            "85162", "85303", "85084", "85165", "85212")
-# Page counts measured before issue 13: 37 for the demo EPCI (4 communes), 53 for the sixteen communes; after: 25
-# and 34. The bounds leave room for a few more paragraphs per theme, not for a return of the half-empty pages.
+# Page counts measured before issue 13: 37 for the demo EPCI (4 communes), 53 for the sixteen communes; after: 26
+# and 35. The bounds leave room for a few more paragraphs per theme, not for a return of the half-empty pages.
 MAX_PAGES = {"demo": 30, "sixteen": 38}
 
 # Each table's title cell and the first cell of its first body row get a marker the PDF's text gives back
