@@ -24,12 +24,17 @@ GRID = "#d9dee4"
 TERRITORY = "#1f4e79"  # the territory: dark blue, filled
 DEPARTEMENT = "#c0602b"  # the département: orange, outline
 FRANCE = "#6b7280"  # France: grey tick
-MEN, WOMEN = "#3b73a8", "#c8553d"
-FLAG_FILL = {"vigilance": "#e0a526", "priorité": "#b8332a"}
+EPCI = "#2e7d4f"  # a commune's EPCI: green square outline (its first comparison, issue 13)
+MEN, WOMEN = "#3b73a8", "#b8472f"
+# WCAG AA on white (tests/test_report_contrast.py): marks at least 3:1, text at least 4.5:1. The flag dots are a
+# darker amber than the tables' badges (#e0a526 is 2.2:1 on white), the flag symbols darker still, as text.
+FLAG_FILL = {"vigilance": "#a87600", "priorité": "#b8332a"}
+FLAG_INK = {"vigilance": "#6b4500", "priorité": "#7a1c12"}
 FLAG_SYMBOL = {"vigilance": "!", "priorité": "!!"}
 BAR = "#7b96b2"
 WIDTH = 760.0  # viewBox width of every chart; the page scales it down on narrow screens and on paper
-REFERENCE_LINES = {"territory": (TERRITORY, None), "departement": (DEPARTEMENT, "5 3"), "france": (FRANCE, "2 2")}
+REFERENCE_LINES = {"territory": (TERRITORY, None), "epci": (EPCI, "8 3"), "departement": (DEPARTEMENT, "5 3"),
+                   "france": (FRANCE, "2 2")}
 
 
 def _num(x: float) -> str:
@@ -94,6 +99,8 @@ def _legend(svg: Svg, x: float, y: float, items: list[tuple[str, str]], max_x: f
             svg.add("circle", g, cx=x + 5, cy=y - 4, r=4.5, fill=TERRITORY)
         elif shape == "departement":
             svg.add("path", g, d=_diamond(x + 5, y - 4, 5), fill="#fff", stroke=DEPARTEMENT, stroke_width=1.8)
+        elif shape == "epci":
+            svg.add("rect", g, x=x + 0.5, y=y - 8.5, width=9, height=9, fill="#fff", stroke=EPCI, stroke_width=1.8)
         elif shape == "france":
             svg.add("rect", g, x=x + 3.5, y=y - 11, width=3, height=14, fill=FRANCE)
         elif shape == "departement-outline":
@@ -213,6 +220,7 @@ class Position:
     france: float | None
     flag: str | None = None
     mark: str = ""  # footnote mark when the value is empty or borrowed
+    epci: float | None = None  # the commune's EPCI (a commune's report only)
 
 
 def local_domain(values: list[float]) -> tuple[float, float]:
@@ -226,18 +234,28 @@ def local_domain(values: list[float]) -> tuple[float, float]:
     return max(lo - margin, floor), hi + margin
 
 
-def positioning(rows: list[Position], territory: str, departement: str | None, ident: str) -> str:
-    """One line per indicator on its own scale: the territory (dot), its département (diamond), France (tick).
-    A département (`departement` None) is set against France alone."""
-    width, row = WIDTH, 38.0
+SCALE_NOTE = ("Chaque ligne a sa propre échelle : les valeurs en gris à ses deux extrémités en sont les bornes "
+              "(un écart se lit sur sa ligne, pas d'une ligne à l'autre).")
+
+
+def positioning(rows: list[Position], territory: str, departement: str | None, ident: str,
+                epci: str | None = None) -> str:
+    """One line per indicator on its own scale: the territory (dot), a commune's EPCI (square) when `epci` is
+    given, its département (diamond), France (tick). A département (`departement` None) is set against France
+    alone."""
+    width, row = WIDTH, 32.0  # two lines of label (13 px apart) and the marks fit in a row
     label_w, value_w = 280.0, 96.0
     x0, x1 = label_w + 44, width - value_w - 58
-    svg = Svg(width, 100, f"Positionnement de {territory} : " + (f"{departement} et France" if departement
-                                                                   else "France"),
+    against = ", ".join(n for n in (epci, departement) if n)
+    svg = Svg(width, 100, f"Positionnement de {territory} : " + (f"{against} et France" if against else "France"),
               f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), "
+              + (f"{epci} (carré), " if epci else "")
               + (f"{departement} (losange), " if departement else "") + "France (trait).", ident)
-    legend = [("territory", territory)] + ([("departement", departement)] if departement else [])
-    top = _legend(svg, 10, 16, legend + [("france", "France")], width - 10) + 10
+    legend = [("territory", territory)] + ([("epci", epci)] if epci else [])
+    legend += [("departement", departement)] if departement else []
+    top = _legend(svg, 10, 16, legend + [("france", "France")], width - 10)
+    svg.text(10, top + 16, SCALE_NOTE, fill=MUTED, font_size=10)  # what the grey end values are
+    top += 26
     for i, r in enumerate(rows):
         y = top + i * row
         cy = y + row / 2
@@ -246,7 +264,7 @@ def positioning(rows: list[Position], territory: str, departement: str | None, i
         lines = _wrap(r.label, 46)
         for n, line in enumerate(lines):
             svg.text(10, cy + 4 + (n - (len(lines) - 1) / 2) * 13, line)
-        known = [v for v in (r.value, r.departement, r.france) if v is not None]
+        known = [v for v in (r.value, r.epci if epci else None, r.departement, r.france) if v is not None]
         if not known:
             svg.text(x1 + 30, cy + 4, f"—{r.mark}", fill=MUTED)
             continue
@@ -254,20 +272,23 @@ def positioning(rows: list[Position], territory: str, departement: str | None, i
         scale = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)  # noqa: E731
         svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=2)
         for end, anchor, x in ((lo, "end", x0 - 4), (hi, "start", x1 + 4)):  # the line's own scale, at its ends
-            svg.text(x, cy + 3.5, F.value(end, r.unit), text_anchor=anchor, font_size=8.5, fill="#8a94a0")
+            svg.text(x, cy + 3.5, F.value(end, r.unit), text_anchor=anchor, font_size=10, fill=MUTED)
         if lo < 0 < hi:
             svg.add("line", x1=scale(0.0), x2=scale(0.0), y1=cy - 7, y2=cy + 7, stroke=MUTED, stroke_width=0.8)
         if r.france is not None:
             svg.add("rect", x=scale(r.france) - 1.5, y=cy - 9, width=3, height=18, fill=FRANCE)
         if r.departement is not None:
             svg.add("path", d=_diamond(scale(r.departement), cy, 6), fill="#fff", stroke=DEPARTEMENT, stroke_width=2)
+        if epci and r.epci is not None:
+            svg.add("rect", x=scale(r.epci) - 5, y=cy - 5, width=10, height=10, fill="none", stroke=EPCI,
+                    stroke_width=2)
         text = f"—{r.mark}"
         if r.value is not None:
             svg.add("circle", cx=scale(r.value), cy=cy, r=5.5, fill=TERRITORY)
             text = F.value(r.value, r.unit) + r.mark
         value = svg.text(width - value_w + 6, cy + 4, text, font_weight="600")
         if r.flag in FLAG_SYMBOL:
-            ET.SubElement(value, "tspan", {"fill": FLAG_FILL[r.flag], "dx": "4"}).text = FLAG_SYMBOL[r.flag]
+            ET.SubElement(value, "tspan", {"fill": FLAG_INK[r.flag], "dx": "4"}).text = FLAG_SYMBOL[r.flag]
     svg.resize(top + row * len(rows) + 6)
     return svg.render()
 
@@ -287,14 +308,14 @@ class Bar:
 class Reference:
     label: str
     value: float | None
-    kind: str  # territory | departement | france
+    kind: str  # territory | epci | departement | france
 
 
 def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: str, ident: str) -> str:
     """Communes sorted by value (empty ones last) on a common scale around their values, with the territory,
     the département and France as vertical lines. Dots rather than bars: bars would have to start at zero, and a
     median income of 23,000 € against 24,000 € would show as two equal bars."""
-    width, row, label_w, value_w = WIDTH, 22.0, 190.0, 100.0
+    width, row, label_w, value_w = WIDTH, 19.0, 190.0, 100.0
     known = [b for b in bars if b.value is not None]
     ordered = sorted(known, key=lambda b: (-b.value, b.label)) + sorted((b for b in bars if b.value is None),
                                                                          key=lambda b: b.label)
@@ -323,7 +344,7 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
                 stroke_width=1)
         value = svg.text(width - value_w + 6, cy + 4, F.value(b.value, unit) + b.mark, font_size=10.5)
         if b.flag in FLAG_SYMBOL:
-            ET.SubElement(value, "tspan", {"fill": FLAG_FILL[b.flag], "dx": "4", "font-weight": "700"}).text = \
+            ET.SubElement(value, "tspan", {"fill": FLAG_INK[b.flag], "dx": "4", "font-weight": "700"}).text = \
                 FLAG_SYMBOL[b.flag]
     svg.resize(bottom + 8)
     return svg.render()

@@ -20,11 +20,12 @@ MARKS = {
     R.EPCI_FALLBACK: "e",
     R.NO_EPCI: "he",
     R.DEFINITION_CHANGE: "dc",
+    R.PARTIAL_SECRET: "hs",
 }
 UNKNOWN_MARK = "?"
 UNKNOWN_LABEL = "motif non précisé par la source"
 # reasons that come with a value (the cell shows the value and the mark)
-WITH_VALUE = {R.EPCI_FALLBACK}
+WITH_VALUE = {R.EPCI_FALLBACK, R.PARTIAL_SECRET}
 
 
 def mark(reason: str | None) -> str:

@@ -20,7 +20,7 @@ from reports.view import COMMUNES, Place, TerritoryView
 from transforms.compare import PRIORITY, VIGILANCE
 from transforms.registry import THEMES, Indicator
 
-MAX_COLUMNS = 5  # indicators per table: five columns and the names fit an A4 page width
+MAX_COLUMNS = 6  # indicators per table: six columns of 8 pt figures and the names fit an A4 page width
 FLAG_FILL = {VIGILANCE: "#fdf0d2", PRIORITY: "#f8d9d5"}
 FLAG_SYMBOL = {VIGILANCE: "!", PRIORITY: "!!"}
 # a commune or an EPCI is compared with its département, a département with France (transforms.compare)
@@ -49,11 +49,19 @@ def chunks(items: list, size: int = MAX_COLUMNS) -> list[list]:
     return out
 
 
-def flag_badge(flag: str | None) -> str:
+# a two-sided indicator (population growth) is flagged for a marked gap either way: never « plus défavorable »
+FLAG_TITLE_TWO_SIDED = {VIGILANCE: "Point de vigilance : écart marqué avec la référence (le département ; la France "
+                                   "pour un département), à la hausse ou à la baisse",
+                        PRIORITY: "Priorité : écart nettement marqué, dans le même sens, avec le département et la "
+                                  "France"}
+
+
+def flag_badge(flag: str | None, direction: str = "") -> str:
     if flag not in FLAG_SYMBOL:
         return ""
     kind = "p" if flag == PRIORITY else "v"
-    return (f'<span class="flag flag-{kind}" title="{escape(FLAG_TITLE[flag])}">{FLAG_SYMBOL[flag]}'
+    title = (FLAG_TITLE_TWO_SIDED if direction == "two_sided" else FLAG_TITLE)[flag]
+    return (f'<span class="flag flag-{kind}" title="{escape(title)}">{FLAG_SYMBOL[flag]}'
             f'<span class="sr"> {escape(flag)}</span></span>')
 
 
@@ -70,7 +78,7 @@ def cell_pattern(indicator: Indicator, shape: tuple) -> str:
     attrs = f'class="c" data-indicator="{escape(indicator.id)}" data-code="{{1}}"'
     if missing:
         return f'<div {attrs}><span class="v miss">{{0}}{mark_html(reason)}</span></div>'
-    parts = [f'<span class="l1">{flag_badge(flag)}<span class="v">{{0}}{mark_html(reason)}</span></span>']
+    parts = [f'<span class="l1">{flag_badge(flag, indicator.direction)}<span class="v">{{0}}{mark_html(reason)}</span></span>']
     if has_count:
         parts.append('<span class="n">{2}</span>')
     if has_evolution:
@@ -94,13 +102,15 @@ def cell_shape(row: dict | None, indicator: Indicator) -> tuple:
 def header_html(indicator: Indicator, year: int | None, comparison_year: int | None = None) -> str:
     """Label, unit and year; a growth rate is a mean over a period, so its header gives the period."""
     hint = F.UNIT_HINTS.get(indicator.unit, "")
+    if "pour 100" in indicator.label:  # « (pour 100 ménages) » says it already
+        hint = ""
     if indicator.unit == "percent_per_year" and year and comparison_year:
         when = f", {comparison_year}-{year}"
     else:
         when = f", {year}" if year else ""
     no_evolution = mark_html(N.R.DEFINITION_CHANGE) if not indicator.evolution else ""
     return (f'<span class="h-l">{escape(F.typography(indicator.label))}{no_evolution}</span>'
-            f'<span class="h-u">{escape(hint + when)}</span>')
+            f'<span class="h-u">{escape((hint + when).removeprefix(", "))}</span>')
 
 
 def _year(view: TerritoryView, indicator: Indicator, column: str = "year") -> int | None:
@@ -181,7 +191,34 @@ def source_note(view: TerritoryView, items: list[Indicator], geography: str) -> 
     if legend:
         text += '<br><span class="legend">' + " · ".join(
             f'<sup class="mk">{escape(m)}</sup>&#8239;{escape(label)}' for m, label in legend) + "</span>"
+    covered = coverage_note(view, items)
+    if covered:
+        text += '<br><span class="legend">' + escape(covered) + "</span>"
     return text
+
+
+def coverage_text(share: float) -> str:
+    """0.9997 -> `plus de 99,9 %` (never a rounded `100,0 %` for a value that leaves communes out); 0.955 -> `95,5 %`."""
+    if share * 100 >= 99.95:
+        return "plus de " + F.value(99.9, "percent")
+    return F.value(share * 100, "percent")
+
+
+def coverage_note(view: TerritoryView, items: list[Indicator]) -> str:
+    """What each value computed without its secret communes covers: « hs : France, 99,8 % de la population »."""
+    shares: dict[str, list[str]] = {}
+    for ind in items:
+        for p in view.places:
+            row = view.cell(p, ind.id)
+            if row and row.get("status") == N.R.PARTIAL_SECRET and row.get("coverage") is not None:
+                share = coverage_text(row["coverage"])
+                shares.setdefault(p.display, [])
+                if share not in shares[p.display]:
+                    shares[p.display].append(share)
+    if not shares:
+        return ""
+    parts = [f"{place}, {' ou '.join(values)} de la population" for place, values in shares.items()]
+    return f"hs : hors communes au secret statistique, les valeurs couvrent {' ; '.join(parts)}."
 
 
 def theme_tables(view: TerritoryView, theme: str, items: list[Indicator], comparison_year: int | None,
@@ -211,8 +248,18 @@ def theme_tables(view: TerritoryView, theme: str, items: list[Indicator], compar
             .pipe(_fills, view, chunk)
             .pipe(house_style)
         )
-        out.append(gt.as_raw_html())
+        out.append(print_wrapped(gt.as_raw_html(), len(view.places)))
     return out
+
+
+LONG_TABLE_ROWS = 14  # from this many places, a table fills most of an A4 page (27 px a row in print)
+
+
+def print_wrapped(table_html: str, rows: int) -> str:
+    """A short table moves whole to the next page rather than split; a long one (a page's worth of rows) may start
+    on the current page and go on over the next, its header repeated, so no page is left half empty before it."""
+    kind = "t-long" if rows >= LONG_TABLE_ROWS else "t-short"
+    return f'<div class="{kind}">{table_html}</div>'
 
 
 def house_style(gt: GT) -> GT:

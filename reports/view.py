@@ -2,8 +2,9 @@
 
 Reading order, as observatories print it: the units of the territory (its communes, alphabetical), the territory
 itself, then the references (its EPCI when it is not the territory, its département(s), France). A group of more
-than MAX_COMMUNE_ROWS communes spread over several EPCIs (a département's communes) has its EPCIs as units
-instead: a table of 300 communes per indicator helps nobody, and the commune detail stays in the exports.
+than MAX_COMMUNE_ROWS communes spread over several EPCIs, and a département whatever its size, have their EPCIs as
+units instead (with the communes in no EPCI, which no EPCI row covers): a table of 300 communes per indicator helps
+nobody, and the commune detail stays in the exports.
 """
 
 from __future__ import annotations
@@ -82,11 +83,23 @@ class TerritoryView:
 
     @property
     def compared_with(self) -> str:
-        """What the territory is set against, after « face à »: « Vendée (85) et à la France », or « la France »."""
+        """What the territory is set against, after « face à »: « Vendée (85) et à la France », « la France », or
+        for a commune « CA du Choletais (EPCI), à Maine-et-Loire (49) et à la France »."""
+        epci = commune_epci(self)
+        if epci and self.departement:
+            return f"{epci.display}, à {self.departement.display} et à la France"
         return f"{self.departement.display} et à la France" if self.departement else "la France"
 
     def cell(self, place: Place, indicator: str) -> dict | None:
         return self.cells.get((place.level, place.code, indicator))
+
+
+def commune_epci(view: TerritoryView) -> Place | None:
+    """A commune's EPCI, its first comparison (a CCAS compares with its intercommunality first); None for any
+    other territory, or a commune in no EPCI."""
+    if not view.selection.commune:
+        return None
+    return next((p for p in view.references if p.level == "EPCI"), None)
 
 
 def sort_key(name: str) -> str:
@@ -114,13 +127,15 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
         territory = Place("TERRITORY", code, names.get(("TERRITORY", code), selection.group.name), TERRITORY)
     epcis = sorted((Place("EPCI", code, name, EPCIS) for (level, code), name in names.items()
                     if level == "EPCI" and (level, code) != territory.key), key=lambda p: sort_key(p.name))
-    grouping = selection.group is not None or selection.departement is not None
-    by_epci = grouping and len(communes) > MAX_COMMUNE_ROWS and len(epcis) > 1
+    # a département is read by its EPCIs, whatever its size (issue 13); a large group of communes too
+    by_epci = len(epcis) > 1 and (selection.departement is not None
+                                  or (selection.group is not None and len(communes) > MAX_COMMUNE_ROWS))
     references = [] if by_epci else [Place(p.level, p.code, p.name, REFERENCES) for p in epcis]
     for level in ("DEP", "FRANCE"):
         references += [Place(lvl, code, name, REFERENCES) for (lvl, code), name in sorted(names.items())
                        if lvl == level and (lvl, code) != territory.key]
-    units = epcis if by_epci else communes
+    # a commune in no EPCI (L'Île-d'Yeu) has no EPCI row to be read in: it keeps its own, among the EPCIs
+    units = epcis + _outside_epcis(communes, membership) if by_epci else communes
     places = tuple(units) + ((territory,) if territory.level != "COM" else ()) + tuple(references)
     dep_code = _reference_departement(rows, territory)
     departement = None if territory.level == "DEP" else next(
@@ -128,6 +143,11 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
         next(p for p in references if p.level == "DEP"))
     cells = {(r["level"], r["code"], r["indicator"]): r for r in rows.iter_rows(named=True)}
     return TerritoryView(selection, rows, places, tuple(communes), territory, departement, cells)
+
+
+def _outside_epcis(communes: list[Place], membership: pl.DataFrame) -> list[Place]:
+    lone = set(membership.filter(pl.col("epci").is_null())["code"].to_list())
+    return [Place("COM", p.code, f"{p.name} (commune hors EPCI)", EPCIS) for p in communes if p.code in lone]
 
 
 def _reference_departement(rows: pl.DataFrame, territory: Place) -> str | None:

@@ -190,7 +190,7 @@ def test_the_command_prints_a_french_summary_and_writes_the_files(published, tmp
 
 def test_a_threshold_option_changes_what_is_listed(published, tmp_path):
     # PAJE of Vix moved 3.64 points: listed at 1 point, not at 5 (the ASF flag still is)
-    done = invoke("--epci", EPCI, "--out", str(published), "--output", str(tmp_path), "--threshold", "percent=5")
+    done = invoke("--epci", EPCI, "--out", str(published), "--output", str(tmp_path), "--threshold", "per100=5")
     assert done.exit_code == 0, done.output
     changes = pl.read_parquet(tmp_path / f"changements-epci-{EPCI}.parquet")
     assert changes.filter(pl.col("indicator") == "foyers_paje").height == 0

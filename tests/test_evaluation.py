@@ -101,16 +101,16 @@ def test_evaluation_with_a_user_file_says_the_trend_in_words(world_view_and_seri
     context = EV.build(view, series, 2023, items)
     assert context["years"] == [2023, 2024] and context["user_file"] is True
     rsa, places, alpha, bravo = context["rows"]
-    # E1: 9,1 % in 2023 (910 / 10000) -> 4,55 % in 2024 (455 / 10000): a fall of 4,55 points, the hoped-for way;
-    # 4,55 <= the target 5
-    assert rsa["cells"][0] == "9,1\u202f%" and rsa["change"].startswith("↘\u202f\u22124,")
+    # E1: 9,1 per 100 households in 2023 (910 / 10000) -> 4,55 in 2024 (455 / 10000): a fall of 4,55 points, the
+    # hoped-for way; 4,55 <= the target 5 (a rate per 100 shows no « % »)
+    assert rsa["cells"][0] == "9,1" and rsa["change"].startswith("↘\u202f\u22124,")
     assert rsa["verdict"] == "✔ dans le bon sens" and rsa["expected"] == "baisse"
     assert rsa["target_words"] == "objectif atteint"
     # places: the series ends in 2023, the baseline year: nothing to compare yet
     assert places["verdict"] == "non évaluable : aucune année publiée après l'année de référence"
-    # Alpha: 2023 = 800 / 8000 = 10 %, 2024 = 400 / 8000 = 5 %; Bravo: 60 / 1200 = 5 %, 30 / 1200 = 2,5 %
-    assert (alpha["scope"], alpha["cells"]) == ("Alpha", ["10,0\u202f%", "5,0\u202f%"])
-    assert (bravo["scope"], bravo["cells"]) == ("Bravo", ["5,0\u202f%", "2,5\u202f%"])
+    # Alpha: 2023 = 800 / 8000 = 10 per 100, 2024 = 400 / 8000 = 5; Bravo: 60 / 1200 = 5, 30 / 1200 = 2,5
+    assert (alpha["scope"], alpha["cells"]) == ("Alpha", ["10,0", "5,0"])
+    assert (bravo["scope"], bravo["cells"]) == ("Bravo", ["5,0", "2,5"])
 
 
 def test_a_commune_outside_the_territory_is_refused(world_view_and_series):
@@ -147,9 +147,9 @@ def test_trend_table_and_charts_of_the_world(world_view_and_series):
     themes = {t["id"]: t for t in context["themes"]}
     revenus = themes["evolutions-revenus_precarite"]
     rsa = next(r for r in revenus["rows"] if r["label"].startswith("Foyers bénéficiaires du RSA"))
-    # E1 9,1 % -> 4,55 %; DEP 44 (Alpha + Bravo + Charlie + Delta + Echo): 2024 (455 + 10) / (10000 + 400)
+    # E1 9,1 -> 4,55 per 100 households (no « % »: a rate per 100); DEP 44 (Alpha + Bravo + Charlie + Delta + Echo): 2024 (455 + 10) / (10000 + 400)
     # = 4,471 %, 2023 twice the numerator 8,942 %: -4,471 pt -> "↘ −4,5 pt"
-    assert rsa["baseline"] == "9,1\u202f%" and rsa["latest_year"] == 2024
+    assert rsa["baseline"] == "9,1" and rsa["latest_year"] == 2024
     assert rsa["refs"][0][1]["text"] == "↘\u202f\u22124,5\u202fpt"
     assert [c["id"] for c in revenus["charts"]] == ["tendance-foyers_rsa", "tendance-foyers_prime_activite",
                                                     "tendance-foyers_aide_logement", "tendance-foyers_rsa-communes"]

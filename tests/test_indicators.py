@@ -650,6 +650,9 @@ FLAGS_E1 = {
     "taux_couverture_global": PRIORITY,  # 40 vs 50 and 60: -10 <= -5, -20 <= -6
     "taux_couverture_eaje": PRIORITY,  # 15 vs 18 and 22: -3 <= -1.8, -7 <= -2.2
     "taux_couverture_assmat": PRIORITY,  # 20 vs 28 and 30
+    # two-sided: faster growth is a gap too. E1 (25000 / 23500) ** (1/6): 1.037 %/year against 44's
+    # (26000 / 24600) ** (1/6): 0.927 (+11.8 %) and France's (66000 / 66600) ** (1/6): -0.151, both above by 10 %
+    "croissance_annuelle": PRIORITY,
     # within 5 % of the département, so not flagged: unemployment 13.44 vs 13.23 (+1.6 %), one-person households
     # 29.0 vs 28.85, CF 6.711 vs 6.667, ASF 7.632 vs 7.564, RSA 4.55 vs 4.471 (+1.8 %), prime d'activité 9.70 vs
     # 9.615, housing aid 13.80 vs 13.558, overcrowding 5.52 vs 5.423, no car 8.80 vs 8.558 (+2.8 %), 80+ alone
@@ -662,7 +665,7 @@ FLAGS_ALPHA = {
     "taux_couverture_global": VIGILANCE,  # 47 vs 50: -6 %, worse by 5 % or more but not 10 % below France (60)
     "part_menages_imposes": VIGILANCE,  # 50 vs 54: -7.4 %
     "part_prestations_sociales": VIGILANCE,  # 6.0 vs 5.5 (+9.1 %)
-    "croissance_annuelle": VIGILANCE,  # 0.859 vs 26000/24600: 0.927 %/year: -0.068 = -7.3 % (lower is a need)
+    "croissance_annuelle": VIGILANCE,  # 0.859 vs 26000/24600: 0.927 %/year: -0.068 = -7.3 % (two-sided: a gap)
     "part_familles_monoparentales": VIGILANCE,  # 33.33 vs 1205/3815 = 31.59 (+5.5 %)
     "foyers_asf": VIGILANCE,  # 8.33 vs 7.56 (+10.2 %)
     "foyers_rsa": VIGILANCE,  # 5.0 vs 4.47 (+11.8 %)
@@ -710,14 +713,16 @@ def test_a_departement_is_flagged_against_france(table):
     deps = table.filter((pl.col("level") == "DEP") & pl.col("flag").is_not_null())
     assert deps.height > 0
     for row in deps.iter_rows(named=True):
-        sign = 1 if row["direction"] == "higher_is_need" else -1
+        sign = {"higher_is_need": 1, "lower_is_need": -1}.get(row["direction"],
+                                                               1 if row["value"] >= row["ref_france"] else -1)
         gap = sign * (row["value"] - row["ref_france"]) / abs(row["ref_france"])
         assert gap >= 0.05 - 1e-9 and (row["flag"] == "vigilance" or gap >= 0.10 - 1e-9), row
     quiet = table.filter((pl.col("level") == "DEP") & pl.col("flag").is_null() & pl.col("value").is_not_null()
                          & pl.col("ref_france").is_not_null() & pl.col("status").is_null()
                          & (pl.col("direction") != "neutral") & (pl.col("unit") != "count"))
     for row in quiet.iter_rows(named=True):  # not flagged: not worse than France by 5 % of its value
-        sign = 1 if row["direction"] == "higher_is_need" else -1
+        sign = {"higher_is_need": 1, "lower_is_need": -1}.get(row["direction"],
+                                                               1 if row["value"] >= row["ref_france"] else -1)
         assert sign * (row["value"] - row["ref_france"]) < 0.05 * abs(row["ref_france"]) + 1e-9, row
 
 

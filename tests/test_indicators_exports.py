@@ -248,7 +248,7 @@ def test_csv_text_cells_that_start_a_formula_get_a_leading_quote(tmp_path):
     assert rows["01007"]["nom"] == "Saint-Léger-sous-Cholet" and rows["01008"]["nom"] == "L'Abergement-Clémenciat"
     # numbers stay numbers: a negative value or evolution is not text to neutralise
     assert rows["01001"]["valeur"] == "-0,5" and rows["01001"]["évolution"] == "-1,25"
-    assert rows["01002"]["évolution"] == "2,0"
+    assert rows["01002"]["évolution"] == "2"  # a whole number is written without decimals (issue 13)
     # the Parquet (for machines) keeps the original text
     assert pl.read_parquet(paths["parquet"])["name"].to_list()[:6] == list(HOSTILE.values())
 
@@ -323,3 +323,22 @@ def test_commune_names_of_the_cog_are_text_in_the_csv_and_the_xlsx(hostile_cog_e
     assert_no_formula_nor_link(paths["xlsx"])
     xlsx_names = {(r["code"][0], r["nom"]) for r in xlsx_cells(paths["xlsx"], "indicateurs") if r["niveau"][0] == "COM"}
     assert {(code, (name, "s")) for code, name in expected.items()} <= xlsx_names
+
+
+def test_counts_are_whole_numbers_in_the_csv_and_years_plain_in_the_xlsx(epci_export):
+    """Issue 13: the CSV wrote a population of 7458 as « 7458,0 »; the XLSX showed 2022 as « 2 022 »."""
+    table, paths = epci_export
+    rows = [r for r in csv_rows(paths["csv"]) if r["niveau"] == "COM" and r["code"] == "44043"]
+    population = next(r for r in rows if r["indicateur"] == "population")
+    # the demo world gives Clisson 7458 inhabitants in 2022 (sources/demo/world.py)
+    assert population["valeur"] == "7458" and population["numérateur"] == "7458"
+    assert population["année"] == "2022"
+    unemployment = next(r for r in rows if r["indicateur"] == "taux_chomage_rp")
+    assert re.fullmatch(r"\d+,\d{1,3}", unemployment["valeur"])  # a rate keeps its decimal comma
+    book = openpyxl.load_workbook(paths["xlsx"])
+    sheet = book["indicateurs"]
+    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    first = next(sheet.iter_rows(min_row=2, max_row=2))
+    for name in ("année", "année de comparaison"):
+        assert first[header.index(name)].number_format == "0", name  # 2022, not 2 022
+    assert first[header.index("valeur")].number_format == "General"  # 7458, not 7 458,000

@@ -108,6 +108,9 @@ def test_the_checker_refuses_a_broken_catalogue():
                          definition="x", numerator=(Term("rp_families", "C_FAM"),)),))
     with pytest.raises(ValueError, match="'source:VARIABLE'"):
         Term.parse("C_FAM")
+    # « pour 100 allocataires » is not a share of the allocataires' population: never shown with « % »
+    with pytest.raises(ValueError, match="needs unit per100, not percent"):
+        check((dataclasses.replace(good, label="Foyers bénéficiaires (pour 100 ménages)", unit="percent"),))
 
 
 def _variables(frame: pl.DataFrame, year: int) -> set[str]:

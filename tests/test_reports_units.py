@@ -124,7 +124,9 @@ def test_a_cell_holds_value_flag_count_and_evolution():
     row = {"code": "49099", "value": 4.692687, "status": None, "flag": "priorité", "numerator": 1295.0,
            "evolution": -0.4, "evolution_unit": "points"}
     cell = _cell(row, get("foyers_rsa"), "49099")
-    assert f'<span class="v">4,7{NNBSP}%</span>' in cell and 'class="flag flag-p"' in cell and ">!!<" in cell
+    # RSA households « pour 100 ménages »: a rate per 100, never shown with « % » (issue 13)
+    assert '<span class="v">4,7</span>' in cell and "%" not in cell.split('class="v"')[1].split("</span>")[0]
+    assert 'class="flag flag-p"' in cell and ">!!<" in cell
     assert f'<span class="n">1{NNBSP}295</span>' in cell
     assert f'<span class="ev">↘{NNBSP}\u22120,4{NNBSP}pt</span>' in cell
     fallback = _cell({"code": "49192", "value": 58.5, "status": R.EPCI_FALLBACK}, get("taux_couverture_global"))
@@ -146,9 +148,11 @@ def test_cell_text_from_data_is_escaped():
 
 
 def test_columns_are_split_into_even_tables():
-    assert [len(c) for c in T.chunks(list(range(11)))] == [4, 4, 3]  # 11 > 2 x 5: three tables
-    assert [len(c) for c in T.chunks(list(range(6)))] == [3, 3]
-    assert [len(c) for c in T.chunks(list(range(5)))] == [5]
+    # six columns a table (issue 13: a compact print): 11 = 6 + 5; 13 > 2 x 6: three tables of 5, 4, 4
+    assert [len(c) for c in T.chunks(list(range(11)))] == [6, 5]
+    assert [len(c) for c in T.chunks(list(range(13)))] == [5, 4, 4]
+    assert [len(c) for c in T.chunks(list(range(7)))] == [4, 3]
+    assert [len(c) for c in T.chunks(list(range(6)))] == [6]
     assert T.chunks([]) == []
 
 
@@ -205,8 +209,9 @@ def test_matrix_cells_count_the_flags_and_say_them():
                               '<span class="mxv" title="1 en vigilance">1&#8239;!</span>')
     assert cells["85165"] == cells["85303"] == '<span class="mx0" title="aucun indicateur signalé">·</span>'
     assert cells["200029940"] == '<span class="mxv" title="1 en vigilance">1&#8239;!</span>'
-    total = re.search(r'data-code="85020" data-theme="total">(.*?)</span></td>', html).group(1)
-    assert ">1&#8239;!!<" in total and ">1&#8239;!<" in total  # 1 + 0 over the themes
+    # the last column counts the themes with a flag, each theme once (issue 13): Benet 1 (familles), Oulmes 0
+    totals = dict(re.findall(r'data-code="(\d+)" data-theme="total" title="[^"]*">(\d+)</span>', html))
+    assert totals["85020"] == "1" and totals["85165"] == "0" and totals["200029940"] == "1"
     # the tint: 1 vigilance + 2 x 1 priorité = 3 points, the second class; no tint on the total
     assert html.count("background-color: #F9D2A6") + html.count("background-color: #f9d2a6") == 1
 
@@ -353,7 +358,7 @@ def test_highlights_list_the_communes_in_vigilance_too():
     })
     lines = highlights(view, [POVERTY, RSA])
     assert [h.text for h in lines] == [
-        f"Communes en priorité, {F.typography(RSA.label)} : Oulmes (4,4{NNBSP}%).",
+        f"Communes en priorité, {F.typography(RSA.label)} : Oulmes (4,4).",  # per 100 households: no « % »
         # Benet has two indicators in vigilance, Vix one: most flagged first
         "Points de vigilance dans les communes : Benet (2), Vix (1).",
     ]
@@ -376,6 +381,6 @@ def test_a_departement_is_set_against_france():
     assert view.compared_with == "la France"
     lines = highlights(view, [POVERTY, RSA])
     # the flags of a DEP row compare it with France (ref_dep is null): 12,0 % against 11,0 %, 5,0 % against 3,9 %
-    assert lines[0].text == f"Priorité : {F.typography(RSA.label)}, 5,0{NNBSP}% contre 3,9{NNBSP}% en France."
+    assert lines[0].text == f"Priorité : {F.typography(RSA.label)}, 5,0 contre 3,9 en France."  # per 100: no %
     assert lines[1].text == "Point de vigilance face à la France :"
     assert lines[1].items == (f"{F.typography(POVERTY.label)} : 12,0{NNBSP}% contre 11,0{NNBSP}%",)

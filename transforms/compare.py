@@ -6,7 +6,8 @@ Flags are direction-aware and configurable (`FlagRules`):
   real signals); a département is compared with France;
 - `priorité`: it is worse than both its département and France by at least `priority_gap` (relative, default
   10 %: a poverty rate of 15.4 % against 14.0 % is 10 % higher).
-"Worse" is higher for `higher_is_need` indicators and lower for `lower_is_need` ones; `neutral` indicators are
+"Worse" is higher for `higher_is_need` indicators and lower for `lower_is_need` ones, and away from the reference
+either way for `two_sided` ones (population growth: the report says « écart marqué »); `neutral` indicators are
 never flagged, nor is a value that is null, borrowed from the EPCI, or compared with a null reference. Counts
 (unit `count`: places, births...) are never flagged either: a volume is not comparable with a bigger territory's.
 """
@@ -89,7 +90,12 @@ def _evolution(items: tuple[Indicator, ...], n_years: int | None) -> tuple[pl.Ex
 
 def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
     direction = pl.col("indicator").replace_strict({i.id: i.direction for i in items}, default="neutral")
-    sign = pl.when(direction == "higher_is_need").then(1.0).when(direction == "lower_is_need").then(-1.0).otherwise(0.0)
+    # a two-sided indicator is "worse" in the direction it departs from its local reference; France must then be
+    # departed from in the same direction for a priorité
+    local = pl.when(pl.col("level") == "DEP").then(pl.col("ref_france")).otherwise(pl.col("ref_dep"))
+    away = pl.when(pl.col("value") >= local).then(1.0).otherwise(-1.0)
+    sign = (pl.when(direction == "higher_is_need").then(1.0).when(direction == "lower_is_need").then(-1.0)
+            .when(direction == "two_sided").then(away).otherwise(0.0))
 
     def worse(ref: pl.Expr, gap: float) -> pl.Expr:  # (value - ref) in the bad direction, relative to |ref|
         # the 1e-9 tolerance keeps float noise (two ways of summing the same figures) from raising a flag, and
@@ -101,8 +107,7 @@ def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
     # a count (places, population) against its département's count says nothing about need: only rates compare
     comparable = pl.col("indicator").replace_strict({i.id: i.unit for i in items}, default="count") != "count"
     usable = pl.col("value").is_not_null() & (pl.col("status").is_null()) & comparable
-    # a département has no département above it: it is compared with France alone
-    local = pl.when(pl.col("level") == "DEP").then(pl.col("ref_france")).otherwise(pl.col("ref_dep"))
+    # a département has no département above it: it is compared with France alone (`local` above)
     france = pl.col("ref_france")
     both = usable & local.is_not_null() & france.is_not_null()
     return (

@@ -2,17 +2,20 @@
 
 One code path for all levels: commune values are summed per territory (sum of numerators over sum of
 denominators), then divided. A territory with any unknown part (secret, missing...) gets null with that reason,
-never a partial sum. Published figures (medians, poverty rates, CAF coverage) are read per level from the
+never a partial sum, with one exception: a rate above the commune level left empty by secret communes that hold
+little of its population is computed without them and says so (`transforms.partial`). Published figures (medians, poverty rates, CAF coverage) are read per level from the
 publisher's own file. Nothing is computed row by row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import polars as pl
 
 from transforms import reasons as R
+from transforms.partial import without_secret_communes
 from transforms.registry import PUBLISHED_SOURCES, Indicator, Term, indicators
 from transforms.territories import CustomTerritory, FRANCE, groups, principal_department
 
@@ -305,6 +308,11 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataF
                       published_year=pl.col("year").cast(pl.Int32))
 
 
+def _redo(ind: Indicator, n_years: int | None, values: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """The indicator's rows of `groups` from these commune values (transforms.partial: without secret communes)."""
+    return _computed(ind, _wide(aggregate(values, groups)), n_years)
+
+
 def compute(
     inputs: Inputs,
     customs: tuple[CustomTerritory, ...] = (),
@@ -323,11 +331,12 @@ def compute(
     frames = []
     for ind in items:
         if ind.kind == "published":
-            frames.append(_published(ind, inputs, wanted))
+            frames.append(_published(ind, inputs, wanted).with_columns(coverage=pl.lit(None, pl.Float64)))
         else:
             computed = pl.concat([_computed(ind, wide, n_years), _france(ind, values, n_years)])
+            computed = without_secret_communes(ind, computed, values, membership_groups, partial(_redo, ind, n_years))
             frames.append(computed.with_columns(published_year=pl.lit(None, pl.Int32)))
-    result = pl.concat(frames, how="vertical_relaxed")
+    result = pl.concat(frames, how="diagonal_relaxed")  # by column name: `coverage` comes before or after
     return result.rename({"group": "code"}).sort("level", "code", "indicator")
 
 

@@ -13,7 +13,7 @@ from transforms.registry import THEMES, indicators
 UNITS_FR = {"count": "effectif", "percent": "%", "per100": "pour 100", "ratio": "rapport", "index": "indice",
             "euros": "euros", "percent_per_year": "% par an", "per1000": "pour 1 000"}
 DIRECTIONS_FR = {"higher_is_need": "plus élevé = besoin plus fort", "lower_is_need": "plus bas = besoin plus fort",
-                 "neutral": "neutre"}
+                 "neutral": "neutre", "two_sided": "écart marqué dans un sens ou dans l'autre = à examiner"}
 
 # French column names of the exports, in order.
 COLUMNS_FR = {
@@ -23,6 +23,7 @@ COLUMNS_FR = {
     "ref_dep": "référence département", "ref_france": "référence France", "comparison_year": "année de comparaison",
     "value_comparison": "valeur à l'année de comparaison", "evolution": "évolution", "evolution_unit":
     "unité de l'évolution", "flag": "signal", "source": "source",
+    "coverage": "couverture (% de la population)",  # a rate computed without its secret communes (partial.py)
 }
 
 
@@ -54,6 +55,8 @@ EVOLUTION_UNITS_FR = {"points": "points", "percent_per_year": "% par an", "diffe
 FORMULA_TRIGGERS = r"^[=+\-@\t\r\n]"
 # the XLSX writes text as text: `=HYPERLINK(...)` in a commune's name stays a name, never a live formula or link
 XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+# year columns as plain digits: a spreadsheet's default integer format would show 2022 as « 2 022 »
+YEAR_FORMATS = {COLUMNS_FR["year"]: "0", COLUMNS_FR["comparison_year"]: "0"}
 ROUNDED = ["value", "numerator", "denominator", "ref_epci", "ref_dep", "ref_france", "value_comparison", "evolution"]
 
 
@@ -65,6 +68,7 @@ def french(table: pl.DataFrame) -> pl.DataFrame:
         evolution_unit=pl.col("evolution_unit").replace_strict(EVOLUTION_UNITS_FR, default=pl.col("evolution_unit"),
                                                                return_dtype=pl.String),
         *[pl.col(c).round(3) for c in ROUNDED if c in table.columns],
+        *[(pl.col("coverage") * 100).round(1)] if "coverage" in table.columns else [],
     )
     present = [c for c in COLUMNS_FR if c in table.columns]
     return table.select(present).rename({c: COLUMNS_FR[c] for c in present})
@@ -78,6 +82,16 @@ def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.when(pl.col(c).str.contains(FORMULA_TRIGGERS)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
         for c in text)
+
+
+def csv_numbers(frame: pl.DataFrame) -> pl.DataFrame:
+    """Decimal columns as the text a French spreadsheet reads: a whole number without decimals (a count of 7458 is
+    `7458`, never `7458,0`), other values with a decimal comma (`-0,5`, `12,345`). Values are already rounded."""
+    floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
+    return frame.with_columns(
+        pl.when(pl.col(c) == pl.col(c).round(0)).then(pl.col(c).cast(pl.Int64).cast(pl.String))
+        .otherwise(pl.col(c).cast(pl.String).str.replace(".", ",", literal=True)).alias(c)
+        for c in floats)
 
 
 def write_exports(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool = False) -> dict[str, Path]:
@@ -96,7 +110,8 @@ def write_exports(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool =
         # `;` and a decimal comma with a BOM: what a French spreadsheet opens without an import wizard
         with tmp.open("wb") as handle:
             handle.write(b"\xef\xbb\xbf")
-            neutralised(fr).write_csv(handle, separator=";", decimal_comma=True)
+            # numbers become text after the formula guard: a negative number is a number, never quoted
+            csv_numbers(neutralised(fr)).write_csv(handle, separator=";")
     with atomic_path(paths["xlsx"]) as tmp:
         import xlsxwriter
 
@@ -110,7 +125,9 @@ def write_exports(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool =
             chunks = range(0, max(fr.height, 1), XLSX_MAX_ROWS)
             for n, start in enumerate(chunks, start=1):
                 sheet = "indicateurs" if len(chunks) == 1 else f"indicateurs {n}"
-                fr.slice(start, XLSX_MAX_ROWS).write_excel(book, worksheet=sheet, autofit=fr.height < 100_000,
-                                                           freeze_panes=(1, 0))
+                fr.slice(start, XLSX_MAX_ROWS).write_excel(
+                    book, worksheet=sheet, autofit=fr.height < 100_000, freeze_panes=(1, 0),
+                    column_formats={c: f for c, f in YEAR_FORMATS.items() if c in fr.columns},
+                    dtype_formats={pl.Float64: "General"})  # 7458 as 7458, not 7 458,000 (nor red negatives)
             definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
     return paths

@@ -28,7 +28,9 @@ THEMES = {
 }
 KINDS = ("ratio", "count", "published", "growth", "natural", "migration")
 UNITS = ("count", "percent", "per100", "ratio", "index", "euros", "percent_per_year", "per1000")
-DIRECTIONS = ("higher_is_need", "lower_is_need", "neutral")
+# two_sided: a marked gap either way is a signal (population growth: a decline empties services, fast growth strains
+# them); the flags then say « écart marqué », never « plus défavorable »
+DIRECTIONS = ("higher_is_need", "lower_is_need", "neutral", "two_sided")
 
 # A published figure comes from one source per level (CAF files are one dataset per scale).
 PUBLISHED_SOURCES = {
@@ -123,6 +125,8 @@ def check(indicators: tuple[Indicator, ...]) -> None:
             problems.append(f"{i.id}: unknown direction {i.direction}")
         if not i.definition or not i.label:
             problems.append(f"{i.id}: a label and a definition are required")
+        if "pour 100" in i.label and i.unit != "per100":  # « pour 100 allocataires » is not a share: never « % »
+            problems.append(f"{i.id}: a label « pour 100 … » needs unit per100, not {i.unit}")
         if i.kind == "published" and (i.published is None or i.published.source not in PUBLISHED_SOURCES):
             problems.append(f"{i.id}: a published indicator names a known publisher family")
         if i.kind in ("ratio", "natural", "migration") and not (i.numerator and i.denominator):

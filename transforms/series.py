@@ -135,7 +135,7 @@ def compute_series(inputs: Inputs, customs: tuple[CustomTerritory, ...] = (),
         frames.append(result.join(sources, on="indicator", how="left").with_columns(year=pl.lit(year, pl.Int32)))
     if not frames:
         return pl.DataFrame(schema=SERIES_SCHEMA)
-    table = pl.concat(frames, how="vertical_relaxed")
+    table = pl.concat(frames, how="diagonal_relaxed")  # by name: `coverage` sits before or after the published year
     breaks = pl.DataFrame({"indicator": [i.id for i in items], "break_year": [_break_year(inputs, i) for i in items]},
                           schema={"indicator": pl.String, "break_year": pl.Int32})
     table = table.join(breaks, on="indicator", how="left").with_columns(

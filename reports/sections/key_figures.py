@@ -34,10 +34,10 @@ def _card(view: TerritoryView, ind: Indicator) -> dict:
     row = view.cell(view.territory, ind.id) or {}
     reason = N.cell_reason(row.get("value"), row.get("status"))
     return {
-        "id": ind.id, "label": F.typography(ind.label), "unit": CARD_UNITS.get(ind.unit, ""),
+        "id": ind.id, "label": F.typography(ind.label), "unit": "" if "pour 100" in ind.label else CARD_UNITS.get(ind.unit, ""),
         "value": F.value(row.get("value"), ind.unit) if row.get("value") is not None else "—",
         "mark": N.mark(reason), "mark_label": N.label(reason) if reason else "",
-        "flag": Markup(T.flag_badge(row.get("flag"))), "tint": CARD_TINTS.get(row.get("flag"), ""),
+        "flag": Markup(T.flag_badge(row.get("flag"), ind.direction)), "tint": CARD_TINTS.get(row.get("flag"), ""),
         "evolution": F.evolution(row.get("evolution"), row.get("evolution_unit"), ind.unit),
         "comparison_year": row.get("comparison_year"), "refs": _references(view, ind),
         "source": row.get("source") or "",

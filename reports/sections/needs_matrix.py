@@ -14,7 +14,7 @@ from reports.tables import CODE, FRENCH, group_label, house_style
 from reports.view import Place, TerritoryView
 from transforms.registry import THEMES
 
-MATRIX_FILL = {0: None, 1: "#fdf0d2", 2: "#f9d2a6", 3: "#f0a59b"}
+MATRIX_FILL = {0: None, 1: "#fdf0d2", 2: "#f9d2a6", 3: "#f3b4aa"}  # the inks keep 4.5:1 on each
 # Soft hyphens (U+00AD) where the narrow matrix columns may break a long theme name (browsers on Linux do not
 # hyphenate French by themselves).
 HYPHENATED = {"Démographie": "Démo\u00adgraphie", "Vieillissement": "Vieillis\u00adsement",
@@ -23,10 +23,15 @@ HYPHENATED = {"Démographie": "Démo\u00adgraphie", "Vieillissement": "Vieillis\
               "Emploi et insertion": "Emploi et inser\u00adtion", "Logement": "Loge\u00adment",
               "Parentalité et vie sociale": "Paren\u00adtalité et vie sociale", "Handicap": "Handi\u00adcap"}
 PRIORITE = ":priorite"  # helper column of each theme: its priorité count (the theme's own column: vigilance)
+TOTAL_PATTERN = ('<span class="mx mxt" data-code="{1}" data-theme="total" '
+                 'title="thèmes ayant au moins un indicateur signalé">{0}</span>')
 NOTE = ("Un indicateur est en <strong>point de vigilance</strong> quand la valeur de la commune est plus "
         "défavorable que celle de son département, en <strong>priorité</strong> quand elle l'est nettement plus que "
         "le département et la France ; un département est comparé à la France (voir les clefs de lecture). Seuls "
-        "les taux orientés (un sens de besoin défini) peuvent être signalés ; teinte : une priorité compte double.")
+        "les taux orientés (un sens de besoin défini) peuvent être signalés ; teinte : une priorité compte double. "
+        "<strong>Thèmes signalés</strong> : nombre de thèmes ayant au moins un indicateur signalé ; chaque thème "
+        "compte pour un, quel que soit le nombre de ses indicateurs (indiqué sous son nom), pour qu'un thème riche "
+        "en indicateurs ne pèse pas plus qu'un autre.")
 
 
 def matrix_cell_pattern(theme: str, vigilance: bool, priorite: bool) -> str:
@@ -53,19 +58,20 @@ def _counts(view: TerritoryView, places: list[Place]) -> tuple[pl.DataFrame, dic
     for theme in THEMES:
         data[theme] = [cells[(p.level, p.code, theme)]["vigilance"] for p in places]
         data[theme + PRIORITE] = [cells[(p.level, p.code, theme)]["priorite"] for p in places]
-    data["total"] = [sum(data[t][i] for t in THEMES) for i in range(len(places))]
-    data["total" + PRIORITE] = [sum(data[t + PRIORITE][i] for t in THEMES) for i in range(len(places))]
+    # themes with at least one flag: every theme weighs one, whether it holds 1 indicator or 8 (a sum of flags
+    # would let the 8 rates of « Revenus et précarité » outweigh everything else)
+    data["total"] = [sum(1 for t in THEMES if data[t][i] + data[t + PRIORITE][i]) for i in range(len(places))]
     return pl.DataFrame(data), flaggable
 
 
 def _cells(gt: GT, frame: pl.DataFrame) -> GT:
     """Counts formatted by great-tables, merged into the pattern of their shape, tinted by intensity."""
-    for theme in [*THEMES, "total"]:
+    for theme in THEMES:
         shapes: dict[tuple[bool, bool], list[int]] = {}
         tints: dict[int, list[int]] = {}
         for i, (v, p) in enumerate(zip(frame[theme], frame[theme + PRIORITE])):
             shapes.setdefault((v > 0, p > 0), []).append(i)
-            if theme != "total" and score(v, p):
+            if score(v, p):
                 tints.setdefault(score(v, p), []).append(i)
         gt = gt.fmt_integer(columns=[theme, theme + PRIORITE], sep_mark=FRENCH["sep_mark"])
         for (v, p), rows in shapes.items():
@@ -73,6 +79,7 @@ def _cells(gt: GT, frame: pl.DataFrame) -> GT:
                                pattern=matrix_cell_pattern(theme, v, p))
         for level, rows in sorted(tints.items()):
             gt = gt.tab_style(style.fill(MATRIX_FILL[level]), loc.body(columns=theme, rows=rows))
+    gt = gt.fmt_integer(columns="total").cols_merge(columns=["total", CODE], pattern=TOTAL_PATTERN)
     return gt.cols_hide(CODE)
 
 
@@ -82,7 +89,8 @@ def matrix_table(view: TerritoryView) -> str:
     frame, flaggable = _counts(view, places)
     labels = {t: html(f'<span class="h-l">{escape(HYPHENATED.get(label, label))}</span>'
                       f'<span class="h-u">sur {flaggable.get(t, 0)}</span>') for t, label in THEMES.items()}
-    labels["total"] = html(f'<span class="h-l">Total</span><span class="h-u">sur {sum(flaggable.values())}</span>')
+    themes = sum(1 for n in flaggable.values() if n)
+    labels["total"] = html(f'<span class="h-l">Thèmes signalés</span><span class="h-u">sur {themes}</span>')
     columns = [*THEMES, "total"]
     gt = (
         GT(frame, rowname_col="lieu", groupname_col="groupe", id="matrice-des-besoins")
@@ -113,7 +121,7 @@ CSS = """
 .mx { display: inline-flex; gap: .35rem; font-weight: 700; font-variant-numeric: tabular-nums; }
 .mxp { color: var(--prio-ink); }
 .mxv { color: var(--vig-ink); }
-.mx0 { color: #a7b0ba; font-weight: 400; }
+.mx0 { color: var(--muted); font-weight: 400; }
 """
 
 SECTION = Section(id="matrice", title="Matrice des besoins", needs=("view",), build=build, template=TEMPLATE,

@@ -34,6 +34,12 @@ READING_KEYS = (
                    "et avec autant de décimales que la valeur (2,26 puis 2,24 personnes par ménage : −0,02). "
                    "La flèche suit le signe de l'évolution affichée ; ≈ signale une évolution qui s'arrondit à "
                    "zéro."),
+    ("Secret statistique", "Une commune dont un chiffre est soumis au secret reste vide. Au-dessus de la commune "
+                           "(intercommunalité, département, France, regroupement), un taux est calculé sur les "
+                           "communes dont les chiffres sont connus, numérateur et dénominateur ensemble, dès "
+                           "qu'elles réunissent au moins 90 % de la population du territoire (marque hs, avec la "
+                           "part de la population couverte sous le tableau) ; en deçà, il reste vide. Un effectif "
+                           "(naissances, places) n'est jamais complété sans ses parts secrètes."),
     ("Solde migratoire", "Le solde migratoire est « apparent » : il est estimé par différence entre la variation "
                          "totale et le solde naturel, et porte aussi les écarts de mesure entre deux recensements."),
     ("Équipements (BPE)", "La base permanente des équipements de l'Insee compte des équipements au 1er janvier, pas "
@@ -49,7 +55,7 @@ def reading_keys(view: TerritoryView) -> list[dict]:
     sources = dict(view.rows.select("indicator", "source").drop_nulls().unique("indicator").iter_rows())
     return [{"theme": THEMES[theme], "rows": [
         {"label": F.typography(i.label), "definition": F.typography(i.definition),
-         "direction": DIRECTIONS_FR.get(i.direction, i.direction), "unit": F.UNIT_HINTS.get(i.unit, i.unit),
+         "direction": DIRECTIONS_FR.get(i.direction, i.direction), "unit": "" if "pour 100" in i.label else F.UNIT_HINTS.get(i.unit, i.unit),
          "source": sources.get(i.id, ""), "caveat": F.typography(i.caveat),
          "minimum": F.count(i.min_denominator) if i.min_denominator else ""} for i in items]}
         for theme, items in items_by_theme().items()]
@@ -75,7 +81,7 @@ TEMPLATE = """\
   <h3>Signaux de besoin</h3>
   <dl class="keys">
     <dt><span class="flag flag-v">!</span> Point de vigilance</dt><dd>La valeur est {{ rules_text.vigilance }}.</dd>
-    <dt><span class="flag flag-p">!!</span> Priorité</dt><dd>La valeur est {{ rules_text.priorite }} (écart relatif). Le sens du besoin dépend de l'indicateur (un taux de pauvreté élevé, un taux de couverture bas) ; les indicateurs neutres et les effectifs ne sont jamais signalés. Ces signaux ouvrent la discussion entre partenaires ; ils ne la remplacent pas.</dd>
+    <dt><span class="flag flag-p">!!</span> Priorité</dt><dd>La valeur est {{ rules_text.priorite }} (écart relatif). Le sens du besoin dépend de l'indicateur (un taux de pauvreté élevé, un taux de couverture bas) ; les indicateurs neutres et les effectifs ne sont jamais signalés. Pour un indicateur à double sens (la variation annuelle de la population), c'est un écart marqué dans un sens ou dans l'autre qui est signalé : une forte croissance sollicite les services (écoles, accueil du jeune enfant) autant qu'une baisse les fragilise. Ces signaux ouvrent la discussion entre partenaires ; ils ne la remplacent pas.</dd>
   </dl>
   <h3>Précautions générales</h3>
   <dl class="keys">
@@ -90,11 +96,11 @@ TEMPLATE = """\
   {% for group in reading_keys %}
   <h3>{{ group.theme }}</h3>
   <table class="plain defs">
-    <colgroup><col style="width:20%"><col style="width:34%"><col style="width:12%"><col style="width:14%"><col style="width:20%"></colgroup>
-    <thead><tr><th>Indicateur</th><th>Définition</th><th>Sens de lecture</th><th>Source</th><th>Précautions</th></tr></thead>
+    <colgroup><col style="width:27%"><col style="width:56%"><col style="width:17%"></colgroup>
+    <thead><tr><th scope="col">Indicateur</th><th scope="col">Définition, sens de lecture et précautions</th><th scope="col">Source</th></tr></thead>
     <tbody>
     {% for r in group.rows %}
-      <tr><td>{{ r.label }}<br><span class="small">{{ r.unit }}</span></td><td>{{ r.definition }}{% if r.minimum %} <span class="small">Non calculé sous {{ r.minimum }} au dénominateur.</span>{% endif %}</td><td>{{ r.direction }}</td><td>{{ r.source }}</td><td>{{ r.caveat }}</td></tr>
+      <tr><th scope="row">{{ r.label }}{% if r.unit %} <span class="small">({{ r.unit }})</span>{% endif %}</th><td>{{ r.definition }}{% if r.minimum %} <span class="small">Non calculé sous {{ r.minimum }} au dénominateur.</span>{% endif %} <span class="small">Sens de lecture : {{ r.direction }}.</span>{% if r.caveat %}<br><span class="caveat">Précaution : {{ r.caveat }}</span>{% endif %}</td><td>{{ r.source }}</td></tr>
     {% endfor %}
     </tbody>
   </table>
@@ -107,7 +113,10 @@ dl.keys { display: grid; grid-template-columns: 12rem 1fr; gap: .4rem 1rem; marg
 dl.keys dt { font-weight: 650; }
 dl.keys dd { margin: 0; }
 table.defs { table-layout: fixed; }
-table.defs td:first-child { font-weight: 600; }
+table.defs tbody th { font-weight: 600; }
+table.defs .caveat { color: var(--muted); }
+table.defs th .small { font-weight: 400; }
+@media print { table.defs { line-height: 1.3; } }
 .marks { columns: 2; list-style: none; padding: 0; font-size: .86rem; }
 .marks li { break-inside: avoid; }
 """

@@ -14,7 +14,7 @@ from reports import notes as N
 from reports import tables as T
 from reports.sections.base import Section, items_by_theme
 from reports.shared import AGE_SUMS
-from reports.view import Place, TerritoryView, sort_key
+from reports.view import Place, TerritoryView, commune_epci, sort_key
 from transforms.compare import PRIORITY, VIGILANCE
 from transforms.compute import Inputs
 from transforms.registry import THEMES, Indicator
@@ -97,12 +97,16 @@ def _reference_value(view: TerritoryView, place: Place | None, indicator: str) -
     return row.get("value") if row else None
 
 
+def _display(place: Place | None) -> str | None:
+    return place.display if place else None
+
+
 def _position(view: TerritoryView, ind: Indicator) -> charts.Position:
     row = view.cell(view.territory, ind.id) or {}
     return charts.Position(
         label=ind.label, unit=ind.unit, value=row.get("value"),
         departement=_reference_value(view, view.departement, ind.id),
-        france=_reference_value(view, view.france, ind.id),
+        france=_reference_value(view, view.france, ind.id), epci=_reference_value(view, commune_epci(view), ind.id),
         flag=row.get("flag"), mark=N.mark(N.cell_reason(row.get("value"), row.get("status"))))
 
 
@@ -126,7 +130,7 @@ def positioning_chart(view: TerritoryView, theme: str, items: list[Indicator]) -
     return {"id": f"graphique-{theme}-positionnement",
             "caption": f"{THEMES[theme]} : {view.territory.display} face à {view.compared_with}",
             "svg": Markup(charts.positioning([_position(view, i) for i in rates], view.territory.display,
-                                             departement, f"g-{theme}-pos"))}
+                                             departement, f"g-{theme}-pos", epci=_display(commune_epci(view))))}
 
 
 def ranking_chart(view: TerritoryView, theme: str, items: list[Indicator]) -> dict | None:
@@ -154,7 +158,7 @@ def age_chart(view: TerritoryView, inputs: Inputs, state: str = "") -> dict | No
     """The age pyramid of the territory against its département, or against France for a département (summed
     from every commune, like the indicators; left out, and said so, when a part of France is unknown). The
     reference's sums are shared by every report of the store state: France is summed once, not per département."""
-    reference = view.departement or view.france
+    reference = commune_epci(view) or view.departement or view.france  # a commune: its EPCI first
     sums = ages.age_sums(inputs, view.selection.customs, [view.territory.key])
     if not sums:
         return None
@@ -216,7 +220,7 @@ TEMPLATE = """\
 CSS = """
 /* « À retenir » of the themes */
 .retenir { background: #f7f9fb; border-left: 4px solid var(--orange); padding: .7rem 1rem .7rem 1.1rem; margin: 1rem 0 1.2rem; }
-.retenir h3 { margin: 0 0 .35rem; font-size: .9rem; text-transform: uppercase; letter-spacing: .06em; color: var(--orange); }
+.retenir h3 { margin: 0 0 .35rem; font-size: .9rem; text-transform: uppercase; letter-spacing: .06em; color: var(--orange-ink); }
 .retenir ul { margin: 0; padding-left: 1.1rem; }
 .retenir li { margin: .15rem 0; }
 .retenir li ul { columns: 2; column-gap: 2rem; margin: .2rem 0 0; font-size: .93rem; }

@@ -1,0 +1,100 @@
+"""The printed report (issue 13), in Debian's chromium: A4 PDFs read back with pypdf.
+
+No table's caption is printed on one page and its first row on the next, and the reports stay compact: the demo
+EPCI report and a group of sixteen communes (the size of a typical CTG intercommunality) in well under 40 pages."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from reports.screenshots import CHROMIUM, DEMO_EPCI, launch
+from reports.site import build_site
+from transforms.pipeline import Selection
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
+                                reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/run does)")
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+pypdf = pytest.importorskip("pypdf", reason="the pypdf package is not installed (test extra)")
+
+WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+# every commune of the demo world outside Paris, Lyon, Ajaccio and the Ain: sixteen communes over four EPCIs (and
+# L'Île-d'Yeu, in none, left out) in three départements
+SIXTEEN = ("44043", "44064", "44071", "44088", "44142", "49099", "49192", "49299", "49332", "85020", "85133",
+           "85162", "85303", "85084", "85165", "85212")
+# Page counts measured before issue 13: 37 for the demo EPCI (4 communes), 53 for the sixteen communes; after: 26
+# and 35. The bounds leave room for a few more paragraphs per theme, not for a return of the half-empty pages.
+MAX_PAGES = {"demo": 30, "sixteen": 38}
+
+# Each table's title cell and the first cell of its first body row get a marker the PDF's text gives back
+MARK_TABLES = """() => {
+  const tables = [...document.querySelectorAll('table.gt_table')];
+  tables.forEach((t, i) => {
+    const n = String(i).padStart(3, '0');
+    t.querySelector('.gt_title').prepend('QQT' + n + 'QQ ');
+    const row = t.querySelector('tbody tr:not(.gt_group_heading_row)');
+    row.firstElementChild.prepend('QQR' + n + 'QQ ');
+  });
+  return tables.length;
+}"""
+
+
+@pytest.fixture(scope="module")
+def reports(demo_store, tmp_path_factory) -> dict[str, Path]:
+    site = build_site(demo_store, [Selection(epci=DEMO_EPCI), Selection(communes=SIXTEEN, name="Seize communes")],
+                      tmp_path_factory.mktemp("print-site"), demo=True, generated_at=WHEN)
+    return dict(zip(("demo", "sixteen"), site.reports))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def prints(browser, reports) -> dict[str, tuple[list[str], int]]:
+    """Each report printed once (its tables marked: a few letters in a caption move nothing)."""
+    return {which: printed(browser, path) for which, path in reports.items()}
+
+
+def printed(browser, report: Path) -> tuple[list[str], int]:
+    """The text of each printed A4 page, and how many tables were marked."""
+    page = browser.new_page()
+    page.goto(report.resolve().as_uri())
+    marked = page.evaluate(MARK_TABLES)
+    pdf = page.pdf(format="A4")
+    page.close()
+    return [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages], marked
+
+
+def pages_of(texts: list[str], kind: str) -> dict[str, int]:
+    """Marker -> the first page it is printed on (a table over two pages repeats its header, caption included)."""
+    first: dict[str, int] = {}
+    for n, text in enumerate(texts, start=1):
+        for marker in re.findall(rf"QQ{kind}(\d{{3}})QQ", text):
+            first.setdefault(marker, n)
+    return first
+
+
+@pytest.mark.parametrize("which", ["demo", "sixteen"])
+def test_no_table_caption_is_printed_apart_from_its_first_row(prints, which):
+    texts, marked = prints[which]
+    titles, first_rows = pages_of(texts, "T"), pages_of(texts, "R")
+    assert marked >= 12 and len(titles) == len(first_rows) == marked  # every theme's tables and the matrix
+    apart = {n: (titles[n], first_rows[n]) for n in titles if titles[n] != first_rows[n]}
+    assert apart == {}  # table number: (page of its caption, page of its first row)
+
+
+@pytest.mark.parametrize("which", ["demo", "sixteen"])
+def test_the_printed_report_is_compact(prints, which):
+    texts, _ = prints[which]
+    assert len(texts) <= MAX_PAGES[which]
+    # no page left nearly empty between two parts (the last page may be short): 300 characters at least
+    assert [n for n, text in enumerate(texts[:-1], start=1) if len(text) < 300] == []
