@@ -143,23 +143,25 @@ def evolution_sentence(row: dict, ind: Indicator) -> str:
     return f"{EVOLUTION_WORDS[1 if evolution > 0 else -1]} {amount} depuis {year}{then}."
 
 
-def when(row: dict, ind: Indicator) -> str:
-    """` en 2022`, or ` entre 2016 et 2022` for a rate of change over the two censuses."""
+def when(row: dict, ind: Indicator, comparison_year: int | None = None) -> str:
+    """` en 2022`, or ` entre 2016 et 2022` for a rate of change between the two censuses (its row carries no
+    comparison year: it is the report's, `comparison_year`)."""
     if row.get("year") is None:
         return ""
-    if ind.kind in PERIOD_KINDS and row.get("comparison_year") is not None:
-        return f" entre {row['comparison_year']} et {row['year']}"
+    if ind.kind in PERIOD_KINDS:
+        start = row.get("comparison_year") or comparison_year
+        return f" entre {start} et {row['year']}" if start is not None else ""
     return f" en {row['year']}"
 
 
-def indicator_sentence(view: TerritoryView, ind: Indicator) -> str:
+def indicator_sentence(view: TerritoryView, ind: Indicator, comparison_year: int | None = None) -> str:
     """The territory's value, its gap to the references, its flag and its evolution: '' when it has no value of
     its own."""
     row = view.cell(view.territory, ind.id) or {}
     value = row.get("value")
     if value is None or row.get("status") in N.WITH_VALUE:
         return ""
-    year = when(row, ind)
+    year = when(row, ind, comparison_year)
     text = f"{F.typography(ind.label)} : {shown(value, ind.unit)}{year}"
     if ind.unit != "count":
         compared = comparison(view, ind, value)
@@ -263,10 +265,11 @@ def unavailable_sentence(view: TerritoryView, items: list[Indicator]) -> str:
     return f"Non disponible{plural} pour {view.territory.display} : {' ; '.join(missing)}."
 
 
-def theme_constats(view: TerritoryView, theme: str, items: list[Indicator],
-                   headline: Indicator | None = None) -> Constats:
-    """Every sentence of one theme: compared indicators, flagged communes, spread of `headline`, what is missing."""
-    sentences = [indicator_sentence(view, i) for i in compared_indicators(view, theme, items)]
+def theme_constats(view: TerritoryView, theme: str, items: list[Indicator], headline: Indicator | None = None,
+                   comparison_year: int | None = None) -> Constats:
+    """Every sentence of one theme: compared indicators, flagged communes, spread of `headline`, what is missing.
+    `comparison_year`: the earlier census of the report (the start of its growth rates)."""
+    sentences = [indicator_sentence(view, i, comparison_year) for i in compared_indicators(view, theme, items)]
     sentences += [flagged_units_sentence(view, items), range_sentence(view, headline),
                   unavailable_sentence(view, items)]
     return Constats(theme, tuple(s for s in sentences if s))

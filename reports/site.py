@@ -17,6 +17,7 @@ import polars as pl
 from markupsafe import Markup
 
 from reports import formats as F
+from reports.editable import cover_of, write_docx
 from reports.index import ReportRecord, render_index
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
@@ -32,6 +33,7 @@ from transforms.compute import Inputs
 from transforms.export import write_exports
 from transforms.pipeline import Selection, diagnostic_table, load_inputs
 from transforms.registry import indicators
+from transforms.wide import write_wide_xlsx
 
 __all__ = ["DEMO_EPCI", "ReportContext", "SiteResult", "build_site", "css_string", "pipeline_version",
            "render_index", "render_report", "report_name"]
@@ -61,6 +63,7 @@ class Report:
 
     html: str
     sections: list[BuiltSection]
+    data: ReportData | None = None  # what the sections were built from (the editable document's cover)
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def render_view(view: TerritoryView, inputs: Inputs, context: ReportContext) -> 
         title=page_title(view, context.demo),
         sections=sections, section_styles=[Markup(css) for css in styles],
     )
-    return Report(page, sections)
+    return Report(page, sections, data)
 
 
 def render_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, context: ReportContext) -> str:
@@ -172,10 +175,15 @@ def build_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, base
     """Write one territory's exports, report and record; what was built, and the export files."""
     view = territory_view(table, inputs.membership, selection)
     paths = write_exports(view.rows, out_dir, f"indicateurs-{selection.stem}", demo=base.demo)
+    paths["xlsx large"] = write_wide_xlsx(view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx",
+                                          demo=base.demo)  # communes x indicators, one sheet per theme
     context = replace(base, exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()))
     report = render_view(view, inputs, context)
     name = report_name(selection)
     _write(out_dir / name, report.html)
+    paths["docx"] = write_docx(out_dir / f"diagnostic-{selection.stem}.docx", cover_of(
+        view, report.data, title=page_title(view, base.demo), generated=F.long_date(base.generated_at),
+        version=base.version, demo=base.demo, html_name=name), report.sections)
     record = ReportRecord(
         file=name, territory=view.territory.display, kind=view.kind, title=page_title(view, base.demo),
         generated=F.long_date(base.generated_at), generated_at=base.generated_at.isoformat(),

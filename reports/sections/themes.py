@@ -187,7 +187,7 @@ def build(view: TerritoryView, inputs: Inputs, geography: str, comparison_year: 
     items = items_by_theme()[theme]
     charts_ = [age_chart(view, inputs, state)] if theme == AGE_THEME else []
     charts_ += [positioning_chart(view, theme, items), ranking_chart(view, theme, items)]
-    return {"constats": theme_constats(view, theme, items, headline(view, items)).sentences,
+    return {"constats": theme_constats(view, theme, items, headline(view, items), comparison_year).sentences,
             "highlights": highlights(view, items), "charts": [c for c in charts_ if c],
             "tables": [Markup(t) for t in T.theme_tables(view, theme, items, comparison_year, geography)]}
 
