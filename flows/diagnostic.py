@@ -33,10 +33,12 @@ def check_codes(territory: Territory, data_dir: str) -> None:
 
 
 @task(name="build-report", cache_policy=NO_CACHE)
-def build_report(territory: Territory, data_dir: str, out_dir: str, demo: bool) -> dict[str, list[str]]:
+def build_report(territory: Territory, data_dir: str, out_dir: str, demo: bool,
+                 similar: tuple[str, ...] = ()) -> dict[str, list[str]]:
     """The report, its index and exports, as paths relative to `out_dir` (the draft is renamed on commit)."""
     out = Path(out_dir)
-    site = reports_site.build_site(open_store(data_dir), [territory], out, demo=demo, generated_at=datetime.now(UTC))
+    site = reports_site.build_site(open_store(data_dir), [territory], out, demo=demo, generated_at=datetime.now(UTC),
+                                   similar=similar)
     relative = lambda paths: [str(Path(p).relative_to(out)) for p in paths]
     return {"reports": relative(site.reports), "index": relative([site.index]), "exports": relative(site.exports)}
 
@@ -49,11 +51,13 @@ def diagnostic(
     mirror: str | None = None,
     refresh: RefreshPolicy = "missing",
     demo: bool = False,
+    similar: tuple[str, ...] = (),
 ) -> str:
     """Build and publish the diagnostic of `territory`; returns the published report's path.
 
     refresh: "missing" refreshes the store first only if a source was never staged, "always" refreshes first,
-    "never" uses the store as it is. demo: the report says its figures are synthetic.
+    "never" uses the store as it is. demo: the report says its figures are synthetic. similar: SIRENs of the EPCIs
+    the territory is compared with (chosen by size class when empty).
     """
     settings = flow_settings(data_dir, publish_dir, mirror)  # read once, passed down to the tasks
     root = prepare_store(refresh, str(settings.data_dir), settings.mirror, settings.retry_budget)
@@ -69,7 +73,7 @@ def diagnostic(
     about = run_about(territory=territory.model_dump(exclude_none=True), demo=demo)
     with pub.publishing(about, on_failure=not_published) as draft:
         get_run_logger().info("diagnostic of %s into %s", territory.label, draft.path)
-        built = build_report(territory, root, str(draft.path), demo)
+        built = build_report(territory, root, str(draft.path), demo, tuple(similar))
     report = draft.path / built["reports"][0]
     create_link_artifact(key=key, link=report.as_uri(), link_text=f"Diagnostic {territory.label}",
                          description=f"Published in {draft.path}; `latest` points to it")

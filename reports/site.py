@@ -22,6 +22,7 @@ from reports.index import ReportRecord, render_index
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
 from reports.shared import TABLES, store_state
+from reports.similar import Similar, similar_territories
 from reports.templating import css_string, environment, pipeline_version
 from reports.view import TerritoryView, territory_view
 from sources.demo.synthetic import store_is_synthetic
@@ -55,6 +56,8 @@ class ReportContext:
     rules: FlagRules = FlagRules()
     exports: tuple[tuple[str, str], ...] = ()  # (format, file name) of the exports beside the report
     state: str = ""  # the store state (reports.shared): what reports of that state share is computed once
+    similar_codes: tuple[str, ...] = ()  # EPCIs the user compares the territory with (`--similar`); () chooses
+    similar: Similar | None = None  # this report's comparison (reports.similar)
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,8 @@ def report_data(view: TerritoryView, inputs: Inputs, context: ReportContext) -> 
     quality = source_quality(context.manifest, used_vintages(context.manifest, inputs.vintages))
     return ReportData(view=view, inputs=inputs, geography=_geography_note(context.manifest),
                       comparison_year=_comparison_year(view), quality=quality,
-                      data_years=_data_years(inputs, quality), rules=context.rules, state=context.state)
+                      data_years=_data_years(inputs, quality), rules=context.rules, state=context.state,
+                      similar=context.similar)
 
 
 def render_view(view: TerritoryView, inputs: Inputs, context: ReportContext) -> Report:
@@ -170,6 +174,12 @@ def _diagnostic(store: Store, customs, rules: FlagRules, inputs: Inputs, state: 
     return TABLES.get(state, key, lambda: diagnostic_table(store, customs, rules, inputs=inputs))
 
 
+def _similar(table: pl.DataFrame, inputs: Inputs, view: TerritoryView, given: tuple[str, ...]) -> Similar | None:
+    customs = view.selection.customs
+    return similar_territories(table, inputs.membership, view.territory.level, view.territory.code,
+                               customs[0].communes if customs else (), given)
+
+
 def build_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, base: ReportContext,
                  out_dir: Path) -> tuple[ReportRecord, list[Path]]:
     """Write one territory's exports, report and record; what was built, and the export files."""
@@ -177,7 +187,8 @@ def build_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, base
     paths = write_exports(view.rows, out_dir, f"indicateurs-{selection.stem}", demo=base.demo)
     paths["xlsx large"] = write_wide_xlsx(view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx",
                                           demo=base.demo)  # communes x indicators, one sheet per theme
-    context = replace(base, exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()))
+    context = replace(base, exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()),
+                      similar=_similar(table, inputs, view, base.similar_codes))
     report = render_view(view, inputs, context)
     name = report_name(selection)
     _write(out_dir / name, report.html)
@@ -196,12 +207,14 @@ def build_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, base
 @reads_one_state
 def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo: bool = False,
                generated_at: datetime | None = None, rules: FlagRules = FlagRules(),
-               table: pl.DataFrame | Path | None = None) -> SiteResult:
+               table: pl.DataFrame | Path | None = None, similar: tuple[str, ...] = ()) -> SiteResult:
     """Compute the indicators once, then write each selection's report, exports and record, and the index.
 
     `table` is the full diagnostic_table of this store (with the selections' custom territories, computed with
     `rules`), or the Parquet file it was saved to (a national batch computes it once for every batch); without
     it, the table of this store state is computed once per process and reused (`reports.shared`).
+
+    `similar`: the EPCIs each EPCI or custom territory is compared with (reports.similar chooses them when empty).
 
     The reports and exports say the figures are synthetic when `demo` is set or the store holds demo mirror files."""
     demo = demo or store_is_synthetic(store)
@@ -217,7 +230,7 @@ def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo
     if table is None:
         table = _diagnostic(store, customs, rules, inputs, state)
     base = ReportContext(generated_at=generated_at, manifest=manifest, version=pipeline_version(), demo=demo,
-                         rules=rules, state=state)
+                         rules=rules, state=state, similar_codes=tuple(similar))
     records, exports = [], []
     for selection in selections:
         record, paths = build_report(table, inputs, selection, base, out_dir)

@@ -8,11 +8,12 @@ one line below, and its test.
 
 from __future__ import annotations
 
-from reports.sections import key_figures, needs_matrix, quality_annex, reading_keys, themes
+from reports.sections import key_figures, needs_matrix, quality_annex, reading_keys, similar_territories, themes
 from reports.sections.base import BuiltSection, ReportData, Section, build_sections
 
 SECTIONS: tuple[Section, ...] = (
     key_figures.SECTION,
+    similar_territories.SECTION,  # EPCI and custom territories only
     needs_matrix.SECTION,
     *themes.SECTIONS,  # one per theme of the indicator catalogue
     reading_keys.SECTION,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from reports.quality import SourceQuality
+from reports.similar import Similar
 from reports.templating import compiled
 from reports.view import TerritoryView
 from transforms.compare import FlagRules
@@ -34,6 +35,7 @@ class ReportData:
     data_years: dict[str, str]  # source/vintage -> year of its figures when it is not the vintage
     rules: FlagRules  # the flag rules the table was computed with
     state: str = ""  # the store state (reports.shared): values every report of that state shares
+    similar: Similar | None = None  # the EPCIs the territory is compared with (reports.similar)
 
 
 NEEDS = frozenset(f.name for f in dataclasses.fields(ReportData))
