@@ -271,6 +271,8 @@ def _fill(cell) -> str | None:
 # -- text ----------------------------------------------------------------------------------------------------------
 
 BREAKS = {"br", "p", "div", "li"}
+# HTML's collapsible white space; never U+202F or U+00A0, the French spaces inside figures (`21 600 €`)
+ASCII_SPACES = re.compile(r"[ \t\r\n\f]+")
 LINE_CLASSES = {"n", "ev", "h-u", "legend"}  # spans the report shows on a line of their own
 
 
@@ -280,8 +282,8 @@ def text_of(element) -> str:
         return ""
     parts: list[str] = []
     _collect(element, parts)
-    lines = "".join(parts).split("\n")
-    return "\n".join(" ".join(line.split()) for line in lines if line.strip())
+    lines = [ASCII_SPACES.sub(" ", line).strip(" ") for line in "".join(parts).split("\n")]
+    return "\n".join(line for line in lines if line)
 
 
 def _collect(element, parts: list[str]) -> None:
