@@ -16,7 +16,7 @@ from transforms.registry import indicators
 def _shown(row: dict, unit: str) -> Markup:
     """`11,0 %`, or `—` and the mark of its reason (explained under the table)."""
     shown = F.value(row["value"], unit) if row.get("value") is not None else "—"
-    return Markup(escape(shown) + T.mark_html(N.cell_reason(row.get("value"), row.get("status"))))
+    return escape(shown) + Markup(T.mark_html(N.cell_reason(row.get("value"), row.get("status"))))
 
 
 def build(similar: Similar | None) -> dict | None:
@@ -53,8 +53,11 @@ TEMPLATE = """\
 
 CSS = """
 /* similar territories */
+table.similar { table-layout: fixed; }
 table.similar td { text-align: right; font-variant-numeric: tabular-nums; }
-table.similar th[scope=row] { text-align: left; font-weight: 400; }
+table.similar th[scope=row] { text-align: left; font-weight: 400; background: none; border-bottom: 1px solid var(--line); }
+table.similar thead th:first-child { width: 20%; }
+table.similar thead th { hyphens: auto; overflow-wrap: break-word; }
 table.similar tr.own th, table.similar tr.own td { font-weight: 700; background: var(--blue-pale); }
 """
 
