@@ -26,7 +26,7 @@ from lxml import html as lxml_html
 from storage.files import atomic_path
 
 CHART_WIDTH_CM = 16.0
-SVG = re.compile(r"<svg\b.*?</svg>", re.S)
+SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
 FILL = re.compile(r"background-color:\s*(#[0-9a-fA-F]{6})")
 SMALL_CLASSES = {"src", "small", "constats-note", "lead", "legend"}
 SKIPPED = {"style", "script", "colgroup"}
@@ -46,10 +46,10 @@ class Cover:
 
 
 def svg_to_png(svg: str) -> bytes:
-    """PNG bytes of an SVG chart, twice its size for print; raises when no renderer is installed."""
+    """PNG bytes of an SVG chart at 1.5 times its size (about 180 dpi at 16 cm); raises without a renderer."""
     import resvg_py
 
-    return bytes(resvg_py.svg_to_bytes(svg_string=svg, zoom=2, background="#ffffff"))
+    return bytes(resvg_py.svg_to_bytes(svg_string=svg, zoom=1.5, background="#ffffff"))
 
 
 def write_docx(path: Path, cover: Cover, sections, *, render: Callable[[str], bytes] | None = svg_to_png) -> Path:

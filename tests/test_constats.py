@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+
 from reports.constats import gap_class, theme_constats
 from reports.view import COMMUNES, REFERENCES, TERRITORY, Place, TerritoryView
 from transforms.pipeline import Selection

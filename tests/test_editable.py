@@ -4,7 +4,7 @@ XLSX read back with openpyxl on hand-made figures."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import openpyxl
 import polars as pl
@@ -18,7 +18,7 @@ from reports.site import DEMO_EPCI, build_site
 from transforms.pipeline import Selection
 from transforms.wide import write_wide_xlsx
 
-WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 NNBSP = "\u202f"
 
 
@@ -54,7 +54,7 @@ def test_the_document_has_the_report_sections_tables_and_charts(site):
 
 
 def test_a_theme_table_keeps_its_rows_and_french_figures(site):
-    result, out = site
+    _, out = site
     document = Document(str(out / f"diagnostic-epci-{DEMO_EPCI}.docx"))
     names = {row.cells[0].text for table in document.tables for row in table.rows}
     assert {"Benet", "Maillezais", "Rives-d'Autise", "Vix", "France"} <= names

@@ -6,8 +6,8 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 from reports import formats as F
-from reports import tables as T
 from reports import notes as N
+from reports import tables as T
 from reports.sections.base import Section
 from reports.similar import COMPARED, Similar
 from transforms.registry import indicators

@@ -9,10 +9,10 @@ from functools import partial
 from markupsafe import Markup
 
 from reports import ages, charts
-from reports.constats import theme_constats
 from reports import formats as F
 from reports import notes as N
 from reports import tables as T
+from reports.constats import theme_constats
 from reports.sections.base import Section, items_by_theme
 from reports.shared import AGE_SUMS
 from reports.view import Place, TerritoryView, sort_key
