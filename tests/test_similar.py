@@ -61,3 +61,19 @@ def test_a_commune_or_a_departement_is_not_compared_with_epcis():
     table, membership = hand_made()
     assert similar_territories(table, membership, "COM", "00001") is None
     assert similar_territories(table, membership, "DEP", "85") is None
+
+
+def test_a_group_of_communes_is_compared_by_its_own_communes_and_region():
+    table, membership = hand_made()
+    # a group of 6 communes of the target EPCI (région 52), 7 200 inhabitants: 1 200 per commune like the target
+    group = tuple(f"00{k:03d}" for k in range(6))
+    table = pl.concat([table, pl.DataFrame({"level": ["TERRITORY"], "code": ["TERRITOIRE"], "name": ["Groupe"],
+                                            "indicator": ["population"], "value": [7_200.0], "status": [None]},
+                                           schema_overrides={"status": pl.String})])
+    found = similar_territories(table, membership, "TERRITORY", "TERRITOIRE", communes=group)
+    assert (found.territory.communes, found.territory.region) == (6, "52")
+    # same class (under 15 000); distances from 7 200 and 1 200/commune: Cible ln(12/7.2)=0.511+0 -> 0.511;
+    # Rurale ln(9/7.2)=0.223 + ln(1200/750)=0.470 -> 0.693; Proche ln(13/7.2)=0.591+0.080 -> 0.671;
+    # Urbaine ln(12.5/7.2)=0.552+1.650 -> 2.202; then Jumelle lointaine (another région)
+    assert [p.name for p in found.others] == ["Cible", "Proche même région", "Rurale même région",
+                                              "Urbaine même région", "Jumelle lointaine"]
