@@ -56,8 +56,9 @@ CSS = """
 table.similar { table-layout: fixed; }
 table.similar td { text-align: right; font-variant-numeric: tabular-nums; }
 table.similar th[scope=row] { text-align: left; font-weight: 400; background: none; border-bottom: 1px solid var(--line); }
-table.similar thead th:first-child { width: 20%; }
-table.similar thead th { hyphens: auto; overflow-wrap: break-word; }
+table.similar thead th:first-child { width: 16%; }
+table.similar thead th:nth-child(2), table.similar thead th:nth-child(3) { width: 8%; }
+table.similar thead th { hyphens: auto; font-size: .76rem; }
 table.similar tr.own th, table.similar tr.own td { font-weight: 700; background: var(--blue-pale); }
 """
 
