@@ -282,6 +282,26 @@ def _territory(epci: str | None, commune: str | None, communes: str | None, name
     return _validated(Territory, epci=epci, commune=commune, communes=communes, name=name)
 
 
+def _similar_codes(similar: str | None, territory) -> tuple[str, ...]:
+    """The SIRENs of --similar, each checked (exit 2 naming a bad one); only an EPCI or a group of communes is
+    compared with EPCIs."""
+    if similar is None:
+        return ()
+    from sources.codes import check_siren
+
+    if territory.commune is not None:
+        _refuse("--similar compares an EPCI or a group of communes (--epci, --communes) with other EPCIs")
+    codes = tuple(dict.fromkeys(c.strip() for c in similar.split(",") if c.strip()))
+    if not codes:
+        _refuse("--similar needs at least one SIREN")
+    for code in codes:
+        try:
+            check_siren(code)
+        except ValueError as exc:
+            _refuse(f"--similar: {exc}")
+    return codes
+
+
 def _check_in_geography(data_dir: Path | None, **codes: list[str]) -> None:
     """Exit 2 naming the codes missing from the store's target geography. A store whose geography is not staged
     yet cannot tell: the flow checks again after its own refresh."""
@@ -311,9 +331,12 @@ def report(
     evaluation: Annotated[Path | None, typer.Option(
         "--evaluation", help="CSV or YAML file of the indicators the CTG follows (indicateur, cible, sens, "
                              "communes). Default: a set per theme.")] = None,
+    similar: Annotated[str | None, typer.Option(help="SIRENs of the EPCIs to compare the territory with, "
+                                                "comma-separated (default: chosen by size class).")] = None,
 ) -> None:
     """Build and publish the diagnostic report of one territory (the `diagnostic` flow, run locally)."""
     territory = _territory(epci, commune, communes, name)
+    similar_codes = _similar_codes(similar, territory)
     if refresh_first not in ("missing", "always", "never"):
         _refuse(f"--refresh is missing, always or never, not {refresh_first!r}")
     items = _evaluation_items(evaluation)
@@ -322,11 +345,13 @@ def report(
         _check_staged(data_dir)
     _check_in_geography(data_dir, **territory.codes())
     _check_baseline(data_dir, baseline)
+    _check_in_geography(data_dir, epcis=list(similar_codes), communes=[], departements=[])
     from flows.diagnostic import diagnostic
 
     with command_session():
         state = diagnostic(territory, data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror,
-                           refresh=refresh_first, demo=demo, baseline=baseline, evaluation=items, return_state=True)
+                           refresh=refresh_first, demo=demo, baseline=baseline, evaluation=items,
+                           similar=similar_codes, return_state=True)
     _exit_if_failed(state)
     typer.echo(state.result())
 

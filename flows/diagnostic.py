@@ -36,11 +36,12 @@ def check_codes(territory: Territory, data_dir: str) -> None:
 
 @task(name="build-report", cache_policy=NO_CACHE)
 def build_report(territory: Territory, data_dir: str, out_dir: str, demo: bool, baseline: int | None = None,
-                 evaluation: list[EvaluationItem] | None = None) -> dict[str, list[str]]:
+                 evaluation: list[EvaluationItem] | None = None,
+                 similar: tuple[str, ...] = ()) -> dict[str, list[str]]:
     """The report, its index and exports, as paths relative to `out_dir` (the draft is renamed on commit)."""
     out = Path(out_dir)
     site = reports_site.build_site(open_store(data_dir), [territory], out, demo=demo, generated_at=datetime.now(UTC),
-                                   baseline=baseline, evaluation=tuple(evaluation or ()))
+                                   baseline=baseline, evaluation=tuple(evaluation or ()), similar=similar)
     relative = lambda paths: [str(Path(p).relative_to(out)) for p in paths]
     return {"reports": relative(site.reports), "index": relative([site.index]), "exports": relative(site.exports)}
 
@@ -55,6 +56,7 @@ def diagnostic(
     demo: bool = False,
     baseline: int | None = None,
     evaluation: list[EvaluationItem] | None = None,
+    similar: tuple[str, ...] = (),
 ) -> str:
     """Build and publish the diagnostic of `territory`; returns the published report's path.
 
@@ -62,6 +64,7 @@ def diagnostic(
     "never" uses the store as it is. demo: the report says its figures are synthetic. baseline: the year the
     evolutions of the series start from (the first year of the CTG; default: the oldest year every yearly source
     holds). evaluation: the indicators of the CTG's yearly evaluation (transforms.evaluation; default set if empty).
+    similar: SIRENs of the EPCIs the territory is compared with (chosen by size class when empty).
     """
     settings = flow_settings(data_dir, publish_dir, mirror)  # read once, passed down to the tasks
     root = prepare_store(refresh, str(settings.data_dir), settings.mirror, settings.retry_budget)
@@ -78,7 +81,8 @@ def diagnostic(
                       evaluation=[item.model_dump() for item in evaluation or []])
     with pub.publishing(about, on_failure=not_published) as draft:
         get_run_logger().info("diagnostic of %s into %s", territory.label, draft.path)
-        built = build_report(territory, root, str(draft.path), demo, baseline, evaluation)
+        built = build_report(territory, root, str(draft.path), demo, baseline, evaluation,
+                             tuple(similar))
         changes = write_changes(str(settings.publish_dir), pub.name, str(draft.path), draft.version)
     report = draft.path / built["reports"][0]
     changes_artifact(pub.name, draft.path, changes)

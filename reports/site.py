@@ -17,6 +17,7 @@ import polars as pl
 from markupsafe import Markup
 
 from reports import formats as F
+from reports.editable import cover_of, write_docx
 from reports.index import ReportRecord, render_index
 from reports.provenance import sources_read, target_cog
 from reports.sections.maps import staged_contours
@@ -24,6 +25,7 @@ from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
 from reports.series_data import site_series, territory_series
 from reports.shared import TABLES, store_state
+from reports.similar import Similar, similar_territories
 from reports.templating import css_string, environment, pipeline_version
 from reports.view import TerritoryView, territory_view
 from sources.demo.synthetic import store_is_synthetic
@@ -35,6 +37,7 @@ from transforms.compute import Inputs
 from transforms.export import write_exports
 from transforms.pipeline import Selection, diagnostic_table, load_inputs
 from transforms.registry import indicators
+from transforms.wide import write_wide_xlsx
 
 __all__ = ["DEMO_EPCI", "ReportContext", "SiteResult", "build_site", "css_string", "pipeline_version",
            "render_index", "render_report", "report_name"]
@@ -60,6 +63,8 @@ class ReportContext:
     baseline: int | None = None  # the year the evolutions of the series start from
     evaluation: tuple = ()  # the indicators the CTG follows (transforms.evaluation); empty: the default set
     contours: pl.DataFrame | None = None  # staged commune contours for the maps (reports.maps); None: not staged
+    similar_codes: tuple[str, ...] = ()  # EPCIs the user compares the territory with (`--similar`); () chooses
+    similar: Similar | None = None  # this report's comparison (reports.similar)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class Report:
 
     html: str
     sections: list[BuiltSection]
+    data: ReportData | None = None  # what the sections were built from (the editable document's cover)
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,8 @@ def report_data(view: TerritoryView, inputs: Inputs, context: ReportContext) -> 
                       data_years=_data_years(inputs, quality), rules=context.rules, state=context.state,
                       series=territory_series(context.series, inputs.membership, view.selection),
                       baseline=context.baseline, evaluation=context.evaluation,
-                      contours=context.contours)
+                      contours=context.contours,
+                      similar=context.similar)
 
 
 def render_view(view: TerritoryView, inputs: Inputs, context: ReportContext) -> Report:
@@ -137,7 +144,7 @@ def render_view(view: TerritoryView, inputs: Inputs, context: ReportContext) -> 
         title=page_title(view, context.demo),
         sections=sections, section_styles=[Markup(css) for css in styles],
     )
-    return Report(page, sections)
+    return Report(page, sections, data)
 
 
 def render_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, context: ReportContext) -> str:
@@ -177,15 +184,27 @@ def _diagnostic(store: Store, customs, rules: FlagRules, inputs: Inputs, state: 
     return TABLES.get(state, key, lambda: diagnostic_table(store, customs, rules, inputs=inputs))
 
 
+def _similar(table: pl.DataFrame, inputs: Inputs, view: TerritoryView, given: tuple[str, ...]) -> Similar | None:
+    customs = view.selection.customs
+    return similar_territories(table, inputs.membership, view.territory.level, view.territory.code,
+                               customs[0].communes if customs else (), given)
+
+
 def build_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, base: ReportContext,
                  out_dir: Path) -> tuple[ReportRecord, list[Path]]:
     """Write one territory's exports, report and record; what was built, and the export files."""
     view = territory_view(table, inputs.membership, selection)
     paths = write_exports(view.rows, out_dir, f"indicateurs-{selection.stem}", demo=base.demo)
-    context = replace(base, exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()))
+    paths["xlsx large"] = write_wide_xlsx(view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx",
+                                          demo=base.demo)  # communes x indicators, one sheet per theme
+    context = replace(base, exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()),
+                      similar=_similar(table, inputs, view, base.similar_codes))
     report = render_view(view, inputs, context)
     name = report_name(selection)
     _write(out_dir / name, report.html)
+    paths["docx"] = write_docx(out_dir / f"diagnostic-{selection.stem}.docx", cover_of(
+        view, report.data, title=page_title(view, base.demo), generated=F.long_date(base.generated_at),
+        version=base.version, demo=base.demo, html_name=name), report.sections)
     record = ReportRecord(
         file=name, territory=view.territory.display, kind=view.kind, title=page_title(view, base.demo),
         generated=F.long_date(base.generated_at), generated_at=base.generated_at.isoformat(),
@@ -200,7 +219,7 @@ def build_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, base
 def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo: bool = False,
                generated_at: datetime | None = None, rules: FlagRules = FlagRules(),
                table: pl.DataFrame | Path | None = None, baseline: int | None = None,
-               evaluation: tuple = ()) -> SiteResult:
+               evaluation: tuple = (), similar: tuple[str, ...] = ()) -> SiteResult:
     """Compute the indicators once, then write each selection's report, exports and record, and the index.
 
     `table` is the full diagnostic_table of this store (with the selections' custom territories, computed with
@@ -209,7 +228,8 @@ def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo
 
     The reports and exports say the figures are synthetic when `demo` is set or the store holds demo mirror files.
     `baseline` anchors the evolutions of the series (default: the oldest year every yearly source holds) and
-    `evaluation` lists the indicators of the CTG's yearly evaluation (transforms.evaluation; default set if empty)."""
+    `evaluation` lists the indicators of the CTG's yearly evaluation (transforms.evaluation; default set if empty).
+    `similar`: the EPCIs each EPCI or custom territory is compared with (reports.similar chooses them when empty)."""
     demo = demo or store_is_synthetic(store)
     if isinstance(table, (str, Path)):
         table = pl.read_parquet(table)
@@ -225,7 +245,8 @@ def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo
     series, baseline = site_series(store, inputs, customs, state, baseline)
     base = ReportContext(generated_at=generated_at, manifest=manifest, version=pipeline_version(), demo=demo,
                          rules=rules, state=state, series=series, baseline=baseline, evaluation=tuple(evaluation),
-                         contours=staged_contours(store))
+                         contours=staged_contours(store),
+                         similar_codes=tuple(similar))
     records, exports = [], []
     for selection in selections:
         record, paths = build_report(table, inputs, selection, base, out_dir)

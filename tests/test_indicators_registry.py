@@ -151,3 +151,14 @@ def test_every_indicator_has_a_source_and_a_year(demo_inputs):
     assert by_id["revenu_median"] == "Insee, Filosofi 2021"
     assert by_id["taux_chomage_rp"] == "Insee, recensement 2022"
     assert by_id["taux_couverture_global"] == "Cnaf, ONAPE 2023"
+
+
+def test_every_unit_has_its_formats_in_every_output():
+    from reports import formats as F
+    from transforms import export, wide
+    from transforms.registry import DIRECTIONS, UNITS
+
+    assert set(UNITS) <= set(wide.NUMBER_FORMATS), "the wide XLSX has no number format for a unit"
+    assert set(UNITS) <= set(export.UNITS_FR), "the long exports have no label for a unit"
+    assert set(UNITS) <= set(F.DECIMALS) and set(UNITS) <= set(F.UNIT_HINTS), "the report cannot show a unit"
+    assert set(export.DIRECTIONS_FR) >= set(DIRECTIONS), "the long exports cannot say a direction"

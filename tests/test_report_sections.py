@@ -37,10 +37,11 @@ def nothing_shared():
 
 def test_the_registry_orders_every_section_once():
     ids = [s.id for s in SECTIONS]
-    assert ids == ["chiffres-cles", "matrice", *THEMES, "cartes", "evolutions", "evaluation",
-                   "observatoire-petite-enfance", "lieux-de-travail", "donnees-absentes", "clefs-de-lecture", "qualite"]
+    assert ids == ["chiffres-cles", "territoires-comparables", "matrice", *THEMES, "cartes", "evolutions",
+                   "evaluation", "observatoire-petite-enfance", "lieux-de-travail", "donnees-absentes",
+                   "clefs-de-lecture", "qualite"]
     assert len(set(ids)) == len(ids)
-    assert [s.title for s in SECTIONS[2:2 + len(THEMES)]] == list(THEMES.values())
+    assert [s.title for s in SECTIONS[3:3 + len(THEMES)]] == list(THEMES.values())
 
 
 def test_a_section_needs_only_fields_of_the_report_data():
@@ -93,7 +94,9 @@ def test_each_report_is_recorded_beside_itself(site):
                                                       True)
     assert epci.kind == f"Établissement public de coopération intercommunale (SIREN {DEMO_EPCI})"
     assert epci.sections == tuple((n, s.id, s.title) for n, s in enumerate(SECTIONS, start=1))
-    assert epci.exports == tuple(f"indicateurs-epci-{DEMO_EPCI}.{ext}" for ext in ("csv", "parquet", "xlsx"))
+    # the editable document and the wide workbook are recorded with the long tables (issue 13)
+    assert epci.exports == (f"diagnostic-epci-{DEMO_EPCI}.docx", f"indicateurs-epci-{DEMO_EPCI}-large.xlsx",
+                            *(f"indicateurs-epci-{DEMO_EPCI}.{ext}" for ext in ("csv", "parquet", "xlsx")))
     assert (dep.territory, dep.generated) == ("Vendée (85)", "23 novembre 2026")
     written = json.loads((site.index.parent / f"diagnostic-epci-{DEMO_EPCI}.json").read_text(encoding="utf-8"))
     assert written["territory"] == "CC Vendée Sèvre Autise" and written["sections"][0] == [1, "chiffres-cles",

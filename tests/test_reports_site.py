@@ -42,8 +42,10 @@ def cell(page: str, indicator: str, code: str) -> str:
 def test_build_site_writes_reports_exports_and_an_index(site):
     names = sorted(p.name for p in site.reports)
     assert names == ["diagnostic-commune-49099.html", f"diagnostic-epci-{EPCI}.html", "diagnostic-sud-vendee.html"]
-    assert sorted(p.name for p in site.exports if p.name.startswith(f"indicateurs-epci-{EPCI}")) == [
-        f"indicateurs-epci-{EPCI}.{ext}" for ext in ("csv", "parquet", "xlsx")]
+    # the long tables, the wide workbook (issue 13) and the editable document
+    assert sorted(p.name for p in site.exports if f"-epci-{EPCI}" in p.name) == [
+        f"diagnostic-epci-{EPCI}.docx", f"indicateurs-epci-{EPCI}-large.xlsx",
+        *(f"indicateurs-epci-{EPCI}.{ext}" for ext in ("csv", "parquet", "xlsx"))]
     assert all(p.exists() for p in site.exports)
     index = site.index.read_text(encoding="utf-8")
     for name in names:

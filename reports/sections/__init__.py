@@ -17,6 +17,7 @@ from reports.sections import (
     open_data_gaps,
     quality_annex,
     reading_keys,
+    similar_territories,
     themes,
     trends,
     workplaces,
@@ -25,6 +26,7 @@ from reports.sections.base import BuiltSection, ReportData, Section, build_secti
 
 SECTIONS: tuple[Section, ...] = (
     key_figures.SECTION,
+    similar_territories.SECTION,  # EPCI and custom territories only
     needs_matrix.SECTION,
     *themes.SECTIONS,  # one per theme of the indicator catalogue
     maps.SECTION,  # the communes mapped for the key indicators of each theme

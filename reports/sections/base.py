@@ -16,6 +16,7 @@ import polars as pl
 from markupsafe import Markup
 
 from reports.quality import SourceQuality
+from reports.similar import Similar
 from reports.templating import compiled
 from reports.view import TerritoryView
 from transforms.compare import FlagRules
@@ -39,6 +40,7 @@ class ReportData:
     baseline: int | None = None  # the year every evolution of the series starts from
     evaluation: tuple = ()  # the indicators the CTG follows (transforms.evaluation); empty: the default set
     contours: pl.DataFrame | None = None  # staged commune contours (sources.contours); None when not staged
+    similar: Similar | None = None  # the EPCIs the territory is compared with (reports.similar)
 
 
 NEEDS = frozenset(f.name for f in dataclasses.fields(ReportData))

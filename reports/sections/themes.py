@@ -12,6 +12,7 @@ from reports import ages, charts
 from reports import formats as F
 from reports import notes as N
 from reports import tables as T
+from reports.constats import theme_constats
 from reports.sections.base import Section, items_by_theme
 from reports.shared import AGE_SUMS
 from reports.view import Place, TerritoryView, commune_epci, sort_key
@@ -190,13 +191,21 @@ def build(view: TerritoryView, inputs: Inputs, geography: str, comparison_year: 
     items = items_by_theme()[theme]
     charts_ = [age_chart(view, inputs, state)] if theme == AGE_THEME else []
     charts_ += [positioning_chart(view, theme, items), ranking_chart(view, theme, items)]
-    return {"highlights": highlights(view, items), "charts": [c for c in charts_ if c],
+    return {"constats": theme_constats(view, theme, items, headline(view, items), comparison_year).sentences,
+            "highlights": highlights(view, items), "charts": [c for c in charts_ if c],
             "tables": [Markup(t) for t in T.theme_tables(view, theme, items, comparison_year, geography)]}
 
 
 AGE_THEME = "demographie"  # the section the age pyramid opens
 
 TEMPLATE = """\
+  {% if constats %}
+  <div class="constats">
+    <h3>Constats</h3>
+    {% for sentence in constats %}<p>{{ sentence }}</p>{% endfor %}
+    <p class="constats-note">Texte généré à partir des chiffres de ce rapport, à relire et à compléter.</p>
+  </div>
+  {% endif %}
   <div class="retenir">
     <h3>À retenir</h3>
     {% if highlights %}
@@ -218,6 +227,14 @@ TEMPLATE = """\
 """
 
 CSS = """
+/* « Constats » of the themes (reports/constats.py) */
+.constats { border: 1px solid var(--line); border-left: 4px solid var(--blue); padding: .7rem 1rem .6rem 1.1rem; margin: 1rem 0; }
+.constats h3 { margin: 0 0 .35rem; font-size: .9rem; text-transform: uppercase; letter-spacing: .06em; color: var(--blue); }
+.constats p { margin: .25rem 0; }
+.constats p.constats-note { font-size: .8rem; color: var(--muted); margin-top: .4rem; }
+@media print {
+  .constats { break-inside: avoid; }
+}
 /* « À retenir » of the themes */
 .retenir { background: #f7f9fb; border-left: 4px solid var(--orange); padding: .7rem 1rem .7rem 1.1rem; margin: 1rem 0 1.2rem; }
 .retenir h3 { margin: 0 0 .35rem; font-size: .9rem; text-transform: uppercase; letter-spacing: .06em; color: var(--orange-ink); }

@@ -1,0 +1,327 @@
+"""The report as an editable Word document (`diagnostic-<territory>.docx`), for partners who co-write the diagnostic.
+
+The document is made from the HTML sections the report itself shows (`BuiltSection.body`), so it has the same
+sections, in the same order and numbering, with the same headings, texts and figures (already in French formats):
+headings stay headings (Word's navigation pane lists them), tables become real Word tables (flag tints kept, the
+table's title above it and its source line below), lists stay lists, the « Constats » are plain paragraphs anyone
+can rewrite, and each SVG chart becomes a PNG picture.
+
+Why python-docx: the maintained library for .docx (odfpy, for ODT, has had no release since 2020); LibreOffice opens
+the .docx as well. Why resvg (`resvg-py`): it renders SVG to PNG from a self-contained wheel (the Rust resvg
+library), offline, with no system library and no browser; cairosvg needs libcairo installed, a chromium screenshot
+needs a browser per report. Without a renderer (or when one chart fails), the document keeps a paragraph saying
+which chart of the HTML report to look at, and is still written.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import html as lxml_html
+
+from storage.files import atomic_path
+
+CHART_WIDTH_CM = 16.0
+SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+DEFS = re.compile(r"<defs>.*?</defs>", re.DOTALL)
+FILL = re.compile(r"background-color:\s*(#[0-9a-fA-F]{6})")
+SMALL_CLASSES = {"src", "small", "constats-note", "lead", "legend"}
+SKIPPED = {"style", "script", "colgroup"}
+
+
+@dataclass(frozen=True)
+class Cover:
+    """What the first page of the document says (the HTML report's cover, in a few paragraphs)."""
+
+    title: str
+    kind: str
+    generated: str  # `23 novembre 2026`
+    version: str
+    demo: bool
+    html_name: str  # the HTML report beside the document (charts are looked up there when not drawn)
+    lines: tuple[str, ...] = ()  # communes, reference, sources: one paragraph each
+
+
+def svg_to_png(svg: str) -> bytes:
+    """PNG bytes of an SVG chart at 1.5 times its size (about 180 dpi at 16 cm); raises without a renderer."""
+    import resvg_py
+
+    return bytes(resvg_py.svg_to_bytes(svg_string=svg, zoom=1.5, background="#ffffff"))
+
+
+def write_docx(path: Path, cover: Cover, sections, *, render: Callable[[str], bytes] | None = svg_to_png) -> Path:
+    """Write the document of a report's `sections` (`BuiltSection`s) atomically at `path`."""
+    from docx import Document
+
+    document = Document()
+    _french(document)
+    _cover(document, cover)
+    writer = _Writer(document, render, cover.html_name)
+    for section in sections:
+        document.add_heading(f"{section.number}. {section.title}", level=1)
+        writer.body(str(section.body), section.id)
+    with atomic_path(path) as tmp:
+        document.save(str(tmp))
+    return path
+
+
+def _french(document) -> None:
+    """French as the document's language (spell-checking, hyphenation), and its metadata."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    document.core_properties.language = "fr-FR"
+    rpr = document.styles["Normal"].element.get_or_add_rPr()
+    lang = OxmlElement("w:lang")
+    lang.set(qn("w:val"), "fr-FR")
+    rpr.append(lang)
+
+
+def _cover(document, cover: Cover) -> None:
+    document.core_properties.title = cover.title
+    document.add_heading(cover.title, level=0)
+    if cover.demo:
+        warning = document.add_paragraph()
+        warning.add_run("Démonstration : données synthétiques (noms et codes réels, chiffres inventés). "
+                        "Ce document n'est pas un diagnostic.").bold = True
+    document.add_paragraph(cover.kind)
+    for line in cover.lines:
+        document.add_paragraph(line)
+    document.add_paragraph(f"Édition du {cover.generated}, abs-diag {cover.version}. Document modifiable généré "
+                           f"à partir du rapport {cover.html_name} : les constats sont à relire et à compléter.")
+
+
+def cover_of(view, data, *, title: str, generated: str, version: str, demo: bool, html_name: str) -> Cover:
+    """The cover of a report's document: its communes, reference, sources and vintages (`ReportData`)."""
+    units = ", ".join(p.display for p in view.units)
+    lines = [f"{'Intercommunalités' if view.units_are_epcis else 'Communes'} : {units}." if units else "",
+             f"Comparé à {view.compared_with}.", data.geography]
+    for q in sorted((q for q in data.quality if q.used), key=lambda q: (q.publisher, q.title)):
+        year = data.data_years.get(q.key)
+        when = f"données {year} (fichier {q.vintage})" if year else f"millésime {q.vintage}"
+        lines.append(f"Source : {q.publisher}, {q.title}, {when}" + (f", {q.geography}" if q.geography else "") + ".")
+    return Cover(title=title, kind=view.kind, generated=generated, version=version, demo=demo, html_name=html_name,
+                 lines=tuple(line for line in lines if line))
+
+
+def _with_defs(svg: str, defs: str) -> str:
+    """`svg` with the shared definitions its `<use>` elements point to (nothing added to a chart without any)."""
+    if not defs or "<use" not in svg:
+        return svg
+    start = svg.index(">") + 1  # after the opening <svg ...> tag
+    return svg[:start] + defs + svg[start:]
+
+
+class _Writer:
+    """Walks the HTML of one section and writes its blocks into the document."""
+
+    def __init__(self, document, render: Callable[[str], bytes] | None, html_name: str):
+        self.document, self.render, self.html_name = document, render, html_name
+        self.charts: list[str] = []
+
+    def body(self, body: str, section_id: str) -> None:
+        # the maps draw their communes with <use> of paths defined once in an invisible SVG (reports.maps.shape_defs):
+        # a picture is rendered alone, so each map gets those definitions inside it, and the invisible SVG no picture
+        shared = [m for m in SVG.findall(body) if 'class="map-shapes"' in m[:300]]
+        body = SVG.sub(lambda m: "" if m.group(0) in shared else m.group(0), body)
+        defs = "".join(DEFS.findall(svg)[0] for svg in shared if DEFS.findall(svg))
+        # SVG goes through the HTML parser badly (it lowercases viewBox): set aside, replaced by a placeholder
+        self.charts = [_with_defs(svg, defs) for svg in SVG.findall(body)]
+        counter = iter(range(len(self.charts)))
+        body = SVG.sub(lambda _: f'<img data-chart="{next(counter)}">', body)
+        root = lxml_html.fragment_fromstring(body, create_parent="div")
+        self.section_id = section_id
+        self.block(root)
+
+    def block(self, element, depth: int = 0) -> None:
+        for child in element:
+            if not isinstance(child.tag, str) or child.tag in SKIPPED:
+                continue
+            handler = getattr(self, f"_{child.tag}", None)
+            if "card" in child.classes:
+                self._card(child)
+            elif "chart-box" in child.classes:
+                self._figure(child)
+            elif handler is not None:
+                handler(child, depth)
+            else:
+                self.block(child, depth)
+
+    # -- blocks ---------------------------------------------------------------------------------------------------
+
+    def _h3(self, element, depth: int) -> None:
+        self.document.add_heading(text_of(element), level=2)
+
+    _h4 = _h3
+
+    def _p(self, element, depth: int) -> None:
+        text = text_of(element)
+        if text:
+            paragraph = self.document.add_paragraph(text, style="Caption" if "src" in element.classes else None)
+            if SMALL_CLASSES & set(element.classes):
+                _small(paragraph)
+
+    def _ul(self, element, depth: int) -> None:
+        style = "List Bullet" if depth == 0 else "List Bullet 2"
+        for item in element.findall("li"):
+            nested = [c for c in item if c.tag in ("ul", "ol")]
+            for n in nested:
+                item.remove(n)
+            self.document.add_paragraph(text_of(item), style=style)
+            for n in nested:
+                self._ul(n, depth + 1)
+
+    _ol = _ul
+
+    def _dl(self, element, depth: int) -> None:
+        for term in element.findall("dt"):
+            definition = term.getnext()
+            paragraph = self.document.add_paragraph()
+            paragraph.add_run(text_of(term)).bold = True
+            if definition is not None and definition.tag == "dd":
+                paragraph.add_run(" : " + text_of(definition))
+
+    def _card(self, element) -> None:
+        """A key-figure card: its label in bold, its value, evolution and references on one paragraph."""
+        title = element.find(".//h3")
+        paragraph = self.document.add_paragraph(style="List Bullet")
+        paragraph.add_run(text_of(title) if title is not None else "").bold = True
+        rest = [text_of(e) for e in element if e.tag == "div"]
+        refs = [f"{text_of(dt)} {text_of(dt.getnext())}" for dt in element.findall(".//dt")]
+        paragraph.add_run(" : " + " ; ".join(t for t in rest + refs if t))
+
+    def _figure(self, element, depth: int = 0) -> None:
+        caption = element.find("figcaption")
+        if caption is not None:
+            self.document.add_paragraph(text_of(caption), style="Caption")
+        placeholder = element.find(".//img[@data-chart]")
+        if placeholder is not None:
+            self._picture(int(placeholder.get("data-chart")), element.get("id") or self.section_id)
+        for note in element.findall("p"):
+            self._p(note, 0)
+
+    def _picture(self, n: int, anchor: str) -> None:
+        from docx.shared import Cm
+
+        try:
+            if self.render is None:
+                raise RuntimeError("no SVG renderer")
+            png = self.render(self.charts[n])
+        except Exception:  # noqa: BLE001 - the document is still written, and says where the chart is
+            self.document.add_paragraph(f"Graphique non reproduit ici : voir le rapport {self.html_name}#{anchor}.")
+            return
+        self.document.add_picture(io.BytesIO(png), width=Cm(CHART_WIDTH_CM))
+
+    def _table(self, element, depth: int) -> None:
+        write_table(self.document, element)
+
+
+# -- tables ------------------------------------------------------------------------------------------------------
+
+
+def write_table(document, element) -> None:
+    """An HTML table as a Word table: its heading rows (great-tables' title and subtitle) as a caption above, its
+    footer (sources, marks) as a note below, cells spanning columns merged, flag tints kept."""
+    caption = [text_of(c) for c in element.xpath(".//caption | .//tr[contains(@class,'gt_heading')]/*")]
+    rows = [r for r in element.xpath("./thead/tr | ./tbody/tr | ./tr") if "gt_heading" not in r.get("class", "")]
+    notes = [text_of(r) for r in element.xpath("./tfoot/tr")]
+    for n, text in enumerate(t for t in caption if t):
+        paragraph = document.add_paragraph(text, style="Caption")
+        if n == 0:
+            paragraph.runs[0].bold = True
+    grid = [[(text_of(c), int(c.get("colspan", "1") or 1), c.tag == "th", _fill(c)) for c in r.xpath("./th|./td")]
+            for r in rows]
+    width = max((sum(span for _, span, _, _ in row) for row in grid), default=0)
+    if width:
+        table = document.add_table(rows=len(grid), cols=width)
+        table.style = document.styles["Table Grid"]
+        for r, row in enumerate(grid):
+            _fill_row(table, r, row, header=r < _header_rows(rows))
+    for note in notes:
+        if note:
+            _small(document.add_paragraph(note))
+
+
+def _header_rows(rows) -> int:
+    """How many of `rows` are column headings (in <thead>): repeated on each page of a long table."""
+    return sum(1 for r in rows if r.getparent().tag == "thead")
+
+
+def _fill_row(table, r: int, row: list, *, header: bool) -> None:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    column = 0
+    for text, span, is_heading, fill in row:
+        cell = table.cell(r, column)
+        if span > 1:
+            cell = cell.merge(table.cell(r, min(column + span, len(table.columns)) - 1))
+        cell.text = text
+        if is_heading or span == len(table.columns):
+            for run in cell.paragraphs[0].runs:
+                run.bold = True
+        if fill:
+            shading = OxmlElement("w:shd")
+            shading.set(qn("w:val"), "clear")
+            shading.set(qn("w:fill"), fill.lstrip("#"))
+            cell._tc.get_or_add_tcPr().append(shading)
+        column += span
+    if header:  # Word repeats a heading row at the top of each page the table runs onto
+        tr_pr = table.rows[r]._tr.get_or_add_trPr()
+        repeat = OxmlElement("w:tblHeader")
+        repeat.set(qn("w:val"), "true")
+        tr_pr.append(repeat)
+
+
+def _fill(cell) -> str | None:
+    match = FILL.search(cell.get("style") or "")
+    return match.group(1) if match else None
+
+
+# -- text ----------------------------------------------------------------------------------------------------------
+
+BREAKS = {"br", "p", "div", "li"}
+# HTML's collapsible white space; never U+202F or U+00A0, the French spaces inside figures (`21 600 €`)
+ASCII_SPACES = re.compile(r"[ \t\r\n\f]+")
+LINE_CLASSES = {"n", "ev", "h-u", "legend"}  # spans the report shows on a line of their own
+
+
+def text_of(element) -> str:
+    """The text a reader sees: screen-reader-only words left out, the lines of a cell kept as lines."""
+    if element is None:
+        return ""
+    parts: list[str] = []
+    _collect(element, parts)
+    lines = [ASCII_SPACES.sub(" ", line).strip(" ") for line in "".join(parts).split("\n")]
+    return "\n".join(line for line in lines if line)
+
+
+def _collect(element, parts: list[str]) -> None:
+    if "sr" in element.classes:  # the flag's word for screen readers: the table's subtitle explains the symbol
+        parts.append(element.tail or "")
+        return
+    if element.tag in BREAKS or LINE_CLASSES & set(element.classes):
+        parts.append("\n")
+    if element.tag == "sup" and element.text:
+        parts.append(f" ({element.text.strip()})")  # a footnote mark: `—(s)`, explained under the table
+    else:
+        parts.append(element.text or "")
+    for child in element:
+        if isinstance(child.tag, str) and child.tag not in SKIPPED:
+            _collect(child, parts)
+        elif child.tail:
+            parts.append(child.tail)
+    if "flag" in element.classes:  # `! 11,5 %`, not `!11,5 %`
+        parts.append(" ")
+    parts.append(element.tail or "")
+
+
+def _small(paragraph) -> None:
+    from docx.shared import Pt
+
+    for run in paragraph.runs:
+        run.font.size = Pt(8)

@@ -1,0 +1,165 @@
+"""The wide workbook: one row per place (communes, the territory, its references), one column per indicator, one
+sheet per theme, so nobody rebuilds a pivot table from the long export (`transforms.export`).
+
+    write_wide_xlsx(table, path, demo=False)   `table` is the long indicator table of one report
+
+Each column header says the indicator, its unit and its year (`Taux de pauvreté (seuil à 60 %) (%, 2021)`); the
+years of the `sources` sheet are plain integers. An empty value stays an empty cell (never 0) with its reason in a
+cell note, and flagged cells carry the report's tints (legend on the first sheet). Text is written as text: a
+commune name starting with `=` stays a name.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import polars as pl
+
+from storage.files import atomic_path
+from transforms import reasons as R
+from transforms.export import DEMO_WARNING, UNITS_FR, XLSX_OPTIONS, definitions
+from transforms.registry import THEMES, Indicator, indicators
+
+# the order of the rows: units first, then the territory, then its references
+LEVEL_ORDER = {"COM": 0, "EPCI": 1, "TERRITORY": 2, "DEP": 3, "FRANCE": 4}
+LEVELS_FR = {"COM": "commune", "EPCI": "EPCI", "TERRITORY": "territoire", "DEP": "département", "FRANCE": "France"}
+NUMBER_FORMATS = {"count": "#,##0", "percent": "0.0", "per100": "0.0", "ratio": "0.00", "index": "0.0",
+                  "euros": "#,##0", "percent_per_year": "0.00", "per1000": "0.00"}
+FLAG_FILLS = {"vigilance": "#fdf0d2", "priorité": "#f8d9d5"}  # the report's table tints (reports.tables)
+PERIOD_KINDS = ("growth", "natural", "migration")
+README_SHEET = "À lire"
+README = (
+    "Indicateurs en colonnes, lieux en lignes : une feuille par thème.",
+    "Chaque en-tête donne l'indicateur, son unité et son année ; les définitions et les sources sont dans les "
+    "feuilles « définitions » et « sources ».",
+    "Une cellule vide n'est pas un zéro : la note de la cellule en donne le motif (secret statistique, non "
+    "disponible…).",
+    "Fond orangé : point de vigilance ; fond rose : priorité (règles dans le rapport, « Clefs de lecture »).",
+    "Le tableau long (indicateurs-….xlsx) donne en plus les numérateurs, dénominateurs, évolutions et références.",
+)
+
+
+def places(table: pl.DataFrame) -> list[tuple[str, str, str]]:
+    """(level, code, name) of every place of the table, in reading order (French alphabetical within a level)."""
+    rows = table.select("level", "code", "name").unique(["level", "code"]).iter_rows()
+    return sorted(rows, key=lambda r: (LEVEL_ORDER.get(r[0], 9), _bare(r[2] or r[1]), r[1]))
+
+
+def _bare(name: str) -> str:
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
+
+
+def header(ind: Indicator, table: pl.DataFrame) -> str:
+    """`Taux de pauvreté (seuil à 60 %) (%, 2021)`; a growth rate gives its period (`2016-2022`)."""
+    rows = table.filter(pl.col("indicator") == ind.id)
+    years = rows["year"].drop_nulls() if "year" in rows.columns else pl.Series([], dtype=pl.Int32)
+    start = table["comparison_year"].drop_nulls() if "comparison_year" in table.columns else years.clear()
+    when = ""
+    if years.len():
+        when = f"{int(years.max())}"
+        if ind.kind in PERIOD_KINDS and start.len():
+            when = f"{int(start.max())}-{when}"
+    return f"{ind.label} ({UNITS_FR[ind.unit]}{', ' + when if when else ''})"
+
+
+def sheet_name(title: str, taken: set[str]) -> str:
+    """A theme's title as an Excel sheet name: at most 31 characters, none of []:*?/\\, unique."""
+    name = "".join(c for c in title if c not in "[]:*?/\\")[:31] or "thème"
+    base, n = name, 2
+    while name.casefold() in taken:
+        name = f"{base[:28]} {n}"
+        n += 1
+    taken.add(name.casefold())
+    return name
+
+
+def theme_sheets(table: pl.DataFrame) -> list[tuple[str, list[Indicator]]]:
+    """(title, indicators present in the table) of each theme, in the catalogue's order."""
+    present = set(table["indicator"].unique().to_list())
+    out = []
+    for theme, title in THEMES.items():
+        items = [i for i in indicators() if i.theme == theme and i.id in present]
+        if items:
+            out.append((title, items))
+    return out
+
+
+def sources_frame(table: pl.DataFrame) -> pl.DataFrame:
+    """indicator, label, unit, year (an integer), source: one row per indicator of the table."""
+    known = {i.id: i for i in indicators()}
+    rows = (table.group_by("indicator").agg(pl.col("year").max(), pl.col("source").drop_nulls().first())
+            .filter(pl.col("indicator").is_in(list(known))))
+    order = {ident: n for n, ident in enumerate(known)}
+    rows = rows.sort(pl.col("indicator").replace_strict(order, return_dtype=pl.Int32))
+    return pl.DataFrame({
+        "indicateur": rows["indicator"],
+        "libellé": [known[i].label for i in rows["indicator"]],
+        "unité": [UNITS_FR[known[i].unit] for i in rows["indicator"]],
+        "année": rows["year"].cast(pl.Int32),
+        "source": rows["source"],
+    })
+
+
+def write_wide_xlsx(table: pl.DataFrame, path: Path, *, demo: bool = False) -> Path:
+    """Write the wide workbook of one report's long `table` atomically at `path`."""
+    import xlsxwriter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cells = {(r["level"], r["code"], r["indicator"]): r for r in table.iter_rows(named=True)}
+    rows = places(table)
+    with atomic_path(path) as tmp:
+        with xlsxwriter.Workbook(str(tmp), XLSX_OPTIONS) as book:
+            _readme(book, demo)
+            taken = {README_SHEET.casefold(), "définitions", "sources"}
+            for title, items in theme_sheets(table):
+                _theme_sheet(book, sheet_name(title, taken), items, rows, cells, table)
+            definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
+            sources_frame(table).write_excel(book, worksheet="sources", autofit=True, freeze_panes=(1, 0),
+                                             column_formats={"année": "0"})
+    return path
+
+
+def _readme(book, demo: bool) -> None:
+    sheet = book.add_worksheet(README_SHEET)
+    sheet.set_column(0, 0, 110)
+    bold = book.add_format({"bold": True})
+    lines = (DEMO_WARNING if demo else ()) + README
+    for n, line in enumerate(lines):
+        sheet.write_string(n, 0, line, bold if demo and n == 0 else None)
+
+
+def _theme_sheet(book, name: str, items: list[Indicator], rows, cells: dict, table: pl.DataFrame) -> None:
+    sheet = book.add_worksheet(name)
+    head = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#f2f5f8"})
+    formats = {(unit, flag): book.add_format({"num_format": fmt} | ({"bg_color": FLAG_FILLS[flag]} if flag else {}))
+               for unit, fmt in NUMBER_FORMATS.items() for flag in (None, *FLAG_FILLS)}
+    for col, title in enumerate(("niveau", "code", "nom")):
+        sheet.write_string(0, col, title, head)
+    for col, ind in enumerate(items, start=3):
+        sheet.write_string(0, col, header(ind, table), head)
+    for r, (level, code, place) in enumerate(rows, start=1):
+        sheet.write_string(r, 0, LEVELS_FR.get(level, level))
+        sheet.write_string(r, 1, code)
+        sheet.write_string(r, 2, place or code)
+        for col, ind in enumerate(items, start=3):
+            _value_cell(sheet, r, col, cells.get((level, code, ind.id)), ind, formats)
+    sheet.set_row(0, 60)
+    sheet.set_column(0, 1, 11)
+    sheet.set_column(2, 2, 30)
+    sheet.set_column(3, 2 + len(items), 16)
+    sheet.freeze_panes(1, 3)
+
+
+def _value_cell(sheet, r: int, col: int, row: dict | None, ind: Indicator, formats: dict) -> None:
+    """The value with its unit's format and its flag's tint; an empty value: an empty cell and its reason."""
+    if row is None:
+        return
+    if row.get("value") is None:
+        sheet.write_blank(r, col, None)
+        sheet.write_comment(r, col, R.LABELS_FR.get(row.get("status") or R.MISSING, "motif non précisé"))
+        return
+    flag = row.get("flag") if row.get("flag") in FLAG_FILLS else None
+    sheet.write_number(r, col, float(row["value"]), formats[(ind.unit, flag)])
+    if row.get("status") in R.LABELS_FR:  # a value that is not quite the place's own (borrowed, partial)
+        sheet.write_comment(r, col, R.LABELS_FR[row["status"]])
