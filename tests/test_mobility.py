@@ -158,3 +158,22 @@ def test_without_staged_flows_there_is_no_section():
 
     flows, total = places_of_work(Inputs(staged={}, vintages={}, membership=pl.DataFrame()), ["44043"])
     assert flows.is_empty() and total is None
+
+
+
+def test_a_part_above_its_whole_is_refused():
+    from sources.mobility import PART_TOLERANCE, PARTS, SUMMARY_VARIABLES
+    from sources.validation import Rules, validate
+    from sources.values import finish
+
+    # the counts are derived from the flows, so only a bug could break the parts: the rule still runs at staging
+    values = {"ACTOCC": 100.0, "ACTOCC_LIEU_CONNU": 90.0, "ACTOCC_MEME_COM": 95.0, "ACTOCC_HORS_EPCI": 5.0,
+              "ACTOCC_ETRANGER": 0.0}
+    long = pl.DataFrame({"level": "COM", "code": "44043", "year": 2022, "variable": list(values),
+                         "value": list(values.values()), "status": None},
+                        schema_overrides={"year": pl.Int32, "status": pl.String})
+    rules = Rules(kinds=dict.fromkeys(SUMMARY_VARIABLES, "count"), levels=("COM", "ARM"), code_column="CODGEO",
+                  parts=PARTS, part_tolerance=PART_TOLERANCE)
+    with pytest.raises(SourceValidationError) as info:
+        validate(finish(long, "mobility", "2022"), rules, source="mobility", file=MEMBER)
+    assert "ACTOCC_MEME_COM" in str(info.value) and "never above ACTOCC_LIEU_CONNU" in str(info.value)
