@@ -20,6 +20,7 @@ MARKS = {
     R.EPCI_FALLBACK: "e",
     R.NO_EPCI: "he",
     R.DEFINITION_CHANGE: "dc",
+    R.CITY_ONLY: "v",
 }
 UNKNOWN_MARK = "?"
 UNKNOWN_LABEL = "motif non précisé par la source"

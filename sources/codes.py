@@ -15,6 +15,20 @@ CODE_PATTERNS = {
 }
 
 
+# The three cities divided into arrondissements municipaux, by the prefix of their arrondissements' codes (COG:
+# TYPECOM ARM, COMPARENT the city). `693XX` / `132XX` (arrondissement unknown) are no arrondissement of their own.
+ARRONDISSEMENT_CITIES = (
+    (r"^751(0[1-9]|1\d|20)$", "75056"),
+    (r"^6938[1-9]$", "69123"),
+    (r"^132(0[1-9]|1[0-6])$", "13055"),
+)
+
+
+def city_of_arrondissement(code: str) -> str | None:
+    """The city of an arrondissement municipal (75101 -> 75056, 69381 -> 69123, 13201 -> 13055), else None."""
+    return next((city for pattern, city in ARRONDISSEMENT_CITIES if re.match(pattern, code)), None)
+
+
 def luhn_ok(digits: str) -> bool:
     """SIREN numbers carry a Luhn check digit: a mistyped digit is caught before anything runs."""
     total = 0

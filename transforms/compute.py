@@ -29,6 +29,8 @@ class Inputs:
     membership: pl.DataFrame  # Geography.membership(): code, name, dep, reg, epci
     epci_names: dict[str, str] = field(default_factory=dict)
     dep_names: dict[str, str] = field(default_factory=dict)
+    # transforms.arrondissements.arrondissement_membership: code, name, dep, reg, city, epci (None: not computed)
+    arrondissements: pl.DataFrame | None = None
 
     def main_year(self, source: str) -> int | None:
         frame = self.staged.get(source)

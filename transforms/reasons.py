@@ -14,10 +14,11 @@ EPCI_FALLBACK = "epci_fallback"  # a value shown, but it is the EPCI's (CAF cove
 NO_EPCI = "no_epci"
 DEFINITION_CHANGE = "definition_change"  # no evolution: the definition changed between the two years
 PARTIAL_COVERAGE = "partial_coverage"  # a value shown: France without the communes the source does not cover
+CITY_ONLY = "city_only"  # an arrondissement: the source publishes the whole city only (transforms/arrondissements)
 
 # When several parts of a value are unknown, the reason shown is the first of this list.
 PRIORITY = [SECRET, NOT_AVAILABLE, NON_RECALCULABLE, MISSING, NOT_PUBLISHED, NO_EPCI, ZERO_DENOMINATOR,
-            NOT_SIGNIFICANT, NOT_AGGREGABLE, DEFINITION_CHANGE]
+            NOT_SIGNIFICANT, NOT_AGGREGABLE, DEFINITION_CHANGE, CITY_ONLY]
 
 LABELS_FR = {
     SECRET: "secret statistique",
@@ -32,6 +33,7 @@ LABELS_FR = {
     NO_EPCI: "commune hors EPCI",
     DEFINITION_CHANGE: "définition modifiée entre les deux recensements",
     PARTIAL_COVERAGE: "France hors communes non couvertes par la source (Mayotte notamment)",
+    CITY_ONLY: "publié pour la ville entière seulement, pas par arrondissement",
 }
 
 
