@@ -12,6 +12,11 @@ CODE_PATTERNS = {
     "DEP": r"^(\d{2}|2[AB]|97\d)$",
     "REG": r"^\d{2}$",
     "FRANCE": r"^FR$",
+    # 9 characters: the commune's or arrondissement's code and 4 digits; a commune not divided into IRIS has the
+    # one pseudo-IRIS <code>0000 (supply-space-time-sources §5.1)
+    "IRIS": r"^(\d{5}|2[AB]\d{3})\d{4}$",
+    # QPV of the 2024 generation: QN, the département on 3 characters, 2 digits, a letter (QN04901M, QN97414I)
+    "QPV": r"^QN(\d{3}|02[AB])\d{2}[A-Z]$",
 }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sources import caf_benefits, caf_childcare, census, cog, etat_civil, filosofi
+from sources import filosofi_iris, iris_census, iris_reference, qpv
 from sources.catalogue import Entry
 from sources.geography import Geography
 from sources.spec import SourceSpec
@@ -19,6 +20,7 @@ from sources.staging import Staged
 SPECS: tuple[SourceSpec, ...] = (
     *cog.SOURCES, *census.SOURCES, *filosofi.SOURCES, *etat_civil.SOURCES, *caf_benefits.SOURCES,
     *caf_childcare.SOURCES,
+    *iris_reference.SOURCES, *iris_census.SOURCES, *filosofi_iris.SOURCES, *qpv.SOURCES,
 )
 BY_PARSER: dict[str, SourceSpec] = {spec.parser: spec for spec in SPECS}
 

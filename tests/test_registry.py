@@ -64,7 +64,7 @@ def test_the_code_version_is_the_digest_of_the_staging_files():
     names = {p.name for p in registry.staging_files()}
     assert {"census.py", "cog.py", "filosofi.py", "etat_civil.py", "caf_benefits.py", "caf_childcare.py",
             "caf_common.py", "validation.py", "staging.py", "geography.py", "values.py", "reading.py",
-            "catalogue.py", "codes.py"} == names
+            "catalogue.py", "codes.py", "iris_reference.py", "iris_census.py", "filosofi_iris.py", "qpv.py"} == names
 
 
 @pytest.mark.parametrize("edited, restages", [
