@@ -35,11 +35,14 @@ def nothing_shared():
 # -- the registry ----------------------------------------------------------------------------------------------------
 
 
+# an EPCI report has every section but the commune's infra-communal one (IRIS and QPV)
+EPCI_SECTIONS = [s for s in SECTIONS if s.id != "infra-communal"]
+
 def test_the_registry_orders_every_section_once():
     ids = [s.id for s in SECTIONS]
-    assert ids == ["chiffres-cles", "matrice", *THEMES, "clefs-de-lecture", "qualite"]
+    assert ids == ["chiffres-cles", "matrice", *THEMES, "infra-communal", "clefs-de-lecture", "qualite"]
     assert len(set(ids)) == len(ids)
-    assert [s.title for s in SECTIONS[2:-2]] == list(THEMES.values())
+    assert [s.title for s in SECTIONS[2:-3]] == list(THEMES.values())
 
 
 def test_a_section_needs_only_fields_of_the_report_data():
@@ -78,10 +81,10 @@ def site(demo_store, tmp_path_factory):
 def test_the_page_follows_the_registry(site):
     page = site.reports[0].read_text(encoding="utf-8")
     toc = re.search(r'<nav class="toc".*?</nav>', page, re.S).group(0)
-    assert re.findall(r'href="#([^"]+)"', toc) == [s.id for s in SECTIONS]
+    assert re.findall(r'href="#([^"]+)"', toc) == [s.id for s in EPCI_SECTIONS]
     headings = re.findall(r'<section id="([^"]+)"[^>]*>\s*<h2><span class="num">(\d+)</span>([^<]+)</h2>', page)
-    assert headings == [(s.id, str(n), s.title) for n, s in enumerate(SECTIONS, start=1)]
-    for section in SECTIONS:  # each section's CSS once in the stylesheet, though nine sections share one
+    assert headings == [(s.id, str(n), s.title) for n, s in enumerate(EPCI_SECTIONS, start=1)]
+    for section in EPCI_SECTIONS:  # each section's CSS once in the stylesheet, though nine sections share one
         if section.css:
             assert page.count(section.css) == 1, section.id
 
@@ -91,7 +94,7 @@ def test_each_report_is_recorded_beside_itself(site):
     assert (epci.file, epci.territory, epci.demo) == (f"diagnostic-epci-{DEMO_EPCI}.html", "CC Vendée Sèvre Autise",
                                                       True)
     assert epci.kind == f"Établissement public de coopération intercommunale (SIREN {DEMO_EPCI})"
-    assert epci.sections == tuple((n, s.id, s.title) for n, s in enumerate(SECTIONS, start=1))
+    assert epci.sections == tuple((n, s.id, s.title) for n, s in enumerate(EPCI_SECTIONS, start=1))
     assert epci.exports == tuple(f"indicateurs-epci-{DEMO_EPCI}.{ext}" for ext in ("csv", "parquet", "xlsx"))
     assert (dep.territory, dep.generated) == ("Vendée (85)", "23 novembre 2026")
     written = json.loads((site.index.parent / f"diagnostic-epci-{DEMO_EPCI}.json").read_text(encoding="utf-8"))

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import polars as pl
 
+from sources.codes import city_of_arrondissement
 from sources.refresh import load_geography
 from sources.registry import report_label
 from storage.store import Store, reads_one_state
 from transforms.arrondissements import arrondissement_membership, arrondissement_result
 from transforms.compare import FlagRules, compare
 from transforms.compute import Inputs, compute
+from transforms.infra import load_infra
 from transforms.registry import PUBLISHED_SOURCES, Indicator, indicators
-from sources.codes import city_of_arrondissement
 from transforms.territories import CustomTerritory, Territory
 
 def needed_sources(items: tuple[Indicator, ...]) -> list[str]:
@@ -38,7 +39,7 @@ def load_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inp
         dep_names = {}
     return Inputs(staged=staged, vintages=vintages, membership=geo.membership(),
                   epci_names=dict(epci.iter_rows()), dep_names=dep_names,
-                  arrondissements=arrondissement_membership(geo))
+                  arrondissements=arrondissement_membership(geo), infra=load_infra(store))
 
 
 def provenance(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.DataFrame:

@@ -8,13 +8,14 @@ one line below, and its test.
 
 from __future__ import annotations
 
-from reports.sections import key_figures, needs_matrix, quality_annex, reading_keys, themes
+from reports.sections import infra, key_figures, needs_matrix, quality_annex, reading_keys, themes
 from reports.sections.base import BuiltSection, ReportData, Section, build_sections
 
 SECTIONS: tuple[Section, ...] = (
     key_figures.SECTION,
     needs_matrix.SECTION,
     *themes.SECTIONS,  # one per theme of the indicator catalogue
+    infra.SECTION,  # a commune's (or arrondissement's) IRIS and QPV
     reading_keys.SECTION,
     quality_annex.SECTION,
 )
