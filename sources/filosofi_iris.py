@@ -100,9 +100,9 @@ def _notes(raw: pl.DataFrame, long: pl.DataFrame, values: list[str], note: str |
            entry: Entry) -> list[str]:
     withheld = int(raw["_withheld"].sum())
     by_status = dict(long.group_by("status").len().drop_nulls("status").rows())
-    notes = [f"{file}: {raw.height} IRIS (IRIS geography {entry.cog}), {len(values)} measures; {withheld} row(s) "
-             f"withheld by the note column {note} (secret); cells secret (ns/s): {by_status.get(SECRET, 0)}, "
-             f"not available (nd): {by_status.get(NOT_AVAILABLE, 0)}"]
+    notes = [(f"{file}: {raw.height} IRIS (IRIS geography {entry.cog}), {len(values)} measures; {withheld} row(s) "
+              f"withheld by the note column {note} (secret); cells secret (ns/s): {by_status.get(SECRET, 0)}, "
+              f"not available (nd): {by_status.get(NOT_AVAILABLE, 0)}")]
     if note is None:
         notes.append(f"{file}: no note column: only the ns/nd markers say what is withheld")
     return notes

@@ -84,8 +84,9 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
 
 def _notes(raw: pl.DataFrame, kept: list[str], absent: list[str], long: pl.DataFrame, entry: Entry) -> list[str]:
     pseudo = raw.filter(pl.col(IRIS).str.ends_with("0000")).height
-    notes = [f"{raw.height} IRIS rows (IRIS geography {entry.cog}): {raw.height - pseudo} IRIS of communes divided "
-             f"into IRIS, {pseudo} communes not divided into IRIS (pseudo-IRIS <commune>0000); {len(kept)} variables"]
+    notes = [(f"{raw.height} IRIS rows (IRIS geography {entry.cog}): {raw.height - pseudo} IRIS of communes "
+              f"divided into IRIS, {pseudo} communes not divided into IRIS (pseudo-IRIS <commune>0000); "
+              f"{len(kept)} variables")]
     notes += [f"{c} not in this file: the infra-communal figures that need it are null (not_available)" for c in absent]
     empty = long.filter(pl.col("status") == NOT_AVAILABLE).height
     if empty:

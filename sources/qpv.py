@@ -95,8 +95,8 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     frame = frame.with_columns(commune_target=pl.Series(target, dtype=pl.String),
                                cog=pl.lit(entry.cog, pl.Int32)).sort("code", "commune")
     spanning = frame.group_by("code").len().filter(pl.col("len") > 1).height
-    notes = [f"{len(props)} features, {frame['code'].n_unique()} QPV in {frame['commune'].n_unique()} communes "
-             f"(COG {entry.cog}); {spanning} QPV across several communes; the contours are not read"]
+    notes = [(f"{len(props)} features, {frame['code'].n_unique()} QPV in {frame['commune'].n_unique()} communes "
+              f"(COG {entry.cog}); {spanning} QPV across several communes; the contours are not read")]
     if geo is not None:
         unknown = sorted(set(frame.filter(pl.col("commune_target").is_null())["commune"].to_list()))
         if unknown:

@@ -6,7 +6,7 @@ Expected values are the demo mirror's literal cells, quoted in the comments, wit
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
@@ -99,7 +99,7 @@ def test_a_source_without_arrondissement_rows_is_city_only(demo_store):
 def test_the_report_sets_the_arrondissement_against_its_city(demo_store):
     inputs = load_inputs(demo_store)
     table = diagnostic_table(demo_store, inputs=inputs)
-    context = ReportContext(generated_at=datetime(2026, 1, 5, tzinfo=timezone.utc), demo=True)
+    context = ReportContext(generated_at=datetime(2026, 1, 5, tzinfo=UTC), demo=True)
     page = render_report(table, inputs, Territory(commune="69383"), context)
     assert "Arrondissement municipal de Lyon (code Insee 69383)" in page
     assert "Lyon 3e Arrondissement face à Rhône (69) et à la France" in page

@@ -6,18 +6,24 @@ literal cells with the arithmetic written out."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
 
 from reports import formats as F
 from reports.site import ReportContext, render_report
+from sources.values import STAGED_SCHEMA
 from transforms import reasons as R
-from transforms.infra import Infra, infra_indicators, iris_table, iris_values, load_infra
+from transforms.infra import (
+    Infra,
+    infra_indicators,
+    iris_table,
+    iris_values,
+    load_infra,
+)
 from transforms.pipeline import diagnostic_table, load_inputs
 from transforms.territories import Territory
-from sources.values import STAGED_SCHEMA
 
 ITEMS = {i.indicator.id: i for i in infra_indicators()}
 
@@ -107,7 +113,7 @@ def test_cholet_s_iris_from_the_demo_files(demo_store):
 
 
 def _section(page: str) -> str:
-    match = re.search(r'<section id="infra-communal".*?</section>', page, re.S)
+    match = re.search(r'<section id="infra-communal".*?</section>', page, re.DOTALL)
     return match.group(0) if match else ""
 
 
@@ -119,7 +125,7 @@ def built(demo_store):
 
 def _page(built, **territory) -> str:
     table, inputs = built
-    context = ReportContext(generated_at=datetime(2026, 1, 5, tzinfo=timezone.utc), demo=True)
+    context = ReportContext(generated_at=datetime(2026, 1, 5, tzinfo=UTC), demo=True)
     return render_report(table, inputs, Territory(**territory), context)
 
 
@@ -130,11 +136,11 @@ def test_the_commune_report_shows_its_iris_against_the_commune(built):
     assert rows == ["Cholet Centre (démo)", "Cholet Nord (démo)", "Cholet Est (démo)",
                     "Cholet Sud - quartier prioritaire (démo)", "Cholet Ouest (démo)",
                     "Cholet Zone d&#39;activités (démo)", "Cholet"]
-    secret_row = re.search(r"Zone d&#39;activités.*?</tr>", section, re.S).group(0)
+    secret_row = re.search(r"Zone d&#39;activités.*?</tr>", section, re.DOTALL).group(0)
     # the secret IRIS: the three income columns carry the mark s, with no number (never 0 €)
     assert secret_row.count('<sup class="mk" title="secret statistique">s</sup>') == 3 and "€" not in secret_row
     # 490990104: 18020 € and a poverty rate of "26,6"
-    sud = re.search(r"Cholet Sud - quartier prioritaire.*?</tr>", section, re.S).group(0)
+    sud = re.search(r"Cholet Sud - quartier prioritaire.*?</tr>", section, re.DOTALL).group(0)
     assert f'<td class="num">{F.value(18020, "euros")}</td>' in sud
     assert "26,6" in sud
     assert "Cholet Sud (démo)</strong> (QN04905M)" in section
