@@ -228,3 +228,15 @@ def test_qpv_file_that_is_not_geojson(tmp_path, geo):
     path.write_text('{"type": "Feature"}', encoding="utf-8")
     with pytest.raises(ParseError, match="FeatureCollection"):
         qpv.stage(QPV_ENTRY, {"main": path}, geo)
+
+
+def test_iris_coverage_counts_the_communes_with_an_iris_row(tmp_path, geo):
+    from sources.coverage import coverage_failures
+
+    # the three hand-made rows cover 01001, 2A004 and Paris (its IRIS 751083006 lies in 75108, an arrondissement)
+    staged = iris_census.stage(POP_ENTRY, _population(tmp_path, ROWS), geo)
+    fatal, short = coverage_failures(POP_ENTRY, staged.frame, geo, None)
+    n = geo.communes.filter(pl.col("typecom") == "COM").height
+    assert fatal == [] and len(short) == 1
+    assert short[0].rule == "at least 95% of the communes of COG 2025 present in every year of the file"
+    assert short[0].samples[0].startswith(f"2022: 3 of {n} communes of COG 2025")

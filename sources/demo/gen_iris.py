@@ -19,7 +19,7 @@ from sources import catalogue
 from sources.demo import gen_census
 from sources.demo.files import entry_path, mirror_path, write_text
 from sources.demo.gen_cog import _without_clock
-from sources.demo.world import ARRONDISSEMENTS, communes_in
+from sources.demo.world import ARRONDISSEMENTS, commune, communes_in
 from sources.demo.world_iris import CHOLET_IRIS, IRISED, QPVS, Iris
 
 GEOGRAPHY = 2024  # IRIS geography of the RP 2022 IRIS files and of the reference
@@ -124,6 +124,12 @@ def reference_xlsx() -> bytes:
     return _without_clock(buffer.getvalue())
 
 
+def commune_population(code: str) -> float:
+    """RP 2022 population of a commune of the IRIS geography (a commune merged since: its share)."""
+    parts = next((p for c, _, p in communes_in(GEOGRAPHY) if c == code), [])
+    return sum(share * commune(target).pop22 for target, share in parts)
+
+
 def _comma(x: float, digits: int = 1) -> str:
     return f"{x:.{digits}f}".replace(".", ",")
 
@@ -135,8 +141,8 @@ def filosofi_csv(prefix: str) -> str:
     lines = [";".join(["IRIS"] + [f"{prefix}_{m}21" for m in measures])]
     declared = 1.12 if prefix == "DEC" else 1.0  # declared income is above disposable income at the median
     for code, _, typ, commune, _ in iris_of_demo():
-        if typ == "Z":
-            continue
+        if typ == "Z" and commune_population(commune) < 5000:
+            continue  # published for the communes of 5,000 inhabitants or more only (their pseudo-IRIS included)
         iris = next((i for i in CHOLET_IRIS if i.code == code), None)
         need = iris.need if iris else 0.0
         if iris and iris.secret:  # too few households: every figure withheld, the note says so
