@@ -134,6 +134,9 @@ TEMPLATE = """\
 CSS = """
 /* infra-communal */
 table.infra tr.own td { font-weight: 650; border-top: 2px solid var(--blue); }
+table.infra { font-size: .8rem; }
+table.infra td:first-child { min-width: 9rem; }
+table.infra th { font-size: .74rem; hyphens: auto; }
 """
 
 SECTION = Section(id="infra-communal", title="Dans la commune : IRIS et quartiers prioritaires",
