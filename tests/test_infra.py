@@ -154,3 +154,14 @@ def test_who_gets_the_section(built):
     assert "Ajaccio Les Hauts (démo)" in ajaccio and "Les IRIS" not in ajaccio
     paris = _section(_page(built, commune="75101"))
     assert "aucun indicateur n'existe seulement pour la ville entière" in paris
+
+
+def test_a_city_lists_the_qpv_of_its_arrondissements():
+    qpv = pl.DataFrame({"code": ["QN07501M", "QN07501M", "QN09301M"], "name": ["Porte", "Porte", "Cité"],
+                        "commune": ["75119", "75120", "93066"],
+                        "commune_name": ["Paris 19e Arrondissement", "Paris 20e Arrondissement", "Saint-Denis"],
+                        "commune_target": ["75119", "75120", "93066"]})
+    infra = Infra(tables={"qpv": qpv})
+    # a QPV across two arrondissements of Paris is one QPV of Paris, lying across no other commune
+    assert infra.qpv_of("75056") == [{"code": "QN07501M", "name": "Porte", "others": []}]
+    assert infra.qpv_of("75119") == [{"code": "QN07501M", "name": "Porte", "others": ["Paris 20e Arrondissement"]}]

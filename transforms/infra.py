@@ -15,6 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
+from sources import catalogue
+from sources.codes import city_of_arrondissement
 from transforms import reasons as R
 from transforms.registry import Indicator, Term, get
 
@@ -24,9 +26,14 @@ QPV = "qpv"
 # every source the infra-communal section reads (the long IRIS tables, the reference and the QPV list)
 INFRA_SOURCES = (REFERENCE, "rp_iris_population", "rp_iris_families", "rp_iris_housing", "rp_iris_activity",
                  "filosofi_iris_disp", QPV)
-# the IRIS tables' own geography, for the section's source line
-GEOGRAPHY_OF = {"rp_iris_population": 2024, "rp_iris_families": 2024, "rp_iris_housing": 2024,
-                "rp_iris_activity": 2024, "filosofi_iris_disp": 2022}
+
+
+def iris_geography(source: str, vintage: str) -> int | None:
+    """The IRIS geography of a staged IRIS table: the catalogue's geography of its file."""
+    try:
+        return catalogue.get(source, vintage).cog
+    except KeyError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -75,14 +82,17 @@ class Infra:
         return self.iris_of(code).filter(pl.col("type") != "Z").height > 0
 
     def qpv_of(self, code: str) -> list[dict]:
-        """The QPV of a commune: code, name and the other communes it lies across."""
+        """The QPV of a commune (of a city: those of its arrondissements too): code, name and the other communes
+        it lies across."""
         qpv = self.tables.get(QPV)
         if qpv is None:
             return []
-        mine = qpv.filter((pl.col("commune_target") == code) | (pl.col("commune") == code))
+        qpv = qpv.with_columns(_city=pl.col("commune").map_elements(city_of_arrondissement, return_dtype=pl.String))
+        here = (pl.col("commune_target") == code) | (pl.col("commune") == code) | pl.col("_city").eq_missing(code)
+        mine = qpv.filter(here)
         out = []
         for qp, name in mine.select("code", "name").unique(maintain_order=True).iter_rows():
-            others = qpv.filter((pl.col("code") == qp) & (pl.col("commune") != code))
+            others = qpv.filter((pl.col("code") == qp) & ~here)
             out.append({"code": qp, "name": name, "others": sorted(others["commune_name"].fill_null(
                 others["commune"]).to_list())})
         return out
@@ -164,5 +174,14 @@ def load_infra(store) -> Infra:
     return infra
 
 
-__all__ = ["INFRA_SOURCES", "Infra", "InfraIndicator", "available", "infra_indicators", "iris_table",
-           "iris_values", "load_infra"]
+__all__ = [
+    "INFRA_SOURCES",
+    "Infra",
+    "InfraIndicator",
+    "available",
+    "infra_indicators",
+    "iris_geography",
+    "iris_table",
+    "iris_values",
+    "load_infra",
+]

@@ -18,7 +18,13 @@ from reports.view import TerritoryView
 from sources.registry import report_label
 from transforms.arrondissements import city_only
 from transforms.compute import Inputs
-from transforms.infra import GEOGRAPHY_OF, Infra, InfraIndicator, available, iris_table
+from transforms.infra import (
+    Infra,
+    InfraIndicator,
+    available,
+    iris_geography,
+    iris_table,
+)
 from transforms.registry import get, indicators
 
 TYPES_FR = {"H": "habitat", "A": "activité", "D": "divers", "Z": "commune non découpée"}
@@ -63,7 +69,7 @@ def _sources(infra: Infra, items: list[InfraIndicator]) -> list[str]:
     for source in used:
         year = infra.vintages.get(source)
         label = report_label(source, int(year) if year and year.isdigit() else None)
-        lines.append(f"{label} (géographie des IRIS {GEOGRAPHY_OF.get(source, '?')})")
+        lines.append(f"{label} (géographie des IRIS {iris_geography(source, year) or '?'})")
     return list(dict.fromkeys(lines))
 
 
