@@ -127,7 +127,8 @@ def refresh(
 @app.command()
 def indicators(
     epci: Annotated[str | None, typer.Option(help="SIREN of the EPCI (9 digits).")] = None,
-    commune: Annotated[str | None, typer.Option(help="Code of one commune (its ABS).")] = None,
+    commune: Annotated[str | None, typer.Option(help="Code of one commune (its ABS), or of an arrondissement "
+                                                "of Paris, Lyon or Marseille.")] = None,
     communes: Annotated[str | None, typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
     name: Annotated[str | None, typer.Option(help="Name of the custom territory (with --communes).")] = None,
     all_levels: Annotated[bool, typer.Option("--all", help="Every commune, EPCI, département and France.")] = False,
@@ -318,7 +319,8 @@ def _check_in_geography(data_dir: Path | None, **codes: list[str]) -> None:
 @app.command()
 def report(
     epci: Annotated[str | None, typer.Option(help="SIREN of the EPCI (9 digits).")] = None,
-    commune: Annotated[str | None, typer.Option(help="Code of one commune (its ABS).")] = None,
+    commune: Annotated[str | None, typer.Option(help="Code of one commune (its ABS), or of an arrondissement "
+                                                "of Paris, Lyon or Marseille.")] = None,
     communes: Annotated[str | None, typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
     name: Annotated[str | None, typer.Option(help="Name of the custom territory (with --communes).")] = None,
     refresh_first: Annotated[str, typer.Option("--refresh", help="missing (refresh first if a source was never "

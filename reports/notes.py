@@ -21,6 +21,7 @@ MARKS = {
     R.NO_EPCI: "he",
     R.DEFINITION_CHANGE: "dc",
     R.PARTIAL_SECRET: "hs",
+    R.CITY_ONLY: "v",
 }
 UNKNOWN_MARK = "?"
 UNKNOWN_LABEL = "motif non précisé par la source"

@@ -120,7 +120,7 @@ def _year(view: TerritoryView, indicator: Indicator, column: str = "year") -> in
 
 def group_label(view: TerritoryView, place: Place) -> str:
     if place.group == COMMUNES and len(view.units) == 1:
-        return "Commune"
+        return "Arrondissement" if place.level == "ARM" else "Commune"
     return place.group
 
 

@@ -22,7 +22,7 @@ MAX_COMMUNE_ROWS = 60
 
 @dataclass(frozen=True)
 class Place:
-    level: str  # COM, EPCI, TERRITORY, DEP, FRANCE
+    level: str  # COM, ARM (an arrondissement municipal), EPCI, TERRITORY, DEP, FRANCE
     code: str
     name: str  # as the data names it (escaped when rendered)
     group: str  # COMMUNES, TERRITORY or REFERENCES
@@ -38,6 +38,8 @@ class Place:
             return f"{self.name} ({self.code})"
         if self.level == "EPCI" and self.group == REFERENCES:
             return f"{self.name} (EPCI)"
+        if self.level == "COM" and self.group == REFERENCES:  # the city of an arrondissement
+            return f"{self.name} (ville entière)"
         return self.name
 
 
@@ -63,6 +65,19 @@ class TerritoryView:
         return any(p.group == EPCIS for p in self.places)
 
     @property
+    def territory_is_unit(self) -> bool:
+        """A commune's or an arrondissement's report: the territory is its own single unit row."""
+        return self.territory.group == COMMUNES
+
+    @property
+    def local_reference(self) -> Place | None:
+        """The nearest reference of a commune (its EPCI) or of an arrondissement (its whole city); None otherwise."""
+        if not self.selection.commune:
+            return None
+        level = "COM" if self.selection.arrondissement else "EPCI"
+        return next((p for p in self.references if p.level == level), None)
+
+    @property
     def references(self) -> tuple[Place, ...]:
         return tuple(p for p in self.places if p.group == REFERENCES)
 
@@ -71,6 +86,9 @@ class TerritoryView:
         """What the territory is, in French, for the cover."""
         if self.selection.epci:
             return f"Établissement public de coopération intercommunale (SIREN {self.selection.epci})"
+        if self.selection.arrondissement:
+            city = next((p.name for p in self.references if p.level == "COM"), "")
+            return f"Arrondissement municipal de {city} (code Insee {self.selection.commune})"
         if self.selection.commune:
             return f"Commune (code Insee {self.selection.commune})"
         if self.selection.departement:
@@ -95,11 +113,9 @@ class TerritoryView:
 
 
 def commune_epci(view: TerritoryView) -> Place | None:
-    """A commune's EPCI, its first comparison (a CCAS compares with its intercommunality first); None for any
-    other territory, or a commune in no EPCI."""
-    if not view.selection.commune:
-        return None
-    return next((p for p in view.references if p.level == "EPCI"), None)
+    """A commune's first comparison: its EPCI (a CCAS compares with its intercommunality first), or for an
+    arrondissement its whole city; None for any other territory, or a commune in no EPCI."""
+    return view.local_reference
 
 
 def sort_key(name: str) -> str:
@@ -115,10 +131,15 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
              rows.select("level", "code", "name").unique(["level", "code"]).iter_rows(named=True)}
     communes = sorted((Place("COM", code, name, COMMUNES) for (level, code), name in names.items() if level == "COM"),
                       key=lambda p: sort_key(p.name))
+    city: list[Place] = []
+    if selection.arrondissement:  # the arrondissement is the unit; its whole city (the one COM row) a reference
+        city = [Place("COM", p.code, p.name, REFERENCES) for p in communes]
+        communes = [Place("ARM", selection.commune, names.get(("ARM", selection.commune), selection.commune),
+                          COMMUNES)]
     if selection.epci:
         territory = Place("EPCI", selection.epci, names.get(("EPCI", selection.epci), selection.epci), TERRITORY)
     elif selection.commune:
-        territory = next(p for p in communes if p.code == selection.commune)
+        territory = next(p for p in communes if p.code == selection.commune)  # a commune or an arrondissement
     elif selection.departement:
         dep = selection.departement
         territory = Place("DEP", dep, names.get(("DEP", dep), dep), TERRITORY)
@@ -130,13 +151,13 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
     # a département is read by its EPCIs, whatever its size (issue 13); a large group of communes too
     by_epci = len(epcis) > 1 and (selection.departement is not None
                                   or (selection.group is not None and len(communes) > MAX_COMMUNE_ROWS))
-    references = [] if by_epci else [Place(p.level, p.code, p.name, REFERENCES) for p in epcis]
+    references = city + ([] if by_epci else [Place(p.level, p.code, p.name, REFERENCES) for p in epcis])
     for level in ("DEP", "FRANCE"):
         references += [Place(lvl, code, name, REFERENCES) for (lvl, code), name in sorted(names.items())
                        if lvl == level and (lvl, code) != territory.key]
     # a commune in no EPCI (L'Île-d'Yeu) has no EPCI row to be read in: it keeps its own, among the EPCIs
     units = epcis + _outside_epcis(communes, membership) if by_epci else communes
-    places = tuple(units) + ((territory,) if territory.level != "COM" else ()) + tuple(references)
+    places = tuple(units) + ((territory,) if territory.group != COMMUNES else ()) + tuple(references)
     dep_code = _reference_departement(rows, territory)
     departement = None if territory.level == "DEP" else next(
         (p for p in references if p.level == "DEP" and p.code == dep_code),

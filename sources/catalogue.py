@@ -66,7 +66,7 @@ class Columns:
 class Coverage:
     """The share of the geography a file must cover, in every year it holds (checked by `sources.coverage`)."""
 
-    level: str  # the level whose units are counted: COM, EPCI, DEP or FRANCE
+    level: str  # the level whose units are counted: COM, EPCI, DEP or FRANCE; IRIS counts the communes with IRIS
     min_share: float  # minimum share of the geography's units of that level present
     above_population: int | None = None  # COM only: the file covers the communes of at least this population
 

@@ -12,7 +12,26 @@ CODE_PATTERNS = {
     "DEP": r"^(\d{2}|2[AB]|97\d)$",
     "REG": r"^\d{2}$",
     "FRANCE": r"^FR$",
+    # 9 characters: the commune's or arrondissement's code and 4 digits; a commune not divided into IRIS has the
+    # one pseudo-IRIS <code>0000 (supply-space-time-sources §5.1)
+    "IRIS": r"^(\d{5}|2[AB]\d{3})\d{4}$",
+    # QPV of the 2024 generation: QN, the département on 3 characters, 2 digits, a letter (QN04901M, QN97414I)
+    "QPV": r"^QN(\d{3}|02[AB])\d{2}[A-Z]$",
 }
+
+
+# The three cities divided into arrondissements municipaux, by the prefix of their arrondissements' codes (COG:
+# TYPECOM ARM, COMPARENT the city). `693XX` / `132XX` (arrondissement unknown) are no arrondissement of their own.
+ARRONDISSEMENT_CITIES = (
+    (r"^751(0[1-9]|1\d|20)$", "75056"),
+    (r"^6938[1-9]$", "69123"),
+    (r"^132(0[1-9]|1[0-6])$", "13055"),
+)
+
+
+def city_of_arrondissement(code: str) -> str | None:
+    """The city of an arrondissement municipal (75101 -> 75056, 69381 -> 69123, 13201 -> 13055), else None."""
+    return next((city for pattern, city in ARRONDISSEMENT_CITIES if re.match(pattern, code)), None)
 
 
 def luhn_ok(digits: str) -> bool:

@@ -73,6 +73,10 @@ def check(entry: Entry, staged: Staged, geo: Geography | None, store: Store, *, 
 
 # -- coverage of the geography ---------------------------------------------------------------------------------
 
+# levels whose coverage is counted in communes: COM, and IRIS (a commune is covered when it has an IRIS row)
+COMMUNE_LEVELS = ("COM", "IRIS")
+
+
 def coverage_failures(entry: Entry, frame: pl.DataFrame, geo: Geography,
                       population: dict[str, float] | None) -> tuple[list[Failure], list[Failure]]:
     """(no row at the level at all, years below the declared share) for the entry's coverage."""
@@ -88,12 +92,13 @@ def coverage_failures(entry: Entry, frame: pl.DataFrame, geo: Geography,
         return [], []
     samples, count = [], 0
     for year, codes in present.group_by("year").agg(pl.col("code").unique()).sort("year").iter_rows():
-        found = set(codes) & expected if cov.level == "COM" else set(codes)
+        found = set(codes) & expected if cov.level in COMMUNE_LEVELS else set(codes)
         share = min(len(found) / len(expected), 1.0)
         if share < cov.min_share:
             count += 1
             absent = sorted(expected - set(codes))
-            shown = f"; absent: {', '.join(absent[:5])}{'…' if len(absent) > 5 else ''}" if cov.level == "COM" else ""
+            shown = (f"; absent: {', '.join(absent[:5])}{'…' if len(absent) > 5 else ''}"
+                     if cov.level in COMMUNE_LEVELS else "")
             samples.append(f"{year}: {len(found)} of {len(expected)} {what} ({share:.0%}){shown}")
     if not count:
         return [], []
@@ -110,6 +115,11 @@ def _present(frame: pl.DataFrame, level: str, geo: Geography) -> pl.DataFrame:
     """(year, code) of the units of `level` the file has a row for; an arrondissement counts for its city."""
     if "level" not in frame.columns:
         return pl.DataFrame(schema={"year": pl.Int32, "code": pl.String})
+    if level == "IRIS":  # an IRIS counts for its commune (first five characters), an arrondissement's for its city
+        parents = geo.communes.filter(pl.col("typecom") == "ARM").select("code", city="parent")
+        rows = frame.filter(pl.col("level") == "IRIS").select("year", code=pl.col("code").str.slice(0, 5))
+        return rows.join(parents, on="code", how="left").select(
+            "year", code=pl.coalesce("city", "code")).unique()
     rows = frame.filter(pl.col("level") == level).select("year", "code")
     if level == "COM":
         parents = geo.communes.filter(pl.col("typecom") == "ARM").select("code", city="parent")
@@ -122,13 +132,13 @@ def _present(frame: pl.DataFrame, level: str, geo: Geography) -> pl.DataFrame:
 def _expected(cov: Coverage, geo: Geography, population: dict[str, float] | None) -> tuple[set[str], str]:
     """The units a complete file covers, and how to name them."""
     communes = geo.communes.filter(pl.col("typecom") == "COM")
-    if cov.level == "COM" and cov.above_population is not None:
+    if cov.level in COMMUNE_LEVELS and cov.above_population is not None:
         if population is None:
             return set(), ""
         codes = set(communes["code"].to_list())
         big = {c for c, n in population.items() if n >= cov.above_population and c in codes}
         return big, f"communes of {cov.above_population:,} inhabitants or more (census)".replace(",", " ")
-    if cov.level == "COM":
+    if cov.level in COMMUNE_LEVELS:
         return set(communes["code"].to_list()), f"communes of COG {geo.target}"
     if cov.level == "EPCI":
         return set(geo.epci.filter(pl.col("epci") != NO_EPCI)["epci"].to_list()), f"EPCI of COG {geo.target}"

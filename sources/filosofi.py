@@ -1,7 +1,8 @@
 """INSEE Filosofi (revenus, pauvreté, niveau de vie), wide edition: `base-cc-filosofi-YYYY-geoNNNN_csv.zip`.
 
 One zip, one CSV member per level (`cc_filosofi_2021_COM.csv`, `_EPCI`, `_DEP`, `_REG` and a France-level member
-whose name is not attested). Every member has the same header: `CODGEO` then 27 year-suffixed columns (`MED21`,
+whose name changed between editions: `METRO` in 2016, `FE` or `FRANCE` since; the catalogue lists the candidates and
+the archive's own member names decide, `france_member`). Every member has the same header: `CODGEO` then 27 year-suffixed columns (`MED21`,
 `TP6021`, `TP60AGE121`...), separator `;`, decimal comma, `s` = secret, `nd` = not available (insee-sources §2.1).
 
 Quirks handled:
@@ -18,6 +19,7 @@ Quirks handled:
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -164,25 +166,28 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     spec, path = entry.file(), files["main"]
     parts: list[Staged] = []
     france_absent: str | None = None
+    notes_france: list[str] = []
     for level in LEVELS:
         candidates = spec.members.get(level, ())
-        member = zip_first_present(path, candidates)
+        if level == "FRANCE":
+            member, note = france_member(path, candidates)
+            notes_france = [note]
+            if member is None:
+                france_absent = note
+                continue
+        else:
+            member = zip_first_present(path, candidates)
         if member is None:
-            if level != "FRANCE":
-                raise ParseError(entry.source, path.name, f"no {level} member: none of {list(candidates)} is in the "
-                                                          "archive")
-            france_absent = ", ".join(candidates)
-            continue
+            raise ParseError(entry.source, path.name, f"no {level} member: none of {list(candidates)} is in the "
+                                                      "archive")
         raw = read_csv_file(path, spec, source=entry.source, member=member)
         parts.append(stage_frame(entry, raw, level, geo, file=member, raw_path=str(path)))
-    notes = [n for p in parts for n in p.notes]
+    notes = [n for p in parts for n in p.notes] + notes_france
     changes = [c for p in parts for c in p.geo_changes]
     frame = pl.concat([p.frame for p in parts])
     variables = sorted(set(frame["variable"].to_list()))
-    if france_absent is not None:
+    if france_absent is not None:  # decisions.md "Filosofi": France null, never derived from the communes
         frame = pl.concat([frame, _null_rows(entry, "FRANCE", ["FR"], variables, NOT_AVAILABLE)])
-        notes.append(f"no France-level member in the archive (tried {france_absent}): France is null "
-                     "not_available, never derived from the communes")
     if geo is not None:
         frame, more, split = _restored_parents(entry, frame, geo)
         notes += more
@@ -196,6 +201,23 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     else:
         notes.append("no target geography given: communes and EPCI kept as published (COG not checked)")
     return Staged(frame.sort(["level", "code", "year", "month", "variable"]), notes=notes, geo_changes=changes)
+
+
+def france_member(path: Path, candidates: tuple[str, ...]) -> tuple[str | None, str]:
+    """The France-level member among the names the archive really holds, and a note saying which.
+
+    The candidates come in the catalogue's order of preference (France entière before metropolitan France): when
+    the archive holds several, the first wins and the note names the others. None of them in the archive: None,
+    with a note naming the names tried and the members the archive does hold (France is then null
+    `not_available`, decisions.md "Filosofi")."""
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+    present = [c for c in candidates if c in names]
+    if not present:
+        return None, (f"no France-level member in the archive (tried {', '.join(candidates)}; the archive holds "
+                      f"{', '.join(sorted(names))}): France is null not_available, never derived from the communes")
+    others = f" (also present, not used: {', '.join(present[1:])})" if len(present) > 1 else ""
+    return present[0], f"France-level member: {present[0]}, chosen among {', '.join(candidates)}{others}"
 
 
 def _null_rows(entry: Entry, level: str, codes: list[str], variables: list[str], status: str) -> pl.DataFrame:

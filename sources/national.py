@@ -72,15 +72,16 @@ def batches(items: list, size: int) -> list[list]:
 
 @reads_one_state
 def unknown_codes(store: Store, *, epcis: Sequence[str] = (), communes: Sequence[str] = (),
-                  departements: Sequence[str] = ()) -> list[str]:
+                  departements: Sequence[str] = (), arrondissements: Sequence[str] = ()) -> list[str]:
     """What a run would fail on, one line per level: the codes given that are not in the staged target geography
     (`FileNotFoundError` when the geography is not staged yet)."""
     geo = load_geography(store)
     membership = geo.membership()
     known = {"EPCI": set(membership["epci"].drop_nulls().to_list()), "commune": set(membership["code"].to_list()),
-             "département": set(membership["dep"].to_list())}
+             "département": set(membership["dep"].to_list()), "arrondissement": geo.arrondissements}
     problems = []
-    for what, codes in (("EPCI", epcis), ("commune", communes), ("département", departements)):
+    for what, codes in (("EPCI", epcis), ("commune", communes), ("département", departements),
+                        ("arrondissement", arrondissements)):
         unknown = sorted(set(codes) - known[what])
         if unknown:
             problems.append(f"{what} not in the target geography: {', '.join(unknown)}")

@@ -19,8 +19,12 @@ from sources import (
     contours,
     etat_civil,
     filosofi,
+    filosofi_iris,
     france_services,
+    iris_census,
+    iris_reference,
     mobility,
+    qpv,
 )
 from sources.catalogue import Entry
 from sources.geography import Geography
@@ -30,6 +34,7 @@ from sources.staging import Staged
 SPECS: tuple[SourceSpec, ...] = (
     *cog.SOURCES, *census.SOURCES, *filosofi.SOURCES, *etat_civil.SOURCES, *caf_benefits.SOURCES,
     *caf_childcare.SOURCES, *bpe.SOURCES, *france_services.SOURCES, *mobility.SOURCES, *contours.SOURCES,
+    *iris_reference.SOURCES, *iris_census.SOURCES, *filosofi_iris.SOURCES, *qpv.SOURCES,
 )
 BY_PARSER: dict[str, SourceSpec] = {spec.parser: spec for spec in SPECS}
 

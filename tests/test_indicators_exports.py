@@ -134,7 +134,10 @@ def _run(*args: str):
     (["--commune", "44043"], "commune-44043", {"COM", "EPCI", "DEP", "FRANCE"}),
     (["--communes", "44043,44064", "--name", "Clisson et Gorges"], "clisson-et-gorges",
      {"COM", "TERRITORY", "EPCI", "DEP", "FRANCE"}),
-    (["--all"], "france", {"COM", "EPCI", "DEP", "FRANCE"}),
+    # the national table holds the arrondissements of Paris and Lyon too (level ARM, never summed into a city)
+    (["--all"], "france", {"COM", "ARM", "EPCI", "DEP", "FRANCE"}),
+    # an arrondissement: itself (ARM), its whole city (COM 75056), the city's EPCI, Paris (75) and France
+    (["--commune", "75101"], "commune-75101", {"ARM", "COM", "EPCI", "DEP", "FRANCE"}),
 ])
 def test_the_indicators_command_writes_the_exports(store, tmp_path, args, stem, levels):
     result = _run(*args, "--data-dir", str(store.root), "--out", str(tmp_path))
@@ -144,8 +147,11 @@ def test_the_indicators_command_writes_the_exports(store, tmp_path, args, stem, 
     table = pl.read_parquet(paths["parquet"])
     assert set(table["level"].unique().to_list()) == levels
     assert f"{table.height} values" in result.output
-    if args[0] == "--commune":
+    if args[:2] == ["--commune", "44043"]:
         assert table.filter(pl.col("level") == "COM")["code"].unique().to_list() == ["44043"]
+    if args[:2] == ["--commune", "75101"]:
+        assert table.filter(pl.col("level") == "COM")["code"].unique().to_list() == ["75056"]
+        assert table.filter(pl.col("level") == "ARM")["code"].unique().to_list() == ["75101"]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -64,7 +64,8 @@ def test_the_code_version_is_the_digest_of_the_staging_files():
     names = {p.name for p in registry.staging_files()}
     assert {"bpe.py", "census.py", "cog.py", "filosofi.py", "etat_civil.py", "caf_benefits.py", "caf_childcare.py",
             "caf_common.py", "france_services.py", "validation.py", "staging.py", "geography.py", "values.py",
-            "reading.py", "catalogue.py", "codes.py", "mobility.py", "contours.py"} == names
+            "reading.py", "catalogue.py", "codes.py", "mobility.py", "contours.py",
+            "iris_reference.py", "iris_census.py", "filosofi_iris.py", "qpv.py"} == names
 
 
 @pytest.mark.parametrize("edited, restages", [

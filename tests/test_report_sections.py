@@ -35,10 +35,13 @@ def nothing_shared():
 # -- the registry ----------------------------------------------------------------------------------------------------
 
 
+# an EPCI report has every section but the commune's infra-communal one (IRIS and QPV)
+EPCI_SECTIONS = [s for s in SECTIONS if s.id != "infra-communal"]
+
 def test_the_registry_orders_every_section_once():
     ids = [s.id for s in SECTIONS]
-    assert ids == ["chiffres-cles", "territoires-comparables", "matrice", *THEMES, "cartes", "evolutions",
-                   "evaluation", "observatoire-petite-enfance", "lieux-de-travail", "donnees-absentes",
+    assert ids == ["chiffres-cles", "territoires-comparables", "matrice", *THEMES, "infra-communal", "cartes",
+                   "evolutions", "evaluation", "observatoire-petite-enfance", "lieux-de-travail", "donnees-absentes",
                    "clefs-de-lecture", "qualite"]
     assert len(set(ids)) == len(ids)
     assert [s.title for s in SECTIONS[3:3 + len(THEMES)]] == list(THEMES.values())
@@ -80,10 +83,10 @@ def site(demo_store, tmp_path_factory):
 def test_the_page_follows_the_registry(site):
     page = site.reports[0].read_text(encoding="utf-8")
     toc = re.search(r'<nav class="toc".*?</nav>', page, re.S).group(0)
-    assert re.findall(r'href="#([^"]+)"', toc) == [s.id for s in SECTIONS]
+    assert re.findall(r'href="#([^"]+)"', toc) == [s.id for s in EPCI_SECTIONS]
     headings = re.findall(r'<section id="([^"]+)"[^>]*>\s*<h2><span class="num">(\d+)</span>([^<]+)</h2>', page)
-    assert headings == [(s.id, str(n), s.title) for n, s in enumerate(SECTIONS, start=1)]
-    for section in SECTIONS:  # each section's CSS once in the stylesheet, though nine sections share one
+    assert headings == [(s.id, str(n), s.title) for n, s in enumerate(EPCI_SECTIONS, start=1)]
+    for section in EPCI_SECTIONS:  # each section's CSS once in the stylesheet, though nine sections share one
         if section.css:
             assert page.count(section.css) == 1, section.id
 
@@ -93,7 +96,7 @@ def test_each_report_is_recorded_beside_itself(site):
     assert (epci.file, epci.territory, epci.demo) == (f"diagnostic-epci-{DEMO_EPCI}.html", "CC Vendée Sèvre Autise",
                                                       True)
     assert epci.kind == f"Établissement public de coopération intercommunale (SIREN {DEMO_EPCI})"
-    assert epci.sections == tuple((n, s.id, s.title) for n, s in enumerate(SECTIONS, start=1))
+    assert epci.sections == tuple((n, s.id, s.title) for n, s in enumerate(EPCI_SECTIONS, start=1))
     # the editable document and the wide workbook are recorded with the long tables (issue 13)
     assert epci.exports == (f"diagnostic-epci-{DEMO_EPCI}.docx", f"indicateurs-epci-{DEMO_EPCI}-large.xlsx",
                             *(f"indicateurs-epci-{DEMO_EPCI}.{ext}" for ext in ("csv", "parquet", "xlsx")))

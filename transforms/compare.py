@@ -44,6 +44,9 @@ def _references(result: pl.DataFrame, inputs: Inputs, customs: tuple[CustomTerri
         m.select("dep").unique().select(level=pl.lit("DEP"), code="dep", ref_epci_code=pl.lit(None, pl.String),
                                         ref_dep_code=pl.lit(None, pl.String)),
     ]
+    if inputs.arrondissements is not None:  # an arrondissement: its city's EPCI and département
+        rows.append(inputs.arrondissements.select(level=pl.lit("ARM"), code="code", ref_epci_code="epci",
+                                                  ref_dep_code="dep"))
     for t in customs:
         members = m.filter(pl.col("code").is_in(list(t.communes))).with_columns(epci=pl.lit(t.code))
         dep = principal_department(members, pop)
@@ -62,6 +65,8 @@ def _names(inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame
         pl.DataFrame({"level": "DEP", "code": deps,
                       "name": [inputs.dep_names.get(d, f"Département {d}") for d in deps]}),
         pl.DataFrame({"level": ["FRANCE"], "code": [FRANCE], "name": ["France"]}),
+        *([inputs.arrondissements.select(level=pl.lit("ARM"), code="code", name="name")]
+          if inputs.arrondissements is not None else []),
         pl.DataFrame({"level": "TERRITORY", "code": [t.code for t in customs], "name": [t.name for t in customs]},
                      schema={"level": pl.String, "code": pl.String, "name": pl.String}),
     ]
@@ -147,7 +152,7 @@ def compare(
         comparison_year=pl.when(pl.col("value_comparison").is_not_null()).then(pl.lit(comparison_year, pl.Int32)),
         evolution=evolution, evolution_unit=evolution_unit,
     ).with_columns(flag=_flag(rules, items))
-    level_order = {"COM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
+    level_order = {"COM": 0, "ARM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
     order = {i.id: n for n, i in enumerate(items)}
     return out.with_columns(
         _level=pl.col("level").replace_strict(level_order, return_dtype=pl.Int8),

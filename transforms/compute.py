@@ -16,6 +16,7 @@ import polars as pl
 
 from transforms import reasons as R
 from transforms.partial import without_secret_communes
+from transforms.infra import Infra
 from transforms.registry import PUBLISHED_SOURCES, Indicator, Term, indicators
 from transforms.territories import CustomTerritory, FRANCE, groups, principal_department
 
@@ -32,6 +33,9 @@ class Inputs:
     membership: pl.DataFrame  # Geography.membership(): code, name, dep, reg, epci
     epci_names: dict[str, str] = field(default_factory=dict)
     dep_names: dict[str, str] = field(default_factory=dict)
+    # transforms.arrondissements.arrondissement_membership: code, name, dep, reg, city, epci (None: not computed)
+    arrondissements: pl.DataFrame | None = None
+    infra: Infra | None = None  # the IRIS and QPV tables (transforms.infra), read by the commune report only
 
     def main_year(self, source: str) -> int | None:
         frame = self.staged.get(source)

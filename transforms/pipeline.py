@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 
+from sources.codes import city_of_arrondissement
 from sources.refresh import load_geography
 from sources.registry import report_label
 from storage.store import Store, reads_one_state
+from transforms.arrondissements import arrondissement_membership, arrondissement_result
 from transforms.compare import FlagRules, compare
 from transforms.compute import Inputs, compute
+from transforms.infra import load_infra
 from transforms.registry import PUBLISHED_SOURCES, Indicator, indicators
 from transforms.territories import CustomTerritory, Territory
 
@@ -39,7 +42,8 @@ def load_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inp
     except FileNotFoundError:  # names are a nicety: "Département 44" until the COG archive is staged
         dep_names = {}
     return Inputs(staged=staged, vintages=vintages, membership=geo.membership(),
-                  epci_names=dict(epci.iter_rows()), dep_names=dep_names)
+                  epci_names=dict(epci.iter_rows()), dep_names=dep_names,
+                  arrondissements=arrondissement_membership(geo), infra=load_infra(store))
 
 
 def provenance(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.DataFrame:
@@ -76,6 +80,9 @@ def diagnostic_table(store: Store, customs: tuple[CustomTerritory, ...] = (), ru
     items = indicators()
     inputs = inputs or load_inputs(store, items)
     result = compute(inputs, customs, items)
+    arrondissements = arrondissement_result(inputs, items)  # Paris, Lyon, Marseille: level ARM, apart
+    if arrondissements is not None:
+        result = pl.concat([result, arrondissements], how="vertical_relaxed")
     main, comp = inputs.main_year("rp_population"), inputs.comparison_year("rp_population")
     table = compare(result, inputs, customs, rules, n_years=(main - comp) if main and comp else None,
                     comparison_year=comp)
@@ -88,6 +95,8 @@ def diagnostic_table(store: Store, customs: tuple[CustomTerritory, ...] = (), ru
 def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Selection) -> pl.DataFrame:
     """The rows a territory's diagnostic shows: its communes, itself, its EPCI(s), département(s) and France."""
     m = inputs_membership
+    if selection.arrondissement:
+        return select_arrondissement(table, m, selection.commune)
     if selection.epci:
         communes = m.filter(pl.col("epci") == selection.epci)
         if communes.is_empty():
@@ -111,6 +120,24 @@ def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Sele
     deps = communes["dep"].unique().to_list()
     keep = (
         ((pl.col("level") == "COM") & pl.col("code").is_in(codes)) | own
+        | ((pl.col("level") == "EPCI") & pl.col("code").is_in(epcis))
+        | ((pl.col("level") == "DEP") & pl.col("code").is_in(deps)) | (pl.col("level") == "FRANCE")
+    )
+    return table.filter(keep)
+
+
+def select_arrondissement(table: pl.DataFrame, membership: pl.DataFrame, code: str) -> pl.DataFrame:
+    """An arrondissement's rows: itself (ARM), its whole city (COM), the city's EPCI, its département and France."""
+    city = city_of_arrondissement(code)
+    own = table.filter((pl.col("level") == "ARM") & (pl.col("code") == code))
+    if own.is_empty():
+        raise ValueError(f"arrondissement {code} is not in the target COG")
+    city_row = membership.filter(pl.col("code") == city)
+    epcis = [e for e in city_row["epci"].to_list() if e]
+    deps = own["ref_dep_code"].drop_nulls().unique().to_list() or city_row["dep"].to_list()
+    keep = (
+        ((pl.col("level") == "ARM") & (pl.col("code") == code))
+        | ((pl.col("level") == "COM") & (pl.col("code") == city))
         | ((pl.col("level") == "EPCI") & pl.col("code").is_in(epcis))
         | ((pl.col("level") == "DEP") & pl.col("code").is_in(deps)) | (pl.col("level") == "FRANCE")
     )

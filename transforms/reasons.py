@@ -15,10 +15,11 @@ NO_EPCI = "no_epci"
 DEFINITION_CHANGE = "definition_change"  # no evolution: the definition changed between the two years
 PARTIAL_COVERAGE = "partial_coverage"  # a value shown: France without the communes the source does not cover
 PARTIAL_SECRET = "partial_secret"  # a rate shown: computed without its secret communes (transforms.partial)
+CITY_ONLY = "city_only"  # an arrondissement: the source publishes the whole city only (transforms/arrondissements)
 
 # When several parts of a value are unknown, the reason shown is the first of this list.
 PRIORITY = [SECRET, NOT_AVAILABLE, NON_RECALCULABLE, MISSING, NOT_PUBLISHED, NO_EPCI, ZERO_DENOMINATOR,
-            NOT_SIGNIFICANT, NOT_AGGREGABLE, DEFINITION_CHANGE]
+            NOT_SIGNIFICANT, NOT_AGGREGABLE, DEFINITION_CHANGE, CITY_ONLY]
 
 LABELS_FR = {
     SECRET: "secret statistique",
@@ -34,6 +35,7 @@ LABELS_FR = {
     DEFINITION_CHANGE: "définition modifiée entre les deux recensements",
     PARTIAL_COVERAGE: "France hors communes non couvertes par la source (Mayotte notamment)",
     PARTIAL_SECRET: "calculé hors communes soumises au secret statistique",
+    CITY_ONLY: "publié pour la ville entière seulement, pas par arrondissement",
 }
 
 

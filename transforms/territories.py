@@ -12,7 +12,7 @@ from typing import Annotated
 import polars as pl
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from sources.codes import CODE_PATTERNS, check_commune, check_departement, check_siren
+from sources.codes import CODE_PATTERNS, check_commune, check_departement, check_siren, city_of_arrondissement
 
 LEVELS = ("COM", "EPCI", "DEP", "FRANCE", "TERRITORY")
 FRANCE = "FR"
@@ -103,16 +103,23 @@ class Territory(BaseModel):
         if self.epci:
             return f"EPCI {self.epci}"
         if self.commune:
-            return f"commune {self.commune}"
+            return f"{'arrondissement' if self.arrondissement else 'commune'} {self.commune}"
         if self.departement:
             return f"département {self.departement}"
         return f"{self.name} ({len(self.communes or ())} communes)"
 
     def codes(self) -> dict[str, list[str]]:
         """The codes that must be in the target geography, by level (`sources.national.unknown_codes`)."""
-        communes = list(self.communes or ([self.commune] if self.commune else []))
+        arrondissement = self.arrondissement
+        communes = list(self.communes or ([self.commune] if self.commune and not arrondissement else []))
         return {"epcis": [self.epci] if self.epci else [], "communes": communes,
-                "departements": [self.departement] if self.departement else []}
+                "departements": [self.departement] if self.departement else [],
+                "arrondissements": [self.commune] if arrondissement else []}
+
+    @property
+    def arrondissement(self) -> bool:
+        """True for an arrondissement municipal of Paris, Lyon or Marseille given as `commune` (75101)."""
+        return self.commune is not None and city_of_arrondissement(self.commune) is not None
 
     def publication_name(self) -> str:
         """`territoires/epci-<SIREN>`, `territoires/commune-<code>`, `territoires/departement-<code>`, or for a

@@ -11,6 +11,7 @@ from __future__ import annotations
 from reports.sections import (
     early_childhood,
     evaluation,
+    infra,
     key_figures,
     maps,
     needs_matrix,
@@ -29,6 +30,7 @@ SECTIONS: tuple[Section, ...] = (
     similar_territories.SECTION,  # EPCI and custom territories only
     needs_matrix.SECTION,
     *themes.SECTIONS,  # one per theme of the indicator catalogue
+    infra.SECTION,  # a commune's (or arrondissement's) IRIS and QPV
     maps.SECTION,  # the communes mapped for the key indicators of each theme
     trends.SECTION,  # the yearly indicators since the baseline year
     evaluation.SECTION,  # the CTG's yearly evaluation

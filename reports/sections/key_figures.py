@@ -48,7 +48,7 @@ def _references(view: TerritoryView, ind: Indicator) -> list[tuple[str, str]]:
     """(place, value and mark) of the card's references: none for a count."""
     if ind.unit == "count":
         return []
-    epci = next((p for p in view.references if p.level == "EPCI"), None) if view.selection.commune else None
+    epci = view.local_reference  # a commune's EPCI, an arrondissement's whole city
     refs = []
     for place in (p for p in (epci, view.departement, view.france) if p is not None):
         ref = view.cell(place, ind.id) or {}

@@ -85,7 +85,7 @@ def _cells(gt: GT, frame: pl.DataFrame) -> GT:
 
 def matrix_table(view: TerritoryView) -> str:
     """Communes (and the territory) by themes: vigilance and priorité flags counted, tinted by intensity."""
-    places = list(view.units) + ([view.territory] if view.territory.level != "COM" else [])
+    places = list(view.units) + ([] if view.territory_is_unit else [view.territory])
     frame, flaggable = _counts(view, places)
     labels = {t: html(f'<span class="h-l">{escape(HYPHENATED.get(label, label))}</span>'
                       f'<span class="h-u">sur {flaggable.get(t, 0)}</span>') for t, label in THEMES.items()}

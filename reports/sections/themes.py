@@ -45,7 +45,7 @@ def highlights(view: TerritoryView, items: list[Indicator]) -> list[Highlight]:
         against = view.departement.display if view.departement else "la France"
         lines.append(Highlight(f"Point{'s' if len(vigilance) > 1 else ''} de vigilance face à {against} :",
                                tuple(vigilance)))
-    if view.territory.level != "COM":
+    if not view.territory_is_unit:
         lines += _unit_highlights(view, items)
     flagged_refs = _flag_counts(view, view.references, items, (VIGILANCE, PRIORITY))
     if flagged_refs:

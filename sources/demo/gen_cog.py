@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 from pathlib import Path
 
-from sources.demo.files import entry_path, upper_ascii, write_text
+from sources.demo.files import entry_path, upper_ascii, write_text, xlsx_workbook
 from sources.demo.world import ARRONDISSEMENTS, COMMUNES, DELEGATED, EPCIS, EVENTS, NO_EPCI, communes_in
 
 ARTICLES = ("L'", "La ", "Le ", "Les ")
-WORKBOOK_CREATED = datetime(2026, 11, 23, 5, 19, 45)  # the workbook's creation date, fixed
 
 
 def _without_article(name: str) -> str:
@@ -68,10 +66,7 @@ def departements_csv() -> str:
 
 def epci_xlsx(cog: int = 2025) -> bytes:
     """INSEE's `EPCI_au_01-01-YYYY.xlsx`: sheets EPCI and Composition_communale, five title lines, the header on
-    row 6. Written with xlsxwriter and a fixed creation date: the same bytes at every build, whatever XML library
-    is installed (openpyxl's output changes when lxml is present)."""
-    import xlsxwriter
-
+    row 6 (`sources.demo.files.xlsx_workbook`: the same bytes at every build)."""
     names = {e.siren: e for e in EPCIS}
     titles = [f"Intercommunalités au 1er janvier {cog}", "Source : Insee, Code officiel géographique (données de démonstration)",
               "", "Liste des EPCI à fiscalité propre", ""]
@@ -89,23 +84,8 @@ def epci_xlsx(cog: int = 2025) -> bytes:
         cell = int(code) if code == "01001" else code
         composition.append([cell, name, c.epci, label, c.dep, c.reg])
 
-    buffer = io.BytesIO()
-    with xlsxwriter.Workbook(buffer, {"in_memory": True}) as book:
-        book.set_properties({"created": WORKBOOK_CREATED})
-        _sheet(book, "EPCI", titles, epci_rows)
-        _sheet(book, "Composition_communale", titles[:3] + ["Composition communale des EPCI", ""], composition)
-    return buffer.getvalue()
-
-
-def _sheet(book, name: str, titles: list[str], rows: list[list[object]]) -> None:
-    """A sheet of `titles` (one per row, "" an empty row) then `rows` from the row after them."""
-    sheet = book.add_worksheet(name)
-    for r, line in enumerate(titles):
-        if line:
-            sheet.write_string(r, 0, line)
-    for r, row in enumerate(rows, start=len(titles)):
-        for c, value in enumerate(row):
-            sheet.write(r, c, value)
+    return xlsx_workbook([("EPCI", titles, epci_rows),
+                          ("Composition_communale", titles[:3] + ["Composition communale des EPCI", ""], composition)])
 
 
 def write_communes(root: Path) -> None:
