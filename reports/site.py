@@ -31,6 +31,7 @@ from transforms.compare import FlagRules
 from transforms.compute import Inputs
 from transforms.export import write_exports
 from transforms.pipeline import Selection, diagnostic_table, load_inputs
+from transforms.table_cache import diagnostic_table_cached
 from transforms.registry import indicators
 
 __all__ = ["DEMO_EPCI", "ReportContext", "SiteResult", "build_site", "css_string", "pipeline_version",
@@ -164,7 +165,8 @@ def _distinct_customs(selections: list[Selection]):
 def _diagnostic(store: Store, customs, rules: FlagRules, inputs: Inputs, state: str) -> pl.DataFrame:
     """The diagnostic table of the store's state, computed once per state and reused by later builds."""
     key = (customs, rules, tuple(i.id for i in indicators()))
-    return TABLES.get(state, key, lambda: diagnostic_table(store, customs, rules, inputs=inputs))
+    return TABLES.get(state, key, lambda: diagnostic_table_cached(store, customs, rules, inputs=inputs,
+                                                                     compute=diagnostic_table))
 
 
 def build_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, base: ReportContext,

@@ -108,7 +108,9 @@ def test_a_complete_run_computes_france_once_and_a_partial_one_keeps_it_publishe
 
     monkeypatch.setattr(transforms.pipeline, "diagnostic_table", counted)
     monkeypatch.setattr(reports.site, "diagnostic_table", counted)
-    params = dict(data_dir=str(demo_store.root), publish_dir=str(tmp_path), refresh="never", demo=True)
+    data = tmp_path / "store"  # a copy with no indicator table saved yet (`transforms.table_cache`)
+    shutil.copytree(demo_store.root, data, ignore=shutil.ignore_patterns("cache"))
+    params = dict(data_dir=str(data), publish_dir=str(tmp_path), refresh="never", demo=True)
     full = run(national, batch_size=2, **params)
     assert full.is_completed(), full.message
     complete = Publication(tmp_path, "national")

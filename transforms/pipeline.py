@@ -123,12 +123,13 @@ def export_indicators(store: Store, out_dir, selection: Selection | None = None,
 
     from sources.demo.synthetic import store_is_synthetic
     from transforms.export import write_exports
+    from transforms.table_cache import diagnostic_table_cached
 
     demo = demo or store_is_synthetic(store)
 
     customs = selection.customs if selection else ()
     inputs = load_inputs(store)
-    table = diagnostic_table(store, customs, rules, inputs=inputs)
+    table = diagnostic_table_cached(store, customs, rules, inputs=inputs, compute=diagnostic_table)  # once per state
     if selection is None:
         stem = "indicateurs-france"
     else:
@@ -146,10 +147,11 @@ def save_france_table(store: Store, out_dir, table_path, demo: bool = False) -> 
     from sources.demo.synthetic import store_is_synthetic
     from storage.files import atomic_path
     from transforms.export import write_exports
+    from transforms.table_cache import diagnostic_table_cached
 
     demo = demo or store_is_synthetic(store)  # a store refreshed from the demo mirror, even without --demo
 
-    table = diagnostic_table(store)
+    table = diagnostic_table_cached(store, compute=diagnostic_table)
     with atomic_path(Path(table_path)) as tmp:
         table.write_parquet(tmp)
     write_exports(table, Path(out_dir), "indicateurs-france", demo=demo)
