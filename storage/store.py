@@ -68,6 +68,25 @@ def reads_one_state(function):
     return pinned_call
 
 
+_PARSED: dict[Path, tuple[tuple[int, int, int], Manifest]] = {}  # manifest.json -> (its version, parsed)
+
+
+def _parsed_manifest(path: Path) -> Manifest:
+    """The manifest at `path`, parsed again only when the file was replaced (every write renames a new file into
+    place: another inode, size or date); shared, never to be changed."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return Manifest()
+    version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    known = _PARSED.get(path)
+    if known is not None and known[0] == version:
+        return known[1]
+    manifest = Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    _PARSED[path] = (version, manifest)
+    return manifest
+
+
 class Store:
     def __init__(self, root: Path | None = None):
         self.root = Path(root or load_settings().data_dir).resolve()
@@ -111,8 +130,15 @@ class Store:
         write_json_atomic(self.manifest_path, manifest.to_dict())
 
     def previous(self, key: str) -> EntryRecord:
-        """The record of `key` (an empty one when the store does not know it)."""
-        return self.manifest().get(key)
+        """The record of `key` (an empty one when the store does not know it); a copy, free to change."""
+        return EntryRecord.from_dict(self._view().get(key).to_dict())
+
+    def _view(self) -> Manifest:
+        """The manifest to read, shared: never change it (`manifest()` gives a copy). The pinned one, else the
+        committed one, parsed once per version of manifest.json (a report looks at it hundreds of times)."""
+        if self._pinned is not None:
+            return self._pinned
+        return _parsed_manifest(self.manifest_path)
 
     # -- staged tables -----------------------------------------------------------------------------------------
 
@@ -128,7 +154,7 @@ class Store:
     def latest_vintage(self, source: str) -> str:
         """The latest vintage of `source` the manifest records as staged."""
         vintages = sorted(record.vintage or Manifest.split(key)[1]
-                          for key, record in self.manifest().staged().items() if Manifest.split(key)[0] == source)
+                          for key, record in self._view().staged().items() if Manifest.split(key)[0] == source)
         if not vintages:
             raise FileNotFoundError(f"{source} is not staged in {self.root}: run `abs-diag refresh`")
         return vintages[-1]
@@ -274,6 +300,9 @@ class Run(Store):
         manifest = self._committed_manifest()
         manifest.entries.update(self._records())
         return manifest
+
+    def _view(self) -> Manifest:
+        return self.manifest()  # the run's own records over the committed ones, read afresh
 
     def _records(self) -> dict[str, EntryRecord]:
         folder = self.dir / "entries"
