@@ -254,6 +254,7 @@ class Run(Store):
         super().__init__(store.root)
         self.id = run_id
         self.dir = self.root / "pending" / run_id
+        self._parsed_records: dict[Path, tuple[tuple[int, int, int], EntryRecord]] = {}
 
     # -- where the run writes ----------------------------------------------------------------------------------
 
@@ -298,16 +299,33 @@ class Run(Store):
 
     def manifest(self) -> Manifest:
         manifest = self._committed_manifest()
-        manifest.entries.update(self._records())
+        manifest.entries.update({key: EntryRecord.from_dict(record.to_dict())
+                                 for key, record in self._records().items()})  # copies: the caller may change them
         return manifest
 
     def _view(self) -> Manifest:
-        return self.manifest()  # the run's own records over the committed ones, read afresh
+        """The run's own records over the committed ones (shared, never to be changed)."""
+        committed = _parsed_manifest(self.manifest_path)
+        records = self._records()
+        if not records:
+            return committed
+        return Manifest(entries={**committed.entries, **records}, extra=committed.extra)
 
     def _records(self) -> dict[str, EntryRecord]:
+        """The records the run wrote so far (each parsed once per version of its file)."""
         folder = self.dir / "entries"
-        return {f"{p.parent.name}/{p.stem}": EntryRecord.from_dict(json.loads(p.read_text(encoding="utf-8")))
-                for p in sorted(folder.glob("*/*.json"))} if folder.is_dir() else {}
+        if not folder.is_dir():
+            return {}
+        records = {}
+        for path in sorted(folder.glob("*/*.json")):
+            stat = path.stat()
+            version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            known = self._parsed_records.get(path)
+            if known is None or known[0] != version:
+                known = (version, EntryRecord.from_dict(json.loads(path.read_text(encoding="utf-8"))))
+                self._parsed_records[path] = known
+            records[f"{path.parent.name}/{path.stem}"] = known[1]
+        return records
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[Store]:
@@ -350,7 +368,8 @@ class Run(Store):
     def write_journal(self) -> dict:
         """The commit point: what moves where and the new manifest, written before anything moves."""
         manifest, moves = self._committed_manifest(), []
-        for key, record in self._records().items():
+        for key, shared in self._records().items():
+            record = EntryRecord.from_dict(shared.to_dict())  # `_moves_of` names its table: a copy to change
             moves += self._moves_of(key, record)
             manifest.entries[key] = record
         journal = {"moves": moves, "manifest": manifest.to_dict()}
