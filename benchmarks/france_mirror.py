@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import math
 import random
 import shutil
@@ -148,6 +149,7 @@ def patched(communes: list[Commune], epcis: list[Epci]) -> Iterator[None]:
     deps, regs, france = _filosofi_areas(communes)
     values = {
         "COMMUNES": communes, "EPCIS": epcis, "commune": by_code.__getitem__,
+        "communes_in": functools.cache(world.communes_in),  # Filosofi's EPCI file asks for it once per EPCI
         "DEPARTEMENTS@gen_cog": [(d, reg_of[d], cheflieu[d], 0, names[d]) for d in sorted(pops)],
         "DEPARTEMENTS@gen_caf": {d: (world_upper(names[d]), reg_of[d], REGION_OF[reg_of[d]], round(p))
                                  for d, p in pops.items()},
