@@ -235,8 +235,10 @@ def main() -> None:
     from sources.mirror import serve
 
     floor = python_step("parse floor", FLOOR, work, str(work / "mirror"))
+    # the floor is the parse itself: the interpreter's start is part of every command, not of the floor
+    floor |= {"process_wall_s": floor["wall_s"], "wall_s": floor["inner_s"], "cpu_s": floor["inner_cpu_s"]}
     print(f"floor: {floor['files']} files, {floor['bytes'] / 2**20:,.0f} MiB served, {floor['rows']:,} rows read "
-          f"in {floor['inner_s']:.2f} s ({floor['wall_s']:.2f} s with the interpreter), {floor['peak_mib']:,.0f} MiB")
+          f"in {floor['inner_s']:.2f} s ({floor['process_wall_s']:.2f} s with the interpreter), {floor['peak_mib']:,.0f} MiB")
     with serve(work / "mirror") as mirror:
         download = python_step("download over loopback", DOWNLOAD, work, mirror.url)
         steps = [floor, download, *refresh_steps(work, mirror.url, args.profile)]
