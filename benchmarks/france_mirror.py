@@ -62,19 +62,17 @@ def france_world(n_communes: int = 34_900, n_epcis: int = 1_250, seed: int = 1) 
     taken |= {code for code, _, _ in world.DELEGATED}
     deps = [d for d in departements() if d != "75"]  # Paris is one commune (and its arrondissements)
     extra = max(0, n_communes - len(world.COMMUNES))
-    overseas_each = min(30, extra // (10 * len(deps)))  # overseas codes have two digits after the département
+    overseas_each = max(1, min(30, extra // (10 * len(deps))))  # two digits after an overseas département
     per_metro = -(-(extra - overseas_each * len(OVERSEAS)) // (len(deps) - len(OVERSEAS)))
     by_dep: dict[str, list[str]] = {}
     for dep in deps:
         wanted, width = (overseas_each, 2) if dep in OVERSEAS else (per_metro, 3)
         codes = [f"{dep}{i:0{width}d}" for i in range(1, 10 ** width) if f"{dep}{i:0{width}d}" not in taken]
         by_dep[dep] = codes[:wanted]
-    new_epcis = max(0, n_epcis - len(world.EPCIS))
-    total_new = sum(len(v) for v in by_dep.values())
+    shares = _epcis_per_departement({d: len(c) for d, c in by_dep.items()}, max(0, n_epcis - len(world.EPCIS)))
     communes, epcis = [], []
     for dep, codes in by_dep.items():
-        # this département's share of the EPCIs, each a run of consecutive communes
-        n_dep_epcis = max(1, round(new_epcis * len(codes) / max(total_new, 1)))
+        n_dep_epcis = shares[dep]  # each EPCI a run of consecutive communes of the département
         sirens = [siren(20_000_000 + len(epcis) + k + 1) for k in range(n_dep_epcis)]
         epcis += [Epci(s, f"CC synthétique {s}", "CC" if k % 4 else "CA") for k, s in enumerate(sirens)]
         reg = "94" if dep in ("2A", "2B") else rng.choice(["52", "84"])
@@ -88,6 +86,17 @@ def france_world(n_communes: int = 34_900, n_epcis: int = 1_250, seed: int = 1) 
             communes.append(Commune(code, f"Commune {code}", dep, reg, sirens[i * n_dep_epcis // len(codes)],
                                     pop22, pop16, pop11, round(need, 2)))
     return world.COMMUNES + communes, world.EPCIS + epcis
+
+
+def _epcis_per_departement(communes: dict[str, int], total: int) -> dict[str, int]:
+    """`total` EPCIs shared in proportion to the communes (largest remainders), at least one per département
+    (a world asking for fewer EPCIs than départements gets one per département)."""
+    n = sum(communes.values()) or 1
+    quotas = {d: total * k / n for d, k in communes.items()}
+    shares = {d: int(q) for d, q in quotas.items()}
+    for d in sorted(quotas, key=lambda d: quotas[d] - shares[d], reverse=True)[:total - sum(shares.values())]:
+        shares[d] += 1
+    return {d: max(1, k) if communes[d] else 0 for d, k in shares.items()}
 
 
 # -- what the generators keep per département, région and France, made for the new départements ----------------
