@@ -128,12 +128,12 @@ def export_indicators(store: Store, out_dir, selection: Selection | None = None,
     demo = demo or store_is_synthetic(store)
 
     customs = selection.customs if selection else ()
-    inputs = load_inputs(store)
-    table = diagnostic_table_cached(store, customs, rules, inputs=inputs, compute=diagnostic_table)  # once per state
+    # France's table is read from the store's cache (the staged tables are loaded only when it must be computed)
+    table = diagnostic_table_cached(store, customs, rules, compute=diagnostic_table)
     if selection is None:
         stem, formats = "indicateurs-france", FRANCE_FORMATS
     else:
-        table = select(table, inputs.membership, selection)
+        table = select(table, load_geography(store).membership(), selection)
         stem, formats = f"indicateurs-{selection.stem}", FORMATS
     return table, write_exports(table, Path(out_dir), stem, demo=demo, formats=formats)
 
