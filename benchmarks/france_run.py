@@ -49,9 +49,7 @@ def timed(args: list[str], name: str, cwd: Path, profile: Path | None = None) ->
     command = [sys.executable, *args]
     if profile:
         measured = timed(args, name, cwd)
-        pyspy = [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "-r", "50", "-f", "raw",
-                 "-o", str(profile), "--", *command]
-        subprocess.run(pyspy, cwd=cwd, env=_env(), capture_output=True, check=False)
+        profiled(args, cwd, profile)
         return measured
     stats = cwd / f".{name}.time"
     start = time.perf_counter()
@@ -64,6 +62,13 @@ def timed(args: list[str], name: str, cwd: Path, profile: Path | None = None) ->
     stats.unlink()
     return {"step": name, "wall_s": wall, "cpu_s": float(user) + float(system), "peak_mib": int(rss_kib) / 1024,
             "stdout": run.stdout}
+
+
+def profiled(args: list[str], cwd: Path, out: Path) -> None:
+    """`args` under py-spy (raw stacks at 50 Hz, subprocesses included), not timed."""
+    pyspy = [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "-r", "50", "-f", "raw",
+             "-o", str(out), "--", sys.executable, *args]
+    subprocess.run(pyspy, cwd=cwd, env=_env(), capture_output=True, check=False)
 
 
 def python_step(name: str, code: str, cwd: Path, *args: str) -> dict:
@@ -180,8 +185,8 @@ def refresh_steps(work: Path, url: str, profile: bool) -> list[dict]:
     assert "Nothing new" in again["stdout"], again["stdout"][-500:]
     if profile:  # another cold refresh, into a store of its own, under py-spy
         shutil.rmtree(work / "data-profiled", ignore_errors=True)
-        timed(cli("refresh", "--mirror", url, "--data-dir", "data-profiled", "--out", "pub-profiled"),
-              "profiled refresh", work, work / "refresh.pyspy.txt")
+        profiled(cli("refresh", "--mirror", url, "--data-dir", "data-profiled", "--out", "pub-profiled"), work,
+                 work / "refresh.pyspy.txt")
         shutil.rmtree(work / "data-profiled", ignore_errors=True)
     return [cold, again]
 
