@@ -20,6 +20,7 @@ import contextlib
 import functools
 import math
 import random
+import re
 import shutil
 import time
 from collections import defaultdict
@@ -30,6 +31,8 @@ from sources.demo import gen_caf, gen_cog, gen_etat_civil, gen_filosofi, world
 from sources.demo.world import Commune, Epci
 
 GEN_MODULES = (world, gen_caf, gen_cog, gen_etat_civil, gen_filosofi)
+# the codes of the arrondissements of Paris, Lyon and Marseille (and their pseudo-codes): never a commune's
+ARRONDISSEMENT_CODES = re.compile(r"^(751\d\d|6938\d|132\d\d)$")
 OVERSEAS = ("971", "972", "973", "974", "976")
 REGION_OF = {"11": "ILE DE FRANCE", "52": "PAYS DE LA LOIRE", "84": "AUVERGNE RHONE ALPES", "94": "CORSE"}
 
@@ -67,7 +70,8 @@ def france_world(n_communes: int = 34_900, n_epcis: int = 1_250, seed: int = 1) 
     by_dep: dict[str, list[str]] = {}
     for dep in deps:
         wanted, width = (overseas_each, 2) if dep in OVERSEAS else (per_metro, 3)
-        codes = [f"{dep}{i:0{width}d}" for i in range(1, 10 ** width) if f"{dep}{i:0{width}d}" not in taken]
+        codes = [code for i in range(1, 10 ** width) if (code := f"{dep}{i:0{width}d}") not in taken
+                 and not ARRONDISSEMENT_CODES.match(code)]
         by_dep[dep] = codes[:wanted]
     shares = _epcis_per_departement({d: len(c) for d, c in by_dep.items()}, max(0, n_epcis - len(world.EPCIS)))
     communes, epcis = [], []

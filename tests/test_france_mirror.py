@@ -43,3 +43,11 @@ def test_a_refresh_from_a_small_france_stages_every_source(tmp_path):
     assert report.failed == [], [f.error for f in report.failed]
     staged = store.read_staged("cog_communes").filter(pl.col("typecom") == "COM")
     assert staged.height == written["communes"] and staged["dep"].n_unique() == 101
+
+
+def test_no_invented_commune_takes_an_arrondissement_code():
+    # at France's size the Bouches-du-Rhône gets 365 communes: 13200-13299 is Marseille's range (132xx, 13201-13216)
+    communes, _ = france_world()
+    invented = [c.code for c in communes if c not in world.COMMUNES]
+    assert [code for code in invented if code.startswith(("751", "132", "6938"))] == []
+    assert len([code for code in invented if code.startswith("13")]) > 300
