@@ -34,7 +34,24 @@ GEN_MODULES = (world, gen_caf, gen_cog, gen_etat_civil, gen_filosofi)
 # the codes of the arrondissements of Paris, Lyon and Marseille (and their pseudo-codes): never a commune's
 ARRONDISSEMENT_CODES = re.compile(r"^(751\d\d|6938\d|132\d\d)$")
 OVERSEAS = ("971", "972", "973", "974", "976")
-REGION_OF = {"11": "ILE DE FRANCE", "52": "PAYS DE LA LOIRE", "84": "AUVERGNE RHONE ALPES", "94": "CORSE"}
+REGION_OF = {"11": "ILE DE FRANCE", "24": "CENTRE VAL DE LOIRE", "27": "BOURGOGNE FRANCHE COMTE", "28": "NORMANDIE",
+             "32": "HAUTS DE FRANCE", "44": "GRAND EST", "52": "PAYS DE LA LOIRE", "53": "BRETAGNE",
+             "75": "NOUVELLE AQUITAINE", "76": "OCCITANIE", "84": "AUVERGNE RHONE ALPES",
+             "93": "PROVENCE ALPES COTE D AZUR", "94": "CORSE", "01": "GUADELOUPE", "02": "MARTINIQUE",
+             "03": "GUYANE", "04": "LA REUNION", "06": "MAYOTTE"}
+MAINLAND = ["11", "24", "27", "28", "32", "44", "52", "53", "75", "76", "84", "93"]
+OVERSEAS_REGIONS = dict(zip(OVERSEAS, ["01", "02", "03", "04", "06"]))
+
+
+def region(dep: str, index: int) -> str:
+    """The demo's région for its départements, Corsica's, an overseas one's own, else the mainland régions in turn
+    (each of the size of a real one: Filosofi's plausibility rule caps a région at 15 million people)."""
+    demo = {c.dep: c.reg for c in world.COMMUNES}
+    if dep in demo:
+        return demo[dep]
+    if dep in ("2A", "2B"):
+        return "94"
+    return OVERSEAS_REGIONS.get(dep) or MAINLAND[index % len(MAINLAND)]
 
 
 def departements() -> list[str]:
@@ -75,11 +92,11 @@ def france_world(n_communes: int = 34_900, n_epcis: int = 1_250, seed: int = 1) 
         by_dep[dep] = codes[:wanted]
     shares = _epcis_per_departement({d: len(c) for d, c in by_dep.items()}, max(0, n_epcis - len(world.EPCIS)))
     communes, epcis = [], []
-    for dep, codes in by_dep.items():
+    for index, (dep, codes) in enumerate(by_dep.items()):
         n_dep_epcis = shares[dep]  # each EPCI a run of consecutive communes of the département
         sirens = [siren(20_000_000 + len(epcis) + k + 1) for k in range(n_dep_epcis)]
         epcis += [Epci(s, f"CC synthétique {s}", "CC" if k % 4 else "CA") for k, s in enumerate(sirens)]
-        reg = "94" if dep in ("2A", "2B") else rng.choice(["52", "84"])
+        reg = region(dep, index)
         for i, code in enumerate(codes):
             pop22 = _population(rng)
             pop16 = max(10, round(pop22 / (1 + rng.uniform(-0.05, 0.08))))

@@ -51,3 +51,15 @@ def test_no_invented_commune_takes_an_arrondissement_code():
     invented = [c.code for c in communes if c not in world.COMMUNES]
     assert [code for code in invented if code.startswith(("751", "132", "6938"))] == []
     assert len([code for code in invented if code.startswith("13")]) > 300
+
+
+def test_a_departement_is_in_one_region_and_regions_have_a_regions_size():
+    communes, _ = france_world()
+    regions_of: dict[str, set[str]] = {}
+    people: dict[str, int] = {}
+    for c in communes:
+        regions_of.setdefault(c.dep, set()).add(c.reg)
+        people[c.reg] = people.get(c.reg, 0) + c.pop22
+    assert all(len(regs) == 1 for regs in regions_of.values())
+    assert regions_of["44"] == {"52"} and regions_of["2B"] == {"94"} and regions_of["974"] == {"04"}
+    assert max(people.values()) < 15_000_000  # Filosofi's plausibility rule for a région
