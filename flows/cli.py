@@ -106,8 +106,8 @@ def refresh(
     from sources.refresh import RefreshFailed
 
     store = _store(data_dir)
-    options = dict(sources=source or None, mirror=mirror, force=force, publish=publish, data_dir=str(store.root),
-                   publish_dir=_opt(out), accept_drop=accept_drop or None)
+    options = {"sources": source or None, "mirror": mirror, "force": force, "publish": publish,
+               "data_dir": str(store.root), "publish_dir": _opt(out), "accept_drop": accept_drop or None}
     state = None
     if wants_flow(flow):
         from flows.refresh import refresh as refresh_flow
@@ -314,7 +314,8 @@ def report(
     if refresh_first == "never":
         _check_staged(data_dir)
     _check_in_geography(data_dir, **territory.codes())
-    options = dict(data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror, refresh=refresh_first, demo=demo)
+    options = {"data_dir": _opt(data_dir), "publish_dir": _opt(out), "mirror": mirror, "refresh": refresh_first,
+               "demo": demo}
     if not wants_flow(flow):
         from flows import local
 
@@ -425,7 +426,7 @@ def _run_locally(function, *args, **kwargs):
             return function(*args, **kwargs)
         except RefreshFailed as exc:
             return exc
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any error of the run: one line and exit 1, as a failed flow run
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=1) from None
 

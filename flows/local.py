@@ -176,7 +176,7 @@ def _stage_all(store, geo_entries, others, staging: tuple):
         try:
             result = sources_refresh.refresh_one(entry.source, entry.vintage, type(store)(run.root), mirror=mirror,
                                                  force=force, run=run.id, accept_drop=accept_drop, budget=budget)
-        except Exception as exc:  # the flow's task fails; its error becomes the entry's result
+        except Exception as exc:  # noqa: BLE001 - as the flow's failed task: its error becomes the entry's result
             return sources_refresh.failed_result(entry.source, entry.vintage, exc)
         log.info("%s/%s: %s (%s)", entry.source, entry.vintage, result.status, result.change)
         return result

@@ -100,7 +100,7 @@ def diagnostic_table_cached(store: Store | None, customs: tuple = (), rules=None
     from transforms.pipeline import diagnostic_table
 
     rules, compute = rules or FlagRules(), compute or diagnostic_table
-    computed = lambda: compute(store, customs, rules, inputs=inputs)  # noqa: E731
+    computed = lambda: compute(store, customs, rules, inputs=inputs)
     if store is None or customs or rules != FlagRules():
         return computed()
     return france_table(store, computed)
