@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from flows.lifecycle import command_session
+from flows.local import wants_flow
 
 # The commands run the Prefect flows in ephemeral mode (a temporary local server, no infrastructure). Set before
 # Prefect is imported: no telemetry, a start-up timeout that a fresh database on a slow disk needs, and Prefect's
@@ -75,6 +76,8 @@ Mirror = Annotated[str | None, typer.Option(help="Fetch https://HOST/PATH as MIR
 Baseline = Annotated[int | None, typer.Option(
     "--baseline", help="Year every evolution of the series starts from (the first year of the current CTG, e.g. "
                        "2022). Default: the oldest year every yearly source holds.")]
+FlowRun = Annotated[bool, typer.Option("--flow", help="Run as a Prefect flow run (on the configured server, else on a "
+                                         "temporary local one). Default: a flow run only when PREFECT_API_URL is set.")]
 
 
 @app.command()
@@ -89,9 +92,10 @@ def refresh(
         "--accept-drop", help="Stage this source even if its file covers less of the geography than declared or "
                               "has fewer rows than the previous staging (repeatable; recorded in the manifest)."),
     ] = None,
+    flow: FlowRun = False,
 ) -> None:
     """Download, validate and stage the INSEE and CAF sources in the target geography (COG), then publish the
-    national indicator tables (the `refresh` flow, run locally)."""
+    national indicator tables (the `refresh` flow's steps, in this process unless a Prefect run is wanted)."""
     from sources import catalogue
 
     unknown = sorted(set(source or []) - set(catalogue.sources()))
@@ -102,20 +106,28 @@ def refresh(
         _refuse(f"--accept-drop: unknown source(s): {', '.join(unknown)} (known: {', '.join(catalogue.sources())})")
     _check_folders(data_dir, out)
     _check_reachable(source, mirror)
-    from flows.refresh import RefreshFailed
-    from flows.refresh import refresh as refresh_flow
+    from sources.refresh import RefreshFailed
 
     store = _store(data_dir)
-    with command_session():
-        state = refresh_flow(sources=source or None, mirror=mirror, force=force, publish=publish,
-                             data_dir=str(store.root), publish_dir=_opt(out), accept_drop=accept_drop or None,
-                             return_state=True)
-    outcome = state.result(raise_on_failure=False)
+    options = {"sources": source or None, "mirror": mirror, "force": force, "publish": publish,
+               "data_dir": str(store.root), "publish_dir": _opt(out), "accept_drop": accept_drop or None}
+    state = None
+    if wants_flow(flow):
+        from flows.refresh import refresh as refresh_flow
+
+        with command_session():
+            state = refresh_flow(**options, return_state=True)
+        outcome = state.result(raise_on_failure=False)
+    else:
+        from flows import local
+
+        outcome = _run_locally(local.refresh, **options)
     if isinstance(outcome, RefreshFailed):
         _print_report(outcome.report)
         typer.echo(f"\nstore: {store.root}\nnothing published: {outcome}", err=True)
         raise typer.Exit(code=1)
-    _exit_if_failed(state)
+    if state is not None:
+        _exit_if_failed(state)
     _print_report(outcome["report"])
     typer.echo(f"\nstore: {store.root}")
     if outcome["published"]:
@@ -335,8 +347,10 @@ def report(
                              "communes). Default: a set per theme.")] = None,
     similar: Annotated[str | None, typer.Option(help="SIRENs of the EPCIs to compare the territory with, "
                                                 "comma-separated (default: chosen by size class).")] = None,
+    flow: FlowRun = False,
 ) -> None:
-    """Build and publish the diagnostic report of one territory (the `diagnostic` flow, run locally)."""
+    """Build and publish the diagnostic report of one territory (the `diagnostic` flow's steps, in this process
+    unless a Prefect run is wanted)."""
     territory = _territory(epci, commune, communes, name)
     similar_codes = _similar_codes(similar, territory)
     if refresh_first not in ("missing", "always", "never"):
@@ -348,12 +362,17 @@ def report(
     _check_in_geography(data_dir, **territory.codes())
     _check_baseline(data_dir, baseline)
     _check_in_geography(data_dir, epcis=list(similar_codes), communes=[], departements=[])
+    options = {"data_dir": _opt(data_dir), "publish_dir": _opt(out), "mirror": mirror, "refresh": refresh_first,
+               "demo": demo, "baseline": baseline, "evaluation": items, "similar": similar_codes}
+    if not wants_flow(flow):
+        from flows import local
+
+        typer.echo(_run_locally(local.diagnostic, territory, **options))
+        return
     from flows.diagnostic import diagnostic
 
     with command_session():
-        state = diagnostic(territory, data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror,
-                           refresh=refresh_first, demo=demo, baseline=baseline, evaluation=items,
-                           similar=similar_codes, return_state=True)
+        state = diagnostic(territory, **options, return_state=True)
     _exit_if_failed(state)
     typer.echo(state.result())
 
@@ -528,6 +547,20 @@ def _diff_publication(epci, commune, communes, name, national_tables, publicatio
         return publication.strip("/"), f"« {publication} »"
     territory = _territory(epci, commune, communes, name)
     return territory.publication_name(), territory.label
+def _run_locally(function, *args, **kwargs):
+    """`function` of `flows.local` under the command's signal handling, its log lines on stderr; an error is one
+    line and exit 1, as a failed flow run is (a refresh's `RefreshFailed` is returned, for its report)."""
+    from flows.local import console_logging
+    from sources.refresh import RefreshFailed
+
+    with command_session(server=False), console_logging():
+        try:
+            return function(*args, **kwargs)
+        except RefreshFailed as exc:
+            return exc
+        except Exception as exc:  # noqa: BLE001 - any error of the run: one line and exit 1, as a failed flow run
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=1) from None
 
 
 def _opt(path: Path | None) -> str | None:

@@ -11,26 +11,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
+from flows.local import LOCK_TIMEOUT, THREADS, flow_settings  # noqa: F401 (the flows import them from here)
 from sources import refresh as sources_refresh
 from storage.publication import Publication
-from storage.settings import Settings, load_settings
 from sources.refresh import RefreshFailed, RefreshReport
 from storage.store import Store
-
-THREADS = 4  # parallel downloads: polite to the publishers, enough to overlap parsing and waiting
-# A refresh holding the store may sit out the retry budget of each COG file in turn (they run one after the
-# other), then those of the other files, THREADS at a time: with the default budget of 300 s and 3 + 27 files,
-# (3 + 27 / 4) x 300 s = about 2 900 s, plus the downloads. A refresh waiting for it gives up after two hours.
-LOCK_TIMEOUT = 7200.0
-
-
-def flow_settings(data_dir: str | None, publish_dir: str | None, mirror: str | None) -> Settings:
-    """The settings a flow runs with, read once at its entry: its parameters where given, else the environment
-    (ABS_DATA_DIR, ABS_PUBLISH_DIR, ABS_MIRROR, ABS_RETRY_BUDGET). An empty mirror means none, as before."""
-    given = {"data_dir": Path(data_dir) if data_dir else None,
-             "publish_dir": Path(publish_dir) if publish_dir else None, "mirror": mirror}
-    return load_settings().model_copy(update={name: value for name, value in given.items() if value is not None})
-
 
 def open_store(data_dir: str | None) -> Store:
     return Store(Path(data_dir)) if data_dir else Store()

@@ -296,9 +296,10 @@ def _say(message: str) -> None:
 
 
 @contextlib.contextmanager
-def command_session() -> Iterator[None]:
-    """Around a command that runs flows: our own temporary Prefect server, and a prompt stop on SIGTERM/SIGINT
-    (exit 128 + the signal, one line saying so, and no process left behind)."""
+def command_session(server: bool = True) -> Iterator[None]:
+    """Around a command that runs flows: our own temporary Prefect server (unless `server` is False: a local run,
+    `flows.local`), and a prompt stop on SIGTERM/SIGINT (exit 128 + the signal, one line saying so, and no process
+    left behind)."""
     server_box: list[Server | None] = [None]
 
     def hard_exit(signum: int) -> None:  # the run did not unwind in time (a thread in a retry wait, a C call)
@@ -308,8 +309,8 @@ def command_session() -> Iterator[None]:
 
     try:
         with stop_on_signals(hard_exit):
-            with prefect_server() as server:
-                server_box[0] = server
+            with prefect_server() if server else contextlib.nullcontext() as running:
+                server_box[0] = running
                 yield
     except Interrupted as exc:
         # os._exit: worker threads of the run may sleep for minutes in a retry wait, and the interpreter would

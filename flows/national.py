@@ -1,7 +1,7 @@
 """The `national` flow: the diagnostic of every EPCI and every département, fanned out over a task runner.
 
 The indicator table of the whole of France is computed once: written as the national indicator tables of the
-draft (`indicateurs-france.parquet`, `.csv`, `.xlsx`) and as a Parquet file beside the draft that every batch
+draft (`indicateurs-france.parquet`, `.csv`) and as a Parquet file beside the draft that every batch
 reads instead of computing France again (13 s and 2.5 GiB each on the real data). The units (EPCI, département)
 are cut into batches; each batch is one task that writes the reports of its units (`reports.site.build_site`).
 The batches run on the task runner the `runner` parameter describes: threads of the flow's process by default, or
@@ -196,5 +196,5 @@ def _published_artifacts(folder: Path, name: str, units: list[Unit], n_batches: 
         f"# National diagnostics\n\n- {_count(units)}: {len(done['reports'])} reports in {n_batches} batch(es) "
         f"on {runner}:\n{ran_on}"
         f"- Published in `{folder}` (`{name}`); `latest` points to it.\n"
-        f"- National indicator tables: `indicateurs-france.parquet`, `.csv`, `.xlsx`.\n"))
+        f"- National indicator tables: `indicateurs-france.parquet`, `.csv`.\n"))
     get_run_logger().info("published %s", folder)

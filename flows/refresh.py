@@ -63,7 +63,7 @@ def refresh_source(source: str, vintage: str, data_dir: str, mirror: str | None,
 
 @task(name="export-indicators", cache_policy=NO_CACHE)
 def export_national(data_dir: str, out_dir: str, demo: bool = False) -> dict[str, str]:
-    """The indicator table of France, computed and written as `indicateurs-france.{parquet,csv,xlsx}`: format ->
+    """The indicator table of France, computed and written as `indicateurs-france.{parquet,csv}`: format ->
     path."""
     _, paths = export_indicators(open_store(data_dir), Path(out_dir), None, demo=demo)
     return {fmt: str(p) for fmt, p in paths.items()}

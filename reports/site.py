@@ -36,6 +36,7 @@ from transforms.compare import FlagRules
 from transforms.compute import Inputs
 from transforms.export import write_exports
 from transforms.pipeline import Selection, diagnostic_table, load_inputs
+from transforms.table_cache import diagnostic_table_cached
 from transforms.registry import indicators
 from transforms.wide import write_wide_xlsx
 
@@ -181,7 +182,8 @@ def _distinct_customs(selections: list[Selection]):
 def _diagnostic(store: Store, customs, rules: FlagRules, inputs: Inputs, state: str) -> pl.DataFrame:
     """The diagnostic table of the store's state, computed once per state and reused by later builds."""
     key = (customs, rules, tuple(i.id for i in indicators()))
-    return TABLES.get(state, key, lambda: diagnostic_table(store, customs, rules, inputs=inputs))
+    return TABLES.get(state, key, lambda: diagnostic_table_cached(store, customs, rules, inputs=inputs,
+                                                                     compute=diagnostic_table))
 
 
 def _similar(table: pl.DataFrame, inputs: Inputs, view: TerritoryView, given: tuple[str, ...]) -> Similar | None:

@@ -68,6 +68,25 @@ def reads_one_state(function):
     return pinned_call
 
 
+_PARSED: dict[Path, tuple[tuple[int, int, int], Manifest]] = {}  # manifest.json -> (its version, parsed)
+
+
+def _parsed_manifest(path: Path) -> Manifest:
+    """The manifest at `path`, parsed again only when the file was replaced (every write renames a new file into
+    place: another inode, size or date); shared, never to be changed."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return Manifest()
+    version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    known = _PARSED.get(path)
+    if known is not None and known[0] == version:
+        return known[1]
+    manifest = Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    _PARSED[path] = (version, manifest)
+    return manifest
+
+
 class Store:
     def __init__(self, root: Path | None = None):
         self.root = Path(root or load_settings().data_dir).resolve()
@@ -111,8 +130,15 @@ class Store:
         write_json_atomic(self.manifest_path, manifest.to_dict())
 
     def previous(self, key: str) -> EntryRecord:
-        """The record of `key` (an empty one when the store does not know it)."""
-        return self.manifest().get(key)
+        """The record of `key` (an empty one when the store does not know it); a copy, free to change."""
+        return EntryRecord.from_dict(self._view().get(key).to_dict())
+
+    def _view(self) -> Manifest:
+        """The manifest to read, shared: never change it (`manifest()` gives a copy). The pinned one, else the
+        committed one, parsed once per version of manifest.json (a report looks at it hundreds of times)."""
+        if self._pinned is not None:
+            return self._pinned
+        return _parsed_manifest(self.manifest_path)
 
     # -- staged tables -----------------------------------------------------------------------------------------
 
@@ -128,7 +154,7 @@ class Store:
     def latest_vintage(self, source: str) -> str:
         """The latest vintage of `source` the manifest records as staged."""
         vintages = sorted(record.vintage or Manifest.split(key)[1]
-                          for key, record in self.manifest().staged().items() if Manifest.split(key)[0] == source)
+                          for key, record in self._view().staged().items() if Manifest.split(key)[0] == source)
         if not vintages:
             raise FileNotFoundError(f"{source} is not staged in {self.root}: run `abs-diag refresh`")
         return vintages[-1]
@@ -228,6 +254,7 @@ class Run(Store):
         super().__init__(store.root)
         self.id = run_id
         self.dir = self.root / "pending" / run_id
+        self._parsed_records: dict[Path, tuple[tuple[int, int, int], EntryRecord]] = {}
 
     # -- where the run writes ----------------------------------------------------------------------------------
 
@@ -272,13 +299,33 @@ class Run(Store):
 
     def manifest(self) -> Manifest:
         manifest = self._committed_manifest()
-        manifest.entries.update(self._records())
+        manifest.entries.update({key: EntryRecord.from_dict(record.to_dict())
+                                 for key, record in self._records().items()})  # copies: the caller may change them
         return manifest
 
+    def _view(self) -> Manifest:
+        """The run's own records over the committed ones (shared, never to be changed)."""
+        committed = _parsed_manifest(self.manifest_path)
+        records = self._records()
+        if not records:
+            return committed
+        return Manifest(entries={**committed.entries, **records}, extra=committed.extra)
+
     def _records(self) -> dict[str, EntryRecord]:
+        """The records the run wrote so far (each parsed once per version of its file)."""
         folder = self.dir / "entries"
-        return {f"{p.parent.name}/{p.stem}": EntryRecord.from_dict(json.loads(p.read_text(encoding="utf-8")))
-                for p in sorted(folder.glob("*/*.json"))} if folder.is_dir() else {}
+        if not folder.is_dir():
+            return {}
+        records = {}
+        for path in sorted(folder.glob("*/*.json")):
+            stat = path.stat()
+            version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            known = self._parsed_records.get(path)
+            if known is None or known[0] != version:
+                known = (version, EntryRecord.from_dict(json.loads(path.read_text(encoding="utf-8"))))
+                self._parsed_records[path] = known
+            records[f"{path.parent.name}/{path.stem}"] = known[1]
+        return records
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[Store]:
@@ -321,7 +368,8 @@ class Run(Store):
     def write_journal(self) -> dict:
         """The commit point: what moves where and the new manifest, written before anything moves."""
         manifest, moves = self._committed_manifest(), []
-        for key, record in self._records().items():
+        for key, shared in self._records().items():
+            record = EntryRecord.from_dict(shared.to_dict())  # `_moves_of` names its table: a copy to change
             moves += self._moves_of(key, record)
             manifest.entries[key] = record
         journal = {"moves": moves, "manifest": manifest.to_dict()}

@@ -78,16 +78,20 @@ def store_and_publication(demo_store, tmp_path):
     return data, pub
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -9)])
+# --flow: a Prefect flow run on the command's temporary server; without it, the same steps in the command's process
+@pytest.mark.parametrize("signum, code, flow", [(signal.SIGTERM, 143, True), (signal.SIGINT, 130, True),
+                                                (signal.SIGKILL, -9, True), (signal.SIGTERM, 143, False),
+                                                (signal.SIGKILL, -9, False)])
 def test_a_signal_during_a_retry_wait_stops_the_refresh_at_once_and_leaves_nothing_running(
-        prefect_home, cut_mirror, store_and_publication, tmp_path, signum, code):
+        prefect_home, cut_mirror, store_and_publication, tmp_path, signum, code, flow):
     data, pub = store_and_publication
     before = store_state(data), tree_hashes(pub.dir), pub.latest
-    run = Run(["refresh", "--force", "--mirror", cut_mirror, "--data-dir", str(data), "--out", str(pub.root)],
-              prefect_home, tmp_path)
+    run = Run(["refresh", "--force", "--mirror", cut_mirror, "--data-dir", str(data), "--out", str(pub.root)]
+              + (["--flow"] if flow else []), prefect_home, tmp_path)
     try:
         run.wait_for("next in", timeout=60)  # the downloader waits before its next attempt: "attempt 1/10, next in 0.5 s"
-        assert any("uvicorn" in " ".join(p.cmdline()) for p in run.descendants.values())  # the temporary server
+        servers = any("uvicorn" in " ".join(p.cmdline()) for p in run.descendants.values())
+        assert servers == flow  # the temporary server of a flow run; none for a local run
         sent = time.monotonic()
         run.process.send_signal(signum)
         assert run.finish(timeout=15) == code
@@ -106,20 +110,24 @@ def test_a_signal_during_a_retry_wait_stops_the_refresh_at_once_and_leaves_nothi
 
 def test_sigkill_of_a_report_leaves_no_prefect_server(prefect_home, demo_store, tmp_path):
     run = Run(["report", "--epci", "200029940", "--refresh", "never", "--data-dir", str(demo_store.root),
-               "--out", str(tmp_path / "pub")], prefect_home, tmp_path)
+               "--out", str(tmp_path / "pub"), "--flow"], prefect_home, tmp_path)
     run.kill_when(lambda: any("uvicorn" in " ".join(p.cmdline()) for p in run.descendants.values() if is_alive(p)),
                   timeout=30)
     assert run.survivors(within=10) == []
 
 
-def test_a_successful_report_prints_its_path_and_nothing_from_the_server(prefect_home, demo_store, tmp_path):
+@pytest.mark.parametrize("flow", [True, False])
+def test_a_successful_report_prints_its_path_and_nothing_from_the_server(prefect_home, demo_store, tmp_path, flow):
     run = Run(["report", "--epci", "200029940", "--refresh", "never", "--data-dir", str(demo_store.root),
-               "--out", str(tmp_path / "pub")], prefect_home, tmp_path)
+               "--out", str(tmp_path / "pub")] + (["--flow"] if flow else []), prefect_home, tmp_path)
     try:
         assert run.finish(timeout=60) == 0, run.stderr
     finally:
         if run.process.poll() is None:
             run.kill_all()
+    about = json.loads((Publication(tmp_path / "pub", "territoires/epci-200029940").latest
+                        / "publication.json").read_text(encoding="utf-8"))
+    assert (about["flow_run_id"] is not None) == flow  # a flow run is recorded; a local run says so
     report = Publication(tmp_path / "pub", "territoires/epci-200029940").latest / "diagnostic-epci-200029940.html"
     assert run.stdout == f"{report}\n"
     assert "Traceback" not in run.stderr and "Error flushing" not in run.stderr

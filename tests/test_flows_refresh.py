@@ -49,7 +49,8 @@ def test_a_first_refresh_stages_every_source_and_publishes_the_national_indicato
     assert [r.status for r in report.results] == ["staged"] * N_ENTRIES
     folder = two_runs["published_first"]
     assert folder is not None and folder.name != "latest"
-    for name in ("indicateurs-france.parquet", "indicateurs-france.csv", "indicateurs-france.xlsx",
+    assert not (folder / "indicateurs-france.xlsx").exists()  # France in Parquet and CSV; XLSX per territory
+    for name in ("indicateurs-france.parquet", "indicateurs-france.csv",
                  "sources.md", "manifest.json", "publication.json"):
         assert (folder / name).is_file(), name
     meta = json.loads((folder / "publication.json").read_text(encoding="utf-8"))

@@ -143,7 +143,8 @@ def test_the_indicators_command_writes_the_exports(store, tmp_path, args, stem, 
     result = _run(*args, "--data-dir", str(store.root), "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     paths = {fmt: tmp_path / f"indicateurs-{stem}.{fmt}" for fmt in ("parquet", "csv", "xlsx")}
-    assert all(p.exists() for p in paths.values())
+    # every format for a territory; France (2 million rows on the real data) in Parquet and CSV only
+    assert {fmt for fmt, p in paths.items() if p.exists()} == ({"parquet", "csv"} if stem == "france" else set(paths))
     table = pl.read_parquet(paths["parquet"])
     assert set(table["level"].unique().to_list()) == levels
     assert f"{table.height} values" in result.output

@@ -94,13 +94,21 @@ def csv_numbers(frame: pl.DataFrame) -> pl.DataFrame:
         for c in floats)
 
 
-def write_exports(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool = False) -> dict[str, Path]:
-    """indicateurs Parquet (English column names, for machines), CSV and XLSX (French, for people).
+FORMATS = ("parquet", "csv", "xlsx")
+# France (2 million rows) in Parquet and CSV only: an XLSX of it takes minutes to write, spans two sheets and is
+# opened by nobody; a person opens a territory's XLSX
+FRANCE_FORMATS = ("parquet", "csv")
+
+
+def write_exports(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool = False,
+                  formats: tuple[str, ...] = FORMATS) -> dict[str, Path]:
+    """indicateurs Parquet (English column names, for machines), CSV and XLSX (French, for people); `formats`:
+    which of them.
 
     `demo`: the figures are synthetic. Every row says so (a `demo` column in the Parquet, `données` in the French
     files), so a file copied out of the demo cannot pass for a diagnostic, and the XLSX opens on a warning sheet."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in ("parquet", "csv", "xlsx")}
+    paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in FORMATS if fmt in formats}
     with atomic_path(paths["parquet"]) as tmp:
         (table.with_columns(demo=pl.lit(True)) if demo else table).write_parquet(tmp)
     fr = french(table)
@@ -112,7 +120,13 @@ def write_exports(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool =
             handle.write(b"\xef\xbb\xbf")
             # numbers become text after the formula guard: a negative number is a number, never quoted
             csv_numbers(neutralised(fr)).write_csv(handle, separator=";")
-    with atomic_path(paths["xlsx"]) as tmp:
+    if "xlsx" in paths:
+        _write_xlsx(fr, paths["xlsx"], demo)
+    return paths
+
+
+def _write_xlsx(fr: pl.DataFrame, path: Path, demo: bool) -> None:
+    with atomic_path(path) as tmp:
         import xlsxwriter
 
         with xlsxwriter.Workbook(tmp, XLSX_OPTIONS) as book:
@@ -130,4 +144,3 @@ def write_exports(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool =
                     column_formats={c: f for c, f in YEAR_FORMATS.items() if c in fr.columns},
                     dtype_formats={pl.Float64: "General"})  # 7458 as 7458, not 7 458,000 (nor red negatives)
             definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
-    return paths

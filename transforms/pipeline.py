@@ -153,19 +153,20 @@ def export_indicators(store: Store, out_dir, selection: Selection | None = None,
     from pathlib import Path
 
     from sources.demo.synthetic import store_is_synthetic
-    from transforms.export import write_exports
+    from transforms.export import FORMATS, FRANCE_FORMATS, write_exports
+    from transforms.table_cache import diagnostic_table_cached
 
     demo = demo or store_is_synthetic(store)
 
     customs = selection.customs if selection else ()
-    inputs = load_inputs(store)
-    table = diagnostic_table(store, customs, rules, inputs=inputs)
+    # France's table is read from the store's cache (the staged tables are loaded only when it must be computed)
+    table = diagnostic_table_cached(store, customs, rules, compute=diagnostic_table)
     if selection is None:
-        stem = "indicateurs-france"
+        stem, formats = "indicateurs-france", FRANCE_FORMATS
     else:
-        table = select(table, inputs.membership, selection)
-        stem = f"indicateurs-{selection.stem}"
-    return table, write_exports(table, Path(out_dir), stem, demo=demo)
+        table = select(table, load_geography(store).membership(), selection)
+        stem, formats = f"indicateurs-{selection.stem}", FORMATS
+    return table, write_exports(table, Path(out_dir), stem, demo=demo, formats=formats)
 
 
 @reads_one_state
@@ -176,11 +177,12 @@ def save_france_table(store: Store, out_dir, table_path, demo: bool = False) -> 
 
     from sources.demo.synthetic import store_is_synthetic
     from storage.files import atomic_path
-    from transforms.export import write_exports
+    from transforms.export import FRANCE_FORMATS, write_exports
+    from transforms.table_cache import diagnostic_table_cached
 
     demo = demo or store_is_synthetic(store)  # a store refreshed from the demo mirror, even without --demo
 
-    table = diagnostic_table(store)
+    table = diagnostic_table_cached(store, compute=diagnostic_table)
     with atomic_path(Path(table_path)) as tmp:
         table.write_parquet(tmp)
-    write_exports(table, Path(out_dir), "indicateurs-france", demo=demo)
+    write_exports(table, Path(out_dir), "indicateurs-france", demo=demo, formats=FRANCE_FORMATS)

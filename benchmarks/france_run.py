@@ -1,0 +1,277 @@
+"""The pipeline on a France-sized mirror, against the parse floor measured in the same run.
+
+    python -m benchmarks.france_run WORK                 # WORK/mirror generated first when missing (a few minutes)
+    python -m benchmarks.france_run WORK --communes 3000 --epcis 110   # a smaller France, same steps
+    python -m benchmarks.france_run WORK --profile       # py-spy profiles of the refresh and the indicators too
+
+Steps, each a real `abs-diag` command in a subprocess (wall and CPU seconds, peak resident memory of the command
+and its children, from /usr/bin/time), except the floor and the table which are timed in a child Python:
+
+- floor: every file the mirror serves, unzipped and read as text (every column a string) by polars;
+- download: every file fetched over loopback from the mirror (the part of a cold refresh that is not parsing);
+- cold refresh: `abs-diag refresh` into an empty store (publishes the national tables);
+- refresh, nothing new: the same command again;
+- table: every indicator of every commune, EPCI, département and France computed from the store (the slow path),
+  then read back from the store's cache (`transforms.table_cache`);
+- report and indicators of one EPCI, indicators of all of France (Parquet and CSV);
+- national (with --national N): the reports of N EPCIs on a local Dask cluster of 1 then 2 workers.
+
+The run checks its outputs against the slow path: for a sample of territories, the rows of the exported table
+equal those of `diagnostic_table` computed afresh. A failed check stops the run (exit 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+CODE = [ROOT]  # the checkout whose code the commands run (`--code`: an older one, for the "before" figures)
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_URL", "ABS_"))}
+    return env | {"PYTHONPATH": str(CODE[0]), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+
+
+def timed(args: list[str], name: str, cwd: Path, profile: Path | None = None) -> dict:
+    """Run `args` under /usr/bin/time: wall, CPU, peak RSS of the process tree. With `profile`, the command runs
+    once more under py-spy afterwards (a profiled run is slower: it is not the one timed)."""
+    command = [sys.executable, *args]
+    if profile:
+        measured = timed(args, name, cwd)
+        profiled(args, cwd, profile)
+        return measured
+    stats = cwd / f".{name}.time"
+    start = time.perf_counter()
+    run = subprocess.run(["/usr/bin/time", "-o", str(stats), "-f", "%e %U %S %M", *command], cwd=cwd, env=_env(),
+                         capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if run.returncode != 0:
+        raise SystemExit(f"{name} failed ({run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}")
+    _, user, system, rss_kib = stats.read_text().split()[-4:]
+    stats.unlink()
+    return {"step": name, "wall_s": wall, "cpu_s": float(user) + float(system), "peak_mib": int(rss_kib) / 1024,
+            "stdout": run.stdout}
+
+
+def profiled(args: list[str], cwd: Path, out: Path) -> None:
+    """`args` under py-spy (raw stacks at 50 Hz, subprocesses included), not timed."""
+    pyspy = [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "-r", "50", "-f", "raw",
+             "-o", str(out), "--", sys.executable, *args]
+    subprocess.run(pyspy, cwd=cwd, env=_env(), capture_output=True, check=False)
+
+
+def python_step(name: str, code: str, cwd: Path, *args: str) -> dict:
+    """A snippet in a child Python that prints one JSON line of its own measures; its peak memory as a whole."""
+    out = timed(["-c", code, *args], name, cwd)
+    measures = json.loads(out["stdout"].strip().splitlines()[-1])
+    return out | measures
+
+
+FLOOR = """
+import io, json, sys, time, zipfile
+from pathlib import Path
+import polars as pl
+from sources.demo.files import mirror_path
+from sources.mirror import zip_folder
+from sources.refresh import entry_urls, plan
+root = Path(sys.argv[1])
+geo, others = plan(None)
+bodies = []  # what the mirror serves for each catalogue URL: a folder as a zip, a file as it is (not timed)
+for url in dict.fromkeys(entry_urls(geo + others)):
+    path = mirror_path(root, url)
+    bodies.append((path.name, zip_folder(path) if path.is_dir() else path.read_bytes()))
+def read(name, data):
+    if data[:2] == b"PK" and not name.endswith(".xlsx"):
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return sum(read(m, z.read(m)) for m in z.namelist())
+    if name.endswith(".xlsx"):
+        return pl.read_excel(io.BytesIO(data)).height
+    head = data[:4096].decode("utf-8", "replace")
+    sep = ";" if head.count(";") > head.count(",") else ","
+    return pl.read_csv(io.BytesIO(data), separator=sep, infer_schema=False, encoding="utf8-lossy").height
+start, cpu = time.perf_counter(), time.process_time()
+rows = sum(read(n, d) for n, d in bodies)
+print(json.dumps({"rows": rows, "files": len(bodies), "bytes": sum(len(d) for _, d in bodies),
+                  "inner_s": time.perf_counter() - start, "inner_cpu_s": time.process_time() - cpu}))
+"""
+
+DOWNLOAD = """
+import json, sys, time
+import requests
+from sources import catalogue
+from sources.refresh import entry_urls, plan
+from sources.download import mirrored
+geo, others = plan(None)
+start = time.perf_counter()
+size = 0
+with requests.Session() as session:
+    for url in entry_urls(geo + others):
+        size += len(session.get(mirrored(url, sys.argv[1]), timeout=600).content)
+print(json.dumps({"bytes": size, "inner_s": time.perf_counter() - start}))
+"""
+
+TABLE = """
+import json, sys, time
+import polars as pl
+from storage.store import Store
+from transforms.pipeline import diagnostic_table, load_inputs
+store = Store(sys.argv[1])
+with store.pinned() as state:
+    start = time.perf_counter(); inputs = load_inputs(state); loaded = time.perf_counter()
+    cpu = time.process_time(); slow = diagnostic_table(state, inputs=inputs); computed = time.perf_counter()
+    cpu = time.process_time() - cpu
+    try:
+        from transforms.table_cache import cache_path, diagnostic_table_cached
+    except ImportError:  # code from before the cache
+        read, same = None, None
+    else:
+        cache_path(state).unlink(missing_ok=True)
+        diagnostic_table_cached(state, inputs=inputs)  # computed again and saved
+        read = time.perf_counter(); cached = diagnostic_table_cached(state, inputs=inputs)
+        read, same = time.perf_counter() - read, cached.equals(slow)
+print(json.dumps({"rows": slow.height, "load_s": loaded - start, "compute_s": computed - loaded,
+                  "compute_cpu_s": cpu, "cached_read_s": read, "cached_equals_slow_path": same}))
+"""
+
+CHECK = """
+import json, sys
+import polars as pl
+from storage.store import Store
+from transforms.pipeline import diagnostic_table, load_inputs, select
+from transforms.territories import Territory
+store, out, codes = Store(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+with store.pinned() as state:
+    inputs = load_inputs(state)
+    slow = diagnostic_table(state, inputs=inputs)
+bad = []
+for epci in codes:
+    expected = select(slow, inputs.membership, Territory(epci=epci)).sort("level", "code", "indicator")
+    got = pl.read_parquet(f"{out}/indicateurs-epci-{epci}.parquet").sort("level", "code", "indicator")
+    if not got.drop("demo", strict=False).equals(expected):
+        bad.append(epci)
+print(json.dumps({"checked": len(codes), "different": bad}))
+"""
+
+
+def cli(*args: str) -> list[str]:
+    return ["-m", "flows.cli", *args]
+
+
+def sample_epcis(store: Path, n: int, seed: int = 7) -> list[str]:
+    from storage.store import Store
+    from transforms.pipeline import load_inputs
+
+    epcis = sorted(load_inputs(Store(store)).membership["epci"].drop_nulls().unique().to_list())
+    return sorted(random.Random(seed).sample(epcis, min(n, len(epcis))))
+
+
+def refresh_steps(work: Path, url: str, profile: bool) -> list[dict]:
+    for folder in ("data", "pub"):
+        shutil.rmtree(work / folder, ignore_errors=True)
+    args = cli("refresh", "--mirror", url, "--data-dir", "data", "--out", "pub")
+    cold = timed(args, "cold refresh", work)
+    again = timed(args, "refresh, nothing new", work)
+    assert "Nothing new" in again["stdout"], again["stdout"][-500:]
+    if profile:  # another cold refresh, into a store of its own, under py-spy
+        shutil.rmtree(work / "data-profiled", ignore_errors=True)
+        profiled(cli("refresh", "--mirror", url, "--data-dir", "data-profiled", "--out", "pub-profiled"), work,
+                 work / "refresh.pyspy.txt")
+        shutil.rmtree(work / "data-profiled", ignore_errors=True)
+    return [cold, again]
+
+
+def territory_steps(work: Path, epci: str, profile: bool) -> list[dict]:
+    report = timed(cli("report", "--epci", epci, "--refresh", "never", "--data-dir", "data", "--out", "pub"),
+                   "report, one EPCI", work)
+    one = timed(cli("indicators", "--epci", epci, "--data-dir", "data", "--out", "out"), "indicators, one EPCI",
+                work, work / "indicators.pyspy.txt" if profile else None)
+    france = timed(cli("indicators", "--all", "--data-dir", "data", "--out", "out"), "indicators, France", work)
+    return [report, one, france]
+
+
+def national_steps(work: Path, epcis: list[str]) -> list[dict]:
+    steps = []
+    for workers in (1, 2):
+        args = cli("national", "--dask", "--workers", str(workers), "--no-departements", "--data-dir", "data",
+                   "--out", f"pub-national-{workers}", *[a for e in epcis for a in ("--epci", e)])
+        steps.append(timed(args, f"national, {len(epcis)} EPCIs, {workers} Dask worker(s)", work))
+    return steps
+
+
+def check(work: Path, epcis: list[str]) -> dict:
+    """The exports of a sample of EPCIs (read from the cache) equal the slow path's rows."""
+    for epci in epcis:
+        timed(cli("indicators", "--epci", epci, "--data-dir", "data", "--out", "check"), f"export {epci}", work)
+    out = python_step("check", CHECK, work, str(work / "data"), str(work / "check"), json.dumps(epcis))
+    if out["different"]:
+        raise SystemExit(f"the exports of {out['different']} differ from the slow path")
+    return out
+
+
+def print_table(steps: list[dict], floor: dict) -> None:
+    """Each step against the floor, by wall time and by CPU time (steadier on a shared machine)."""
+    print(f"\n{'step':<42} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'x floor wall':>13} {'x floor CPU':>12}")
+    for s in steps:
+        print(f"{s['step']:<42} {s['wall_s']:>8.2f} {s['cpu_s']:>8.2f} {s['peak_mib']:>9,.0f} "
+              f"{s['wall_s'] / floor['wall_s']:>13.2f} {s['cpu_s'] / floor['cpu_s']:>12.2f}")
+    print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("work", type=Path, help="Working folder: mirror/, data/, pub/, out/ (kept for inspection).")
+    parser.add_argument("--communes", type=int, default=34_900)
+    parser.add_argument("--epcis", type=int, default=1_250)
+    parser.add_argument("--sample", type=int, default=5, help="EPCIs checked against the slow path.")
+    parser.add_argument("--national", type=int, default=0, help="Time the reports of N EPCIs, 1 then 2 workers.")
+    parser.add_argument("--profile", action="store_true", help="py-spy profiles (work/*.pyspy.txt).")
+    parser.add_argument("--code", type=Path, help="Run the commands with this checkout's code (the floor too).")
+    args = parser.parse_args()
+    if args.code:
+        CODE[0] = args.code.resolve()
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    if not (work / "mirror").is_dir():
+        from benchmarks.france_mirror import write_mirror
+
+        print(write_mirror(work / "mirror", args.communes, args.epcis))
+    from sources.mirror import serve
+
+    floor = python_step("parse floor", FLOOR, work, str(work / "mirror"))
+    # the floor is the parse itself: the interpreter's start is part of every command, not of the floor
+    floor |= {"process_wall_s": floor["wall_s"], "wall_s": floor["inner_s"], "cpu_s": floor["inner_cpu_s"]}
+    print(f"floor: {floor['files']} files, {floor['bytes'] / 2**20:,.0f} MiB served, {floor['rows']:,} rows read "
+          f"in {floor['inner_s']:.2f} s ({floor['process_wall_s']:.2f} s with the interpreter), {floor['peak_mib']:,.0f} MiB")
+    with serve(work / "mirror") as mirror:
+        download = python_step("download over loopback", DOWNLOAD, work, mirror.url)
+        steps = [floor, download, *refresh_steps(work, mirror.url, args.profile)]
+    table = python_step("table of France (slow path + cache)", TABLE, work, str(work / "data"))
+    print(f"table: {table['rows']:,} rows; inputs loaded in {table['load_s']:.2f} s, computed in "
+          f"{table['compute_s']:.2f} s ({table['compute_cpu_s']:.2f} s CPU), read from the cache in "
+          f"{table['cached_read_s'] or 0:.2f} s; cache equals slow path: {table['cached_equals_slow_path']}")
+    if table["cached_equals_slow_path"] is False:
+        raise SystemExit("the cached table differs from the slow path")
+    sample = sample_epcis(work / "data", args.sample)
+    steps += [table, *territory_steps(work, sample[0], args.profile)]
+    if args.national:
+        steps += national_steps(work, sample_epcis(work / "data", args.national, seed=11))
+    checked = check(work, sample)
+    print(f"checked against the slow path: {checked['checked']} EPCIs ({', '.join(sample)}), all equal")
+    print_table(steps, floor)
+    (work / "results.json").write_text(json.dumps([{k: v for k, v in s.items() if k != "stdout"} for s in steps],
+                                                  indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The indicator table of France, computed once per store version and code version, kept in the store.
+
+    data/cache/indicators-<key>.parquet     every indicator of every commune, EPCI, département and France
+                                            (`transforms.pipeline.diagnostic_table` with no custom territory and
+                                            the default flag rules)
+
+The key names what the table was computed from: the staged tables the manifest names (their records: file, which
+is named by its content, inputs, basis, staging time), the code that computes it (every Python and TOML file of
+`transforms/` and `sources/` but the demo generators) and the polars version. A refresh that stages anything new,
+or a release that changes the computation, gives another key: the old file is never read again and is deleted
+when a newer one is written (two are kept, for a reader still pinned to the previous state). The file is written
+atomically; a store a reader cannot write to just computes the table each time. Every report, export and national
+batch reads the table through `france_table`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+
+from storage.files import atomic_path
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = "cache"
+PREFIX = "indicators-"
+KEEP = 2  # the newest files kept: the current state's and the previous one's (a reader may still hold it)
+ROOT = Path(__file__).resolve().parents[1]
+CODE_FOLDERS = ("transforms", "sources")
+
+
+@cache
+def code_version() -> str:
+    """A digest of the code the table is computed by (and of the polars that runs it)."""
+    digest = hashlib.sha256(pl.__version__.encode())
+    for folder in CODE_FOLDERS:
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix in (".py", ".toml") and "demo" not in path.relative_to(ROOT).parts:
+                digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def table_key(store: Store) -> str:
+    """What the table of `store` (as pinned) is computed from: its staged tables' records and the code."""
+    staged = {key: record["staged"] for key, record in store.manifest().to_dict().get("entries", {}).items()
+              if record.get("staged")}
+    digest = hashlib.sha256(json.dumps(staged, sort_keys=True, default=str).encode())
+    digest.update(code_version().encode())
+    return digest.hexdigest()[:24]
+
+
+def cache_path(store: Store) -> Path:
+    return store.root / CACHE_DIR / f"{PREFIX}{table_key(store)}.parquet"
+
+
+def france_table(store: Store, compute) -> pl.DataFrame:
+    """The table of `store`'s pinned state: read from the cache, else `compute()`d and saved there."""
+    path = cache_path(store)
+    try:
+        return pl.read_parquet(path)
+    except (FileNotFoundError, OSError, pl.exceptions.ComputeError):
+        pass  # not computed yet for this state (or unreadable: computed again, replaced below)
+    table = compute()
+    save(table, path)
+    return table
+
+
+def scan_france_table(store: Store, compute) -> pl.LazyFrame:
+    """The table as a lazy scan of the cached file (a filter reads only the row groups it needs)."""
+    path = cache_path(store)
+    if not path.is_file():
+        france_table(store, compute)
+    return pl.scan_parquet(path) if path.is_file() else compute().lazy()
+
+
+def save(table: pl.DataFrame, path: Path) -> None:
+    """Write the table atomically, then delete the older ones; a store that cannot be written to is left alone."""
+    try:
+        with atomic_path(path) as tmp:
+            table.write_parquet(tmp, statistics=True, row_group_size=64_000)
+        older = sorted(path.parent.glob(f"{PREFIX}*.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for stale in [p for p in older if p != path][KEEP - 1:]:
+            stale.unlink(missing_ok=True)
+    except OSError as exc:
+        log.info("indicator table not cached in %s: %s", path.parent, exc)
+
+
+def diagnostic_table_cached(store: Store | None, customs: tuple = (), rules=None, inputs=None,
+                            compute=None) -> pl.DataFrame:
+    """`compute(store, customs, rules, inputs=inputs)` (`transforms.pipeline.diagnostic_table` by default), read
+    from the cache when it is the table of France (no custom territory, the default flag rules); a custom
+    territory or other rules are computed each time."""
+    from transforms.compare import FlagRules
+    from transforms.pipeline import diagnostic_table
+
+    rules, compute = rules or FlagRules(), compute or diagnostic_table
+    computed = lambda: compute(store, customs, rules, inputs=inputs)
+    if store is None or customs or rules != FlagRules():
+        return computed()
+    return france_table(store, computed)
