@@ -2,9 +2,9 @@
 
 The source parsers record technical notes in English in the store manifest (for the data officer who reruns a
 refresh). The annex shows them in French: each known form of note is matched by a pattern and rewritten, with its
-figures, codes and file names kept (counts in French number format); references to the project's internal documents (« decisions.md ») and to the
-parsers' vocabulary are dropped. A note of an unknown form is not shown in English: the annex counts it and says
-the full technical journal stays in the store's manifest.
+figures, codes and file names kept (counts in French number format); references to the project's internal
+documents (« decisions.md ») and to the parsers' vocabulary are dropped. A note of an unknown form is not shown in
+English: the annex counts it and says the full technical journal stays in the store's manifest.
 """
 
 from __future__ import annotations
