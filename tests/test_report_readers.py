@@ -138,3 +138,118 @@ def test_the_processing_journal_is_french_and_cites_no_internal_document(pages):
     assert "decisions.md" not in annex and "en anglais" not in annex and "staged" not in annex
     assert "Recensement 2022 : 40 variables retenues." in annex
     assert "note technique de plus" not in annex  # every note of the demo store is translated
+
+
+# the new sources' notes, written by hand in each form their parser can produce (counts of 1 000 or more take a
+# narrow no-break space, U+202F, as thousands separator)
+_S = "\u202f"
+NEW_SOURCE_NOTES = [
+    # BPE
+    ("BPE 2023: member DS_BPE-2023_data.csv, TIME_PERIOD 2023; communes in the geography of 1 January 2024",
+     "BPE 2023 : fichier DS_BPE-2023_data.csv ; communes dans la géographie du 1er janvier 2024."),
+    ("12 row(s) of other measures dropped (DENSITY 12); FACILITIES staged",
+     "12 ligne(s) d'autres mesures écartées (DENSITY 12) : seule la mesure FACILITIES est retenue."),
+    ("1500 subtotal row(s) (_T in a domain, sub-domain or type) dropped: leaf types only",
+     f"1{_S}500 ligne(s) de sous-total (_T dans un domaine, un sous-domaine ou un type) écartées : seuls les types "
+     "d'équipement détaillés sont retenus."),
+    ("3 code(s) read without their leading zero were zero-padded",
+     "3 code(s) lu(s) sans leur zéro initial, complété(s)."),
+    ("2 empty or flagged cell(s) staged null 'not_available', never 0",
+     "2 cellule(s) vide(s) ou signalée(s) par l'Insee : laissée(s) vide(s) (non disponible), jamais 0."),
+    ("40 (commune, type) pair(s) absent from the file staged as 0 (the BPE lists equipped communes only)",
+     "40 couple(s) (commune, type d'équipement) absent(s) du fichier comptés 0 : la BPE ne liste que les communes "
+     "équipées."),
+    ("40 (commune, type) pair(s) absent from the file staged as 0 (the BPE lists equipped communes only); communes "
+     "without any equipment: 01001, 01002, 01004, 01005, 01006…",
+     "40 couple(s) (commune, type d'équipement) absent(s) du fichier comptés 0 : la BPE ne liste que les communes "
+     "équipées ; communes sans aucun équipement : 01001, 01002, 01004, 01005, 01006…"),
+    ("45 arrondissement row(s) staged at level ARM, apart from their city, whose COM row already counts them: never "
+     "added to it; 2 (city, type) pair(s) where they do not sum to the city's row",
+     "45 ligne(s) d'arrondissement municipal gardées à part : la ligne de leur ville les compte déjà, elles n'y sont "
+     "jamais ajoutées ; 2 couple(s) (ville, type d'équipement) où leur somme diffère de la ligne de la ville."),
+    ("186 equipment types staged; the BPE counts equipments, not places",
+     "186 type(s) d'équipement retenu(s) ; la BPE compte des équipements, pas des places."),
+    ("type D509 (from BPE 2025) absent from BPE 2023: its indicators are null (not_available)",
+     "Type d'équipement D509 (apparu dans la BPE 2025) absent de la BPE 2023 : ses indicateurs restent vides "
+     "(non disponible)."),
+    # commune contours
+    ("34875 communes, 45 arrondissements municipaux, 101 départements",
+     f"34{_S}875 communes, 45 arrondissements municipaux, 101 départements."),
+    ("projected to Lambert-93 (EPSG:2154) or the overseas UTM; simplified to 12.5 m",
+     "Contours projetés en Lambert-93 (EPSG:2154) ou, outre-mer, dans leur projection UTM ; simplifiés à 12,5 m "
+     "près."),
+    ("2 feature(s) of overseas collectivities dropped (not COG communes)",
+     "2 contour(s) de collectivités d'outre-mer écarté(s) (ce ne sont pas des communes du COG)."),
+    # Filosofi: France member, IRIS files
+    ("France-level member: cc_filosofi_2021_FE.csv, chosen among cc_filosofi_2021_FE.csv, cc_filosofi_2021_METRO.csv "
+     "(also present, not used: cc_filosofi_2021_METRO.csv)",
+     "Niveau France : fichier cc_filosofi_2021_FE.csv, choisi parmi cc_filosofi_2021_FE.csv, "
+     "cc_filosofi_2021_METRO.csv (également présent(s), non utilisé(s) : cc_filosofi_2021_METRO.csv)."),
+    ("no France-level member in the archive (tried a_FE.csv, a_METRO.csv; the archive holds a_COM.csv, a_EPCI.csv): "
+     "France is null not_available, never derived from the communes",
+     "Aucun fichier de niveau France dans l'archive (noms cherchés : a_FE.csv, a_METRO.csv ; l'archive contient : "
+     "a_COM.csv, a_EPCI.csv) : la France reste vide (non disponible), jamais déduite des communes."),
+    ("BASE_TD_FILO_IRIS_2021_DEC.csv: 16000 IRIS (IRIS geography 2022), 1 measures; 0 row(s) withheld by the note "
+     "column None (secret); cells secret (ns/s): 1200, not available (nd): 3",
+     f"BASE_TD_FILO_IRIS_2021_DEC.csv : 16{_S}000 IRIS (géographie des IRIS 2022), 1 mesure(s) ; cellules secrètes "
+     f"(ns/s) : 1{_S}200, non disponibles (nd) : 3."),
+    ("BASE_TD_FILO_IRIS_2021_DEC.csv: no note column: only the ns/nd markers say what is withheld",
+     "BASE_TD_FILO_IRIS_2021_DEC.csv : pas de colonne de note, seuls les marqueurs ns/nd signalent les valeurs "
+     "masquées."),
+    # France services
+    ("list of 2840 structures; latest labellisation 15/12/2025: staged as year 2025",
+     f"Liste de 2{_S}840 structure(s) ; dernière labellisation le 15/12/2025 : données de l'année 2025."),
+    ("2 structure(s) of Saint-Barthélemy or Saint-Martin (977, 978), collectivités absent from the COG commune list, "
+     "left out of the commune counts",
+     "2 structure(s) de Saint-Barthélemy ou de Saint-Martin (977, 978), collectivités absentes de la liste des "
+     "communes du COG : non comptée(s) dans les communes."),
+    ("Antenne: 0 structure(s)", "Type « Antenne » : 0 structure(s)."),
+    ("structures of Paris/Lyon/Marseille are listed by arrondissement: counted in their city (13055) too; ARM rows "
+     "kept",
+     "Les structures de Paris, Lyon et Marseille sont listées par arrondissement : elles comptent aussi dans leur "
+     "ville (13055), les arrondissements restant présentés à part."),
+    # IRIS reference, census, QPV
+    ("16000 IRIS (geography 2024): 1 of type H, 0 of type A, 2 of type D, 0 of type Z (Z: communes not divided into "
+     "IRIS)",
+     f"16{_S}000 IRIS (géographie 2024) : 1 de type H (habitat), 0 de type A (activité), 2 de type D (divers), 0 de "
+     "type Z (commune non découpée en IRIS)."),
+    ("3 IRIS of communes changed since COG 2023 placed in their commune of COG 2025: 49001 -> 49002, 85008 -> 85009",
+     "3 IRIS de communes modifiées depuis le COG 2023 rattaché(s) à leur commune du COG 2025 : 49001 → 49002, "
+     "85008 → 85009."),
+    ("IRIS of communes split since COG 2023 have no single target commune (left unplaced): 2A001, 85100",
+     "IRIS de communes scindées depuis le COG 2023, sans commune unique de rattachement (non rattachés) : "
+     "2A001, 85100."),
+    ("48000 IRIS rows (IRIS geography 2024): 16000 IRIS of communes divided into IRIS, 32000 communes not divided "
+     "into IRIS (pseudo-IRIS <commune>0000); 1 variables",
+     f"48{_S}000 lignes IRIS (géographie des IRIS 2024) : 16{_S}000 IRIS de communes découpées en IRIS, 32{_S}000 "
+     "communes non découpées (une ligne : code de la commune suivi de 0000) ; 1 variable(s)."),
+    ("C22_MEN not in this file: the infra-communal figures that need it are null (not_available)",
+     "C22_MEN absente de ce fichier : les chiffres infracommunaux qui en ont besoin restent vides (non disponible)."),
+    ("7 empty cell(s) staged as null (not_available)", "7 cellule(s) vide(s) : valeurs non disponibles."),
+    ("1609 features, 1584 QPV in 1 communes (COG 2024); 25 QPV across several communes; the contours are not read",
+     f"1{_S}609 entités géographiques, 1{_S}584 QPV dans 1 commune(s) (COG 2024) ; 25 QPV à cheval sur plusieurs "
+     "communes ; les contours ne sont pas lus."),
+    ("communes split since COG 2024, their QPV left unplaced: 85100",
+     "Communes scindées depuis le COG 2024, leurs QPV restent non rattachés : 85100."),
+    # home-work mobility, and a CAF-style city note on a file name with '-'
+    ("RP 2021: 1200 flows of 3 communes and arrondissements of residence",
+     f"RP 2021 : 1{_S}200 flux domicile-travail au départ de 3 communes et arrondissements de résidence."),
+    ("place of work undetermined (ZZZZZ): 13943 employed residents, in no share",
+     f"Lieu de travail indéterminé (ZZZZZ) : 13{_S}943 actifs occupés, exclus des parts."),
+    ("place of work abroad: 0 employed residents", "Lieu de travail à l'étranger : 0 actifs occupés."),
+    ("base-flux-mobilite-2021.csv: 13055 (Marseille) is published by arrondissement only: its COM rows are the sum "
+     "of its 16 arrondissements (ARM rows kept too).",
+     "base-flux-mobilite-2021.csv : Marseille (13055) n'est publiée que par arrondissement : la commune est la somme "
+     "de ses 16 arrondissements (conservés aussi)."),
+]
+
+
+@pytest.mark.parametrize(("note", "french"), NEW_SOURCE_NOTES)
+def test_the_new_sources_notes_read_in_french(note, french):
+    assert translate(note) == french
+
+
+def test_a_journal_line_never_shows_parser_vocabulary():
+    lines = journal([note for note, _ in NEW_SOURCE_NOTES]).lines
+    assert len(lines) == len(NEW_SOURCE_NOTES)
+    assert not [line for line in lines if re.search(r"staged|\bARM\b|\bCOM\b|not_available| -> ", line)]
