@@ -33,16 +33,46 @@ BIG_COMMUNE = 10_000  # the CAF publishes coverage and places for communes above
 
 # Each count as a share of the population (times a random factor between 0.5 and 1.5); others default to 5 %.
 SHARES = {
-    "P_POP": 1.0, "P_PMEN": 0.97, "P_MEN": 0.45, "C_MEN": 0.45, "P_RP": 0.45, "P_RP_VOIT1P": 0.38,
-    "P_RP_PROP": 0.26, "P_RP_LOC": 0.18, "P_LOG": 0.52, "P_ACT1564": 0.46, "P_F1564": 0.31, "P_FACT1564": 0.22,
-    "P_FACTOCC1564": 0.19, "C_FAM": 0.28, "C_COUPAENF": 0.12, "P_NSCOL15P": 0.70, "P_NSCOL15P_DIPLMIN": 0.15,
-    "P_POP0019": 0.23, "P_POP6074": 0.17, "P_POP65P": 0.21, "P_POP75P": 0.09, "P_POP80P": 0.06,
-    "P_POP80P_PSEUL": 0.025, "P_POP1824": 0.08, "P_SCOL1824": 0.04, "indfoy_ndur": 0.14, "indnbp_ndur": 0.33,
-    "NAIS": 0.011, "DECE": 0.009,
+    "P_POP": 1.0,
+    "P_PMEN": 0.97,
+    "P_MEN": 0.45,
+    "C_MEN": 0.45,
+    "P_RP": 0.45,
+    "P_RP_VOIT1P": 0.38,
+    "P_RP_PROP": 0.26,
+    "P_RP_LOC": 0.18,
+    "P_LOG": 0.52,
+    "P_ACT1564": 0.46,
+    "P_F1564": 0.31,
+    "P_FACT1564": 0.22,
+    "P_FACTOCC1564": 0.19,
+    "C_FAM": 0.28,
+    "C_COUPAENF": 0.12,
+    "P_NSCOL15P": 0.70,
+    "P_NSCOL15P_DIPLMIN": 0.15,
+    "P_POP0019": 0.23,
+    "P_POP6074": 0.17,
+    "P_POP65P": 0.21,
+    "P_POP75P": 0.09,
+    "P_POP80P": 0.06,
+    "P_POP80P_PSEUL": 0.025,
+    "P_POP1824": 0.08,
+    "P_SCOL1824": 0.04,
+    "indfoy_ndur": 0.14,
+    "indnbp_ndur": 0.33,
+    "NAIS": 0.011,
+    "DECE": 0.009,
 }
 PUBLISHED_RANGES = {  # (low, high) of a published figure
-    "MED": (17_000, 30_000), "TP60": (4, 30), "RD": (2.2, 4.5), "PIMP": (35, 75), "PPSOC": (2, 12),
-    "txcouv": (30, 95), "txcouv_eaje": (5, 45), "txcouv_am_ind": (5, 60), "txcouv_gad_ind": (0, 8),
+    "MED": (17_000, 30_000),
+    "TP60": (4, 30),
+    "RD": (2.2, 4.5),
+    "PIMP": (35, 75),
+    "PPSOC": (2, 12),
+    "txcouv": (30, 95),
+    "txcouv_eaje": (5, 45),
+    "txcouv_am_ind": (5, 60),
+    "txcouv_gad_ind": (0, 8),
     "txcouv_prescol": (0, 10),
 }
 
@@ -61,28 +91,39 @@ def geography(n_communes: int, n_epci: int, n_dep: int, seed: int = 1) -> pl.Dat
         # a heavy tail like France's: most communes below 1,000 inhabitants, a few above 100,000
         population = int(50 + 250_000 * rng.random() ** 9)
         rows.append((f"{dep}{rank:03d}" if len(dep) == 2 else f"{dep}{rank:02d}", dep, epci, population))
-    frame = pl.DataFrame(rows, schema={"code": pl.String, "dep": pl.String, "epci": pl.String, "population": pl.Int64},
-                         orient="row")
+    frame = pl.DataFrame(
+        rows, schema={"code": pl.String, "dep": pl.String, "epci": pl.String, "population": pl.Int64}, orient="row"
+    )
     no_epci = frame["code"].head(4).to_list()  # a few communes in no EPCI (islands)
     return frame.with_columns(
-        name=pl.col("code"), reg=pl.lit("00"),
+        name=pl.col("code"),
+        reg=pl.lit("00"),
         epci=pl.when(pl.col("code").is_in(no_epci)).then(None).otherwise(pl.col("epci")),
     ).select("code", "name", "dep", "reg", "epci", "population")
 
 
 def _long(wide: pl.DataFrame, source: str, index: list[str], columns: list[str]) -> pl.DataFrame:
     long = wide.unpivot(on=columns, index=index, variable_name="variable", value_name="value")
-    defaults = {"source": pl.lit(source), "vintage": pl.lit("bench"), "month": pl.lit(None, pl.Int8),
-                "status": pl.lit(None, pl.String), "geo_change": pl.lit(None, pl.String)}
+    defaults = {
+        "source": pl.lit(source),
+        "vintage": pl.lit("bench"),
+        "month": pl.lit(None, pl.Int8),
+        "status": pl.lit(None, pl.String),
+        "geo_change": pl.lit(None, pl.String),
+    }
     long = long.with_columns(**{k: v for k, v in defaults.items() if k not in long.columns})
     return long.select([pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()])
 
 
 def _counts(communes: pl.DataFrame, variables: list[str], scale: pl.Expr, rng: random.Random) -> pl.DataFrame:
     n = communes.height
-    return communes.select("code", *[
-        (scale * SHARES.get(v, 0.05) * pl.Series(v, [0.5 + rng.random() for _ in range(n)])).round(2).alias(v)
-        for v in variables])
+    return communes.select(
+        "code",
+        *[
+            (scale * SHARES.get(v, 0.05) * pl.Series(v, [0.5 + rng.random() for _ in range(n)])).round(2).alias(v)
+            for v in variables
+        ],
+    )
 
 
 def _published(codes: list[str], level: str, variables: list[str], rng: random.Random) -> pl.DataFrame:
@@ -121,7 +162,8 @@ def generate(n_communes: int = 34_900, n_epci: int = 1_250, n_dep: int = 101, se
             # like the real communal bases, the comparison year has the P_ counts only (no C_ sample counts)
             present = [c for c in columns if year == max(y for y, _ in years) or not c.startswith("C_")]
             wide = _counts(geo, present, scale, rng).with_columns(
-                level=pl.lit("COM"), year=pl.lit(year), month=pl.lit(12 if source == "caf_benefits" else None))
+                level=pl.lit("COM"), year=pl.lit(year), month=pl.lit(12 if source == "caf_benefits" else None)
+            )
             parts.append(_long(wide, source, ["code", "level", "year", "month"], present))
         staged[source] = pl.concat(parts)
     big = geo.filter(pl.col("population") >= BIG_COMMUNE)["code"].to_list()
@@ -141,13 +183,16 @@ def generate(n_communes: int = 34_900, n_epci: int = 1_250, n_dep: int = 101, se
                 # Filosofi's secret: small communes have their median only
                 small = geo.filter(pl.col("population") < 2_000)["code"].to_list()
                 hidden = pl.col("code").is_in(small) & (pl.col("variable") != "MED")
-                long = long.with_columns(value=pl.when(hidden).then(None).otherwise(pl.col("value")),
-                                         status=pl.when(hidden).then(pl.lit(SECRET)).otherwise(pl.col("status")))
+                long = long.with_columns(
+                    value=pl.when(hidden).then(None).otherwise(pl.col("value")),
+                    status=pl.when(hidden).then(pl.lit(SECRET)).otherwise(pl.col("status")),
+                )
             staged[source] = pl.concat([staged[source], long]) if source in staged else long  # filosofi: 4 levels
     vintages = {s: str(CENSUS_YEARS[0]) for s in staged if s.startswith(CENSUS_PREFIX)}
     vintages |= {s: "bench" for s in staged if not s.startswith(CENSUS_PREFIX)}
-    return Inputs(staged=staged, vintages=vintages, membership=geo.drop("population"),
-                  epci_names={e: f"EPCI {e}" for e in epcis})
+    return Inputs(
+        staged=staged, vintages=vintages, membership=geo.drop("population"), epci_names={e: f"EPCI {e}" for e in epcis}
+    )
 
 
 def peak_rss_mib() -> float:
@@ -165,11 +210,19 @@ def run(n_communes: int, n_epci: int, n_dep: int) -> dict:
     cpu = time.process_time() - cpu
     staged_rows = sum(f.height for f in inputs.staged.values())
     return {
-        "communes": inputs.membership.height, "epcis": inputs.membership["epci"].n_unique() - 1,
-        "departements": inputs.membership["dep"].n_unique(), "indicators": len(indicators()),
-        "staged_rows": staged_rows, "table_rows": table.height, "flags": table["flag"].is_not_null().sum(),
-        "generate_s": generated - start, "diagnostic_s": done - generated, "diagnostic_cpu_s": cpu,
-        "peak_rss_after_generation_mib": rss_inputs, "peak_rss_mib": peak_rss_mib(), "table": table,
+        "communes": inputs.membership.height,
+        "epcis": inputs.membership["epci"].n_unique() - 1,
+        "departements": inputs.membership["dep"].n_unique(),
+        "indicators": len(indicators()),
+        "staged_rows": staged_rows,
+        "table_rows": table.height,
+        "flags": table["flag"].is_not_null().sum(),
+        "generate_s": generated - start,
+        "diagnostic_s": done - generated,
+        "diagnostic_cpu_s": cpu,
+        "peak_rss_after_generation_mib": rss_inputs,
+        "peak_rss_mib": peak_rss_mib(),
+        "table": table,
     }
 
 
@@ -180,12 +233,18 @@ def main() -> None:
     parser.add_argument("--departements", type=int, default=101)
     args = parser.parse_args()
     out = run(args.communes, args.epcis, args.departements)
-    print(f"input: {out['communes']:,} communes, {out['epcis']:,} EPCIs, {out['departements']} départements, "
-          f"{out['indicators']} indicators, {out['staged_rows']:,} staged rows (generated in {out['generate_s']:.1f} s)")
-    print(f"diagnostic table: {out['table_rows']:,} rows, {out['flags']:,} flags, {out['diagnostic_s']:.1f} s "
-          f"(CPU {out['diagnostic_cpu_s']:.1f} s on all threads; compute + references, evolutions, flags)")
-    print(f"peak RSS: {out['peak_rss_after_generation_mib']:,.0f} MiB after generation, "
-          f"{out['peak_rss_mib']:,.0f} MiB at the end")
+    print(
+        f"input: {out['communes']:,} communes, {out['epcis']:,} EPCIs, {out['departements']} départements, "
+        f"{out['indicators']} indicators, {out['staged_rows']:,} staged rows (generated in {out['generate_s']:.1f} s)"
+    )
+    print(
+        f"diagnostic table: {out['table_rows']:,} rows, {out['flags']:,} flags, {out['diagnostic_s']:.1f} s "
+        f"(CPU {out['diagnostic_cpu_s']:.1f} s on all threads; compute + references, evolutions, flags)"
+    )
+    print(
+        f"peak RSS: {out['peak_rss_after_generation_mib']:,.0f} MiB after generation, "
+        f"{out['peak_rss_mib']:,.0f} MiB at the end"
+    )
 
 
 if __name__ == "__main__":

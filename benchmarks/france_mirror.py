@@ -34,11 +34,26 @@ GEN_MODULES = (world, gen_caf, gen_cog, gen_etat_civil, gen_filosofi)
 # the codes of the arrondissements of Paris, Lyon and Marseille (and their pseudo-codes): never a commune's
 ARRONDISSEMENT_CODES = re.compile(r"^(751\d\d|6938\d|132\d\d)$")
 OVERSEAS = ("971", "972", "973", "974", "976")
-REGION_OF = {"11": "ILE DE FRANCE", "24": "CENTRE VAL DE LOIRE", "27": "BOURGOGNE FRANCHE COMTE", "28": "NORMANDIE",
-             "32": "HAUTS DE FRANCE", "44": "GRAND EST", "52": "PAYS DE LA LOIRE", "53": "BRETAGNE",
-             "75": "NOUVELLE AQUITAINE", "76": "OCCITANIE", "84": "AUVERGNE RHONE ALPES",
-             "93": "PROVENCE ALPES COTE D AZUR", "94": "CORSE", "01": "GUADELOUPE", "02": "MARTINIQUE",
-             "03": "GUYANE", "04": "LA REUNION", "06": "MAYOTTE"}
+REGION_OF = {
+    "11": "ILE DE FRANCE",
+    "24": "CENTRE VAL DE LOIRE",
+    "27": "BOURGOGNE FRANCHE COMTE",
+    "28": "NORMANDIE",
+    "32": "HAUTS DE FRANCE",
+    "44": "GRAND EST",
+    "52": "PAYS DE LA LOIRE",
+    "53": "BRETAGNE",
+    "75": "NOUVELLE AQUITAINE",
+    "76": "OCCITANIE",
+    "84": "AUVERGNE RHONE ALPES",
+    "93": "PROVENCE ALPES COTE D AZUR",
+    "94": "CORSE",
+    "01": "GUADELOUPE",
+    "02": "MARTINIQUE",
+    "03": "GUYANE",
+    "04": "LA REUNION",
+    "06": "MAYOTTE",
+}
 MAINLAND = ["11", "24", "27", "28", "32", "44", "52", "53", "75", "76", "84", "93"]
 OVERSEAS_REGIONS = dict(zip(OVERSEAS, ["01", "02", "03", "04", "06"]))
 
@@ -87,8 +102,11 @@ def france_world(n_communes: int = 34_900, n_epcis: int = 1_250, seed: int = 1) 
     by_dep: dict[str, list[str]] = {}
     for dep in deps:
         wanted, width = (overseas_each, 2) if dep in OVERSEAS else (per_metro, 3)
-        codes = [code for i in range(1, 10 ** width) if (code := f"{dep}{i:0{width}d}") not in taken
-                 and not ARRONDISSEMENT_CODES.match(code)]
+        codes = [
+            code
+            for i in range(1, 10**width)
+            if (code := f"{dep}{i:0{width}d}") not in taken and not ARRONDISSEMENT_CODES.match(code)
+        ]
         by_dep[dep] = codes[:wanted]
     shares = _epcis_per_departement({d: len(c) for d, c in by_dep.items()}, max(0, n_epcis - len(world.EPCIS)))
     communes, epcis = [], []
@@ -104,8 +122,19 @@ def france_world(n_communes: int = 34_900, n_epcis: int = 1_250, seed: int = 1) 
             # the demo's census generator gives villages (under 3,000) graduate shares that need a need index
             # of 0.5 at most and 250 inhabitants at least (its rounding), as the villages of the demo have
             need = rng.uniform(0.05, 0.95 if pop22 >= 3000 else 0.5)
-            communes.append(Commune(code, f"Commune {code}", dep, reg, sirens[i * n_dep_epcis // len(codes)],
-                                    pop22, pop16, pop11, round(need, 2)))
+            communes.append(
+                Commune(
+                    code,
+                    f"Commune {code}",
+                    dep,
+                    reg,
+                    sirens[i * n_dep_epcis // len(codes)],
+                    pop22,
+                    pop16,
+                    pop11,
+                    round(need, 2),
+                )
+            )
     return world.COMMUNES + communes, world.EPCIS + epcis
 
 
@@ -115,12 +144,13 @@ def _epcis_per_departement(communes: dict[str, int], total: int) -> dict[str, in
     n = sum(communes.values()) or 1
     quotas = {d: total * k / n for d, k in communes.items()}
     shares = {d: int(q) for d, q in quotas.items()}
-    for d in sorted(quotas, key=lambda d: quotas[d] - shares[d], reverse=True)[:total - sum(shares.values())]:
+    for d in sorted(quotas, key=lambda d: quotas[d] - shares[d], reverse=True)[: total - sum(shares.values())]:
         shares[d] += 1
     return {d: max(1, k) if communes[d] else 0 for d, k in shares.items()}
 
 
 # -- what the generators keep per département, région and France, made for the new départements ----------------
+
 
 def _sum_by(communes: list[Commune], key) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
@@ -152,6 +182,7 @@ def _etat_civil_published(communes: list[Commune]) -> dict:
 
 def _filosofi_areas(communes: list[Commune]) -> tuple[dict, dict, tuple]:
     """(households, persons, need) of each département, région and France, from their communes."""
+
     def area(members: list[Commune]) -> tuple[int, int, float]:
         persons = sum(c.pop22 for c in members) * 0.975
         need = sum(c.need * c.pop22 for c in members) / max(1, sum(c.pop22 for c in members))
@@ -178,14 +209,19 @@ def patched(communes: list[Commune], epcis: list[Epci]) -> Iterator[None]:
         cheflieu.setdefault(c.dep, c.code)
     deps, regs, france = _filosofi_areas(communes)
     values = {
-        "COMMUNES": communes, "EPCIS": epcis, "commune": by_code.__getitem__,
+        "COMMUNES": communes,
+        "EPCIS": epcis,
+        "commune": by_code.__getitem__,
         "communes_in": functools.cache(world.communes_in),  # Filosofi's EPCI file asks for it once per EPCI
         "DEPARTEMENTS@gen_cog": [(d, reg_of[d], cheflieu[d], 0, names[d]) for d in sorted(pops)],
-        "DEPARTEMENTS@gen_caf": {d: (world_upper(names[d]), reg_of[d], REGION_OF[reg_of[d]], round(p))
-                                 for d, p in pops.items()},
+        "DEPARTEMENTS@gen_caf": {
+            d: (world_upper(names[d]), reg_of[d], REGION_OF[reg_of[d]], round(p)) for d, p in pops.items()
+        },
         "PROFILES@gen_caf": {d: gen_caf.PROFILES.get(d, gen_caf.PROFILES["85"]) for d in pops},
         "PUBLISHED_2008@gen_etat_civil": _etat_civil_published(communes),
-        "DEPARTMENTS@gen_filosofi": deps, "REGIONS@gen_filosofi": regs, "FRANCE@gen_filosofi": france,
+        "DEPARTMENTS@gen_filosofi": deps,
+        "REGIONS@gen_filosofi": regs,
+        "FRANCE@gen_filosofi": france,
     }
     saved = []
     for name, value in values.items():
@@ -218,8 +254,13 @@ def write_mirror(root: Path, n_communes: int = 34_900, n_epcis: int = 1_250, see
     with patched(communes, epcis):
         build(root)
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-    return {"communes": len(communes), "epcis": len(epcis), "departements": len({c.dep for c in communes}),
-            "bytes": size, "seconds": time.perf_counter() - start}
+    return {
+        "communes": len(communes),
+        "epcis": len(epcis),
+        "departements": len({c.dep for c in communes}),
+        "bytes": size,
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def main() -> None:
@@ -229,8 +270,10 @@ def main() -> None:
     parser.add_argument("--epcis", type=int, default=1_250)
     args = parser.parse_args()
     out = write_mirror(args.folder, args.communes, args.epcis)
-    print(f"{out['communes']:,} communes, {out['epcis']:,} EPCIs, {out['departements']} départements: "
-          f"{out['bytes'] / 2**20:,.0f} MiB written to {args.folder} in {out['seconds']:.0f} s")
+    print(
+        f"{out['communes']:,} communes, {out['epcis']:,} EPCIs, {out['departements']} départements: "
+        f"{out['bytes'] / 2**20:,.0f} MiB written to {args.folder} in {out['seconds']:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -53,21 +53,44 @@ def timed(args: list[str], name: str, cwd: Path, profile: Path | None = None) ->
         return measured
     stats = cwd / f".{name}.time"
     start = time.perf_counter()
-    run = subprocess.run(["/usr/bin/time", "-o", str(stats), "-f", "%e %U %S %M", *command], cwd=cwd, env=_env(),
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        ["/usr/bin/time", "-o", str(stats), "-f", "%e %U %S %M", *command],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - start
     if run.returncode != 0:
         raise SystemExit(f"{name} failed ({run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}")
     _, user, system, rss_kib = stats.read_text().split()[-4:]
     stats.unlink()
-    return {"step": name, "wall_s": wall, "cpu_s": float(user) + float(system), "peak_mib": int(rss_kib) / 1024,
-            "stdout": run.stdout}
+    return {
+        "step": name,
+        "wall_s": wall,
+        "cpu_s": float(user) + float(system),
+        "peak_mib": int(rss_kib) / 1024,
+        "stdout": run.stdout,
+    }
 
 
 def profiled(args: list[str], cwd: Path, out: Path) -> None:
     """`args` under py-spy (raw stacks at 50 Hz, subprocesses included), not timed."""
-    pyspy = [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "-r", "50", "-f", "raw",
-             "-o", str(out), "--", sys.executable, *args]
+    pyspy = [
+        str(Path(sys.executable).parent / "py-spy"),
+        "record",
+        "--subprocesses",
+        "-r",
+        "50",
+        "-f",
+        "raw",
+        "-o",
+        str(out),
+        "--",
+        sys.executable,
+        *args,
+    ]
     subprocess.run(pyspy, cwd=cwd, env=_env(), capture_output=True, check=False)
 
 
@@ -185,17 +208,27 @@ def refresh_steps(work: Path, url: str, profile: bool) -> list[dict]:
     assert "Nothing new" in again["stdout"], again["stdout"][-500:]
     if profile:  # another cold refresh, into a store of its own, under py-spy
         shutil.rmtree(work / "data-profiled", ignore_errors=True)
-        profiled(cli("refresh", "--mirror", url, "--data-dir", "data-profiled", "--out", "pub-profiled"), work,
-                 work / "refresh.pyspy.txt")
+        profiled(
+            cli("refresh", "--mirror", url, "--data-dir", "data-profiled", "--out", "pub-profiled"),
+            work,
+            work / "refresh.pyspy.txt",
+        )
         shutil.rmtree(work / "data-profiled", ignore_errors=True)
     return [cold, again]
 
 
 def territory_steps(work: Path, epci: str, profile: bool) -> list[dict]:
-    report = timed(cli("report", "--epci", epci, "--refresh", "never", "--data-dir", "data", "--out", "pub"),
-                   "report, one EPCI", work)
-    one = timed(cli("indicators", "--epci", epci, "--data-dir", "data", "--out", "out"), "indicators, one EPCI",
-                work, work / "indicators.pyspy.txt" if profile else None)
+    report = timed(
+        cli("report", "--epci", epci, "--refresh", "never", "--data-dir", "data", "--out", "pub"),
+        "report, one EPCI",
+        work,
+    )
+    one = timed(
+        cli("indicators", "--epci", epci, "--data-dir", "data", "--out", "out"),
+        "indicators, one EPCI",
+        work,
+        work / "indicators.pyspy.txt" if profile else None,
+    )
     france = timed(cli("indicators", "--all", "--data-dir", "data", "--out", "out"), "indicators, France", work)
     return [report, one, france]
 
@@ -203,8 +236,18 @@ def territory_steps(work: Path, epci: str, profile: bool) -> list[dict]:
 def national_steps(work: Path, epcis: list[str]) -> list[dict]:
     steps = []
     for workers in (1, 2):
-        args = cli("national", "--dask", "--workers", str(workers), "--no-departements", "--data-dir", "data",
-                   "--out", f"pub-national-{workers}", *[a for e in epcis for a in ("--epci", e)])
+        args = cli(
+            "national",
+            "--dask",
+            "--workers",
+            str(workers),
+            "--no-departements",
+            "--data-dir",
+            "data",
+            "--out",
+            f"pub-national-{workers}",
+            *[a for e in epcis for a in ("--epci", e)],
+        )
         steps.append(timed(args, f"national, {len(epcis)} EPCIs, {workers} Dask worker(s)", work))
     return steps
 
@@ -223,8 +266,10 @@ def print_table(steps: list[dict], floor: dict) -> None:
     """Each step against the floor, by wall time and by CPU time (steadier on a shared machine)."""
     print(f"\n{'step':<42} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'x floor wall':>13} {'x floor CPU':>12}")
     for s in steps:
-        print(f"{s['step']:<42} {s['wall_s']:>8.2f} {s['cpu_s']:>8.2f} {s['peak_mib']:>9,.0f} "
-              f"{s['wall_s'] / floor['wall_s']:>13.2f} {s['cpu_s'] / floor['cpu_s']:>12.2f}")
+        print(
+            f"{s['step']:<42} {s['wall_s']:>8.2f} {s['cpu_s']:>8.2f} {s['peak_mib']:>9,.0f} "
+            f"{s['wall_s'] / floor['wall_s']:>13.2f} {s['cpu_s'] / floor['cpu_s']:>12.2f}"
+        )
     print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
@@ -251,15 +296,19 @@ def main() -> None:
     floor = python_step("parse floor", FLOOR, work, str(work / "mirror"))
     # the floor is the parse itself: the interpreter's start is part of every command, not of the floor
     floor |= {"process_wall_s": floor["wall_s"], "wall_s": floor["inner_s"], "cpu_s": floor["inner_cpu_s"]}
-    print(f"floor: {floor['files']} files, {floor['bytes'] / 2**20:,.0f} MiB served, {floor['rows']:,} rows read "
-          f"in {floor['inner_s']:.2f} s ({floor['process_wall_s']:.2f} s with the interpreter), {floor['peak_mib']:,.0f} MiB")
+    print(
+        f"floor: {floor['files']} files, {floor['bytes'] / 2**20:,.0f} MiB served, {floor['rows']:,} rows read "
+        f"in {floor['inner_s']:.2f} s ({floor['process_wall_s']:.2f} s with the interpreter), {floor['peak_mib']:,.0f} MiB"
+    )
     with serve(work / "mirror") as mirror:
         download = python_step("download over loopback", DOWNLOAD, work, mirror.url)
         steps = [floor, download, *refresh_steps(work, mirror.url, args.profile)]
     table = python_step("table of France (slow path + cache)", TABLE, work, str(work / "data"))
-    print(f"table: {table['rows']:,} rows; inputs loaded in {table['load_s']:.2f} s, computed in "
-          f"{table['compute_s']:.2f} s ({table['compute_cpu_s']:.2f} s CPU), read from the cache in "
-          f"{table['cached_read_s'] or 0:.2f} s; cache equals slow path: {table['cached_equals_slow_path']}")
+    print(
+        f"table: {table['rows']:,} rows; inputs loaded in {table['load_s']:.2f} s, computed in "
+        f"{table['compute_s']:.2f} s ({table['compute_cpu_s']:.2f} s CPU), read from the cache in "
+        f"{table['cached_read_s'] or 0:.2f} s; cache equals slow path: {table['cached_equals_slow_path']}"
+    )
     if table["cached_equals_slow_path"] is False:
         raise SystemExit("the cached table differs from the slow path")
     sample = sample_epcis(work / "data", args.sample)
@@ -269,8 +318,9 @@ def main() -> None:
     checked = check(work, sample)
     print(f"checked against the slow path: {checked['checked']} EPCIs ({', '.join(sample)}), all equal")
     print_table(steps, floor)
-    (work / "results.json").write_text(json.dumps([{k: v for k, v in s.items() if k != "stdout"} for s in steps],
-                                                  indent=2), encoding="utf-8")
+    (work / "results.json").write_text(
+        json.dumps([{k: v for k, v in s.items() if k != "stdout"} for s in steps], indent=2), encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

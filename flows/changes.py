@@ -27,8 +27,11 @@ def write_changes(publish_dir: str, name: str, draft_folder: str, version: str) 
     if result is None:
         return None
     get_run_logger().info("diff with the previous version: %s", result.summary.replace("\n", " | "))
-    return {"lines": D.summary_lines(result.diff, result.old, result.new), "page": result.page.name,
-            "files": [p.name for p in result.paths.values()]}
+    return {
+        "lines": D.summary_lines(result.diff, result.old, result.new),
+        "page": result.page.name,
+        "files": [p.name for p in result.paths.values()],
+    }
 
 
 def changes_artifact(name: str, folder: Path, changes: dict | None) -> None:
@@ -36,6 +39,8 @@ def changes_artifact(name: str, folder: Path, changes: dict | None) -> None:
     if changes is None:
         return
     key = "changements-" + re.sub(r"[^a-z0-9]+", "-", name.split("/", 1)[-1].lower()).strip("-")
-    create_markdown_artifact(key=key, markdown=D.summary_markdown(changes["lines"], folder / changes["page"],
-                                                                  changes["files"]),
-                             description="What changed since the previous version of this publication")
+    create_markdown_artifact(
+        key=key,
+        markdown=D.summary_markdown(changes["lines"], folder / changes["page"], changes["files"]),
+        description="What changed since the previous version of this publication",
+    )

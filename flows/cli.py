@@ -35,7 +35,9 @@ app = typer.Typer(
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Store folder (raw downloads, staged tables, manifest). Default: $ABS_DATA_DIR or ./data."),
+    typer.Option(
+        "--data-dir", help="Store folder (raw downloads, staged tables, manifest). Default: $ABS_DATA_DIR or ./data."
+    ),
 ]
 
 
@@ -48,10 +50,14 @@ def _store(data_dir: Path | None):
 def _print_report(report) -> None:
     rows = report.table()
     header = ("source", "vintage", "rows", "secret cells", "download", "status")
-    cells = [(r["source"], r["vintage"], _fmt(r["rows"]), _fmt(r["secret_cells"]), r["download"], r["status"])
-             for r in rows]
+    cells = [
+        (r["source"], r["vintage"], _fmt(r["rows"]), _fmt(r["secret_cells"]), r["download"], r["status"]) for r in rows
+    ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *cells)]
-    line = lambda values: "  ".join(str(v).ljust(w) for v, w in zip(values, widths))
+
+    def line(values):
+        return "  ".join(str(v).ljust(w) for v, w in zip(values, widths))
+
     typer.echo(line(header))
     typer.echo(line("-" * w for w in widths))
     for c in cells:
@@ -69,28 +75,49 @@ def _fmt(n) -> str:
 
 PublishDir = Annotated[
     Path | None,
-    typer.Option("--out", help="Publication folder (versioned folders and a `latest` link). Default: $ABS_PUBLISH_DIR "
-                               "or ./publication."),
+    typer.Option(
+        "--out",
+        help="Publication folder (versioned folders and a `latest` link). Default: $ABS_PUBLISH_DIR or ./publication.",
+    ),
 ]
 Mirror = Annotated[str | None, typer.Option(help="Fetch https://HOST/PATH as MIRROR/HOST/PATH (also $ABS_MIRROR).")]
-Baseline = Annotated[int | None, typer.Option(
-    "--baseline", help="Year every evolution of the series starts from (the first year of the current CTG, e.g. "
-                       "2022). Default: the oldest year every yearly source holds.")]
-FlowRun = Annotated[bool, typer.Option("--flow", help="Run as a Prefect flow run (on the configured server, else on a "
-                                         "temporary local one). Default: a flow run only when PREFECT_API_URL is set.")]
+Baseline = Annotated[
+    int | None,
+    typer.Option(
+        "--baseline",
+        help="Year every evolution of the series starts from (the first year of the current CTG, e.g. "
+        "2022). Default: the oldest year every yearly source holds.",
+    ),
+]
+FlowRun = Annotated[
+    bool,
+    typer.Option(
+        "--flow",
+        help="Run as a Prefect flow run (on the configured server, else on a "
+        "temporary local one). Default: a flow run only when PREFECT_API_URL is set.",
+    ),
+]
 
 
 @app.command()
 def refresh(
-    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Refresh only this source (repeatable).")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Refresh only this source (repeatable).")
+    ] = None,
     mirror: Mirror = None,
     force: Annotated[bool, typer.Option(help="Stage again even when upstream files are unchanged.")] = False,
-    publish: Annotated[bool, typer.Option(help="Publish the national indicator tables when every source staged.")] = True,
+    publish: Annotated[
+        bool, typer.Option(help="Publish the national indicator tables when every source staged.")
+    ] = True,
     data_dir: DataDir = None,
     out: PublishDir = None,
-    accept_drop: Annotated[list[str] | None, typer.Option(
-        "--accept-drop", help="Stage this source even if its file covers less of the geography than declared or "
-                              "has fewer rows than the previous staging (repeatable; recorded in the manifest)."),
+    accept_drop: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accept-drop",
+            help="Stage this source even if its file covers less of the geography than declared or "
+            "has fewer rows than the previous staging (repeatable; recorded in the manifest).",
+        ),
     ] = None,
     flow: FlowRun = False,
 ) -> None:
@@ -109,8 +136,15 @@ def refresh(
     from sources.refresh import RefreshFailed
 
     store = _store(data_dir)
-    options = {"sources": source or None, "mirror": mirror, "force": force, "publish": publish,
-               "data_dir": str(store.root), "publish_dir": _opt(out), "accept_drop": accept_drop or None}
+    options = {
+        "sources": source or None,
+        "mirror": mirror,
+        "force": force,
+        "publish": publish,
+        "data_dir": str(store.root),
+        "publish_dir": _opt(out),
+        "accept_drop": accept_drop or None,
+    }
     state = None
     if wants_flow(flow):
         from flows.refresh import refresh as refresh_flow
@@ -139,15 +173,22 @@ def refresh(
 @app.command()
 def indicators(
     epci: Annotated[str | None, typer.Option(help="SIREN of the EPCI (9 digits).")] = None,
-    commune: Annotated[str | None, typer.Option(help="Code of one commune (its ABS), or of an arrondissement "
-                                                "of Paris, Lyon or Marseille.")] = None,
+    commune: Annotated[
+        str | None,
+        typer.Option(help="Code of one commune (its ABS), or of an arrondissement of Paris, Lyon or Marseille."),
+    ] = None,
     communes: Annotated[str | None, typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
     name: Annotated[str | None, typer.Option(help="Name of the custom territory (with --communes).")] = None,
     all_levels: Annotated[bool, typer.Option("--all", help="Every commune, EPCI, département and France.")] = False,
     out: Annotated[Path, typer.Option(help="Output folder of the exports.")] = Path("out"),
     data_dir: DataDir = None,
-    series: Annotated[bool, typer.Option("--series", help="Export every year of each indicator (a long table "
-                                         "with a year column) instead of the latest year.")] = False,
+    series: Annotated[
+        bool,
+        typer.Option(
+            "--series",
+            help="Export every year of each indicator (a long table with a year column) instead of the latest year.",
+        ),
+    ] = False,
     baseline: Baseline = None,
 ) -> None:
     """Compute the needs indicators and write them as Parquet, CSV (;, UTF-8 BOM) and XLSX with definitions."""
@@ -157,7 +198,9 @@ def indicators(
         raise typer.BadParameter("give exactly one of --epci, --commune, --communes or --all")
     if baseline is not None and not series:
         _refuse("--baseline anchors the evolutions of the series: add --series")
-    territory = None if all_levels else _territory(epci, commune, communes, (name or "Territoire") if communes else None)
+    territory = (
+        None if all_levels else _territory(epci, commune, communes, (name or "Territoire") if communes else None)
+    )
     _check_folder(out, "--out")
     try:
         if series:
@@ -249,9 +292,11 @@ def _check_staged(data_dir: Path | None) -> None:
     store = _store(data_dir)
     missing = missing_sources(store)
     if missing:
-        _refuse(f"--refresh never, but {len(missing)} source(s) were never staged in the store {store.root} "
-                f"({', '.join(missing)}): run `abs-diag refresh --data-dir {store.root}` first, "
-                f"or leave out --refresh never")
+        _refuse(
+            f"--refresh never, but {len(missing)} source(s) were never staged in the store {store.root} "
+            f"({', '.join(missing)}): run `abs-diag refresh --data-dir {store.root}` first, "
+            f"or leave out --refresh never"
+        )
 
 
 def _check_reachable(sources: list[str] | None, mirror: str | None) -> None:
@@ -331,22 +376,34 @@ def _check_in_geography(data_dir: Path | None, **codes: list[str]) -> None:
 @app.command()
 def report(
     epci: Annotated[str | None, typer.Option(help="SIREN of the EPCI (9 digits).")] = None,
-    commune: Annotated[str | None, typer.Option(help="Code of one commune (its ABS), or of an arrondissement "
-                                                "of Paris, Lyon or Marseille.")] = None,
+    commune: Annotated[
+        str | None,
+        typer.Option(help="Code of one commune (its ABS), or of an arrondissement of Paris, Lyon or Marseille."),
+    ] = None,
     communes: Annotated[str | None, typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
     name: Annotated[str | None, typer.Option(help="Name of the custom territory (with --communes).")] = None,
-    refresh_first: Annotated[str, typer.Option("--refresh", help="missing (refresh first if a source was never "
-                                               "staged), always or never.")] = "missing",
+    refresh_first: Annotated[
+        str, typer.Option("--refresh", help="missing (refresh first if a source was never staged), always or never.")
+    ] = "missing",
     mirror: Mirror = None,
     demo: Annotated[bool, typer.Option(help="Mark the report as built on synthetic demo data.")] = False,
     data_dir: DataDir = None,
     out: PublishDir = None,
     baseline: Baseline = None,
-    evaluation: Annotated[Path | None, typer.Option(
-        "--evaluation", help="CSV or YAML file of the indicators the CTG follows (indicateur, cible, sens, "
-                             "communes). Default: a set per theme.")] = None,
-    similar: Annotated[str | None, typer.Option(help="SIRENs of the EPCIs to compare the territory with, "
-                                                "comma-separated (default: chosen by size class).")] = None,
+    evaluation: Annotated[
+        Path | None,
+        typer.Option(
+            "--evaluation",
+            help="CSV or YAML file of the indicators the CTG follows (indicateur, cible, sens, "
+            "communes). Default: a set per theme.",
+        ),
+    ] = None,
+    similar: Annotated[
+        str | None,
+        typer.Option(
+            help="SIRENs of the EPCIs to compare the territory with, comma-separated (default: chosen by size class)."
+        ),
+    ] = None,
     flow: FlowRun = False,
 ) -> None:
     """Build and publish the diagnostic report of one territory (the `diagnostic` flow's steps, in this process
@@ -362,8 +419,16 @@ def report(
     _check_in_geography(data_dir, **territory.codes())
     _check_baseline(data_dir, baseline)
     _check_in_geography(data_dir, epcis=list(similar_codes), communes=[], departements=[])
-    options = {"data_dir": _opt(data_dir), "publish_dir": _opt(out), "mirror": mirror, "refresh": refresh_first,
-               "demo": demo, "baseline": baseline, "evaluation": items, "similar": similar_codes}
+    options = {
+        "data_dir": _opt(data_dir),
+        "publish_dir": _opt(out),
+        "mirror": mirror,
+        "refresh": refresh_first,
+        "demo": demo,
+        "baseline": baseline,
+        "evaluation": items,
+        "similar": similar_codes,
+    }
     if not wants_flow(flow):
         from flows import local
 
@@ -413,7 +478,9 @@ def national(
     departement: Annotated[list[str] | None, typer.Option(help="Only this département (repeatable).")] = None,
     no_departements: Annotated[bool, typer.Option("--no-departements", help="EPCI reports only.")] = False,
     dask: Annotated[bool, typer.Option(help="Run the batches on a Dask cluster (local unless --address).")] = False,
-    address: Annotated[str | None, typer.Option(help="Scheduler of an existing Dask cluster (tcp://host:8786).")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Scheduler of an existing Dask cluster (tcp://host:8786).")
+    ] = None,
     workers: Annotated[int, typer.Option(help="Threads, or workers of a local Dask cluster.")] = 4,
     batch_size: Annotated[int, typer.Option(help="Territories per task.")] = 25,
     demo: Annotated[bool, typer.Option(help="Mark the reports as built on synthetic demo data.")] = False,
@@ -428,8 +495,13 @@ def national(
     from sources.codes import check_departement, check_siren
 
     if dask or address:
-        runner = _validated(TaskRunnerSpec, {"n_workers": "--workers", "address": "--address"},
-                            kind="dask", address=address, n_workers=workers)
+        runner = _validated(
+            TaskRunnerSpec,
+            {"n_workers": "--workers", "address": "--address"},
+            kind="dask",
+            address=address,
+            n_workers=workers,
+        )
     else:
         runner = _validated(TaskRunnerSpec, {"max_workers": "--workers"}, max_workers=workers)
     if not 1 <= batch_size <= 1000:
@@ -446,18 +518,29 @@ def national(
     from flows.national import national as national_flow
 
     with command_session():
-        state = national_flow(runner=runner, epcis=epci or None,
-                              departements=[] if no_departements else (departement or None),
-                              batch_size=batch_size, data_dir=_opt(data_dir), publish_dir=_opt(out), mirror=mirror,
-                              demo=demo, return_state=True)
+        state = national_flow(
+            runner=runner,
+            epcis=epci or None,
+            departements=[] if no_departements else (departement or None),
+            batch_size=batch_size,
+            data_dir=_opt(data_dir),
+            publish_dir=_opt(out),
+            mirror=mirror,
+            demo=demo,
+            return_state=True,
+        )
     _exit_if_failed(state)
     typer.echo(state.result())
 
 
 @app.command()
 def demo(
-    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the demo store is written.")] = Path("demo-output/data"),
-    out: Annotated[Path, typer.Option("--out", help="Where the demo reports are published.")] = Path("demo-output/publication"),
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the demo store is written.")] = Path(
+        "demo-output/data"
+    ),
+    out: Annotated[Path, typer.Option("--out", help="Where the demo reports are published.")] = Path(
+        "demo-output/publication"
+    ),
 ) -> None:
     """The whole pipeline on the embedded synthetic sample, offline: the sources served by a local mirror are
     refreshed, then the report of every demo EPCI and département is built and published."""
@@ -474,8 +557,13 @@ def demo(
     with command_session():
         with serve(MIRROR_ROOT) as mirror:
             typer.echo(f"demo mirror: {mirror.url} (ABS_MIRROR)")
-            state = refresh_flow(mirror=mirror.url, data_dir=str(store.root), publish_dir=str(out.resolve()),
-                                 demo=True, return_state=True)
+            state = refresh_flow(
+                mirror=mirror.url,
+                data_dir=str(store.root),
+                publish_dir=str(out.resolve()),
+                demo=True,
+                return_state=True,
+            )
         outcome = state.result(raise_on_failure=False)
         if isinstance(outcome, RefreshFailed):
             _print_report(outcome.report)
@@ -483,8 +571,14 @@ def demo(
         _exit_if_failed(state)
         _print_report(outcome["report"])
         typer.echo(f"\nstore: {store.root}")
-        state = national_flow(runner=TaskRunnerSpec(max_workers=2), data_dir=str(store.root),
-                              publish_dir=str(out.resolve()), refresh="never", demo=True, return_state=True)
+        state = national_flow(
+            runner=TaskRunnerSpec(max_workers=2),
+            data_dir=str(store.root),
+            publish_dir=str(out.resolve()),
+            refresh="never",
+            demo=True,
+            return_state=True,
+        )
     _exit_if_failed(state)
     from reports.site import DEMO_EPCI, report_name
     from transforms.pipeline import Selection
@@ -493,20 +587,37 @@ def demo(
     typer.echo(f"index of the reports: {index}")
     typer.echo(f"report: {index.parent / report_name(Selection(epci=DEMO_EPCI))}")
 
+
 @app.command()
 def diff(
     epci: Annotated[str | None, typer.Option(help="SIREN of the EPCI whose reports to compare.")] = None,
     commune: Annotated[str | None, typer.Option(help="Code of the commune whose reports to compare.")] = None,
     communes: Annotated[str | None, typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
     name: Annotated[str | None, typer.Option(help="Name of the custom territory (with --communes).")] = None,
-    national_tables: Annotated[bool, typer.Option("--national", help="The national publication (France's table).")] = False,
-    publication: Annotated[str | None, typer.Option(help="A publication by its folder name: indicateurs, national, "
-                                                         "national-partiel, territoires/epci-SIREN...")] = None,
-    from_version: Annotated[str | None, typer.Option("--from", help="The earlier version (a version name, `latest` "
-                                                     "or a version folder). Default: the one before --to.")] = None,
+    national_tables: Annotated[
+        bool, typer.Option("--national", help="The national publication (France's table).")
+    ] = False,
+    publication: Annotated[
+        str | None,
+        typer.Option(
+            help="A publication by its folder name: indicateurs, national, national-partiel, territoires/epci-SIREN..."
+        ),
+    ] = None,
+    from_version: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="The earlier version (a version name, `latest` or a version folder). Default: the one before --to.",
+        ),
+    ] = None,
     to_version: Annotated[str | None, typer.Option("--to", help="The later version. Default: latest.")] = None,
-    threshold: Annotated[list[str] | None, typer.Option(help="UNIT=NUMBER or INDICATOR=NUMBER: the smallest move "
-                                                        "listed (repeatable; default transforms/diff_thresholds.toml).")] = None,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="UNIT=NUMBER or INDICATOR=NUMBER: the smallest move "
+            "listed (repeatable; default transforms/diff_thresholds.toml)."
+        ),
+    ] = None,
     output: Annotated[Path, typer.Option(help="Folder of the page and exports.")] = Path("changements"),
     out: PublishDir = None,
 ) -> None:
@@ -518,8 +629,10 @@ def diff(
 
     given = sum(bool(x) for x in (epci, commune, communes, national_tables, publication))
     if given != 1 and not (given == 0 and from_version and to_version):
-        _refuse("give one of --epci, --commune, --communes, --national or --publication "
-                "(or two version folders with --from and --to)")
+        _refuse(
+            "give one of --epci, --commune, --communes, --national or --publication "
+            "(or two version folders with --from and --to)"
+        )
     try:
         rules = Thresholds.load().overridden(threshold or [], {i.id for i in all_indicators()})
     except ValueError as exc:
@@ -547,6 +660,8 @@ def _diff_publication(epci, commune, communes, name, national_tables, publicatio
         return publication.strip("/"), f"« {publication} »"
     territory = _territory(epci, commune, communes, name)
     return territory.publication_name(), territory.label
+
+
 def _run_locally(function, *args, **kwargs):
     """`function` of `flows.local` under the command's signal handling, its log lines on stderr; an error is one
     line and exit 1, as a failed flow run is (a refresh's `RefreshFailed` is returned, for its report)."""

@@ -13,9 +13,10 @@ from prefect.runtime import flow_run
 
 from flows.local import LOCK_TIMEOUT, THREADS, flow_settings  # noqa: F401 (the flows import them from here)
 from sources import refresh as sources_refresh
-from storage.publication import Publication
 from sources.refresh import RefreshFailed, RefreshReport
+from storage.publication import Publication
 from storage.store import Store
+
 
 def open_store(data_dir: str | None) -> Store:
     return Store(Path(data_dir)) if data_dir else Store()
@@ -27,8 +28,12 @@ def publication(publish_dir: str | None, name: str) -> Publication:
 
 def run_about(**parameters) -> dict:
     """What publication.json records of the run that wrote it."""
-    return {"flow": flow_run.flow_name, "flow_run_id": flow_run.id, "flow_run_name": flow_run.name,
-            "parameters": parameters}
+    return {
+        "flow": flow_run.flow_name,
+        "flow_run_id": flow_run.id,
+        "flow_run_name": flow_run.name,
+        "parameters": parameters,
+    }
 
 
 def exception_of(future: PrefectFuture) -> BaseException | None:
@@ -49,8 +54,9 @@ def prepare_store(policy: str, data_dir: str | None, mirror: str | None, budget:
     each file may spend retrying."""
     store = open_store(data_dir)
     try:
-        report = sources_refresh.ensure_staged(store, policy, mirror, lock_timeout=LOCK_TIMEOUT, threads=THREADS,
-                                               budget=budget)
+        report = sources_refresh.ensure_staged(
+            store, policy, mirror, lock_timeout=LOCK_TIMEOUT, threads=THREADS, budget=budget
+        )
     except RefreshFailed as exc:
         refresh_artifacts(exc.report, [f"Nothing published: {exc}."])
         raise
@@ -60,9 +66,13 @@ def prepare_store(policy: str, data_dir: str | None, mirror: str | None, budget:
 
 
 def refresh_artifacts(report: RefreshReport, outcome: list[str]) -> None:
-    create_markdown_artifact(key="refresh-summary", markdown=sources_refresh.summary_markdown(report, outcome),
-                             description="Per source: vintage, rows, secret cells, download, what changed")
+    create_markdown_artifact(
+        key="refresh-summary",
+        markdown=sources_refresh.summary_markdown(report, outcome),
+        description="Per source: vintage, rows, secret cells, download, what changed",
+    )
     rows = sources_refresh.failure_rows(report)
     if rows:
-        create_table_artifact(key="refresh-failures", table=rows,
-                              description="Sources that could not be staged: broken rules or errors")
+        create_table_artifact(
+            key="refresh-failures", table=rows, description="Sources that could not be staged: broken rules or errors"
+        )

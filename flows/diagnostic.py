@@ -35,14 +35,31 @@ def check_codes(territory: Territory, data_dir: str) -> None:
 
 
 @task(name="build-report", cache_policy=NO_CACHE)
-def build_report(territory: Territory, data_dir: str, out_dir: str, demo: bool, baseline: int | None = None,
-                 evaluation: list[EvaluationItem] | None = None,
-                 similar: tuple[str, ...] = ()) -> dict[str, list[str]]:
+def build_report(
+    territory: Territory,
+    data_dir: str,
+    out_dir: str,
+    demo: bool,
+    baseline: int | None = None,
+    evaluation: list[EvaluationItem] | None = None,
+    similar: tuple[str, ...] = (),
+) -> dict[str, list[str]]:
     """The report, its index and exports, as paths relative to `out_dir` (the draft is renamed on commit)."""
     out = Path(out_dir)
-    site = reports_site.build_site(open_store(data_dir), [territory], out, demo=demo, generated_at=datetime.now(UTC),
-                                   baseline=baseline, evaluation=tuple(evaluation or ()), similar=similar)
-    relative = lambda paths: [str(Path(p).relative_to(out)) for p in paths]
+    site = reports_site.build_site(
+        open_store(data_dir),
+        [territory],
+        out,
+        demo=demo,
+        generated_at=datetime.now(UTC),
+        baseline=baseline,
+        evaluation=tuple(evaluation or ()),
+        similar=similar,
+    )
+
+    def relative(paths):
+        return [str(Path(p).relative_to(out)) for p in paths]
+
     return {"reports": relative(site.reports), "index": relative([site.index]), "exports": relative(site.exports)}
 
 
@@ -73,21 +90,32 @@ def diagnostic(
     key = artifact_key(pub.name)
 
     def not_published(error: BaseException, failed: Path) -> None:
-        create_markdown_artifact(key=key, markdown=(
-            f"# Diagnostic of {territory.label}: not published\n\n```\n{error}\n```\n\n"
-            f"- The partial output is set aside in `{failed}`.\n- Previous publication kept: {describe(pub)}.\n"))
+        create_markdown_artifact(
+            key=key,
+            markdown=(
+                f"# Diagnostic of {territory.label}: not published\n\n```\n{error}\n```\n\n"
+                f"- The partial output is set aside in `{failed}`.\n- Previous publication kept: {describe(pub)}.\n"
+            ),
+        )
 
-    about = run_about(territory=territory.model_dump(exclude_none=True), demo=demo, baseline=baseline,
-                      evaluation=[item.model_dump() for item in evaluation or []])
+    about = run_about(
+        territory=territory.model_dump(exclude_none=True),
+        demo=demo,
+        baseline=baseline,
+        evaluation=[item.model_dump() for item in evaluation or []],
+    )
     with pub.publishing(about, on_failure=not_published) as draft:
         get_run_logger().info("diagnostic of %s into %s", territory.label, draft.path)
-        built = build_report(territory, root, str(draft.path), demo, baseline, evaluation,
-                             tuple(similar))
+        built = build_report(territory, root, str(draft.path), demo, baseline, evaluation, tuple(similar))
         changes = write_changes(str(settings.publish_dir), pub.name, str(draft.path), draft.version)
     report = draft.path / built["reports"][0]
     changes_artifact(pub.name, draft.path, changes)
-    create_link_artifact(key=key, link=report.as_uri(), link_text=f"Diagnostic {territory.label}",
-                         description=f"Published in {draft.path}; `latest` points to it")
+    create_link_artifact(
+        key=key,
+        link=report.as_uri(),
+        link_text=f"Diagnostic {territory.label}",
+        description=f"Published in {draft.path}; `latest` points to it",
+    )
     get_run_logger().info("published %s", report)
     return str(report)
 

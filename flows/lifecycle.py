@@ -55,11 +55,14 @@ def exit_code(signum: int) -> int:
 
 
 def interrupted_message(signum: int) -> str:
-    return (f"interrupted by {signal.Signals(signum).name}: stopped. Staged tables and published versions are "
-            "intact; an unfinished publication draft is set aside by the next run.")
+    return (
+        f"interrupted by {signal.Signals(signum).name}: stopped. Staged tables and published versions are "
+        "intact; an unfinished publication draft is set aside by the next run."
+    )
 
 
 # -- the temporary Prefect server ------------------------------------------------------------------------------
+
 
 class Server:
     """Prefect's API server in a child process that dies with this one."""
@@ -83,22 +86,50 @@ class Server:
             if self.process.returncode != 3:  # uvicorn's exit code when the port is taken
                 break
         self.kill()
-        raise ServerFailed(f"Prefect's temporary server did not start within {timeout:.0f} s "
-                           f"(exit code {self.process.returncode}); its log: {self.keep_log()}\n{self.log_tail()}")
+        raise ServerFailed(
+            f"Prefect's temporary server did not start within {timeout:.0f} s "
+            f"(exit code {self.process.returncode}); its log: {self.keep_log()}\n{self.log_tail()}"
+        )
 
     def _spawn(self) -> subprocess.Popen:
         import prefect
         from prefect.settings import get_current_settings
 
-        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-               "PREFECT__SERVER_FINAL": "1", **get_current_settings().to_environment_variables(exclude_unset=True)}
+        env = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+            **get_current_settings().to_environment_variables(exclude_unset=True),
+        }
         env.pop("PREFECT_API_URL", None)
-        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
-                   "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--log-level", "error", "--lifespan", "on"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            str(prefect.__module_path__.parent),
+            "--factory",
+            "prefect.server.api.server:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "error",
+            "--lifespan",
+            "on",
+        ]
         # its own session: a Ctrl-C in the terminal reaches the command, which stops the server in order
-        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-                                start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
+        return subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
+        )
 
     def _wait_healthy(self, deadline: float) -> bool:
         while time.monotonic() < deadline:
@@ -227,6 +258,7 @@ def _restore_env(name: str, value: str | None) -> None:
 
 
 # -- signals ---------------------------------------------------------------------------------------------------
+
 
 class _Watcher:
     """Woken by the signal itself; ends the process GRACE_SECONDS later unless the main thread is done first."""

@@ -37,12 +37,16 @@ LOGGERS = ("sources", "transforms", "reports", "storage", "flows")  # what a flo
 def flow_settings(data_dir: str | None, publish_dir: str | None, mirror: str | None) -> Settings:
     """The settings a flow runs with, read once at its entry: its parameters where given, else the environment
     (ABS_DATA_DIR, ABS_PUBLISH_DIR, ABS_MIRROR, ABS_RETRY_BUDGET). An empty mirror means none, as before."""
-    given = {"data_dir": Path(data_dir) if data_dir else None,
-             "publish_dir": Path(publish_dir) if publish_dir else None, "mirror": mirror}
+    given = {
+        "data_dir": Path(data_dir) if data_dir else None,
+        "publish_dir": Path(publish_dir) if publish_dir else None,
+        "mirror": mirror,
+    }
     return load_settings().model_copy(update={name: value for name, value in given.items() if value is not None})
 
 
 # -- when Prefect is used ------------------------------------------------------------------------------------------
+
 
 def prefect_configured() -> bool:
     """A Prefect server is configured: PREFECT_API_URL in the environment, or in the active profile of
@@ -70,8 +74,9 @@ def console_logging() -> Iterator[None]:
     which the command sets to WARNING unless given): a retry wait or a store lock wait is said as it happens."""
     level = os.environ.get("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING").upper()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s",
-                                           datefmt="%H:%M:%S"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", datefmt="%H:%M:%S")
+    )
     loggers = [logging.getLogger(name) for name in LOGGERS]
     previous = [(lg.level, lg.propagate) for lg in loggers]
     for lg in loggers:
@@ -94,9 +99,18 @@ def run_about(flow: str, **parameters) -> dict:
 
 # -- the diagnostic of one territory (flows.diagnostic.diagnostic) --------------------------------------------------
 
-def diagnostic(territory, data_dir: str | None = None, publish_dir: str | None = None, mirror: str | None = None,
-               refresh: str = "missing", demo: bool = False, baseline: int | None = None,
-               evaluation: list | None = None, similar: tuple[str, ...] = ()) -> str:
+
+def diagnostic(
+    territory,
+    data_dir: str | None = None,
+    publish_dir: str | None = None,
+    mirror: str | None = None,
+    refresh: str = "missing",
+    demo: bool = False,
+    baseline: int | None = None,
+    evaluation: list | None = None,
+    similar: tuple[str, ...] = (),
+) -> str:
     """Build and publish the diagnostic of `territory`, as the `diagnostic` flow does (with the diff against the
     previous version written beside it); returns the report's path."""
     from datetime import UTC, datetime
@@ -109,23 +123,42 @@ def diagnostic(territory, data_dir: str | None = None, publish_dir: str | None =
 
     settings = flow_settings(data_dir, publish_dir, mirror)
     store = Store(settings.data_dir)
-    sources_refresh.ensure_staged(store, refresh, settings.mirror, lock_timeout=LOCK_TIMEOUT, threads=THREADS,
-                                  budget=settings.retry_budget)
+    sources_refresh.ensure_staged(
+        store, refresh, settings.mirror, lock_timeout=LOCK_TIMEOUT, threads=THREADS, budget=settings.retry_budget
+    )
     problems = unknown_codes(store, **territory.codes())
     if problems:
         raise ValueError("; ".join(problems))
     pub = Publication(settings.publish_dir, territory.publication_name())
 
     def not_published(error: BaseException, failed: Path) -> None:
-        log.error("diagnostic of %s not published: %s; partial output set aside in %s; previous publication "
-                  "kept: %s", territory.label, error, failed, describe(pub))
+        log.error(
+            "diagnostic of %s not published: %s; partial output set aside in %s; previous publication kept: %s",
+            territory.label,
+            error,
+            failed,
+            describe(pub),
+        )
 
-    about = run_about("diagnostic", territory=territory.model_dump(exclude_none=True), demo=demo, baseline=baseline,
-                      evaluation=[item.model_dump() for item in evaluation or []])
+    about = run_about(
+        "diagnostic",
+        territory=territory.model_dump(exclude_none=True),
+        demo=demo,
+        baseline=baseline,
+        evaluation=[item.model_dump() for item in evaluation or []],
+    )
     with pub.publishing(about, on_failure=not_published) as draft:
         log.info("diagnostic of %s into %s", territory.label, draft.path)
-        site = reports_site.build_site(store, [territory], draft.path, demo=demo, generated_at=datetime.now(UTC),
-                                       baseline=baseline, evaluation=tuple(evaluation or ()), similar=tuple(similar))
+        site = reports_site.build_site(
+            store,
+            [territory],
+            draft.path,
+            demo=demo,
+            generated_at=datetime.now(UTC),
+            baseline=baseline,
+            evaluation=tuple(evaluation or ()),
+            similar=tuple(similar),
+        )
         name = site.reports[0].name
         write_changes(pub, draft)
     report = draft.path / name  # draft.path is the version folder once committed
@@ -135,9 +168,18 @@ def diagnostic(territory, data_dir: str | None = None, publish_dir: str | None =
 
 # -- the refresh (flows.refresh.refresh) -------------------------------------------------------------------------
 
-def refresh(sources: list[str] | None = None, force: bool = False, mirror: str | None = None,
-            data_dir: str | None = None, publish_dir: str | None = None, publish: bool = True,
-            lock_timeout: float = LOCK_TIMEOUT, demo: bool = False, accept_drop: list[str] | None = None) -> dict:
+
+def refresh(
+    sources: list[str] | None = None,
+    force: bool = False,
+    mirror: str | None = None,
+    data_dir: str | None = None,
+    publish_dir: str | None = None,
+    publish: bool = True,
+    lock_timeout: float = LOCK_TIMEOUT,
+    demo: bool = False,
+    accept_drop: list[str] | None = None,
+) -> dict:
     """Refresh the sources and publish the national indicators, as the `refresh` flow does (same order, lock,
     publication decision and result: `report`, `published`, `publication`, `reports`); raises `RefreshFailed`
     when a source could not be staged."""
@@ -179,8 +221,16 @@ def _stage_all(store, geo_entries, others, staging: tuple):
 
     def stage_one(entry):
         try:
-            result = sources_refresh.refresh_one(entry.source, entry.vintage, type(store)(run.root), mirror=mirror,
-                                                 force=force, run=run.id, accept_drop=accept_drop, budget=budget)
+            result = sources_refresh.refresh_one(
+                entry.source,
+                entry.vintage,
+                type(store)(run.root),
+                mirror=mirror,
+                force=force,
+                run=run.id,
+                accept_drop=accept_drop,
+                budget=budget,
+            )
         except Exception as exc:  # noqa: BLE001 - as the flow's failed task: its error becomes the entry's result
             return sources_refresh.failed_result(entry.source, entry.vintage, exc)
         log.info("%s/%s: %s (%s)", entry.source, entry.vintage, result.status, result.change)
@@ -188,8 +238,9 @@ def _stage_all(store, geo_entries, others, staging: tuple):
 
     pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="refresh-source")
     try:
-        results = sources_refresh.stage_in_order(geo_entries, others, stage_one,
-                                                 lambda entries: list(pool.map(stage_one, entries)))
+        results = sources_refresh.stage_in_order(
+            geo_entries, others, stage_one, lambda entries: list(pool.map(stage_one, entries))
+        )
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         run.discard()

@@ -77,15 +77,29 @@ def france_table(data_dir: str, state: str, out_dir: str, table_path: str, demo:
 
 
 @task(name="build-reports", task_run_name="reports-{label}", cache_policy=NO_CACHE)
-def build_batch(units: list[Unit], data_dir: str, state: str, out_dir: str, table_path: str, demo: bool,
-                generated_at: datetime, label: str) -> dict:
+def build_batch(
+    units: list[Unit],
+    data_dir: str,
+    state: str,
+    out_dir: str,
+    table_path: str,
+    demo: bool,
+    generated_at: datetime,
+    label: str,
+) -> dict:
     """The batch's reports (relative to `out_dir`) from the indicator table of France at `table_path` (computed
     once by the flow), and where it ran."""
     out = Path(out_dir)
     with open_store(data_dir).pinned() as store:
         check_state(store, state)
-        site = reports_site.build_site(store, [Territory.of_unit(u.level, u.code) for u in units], out, demo=demo,
-                          generated_at=generated_at, table=Path(table_path))
+        site = reports_site.build_site(
+            store,
+            [Territory.of_unit(u.level, u.code) for u in units],
+            out,
+            demo=demo,
+            generated_at=generated_at,
+            table=Path(table_path),
+        )
     where = _where()
     get_run_logger().info("%d report(s) on %s: %s", len(site.reports), where, ", ".join(u.code for u in units))
     return {"reports": [str(p.relative_to(out)) for p in site.reports], "where": where}
@@ -110,13 +124,28 @@ def build_index(out_dir: str, demo: bool, generated_at: datetime) -> str:
 
 
 @flow(name="national-batch")
-def national_batch(unit_batches: list[list[Unit]], data_dir: str, state: str, out_dir: str, table_path: str,
-                   demo: bool, generated_at: datetime) -> dict:
+def national_batch(
+    unit_batches: list[list[Unit]],
+    data_dir: str,
+    state: str,
+    out_dir: str,
+    table_path: str,
+    demo: bool,
+    generated_at: datetime,
+) -> dict:
     """Every batch on this flow's task runner (set by `national`); fails naming every batch that failed.
     Returns the reports written and, per worker or thread, how many batches it ran."""
     labels = [f"{b[0].code}-{b[-1].code}" if len(b) > 1 else b[0].code for b in unit_batches]
-    futures = build_batch.map(unit_batches, unmapped(data_dir), unmapped(state), unmapped(out_dir),
-                              unmapped(table_path), unmapped(demo), unmapped(generated_at), labels)
+    futures = build_batch.map(
+        unit_batches,
+        unmapped(data_dir),
+        unmapped(state),
+        unmapped(out_dir),
+        unmapped(table_path),
+        unmapped(demo),
+        unmapped(generated_at),
+        labels,
+    )
     reports, where, failures = [], {}, []
     for label, future in zip(labels, futures):
         error = exception_of(future)
@@ -161,18 +190,24 @@ def national(
     get_run_logger().info("%s in %d batch(es) on %s", _count(units), len(unit_batches), runner.label)
 
     def not_published(error: BaseException, failed: Path) -> None:
-        create_markdown_artifact(key="national-summary", markdown=(
-            f"# National diagnostics: not published\n\n```\n{error}\n```\n\n"
-            f"- The partial output is set aside in `{failed}`.\n- Previous publication kept: {describe(pub)}.\n"))
+        create_markdown_artifact(
+            key="national-summary",
+            markdown=(
+                f"# National diagnostics: not published\n\n```\n{error}\n```\n\n"
+                f"- The partial output is set aside in `{failed}`.\n- Previous publication kept: {describe(pub)}.\n"
+            ),
+        )
 
-    about = run_about(runner=runner.model_dump(), epcis=epcis, departements=departements, batch_size=batch_size,
-                      demo=demo)
+    about = run_about(
+        runner=runner.model_dump(), epcis=epcis, departements=departements, batch_size=batch_size, demo=demo
+    )
     with pub.publishing(about, on_failure=not_published) as draft:
         table_path = pub.scratch_path(draft, "table.parquet")  # beside the draft: not part of the publication
         try:
             france_table(root, state, str(draft.path), str(table_path), demo)
             done = national_batch.with_options(task_runner=runner.build())(
-                unit_batches, root, state, str(draft.path), str(table_path), demo, generated_at)
+                unit_batches, root, state, str(draft.path), str(table_path), demo, generated_at
+            )
             build_index(str(draft.path), demo, generated_at)
             changes = write_changes(str(settings.publish_dir), pub.name, str(draft.path), draft.version)
         finally:
@@ -189,12 +224,20 @@ def _count(units: list[Unit]) -> str:
 
 def _published_artifacts(folder: Path, name: str, units: list[Unit], n_batches: int, runner: str, done: dict) -> None:
     index = folder / "index.html"
-    create_link_artifact(key="national-index", link=index.as_uri(), link_text="Index of the national diagnostics",
-                         description=f"{len(done['reports'])} reports published in {folder}")
+    create_link_artifact(
+        key="national-index",
+        link=index.as_uri(),
+        link_text="Index of the national diagnostics",
+        description=f"{len(done['reports'])} reports published in {folder}",
+    )
     ran_on = "".join(f"  - {where}: {n} batch(es)\n" for where, n in sorted(done["where"].items()))
-    create_markdown_artifact(key="national-summary", markdown=(
-        f"# National diagnostics\n\n- {_count(units)}: {len(done['reports'])} reports in {n_batches} batch(es) "
-        f"on {runner}:\n{ran_on}"
-        f"- Published in `{folder}` (`{name}`); `latest` points to it.\n"
-        f"- National indicator tables: `indicateurs-france.parquet`, `.csv`.\n"))
+    create_markdown_artifact(
+        key="national-summary",
+        markdown=(
+            f"# National diagnostics\n\n- {_count(units)}: {len(done['reports'])} reports in {n_batches} batch(es) "
+            f"on {runner}:\n{ran_on}"
+            f"- Published in `{folder}` (`{name}`); `latest` points to it.\n"
+            f"- National indicator tables: `indicateurs-france.parquet`, `.csv`.\n"
+        ),
+    )
     get_run_logger().info("published %s", folder)

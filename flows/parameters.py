@@ -40,8 +40,9 @@ class TaskRunnerSpec(BaseModel):
             try:
                 import prefect_dask  # noqa: F401  the optional `dask` extra
             except ImportError:
-                raise ValueError("the Dask runner needs the optional `dask` extra: "
-                                 "pip install 'abs-diag[dask]'") from None
+                raise ValueError(
+                    "the Dask runner needs the optional `dask` extra: pip install 'abs-diag[dask]'"
+                ) from None
         return self
 
     def build(self):
@@ -52,8 +53,12 @@ class TaskRunnerSpec(BaseModel):
 
         if self.address:
             return DaskTaskRunner(address=self.address)
-        cluster = {"n_workers": self.n_workers, "processes": self.processes,
-                   "threads_per_worker": self.threads_per_worker, "dashboard_address": None}
+        cluster = {
+            "n_workers": self.n_workers,
+            "processes": self.processes,
+            "threads_per_worker": self.threads_per_worker,
+            "dashboard_address": None,
+        }
         if self.processes:
             # Worker processes report their task runs to the API of this run, even a temporary (ephemeral)
             # server whose address is in no environment variable.

@@ -20,15 +20,23 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.changes import changes_artifact, write_changes
-from flows.common import (LOCK_TIMEOUT, THREADS, exception_of, flow_settings, open_store, publication,
-                          refresh_artifacts, run_about)
+from flows.common import (
+    LOCK_TIMEOUT,
+    THREADS,
+    exception_of,
+    flow_settings,
+    open_store,
+    publication,
+    refresh_artifacts,
+    run_about,
+)
 from flows.diagnostic import diagnostic
 from flows.parameters import Territory
 from sources import refresh as sources_refresh
 from sources.download import preflight
-from storage.publication import describe
 from sources.publishing import INDICATORS, failed_outcome, publish_decision, write_refresh_record
 from sources.refresh import RefreshFailed, RefreshReport, SourceResult
+from storage.publication import describe
 from transforms.pipeline import export_indicators
 
 __all__ = ["RefreshFailed", "refresh"]  # RefreshFailed: what the command catches to print the report
@@ -49,14 +57,35 @@ def retry_on_network_error(task, task_run, state) -> bool:
     return False
 
 
-@task(name="refresh-source", task_run_name="refresh-{source}-{vintage}", cache_policy=NO_CACHE,
-      retries=NETWORK_RETRIES, retry_delay_seconds=NETWORK_RETRY_DELAYS, retry_jitter_factor=RETRY_JITTER,
-      retry_condition_fn=retry_on_network_error)
-def refresh_source(source: str, vintage: str, data_dir: str, mirror: str | None, force: bool,
-                   run: str | None = None, accept_drop: list[str] | None = None,
-                   budget: float | None = None) -> SourceResult:
-    result = sources_refresh.refresh_one(source, vintage, open_store(data_dir), mirror=mirror, force=force, run=run,
-                                         accept_drop=accept_drop, budget=budget)
+@task(
+    name="refresh-source",
+    task_run_name="refresh-{source}-{vintage}",
+    cache_policy=NO_CACHE,
+    retries=NETWORK_RETRIES,
+    retry_delay_seconds=NETWORK_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=retry_on_network_error,
+)
+def refresh_source(
+    source: str,
+    vintage: str,
+    data_dir: str,
+    mirror: str | None,
+    force: bool,
+    run: str | None = None,
+    accept_drop: list[str] | None = None,
+    budget: float | None = None,
+) -> SourceResult:
+    result = sources_refresh.refresh_one(
+        source,
+        vintage,
+        open_store(data_dir),
+        mirror=mirror,
+        force=force,
+        run=run,
+        accept_drop=accept_drop,
+        budget=budget,
+    )
     get_run_logger().info("%s/%s: %s (%s)", source, vintage, result.status, result.change)
     return result
 
@@ -115,10 +144,16 @@ def refresh(
     outcome = decision.reason or f"Published {folder} (`latest` now points to it; previous versions kept)."
     refresh_artifacts(report, [outcome])
     # after the lock: a diagnostic reads the store, it does not refresh it
-    published = [diagnostic(t, data_dir=str(store.root), publish_dir=str(settings.publish_dir), refresh="never")
-                 for t in reports or []]
-    return {"report": report, "published": str(folder) if folder else None, "publication": outcome,
-            "reports": published}
+    published = [
+        diagnostic(t, data_dir=str(store.root), publish_dir=str(settings.publish_dir), refresh="never")
+        for t in reports or []
+    ]
+    return {
+        "report": report,
+        "published": str(folder) if folder else None,
+        "publication": outcome,
+        "reports": published,
+    }
 
 
 def _stage_all(store, geo_entries, others, staging: tuple) -> RefreshReport:
@@ -134,8 +169,9 @@ def _stage_all(store, geo_entries, others, staging: tuple) -> RefreshReport:
         return _outcome(refresh_source.submit(entry.source, entry.vintage, root, *options), entry)
 
     def stage_many(entries) -> list[SourceResult]:
-        futures = refresh_source.map([e.source for e in entries], [e.vintage for e in entries], unmapped(root),
-                                     *(unmapped(o) for o in options))
+        futures = refresh_source.map(
+            [e.source for e in entries], [e.vintage for e in entries], unmapped(root), *(unmapped(o) for o in options)
+        )
         return [_outcome(future, entry) for future, entry in zip(futures, entries)]
 
     with _discarded_if_interrupted(run):
@@ -159,9 +195,12 @@ def _discarded_if_interrupted(run) -> Iterator[None]:
 
 def _publish(pub, report: RefreshReport, store, about: dict, demo: bool = False) -> Path:
     """The national indicator tables, the summary and the manifest as a new version of the publication."""
+
     def not_published(error: BaseException, failed: Path) -> None:
-        refresh_artifacts(report, [f"Publication failed: {error}", f"Set aside in {failed}.",
-                                   f"Previous publication kept: {describe(pub)}."])
+        refresh_artifacts(
+            report,
+            [f"Publication failed: {error}", f"Set aside in {failed}.", f"Previous publication kept: {describe(pub)}."],
+        )
 
     with pub.publishing(about, on_failure=not_published) as draft:
         export_national(str(store.root), str(draft.path), demo)

@@ -14,8 +14,15 @@ from transforms.territories import CustomTerritory, groups
 
 SOURCE = "rp_population"
 # the census age bands of base-cc-evol-struct-pop, by sex too (P_H0014 ... P_F90P are optional columns)
-BANDS = {"0014": "0-14 ans", "1529": "15-29 ans", "3044": "30-44 ans", "4559": "45-59 ans", "6074": "60-74 ans",
-         "7589": "75-89 ans", "90P": "90 ans ou plus"}
+BANDS = {
+    "0014": "0-14 ans",
+    "1529": "15-29 ans",
+    "3044": "30-44 ans",
+    "4559": "45-59 ans",
+    "6074": "60-74 ans",
+    "7589": "75-89 ans",
+    "90P": "90 ans ou plus",
+}
 
 
 def _variables() -> list[str]:
@@ -27,15 +34,28 @@ def age_sums(inputs: Inputs, customs: tuple[CustomTerritory, ...], places: list[
     year = inputs.main_year(SOURCE)
     if year is None:
         return {}
-    needed = pl.DataFrame({"variable": _variables()}).with_columns(
-        source=pl.lit(SOURCE), term=pl.lit(f"{SOURCE}:") + pl.col("variable"), period=pl.lit("main"),
-        year=pl.lit(year, pl.Int32),
-    ).select("source", "variable", "term", "period", "year")
+    needed = (
+        pl.DataFrame({"variable": _variables()})
+        .with_columns(
+            source=pl.lit(SOURCE),
+            term=pl.lit(f"{SOURCE}:") + pl.col("variable"),
+            period=pl.lit("main"),
+            year=pl.lit(year, pl.Int32),
+        )
+        .select("source", "variable", "term", "period", "year")
+    )
     # only the communes these places hold: summing every commune of France to draw two pyramids would be waste
     m = inputs.membership
-    wanted_communes = m.join(groups(m, customs).join(
-        pl.DataFrame(places, schema={"level": pl.String, "group": pl.String}, orient="row"),
-        on=["level", "group"]).select("code").unique(), on="code", how="semi")
+    wanted_communes = m.join(
+        groups(m, customs)
+        .join(
+            pl.DataFrame(places, schema={"level": pl.String, "group": pl.String}, orient="row"), on=["level", "group"]
+        )
+        .select("code")
+        .unique(),
+        on="code",
+        how="semi",
+    )
     local = replace(inputs, membership=wanted_communes)
     kept = tuple(c for c in customs if set(c.communes) <= set(wanted_communes["code"].to_list()))
     sums = aggregate(commune_values(local, needed), groups(wanted_communes, kept))
@@ -58,9 +78,12 @@ def age_bands(sums: dict, territory: tuple[str, str], reference: tuple[str, str]
     sides = (own, ref) if ref.get("P_POP") else (own,)
     by_sex = all(values.get(f"P_{s}{b}") is not None for values in sides for s in "HF" for b in BANDS)
     if by_sex:
-        bands = [AgeBand(label, share(own, f"P_H{b}"), share(own, f"P_F{b}"), share(ref, f"P_H{b}"),
-                         share(ref, f"P_F{b}")) for b, label in BANDS.items()]
+        bands = [
+            AgeBand(label, share(own, f"P_H{b}"), share(own, f"P_F{b}"), share(ref, f"P_H{b}"), share(ref, f"P_F{b}"))
+            for b, label in BANDS.items()
+        ]
     else:
-        bands = [AgeBand(label, share(own, f"P_POP{b}"), None, share(ref, f"P_POP{b}"), None)
-                 for b, label in BANDS.items()]
+        bands = [
+            AgeBand(label, share(own, f"P_POP{b}"), None, share(ref, f"P_POP{b}"), None) for b, label in BANDS.items()
+        ]
     return bands, by_sex

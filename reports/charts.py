@@ -33,8 +33,12 @@ FLAG_INK = {"vigilance": "#6b4500", "priorité": "#7a1c12"}
 FLAG_SYMBOL = {"vigilance": "!", "priorité": "!!"}
 BAR = "#7b96b2"
 WIDTH = 760.0  # viewBox width of every chart; the page scales it down on narrow screens and on paper
-REFERENCE_LINES = {"territory": (TERRITORY, None), "epci": (EPCI, "8 3"), "departement": (DEPARTEMENT, "5 3"),
-                   "france": (FRANCE, "2 2")}
+REFERENCE_LINES = {
+    "territory": (TERRITORY, None),
+    "epci": (EPCI, "8 3"),
+    "departement": (DEPARTEMENT, "5 3"),
+    "france": (FRANCE, "2 2"),
+}
 
 
 def _num(x: float) -> str:
@@ -47,17 +51,30 @@ class Svg:
     """A thin ElementTree wrapper: every text and attribute goes through ElementTree's escaping."""
 
     def __init__(self, width: float, height: float, title: str, description: str, ident: str):
-        self.root = ET.Element("svg", {
-            "xmlns": "http://www.w3.org/2000/svg", "viewBox": f"0 0 {_num(width)} {_num(height)}",
-            "width": _num(width), "height": _num(height), "role": "img", "aria-labelledby": f"{ident}-t {ident}-d",
-            "class": "chart", "font-family": FONT, "font-size": "11", "fill": INK,
-        })
+        self.root = ET.Element(
+            "svg",
+            {
+                "xmlns": "http://www.w3.org/2000/svg",
+                "viewBox": f"0 0 {_num(width)} {_num(height)}",
+                "width": _num(width),
+                "height": _num(height),
+                "role": "img",
+                "aria-labelledby": f"{ident}-t {ident}-d",
+                "class": "chart",
+                "font-family": FONT,
+                "font-size": "11",
+                "fill": INK,
+            },
+        )
         ET.SubElement(self.root, "title", {"id": f"{ident}-t"}).text = title
         ET.SubElement(self.root, "desc", {"id": f"{ident}-d"}).text = description
 
     def add(self, tag: str, parent: ET.Element | None = None, text: str | None = None, **attrs) -> ET.Element:
-        clean = {k.rstrip("_").replace("_", "-"): (_num(v) if isinstance(v, float) else str(v))
-                 for k, v in attrs.items() if v is not None}
+        clean = {
+            k.rstrip("_").replace("_", "-"): (_num(v) if isinstance(v, float) else str(v))
+            for k, v in attrs.items()
+            if v is not None
+        }
         element = ET.SubElement(self.root if parent is None else parent, tag, clean)
         if text is not None:
             element.text = text
@@ -104,12 +121,31 @@ def _legend(svg: Svg, x: float, y: float, items: list[tuple[str, str]], max_x: f
         elif shape == "france":
             svg.add("rect", g, x=x + 3.5, y=y - 11, width=3, height=14, fill=FRANCE)
         elif shape == "departement-outline":
-            svg.add("rect", g, x=float(x), y=y - 9, width=12, height=10, fill="none", stroke=INK, stroke_width=1.2,
-                    stroke_dasharray="3 2")
+            svg.add(
+                "rect",
+                g,
+                x=float(x),
+                y=y - 9,
+                width=12,
+                height=10,
+                fill="none",
+                stroke=INK,
+                stroke_width=1.2,
+                stroke_dasharray="3 2",
+            )
         elif shape.startswith("line-"):
             colour, dash = REFERENCE_LINES[shape.removeprefix("line-")]
-            svg.add("line", g, x1=float(x), x2=x + 12, y1=y - 4, y2=y - 4, stroke=colour, stroke_width=2.5,
-                    stroke_dasharray=dash)
+            svg.add(
+                "line",
+                g,
+                x1=float(x),
+                x2=x + 12,
+                y1=y - 4,
+                y2=y - 4,
+                stroke=colour,
+                stroke_width=2.5,
+                stroke_dasharray=dash,
+            )
         else:
             svg.add("rect", g, x=float(x), y=y - 9, width=12, height=10, fill=MEN if shape == "men" else WOMEN)
         svg.text(x + 17, y, label, g, fill=MUTED)
@@ -141,11 +177,25 @@ def pyramid(bands: list[AgeBand], territory: str, reference: str | None, ident: 
     values = [v for b in bands for v in (b.men, b.women, b.ref_men, b.ref_women) if v is not None]
     scale_max = max(values + [1.0]) * 1.08
     step = _tick_step(scale_max)
-    svg = Svg(width, 100, f"Pyramide des âges : {territory}" + (f" et {reference}" if reference else ""),
-              f"Part de chaque tranche d'âge dans la population, hommes à gauche, femmes à droite ; {territory} en "
-              "barres pleines" + (f", {reference} en contour pointillé." if reference else "."), ident)
-    top = _legend(svg, 20, 16, [("men", f"Hommes, {territory}"), ("women", f"Femmes, {territory}")]
-                  + ([("departement-outline", reference)] if reference else []), width - 10) + 22
+    svg = Svg(
+        width,
+        100,
+        f"Pyramide des âges : {territory}" + (f" et {reference}" if reference else ""),
+        f"Part de chaque tranche d'âge dans la population, hommes à gauche, femmes à droite ; {territory} en "
+        "barres pleines" + (f", {reference} en contour pointillé." if reference else "."),
+        ident,
+    )
+    top = (
+        _legend(
+            svg,
+            20,
+            16,
+            [("men", f"Hommes, {territory}"), ("women", f"Femmes, {territory}")]
+            + ([("departement-outline", reference)] if reference else []),
+            width - 10,
+        )
+        + 22
+    )
     bottom = top + row * len(bands)
     k = half / scale_max
     tick = 0.0
@@ -164,13 +214,28 @@ def pyramid(bands: list[AgeBand], territory: str, reference: str | None, ident: 
                 x = origin - length if side < 0 else origin
                 svg.add("rect", x=x, y=y + 5, width=length, height=row - 10, fill=colour)
                 outer = max(share, ref or 0.0) * k + 4  # the label clears the bar and the reference outline
-                svg.text(origin - outer if side < 0 else origin + outer, y + row / 2 + 4, F.value(share, "percent"),
-                         text_anchor="end" if side < 0 else "start", font_size=10, fill=MUTED)
+                svg.text(
+                    origin - outer if side < 0 else origin + outer,
+                    y + row / 2 + 4,
+                    F.value(share, "percent"),
+                    text_anchor="end" if side < 0 else "start",
+                    font_size=10,
+                    fill=MUTED,
+                )
             if ref is not None:
                 length = ref * k
                 x = origin - length if side < 0 else origin
-                svg.add("rect", x=x, y=y + 3, width=length, height=row - 6, fill="none", stroke=INK,
-                        stroke_width=1.2, stroke_dasharray="3 2")
+                svg.add(
+                    "rect",
+                    x=x,
+                    y=y + 3,
+                    width=length,
+                    height=row - 6,
+                    fill="none",
+                    stroke=INK,
+                    stroke_width=1.2,
+                    stroke_dasharray="3 2",
+                )
     svg.text(mid_left, bottom + 32, "Hommes", text_anchor="end", font_weight="600", fill=MEN)
     svg.text(mid_right, bottom + 32, "Femmes", font_weight="600", fill=WOMEN)
     svg.resize(bottom + 40)
@@ -183,11 +248,20 @@ def age_bars(bands: list[AgeBand], territory: str, reference: str | None, ident:
     plot = width - left - 70
     values = [v for b in bands for v in (b.men, b.ref_men) if v is not None]
     k = plot / (max(values + [1.0]) * 1.08)
-    svg = Svg(width, 100, f"Structure par âge : {territory}" + (f" et {reference}" if reference else ""),
-              f"Part de chaque tranche d'âge dans la population ; {territory} en barres"
-              + (f", {reference} en contour." if reference else "."), ident)
-    top = _legend(svg, 20, 16, [("men", territory)] + ([("departement-outline", reference)] if reference else []),
-                  width - 10) + 14
+    svg = Svg(
+        width,
+        100,
+        f"Structure par âge : {territory}" + (f" et {reference}" if reference else ""),
+        f"Part de chaque tranche d'âge dans la population ; {territory} en barres"
+        + (f", {reference} en contour." if reference else "."),
+        ident,
+    )
+    top = (
+        _legend(
+            svg, 20, 16, [("men", territory)] + ([("departement-outline", reference)] if reference else []), width - 10
+        )
+        + 14
+    )
     for i, band in enumerate(bands):
         y = top + i * row
         svg.text(left - 8, y + row / 2 + 4, band.label, text_anchor="end", font_weight="600")
@@ -195,8 +269,17 @@ def age_bars(bands: list[AgeBand], territory: str, reference: str | None, ident:
             svg.add("rect", x=left, y=y + 4, width=band.men * k, height=row - 8, fill=MEN)
             svg.text(left + band.men * k + 4, y + row / 2 + 4, F.value(band.men, "percent"), font_size=10, fill=MUTED)
         if band.ref_men is not None:
-            svg.add("rect", x=left, y=y + 2, width=band.ref_men * k, height=row - 4, fill="none", stroke=INK,
-                    stroke_width=1.2, stroke_dasharray="3 2")
+            svg.add(
+                "rect",
+                x=left,
+                y=y + 2,
+                width=band.ref_men * k,
+                height=row - 4,
+                fill="none",
+                stroke=INK,
+                stroke_width=1.2,
+                stroke_dasharray="3 2",
+            )
     svg.resize(top + row * len(bands) + 8)
     return svg.render()
 
@@ -234,12 +317,15 @@ def local_domain(values: list[float]) -> tuple[float, float]:
     return max(lo - margin, floor), hi + margin
 
 
-SCALE_NOTE = ("Chaque ligne a sa propre échelle : les valeurs en gris à ses deux extrémités en sont les bornes "
-              "(un écart se lit sur sa ligne, pas d'une ligne à l'autre).")
+SCALE_NOTE = (
+    "Chaque ligne a sa propre échelle : les valeurs en gris à ses deux extrémités en sont les bornes "
+    "(un écart se lit sur sa ligne, pas d'une ligne à l'autre)."
+)
 
 
-def positioning(rows: list[Position], territory: str, departement: str | None, ident: str,
-                epci: str | None = None) -> str:
+def positioning(
+    rows: list[Position], territory: str, departement: str | None, ident: str, epci: str | None = None
+) -> str:
     """One line per indicator on its own scale: the territory (dot), a commune's EPCI (square) when `epci` is
     given, its département (diamond), France (tick). A département (`departement` None) is set against France
     alone."""
@@ -247,10 +333,16 @@ def positioning(rows: list[Position], territory: str, departement: str | None, i
     label_w, value_w = 280.0, 96.0
     x0, x1 = label_w + 44, width - value_w - 58
     against = ", ".join(n for n in (epci, departement) if n)
-    svg = Svg(width, 100, f"Positionnement de {territory} : " + (f"{against} et France" if against else "France"),
-              f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), "
-              + (f"{epci} (carré), " if epci else "")
-              + (f"{departement} (losange), " if departement else "") + "France (trait).", ident)
+    svg = Svg(
+        width,
+        100,
+        f"Positionnement de {territory} : " + (f"{against} et France" if against else "France"),
+        f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), "
+        + (f"{epci} (carré), " if epci else "")
+        + (f"{departement} (losange), " if departement else "")
+        + "France (trait).",
+        ident,
+    )
     legend = [("territory", territory)] + ([("epci", epci)] if epci else [])
     legend += [("departement", departement)] if departement else []
     top = _legend(svg, 10, 16, legend + [("france", "France")], width - 10)
@@ -269,7 +361,10 @@ def positioning(rows: list[Position], territory: str, departement: str | None, i
             svg.text(x1 + 30, cy + 4, f"—{r.mark}", fill=MUTED)
             continue
         lo, hi = local_domain(known)
-        scale = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)  # noqa: E731
+
+        def scale(v: float, lo: float = lo, hi: float = hi) -> float:  # this row's own domain
+            return x0 + (v - lo) / (hi - lo) * (x1 - x0)
+
         svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=2)
         for end, anchor, x in ((lo, "end", x0 - 4), (hi, "start", x1 + 4)):  # the line's own scale, at its ends
             svg.text(x, cy + 3.5, F.value(end, r.unit), text_anchor=anchor, font_size=10, fill=MUTED)
@@ -280,8 +375,9 @@ def positioning(rows: list[Position], territory: str, departement: str | None, i
         if r.departement is not None:
             svg.add("path", d=_diamond(scale(r.departement), cy, 6), fill="#fff", stroke=DEPARTEMENT, stroke_width=2)
         if epci and r.epci is not None:
-            svg.add("rect", x=scale(r.epci) - 5, y=cy - 5, width=10, height=10, fill="none", stroke=EPCI,
-                    stroke_width=2)
+            svg.add(
+                "rect", x=scale(r.epci) - 5, y=cy - 5, width=10, height=10, fill="none", stroke=EPCI, stroke_width=2
+            )
         text = f"—{r.mark}"
         if r.value is not None:
             svg.add("circle", cx=scale(r.value), cy=cy, r=5.5, fill=TERRITORY)
@@ -317,21 +413,32 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
     median income of 23,000 € against 24,000 € would show as two equal bars."""
     width, row, label_w, value_w = WIDTH, 19.0, 190.0, 100.0
     known = [b for b in bars if b.value is not None]
-    ordered = sorted(known, key=lambda b: (-b.value, b.label)) + sorted((b for b in bars if b.value is None),
-                                                                         key=lambda b: b.label)
+    ordered = sorted(known, key=lambda b: (-b.value, b.label)) + sorted(
+        (b for b in bars if b.value is None), key=lambda b: b.label
+    )
     refs = [r for r in references if r.value is not None]
     lo, hi = local_domain([b.value for b in known] + [r.value for r in refs] or [0.0])
     x0, x1 = label_w + 16, width - value_w - 10
     scale = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)  # noqa: E731
     description = "; ".join(f"{r.label} : {F.value(r.value, unit)}" for r in refs)
     svg = Svg(width, 100, title, f"Valeur de chaque commune, triée ; repères : {description}.", ident)
-    top = _legend(svg, 10, 16, [(f"line-{r.kind}", f"{r.label} : {F.value(r.value, unit)}") for r in refs],
-                  width - 10) + 16
+    top = (
+        _legend(svg, 10, 16, [(f"line-{r.kind}", f"{r.label} : {F.value(r.value, unit)}") for r in refs], width - 10)
+        + 16
+    )
     bottom = top + row * len(ordered)
     for r in refs:
         colour, dash = REFERENCE_LINES[r.kind]
-        svg.add("line", x1=scale(r.value), x2=scale(r.value), y1=top - 4, y2=bottom, stroke=colour, stroke_width=2,
-                stroke_dasharray=dash)
+        svg.add(
+            "line",
+            x1=scale(r.value),
+            x2=scale(r.value),
+            y1=top - 4,
+            y2=bottom,
+            stroke=colour,
+            stroke_width=2,
+            stroke_dasharray=dash,
+        )
     for i, b in enumerate(ordered):
         y = top + i * row
         cy = y + row / 2
@@ -340,11 +447,13 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
             svg.text(width - value_w + 6, cy + 4, f"—{b.mark}", fill=MUTED)
             continue
         svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=1)
-        svg.add("circle", cx=scale(b.value), cy=cy, r=5.5, fill=FLAG_FILL.get(b.flag, BAR), stroke="#fff",
-                stroke_width=1)
+        svg.add(
+            "circle", cx=scale(b.value), cy=cy, r=5.5, fill=FLAG_FILL.get(b.flag, BAR), stroke="#fff", stroke_width=1
+        )
         value = svg.text(width - value_w + 6, cy + 4, F.value(b.value, unit) + b.mark, font_size=10.5)
         if b.flag in FLAG_SYMBOL:
-            ET.SubElement(value, "tspan", {"fill": FLAG_INK[b.flag], "dx": "4", "font-weight": "700"}).text = \
-                FLAG_SYMBOL[b.flag]
+            ET.SubElement(
+                value, "tspan", {"fill": FLAG_INK[b.flag], "dx": "4", "font-weight": "700"}
+            ).text = FLAG_SYMBOL[b.flag]
     svg.resize(bottom + 8)
     return svg.render()

@@ -98,8 +98,13 @@ def comparison(view: TerritoryView, ind: Indicator, value: float) -> str:
         row = view.cell(place, ind.id) or {}
         if row.get("value") is None:
             continue
-        parts.append((gap_class(value, row["value"], ind.unit), LEVEL_ADJECTIVES[place.level],
-                      _reference_text(place, row["value"], ind.unit)))
+        parts.append(
+            (
+                gap_class(value, row["value"], ind.unit),
+                LEVEL_ADJECTIVES[place.level],
+                _reference_text(place, row["value"], ind.unit),
+            )
+        )
     if not parts:
         return ""
     if len({c for c, _, _ in parts}) == 1 and len(parts) > 1:
@@ -190,8 +195,13 @@ def compared_indicators(view: TerritoryView, theme: str, items: list[Indicator])
 
     def order(ind: Indicator) -> tuple:
         flag = (view.cell(view.territory, ind.id) or {}).get("flag")
-        return (flag_rank.get(flag, 2), ind.direction == "neutral", ind.unit == "count",
-                -round(_relative_gap(view, ind), 6), items.index(ind))
+        return (
+            flag_rank.get(flag, 2),
+            ind.direction == "neutral",
+            ind.unit == "count",
+            -round(_relative_gap(view, ind), 6),
+            items.index(ind),
+        )
 
     rest = sorted((i for i in items if i not in lead), key=order)
     chosen = [i for i in lead + rest if indicator_sentence(view, i)]
@@ -222,8 +232,9 @@ def flagged_units_sentence(view: TerritoryView, items: list[Indicator]) -> str:
     most priorités first, at most MAX_UNITS_NAMED communes named."""
     if view.territory.level == "COM":
         return ""
-    described = [(flags, place.display) for place in view.units
-                 if (flags := _unit_flags(view, place, items)) is not None]
+    described = [
+        (flags, place.display) for place in view.units if (flags := _unit_flags(view, place, items)) is not None
+    ]
     if not described:
         return ""
     described.sort(key=lambda d: (-d[0][0], -d[0][1], sort_key(d[1])))
@@ -239,8 +250,11 @@ def range_sentence(view: TerritoryView, ind: Indicator | None) -> str:
     indicator; '' under MIN_UNITS_FOR_RANGE communes with a value of their own, or when they all print the same."""
     if ind is None or view.territory.level == "COM":
         return ""
-    values = [(r["value"], p.display) for p in view.units
-              if (r := view.cell(p, ind.id)) and r.get("value") is not None and r.get("status") is None]
+    values = [
+        (r["value"], p.display)
+        for p in view.units
+        if (r := view.cell(p, ind.id)) and r.get("value") is not None and r.get("status") is None
+    ]
     if len(values) < MIN_UNITS_FOR_RANGE:
         return ""
     values.sort(key=lambda v: (v[0], sort_key(v[1])))
@@ -248,8 +262,10 @@ def range_sentence(view: TerritoryView, ind: Indicator | None) -> str:
     if F.value(low[0], ind.unit) == F.value(high[0], ind.unit):
         return ""
     what = "les intercommunalités" if view.units_are_epcis else "les communes"
-    return (f"{F.typography(ind.label)} selon {what} : de {shown(low[0], ind.unit)} ({low[1]}) "
-            f"à {shown(high[0], ind.unit)} ({high[1]}).")
+    return (
+        f"{F.typography(ind.label)} selon {what} : de {shown(low[0], ind.unit)} ({low[1]}) "
+        f"à {shown(high[0], ind.unit)} ({high[1]})."
+    )
 
 
 def unavailable_sentence(view: TerritoryView, items: list[Indicator]) -> str:
@@ -265,11 +281,19 @@ def unavailable_sentence(view: TerritoryView, items: list[Indicator]) -> str:
     return f"Non disponible{plural} pour {view.territory.display} : {' ; '.join(missing)}."
 
 
-def theme_constats(view: TerritoryView, theme: str, items: list[Indicator], headline: Indicator | None = None,
-                   comparison_year: int | None = None) -> Constats:
+def theme_constats(
+    view: TerritoryView,
+    theme: str,
+    items: list[Indicator],
+    headline: Indicator | None = None,
+    comparison_year: int | None = None,
+) -> Constats:
     """Every sentence of one theme: compared indicators, flagged communes, spread of `headline`, what is missing.
     `comparison_year`: the earlier census of the report (the start of its growth rates)."""
     sentences = [indicator_sentence(view, i, comparison_year) for i in compared_indicators(view, theme, items)]
-    sentences += [flagged_units_sentence(view, items), range_sentence(view, headline),
-                  unavailable_sentence(view, items)]
+    sentences += [
+        flagged_units_sentence(view, items),
+        range_sentence(view, headline),
+        unavailable_sentence(view, items),
+    ]
     return Constats(theme, tuple(s for s in sentences if s))

@@ -53,7 +53,7 @@ def luminance(colour: str) -> float:
     hexa = colour.lstrip("#")
     if len(hexa) == 3:
         hexa = "".join(c * 2 for c in hexa)
-    r, g, b = (_channel(int(hexa[i:i + 2], 16)) for i in (0, 2, 4))
+    r, g, b = (_channel(int(hexa[i : i + 2], 16)) for i in (0, 2, 4))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 

@@ -43,23 +43,50 @@ from transforms.export import UNITS_FR, neutralised
 FRANCE_TABLE = "indicateurs-france.parquet"
 LEVELS_FR = {"TERRITORY": "Territoire", "EPCI": "EPCI", "COM": "Commune", "DEP": "Département", "FRANCE": "France"}
 LEVEL_ORDER = {"TERRITORY": 0, "EPCI": 1, "COM": 2, "DEP": 3, "FRANCE": 4}
-VALUE_CHANGES_FR = {"moved": "évolution au-delà du seuil", "became_available": "valeur désormais disponible",
-                    "became_missing": "valeur désormais indisponible", "reason_changed": "motif modifié"}
-FLAG_CHANGES_FR = {"appeared": "signal apparu", "disappeared": "signal disparu", "raised": "signal aggravé",
-                   "lowered": "signal atténué"}
-SOURCE_CHANGES_FR = {"new_vintage": "nouveau millésime", "earlier_vintage": "millésime antérieur",
-                     "new_year": "nouvelle année de données", "revised_file": "fichier révisé par le producteur",
-                     "added": "source ajoutée", "removed": "source retirée"}
+VALUE_CHANGES_FR = {
+    "moved": "évolution au-delà du seuil",
+    "became_available": "valeur désormais disponible",
+    "became_missing": "valeur désormais indisponible",
+    "reason_changed": "motif modifié",
+}
+FLAG_CHANGES_FR = {
+    "appeared": "signal apparu",
+    "disappeared": "signal disparu",
+    "raised": "signal aggravé",
+    "lowered": "signal atténué",
+}
+SOURCE_CHANGES_FR = {
+    "new_vintage": "nouveau millésime",
+    "earlier_vintage": "millésime antérieur",
+    "new_year": "nouvelle année de données",
+    "revised_file": "fichier révisé par le producteur",
+    "added": "source ajoutée",
+    "removed": "source retirée",
+}
 MOVE_UNITS_FR = {"points": "points", "percent": "%"}
 FLAG_MARKS = {"vigilance": ("!", "flag-v"), "priorité": ("!!", "flag-p")}
 PAGE_ROWS = 400  # rows of a table shown on the page; the exports hold them all (France has thousands)
 # French column names of the CSV export, in order
 COLUMNS_FR = {
-    "level": "niveau", "code": "code", "name": "nom", "theme_label": "thème", "indicator": "indicateur",
-    "label": "libellé", "unit": "unité", "old_year": "année avant", "new_year": "année après",
-    "old_value": "valeur avant", "new_value": "valeur après", "old_status": "motif avant",
-    "new_status": "motif après", "move": "évolution", "move_unit": "unité de l'évolution", "threshold": "seuil",
-    "value_change": "changement de valeur", "old_flag": "signal avant", "new_flag": "signal après",
+    "level": "niveau",
+    "code": "code",
+    "name": "nom",
+    "theme_label": "thème",
+    "indicator": "indicateur",
+    "label": "libellé",
+    "unit": "unité",
+    "old_year": "année avant",
+    "new_year": "année après",
+    "old_value": "valeur avant",
+    "new_value": "valeur après",
+    "old_status": "motif avant",
+    "new_status": "motif après",
+    "move": "évolution",
+    "move_unit": "unité de l'évolution",
+    "threshold": "seuil",
+    "value_change": "changement de valeur",
+    "old_flag": "signal avant",
+    "new_flag": "signal après",
     "flag_change": "changement de signal",
 }
 
@@ -97,6 +124,7 @@ class DiffResult:
 
 # -- reading publications ---------------------------------------------------------------------------------------
 
+
 def read_version(folder: Path, version: str | None = None, publication: str | None = None) -> PublishedVersion:
     """What a published version (or a draft about to be `version` of `publication`) kept; a DiffError naming the
     folder if it is neither a report's version nor national tables."""
@@ -117,8 +145,10 @@ def read_version(folder: Path, version: str | None = None, publication: str | No
         territory, table_path, demo = record.territory, folder / f"indicateurs-{key}.parquet", record.demo
         sources, cog = tuple(SourceRead.of(s) for s in record.sources), record.cog
     else:
-        raise DiffError(f"{folder} : ni un rapport (diagnostic-*.json) ni les tables nationales ({FRANCE_TABLE}) : "
-                        "ce n'est pas une version publiée d'un diagnostic")
+        raise DiffError(
+            f"{folder} : ni un rapport (diagnostic-*.json) ni les tables nationales ({FRANCE_TABLE}) : "
+            "ce n'est pas une version publiée d'un diagnostic"
+        )
     if not table_path.is_file():
         raise DiffError(f"{folder} : la table d'indicateurs {table_path.name} manque")
     try:
@@ -126,8 +156,9 @@ def read_version(folder: Path, version: str | None = None, publication: str | No
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise DiffError(f"{table_path} : table d'indicateurs illisible ({exc})") from exc
     demo = demo or ("demo" in table.columns and bool(table["demo"].any()))
-    return PublishedVersion(folder, name, version, meta.get("published_at", ""), key, territory, demo,
-                            Published(table, sources, cog))
+    return PublishedVersion(
+        folder, name, version, meta.get("published_at", ""), key, territory, demo, Published(table, sources, cog)
+    )
 
 
 def _metadata(folder: Path) -> dict:
@@ -192,15 +223,23 @@ def publication_names(root: Path) -> list[str]:
 
 # -- comparing and writing --------------------------------------------------------------------------------------
 
+
 def compare_versions(old: PublishedVersion, new: PublishedVersion, thresholds: Thresholds | None = None) -> Diff:
     if old.key != new.key:
-        raise DiffError(f"les deux versions ne portent pas sur le même territoire : {old.territory} "
-                        f"({old.folder}) et {new.territory} ({new.folder})")
+        raise DiffError(
+            f"les deux versions ne portent pas sur le même territoire : {old.territory} "
+            f"({old.folder}) et {new.territory} ({new.folder})"
+        )
     return compare(old.data, new.data, thresholds)
 
 
-def write_diff(old: PublishedVersion, new: PublishedVersion, out_dir: Path,
-               thresholds: Thresholds | None = None, generated_at: datetime | None = None) -> DiffResult:
+def write_diff(
+    old: PublishedVersion,
+    new: PublishedVersion,
+    out_dir: Path,
+    thresholds: Thresholds | None = None,
+    generated_at: datetime | None = None,
+) -> DiffResult:
     """Compare and write `changements-<key>.html`, `.csv` (`;`, decimal comma, BOM), `.parquet` and `.json`."""
     thresholds = thresholds or Thresholds.load()
     diff = compare_versions(old, new, thresholds)
@@ -220,8 +259,11 @@ def write_diff(old: PublishedVersion, new: PublishedVersion, out_dir: Path,
 
 
 def _ordered(changes: pl.DataFrame) -> pl.DataFrame:
-    return changes.with_columns(_order=pl.col("level").replace_strict(LEVEL_ORDER, default=9)).sort(
-        ["_order", "code", "indicator"]).drop("_order")
+    return (
+        changes.with_columns(_order=pl.col("level").replace_strict(LEVEL_ORDER, default=9))
+        .sort(["_order", "code", "indicator"])
+        .drop("_order")
+    )
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -232,15 +274,20 @@ def _write_text(path: Path, text: str) -> None:
 def _write_csv(changes: pl.DataFrame, path: Path, demo: bool) -> None:
     """For French spreadsheets, like the indicator exports: `;`, decimal comma, UTF-8 with BOM, labels in French
     and formula-like text neutralised."""
-    fr = changes.with_columns(
-        [pl.col(c).round(3) for c in ("old_value", "new_value", "move")],
-        level=pl.col("level").replace_strict(LEVELS_FR, default=pl.col("level"), return_dtype=pl.String),
-        unit=pl.col("unit").replace_strict(UNITS_FR, default=pl.col("unit"), return_dtype=pl.String),
-        move_unit=pl.col("move_unit").replace_strict(MOVE_UNITS_FR, default=None, return_dtype=pl.String),
-        old_status=_reason_fr("old_status"), new_status=_reason_fr("new_status"),
-        value_change=pl.col("value_change").replace_strict(VALUE_CHANGES_FR, default=None, return_dtype=pl.String),
-        flag_change=pl.col("flag_change").replace_strict(FLAG_CHANGES_FR, default=None, return_dtype=pl.String),
-    ).select(CHANGE_COLUMNS).rename(COLUMNS_FR)
+    fr = (
+        changes.with_columns(
+            [pl.col(c).round(3) for c in ("old_value", "new_value", "move")],
+            level=pl.col("level").replace_strict(LEVELS_FR, default=pl.col("level"), return_dtype=pl.String),
+            unit=pl.col("unit").replace_strict(UNITS_FR, default=pl.col("unit"), return_dtype=pl.String),
+            move_unit=pl.col("move_unit").replace_strict(MOVE_UNITS_FR, default=None, return_dtype=pl.String),
+            old_status=_reason_fr("old_status"),
+            new_status=_reason_fr("new_status"),
+            value_change=pl.col("value_change").replace_strict(VALUE_CHANGES_FR, default=None, return_dtype=pl.String),
+            flag_change=pl.col("flag_change").replace_strict(FLAG_CHANGES_FR, default=None, return_dtype=pl.String),
+        )
+        .select(CHANGE_COLUMNS)
+        .rename(COLUMNS_FR)
+    )
     if demo:
         fr = fr.with_columns(pl.lit("synthétiques (démonstration)").alias("données"))
     with atomic_path(path) as tmp, tmp.open("wb") as handle:
@@ -254,25 +301,44 @@ def _reason_fr(column: str) -> pl.Expr:
 
 def _record(diff: Diff, old: PublishedVersion, new: PublishedVersion, thresholds: Thresholds) -> dict:
     """The machine-readable summary written beside the page (and read by nothing else of the pipeline)."""
-    side = lambda v: {"publication": v.publication, "version": v.version, "folder": str(v.folder),
-                      "cog": v.data.cog}
+
+    def side(v):
+        return {"publication": v.publication, "version": v.version, "folder": str(v.folder), "cog": v.data.cog}
+
     counts = diff.changes.group_by("value_change").len().drop_nulls().iter_rows()
     flags = diff.changes.group_by("flag_change").len().drop_nulls().iter_rows()
     return {
-        "territory": new.territory, "key": new.key, "from": side(old), "to": side(new), "demo": old.demo or new.demo,
-        "sources": [{"source": c.source, "title": c.title, "change": c.kind,
-                     "from": asdict(c.old) if c.old else None, "to": asdict(c.new) if c.new else None}
-                    for c in diff.sources],
-        "places_removed": diff.places_removed.to_dicts(), "places_added": diff.places_added.to_dicts(),
-        "indicators_removed": diff.indicators_removed.to_dicts(), "indicators_added": diff.indicators_added.to_dicts(),
-        "value_changes": dict(counts), "flag_changes": dict(flags),
+        "territory": new.territory,
+        "key": new.key,
+        "from": side(old),
+        "to": side(new),
+        "demo": old.demo or new.demo,
+        "sources": [
+            {
+                "source": c.source,
+                "title": c.title,
+                "change": c.kind,
+                "from": asdict(c.old) if c.old else None,
+                "to": asdict(c.new) if c.new else None,
+            }
+            for c in diff.sources
+        ],
+        "places_removed": diff.places_removed.to_dicts(),
+        "places_added": diff.places_added.to_dicts(),
+        "indicators_removed": diff.indicators_removed.to_dicts(),
+        "indicators_added": diff.indicators_added.to_dicts(),
+        "value_changes": dict(counts),
+        "flag_changes": dict(flags),
         "profiles": [asdict(p) for p in diff.profiles],
-        "thresholds": {"units": {u: asdict(r) for u, r in thresholds.units.items()},
-                       "indicators": thresholds.indicators},
+        "thresholds": {
+            "units": {u: asdict(r) for u, r in thresholds.units.items()},
+            "indicators": thresholds.indicators,
+        },
     }
 
 
 # -- the summary (console, Prefect artifact) --------------------------------------------------------------------
+
 
 def summary_lines(diff: Diff, old: PublishedVersion, new: PublishedVersion) -> list[str]:
     """What changed, in a few French lines."""
@@ -297,8 +363,10 @@ def summary_lines(diff: Diff, old: PublishedVersion, new: PublishedVersion) -> l
         if flags.get(kind):
             lines.append(f"Signaux — {text} : {flags[kind]}")
     if diff.profiles:
-        lines.append(f"Profils de besoins modifiés : {len(diff.profiles)} commune(s) — "
-                     + ", ".join(p.name for p in diff.profiles[:10]))
+        lines.append(
+            f"Profils de besoins modifiés : {len(diff.profiles)} commune(s) — "
+            + ", ".join(p.name for p in diff.profiles[:10])
+        )
     return lines
 
 
@@ -310,8 +378,7 @@ def summary_markdown(lines: list[str], page: Path, files: list[str]) -> str:
     """The Prefect artifact: the summary (`summary_lines`) and where the page and its exports are."""
     body = "\n".join(f"- {line}" for line in lines[1:])
     names = ", ".join(f"`{name}`" for name in files)
-    return (f"# Ce qui a changé : {lines[0]}\n\n{body}\n\n"
-            f"- Page : [{page.name}]({page.as_uri()}) ; fichiers : {names}\n")
+    return f"# Ce qui a changé : {lines[0]}\n\n{body}\n\n- Page : [{page.name}]({page.as_uri()}) ; fichiers : {names}\n"
 
 
 def _source_text(read: SourceRead | None) -> str:
@@ -323,23 +390,47 @@ def _source_text(read: SourceRead | None) -> str:
 
 # -- the page ---------------------------------------------------------------------------------------------------
 
-def render_page(diff: Diff, old: PublishedVersion, new: PublishedVersion, thresholds: Thresholds,
-                generated_at: datetime, files: list[str]) -> str:
+
+def render_page(
+    diff: Diff,
+    old: PublishedVersion,
+    new: PublishedVersion,
+    thresholds: Thresholds,
+    generated_at: datetime,
+    files: list[str],
+) -> str:
     """The French HTML page (nothing read or written)."""
     changes = _ordered(diff.changes)
     values = changes.filter(pl.col("value_change").is_not_null())
     flags = changes.filter(pl.col("flag_change").is_not_null())
-    return environment().get_template("diff.html.j2").render(
-        old=old, new=new, demo=old.demo or new.demo, version=pipeline_version(),
-        generated=F.long_date(generated_at), generated_iso=generated_at.isoformat(), files=files,
-        published={"old": _date(old.published_at), "new": _date(new.published_at)},
-        sources=[_source_row(c) for c in diff.sources], cog=diff.cog,
-        places_removed=_place_rows(diff.places_removed), places_added=_place_rows(diff.places_added),
-        indicators_removed=diff.indicators_removed.to_dicts(), indicators_added=diff.indicators_added.to_dicts(),
-        values=[_value_row(r) for r in values.head(PAGE_ROWS).iter_rows(named=True)], n_values=values.height,
-        flags=[_flag_row(r) for r in flags.head(PAGE_ROWS).iter_rows(named=True)], n_flags=flags.height,
-        profiles=[_profile_row(p, diff.labels) for p in diff.profiles[:PAGE_ROWS]], n_profiles=len(diff.profiles),
-        page_rows=PAGE_ROWS, thresholds=_threshold_rows(thresholds), empty=diff.empty,
+    return (
+        environment()
+        .get_template("diff.html.j2")
+        .render(
+            old=old,
+            new=new,
+            demo=old.demo or new.demo,
+            version=pipeline_version(),
+            generated=F.long_date(generated_at),
+            generated_iso=generated_at.isoformat(),
+            files=files,
+            published={"old": _date(old.published_at), "new": _date(new.published_at)},
+            sources=[_source_row(c) for c in diff.sources],
+            cog=diff.cog,
+            places_removed=_place_rows(diff.places_removed),
+            places_added=_place_rows(diff.places_added),
+            indicators_removed=diff.indicators_removed.to_dicts(),
+            indicators_added=diff.indicators_added.to_dicts(),
+            values=[_value_row(r) for r in values.head(PAGE_ROWS).iter_rows(named=True)],
+            n_values=values.height,
+            flags=[_flag_row(r) for r in flags.head(PAGE_ROWS).iter_rows(named=True)],
+            n_flags=flags.height,
+            profiles=[_profile_row(p, diff.labels) for p in diff.profiles[:PAGE_ROWS]],
+            n_profiles=len(diff.profiles),
+            page_rows=PAGE_ROWS,
+            thresholds=_threshold_rows(thresholds),
+            empty=diff.empty,
+        )
     )
 
 
@@ -351,13 +442,20 @@ def _date(iso: str) -> str:
 
 
 def _source_row(change) -> dict:
-    return {"title": change.title, "source": change.source, "kind": SOURCE_CHANGES_FR[change.kind],
-            "old": _source_text(change.old), "new": _source_text(change.new)}
+    return {
+        "title": change.title,
+        "source": change.source,
+        "kind": SOURCE_CHANGES_FR[change.kind],
+        "old": _source_text(change.old),
+        "new": _source_text(change.new),
+    }
 
 
 def _place_rows(places: pl.DataFrame) -> list[dict]:
-    return [{"level": LEVELS_FR.get(level, level), "code": code, "name": name or code}
-            for level, code, name in places.select("level", "code", "name").iter_rows()]
+    return [
+        {"level": LEVELS_FR.get(level, level), "code": code, "name": name or code}
+        for level, code, name in places.select("level", "code", "name").iter_rows()
+    ]
 
 
 def _place(row: dict) -> str:
@@ -381,29 +479,47 @@ def _move_text(row: dict) -> str:
         return "depuis 0"
     if row["move_unit"] == "points":
         decimals = F.DECIMALS.get(row["unit"], 1)
-        return F.number(row["move"], decimals, signed=True) + (f"{F.NNBSP}pt" if row["unit"] in (
-            "percent", "per100", "percent_per_year") else "")
+        return F.number(row["move"], decimals, signed=True) + (
+            f"{F.NNBSP}pt" if row["unit"] in ("percent", "per100", "percent_per_year") else ""
+        )
     return F.number(row["move"], 1, signed=True) + f"{F.NNBSP}%"
 
 
 def _value_row(row: dict) -> dict:
-    return {"place": _place(row), "label": row["label"], "theme": row["theme_label"] or "",
-            "old": _cell(row["old_value"], row["old_status"], row["unit"], row["old_year"]),
-            "new": _cell(row["new_value"], row["new_status"], row["unit"], row["new_year"]),
-            "move": _move_text(row), "kind": VALUE_CHANGES_FR[row["value_change"]],
-            "kind_id": row["value_change"]}
+    return {
+        "place": _place(row),
+        "label": row["label"],
+        "theme": row["theme_label"] or "",
+        "old": _cell(row["old_value"], row["old_status"], row["unit"], row["old_year"]),
+        "new": _cell(row["new_value"], row["new_status"], row["unit"], row["new_year"]),
+        "move": _move_text(row),
+        "kind": VALUE_CHANGES_FR[row["value_change"]],
+        "kind_id": row["value_change"],
+    }
 
 
 def _flag_row(row: dict) -> dict:
-    return {"place": _place(row), "label": row["label"], "old": FLAG_MARKS.get(row["old_flag"]),
-            "new": FLAG_MARKS.get(row["new_flag"]), "old_flag": row["old_flag"] or "aucun",
-            "new_flag": row["new_flag"] or "aucun", "kind": FLAG_CHANGES_FR[row["flag_change"]],
-            "kind_id": row["flag_change"]}
+    return {
+        "place": _place(row),
+        "label": row["label"],
+        "old": FLAG_MARKS.get(row["old_flag"]),
+        "new": FLAG_MARKS.get(row["new_flag"]),
+        "old_flag": row["old_flag"] or "aucun",
+        "new_flag": row["new_flag"] or "aucun",
+        "kind": FLAG_CHANGES_FR[row["flag_change"]],
+        "kind_id": row["flag_change"],
+    }
 
 
 def _profile_row(profile, labels: dict[str, str]) -> dict:
-    return {"name": profile.name, "code": profile.code, "before": profile.before, "after": profile.after,
-            "added": [labels.get(i, i) for i in profile.added], "removed": [labels.get(i, i) for i in profile.removed]}
+    return {
+        "name": profile.name,
+        "code": profile.code,
+        "before": profile.before,
+        "after": profile.after,
+        "added": [labels.get(i, i) for i in profile.added],
+        "removed": [labels.get(i, i) for i in profile.removed],
+    }
 
 
 def _threshold_rows(thresholds: Thresholds) -> list[str]:
@@ -417,8 +533,10 @@ def _threshold_rows(thresholds: Thresholds) -> list[str]:
 
 # -- the flows' step --------------------------------------------------------------------------------------------
 
-def diff_with_previous(pub: Publication, draft_folder: Path, version: str,
-                       thresholds: Thresholds | None = None) -> DiffResult | None:
+
+def diff_with_previous(
+    pub: Publication, draft_folder: Path, version: str, thresholds: Thresholds | None = None
+) -> DiffResult | None:
     """The diff of a draft (about to become `version` of `pub`) against the current `latest`, written into the
     draft beside its report; None when nothing was published before (or `latest` is another territory)."""
     if pub.latest is None:
@@ -436,13 +554,16 @@ def existing_publication(root: Path | str | None, name: str, what: str) -> Publi
     pub = Publication(root, name)
     if not pub.versions():
         known = publication_names(pub.root)
-        raise DiffError(f"aucune publication pour {what} dans {pub.root} ({name}) ; publications existantes : "
-                        f"{', '.join(known) or 'aucune'}")
+        raise DiffError(
+            f"aucune publication pour {what} dans {pub.root} ({name}) ; publications existantes : "
+            f"{', '.join(known) or 'aucune'}"
+        )
     return pub
 
 
-def run_diff(pub: Publication, old: str | None, new: str | None, out_dir: Path,
-             thresholds: Thresholds | None = None) -> DiffResult:
+def run_diff(
+    pub: Publication, old: str | None, new: str | None, out_dir: Path, thresholds: Thresholds | None = None
+) -> DiffResult:
     """The command's work: choose the two versions of `pub`, compare them, write the page and exports."""
     old_folder, new_folder = choose_versions(pub, old, new)
     return write_diff(read_version(old_folder), read_version(new_folder), out_dir, thresholds)

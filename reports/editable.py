@@ -86,26 +86,40 @@ def _cover(document, cover: Cover) -> None:
     document.add_heading(cover.title, level=0)
     if cover.demo:
         warning = document.add_paragraph()
-        warning.add_run("Démonstration : données synthétiques (noms et codes réels, chiffres inventés). "
-                        "Ce document n'est pas un diagnostic.").bold = True
+        warning.add_run(
+            "Démonstration : données synthétiques (noms et codes réels, chiffres inventés). "
+            "Ce document n'est pas un diagnostic."
+        ).bold = True
     document.add_paragraph(cover.kind)
     for line in cover.lines:
         document.add_paragraph(line)
-    document.add_paragraph(f"Édition du {cover.generated}, abs-diag {cover.version}. Document modifiable généré "
-                           f"à partir du rapport {cover.html_name} : les constats sont à relire et à compléter.")
+    document.add_paragraph(
+        f"Édition du {cover.generated}, abs-diag {cover.version}. Document modifiable généré "
+        f"à partir du rapport {cover.html_name} : les constats sont à relire et à compléter."
+    )
 
 
 def cover_of(view, data, *, title: str, generated: str, version: str, demo: bool, html_name: str) -> Cover:
     """The cover of a report's document: its communes, reference, sources and vintages (`ReportData`)."""
     units = ", ".join(p.display for p in view.units)
-    lines = [f"{'Intercommunalités' if view.units_are_epcis else 'Communes'} : {units}." if units else "",
-             f"Comparé à {view.compared_with}.", data.geography]
+    lines = [
+        f"{'Intercommunalités' if view.units_are_epcis else 'Communes'} : {units}." if units else "",
+        f"Comparé à {view.compared_with}.",
+        data.geography,
+    ]
     for q in sorted((q for q in data.quality if q.used), key=lambda q: (q.publisher, q.title)):
         year = data.data_years.get(q.key)
         when = f"données {year} (fichier {q.vintage})" if year else f"millésime {q.vintage}"
         lines.append(f"Source : {q.publisher}, {q.title}, {when}" + (f", {q.geography}" if q.geography else "") + ".")
-    return Cover(title=title, kind=view.kind, generated=generated, version=version, demo=demo, html_name=html_name,
-                 lines=tuple(line for line in lines if line))
+    return Cover(
+        title=title,
+        kind=view.kind,
+        generated=generated,
+        version=version,
+        demo=demo,
+        html_name=html_name,
+        lines=tuple(line for line in lines if line),
+    )
 
 
 def _with_defs(svg: str, defs: str) -> str:
@@ -233,8 +247,10 @@ def write_table(document, element) -> None:
         paragraph = document.add_paragraph(text, style="Caption")
         if n == 0:
             paragraph.runs[0].bold = True
-    grid = [[(text_of(c), int(c.get("colspan", "1") or 1), c.tag == "th", _fill(c)) for c in r.xpath("./th|./td")]
-            for r in rows]
+    grid = [
+        [(text_of(c), int(c.get("colspan", "1") or 1), c.tag == "th", _fill(c)) for c in r.xpath("./th|./td")]
+        for r in rows
+    ]
     width = max((sum(span for _, span, _, _ in row) for row in grid), default=0)
     if width:
         table = document.add_table(rows=len(grid), cols=width)

@@ -20,12 +20,28 @@ MINUS = "\u2212"
 LOCALE = "fr_FR"
 
 # unit -> decimals shown
-DECIMALS = {"count": 0, "percent": 1, "per100": 1, "ratio": 2, "index": 1, "euros": 0, "percent_per_year": 2,
-            "per1000": 2}
+DECIMALS = {
+    "count": 0,
+    "percent": 1,
+    "per100": 1,
+    "ratio": 2,
+    "index": 1,
+    "euros": 0,
+    "percent_per_year": 2,
+    "per1000": 2,
+}
 SUFFIX = {"percent": f"{NNBSP}%", "euros": f"{NNBSP}€", "percent_per_year": f"{NNBSP}%"}
 # what a column header says under the label
-UNIT_HINTS = {"count": "effectif", "percent": "en %", "per100": "pour 100", "ratio": "rapport", "index": "indice",
-              "euros": "en € par an", "percent_per_year": "en % par an", "per1000": "pour 1 000"}
+UNIT_HINTS = {
+    "count": "effectif",
+    "percent": "en %",
+    "per100": "pour 100",
+    "ratio": "rapport",
+    "index": "indice",
+    "euros": "en € par an",
+    "percent_per_year": "en % par an",
+    "per1000": "pour 1 000",
+}
 EVOLUTION_SUFFIX = {"points": f"{NNBSP}pt", "percent_per_year": f"{NNBSP}%/an", "difference": ""}
 EVOLUTION_DECIMALS = {"points": 1, "percent_per_year": 2}
 # an evolution whose shown value rounds to zero is said stable (≈), never given the arrow of an invisible change

@@ -65,8 +65,19 @@ def folder_records(out_dir: Path) -> list[ReportRecord]:
         if path.is_file():
             records.append(ReportRecord.read(path))
         else:
-            records.append(ReportRecord(file=report.name, territory=report.stem, kind="", title=report.stem,
-                                        generated="", generated_at="", version="", demo=False, sections=()))
+            records.append(
+                ReportRecord(
+                    file=report.name,
+                    territory=report.stem,
+                    kind="",
+                    title=report.stem,
+                    generated="",
+                    generated_at="",
+                    version="",
+                    demo=False,
+                    sections=(),
+                )
+            )
     return records
 
 
@@ -76,6 +87,13 @@ def render_index(out_dir: Path, demo: bool, generated_at: datetime, records: Seq
     The index says the figures are synthetic when `demo` is set or any report it lists says so."""
     by_file = {r.file: r for r in folder_records(Path(out_dir))} | {r.file: r for r in records}
     entries = [by_file[name] for name in sorted(by_file)]
-    return environment().get_template("index.html.j2").render(
-        entries=entries, demo=demo or any(r.demo for r in entries), generated=F.long_date(generated_at),
-        version=pipeline_version())
+    return (
+        environment()
+        .get_template("index.html.j2")
+        .render(
+            entries=entries,
+            demo=demo or any(r.demo for r in entries),
+            generated=F.long_date(generated_at),
+            version=pipeline_version(),
+        )
+    )

@@ -106,7 +106,7 @@ def palette(k: int) -> tuple[str, ...]:
 
 
 def _luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
@@ -143,8 +143,7 @@ class Frame:
         scale = min(inner / span_x, inner * MAX_HEIGHT_RATIO / span_y)
         map_width = span_x * scale + 2 * MARGIN
         shift = (width - map_width) / 2  # a tall territory is centred
-        return cls(minx - (MARGIN + shift) / scale, maxy + MARGIN / scale, scale, width,
-                   span_y * scale + 2 * MARGIN)
+        return cls(minx - (MARGIN + shift) / scale, maxy + MARGIN / scale, scale, width, span_y * scale + 2 * MARGIN)
 
     def point(self, x: float, y: float) -> tuple[float, float]:
         return (x - self.minx) * self.scale, (self.maxy - y) * self.scale
@@ -179,8 +178,11 @@ def _polygons(geometry) -> list:
 def svg_path(geometry, frame: Frame) -> str:
     """The path data of a (Multi)Polygon: whole units, or tenths when a small commune would vanish."""
     for decimals in (0, 1):
-        parts = [_ring_path(ring.coords, frame, decimals) for poly in _polygons(geometry)
-                 for ring in (poly.exterior, *poly.interiors)]
+        parts = [
+            _ring_path(ring.coords, frame, decimals)
+            for poly in _polygons(geometry)
+            for ring in (poly.exterior, *poly.interiors)
+        ]
         if any(parts):
             return "".join(p for p in parts if p)
     return ""
@@ -221,16 +223,28 @@ class Layout:
 
 class _Svg:
     def __init__(self, width: float, height: float, title: str, ident: str, css_class: str):
-        self.root = ET.Element("svg", {
-            "xmlns": "http://www.w3.org/2000/svg", "viewBox": f"0 0 {_n(width)} {_n(height)}",
-            "role": "img", "aria-labelledby": f"{ident}-t", "class": css_class, "font-family": FONT,
-            "font-size": "12", "fill": INK, "id": ident,
-        })
+        self.root = ET.Element(
+            "svg",
+            {
+                "xmlns": "http://www.w3.org/2000/svg",
+                "viewBox": f"0 0 {_n(width)} {_n(height)}",
+                "role": "img",
+                "aria-labelledby": f"{ident}-t",
+                "class": css_class,
+                "font-family": FONT,
+                "font-size": "12",
+                "fill": INK,
+                "id": ident,
+            },
+        )
         ET.SubElement(self.root, "title", {"id": f"{ident}-t"}).text = title
 
     def add(self, tag: str, parent: ET.Element | None = None, text: str | None = None, **attrs) -> ET.Element:
-        clean = {k.rstrip("_").replace("_", "-"): (_n(v) if isinstance(v, float) else str(v))
-                 for k, v in attrs.items() if v is not None}
+        clean = {
+            k.rstrip("_").replace("_", "-"): (_n(v) if isinstance(v, float) else str(v))
+            for k, v in attrs.items()
+            if v is not None
+        }
         element = ET.SubElement(self.root if parent is None else parent, tag, clean)
         if text is not None:
             element.text = text
@@ -246,8 +260,15 @@ def _patterns(svg: _Svg, ident: str, reasons: list[str]) -> dict[str, str]:
     out = {}
     for i, reason in enumerate(reasons):
         kind, pid = PATTERNS[i % len(PATTERNS)], f"{ident}-p{i}"
-        pattern = svg.add("pattern", defs, id=pid, patternUnits="userSpaceOnUse", width="6", height="6",
-                          patternTransform="rotate(45)" if kind in ("hachures", "croisillons") else None)
+        pattern = svg.add(
+            "pattern",
+            defs,
+            id=pid,
+            patternUnits="userSpaceOnUse",
+            width="6",
+            height="6",
+            patternTransform="rotate(45)" if kind in ("hachures", "croisillons") else None,
+        )
         svg.add("rect", pattern, width="6", height="6", fill=WHITE)
         if kind == "points":
             svg.add("circle", pattern, cx="3", cy="3", r="1.3", fill=NO_DATA_INK)
@@ -279,8 +300,14 @@ def _scale_bar(svg: _Svg, frame: Frame, y: float) -> None:
     length = length_km * 1000 * frame.scale
     x = frame.width - MARGIN - length
     svg.add("path", d=f"M{_n(x)} {_n(y - 4)}v4h{_n(length)}v-4", fill="none", stroke=INK, stroke_width="1.2")
-    svg.add("text", text=f"{F.number(length_km, 1 if length_km < 1 else 0)} km", x=x + length / 2, y=y - 7,
-            text_anchor="middle", font_size="11")
+    svg.add(
+        "text",
+        text=f"{F.number(length_km, 1 if length_km < 1 else 0)} km",
+        x=x + length / 2,
+        y=y - 7,
+        text_anchor="middle",
+        font_size="11",
+    )
     svg.add("path", d=f"M{_n(MARGIN + 6)} {_n(y - 24)}l5 13h-10z", fill=INK)  # north arrow, under the map
     svg.add("text", text="N", x=float(MARGIN + 6), y=y, text_anchor="middle", font_size="11", font_weight="700")
 
@@ -291,8 +318,18 @@ def _labels(svg: _Svg, numbers: dict[str, int], points: dict[str, tuple[float, f
         if code in numbers:
             ink = text_colour(fills.get(code, WHITE))
             halo = WHITE if ink == INK else INK
-            svg.add("text", group, text=str(numbers[code]), x=round(x, 1), y=round(y + 4, 1), fill=ink,
-                    stroke=halo, stroke_width="2.5", paint_order="stroke", stroke_opacity="0.6")
+            svg.add(
+                "text",
+                group,
+                text=str(numbers[code]),
+                x=round(x, 1),
+                y=round(y + 4, 1),
+                fill=ink,
+                stroke=halo,
+                stroke_width="2.5",
+                paint_order="stroke",
+                stroke_opacity="0.6",
+            )
 
 
 class _Legend:
@@ -307,8 +344,7 @@ class _Legend:
             self.y += 15
 
     def row(self, fill: str, text: str) -> None:
-        self.svg.add("rect", x=self.x, y=self.y, width="22", height="13", fill=fill, stroke=INK,
-                     stroke_width="0.5")
+        self.svg.add("rect", x=self.x, y=self.y, width="22", height="13", fill=fill, stroke=INK, stroke_width="0.5")
         lines = textwrap.wrap(text, ROW_CHARS)
         label = self.svg.add("text", x=self.x + 30, y=self.y + 11)
         for i, line in enumerate(lines):
@@ -326,8 +362,9 @@ def _legend(svg: _Svg, x: float, classes, colours, counts, unit: str, reasons, p
         span = F.value(low, unit) if low == high else f"de {F.value(low, unit)} à {F.value(high, unit)}"
         legend.row(colour, f"{span} ({_communes(count)})")
     for reason in reasons:
-        legend.row(pattern_fill[reason], f"Sans valeur communale : {N.label(reason)} "
-                                         f"({_communes(reason_counts[reason])})")
+        legend.row(
+            pattern_fill[reason], f"Sans valeur communale : {N.label(reason)} ({_communes(reason_counts[reason])})"
+        )
     legend.y += 4
     legend.lines(ATTRIBUTION, font_size="10", fill="#4b5563")
     return legend.y
@@ -337,8 +374,15 @@ def _communes(n: int) -> str:
     return f"{n} commune{'s' if n > 1 else ''}"
 
 
-def choropleth(areas: Sequence[Area], unit: str, title: str, ident: str, numbers: dict[str, int] | None = None,
-               shapes_id: str | None = None, layout: Layout | None = None) -> str:
+def choropleth(
+    areas: Sequence[Area],
+    unit: str,
+    title: str,
+    ident: str,
+    numbers: dict[str, int] | None = None,
+    shapes_id: str | None = None,
+    layout: Layout | None = None,
+) -> str:
     """The SVG choropleth of `areas` (one path per commune, its `<title>` the name and value), with its legend,
     north arrow, scale bar and attribution. `numbers`: commune code -> the number drawn on it when it fits.
 
@@ -380,8 +424,17 @@ def shape_defs(areas: Sequence[Area], shapes_id: str, layout: Layout | None = No
     simplification every `choropleth` of the same areas (the same `layout`) uses."""
     layout = layout or Layout.of(areas)
     frame, shapes = layout.frame, layout.shapes
-    svg = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg", "class": "map-shapes", "width": "0",
-                             "height": "0", "aria-hidden": "true", "focusable": "false"})
+    svg = ET.Element(
+        "svg",
+        {
+            "xmlns": "http://www.w3.org/2000/svg",
+            "class": "map-shapes",
+            "width": "0",
+            "height": "0",
+            "aria-hidden": "true",
+            "focusable": "false",
+        },
+    )
     defs = ET.SubElement(svg, "defs")
     for area, shape in zip(areas, shapes):
         ET.SubElement(defs, "path", {"id": f"{shapes_id}-{area.code}", "d": svg_path(shape, frame)})
@@ -402,7 +455,16 @@ def locator(territory, context: Sequence[tuple[str, object]], title: str, ident:
     svg.add("path", d=svg_path(shape, frame), fill="#c0602b", stroke=INK, stroke_width="1", fill_rule="evenodd")
     for name, geometry in context:
         x, y = frame.point(*shapely.point_on_surface(geometry).coords[0])
-        svg.add("text", text=name, x=round(x, 1), y=round(y, 1), text_anchor="middle", font_size="11",
-                stroke=WHITE, stroke_width="3", paint_order="stroke")
+        svg.add(
+            "text",
+            text=name,
+            x=round(x, 1),
+            y=round(y, 1),
+            text_anchor="middle",
+            font_size="11",
+            stroke=WHITE,
+            stroke_width="3",
+            paint_order="stroke",
+        )
     _scale_bar(svg, frame, frame.height + 28)
     return svg.text()

@@ -18,15 +18,23 @@ def needs_matrix(rows: pl.DataFrame, places: list[tuple[str, str]]) -> pl.DataFr
     """
     keys = pl.DataFrame(places, schema={"level": pl.String, "code": pl.String}, orient="row").with_row_index("_place")
     themes = pl.DataFrame({"theme": list(THEMES)}).with_row_index("_theme")
-    counts = rows.join(keys, on=["level", "code"], how="inner").group_by("level", "code", "theme").agg(
-        vigilance=(pl.col("flag") == VIGILANCE).sum(),
-        priorite=(pl.col("flag") == PRIORITY).sum(),
-        flaggable=((pl.col("direction") != "neutral") & (pl.col("unit") != "count")).sum(),
+    counts = (
+        rows.join(keys, on=["level", "code"], how="inner")
+        .group_by("level", "code", "theme")
+        .agg(
+            vigilance=(pl.col("flag") == VIGILANCE).sum(),
+            priorite=(pl.col("flag") == PRIORITY).sum(),
+            flaggable=((pl.col("direction") != "neutral") & (pl.col("unit") != "count")).sum(),
+        )
     )
     grid = keys.join(themes, how="cross").join(counts, on=["level", "code", "theme"], how="left")
-    return grid.with_columns(
-        pl.col("vigilance", "priorite", "flaggable").fill_null(0).cast(pl.Int64),
-    ).sort("_place", "_theme").drop("_place", "_theme")
+    return (
+        grid.with_columns(
+            pl.col("vigilance", "priorite", "flaggable").fill_null(0).cast(pl.Int64),
+        )
+        .sort("_place", "_theme")
+        .drop("_place", "_theme")
+    )
 
 
 def score(vigilance: int, priorite: int) -> int:

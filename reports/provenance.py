@@ -21,8 +21,16 @@ def sources_read(manifest: Manifest, inputs: Inputs | None = None) -> tuple[dict
         record = manifest.get(q.key).staged
         year = inputs.main_year(q.source) if inputs is not None and q.source in inputs.staged else None
         inputs_sha = ",".join(sha for _, sha in sorted((record.inputs or {}).items())) if record else ""
-        out.append({"source": q.source, "vintage": q.vintage, "title": q.title, "year": year,
-                    "geography": q.geography, "inputs": inputs_sha})
+        out.append(
+            {
+                "source": q.source,
+                "vintage": q.vintage,
+                "title": q.title,
+                "year": year,
+                "geography": q.geography,
+                "inputs": inputs_sha,
+            }
+        )
     return tuple(out)
 
 

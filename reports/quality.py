@@ -96,16 +96,25 @@ def source_quality(manifest: Manifest, used: dict[str, str]) -> list[SourceQuali
         source, vintage = entry.source or key_source, entry.vintage or key_vintage
         null_cells = Counter({N.label(reason): n for reason, n in staged.null_cells.items() if n})
         publisher = PUBLISHERS_FR.get(staged.publisher or "", staged.publisher or "")
-        out.append(SourceQuality(
-            key=key, source=source, vintage=vintage, title=_title(staged, publisher), publisher=publisher,
-            used=used.get(source) == vintage, geography=_geography(staged), staged_at=_date(staged.staged_at),
-            rows=staged.rows, secret_cells=staged.secret_cells,
-            null_cells=sorted(null_cells.items(), key=lambda x: (-x[1], x[0])),
-            geo_changes=_geo_changes(staged.geo_changes),
-            last_failure=_failure(entry.last_failure),
-            urls=sorted({f.url for f in entry.files.values() if f.url}),
-            notes=list(staged.notes),
-        ))
+        out.append(
+            SourceQuality(
+                key=key,
+                source=source,
+                vintage=vintage,
+                title=_title(staged, publisher),
+                publisher=publisher,
+                used=used.get(source) == vintage,
+                geography=_geography(staged),
+                staged_at=_date(staged.staged_at),
+                rows=staged.rows,
+                secret_cells=staged.secret_cells,
+                null_cells=sorted(null_cells.items(), key=lambda x: (-x[1], x[0])),
+                geo_changes=_geo_changes(staged.geo_changes),
+                last_failure=_failure(entry.last_failure),
+                urls=sorted({f.url for f in entry.files.values() if f.url}),
+                notes=list(staged.notes),
+            )
+        )
     return out
 
 

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reports.site import DEMO_EPCI
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Playwright cannot download its own browsers here: it drives Debian's chromium, without any background request.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1060, "height": 1200}
 SHOTS = (  # file name, what it shows, CSS selector
     ("rapport-couverture.png", "cover", "body"),
@@ -43,7 +49,8 @@ def take_screenshots(page, report: Path, out_dir: Path) -> list[Path]:
         if kind != "cover":  # the section at the top of the window, just under the (sticky) demo banner
             page.locator(selector).evaluate(
                 "e => { const b = document.getElementById('bandeau-demo');"
-                " window.scrollTo(0, e.getBoundingClientRect().top + window.scrollY - (b ? b.offsetHeight : 0)); }")
+                " window.scrollTo(0, e.getBoundingClientRect().top + window.scrollY - (b ? b.offsetHeight : 0)); }"
+            )
         else:
             page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(target))
@@ -65,8 +72,7 @@ def demo_report(work: Path) -> Path:
         report = refresh(None, store=store, mirror=mirror.url)
     if report.failed:
         raise RuntimeError(f"demo refresh failed: {[f.source for f in report.failed]}")
-    site = build_site(store, [Selection(epci=DEMO_EPCI)], work / "out", demo=True,
-                      generated_at=datetime.now(timezone.utc))
+    site = build_site(store, [Selection(epci=DEMO_EPCI)], work / "out", demo=True, generated_at=datetime.now(UTC))
     return site.reports[0]
 
 

@@ -14,8 +14,9 @@ from transforms.pipeline import select
 SERIES = PerState(size=1)  # the series of every territory of France (with the custom territories asked for)
 
 
-def site_series(store: Store, inputs: Inputs, customs: tuple, state: str,
-                baseline: int | None) -> tuple[pl.DataFrame, int | None]:
+def site_series(
+    store: Store, inputs: Inputs, customs: tuple, state: str, baseline: int | None
+) -> tuple[pl.DataFrame, int | None]:
     """(every territory's series, the baseline to read them from). The baseline asked for is checked against
     the staged years first (BaselineError names each yearly source and its years); None takes the default."""
     full = S.series_inputs(store, inputs)

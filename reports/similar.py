@@ -26,12 +26,19 @@ SIZE_CLASSES = (
 )
 COUNT = 5  # similar EPCIs chosen
 # what the table sets side by side (ids of transforms/indicators.toml; one missing from the catalogue is skipped)
-COMPARED = ("croissance_annuelle", "part_familles_monoparentales", "taux_pauvrete", "revenu_median",
-            "taux_couverture_global", "part_75p")
+COMPARED = (
+    "croissance_annuelle",
+    "part_familles_monoparentales",
+    "taux_pauvrete",
+    "revenu_median",
+    "taux_couverture_global",
+    "part_75p",
+)
 HOW_CHOSEN = (
     "Intercommunalités de la même classe de population ({size}), celles de la même région d'abord, puis les plus "
     "proches par la population et par la taille moyenne des communes (habitants par commune). La densité n'est "
-    "pas utilisée : la superficie des communes ne fait pas partie des données chargées.")
+    "pas utilisée : la superficie des communes ne fait pas partie des données chargées."
+)
 HOW_GIVEN = "Intercommunalités choisies par l'utilisateur du rapport (option --similar)."
 
 
@@ -71,19 +78,24 @@ def size_class(population: float) -> str:
 def profiles(table: pl.DataFrame, membership: pl.DataFrame) -> dict[tuple[str, str], Profile]:
     """(level, code) -> profile of every EPCI and custom territory of the diagnostic table."""
     pop = table.filter((pl.col("indicator") == "population") & pl.col("level").is_in(["EPCI", "TERRITORY"]))
-    epcis = (membership.filter(pl.col("epci").is_not_null()).group_by("epci")
-             .agg(communes=pl.len(), region=pl.col("reg").mode().sort().first()))
+    epcis = (
+        membership.filter(pl.col("epci").is_not_null())
+        .group_by("epci")
+        .agg(communes=pl.len(), region=pl.col("reg").mode().sort().first())
+    )
     by_epci = {r["epci"]: (r["communes"], r["region"]) for r in epcis.iter_rows(named=True)}
     out = {}
     for r in pop.iter_rows(named=True):
         communes, region = by_epci.get(r["code"], (0, None))
-        out[(r["level"], r["code"])] = Profile(r["level"], r["code"], r["name"] or r["code"], r["value"], communes,
-                                               region)
+        out[(r["level"], r["code"])] = Profile(
+            r["level"], r["code"], r["name"] or r["code"], r["value"], communes, region
+        )
     return out
 
 
-def territory_profile(table: pl.DataFrame, membership: pl.DataFrame, level: str, code: str,
-                      communes: tuple[str, ...]) -> Profile | None:
+def territory_profile(
+    table: pl.DataFrame, membership: pl.DataFrame, level: str, code: str, communes: tuple[str, ...]
+) -> Profile | None:
     """The profile of a custom territory (its communes and their main région) or of an EPCI."""
     found = profiles(table, membership).get((level, code))
     if found is None or level == "EPCI":
@@ -103,14 +115,27 @@ def choose(target: Profile, candidates: list[Profile], count: int = COUNT) -> li
     if not target.population or not target.per_commune:
         return []
     label = size_class(target.population)
-    pool = [c for c in candidates if c.level == "EPCI" and c.code != target.code and c.population
-            and c.per_commune and size_class(c.population) == label]
+    pool = [
+        c
+        for c in candidates
+        if c.level == "EPCI"
+        and c.code != target.code
+        and c.population
+        and c.per_commune
+        and size_class(c.population) == label
+    ]
     pool.sort(key=lambda c: (c.region != target.region, round(distance(target, c), 9), c.code))
     return pool[:count]
 
 
-def similar_territories(table: pl.DataFrame, membership: pl.DataFrame, level: str, code: str,
-                        communes: tuple[str, ...] = (), given: tuple[str, ...] = ()) -> Similar | None:
+def similar_territories(
+    table: pl.DataFrame,
+    membership: pl.DataFrame,
+    level: str,
+    code: str,
+    communes: tuple[str, ...] = (),
+    given: tuple[str, ...] = (),
+) -> Similar | None:
     """The comparison of an EPCI or a custom territory: the EPCIs `given`, or those `choose` finds; None for
     another territory, or when none is found."""
     if level not in ("EPCI", "TERRITORY"):
@@ -128,7 +153,9 @@ def similar_territories(table: pl.DataFrame, membership: pl.DataFrame, level: st
     if not others:
         return None
     keys = [(p.level, p.code) for p in [target, *others]]
-    rows = table.filter(pl.struct("level", "code").is_in([{"level": lv, "code": c} for lv, c in keys])
-                        & pl.col("indicator").is_in(["population", *COMPARED]))
+    rows = table.filter(
+        pl.struct("level", "code").is_in([{"level": lv, "code": c} for lv, c in keys])
+        & pl.col("indicator").is_in(["population", *COMPARED])
+    )
     cells = {(r["level"], r["code"], r["indicator"]): r for r in rows.iter_rows(named=True)}
     return Similar(target, tuple(others), how, cells)

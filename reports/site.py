@@ -10,7 +10,7 @@ request when opened: its CSS is inline, its charts are inline SVG, it has no scr
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -20,9 +20,9 @@ from reports import formats as F
 from reports.editable import cover_of, write_docx
 from reports.index import ReportRecord, render_index
 from reports.provenance import sources_read, target_cog
-from reports.sections.maps import staged_contours
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
+from reports.sections.maps import staged_contours
 from reports.series_data import site_series, territory_series
 from reports.shared import TABLES, store_state
 from reports.similar import Similar, similar_territories
@@ -36,12 +36,21 @@ from transforms.compare import FlagRules
 from transforms.compute import Inputs
 from transforms.export import write_exports
 from transforms.pipeline import Selection, diagnostic_table, load_inputs
-from transforms.table_cache import diagnostic_table_cached
 from transforms.registry import indicators
+from transforms.table_cache import diagnostic_table_cached
 from transforms.wide import write_wide_xlsx
 
-__all__ = ["DEMO_EPCI", "ReportContext", "SiteResult", "build_site", "css_string", "pipeline_version",
-           "render_index", "render_report", "report_name"]
+__all__ = [
+    "DEMO_EPCI",
+    "ReportContext",
+    "SiteResult",
+    "build_site",
+    "css_string",
+    "pipeline_version",
+    "render_index",
+    "render_report",
+    "report_name",
+]
 
 PUBLISHER_ORDER = {"Insee": 0, "Cnaf": 1}
 # The demo report (`abs-diag demo`, README screenshots): CC Vendée Sèvre Autise, four communes, flags of both
@@ -118,13 +127,21 @@ def _communes_per_epci(inputs: Inputs, view: TerritoryView) -> dict[str, int]:
 
 def report_data(view: TerritoryView, inputs: Inputs, context: ReportContext) -> ReportData:
     quality = source_quality(context.manifest, used_vintages(context.manifest, inputs.vintages))
-    return ReportData(view=view, inputs=inputs, geography=_geography_note(context.manifest),
-                      comparison_year=_comparison_year(view), quality=quality,
-                      data_years=_data_years(inputs, quality), rules=context.rules, state=context.state,
-                      series=territory_series(context.series, inputs.membership, view.selection),
-                      baseline=context.baseline, evaluation=context.evaluation,
-                      contours=context.contours,
-                      similar=context.similar)
+    return ReportData(
+        view=view,
+        inputs=inputs,
+        geography=_geography_note(context.manifest),
+        comparison_year=_comparison_year(view),
+        quality=quality,
+        data_years=_data_years(inputs, quality),
+        rules=context.rules,
+        state=context.state,
+        series=territory_series(context.series, inputs.membership, view.selection),
+        baseline=context.baseline,
+        evaluation=context.evaluation,
+        contours=context.contours,
+        similar=context.similar,
+    )
 
 
 def render_view(view: TerritoryView, inputs: Inputs, context: ReportContext) -> Report:
@@ -133,17 +150,31 @@ def render_view(view: TerritoryView, inputs: Inputs, context: ReportContext) -> 
     sections = build_sections(SECTIONS, data)
     styles = dict.fromkeys(s.css for s in SECTIONS if s.css and any(b.id == s.id for b in sections))
     population = {p.key: (view.cell(p, "population") or {}).get("value") for p in view.units}
-    page = environment().get_template("report.html.j2").render(
-        view=view, territory=view.territory, departement=view.departement, demo=context.demo,
-        generated=F.long_date(context.generated_at), generated_iso=context.generated_at.isoformat(),
-        version=context.version, units=[(p, population.get(p.key)) for p in view.units],
-        n_communes=len(view.communes), by_epci=view.units_are_epcis,
-        communes_per_epci=_communes_per_epci(inputs, view) if view.units_are_epcis else {},
-        sources=sorted((q for q in data.quality if q.used),
-                       key=lambda q: (PUBLISHER_ORDER.get(q.publisher, 9), q.title)),
-        data_years=data.data_years, geography=data.geography, exports=context.exports,
-        title=page_title(view, context.demo),
-        sections=sections, section_styles=[Markup(css) for css in styles],
+    page = (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            view=view,
+            territory=view.territory,
+            departement=view.departement,
+            demo=context.demo,
+            generated=F.long_date(context.generated_at),
+            generated_iso=context.generated_at.isoformat(),
+            version=context.version,
+            units=[(p, population.get(p.key)) for p in view.units],
+            n_communes=len(view.communes),
+            by_epci=view.units_are_epcis,
+            communes_per_epci=_communes_per_epci(inputs, view) if view.units_are_epcis else {},
+            sources=sorted(
+                (q for q in data.quality if q.used), key=lambda q: (PUBLISHER_ORDER.get(q.publisher, 9), q.title)
+            ),
+            data_years=data.data_years,
+            geography=data.geography,
+            exports=context.exports,
+            title=page_title(view, context.demo),
+            sections=sections,
+            section_styles=[Markup(css) for css in styles],
+        )
     )
     return Report(page, sections, data)
 
@@ -155,7 +186,8 @@ def render_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, con
 
 def page_title(view: TerritoryView, demo: bool) -> str:
     return f"Diagnostic social de territoire : {view.territory.display}" + (
-        " (démonstration, données synthétiques)" if demo else "")
+        " (démonstration, données synthétiques)" if demo else ""
+    )
 
 
 # -- the site ------------------------------------------------------------------------------------------------------
@@ -174,54 +206,95 @@ def _distinct_customs(selections: list[Selection]):
     customs = tuple(c for s in selections for c in s.customs)
     codes = [c.code for c in customs]
     if len(set(codes)) != len(codes):  # the indicator table keys territories by code: two would be summed as one
-        raise ValueError("custom territories built together need distinct codes (CustomTerritory(code=...)): "
-                         + ", ".join(sorted({c for c in codes if codes.count(c) > 1})))
+        raise ValueError(
+            "custom territories built together need distinct codes (CustomTerritory(code=...)): "
+            + ", ".join(sorted({c for c in codes if codes.count(c) > 1}))
+        )
     return customs
 
 
 def _diagnostic(store: Store, customs, rules: FlagRules, inputs: Inputs, state: str) -> pl.DataFrame:
     """The diagnostic table of the store's state, computed once per state and reused by later builds."""
     key = (customs, rules, tuple(i.id for i in indicators()))
-    return TABLES.get(state, key, lambda: diagnostic_table_cached(store, customs, rules, inputs=inputs,
-                                                                     compute=diagnostic_table))
+    return TABLES.get(
+        state, key, lambda: diagnostic_table_cached(store, customs, rules, inputs=inputs, compute=diagnostic_table)
+    )
 
 
 def _similar(table: pl.DataFrame, inputs: Inputs, view: TerritoryView, given: tuple[str, ...]) -> Similar | None:
     customs = view.selection.customs
-    return similar_territories(table, inputs.membership, view.territory.level, view.territory.code,
-                               customs[0].communes if customs else (), given)
+    return similar_territories(
+        table,
+        inputs.membership,
+        view.territory.level,
+        view.territory.code,
+        customs[0].communes if customs else (),
+        given,
+    )
 
 
-def build_report(table: pl.DataFrame, inputs: Inputs, selection: Selection, base: ReportContext,
-                 out_dir: Path) -> tuple[ReportRecord, list[Path]]:
+def build_report(
+    table: pl.DataFrame, inputs: Inputs, selection: Selection, base: ReportContext, out_dir: Path
+) -> tuple[ReportRecord, list[Path]]:
     """Write one territory's exports, report and record; what was built, and the export files."""
     view = territory_view(table, inputs.membership, selection)
     paths = write_exports(view.rows, out_dir, f"indicateurs-{selection.stem}", demo=base.demo)
-    paths["xlsx large"] = write_wide_xlsx(view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx",
-                                          demo=base.demo)  # communes x indicators, one sheet per theme
-    context = replace(base, exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()),
-                      similar=_similar(table, inputs, view, base.similar_codes))
+    paths["xlsx large"] = write_wide_xlsx(
+        view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx", demo=base.demo
+    )  # communes x indicators, one sheet per theme
+    context = replace(
+        base,
+        exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()),
+        similar=_similar(table, inputs, view, base.similar_codes),
+    )
     report = render_view(view, inputs, context)
     name = report_name(selection)
     _write(out_dir / name, report.html)
-    paths["docx"] = write_docx(out_dir / f"diagnostic-{selection.stem}.docx", cover_of(
-        view, report.data, title=page_title(view, base.demo), generated=F.long_date(base.generated_at),
-        version=base.version, demo=base.demo, html_name=name), report.sections)
+    paths["docx"] = write_docx(
+        out_dir / f"diagnostic-{selection.stem}.docx",
+        cover_of(
+            view,
+            report.data,
+            title=page_title(view, base.demo),
+            generated=F.long_date(base.generated_at),
+            version=base.version,
+            demo=base.demo,
+            html_name=name,
+        ),
+        report.sections,
+    )
     record = ReportRecord(
-        file=name, territory=view.territory.display, kind=view.kind, title=page_title(view, base.demo),
-        generated=F.long_date(base.generated_at), generated_at=base.generated_at.isoformat(),
-        version=base.version, demo=base.demo, sections=tuple((s.number, s.id, s.title) for s in report.sections),
+        file=name,
+        territory=view.territory.display,
+        kind=view.kind,
+        title=page_title(view, base.demo),
+        generated=F.long_date(base.generated_at),
+        generated_at=base.generated_at.isoformat(),
+        version=base.version,
+        demo=base.demo,
+        sections=tuple((s.number, s.id, s.title) for s in report.sections),
         exports=tuple(sorted(p.name for p in paths.values())),
-        sources=sources_read(base.manifest, inputs), cog=target_cog(base.manifest))
+        sources=sources_read(base.manifest, inputs),
+        cog=target_cog(base.manifest),
+    )
     record.write(out_dir)
     return record, list(paths.values())
 
 
 @reads_one_state
-def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo: bool = False,
-               generated_at: datetime | None = None, rules: FlagRules = FlagRules(),
-               table: pl.DataFrame | Path | None = None, baseline: int | None = None,
-               evaluation: tuple = (), similar: tuple[str, ...] = ()) -> SiteResult:
+def build_site(
+    store: Store,
+    selections: list[Selection],
+    out_dir: Path,
+    *,
+    demo: bool = False,
+    generated_at: datetime | None = None,
+    rules: FlagRules = FlagRules(),
+    table: pl.DataFrame | Path | None = None,
+    baseline: int | None = None,
+    evaluation: tuple = (),
+    similar: tuple[str, ...] = (),
+) -> SiteResult:
     """Compute the indicators once, then write each selection's report, exports and record, and the index.
 
     `table` is the full diagnostic_table of this store (with the selections' custom territories, computed with
@@ -237,7 +310,7 @@ def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo
         table = pl.read_parquet(table)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    generated_at = generated_at or datetime.now(timezone.utc)
+    generated_at = generated_at or datetime.now(UTC)
     inputs = load_inputs(store)
     customs = _distinct_customs(selections)
     manifest = store.manifest()
@@ -245,10 +318,19 @@ def build_site(store: Store, selections: list[Selection], out_dir: Path, *, demo
     if table is None:
         table = _diagnostic(store, customs, rules, inputs, state)
     series, baseline = site_series(store, inputs, customs, state, baseline)
-    base = ReportContext(generated_at=generated_at, manifest=manifest, version=pipeline_version(), demo=demo,
-                         rules=rules, state=state, series=series, baseline=baseline, evaluation=tuple(evaluation),
-                         contours=staged_contours(store),
-                         similar_codes=tuple(similar))
+    base = ReportContext(
+        generated_at=generated_at,
+        manifest=manifest,
+        version=pipeline_version(),
+        demo=demo,
+        rules=rules,
+        state=state,
+        series=series,
+        baseline=baseline,
+        evaluation=tuple(evaluation),
+        contours=staged_contours(store),
+        similar_codes=tuple(similar),
+    )
     records, exports = [], []
     for selection in selections:
         record, paths = build_report(table, inputs, selection, base, out_dir)

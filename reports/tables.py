@@ -24,9 +24,11 @@ MAX_COLUMNS = 6  # indicators per table: six columns of 8 pt figures and the nam
 FLAG_FILL = {VIGILANCE: "#fdf0d2", PRIORITY: "#f8d9d5"}
 FLAG_SYMBOL = {VIGILANCE: "!", PRIORITY: "!!"}
 # a commune or an EPCI is compared with its département, a département with France (transforms.compare)
-FLAG_TITLE = {VIGILANCE: "Point de vigilance : plus défavorable que la référence (le département ; la France pour "
-                         "un département)",
-              PRIORITY: "Priorité : nettement plus défavorable que le département et la France"}
+FLAG_TITLE = {
+    VIGILANCE: "Point de vigilance : plus défavorable que la référence (le département ; la France pour "
+    "un département)",
+    PRIORITY: "Priorité : nettement plus défavorable que le département et la France",
+}
 CODE, COUNT, EVOLUTION = ":code", ":effectif", ":evolution"  # helper columns, merged into the cells
 # great-tables' French locale (`locale="fr"`: U+202F between thousands, decimal comma; U+2212 minus): the same
 # marks given directly, because great-tables 1.1 reads its whole locale file again at every `locale=` call (3 s per
@@ -50,10 +52,11 @@ def chunks(items: list, size: int = MAX_COLUMNS) -> list[list]:
 
 
 # a two-sided indicator (population growth) is flagged for a marked gap either way: never « plus défavorable »
-FLAG_TITLE_TWO_SIDED = {VIGILANCE: "Point de vigilance : écart marqué avec la référence (le département ; la France "
-                                   "pour un département), à la hausse ou à la baisse",
-                        PRIORITY: "Priorité : écart nettement marqué, dans le même sens, avec le département et la "
-                                  "France"}
+FLAG_TITLE_TWO_SIDED = {
+    VIGILANCE: "Point de vigilance : écart marqué avec la référence (le département ; la France "
+    "pour un département), à la hausse ou à la baisse",
+    PRIORITY: "Priorité : écart nettement marqué, dans le même sens, avec le département et la France",
+}
 
 
 def flag_badge(flag: str | None, direction: str = "") -> str:
@@ -61,8 +64,10 @@ def flag_badge(flag: str | None, direction: str = "") -> str:
         return ""
     kind = "p" if flag == PRIORITY else "v"
     title = (FLAG_TITLE_TWO_SIDED if direction == "two_sided" else FLAG_TITLE)[flag]
-    return (f'<span class="flag flag-{kind}" title="{escape(title)}">{FLAG_SYMBOL[flag]}'
-            f'<span class="sr"> {escape(flag)}</span></span>')
+    return (
+        f'<span class="flag flag-{kind}" title="{escape(title)}">{FLAG_SYMBOL[flag]}'
+        f'<span class="sr"> {escape(flag)}</span></span>'
+    )
 
 
 def mark_html(reason: str | None) -> str:
@@ -78,12 +83,14 @@ def cell_pattern(indicator: Indicator, shape: tuple) -> str:
     attrs = f'class="c" data-indicator="{escape(indicator.id)}" data-code="{{1}}"'
     if missing:
         return f'<div {attrs}><span class="v miss">{{0}}{mark_html(reason)}</span></div>'
-    parts = [f'<span class="l1">{flag_badge(flag, indicator.direction)}<span class="v">{{0}}{mark_html(reason)}</span></span>']
+    parts = [
+        f'<span class="l1">{flag_badge(flag, indicator.direction)}<span class="v">{{0}}{mark_html(reason)}</span></span>'
+    ]
     if has_count:
         parts.append('<span class="n">{2}</span>')
     if has_evolution:
         parts.append('<span class="ev">{3}</span>')
-    return f'<div {attrs}>{"".join(parts)}</div>'
+    return f"<div {attrs}>{''.join(parts)}</div>"
 
 
 def cell_shape(row: dict | None, indicator: Indicator) -> tuple:
@@ -109,8 +116,10 @@ def header_html(indicator: Indicator, year: int | None, comparison_year: int | N
     else:
         when = f", {year}" if year else ""
     no_evolution = mark_html(N.R.DEFINITION_CHANGE) if not indicator.evolution else ""
-    return (f'<span class="h-l">{escape(F.typography(indicator.label))}{no_evolution}</span>'
-            f'<span class="h-u">{escape((hint + when).removeprefix(", "))}</span>')
+    return (
+        f'<span class="h-l">{escape(F.typography(indicator.label))}{no_evolution}</span>'
+        f'<span class="h-u">{escape((hint + when).removeprefix(", "))}</span>'
+    )
 
 
 def _year(view: TerritoryView, indicator: Indicator, column: str = "year") -> int | None:
@@ -135,11 +144,16 @@ def _table_frame(view: TerritoryView, items: list[Indicator]) -> pl.DataFrame:
         rows = [view.cell(p, ind.id) for p in view.places]
         shapes = [cell_shape(r, ind) for r in rows]
         data[ind.id] = pl.Series([None if s[2] else r["value"] for r, s in zip(rows, shapes)], dtype=pl.Float64)
-        data[f"{ind.id}{COUNT}"] = pl.Series([r["numerator"] if s[3] else None for r, s in zip(rows, shapes)],
-                                             dtype=pl.Float64)
+        data[f"{ind.id}{COUNT}"] = pl.Series(
+            [r["numerator"] if s[3] else None for r, s in zip(rows, shapes)], dtype=pl.Float64
+        )
         data[f"{ind.id}{EVOLUTION}"] = pl.Series(
-            [F.evolution(r["evolution"], r.get("evolution_unit"), ind.unit) if s[4] else None
-             for r, s in zip(rows, shapes)], dtype=pl.String)
+            [
+                F.evolution(r["evolution"], r.get("evolution_unit"), ind.unit) if s[4] else None
+                for r, s in zip(rows, shapes)
+            ],
+            dtype=pl.String,
+        )
     return pl.DataFrame(data)
 
 
@@ -148,10 +162,17 @@ def _cells(gt: GT, view: TerritoryView, items: list[Indicator]) -> GT:
     into the pattern of its shape."""
     for ind in items:
         count, evolution = f"{ind.id}{COUNT}", f"{ind.id}{EVOLUTION}"
-        gt = (gt.fmt_number(columns=ind.id, decimals=F.DECIMALS.get(ind.unit, 1), **FRENCH,
-                            pattern="{x}" + F.SUFFIX.get(ind.unit, ""), force_sign=ind.unit == "percent_per_year")
-              .sub_missing(columns=ind.id, missing_text="—")
-              .fmt_integer(columns=count, sep_mark=FRENCH["sep_mark"]))
+        gt = (
+            gt.fmt_number(
+                columns=ind.id,
+                decimals=F.DECIMALS.get(ind.unit, 1),
+                **FRENCH,
+                pattern="{x}" + F.SUFFIX.get(ind.unit, ""),
+                force_sign=ind.unit == "percent_per_year",
+            )
+            .sub_missing(columns=ind.id, missing_text="—")
+            .fmt_integer(columns=count, sep_mark=FRENCH["sep_mark"])
+        )
         by_shape: dict[tuple, list[int]] = {}
         for i, p in enumerate(view.places):
             by_shape.setdefault(cell_shape(view.cell(p, ind.id), ind), []).append(i)
@@ -183,14 +204,21 @@ def distinct_sources(labels: list[str | None]) -> list[str]:
 def source_note(view: TerritoryView, items: list[Indicator], geography: str) -> str:
     """Sources with their vintages, the geography, and the marks used in this table."""
     sources = distinct_sources([r.get("source") for ind in items for p in view.places if (r := view.cell(p, ind.id))])
-    reasons = [N.cell_reason(r.get("value"), r.get("status")) for ind in items for p in view.places
-               if (r := view.cell(p, ind.id))]
+    reasons = [
+        N.cell_reason(r.get("value"), r.get("status"))
+        for ind in items
+        for p in view.places
+        if (r := view.cell(p, ind.id))
+    ]
     reasons += [N.R.DEFINITION_CHANGE for ind in items if not ind.evolution]
     text = f"Sources : {escape(' ; '.join(sources) or 'non renseignées')}. {escape(geography)}"
     legend = N.legend(reasons)
     if legend:
-        text += '<br><span class="legend">' + " · ".join(
-            f'<sup class="mk">{escape(m)}</sup>&#8239;{escape(label)}' for m, label in legend) + "</span>"
+        text += (
+            '<br><span class="legend">'
+            + " · ".join(f'<sup class="mk">{escape(m)}</sup>&#8239;{escape(label)}' for m, label in legend)
+            + "</span>"
+        )
     covered = coverage_note(view, items)
     if covered:
         text += '<br><span class="legend">' + escape(covered) + "</span>"
@@ -221,15 +249,17 @@ def coverage_note(view: TerritoryView, items: list[Indicator]) -> str:
     return f"hs : hors communes au secret statistique, les valeurs couvrent {' ; '.join(parts)}."
 
 
-def theme_tables(view: TerritoryView, theme: str, items: list[Indicator], comparison_year: int | None,
-                 geography: str) -> list[str]:
+def theme_tables(
+    view: TerritoryView, theme: str, items: list[Indicator], comparison_year: int | None, geography: str
+) -> list[str]:
     """The tables of one theme, as HTML fragments (ids `tableau-<theme>-<n>`)."""
     out = []
     parts = chunks(items)
     for n, chunk in enumerate(parts, start=1):
         title = THEMES[theme] + (f" ({n}/{len(parts)})" if len(parts) > 1 else "")
-        has_evolution = any(view.cell(p, i.id) and view.cell(p, i.id).get("evolution") is not None
-                            for i in chunk for p in view.places)
+        has_evolution = any(
+            view.cell(p, i.id) and view.cell(p, i.id).get("evolution") is not None for i in chunk for p in view.places
+        )
         has_counts = any(i.kind == "ratio" and i.unit != "count" for i in chunk)
         subtitle = "Valeur de l'indicateur" + (", effectif concerné (en gris)" if has_counts else "")
         if has_evolution and comparison_year:
@@ -239,8 +269,12 @@ def theme_tables(view: TerritoryView, theme: str, items: list[Indicator], compar
         gt = (
             GT(_table_frame(view, chunk), rowname_col="lieu", groupname_col="groupe", id=f"tableau-{theme}-{n}")
             .tab_header(title=title, subtitle=subtitle)
-            .cols_label(**{i.id: html(header_html(i, _year(view, i), _year(view, i, "comparison_year") or comparison_year))
-                           for i in chunk})
+            .cols_label(
+                **{
+                    i.id: html(header_html(i, _year(view, i), _year(view, i, "comparison_year") or comparison_year))
+                    for i in chunk
+                }
+            )
             .pipe(_cells, view, chunk)
             .cols_align("right", columns=[i.id for i in chunk])
             .cols_width({"lieu": "22%", **{i.id: width for i in chunk}})
@@ -265,13 +299,27 @@ def print_wrapped(table_html: str, rows: int) -> str:
 def house_style(gt: GT) -> GT:
     """The look shared by every table: full width, fixed layout (columns never overflow A4), quiet rules."""
     return gt.tab_options(
-        table_width="100%", table_layout="fixed", table_font_names=FONT, table_font_size="12.5px",
+        table_width="100%",
+        table_layout="fixed",
+        table_font_names=FONT,
+        table_font_size="12.5px",
         table_font_color="#1d2733",
-        heading_align="left", heading_title_font_size="15px", heading_title_font_weight="700",
-        heading_subtitle_font_size="11.5px", column_labels_font_size="11.5px", column_labels_font_weight="600",
-        column_labels_background_color="#f2f5f8", row_group_background_color="#e8eef4",
-        row_group_font_weight="700", row_group_font_size="11.5px", source_notes_font_size="11px",
-        data_row_padding="5px", table_border_top_color="#1f4e79", table_border_top_width="3px",
-        heading_border_bottom_color="#c9d3de", column_labels_border_bottom_color="#1f4e79",
-        table_body_hlines_color="#e3e8ee", stub_border_color="#c9d3de",
+        heading_align="left",
+        heading_title_font_size="15px",
+        heading_title_font_weight="700",
+        heading_subtitle_font_size="11.5px",
+        column_labels_font_size="11.5px",
+        column_labels_font_weight="600",
+        column_labels_background_color="#f2f5f8",
+        row_group_background_color="#e8eef4",
+        row_group_font_weight="700",
+        row_group_font_size="11.5px",
+        source_notes_font_size="11px",
+        data_row_padding="5px",
+        table_border_top_color="#1f4e79",
+        table_border_top_width="3px",
+        heading_border_bottom_color="#c9d3de",
+        column_labels_border_bottom_color="#1f4e79",
+        table_body_hlines_color="#e3e8ee",
+        stub_border_color="#c9d3de",
     )

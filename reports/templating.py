@@ -14,9 +14,13 @@ from reports import formats as F
 
 @cache
 def environment() -> Environment:
-    env = Environment(loader=PackageLoader("reports", "templates"),
-                      autoescape=select_autoescape(["html", "j2"], default_for_string=True),
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters["nombre"] = lambda x: F.count(x)
     env.filters["css_string"] = css_string
     env.filters["initiale"] = lambda s: s[:1].upper() + s[1:]  # `capitalize` would lower-case "CAF"

@@ -25,8 +25,7 @@ from reports.charts import (
     _num,
 )
 
-STYLES = {"territory": (TERRITORY, None, 2.8), "departement": (DEPARTEMENT, "6 3", 2.0),
-          "france": (FRANCE, "2 3", 2.0)}
+STYLES = {"territory": (TERRITORY, None, 2.8), "departement": (DEPARTEMENT, "6 3", 2.0), "france": (FRANCE, "2 3", 2.0)}
 LEFT, RIGHT, TOP = 64.0, 24.0, 22.0
 PLOT_HEIGHT = 170.0
 
@@ -76,8 +75,10 @@ def trend(lines: list[Line], unit: str, baseline: int | None, title: str, ident:
     index base 100)."""
     years = sorted({y for line in lines for y, _ in line.points})
     values = [v for line in lines for _, v in line.points if v is not None]
-    description = "; ".join(f"{line.label} : " + ", ".join(f"{y} {F.value(v, unit) if v is not None else 'n.d.'}"
-                                                            for y, v in line.points) for line in lines)
+    description = "; ".join(
+        f"{line.label} : " + ", ".join(f"{y} {F.value(v, unit) if v is not None else 'n.d.'}" for y, v in line.points)
+        for line in lines
+    )
     svg = Svg(WIDTH, 300, title, description, ident)
     if not years or not values:
         svg.text(LEFT, TOP + 20, "Aucune valeur connue sur la période.", fill=MUTED)
@@ -86,8 +87,13 @@ def trend(lines: list[Line], unit: str, baseline: int | None, title: str, ident:
     ticks = _ticks(min(values), max(values))
     low, high = ticks[0], ticks[-1]
     span_x = WIDTH - LEFT - RIGHT
-    x_of = lambda year: LEFT + (span_x * (year - years[0]) / (years[-1] - years[0]) if len(years) > 1 else span_x / 2)
-    y_of = lambda v: TOP + PLOT_HEIGHT * (1 - (v - low) / (high - low))
+
+    def x_of(year):
+        return LEFT + (span_x * (year - years[0]) / (years[-1] - years[0]) if len(years) > 1 else span_x / 2)
+
+    def y_of(v):
+        return TOP + PLOT_HEIGHT * (1 - (v - low) / (high - low))
+
     for t in ticks:
         svg.add("line", x1=LEFT, x2=WIDTH - RIGHT, y1=y_of(t), y2=y_of(t), stroke=GRID, stroke_width=1)
         svg.text(LEFT - 6, y_of(t) + 4, F.value(t, unit), fill=MUTED, text_anchor="end")
@@ -97,8 +103,16 @@ def trend(lines: list[Line], unit: str, baseline: int | None, title: str, ident:
         if n % every == 0 or year in (years[-1], baseline):
             svg.text(x_of(year), bottom + 16, str(year), fill=MUTED, text_anchor="middle")
     if baseline is not None and years[0] <= baseline <= years[-1]:
-        svg.add("line", x1=x_of(baseline), x2=x_of(baseline), y1=TOP - 6, y2=bottom, stroke=INK, stroke_width=1,
-                stroke_dasharray="3 3")
+        svg.add(
+            "line",
+            x1=x_of(baseline),
+            x2=x_of(baseline),
+            y1=TOP - 6,
+            y2=bottom,
+            stroke=INK,
+            stroke_width=1,
+            stroke_dasharray="3 3",
+        )
         svg.text(x_of(baseline) + 4, TOP - 8, f"référence {baseline}", fill=INK, font_size="10")
     for line in lines:
         _draw_line(svg, line, x_of, y_of)
@@ -142,13 +156,19 @@ def communes_change(moves: list[Move], unit: str, baseline: int, latest_year: in
     """One row per commune: a hollow dot at the baseline, a filled dot at the latest year, joined."""
     row, label_width = 24.0, 210.0
     known = [v for m in moves for v in (m.baseline, m.latest) if v is not None]
-    description = "; ".join(f"{m.name} : {F.value(m.baseline, unit) or 'n.d.'} en {baseline}, "
-                            f"{F.value(m.latest, unit) or 'n.d.'} en {latest_year}" for m in moves)
+    description = "; ".join(
+        f"{m.name} : {F.value(m.baseline, unit) or 'n.d.'} en {baseline}, "
+        f"{F.value(m.latest, unit) or 'n.d.'} en {latest_year}"
+        for m in moves
+    )
     svg = Svg(WIDTH, 100, title, description, ident)
     ticks = _ticks(min(known), max(known)) if known else [0.0, 1.0]
     low, high = ticks[0], ticks[-1]
     x0, x1 = label_width, WIDTH - RIGHT - 110
-    x_of = lambda v: x0 + (x1 - x0) * (v - low) / (high - low)
+
+    def x_of(v):
+        return x0 + (x1 - x0) * (v - low) / (high - low)
+
     top = TOP
     for t in ticks:
         svg.add("line", x1=x_of(t), x2=x_of(t), y1=top - 6, y2=top + row * len(moves), stroke=GRID, stroke_width=1)
@@ -162,8 +182,13 @@ def communes_change(moves: list[Move], unit: str, baseline: int, latest_year: in
         svg.add("line", x1=x_of(m.baseline), x2=x_of(m.latest), y1=y, y2=y, stroke=MUTED, stroke_width=2)
         svg.add("circle", cx=x_of(m.baseline), cy=y, r=4.5, fill="#fff", stroke=TERRITORY, stroke_width=1.8)
         svg.add("circle", cx=x_of(m.latest), cy=y, r=4.5, fill=TERRITORY)
-        svg.text(x_of(max(m.baseline, m.latest)) + 9, y + 4, f"{F.value(m.baseline, unit)} → {F.value(m.latest, unit)}",
-                 fill=INK, font_size="10")
+        svg.text(
+            x_of(max(m.baseline, m.latest)) + 9,
+            y + 4,
+            f"{F.value(m.baseline, unit)} → {F.value(m.latest, unit)}",
+            fill=INK,
+            font_size="10",
+        )
     legend_y = top + row * len(moves) + 36
     svg.add("circle", cx=x0 + 5, cy=legend_y - 4, r=4.5, fill="#fff", stroke=TERRITORY, stroke_width=1.8)
     svg.text(x0 + 14, legend_y, f"{baseline} (année de référence)", fill=MUTED)

@@ -127,15 +127,18 @@ def sort_key(name: str) -> str:
 def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Selection) -> TerritoryView:
     """Select the rows of a diagnostic and lay its places out in reading order."""
     rows = select(table, membership, selection)
-    names = {(r["level"], r["code"]): r["name"] or r["code"] for r in
-             rows.select("level", "code", "name").unique(["level", "code"]).iter_rows(named=True)}
-    communes = sorted((Place("COM", code, name, COMMUNES) for (level, code), name in names.items() if level == "COM"),
-                      key=lambda p: sort_key(p.name))
+    names = {
+        (r["level"], r["code"]): r["name"] or r["code"]
+        for r in rows.select("level", "code", "name").unique(["level", "code"]).iter_rows(named=True)
+    }
+    communes = sorted(
+        (Place("COM", code, name, COMMUNES) for (level, code), name in names.items() if level == "COM"),
+        key=lambda p: sort_key(p.name),
+    )
     city: list[Place] = []
     if selection.arrondissement:  # the arrondissement is the unit; its whole city (the one COM row) a reference
         city = [Place("COM", p.code, p.name, REFERENCES) for p in communes]
-        communes = [Place("ARM", selection.commune, names.get(("ARM", selection.commune), selection.commune),
-                          COMMUNES)]
+        communes = [Place("ARM", selection.commune, names.get(("ARM", selection.commune), selection.commune), COMMUNES)]
     if selection.epci:
         territory = Place("EPCI", selection.epci, names.get(("EPCI", selection.epci), selection.epci), TERRITORY)
     elif selection.commune:
@@ -146,22 +149,37 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
     else:
         code = selection.group.code
         territory = Place("TERRITORY", code, names.get(("TERRITORY", code), selection.group.name), TERRITORY)
-    epcis = sorted((Place("EPCI", code, name, EPCIS) for (level, code), name in names.items()
-                    if level == "EPCI" and (level, code) != territory.key), key=lambda p: sort_key(p.name))
+    epcis = sorted(
+        (
+            Place("EPCI", code, name, EPCIS)
+            for (level, code), name in names.items()
+            if level == "EPCI" and (level, code) != territory.key
+        ),
+        key=lambda p: sort_key(p.name),
+    )
     # a département is read by its EPCIs, whatever its size (issue 13); a large group of communes too
-    by_epci = len(epcis) > 1 and (selection.departement is not None
-                                  or (selection.group is not None and len(communes) > MAX_COMMUNE_ROWS))
+    by_epci = len(epcis) > 1 and (
+        selection.departement is not None or (selection.group is not None and len(communes) > MAX_COMMUNE_ROWS)
+    )
     references = city + ([] if by_epci else [Place(p.level, p.code, p.name, REFERENCES) for p in epcis])
     for level in ("DEP", "FRANCE"):
-        references += [Place(lvl, code, name, REFERENCES) for (lvl, code), name in sorted(names.items())
-                       if lvl == level and (lvl, code) != territory.key]
+        references += [
+            Place(lvl, code, name, REFERENCES)
+            for (lvl, code), name in sorted(names.items())
+            if lvl == level and (lvl, code) != territory.key
+        ]
     # a commune in no EPCI (L'Île-d'Yeu) has no EPCI row to be read in: it keeps its own, among the EPCIs
     units = epcis + _outside_epcis(communes, membership) if by_epci else communes
     places = tuple(units) + ((territory,) if territory.group != COMMUNES else ()) + tuple(references)
     dep_code = _reference_departement(rows, territory)
-    departement = None if territory.level == "DEP" else next(
-        (p for p in references if p.level == "DEP" and p.code == dep_code),
-        next(p for p in references if p.level == "DEP"))
+    departement = (
+        None
+        if territory.level == "DEP"
+        else next(
+            (p for p in references if p.level == "DEP" and p.code == dep_code),
+            next(p for p in references if p.level == "DEP"),
+        )
+    )
     cells = {(r["level"], r["code"], r["indicator"]): r for r in rows.iter_rows(named=True)}
     return TerritoryView(selection, rows, places, tuple(communes), territory, departement, cells)
 
@@ -173,6 +191,7 @@ def _outside_epcis(communes: list[Place], membership: pl.DataFrame) -> list[Plac
 
 def _reference_departement(rows: pl.DataFrame, territory: Place) -> str | None:
     """The département the flags of the territory compare with (transforms picks the most populated one)."""
-    own = rows.filter((pl.col("level") == territory.level) & (pl.col("code") == territory.code)
-                      & pl.col("ref_dep_code").is_not_null())
+    own = rows.filter(
+        (pl.col("level") == territory.level) & (pl.col("code") == territory.code) & pl.col("ref_dep_code").is_not_null()
+    )
     return own["ref_dep_code"][0] if own.height else None

@@ -70,8 +70,12 @@ def data_member(path: Path, pattern: str, *, source: str) -> tuple[str, int | No
         raise ParseError(source, path.name, f"not a zip archive: {exc}") from exc
     matches = [n for n in names if regex.fullmatch(n)]
     if len(matches) != 1:
-        raise ParseError(source, path.name, f"expected exactly one data member matching {pattern!r}, found "
-                                            f"{matches or 'none'}; the archive holds {names}")
+        raise ParseError(
+            source,
+            path.name,
+            f"expected exactly one data member matching {pattern!r}, found "
+            f"{matches or 'none'}; the archive holds {names}",
+        )
     found = regex.fullmatch(matches[0])
     assert found is not None  # matched just above
     year = found.groupdict().get("year")
@@ -97,9 +101,17 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     year = _year(frame, member, name_year, fail)
     cog = entry.cog_for_year(year)
     if geo is not None and cog > geo.target:
-        raise fail("TIME_PERIOD", f"a geography at most the target COG {geo.target}", frame.height,
-                   [(f"{member}: BPE {year} is in the geography of 1 January {cog}, after the target COG "
-                     f"{geo.target}; its communes cannot be brought back to it (the previous table is kept)")])
+        raise fail(
+            "TIME_PERIOD",
+            f"a geography at most the target COG {geo.target}",
+            frame.height,
+            [
+                (
+                    f"{member}: BPE {year} is in the geography of 1 January {cog}, after the target COG "
+                    f"{geo.target}; its communes cannot be brought back to it (the previous table is kept)"
+                )
+            ],
+        )
     notes = [f"BPE {year}: member {member}, TIME_PERIOD {year}; communes in the geography of 1 January {cog}"]
     frame, kept_notes = _facilities(frame, fail)
     notes += kept_notes
@@ -111,15 +123,21 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     long, zero_notes = _zeros(long, types, year, _communes(long, geo, cog))
     notes += zero_notes + _arm_notes(long)
     notes.append(f"{len(types)} equipment types staged; the BPE counts equipments, not places")
-    notes += [f"type {t} (from BPE {first}) absent from BPE {year}: its indicators are null (not_available)"
-              for t, first in LATER_TYPES.items() if t not in types and year < first]
-    rules = Rules(kinds={t: "count" for t in types}, levels=LEVELS, code_column="GEO",
-                  extra_checks=(_whole_number(),))
+    notes += [
+        f"type {t} (from BPE {first}) absent from BPE {year}: its indicators are null (not_available)"
+        for t, first in LATER_TYPES.items()
+        if t not in types and year < first
+    ]
+    rules = Rules(kinds={t: "count" for t in types}, levels=LEVELS, code_column="GEO", extra_checks=(_whole_number(),))
     try:
         return conclude(long, entry, rules, geo, file=member, raw_path=raw_path, notes=notes)
     except SourceValidationError as exc:  # a failure on a type names the file's own column and the type
-        failures = [Failure(f"{VALUE} (FACILITY_TYPE {f.column})" if f.column in types else f.column, f.rule,
-                            f.count, f.samples) for f in exc.failures]
+        failures = [
+            Failure(
+                f"{VALUE} (FACILITY_TYPE {f.column})" if f.column in types else f.column, f.rule, f.count, f.samples
+            )
+            for f in exc.failures
+        ]
         raise SourceValidationError(exc.source, exc.file, failures, exc.raw_path) from None
 
 
@@ -127,12 +145,20 @@ def _year(frame: pl.DataFrame, member: str, name_year: int | None, fail) -> int:
     """The file's single TIME_PERIOD, a year, equal to the year in the member's name when it has one."""
     periods = frame.group_by("TIME_PERIOD").len().sort("TIME_PERIOD", nulls_last=True).rows()
     if len(periods) != 1 or not re.fullmatch(r"\d{4}", periods[0][0] or ""):
-        raise fail("TIME_PERIOD", "one year (YYYY) for the whole file", frame.height,
-                   [f"{p!r}: {n} row(s)" for p, n in periods])
+        raise fail(
+            "TIME_PERIOD",
+            "one year (YYYY) for the whole file",
+            frame.height,
+            [f"{p!r}: {n} row(s)" for p, n in periods],
+        )
     year = int(periods[0][0])
     if name_year is not None and name_year != year:
-        raise fail("TIME_PERIOD", f"the year of the member's name ({name_year})", frame.height,
-                   [f"{member} holds TIME_PERIOD {year}"])
+        raise fail(
+            "TIME_PERIOD",
+            f"the year of the member's name ({name_year})",
+            frame.height,
+            [f"{member} holds TIME_PERIOD {year}"],
+        )
     return year
 
 
@@ -146,16 +172,25 @@ def _facilities(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
     frame = frame.filter(pl.col("BPE_MEASURE") == MEASURE)
     dims = ("FACILITY_DOM", "FACILITY_SDOM", "FACILITY_TYPE")
     subtotal = pl.any_horizontal(*[pl.col(c).fill_null("") == TOTAL for c in dims])
-    if (n := frame.filter(subtotal).height):
+    if n := frame.filter(subtotal).height:
         notes.append(f"{n} subtotal row(s) ({TOTAL} in a domain, sub-domain or type) dropped: leaf types only")
     frame = frame.filter(~subtotal)
     dom, sdom, typ = (pl.col(c).fill_null("") for c in dims)
-    consistent = (typ.str.contains(TYPE_PATTERN) & sdom.str.contains(SDOM_PATTERN) & dom.str.contains(DOM_PATTERN)
-                  & typ.str.starts_with(sdom) & sdom.str.starts_with(dom))
+    consistent = (
+        typ.str.contains(TYPE_PATTERN)
+        & sdom.str.contains(SDOM_PATTERN)
+        & dom.str.contains(DOM_PATTERN)
+        & typ.str.starts_with(sdom)
+        & sdom.str.starts_with(dom)
+    )
     bad = frame.filter(~consistent)
     if bad.height:
-        raise fail("FACILITY_TYPE", "a type (A123) inside its sub-domain (A1) and domain (A)", bad.height,
-                   [f"GEO {g}: {d} / {s} / {t}" for g, d, s, t in bad.select("GEO", *dims).head(5).rows()])
+        raise fail(
+            "FACILITY_TYPE",
+            "a type (A123) inside its sub-domain (A1) and domain (A)",
+            bad.height,
+            [f"GEO {g}: {d} / {s} / {t}" for g, d, s, t in bad.select("GEO", *dims).head(5).rows()],
+        )
     return frame, notes
 
 
@@ -163,8 +198,12 @@ def _levels(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
     """Keep the staged levels (France as FR); other zonings and the no-EPCI pseudo-code dropped with a count."""
     unset = frame.filter(pl.col("GEO_OBJECT").fill_null("") == "")
     if unset.height:
-        raise fail("GEO_OBJECT", "a geographic level", unset.height,
-                   [f"GEO {g} {t}" for g, t in unset.select("GEO", "FACILITY_TYPE").head(5).rows()])
+        raise fail(
+            "GEO_OBJECT",
+            "a geographic level",
+            unset.height,
+            [f"GEO {g} {t}" for g, t in unset.select("GEO", "FACILITY_TYPE").head(5).rows()],
+        )
     notes = []
     dropped = frame.filter(~pl.col("GEO_OBJECT").is_in(LEVELS)).group_by("GEO_OBJECT").len().sort("GEO_OBJECT")
     if dropped.height:
@@ -172,7 +211,7 @@ def _levels(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
         notes.append(f"{dropped['len'].sum()} row(s) of other zonings dropped ({detail})")
     frame = frame.filter(pl.col("GEO_OBJECT").is_in(LEVELS))
     no_epci = (pl.col("GEO_OBJECT") == "EPCI") & (pl.col("GEO") == NO_EPCI)
-    if (n := frame.filter(no_epci).height):
+    if n := frame.filter(no_epci).height:
         notes.append(f"{n} row(s) of the pseudo-EPCI {NO_EPCI} (communes in no EPCI) dropped")
         frame = frame.filter(~no_epci)
     france = sorted(frame.filter(pl.col("GEO_OBJECT") == "FRANCE")["GEO"].drop_nulls().unique().to_list())
@@ -181,12 +220,17 @@ def _levels(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
     if france:
         notes.append(f"France level: GEO {france[0]} staged as {FRANCE_CODE}")
     level, geo = pl.col("GEO_OBJECT"), pl.col("GEO")
-    code = (pl.when(level == "FRANCE").then(pl.lit(FRANCE_CODE))
-            .when(level.is_in(["COM", "ARM"]) & geo.str.contains(r"^\d{4}$")).then(geo.str.zfill(5))
-            .when(level.is_in(["DEP", "REG"]) & geo.str.contains(r"^\d$")).then(geo.str.zfill(2))
-            .otherwise(geo))
+    code = (
+        pl.when(level == "FRANCE")
+        .then(pl.lit(FRANCE_CODE))
+        .when(level.is_in(["COM", "ARM"]) & geo.str.contains(r"^\d{4}$"))
+        .then(geo.str.zfill(5))
+        .when(level.is_in(["DEP", "REG"]) & geo.str.contains(r"^\d$"))
+        .then(geo.str.zfill(2))
+        .otherwise(geo)
+    )
     frame = frame.with_columns(code=code)
-    if (padded := frame.filter((level != "FRANCE") & (pl.col("code") != geo)).height):
+    if padded := frame.filter((level != "FRANCE") & (pl.col("code") != geo)).height:
         notes.append(f"{padded} code(s) read without their leading zero were zero-padded")
     return frame, notes
 
@@ -195,19 +239,27 @@ def _long(frame: pl.DataFrame, year: int) -> pl.DataFrame:
     """Staged rows: an empty OBS_VALUE is a secret (never 0); OBS_STATUS, when present, may say why."""
     value, status = parse_cells(pl.col(VALUE), markers={}, empty=SECRET)
     obs = pl.col("OBS_STATUS").fill_null("")
-    flagged = (pl.when(obs.is_in(sorted(OBS_SECRET))).then(pl.lit(SECRET))
-               .when(obs.is_in(sorted(OBS_NOT_AVAILABLE))).then(pl.lit(NOT_AVAILABLE)))
+    flagged = (
+        pl.when(obs.is_in(sorted(OBS_SECRET)))
+        .then(pl.lit(SECRET))
+        .when(obs.is_in(sorted(OBS_NOT_AVAILABLE)))
+        .then(pl.lit(NOT_AVAILABLE))
+    )
     final = pl.coalesce(flagged, status)
     return frame.select(
-        level="GEO_OBJECT", code="code", year=pl.lit(year, pl.Int32), variable="FACILITY_TYPE",
-        value=pl.when(final.is_null()).then(value).otherwise(pl.lit(None, pl.Float64)), status=final,
+        level="GEO_OBJECT",
+        code="code",
+        year=pl.lit(year, pl.Int32),
+        variable="FACILITY_TYPE",
+        value=pl.when(final.is_null()).then(value).otherwise(pl.lit(None, pl.Float64)),
+        status=final,
     )
 
 
 def _status_notes(long: pl.DataFrame) -> list[str]:
     notes = []
     for reason in (SECRET, NOT_AVAILABLE):
-        if (n := long.filter(pl.col("status") == reason).height):
+        if n := long.filter(pl.col("status") == reason).height:
             notes.append(f"{n} empty or flagged cell(s) staged null '{reason}', never 0")
     return notes
 
@@ -224,14 +276,21 @@ def _zeros(long: pl.DataFrame, types: list[str], year: int, communes: list[str])
     grid = pl.DataFrame({"code": communes}).join(pl.DataFrame({"variable": types}), how="cross")
     present = long.filter(pl.col("level") == "COM").select("code", "variable")
     zeros = grid.join(present, on=["code", "variable"], how="anti").select(
-        level=pl.lit("COM"), code="code", year=pl.lit(year, pl.Int32), variable="variable",
-        value=pl.lit(0.0), status=pl.lit(None, pl.String))
+        level=pl.lit("COM"),
+        code="code",
+        year=pl.lit(year, pl.Int32),
+        variable="variable",
+        value=pl.lit(0.0),
+        status=pl.lit(None, pl.String),
+    )
     if zeros.is_empty():
         return long, []
     empty = sorted(set(communes) - set(present["code"].to_list()))
     shown = f"; communes without any equipment: {', '.join(empty[:5])}{'…' if len(empty) > 5 else ''}" if empty else ""
-    note = (f"{zeros.height} (commune, type) pair(s) absent from the file staged as 0 (the BPE lists equipped "
-            f"communes only){shown}")
+    note = (
+        f"{zeros.height} (commune, type) pair(s) absent from the file staged as 0 (the BPE lists equipped "
+        f"communes only){shown}"
+    )
     return pl.concat([long, zeros]), [note]
 
 
@@ -240,13 +299,20 @@ def _arm_notes(long: pl.DataFrame) -> list[str]:
     arm = long.filter(pl.col("level") == "ARM")
     if arm.is_empty():
         return []
-    city = pl.when(pl.col("code").str.starts_with("751")).then(pl.lit("75056")).when(
-        pl.col("code").str.starts_with("6938")).then(pl.lit("69123")).otherwise(pl.lit("13055"))
+    city = (
+        pl.when(pl.col("code").str.starts_with("751"))
+        .then(pl.lit("75056"))
+        .when(pl.col("code").str.starts_with("6938"))
+        .then(pl.lit("69123"))
+        .otherwise(pl.lit("13055"))
+    )
     sums = arm.group_by(city.alias("code"), "variable").agg(arm=pl.col("value").sum())
     joined = sums.join(long.filter(pl.col("level") == "COM"), on=["code", "variable"], how="left")
     differ = joined.filter(pl.col("value").is_not_null() & (pl.col("value") != pl.col("arm")))
-    note = (f"{arm.height} arrondissement row(s) staged at level ARM, apart from their city, whose COM row already "
-            "counts them: never added to it")
+    note = (
+        f"{arm.height} arrondissement row(s) staged at level ARM, apart from their city, whose COM row already "
+        "counts them: never added to it"
+    )
     if differ.height:
         note += f"; {differ.height} (city, type) pair(s) where they do not sum to the city's row"
     return [note]
@@ -257,6 +323,4 @@ def _whole_number() -> pa.Check:
     return pa.Check(lambda data: data.lazyframe.select(expr), name="a whole number of equipments")
 
 
-SOURCES = (
-    SourceSpec("bpe", ("bpe",), stage, label="Insee, BPE {year}", demo=gen_bpe.write),
-)
+SOURCES = (SourceSpec("bpe", ("bpe",), stage, label="Insee, BPE {year}", demo=gen_bpe.write),)

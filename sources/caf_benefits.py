@@ -18,7 +18,12 @@ import pandera.polars as pa
 import polars as pl
 
 from sources.caf_common import (
-    add_city_sums, drop_unlocalised, level_expr, optional_absent_note, read_export, require_december,
+    add_city_sums,
+    drop_unlocalised,
+    level_expr,
+    optional_absent_note,
+    read_export,
+    require_december,
     with_period,
 )
 from sources.catalogue import Entry
@@ -38,8 +43,12 @@ ROUNDING_RULE = "CAF counts are rounded to a multiple of 5: a count that is not 
 
 def multiple_of(variables: list[str], step: int = ROUNDING) -> pa.Check:
     # NaN and ±inf are reported once, by the finite rule
-    ok = (~pl.col("variable").is_in(variables) | pl.col("value").is_null() | ~pl.col("value").is_finite()
-          | ((pl.col("value") % step) == 0))
+    ok = (
+        ~pl.col("variable").is_in(variables)
+        | pl.col("value").is_null()
+        | ~pl.col("value").is_finite()
+        | ((pl.col("value") % step) == 0)
+    )
     return pa.Check(lambda data: data.lazyframe.select(ok), name=ROUNDING_RULE)
 
 
@@ -65,27 +74,46 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
 
     long = melt(
         frame,
-        index={"level": level_expr(CODE, "COM"), "code": pl.col(CODE), "year": pl.col("_year"),
-               "month": pl.col("_month")},
+        index={
+            "level": level_expr(CODE, "COM"),
+            "code": pl.col(CODE),
+            "year": pl.col("_year"),
+            "month": pl.col("_month"),
+        },
         columns=values,
         markers={},  # the CAF publishes no secret marker: counts are rounded to 5 instead
     )
     long, cities = add_city_sums(long, set(values), file=label, rounded=True)
     notes.extend(cities)
-    notes.append(f"{label}: foyers and personnes are rounded to 5 by the CAF (7 -> 5, 12 -> 10): a sum of "
-                 "communes differs slightly from the published département or national total.")
+    notes.append(
+        f"{label}: foyers and personnes are rounded to 5 by the CAF (7 -> 5, 12 -> 10): a sum of "
+        "communes differs slightly from the published département or national total."
+    )
     years = sorted(frame["_year"].unique().to_list())
     if years:
-        notes.append(f"{label}: December N is localised in the geography of 1 January N+1 (COG {years[0] + 1} "
-                     f"for {years[0]}-12 … COG {years[-1] + 1} for {years[-1]}-12).")
+        notes.append(
+            f"{label}: December N is localised in the geography of 1 January N+1 (COG {years[0] + 1} "
+            f"for {years[0]}-12 … COG {years[-1] + 1} for {years[-1]}-12)."
+        )
 
-    rules = Rules(kinds={c: "count" for c in values}, levels=("COM", "ARM"), code_column=CODE,
-                  extra_checks=(multiple_of(values),), parts=expected.parts, part_tolerance=expected.part_tolerance)
+    rules = Rules(
+        kinds={c: "count" for c in values},
+        levels=("COM", "ARM"),
+        code_column=CODE,
+        extra_checks=(multiple_of(values),),
+        parts=expected.parts,
+        part_tolerance=expected.part_tolerance,
+    )
     staged = conclude(long, entry, rules, geo, file=label, raw_path=raw_path, notes=notes)
     return staged
 
 
 SOURCES = (
-    SourceSpec("caf_benefits", ("caf_benefits",), stage, label="Cnaf, allocataires décembre {year}",
-               demo=gen_caf.write_benefits),
+    SourceSpec(
+        "caf_benefits",
+        ("caf_benefits",),
+        stage,
+        label="Cnaf, allocataires décembre {year}",
+        demo=gen_caf.write_benefits,
+    ),
 )

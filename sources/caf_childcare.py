@@ -24,7 +24,11 @@ from pathlib import Path
 import polars as pl
 
 from sources.caf_common import (
-    add_city_sums, drop_unlocalised, level_expr, optional_absent_note, read_export,
+    add_city_sums,
+    drop_unlocalised,
+    level_expr,
+    optional_absent_note,
+    read_export,
     with_period,
 )
 from sources.catalogue import Entry
@@ -75,8 +79,9 @@ def _read(entry: Entry, role: str, path: Path) -> _Part:
     present = [c for c in PERIODS if c in raw.columns]
     if len(present) != 1:
         rule = "exactly one period column (annee or dtreffre)"
-        raise SourceValidationError(entry.source, label, [Failure("/".join(PERIODS), rule, 1,
-                                                                  [f"found: {present or 'none'}"])], str(path))
+        raise SourceValidationError(
+            entry.source, label, [Failure("/".join(PERIODS), rule, 1, [f"found: {present or 'none'}"])], str(path)
+        )
     period = present[0]
 
     listed = [*expected.required, *expected.optional]
@@ -92,8 +97,12 @@ def _read(entry: Entry, role: str, path: Path) -> _Part:
         code_expr = pl.lit(NATIONAL_CODE)
     long = melt(
         frame,
-        index={"level": level_expr(code, level) if code else pl.lit(level), "code": code_expr,
-               "year": pl.col("_year"), "month": pl.lit(None, dtype=pl.Int8)},
+        index={
+            "level": level_expr(code, level) if code else pl.lit(level),
+            "code": code_expr,
+            "year": pl.col("_year"),
+            "month": pl.lit(None, dtype=pl.Int8),
+        },
         columns=values,
         markers={},  # missing values come as empty cells: status missing, never 0
     )
@@ -119,8 +128,10 @@ def _overlap(current: _Part, hist: _Part) -> tuple[set[int], list[str]]:
         )
         rows = differs.select("level", "code").unique().height
         only_hist = old.join(cur, on=["level", "code"], how="anti").select("code").unique().height
-        message = (f"{year} is in both {current.label} and {hist.label}: the current file wins; "
-                   f"{rows} row(s) have different values")
+        message = (
+            f"{year} is in both {current.label} and {hist.label}: the current file wins; "
+            f"{rows} row(s) have different values"
+        )
         if only_hist:
             message += f"; {only_hist} code(s) present only in the hist file for {year} are dropped"
         log.warning("%s", message)
@@ -143,11 +154,15 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     staged: list[Staged] = []
     expected = entry.columns()
     for part in parts:
-        rules = Rules(kinds={c: kind for c in part.values if (kind := kind_of(c))}, levels=levels,
-                      code_column=code or "annee", parts=expected.parts, part_tolerance=expected.part_tolerance)
+        rules = Rules(
+            kinds={c: kind for c in part.values if (kind := kind_of(c))},
+            levels=levels,
+            code_column=code or "annee",
+            parts=expected.parts,
+            part_tolerance=expected.part_tolerance,
+        )
         rename = {c: re.sub(rf"_{re.escape(s)}$", "", c) for c in part.values}
-        staged.append(conclude(part.long, entry, rules, geo, file=part.label, raw_path=str(part.path),
-                               rename=rename))
+        staged.append(conclude(part.long, entry, rules, geo, file=part.label, raw_path=str(part.path), rename=rename))
     frame = staged[0].frame
     if len(staged) == 2:
         frame = pl.concat([frame, staged[1].frame.filter(~pl.col("year").is_in(sorted(overlap)))])
@@ -162,35 +177,55 @@ def _scope_notes(entry: Entry, frame: pl.DataFrame, level: str, geo: Geography |
     notes = []
     years = sorted(frame["year"].unique().to_list())
     if years:
-        where = (": communes of year N are read in the COG of 1 January N+1, like s_ben_com_f (decisions.md)"
-                 if level == "COM" else "")
+        where = (
+            ": communes of year N are read in the COG of 1 January N+1, like s_ben_com_f (decisions.md)"
+            if level == "COM"
+            else ""
+        )
         notes.append(f"years {years[0]}-{years[-1]} (reference month December){where}.")
     coverage = frame.filter(pl.col("variable").str.starts_with("txcouv"))
     if not coverage.is_empty():
         above = coverage.filter(pl.col("value") > 100).height
-        notes.append("coverage rates are places per 100 children under 3 (not a percentage; never re-aggregated)"
-                     + (f": {above} value(s) above 100" if above else ""))
+        notes.append(
+            "coverage rates are places per 100 children under 3 (not a percentage; never re-aggregated)"
+            + (f": {above} value(s) above 100" if above else "")
+        )
     if level == "COM":
         com = frame.filter(pl.col("level") == "COM")["code"].n_unique()
         arm = frame.filter(pl.col("level") == "ARM")["code"].n_unique()
-        notes.append(f"communal file: communes above 10,000 inhabitants only ({com} COM codes, {arm} "
-                     "arrondissements); other communes take their EPCI's figure downstream.")
+        notes.append(
+            f"communal file: communes above 10,000 inhabitants only ({com} COM codes, {arm} "
+            "arrondissements); other communes take their EPCI's figure downstream."
+        )
         if not coverage.is_empty():
-            notes.append("coverage of Paris/Lyon/Marseille is published by arrondissement only (ARM rows): no "
-                         "city rate is computed.")
+            notes.append(
+                "coverage of Paris/Lyon/Marseille is published by arrondissement only (ARM rows): no "
+                "city rate is computed."
+            )
     if level == "EPCI" and geo is not None:
         known = set(geo.epci["epci"].to_list()) if "epci" in geo.epci.columns else set()
         old = sorted(set(frame["code"].to_list()) - known)
         if old:
-            notes.append(f"EPCI code(s) absent from the {geo.target} EPCI list, staged as published: "
-                         f"{', '.join(old)}")
+            notes.append(f"EPCI code(s) absent from the {geo.target} EPCI list, staged as published: {', '.join(old)}")
     if level == "FRANCE":
         notes.append("national figures are France entière hors Mayotte.")
     return notes
 
 
 SOURCES = (
-    SourceSpec("caf_childcare", ("caf_coverage_com", "caf_coverage_epci", "caf_coverage_dep", "caf_coverage_nat",
-                                 "caf_places_com", "caf_places_epci", "caf_places_dep"),  # no national places
-               stage, label="Cnaf, ONAPE {year}", demo=gen_caf.write_childcare),
+    SourceSpec(
+        "caf_childcare",
+        (
+            "caf_coverage_com",
+            "caf_coverage_epci",
+            "caf_coverage_dep",
+            "caf_coverage_nat",
+            "caf_places_com",
+            "caf_places_epci",
+            "caf_places_dep",
+        ),  # no national places
+        stage,
+        label="Cnaf, ONAPE {year}",
+        demo=gen_caf.write_childcare,
+    ),
 )

@@ -48,8 +48,7 @@ def with_period(
     bad = pl.col("_year").is_null() | ~pl.col("_month").is_between(1, 12).fill_null(not need_month)
     broken = out.filter(bad)
     if broken.height:
-        rule = ("a period YYYY-MM, YYYY-MM-DD or YYYYMM" if need_month
-                else "a year YYYY or a date YYYY-MM-DD")
+        rule = "a period YYYY-MM, YYYY-MM-DD or YYYYMM" if need_month else "a year YYYY or a date YYYY-MM-DD"
         raise SourceValidationError(source, file, [_failure(broken, column, rule)], raw_path)
     return out
 
@@ -62,8 +61,9 @@ def _failure(rows: pl.DataFrame, column: str, rule: str, code: str | None = None
     return Failure(column=column, rule=rule, count=rows.height, samples=samples)
 
 
-def require_december(frame: pl.DataFrame, column: str, code: str, *, source: str, file: str,
-                     raw_path: str | None) -> None:
+def require_december(
+    frame: pl.DataFrame, column: str, code: str, *, source: str, file: str, raw_path: str | None
+) -> None:
     """s_ben_com_f holds December figures only: any other month is refused, not filtered."""
     other = frame.filter(pl.col("_month") != 12)
     if other.height:
@@ -71,8 +71,9 @@ def require_december(frame: pl.DataFrame, column: str, code: str, *, source: str
         raise SourceValidationError(source, file, [_failure(other, column, rule, code)], raw_path)
 
 
-def drop_unlocalised(frame: pl.DataFrame, code: str, *, period: str, file: str,
-                     empty_too: bool) -> tuple[pl.DataFrame, list[str]]:
+def drop_unlocalised(
+    frame: pl.DataFrame, code: str, *, period: str, file: str, empty_too: bool
+) -> tuple[pl.DataFrame, list[str]]:
     """Drop rows the CAF cannot localise: an empty code (if `empty_too`) and placeholders `XX`, `XXX`…
 
     They are excluded, never spread over the communes; the notes count them per period.
@@ -110,8 +111,9 @@ def city_of(code: pl.Expr) -> pl.Expr:
     return expr
 
 
-def add_city_sums(long: pl.DataFrame, additive: set[str], *, file: str,
-                  rounded: bool) -> tuple[pl.DataFrame, list[str]]:
+def add_city_sums(
+    long: pl.DataFrame, additive: set[str], *, file: str, rounded: bool
+) -> tuple[pl.DataFrame, list[str]]:
     """Sum the ARM rows of additive variables into their city's COM row (75056, 69123, 13055).
 
     The ARM rows are kept. A city whose COM row the file already carries (for that year) is left alone. A sum
@@ -134,26 +136,40 @@ def add_city_sums(long: pl.DataFrame, additive: set[str], *, file: str,
     )
     present = long.filter(pl.col("level") == "COM").select(key)
     sums = sums.join(present, on=key, how="anti", nulls_equal=True).with_columns(
-        partial=pl.col("n_arm") < pl.col("code").replace_strict(ARRONDISSEMENT_COUNT, return_dtype=pl.UInt32))
+        partial=pl.col("n_arm") < pl.col("code").replace_strict(ARRONDISSEMENT_COUNT, return_dtype=pl.UInt32)
+    )
     if sums.is_empty():
         return long, []
     city_rows = sums.select(
         level=pl.lit("COM"),
-        code="code", year="year", month="month", variable="variable",
+        code="code",
+        year="year",
+        month="month",
+        variable="variable",
         value=pl.when(pl.col("any_null") | pl.col("partial")).then(None).otherwise(pl.col("total")),
-        status=pl.when(pl.col("any_null")).then(pl.col("first_status"))
-        .when(pl.col("partial")).then(pl.lit(NOT_AVAILABLE)).otherwise(None),
+        status=pl.when(pl.col("any_null"))
+        .then(pl.col("first_status"))
+        .when(pl.col("partial"))
+        .then(pl.lit(NOT_AVAILABLE))
+        .otherwise(None),
     )
     notes = []
     names = {city: name for city, name in CITIES.values()}
     for city, n in sums.group_by("code").agg(pl.col("n_arm").max()).sort("code").rows():
-        how = (" Each arrondissement is rounded to 5 by the CAF, so the city figure is a sum of rounded values."
-               if rounded else "")
-        notes.append(f"{file}: {city} ({names[city]}) is published by arrondissement only: its COM rows are the "
-                     f"sum of its {n} arrondissements (ARM rows kept too).{how}")
+        how = (
+            " Each arrondissement is rounded to 5 by the CAF, so the city figure is a sum of rounded values."
+            if rounded
+            else ""
+        )
+        notes.append(
+            f"{file}: {city} ({names[city]}) is published by arrondissement only: its COM rows are the "
+            f"sum of its {n} arrondissements (ARM rows kept too).{how}"
+        )
         if n < ARRONDISSEMENT_COUNT[city]:
-            notes.append(f"{file}: {city} ({names[city]}): {ARRONDISSEMENT_COUNT[city] - n} arrondissement(s) "
-                         "absent from some rows: those city values are null (not_available), never a partial sum.")
+            notes.append(
+                f"{file}: {city} ({names[city]}): {ARRONDISSEMENT_COUNT[city] - n} arrondissement(s) "
+                "absent from some rows: those city values are null (not_available), never a partial sum."
+            )
     return pl.concat([long, city_rows.select(long.columns)], how="vertical_relaxed"), notes
 
 

@@ -101,8 +101,13 @@ class Entry:
         spec = _raw()["columns"][key or self.columns_key]
         fill = lambda names: tuple(n.format(**self.params) for n in names)  # noqa: E731
         parts = {whole.format(**self.params): fill(names) for whole, names in spec.get("parts", {}).items()}
-        return Columns(fill(spec.get("required", [])), fill(spec.get("optional", [])), spec.get("code"), parts,
-                       float(spec.get("part_tolerance", 0)))
+        return Columns(
+            fill(spec.get("required", [])),
+            fill(spec.get("optional", [])),
+            spec.get("code"),
+            parts,
+            float(spec.get("part_tolerance", 0)),
+        )
 
     def cog_for_year(self, year: int) -> int:
         """COG of the rows of reference year `year` (CAF December N is localised in COG N+1)."""
@@ -158,8 +163,10 @@ def entries() -> tuple[Entry, ...]:
 
 def plausible_max() -> dict[str, dict[str, float]]:
     """kind -> level -> the largest plausible value (catalogue `[plausibility.max]`)."""
-    return {kind: {level: float(v) for level, v in by_level.items()}
-            for kind, by_level in _raw()["plausibility"]["max"].items()}
+    return {
+        kind: {level: float(v) for level, v in by_level.items()}
+        for kind, by_level in _raw()["plausibility"]["max"].items()
+    }
 
 
 def default_cog() -> int:

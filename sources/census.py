@@ -67,8 +67,12 @@ def _check_main_year(entry: Entry, years: list[str], columns: list[str], file: s
     yy = entry.params["yy"]
     if yy not in years:
         seen = ", ".join(str(census_year(y)) for y in years) or "none"
-        failure = Failure(column=f"P{yy}_*/C{yy}_*", rule=f"census year {census_year(yy)} absent from the header",
-                          count=1, samples=[f"years in the header: {seen}; first columns: {', '.join(columns[:6])}"])
+        failure = Failure(
+            column=f"P{yy}_*/C{yy}_*",
+            rule=f"census year {census_year(yy)} absent from the header",
+            count=1,
+            samples=[f"years in the header: {seen}; first columns: {', '.join(columns[:6])}"],
+        )
         raise SourceValidationError(entry.source, file, [failure], raw_path)
     return yy
 
@@ -98,30 +102,49 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     long = long.with_columns(year=pl.col("variable").replace_strict(year_of, return_dtype=pl.Int32))
 
     notes = _notes(raw, code, yy, comparison, kept, main_kept, absent, long)
-    parts = {at_year(whole, y): tuple(at_year(p, y) for p in ps)
-             for y in (yy, *comparison) for whole, ps in expected.parts.items()}
-    rules = Rules(kinds={c: "count" for c in kept}, levels=("COM", "ARM"), code_column=code, parts=parts,
-                  part_tolerance=expected.part_tolerance)
+    parts = {
+        at_year(whole, y): tuple(at_year(p, y) for p in ps)
+        for y in (yy, *comparison)
+        for whole, ps in expected.parts.items()
+    }
+    rules = Rules(
+        kinds={c: "count" for c in kept},
+        levels=("COM", "ARM"),
+        code_column=code,
+        parts=parts,
+        part_tolerance=expected.part_tolerance,
+    )
     rename = {c: without_year(c) for c in kept}
     return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename)
 
 
-def _notes(raw: pl.DataFrame, code: str, yy: str, comparison: list[str], kept: list[str], main_kept: list[str],
-           absent: list[str], long: pl.DataFrame) -> list[str]:
+def _notes(
+    raw: pl.DataFrame,
+    code: str,
+    yy: str,
+    comparison: list[str],
+    kept: list[str],
+    main_kept: list[str],
+    absent: list[str],
+    long: pl.DataFrame,
+) -> list[str]:
     """What a data officer should know about this file."""
     notes = [f"census year {census_year(yy)}: {len(main_kept)} variables staged"]
     if comparison:
         notes.append(
             "comparison years read from the header: "
-            + ", ".join(f"{census_year(y)} ({sum(1 for c in kept if _year_digits(c) == y)} variables)"
-                        for y in comparison)
+            + ", ".join(
+                f"{census_year(y)} ({sum(1 for c in kept if _year_digits(c) == y)} variables)" for y in comparison
+            )
         )
     for column in absent:
         notes.append(f"{column} not in this vintage: indicators that need it will be null (not_available)")
     arm = raw.filter(pl.col(code).str.contains(ARM_CODE)).height
     if arm:
-        notes.append(f"{arm} arrondissement municipal row(s) (751xx, 6938x, 132xx) staged at level ARM, apart from "
-                     "their city, which the file already counts as a commune: never added to it")
+        notes.append(
+            f"{arm} arrondissement municipal row(s) (751xx, 6938x, 132xx) staged at level ARM, apart from "
+            "their city, which the file already counts as a commune: never added to it"
+        )
     empty = long.filter(pl.col("status") == NOT_AVAILABLE)
     if empty.height:
         codes = sorted(empty["code"].unique().to_list())
@@ -134,6 +157,11 @@ def _notes(raw: pl.DataFrame, code: str, yy: str, comparison: list[str], kept: l
 
 
 SOURCES = (
-    SourceSpec("census", ("rp_population", "rp_families", "rp_housing", "rp_employment", "rp_education"), stage,
-               label="Insee, recensement {year}", demo=gen_census.write),
+    SourceSpec(
+        "census",
+        ("rp_population", "rp_families", "rp_housing", "rp_employment", "rp_education"),
+        stage,
+        label="Insee, recensement {year}",
+        demo=gen_census.write,
+    ),
 )

@@ -46,6 +46,7 @@ def luhn_ok(digits: str) -> bool:
 # The checks take any value (pydantic runs them before its own type checks): strings are checked and returned
 # cleaned, anything else goes on to pydantic's own error.
 
+
 def check_siren(value: object) -> object:
     if isinstance(value, str):
         value = value.strip()

@@ -35,10 +35,14 @@ COMMUNES_MODEL = pa.DataFrameSchema(
         "parent": pa.Column(str, pa.Check.str_matches(CODE), nullable=True),
     },
     checks=[
-        pa.Check(lambda d: d.lazyframe.select((pl.col("typecom") != "COM") | pl.col("dep").is_not_null()),
-                 name="a commune (COM) has a département"),
-        pa.Check(lambda d: d.lazyframe.select((pl.col("typecom") == "COM") | pl.col("parent").is_not_null()),
-                 name="an arrondissement or delegated commune has a parent"),
+        pa.Check(
+            lambda d: d.lazyframe.select((pl.col("typecom") != "COM") | pl.col("dep").is_not_null()),
+            name="a commune (COM) has a département",
+        ),
+        pa.Check(
+            lambda d: d.lazyframe.select((pl.col("typecom") == "COM") | pl.col("parent").is_not_null()),
+            name="an arrondissement or delegated commune has a parent",
+        ),
     ],
     unique=["typecom", "code"],
     name="cog_communes",
@@ -62,10 +66,17 @@ EVENTS_MODEL = pa.DataFrameSchema(
 def _epci_model(known: set[str]) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
-            "code": pa.Column(str, [pa.Check.str_matches(CODE),
-                                    pa.Check(lambda d: d.lazyframe.select(pl.col("code").is_in(sorted(known))),
-                                             name="code known to the COG of the file's geography")],
-                              unique=True),
+            "code": pa.Column(
+                str,
+                [
+                    pa.Check.str_matches(CODE),
+                    pa.Check(
+                        lambda d: d.lazyframe.select(pl.col("code").is_in(sorted(known))),
+                        name="code known to the COG of the file's geography",
+                    ),
+                ],
+                unique=True,
+            ),
             "name": pa.Column(str, nullable=True),
             "epci": pa.Column(str, pa.Check.str_matches(rf"^(\d{{9}}|{NO_EPCI})$")),
             "epci_name": pa.Column(str, nullable=True),
@@ -77,8 +88,9 @@ def _epci_model(known: set[str]) -> pa.DataFrameSchema:
     )
 
 
-def _check(model: pa.DataFrameSchema, frame: pl.DataFrame, source: str, file: str, raw: Path,
-           columns: dict[str, str]) -> None:
+def _check(
+    model: pa.DataFrameSchema, frame: pl.DataFrame, source: str, file: str, raw: Path, columns: dict[str, str]
+) -> None:
     """Run a reference-table model; name the file's own columns in the error."""
     try:
         model.validate(frame, lazy=True)
@@ -103,7 +115,12 @@ def stage_communes(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
     raw.columns = [c.upper() for c in raw.columns]  # 2019-2020 files had lower-case headers
     missing_columns(raw.columns, entry.columns().required, source=entry.source, file=spec.name, raw_path=str(path))
     frame = raw.select(
-        typecom="TYPECOM", code="COM", dep="DEP", reg="REG", name="LIBELLE", parent="COMPARENT",
+        typecom="TYPECOM",
+        code="COM",
+        dep="DEP",
+        reg="REG",
+        name="LIBELLE",
+        parent="COMPARENT",
     )
     names = {"typecom": "TYPECOM", "code": "COM", "dep": "DEP", "reg": "REG", "name": "LIBELLE", "parent": "COMPARENT"}
     _check(COMMUNES_MODEL, frame, entry.source, spec.name, path, names)
@@ -119,11 +136,21 @@ def stage_events(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
     frame = raw.select(
         mod=pl.col("MOD").cast(pl.Int32, strict=False),
         date=pl.col("DATE_EFF").str.to_date("%Y-%m-%d", strict=False),
-        typecom_av="TYPECOM_AV", code_av="COM_AV", name_av="LIBELLE_AV",
-        typecom_ap="TYPECOM_AP", code_ap="COM_AP", name_ap="LIBELLE_AP",
+        typecom_av="TYPECOM_AV",
+        code_av="COM_AV",
+        name_av="LIBELLE_AV",
+        typecom_ap="TYPECOM_AP",
+        code_ap="COM_AP",
+        name_ap="LIBELLE_AP",
     )
-    names = {"mod": "MOD", "date": "DATE_EFF", "typecom_av": "TYPECOM_AV", "code_av": "COM_AV",
-             "typecom_ap": "TYPECOM_AP", "code_ap": "COM_AP"}
+    names = {
+        "mod": "MOD",
+        "date": "DATE_EFF",
+        "typecom_av": "TYPECOM_AV",
+        "code_av": "COM_AV",
+        "typecom_ap": "TYPECOM_AP",
+        "code_ap": "COM_AP",
+    }
     _check(EVENTS_MODEL, frame, entry.source, spec.name, path, names)
     return Staged(frame.sort("date", "mod", "code_av", "code_ap"), notes=[f"{frame.height} event rows"])
 
@@ -142,11 +169,18 @@ def stage_departements(entry: Entry, files: dict[str, Path], geo=None) -> Staged
     spec, path = entry.file(), files["main"]
     raw = read_csv_file(path, spec, source=entry.source)
     raw.columns = [c.upper() for c in raw.columns]
-    missing_columns(raw.columns, entry.columns().required, source=entry.source, file=spec.member or spec.name,
-                    raw_path=str(path))
+    missing_columns(
+        raw.columns, entry.columns().required, source=entry.source, file=spec.member or spec.name, raw_path=str(path)
+    )
     frame = raw.select(dep="DEP", reg="REG", name="LIBELLE")
-    _check(DEPARTEMENTS_MODEL, frame, entry.source, spec.member or spec.name, path,
-           {"dep": "DEP", "reg": "REG", "name": "LIBELLE"})
+    _check(
+        DEPARTEMENTS_MODEL,
+        frame,
+        entry.source,
+        spec.member or spec.name,
+        path,
+        {"dep": "DEP", "reg": "REG", "name": "LIBELLE"},
+    )
     return Staged(frame.sort("dep"), notes=[f"{frame.height} départements"])
 
 
@@ -164,18 +198,33 @@ def read_epci_composition(entry: Entry, spec: FileSpec, path: Path) -> tuple[pl.
     data = zip_member(path, spec.member or "", source=entry.source) if spec.format == "zip" else path.read_bytes()
     list_sheet, composition_sheet = spec.sheets
     file = f"{spec.member or spec.name}"
-    listing = read_xlsx_sheet(data, list_sheet, entry.columns("epci_list").required,
-                              source=entry.source, name=f"{file} [{list_sheet}]")
-    composition = read_xlsx_sheet(data, composition_sheet, entry.columns("epci_composition").required,
-                                  source=entry.source, name=f"{file} [{composition_sheet}]")
+    listing = read_xlsx_sheet(
+        data, list_sheet, entry.columns("epci_list").required, source=entry.source, name=f"{file} [{list_sheet}]"
+    )
+    composition = read_xlsx_sheet(
+        data,
+        composition_sheet,
+        entry.columns("epci_composition").required,
+        source=entry.source,
+        name=f"{file} [{composition_sheet}]",
+    )
     listing = listing.filter(pl.col("EPCI").is_not_null()).select(
-        epci=_code(pl.col("EPCI"), 9), epci_nature=pl.col("NATURE_EPCI"),
+        epci=_code(pl.col("EPCI"), 9),
+        epci_nature=pl.col("NATURE_EPCI"),
     )
     composition = composition.filter(pl.col("CODGEO").is_not_null())
-    frame = composition.select(
-        code=_code(pl.col("CODGEO"), 5), name="LIBGEO", epci=_code(pl.col("EPCI"), 9),
-        epci_name="LIBEPCI", dep=_code(pl.col("DEP"), 2), reg=_code(pl.col("REG"), 2),
-    ).join(listing, on="epci", how="left").select("code", "name", "epci", "epci_name", "epci_nature", "dep", "reg")
+    frame = (
+        composition.select(
+            code=_code(pl.col("CODGEO"), 5),
+            name="LIBGEO",
+            epci=_code(pl.col("EPCI"), 9),
+            epci_name="LIBEPCI",
+            dep=_code(pl.col("DEP"), 2),
+            reg=_code(pl.col("REG"), 2),
+        )
+        .join(listing, on="epci", how="left")
+        .select("code", "name", "epci", "epci_name", "epci_nature", "dep", "reg")
+    )
     return frame, f"{file} [{composition_sheet}]"
 
 

@@ -49,8 +49,16 @@ STAGE_TOLERANCE = 30.0
 POLYGONAL = ("Polygon", "MultiPolygon")
 SAMPLES = 5
 
-CONTOURS_SCHEMA = {"level": pl.String, "code": pl.String, "year": pl.Int32, "name": pl.String, "dep": pl.String, "parent": pl.String,
-                   "crs": pl.Int32, "geometry": pl.Binary}
+CONTOURS_SCHEMA = {
+    "level": pl.String,
+    "code": pl.String,
+    "year": pl.Int32,
+    "name": pl.String,
+    "dep": pl.String,
+    "parent": pl.String,
+    "crs": pl.Int32,
+    "geometry": pl.Binary,
+}
 
 
 def crs_of(dep: str | None) -> int:
@@ -68,8 +76,11 @@ def read_features(path: Path, *, source: str, layer: str) -> list[dict]:
         data = json.loads(path.read_bytes().decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ParseError(source, path.name, f"not a UTF-8 GeoJSON file ({exc})") from None
-    if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not isinstance(
-            data.get("features"), list):
+    if (
+        not isinstance(data, dict)
+        or data.get("type") != "FeatureCollection"
+        or not isinstance(data.get("features"), list)
+    ):
         raise ParseError(source, path.name, f"not a GeoJSON FeatureCollection (the {layer} layer)")
     return data["features"]
 
@@ -90,8 +101,16 @@ def _feature_rows(features: list[dict], level_of) -> tuple[list[dict], list[str]
             continue
         level = level_of(props)
         dep = props.get("departement") or (code if level == "DEP" else departement_of(code))
-        rows.append({"level": level, "code": code, "name": props.get("nom") or code, "dep": dep,
-                     "parent": props.get("commune"), "geometry": shape(geometry)})
+        rows.append(
+            {
+                "level": level,
+                "code": code,
+                "name": props.get("nom") or code,
+                "dep": dep,
+                "parent": props.get("commune"),
+                "geometry": shape(geometry),
+            }
+        )
     return rows, not_polygonal, overseas
 
 
@@ -121,13 +140,24 @@ def _coverage_failures(rows: list[dict], geo: Geography | None) -> list[Failure]
         names = dict(geo.communes.filter(pl.col("typecom") == level).select("code", "name").iter_rows())
         absent = sorted(expected - present)
         if absent:
-            failures.append(Failure("code", f"every {what[:-1]} of COG {geo.target} has a geometry", len(absent),
-                                    [f"{c} {names.get(c, '')} has no geometry".replace("  ", " ")
-                                     for c in absent[:SAMPLES]]))
+            failures.append(
+                Failure(
+                    "code",
+                    f"every {what[:-1]} of COG {geo.target} has a geometry",
+                    len(absent),
+                    [f"{c} {names.get(c, '')} has no geometry".replace("  ", " ") for c in absent[:SAMPLES]],
+                )
+            )
         unknown = sorted(present - expected)
         if unknown:
-            failures.append(Failure("code", f"a code of the {what} of COG {geo.target} (a file of another year?)",
-                                    len(unknown), unknown[:SAMPLES]))
+            failures.append(
+                Failure(
+                    "code",
+                    f"a code of the {what} of COG {geo.target} (a file of another year?)",
+                    len(unknown),
+                    unknown[:SAMPLES],
+                )
+            )
     return failures
 
 
@@ -163,24 +193,31 @@ def to_frame(rows: list[dict], year: int) -> pl.DataFrame:
     for r in rows:
         r["year"] = year
     wkb = shapely.to_wkb([r["geometry"] for r in rows])
-    frame = pl.DataFrame({**{k: [r.get(k) for r in rows] for k in CONTOURS_SCHEMA if k != "geometry"},
-                          "geometry": list(wkb)}, schema=CONTOURS_SCHEMA)
+    frame = pl.DataFrame(
+        {**{k: [r.get(k) for r in rows] for k in CONTOURS_SCHEMA if k != "geometry"}, "geometry": list(wkb)},
+        schema=CONTOURS_SCHEMA,
+    )
     return frame.sort("level", "code")
 
 
 def stage_contours(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
     """Validate, project and simplify the commune and département layers; one table of WKB geometries."""
     commune_file, dep_file = entry.file("main"), entry.file("departements")
-    communes, bad_c, overseas = _feature_rows(read_features(files["main"], source=entry.source, layer="communes"),
-                                              _commune_level)
-    deps, bad_d, _ = _feature_rows(read_features(files["departements"], source=entry.source, layer="départements"),
-                                   lambda props: "DEP")
-    for name, path, rows, bad in ((commune_file.name, files["main"], communes, bad_c),
-                                  (dep_file.name, files["departements"], deps, bad_d)):
+    communes, bad_c, overseas = _feature_rows(
+        read_features(files["main"], source=entry.source, layer="communes"), _commune_level
+    )
+    deps, bad_d, _ = _feature_rows(
+        read_features(files["departements"], source=entry.source, layer="départements"), lambda props: "DEP"
+    )
+    for name, path, rows, bad in (
+        (commune_file.name, files["main"], communes, bad_c),
+        (dep_file.name, files["departements"], deps, bad_d),
+    ):
         failures = []
         if bad:
-            failures.append(Failure("geometry", "a Polygon or MultiPolygon with a string code", len(bad),
-                                    bad[:SAMPLES]))
+            failures.append(
+                Failure("geometry", "a Polygon or MultiPolygon with a string code", len(bad), bad[:SAMPLES])
+            )
         invalid = _invalid(rows)
         if invalid:
             failures.append(Failure("geometry", "a valid polygon (OGC rules)", len(invalid), invalid[:SAMPLES]))
@@ -192,15 +229,21 @@ def stage_contours(entry: Entry, files: dict[str, Path], geo: Geography | None) 
     project(rows)
     simplify(rows)
     counts = {lv: sum(r["level"] == lv for r in rows) for lv in ("COM", "ARM", "DEP")}
-    notes = [f"{counts['COM']} communes, {counts['ARM']} arrondissements municipaux, {counts['DEP']} départements",
-             f"projected to Lambert-93 (EPSG:2154) or the overseas UTM; simplified to {STAGE_TOLERANCE:g} m"]
+    notes = [
+        f"{counts['COM']} communes, {counts['ARM']} arrondissements municipaux, {counts['DEP']} départements",
+        f"projected to Lambert-93 (EPSG:2154) or the overseas UTM; simplified to {STAGE_TOLERANCE:g} m",
+    ]
     if overseas:
         notes.append(f"{len(overseas)} feature(s) of overseas collectivities dropped (not COG communes)")
     return Staged(to_frame(rows, entry.cog or int(entry.vintage)), notes=notes)
 
 
 SOURCES = (
-    SourceSpec("contours", ("commune_contours",), stage_contours,
-               label="data.gouv.fr, contours administratifs {year} d'après IGN Admin Express (ODbL)",
-               demo=gen_contours.write_contours),
+    SourceSpec(
+        "contours",
+        ("commune_contours",),
+        stage_contours,
+        label="data.gouv.fr, contours administratifs {year} d'après IGN Admin Express (ODbL)",
+        demo=gen_contours.write_contours,
+    ),
 )

@@ -44,8 +44,10 @@ def check(entry: Entry, staged: Staged, geo: Geography | None, store: Store, *, 
         if entry.coverage.above_population is not None:
             population = census_population(store)
             if population is None:
-                staged.notes.append(f"coverage of the communes of {entry.coverage.above_population:,} inhabitants or "
-                                    f"more not checked: {POPULATION_SOURCE} is not staged yet".replace(",", " "))
+                staged.notes.append(
+                    f"coverage of the communes of {entry.coverage.above_population:,} inhabitants or "
+                    f"more not checked: {POPULATION_SOURCE} is not staged yet".replace(",", " ")
+                )
         empty, short = coverage_failures(entry, staged.frame, geo, population)
         fatal += empty
         shortfalls += short
@@ -60,8 +62,10 @@ def check(entry: Entry, staged: Staged, geo: Geography | None, store: Store, *, 
         raise SourceValidationError(entry.source, file, fatal + shortfalls, raw_path)
     if not shortfalls:
         return None
-    staged.notes.append(f"accepted by the user (--accept-drop {entry.source}): "
-                        + "; ".join(f"{f.rule}: {f.samples[0]}" for f in shortfalls))
+    staged.notes.append(
+        f"accepted by the user (--accept-drop {entry.source}): "
+        + "; ".join(f"{f.rule}: {f.samples[0]}" for f in shortfalls)
+    )
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "rows_before": previous[0] if previous else None,
@@ -77,8 +81,9 @@ def check(entry: Entry, staged: Staged, geo: Geography | None, store: Store, *, 
 COMMUNE_LEVELS = ("COM", "IRIS")
 
 
-def coverage_failures(entry: Entry, frame: pl.DataFrame, geo: Geography,
-                      population: dict[str, float] | None) -> tuple[list[Failure], list[Failure]]:
+def coverage_failures(
+    entry: Entry, frame: pl.DataFrame, geo: Geography, population: dict[str, float] | None
+) -> tuple[list[Failure], list[Failure]]:
     """(no row at the level at all, years below the declared share) for the entry's coverage."""
     cov = entry.coverage
     assert cov is not None
@@ -97,8 +102,11 @@ def coverage_failures(entry: Entry, frame: pl.DataFrame, geo: Geography,
         if share < cov.min_share:
             count += 1
             absent = sorted(expected - set(codes))
-            shown = (f"; absent: {', '.join(absent[:5])}{'…' if len(absent) > 5 else ''}"
-                     if cov.level in COMMUNE_LEVELS else "")
+            shown = (
+                f"; absent: {', '.join(absent[:5])}{'…' if len(absent) > 5 else ''}"
+                if cov.level in COMMUNE_LEVELS
+                else ""
+            )
             samples.append(f"{year}: {len(found)} of {len(expected)} {what} ({share:.0%}){shown}")
     if not count:
         return [], []
@@ -118,13 +126,16 @@ def _present(frame: pl.DataFrame, level: str, geo: Geography) -> pl.DataFrame:
     if level == "IRIS":  # an IRIS counts for its commune (first five characters), an arrondissement's for its city
         parents = geo.communes.filter(pl.col("typecom") == "ARM").select("code", city="parent")
         rows = frame.filter(pl.col("level") == "IRIS").select("year", code=pl.col("code").str.slice(0, 5))
-        return rows.join(parents, on="code", how="left").select(
-            "year", code=pl.coalesce("city", "code")).unique()
+        return rows.join(parents, on="code", how="left").select("year", code=pl.coalesce("city", "code")).unique()
     rows = frame.filter(pl.col("level") == level).select("year", "code")
     if level == "COM":
         parents = geo.communes.filter(pl.col("typecom") == "ARM").select("code", city="parent")
-        cities = (frame.filter(pl.col("level") == "ARM").select("year", "code")
-                  .join(parents, on="code").select("year", code="city"))
+        cities = (
+            frame.filter(pl.col("level") == "ARM")
+            .select("year", "code")
+            .join(parents, on="code")
+            .select("year", code="city")
+        )
         rows = pl.concat([rows, cities.cast(rows.schema)])
     return rows.unique()
 
@@ -153,8 +164,9 @@ def census_population(store: Store) -> dict[str, float] | None:
         frame = store.read_staged(POPULATION_SOURCE)
     except FileNotFoundError:
         return None
-    pop = frame.filter((pl.col("level") == "COM") & (pl.col("variable") == POPULATION_VARIABLE)
-                       & pl.col("value").is_not_null())
+    pop = frame.filter(
+        (pl.col("level") == "COM") & (pl.col("variable") == POPULATION_VARIABLE) & pl.col("value").is_not_null()
+    )
     if pop.is_empty():
         return None
     latest = pop.filter(pl.col("year") == pop["year"].max())
@@ -162,6 +174,7 @@ def census_population(store: Store) -> dict[str, float] | None:
 
 
 # -- rows against the previous staging -------------------------------------------------------------------------
+
 
 def previous_rows(store: Store, entry: Entry) -> tuple[int, str] | None:
     """(rows, what they were) of the previous staging of this entry, else of the latest staged vintage."""

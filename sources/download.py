@@ -32,7 +32,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -128,8 +128,7 @@ class RetryPolicy:
     budget: float  # seconds from the first request after which no new attempt starts
 
 
-def retry_policy(retries: int | None = None, backoff: float | None = None,
-                 budget: float | None = None) -> RetryPolicy:
+def retry_policy(retries: int | None = None, backoff: float | None = None, budget: float | None = None) -> RetryPolicy:
     """`retries` after the first attempt (MAX_ATTEMPTS - 1), within `budget` seconds (ABS_RETRY_BUDGET)."""
     return RetryPolicy(
         attempts=(MAX_ATTEMPTS - 1 if retries is None else retries) + 1,
@@ -138,8 +137,9 @@ def retry_policy(retries: int | None = None, backoff: float | None = None,
     )
 
 
-def make_session(retries: int | None = None, backoff: float | None = None,
-                 budget: float | None = None) -> requests.Session:
+def make_session(
+    retries: int | None = None, backoff: float | None = None, budget: float | None = None
+) -> requests.Session:
     """A session whose downloads follow `retry_policy(retries, backoff, budget)`. The retries are made by
     `fetch`, not by urllib3, so that one budget covers them all (and redirects are checked by `fetch` too)."""
     session = requests.Session()
@@ -195,8 +195,14 @@ def fetch(
             return _fetch_once(request, dest, previous, session, progress)
         except _Transient as exc:
             wait = attempts.next_wait(request.url, exc)
-            log.warning("%s: %s; attempt %d/%d, next in %.1f s", request.url, exc.reason, attempts.count,
-                        attempts.policy.attempts, wait)
+            log.warning(
+                "%s: %s; attempt %d/%d, next in %.1f s",
+                request.url,
+                exc.reason,
+                attempts.count,
+                attempts.policy.attempts,
+                wait,
+            )
             _sleep(wait, request.url)
 
 
@@ -232,11 +238,15 @@ class _Attempts:
             wait += random.uniform(0, wait / 4)  # jitter: parallel downloads do not retry in step
         if self.count < self.policy.attempts and elapsed + wait <= self.policy.budget:
             return wait
-        why = (f"{self.policy.attempts} attempts at most" if self.count >= self.policy.attempts
-               else f"the next one, {wait:.0f} s later, would exceed the retry budget of {self.policy.budget:.0f} s"
-                    " (ABS_RETRY_BUDGET)")
-        error = DownloadError(url, f"{failure.reason}; gave up after {elapsed:.1f} s and {self.count} attempt(s): "
-                                   f"{why}", failure.body)
+        why = (
+            f"{self.policy.attempts} attempts at most"
+            if self.count >= self.policy.attempts
+            else f"the next one, {wait:.0f} s later, would exceed the retry budget of {self.policy.budget:.0f} s"
+            " (ABS_RETRY_BUDGET)"
+        )
+        error = DownloadError(
+            url, f"{failure.reason}; gave up after {elapsed:.1f} s and {self.count} attempt(s): {why}", failure.body
+        )
         raise error from failure.__cause__
 
 
@@ -263,24 +273,39 @@ def _fetch_once(request: _Request, dest: Path, previous, session, progress) -> D
     response, final_url, validated = _get_following_redirects(request, session)
     url, spec = request.url, request.spec
     with response:
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         headers = response.headers
         if response.status_code == 304 and validated:  # 304 only answers a conditional request
             return Download(
-                url=spec.url, fetched_url=url, path=str(dest), status="unchanged",
-                size=previous["size"], sha256=previous["sha256"], etag=headers.get("ETag", previous.get("etag")),
-                last_modified=headers.get("Last-Modified", previous.get("last_modified")), fetched_at=now,
+                url=spec.url,
+                fetched_url=url,
+                path=str(dest),
+                status="unchanged",
+                size=previous["size"],
+                sha256=previous["sha256"],
+                etag=headers.get("ETag", previous.get("etag")),
+                last_modified=headers.get("Last-Modified", previous.get("last_modified")),
+                fetched_at=now,
                 final_url=final_url,
             )
         if response.status_code in RETRY_STATUSES:
-            raise _Transient(f"HTTP {response.status_code} {response.reason}", _snippet(response),
-                             _retry_after(response))
+            raise _Transient(
+                f"HTTP {response.status_code} {response.reason}", _snippet(response), _retry_after(response)
+            )
         if response.status_code != 200:
             raise DownloadError(url, f"HTTP {response.status_code} {response.reason}", _snippet(response))
         size, sha = _store_body(request, response, dest, progress)
     return Download(
-        url=spec.url, fetched_url=url, path=str(dest), status="downloaded", size=size, sha256=sha,
-        etag=headers.get("ETag"), last_modified=headers.get("Last-Modified"), fetched_at=now, final_url=final_url,
+        url=spec.url,
+        fetched_url=url,
+        path=str(dest),
+        status="downloaded",
+        size=size,
+        sha256=sha,
+        etag=headers.get("ETag"),
+        last_modified=headers.get("Last-Modified"),
+        fetched_at=now,
+        final_url=final_url,
     )
 
 
@@ -288,8 +313,9 @@ def _get(session: requests.Session, url: str, headers: dict, first_url: str, mir
     """One GET, no redirect followed; a host that cannot be reached raises HostUnreachable, other failures of
     the connection _Transient."""
     try:
-        return session.get(url, headers=headers, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-                           allow_redirects=False)
+        return session.get(
+            url, headers=headers, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), allow_redirects=False
+        )
     except requests.ConnectionError as exc:
         why = unreachable_reason(exc)
         if why:
@@ -324,8 +350,11 @@ def _get_following_redirects(request: _Request, session) -> tuple[requests.Respo
 def _check_redirect(request: _Request, current: str, target: str) -> None:
     allowed = {_host(request.url), *request.spec.redirect_hosts}
     if _host(target) not in allowed:
-        raise DownloadError(request.url, f"redirected by {current} to another host, {target}: not followed "
-                                         f"(allowed: {', '.join(sorted(allowed))}; catalogue `redirect_hosts`)")
+        raise DownloadError(
+            request.url,
+            f"redirected by {current} to another host, {target}: not followed "
+            f"(allowed: {', '.join(sorted(allowed))}; catalogue `redirect_hosts`)",
+        )
     if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
         raise DownloadError(request.url, f"redirected by {current} from https to {target}: not followed")
 
@@ -402,24 +431,33 @@ def _stream(url: str, response: requests.Response, out, limit: int, bar) -> tupl
     """Write the (decoded) body to `out`, counting it against `limit`: (size, sha256)."""
     announced = int(response.headers.get("Content-Length") or 0) or None
     if announced is not None and announced > limit:
-        raise DownloadError(url, f"the server announces {fmt_bytes(announced)} (Content-Length), above the limit "
-                                 f"of {fmt_bytes(limit)} (catalogue max_download_mb); nothing was written")
+        raise DownloadError(
+            url,
+            f"the server announces {fmt_bytes(announced)} (Content-Length), above the limit "
+            f"of {fmt_bytes(limit)} (catalogue max_download_mb); nothing was written",
+        )
     digest, size = hashlib.sha256(), 0
     with bar:
         try:
             for chunk in response.iter_content(CHUNK):  # decoded: a gzip body counts as what it inflates to
                 size += len(chunk)
                 if size > limit:
-                    raise DownloadError(url, f"the body exceeds the limit of {fmt_bytes(limit)} (catalogue "
-                                             f"max_download_mb): {fmt_bytes(size)} received when it was stopped; "
-                                             "the partial file was deleted")
+                    raise DownloadError(
+                        url,
+                        f"the body exceeds the limit of {fmt_bytes(limit)} (catalogue "
+                        f"max_download_mb): {fmt_bytes(size)} received when it was stopped; "
+                        "the partial file was deleted",
+                    )
                 if STOP.is_set():
                     raise DownloadError(url, "stopped during the download: the run is being stopped")
                 out.write(chunk)
                 digest.update(chunk)
                 bar.update(len(chunk))
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
-                requests.exceptions.Timeout) as exc:
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+        ) as exc:
             raise _Transient(f"the body was cut off ({exc})") from exc
     received = response.raw.tell()  # bytes on the wire: Content-Length counts them before gzip decoding
     if announced is not None and received != announced:
@@ -438,8 +476,11 @@ def _check_content(spec: FileSpec, url: str, path: Path, content_type: str) -> N
     text_head = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     looks_html = text_head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml"))
     if looks_html or ("html" in content_type.lower() and spec.format != "html"):
-        raise DownloadError(url, f"an HTML page was served instead of {spec.format} (Content-Type {content_type!r})",
-                            head[:200].decode("utf-8", "replace"))
+        raise DownloadError(
+            url,
+            f"an HTML page was served instead of {spec.format} (Content-Type {content_type!r})",
+            head[:200].decode("utf-8", "replace"),
+        )
     if spec.format == "zip":
         _check_zip(spec, url, path)
     elif not head:
@@ -454,8 +495,11 @@ def _check_zip(spec: FileSpec, url: str, path: Path) -> None:
                 raise DownloadError(url, too_large)
             unsafe = [name for name in zf.namelist() if _unsafe_member(name)]
             if unsafe:  # never extracted here, but no publisher ships such names: a tampered archive
-                raise DownloadError(url, f"the archive holds member names that climb out of any folder (zip slip): "
-                                         f"{', '.join(repr(n) for n in unsafe[:3])}")
+                raise DownloadError(
+                    url,
+                    f"the archive holds member names that climb out of any folder (zip slip): "
+                    f"{', '.join(repr(n) for n in unsafe[:3])}",
+                )
             # inflates every member in 1 MiB pieces; zipfile stops each at its declared size (checked above)
             bad = zf.testzip()
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # corrupt deflate data raises zlib.error

@@ -9,7 +9,9 @@ class SourceError(Exception):
     """Base class: something about an upstream file prevents staging it."""
 
     raw_path: str | None = None  # the raw file kept for inspection, when there is one
-    downloads: tuple[str, ...] | list[str] = ()  # what the refresh fetched before the failure (set by sources.refresh for its summary)
+    downloads: (
+        tuple[str, ...] | list[str]
+    ) = ()  # what the refresh fetched before the failure (set by sources.refresh for its summary)
 
 
 class DownloadError(SourceError):

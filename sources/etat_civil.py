@@ -74,8 +74,12 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     notes += level_notes
     bad_years = frame.filter(~pl.col("TIME_PERIOD").fill_null("").str.contains(r"^\d{4}$"))
     if bad_years.height:
-        raise fail("TIME_PERIOD", "a year (YYYY)", bad_years.height,
-                   [f"GEO {g} = {t!r}" for g, t in bad_years.select("GEO", "TIME_PERIOD").rows()])
+        raise fail(
+            "TIME_PERIOD",
+            "a year (YYYY)",
+            bad_years.height,
+            [f"GEO {g} = {t!r}" for g, t in bad_years.select("GEO", "TIME_PERIOD").rows()],
+        )
 
     frame, code_notes = _codes(frame)
     notes += code_notes
@@ -86,8 +90,9 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         notes.append(f"years {first}-{last}")
 
     rules = Rules(kinds={VALUE: "count"}, levels=LEVELS, code_column="GEO", extra_checks=(_whole_number(),))
-    return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes,
-                    rename={VALUE: entry.params["variable"]})
+    return conclude(
+        long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename={VALUE: entry.params["variable"]}
+    )
 
 
 def _check_measure(frame: pl.DataFrame, entry: Entry, fail) -> str:
@@ -102,26 +107,40 @@ def _check_measure(frame: pl.DataFrame, entry: Entry, fail) -> str:
         attested = "attested" if expected in ATTESTED_MEASURES else "catalogue code, not attested in documentation"
         return f"EC_MEASURE {measure} ({attested})"
     if expected in ATTESTED_MEASURES:
-        raise fail("EC_MEASURE", f"the measure must be {expected} (catalogue params)", frame.height,
-                   [f"the file holds {measure}"])
-    return (f"EC_MEASURE {measure}: the catalogue expects {expected}, a code not attested for this file; "
-            f"the file's single measure was accepted")
+        raise fail(
+            "EC_MEASURE",
+            f"the measure must be {expected} (catalogue params)",
+            frame.height,
+            [f"the file holds {measure}"],
+        )
+    return (
+        f"EC_MEASURE {measure}: the catalogue expects {expected}, a code not attested for this file; "
+        f"the file's single measure was accepted"
+    )
 
 
 def _check_frequency(frame: pl.DataFrame, fail) -> None:
     """Annual data only: TIME_PERIOD is then a year."""
     other = frame.filter(pl.col("FREQ").is_not_null() & (pl.col("FREQ") != "A"))
     if other.height:
-        raise fail("FREQ", "annual frequency (A)", other.height,
-                   [f"GEO {g} {t}: {f!r}" for g, t, f in other.select("GEO", "TIME_PERIOD", "FREQ").rows()])
+        raise fail(
+            "FREQ",
+            "annual frequency (A)",
+            other.height,
+            [f"GEO {g} {t}: {f!r}" for g, t, f in other.select("GEO", "TIME_PERIOD", "FREQ").rows()],
+        )
 
 
 def _keep_levels(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
     """Keep the staged levels; drop the other zonings with a count; one France code staged as FR."""
     unset = frame.filter(pl.col("GEO_OBJECT").fill_null("") == "")
     if unset.height:
-        raise fail("GEO_OBJECT", "a geographic level", unset.height,
-                   [f"GEO {g} {t}" for g, t in unset.select("GEO", "TIME_PERIOD").rows()])
+        raise fail(
+            "GEO_OBJECT",
+            "a geographic level",
+            unset.height,
+            [f"GEO {g} {t}" for g, t in unset.select("GEO", "TIME_PERIOD").rows()],
+        )
     notes = []
     dropped = frame.filter(~pl.col("GEO_OBJECT").is_in(LEVELS)).group_by("GEO_OBJECT").len().sort("GEO_OBJECT")
     if dropped.height:
@@ -130,7 +149,7 @@ def _keep_levels(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
     frame = frame.filter(pl.col("GEO_OBJECT").is_in(LEVELS))
     # `ZZZZZZZZZ` is "no EPCI" (communes outside any EPCI): not a territory, dropped with a count (decisions.md)
     no_epci = (pl.col("GEO_OBJECT") == "EPCI") & (pl.col("GEO") == NO_EPCI)
-    if (n := frame.filter(no_epci).height):
+    if n := frame.filter(no_epci).height:
         notes.append(f"{n} row(s) of the pseudo-EPCI {NO_EPCI} (communes in no EPCI) dropped")
         frame = frame.filter(~no_epci)
 
@@ -140,8 +159,9 @@ def _keep_levels(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
             raise fail("GEO", "one France-level code (F)", len(france), [f"FRANCE codes: {', '.join(france)}"])
         others = [c for c in france if c != FRANCE_CODE]
         frame = frame.filter((pl.col("GEO_OBJECT") != "FRANCE") | (pl.col("GEO") == FRANCE_CODE))
-        notes.append(f"France level: GEO {FRANCE_CODE} staged as FR; "
-                     f"other France zonings dropped ({', '.join(others)})")
+        notes.append(
+            f"France level: GEO {FRANCE_CODE} staged as FR; other France zonings dropped ({', '.join(others)})"
+        )
     elif france:
         notes.append(f"France level: GEO {france[0]} staged as FR")
     return frame, notes
@@ -151,9 +171,12 @@ def _codes(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     """Codes as text with their leading zeros; France -> FR."""
     level, geo = pl.col("GEO_OBJECT"), pl.col("GEO")
     code = (
-        pl.when(level == "FRANCE").then(pl.lit("FR"))
-        .when(level.is_in(["COM", "ARM"]) & geo.str.contains(r"^\d{4}$")).then(geo.str.zfill(5))
-        .when(level.is_in(["DEP", "REG"]) & geo.str.contains(r"^\d$")).then(geo.str.zfill(2))
+        pl.when(level == "FRANCE")
+        .then(pl.lit("FR"))
+        .when(level.is_in(["COM", "ARM"]) & geo.str.contains(r"^\d{4}$"))
+        .then(geo.str.zfill(5))
+        .when(level.is_in(["DEP", "REG"]) & geo.str.contains(r"^\d$"))
+        .then(geo.str.zfill(2))
         .otherwise(geo)
     )
     frame = frame.with_columns(code=code)
@@ -164,8 +187,10 @@ def _codes(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     pseudo = frame.filter((level == "ARM") & geo.is_in(PSEUDO_ARM))
     if pseudo.height:
         which = ", ".join(sorted(pseudo["GEO"].unique().to_list()))
-        notes.append(f"{pseudo.height} row(s) of arrondissement unknown ({which}) kept at level ARM; "
-                     "they are already counted in their city's commune row")
+        notes.append(
+            f"{pseudo.height} row(s) of arrondissement unknown ({which}) kept at level ARM; "
+            "they are already counted in their city's commune row"
+        )
     return frame, notes
 
 
@@ -174,17 +199,25 @@ def _long(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     value, status = parse_cells(pl.col(VALUE), markers={})
     conf, obs = pl.col("CONF_STATUS").fill_null(""), pl.col("OBS_STATUS").fill_null("")
     flagged = (
-        pl.when(conf.is_in(sorted(CONFIDENTIAL))).then(pl.lit(SECRET))
-        .when(obs.is_in(sorted(OBS_SECRET))).then(pl.lit(SECRET))
-        .when(obs.is_in(sorted(OBS_NOT_AVAILABLE))).then(pl.lit(NOT_AVAILABLE))
+        pl.when(conf.is_in(sorted(CONFIDENTIAL)))
+        .then(pl.lit(SECRET))
+        .when(obs.is_in(sorted(OBS_SECRET)))
+        .then(pl.lit(SECRET))
+        .when(obs.is_in(sorted(OBS_NOT_AVAILABLE)))
+        .then(pl.lit(NOT_AVAILABLE))
     )
     final_status = pl.coalesce(flagged, status)
     long = frame.select(
-        level="GEO_OBJECT", code="code", year=pl.col("TIME_PERIOD").cast(pl.Int32),
+        level="GEO_OBJECT",
+        code="code",
+        year=pl.col("TIME_PERIOD").cast(pl.Int32),
         variable=pl.lit(VALUE),
         value=pl.when(final_status.is_null()).then(value).otherwise(pl.lit(None, pl.Float64)),
         status=final_status,
-        _flag=flagged, _had_value=value.is_not_null(), _conf=conf, _obs=obs,
+        _flag=flagged,
+        _had_value=value.is_not_null(),
+        _conf=conf,
+        _obs=obs,
     )
     notes = []
     for reason in (SECRET, NOT_AVAILABLE):
@@ -196,8 +229,9 @@ def _long(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     unknown_conf = sorted(set(long["_conf"].unique().to_list()) - CONFIDENTIAL - NOT_CONFIDENTIAL - {""})
     unknown_obs = sorted(set(long["_obs"].unique().to_list()) - OBS_SECRET - OBS_NOT_AVAILABLE - OBS_VALUED - {""})
     if unknown_conf or unknown_obs:
-        notes.append(f"unknown status code(s) read as a plain value: "
-                     f"CONF_STATUS {unknown_conf}, OBS_STATUS {unknown_obs}")
+        notes.append(
+            f"unknown status code(s) read as a plain value: CONF_STATUS {unknown_conf}, OBS_STATUS {unknown_obs}"
+        )
     return long.drop("_flag", "_had_value", "_conf", "_obs"), notes
 
 

@@ -42,15 +42,35 @@ ARM_CODE = r"^(751\d\d|6938\d|132\d\d)$"
 LEVELS = ("COM", "EPCI", "DEP", "REG", "FRANCE")
 
 # Kind of each column, by its name without the year suffix.
-_RATES = ["PIMP", "TP60", "TP60AGE1", "TP60AGE2", "TP60AGE3", "TP60AGE4", "TP60AGE5", "TP60AGE6", "TP60TOL1",
-          "TP60TOL2"]
+_RATES = [
+    "PIMP",
+    "TP60",
+    "TP60AGE1",
+    "TP60AGE2",
+    "TP60AGE3",
+    "TP60AGE4",
+    "TP60AGE5",
+    "TP60AGE6",
+    "TP60TOL1",
+    "TP60TOL2",
+]
 # Shares of disposable income: taxes (PIMPOT) are negative, so a share may exceed 100 (the real 2021 file has
 # PACT21 = 107.1 and PTSA21 = 102.8 in 25318).
 INCOME_SHARE = "income_share"
 _INCOME_SHARES = ["PACT", "PTSA", "PCHO", "PBEN", "PPEN", "PPAT", "PPSOC", "PPFAM", "PPMINI", "PPLOGT"]
-KINDS = ({"NBMENFISC": "count", "NBPERSMENFISC": "count", "MED": "amount", "D1": "amount", "D9": "amount",
-          "PIMPOT": "signed_share", "RD": "ratio"}
-         | {name: "rate" for name in _RATES} | {name: INCOME_SHARE for name in _INCOME_SHARES})
+KINDS = (
+    {
+        "NBMENFISC": "count",
+        "NBPERSMENFISC": "count",
+        "MED": "amount",
+        "D1": "amount",
+        "D9": "amount",
+        "PIMPOT": "signed_share",
+        "RD": "ratio",
+    }
+    | {name: "rate" for name in _RATES}
+    | {name: INCOME_SHARE for name in _INCOME_SHARES}
+)
 
 
 def year_suffix(columns: list[str]) -> str | None:
@@ -69,25 +89,31 @@ def rules_for(entry: Entry, level: str) -> Rules:
     columns = entry.columns()
     kinds = {c: KINDS[base_name(c, yy)] for c in (*columns.required, *columns.optional)}
     levels = ("COM", "ARM") if level == "COM" else (level,)
-    return Rules(kinds=kinds, levels=levels, code_column=CODE, parts=columns.parts,
-                 part_tolerance=columns.part_tolerance)
+    return Rules(
+        kinds=kinds, levels=levels, code_column=CODE, parts=columns.parts, part_tolerance=columns.part_tolerance
+    )
 
 
 # -- reading one level --------------------------------------------------------------------------------------------
+
 
 def _check_header(entry: Entry, raw: pl.DataFrame, *, file: str, raw_path: str | None) -> tuple[list[str], list[str]]:
     """Year suffix and required columns; returns (columns to stage, notes)."""
     yy = entry.params["yy"]
     found = year_suffix(raw.columns)
     if found != yy:
-        rule = (f"year suffix of the header ({found}) equals the catalogue's ({yy})" if found
-                else f"the header names exactly one median column MED{yy}")
+        rule = (
+            f"year suffix of the header ({found}) equals the catalogue's ({yy})"
+            if found
+            else f"the header names exactly one median column MED{yy}"
+        )
         column = f"MED{found}" if found else f"MED{yy}"
         sample = [", ".join(raw.columns[:6]) + "…"]
         raise SourceValidationError(entry.source, file, [Failure(column, rule, 1, sample)], raw_path)
     if CODE not in raw.columns:
-        raise SourceValidationError(entry.source, file, [Failure(CODE, "required column missing from the file", 1)],
-                                    raw_path)
+        raise SourceValidationError(
+            entry.source, file, [Failure(CODE, "required column missing from the file", 1)], raw_path
+        )
     columns = entry.columns()
     missing_columns(raw.columns, columns.required, source=entry.source, file=file, raw_path=raw_path)
     present = [c for c in (*columns.required, *columns.optional) if c in raw.columns]
@@ -101,8 +127,9 @@ def _check_header(entry: Entry, raw: pl.DataFrame, *, file: str, raw_path: str |
     return present, notes
 
 
-def _level_long(entry: Entry, raw: pl.DataFrame, level: str, columns: list[str], *, file: str,
-                raw_path: str | None) -> tuple[pl.DataFrame, list[str]]:
+def _level_long(
+    entry: Entry, raw: pl.DataFrame, level: str, columns: list[str], *, file: str, raw_path: str | None
+) -> tuple[pl.DataFrame, list[str]]:
     """The long rows of one member, `variable` still the file's column name."""
     year = 2000 + int(entry.params["yy"])
     notes: list[str] = []
@@ -110,13 +137,25 @@ def _level_long(entry: Entry, raw: pl.DataFrame, level: str, columns: list[str],
     if level == "COM":
         level_expr = pl.when(code.str.contains(ARM_CODE)).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
         arm = raw.filter(code.str.contains(ARM_CODE)).height
-        notes.append(f"{file}: {raw.height - arm} communes (COG {entry.cog}) and {arm} arrondissements municipaux "
-                     "(level ARM, never added to their city again)")
+        notes.append(
+            f"{file}: {raw.height - arm} communes (COG {entry.cog}) and {arm} arrondissements municipaux "
+            "(level ARM, never added to their city again)"
+        )
     elif level == "FRANCE":
         if raw.height != 1:
-            raise SourceValidationError(entry.source, file, [Failure(
-                CODE, "the France-level member holds exactly one row", raw.height,
-                [str(c) for c in raw[CODE].to_list()[:5]])], raw_path)
+            raise SourceValidationError(
+                entry.source,
+                file,
+                [
+                    Failure(
+                        CODE,
+                        "the France-level member holds exactly one row",
+                        raw.height,
+                        [str(c) for c in raw[CODE].to_list()[:5]],
+                    )
+                ],
+                raw_path,
+            )
         notes.append(f"{file}: France row (published code {raw[CODE][0]!r}) staged with code FR")
         code, level_expr = pl.lit("FR"), pl.lit("FRANCE")
     else:
@@ -126,13 +165,15 @@ def _level_long(entry: Entry, raw: pl.DataFrame, level: str, columns: list[str],
         if outside:
             raw = raw.filter(code != NO_EPCI)
             notes.append(f"{file}: {outside} row(s) {NO_EPCI} (no EPCI) dropped")
-    long = melt(raw, index={"level": level_expr, "code": code, "year": pl.lit(year, pl.Int32)},
-                columns=columns, markers=MARKERS)
+    long = melt(
+        raw, index={"level": level_expr, "code": code, "year": pl.lit(year, pl.Int32)}, columns=columns, markers=MARKERS
+    )
     return long, notes
 
 
-def stage_frame(entry: Entry, raw: pl.DataFrame, level: str, geo: Geography | None, *, file: str,
-                raw_path: str | None) -> Staged:
+def stage_frame(
+    entry: Entry, raw: pl.DataFrame, level: str, geo: Geography | None, *, file: str, raw_path: str | None
+) -> Staged:
     """Parse, validate and stage one level's member already read as an all-text frame."""
     columns, notes = _check_header(entry, raw, file=file, raw_path=raw_path)
     long, more = _level_long(entry, raw, level, columns, file=file, raw_path=raw_path)
@@ -141,8 +182,7 @@ def stage_frame(entry: Entry, raw: pl.DataFrame, level: str, geo: Geography | No
         notes += _marker_notes(raw, columns, file)
     yy = entry.params["yy"]
     rename = {c: base_name(c, yy) for c in columns}
-    return conclude(long, entry, rules_for(entry, level), geo, file=file, raw_path=raw_path, notes=notes,
-                    rename=rename)
+    return conclude(long, entry, rules_for(entry, level), geo, file=file, raw_path=raw_path, notes=notes, rename=rename)
 
 
 def stage_level_file(entry: Entry, path: Path, level: str = "COM", geo: Geography | None = None) -> Staged:
@@ -162,6 +202,7 @@ def _marker_notes(raw: pl.DataFrame, columns: list[str], file: str) -> list[str]
 
 # -- the whole archive -------------------------------------------------------------------------------------------
 
+
 def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
     spec, path = entry.file(), files["main"]
     parts: list[Staged] = []
@@ -178,8 +219,9 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         else:
             member = zip_first_present(path, candidates)
         if member is None:
-            raise ParseError(entry.source, path.name, f"no {level} member: none of {list(candidates)} is in the "
-                                                      "archive")
+            raise ParseError(
+                entry.source, path.name, f"no {level} member: none of {list(candidates)} is in the archive"
+            )
         raw = read_csv_file(path, spec, source=entry.source, member=member)
         parts.append(stage_frame(entry, raw, level, geo, file=member, raw_path=str(path)))
     notes = [n for p in parts for n in p.notes] + notes_france
@@ -193,8 +235,12 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         notes += more
         changes += split
         if "epci_geography" not in files:
-            raise ParseError(entry.source, path.name, "the EPCI composition of the file's geography (role "
-                                                      "epci_geography) is needed to match its EPCI to the target")
+            raise ParseError(
+                entry.source,
+                path.name,
+                "the EPCI composition of the file's geography (role "
+                "epci_geography) is needed to match its EPCI to the target",
+            )
         composition, label = read_epci_composition(entry, entry.file("epci_geography"), files["epci_geography"])
         frame, more = match_epci(entry, frame, composition, geo, label=label)
         notes += more
@@ -214,21 +260,27 @@ def france_member(path: Path, candidates: tuple[str, ...]) -> tuple[str | None, 
         names = zf.namelist()
     present = [c for c in candidates if c in names]
     if not present:
-        return None, (f"no France-level member in the archive (tried {', '.join(candidates)}; the archive holds "
-                      f"{', '.join(sorted(names))}): France is null not_available, never derived from the communes")
+        return None, (
+            f"no France-level member in the archive (tried {', '.join(candidates)}; the archive holds "
+            f"{', '.join(sorted(names))}): France is null not_available, never derived from the communes"
+        )
     others = f" (also present, not used: {', '.join(present[1:])})" if len(present) > 1 else ""
     return present[0], f"France-level member: {present[0]}, chosen among {', '.join(candidates)}{others}"
 
 
 def _null_rows(entry: Entry, level: str, codes: list[str], variables: list[str], status: str) -> pl.DataFrame:
     year = 2000 + int(entry.params["yy"])
-    rows = [(entry.source, entry.vintage, level, code, year, None, v, None, status, None)
-            for code in codes for v in variables]
+    rows = [
+        (entry.source, entry.vintage, level, code, year, None, v, None, status, None)
+        for code in codes
+        for v in variables
+    ]
     return pl.DataFrame(rows, schema=STAGED_SCHEMA, orient="row")
 
 
-def _restored_parents(entry: Entry, frame: pl.DataFrame, geo: Geography) -> tuple[pl.DataFrame, list[str],
-                                                                                  list[GeoChange]]:
+def _restored_parents(
+    entry: Entry, frame: pl.DataFrame, geo: Geography
+) -> tuple[pl.DataFrame, list[str], list[GeoChange]]:
     """Communes `nd` because they did not exist in the tax year: their parent's row covers them too.
 
     The parent is found through the events (the restored code is one of its targets from the COG of the tax
@@ -258,14 +310,17 @@ def _restored_parents(entry: Entry, frame: pl.DataFrame, geo: Geography) -> tupl
         geo_change=pl.when(is_parent).then(pl.lit(SPLIT)).otherwise(pl.col("geo_change")),
     )
     changes = [GeoChange(entry.cog or year, p, tuple(sorted({p, *kids})), SPLIT) for p, kids in sorted(parents.items())]
-    notes = [f"{p} carries the households of {', '.join(sorted(kids))} (restored after {year}, published nd): its "
-             "counts are kept for the levels above the commune, its medians and rates are non_recalculable"
-             for p, kids in sorted(parents.items())]
+    notes = [
+        f"{p} carries the households of {', '.join(sorted(kids))} (restored after {year}, published nd): its "
+        "counts are kept for the levels above the commune, its medians and rates are non_recalculable"
+        for p, kids in sorted(parents.items())
+    ]
     return frame, notes, changes
 
 
-def match_epci(entry: Entry, frame: pl.DataFrame, composition: pl.DataFrame, geo: Geography, *,
-               label: str) -> tuple[pl.DataFrame, list[str]]:
+def match_epci(
+    entry: Entry, frame: pl.DataFrame, composition: pl.DataFrame, geo: Geography, *, label: str
+) -> tuple[pl.DataFrame, list[str]]:
     """Bring the file's EPCI rows (its own geography) to the target EPCIs, by code.
 
     An EPCI keeps its published values only if its communes, mapped to target codes, are the target EPCI's
@@ -299,9 +354,11 @@ def match_epci(entry: Entry, frame: pl.DataFrame, composition: pl.DataFrame, geo
         )
         for c in changed:
             old, new = before.get(c, set()), after[c]
-            notes.append(f"EPCI {c}: territory changed between {label} and COG {geo.target} (joined: "
-                         f"{', '.join(sorted(new - old)) or '-'}; left: {', '.join(sorted(old - new)) or '-'}): "
-                         "every value non_recalculable")
+            notes.append(
+                f"EPCI {c}: territory changed between {label} and COG {geo.target} (joined: "
+                f"{', '.join(sorted(new - old)) or '-'}; left: {', '.join(sorted(old - new)) or '-'}): "
+                "every value non_recalculable"
+            )
     absent = sorted(after.keys() - published)
     if absent:
         variables = sorted(set(frame["variable"].to_list()))

@@ -36,23 +36,40 @@ IRIS = "IRIS"
 LEVEL = "IRIS"
 MARKERS = {"ns": SECRET, "s": SECRET, "nd": NOT_AVAILABLE}
 # kind of each measure, by its name without prefix and year
-KINDS = {"MED": "amount", "D1": "amount", "D9": "amount", "RD": "ratio", "S80S20": "ratio", "GI": "ratio",
-         "TP60": "rate", "PIMPOT": "signed_share"} | {
-    m: "income_share" for m in ("PACT", "PTSA", "PCHO", "PBEN", "PPEN", "PPAT", "PPSOC", "PPMINI", "PPLOGT")}
+KINDS = {
+    "MED": "amount",
+    "D1": "amount",
+    "D9": "amount",
+    "RD": "ratio",
+    "S80S20": "ratio",
+    "GI": "ratio",
+    "TP60": "rate",
+    "PIMPOT": "signed_share",
+} | {m: "income_share" for m in ("PACT", "PTSA", "PCHO", "PBEN", "PPEN", "PPAT", "PPSOC", "PPMINI", "PPLOGT")}
 
 
 def measure(column: str, prefix: str, yy: str) -> str:
     """`DISP_TP6021` -> `TP60` (the year is appended after the measure, as in the communal file)."""
-    return column[len(prefix) + 1: -len(yy)]
+    return column[len(prefix) + 1 : -len(yy)]
 
 
 def _year(entry: Entry, columns: list[str], *, file: str, raw_path: str) -> str:
     prefix, yy = entry.params["p"], entry.params["yy"]
     found = sorted({m.group(1) for c in columns if (m := re.fullmatch(rf"{prefix}_MED(\d\d)", c))})
     if found != [yy]:
-        raise SourceValidationError(entry.source, file, [Failure(
-            f"{prefix}_MED{yy}", f"the header names the median of year 20{yy} ({prefix}_MED{yy})", 1,
-            [f"median columns in the header: {', '.join(f'{prefix}_MED{y}' for y in found) or 'none'}"])], raw_path)
+        raise SourceValidationError(
+            entry.source,
+            file,
+            [
+                Failure(
+                    f"{prefix}_MED{yy}",
+                    f"the header names the median of year 20{yy} ({prefix}_MED{yy})",
+                    1,
+                    [f"median columns in the header: {', '.join(f'{prefix}_MED{y}' for y in found) or 'none'}"],
+                )
+            ],
+            raw_path,
+        )
     return yy
 
 
@@ -74,41 +91,82 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     note = f"{prefix}_NOTE{yy}" if f"{prefix}_NOTE{yy}" in raw.columns else None
     bad = raw.filter(~pl.col(IRIS).str.strip_chars().str.contains(CODE_PATTERNS["IRIS"]).fill_null(False))
     if bad.height:
-        raise SourceValidationError(entry.source, file, [Failure(
-            IRIS, "an IRIS code has 9 characters: the commune's code and 4 digits", bad.height,
-            [str(c) for c in bad[IRIS].head(5).to_list()])], raw_path)
+        raise SourceValidationError(
+            entry.source,
+            file,
+            [
+                Failure(
+                    IRIS,
+                    "an IRIS code has 9 characters: the commune's code and 4 digits",
+                    bad.height,
+                    [str(c) for c in bad[IRIS].head(5).to_list()],
+                )
+            ],
+            raw_path,
+        )
     values = [c for c in (*expected.required, *expected.optional) if c in raw.columns and c != note]
     withheld = raw.select(_withheld(raw, note).alias("w"))["w"]
     raw = raw.with_columns(_withheld=withheld)
-    long = melt(raw, index={"level": pl.lit(LEVEL), "code": pl.col(IRIS).str.strip_chars(),
-                            "year": pl.lit(2000 + int(yy), pl.Int32), "_withheld": pl.col("_withheld")},
-                columns=values, markers=MARKERS)
+    long = melt(
+        raw,
+        index={
+            "level": pl.lit(LEVEL),
+            "code": pl.col(IRIS).str.strip_chars(),
+            "year": pl.lit(2000 + int(yy), pl.Int32),
+            "_withheld": pl.col("_withheld"),
+        },
+        columns=values,
+        markers=MARKERS,
+    )
     # a withheld row is secret in every cell, whatever a cell holds (a value there is never shown)
     long = long.with_columns(
         value=pl.when(pl.col("_withheld")).then(None).otherwise(pl.col("value")),
         status=pl.when(pl.col("_withheld") & (pl.col("status").is_null() | (pl.col("status") != NOT_AVAILABLE)))
-        .then(pl.lit(SECRET)).otherwise(pl.col("status")),
+        .then(pl.lit(SECRET))
+        .otherwise(pl.col("status")),
     ).drop("_withheld")
-    rules = Rules(kinds={c: KINDS[measure(c, prefix, yy)] for c in values}, levels=(LEVEL,), code_column=IRIS,
-                  parts=expected.parts)
+    rules = Rules(
+        kinds={c: KINDS[measure(c, prefix, yy)] for c in values},
+        levels=(LEVEL,),
+        code_column=IRIS,
+        parts=expected.parts,
+    )
     notes = _notes(raw, long, values, note, file, entry)
-    return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes,
-                    rename={c: f"{prefix}_{measure(c, prefix, yy)}" for c in values})
+    return conclude(
+        long,
+        entry,
+        rules,
+        geo,
+        file=file,
+        raw_path=raw_path,
+        notes=notes,
+        rename={c: f"{prefix}_{measure(c, prefix, yy)}" for c in values},
+    )
 
 
-def _notes(raw: pl.DataFrame, long: pl.DataFrame, values: list[str], note: str | None, file: str,
-           entry: Entry) -> list[str]:
+def _notes(
+    raw: pl.DataFrame, long: pl.DataFrame, values: list[str], note: str | None, file: str, entry: Entry
+) -> list[str]:
     withheld = int(raw["_withheld"].sum())
     by_status = dict(long.group_by("status").len().drop_nulls("status").rows())
-    notes = [(f"{file}: {raw.height} IRIS (IRIS geography {entry.cog}), {len(values)} measures; {withheld} row(s) "
-              f"withheld by the note column {note} (secret); cells secret (ns/s): {by_status.get(SECRET, 0)}, "
-              f"not available (nd): {by_status.get(NOT_AVAILABLE, 0)}")]
+    notes = [
+        (
+            f"{file}: {raw.height} IRIS (IRIS geography {entry.cog}), {len(values)} measures; {withheld} row(s) "
+            f"withheld by the note column {note} (secret); cells secret (ns/s): {by_status.get(SECRET, 0)}, "
+            f"not available (nd): {by_status.get(NOT_AVAILABLE, 0)}"
+        )
+    ]
     if note is None:
         notes.append(f"{file}: no note column: only the ns/nd markers say what is withheld")
     return notes
 
 
 SOURCES = (
-    SourceSpec("filosofi_iris", ("filosofi_iris_disp", "filosofi_iris_dec"), stage,
-               label="Insee, Filosofi {year} par IRIS", demo=gen_iris.write),
+    SourceSpec(
+        "filosofi_iris",
+        ("filosofi_iris_disp", "filosofi_iris_dec"),
+        stage,
+        label="Insee, Filosofi {year} par IRIS",
+        demo=gen_iris.write,
+    ),
 )

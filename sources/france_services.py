@@ -21,7 +21,6 @@ The BPE's type A128 counts the same network at 1 January; this list is its curre
 from __future__ import annotations
 
 from datetime import date
-
 from pathlib import Path
 
 import polars as pl
@@ -49,8 +48,10 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     missing_columns(raw.columns, entry.columns().required, source=entry.source, file=file, raw_path=raw_path)
 
     def fail(column: str, rule: str, rows: pl.DataFrame, shown: str) -> SourceValidationError:
-        samples = [f"id_fs {r['id_fs']} (insee_com {r['insee_com']}): {shown} = {r[shown]!r}"
-                   for r in rows.head(5).iter_rows(named=True)]
+        samples = [
+            f"id_fs {r['id_fs']} (insee_com {r['insee_com']}): {shown} = {r[shown]!r}"
+            for r in rows.head(5).iter_rows(named=True)
+        ]
         return SourceValidationError(entry.source, file, [Failure(column, rule, rows.height, samples)], raw_path)
 
     frame = raw.with_columns(pl.col(c).str.strip_chars() for c in ("id_fs", "insee_com", "type_fs"))
@@ -59,8 +60,10 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     notes = [f"list of {frame.height} structures; latest labellisation {last}: staged as year {year}"]
     outside = frame.filter(pl.col("insee_com").str.slice(0, 3).is_in(NOT_IN_COG))
     if outside.height:
-        notes.append(f"{outside.height} structure(s) of Saint-Barthélemy or Saint-Martin (977, 978), collectivités "
-                     "absent from the COG commune list, left out of the commune counts")
+        notes.append(
+            f"{outside.height} structure(s) of Saint-Barthélemy or Saint-Martin (977, 978), collectivités "
+            "absent from the COG commune list, left out of the commune counts"
+        )
     frame = frame.filter(~pl.col("insee_com").str.slice(0, 3).is_in(NOT_IN_COG))
     long, count_notes = _counts(frame, year, _communes(frame, geo, entry.cog_for_year(year)))
     notes += count_notes
@@ -84,11 +87,17 @@ def _check(frame: pl.DataFrame, fail) -> None:
 def _year(frame: pl.DataFrame, fail) -> tuple[int, str]:
     """The year of the latest labellisation date of the list (dd/mm/yyyy), and that date."""
     dates = frame.select(d=pl.col("labellisation_fs").str.extract_groups(LABEL_DATE)).unnest("d")
-    parsed = dates.select(pl.date(pl.col("3").cast(pl.Int32), pl.col("2").cast(pl.Int8),
-                                  pl.col("1").cast(pl.Int8), ).alias("date")).drop_nulls()
+    parsed = dates.select(
+        pl.date(
+            pl.col("3").cast(pl.Int32),
+            pl.col("2").cast(pl.Int8),
+            pl.col("1").cast(pl.Int8),
+        ).alias("date")
+    ).drop_nulls()
     if parsed.is_empty():
-        raise fail("labellisation_fs", "a date « Espace labellisé dd/mm/yyyy » in at least one row", frame,
-                   "labellisation_fs")
+        raise fail(
+            "labellisation_fs", "a date « Espace labellisé dd/mm/yyyy » in at least one row", frame, "labellisation_fs"
+        )
     last: date = parsed["date"].max()  # type: ignore[assignment]  # a Date column's max is a date
     return last.year, last.strftime("%d/%m/%Y")
 
@@ -111,17 +120,30 @@ def _counts(frame: pl.DataFrame, year: int, communes: list[str]) -> tuple[pl.Dat
     grid = pl.DataFrame({"code": communes}).join(pl.DataFrame({"variable": list(TYPES.values())}), how="cross")
     com = grid.join(com, on=["code", "variable"], how="full", coalesce=True).with_columns(pl.col("len").fill_null(0))
     rows = pl.concat([com.with_columns(level=pl.lit("COM")), arm.with_columns(level=pl.lit("ARM"))])
-    long = rows.select(level="level", code="code", year=pl.lit(year, pl.Int32), variable="variable",
-                       value=pl.col("len").cast(pl.Float64), status=pl.lit(None, pl.String))
+    long = rows.select(
+        level="level",
+        code="code",
+        year=pl.lit(year, pl.Int32),
+        variable="variable",
+        value=pl.col("len").cast(pl.Float64),
+        status=pl.lit(None, pl.String),
+    )
     notes = [f"{k}: {frame.filter(pl.col('type_fs') == k).height} structure(s)" for k in TYPES]
     if arm.height:
         cities = sorted(set(city.filter(pl.col("arm"))["code"].to_list()))
-        notes.append(f"structures of Paris/Lyon/Marseille are listed by arrondissement: counted in their city "
-                     f"({', '.join(cities)}) too; ARM rows kept")
+        notes.append(
+            f"structures of Paris/Lyon/Marseille are listed by arrondissement: counted in their city "
+            f"({', '.join(cities)}) too; ARM rows kept"
+        )
     return long, notes
 
 
 SOURCES = (
-    SourceSpec("france_services", ("france_services",), stage, label="ANCT, liste des France services {year}",
-               demo=gen_france_services.write),
+    SourceSpec(
+        "france_services",
+        ("france_services",),
+        stage,
+        label="ANCT, liste des France services {year}",
+        demo=gen_france_services.write,
+    ),
 )

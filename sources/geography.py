@@ -128,20 +128,30 @@ class Geography:
             return long.drop("cog"), applied
 
         mapping = pl.DataFrame(
-            mapping_rows, schema={"cog": pl.Int32, "code": pl.String, "new_code": pl.String,
-                                  "change": pl.String, "carries": pl.Boolean},
+            mapping_rows,
+            schema={
+                "cog": pl.Int32,
+                "code": pl.String,
+                "new_code": pl.String,
+                "change": pl.String,
+                "carries": pl.Boolean,
+            },
             orient="row",
         ).with_columns(  # how many old communes feed each new code: a sum over fewer is never published
-            expected=pl.col("carries").sum().over("cog", "new_code").cast(pl.UInt32))
+            expected=pl.col("carries").sum().over("cog", "new_code").cast(pl.UInt32)
+        )
         com = long.filter(pl.col("level") == "COM").with_columns(pl.col("cog").cast(pl.Int32))
         rest = long.filter(pl.col("level") != "COM")
         joined = com.join(mapping, on=["cog", "code"], how="left").with_columns(
-            code=pl.coalesce("new_code", "code"), carries=pl.col("carries").fill_null(True),
+            code=pl.coalesce("new_code", "code"),
+            carries=pl.col("carries").fill_null(True),
         )
         is_additive = pl.col("variable").is_in(sorted(additive))
         key = ["level", "code", "year", "month", "variable"]
         grouped = joined.group_by(key, maintain_order=True).agg(
-            pl.col("source").first(), pl.col("vintage").first(), pl.col("cog").first(),
+            pl.col("source").first(),
+            pl.col("vintage").first(),
+            pl.col("cog").first(),
             n_carried=pl.col("carries").sum().cast(pl.UInt32),
             expected=pl.col("expected").max(),
             carried=pl.col("carries").any(),
@@ -156,17 +166,25 @@ class Geography:
         # a part with no row in the file (a small commune absent from a file of big ones) leaves the sum unknown
         incomplete = changed & (pl.col("n_carried") < pl.col("expected").fill_null(1))
         value = (
-            pl.when(~pl.col("carried")).then(None)  # a restored commune: no data of its own in that vintage
-            .when(changed & ~is_additive).then(None)
-            .when(changed & (pl.col("any_null") | incomplete)).then(None)
-            .when(changed).then(pl.col("total"))  # merged parts, or every part feeding a split parent
+            pl.when(~pl.col("carried"))
+            .then(None)  # a restored commune: no data of its own in that vintage
+            .when(changed & ~is_additive)
+            .then(None)
+            .when(changed & (pl.col("any_null") | incomplete))
+            .then(None)
+            .when(changed)
+            .then(pl.col("total"))  # merged parts, or every part feeding a split parent
             .otherwise(pl.col("single"))
         )
         status = (
-            pl.when(~pl.col("carried") | (changed & ~is_additive)).then(pl.lit(NON_RECALCULABLE))
-            .when(changed & pl.col("any_null")).then(pl.col("first_status"))
-            .when(incomplete).then(pl.lit(NOT_AVAILABLE))
-            .when(value.is_null()).then(pl.col("first_status"))
+            pl.when(~pl.col("carried") | (changed & ~is_additive))
+            .then(pl.lit(NON_RECALCULABLE))
+            .when(changed & pl.col("any_null"))
+            .then(pl.col("first_status"))
+            .when(incomplete)
+            .then(pl.lit(NOT_AVAILABLE))
+            .when(value.is_null())
+            .then(pl.col("first_status"))
             .otherwise(None)
         )
         out = grouped.with_columns(value=value, status=status, geo_change=pl.coalesce("change", "geo_change"))

@@ -45,17 +45,35 @@ def check_iris_codes(raw: pl.DataFrame, *, source: str, file: str, raw_path: str
     failures = []
     malformed = raw.filter(~code.str.contains(CODE_PATTERNS["IRIS"]).fill_null(False))
     if malformed.height:
-        failures.append(Failure(IRIS, "an IRIS code has 9 characters: the commune's code and 4 digits",
-                                malformed.height, [str(r) for r in malformed.select(IRIS, COM).head(5).rows()]))
+        failures.append(
+            Failure(
+                IRIS,
+                "an IRIS code has 9 characters: the commune's code and 4 digits",
+                malformed.height,
+                [str(r) for r in malformed.select(IRIS, COM).head(5).rows()],
+            )
+        )
     elsewhere = raw.filter(code.str.contains(CODE_PATTERNS["IRIS"]).fill_null(False) & (code.str.slice(0, 5) != com))
     if elsewhere.height:
-        failures.append(Failure(COM, "the commune (COM) is the first 5 characters of its IRIS code",
-                                elsewhere.height, [str(r) for r in elsewhere.select(IRIS, COM).head(5).rows()]))
+        failures.append(
+            Failure(
+                COM,
+                "the commune (COM) is the first 5 characters of its IRIS code",
+                elsewhere.height,
+                [str(r) for r in elsewhere.select(IRIS, COM).head(5).rows()],
+            )
+        )
     if TYPE in raw.columns:
         pseudo = raw.filter((pl.col(TYPE) == "Z") & ~code.str.ends_with("0000"))
         if pseudo.height:
-            failures.append(Failure(TYPE, "an IRIS of type Z (commune not divided into IRIS) is coded <commune>0000",
-                                    pseudo.height, [str(r) for r in pseudo.select(IRIS, TYPE).head(5).rows()]))
+            failures.append(
+                Failure(
+                    TYPE,
+                    "an IRIS of type Z (commune not divided into IRIS) is coded <commune>0000",
+                    pseudo.height,
+                    [str(r) for r in pseudo.select(IRIS, TYPE).head(5).rows()],
+                )
+            )
     if failures:
         raise SourceValidationError(source, file, failures, raw_path)
 
@@ -65,28 +83,45 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     file, raw_path = spec.member or spec.name, str(path)
     raw = read_csv_file(path, spec, source=entry.source)  # every column as text: codes keep their zeros
     expected = entry.columns()
-    missing_columns(raw.columns, (IRIS, COM, *expected.required), source=entry.source, file=file,
-                    raw_path=raw_path)
+    missing_columns(raw.columns, (IRIS, COM, *expected.required), source=entry.source, file=file, raw_path=raw_path)
     yy = _check_main_year(entry, header_years(raw.columns), raw.columns, file, raw_path)
     check_iris_codes(raw, source=entry.source, file=file, raw_path=raw_path)
     kept = [c for c in (*expected.required, *expected.optional) if c in raw.columns]
     absent = [c for c in expected.optional if c not in raw.columns]
-    long = melt(raw, index={"level": pl.lit(LEVEL), "code": pl.col(IRIS).str.strip_chars(),
-                            "year": pl.lit(census_year(yy), pl.Int32)},
-                columns=kept, markers={}, empty=NOT_AVAILABLE)
-    rules = Rules(kinds={c: "count" for c in kept}, levels=(LEVEL,), code_column=IRIS, parts=expected.parts,
-                  part_tolerance=expected.part_tolerance)
+    long = melt(
+        raw,
+        index={
+            "level": pl.lit(LEVEL),
+            "code": pl.col(IRIS).str.strip_chars(),
+            "year": pl.lit(census_year(yy), pl.Int32),
+        },
+        columns=kept,
+        markers={},
+        empty=NOT_AVAILABLE,
+    )
+    rules = Rules(
+        kinds={c: "count" for c in kept},
+        levels=(LEVEL,),
+        code_column=IRIS,
+        parts=expected.parts,
+        part_tolerance=expected.part_tolerance,
+    )
     notes = _notes(raw, kept, absent, long, entry)
     # IRIS rows are not communes: `conclude` validates them and leaves them in the file's IRIS geography
-    return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes,
-                    rename={c: without_year(c) for c in kept})
+    return conclude(
+        long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename={c: without_year(c) for c in kept}
+    )
 
 
 def _notes(raw: pl.DataFrame, kept: list[str], absent: list[str], long: pl.DataFrame, entry: Entry) -> list[str]:
     pseudo = raw.filter(pl.col(IRIS).str.ends_with("0000")).height
-    notes = [(f"{raw.height} IRIS rows (IRIS geography {entry.cog}): {raw.height - pseudo} IRIS of communes "
-              f"divided into IRIS, {pseudo} communes not divided into IRIS (pseudo-IRIS <commune>0000); "
-              f"{len(kept)} variables")]
+    notes = [
+        (
+            f"{raw.height} IRIS rows (IRIS geography {entry.cog}): {raw.height - pseudo} IRIS of communes "
+            f"divided into IRIS, {pseudo} communes not divided into IRIS (pseudo-IRIS <commune>0000); "
+            f"{len(kept)} variables"
+        )
+    ]
     notes += [f"{c} not in this file: the infra-communal figures that need it are null (not_available)" for c in absent]
     empty = long.filter(pl.col("status") == NOT_AVAILABLE).height
     if empty:
@@ -95,6 +130,11 @@ def _notes(raw: pl.DataFrame, kept: list[str], absent: list[str], long: pl.DataF
 
 
 SOURCES = (
-    SourceSpec("iris_census", ("rp_iris_population", "rp_iris_families", "rp_iris_housing", "rp_iris_activity"),
-               stage, label="Insee, recensement {year} par IRIS", demo=gen_iris.write),
+    SourceSpec(
+        "iris_census",
+        ("rp_iris_population", "rp_iris_families", "rp_iris_housing", "rp_iris_activity"),
+        stage,
+        label="Insee, recensement {year} par IRIS",
+        demo=gen_iris.write,
+    ),
 )

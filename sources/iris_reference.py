@@ -27,8 +27,7 @@ from sources.reading import read_xlsx_sheet, zip_member
 from sources.spec import SourceSpec
 from sources.staging import Staged
 
-COLUMNS = {"code": "CODE_IRIS", "name": "LIB_IRIS", "type": "TYP_IRIS", "commune": "DEPCOM",
-           "commune_name": "LIBCOM"}
+COLUMNS = {"code": "CODE_IRIS", "name": "LIB_IRIS", "type": "TYP_IRIS", "commune": "DEPCOM", "commune_name": "LIBCOM"}
 TYPES = ["H", "A", "D", "Z"]  # habitat, activité, divers, commune not divided into IRIS
 COMMUNE_OR_ARM = f"({CODE_PATTERNS['COM'][1:-1]})|({CODE_PATTERNS['ARM'][1:-1]})"
 
@@ -41,10 +40,14 @@ MODEL = pa.DataFrameSchema(
         "commune_name": pa.Column(str, nullable=True),
     },
     checks=[
-        pa.Check(lambda d: d.lazyframe.select(pl.col("code").str.slice(0, 5) == pl.col("commune")),
-                 name="an IRIS code starts with its commune's (or arrondissement's) code"),
-        pa.Check(lambda d: d.lazyframe.select((pl.col("type") != "Z") | pl.col("code").str.ends_with("0000")),
-                 name="a commune not divided into IRIS (type Z) has the one pseudo-IRIS <commune>0000"),
+        pa.Check(
+            lambda d: d.lazyframe.select(pl.col("code").str.slice(0, 5) == pl.col("commune")),
+            name="an IRIS code starts with its commune's (or arrondissement's) code",
+        ),
+        pa.Check(
+            lambda d: d.lazyframe.select((pl.col("type") != "Z") | pl.col("code").str.ends_with("0000")),
+            name="a commune not divided into IRIS (type Z) has the one pseudo-IRIS <commune>0000",
+        ),
     ],
     unique=["code"],
 )
@@ -54,8 +57,9 @@ def read(entry: Entry, path: Path) -> pl.DataFrame:
     spec = entry.file()
     data = zip_member(path, spec.member, source=entry.source) if spec.format == "zip" else path.read_bytes()
     sheet = spec.sheets[0]
-    grid = read_xlsx_sheet(data, sheet, entry.columns().required, source=entry.source,
-                           name=f"{spec.member or spec.name} [{sheet}]")
+    grid = read_xlsx_sheet(
+        data, sheet, entry.columns().required, source=entry.source, name=f"{spec.member or spec.name} [{sheet}]"
+    )
     grid = grid.filter(pl.col("CODE_IRIS").is_not_null())
     # an IRIS code typed as a number in a spreadsheet loses its leading zero (10010000): put it back
     return grid.select(
@@ -80,20 +84,26 @@ def to_target(frame: pl.DataFrame, cog: int, geo: Geography | None) -> tuple[pl.
             split.add(code)
         targets.append(now[0] if len(now) == 1 else None)
     frame = frame.with_columns(commune_target=pl.Series(targets, dtype=pl.String)).with_columns(
-        city=pl.col("commune").map_elements(city_of_arrondissement, return_dtype=pl.String))
+        city=pl.col("commune").map_elements(city_of_arrondissement, return_dtype=pl.String)
+    )
     moved = frame.filter(pl.col("commune_target").is_not_null() & (pl.col("commune_target") != pl.col("commune")))
     if moved.height:
         pairs = sorted(set(moved.select("commune", "commune_target").iter_rows()))
-        notes.append(f"{moved.height} IRIS of communes changed since COG {cog} placed in their commune of COG "
-                     f"{geo.target}: " + ", ".join(f"{a} -> {b}" for a, b in pairs))
+        notes.append(
+            f"{moved.height} IRIS of communes changed since COG {cog} placed in their commune of COG "
+            f"{geo.target}: " + ", ".join(f"{a} -> {b}" for a, b in pairs)
+        )
     if split:
-        notes.append(f"IRIS of communes split since COG {cog} have no single target commune (left unplaced): "
-                     + ", ".join(sorted(split)))
+        notes.append(
+            f"IRIS of communes split since COG {cog} have no single target commune (left unplaced): "
+            + ", ".join(sorted(split))
+        )
     return frame, notes
 
 
-def check_communes_known(frame: pl.DataFrame, cog: int, geo: Geography | None, *, source: str, file: str,
-                         raw_path: str, column: str) -> None:
+def check_communes_known(
+    frame: pl.DataFrame, cog: int, geo: Geography | None, *, source: str, file: str, raw_path: str, column: str
+) -> None:
     """Every commune (or arrondissement) of `frame` exists in the COG of the file (derived from the target's
     events); none checked without a geography."""
     if geo is None:
@@ -101,9 +111,19 @@ def check_communes_known(frame: pl.DataFrame, cog: int, geo: Geography | None, *
     known = geo.communes_at(cog) | geo.arrondissements
     unknown = frame.filter(~pl.col("commune").is_in(sorted(known)))
     if unknown.height:
-        raise SourceValidationError(source, file, [Failure(
-            column, f"code known to the COG of the file's geography ({cog})", unknown.height,
-            [str(r) for r in unknown.head(5).rows()])], raw_path)
+        raise SourceValidationError(
+            source,
+            file,
+            [
+                Failure(
+                    column,
+                    f"code known to the COG of the file's geography ({cog})",
+                    unknown.height,
+                    [str(r) for r in unknown.head(5).rows()],
+                )
+            ],
+            raw_path,
+        )
 
 
 def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
@@ -114,10 +134,17 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     check_communes_known(frame, entry.cog, geo, source=entry.source, file=file, raw_path=str(path), column="DEPCOM")
     frame, notes = to_target(frame, entry.cog, geo)
     counts = dict(frame.group_by("type").len().rows())
-    notes.insert(0, f"{frame.height} IRIS (geography {entry.cog}): " + ", ".join(
-        f"{counts.get(t, 0)} of type {t}" for t in TYPES) + " (Z: communes not divided into IRIS)")
+    notes.insert(
+        0,
+        f"{frame.height} IRIS (geography {entry.cog}): "
+        + ", ".join(f"{counts.get(t, 0)} of type {t}" for t in TYPES)
+        + " (Z: communes not divided into IRIS)",
+    )
     return Staged(frame.with_columns(cog=pl.lit(entry.cog, pl.Int32)).sort("code"), notes=notes)
 
 
-SOURCES = (SourceSpec("iris_reference", ("iris_reference",), stage, label="Insee, référentiel des IRIS {year}",
-                      demo=gen_iris.write),)
+SOURCES = (
+    SourceSpec(
+        "iris_reference", ("iris_reference",), stage, label="Insee, référentiel des IRIS {year}", demo=gen_iris.write
+    ),
+)

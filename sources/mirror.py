@@ -36,8 +36,12 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import wrap_file
 
 ZIP_DATE = (2025, 1, 1, 0, 0, 0)
-CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".xlsx": "application/vnd.openxmlformats-officedocument"
-                 ".spreadsheetml.sheet", ".json": "application/json", ".zip": "application/zip"}
+CONTENT_TYPES = {
+    ".csv": "text/csv; charset=utf-8",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".json": "application/json",
+    ".zip": "application/zip",
+}
 MAX_ZIP_INPUT = 2_000_000_000  # bytes of files a folder zip may take in
 SPOOL_IN_MEMORY = 8 << 20  # a folder zip up to this size stays in memory, a larger one goes to a temporary file
 CHUNK = 1 << 20
@@ -166,9 +170,15 @@ class MirrorApp:
         request = Request(environ)
         response = self.respond(request, environ)
         with self._lock:
-            self.log.append({"method": request.method, "path": request.path,
-                             "query": request.query_string.decode(), "status": response.status_code,
-                             "if_none_match": request.headers.get("If-None-Match")})
+            self.log.append(
+                {
+                    "method": request.method,
+                    "path": request.path,
+                    "query": request.query_string.decode(),
+                    "status": response.status_code,
+                    "if_none_match": request.headers.get("If-None-Match"),
+                }
+            )
         return response(environ, start_response)
 
 

@@ -49,8 +49,11 @@ UNDETERMINED = "ZZZZZ"
 ABROAD = "ETRANGER"
 SUMMARY_VARIABLES = ("ACTOCC", "ACTOCC_LIEU_CONNU", "ACTOCC_MEME_COM", "ACTOCC_HORS_EPCI", "ACTOCC_ETRANGER")
 # each part sums some of the flows its whole sums (decimal estimates: a float tolerance)
-PARTS = {"ACTOCC": ("ACTOCC_LIEU_CONNU",), "ACTOCC_LIEU_CONNU": ("ACTOCC_MEME_COM", "ACTOCC_HORS_EPCI"),
-         "ACTOCC_HORS_EPCI": ("ACTOCC_ETRANGER",)}
+PARTS = {
+    "ACTOCC": ("ACTOCC_LIEU_CONNU",),
+    "ACTOCC_LIEU_CONNU": ("ACTOCC_MEME_COM", "ACTOCC_HORS_EPCI"),
+    "ACTOCC_HORS_EPCI": ("ACTOCC_ETRANGER",),
+}
 PART_TOLERANCE = 0.01
 
 
@@ -64,20 +67,30 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     flows = flows.with_columns(home_city=_city(pl.col("home")), work_city=_city(pl.col("work")))
     if geo is not None:
         flows = _to_target(flows, geo, entry.cog or geo.target)
-    notes = [f"RP {year}: {raw.height} flows of {flows['home'].n_unique()} communes and arrondissements of residence",
-             *_dropped_notes(flows)]
+    notes = [
+        f"RP {year}: {raw.height} flows of {flows['home'].n_unique()} communes and arrondissements of residence",
+        *_dropped_notes(flows),
+    ]
     keys = {"year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8), "status": pl.lit(None, pl.String)}
     if entry.params.get("table") == "destinations":
         long = _destinations(flows).with_columns(**keys)
         # one variable per place of work, each a count
-        rules = Rules(kinds=dict.fromkeys(long["variable"].unique().sort().to_list(), "count"), levels=("COM",),
-                      code_column="CODGEO")
+        rules = Rules(
+            kinds=dict.fromkeys(long["variable"].unique().sort().to_list(), "count"),
+            levels=("COM",),
+            code_column="CODGEO",
+        )
     else:
         long = _summary(flows, _epci_of(geo) if geo is not None else {}).with_columns(**keys)
         long, city_notes = add_city_sums(long, set(SUMMARY_VARIABLES), file=file, rounded=False)
         notes += city_notes
-        rules = Rules(kinds=dict.fromkeys(SUMMARY_VARIABLES, "count"), levels=("COM", "ARM"), code_column="CODGEO",
-                      parts=PARTS, part_tolerance=PART_TOLERANCE)
+        rules = Rules(
+            kinds=dict.fromkeys(SUMMARY_VARIABLES, "count"),
+            levels=("COM", "ARM"),
+            code_column="CODGEO",
+            parts=PARTS,
+            part_tolerance=PART_TOLERANCE,
+        )
     return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes)
 
 
@@ -85,8 +98,12 @@ def _measure(columns: list[str], entry: Entry, file: str) -> tuple[str, int]:
     """The flow column and its census year, from the header (`NBFLUX_C22_ACTOCC15P` -> 2022)."""
     found = [c for c in columns if MEASURE.match(c)]
     if len(found) != 1:
-        raise ParseError(entry.source, file, f"expected one column NBFLUX_CYY_ACTOCC15P in the header, found "
-                                              f"{found or 'none'}; header: {', '.join(columns[:8])}")
+        raise ParseError(
+            entry.source,
+            file,
+            f"expected one column NBFLUX_CYY_ACTOCC15P in the header, found "
+            f"{found or 'none'}; header: {', '.join(columns[:8])}",
+        )
     match = MEASURE.match(found[0])
     assert match is not None
     return found[0], 2000 + int(match.group(1))
@@ -94,16 +111,29 @@ def _measure(columns: list[str], entry: Entry, file: str) -> tuple[str, int]:
 
 def _flows(raw: pl.DataFrame, measure: str, entry: Entry, file: str, raw_path: str) -> pl.DataFrame:
     """home, work (codes as published), flow (a non-negative number): the rules checked on the file's own rows."""
-    frame = raw.select(home=pl.col("CODGEO").str.strip_chars(), work=pl.col("DCLT").str.strip_chars(),
-                       text=pl.col(measure).str.strip_chars())
+    frame = raw.select(
+        home=pl.col("CODGEO").str.strip_chars(),
+        work=pl.col("DCLT").str.strip_chars(),
+        text=pl.col(measure).str.strip_chars(),
+    )
     frame = frame.with_columns(flow=pl.col("text").str.replace(",", ".", literal=True).cast(pl.Float64, strict=False))
     place = f"{CODE_PATTERNS['COM'][:-1]}|{CODE_PATTERNS['ARM'][1:]}"  # a commune or an arrondissement
     checks = [
         ("CODGEO", "a commune or arrondissement code (01001, 2A004, 75115)", ~pl.col("home").str.contains(place)),
-        ("DCLT", "a commune, arrondissement, foreign (BE540) or undetermined (ZZZZZ) place of work",
-         ~(pl.col("work").str.contains(place) | pl.col("work").str.contains(FOREIGN) | (pl.col("work") == UNDETERMINED))),
-        (measure, "a number >= 0 (decimal point or comma)",
-         pl.col("flow").is_null() | ~pl.col("flow").is_finite() | (pl.col("flow") < 0)),
+        (
+            "DCLT",
+            "a commune, arrondissement, foreign (BE540) or undetermined (ZZZZZ) place of work",
+            ~(
+                pl.col("work").str.contains(place)
+                | pl.col("work").str.contains(FOREIGN)
+                | (pl.col("work") == UNDETERMINED)
+            ),
+        ),
+        (
+            measure,
+            "a number >= 0 (decimal point or comma)",
+            pl.col("flow").is_null() | ~pl.col("flow").is_finite() | (pl.col("flow") < 0),
+        ),
     ]
     failures = []
     for column, rule, bad in checks:
@@ -127,8 +157,9 @@ def _to_target(flows: pl.DataFrame, geo: Geography, cog: int) -> pl.DataFrame:
     if cog == geo.target:
         return flows
     passage = {old: targets[0] for old, targets in geo.passage(cog).items() if targets[0] != old}
-    return flows.with_columns(work_city=pl.col("work_city").replace(passage),
-                              home_city=pl.col("home_city").replace(passage))
+    return flows.with_columns(
+        work_city=pl.col("work_city").replace(passage), home_city=pl.col("home_city").replace(passage)
+    )
 
 
 def _epci_of(geo: Geography) -> dict[str, str]:
@@ -145,8 +176,9 @@ def _summary(flows: pl.DataFrame, epci_of: dict[str, str]) -> pl.DataFrame:
     work_epci = pl.col("work_city").replace_strict(epci_of, default=None, return_dtype=pl.String)
     same = pl.col("work_city") == pl.col("home_city")
     # outside its EPCI: abroad, in another EPCI or in no EPCI; a commune in no EPCI is its own unit
-    outside = known & (abroad | pl.when(home_epci.is_null()).then(~same)
-                       .otherwise(work_epci.is_null() | (work_epci != home_epci)))
+    outside = known & (
+        abroad | pl.when(home_epci.is_null()).then(~same).otherwise(work_epci.is_null() | (work_epci != home_epci))
+    )
     sums = flows.group_by("home").agg(
         ACTOCC=pl.col("flow").sum(),
         ACTOCC_LIEU_CONNU=pl.col("flow").filter(known).sum(),
@@ -155,27 +187,38 @@ def _summary(flows: pl.DataFrame, epci_of: dict[str, str]) -> pl.DataFrame:
         ACTOCC_ETRANGER=pl.col("flow").filter(abroad).sum(),
     )
     level = pl.when(pl.col("home").str.contains(CODE_PATTERNS["ARM"])).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
-    return sums.unpivot(on=list(SUMMARY_VARIABLES), index="home", variable_name="variable", value_name="value") \
-        .select(level=level, code="home", variable="variable", value="value")
+    return sums.unpivot(on=list(SUMMARY_VARIABLES), index="home", variable_name="variable", value_name="value").select(
+        level=level, code="home", variable="variable", value="value"
+    )
 
 
 def _destinations(flows: pl.DataFrame) -> pl.DataFrame:
     """Per commune of residence (cities whole): the flow to each place of work outside it (abroad as ETRANGER)."""
     abroad = pl.col("work").str.contains(FOREIGN)
     away = flows.filter((pl.col("work") != UNDETERMINED) & (pl.col("work_city") != pl.col("home_city")))
-    return (away.with_columns(variable=pl.when(abroad).then(pl.lit(ABROAD)).otherwise(pl.col("work_city")))
-            .group_by("home_city", "variable").agg(value=pl.col("flow").sum())
-            .select(level=pl.lit("COM"), code="home_city", variable="variable", value="value"))
+    return (
+        away.with_columns(variable=pl.when(abroad).then(pl.lit(ABROAD)).otherwise(pl.col("work_city")))
+        .group_by("home_city", "variable")
+        .agg(value=pl.col("flow").sum())
+        .select(level=pl.lit("COM"), code="home_city", variable="variable", value="value")
+    )
 
 
 def _dropped_notes(flows: pl.DataFrame) -> list[str]:
     undetermined = flows.filter(pl.col("work") == UNDETERMINED)["flow"].sum()
     abroad = flows.filter(pl.col("work").str.contains(FOREIGN))["flow"].sum()
-    return [f"place of work undetermined (ZZZZZ): {undetermined:.0f} employed residents, in no share",
-            f"place of work abroad: {abroad:.0f} employed residents"]
+    return [
+        f"place of work undetermined (ZZZZZ): {undetermined:.0f} employed residents, in no share",
+        f"place of work abroad: {abroad:.0f} employed residents",
+    ]
 
 
 SOURCES = (
-    SourceSpec("mobility", ("mobility", "mobility_destinations"), stage,
-               label="Insee, RP {year}, mobilités professionnelles (flux domicile-travail)", demo=gen_mobility.write),
+    SourceSpec(
+        "mobility",
+        ("mobility", "mobility_destinations"),
+        stage,
+        label="Insee, RP {year}, mobilités professionnelles (flux domicile-travail)",
+        demo=gen_mobility.write,
+    ),
 )

@@ -15,7 +15,6 @@ from sources.geography import NO_EPCI
 from sources.refresh import load_geography
 from storage.store import Store, reads_one_state
 
-
 PUBLICATION = "national"
 PARTIAL_PUBLICATION = "national-partiel"  # a run limited to some EPCI or départements
 
@@ -41,7 +40,7 @@ def national_units(store: Store, epcis: list[str] | None = None, departements: l
     that names it, so a typo never silently shrinks a batch.
     """
     geo = load_geography(store)
-    epci = (geo.epci.filter(pl.col("epci") != NO_EPCI).select("epci", "epci_name").unique("epci").sort("epci"))
+    epci = geo.epci.filter(pl.col("epci") != NO_EPCI).select("epci", "epci_name").unique("epci").sort("epci")
     deps = sorted(set(geo.membership()["dep"].to_list()))
     try:
         dep_names = dict(store.read_staged("cog_departements").select("dep", "name").iter_rows())
@@ -67,21 +66,35 @@ def batches(items: list, size: int) -> list[list]:
     """`items` cut into consecutive lists of at most `size` (one task each)."""
     if size < 1:
         raise ValueError("a batch holds at least one unit")
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 @reads_one_state
-def unknown_codes(store: Store, *, epcis: Sequence[str] = (), communes: Sequence[str] = (),
-                  departements: Sequence[str] = (), arrondissements: Sequence[str] = ()) -> list[str]:
+def unknown_codes(
+    store: Store,
+    *,
+    epcis: Sequence[str] = (),
+    communes: Sequence[str] = (),
+    departements: Sequence[str] = (),
+    arrondissements: Sequence[str] = (),
+) -> list[str]:
     """What a run would fail on, one line per level: the codes given that are not in the staged target geography
     (`FileNotFoundError` when the geography is not staged yet)."""
     geo = load_geography(store)
     membership = geo.membership()
-    known = {"EPCI": set(membership["epci"].drop_nulls().to_list()), "commune": set(membership["code"].to_list()),
-             "département": set(membership["dep"].to_list()), "arrondissement": geo.arrondissements}
+    known = {
+        "EPCI": set(membership["epci"].drop_nulls().to_list()),
+        "commune": set(membership["code"].to_list()),
+        "département": set(membership["dep"].to_list()),
+        "arrondissement": geo.arrondissements,
+    }
     problems = []
-    for what, codes in (("EPCI", epcis), ("commune", communes), ("département", departements),
-                        ("arrondissement", arrondissements)):
+    for what, codes in (
+        ("EPCI", epcis),
+        ("commune", communes),
+        ("département", departements),
+        ("arrondissement", arrondissements),
+    ):
         unknown = sorted(set(codes) - known[what])
         if unknown:
             problems.append(f"{what} not in the target geography: {', '.join(unknown)}")
@@ -96,8 +109,10 @@ def publication_name(epcis: list[str] | None, departements: list[str] | None) ->
 
 def check_some_units(epcis: list[str] | None, departements: list[str] | None) -> None:
     if epcis == [] and departements == []:
-        raise ValueError("no territory to report: the EPCI and the département lists are both empty "
-                         "(leave a list out (None) for every territory of that level)")
+        raise ValueError(
+            "no territory to report: the EPCI and the département lists are both empty "
+            "(leave a list out (None) for every territory of that level)"
+        )
 
 
 @reads_one_state
@@ -112,5 +127,7 @@ def check_state(store: Store, expected: str) -> None:
     never mixes the tables of two refreshes."""
     found = state_of(store)
     if found != expected:
-        raise StoreChanged(f"the store was refreshed during the run: rerun (state {expected} at the start, "
-                           f"{found} now in {store.root})")
+        raise StoreChanged(
+            f"the store was refreshed during the run: rerun (state {expected} at the start, "
+            f"{found} now in {store.root})"
+        )

@@ -18,8 +18,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.publication import describe
 from sources.refresh import RefreshReport, missing_sources, summary_markdown
+from storage.publication import describe
 
 INDICATORS = "indicateurs"  # the publication of the national indicator tables
 STAGED_STATE = ("inputs", "basis", "staged_at")  # what a staged table was made from, and when
@@ -37,26 +37,35 @@ def publish_decision(store, pub, publish: bool = True) -> PublishDecision:
         return PublishDecision(False, "Not published (publish=false).")
     missing = missing_sources(store)
     if missing:
-        return PublishDecision(False, f"Not published: {len(missing)} source(s) never staged in this store "
-                                      f"({', '.join(missing)}); the national tables would miss their indicators. "
-                                      f"Refresh every source first. Previous publication kept: {describe(pub)}.")
+        return PublishDecision(
+            False,
+            f"Not published: {len(missing)} source(s) never staged in this store "
+            f"({', '.join(missing)}); the national tables would miss their indicators. "
+            f"Refresh every source first. Previous publication kept: {describe(pub)}.",
+        )
     if pub.latest is not None and staged_state(store.manifest().to_dict()) == published_state(pub.latest):
-        return PublishDecision(False, f"Nothing new: the current publication was computed from the tables staged "
-                                      f"now ({describe(pub)}).")
+        return PublishDecision(
+            False, f"Nothing new: the current publication was computed from the tables staged now ({describe(pub)})."
+        )
     return PublishDecision(True, "")
 
 
 def failed_outcome(report: RefreshReport, pub) -> list[str]:
     """What the summary says of a refresh in which some sources failed: nothing published."""
     keys = ", ".join(r.key for r in report.failed)
-    return [f"Nothing published: {len(report.failed)} source(s) failed ({keys}).",
-            f"Previous publication kept: {describe(pub)}."]
+    return [
+        f"Nothing published: {len(report.failed)} source(s) failed ({keys}).",
+        f"Previous publication kept: {describe(pub)}.",
+    ]
 
 
 def staged_state(manifest: dict) -> dict[str, dict]:
     """Entry key -> what its staged table was made from and when (entries never staged are left out)."""
-    return {key: {k: record["staged"].get(k) for k in STAGED_STATE}
-            for key, record in manifest.get("entries", {}).items() if record.get("staged")}
+    return {
+        key: {k: record["staged"].get(k) for k in STAGED_STATE}
+        for key, record in manifest.get("entries", {}).items()
+        if record.get("staged")
+    }
 
 
 def published_state(version: Path | None) -> dict[str, dict] | None:

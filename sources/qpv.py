@@ -56,30 +56,43 @@ def features(entry: Entry, path: Path) -> list[dict]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ParseError(entry.source, spec.name, f"not JSON ({exc})") from exc
-    if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not isinstance(
-            data.get("features"), list):
+    if (
+        not isinstance(data, dict)
+        or data.get("type") != "FeatureCollection"
+        or not isinstance(data.get("features"), list)
+    ):
         raise ParseError(entry.source, spec.name, "not a GeoJSON FeatureCollection (no `features` list)")
     return [f.get("properties") or {} for f in data["features"]]
 
 
 def _rows(entry: Entry, props: list[dict], raw_path: str) -> pl.DataFrame:
     expected = entry.columns()
-    absent = sorted({c for p in props for c in expected.required if c not in p}) if props else list(
-        expected.required)
+    absent = sorted({c for p in props for c in expected.required if c not in p}) if props else list(expected.required)
     if absent:
         count = sum(1 for p in props if any(c not in p for c in expected.required)) or 1
-        raise SourceValidationError(entry.source, entry.file().name, [Failure(
-            ", ".join(absent), "property required in every feature", count,
-            [str(p)[:200] for p in props if any(c not in p for c in absent)][:3])], raw_path)
+        raise SourceValidationError(
+            entry.source,
+            entry.file().name,
+            [
+                Failure(
+                    ", ".join(absent),
+                    "property required in every feature",
+                    count,
+                    [str(p)[:200] for p in props if any(c not in p for c in absent)][:3],
+                )
+            ],
+            raw_path,
+        )
     rows = []
     for p in props:
         for commune in [c for c in re.split(r"[,; ]+", str(p["insee_com"]).strip()) if c]:
-            rows.append((str(p["code_qp"]).strip(), str(p["lib_qp"]).strip(), commune,
-                         p.get("lib_com"), p.get("insee_dep")))
-    schema = {"code": pl.String, "name": pl.String, "commune": pl.String, "commune_name": pl.String,
-              "dep": pl.String}
-    return pl.DataFrame(rows, schema=schema, orient="row").unique(["code", "commune"], keep="first",
-                                                                   maintain_order=True)
+            rows.append(
+                (str(p["code_qp"]).strip(), str(p["lib_qp"]).strip(), commune, p.get("lib_com"), p.get("insee_dep"))
+            )
+    schema = {"code": pl.String, "name": pl.String, "commune": pl.String, "commune_name": pl.String, "dep": pl.String}
+    return pl.DataFrame(rows, schema=schema, orient="row").unique(
+        ["code", "commune"], keep="first", maintain_order=True
+    )
 
 
 def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
@@ -87,16 +100,24 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     props = features(entry, path)
     frame = _rows(entry, props, str(path))
     check_reference(MODEL, frame, entry.source, entry.file().name, path, COLUMNS)
-    check_communes_known(frame, entry.cog, geo, source=entry.source, file=entry.file().name, raw_path=str(path),
-                         column="insee_com")
+    check_communes_known(
+        frame, entry.cog, geo, source=entry.source, file=entry.file().name, raw_path=str(path), column="insee_com"
+    )
     passage = geo.passage(entry.cog) if geo is not None and entry.cog != geo.target else {}
-    target = [c if city_of_arrondissement(c) else (passage.get(c, (c,))[0] if len(passage.get(c, (c,))) == 1
-                                                    else None) for c in frame["commune"].to_list()]
-    frame = frame.with_columns(commune_target=pl.Series(target, dtype=pl.String),
-                               cog=pl.lit(entry.cog, pl.Int32)).sort("code", "commune")
+    target = [
+        c if city_of_arrondissement(c) else (passage.get(c, (c,))[0] if len(passage.get(c, (c,))) == 1 else None)
+        for c in frame["commune"].to_list()
+    ]
+    frame = frame.with_columns(commune_target=pl.Series(target, dtype=pl.String), cog=pl.lit(entry.cog, pl.Int32)).sort(
+        "code", "commune"
+    )
     spanning = frame.group_by("code").len().filter(pl.col("len") > 1).height
-    notes = [(f"{len(props)} features, {frame['code'].n_unique()} QPV in {frame['commune'].n_unique()} communes "
-              f"(COG {entry.cog}); {spanning} QPV across several communes; the contours are not read")]
+    notes = [
+        (
+            f"{len(props)} features, {frame['code'].n_unique()} QPV in {frame['commune'].n_unique()} communes "
+            f"(COG {entry.cog}); {spanning} QPV across several communes; the contours are not read"
+        )
+    ]
     if geo is not None:
         unknown = sorted(set(frame.filter(pl.col("commune_target").is_null())["commune"].to_list()))
         if unknown:

@@ -31,12 +31,16 @@ def archive_too_large(zf: zipfile.ZipFile, limit: int) -> str | None:
     total = 0
     for info in zf.infolist():
         if info.file_size > limit:
-            return (f"member {info.filename!r} declares {_n(info.file_size)} bytes once inflated, above the limit "
-                    f"of {_n(limit)} bytes (catalogue max_unpacked_mb)")
+            return (
+                f"member {info.filename!r} declares {_n(info.file_size)} bytes once inflated, above the limit "
+                f"of {_n(limit)} bytes (catalogue max_unpacked_mb)"
+            )
         total += info.file_size
     if total > limit:
-        return (f"the {len(zf.infolist())} members declare {_n(total)} bytes once inflated, above the limit of "
-                f"{_n(limit)} bytes (catalogue max_unpacked_mb)")
+        return (
+            f"the {len(zf.infolist())} members declare {_n(total)} bytes once inflated, above the limit of "
+            f"{_n(limit)} bytes (catalogue max_unpacked_mb)"
+        )
     return None
 
 
@@ -60,8 +64,11 @@ def zip_member(path: Path, member: str, *, source: str, limit: int = DEFAULT_MAX
     except (zipfile.BadZipFile, EOFError, OSError) as exc:  # a bad CRC, a corrupt deflate stream
         raise ParseError(source, path.name, f"cannot read member {member!r}: {exc}") from exc
     if len(data) > limit:
-        raise ParseError(source, path.name, f"member {member!r} inflates beyond the limit of {_n(limit)} bytes "
-                                            "(catalogue max_unpacked_mb)")
+        raise ParseError(
+            source,
+            path.name,
+            f"member {member!r} inflates beyond the limit of {_n(limit)} bytes (catalogue max_unpacked_mb)",
+        )
     return data
 
 
@@ -89,13 +96,14 @@ def utf8_bytes(raw: bytes, spec: FileSpec, *, source: str, name: str) -> bytes:
     view = memoryview(raw)
     try:
         for start in range(0, len(view), CHUNK):
-            decoder.decode(view[start:start + CHUNK], final=start + CHUNK >= len(view))
+            decoder.decode(view[start : start + CHUNK], final=start + CHUNK >= len(view))
         return raw
     except UnicodeDecodeError as exc:
         if not spec.fallback_encoding:
             where = start + exc.start
-            raise ParseError(source, name, f"not valid UTF-8 (byte 0x{raw[where]:02x} at position {where}: "
-                                           f"{exc.reason})") from exc
+            raise ParseError(
+                source, name, f"not valid UTF-8 (byte 0x{raw[where]:02x} at position {where}: {exc.reason})"
+            ) from exc
     return raw.decode(spec.fallback_encoding).encode("utf-8")
 
 
@@ -117,8 +125,12 @@ def _refuse_other_separator(header: str, separator: str, *, source: str, name: s
     found = [s for s in (";", ",", "\t", "|") if s != separator and header.count(s) >= 2]
     if found:
         shown = {"\t": "tab"}.get(found[0], repr(found[0]))
-        raise ParseError(source, name, f"the header is one column separated by {shown}, not by the expected "
-                                       f"separator {separator!r}: {header[:80]!r}…")
+        raise ParseError(
+            source,
+            name,
+            f"the header is one column separated by {shown}, not by the expected "
+            f"separator {separator!r}: {header[:80]!r}…",
+        )
 
 
 def read_csv_text(text: str, separator: str, *, source: str, name: str) -> pl.DataFrame:
@@ -138,8 +150,9 @@ def read_csv_file(path: Path, spec: FileSpec, *, source: str, member: str | None
     return read_csv_bytes(utf8_bytes(raw, spec, source=source, name=name), spec.separator, source=source, name=name)
 
 
-def read_xlsx_sheet(data: bytes, sheet: str, expected: tuple[str, ...], *, source: str, name: str,
-                    limit: int = DEFAULT_MAX_UNPACKED) -> pl.DataFrame:
+def read_xlsx_sheet(
+    data: bytes, sheet: str, expected: tuple[str, ...], *, source: str, name: str, limit: int = DEFAULT_MAX_UNPACKED
+) -> pl.DataFrame:
     """An xlsx sheet whose header row is found by its content, not a fixed index.
 
     INSEE sheets carry title lines above the header (header on row 6); readers count leading blank rows

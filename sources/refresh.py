@@ -86,8 +86,14 @@ class RefreshReport:
 
     def table(self) -> list[dict]:
         return [
-            {"source": r.source, "vintage": r.vintage, "rows": r.rows, "secret_cells": r.secret_cells,
-             "download": r.download_status, "status": r.status}
+            {
+                "source": r.source,
+                "vintage": r.vintage,
+                "rows": r.rows,
+                "secret_cells": r.secret_cells,
+                "download": r.download_status,
+                "status": r.status,
+            }
             for r in self.results
         ]
 
@@ -118,8 +124,12 @@ def geography_for(entry: Entry, store: Store) -> Geography | None:
     if entry.source in ("cog_communes", "cog_events"):
         return None
     if entry.source == "epci":
-        return Geography(store.read_staged("cog_communes", str(target)),
-                         store.read_staged("cog_events", str(target)), pl.DataFrame(), target)
+        return Geography(
+            store.read_staged("cog_communes", str(target)),
+            store.read_staged("cog_events", str(target)),
+            pl.DataFrame(),
+            target,
+        )
     return load_geography(store, target)
 
 
@@ -153,13 +163,14 @@ def refresh(
         run = store.begin_run()  # every write below goes to the run's pending area, the store switches at the end
 
         def stage_one(entry: Entry) -> SourceResult:
-            return refresh_entry(entry, run, session=session, geo=geography_for(entry, run),
-                                 **options)
+            return refresh_entry(entry, run, session=session, geo=geography_for(entry, run), **options)
 
         def stage_many(entries: list[Entry]) -> list[SourceResult]:
             geo = load_geography(run)
-            one = lambda entry: refresh_entry(entry, run, session=session if threads == 1 else None, geo=geo,
-                                              **options)
+
+            def one(entry):
+                return refresh_entry(entry, run, session=session if threads == 1 else None, geo=geo, **options)
+
             if threads == 1:
                 return [one(entry) for entry in entries]
             with ThreadPoolExecutor(max_workers=threads) as pool:  # each entry makes its own HTTP session
@@ -213,8 +224,14 @@ class RefreshFailed(RuntimeError):
         return type(self), (self.report, str(self))
 
 
-def ensure_staged(store: Store, policy: str, mirror: str | None = None, lock_timeout: float = 5.0,
-                  threads: int = 1, budget: float | None = None) -> RefreshReport | None:
+def ensure_staged(
+    store: Store,
+    policy: str,
+    mirror: str | None = None,
+    lock_timeout: float = 5.0,
+    threads: int = 1,
+    budget: float | None = None,
+) -> RefreshReport | None:
     """What a report needs before it reads the store, by the policy: "always" refreshes every source, "missing"
     only when a source was never staged, "never" refuses a store missing a source (said at once, instead of a
     table missing deep in the computation). The report of the refresh run (None if none), nothing published;
@@ -222,14 +239,17 @@ def ensure_staged(store: Store, policy: str, mirror: str | None = None, lock_tim
     missing = missing_sources(store)
     if policy == "never":
         if missing:
-            raise ValueError(f"refresh=never, but {len(missing)} source(s) were never staged in the store "
-                             f"{store.root} ({', '.join(missing)}): run the refresh flow (`abs-diag refresh`) first")
+            raise ValueError(
+                f"refresh=never, but {len(missing)} source(s) were never staged in the store "
+                f"{store.root} ({', '.join(missing)}): run the refresh flow (`abs-diag refresh`) first"
+            )
         return None
     if policy == "missing" and not missing:
         return None
     log.info("refreshing the store first (%s)", f"never staged: {', '.join(missing)}" if missing else policy)
-    report = refresh(store=store, mirror=mirror, lock_timeout=lock_timeout, threads=threads, progress=False,
-                     budget=budget)
+    report = refresh(
+        store=store, mirror=mirror, lock_timeout=lock_timeout, threads=threads, progress=False, budget=budget
+    )
     if report.failed:
         raise RefreshFailed.of(report)
     return report
@@ -251,9 +271,17 @@ def commit(run: Run, results: list[SourceResult]) -> list[SourceResult]:
     return results
 
 
-def refresh_one(source: str, vintage: str, store: Store, *, mirror: str | None = None, force: bool = False,
-                run: str | None = None, accept_drop: list[str] | None = None,
-                budget: float | None = None) -> SourceResult:
+def refresh_one(
+    source: str,
+    vintage: str,
+    store: Store,
+    *,
+    mirror: str | None = None,
+    force: bool = False,
+    run: str | None = None,
+    accept_drop: list[str] | None = None,
+    budget: float | None = None,
+) -> SourceResult:
     """Stage one catalogue entry with its own HTTP session (safe to run beside others); raises SourceError.
 
     `run`: the id of the refresh's pending area (`Store.begin_run`), switched in by `commit()` when every entry
@@ -262,11 +290,27 @@ def refresh_one(source: str, vintage: str, store: Store, *, mirror: str | None =
     entry = catalogue.get(source, vintage)
     if run is None:
         with store.lock(wait=5), _own_run(store) as pending:
-            return refresh_one(source, vintage, store, mirror=mirror, force=force, run=pending.id,
-                               accept_drop=accept_drop, budget=budget)
+            return refresh_one(
+                source,
+                vintage,
+                store,
+                mirror=mirror,
+                force=force,
+                run=pending.id,
+                accept_drop=accept_drop,
+                budget=budget,
+            )
     pending = store.open_run(run)
-    return stage_entry(entry, pending, session=make_session(budget=budget), mirror=mirror, force=force,
-                       geo=geography_for(entry, pending), progress=False, accept_drop=accept_drop)
+    return stage_entry(
+        entry,
+        pending,
+        session=make_session(budget=budget),
+        mirror=mirror,
+        force=force,
+        geo=geography_for(entry, pending),
+        progress=False,
+        accept_drop=accept_drop,
+    )
 
 
 def check_accept_drop(names: list[str] | None) -> None:
@@ -299,9 +343,17 @@ def refresh_entry(entry: Entry, store: Store, **kwargs) -> SourceResult:
         return failed_result(entry.source, entry.vintage, exc)
 
 
-def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None = None, mirror: str | None = None,
-                force: bool = False, geo: Geography | None = None, progress: bool | None = None,
-                accept_drop: list[str] | None = None) -> SourceResult:
+def stage_entry(
+    entry: Entry,
+    store: Store,
+    *,
+    session: requests.Session | None = None,
+    mirror: str | None = None,
+    force: bool = False,
+    geo: Geography | None = None,
+    progress: bool | None = None,
+    accept_drop: list[str] | None = None,
+) -> SourceResult:
     """Download the entry's files (conditional GET), validate and stage them unless nothing changed.
 
     `store` is the refresh's `Run` (a plain Store: a run of this entry alone, switched in when it ends). On a
@@ -326,9 +378,14 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
         inputs = {role: d.sha256 for role, d in downloads.items()}
         basis = staging_basis(store, entry)
         staged_before = previous.staged
-        if (not force and all(d.status == "unchanged" for d in downloads.values()) and staged_before is not None
-                and staged_before.inputs == inputs and staged_before.basis == basis
-                and store.staged_path(entry.source, entry.vintage).exists()):
+        if (
+            not force
+            and all(d.status == "unchanged" for d in downloads.values())
+            and staged_before is not None
+            and staged_before.inputs == inputs
+            and staged_before.basis == basis
+            and store.staged_path(entry.source, entry.vintage).exists()
+        ):
             result.status, result.rows = "unchanged", staged_before.rows
             result.secret_cells, result.notes = staged_before.secret_cells, staged_before.notes
             result.change = "no change"
@@ -340,11 +397,18 @@ def stage_entry(entry: Entry, store: Store, *, session: requests.Session | None 
         with _writing(f"{entry.key}: staging", store.staged_path(entry.source, entry.vintage)):
             path = store.write_staged(entry.source, entry.vintage, staged.frame)
         summary = StagedRecord(
-            **staged.summary(), inputs=inputs, basis=basis, staged_at=_now(),
+            **staged.summary(),
+            inputs=inputs,
+            basis=basis,
+            staged_at=_now(),
             path=str(path),  # the run's pending table: the switch names it by its content
             # the staged table is in the target COG; the file's own geography is `source_cog` (or year + offset)
-            cog=catalogue.default_cog(), source_cog=entry.cog, cog_offset=entry.cog_offset,
-            title=entry.title, publisher=entry.publisher, accepted_drop=accepted or None,
+            cog=catalogue.default_cog(),
+            source_cog=entry.cog,
+            cog_offset=entry.cog_offset,
+            title=entry.title,
+            publisher=entry.publisher,
+            accepted_drop=accepted or None,
         )
         _record(store, entry, downloads, summary)
         result.status, result.rows, result.secret_cells = "staged", summary.rows, summary.secret_cells
@@ -416,15 +480,27 @@ def failed_result(source: str, vintage: str, exc: BaseException) -> SourceResult
     else:
         kind = type(exc).__name__
     return SourceResult(
-        source, vintage, "failed", downloads=list(getattr(exc, "downloads", [])), error=str(exc), error_kind=kind,
-        failures=[f.as_dict() for f in getattr(exc, "failures", [])], file=getattr(exc, "file", None),
+        source,
+        vintage,
+        "failed",
+        downloads=list(getattr(exc, "downloads", [])),
+        error=str(exc),
+        error_kind=kind,
+        failures=[f.as_dict() for f in getattr(exc, "failures", [])],
+        file=getattr(exc, "file", None),
         change="not staged: the previous table is kept",
     )
 
 
 def not_attempted(entry: Entry, reason: str) -> SourceResult:
-    return SourceResult(entry.source, entry.vintage, "failed", error=reason, error_kind="not attempted",
-                        change="not staged: the previous table is kept")
+    return SourceResult(
+        entry.source,
+        entry.vintage,
+        "failed",
+        error=reason,
+        error_kind="not attempted",
+        change="not staged: the previous table is kept",
+    )
 
 
 # HTTP statuses worth asking again later: the server is busy or down, the file itself may be fine.
@@ -477,8 +553,11 @@ def describe_change(previous: EntryRecord, staged: StagedRecord) -> str:
         return "first staging"
     files = sorted(role for role, sha in staged.inputs.items() if before.inputs.get(role) != sha)
     basis_before, basis = before.basis, staged.basis
-    why = [w for k, w in (("geography", "a new geography (COG)"), ("code", "new pipeline code"))
-           if basis_before.get(k) != basis.get(k)]
+    why = [
+        w
+        for k, w in (("geography", "a new geography (COG)"), ("code", "new pipeline code"))
+        if basis_before.get(k) != basis.get(k)
+    ]
     again = "staged again from the same file(s)" + (f" for {' and '.join(why)}" if why else "")
     parts = [f"new upstream file ({', '.join(files)})" if files else again]
     for label, key in (("rows", "rows"), ("secret cells", "secret_cells")):
@@ -499,13 +578,19 @@ def summary_markdown(report: RefreshReport, outcome: list[str] | None = None) ->
     lines = ["# Refresh of the sources", ""]
     staged = sum(r.status == "staged" for r in report.results)
     unchanged = sum(r.status == "unchanged" for r in report.results)
-    lines.append(f"{len(report.results)} sources: {staged} staged, {unchanged} unchanged upstream, "
-                 f"{len(report.failed)} failed.")
-    lines += ["", "| source | vintage | rows | secret cells | download | status | since the previous refresh |",
-              "|---|---|---:|---:|---|---|---|"]
+    lines.append(
+        f"{len(report.results)} sources: {staged} staged, {unchanged} unchanged upstream, {len(report.failed)} failed."
+    )
+    lines += [
+        "",
+        "| source | vintage | rows | secret cells | download | status | since the previous refresh |",
+        "|---|---|---:|---:|---|---|---|",
+    ]
     for r in report.results:
-        lines.append(f"| {r.source} | {r.vintage} | {fmt_int(r.rows)} | {fmt_int(r.secret_cells)} "
-                     f"| {r.download_status} | {r.status} | {_cell(r.change)} |")
+        lines.append(
+            f"| {r.source} | {r.vintage} | {fmt_int(r.rows)} | {fmt_int(r.secret_cells)} "
+            f"| {r.download_status} | {r.status} | {_cell(r.change)} |"
+        )
     if report.failed:
         lines += ["", "## Failures", ""]
         for r in report.failed:
@@ -521,8 +606,11 @@ def failure_rows(report: RefreshReport) -> list[dict]:
     for r in report.failed:
         base = {"source": r.source, "vintage": r.vintage, "kind": r.error_kind, "file": r.file or ""}
         if r.failures:
-            rows += [base | {"column": f["column"], "rule": f["rule"], "rows": f["count"],
-                             "samples": "; ".join(f["samples"])} for f in r.failures]
+            rows += [
+                base
+                | {"column": f["column"], "rule": f["rule"], "rows": f["count"], "samples": "; ".join(f["samples"])}
+                for f in r.failures
+            ]
         else:
             first = (r.error or "").splitlines()[0] if r.error else ""
             rows.append(base | {"column": "", "rule": first, "rows": None, "samples": ""})
@@ -540,11 +628,15 @@ def _cell(text: str) -> str:
 def _record(store: Store, entry: Entry, downloads: dict, staged: StagedRecord) -> None:
     where = store.record_path(entry.key) if isinstance(store, Run) else store.manifest_path
     with _MANIFEST_LOCK, _writing(f"{entry.key}: recording in the manifest", where):
-        store.record(entry.key, EntryRecord(
-            source=entry.source, vintage=entry.vintage,
-            files={role: FileRecord.from_dict(d.as_dict()) for role, d in downloads.items()},
-            staged=staged,
-        ))
+        store.record(
+            entry.key,
+            EntryRecord(
+                source=entry.source,
+                vintage=entry.vintage,
+                files={role: FileRecord.from_dict(d.as_dict()) for role, d in downloads.items()},
+                staged=staged,
+            ),
+        )
 
 
 def _now() -> str:

@@ -32,9 +32,20 @@ from sources.spec import SourceSpec
 from sources.staging import Staged
 
 SPECS: tuple[SourceSpec, ...] = (
-    *cog.SOURCES, *census.SOURCES, *filosofi.SOURCES, *etat_civil.SOURCES, *caf_benefits.SOURCES,
-    *caf_childcare.SOURCES, *bpe.SOURCES, *france_services.SOURCES, *mobility.SOURCES, *contours.SOURCES,
-    *iris_reference.SOURCES, *iris_census.SOURCES, *filosofi_iris.SOURCES, *qpv.SOURCES,
+    *cog.SOURCES,
+    *census.SOURCES,
+    *filosofi.SOURCES,
+    *etat_civil.SOURCES,
+    *caf_benefits.SOURCES,
+    *caf_childcare.SOURCES,
+    *bpe.SOURCES,
+    *france_services.SOURCES,
+    *mobility.SOURCES,
+    *contours.SOURCES,
+    *iris_reference.SOURCES,
+    *iris_census.SOURCES,
+    *filosofi_iris.SOURCES,
+    *qpv.SOURCES,
 )
 BY_PARSER: dict[str, SourceSpec] = {spec.parser: spec for spec in SPECS}
 

@@ -78,10 +78,19 @@ def _level_max_checks(rules: Rules) -> list[pa.Check]:
             if level not in by_level:
                 continue
             high = by_level[level]
-            ok = (~pl.col("variable").is_in(variables) | (pl.col("level") != level) | pl.col("value").is_null()
-                  | ~pl.col("value").is_finite() | (pl.col("value") <= high))
-            checks.append(pa.Check(lambda data, e=ok: data.lazyframe.select(e),
-                                   name=f"{kind} at level {level} at most {_fmt(high)} (plausible for France)"))
+            ok = (
+                ~pl.col("variable").is_in(variables)
+                | (pl.col("level") != level)
+                | pl.col("value").is_null()
+                | ~pl.col("value").is_finite()
+                | (pl.col("value") <= high)
+            )
+            checks.append(
+                pa.Check(
+                    lambda data, e=ok: data.lazyframe.select(e),
+                    name=f"{kind} at level {level} at most {_fmt(high)} (plausible for France)",
+                )
+            )
     return checks
 
 
@@ -96,10 +105,14 @@ def _part_checks(rules: Rules) -> list[pa.Check]:
         whole_value = pl.col("value").filter(pl.col("variable") == whole).first().over(_KEY)
         # null when either is null; a negative or non-finite whole is refused by its own rule, not by each part
         comparable = pl.col("value").is_finite() & whole_value.is_finite() & (whole_value >= 0)
-        ok = (~pl.col("variable").is_in(list(parts)) | ~comparable.fill_null(False)
-              | (pl.col("value") <= whole_value + rules.part_tolerance))
-        checks.append(pa.Check(lambda data, e=ok: data.lazyframe.select(e),
-                               name=part_rule(whole, rules.part_tolerance)))
+        ok = (
+            ~pl.col("variable").is_in(list(parts))
+            | ~comparable.fill_null(False)
+            | (pl.col("value") <= whole_value + rules.part_tolerance)
+        )
+        checks.append(
+            pa.Check(lambda data, e=ok: data.lazyframe.select(e), name=part_rule(whole, rules.part_tolerance))
+        )
     return checks
 
 
@@ -143,8 +156,14 @@ def known_codes_check(valid: dict[int, dict[str, set[str]]]) -> pa.Check:
 
 
 def staged_model(rules: Rules, known: pa.Check | None = None) -> pa.DataFrameSchema:
-    checks = [_code_pattern_check(rules.levels), _finite_check(), *_bounds_check(rules), *_level_max_checks(rules),
-              *_part_checks(rules), *rules.extra_checks]
+    checks = [
+        _code_pattern_check(rules.levels),
+        _finite_check(),
+        *_bounds_check(rules),
+        *_level_max_checks(rules),
+        *_part_checks(rules),
+        *rules.extra_checks,
+    ]
     if known is not None:
         checks.append(known)
     return pa.DataFrameSchema(
@@ -178,7 +197,9 @@ def validate(
     try:
         staged_model(rules, known).validate(frame, lazy=True)
     except SchemaErrors as exc:
-        raise SourceValidationError(source, file, _failures(exc.failure_cases, frame, rules, max_samples), raw_path) from None
+        raise SourceValidationError(
+            source, file, _failures(exc.failure_cases, frame, rules, max_samples), raw_path
+        ) from None
     return frame
 
 
@@ -244,10 +265,19 @@ def _short(case) -> str:
         return str(case)[:120]
 
 
-def missing_columns(columns: list[str], required: tuple[str, ...], *, source: str, file: str, raw_path: str | None) -> None:
+def missing_columns(
+    columns: list[str], required: tuple[str, ...], *, source: str, file: str, raw_path: str | None
+) -> None:
     """Required columns absent from the file: one failure per column, raised before anything else."""
     absent = [c for c in required if c not in columns]
     if absent:
-        failures = [Failure(column=c, rule="required column missing from the file", count=1,
-                            samples=[f"header has {len(columns)} columns: {', '.join(columns[:8])}…"]) for c in absent]
+        failures = [
+            Failure(
+                column=c,
+                rule="required column missing from the file",
+                count=1,
+                samples=[f"header has {len(columns)} columns: {', '.join(columns[:8])}…"],
+            )
+            for c in absent
+        ]
         raise SourceValidationError(source, file, failures, raw_path)

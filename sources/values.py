@@ -81,7 +81,8 @@ def finish(long: pl.DataFrame, source: str, vintage: str) -> pl.DataFrame:
     """Add the source columns, fill absent optional columns and order everything as `STAGED_SCHEMA`."""
     defaults = {"month": pl.lit(None, pl.Int8), "geo_change": pl.lit(None, pl.String)}
     long = long.with_columns(
-        source=pl.lit(source), vintage=pl.lit(vintage),
+        source=pl.lit(source),
+        vintage=pl.lit(vintage),
         **{k: v for k, v in defaults.items() if k not in long.columns},
     )
     return long.select([pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()]).sort(KEY)

@@ -29,6 +29,7 @@ class _Record:
     __dataclass_fields__: ClassVar[dict[str, Any]]  # every record is a dataclass
 
     if TYPE_CHECKING:  # each record's dataclass writes its own __init__
+
         def __init__(self, **values: Any) -> None: ...
 
     @classmethod

@@ -60,8 +60,10 @@ class PublishError(OSError):
         self.name, self.step, self.path, self.cause_text = name, step, str(path), str(cause)
 
     def __str__(self) -> str:
-        return (f"publication {self.name}: {self.step} failed on {self.path}: {self.cause_text} "
-                f"(the previous publication is kept)")
+        return (
+            f"publication {self.name}: {self.step} failed on {self.path}: {self.cause_text} "
+            f"(the previous publication is kept)"
+        )
 
     def __reduce__(self):  # Prefect pickles the error of a failed run
         return PublishError, (self.name, self.step, self.path, self.cause_text, self.errno)
@@ -103,9 +105,11 @@ class Publication:
         """Complete versions, oldest first."""
         if not self.dir.exists():
             return []
-        return sorted(p.name for p in self.dir.iterdir()
-                      if p.is_dir() and not p.is_symlink() and not p.name.startswith(("_", "."))
-                      and (p / METADATA).exists())
+        return sorted(
+            p.name
+            for p in self.dir.iterdir()
+            if p.is_dir() and not p.is_symlink() and not p.name.startswith(("_", ".")) and (p / METADATA).exists()
+        )
 
     def metadata(self, version: str | None = None) -> dict | None:
         folder = self.dir / version if version else self.latest
@@ -154,12 +158,19 @@ class Publication:
         marker = self.dir / f"{COMMITTING}{draft.version}"
         with self._lock():
             previous = self.latest
-            metadata = {"name": self.name, "version": draft.version, "published_at": _now(), "files": files,
-                        "previous": previous.name if previous else None, **draft.about}
+            metadata = {
+                "name": self.name,
+                "version": draft.version,
+                "published_at": _now(),
+                "files": files,
+                "previous": previous.name if previous else None,
+                **draft.about,
+            }
             with self._step("commit", draft.path / METADATA):
                 marker.touch()  # a run killed before the switch leaves it: the next run sets the version aside
-                (draft.path / METADATA).write_text(json.dumps(metadata, indent=2, ensure_ascii=False, default=str),
-                                                   encoding="utf-8")
+                (draft.path / METADATA).write_text(
+                    json.dumps(metadata, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
+                )
             with self._step("commit", final):
                 os.rename(draft.path, final)
             draft.path = final  # from here on a failure must find the folder under its new name
@@ -197,8 +208,9 @@ class Publication:
         return target
 
     @contextlib.contextmanager
-    def publishing(self, about: dict | None = None,
-                   on_failure: Callable[[BaseException, Path], None] | None = None) -> Iterator[Draft]:
+    def publishing(
+        self, about: dict | None = None, on_failure: Callable[[BaseException, Path], None] | None = None
+    ) -> Iterator[Draft]:
         """`with pub.publishing() as draft:` write into draft.path; committed when the block succeeds (draft.path
         is then the version folder). A failure of the block or of the commit sets the draft aside (`fail`) and is
         raised again, an OS error as the `PublishError` that names the draft (`explain`); `on_failure(error,

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 class StoreBusy(locks.Busy):
     pass
 
@@ -153,8 +154,11 @@ class Store:
 
     def latest_vintage(self, source: str) -> str:
         """The latest vintage of `source` the manifest records as staged."""
-        vintages = sorted(record.vintage or Manifest.split(key)[1]
-                          for key, record in self._view().staged().items() if Manifest.split(key)[0] == source)
+        vintages = sorted(
+            record.vintage or Manifest.split(key)[1]
+            for key, record in self._view().staged().items()
+            if Manifest.split(key)[0] == source
+        )
         if not vintages:
             raise FileNotFoundError(f"{source} is not staged in {self.root}: run `abs-diag refresh`")
         return vintages[-1]
@@ -299,8 +303,9 @@ class Run(Store):
 
     def manifest(self) -> Manifest:
         manifest = self._committed_manifest()
-        manifest.entries.update({key: EntryRecord.from_dict(record.to_dict())
-                                 for key, record in self._records().items()})  # copies: the caller may change them
+        manifest.entries.update(
+            {key: EntryRecord.from_dict(record.to_dict()) for key, record in self._records().items()}
+        )  # copies: the caller may change them
         return manifest
 
     def _view(self) -> Manifest:
@@ -360,8 +365,9 @@ class Run(Store):
         try:
             _apply_journal(self.root, journal)
         except OSError as exc:
-            raise StoreWriteError.of("switching the store to the new state (the next refresh finishes it)",
-                                     self.manifest_path, exc) from exc
+            raise StoreWriteError.of(
+                "switching the store to the new state (the next refresh finishes it)", self.manifest_path, exc
+            ) from exc
         self.discard()
         self.collect_garbage()
 

@@ -17,31 +17,51 @@ REPO = Path(__file__).resolve().parents[1]
 
 def migrated_prefect_home(home: Path) -> Path:
     """A Prefect home whose database is already migrated (a fresh one takes ~13 s at the first server start)."""
-    subprocess.run([sys.executable, "-c", "import asyncio\nfrom prefect.server.database import "
-                    "provide_database_interface\nasyncio.run(provide_database_interface().create_db())"],
-                   env=_env(home), check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import asyncio\nfrom prefect.server.database import "
+            "provide_database_interface\nasyncio.run(provide_database_interface().create_db())",
+        ],
+        env=_env(home),
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     return home
 
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ABS_"))}
-    return env | {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-                  "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "INFO",  # the retry line says when to strike
-                  "PYTHONPATH": str(REPO)}
-
+    return env | {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "INFO",  # the retry line says when to strike
+        "PYTHONPATH": str(REPO),
+    }
 
 
 class Run:
     """The command in a subprocess; its stderr collected by a thread."""
 
     def __init__(self, args: list[str], home: Path, cwd: Path):
-        self.process = subprocess.Popen([sys.executable, "-m", "flows.cli", *args], env=_env(home), cwd=cwd,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", *args],
+            env=_env(home),
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.ps = psutil.Process(self.process.pid)
         self.stderr = ""
         self.stdout = ""
         # both streams read by threads: a process left behind holding a pipe must fail the test, not hang it
-        self._readers = [threading.Thread(target=self._read, args=(name,), daemon=True) for name in ("stdout", "stderr")]
+        self._readers = [
+            threading.Thread(target=self._read, args=(name,), daemon=True) for name in ("stdout", "stderr")
+        ]
         for reader in self._readers:
             reader.start()
         self.descendants: dict[int, psutil.Process] = {}
@@ -110,4 +130,3 @@ def is_alive(process: psutil.Process) -> bool:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-

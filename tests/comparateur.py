@@ -57,11 +57,16 @@ def _kind(name: str) -> str:
 
 def read_comparateur(path: Path, *, vintage: str = "2022") -> pl.DataFrame:
     """The comparateur zip as validated long staged rows (codes as published, COG 2021)."""
-    raw = read_csv_text(decode(zip_member(path, MEMBER, source=SOURCE), SPEC, source=SOURCE, name=MEMBER), ";",
-                        source=SOURCE, name=MEMBER)
+    raw = read_csv_text(
+        decode(zip_member(path, MEMBER, source=SOURCE), SPEC, source=SOURCE, name=MEMBER),
+        ";",
+        source=SOURCE,
+        name=MEMBER,
+    )
     if CODE not in raw.columns:
-        raise SourceValidationError(SOURCE, MEMBER, [Failure(CODE, "required column missing from the file", 1)],
-                                    str(path))
+        raise SourceValidationError(
+            SOURCE, MEMBER, [Failure(CODE, "required column missing from the file", 1)], str(path)
+        )
     columns = [c for c in raw.columns if c != CODE]
     named = {c: split_year(c) for c in columns}
     code = pl.col(CODE).str.strip_chars()

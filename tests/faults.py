@@ -92,11 +92,13 @@ def member_file(root: Path, source: str, vintage: str) -> Path:
 
 # -- server faults -----------------------------------------------------------------------------------------------
 
+
 def status_then_ok(status: int, times: int, headers: dict[str, str] | None = None) -> Fault:
     def fault(request, body, content_type, n):
         if n <= times:
             return Response(f"upstream says {status}", status=status, headers=headers or {})
         return None
+
     return fault
 
 
@@ -126,6 +128,7 @@ def slow(seconds: float) -> Fault:
     def fault(request, body, content_type, n):
         time.sleep(seconds)
         return None
+
     return fault
 
 
@@ -144,6 +147,7 @@ def gzip_bomb(decoded_bytes: int) -> Fault:
 
     def fault(request, body, content_type, n):
         return Response(data, content_type=content_type, headers={"Content-Encoding": "gzip"})
+
     return fault
 
 
@@ -156,17 +160,19 @@ def zip_bomb(member: str, declared_ok: bool = True) -> Fault:
     data = buffer.getvalue()
     if not declared_ok:
         header = data.rfind(b"PK\x01\x02")  # the one central directory record
-        assert data[header + 46:header + 46 + len(member)] == member.encode()
+        assert data[header + 46 : header + 46 + len(member)] == member.encode()
         size_field = header + 24
-        data = data[:size_field] + (1024).to_bytes(4, "little") + data[size_field + 4:]
+        data = data[:size_field] + (1024).to_bytes(4, "little") + data[size_field + 4 :]
 
     def fault(request, body, content_type, n):
         return Response(data, content_type="application/zip")
+
     return fault
 
 
 def zip_slip(member: str) -> Fault:
     """The good member, plus members whose names climb out of any extraction folder."""
+
     def fault(request, body, content_type, n):
         buffer = io.BytesIO()
         with zipfile.ZipFile(io.BytesIO(body)) as good, zipfile.ZipFile(buffer, "w") as zf:
@@ -175,6 +181,7 @@ def zip_slip(member: str) -> Fault:
             zf.writestr("../../../../tmp/abs-diag-zip-slip.txt", "pwned")
             zf.writestr("/etc/abs-diag-zip-slip.txt", "pwned")
         return Response(buffer.getvalue(), content_type="application/zip")
+
     return fault
 
 
@@ -203,9 +210,14 @@ def tree_digest(root: Path, skip: Callable[[Path], bool] = lambda p: False) -> d
 def store_state(data: Path) -> dict:
     """What a failed run must leave as it was: raw files, staged tables, and every manifest record (the identity
     of its files and its staging) except the `last_failure` a failure adds. Rejected bytes kept apart (`.rejected`) and lock files are not part of it."""
+
     def skip(path: Path) -> bool:
-        return (path.name in (".lock", ".readers", "manifest.json") or path.name.endswith(".rejected")
-                or "lock" in path.name or path.relative_to(data).parts[0] == "pending")  # see `leftovers`
+        return (
+            path.name in (".lock", ".readers", "manifest.json")
+            or path.name.endswith(".rejected")
+            or "lock" in path.name
+            or path.relative_to(data).parts[0] == "pending"
+        )  # see `leftovers`
 
     manifest_path = data / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
@@ -217,8 +229,12 @@ def store_state(data: Path) -> dict:
 
 
 def publication_state(pub: Path) -> dict[str, str]:
-    return tree_digest(pub, lambda p: p.name == ".lock" or p.name.startswith("_failed-")
-                       or any(part.startswith("_failed-") for part in p.parts))
+    return tree_digest(
+        pub,
+        lambda p: (
+            p.name == ".lock" or p.name.startswith("_failed-") or any(part.startswith("_failed-") for part in p.parts)
+        ),
+    )
 
 
 def leftovers(*roots: Path) -> list[str]:

@@ -21,7 +21,9 @@ def artifacts(state) -> dict[str, object]:
     """key -> data of the artifacts the run created (tables decoded from JSON)."""
     run_id = state.state_details.flow_run_id
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+        )
     out = {}
     for artifact in found:
         data = artifact.data

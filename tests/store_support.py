@@ -47,7 +47,7 @@ class GatedMirror:
         def halves():
             yield body[: len(body) // 2]
             self.release.wait(120)
-            yield body[len(body) // 2:]
+            yield body[len(body) // 2 :]
 
         response = Response(halves(), content_type=content_type, direct_passthrough=True)
         response.headers["Content-Length"] = str(len(body))
@@ -112,8 +112,9 @@ def sha256(path: Path) -> str:
 
 def snapshot(store: Store) -> dict[str, str]:
     """Relative path -> sha256 of the manifest and of every raw and staged file (what a refresh may change)."""
-    files = [store.manifest_path] + sorted(p for d in ("raw", "staged") for p in (store.root / d).rglob("*")
-                                           if p.is_file())
+    files = [store.manifest_path] + sorted(
+        p for d in ("raw", "staged") for p in (store.root / d).rglob("*") if p.is_file()
+    )
     return {str(p.relative_to(store.root)): sha256(p) for p in files if p.exists()}
 
 
@@ -132,7 +133,10 @@ def raw_mismatches(store: Store) -> list[str]:
 
 def leftovers(store: Store) -> list[str]:
     """Pending areas and temporary files of interrupted writes left in the store."""
-    found = [str(p.relative_to(store.root)) for p in store.root.rglob("*")
-             if p.name.startswith(".") and p.name.endswith((".part", ".tmp"))]
+    found = [
+        str(p.relative_to(store.root))
+        for p in store.root.rglob("*")
+        if p.name.startswith(".") and p.name.endswith((".part", ".tmp"))
+    ]
     pending = store.root / "pending"
     return found + ([str(p.relative_to(store.root)) for p in pending.iterdir()] if pending.is_dir() else [])

@@ -21,12 +21,25 @@ from transforms.registry import indicators
 from transforms.territories import Territory
 
 
-@pytest.mark.parametrize(("code", "city"), [
-    ("75101", "75056"), ("75120", "75056"), ("75121", None), ("75100", None),
-    ("69381", "69123"), ("69389", "69123"), ("69380", None), ("693XX", None),
-    ("13201", "13055"), ("13216", "13055"), ("13217", None), ("132XX", None),
-    ("44043", None), ("13055", None),
-])
+@pytest.mark.parametrize(
+    ("code", "city"),
+    [
+        ("75101", "75056"),
+        ("75120", "75056"),
+        ("75121", None),
+        ("75100", None),
+        ("69381", "69123"),
+        ("69389", "69123"),
+        ("69380", None),
+        ("693XX", None),
+        ("13201", "13055"),
+        ("13216", "13055"),
+        ("13217", None),
+        ("132XX", None),
+        ("44043", None),
+        ("13055", None),
+    ],
+)
 def test_city_of_an_arrondissement(code, city):
     assert city_of_arrondissement(code) == city
 
@@ -41,8 +54,7 @@ def test_an_arrondissement_is_a_territory_checked_as_one():
 def test_unknown_arrondissements_are_named(demo_store):
     # the demo world has Paris and Lyon, not Marseille: 13201 is a well-formed arrondissement it does not hold
     assert unknown_codes(demo_store, arrondissements=["75101", "69389"]) == []
-    assert unknown_codes(demo_store, arrondissements=["13201"]) == [
-        "arrondissement not in the target geography: 13201"]
+    assert unknown_codes(demo_store, arrondissements=["13201"]) == ["arrondissement not in the target geography: 13201"]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +88,12 @@ def test_published_figures_are_the_arrondissement_s_own_against_the_city(table_7
     assert median["value"] == 21720 and median["status"] is None
     assert _row(table_75101, "COM", "75056", "revenu_median")["value"] == 22840
     poverty = _row(table_75101, "ARM", "75101", "taux_pauvrete")
-    assert (poverty["value"], poverty["ref_dep_code"], poverty["ref_dep"], poverty["ref_france"]) == (16.0, "75", 13.0, 11.0)
+    assert (poverty["value"], poverty["ref_dep_code"], poverty["ref_dep"], poverty["ref_france"]) == (
+        16.0,
+        "75",
+        13.0,
+        11.0,
+    )
     # 16.0 against 13.0: (16 - 13) / 13 = 23 % worse than Paris (75) and (16 - 11) / 11 = 45 % worse than France,
     # both at least the 10 % of a priorité
     assert poverty["flag"] == "priorité"

@@ -45,8 +45,13 @@ ROWS_2024 = [
 METADATA = '"COD_VAR";"LIB_VAR";"COD_MOD";"LIB_MOD"\n"FACILITY_TYPE";"Type";"D502";"EAJE"\n'
 
 
-def bpe_zip(tmp: Path, rows: list[str], member: str = "DS_BPE_2024_data.csv", header: str = HEADER,
-            extra: dict[str, str] | None = None) -> dict[str, Path]:
+def bpe_zip(
+    tmp: Path,
+    rows: list[str],
+    member: str = "DS_BPE_2024_data.csv",
+    header: str = HEADER,
+    extra: dict[str, str] | None = None,
+) -> dict[str, Path]:
     """The archive as downloaded: the data member, its metadata twin and any `extra` members."""
     path = tmp / "DS_BPE_CSV_FR.zip"
     with zipfile.ZipFile(path, "w") as zf:
@@ -116,10 +121,14 @@ def test_levels_overseas_codes_and_other_zonings(tmp_path, geo):
 
 
 def test_the_2025_layout_is_read_by_column_name(tmp_path, geo):
-    header = ('"GEO";"GEO_OBJECT";"FACILITY_DOM";"FACILITY_SDOM";"FACILITY_TYPE";"BPE_MEASURE";"UNIT_MEASURE";'
-              '"OBS_STATUS";"UNIT_MULT";"TIME_PERIOD";"OBS_VALUE"')
-    rows = ['"01001";"COM";"D";"D5";"D509";"FACILITIES";"FACILITIES";"A";"0";2024;4',
-            '"2A004";"COM";"D";"D5";"D509";"FACILITIES";"FACILITIES";"Q";"0";2024;']
+    header = (
+        '"GEO";"GEO_OBJECT";"FACILITY_DOM";"FACILITY_SDOM";"FACILITY_TYPE";"BPE_MEASURE";"UNIT_MEASURE";'
+        '"OBS_STATUS";"UNIT_MULT";"TIME_PERIOD";"OBS_VALUE"'
+    )
+    rows = [
+        '"01001";"COM";"D";"D5";"D509";"FACILITIES";"FACILITIES";"A";"0";2024;4',
+        '"2A004";"COM";"D";"D5";"D509";"FACILITIES";"FACILITIES";"Q";"0";2024;',
+    ]
     frame = stage(entry(), bpe_zip(tmp_path, rows, header=header), geo).frame
     assert value(frame, "COM", "01001", "D509") == (4.0, None)
     assert value(frame, "COM", "2A004", "D509") == (None, "secret")  # OBS_STATUS Q: suppressed
@@ -127,8 +136,7 @@ def test_the_2025_layout_is_read_by_column_name(tmp_path, geo):
 
 def test_the_older_member_name_takes_its_year_from_time_period(tmp_path, geo):
     # BPE 2023 (and the Melodi copy) name the member DS_BPE_data.csv; BPE 2023 is in COG 2024
-    rows = ['"44088";"COM";"D";"D5";"D502";"FACILITIES";2023;3',
-            '"44100";"COM";"D";"D5";"D502";"FACILITIES";2023;2']
+    rows = ['"44088";"COM";"D";"D5";"D502";"FACILITIES";2023;3', '"44100";"COM";"D";"D5";"D502";"FACILITIES";2023;2']
     staged = stage(entry(), bpe_zip(tmp_path, rows, member="DS_BPE_data.csv"), geo)
     # 44100 Monnières merged into 44088 on 2025-01-01: its equipments are summed, 3 + 2 = 5
     assert value(staged.frame, "COM", "44088", "D502") == (5.0, None)
@@ -160,8 +168,9 @@ def test_two_years_in_one_file_are_refused(tmp_path, geo):
 
 def test_a_release_beyond_the_target_geography_is_refused(tmp_path, geo):
     rows = [r.replace(";2024;", ";2025;") for r in ROWS_2024]
-    message = _refused(tmp_path, geo, rows, "TIME_PERIOD", "a geography at most the target COG 2025",
-                       member="DS_BPE_2025_data.csv")
+    message = _refused(
+        tmp_path, geo, rows, "TIME_PERIOD", "a geography at most the target COG 2025", member="DS_BPE_2025_data.csv"
+    )
     assert "BPE 2025 is in the geography of 1 January 2026" in message
 
 

@@ -7,7 +7,7 @@ text and runs nothing."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -19,12 +19,13 @@ from reports.site import ReportContext, build_site, render_report
 from transforms.pipeline import Selection, diagnostic_table, load_inputs
 from transforms.registry import THEMES
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/run does)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/run does)"
+)
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 XSS = "<script>alert(1)</script>"
 # A4 is 595.28 x 841.89 pt; chromium rounds its page box to whole CSS pixels: within 1.5 pt (0.5 mm)
 A4_POINTS, A4_TOLERANCE = (595.28, 841.89), 1.5
@@ -38,8 +39,9 @@ def store(demo_store):
 
 @pytest.fixture(scope="module")
 def demo_report(store, tmp_path_factory) -> Path:
-    site = build_site(store, [Selection(epci=DEMO_EPCI)], tmp_path_factory.mktemp("browser-site"), demo=True,
-                      generated_at=WHEN)
+    site = build_site(
+        store, [Selection(epci=DEMO_EPCI)], tmp_path_factory.mktemp("browser-site"), demo=True, generated_at=WHEN
+    )
     return site.reports[0]
 
 
@@ -113,7 +115,8 @@ def test_printing_gives_a4_pages_and_opens_a_page_for_the_annexes(browser, demo_
     page.emulate_media(media="print")
     breaks = page.evaluate(
         "() => Object.fromEntries([...document.querySelectorAll('main > section')]"
-        ".map(s => [s.id, getComputedStyle(s).breakBefore]))")
+        ".map(s => [s.id, getComputedStyle(s).breakBefore]))"
+    )
     assert set(breaks) <= {s.id for s in SECTIONS} and "clefs-de-lecture" in breaks  # (an EPCI: no IRIS section)
     assert breaks == {sid: "page" if sid == "clefs-de-lecture" else "auto" for sid in breaks}
     too_wide = page.evaluate("""() => [...document.querySelectorAll('table')]
@@ -152,11 +155,16 @@ def test_screenshots_for_the_readme(browser, demo_report):
 def test_a_commune_named_like_a_script_is_text_in_the_browser(browser, store, tmp_path):
     inputs = load_inputs(store)
     inputs.membership = inputs.membership.with_columns(
-        name=pl.when(pl.col("code") == "85020").then(pl.lit(XSS)).otherwise(pl.col("name")))
+        name=pl.when(pl.col("code") == "85020").then(pl.lit(XSS)).otherwise(pl.col("name"))
+    )
     table = diagnostic_table(store, inputs=inputs)
     path = tmp_path / "xss.html"
-    path.write_text(render_report(table, inputs, Selection(epci=DEMO_EPCI),
-                                  ReportContext(generated_at=WHEN, manifest=store.manifest())), encoding="utf-8")
+    path.write_text(
+        render_report(
+            table, inputs, Selection(epci=DEMO_EPCI), ReportContext(generated_at=WHEN, manifest=store.manifest())
+        ),
+        encoding="utf-8",
+    )
     watched = Watched(browser)
     page = watched.open(path)
     assert watched.dialogs == [] and watched.errors == []

@@ -13,8 +13,9 @@ from reports.site import build_site
 from transforms.pipeline import Selection
 from transforms.registry import indicators
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/run does)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/run does)"
+)
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -27,8 +28,9 @@ A4_HEIGHT_PX = 297 / 25.4 * 96
 
 @pytest.fixture(scope="module")
 def report(demo_store, tmp_path_factory) -> Path:
-    site = build_site(demo_store, [Selection(epci=DEMO_EPCI)], tmp_path_factory.mktemp("maps-browser"), demo=True,
-                      generated_at=WHEN)
+    site = build_site(
+        demo_store, [Selection(epci=DEMO_EPCI)], tmp_path_factory.mktemp("maps-browser"), demo=True, generated_at=WHEN
+    )
     return site.reports[0]
 
 

@@ -27,8 +27,12 @@ def _entry(source: str):
 
 
 def _value(frame: pl.DataFrame, code: str, year: int, variable: str, level: str = "COM") -> dict:
-    rows = frame.filter((pl.col("level") == level) & (pl.col("code") == code) & (pl.col("year") == year)
-                        & (pl.col("variable") == variable))
+    rows = frame.filter(
+        (pl.col("level") == level)
+        & (pl.col("code") == code)
+        & (pl.col("year") == year)
+        & (pl.col("variable") == variable)
+    )
     assert rows.height == 1, f"{level} {code} {year} {variable}: {rows.height} rows"
     return rows.row(0, named=True)
 
@@ -49,6 +53,7 @@ def _replace_line(prefix: str, old: str, new: str):
         cells[cells.index(old)] = new
         lines[hits[0]] = ";".join(cells)
         return lines
+
     return edit
 
 
@@ -90,15 +95,34 @@ def test_benefits_float_written_cells(benefits):
 
 def test_benefits_paris_is_the_sum_of_its_arrondissements(benefits):
     # indfoy_rsa of the 20 lines `2024-12;751xx;…` (75101 … 75120)
-    cells = [310, 385, 620, 505, 1085, 735, 930, 660, 1085, 1550,
-             2710, 2555, 3330, 2555, 4260, 3060, 3100, 3175, 3020, 3100]
+    cells = [
+        310,
+        385,
+        620,
+        505,
+        1085,
+        735,
+        930,
+        660,
+        1085,
+        1550,
+        2710,
+        2555,
+        3330,
+        2555,
+        4260,
+        3060,
+        3100,
+        3175,
+        3020,
+        3100,
+    ]
     # 310 + 385 + … + 1550 = 7865 ; 2710 + 2555 + … + 3100 = 30865 ; total 38730
     assert sum(cells) == 38730
     assert _value(benefits.frame, "75056", 2024, "indfoy_rsa")["value"] == 38730
     # the arrondissement rows are kept, at level ARM
     assert _value(benefits.frame, "75115", 2024, "indfoy_rsa", level="ARM")["value"] == 4260
-    assert any("75056 (Paris)" in n and "sum of its 20 arrondissements" in n and "rounded" in n
-               for n in benefits.notes)
+    assert any("75056 (Paris)" in n and "sum of its 20 arrondissements" in n and "rounded" in n for n in benefits.notes)
 
 
 def test_benefits_non_localised_rows_excluded(benefits):
@@ -146,9 +170,9 @@ def test_benefits_other_period_forms_and_crlf(ben_file, tmp_path, geo):
         out = []
         for line in lines:
             if line.startswith("2024-12;49099;"):
-                line = "2024-12-01" + line[len("2024-12"):]
+                line = "2024-12-01" + line[len("2024-12") :]
             elif line.startswith("2023-12;"):
-                line = "202312" + line[len("2023-12"):]
+                line = "202312" + line[len("2023-12") :]
             out.append(line)
         return out
 
@@ -194,14 +218,17 @@ def test_benefits_duplicated_commune_and_month(ben_file, tmp_path, geo):
 
 # One cell of Cholet's December 2024 row (`2024-12;49099;…`) changed: the error names the column, the rule and
 # the row. indfoy_rsa is 1295 in the demo file.
-@pytest.mark.parametrize("old, new, expected", [
-    ("1295", "-1295", ["'indfoy_rsa'", "count within [0, +inf]"]),
-    ("1295", "1297", ["'indfoy_rsa'", ROUNDING_RULE, "49099"]),
-    ("1295", "n.d.", ["'indfoy_rsa'", "a number or a known marker"]),
-    ("2024-12", "2024-06", ["'dtreffre'", "December", "2024-06"]),
-    ("2024-12", "déc. 2024", ["'dtreffre'", "YYYY-MM"]),
-    ("49099", "49999", ["'numcomdo'", "code known to the COG", "49999"]),
-])
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        ("1295", "-1295", ["'indfoy_rsa'", "count within [0, +inf]"]),
+        ("1295", "1297", ["'indfoy_rsa'", ROUNDING_RULE, "49099"]),
+        ("1295", "n.d.", ["'indfoy_rsa'", "a number or a known marker"]),
+        ("2024-12", "2024-06", ["'dtreffre'", "December", "2024-06"]),
+        ("2024-12", "déc. 2024", ["'dtreffre'", "YYYY-MM"]),
+        ("49099", "49999", ["'numcomdo'", "code known to the COG", "49999"]),
+    ],
+)
 def test_benefits_bad_cell(ben_file, tmp_path, geo, old, new, expected):
     message = _benefits_error(_edit(ben_file, tmp_path, _replace_line("2024-12;49099;", old, new)), geo)
     for fragment in expected:
@@ -239,8 +266,15 @@ def test_coverage_current_wins_over_hist(demo_files, geo, caplog):
     # staged names drop the scale suffix; rates are not re-aggregated, never null-filled
     assert "txcouv_epci" not in staged.frame["variable"].to_list()
     assert set(staged.frame["variable"].unique().to_list()) == {
-        "txcouv_psu_col", "txcouv_hors_psu_col", "txcouv_eaje", "txcouv_prescol", "txcouv_am_ind",
-        "txcouv_gad_ind", "txcouv_ind", "txcouv"}
+        "txcouv_psu_col",
+        "txcouv_hors_psu_col",
+        "txcouv_eaje",
+        "txcouv_prescol",
+        "txcouv_am_ind",
+        "txcouv_gad_ind",
+        "txcouv_ind",
+        "txcouv",
+    }
 
 
 def test_coverage_placeholder_epci_dropped(demo_files, geo):
@@ -278,8 +312,28 @@ def test_coverage_communal_missing_cell_and_arrondissements(demo_files, geo):
 def test_places_paris_sum_and_hist(demo_files, geo):
     staged = _childcare("caf_places_com", demo_files("caf_places_com", VINTAGE), geo)
     # tot_offre_com of the 20 lines `2023;751xx;…` of nbpla_pe_com
-    cells = [304, 380, 607, 493, 1063, 722, 911, 646, 1063, 1519,
-             2657, 2504, 3263, 2504, 4174, 2997, 3035, 3111, 2961, 3035]
+    cells = [
+        304,
+        380,
+        607,
+        493,
+        1063,
+        722,
+        911,
+        646,
+        1063,
+        1519,
+        2657,
+        2504,
+        3263,
+        2504,
+        4174,
+        2997,
+        3035,
+        3111,
+        2961,
+        3035,
+    ]
     # 304 + 380 + … + 1519 = 7708 ; 2657 + 2504 + … + 3035 = 30241 ; total 37949
     assert sum(cells) == 37949
     assert _value(staged.frame, "75056", 2023, "tot_offre")["value"] == 37949
@@ -360,9 +414,18 @@ def test_a_city_missing_an_arrondissement_is_not_a_partial_sum():
     """Paris has 20 arrondissements: a sum over 2 of them is unknown, never published as Paris."""
     from sources.caf_common import add_city_sums
 
-    long = pl.DataFrame({"level": ["ARM", "ARM"], "code": ["75101", "75102"], "year": [2024, 2024],
-                         "month": [12, 12], "variable": ["indfoy_rsa", "indfoy_rsa"], "value": [500.0, 300.0],
-                         "status": [None, None]}, schema_overrides={"status": pl.String, "month": pl.Int8})
+    long = pl.DataFrame(
+        {
+            "level": ["ARM", "ARM"],
+            "code": ["75101", "75102"],
+            "year": [2024, 2024],
+            "month": [12, 12],
+            "variable": ["indfoy_rsa", "indfoy_rsa"],
+            "value": [500.0, 300.0],
+            "status": [None, None],
+        },
+        schema_overrides={"status": pl.String, "month": pl.Int8},
+    )
     out, notes = add_city_sums(long, {"indfoy_rsa"}, file="s_ben_com_f.csv", rounded=True)
     paris = out.filter(pl.col("code") == "75056")
     assert paris.select("value", "status").rows() == [(None, "not_available")]

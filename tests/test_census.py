@@ -28,8 +28,12 @@ POP_MEMBER = "base-cc-evol-struct-pop-2022.CSV"
 
 
 def cell(frame: pl.DataFrame, code: str, year: int, variable: str, level: str = "COM") -> dict:
-    rows = frame.filter((pl.col("level") == level) & (pl.col("code") == code) & (pl.col("year") == year)
-                        & (pl.col("variable") == variable)).to_dicts()
+    rows = frame.filter(
+        (pl.col("level") == level)
+        & (pl.col("code") == code)
+        & (pl.col("year") == year)
+        & (pl.col("variable") == variable)
+    ).to_dicts()
     assert len(rows) == 1, f"{level} {code} {year} {variable}: {len(rows)} rows"
     return rows[0]
 
@@ -113,8 +117,9 @@ def test_rp2021_comparison_years_and_families(demo_files, geo):
     frame = stage(catalogue.get("rp_families", "2021"), demo_files("rp_families", "2021"), geo).frame
     assert set(frame["year"].unique().to_list()) == {2021, 2015, 2010}
     # C15_FAMMONO is staged as C_FAMMONO 2015, next to C21_FAMMONO as C_FAMMONO 2021
-    assert {r["year"] for r in frame.filter((pl.col("code") == "44043") & (pl.col("variable") == "C_FAMMONO"))
-            .to_dicts()} == {2021, 2015, 2010}
+    assert {
+        r["year"] for r in frame.filter((pl.col("code") == "44043") & (pl.col("variable") == "C_FAMMONO")).to_dicts()
+    } == {2021, 2015, 2010}
 
 
 def test_arrondissements_are_staged_apart_and_never_added_to_their_city(demo_files, geo):
@@ -170,8 +175,10 @@ def test_empty_cell_is_not_available_never_zero(demo_files, geo):
 def test_absent_optional_columns_are_noted_per_vintage(demo_files, geo):
     staged22 = stage(catalogue.get("rp_housing", "2022"), demo_files("rp_housing", "2022"), geo)
     staged21 = stage(catalogue.get("rp_housing", "2021"), demo_files("rp_housing", "2021"), geo)
-    assert ("C22_RP_HSTU1P_SUROCC not in this vintage: indicators that need it will be null (not_available)"
-            in staged22.notes)
+    assert (
+        "C22_RP_HSTU1P_SUROCC not in this vintage: indicators that need it will be null (not_available)"
+        in staged22.notes
+    )
     assert any(n.startswith("C21_RP_SUROCC_MOD not in this vintage") for n in staged21.notes)
     assert "C_RP_SUROCC_MOD" in staged22.frame["variable"].to_list()
     assert "C_RP_SUROCC_MOD" not in staged21.frame["variable"].to_list()
@@ -226,13 +233,21 @@ def test_duplicated_codgeo(tmp_path, geo):
 KNOWN_CODE = "code known to the COG of the file's geography"
 
 
-@pytest.mark.parametrize("edit, column, rule, shown", [
-    (replace_line("44064", "P16_POP80P", "-12"), "P16_POP80P", "count within [0, +inf]", "COM 44064 2016 = -12.0"),
-    (lambda t: t.replace("\r\n44064;", "\r\n44999;"), "CODGEO", KNOWN_CODE, "44999"),
-    # 44100 exists in COG 2024 but not in COG 2025, the geography of RP 2022
-    (lambda t: t.replace("\r\n44064;", "\r\n44100;"), "CODGEO", KNOWN_CODE, "44100"),
-    (replace_line("44043", "P22_POPF", "n.d."), "P22_POPF", "a number or a known marker", "COM 44043 2022 = invalid"),
-])
+@pytest.mark.parametrize(
+    "edit, column, rule, shown",
+    [
+        (replace_line("44064", "P16_POP80P", "-12"), "P16_POP80P", "count within [0, +inf]", "COM 44064 2016 = -12.0"),
+        (lambda t: t.replace("\r\n44064;", "\r\n44999;"), "CODGEO", KNOWN_CODE, "44999"),
+        # 44100 exists in COG 2024 but not in COG 2025, the geography of RP 2022
+        (lambda t: t.replace("\r\n44064;", "\r\n44100;"), "CODGEO", KNOWN_CODE, "44100"),
+        (
+            replace_line("44043", "P22_POPF", "n.d."),
+            "P22_POPF",
+            "a number or a known marker",
+            "COM 44043 2022 = invalid",
+        ),
+    ],
+)
 def test_a_bad_cell_is_refused(tmp_path, geo, edit, column, rule, shown):
     path = edited_zip(tmp_path, "rp_population", "2022", edit)
     with pytest.raises(SourceValidationError) as err:
@@ -268,10 +283,23 @@ def test_real_comparateur_through_the_census_parser():
     from tests.conftest import real_file
 
     path = real_file("base_cc_comparateur_csv.zip")
-    entry = Entry(source="comparateur_rp", vintage="2018", publisher="INSEE", title="comparateur (RP 2018)",
-                  parser="census", files=(FileSpec(url="https://example.invalid/base_cc_comparateur_csv.zip",
-                                                   format="zip", member="base_cc_comparateur.CSV"),),
-                  columns_key="rp_employment", cog=2021, params={"yy": "18"})
+    entry = Entry(
+        source="comparateur_rp",
+        vintage="2018",
+        publisher="INSEE",
+        title="comparateur (RP 2018)",
+        parser="census",
+        files=(
+            FileSpec(
+                url="https://example.invalid/base_cc_comparateur_csv.zip",
+                format="zip",
+                member="base_cc_comparateur.CSV",
+            ),
+        ),
+        columns_key="rp_employment",
+        cog=2021,
+        params={"yy": "18"},
+    )
     staged = stage(entry, {"main": path}, None)  # COG 2021 is not available offline: membership not checked
     frame = staged.frame
     # verbatim row of 44043: P18_POP1564 = 4541.15273466043, P18_CHOM1564 = 373.152299011456

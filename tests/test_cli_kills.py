@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from cli_support import Run, is_alive
+
 from storage.publication import Publication
 
 
@@ -51,19 +51,24 @@ def cut_mirror():
 def tree_hashes(root: Path) -> dict[str, str]:
     """sha256 of every file under root, except lock files, what a failed download leaves by design beside the raw
     file (`.rejected` bytes, a `.part`) and the pending area of a run killed before it could drop it."""
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name not in (".lock", ".readers", "manifest.json")
-            and not p.name.endswith((".part", ".rejected"))
-            and p.relative_to(root).parts[0] != "pending"}  # a killed run's area: the next refresh cleans it
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+        and p.name not in (".lock", ".readers", "manifest.json")
+        and not p.name.endswith((".part", ".rejected"))
+        and p.relative_to(root).parts[0] != "pending"
+    }  # a killed run's area: the next refresh cleans it
 
 
 def store_state(root: Path) -> tuple[dict, dict]:
     """The store's files and its manifest, without the failures it records (`last_failure`: the refresh
     records why a source failed, by design)."""
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    entries = {key: {k: v for k, v in record.items() if k != "last_failure"}
-               for key, record in manifest.get("entries", {}).items()}
+    entries = {
+        key: {k: v for k, v in record.items() if k != "last_failure"}
+        for key, record in manifest.get("entries", {}).items()
+    }
     return tree_hashes(root), entries
 
 
@@ -79,17 +84,31 @@ def store_and_publication(demo_store, tmp_path):
 
 
 # --flow: a Prefect flow run on the command's temporary server; without it, the same steps in the command's process
-@pytest.mark.parametrize("signum, code, flow", [(signal.SIGTERM, 143, True), (signal.SIGINT, 130, True),
-                                                (signal.SIGKILL, -9, True), (signal.SIGTERM, 143, False),
-                                                (signal.SIGKILL, -9, False)])
+@pytest.mark.parametrize(
+    "signum, code, flow",
+    [
+        (signal.SIGTERM, 143, True),
+        (signal.SIGINT, 130, True),
+        (signal.SIGKILL, -9, True),
+        (signal.SIGTERM, 143, False),
+        (signal.SIGKILL, -9, False),
+    ],
+)
 def test_a_signal_during_a_retry_wait_stops_the_refresh_at_once_and_leaves_nothing_running(
-        prefect_home, cut_mirror, store_and_publication, tmp_path, signum, code, flow):
+    prefect_home, cut_mirror, store_and_publication, tmp_path, signum, code, flow
+):
     data, pub = store_and_publication
     before = store_state(data), tree_hashes(pub.dir), pub.latest
-    run = Run(["refresh", "--force", "--mirror", cut_mirror, "--data-dir", str(data), "--out", str(pub.root)]
-              + (["--flow"] if flow else []), prefect_home, tmp_path)
+    run = Run(
+        ["refresh", "--force", "--mirror", cut_mirror, "--data-dir", str(data), "--out", str(pub.root)]
+        + (["--flow"] if flow else []),
+        prefect_home,
+        tmp_path,
+    )
     try:
-        run.wait_for("next in", timeout=60)  # the downloader waits before its next attempt: "attempt 1/10, next in 0.5 s"
+        run.wait_for(
+            "next in", timeout=60
+        )  # the downloader waits before its next attempt: "attempt 1/10, next in 0.5 s"
         servers = any("uvicorn" in " ".join(p.cmdline()) for p in run.descendants.values())
         assert servers == flow  # the temporary server of a flow run; none for a local run
         sent = time.monotonic()
@@ -109,24 +128,56 @@ def test_a_signal_during_a_retry_wait_stops_the_refresh_at_once_and_leaves_nothi
 
 
 def test_sigkill_of_a_report_leaves_no_prefect_server(prefect_home, demo_store, tmp_path):
-    run = Run(["report", "--epci", "200029940", "--refresh", "never", "--data-dir", str(demo_store.root),
-               "--out", str(tmp_path / "pub"), "--flow"], prefect_home, tmp_path)
-    run.kill_when(lambda: any("uvicorn" in " ".join(p.cmdline()) for p in run.descendants.values() if is_alive(p)),
-                  timeout=30)
+    run = Run(
+        [
+            "report",
+            "--epci",
+            "200029940",
+            "--refresh",
+            "never",
+            "--data-dir",
+            str(demo_store.root),
+            "--out",
+            str(tmp_path / "pub"),
+            "--flow",
+        ],
+        prefect_home,
+        tmp_path,
+    )
+    run.kill_when(
+        lambda: any("uvicorn" in " ".join(p.cmdline()) for p in run.descendants.values() if is_alive(p)), timeout=30
+    )
     assert run.survivors(within=10) == []
 
 
 @pytest.mark.parametrize("flow", [True, False])
 def test_a_successful_report_prints_its_path_and_nothing_from_the_server(prefect_home, demo_store, tmp_path, flow):
-    run = Run(["report", "--epci", "200029940", "--refresh", "never", "--data-dir", str(demo_store.root),
-               "--out", str(tmp_path / "pub")] + (["--flow"] if flow else []), prefect_home, tmp_path)
+    run = Run(
+        [
+            "report",
+            "--epci",
+            "200029940",
+            "--refresh",
+            "never",
+            "--data-dir",
+            str(demo_store.root),
+            "--out",
+            str(tmp_path / "pub"),
+        ]
+        + (["--flow"] if flow else []),
+        prefect_home,
+        tmp_path,
+    )
     try:
         assert run.finish(timeout=60) == 0, run.stderr
     finally:
         if run.process.poll() is None:
             run.kill_all()
-    about = json.loads((Publication(tmp_path / "pub", "territoires/epci-200029940").latest
-                        / "publication.json").read_text(encoding="utf-8"))
+    about = json.loads(
+        (Publication(tmp_path / "pub", "territoires/epci-200029940").latest / "publication.json").read_text(
+            encoding="utf-8"
+        )
+    )
     assert (about["flow_run_id"] is not None) == flow  # a flow run is recorded; a local run says so
     report = Publication(tmp_path / "pub", "territoires/epci-200029940").latest / "diagnostic-epci-200029940.html"
     assert run.stdout == f"{report}\n"

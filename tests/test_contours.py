@@ -38,31 +38,63 @@ def polygon(*rings) -> dict:
 def fixture_features() -> list[dict]:
     hole = [[4.93, 46.13], [4.93, 46.14], [4.94, 46.14], [4.94, 46.13], [4.93, 46.13]]  # clockwise: an interior ring
     return [
-        feature({"code": "01001", "nom": "L'Abergement-Clémenciat", "departement": "01", "region": "84",
-                 "epci": "200069193"}, polygon(square(4.90, 46.12), hole)),
-        feature({"code": "2A004", "nom": "Ajaccio", "departement": "2A", "region": "94", "epci": "242010056"},
-                polygon(square(8.70, 41.90))),
-        feature({"code": "29155", "nom": "Ouessant", "departement": "29", "region": "53"},
-                {"type": "MultiPolygon", "coordinates": [[square(-5.10, 48.45)], [square(-5.00, 48.40, 0.01)]]}),
-        feature({"code": "75056", "nom": "Paris", "departement": "75", "region": "11", "epci": "200054781",
-                 "plm": True}, polygon(square(2.30, 48.82, 0.1))),
-        feature({"code": "75101", "nom": "Paris 1er Arrondissement", "departement": "75", "region": "11",
-                 "commune": "75056"}, polygon(square(2.33, 48.85, 0.02))),
-        feature({"code": "97411", "nom": "Saint-Denis", "departement": "974", "region": "04", "epci": "249740119"},
-                polygon(square(55.43, -20.93))),
-        feature({"code": "97501", "nom": "Saint-Pierre", "collectiviteOutremer": True},
-                polygon(square(-56.20, 46.75))),
+        feature(
+            {
+                "code": "01001",
+                "nom": "L'Abergement-Clémenciat",
+                "departement": "01",
+                "region": "84",
+                "epci": "200069193",
+            },
+            polygon(square(4.90, 46.12), hole),
+        ),
+        feature(
+            {"code": "2A004", "nom": "Ajaccio", "departement": "2A", "region": "94", "epci": "242010056"},
+            polygon(square(8.70, 41.90)),
+        ),
+        feature(
+            {"code": "29155", "nom": "Ouessant", "departement": "29", "region": "53"},
+            {"type": "MultiPolygon", "coordinates": [[square(-5.10, 48.45)], [square(-5.00, 48.40, 0.01)]]},
+        ),
+        feature(
+            {"code": "75056", "nom": "Paris", "departement": "75", "region": "11", "epci": "200054781", "plm": True},
+            polygon(square(2.30, 48.82, 0.1)),
+        ),
+        feature(
+            {
+                "code": "75101",
+                "nom": "Paris 1er Arrondissement",
+                "departement": "75",
+                "region": "11",
+                "commune": "75056",
+            },
+            polygon(square(2.33, 48.85, 0.02)),
+        ),
+        feature(
+            {"code": "97411", "nom": "Saint-Denis", "departement": "974", "region": "04", "epci": "249740119"},
+            polygon(square(55.43, -20.93)),
+        ),
+        feature({"code": "97501", "nom": "Saint-Pierre", "collectiviteOutremer": True}, polygon(square(-56.20, 46.75))),
     ]
 
 
-DEPARTEMENTS = [feature({"code": d, "nom": d, "region": "00"}, polygon(square(lon - 0.2, lat - 0.2, 0.6)))
-                for d, lon, lat in (("01", 4.9, 46.1), ("2A", 8.7, 41.9), ("29", -5.0, 48.4), ("75", 2.3, 48.8),
-                                    ("974", 55.4, -20.9))]
+DEPARTEMENTS = [
+    feature({"code": d, "nom": d, "region": "00"}, polygon(square(lon - 0.2, lat - 0.2, 0.6)))
+    for d, lon, lat in (
+        ("01", 4.9, 46.1),
+        ("2A", 8.7, 41.9),
+        ("29", -5.0, 48.4),
+        ("75", 2.3, 48.8),
+        ("974", 55.4, -20.9),
+    )
+]
 
 
 def fixture_geo(extra: tuple[str, ...] = ()) -> Geography:
-    rows = [("COM", c, c[:3] if c.startswith("97") else c[:2], "00", f"Commune {c}", None)
-            for c in ("01001", "2A004", "29155", "75056", "97411", *extra)]
+    rows = [
+        ("COM", c, c[:3] if c.startswith("97") else c[:2], "00", f"Commune {c}", None)
+        for c in ("01001", "2A004", "29155", "75056", "97411", *extra)
+    ]
     rows.append(("ARM", "75101", None, None, "Paris 1er Arrondissement", "75056"))
     communes = pl.DataFrame(rows, schema=["typecom", "code", "dep", "reg", "name", "parent"], orient="row")
     return Geography(communes, pl.DataFrame(), pl.DataFrame(), 2025)
@@ -70,14 +102,17 @@ def fixture_geo(extra: tuple[str, ...] = ()) -> Geography:
 
 def write(tmp: Path, features: list[dict], name: str) -> Path:
     path = tmp / name
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False), encoding="utf-8"
+    )
     return path
 
 
 def stage(tmp: Path, features: list[dict], geo: Geography):
-    files = {"main": write(tmp, features, "communes-100m.geojson"),
-             "departements": write(tmp, DEPARTEMENTS, "departements-100m.geojson")}
+    files = {
+        "main": write(tmp, features, "communes-100m.geojson"),
+        "departements": write(tmp, DEPARTEMENTS, "departements-100m.geojson"),
+    }
     return stage_contours(ENTRY, files, geo)
 
 
@@ -85,13 +120,23 @@ def test_every_commune_arrondissement_and_departement_is_staged_projected(tmp_pa
     staged = stage(tmp_path, fixture_features(), fixture_geo())
     frame = staged.frame
     keys = set(frame.select("level", "code").iter_rows())
-    assert keys == {("COM", "01001"), ("COM", "2A004"), ("COM", "29155"), ("COM", "75056"), ("COM", "97411"),
-                    ("ARM", "75101"), ("DEP", "01"), ("DEP", "2A"), ("DEP", "29"), ("DEP", "75"), ("DEP", "974")}
+    assert keys == {
+        ("COM", "01001"),
+        ("COM", "2A004"),
+        ("COM", "29155"),
+        ("COM", "75056"),
+        ("COM", "97411"),
+        ("ARM", "75101"),
+        ("DEP", "01"),
+        ("DEP", "2A"),
+        ("DEP", "29"),
+        ("DEP", "75"),
+        ("DEP", "974"),
+    }
     assert any("1 feature(s) of overseas collectivities dropped" in n for n in staged.notes)
     crs = dict(frame.filter(pl.col("level") == "COM").select("code", "crs").iter_rows())
     # Lambert-93 in metropolitan France and Corsica, RGR92 / UTM 40S in La Réunion
-    assert crs == {"01001": LAMBERT_93, "2A004": LAMBERT_93, "29155": LAMBERT_93, "75056": LAMBERT_93,
-                   "97411": 2975}
+    assert crs == {"01001": LAMBERT_93, "2A004": LAMBERT_93, "29155": LAMBERT_93, "75056": LAMBERT_93, "97411": 2975}
     assert frame.filter(pl.col("code") == "75101")["parent"].item() == "75056"
     geoms = dict(zip(frame["code"], shapely.from_wkb(frame["geometry"].to_list())))
     assert all(g.is_valid for g in geoms.values())
@@ -124,8 +169,9 @@ def test_a_commune_without_geometry_is_named(tmp_path):
 
 
 def test_a_code_of_another_cog_is_refused(tmp_path):
-    features = fixture_features() + [feature({"code": "44100", "nom": "Monnières", "departement": "44"},
-                                             polygon(square(-1.3, 47.1)))]
+    features = fixture_features() + [
+        feature({"code": "44100", "nom": "Monnières", "departement": "44"}, polygon(square(-1.3, 47.1)))
+    ]
     with pytest.raises(SourceValidationError, match=r"a code of the communes of COG 2025 .*44100"):
         stage(tmp_path, features, fixture_geo())
 

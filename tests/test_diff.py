@@ -12,59 +12,91 @@ COLUMNS = ["level", "code", "name", "indicator", "label", "unit", "value", "stat
 
 
 def table(rows: list[tuple]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={"level": pl.String, "code": pl.String, "name": pl.String,
-                                      "indicator": pl.String, "label": pl.String, "unit": pl.String,
-                                      "value": pl.Float64, "status": pl.String, "flag": pl.String,
-                                      "year": pl.Int32}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={
+            "level": pl.String,
+            "code": pl.String,
+            "name": pl.String,
+            "indicator": pl.String,
+            "label": pl.String,
+            "unit": pl.String,
+            "value": pl.Float64,
+            "status": pl.String,
+            "flag": pl.String,
+            "year": pl.Int32,
+        },
+        orient="row",
+    )
 
 
 def com(code, indicator, unit, value, status=None, flag=None, year=2022, name=None):
-    return ("COM", code, name or f"Commune {code}", indicator, indicator.replace("_", " "), unit, value, status,
-            flag, year)
+    return (
+        "COM",
+        code,
+        name or f"Commune {code}",
+        indicator,
+        indicator.replace("_", " "),
+        unit,
+        value,
+        status,
+        flag,
+        year,
+    )
 
 
 # Before and after, by hand. Thresholds of transforms/diff_thresholds.toml: percent 1 point, count 5 %.
-OLD = table([
-    com("85001", "rate_a", "percent", 10.0),  # +1.2 pt -> listed
-    com("85001", "rate_b", "percent", 10.0),  # +0.4 pt -> not listed
-    com("85001", "rate_c", "percent", 10.0),  # +1.0 pt exactly -> listed
-    com("85001", "births", "count", 100.0),  # +6 % -> listed
-    com("85001", "places", "count", 100.0),  # -4 % -> not listed
-    com("85001", "cradles", "count", 0.0),  # 0 -> 3: listed, no percentage from 0
-    com("85001", "rate_secret", "percent", None, "secret"),  # secret -> 12.5: became available
-    com("85001", "rate_gone", "percent", 8.0),  # 8.0 -> not available: became missing
-    com("85001", "rate_reason", "percent", None, "secret"),  # secret -> not_significant: reason changed
-    com("85001", "rate_flag", "percent", 20.0, flag=None),  # flag appears (value +0.1 pt: not listed)
-    com("85002", "rate_a", "percent", 30.0, flag="vigilance"),  # flag rises to priorité
-    com("85002", "rate_b", "percent", 30.0, flag="priorité"),  # flag disappears
-    com("85099", "rate_a", "percent", 50.0),  # a commune merged away: in the old table only
-    ("EPCI", "200000001", "CC Test", "rate_a", "rate a", "percent", 15.0, None, None, 2022),  # unchanged
-])
-NEW = table([
-    com("85001", "rate_a", "percent", 11.2),
-    com("85001", "rate_b", "percent", 10.4),
-    com("85001", "rate_c", "percent", 11.0),
-    com("85001", "births", "count", 106.0, year=2024),
-    com("85001", "places", "count", 96.0),
-    com("85001", "cradles", "count", 3.0),
-    com("85001", "rate_secret", "percent", 12.5),
-    com("85001", "rate_gone", "percent", None, "not_available"),
-    com("85001", "rate_reason", "percent", None, "not_significant"),
-    com("85001", "rate_flag", "percent", 20.1, flag="vigilance"),
-    com("85002", "rate_a", "percent", 30.0, flag="priorité"),
-    com("85002", "rate_b", "percent", 30.0, flag=None),
-    com("85100", "rate_a", "percent", 40.0, name="Nouvelle-Commune"),  # restored: in the new table only
-    ("EPCI", "200000001", "CC Test", "rate_a", "rate a", "percent", 15.0, None, None, 2022),
-])
+OLD = table(
+    [
+        com("85001", "rate_a", "percent", 10.0),  # +1.2 pt -> listed
+        com("85001", "rate_b", "percent", 10.0),  # +0.4 pt -> not listed
+        com("85001", "rate_c", "percent", 10.0),  # +1.0 pt exactly -> listed
+        com("85001", "births", "count", 100.0),  # +6 % -> listed
+        com("85001", "places", "count", 100.0),  # -4 % -> not listed
+        com("85001", "cradles", "count", 0.0),  # 0 -> 3: listed, no percentage from 0
+        com("85001", "rate_secret", "percent", None, "secret"),  # secret -> 12.5: became available
+        com("85001", "rate_gone", "percent", 8.0),  # 8.0 -> not available: became missing
+        com("85001", "rate_reason", "percent", None, "secret"),  # secret -> not_significant: reason changed
+        com("85001", "rate_flag", "percent", 20.0, flag=None),  # flag appears (value +0.1 pt: not listed)
+        com("85002", "rate_a", "percent", 30.0, flag="vigilance"),  # flag rises to priorité
+        com("85002", "rate_b", "percent", 30.0, flag="priorité"),  # flag disappears
+        com("85099", "rate_a", "percent", 50.0),  # a commune merged away: in the old table only
+        ("EPCI", "200000001", "CC Test", "rate_a", "rate a", "percent", 15.0, None, None, 2022),  # unchanged
+    ]
+)
+NEW = table(
+    [
+        com("85001", "rate_a", "percent", 11.2),
+        com("85001", "rate_b", "percent", 10.4),
+        com("85001", "rate_c", "percent", 11.0),
+        com("85001", "births", "count", 106.0, year=2024),
+        com("85001", "places", "count", 96.0),
+        com("85001", "cradles", "count", 3.0),
+        com("85001", "rate_secret", "percent", 12.5),
+        com("85001", "rate_gone", "percent", None, "not_available"),
+        com("85001", "rate_reason", "percent", None, "not_significant"),
+        com("85001", "rate_flag", "percent", 20.1, flag="vigilance"),
+        com("85002", "rate_a", "percent", 30.0, flag="priorité"),
+        com("85002", "rate_b", "percent", 30.0, flag=None),
+        com("85100", "rate_a", "percent", 40.0, name="Nouvelle-Commune"),  # restored: in the new table only
+        ("EPCI", "200000001", "CC Test", "rate_a", "rate a", "percent", 15.0, None, None, 2022),
+    ]
+)
 
-SOURCES_OLD = (SourceRead("rp_education", "2021", "Recensement", None), SourceRead("caf_benefits", "2024", "CAF", 2023),
-               SourceRead("filosofi", "2021", "Filosofi", 2021, inputs="aaa"),
-               SourceRead("births", "2024", "Naissances", 2024, inputs="b1"),
-               SourceRead("old_source", "2020", "Ancienne"))
-SOURCES_NEW = (SourceRead("rp_education", "2022", "Recensement", None), SourceRead("caf_benefits", "2024", "CAF", 2024),
-               SourceRead("filosofi", "2021", "Filosofi", 2021, inputs="aaa"),
-               SourceRead("births", "2024", "Naissances", 2024, inputs="b2"),
-               SourceRead("new_source", "2025", "Nouvelle"))
+SOURCES_OLD = (
+    SourceRead("rp_education", "2021", "Recensement", None),
+    SourceRead("caf_benefits", "2024", "CAF", 2023),
+    SourceRead("filosofi", "2021", "Filosofi", 2021, inputs="aaa"),
+    SourceRead("births", "2024", "Naissances", 2024, inputs="b1"),
+    SourceRead("old_source", "2020", "Ancienne"),
+)
+SOURCES_NEW = (
+    SourceRead("rp_education", "2022", "Recensement", None),
+    SourceRead("caf_benefits", "2024", "CAF", 2024),
+    SourceRead("filosofi", "2021", "Filosofi", 2021, inputs="aaa"),
+    SourceRead("births", "2024", "Naissances", 2024, inputs="b2"),
+    SourceRead("new_source", "2025", "Nouvelle"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +149,20 @@ def test_flags_that_appear_rise_and_disappear(diff):
 
 
 def test_the_whole_list_is_what_was_written_by_hand(diff):
-    assert sorted(rows(diff)) == sorted([
-        ("85001", "rate_a"), ("85001", "rate_c"), ("85001", "births"), ("85001", "cradles"),
-        ("85001", "rate_secret"), ("85001", "rate_gone"), ("85001", "rate_reason"), ("85001", "rate_flag"),
-        ("85002", "rate_a"), ("85002", "rate_b")])
+    assert sorted(rows(diff)) == sorted(
+        [
+            ("85001", "rate_a"),
+            ("85001", "rate_c"),
+            ("85001", "births"),
+            ("85001", "cradles"),
+            ("85001", "rate_secret"),
+            ("85001", "rate_gone"),
+            ("85001", "rate_reason"),
+            ("85001", "rate_flag"),
+            ("85002", "rate_a"),
+            ("85002", "rate_b"),
+        ]
+    )
 
 
 def test_needs_profiles_are_the_sets_of_flagged_indicators(diff):
@@ -141,8 +183,13 @@ def test_geography_changes_are_places_in_one_table_only_and_are_not_compared(dif
 
 def test_sources_new_vintage_new_year_revised_file_added_and_removed(diff):
     kinds = {c.source: c.kind for c in diff.sources}
-    assert kinds == {"rp_education": "new_vintage", "caf_benefits": "new_year", "births": "revised_file",
-                     "new_source": "added", "old_source": "removed"}  # filosofi: the same, not listed
+    assert kinds == {
+        "rp_education": "new_vintage",
+        "caf_benefits": "new_year",
+        "births": "revised_file",
+        "new_source": "added",
+        "old_source": "removed",
+    }  # filosofi: the same, not listed
 
 
 def test_thresholds_can_be_changed_per_unit_or_per_indicator():
@@ -154,10 +201,15 @@ def test_thresholds_can_be_changed_per_unit_or_per_indicator():
     assert got[("85001", "rate_b")]["threshold"] == 0.3
 
 
-@pytest.mark.parametrize("item, message", [
-    ("percent", "write NAME=NUMBER"), ("percent=-1", "write NAME=NUMBER"), ("percent=abc", "write NAME=NUMBER"),
-    ("nonsense=2", "neither a unit"),
-])
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ("percent", "write NAME=NUMBER"),
+        ("percent=-1", "write NAME=NUMBER"),
+        ("percent=abc", "write NAME=NUMBER"),
+        ("nonsense=2", "neither a unit"),
+    ],
+)
 def test_a_bad_threshold_is_refused_with_what_to_write(item, message):
     with pytest.raises(ValueError, match=message):
         Thresholds.load().overridden([item], {"births"})

@@ -99,8 +99,10 @@ def result(published, tmp_path_factory):
 
 def test_the_sources_say_the_new_census_vintage_and_the_revised_caf_file(result):
     changes = {c.source: (c.kind, c.old.vintage, c.new.vintage) for c in result.diff.sources}
-    assert changes == {"rp_education": ("new_vintage", "2021", "2022"),
-                       "caf_benefits": ("revised_file", "2024", "2024")}
+    assert changes == {
+        "rp_education": ("new_vintage", "2021", "2022"),
+        "caf_benefits": ("revised_file", "2024", "2024"),
+    }
     assert result.diff.cog == ("2025", "2025")
     assert result.diff.places_removed.height == 0 and result.diff.places_added.height == 0
 
@@ -128,7 +130,8 @@ def test_the_changes_are_the_list_written_by_hand(result):
 
 def test_the_needs_profile_of_vix_lost_the_asf_flag(result):
     assert [(p.code, p.name, p.added, p.removed) for p in result.diff.profiles] == [
-        ("85303", "Vix", (), ("foyers_asf",))]
+        ("85303", "Vix", (), ("foyers_asf",))
+    ]
 
 
 def test_the_exports_are_french_csv_and_parquet(result):
@@ -149,8 +152,15 @@ def test_the_exports_are_french_csv_and_parquet(result):
 
 def test_the_page_says_every_change_in_french(result):
     html = result.page.read_text(encoding="utf-8")
-    for text in ("Ce qui a changé", "nouveau millésime", "<td>millésime 2021</td><td>millésime 2022</td>",
-                 "fichier révisé par le producteur", "Vix (Commune, 85303)", "23,6", "signal disparu"):
+    for text in (
+        "Ce qui a changé",
+        "nouveau millésime",
+        "<td>millésime 2021</td><td>millésime 2022</td>",
+        "fichier révisé par le producteur",
+        "Vix (Commune, 85303)",
+        "23,6",
+        "signal disparu",
+    ):
         assert text in html, text
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
 
@@ -159,20 +169,25 @@ def test_a_secret_value_that_appears_is_said_as_such_on_the_page(result, tmp_pat
     """A version whose value of Vix's ASF households was secret: the page says « secret statistique », no 0."""
     new = result.new
     table = new.data.table.with_columns(
-        value=pl.when((pl.col("code") == "85303") & (pl.col("indicator") == "foyers_paje")).then(None)
+        value=pl.when((pl.col("code") == "85303") & (pl.col("indicator") == "foyers_paje"))
+        .then(None)
         .otherwise(pl.col("value")),
-        status=pl.when((pl.col("code") == "85303") & (pl.col("indicator") == "foyers_paje")).then(pl.lit("secret"))
-        .otherwise(pl.col("status")))
+        status=pl.when((pl.col("code") == "85303") & (pl.col("indicator") == "foyers_paje"))
+        .then(pl.lit("secret"))
+        .otherwise(pl.col("status")),
+    )
     old = replace(new, version="avant", data=replace(new.data, table=table))
     written = write_diff(old, new, tmp_path)
     row = written.diff.changes.filter((pl.col("code") == "85303") & (pl.col("indicator") == "foyers_paje")).row(
-        0, named=True)
+        0, named=True
+    )
     assert (row["value_change"], row["move"], row["old_status"]) == ("became_available", None, "secret")
     html = written.page.read_text(encoding="utf-8")
     assert "secret statistique" in html and "valeur désormais disponible" in html
 
 
 # -- the command ------------------------------------------------------------------------------------------------
+
 
 def invoke(*args: str):
     return CliRunner().invoke(app, ["diff", *args])
@@ -184,8 +199,9 @@ def test_the_command_prints_a_french_summary_and_writes_the_files(published, tmp
     assert "CC Vendée Sèvre Autise : version " in done.output
     assert "nouveau millésime (millésime 2021 → millésime 2022)" in done.output
     assert "Profils de besoins modifiés : 1 commune(s) — Vix" in done.output
-    assert {p.name for p in tmp_path.iterdir()} == {f"changements-epci-{EPCI}.{x}" for x in
-                                                   ("html", "csv", "parquet", "json")}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        f"changements-epci-{EPCI}.{x}" for x in ("html", "csv", "parquet", "json")
+    }
 
 
 def test_a_threshold_option_changes_what_is_listed(published, tmp_path):
@@ -204,15 +220,18 @@ def test_explicit_versions_are_compared_in_the_order_given(published, tmp_path):
     assert "millésime 2022 → millésime 2021" in done.output and "millésime antérieur" in done.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--epci", "200067346"], "aucune publication pour EPCI 200067346"),
-    (["--epci", "200067347"], "SIREN"),
-    (["--commune", "85303"], "une seule version publiée : rien à comparer"),
-    (["--epci", EPCI, "--from", "2001-01-01T000000Z"], "version inconnue"),
-    (["--epci", EPCI, "--threshold", "percent=beaucoup"], "write NAME=NUMBER"),
-    (["--publication", "../etc"], "relative folder name"),
-    ([], "give one of"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epci", "200067346"], "aucune publication pour EPCI 200067346"),
+        (["--epci", "200067347"], "SIREN"),
+        (["--commune", "85303"], "une seule version publiée : rien à comparer"),
+        (["--epci", EPCI, "--from", "2001-01-01T000000Z"], "version inconnue"),
+        (["--epci", EPCI, "--threshold", "percent=beaucoup"], "write NAME=NUMBER"),
+        (["--publication", "../etc"], "relative folder name"),
+        ([], "give one of"),
+    ],
+)
 def test_the_command_refuses_what_it_cannot_compare(published, tmp_path, args, message):
     done = invoke(*args, "--out", str(published), "--output", str(tmp_path))
     assert done.exit_code == 2, done.output
@@ -245,6 +264,7 @@ def test_without_a_version_argument_the_two_latest_are_chosen(published):
 
 # -- the page in a browser --------------------------------------------------------------------------------------
 
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/run does)")
 def test_the_page_shows_the_changes_in_chromium(result):
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -273,6 +293,7 @@ def test_the_page_shows_the_changes_in_chromium(result):
 
 # -- the flows --------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_diagnostic_publishes_its_diff_with_the_previous_version_and_an_artifact(stores, tmp_path):
     from flows.diagnostic import diagnostic
@@ -296,11 +317,22 @@ def test_a_diagnostic_publishes_its_diff_with_the_previous_version_and_an_artifa
 def test_the_refresh_publishes_the_diff_of_the_national_tables(stores, tmp_path, demo_mirror):
     from flows.refresh import refresh as refresh_flow
 
-    first = run(refresh_flow, mirror=demo_mirror.url, data_dir=str(tmp_path / "data"), publish_dir=str(tmp_path / "pub"),
-                vintages={"rp_education": "2021"}, demo=True)
+    first = run(
+        refresh_flow,
+        mirror=demo_mirror.url,
+        data_dir=str(tmp_path / "data"),
+        publish_dir=str(tmp_path / "pub"),
+        vintages={"rp_education": "2021"},
+        demo=True,
+    )
     assert first.is_completed(), first.message
-    second = run(refresh_flow, mirror=demo_mirror.url, data_dir=str(tmp_path / "data"),
-                 publish_dir=str(tmp_path / "pub"), demo=True)
+    second = run(
+        refresh_flow,
+        mirror=demo_mirror.url,
+        data_dir=str(tmp_path / "data"),
+        publish_dir=str(tmp_path / "pub"),
+        demo=True,
+    )
     assert second.is_completed(), second.message
     folder = Path(second.result()["published"])
     record = json.loads((folder / "changements-france.json").read_text(encoding="utf-8"))

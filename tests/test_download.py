@@ -20,7 +20,7 @@ from sources.catalogue import FileSpec
 from sources.download import fetch, make_session, mirrored
 from sources.errors import DownloadError
 
-CSV = "codgeo;pop\r\n01001;771\r\n01002;248\r\n".encode()
+CSV = b"codgeo;pop\r\n01001;771\r\n01002;248\r\n"
 PREVIOUS = b"codgeo;pop\r\n01001;700\r\n"
 
 
@@ -86,6 +86,7 @@ def leftovers(folder: Path) -> list[str]:
 
 # 1. ABS_MIRROR ------------------------------------------------------------------------------------------------
 
+
 def test_mirrored_maps_host_and_path_and_keeps_query():
     url = "https://data.caf.fr/api/explore/v2.1/catalog/datasets/x/exports/csv?delimiter=%3B"
     assert mirrored(url, "http://127.0.0.1:1234") == (
@@ -100,23 +101,24 @@ def test_fetch_through_mirror_env_var(httpserver, tmp_path, monkeypatch):
     httpserver.expect_request(
         "/data.caf.fr/api/explore/v2.1/catalog/datasets/x/exports/csv", query_string="delimiter=%3B"
     ).respond_with_data(CSV, content_type="text/csv")
-    spec = FileSpec(url="https://data.caf.fr/api/explore/v2.1/catalog/datasets/x/exports/csv?delimiter=%3B",
-                    format="csv")
+    spec = FileSpec(
+        url="https://data.caf.fr/api/explore/v2.1/catalog/datasets/x/exports/csv?delimiter=%3B", format="csv"
+    )
 
     result = fetch(spec, tmp_path / "x.csv", session=fast_session())
 
-    (request, _), = httpserver.log
+    ((request, _),) = httpserver.log
     assert request.path == "/data.caf.fr/api/explore/v2.1/catalog/datasets/x/exports/csv"
     assert request.query_string == b"delimiter=%3B"
     assert result.url == spec.url
     assert result.fetched_url == (
-        f"http://127.0.0.1:{httpserver.port}/data.caf.fr/api/explore/v2.1/catalog/datasets/x/exports/csv"
-        "?delimiter=%3B"
+        f"http://127.0.0.1:{httpserver.port}/data.caf.fr/api/explore/v2.1/catalog/datasets/x/exports/csv?delimiter=%3B"
     )
     assert (tmp_path / "x.csv").read_bytes() == CSV
 
 
 # 2-3. Retries -------------------------------------------------------------------------------------------------
+
 
 def test_500_then_200_is_retried(httpserver, tmp_path):
     httpserver.expect_ordered_request("/f.csv").respond_with_data("boom", status=500)
@@ -132,15 +134,19 @@ def test_500_then_200_is_retried(httpserver, tmp_path):
     assert result.status == "downloaded" and result.sha256 == sha(CSV) and result.size == len(CSV)
 
 
-@pytest.mark.parametrize("retry_after, cap, least, most", [
-    ("1", None, 0.95, 10.0),  # honoured: the backoff alone (0 s on a first retry) would be instant
-    ("3600", 0.2, 0.15, 2.0),  # capped: a server asking for an hour does not block the run for an hour
-])
+@pytest.mark.parametrize(
+    "retry_after, cap, least, most",
+    [
+        ("1", None, 0.95, 10.0),  # honoured: the backoff alone (0 s on a first retry) would be instant
+        ("3600", 0.2, 0.15, 2.0),  # capped: a server asking for an hour does not block the run for an hour
+    ],
+)
 def test_429_retry_after_is_honoured_and_capped(httpserver, tmp_path, monkeypatch, retry_after, cap, least, most):
     if cap is not None:
         monkeypatch.setattr(download, "RETRY_AFTER_CAP", cap)
-    httpserver.expect_ordered_request("/f.csv").respond_with_data("slow down", status=429,
-                                                                  headers={"Retry-After": retry_after})
+    httpserver.expect_ordered_request("/f.csv").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": retry_after}
+    )
     httpserver.expect_ordered_request("/f.csv").respond_with_data(CSV, content_type="text/csv")
     dest = tmp_path / "f.csv"
 
@@ -155,6 +161,7 @@ def test_429_retry_after_is_honoured_and_capped(httpserver, tmp_path, monkeypatc
 
 
 # 4. Persistent failure, atomic replacement -------------------------------------------------------------------
+
 
 def test_persistent_503_raises_and_keeps_previous_file(httpserver, tmp_path):
     httpserver.expect_request("/f.csv").respond_with_data("maintenance", status=503)
@@ -206,6 +213,7 @@ def test_html_page_does_not_replace_previous_file(httpserver, tmp_path):
 
 
 # 6. Truncated bodies ------------------------------------------------------------------------------------------
+
 
 def test_good_zip_is_accepted(httpserver, tmp_path):
     body = small_zip()
@@ -271,8 +279,9 @@ def test_gzip_content_encoding_is_not_mistaken_for_truncation(httpserver, tmp_pa
     # COMPRESSED size. The file on disk is the decoded CSV and must not be refused as "cut off".
     body = CSV * 50
     packed = gzip.compress(body)
-    httpserver.expect_request("/f.csv").respond_with_data(packed, content_type="text/csv",
-                                                          headers={"Content-Encoding": "gzip"})
+    httpserver.expect_request("/f.csv").respond_with_data(
+        packed, content_type="text/csv", headers={"Content-Encoding": "gzip"}
+    )
     dest = tmp_path / "f.csv"
 
     result = fetch(spec_for(httpserver, "/f.csv"), dest, session=fast_session())
@@ -290,7 +299,8 @@ LAST_MODIFIED = "Wed, 01 Oct 2025 08:00:00 GMT"
 
 def test_conditional_get_304_means_unchanged(httpserver, tmp_path):
     httpserver.expect_ordered_request("/f.csv").respond_with_data(
-        CSV, content_type="text/csv", headers={"ETag": ETAG, "Last-Modified": LAST_MODIFIED})
+        CSV, content_type="text/csv", headers={"ETag": ETAG, "Last-Modified": LAST_MODIFIED}
+    )
     httpserver.expect_ordered_request(
         "/f.csv", headers={"If-None-Match": ETAG, "If-Modified-Since": LAST_MODIFIED}
     ).respond_with_data("", status=304)
@@ -316,9 +326,11 @@ def test_conditional_get_304_means_unchanged(httpserver, tmp_path):
 
 def test_altered_local_file_gets_an_unconditional_request(httpserver, tmp_path):
     httpserver.expect_ordered_request("/f.csv").respond_with_data(
-        CSV, content_type="text/csv", headers={"ETag": ETAG, "Last-Modified": LAST_MODIFIED})
+        CSV, content_type="text/csv", headers={"ETag": ETAG, "Last-Modified": LAST_MODIFIED}
+    )
     httpserver.expect_ordered_request("/f.csv").respond_with_data(
-        CSV, content_type="text/csv", headers={"ETag": ETAG, "Last-Modified": LAST_MODIFIED})
+        CSV, content_type="text/csv", headers={"ETag": ETAG, "Last-Modified": LAST_MODIFIED}
+    )
     spec = spec_for(httpserver, "/f.csv")
     dest = tmp_path / "f.csv"
     first = fetch(spec, dest, session=fast_session())
@@ -347,6 +359,7 @@ def test_304_to_an_unconditional_request_is_not_unchanged(httpserver, tmp_path):
 
 # 8. Catalogue checksum and size --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("field,value,word", [("sha256", "0" * 64, "sha256"), ("size", len(CSV) + 1, "size")])
 def test_catalogue_sha256_or_size_mismatch_is_refused(httpserver, tmp_path, field, value, word):
     httpserver.expect_request("/f.csv").respond_with_data(CSV, content_type="text/csv")
@@ -371,15 +384,26 @@ def test_catalogue_sha256_and_size_that_match_are_accepted(httpserver, tmp_path)
 
 # 9. Manifest record -------------------------------------------------------------------------------------------
 
+
 def test_as_dict_is_a_manifest_record(httpserver, tmp_path):
     httpserver.expect_request("/f.csv").respond_with_data(
-        CSV, content_type="text/csv", headers={"ETag": ETAG, "Last-Modified": LAST_MODIFIED})
+        CSV, content_type="text/csv", headers={"ETag": ETAG, "Last-Modified": LAST_MODIFIED}
+    )
     spec = spec_for(httpserver, "/f.csv")
 
     record = fetch(spec, tmp_path / "f.csv", session=fast_session()).as_dict()
 
-    assert {"url", "fetched_url", "final_url", "size", "sha256", "etag", "last_modified", "fetched_at",
-            "status"} <= set(record)
+    assert {
+        "url",
+        "fetched_url",
+        "final_url",
+        "size",
+        "sha256",
+        "etag",
+        "last_modified",
+        "fetched_at",
+        "status",
+    } <= set(record)
     assert record["url"] == spec.url == record["fetched_url"] == record["final_url"]  # no mirror, no redirect
     assert record["size"] == len(CSV) and record["sha256"] == sha(CSV)
     assert record["etag"] == ETAG and record["last_modified"] == LAST_MODIFIED
@@ -388,6 +412,7 @@ def test_as_dict_is_a_manifest_record(httpserver, tmp_path):
 
 
 # 10. Timeouts -------------------------------------------------------------------------------------------------
+
 
 def test_read_timeout_raises_quickly(httpserver, tmp_path, monkeypatch):
     monkeypatch.setattr(download, "READ_TIMEOUT", 0.3)
@@ -421,6 +446,7 @@ def test_read_timeout_raises_quickly(httpserver, tmp_path, monkeypatch):
 
 # 11. Size caps -------------------------------------------------------------------------------------------------
 
+
 def _bytes_seen(message: str) -> int:
     """The byte count an oversize error reports ("1 048 577 bytes received")."""
     import re
@@ -432,8 +458,9 @@ def test_a_gzip_body_is_capped_by_its_decoded_size_and_the_partial_file_deleted(
     # 5 MB of zeros gzip to ~5 kB on the wire: the cap of 1 MB must count the bytes that reach the disk.
     decoded = b"0" * 5_000_000
     packed = gzip.compress(decoded)
-    httpserver.expect_request("/bomb.csv").respond_with_data(packed, content_type="text/csv",
-                                                          headers={"Content-Encoding": "gzip"})
+    httpserver.expect_request("/bomb.csv").respond_with_data(
+        packed, content_type="text/csv", headers={"Content-Encoding": "gzip"}
+    )
     dest = tmp_path / "f.csv"
     mtime = write_previous(dest)
     spec = spec_for(httpserver, "/bomb.csv", max_download=1_000_000)
@@ -515,8 +542,7 @@ def test_a_zip_whose_members_declare_more_than_the_cap_is_refused(httpserver, tm
     with pytest.raises(DownloadError) as info:
         fetch(spec_for(httpserver, "/f.zip", "zip", max_unpacked=1_000_000), dest, session=fast_session())
 
-    assert "the 2 members declare 1 200 000 bytes once inflated, above the limit of 1 000 000 bytes" \
-        in str(info.value)
+    assert "the 2 members declare 1 200 000 bytes once inflated, above the limit of 1 000 000 bytes" in str(info.value)
     assert dest.read_bytes() == PREVIOUS and dest.stat().st_mtime_ns == mtime
     assert no_part_files(tmp_path)  # the small refused zip is kept for inspection, as other refusals
     assert (tmp_path / "f.zip.rejected").read_bytes() == body
@@ -527,11 +553,11 @@ def test_a_zip_member_declaring_more_than_the_cap_is_named(httpserver, tmp_path)
     httpserver.expect_request("/f.zip").respond_with_data(body, content_type="application/zip")
 
     with pytest.raises(DownloadError) as info:
-        fetch(spec_for(httpserver, "/f.zip", "zip", max_unpacked=1_000_000), tmp_path / "f.zip",
-              session=fast_session())
+        fetch(spec_for(httpserver, "/f.zip", "zip", max_unpacked=1_000_000), tmp_path / "f.zip", session=fast_session())
 
-    assert ("member 'base-cc.CSV' declares 2 500 000 bytes once inflated, above the limit of 1 000 000 bytes"
-            in str(info.value))
+    assert "member 'base-cc.CSV' declares 2 500 000 bytes once inflated, above the limit of 1 000 000 bytes" in str(
+        info.value
+    )
 
 
 def test_a_zip_bomb_whose_declared_size_lies_is_refused(httpserver, tmp_path):
@@ -571,8 +597,9 @@ def test_reading_refuses_a_member_beyond_the_files_cap(tmp_path):
     path.write_bytes(zip_of({"data.csv": b"codgeo;pop\n" + b"01001;771\n" * 200_000}))  # 2 000 011 bytes
     spec = FileSpec(url="https://example.org/f.zip", format="zip", member="data.csv", max_unpacked=1_000_000)
 
-    with pytest.raises(ParseError, match="member 'data.csv' declares 2 000 011 bytes once inflated, above the "
-                                         "limit of 1 000 000 bytes"):
+    with pytest.raises(
+        ParseError, match="member 'data.csv' declares 2 000 011 bytes once inflated, above the limit of 1 000 000 bytes"
+    ):
         read_csv_file(path, spec, source="test")
 
     frame = read_csv_file(path, FileSpec(url=spec.url, format="zip", member="data.csv"), source="test")
@@ -609,6 +636,7 @@ def test_the_catalogue_gives_every_file_limits_that_refuse_a_bomb():
 
 # 12. Redirects -------------------------------------------------------------------------------------------------
 
+
 def test_a_redirect_within_the_host_is_followed_and_the_final_url_recorded(httpserver, tmp_path):
     httpserver.expect_request("/old.csv").respond_with_data("", status=301, headers={"Location": "/new.csv"})
     httpserver.expect_request("/new.csv").respond_with_data(CSV, content_type="text/csv")
@@ -641,8 +669,9 @@ def test_a_redirect_to_another_host_is_refused(httpserver, tmp_path):
 
 def test_an_allowed_host_gets_no_validators_of_the_first(httpserver, tmp_path):
     elsewhere = f"http://localhost:{httpserver.port}/cdn.csv"
-    httpserver.expect_ordered_request("/src.csv").respond_with_data(CSV, content_type="text/csv",
-                                                                  headers={"ETag": ETAG})
+    httpserver.expect_ordered_request("/src.csv").respond_with_data(
+        CSV, content_type="text/csv", headers={"ETag": ETAG}
+    )
     httpserver.expect_ordered_request("/src.csv").respond_with_data("", status=302, headers={"Location": elsewhere})
     httpserver.expect_ordered_request("/cdn.csv").respond_with_data(CSV + b"01003;12\r\n", content_type="text/csv")
     spec = spec_for(httpserver, "/src.csv", redirect_hosts=("localhost",))
@@ -677,8 +706,9 @@ def test_a_redirect_loop_is_a_clear_error_at_once(httpserver, tmp_path):
 
 def test_too_many_redirects_is_a_clear_error(httpserver, tmp_path):
     for i in range(10):
-        httpserver.expect_request(f"/r{i}.csv").respond_with_data("", status=307,
-                                                                  headers={"Location": f"/r{i + 1}.csv"})
+        httpserver.expect_request(f"/r{i}.csv").respond_with_data(
+            "", status=307, headers={"Location": f"/r{i + 1}.csv"}
+        )
 
     with pytest.raises(DownloadError, match="more than 5 redirects"):
         fetch(spec_for(httpserver, "/r0.csv"), tmp_path / "f.csv")
@@ -687,6 +717,7 @@ def test_too_many_redirects_is_a_clear_error(httpserver, tmp_path):
 
 
 # 13. Retry budget ----------------------------------------------------------------------------------------------
+
 
 def test_the_retry_budget_bounds_a_persistent_503(httpserver, tmp_path, monkeypatch):
     monkeypatch.setenv("ABS_RETRY_BUDGET", "1")
@@ -737,6 +768,7 @@ def test_the_budget_must_be_a_number(monkeypatch):
 
 # 14. Offline ---------------------------------------------------------------------------------------------------
 
+
 def dead_port() -> int:
     """A loopback port nothing listens on (bound then closed)."""
     import socket
@@ -757,8 +789,9 @@ def test_a_dead_port_fails_at_once_without_retrying(tmp_path):
         fetch(spec, dest)  # the default session: 10 attempts and a 300 s budget, not used here
     assert time.monotonic() - start < 2
 
-    assert str(info.value) == (f"cannot reach 127.0.0.1:{port} (connection refused): "
-                               "offline? use --mirror URL or ABS_MIRROR")
+    assert str(info.value) == (
+        f"cannot reach 127.0.0.1:{port} (connection refused): offline? use --mirror URL or ABS_MIRROR"
+    )
     assert dest.read_bytes() == PREVIOUS and dest.stat().st_mtime_ns == mtime
     assert leftovers(tmp_path) == []
 
@@ -767,20 +800,23 @@ def test_preflight_names_the_unreachable_host_within_seconds():
     start = time.monotonic()
     with pytest.raises(download.HostUnreachable) as info:
         download.preflight(["https://abs-diag-test.invalid/fr/x.csv", "https://abs-diag-test.invalid/y.csv"])
-    assert str(info.value) == ("cannot reach abs-diag-test.invalid (DNS: name not resolved): "
-                               "offline? use --mirror URL or ABS_MIRROR")
+    assert str(info.value) == (
+        "cannot reach abs-diag-test.invalid (DNS: name not resolved): offline? use --mirror URL or ABS_MIRROR"
+    )
 
     port = dead_port()
     with pytest.raises(download.HostUnreachable) as info:
         download.preflight(["https://www.insee.fr/fr/x.csv"], mirror=f"http://127.0.0.1:{port}")
-    assert str(info.value) == (f"cannot reach the mirror 127.0.0.1:{port} (connection refused): "
-                               "is it running (abs-diag mirror)?")
+    assert str(info.value) == (
+        f"cannot reach the mirror 127.0.0.1:{port} (connection refused): is it running (abs-diag mirror)?"
+    )
     assert time.monotonic() - start < 5
 
 
 def test_preflight_of_a_live_mirror_asks_nothing(httpserver):
-    download.preflight(["https://www.insee.fr/a.csv", "https://data.caf.fr/b"],
-                       mirror=f"http://127.0.0.1:{httpserver.port}")
+    download.preflight(
+        ["https://www.insee.fr/a.csv", "https://data.caf.fr/b"], mirror=f"http://127.0.0.1:{httpserver.port}"
+    )
     assert httpserver.log == []  # a TCP connection, no request
 
 
@@ -826,7 +862,7 @@ def test_a_process_whose_main_thread_ends_does_not_sit_out_a_retry_wait(httpserv
         from sources.catalogue import FileSpec
         from sources.download import fetch
         pool = ThreadPoolExecutor(1)
-        pool.submit(fetch, FileSpec(url="{httpserver.url_for('/exit.csv')}", format="csv"),
+        pool.submit(fetch, FileSpec(url="{httpserver.url_for("/exit.csv")}", format="csv"),
                     __import__("pathlib").Path(r"{tmp_path}") / "f.csv", budget=300)
         time.sleep(1)  # the worker is waiting to retry
         raise SystemExit(3)
@@ -843,10 +879,10 @@ def test_a_304_from_a_host_that_got_no_validators_is_not_unchanged(httpserver, t
     # the source redirects a conditional request to an allowed host; that host answers 304 to a request that
     # carried no validator (they are never sent to another host): nothing says the file is unchanged
     elsewhere = f"http://localhost:{httpserver.port}/cdn304.csv"
-    httpserver.expect_ordered_request("/src304.csv").respond_with_data(CSV, content_type="text/csv",
-                                                                       headers={"ETag": ETAG})
-    httpserver.expect_ordered_request("/src304.csv").respond_with_data("", status=302,
-                                                                       headers={"Location": elsewhere})
+    httpserver.expect_ordered_request("/src304.csv").respond_with_data(
+        CSV, content_type="text/csv", headers={"ETag": ETAG}
+    )
+    httpserver.expect_ordered_request("/src304.csv").respond_with_data("", status=302, headers={"Location": elsewhere})
     httpserver.expect_ordered_request("/cdn304.csv").respond_with_data("", status=304)
     spec = spec_for(httpserver, "/src304.csv", redirect_hosts=("localhost",))
     dest = tmp_path / "f.csv"

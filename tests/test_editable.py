@@ -41,7 +41,7 @@ def test_the_document_has_the_report_sections_tables_and_charts(site):
     # one level-1 heading per numbered section of the HTML report, in its order
     assert headings(document, "Heading 1") == [f"{n}. {title}" for n, _, title in record.sections]
     page = (out / record.file).read_text(encoding="utf-8")
-    main = page[page.index("<main>"):page.index("</main>")]
+    main = page[page.index("<main>") : page.index("</main>")]
     # every table of the sections is a Word table, every chart a picture
     assert len(document.tables) == main.count("<table")
     # (the maps' shared commune shapes are an invisible SVG: inside each map's picture, not one of their own)
@@ -64,13 +64,21 @@ def test_a_theme_table_keeps_its_rows_and_french_figures(site):
 
 
 def test_without_a_renderer_the_document_says_where_the_charts_are(tmp_path):
-    body = ('<h3>Constats</h3><p>Une phrase.</p><figure class="chart-box" id="graphique-x">'
-            '<figcaption>Titre du graphique</figcaption><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
-            '<rect width="5" height="5"/></svg></figure>'
-            '<table><thead><tr><th>Lieu</th><th>Valeur</th></tr></thead>'
-            '<tbody><tr><td colspan="2">Communes</td></tr><tr><td>Benet</td><td>11,0 %</td></tr></tbody></table>')
-    cover = Cover(title="Diagnostic", kind="EPCI", generated="23 novembre 2026", version="0.1", demo=False,
-                  html_name="diagnostic-x.html")
+    body = (
+        '<h3>Constats</h3><p>Une phrase.</p><figure class="chart-box" id="graphique-x">'
+        '<figcaption>Titre du graphique</figcaption><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+        '<rect width="5" height="5"/></svg></figure>'
+        "<table><thead><tr><th>Lieu</th><th>Valeur</th></tr></thead>"
+        '<tbody><tr><td colspan="2">Communes</td></tr><tr><td>Benet</td><td>11,0 %</td></tr></tbody></table>'
+    )
+    cover = Cover(
+        title="Diagnostic",
+        kind="EPCI",
+        generated="23 novembre 2026",
+        version="0.1",
+        demo=False,
+        html_name="diagnostic-x.html",
+    )
     path = write_docx(tmp_path / "d.docx", cover, [BuiltSection("s", "Section", 1, body)], render=None)
     document = Document(str(path))
     texts = [p.text for p in document.paragraphs]
@@ -78,8 +86,11 @@ def test_without_a_renderer_the_document_says_where_the_charts_are(tmp_path):
     assert headings(document, "Heading 1") == ["1. Section"] and headings(document, "Heading 2") == ["Constats"]
     (table,) = document.tables
     # the group row spans both columns (merged: one cell seen twice)
-    assert [[c.text for c in r.cells] for r in table.rows] == [["Lieu", "Valeur"], ["Communes", "Communes"],
-                                                              ["Benet", "11,0 %"]]
+    assert [[c.text for c in r.cells] for r in table.rows] == [
+        ["Lieu", "Valeur"],
+        ["Communes", "Communes"],
+        ["Benet", "11,0 %"],
+    ]
     assert len(document.inline_shapes) == 0
     assert list(tmp_path.iterdir()) == [path]  # written atomically: no temporary file left
 
@@ -96,12 +107,26 @@ def long_table() -> pl.DataFrame:
         ("FRANCE", "FR", "France", "taux_pauvrete", 14.5, None, None, 2021),
         ("FRANCE", "FR", "France", "population", 68_000_000.0, None, None, 2022),
     ]
-    frame = pl.DataFrame(rows, orient="row", schema={
-        "level": pl.String, "code": pl.String, "name": pl.String, "indicator": pl.String, "value": pl.Float64,
-        "status": pl.String, "flag": pl.String, "year": pl.Int32})
-    return frame.with_columns(comparison_year=pl.lit(2016, pl.Int32),
-                              source=pl.when(pl.col("indicator") == "population")
-                              .then(pl.lit("Insee, recensement 2022")).otherwise(pl.lit("Insee, Filosofi 2021")))
+    frame = pl.DataFrame(
+        rows,
+        orient="row",
+        schema={
+            "level": pl.String,
+            "code": pl.String,
+            "name": pl.String,
+            "indicator": pl.String,
+            "value": pl.Float64,
+            "status": pl.String,
+            "flag": pl.String,
+            "year": pl.Int32,
+        },
+    )
+    return frame.with_columns(
+        comparison_year=pl.lit(2016, pl.Int32),
+        source=pl.when(pl.col("indicator") == "population")
+        .then(pl.lit("Insee, recensement 2022"))
+        .otherwise(pl.lit("Insee, Filosofi 2021")),
+    )
 
 
 def test_the_wide_workbook_read_back(tmp_path):
@@ -114,8 +139,12 @@ def test_the_wide_workbook_read_back(tmp_path):
     assert header == ["niveau", "code", "nom", "Taux de pauvreté (seuil à 60 %) (%, 2021)"]
     rows = [[c.value for c in r] for r in income.iter_rows(min_row=2)]
     # communes (ordered by name: "=" sorts before letters), then the EPCI, then France; the secret cell is empty
-    assert rows == [["commune", "85133", "=Maillezais", None], ["commune", "85020", "Benet", 11.0],
-                    ["EPCI", "200029940", "CC Vendée Sèvre Autise", 11.0], ["France", "FR", "France", 14.5]]
+    assert rows == [
+        ["commune", "85133", "=Maillezais", None],
+        ["commune", "85020", "Benet", 11.0],
+        ["EPCI", "200029940", "CC Vendée Sèvre Autise", 11.0],
+        ["France", "FR", "France", 14.5],
+    ]
     assert income["D2"].comment.text == "secret statistique"
     assert income["C2"].data_type == "s"  # a name starting with = is text, not a formula
     assert income["D3"].fill.fgColor.rgb == "FFFDF0D2"  # Benet's vigilance tint
@@ -132,11 +161,14 @@ def test_a_map_picture_holds_the_commune_shapes_it_draws():
 
     rendered = []
     writer = _Writer(Document(), lambda svg: rendered.append(svg) or svg_to_png(svg), "rapport.html")
-    shapes = ('<svg xmlns="http://www.w3.org/2000/svg" class="map-shapes" width="0" height="0" aria-hidden="true">'
-              '<defs><path id="m-44043" d="M0 0h5v5z"/></defs></svg>')
-    chart = ('<figure class="map-box"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" class="map">'
-             '<title>Carte</title><use href="#m-44043" fill="#2171b5"/></svg></figure>')
+    shapes = (
+        '<svg xmlns="http://www.w3.org/2000/svg" class="map-shapes" width="0" height="0" aria-hidden="true">'
+        '<defs><path id="m-44043" d="M0 0h5v5z"/></defs></svg>'
+    )
+    chart = (
+        '<figure class="map-box"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" class="map">'
+        '<title>Carte</title><use href="#m-44043" fill="#2171b5"/></svg></figure>'
+    )
     writer.body(shapes + chart, "cartes")
     # one picture, the map, with the path its <use> points to; the invisible SVG is no picture
     assert len(rendered) == 1 and '<path id="m-44043"' in rendered[0] and "<use" in rendered[0]
-

@@ -17,49 +17,83 @@ from transforms.pipeline import Selection, diagnostic_table
 from transforms.registry import get, indicators
 
 CLISSON_EPCI, CHOLET_EPCI = "200067346", "200071678"
-MEMBERSHIP = pl.DataFrame({
-    "code": ["44043", "44064", "44142", "44184", "49099"],
-    "name": ["Clisson", "Gorges", "Remouillé", "Saint-Julien-de-Concelles", "Cholet"],
-    "dep": ["44", "44", "44", "44", "49"],
-    "reg": ["52"] * 5,
-    "epci": [CLISSON_EPCI, CLISSON_EPCI, CLISSON_EPCI, CHOLET_EPCI, CHOLET_EPCI],  # 44184 moved for the test
-})
+MEMBERSHIP = pl.DataFrame(
+    {
+        "code": ["44043", "44064", "44142", "44184", "49099"],
+        "name": ["Clisson", "Gorges", "Remouillé", "Saint-Julien-de-Concelles", "Cholet"],
+        "dep": ["44", "44", "44", "44", "49"],
+        "reg": ["52"] * 5,
+        "epci": [CLISSON_EPCI, CLISSON_EPCI, CLISSON_EPCI, CHOLET_EPCI, CHOLET_EPCI],  # 44184 moved for the test
+    }
+)
 # code: (population, children 0-2, children 3-5)
-CENSUS = {"44043": (7000, 100, 110), "44064": (5000, 80, 90), "44142": (2000, 30, 35), "44184": (6000, 90, 95),
-          "49099": (54000, 500, 520)}
+CENSUS = {
+    "44043": (7000, 100, 110),
+    "44064": (5000, 80, 90),
+    "44142": (2000, 30, 35),
+    "44184": (6000, 90, 95),
+    "49099": (54000, 500, 520),
+}
 # code: D502 (EAJE), D503 (LAEP), D504 (RPE) in BPE 2024 (no D509: micro-crèches are not in this release)
 BPE = {"44043": (2, 1, 1), "44064": (0, 0, 0), "44142": (0, 0, 0), "44184": (1, 0, 1), "49099": (10, 1, 2)}
 # code: births 2022, 2023, 2024
-BIRTHS = {"44043": (30, 32, 31), "44064": (20, 21, 19), "44142": (5, 4, 6), "44184": (25, 24, 26),
-          "49099": (600, 590, 610)}
+BIRTHS = {
+    "44043": (30, 32, 31),
+    "44064": (20, 21, 19),
+    "44142": (5, 4, 6),
+    "44184": (25, 24, 26),
+    "49099": (600, 590, 610),
+}
 
 
 def _staged(source: str, vintage: str, rows: list[tuple]) -> pl.DataFrame:
-    frame = pl.DataFrame(rows, schema={"level": pl.String, "code": pl.String, "year": pl.Int32,
-                                       "variable": pl.String, "value": pl.Float64}, orient="row")
-    return frame.with_columns(source=pl.lit(source), vintage=pl.lit(vintage), month=pl.lit(None, pl.Int8),
-                              status=pl.lit(None, pl.String), geo_change=pl.lit(None, pl.String)).select(
-        [pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()])
+    frame = pl.DataFrame(
+        rows,
+        schema={"level": pl.String, "code": pl.String, "year": pl.Int32, "variable": pl.String, "value": pl.Float64},
+        orient="row",
+    )
+    return frame.with_columns(
+        source=pl.lit(source),
+        vintage=pl.lit(vintage),
+        month=pl.lit(None, pl.Int8),
+        status=pl.lit(None, pl.String),
+        geo_change=pl.lit(None, pl.String),
+    ).select([pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()])
 
 
 @pytest.fixture(scope="module")
 def inputs() -> Inputs:
-    census = [("COM", c, 2022, v, x) for c, (pop, a, b) in CENSUS.items()
-              for v, x in (("P_POP", pop), ("P_POP0002", a), ("P_POP0305", b))]
+    census = [
+        ("COM", c, 2022, v, x)
+        for c, (pop, a, b) in CENSUS.items()
+        for v, x in (("P_POP", pop), ("P_POP0002", a), ("P_POP0305", b))
+    ]
     bpe = [("COM", c, 2024, t, x) for c, counts in BPE.items() for t, x in zip(("D502", "D503", "D504"), counts)]
     births = [("COM", c, y, "NAIS", x) for c, counts in BIRTHS.items() for y, x in zip((2022, 2023, 2024), counts)]
     # CAF coverage: Cholet (above 10,000 inhabitants) has its own rate, the Clisson EPCI's communes take the EPCI's
     coverage_com = [("COM", "49099", 2023, "txcouv", 48.0)]
     coverage_epci = [("EPCI", CLISSON_EPCI, 2023, "txcouv", 55.5), ("EPCI", CHOLET_EPCI, 2023, "txcouv", 47.0)]
-    staged = {"rp_population": _staged("rp_population", "2022", census), "bpe": _staged("bpe", "courant", bpe),
-              "births": _staged("births", "2024", births),
-              "caf_coverage_com": _staged("caf_coverage_com", "2024", coverage_com),
-              "caf_coverage_epci": _staged("caf_coverage_epci", "2024", coverage_epci)}
-    vintages = {"rp_population": "2022", "bpe": "courant", "births": "2024", "caf_coverage_com": "2024",
-                "caf_coverage_epci": "2024"}
-    return Inputs(staged=staged, vintages=vintages, membership=MEMBERSHIP,
-                  epci_names={CLISSON_EPCI: "CA Clisson Sèvre et Maine Agglo", CHOLET_EPCI: "CA du Choletais"},
-                  dep_names={"44": "Loire-Atlantique", "49": "Maine-et-Loire"})
+    staged = {
+        "rp_population": _staged("rp_population", "2022", census),
+        "bpe": _staged("bpe", "courant", bpe),
+        "births": _staged("births", "2024", births),
+        "caf_coverage_com": _staged("caf_coverage_com", "2024", coverage_com),
+        "caf_coverage_epci": _staged("caf_coverage_epci", "2024", coverage_epci),
+    }
+    vintages = {
+        "rp_population": "2022",
+        "bpe": "courant",
+        "births": "2024",
+        "caf_coverage_com": "2024",
+        "caf_coverage_epci": "2024",
+    }
+    return Inputs(
+        staged=staged,
+        vintages=vintages,
+        membership=MEMBERSHIP,
+        epci_names={CLISSON_EPCI: "CA Clisson Sèvre et Maine Agglo", CHOLET_EPCI: "CA du Choletais"},
+        dep_names={"44": "Loire-Atlantique", "49": "Maine-et-Loire"},
+    )
 
 
 def _values(result: pl.DataFrame, indicator: str) -> dict[tuple[str, str], tuple[float | None, str | None]]:
@@ -122,17 +156,31 @@ def _row(observatory: dict, name: str) -> list[str]:
 
 def test_the_observatory_sets_children_and_births_against_supply_commune_by_commune(observatory):
     assert observatory["years"] == [2022, 2023, 2024]
-    assert [r["name"] for r in observatory["rows"]][:4] == ["Clisson", "Gorges", "Remouillé",
-                                                            "CA Clisson Sèvre et Maine Agglo"]
+    assert [r["name"] for r in observatory["rows"]][:4] == [
+        "Clisson",
+        "Gorges",
+        "Remouillé",
+        "CA Clisson Sèvre et Maine Agglo",
+    ]
     # children, births 2022-2024, coverage (the EPCI's: mark e), places (not published for a commune: np),
     # EAJE, micro-crèches (not in BPE 2024: nd), RPE, LAEP, EAJE per 100 children (2 / 100 x 100 = 2,0)
-    assert _row(observatory, "Clisson") == ["100", "30", "32", "31", "55,5[e]", "[np]", "2", "[nd]", "1", "1",
-                                            "2,0"]
+    assert _row(observatory, "Clisson") == ["100", "30", "32", "31", "55,5[e]", "[np]", "2", "[nd]", "1", "1", "2,0"]
     # the EPCI: 100 + 80 + 30 = 210 children, births 30 + 20 + 5 = 55, 32 + 21 + 4 = 57, 31 + 19 + 6 = 56,
     # its own coverage 55,5, no places figure (an absent CAF figure is "not published": np), EAJE 2, RPE 1,
     # LAEP 1, 200 / 210 = 0,95 -> 1,0
-    assert _row(observatory, "CA Clisson Sèvre et Maine Agglo") == ["210", "55", "57", "56", "55,5", "[np]", "2",
-                                                                     "[nd]", "1", "1", "1,0"]
+    assert _row(observatory, "CA Clisson Sèvre et Maine Agglo") == [
+        "210",
+        "55",
+        "57",
+        "56",
+        "55,5",
+        "[np]",
+        "2",
+        "[nd]",
+        "1",
+        "1",
+        "1,0",
+    ]
 
 
 def test_the_observatory_says_where_the_figure_is_the_epcis_and_where_to_look(observatory):
@@ -140,7 +188,10 @@ def test_the_observatory_says_where_the_figure_is_the_epcis_and_where_to_look(ob
     # no EAJE and at least 10 births over 2022-2024: Gorges (20 + 21 + 19 = 60), Remouillé (5 + 4 + 6 = 15);
     # Clisson has 2 EAJE
     look = observatory["look_at"]
-    assert [(r["name"], r["births"], r["children"]) for r in look] == [("Gorges", "60", "80"), ("Remouillé", "15", "30")]
+    assert [(r["name"], r["births"], r["children"]) for r in look] == [
+        ("Gorges", "60", "80"),
+        ("Remouillé", "15", "30"),
+    ]
     assert all(r["coverage_is_epci"] and r["micro_unknown"] for r in look)
     # 55 births in 2022, 56 in 2024: +1.8 %, under the 2 % said "stables"
     assert observatory["trend"] == "Naissances domiciliées sur le territoire : 55 en 2022, 56 en 2024, stables."

@@ -147,8 +147,9 @@ def test_deaths_file(demo_files, geo):
 
 
 def test_births_measure_must_be_lvb(tmp_path, geo):
-    message = _raises(tmp_path, geo, lambda t: t.replace('"LVB"', '"DTH"'), "EC_MEASURE",
-                      "the measure must be LVB (catalogue params)")
+    message = _raises(
+        tmp_path, geo, lambda t: t.replace('"LVB"', '"DTH"'), "EC_MEASURE", "the measure must be LVB (catalogue params)"
+    )
     assert "the file holds DTH" in message
 
 
@@ -216,8 +217,13 @@ def test_marseille_pseudo_code_and_second_france_code(tmp_path, geo):
 
 
 def test_missing_column(tmp_path, geo):
-    _raises(tmp_path, geo, lambda t: t.replace('"TIME_PERIOD"', '"PERIOD"', 1), "TIME_PERIOD",
-            "required column missing from the file")
+    _raises(
+        tmp_path,
+        geo,
+        lambda t: t.replace('"TIME_PERIOD"', '"PERIOD"', 1),
+        "TIME_PERIOD",
+        "required column missing from the file",
+    )
 
 
 def test_duplicated_geo_and_year(tmp_path, geo):
@@ -228,16 +234,24 @@ def test_duplicated_geo_and_year(tmp_path, geo):
 CLISSON_2020 = '"44043";"COM";"A";"2020"'  # Clisson's 2020 births, 63.0 in the demo file
 
 
-@pytest.mark.parametrize("old, new, column, rule, shown", [
-    (f"{CLISSON_2020};63.0", f"{CLISSON_2020};-63.0", "OBS_VALUE", "count within [0, +inf]", "-63.0"),
-    (CLISSON_2020, '"44999";"COM";"A";"2020"', "GEO", "code known to the COG of the file's geography", "44999"),
-    (f"{CLISSON_2020};63.0", f"{CLISSON_2020};n/a", "OBS_VALUE", "a number or a known marker", "44043"),
-    (f"{CLISSON_2020};63.0", f"{CLISSON_2020};63.5", "OBS_VALUE", "a whole number of events", "63.5"),
-    ('"200067346";"EPCI";"A";"2020"', '"20006734";"EPCI";"A";"2020"', "GEO", "code matches its level's pattern",
-     "20006734"),
-    (CLISSON_2020, '"44043";"COM";"A";"2020-Q1"', "TIME_PERIOD", "a year (YYYY)", "2020-Q1"),
-    ('"F";"LVB";"A";"44043"', '"F";"LVB";"M";"44043"', "FREQ", "annual frequency (A)", "44043"),
-])
+@pytest.mark.parametrize(
+    "old, new, column, rule, shown",
+    [
+        (f"{CLISSON_2020};63.0", f"{CLISSON_2020};-63.0", "OBS_VALUE", "count within [0, +inf]", "-63.0"),
+        (CLISSON_2020, '"44999";"COM";"A";"2020"', "GEO", "code known to the COG of the file's geography", "44999"),
+        (f"{CLISSON_2020};63.0", f"{CLISSON_2020};n/a", "OBS_VALUE", "a number or a known marker", "44043"),
+        (f"{CLISSON_2020};63.0", f"{CLISSON_2020};63.5", "OBS_VALUE", "a whole number of events", "63.5"),
+        (
+            '"200067346";"EPCI";"A";"2020"',
+            '"20006734";"EPCI";"A";"2020"',
+            "GEO",
+            "code matches its level's pattern",
+            "20006734",
+        ),
+        (CLISSON_2020, '"44043";"COM";"A";"2020-Q1"', "TIME_PERIOD", "a year (YYYY)", "2020-Q1"),
+        ('"F";"LVB";"A";"44043"', '"F";"LVB";"M";"44043"', "FREQ", "annual frequency (A)", "44043"),
+    ],
+)
 def test_a_bad_cell_is_refused(tmp_path, geo, old, new, column, rule, shown):
     message = _raises(tmp_path, geo, lambda t: t.replace(old, new, 1), column, rule)
     assert shown in message  # the failing row is shown

@@ -33,32 +33,41 @@ WHEN = datetime(2026, 7, 1, tzinfo=UTC)
 
 def test_a_csv_file_with_targets_directions_and_communes(tmp_path):
     path = tmp_path / "ctg.csv"
-    path.write_text("indicateur;cible;sens;communes\ntaux_couverture_global;65,5;hausse;\n"
-                    "foyers_rsa;;baisse;44001 44002\nnaissances;;;\n", encoding="utf-8-sig")
+    path.write_text(
+        "indicateur;cible;sens;communes\ntaux_couverture_global;65,5;hausse;\n"
+        "foyers_rsa;;baisse;44001 44002\nnaissances;;;\n",
+        encoding="utf-8-sig",
+    )
     assert read_evaluation(path) == (
         EvaluationItem(indicator="taux_couverture_global", target=65.5, direction="hausse"),
         EvaluationItem(indicator="foyers_rsa", direction="baisse", communes=("44001", "44002")),
-        EvaluationItem(indicator="naissances"))
+        EvaluationItem(indicator="naissances"),
+    )
 
 
 def test_a_yaml_file(tmp_path):
     path = tmp_path / "ctg.yaml"
-    path.write_text("- indicateur: foyers_rsa\n  cible: 3\n  sens: decrease\n  communes: ['49099']\n",
-                    encoding="utf-8")
-    assert read_evaluation(path) == (EvaluationItem(indicator="foyers_rsa", target=3.0, direction="baisse",
-                                                    communes=("49099",)),)
+    path.write_text("- indicateur: foyers_rsa\n  cible: 3\n  sens: decrease\n  communes: ['49099']\n", encoding="utf-8")
+    assert read_evaluation(path) == (
+        EvaluationItem(indicator="foyers_rsa", target=3.0, direction="baisse", communes=("49099",)),
+    )
 
 
-@pytest.mark.parametrize("content, message", [
-    ("indicateur;cible\ntaux_couvertur;\n", ("line 2: unknown indicator 'taux_couvertur'; close ids: "
-                                             "taux_couverture_eaje, taux_couverture_global")),
-    ("indicateur;cible\nfoyers_rsa;beaucoup\n", "line 2: target 'beaucoup' is not a number"),
-    ("indicateur;sens\nfoyers_rsa;mieux\n", "line 2: direction 'mieux' is hausse or baisse"),
-    ("indicateur;objectif\nfoyers_rsa;3\n", "line 2: unknown column 'objectif'"),
-    ("indicateur\ncroissance_annuelle\n", "croissance_annuelle is an evolution between two censuses"),
-    ("indicateur;communes\nfoyers_rsa;4400\n", "line 2:"),
-    ("indicateur\n", "no indicator listed"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            "indicateur;cible\ntaux_couvertur;\n",
+            ("line 2: unknown indicator 'taux_couvertur'; close ids: taux_couverture_eaje, taux_couverture_global"),
+        ),
+        ("indicateur;cible\nfoyers_rsa;beaucoup\n", "line 2: target 'beaucoup' is not a number"),
+        ("indicateur;sens\nfoyers_rsa;mieux\n", "line 2: direction 'mieux' is hausse or baisse"),
+        ("indicateur;objectif\nfoyers_rsa;3\n", "line 2: unknown column 'objectif'"),
+        ("indicateur\ncroissance_annuelle\n", "croissance_annuelle is an evolution between two censuses"),
+        ("indicateur;communes\nfoyers_rsa;4400\n", "line 2:"),
+        ("indicateur\n", "no indicator listed"),
+    ],
+)
 def test_a_bad_file_is_refused_with_the_file_the_line_and_the_rule(tmp_path, content, message):
     path = tmp_path / "ctg.csv"
     path.write_text(content, encoding="utf-8")
@@ -72,8 +81,20 @@ def test_the_command_refuses_a_bad_file_before_anything_runs(tmp_path):
 
     path = tmp_path / "ctg.csv"
     path.write_text("indicateur\nfoyers_rs\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["report", "--epci", DEMO_EPCI, "--evaluation", str(path),
-                                      "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--epci",
+            DEMO_EPCI,
+            "--evaluation",
+            str(path),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 2
     assert "unknown indicator 'foyers_rs'; close ids: foyers_rsa" in result.output
     assert not (tmp_path / "out").exists()
@@ -95,9 +116,11 @@ def world_view_and_series():
 
 def test_evaluation_with_a_user_file_says_the_trend_in_words(world_view_and_series):
     view, series = world_view_and_series
-    items = (EvaluationItem(indicator="foyers_rsa", target=5.0),  # higher is a need: a fall is hoped for
-             EvaluationItem(indicator="places_accueil_jeune_enfant", direction="hausse"),
-             EvaluationItem(indicator="foyers_rsa", communes=(ALPHA, BRAVO)))
+    items = (
+        EvaluationItem(indicator="foyers_rsa", target=5.0),  # higher is a need: a fall is hoped for
+        EvaluationItem(indicator="places_accueil_jeune_enfant", direction="hausse"),
+        EvaluationItem(indicator="foyers_rsa", communes=(ALPHA, BRAVO)),
+    )
     context = EV.build(view, series, 2023, items)
     assert context["years"] == [2023, 2024] and context["user_file"] is True
     rsa, places, alpha, bravo = context["rows"]
@@ -151,8 +174,12 @@ def test_trend_table_and_charts_of_the_world(world_view_and_series):
     # = 4,471 %, 2023 twice the numerator 8,942 %: -4,471 pt -> "↘ −4,5 pt"
     assert rsa["baseline"] == "9,1" and rsa["latest_year"] == 2024
     assert rsa["refs"][0][1]["text"] == "↘\u202f\u22124,5\u202fpt"
-    assert [c["id"] for c in revenus["charts"]] == ["tendance-foyers_rsa", "tendance-foyers_prime_activite",
-                                                    "tendance-foyers_aide_logement", "tendance-foyers_rsa-communes"]
+    assert [c["id"] for c in revenus["charts"]] == [
+        "tendance-foyers_rsa",
+        "tendance-foyers_prime_activite",
+        "tendance-foyers_aide_logement",
+        "tendance-foyers_rsa-communes",
+    ]
     assert "Cnaf, allocataires décembre 2023 à 2024 ; Insee, recensement 2022" == revenus["sources"]
 
 
@@ -161,12 +188,17 @@ def test_trend_table_and_charts_of_the_world(world_view_and_series):
 
 @pytest.mark.parametrize("baseline", [None, 2022])
 def test_the_demo_epci_report_shows_trends_since_the_baseline(demo_store, tmp_path, baseline):
-    site = build_site(demo_store, [Selection(epci=DEMO_EPCI)], tmp_path, demo=True, generated_at=WHEN,
-                      baseline=baseline)
+    site = build_site(
+        demo_store, [Selection(epci=DEMO_EPCI)], tmp_path, demo=True, generated_at=WHEN, baseline=baseline
+    )
     page = site.reports[0].read_text(encoding="utf-8")
     since = 2020 if baseline is None else 2022  # the default: the oldest year every yearly source holds
-    for chart in ("tendance-naissances", "tendance-taux_couverture_global", "tendance-foyers_rsa",
-                  "tendance-places_accueil_jeune_enfant"):
+    for chart in (
+        "tendance-naissances",
+        "tendance-taux_couverture_global",
+        "tendance-foyers_rsa",
+        "tendance-places_accueil_jeune_enfant",
+    ):
         assert f'id="{chart}"' in page
     assert f"référence {since}" in page and f"Évolution depuis {since}" in page
     assert f"Évaluation annuelle depuis {since}" in page
@@ -175,12 +207,15 @@ def test_the_demo_epci_report_shows_trends_since_the_baseline(demo_store, tmp_pa
 
 
 def test_the_demo_report_with_a_user_file(demo_store, tmp_path):
-    items = (EvaluationItem(indicator="taux_couverture_global", target=65.0, direction="hausse"),
-             EvaluationItem(indicator="foyers_rsa", communes=("85020",)))
-    site = build_site(demo_store, [Selection(epci=DEMO_EPCI)], tmp_path, demo=True, generated_at=WHEN,
-                      baseline=2021, evaluation=items)
+    items = (
+        EvaluationItem(indicator="taux_couverture_global", target=65.0, direction="hausse"),
+        EvaluationItem(indicator="foyers_rsa", communes=("85020",)),
+    )
+    site = build_site(
+        demo_store, [Selection(epci=DEMO_EPCI)], tmp_path, demo=True, generated_at=WHEN, baseline=2021, evaluation=items
+    )
     page = site.reports[0].read_text(encoding="utf-8")
-    section = page[page.index('id="evaluation"'):page.index('id="observatoire-petite-enfance"')]
+    section = page[page.index('id="evaluation"') : page.index('id="observatoire-petite-enfance"')]
     assert "tels que listés dans le fichier" in section and section.count('<tr><th scope="row">') == 2
     assert "Benet" in section and "objectif non atteint" in section
 
@@ -188,12 +223,17 @@ def test_the_demo_report_with_a_user_file(demo_store, tmp_path):
 def test_the_diagnostic_flow_takes_a_baseline_and_an_evaluation():
     from flows.diagnostic import diagnostic
 
-    params = diagnostic.validate_parameters({
-        "territory": {"epci": DEMO_EPCI}, "baseline": 2022,
-        "evaluation": [{"indicator": "foyers_rsa", "target": 3.2, "direction": "baisse", "communes": ["85020"]}]})
+    params = diagnostic.validate_parameters(
+        {
+            "territory": {"epci": DEMO_EPCI},
+            "baseline": 2022,
+            "evaluation": [{"indicator": "foyers_rsa", "target": 3.2, "direction": "baisse", "communes": ["85020"]}],
+        }
+    )
     assert params["baseline"] == 2022
-    assert params["evaluation"] == [EvaluationItem(indicator="foyers_rsa", target=3.2, direction="baisse",
-                                                   communes=("85020",))]
+    assert params["evaluation"] == [
+        EvaluationItem(indicator="foyers_rsa", target=3.2, direction="baisse", communes=("85020",))
+    ]
     schema = diagnostic.parameters.model_dump()["properties"]
     assert {"baseline", "evaluation"} <= set(schema)
 

@@ -19,14 +19,29 @@ from pathlib import Path
 
 import pytest
 from cli_support import Run
+from faults import (
+    always,
+    cut_body,
+    empty_body,
+    faulty_mirror,
+    garbage,
+    gzip_bomb,
+    html_page,
+    leftovers,
+    member_file,
+    publication_state,
+    redirect_to,
+    slow,
+    status_then_ok,
+    store_state,
+    upstream_path,
+    zip_bomb,
+    zip_slip,
+)
 from flow_support import mirror_copy, run
 
 from flows.refresh import refresh
 from sources import download
-from faults import (
-    always, cut_body, empty_body, faulty_mirror, garbage, gzip_bomb, html_page, leftovers, member_file,
-    publication_state, redirect_to, slow, status_then_ok, store_state, upstream_path, zip_bomb, zip_slip,
-)
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -50,8 +65,14 @@ class World:
     mirror: object  # FaultyMirror
 
     def refresh(self, *sources: str, **params):
-        return run(refresh, sources=list(sources) or None, mirror=self.mirror.url, data_dir=str(self.data),
-                   publish_dir=str(self.pub), **params)
+        return run(
+            refresh,
+            sources=list(sources) or None,
+            mirror=self.mirror.url,
+            data_dir=str(self.data),
+            publish_dir=str(self.pub),
+            **params,
+        )
 
 
 @pytest.fixture
@@ -80,10 +101,16 @@ def assert_failed_and_untouched(world: World, state, key: str, *fragments: str, 
 
 
 def _difference(before: dict, after: dict) -> list[str]:
-    files = [f"{k}: {before['files'].get(k, 'absent')} -> {after['files'].get(k, 'absent')}"
-             for k in sorted(set(before["files"]) | set(after["files"])) if before["files"].get(k) != after["files"].get(k)]
-    entries = [f"manifest {k}" for k in sorted(set(before["manifest"].get("entries", {})) | set(after["manifest"].get("entries", {})))
-               if before["manifest"].get("entries", {}).get(k) != after["manifest"].get("entries", {}).get(k)]
+    files = [
+        f"{k}: {before['files'].get(k, 'absent')} -> {after['files'].get(k, 'absent')}"
+        for k in sorted(set(before["files"]) | set(after["files"]))
+        if before["files"].get(k) != after["files"].get(k)
+    ]
+    entries = [
+        f"manifest {k}"
+        for k in sorted(set(before["manifest"].get("entries", {})) | set(after["manifest"].get("entries", {})))
+        if before["manifest"].get("entries", {}).get(k) != after["manifest"].get("entries", {}).get(k)
+    ]
     return files + entries
 
 
@@ -98,7 +125,8 @@ TRANSIENT = {
     "503 twice then OK": status_then_ok(503, 2),
     "429 Retry-After in seconds": status_then_ok(429, 1, {"Retry-After": "1"}),
     "429 Retry-After as an HTTP date": status_then_ok(
-        429, 1, {"Retry-After": email.utils.formatdate(time.time() + 1, usegmt=True)}),
+        429, 1, {"Retry-After": email.utils.formatdate(time.time() + 1, usegmt=True)}
+    ),
 }
 
 
@@ -146,6 +174,7 @@ def test_a_read_timeout_is_refused(world, monkeypatch):
 
 # -- faults of the content: the file is refused with the column, the rule and sample rows ------------------------
 
+
 def _edit(path: Path, change) -> None:
     raw = path.read_bytes()
     bom = raw.startswith(b"\xef\xbb\xbf")
@@ -169,6 +198,7 @@ def _rename(column: str, new: str, sep: str = ";"):
         header = lines[0].split(sep)
         lines[0] = sep.join(new if h.strip('"') == column else h for h in header)
         return lines
+
     return change
 
 
@@ -176,36 +206,70 @@ CENSUS = ("rp_population", "2022", "rp_population/2022")
 CAF = ("caf_benefits", "2024", "caf_benefits/2024")
 
 CONTENT = {
-    "renamed column": (CENSUS, _rename("P22_POP", "P22_POPULATION"),
-                       ["column 'P22_POP'", "required column missing from the file"]),
+    "renamed column": (
+        CENSUS,
+        _rename("P22_POP", "P22_POPULATION"),
+        ["column 'P22_POP'", "required column missing from the file"],
+    ),
     # one rule broken, not also every part "above" a negative whole
-    "negative count": (CENSUS, lambda lines: _cell(lines, 1, "P22_POP", "-5"),
-                       ["(1 rule(s) broken)", "column 'P22_POP'", "count within [0, +inf]", "= -5.0"]),
-    "duplicated row": (CENSUS, lambda lines: lines[:2] + [lines[1]] + lines[2:],
-                       # one file row holds the 2022, 2016 and 2011 figures: three repeated keys
-                       ["column 'CODGEO'", "duplicated row (3 row(s))", "COM 01001 2022"]),
-    "unknown commune": (CENSUS, lambda lines: _cell(lines, 1, "CODGEO", "99999"),
-                        ["column 'CODGEO'", "code known to the COG of the file's geography (3 row(s))",
-                         "COM 99999 2022"]),
+    "negative count": (
+        CENSUS,
+        lambda lines: _cell(lines, 1, "P22_POP", "-5"),
+        ["(1 rule(s) broken)", "column 'P22_POP'", "count within [0, +inf]", "= -5.0"],
+    ),
+    "duplicated row": (
+        CENSUS,
+        lambda lines: lines[:2] + [lines[1]] + lines[2:],
+        # one file row holds the 2022, 2016 and 2011 figures: three repeated keys
+        ["column 'CODGEO'", "duplicated row (3 row(s))", "COM 01001 2022"],
+    ),
+    "unknown commune": (
+        CENSUS,
+        lambda lines: _cell(lines, 1, "CODGEO", "99999"),
+        ["column 'CODGEO'", "code known to the COG of the file's geography (3 row(s))", "COM 99999 2022"],
+    ),
     "wrong separator": (CENSUS, lambda lines: [line.replace(";", ",") for line in lines], ["separator"]),
     # damaged data that used to pass (issue 9): only the size of the file, or an impossible value, gives it away
-    "first half of the rows": (CAF, lambda lines: lines[: len(lines) // 2],
-                               ["(rows)", "at most 10% fewer rows than the previous staging",
-                                "abs-diag refresh --accept-drop caf_benefits"]),
-    "header only": (CAF, lambda lines: lines[:1] + [""], ["the file holds rows of its level (COM)",
-                                                        "an empty or header-only file"]),
-    "half the census communes": (CENSUS, lambda lines: lines[:1] + lines[1::2],
-                                 ["column 'CODGEO'", "at least 95% of the communes of COG 2025 present"]),
-    "NaN count": (CENSUS, lambda lines: _cell(lines, 1, "P22_POP", "NaN"),
-                  ["column 'P22_POP'", "a finite number (not NaN nor infinite)"]),
-    "infinite count": (CAF, lambda lines: _cell(lines, 1, "indfoy_rsa", "inf"),
-                       ["column 'indfoy_rsa'", "a finite number (not NaN nor infinite)"]),
-    "absurd count": (CENSUS, lambda lines: _cell(lines, 1, "P22_POP", "1e300"),
-                     ["column 'P22_POP'", "at level COM at most", "(plausible for France)"]),
-    "part above its whole": (CENSUS, lambda lines: _cell(lines, 1, "P22_POP0014", "99999"),
-                             ["column 'P22_POP0014'", "P22_POP"]),
-    "CAF negative count": (CAF, lambda lines: _cell(lines, 1, "indfoy_rsa", "-10"),
-                           ["column 'indfoy_rsa'", "count within [0, +inf]"]),
+    "first half of the rows": (
+        CAF,
+        lambda lines: lines[: len(lines) // 2],
+        ["(rows)", "at most 10% fewer rows than the previous staging", "abs-diag refresh --accept-drop caf_benefits"],
+    ),
+    "header only": (
+        CAF,
+        lambda lines: lines[:1] + [""],
+        ["the file holds rows of its level (COM)", "an empty or header-only file"],
+    ),
+    "half the census communes": (
+        CENSUS,
+        lambda lines: lines[:1] + lines[1::2],
+        ["column 'CODGEO'", "at least 95% of the communes of COG 2025 present"],
+    ),
+    "NaN count": (
+        CENSUS,
+        lambda lines: _cell(lines, 1, "P22_POP", "NaN"),
+        ["column 'P22_POP'", "a finite number (not NaN nor infinite)"],
+    ),
+    "infinite count": (
+        CAF,
+        lambda lines: _cell(lines, 1, "indfoy_rsa", "inf"),
+        ["column 'indfoy_rsa'", "a finite number (not NaN nor infinite)"],
+    ),
+    "absurd count": (
+        CENSUS,
+        lambda lines: _cell(lines, 1, "P22_POP", "1e300"),
+        ["column 'P22_POP'", "at level COM at most", "(plausible for France)"],
+    ),
+    "part above its whole": (
+        CENSUS,
+        lambda lines: _cell(lines, 1, "P22_POP0014", "99999"),
+        ["column 'P22_POP0014'", "P22_POP"],
+    ),
+    "CAF negative count": (
+        CAF,
+        lambda lines: _cell(lines, 1, "indfoy_rsa", "-10"),
+        ["column 'indfoy_rsa'", "count within [0, +inf]"],
+    ),
 }
 
 
@@ -220,7 +284,9 @@ def test_a_damaged_file_is_refused_naming_the_column_and_the_rule(world, entry, 
 
 def test_a_latin1_file_of_a_source_without_fallback_is_refused(world):
     path = member_file(world.root, "caf_benefits", "2024")
-    path.write_bytes(path.read_bytes().decode("utf-8-sig").replace("é", "é").encode("utf-8") + "Sèvre;".encode("latin-1"))
+    path.write_bytes(
+        path.read_bytes().decode("utf-8-sig").replace("é", "é").encode("utf-8") + "Sèvre;".encode("latin-1")
+    )
     before = snapshot(world)
     state = world.refresh("caf_benefits")
     assert_failed_and_untouched(world, state, "caf_benefits/2024", "not valid UTF-8", before=before)
@@ -236,6 +302,7 @@ def test_a_latin1_census_file_is_read_with_its_declared_fallback(world):
 
 
 # -- resources and boundaries -------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def small_limits(monkeypatch):
@@ -258,8 +325,9 @@ def test_a_persistent_503_gives_up_within_the_retry_budget_and_says_how_long_it_
     started = time.monotonic()
     state = world.refresh("births")
     assert time.monotonic() - started < 30
-    assert_failed_and_untouched(world, state, "births/2024", "HTTP 503", "gave up after", "attempt(s)",
-                                "retry budget of 2 s", before=before)
+    assert_failed_and_untouched(
+        world, state, "births/2024", "HTTP 503", "gave up after", "attempt(s)", "retry budget of 2 s", before=before
+    )
 
 
 def test_a_gzip_bomb_is_refused_and_not_left_on_disk(world, small_limits):
@@ -273,8 +341,9 @@ def test_a_gzip_bomb_is_refused_and_not_left_on_disk(world, small_limits):
 
 @pytest.mark.parametrize("declared_ok", [True, False], ids=["declared size", "lying size"])
 def test_a_zip_bomb_is_refused(world, small_limits, declared_ok):
-    world.mirror.faults[upstream_path("rp_population", "2022")] = zip_bomb("base-cc-evol-struct-pop-2022.CSV",
-                                                                           declared_ok)
+    world.mirror.faults[upstream_path("rp_population", "2022")] = zip_bomb(
+        "base-cc-evol-struct-pop-2022.CSV", declared_ok
+    )
     before = snapshot(world)
     state = world.refresh("rp_population")
     error = assert_failed_and_untouched(world, state, "rp_population/2022", before=before)
@@ -315,12 +384,14 @@ def test_offline_the_refresh_says_so_within_seconds(world):
 
 # -- hostile archives ---------------------------------------------------------------------------------------------
 
+
 def test_an_archive_with_zip_slip_member_names_is_refused(world):
     world.mirror.faults[upstream_path("rp_population", "2022")] = zip_slip("base-cc-evol-struct-pop-2022.CSV")
     before = snapshot(world)
     state = world.refresh("rp_population")
-    assert_failed_and_untouched(world, state, "rp_population/2022", "zip slip", "'../../../../tmp/abs-diag-zip-slip.txt'",
-                                before=before)
+    assert_failed_and_untouched(
+        world, state, "rp_population/2022", "zip slip", "'../../../../tmp/abs-diag-zip-slip.txt'", before=before
+    )
     assert not Path("/tmp/abs-diag-zip-slip.txt").exists() and not Path("/etc/abs-diag-zip-slip.txt").exists()
 
 
@@ -366,9 +437,13 @@ def test_a_store_refreshed_from_the_demo_mirror_publishes_figures_marked_synthet
 
 # -- kills: the real command in a subprocess, SIGKILL at a chosen moment, then the next run ----------------------
 
+
 def _command(world: World, prefect_home: Path, cwd: Path) -> Run:
-    return Run(["refresh", "--force", "--mirror", world.mirror.url, "--data-dir", str(world.data),
-                "--out", str(world.pub)], prefect_home, cwd)
+    return Run(
+        ["refresh", "--force", "--mirror", world.mirror.url, "--data-dir", str(world.data), "--out", str(world.pub)],
+        prefect_home,
+        cwd,
+    )
 
 
 def test_a_refresh_killed_while_staging_changes_nothing_and_the_next_run_cleans_up(world, prefect_home, tmp_path):
@@ -386,7 +461,8 @@ def test_a_refresh_killed_while_staging_changes_nothing_and_the_next_run_cleans_
 
 
 def test_a_refresh_killed_while_publishing_keeps_latest_and_the_next_run_sets_the_draft_aside(
-        world, prefect_home, tmp_path):
+    world, prefect_home, tmp_path
+):
     pub = world.pub / "indicateurs"
     latest = pub.resolve() / os.readlink(pub / "latest")
     before = publication_state(world.pub)
@@ -404,6 +480,7 @@ def test_a_refresh_killed_while_publishing_keeps_latest_and_the_next_run_sets_th
 
 # -- two refreshes ------------------------------------------------------------------------------------------------
 
+
 def test_two_refreshes_in_a_row_download_and_publish_nothing_new(world):
     before = publication_state(world.pub)
     for _ in range(2):
@@ -411,4 +488,3 @@ def test_two_refreshes_in_a_row_download_and_publish_nothing_new(world):
         assert state.is_completed(), state.message
         assert {r.status for r in state.result()["report"].results} == {"unchanged"}
     assert publication_state(world.pub) == before and leftovers(world.data, world.pub) == []
-

@@ -66,6 +66,7 @@ def _files(tmp_path: Path, demo_files, **edit) -> dict[str, Path]:
 
 # -- values and markers ----------------------------------------------------------------------------------------
 
+
 def test_header_year_suffix_and_names():
     assert year_suffix(["CODGEO", "NBMENFISC21", "MED21", "TP6021"]) == "21"
     assert base_name("TP60AGE121", "21") == "TP60AGE1" and base_name("TP6021", "21") == "TP60"
@@ -92,7 +93,8 @@ def test_partially_secret_rows(staged):
     c = cells(staged.frame, "COM", "85133")
     assert c["NBMENFISC"] == (412.0, None) and c["MED"] == (22720.0, None)
     assert {k: v for k, v in c.items() if k not in ("NBMENFISC", "NBPERSMENFISC", "MED")} == {
-        k: (None, SECRET) for k in c if k not in ("NBMENFISC", "NBPERSMENFISC", "MED")}
+        k: (None, SECRET) for k in c if k not in ("NBMENFISC", "NBPERSMENFISC", "MED")
+    }
     # 49192;1364;3151;23840;53,0;s;…;76,2;… -> shares published, poverty rate secret
     c = cells(staged.frame, "COM", "49192")
     assert c["PIMP"] == (53.0, None) and c["PACT"] == (76.2, None)
@@ -118,7 +120,8 @@ def test_nd_rows_are_not_available_and_their_parent_is_split(staged):
     assert c["MED"] == (None, NON_RECALCULABLE) and c["TP60"] == (None, NON_RECALCULABLE)
     assert set(rows["geo_change"].to_list()) == {SPLIT}
     assert [ch for ch in staged.geo_changes if ch.kind == SPLIT] == [
-        GeoChange(2024, "85084", ("85084", "85165", "85212"), SPLIT)]
+        GeoChange(2024, "85084", ("85084", "85165", "85212"), SPLIT)
+    ]
     assert staged.frame.filter(pl.col("geo_change") == SPLIT)["code"].unique().to_list() == ["85084"]
 
 
@@ -173,6 +176,7 @@ def test_level_file_outside_its_zip(tmp_path):
 
 
 # -- France and EPCI ---------------------------------------------------------------------------------------------
+
 
 def test_no_france_member_gives_not_available_france(tmp_path, demo_files, geo):
     staged = stage(ENTRY, _files(tmp_path, demo_files, cc_filosofi_2021_FE__csv=None), geo)
@@ -257,6 +261,7 @@ def test_no_epci_pseudo_code_is_dropped_with_a_note(tmp_path, demo_files, geo):
 
 # -- bad inputs ----------------------------------------------------------------------------------------------------
 
+
 def _refused(tmp_path, demo_files, geo, member: str, text: str) -> str:
     with pytest.raises(SourceValidationError) as err:
         stage(ENTRY, _files(tmp_path, demo_files, **{member.replace(".", "__"): text}), geo)
@@ -295,13 +300,16 @@ def test_a_duplicated_code_is_refused(tmp_path, demo_files, geo):
 
 
 # One cell of a row changed (column index in the file's header: 1 NBMENFISC21, 3 MED21, 5 TP6021).
-@pytest.mark.parametrize("member, code, column, value, expected", [
-    (COM, "44043", 1, "-3095", ["'NBMENFISC21'", "count within [0, +inf]"]),
-    (COM, "44043", 0, "44999", ["'CODGEO'", "code known to the COG", "44999"]),
-    (COM, "44043", 3, "n.d.", ["'MED21'", "a number or a known marker"]),
-    (EPCI, "200071678", 0, "20007167", ["'CODGEO'", "code matches its level's pattern"]),
-    (COM, "44043", 5, "109,0", ["'TP6021'", "rate within [0, 100]"]),
-])
+@pytest.mark.parametrize(
+    "member, code, column, value, expected",
+    [
+        (COM, "44043", 1, "-3095", ["'NBMENFISC21'", "count within [0, +inf]"]),
+        (COM, "44043", 0, "44999", ["'CODGEO'", "code known to the COG", "44999"]),
+        (COM, "44043", 3, "n.d.", ["'MED21'", "a number or a known marker"]),
+        (EPCI, "200071678", 0, "20007167", ["'CODGEO'", "code matches its level's pattern"]),
+        (COM, "44043", 5, "109,0", ["'TP6021'", "rate within [0, 100]"]),
+    ],
+)
 def test_a_bad_cell_is_refused(tmp_path, demo_files, geo, member, code, column, value, expected):
     message = _refused(tmp_path, demo_files, geo, member, _edit_row(_member(member), code, column, value))
     for fragment in expected:

@@ -20,15 +20,19 @@ from sources.filosofi import stage
 from sources.values import NOT_AVAILABLE
 
 ENTRY = catalogue.get("filosofi", "2021")
-HEADER = ("CODGEO;NBMENFISC21;NBPERSMENFISC21;MED21;PIMP21;TP6021;TP60AGE121;TP60AGE221;TP60AGE321;TP60AGE421;"
-          "TP60AGE521;TP60AGE621;TP60TOL121;TP60TOL221;PACT21;PTSA21;PCHO21;PBEN21;PPEN21;PPAT21;PPSOC21;PPFAM21;"
-          "PPMINI21;PPLOGT21;PIMPOT21;D121;D921;RD21")
+HEADER = (
+    "CODGEO;NBMENFISC21;NBPERSMENFISC21;MED21;PIMP21;TP6021;TP60AGE121;TP60AGE221;TP60AGE321;TP60AGE421;"
+    "TP60AGE521;TP60AGE621;TP60TOL121;TP60TOL221;PACT21;PTSA21;PCHO21;PBEN21;PPEN21;PPAT21;PPSOC21;PPFAM21;"
+    "PPMINI21;PPLOGT21;PIMPOT21;D121;D921;RD21"
+)
 
 
 def _row(code: str, households: int, persons: int, median: int, poverty: str) -> str:
     # a published row: counts, median, PIMP, the poverty rate, the age and tenure rates secret, shares, deciles
-    return (f"{code};{households};{persons};{median};52,0;{poverty};s;s;s;s;s;s;s;s;"
-            "72,0;64,0;2,5;5,0;30,0;9,0;4,0;1,4;1,4;1,2;-16,0;13000;40000;3,1")
+    return (
+        f"{code};{households};{persons};{median};52,0;{poverty};s;s;s;s;s;s;s;s;"
+        "72,0;64,0;2,5;5,0;30,0;9,0;4,0;1,4;1,4;1,2;-16,0;13000;40000;3,1"
+    )
 
 
 MEMBERS = {
@@ -72,11 +76,14 @@ def _france(frame: pl.DataFrame) -> dict[str, tuple[float | None, str | None]]:
     return {r["variable"]: (r["value"], r["status"]) for r in rows.iter_rows(named=True)}
 
 
-@pytest.mark.parametrize(("member", "code", "median", "poverty"), [
-    ("cc_filosofi_2021_FE.csv", "FE", 23820, 14.5),  # "FE;29214560;64381930;23820;52,0;14,5;..."
-    ("cc_filosofi_2021_FRANCE.csv", "FR", 23160, 14.9),  # "FR;...;23160;52,0;14,9;..."
-    ("cc_filosofi_2021_METRO.csv", "METRO", 23990, 14.1),  # the 2016 edition's name: "METRO;...;23990;52,0;14,1"
-])
+@pytest.mark.parametrize(
+    ("member", "code", "median", "poverty"),
+    [
+        ("cc_filosofi_2021_FE.csv", "FE", 23820, 14.5),  # "FE;29214560;64381930;23820;52,0;14,5;..."
+        ("cc_filosofi_2021_FRANCE.csv", "FR", 23160, 14.9),  # "FR;...;23160;52,0;14,9;..."
+        ("cc_filosofi_2021_METRO.csv", "METRO", 23990, 14.1),  # the 2016 edition's name: "METRO;...;23990;52,0;14,1"
+    ],
+)
 def test_each_candidate_name_gives_france(server, tmp_path, member, code, median, poverty):
     poverty_text = str(poverty).replace(".", ",")
     staged = _staged(server, tmp_path, {member: _row(code, 29214560, 64381930, median, poverty_text)})
@@ -90,8 +97,14 @@ def test_each_candidate_name_gives_france(server, tmp_path, member, code, median
 
 
 def test_france_entiere_wins_over_metropolitan_france(server, tmp_path):
-    staged = _staged(server, tmp_path, {"cc_filosofi_2021_METRO.csv": _row("METRO", 28000000, 61000000, 23990, "14,1"),
-                                        "cc_filosofi_2021_FE.csv": _row("FE", 29214560, 64381930, 23820, "14,5")})
+    staged = _staged(
+        server,
+        tmp_path,
+        {
+            "cc_filosofi_2021_METRO.csv": _row("METRO", 28000000, 61000000, 23990, "14,1"),
+            "cc_filosofi_2021_FE.csv": _row("FE", 29214560, 64381930, 23820, "14,5"),
+        },
+    )
     assert _france(staged.frame)["MED"] == (23820.0, None)
     assert any("also present, not used: cc_filosofi_2021_METRO.csv" in n for n in staged.notes)
 

@@ -14,10 +14,16 @@ from storage.publication import Publication
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-DEMO_EPCIS = {"200029940": "CC Vendée Sèvre Autise", "200046977": "Métropole de Lyon",
-              "200054781": "Métropole du Grand Paris", "200067346": "CA Clisson Sèvre et Maine Agglo",
-              "200069193": "CC de la Dombes", "200071678": "CA du Choletais", "242010056": "CA du Pays Ajaccien",
-              "248500589": "CC du Pays de Saint-Fulgent - Les Essarts"}
+DEMO_EPCIS = {
+    "200029940": "CC Vendée Sèvre Autise",
+    "200046977": "Métropole de Lyon",
+    "200054781": "Métropole du Grand Paris",
+    "200067346": "CA Clisson Sèvre et Maine Agglo",
+    "200069193": "CC de la Dombes",
+    "200071678": "CA du Choletais",
+    "242010056": "CA du Pays Ajaccien",
+    "248500589": "CC du Pays de Saint-Fulgent - Les Essarts",
+}
 
 
 def invoke(*args: str):
@@ -49,8 +55,9 @@ def test_refresh_fails_loudly_when_the_mirror_is_empty(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     with serve(empty) as mirror:
-        result = invoke("refresh", "--mirror", mirror.url, "--data-dir", str(tmp_path / "d"),
-                        "--out", str(tmp_path / "pub"))
+        result = invoke(
+            "refresh", "--mirror", mirror.url, "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "pub")
+        )
     assert result.exit_code == 1
     assert "HTTP 404" in result.output and "nothing published" in result.output
     assert Publication(tmp_path / "pub", "indicateurs").latest is None
@@ -64,22 +71,33 @@ def test_refresh_with_a_mirror_that_is_not_running_says_so_in_one_line_within_se
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     started = time.monotonic()
-    result = invoke("refresh", "--mirror", f"http://127.0.0.1:{port}", "--data-dir", str(tmp_path / "d"),
-                    "--out", str(tmp_path / "pub"))
+    result = invoke(
+        "refresh",
+        "--mirror",
+        f"http://127.0.0.1:{port}",
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--out",
+        str(tmp_path / "pub"),
+    )
     assert time.monotonic() - started < 5
     assert result.exit_code == 1
-    assert result.output == (f"error: cannot reach the mirror 127.0.0.1:{port} (connection refused): is it running "
-                             "(abs-diag mirror)?\n")
+    assert result.output == (
+        f"error: cannot reach the mirror 127.0.0.1:{port} (connection refused): is it running (abs-diag mirror)?\n"
+    )
     assert not (tmp_path / "d").exists()  # nothing started, nothing written
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--epci", "20006734"], "an EPCI is named by its SIREN, 9 digits (200067346), not '20006734'"),
-    (["--epci", "200067347"], "200067347 is not a valid SIREN: its check digit is wrong"),
-    (["--communes", "44043,4406"], "a commune code has 5 characters (44043, 2A004), not '4406'"),
-    (["--communes", "44043,44064"], "a custom territory (communes) needs a name"),
-    ([], "give exactly one of epci, commune or communes (none given)"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epci", "20006734"], "an EPCI is named by its SIREN, 9 digits (200067346), not '20006734'"),
+        (["--epci", "200067347"], "200067347 is not a valid SIREN: its check digit is wrong"),
+        (["--communes", "44043,4406"], "a commune code has 5 characters (44043, 2A004), not '4406'"),
+        (["--communes", "44043,44064"], "a custom territory (communes) needs a name"),
+        ([], "give exactly one of epci, commune or communes (none given)"),
+    ],
+)
 def test_report_refuses_a_malformed_territory_before_anything_runs(tmp_path, args, message):
     result = invoke("report", *args, "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "pub"))
     assert result.exit_code == 2
@@ -94,16 +112,19 @@ def test_national_dask_without_the_dask_extra_says_how_to_install_it(tmp_path, m
     assert result.output == "error: the Dask runner needs the optional `dask` extra: pip install 'abs-diag[dask]'\n"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["national", "--workers", "0"], "--workers: Input should be greater than or equal to 1"),
-    (["national", "--dask", "--workers", "0"], "--workers: Input should be greater than or equal to 1"),
-    (["national", "--batch-size", "0"], "--batch-size is 1 to 1000 territories per task, not 0"),
-    (["national", "--epci", "20006734"], "an EPCI is named by its SIREN, 9 digits (200067346), not '20006734'"),
-    (["national", "--departement", "4"], "a département code is 01 to 95, 2A, 2B or 971 to 976, not '4'"),
-    (["national", "--departement", "44", "--no-departements"], "--departement and --no-departements exclude"),
-    (["refresh", "--source", "foo"], "unknown source(s): foo (known: cog_communes, "),
-    (["report", "--epci", "200067346", "--refresh", "sometimes"], "--refresh is missing, always or never"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["national", "--workers", "0"], "--workers: Input should be greater than or equal to 1"),
+        (["national", "--dask", "--workers", "0"], "--workers: Input should be greater than or equal to 1"),
+        (["national", "--batch-size", "0"], "--batch-size is 1 to 1000 territories per task, not 0"),
+        (["national", "--epci", "20006734"], "an EPCI is named by its SIREN, 9 digits (200067346), not '20006734'"),
+        (["national", "--departement", "4"], "a département code is 01 to 95, 2A, 2B or 971 to 976, not '4'"),
+        (["national", "--departement", "44", "--no-departements"], "--departement and --no-departements exclude"),
+        (["refresh", "--source", "foo"], "unknown source(s): foo (known: cog_communes, "),
+        (["report", "--epci", "200067346", "--refresh", "sometimes"], "--refresh is missing, always or never"),
+    ],
+)
 def test_a_wrong_option_exits_2_with_one_line_before_anything_runs(tmp_path, args, message):
     result = invoke(*args, "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "pub"))
     assert result.exit_code == 2, result.output
@@ -111,12 +132,15 @@ def test_a_wrong_option_exits_2_with_one_line_before_anything_runs(tmp_path, arg
     assert not (tmp_path / "d").exists() and not (tmp_path / "pub").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["report", "--commune", "99999"], "commune not in the target geography: 99999"),
-    (["report", "--communes", "44043,99998", "--name", "Vignoble"], "commune not in the target geography: 99998"),
-    (["national", "--epci", "200000172"], "EPCI not in the target geography: 200000172"),  # valid check digit
-    (["national", "--departement", "13"], "département not in the target geography: 13"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["report", "--commune", "99999"], "commune not in the target geography: 99999"),
+        (["report", "--communes", "44043,99998", "--name", "Vignoble"], "commune not in the target geography: 99998"),
+        (["national", "--epci", "200000172"], "EPCI not in the target geography: 200000172"),  # valid check digit
+        (["national", "--departement", "13"], "département not in the target geography: 13"),
+    ],
+)
 def test_a_code_missing_from_the_store_geography_exits_2_before_anything_runs(demo_store, tmp_path, args, message):
     result = invoke(*args, "--data-dir", str(demo_store.root), "--out", str(tmp_path / "pub"))
     assert result.exit_code == 2, result.output
@@ -125,12 +149,25 @@ def test_a_code_missing_from_the_store_geography_exits_2_before_anything_runs(de
 
 
 def test_report_publishes_a_custom_territory(demo_store, tmp_path):
-    result = invoke("report", "--communes", "44043,44064,44071", "--name", "Vignoble nantais", "--refresh", "never",
-                    "--data-dir", str(demo_store.root), "--out", str(tmp_path))
+    result = invoke(
+        "report",
+        "--communes",
+        "44043,44064,44071",
+        "--name",
+        "Vignoble nantais",
+        "--refresh",
+        "never",
+        "--data-dir",
+        str(demo_store.root),
+        "--out",
+        str(tmp_path),
+    )
     assert result.exit_code == 0, result.output
     digest = hashlib.sha256(b"44043,44064,44071").hexdigest()[:8]
-    report = (Publication(tmp_path, f"territoires/groupe-vignoble-nantais-{digest}").latest
-              / "diagnostic-vignoble-nantais.html")
+    report = (
+        Publication(tmp_path, f"territoires/groupe-vignoble-nantais-{digest}").latest
+        / "diagnostic-vignoble-nantais.html"
+    )
     assert result.output.strip() == str(report)
     assert "Vignoble nantais" in report.read_text(encoding="utf-8")
 
@@ -186,20 +223,33 @@ def test_report_refresh_never_on_an_empty_store_says_what_is_missing_at_once(tmp
     from sources import catalogue
 
     store = tmp_path / "empty-store"
-    result = invoke("report", "--epci", "200067346", "--refresh", "never", "--data-dir", str(store),
-                    "--out", str(tmp_path / "pub"))
+    result = invoke(
+        "report", "--epci", "200067346", "--refresh", "never", "--data-dir", str(store), "--out", str(tmp_path / "pub")
+    )
     assert result.exit_code == 2, result.output
     every = catalogue.sources()
-    assert result.output == (f"error: --refresh never, but {len(every)} source(s) were never staged in the store "
-                             f"{store} ({', '.join(every)}): run `abs-diag refresh --data-dir {store}` first, "
-                             "or leave out --refresh never\n")
+    assert result.output == (
+        f"error: --refresh never, but {len(every)} source(s) were never staged in the store "
+        f"{store} ({', '.join(every)}): run `abs-diag refresh --data-dir {store}` first, "
+        "or leave out --refresh never\n"
+    )
     assert not (tmp_path / "pub").exists()
 
 
 def test_a_full_disk_while_writing_the_report_names_the_draft_and_keeps_the_last_report(
-        demo_store, tmp_path, monkeypatch):
-    args = ("report", "--epci", "200029940", "--refresh", "never", "--data-dir", str(demo_store.root),
-            "--out", str(tmp_path))
+    demo_store, tmp_path, monkeypatch
+):
+    args = (
+        "report",
+        "--epci",
+        "200029940",
+        "--refresh",
+        "never",
+        "--data-dir",
+        str(demo_store.root),
+        "--out",
+        str(tmp_path),
+    )
     assert invoke(*args).exit_code == 0
     pub = Publication(tmp_path, "territoires/epci-200029940")
     kept = pub.latest
@@ -213,6 +263,8 @@ def test_a_full_disk_while_writing_the_report_names_the_draft_and_keeps_the_last
     assert result.exit_code == 1
     [failed] = [p for p in pub.dir.iterdir() if p.name.startswith("_failed-")]
     draft = pub.dir / failed.name.replace("_failed-", "_draft-")
-    assert (f"publication territoires/epci-200029940: draft failed on {draft}: [Errno 28] No space left on device "
-            "(the previous publication is kept)") in result.output
+    assert (
+        f"publication territoires/epci-200029940: draft failed on {draft}: [Errno 28] No space left on device "
+        "(the previous publication is kept)"
+    ) in result.output
     assert pub.latest == kept and pub.versions() == [kept.name]

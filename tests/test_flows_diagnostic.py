@@ -21,8 +21,14 @@ CLISSON = "200067346"  # CA Clisson Sèvre et Maine Agglo
 
 
 def test_the_report_of_an_epci_is_published_with_a_link_artifact(demo_store, tmp_path):
-    state = run(diagnostic, Territory(epci=CLISSON), data_dir=str(demo_store.root), publish_dir=str(tmp_path),
-                refresh="never", demo=True)
+    state = run(
+        diagnostic,
+        Territory(epci=CLISSON),
+        data_dir=str(demo_store.root),
+        publish_dir=str(tmp_path),
+        refresh="never",
+        demo=True,
+    )
     assert state.is_completed(), state.message
     report = tmp_path / "territoires" / f"epci-{CLISSON}" / "latest" / f"diagnostic-epci-{CLISSON}.html"
     assert str(report.resolve()) == state.result()  # the run returns the versioned path `latest` points to
@@ -66,35 +72,51 @@ def test_a_group_never_shares_a_publication_with_an_epci_a_commune_or_another_gr
     clisson = Territory(communes=["44043", "44064"], name=f"EPCI {CLISSON}")
     assert clisson.publication_name() == f"territoires/groupe-epci-{CLISSON}-{_digest('44043,44064')}"
     assert Territory(epci=CLISSON).publication_name() == f"territoires/epci-{CLISSON}"
-    assert Territory(communes=["44043"], name="commune 44043").publication_name() == \
-        f"territoires/groupe-commune-44043-{_digest('44043')}"
+    assert (
+        Territory(communes=["44043"], name="commune 44043").publication_name()
+        == f"territoires/groupe-commune-44043-{_digest('44043')}"
+    )
     # two groups with one name, and names with no Latin letter, are told apart by their communes
     same_name = {Territory(communes=codes, name="Vignoble").publication_name() for codes in ("44043", "44064")}
-    assert same_name == {f"territoires/groupe-vignoble-{_digest('44043')}",
-                         f"territoires/groupe-vignoble-{_digest('44064')}"}
+    assert same_name == {
+        f"territoires/groupe-vignoble-{_digest('44043')}",
+        f"territoires/groupe-vignoble-{_digest('44064')}",
+    }
     greek = Territory(communes=["44043"], name="Αθήνα").publication_name()
     cyrillic = Territory(communes=["44064"], name="Москва").publication_name()
-    assert (greek, cyrillic) == (f"territoires/groupe-territoire-{_digest('44043')}",
-                                 f"territoires/groupe-territoire-{_digest('44064')}")
+    assert (greek, cyrillic) == (
+        f"territoires/groupe-territoire-{_digest('44043')}",
+        f"territoires/groupe-territoire-{_digest('44064')}",
+    )
     # the same communes in another order, or repeated, are the same group
-    assert Territory(communes=["44064", "44043", "44064"], name="Vignoble").publication_name() == \
-        f"territoires/groupe-vignoble-{_digest('44043,44064')}"
+    assert (
+        Territory(communes=["44064", "44043", "44064"], name="Vignoble").publication_name()
+        == f"territoires/groupe-vignoble-{_digest('44043,44064')}"
+    )
 
 
 def test_a_code_missing_from_the_geography_fails_before_a_publication_is_begun(demo_store, tmp_path):
-    state = run(diagnostic, Territory(commune="99999"), data_dir=str(demo_store.root), publish_dir=str(tmp_path),
-                refresh="never")
+    state = run(
+        diagnostic,
+        Territory(commune="99999"),
+        data_dir=str(demo_store.root),
+        publish_dir=str(tmp_path),
+        refresh="never",
+    )
     assert state.is_failed() and "commune not in the target geography: 99999" in state.message
     assert not (tmp_path / "territoires").exists()  # no draft, no `_failed-` folder
 
 
-@pytest.mark.parametrize("territory, message", [
-    ({"epci": "20006734"}, "an EPCI is named by its SIREN, 9 digits (200067346), not '20006734'"),
-    ({"epci": "200067347"}, "200067347 is not a valid SIREN: its check digit is wrong"),
-    ({"commune": "4404"}, "a commune code has 5 characters (44043, 2A004), not '4404'"),
-    ({"communes": ["44043"]}, "a custom territory (communes) needs a name"),
-    ({"epci": CLISSON, "commune": "44043"}, "give exactly one of epci, commune or communes (epci, commune given)"),
-])
+@pytest.mark.parametrize(
+    "territory, message",
+    [
+        ({"epci": "20006734"}, "an EPCI is named by its SIREN, 9 digits (200067346), not '20006734'"),
+        ({"epci": "200067347"}, "200067347 is not a valid SIREN: its check digit is wrong"),
+        ({"commune": "4404"}, "a commune code has 5 characters (44043, 2A004), not '4404'"),
+        ({"communes": ["44043"]}, "a custom territory (communes) needs a name"),
+        ({"epci": CLISSON, "commune": "44043"}, "give exactly one of epci, commune or communes (epci, commune given)"),
+    ],
+)
 def test_a_malformed_territory_is_refused_before_anything_runs(tmp_path, territory, message):
     state = run(diagnostic, territory=territory, data_dir=str(tmp_path / "data"), publish_dir=str(tmp_path / "pub"))
     assert state.is_failed()
@@ -126,8 +148,13 @@ def test_a_failed_run_leaves_the_previous_publication_and_says_why(demo_store, t
 
 
 def test_an_empty_store_is_refreshed_first_when_sources_are_missing(tmp_path, demo_mirror):
-    state = run(diagnostic, Territory(epci=CLISSON), data_dir=str(tmp_path / "data"),
-                publish_dir=str(tmp_path / "pub"), mirror=demo_mirror.url)  # refresh="missing" by default
+    state = run(
+        diagnostic,
+        Territory(epci=CLISSON),
+        data_dir=str(tmp_path / "data"),
+        publish_dir=str(tmp_path / "pub"),
+        mirror=demo_mirror.url,
+    )  # refresh="missing" by default
     assert state.is_completed(), state.message
     assert Store(tmp_path / "data").staged_path("rp_population", "2022").exists()
     assert Publication(tmp_path / "pub", f"territoires/epci-{CLISSON}").latest is not None

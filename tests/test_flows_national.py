@@ -14,8 +14,8 @@ import transforms.pipeline
 from flows.national import national
 from flows.parameters import TaskRunnerSpec
 from sources.national import StoreChanged, check_state, state_of
-from storage.publication import Publication
 from storage.files import write_json_atomic
+from storage.publication import Publication
 from storage.store import Store
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -27,16 +27,27 @@ DEPS = {"44": "Loire-Atlantique", "85": "Vendée"}
 
 def test_three_epcis_and_two_departements_on_a_local_dask_cluster_of_two_workers(demo_store, tmp_path):
     runner = TaskRunnerSpec(kind="dask", n_workers=2, processes=False)
-    state = run(national, runner=runner, epcis=EPCIS, departements=list(DEPS), batch_size=2,
-                data_dir=str(demo_store.root), publish_dir=str(tmp_path), refresh="never", demo=True)
+    state = run(
+        national,
+        runner=runner,
+        epcis=EPCIS,
+        departements=list(DEPS),
+        batch_size=2,
+        data_dir=str(demo_store.root),
+        publish_dir=str(tmp_path),
+        refresh="never",
+        demo=True,
+    )
     assert state.is_completed(), state.message
 
     folder = Publication(tmp_path, "national-partiel").latest  # some EPCI and départements: a partial run
     assert Publication(tmp_path, "national").latest is None
     assert state.result() == str(folder / "index.html")
     reports = sorted(p.name for p in folder.glob("diagnostic-*.html"))
-    assert reports == sorted([f"diagnostic-epci-{e}.html" for e in EPCIS]
-                             + ["diagnostic-departement-44.html", "diagnostic-departement-85.html"])
+    assert reports == sorted(
+        [f"diagnostic-epci-{e}.html" for e in EPCIS]
+        + ["diagnostic-departement-44.html", "diagnostic-departement-85.html"]
+    )
     index = (folder / "index.html").read_text(encoding="utf-8")
     for name in NAMES + list(DEPS.values()):
         assert name in index  # the index written after every batch lists all five reports
@@ -53,12 +64,19 @@ def test_three_epcis_and_two_departements_on_a_local_dask_cluster_of_two_workers
     assert "- thread " not in summary  # no batch ran outside the cluster
 
 
-def test_a_failed_batch_publishes_nothing_and_the_previous_national_publication_stays(demo_store, tmp_path,
-                                                                                        monkeypatch):
+def test_a_failed_batch_publishes_nothing_and_the_previous_national_publication_stays(
+    demo_store, tmp_path, monkeypatch
+):
     data = tmp_path / "data"
     shutil.copytree(demo_store.root, data)
-    params = dict(epcis=EPCIS[:3], departements=[], batch_size=1, data_dir=str(data),
-                  publish_dir=str(tmp_path / "pub"), refresh="never")
+    params = dict(
+        epcis=EPCIS[:3],
+        departements=[],
+        batch_size=1,
+        data_dir=str(data),
+        publish_dir=str(tmp_path / "pub"),
+        refresh="never",
+    )
     first = run(national, **params)  # threads by default
     assert first.is_completed(), first.message
     pub = Publication(tmp_path / "pub", "national-partiel")
@@ -97,8 +115,7 @@ def test_a_damaged_store_fails_before_any_batch(demo_store, tmp_path):
     assert pub.latest is None and not list(pub.dir.glob("_failed-*/diagnostic-*"))  # no report was started
 
 
-def test_a_complete_run_computes_france_once_and_a_partial_one_keeps_it_published(demo_store, tmp_path,
-                                                                                  monkeypatch):
+def test_a_complete_run_computes_france_once_and_a_partial_one_keeps_it_published(demo_store, tmp_path, monkeypatch):
     calls = []
     compute = transforms.pipeline.diagnostic_table
 
@@ -137,8 +154,9 @@ def test_a_run_with_no_territory_is_refused_before_anything_runs(tmp_path):
 
 def test_an_unknown_epci_stops_the_run_before_any_batch(demo_store, tmp_path):
     # 200000172 has a valid check digit but is not an EPCI of the demo geography
-    state = run(national, epcis=["200000172"], data_dir=str(demo_store.root), publish_dir=str(tmp_path),
-                refresh="never")
+    state = run(
+        national, epcis=["200000172"], data_dir=str(demo_store.root), publish_dir=str(tmp_path), refresh="never"
+    )
     assert state.is_failed() and "EPCI not in the target geography: 200000172" in state.message
     assert Publication(tmp_path, "national").latest is None
 
@@ -162,8 +180,16 @@ def test_a_refresh_switching_the_store_during_the_run_fails_it_loudly(demo_store
         return built
 
     monkeypatch.setattr(reports.site, "build_site", refreshed_meanwhile)
-    state = run(national, runner=TaskRunnerSpec(max_workers=1), epcis=EPCIS[:2], departements=[], batch_size=1,
-                data_dir=str(data), publish_dir=str(tmp_path / "pub"), refresh="never")
+    state = run(
+        national,
+        runner=TaskRunnerSpec(max_workers=1),
+        epcis=EPCIS[:2],
+        departements=[],
+        batch_size=1,
+        data_dir=str(data),
+        publish_dir=str(tmp_path / "pub"),
+        refresh="never",
+    )
 
     assert state.is_failed()
     assert "1 of 2 batch(es) failed" in state.message

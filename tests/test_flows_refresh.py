@@ -19,8 +19,8 @@ from flows.refresh import refresh
 from sources import catalogue
 from sources.demo.files import entry_path
 from sources.mirror import MirrorApp, serve
-from storage.publication import Publication
 from sources.refresh import plan
+from storage.publication import Publication
 from storage.store import Store
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -38,9 +38,15 @@ def two_runs(tmp_path_factory, demo_mirror):
     published_first = Publication(tmp / "pub", "indicateurs").latest
     n_requests = len(demo_mirror.log)
     second = run(refresh, **params)
-    return dict(tmp=tmp, first=first, second=second, first_artifacts=first_artifacts,
-                second_artifacts=artifacts(second), published_first=published_first,
-                second_log=demo_mirror.log[n_requests:])
+    return dict(
+        tmp=tmp,
+        first=first,
+        second=second,
+        first_artifacts=first_artifacts,
+        second_artifacts=artifacts(second),
+        published_first=published_first,
+        second_log=demo_mirror.log[n_requests:],
+    )
 
 
 def test_a_first_refresh_stages_every_source_and_publishes_the_national_indicators(two_runs):
@@ -50,8 +56,13 @@ def test_a_first_refresh_stages_every_source_and_publishes_the_national_indicato
     folder = two_runs["published_first"]
     assert folder is not None and folder.name != "latest"
     assert not (folder / "indicateurs-france.xlsx").exists()  # France in Parquet and CSV; XLSX per territory
-    for name in ("indicateurs-france.parquet", "indicateurs-france.csv",
-                 "sources.md", "manifest.json", "publication.json"):
+    for name in (
+        "indicateurs-france.parquet",
+        "indicateurs-france.csv",
+        "sources.md",
+        "manifest.json",
+        "publication.json",
+    ):
         assert (folder / name).is_file(), name
     meta = json.loads((folder / "publication.json").read_text(encoding="utf-8"))
     assert meta["flow"] == "refresh" and meta["previous"] is None
@@ -125,15 +136,22 @@ def test_tables_staged_without_publishing_are_published_by_the_next_refresh(tmp_
 
 
 def test_a_refresh_of_some_sources_into_a_new_store_publishes_nothing(tmp_path, demo_mirror):
-    state = run(refresh, sources=["births"], mirror=demo_mirror.url, data_dir=str(tmp_path / "data"),
-                publish_dir=str(tmp_path / "pub"))
+    state = run(
+        refresh,
+        sources=["births"],
+        mirror=demo_mirror.url,
+        data_dir=str(tmp_path / "data"),
+        publish_dir=str(tmp_path / "pub"),
+    )
     assert state.is_completed(), state.message
     # the geography comes along with births: every other source is missing (catalogue sources - 4)
     missing = sorted(set(catalogue.sources()) - {"cog_communes", "cog_events", "epci", "births"})
     assert len(missing) == len(catalogue.sources()) - 4
-    line = (f"Not published: {len(missing)} source(s) never staged in this store "
-            f"({', '.join(s for s in catalogue.sources() if s in missing)}); the national tables would miss "
-            f"their indicators.")
+    line = (
+        f"Not published: {len(missing)} source(s) never staged in this store "
+        f"({', '.join(s for s in catalogue.sources() if s in missing)}); the national tables would miss "
+        f"their indicators."
+    )
     assert state.result()["published"] is None and state.result()["publication"].startswith(line)
     assert line in artifacts(state)["refresh-summary"]
     assert Publication(tmp_path / "pub", "indicateurs").latest is None
@@ -142,8 +160,9 @@ def test_a_refresh_of_some_sources_into_a_new_store_publishes_nothing(tmp_path, 
 
 def test_a_changed_upstream_file_is_staged_again_and_the_summary_says_what_changed(tmp_path, demo_mirror):
     data, pub_dir = tmp_path / "data", tmp_path / "pub"
-    assert run(refresh, sources=["births"], mirror=demo_mirror.url, data_dir=str(data),
-               publish_dir=str(pub_dir), publish=False).is_completed()
+    assert run(
+        refresh, sources=["births"], mirror=demo_mirror.url, data_dir=str(data), publish_dir=str(pub_dir), publish=False
+    ).is_completed()
     root = mirror_copy(tmp_path)
     births = entry_path(root, "births", "2024")
     data_csv = next(p for p in births.iterdir() if p.name.endswith("_data.csv"))
@@ -154,16 +173,19 @@ def test_a_changed_upstream_file_is_staged_again_and_the_summary_says_what_chang
     lines.remove(withdrawn)  # the publisher withdrew the 2010 births of one commune
     data_csv.write_text("".join(lines), encoding="utf-8")
     with serve(root) as mirror:
-        state = run(refresh, sources=["births"], mirror=mirror.url, data_dir=str(data), publish_dir=str(pub_dir),
-                    publish=False)
+        state = run(
+            refresh, sources=["births"], mirror=mirror.url, data_dir=str(data), publish_dir=str(pub_dir), publish=False
+        )
     assert state.is_completed(), state.message
     markdown = artifacts(state)["refresh-summary"]
     # one commune-year observation less: one staged COM row less, nothing else moves
     after = before - 1
     fmt = lambda n: f"{n:,}".replace(",", " ")
     secret = Store(data).previous("births/2024").staged.secret_cells  # unchanged by the withdrawal
-    assert (f"| births | 2024 | {fmt(after)} | {secret} | downloaded | staged | new upstream file (main); "
-            f"rows {fmt(before)} → {fmt(after)} (-1) |") in markdown
+    assert (
+        f"| births | 2024 | {fmt(after)} | {secret} | downloaded | staged | new upstream file (main); "
+        f"rows {fmt(before)} → {fmt(after)} (-1) |"
+    ) in markdown
     assert "| cog_communes | 2025 |" in markdown and "| unchanged | unchanged | no change |" in markdown
 
 
@@ -263,14 +285,21 @@ def test_a_refresh_waiting_for_the_store_says_so(tmp_path, demo_mirror):
     flow_runs = logging.getLogger("prefect.flow_runs")  # the run logger's; it may not propagate to the root
     flow_runs.addHandler(waiting)
     try:
-        state = run(refresh, sources=["births"], mirror=demo_mirror.url, data_dir=str(store.root), publish=False,
-                    lock_timeout=60)
+        state = run(
+            refresh,
+            sources=["births"],
+            mirror=demo_mirror.url,
+            data_dir=str(store.root),
+            publish=False,
+            lock_timeout=60,
+        )
     finally:
         flow_runs.removeHandler(waiting)
     holder.join()
     assert state.is_completed(), state.message
     assert [(r.levelname, r.getMessage()) for r in waiting.records] == [
-        ("WARNING", f"waiting for the refresh holding {store.root} (up to 60 s)")]
+        ("WARNING", f"waiting for the refresh holding {store.root} (up to 60 s)")
+    ]
 
 
 def test_a_waiting_refresh_outlasts_the_network_retries_of_the_one_holding_the_store():
@@ -315,8 +344,13 @@ def test_a_network_error_is_retried_by_the_downloader_and_then_succeeds(tmp_path
     thread.start()
     monkeypatch.setattr(download, "BACKOFF", 0.01)
     try:
-        state = run(refresh, sources=["births"], mirror=f"http://127.0.0.1:{server.port}",
-                    data_dir=str(tmp_path / "data"), publish=False)
+        state = run(
+            refresh,
+            sources=["births"],
+            mirror=f"http://127.0.0.1:{server.port}",
+            data_dir=str(tmp_path / "data"),
+            publish=False,
+        )
     finally:
         server.shutdown()
         thread.join(timeout=5)
@@ -346,8 +380,17 @@ def test_a_reader_during_a_refresh_run_sees_the_previous_state_until_the_run_swi
     app = GatedMirror(root, url_path("caf_benefits", "2024"))  # its answer waits for the test
     with serve_app(app) as url:
         states = {}
-        worker = threading.Thread(target=lambda: states.update(state=run(
-            refresh, sources=["rp_population", "caf_benefits"], mirror=url, data_dir=str(store.root), publish=False)))
+        worker = threading.Thread(
+            target=lambda: states.update(
+                state=run(
+                    refresh,
+                    sources=["rp_population", "caf_benefits"],
+                    mirror=url,
+                    data_dir=str(store.root),
+                    publish=False,
+                )
+            )
+        )
         worker.start()
         assert app.reached.wait(120)
         deadline = time.monotonic() + 60  # the new census is staged by another thread, into the run's pending area

@@ -6,10 +6,10 @@ import pytest
 from pydantic import ValidationError
 
 from sources import catalogue
-from storage.publication import Publication
 from sources.publishing import publish_decision, published_state, staged_state
 from sources.refresh import GEOGRAPHY_FAILED, SourceResult, ensure_staged, plan, stage_in_order
 from storage.files import write_json_atomic
+from storage.publication import Publication
 from storage.store import Store
 from transforms.territories import Territory
 
@@ -25,10 +25,16 @@ def test_the_cog_goes_first_and_a_cog_failure_leaves_the_rest_not_attempted():
     results = stage_in_order(geo, others, stage_one, lambda entries: pytest.fail("no COG: nothing else runs"))
     assert staged == ["cog_communes", "cog_events"]
     assert [(r.source, r.status, r.error) for r in results[2:]] == [
-        ("epci", "failed", GEOGRAPHY_FAILED), ("births", "failed", GEOGRAPHY_FAILED)]
+        ("epci", "failed", GEOGRAPHY_FAILED),
+        ("births", "failed", GEOGRAPHY_FAILED),
+    ]
 
-    results = stage_in_order(geo, others, lambda e: SourceResult(e.source, e.vintage, "staged"),
-                             lambda entries: [SourceResult(e.source, e.vintage, "unchanged") for e in entries])
+    results = stage_in_order(
+        geo,
+        others,
+        lambda e: SourceResult(e.source, e.vintage, "staged"),
+        lambda entries: [SourceResult(e.source, e.vintage, "unchanged") for e in entries],
+    )
     assert [r.source for r in results] == ["cog_communes", "cog_events", "epci", "births"]
 
 
@@ -58,12 +64,15 @@ def test_refresh_never_refuses_a_store_missing_sources(tmp_path):
         ensure_staged(Store(tmp_path), "never")
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"epci": "200067347"}, "check digit is wrong"),
-    ({"departement": "4"}, "a département code is 01 to 95"),
-    ({"communes": "44043,4406", "name": "G"}, "not '4406'"),
-    ({"epci": "200067346", "departement": "44"}, "give exactly one of"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"epci": "200067347"}, "check digit is wrong"),
+        ({"departement": "4"}, "a département code is 01 to 95"),
+        ({"communes": "44043,4406", "name": "G"}, "not '4406'"),
+        ({"epci": "200067346", "departement": "44"}, "give exactly one of"),
+    ],
+)
 def test_one_territory_model_checks_every_code_once(values, message):
     with pytest.raises(ValidationError, match=message):
         Territory(**values)

@@ -16,23 +16,28 @@ from sources import catalogue
 from sources.errors import SourceValidationError
 from sources.france_services import stage
 
-HEADER = ('"id_fs","insee_dep","lib_fs","adresse","complement_adresse","insee_com","code_postal","lib_com","latitude",'
-          '"longitude","mail","telephone","h_lundi","h_mardi","h_mercredi","h_jeudi","h_vendredi","h_samedi",'
-          '"prise_rdv","commentaire","type_fs","format_fs","groupe_fs","labellisation_fs"')
+HEADER = (
+    '"id_fs","insee_dep","lib_fs","adresse","complement_adresse","insee_com","code_postal","lib_com","latitude",'
+    '"longitude","mail","telephone","h_lundi","h_mardi","h_mercredi","h_jeudi","h_vendredi","h_samedi",'
+    '"prise_rdv","commentaire","type_fs","format_fs","groupe_fs","labellisation_fs"'
+)
 HOURS = '"09:00 - 12:00","09:00 - 12:00","09:00 - 12:00","09:00 - 12:00","09:00 - 12:00",'
 
 
 def row(fid: str, com: str, typ: str = "Principal", date: str = "01/09/2020", comment: str = "") -> str:
     note = f'"{comment}"' if comment else ""
-    return (f'"{fid}","{com[:2]}","France services {fid}","1 rue Haute",,"{com}","85490","X",46.36,-0.59,'
-            f'"x@france-services.gouv.fr","02 51 00 00 53",{HOURS},"Oui",{note},"{typ}","Fixe",,'
-            f'"Espace labellisé {date}"')
+    return (
+        f'"{fid}","{com[:2]}","France services {fid}","1 rue Haute",,"{com}","85490","X",46.36,-0.59,'
+        f'"x@france-services.gouv.fr","02 51 00 00 53",{HOURS},"Oui",{note},"{typ}","Fixe",,'
+        f'"Espace labellisé {date}"'
+    )
 
 
 ROWS = [
     row("503", "85020", comment="au bureau de Poste,\nà l'étage"),  # a line break inside quotes
     row("504", "85020", typ="Antenne", date="15/03/2022"),
-    row("600", "75112"), row("601", "75101", date="01/02/2024"),  # Paris by arrondissement
+    row("600", "75112"),
+    row("601", "75101", date="01/02/2024"),  # Paris by arrondissement
     row("700", "97801", date="01/06/2024"),  # Saint-Martin: no commune of the COG
 ]
 
@@ -68,12 +73,15 @@ def test_structures_are_counted_per_commune_and_type(tmp_path, geo):
     assert frame.filter(pl.col("level") == "COM").height == 21 * 2  # every commune of the demo COG, both types
 
 
-@pytest.mark.parametrize("rows, column, rule", [
-    (ROWS + [row("800", "85020", typ="Bus")], "type_fs", "one of Principal, Antenne"),
-    (ROWS + [row("503", "44043")], "id_fs", "unique structure id"),
-    (ROWS + [row("801", "8502")], "insee_com", "a commune code of 5 characters"),
-    ([re.sub(r'"Espace labellisé [^"]*"', '"En cours"', r) for r in ROWS], "labellisation_fs", "a date"),
-])
+@pytest.mark.parametrize(
+    "rows, column, rule",
+    [
+        (ROWS + [row("800", "85020", typ="Bus")], "type_fs", "one of Principal, Antenne"),
+        (ROWS + [row("503", "44043")], "id_fs", "unique structure id"),
+        (ROWS + [row("801", "8502")], "insee_com", "a commune code of 5 characters"),
+        ([re.sub(r'"Espace labellisé [^"]*"', '"En cours"', r) for r in ROWS], "labellisation_fs", "a date"),
+    ],
+)
 def test_a_broken_list_is_refused(tmp_path, geo, rows, column, rule):
     with pytest.raises(SourceValidationError) as info:
         _stage(tmp_path, geo, rows)

@@ -12,8 +12,20 @@ def test_codes_valid_on_older_first_januaries_follow_from_the_events(geo):
     vendee_loire = lambda codes: sorted(c for c in codes if c[:2] in ("44", "85"))  # noqa: E731
     # 2025: 44100 absorbed into 44088 on 2025-01-01; 85165/85212 restored on 2024-01-01
     assert vendee_loire(geo.communes_at(2025)) == [
-        "44043", "44064", "44071", "44088", "44142",
-        "85020", "85084", "85113", "85133", "85162", "85165", "85212", "85303"]
+        "44043",
+        "44064",
+        "44071",
+        "44088",
+        "44142",
+        "85020",
+        "85084",
+        "85113",
+        "85133",
+        "85162",
+        "85165",
+        "85212",
+        "85303",
+    ]
     # 2024: Monnières still exists
     assert "44100" in geo.communes_at(2024) and {"85165", "85212"} <= geo.communes_at(2024)
     # 2021: L'Oie and Sainte-Florence were inside Essarts-en-Bocage (2016-2023)
@@ -34,24 +46,37 @@ def test_passage_and_changes(geo):
 
 def _rows(rows):
     return pl.DataFrame(
-        rows, schema={"source": pl.String, "vintage": pl.String, "level": pl.String, "code": pl.String,
-                      "year": pl.Int32, "month": pl.Int8, "variable": pl.String, "value": pl.Float64,
-                      "status": pl.String, "geo_change": pl.String, "cog": pl.Int32},
+        rows,
+        schema={
+            "source": pl.String,
+            "vintage": pl.String,
+            "level": pl.String,
+            "code": pl.String,
+            "year": pl.Int32,
+            "month": pl.Int8,
+            "variable": pl.String,
+            "value": pl.Float64,
+            "status": pl.String,
+            "geo_change": pl.String,
+            "cog": pl.Int32,
+        },
         orient="row",
     )
 
 
 def test_merge_sums_counts_and_nulls_non_additive_values(geo):
-    rows = _rows([
-        ("t", "1", "COM", "44088", 2021, None, "POP", 3000.0, None, None, 2024),
-        ("t", "1", "COM", "44100", 2021, None, "POP", 2000.0, None, None, 2024),
-        ("t", "1", "COM", "44088", 2021, None, "MED", 22000.0, None, None, 2024),
-        ("t", "1", "COM", "44100", 2021, None, "MED", 21000.0, None, None, 2024),
-        ("t", "1", "COM", "44088", 2021, None, "NB", 10.0, None, None, 2024),
-        ("t", "1", "COM", "44100", 2021, None, "NB", None, SECRET, None, 2024),
-        ("t", "1", "COM", "44043", 2021, None, "POP", 7000.0, None, None, 2024),
-        ("t", "1", "ARM", "75101", 2021, None, "POP", 16000.0, None, None, 2024),
-    ])
+    rows = _rows(
+        [
+            ("t", "1", "COM", "44088", 2021, None, "POP", 3000.0, None, None, 2024),
+            ("t", "1", "COM", "44100", 2021, None, "POP", 2000.0, None, None, 2024),
+            ("t", "1", "COM", "44088", 2021, None, "MED", 22000.0, None, None, 2024),
+            ("t", "1", "COM", "44100", 2021, None, "MED", 21000.0, None, None, 2024),
+            ("t", "1", "COM", "44088", 2021, None, "NB", 10.0, None, None, 2024),
+            ("t", "1", "COM", "44100", 2021, None, "NB", None, SECRET, None, 2024),
+            ("t", "1", "COM", "44043", 2021, None, "POP", 7000.0, None, None, 2024),
+            ("t", "1", "ARM", "75101", 2021, None, "POP", 16000.0, None, None, 2024),
+        ]
+    )
     out, changes = geo.harmonise(rows, additive={"POP", "NB"})
     got = {(r["code"], r["variable"]): (r["value"], r["status"], r["geo_change"]) for r in out.iter_rows(named=True)}
     assert got[("44088", "POP")] == (5000.0, None, MERGED)  # 3000 + 2000
@@ -64,8 +89,12 @@ def test_merge_sums_counts_and_nulls_non_additive_values(geo):
 
 
 def test_split_keeps_the_parent_sum_for_aggregates_and_invents_nothing(geo):
-    rows = _rows([("t", "1", "COM", "85084", 2020, 12, "N", 900.0, None, None, 2021),
-                  ("t", "1", "COM", "85084", 2020, 12, "RATE", 12.5, None, None, 2021)])
+    rows = _rows(
+        [
+            ("t", "1", "COM", "85084", 2020, 12, "N", 900.0, None, None, 2021),
+            ("t", "1", "COM", "85084", 2020, 12, "RATE", 12.5, None, None, 2021),
+        ]
+    )
     out, _ = geo.harmonise(rows, additive={"N"})
     got = {(r["code"], r["variable"]): (r["value"], r["status"], r["geo_change"]) for r in out.iter_rows(named=True)}
     # the parent keeps the count of the three communes, flagged: valid above the commune only
@@ -97,23 +126,50 @@ def _geography(events: list[tuple], communes: list[str]):
 
     frame = pl.DataFrame(
         [(m, date.fromisoformat(d), "COM", av, None, "COM", ap, None) for m, d, av, ap in events],
-        schema={"mod": pl.Int32, "date": pl.Date, "typecom_av": pl.String, "code_av": pl.String,
-                "name_av": pl.String, "typecom_ap": pl.String, "code_ap": pl.String, "name_ap": pl.String},
+        schema={
+            "mod": pl.Int32,
+            "date": pl.Date,
+            "typecom_av": pl.String,
+            "code_av": pl.String,
+            "name_av": pl.String,
+            "typecom_ap": pl.String,
+            "code_ap": pl.String,
+            "name_ap": pl.String,
+        },
         orient="row",
     )
-    com = pl.DataFrame({"typecom": "COM", "code": communes, "dep": [c[:2] for c in communes], "reg": "52",
-                        "name": communes, "parent": None}, schema_overrides={"parent": pl.String})
+    com = pl.DataFrame(
+        {
+            "typecom": "COM",
+            "code": communes,
+            "dep": [c[:2] for c in communes],
+            "reg": "52",
+            "name": communes,
+            "parent": None,
+        },
+        schema_overrides={"parent": pl.String},
+    )
     return Geography(com, frame, pl.DataFrame(), 2025)
 
 
 def test_a_chain_of_events_the_same_day_is_followed_to_its_end():
     # 49144 changes département (MOD 41) to 44225, which merges into 44180 (MOD 32), both on 2023-01-01
-    g = _geography([(41, "2023-01-01", "49144", "44225"), (32, "2023-01-01", "44225", "44180"),
-                    (32, "2023-01-01", "44180", "44180")], ["44180", "44999"])
+    g = _geography(
+        [
+            (41, "2023-01-01", "49144", "44225"),
+            (32, "2023-01-01", "44225", "44180"),
+            (32, "2023-01-01", "44180", "44180"),
+        ],
+        ["44180", "44999"],
+    )
     assert g.communes_at(2022) == {"49144", "44180", "44999"}  # 44225 never existed on a 1 January
     assert g.passage(2022)["49144"] == ("44180",)
-    rows = _rows([("t", "1", "COM", "49144", 2021, None, "N", 100.0, None, None, 2022),
-                  ("t", "1", "COM", "44180", 2021, None, "N", 1000.0, None, None, 2022)])
+    rows = _rows(
+        [
+            ("t", "1", "COM", "49144", 2021, None, "N", 100.0, None, None, 2022),
+            ("t", "1", "COM", "44180", 2021, None, "N", 1000.0, None, None, 2022),
+        ]
+    )
     out, _ = g.harmonise(rows, additive={"N"})
     assert out.filter(pl.col("code") == "44180")["value"].to_list() == [1100.0]  # 100 + 1000
 
@@ -127,11 +183,21 @@ def test_a_merger_with_a_partner_absent_from_the_file_is_not_a_partial_sum(geo):
 
 def test_every_commune_feeding_a_split_parent_is_counted():
     # 2022: 85030 merges into 85084; 2024: 85084 restores 85165. Data of COG 2021: 85084 = 1000, 85030 = 30
-    g = _geography([(32, "2022-01-01", "85030", "85084"), (32, "2022-01-01", "85084", "85084"),
-                    (21, "2024-01-01", "85084", "85084"), (21, "2024-01-01", "85084", "85165")],
-                   ["85084", "85165"])
-    rows = _rows([("t", "1", "COM", "85084", 2020, None, "N", 1000.0, None, None, 2021),
-                  ("t", "1", "COM", "85030", 2020, None, "N", 30.0, None, None, 2021)])
+    g = _geography(
+        [
+            (32, "2022-01-01", "85030", "85084"),
+            (32, "2022-01-01", "85084", "85084"),
+            (21, "2024-01-01", "85084", "85084"),
+            (21, "2024-01-01", "85084", "85165"),
+        ],
+        ["85084", "85165"],
+    )
+    rows = _rows(
+        [
+            ("t", "1", "COM", "85084", 2020, None, "N", 1000.0, None, None, 2021),
+            ("t", "1", "COM", "85030", 2020, None, "N", 30.0, None, None, 2021),
+        ]
+    )
     out, _ = g.harmonise(rows, additive={"N"})
     got = {r["code"]: (r["value"], r["status"]) for r in out.iter_rows(named=True)}
     assert got == {"85084": (1030.0, None), "85165": (None, NON_RECALCULABLE)}  # 1000 + 30, nothing invented

@@ -47,13 +47,16 @@ E1, E2 = "200000001", "200054781"
 ARMS = {"75101": 0.4, "75102": 0.6}  # Paris's arrondissements: 40 % and 60 % of the city's figures
 TERRITORY = CustomTerritory("Territoire test", (ALPHA, BRAVO, ECHO))
 
-MEMBERSHIP = pl.DataFrame({
-    "code": [ALPHA, BRAVO, CHARLIE, DELTA, ECHO, PARIS],
-    "name": ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Paris"],
-    "dep": ["44", "44", "44", "44", "44", "75"],
-    "reg": ["52", "52", "52", "52", "52", "11"],
-    "epci": [E1, E1, E1, E1, None, E2],
-}, schema={"code": pl.String, "name": pl.String, "dep": pl.String, "reg": pl.String, "epci": pl.String})
+MEMBERSHIP = pl.DataFrame(
+    {
+        "code": [ALPHA, BRAVO, CHARLIE, DELTA, ECHO, PARIS],
+        "name": ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Paris"],
+        "dep": ["44", "44", "44", "44", "44", "75"],
+        "reg": ["52", "52", "52", "52", "52", "11"],
+        "epci": [E1, E1, E1, E1, None, E2],
+    },
+    schema={"code": pl.String, "name": pl.String, "dep": pl.String, "reg": pl.String, "epci": pl.String},
+)
 
 # -- census counts per commune: (Alpha, Bravo, Charlie, Echo, Paris); Delta's rows are null non_recalculable -----
 CENSUS_2022 = {
@@ -208,10 +211,10 @@ PLACES = {  # tot_offre 2023; the DEP file covers all départements (49 is outsi
 
 # -- staging the world in the exact staged schema -------------------------------------------------------------------
 
+
 def _frame(source: str, rows: list[tuple]) -> pl.DataFrame:
     """rows: (level, code, year, month, variable, value, status, geo_change)."""
-    return pl.DataFrame(
-        [(source, "test", *r) for r in rows], schema=STAGED_SCHEMA, orient="row")
+    return pl.DataFrame([(source, "test", *r) for r in rows], schema=STAGED_SCHEMA, orient="row")
 
 
 def _census_rows(tables: dict[str, dict[str, tuple]], year: int, source: str) -> list[tuple]:
@@ -238,22 +241,29 @@ def _per_commune(variable: str, year: int, values: tuple, month: int | None = No
 def world_staged() -> dict[str, pl.DataFrame]:
     staged = {}
     for source in CENSUS_2022:
-        staged[source] = _frame(source, _census_rows(CENSUS_2022, 2022, source) + _census_rows(CENSUS_2016, 2016, source)
-                                + _census_rows(CENSUS_2011, 2011, source))
+        staged[source] = _frame(
+            source,
+            _census_rows(CENSUS_2022, 2022, source)
+            + _census_rows(CENSUS_2016, 2016, source)
+            + _census_rows(CENSUS_2011, 2011, source),
+        )
     for source, variable, yearly, last in (("births", "NAIS", BIRTHS, BIRTHS_2022), ("deaths", "DECE", DEATHS, DEATHS)):
         rows = [r for year in range(2016, 2022) for r in _per_commune(variable, year, yearly)]
         rows += _per_commune(variable, 2022, last)
         # the publisher's own totals: never read, the engine sums the communes of the target COG
-        rows += [("DEP", "44", 2022, None, variable, 99999.0, None, None),
-                 ("FRANCE", FRANCE, 2022, None, variable, 700000.0, None, None)]
+        rows += [
+            ("DEP", "44", 2022, None, variable, 99999.0, None, None),
+            ("FRANCE", FRANCE, 2022, None, variable, 700000.0, None, None),
+        ]
         staged[source] = _frame(source, rows)
     caf = []
     for variable, values in CAF_2024.items():
         caf += _per_commune(variable, 2024, values, month=12)
         caf += _per_commune(variable, 2023, tuple(2 * v for v in values), month=12)  # an older December
     staged["caf_benefits"] = _frame("caf_benefits", caf)
-    staged["mobility"] = _frame("mobility", [r for v, values in MOBILITY_2022.items()
-                                             for r in _per_commune(v, 2022, values)])
+    staged["mobility"] = _frame(
+        "mobility", [r for v, values in MOBILITY_2022.items() for r in _per_commune(v, 2022, values)]
+    )
     filosofi = []
     for (level, code), values in FILOSOFI.items():
         filosofi += [(level, code, 2021, None, v, float(x), None, None) for v, x in zip(FILOSOFI_VARIABLES, values)]
@@ -261,23 +271,38 @@ def world_staged() -> dict[str, pl.DataFrame]:
         filosofi += [("COM", code, 2021, None, v, None, status, change) for v in FILOSOFI_VARIABLES]
     staged["filosofi"] = _frame("filosofi", filosofi)
     for (source, level, code), values in COVERAGE.items():
-        rows = [(level, code, year, None, v, float(x) + (10 if year == 2022 else 0), None, None)
-                for year in (2022, 2023) for v, x in zip(COVERAGE_VARIABLES, values)]
+        rows = [
+            (level, code, year, None, v, float(x) + (10 if year == 2022 else 0), None, None)
+            for year in (2022, 2023)
+            for v, x in zip(COVERAGE_VARIABLES, values)
+        ]
         staged[source] = pl.concat([staged[source], _frame(source, rows)]) if source in staged else _frame(source, rows)
     for (source, level, code), value in PLACES.items():
-        rows = [(level, code, year, None, "tot_offre", float(value) + (7 if year == 2022 else 0), None, None)
-                for year in (2022, 2023)]
+        rows = [
+            (level, code, year, None, "tot_offre", float(value) + (7 if year == 2022 else 0), None, None)
+            for year in (2022, 2023)
+        ]
         staged[source] = pl.concat([staged[source], _frame(source, rows)]) if source in staged else _frame(source, rows)
     return staged
 
 
 def world_inputs(staged: dict[str, pl.DataFrame] | None = None) -> Inputs:
     staged = staged if staged is not None else world_staged()
-    vintages = {s: "2022" for s in CENSUS_2022} | {"births": "2024", "deaths": "2024", "caf_benefits": "2024",
-                                                   "filosofi": "2021", "mobility": "2022"}
+    vintages = {s: "2022" for s in CENSUS_2022} | {
+        "births": "2024",
+        "deaths": "2024",
+        "caf_benefits": "2024",
+        "filosofi": "2021",
+        "mobility": "2022",
+    }
     vintages |= {s: "2024" for s in staged if s.startswith("caf_")}
-    return Inputs(staged=staged, vintages=vintages, membership=MEMBERSHIP,
-                  epci_names={E1: "CC de Test", E2: "Métropole du Grand Paris"}, dep_names={"44": "Loire-Atlantique"})
+    return Inputs(
+        staged=staged,
+        vintages=vintages,
+        membership=MEMBERSHIP,
+        epci_names={E1: "CC de Test", E2: "Métropole du Grand Paris"},
+        dep_names={"44": "Loire-Atlantique"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +328,8 @@ def check(rows: dict[str, dict], expected: dict[str, object]) -> None:
             value, status = want, None
         got_value = row["value"]
         same = (got_value is None and value is None) or (
-            got_value is not None and value is not None and got_value == pytest.approx(value, rel=1e-9))
+            got_value is not None and value is not None and got_value == pytest.approx(value, rel=1e-9)
+        )
         if not same or row["status"] != status:
             problems.append(f"{ind}: got ({got_value}, {row['status']}), expected ({value}, {status})")
     assert not problems, "\n".join(problems)
@@ -529,90 +555,107 @@ def test_every_indicator_of_a_custom_territory(table):
 
 def test_departement_and_france(table):
     dep, france = rows_of(table, "DEP", "44"), rows_of(table, "FRANCE", FRANCE)
-    check(dep, {
-        "population": 20000 + 3000 + 2000 + 1000,
-        "naissances": 240 + 30 + 20 + 5 + 10,  # the communes' sum, not the file's DEP row (99999)
-        "taux_chomage_rp": 100 * (1500 + 120 + 60 + 40) / (10000 + 1500 + 1000 + 500),  # 1720 / 13000
-        "part_familles_monoparentales": 100 * (1000 + 100 + 100 + 5) / ((2000 + 400 + 200 + 10) + 1205),
-        "foyers_rsa": 100 * (400 + 30 + 20 + 5 + 10) / (8000 + 1200 + 800 + 400),
-        "revenu_median": 22500,  # Filosofi's DEP file
-        "taux_couverture_global": 50,
-        "places_accueil_jeune_enfant": 1100,
-        "croissance_annuelle": ((26000 / (19000 + 2900 + 1600 + 1100)) ** (1 / 6) - 1) * 100,
-    })
-    check(france, {
-        # communes only: Paris's arrondissements (40 % + 60 % of 40000) would double it
-        "population": 20000 + 3000 + 2000 + 1000 + 40000,
-        "naissances": 240 + 30 + 20 + 5 + 10 + 480,  # not the file's national row (700000)
-        "taux_chomage_rp": 100 * (1720 + 2640) / (13000 + 22000),
-        "part_menages_sans_voiture": 100 * ((10400 + 20000) - (9510 + 10000)) / (10400 + 20000),
-        "revenu_median": 23000,  # Filosofi's France row
-        "taux_couverture_global": 60,  # the CAF's national file
-        "places_accueil_jeune_enfant": 1100 + 3000 + 500,  # no national places file: the sum of the DEP file
-        "croissance_annuelle": ((66000 / (24600 + 42000)) ** (1 / 6) - 1) * 100,
-    })
+    check(
+        dep,
+        {
+            "population": 20000 + 3000 + 2000 + 1000,
+            "naissances": 240 + 30 + 20 + 5 + 10,  # the communes' sum, not the file's DEP row (99999)
+            "taux_chomage_rp": 100 * (1500 + 120 + 60 + 40) / (10000 + 1500 + 1000 + 500),  # 1720 / 13000
+            "part_familles_monoparentales": 100 * (1000 + 100 + 100 + 5) / ((2000 + 400 + 200 + 10) + 1205),
+            "foyers_rsa": 100 * (400 + 30 + 20 + 5 + 10) / (8000 + 1200 + 800 + 400),
+            "revenu_median": 22500,  # Filosofi's DEP file
+            "taux_couverture_global": 50,
+            "places_accueil_jeune_enfant": 1100,
+            "croissance_annuelle": ((26000 / (19000 + 2900 + 1600 + 1100)) ** (1 / 6) - 1) * 100,
+        },
+    )
+    check(
+        france,
+        {
+            # communes only: Paris's arrondissements (40 % + 60 % of 40000) would double it
+            "population": 20000 + 3000 + 2000 + 1000 + 40000,
+            "naissances": 240 + 30 + 20 + 5 + 10 + 480,  # not the file's national row (700000)
+            "taux_chomage_rp": 100 * (1720 + 2640) / (13000 + 22000),
+            "part_menages_sans_voiture": 100 * ((10400 + 20000) - (9510 + 10000)) / (10400 + 20000),
+            "revenu_median": 23000,  # Filosofi's France row
+            "taux_couverture_global": 60,  # the CAF's national file
+            "places_accueil_jeune_enfant": 1100 + 3000 + 500,  # no national places file: the sum of the DEP file
+            "croissance_annuelle": ((66000 / (24600 + 42000)) ** (1 / 6) - 1) * 100,
+        },
+    )
 
 
 def test_arrondissements_are_never_counted(table):
     paris = rows_of(table, "COM", PARIS)
-    check(paris, {"population": 40000, "naissances": 480, "foyers_paje": 100 * 1200 / 8000,
-                  "revenu_median": 28000})
+    check(paris, {"population": 40000, "naissances": 480, "foyers_paje": 100 * 1200 / 8000, "revenu_median": 28000})
     assert table.filter(pl.col("code").is_in(list(ARMS))).is_empty()
     check(rows_of(table, "DEP", "75"), {"population": 40000, "places_accueil_jeune_enfant": 3000})
 
 
 def test_merged_commune_counts_are_summed_and_its_medians_non_recalculable(table):
-    check(rows_of(table, "COM", BRAVO), {
-        "population": 3000,
-        "part_0002": 100 * 120 / 3000,
-        "revenu_median": NON_RECALCULABLE,
-        "taux_pauvrete": NON_RECALCULABLE,
-        "taux_couverture_global": (40, R.EPCI_FALLBACK),  # not in the communal file: E1's rate, marked
-        "taux_couverture_eaje": (15, R.EPCI_FALLBACK),
-        "places_accueil_jeune_enfant": R.NOT_PUBLISHED,  # places have no EPCI fallback
-    })
+    check(
+        rows_of(table, "COM", BRAVO),
+        {
+            "population": 3000,
+            "part_0002": 100 * 120 / 3000,
+            "revenu_median": NON_RECALCULABLE,
+            "taux_pauvrete": NON_RECALCULABLE,
+            "taux_couverture_global": (40, R.EPCI_FALLBACK),  # not in the communal file: E1's rate, marked
+            "taux_couverture_eaje": (15, R.EPCI_FALLBACK),
+            "places_accueil_jeune_enfant": R.NOT_PUBLISHED,  # places have no EPCI fallback
+        },
+    )
 
 
 def test_split_parent_and_restored_commune(table):
     # Charlie's census row covers Charlie and Delta: neither commune has a census figure of its own...
-    check(rows_of(table, "COM", CHARLIE), {
-        "population": NON_RECALCULABLE,
-        "taux_chomage_rp": NON_RECALCULABLE,
-        "croissance_annuelle": NON_RECALCULABLE,
-        "croissance_solde_naturel": NON_RECALCULABLE,
-        "foyers_rsa": NON_RECALCULABLE,  # CAF count over a census denominator
-        "naissances": 20,  # births are in the current geography
-        "foyers_paje": 100 * 60 / 300,  # CAF counts too
-        "revenu_median": NON_RECALCULABLE,
-        "taux_couverture_global": (40, R.EPCI_FALLBACK),
-    })
-    check(rows_of(table, "COM", DELTA), {
-        "population": NON_RECALCULABLE,
-        "part_75p": NON_RECALCULABLE,
-        "naissances": 5,
-        "foyers_paje": 100 * 20 / 100,
-        "foyers_prepare": 100 * 0 / 100,
-        "revenu_median": NOT_AVAILABLE,  # Filosofi's `nd`
-        "taux_couverture_global": (40, R.EPCI_FALLBACK),
-    })
+    check(
+        rows_of(table, "COM", CHARLIE),
+        {
+            "population": NON_RECALCULABLE,
+            "taux_chomage_rp": NON_RECALCULABLE,
+            "croissance_annuelle": NON_RECALCULABLE,
+            "croissance_solde_naturel": NON_RECALCULABLE,
+            "foyers_rsa": NON_RECALCULABLE,  # CAF count over a census denominator
+            "naissances": 20,  # births are in the current geography
+            "foyers_paje": 100 * 60 / 300,  # CAF counts too
+            "revenu_median": NON_RECALCULABLE,
+            "taux_couverture_global": (40, R.EPCI_FALLBACK),
+        },
+    )
+    check(
+        rows_of(table, "COM", DELTA),
+        {
+            "population": NON_RECALCULABLE,
+            "part_75p": NON_RECALCULABLE,
+            "naissances": 5,
+            "foyers_paje": 100 * 20 / 100,
+            "foyers_prepare": 100 * 0 / 100,
+            "revenu_median": NOT_AVAILABLE,  # Filosofi's `nd`
+            "taux_couverture_global": (40, R.EPCI_FALLBACK),
+        },
+    )
     # ...but Charlie's row counts once in E1 (population 25000 above, not 23000 nor 27000)
     assert rows_of(table, "EPCI", E1)["population"]["value"] == 20000 + 3000 + 2000
 
 
 def test_secret_no_epci_and_not_significant_commune(table):
-    check(rows_of(table, "COM", ECHO), {
-        "revenu_median": SECRET,
-        "taux_pauvrete": SECRET,
-        "part_prestations_sociales": SECRET,
-        "taux_couverture_global": R.NO_EPCI,  # not in the communal file and in no EPCI: nothing to borrow
-        "places_accueil_jeune_enfant": R.NOT_PUBLISHED,
-        "part_familles_monoparentales": R.NOT_SIGNIFICANT,  # 10 + 5 = 15 families with children < 30
-        "part_familles_nombreuses": R.NOT_SIGNIFICANT,  # 25 families < 30
-        "part_couples_avec_enfants": R.NOT_SIGNIFICANT,
-        "part_menages_une_personne": 100 * 100 / 400,  # 400 households: significant
-        "part_locataires_hlm": 100 * 0 / 400,  # a zero numerator is a value
-        "population": 1000,
-    })
+    check(
+        rows_of(table, "COM", ECHO),
+        {
+            "revenu_median": SECRET,
+            "taux_pauvrete": SECRET,
+            "part_prestations_sociales": SECRET,
+            "taux_couverture_global": R.NO_EPCI,  # not in the communal file and in no EPCI: nothing to borrow
+            "places_accueil_jeune_enfant": R.NOT_PUBLISHED,
+            "part_familles_monoparentales": R.NOT_SIGNIFICANT,  # 10 + 5 = 15 families with children < 30
+            "part_familles_nombreuses": R.NOT_SIGNIFICANT,  # 25 families < 30
+            "part_couples_avec_enfants": R.NOT_SIGNIFICANT,
+            "part_menages_une_personne": 100 * 100 / 400,  # 400 households: significant
+            "part_locataires_hlm": 100 * 0 / 400,  # a zero numerator is a value
+            "population": 1000,
+        },
+    )
     echo = rows_of(table, "COM", ECHO)
     assert echo["part_familles_monoparentales"]["numerator"] == 5
     assert echo["part_familles_monoparentales"]["denominator"] == 15
@@ -621,9 +664,14 @@ def test_secret_no_epci_and_not_significant_commune(table):
 
 def test_paris_takes_its_epci_coverage(table):
     # published by arrondissement only: the city takes E2's rate (decisions.md "CAF")
-    check(rows_of(table, "COM", PARIS), {"taux_couverture_global": (75, R.EPCI_FALLBACK),
-                                         "taux_couverture_prescolarisation": (5, R.EPCI_FALLBACK),
-                                         "places_accueil_jeune_enfant": 3000})
+    check(
+        rows_of(table, "COM", PARIS),
+        {
+            "taux_couverture_global": (75, R.EPCI_FALLBACK),
+            "taux_couverture_prescolarisation": (5, R.EPCI_FALLBACK),
+            "places_accueil_jeune_enfant": 3000,
+        },
+    )
 
 
 def test_references_are_the_epci_departement_and_france_rows(table):
@@ -686,8 +734,10 @@ FLAGS_TERRITORY = {  # published figures are null (non agrégeable): never flagg
 }
 
 
-@pytest.mark.parametrize("level, code, expected", [
-    ("EPCI", E1, FLAGS_E1), ("COM", ALPHA, FLAGS_ALPHA), ("TERRITORY", TERRITORY.code, FLAGS_TERRITORY)])
+@pytest.mark.parametrize(
+    "level, code, expected",
+    [("EPCI", E1, FLAGS_E1), ("COM", ALPHA, FLAGS_ALPHA), ("TERRITORY", TERRITORY.code, FLAGS_TERRITORY)],
+)
 def test_flags_are_direction_aware(table, level, code, expected):
     got = {ind: row["flag"] for ind, row in rows_of(table, level, code).items() if row["flag"] is not None}
     assert got == expected
@@ -704,8 +754,10 @@ def test_no_flag_for_neutral_null_borrowed_or_count_values(table):
     # need" indicator would be flagged vigilance, a neutral one never is
     alpha = rows_of(table, "COM", ALPHA)["part_1824"]
     assert alpha["value"] > alpha["ref_dep"] and alpha["direction"] == "neutral" and alpha["flag"] is None
-    assert table.filter(pl.col("level") == "FRANCE")["flag"].null_count() == \
-        table.filter(pl.col("level") == "FRANCE").height
+    assert (
+        table.filter(pl.col("level") == "FRANCE")["flag"].null_count()
+        == table.filter(pl.col("level") == "FRANCE").height
+    )
 
 
 def test_a_departement_is_flagged_against_france(table):
@@ -713,16 +765,24 @@ def test_a_departement_is_flagged_against_france(table):
     deps = table.filter((pl.col("level") == "DEP") & pl.col("flag").is_not_null())
     assert deps.height > 0
     for row in deps.iter_rows(named=True):
-        sign = {"higher_is_need": 1, "lower_is_need": -1}.get(row["direction"],
-                                                               1 if row["value"] >= row["ref_france"] else -1)
+        sign = {"higher_is_need": 1, "lower_is_need": -1}.get(
+            row["direction"], 1 if row["value"] >= row["ref_france"] else -1
+        )
         gap = sign * (row["value"] - row["ref_france"]) / abs(row["ref_france"])
         assert gap >= 0.05 - 1e-9 and (row["flag"] == "vigilance" or gap >= 0.10 - 1e-9), row
-    quiet = table.filter((pl.col("level") == "DEP") & pl.col("flag").is_null() & pl.col("value").is_not_null()
-                         & pl.col("ref_france").is_not_null() & pl.col("status").is_null()
-                         & (pl.col("direction") != "neutral") & (pl.col("unit") != "count"))
+    quiet = table.filter(
+        (pl.col("level") == "DEP")
+        & pl.col("flag").is_null()
+        & pl.col("value").is_not_null()
+        & pl.col("ref_france").is_not_null()
+        & pl.col("status").is_null()
+        & (pl.col("direction") != "neutral")
+        & (pl.col("unit") != "count")
+    )
     for row in quiet.iter_rows(named=True):  # not flagged: not worse than France by 5 % of its value
-        sign = {"higher_is_need": 1, "lower_is_need": -1}.get(row["direction"],
-                                                               1 if row["value"] >= row["ref_france"] else -1)
+        sign = {"higher_is_need": 1, "lower_is_need": -1}.get(
+            row["direction"], 1 if row["value"] >= row["ref_france"] else -1
+        )
         assert sign * (row["value"] - row["ref_france"]) < 0.05 * abs(row["ref_france"]) + 1e-9, row
 
 
@@ -779,13 +839,16 @@ def test_row_count_and_levels(table):
 
 # -- reasons kept all the way up (bugs found while writing these tests) -------------------------------------------
 
+
 def test_a_split_parent_with_an_unknown_value_keeps_its_reason_above_the_commune():
     """Charlie's census row is a parent's (split); when that value is unknown, E1 is unknown, not 20000 + 3000."""
     staged = world_staged()
     staged["rp_population"] = staged["rp_population"].with_columns(
-        value=pl.when((pl.col("code") == CHARLIE) & (pl.col("variable") == "P_POP")).then(None)
+        value=pl.when((pl.col("code") == CHARLIE) & (pl.col("variable") == "P_POP"))
+        .then(None)
         .otherwise(pl.col("value")),
-        status=pl.when((pl.col("code") == CHARLIE) & (pl.col("variable") == "P_POP")).then(pl.lit("missing"))
+        status=pl.when((pl.col("code") == CHARLIE) & (pl.col("variable") == "P_POP"))
+        .then(pl.lit("missing"))
         .otherwise(pl.col("status")),
     )
     result = compute(world_inputs(staged), items=(get("population"),))
@@ -816,8 +879,16 @@ def test_national_places_summed_from_departements_have_no_reason():
 def test_aggregate_and_commune_values_directly():
     """The public building blocks: commune values, then sums per group with the worst reason."""
     inputs = world_inputs()
-    needed = pl.DataFrame({"source": ["rp_population"], "variable": ["P_POP"], "term": ["rp_population:P_POP"],
-                           "period": ["main"], "year": [2022]}, schema_overrides={"year": pl.Int32})
+    needed = pl.DataFrame(
+        {
+            "source": ["rp_population"],
+            "variable": ["P_POP"],
+            "term": ["rp_population:P_POP"],
+            "period": ["main"],
+            "year": [2022],
+        },
+        schema_overrides={"year": pl.Int32},
+    )
     values = commune_values(inputs, needed)
     assert values.height == 6  # one row per commune of the target COG, arrondissements excluded
     agg = aggregate(values, groups(MEMBERSHIP, (TERRITORY,)))

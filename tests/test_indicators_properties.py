@@ -21,10 +21,28 @@ from transforms.territories import FRANCE, CustomTerritory, groups
 
 SOURCE = "caf_benefits"  # any staged source: its main year is its latest year
 NUM, DEN = Term(SOURCE, "NUM"), Term(SOURCE, "DEN")
-RATE = Indicator(id="rate", theme="familles", label="Taux", kind="ratio", unit="percent", direction="higher_is_need",
-                 definition="NUM / DEN", numerator=(NUM,), denominator=(DEN,), scale=100.0)
-COUNT = Indicator(id="count", theme="familles", label="Effectif", kind="count", unit="count", direction="neutral",
-                  definition="NUM", numerator=(NUM,))
+RATE = Indicator(
+    id="rate",
+    theme="familles",
+    label="Taux",
+    kind="ratio",
+    unit="percent",
+    direction="higher_is_need",
+    definition="NUM / DEN",
+    numerator=(NUM,),
+    denominator=(DEN,),
+    scale=100.0,
+)
+COUNT = Indicator(
+    id="count",
+    theme="familles",
+    label="Effectif",
+    kind="count",
+    unit="count",
+    direction="neutral",
+    definition="NUM",
+    numerator=(NUM,),
+)
 ITEMS = (RATE, COUNT)
 EPCIS = ("200000001", "200000002", "200000003")
 DEPS = ("01", "02", "03")
@@ -49,12 +67,26 @@ def inputs_of(rows, shuffle_seed: int | None = None, secret: set[str] = frozense
     for code, _, _, num, den in rows:
         for variable, value in (("NUM", num), ("DEN", den)):
             hidden = code in secret and variable == "NUM"
-            staged.append((SOURCE, "t", "COM", code, 2024, 12, variable, None if hidden else float(value),
-                           SECRET if hidden else None, None))
+            staged.append(
+                (
+                    SOURCE,
+                    "t",
+                    "COM",
+                    code,
+                    2024,
+                    12,
+                    variable,
+                    None if hidden else float(value),
+                    SECRET if hidden else None,
+                    None,
+                )
+            )
     frame = pl.DataFrame(staged, schema=STAGED_SCHEMA, orient="row")
-    membership = pl.DataFrame([(code, code, dep, "84", epci) for code, dep, epci, _, _ in rows],
-                              schema={"code": pl.String, "name": pl.String, "dep": pl.String, "reg": pl.String,
-                                      "epci": pl.String}, orient="row")
+    membership = pl.DataFrame(
+        [(code, code, dep, "84", epci) for code, dep, epci, _, _ in rows],
+        schema={"code": pl.String, "name": pl.String, "dep": pl.String, "reg": pl.String, "epci": pl.String},
+        orient="row",
+    )
     if shuffle_seed is not None:
         frame = frame.sample(fraction=1.0, shuffle=True, seed=shuffle_seed)
         membership = membership.sample(fraction=1.0, shuffle=True, seed=shuffle_seed + 1)
@@ -63,8 +95,10 @@ def inputs_of(rows, shuffle_seed: int | None = None, secret: set[str] = frozense
 
 def by_group(result: pl.DataFrame, indicator: str) -> dict[tuple[str, str], tuple]:
     rows = result.filter(pl.col("indicator") == indicator)
-    return {(r["level"], r["code"]): (r["value"], r["status"], r["numerator"], r["denominator"])
-            for r in rows.iter_rows(named=True)}
+    return {
+        (r["level"], r["code"]): (r["value"], r["status"], r["numerator"], r["denominator"])
+        for r in rows.iter_rows(named=True)
+    }
 
 
 def members(rows) -> dict[tuple[str, str], list]:
@@ -100,15 +134,26 @@ def test_every_level_is_the_sum_of_numerators_over_the_sum_of_denominators(rows)
 @given(communes(with_no_epci=False, zero=False))
 def test_communes_to_epci_to_france_equals_communes_to_france(rows):
     inputs = inputs_of(rows)
-    needed = pl.DataFrame({"source": [SOURCE, SOURCE], "variable": ["NUM", "DEN"], "term": [NUM.key, DEN.key],
-                           "period": ["main", "main"], "year": [2024, 2024]}, schema_overrides={"year": pl.Int32})
+    needed = pl.DataFrame(
+        {
+            "source": [SOURCE, SOURCE],
+            "variable": ["NUM", "DEN"],
+            "term": [NUM.key, DEN.key],
+            "period": ["main", "main"],
+            "year": [2024, 2024],
+        },
+        schema_overrides={"year": pl.Int32},
+    )
     values = commune_values(inputs, needed)
     direct = aggregate(values, groups(inputs.membership))
     # the EPCI sums, taken as the parts of a second aggregation whose only level above them is France
     epci_parts = direct.filter(pl.col("level") == "EPCI").select(
-        code="group", term="term", period="period", value="value", status="status", split=pl.lit(False))
-    epci_membership = pl.DataFrame({"code": list(EPCIS), "dep": ["01"] * 3, "epci": [None] * 3},
-                                   schema={"code": pl.String, "dep": pl.String, "epci": pl.String})
+        code="group", term="term", period="period", value="value", status="status", split=pl.lit(False)
+    )
+    epci_membership = pl.DataFrame(
+        {"code": list(EPCIS), "dep": ["01"] * 3, "epci": [None] * 3},
+        schema={"code": pl.String, "dep": pl.String, "epci": pl.String},
+    )
     two_steps = aggregate(epci_parts, groups(epci_membership))
     france = lambda frame: dict(frame.filter(pl.col("level") == "FRANCE").select("term", "value").iter_rows())
     assert france(two_steps) == france(direct)
@@ -181,4 +226,3 @@ def test_an_all_zero_group_is_zero_denominator_and_never_inf():
     assert rate[("EPCI", EPCIS[0])][:2] == (None, R.ZERO_DENOMINATOR)
     assert rate[("COM", "10001")][:2] == (None, R.ZERO_DENOMINATOR)
     assert rate[("FRANCE", FRANCE)][:2] == (100 * 3 / 4, None)
-

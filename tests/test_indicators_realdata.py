@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 
 from sources import catalogue
-from tests.comparateur import read_comparateur
 from sources.filosofi import stage_level_file
 from sources.values import NOT_AVAILABLE, SECRET
+from tests.comparateur import read_comparateur
 from tests.conftest import real_file
 from transforms import reasons as R
 from transforms.compute import Inputs, compute
@@ -30,8 +30,11 @@ def membership_of(codes: list[str]) -> pl.DataFrame:
     """Communes with their département (2 characters, 3 for the DOM 97x) and no EPCI."""
     code = pl.col("code")
     return pl.DataFrame({"code": sorted(set(codes))}, schema={"code": pl.String}).with_columns(
-        name=code, dep=pl.when(code.str.starts_with("97")).then(code.str.slice(0, 3)).otherwise(code.str.slice(0, 2)),
-        reg=pl.lit(None, pl.String), epci=pl.lit(None, pl.String))
+        name=code,
+        dep=pl.when(code.str.starts_with("97")).then(code.str.slice(0, 3)).otherwise(code.str.slice(0, 2)),
+        reg=pl.lit(None, pl.String),
+        epci=pl.lit(None, pl.String),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +42,12 @@ def comparateur_result() -> pl.DataFrame:
     frame = read_comparateur(real_file("base_cc_comparateur_csv.zip"))
     communes = frame.filter(pl.col("level") == "COM")["code"].unique().to_list()
     # the comparateur holds RP 2018 (P18_) with P13_POP: the census main year comes from the vintage of rp_* sources
-    inputs = Inputs(staged={s: frame for s in CENSUS}, vintages={s: "2018" for s in CENSUS},
-                    membership=membership_of(communes))
-    items = tuple(get(i) for i in ("taux_chomage_rp", "taux_vacance", "part_proprietaires", "croissance_annuelle",
-                                   "population"))
+    inputs = Inputs(
+        staged={s: frame for s in CENSUS}, vintages={s: "2018" for s in CENSUS}, membership=membership_of(communes)
+    )
+    items = tuple(
+        get(i) for i in ("taux_chomage_rp", "taux_vacance", "part_proprietaires", "croissance_annuelle", "population")
+    )
     return compute(inputs, items=items)
 
 
@@ -52,23 +57,26 @@ def _row(result: pl.DataFrame, level: str, code: str, indicator: str) -> dict:
     return rows.row(0, named=True)
 
 
-@pytest.mark.parametrize("code, indicator, expected", [
-    # Clisson 44043: P18_CHOM1564 / P18_ACT1564 = 373.152299011456 / 3503.61789584796 = 10.650 %
-    ("44043", "taux_chomage_rp", 100 * 373.152299011456 / 3503.61789584796),
-    # P18_LOGVAC / P18_LOG = 278.857644991213 / 3579.05565287503 = 7.791 %
-    ("44043", "taux_vacance", 100 * 278.857644991213 / 3579.05565287503),
-    # P18_RP_PROP / P18_RP = 2091.50111964506 / 3230.99999968229 = 64.732 %
-    ("44043", "part_proprietaires", 100 * 2091.50111964506 / 3230.99999968229),
-    # P18_POP 7399 against P13_POP 6662 over n = 2018 - 2013 = 5 years: +2.121 % a year
-    ("44043", "croissance_annuelle", ((7399 / 6662) ** (1 / 5) - 1) * 100),
-    # Cholet 49099: 3686.37868904888 / 24777.8614820221 = 14.878 %
-    ("49099", "taux_chomage_rp", 100 * 3686.37868904888 / 24777.8614820221),
-    # 1460.70832136389 / 27462.8753258046 = 5.319 %
-    ("49099", "taux_vacance", 100 * 1460.70832136389 / 27462.8753258046),
-    # 14444.6632959987 / 25543.3985325408 = 56.550 %
-    ("49099", "part_proprietaires", 100 * 14444.6632959987 / 25543.3985325408),
-    ("49099", "croissance_annuelle", ((54186 / 53890) ** (1 / 5) - 1) * 100),
-])
+@pytest.mark.parametrize(
+    "code, indicator, expected",
+    [
+        # Clisson 44043: P18_CHOM1564 / P18_ACT1564 = 373.152299011456 / 3503.61789584796 = 10.650 %
+        ("44043", "taux_chomage_rp", 100 * 373.152299011456 / 3503.61789584796),
+        # P18_LOGVAC / P18_LOG = 278.857644991213 / 3579.05565287503 = 7.791 %
+        ("44043", "taux_vacance", 100 * 278.857644991213 / 3579.05565287503),
+        # P18_RP_PROP / P18_RP = 2091.50111964506 / 3230.99999968229 = 64.732 %
+        ("44043", "part_proprietaires", 100 * 2091.50111964506 / 3230.99999968229),
+        # P18_POP 7399 against P13_POP 6662 over n = 2018 - 2013 = 5 years: +2.121 % a year
+        ("44043", "croissance_annuelle", ((7399 / 6662) ** (1 / 5) - 1) * 100),
+        # Cholet 49099: 3686.37868904888 / 24777.8614820221 = 14.878 %
+        ("49099", "taux_chomage_rp", 100 * 3686.37868904888 / 24777.8614820221),
+        # 1460.70832136389 / 27462.8753258046 = 5.319 %
+        ("49099", "taux_vacance", 100 * 1460.70832136389 / 27462.8753258046),
+        # 14444.6632959987 / 25543.3985325408 = 56.550 %
+        ("49099", "part_proprietaires", 100 * 14444.6632959987 / 25543.3985325408),
+        ("49099", "croissance_annuelle", ((54186 / 53890) ** (1 / 5) - 1) * 100),
+    ],
+)
 def test_comparateur_rates_of_clisson_and_cholet(comparateur_result, code, indicator, expected):
     row = _row(comparateur_result, "COM", code, indicator)
     assert row["status"] is None
@@ -109,8 +117,9 @@ def test_comparateur_mayotte_is_not_available_but_france_stays_a_reference(compa
 
 @pytest.fixture(scope="module")
 def filosofi_result() -> pl.DataFrame:
-    staged = stage_level_file(catalogue.get("filosofi", "2021"), real_file("cc_filosofi_2021_COM.csv"), "COM",
-                              geo=None).frame
+    staged = stage_level_file(
+        catalogue.get("filosofi", "2021"), real_file("cc_filosofi_2021_COM.csv"), "COM", geo=None
+    ).frame
     communes = staged.filter(pl.col("level") == "COM")["code"].to_list()
     inputs = Inputs(staged={"filosofi": staged}, vintages={"filosofi": "2021"}, membership=membership_of(communes))
     territory = CustomTerritory("Cholet et Clisson", ("49099", "44043"))

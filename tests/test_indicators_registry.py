@@ -57,21 +57,60 @@ def test_every_theme_has_indicators():
 def test_issue_indicators_are_present():
     """The indicators the issue names, by theme (a catalogue edit cannot drop one silently)."""
     ids = {i.id for i in indicators()}
-    assert {"population", "croissance_annuelle", "croissance_solde_naturel", "croissance_solde_migratoire",
-            "naissances", "indice_jeunesse", "part_0002", "part_0305", "part_0610", "part_1117", "part_1824",
-            "part_75p"} <= ids
-    assert {"part_familles_monoparentales", "part_familles_nombreuses", "part_couples_avec_enfants",
-            "part_menages_une_personne", "taille_moyenne_menages"} <= ids
-    assert {"enfants_moins_3_ans", "taux_couverture_global", "taux_couverture_eaje", "taux_couverture_assmat",
-            "taux_couverture_domicile", "taux_couverture_prescolarisation", "places_accueil_jeune_enfant",
-            "foyers_paje", "foyers_cmg", "foyers_prepare"} <= ids
+    assert {
+        "population",
+        "croissance_annuelle",
+        "croissance_solde_naturel",
+        "croissance_solde_migratoire",
+        "naissances",
+        "indice_jeunesse",
+        "part_0002",
+        "part_0305",
+        "part_0610",
+        "part_1117",
+        "part_1824",
+        "part_75p",
+    } <= ids
+    assert {
+        "part_familles_monoparentales",
+        "part_familles_nombreuses",
+        "part_couples_avec_enfants",
+        "part_menages_une_personne",
+        "taille_moyenne_menages",
+    } <= ids
+    assert {
+        "enfants_moins_3_ans",
+        "taux_couverture_global",
+        "taux_couverture_eaje",
+        "taux_couverture_assmat",
+        "taux_couverture_domicile",
+        "taux_couverture_prescolarisation",
+        "places_accueil_jeune_enfant",
+        "foyers_paje",
+        "foyers_cmg",
+        "foyers_prepare",
+    } <= ids
     assert {"taux_scolarisation_1824", "part_non_diplomes", "foyers_af", "foyers_cf", "foyers_asf"} <= ids
-    assert {"revenu_median", "taux_pauvrete", "rapport_interdecile", "part_menages_imposes",
-            "part_prestations_sociales", "population_couverte_caf", "foyers_rsa", "foyers_prime_activite",
-            "foyers_aide_logement"} <= ids
+    assert {
+        "revenu_median",
+        "taux_pauvrete",
+        "rapport_interdecile",
+        "part_menages_imposes",
+        "part_prestations_sociales",
+        "population_couverte_caf",
+        "foyers_rsa",
+        "foyers_prime_activite",
+        "foyers_aide_logement",
+    } <= ids
     assert {"taux_chomage_rp", "taux_activite_femmes", "taux_emploi_femmes"} <= ids
-    assert {"part_proprietaires", "part_locataires", "part_locataires_hlm", "taux_vacance", "part_suroccupation",
-            "part_menages_sans_voiture"} <= ids
+    assert {
+        "part_proprietaires",
+        "part_locataires",
+        "part_locataires_hlm",
+        "taux_vacance",
+        "part_suroccupation",
+        "part_menages_sans_voiture",
+    } <= ids
     assert {"indice_vieillissement", "part_80p", "part_80p_seuls"} <= ids
 
 
@@ -104,8 +143,20 @@ def test_the_checker_refuses_a_broken_catalogue():
     with pytest.raises(ValueError, match="a label and a definition are required"):
         check((dataclasses.replace(good, definition=""),))
     with pytest.raises(ValueError, match="needs a numerator and a denominator"):
-        check((Indicator(id="x", theme="familles", label="x", kind="ratio", unit="percent", direction="neutral",
-                         definition="x", numerator=(Term("rp_families", "C_FAM"),)),))
+        check(
+            (
+                Indicator(
+                    id="x",
+                    theme="familles",
+                    label="x",
+                    kind="ratio",
+                    unit="percent",
+                    direction="neutral",
+                    definition="x",
+                    numerator=(Term("rp_families", "C_FAM"),),
+                ),
+            )
+        )
     with pytest.raises(ValueError, match="'source:VARIABLE'"):
         Term.parse("C_FAM")
     # « pour 100 allocataires » is not a share of the allocataires' population: never shown with « % »

@@ -20,10 +20,31 @@ POP_ENTRY = catalogue.get("rp_iris_population", "2022")
 DISP_ENTRY = catalogue.get("filosofi_iris_disp", "2021")
 REF_ENTRY = catalogue.get("iris_reference", "2024")
 QPV_ENTRY = catalogue.get("qpv", "2024")
-BANDS = ["P22_POP0002", "P22_POP0305", "P22_POP0610", "P22_POP1117", "P22_POP1824", "P22_POP2539", "P22_POP4054",
-         "P22_POP5564", "P22_POP6579", "P22_POP80P", "P22_POP0014", "P22_POP1529", "P22_POP3044", "P22_POP4559",
-         "P22_POP6074", "P22_POP75P", "P22_POP0019", "P22_POP2064", "P22_POP65P", "P22_POPH", "P22_POPF",
-         "P22_PMEN", "P22_PHORMEN"]
+BANDS = [
+    "P22_POP0002",
+    "P22_POP0305",
+    "P22_POP0610",
+    "P22_POP1117",
+    "P22_POP1824",
+    "P22_POP2539",
+    "P22_POP4054",
+    "P22_POP5564",
+    "P22_POP6579",
+    "P22_POP80P",
+    "P22_POP0014",
+    "P22_POP1529",
+    "P22_POP3044",
+    "P22_POP4559",
+    "P22_POP6074",
+    "P22_POP75P",
+    "P22_POP0019",
+    "P22_POP2064",
+    "P22_POP65P",
+    "P22_POPH",
+    "P22_POPF",
+    "P22_PMEN",
+    "P22_PHORMEN",
+]
 HEADER = "IRIS;COM;TYP_IRIS;LAB_IRIS;P22_POP;" + ";".join(BANDS)
 
 
@@ -44,8 +65,10 @@ ROWS = [
     # a commune not divided into IRIS: integers (small commune)
     "010010000;01001;Z;5;859;33;28;56;80;50;120;160;110;150;72;183;140;201;195;90;100;210;427;222;426;433;841;18",
     # a Paris IRIS, coded under its arrondissement (75108), weighted estimates
-    ("751083006;75108;H;1;2057.93753915075;98.5714870259099;60;90;130;200;400;500;250;250;79.3660521240401;"
-     "398;400;410;380;200;140;348;1050;330;980.5;1077.43753915075;2000;57.93753915075"),
+    (
+        "751083006;75108;H;1;2057.93753915075;98.5714870259099;60;90;130;200;400;500;250;250;79.3660521240401;"
+        "398;400;410;380;200;140;348;1050;330;980.5;1077.43753915075;2000;57.93753915075"
+    ),
     # Corsica, with one empty cell (P22_PHORMEN)
     "2A0040101;2A004;H;1;1500;40;45;60;100;110;300;350;200;200;95;245;250;300;320;200;120;300;720;390;720;780;1480;",
 ]
@@ -66,18 +89,23 @@ def test_iris_census_rows_keep_their_9_character_codes(tmp_path, geo):
     assert paris["P_POP"] == (2057.93753915075, None) and paris["P_POP0002"] == (98.5714870259099, None)
     assert _values(staged.frame, "2A0040101")["P_PHORMEN"] == (None, NOT_AVAILABLE)  # empty cell, never 0
     assert staged.frame["year"].unique().to_list() == [2022]
-    assert ("3 IRIS rows (IRIS geography 2024): 2 IRIS of communes divided into IRIS, 1 communes not divided "
-            "into IRIS (pseudo-IRIS <commune>0000); 24 variables") in staged.notes
+    assert (
+        "3 IRIS rows (IRIS geography 2024): 2 IRIS of communes divided into IRIS, 1 communes not divided "
+        "into IRIS (pseudo-IRIS <commune>0000); 24 variables"
+    ) in staged.notes
 
 
-@pytest.mark.parametrize(("row", "column", "rule"), [
-    # a code read as a number loses its leading zero
-    (ROWS[0].replace("010010000;", "10010000;", 1), "IRIS", "9 characters"),
-    # the commune of a Paris IRIS is its arrondissement: 75109 is another one
-    (ROWS[1].replace(";75108;", ";75109;", 1), "COM", "first 5 characters of its IRIS code"),
-    # a commune not divided into IRIS has the pseudo-IRIS <commune>0000 only
-    (ROWS[0].replace("010010000;", "010010101;", 1), "TYP_IRIS", "<commune>0000"),
-])
+@pytest.mark.parametrize(
+    ("row", "column", "rule"),
+    [
+        # a code read as a number loses its leading zero
+        (ROWS[0].replace("010010000;", "10010000;", 1), "IRIS", "9 characters"),
+        # the commune of a Paris IRIS is its arrondissement: 75109 is another one
+        (ROWS[1].replace(";75108;", ";75109;", 1), "COM", "first 5 characters of its IRIS code"),
+        # a commune not divided into IRIS has the pseudo-IRIS <commune>0000 only
+        (ROWS[0].replace("010010000;", "010010101;", 1), "TYP_IRIS", "<commune>0000"),
+    ],
+)
 def test_iris_census_refuses_malformed_codes(tmp_path, geo, row, column, rule):
     with pytest.raises(SourceValidationError) as err:
         iris_census.stage(POP_ENTRY, _population(tmp_path, [row, ROWS[2]]), geo)
@@ -98,18 +126,28 @@ DISP_HEADER = "IRIS;DISP_MED21;DISP_D121;DISP_D921;DISP_RD21;DISP_TP6021;DISP_PP
 
 def _disp(tmp_path: Path, lines: list[str], header: str = DISP_HEADER) -> dict[str, Path]:
     text = "\n".join([header, *lines]) + "\n"
-    return {"main": _zip(tmp_path, "BASE_TD_FILO_IRIS_2021_DISP_CSV.zip", "BASE_TD_FILO_IRIS_2021_DISP.csv", text,
-                         crlf=False)}
+    return {
+        "main": _zip(
+            tmp_path, "BASE_TD_FILO_IRIS_2021_DISP_CSV.zip", "BASE_TD_FILO_IRIS_2021_DISP.csv", text, crlf=False
+        )
+    }
 
 
 def test_filosofi_iris_markers_and_note_column(tmp_path, geo):
-    staged = filosofi_iris.stage(DISP_ENTRY, _disp(tmp_path, [
-        "490990101;21110;11440;39260;3,4;15,4;6,6;0",
-        "490990106;ns;ns;ns;ns;ns;ns;1",  # too few households: every cell ns, the note says withheld
-        "751083006;25000;12000;50000;4,2;nd;5,0;0",  # the poverty rate not available
-        "751083007;24000;12000;48000;4,0;12,0;5,0;2",  # the note withholds figures that the cells still show
-        "2A0040101;20500;10100;37900;3,8;s;9,1;0",  # an `s` marker is secret too
-    ]), geo)
+    staged = filosofi_iris.stage(
+        DISP_ENTRY,
+        _disp(
+            tmp_path,
+            [
+                "490990101;21110;11440;39260;3,4;15,4;6,6;0",
+                "490990106;ns;ns;ns;ns;ns;ns;1",  # too few households: every cell ns, the note says withheld
+                "751083006;25000;12000;50000;4,2;nd;5,0;0",  # the poverty rate not available
+                "751083007;24000;12000;48000;4,0;12,0;5,0;2",  # the note withholds figures that the cells still show
+                "2A0040101;20500;10100;37900;3,8;s;9,1;0",  # an `s` marker is secret too
+            ],
+        ),
+        geo,
+    )
     published = _values(staged.frame, "490990101")
     assert published["DISP_MED"] == (21110.0, None) and published["DISP_TP60"] == (15.4, None)  # "15,4"
     assert published["DISP_RD"] == (3.4, None)
@@ -120,9 +158,11 @@ def test_filosofi_iris_markers_and_note_column(tmp_path, geo):
     assert set(_values(staged.frame, "751083007").values()) == {(None, SECRET)}  # never 24000 or 0
     assert _values(staged.frame, "2A0040101")["DISP_TP60"] == (None, SECRET)
     # rows withheld: 490990106 and 751083007; secret cells: 6 + 6 + 1 = 13; nd: 1
-    assert staged.notes[0] == ("BASE_TD_FILO_IRIS_2021_DISP.csv: 5 IRIS (IRIS geography 2022), 6 measures; 2 "
-                               "row(s) withheld by the note column DISP_NOTE21 (secret); cells secret (ns/s): 13, "
-                               "not available (nd): 1")
+    assert staged.notes[0] == (
+        "BASE_TD_FILO_IRIS_2021_DISP.csv: 5 IRIS (IRIS geography 2022), 6 measures; 2 "
+        "row(s) withheld by the note column DISP_NOTE21 (secret); cells secret (ns/s): 13, "
+        "not available (nd): 1"
+    )
 
 
 def test_filosofi_iris_of_another_year_is_refused(tmp_path, geo):
@@ -137,6 +177,7 @@ def test_filosofi_iris_refuses_a_code_read_as_a_number(tmp_path, geo):
 
 
 # -- the IRIS reference ------------------------------------------------------------------------------------------
+
 
 def _reference(tmp_path: Path, rows: list[list]) -> dict[str, Path]:
     from openpyxl import Workbook
@@ -176,16 +217,21 @@ def test_reference_places_each_iris_in_its_target_commune(tmp_path, geo):
     assert (rows["751083006"]["commune_target"], rows["751083006"]["city"]) == ("75108", "75056")
     assert rows["490990101"]["name"] == "Centre" and rows["490990101"]["commune_target"] == "49099"
     assert rows["010010000"]["type"] == "Z" and rows["010010000"]["commune"] == "01001"
-    assert staged.notes[0] == "5 IRIS (geography 2024): 3 of type H, 0 of type A, 0 of type D, 2 of type Z (Z: " \
-                              "communes not divided into IRIS)"
+    assert (
+        staged.notes[0] == "5 IRIS (geography 2024): 3 of type H, 0 of type A, 0 of type D, 2 of type Z (Z: "
+        "communes not divided into IRIS)"
+    )
     assert "44100 -> 44088" in staged.notes[1]
 
 
-@pytest.mark.parametrize(("row", "rule"), [
-    (["490990199", "Divers", "Z", "", "49099", "Cholet", "", "52", "49"], "pseudo-IRIS <commune>0000"),
-    (["490990101", "Centre", "H", "", "49098", "Cholet", "", "52", "49"], "starts with its commune's"),
-    (["999990000", "Nulle part", "Z", "", "99999", "Nulle part", "", "", "99"], "code known to the COG"),
-])
+@pytest.mark.parametrize(
+    ("row", "rule"),
+    [
+        (["490990199", "Divers", "Z", "", "49099", "Cholet", "", "52", "49"], "pseudo-IRIS <commune>0000"),
+        (["490990101", "Centre", "H", "", "49098", "Cholet", "", "52", "49"], "starts with its commune's"),
+        (["999990000", "Nulle part", "Z", "", "99999", "Nulle part", "", "", "99"], "code known to the COG"),
+    ],
+)
 def test_reference_refuses_inconsistent_rows(tmp_path, geo, row, rule):
     with pytest.raises(SourceValidationError) as err:
         iris_reference.stage(REF_ENTRY, _reference(tmp_path, [REFERENCE_ROWS[0], row]), geo)
@@ -194,30 +240,54 @@ def test_reference_refuses_inconsistent_rows(tmp_path, geo, row, rule):
 
 # -- QPV --------------------------------------------------------------------------------------------------------
 
+
 def _geojson(tmp_path: Path, properties: list[dict]) -> dict[str, Path]:
-    features = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
-                 "properties": p} for p in properties]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+            "properties": p,
+        }
+        for p in properties
+    ]
     path = tmp_path / "qp2024.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
     return {"main": path}
 
 
 def test_qpv_list_with_a_qpv_across_two_communes(tmp_path, geo):
-    staged = qpv.stage(QPV_ENTRY, _geojson(tmp_path, [
-        {"code_qp": "QN04905M", "lib_qp": "Sud", "insee_com": "49099", "lib_com": "Cholet", "insee_dep": "49"},
-        {"code_qp": "QN04906M", "lib_qp": "Lisière", "insee_com": "49099, 49192", "lib_com": None, "insee_dep": "49"},
-    ]), geo)
+    staged = qpv.stage(
+        QPV_ENTRY,
+        _geojson(
+            tmp_path,
+            [
+                {"code_qp": "QN04905M", "lib_qp": "Sud", "insee_com": "49099", "lib_com": "Cholet", "insee_dep": "49"},
+                {
+                    "code_qp": "QN04906M",
+                    "lib_qp": "Lisière",
+                    "insee_com": "49099, 49192",
+                    "lib_com": None,
+                    "insee_dep": "49",
+                },
+            ],
+        ),
+        geo,
+    )
     pairs = sorted(staged.frame.select("code", "commune").iter_rows())
     assert pairs == [("QN04905M", "49099"), ("QN04906M", "49099"), ("QN04906M", "49192")]
-    assert staged.notes[0] == ("2 features, 2 QPV in 2 communes (COG 2024); 1 QPV across several communes; the "
-                               "contours are not read")
+    assert staged.notes[0] == (
+        "2 features, 2 QPV in 2 communes (COG 2024); 1 QPV across several communes; the contours are not read"
+    )
 
 
-@pytest.mark.parametrize(("props", "expected"), [
-    ({"code_qp": "QP049005", "lib_qp": "Ancien code", "insee_com": "49099"}, "code_qp"),
-    ({"code_qp": "QN04905M", "lib_qp": "Sans commune"}, "property required in every feature"),
-    ({"code_qp": "QN04905M", "lib_qp": "Ailleurs", "insee_com": "99999"}, "code known to the COG"),
-])
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        ({"code_qp": "QP049005", "lib_qp": "Ancien code", "insee_com": "49099"}, "code_qp"),
+        ({"code_qp": "QN04905M", "lib_qp": "Sans commune"}, "property required in every feature"),
+        ({"code_qp": "QN04905M", "lib_qp": "Ailleurs", "insee_com": "99999"}, "code known to the COG"),
+    ],
+)
 def test_qpv_refuses_bad_features(tmp_path, geo, props, expected):
     with pytest.raises(SourceValidationError, match=expected):
         qpv.stage(QPV_ENTRY, _geojson(tmp_path, [props]), geo)

@@ -7,17 +7,40 @@ import json
 from storage.manifest import EntryRecord, FileRecord, LastFailure, Manifest, StagedRecord
 from storage.store import Store
 
-FILE = {"etag": '"abc"', "fetched_at": "2026-12-04T02:05:35+00:00", "fetched_url": "http://127.0.0.1/x.csv",
-        "final_url": None, "last_modified": None, "path": "/data/raw/caf_benefits/2024/x.csv",
-        "sha256": "195c", "size": 38939, "status": "downloaded", "url": "https://data.caf.fr/x.csv"}
-STAGED = {"basis": {"code": "1d62", "geography": "e4f5"}, "cog": 2025, "cog_offset": 1,
-          "file": "staged/caf_benefits/2024-1a35.parquet", "geo_changes": [{"cog": 2021, "kind": "merged",
-                                                                            "new": ["44088"], "old": "44100"}],
-          "inputs": {"main": "195c"}, "notes": ["a note"], "null_cells": {"secret": 3}, "path": "/data/staged/x",
-          "publisher": "CAF", "rows": 10, "secret_cells": 3, "source_cog": None, "staged_at": "2026-12-04",
-          "title": "Cnaf : foyers allocataires"}
-TODAY = {"entries": {"caf_benefits/2024": {"files": {"main": FILE}, "source": "caf_benefits", "staged": STAGED,
-                                           "vintage": "2024"}}}
+FILE = {
+    "etag": '"abc"',
+    "fetched_at": "2026-12-04T02:05:35+00:00",
+    "fetched_url": "http://127.0.0.1/x.csv",
+    "final_url": None,
+    "last_modified": None,
+    "path": "/data/raw/caf_benefits/2024/x.csv",
+    "sha256": "195c",
+    "size": 38939,
+    "status": "downloaded",
+    "url": "https://data.caf.fr/x.csv",
+}
+STAGED = {
+    "basis": {"code": "1d62", "geography": "e4f5"},
+    "cog": 2025,
+    "cog_offset": 1,
+    "file": "staged/caf_benefits/2024-1a35.parquet",
+    "geo_changes": [{"cog": 2021, "kind": "merged", "new": ["44088"], "old": "44100"}],
+    "inputs": {"main": "195c"},
+    "notes": ["a note"],
+    "null_cells": {"secret": 3},
+    "path": "/data/staged/x",
+    "publisher": "CAF",
+    "rows": 10,
+    "secret_cells": 3,
+    "source_cog": None,
+    "staged_at": "2026-12-04",
+    "title": "Cnaf : foyers allocataires",
+}
+TODAY = {
+    "entries": {
+        "caf_benefits/2024": {"files": {"main": FILE}, "source": "caf_benefits", "staged": STAGED, "vintage": "2024"}
+    }
+}
 
 
 def test_a_manifest_of_this_release_is_written_back_as_it_was_read():
@@ -28,10 +51,17 @@ def test_a_manifest_of_this_release_is_written_back_as_it_was_read():
 
 
 def test_keys_of_earlier_or_later_releases_are_kept_and_absent_keys_stay_absent():
-    legacy = {"entries": {"filosofi/2021": {"source": "filosofi", "vintage": "2021",
-                                            "staged": {"cog": 2024, "rows": 5, "a_later_key": [1]}},
-                          "births/2024": {"last_failure": {"at": "2026-11-24", "error": "boom"}}},
-              "a_top_level_key": 1}
+    legacy = {
+        "entries": {
+            "filosofi/2021": {
+                "source": "filosofi",
+                "vintage": "2021",
+                "staged": {"cog": 2024, "rows": 5, "a_later_key": [1]},
+            },
+            "births/2024": {"last_failure": {"at": "2026-11-24", "error": "boom"}},
+        },
+        "a_top_level_key": 1,
+    }
     manifest = Manifest.from_dict(legacy)
     assert manifest.to_dict() == legacy
     staged = manifest.get("filosofi/2021").staged

@@ -102,8 +102,12 @@ def test_a_choropleth_has_one_titled_path_per_commune_and_a_legend():
     assert titles[1] == "Bêta : 12,0 %"  # the value as the section formatted it
     assert titles[3] == "&lt;Delta&gt; : secret statistique"  # a name is text, escaped
     assert ">Légende</text>" in svg and ">en %, quantiles des communes</text>" in svg
-    assert legend_rows(svg) == ["10,0\u202f% (1 commune)", "12,0\u202f% (1 commune)", "20,0\u202f% (1 commune)",
-                                "Sans valeur communale : secret statistique (1 commune)"]
+    assert legend_rows(svg) == [
+        "10,0\u202f% (1 commune)",
+        "12,0\u202f% (1 commune)",
+        "20,0\u202f% (1 commune)",
+        "Sans valeur communale : secret statistique (1 commune)",
+    ]
     assert "ODbL" in svg and ">N</text>" in svg  # attribution and north arrow
 
 
@@ -126,7 +130,7 @@ def site(demo_store, tmp_path_factory):
 
 def _section(html: str) -> str:
     start = html.index('<section id="cartes"')
-    return html[start:html.index("</section>", start)]
+    return html[start : html.index("</section>", start)]
 
 
 def test_the_maps_section_comes_after_the_themes():
@@ -141,8 +145,8 @@ def test_an_epci_report_maps_every_key_indicator_with_one_path_per_commune(site)
     mapped = [i for i in indicators() if i.map]
     assert len(mapped) >= 9  # one key indicator per theme at least
     for ind in mapped:
-        figure = section[section.index(f'id="carte-{ind.id}"'):]
-        svg = figure[:figure.index("</svg>")]
+        figure = section[section.index(f'id="carte-{ind.id}"') :]
+        svg = figure[: figure.index("</svg>")]
         # CC Vendée Sèvre Autise: Benet, Maillezais, Rives-d'Autise, Vix
         assert sorted(re.findall(r'data-code="(\d+)"', svg)) == ["85020", "85133", "85162", "85303"], ind.id
         assert "Légende" in svg and svg.count("<title") == 1 + 4  # the map's own title, one per commune
@@ -164,7 +168,7 @@ def test_a_commune_report_gets_the_locator_only(site):
 def test_a_departement_report_shows_its_neighbours_on_the_locator(site):
     section = _section(site.reports[2].read_text(encoding="utf-8"))
     start = section.index('id="carte-situation"')
-    locator = section[start:section.index("</svg>", start)]
+    locator = section[start : section.index("</svg>", start)]
     # the demo outlines of 44 and 49 share border points with Vendée's
     assert "Loire-Atlantique (44)" in locator and "Maine-et-Loire (49)" in locator
     assert len(re.findall(r'data-code="', section)) == 8 * sum(1 for i in indicators() if i.map)

@@ -49,8 +49,9 @@ def raw_get(url: str, path: str) -> tuple[int, bytes]:
 def test_a_file_is_served_with_an_etag_and_answers_304_to_it(layout):
     with serve(layout) as mirror:
         first = requests.get(f"{mirror.url}/www.insee.fr/fr/fichier/x.csv", timeout=5)
-        again = requests.get(f"{mirror.url}/www.insee.fr/fr/fichier/x.csv", timeout=5,
-                             headers={"If-None-Match": first.headers["ETag"]})
+        again = requests.get(
+            f"{mirror.url}/www.insee.fr/fr/fichier/x.csv", timeout=5, headers={"If-None-Match": first.headers["ETag"]}
+        )
     assert first.status_code == 200 and first.content == CSV
     assert first.headers["Content-Length"] == str(len(CSV))
     assert first.headers["ETag"] == f'"{hashlib.sha256(CSV).hexdigest()[:32]}"'
@@ -61,8 +62,11 @@ def test_a_folder_below_a_host_is_served_as_the_zip_of_its_files(layout):
     folder = layout / "www.insee.fr" / "fr" / "fichier" / "base-cc_csv.zip"
     with serve(layout) as mirror:
         response = requests.get(f"{mirror.url}/www.insee.fr/fr/fichier/base-cc_csv.zip", timeout=5)
-        again = requests.get(f"{mirror.url}/www.insee.fr/fr/fichier/base-cc_csv.zip", timeout=5,
-                             headers={"If-None-Match": response.headers["ETag"]})
+        again = requests.get(
+            f"{mirror.url}/www.insee.fr/fr/fichier/base-cc_csv.zip",
+            timeout=5,
+            headers={"If-None-Match": response.headers["ETag"]},
+        )
     assert response.status_code == 200 and response.headers["Content-Type"] == "application/zip"
     assert response.content == zip_folder(folder)  # deterministic: the same bytes as the tests' materialise()
     with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
@@ -96,8 +100,7 @@ def test_a_link_to_a_folder_outside_the_mirror_is_neither_served_nor_zipped(layo
     # the folder holding the link is zipped without what the link leads to
     with zipfile.ZipFile(io.BytesIO(parent.content)) as zf:
         names = zf.namelist()
-    assert names == ["fichier/base-cc_csv.zip/base-cc.CSV", "fichier/base-cc_csv.zip/meta_base-cc.CSV",
-                     "fichier/x.csv"]
+    assert names == ["fichier/base-cc_csv.zip/base-cc.CSV", "fichier/base-cc_csv.zip/meta_base-cc.CSV", "fichier/x.csv"]
 
 
 def test_links_inside_a_zipped_folder_are_left_out(layout, tmp_path):
@@ -110,12 +113,15 @@ def test_links_inside_a_zipped_folder_are_left_out(layout, tmp_path):
         assert zf.namelist() == ["base-cc.CSV", "meta_base-cc.CSV"]
 
 
-@pytest.mark.parametrize("path", [
-    "/www.insee.fr/../../secret.txt",
-    "/www.insee.fr/fr/../../../secret.txt",
-    "/www.insee.fr/fr/fichier/%2e%2e/%2e%2e/%2e%2e/../secret.txt",
-    "//etc/passwd",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/www.insee.fr/../../secret.txt",
+        "/www.insee.fr/fr/../../../secret.txt",
+        "/www.insee.fr/fr/fichier/%2e%2e/%2e%2e/%2e%2e/../secret.txt",
+        "//etc/passwd",
+    ],
+)
 def test_dot_dot_never_leaves_the_mirror(layout, path):
     with serve(layout) as mirror:
         status, body = raw_get(mirror.url, path)
@@ -158,4 +164,6 @@ def test_the_request_log_records_each_answer(layout):
         requests.get(f"{mirror.url}/www.insee.fr/fr/fichier/x.csv?v=1", timeout=5)
         requests.get(f"{mirror.url}/", timeout=5)
     assert [(e["path"], e["query"], e["status"]) for e in mirror.log] == [
-        ("/www.insee.fr/fr/fichier/x.csv", "v=1", 200), ("/", "", 404)]
+        ("/www.insee.fr/fr/fichier/x.csv", "v=1", 200),
+        ("/", "", 404),
+    ]

@@ -52,17 +52,31 @@ def test_the_counts_of_each_place_of_residence(tmp_path, geo):
     assert set(frame["year"].unique()) == {2022}
     # Clisson: 100.5 + 40 + 30.25 + 2 + 7.25 = 180 employed; 180 - 7.25 (ZZZZZ) = 172.75 with a known place;
     # 100.5 in Clisson; outside CA Clisson Sèvre et Maine: Cholet 30.25 + abroad 2 = 32.25 (Gorges is in it)
-    assert _values(frame, "COM", "44043") == {"ACTOCC": 180.0, "ACTOCC_LIEU_CONNU": 172.75, "ACTOCC_MEME_COM": 100.5,
-                                              "ACTOCC_HORS_EPCI": 32.25, "ACTOCC_ETRANGER": 2.0}
+    assert _values(frame, "COM", "44043") == {
+        "ACTOCC": 180.0,
+        "ACTOCC_LIEU_CONNU": 172.75,
+        "ACTOCC_MEME_COM": 100.5,
+        "ACTOCC_HORS_EPCI": 32.25,
+        "ACTOCC_ETRANGER": 2.0,
+    }
     # Gorges: 55 + 5 = 60, none at home, Paris 8e (5) outside its EPCI
-    assert _values(frame, "COM", "44064") == {"ACTOCC": 60.0, "ACTOCC_LIEU_CONNU": 60.0, "ACTOCC_MEME_COM": 0.0,
-                                              "ACTOCC_HORS_EPCI": 5.0, "ACTOCC_ETRANGER": 0.0}
+    assert _values(frame, "COM", "44064") == {
+        "ACTOCC": 60.0,
+        "ACTOCC_LIEU_CONNU": 60.0,
+        "ACTOCC_MEME_COM": 0.0,
+        "ACTOCC_HORS_EPCI": 5.0,
+        "ACTOCC_ETRANGER": 0.0,
+    }
     # L'Île-d'Yeu is in no EPCI: working outside the commune (12) is working outside "its EPCI"
     assert _values(frame, "COM", "85113")["ACTOCC_HORS_EPCI"] == 12.0
     # Paris 15e: 1000 + 500 + 20 = 1520; Paris 8e and 15e are both Paris: 1500 in the commune; Lyon 20 outside
-    assert _values(frame, "ARM", "75115") == {"ACTOCC": 1520.0, "ACTOCC_LIEU_CONNU": 1520.0,
-                                              "ACTOCC_MEME_COM": 1500.0, "ACTOCC_HORS_EPCI": 20.0,
-                                              "ACTOCC_ETRANGER": 0.0}
+    assert _values(frame, "ARM", "75115") == {
+        "ACTOCC": 1520.0,
+        "ACTOCC_LIEU_CONNU": 1520.0,
+        "ACTOCC_MEME_COM": 1500.0,
+        "ACTOCC_HORS_EPCI": 20.0,
+        "ACTOCC_ETRANGER": 0.0,
+    }
 
 
 def test_a_city_with_arrondissements_missing_is_not_a_partial_sum(tmp_path, geo):
@@ -93,12 +107,15 @@ def test_the_year_is_read_from_the_measure_name(tmp_path, geo):
         stage(catalogue.get("mobility", "2022"), _zip(tmp_path, two), geo)
 
 
-@pytest.mark.parametrize("old, new, column, rule", [
-    ("44043;Clisson;49099", "4404;Clisson;49099", "CODGEO", "a commune or arrondissement code"),
-    ("44064;Gorges;75108", "44064;Gorges;BELG", "DCLT", "place of work"),
-    ("Cholet;30.25", "Cholet;-3", "NBFLUX_C22_ACTOCC15P", "a number >= 0"),
-    ("Cholet;30.25", "Cholet;s", "NBFLUX_C22_ACTOCC15P", "a number >= 0"),
-])
+@pytest.mark.parametrize(
+    "old, new, column, rule",
+    [
+        ("44043;Clisson;49099", "4404;Clisson;49099", "CODGEO", "a commune or arrondissement code"),
+        ("44064;Gorges;75108", "44064;Gorges;BELG", "DCLT", "place of work"),
+        ("Cholet;30.25", "Cholet;-3", "NBFLUX_C22_ACTOCC15P", "a number >= 0"),
+        ("Cholet;30.25", "Cholet;s", "NBFLUX_C22_ACTOCC15P", "a number >= 0"),
+    ],
+)
 def test_a_bad_row_is_named(tmp_path, geo, old, new, column, rule):
     with pytest.raises(SourceValidationError) as info:
         stage(catalogue.get("mobility", "2022"), _zip(tmp_path, FLOWS.replace(old, new)), geo)
@@ -120,29 +137,54 @@ def test_the_demo_file_stages_every_commune_of_the_world(demo_files, geo):
     assert communes == {c.code for c in COMMUNES}
     # every whole is at least its parts, and the city is the sum of its arrondissements
     paris = _values(staged.frame, "COM", "75056")["ACTOCC"]
-    arms = staged.frame.filter((pl.col("level") == "ARM") & pl.col("code").str.starts_with("751")
-                               & (pl.col("variable") == "ACTOCC"))["value"].sum()
+    arms = staged.frame.filter(
+        (pl.col("level") == "ARM") & pl.col("code").str.starts_with("751") & (pl.col("variable") == "ACTOCC")
+    )["value"].sum()
     assert paris == pytest.approx(arms)
 
 
 # -- the report's places of work -------------------------------------------------------------------------------
 
+
 def _staged(rows: list[tuple[str, str, float | None]]) -> pl.DataFrame:
-    return pl.DataFrame([("COM", c, 2022, v, x, None if x is not None else "secret") for c, v, x in rows],
-                        schema={"level": pl.String, "code": pl.String, "year": pl.Int32, "variable": pl.String,
-                                "value": pl.Float64, "status": pl.String}, orient="row")
+    return pl.DataFrame(
+        [("COM", c, 2022, v, x, None if x is not None else "secret") for c, v, x in rows],
+        schema={
+            "level": pl.String,
+            "code": pl.String,
+            "year": pl.Int32,
+            "variable": pl.String,
+            "value": pl.Float64,
+            "status": pl.String,
+        },
+        orient="row",
+    )
 
 
 def test_the_places_of_work_of_a_territory_leave_it():
     from reports.sections.workplaces import places_of_work
     from transforms.compute import Inputs
 
-    destinations = _staged([("44043", "44064", 40.0), ("44043", "49099", 30.0), ("44043", "ETRANGER", 2.0),
-                            ("44064", "44043", 55.0), ("44064", "49099", 10.0), ("44064", "75056", None)])
-    summary = _staged([("44043", "ACTOCC_LIEU_CONNU", 172.0), ("44064", "ACTOCC_LIEU_CONNU", 68.0),
-                       ("49099", "ACTOCC_LIEU_CONNU", 900.0)])
-    inputs = Inputs(staged={"mobility_destinations": destinations, "mobility": summary}, vintages={},
-                    membership=pl.DataFrame())
+    destinations = _staged(
+        [
+            ("44043", "44064", 40.0),
+            ("44043", "49099", 30.0),
+            ("44043", "ETRANGER", 2.0),
+            ("44064", "44043", 55.0),
+            ("44064", "49099", 10.0),
+            ("44064", "75056", None),
+        ]
+    )
+    summary = _staged(
+        [
+            ("44043", "ACTOCC_LIEU_CONNU", 172.0),
+            ("44064", "ACTOCC_LIEU_CONNU", 68.0),
+            ("49099", "ACTOCC_LIEU_CONNU", 900.0),
+        ]
+    )
+    inputs = Inputs(
+        staged={"mobility_destinations": destinations, "mobility": summary}, vintages={}, membership=pl.DataFrame()
+    )
     flows, total = places_of_work(inputs, ["44043", "44064"])
     # Clisson <-> Gorges stays inside; Cholet 30 + 10 = 40, abroad 2; the secret cell adds nothing
     assert flows.rows() == [("49099", 40.0), ("ETRANGER", 2.0)]
@@ -160,20 +202,37 @@ def test_without_staged_flows_there_is_no_section():
     assert flows.is_empty() and total is None
 
 
-
 def test_a_part_above_its_whole_is_refused():
     from sources.mobility import PART_TOLERANCE, PARTS, SUMMARY_VARIABLES
     from sources.validation import Rules, validate
     from sources.values import finish
 
     # the counts are derived from the flows, so only a bug could break the parts: the rule still runs at staging
-    values = {"ACTOCC": 100.0, "ACTOCC_LIEU_CONNU": 90.0, "ACTOCC_MEME_COM": 95.0, "ACTOCC_HORS_EPCI": 5.0,
-              "ACTOCC_ETRANGER": 0.0}
-    long = pl.DataFrame({"level": "COM", "code": "44043", "year": 2022, "variable": list(values),
-                         "value": list(values.values()), "status": None},
-                        schema_overrides={"year": pl.Int32, "status": pl.String})
-    rules = Rules(kinds=dict.fromkeys(SUMMARY_VARIABLES, "count"), levels=("COM", "ARM"), code_column="CODGEO",
-                  parts=PARTS, part_tolerance=PART_TOLERANCE)
+    values = {
+        "ACTOCC": 100.0,
+        "ACTOCC_LIEU_CONNU": 90.0,
+        "ACTOCC_MEME_COM": 95.0,
+        "ACTOCC_HORS_EPCI": 5.0,
+        "ACTOCC_ETRANGER": 0.0,
+    }
+    long = pl.DataFrame(
+        {
+            "level": "COM",
+            "code": "44043",
+            "year": 2022,
+            "variable": list(values),
+            "value": list(values.values()),
+            "status": None,
+        },
+        schema_overrides={"year": pl.Int32, "status": pl.String},
+    )
+    rules = Rules(
+        kinds=dict.fromkeys(SUMMARY_VARIABLES, "count"),
+        levels=("COM", "ARM"),
+        code_column="CODGEO",
+        parts=PARTS,
+        part_tolerance=PART_TOLERANCE,
+    )
     with pytest.raises(SourceValidationError) as info:
         validate(finish(long, "mobility", "2022"), rules, source="mobility", file=MEMBER)
     assert "ACTOCC_MEME_COM" in str(info.value) and "never above ACTOCC_LIEU_CONNU" in str(info.value)

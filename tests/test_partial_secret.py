@@ -25,7 +25,8 @@ def with_secret_births(commune: str, years: tuple[int, ...]):
     secret = (pl.col("code") == commune) & pl.col("year").is_in(list(years))
     staged["births"] = staged["births"].with_columns(
         value=pl.when(secret).then(None).otherwise(pl.col("value")),
-        status=pl.when(secret).then(pl.lit(R.SECRET)).otherwise(pl.col("status")))
+        status=pl.when(secret).then(pl.lit(R.SECRET)).otherwise(pl.col("status")),
+    )
     result = compute(world_inputs(staged), (TERRITORY,), items=ITEMS)
     return {(r["level"], r["code"], r["indicator"]): r for r in result.iter_rows(named=True)}
 

@@ -48,6 +48,7 @@ def _drop_lines(*prefixes: str):
         kept = [line for line in lines if not line.startswith(prefixes)]
         assert len(kept) < len(lines), prefixes
         return kept
+
     return edit
 
 
@@ -89,11 +90,14 @@ def test_minus_inf_in_a_caf_rate_is_refused(demo_files, tmp_path, geo):
 # -- plausible counts ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code, value, rule, shown", [
-    ("44043", "1e300", "count at level COM at most 3 000 000 (plausible for France)", "COM 44043 2022 = 1e+300"),
-    # the 15e arrondissement (232 508 in the demo, 0.23 M in reality) given 600 000
-    ("75115", "600000", "count at level ARM at most 500 000 (plausible for France)", "ARM 75115 2022 = 600000.0"),
-])
+@pytest.mark.parametrize(
+    "code, value, rule, shown",
+    [
+        ("44043", "1e300", "count at level COM at most 3 000 000 (plausible for France)", "COM 44043 2022 = 1e+300"),
+        # the 15e arrondissement (232 508 in the demo, 0.23 M in reality) given 600 000
+        ("75115", "600000", "count at level ARM at most 500 000 (plausible for France)", "ARM 75115 2022 = 600000.0"),
+    ],
+)
 def test_an_absurd_population_is_refused(tmp_path, geo, code, value, rule, shown):
     path = edited_zip(tmp_path, "rp_population", "2022", replace_line(code, "P22_POP", value))
     with pytest.raises(SourceValidationError) as err:
@@ -132,18 +136,23 @@ def test_caf_rounding_tolerance_and_absent_whole(demo_files, tmp_path, geo):
     def blank_whole(lines):
         lines = _replace_line(CHOLET_2024, "1650", "")(lines)
         return _replace_line(CHOLET_2024, "905", "5000")(lines)
+
     staged = stage_benefits(BEN, {"main": _edit(ben, tmp_path, blank_whole, name="b")}, geo)
-    ab = staged.frame.filter((pl.col("code") == "49099") & (pl.col("year") == 2024)
-                             & (pl.col("variable") == "indfoy_ab"))
+    ab = staged.frame.filter(
+        (pl.col("code") == "49099") & (pl.col("year") == 2024) & (pl.col("variable") == "indfoy_ab")
+    )
     assert ab["value"].to_list() == [5000]
 
 
-@pytest.mark.parametrize("code, column, value, whole, shown", [
-    # 44043: P22_POP 7458, P22_POP0014 1251.53 -> 7460
-    ("44043", "P22_POP0014", "7460", "P22_POP", "COM 44043 2022 = 7460.0 > P22_POP = 7458.0"),
-    # a comparison year: 44064 P16_POP 4543, P16_POP0014 885.69 -> 4600
-    ("44064", "P16_POP0014", "4600", "P16_POP", "COM 44064 2016 = 4600.0 > P16_POP = 4543.0"),
-])
+@pytest.mark.parametrize(
+    "code, column, value, whole, shown",
+    [
+        # 44043: P22_POP 7458, P22_POP0014 1251.53 -> 7460
+        ("44043", "P22_POP0014", "7460", "P22_POP", "COM 44043 2022 = 7460.0 > P22_POP = 7458.0"),
+        # a comparison year: 44064 P16_POP 4543, P16_POP0014 885.69 -> 4600
+        ("44064", "P16_POP0014", "4600", "P16_POP", "COM 44064 2016 = 4600.0 > P16_POP = 4543.0"),
+    ],
+)
 def test_census_part_above_its_whole_is_refused(tmp_path, geo, code, column, value, whole, shown):
     path = edited_zip(tmp_path, "rp_population", "2022", replace_line(code, column, value))
     with pytest.raises(SourceValidationError) as err:
@@ -197,8 +206,9 @@ def test_communes_missing_from_a_year_are_refused(demo_files, tmp_path, geo):
     failure = only(err.value)
     assert failure.column == "numcomdo"
     assert failure.rule == "at least 95% of the communes of COG 2025 present in every year of the file"
-    assert failure.samples[0] == ("2024: 13 of 21 communes of COG 2025 (62%); absent: 85020, 85084, 85113, 85133, "
-                                  "85162…")
+    assert failure.samples[0] == (
+        "2024: 13 of 21 communes of COG 2025 (62%); absent: 85020, 85084, 85113, 85133, 85162…"
+    )
     assert failure.samples[-1] == "to stage it anyway: abs-diag refresh --accept-drop caf_benefits"
     assert failure.count == 1  # 2020-2023 are complete
 
@@ -221,8 +231,10 @@ def test_half_of_the_census_file_is_refused(tmp_path, geo):
         coverage.check(POP22, staged, geo, Store(tmp_path / "store"), accept=False)
     failure = only(err.value)
     assert (failure.column, failure.count) == ("CODGEO", 3)
-    assert failure.samples[:3] == [f"{year}: 13 of 21 communes of COG 2025 (62%); absent: 85020, 85084, 85113, 85133, "
-                                   "85162…" for year in (2011, 2016, 2022)]
+    assert failure.samples[:3] == [
+        f"{year}: 13 of 21 communes of COG 2025 (62%); absent: 85020, 85084, 85113, 85133, 85162…"
+        for year in (2011, 2016, 2022)
+    ]
     assert POP_MEMBER in str(err.value)
 
 
@@ -251,8 +263,9 @@ def test_big_communes_missing_from_a_file_of_big_communes(demo_files, tmp_path, 
         coverage.check(entry, staged, geo, census_store, accept=False)
     failure = only(err.value)
     assert failure.column == "numcom"
-    assert failure.rule == ("at least 80% of the communes of 10 000 inhabitants or more (census) present in every "
-                            "year of the file")
+    assert failure.rule == (
+        "at least 80% of the communes of 10 000 inhabitants or more (census) present in every year of the file"
+    )
     # Paris and Lyon count through their arrondissements (the file has no city row for rates)
     assert failure.samples[0] == "2023: 3 of 4 communes of 10 000 inhabitants or more (census) (75%); absent: 49099"
 
@@ -262,8 +275,10 @@ def test_file_of_big_communes_without_a_staged_census_is_noted(demo_files, tmp_p
     path = _edit(demo_files("caf_coverage_com", "2024")["main"], tmp_path, _drop_lines("2023;49099;"))
     staged = stage_childcare(entry, {"main": path}, geo)
     assert coverage.check(entry, staged, geo, Store(tmp_path / "empty"), accept=False) is None
-    assert ("coverage of the communes of 10 000 inhabitants or more not checked: rp_population is not staged yet"
-            in staged.notes)
+    assert (
+        "coverage of the communes of 10 000 inhabitants or more not checked: rp_population is not staged yet"
+        in staged.notes
+    )
 
 
 def test_epci_missing_from_a_year_are_refused(demo_files, tmp_path, geo):
@@ -275,8 +290,10 @@ def test_epci_missing_from_a_year_are_refused(demo_files, tmp_path, geo):
     with pytest.raises(SourceValidationError) as err:
         coverage.check(entry, staged, geo, Store(tmp_path / "store"), accept=False)
     failure = only(err.value)
-    assert (failure.column, failure.rule) == ("numepci", "at least 80% of the EPCI of COG 2025 present in every year "
-                                                         "of the file")
+    assert (failure.column, failure.rule) == (
+        "numepci",
+        "at least 80% of the EPCI of COG 2025 present in every year of the file",
+    )
     assert failure.samples[0] == "2023: 6 of 8 EPCI of COG 2025 (75%)"
 
 
@@ -323,8 +340,10 @@ def test_cli_refuses_an_unknown_source_to_accept_before_anything_runs(tmp_path):
 
     from flows.cli import app
 
-    result = CliRunner().invoke(app, ["refresh", "--accept-drop", "caf_benefit", "--data-dir", str(tmp_path / "d"),
-                                      "--out", str(tmp_path / "pub")])
+    result = CliRunner().invoke(
+        app,
+        ["refresh", "--accept-drop", "caf_benefit", "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "pub")],
+    )
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error: --accept-drop: unknown source(s): caf_benefit (known: cog_communes, ")
     assert not (tmp_path / "d").exists()
@@ -354,8 +373,9 @@ def test_truncated_benefits_file_is_refused_then_accepted(tmp_path):
         rules = {f["column"]: f for f in failed.failures}
         # 2022: 01001 2A004 44043 44064 44071 44088(+44100) 44142 49099 49192 49299 49332, Lyon (its 9
         # arrondissements) and Paris (75101-75104) = 13 of the 21 communes
-        assert rules["numcomdo"]["samples"][0] == ("2022: 13 of 21 communes of COG 2025 (62%); absent: 85020, "
-                                                   "85084, 85113, 85133, 85162…")
+        assert rules["numcomdo"]["samples"][0] == (
+            "2022: 13 of 21 communes of COG 2025 (62%); absent: 85020, 85084, 85113, 85133, 85162…"
+        )
         assert rules["(rows)"]["rule"] == "at most 10% fewer rows than the previous staging"
         assert "--accept-drop caf_benefits" in failed.error
         assert staged.read_bytes() == before_bytes  # the previous table is kept byte for byte

@@ -49,13 +49,19 @@ def test_the_yearly_refresh_runs_once_a_year_after_the_june_census_release():
     dates = asyncio.run(cron.get_dates(3, start=datetime(2026, 11, 23, tzinfo=paris)))
     runs = [d.astimezone(paris) for d in dates]
     assert [(r.year, r.month, r.day, r.hour, r.minute) for r in runs] == [
-        (2027, 7, 1, 6, 0), (2028, 7, 1, 6, 0), (2029, 7, 1, 6, 0)]
+        (2027, 7, 1, 6, 0),
+        (2028, 7, 1, 6, 0),
+        (2029, 7, 1, 6, 0),
+    ]
 
 
 def test_the_flow_runs_work_in_the_folder_prefect_deploy_ran_from():
     [step] = SPEC["build"]
     assert step["prefect.deployments.steps.run_shell_script"] == {
-        "id": "project-folder", "script": "pwd", "stream_output": False}
+        "id": "project-folder",
+        "script": "pwd",
+        "stream_output": False,
+    }
     [pull] = SPEC["pull"]
     assert pull == {"prefect.deployments.steps.set_working_directory": {"directory": "{{ project-folder.stdout }}"}}
 

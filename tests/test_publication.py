@@ -36,8 +36,13 @@ def test_a_commit_makes_a_version_and_points_latest_at_it(tmp_path):
     assert link.is_symlink() and os.readlink(link) == version  # relative: the tree can be moved
     assert (link / "rapport.html").read_text(encoding="utf-8") == "2026"
     meta = json.loads((link / "publication.json").read_text(encoding="utf-8"))
-    assert meta == meta | {"name": "territoires/epci-200067346", "version": version, "files": ["rapport.html"],
-                           "previous": None, "flow": "test"}
+    assert meta == meta | {
+        "name": "territoires/epci-200067346",
+        "version": version,
+        "files": ["rapport.html"],
+        "previous": None,
+        "flow": "test",
+    }
 
 
 def test_a_new_version_keeps_the_previous_one(tmp_path):
@@ -52,7 +57,10 @@ def test_a_new_version_keeps_the_previous_one(tmp_path):
 def test_two_runs_in_the_same_second_get_distinct_versions(tmp_path):
     pub = Publication(tmp_path, "national")
     assert [publish(pub, "a"), publish(pub, "b"), publish(pub, "c")] == [
-        "2026-07-01T040012Z", "2026-07-01T040012Z-2", "2026-07-01T040012Z-3"]
+        "2026-07-01T040012Z",
+        "2026-07-01T040012Z-2",
+        "2026-07-01T040012Z-3",
+    ]
 
 
 def test_a_failed_run_is_set_aside_and_latest_does_not_move(tmp_path):
@@ -137,6 +145,7 @@ def test_failing_a_version_that_latest_already_points_to_keeps_it(tmp_path):
 
 # -- leftovers of dead runs, and errors of the publication itself --------------------------------------------
 
+
 def _die_while_publishing(root, step: str) -> subprocess.CompletedProcess:
     """A real process that begins a draft of `national` and dies (SIGKILL-like `os._exit`) at `step`."""
     script = f"""
@@ -210,19 +219,25 @@ def test_writing_the_draft_on_a_full_disk_names_the_draft(tmp_path):
     assert str(raised.value) == "[Errno 28] No space left on device"  # what the user saw: no path, no step
     error = pub.explain(draft, raised.value)
     assert isinstance(error, PublishError) and error.errno == errno.ENOSPC
-    assert str(error) == (f"publication national: draft failed on {draft.path}: [Errno 28] No space left on "
-                          "device (the previous publication is kept)")
+    assert str(error) == (
+        f"publication national: draft failed on {draft.path}: [Errno 28] No space left on "
+        "device (the previous publication is kept)"
+    )
     pub.fail(draft, error)
     assert pub.latest.name == version and pub.versions() == [version]
-    assert pub.explain(draft, ValueError("bad")) .args == ("bad",)  # not an OS error: unchanged
+    assert pub.explain(draft, ValueError("bad")).args == ("bad",)  # not an OS error: unchanged
 
 
-@pytest.mark.parametrize("target, step, where", [
-    ("os.rename", "commit", "{final}"),
-    ("os.symlink", "switch of latest", "{dir}/latest"),
-])
+@pytest.mark.parametrize(
+    "target, step, where",
+    [
+        ("os.rename", "commit", "{final}"),
+        ("os.symlink", "switch of latest", "{dir}/latest"),
+    ],
+)
 def test_a_full_disk_at_commit_or_switch_names_the_step_and_keeps_the_previous_publication(
-        tmp_path, monkeypatch, target, step, where):
+    tmp_path, monkeypatch, target, step, where
+):
     pub = Publication(tmp_path, "national")
     version = publish(pub, "2026")
     draft = pub.begin(now=NOW.replace(year=2027))
@@ -236,8 +251,10 @@ def test_a_full_disk_at_commit_or_switch_names_the_step_and_keeps_the_previous_p
         pub.commit(draft)
     monkeypatch.undo()
     path = where.format(final=pub.dir / draft.version, dir=pub.dir)
-    assert str(raised.value) == (f"publication national: {step} failed on {path}: [Errno 28] No space left on "
-                                 "device (the previous publication is kept)")
+    assert str(raised.value) == (
+        f"publication national: {step} failed on {path}: [Errno 28] No space left on "
+        "device (the previous publication is kept)"
+    )
     pub.fail(draft, raised.value)
     assert pub.latest.name == version and pub.versions() == [version]
     assert (pub.latest / "rapport.html").read_text(encoding="utf-8") == "2026"

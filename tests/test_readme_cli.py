@@ -18,8 +18,11 @@ COMMANDS = typer.main.get_command(app).commands
 def test_every_command_and_option_is_in_the_readme(name):
     assert f"abs-diag {name}" in README, f"`abs-diag {name}` is not in the README"
     # a flag on by default is used as its `--no-` form; the `--no-` form of a flag off by default says nothing
-    options = [o for p in COMMANDS[name].params
-               for o in (*p.opts, *(getattr(p, "secondary_opts", []) if p.default is True else []))
-               if o.startswith("--") and o != "--help"]
+    options = [
+        o
+        for p in COMMANDS[name].params
+        for o in (*p.opts, *(getattr(p, "secondary_opts", []) if p.default is True else []))
+        if o.startswith("--") and o != "--help"
+    ]
     missing = [o for o in options if not re.search(re.escape(o) + r"(?![\w-])", README)]
     assert missing == [], f"`abs-diag {name}` options missing from the README: {missing}"

@@ -13,16 +13,28 @@ import polars as pl
 import pytest
 
 from sources import catalogue
-from tests.comparateur import read_comparateur
 from sources.filosofi import stage_level_file
 from sources.values import NOT_AVAILABLE, SECRET
+from tests.comparateur import read_comparateur
 from tests.conftest import real_file
 
 pytestmark = pytest.mark.realdata
 
 FILOSOFI = catalogue.get("filosofi", "2021")
-ND_CODES = ["09304", "29083", "29084", "55039", "55050", "55139", "55189", "55239", "55307", "60694", "85165",
-            "85212"]  # insee-sources §2.1
+ND_CODES = [
+    "09304",
+    "29083",
+    "29084",
+    "55039",
+    "55050",
+    "55139",
+    "55189",
+    "55239",
+    "55307",
+    "60694",
+    "85165",
+    "85212",
+]  # insee-sources §2.1
 
 
 def _value(frame: pl.DataFrame, code: str, variable: str, year: int | None = None):
@@ -45,6 +57,7 @@ def comparateur():
 
 
 # -- Filosofi 2021 geo2024, cc_filosofi_2021_COM.csv --------------------------------------------------------------
+
 
 def test_filosofi_rows_levels_and_year(filosofi):
     _, staged = filosofi
@@ -103,6 +116,7 @@ def test_filosofi_secret_rule_of_2021(filosofi):
 
 
 # -- Comparateur (January 2022 release: RP 2018, COG 2021) ----------------------------------------------------
+
 
 def test_comparateur_rows_and_levels(comparateur):
     codes = comparateur.select("level", "code").unique()

@@ -64,7 +64,9 @@ def test_the_manifest_records_files_and_staging(refreshed):
     assert set(record["files"]) == {"main", "hist"}
     main = record["files"]["main"]
     assert main["url"].startswith("https://data.caf.fr/api/explore/v2.1/catalog/datasets/txcouv_pe_epci/")
-    assert main["fetched_url"].endswith("/data.caf.fr/api/explore/v2.1/catalog/datasets/txcouv_pe_epci/exports/csv?delimiter=%3B")
+    assert main["fetched_url"].endswith(
+        "/data.caf.fr/api/explore/v2.1/catalog/datasets/txcouv_pe_epci/exports/csv?delimiter=%3B"
+    )
     assert len(main["sha256"]) == 64 and main["size"] > 0 and main["etag"] and main["fetched_at"]
     assert record["staged"]["rows"] > 0 and record["staged"]["inputs"]["main"] == main["sha256"]
 
@@ -145,19 +147,20 @@ def test_the_change_since_the_previous_refresh_in_words():
     from sources.refresh import describe_change
     from storage.manifest import EntryRecord, StagedRecord
 
-    before = EntryRecord.from_dict({"staged": {"rows": 1200, "secret_cells": 12,
-                                               "inputs": {"main": "aaa", "hist": "bbb"}, "geo_changes": [{}]}})
+    before = EntryRecord.from_dict(
+        {"staged": {"rows": 1200, "secret_cells": 12, "inputs": {"main": "aaa", "hist": "bbb"}, "geo_changes": [{}]}}
+    )
     assert describe_change(EntryRecord(), StagedRecord(rows=10)) == "first staging"
     # 1 250 - 1 200 = +50 rows; 12 - 3 = 9 secret cells fewer
-    assert describe_change(before, StagedRecord(rows=1250, secret_cells=3, inputs={"main": "ccc", "hist": "bbb"},
-                                                geo_changes=[{}])) == (
-        "new upstream file (main); rows 1 200 → 1 250 (+50); secret cells 12 → 3 (-9)")
-    assert describe_change(before, StagedRecord(rows=1200, secret_cells=12, inputs={"main": "aaa", "hist": "bbb"},
-                                                geo_changes=[{}, {}])) == (
-        "staged again from the same file(s); geography changes 1 → 2")
-    assert describe_change(before, StagedRecord(rows=1200, secret_cells=12, inputs={"main": "aaa", "hist": "ddd"},
-                                                geo_changes=[{}])) == (
-        "new upstream file (hist); same rows and secret cells")
+    assert describe_change(
+        before, StagedRecord(rows=1250, secret_cells=3, inputs={"main": "ccc", "hist": "bbb"}, geo_changes=[{}])
+    ) == ("new upstream file (main); rows 1 200 → 1 250 (+50); secret cells 12 → 3 (-9)")
+    assert describe_change(
+        before, StagedRecord(rows=1200, secret_cells=12, inputs={"main": "aaa", "hist": "bbb"}, geo_changes=[{}, {}])
+    ) == ("staged again from the same file(s); geography changes 1 → 2")
+    assert describe_change(
+        before, StagedRecord(rows=1200, secret_cells=12, inputs={"main": "aaa", "hist": "ddd"}, geo_changes=[{}])
+    ) == ("new upstream file (hist); same rows and secret cells")
 
 
 def test_missing_sources_lists_what_was_never_staged(tmp_path, demo_mirror):
@@ -166,8 +169,9 @@ def test_missing_sources_lists_what_was_never_staged(tmp_path, demo_mirror):
     store = Store(tmp_path / "store")
     assert missing_sources(store) == catalogue.sources()
     refresh(["births"], store=store, mirror=demo_mirror.url)
-    assert missing_sources(store) == [s for s in catalogue.sources()
-                                      if s not in ("births", "cog_communes", "cog_events", "epci")]
+    assert missing_sources(store) == [
+        s for s in catalogue.sources() if s not in ("births", "cog_communes", "cog_events", "epci")
+    ]
 
 
 def test_source_errors_survive_pickling():
@@ -178,7 +182,9 @@ def test_source_errors_survive_pickling():
 
     errors = [
         DownloadError("https://x/y.csv", "HTTP 503 Service Unavailable", "<html>"),
-        SourceValidationError("filosofi", "cc.csv", [Failure("MED21", "amount within [0, +inf]", 1, ["COM 01001"])], "/r"),
+        SourceValidationError(
+            "filosofi", "cc.csv", [Failure("MED21", "amount within [0, +inf]", 1, ["COM 01001"])], "/r"
+        ),
         ParseError("epci", "EPCI.xlsx", "no header row"),
     ]
     for error in errors:

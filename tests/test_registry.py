@@ -41,8 +41,11 @@ def test_the_report_labels_come_from_the_source_modules():
     assert registry.report_label("births", 2023) == registry.report_label("deaths", 2023) == "Insee, état civil 2023"
     assert registry.report_label("caf_benefits", 2024) == "Cnaf, allocataires décembre 2024"
     # a family of published sources (transforms.registry.PUBLISHED_SOURCES) and its members
-    assert registry.report_label("caf_coverage", 2023) == registry.report_label("caf_places_epci", 2023) == (
-        "Cnaf, ONAPE 2023")
+    assert (
+        registry.report_label("caf_coverage", 2023)
+        == registry.report_label("caf_places_epci", 2023)
+        == ("Cnaf, ONAPE 2023")
+    )
     assert registry.report_label("cog_communes", 2025) == "cog_communes"  # no label: its name
 
 
@@ -53,6 +56,7 @@ def test_no_module_is_loaded_by_its_name_as_a_string():
 
 # -- the code version ------------------------------------------------------------------------------------------
 
+
 def _sources_copy(tmp_path: Path) -> Path:
     copy = tmp_path / "sources"
     shutil.copytree(SOURCES_DIR, copy, ignore=shutil.ignore_patterns("mirror", "__pycache__"))
@@ -62,16 +66,45 @@ def _sources_copy(tmp_path: Path) -> Path:
 def test_the_code_version_is_the_digest_of_the_staging_files():
     assert code_version() == code_digest(registry.staging_files())
     names = {p.name for p in registry.staging_files()}
-    assert {"bpe.py", "census.py", "cog.py", "filosofi.py", "etat_civil.py", "caf_benefits.py", "caf_childcare.py",
-            "caf_common.py", "france_services.py", "validation.py", "staging.py", "geography.py", "values.py",
-            "reading.py", "catalogue.py", "codes.py", "mobility.py", "contours.py",
-            "iris_reference.py", "iris_census.py", "filosofi_iris.py", "qpv.py"} == names
+    assert {
+        "bpe.py",
+        "census.py",
+        "cog.py",
+        "filosofi.py",
+        "etat_civil.py",
+        "caf_benefits.py",
+        "caf_childcare.py",
+        "caf_common.py",
+        "france_services.py",
+        "validation.py",
+        "staging.py",
+        "geography.py",
+        "values.py",
+        "reading.py",
+        "catalogue.py",
+        "codes.py",
+        "mobility.py",
+        "contours.py",
+        "iris_reference.py",
+        "iris_census.py",
+        "filosofi_iris.py",
+        "qpv.py",
+    } == names
 
 
-@pytest.mark.parametrize("edited, restages", [
-    ("mirror.py", False), ("download.py", False), ("refresh.py", False), ("coverage.py", False),
-    ("census.py", True), ("caf_common.py", True), ("validation.py", True), ("catalogue.py", True),
-])
+@pytest.mark.parametrize(
+    "edited, restages",
+    [
+        ("mirror.py", False),
+        ("download.py", False),
+        ("refresh.py", False),
+        ("coverage.py", False),
+        ("census.py", True),
+        ("caf_common.py", True),
+        ("validation.py", True),
+        ("catalogue.py", True),
+    ],
+)
 def test_editing_a_module_changes_the_code_version_only_if_staging_depends_on_it(tmp_path, edited, restages):
     copy = _sources_copy(tmp_path)
     before = code_digest(registry.staging_files(copy))
@@ -98,6 +131,7 @@ def test_every_module_a_staging_file_imports_is_a_staging_file_too():
 
 
 # -- the demo mirror -------------------------------------------------------------------------------------------
+
 
 def _differences(left: Path, right: Path) -> list[str]:
     compared = filecmp.dircmp(left, right)

@@ -6,7 +6,7 @@ The outline is read from the HTML the build wrote (what a reader gets), with the
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -15,7 +15,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from reports.site import DEMO_EPCI, build_site
 from transforms.pipeline import Selection
 
-WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 COMMUNE = "49099"  # Cholet: a commune of more than 10,000 inhabitants, with its EPCI as a reference
 
 
@@ -112,19 +112,34 @@ def outline(html: str) -> dict:
     columns = lambda t: [c["text"] for c in t["columns"]]  # noqa: E731
     return {
         "sommaire": [f"{e['href']} {e['text']}" for e in parser.toc],
-        "sections": [{
-            "heading": s.get("heading"), "id": s["id"],
-            "figures": [f"{f['id']}: {f.get('caption', '')}" for f in s["figures"]],
-            "tables": [{**({"id": t["id"]} if t["id"] else {}), **{k: t[k] for k in ("title", "subtitle") if k in t},
-                        "columns": columns(t)} for t in s["tables"]],
-        } for s in parser.sections],
+        "sections": [
+            {
+                "heading": s.get("heading"),
+                "id": s["id"],
+                "figures": [f"{f['id']}: {f.get('caption', '')}" for f in s["figures"]],
+                "tables": [
+                    {
+                        **({"id": t["id"]} if t["id"] else {}),
+                        **{k: t[k] for k in ("title", "subtitle") if k in t},
+                        "columns": columns(t),
+                    }
+                    for t in s["tables"]
+                ],
+            }
+            for s in parser.sections
+        ],
     }
 
 
 @pytest.fixture(scope="module")
 def site(demo_store, tmp_path_factory):
-    return build_site(demo_store, [Selection(epci=DEMO_EPCI), Selection(commune=COMMUNE)],
-                      tmp_path_factory.mktemp("outline"), demo=True, generated_at=WHEN)
+    return build_site(
+        demo_store,
+        [Selection(epci=DEMO_EPCI), Selection(commune=COMMUNE)],
+        tmp_path_factory.mktemp("outline"),
+        demo=True,
+        generated_at=WHEN,
+    )
 
 
 @pytest.fixture
@@ -140,11 +155,21 @@ def test_outline_of_the_report(site, name, snapshot_json):
 
 def test_the_outline_reads_sections_tables_and_figures():
     # the parser on a hand-made page: what the snapshots rely on
-    page = ('<nav class="toc"><ol><li><a href="#a">Un</a></li></ol></nav><main><section id="a" class="theme">'
-            '<h2><span class="num">1</span>Un</h2><figure id="f"><figcaption>Fig <b>1</b></figcaption></figure>'
-            '<div id="t"><table class="gt_table"><thead><tr><td class="gt_heading gt_title">T</td></tr>'
-            '<tr><td class="gt_heading gt_subtitle">S</td></tr><tr><th>Lieu</th><th>A<span>en %</span></th>'
-            '</tr></thead></table></div></section></main>')
-    assert outline(page) == {"sommaire": ["#a Un"], "sections": [{
-        "heading": "1 Un", "id": "a", "figures": ["f: Fig 1"],
-        "tables": [{"id": "t", "title": "T", "subtitle": "S", "columns": ["Lieu", "A en %"]}]}]}
+    page = (
+        '<nav class="toc"><ol><li><a href="#a">Un</a></li></ol></nav><main><section id="a" class="theme">'
+        '<h2><span class="num">1</span>Un</h2><figure id="f"><figcaption>Fig <b>1</b></figcaption></figure>'
+        '<div id="t"><table class="gt_table"><thead><tr><td class="gt_heading gt_title">T</td></tr>'
+        '<tr><td class="gt_heading gt_subtitle">S</td></tr><tr><th>Lieu</th><th>A<span>en %</span></th>'
+        "</tr></thead></table></div></section></main>"
+    )
+    assert outline(page) == {
+        "sommaire": ["#a Un"],
+        "sections": [
+            {
+                "heading": "1 Un",
+                "id": "a",
+                "figures": ["f: Fig 1"],
+                "tables": [{"id": "t", "title": "T", "subtitle": "S", "columns": ["Lieu", "A en %"]}],
+            }
+        ],
+    }

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,16 +16,33 @@ from reports.screenshots import CHROMIUM, DEMO_EPCI, launch
 from reports.site import build_site
 from transforms.pipeline import Selection
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/run does)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/run does)"
+)
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 pypdf = pytest.importorskip("pypdf", reason="the pypdf package is not installed (test extra)")
 
-WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 # every commune of the demo world outside Paris, Lyon, Ajaccio and the Ain: sixteen communes over four EPCIs (and
 # L'Île-d'Yeu, in none, left out) in three départements
-SIXTEEN = ("44043", "44064", "44071", "44088", "44142", "49099", "49192", "49299", "49332", "85020", "85133",
-           "85162", "85303", "85084", "85165", "85212")
+SIXTEEN = (
+    "44043",
+    "44064",
+    "44071",
+    "44088",
+    "44142",
+    "49099",
+    "49192",
+    "49299",
+    "49332",
+    "85020",
+    "85133",
+    "85162",
+    "85303",
+    "85084",
+    "85165",
+    "85212",
+)
 # Page counts measured before issue 13: 37 for the demo EPCI (4 communes), 53 for the sixteen communes; after: 26
 # and 35. The bounds leave room for a few more paragraphs per theme, not for a return of the half-empty pages.
 MAX_PAGES = {"demo": 30, "sixteen": 38}
@@ -45,8 +62,13 @@ MARK_TABLES = """() => {
 
 @pytest.fixture(scope="module")
 def reports(demo_store, tmp_path_factory) -> dict[str, Path]:
-    site = build_site(demo_store, [Selection(epci=DEMO_EPCI), Selection(communes=SIXTEEN, name="Seize communes")],
-                      tmp_path_factory.mktemp("print-site"), demo=True, generated_at=WHEN)
+    site = build_site(
+        demo_store,
+        [Selection(epci=DEMO_EPCI), Selection(communes=SIXTEEN, name="Seize communes")],
+        tmp_path_factory.mktemp("print-site"),
+        demo=True,
+        generated_at=WHEN,
+    )
     return dict(zip(("demo", "sixteen"), site.reports))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,7 +18,7 @@ from storage.store import Store
 from transforms.pipeline import Selection
 from transforms.registry import THEMES
 
-WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -37,13 +37,26 @@ def nothing_shared():
 # an EPCI report has every section but the commune's infra-communal one (IRIS and QPV)
 EPCI_SECTIONS = [s for s in SECTIONS if s.id != "infra-communal"]
 
+
 def test_the_registry_orders_every_section_once():
     ids = [s.id for s in SECTIONS]
-    assert ids == ["chiffres-cles", "territoires-comparables", "matrice", *THEMES, "infra-communal", "cartes",
-                   "evolutions", "evaluation", "observatoire-petite-enfance", "lieux-de-travail", "donnees-absentes",
-                   "clefs-de-lecture", "qualite"]
+    assert ids == [
+        "chiffres-cles",
+        "territoires-comparables",
+        "matrice",
+        *THEMES,
+        "infra-communal",
+        "cartes",
+        "evolutions",
+        "evaluation",
+        "observatoire-petite-enfance",
+        "lieux-de-travail",
+        "donnees-absentes",
+        "clefs-de-lecture",
+        "qualite",
+    ]
     assert len(set(ids)) == len(ids)
-    assert [s.title for s in SECTIONS[3:3 + len(THEMES)]] == list(THEMES.values())
+    assert [s.title for s in SECTIONS[3 : 3 + len(THEMES)]] == list(THEMES.values())
 
 
 def test_a_section_needs_only_fields_of_the_report_data():
@@ -58,16 +71,21 @@ def test_sections_are_numbered_in_the_order_of_those_built():
         seen.append((view, rules))
         return {"name": view}
 
-    sections = (Section("a", "Un", ("view", "rules"), build, "<p>{{ name }}</p>"),
-                Section("b", "Absent", ("view",), lambda view: None, "never"),
-                Section("c", "Trois", (), lambda: {}, "<p>fixe</p>"))
-    data = ReportData(view="<b>", inputs=None, geography="", comparison_year=None, quality=[], data_years={},
-                      rules="rules")
+    sections = (
+        Section("a", "Un", ("view", "rules"), build, "<p>{{ name }}</p>"),
+        Section("b", "Absent", ("view",), lambda view: None, "never"),
+        Section("c", "Trois", (), lambda: {}, "<p>fixe</p>"),
+    )
+    data = ReportData(
+        view="<b>", inputs=None, geography="", comparison_year=None, quality=[], data_years={}, rules="rules"
+    )
     built = build_sections(sections, data)
     assert seen == [("<b>", "rules")]
     # « b » built nothing: left out, and « c » takes number 2; the template escapes the value
     assert [(s.number, s.id, s.title, str(s.body)) for s in built] == [
-        (1, "a", "Un", "<p>&lt;b&gt;</p>"), (2, "c", "Trois", "<p>fixe</p>")]
+        (1, "a", "Un", "<p>&lt;b&gt;</p>"),
+        (2, "c", "Trois", "<p>fixe</p>"),
+    ]
 
 
 # -- the page and its record -----------------------------------------------------------------------------------------
@@ -75,8 +93,13 @@ def test_sections_are_numbered_in_the_order_of_those_built():
 
 @pytest.fixture(scope="module")
 def site(demo_store, tmp_path_factory):
-    return build_site(demo_store, [Selection(epci=DEMO_EPCI), Selection(departement="85")],
-                      tmp_path_factory.mktemp("sections-site"), demo=True, generated_at=WHEN)
+    return build_site(
+        demo_store,
+        [Selection(epci=DEMO_EPCI), Selection(departement="85")],
+        tmp_path_factory.mktemp("sections-site"),
+        demo=True,
+        generated_at=WHEN,
+    )
 
 
 def test_the_page_follows_the_registry(site):
@@ -92,17 +115,26 @@ def test_the_page_follows_the_registry(site):
 
 def test_each_report_is_recorded_beside_itself(site):
     epci, dep = site.records
-    assert (epci.file, epci.territory, epci.demo) == (f"diagnostic-epci-{DEMO_EPCI}.html", "CC Vendée Sèvre Autise",
-                                                      True)
+    assert (epci.file, epci.territory, epci.demo) == (
+        f"diagnostic-epci-{DEMO_EPCI}.html",
+        "CC Vendée Sèvre Autise",
+        True,
+    )
     assert epci.kind == f"Établissement public de coopération intercommunale (SIREN {DEMO_EPCI})"
     assert epci.sections == tuple((n, s.id, s.title) for n, s in enumerate(EPCI_SECTIONS, start=1))
     # the editable document and the wide workbook are recorded with the long tables (issue 13)
-    assert epci.exports == (f"diagnostic-epci-{DEMO_EPCI}.docx", f"indicateurs-epci-{DEMO_EPCI}-large.xlsx",
-                            *(f"indicateurs-epci-{DEMO_EPCI}.{ext}" for ext in ("csv", "parquet", "xlsx")))
+    assert epci.exports == (
+        f"diagnostic-epci-{DEMO_EPCI}.docx",
+        f"indicateurs-epci-{DEMO_EPCI}-large.xlsx",
+        *(f"indicateurs-epci-{DEMO_EPCI}.{ext}" for ext in ("csv", "parquet", "xlsx")),
+    )
     assert (dep.territory, dep.generated) == ("Vendée (85)", "23 novembre 2026")
     written = json.loads((site.index.parent / f"diagnostic-epci-{DEMO_EPCI}.json").read_text(encoding="utf-8"))
-    assert written["territory"] == "CC Vendée Sèvre Autise" and written["sections"][0] == [1, "chiffres-cles",
-                                                                                            "Chiffres clés"]
+    assert written["territory"] == "CC Vendée Sèvre Autise" and written["sections"][0] == [
+        1,
+        "chiffres-cles",
+        "Chiffres clés",
+    ]
 
 
 def test_the_index_lists_the_records_not_the_html(site, tmp_path):
@@ -110,8 +142,9 @@ def test_the_index_lists_the_records_not_the_html(site, tmp_path):
         shutil.copy(path, tmp_path / path.name)
     # a report whose HTML says one name and whose record another: the index believes the record
     report = tmp_path / f"diagnostic-epci-{DEMO_EPCI}.html"
-    report.write_text(report.read_text(encoding="utf-8").replace("CC Vendée Sèvre Autise", "Ailleurs"),
-                      encoding="utf-8")
+    report.write_text(
+        report.read_text(encoding="utf-8").replace("CC Vendée Sèvre Autise", "Ailleurs"), encoding="utf-8"
+    )
     index = render_index(tmp_path, False, WHEN)
     assert "CC Vendée Sèvre Autise" in index and "Ailleurs" not in index and "Vendée (85)" in index
     assert 'id="bandeau-demo"' in index  # the records say the figures are synthetic
@@ -172,13 +205,21 @@ def test_the_open_data_gaps_are_listed_under_their_theme(monkeypatch):
     from reports.sections import open_data_gaps
     from transforms.registry import Gap
 
-    monkeypatch.setattr(open_data_gaps, "gaps", lambda: (
-        Gap("logement", "Sujet B", "Pas publié.", "Rien."), Gap("familles", "Sujet A", "Secret.", "Le département."),
-        Gap("logement", "Sujet C", "Pas publié.", "Rien.")))
+    monkeypatch.setattr(
+        open_data_gaps,
+        "gaps",
+        lambda: (
+            Gap("logement", "Sujet B", "Pas publié.", "Rien."),
+            Gap("familles", "Sujet A", "Secret.", "Le département."),
+            Gap("logement", "Sujet C", "Pas publié.", "Rien."),
+        ),
+    )
     context = open_data_gaps.build()
     # themes in the catalogue's order (Familles before Logement), topics in the file's order
     assert [(title, [i["topic"] for i in items]) for title, _, items in context["themes"]] == [
-        ("Familles", ["Sujet A"]), ("Logement", ["Sujet B", "Sujet C"])]
+        ("Familles", ["Sujet A"]),
+        ("Logement", ["Sujet B", "Sujet C"]),
+    ]
     monkeypatch.setattr(open_data_gaps, "gaps", lambda: ())
     assert open_data_gaps.build() is None
 

@@ -4,7 +4,7 @@ escaping, secret cells, the three kinds of territory."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
@@ -13,7 +13,7 @@ from reports.site import ReportContext, build_site, render_report
 from transforms.pipeline import Selection, diagnostic_table, load_inputs
 from transforms.registry import THEMES
 
-WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 EPCI = "200071678"  # CA du Choletais: Cholet, Maulévrier, Saint-Léger-sous-Cholet, La Séguinière
 XSS = "<script>alert(1)</script>"
 
@@ -27,8 +27,11 @@ def store(demo_store):
 @pytest.fixture(scope="module")
 def site(store, tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
-    selections = [Selection(epci=EPCI), Selection(commune="49099"),
-                  Selection(communes=("85020", "85133", "85084"), name="Sud Vendée")]
+    selections = [
+        Selection(epci=EPCI),
+        Selection(commune="49099"),
+        Selection(communes=("85020", "85133", "85084"), name="Sud Vendée"),
+    ]
     return build_site(store, selections, out, demo=True, generated_at=WHEN)
 
 
@@ -44,8 +47,10 @@ def test_build_site_writes_reports_exports_and_an_index(site):
     assert names == ["diagnostic-commune-49099.html", f"diagnostic-epci-{EPCI}.html", "diagnostic-sud-vendee.html"]
     # the long tables, the wide workbook (issue 13) and the editable document
     assert sorted(p.name for p in site.exports if f"-epci-{EPCI}" in p.name) == [
-        f"diagnostic-epci-{EPCI}.docx", f"indicateurs-epci-{EPCI}-large.xlsx",
-        *(f"indicateurs-epci-{EPCI}.{ext}" for ext in ("csv", "parquet", "xlsx"))]
+        f"diagnostic-epci-{EPCI}.docx",
+        f"indicateurs-epci-{EPCI}-large.xlsx",
+        *(f"indicateurs-epci-{EPCI}.{ext}" for ext in ("csv", "parquet", "xlsx")),
+    ]
     assert all(p.exists() for p in site.exports)
     index = site.index.read_text(encoding="utf-8")
     for name in names:
@@ -70,22 +75,29 @@ def test_the_report_is_french_self_contained_and_says_it_is_a_demo(site):
 
 def test_every_theme_has_its_section_tables_and_charts(site):
     page = site.reports[0].read_text(encoding="utf-8")
-    for theme, label in THEMES.items():
+    for theme in THEMES:
         assert f'<section id="{theme}" class="theme">' in page
         assert f'id="tableau-{theme}-1"' in page
         assert f'id="graphique-{theme}-positionnement"' in page
     assert 'id="matrice-des-besoins"' in page and 'id="graphique-pyramide-des-ages"' in page
     assert "Pyramide des âges en 2022" in page  # the demo census has ages by sex
     assert page.count('<svg xmlns="http://www.w3.org/2000/svg"') >= 1 + 2 * len(THEMES)
-    for part in ("Chiffres clés", "Clefs de lecture", "Qualité des données", "Sources et millésimes",
-                 "ce n&#39;est pas le taux de chômage au sens du BIT", "capacité théorique", "planchers à 5",
-                 "arrondis à 5"):
+    for part in (
+        "Chiffres clés",
+        "Clefs de lecture",
+        "Qualité des données",
+        "Sources et millésimes",
+        "ce n&#39;est pas le taux de chômage au sens du BIT",
+        "capacité théorique",
+        "planchers à 5",
+        "arrondis à 5",
+    ):
         assert part in page, part
 
 
 def test_cover_names_the_territory_its_communes_vintages_date_and_version(site):
     page = site.reports[0].read_text(encoding="utf-8")
-    cover = page[page.index('id="couverture"'):page.index('id="chiffres-cles"')]
+    cover = page[page.index('id="couverture"') : page.index('id="chiffres-cles"')]
     assert "CA du Choletais" in cover and f"SIREN {EPCI}" in cover
     for name in ("Cholet", "Maulévrier", "Saint-Léger-sous-Cholet", "La Séguinière"):
         assert name in cover
@@ -107,8 +119,8 @@ def test_secret_cells_show_the_mark_never_zero(site):
     assert '<sup class="mk" title="secret statistique">s</sup>' in secret
     assert not re.search(r"\d", secret)
     # and the legend under that table says what `s` means
-    table = page[page.index('id="tableau-revenus_precarite-1"'):]
-    assert "secret statistique" in table[:table.index("</table>")]
+    table = page[page.index('id="tableau-revenus_precarite-1"') :]
+    assert "secret statistique" in table[: table.index("</table>")]
 
 
 def test_two_builds_with_the_same_date_are_identical(store, site, tmp_path):
@@ -128,14 +140,14 @@ def test_a_precomputed_table_gives_the_same_report(store, site, tmp_path):
 
 def test_cover_gives_the_year_of_the_figures_and_counts_have_no_references(site):
     page = site.reports[0].read_text(encoding="utf-8")
-    cover = page[page.index('id="sources"'):page.index('id="chiffres-cles"')]
+    cover = page[page.index('id="sources"') : page.index('id="chiffres-cles"')]
     # the demo's Cnaf 2024 childcare files hold figures for 2017-2023 (sources/demo): the cover says 2023
     assert "données 2023 (fichier 2024)" in cover
-    card = page[page.index('id="chiffre-enfants_moins_3_ans"'):]
-    card = card[:card.index("</article>")]
+    card = page[page.index('id="chiffre-enfants_moins_3_ans"') :]
+    card = card[: card.index("</article>")]
     assert "<dt" not in card  # 305 children against 95 797 in France compares sizes, not situations
-    rate = page[page.index('id="chiffre-taux_pauvrete"'):]
-    assert "<dt" in rate[:rate.index("</article>")]
+    rate = page[page.index('id="chiffre-taux_pauvrete"') :]
+    assert "<dt" in rate[: rate.index("</article>")]
     # growth over the two censuses: the header gives the period 2016-2022 (the demo censuses)
     assert "en % par an, 2016-2022" in page
 
@@ -153,19 +165,20 @@ def test_commune_and_custom_territory_reports(site):
 def test_a_commune_named_like_a_script_is_shown_as_text(store):
     inputs = load_inputs(store)
     inputs.membership = inputs.membership.with_columns(
-        name=pl.when(pl.col("code") == "49192").then(pl.lit(XSS)).otherwise(pl.col("name")))
+        name=pl.when(pl.col("code") == "49192").then(pl.lit(XSS)).otherwise(pl.col("name"))
+    )
     inputs.epci_names = {**inputs.epci_names, EPCI: XSS}
     table = diagnostic_table(store, inputs=inputs)
-    page = render_report(table, inputs, Selection(epci=EPCI), ReportContext(generated_at=WHEN,
-                                                                            manifest=store.manifest()))
+    page = render_report(
+        table, inputs, Selection(epci=EPCI), ReportContext(generated_at=WHEN, manifest=store.manifest())
+    )
     assert XSS not in page and "<script" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "\\3c script\\3e alert\\28 1\\29 \\3c \\2f script\\3e " in page  # in the printed page footer (CSS)
 
 
 def test_two_custom_territories_with_the_same_code_are_refused(store, tmp_path):
-    same = [Selection(communes=("49099",), name="Nord"),
-            Selection(communes=("85020",), name="Sud")]
+    same = [Selection(communes=("49099",), name="Nord"), Selection(communes=("85020",), name="Sud")]
     with pytest.raises(ValueError, match="distinct codes"):
         build_site(store, same, tmp_path)
     assert not list(tmp_path.iterdir())  # refused before writing anything
@@ -182,8 +195,8 @@ def test_a_large_group_of_communes_shows_its_epcis(store, monkeypatch):
     assert "Intercommunalités du territoire" in page and "4 communes du territoire" in page
     assert 'data-code="200029940"' in page and 'data-code="248500589"' in page
     assert 'data-indicator="population" data-code="85020"' not in page
-    matrix = page[page.index('id="matrice-des-besoins"'):]
-    matrix = matrix[:matrix.index("</table>")]
+    matrix = page[page.index('id="matrice-des-besoins"') :]
+    matrix = matrix[: matrix.index("</table>")]
     assert 'data-code="200029940"' in matrix and 'data-code="85020"' not in matrix
 
 
@@ -214,6 +227,6 @@ def test_a_departement_report_shows_its_own_published_figures(store, tmp_path):
     # a département is set against France only: no « Vendée (85) face à Vendée (85) », no self-reference
     assert "Vendée (85) face à la France" in page and "face à Vendée" not in page
     assert "Pyramide des âges en 2022 : Vendée (85) et France" in page
-    card = page[page.index('id="chiffre-taux_pauvrete"'):]
-    assert re.findall(r"<dt[^>]*>([^<]*)</dt>", card[:card.index("</article>")]) == ["France"]
+    card = page[page.index('id="chiffre-taux_pauvrete"') :]
+    assert re.findall(r"<dt[^>]*>([^<]*)</dt>", card[: card.index("</article>")]) == ["France"]
     assert "un département est comparé à la France" in page

@@ -85,15 +85,24 @@ def test_marks_say_why_a_cell_is_empty():
     assert N.mark("a reason nobody declared") == N.UNKNOWN_MARK
     # the legend follows the order of MARKS whatever the order of the cells, each reason once
     assert N.legend([R.NOT_PUBLISHED, None, R.SECRET, R.SECRET]) == [
-        ("s", "secret statistique"), ("np", R.LABELS_FR[R.NOT_PUBLISHED])]
+        ("s", "secret statistique"),
+        ("np", R.LABELS_FR[R.NOT_PUBLISHED]),
+    ]
 
 
 def _cell(row: dict | None, indicator, code: str = "49192") -> str:
     """The HTML of the one cell of a theme table of one commune (`row` is its indicator row, None for none)."""
     place = Place("COM", code, "Maulévrier", COMMUNES)
     cells = {("COM", code, indicator.id): row} if row is not None else {}
-    view = TerritoryView(Selection.model_construct(commune=code),  # a code as read from the data, unchecked
-                         pl.DataFrame(), (place,), (place,), place, None, cells)
+    view = TerritoryView(
+        Selection.model_construct(commune=code),  # a code as read from the data, unchecked
+        pl.DataFrame(),
+        (place,),
+        (place,),
+        place,
+        None,
+        cells,
+    )
     [table] = T.theme_tables(view, indicator.theme, [indicator], None, "")
     [cell] = re.findall(r'<div class="c" .*?</div>', table)
     return cell
@@ -103,11 +112,13 @@ def test_great_tables_french_marks_are_its_french_locale():
     # tables.FRENCH gives great-tables the marks of its `locale="fr"` directly (that call re-reads its locale file)
     xs = [12345.678, -1234.5, -0.04, 0.0, 2823549.4, 0.125, 999.95]
     for decimals in (0, 1, 2):
-        assert vals.fmt_number(xs, decimals=decimals, **T.FRENCH) == vals.fmt_number(xs, decimals=decimals,
-                                                                                      locale="fr")
+        assert vals.fmt_number(xs, decimals=decimals, **T.FRENCH) == vals.fmt_number(xs, decimals=decimals, locale="fr")
     # worked by hand: U+202F between thousands, decimal comma, a true minus, no "-0,0"
     assert vals.fmt_number([12345.678, -1234.5, -0.04], decimals=1, **T.FRENCH) == [
-        f"12{NNBSP}345,7", f"\u22121{NNBSP}234,5", "0,0"]
+        f"12{NNBSP}345,7",
+        f"\u22121{NNBSP}234,5",
+        "0,0",
+    ]
 
 
 def test_a_secret_cell_shows_its_mark_never_zero():
@@ -121,8 +132,15 @@ def test_a_place_without_a_row_shows_not_available():
 
 
 def test_a_cell_holds_value_flag_count_and_evolution():
-    row = {"code": "49099", "value": 4.692687, "status": None, "flag": "priorité", "numerator": 1295.0,
-           "evolution": -0.4, "evolution_unit": "points"}
+    row = {
+        "code": "49099",
+        "value": 4.692687,
+        "status": None,
+        "flag": "priorité",
+        "numerator": 1295.0,
+        "evolution": -0.4,
+        "evolution_unit": "points",
+    }
     cell = _cell(row, get("foyers_rsa"), "49099")
     # RSA households « pour 100 ménages »: a rate per 100, never shown with « % » (issue 13)
     assert '<span class="v">4,7</span>' in cell and "%" not in cell.split('class="v"')[1].split("</span>")[0]
@@ -157,9 +175,9 @@ def test_columns_are_split_into_even_tables():
 
 
 def test_sources_are_listed_once():
-    assert T.distinct_sources(["Cnaf, allocataires décembre 2024 ; Insee, recensement 2022",
-                               "Insee, recensement 2022", None]) == [
-        "Cnaf, allocataires décembre 2024", "Insee, recensement 2022"]
+    assert T.distinct_sources(
+        ["Cnaf, allocataires décembre 2024 ; Insee, recensement 2022", "Insee, recensement 2022", None]
+    ) == ["Cnaf, allocataires décembre 2024", "Insee, recensement 2022"]
 
 
 def test_css_strings_cannot_close_the_style_element():
@@ -172,18 +190,29 @@ def test_css_strings_cannot_close_the_style_element():
 
 
 def test_matrix_counts_flags_per_commune_and_theme():
-    rows = pl.DataFrame({
-        "level": ["COM"] * 6 + ["EPCI"] * 2,
-        "code": ["A", "A", "A", "B", "B", "B", "E", "E"],
-        "theme": ["familles", "familles", "logement", "familles", "logement", "logement", "familles", "logement"],
-        "direction": ["higher_is_need", "higher_is_need", "higher_is_need", "neutral", "lower_is_need",
-                      "higher_is_need", "higher_is_need", "higher_is_need"],
-        "unit": ["percent", "percent", "count", "percent", "percent", "percent", "percent", "percent"],
-        "flag": ["vigilance", "priorité", None, None, "priorité", "priorité", "vigilance", None],
-    })
+    rows = pl.DataFrame(
+        {
+            "level": ["COM"] * 6 + ["EPCI"] * 2,
+            "code": ["A", "A", "A", "B", "B", "B", "E", "E"],
+            "theme": ["familles", "familles", "logement", "familles", "logement", "logement", "familles", "logement"],
+            "direction": [
+                "higher_is_need",
+                "higher_is_need",
+                "higher_is_need",
+                "neutral",
+                "lower_is_need",
+                "higher_is_need",
+                "higher_is_need",
+                "higher_is_need",
+            ],
+            "unit": ["percent", "percent", "count", "percent", "percent", "percent", "percent", "percent"],
+            "flag": ["vigilance", "priorité", None, None, "priorité", "priorité", "vigilance", None],
+        }
+    )
     grid = needs_matrix(rows, [("COM", "A"), ("COM", "B"), ("EPCI", "E")])
-    cell = {(r["code"], r["theme"]): (r["vigilance"], r["priorite"], r["flaggable"])
-            for r in grid.iter_rows(named=True)}
+    cell = {
+        (r["code"], r["theme"]): (r["vigilance"], r["priorite"], r["flaggable"]) for r in grid.iter_rows(named=True)
+    }
     # A, familles: one vigilance, one priorité, two flaggable rates
     assert cell[("A", "familles")] == (1, 1, 2)
     # A, logement: one count (never flaggable), no flag
@@ -194,19 +223,27 @@ def test_matrix_counts_flags_per_commune_and_theme():
     assert cell[("E", "familles")] == (1, 0, 1)
     assert cell[("A", "vieillissement")] == (0, 0, 0)  # a theme without rows counts zero
     assert grid.height == 3 * len(THEMES)  # every place by every theme
-    assert grid["code"].to_list()[:len(THEMES)] == ["A"] * len(THEMES)  # places in the given order
+    assert grid["code"].to_list()[: len(THEMES)] == ["A"] * len(THEMES)  # places in the given order
 
 
 def test_matrix_cells_count_the_flags_and_say_them():
-    rows = pl.DataFrame({
-        "level": ["COM", "COM", "COM", "EPCI"], "code": ["85020", "85020", "85165", "200029940"],
-        "theme": ["familles", "familles", "logement", "familles"], "direction": ["higher_is_need"] * 4,
-        "unit": ["percent"] * 4, "flag": ["vigilance", "priorité", None, "vigilance"]})
+    rows = pl.DataFrame(
+        {
+            "level": ["COM", "COM", "COM", "EPCI"],
+            "code": ["85020", "85020", "85165", "200029940"],
+            "theme": ["familles", "familles", "logement", "familles"],
+            "direction": ["higher_is_need"] * 4,
+            "unit": ["percent"] * 4,
+            "flag": ["vigilance", "priorité", None, "vigilance"],
+        }
+    )
     html = matrix_table(replace(_view({}), rows=rows))
     cells = dict(re.findall(r'<span class="mx" data-code="(\d+)" data-theme="familles">(.*?)</span></td>', html))
     # Benet: one priorité and one vigilance in familles; Oulmes and Vix none; the EPCI one vigilance
-    assert cells["85020"] == ('<span class="mxp" title="1 en priorité">1&#8239;!!</span> '
-                              '<span class="mxv" title="1 en vigilance">1&#8239;!</span>')
+    assert cells["85020"] == (
+        '<span class="mxp" title="1 en priorité">1&#8239;!!</span> '
+        '<span class="mxv" title="1 en vigilance">1&#8239;!</span>'
+    )
     assert cells["85165"] == cells["85303"] == '<span class="mx0" title="aucun indicateur signalé">·</span>'
     assert cells["200029940"] == '<span class="mxv" title="1 en vigilance">1&#8239;!</span>'
     # the last column counts the themes with a flag, each theme once (issue 13): Benet 1 (familles), Oulmes 0
@@ -218,8 +255,15 @@ def test_matrix_cells_count_the_flags_and_say_them():
 
 def test_matrix_intensity():
     # points = vigilance + 2 x priorité: 0 -> 0; 1, 2 -> 1; 3, 4 -> 2; 5 and more -> 3
-    assert [score(0, 0), score(1, 0), score(0, 1), score(3, 0), score(2, 1), score(1, 2), score(3, 1)] == \
-        [0, 1, 1, 2, 2, 3, 3]
+    assert [score(0, 0), score(1, 0), score(0, 1), score(3, 0), score(2, 1), score(1, 2), score(3, 1)] == [
+        0,
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
+    ]
 
 
 # -- charts -----------------------------------------------------------------------------------------------------
@@ -271,23 +315,40 @@ def test_age_bands_without_sex_fall_back_to_both_sexes():
 # -- quality annex ----------------------------------------------------------------------------------------------
 
 
-MANIFEST = Manifest.from_dict({"entries": {  # a manifest of an earlier release: `cog` without `source_cog`
-    "filosofi/2021": {"source": "filosofi", "vintage": "2021", "files": {"main": {"url": "https://www.insee.fr/f.zip"}},
-                      "staged": {"title": "Filosofi 2021", "publisher": "INSEE", "cog": 2024, "rows": 1890,
-                                 "secret_cells": 210, "staged_at": "2026-11-23T05:35:10+00:00",
-                                 "null_cells": {"secret": 210, "not_available": 54, "non_recalculable": 0},
-                                 "geo_changes": [
-                                     {"cog": 2024, "kind": "merged", "new": ["44088"], "old": "44088"},
-                                     {"cog": 2024, "kind": "merged", "new": ["44088"], "old": "44100"},
-                                     {"cog": 2023, "kind": "merged", "new": ["44088"], "old": "44100"}],
-                                 "notes": ["a note"]}},
-    "caf_benefits/2024": {"source": "caf_benefits", "vintage": "2024",
-                          "files": {"main": {"url": "https://data.caf.fr/a.csv"},
-                                    "hist": {"url": "https://data.caf.fr/b.csv"}},
-                          "staged": {"title": "Cnaf : foyers allocataires", "publisher": "CAF", "cog_offset": 1},
-                          "last_failure": {"at": "2026-11-24T08:00:00+00:00", "error": "column missing"}},
-    "cog_communes/2025": {"source": "cog_communes", "vintage": "2025", "staged": {"title": "COG"}},
-}})
+MANIFEST = Manifest.from_dict(
+    {
+        "entries": {  # a manifest of an earlier release: `cog` without `source_cog`
+            "filosofi/2021": {
+                "source": "filosofi",
+                "vintage": "2021",
+                "files": {"main": {"url": "https://www.insee.fr/f.zip"}},
+                "staged": {
+                    "title": "Filosofi 2021",
+                    "publisher": "INSEE",
+                    "cog": 2024,
+                    "rows": 1890,
+                    "secret_cells": 210,
+                    "staged_at": "2026-11-23T05:35:10+00:00",
+                    "null_cells": {"secret": 210, "not_available": 54, "non_recalculable": 0},
+                    "geo_changes": [
+                        {"cog": 2024, "kind": "merged", "new": ["44088"], "old": "44088"},
+                        {"cog": 2024, "kind": "merged", "new": ["44088"], "old": "44100"},
+                        {"cog": 2023, "kind": "merged", "new": ["44088"], "old": "44100"},
+                    ],
+                    "notes": ["a note"],
+                },
+            },
+            "caf_benefits/2024": {
+                "source": "caf_benefits",
+                "vintage": "2024",
+                "files": {"main": {"url": "https://data.caf.fr/a.csv"}, "hist": {"url": "https://data.caf.fr/b.csv"}},
+                "staged": {"title": "Cnaf : foyers allocataires", "publisher": "CAF", "cog_offset": 1},
+                "last_failure": {"at": "2026-11-24T08:00:00+00:00", "error": "column missing"},
+            },
+            "cog_communes/2025": {"source": "cog_communes", "vintage": "2025", "staged": {"title": "COG"}},
+        }
+    }
+)
 
 
 def test_quality_annex_reads_the_manifest_in_french():
@@ -318,8 +379,9 @@ def test_a_growth_rate_header_gives_its_period():
 def test_an_unknown_reference_does_not_hide_the_sexes_of_the_territory():
     # the territory: 100 people, 0-14 ans 10 men + 10 women; the reference (France) has an unknown population
     own = {"P_POP": 100.0} | {f"P_{s}{b}": 0.0 for s in "HF" for b in ages.BANDS} | {"P_H0014": 10.0, "P_F0014": 10.0}
-    bands, by_sex = ages.age_bands({("DEP", "85"): own, ("FRANCE", "FR"): {"P_POP": None}}, ("DEP", "85"),
-                                   ("FRANCE", "FR"))
+    bands, by_sex = ages.age_bands(
+        {("DEP", "85"): own, ("FRANCE", "FR"): {"P_POP": None}}, ("DEP", "85"), ("FRANCE", "FR")
+    )
     assert by_sex
     assert bands[0].men == pytest.approx(10.0) and bands[0].women == pytest.approx(10.0)  # 10 / 100 = 10 %
     assert all(b.ref_men is None and b.ref_women is None for b in bands)
@@ -330,18 +392,23 @@ def test_an_unknown_reference_does_not_hide_the_sexes_of_the_territory():
 
 def _view(cells: dict, *, departement: bool = True) -> TerritoryView:
     """A hand-made report view: an EPCI of three communes (or the Vendée itself), its département and France."""
-    communes = tuple(Place("COM", c, n, COMMUNES) for c, n in (("85020", "Benet"), ("85165", "Oulmes"),
-                                                               ("85303", "Vix")))
+    communes = tuple(
+        Place("COM", c, n, COMMUNES) for c, n in (("85020", "Benet"), ("85165", "Oulmes"), ("85303", "Vix"))
+    )
     france = Place("FRANCE", "FR", "France", REFERENCES)
     if departement:
-        territory, dep = Place("EPCI", "200029940", "CC Vendée Sèvre Autise", TERRITORY), Place(
-            "DEP", "85", "Vendée", REFERENCES)
+        territory, dep = (
+            Place("EPCI", "200029940", "CC Vendée Sèvre Autise", TERRITORY),
+            Place("DEP", "85", "Vendée", REFERENCES),
+        )
         places, selection = communes + (territory, dep, france), Selection(epci="200029940")
     else:
         territory, dep = Place("DEP", "85", "Vendée", TERRITORY), None
         places, selection = communes + (territory, france), Selection(departement="85")
-    rows = {(level, code, ind): {"value": v, "flag": flag, "ref_dep": ref_dep, "ref_france": ref_fr}
-            for (level, code, ind), (v, flag, ref_dep, ref_fr) in cells.items()}
+    rows = {
+        (level, code, ind): {"value": v, "flag": flag, "ref_dep": ref_dep, "ref_france": ref_fr}
+        for (level, code, ind), (v, flag, ref_dep, ref_fr) in cells.items()
+    }
     return TerritoryView(selection, pl.DataFrame(), places, communes, territory, dep, rows)
 
 
@@ -349,21 +416,25 @@ POVERTY, RSA = get("taux_pauvrete"), get("foyers_rsa")
 
 
 def test_highlights_list_the_communes_in_vigilance_too():
-    view = _view({
-        ("EPCI", "200029940", POVERTY.id): (9.5, None, 9.0, 11.0),
-        ("COM", "85020", POVERTY.id): (10.0, "vigilance", 9.0, 11.0),
-        ("COM", "85020", RSA.id): (3.0, "vigilance", 2.7, 3.9),
-        ("COM", "85303", RSA.id): (2.9, "vigilance", 2.7, 3.9),
-        ("COM", "85165", RSA.id): (4.4, "priorité", 2.7, 3.9),
-    })
+    view = _view(
+        {
+            ("EPCI", "200029940", POVERTY.id): (9.5, None, 9.0, 11.0),
+            ("COM", "85020", POVERTY.id): (10.0, "vigilance", 9.0, 11.0),
+            ("COM", "85020", RSA.id): (3.0, "vigilance", 2.7, 3.9),
+            ("COM", "85303", RSA.id): (2.9, "vigilance", 2.7, 3.9),
+            ("COM", "85165", RSA.id): (4.4, "priorité", 2.7, 3.9),
+        }
+    )
     lines = highlights(view, [POVERTY, RSA])
     assert [h.text for h in lines] == [
         f"Communes en priorité, {F.typography(RSA.label)} : Oulmes (4,4).",  # per 100 households: no « % »
         # Benet has two indicators in vigilance, Vix one: most flagged first
         "Points de vigilance dans les communes : Benet (2), Vix (1).",
     ]
-    assert lines[1].items == (f"Benet : {F.typography(POVERTY.label)}, {F.typography(RSA.label)}",
-                              f"Vix : {F.typography(RSA.label)}")
+    assert lines[1].items == (
+        f"Benet : {F.typography(POVERTY.label)}, {F.typography(RSA.label)}",
+        f"Vix : {F.typography(RSA.label)}",
+    )
 
 
 def test_highlights_are_empty_only_when_no_cell_is_flagged():
@@ -376,8 +447,13 @@ def test_highlights_are_empty_only_when_no_cell_is_flagged():
 
 
 def test_a_departement_is_set_against_france():
-    view = _view({("DEP", "85", POVERTY.id): (12.0, "vigilance", None, 11.0),
-                  ("DEP", "85", RSA.id): (5.0, "priorité", None, 3.9)}, departement=False)
+    view = _view(
+        {
+            ("DEP", "85", POVERTY.id): (12.0, "vigilance", None, 11.0),
+            ("DEP", "85", RSA.id): (5.0, "priorité", None, 3.9),
+        },
+        departement=False,
+    )
     assert view.compared_with == "la France"
     lines = highlights(view, [POVERTY, RSA])
     # the flags of a DEP row compare it with France (ref_dep is null): 12,0 % against 11,0 %, 5,0 % against 3,9 %

@@ -21,8 +21,12 @@ from transforms.registry import get
 
 
 def row(table: pl.DataFrame, level: str, code: str, indicator: str, year: int) -> dict:
-    rows = table.filter((pl.col("level") == level) & (pl.col("code") == code) & (pl.col("indicator") == indicator)
-                        & (pl.col("year") == year)).to_dicts()
+    rows = table.filter(
+        (pl.col("level") == level)
+        & (pl.col("code") == code)
+        & (pl.col("indicator") == indicator)
+        & (pl.col("year") == year)
+    ).to_dicts()
     assert len(rows) == 1, rows
     return rows[0]
 
@@ -60,8 +64,13 @@ def test_each_year_follows_the_rules_of_today(world_series):
 def test_census_years_and_no_series_for_growth(world_series):
     # population of Alpha in 2011, 2016, 2022: the census years of the staged table
     assert [row(world_series, "COM", ALPHA, "population", y)["value"] for y in (2011, 2016, 2022)] == [
-        18000, 19000, 20000]
-    assert world_series.filter(pl.col("indicator").is_in(["croissance_annuelle", "croissance_solde_naturel"])).is_empty()
+        18000,
+        19000,
+        20000,
+    ]
+    assert world_series.filter(
+        pl.col("indicator").is_in(["croissance_annuelle", "croissance_solde_naturel"])
+    ).is_empty()
 
 
 def test_a_year_with_a_secret_cell_is_null_with_its_reason_not_a_partial_sum():
@@ -70,7 +79,8 @@ def test_a_year_with_a_secret_cell_is_null_with_its_reason_not_a_partial_sum():
     secret = (pl.col("code") == BRAVO) & (pl.col("year") == 2018)
     inputs.staged["births"] = births.with_columns(
         value=pl.when(secret).then(None).otherwise(pl.col("value")),
-        status=pl.when(secret).then(pl.lit(R.SECRET)).otherwise(pl.col("status")))
+        status=pl.when(secret).then(pl.lit(R.SECRET)).otherwise(pl.col("status")),
+    )
     table = S.compute_series(inputs, items=(get("naissances"),))
     assert row(table, "EPCI", E1, "naissances", 2018)["value"] is None
     assert row(table, "EPCI", E1, "naissances", 2018)["status"] == R.SECRET
@@ -86,12 +96,18 @@ def test_a_definition_break_is_shown_and_not_compared(world_series):
     old = row(world_series, "EPCI", E1, "part_suroccupation", 2016)
     assert old["value"] == pytest.approx(420 / 9400 * 100) and old["comparable"] is False
     assert row(world_series, "EPCI", E1, "part_suroccupation", 2022)["comparable"] is True
-    change = S.changes(world_series, 2016).filter(
-        (pl.col("code") == E1) & (pl.col("indicator") == "part_suroccupation")).to_dicts()[0]
+    change = (
+        S.changes(world_series, 2016)
+        .filter((pl.col("code") == E1) & (pl.col("indicator") == "part_suroccupation"))
+        .to_dicts()[0]
+    )
     assert change["change"] is None and change["change_status"] == R.DEFINITION_CHANGE
     # an indicator without a break is compared across the same years
-    vacancy = S.changes(world_series, 2016).filter(
-        (pl.col("code") == E1) & (pl.col("indicator") == "taux_vacance")).to_dicts()[0]
+    vacancy = (
+        S.changes(world_series, 2016)
+        .filter((pl.col("code") == E1) & (pl.col("indicator") == "taux_vacance"))
+        .to_dicts()[0]
+    )
     # (600 + 150 + 100) / (9000 + 1500 + 1000) = 850 / 11500 = 7.391 %; 2016: (425 + 140 + 90) / (8500 + 1400
     # + 900) = 655 / 10800 = 6.065 %; change 7.391 - 6.065 = 1.327 points
     assert vacancy["change"] == pytest.approx(850 / 11500 * 100 - 655 / 10800 * 100)
@@ -103,14 +119,16 @@ def test_changes_in_points_for_rates_and_percent_for_counts(world_series):
     by = {r["indicator"]: r for r in moved.to_dicts()}
     assert by["foyers_rsa"]["change"] == pytest.approx(4.55 - 9.1) and by["foyers_rsa"]["change_unit"] == "points"
     # places of E1: 2023 = 1000, 2022 = 1007 (the world adds 7 in 2022): (1000 - 1007) / 1007 x 100 from 2022
-    places = S.changes(world_series, 2022).filter((pl.col("code") == E1)
-                                                  & (pl.col("indicator") == "places_accueil_jeune_enfant"))
+    places = S.changes(world_series, 2022).filter(
+        (pl.col("code") == E1) & (pl.col("indicator") == "places_accueil_jeune_enfant")
+    )
     assert places["change"][0] == pytest.approx(-7 / 1007 * 100) and places["change_unit"][0] == "percent"
     # the world's births end in 2022: nothing published after a 2023 baseline
     assert by["naissances"]["change"] is None and by["naissances"]["change_status"] == S.NO_LATER_YEAR
     # coverage holds 2022-2023 only: a 2021 baseline is absent from its series
-    coverage = S.changes(world_series, 2021).filter((pl.col("code") == E1)
-                                                    & (pl.col("indicator") == "taux_couverture_global"))
+    coverage = S.changes(world_series, 2021).filter(
+        (pl.col("code") == E1) & (pl.col("indicator") == "taux_couverture_global")
+    )
     assert coverage["change"][0] is None and coverage["change_status"][0] == S.NO_BASELINE
 
 
@@ -118,8 +136,11 @@ def test_changes_in_points_for_rates_and_percent_for_counts(world_series):
 
 
 def test_default_baseline_is_the_oldest_common_year():
-    years = {"caf_benefits": [2020, 2021, 2022, 2023, 2024], "caf_coverage": list(range(2017, 2024)),
-             "births": list(range(2008, 2025))}
+    years = {
+        "caf_benefits": [2020, 2021, 2022, 2023, 2024],
+        "caf_coverage": list(range(2017, 2024)),
+        "births": list(range(2008, 2025)),
+    }
     assert S.default_baseline(years) == 2020
     assert S.default_baseline({"a": [2017, 2018], "b": [2020, 2021]}) == 2020  # none shared: the latest first year
     assert S.resolve_baseline(2018, years) == 2018  # held by coverage and births: the others say why per indicator
@@ -179,8 +200,21 @@ def test_demo_years_and_default_baseline(demo_store):
 def test_series_export_of_an_epci(demo_store, tmp_path):
     from flows.cli import app
 
-    result = CliRunner().invoke(app, ["indicators", "--epci", "200029940", "--series", "--baseline", "2022",
-                                      "--data-dir", str(demo_store.root), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "indicators",
+            "--epci",
+            "200029940",
+            "--series",
+            "--baseline",
+            "2022",
+            "--data-dir",
+            str(demo_store.root),
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     table = pl.read_parquet(tmp_path / "series-epci-200029940.parquet")
     births = table.filter((pl.col("level") == "EPCI") & (pl.col("indicator") == "naissances")).sort("year")
@@ -197,14 +231,53 @@ def test_baseline_options_are_checked(demo_store, tmp_path):
     from flows.cli import app
 
     runner = CliRunner()
-    result = runner.invoke(app, ["indicators", "--epci", "200029940", "--baseline", "2022",
-                                 "--data-dir", str(demo_store.root), "--out", str(tmp_path)])
+    result = runner.invoke(
+        app,
+        [
+            "indicators",
+            "--epci",
+            "200029940",
+            "--baseline",
+            "2022",
+            "--data-dir",
+            str(demo_store.root),
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 2 and "add --series" in result.output
-    result = runner.invoke(app, ["indicators", "--epci", "200029940", "--series", "--baseline", "1999",
-                                 "--data-dir", str(demo_store.root), "--out", str(tmp_path)])
+    result = runner.invoke(
+        app,
+        [
+            "indicators",
+            "--epci",
+            "200029940",
+            "--series",
+            "--baseline",
+            "1999",
+            "--data-dir",
+            str(demo_store.root),
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 2 and "caf_benefits: 2020-2024" in result.output
-    result = runner.invoke(app, ["report", "--epci", "200029940", "--baseline", "1999", "--refresh", "never",
-                                 "--data-dir", str(demo_store.root), "--out", str(tmp_path)])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "--epci",
+            "200029940",
+            "--baseline",
+            "1999",
+            "--refresh",
+            "never",
+            "--data-dir",
+            str(demo_store.root),
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 2 and "--baseline: baseline 1999" in result.output
 
 
@@ -213,11 +286,20 @@ def test_older_vintages_join_the_series_each_year_from_the_newest():
         return pl.DataFrame({"vintage": vintage, "year": [y for y, _ in rows], "value": [v for _, v in rows]})
 
     # vintage 2022 holds 2011, 2016, 2022; vintage 2021 holds 2010, 2015, 2021 and a different 2016 (ignored)
-    merged = S.merge_vintages({"2021": frame("2021", [(2010, 1.0), (2015, 2.0), (2016, 9.0), (2021, 3.0)]),
-                               "2022": frame("2022", [(2011, 4.0), (2016, 5.0), (2022, 6.0)])})
+    merged = S.merge_vintages(
+        {
+            "2021": frame("2021", [(2010, 1.0), (2015, 2.0), (2016, 9.0), (2021, 3.0)]),
+            "2022": frame("2022", [(2011, 4.0), (2016, 5.0), (2022, 6.0)]),
+        }
+    )
     assert sorted(merged.select("year", "vintage", "value").rows()) == [
-        (2010, "2021", 1.0), (2011, "2022", 4.0), (2015, "2021", 2.0), (2016, "2022", 5.0), (2021, "2021", 3.0),
-        (2022, "2022", 6.0)]
+        (2010, "2021", 1.0),
+        (2011, "2022", 4.0),
+        (2015, "2021", 2.0),
+        (2016, "2022", 5.0),
+        (2021, "2021", 3.0),
+        (2022, "2022", 6.0),
+    ]
 
 
 def test_the_demo_census_years_come_from_both_vintages(demo_series):

@@ -36,10 +36,13 @@ def test_an_empty_retry_budget_is_the_default(monkeypatch):
     assert load_settings().retry_budget == RETRY_BUDGET
 
 
-@pytest.mark.parametrize("value, message", [
-    ("abc", "ABS_RETRY_BUDGET must be a number of seconds, not 'abc'"),
-    ("-1", "ABS_RETRY_BUDGET must be a number of seconds >= 0, not '-1'"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("abc", "ABS_RETRY_BUDGET must be a number of seconds, not 'abc'"),
+        ("-1", "ABS_RETRY_BUDGET must be a number of seconds >= 0, not '-1'"),
+    ],
+)
 def test_a_bad_retry_budget_is_one_error_naming_the_variable(monkeypatch, value, message):
     monkeypatch.setenv("ABS_RETRY_BUDGET", value)
     with pytest.raises(ValueError) as info:

@@ -18,13 +18,24 @@ EPCIS = [
 
 
 def hand_made() -> tuple[pl.DataFrame, pl.DataFrame]:
-    table = pl.DataFrame({"level": ["EPCI"] * len(EPCIS), "code": [e[0] for e in EPCIS],
-                          "name": [e[1] for e in EPCIS], "indicator": ["population"] * len(EPCIS),
-                          "value": [float(e[2]) for e in EPCIS], "status": [None] * len(EPCIS)},
-                         schema_overrides={"status": pl.String})
-    membership = pl.DataFrame([
-        {"code": f"{n:02d}{k:03d}", "name": f"C{n}-{k}", "dep": "85", "reg": e[4], "epci": e[0]}
-        for n, e in enumerate(EPCIS) for k in range(e[3])])
+    table = pl.DataFrame(
+        {
+            "level": ["EPCI"] * len(EPCIS),
+            "code": [e[0] for e in EPCIS],
+            "name": [e[1] for e in EPCIS],
+            "indicator": ["population"] * len(EPCIS),
+            "value": [float(e[2]) for e in EPCIS],
+            "status": [None] * len(EPCIS),
+        },
+        schema_overrides={"status": pl.String},
+    )
+    membership = pl.DataFrame(
+        [
+            {"code": f"{n:02d}{k:03d}", "name": f"C{n}-{k}", "dep": "85", "reg": e[4], "epci": e[0]}
+            for n, e in enumerate(EPCIS)
+            for k in range(e[3])
+        ]
+    )
     return table, membership
 
 
@@ -37,8 +48,12 @@ def test_the_same_size_class_the_same_region_first_then_the_closest():
     table, membership = hand_made()
     found = similar_territories(table, membership, "EPCI", "200000001")
     # same région first by distance (0.160, 0.758, 1.691), then the other région; "Trop grande" excluded
-    assert [p.name for p in found.others] == ["Proche même région", "Rurale même région", "Urbaine même région",
-                                              "Jumelle lointaine"]
+    assert [p.name for p in found.others] == [
+        "Proche même région",
+        "Rurale même région",
+        "Urbaine même région",
+        "Jumelle lointaine",
+    ]
     assert "moins de 15 000 habitants" in found.how and "densité n'est pas utilisée" in found.how
     assert found.cell(found.territory, "population")["value"] == 12_000
 
@@ -67,13 +82,31 @@ def test_a_group_of_communes_is_compared_by_its_own_communes_and_region():
     table, membership = hand_made()
     # a group of 6 communes of the target EPCI (région 52), 7 200 inhabitants: 1 200 per commune like the target
     group = tuple(f"00{k:03d}" for k in range(6))
-    table = pl.concat([table, pl.DataFrame({"level": ["TERRITORY"], "code": ["TERRITOIRE"], "name": ["Groupe"],
-                                            "indicator": ["population"], "value": [7_200.0], "status": [None]},
-                                           schema_overrides={"status": pl.String})])
+    table = pl.concat(
+        [
+            table,
+            pl.DataFrame(
+                {
+                    "level": ["TERRITORY"],
+                    "code": ["TERRITOIRE"],
+                    "name": ["Groupe"],
+                    "indicator": ["population"],
+                    "value": [7_200.0],
+                    "status": [None],
+                },
+                schema_overrides={"status": pl.String},
+            ),
+        ]
+    )
     found = similar_territories(table, membership, "TERRITORY", "TERRITOIRE", communes=group)
     assert (found.territory.communes, found.territory.region) == (6, "52")
     # same class (under 15 000); distances from 7 200 and 1 200/commune: Cible ln(12/7.2)=0.511+0 -> 0.511;
     # Rurale ln(9/7.2)=0.223 + ln(1200/750)=0.470 -> 0.693; Proche ln(13/7.2)=0.591+0.080 -> 0.671;
     # Urbaine ln(12.5/7.2)=0.552+1.650 -> 2.202; then Jumelle lointaine (another région)
-    assert [p.name for p in found.others] == ["Cible", "Proche même région", "Rurale même région",
-                                              "Urbaine même région", "Jumelle lointaine"]
+    assert [p.name for p in found.others] == [
+        "Cible",
+        "Proche même région",
+        "Rurale même région",
+        "Urbaine même région",
+        "Jumelle lointaine",
+    ]

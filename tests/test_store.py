@@ -15,8 +15,17 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from store_support import (GatedMirror, change_caf, change_census, leftovers, mirror_copy, raw_mismatches,
-                           serve_app, snapshot, url_path)
+from store_support import (
+    GatedMirror,
+    change_caf,
+    change_census,
+    leftovers,
+    mirror_copy,
+    raw_mismatches,
+    serve_app,
+    snapshot,
+    url_path,
+)
 
 from sources import catalogue
 from sources.demo.files import entry_path
@@ -61,8 +70,9 @@ def test_a_report_built_while_a_refresh_is_half_way_shows_only_the_previous_stat
     app = GatedMirror(root, url_path("caf_benefits", "2024"))
     with serve_app(app) as url:
         done = {}
-        worker = threading.Thread(target=lambda: done.update(report=refresh(
-            ["rp_population", "caf_benefits"], store=store, mirror=url)))
+        worker = threading.Thread(
+            target=lambda: done.update(report=refresh(["rp_population", "caf_benefits"], store=store, mirror=url))
+        )
         worker.start()
         assert app.reached.wait(60)
         # half-way: the new census is staged in the run's pending area, the CAF file not yet downloaded
@@ -104,8 +114,7 @@ def test_a_reader_keeps_the_state_it_pinned_while_a_refresh_switches_the_store(d
     assert set((store.root / "staged").rglob("*.parquet")) == named
 
 
-def test_a_store_staged_before_tables_were_named_by_content_is_read_and_moved_over(demo_store, tmp_path,
-                                                                                   demo_mirror):
+def test_a_store_staged_before_tables_were_named_by_content_is_read_and_moved_over(demo_store, tmp_path, demo_mirror):
     store = store_copy(demo_store, tmp_path)
     manifest = json.loads(store.manifest_path.read_text(encoding="utf-8"))
     for key, record in manifest["entries"].items():  # the layout of earlier releases: staged/<source>/<vintage>
@@ -170,9 +179,14 @@ print(json.dumps([{"key": r.key, "status": r.status, "kind": r.error_kind, "erro
 def refresh_process(store: Store, url: str, *, file_size_limit: int = 0, force: bool = False) -> subprocess.Popen:
     """A refresh in a process of its own (a file larger than `file_size_limit` bytes cannot be written there)."""
     env = os.environ | {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-c", REFRESH_SCRIPT, str(store.root), url, str(file_size_limit),
-                             "force" if force else ""], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", REFRESH_SCRIPT, str(store.root), url, str(file_size_limit), "force" if force else ""],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def results_of(process: subprocess.Popen) -> dict[str, dict]:
@@ -181,8 +195,7 @@ def results_of(process: subprocess.Popen) -> dict[str, dict]:
     return {r["key"]: r for r in json.loads(out.strip().splitlines()[-1])}
 
 
-def test_what_a_killed_refresh_left_is_cleaned_by_the_next_one_never_while_it_runs(demo_store, tmp_path,
-                                                                                   demo_mirror):
+def test_what_a_killed_refresh_left_is_cleaned_by_the_next_one_never_while_it_runs(demo_store, tmp_path, demo_mirror):
     store = store_copy(demo_store, tmp_path)
     before = snapshot(store)
     root = mirror_copy(tmp_path)
@@ -206,15 +219,19 @@ def test_what_a_killed_refresh_left_is_cleaned_by_the_next_one_never_while_it_ru
     assert snapshot(store) == before  # nothing of the dead run reached the store's state
     assert any(p.startswith("pending/") for p in live) and any(p.endswith(".part") for p in live)
     # temporary files as interrupted writes leave them beside their targets
-    planted = [store.root / "raw" / "births" / "2024" / ".DS_ETAT_CIVIL_NAIS_COMMUNES_CSV_FR.x1.part",
-               store.root / "staged" / "births" / ".2024.parquet.x2.tmp", store.root / ".manifest.json.x3.tmp"]
+    planted = [
+        store.root / "raw" / "births" / "2024" / ".DS_ETAT_CIVIL_NAIS_COMMUNES_CSV_FR.x1.part",
+        store.root / "staged" / "births" / ".2024.parquet.x2.tmp",
+        store.root / ".manifest.json.x3.tmp",
+    ]
     for path in planted:
         path.write_bytes(b"half")
 
     report = refresh(["births"], store=store, mirror=demo_mirror.url)
     assert report.failed == [] and leftovers(store) == []
     assert {k: v for k, v in snapshot(store).items() if k != "manifest.json"} == {
-        k: v for k, v in before.items() if k != "manifest.json"}
+        k: v for k, v in before.items() if k != "manifest.json"
+    }
     assert raw_mismatches(store) == []
 
 
@@ -242,13 +259,17 @@ def test_a_switch_interrupted_after_its_journal_is_finished_by_the_next_refresh(
 # -- a file that cannot be written ---------------------------------------------------------------------------------
 
 
-def test_a_file_too_large_to_write_fails_its_source_with_the_step_and_the_path_and_the_others_go_on(demo_store,
-                                                                                                   tmp_path):
+def test_a_file_too_large_to_write_fails_its_source_with_the_step_and_the_path_and_the_others_go_on(
+    demo_store, tmp_path
+):
     store = store_copy(demo_store, tmp_path)
     births = catalogue.get("births", "2024")
     raw = store.raw_path(births, births.file())
-    kept = {"raw": raw.read_bytes(), "table": store.staged_path("births", "2024").read_bytes(),
-            "record": store.previous("births/2024")}
+    kept = {
+        "raw": raw.read_bytes(),
+        "table": store.staged_path("births", "2024").read_bytes(),
+        "record": store.previous("births/2024"),
+    }
     root = mirror_copy(tmp_path)
     # 200 000 random bytes in the births archive: above the 120 000-byte limit of the refreshing process, while
     # every other file of the store (the manifest, about 56 000 bytes, is the largest) stays below it
@@ -260,8 +281,12 @@ def test_a_file_too_large_to_write_fails_its_source_with_the_step_and_the_path_a
     assert failure["status"] == "failed" and failure["kind"] == "write"
     pending_raw = f"{store.root}/pending/"
     assert failure["error"].startswith(f"births/2024: download of {births.file().url}: cannot write {pending_raw}")
-    assert failure["error"].split(": cannot write ")[1].split(": [Errno")[0].endswith(
-        "/raw/births/2024/DS_ETAT_CIVIL_NAIS_COMMUNES_CSV_FR")
+    assert (
+        failure["error"]
+        .split(": cannot write ")[1]
+        .split(": [Errno")[0]
+        .endswith("/raw/births/2024/DS_ETAT_CIVIL_NAIS_COMMUNES_CSV_FR")
+    )
     assert "[Errno 27] File too large; the previous staged table and raw file are kept" in failure["error"]
     assert {r["status"] for r in results.values()} == {"staged"} and len(results) == N_ENTRIES - 1
     # births keeps its previous state; the failure is recorded
@@ -273,8 +298,9 @@ def test_a_file_too_large_to_write_fails_its_source_with_the_step_and_the_path_a
     assert raw_mismatches(store) == [] and leftovers(store) == []
 
 
-def test_a_switch_that_cannot_be_written_fails_every_source_and_keeps_the_previous_state(demo_store, tmp_path,
-                                                                                         demo_mirror):
+def test_a_switch_that_cannot_be_written_fails_every_source_and_keeps_the_previous_state(
+    demo_store, tmp_path, demo_mirror
+):
     store = store_copy(demo_store, tmp_path)
     before = snapshot(store)
     # 48 000 bytes: every download and staged table fits (the largest, about 40 000), the manifest does not

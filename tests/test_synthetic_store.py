@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import openpyxl
 import polars as pl
@@ -22,7 +22,7 @@ from storage.store import Store
 from transforms.export import DEMO_COLUMN_FR, DEMO_SHEET, DEMO_VALUE
 from transforms.pipeline import Selection, export_indicators, save_france_table
 
-WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 EPCI = "200071678"  # the demo's CA du Choletais
 BOM = b"\xef\xbb\xbf"
 
@@ -55,7 +55,7 @@ def real_looking(demo_store, tmp_path_factory) -> Store:
 def exports_say_synthetic(paths: dict) -> bool:
     """Every export format carries the mark, or none does (a half-marked set is a failure)."""
     parquet = pl.read_parquet(paths["parquet"])
-    csv = pl.read_csv(paths["csv"].read_bytes()[len(BOM):], separator=";", infer_schema=False)
+    csv = pl.read_csv(paths["csv"].read_bytes()[len(BOM) :], separator=";", infer_schema=False)
     marks = {
         "parquet": "demo" in parquet.columns and parquet["demo"].to_list() == [True] * parquet.height,
         "csv": DEMO_COLUMN_FR in csv.columns and csv[DEMO_COLUMN_FR].unique().to_list() == [DEMO_VALUE],
@@ -129,8 +129,9 @@ def test_the_national_tables_of_the_demo_store_are_marked(demo_store, real_looki
     assert exports_say_synthetic({fmt: tmp_path / "demo" / f"indicateurs-france.{fmt}" for fmt in ("parquet", "csv")})
     assert not (tmp_path / "demo" / "indicateurs-france.xlsx").exists()  # XLSX per territory only
     save_france_table(real_looking, tmp_path / "real", tmp_path / "real.parquet")
-    assert not exports_say_synthetic({fmt: tmp_path / "real" / f"indicateurs-france.{fmt}"
-                                      for fmt in ("parquet", "csv")})
+    assert not exports_say_synthetic(
+        {fmt: tmp_path / "real" / f"indicateurs-france.{fmt}" for fmt in ("parquet", "csv")}
+    )
 
 
 def test_reports_of_the_demo_store_say_synthetic_without_demo(demo_store, real_looking, tmp_path):
@@ -138,8 +139,10 @@ def test_reports_of_the_demo_store_say_synthetic_without_demo(demo_store, real_l
     page = demo.reports[0].read_text(encoding="utf-8")
     assert 'id="bandeau-demo"' in page and "Données synthétiques" in page and "(démonstration" in page
     assert 'id="bandeau-demo"' in demo.index.read_text(encoding="utf-8")
-    assert all(exports_say_synthetic({p.suffix[1:]: p for p in demo.exports if p.stem == stem})
-               for stem in {p.stem for p in demo.exports})
+    assert all(
+        exports_say_synthetic({p.suffix[1:]: p for p in demo.exports if p.stem == stem})
+        for stem in {p.stem for p in demo.exports}
+    )
     real = build_site(real_looking, [Selection(epci=EPCI)], tmp_path / "real", generated_at=WHEN)
     page = real.reports[0].read_text(encoding="utf-8")
     assert 'id="bandeau-demo"' not in page and "synthétiques" not in page

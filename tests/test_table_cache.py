@@ -28,6 +28,7 @@ def counted(calls: list):
     def compute(*args, **kwargs):
         calls.append(args)
         return diagnostic_table(*args, **kwargs)
+
     return compute
 
 

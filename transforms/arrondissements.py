@@ -29,15 +29,26 @@ def arrondissement_membership(geo: Geography) -> pl.DataFrame:
     arm = geo.communes.filter(pl.col("typecom") == ARM).select("code", "name", "dep", "reg", city="parent")
     cities = geo.communes.filter(pl.col("typecom") == "COM").select(city="code", city_dep="dep", city_reg="reg")
     epci = geo.epci.select(city="code", epci=pl.when(pl.col("epci") != NO_EPCI).then(pl.col("epci")))
-    return (arm.join(cities, on="city", how="left").join(epci, on="city", how="left")
-            .select("code", "name", dep=pl.coalesce("dep", "city_dep"), reg=pl.coalesce("reg", "city_reg"),
-                    city="city", epci="epci").sort("code"))
+    return (
+        arm.join(cities, on="city", how="left")
+        .join(epci, on="city", how="left")
+        .select(
+            "code",
+            "name",
+            dep=pl.coalesce("dep", "city_dep"),
+            reg=pl.coalesce("reg", "city_reg"),
+            city="city",
+            epci="epci",
+        )
+        .sort("code")
+    )
 
 
 def _as_communes(frame: pl.DataFrame) -> pl.DataFrame:
     """The ARM rows read as commune rows (and the EPCI rows, for an EPCI fallback); nothing else."""
     return frame.filter(pl.col("level").is_in([ARM, "EPCI"])).with_columns(
-        level=pl.when(pl.col("level") == ARM).then(pl.lit("COM")).otherwise(pl.col("level")))
+        level=pl.when(pl.col("level") == ARM).then(pl.lit("COM")).otherwise(pl.col("level"))
+    )
 
 
 def _reads(ind: Indicator) -> tuple[str, ...]:
@@ -59,14 +70,18 @@ def arrondissement_result(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.Da
     arms = inputs.arrondissements
     if arms is None or arms.is_empty():
         return None
-    world = replace(inputs, staged={s: _as_communes(f) for s, f in inputs.staged.items()},
-                    membership=arms.select("code", "name", "dep", "reg", "epci"), arrondissements=None)
+    world = replace(
+        inputs,
+        staged={s: _as_communes(f) for s, f in inputs.staged.items()},
+        membership=arms.select("code", "name", "dep", "reg", "epci"),
+        arrondissements=None,
+    )
     result = compute(world, (), items).filter(pl.col("level") == "COM").with_columns(level=pl.lit(ARM))
     only = city_only(inputs, items)
     unknown = pl.col("value").is_null() & pl.col("status").is_in([R.NOT_AVAILABLE, R.NOT_PUBLISHED])
     return result.with_columns(
-        status=pl.when(pl.col("indicator").is_in(only) & unknown).then(pl.lit(R.CITY_ONLY))
-        .otherwise(pl.col("status")))
+        status=pl.when(pl.col("indicator").is_in(only) & unknown).then(pl.lit(R.CITY_ONLY)).otherwise(pl.col("status"))
+    )
 
 
 def is_arrondissement(code: str | None) -> bool:

@@ -20,7 +20,7 @@ import polars as pl
 
 from transforms import reasons as R
 from transforms.compute import Inputs, population
-from transforms.registry import Indicator, THEMES, indicators
+from transforms.registry import THEMES, Indicator, indicators
 from transforms.territories import FRANCE, CustomTerritory, principal_department
 
 VIGILANCE = "vigilance"
@@ -41,17 +41,24 @@ def _references(result: pl.DataFrame, inputs: Inputs, customs: tuple[CustomTerri
     rows = [
         m.select(level=pl.lit("COM"), code="code", ref_epci_code="epci", ref_dep_code="dep"),
         epci_dep.select(level=pl.lit("EPCI"), code="epci", ref_epci_code=pl.lit(None, pl.String), ref_dep_code="dep"),
-        m.select("dep").unique().select(level=pl.lit("DEP"), code="dep", ref_epci_code=pl.lit(None, pl.String),
-                                        ref_dep_code=pl.lit(None, pl.String)),
+        m.select("dep")
+        .unique()
+        .select(
+            level=pl.lit("DEP"), code="dep", ref_epci_code=pl.lit(None, pl.String), ref_dep_code=pl.lit(None, pl.String)
+        ),
     ]
     if inputs.arrondissements is not None:  # an arrondissement: its city's EPCI and département
-        rows.append(inputs.arrondissements.select(level=pl.lit("ARM"), code="code", ref_epci_code="epci",
-                                                  ref_dep_code="dep"))
+        rows.append(
+            inputs.arrondissements.select(level=pl.lit("ARM"), code="code", ref_epci_code="epci", ref_dep_code="dep")
+        )
     for t in customs:
         members = m.filter(pl.col("code").is_in(list(t.communes))).with_columns(epci=pl.lit(t.code))
         dep = principal_department(members, pop)
-        rows.append(dep.select(level=pl.lit("TERRITORY"), code="epci", ref_epci_code=pl.lit(None, pl.String),
-                               ref_dep_code="dep"))
+        rows.append(
+            dep.select(
+                level=pl.lit("TERRITORY"), code="epci", ref_epci_code=pl.lit(None, pl.String), ref_dep_code="dep"
+            )
+        )
     return pl.concat(rows)
 
 
@@ -60,15 +67,23 @@ def _names(inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame
     deps = sorted(set(m["dep"].to_list()))
     rows = [
         m.select(level=pl.lit("COM"), code="code", name="name"),
-        pl.DataFrame({"level": "EPCI", "code": list(inputs.epci_names), "name": list(inputs.epci_names.values())},
-                     schema={"level": pl.String, "code": pl.String, "name": pl.String}),
-        pl.DataFrame({"level": "DEP", "code": deps,
-                      "name": [inputs.dep_names.get(d, f"Département {d}") for d in deps]}),
+        pl.DataFrame(
+            {"level": "EPCI", "code": list(inputs.epci_names), "name": list(inputs.epci_names.values())},
+            schema={"level": pl.String, "code": pl.String, "name": pl.String},
+        ),
+        pl.DataFrame(
+            {"level": "DEP", "code": deps, "name": [inputs.dep_names.get(d, f"Département {d}") for d in deps]}
+        ),
         pl.DataFrame({"level": ["FRANCE"], "code": [FRANCE], "name": ["France"]}),
-        *([inputs.arrondissements.select(level=pl.lit("ARM"), code="code", name="name")]
-          if inputs.arrondissements is not None else []),
-        pl.DataFrame({"level": "TERRITORY", "code": [t.code for t in customs], "name": [t.name for t in customs]},
-                     schema={"level": pl.String, "code": pl.String, "name": pl.String}),
+        *(
+            [inputs.arrondissements.select(level=pl.lit("ARM"), code="code", name="name")]
+            if inputs.arrondissements is not None
+            else []
+        ),
+        pl.DataFrame(
+            {"level": "TERRITORY", "code": [t.code for t in customs], "name": [t.name for t in customs]},
+            schema={"level": pl.String, "code": pl.String, "name": pl.String},
+        ),
     ]
     return pl.concat(rows)
 
@@ -80,14 +95,19 @@ def _evolution(items: tuple[Indicator, ...], n_years: int | None) -> tuple[pl.Ex
     v, c = pl.col("value"), pl.col("value_comparison")
     growth = ((v / c) ** (1 / (n_years or 1)) - 1) * 100 if n_years else pl.lit(None, pl.Float64)
     evolution = (
-        pl.when(v.is_null() | c.is_null()).then(None)
-        .when(unit == "count").then(pl.when(c > 0).then(growth))
+        pl.when(v.is_null() | c.is_null())
+        .then(None)
+        .when(unit == "count")
+        .then(pl.when(c > 0).then(growth))
         .otherwise(v - c)
     )
     evolution_unit = (
-        pl.when(evolution.is_null()).then(None)
-        .when(unit == "count").then(pl.lit("percent_per_year"))
-        .when(unit.is_in(["percent", "per100"])).then(pl.lit("points"))
+        pl.when(evolution.is_null())
+        .then(None)
+        .when(unit == "count")
+        .then(pl.lit("percent_per_year"))
+        .when(unit.is_in(["percent", "per100"]))
+        .then(pl.lit("points"))
         .otherwise(pl.lit("difference"))
     )
     return evolution, evolution_unit
@@ -99,8 +119,15 @@ def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
     # departed from in the same direction for a priorité
     local = pl.when(pl.col("level") == "DEP").then(pl.col("ref_france")).otherwise(pl.col("ref_dep"))
     away = pl.when(pl.col("value") >= local).then(1.0).otherwise(-1.0)
-    sign = (pl.when(direction == "higher_is_need").then(1.0).when(direction == "lower_is_need").then(-1.0)
-            .when(direction == "two_sided").then(away).otherwise(0.0))
+    sign = (
+        pl.when(direction == "higher_is_need")
+        .then(1.0)
+        .when(direction == "lower_is_need")
+        .then(-1.0)
+        .when(direction == "two_sided")
+        .then(away)
+        .otherwise(0.0)
+    )
 
     def worse(ref: pl.Expr, gap: float) -> pl.Expr:  # (value - ref) in the bad direction, relative to |ref|
         # the 1e-9 tolerance keeps float noise (two ways of summing the same figures) from raising a flag, and
@@ -116,8 +143,10 @@ def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
     france = pl.col("ref_france")
     both = usable & local.is_not_null() & france.is_not_null()
     return (
-        pl.when(both & worse(local, rules.priority_gap) & worse(france, rules.priority_gap)).then(pl.lit(PRIORITY))
-        .when(usable & local.is_not_null() & worse(local, rules.vigilance_gap)).then(pl.lit(VIGILANCE))
+        pl.when(both & worse(local, rules.priority_gap) & worse(france, rules.priority_gap))
+        .then(pl.lit(PRIORITY))
+        .when(usable & local.is_not_null() & worse(local, rules.vigilance_gap))
+        .then(pl.lit(VIGILANCE))
     )
 
 
@@ -136,28 +165,40 @@ def compare(
     out = result.join(refs, on=["level", "code"], how="left")
     for ref, level in (("ref_epci", "EPCI"), ("ref_dep", "DEP")):
         ref_values = values.filter(pl.col("level") == level).select(
-            pl.col("code").alias(f"{ref}_code"), "indicator", pl.col("value").alias(ref))
+            pl.col("code").alias(f"{ref}_code"), "indicator", pl.col("value").alias(ref)
+        )
         out = out.join(ref_values, on=[f"{ref}_code", "indicator"], how="left")
     france = values.filter(pl.col("level") == "FRANCE").select("indicator", ref_france="value")
     out = out.join(france, on="indicator", how="left").with_columns(
-        ref_france=pl.when(pl.col("level") == "FRANCE").then(None).otherwise(pl.col("ref_france")))
+        ref_france=pl.when(pl.col("level") == "FRANCE").then(None).otherwise(pl.col("ref_france"))
+    )
     evolution, evolution_unit = _evolution(items, n_years)
-    meta = pl.DataFrame({
-        "indicator": [i.id for i in items], "theme": [i.theme for i in items],
-        "theme_label": [THEMES[i.theme] for i in items], "label": [i.label for i in items],
-        "unit": [i.unit for i in items], "direction": [i.direction for i in items],
-    })
+    meta = pl.DataFrame(
+        {
+            "indicator": [i.id for i in items],
+            "theme": [i.theme for i in items],
+            "theme_label": [THEMES[i.theme] for i in items],
+            "label": [i.label for i in items],
+            "unit": [i.unit for i in items],
+            "direction": [i.direction for i in items],
+        }
+    )
     out = out.join(meta, on="indicator", how="left").join(_names(inputs, customs), on=["level", "code"], how="left")
     out = out.with_columns(
         comparison_year=pl.when(pl.col("value_comparison").is_not_null()).then(pl.lit(comparison_year, pl.Int32)),
-        evolution=evolution, evolution_unit=evolution_unit,
+        evolution=evolution,
+        evolution_unit=evolution_unit,
     ).with_columns(flag=_flag(rules, items))
     level_order = {"COM": 0, "ARM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
     order = {i.id: n for n, i in enumerate(items)}
-    return out.with_columns(
-        _level=pl.col("level").replace_strict(level_order, return_dtype=pl.Int8),
-        _order=pl.col("indicator").replace_strict(order, return_dtype=pl.Int32),
-    ).sort("_level", "code", "_order").drop("_level", "_order")
+    return (
+        out.with_columns(
+            _level=pl.col("level").replace_strict(level_order, return_dtype=pl.Int8),
+            _order=pl.col("indicator").replace_strict(order, return_dtype=pl.Int32),
+        )
+        .sort("_level", "code", "_order")
+        .drop("_level", "_order")
+    )
 
 
 __all__ = ["FlagRules", "compare", "VIGILANCE", "PRIORITY", "R"]

@@ -15,10 +15,10 @@ from functools import partial
 import polars as pl
 
 from transforms import reasons as R
-from transforms.partial import without_secret_communes
 from transforms.infra import Infra
+from transforms.partial import without_secret_communes
 from transforms.registry import PUBLISHED_SOURCES, Indicator, Term, indicators
-from transforms.territories import CustomTerritory, FRANCE, groups, principal_department
+from transforms.territories import FRANCE, CustomTerritory, groups, principal_department
 
 CENSUS_PREFIX = "rp_"
 _POP = Term("rp_population", "P_POP")  # growth and its parts are rates of the census population
@@ -79,7 +79,10 @@ def _needed(items: tuple[Indicator, ...], inputs: Inputs) -> pl.DataFrame:
                 rows.append((t.source, t.variable, t.key, "comp", comp))
         if ind.kind in ("growth", "natural", "migration"):
             for t in (Term("rp_population", "P_POP"),):
-                rows += [(t.source, t.variable, t.key, "main", main_census), (t.source, t.variable, t.key, "comp", comp_census)]
+                rows += [
+                    (t.source, t.variable, t.key, "main", main_census),
+                    (t.source, t.variable, t.key, "comp", comp_census),
+                ]
     schema = {"source": pl.String, "variable": pl.String, "term": pl.String, "period": pl.String, "year": pl.Int32}
     return pl.DataFrame(rows, schema=schema, orient="row").unique()
 
@@ -97,32 +100,63 @@ def commune_values(inputs: Inputs, needed: pl.DataFrame) -> pl.DataFrame:
         if frame is None:
             continue
         rows = frame.filter(pl.col("level") == "COM").join(
-            wanted.select("variable", "year", "term", "period"), on=["variable", "year"], how="inner")
-        parts.append(rows.select(
-            "code", "term", "period", "year", "value", "status",
-            split=pl.col("geo_change").fill_null("") == "split",
-        ))
-    found = pl.concat(parts) if parts else pl.DataFrame(schema={
-        "code": pl.String, "term": pl.String, "period": pl.String, "year": pl.Int32, "value": pl.Float64,
-        "status": pl.String, "split": pl.Boolean})
+            wanted.select("variable", "year", "term", "period"), on=["variable", "year"], how="inner"
+        )
+        parts.append(
+            rows.select(
+                "code",
+                "term",
+                "period",
+                "year",
+                "value",
+                "status",
+                split=pl.col("geo_change").fill_null("") == "split",
+            )
+        )
+    found = (
+        pl.concat(parts)
+        if parts
+        else pl.DataFrame(
+            schema={
+                "code": pl.String,
+                "term": pl.String,
+                "period": pl.String,
+                "year": pl.Int32,
+                "value": pl.Float64,
+                "status": pl.String,
+                "split": pl.Boolean,
+            }
+        )
+    )
     if "range" in needed["period"].to_list():  # several years summed into one commune value
         # a commune lacking one of the years is unknown, never the sum of the years it has
         years = needed.group_by("term", "period").agg(n_years=pl.col("year").n_unique())
         complete = pl.col("year").n_unique() == pl.col("n_years").first()
-        found = found.join(years, on=["term", "period"], how="left").with_columns(
-            _rank=R.rank(pl.col("status"))).group_by("code", "term", "period").agg(
-            value=pl.when((pl.col("value").null_count() == 0) & complete).then(pl.col("value").sum()),
-            _unknown=pl.col("value").null_count() > 0, _complete=complete, _rank=pl.col("_rank").min(),
-            split=pl.col("split").any(),
-        ).with_columns(
-            status=pl.when(pl.col("_unknown")).then(R.reason(pl.col("_rank")))
-            .when(~pl.col("_complete")).then(pl.lit(R.MISSING)),
-        ).drop("_unknown", "_complete", "_rank")
+        found = (
+            found.join(years, on=["term", "period"], how="left")
+            .with_columns(_rank=R.rank(pl.col("status")))
+            .group_by("code", "term", "period")
+            .agg(
+                value=pl.when((pl.col("value").null_count() == 0) & complete).then(pl.col("value").sum()),
+                _unknown=pl.col("value").null_count() > 0,
+                _complete=complete,
+                _rank=pl.col("_rank").min(),
+                split=pl.col("split").any(),
+            )
+            .with_columns(
+                status=pl.when(pl.col("_unknown"))
+                .then(R.reason(pl.col("_rank")))
+                .when(~pl.col("_complete"))
+                .then(pl.lit(R.MISSING)),
+            )
+            .drop("_unknown", "_complete", "_rank")
+        )
     # a commune without a row is one the publisher does not cover (the CAF files have no Mayotte commune), and a
     # (variable, year) no commune has is absent from that vintage: both `not_available`, never a silent 0
     expected = inputs.membership.select("code").join(needed.select("term", "period").unique(), how="cross")
     return expected.join(found.drop("year", strict=False), on=["code", "term", "period"], how="left").with_columns(
-        status=pl.when(pl.col("value").is_null() & pl.col("status").is_null()).then(pl.lit(R.NOT_AVAILABLE))
+        status=pl.when(pl.col("value").is_null() & pl.col("status").is_null())
+        .then(pl.lit(R.NOT_AVAILABLE))
         .otherwise(pl.col("status")),
         split=pl.col("split").fill_null(False),
     )
@@ -141,12 +175,19 @@ def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataF
     joined = joined.with_columns(
         value=pl.when(at_commune & pl.col("split")).then(None).otherwise(pl.col("value")),
         status=pl.when(at_commune & pl.col("split")).then(pl.lit(R.NON_RECALCULABLE)).otherwise(pl.col("status")),
-    ).filter(~(~at_commune & pl.col("split") & pl.col("status").eq_missing(R.NON_RECALCULABLE)))  # restored: no own data
-    return joined.with_columns(_rank=pl.when(pl.col("value").is_null()).then(R.rank(pl.col("status")))).group_by(
-        "level", "group", "term", "period").agg(
-        value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
-        _rank=pl.col("_rank").min(),
-    ).with_columns(status=R.reason(pl.col("_rank"))).drop("_rank")
+    ).filter(
+        ~(~at_commune & pl.col("split") & pl.col("status").eq_missing(R.NON_RECALCULABLE))
+    )  # restored: no own data
+    return (
+        joined.with_columns(_rank=pl.when(pl.col("value").is_null()).then(R.rank(pl.col("status"))))
+        .group_by("level", "group", "term", "period")
+        .agg(
+            value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
+            _rank=pl.col("_rank").min(),
+        )
+        .with_columns(status=R.reason(pl.col("_rank")))
+        .drop("_rank")
+    )
 
 
 def _france(ind: Indicator, values: pl.DataFrame, n_years: int | None) -> pl.DataFrame:
@@ -160,8 +201,11 @@ def _france(ind: Indicator, values: pl.DataFrame, n_years: int | None) -> pl.Dat
     parts = values.filter(pl.col("term").is_in(keys))
     # coverage is judged on the values of the reference year (a variable missing from the comparison census must
     # not empty France of every commune: its evolution is simply unknown)
-    uncovered = parts.filter(pl.col("value").is_null() & (pl.col("status") == R.NOT_AVAILABLE)
-                             & (pl.col("period") != "comp")).select("code").unique()
+    uncovered = (
+        parts.filter(pl.col("value").is_null() & (pl.col("status") == R.NOT_AVAILABLE) & (pl.col("period") != "comp"))
+        .select("code")
+        .unique()
+    )
     covered = parts.join(uncovered, on="code", how="anti")
     france = covered.select("code").unique().with_columns(level=pl.lit("FRANCE"), group=pl.lit(FRANCE))
     if covered.is_empty():
@@ -170,8 +214,9 @@ def _france(ind: Indicator, values: pl.DataFrame, n_years: int | None) -> pl.Dat
         wide = _wide(aggregate(covered, france))
     row = _computed(ind, wide, n_years)
     if not uncovered.is_empty():
-        row = row.with_columns(status=pl.when(pl.col("value").is_not_null()).then(pl.lit(R.PARTIAL_COVERAGE))
-                               .otherwise(pl.col("status")))
+        row = row.with_columns(
+            status=pl.when(pl.col("value").is_not_null()).then(pl.lit(R.PARTIAL_COVERAGE)).otherwise(pl.col("status"))
+        )
     return row
 
 
@@ -197,10 +242,14 @@ def _sum(terms: tuple[Term, ...], period: str, columns: set[str]) -> tuple[pl.Ex
 
 def _ratio(ind: Indicator, num: pl.Expr, num_s: pl.Expr, den: pl.Expr, den_s: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     status = (
-        pl.when(num_s.is_not_null()).then(num_s)
-        .when(den_s.is_not_null()).then(den_s)
-        .when(den == 0).then(pl.lit(R.ZERO_DENOMINATOR))
-        .when(den < ind.min_denominator).then(pl.lit(R.NOT_SIGNIFICANT))
+        pl.when(num_s.is_not_null())
+        .then(num_s)
+        .when(den_s.is_not_null())
+        .then(den_s)
+        .when(den == 0)
+        .then(pl.lit(R.ZERO_DENOMINATOR))
+        .when(den < ind.min_denominator)
+        .then(pl.lit(R.NOT_SIGNIFICANT))
     )
     value = pl.when(status.is_null()).then(ind.scale * num / den)
     return value, status
@@ -211,7 +260,11 @@ def _computed(ind: Indicator, wide: pl.DataFrame, n_years: int | None) -> pl.Dat
     out = {}
     for period in ("main", "comp"):
         num, num_s = _sum(ind.numerator, period, cols)
-        den, den_s = _sum(ind.denominator, period, cols) if ind.denominator else (pl.lit(None, pl.Float64), pl.lit(None, pl.String))
+        den, den_s = (
+            _sum(ind.denominator, period, cols)
+            if ind.denominator
+            else (pl.lit(None, pl.Float64), pl.lit(None, pl.String))
+        )
         if ind.kind == "count":
             value, status = num, num_s
         elif ind.kind == "ratio":
@@ -223,9 +276,11 @@ def _computed(ind: Indicator, wide: pl.DataFrame, n_years: int | None) -> pl.Dat
         out[period] = (value, status, num, den)
     main, comp = out["main"], out["comp"]
     return wide.select(
-        "level", "group",
+        "level",
+        "group",
         indicator=pl.lit(ind.id),
-        value=main[0], status=main[1],
+        value=main[0],
+        status=main[1],
         numerator=main[2] if ind.kind in ("count", "ratio") else pl.lit(None, pl.Float64),
         denominator=main[3] if ind.kind == "ratio" else pl.lit(None, pl.Float64),
         value_comparison=comp[0] if ind.evolution else pl.lit(None, pl.Float64),
@@ -242,7 +297,9 @@ def _demography(ind: Indicator, cols: set[str], n_years: int | None) -> tuple[pl
     growth = ((p1 / p0) ** (1 / n_years) - 1) * 100
     pop_status = pl.coalesce(s1, s0)
     if ind.kind == "growth":
-        return pl.when(pop_status.is_null() & (p0 > 0)).then(growth), pl.coalesce(pop_status, pl.when(p0 <= 0).then(pl.lit(R.ZERO_DENOMINATOR)))
+        return pl.when(pop_status.is_null() & (p0 > 0)).then(growth), pl.coalesce(
+            pop_status, pl.when(p0 <= 0).then(pl.lit(R.ZERO_DENOMINATOR))
+        )
     balance, bal_s = _sum(ind.numerator, "range", cols)
     natural = balance / n_years / ((p1 + p0) / 2) * 100
     status = pl.coalesce(pop_status, bal_s, pl.when(p0 <= 0).then(pl.lit(R.ZERO_DENOMINATOR)))
@@ -263,53 +320,99 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataF
         # a split parent's row also covers its restored communes: not the commune's own figure, but the commune
         # is in the file (so no EPCI fallback) and the reason is the geography change
         split = (pl.col("level") == "COM") & (pl.col("geo_change").fill_null("") == "split")
-        frames.append(frame.filter(
-            pl.col("level").is_in(staged_level) & (pl.col("variable") == ind.published.variable) & (pl.col("year") == year)
-        ).select(level=pl.lit(level), group=pl.col("code"), value=pl.when(split).then(None).otherwise(pl.col("value")),
-                 status=pl.when(split).then(pl.lit(R.NON_RECALCULABLE)).otherwise(pl.col("status")),
-                 year=pl.lit(year)))
-    found = pl.concat(frames) if frames else pl.DataFrame(schema={"level": pl.String, "group": pl.String,
-                                                                  "value": pl.Float64, "status": pl.String, "year": pl.Int32})
+        frames.append(
+            frame.filter(
+                pl.col("level").is_in(staged_level)
+                & (pl.col("variable") == ind.published.variable)
+                & (pl.col("year") == year)
+            ).select(
+                level=pl.lit(level),
+                group=pl.col("code"),
+                value=pl.when(split).then(None).otherwise(pl.col("value")),
+                status=pl.when(split).then(pl.lit(R.NON_RECALCULABLE)).otherwise(pl.col("status")),
+                year=pl.lit(year),
+            )
+        )
+    found = (
+        pl.concat(frames)
+        if frames
+        else pl.DataFrame(
+            schema={"level": pl.String, "group": pl.String, "value": pl.Float64, "status": pl.String, "year": pl.Int32}
+        )
+    )
     out = wanted.join(found, on=["level", "group"], how="left")
     if ind.published.source == "caf_places" and "FRANCE" not in family:
         # no national places dataset: places are counts, so France is the sum of the départements
         deps = found.filter(pl.col("level") == "DEP")
         # a département absent from the file (Mayotte) leaves France partial, and says so
         absent_deps = set(inputs.membership["dep"].to_list()) - set(deps["group"].to_list())
-        total = deps.select(value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
-                            status=R.worst(pl.col("status")), year=pl.col("year").max()).with_columns(
+        total = deps.select(
+            value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
+            status=R.worst(pl.col("status")),
+            year=pl.col("year").max(),
+        ).with_columns(
             status=pl.when(pl.col("value").is_not_null() & pl.lit(bool(absent_deps)))
-            .then(pl.lit(R.PARTIAL_COVERAGE)).otherwise(pl.col("status")))
-        out = out.join(total.with_columns(level=pl.lit("FRANCE"), group=pl.lit(FRANCE)), on=["level", "group"],
-                       how="left", suffix="_fr").with_columns(
-            value=pl.coalesce("value", "value_fr"), status=pl.coalesce("status", "status_fr"),
-            year=pl.coalesce("year", "year_fr")).drop("value_fr", "status_fr", "year_fr")
+            .then(pl.lit(R.PARTIAL_COVERAGE))
+            .otherwise(pl.col("status"))
+        )
+        out = (
+            out.join(
+                total.with_columns(level=pl.lit("FRANCE"), group=pl.lit(FRANCE)),
+                on=["level", "group"],
+                how="left",
+                suffix="_fr",
+            )
+            .with_columns(
+                value=pl.coalesce("value", "value_fr"),
+                status=pl.coalesce("status", "status_fr"),
+                year=pl.coalesce("year", "year_fr"),
+            )
+            .drop("value_fr", "status_fr", "year_fr")
+        )
     absent = pl.col("value").is_null() & pl.col("status").is_null()
     out = out.with_columns(
-        status=pl.when(absent & (pl.col("level") == "TERRITORY")).then(pl.lit(R.NOT_AGGREGABLE))
+        status=pl.when(absent & (pl.col("level") == "TERRITORY"))
+        .then(pl.lit(R.NOT_AGGREGABLE))
         # a commune absent from Filosofi (not covered) is not available; CAF files skip small communes on purpose
-        .when(absent).then(pl.lit(R.NOT_PUBLISHED if ind.published.source.startswith("caf_") else R.NOT_AVAILABLE))
+        .when(absent)
+        .then(pl.lit(R.NOT_PUBLISHED if ind.published.source.startswith("caf_") else R.NOT_AVAILABLE))
         .otherwise(pl.col("status")),
     )
     if ind.fallback == "epci":
         epci_of = inputs.membership.select(group="code", epci="epci")
-        epci_values = found.filter(pl.col("level") == "EPCI").select(epci="group", epci_value="value",
-                                                                       epci_status="status", epci_year="year")
-        com = out.filter(pl.col("level") == "COM").join(epci_of, on="group", how="left").join(
-            epci_values, on="epci", how="left")
+        epci_values = found.filter(pl.col("level") == "EPCI").select(
+            epci="group", epci_value="value", epci_status="status", epci_year="year"
+        )
+        com = (
+            out.filter(pl.col("level") == "COM")
+            .join(epci_of, on="group", how="left")
+            .join(epci_values, on="epci", how="left")
+        )
         use_epci = pl.col("status") == R.NOT_PUBLISHED
         com = com.with_columns(
             value=pl.when(use_epci).then(pl.col("epci_value")).otherwise(pl.col("value")),
             year=pl.when(use_epci).then(pl.col("epci_year")).otherwise(pl.col("year")),
-            status=pl.when(use_epci & pl.col("epci").is_null()).then(pl.lit(R.NO_EPCI))
-            .when(use_epci & pl.col("epci_value").is_null()).then(pl.coalesce("epci_status", pl.lit(R.NOT_PUBLISHED)))
-            .when(use_epci).then(pl.lit(R.EPCI_FALLBACK)).otherwise(pl.col("status")),
+            status=pl.when(use_epci & pl.col("epci").is_null())
+            .then(pl.lit(R.NO_EPCI))
+            .when(use_epci & pl.col("epci_value").is_null())
+            .then(pl.coalesce("epci_status", pl.lit(R.NOT_PUBLISHED)))
+            .when(use_epci)
+            .then(pl.lit(R.EPCI_FALLBACK))
+            .otherwise(pl.col("status")),
         ).select(out.columns)
         out = pl.concat([out.filter(pl.col("level") != "COM"), com])
-    return out.select("level", "group", indicator=pl.lit(ind.id), value="value", status="status",
-                      numerator=pl.lit(None, pl.Float64), denominator=pl.lit(None, pl.Float64),
-                      value_comparison=pl.lit(None, pl.Float64), status_comparison=pl.lit(R.NOT_AVAILABLE),
-                      published_year=pl.col("year").cast(pl.Int32))
+    return out.select(
+        "level",
+        "group",
+        indicator=pl.lit(ind.id),
+        value="value",
+        status="status",
+        numerator=pl.lit(None, pl.Float64),
+        denominator=pl.lit(None, pl.Float64),
+        value_comparison=pl.lit(None, pl.Float64),
+        status_comparison=pl.lit(R.NOT_AVAILABLE),
+        published_year=pl.col("year").cast(pl.Int32),
+    )
 
 
 def _redo(ind: Indicator, n_years: int | None, values: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
@@ -347,7 +450,8 @@ def compute(
 def population(result: pl.DataFrame) -> pl.DataFrame:
     """Commune populations from a computed result (used to find an EPCI's main département)."""
     return result.filter((pl.col("level") == "COM") & (pl.col("indicator") == "population")).select(
-        code="code", population="value")
+        code="code", population="value"
+    )
 
 
 __all__ = ["Inputs", "compute", "aggregate", "commune_values", "principal_department", "population"]

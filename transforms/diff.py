@@ -39,6 +39,7 @@ SourceKind = Literal["new_vintage", "earlier_vintage", "new_year", "revised_file
 
 # -- thresholds -------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Rule:
     change: Literal["points", "percent"]  # absolute difference, or relative difference in % of the old value
@@ -58,8 +59,10 @@ class Thresholds:
         units = {}
         for unit, rule in data.get("units", {}).items():
             if rule.get("change") not in ("points", "percent") or not _non_negative(rule.get("threshold")):
-                raise ValueError(f"{path.name}: [units] {unit}: change is 'points' or 'percent' and threshold a "
-                                 f"number >= 0, not {rule}")
+                raise ValueError(
+                    f"{path.name}: [units] {unit}: change is 'points' or 'percent' and threshold a "
+                    f"number >= 0, not {rule}"
+                )
             units[unit] = Rule(rule["change"], float(rule["threshold"]))
         indicators = data.get("indicators", {})
         bad = [k for k, v in indicators.items() if not _non_negative(v)]
@@ -91,15 +94,19 @@ class Thresholds:
             elif name in known_indicators:
                 indicators[name] = threshold
             else:
-                raise ValueError(f"--threshold {item!r}: {name!r} is neither a unit ({', '.join(sorted(units))}) "
-                                 "nor an indicator id")
+                raise ValueError(
+                    f"--threshold {item!r}: {name!r} is neither a unit ({', '.join(sorted(units))}) nor an indicator id"
+                )
         return Thresholds(units, indicators)
 
     def frame(self, pairs: pl.DataFrame) -> pl.DataFrame:
         """`pairs` (indicator, unit) with the rule of each: change ('points' | 'percent') and threshold."""
         rows = [(i, u, *_rule_tuple(self.rule(i, u))) for i, u in pairs.unique().iter_rows()]
-        return pl.DataFrame(rows, schema={"indicator": pl.String, "unit": pl.String, "move_unit": pl.String,
-                                          "threshold": pl.Float64}, orient="row")
+        return pl.DataFrame(
+            rows,
+            schema={"indicator": pl.String, "unit": pl.String, "move_unit": pl.String, "threshold": pl.Float64},
+            orient="row",
+        )
 
 
 def _non_negative(value) -> bool:
@@ -111,6 +118,7 @@ def _rule_tuple(rule: Rule) -> tuple[str, float]:
 
 
 # -- what a publication kept ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SourceRead:
@@ -127,9 +135,14 @@ class SourceRead:
     @classmethod
     def of(cls, data: dict) -> SourceRead:
         year = data.get("year")
-        return cls(source=str(data["source"]), vintage=str(data["vintage"]), title=data.get("title") or "",
-                   year=int(year) if year is not None else None, geography=data.get("geography") or "",
-                   inputs=data.get("inputs") or "")
+        return cls(
+            source=str(data["source"]),
+            vintage=str(data["vintage"]),
+            title=data.get("title") or "",
+            year=int(year) if year is not None else None,
+            geography=data.get("geography") or "",
+            inputs=data.get("inputs") or "",
+        )
 
 
 @dataclass(frozen=True)
@@ -142,6 +155,7 @@ class Published:
 
 
 # -- the result -------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SourceChange:
@@ -178,14 +192,40 @@ class Diff:
 
     @property
     def empty(self) -> bool:
-        return not (self.sources or self.cog[0] != self.cog[1] or self.places_removed.height
-                    or self.places_added.height or self.indicators_removed.height or self.indicators_added.height
-                    or self.changes.height or self.profiles)
+        return not (
+            self.sources
+            or self.cog[0] != self.cog[1]
+            or self.places_removed.height
+            or self.places_added.height
+            or self.indicators_removed.height
+            or self.indicators_added.height
+            or self.changes.height
+            or self.profiles
+        )
 
 
-CHANGE_COLUMNS = ["level", "code", "name", "theme_label", "indicator", "label", "unit", "old_year", "new_year",
-                  "old_value", "new_value", "old_status", "new_status", "move", "move_unit", "threshold",
-                  "value_change", "old_flag", "new_flag", "flag_change"]
+CHANGE_COLUMNS = [
+    "level",
+    "code",
+    "name",
+    "theme_label",
+    "indicator",
+    "label",
+    "unit",
+    "old_year",
+    "new_year",
+    "old_value",
+    "new_value",
+    "old_status",
+    "new_status",
+    "move",
+    "move_unit",
+    "threshold",
+    "value_change",
+    "old_flag",
+    "new_flag",
+    "flag_change",
+]
 
 
 def compare(old: Published, new: Published, thresholds: Thresholds | None = None) -> Diff:
@@ -195,11 +235,13 @@ def compare(old: Published, new: Published, thresholds: Thresholds | None = None
     common = old_table.select(PLACE).unique().join(new_table.select(PLACE).unique(), on=PLACE)
     old_common, new_common = old_table.join(common, on=PLACE), new_table.join(common, on=PLACE)
     labels = dict(old_table.select("indicator", "label").unique("indicator").iter_rows()) | dict(
-        new_table.select("indicator", "label").unique("indicator").iter_rows())
+        new_table.select("indicator", "label").unique("indicator").iter_rows()
+    )
     return Diff(
         sources=source_changes(old.sources, new.sources),
         cog=(old.cog, new.cog),
-        places_removed=_names(places_removed, old_table), places_added=_names(places_added, new_table),
+        places_removed=_names(places_removed, old_table),
+        places_added=_names(places_added, new_table),
         indicators_removed=_indicators_only_in(old_table, new_table),
         indicators_added=_indicators_only_in(new_table, old_table),
         changes=value_and_flag_changes(old_common, new_common, thresholds),
@@ -210,14 +252,22 @@ def compare(old: Published, new: Published, thresholds: Thresholds | None = None
 
 def _normalised(table: pl.DataFrame) -> pl.DataFrame:
     """The columns the comparison reads, with the optional ones made present (an older export may lack some)."""
-    optional = {"name": pl.String, "theme_label": pl.String, "label": pl.String, "unit": pl.String,
-                "status": pl.String, "flag": pl.String, "year": pl.Int32}
+    optional = {
+        "name": pl.String,
+        "theme_label": pl.String,
+        "label": pl.String,
+        "unit": pl.String,
+        "status": pl.String,
+        "flag": pl.String,
+        "year": pl.Int32,
+    }
     missing = [c for c in ("level", "code", "indicator", "value") if c not in table.columns]
     if missing:
         raise ValueError(f"the indicator table has no column {', '.join(missing)}")
     table = table.with_columns(pl.lit(None, dtype).alias(c) for c, dtype in optional.items() if c not in table.columns)
     return table.select(*KEY, "value", *optional).with_columns(
-        pl.col("value").cast(pl.Float64), pl.col("year").cast(pl.Int32), pl.col("label").fill_null(pl.col("indicator")))
+        pl.col("value").cast(pl.Float64), pl.col("year").cast(pl.Int32), pl.col("label").fill_null(pl.col("indicator"))
+    )
 
 
 def _only_in(table: pl.DataFrame, other: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -235,6 +285,7 @@ def _indicators_only_in(table: pl.DataFrame, other: pl.DataFrame) -> pl.DataFram
 
 
 # -- sources ----------------------------------------------------------------------------------------------------
+
 
 def source_changes(old: tuple[SourceRead, ...], new: tuple[SourceRead, ...]) -> list[SourceChange]:
     """Per source read by either publication, what changed (nothing: not listed)."""
@@ -265,16 +316,17 @@ def _source_kind(a: SourceRead | None, b: SourceRead | None) -> SourceKind | Non
 
 # -- values and flags -------------------------------------------------------------------------------------------
 
+
 def value_and_flag_changes(old: pl.DataFrame, new: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
     """Rows of places and indicators in both tables whose value moved beyond its threshold, appeared,
     disappeared or changed its reason, or whose flag changed (CHANGE_COLUMNS, sorted by place and indicator)."""
     before = old.select(*KEY, old_value="value", old_status="status", old_flag="flag", old_year="year")
     joined = new.rename({"value": "new_value", "status": "new_status", "flag": "new_flag", "year": "new_year"}).join(
-        before, on=KEY, how="inner")
+        before, on=KEY, how="inner"
+    )
     rules = thresholds.frame(joined.select("indicator", "unit"))
     joined = joined.join(rules, on=["indicator", "unit"], how="left")
-    joined = joined.with_columns(move=_move()).with_columns(value_change=_value_change(),
-                                                             flag_change=_flag_change())
+    joined = joined.with_columns(move=_move()).with_columns(value_change=_value_change(), flag_change=_flag_change())
     changed = joined.filter(pl.col("value_change").is_not_null() | pl.col("flag_change").is_not_null())
     return changed.select(CHANGE_COLUMNS).sort(["level", "code", "indicator"])
 
@@ -292,22 +344,35 @@ def _value_change() -> pl.Expr:
     from_zero = (pl.col("move_unit") == "percent") & (old == 0) & (new != 0)
     moved = (pl.col("move").abs() >= pl.col("threshold") - TOLERANCE) | from_zero
     reason = ~pl.col("old_status").eq_missing(pl.col("new_status"))
-    return (pl.when(old.is_null() & new.is_not_null()).then(pl.lit("became_available"))
-            .when(old.is_not_null() & new.is_null()).then(pl.lit("became_missing"))
-            .when(old.is_not_null() & moved).then(pl.lit("moved"))
-            .when(reason).then(pl.lit("reason_changed")))
+    return (
+        pl.when(old.is_null() & new.is_not_null())
+        .then(pl.lit("became_available"))
+        .when(old.is_not_null() & new.is_null())
+        .then(pl.lit("became_missing"))
+        .when(old.is_not_null() & moved)
+        .then(pl.lit("moved"))
+        .when(reason)
+        .then(pl.lit("reason_changed"))
+    )
 
 
 def _flag_change() -> pl.Expr:
     old = pl.col("old_flag").replace_strict(FLAG_RANK, default=0, return_dtype=pl.Int8).fill_null(0)
     new = pl.col("new_flag").replace_strict(FLAG_RANK, default=0, return_dtype=pl.Int8).fill_null(0)
-    return (pl.when((old == 0) & (new > 0)).then(pl.lit("appeared"))
-            .when((old > 0) & (new == 0)).then(pl.lit("disappeared"))
-            .when(new > old).then(pl.lit("raised"))
-            .when(new < old).then(pl.lit("lowered")))
+    return (
+        pl.when((old == 0) & (new > 0))
+        .then(pl.lit("appeared"))
+        .when((old > 0) & (new == 0))
+        .then(pl.lit("disappeared"))
+        .when(new > old)
+        .then(pl.lit("raised"))
+        .when(new < old)
+        .then(pl.lit("lowered"))
+    )
 
 
 # -- needs profiles ---------------------------------------------------------------------------------------------
+
 
 def profile_changes(old: pl.DataFrame, new: pl.DataFrame) -> list[ProfileChange]:
     """Communes (in both tables) whose set of flagged indicators changed, by code."""
@@ -317,8 +382,9 @@ def profile_changes(old: pl.DataFrame, new: pl.DataFrame) -> list[ProfileChange]
     for code in sorted(set(names)):
         a, b = before.get(code, set()), after.get(code, set())
         if a != b:
-            out.append(ProfileChange(code, names[code] or code, tuple(sorted(b - a)), tuple(sorted(a - b)),
-                                     len(a), len(b)))
+            out.append(
+                ProfileChange(code, names[code] or code, tuple(sorted(b - a)), tuple(sorted(a - b)), len(a), len(b))
+            )
     return out
 
 

@@ -32,14 +32,38 @@ from sources.codes import check_commune
 from transforms.registry import indicators
 from transforms.series import has_series
 
-DIRECTIONS = {"hausse": "hausse", "baisse": "baisse", "increase": "hausse", "decrease": "baisse",
-              "up": "hausse", "down": "baisse"}
-FIELDS = {"indicateur": "indicator", "indicator": "indicator", "cible": "target", "target": "target",
-          "sens": "direction", "direction": "direction", "communes": "communes", "commune": "communes"}
+DIRECTIONS = {
+    "hausse": "hausse",
+    "baisse": "baisse",
+    "increase": "hausse",
+    "decrease": "baisse",
+    "up": "hausse",
+    "down": "baisse",
+}
+FIELDS = {
+    "indicateur": "indicator",
+    "indicator": "indicator",
+    "cible": "target",
+    "target": "target",
+    "sens": "direction",
+    "direction": "direction",
+    "communes": "communes",
+    "commune": "communes",
+}
 # Without a user file: per theme, what a CTG usually follows (coverage, places, births, families, RSA, poverty...)
-DEFAULT_IDS = ("naissances", "taux_couverture_global", "places_accueil_jeune_enfant", "foyers_paje", "foyers_af",
-               "foyers_asf", "foyers_rsa", "foyers_prime_activite", "taux_pauvrete", "foyers_aide_logement",
-               "foyers_allocataires")
+DEFAULT_IDS = (
+    "naissances",
+    "taux_couverture_global",
+    "places_accueil_jeune_enfant",
+    "foyers_paje",
+    "foyers_af",
+    "foyers_asf",
+    "foyers_rsa",
+    "foyers_prime_activite",
+    "taux_pauvrete",
+    "foyers_aide_logement",
+    "foyers_allocataires",
+)
 
 
 class EvaluationItem(BaseModel):
@@ -60,8 +84,9 @@ class EvaluationItem(BaseModel):
         if ident not in known:
             raise ValueError(f"unknown indicator {ident!r}{_close_ids(ident)}")
         if not has_series(known[ident]):
-            raise ValueError(f"{ident} is an evolution between two censuses, not a value followed year by year"
-                             f"{_close_ids(ident)}")
+            raise ValueError(
+                f"{ident} is an evolution between two censuses, not a value followed year by year{_close_ids(ident)}"
+            )
         return ident
 
     @field_validator("direction")
@@ -118,8 +143,10 @@ def _item(raw: dict, where: str) -> EvaluationItem:
     if ident not in known:
         raise EvaluationFileError(f"{where}: unknown indicator {ident!r}{_close_ids(ident)}")
     if not has_series(known[ident]):
-        raise EvaluationFileError(f"{where}: {ident} is an evolution between two censuses, not a value followed "
-                                  f"year by year{_close_ids(ident)}")
+        raise EvaluationFileError(
+            f"{where}: {ident} is an evolution between two censuses, not a value followed "
+            f"year by year{_close_ids(ident)}"
+        )
     direction = str(fields.get("direction") or "").strip().lower() or None
     if direction is not None and direction not in DIRECTIONS:
         raise EvaluationFileError(f"{where}: direction {fields['direction']!r} is hausse or baisse")
@@ -130,8 +157,12 @@ def _item(raw: dict, where: str) -> EvaluationItem:
         communes = tuple(check_commune(str(c).strip()) for c in communes)
     except ValueError as exc:
         raise EvaluationFileError(f"{where}: {exc}") from None
-    return EvaluationItem(indicator=ident, target=_number(fields.get("target"), where),
-                          direction=DIRECTIONS.get(direction) if direction else None, communes=communes)
+    return EvaluationItem(
+        indicator=ident,
+        target=_number(fields.get("target"), where),
+        direction=DIRECTIONS.get(direction) if direction else None,
+        communes=communes,
+    )
 
 
 def _csv_rows(text: str) -> list[dict]:

@@ -10,43 +10,75 @@ from storage.files import atomic_path
 from transforms import reasons as R
 from transforms.registry import THEMES, indicators
 
-UNITS_FR = {"count": "effectif", "percent": "%", "per100": "pour 100", "ratio": "rapport", "index": "indice",
-            "euros": "euros", "percent_per_year": "% par an", "per1000": "pour 1 000"}
-DIRECTIONS_FR = {"higher_is_need": "plus élevé = besoin plus fort", "lower_is_need": "plus bas = besoin plus fort",
-                 "neutral": "neutre", "two_sided": "écart marqué dans un sens ou dans l'autre = à examiner"}
+UNITS_FR = {
+    "count": "effectif",
+    "percent": "%",
+    "per100": "pour 100",
+    "ratio": "rapport",
+    "index": "indice",
+    "euros": "euros",
+    "percent_per_year": "% par an",
+    "per1000": "pour 1 000",
+}
+DIRECTIONS_FR = {
+    "higher_is_need": "plus élevé = besoin plus fort",
+    "lower_is_need": "plus bas = besoin plus fort",
+    "neutral": "neutre",
+    "two_sided": "écart marqué dans un sens ou dans l'autre = à examiner",
+}
 
 # French column names of the exports, in order.
 COLUMNS_FR = {
-    "level": "niveau", "code": "code", "name": "nom", "theme_label": "thème", "indicator": "indicateur",
-    "label": "libellé", "unit": "unité", "year": "année", "value": "valeur", "numerator": "numérateur",
-    "denominator": "dénominateur", "status": "statut", "reason": "motif", "ref_epci": "référence EPCI",
-    "ref_dep": "référence département", "ref_france": "référence France", "comparison_year": "année de comparaison",
-    "value_comparison": "valeur à l'année de comparaison", "evolution": "évolution", "evolution_unit":
-    "unité de l'évolution", "flag": "signal", "source": "source",
+    "level": "niveau",
+    "code": "code",
+    "name": "nom",
+    "theme_label": "thème",
+    "indicator": "indicateur",
+    "label": "libellé",
+    "unit": "unité",
+    "year": "année",
+    "value": "valeur",
+    "numerator": "numérateur",
+    "denominator": "dénominateur",
+    "status": "statut",
+    "reason": "motif",
+    "ref_epci": "référence EPCI",
+    "ref_dep": "référence département",
+    "ref_france": "référence France",
+    "comparison_year": "année de comparaison",
+    "value_comparison": "valeur à l'année de comparaison",
+    "evolution": "évolution",
+    "evolution_unit": "unité de l'évolution",
+    "flag": "signal",
+    "source": "source",
     "coverage": "couverture (% de la population)",  # a rate computed without its secret communes (partial.py)
 }
 
 
 def definitions() -> pl.DataFrame:
     items = indicators()
-    return pl.DataFrame({
-        "indicateur": [i.id for i in items],
-        "thème": [THEMES[i.theme] for i in items],
-        "libellé": [i.label for i in items],
-        "unité": [UNITS_FR[i.unit] for i in items],
-        "sens": [DIRECTIONS_FR[i.direction] for i in items],
-        "définition": [i.definition for i in items],
-        "précautions": [i.caveat for i in items],
-        "effectif minimal": [i.min_denominator or None for i in items],
-    })
+    return pl.DataFrame(
+        {
+            "indicateur": [i.id for i in items],
+            "thème": [THEMES[i.theme] for i in items],
+            "libellé": [i.label for i in items],
+            "unité": [UNITS_FR[i.unit] for i in items],
+            "sens": [DIRECTIONS_FR[i.direction] for i in items],
+            "définition": [i.definition for i in items],
+            "précautions": [i.caveat for i in items],
+            "effectif minimal": [i.min_denominator or None for i in items],
+        }
+    )
 
 
 # the marks of a demo export (`abs-diag demo`): synthetic figures under real names and codes
 DEMO_COLUMN_FR, DEMO_VALUE, DEMO_SHEET = "données", "synthétiques (démonstration)", "À lire"
 DEMO_WARNING = (
     "DÉMONSTRATION : données synthétiques.",
-    ("Les noms et les codes des communes sont réels, mais tous les chiffres de ce classeur sont inventés par le "
-     "générateur de démonstration d'abs-diag."),
+    (
+        "Les noms et les codes des communes sont réels, mais tous les chiffres de ce classeur sont inventés par le "
+        "générateur de démonstration d'abs-diag."
+    ),
     "Ils ne décrivent aucun territoire : ne les citez pas et ne les utilisez pas pour un diagnostic.",
 )
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit per sheet, less the header row
@@ -65,10 +97,13 @@ def french(table: pl.DataFrame) -> pl.DataFrame:
     table = table.with_columns(
         reason=pl.col("status").replace_strict(R.LABELS_FR, default=pl.col("status"), return_dtype=pl.String),
         unit=pl.col("unit").replace_strict(UNITS_FR, default=pl.col("unit"), return_dtype=pl.String),
-        evolution_unit=pl.col("evolution_unit").replace_strict(EVOLUTION_UNITS_FR, default=pl.col("evolution_unit"),
-                                                               return_dtype=pl.String),
+        evolution_unit=pl.col("evolution_unit").replace_strict(
+            EVOLUTION_UNITS_FR, default=pl.col("evolution_unit"), return_dtype=pl.String
+        ),
+    )
+    table = table.with_columns(
         *[pl.col(c).round(3) for c in ROUNDED if c in table.columns],
-        *[(pl.col("coverage") * 100).round(1)] if "coverage" in table.columns else [],
+        *([(pl.col("coverage") * 100).round(1)] if "coverage" in table.columns else []),
     )
     present = [c for c in COLUMNS_FR if c in table.columns]
     return table.select(present).rename({c: COLUMNS_FR[c] for c in present})
@@ -81,7 +116,8 @@ def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
     text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     return frame.with_columns(
         pl.when(pl.col(c).str.contains(FORMULA_TRIGGERS)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
-        for c in text)
+        for c in text
+    )
 
 
 def csv_numbers(frame: pl.DataFrame) -> pl.DataFrame:
@@ -89,9 +125,12 @@ def csv_numbers(frame: pl.DataFrame) -> pl.DataFrame:
     `7458`, never `7458,0`), other values with a decimal comma (`-0,5`, `12,345`). Values are already rounded."""
     floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
     return frame.with_columns(
-        pl.when(pl.col(c) == pl.col(c).round(0)).then(pl.col(c).cast(pl.Int64).cast(pl.String))
-        .otherwise(pl.col(c).cast(pl.String).str.replace(".", ",", literal=True)).alias(c)
-        for c in floats)
+        pl.when(pl.col(c) == pl.col(c).round(0))
+        .then(pl.col(c).cast(pl.Int64).cast(pl.String))
+        .otherwise(pl.col(c).cast(pl.String).str.replace(".", ",", literal=True))
+        .alias(c)
+        for c in floats
+    )
 
 
 FORMATS = ("parquet", "csv", "xlsx")
@@ -100,8 +139,9 @@ FORMATS = ("parquet", "csv", "xlsx")
 FRANCE_FORMATS = ("parquet", "csv")
 
 
-def write_exports(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool = False,
-                  formats: tuple[str, ...] = FORMATS) -> dict[str, Path]:
+def write_exports(
+    table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool = False, formats: tuple[str, ...] = FORMATS
+) -> dict[str, Path]:
     """indicateurs Parquet (English column names, for machines), CSV and XLSX (French, for people); `formats`:
     which of them.
 
@@ -140,7 +180,11 @@ def _write_xlsx(fr: pl.DataFrame, path: Path, demo: bool) -> None:
             for n, start in enumerate(chunks, start=1):
                 sheet = "indicateurs" if len(chunks) == 1 else f"indicateurs {n}"
                 fr.slice(start, XLSX_MAX_ROWS).write_excel(
-                    book, worksheet=sheet, autofit=fr.height < 100_000, freeze_panes=(1, 0),
+                    book,
+                    worksheet=sheet,
+                    autofit=fr.height < 100_000,
+                    freeze_panes=(1, 0),
                     column_formats={c: f for c, f in YEAR_FORMATS.items() if c in fr.columns},
-                    dtype_formats={pl.Float64: "General"})  # 7458 as 7458, not 7 458,000 (nor red negatives)
+                    dtype_formats={pl.Float64: "General"},
+                )  # 7458 as 7458, not 7 458,000 (nor red negatives)
             definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))

@@ -24,8 +24,15 @@ INFRA_PATH = Path(__file__).with_name("infra_indicators.toml")
 REFERENCE = "iris_reference"
 QPV = "qpv"
 # every source the infra-communal section reads (the long IRIS tables, the reference and the QPV list)
-INFRA_SOURCES = (REFERENCE, "rp_iris_population", "rp_iris_families", "rp_iris_housing", "rp_iris_activity",
-                 "filosofi_iris_disp", QPV)
+INFRA_SOURCES = (
+    REFERENCE,
+    "rp_iris_population",
+    "rp_iris_families",
+    "rp_iris_housing",
+    "rp_iris_activity",
+    "filosofi_iris_disp",
+    QPV,
+)
 
 
 def iris_geography(source: str, vintage: str) -> int | None:
@@ -54,11 +61,14 @@ def infra_indicators() -> tuple[InfraIndicator, ...]:
     raw = tomllib.loads(INFRA_PATH.read_text(encoding="utf-8"))
     out = []
     for r in raw["indicator"]:
-        out.append(InfraIndicator(
-            indicator=get(r["id"]),
-            numerator=tuple(Term.parse(t) for t in r.get("numerator", [])),
-            denominator=tuple(Term.parse(t) for t in r.get("denominator", [])),
-            published=Term.parse(r["published"]) if "published" in r else None))
+        out.append(
+            InfraIndicator(
+                indicator=get(r["id"]),
+                numerator=tuple(Term.parse(t) for t in r.get("numerator", [])),
+                denominator=tuple(Term.parse(t) for t in r.get("denominator", [])),
+                published=Term.parse(r["published"]) if "published" in r else None,
+            )
+        )
     return tuple(out)
 
 
@@ -93,8 +103,13 @@ class Infra:
         out = []
         for qp, name in mine.select("code", "name").unique(maintain_order=True).iter_rows():
             others = qpv.filter((pl.col("code") == qp) & ~here)
-            out.append({"code": qp, "name": name, "others": sorted(others["commune_name"].fill_null(
-                others["commune"]).to_list())})
+            out.append(
+                {
+                    "code": qp,
+                    "name": name,
+                    "others": sorted(others["commune_name"].fill_null(others["commune"]).to_list()),
+                }
+            )
         return out
 
 
@@ -103,21 +118,34 @@ def _cells(infra: Infra, iris: list[str], terms: tuple[Term, ...]) -> pl.DataFra
     frames = []
     for t in terms:
         table = infra.tables.get(t.source)
-        rows = (table.filter((pl.col("code").is_in(iris)) & (pl.col("variable") == t.variable))
-                .select("code", "value", "status") if table is not None else pl.DataFrame(
-                    schema={"code": pl.String, "value": pl.Float64, "status": pl.String}))
+        rows = (
+            table.filter((pl.col("code").is_in(iris)) & (pl.col("variable") == t.variable)).select(
+                "code", "value", "status"
+            )
+            if table is not None
+            else pl.DataFrame(schema={"code": pl.String, "value": pl.Float64, "status": pl.String})
+        )
         frame = pl.DataFrame({"code": iris}, schema={"code": pl.String}).join(rows, on="code", how="left")
-        frames.append(frame.with_columns(
-            term=pl.lit(t.key), sign=pl.lit(float(t.sign)),
-            status=pl.when(pl.col("value").is_null()).then(pl.coalesce("status", pl.lit(R.NOT_AVAILABLE)))))
+        frames.append(
+            frame.with_columns(
+                term=pl.lit(t.key),
+                sign=pl.lit(float(t.sign)),
+                status=pl.when(pl.col("value").is_null()).then(pl.coalesce("status", pl.lit(R.NOT_AVAILABLE))),
+            )
+        )
     return pl.concat(frames)
 
 
 def _summed(cells: pl.DataFrame, name: str) -> pl.DataFrame:
     """Per IRIS: the signed sum of its terms, null with the worst reason when any term is unknown."""
-    return cells.with_columns(_rank=R.rank(pl.col("status"))).group_by("code").agg(
-        (pl.when(pl.col("value").null_count() == 0).then((pl.col("value") * pl.col("sign")).sum())).alias(name),
-        R.reason(pl.col("_rank").min()).alias(f"{name}_status"))
+    return (
+        cells.with_columns(_rank=R.rank(pl.col("status")))
+        .group_by("code")
+        .agg(
+            (pl.when(pl.col("value").null_count() == 0).then((pl.col("value") * pl.col("sign")).sum())).alias(name),
+            R.reason(pl.col("_rank").min()).alias(f"{name}_status"),
+        )
+    )
 
 
 def iris_values(infra: Infra, iris: list[str], item: InfraIndicator) -> pl.DataFrame:
@@ -125,21 +153,37 @@ def iris_values(infra: Infra, iris: list[str], item: InfraIndicator) -> pl.DataF
     ind = item.indicator
     if item.published is not None:
         cells = _cells(infra, iris, (item.published,))
-        return cells.select("code", "value", "status", numerator=pl.lit(None, pl.Float64),
-                            denominator=pl.lit(None, pl.Float64))
+        return cells.select(
+            "code", "value", "status", numerator=pl.lit(None, pl.Float64), denominator=pl.lit(None, pl.Float64)
+        )
     num = _summed(_cells(infra, iris, item.numerator), "numerator")
     if not item.denominator:
-        return num.select("code", value="numerator", status="numerator_status", numerator="numerator",
-                          denominator=pl.lit(None, pl.Float64))
+        return num.select(
+            "code",
+            value="numerator",
+            status="numerator_status",
+            numerator="numerator",
+            denominator=pl.lit(None, pl.Float64),
+        )
     den = _summed(_cells(infra, iris, item.denominator), "denominator")
     both = num.join(den, on="code")
-    status = (pl.when(pl.col("numerator_status").is_not_null()).then(pl.col("numerator_status"))
-              .when(pl.col("denominator_status").is_not_null()).then(pl.col("denominator_status"))
-              .when(pl.col("denominator") == 0).then(pl.lit(R.ZERO_DENOMINATOR))
-              .when(pl.col("denominator") < ind.min_denominator).then(pl.lit(R.NOT_SIGNIFICANT)))
+    status = (
+        pl.when(pl.col("numerator_status").is_not_null())
+        .then(pl.col("numerator_status"))
+        .when(pl.col("denominator_status").is_not_null())
+        .then(pl.col("denominator_status"))
+        .when(pl.col("denominator") == 0)
+        .then(pl.lit(R.ZERO_DENOMINATOR))
+        .when(pl.col("denominator") < ind.min_denominator)
+        .then(pl.lit(R.NOT_SIGNIFICANT))
+    )
     return both.with_columns(status=status).select(
-        "code", value=pl.when(status.is_null()).then(ind.scale * pl.col("numerator") / pl.col("denominator")),
-        status="status", numerator="numerator", denominator="denominator")
+        "code",
+        value=pl.when(status.is_null()).then(ind.scale * pl.col("numerator") / pl.col("denominator")),
+        status="status",
+        numerator="numerator",
+        denominator="denominator",
+    )
 
 
 def iris_table(infra: Infra, code: str) -> pl.DataFrame:

@@ -33,8 +33,13 @@ def terms_of(ind: Indicator) -> list[str]:
 def secret_communes(ind: Indicator, values: pl.DataFrame) -> pl.DataFrame:
     """The communes (code) where a value this indicator reads is secret (the comparison year is an evolution's
     business, not the value's)."""
-    return values.filter(pl.col("term").is_in(terms_of(ind)) & (pl.col("status") == R.SECRET)
-                         & (pl.col("period") != "comp")).select("code").unique()
+    return (
+        values.filter(
+            pl.col("term").is_in(terms_of(ind)) & (pl.col("status") == R.SECRET) & (pl.col("period") != "comp")
+        )
+        .select("code")
+        .unique()
+    )
 
 
 def coverage(groups: pl.DataFrame, values: pl.DataFrame, excluded: pl.DataFrame) -> pl.DataFrame:
@@ -42,14 +47,21 @@ def coverage(groups: pl.DataFrame, values: pl.DataFrame, excluded: pl.DataFrame)
     term, period = POPULATION
     population = values.filter((pl.col("term") == term) & (pl.col("period") == period)).select("code", "value")
     out = excluded.select("code").with_columns(_out=pl.lit(True))
-    return groups.join(population, on="code", how="left").join(out, on="code", how="left").group_by(
-        "level", "group").agg(
-        coverage=pl.when(pl.col("value").sum() > 0).then(
-            pl.col("value").filter(pl.col("_out").is_null()).sum() / pl.col("value").sum()))
+    return (
+        groups.join(population, on="code", how="left")
+        .join(out, on="code", how="left")
+        .group_by("level", "group")
+        .agg(
+            coverage=pl.when(pl.col("value").sum() > 0).then(
+                pl.col("value").filter(pl.col("_out").is_null()).sum() / pl.col("value").sum()
+            )
+        )
+    )
 
 
-def without_secret_communes(ind: Indicator, computed: pl.DataFrame, values: pl.DataFrame, groups: pl.DataFrame,
-                            recompute) -> pl.DataFrame:
+def without_secret_communes(
+    ind: Indicator, computed: pl.DataFrame, values: pl.DataFrame, groups: pl.DataFrame, recompute
+) -> pl.DataFrame:
     """`computed` (level, group, indicator, value, status...) with a `coverage` column, its secret rates above
     the commune level computed again without the secret communes where the rule allows.
 
@@ -64,24 +76,31 @@ def without_secret_communes(ind: Indicator, computed: pl.DataFrame, values: pl.D
         return computed
     parts = values.filter(pl.col("term").is_in(terms_of(ind)))
     # France already leaves out the communes a source does not cover (Mayotte): the same here
-    absent = parts.filter(pl.col("value").is_null() & (pl.col("status") == R.NOT_AVAILABLE)
-                          & (pl.col("period") != "comp")).select("code").unique()
+    absent = (
+        parts.filter(pl.col("value").is_null() & (pl.col("status") == R.NOT_AVAILABLE) & (pl.col("period") != "comp"))
+        .select("code")
+        .unique()
+    )
     wanted = groups.join(gaps, on=["level", "group"], how="semi")
     france = pl.col("level") == "FRANCE"
-    redone = [_redo(parts, values, wanted.filter(~france), secret, recompute),
-              _redo(parts, values, wanted.filter(france), pl.concat([secret, absent]).unique(), recompute)]
+    redone = [
+        _redo(parts, values, wanted.filter(~france), secret, recompute),
+        _redo(parts, values, wanted.filter(france), pl.concat([secret, absent]).unique(), recompute),
+    ]
     redone = [r for r in redone if r is not None]
     if not redone:
         return computed
     redone = pl.concat(redone, how="vertical_relaxed")
     redone = redone.filter(pl.col("value").is_not_null() & (pl.col("coverage") >= MIN_COVERAGE)).with_columns(
-        status=pl.lit(R.PARTIAL_SECRET))
+        status=pl.lit(R.PARTIAL_SECRET)
+    )
     kept = computed.join(redone.select("level", "group"), on=["level", "group"], how="anti")
     return pl.concat([kept, redone.select(computed.columns)], how="vertical_relaxed")
 
 
-def _redo(parts: pl.DataFrame, values: pl.DataFrame, groups: pl.DataFrame, excluded: pl.DataFrame,
-          recompute) -> pl.DataFrame | None:
+def _redo(
+    parts: pl.DataFrame, values: pl.DataFrame, groups: pl.DataFrame, excluded: pl.DataFrame, recompute
+) -> pl.DataFrame | None:
     """The indicator's rows of `groups` over their communes outside `excluded`, with their coverage."""
     if groups.is_empty():
         return None

@@ -41,9 +41,15 @@ def load_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inp
         dep_names = dict(store.read_staged("cog_departements").select("dep", "name").iter_rows())
     except FileNotFoundError:  # names are a nicety: "Département 44" until the COG archive is staged
         dep_names = {}
-    return Inputs(staged=staged, vintages=vintages, membership=geo.membership(),
-                  epci_names=dict(epci.iter_rows()), dep_names=dep_names,
-                  arrondissements=arrondissement_membership(geo), infra=load_infra(store))
+    return Inputs(
+        staged=staged,
+        vintages=vintages,
+        membership=geo.membership(),
+        epci_names=dict(epci.iter_rows()),
+        dep_names=dep_names,
+        arrondissements=arrondissement_membership(geo),
+        infra=load_infra(store),
+    )
 
 
 def provenance(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.DataFrame:
@@ -74,8 +80,12 @@ def provenance(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.DataFrame:
 Selection = Territory
 
 
-def diagnostic_table(store: Store, customs: tuple[CustomTerritory, ...] = (), rules: FlagRules = FlagRules(),
-                     inputs: Inputs | None = None) -> pl.DataFrame:
+def diagnostic_table(
+    store: Store,
+    customs: tuple[CustomTerritory, ...] = (),
+    rules: FlagRules = FlagRules(),
+    inputs: Inputs | None = None,
+) -> pl.DataFrame:
     """Every indicator for every commune, EPCI, département, France (and the custom territories)."""
     items = indicators()
     inputs = inputs or load_inputs(store, items)
@@ -84,11 +94,15 @@ def diagnostic_table(store: Store, customs: tuple[CustomTerritory, ...] = (), ru
     if arrondissements is not None:
         result = pl.concat([result, arrondissements], how="vertical_relaxed")
     main, comp = inputs.main_year("rp_population"), inputs.comparison_year("rp_population")
-    table = compare(result, inputs, customs, rules, n_years=(main - comp) if main and comp else None,
-                    comparison_year=comp)
+    table = compare(
+        result, inputs, customs, rules, n_years=(main - comp) if main and comp else None, comparison_year=comp
+    )
     prov = provenance(inputs, items)
-    table = table.join(prov, on="indicator", how="left").with_columns(
-        year=pl.coalesce(pl.col("published_year"), pl.col("year"))).drop("published_year")
+    table = (
+        table.join(prov, on="indicator", how="left")
+        .with_columns(year=pl.coalesce(pl.col("published_year"), pl.col("year")))
+        .drop("published_year")
+    )
     return table
 
 
@@ -119,9 +133,11 @@ def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Sele
     epcis = [e for e in communes["epci"].unique().to_list() if e]
     deps = communes["dep"].unique().to_list()
     keep = (
-        ((pl.col("level") == "COM") & pl.col("code").is_in(codes)) | own
+        ((pl.col("level") == "COM") & pl.col("code").is_in(codes))
+        | own
         | ((pl.col("level") == "EPCI") & pl.col("code").is_in(epcis))
-        | ((pl.col("level") == "DEP") & pl.col("code").is_in(deps)) | (pl.col("level") == "FRANCE")
+        | ((pl.col("level") == "DEP") & pl.col("code").is_in(deps))
+        | (pl.col("level") == "FRANCE")
     )
     return table.filter(keep)
 
@@ -139,14 +155,16 @@ def select_arrondissement(table: pl.DataFrame, membership: pl.DataFrame, code: s
         ((pl.col("level") == "ARM") & (pl.col("code") == code))
         | ((pl.col("level") == "COM") & (pl.col("code") == city))
         | ((pl.col("level") == "EPCI") & pl.col("code").is_in(epcis))
-        | ((pl.col("level") == "DEP") & pl.col("code").is_in(deps)) | (pl.col("level") == "FRANCE")
+        | ((pl.col("level") == "DEP") & pl.col("code").is_in(deps))
+        | (pl.col("level") == "FRANCE")
     )
     return table.filter(keep)
 
 
 @reads_one_state
-def export_indicators(store: Store, out_dir, selection: Selection | None = None, rules: FlagRules = FlagRules(),
-                      demo: bool = False):
+def export_indicators(
+    store: Store, out_dir, selection: Selection | None = None, rules: FlagRules = FlagRules(), demo: bool = False
+):
     """Compute every level, keep the selected territory's rows (everything when None), write the exports.
 
     The exports are marked synthetic when `demo` is set or the store holds demo mirror files."""

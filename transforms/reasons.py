@@ -18,8 +18,19 @@ PARTIAL_SECRET = "partial_secret"  # a rate shown: computed without its secret c
 CITY_ONLY = "city_only"  # an arrondissement: the source publishes the whole city only (transforms/arrondissements)
 
 # When several parts of a value are unknown, the reason shown is the first of this list.
-PRIORITY = [SECRET, NOT_AVAILABLE, NON_RECALCULABLE, MISSING, NOT_PUBLISHED, NO_EPCI, ZERO_DENOMINATOR,
-            NOT_SIGNIFICANT, NOT_AGGREGABLE, DEFINITION_CHANGE, CITY_ONLY]
+PRIORITY = [
+    SECRET,
+    NOT_AVAILABLE,
+    NON_RECALCULABLE,
+    MISSING,
+    NOT_PUBLISHED,
+    NO_EPCI,
+    ZERO_DENOMINATOR,
+    NOT_SIGNIFICANT,
+    NOT_AGGREGABLE,
+    DEFINITION_CHANGE,
+    CITY_ONLY,
+]
 
 LABELS_FR = {
     SECRET: "secret statistique",
@@ -50,7 +61,8 @@ def rank(status: pl.Expr) -> pl.Expr:
     """
     # a null status (a published value) has no rank: replace_strict would give it the `default` ("unknown")
     return pl.when(status.is_not_null()).then(
-        status.replace_strict({s: i for i, s in enumerate(_ORDER)}, default=len(_ORDER), return_dtype=pl.Int32))
+        status.replace_strict({s: i for i, s in enumerate(_ORDER)}, default=len(_ORDER), return_dtype=pl.Int32)
+    )
 
 
 def reason(ranked: pl.Expr) -> pl.Expr:

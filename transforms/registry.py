@@ -35,8 +35,12 @@ DIRECTIONS = ("higher_is_need", "lower_is_need", "neutral", "two_sided")
 # A published figure comes from one source per level (CAF files are one dataset per scale).
 PUBLISHED_SOURCES = {
     "filosofi": {"COM": "filosofi", "EPCI": "filosofi", "DEP": "filosofi", "FRANCE": "filosofi"},
-    "caf_coverage": {"COM": "caf_coverage_com", "EPCI": "caf_coverage_epci", "DEP": "caf_coverage_dep",
-                     "FRANCE": "caf_coverage_nat"},
+    "caf_coverage": {
+        "COM": "caf_coverage_com",
+        "EPCI": "caf_coverage_epci",
+        "DEP": "caf_coverage_dep",
+        "FRANCE": "caf_coverage_nat",
+    },
     "caf_places": {"COM": "caf_places_com", "EPCI": "caf_places_epci", "DEP": "caf_places_dep"},
 }
 

@@ -30,14 +30,29 @@ from transforms.territories import CustomTerritory
 EVOLUTION_KINDS = ("growth", "natural", "migration")
 NO_BASELINE = "no_baseline"  # the baseline year is not in this indicator's series
 NO_LATER_YEAR = "no_later_year"  # the baseline is the indicator's latest year: nothing to compare yet
-REASONS_FR = {NO_BASELINE: "année de référence absente des données de cet indicateur",
-              NO_LATER_YEAR: "aucune année publiée après l'année de référence"}
+REASONS_FR = {
+    NO_BASELINE: "année de référence absente des données de cet indicateur",
+    NO_LATER_YEAR: "aucune année publiée après l'année de référence",
+}
 # How a change since the baseline is expressed, per unit: points for rates, percent for counts and amounts.
-CHANGE_UNITS = {"percent": "points", "per100": "points", "count": "percent", "euros": "percent",
-                "index": "difference", "ratio": "difference"}
+CHANGE_UNITS = {
+    "percent": "points",
+    "per100": "points",
+    "count": "percent",
+    "euros": "percent",
+    "index": "difference",
+    "ratio": "difference",
+}
 SERIES_SCHEMA = {
-    "level": pl.String, "code": pl.String, "indicator": pl.String, "year": pl.Int32, "value": pl.Float64,
-    "status": pl.String, "numerator": pl.Float64, "denominator": pl.Float64, "source": pl.String,
+    "level": pl.String,
+    "code": pl.String,
+    "indicator": pl.String,
+    "year": pl.Int32,
+    "value": pl.Float64,
+    "status": pl.String,
+    "numerator": pl.Float64,
+    "denominator": pl.Float64,
+    "source": pl.String,
     "comparable": pl.Boolean,
 }
 
@@ -116,8 +131,9 @@ def _break_year(inputs: Inputs, ind: Indicator) -> int | None:
     return inputs.main_year("rp_population")
 
 
-def compute_series(inputs: Inputs, customs: tuple[CustomTerritory, ...] = (),
-                   items: tuple[Indicator, ...] | None = None) -> pl.DataFrame:
+def compute_series(
+    inputs: Inputs, customs: tuple[CustomTerritory, ...] = (), items: tuple[Indicator, ...] | None = None
+) -> pl.DataFrame:
     """level, code, indicator, year, value, status, numerator, denominator, source, comparable: one row per
     territory, indicator and year of its series."""
     from transforms.pipeline import (
@@ -136,18 +152,27 @@ def compute_series(inputs: Inputs, customs: tuple[CustomTerritory, ...] = (),
     if not frames:
         return pl.DataFrame(schema=SERIES_SCHEMA)
     table = pl.concat(frames, how="diagonal_relaxed")  # by name: `coverage` sits before or after the published year
-    breaks = pl.DataFrame({"indicator": [i.id for i in items], "break_year": [_break_year(inputs, i) for i in items]},
-                          schema={"indicator": pl.String, "break_year": pl.Int32})
+    breaks = pl.DataFrame(
+        {"indicator": [i.id for i in items], "break_year": [_break_year(inputs, i) for i in items]},
+        schema={"indicator": pl.String, "break_year": pl.Int32},
+    )
     table = table.join(breaks, on="indicator", how="left").with_columns(
-        comparable=pl.col("break_year").is_null() | (pl.col("year") >= pl.col("break_year")))
+        comparable=pl.col("break_year").is_null() | (pl.col("year") >= pl.col("break_year"))
+    )
     return table.select(list(SERIES_SCHEMA)).sort("level", "code", "indicator", "year")
 
 
 def with_labels(series: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
     """The series with the territories' names and the indicators' theme, label and unit (for exports)."""
     items = indicators()
-    meta = pl.DataFrame({"indicator": [i.id for i in items], "theme_label": [THEMES[i.theme] for i in items],
-                         "label": [i.label for i in items], "unit": [i.unit for i in items]})
+    meta = pl.DataFrame(
+        {
+            "indicator": [i.id for i in items],
+            "theme_label": [THEMES[i.theme] for i in items],
+            "label": [i.label for i in items],
+            "unit": [i.unit for i in items],
+        }
+    )
     out = series.join(names, on=["level", "code"], how="left").join(meta, on="indicator", how="left")
     first = ["level", "code", "name", "theme_label", "indicator", "label", "unit", "year"]
     return out.select(first + [c for c in out.columns if c not in first])
@@ -208,31 +233,47 @@ def changes(series: pl.DataFrame, baseline: int) -> pl.DataFrame:
     indices), or null with `change_status` saying why (no baseline in this series, a definition break, a value
     unknown at either end)."""
     items = indicators()
-    units = pl.DataFrame({"indicator": [i.id for i in items],
-                          "change_unit": [CHANGE_UNITS.get(i.unit) for i in items]})
+    units = pl.DataFrame({"indicator": [i.id for i in items], "change_unit": [CHANGE_UNITS.get(i.unit) for i in items]})
     keys = ["level", "code", "indicator"]
     latest_year = series.group_by("indicator").agg(latest_year=pl.col("year").max())
-    last = series.join(latest_year, on="indicator").filter(pl.col("year") == pl.col("latest_year")).select(
-        *keys, "latest_year", latest="value", latest_status="status")
+    last = (
+        series.join(latest_year, on="indicator")
+        .filter(pl.col("year") == pl.col("latest_year"))
+        .select(*keys, "latest_year", latest="value", latest_status="status")
+    )
     base = series.filter(pl.col("year") == baseline).select(
-        *keys, baseline="value", baseline_status="status", baseline_comparable="comparable")
+        *keys, baseline="value", baseline_status="status", baseline_comparable="comparable"
+    )
     out = last.join(base, on=keys, how="left").join(units, on="indicator", how="left")
     percent = pl.col("change_unit") == "percent"
     status = (
-        pl.when(pl.col("latest_year") <= baseline).then(pl.lit(NO_LATER_YEAR))
-        .when(pl.col("baseline_comparable").is_null()).then(pl.lit(NO_BASELINE))
-        .when(~pl.col("baseline_comparable")).then(pl.lit(R.DEFINITION_CHANGE))
-        .when(pl.col("baseline").is_null()).then(pl.coalesce("baseline_status", pl.lit(R.NOT_AVAILABLE)))
-        .when(pl.col("latest").is_null()).then(pl.coalesce("latest_status", pl.lit(R.NOT_AVAILABLE)))
-        .when(percent & (pl.col("baseline") == 0)).then(pl.lit(R.ZERO_DENOMINATOR))
+        pl.when(pl.col("latest_year") <= baseline)
+        .then(pl.lit(NO_LATER_YEAR))
+        .when(pl.col("baseline_comparable").is_null())
+        .then(pl.lit(NO_BASELINE))
+        .when(~pl.col("baseline_comparable"))
+        .then(pl.lit(R.DEFINITION_CHANGE))
+        .when(pl.col("baseline").is_null())
+        .then(pl.coalesce("baseline_status", pl.lit(R.NOT_AVAILABLE)))
+        .when(pl.col("latest").is_null())
+        .then(pl.coalesce("latest_status", pl.lit(R.NOT_AVAILABLE)))
+        .when(percent & (pl.col("baseline") == 0))
+        .then(pl.lit(R.ZERO_DENOMINATOR))
     )
-    change = pl.when(percent).then((pl.col("latest") - pl.col("baseline")) / pl.col("baseline") * 100).otherwise(
-        pl.col("latest") - pl.col("baseline"))
-    return out.with_columns(change_status=status).with_columns(
-        baseline_year=pl.lit(baseline, pl.Int32),
-        change=pl.when(pl.col("change_status").is_null()).then(change),
-        change_unit=pl.when(pl.col("change_status").is_null()).then(pl.col("change_unit")),
-    ).select(*keys, "baseline_year", "baseline", "latest_year", "latest", "change", "change_unit", "change_status")
+    change = (
+        pl.when(percent)
+        .then((pl.col("latest") - pl.col("baseline")) / pl.col("baseline") * 100)
+        .otherwise(pl.col("latest") - pl.col("baseline"))
+    )
+    return (
+        out.with_columns(change_status=status)
+        .with_columns(
+            baseline_year=pl.lit(baseline, pl.Int32),
+            change=pl.when(pl.col("change_status").is_null()).then(change),
+            change_unit=pl.when(pl.col("change_status").is_null()).then(pl.col("change_unit")),
+        )
+        .select(*keys, "baseline_year", "baseline", "latest_year", "latest", "change", "change_unit", "change_status")
+    )
 
 
 def reason_fr(status: str | None) -> str:
@@ -245,8 +286,11 @@ def staged_vintages(store, source: str) -> list[str]:
     """Every vintage of `source` the store's manifest records as staged, oldest first."""
     from storage.manifest import Manifest
 
-    return sorted(record.vintage or Manifest.split(key)[1] for key, record in store.manifest().staged().items()
-                  if Manifest.split(key)[0] == source)
+    return sorted(
+        record.vintage or Manifest.split(key)[1]
+        for key, record in store.manifest().staged().items()
+        if Manifest.split(key)[0] == source
+    )
 
 
 def series_inputs(store, inputs: Inputs) -> Inputs:

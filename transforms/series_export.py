@@ -24,11 +24,24 @@ from transforms.export import (
 )
 
 COLUMNS_FR = {
-    "level": "niveau", "code": "code", "name": "nom", "theme_label": "thème", "indicator": "indicateur",
-    "label": "libellé", "unit": "unité", "year": "année", "value": "valeur", "numerator": "numérateur",
-    "denominator": "dénominateur", "status": "statut", "reason": "motif", "source": "source",
-    "comparable": "comparable à la dernière année", "baseline_year": "année de référence",
-    "change": "évolution depuis l'année de référence", "change_unit": "unité de l'évolution",
+    "level": "niveau",
+    "code": "code",
+    "name": "nom",
+    "theme_label": "thème",
+    "indicator": "indicateur",
+    "label": "libellé",
+    "unit": "unité",
+    "year": "année",
+    "value": "valeur",
+    "numerator": "numérateur",
+    "denominator": "dénominateur",
+    "status": "statut",
+    "reason": "motif",
+    "source": "source",
+    "comparable": "comparable à la dernière année",
+    "baseline_year": "année de référence",
+    "change": "évolution depuis l'année de référence",
+    "change_unit": "unité de l'évolution",
     "change_reason": "motif (évolution)",
 }
 CHANGE_UNITS_FR = {"points": "points", "percent": "%", "difference": "écart"}
@@ -39,20 +52,23 @@ def french(series: pl.DataFrame) -> pl.DataFrame:
         *[pl.col(c).round(3) for c in ("value", "numerator", "denominator")],
         reason=pl.col("status").map_elements(S.reason_fr, return_dtype=pl.String),
         unit=pl.col("unit").replace_strict(UNITS_FR, default=pl.col("unit"), return_dtype=pl.String),
-        comparable=pl.when(pl.col("comparable")).then(pl.lit("oui"))
+        comparable=pl.when(pl.col("comparable"))
+        .then(pl.lit("oui"))
         .otherwise(pl.lit("non (définition modifiée depuis)")),
     )
     if "change_status" in out.columns:
         out = out.with_columns(
             change_reason=pl.col("change_status").map_elements(S.reason_fr, return_dtype=pl.String),
             change_unit=pl.col("change_unit").replace_strict(CHANGE_UNITS_FR, default=None, return_dtype=pl.String),
-            change=pl.col("change").round(3))
+            change=pl.col("change").round(3),
+        )
     present = [c for c in COLUMNS_FR if c in out.columns]
     return out.select(present).rename({c: COLUMNS_FR[c] for c in present})
 
 
-def write_series(table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool = False,
-                 xlsx: bool = True) -> dict[str, Path]:
+def write_series(
+    table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool = False, xlsx: bool = True
+) -> dict[str, Path]:
     """`<stem>.parquet`, `.csv` and (when `xlsx`) `.xlsx`, each marked synthetic when `demo`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     formats = ("parquet", "csv", "xlsx") if xlsx else ("parquet", "csv")

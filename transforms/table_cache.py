@@ -48,8 +48,11 @@ def code_version() -> str:
 
 def table_key(store: Store) -> str:
     """What the table of `store` (as pinned) is computed from: its staged tables' records and the code."""
-    staged = {key: record["staged"] for key, record in store.manifest().to_dict().get("entries", {}).items()
-              if record.get("staged")}
+    staged = {
+        key: record["staged"]
+        for key, record in store.manifest().to_dict().get("entries", {}).items()
+        if record.get("staged")
+    }
     digest = hashlib.sha256(json.dumps(staged, sort_keys=True, default=str).encode())
     digest.update(code_version().encode())
     return digest.hexdigest()[:24]
@@ -85,14 +88,15 @@ def save(table: pl.DataFrame, path: Path) -> None:
         with atomic_path(path) as tmp:
             table.write_parquet(tmp, statistics=True, row_group_size=64_000)
         older = sorted(path.parent.glob(f"{PREFIX}*.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-        for stale in [p for p in older if p != path][KEEP - 1:]:
+        for stale in [p for p in older if p != path][KEEP - 1 :]:
             stale.unlink(missing_ok=True)
     except OSError as exc:
         log.info("indicator table not cached in %s: %s", path.parent, exc)
 
 
-def diagnostic_table_cached(store: Store | None, customs: tuple = (), rules=None, inputs=None,
-                            compute=None) -> pl.DataFrame:
+def diagnostic_table_cached(
+    store: Store | None, customs: tuple = (), rules=None, inputs=None, compute=None
+) -> pl.DataFrame:
     """`compute(store, customs, rules, inputs=inputs)` (`transforms.pipeline.diagnostic_table` by default), read
     from the cache when it is the table of France (no custom territory, the default flag rules); a custom
     territory or other rules are computed each time."""
@@ -100,7 +104,10 @@ def diagnostic_table_cached(store: Store | None, customs: tuple = (), rules=None
     from transforms.pipeline import diagnostic_table
 
     rules, compute = rules or FlagRules(), compute or diagnostic_table
-    computed = lambda: compute(store, customs, rules, inputs=inputs)
+
+    def computed():
+        return compute(store, customs, rules, inputs=inputs)
+
     if store is None or customs or rules != FlagRules():
         return computed()
     return france_table(store, computed)

@@ -19,12 +19,15 @@ FRANCE = "FR"
 
 # The pattern goes into the JSON schema (a deployment's server checks it when a run is created); the check (run
 # first) gives the clear message, and for a SIREN checks its Luhn digit.
-Siren = Annotated[str, Field(pattern=CODE_PATTERNS["EPCI"], description="SIREN of an EPCI"),
-                  BeforeValidator(check_siren)]
-CommuneCode = Annotated[str, Field(pattern=CODE_PATTERNS["COM"], description="INSEE code of a commune"),
-                        BeforeValidator(check_commune)]
-DepartementCode = Annotated[str, Field(pattern=CODE_PATTERNS["DEP"], description="code of a département"),
-                            BeforeValidator(check_departement)]
+Siren = Annotated[
+    str, Field(pattern=CODE_PATTERNS["EPCI"], description="SIREN of an EPCI"), BeforeValidator(check_siren)
+]
+CommuneCode = Annotated[
+    str, Field(pattern=CODE_PATTERNS["COM"], description="INSEE code of a commune"), BeforeValidator(check_commune)
+]
+DepartementCode = Annotated[
+    str, Field(pattern=CODE_PATTERNS["DEP"], description="code of a département"), BeforeValidator(check_departement)
+]
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,9 @@ class Territory(BaseModel):
     def _exactly_one(self) -> Territory:
         given = [k for k in ("epci", "commune", "communes", "departement") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of epci, commune or communes "
-                             f"({'none' if not given else ', '.join(given)} given)")
+            raise ValueError(
+                f"give exactly one of epci, commune or communes ({'none' if not given else ', '.join(given)} given)"
+            )
         if self.communes is not None and not (self.name or "").strip():
             raise ValueError("a custom territory (communes) needs a name")
         return self
@@ -112,9 +116,12 @@ class Territory(BaseModel):
         """The codes that must be in the target geography, by level (`sources.national.unknown_codes`)."""
         arrondissement = self.arrondissement
         communes = list(self.communes or ([self.commune] if self.commune and not arrondissement else []))
-        return {"epcis": [self.epci] if self.epci else [], "communes": communes,
-                "departements": [self.departement] if self.departement else [],
-                "arrondissements": [self.commune] if arrondissement else []}
+        return {
+            "epcis": [self.epci] if self.epci else [],
+            "communes": communes,
+            "departements": [self.departement] if self.departement else [],
+            "arrondissements": [self.commune] if arrondissement else [],
+        }
 
     @property
     def arrondissement(self) -> bool:
@@ -156,8 +163,11 @@ def groups(membership: pl.DataFrame, customs: tuple[CustomTerritory, ...] = ()) 
         unknown = sorted(set(territory.communes) - known)
         if unknown:
             raise ValueError(f"{territory.name}: communes not in the target COG: {', '.join(unknown)}")
-        parts.append(pl.DataFrame({"code": list(territory.communes)}).select(
-            "code", level=pl.lit("TERRITORY"), group=pl.lit(territory.code)))
+        parts.append(
+            pl.DataFrame({"code": list(territory.communes)}).select(
+                "code", level=pl.lit("TERRITORY"), group=pl.lit(territory.code)
+            )
+        )
     return pl.concat(parts).unique(maintain_order=True)
 
 
@@ -165,8 +175,10 @@ def principal_department(membership: pl.DataFrame, population: pl.DataFrame) -> 
     """For each EPCI: the département holding most of its population (an EPCI may span several)."""
     joined = membership.filter(pl.col("epci").is_not_null()).join(population, on="code", how="left")
     return (
-        joined.group_by("epci", "dep").agg(pop=pl.col("population").fill_null(0).sum())
+        joined.group_by("epci", "dep")
+        .agg(pop=pl.col("population").fill_null(0).sum())
         .sort(["epci", "pop", "dep"], descending=[False, True, False])
-        .group_by("epci", maintain_order=True).first()
+        .group_by("epci", maintain_order=True)
+        .first()
         .select("epci", "dep")
     )

@@ -24,8 +24,16 @@ from transforms.registry import THEMES, Indicator, indicators
 # the order of the rows: units first, then the territory, then its references
 LEVEL_ORDER = {"COM": 0, "EPCI": 1, "TERRITORY": 2, "DEP": 3, "FRANCE": 4}
 LEVELS_FR = {"COM": "commune", "EPCI": "EPCI", "TERRITORY": "territoire", "DEP": "département", "FRANCE": "France"}
-NUMBER_FORMATS = {"count": "#,##0", "percent": "0.0", "per100": "0.0", "ratio": "0.00", "index": "0.0",
-                  "euros": "#,##0", "percent_per_year": "0.00", "per1000": "0.00"}
+NUMBER_FORMATS = {
+    "count": "#,##0",
+    "percent": "0.0",
+    "per100": "0.0",
+    "ratio": "0.00",
+    "index": "0.0",
+    "euros": "#,##0",
+    "percent_per_year": "0.00",
+    "per1000": "0.00",
+}
 FLAG_FILLS = {"vigilance": "#fdf0d2", "priorité": "#f8d9d5"}  # the report's table tints (reports.tables)
 PERIOD_KINDS = ("growth", "natural", "migration")
 README_SHEET = "À lire"
@@ -88,17 +96,22 @@ def theme_sheets(table: pl.DataFrame) -> list[tuple[str, list[Indicator]]]:
 def sources_frame(table: pl.DataFrame) -> pl.DataFrame:
     """indicator, label, unit, year (an integer), source: one row per indicator of the table."""
     known = {i.id: i for i in indicators()}
-    rows = (table.group_by("indicator").agg(pl.col("year").max(), pl.col("source").drop_nulls().first())
-            .filter(pl.col("indicator").is_in(list(known))))
+    rows = (
+        table.group_by("indicator")
+        .agg(pl.col("year").max(), pl.col("source").drop_nulls().first())
+        .filter(pl.col("indicator").is_in(list(known)))
+    )
     order = {ident: n for n, ident in enumerate(known)}
     rows = rows.sort(pl.col("indicator").replace_strict(order, return_dtype=pl.Int32))
-    return pl.DataFrame({
-        "indicateur": rows["indicator"],
-        "libellé": [known[i].label for i in rows["indicator"]],
-        "unité": [UNITS_FR[known[i].unit] for i in rows["indicator"]],
-        "année": rows["year"].cast(pl.Int32),
-        "source": rows["source"],
-    })
+    return pl.DataFrame(
+        {
+            "indicateur": rows["indicator"],
+            "libellé": [known[i].label for i in rows["indicator"]],
+            "unité": [UNITS_FR[known[i].unit] for i in rows["indicator"]],
+            "année": rows["year"].cast(pl.Int32),
+            "source": rows["source"],
+        }
+    )
 
 
 def write_wide_xlsx(table: pl.DataFrame, path: Path, *, demo: bool = False) -> Path:
@@ -115,8 +128,9 @@ def write_wide_xlsx(table: pl.DataFrame, path: Path, *, demo: bool = False) -> P
             for title, items in theme_sheets(table):
                 _theme_sheet(book, sheet_name(title, taken), items, rows, cells, table)
             definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
-            sources_frame(table).write_excel(book, worksheet="sources", autofit=True, freeze_panes=(1, 0),
-                                             column_formats={"année": "0"})
+            sources_frame(table).write_excel(
+                book, worksheet="sources", autofit=True, freeze_panes=(1, 0), column_formats={"année": "0"}
+            )
     return path
 
 
@@ -132,8 +146,11 @@ def _readme(book, demo: bool) -> None:
 def _theme_sheet(book, name: str, items: list[Indicator], rows, cells: dict, table: pl.DataFrame) -> None:
     sheet = book.add_worksheet(name)
     head = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#f2f5f8"})
-    formats = {(unit, flag): book.add_format({"num_format": fmt} | ({"bg_color": FLAG_FILLS[flag]} if flag else {}))
-               for unit, fmt in NUMBER_FORMATS.items() for flag in (None, *FLAG_FILLS)}
+    formats = {
+        (unit, flag): book.add_format({"num_format": fmt} | ({"bg_color": FLAG_FILLS[flag]} if flag else {}))
+        for unit, fmt in NUMBER_FORMATS.items()
+        for flag in (None, *FLAG_FILLS)
+    }
     for col, title in enumerate(("niveau", "code", "nom")):
         sheet.write_string(0, col, title, head)
     for col, ind in enumerate(items, start=3):

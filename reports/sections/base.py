@@ -59,8 +59,7 @@ class Section:
     def __post_init__(self):
         unknown = set(self.needs) - NEEDS
         if unknown:
-            raise ValueError(f"section {self.id!r} needs {sorted(unknown)}, not fields of ReportData: "
-                             f"{sorted(NEEDS)}")
+            raise ValueError(f"section {self.id!r} needs {sorted(unknown)}, not fields of ReportData: {sorted(NEEDS)}")
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,9 @@ def births(view: TerritoryView, inputs: Inputs, places: list[Place], years: list
     frame = inputs.staged.get(BIRTHS_SOURCE)
     if frame is None or not years:
         return {}
-    communes = frame.filter((pl.col("level") == "COM") & (pl.col("variable") == BIRTHS_VARIABLE)
-                            & pl.col("year").is_in(years)).select("code", "year", "value", "status")
+    communes = frame.filter(
+        (pl.col("level") == "COM") & (pl.col("variable") == BIRTHS_VARIABLE) & pl.col("year").is_in(years)
+    ).select("code", "year", "value", "status")
     out = {}
     for place in places:
         codes = commune_codes(view, inputs, place)
@@ -105,8 +106,12 @@ def births(view: TerritoryView, inputs: Inputs, places: list[Place], years: list
 
 def _cell(value: float | None, status: str | None, unit: str) -> dict:
     reason = N.cell_reason(value, status)
-    return {"text": F.value(value, unit) if value is not None else "", "mark": N.mark(reason),
-            "title": N.label(reason) if reason else "", "reason": reason}
+    return {
+        "text": F.value(value, unit) if value is not None else "",
+        "mark": N.mark(reason),
+        "title": N.label(reason) if reason else "",
+        "reason": reason,
+    }
 
 
 def _row(view: TerritoryView, place: Place, years: list[int], born: dict) -> dict:
@@ -118,8 +123,9 @@ def _row(view: TerritoryView, place: Place, years: list[int], born: dict) -> dic
     for column in SUPPLY:
         row = view.cell(place, column.key) or {}
         cells.append(_cell(row.get("value"), row.get("status"), column.unit))
-    group = {COMMUNES: "Communes", EPCIS: "Intercommunalités", TERRITORY: "Territoire",
-             REFERENCES: "Références"}[place.group]
+    group = {COMMUNES: "Communes", EPCIS: "Intercommunalités", TERRITORY: "Territoire", REFERENCES: "Références"}[
+        place.group
+    ]
     return {"name": place.display, "group": group, "cells": cells, "territory": place.group == TERRITORY}
 
 
@@ -146,11 +152,17 @@ def to_look_at(view: TerritoryView, years: list[int], born: dict) -> list[dict]:
         total = [born.get(place.key, {}).get(y, (None, None))[0] for y in years]
         if eaje != 0 or micro not in (0, None) or None in total or sum(total) < BIRTHS_TO_LOOK_AT:
             continue
-        out.append({"name": place.display, "births": F.count(sum(total)),
-                    "children": F.count(_value(view, place, CHILDREN)),
-                    "coverage": F.value(_value(view, place, COVERAGE), "per100"),
-                    "coverage_is_epci": (view.cell(place, COVERAGE) or {}).get("status") == R.EPCI_FALLBACK,
-                    "micro_unknown": micro is None, "_sort": (-sum(total), sort_key(place.display))})
+        out.append(
+            {
+                "name": place.display,
+                "births": F.count(sum(total)),
+                "children": F.count(_value(view, place, CHILDREN)),
+                "coverage": F.value(_value(view, place, COVERAGE), "per100"),
+                "coverage_is_epci": (view.cell(place, COVERAGE) or {}).get("status") == R.EPCI_FALLBACK,
+                "micro_unknown": micro is None,
+                "_sort": (-sum(total), sort_key(place.display)),
+            }
+        )
     return [{k: v for k, v in r.items() if k != "_sort"} for r in sorted(out, key=lambda r: r["_sort"])]
 
 
@@ -163,8 +175,10 @@ def trend(view: TerritoryView, years: list[int], born: dict) -> str:
     change = (last - first) / first * 100 if first else None
     how = "stables" if change is None or abs(change) < 2 else ("en hausse" if change > 0 else "en baisse")
     said = f" ({F.number(change, 1, signed=True)}\u202f%)" if change is not None and how != "stables" else ""
-    return (f"Naissances domiciliées sur le territoire : {F.count(first)} en {years[0]}, {F.count(last)} en "
-            f"{years[-1]}, {how}{said}.")
+    return (
+        f"Naissances domiciliées sur le territoire : {F.count(first)} en {years[0]}, {F.count(last)} en "
+        f"{years[-1]}, {how}{said}."
+    )
 
 
 def build(view: TerritoryView, inputs: Inputs, geography: str) -> dict | None:
@@ -181,10 +195,19 @@ def build(view: TerritoryView, inputs: Inputs, geography: str) -> dict | None:
         sources.append(f"Insee, état civil {years[0]}-{years[-1]}")
     children = view.cell(view.territory, CHILDREN) or {}
     return {
-        "territory": view.territory.display, "years": years, "rows": rows, "supply": SUPPLY,
-        "census_year": children.get("year"), "fallbacks": fallbacks(view), "look_at": to_look_at(view, years, born),
-        "trend": trend(view, years, born), "units_are_epcis": view.units_are_epcis,
-        "legend": N.legend(reasons), "sources": sources, "geography": geography, "threshold": BIRTHS_TO_LOOK_AT,
+        "territory": view.territory.display,
+        "years": years,
+        "rows": rows,
+        "supply": SUPPLY,
+        "census_year": children.get("year"),
+        "fallbacks": fallbacks(view),
+        "look_at": to_look_at(view, years, born),
+        "trend": trend(view, years, born),
+        "units_are_epcis": view.units_are_epcis,
+        "legend": N.legend(reasons),
+        "sources": sources,
+        "geography": geography,
+        "threshold": BIRTHS_TO_LOOK_AT,
     }
 
 
@@ -268,5 +291,11 @@ table.obs tr.obs-territory th, table.obs tr.obs-territory td { font-weight: 700;
 }
 """
 
-SECTION = Section(id="observatoire-petite-enfance", title="Observatoire de la petite enfance",
-                  needs=("view", "inputs", "geography"), build=build, template=TEMPLATE, css=CSS)
+SECTION = Section(
+    id="observatoire-petite-enfance",
+    title="Observatoire de la petite enfance",
+    needs=("view", "inputs", "geography"),
+    build=build,
+    template=TEMPLATE,
+    css=CSS,
+)

@@ -27,8 +27,10 @@ def _places(view: TerritoryView, item: EvaluationItem) -> list[Place]:
     by_code = {p.code: p for p in view.communes}
     unknown = [c for c in item.communes if c not in by_code]
     if unknown:
-        raise ValueError(f"evaluation: commune(s) {', '.join(unknown)} of the row {item.indicator} are not in "
-                         f"{view.territory.display} (its communes: {', '.join(sorted(by_code))})")
+        raise ValueError(
+            f"evaluation: commune(s) {', '.join(unknown)} of the row {item.indicator} are not in "
+            f"{view.territory.display} (its communes: {', '.join(sorted(by_code))})"
+        )
     return [by_code[c] for c in item.communes]
 
 
@@ -61,34 +63,55 @@ def target_words(latest: float | None, target: float | None, expected: str | Non
 def _row(view, series, changes, item: EvaluationItem, place: Place, years: list[int], baseline: int) -> dict:
     ind = get(item.indicator)
     rows = {r["year"]: r for r in rows_of(series, place, ind.id)}
-    change: dict = next(iter(changes.filter((pl.col("level") == place.level) & (pl.col("code") == place.code)
-                                      & (pl.col("indicator") == ind.id)).to_dicts()), {})
+    change: dict = next(
+        iter(
+            changes.filter(
+                (pl.col("level") == place.level) & (pl.col("code") == place.code) & (pl.col("indicator") == ind.id)
+            ).to_dicts()
+        ),
+        {},
+    )
     expected = item.direction or EXPECTED.get(ind.direction)
     verdict, css = trend_words(change, expected, ind.unit)
     cells = [F.value((rows.get(y) or {}).get("value"), ind.unit) or ("—" if y in rows else "") for y in years]
-    return {"label": F.typography(ind.label), "scope": place.display if place.group == COMMUNES else "Territoire",
-            "cells": cells, "change": change_text(change.get("change"), change.get("change_unit"), ind.unit),
-            "latest_year": change.get("latest_year"), "latest": F.value(change.get("latest"), ind.unit),
-            "target": F.value(item.target, ind.unit) if item.target is not None else "",
-            "target_words": target_words(change.get("latest"), item.target, expected, ind.unit),
-            "expected": expected or "aucun", "verdict": verdict, "css": css,
-            "source": sources_line([r for y, r in sorted(rows.items()) if y >= baseline])}
+    return {
+        "label": F.typography(ind.label),
+        "scope": place.display if place.group == COMMUNES else "Territoire",
+        "cells": cells,
+        "change": change_text(change.get("change"), change.get("change_unit"), ind.unit),
+        "latest_year": change.get("latest_year"),
+        "latest": F.value(change.get("latest"), ind.unit),
+        "target": F.value(item.target, ind.unit) if item.target is not None else "",
+        "target_words": target_words(change.get("latest"), item.target, expected, ind.unit),
+        "expected": expected or "aucun",
+        "verdict": verdict,
+        "css": css,
+        "source": sources_line([r for y, r in sorted(rows.items()) if y >= baseline]),
+    }
 
 
 def build(view: TerritoryView, series: pl.DataFrame | None, baseline: int | None, evaluation: tuple) -> dict | None:
     if series is None or series.is_empty() or baseline is None:
         return None
-    items = evaluation or tuple(i for i in DEFAULT_ITEMS if not series.filter(pl.col("indicator") == i.indicator)
-                                .is_empty())
+    items = evaluation or tuple(
+        i for i in DEFAULT_ITEMS if not series.filter(pl.col("indicator") == i.indicator).is_empty()
+    )
     wanted = {i.indicator for i in items}
-    years = sorted(y for y in series.filter(pl.col("indicator").is_in(list(wanted)))["year"].unique().to_list()
-                   if y > baseline)[-MAX_YEARS:]
+    years = sorted(
+        y for y in series.filter(pl.col("indicator").is_in(list(wanted)))["year"].unique().to_list() if y > baseline
+    )[-MAX_YEARS:]
     years = [baseline] + years
     changes = S.changes(series, baseline)
-    rows = [_row(view, series, changes, item, place, years, baseline)
-            for item in items for place in _places(view, item)]
-    return {"baseline": baseline, "years": years, "rows": rows, "user_file": bool(evaluation),
-            "territory": view.territory.display}
+    rows = [
+        _row(view, series, changes, item, place, years, baseline) for item in items for place in _places(view, item)
+    ]
+    return {
+        "baseline": baseline,
+        "years": years,
+        "rows": rows,
+        "user_file": bool(evaluation),
+        "territory": view.territory.display,
+    }
 
 
 TEMPLATE = """\
@@ -119,13 +142,22 @@ TEMPLATE = """\
   non disponible).</p>
 """
 
-EVAL_CSS = SHARED_CSS + """/* evaluation */
+EVAL_CSS = (
+    SHARED_CSS
+    + """/* evaluation */
 table.eval-table th[scope="row"] { min-width: 14rem; }
 table.eval-table td.verdict { white-space: normal; font-weight: 600; }
 table.eval-table td.verdict.good { color: #1e6b34; }
 table.eval-table td.verdict.bad { color: var(--prio-ink); }
 table.eval-table td.verdict.na, table.eval-table td.verdict.neutral { color: var(--muted); font-weight: 400; }
 """
+)
 
-SECTION = Section(id="evaluation", title="Évaluation annuelle de la convention",
-                  needs=("view", "series", "baseline", "evaluation"), build=build, template=TEMPLATE, css=EVAL_CSS)
+SECTION = Section(
+    id="evaluation",
+    title="Évaluation annuelle de la convention",
+    needs=("view", "series", "baseline", "evaluation"),
+    build=build,
+    template=TEMPLATE,
+    css=EVAL_CSS,
+)

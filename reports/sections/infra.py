@@ -46,8 +46,9 @@ def _rows(view: TerritoryView, infra: Infra, items: list[InfraIndicator]) -> tup
         out = []
         for item in items:
             r = by_id.get(item.indicator.id, {})
-            cell, reason = _cell(r.get("value"), r.get("status") or (None if r else "not_available"),
-                                 item.indicator.unit)
+            cell, reason = _cell(
+                r.get("value"), r.get("status") or (None if r else "not_available"), item.indicator.unit
+            )
             reasons.add(reason)
             out.append(cell)
         rows.append({"name": name, "code": code, "type": TYPES_FR.get(kind, kind), "cells": out, "own": False})
@@ -58,8 +59,9 @@ def _rows(view: TerritoryView, infra: Infra, items: list[InfraIndicator]) -> tup
         cell, reason = _cell(r.get("value"), r.get("status") if r else "not_available", item.indicator.unit)
         reasons.add(reason)
         own.append(cell)
-    rows.append({"name": view.territory.display, "code": view.territory.code, "type": "ensemble", "cells": own,
-                 "own": True})
+    rows.append(
+        {"name": view.territory.display, "code": view.territory.code, "type": "ensemble", "cells": own, "own": True}
+    )
     return rows, {r for r in reasons if r}
 
 
@@ -80,16 +82,23 @@ def _iris_part(view: TerritoryView, infra: Infra) -> dict | None:
     if not items:
         return None
     rows, reasons = _rows(view, infra, items)
-    return {"headers": [(F.typography(i.indicator.label), F.UNIT_HINTS.get(i.indicator.unit, "")) for i in items],
-            "rows": rows, "n_iris": len(rows) - 1, "legend": N.legend(reasons), "sources": _sources(infra, items)}
+    return {
+        "headers": [(F.typography(i.indicator.label), F.UNIT_HINTS.get(i.indicator.unit, "")) for i in items],
+        "rows": rows,
+        "n_iris": len(rows) - 1,
+        "legend": N.legend(reasons),
+        "sources": _sources(infra, items),
+    }
 
 
 def _arrondissement_part(view: TerritoryView, inputs: Inputs) -> dict | None:
     if not view.selection.arrondissement:
         return None
     only = city_only(inputs, indicators())
-    return {"city": next((p.display for p in view.references if p.level == "COM"), ""),
-            "city_only": [F.typography(get(i).label) for i in only]}
+    return {
+        "city": next((p.display for p in view.references if p.level == "COM"), ""),
+        "city_only": [F.typography(get(i).label) for i in only],
+    }
 
 
 def build(view: TerritoryView, inputs: Inputs) -> dict | None:
@@ -101,9 +110,14 @@ def build(view: TerritoryView, inputs: Inputs) -> dict | None:
     arrondissement = _arrondissement_part(view, inputs)
     if iris is None and not qpv and arrondissement is None:
         return None
-    return {"territory": view.territory.display, "iris": iris, "qpv": qpv, "qpv_staged": "qpv" in infra.tables,
-            "qpv_source": report_label("qpv", int(infra.vintages["qpv"])) if "qpv" in infra.tables else "",
-            "arrondissement": arrondissement}
+    return {
+        "territory": view.territory.display,
+        "iris": iris,
+        "qpv": qpv,
+        "qpv_staged": "qpv" in infra.tables,
+        "qpv_source": report_label("qpv", int(infra.vintages["qpv"])) if "qpv" in infra.tables else "",
+        "arrondissement": arrondissement,
+    }
 
 
 TEMPLATE = """\
@@ -145,5 +159,11 @@ table.infra td:first-child { min-width: 9rem; }
 table.infra th { font-size: .74rem; hyphens: auto; }
 """
 
-SECTION = Section(id="infra-communal", title="Dans la commune : IRIS et quartiers prioritaires",
-                  needs=("view", "inputs"), build=build, template=TEMPLATE, css=CSS)
+SECTION = Section(
+    id="infra-communal",
+    title="Dans la commune : IRIS et quartiers prioritaires",
+    needs=("view", "inputs"),
+    build=build,
+    template=TEMPLATE,
+    css=CSS,
+)

@@ -14,8 +14,16 @@ from transforms.registry import Indicator, indicators
 
 # Population and growth, families, young children, income, poverty, childcare coverage, RSA (issue 4). An id
 # missing from the catalogue is skipped.
-KEY_FIGURES = ("population", "croissance_annuelle", "part_familles_monoparentales", "enfants_moins_3_ans",
-               "revenu_median", "taux_pauvrete", "taux_couverture_global", "foyers_rsa")
+KEY_FIGURES = (
+    "population",
+    "croissance_annuelle",
+    "part_familles_monoparentales",
+    "enfants_moins_3_ans",
+    "revenu_median",
+    "taux_pauvrete",
+    "taux_couverture_global",
+    "foyers_rsa",
+)
 # under a card's figure, for units the number alone does not say
 CARD_UNITS = {"per100": "pour 100", "index": "indice", "ratio": "rapport", "per1000": "pour 1 000"}
 CARD_TINTS = {PRIORITY: " flagged-p", VIGILANCE: " flagged-v"}  # the card's top border says its flag too
@@ -34,12 +42,17 @@ def _card(view: TerritoryView, ind: Indicator) -> dict:
     row = view.cell(view.territory, ind.id) or {}
     reason = N.cell_reason(row.get("value"), row.get("status"))
     return {
-        "id": ind.id, "label": F.typography(ind.label), "unit": "" if "pour 100" in ind.label else CARD_UNITS.get(ind.unit, ""),
+        "id": ind.id,
+        "label": F.typography(ind.label),
+        "unit": "" if "pour 100" in ind.label else CARD_UNITS.get(ind.unit, ""),
         "value": F.value(row.get("value"), ind.unit) if row.get("value") is not None else "—",
-        "mark": N.mark(reason), "mark_label": N.label(reason) if reason else "",
-        "flag": Markup(T.flag_badge(row.get("flag"), ind.direction)), "tint": CARD_TINTS.get(row.get("flag"), ""),
+        "mark": N.mark(reason),
+        "mark_label": N.label(reason) if reason else "",
+        "flag": Markup(T.flag_badge(row.get("flag"), ind.direction)),
+        "tint": CARD_TINTS.get(row.get("flag"), ""),
         "evolution": F.evolution(row.get("evolution"), row.get("evolution_unit"), ind.unit),
-        "comparison_year": row.get("comparison_year"), "refs": _references(view, ind),
+        "comparison_year": row.get("comparison_year"),
+        "refs": _references(view, ind),
         "source": row.get("source") or "",
     }
 
@@ -59,8 +72,12 @@ def _references(view: TerritoryView, ind: Indicator) -> list[tuple[str, str]]:
 
 def build(view: TerritoryView) -> dict:
     sources = T.distinct_sources([(view.cell(view.territory, k) or {}).get("source") for k in KEY_FIGURES])
-    return {"territory": view.territory.display, "compared_with": view.compared_with,
-            "cards": key_figures(view), "sources": sources}
+    return {
+        "territory": view.territory.display,
+        "compared_with": view.compared_with,
+        "cards": key_figures(view),
+        "sources": sources,
+    }
 
 
 TEMPLATE = """\
@@ -101,5 +118,4 @@ CSS = """
 }
 """
 
-SECTION = Section(id="chiffres-cles", title="Chiffres clés", needs=("view",), build=build, template=TEMPLATE,
-                  css=CSS)
+SECTION = Section(id="chiffres-cles", title="Chiffres clés", needs=("view",), build=build, template=TEMPLATE, css=CSS)

@@ -24,8 +24,10 @@ from transforms.registry import THEMES, Indicator
 
 SOURCE = "commune_contours"
 SHAPES_ID = "c"  # ids of the commune paths defined once in the section, used by every map
-DIRECTION_NOTE = {"higher_is_need": "une valeur élevée signale un besoin",
-                  "lower_is_need": "une valeur faible signale un besoin"}
+DIRECTION_NOTE = {
+    "higher_is_need": "une valeur élevée signale un besoin",
+    "lower_is_need": "une valeur faible signale un besoin",
+}
 
 
 class MissingContours(ValueError):
@@ -46,8 +48,10 @@ def geometries(contours: pl.DataFrame, level: str, codes: list[str]) -> dict[str
     found = dict(zip(rows["code"].to_list(), shapely.from_wkb(rows["geometry"].to_list())))
     missing = [c for c in codes if c not in found]
     if level == "COM" and missing:
-        raise MissingContours(f"{SOURCE}: no geometry for the commune(s) {', '.join(missing[:10])}: the staged "
-                              f"contours are not of the indicators' geography (abs-diag refresh --source {SOURCE})")
+        raise MissingContours(
+            f"{SOURCE}: no geometry for the commune(s) {', '.join(missing[:10])}: the staged "
+            f"contours are not of the indicators' geography (abs-diag refresh --source {SOURCE})"
+        )
     return found
 
 
@@ -59,15 +63,19 @@ def _area(view: TerritoryView, place: Place, geometry, ind: Indicator) -> M.Area
     return M.Area(place.code, place.name, geometry, value if reason is None else None, reason, shown)
 
 
-def _map(view: TerritoryView, ind: Indicator, shapes: dict[str, object], numbers: dict[str, int],
-         layout: M.Layout) -> dict:
+def _map(
+    view: TerritoryView, ind: Indicator, shapes: dict[str, object], numbers: dict[str, int], layout: M.Layout
+) -> dict:
     areas = [_area(view, p, shapes[p.code], ind) for p in view.communes]
     label = F.typography(ind.label)
     caption = f"{label} : les communes de {view.territory.display}"
     note = DIRECTION_NOTE.get(ind.direction)
-    return {"id": f"carte-{ind.id}", "caption": caption, "note": f"Plus la teinte est foncée, plus la valeur est "
-            f"élevée{f' ({note})' if note else ''}.",
-            "svg": Markup(M.choropleth(areas, ind.unit, caption, f"m-{ind.id}", numbers, SHAPES_ID, layout))}
+    return {
+        "id": f"carte-{ind.id}",
+        "caption": caption,
+        "note": f"Plus la teinte est foncée, plus la valeur est élevée{f' ({note})' if note else ''}.",
+        "svg": Markup(M.choropleth(areas, ind.unit, caption, f"m-{ind.id}", numbers, SHAPES_ID, layout)),
+    }
 
 
 def _context(view: TerritoryView, inputs: Inputs, contours: pl.DataFrame, deps: list[str]) -> list[tuple[str, object]]:
@@ -82,22 +90,30 @@ def _locator(view: TerritoryView, inputs: Inputs, contours: pl.DataFrame, shapes
         own = geometries(contours, "DEP", [view.territory.code])
         others = contours.filter(pl.col("level") == "DEP")
         around = shapely.from_wkb(others["geometry"].to_list())
-        near = [c for c, g in zip(others["code"].to_list(), around)
-                if view.territory.code in own and g.distance(own[view.territory.code]) < 1.0]
+        near = [
+            c
+            for c, g in zip(others["code"].to_list(), around)
+            if view.territory.code in own and g.distance(own[view.territory.code]) < 1.0
+        ]
         deps = sorted(set(near) | set(own))
         where = "et les départements voisins"
     else:
         deps = sorted(set(view.rows.filter(pl.col("level") == "DEP")["code"].to_list()))
         where = "dans son département" if len(deps) == 1 else "dans ses départements"
     caption = f"{view.territory.display} {where}"
-    return {"id": "carte-situation", "caption": caption,
-            "svg": Markup(M.locator(territory, _context(view, inputs, contours, deps), caption, "m-situation"))}
+    return {
+        "id": "carte-situation",
+        "caption": caption,
+        "svg": Markup(M.locator(territory, _context(view, inputs, contours, deps), caption, "m-situation")),
+    }
 
 
 def build(view: TerritoryView, inputs: Inputs, contours: pl.DataFrame | None) -> dict:
     if contours is None:
-        return {"missing": f"Cartes non disponibles : les contours communaux ne sont pas chargés "
-                           f"(abs-diag refresh --source {SOURCE})."}
+        return {
+            "missing": f"Cartes non disponibles : les contours communaux ne sont pas chargés "
+            f"(abs-diag refresh --source {SOURCE})."
+        }
     codes = [p.code for p in view.communes]
     shapes = geometries(contours, "COM", codes)
     locator = _locator(view, inputs, contours, shapes)
@@ -112,9 +128,14 @@ def build(view: TerritoryView, inputs: Inputs, contours: pl.DataFrame | None) ->
         if mapped:
             themes.append({"id": f"cartes-{theme}", "title": THEMES[theme], "maps": mapped})
     key = [(n, p.name) for p in view.communes if (n := numbers.get(p.code))]
-    return {"locator": locator, "themes": themes, "key": key, "single": False,
-            "shapes": Markup(M.shape_defs(areas, SHAPES_ID, layout)),
-            "unnumbered": len(view.communes) - len(key)}
+    return {
+        "locator": locator,
+        "themes": themes,
+        "key": key,
+        "single": False,
+        "shapes": Markup(M.shape_defs(areas, SHAPES_ID, layout)),
+        "unnumbered": len(view.communes) - len(key),
+    }
 
 
 TEMPLATE = """\
@@ -167,5 +188,12 @@ svg.map-shapes { position: absolute; width: 0; height: 0; overflow: hidden; }
 }
 """
 
-SECTION = Section(id="cartes", title="Cartes des communes", needs=("view", "inputs", "contours"), build=build,
-                  template=TEMPLATE, css=CSS, css_class="maps")
+SECTION = Section(
+    id="cartes",
+    title="Cartes des communes",
+    needs=("view", "inputs", "contours"),
+    build=build,
+    template=TEMPLATE,
+    css=CSS,
+    css_class="maps",
+)

@@ -17,21 +17,31 @@ from transforms.registry import THEMES
 MATRIX_FILL = {0: None, 1: "#fdf0d2", 2: "#f9d2a6", 3: "#f3b4aa"}  # the inks keep 4.5:1 on each
 # Soft hyphens (U+00AD) where the narrow matrix columns may break a long theme name (browsers on Linux do not
 # hyphenate French by themselves).
-HYPHENATED = {"Démographie": "Démo\u00adgraphie", "Vieillissement": "Vieillis\u00adsement",
-              # twelve themes since the equipment ones: narrower columns
-              "Enfance et jeunesse": "Enfance et jeu\u00adnesse", "Revenus et précarité": "Reve\u00adnus et préca\u00adrité",
-              "Emploi et insertion": "Emploi et inser\u00adtion", "Logement": "Loge\u00adment",
-              "Parentalité et vie sociale": "Paren\u00adtalité et vie sociale", "Handicap": "Handi\u00adcap"}
+HYPHENATED = {
+    "Démographie": "Démo\u00adgraphie",
+    "Vieillissement": "Vieillis\u00adsement",
+    # twelve themes since the equipment ones: narrower columns
+    "Enfance et jeunesse": "Enfance et jeu\u00adnesse",
+    "Revenus et précarité": "Reve\u00adnus et préca\u00adrité",
+    "Emploi et insertion": "Emploi et inser\u00adtion",
+    "Logement": "Loge\u00adment",
+    "Parentalité et vie sociale": "Paren\u00adtalité et vie sociale",
+    "Handicap": "Handi\u00adcap",
+}
 PRIORITE = ":priorite"  # helper column of each theme: its priorité count (the theme's own column: vigilance)
-TOTAL_PATTERN = ('<span class="mx mxt" data-code="{1}" data-theme="total" '
-                 'title="thèmes ayant au moins un indicateur signalé">{0}</span>')
-NOTE = ("Un indicateur est en <strong>point de vigilance</strong> quand la valeur de la commune est plus "
-        "défavorable que celle de son département, en <strong>priorité</strong> quand elle l'est nettement plus que "
-        "le département et la France ; un département est comparé à la France (voir les clefs de lecture). Seuls "
-        "les taux orientés (un sens de besoin défini) peuvent être signalés ; teinte : une priorité compte double. "
-        "<strong>Thèmes signalés</strong> : nombre de thèmes ayant au moins un indicateur signalé ; chaque thème "
-        "compte pour un, quel que soit le nombre de ses indicateurs (indiqué sous son nom), pour qu'un thème riche "
-        "en indicateurs ne pèse pas plus qu'un autre.")
+TOTAL_PATTERN = (
+    '<span class="mx mxt" data-code="{1}" data-theme="total" '
+    'title="thèmes ayant au moins un indicateur signalé">{0}</span>'
+)
+NOTE = (
+    "Un indicateur est en <strong>point de vigilance</strong> quand la valeur de la commune est plus "
+    "défavorable que celle de son département, en <strong>priorité</strong> quand elle l'est nettement plus que "
+    "le département et la France ; un département est comparé à la France (voir les clefs de lecture). Seuls "
+    "les taux orientés (un sens de besoin défini) peuvent être signalés ; teinte : une priorité compte double. "
+    "<strong>Thèmes signalés</strong> : nombre de thèmes ayant au moins un indicateur signalé ; chaque thème "
+    "compte pour un, quel que soit le nombre de ses indicateurs (indiqué sous son nom), pour qu'un thème riche "
+    "en indicateurs ne pèse pas plus qu'un autre."
+)
 
 
 def matrix_cell_pattern(theme: str, vigilance: bool, priorite: bool) -> str:
@@ -44,7 +54,7 @@ def matrix_cell_pattern(theme: str, vigilance: bool, priorite: bool) -> str:
         parts.append('<span class="mxp" title="{1} en priorité">{1}&#8239;!!</span>')
     if vigilance:
         parts.append('<span class="mxv" title="{0} en vigilance">{0}&#8239;!</span>')
-    return f'<span {attrs}>{" ".join(parts)}</span>'
+    return f"<span {attrs}>{' '.join(parts)}</span>"
 
 
 def _counts(view: TerritoryView, places: list[Place]) -> tuple[pl.DataFrame, dict[str, int]]:
@@ -53,8 +63,11 @@ def _counts(view: TerritoryView, places: list[Place]) -> tuple[pl.DataFrame, dic
     grid = needs_matrix(view.rows, [p.key for p in places])
     cells = {(r["level"], r["code"], r["theme"]): r for r in grid.iter_rows(named=True)}
     flaggable = {r["theme"]: r["flaggable"] for r in grid.iter_rows(named=True)}
-    data: dict[str, list] = {"groupe": [group_label(view, p) for p in places], "lieu": [p.display for p in places],
-                             CODE: [p.code for p in places]}
+    data: dict[str, list] = {
+        "groupe": [group_label(view, p) for p in places],
+        "lieu": [p.display for p in places],
+        CODE: [p.code for p in places],
+    }
     for theme in THEMES:
         data[theme] = [cells[(p.level, p.code, theme)]["vigilance"] for p in places]
         data[theme + PRIORITE] = [cells[(p.level, p.code, theme)]["priorite"] for p in places]
@@ -75,8 +88,9 @@ def _cells(gt: GT, frame: pl.DataFrame) -> GT:
                 tints.setdefault(score(v, p), []).append(i)
         gt = gt.fmt_integer(columns=[theme, theme + PRIORITE], sep_mark=FRENCH["sep_mark"])
         for (v, p), rows in shapes.items():
-            gt = gt.cols_merge(columns=[theme, theme + PRIORITE, CODE], rows=rows,
-                               pattern=matrix_cell_pattern(theme, v, p))
+            gt = gt.cols_merge(
+                columns=[theme, theme + PRIORITE, CODE], rows=rows, pattern=matrix_cell_pattern(theme, v, p)
+            )
         for level, rows in sorted(tints.items()):
             gt = gt.tab_style(style.fill(MATRIX_FILL[level]), loc.body(columns=theme, rows=rows))
     gt = gt.fmt_integer(columns="total").cols_merge(columns=["total", CODE], pattern=TOTAL_PATTERN)
@@ -87,16 +101,23 @@ def matrix_table(view: TerritoryView) -> str:
     """Communes (and the territory) by themes: vigilance and priorité flags counted, tinted by intensity."""
     places = list(view.units) + ([] if view.territory_is_unit else [view.territory])
     frame, flaggable = _counts(view, places)
-    labels = {t: html(f'<span class="h-l">{escape(HYPHENATED.get(label, label))}</span>'
-                      f'<span class="h-u">sur {flaggable.get(t, 0)}</span>') for t, label in THEMES.items()}
+    labels = {
+        t: html(
+            f'<span class="h-l">{escape(HYPHENATED.get(label, label))}</span>'
+            f'<span class="h-u">sur {flaggable.get(t, 0)}</span>'
+        )
+        for t, label in THEMES.items()
+    }
     themes = sum(1 for n in flaggable.values() if n)
     labels["total"] = html(f'<span class="h-l">Thèmes signalés</span><span class="h-u">sur {themes}</span>')
     columns = [*THEMES, "total"]
     gt = (
         GT(frame, rowname_col="lieu", groupname_col="groupe", id="matrice-des-besoins")
-        .tab_header(title="Matrice des besoins",
-                    subtitle="Nombre d'indicateurs signalés par thème, sur le nombre de taux qui peuvent l'être : "
-                             "!! priorité, ! point de vigilance")
+        .tab_header(
+            title="Matrice des besoins",
+            subtitle="Nombre d'indicateurs signalés par thème, sur le nombre de taux qui peuvent l'être : "
+            "!! priorité, ! point de vigilance",
+        )
         .cols_label(**labels)
         .pipe(_cells, frame)
         .cols_align("center", columns=columns)
@@ -124,5 +145,4 @@ CSS = """
 .mx0 { color: var(--muted); font-weight: 400; }
 """
 
-SECTION = Section(id="matrice", title="Matrice des besoins", needs=("view",), build=build, template=TEMPLATE,
-                  css=CSS)
+SECTION = Section(id="matrice", title="Matrice des besoins", needs=("view",), build=build, template=TEMPLATE, css=CSS)

@@ -15,7 +15,8 @@ def build() -> dict | None:
     by_theme: dict[str, list[dict]] = {}
     for gap in gaps():
         by_theme.setdefault(gap.theme, []).append(
-            {"topic": F.typography(gap.topic), "reason": F.typography(gap.reason), "nearest": F.typography(gap.nearest)})
+            {"topic": F.typography(gap.topic), "reason": F.typography(gap.reason), "nearest": F.typography(gap.nearest)}
+        )
     if not by_theme:
         return None
     themes = [(THEMES[t], t, by_theme[t]) for t in THEMES if t in by_theme]
@@ -44,5 +45,11 @@ dl.gaps dd p { margin: .15rem 0; }
 dl.gaps { break-inside: avoid-page; }
 """
 
-SECTION = Section(id="donnees-absentes", title="Ce que les données ouvertes ne disent pas", needs=(), build=build,
-                  template=TEMPLATE, css=CSS)
+SECTION = Section(
+    id="donnees-absentes",
+    title="Ce que les données ouvertes ne disent pas",
+    needs=(),
+    build=build,
+    template=TEMPLATE,
+    css=CSS,
+)

@@ -9,8 +9,11 @@ from reports.sections.base import Section
 
 
 def build(quality: list[SourceQuality], data_years: dict[str, str]) -> dict:
-    return {"quality": quality, "data_years": data_years,
-            "journals": {q.key: journal(q.notes) for q in quality}}  # the parsers' notes, in French
+    return {
+        "quality": quality,
+        "data_years": data_years,
+        "journals": {q.key: journal(q.notes) for q in quality},
+    }  # the parsers' notes, in French
 
 
 TEMPLATE = """\
@@ -54,5 +57,6 @@ details ul { font-size: .78rem; color: var(--muted); margin: .3rem 0; padding-le
 }
 """
 
-SECTION = Section(id="qualite", title="Qualité des données", needs=("quality", "data_years"), build=build,
-                  template=TEMPLATE, css=CSS)
+SECTION = Section(
+    id="qualite", title="Qualité des données", needs=("quality", "data_years"), build=build, template=TEMPLATE, css=CSS
+)

@@ -13,52 +13,91 @@ from transforms.registry import THEMES
 
 # What every reader must know before comparing figures (the caveats of indicators-and-anchors.md §C.10).
 READING_KEYS = (
-    ("Chômage", "Le taux de chômage du recensement repose sur la déclaration des personnes : ce n'est pas le taux "
-                "de chômage au sens du BIT publié chaque trimestre par l'Insee, et il est plus élevé."),
-    ("Accueil du jeune enfant", "Le taux de couverture est une capacité théorique d'accueil (places pour 100 enfants "
-                                "de moins de 3 ans), pas un taux d'occupation : une place peut être inoccupée ou "
-                                "partagée. La CAF ne le publie que pour les communes de plus de 10 000 habitants ; "
-                                "ailleurs, le taux affiché est celui de l'EPCI (marque e)."),
-    ("Pauvreté", "Les taux de pauvreté communaux de Filosofi sont soumis au secret statistique dans les petites "
-                 "communes et planchers à 5\u202f% : un classement des communes « les moins pauvres » n'a pas de "
-                 "sens."),
-    ("Effectifs CAF", "Les effectifs d'allocataires publiés par la Cnaf sont arrondis à 5 (régime général, "
-                      "hors MSA) : la somme des communes peut différer légèrement du total publié pour le "
-                      "département."),
-    ("Médianes", "Une médiane ne s'additionne pas : le niveau de vie médian de chaque niveau (commune, EPCI, "
-                 "département, France) est celui publié par l'Insee ; il n'est pas calculable pour un regroupement "
-                 "de communes (marque na)."),
-    ("Évolutions", "Les évolutions comparent deux recensements distants d'au moins cinq ans, comme l'Insee le "
-                   "conseille ; les taux évoluent en points (pt), les effectifs en % par an, les indices et les "
-                   "rapports (indice de vieillissement, taille des ménages…) en simple différence, dans leur unité "
-                   "et avec autant de décimales que la valeur (2,26 puis 2,24 personnes par ménage : −0,02). "
-                   "La flèche suit le signe de l'évolution affichée ; ≈ signale une évolution qui s'arrondit à "
-                   "zéro."),
-    ("Secret statistique", "Une commune dont un chiffre est soumis au secret reste vide. Au-dessus de la commune "
-                           "(intercommunalité, département, France, regroupement), un taux est calculé sur les "
-                           "communes dont les chiffres sont connus, numérateur et dénominateur ensemble, dès "
-                           "qu'elles réunissent au moins 90 % de la population du territoire (marque hs, avec la "
-                           "part de la population couverte sous le tableau) ; en deçà, il reste vide. Un effectif "
-                           "(naissances, places) n'est jamais complété sans ses parts secrètes."),
-    ("Solde migratoire", "Le solde migratoire est « apparent » : il est estimé par différence entre la variation "
-                         "totale et le solde naturel, et porte aussi les écarts de mesure entre deux recensements."),
-    ("Équipements (BPE)", "La base permanente des équipements de l'Insee compte des équipements au 1er janvier, pas "
-                          "des places ni des heures d'ouverture : une micro-crèche et un multi-accueil comptent chacun "
-                          "pour un. Chaque définition donne les types BPE comptés ; un type absent du millésime "
-                          "(micro-crèches avant la BPE 2025) est non disponible, jamais 0. Un équipement sert aussi "
-                          "les communes voisines : dans une petite commune, lire plutôt l'intercommunalité."),
+    (
+        "Chômage",
+        "Le taux de chômage du recensement repose sur la déclaration des personnes : ce n'est pas le taux "
+        "de chômage au sens du BIT publié chaque trimestre par l'Insee, et il est plus élevé.",
+    ),
+    (
+        "Accueil du jeune enfant",
+        "Le taux de couverture est une capacité théorique d'accueil (places pour 100 enfants "
+        "de moins de 3 ans), pas un taux d'occupation : une place peut être inoccupée ou "
+        "partagée. La CAF ne le publie que pour les communes de plus de 10 000 habitants ; "
+        "ailleurs, le taux affiché est celui de l'EPCI (marque e).",
+    ),
+    (
+        "Pauvreté",
+        "Les taux de pauvreté communaux de Filosofi sont soumis au secret statistique dans les petites "
+        "communes et planchers à 5\u202f% : un classement des communes « les moins pauvres » n'a pas de "
+        "sens.",
+    ),
+    (
+        "Effectifs CAF",
+        "Les effectifs d'allocataires publiés par la Cnaf sont arrondis à 5 (régime général, "
+        "hors MSA) : la somme des communes peut différer légèrement du total publié pour le "
+        "département.",
+    ),
+    (
+        "Médianes",
+        "Une médiane ne s'additionne pas : le niveau de vie médian de chaque niveau (commune, EPCI, "
+        "département, France) est celui publié par l'Insee ; il n'est pas calculable pour un regroupement "
+        "de communes (marque na).",
+    ),
+    (
+        "Évolutions",
+        "Les évolutions comparent deux recensements distants d'au moins cinq ans, comme l'Insee le "
+        "conseille ; les taux évoluent en points (pt), les effectifs en % par an, les indices et les "
+        "rapports (indice de vieillissement, taille des ménages…) en simple différence, dans leur unité "
+        "et avec autant de décimales que la valeur (2,26 puis 2,24 personnes par ménage : −0,02). "
+        "La flèche suit le signe de l'évolution affichée ; ≈ signale une évolution qui s'arrondit à "
+        "zéro.",
+    ),
+    (
+        "Secret statistique",
+        "Une commune dont un chiffre est soumis au secret reste vide. Au-dessus de la commune "
+        "(intercommunalité, département, France, regroupement), un taux est calculé sur les "
+        "communes dont les chiffres sont connus, numérateur et dénominateur ensemble, dès "
+        "qu'elles réunissent au moins 90 % de la population du territoire (marque hs, avec la "
+        "part de la population couverte sous le tableau) ; en deçà, il reste vide. Un effectif "
+        "(naissances, places) n'est jamais complété sans ses parts secrètes.",
+    ),
+    (
+        "Solde migratoire",
+        "Le solde migratoire est « apparent » : il est estimé par différence entre la variation "
+        "totale et le solde naturel, et porte aussi les écarts de mesure entre deux recensements.",
+    ),
+    (
+        "Équipements (BPE)",
+        "La base permanente des équipements de l'Insee compte des équipements au 1er janvier, pas "
+        "des places ni des heures d'ouverture : une micro-crèche et un multi-accueil comptent chacun "
+        "pour un. Chaque définition donne les types BPE comptés ; un type absent du millésime "
+        "(micro-crèches avant la BPE 2025) est non disponible, jamais 0. Un équipement sert aussi "
+        "les communes voisines : dans une petite commune, lire plutôt l'intercommunalité.",
+    ),
 )
 
 
 def reading_keys(view: TerritoryView) -> list[dict]:
     """Every indicator's definition, direction, source and caveat, by theme."""
     sources = dict(view.rows.select("indicator", "source").drop_nulls().unique("indicator").iter_rows())
-    return [{"theme": THEMES[theme], "rows": [
-        {"label": F.typography(i.label), "definition": F.typography(i.definition),
-         "direction": DIRECTIONS_FR.get(i.direction, i.direction), "unit": "" if "pour 100" in i.label else F.UNIT_HINTS.get(i.unit, i.unit),
-         "source": sources.get(i.id, ""), "caveat": F.typography(i.caveat),
-         "minimum": F.count(i.min_denominator) if i.min_denominator else ""} for i in items]}
-        for theme, items in items_by_theme().items()]
+    return [
+        {
+            "theme": THEMES[theme],
+            "rows": [
+                {
+                    "label": F.typography(i.label),
+                    "definition": F.typography(i.definition),
+                    "direction": DIRECTIONS_FR.get(i.direction, i.direction),
+                    "unit": "" if "pour 100" in i.label else F.UNIT_HINTS.get(i.unit, i.unit),
+                    "source": sources.get(i.id, ""),
+                    "caveat": F.typography(i.caveat),
+                    "minimum": F.count(i.min_denominator) if i.min_denominator else "",
+                }
+                for i in items
+            ],
+        }
+        for theme, items in items_by_theme().items()
+    ]
 
 
 def rules_text(rules: FlagRules) -> dict:
@@ -66,15 +105,20 @@ def rules_text(rules: FlagRules) -> dict:
     vigilance = "plus défavorable que celle de son département (celle de la France pour un département)"
     if rules.vigilance_gap:
         vigilance += f" d'au moins {F.value(rules.vigilance_gap * 100, 'percent')}"
-    priority = ("plus défavorable que celles du département et de la France (celle de la France pour un "
-                f"département) d'au moins {F.value(rules.priority_gap * 100, 'percent')}")
+    priority = (
+        "plus défavorable que celles du département et de la France (celle de la France pour un "
+        f"département) d'au moins {F.value(rules.priority_gap * 100, 'percent')}"
+    )
     return {"vigilance": vigilance, "priorite": priority}
 
 
 def build(view: TerritoryView, rules: FlagRules) -> dict:
-    return {"rules_text": rules_text(rules), "reading_keys": reading_keys(view),
-            "general_keys": [(title, F.typography(text)) for title, text in READING_KEYS],
-            "marks": [(m, N.label(r)) for r, m in N.MARKS.items()]}
+    return {
+        "rules_text": rules_text(rules),
+        "reading_keys": reading_keys(view),
+        "general_keys": [(title, F.typography(text)) for title, text in READING_KEYS],
+        "marks": [(m, N.label(r)) for r, m in N.MARKS.items()],
+    }
 
 
 TEMPLATE = """\
@@ -121,5 +165,6 @@ table.defs th .small { font-weight: 400; }
 .marks li { break-inside: avoid; }
 """
 
-SECTION = Section(id="clefs-de-lecture", title="Clefs de lecture", needs=("view", "rules"), build=build,
-                  template=TEMPLATE, css=CSS)
+SECTION = Section(
+    id="clefs-de-lecture", title="Clefs de lecture", needs=("view", "rules"), build=build, template=TEMPLATE, css=CSS
+)

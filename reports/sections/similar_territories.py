@@ -26,15 +26,24 @@ def build(similar: Similar | None) -> dict | None:
     columns = [known[c] for c in COMPARED if c in known]
     rows = []
     for n, place in enumerate([similar.territory, *similar.others]):
-        rows.append({
-            "name": place.name, "own": n == 0,
-            "population": F.count(place.population) if place.population is not None else "—",
-            "communes": F.count(place.communes) if place.communes else "—",
-            "cells": [_shown(similar.cell(place, c.id), c.unit) for c in columns]})
+        rows.append(
+            {
+                "name": place.name,
+                "own": n == 0,
+                "population": F.count(place.population) if place.population is not None else "—",
+                "communes": F.count(place.communes) if place.communes else "—",
+                "cells": [_shown(similar.cell(place, c.id), c.unit) for c in columns],
+            }
+        )
     sources = T.distinct_sources([similar.cell(similar.territory, c.id).get("source") for c in columns])
     reasons = {N.cell_reason(r.get("value"), r.get("status")) for r in similar.cells.values()} - {None}
-    return {"columns": [(F.typography(c.label), F.UNIT_HINTS.get(c.unit, "")) for c in columns], "rows": rows,
-            "how": similar.how, "sources": sources, "legend": N.legend(reasons)}
+    return {
+        "columns": [(F.typography(c.label), F.UNIT_HINTS.get(c.unit, "")) for c in columns],
+        "rows": rows,
+        "how": similar.how,
+        "sources": sources,
+        "legend": N.legend(reasons),
+    }
 
 
 TEMPLATE = """\
@@ -62,5 +71,11 @@ table.similar thead th { hyphens: auto; font-size: .76rem; }
 table.similar tr.own th, table.similar tr.own td { font-weight: 700; background: var(--blue-pale); }
 """
 
-SECTION = Section(id="territoires-comparables", title="Territoires comparables", needs=("similar",), build=build,
-                  template=TEMPLATE, css=CSS)
+SECTION = Section(
+    id="territoires-comparables",
+    title="Territoires comparables",
+    needs=("similar",),
+    build=build,
+    template=TEMPLATE,
+    css=CSS,
+)

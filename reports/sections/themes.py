@@ -39,18 +39,25 @@ def highlights(view: TerritoryView, items: list[Indicator]) -> list[Highlight]:
             lines.append(Highlight(_priority_text(view, ind, row)))
         elif row and row.get("flag") == VIGILANCE:
             ref = row.get("ref_dep") if view.departement else row.get("ref_france")
-            vigilance.append(f"{F.typography(ind.label)} : {F.value(row['value'], ind.unit)} contre "
-                             f"{F.value(ref, ind.unit)}")
+            vigilance.append(
+                f"{F.typography(ind.label)} : {F.value(row['value'], ind.unit)} contre {F.value(ref, ind.unit)}"
+            )
     if vigilance:
         against = view.departement.display if view.departement else "la France"
-        lines.append(Highlight(f"Point{'s' if len(vigilance) > 1 else ''} de vigilance face à {against} :",
-                               tuple(vigilance)))
+        lines.append(
+            Highlight(f"Point{'s' if len(vigilance) > 1 else ''} de vigilance face à {against} :", tuple(vigilance))
+        )
     if not view.territory_is_unit:
         lines += _unit_highlights(view, items)
     flagged_refs = _flag_counts(view, view.references, items, (VIGILANCE, PRIORITY))
     if flagged_refs:
-        lines.append(Highlight("Signaux des lignes de référence, chacune comparée à sa propre référence : "
-                               + ", ".join(f"{name} ({len(labels)})" for name, labels in flagged_refs) + "."))
+        lines.append(
+            Highlight(
+                "Signaux des lignes de référence, chacune comparée à sa propre référence : "
+                + ", ".join(f"{name} ({len(labels)})" for name, labels in flagged_refs)
+                + "."
+            )
+        )
     return lines
 
 
@@ -58,8 +65,10 @@ def _priority_text(view: TerritoryView, ind: Indicator, row: dict) -> str:
     value, label = F.value(row["value"], ind.unit), F.typography(ind.label)
     france = F.value(row.get("ref_france"), ind.unit)
     if view.departement:
-        return (f"Priorité : {label}, {value} contre {F.value(row.get('ref_dep'), ind.unit)} "
-                f"pour {view.departement.display} et {france} en France.")
+        return (
+            f"Priorité : {label}, {value} contre {F.value(row.get('ref_dep'), ind.unit)} "
+            f"pour {view.departement.display} et {france} en France."
+        )
     return f"Priorité : {label}, {value} contre {france} en France."
 
 
@@ -77,16 +86,24 @@ def _unit_highlights(view: TerritoryView, items: list[Indicator]) -> list[Highli
     what = "Intercommunalités" if view.units_are_epcis else "Communes"
     lines = []
     for ind in items:
-        names = [f"{p.display} ({F.value(r['value'], ind.unit)})" for p in view.units
-                 if (r := view.cell(p, ind.id)) and r.get("flag") == PRIORITY]
+        names = [
+            f"{p.display} ({F.value(r['value'], ind.unit)})"
+            for p in view.units
+            if (r := view.cell(p, ind.id)) and r.get("flag") == PRIORITY
+        ]
         if names:
             lines.append(Highlight(f"{what} en priorité, {F.typography(ind.label)} : {', '.join(names)}."))
     watched = _flag_counts(view, view.units, items, (VIGILANCE,))
     if watched:
         where = "les intercommunalités" if view.units_are_epcis else "les communes"
-        lines.append(Highlight(f"Points de vigilance dans {where} : "
-                               + ", ".join(f"{name} ({len(labels)})" for name, labels in watched) + ".",
-                               tuple(f"{name} : {', '.join(labels)}" for name, labels in watched)))
+        lines.append(
+            Highlight(
+                f"Points de vigilance dans {where} : "
+                + ", ".join(f"{name} ({len(labels)})" for name, labels in watched)
+                + ".",
+                tuple(f"{name} : {', '.join(labels)}" for name, labels in watched),
+            )
+        )
     return lines
 
 
@@ -105,17 +122,25 @@ def _display(place: Place | None) -> str | None:
 def _position(view: TerritoryView, ind: Indicator) -> charts.Position:
     row = view.cell(view.territory, ind.id) or {}
     return charts.Position(
-        label=ind.label, unit=ind.unit, value=row.get("value"),
+        label=ind.label,
+        unit=ind.unit,
+        value=row.get("value"),
         departement=_reference_value(view, view.departement, ind.id),
-        france=_reference_value(view, view.france, ind.id), epci=_reference_value(view, commune_epci(view), ind.id),
-        flag=row.get("flag"), mark=N.mark(N.cell_reason(row.get("value"), row.get("status"))))
+        france=_reference_value(view, view.france, ind.id),
+        epci=_reference_value(view, commune_epci(view), ind.id),
+        flag=row.get("flag"),
+        mark=N.mark(N.cell_reason(row.get("value"), row.get("status"))),
+    )
 
 
 def headline(view: TerritoryView, items: list[Indicator]) -> Indicator | None:
     """The theme's indicator ranked across communes: the first rate with a need direction and commune values."""
     rates = [i for i in items if i.unit != "count"]
-    with_values = [i for i in rates if any((r := view.cell(p, i.id)) and r.get("value") is not None
-                                           and r.get("status") is None for p in view.units)]
+    with_values = [
+        i
+        for i in rates
+        if any((r := view.cell(p, i.id)) and r.get("value") is not None and r.get("status") is None for p in view.units)
+    ]
     for pool in ([i for i in with_values if i.direction != "neutral"], with_values):
         if pool:
             return pool[0]
@@ -128,10 +153,19 @@ def positioning_chart(view: TerritoryView, theme: str, items: list[Indicator]) -
     if not rates:
         return None
     departement = view.departement.display if view.departement else None
-    return {"id": f"graphique-{theme}-positionnement",
-            "caption": f"{THEMES[theme]} : {view.territory.display} face à {view.compared_with}",
-            "svg": Markup(charts.positioning([_position(view, i) for i in rates], view.territory.display,
-                                             departement, f"g-{theme}-pos", epci=_display(commune_epci(view))))}
+    return {
+        "id": f"graphique-{theme}-positionnement",
+        "caption": f"{THEMES[theme]} : {view.territory.display} face à {view.compared_with}",
+        "svg": Markup(
+            charts.positioning(
+                [_position(view, i) for i in rates],
+                view.territory.display,
+                departement,
+                f"g-{theme}-pos",
+                epci=_display(commune_epci(view)),
+            )
+        ),
+    }
 
 
 def ranking_chart(view: TerritoryView, theme: str, items: list[Indicator]) -> dict | None:
@@ -142,17 +176,22 @@ def ranking_chart(view: TerritoryView, theme: str, items: list[Indicator]) -> di
     bars = []
     for p in view.units:
         r = view.cell(p, best.id) or {}
-        bars.append(charts.Bar(p.display, r.get("value"), r.get("flag"),
-                               N.mark(N.cell_reason(r.get("value"), r.get("status")))))
+        bars.append(
+            charts.Bar(p.display, r.get("value"), r.get("flag"), N.mark(N.cell_reason(r.get("value"), r.get("status"))))
+        )
     refs = [charts.Reference(view.territory.display, _reference_value(view, view.territory, best.id), "territory")]
     if view.departement:
-        refs.append(charts.Reference(view.departement.display,
-                                     _reference_value(view, view.departement, best.id), "departement"))
+        refs.append(
+            charts.Reference(view.departement.display, _reference_value(view, view.departement, best.id), "departement")
+        )
     if view.france:
         refs.append(charts.Reference("France", _reference_value(view, view.france, best.id), "france"))
     what = "les intercommunalités" if view.units_are_epcis else "les communes"
-    return {"id": f"graphique-{theme}-communes", "caption": f"{F.typography(best.label)} : {what}",
-            "svg": Markup(charts.ranked_dots(bars, refs, best.unit, f"{best.label} : {what}", f"g-{theme}-com"))}
+    return {
+        "id": f"graphique-{theme}-communes",
+        "caption": f"{F.typography(best.label)} : {what}",
+        "svg": Markup(charts.ranked_dots(bars, refs, best.unit, f"{best.label} : {what}", f"g-{theme}-com")),
+    }
 
 
 def age_chart(view: TerritoryView, inputs: Inputs, state: str = "") -> dict | None:
@@ -178,22 +217,29 @@ def age_chart(view: TerritoryView, inputs: Inputs, state: str = "") -> dict | No
         caption += " (répartition par sexe non disponible)"
     if reference is not None and not compared:
         caption += " (comparaison non disponible : âges inconnus pour une partie de la référence)"
-    return {"id": "graphique-pyramide-des-ages", "caption": caption,
-            "svg": Markup(draw(bands, view.territory.display, name, "g-pyramide")),
-            "source": f"Source : Insee, recensement {year}. Part de chaque tranche d'âge dans la population."}
+    return {
+        "id": "graphique-pyramide-des-ages",
+        "caption": caption,
+        "svg": Markup(draw(bands, view.territory.display, name, "g-pyramide")),
+        "source": f"Source : Insee, recensement {year}. Part de chaque tranche d'âge dans la population.",
+    }
 
 
 # -- the sections --------------------------------------------------------------------------------------------------
 
 
-def build(view: TerritoryView, inputs: Inputs, geography: str, comparison_year: int | None, state: str, *,
-          theme: str) -> dict:
+def build(
+    view: TerritoryView, inputs: Inputs, geography: str, comparison_year: int | None, state: str, *, theme: str
+) -> dict:
     items = items_by_theme()[theme]
     charts_ = [age_chart(view, inputs, state)] if theme == AGE_THEME else []
     charts_ += [positioning_chart(view, theme, items), ranking_chart(view, theme, items)]
-    return {"constats": theme_constats(view, theme, items, headline(view, items), comparison_year).sentences,
-            "highlights": highlights(view, items), "charts": [c for c in charts_ if c],
-            "tables": [Markup(t) for t in T.theme_tables(view, theme, items, comparison_year, geography)]}
+    return {
+        "constats": theme_constats(view, theme, items, headline(view, items), comparison_year).sentences,
+        "highlights": highlights(view, items),
+        "charts": [c for c in charts_ if c],
+        "tables": [Markup(t) for t in T.theme_tables(view, theme, items, comparison_year, geography)],
+    }
 
 
 AGE_THEME = "demographie"  # the section the age pyramid opens
@@ -249,6 +295,14 @@ CSS = """
 """
 
 SECTIONS = tuple(
-    Section(id=theme, title=title, needs=("view", "inputs", "geography", "comparison_year", "state"),
-            build=partial(build, theme=theme), template=TEMPLATE, css=CSS, css_class="theme")
-    for theme, title in THEMES.items())
+    Section(
+        id=theme,
+        title=title,
+        needs=("view", "inputs", "geography", "comparison_year", "state"),
+        build=partial(build, theme=theme),
+        template=TEMPLATE,
+        css=CSS,
+        css_class="theme",
+    )
+    for theme, title in THEMES.items()
+)

@@ -22,8 +22,17 @@ from transforms import series as S
 from transforms.registry import THEMES, Indicator
 
 # The indicators drawn as charts when their theme has them (the table lists every yearly indicator of the theme).
-CHARTED = ("naissances", "taux_couverture_global", "places_accueil_jeune_enfant", "foyers_paje", "foyers_af",
-           "foyers_rsa", "foyers_prime_activite", "foyers_aide_logement", "foyers_allocataires")
+CHARTED = (
+    "naissances",
+    "taux_couverture_global",
+    "places_accueil_jeune_enfant",
+    "foyers_paje",
+    "foyers_af",
+    "foyers_rsa",
+    "foyers_prime_activite",
+    "foyers_aide_logement",
+    "foyers_allocataires",
+)
 INDEXED_UNITS = ("count", "euros")  # drawn as an index (base 100 at the baseline): sizes differ too much
 CHANGE_SUFFIX = {"points": f"{F.NNBSP}pt", "percent": f"{F.NNBSP}%", "difference": ""}
 
@@ -33,8 +42,13 @@ CHANGE_SUFFIX = {"points": f"{F.NNBSP}pt", "percent": f"{F.NNBSP}%", "difference
 
 def rows_of(series: pl.DataFrame, place: Place, indicator: str) -> list[dict]:
     """One place's series rows of one indicator, oldest year first."""
-    return series.filter((pl.col("level") == place.level) & (pl.col("code") == place.code)
-                         & (pl.col("indicator") == indicator)).sort("year").to_dicts()
+    return (
+        series.filter(
+            (pl.col("level") == place.level) & (pl.col("code") == place.code) & (pl.col("indicator") == indicator)
+        )
+        .sort("year")
+        .to_dicts()
+    )
 
 
 def change_text(change: float | None, change_unit: str | None, unit: str) -> str:
@@ -80,9 +94,11 @@ def _line(series: pl.DataFrame, place: Place | None, kind: str, label: str, ind:
 
 
 def trend_chart(view: TerritoryView, series: pl.DataFrame, ind: Indicator, baseline: int) -> dict | None:
-    places = [(view.territory, "territory", view.territory.display),
-              (view.departement, "departement", view.departement.display if view.departement else ""),
-              (view.france, "france", "France")]
+    places = [
+        (view.territory, "territory", view.territory.display),
+        (view.departement, "departement", view.departement.display if view.departement else ""),
+        (view.france, "france", "France"),
+    ]
     lines = [line for p, kind, label in places if (line := _line(series, p, kind, label, ind))]
     if not lines:
         return None
@@ -94,9 +110,12 @@ def trend_chart(view: TerritoryView, series: pl.DataFrame, ind: Indicator, basel
             return None
     title = f"{caption} : {view.territory.display} face à {view.compared_with}"
     own = rows_of(series, view.territory, ind.id)
-    return {"id": f"tendance-{ind.id}", "caption": title,
-            "svg": Markup(TC.trend(lines, unit, baseline, title, f"g-tend-{ind.id}")),
-            "source": "Source : " + sources_line(own) + _gaps(own, view.territory.display)}
+    return {
+        "id": f"tendance-{ind.id}",
+        "caption": title,
+        "svg": Markup(TC.trend(lines, unit, baseline, title, f"g-tend-{ind.id}")),
+        "source": "Source : " + sources_line(own) + _gaps(own, view.territory.display),
+    }
 
 
 def _gaps(rows: list[dict], name: str) -> str:
@@ -120,8 +139,11 @@ def communes_chart(view: TerritoryView, changes: pl.DataFrame, ind: Indicator, b
         return None
     what = "les intercommunalités" if view.units_are_epcis else "les communes"
     title = f"{F.typography(ind.label)} : {what}, {baseline} et {latest}"
-    return {"id": f"tendance-{ind.id}-communes", "caption": title,
-            "svg": Markup(TC.communes_change(moves, ind.unit, baseline, latest, title, f"g-tend-{ind.id}-com"))}
+    return {
+        "id": f"tendance-{ind.id}-communes",
+        "caption": title,
+        "svg": Markup(TC.communes_change(moves, ind.unit, baseline, latest, title, f"g-tend-{ind.id}-com")),
+    }
 
 
 def _own_values(series: pl.DataFrame, view: TerritoryView, ind: Indicator) -> int:
@@ -129,8 +151,13 @@ def _own_values(series: pl.DataFrame, view: TerritoryView, ind: Indicator) -> in
     inhabitants is) in the latest year: a chart of identical borrowed values says nothing."""
     codes = [p.code for p in view.units]
     latest = series.filter(pl.col("indicator") == ind.id)["year"].max()
-    return series.filter((pl.col("indicator") == ind.id) & (pl.col("year") == latest) & pl.col("code").is_in(codes)
-                         & pl.col("value").is_not_null() & pl.col("status").is_null()).height
+    return series.filter(
+        (pl.col("indicator") == ind.id)
+        & (pl.col("year") == latest)
+        & pl.col("code").is_in(codes)
+        & pl.col("value").is_not_null()
+        & pl.col("status").is_null()
+    ).height
 
 
 # -- the table « année de référence → dernière année » ------------------------------------------------------------
@@ -150,12 +177,22 @@ def change_rows(view: TerritoryView, changes: pl.DataFrame, items: list[Indicato
     out = []
     for ind in items:
         own = by_key.get((*view.territory.key, ind.id)) or {}
-        refs = [(p.display if p.level != "FRANCE" else "France",
-                 _change_cell(by_key.get((*p.key, ind.id)), ind)) for p in (view.departement, view.france) if p]
-        out.append({"label": F.typography(ind.label), "hint": F.UNIT_HINTS.get(ind.unit, ""),
-                    "baseline": F.value(own.get("baseline"), ind.unit), "latest_year": own.get("latest_year"),
-                    "latest": F.value(own.get("latest"), ind.unit), "change": _change_cell(own, ind),
-                    "refs": refs})
+        refs = [
+            (p.display if p.level != "FRANCE" else "France", _change_cell(by_key.get((*p.key, ind.id)), ind))
+            for p in (view.departement, view.france)
+            if p
+        ]
+        out.append(
+            {
+                "label": F.typography(ind.label),
+                "hint": F.UNIT_HINTS.get(ind.unit, ""),
+                "baseline": F.value(own.get("baseline"), ind.unit),
+                "latest_year": own.get("latest_year"),
+                "latest": F.value(own.get("latest"), ind.unit),
+                "change": _change_cell(own, ind),
+                "refs": refs,
+            }
+        )
     return out
 
 
@@ -173,8 +210,15 @@ def build(view: TerritoryView, series: pl.DataFrame | None, baseline: int | None
         rate = next((i for i in charted if i.unit not in INDEXED_UNITS and _own_values(series, view, i) > 1), None)
         charts.append(communes_chart(view, changes, rate, baseline) if rate else None)
         rows = [r for i in yearly for r in rows_of(series, view.territory, i.id)]
-        themes.append({"id": f"evolutions-{theme}", "title": THEMES[theme], "charts": [c for c in charts if c],
-                       "rows": change_rows(view, changes, yearly), "sources": sources_line(rows)})
+        themes.append(
+            {
+                "id": f"evolutions-{theme}",
+                "title": THEMES[theme],
+                "charts": [c for c in charts if c],
+                "rows": change_rows(view, changes, yearly),
+                "sources": sources_line(rows),
+            }
+        )
     if not themes:
         return None
     refs = [p.display if p.level != "FRANCE" else "France" for p in (view.departement, view.france) if p]
@@ -224,9 +268,18 @@ table.trend-table .yr { color: var(--muted); font-size: .85em; }
 table.trend-table .why { display: block; white-space: normal; color: var(--muted); font-size: .8em; }
 section .src { font-size: .78rem; color: var(--muted); margin-top: .2rem; }
 """
-CSS = SHARED_CSS + """/* trends */
+CSS = (
+    SHARED_CSS
+    + """/* trends */
 #evolutions table.trend-table th[scope="row"] { min-width: 14rem; }
 """
+)
 
-SECTION = Section(id="evolutions", title="Évolutions depuis l’année de référence",
-                  needs=("view", "series", "baseline"), build=build, template=TEMPLATE, css=CSS)
+SECTION = Section(
+    id="evolutions",
+    title="Évolutions depuis l’année de référence",
+    needs=("view", "series", "baseline"),
+    build=build,
+    template=TEMPLATE,
+    css=CSS,
+)

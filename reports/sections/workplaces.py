@@ -26,12 +26,21 @@ def places_of_work(inputs: Inputs, communes: list[str]) -> tuple[pl.DataFrame, f
     flows, summary = inputs.staged.get("mobility_destinations"), inputs.staged.get("mobility")
     if flows is None or summary is None:
         return pl.DataFrame(schema={"code": pl.String, "flow": pl.Float64}), None
-    out = (flows.filter((pl.col("level") == "COM") & pl.col("code").is_in(communes)
-                        & ~pl.col("variable").is_in(communes) & pl.col("value").is_not_null())
-           .group_by("variable").agg(flow=pl.col("value").sum()).rename({"variable": "code"})
-           .sort(["flow", "code"], descending=[True, False]))
-    known = summary.filter((pl.col("level") == "COM") & pl.col("code").is_in(communes)
-                           & (pl.col("variable") == "ACTOCC_LIEU_CONNU"))
+    out = (
+        flows.filter(
+            (pl.col("level") == "COM")
+            & pl.col("code").is_in(communes)
+            & ~pl.col("variable").is_in(communes)
+            & pl.col("value").is_not_null()
+        )
+        .group_by("variable")
+        .agg(flow=pl.col("value").sum())
+        .rename({"variable": "code"})
+        .sort(["flow", "code"], descending=[True, False])
+    )
+    known = summary.filter(
+        (pl.col("level") == "COM") & pl.col("code").is_in(communes) & (pl.col("variable") == "ACTOCC_LIEU_CONNU")
+    )
     total = None if known.is_empty() or known["value"].null_count() else float(known["value"].sum())
     return out, total
 
@@ -50,15 +59,25 @@ def build(view: TerritoryView, inputs: Inputs) -> dict | None:
         return None
     names = {c: (n, d) for c, n, d in inputs.membership.select("code", "name", "dep").iter_rows()}
     leaving = float(flows["flow"].sum())
-    rows = [{"rank": i, "place": _name(code, names), "flow": F.count(flow), "share": F.value(100 * flow / total, "percent")}
-            for i, (code, flow) in enumerate(flows.head(TOP).iter_rows(), start=1)]
+    rows = [
+        {"rank": i, "place": _name(code, names), "flow": F.count(flow), "share": F.value(100 * flow / total, "percent")}
+        for i, (code, flow) in enumerate(flows.head(TOP).iter_rows(), start=1)
+    ]
     rest = flows.slice(TOP)
     year = inputs.main_year("mobility")
     return {
-        "territory": view.territory.display, "total": F.count(total), "leaving": F.count(leaving),
-        "leaving_share": F.value(100 * leaving / total, "percent"), "rows": rows,
-        "rest": {"n": rest.height, "flow": F.count(float(rest["flow"].sum())),
-                 "share": F.value(100 * float(rest["flow"].sum()) / total, "percent")} if rest.height else None,
+        "territory": view.territory.display,
+        "total": F.count(total),
+        "leaving": F.count(leaving),
+        "leaving_share": F.value(100 * leaving / total, "percent"),
+        "rows": rows,
+        "rest": {
+            "n": rest.height,
+            "flow": F.count(float(rest["flow"].sum())),
+            "share": F.value(100 * float(rest["flow"].sum()) / total, "percent"),
+        }
+        if rest.height
+        else None,
         "outside": "de la commune" if view.selection.commune else "du territoire",
         "inside": "dans la commune" if view.selection.commune else "sur le territoire",
         "source": report_label("mobility", year),
@@ -91,5 +110,11 @@ table.workplaces th[scope="row"] { text-align: left; font-weight: normal; }
 table.workplaces td { text-align: right; font-variant-numeric: tabular-nums; }
 """
 
-SECTION = Section(id="lieux-de-travail", title="Lieux de travail des actifs", needs=("view", "inputs"), build=build,
-                  template=TEMPLATE, css=CSS)
+SECTION = Section(
+    id="lieux-de-travail",
+    title="Lieux de travail des actifs",
+    needs=("view", "inputs"),
+    build=build,
+    template=TEMPLATE,
+    css=CSS,
+)

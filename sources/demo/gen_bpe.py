@@ -22,8 +22,16 @@ from sources.demo.files import entry_path, write_text
 from sources.demo.world import ARRONDISSEMENTS, COMMUNES, EPCIS, NO_EPCI, Commune
 
 YEAR = 2024
-HEADER = ["GEO", "GEO_OBJECT", "FACILITY_DOM", "FACILITY_SDOM", "FACILITY_TYPE", "BPE_MEASURE", "TIME_PERIOD",
-          "OBS_VALUE"]
+HEADER = [
+    "GEO",
+    "GEO_OBJECT",
+    "FACILITY_DOM",
+    "FACILITY_SDOM",
+    "FACILITY_TYPE",
+    "BPE_MEASURE",
+    "TIME_PERIOD",
+    "OBS_VALUE",
+]
 LEVEL_ORDER = ["FRANCE", "REG", "DEP", "EPCI", "COM", "ARM", "ARR", "BV2022"]
 TOTAL = "_T"
 
@@ -57,11 +65,17 @@ TYPES = [
 ]
 LABELS = {t: label for t, label, _, _ in TYPES}
 DOMAINS = {"A": "Services pour les particuliers", "C": "Enseignement", "D": "Santé et action sociale"}
-SUBDOMAINS = {"A1": "Services publics", "C1": "Enseignement du premier degré", "C2": "Enseignement du second degré "
-              "premier cycle", "D1": "Établissements et services de santé", "D2": "Fonctions médicales et "
-              "paramédicales", "D3": "Autres établissements et services à caractère sanitaire", "D4": "Action "
-              "sociale pour personnes âgées", "D5": "Action sociale pour enfants en bas-âge", "D6": "Action sociale "
-              "pour handicapés"}
+SUBDOMAINS = {
+    "A1": "Services publics",
+    "C1": "Enseignement du premier degré",
+    "C2": "Enseignement du second degré premier cycle",
+    "D1": "Établissements et services de santé",
+    "D2": "Fonctions médicales et paramédicales",
+    "D3": "Autres établissements et services à caractère sanitaire",
+    "D4": "Action sociale pour personnes âgées",
+    "D5": "Action sociale pour enfants en bas-âge",
+    "D6": "Action sociale pour handicapés",
+}
 
 NO_EQUIPMENT = "01001"  # a commune without any row in the file
 SECRET_CELL = ("85162", "D507")  # the one empty OBS_VALUE
@@ -120,11 +134,16 @@ def observations() -> list[tuple[str, str, str, int | None]]:
             rows.append(("EPCI", e.siren, typ, _above(counts, members, typ)))
         deps = {d: _above(counts, [c for c in COMMUNES if c.dep == d], typ) * f for d, f in DEP_FACTOR.items()}
         deps["75"] = counts[("COM", "75056", typ)] or 0  # Paris is a commune and a département (never secret here)
-        regs = {r: sum(v for d, v in deps.items() if any(c.dep == d and c.reg == r for c in COMMUNES)) * f
-                for r, f in REG_FACTOR.items()}
+        regs = {
+            r: sum(v for d, v in deps.items() if any(c.dep == d and c.reg == r for c in COMMUNES)) * f
+            for r, f in REG_FACTOR.items()
+        }
         france = sum(regs.values()) * FRANCE_FACTOR
         rows += [("DEP", d, typ, v) for d, v in deps.items()] + [("REG", r, typ, v) for r, v in regs.items()]
-        rows += [("DEP", OVERSEAS["DEP"], typ, max(1, france // 200)), ("REG", OVERSEAS["REG"], typ, max(1, france // 200))]
+        rows += [
+            ("DEP", OVERSEAS["DEP"], typ, max(1, france // 200)),
+            ("REG", OVERSEAS["REG"], typ, max(1, france // 200)),
+        ]
         rows.append(("FRANCE", "FRANCE", typ, france))
     rows = [r for r in rows if r[3] != 0]  # a territory without the type has no row
     clisson = counts[("COM", "44043", "D265")] or 0
@@ -142,7 +161,10 @@ def _subtotals(rows: list[tuple[str, str, str, int | None]]) -> list[tuple[str, 
             key = (level, geo, dom, sdom)
             sums[key] = sums.get(key, 0) + (value or 0)
     out += [(level, geo, dom, sdom, TOTAL, v) for (level, geo, dom, sdom), v in sums.items()]
-    order = lambda r: (LEVEL_ORDER.index(r[0]), r[1], r[2] == TOTAL, r[2], r[3] == TOTAL, r[3], r[4] == TOTAL, r[4])
+
+    def order(r):
+        return (LEVEL_ORDER.index(r[0]), r[1], r[2] == TOTAL, r[2], r[3] == TOTAL, r[3], r[4] == TOTAL, r[4])
+
     return sorted(out, key=order)
 
 
@@ -163,8 +185,11 @@ def metadata_csv() -> str:
     rows += [("FACILITY_DOM", "Domaine d'équipement", d, label) for d, label in DOMAINS.items()]
     rows += [("FACILITY_SDOM", "Sous-domaine d'équipement", s, label) for s, label in SUBDOMAINS.items()]
     rows += [("FACILITY_TYPE", "Type d'équipement", t, label) for t, label in LABELS.items()]
-    rows += [("FACILITY_DOM", "Domaine d'équipement", TOTAL, "Total"), ("FACILITY_SDOM", "Sous-domaine d'équipement",
-             TOTAL, "Total"), ("FACILITY_TYPE", "Type d'équipement", TOTAL, "Total")]
+    rows += [
+        ("FACILITY_DOM", "Domaine d'équipement", TOTAL, "Total"),
+        ("FACILITY_SDOM", "Sous-domaine d'équipement", TOTAL, "Total"),
+        ("FACILITY_TYPE", "Type d'équipement", TOTAL, "Total"),
+    ]
     rows += [("GEO", "Géographie", c.code, c.name) for c in COMMUNES]
     rows += [("GEO", "Géographie", a.code, a.name) for a in ARRONDISSEMENTS]
     rows += [("GEO", "Géographie", e.siren, e.name) for e in EPCIS if e.siren != NO_EPCI]

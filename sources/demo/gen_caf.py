@@ -29,10 +29,35 @@ HIST_YEARS = range(2017, 2023)
 # ---------------------------------------------------------------------------------------------------------------
 
 BEN_COLUMNS = [
-    "dtreffre", "numcomdo", "nomcom", "indfoy_ndur", "indnbp_ndur", "indmtt_ndur", "indfoy_ndurpaje", "indfoy_pn",
-    "indfoy_ab", "indfoy_cmg", "indfoy_prepare", "indfoy_ndurej", "indfoy_af", "indfoy_cf", "indfoy_ars",
-    "indfoy_asf", "indfoy_ndural", "indnbp_ndural", "indfoy_apl", "indfoy_alf", "indfoy_als", "indfoy_ndurins",
-    "indfoy_rsa", "indnbp_rsa", "indmtt_rsa", "indfoy_ppa", "indnbp_ppa", "indmtt_ppa", "indfoy_rso",
+    "dtreffre",
+    "numcomdo",
+    "nomcom",
+    "indfoy_ndur",
+    "indnbp_ndur",
+    "indmtt_ndur",
+    "indfoy_ndurpaje",
+    "indfoy_pn",
+    "indfoy_ab",
+    "indfoy_cmg",
+    "indfoy_prepare",
+    "indfoy_ndurej",
+    "indfoy_af",
+    "indfoy_cf",
+    "indfoy_ars",
+    "indfoy_asf",
+    "indfoy_ndural",
+    "indnbp_ndural",
+    "indfoy_apl",
+    "indfoy_alf",
+    "indfoy_als",
+    "indfoy_ndurins",
+    "indfoy_rsa",
+    "indnbp_rsa",
+    "indmtt_rsa",
+    "indfoy_ppa",
+    "indnbp_ppa",
+    "indmtt_ppa",
+    "indfoy_rso",
 ]
 # Opendatasoft writes float-typed fields with a decimal part (`37793.0` in a real export).
 FLOAT_FIELDS = {"indfoy_asf", "indfoy_ars", "indmtt_ndur", "indmtt_rsa", "indmtt_ppa"}
@@ -53,14 +78,31 @@ def _benefits(pop: float, need: float, year: int) -> dict[str, float]:
     af = ndur * 0.36
     pn, ab, cmg, prepare = ndur * 0.012, ndur * 0.10, ndur * (0.10 - 0.06 * need), ndur * 0.012
     return {
-        "indfoy_ndur": ndur, "indnbp_ndur": ndur * (2.55 - 0.2 * need), "indmtt_ndur": ndur * 420,
-        "indfoy_ndurpaje": pn + ab + cmg + prepare, "indfoy_pn": pn, "indfoy_ab": ab, "indfoy_cmg": cmg,
-        "indfoy_prepare": prepare, "indfoy_ndurej": af * 1.15, "indfoy_af": af,
-        "indfoy_cf": ndur * (0.05 + 0.03 * need), "indfoy_ars": 0.0,  # ARS is paid in August only
-        "indfoy_asf": ndur * (0.04 + 0.08 * need), "indfoy_ndural": apl + alf + als,
-        "indnbp_ndural": (apl + alf + als) * 1.9, "indfoy_apl": apl, "indfoy_alf": alf, "indfoy_als": als,
-        "indfoy_ndurins": (rsa + ppa) * 0.93, "indfoy_rsa": rsa, "indnbp_rsa": rsa * 2.0, "indmtt_rsa": rsa * 540,
-        "indfoy_ppa": ppa, "indnbp_ppa": ppa * 2.6, "indmtt_ppa": ppa * 180,
+        "indfoy_ndur": ndur,
+        "indnbp_ndur": ndur * (2.55 - 0.2 * need),
+        "indmtt_ndur": ndur * 420,
+        "indfoy_ndurpaje": pn + ab + cmg + prepare,
+        "indfoy_pn": pn,
+        "indfoy_ab": ab,
+        "indfoy_cmg": cmg,
+        "indfoy_prepare": prepare,
+        "indfoy_ndurej": af * 1.15,
+        "indfoy_af": af,
+        "indfoy_cf": ndur * (0.05 + 0.03 * need),
+        "indfoy_ars": 0.0,  # ARS is paid in August only
+        "indfoy_asf": ndur * (0.04 + 0.08 * need),
+        "indfoy_ndural": apl + alf + als,
+        "indnbp_ndural": (apl + alf + als) * 1.9,
+        "indfoy_apl": apl,
+        "indfoy_alf": alf,
+        "indfoy_als": als,
+        "indfoy_ndurins": (rsa + ppa) * 0.93,
+        "indfoy_rsa": rsa,
+        "indnbp_rsa": rsa * 2.0,
+        "indmtt_rsa": rsa * 540,
+        "indfoy_ppa": ppa,
+        "indnbp_ppa": ppa * 2.6,
+        "indmtt_ppa": ppa * 180,
         "indfoy_rso": 0.0,  # overseas only
     }
 
@@ -131,8 +173,11 @@ PROFILES = {
     "85": (7.0, 3.0, 4.0, 48.0, 0.4),
 }
 # CC du Pays de Saint-Fulgent - Les Essarts: assistants maternels galore, above 100 places per 100 children.
-PROFILE_OVERRIDES = {"85084": (10.0, 4.0, 4.0, 88.0, 0.5), "85165": (10.0, 4.0, 4.0, 88.0, 0.5),
-                     "85212": (10.0, 4.0, 4.0, 88.0, 0.5)}
+PROFILE_OVERRIDES = {
+    "85084": (10.0, 4.0, 4.0, 88.0, 0.5),
+    "85165": (10.0, 4.0, 4.0, 88.0, 0.5),
+    "85212": (10.0, 4.0, 4.0, 88.0, 0.5),
+}
 # Départements as a whole (invented populations of the right size).
 DEPARTEMENTS = {
     "01": ("AIN", "84", "AUVERGNE RHONE ALPES", 670_000),
@@ -144,8 +189,16 @@ DEPARTEMENTS = {
     "85": ("VENDEE", "52", "PAYS DE LA LOIRE", 700_000),
 }
 PLACE_KINDS = ["pl_psu_col", "pl_hors_psu_col", "pl_eaje", "pl_prescol", "pl_am_ind", "pl_gad_ind", "tot_offre"]
-RATE_KINDS = ["txcouv_psu_col", "txcouv_hors_psu_col", "txcouv_eaje", "txcouv_prescol", "txcouv_am_ind",
-              "txcouv_gad_ind", "txcouv_ind", "txcouv"]
+RATE_KINDS = [
+    "txcouv_psu_col",
+    "txcouv_hors_psu_col",
+    "txcouv_eaje",
+    "txcouv_prescol",
+    "txcouv_am_ind",
+    "txcouv_gad_ind",
+    "txcouv_ind",
+    "txcouv",
+]
 LARGE = 10_000  # communal files cover communes above 10,000 inhabitants
 
 
@@ -157,9 +210,13 @@ def _children(pop: float, year: int) -> float:
 def _places(children: float, profile: tuple[float, ...], year: int) -> dict[str, float]:
     psu, hors, prescol, am, gad = profile
     trend = 1 + 0.004 * (year - 2020)  # micro-crèches grow, the rest follows the births
-    out = {"pl_psu_col": children * psu / 100, "pl_hors_psu_col": children * hors / 100 * trend,
-           "pl_prescol": children * prescol / 100, "pl_am_ind": children * am / 100 / trend,
-           "pl_gad_ind": children * gad / 100}
+    out = {
+        "pl_psu_col": children * psu / 100,
+        "pl_hors_psu_col": children * hors / 100 * trend,
+        "pl_prescol": children * prescol / 100,
+        "pl_am_ind": children * am / 100 / trend,
+        "pl_gad_ind": children * gad / 100,
+    }
     out = {k: float(round(v)) for k, v in out.items()}
     out["pl_eaje"] = out["pl_psu_col"] + out["pl_hors_psu_col"]
     out["tot_offre"] = out["pl_eaje"] + out["pl_prescol"] + out["pl_am_ind"] + out["pl_gad_ind"]
@@ -186,10 +243,16 @@ def _arm_offer(code: str, year: int) -> tuple[float, dict[str, float]]:
 
 def _rates(children: float, places: dict[str, float]) -> dict[str, float]:
     share = lambda *keys: round(sum(places[k] for k in keys) / children * 100, 1)  # noqa: E731
-    return {"txcouv_psu_col": share("pl_psu_col"), "txcouv_hors_psu_col": share("pl_hors_psu_col"),
-            "txcouv_eaje": share("pl_eaje"), "txcouv_prescol": share("pl_prescol"),
-            "txcouv_am_ind": share("pl_am_ind"), "txcouv_gad_ind": share("pl_gad_ind"),
-            "txcouv_ind": share("pl_am_ind", "pl_gad_ind"), "txcouv": share("tot_offre")}
+    return {
+        "txcouv_psu_col": share("pl_psu_col"),
+        "txcouv_hors_psu_col": share("pl_hors_psu_col"),
+        "txcouv_eaje": share("pl_eaje"),
+        "txcouv_prescol": share("pl_prescol"),
+        "txcouv_am_ind": share("pl_am_ind"),
+        "txcouv_gad_ind": share("pl_gad_ind"),
+        "txcouv_ind": share("pl_am_ind", "pl_gad_ind"),
+        "txcouv": share("tot_offre"),
+    }
 
 
 def _rate(value: float | None) -> str:
@@ -206,6 +269,7 @@ def _csv(header: list[str], rows: list[list[str]]) -> str:
 
 # Territories -----------------------------------------------------------------------------------------------------
 
+
 def _commune_units(year: int) -> list[tuple[list[str], float, dict[str, float]]]:
     """Communal files: (identity cells, children, places) of communes above 10,000 inhabitants and of the
     arrondissements (Paris and Lyon are published by arrondissement only)."""
@@ -220,8 +284,14 @@ def _commune_units(year: int) -> list[tuple[list[str], float, dict[str, float]]]
     for a in ARRONDISSEMENTS:
         city = commune(a.parent)
         children, places = _arm_offer(a.code, year)
-        ident = [a.code, _ods_name(a.name), city.epci, upper_ascii(epci_names[city.epci]), city.dep,
-                 DEPARTEMENTS[city.dep][0]]
+        ident = [
+            a.code,
+            _ods_name(a.name),
+            city.epci,
+            upper_ascii(epci_names[city.epci]),
+            city.dep,
+            DEPARTEMENTS[city.dep][0],
+        ]
         out.append((ident, children, places))
     return sorted(out, key=lambda u: u[0][0])
 
@@ -297,8 +367,12 @@ def _childcare_csv(dataset: str, scale: str, years: range, hist: bool = False) -
 
 # National: the published ONAPE components (2023: 19.9 + 3.6 + 3.3 + 31.9 + 2.2 = 60.9; 2022: 59.5).
 NATIONAL = {
-    2017: (18.9, 2.1, 3.8, 32.9, 2.0), 2018: (19.2, 2.4, 3.6, 32.6, 2.0), 2019: (19.4, 2.6, 3.5, 32.5, 2.0),
-    2020: (19.5, 2.8, 3.4, 32.3, 2.1), 2021: (19.7, 3.0, 3.4, 32.1, 2.1), 2022: (19.8, 3.2, 2.6, 31.8, 2.1),
+    2017: (18.9, 2.1, 3.8, 32.9, 2.0),
+    2018: (19.2, 2.4, 3.6, 32.6, 2.0),
+    2019: (19.4, 2.6, 3.5, 32.5, 2.0),
+    2020: (19.5, 2.8, 3.4, 32.3, 2.1),
+    2021: (19.7, 3.0, 3.4, 32.1, 2.1),
+    2022: (19.8, 3.2, 2.6, 31.8, 2.1),
     2023: (19.9, 3.6, 3.3, 31.9, 2.2),
 }
 
@@ -309,8 +383,13 @@ def national_csv() -> str:
     for year, (psu, hors, prescol, am, gad) in sorted(NATIONAL.items()):
         eaje, ind = round(psu + hors, 1), round(am + gad, 1)
         total = round(eaje + prescol + ind, 1)
-        rows.append([f"{year}-01-01", "FRANCE ENTIERE HORS MAYOTTE",
-                     *[_rate(v) for v in (psu, hors, eaje, prescol, am, gad, ind, total)]])
+        rows.append(
+            [
+                f"{year}-01-01",
+                "FRANCE ENTIERE HORS MAYOTTE",
+                *[_rate(v) for v in (psu, hors, eaje, prescol, am, gad, ind, total)],
+            ]
+        )
     return _csv(header, rows)
 
 
@@ -329,9 +408,11 @@ def write_childcare(root: Path) -> None:
                 has_hist = False
             if has_hist:
                 write_text(entry_path(root, source, VINTAGE), _childcare_csv(dataset, scale, CURRENT_YEARS), bom=True)
-                write_text(entry_path(root, source, VINTAGE, "hist"),
-                           _childcare_csv(dataset, scale, HIST_YEARS, hist=True), bom=True)
+                write_text(
+                    entry_path(root, source, VINTAGE, "hist"),
+                    _childcare_csv(dataset, scale, HIST_YEARS, hist=True),
+                    bom=True,
+                )
             else:
-                write_text(entry_path(root, source, VINTAGE), _childcare_csv(dataset, scale, CHILDCARE_YEARS),
-                           bom=True)
+                write_text(entry_path(root, source, VINTAGE), _childcare_csv(dataset, scale, CHILDCARE_YEARS), bom=True)
     write_text(entry_path(root, "caf_coverage_nat", VINTAGE), national_csv(), bom=True)

@@ -34,17 +34,75 @@ EMPTY_2021 = {"rp_families": ("85133", "C_HMONO")}
 
 # Variables also written at the two comparison years, per theme (stems without the year).
 COMPARISON = {
-    "rp_population": ["P_POP", "P_POP0014", "P_POP1529", "P_POP3044", "P_POP4559", "P_POP6074", "P_POP7589",
-                      "P_POP90P", "P_POPH", "P_POPF", "P_POP0002", "P_POP0305", "P_POP0610", "P_POP1117",
-                      "P_POP1824", "P_POP2539", "P_POP4054", "P_POP5564", "P_POP6579", "P_POP80P", "P_POP0019",
-                      "P_POP2064", "P_POP65P", "P_POP75P", "P_PMEN", "P_PHORMEN"],
-    "rp_families": ["C_MEN", "C_MENPSEUL", "C_MENCOUPSENF", "C_MENCOUPAENF", "C_MENFAMMONO", "C_PMEN", "C_FAM",
-                    "C_COUPAENF", "C_FAMMONO", "C_COUPSENF", "P_POP15P", "P_POP80P", "P_POP80P_PSEUL"],
-    "rp_housing": ["P_LOG", "P_RP", "P_RSECOCC", "P_LOGVAC", "P_MAISON", "P_APPART", "P_RP_PROP", "P_RP_LOC",
-                   "P_RP_LOCHLMV", "P_RP_GRAT", "P_MEN", "P_PMEN", "P_RP_VOIT1P"],
+    "rp_population": [
+        "P_POP",
+        "P_POP0014",
+        "P_POP1529",
+        "P_POP3044",
+        "P_POP4559",
+        "P_POP6074",
+        "P_POP7589",
+        "P_POP90P",
+        "P_POPH",
+        "P_POPF",
+        "P_POP0002",
+        "P_POP0305",
+        "P_POP0610",
+        "P_POP1117",
+        "P_POP1824",
+        "P_POP2539",
+        "P_POP4054",
+        "P_POP5564",
+        "P_POP6579",
+        "P_POP80P",
+        "P_POP0019",
+        "P_POP2064",
+        "P_POP65P",
+        "P_POP75P",
+        "P_PMEN",
+        "P_PHORMEN",
+    ],
+    "rp_families": [
+        "C_MEN",
+        "C_MENPSEUL",
+        "C_MENCOUPSENF",
+        "C_MENCOUPAENF",
+        "C_MENFAMMONO",
+        "C_PMEN",
+        "C_FAM",
+        "C_COUPAENF",
+        "C_FAMMONO",
+        "C_COUPSENF",
+        "P_POP15P",
+        "P_POP80P",
+        "P_POP80P_PSEUL",
+    ],
+    "rp_housing": [
+        "P_LOG",
+        "P_RP",
+        "P_RSECOCC",
+        "P_LOGVAC",
+        "P_MAISON",
+        "P_APPART",
+        "P_RP_PROP",
+        "P_RP_LOC",
+        "P_RP_LOCHLMV",
+        "P_RP_GRAT",
+        "P_MEN",
+        "P_PMEN",
+        "P_RP_VOIT1P",
+    ],
     "rp_employment": ["P_POP1564", "P_ACT1564", "P_ACTOCC1564", "P_CHOM1564", "P_ETUD1564"],
-    "rp_education": ["P_NSCOL15P", "P_NSCOL15P_DIPLMIN", "P_NSCOL15P_BEPC", "P_NSCOL15P_CAPBEP", "P_NSCOL15P_BAC",
-                     "P_NSCOL15P_SUP2", "P_NSCOL15P_SUP34", "P_NSCOL15P_SUP5"],
+    "rp_education": [
+        "P_NSCOL15P",
+        "P_NSCOL15P_DIPLMIN",
+        "P_NSCOL15P_BEPC",
+        "P_NSCOL15P_CAPBEP",
+        "P_NSCOL15P_BAC",
+        "P_NSCOL15P_SUP2",
+        "P_NSCOL15P_SUP34",
+        "P_NSCOL15P_SUP5",
+    ],
 }
 # Real columns of the files that the catalogue does not ask for (a parser leaves them alone).
 EXTRA = {
@@ -53,53 +111,113 @@ EXTRA = {
     "rp_employment": ["P_INACT1564"],
 }
 # Overcrowding changed definition with RP 2022 (decisions.md "Census"): each vintage has only its own columns.
-ONLY_FROM_2022 = {"C_RP_NORME", "C_RP_SUROCC_MOD", "C_RP_SUROCC_ACC", "C_RP_SOUSOCC_MOD", "C_RP_SOUSOCC_ACC",
-                  "C_RP_SOUSOCC_TACC"}
+ONLY_FROM_2022 = {
+    "C_RP_NORME",
+    "C_RP_SUROCC_MOD",
+    "C_RP_SUROCC_ACC",
+    "C_RP_SOUSOCC_MOD",
+    "C_RP_SOUSOCC_ACC",
+    "C_RP_SOUSOCC_TACC",
+}
 ONLY_BEFORE_2022 = {"C_RP_HSTU1P_SUROCC"}
 
 LABELS = {
-    "POP": "Population", "POPH": "Hommes", "POPF": "Femmes", "PMEN": "Population des ménages",
-    "PHORMEN": "Population hors ménages", "POP15P": "Pop 15 ans ou plus", "POP1564": "Pop 15-64 ans",
-    "MEN": "Ménages", "MENPSEUL": "Ménages d'une personne", "MENHSEUL": "Ménages hommes seuls",
-    "MENFSEUL": "Ménages femmes seules", "MENSFAM": "Ménages autres sans famille",
+    "POP": "Population",
+    "POPH": "Hommes",
+    "POPF": "Femmes",
+    "PMEN": "Population des ménages",
+    "PHORMEN": "Population hors ménages",
+    "POP15P": "Pop 15 ans ou plus",
+    "POP1564": "Pop 15-64 ans",
+    "MEN": "Ménages",
+    "MENPSEUL": "Ménages d'une personne",
+    "MENHSEUL": "Ménages hommes seuls",
+    "MENFSEUL": "Ménages femmes seules",
+    "MENSFAM": "Ménages autres sans famille",
     "MENFAM": "Ménages avec famille(s)",
-    "MENCOUPSENF": "Ménages couple sans enfant", "MENCOUPAENF": "Ménages couple avec enfant(s)",
-    "MENFAMMONO": "Ménages famille monoparentale", "FAM": "Familles", "COUPAENF": "Couples avec enfant(s)",
-    "COUPSENF": "Couples sans enfant", "FAMMONO": "Familles monoparentales", "HMONO": "Pères seuls avec enfant(s)",
-    "FMONO": "Mères seules avec enfant(s)", "NE24F0": "Familles sans enfant de moins de 25 ans",
-    "NE24F1": "Familles avec 1 enfant de moins de 25 ans", "NE24F2": "Familles avec 2 enfants de moins de 25 ans",
+    "MENCOUPSENF": "Ménages couple sans enfant",
+    "MENCOUPAENF": "Ménages couple avec enfant(s)",
+    "MENFAMMONO": "Ménages famille monoparentale",
+    "FAM": "Familles",
+    "COUPAENF": "Couples avec enfant(s)",
+    "COUPSENF": "Couples sans enfant",
+    "FAMMONO": "Familles monoparentales",
+    "HMONO": "Pères seuls avec enfant(s)",
+    "FMONO": "Mères seules avec enfant(s)",
+    "NE24F0": "Familles sans enfant de moins de 25 ans",
+    "NE24F1": "Familles avec 1 enfant de moins de 25 ans",
+    "NE24F2": "Familles avec 2 enfants de moins de 25 ans",
     "NE24F3": "Familles avec 3 enfants de moins de 25 ans",
     "NE24F4P": "Familles avec 4 enfants ou plus de moins de 25 ans",
-    "LOG": "Logements", "RP": "Résidences principales", "RSECOCC": "Rés secondaires et logts occasionnels",
-    "LOGVAC": "Logements vacants", "MAISON": "Maisons", "APPART": "Appartements",
-    "RP_PROP": "Rés princ occupées Propriétaires", "RP_LOC": "Rés princ occupées Locataires",
-    "RP_LOCHLMV": "Rés princ HLM louée vide", "RP_GRAT": "Rés princ logé gratuit",
-    "RP_VOIT1P": "Ménages au moins une voiture", "RP_VOIT1": "Ménages une voiture",
-    "RP_VOIT2P": "Ménages deux voitures ou plus", "RP_NORME": "Rés princ occupation normale",
-    "RP_SUROCC_MOD": "Rés princ en suroccupation modérée", "RP_SUROCC_ACC": "Rés princ en suroccupation accentuée",
+    "LOG": "Logements",
+    "RP": "Résidences principales",
+    "RSECOCC": "Rés secondaires et logts occasionnels",
+    "LOGVAC": "Logements vacants",
+    "MAISON": "Maisons",
+    "APPART": "Appartements",
+    "RP_PROP": "Rés princ occupées Propriétaires",
+    "RP_LOC": "Rés princ occupées Locataires",
+    "RP_LOCHLMV": "Rés princ HLM louée vide",
+    "RP_GRAT": "Rés princ logé gratuit",
+    "RP_VOIT1P": "Ménages au moins une voiture",
+    "RP_VOIT1": "Ménages une voiture",
+    "RP_VOIT2P": "Ménages deux voitures ou plus",
+    "RP_NORME": "Rés princ occupation normale",
+    "RP_SUROCC_MOD": "Rés princ en suroccupation modérée",
+    "RP_SUROCC_ACC": "Rés princ en suroccupation accentuée",
     "RP_SOUSOCC_MOD": "Rés princ en sous-occupation modérée",
     "RP_SOUSOCC_ACC": "Rés princ en sous-occupation prononcée",
     "RP_SOUSOCC_TACC": "Rés princ en sous-occupation très accentuée",
     "RP_HSTU1P_SUROCC": "Rés princ suroccupées (hors studios d'1 personne)",
-    "ACT1564": "Actifs 15-64 ans", "ACTOCC1564": "Actifs occupés 15-64 ans", "CHOM1564": "Chômeurs 15-64 ans",
-    "ETUD1564": "Élèves, étudiants 15-64 ans", "INACT1564": "Inactifs 15-64 ans", "F1564": "Femmes 15-64 ans",
-    "FACT1564": "Femmes actives 15-64 ans", "FACTOCC1564": "Femmes actives occupées 15-64 ans",
-    "NSCOL15P": "Pop 15 ans ou plus non scolarisée", "NSCOL15P_DIPLMIN": "Pop non scolarisée sans diplôme ou CEP",
+    "ACT1564": "Actifs 15-64 ans",
+    "ACTOCC1564": "Actifs occupés 15-64 ans",
+    "CHOM1564": "Chômeurs 15-64 ans",
+    "ETUD1564": "Élèves, étudiants 15-64 ans",
+    "INACT1564": "Inactifs 15-64 ans",
+    "F1564": "Femmes 15-64 ans",
+    "FACT1564": "Femmes actives 15-64 ans",
+    "FACTOCC1564": "Femmes actives occupées 15-64 ans",
+    "NSCOL15P": "Pop 15 ans ou plus non scolarisée",
+    "NSCOL15P_DIPLMIN": "Pop non scolarisée sans diplôme ou CEP",
     "NSCOL15P_BEPC": "Pop non scolarisée BEPC, brevet des collèges, DNB",
     "NSCOL15P_CAPBEP": "Pop non scolarisée CAP-BEP ou équivalent",
     "NSCOL15P_BAC": "Pop non scolarisée Bac, brevet pro.",
-    "NSCOL15P_SUP2": "Pop non scolarisée Bac+2", "NSCOL15P_SUP34": "Pop non scolarisée Bac+3 ou 4",
-    "NSCOL15P_SUP5": "Pop non scolarisée Bac+5 ou plus", "SCOL1824": "Pop scolarisée 18-24 ans",
-    "POP6579_PSEUL": "Pop 65-79 ans vivant seule", "POP80P_PSEUL": "Pop 80 ans ou plus vivant seule",
+    "NSCOL15P_SUP2": "Pop non scolarisée Bac+2",
+    "NSCOL15P_SUP34": "Pop non scolarisée Bac+3 ou 4",
+    "NSCOL15P_SUP5": "Pop non scolarisée Bac+5 ou plus",
+    "SCOL1824": "Pop scolarisée 18-24 ans",
+    "POP6579_PSEUL": "Pop 65-79 ans vivant seule",
+    "POP80P_PSEUL": "Pop 80 ans ou plus vivant seule",
 }
 
 # Age bands: name -> (first age, last age included); 100 stands for "100 or more".
 BANDS = {
-    "0014": (0, 14), "1529": (15, 29), "3044": (30, 44), "4559": (45, 59), "6074": (60, 74), "7589": (75, 89),
-    "90P": (90, 100), "0002": (0, 2), "0305": (3, 5), "0610": (6, 10), "1117": (11, 17), "1824": (18, 24),
-    "2539": (25, 39), "4054": (40, 54), "5564": (55, 64), "6579": (65, 79), "80P": (80, 100), "0019": (0, 19),
-    "2064": (20, 64), "65P": (65, 100), "75P": (75, 100), "15P": (15, 100), "1564": (15, 64), "1517": (15, 17),
-    "2529": (25, 29), "30P": (30, 100),
+    "0014": (0, 14),
+    "1529": (15, 29),
+    "3044": (30, 44),
+    "4559": (45, 59),
+    "6074": (60, 74),
+    "7589": (75, 89),
+    "90P": (90, 100),
+    "0002": (0, 2),
+    "0305": (3, 5),
+    "0610": (6, 10),
+    "1117": (11, 17),
+    "1824": (18, 24),
+    "2539": (25, 39),
+    "4054": (40, 54),
+    "5564": (55, 64),
+    "6579": (65, 79),
+    "80P": (80, 100),
+    "0019": (0, 19),
+    "2064": (20, 64),
+    "65P": (65, 100),
+    "75P": (75, 100),
+    "15P": (15, 100),
+    "1564": (15, 64),
+    "1517": (15, 17),
+    "2529": (25, 29),
+    "30P": (30, 100),
 }
 
 # Men's share of each age band of the sex-by-age columns (P_H0014 ... P_H90P), before scaling to P_POPH.
@@ -170,7 +288,7 @@ class Figures:
         self.values: dict[str, float] = {"POP": float(population)}
         self._ages = self._age_vector(population)
         for band, (lo, hi) in BANDS.items():
-            self.values[f"POP{band}"] = sum(self._ages[lo:hi + 1])
+            self.values[f"POP{band}"] = sum(self._ages[lo : hi + 1])
         self._population()
         self._families()
         self._housing()
@@ -201,7 +319,7 @@ class Figures:
             elif age < 90:
                 w = 0.9 * 0.88 ** (age - 75)
             else:
-                w = 0.9 * 0.88 ** 15 * 0.75 ** (age - 90)
+                w = 0.9 * 0.88**15 * 0.75 ** (age - 90)
             if age < 15:
                 w *= 1 + young
             elif 30 <= age < 45:
@@ -284,7 +402,7 @@ class Figures:
         v["RP_PROP"] = q(v["RP"] * owners)
         v["RP_GRAT"] = q((v["RP"] - v["RP_PROP"]) * 0.05)
         v["RP_LOC"] = v["RP"] - v["RP_PROP"] - v["RP_GRAT"]
-        v["RP_LOCHLMV"] = q(v["RP_LOC"] * (0.08 + 0.5 * need ** 1.5))
+        v["RP_LOCHLMV"] = q(v["RP_LOC"] * (0.08 + 0.5 * need**1.5))
         no_car = 0.04 + 0.15 * need + 0.5 * (1 - self.houses) ** 2
         v["RP_VOIT1P"] = v["RP"] - q(v["RP"] * no_car)
         v["RP_VOIT2P"] = q(v["RP_VOIT1P"] * (0.1 + 0.5 * self.houses))
@@ -322,8 +440,12 @@ class Figures:
         v["NSCOL15P"] = n = v["POP15P"] - pupils
         older = 0.012 * (2022 - self.year)  # fewer graduates in earlier censuses
         shares = {
-            "DIPLMIN": 0.13 + 0.25 * need + older, "BEPC": 0.05, "CAPBEP": 0.20 + 0.08 * self.houses,
-            "BAC": 0.17, "SUP2": 0.12, "SUP34": 0.09 + 0.08 * (1 - self.houses) + 0.04 * (1 - need) - older / 2,
+            "DIPLMIN": 0.13 + 0.25 * need + older,
+            "BEPC": 0.05,
+            "CAPBEP": 0.20 + 0.08 * self.houses,
+            "BAC": 0.17,
+            "SUP2": 0.12,
+            "SUP34": 0.09 + 0.08 * (1 - self.houses) + 0.04 * (1 - need) - older / 2,
             "SUP5": 0.04 + 0.28 * (1 - self.houses) + 0.06 * (1 - need) - older / 2,
         }
         total = sum(shares.values())
@@ -334,10 +456,34 @@ class Figures:
         v["NSCOL15P_SUP5"] = left
 
 
-C_STEMS = {"MENPSEUL", "MENHSEUL", "MENFSEUL", "MENSFAM", "MENFAM", "MENCOUPSENF", "MENCOUPAENF", "MENFAMMONO",
-           "FAM", "COUPAENF", "COUPSENF", "FAMMONO", "HMONO", "FMONO", "NE24F0", "NE24F1", "NE24F2", "NE24F3",
-           "NE24F4P", "RP_NORME", "RP_SUROCC_MOD", "RP_SUROCC_ACC", "RP_SOUSOCC_MOD", "RP_SOUSOCC_ACC",
-           "RP_SOUSOCC_TACC", "RP_HSTU1P_SUROCC"}  # complementary exploitation: written C<yy>_
+C_STEMS = {
+    "MENPSEUL",
+    "MENHSEUL",
+    "MENFSEUL",
+    "MENSFAM",
+    "MENFAM",
+    "MENCOUPSENF",
+    "MENCOUPAENF",
+    "MENFAMMONO",
+    "FAM",
+    "COUPAENF",
+    "COUPSENF",
+    "FAMMONO",
+    "HMONO",
+    "FMONO",
+    "NE24F0",
+    "NE24F1",
+    "NE24F2",
+    "NE24F3",
+    "NE24F4P",
+    "RP_NORME",
+    "RP_SUROCC_MOD",
+    "RP_SUROCC_ACC",
+    "RP_SOUSOCC_MOD",
+    "RP_SOUSOCC_ACC",
+    "RP_SOUSOCC_TACC",
+    "RP_HSTU1P_SUROCC",
+}  # complementary exploitation: written C<yy>_
 
 
 def _to_stems(f: dict[str, float]) -> dict[str, float]:
@@ -376,9 +522,17 @@ def _arrondissements(city: Place) -> list[Place]:
     c = city.parts[0][0]
     arms = [a for a in ARRONDISSEMENTS if a.parent == c.code]
     total = sum(a.share for a in arms)  # shares sum to 1: kept as a guard against rounding
-    return [Place(a.code, a.name, ((c, a.share / total),),
-                  min(1.0, max(0.0, c.need + _jitter(a.code, "need", -0.2, 0.2))), 0.01, city.secondary)
-            for a in arms]
+    return [
+        Place(
+            a.code,
+            a.name,
+            ((c, a.share / total),),
+            min(1.0, max(0.0, c.need + _jitter(a.code, "need", -0.2, 0.2))),
+            0.01,
+            city.secondary,
+        )
+        for a in arms
+    ]
 
 
 def _city_rows(city: Place, years: tuple[int, ...]) -> list[Row]:
@@ -416,8 +570,14 @@ def overseas_rows(vintage: str) -> list[Row]:
     out: list[Row] = []
     for code, name, population in OVERSEAS:
         place = Place(code, name, (), 0.4, 0.6, 0.2)
-        out.append((code, name, {y: figures(place, y, round(population * (1 - 0.004 * (int(vintage) - y))), False)
-                                 for y in years}, False))
+        out.append(
+            (
+                code,
+                name,
+                {y: figures(place, y, round(population * (1 - 0.004 * (int(vintage) - y))), False) for y in years},
+                False,
+            )
+        )
     return out
 
 
@@ -483,8 +643,10 @@ def meta_csv(source: str, vintage: str, rows: list[Row]) -> str:
         short, long = _label(stem, year)
         lines.append(f"{column};{short};{long};;;NUM;17")
     for code, name, _, _ in rows:
-        lines.append(f"CODGEO;CODGEO;Code du département suivi du numéro de commune ou du numéro d'arrondissement "
-                     f"municipal;{code};{name};CHAR;5")
+        lines.append(
+            f"CODGEO;CODGEO;Code du département suivi du numéro de commune ou du numéro d'arrondissement "
+            f"municipal;{code};{name};CHAR;5"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -500,5 +662,8 @@ def write(root: Path) -> None:
             write_text(folder / member, data_csv(source, vintage, rows), crlf=True)
             write_text(folder / f"meta_{member}", meta_csv(source, vintage, rows), crlf=True)
             if int(vintage) >= 2022:  # overseas collectivities, in their own member since recent releases
-                write_text(folder / member.replace(".CSV", "-COM.CSV"),
-                           data_csv(source, vintage, overseas_rows(vintage)), crlf=True)
+                write_text(
+                    folder / member.replace(".CSV", "-COM.CSV"),
+                    data_csv(source, vintage, overseas_rows(vintage)),
+                    crlf=True,
+                )

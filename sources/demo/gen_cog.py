@@ -15,7 +15,7 @@ ARTICLES = ("L'", "La ", "Le ", "Les ")
 def _without_article(name: str) -> str:
     for article in ARTICLES:
         if name.startswith(article):
-            return name[len(article):]
+            return name[len(article) :]
     return name
 
 
@@ -33,8 +33,9 @@ def communes_csv() -> str:
     for c in COMMUNES:
         rich = _without_article(c.name)
         ctcd = f"{c.dep}D" if c.dep not in ("75", "69", "2A") else {"75": "75C", "69": "69M", "2A": "20R"}[c.dep]
-        rows.append(["COM", c.code, c.reg, c.dep, ctcd, f"{c.dep}1", c.tncc, upper_ascii(rich), rich, c.name,
-                     f"{c.dep}01", ""])
+        rows.append(
+            ["COM", c.code, c.reg, c.dep, ctcd, f"{c.dep}1", c.tncc, upper_ascii(rich), rich, c.name, f"{c.dep}01", ""]
+        )
     for a in ARRONDISSEMENTS:
         rows.append(["ARM", a.code, "", "", "", "", 0, upper_ascii(a.name), a.name, a.name, "", a.parent])
     for code, name, parent in DELEGATED:
@@ -45,18 +46,54 @@ def communes_csv() -> str:
 
 
 def events_csv() -> str:
-    header = ["MOD", "DATE_EFF", "TYPECOM_AV", "COM_AV", "TNCC_AV", "NCC_AV", "NCCENR_AV", "LIBELLE_AV",
-              "TYPECOM_AP", "COM_AP", "TNCC_AP", "NCC_AP", "NCCENR_AP", "LIBELLE_AP"]
+    header = [
+        "MOD",
+        "DATE_EFF",
+        "TYPECOM_AV",
+        "COM_AV",
+        "TNCC_AV",
+        "NCC_AV",
+        "NCCENR_AV",
+        "LIBELLE_AV",
+        "TYPECOM_AP",
+        "COM_AP",
+        "TNCC_AP",
+        "NCC_AP",
+        "NCCENR_AP",
+        "LIBELLE_AP",
+    ]
     rows = []
     for mod, day, t_av, c_av, n_av, l_av, t_ap, c_ap, n_ap, l_ap in EVENTS:
-        rows.append([mod, day, t_av, c_av, n_av, upper_ascii(_without_article(l_av)), _without_article(l_av), l_av,
-                     t_ap, c_ap, n_ap, upper_ascii(_without_article(l_ap)), _without_article(l_ap), l_ap])
+        rows.append(
+            [
+                mod,
+                day,
+                t_av,
+                c_av,
+                n_av,
+                upper_ascii(_without_article(l_av)),
+                _without_article(l_av),
+                l_av,
+                t_ap,
+                c_ap,
+                n_ap,
+                upper_ascii(_without_article(l_ap)),
+                _without_article(l_ap),
+                l_ap,
+            ]
+        )
     return _csv(rows, header)
 
 
-DEPARTEMENTS = [("01", "84", "01053", 5, "Ain"), ("2A", "94", "2A004", 3, "Corse-du-Sud"),
-                ("44", "52", "44109", 3, "Loire-Atlantique"), ("49", "52", "49007", 0, "Maine-et-Loire"),
-                ("69", "84", "69123", 2, "Rhône"), ("75", "11", "75056", 0, "Paris"), ("85", "52", "85191", 3, "Vendée")]
+DEPARTEMENTS = [
+    ("01", "84", "01053", 5, "Ain"),
+    ("2A", "94", "2A004", 3, "Corse-du-Sud"),
+    ("44", "52", "44109", 3, "Loire-Atlantique"),
+    ("49", "52", "49007", 0, "Maine-et-Loire"),
+    ("69", "84", "69123", 2, "Rhône"),
+    ("75", "11", "75056", 0, "Paris"),
+    ("85", "52", "85191", 3, "Vendée"),
+]
 
 
 def departements_csv() -> str:
@@ -68,8 +105,13 @@ def epci_xlsx(cog: int = 2025) -> bytes:
     """INSEE's `EPCI_au_01-01-YYYY.xlsx`: sheets EPCI and Composition_communale, five title lines, the header on
     row 6 (`sources.demo.files.xlsx_workbook`: the same bytes at every build)."""
     names = {e.siren: e for e in EPCIS}
-    titles = [f"Intercommunalités au 1er janvier {cog}", "Source : Insee, Code officiel géographique (données de démonstration)",
-              "", "Liste des EPCI à fiscalité propre", ""]
+    titles = [
+        f"Intercommunalités au 1er janvier {cog}",
+        "Source : Insee, Code officiel géographique (données de démonstration)",
+        "",
+        "Liste des EPCI à fiscalité propre",
+        "",
+    ]
     epci_rows: list[list[object]] = [["EPCI", "LIBEPCI", "NATURE_EPCI", "NB_COM"]]
     for e in EPCIS:
         epci_rows.append([e.siren, e.name, e.nature, sum(1 for c in COMMUNES if c.epci == e.siren)])
@@ -84,8 +126,12 @@ def epci_xlsx(cog: int = 2025) -> bytes:
         cell = int(code) if code == "01001" else code
         composition.append([cell, name, c.epci, label, c.dep, c.reg])
 
-    return xlsx_workbook([("EPCI", titles, epci_rows),
-                          ("Composition_communale", titles[:3] + ["Composition communale des EPCI", ""], composition)])
+    return xlsx_workbook(
+        [
+            ("EPCI", titles, epci_rows),
+            ("Composition_communale", titles[:3] + ["Composition communale des EPCI", ""], composition),
+        ]
+    )
 
 
 def write_communes(root: Path) -> None:

@@ -34,23 +34,73 @@ from sources.demo.world import (
 from sources.mirror import zip_folder
 
 YY = "21"
-NAMES = ["NBMENFISC", "NBPERSMENFISC", "MED", "PIMP", "TP60", "TP60AGE1", "TP60AGE2", "TP60AGE3", "TP60AGE4",
-         "TP60AGE5", "TP60AGE6", "TP60TOL1", "TP60TOL2", "PACT", "PTSA", "PCHO", "PBEN", "PPEN", "PPAT", "PPSOC",
-         "PPFAM", "PPMINI", "PPLOGT", "PIMPOT", "D1", "D9", "RD"]
+NAMES = [
+    "NBMENFISC",
+    "NBPERSMENFISC",
+    "MED",
+    "PIMP",
+    "TP60",
+    "TP60AGE1",
+    "TP60AGE2",
+    "TP60AGE3",
+    "TP60AGE4",
+    "TP60AGE5",
+    "TP60AGE6",
+    "TP60TOL1",
+    "TP60TOL2",
+    "PACT",
+    "PTSA",
+    "PCHO",
+    "PBEN",
+    "PPEN",
+    "PPAT",
+    "PPSOC",
+    "PPFAM",
+    "PPMINI",
+    "PPLOGT",
+    "PIMPOT",
+    "D1",
+    "D9",
+    "RD",
+]
 HEADER = ["CODGEO"] + [f"{n}{YY}" for n in NAMES]
-DETAILS = ["PIMP", "PACT", "PTSA", "PCHO", "PBEN", "PPEN", "PPAT", "PPSOC", "PPFAM", "PPMINI", "PPLOGT", "PIMPOT",
-           "D1", "D9", "RD"]
+DETAILS = [
+    "PIMP",
+    "PACT",
+    "PTSA",
+    "PCHO",
+    "PBEN",
+    "PPEN",
+    "PPAT",
+    "PPSOC",
+    "PPFAM",
+    "PPMINI",
+    "PPLOGT",
+    "PIMPOT",
+    "D1",
+    "D9",
+    "RD",
+]
 FULLY_SECRET = {"01001"}
 AGE_FACTORS = [1.9, 1.35, 1.2, 1.0, 0.65, 0.6]
 
 # Départements, régions and France: (households, persons, need), invented at a plausible scale. Paris is a
 # commune and a département: its DEP row repeats the commune row.
-DEPARTMENTS = {"01": (281_340, 652_870, 0.15), "2A": (70_560, 155_210, 0.55), "44": (621_480, 1_425_960, 0.30),
-               "49": (358_210, 815_330, 0.40), "69": (815_740, 1_853_120, 0.45),
-               "75": (0, 0, 0.0),  # the commune 75056 itself (same_as)
-               "85": (306_120, 690_480, 0.35)}
-REGIONS = {"11": (5_321_870, 12_048_330, 0.50), "52": (1_665_920, 3_791_650, 0.35),
-           "84": (3_561_440, 7_998_210, 0.35), "94": (151_230, 334_870, 0.55)}
+DEPARTMENTS = {
+    "01": (281_340, 652_870, 0.15),
+    "2A": (70_560, 155_210, 0.55),
+    "44": (621_480, 1_425_960, 0.30),
+    "49": (358_210, 815_330, 0.40),
+    "69": (815_740, 1_853_120, 0.45),
+    "75": (0, 0, 0.0),  # the commune 75056 itself (same_as)
+    "85": (306_120, 690_480, 0.35),
+}
+REGIONS = {
+    "11": (5_321_870, 12_048_330, 0.50),
+    "52": (1_665_920, 3_791_650, 0.35),
+    "84": (3_561_440, 7_998_210, 0.35),
+    "94": (151_230, 334_870, 0.55),
+}
 FRANCE = (29_214_560, 64_381_930, 0.45)
 
 
@@ -84,13 +134,27 @@ def figures(code: str, need: float, households: int, persons: int) -> dict[str, 
     pact = 1000 - ppen - ppat - ppsoc - pimpot
     pcho, pben = round(20 + 15 * need), 40 + 10 * (_jitter(code, 1) + 1)
     cells = {
-        "NBMENFISC": str(households), "NBPERSMENFISC": str(persons), "MED": str(med),
-        "PIMP": _tenths(10 * round(62 - 22 * need)), "TP60": _tenths(10 * tp60),
-        "TP60TOL1": _tenths(10 * max(1, round(0.45 * tp60))), "TP60TOL2": _tenths(10 * max(1, round(2.1 * tp60))),
-        "PACT": _tenths(pact), "PTSA": _tenths(pact - pcho - pben), "PCHO": _tenths(pcho), "PBEN": _tenths(pben),
-        "PPEN": _tenths(ppen), "PPAT": _tenths(ppat), "PPSOC": _tenths(ppsoc), "PPFAM": _tenths(ppfam),
-        "PPMINI": _tenths(ppmini), "PPLOGT": _tenths(ppsoc - ppfam - ppmini), "PIMPOT": _tenths(pimpot),
-        "D1": str(d1), "D9": str(d9), "RD": _tenths(round(10 * d9 / d1)),
+        "NBMENFISC": str(households),
+        "NBPERSMENFISC": str(persons),
+        "MED": str(med),
+        "PIMP": _tenths(10 * round(62 - 22 * need)),
+        "TP60": _tenths(10 * tp60),
+        "TP60TOL1": _tenths(10 * max(1, round(0.45 * tp60))),
+        "TP60TOL2": _tenths(10 * max(1, round(2.1 * tp60))),
+        "PACT": _tenths(pact),
+        "PTSA": _tenths(pact - pcho - pben),
+        "PCHO": _tenths(pcho),
+        "PBEN": _tenths(pben),
+        "PPEN": _tenths(ppen),
+        "PPAT": _tenths(ppat),
+        "PPSOC": _tenths(ppsoc),
+        "PPFAM": _tenths(ppfam),
+        "PPMINI": _tenths(ppmini),
+        "PPLOGT": _tenths(ppsoc - ppfam - ppmini),
+        "PIMPOT": _tenths(pimpot),
+        "D1": str(d1),
+        "D9": str(d9),
+        "RD": _tenths(round(10 * d9 / d1)),
     }
     for i, factor in enumerate(AGE_FACTORS, start=1):
         cells[f"TP60AGE{i}"] = _tenths(10 * max(1, round(factor * tp60)))
@@ -171,8 +235,9 @@ def epci_csv() -> str:
     areas = commune_areas()
     lines = []
     for e in sorted(EPCIS, key=lambda e: e.siren):
-        members = [code for code, _, parts in communes_in(2024)
-                   if code in areas and commune(parts[0][0]).epci == e.siren]
+        members = [
+            code for code, _, parts in communes_in(2024) if code in areas and commune(parts[0][0]).epci == e.siren
+        ]
         if len(members) == 1:  # the world keeps one commune of this EPCI: same territory, same figures
             need, households, persons = areas[members[0]]
             cells = figures(members[0], need, households, persons)

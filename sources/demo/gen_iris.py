@@ -15,26 +15,62 @@ import shutil
 from pathlib import Path
 
 from sources import catalogue
-from sources.demo import gen_census
+from sources.demo import gen_census, world
 from sources.demo.files import entry_path, mirror_path, write_text, xlsx_workbook
-from sources.demo.world import ARRONDISSEMENTS, commune, communes_in
+from sources.demo.world import ARRONDISSEMENTS, communes_in
 from sources.demo.world_iris import CHOLET_IRIS, IRISED, QPVS, Iris
 
 GEOGRAPHY = 2024  # IRIS geography of the RP 2022 IRIS files and of the reference
 YEAR = 2022
 # stems of each IRIS file (gen_census's figures), and how much a need tilt moves each across the IRIS
 STEMS = {
-    "rp_iris_population": ["P_POP", "P_POP0002", "P_POP0305", "P_POP0610", "P_POP1117", "P_POP1824", "P_POP2539",
-                           "P_POP4054", "P_POP5564", "P_POP6579", "P_POP80P", "P_POP0014", "P_POP1529", "P_POP3044",
-                           "P_POP4559", "P_POP6074", "P_POP75P", "P_POP0019", "P_POP2064", "P_POP65P", "P_POPH",
-                           "P_POPF", "P_PMEN", "P_PHORMEN"],
-    "rp_iris_families": ["C_MEN", "C_MENPSEUL", "C_MENFAMMONO", "C_FAM", "C_COUPAENF", "C_FAMMONO", "C_COUPSENF",
-                         "C_PMEN"],
+    "rp_iris_population": [
+        "P_POP",
+        "P_POP0002",
+        "P_POP0305",
+        "P_POP0610",
+        "P_POP1117",
+        "P_POP1824",
+        "P_POP2539",
+        "P_POP4054",
+        "P_POP5564",
+        "P_POP6579",
+        "P_POP80P",
+        "P_POP0014",
+        "P_POP1529",
+        "P_POP3044",
+        "P_POP4559",
+        "P_POP6074",
+        "P_POP75P",
+        "P_POP0019",
+        "P_POP2064",
+        "P_POP65P",
+        "P_POPH",
+        "P_POPF",
+        "P_PMEN",
+        "P_PHORMEN",
+    ],
+    "rp_iris_families": [
+        "C_MEN",
+        "C_MENPSEUL",
+        "C_MENFAMMONO",
+        "C_FAM",
+        "C_COUPAENF",
+        "C_FAMMONO",
+        "C_COUPSENF",
+        "C_PMEN",
+    ],
     "rp_iris_housing": ["P_LOG", "P_RP", "P_LOGVAC", "P_RP_PROP", "P_RP_LOC", "P_RP_LOCHLMV", "P_MEN"],
     "rp_iris_activity": ["P_POP1564", "P_ACT1564", "P_ACTOCC1564", "P_CHOM1564", "P_ETUD1564"],
 }
-TILT = {"C_FAMMONO": 0.8, "C_MENFAMMONO": 0.8, "C_MENPSEUL": 0.3, "P_RP_LOCHLMV": 0.9, "P_RP_LOC": 0.4,
-        "P_CHOM1564": 0.8}
+TILT = {
+    "C_FAMMONO": 0.8,
+    "C_MENFAMMONO": 0.8,
+    "C_MENPSEUL": 0.3,
+    "P_RP_LOCHLMV": 0.9,
+    "P_RP_LOC": 0.4,
+    "P_CHOM1564": 0.8,
+}
 # a part that tilts must keep its whole above it: the whole's other parts take the opposite tilt, and the last part
 # of a partition is the remainder (the commune's partitions are exact, so the IRIS still sum to the commune)
 OPPOSITE = {"C_COUPAENF": "C_FAMMONO", "P_RP_PROP": "P_RP_LOC"}
@@ -105,10 +141,16 @@ def base_ic_csv(source: str, figures: dict[str, dict[str, float]]) -> str:
 
 
 def reference_xlsx() -> bytes:
-    titles = ["Table d'appartenance géographique des IRIS", "Géographie au 1er janvier 2024",
-              "Source : Insee (données de démonstration)", "", ""]
-    rows: list[list[object]] = [["CODE_IRIS", "LIB_IRIS", "TYP_IRIS", "GRD_QUART", "DEPCOM", "LIBCOM", "UU2020", "REG",
-                                 "DEP"]]
+    titles = [
+        "Table d'appartenance géographique des IRIS",
+        "Géographie au 1er janvier 2024",
+        "Source : Insee (données de démonstration)",
+        "",
+        "",
+    ]
+    rows: list[list[object]] = [
+        ["CODE_IRIS", "LIB_IRIS", "TYP_IRIS", "GRD_QUART", "DEPCOM", "LIBCOM", "UU2020", "REG", "DEP"]
+    ]
     for code, name, typ, commune, commune_name in iris_of_demo():
         rows.append([code, name, typ, code[:7], commune, commune_name, "", "", commune[:2]])
     return xlsx_workbook([("Emboitements_IRIS", titles, rows)])
@@ -117,7 +159,7 @@ def reference_xlsx() -> bytes:
 def commune_population(code: str) -> float:
     """RP 2022 population of a commune of the IRIS geography (a commune merged since: its share)."""
     parts = next((p for c, _, p in communes_in(GEOGRAPHY) if c == code), [])
-    return sum(share * commune(target).pop22 for target, share in parts)
+    return sum(share * world.commune(target).pop22 for target, share in parts)
 
 
 def _comma(x: float, digits: int = 1) -> str:
@@ -126,8 +168,11 @@ def _comma(x: float, digits: int = 1) -> str:
 
 def filosofi_csv(prefix: str) -> str:
     """Filosofi by IRIS for the IRIS of communes of 5,000 inhabitants or more (Cholet's and the arrondissements')."""
-    measures = (["MED", "D1", "D9", "RD", "TP60", "PPSOC", "NOTE"] if prefix == "DISP"
-                else ["MED", "D1", "D9", "RD", "TP60", "NOTE"])
+    measures = (
+        ["MED", "D1", "D9", "RD", "TP60", "PPSOC", "NOTE"]
+        if prefix == "DISP"
+        else ["MED", "D1", "D9", "RD", "TP60", "NOTE"]
+    )
     lines = [";".join(["IRIS"] + [f"{prefix}_{m}21" for m in measures])]
     declared = 1.12 if prefix == "DEC" else 1.0  # declared income is above disposable income at the median
     for code, _, typ, commune, _ in iris_of_demo():
@@ -141,8 +186,15 @@ def filosofi_csv(prefix: str) -> str:
         median = round(21500 * declared * (1 - 0.18 * need) / 10) * 10
         d1, d9 = round(median * (0.55 - 0.08 * need) / 10) * 10, round(median * (1.85 + 0.1 * need) / 10) * 10
         poverty = 14.0 + 14.0 * need
-        values = {"MED": str(median), "D1": str(d1), "D9": str(d9), "RD": _comma(d9 / d1),
-                  "TP60": _comma(poverty), "PPSOC": _comma(6.0 + 6.0 * need), "NOTE": "0"}
+        values = {
+            "MED": str(median),
+            "D1": str(d1),
+            "D9": str(d9),
+            "RD": _comma(d9 / d1),
+            "TP60": _comma(poverty),
+            "PPSOC": _comma(6.0 + 6.0 * need),
+            "NOTE": "0",
+        }
         if prefix == "DEC" and need > 0.5:
             values["TP60"] = "nd"  # the declared-income poverty rate not available for this IRIS
         lines.append(";".join([code] + [values[m] for m in measures]))
@@ -152,12 +204,28 @@ def filosofi_csv(prefix: str) -> str:
 def qpv_geojson() -> str:
     features = []
     for q in QPVS:
-        ring = [[q.lon, q.lat], [q.lon + 0.01, q.lat], [q.lon + 0.01, q.lat + 0.01], [q.lon, q.lat + 0.01],
-                [q.lon, q.lat]]
-        features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
-                         "properties": {"code_qp": q.code, "lib_qp": q.name, "insee_com": q.commune,
-                                        "lib_com": q.commune_name, "insee_dep": q.dep, "insee_reg": q.reg,
-                                        "siren_epci": q.epci}})
+        ring = [
+            [q.lon, q.lat],
+            [q.lon + 0.01, q.lat],
+            [q.lon + 0.01, q.lat + 0.01],
+            [q.lon, q.lat + 0.01],
+            [q.lon, q.lat],
+        ]
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {
+                    "code_qp": q.code,
+                    "lib_qp": q.name,
+                    "insee_com": q.commune,
+                    "lib_com": q.commune_name,
+                    "insee_dep": q.dep,
+                    "insee_reg": q.reg,
+                    "siren_epci": q.epci,
+                },
+            }
+        )
     return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False, indent=1) + "\n"
 
 
@@ -176,8 +244,12 @@ def write(root: Path) -> None:
         folder = _fresh(entry_path(root, source, "2022"))
         member = catalogue.get(source, "2022").file().member
         write_text(folder / member, base_ic_csv(source, figures), crlf=True)
-        write_text(folder / f"meta_{member}", "COD_VAR;LIB_VAR;LIB_VAR_LONG;COD_MOD;LIB_MOD;TYPE_VAR;LONG_VAR\n"
-                   "IRIS;Code IRIS;Code du découpage en IRIS;;;CHAR;9\n", crlf=True)
+        write_text(
+            folder / f"meta_{member}",
+            "COD_VAR;LIB_VAR;LIB_VAR_LONG;COD_MOD;LIB_MOD;TYPE_VAR;LONG_VAR\n"
+            "IRIS;Code IRIS;Code du découpage en IRIS;;;CHAR;9\n",
+            crlf=True,
+        )
     for source, prefix in (("filosofi_iris_disp", "DISP"), ("filosofi_iris_dec", "DEC")):
         folder = _fresh(entry_path(root, source, "2021"))
         write_text(folder / catalogue.get(source, "2021").file().member, filosofi_csv(prefix))

@@ -39,8 +39,9 @@ def _shares(code: str, population: float, dep: str, epci: str) -> dict[str, floa
     """Share of the residence's employed residents per place of work."""
     stay = 0.18 + 0.35 * min(1.0, population / 60000)
     shares: dict[str, float] = {}
-    neighbours = [c.code for c in COMMUNES if c.epci == epci and epci != NO_EPCI and c.code != code
-                  and c.code not in CITIES]
+    neighbours = [
+        c.code for c in COMMUNES if c.epci == epci and epci != NO_EPCI and c.code != code and c.code not in CITIES
+    ]
     if code[:5] in {a.code for a in ARRONDISSEMENTS}:  # the other arrondissements of the same city
         city = next(a.parent for a in ARRONDISSEMENTS if a.code == code)
         neighbours = [a.code for a in ARRONDISSEMENTS if a.parent == city and a.code != code][:3]

@@ -76,8 +76,9 @@ def run(args: list[str], env: dict, keep: str = "", timeout: float = 180) -> str
 def background(args: list[str], env: dict, log: Path):
     """A long-running process in its own process group, stopped (TERM, then KILL) when the block ends."""
     with log.open("w") as out:
-        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         yield process
     finally:
@@ -141,20 +142,29 @@ async def check(env: dict, publish_dir: Path) -> None:
         try:
             await run_deployment("diagnostic/diagnostic", parameters={"territory": {"epci": "20006734"}}, timeout=0)
         except PrefectHTTPStatusError as exc:
-            say(f"malformed SIREN refused by the server: HTTP {exc.response.status_code}: "
-                f"{exc.response.json().get('detail')}")
+            say(
+                f"malformed SIREN refused by the server: HTTP {exc.response.status_code}: "
+                f"{exc.response.json().get('detail')}"
+            )
         else:
             raise CheckFailed("the server accepted a diagnostic run for the SIREN '20006734'")
 
         # -- the diagnostic deployment, end to end -------------------------------------------------------------
         say("running diagnostic/diagnostic for EPCI 200067346 (the worker refreshes the empty store first)")
         started = time.monotonic()
-        flow_run = await run_deployment("diagnostic/diagnostic", timeout=RUN_TIMEOUT, poll_interval=2,
-                                        parameters={"territory": {"epci": EPCI}, "demo": True})
-        say(f"diagnostic flow run {flow_run.name!r}: {flow_run.state.type.value} ({flow_run.state.name}) "
-            f"after {time.monotonic() - started:.1f} s")
+        flow_run = await run_deployment(
+            "diagnostic/diagnostic",
+            timeout=RUN_TIMEOUT,
+            poll_interval=2,
+            parameters={"territory": {"epci": EPCI}, "demo": True},
+        )
+        say(
+            f"diagnostic flow run {flow_run.name!r}: {flow_run.state.type.value} ({flow_run.state.name}) "
+            f"after {time.monotonic() - started:.1f} s"
+        )
         children = await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run.id])))
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run.id]))
+        )
         for run_ in [flow_run, *children]:
             flow = await client.read_flow(run_.flow_id)
             took = f"{run_.total_run_time.total_seconds():.1f} s" if run_.total_run_time else "-"
@@ -167,7 +177,8 @@ async def check(env: dict, publish_dir: Path) -> None:
             raise CheckFailed(f"no published report at {report}")
         say(f"published report: {report.resolve()} ({report.stat().st_size:,} bytes)")
         artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id])))
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]))
+        )
         links = [a for a in artifacts if a.key == f"diagnostic-epci-{EPCI}"]  # Prefect stores links as Markdown
         if not links or report.resolve().as_uri() not in str(links[0].data):
             raise CheckFailed(f"no link artifact to the report: {[(a.key, a.data) for a in artifacts]}")
@@ -184,7 +195,8 @@ async def check(env: dict, publish_dir: Path) -> None:
         deadline = time.monotonic() + 60
         while True:
             scheduled = await client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[yearly.id])))
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[yearly.id]))
+            )
             if scheduled or time.monotonic() > deadline:
                 break
             await asyncio.sleep(2)
@@ -212,8 +224,9 @@ def main() -> int:
         "ABS_DATA_DIR": str(work / "data"),
         "ABS_PUBLISH_DIR": str(work / "publication"),
     }
-    os.environ.update({k: env[k] for k in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED",
-                                           "DO_NOT_TRACK")})
+    os.environ.update(
+        {k: env[k] for k in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED", "DO_NOT_TRACK")}
+    )
     from sources.demo import MIRROR_ROOT
     from sources.mirror import serve
 
@@ -221,16 +234,18 @@ def main() -> int:
     with ExitStack() as stack:
         try:
             server_log, worker_log = work / "server.log", work / "worker.log"
-            server = stack.enter_context(background(
-                [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, server_log))
+            server = stack.enter_context(
+                background([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, server_log)
+            )
             wait_healthy(api, server)
             say(f"prefect server healthy at {api}")
             run([*PREFECT, "work-pool", "create", POOL, "--type", "process"], env, keep="Created work pool")
             run([*PREFECT, "--no-prompt", "deploy", "--all"], env, keep="successfully created")
             mirror = stack.enter_context(serve(MIRROR_ROOT))
             say(f"demo mirror at {mirror.url} (ABS_MIRROR of the worker)")
-            worker = stack.enter_context(background(
-                [*PREFECT, "worker", "start", "--pool", POOL], env | {"ABS_MIRROR": mirror.url}, worker_log))
+            worker = stack.enter_context(
+                background([*PREFECT, "worker", "start", "--pool", POOL], env | {"ABS_MIRROR": mirror.url}, worker_log)
+            )
             asyncio.run(check(env, work / "publication"))
             if worker.poll() is not None:
                 raise CheckFailed(f"the worker exited with {worker.returncode}")
