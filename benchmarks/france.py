@@ -62,7 +62,16 @@ SHARES = {
     "indnbp_ndur": 0.33,
     "NAIS": 0.011,
     "DECE": 0.009,
+    "ACTOCC": 0.42,
+    "ACTOCC_LIEU_CONNU": 0.41,
+    "ACTOCC_MEME_COM": 0.12,
+    "ACTOCC_HORS_EPCI": 0.12,
+    "ACTOCC_ETRANGER": 0.005,
 }
+# equipment counts (BPE, France services): a few per 10,000 inhabitants
+EQUIPMENT_SHARE = 0.0004
+# the yearly sources of one year that are not the census, the births or the CAF benefits
+OTHER_YEARS = {"bpe": 2024, "france_services": 2024, "mobility": 2022}
 PUBLISHED_RANGES = {  # (low, high) of a published figure
     "MED": (17_000, 30_000),
     "TP60": (4, 30),
@@ -155,6 +164,8 @@ def generate(n_communes: int = 34_900, n_epci: int = 1_250, n_dep: int = 101, se
             years = [(y, pop) for y in CIVIL_YEARS]
         elif source == "caf_benefits":
             years = [(CAF_YEAR, pop)]
+        elif source in OTHER_YEARS:  # equipment: EQUIPMENT_SHARE of the population (variables default to 5 %)
+            years = [(OTHER_YEARS[source], pop * (1.0 if source == "mobility" else EQUIPMENT_SHARE / 0.05))]
         else:
             continue
         parts = []
