@@ -181,7 +181,7 @@ svg.map-shapes { position: absolute; width: 0; height: 0; overflow: hidden; }
 .map-key ol { columns: 3; column-gap: 1.5rem; font-size: .9rem; padding-left: 2rem; margin: .3rem 0; }
 @media print {
   .map-box { break-inside: avoid; }
-  .map-box svg.map { max-height: 118mm; width: auto; max-width: 100%; }
+  .map-box svg.map { max-height: 84mm; width: auto; max-width: 100%; }  /* three maps a page */
   .map-locator svg.map { max-height: 70mm; }
   .map-key ol { columns: 4; font-size: 8pt; }
   svg.map { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
