@@ -31,7 +31,7 @@ import time
 import zipfile
 import zlib
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -48,9 +48,6 @@ from storage.settings import load_settings
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 120.0  # per socket read, not for the whole body
-PREFLIGHT_TIMEOUT = 3.0  # seconds to open a TCP connection to each host before a refresh
 MAX_ATTEMPTS = 10
 BACKOFF = 2.0  # seconds before the first retry, doubled each time up to BACKOFF_MAX
 BACKOFF_MAX = 60.0
@@ -126,14 +123,18 @@ class RetryPolicy:
     attempts: int  # requests per file at most, the first one included
     backoff: float  # seconds before the first retry, doubled after each
     budget: float  # seconds from the first request after which no new attempt starts
+    timeouts: tuple[float, float] = (10.0, 120.0)  # (connect, read) seconds of each request (storage.settings)
 
 
 def retry_policy(retries: int | None = None, backoff: float | None = None, budget: float | None = None) -> RetryPolicy:
-    """`retries` after the first attempt (MAX_ATTEMPTS - 1), within `budget` seconds (ABS_RETRY_BUDGET)."""
+    """`retries` after the first attempt (MAX_ATTEMPTS - 1), within `budget` seconds (ABS_RETRY_BUDGET), each
+    request with the settings' connect and read timeouts (ABS_CONNECT_TIMEOUT, ABS_READ_TIMEOUT)."""
+    settings = load_settings()
     return RetryPolicy(
         attempts=(MAX_ATTEMPTS - 1 if retries is None else retries) + 1,
         backoff=BACKOFF if backoff is None else backoff,
-        budget=retry_budget() if budget is None else budget,
+        budget=settings.retry_budget if budget is None else budget,
+        timeouts=(settings.connect_timeout, settings.read_timeout),
     )
 
 
@@ -185,7 +186,7 @@ def fetch(
     budget: seconds this file may spend retrying (the session's, from ABS_RETRY_BUDGET, when None)."""
     session = session or make_session()
     policy = getattr(session, "retry_policy", None) or retry_policy()
-    attempts = _Attempts(policy if budget is None else RetryPolicy(policy.attempts, policy.backoff, budget))
+    attempts = _Attempts(policy if budget is None else replace(policy, budget=budget))
     request = _Request(spec, mirrored(spec.url, mirror), _conditional_headers(previous, dest), bool(_mirror(mirror)))
     while True:
         if STOP.is_set():
@@ -312,10 +313,9 @@ def _fetch_once(request: _Request, dest: Path, previous, session, progress) -> D
 def _get(session: requests.Session, url: str, headers: dict, first_url: str, mirror: bool) -> requests.Response:
     """One GET, no redirect followed; a host that cannot be reached raises HostUnreachable, other failures of
     the connection _Transient."""
+    policy = getattr(session, "retry_policy", None) or retry_policy()
     try:
-        return session.get(
-            url, headers=headers, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), allow_redirects=False
-        )
+        return session.get(url, headers=headers, stream=True, timeout=policy.timeouts, allow_redirects=False)
     except requests.ConnectionError as exc:
         why = unreachable_reason(exc)
         if why:
@@ -381,9 +381,11 @@ def unreachable_reason(exc: BaseException) -> str | None:
     return None
 
 
-def preflight(urls: Iterable[str], mirror: str | None = None, timeout: float = PREFLIGHT_TIMEOUT) -> None:
+def preflight(urls: Iterable[str], mirror: str | None = None, timeout: float | None = None) -> None:
     """Open a TCP connection to each distinct host the `urls` would be fetched from (the mirror's only, with a
-    mirror): HostUnreachable at once if one does not answer, instead of a refresh retrying for minutes."""
+    mirror): HostUnreachable at once if one does not answer, instead of a refresh retrying for minutes. `timeout`:
+    seconds per host (ABS_PREFLIGHT_TIMEOUT when None)."""
+    timeout = load_settings().preflight_timeout if timeout is None else timeout
     through_mirror = bool(_mirror(mirror))
     hosts: dict[tuple[str, int], str] = {}
     for url in urls:

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import ValidationError, field_validator
+from pydantic import PositiveFloat, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ABS_"
 RETRY_BUDGET = 300.0  # seconds a file may spend retrying, unless ABS_RETRY_BUDGET says otherwise
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection to a host (ABS_CONNECT_TIMEOUT)
+READ_TIMEOUT = 120.0  # seconds one socket read may wait, not the whole body (ABS_READ_TIMEOUT)
+PREFLIGHT_TIMEOUT = 3.0  # seconds to reach each host before a refresh starts (ABS_PREFLIGHT_TIMEOUT)
 
 
 class Settings(BaseSettings):
-    """ABS_DATA_DIR, ABS_PUBLISH_DIR, ABS_MIRROR and ABS_RETRY_BUDGET, with the defaults README.md documents."""
+    """ABS_DATA_DIR, ABS_PUBLISH_DIR, ABS_MIRROR, ABS_RETRY_BUDGET and the network timeouts (ABS_CONNECT_TIMEOUT,
+    ABS_READ_TIMEOUT, ABS_PREFLIGHT_TIMEOUT), with the defaults README.md documents. Download size limits are data
+    of each file, in `sources/catalogue.toml` (`[limits]`)."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
@@ -26,6 +31,9 @@ class Settings(BaseSettings):
     publish_dir: Path = Path("publication")  # the publications
     mirror: str | None = None  # fetch https://HOST/PATH as MIRROR/HOST/PATH; unset or empty: the upstream itself
     retry_budget: float = RETRY_BUDGET  # seconds one file may spend retrying
+    connect_timeout: PositiveFloat = CONNECT_TIMEOUT
+    read_timeout: PositiveFloat = READ_TIMEOUT
+    preflight_timeout: PositiveFloat = PREFLIGHT_TIMEOUT
 
     @field_validator("retry_budget", mode="before")
     @classmethod

@@ -415,7 +415,7 @@ def test_as_dict_is_a_manifest_record(httpserver, tmp_path):
 
 
 def test_read_timeout_raises_quickly(httpserver, tmp_path, monkeypatch):
-    monkeypatch.setattr(download, "READ_TIMEOUT", 0.3)
+    monkeypatch.setenv("ABS_READ_TIMEOUT", "0.3")  # read when the session is made
     release = threading.Event()
 
     def stall(request: Request) -> Response:

@@ -165,7 +165,7 @@ def test_a_broken_transfer_is_refused_and_the_store_and_publication_are_kept(wor
 
 
 def test_a_read_timeout_is_refused(world, monkeypatch):
-    monkeypatch.setattr(download, "READ_TIMEOUT", 0.5)
+    monkeypatch.setenv("ABS_READ_TIMEOUT", "0.5")  # read when the refresh makes its session
     world.mirror.faults[upstream_path("births", "2024")] = slow(3)
     before = snapshot(world)
     state = world.refresh("births")

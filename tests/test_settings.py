@@ -68,3 +68,17 @@ def test_a_flow_s_parameters_win_over_the_environment(monkeypatch, tmp_path):
     given = flow_settings(str(tmp_path / "store"), None, "")  # an empty mirror: none, not the environment's
     assert given.data_dir == tmp_path / "store" and given.publish_dir == Path("publication") and given.mirror == ""
     assert flow_settings(None, None, None).mirror == "http://127.0.0.1:1"
+
+
+def test_the_network_timeouts_are_settings(monkeypatch):
+    from sources.download import make_session
+
+    monkeypatch.setenv("ABS_CONNECT_TIMEOUT", "4")
+    monkeypatch.setenv("ABS_READ_TIMEOUT", "30.5")
+    monkeypatch.setenv("ABS_PREFLIGHT_TIMEOUT", "1")
+    settings = load_settings()
+    assert (settings.connect_timeout, settings.read_timeout, settings.preflight_timeout) == (4.0, 30.5, 1.0)
+    assert make_session().retry_policy.timeouts == (4.0, 30.5)
+    monkeypatch.setenv("ABS_READ_TIMEOUT", "0")
+    with pytest.raises(ValueError, match="ABS_READ_TIMEOUT"):
+        load_settings()
