@@ -41,7 +41,6 @@ from faults import (
 from flow_support import mirror_copy, run
 
 from flows.refresh import refresh
-from sources import download
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
