@@ -82,14 +82,18 @@ Selection = Territory
 
 
 def diagnostic_table(
-    store: Store,
+    store: Store | None,
     customs: tuple[CustomTerritory, ...] = (),
     rules: FlagRules = FlagRules(),
     inputs: Inputs | None = None,
 ) -> pl.DataFrame:
-    """Every indicator for every commune, EPCI, département, France (and the custom territories)."""
+    """Every indicator for every commune, EPCI, département, France (and the custom territories); the store is
+    read unless the inputs are given (None: given)."""
     items = indicators()
-    inputs = inputs or load_inputs(store, items)
+    if inputs is None:
+        if store is None:
+            raise ValueError("diagnostic_table needs a store or its inputs")
+        inputs = load_inputs(store, items)
     result = compute(inputs, customs, items)
     arrondissements = arrondissement_result(inputs, items)  # Paris, Lyon, Marseille: level ARM, apart
     if arrondissements is not None:
