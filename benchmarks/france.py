@@ -136,7 +136,7 @@ def _counts(communes: pl.DataFrame, variables: list[str], scale: pl.Expr, rng: r
 
 
 def _published(codes: list[str], level: str, variables: list[str], rng: random.Random) -> pl.DataFrame:
-    data = {"code": codes, "level": [level] * len(codes)}
+    data: dict[str, list[str] | list[float]] = {"code": codes, "level": [level] * len(codes)}
     for v in variables:
         low, high = PUBLISHED_RANGES.get(v, (0, 100))
         data[v] = [round(low + (high - low) * rng.random(), 1) for _ in codes]

@@ -109,7 +109,8 @@ def france_world(n_communes: int = 34_900, n_epcis: int = 1_250, seed: int = 1) 
         ]
         by_dep[dep] = codes[:wanted]
     shares = _epcis_per_departement({d: len(c) for d, c in by_dep.items()}, max(0, n_epcis - len(world.EPCIS)))
-    communes, epcis = [], []
+    communes: list[Commune] = []
+    epcis: list[Epci] = []
     for index, (dep, codes) in enumerate(by_dep.items()):
         n_dep_epcis = shares[dep]  # each EPCI a run of consecutive communes of the département
         sirens = [siren(20_000_000 + len(epcis) + k + 1) for k in range(n_dep_epcis)]
@@ -204,7 +205,7 @@ def patched(communes: list[Commune], epcis: list[Epci]) -> Iterator[None]:
     names = {d: f"Département {d}" for d in pops}
     names |= {d: n for d, _, _, _, n in gen_cog.DEPARTEMENTS}
     reg_of = {c.dep: c.reg for c in communes}
-    cheflieu = {}
+    cheflieu: dict[str, str] = {}
     for c in communes:
         cheflieu.setdefault(c.dep, c.code)
     deps, regs, france = _filosofi_areas(communes)

@@ -6,7 +6,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -162,12 +162,13 @@ def refresh(
         raise typer.Exit(code=1)
     if state is not None:
         _exit_if_failed(state)
-    _print_report(outcome["report"])
+    done = _completed(outcome)
+    _print_report(done["report"])
     typer.echo(f"\nstore: {store.root}")
-    if outcome["published"]:
-        typer.echo(f"published: {outcome['published']}")
+    if done["published"]:
+        typer.echo(f"published: {done['published']}")
     else:
-        typer.echo(outcome["publication"])  # nothing new, or why nothing was published
+        typer.echo(done["publication"])  # nothing new, or why nothing was published
 
 
 @app.command()
@@ -312,7 +313,7 @@ def _check_reachable(sources: list[str] | None, mirror: str | None) -> None:
         raise typer.Exit(code=1) from None
 
 
-def _refuse(message: str):
+def _refuse(message: str) -> NoReturn:
     """A wrong option: one line, exit code 2, before any flow runs."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
@@ -557,19 +558,19 @@ def demo(
     with command_session():
         with serve(MIRROR_ROOT) as mirror:
             typer.echo(f"demo mirror: {mirror.url} (ABS_MIRROR)")
-            state = refresh_flow(
+            refreshed = refresh_flow(
                 mirror=mirror.url,
                 data_dir=str(store.root),
                 publish_dir=str(out.resolve()),
                 demo=True,
                 return_state=True,
             )
-        outcome = state.result(raise_on_failure=False)
+        outcome = refreshed.result(raise_on_failure=False)
         if isinstance(outcome, RefreshFailed):
             _print_report(outcome.report)
             raise typer.Exit(code=1)
-        _exit_if_failed(state)
-        _print_report(outcome["report"])
+        _exit_if_failed(refreshed)
+        _print_report(_completed(outcome)["report"])
         typer.echo(f"\nstore: {store.root}")
         state = national_flow(
             runner=TaskRunnerSpec(max_workers=2),
@@ -644,6 +645,8 @@ def diff(
             pub_name, what = _diff_publication(epci, commune, communes, name, national_tables, publication)
             result = D.run_diff(D.existing_publication(root, pub_name, what), from_version, to_version, output, rules)
         else:
+            if not (from_version and to_version):  # refused above: two version folders without a publication
+                _refuse("give --from and --to")
             result = D.write_diff(D.read_version(Path(from_version)), D.read_version(Path(to_version)), output, rules)
     except ValueError as exc:  # D.DiffError, or a publication name that climbs out of the folder
         _refuse(str(exc))
@@ -680,6 +683,13 @@ def _run_locally(function, *args, **kwargs):
 
 def _opt(path: Path | None) -> str | None:
     return str(path.resolve()) if path else None
+
+
+def _completed(outcome: dict | BaseException) -> dict:
+    """The result of a run that `_exit_if_failed` (or `_run_locally`) let through: a failed run has exited."""
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 def _exit_if_failed(state) -> None:

@@ -67,7 +67,7 @@ def interrupted_message(signum: int) -> str:
 class Server:
     """Prefect's API server in a child process that dies with this one."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.log = tempfile.TemporaryFile()  # unlinked already: gone with the last descriptor, however we die
         self.process: subprocess.Popen | None = None
         self.port = 0
@@ -80,15 +80,15 @@ class Server:
         deadline = time.monotonic() + timeout
         for _ in range(5):  # another process may take the free port between our check and uvicorn's bind
             self.port = _free_port()
-            self.process = self._spawn()
-            if self._wait_healthy(deadline):
+            self.process = process = self._spawn()
+            if self._wait_healthy(process, deadline):
                 return
-            if self.process.returncode != 3:  # uvicorn's exit code when the port is taken
+            if process.returncode != 3:  # uvicorn's exit code when the port is taken
                 break
         self.kill()
         raise ServerFailed(
             f"Prefect's temporary server did not start within {timeout:.0f} s "
-            f"(exit code {self.process.returncode}); its log: {self.keep_log()}\n{self.log_tail()}"
+            f"(exit code {process.returncode}); its log: {self.keep_log()}\n{self.log_tail()}"
         )
 
     def _spawn(self) -> subprocess.Popen:
@@ -131,9 +131,9 @@ class Server:
             preexec_fn=_die_with_parent(os.getpid()),
         )
 
-    def _wait_healthy(self, deadline: float) -> bool:
+    def _wait_healthy(self, process: subprocess.Popen, deadline: float) -> bool:
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 return False
             try:
                 with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:

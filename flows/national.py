@@ -146,7 +146,9 @@ def national_batch(
         unmapped(generated_at),
         labels,
     )
-    reports, where, failures = [], {}, []
+    reports: list = []
+    where: dict[str, int] = {}  # where the batches ran -> how many
+    failures: list[str] = []
     for label, future in zip(labels, futures):
         error = exception_of(future)
         if error is None:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.changes import changes_artifact, write_changes
 from flows.common import (
@@ -44,7 +45,7 @@ __all__ = ["RefreshFailed", "refresh"]  # RefreshFailed: what the command catche
 # The downloader retries each file itself within its retry budget (ABS_RETRY_BUDGET, 300 s by default): a task
 # retry on top would start the budget again, so network errors are not retried by the task.
 NETWORK_RETRIES = 0
-NETWORK_RETRY_DELAYS: list[int] = []
+NETWORK_RETRY_DELAYS: list[float] = []
 RETRY_JITTER = 0.2
 
 
@@ -98,7 +99,12 @@ def export_national(data_dir: str, out_dir: str, demo: bool = False) -> dict[str
     return {fmt: str(p) for fmt, p in paths.items()}
 
 
-@flow(name="refresh", task_runner=ThreadPoolTaskRunner(max_workers=THREADS))
+# typed as the base runner: `flow` expects TaskRunner[PrefectFuture], which a thread runner's concurrent futures
+# cannot match exactly (the runner's type parameter is invariant)
+TASK_RUNNER: TaskRunner[Any] = ThreadPoolTaskRunner(max_workers=THREADS)
+
+
+@flow(name="refresh", task_runner=TASK_RUNNER)
 def refresh(
     sources: list[str] | None = None,
     vintages: dict[str, str] | None = None,

@@ -412,12 +412,12 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
     the département and France as vertical lines. Dots rather than bars: bars would have to start at zero, and a
     median income of 23,000 € against 24,000 € would show as two equal bars."""
     width, row, label_w, value_w = WIDTH, 19.0, 190.0, 100.0
-    known = [b for b in bars if b.value is not None]
-    ordered = sorted(known, key=lambda b: (-b.value, b.label)) + sorted(
+    known = [(b.value, b) for b in bars if b.value is not None]
+    ordered = [b for _, b in sorted(known, key=lambda vb: (-vb[0], vb[1].label))] + sorted(
         (b for b in bars if b.value is None), key=lambda b: b.label
     )
     refs = [r for r in references if r.value is not None]
-    lo, hi = local_domain([b.value for b in known] + [r.value for r in refs] or [0.0])
+    lo, hi = local_domain([v for v, _ in known] + [r.value for r in references if r.value is not None] or [0.0])
     x0, x1 = label_w + 16, width - value_w - 10
     scale = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)  # noqa: E731
     description = "; ".join(f"{r.label} : {F.value(r.value, unit)}" for r in refs)
@@ -448,7 +448,13 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
             continue
         svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=1)
         svg.add(
-            "circle", cx=scale(b.value), cy=cy, r=5.5, fill=FLAG_FILL.get(b.flag, BAR), stroke="#fff", stroke_width=1
+            "circle",
+            cx=scale(b.value),
+            cy=cy,
+            r=5.5,
+            fill=FLAG_FILL.get(b.flag, BAR) if b.flag else BAR,
+            stroke="#fff",
+            stroke_width=1,
         )
         value = svg.text(width - value_w + 6, cy + 4, F.value(b.value, unit) + b.mark, font_size=10.5)
         if b.flag in FLAG_SYMBOL:

@@ -191,7 +191,7 @@ def compared_indicators(view: TerritoryView, theme: str, items: list[Indicator])
     """The theme's lead indicators, then flagged ones (priorité first), then need indicators by largest gap,
     then neutral ones: MAX_COMPARED of those with a value of the territory's own."""
     lead = [i for ident in LEAD_INDICATORS.get(theme, ()) for i in items if i.id == ident]
-    flag_rank = {PRIORITY: 0, VIGILANCE: 1}
+    flag_rank: dict[str | None, int] = {PRIORITY: 0, VIGILANCE: 1}
 
     def order(ind: Indicator) -> tuple:
         flag = (view.cell(view.territory, ind.id) or {}).get("flag")
@@ -211,7 +211,8 @@ def compared_indicators(view: TerritoryView, theme: str, items: list[Indicator])
 def _unit_flags(view: TerritoryView, place: Place, items: list[Indicator]) -> tuple[int, int, str] | None:
     """(priorités, points de vigilance, text) of one commune: its priorités named with their values, its points
     de vigilance named when alone and counted otherwise."""
-    priorities, watched = [], []
+    priorities: list[str] = []
+    watched: list[str] = []
     for ind in items:
         row = view.cell(place, ind.id)
         if row and row.get("flag") in FLAG_WORDS:

@@ -69,7 +69,10 @@ def css_variables() -> dict[str, str]:
     from importlib.resources import files
 
     text = files("reports").joinpath(CSS_PATH).read_text(encoding="utf-8")
-    root = re.search(r":root\s*\{(.*?)\}", text, re.S).group(1)
+    found = re.search(r":root\s*\{(.*?)\}", text, re.S)
+    if found is None:
+        raise ValueError(f"{CSS_PATH} has no :root block")
+    root = found.group(1)
     return dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{3,6})", root))
 
 

@@ -66,7 +66,7 @@ def _geography(staged: StagedRecord) -> str:
 
 def _geo_changes(changes: list[dict]) -> list[str]:
     """One line per distinct change (the same merge recorded for several years is said once, with its years)."""
-    years: dict[tuple[str, str, tuple[str, ...]], list[int]] = {}
+    years: dict[tuple[str, str, tuple[str, ...]], list[int | None]] = {}  # a change may carry no COG
     for c in changes:
         if c.get("kind") == "merged" and c.get("new") == [c.get("old")]:
             continue  # the surviving commune of a merge: its absorbed neighbour's line says it all

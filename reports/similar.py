@@ -107,7 +107,10 @@ def territory_profile(
 
 def distance(a: Profile, b: Profile) -> float:
     """|ln(population ratio)| + |ln(ratio of inhabitants per commune)|: 0 for twins."""
-    return abs(math.log(a.population / b.population)) + abs(math.log(a.per_commune / b.per_commune))
+    a_per, b_per = a.per_commune, b.per_commune
+    if not (a.population and b.population and a_per and b_per):  # `choose` only compares populated profiles
+        raise ValueError(f"no distance between {a.code} and {b.code}: a population is missing")
+    return abs(math.log(a.population / b.population)) + abs(math.log(a_per / b_per))
 
 
 def choose(target: Profile, candidates: list[Profile], count: int = COUNT) -> list[Profile]:

@@ -98,13 +98,14 @@ class SiteResult:
 
 
 def _geography_note(manifest: Manifest) -> str:
-    cogs = sorted(e.vintage for e in manifest.entries.values() if e.source == "cog_communes")
+    # a COG entry is recorded with its vintage (the record's field is optional for other uses)
+    cogs = sorted(e.vintage for e in manifest.entries.values() if e.source == "cog_communes" and e.vintage is not None)
     return f"Géographie communale au 1er janvier {cogs[-1]} (COG {cogs[-1]})." if cogs else ""
 
 
 def _comparison_year(view: TerritoryView) -> int | None:
     years = view.rows["comparison_year"].drop_nulls()
-    return int(years.max()) if years.len() else None
+    return int(years.to_frame().max().item()) if years.len() else None
 
 
 def _data_years(inputs: Inputs, quality) -> dict[str, str]:

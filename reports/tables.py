@@ -72,7 +72,9 @@ def flag_badge(flag: str | None, direction: str = "") -> str:
 
 def mark_html(reason: str | None) -> str:
     m = N.mark(reason)
-    return f'<sup class="mk" title="{escape(N.label(reason))}">{escape(m)}</sup>' if m else ""
+    if not m or reason is None:  # no reason, no mark
+        return ""
+    return f'<sup class="mk" title="{escape(N.label(reason))}">{escape(m)}</sup>'
 
 
 def cell_pattern(indicator: Indicator, shape: tuple) -> str:
@@ -123,7 +125,7 @@ def header_html(indicator: Indicator, year: int | None, comparison_year: int | N
 
 
 def _year(view: TerritoryView, indicator: Indicator, column: str = "year") -> int | None:
-    years = [r.get(column) for p in view.places if (r := view.cell(p, indicator.id)) and r.get(column)]
+    years = [year for p in view.places if (r := view.cell(p, indicator.id)) and (year := r.get(column))]
     return max(years) if years else None
 
 
@@ -143,13 +145,16 @@ def _table_frame(view: TerritoryView, items: list[Indicator]) -> pl.DataFrame:
     for ind in items:
         rows = [view.cell(p, ind.id) for p in view.places]
         shapes = [cell_shape(r, ind) for r in rows]
-        data[ind.id] = pl.Series([None if s[2] else r["value"] for r, s in zip(rows, shapes)], dtype=pl.Float64)
+        # a place without a row has the missing shape (no count, no evolution): its row is never read
+        data[ind.id] = pl.Series(
+            [None if s[2] or r is None else r["value"] for r, s in zip(rows, shapes)], dtype=pl.Float64
+        )
         data[f"{ind.id}{COUNT}"] = pl.Series(
-            [r["numerator"] if s[3] else None for r, s in zip(rows, shapes)], dtype=pl.Float64
+            [r["numerator"] if s[3] and r is not None else None for r, s in zip(rows, shapes)], dtype=pl.Float64
         )
         data[f"{ind.id}{EVOLUTION}"] = pl.Series(
             [
-                F.evolution(r["evolution"], r.get("evolution_unit"), ind.unit) if s[4] else None
+                F.evolution(r["evolution"], r.get("evolution_unit"), ind.unit) if s[4] and r is not None else None
                 for r, s in zip(rows, shapes)
             ],
             dtype=pl.String,
@@ -166,7 +171,8 @@ def _cells(gt: GT, view: TerritoryView, items: list[Indicator]) -> GT:
             gt.fmt_number(
                 columns=ind.id,
                 decimals=F.DECIMALS.get(ind.unit, 1),
-                **FRENCH,
+                sep_mark=FRENCH["sep_mark"],
+                dec_mark=FRENCH["dec_mark"],
                 pattern="{x}" + F.SUFFIX.get(ind.unit, ""),
                 force_sign=ind.unit == "percent_per_year",
             )
@@ -258,7 +264,7 @@ def theme_tables(
     for n, chunk in enumerate(parts, start=1):
         title = THEMES[theme] + (f" ({n}/{len(parts)})" if len(parts) > 1 else "")
         has_evolution = any(
-            view.cell(p, i.id) and view.cell(p, i.id).get("evolution") is not None for i in chunk for p in view.places
+            (r := view.cell(p, i.id)) and r.get("evolution") is not None for i in chunk for p in view.places
         )
         has_counts = any(i.kind == "ratio" and i.unit != "count" for i in chunk)
         subtitle = "Valeur de l'indicateur" + (", effectif concerné (en gris)" if has_counts else "")
@@ -270,7 +276,7 @@ def theme_tables(
             GT(_table_frame(view, chunk), rowname_col="lieu", groupname_col="groupe", id=f"tableau-{theme}-{n}")
             .tab_header(title=title, subtitle=subtitle)
             .cols_label(
-                **{
+                {
                     i.id: html(header_html(i, _year(view, i), _year(view, i, "comparison_year") or comparison_year))
                     for i in chunk
                 }

@@ -136,9 +136,10 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
         key=lambda p: sort_key(p.name),
     )
     city: list[Place] = []
-    if selection.arrondissement:  # the arrondissement is the unit; its whole city (the one COM row) a reference
+    arrondissement = selection.commune if selection.arrondissement else None  # always a commune code
+    if arrondissement is not None:  # the arrondissement is the unit; its whole city (the one COM row) a reference
         city = [Place("COM", p.code, p.name, REFERENCES) for p in communes]
-        communes = [Place("ARM", selection.commune, names.get(("ARM", selection.commune), selection.commune), COMMUNES)]
+        communes = [Place("ARM", arrondissement, names.get(("ARM", arrondissement), arrondissement), COMMUNES)]
     if selection.epci:
         territory = Place("EPCI", selection.epci, names.get(("EPCI", selection.epci), selection.epci), TERRITORY)
     elif selection.commune:
@@ -147,8 +148,10 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
         dep = selection.departement
         territory = Place("DEP", dep, names.get(("DEP", dep), dep), TERRITORY)
     else:
-        code = selection.group.code
-        territory = Place("TERRITORY", code, names.get(("TERRITORY", code), selection.group.name), TERRITORY)
+        group = selection.group
+        if group is None:  # the selection's validation makes it name exactly one territory
+            raise ValueError("the selection names no territory")
+        territory = Place("TERRITORY", group.code, names.get(("TERRITORY", group.code), group.name), TERRITORY)
     epcis = sorted(
         (
             Place("EPCI", code, name, EPCIS)

@@ -90,6 +90,13 @@ class Entry:
     def key(self) -> str:
         return f"{self.source}/{self.vintage}"
 
+    @property
+    def fixed_cog(self) -> int:
+        """The COG of every row of a file with one geography (IRIS, QPV): `cog`, which its entry must give."""
+        if self.cog is None:
+            raise ValueError(f"{self.key}: the catalogue gives no cog for a file with one geography")
+        return self.cog
+
     def file(self, role: str = "main") -> FileSpec:
         for f in self.files:
             if f.role == role:

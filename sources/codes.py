@@ -4,6 +4,7 @@ checks that turn a mistyped code into a clear message, the SIREN's Luhn check di
 from __future__ import annotations
 
 import re
+from typing import overload
 
 CODE_PATTERNS = {
     "COM": r"^(\d{5}|2[AB]\d{3})$",
@@ -44,9 +45,13 @@ def luhn_ok(digits: str) -> bool:
 
 
 # The checks take any value (pydantic runs them before its own type checks): strings are checked and returned
-# cleaned, anything else goes on to pydantic's own error.
+# cleaned, anything else goes on to pydantic's own error. (The overloads say a string comes back a string.)
 
 
+@overload
+def check_siren(value: str) -> str: ...
+@overload
+def check_siren(value: object) -> object: ...
 def check_siren(value: object) -> object:
     if isinstance(value, str):
         value = value.strip()
@@ -57,10 +62,18 @@ def check_siren(value: object) -> object:
     return value
 
 
+@overload
+def check_commune(value: str) -> str: ...
+@overload
+def check_commune(value: object) -> object: ...
 def check_commune(value: object) -> object:
     return _cleaned(value, "COM", "a commune code has 5 characters (44043, 2A004), not {!r}")
 
 
+@overload
+def check_departement(value: str) -> str: ...
+@overload
+def check_departement(value: object) -> object: ...
 def check_departement(value: object) -> object:
     return _cleaned(value, "DEP", "a département code is 01 to 95, 2A, 2B or 971 to 976, not {!r}")
 

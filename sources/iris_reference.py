@@ -21,7 +21,7 @@ from sources.catalogue import Entry
 from sources.codes import CODE_PATTERNS, city_of_arrondissement
 from sources.cog import _check as check_reference
 from sources.demo import gen_iris
-from sources.errors import Failure, SourceValidationError
+from sources.errors import Failure, ParseError, SourceValidationError
 from sources.geography import Geography
 from sources.reading import read_xlsx_sheet, zip_member
 from sources.spec import SourceSpec
@@ -55,7 +55,12 @@ MODEL = pa.DataFrameSchema(
 
 def read(entry: Entry, path: Path) -> pl.DataFrame:
     spec = entry.file()
-    data = zip_member(path, spec.member, source=entry.source) if spec.format == "zip" else path.read_bytes()
+    if spec.format == "zip":
+        if spec.member is None:
+            raise ParseError(entry.source, path.name, "the catalogue names no member of the archive")
+        data = zip_member(path, spec.member, source=entry.source)
+    else:
+        data = path.read_bytes()
     sheet = spec.sheets[0]
     grid = read_xlsx_sheet(
         data, sheet, entry.columns().required, source=entry.source, name=f"{spec.member or spec.name} [{sheet}]"
@@ -74,7 +79,9 @@ def read(entry: Entry, path: Path) -> pl.DataFrame:
 def to_target(frame: pl.DataFrame, cog: int, geo: Geography | None) -> tuple[pl.DataFrame, list[str]]:
     """Add `commune_target` and `city`: the commune of the target COG each IRIS lies in."""
     passage = geo.passage(cog) if geo is not None and cog != geo.target else {}
-    targets, notes, split = [], [], set()
+    targets: list[str | None] = []
+    notes: list[str] = []
+    split: set[str] = set()
     for code in frame["commune"].to_list():
         if city_of_arrondissement(code) or not passage:
             targets.append(code)
@@ -87,7 +94,7 @@ def to_target(frame: pl.DataFrame, cog: int, geo: Geography | None) -> tuple[pl.
         city=pl.col("commune").map_elements(city_of_arrondissement, return_dtype=pl.String)
     )
     moved = frame.filter(pl.col("commune_target").is_not_null() & (pl.col("commune_target") != pl.col("commune")))
-    if moved.height:
+    if moved.height and geo is not None:  # only a geography's passage moves an IRIS
         pairs = sorted(set(moved.select("commune", "commune_target").iter_rows()))
         notes.append(
             f"{moved.height} IRIS of communes changed since COG {cog} placed in their commune of COG "
@@ -131,8 +138,10 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     frame = read(entry, path)
     file = entry.file().member or path.name
     check_reference(MODEL, frame, entry.source, file, path, COLUMNS)
-    check_communes_known(frame, entry.cog, geo, source=entry.source, file=file, raw_path=str(path), column="DEPCOM")
-    frame, notes = to_target(frame, entry.cog, geo)
+    check_communes_known(
+        frame, entry.fixed_cog, geo, source=entry.source, file=file, raw_path=str(path), column="DEPCOM"
+    )
+    frame, notes = to_target(frame, entry.fixed_cog, geo)
     counts = dict(frame.group_by("type").len().rows())
     notes.insert(
         0,

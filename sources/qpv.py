@@ -97,31 +97,32 @@ def _rows(entry: Entry, props: list[dict], raw_path: str) -> pl.DataFrame:
 
 def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
     path = files["main"]
+    cog = entry.fixed_cog
     props = features(entry, path)
     frame = _rows(entry, props, str(path))
     check_reference(MODEL, frame, entry.source, entry.file().name, path, COLUMNS)
     check_communes_known(
-        frame, entry.cog, geo, source=entry.source, file=entry.file().name, raw_path=str(path), column="insee_com"
+        frame, cog, geo, source=entry.source, file=entry.file().name, raw_path=str(path), column="insee_com"
     )
-    passage = geo.passage(entry.cog) if geo is not None and entry.cog != geo.target else {}
+    passage = geo.passage(cog) if geo is not None and cog != geo.target else {}
     target = [
         c if city_of_arrondissement(c) else (passage.get(c, (c,))[0] if len(passage.get(c, (c,))) == 1 else None)
         for c in frame["commune"].to_list()
     ]
-    frame = frame.with_columns(commune_target=pl.Series(target, dtype=pl.String), cog=pl.lit(entry.cog, pl.Int32)).sort(
+    frame = frame.with_columns(commune_target=pl.Series(target, dtype=pl.String), cog=pl.lit(cog, pl.Int32)).sort(
         "code", "commune"
     )
     spanning = frame.group_by("code").len().filter(pl.col("len") > 1).height
     notes = [
         (
             f"{len(props)} features, {frame['code'].n_unique()} QPV in {frame['commune'].n_unique()} communes "
-            f"(COG {entry.cog}); {spanning} QPV across several communes; the contours are not read"
+            f"(COG {cog}); {spanning} QPV across several communes; the contours are not read"
         )
     ]
     if geo is not None:
         unknown = sorted(set(frame.filter(pl.col("commune_target").is_null())["commune"].to_list()))
         if unknown:
-            notes.append(f"communes split since COG {entry.cog}, their QPV left unplaced: {', '.join(unknown)}")
+            notes.append(f"communes split since COG {cog}, their QPV left unplaced: {', '.join(unknown)}")
     return Staged(frame, notes=notes)
 
 

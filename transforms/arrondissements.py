@@ -54,7 +54,7 @@ def _as_communes(frame: pl.DataFrame) -> pl.DataFrame:
 def _reads(ind: Indicator) -> tuple[str, ...]:
     """The sources an indicator reads for a commune (a published figure: its commune-level file)."""
     if ind.kind == "published":
-        com = PUBLISHED_SOURCES[ind.published.source].get("COM")
+        com = PUBLISHED_SOURCES[ind.published_term.source].get("COM")
         return (com,) if com else ()
     return tuple(dict.fromkeys(t.source for t in ind.terms))
 
@@ -85,7 +85,9 @@ def arrondissement_result(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.Da
 
 
 def is_arrondissement(code: str | None) -> bool:
-    return bool(code) and city_of_arrondissement(code) is not None
+    if not code:
+        return False
+    return city_of_arrondissement(code) is not None
 
 
 __all__ = ["ARM", "arrondissement_membership", "arrondissement_result", "city_only", "is_arrondissement"]

@@ -43,7 +43,7 @@ class Inputs:
             return None
         if source.startswith(CENSUS_PREFIX):
             return int(self.vintages[source])
-        return int(frame["year"].max())
+        return int(frame.select(pl.max("year")).item())
 
     def comparison_year(self, source: str) -> int | None:
         """The census comparison year: the latest earlier census year at least 5 years before the main one."""
@@ -62,7 +62,7 @@ def _census_years(inputs: Inputs) -> tuple[int | None, int | None]:
 def _needed(items: tuple[Indicator, ...], inputs: Inputs) -> pl.DataFrame:
     """(source, variable, term, period, year) rows: every commune value the indicators read."""
     main_census, comp_census = _census_years(inputs)
-    rows = []
+    rows: list[tuple[str, str, str, str, int | None]] = []  # a missing census year stays a null year
     for ind in items:
         if ind.kind == "published":
             continue
@@ -309,13 +309,14 @@ def _demography(ind: Indicator, cols: set[str], n_years: int | None) -> tuple[pl
 
 def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataFrame:
     """The publisher's figure for each wanted (level, group); CAF coverage falls back on the EPCI's figure."""
-    family = PUBLISHED_SOURCES[ind.published.source]
+    published = ind.published_term
+    family = PUBLISHED_SOURCES[published.source]
     frames = []
     for level, source in family.items():
         frame = inputs.staged.get(source)
         if frame is None or frame.is_empty():
             continue
-        year = int(frame["year"].max())
+        year = int(frame.select(pl.max("year")).item())
         staged_level = {"COM": ["COM"], "EPCI": ["EPCI"], "DEP": ["DEP"], "FRANCE": ["FRANCE"]}[level]
         # a split parent's row also covers its restored communes: not the commune's own figure, but the commune
         # is in the file (so no EPCI fallback) and the reason is the geography change
@@ -323,7 +324,7 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataF
         frames.append(
             frame.filter(
                 pl.col("level").is_in(staged_level)
-                & (pl.col("variable") == ind.published.variable)
+                & (pl.col("variable") == published.variable)
                 & (pl.col("year") == year)
             ).select(
                 level=pl.lit(level),
@@ -341,7 +342,7 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataF
         )
     )
     out = wanted.join(found, on=["level", "group"], how="left")
-    if ind.published.source == "caf_places" and "FRANCE" not in family:
+    if published.source == "caf_places" and "FRANCE" not in family:
         # no national places dataset: places are counts, so France is the sum of the départements
         deps = found.filter(pl.col("level") == "DEP")
         # a département absent from the file (Mayotte) leaves France partial, and says so
@@ -375,7 +376,7 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataF
         .then(pl.lit(R.NOT_AGGREGABLE))
         # a commune absent from Filosofi (not covered) is not available; CAF files skip small communes on purpose
         .when(absent)
-        .then(pl.lit(R.NOT_PUBLISHED if ind.published.source.startswith("caf_") else R.NOT_AVAILABLE))
+        .then(pl.lit(R.NOT_PUBLISHED if published.source.startswith("caf_") else R.NOT_AVAILABLE))
         .otherwise(pl.col("status")),
     )
     if ind.fallback == "epci":

@@ -35,8 +35,10 @@ INFRA_SOURCES = (
 )
 
 
-def iris_geography(source: str, vintage: str) -> int | None:
-    """The IRIS geography of a staged IRIS table: the catalogue's geography of its file."""
+def iris_geography(source: str, vintage: str | None) -> int | None:
+    """The IRIS geography of a staged IRIS table: the catalogue's geography of its file (None: not known)."""
+    if vintage is None:
+        return None
     try:
         return catalogue.get(source, vintage).cog
     except KeyError:

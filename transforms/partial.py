@@ -83,14 +83,14 @@ def without_secret_communes(
     )
     wanted = groups.join(gaps, on=["level", "group"], how="semi")
     france = pl.col("level") == "FRANCE"
-    redone = [
+    attempts = [
         _redo(parts, values, wanted.filter(~france), secret, recompute),
         _redo(parts, values, wanted.filter(france), pl.concat([secret, absent]).unique(), recompute),
     ]
-    redone = [r for r in redone if r is not None]
-    if not redone:
+    frames = [r for r in attempts if r is not None]
+    if not frames:
         return computed
-    redone = pl.concat(redone, how="vertical_relaxed")
+    redone = pl.concat(frames, how="vertical_relaxed")
     redone = redone.filter(pl.col("value").is_not_null() & (pl.col("coverage") >= MIN_COVERAGE)).with_columns(
         status=pl.lit(R.PARTIAL_SECRET)
     )

@@ -57,10 +57,11 @@ def provenance(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.DataFrame:
     rows = []
     for ind in items:
         if ind.kind == "published":
-            family = PUBLISHED_SOURCES[ind.published.source]
+            publisher = ind.published_term.source
+            family = PUBLISHED_SOURCES[publisher]
             source = next((s for s in family.values() if s in inputs.staged), None)
             year = inputs.main_year(source) if source else None
-            rows.append((ind.id, year, report_label(ind.published.source, year)))
+            rows.append((ind.id, year, report_label(publisher, year)))
             continue
         sources = list(dict.fromkeys(t.source for t in ind.terms))
         years = {s: inputs.main_year(s) for s in sources}
@@ -81,14 +82,18 @@ Selection = Territory
 
 
 def diagnostic_table(
-    store: Store,
+    store: Store | None,
     customs: tuple[CustomTerritory, ...] = (),
     rules: FlagRules = FlagRules(),
     inputs: Inputs | None = None,
 ) -> pl.DataFrame:
-    """Every indicator for every commune, EPCI, département, France (and the custom territories)."""
+    """Every indicator for every commune, EPCI, département, France (and the custom territories); the store is
+    read unless the inputs are given (None: given)."""
     items = indicators()
-    inputs = inputs or load_inputs(store, items)
+    if inputs is None:
+        if store is None:
+            raise ValueError("diagnostic_table needs a store or its inputs")
+        inputs = load_inputs(store, items)
     result = compute(inputs, customs, items)
     arrondissements = arrondissement_result(inputs, items)  # Paris, Lyon, Marseille: level ARM, apart
     if arrondissements is not None:
@@ -109,7 +114,7 @@ def diagnostic_table(
 def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Selection) -> pl.DataFrame:
     """The rows a territory's diagnostic shows: its communes, itself, its EPCI(s), département(s) and France."""
     m = inputs_membership
-    if selection.arrondissement:
+    if selection.arrondissement and selection.commune is not None:  # an arrondissement is always a commune code
         return select_arrondissement(table, m, selection.commune)
     if selection.epci:
         communes = m.filter(pl.col("epci") == selection.epci)
@@ -127,8 +132,11 @@ def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Sele
             raise ValueError(f"département {selection.departement} is not in the target COG")
         own = pl.lit(False)  # its DEP row is kept below with the départements of its communes
     else:
-        communes = m.filter(pl.col("code").is_in(list(selection.communes)))
-        own = (pl.col("level") == "TERRITORY") & (pl.col("code") == selection.group.code)
+        group = selection.group
+        if group is None:  # the selection's validation makes it name exactly one territory
+            raise ValueError("the selection names no territory")
+        communes = m.filter(pl.col("code").is_in(list(group.communes)))
+        own = (pl.col("level") == "TERRITORY") & (pl.col("code") == group.code)
     codes = communes["code"].to_list()
     epcis = [e for e in communes["epci"].unique().to_list() if e]
     deps = communes["dep"].unique().to_list()
@@ -179,6 +187,7 @@ def export_indicators(
     customs = selection.customs if selection else ()
     # France's table is read from the store's cache (the staged tables are loaded only when it must be computed)
     table = diagnostic_table_cached(store, customs, rules, compute=diagnostic_table)
+    formats: tuple[str, ...]
     if selection is None:
         stem, formats = "indicateurs-france", FRANCE_FORMATS
     else:

@@ -120,7 +120,7 @@ class Territory(BaseModel):
             "epcis": [self.epci] if self.epci else [],
             "communes": communes,
             "departements": [self.departement] if self.departement else [],
-            "arrondissements": [self.commune] if arrondissement else [],
+            "arrondissements": [self.commune] if arrondissement and self.commune else [],
         }
 
     @property

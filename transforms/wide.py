@@ -65,9 +65,9 @@ def header(ind: Indicator, table: pl.DataFrame) -> str:
     start = table["comparison_year"].drop_nulls() if "comparison_year" in table.columns else years.clear()
     when = ""
     if years.len():
-        when = f"{int(years.max())}"
+        when = f"{int(years.to_frame().max().item())}"
         if ind.kind in PERIOD_KINDS and start.len():
-            when = f"{int(start.max())}-{when}"
+            when = f"{int(start.to_frame().max().item())}-{when}"
     return f"{ind.label} ({UNITS_FR[ind.unit]}{', ' + when if when else ''})"
 
 

@@ -74,7 +74,7 @@ class BuiltSection:
 
 
 def build_sections(sections: tuple[Section, ...], data: ReportData) -> list[BuiltSection]:
-    built = []
+    built: list[BuiltSection] = []
     for section in sections:
         context = section.build(**{name: getattr(data, name) for name in section.needs})
         if context is None:

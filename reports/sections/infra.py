@@ -39,7 +39,7 @@ def _cell(value: float | None, status: str | None, unit: str) -> tuple[Markup, s
 def _rows(view: TerritoryView, infra: Infra, items: list[InfraIndicator]) -> tuple[list[dict], set[str]]:
     """The IRIS rows then the commune's, each cell formatted with its mark; and the reasons shown."""
     table = iris_table(infra, view.territory.code)
-    reasons: set[str] = set()
+    reasons: set[str | None] = set()  # None: a cell without a mark
     rows = []
     for (code, name, kind), cells in table.group_by(["iris", "name", "type"], maintain_order=True):
         by_id = {r["indicator"]: r for r in cells.iter_rows(named=True)}

@@ -26,7 +26,10 @@ KEY_FIGURES = (
 )
 # under a card's figure, for units the number alone does not say
 CARD_UNITS = {"per100": "pour 100", "index": "indice", "ratio": "rapport", "per1000": "pour 1 000"}
-CARD_TINTS = {PRIORITY: " flagged-p", VIGILANCE: " flagged-v"}  # the card's top border says its flag too
+CARD_TINTS: dict[str | None, str] = {
+    PRIORITY: " flagged-p",
+    VIGILANCE: " flagged-v",
+}  # the card's top border says its flag too
 
 
 def key_figures(view: TerritoryView) -> list[dict]:

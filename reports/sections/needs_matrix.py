@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 
 import polars as pl
 from great_tables import GT, html, loc, style
@@ -13,6 +14,9 @@ from reports.sections.base import Section
 from reports.tables import CODE, FRENCH, group_label, house_style
 from reports.view import Place, TerritoryView
 from transforms.registry import THEMES
+
+if TYPE_CHECKING:
+    from great_tables._text import BaseText  # what `GT.cols_label` takes (not exported by great_tables)
 
 MATRIX_FILL = {0: None, 1: "#fdf0d2", 2: "#f9d2a6", 3: "#f3b4aa"}  # the inks keep 4.5:1 on each
 # Soft hyphens (U+00AD) where the narrow matrix columns may break a long theme name (browsers on Linux do not
@@ -92,7 +96,10 @@ def _cells(gt: GT, frame: pl.DataFrame) -> GT:
                 columns=[theme, theme + PRIORITE, CODE], rows=rows, pattern=matrix_cell_pattern(theme, v, p)
             )
         for level, rows in sorted(tints.items()):
-            gt = gt.tab_style(style.fill(MATRIX_FILL[level]), loc.body(columns=theme, rows=rows))
+            fill = MATRIX_FILL[level]
+            if fill is None:  # tint 0 (no flag) is never in `tints`
+                continue
+            gt = gt.tab_style(style.fill(fill), loc.body(columns=theme, rows=rows))
     gt = gt.fmt_integer(columns="total").cols_merge(columns=["total", CODE], pattern=TOTAL_PATTERN)
     return gt.cols_hide(CODE)
 
@@ -101,7 +108,7 @@ def matrix_table(view: TerritoryView) -> str:
     """Communes (and the territory) by themes: vigilance and priorité flags counted, tinted by intensity."""
     places = list(view.units) + ([] if view.territory_is_unit else [view.territory])
     frame, flaggable = _counts(view, places)
-    labels = {
+    labels: dict[str, str | BaseText] = {
         t: html(
             f'<span class="h-l">{escape(HYPHENATED.get(label, label))}</span>'
             f'<span class="h-u">sur {flaggable.get(t, 0)}</span>'
@@ -118,7 +125,7 @@ def matrix_table(view: TerritoryView) -> str:
             subtitle="Nombre d'indicateurs signalés par thème, sur le nombre de taux qui peuvent l'être : "
             "!! priorité, ! point de vigilance",
         )
-        .cols_label(**labels)
+        .cols_label(labels)
         .pipe(_cells, frame)
         .cols_align("center", columns=columns)
         .cols_width({"lieu": "19%", **{c: f"{81 / len(columns):.2f}%" for c in columns}})

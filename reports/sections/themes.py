@@ -208,7 +208,9 @@ def age_chart(view: TerritoryView, inputs: Inputs, state: str = "") -> dict | No
     if all(b.men is None for b in bands):
         return None
     compared = reference is not None and any(b.ref_men is not None for b in bands)
-    name = ("France" if reference.level == "FRANCE" else reference.display) if compared else None
+    name = None
+    if compared and reference is not None:  # `compared` says there is a reference
+        name = "France" if reference.level == "FRANCE" else reference.display
     draw = charts.pyramid if by_sex else charts.age_bars
     year = inputs.main_year(ages.SOURCE)
     caption = f"Pyramide des âges en {year}" if by_sex else f"Structure par âge en {year}"

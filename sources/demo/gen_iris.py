@@ -236,13 +236,21 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
+def _member(source: str, vintage: str) -> str:
+    """The file name the catalogue gives the entry's main file (the demo writes it under that name)."""
+    member = catalogue.get(source, vintage).file().member
+    if member is None:
+        raise ValueError(f"{source}/{vintage}: the catalogue names no member for the demo file")
+    return member
+
+
 def write(root: Path) -> None:
     folder = _fresh(entry_path(root, "iris_reference", "2024"))
     (folder / "reference_IRIS_geo2024.xlsx").write_bytes(reference_xlsx())
     figures = iris_figures()
     for source in STEMS:
         folder = _fresh(entry_path(root, source, "2022"))
-        member = catalogue.get(source, "2022").file().member
+        member = _member(source, "2022")
         write_text(folder / member, base_ic_csv(source, figures), crlf=True)
         write_text(
             folder / f"meta_{member}",
@@ -252,6 +260,6 @@ def write(root: Path) -> None:
         )
     for source, prefix in (("filosofi_iris_disp", "DISP"), ("filosofi_iris_dec", "DEC")):
         folder = _fresh(entry_path(root, source, "2021"))
-        write_text(folder / catalogue.get(source, "2021").file().member, filosofi_csv(prefix))
+        write_text(folder / _member(source, "2021"), filosofi_csv(prefix))
     url = catalogue.get("qpv", "2024").file().url
     write_text(mirror_path(root, url), qpv_geojson())
