@@ -27,10 +27,12 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from sources.demo import gen_caf, gen_cog, gen_etat_civil, gen_filosofi, world
+from shapely.geometry.base import BaseGeometry
+
+from sources.demo import gen_caf, gen_cog, gen_contours, gen_etat_civil, gen_filosofi, gen_mobility, world
 from sources.demo.world import Commune, Epci
 
-GEN_MODULES = (world, gen_caf, gen_cog, gen_etat_civil, gen_filosofi)
+GEN_MODULES = (world, gen_caf, gen_cog, gen_etat_civil, gen_filosofi, gen_mobility, gen_contours)
 # the codes of the arrondissements of Paris, Lyon and Marseille (and their pseudo-codes): never a commune's
 ARRONDISSEMENT_CODES = re.compile(r"^(751\d\d|6938\d|132\d\d)$")
 OVERSEAS = ("971", "972", "973", "974", "976")
@@ -223,6 +225,10 @@ def patched(communes: list[Commune], epcis: list[Epci]) -> Iterator[None]:
         "DEPARTMENTS@gen_filosofi": deps,
         "REGIONS@gen_filosofi": regs,
         "FRANCE@gen_filosofi": france,
+        "NAMES@gen_mobility": {c.code: c.name for c in communes} | {a.code: a.name for a in world.ARRONDISSEMENTS},
+        "commune_shapes@gen_contours": functools.partial(grid_shapes, communes),
+        "departement_shapes@gen_contours": functools.partial(grid_departements, communes),
+        "DEP_NAMES@gen_contours": {d: (names[d], reg_of[d]) for d in pops},
     }
     saved = []
     for name, value in values.items():
@@ -236,6 +242,54 @@ def patched(communes: list[Commune], epcis: list[Epci]) -> Iterator[None]:
     finally:
         for module, attr, value in reversed(saved):
             setattr(module, attr, value)
+
+
+# Where each département's communes are laid out as small squares (lon, lat of its first square): the invented
+# communes have no real position, only plausible coordinates for their projection (Lambert-93, or the UTM of an
+# overseas département).
+OVERSEAS_ORIGIN = {
+    "971": (-61.6, 16.1),
+    "972": (-61.1, 14.5),
+    "973": (-53.0, 4.0),
+    "974": (55.3, -21.2),
+    "976": (45.0, -12.9),
+}
+SQUARE = 0.01  # degrees
+
+
+def _origin(dep: str, index: int) -> tuple[float, float]:
+    return OVERSEAS_ORIGIN.get(dep) or (-4.0 + (index % 10) * 0.9, 42.5 + (index // 10) * 0.6)
+
+
+def grid_shapes(communes: list[Commune]) -> dict[str, BaseGeometry]:
+    """Each commune a square of its département's grid; Paris and Lyon split into their arrondissements' strips."""
+    from shapely.geometry import box
+
+    shapes: dict[str, BaseGeometry] = {}
+    deps = sorted({c.dep for c in communes})
+    for index, dep in enumerate(deps):
+        x0, y0 = _origin(dep, index)
+        members = sorted(c.code for c in communes if c.dep == dep)
+        side = max(1, math.ceil(math.sqrt(len(members))))
+        for n, code in enumerate(members):
+            x, y = x0 + (n % side) * SQUARE, y0 + (n // side) * SQUARE
+            shapes[code] = box(x, y, x + SQUARE, y + SQUARE)
+    for city in {a.parent for a in world.ARRONDISSEMENTS}:
+        arms = sorted(a.code for a in world.ARRONDISSEMENTS if a.parent == city)
+        minx, miny, maxx, maxy = shapes[city].bounds
+        width = (maxx - minx) / len(arms)
+        for n, code in enumerate(arms):
+            shapes[code] = box(minx + n * width, miny, minx + (n + 1) * width, maxy)
+    return shapes
+
+
+def grid_departements(communes: list[Commune]) -> dict[str, BaseGeometry]:
+    """Each département: the union of its communes' squares."""
+    import shapely
+
+    shapes = grid_shapes(communes)
+    deps = sorted({c.dep for c in communes})
+    return {d: shapely.union_all([shapes[c.code] for c in communes if c.dep == d]) for d in deps}
 
 
 def world_upper(name: str) -> str:

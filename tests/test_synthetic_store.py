@@ -68,6 +68,27 @@ def exports_say_synthetic(paths: dict) -> bool:
     return marks["csv"]
 
 
+def long_tables(exports: list) -> dict:
+    """{format: path} of a report's long indicator tables (`indicateurs-<territory>.{parquet,csv,xlsx}`)."""
+    return {p.suffix[1:]: p for p in exports if p.name.startswith("indicateurs-") and not p.stem.endswith("-large")}
+
+
+def documents_say_synthetic(exports: list) -> bool:
+    """The editable document's title and the wide workbook's first line carry the mark, or neither does."""
+    from docx import Document
+
+    docx = next(p for p in exports if p.suffix == ".docx")
+    wide = next(p for p in exports if p.stem.endswith("-large"))
+    book = openpyxl.load_workbook(wide, read_only=True)
+    marks = {
+        "docx": "démonstration" in Document(str(docx)).core_properties.title,
+        "wide": str(book.worksheets[0]["A1"].value).startswith("DÉMONSTRATION"),
+    }
+    book.close()
+    assert len(set(marks.values())) == 1, marks
+    return marks["docx"]
+
+
 def test_every_file_of_a_store_refreshed_from_the_demo_mirror_is_a_demo_file(demo_store):
     manifest = demo_store.manifest()
     records = file_records(manifest)
@@ -139,15 +160,12 @@ def test_reports_of_the_demo_store_say_synthetic_without_demo(demo_store, real_l
     page = demo.reports[0].read_text(encoding="utf-8")
     assert 'id="bandeau-demo"' in page and "Données synthétiques" in page and "(démonstration" in page
     assert 'id="bandeau-demo"' in demo.index.read_text(encoding="utf-8")
-    assert all(
-        exports_say_synthetic({p.suffix[1:]: p for p in demo.exports if p.stem == stem})
-        for stem in {p.stem for p in demo.exports}
-    )
+    assert exports_say_synthetic(long_tables(demo.exports)) and documents_say_synthetic(demo.exports)
     real = build_site(real_looking, [Selection(epci=EPCI)], tmp_path / "real", generated_at=WHEN)
     page = real.reports[0].read_text(encoding="utf-8")
     assert 'id="bandeau-demo"' not in page and "synthétiques" not in page
     assert 'id="bandeau-demo"' not in real.index.read_text(encoding="utf-8")
-    assert not exports_say_synthetic({p.suffix[1:]: p for p in real.exports})
+    assert not exports_say_synthetic(long_tables(real.exports)) and not documents_say_synthetic(real.exports)
 
 
 def test_an_index_listing_a_synthetic_report_says_so(demo_store, real_looking, tmp_path):
