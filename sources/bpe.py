@@ -41,7 +41,7 @@ from sources.catalogue import Entry
 from sources.demo import gen_bpe
 from sources.errors import Failure, ParseError, SourceValidationError
 from sources.etat_civil import OBS_NOT_AVAILABLE, OBS_SECRET
-from sources.geography import NO_EPCI, Geography
+from sources.geography import Geography, drop_other_zonings
 from sources.reading import read_csv_file
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
@@ -204,16 +204,7 @@ def _levels(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
             unset.height,
             [f"GEO {g} {t}" for g, t in unset.select("GEO", "FACILITY_TYPE").head(5).rows()],
         )
-    notes = []
-    dropped = frame.filter(~pl.col("GEO_OBJECT").is_in(LEVELS)).group_by("GEO_OBJECT").len().sort("GEO_OBJECT")
-    if dropped.height:
-        detail = ", ".join(f"{lv} {n}" for lv, n in dropped.rows())
-        notes.append(f"{dropped['len'].sum()} row(s) of other zonings dropped ({detail})")
-    frame = frame.filter(pl.col("GEO_OBJECT").is_in(LEVELS))
-    no_epci = (pl.col("GEO_OBJECT") == "EPCI") & (pl.col("GEO") == NO_EPCI)
-    if n := frame.filter(no_epci).height:
-        notes.append(f"{n} row(s) of the pseudo-EPCI {NO_EPCI} (communes in no EPCI) dropped")
-        frame = frame.filter(~no_epci)
+    frame, notes = drop_other_zonings(frame, LEVELS)
     france = sorted(frame.filter(pl.col("GEO_OBJECT") == "FRANCE")["GEO"].drop_nulls().unique().to_list())
     if len(france) > 1:
         raise fail("GEO", "one France-level code", len(france), [f"FRANCE codes: {', '.join(france)}"])

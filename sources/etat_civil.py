@@ -26,7 +26,7 @@ import polars as pl
 from sources.catalogue import Entry
 from sources.demo import gen_etat_civil
 from sources.errors import Failure, SourceValidationError
-from sources.geography import NO_EPCI, Geography
+from sources.geography import Geography, drop_other_zonings
 from sources.reading import read_csv_file
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
@@ -141,17 +141,7 @@ def _keep_levels(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
             unset.height,
             [f"GEO {g} {t}" for g, t in unset.select("GEO", "TIME_PERIOD").rows()],
         )
-    notes = []
-    dropped = frame.filter(~pl.col("GEO_OBJECT").is_in(LEVELS)).group_by("GEO_OBJECT").len().sort("GEO_OBJECT")
-    if dropped.height:
-        detail = ", ".join(f"{lv} {n}" for lv, n in dropped.rows())
-        notes.append(f"{dropped['len'].sum()} row(s) of other zonings dropped ({detail})")
-    frame = frame.filter(pl.col("GEO_OBJECT").is_in(LEVELS))
-    # `ZZZZZZZZZ` is "no EPCI" (communes outside any EPCI): not a territory, dropped with a count (decisions.md)
-    no_epci = (pl.col("GEO_OBJECT") == "EPCI") & (pl.col("GEO") == NO_EPCI)
-    if n := frame.filter(no_epci).height:
-        notes.append(f"{n} row(s) of the pseudo-EPCI {NO_EPCI} (communes in no EPCI) dropped")
-        frame = frame.filter(~no_epci)
+    frame, notes = drop_other_zonings(frame, LEVELS)
 
     france = sorted(frame.filter(pl.col("GEO_OBJECT") == "FRANCE")["GEO"].drop_nulls().unique().to_list())
     if len(france) > 1:

@@ -230,3 +230,20 @@ def _intermediate(pairs: list[tuple[str, str]]) -> set[str]:
 def _splits(passage: dict[str, tuple[str, ...]], olds: list[str]) -> bool:
     """True when one of `olds` went to several codes (an n -> n mutation counts as a split)."""
     return any(len(passage[o]) > 1 for o in olds)
+
+
+def drop_other_zonings(frame: pl.DataFrame, levels) -> tuple[pl.DataFrame, list[str]]:
+    """Rows of an INSEE Melodi file (`GEO_OBJECT`, `GEO`) at the staged `levels` only: the other zonings (ARR,
+    BV2022...) and the no-EPCI pseudo-code `ZZZZZZZZZ` (communes outside any EPCI: not a territory) are dropped
+    with a count, as notes."""
+    notes = []
+    dropped = frame.filter(~pl.col("GEO_OBJECT").is_in(levels)).group_by("GEO_OBJECT").len().sort("GEO_OBJECT")
+    if dropped.height:
+        detail = ", ".join(f"{lv} {n}" for lv, n in dropped.rows())
+        notes.append(f"{dropped['len'].sum()} row(s) of other zonings dropped ({detail})")
+    frame = frame.filter(pl.col("GEO_OBJECT").is_in(levels))
+    no_epci = (pl.col("GEO_OBJECT") == "EPCI") & (pl.col("GEO") == NO_EPCI)
+    if n := frame.filter(no_epci).height:
+        notes.append(f"{n} row(s) of the pseudo-EPCI {NO_EPCI} (communes in no EPCI) dropped")
+        frame = frame.filter(~no_epci)
+    return frame, notes

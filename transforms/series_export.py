@@ -12,6 +12,7 @@ import polars as pl
 from storage.files import atomic_path
 from storage.store import Store, reads_one_state
 from transforms import series as S
+from transforms.export import COLUMNS_FR as EXPORT_COLUMNS_FR
 from transforms.export import (
     DEMO_COLUMN_FR,
     DEMO_SHEET,
@@ -23,21 +24,24 @@ from transforms.export import (
     neutralised,
 )
 
-COLUMNS_FR = {
-    "level": "niveau",
-    "code": "code",
-    "name": "nom",
-    "theme_label": "thème",
-    "indicator": "indicateur",
-    "label": "libellé",
-    "unit": "unité",
-    "year": "année",
-    "value": "valeur",
-    "numerator": "numérateur",
-    "denominator": "dénominateur",
-    "status": "statut",
-    "reason": "motif",
-    "source": "source",
+# French column names, in order: those of the indicator exports, then the series' own
+SHARED_COLUMNS = (
+    "level",
+    "code",
+    "name",
+    "theme_label",
+    "indicator",
+    "label",
+    "unit",
+    "year",
+    "value",
+    "numerator",
+    "denominator",
+    "status",
+    "reason",
+    "source",
+)
+COLUMNS_FR = {c: EXPORT_COLUMNS_FR[c] for c in SHARED_COLUMNS} | {
     "comparable": "comparable à la dernière année",
     "baseline_year": "année de référence",
     "change": "évolution depuis l'année de référence",
