@@ -36,15 +36,7 @@ from flows.changes import changes_artifact, write_changes
 from flows.common import exception_of, flow_settings, open_store, prepare_store, publication, run_about
 from flows.parameters import DepartementCode, RefreshPolicy, Siren, TaskRunnerSpec
 from reports import site as reports_site
-from sources.national import (
-    Unit,
-    batches,
-    check_some_units,
-    check_state,
-    national_units,
-    publication_name,
-    state_of,
-)
+from sources.national import Unit, batches, check_some_units, check_state, national_units, publication_name, state_of
 from storage.publication import describe
 from transforms.pipeline import save_france_table
 from transforms.territories import Territory

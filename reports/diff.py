@@ -30,14 +30,7 @@ from reports.templating import environment, pipeline_version
 from storage.files import atomic_path
 from storage.manifest import Manifest
 from storage.publication import DRAFT, LATEST, METADATA, Publication
-from transforms.diff import (
-    CHANGE_COLUMNS,
-    Diff,
-    Published,
-    SourceRead,
-    Thresholds,
-    compare,
-)
+from transforms.diff import CHANGE_COLUMNS, Diff, Published, SourceRead, Thresholds, compare
 from transforms.export import UNITS_FR, neutralised
 
 FRANCE_TABLE = "indicateurs-france.parquet"

@@ -29,9 +29,7 @@ def needs_matrix(rows: pl.DataFrame, places: list[tuple[str, str]]) -> pl.DataFr
     )
     grid = keys.join(themes, how="cross").join(counts, on=["level", "code", "theme"], how="left")
     return (
-        grid.with_columns(
-            pl.col("vigilance", "priorite", "flaggable").fill_null(0).cast(pl.Int64),
-        )
+        grid.with_columns(pl.col("vigilance", "priorite", "flaggable").fill_null(0).cast(pl.Int64))
         .sort("_place", "_theme")
         .drop("_place", "_theme")
     )

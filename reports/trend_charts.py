@@ -13,17 +13,7 @@ import math
 from dataclasses import dataclass
 
 from reports import formats as F
-from reports.charts import (
-    DEPARTEMENT,
-    FRANCE,
-    GRID,
-    INK,
-    MUTED,
-    TERRITORY,
-    WIDTH,
-    Svg,
-    _num,
-)
+from reports.charts import DEPARTEMENT, FRANCE, GRID, INK, MUTED, TERRITORY, WIDTH, Svg, _num
 
 STYLES = {"territory": (TERRITORY, None, 2.8), "departement": (DEPARTEMENT, "6 3", 2.0), "france": (FRANCE, "2 3", 2.0)}
 LEFT, RIGHT, TOP = 64.0, 24.0, 22.0

@@ -42,8 +42,7 @@ def with_period(
     """Add `_year` (Int32) and `_month` (Int8, null for a bare year) parsed from `column`; refuse bad cells."""
     text = pl.col(column).str.strip_chars()
     out = frame.with_columns(
-        _year=text.str.extract(PERIOD, 1).cast(pl.Int32),
-        _month=text.str.extract(PERIOD, 2).cast(pl.Int8),
+        _year=text.str.extract(PERIOD, 1).cast(pl.Int32), _month=text.str.extract(PERIOD, 2).cast(pl.Int8)
     )
     bad = pl.col("_year").is_null() | ~pl.col("_month").is_between(1, 12).fill_null(not need_month)
     broken = out.filter(bad)

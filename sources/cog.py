@@ -114,14 +114,7 @@ def stage_communes(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
     raw = read_csv_file(path, spec, source=entry.source)
     raw.columns = [c.upper() for c in raw.columns]  # 2019-2020 files had lower-case headers
     missing_columns(raw.columns, entry.columns().required, source=entry.source, file=spec.name, raw_path=str(path))
-    frame = raw.select(
-        typecom="TYPECOM",
-        code="COM",
-        dep="DEP",
-        reg="REG",
-        name="LIBELLE",
-        parent="COMPARENT",
-    )
+    frame = raw.select(typecom="TYPECOM", code="COM", dep="DEP", reg="REG", name="LIBELLE", parent="COMPARENT")
     names = {"typecom": "TYPECOM", "code": "COM", "dep": "DEP", "reg": "REG", "name": "LIBELLE", "parent": "COMPARENT"}
     _check(COMMUNES_MODEL, frame, entry.source, spec.name, path, names)
     counts = frame.group_by("typecom").len().sort("typecom").rows()
@@ -209,8 +202,7 @@ def read_epci_composition(entry: Entry, spec: FileSpec, path: Path) -> tuple[pl.
         name=f"{file} [{composition_sheet}]",
     )
     listing = listing.filter(pl.col("EPCI").is_not_null()).select(
-        epci=_code(pl.col("EPCI"), 9),
-        epci_nature=pl.col("NATURE_EPCI"),
+        epci=_code(pl.col("EPCI"), 9), epci_nature=pl.col("NATURE_EPCI")
     )
     composition = composition.filter(pl.col("CODGEO").is_not_null())
     frame = (

@@ -88,11 +88,7 @@ def _year(frame: pl.DataFrame, fail) -> tuple[int, str]:
     """The year of the latest labellisation date of the list (dd/mm/yyyy), and that date."""
     dates = frame.select(d=pl.col("labellisation_fs").str.extract_groups(LABEL_DATE)).unnest("d")
     parsed = dates.select(
-        pl.date(
-            pl.col("3").cast(pl.Int32),
-            pl.col("2").cast(pl.Int8),
-            pl.col("1").cast(pl.Int8),
-        ).alias("date")
+        pl.date(pl.col("3").cast(pl.Int32), pl.col("2").cast(pl.Int8), pl.col("1").cast(pl.Int8)).alias("date")
     ).drop_nulls()
     if parsed.is_empty():
         raise fail(

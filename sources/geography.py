@@ -143,8 +143,7 @@ class Geography:
         com = long.filter(pl.col("level") == "COM").with_columns(pl.col("cog").cast(pl.Int32))
         rest = long.filter(pl.col("level") != "COM")
         joined = com.join(mapping, on=["cog", "code"], how="left").with_columns(
-            code=pl.coalesce("new_code", "code"),
-            carries=pl.col("carries").fill_null(True),
+            code=pl.coalesce("new_code", "code"), carries=pl.col("carries").fill_null(True)
         )
         is_additive = pl.col("variable").is_in(sorted(additive))
         key = ["level", "code", "year", "month", "variable"]

@@ -60,12 +60,7 @@ def parse_cells(raw: pl.Expr, markers: dict[str, str], empty: str = MISSING) -> 
 
 
 def melt(
-    frame: pl.DataFrame,
-    *,
-    index: dict[str, pl.Expr],
-    columns: list[str],
-    markers: dict[str, str],
-    empty: str = MISSING,
+    frame: pl.DataFrame, *, index: dict[str, pl.Expr], columns: list[str], markers: dict[str, str], empty: str = MISSING
 ) -> pl.DataFrame:
     """Wide text frame -> long frame with `variable` (the source's column name), `value` and `status`.
 
@@ -81,9 +76,7 @@ def finish(long: pl.DataFrame, source: str, vintage: str) -> pl.DataFrame:
     """Add the source columns, fill absent optional columns and order everything as `STAGED_SCHEMA`."""
     defaults = {"month": pl.lit(None, pl.Int8), "geo_change": pl.lit(None, pl.String)}
     long = long.with_columns(
-        source=pl.lit(source),
-        vintage=pl.lit(vintage),
-        **{k: v for k, v in defaults.items() if k not in long.columns},
+        source=pl.lit(source), vintage=pl.lit(vintage), **{k: v for k, v in defaults.items() if k not in long.columns}
     )
     return long.select([pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()]).sort(KEY)
 

@@ -16,12 +16,7 @@ from reports.sections import trends as TR
 from reports.site import DEMO_EPCI, build_site
 from reports.view import territory_view
 from transforms import series as S
-from transforms.evaluation import (
-    DEFAULT_ITEMS,
-    EvaluationFileError,
-    EvaluationItem,
-    read_evaluation,
-)
+from transforms.evaluation import DEFAULT_ITEMS, EvaluationFileError, EvaluationItem, read_evaluation
 from transforms.pipeline import Selection, diagnostic_table
 from transforms.registry import get
 

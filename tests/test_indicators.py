@@ -27,14 +27,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from sources.values import (
-    MERGED,
-    NON_RECALCULABLE,
-    NOT_AVAILABLE,
-    SECRET,
-    SPLIT,
-    STAGED_SCHEMA,
-)
+from sources.values import MERGED, NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT, STAGED_SCHEMA
 from transforms import reasons as R
 from transforms.compare import PRIORITY, VIGILANCE
 from transforms.compute import Inputs, aggregate, commune_values, compute

@@ -16,17 +16,7 @@ from sources.refresh import refresh
 from storage.store import Store
 from transforms.compute import Inputs
 from transforms.pipeline import load_inputs, provenance
-from transforms.registry import (
-    DIRECTIONS,
-    KINDS,
-    PUBLISHED_SOURCES,
-    THEMES,
-    UNITS,
-    Indicator,
-    Term,
-    check,
-    indicators,
-)
+from transforms.registry import DIRECTIONS, KINDS, PUBLISHED_SOURCES, THEMES, UNITS, Indicator, Term, check, indicators
 
 
 @pytest.fixture(scope="module")

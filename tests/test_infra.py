@@ -15,13 +15,7 @@ from reports import formats as F
 from reports.site import ReportContext, render_report
 from sources.values import STAGED_SCHEMA
 from transforms import reasons as R
-from transforms.infra import (
-    Infra,
-    infra_indicators,
-    iris_table,
-    iris_values,
-    load_infra,
-)
+from transforms.infra import Infra, infra_indicators, iris_table, iris_values, load_infra
 from transforms.pipeline import diagnostic_table, load_inputs
 from transforms.territories import Territory
 
@@ -67,11 +61,7 @@ def infra() -> Infra:
         ],
     )
     disp = _long(
-        "filosofi_iris_disp",
-        [
-            ("490990101", "DISP_MED", 21110.0, None),
-            ("490990102", "DISP_MED", None, "secret"),
-        ],
+        "filosofi_iris_disp", [("490990101", "DISP_MED", 21110.0, None), ("490990102", "DISP_MED", None, "secret")]
     )
     reference = _reference(
         [

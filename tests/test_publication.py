@@ -229,11 +229,7 @@ def test_writing_the_draft_on_a_full_disk_names_the_draft(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "target, step, where",
-    [
-        ("os.rename", "commit", "{final}"),
-        ("os.symlink", "switch of latest", "{dir}/latest"),
-    ],
+    "target, step, where", [("os.rename", "commit", "{final}"), ("os.symlink", "switch of latest", "{dir}/latest")]
 )
 def test_a_full_disk_at_commit_or_switch_names_the_step_and_keeps_the_previous_publication(
     tmp_path, monkeypatch, target, step, where

@@ -104,13 +104,7 @@ def commune_values(inputs: Inputs, needed: pl.DataFrame) -> pl.DataFrame:
         )
         parts.append(
             rows.select(
-                "code",
-                "term",
-                "period",
-                "year",
-                "value",
-                "status",
-                split=pl.col("geo_change").fill_null("") == "split",
+                "code", "term", "period", "year", "value", "status", split=pl.col("geo_change").fill_null("") == "split"
             )
         )
     found = (
@@ -147,7 +141,7 @@ def commune_values(inputs: Inputs, needed: pl.DataFrame) -> pl.DataFrame:
                 status=pl.when(pl.col("_unknown"))
                 .then(R.reason(pl.col("_rank")))
                 .when(~pl.col("_complete"))
-                .then(pl.lit(R.MISSING)),
+                .then(pl.lit(R.MISSING))
             )
             .drop("_unknown", "_complete", "_rank")
         )
@@ -181,10 +175,7 @@ def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataF
     return (
         joined.with_columns(_rank=pl.when(pl.col("value").is_null()).then(R.rank(pl.col("status"))))
         .group_by("level", "group", "term", "period")
-        .agg(
-            value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
-            _rank=pl.col("_rank").min(),
-        )
+        .agg(value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()), _rank=pl.col("_rank").min())
         .with_columns(status=R.reason(pl.col("_rank")))
         .drop("_rank")
     )
@@ -311,6 +302,37 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataF
     """The publisher's figure for each wanted (level, group); CAF coverage falls back on the EPCI's figure."""
     published = ind.published_term
     family = PUBLISHED_SOURCES[published.source]
+    found = _published_rows(published, family, inputs)
+    out = wanted.join(found, on=["level", "group"], how="left")
+    if published.source == "caf_places" and "FRANCE" not in family:
+        out = _france_places(out, found, inputs)
+    absent = pl.col("value").is_null() & pl.col("status").is_null()
+    out = out.with_columns(
+        status=pl.when(absent & (pl.col("level") == "TERRITORY"))
+        .then(pl.lit(R.NOT_AGGREGABLE))
+        # a commune absent from Filosofi (not covered) is not available; CAF files skip small communes on purpose
+        .when(absent)
+        .then(pl.lit(R.NOT_PUBLISHED if published.source.startswith("caf_") else R.NOT_AVAILABLE))
+        .otherwise(pl.col("status"))
+    )
+    if ind.fallback == "epci":
+        out = _epci_fallback(out, found, inputs)
+    return out.select(
+        "level",
+        "group",
+        indicator=pl.lit(ind.id),
+        value="value",
+        status="status",
+        numerator=pl.lit(None, pl.Float64),
+        denominator=pl.lit(None, pl.Float64),
+        value_comparison=pl.lit(None, pl.Float64),
+        status_comparison=pl.lit(R.NOT_AVAILABLE),
+        published_year=pl.col("year").cast(pl.Int32),
+    )
+
+
+def _published_rows(published: Term, family: dict[str, str], inputs: Inputs) -> pl.DataFrame:
+    """(level, group, value, status, year) of the publisher's figure at each level, its latest year."""
     frames = []
     for level, source in family.items():
         frame = inputs.staged.get(source)
@@ -334,86 +356,67 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataF
                 year=pl.lit(year),
             )
         )
-    found = (
-        pl.concat(frames)
-        if frames
-        else pl.DataFrame(
-            schema={"level": pl.String, "group": pl.String, "value": pl.Float64, "status": pl.String, "year": pl.Int32}
-        )
+    if frames:
+        return pl.concat(frames)
+    return pl.DataFrame(
+        schema={"level": pl.String, "group": pl.String, "value": pl.Float64, "status": pl.String, "year": pl.Int32}
     )
-    out = wanted.join(found, on=["level", "group"], how="left")
-    if published.source == "caf_places" and "FRANCE" not in family:
-        # no national places dataset: places are counts, so France is the sum of the départements
-        deps = found.filter(pl.col("level") == "DEP")
-        # a département absent from the file (Mayotte) leaves France partial, and says so
-        absent_deps = set(inputs.membership["dep"].to_list()) - set(deps["group"].to_list())
-        total = deps.select(
-            value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
-            status=R.worst(pl.col("status")),
-            year=pl.col("year").max(),
-        ).with_columns(
-            status=pl.when(pl.col("value").is_not_null() & pl.lit(bool(absent_deps)))
-            .then(pl.lit(R.PARTIAL_COVERAGE))
-            .otherwise(pl.col("status"))
+
+
+def _france_places(out: pl.DataFrame, found: pl.DataFrame, inputs: Inputs) -> pl.DataFrame:
+    """France's places where no national dataset exists: the sum of the départements (places are counts)."""
+    deps = found.filter(pl.col("level") == "DEP")
+    # a département absent from the file (Mayotte) leaves France partial, and says so
+    absent_deps = set(inputs.membership["dep"].to_list()) - set(deps["group"].to_list())
+    total = deps.select(
+        value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
+        status=R.worst(pl.col("status")),
+        year=pl.col("year").max(),
+    ).with_columns(
+        status=pl.when(pl.col("value").is_not_null() & pl.lit(bool(absent_deps)))
+        .then(pl.lit(R.PARTIAL_COVERAGE))
+        .otherwise(pl.col("status"))
+    )
+    return (
+        out.join(
+            total.with_columns(level=pl.lit("FRANCE"), group=pl.lit(FRANCE)),
+            on=["level", "group"],
+            how="left",
+            suffix="_fr",
         )
-        out = (
-            out.join(
-                total.with_columns(level=pl.lit("FRANCE"), group=pl.lit(FRANCE)),
-                on=["level", "group"],
-                how="left",
-                suffix="_fr",
-            )
-            .with_columns(
-                value=pl.coalesce("value", "value_fr"),
-                status=pl.coalesce("status", "status_fr"),
-                year=pl.coalesce("year", "year_fr"),
-            )
-            .drop("value_fr", "status_fr", "year_fr")
+        .with_columns(
+            value=pl.coalesce("value", "value_fr"),
+            status=pl.coalesce("status", "status_fr"),
+            year=pl.coalesce("year", "year_fr"),
         )
-    absent = pl.col("value").is_null() & pl.col("status").is_null()
-    out = out.with_columns(
-        status=pl.when(absent & (pl.col("level") == "TERRITORY"))
-        .then(pl.lit(R.NOT_AGGREGABLE))
-        # a commune absent from Filosofi (not covered) is not available; CAF files skip small communes on purpose
-        .when(absent)
-        .then(pl.lit(R.NOT_PUBLISHED if published.source.startswith("caf_") else R.NOT_AVAILABLE))
+        .drop("value_fr", "status_fr", "year_fr")
+    )
+
+
+def _epci_fallback(out: pl.DataFrame, found: pl.DataFrame, inputs: Inputs) -> pl.DataFrame:
+    """A commune the CAF does not publish shows its EPCI's figure (`epci_fallback`), or says why it cannot."""
+    epci_of = inputs.membership.select(group="code", epci="epci")
+    epci_values = found.filter(pl.col("level") == "EPCI").select(
+        epci="group", epci_value="value", epci_status="status", epci_year="year"
+    )
+    com = (
+        out.filter(pl.col("level") == "COM")
+        .join(epci_of, on="group", how="left")
+        .join(epci_values, on="epci", how="left")
+    )
+    use_epci = pl.col("status") == R.NOT_PUBLISHED
+    com = com.with_columns(
+        value=pl.when(use_epci).then(pl.col("epci_value")).otherwise(pl.col("value")),
+        year=pl.when(use_epci).then(pl.col("epci_year")).otherwise(pl.col("year")),
+        status=pl.when(use_epci & pl.col("epci").is_null())
+        .then(pl.lit(R.NO_EPCI))
+        .when(use_epci & pl.col("epci_value").is_null())
+        .then(pl.coalesce("epci_status", pl.lit(R.NOT_PUBLISHED)))
+        .when(use_epci)
+        .then(pl.lit(R.EPCI_FALLBACK))
         .otherwise(pl.col("status")),
-    )
-    if ind.fallback == "epci":
-        epci_of = inputs.membership.select(group="code", epci="epci")
-        epci_values = found.filter(pl.col("level") == "EPCI").select(
-            epci="group", epci_value="value", epci_status="status", epci_year="year"
-        )
-        com = (
-            out.filter(pl.col("level") == "COM")
-            .join(epci_of, on="group", how="left")
-            .join(epci_values, on="epci", how="left")
-        )
-        use_epci = pl.col("status") == R.NOT_PUBLISHED
-        com = com.with_columns(
-            value=pl.when(use_epci).then(pl.col("epci_value")).otherwise(pl.col("value")),
-            year=pl.when(use_epci).then(pl.col("epci_year")).otherwise(pl.col("year")),
-            status=pl.when(use_epci & pl.col("epci").is_null())
-            .then(pl.lit(R.NO_EPCI))
-            .when(use_epci & pl.col("epci_value").is_null())
-            .then(pl.coalesce("epci_status", pl.lit(R.NOT_PUBLISHED)))
-            .when(use_epci)
-            .then(pl.lit(R.EPCI_FALLBACK))
-            .otherwise(pl.col("status")),
-        ).select(out.columns)
-        out = pl.concat([out.filter(pl.col("level") != "COM"), com])
-    return out.select(
-        "level",
-        "group",
-        indicator=pl.lit(ind.id),
-        value="value",
-        status="status",
-        numerator=pl.lit(None, pl.Float64),
-        denominator=pl.lit(None, pl.Float64),
-        value_comparison=pl.lit(None, pl.Float64),
-        status_comparison=pl.lit(R.NOT_AVAILABLE),
-        published_year=pl.col("year").cast(pl.Int32),
-    )
+    ).select(out.columns)
+    return pl.concat([out.filter(pl.col("level") != "COM"), com])
 
 
 def _redo(ind: Indicator, n_years: int | None, values: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
@@ -422,9 +425,7 @@ def _redo(ind: Indicator, n_years: int | None, values: pl.DataFrame, groups: pl.
 
 
 def compute(
-    inputs: Inputs,
-    customs: tuple[CustomTerritory, ...] = (),
-    items: tuple[Indicator, ...] | None = None,
+    inputs: Inputs, customs: tuple[CustomTerritory, ...] = (), items: tuple[Indicator, ...] | None = None
 ) -> pl.DataFrame:
     """Every indicator at every level: level, code, indicator, value, status, numerator, denominator, comparison."""
     items = items or indicators()

@@ -18,15 +18,7 @@ from reports import formats as F
 from reports import notes as N
 from reports import tables as T
 from reports.sections.base import Section
-from reports.view import (
-    COMMUNES,
-    EPCIS,
-    REFERENCES,
-    TERRITORY,
-    Place,
-    TerritoryView,
-    sort_key,
-)
+from reports.view import COMMUNES, EPCIS, REFERENCES, TERRITORY, Place, TerritoryView, sort_key
 from transforms import reasons as R
 from transforms.compute import Inputs
 

@@ -18,13 +18,7 @@ from reports.view import TerritoryView
 from sources.registry import report_label
 from transforms.arrondissements import city_only
 from transforms.compute import Inputs
-from transforms.infra import (
-    Infra,
-    InfraIndicator,
-    available,
-    iris_geography,
-    iris_table,
-)
+from transforms.infra import Infra, InfraIndicator, available, iris_geography, iris_table
 from transforms.registry import get, indicators
 
 TYPES_FR = {"H": "habitat", "A": "activité", "D": "divers", "Z": "commune non découpée"}

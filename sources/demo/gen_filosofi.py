@@ -23,14 +23,7 @@ from pathlib import Path
 
 from sources.demo.files import entry_path, write_text
 from sources.demo.gen_cog import write_epci
-from sources.demo.world import (
-    ARRONDISSEMENTS,
-    COMMUNES,
-    EPCIS,
-    RESTORED,
-    commune,
-    communes_in,
-)
+from sources.demo.world import ARRONDISSEMENTS, COMMUNES, EPCIS, RESTORED, commune, communes_in
 from sources.mirror import zip_folder
 
 YY = "21"
