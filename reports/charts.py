@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from reports import formats as F
+from reports.svg import SvgDocument
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'Liberation Sans', sans-serif"
 INK = "#1d2733"
@@ -47,14 +48,12 @@ def _num(x: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-class Svg:
-    """A thin ElementTree wrapper: every text and attribute goes through ElementTree's escaping."""
+class Svg(SvgDocument):
+    """A chart: its title and description name it for screen readers."""
 
     def __init__(self, width: float, height: float, title: str, description: str, ident: str):
-        self.root = ET.Element(
-            "svg",
+        super().__init__(
             {
-                "xmlns": "http://www.w3.org/2000/svg",
                 "viewBox": f"0 0 {_num(width)} {_num(height)}",
                 "width": _num(width),
                 "height": _num(height),
@@ -65,20 +64,11 @@ class Svg:
                 "font-size": "11",
                 "fill": INK,
             },
+            title,
+            ident,
+            _num,
         )
-        ET.SubElement(self.root, "title", {"id": f"{ident}-t"}).text = title
         ET.SubElement(self.root, "desc", {"id": f"{ident}-d"}).text = description
-
-    def add(self, tag: str, parent: ET.Element | None = None, text: str | None = None, **attrs) -> ET.Element:
-        clean = {
-            k.rstrip("_").replace("_", "-"): (_num(v) if isinstance(v, float) else str(v))
-            for k, v in attrs.items()
-            if v is not None
-        }
-        element = ET.SubElement(self.root if parent is None else parent, tag, clean)
-        if text is not None:
-            element.text = text
-        return element
 
     def text(self, x: float, y: float, content: str, parent: ET.Element | None = None, **attrs) -> ET.Element:
         return self.add("text", parent, content, x=float(x), y=float(y), **attrs)
@@ -88,9 +78,6 @@ class Svg:
         width = self.root.get("width")
         self.root.set("viewBox", f"0 0 {width} {_num(height)}")
         self.root.set("height", _num(height))
-
-    def render(self) -> str:
-        return ET.tostring(self.root, encoding="unicode", short_empty_elements=True)
 
 
 def _wrap(label: str, width: int, lines: int = 2) -> list[str]:

@@ -27,6 +27,7 @@ import shapely
 
 from reports import formats as F
 from reports import notes as N
+from reports.svg import SvgDocument
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'Liberation Sans', sans-serif"
 INK = "#1d2733"
@@ -221,12 +222,10 @@ class Layout:
 # -- the SVG document ----------------------------------------------------------------------------------------------
 
 
-class _Svg:
+class _Svg(SvgDocument):
     def __init__(self, width: float, height: float, title: str, ident: str, css_class: str):
-        self.root = ET.Element(
-            "svg",
+        super().__init__(
             {
-                "xmlns": "http://www.w3.org/2000/svg",
                 "viewBox": f"0 0 {_n(width)} {_n(height)}",
                 "role": "img",
                 "aria-labelledby": f"{ident}-t",
@@ -236,22 +235,10 @@ class _Svg:
                 "fill": INK,
                 "id": ident,
             },
+            title,
+            ident,
+            _n,
         )
-        ET.SubElement(self.root, "title", {"id": f"{ident}-t"}).text = title
-
-    def add(self, tag: str, parent: ET.Element | None = None, text: str | None = None, **attrs) -> ET.Element:
-        clean = {
-            k.rstrip("_").replace("_", "-"): (_n(v) if isinstance(v, float) else str(v))
-            for k, v in attrs.items()
-            if v is not None
-        }
-        element = ET.SubElement(self.root if parent is None else parent, tag, clean)
-        if text is not None:
-            element.text = text
-        return element
-
-    def text(self) -> str:
-        return ET.tostring(self.root, encoding="unicode")
 
 
 def _patterns(svg: _Svg, ident: str, reasons: list[str]) -> dict[str, str]:
@@ -416,7 +403,7 @@ def choropleth(
     bottom = _legend(svg, frame.width + 16, classes, colours, counts, unit, reasons, pattern_fill, reason_counts)
     height = max(frame.height + 34, bottom + MARGIN)
     svg.root.set("viewBox", f"0 0 {_n(frame.width + LEGEND_WIDTH)} {_n(height)}")
-    return svg.text()
+    return svg.render()
 
 
 def shape_defs(areas: Sequence[Area], shapes_id: str, layout: Layout | None = None) -> str:
@@ -467,4 +454,4 @@ def locator(territory, context: Sequence[tuple[str, object]], title: str, ident:
             paint_order="stroke",
         )
     _scale_bar(svg, frame, frame.height + 28)
-    return svg.text()
+    return svg.render()

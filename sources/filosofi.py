@@ -42,18 +42,7 @@ ARM_CODE = r"^(751\d\d|6938\d|132\d\d)$"
 LEVELS = ("COM", "EPCI", "DEP", "REG", "FRANCE")
 
 # Kind of each column, by its name without the year suffix.
-_RATES = [
-    "PIMP",
-    "TP60",
-    "TP60AGE1",
-    "TP60AGE2",
-    "TP60AGE3",
-    "TP60AGE4",
-    "TP60AGE5",
-    "TP60AGE6",
-    "TP60TOL1",
-    "TP60TOL2",
-]
+_RATES = "PIMP TP60 TP60AGE1 TP60AGE2 TP60AGE3 TP60AGE4 TP60AGE5 TP60AGE6 TP60TOL1 TP60TOL2".split()
 # Shares of disposable income: taxes (PIMPOT) are negative, so a share may exceed 100 (the real 2021 file has
 # PACT21 = 107.1 and PTSA21 = 102.8 in 25318).
 INCOME_SHARE = "income_share"

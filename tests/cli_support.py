@@ -15,6 +15,11 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 
 
+def report_args(data_dir: Path, out: Path, *extra: str, epci: str = "200029940") -> list[str]:
+    """`abs-diag report` of an EPCI from a staged store as it is (`--refresh never`), published under `out`."""
+    return ["report", "--epci", epci, "--refresh", "never", "--data-dir", str(data_dir), "--out", str(out), *extra]
+
+
 def migrated_prefect_home(home: Path) -> Path:
     """A Prefect home whose database is already migrated (a fresh one takes ~13 s at the first server start)."""
     subprocess.run(

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from cli_support import Run, is_alive
+from cli_support import Run, is_alive, report_args
 
 from storage.publication import Publication
 
@@ -128,22 +128,7 @@ def test_a_signal_during_a_retry_wait_stops_the_refresh_at_once_and_leaves_nothi
 
 
 def test_sigkill_of_a_report_leaves_no_prefect_server(prefect_home, demo_store, tmp_path):
-    run = Run(
-        [
-            "report",
-            "--epci",
-            "200029940",
-            "--refresh",
-            "never",
-            "--data-dir",
-            str(demo_store.root),
-            "--out",
-            str(tmp_path / "pub"),
-            "--flow",
-        ],
-        prefect_home,
-        tmp_path,
-    )
+    run = Run(report_args(demo_store.root, tmp_path / "pub", "--flow"), prefect_home, tmp_path)
     run.kill_when(
         lambda: any("uvicorn" in " ".join(p.cmdline()) for p in run.descendants.values() if is_alive(p)), timeout=30
     )
@@ -152,22 +137,7 @@ def test_sigkill_of_a_report_leaves_no_prefect_server(prefect_home, demo_store, 
 
 @pytest.mark.parametrize("flow", [True, False])
 def test_a_successful_report_prints_its_path_and_nothing_from_the_server(prefect_home, demo_store, tmp_path, flow):
-    run = Run(
-        [
-            "report",
-            "--epci",
-            "200029940",
-            "--refresh",
-            "never",
-            "--data-dir",
-            str(demo_store.root),
-            "--out",
-            str(tmp_path / "pub"),
-        ]
-        + (["--flow"] if flow else []),
-        prefect_home,
-        tmp_path,
-    )
+    run = Run(report_args(demo_store.root, tmp_path / "pub", *(["--flow"] if flow else [])), prefect_home, tmp_path)
     try:
         assert run.finish(timeout=60) == 0, run.stderr
     finally:

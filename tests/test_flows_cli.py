@@ -6,6 +6,7 @@ import hashlib
 import sys
 
 import pytest
+from cli_support import report_args
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -239,17 +240,7 @@ def test_report_refresh_never_on_an_empty_store_says_what_is_missing_at_once(tmp
 def test_a_full_disk_while_writing_the_report_names_the_draft_and_keeps_the_last_report(
     demo_store, tmp_path, monkeypatch
 ):
-    args = (
-        "report",
-        "--epci",
-        "200029940",
-        "--refresh",
-        "never",
-        "--data-dir",
-        str(demo_store.root),
-        "--out",
-        str(tmp_path),
-    )
+    args = report_args(demo_store.root, tmp_path)
     assert invoke(*args).exit_code == 0
     pub = Publication(tmp_path, "territoires/epci-200029940")
     kept = pub.latest

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from sources.values import MERGED, NON_RECALCULABLE, SECRET, SPLIT
+from sources.values import MERGED, NON_RECALCULABLE, SECRET, SPLIT, STAGED_SCHEMA
 
 
 def test_codes_valid_on_older_first_januaries_follow_from_the_events(geo):
@@ -45,23 +45,8 @@ def test_passage_and_changes(geo):
 
 
 def _rows(rows):
-    return pl.DataFrame(
-        rows,
-        schema={
-            "source": pl.String,
-            "vintage": pl.String,
-            "level": pl.String,
-            "code": pl.String,
-            "year": pl.Int32,
-            "month": pl.Int8,
-            "variable": pl.String,
-            "value": pl.Float64,
-            "status": pl.String,
-            "geo_change": pl.String,
-            "cog": pl.Int32,
-        },
-        orient="row",
-    )
+    """Staged rows with the `cog` column `harmonise` reads."""
+    return pl.DataFrame(rows, schema={**STAGED_SCHEMA, "cog": pl.Int32}, orient="row")
 
 
 def test_merge_sums_counts_and_nulls_non_additive_values(geo):

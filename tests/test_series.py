@@ -230,54 +230,15 @@ def test_series_export_of_an_epci(demo_store, tmp_path):
 def test_baseline_options_are_checked(demo_store, tmp_path):
     from flows.cli import app
 
-    runner = CliRunner()
-    result = runner.invoke(
-        app,
-        [
-            "indicators",
-            "--epci",
-            "200029940",
-            "--baseline",
-            "2022",
-            "--data-dir",
-            str(demo_store.root),
-            "--out",
-            str(tmp_path),
-        ],
-    )
+    def run(*args: str):
+        where = ["--epci", "200029940", "--data-dir", str(demo_store.root), "--out", str(tmp_path)]
+        return CliRunner().invoke(app, [*args, *where])
+
+    result = run("indicators", "--baseline", "2022")
     assert result.exit_code == 2 and "add --series" in result.output
-    result = runner.invoke(
-        app,
-        [
-            "indicators",
-            "--epci",
-            "200029940",
-            "--series",
-            "--baseline",
-            "1999",
-            "--data-dir",
-            str(demo_store.root),
-            "--out",
-            str(tmp_path),
-        ],
-    )
+    result = run("indicators", "--series", "--baseline", "1999")
     assert result.exit_code == 2 and "caf_benefits: 2020-2024" in result.output
-    result = runner.invoke(
-        app,
-        [
-            "report",
-            "--epci",
-            "200029940",
-            "--baseline",
-            "1999",
-            "--refresh",
-            "never",
-            "--data-dir",
-            str(demo_store.root),
-            "--out",
-            str(tmp_path),
-        ],
-    )
+    result = run("report", "--baseline", "1999", "--refresh", "never")
     assert result.exit_code == 2 and "--baseline: baseline 1999" in result.output
 
 

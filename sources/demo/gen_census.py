@@ -34,75 +34,24 @@ EMPTY_2021 = {"rp_families": ("85133", "C_HMONO")}
 
 # Variables also written at the two comparison years, per theme (stems without the year).
 COMPARISON = {
-    "rp_population": [
-        "P_POP",
-        "P_POP0014",
-        "P_POP1529",
-        "P_POP3044",
-        "P_POP4559",
-        "P_POP6074",
-        "P_POP7589",
-        "P_POP90P",
-        "P_POPH",
-        "P_POPF",
-        "P_POP0002",
-        "P_POP0305",
-        "P_POP0610",
-        "P_POP1117",
-        "P_POP1824",
-        "P_POP2539",
-        "P_POP4054",
-        "P_POP5564",
-        "P_POP6579",
-        "P_POP80P",
-        "P_POP0019",
-        "P_POP2064",
-        "P_POP65P",
-        "P_POP75P",
-        "P_PMEN",
-        "P_PHORMEN",
-    ],
-    "rp_families": [
-        "C_MEN",
-        "C_MENPSEUL",
-        "C_MENCOUPSENF",
-        "C_MENCOUPAENF",
-        "C_MENFAMMONO",
-        "C_PMEN",
-        "C_FAM",
-        "C_COUPAENF",
-        "C_FAMMONO",
-        "C_COUPSENF",
-        "P_POP15P",
-        "P_POP80P",
-        "P_POP80P_PSEUL",
-    ],
-    "rp_housing": [
-        "P_LOG",
-        "P_RP",
-        "P_RSECOCC",
-        "P_LOGVAC",
-        "P_MAISON",
-        "P_APPART",
-        "P_RP_PROP",
-        "P_RP_LOC",
-        "P_RP_LOCHLMV",
-        "P_RP_GRAT",
-        "P_MEN",
-        "P_PMEN",
-        "P_RP_VOIT1P",
-    ],
+    "rp_population": (
+        "P_POP P_POP0014 P_POP1529 P_POP3044 P_POP4559 P_POP6074 P_POP7589 P_POP90P P_POPH P_POPF "
+        "P_POP0002 P_POP0305 P_POP0610 P_POP1117 P_POP1824 P_POP2539 P_POP4054 P_POP5564 P_POP6579 "
+        "P_POP80P P_POP0019 P_POP2064 P_POP65P P_POP75P P_PMEN P_PHORMEN"
+    ).split(),
+    "rp_families": (
+        "C_MEN C_MENPSEUL C_MENCOUPSENF C_MENCOUPAENF C_MENFAMMONO C_PMEN C_FAM C_COUPAENF C_FAMMONO "
+        "C_COUPSENF P_POP15P P_POP80P P_POP80P_PSEUL"
+    ).split(),
+    "rp_housing": (
+        "P_LOG P_RP P_RSECOCC P_LOGVAC P_MAISON P_APPART P_RP_PROP P_RP_LOC P_RP_LOCHLMV P_RP_GRAT "
+        "P_MEN P_PMEN P_RP_VOIT1P"
+    ).split(),
     "rp_employment": ["P_POP1564", "P_ACT1564", "P_ACTOCC1564", "P_CHOM1564", "P_ETUD1564"],
-    "rp_education": [
-        "P_NSCOL15P",
-        "P_NSCOL15P_DIPLMIN",
-        "P_NSCOL15P_BEPC",
-        "P_NSCOL15P_CAPBEP",
-        "P_NSCOL15P_BAC",
-        "P_NSCOL15P_SUP2",
-        "P_NSCOL15P_SUP34",
-        "P_NSCOL15P_SUP5",
-    ],
+    "rp_education": (
+        "P_NSCOL15P P_NSCOL15P_DIPLMIN P_NSCOL15P_BEPC P_NSCOL15P_CAPBEP P_NSCOL15P_BAC "
+        "P_NSCOL15P_SUP2 P_NSCOL15P_SUP34 P_NSCOL15P_SUP5"
+    ).split(),
 }
 # Real columns of the files that the catalogue does not ask for (a parser leaves them alone).
 EXTRA = {

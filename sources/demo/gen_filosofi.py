@@ -27,53 +27,12 @@ from sources.demo.world import ARRONDISSEMENTS, COMMUNES, EPCIS, RESTORED, commu
 from sources.mirror import zip_folder
 
 YY = "21"
-NAMES = [
-    "NBMENFISC",
-    "NBPERSMENFISC",
-    "MED",
-    "PIMP",
-    "TP60",
-    "TP60AGE1",
-    "TP60AGE2",
-    "TP60AGE3",
-    "TP60AGE4",
-    "TP60AGE5",
-    "TP60AGE6",
-    "TP60TOL1",
-    "TP60TOL2",
-    "PACT",
-    "PTSA",
-    "PCHO",
-    "PBEN",
-    "PPEN",
-    "PPAT",
-    "PPSOC",
-    "PPFAM",
-    "PPMINI",
-    "PPLOGT",
-    "PIMPOT",
-    "D1",
-    "D9",
-    "RD",
-]
+NAMES = (
+    "NBMENFISC NBPERSMENFISC MED PIMP TP60 TP60AGE1 TP60AGE2 TP60AGE3 TP60AGE4 TP60AGE5 TP60AGE6 TP60TOL1 TP60TOL2 "
+    "PACT PTSA PCHO PBEN PPEN PPAT PPSOC PPFAM PPMINI PPLOGT PIMPOT D1 D9 RD"
+).split()
 HEADER = ["CODGEO"] + [f"{n}{YY}" for n in NAMES]
-DETAILS = [
-    "PIMP",
-    "PACT",
-    "PTSA",
-    "PCHO",
-    "PBEN",
-    "PPEN",
-    "PPAT",
-    "PPSOC",
-    "PPFAM",
-    "PPMINI",
-    "PPLOGT",
-    "PIMPOT",
-    "D1",
-    "D9",
-    "RD",
-]
+DETAILS = ["PIMP", *NAMES[NAMES.index("PACT") :]]  # shown from 1,000 households or 2,000 persons
 FULLY_SECRET = {"01001"}
 AGE_FACTORS = [1.9, 1.35, 1.2, 1.0, 0.65, 0.6]
 

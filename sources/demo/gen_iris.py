@@ -24,42 +24,12 @@ GEOGRAPHY = 2024  # IRIS geography of the RP 2022 IRIS files and of the referenc
 YEAR = 2022
 # stems of each IRIS file (gen_census's figures), and how much a need tilt moves each across the IRIS
 STEMS = {
-    "rp_iris_population": [
-        "P_POP",
-        "P_POP0002",
-        "P_POP0305",
-        "P_POP0610",
-        "P_POP1117",
-        "P_POP1824",
-        "P_POP2539",
-        "P_POP4054",
-        "P_POP5564",
-        "P_POP6579",
-        "P_POP80P",
-        "P_POP0014",
-        "P_POP1529",
-        "P_POP3044",
-        "P_POP4559",
-        "P_POP6074",
-        "P_POP75P",
-        "P_POP0019",
-        "P_POP2064",
-        "P_POP65P",
-        "P_POPH",
-        "P_POPF",
-        "P_PMEN",
-        "P_PHORMEN",
-    ],
-    "rp_iris_families": [
-        "C_MEN",
-        "C_MENPSEUL",
-        "C_MENFAMMONO",
-        "C_FAM",
-        "C_COUPAENF",
-        "C_FAMMONO",
-        "C_COUPSENF",
-        "C_PMEN",
-    ],
+    "rp_iris_population": (
+        "P_POP P_POP0002 P_POP0305 P_POP0610 P_POP1117 P_POP1824 P_POP2539 P_POP4054 P_POP5564 "
+        "P_POP6579 P_POP80P P_POP0014 P_POP1529 P_POP3044 P_POP4559 P_POP6074 P_POP75P P_POP0019 "
+        "P_POP2064 P_POP65P P_POPH P_POPF P_PMEN P_PHORMEN"
+    ).split(),
+    "rp_iris_families": "C_MEN C_MENPSEUL C_MENFAMMONO C_FAM C_COUPAENF C_FAMMONO C_COUPSENF C_PMEN".split(),
     "rp_iris_housing": ["P_LOG", "P_RP", "P_LOGVAC", "P_RP_PROP", "P_RP_LOC", "P_RP_LOCHLMV", "P_MEN"],
     "rp_iris_activity": ["P_POP1564", "P_ACT1564", "P_ACTOCC1564", "P_CHOM1564", "P_ETUD1564"],
 }
