@@ -31,7 +31,8 @@ from storage.files import atomic_path
 from storage.manifest import Manifest
 from storage.publication import DRAFT, LATEST, METADATA, Publication
 from transforms.diff import CHANGE_COLUMNS, Diff, Published, SourceRead, Thresholds, compare
-from transforms.export import UNITS_FR, neutralised
+from transforms.export import COLUMNS_FR as EXPORT_COLUMNS_FR
+from transforms.export import IDENTITY, UNITS_FR, neutralised
 
 FRANCE_TABLE = "indicateurs-france.parquet"
 LEVELS_FR = {"TERRITORY": "Territoire", "EPCI": "EPCI", "COM": "Commune", "DEP": "Département", "FRANCE": "France"}
@@ -60,14 +61,7 @@ MOVE_UNITS_FR = {"points": "points", "percent": "%"}
 FLAG_MARKS = {"vigilance": ("!", "flag-v"), "priorité": ("!!", "flag-p")}
 PAGE_ROWS = 400  # rows of a table shown on the page; the exports hold them all (France has thousands)
 # French column names of the CSV export, in order
-COLUMNS_FR = {
-    "level": "niveau",
-    "code": "code",
-    "name": "nom",
-    "theme_label": "thème",
-    "indicator": "indicateur",
-    "label": "libellé",
-    "unit": "unité",
+COLUMNS_FR = {c: EXPORT_COLUMNS_FR[c] for c in IDENTITY} | {
     "old_year": "année avant",
     "new_year": "année après",
     "old_value": "valeur avant",

@@ -26,6 +26,8 @@ from typing import Literal
 
 import polars as pl
 
+from transforms.export import IDENTITY
+
 THRESHOLDS_PATH = Path(__file__).with_name("diff_thresholds.toml")
 KEY = ["level", "code", "indicator"]
 PLACE = ["level", "code"]
@@ -205,13 +207,7 @@ class Diff:
 
 
 CHANGE_COLUMNS = [
-    "level",
-    "code",
-    "name",
-    "theme_label",
-    "indicator",
-    "label",
-    "unit",
+    *IDENTITY,
     "old_year",
     "new_year",
     "old_value",

@@ -27,6 +27,8 @@ DIRECTIONS_FR = {
     "two_sided": "écart marqué dans un sens ou dans l'autre = à examiner",
 }
 
+# The columns that say which place and which indicator a row is about, first in every export.
+IDENTITY = ("level", "code", "name", "theme_label", "indicator", "label", "unit")
 # French column names of the exports, in order.
 COLUMNS_FR = {
     "level": "niveau",

@@ -18,6 +18,7 @@ from transforms.export import (
     DEMO_SHEET,
     DEMO_VALUE,
     DEMO_WARNING,
+    IDENTITY,
     UNITS_FR,
     XLSX_OPTIONS,
     definitions,
@@ -25,22 +26,7 @@ from transforms.export import (
 )
 
 # French column names, in order: those of the indicator exports, then the series' own
-SHARED_COLUMNS = (
-    "level",
-    "code",
-    "name",
-    "theme_label",
-    "indicator",
-    "label",
-    "unit",
-    "year",
-    "value",
-    "numerator",
-    "denominator",
-    "status",
-    "reason",
-    "source",
-)
+SHARED_COLUMNS = (*IDENTITY, "year", "value", "numerator", "denominator", "status", "reason", "source")
 COLUMNS_FR = {c: EXPORT_COLUMNS_FR[c] for c in SHARED_COLUMNS} | {
     "comparable": "comparable à la dernière année",
     "baseline_year": "année de référence",
