@@ -1,39 +1,69 @@
-"""What the flows share: where the store and the publications are, how a failure becomes a result, the refresh a
-report runs first, and the artifacts of a refresh."""
+"""What the Prefect flows share: the runner that runs the bodies of `flows.steps` as a flow run (each step as its
+task, the summaries as artifacts), and how a failed task becomes a result."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
+from collections.abc import Callable
+from typing import Any
 
-from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect import get_run_logger, task, unmapped
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
+from prefect.tasks import Task
 
-from flows.local import LOCK_TIMEOUT, THREADS, flow_settings  # noqa: F401 (the flows import them from here)
-from sources import refresh as sources_refresh
-from sources.refresh import RefreshFailed, RefreshReport
-from storage.publication import Publication
-from storage.store import Store
+from flows.steps import LOCK_TIMEOUT, THREADS, flow_settings, open_store, publication  # noqa: F401 (re-exported)
 
-
-def open_store(data_dir: str | None) -> Store:
-    return Store(Path(data_dir)) if data_dir else Store()
+_TASKS: dict[Callable, Task] = {}
 
 
-def publication(publish_dir: str | None, name: str) -> Publication:
-    return Publication(Path(publish_dir) if publish_dir else None, name)
+def task_of(step: Callable) -> Task:
+    """The Prefect task a step runs as (`flows.steps.step` names it), made once per step."""
+    if step not in _TASKS:
+        _TASKS[step] = task(name=step.task_name, cache_policy=NO_CACHE, **step.task_options)(step)  # type: ignore[attr-defined]
+    return _TASKS[step]
 
 
-def run_about(**parameters) -> dict:
-    """What publication.json records of the run that wrote it."""
-    return {
-        "flow": flow_run.flow_name,
-        "flow_run_id": flow_run.id,
-        "flow_run_name": flow_run.name,
-        "parameters": parameters,
-    }
+class PrefectRunner:
+    """`flows.steps.Runner` inside a flow run: steps are tasks, parallel steps run on the flow's task runner, the
+    summaries are artifacts of the run, and the publication records the run's id."""
+
+    @property
+    def log(self) -> logging.Logger | logging.LoggerAdapter:
+        return get_run_logger()
+
+    def call(self, step: Callable, *args: Any) -> Any:
+        return task_of(step)(*args)
+
+    def map(self, step: Callable, items: list[tuple], *common: Any) -> list[Any]:
+        if not items:
+            return []
+        futures = task_of(step).map(*zip(*items), *(unmapped(value) for value in common))
+        outcomes = []
+        for future in futures:
+            error = exception_of(future)
+            outcomes.append(future.result() if error is None else error)
+        return outcomes
+
+    def about(self, flow: str, **parameters: Any) -> dict:
+        return {
+            "flow": flow,
+            "flow_run_id": flow_run.id,
+            "flow_run_name": flow_run.name,
+            "runner": "prefect",
+            "parameters": parameters,
+        }
+
+    def markdown(self, key: str, markdown: str, description: str | None = None) -> None:
+        create_markdown_artifact(key=key, markdown=markdown, description=description)
+
+    def link(self, key: str, link: str, link_text: str, description: str) -> None:
+        create_link_artifact(key=key, link=link, link_text=link_text, description=description)
+
+    def table(self, key: str, rows: list[dict], description: str) -> None:
+        create_table_artifact(key=key, table=rows, description=description)
 
 
 def exception_of(future: PrefectFuture) -> BaseException | None:
@@ -45,34 +75,3 @@ def exception_of(future: PrefectFuture) -> BaseException | None:
     if isinstance(outcome, BaseException):
         return outcome
     return RuntimeError(future.state.message or f"task ended {future.state.name}")
-
-
-@task(name="prepare-store", cache_policy=NO_CACHE)
-def prepare_store(policy: str, data_dir: str | None, mirror: str | None, budget: float | None = None) -> str:
-    """The store a report reads, refreshed first when the policy asks for it ("always", or "missing" and a source
-    never staged; `sources.refresh.ensure_staged`), nothing published. Returns the store's folder. budget: seconds
-    each file may spend retrying."""
-    store = open_store(data_dir)
-    try:
-        report = sources_refresh.ensure_staged(
-            store, policy, mirror, lock_timeout=LOCK_TIMEOUT, threads=THREADS, budget=budget
-        )
-    except RefreshFailed as exc:
-        refresh_artifacts(exc.report, [f"Nothing published: {exc}."])
-        raise
-    if report is not None:
-        refresh_artifacts(report, ["Not published: the store was refreshed for a report."])
-    return str(store.root)
-
-
-def refresh_artifacts(report: RefreshReport, outcome: list[str]) -> None:
-    create_markdown_artifact(
-        key="refresh-summary",
-        markdown=sources_refresh.summary_markdown(report, outcome),
-        description="Per source: vintage, rows, secret cells, download, what changed",
-    )
-    rows = sources_refresh.failure_rows(report)
-    if rows:
-        create_table_artifact(
-            key="refresh-failures", table=rows, description="Sources that could not be staged: broken rules or errors"
-        )

@@ -1,14 +1,16 @@
 """The `report` and `refresh` commands run in this process, without Prefect, unless a flow run is wanted.
 
 Starting Prefect's temporary server costs seconds to tens of seconds, more than the work of a report. So an
-interactive command runs the same plain functions as the flows' tasks, here, in the same order and under the same
-locks, publications and errors (`diagnostic`, `refresh` below mirror `flows.diagnostic` and `flows.refresh` step
-by step), and uses Prefect only when a server is configured (`prefect_configured`: PREFECT_API_URL in the
+interactive command runs the very bodies the flows run (`flows.steps.diagnostic`, `flows.steps.refresh`) with a
+`LocalRunner`: each step called here, the many sources on a thread pool, under the same locks, publications and
+errors. Prefect is used only when a server is configured (`prefect_configured`: PREFECT_API_URL in the
 environment or in the active Prefect profile) or the user asks for a flow run (`--flow`). Deployments run the
-flows. This module never imports Prefect: importing it alone takes a second.
+flows. This module never imports Prefect (importing it alone takes a second), and imports `flows.steps` (the
+report's libraries, three seconds) only when a run starts.
 
-What a local run does not have: a run in Prefect's UI and its artifacts (the command prints the refresh summary
-and says why nothing was published). Its publication records `"runner": "local"` and no flow run id.
+What a local run does not have: a run in Prefect's UI and its artifacts (they go to this module's log at INFO; the
+command prints the refresh summary and says why nothing was published). Its publication records
+`"runner": "local"` and no flow run id.
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ import logging
 import os
 import sys
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-from storage.settings import Settings, load_settings
+from typing import Any
 
 THREADS = 4  # parallel downloads: polite to the publishers, enough to overlap parsing and waiting
 # A refresh holding the store may sit out the retry budget of each COG file in turn (they run one after the
@@ -32,17 +33,6 @@ LOCK_TIMEOUT = 7200.0
 
 log = logging.getLogger(__name__)
 LOGGERS = ("sources", "transforms", "reports", "storage", "flows")  # what a flow run shows on the console
-
-
-def flow_settings(data_dir: str | None, publish_dir: str | None, mirror: str | None) -> Settings:
-    """The settings a flow runs with, read once at its entry: its parameters where given, else the environment
-    (ABS_DATA_DIR, ABS_PUBLISH_DIR, ABS_MIRROR, ABS_RETRY_BUDGET). An empty mirror means none, as before."""
-    given = {
-        "data_dir": Path(data_dir) if data_dir else None,
-        "publish_dir": Path(publish_dir) if publish_dir else None,
-        "mirror": mirror,
-    }
-    return load_settings().model_copy(update={name: value for name, value in given.items() if value is not None})
 
 
 # -- when Prefect is used ------------------------------------------------------------------------------------------
@@ -92,185 +82,57 @@ def console_logging() -> Iterator[None]:
             lg.propagate = propagate
 
 
-def run_about(flow: str, **parameters) -> dict:
-    """What publication.json records of a local run (a flow run records its id: `flows.common.run_about`)."""
-    return {"flow": flow, "flow_run_id": None, "flow_run_name": None, "runner": "local", "parameters": parameters}
+class LocalRunner:
+    """`flows.steps.Runner` in this process: a step is a call, parallel steps share a thread pool, the summaries
+    meant for Prefect's UI go to the log at INFO, the publication records `"runner": "local"`."""
 
+    log = log
 
-# -- the diagnostic of one territory (flows.diagnostic.diagnostic) --------------------------------------------------
+    def call(self, step: Callable, *args: Any) -> Any:
+        return step(*args)
 
-
-def diagnostic(
-    territory,
-    data_dir: str | None = None,
-    publish_dir: str | None = None,
-    mirror: str | None = None,
-    refresh: str = "missing",
-    demo: bool = False,
-    baseline: int | None = None,
-    evaluation: list | None = None,
-    similar: tuple[str, ...] = (),
-) -> str:
-    """Build and publish the diagnostic of `territory`, as the `diagnostic` flow does (with the diff against the
-    previous version written beside it); returns the report's path."""
-    from datetime import UTC, datetime
-
-    from reports import site as reports_site
-    from sources import refresh as sources_refresh
-    from sources.national import unknown_codes
-    from storage.publication import Publication, describe
-    from storage.store import Store
-
-    settings = flow_settings(data_dir, publish_dir, mirror)
-    store = Store(settings.data_dir)
-    sources_refresh.ensure_staged(
-        store, refresh, settings.mirror, lock_timeout=LOCK_TIMEOUT, threads=THREADS, budget=settings.retry_budget
-    )
-    problems = unknown_codes(store, **territory.codes())
-    if problems:
-        raise ValueError("; ".join(problems))
-    pub = Publication(settings.publish_dir, territory.publication_name())
-
-    def not_published(error: BaseException, failed: Path) -> None:
-        log.error(
-            "diagnostic of %s not published: %s; partial output set aside in %s; previous publication kept: %s",
-            territory.label,
-            error,
-            failed,
-            describe(pub),
-        )
-
-    about = run_about(
-        "diagnostic",
-        territory=territory.model_dump(exclude_none=True),
-        demo=demo,
-        baseline=baseline,
-        evaluation=[item.model_dump() for item in evaluation or []],
-    )
-    with pub.publishing(about, on_failure=not_published) as draft:
-        log.info("diagnostic of %s into %s", territory.label, draft.path)
-        site = reports_site.build_site(
-            store,
-            [territory],
-            draft.path,
-            demo=demo,
-            generated_at=datetime.now(UTC),
-            baseline=baseline,
-            evaluation=tuple(evaluation or ()),
-            similar=tuple(similar),
-        )
-        name = site.reports[0].name
-        write_changes(pub, draft)
-    report = draft.path / name  # draft.path is the version folder once committed
-    log.info("published %s", report)
-    return str(report)
-
-
-# -- the refresh (flows.refresh.refresh) -------------------------------------------------------------------------
-
-
-def refresh(
-    sources: list[str] | None = None,
-    force: bool = False,
-    mirror: str | None = None,
-    data_dir: str | None = None,
-    publish_dir: str | None = None,
-    publish: bool = True,
-    lock_timeout: float = LOCK_TIMEOUT,
-    demo: bool = False,
-    accept_drop: list[str] | None = None,
-) -> dict:
-    """Refresh the sources and publish the national indicators, as the `refresh` flow does (same order, lock,
-    publication decision and result: `report`, `published`, `publication`, `reports`); raises `RefreshFailed`
-    when a source could not be staged."""
-    from sources import refresh as sources_refresh
-    from sources.download import preflight
-    from sources.publishing import INDICATORS, failed_outcome, publish_decision
-    from storage.publication import Publication
-    from storage.store import Store
-
-    settings = flow_settings(data_dir, publish_dir, mirror)
-    store, mirror = Store(settings.data_dir), settings.mirror
-    geo_entries, others = sources_refresh.plan(sources)
-    sources_refresh.check_accept_drop(accept_drop)
-    preflight(sources_refresh.entry_urls(geo_entries + others), mirror)
-    pub = Publication(settings.publish_dir, INDICATORS)
-    log.info("refreshing %d entries into %s", len(geo_entries) + len(others), store.root)
-    folder = None
-    with sources_refresh.locked(store, lock_timeout, log):
-        report = _stage_all(store, geo_entries, others, (mirror, force, accept_drop, settings.retry_budget))
-        if report.failed:
-            for line in failed_outcome(report, pub):
-                log.info("%s", line)
-            raise sources_refresh.RefreshFailed.of(report)
-        decision = publish_decision(store, pub, publish)
-        if decision.publish:
-            folder = _publish(pub, report, store, run_about("refresh", sources=sources, force=force), demo)
-    outcome = decision.reason or f"Published {folder} (`latest` now points to it; previous versions kept)."
-    return {"report": report, "published": str(folder) if folder else None, "publication": outcome, "reports": []}
-
-
-def _stage_all(store, geo_entries, others, staging: tuple):
-    """Every entry staged into a new pending area (the COG entries one after the other, then the others THREADS at
-    a time, each by `sources.refresh.refresh_one` as the flow's task does), then the store switched in one step.
-    An interrupted run drops its pending area without waiting for threads asleep in a retry wait."""
-    from sources import refresh as sources_refresh
-
-    run = store.begin_run()
-    mirror, force, accept_drop, budget = staging
-
-    def stage_one(entry):
+    def map(self, step: Callable, items: list[tuple], *common: Any) -> list[Any]:
+        pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix=getattr(step, "task_name", "step"))
+        futures = [pool.submit(step, *item, *common) for item in items]
         try:
-            result = sources_refresh.refresh_one(
-                entry.source,
-                entry.vintage,
-                type(store)(run.root),
-                mirror=mirror,
-                force=force,
-                run=run.id,
-                accept_drop=accept_drop,
-                budget=budget,
-            )
-        except Exception as exc:  # noqa: BLE001 - as the flow's failed task: its error becomes the entry's result
-            return sources_refresh.failed_result(entry.source, entry.vintage, exc)
-        log.info("%s/%s: %s (%s)", entry.source, entry.vintage, result.status, result.change)
-        return result
+            outcomes = [_outcome(future) for future in futures]
+        except BaseException:  # interrupted: do not wait for threads asleep in a retry wait
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return outcomes
 
-    pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="refresh-source")
+    def about(self, flow: str, **parameters: Any) -> dict:
+        return {"flow": flow, "flow_run_id": None, "flow_run_name": None, "runner": "local", "parameters": parameters}
+
+    def markdown(self, key: str, markdown: str, description: str | None = None) -> None:
+        log.info("%s:\n%s", key, markdown)
+
+    def link(self, key: str, link: str, link_text: str, description: str) -> None:
+        log.info("%s: %s (%s)", link_text, link, description)
+
+    def table(self, key: str, rows: list[dict], description: str) -> None:
+        log.info("%s: %s", description, rows)
+
+
+def _outcome(future) -> Any:
+    """The step's result, or the error it ended with (as a failed task's)."""
     try:
-        results = sources_refresh.stage_in_order(
-            geo_entries, others, stage_one, lambda entries: list(pool.map(stage_one, entries))
-        )
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        run.discard()
-        raise
-    pool.shutdown()
-    return sources_refresh.RefreshReport(sources_refresh.commit(run, results))
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - as the flow's failed task: its error becomes the step's result
+        return exc
 
 
-def _publish(pub, report, store, about: dict, demo: bool) -> Path:
-    """The national indicator tables, the summary and the manifest as a new version of the publication."""
-    from sources.publishing import write_refresh_record
-    from transforms.pipeline import export_indicators
+def diagnostic(territory, **options) -> str:
+    """`flows.steps.diagnostic` in this process (options: those of the `diagnostic` flow); the report's path."""
+    from flows import steps
 
-    with pub.publishing(about) as draft:
-        export_indicators(store, draft.path, None, demo=demo)
-        write_refresh_record(draft.path, report, store)
-        write_changes(pub, draft)
-    log.info("published %s", draft.path)
-    return draft.path
+    return steps.diagnostic(LocalRunner(), territory, **options)
 
 
-def write_changes(pub, draft) -> None:
-    """What changed since the publication's previous version, written into the draft (`reports.diff`), as the flows'
-    `diff-with-previous` task does; a previous version that cannot be read leaves the new one without its diff."""
-    from reports import diff as D
+def refresh(**options) -> dict:
+    """`flows.steps.refresh` in this process (options: those of the `refresh` flow); raises `RefreshFailed` when a
+    source could not be staged."""
+    from flows import steps
 
-    try:
-        result = D.diff_with_previous(pub, draft.path, draft.version)
-    except D.DiffError as exc:
-        log.warning("no diff with the previous version of %s: %s", pub.name, exc)
-        return
-    if result is not None:
-        log.info("diff with the previous version: %s", result.summary.replace("\n", " | "))
+    return steps.refresh(LocalRunner(), **options)

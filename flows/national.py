@@ -23,27 +23,39 @@ communes): its medians are those the département row publishes, shown beside it
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
-from flows.changes import changes_artifact, write_changes
-from flows.common import exception_of, flow_settings, open_store, prepare_store, publication, run_about
+from flows import steps
+from flows.common import PrefectRunner, exception_of
 from flows.parameters import DepartementCode, RefreshPolicy, Siren, TaskRunnerSpec
+from flows.steps import open_store
 from reports import site as reports_site
 from sources.national import Unit, batches, check_some_units, check_state, national_units, publication_name, state_of
-from storage.publication import describe
 from transforms.pipeline import save_france_table
 from transforms.territories import Territory
 
 
 class BatchesFailed(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """What every batch of a run reads and writes: the store at its pinned state, the draft, the France table."""
+
+    data_dir: str
+    state: str
+    out_dir: str
+    table_path: str
+    demo: bool
+    generated_at: datetime
 
 
 @task(name="pin-store-state", cache_policy=NO_CACHE)
@@ -69,28 +81,19 @@ def france_table(data_dir: str, state: str, out_dir: str, table_path: str, demo:
 
 
 @task(name="build-reports", task_run_name="reports-{label}", cache_policy=NO_CACHE)
-def build_batch(
-    units: list[Unit],
-    data_dir: str,
-    state: str,
-    out_dir: str,
-    table_path: str,
-    demo: bool,
-    generated_at: datetime,
-    label: str,
-) -> dict:
-    """The batch's reports (relative to `out_dir`) from the indicator table of France at `table_path` (computed
-    once by the flow), and where it ran."""
-    out = Path(out_dir)
-    with open_store(data_dir).pinned() as store:
-        check_state(store, state)
+def build_batch(units: list[Unit], run: BatchRun, label: str) -> dict:
+    """The batch's reports (relative to the draft) from the indicator table of France computed once by the flow,
+    and where it ran."""
+    out = Path(run.out_dir)
+    with open_store(run.data_dir).pinned() as store:
+        check_state(store, run.state)
         site = reports_site.build_site(
             store,
             [Territory.of_unit(u.level, u.code) for u in units],
             out,
-            demo=demo,
-            generated_at=generated_at,
-            table=Path(table_path),
+            demo=run.demo,
+            generated_at=run.generated_at,
+            table=Path(run.table_path),
         )
     where = _where()
     get_run_logger().info("%d report(s) on %s: %s", len(site.reports), where, ", ".join(u.code for u in units))
@@ -116,28 +119,11 @@ def build_index(out_dir: str, demo: bool, generated_at: datetime) -> str:
 
 
 @flow(name="national-batch")
-def national_batch(
-    unit_batches: list[list[Unit]],
-    data_dir: str,
-    state: str,
-    out_dir: str,
-    table_path: str,
-    demo: bool,
-    generated_at: datetime,
-) -> dict:
+def national_batch(unit_batches: list[list[Unit]], run: BatchRun) -> dict:
     """Every batch on this flow's task runner (set by `national`); fails naming every batch that failed.
     Returns the reports written and, per worker or thread, how many batches it ran."""
     labels = [f"{b[0].code}-{b[-1].code}" if len(b) > 1 else b[0].code for b in unit_batches]
-    futures = build_batch.map(
-        unit_batches,
-        unmapped(data_dir),
-        unmapped(state),
-        unmapped(out_dir),
-        unmapped(table_path),
-        unmapped(demo),
-        unmapped(generated_at),
-        labels,
-    )
+    futures = build_batch.map(unit_batches, unmapped(run), labels)
     reports: list = []
     where: dict[str, int] = {}  # where the batches ran -> how many
     failures: list[str] = []
@@ -174,40 +160,31 @@ def national(
     {"kind": "dask", "n_workers": 8} for a local cluster. batch_size: units per task.
     """
     check_some_units(epcis, departements)
-    settings = flow_settings(data_dir, publish_dir, mirror)  # read once, passed down to the tasks
-    root = prepare_store(refresh, str(settings.data_dir), settings.mirror, settings.retry_budget)
+    steps_runner, settings = PrefectRunner(), steps.flow_settings(data_dir, publish_dir, mirror)  # read once
+    root = steps.prepared_store(steps_runner, refresh, settings)
     state = pin_state(root)
     units = list_units(root, state, epcis, departements)
     unit_batches = batches(units, batch_size)
-    pub = publication(str(settings.publish_dir), publication_name(epcis, departements))
-    generated_at = datetime.now(UTC)
+    pub = steps.publication(str(settings.publish_dir), publication_name(epcis, departements))
     get_run_logger().info("%s in %d batch(es) on %s", _count(units), len(unit_batches), runner.label)
-
-    def not_published(error: BaseException, failed: Path) -> None:
-        create_markdown_artifact(
-            key="national-summary",
-            markdown=(
-                f"# National diagnostics: not published\n\n```\n{error}\n```\n\n"
-                f"- The partial output is set aside in `{failed}`.\n- Previous publication kept: {describe(pub)}.\n"
-            ),
-        )
-
-    about = run_about(
-        runner=runner.model_dump(), epcis=epcis, departements=departements, batch_size=batch_size, demo=demo
+    about = steps_runner.about(
+        "national", runner=runner.model_dump(), epcis=epcis, departements=departements, batch_size=batch_size, demo=demo
     )
-    with pub.publishing(about, on_failure=not_published) as draft:
+    failed = steps.not_published(steps_runner, "national-summary", "National diagnostics", pub)
+    with pub.publishing(about, on_failure=failed) as draft:
         table_path = pub.scratch_path(draft, "table.parquet")  # beside the draft: not part of the publication
+        run = BatchRun(root, state, str(draft.path), str(table_path), demo, datetime.now(UTC))
         try:
-            france_table(root, state, str(draft.path), str(table_path), demo)
-            done = national_batch.with_options(task_runner=runner.build())(
-                unit_batches, root, state, str(draft.path), str(table_path), demo, generated_at
+            france_table(root, state, run.out_dir, run.table_path, demo)
+            done = national_batch.with_options(task_runner=runner.build())(unit_batches, run)
+            build_index(run.out_dir, demo, run.generated_at)
+            changes = steps_runner.call(
+                steps.write_changes, str(settings.publish_dir), pub.name, run.out_dir, draft.version
             )
-            build_index(str(draft.path), demo, generated_at)
-            changes = write_changes(str(settings.publish_dir), pub.name, str(draft.path), draft.version)
         finally:
             table_path.unlink(missing_ok=True)
-    changes_artifact(pub.name, draft.path, changes)
-    _published_artifacts(draft.path, pub.name, units, len(unit_batches), runner.label, done)
+    steps.changes_artifact(steps_runner, pub.name, draft.path, changes)
+    _published_artifacts(steps_runner, draft.path, pub.name, units, len(unit_batches), runner.label, done)
     return str(draft.path / "index.html")
 
 
@@ -216,22 +193,22 @@ def _count(units: list[Unit]) -> str:
     return f"{n_epci} EPCI, {len(units) - n_epci} départements"
 
 
-def _published_artifacts(folder: Path, name: str, units: list[Unit], n_batches: int, runner: str, done: dict) -> None:
+def _published_artifacts(
+    steps_runner: PrefectRunner, folder: Path, name: str, units: list[Unit], n_batches: int, runner: str, done: dict
+) -> None:
     index = folder / "index.html"
-    create_link_artifact(
-        key="national-index",
-        link=index.as_uri(),
-        link_text="Index of the national diagnostics",
-        description=f"{len(done['reports'])} reports published in {folder}",
+    steps_runner.link(
+        "national-index",
+        index.as_uri(),
+        "Index of the national diagnostics",
+        f"{len(done['reports'])} reports published in {folder}",
     )
     ran_on = "".join(f"  - {where}: {n} batch(es)\n" for where, n in sorted(done["where"].items()))
-    create_markdown_artifact(
-        key="national-summary",
-        markdown=(
-            f"# National diagnostics\n\n- {_count(units)}: {len(done['reports'])} reports in {n_batches} batch(es) "
-            f"on {runner}:\n{ran_on}"
-            f"- Published in `{folder}` (`{name}`); `latest` points to it.\n"
-            f"- National indicator tables: `indicateurs-france.parquet`, `.csv`.\n"
-        ),
+    steps_runner.markdown(
+        "national-summary",
+        f"# National diagnostics\n\n- {_count(units)}: {len(done['reports'])} reports in {n_batches} batch(es) "
+        f"on {runner}:\n{ran_on}"
+        f"- Published in `{folder}` (`{name}`); `latest` points to it.\n"
+        f"- National indicator tables: `indicateurs-france.parquet`, `.csv`.\n",
     )
     get_run_logger().info("published %s", folder)

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 
 import flows.refresh as refresh_module
 from flows.refresh import refresh
+from flows.steps import step
 from sources import catalogue
 from sources.demo.files import entry_path
 from sources.mirror import MirrorApp, serve
@@ -117,11 +118,12 @@ def test_tables_staged_without_publishing_are_published_by_the_next_refresh(tmp_
     assert {k: r["staged"]["staged_at"] for k, r in copy.items()} == staged
 
     # births staged again (force) but its publication fails: the store is ahead of the publication
+    @step("export-indicators")
     def broken_export(data_dir, out_dir, demo=False):
         raise OSError("disk full")
 
     with monkeypatch.context() as patch:
-        patch.setattr(refresh_module, "export_national", broken_export)
+        patch.setattr("flows.steps.export_national", broken_export)  # the step the body runs
         failed = run(refresh, **params, sources=["births"], force=True)
     assert failed.is_failed() and "disk full" in failed.message
     assert pub.latest == first and len([p for p in pub.dir.iterdir() if p.name.startswith("_failed-")]) == 1
