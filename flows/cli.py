@@ -6,7 +6,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -99,11 +99,27 @@ FlowRun = Annotated[
 ]
 
 
+Epci = Annotated[str | None, typer.Option(help="SIREN of the EPCI (9 digits).")]
+Commune = Annotated[
+    str | None, typer.Option(help="Code of one commune (its ABS), or of an arrondissement of Paris, Lyon or Marseille.")
+]
+Communes = Annotated[str | None, typer.Option(help="Commune codes of a custom territory, comma-separated.")]
+Name = Annotated[str | None, typer.Option(help="Name of the custom territory (with --communes).")]
+Demo = Annotated[bool, typer.Option(help="Mark the report(s) as built on synthetic demo data.")]
+Sources = Annotated[list[str] | None, typer.Option("--source", "-s", help="Refresh only this source (repeatable).")]
+AcceptDrop = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--accept-drop",
+        help="Stage this source even if its file covers less of the geography than declared or "
+        "has fewer rows than the previous staging (repeatable; recorded in the manifest).",
+    ),
+]
+
+
 @app.command()
 def refresh(
-    source: Annotated[
-        list[str] | None, typer.Option("--source", "-s", help="Refresh only this source (repeatable).")
-    ] = None,
+    source: Sources = None,
     mirror: Mirror = None,
     force: Annotated[bool, typer.Option(help="Stage again even when upstream files are unchanged.")] = False,
     publish: Annotated[
@@ -111,75 +127,54 @@ def refresh(
     ] = True,
     data_dir: DataDir = None,
     out: PublishDir = None,
-    accept_drop: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--accept-drop",
-            help="Stage this source even if its file covers less of the geography than declared or "
-            "has fewer rows than the previous staging (repeatable; recorded in the manifest).",
-        ),
-    ] = None,
+    accept_drop: AcceptDrop = None,
     flow: FlowRun = False,
 ) -> None:
     """Download, validate and stage the INSEE and CAF sources in the target geography (COG), then publish the
     national indicator tables (the `refresh` flow's steps, in this process unless a Prefect run is wanted)."""
-    from sources import catalogue
-
-    unknown = sorted(set(source or []) - set(catalogue.sources()))
-    if unknown:
-        _refuse(f"unknown source(s): {', '.join(unknown)} (known: {', '.join(catalogue.sources())})")
-    unknown = sorted(set(accept_drop or []) - set(catalogue.sources()))
-    if unknown:
-        _refuse(f"--accept-drop: unknown source(s): {', '.join(unknown)} (known: {', '.join(catalogue.sources())})")
+    _check_sources(source, "")
+    _check_sources(accept_drop, "--accept-drop: ")
     _check_folders(data_dir, out)
     _check_reachable(source, mirror)
-    from sources.refresh import RefreshFailed
-
     store = _store(data_dir)
-    options = {
-        "sources": source or None,
-        "mirror": mirror,
-        "force": force,
-        "publish": publish,
-        "data_dir": str(store.root),
-        "publish_dir": _opt(out),
-        "accept_drop": accept_drop or None,
-    }
-    state = None
-    if wants_flow(flow):
-        from flows.refresh import refresh as refresh_flow
-
-        with command_session():
-            state = refresh_flow(**options, return_state=True)
-        outcome = state.result(raise_on_failure=False)
-    else:
-        from flows import local
-
-        outcome = _run_locally(local.refresh, **options)
-    if isinstance(outcome, RefreshFailed):
-        _print_report(outcome.report)
-        typer.echo(f"\nstore: {store.root}\nnothing published: {outcome}", err=True)
-        raise typer.Exit(code=1)
-    if state is not None:
-        _exit_if_failed(state)
-    done = _completed(outcome)
-    _print_report(done["report"])
-    typer.echo(f"\nstore: {store.root}")
+    options = {"sources": source or None, "mirror": mirror, "force": force, "publish": publish}
+    folders = {"data_dir": str(store.root), "publish_dir": _opt(out), "accept_drop": accept_drop or None}
+    done = _refreshed(_run(flow, "refresh", **options, **folders), store)
     if done["published"]:
         typer.echo(f"published: {done['published']}")
     else:
         typer.echo(done["publication"])  # nothing new, or why nothing was published
 
 
+def _check_sources(names: list[str] | None, option: str) -> None:
+    """Exit 2 naming the sources the catalogue does not know."""
+    from sources import catalogue
+
+    unknown = sorted(set(names or []) - set(catalogue.sources()))
+    if unknown:
+        _refuse(f"{option}unknown source(s): {', '.join(unknown)} (known: {', '.join(catalogue.sources())})")
+
+
+def _refreshed(outcome, store) -> dict:
+    """A refresh's result, its report printed; exit 1 when a source could not be staged (nothing published)."""
+    from sources.refresh import RefreshFailed
+
+    if isinstance(outcome, RefreshFailed):
+        _print_report(outcome.report)
+        typer.echo(f"\nstore: {store.root}\nnothing published: {outcome}", err=True)
+        raise typer.Exit(code=1)
+    done = _completed(outcome)
+    _print_report(done["report"])
+    typer.echo(f"\nstore: {store.root}")
+    return done
+
+
 @app.command()
 def indicators(
-    epci: Annotated[str | None, typer.Option(help="SIREN of the EPCI (9 digits).")] = None,
-    commune: Annotated[
-        str | None,
-        typer.Option(help="Code of one commune (its ABS), or of an arrondissement of Paris, Lyon or Marseille."),
-    ] = None,
-    communes: Annotated[str | None, typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
-    name: Annotated[str | None, typer.Option(help="Name of the custom territory (with --communes).")] = None,
+    epci: Epci = None,
+    commune: Commune = None,
+    communes: Communes = None,
+    name: Name = None,
     all_levels: Annotated[bool, typer.Option("--all", help="Every commune, EPCI, département and France.")] = False,
     out: Annotated[Path, typer.Option(help="Output folder of the exports.")] = Path("out"),
     data_dir: DataDir = None,
@@ -376,18 +371,15 @@ def _check_in_geography(data_dir: Path | None, **codes: list[str]) -> None:
 
 @app.command()
 def report(
-    epci: Annotated[str | None, typer.Option(help="SIREN of the EPCI (9 digits).")] = None,
-    commune: Annotated[
-        str | None,
-        typer.Option(help="Code of one commune (its ABS), or of an arrondissement of Paris, Lyon or Marseille."),
-    ] = None,
-    communes: Annotated[str | None, typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
-    name: Annotated[str | None, typer.Option(help="Name of the custom territory (with --communes).")] = None,
+    epci: Epci = None,
+    commune: Commune = None,
+    communes: Communes = None,
+    name: Name = None,
     refresh_first: Annotated[
         str, typer.Option("--refresh", help="missing (refresh first if a source was never staged), always or never.")
     ] = "missing",
     mirror: Mirror = None,
-    demo: Annotated[bool, typer.Option(help="Mark the report as built on synthetic demo data.")] = False,
+    demo: Demo = False,
     data_dir: DataDir = None,
     out: PublishDir = None,
     baseline: Baseline = None,
@@ -420,27 +412,9 @@ def report(
     _check_in_geography(data_dir, **territory.codes())
     _check_baseline(data_dir, baseline)
     _check_in_geography(data_dir, epcis=list(similar_codes), communes=[], departements=[])
-    options = {
-        "data_dir": _opt(data_dir),
-        "publish_dir": _opt(out),
-        "mirror": mirror,
-        "refresh": refresh_first,
-        "demo": demo,
-        "baseline": baseline,
-        "evaluation": items,
-        "similar": similar_codes,
-    }
-    if not wants_flow(flow):
-        from flows import local
-
-        typer.echo(_run_locally(local.diagnostic, territory, **options))
-        return
-    from flows.diagnostic import diagnostic
-
-    with command_session():
-        state = diagnostic(territory, **options, return_state=True)
-    _exit_if_failed(state)
-    typer.echo(state.result())
+    folders = {"data_dir": _opt(data_dir), "publish_dir": _opt(out), "mirror": mirror, "refresh": refresh_first}
+    options = {"demo": demo, "baseline": baseline, "evaluation": items, "similar": similar_codes}
+    typer.echo(_completed(_run(flow, "diagnostic", territory, **folders, **options)))
 
 
 def _evaluation_items(path: Path | None):
@@ -484,7 +458,7 @@ def national(
     ] = None,
     workers: Annotated[int, typer.Option(help="Threads, or workers of a local Dask cluster.")] = 4,
     batch_size: Annotated[int, typer.Option(help="Territories per task.")] = 25,
-    demo: Annotated[bool, typer.Option(help="Mark the reports as built on synthetic demo data.")] = False,
+    demo: Demo = False,
     mirror: Mirror = None,
     data_dir: DataDir = None,
     out: PublishDir = None,
@@ -492,37 +466,21 @@ def national(
     """Publish the diagnostic of every EPCI and département (the `national` flow, run locally). With --epci,
     --departement or --no-departements the run is partial: published as `national-partiel`, never replacing the
     complete `national` publication."""
-    from flows.parameters import TaskRunnerSpec
-    from sources.codes import check_departement, check_siren
-
-    if dask or address:
-        runner = _validated(
-            TaskRunnerSpec,
-            {"n_workers": "--workers", "address": "--address"},
-            kind="dask",
-            address=address,
-            n_workers=workers,
-        )
-    else:
-        runner = _validated(TaskRunnerSpec, {"max_workers": "--workers"}, max_workers=workers)
+    runner = _runner_spec(dask, address, workers)
     if not 1 <= batch_size <= 1000:
         _refuse(f"--batch-size is 1 to 1000 territories per task, not {batch_size}")
     if no_departements and departement:
         _refuse("--departement and --no-departements exclude each other")
-    try:
-        epci = [check_siren(code) for code in epci or []]
-        departement = [check_departement(code) for code in departement or []]
-    except ValueError as exc:
-        _refuse(str(exc))
+    epcis, departements = _checked_codes(epci, departement)
     _check_folders(data_dir, out)
-    _check_in_geography(data_dir, epcis=epci, departements=departement)
+    _check_in_geography(data_dir, epcis=epcis, departements=departements)
     from flows.national import national as national_flow
 
     with command_session():
         state = national_flow(
             runner=runner,
-            epcis=epci or None,
-            departements=[] if no_departements else (departement or None),
+            epcis=epcis or None,
+            departements=[] if no_departements else (departements or None),
             batch_size=batch_size,
             data_dir=_opt(data_dir),
             publish_dir=_opt(out),
@@ -532,6 +490,26 @@ def national(
         )
     _exit_if_failed(state)
     typer.echo(state.result())
+
+
+def _runner_spec(dask: bool, address: str | None, workers: int):
+    """The task runner of `national`'s options (exit 2 with the reason, named as the options)."""
+    from flows.parameters import TaskRunnerSpec
+
+    if dask or address:
+        names = {"n_workers": "--workers", "address": "--address"}
+        return _validated(TaskRunnerSpec, names, kind="dask", address=address, n_workers=workers)
+    return _validated(TaskRunnerSpec, {"max_workers": "--workers"}, max_workers=workers)
+
+
+def _checked_codes(epcis: list[str] | None, departements: list[str] | None) -> tuple[list[str], list[str]]:
+    """The SIRENs and département codes, normalised; exit 2 naming a bad one."""
+    from sources.codes import check_departement, check_siren
+
+    try:
+        return [check_siren(code) for code in epcis or []], [check_departement(code) for code in departements or []]
+    except ValueError as exc:
+        _refuse(str(exc))
 
 
 @app.command()
@@ -547,7 +525,6 @@ def demo(
     refreshed, then the report of every demo EPCI and département is built and published."""
     from flows.national import national as national_flow
     from flows.parameters import TaskRunnerSpec
-    from flows.refresh import RefreshFailed
     from flows.refresh import refresh as refresh_flow
     from sources.demo import MIRROR_ROOT
     from sources.mirror import serve
@@ -555,31 +532,13 @@ def demo(
     _check_folders(data_dir, out)
     typer.echo("Données de démonstration SYNTHÉTIQUES (codes et noms réels, chiffres inventés).")
     store = _store(data_dir)
+    folders: dict[str, Any] = {"data_dir": str(store.root), "publish_dir": str(out.resolve()), "demo": True}
     with command_session():
         with serve(MIRROR_ROOT) as mirror:
             typer.echo(f"demo mirror: {mirror.url} (ABS_MIRROR)")
-            refreshed = refresh_flow(
-                mirror=mirror.url,
-                data_dir=str(store.root),
-                publish_dir=str(out.resolve()),
-                demo=True,
-                return_state=True,
-            )
-        outcome = refreshed.result(raise_on_failure=False)
-        if isinstance(outcome, RefreshFailed):
-            _print_report(outcome.report)
-            raise typer.Exit(code=1)
-        _exit_if_failed(refreshed)
-        _print_report(_completed(outcome)["report"])
-        typer.echo(f"\nstore: {store.root}")
-        state = national_flow(
-            runner=TaskRunnerSpec(max_workers=2),
-            data_dir=str(store.root),
-            publish_dir=str(out.resolve()),
-            refresh="never",
-            demo=True,
-            return_state=True,
-        )
+            refreshed = refresh_flow(mirror=mirror.url, **folders, return_state=True)
+        _refreshed(_flow_outcome(refreshed), store)
+        state = national_flow(runner=TaskRunnerSpec(max_workers=2), refresh="never", **folders, return_state=True)
     _exit_if_failed(state)
     from reports.site import DEMO_EPCI, report_name
     from transforms.pipeline import Selection
@@ -589,12 +548,28 @@ def demo(
     typer.echo(f"report: {index.parent / report_name(Selection(epci=DEMO_EPCI))}")
 
 
+FromVersion = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="The earlier version (a version name, `latest` or a version folder). Default: the one before --to.",
+    ),
+]
+Thresholds = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="UNIT=NUMBER or INDICATOR=NUMBER: the smallest move listed (repeatable; default "
+        "transforms/diff_thresholds.toml)."
+    ),
+]
+
+
 @app.command()
 def diff(
-    epci: Annotated[str | None, typer.Option(help="SIREN of the EPCI whose reports to compare.")] = None,
-    commune: Annotated[str | None, typer.Option(help="Code of the commune whose reports to compare.")] = None,
-    communes: Annotated[str | None, typer.Option(help="Commune codes of a custom territory, comma-separated.")] = None,
-    name: Annotated[str | None, typer.Option(help="Name of the custom territory (with --communes).")] = None,
+    epci: Epci = None,
+    commune: Commune = None,
+    communes: Communes = None,
+    name: Name = None,
     national_tables: Annotated[
         bool, typer.Option("--national", help="The national publication (France's table).")
     ] = False,
@@ -604,29 +579,15 @@ def diff(
             help="A publication by its folder name: indicateurs, national, national-partiel, territoires/epci-SIREN..."
         ),
     ] = None,
-    from_version: Annotated[
-        str | None,
-        typer.Option(
-            "--from",
-            help="The earlier version (a version name, `latest` or a version folder). Default: the one before --to.",
-        ),
-    ] = None,
+    from_version: FromVersion = None,
     to_version: Annotated[str | None, typer.Option("--to", help="The later version. Default: latest.")] = None,
-    threshold: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="UNIT=NUMBER or INDICATOR=NUMBER: the smallest move "
-            "listed (repeatable; default transforms/diff_thresholds.toml)."
-        ),
-    ] = None,
+    threshold: Thresholds = None,
     output: Annotated[Path, typer.Option(help="Folder of the page and exports.")] = Path("changements"),
     out: PublishDir = None,
 ) -> None:
     """Compare two versions of a publication (by default the two latest) and write what changed: sources,
     geography, values beyond their threshold, flags and needs profiles (a French page, CSV and Parquet)."""
     from reports import diff as D
-    from transforms.diff import Thresholds
-    from transforms.registry import indicators as all_indicators
 
     given = sum(bool(x) for x in (epci, commune, communes, national_tables, publication))
     if given != 1 and not (given == 0 and from_version and to_version):
@@ -634,25 +595,32 @@ def diff(
             "give one of --epci, --commune, --communes, --national or --publication "
             "(or two version folders with --from and --to)"
         )
-    try:
-        rules = Thresholds.load().overridden(threshold or [], {i.id for i in all_indicators()})
-    except ValueError as exc:
-        _refuse(str(exc))
+    rules = _diff_rules(threshold)
     _check_folder(output, "--output")
-    root = out or _settings().publish_dir
     try:
         if given:
             pub_name, what = _diff_publication(epci, commune, communes, name, national_tables, publication)
-            result = D.run_diff(D.existing_publication(root, pub_name, what), from_version, to_version, output, rules)
-        else:
-            if not (from_version and to_version):  # refused above: two version folders without a publication
-                _refuse("give --from and --to")
-            result = D.write_diff(D.read_version(Path(from_version)), D.read_version(Path(to_version)), output, rules)
+            pub = D.existing_publication(out or _settings().publish_dir, pub_name, what)
+            result = D.run_diff(pub, from_version, to_version, output, rules)
+        else:  # two version folders (anything else was refused above)
+            old, new = (D.read_version(Path(v)) for v in (from_version or "", to_version or ""))
+            result = D.write_diff(old, new, output, rules)
     except ValueError as exc:  # D.DiffError, or a publication name that climbs out of the folder
         _refuse(str(exc))
     typer.echo(result.summary)
     for fmt, path in result.paths.items():
         typer.echo(f"{fmt:<8} {path}")
+
+
+def _diff_rules(threshold: list[str] | None):
+    """The thresholds of the diff with the user's overrides; exit 2 naming a bad one."""
+    from transforms.diff import Thresholds
+    from transforms.registry import indicators as all_indicators
+
+    try:
+        return Thresholds.load().overridden(threshold or [], {i.id for i in all_indicators()})
+    except ValueError as exc:
+        _refuse(str(exc))
 
 
 def _diff_publication(epci, commune, communes, name, national_tables, publication) -> tuple[str, str]:
@@ -663,6 +631,33 @@ def _diff_publication(epci, commune, communes, name, national_tables, publicatio
         return publication.strip("/"), f"« {publication} »"
     territory = _territory(epci, commune, communes, name)
     return territory.publication_name(), territory.label
+
+
+def _run(flow: bool, name: str, *args, **options):
+    """The result of the run `name` ("diagnostic" or "refresh"): a Prefect flow run when wanted (`wants_flow`),
+    else the same steps in this process (`flows.local`). A failed run exits 1; a refresh's `RefreshFailed` is
+    returned, for its report."""
+    if not wants_flow(flow):
+        from flows import local
+
+        return _run_locally(getattr(local, name), *args, **options)
+    from flows.diagnostic import diagnostic  # Prefect imported only now: it takes a second
+    from flows.refresh import refresh
+
+    flows: dict[str, Any] = {"diagnostic": diagnostic, "refresh": refresh}
+    with command_session():
+        state = flows[name](*args, **options, return_state=True)
+    return _flow_outcome(state)
+
+
+def _flow_outcome(state):
+    """The result of a finished flow run; exit 1 when it failed, except for a refresh's `RefreshFailed`."""
+    from sources.refresh import RefreshFailed
+
+    outcome = state.result(raise_on_failure=False)
+    if not isinstance(outcome, RefreshFailed):
+        _exit_if_failed(state)
+    return outcome
 
 
 def _run_locally(function, *args, **kwargs):

@@ -262,7 +262,7 @@ def not_published(runner: Runner, key: str, title: str, pub: Publication) -> Cal
     def say(error: BaseException, failed: Path) -> None:
         kept = describe(pub)
         facts = (title, error, failed, kept)
-        runner.log.error("%s not published: %s; partial output set aside in %s; previous one kept: %s", *facts)
+        runner.log.error("%s not published: %s; partial output set aside in %s; previous publication kept: %s", *facts)
         runner.markdown(
             key,
             f"# {title}: not published\n\n```\n{error}\n```\n\n"
