@@ -14,7 +14,14 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.tasks import Task
 
-from flows.steps import LOCK_TIMEOUT, THREADS, flow_settings, open_store, publication  # noqa: F401 (re-exported)
+from flows.steps import (  # noqa: F401 (re-exported)
+    LOCK_TIMEOUT,
+    THREADS,
+    flow_settings,
+    open_store,
+    publication,
+    spec_of,
+)
 
 _TASKS: dict[Callable, Task] = {}
 
@@ -22,7 +29,8 @@ _TASKS: dict[Callable, Task] = {}
 def task_of(step: Callable) -> Task:
     """The Prefect task a step runs as (`flows.steps.step` names it), made once per step."""
     if step not in _TASKS:
-        _TASKS[step] = task(name=step.task_name, cache_policy=NO_CACHE, **step.task_options)(step)  # type: ignore[attr-defined]
+        spec = spec_of(step)
+        _TASKS[step] = task(name=spec.name, cache_policy=NO_CACHE, **spec.task_options)(step)
     return _TASKS[step]
 
 

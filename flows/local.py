@@ -92,7 +92,9 @@ class LocalRunner:
         return step(*args)
 
     def map(self, step: Callable, items: list[tuple], *common: Any) -> list[Any]:
-        pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix=getattr(step, "task_name", "step"))
+        from flows.steps import spec_of
+
+        pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix=spec_of(step).name)
         futures = [pool.submit(step, *item, *common) for item in items]
         try:
             outcomes = [_outcome(future) for future in futures]

@@ -17,6 +17,7 @@ import logging
 import re
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -63,15 +64,32 @@ class Runner(Protocol):
     def table(self, key: str, rows: list[dict], description: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class StepSpec:
+    """The task a step runs as in a flow run: its name and Prefect task options (retries...)."""
+
+    name: str
+    task_options: dict[str, Any]
+
+
+STEPS: dict[Callable[..., Any], StepSpec] = {}
+
+
 def step(name: str, **task_options: Any) -> Callable[[F], F]:
     """Mark a function as a step: the name (and Prefect task options) of the task it runs as in a flow run."""
 
     def mark(function: F) -> F:
-        function.task_name = name  # type: ignore[attr-defined]
-        function.task_options = task_options  # type: ignore[attr-defined]
+        STEPS[function] = StepSpec(name, task_options)
         return function
 
     return mark
+
+
+def spec_of(function: Callable[..., Any]) -> StepSpec:
+    try:
+        return STEPS[function]
+    except KeyError:
+        raise TypeError(f"{function.__qualname__} is not a step: mark it with @flows.steps.step(name)") from None
 
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter:

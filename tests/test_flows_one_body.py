@@ -40,7 +40,7 @@ class RecordingRunner(LocalRunner):
         self.keys: list[str] = []
 
     def call(self, step, *args):
-        self.steps.append(step.task_name)
+        self.steps.append(steps.spec_of(step).name)
         return super().call(step, *args)
 
     def markdown(self, key, markdown, description=None):
