@@ -224,16 +224,9 @@ def refresh_source(
     accept_drop: list[str] | None = None,
     budget: float | None = None,
 ) -> SourceResult:
-    result = sources_refresh.refresh_one(
-        source,
-        vintage,
-        open_store(data_dir),
-        mirror=mirror,
-        force=force,
-        run=run,
-        accept_drop=accept_drop,
-        budget=budget,
-    )
+    store = open_store(data_dir)
+    options: dict[str, Any] = dict(mirror=mirror, force=force, run=run, accept_drop=accept_drop, budget=budget)
+    result = sources_refresh.refresh_one(source, vintage, store, **options)
     run_logger().info("%s/%s: %s (%s)", source, vintage, result.status, result.change)
     return result
 
