@@ -14,9 +14,11 @@ from functools import partial
 
 import polars as pl
 
+from transforms import commune_table
 from transforms import reasons as R
+from transforms.commune_table import CommuneTable
 from transforms.infra import Infra
-from transforms.partial import without_secret_communes
+from transforms.partial import POPULATION, without_secret_communes
 from transforms.registry import PUBLISHED_SOURCES, Indicator, Term, indicators
 from transforms.territories import FRANCE, CustomTerritory, groups, principal_department
 
@@ -91,69 +93,9 @@ def commune_values(inputs: Inputs, needed: pl.DataFrame) -> pl.DataFrame:
     """(code, term, period, value, status, split) for every commune of the target COG and every needed value.
 
     A commune with no row in a source is `not_available`, so no territory is ever summed over part of its
-    communes without saying so.
+    communes without saying so. The long form of `transforms.commune_table` (the engine reads the wide one).
     """
-    parts = []
-    for source, wanted in needed.partition_by("source", as_dict=True).items():
-        source = source[0]
-        frame = inputs.staged.get(source)
-        if frame is None:
-            continue
-        rows = frame.filter(pl.col("level") == "COM").join(
-            wanted.select("variable", "year", "term", "period"), on=["variable", "year"], how="inner"
-        )
-        parts.append(
-            rows.select(
-                "code", "term", "period", "year", "value", "status", split=pl.col("geo_change").fill_null("") == "split"
-            )
-        )
-    found = (
-        pl.concat(parts)
-        if parts
-        else pl.DataFrame(
-            schema={
-                "code": pl.String,
-                "term": pl.String,
-                "period": pl.String,
-                "year": pl.Int32,
-                "value": pl.Float64,
-                "status": pl.String,
-                "split": pl.Boolean,
-            }
-        )
-    )
-    if "range" in needed["period"].to_list():  # several years summed into one commune value
-        # a commune lacking one of the years is unknown, never the sum of the years it has
-        years = needed.group_by("term", "period").agg(n_years=pl.col("year").n_unique())
-        complete = pl.col("year").n_unique() == pl.col("n_years").first()
-        found = (
-            found.join(years, on=["term", "period"], how="left")
-            .with_columns(_rank=R.rank(pl.col("status")))
-            .group_by("code", "term", "period")
-            .agg(
-                value=pl.when((pl.col("value").null_count() == 0) & complete).then(pl.col("value").sum()),
-                _unknown=pl.col("value").null_count() > 0,
-                _complete=complete,
-                _rank=pl.col("_rank").min(),
-                split=pl.col("split").any(),
-            )
-            .with_columns(
-                status=pl.when(pl.col("_unknown"))
-                .then(R.reason(pl.col("_rank")))
-                .when(~pl.col("_complete"))
-                .then(pl.lit(R.MISSING))
-            )
-            .drop("_unknown", "_complete", "_rank")
-        )
-    # a commune without a row is one the publisher does not cover (the CAF files have no Mayotte commune), and a
-    # (variable, year) no commune has is absent from that vintage: both `not_available`, never a silent 0
-    expected = inputs.membership.select("code").join(needed.select("term", "period").unique(), how="cross")
-    return expected.join(found.drop("year", strict=False), on=["code", "term", "period"], how="left").with_columns(
-        status=pl.when(pl.col("value").is_null() & pl.col("status").is_null())
-        .then(pl.lit(R.NOT_AVAILABLE))
-        .otherwise(pl.col("status")),
-        split=pl.col("split").fill_null(False),
-    )
+    return commune_table.long(commune_table.build(inputs, needed))
 
 
 def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataFrame:
@@ -181,28 +123,23 @@ def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataF
     )
 
 
-def _france(ind: Indicator, values: pl.DataFrame, n_years: int | None) -> pl.DataFrame:
+def _france(ind: Indicator, table: CommuneTable, n_years: int | None) -> pl.DataFrame:
     """France over the communes the indicator's sources cover, so that every territory has a reference.
 
     A commune is left out when one of the indicator's values is `not_available` there (Mayotte's empty census
     cells, no Mayotte commune in the CAF files): numerator and denominator then cover the same communes, and the
     status `partial_coverage` says France is incomplete. Other unknown parts (secret...) still make France unknown.
     """
-    keys = [t.key for t in ind.terms] + ([_POP.key] if ind.kind in ("growth", "natural", "migration") else [])
-    parts = values.filter(pl.col("term").is_in(keys))
+    parts = table.only(term_keys(ind, table))
     # coverage is judged on the values of the reference year (a variable missing from the comparison census must
     # not empty France of every commune: its evolution is simply unknown)
-    uncovered = (
-        parts.filter(pl.col("value").is_null() & (pl.col("status") == R.NOT_AVAILABLE) & (pl.col("period") != "comp"))
-        .select("code")
-        .unique()
-    )
-    covered = parts.join(uncovered, on="code", how="anti")
-    france = covered.select("code").unique().with_columns(level=pl.lit("FRANCE"), group=pl.lit(FRANCE))
-    if covered.is_empty():
+    uncovered = parts.codes_with(R.NOT_AVAILABLE, reference_keys(parts))
+    covered = parts.without(uncovered)
+    france = covered.frame.select("code", level=pl.lit("FRANCE"), group=pl.lit(FRANCE))
+    if covered.frame.is_empty():
         wide = pl.DataFrame({"level": ["FRANCE"], "group": [FRANCE]})
     else:
-        wide = _wide(aggregate(covered, france))
+        wide = covered.aggregate(france)
     row = _computed(ind, wide, n_years)
     if not uncovered.is_empty():
         row = row.with_columns(
@@ -211,24 +148,28 @@ def _france(ind: Indicator, values: pl.DataFrame, n_years: int | None) -> pl.Dat
     return row
 
 
-def _wide(agg: pl.DataFrame) -> pl.DataFrame:
-    keyed = agg.with_columns(col=pl.col("term") + "|" + pl.col("period"))
-    values = keyed.pivot(on="col", index=["level", "group"], values="value")
-    statuses = keyed.pivot(on="col", index=["level", "group"], values="status")
-    statuses = statuses.rename({c: f"{c}|s" for c in statuses.columns if c not in ("level", "group")})
-    return values.join(statuses, on=["level", "group"], how="left")
+def term_keys(ind: Indicator, table: CommuneTable) -> list[str]:
+    """The table's keys of every term the indicator reads, at every period (growth: the census population too)."""
+    terms = {t.key for t in ind.terms} | ({_POP.key} if ind.kind in ("growth", "natural", "migration") else set())
+    return [k for k in table.keys if k.rsplit("|", 1)[0] in terms]
+
+
+def reference_keys(table: CommuneTable) -> list[str]:
+    """The keys of the reference year (every period but the comparison census)."""
+    return [k for k in table.keys if not k.endswith("|comp")]
 
 
 def _sum(terms: tuple[Term, ...], period: str, columns: set[str]) -> tuple[pl.Expr, pl.Expr]:
-    """(sum, worst status) of signed terms at `period`; a term absent everywhere counts as not available."""
+    """(sum, status rank) of signed terms at `period`: the first unknown term's reason; a term absent everywhere
+    counts as not available."""
     value, statuses = pl.lit(0.0), []
     for t in terms:
-        col = f"{t.key}|{period}"
+        col = commune_table.key(t.key, period)
         if col not in columns:
-            return pl.lit(None, pl.Float64), pl.lit(R.NOT_AVAILABLE)
+            return pl.lit(None, pl.Float64), R.ranked(R.NOT_AVAILABLE)
         value = value + t.sign * pl.col(col)
-        statuses.append(pl.col(f"{col}|s"))
-    return value, pl.coalesce(*statuses) if statuses else pl.lit(None, pl.String)
+        statuses.append(pl.col(col + commune_table.RANK))
+    return value, pl.coalesce(*statuses) if statuses else pl.lit(None, pl.Int32)
 
 
 def _ratio(ind: Indicator, num: pl.Expr, num_s: pl.Expr, den: pl.Expr, den_s: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -238,9 +179,9 @@ def _ratio(ind: Indicator, num: pl.Expr, num_s: pl.Expr, den: pl.Expr, den_s: pl
         .when(den_s.is_not_null())
         .then(den_s)
         .when(den == 0)
-        .then(pl.lit(R.ZERO_DENOMINATOR))
+        .then(R.ranked(R.ZERO_DENOMINATOR))
         .when(den < ind.min_denominator)
-        .then(pl.lit(R.NOT_SIGNIFICANT))
+        .then(R.ranked(R.NOT_SIGNIFICANT))
     )
     value = pl.when(status.is_null()).then(ind.scale * num / den)
     return value, status
@@ -254,7 +195,7 @@ def _computed(ind: Indicator, wide: pl.DataFrame, n_years: int | None) -> pl.Dat
         den, den_s = (
             _sum(ind.denominator, period, cols)
             if ind.denominator
-            else (pl.lit(None, pl.Float64), pl.lit(None, pl.String))
+            else (pl.lit(None, pl.Float64), pl.lit(None, pl.Int32))
         )
         if ind.kind == "count":
             value, status = num, num_s
@@ -263,8 +204,8 @@ def _computed(ind: Indicator, wide: pl.DataFrame, n_years: int | None) -> pl.Dat
         else:
             value, status = _demography(ind, cols, n_years)
             if period == "comp":
-                value, status = pl.lit(None, pl.Float64), pl.lit(R.NOT_AVAILABLE)
-        out[period] = (value, status, num, den)
+                value, status = pl.lit(None, pl.Float64), R.ranked(R.NOT_AVAILABLE)
+        out[period] = (value, R.reason(status), num, den)
     main, comp = out["main"], out["comp"]
     return wide.select(
         "level",
@@ -284,16 +225,16 @@ def _demography(ind: Indicator, cols: set[str], n_years: int | None) -> tuple[pl
     p1, s1 = _sum((_POP,), "main", cols)
     p0, s0 = _sum((_POP,), "comp", cols)
     if not n_years:
-        return pl.lit(None, pl.Float64), pl.lit(R.NOT_AVAILABLE)
+        return pl.lit(None, pl.Float64), R.ranked(R.NOT_AVAILABLE)
     growth = ((p1 / p0) ** (1 / n_years) - 1) * 100
     pop_status = pl.coalesce(s1, s0)
     if ind.kind == "growth":
         return pl.when(pop_status.is_null() & (p0 > 0)).then(growth), pl.coalesce(
-            pop_status, pl.when(p0 <= 0).then(pl.lit(R.ZERO_DENOMINATOR))
+            pop_status, pl.when(p0 <= 0).then(R.ranked(R.ZERO_DENOMINATOR))
         )
     balance, bal_s = _sum(ind.numerator, "range", cols)
     natural = balance / n_years / ((p1 + p0) / 2) * 100
-    status = pl.coalesce(pop_status, bal_s, pl.when(p0 <= 0).then(pl.lit(R.ZERO_DENOMINATOR)))
+    status = pl.coalesce(pop_status, bal_s, pl.when(p0 <= 0).then(R.ranked(R.ZERO_DENOMINATOR)))
     value = natural if ind.kind == "natural" else growth - natural
     return pl.when(status.is_null()).then(value), status
 
@@ -419,9 +360,9 @@ def _epci_fallback(out: pl.DataFrame, found: pl.DataFrame, inputs: Inputs) -> pl
     return pl.concat([out.filter(pl.col("level") != "COM"), com])
 
 
-def _redo(ind: Indicator, n_years: int | None, values: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+def _redo(ind: Indicator, n_years: int | None, table: CommuneTable, groups: pl.DataFrame) -> pl.DataFrame:
     """The indicator's rows of `groups` from these commune values (transforms.partial: without secret communes)."""
-    return _computed(ind, _wide(aggregate(values, groups)), n_years)
+    return _computed(ind, table.aggregate(groups), n_years)
 
 
 def compute(
@@ -430,20 +371,22 @@ def compute(
     """Every indicator at every level: level, code, indicator, value, status, numerator, denominator, comparison."""
     items = items or indicators()
     membership_groups = groups(inputs.membership, customs)
-    needed = _needed(items, inputs)
-    values = commune_values(inputs, needed)
+    table = commune_table.build(inputs, _needed(items, inputs))
     # France is summed per indicator over the communes its sources cover (`_france`); the other levels here
-    wide = _wide(aggregate(values, membership_groups.filter(pl.col("level") != "FRANCE")))
+    above = membership_groups.filter(~pl.col("level").is_in(["COM", "FRANCE"]))
+    wide = pl.concat([table.commune_level(), table.aggregate(above)], how="diagonal")
     main_census, comp_census = _census_years(inputs)
     n_years = (main_census - comp_census) if main_census and comp_census else None
     wanted = membership_groups.select("level", "group").unique()
+    weights = table.values_of(POPULATION)  # weighs the share of a territory its known communes hold
     frames = []
     for ind in items:
         if ind.kind == "published":
             frames.append(_published(ind, inputs, wanted).with_columns(coverage=pl.lit(None, pl.Float64)))
         else:
-            computed = pl.concat([_computed(ind, wide, n_years), _france(ind, values, n_years)])
-            computed = without_secret_communes(ind, computed, values, membership_groups, partial(_redo, ind, n_years))
+            computed = pl.concat([_computed(ind, wide, n_years), _france(ind, table, n_years)])
+            redo, own = partial(_redo, ind, n_years), table.only(term_keys(ind, table))
+            computed = without_secret_communes(ind, computed, own, membership_groups, redo, weights)
             frames.append(computed.with_columns(published_year=pl.lit(None, pl.Int32)))
     result = pl.concat(frames, how="diagonal_relaxed")  # by column name: `coverage` comes before or after
     return result.rename({"group": "code"}).sort("level", "code", "indicator")
