@@ -86,7 +86,7 @@ class CommuneTable:
                 .then(pl.col(k + RANK))
                 .alias(k + RANK),
             ]
-        return self.frame.select(level=pl.lit("COM"), group=pl.col("code"), *columns)
+        return self.frame.select(pl.lit("COM").alias("level"), pl.col("code").alias("group"), *columns)
 
     def aggregate(self, groups: pl.DataFrame) -> pl.DataFrame:
         """(level, group, key, key|r...) of every group of `groups` (code, level, group): the sum of its communes'
@@ -116,55 +116,59 @@ class CommuneTable:
         return pl.concat(frames) if frames else pl.DataFrame(schema={"level": pl.String, "group": pl.String})
 
 
-def staged_rows(inputs: Inputs, needed: pl.DataFrame) -> pl.DataFrame:
-    """(code, term, period, year, value, status, split): the staged commune rows of every needed value."""
+def placed_rows(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """(_row, _col, period, year, value, rank, split): the staged commune rows of every needed value, at the row of
+    their commune in `inputs.membership` and the position of their key in `keys` (a code outside the target COG
+    is not a commune of it: left out)."""
+    rows = inputs.membership.select("code").with_row_index("_row").lazy()
+    index = needed.with_columns(_col=(pl.col("term") + "|" + pl.col("period")).replace_strict(keys, range(len(keys))))
     parts = []
-    for (source,), wanted in needed.partition_by("source", as_dict=True).items():
+    for (source,), wanted in index.partition_by("source", as_dict=True).items():
         frame = inputs.staged.get(source)
         if frame is None:
             continue
-        rows = (
+        parts.append(
             frame.lazy()
             .filter(pl.col("level") == "COM")
-            .join(wanted.lazy().select("variable", "year", "term", "period"), on=["variable", "year"], how="inner")
+            .join(wanted.lazy().select("variable", "year", "_col", "period"), on=["variable", "year"], how="inner")
+            .join(rows, on="code", how="inner")
+            .select(
+                "_row",
+                "_col",
+                "period",
+                "year",
+                "value",
+                rank=R.rank(pl.col("status")),
+                split=pl.col("geo_change").fill_null("") == "split",
+            )
         )
-        split = pl.col("geo_change").fill_null("") == "split"
-        parts.append(rows.select("code", "term", "period", "year", "value", "status", split=split))
-    return pl.concat(parts).collect() if parts else pl.DataFrame(schema=ROWS_SCHEMA)
+    schema = {"_row": pl.UInt32, "_col": pl.Int64, "period": pl.String, "year": pl.Int32, "value": pl.Float64}
+    empty = pl.DataFrame(schema=schema | {"rank": pl.Int32, "split": pl.Boolean})
+    return sum_ranges(pl.concat(parts).collect() if parts else empty, index)
 
 
 def sum_ranges(rows: pl.DataFrame, needed: pl.DataFrame) -> pl.DataFrame:
     """The rows of a `range` period (births and deaths of the years between two censuses) summed into one value per
-    commune: a commune lacking one of the years is unknown (`missing`), never the sum of the years it has."""
+    commune: a commune lacking one of the years is unknown (`missing`), never the sum of the years it has.
+    `needed` has the `_col` of each needed row."""
     ranged = pl.col("period") == "range"
-    if not needed.filter(ranged).height:
+    years = needed.filter(ranged).group_by("_col").agg(n_years=pl.col("year").n_unique())
+    if years.is_empty():
         return rows
-    years = needed.filter(ranged).group_by("term", "period").agg(n_years=pl.col("year").n_unique())
     complete = pl.col("year").n_unique() == pl.col("n_years").first()
+    unknown = pl.col("value").null_count() > 0
     summed = (
         rows.filter(ranged)
-        .join(years, on=["term", "period"], how="left")
-        .with_columns(_rank=R.rank(pl.col("status")))
-        .group_by("code", "term", "period")
+        .join(years, on="_col", how="left")
+        .group_by("_row", "_col")
         .agg(
-            value=pl.when((pl.col("value").null_count() == 0) & complete).then(pl.col("value").sum()),
-            _unknown=pl.col("value").null_count() > 0,
-            _complete=complete,
-            _rank=pl.col("_rank").min(),
+            period=pl.lit("range"),
+            year=pl.lit(None, pl.Int32),
+            value=pl.when(~unknown & complete).then(pl.col("value").sum()),
+            rank=pl.when(unknown).then(pl.col("rank").min()).when(~complete).then(R.ranked(R.MISSING)),
             split=pl.col("split").any(),
         )
-        .select(
-            "code",
-            "term",
-            "period",
-            year=pl.lit(None, pl.Int32),
-            value="value",
-            status=pl.when(pl.col("_unknown"))
-            .then(R.reason(pl.col("_rank")))
-            .when(~pl.col("_complete"))
-            .then(pl.lit(R.MISSING)),
-            split="split",
-        )
+        .select(rows.columns)
     )
     return pl.concat([rows.filter(~ranged), summed])
 
@@ -172,52 +176,42 @@ def sum_ranges(rows: pl.DataFrame, needed: pl.DataFrame) -> pl.DataFrame:
 def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
     """The commune table of every commune of `inputs.membership` and every needed (term, period)."""
     keys = needed.select(key=pl.col("term") + "|" + pl.col("period")).unique().sort("key")["key"].to_list()
-    rows = sum_ranges(staged_rows(inputs, needed), needed)
-    codes = inputs.membership.select("code")
-    placed = rows.select(
-        _row=pl.col("code").replace_strict(codes["code"], pl.Series(range(codes.height)), default=None),
-        _col=(pl.col("term") + "|" + pl.col("period")).replace_strict(keys, range(len(keys)), default=None),
-        value="value",
-        rank=R.rank(pl.col("status")).fill_null(-1),
-        split="split",
-    ).drop_nulls(["_row", "_col"])  # a code outside the target COG is not a commune of it
-    n = codes.height
+    placed = placed_rows(inputs, needed, keys)
+    n, shape = inputs.membership.height, (len(keys), inputs.membership.height)
     position = (placed["_col"].cast(pl.Int64) * n + placed["_row"].cast(pl.Int64)).to_numpy()
-    _refuse_duplicates(position, placed, keys, codes)
-    columns: dict[str, pl.Series] = {"code": codes["code"]}
-    found = _scatter(position, np.ones(placed.height, bool), False, len(keys), n)
-    value = _scatter(position, placed["value"].to_numpy(allow_copy=True), np.nan, len(keys), n)
-    known = _scatter(position, placed["value"].is_not_null().to_numpy(), False, len(keys), n)
-    rank = _scatter(position, placed["rank"].to_numpy(), -1, len(keys), n)
-    split = _scatter(position, placed["split"].to_numpy(), False, len(keys), n)
-    missing = R.RANKS[R.NOT_AVAILABLE]  # no row: not covered by the publisher, or absent from that vintage
+    _refuse_duplicates(position, keys, inputs.membership["code"])
+    found = _scatter(position, np.ones(placed.height, bool), False, shape)
+    value = _scatter(position, placed["value"].to_numpy(allow_copy=True), np.nan, shape)
+    known = _scatter(position, placed["value"].is_not_null().to_numpy(), False, shape)
+    rank = _scatter(position, placed["rank"].fill_null(-1).to_numpy(), -1, shape)
+    split = _scatter(position, placed["split"].to_numpy(), False, shape)
+    # no row (a commune the publisher does not cover, a variable absent from that vintage), or a null value
+    # without a reason: not available
+    rank[~found | (~known & (rank == -1))] = R.RANKS[R.NOT_AVAILABLE]
+    columns: dict[str, pl.Series] = {"code": inputs.membership["code"]}
     for i, k in enumerate(keys):
         columns[k] = pl.Series(k, value[i], pl.Float64).set(pl.Series(~known[i]), None)
-        ranks = np.where(found[i], rank[i], missing)
-        columns[k + RANK] = pl.Series(k + RANK, ranks, pl.Int32).set(pl.Series(ranks == -1), None)
+        columns[k + RANK] = pl.Series(k + RANK, rank[i], pl.Int32).set(pl.Series(rank[i] == -1), None)
         if split[i].any():
             columns[k + SPLIT] = pl.Series(k + SPLIT, split[i])
-    # a row with a null value and no status (never staged so) is unknown too: not available
-    frame = pl.DataFrame(columns).with_columns(
-        pl.when(pl.col(k).is_null()).then(pl.col(k + RANK).fill_null(missing)).otherwise(pl.col(k + RANK)).alias(k + RANK)
-        for k in keys
-    )
-    return CommuneTable(frame, tuple(keys), frozenset(k for i, k in enumerate(keys) if split[i].any()))
+    split_keys = frozenset(k for i, k in enumerate(keys) if split[i].any())
+    return CommuneTable(pl.DataFrame(columns), tuple(keys), split_keys)
 
 
-def _scatter(position: np.ndarray, values: np.ndarray, fill, n_keys: int, n: int) -> np.ndarray:
-    out = np.full(n_keys * n, fill, dtype=values.dtype if values.dtype != object else np.float64)
+def _scatter(position: np.ndarray, values: np.ndarray, fill, shape: tuple[int, int]) -> np.ndarray:
+    """`values` put at their flat `position` in a (keys, communes) array of `fill`."""
+    out = np.full(shape[0] * shape[1], fill, dtype=values.dtype)
     out[position] = values
-    return out.reshape(n_keys, n)
+    return out.reshape(shape)
 
 
-def _refuse_duplicates(position: np.ndarray, placed: pl.DataFrame, keys: list[str], codes: pl.DataFrame) -> None:
+def _refuse_duplicates(position: np.ndarray, keys: list[str], codes: pl.Series) -> None:
     """Two staged rows for one commune and one value (two months of one year...) are an error, never summed."""
-    counts = np.bincount(position, minlength=1) if position.size else np.zeros(1, np.int64)
+    counts = np.bincount(position) if position.size else np.zeros(1, np.int64)
     if counts.max() <= 1:
         return
-    n = codes.height
-    twice = [(codes["code"][int(p % n)], keys[int(p // n)]) for p in np.flatnonzero(counts > 1)[:5]]
+    n = codes.len()
+    twice = [(codes[int(p % n)], keys[int(p // n)]) for p in np.flatnonzero(counts > 1)[:5]]
     raise ValueError(f"staged commune values: several rows for one commune and one value, e.g. {twice}")
 
 

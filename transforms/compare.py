@@ -88,10 +88,10 @@ def _names(inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame
     return pl.concat(rows)
 
 
-def _evolution(items: tuple[Indicator, ...], n_years: int | None) -> tuple[pl.Expr, pl.Expr]:
-    """(evolution, unit): points for rates, annual growth for counts, a difference for indexes and means."""
-    unit_of = {i.id: i.unit for i in items}
-    unit = pl.col("indicator").replace_strict(unit_of, default=None, return_dtype=pl.String)
+def _evolution(n_years: int | None) -> tuple[pl.Expr, pl.Expr]:
+    """(evolution, unit): points for rates, annual growth for counts, a difference for indexes and means (the
+    indicator's `unit` a column of the frame)."""
+    unit = pl.col("unit")
     v, c = pl.col("value"), pl.col("value_comparison")
     growth = ((v / c) ** (1 / (n_years or 1)) - 1) * 100 if n_years else pl.lit(None, pl.Float64)
     evolution = (
@@ -113,8 +113,10 @@ def _evolution(items: tuple[Indicator, ...], n_years: int | None) -> tuple[pl.Ex
     return evolution, evolution_unit
 
 
-def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
-    direction = pl.col("indicator").replace_strict({i.id: i.direction for i in items}, default="neutral")
+def _flag_parts() -> dict[str, pl.Expr]:
+    """The columns `_flag` reads (`_local` reference, `_sign` of a worse gap, `_comparable`), computed once: an
+    expression repeated inside the flag's is evaluated again at each use, on millions of rows."""
+    direction = pl.col("direction").fill_null("neutral")
     # a two-sided indicator is "worse" in the direction it departs from its local reference; France must then be
     # departed from in the same direction for a priorité
     local = pl.when(pl.col("level") == "DEP").then(pl.col("ref_france")).otherwise(pl.col("ref_dep"))
@@ -128,6 +130,14 @@ def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
         .then(away)
         .otherwise(0.0)
     )
+    # a count (places, population) against its département's count says nothing about need: only rates compare
+    comparable = pl.col("unit").fill_null("count") != "count"
+    return {"_local": local, "_sign": sign, "_comparable": comparable}
+
+
+def _flag(rules: FlagRules) -> pl.Expr:
+    """`vigilance` or `priorité` (module docstring), from the columns of `_flag_parts`."""
+    local, sign = pl.col("_local"), pl.col("_sign")
 
     def worse(ref: pl.Expr, gap: float) -> pl.Expr:  # (value - ref) in the bad direction, relative to |ref|
         # the 1e-9 tolerance keeps float noise (two ways of summing the same figures) from raising a flag, and
@@ -136,9 +146,7 @@ def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
         difference = sign * (pl.col("value") - ref)
         return (difference > noise) & (difference >= gap * ref.abs() - noise) & (sign != 0)
 
-    # a count (places, population) against its département's count says nothing about need: only rates compare
-    comparable = pl.col("indicator").replace_strict({i.id: i.unit for i in items}, default="count") != "count"
-    usable = pl.col("value").is_not_null() & (pl.col("status").is_null()) & comparable
+    usable = pl.col("value").is_not_null() & (pl.col("status").is_null()) & pl.col("_comparable")
     # a département has no département above it: it is compared with France alone (`local` above)
     france = pl.col("ref_france")
     both = usable & local.is_not_null() & france.is_not_null()
@@ -160,19 +168,20 @@ def compare(
 ) -> pl.DataFrame:
     """The long output table: values with names, references, evolution and flags, in a stable order."""
     items = indicators()
+    result = _in_order(result, items)  # first: the joins below keep this order, and a sort moves every column
     values = result.select("level", "code", "indicator", "value")
     refs = _references(result, inputs, customs)
-    out = result.join(refs, on=["level", "code"], how="left")
+    out = result.join(refs, on=["level", "code"], how="left", maintain_order="left")
     for ref, level in (("ref_epci", "EPCI"), ("ref_dep", "DEP")):
         ref_values = values.filter(pl.col("level") == level).select(
             pl.col("code").alias(f"{ref}_code"), "indicator", pl.col("value").alias(ref)
         )
-        out = out.join(ref_values, on=[f"{ref}_code", "indicator"], how="left")
+        out = out.join(ref_values, on=[f"{ref}_code", "indicator"], how="left", maintain_order="left")
     france = values.filter(pl.col("level") == "FRANCE").select("indicator", ref_france="value")
-    out = out.join(france, on="indicator", how="left").with_columns(
+    out = out.join(france, on="indicator", how="left", maintain_order="left").with_columns(
         ref_france=pl.when(pl.col("level") == "FRANCE").then(None).otherwise(pl.col("ref_france"))
     )
-    evolution, evolution_unit = _evolution(items, n_years)
+    evolution, evolution_unit = _evolution(n_years)
     meta = pl.DataFrame(
         {
             "indicator": [i.id for i in items],
@@ -183,22 +192,42 @@ def compare(
             "direction": [i.direction for i in items],
         }
     )
-    out = out.join(meta, on="indicator", how="left").join(_names(inputs, customs), on=["level", "code"], how="left")
-    out = out.with_columns(
-        comparison_year=pl.when(pl.col("value_comparison").is_not_null()).then(pl.lit(comparison_year, pl.Int32)),
-        evolution=evolution,
-        evolution_unit=evolution_unit,
-    ).with_columns(flag=_flag(rules, items))
+    lean = (
+        out.join(meta.select("indicator", "unit", "direction"), on="indicator", how="left", maintain_order="left")
+        .with_columns(
+            comparison_year=pl.when(pl.col("value_comparison").is_not_null()).then(pl.lit(comparison_year, pl.Int32)),
+            evolution=evolution,
+            evolution_unit=evolution_unit,
+            **_flag_parts(),
+        )
+        .with_columns(flag=_flag(rules))
+    )
+    columns = [*out.columns, *meta.columns[1:], "name", "comparison_year", "evolution", "evolution_unit", "flag"]
+    return (
+        lean.drop("unit", "direction", "_local", "_sign", "_comparable")
+        .join(meta, on="indicator", how="left", maintain_order="left")
+        .join(_names(inputs, customs), on=["level", "code"], how="left", maintain_order="left")
+        .select(columns)
+    )
+
+
+def _in_order(table: pl.DataFrame, items: tuple[Indicator, ...]) -> pl.DataFrame:
+    """Places (communes and arrondissements, territories, EPCIs, départements, France; by code), then indicators
+    in the catalogue's order. Sorted on one integer: the rank of the row's place among the places (found as runs
+    of rows, a few tens of thousands, not millions) times the number of indicators plus the indicator's rank."""
     level_order = {"COM": 0, "ARM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
     order = {i.id: n for n, i in enumerate(items)}
-    return (
-        out.with_columns(
-            _level=pl.col("level").replace_strict(level_order, return_dtype=pl.Int8),
-            _order=pl.col("indicator").replace_strict(order, return_dtype=pl.Int32),
-        )
-        .sort("_level", "code", "_order")
-        .drop("_level", "_order")
+    runs = table.select(pl.struct("level", "code").rle_id().cast(pl.Int64)).to_series()
+    places = (
+        table.filter(runs.diff().fill_null(1) != 0)  # the first row of each run
+        .select("level", "code", _level=pl.col("level").replace_strict(level_order, return_dtype=pl.Int8))
+        .with_row_index("_run")
+        .sort("_level", "code")
+        .with_columns(_place=pl.struct("_level", "code").rle_id().cast(pl.Int64))  # a place's runs share it
+        .sort("_run")["_place"]
     )
+    indicator = pl.col("indicator").replace_strict(order, return_dtype=pl.Int64)
+    return table.sort(places.gather(runs) * len(order) + indicator)
 
 
 __all__ = ["FlagRules", "compare", "VIGILANCE", "PRIORITY", "R"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
+import numpy as np
 import polars as pl
 
 from transforms import commune_table
@@ -123,40 +124,41 @@ def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataF
     )
 
 
-def _france(ind: Indicator, table: CommuneTable, n_years: int | None) -> pl.DataFrame:
+def _france(ind: Indicator, table: CommuneTable, n_years: int | None, sums: dict) -> pl.DataFrame:
     """France over the communes the indicator's sources cover, so that every territory has a reference.
 
     A commune is left out when one of the indicator's values is `not_available` there (Mayotte's empty census
     cells, no Mayotte commune in the CAF files): numerator and denominator then cover the same communes, and the
     status `partial_coverage` says France is incomplete. Other unknown parts (secret...) still make France unknown.
+    France's sums over one set of communes serve every indicator left with that set (`sums`, by excluded codes).
     """
-    parts = table.only(term_keys(ind, table))
+    keys = term_keys(ind, table)
     # coverage is judged on the values of the reference year (a variable missing from the comparison census must
     # not empty France of every commune: its evolution is simply unknown)
-    uncovered = parts.codes_with(R.NOT_AVAILABLE, reference_keys(parts))
-    covered = parts.without(uncovered)
-    france = covered.frame.select("code", level=pl.lit("FRANCE"), group=pl.lit(FRANCE))
-    if covered.frame.is_empty():
-        wide = pl.DataFrame({"level": ["FRANCE"], "group": [FRANCE]})
-    else:
-        wide = covered.aggregate(france)
-    row = _computed(ind, wide, n_years)
-    if not uncovered.is_empty():
+    uncovered = table.codes_with(R.NOT_AVAILABLE, [k for k in keys if not k.endswith("|comp")])
+    excluded = tuple(uncovered["code"].sort())
+    if excluded not in sums:
+        covered = table.without(uncovered)
+        france = covered.frame.select("code", level=pl.lit("FRANCE"), group=pl.lit(FRANCE))
+        empty = pl.DataFrame({"level": ["FRANCE"], "group": [FRANCE]})
+        sums[excluded] = empty if covered.frame.is_empty() else covered.aggregate(france)
+    row = _computed(ind, sums[excluded].select("level", "group", *_columns(keys, sums[excluded])), n_years)
+    if excluded:
         row = row.with_columns(
             status=pl.when(pl.col("value").is_not_null()).then(pl.lit(R.PARTIAL_COVERAGE)).otherwise(pl.col("status"))
         )
     return row
 
 
+def _columns(keys: list[str], wide: pl.DataFrame) -> list[str]:
+    """The value and rank columns of these keys that `wide` has."""
+    return [c for k in keys for c in (k, k + commune_table.RANK) if c in wide.columns]
+
+
 def term_keys(ind: Indicator, table: CommuneTable) -> list[str]:
     """The table's keys of every term the indicator reads, at every period (growth: the census population too)."""
     terms = {t.key for t in ind.terms} | ({_POP.key} if ind.kind in ("growth", "natural", "migration") else set())
     return [k for k in table.keys if k.rsplit("|", 1)[0] in terms]
-
-
-def reference_keys(table: CommuneTable) -> list[str]:
-    """The keys of the reference year (every period but the comparison census)."""
-    return [k for k in table.keys if not k.endswith("|comp")]
 
 
 def _sum(terms: tuple[Term, ...], period: str, columns: set[str]) -> tuple[pl.Expr, pl.Expr]:
@@ -374,22 +376,48 @@ def compute(
     table = commune_table.build(inputs, _needed(items, inputs))
     # France is summed per indicator over the communes its sources cover (`_france`); the other levels here
     above = membership_groups.filter(~pl.col("level").is_in(["COM", "FRANCE"]))
-    wide = pl.concat([table.commune_level(), table.aggregate(above)], how="diagonal")
+    places = membership_groups.select("level", "group").unique().sort("level", "group")
+    # in the order of the places (France, summed per indicator, is put in its place by `_with_france`)
+    wide = pl.concat([table.commune_level(), table.aggregate(above)], how="diagonal").sort("level", "group")
     main_census, comp_census = _census_years(inputs)
     n_years = (main_census - comp_census) if main_census and comp_census else None
-    wanted = membership_groups.select("level", "group").unique()
     weights = table.values_of(POPULATION)  # weighs the share of a territory its known communes hold
-    frames = []
+    frames, france_sums = {}, {}
     for ind in items:
         if ind.kind == "published":
-            frames.append(_published(ind, inputs, wanted).with_columns(coverage=pl.lit(None, pl.Float64)))
+            frames[ind.id] = _published(ind, inputs, places).with_columns(coverage=pl.lit(None, pl.Float64))
         else:
-            computed = pl.concat([_computed(ind, wide, n_years), _france(ind, table, n_years)])
+            computed = _with_france(_computed(ind, wide, n_years), _france(ind, table, n_years, france_sums))
             redo, own = partial(_redo, ind, n_years), table.only(term_keys(ind, table))
             computed = without_secret_communes(ind, computed, own, membership_groups, redo, weights)
-            frames.append(computed.with_columns(published_year=pl.lit(None, pl.Int32)))
-    result = pl.concat(frames, how="diagonal_relaxed")  # by column name: `coverage` comes before or after
-    return result.rename({"group": "code"}).sort("level", "code", "indicator")
+            frames[ind.id] = computed.with_columns(published_year=pl.lit(None, pl.Int32))
+    return _in_order(frames, places).rename({"group": "code"})
+
+
+def _with_france(rows: pl.DataFrame, france: pl.DataFrame) -> pl.DataFrame:
+    """France's row among the others, where it sorts by level (the rows sorted by level and group)."""
+    before = rows.filter(pl.col("level") < "FRANCE").height
+    return pl.concat([rows.slice(0, before), france, rows.slice(before)])
+
+
+def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataFrame:
+    """Every indicator's rows in one frame, by level, code and indicator. Each indicator's rows are put in the
+    order of `places` (sorted by level and code), then the stack is read place by place: one gather, no sort of
+    millions of rows on three strings."""
+    columns = pl.concat([f.head(0) for f in frames.values()], how="diagonal_relaxed").columns
+    ids = sorted(frames)
+    stacked = pl.concat([_aligned(frames[i], places) for i in ids], how="diagonal_relaxed").select(columns)
+    n_places = places.height
+    by_place = (np.arange(len(ids))[None, :] * n_places + np.arange(n_places)[:, None]).ravel()
+    # a place an indicator has no row for leaves an empty row in its stack, dropped here
+    return stacked[by_place].filter(pl.col("indicator").is_not_null())
+
+
+def _aligned(frame: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (one row per level and group) in the order of `places`; most frames already are."""
+    if frame.height == places.height and frame.select("level", "group").equals(places):
+        return frame
+    return places.join(frame, on=["level", "group"], how="left", maintain_order="left")
 
 
 def population(result: pl.DataFrame) -> pl.DataFrame:

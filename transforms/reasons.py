@@ -66,9 +66,7 @@ def rank(status: pl.Expr) -> pl.Expr:
     group, which is what made France-sized aggregations slow.
     """
     # a null status (a published value) has no rank: replace_strict would give it the `default` ("unknown")
-    return pl.when(status.is_not_null()).then(
-        status.replace_strict(RANKS, default=len(_ORDER), return_dtype=pl.Int32)
-    )
+    return pl.when(status.is_not_null()).then(status.replace_strict(RANKS, default=len(_ORDER), return_dtype=pl.Int32))
 
 
 def reason(ranked: pl.Expr) -> pl.Expr:
