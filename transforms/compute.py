@@ -65,6 +65,7 @@ def _census_years(inputs: Inputs) -> tuple[int | None, int | None]:
 def _needed(items: tuple[Indicator, ...], inputs: Inputs) -> pl.DataFrame:
     """(source, variable, term, period, year) rows: every commune value the indicators read."""
     main_census, comp_census = _census_years(inputs)
+    years = {s: (inputs.main_year(s), inputs.comparison_year(s)) for s in {t.source for i in items for t in i.terms}}
     rows: list[tuple[str, str, str, str, int | None]] = []  # a missing census year stays a null year
     for ind in items:
         if ind.kind == "published":
@@ -74,10 +75,9 @@ def _needed(items: tuple[Indicator, ...], inputs: Inputs) -> pl.DataFrame:
                 if main_census and comp_census:  # births and deaths of the years between the two censuses
                     rows += [(t.source, t.variable, t.key, "range", y) for y in range(comp_census, main_census)]
                 continue
-            main = inputs.main_year(t.source)
+            main, comp = years[t.source]
             if main is not None:
                 rows.append((t.source, t.variable, t.key, "main", main))
-            comp = inputs.comparison_year(t.source)
             if comp is not None:
                 rows.append((t.source, t.variable, t.key, "comp", comp))
         if ind.kind in ("growth", "natural", "migration"):
