@@ -5,6 +5,10 @@ denominators), then divided. A territory with any unknown part (secret, missing.
 never a partial sum, with one exception: a rate above the commune level left empty by secret communes that hold
 little of its population is computed without them and says so (`transforms.partial`). Published figures (medians, poverty rates, CAF coverage) are read per level from the
 publisher's own file. Nothing is computed row by row.
+
+The commune values are one wide table (`transforms.commune_table`: a row per commune, a column per term), so
+every level is a sum over at most one row per commune: France's 35,000 communes and 92 indicators take about a
+second, where pivoting millions of long (commune, term) rows took sixteen.
 """
 
 from __future__ import annotations
@@ -106,6 +110,9 @@ def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataF
     figures are inside its parent's, so it is skipped above the commune level. The parent (`split`, with a value)
     counts above the commune level; a parent whose value is unknown (secret, missing) keeps its reason all the way
     up. Both are shown null `non_recalculable` at their own level.
+
+    The long path, for a few places (the report's age pyramids): `compute` sums the wide commune table with the
+    same rules (`CommuneTable.aggregate`), and a test holds both equal.
     """
     joined = values.join(membership_groups, on="code", how="inner")
     at_commune = pl.col("level") == "COM"
