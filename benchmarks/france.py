@@ -21,7 +21,7 @@ import time
 import polars as pl
 
 from sources.values import SECRET, STAGED_SCHEMA
-from transforms.compute import CENSUS_PREFIX, Inputs
+from transforms.compute import CENSUS_PREFIX, Inputs, compute
 from transforms.pipeline import diagnostic_table
 from transforms.registry import PUBLISHED_SOURCES, indicators
 from transforms.territories import FRANCE
@@ -143,10 +143,8 @@ def _published(codes: list[str], level: str, variables: list[str], rng: random.R
     return pl.DataFrame(data)
 
 
-def generate(n_communes: int = 34_900, n_epci: int = 1_250, n_dep: int = 101, seed: int = 1) -> Inputs:
-    """A France-sized Inputs with every variable the catalogue reads."""
-    rng = random.Random(seed)
-    geo = geography(n_communes, n_epci, n_dep, seed)
+def _variables() -> dict[str, set[str]]:
+    """source -> every variable the catalogue reads from it (terms, and published figures at every level)."""
     needed: dict[str, set[str]] = {}
     for ind in indicators():
         for term in ind.terms:
@@ -154,53 +152,78 @@ def generate(n_communes: int = 34_900, n_epci: int = 1_250, n_dep: int = 101, se
         if ind.published:
             for source in PUBLISHED_SOURCES[ind.published.source].values():
                 needed.setdefault(source, set()).add(ind.published.variable)
+    return needed
+
+
+def _years(source: str) -> list[tuple[int, pl.Expr]] | None:
+    """(year, scale of the counts) of a commune source; None for a published source (made apart)."""
     pop = pl.col("population").cast(pl.Float64)
+    if source.startswith(CENSUS_PREFIX):
+        return [(y, pop * (1.0 if y == CENSUS_YEARS[0] else 0.96)) for y in CENSUS_YEARS]
+    if source in ("births", "deaths"):
+        return [(y, pop) for y in CIVIL_YEARS]
+    if source == "caf_benefits":
+        return [(CAF_YEAR, pop)]
+    if source in OTHER_YEARS:  # equipment: EQUIPMENT_SHARE of the population (variables default to 5 %)
+        return [(OTHER_YEARS[source], pop * (1.0 if source == "mobility" else EQUIPMENT_SHARE / 0.05))]
+    return None
+
+
+def _commune_counts(geo: pl.DataFrame, source: str, columns: list[str], rng: random.Random) -> pl.DataFrame | None:
+    """The staged commune counts of one source, every year of it."""
+    years = _years(source)
+    if years is None:
+        return None
+    parts = []
+    for year, scale in years:
+        # like the real communal bases, the comparison year has the P_ counts only (no C_ sample counts)
+        present = [c for c in columns if year == max(y for y, _ in years) or not c.startswith("C_")]
+        wide = _counts(geo, present, scale, rng).with_columns(
+            level=pl.lit("COM"), year=pl.lit(year), month=pl.lit(12 if source == "caf_benefits" else None)
+        )
+        parts.append(_long(wide, source, ["code", "level", "year", "month"], present))
+    return pl.concat(parts)
+
+
+def _published_level(
+    geo: pl.DataFrame, family: str, level: str, source: str, columns: list[str], rng: random.Random
+) -> pl.DataFrame:
+    """A publisher's own figures at one level (CAF communes: the big ones only; small communes secret in
+    Filosofi but for their median)."""
+    epcis = geo["epci"].drop_nulls().unique().sort().to_list()
+    levels = {"COM": geo["code"].to_list(), "EPCI": epcis, "DEP": geo["dep"].unique().sort().to_list()}
+    big = geo.filter(pl.col("population") >= BIG_COMMUNE)["code"].to_list()
+    codes = big if (level == "COM" and family != "filosofi") else levels.get(level, [FRANCE])
+    wide = _published(codes, level, columns, rng).with_columns(year=pl.lit(2021 if family == "filosofi" else 2023))
+    if family == "caf_places":  # places are counts: scale them with the territory
+        wide = wide.with_columns(pl.col("tot_offre") * (30 if level == "COM" else 300))
+    long = _long(wide, source, ["code", "level", "year"], columns)
+    if family == "filosofi" and level == "COM":
+        small = geo.filter(pl.col("population") < 2_000)["code"].to_list()
+        hidden = pl.col("code").is_in(small) & (pl.col("variable") != "MED")
+        long = long.with_columns(
+            value=pl.when(hidden).then(None).otherwise(pl.col("value")),
+            status=pl.when(hidden).then(pl.lit(SECRET)).otherwise(pl.col("status")),
+        )
+    return long
+
+
+def generate(n_communes: int = 34_900, n_epci: int = 1_250, n_dep: int = 101, seed: int = 1) -> Inputs:
+    """A France-sized Inputs with every variable the catalogue reads."""
+    rng = random.Random(seed)
+    geo = geography(n_communes, n_epci, n_dep, seed)
+    needed = _variables()
     staged: dict[str, pl.DataFrame] = {}
     for source, variables in sorted(needed.items()):
-        columns = sorted(variables)
-        if source.startswith(CENSUS_PREFIX):
-            years = [(y, pop * (1.0 if y == CENSUS_YEARS[0] else 0.96)) for y in CENSUS_YEARS]
-        elif source in ("births", "deaths"):
-            years = [(y, pop) for y in CIVIL_YEARS]
-        elif source == "caf_benefits":
-            years = [(CAF_YEAR, pop)]
-        elif source in OTHER_YEARS:  # equipment: EQUIPMENT_SHARE of the population (variables default to 5 %)
-            years = [(OTHER_YEARS[source], pop * (1.0 if source == "mobility" else EQUIPMENT_SHARE / 0.05))]
-        else:
-            continue
-        parts = []
-        for year, scale in years:
-            # like the real communal bases, the comparison year has the P_ counts only (no C_ sample counts)
-            present = [c for c in columns if year == max(y for y, _ in years) or not c.startswith("C_")]
-            wide = _counts(geo, present, scale, rng).with_columns(
-                level=pl.lit("COM"), year=pl.lit(year), month=pl.lit(12 if source == "caf_benefits" else None)
-            )
-            parts.append(_long(wide, source, ["code", "level", "year", "month"], present))
-        staged[source] = pl.concat(parts)
-    big = geo.filter(pl.col("population") >= BIG_COMMUNE)["code"].to_list()
-    epcis = geo["epci"].drop_nulls().unique().sort().to_list()
-    deps = geo["dep"].unique().sort().to_list()
-    levels = {"COM": geo["code"].to_list(), "EPCI": epcis, "DEP": deps, "FRANCE": [FRANCE]}
+        counts = _commune_counts(geo, source, sorted(variables), rng)
+        if counts is not None:
+            staged[source] = counts
     for family, sources in PUBLISHED_SOURCES.items():
         for level, source in sources.items():
-            columns = sorted(needed[source])
-            codes = big if (level == "COM" and family != "filosofi") else levels[level]
-            year = 2021 if family == "filosofi" else 2023
-            wide = _published(codes, level, columns, rng).with_columns(year=pl.lit(year))
-            if family == "caf_places":  # places are counts: scale them with the territory
-                wide = wide.with_columns(pl.col("tot_offre") * (30 if level == "COM" else 300))
-            long = _long(wide, source, ["code", "level", "year"], columns)
-            if family == "filosofi" and level == "COM":
-                # Filosofi's secret: small communes have their median only
-                small = geo.filter(pl.col("population") < 2_000)["code"].to_list()
-                hidden = pl.col("code").is_in(small) & (pl.col("variable") != "MED")
-                long = long.with_columns(
-                    value=pl.when(hidden).then(None).otherwise(pl.col("value")),
-                    status=pl.when(hidden).then(pl.lit(SECRET)).otherwise(pl.col("status")),
-                )
+            long = _published_level(geo, family, level, source, sorted(needed[source]), rng)
             staged[source] = pl.concat([staged[source], long]) if source in staged else long  # filosofi: 4 levels
-    vintages = {s: str(CENSUS_YEARS[0]) for s in staged if s.startswith(CENSUS_PREFIX)}
-    vintages |= {s: "bench" for s in staged if not s.startswith(CENSUS_PREFIX)}
+    vintages = {s: str(CENSUS_YEARS[0]) if s.startswith(CENSUS_PREFIX) else "bench" for s in staged}
+    epcis = geo["epci"].drop_nulls().unique().sort().to_list()
     return Inputs(
         staged=staged, vintages=vintages, membership=geo.drop("population"), epci_names={e: f"EPCI {e}" for e in epcis}
     )
@@ -219,6 +242,11 @@ def run(n_communes: int, n_epci: int, n_dep: int) -> dict:
     table = diagnostic_table(None, inputs=inputs)
     done = time.perf_counter()
     cpu = time.process_time() - cpu
+    peak = peak_rss_mib()
+    # the indicators alone (every level, before references, evolutions and flags), timed again on their own
+    compute_cpu = time.process_time()
+    compute(inputs)
+    compute_s, compute_cpu = time.perf_counter() - done, time.process_time() - compute_cpu
     staged_rows = sum(f.height for f in inputs.staged.values())
     return {
         "communes": inputs.membership.height,
@@ -231,8 +259,11 @@ def run(n_communes: int, n_epci: int, n_dep: int) -> dict:
         "generate_s": generated - start,
         "diagnostic_s": done - generated,
         "diagnostic_cpu_s": cpu,
+        "compute_s": compute_s,
+        "compute_cpu_s": compute_cpu,
+        "table_mib": table.estimated_size("mb"),
         "peak_rss_after_generation_mib": rss_inputs,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": peak,
         "table": table,
     }
 
@@ -253,8 +284,12 @@ def main() -> None:
         f"(CPU {out['diagnostic_cpu_s']:.1f} s on all threads; compute + references, evolutions, flags)"
     )
     print(
+        f"of which every indicator at every level (transforms.compute.compute, timed again alone): "
+        f"{out['compute_s']:.1f} s (CPU {out['compute_cpu_s']:.1f} s); the table itself: {out['table_mib']:,.0f} MiB"
+    )
+    print(
         f"peak RSS: {out['peak_rss_after_generation_mib']:,.0f} MiB after generation, "
-        f"{out['peak_rss_mib']:,.0f} MiB at the end"
+        f"{out['peak_rss_mib']:,.0f} MiB after the diagnostic table"
     )
 
 

@@ -88,10 +88,10 @@ def _names(inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame
     return pl.concat(rows)
 
 
-def _evolution(items: tuple[Indicator, ...], n_years: int | None) -> tuple[pl.Expr, pl.Expr]:
-    """(evolution, unit): points for rates, annual growth for counts, a difference for indexes and means."""
-    unit_of = {i.id: i.unit for i in items}
-    unit = pl.col("indicator").replace_strict(unit_of, default=None, return_dtype=pl.String)
+def _evolution(n_years: int | None) -> tuple[pl.Expr, pl.Expr]:
+    """(evolution, unit): points for rates, annual growth for counts, a difference for indexes and means (the
+    indicator's `unit` a column of the frame)."""
+    unit = pl.col("unit")
     v, c = pl.col("value"), pl.col("value_comparison")
     growth = ((v / c) ** (1 / (n_years or 1)) - 1) * 100 if n_years else pl.lit(None, pl.Float64)
     evolution = (
@@ -113,8 +113,10 @@ def _evolution(items: tuple[Indicator, ...], n_years: int | None) -> tuple[pl.Ex
     return evolution, evolution_unit
 
 
-def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
-    direction = pl.col("indicator").replace_strict({i.id: i.direction for i in items}, default="neutral")
+def _flag_parts() -> dict[str, pl.Expr]:
+    """The columns `_flag` reads (`_local` reference, `_sign` of a worse gap, `_comparable`), computed once: an
+    expression repeated inside the flag's is evaluated again at each use, on millions of rows."""
+    direction = pl.col("direction").fill_null("neutral")
     # a two-sided indicator is "worse" in the direction it departs from its local reference; France must then be
     # departed from in the same direction for a priorité
     local = pl.when(pl.col("level") == "DEP").then(pl.col("ref_france")).otherwise(pl.col("ref_dep"))
@@ -128,6 +130,14 @@ def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
         .then(away)
         .otherwise(0.0)
     )
+    # a count (places, population) against its département's count says nothing about need: only rates compare
+    comparable = pl.col("unit").fill_null("count") != "count"
+    return {"_local": local, "_sign": sign, "_comparable": comparable}
+
+
+def _flag(rules: FlagRules) -> pl.Expr:
+    """`vigilance` or `priorité` (module docstring), from the columns of `_flag_parts`."""
+    local, sign = pl.col("_local"), pl.col("_sign")
 
     def worse(ref: pl.Expr, gap: float) -> pl.Expr:  # (value - ref) in the bad direction, relative to |ref|
         # the 1e-9 tolerance keeps float noise (two ways of summing the same figures) from raising a flag, and
@@ -136,9 +146,7 @@ def _flag(rules: FlagRules, items: tuple[Indicator, ...]) -> pl.Expr:
         difference = sign * (pl.col("value") - ref)
         return (difference > noise) & (difference >= gap * ref.abs() - noise) & (sign != 0)
 
-    # a count (places, population) against its département's count says nothing about need: only rates compare
-    comparable = pl.col("indicator").replace_strict({i.id: i.unit for i in items}, default="count") != "count"
-    usable = pl.col("value").is_not_null() & (pl.col("status").is_null()) & comparable
+    usable = pl.col("value").is_not_null() & (pl.col("status").is_null()) & pl.col("_comparable")
     # a département has no département above it: it is compared with France alone (`local` above)
     france = pl.col("ref_france")
     both = usable & local.is_not_null() & france.is_not_null()
@@ -158,22 +166,41 @@ def compare(
     n_years: int | None = None,
     comparison_year: int | None = None,
 ) -> pl.DataFrame:
-    """The long output table: values with names, references, evolution and flags, in a stable order."""
+    """The long output table: values with names, references, evolution and flags, in a stable order.
+
+    Millions of rows: a place's attributes (references, name) and an indicator's (label, unit...) are looked up by
+    position in tables of a few tens of thousands of rows, and reference values by position in the table itself,
+    rather than by joins on strings."""
     items = indicators()
-    values = result.select("level", "code", "indicator", "value")
-    refs = _references(result, inputs, customs)
-    out = result.join(refs, on=["level", "code"], how="left")
-    for ref, level in (("ref_epci", "EPCI"), ("ref_dep", "DEP")):
-        ref_values = values.filter(pl.col("level") == level).select(
-            pl.col("code").alias(f"{ref}_code"), "indicator", pl.col("value").alias(ref)
-        )
-        out = out.join(ref_values, on=[f"{ref}_code", "indicator"], how="left")
-    france = values.filter(pl.col("level") == "FRANCE").select("indicator", ref_france="value")
-    out = out.join(france, on="indicator", how="left").with_columns(
-        ref_france=pl.when(pl.col("level") == "FRANCE").then(None).otherwise(pl.col("ref_france"))
+    table, places = _in_order(result, items)
+    attributes = _place_attributes(places, _references(result, inputs, customs), _names(inputs, customs))
+    per_place = attributes[table["_place"]]
+    meta = _meta(items)
+    per_indicator = meta[table["_ind"]]
+    value_at = _value_at(table, len(items), places.height)
+    france = places.filter(pl.col("level") == "FRANCE")["_place"]
+    france_ref = value_at(pl.lit(france[0] if france.len() else None, pl.Int64))
+    out = table.with_columns(
+        ref_epci_code=per_place["ref_epci_code"],
+        ref_dep_code=per_place["ref_dep_code"],
+        ref_epci=value_at(per_place["_epci_place"]),
+        ref_dep=value_at(per_place["_dep_place"]),
+        ref_france=pl.when(pl.col("level") == "FRANCE").then(None).otherwise(france_ref),
+        **{c: per_indicator[c] for c in meta.columns[1:]},
+        name=per_place["name"],
     )
-    evolution, evolution_unit = _evolution(items, n_years)
-    meta = pl.DataFrame(
+    evolution, evolution_unit = _evolution(n_years)
+    out = out.with_columns(
+        comparison_year=pl.when(pl.col("value_comparison").is_not_null()).then(pl.lit(comparison_year, pl.Int32)),
+        evolution=evolution,
+        evolution_unit=evolution_unit,
+        **_flag_parts(),
+    ).with_columns(flag=_flag(rules))
+    return out.drop("_place", "_ind", "_local", "_sign", "_comparable")
+
+
+def _meta(items: tuple[Indicator, ...]) -> pl.DataFrame:
+    return pl.DataFrame(
         {
             "indicator": [i.id for i in items],
             "theme": [i.theme for i in items],
@@ -183,22 +210,50 @@ def compare(
             "direction": [i.direction for i in items],
         }
     )
-    out = out.join(meta, on="indicator", how="left").join(_names(inputs, customs), on=["level", "code"], how="left")
-    out = out.with_columns(
-        comparison_year=pl.when(pl.col("value_comparison").is_not_null()).then(pl.lit(comparison_year, pl.Int32)),
-        evolution=evolution,
-        evolution_unit=evolution_unit,
-    ).with_columns(flag=_flag(rules, items))
-    level_order = {"COM": 0, "ARM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
-    order = {i.id: n for n, i in enumerate(items)}
+
+
+def _place_attributes(places: pl.DataFrame, refs: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
+    """One row per place, in the order of `_place`: its reference codes, the places of its references, its name."""
+    epci = places.filter(pl.col("level") == "EPCI").select(ref_epci_code="code", _epci_place="_place")
+    dep = places.filter(pl.col("level") == "DEP").select(ref_dep_code="code", _dep_place="_place")
     return (
-        out.with_columns(
-            _level=pl.col("level").replace_strict(level_order, return_dtype=pl.Int8),
-            _order=pl.col("indicator").replace_strict(order, return_dtype=pl.Int32),
-        )
-        .sort("_level", "code", "_order")
-        .drop("_level", "_order")
+        places.join(refs, on=["level", "code"], how="left")
+        .join(names, on=["level", "code"], how="left")
+        .join(epci, on="ref_epci_code", how="left")
+        .join(dep, on="ref_dep_code", how="left")
+        .unique("_place", keep="first")
+        .sort("_place")
     )
+
+
+def _value_at(table: pl.DataFrame, n_indicators: int, n_places: int):
+    """value_at(place) -> the value of the row's indicator at that place (null where there is none)."""
+    dense = pl.Series("value", [], pl.Float64).extend_constant(None, n_places * n_indicators)
+    dense.scatter(table["_place"] * n_indicators + table["_ind"], table["value"])
+    return lambda place: dense.gather(table.select((place * n_indicators + pl.col("_ind")).alias("_k"))["_k"])
+
+
+def _in_order(table: pl.DataFrame, items: tuple[Indicator, ...]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows by place (communes and arrondissements, territories, EPCIs, départements, France; by code), then
+    by indicator in the catalogue's order, with their place's rank (`_place`) and their indicator's (`_ind`); and
+    the places (level, code, _place). Sorted on one integer, the places being found as runs of rows (a few tens of
+    thousands, not millions)."""
+    level_order = {"COM": 0, "ARM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
+    runs = table.select(pl.struct("level", "code").rle_id().cast(pl.Int64)).to_series()
+    places = (
+        table.filter(runs.diff().fill_null(1) != 0)  # the first row of each run
+        .select("level", "code", _level=pl.col("level").replace_strict(level_order, return_dtype=pl.Int8))
+        .with_row_index("_run")
+        .sort("_level", "code")
+        .with_columns(_place=pl.struct("_level", "code").rle_id().cast(pl.Int64))  # a place's runs share it
+        .sort("_run")
+    )
+    order = {i.id: n for n, i in enumerate(items)}
+    table = table.with_columns(
+        _place=places["_place"].gather(runs), _ind=pl.col("indicator").replace_strict(order, return_dtype=pl.Int64)
+    )
+    ordered = table.sort(pl.col("_place") * len(order) + pl.col("_ind"))
+    return ordered, places.select("level", "code", "_place").unique("_place", keep="first")
 
 
 __all__ = ["FlagRules", "compare", "VIGILANCE", "PRIORITY", "R"]

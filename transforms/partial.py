@@ -18,34 +18,27 @@ from __future__ import annotations
 import polars as pl
 
 from transforms import reasons as R
+from transforms.commune_table import CommuneTable
 from transforms.registry import Indicator
 
 RATE_KINDS = ("ratio", "growth", "natural", "migration")
 MIN_COVERAGE = 0.9  # share of the territory's population the known communes must hold
-POPULATION = ("rp_population:P_POP", "main")  # (term, period) of the population that weighs the coverage
+POPULATION = "rp_population:P_POP|main"  # the key (term|period) of the population that weighs the coverage
 
 
-def terms_of(ind: Indicator) -> list[str]:
-    extra = [POPULATION[0]] if ind.kind in ("growth", "natural", "migration") else []
-    return [t.key for t in ind.terms] + extra
+def reference_keys(table: CommuneTable) -> list[str]:
+    """The keys of the reference year (the comparison year is an evolution's business, not the value's)."""
+    return [k for k in table.keys if not k.endswith("|comp")]
 
 
-def secret_communes(ind: Indicator, values: pl.DataFrame) -> pl.DataFrame:
-    """The communes (code) where a value this indicator reads is secret (the comparison year is an evolution's
-    business, not the value's)."""
-    return (
-        values.filter(
-            pl.col("term").is_in(terms_of(ind)) & (pl.col("status") == R.SECRET) & (pl.col("period") != "comp")
-        )
-        .select("code")
-        .unique()
-    )
+def secret_communes(table: CommuneTable) -> pl.DataFrame:
+    """The communes (code) where a value of `table` (an indicator's terms) is secret."""
+    return table.codes_with(R.SECRET, reference_keys(table))
 
 
-def coverage(groups: pl.DataFrame, values: pl.DataFrame, excluded: pl.DataFrame) -> pl.DataFrame:
-    """(level, group, coverage): the share of each group's population outside the `excluded` communes."""
-    term, period = POPULATION
-    population = values.filter((pl.col("term") == term) & (pl.col("period") == period)).select("code", "value")
+def coverage(groups: pl.DataFrame, population: pl.DataFrame, excluded: pl.DataFrame) -> pl.DataFrame:
+    """(level, group, coverage): the share of each group's population (code, value) outside the `excluded`
+    communes."""
     out = excluded.select("code").with_columns(_out=pl.lit(True))
     return (
         groups.join(population, on="code", how="left")
@@ -60,32 +53,30 @@ def coverage(groups: pl.DataFrame, values: pl.DataFrame, excluded: pl.DataFrame)
 
 
 def without_secret_communes(
-    ind: Indicator, computed: pl.DataFrame, values: pl.DataFrame, groups: pl.DataFrame, recompute
+    ind: Indicator, computed: pl.DataFrame, table: CommuneTable, groups: pl.DataFrame, recompute, population
 ) -> pl.DataFrame:
     """`computed` (level, group, indicator, value, status...) with a `coverage` column, its secret rates above
     the commune level computed again without the secret communes where the rule allows.
 
-    `recompute(values, groups)` computes the indicator's rows for those groups from those commune values
+    `table` holds the commune values of the indicator's terms, `population` (code, value) the communes' population;
+    `recompute(table, groups)` computes the indicator's rows for those groups from those commune values
     (transforms.compute passes its own aggregation, so both paths share one arithmetic)."""
     computed = computed.with_columns(coverage=pl.lit(None, pl.Float64))
     if ind.kind not in RATE_KINDS:
         return computed
     gaps = computed.filter((pl.col("status") == R.SECRET) & (pl.col("level") != "COM")).select("level", "group")
-    secret = secret_communes(ind, values)
-    if gaps.is_empty() or secret.is_empty():
+    if gaps.is_empty():
         return computed
-    parts = values.filter(pl.col("term").is_in(terms_of(ind)))
+    secret = secret_communes(table)
+    if secret.is_empty():
+        return computed
     # France already leaves out the communes a source does not cover (Mayotte): the same here
-    absent = (
-        parts.filter(pl.col("value").is_null() & (pl.col("status") == R.NOT_AVAILABLE) & (pl.col("period") != "comp"))
-        .select("code")
-        .unique()
-    )
+    absent = table.codes_with(R.NOT_AVAILABLE, reference_keys(table))
     wanted = groups.join(gaps, on=["level", "group"], how="semi")
     france = pl.col("level") == "FRANCE"
     attempts = [
-        _redo(parts, values, wanted.filter(~france), secret, recompute),
-        _redo(parts, values, wanted.filter(france), pl.concat([secret, absent]).unique(), recompute),
+        _redo(table, population, wanted.filter(~france), secret, recompute),
+        _redo(table, population, wanted.filter(france), pl.concat([secret, absent]).unique(), recompute),
     ]
     frames = [r for r in attempts if r is not None]
     if not frames:
@@ -99,10 +90,10 @@ def without_secret_communes(
 
 
 def _redo(
-    parts: pl.DataFrame, values: pl.DataFrame, groups: pl.DataFrame, excluded: pl.DataFrame, recompute
+    table: CommuneTable, population: pl.DataFrame, groups: pl.DataFrame, excluded: pl.DataFrame, recompute
 ) -> pl.DataFrame | None:
     """The indicator's rows of `groups` over their communes outside `excluded`, with their coverage."""
     if groups.is_empty():
         return None
-    rows = recompute(parts.join(excluded, on="code", how="anti"), groups)
-    return rows.join(coverage(groups, values, excluded), on=["level", "group"], how="left")
+    rows = recompute(table.without(excluded), groups)
+    return rows.join(coverage(groups, population, excluded), on=["level", "group"], how="left")

@@ -104,7 +104,7 @@ def diagnostic_table(
     )
     prov = provenance(inputs, items)
     table = (
-        table.join(prov, on="indicator", how="left")
+        table.join(prov, on="indicator", how="left", maintain_order="left")
         .with_columns(year=pl.coalesce(pl.col("published_year"), pl.col("year")))
         .drop("published_year")
     )

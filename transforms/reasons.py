@@ -51,6 +51,12 @@ LABELS_FR = {
 
 
 _ORDER = PRIORITY + sorted(set(LABELS_FR) - set(PRIORITY))
+RANKS = {s: i for i, s in enumerate(_ORDER)}  # reason -> rank (`rank`); ranks stand for reasons inside a computation
+
+
+def ranked(reason: str) -> pl.Expr:
+    """The rank of one reason, as a literal."""
+    return pl.lit(RANKS[reason], pl.Int32)
 
 
 def rank(status: pl.Expr) -> pl.Expr:
@@ -60,9 +66,7 @@ def rank(status: pl.Expr) -> pl.Expr:
     group, which is what made France-sized aggregations slow.
     """
     # a null status (a published value) has no rank: replace_strict would give it the `default` ("unknown")
-    return pl.when(status.is_not_null()).then(
-        status.replace_strict({s: i for i, s in enumerate(_ORDER)}, default=len(_ORDER), return_dtype=pl.Int32)
-    )
+    return pl.when(status.is_not_null()).then(status.replace_strict(RANKS, default=len(_ORDER), return_dtype=pl.Int32))
 
 
 def reason(ranked: pl.Expr) -> pl.Expr:

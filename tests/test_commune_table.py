@@ -1,0 +1,142 @@
+"""The wide commune table (transforms/commune_table.py) the indicator engine sums: hand-computed values on a small
+world, and equality with the long path (`commune_values` then `aggregate`) on the benchmark's generated input."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from benchmarks.france import generate
+from sources.values import MISSING, NON_RECALCULABLE, NOT_AVAILABLE, SECRET, STAGED_SCHEMA
+from transforms import commune_table as T
+from transforms import reasons as R
+from transforms.compute import Inputs, _needed, aggregate, commune_values
+from transforms.registry import indicators
+from transforms.territories import CustomTerritory, groups
+
+A, B, C, D = "01001", "01002", "01003", "01004"  # C was restored from B after the data's geography; D: no data
+E1, E2 = "200000001", "200000002"
+MEMBERSHIP = pl.DataFrame(
+    {"code": [A, B, C, D], "name": ["A", "B", "C", "D"], "dep": ["01"] * 4, "reg": ["84"] * 4, "epci": [E1, E1, E1, E2]}
+)
+POP, NAIS = "rp_population:P_POP|main", "births:NAIS|range"
+NEEDED = pl.DataFrame(
+    {
+        "source": ["rp_population", "births", "births"],
+        "variable": ["P_POP", "NAIS", "NAIS"],
+        "term": ["rp_population:P_POP", "births:NAIS", "births:NAIS"],
+        "period": ["main", "range", "range"],
+        "year": [2022, 2016, 2017],
+    },
+    schema_overrides={"year": pl.Int32},
+)
+
+
+def staged(source: str, rows: list[tuple]) -> pl.DataFrame:
+    """Staged COM rows from (code, year, month, variable, value, status, geo_change)."""
+    frame = pl.DataFrame(
+        rows,
+        schema=["code", "year", "month", "variable", "value", "status", "geo_change"],
+        orient="row",
+        schema_overrides={"value": pl.Float64, "status": pl.String, "geo_change": pl.String, "month": pl.Int8},
+    )
+    frame = frame.with_columns(source=pl.lit(source), vintage=pl.lit("2022"), level=pl.lit("COM"))
+    return frame.select([pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()])
+
+
+def world(population_rows: list[tuple] | None = None) -> Inputs:
+    population = population_rows or [
+        (A, 2022, None, "P_POP", 100.0, None, None),
+        (B, 2022, None, "P_POP", 250.0, None, "split"),  # the parent: its figure covers C too
+        (C, 2022, None, "P_POP", None, NON_RECALCULABLE, "split"),  # restored: no figure of its own
+    ]
+    births = [
+        (A, 2016, None, "NAIS", 3.0, None, None),
+        (A, 2017, None, "NAIS", 4.0, None, None),
+        (B, 2016, None, "NAIS", 5.0, None, None),
+        (B, 2017, None, "NAIS", None, SECRET, None),
+        (C, 2016, None, "NAIS", 1.0, None, None),  # 2017 absent: C's births over the period are unknown
+    ]
+    return Inputs(
+        staged={"rp_population": staged("rp_population", population), "births": staged("births", births)},
+        vintages={"rp_population": "2022", "births": "2024"},
+        membership=MEMBERSHIP,
+    )
+
+
+def cells(frame: pl.DataFrame, key: str) -> dict[tuple[str, str], tuple]:
+    """(level, group) -> (value, reason) of one key of a level frame."""
+    rows = frame.select("level", "group", key, R.reason(pl.col(key + T.RANK)).alias("reason")).iter_rows()
+    return {(level, group): (value, reason) for level, group, value, reason in rows}
+
+
+def test_commune_level_values_and_reasons():
+    table = T.build(world(), NEEDED)
+    assert table.keys == (NAIS, POP) and table.split_keys == frozenset({POP})
+    got_pop, got_births = cells(table.commune_level(), POP), cells(table.commune_level(), NAIS)
+    assert got_pop[("COM", A)] == (100.0, None)
+    # a split row is not the commune's own figure: the parent and the restored commune are null, and say why
+    assert got_pop[("COM", B)] == (None, NON_RECALCULABLE)
+    assert got_pop[("COM", C)] == (None, NON_RECALCULABLE)
+    assert got_pop[("COM", D)] == (None, NOT_AVAILABLE)  # no row at all
+    assert got_births[("COM", A)] == (7.0, None)  # 3 + 4 over 2016-2017
+    assert got_births[("COM", B)] == (None, SECRET)  # 5 + secret
+    assert got_births[("COM", C)] == (None, MISSING)  # 2016 only: never the sum of the years it has
+    assert got_births[("COM", D)] == (None, NOT_AVAILABLE)
+
+
+def test_sums_above_the_commune_skip_restored_communes_and_keep_the_worst_reason():
+    table = T.build(world(), NEEDED)
+    custom = CustomTerritory("Restored only", (C,))
+    sums = table.aggregate(groups(MEMBERSHIP, (custom,)).filter(pl.col("level") != "COM"))
+    pop, births = cells(sums, POP), cells(sums, NAIS)
+    assert pop[("EPCI", E1)] == (350.0, None)  # A 100 + parent B 250 (C's people are in B's figure)
+    assert pop[("EPCI", E2)] == (None, NOT_AVAILABLE)  # D has no figure
+    assert pop[("DEP", "01")] == (None, NOT_AVAILABLE)  # A + B + D: D unknown
+    # a group of restored communes only has no part to sum: no value and no reason, as a group without rows
+    assert pop[("TERRITORY", custom.code)] == (None, None)
+    assert births[("EPCI", E1)] == (None, SECRET)  # 7 + secret + missing: secret comes first
+    assert births[("DEP", "01")] == (None, SECRET)
+
+
+def test_two_rows_for_one_commune_and_one_value_are_refused():
+    rows = [(A, 2022, 1, "P_POP", 100.0, None, None), (A, 2022, 2, "P_POP", 90.0, None, None)]
+    with pytest.raises(ValueError, match=f"{A}.*rp_population:P_POP"):
+        T.build(world(rows), NEEDED)
+
+
+def test_the_long_form_is_the_table():
+    values = commune_values(world(), NEEDED)
+    got = {(r["code"], r["term"], r["period"]): (r["value"], r["status"], r["split"]) for r in values.to_dicts()}
+    assert got[(A, "rp_population:P_POP", "main")] == (100.0, None, False)
+    assert got[(B, "rp_population:P_POP", "main")] == (250.0, None, True)
+    assert got[(C, "births:NAIS", "range")] == (None, MISSING, False)
+    assert got[(D, "births:NAIS", "range")] == (None, NOT_AVAILABLE, False)
+    assert values.height == 4 * 2
+
+
+def test_the_wide_sums_equal_the_long_sums_on_the_benchmark_input():
+    """Every (level, group, term, period) of the generated input (secrets, communes in no EPCI, CAF files without
+    small communes) summed by both paths: equal values and reasons."""
+    inputs = generate(n_communes=300, n_epci=12, n_dep=4)
+    needed = _needed(indicators(), inputs)
+    territory = CustomTerritory("Groupe", tuple(inputs.membership["code"].head(9).to_list()))
+    member_groups = groups(inputs.membership, (territory,))
+    long = aggregate(commune_values(inputs, needed), member_groups)
+    table = T.build(inputs, needed)
+    wide = pl.concat([table.commune_level(), table.aggregate(member_groups.filter(pl.col("level") != "COM"))])
+    unpivoted = pl.concat(
+        wide.select(
+            "level",
+            "group",
+            term=pl.lit(k.rsplit("|", 1)[0]),
+            period=pl.lit(k.rsplit("|", 1)[1]),
+            value=pl.col(k),
+            status=R.reason(pl.col(k + T.RANK)),
+        )
+        for k in table.keys
+    )
+    order = ["level", "group", "term", "period"]
+    assert long.height == unpivoted.height == (300 + 12 + 4 + 1 + 1) * len(table.keys)
+    assert_frame_equal(long.sort(order), unpivoted.select(long.columns).sort(order), rel_tol=1e-12)

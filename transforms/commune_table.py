@@ -1,0 +1,231 @@
+"""Commune values as one wide frame, and every level above the commune as column sums of it.
+
+One row per commune of the target COG; for every needed (term, period), its key `term|period` names three columns:
+the commune's value (`key`, Float64), the rank of the reason it is unknown (`key|r`, `transforms.reasons.rank`,
+null when known) and, only for the keys where a staged row is a split parent or a restored commune, whether it is
+(`key|x`). The staged rows are scattered into place by position: no pivot, no cross join of every commune with
+every term, no group_by over millions of (commune, term) rows. An EPCI, a département, a custom territory or France
+is then a group_by over at most one row per commune (35,000 rows in France), whatever the number of terms.
+
+The rules are those of the long path (`transforms.compute.commune_values` and `aggregate`, which read the same rows):
+a commune without a row is `not_available`; a sum over a group is null with its worst reason when any part is
+unknown; a restored commune (`split`, null `non_recalculable`) is skipped above the commune, and every split row is
+null `non_recalculable` at its own commune.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from transforms import reasons as R
+
+if TYPE_CHECKING:
+    from transforms.compute import Inputs
+
+RANK, SPLIT = "|r", "|x"
+ROWS_SCHEMA = {
+    "code": pl.String,
+    "term": pl.String,
+    "period": pl.String,
+    "year": pl.Int32,
+    "value": pl.Float64,
+    "status": pl.String,
+    "split": pl.Boolean,
+}
+
+
+def key(term: str, period: str) -> str:
+    return f"{term}|{period}"
+
+
+@dataclass(frozen=True)
+class CommuneTable:
+    """`frame`: code, then the columns of every key (module docstring); `keys` in column order."""
+
+    frame: pl.DataFrame
+    keys: tuple[str, ...]
+    split_keys: frozenset[str]
+
+    def only(self, keys: list[str]) -> CommuneTable:
+        """The same communes with the columns of these keys alone (a key not needed is left out)."""
+        kept = tuple(k for k in self.keys if k in set(keys))
+        columns = [c for k in kept for c in (k, k + RANK, *([k + SPLIT] if k in self.split_keys else []))]
+        return CommuneTable(self.frame.select("code", *columns), kept, self.split_keys & set(kept))
+
+    def without(self, codes: pl.DataFrame) -> CommuneTable:
+        """The table without these communes (a frame with a `code` column)."""
+        return CommuneTable(self.frame.join(codes, on="code", how="anti"), self.keys, self.split_keys)
+
+    def codes_with(self, reason: str, keys: list[str]) -> pl.DataFrame:
+        """(code) of the communes where one of these keys is unknown for this reason."""
+        present = [k for k in keys if k in self.keys]
+        if not present:
+            return pl.DataFrame(schema={"code": pl.String})
+        rank = R.RANKS[reason]
+        return self.frame.filter(pl.any_horizontal(pl.col(k + RANK) == rank for k in present)).select("code")
+
+    def values_of(self, column: str) -> pl.DataFrame:
+        """(code, value) of one key (its values null when the key is not needed)."""
+        value = pl.col(column) if column in self.keys else pl.lit(None, pl.Float64)
+        return self.frame.select("code", value=value)
+
+    def commune_level(self) -> pl.DataFrame:
+        """(level, group, key, key|r...) of every commune: a split row is null `non_recalculable` at its commune."""
+        columns = []
+        for k in self.keys:
+            split = pl.col(k + SPLIT) if k in self.split_keys else pl.lit(False)
+            columns += [
+                pl.when(split).then(None).otherwise(pl.col(k)).alias(k),
+                pl.when(split)
+                .then(pl.lit(R.RANKS[R.NON_RECALCULABLE], pl.Int32))
+                .when(pl.col(k).is_null())
+                .then(pl.col(k + RANK))
+                .alias(k + RANK),
+            ]
+        return self.frame.select(pl.lit("COM").alias("level"), pl.col("code").alias("group"), *columns)
+
+    def aggregate(self, groups: pl.DataFrame) -> pl.DataFrame:
+        """(level, group, key, key|r...) of every group of `groups` (code, level, group): the sum of its communes'
+        values, null with the worst reason's rank when any part is unknown. A restored commune (split, null
+        `non_recalculable`) is skipped: its figures are inside its parent's."""
+        parts, sums = [], []
+        for k in self.keys:
+            skip = (pl.col(k + SPLIT) & (pl.col(k + RANK) == R.RANKS[R.NON_RECALCULABLE])).fill_null(False)
+            skip = skip if k in self.split_keys else pl.lit(False)
+            parts += [
+                pl.when(skip).then(None).otherwise(pl.col(k)).alias(k),
+                pl.when(~skip & pl.col(k).is_null()).then(pl.col(k + RANK)).alias(k + RANK),
+            ]
+            worst = pl.col(k + RANK).min()
+            # a group whose every part is skipped has no value and no reason, as a group without rows
+            known = worst.is_null() & (pl.col(k).count() > 0 if k in self.split_keys else pl.lit(True))
+            sums += [pl.when(known).then(pl.col(k).sum()).alias(k), worst.alias(k + RANK)]
+        view = self.frame.select("code", *parts)
+        frames = [
+            members.select("code", "group")
+            .join(view, on="code", how="inner")
+            .group_by("group")
+            .agg(*sums)
+            .select(pl.lit(level).alias("level"), pl.all())
+            for (level,), members in groups.partition_by("level", as_dict=True).items()
+        ]
+        return pl.concat(frames) if frames else pl.DataFrame(schema={"level": pl.String, "group": pl.String})
+
+
+def placed_rows(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """(_row, _col, period, year, value, rank, split): the staged commune rows of every needed value, at the row of
+    their commune in `inputs.membership` and the position of their key in `keys` (a code outside the target COG
+    is not a commune of it: left out)."""
+    rows = inputs.membership.select("code").with_row_index("_row").lazy()
+    index = needed.with_columns(_col=(pl.col("term") + "|" + pl.col("period")).replace_strict(keys, range(len(keys))))
+    parts = []
+    for (source,), wanted in index.partition_by("source", as_dict=True).items():
+        frame = inputs.staged.get(source)
+        if frame is None:
+            continue
+        parts.append(
+            frame.lazy()
+            .filter(pl.col("level") == "COM")
+            .join(wanted.lazy().select("variable", "year", "_col", "period"), on=["variable", "year"], how="inner")
+            .join(rows, on="code", how="inner")
+            .select(
+                "_row",
+                "_col",
+                "period",
+                "year",
+                "value",
+                rank=R.rank(pl.col("status")),
+                split=pl.col("geo_change").fill_null("") == "split",
+            )
+        )
+    schema = {"_row": pl.UInt32, "_col": pl.Int64, "period": pl.String, "year": pl.Int32, "value": pl.Float64}
+    empty = pl.DataFrame(schema=schema | {"rank": pl.Int32, "split": pl.Boolean})
+    return sum_ranges(pl.concat(parts).collect() if parts else empty, index)
+
+
+def sum_ranges(rows: pl.DataFrame, needed: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a `range` period (births and deaths of the years between two censuses) summed into one value per
+    commune: a commune lacking one of the years is unknown (`missing`), never the sum of the years it has.
+    `needed` has the `_col` of each needed row."""
+    ranged = pl.col("period") == "range"
+    years = needed.filter(ranged).group_by("_col").agg(n_years=pl.col("year").n_unique())
+    if years.is_empty():
+        return rows
+    complete = pl.col("year").n_unique() == pl.col("n_years").first()
+    unknown = pl.col("value").null_count() > 0
+    summed = (
+        rows.filter(ranged)
+        .join(years, on="_col", how="left")
+        .group_by("_row", "_col")
+        .agg(
+            period=pl.lit("range"),
+            year=pl.lit(None, pl.Int32),
+            value=pl.when(~unknown & complete).then(pl.col("value").sum()),
+            rank=pl.when(unknown).then(pl.col("rank").min()).when(~complete).then(R.ranked(R.MISSING)),
+            split=pl.col("split").any(),
+        )
+        .select(rows.columns)
+    )
+    return pl.concat([rows.filter(~ranged), summed])
+
+
+def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
+    """The commune table of every commune of `inputs.membership` and every needed (term, period)."""
+    keys = needed.select(key=pl.col("term") + "|" + pl.col("period")).unique().sort("key")["key"].to_list()
+    placed = placed_rows(inputs, needed, keys)
+    n, shape = inputs.membership.height, (len(keys), inputs.membership.height)
+    position = (placed["_col"].cast(pl.Int64) * n + placed["_row"].cast(pl.Int64)).to_numpy()
+    _refuse_duplicates(position, keys, inputs.membership["code"])
+    found = _scatter(position, np.ones(placed.height, bool), False, shape)
+    value = _scatter(position, placed["value"].to_numpy(allow_copy=True), np.nan, shape)
+    known = _scatter(position, placed["value"].is_not_null().to_numpy(), False, shape)
+    rank = _scatter(position, placed["rank"].fill_null(-1).to_numpy(), -1, shape)
+    split = _scatter(position, placed["split"].to_numpy(), False, shape)
+    # no row (a commune the publisher does not cover, a variable absent from that vintage), or a null value
+    # without a reason: not available
+    rank[~found | (~known & (rank == -1))] = R.RANKS[R.NOT_AVAILABLE]
+    columns: dict[str, pl.Series] = {"code": inputs.membership["code"]}
+    for i, k in enumerate(keys):
+        columns[k] = pl.Series(k, value[i], pl.Float64).set(pl.Series(~known[i]), None)
+        columns[k + RANK] = pl.Series(k + RANK, rank[i], pl.Int32).set(pl.Series(rank[i] == -1), None)
+        if split[i].any():
+            columns[k + SPLIT] = pl.Series(k + SPLIT, split[i])
+    split_keys = frozenset(k for i, k in enumerate(keys) if split[i].any())
+    return CommuneTable(pl.DataFrame(columns), tuple(keys), split_keys)
+
+
+def _scatter(position: np.ndarray, values: np.ndarray, fill, shape: tuple[int, int]) -> np.ndarray:
+    """`values` put at their flat `position` in a (keys, communes) array of `fill`."""
+    out = np.full(shape[0] * shape[1], fill, dtype=values.dtype)
+    out[position] = values
+    return out.reshape(shape)
+
+
+def _refuse_duplicates(position: np.ndarray, keys: list[str], codes: pl.Series) -> None:
+    """Two staged rows for one commune and one value (two months of one year...) are an error, never summed."""
+    counts = np.bincount(position) if position.size else np.zeros(1, np.int64)
+    if counts.max() <= 1:
+        return
+    n = codes.len()
+    twice = [(codes[int(p % n)], keys[int(p // n)]) for p in np.flatnonzero(counts > 1)[:5]]
+    raise ValueError(f"staged commune values: several rows for one commune and one value, e.g. {twice}")
+
+
+def long(table: CommuneTable) -> pl.DataFrame:
+    """(code, term, period, value, status, split): the long form of the table (`compute.commune_values`)."""
+    frames = [
+        table.frame.select(
+            "code",
+            term=pl.lit(k.rsplit("|", 1)[0]),
+            period=pl.lit(k.rsplit("|", 1)[1]),
+            value=pl.col(k),
+            status=R.reason(pl.col(k + RANK)),
+            split=pl.col(k + SPLIT) if k in table.split_keys else pl.lit(False),
+        )
+        for k in table.keys
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame(schema={c: t for c, t in ROWS_SCHEMA.items() if c != "year"})
