@@ -148,7 +148,9 @@ def print_layouts(browser, reports) -> dict[str, dict]:
     measure = """([table, prose]) => {
       const sizes = sel => [...document.querySelectorAll(sel)].map(e => parseFloat(getComputedStyle(e).fontSize));
       const smallest = sels => Object.fromEntries(sels.map(s => [s, Math.min(...sizes(s))]));
-      return {width: document.documentElement.scrollWidth, table: smallest(table), prose: smallest(prose)};
+      const cells = [...document.querySelectorAll('.gt_table th, .gt_table td')];
+      const over = cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent.trim().slice(0, 30));
+      return {width: document.documentElement.scrollWidth, table: smallest(table), prose: smallest(prose), over};
     }"""
     layouts = {}
     for which, path in reports.items():
@@ -164,6 +166,7 @@ def print_layouts(browser, reports) -> dict[str, dict]:
 def test_nothing_is_wider_than_the_printed_page(print_layouts, which):
     # a wider element makes chromium print every page scaled down (the evaluation table once: 912 px, 78 %)
     assert print_layouts[which]["width"] <= PRINT_WIDTH_PX
+    assert print_layouts[which]["over"] == []  # no cell's text runs into its neighbour (the needs matrix once)
 
 
 @pytest.mark.parametrize("which", ["demo", "sixteen"])
