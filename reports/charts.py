@@ -160,10 +160,9 @@ def pyramid(bands: list[AgeBand], territory: str, reference: str | None, ident: 
     """Men to the left, women to the right, in % of each population; the reference (if any) a dashed outline."""
     width, row, centre, margin = WIDTH, 30.0, 104.0, 46.0
     half = (width - centre) / 2 - margin
-    mid_left, mid_right = margin + half, margin + half + centre
+    inner = (margin + half, margin + half + centre)  # where the men's and the women's bars start
     values = [v for b in bands for v in (b.men, b.women, b.ref_men, b.ref_women) if v is not None]
     scale_max = max(values + [1.0]) * 1.08
-    step = _tick_step(scale_max)
     svg = Svg(
         width,
         100,
@@ -172,61 +171,56 @@ def pyramid(bands: list[AgeBand], territory: str, reference: str | None, ident: 
         "barres pleines" + (f", {reference} en contour pointillé." if reference else "."),
         ident,
     )
-    top = (
-        _legend(
-            svg,
-            20,
-            16,
-            [("men", f"Hommes, {territory}"), ("women", f"Femmes, {territory}")]
-            + ([("departement-outline", reference)] if reference else []),
-            width - 10,
-        )
-        + 22
-    )
+    legend = [("men", f"Hommes, {territory}"), ("women", f"Femmes, {territory}")]
+    top = _legend(svg, 20, 16, legend + ([("departement-outline", reference)] if reference else []), width - 10) + 22
     bottom = top + row * len(bands)
     k = half / scale_max
-    tick = 0.0
-    while tick <= scale_max:  # grid and axis labels, both sides
-        for x in sorted({mid_left - tick * k, mid_right + tick * k}):
+    _pyramid_grid(svg, inner, k, scale_max, top, bottom)
+    for i, band in enumerate(reversed(bands)):  # oldest at the top
+        _pyramid_band(svg, band, top + i * row, row, inner, k)
+    svg.text(inner[0], bottom + 32, "Hommes", text_anchor="end", font_weight="600", fill=MEN)
+    svg.text(inner[1], bottom + 32, "Femmes", font_weight="600", fill=WOMEN)
+    svg.resize(bottom + 40)
+    return svg.render()
+
+
+def _pyramid_grid(svg: Svg, inner: tuple[float, float], k: float, scale_max: float, top: float, bottom: float):
+    """Vertical grid lines and their axis labels, on both sides."""
+    step, tick = _tick_step(scale_max), 0.0
+    while tick <= scale_max:
+        for x in sorted({inner[0] - tick * k, inner[1] + tick * k}):
             svg.add("line", x1=x, x2=x, y1=top - 4, y2=bottom, stroke=GRID, stroke_width=1)
             svg.text(x, bottom + 14, F.value(tick, "percent"), text_anchor="middle", fill=MUTED, font_size=10)
         tick += step
-    for i, band in enumerate(reversed(bands)):  # oldest at the top
-        y = top + i * row
-        svg.text(width / 2, y + row / 2 + 4, band.label, text_anchor="middle", font_weight="600")
-        for side, share, ref, colour in ((-1, band.men, band.ref_men, MEN), (1, band.women, band.ref_women, WOMEN)):
-            origin = mid_left if side < 0 else mid_right
-            if share is not None:
-                length = share * k
-                x = origin - length if side < 0 else origin
-                svg.add("rect", x=x, y=y + 5, width=length, height=row - 10, fill=colour)
-                outer = max(share, ref or 0.0) * k + 4  # the label clears the bar and the reference outline
-                svg.text(
-                    origin - outer if side < 0 else origin + outer,
-                    y + row / 2 + 4,
-                    F.value(share, "percent"),
-                    text_anchor="end" if side < 0 else "start",
-                    font_size=10,
-                    fill=MUTED,
-                )
-            if ref is not None:
-                length = ref * k
-                x = origin - length if side < 0 else origin
-                svg.add(
-                    "rect",
-                    x=x,
-                    y=y + 3,
-                    width=length,
-                    height=row - 6,
-                    fill="none",
-                    stroke=INK,
-                    stroke_width=1.2,
-                    stroke_dasharray="3 2",
-                )
-    svg.text(mid_left, bottom + 32, "Hommes", text_anchor="end", font_weight="600", fill=MEN)
-    svg.text(mid_right, bottom + 32, "Femmes", font_weight="600", fill=WOMEN)
-    svg.resize(bottom + 40)
-    return svg.render()
+
+
+def _pyramid_band(svg: Svg, band: AgeBand, y: float, row: float, inner: tuple[float, float], k: float) -> None:
+    """One age band: its label in the centre, each sex's bar, share and reference outline."""
+    svg.text(WIDTH / 2, y + row / 2 + 4, band.label, text_anchor="middle", font_weight="600")
+    for side, share, ref, colour in ((-1, band.men, band.ref_men, MEN), (1, band.women, band.ref_women, WOMEN)):
+        origin = inner[0] if side < 0 else inner[1]
+
+        def start(length: float, origin: float = origin, side: int = side) -> float:  # bars grow outwards
+            return origin - length if side < 0 else origin
+
+        if share is not None:
+            svg.add("rect", x=start(share * k), y=y + 5, width=share * k, height=row - 10, fill=colour)
+            outer = max(share, ref or 0.0) * k + 4  # the label clears the bar and the reference outline
+            anchor = "end" if side < 0 else "start"
+            label = F.value(share, "percent")
+            svg.text(origin + side * outer, y + row / 2 + 4, label, text_anchor=anchor, font_size=10, fill=MUTED)
+        if ref is not None:
+            svg.add(
+                "rect",
+                x=start(ref * k),
+                y=y + 3,
+                width=ref * k,
+                height=row - 6,
+                fill="none",
+                stroke=INK,
+                stroke_width=1.2,
+                stroke_dasharray="3 2",
+            )
 
 
 def age_bars(bands: list[AgeBand], territory: str, reference: str | None, ident: str) -> str:
@@ -310,18 +304,20 @@ SCALE_NOTE = (
 )
 
 
+POS_ROW = 32.0  # two lines of label (13 px apart) and the marks fit in a row
+POS_VALUE_W = 96.0  # the value column, on the right
+POS_X0, POS_X1 = 280.0 + 44, WIDTH - POS_VALUE_W - 58  # each line's scale, between the labels and the value
+
+
 def positioning(
     rows: list[Position], territory: str, departement: str | None, ident: str, epci: str | None = None
 ) -> str:
     """One line per indicator on its own scale: the territory (dot), a commune's EPCI (square) when `epci` is
     given, its département (diamond), France (tick). A département (`departement` None) is set against France
     alone."""
-    width, row = WIDTH, 32.0  # two lines of label (13 px apart) and the marks fit in a row
-    label_w, value_w = 280.0, 96.0
-    x0, x1 = label_w + 44, width - value_w - 58
     against = ", ".join(n for n in (epci, departement) if n)
     svg = Svg(
-        width,
+        WIDTH,
         100,
         f"Positionnement de {territory} : " + (f"{against} et France" if against else "France"),
         f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), "
@@ -332,48 +328,58 @@ def positioning(
     )
     legend = [("territory", territory)] + ([("epci", epci)] if epci else [])
     legend += [("departement", departement)] if departement else []
-    top = _legend(svg, 10, 16, legend + [("france", "France")], width - 10)
+    top = _legend(svg, 10, 16, legend + [("france", "France")], WIDTH - 10)
     svg.text(10, top + 16, SCALE_NOTE, fill=MUTED, font_size=10)  # what the grey end values are
     top += 26
     for i, r in enumerate(rows):
-        y = top + i * row
-        cy = y + row / 2
         if i:
-            svg.add("line", x1=10.0, x2=width - 10, y1=y, y2=y, stroke=GRID, stroke_width=0.6)
-        lines = _wrap(r.label, 46)
-        for n, line in enumerate(lines):
-            svg.text(10, cy + 4 + (n - (len(lines) - 1) / 2) * 13, line)
-        known = [v for v in (r.value, r.epci if epci else None, r.departement, r.france) if v is not None]
-        if not known:
-            svg.text(x1 + 30, cy + 4, f"—{r.mark}", fill=MUTED)
-            continue
-        lo, hi = local_domain(known)
-
-        def scale(v: float, lo: float = lo, hi: float = hi) -> float:  # this row's own domain
-            return x0 + (v - lo) / (hi - lo) * (x1 - x0)
-
-        svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=2)
-        for end, anchor, x in ((lo, "end", x0 - 4), (hi, "start", x1 + 4)):  # the line's own scale, at its ends
-            svg.text(x, cy + 3.5, F.value(end, r.unit), text_anchor=anchor, font_size=10, fill=MUTED)
-        if lo < 0 < hi:
-            svg.add("line", x1=scale(0.0), x2=scale(0.0), y1=cy - 7, y2=cy + 7, stroke=MUTED, stroke_width=0.8)
-        if r.france is not None:
-            svg.add("rect", x=scale(r.france) - 1.5, y=cy - 9, width=3, height=18, fill=FRANCE)
-        if r.departement is not None:
-            svg.add("path", d=_diamond(scale(r.departement), cy, 6), fill="#fff", stroke=DEPARTEMENT, stroke_width=2)
-        if epci and r.epci is not None:
             svg.add(
-                "rect", x=scale(r.epci) - 5, y=cy - 5, width=10, height=10, fill="none", stroke=EPCI, stroke_width=2
+                "line",
+                x1=10.0,
+                x2=WIDTH - 10,
+                y1=top + i * POS_ROW,
+                y2=top + i * POS_ROW,
+                stroke=GRID,
+                stroke_width=0.6,
             )
-        text = f"—{r.mark}"
-        if r.value is not None:
-            svg.add("circle", cx=scale(r.value), cy=cy, r=5.5, fill=TERRITORY)
-            text = F.value(r.value, r.unit) + r.mark
-        value = svg.text(width - value_w + 6, cy + 4, text, font_weight="600")
-        if r.flag in FLAG_SYMBOL:
-            ET.SubElement(value, "tspan", {"fill": FLAG_INK[r.flag], "dx": "4"}).text = FLAG_SYMBOL[r.flag]
-    svg.resize(top + row * len(rows) + 6)
+        _position_row(svg, r, top + i * POS_ROW + POS_ROW / 2, with_epci=bool(epci))
+    svg.resize(top + POS_ROW * len(rows) + 6)
     return svg.render()
+
+
+def _position_row(svg: Svg, r: Position, cy: float, with_epci: bool) -> None:
+    """One indicator: its label, its own scale with the marks of each place, the territory's value and flag."""
+    x0, x1 = POS_X0, POS_X1
+    lines = _wrap(r.label, 46)
+    for n, line in enumerate(lines):
+        svg.text(10, cy + 4 + (n - (len(lines) - 1) / 2) * 13, line)
+    known = [v for v in (r.value, r.epci if with_epci else None, r.departement, r.france) if v is not None]
+    if not known:
+        svg.text(x1 + 30, cy + 4, f"—{r.mark}", fill=MUTED)
+        return
+    lo, hi = local_domain(known)
+
+    def scale(v: float) -> float:  # this row's own domain
+        return x0 + (v - lo) / (hi - lo) * (x1 - x0)
+
+    svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=2)
+    for end, anchor, x in ((lo, "end", x0 - 4), (hi, "start", x1 + 4)):  # the line's own scale, at its ends
+        svg.text(x, cy + 3.5, F.value(end, r.unit), text_anchor=anchor, font_size=10, fill=MUTED)
+    if lo < 0 < hi:
+        svg.add("line", x1=scale(0.0), x2=scale(0.0), y1=cy - 7, y2=cy + 7, stroke=MUTED, stroke_width=0.8)
+    if r.france is not None:
+        svg.add("rect", x=scale(r.france) - 1.5, y=cy - 9, width=3, height=18, fill=FRANCE)
+    if r.departement is not None:
+        svg.add("path", d=_diamond(scale(r.departement), cy, 6), fill="#fff", stroke=DEPARTEMENT, stroke_width=2)
+    if with_epci and r.epci is not None:
+        svg.add("rect", x=scale(r.epci) - 5, y=cy - 5, width=10, height=10, fill="none", stroke=EPCI, stroke_width=2)
+    text = f"—{r.mark}"
+    if r.value is not None:
+        svg.add("circle", cx=scale(r.value), cy=cy, r=5.5, fill=TERRITORY)
+        text = F.value(r.value, r.unit) + r.mark
+    value = svg.text(WIDTH - POS_VALUE_W + 6, cy + 4, text, font_weight="600")
+    if r.flag in FLAG_SYMBOL:
+        ET.SubElement(value, "tspan", {"fill": FLAG_INK[r.flag], "dx": "4"}).text = FLAG_SYMBOL[r.flag]
 
 
 # -- communes ranked on one indicator ----------------------------------------------------------------------------

@@ -158,6 +158,7 @@ TEMPLATE = """\
   </div>
   {% endif %}
   {% for theme in themes %}
+  <div class="map-theme">
   <h3 id="{{ theme.id }}">{{ theme.title }}</h3>
   {% for m in theme.maps %}
   <figure class="map-box" id="{{ m.id }}">
@@ -166,6 +167,7 @@ TEMPLATE = """\
     <p class="src">{{ m.note }}</p>
   </figure>
   {% endfor %}
+  </div>
   {% endfor %}
   {% endif %}
 """

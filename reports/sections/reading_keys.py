@@ -137,6 +137,7 @@ TEMPLATE = """\
   {% for mark, label in marks %}<li><sup class="mk">{{ mark }}</sup> {{ label }}</li>
   {% endfor %}
   </ul>
+  <div class="defs-groups">
   {% for group in reading_keys %}
   <h3>{{ group.theme }}</h3>
   <table class="plain defs">
@@ -149,6 +150,7 @@ TEMPLATE = """\
     </tbody>
   </table>
   {% endfor %}
+  </div>
 """
 
 CSS = """

@@ -119,9 +119,21 @@ def trend_chart(view: TerritoryView, series: pl.DataFrame, ind: Indicator, basel
 
 
 def _gaps(rows: list[dict], name: str) -> str:
-    """Why the territory's line breaks: « . Valeur inconnue pour X : 2015 (secret statistique). »"""
-    gaps = [f"{r['year']} ({S.reason_fr(r['status'])})" for r in rows if r["value"] is None]
+    """Why the territory's line breaks: « . Valeur inconnue pour X : 2015 (secret statistique), 2017 à 2019
+    (non disponible) »; consecutive years of one reason are written once, as a span."""
+    runs: list[list] = []  # [first year, last year, reason]
+    for r in sorted((r for r in rows if r["value"] is None), key=lambda r: r["year"]):
+        reason = S.reason_fr(r["status"])
+        if runs and runs[-1][2] == reason and runs[-1][1] == r["year"] - 1:
+            runs[-1][1] = r["year"]
+        else:
+            runs.append([r["year"], r["year"], reason])
+    gaps = [f"{_years(first, last)} ({reason})" for first, last, reason in runs]
     return f". Valeur inconnue pour {name} : {', '.join(gaps)}" if gaps else ""
+
+
+def _years(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first} et {last}" if last == first + 1 else f"{first} à {last}"
 
 
 def communes_chart(view: TerritoryView, changes: pl.DataFrame, ind: Indicator, baseline: int) -> dict | None:
