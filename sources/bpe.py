@@ -34,7 +34,6 @@ import re
 import zipfile
 from pathlib import Path
 
-import pandera.polars as pa
 import polars as pl
 
 from sources.catalogue import Entry
@@ -45,7 +44,7 @@ from sources.geography import Geography, drop_other_zonings
 from sources.reading import read_csv_file
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
-from sources.validation import Rules, missing_columns
+from sources.validation import Rules, missing_columns, whole_number
 from sources.values import LEVELS, NOT_AVAILABLE, SECRET, parse_cells
 
 MEASURE = "FACILITIES"
@@ -128,7 +127,12 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         for t, first in LATER_TYPES.items()
         if t not in types and year < first
     ]
-    rules = Rules(kinds={t: "count" for t in types}, levels=LEVELS, code_column="GEO", extra_checks=(_whole_number(),))
+    rules = Rules(
+        kinds={t: "count" for t in types},
+        levels=LEVELS,
+        code_column="GEO",
+        extra_checks=(whole_number("a whole number of equipments"),),
+    )
     try:
         return conclude(long, entry, rules, geo, file=member, raw_path=raw_path, notes=notes)
     except SourceValidationError as exc:  # a failure on a type names the file's own column and the type
@@ -307,11 +311,6 @@ def _arm_notes(long: pl.DataFrame) -> list[str]:
     if differ.height:
         note += f"; {differ.height} (city, type) pair(s) where they do not sum to the city's row"
     return [note]
-
-
-def _whole_number() -> pa.Check:
-    expr = pl.col("value").is_null() | ~pl.col("value").is_finite() | (pl.col("value") == pl.col("value").round(0))
-    return pa.Check(lambda data: data.lazyframe.select(expr), name="a whole number of equipments")
 
 
 SOURCES = (SourceSpec("bpe", ("bpe",), stage, label="Insee, BPE {year}", demo=gen_bpe.write),)
