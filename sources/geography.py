@@ -13,7 +13,7 @@ from functools import cached_property
 
 import polars as pl
 
-from sources.values import MERGED, NON_RECALCULABLE, NOT_AVAILABLE, RENAMED, SPLIT
+from sources.values import KEY, MERGED, NON_RECALCULABLE, NOT_AVAILABLE, RENAMED, SPLIT
 
 NO_EPCI = "ZZZZZZZZZ"
 
@@ -112,83 +112,24 @@ class Geography:
         Merged communes: additive variables are summed (null if any part is null, with that part's reason), the
         others become null `non_recalculable`. Split communes: the parent's row keeps its value under its target
         code, marked `split` (valid above the commune only), and restored communes get null `non_recalculable`
-        rows, so nothing is invented. Arrondissements and other levels pass through.
+        rows, so nothing is invented. Arrondissements and other levels pass through; so do the communes no
+        change touches (only the rows of a changed code, old or new, are grouped: a few among many).
         """
-        applied: list[GeoChange] = []
-        mapping_rows = []
-        for cog in sorted(set(long.filter(pl.col("level") == "COM")["cog"].unique().to_list())):
-            changes = self.changes(cog) if cog != self.target else []
-            applied.extend(changes)
-            for ch in changes:
-                parent = ch.old if ch.old in ch.new else ch.new[0]
-                for new in ch.new:
-                    carries = ch.kind != SPLIT or new == parent
-                    mapping_rows.append((cog, ch.old, new, ch.kind, carries))
-        if not mapping_rows:
+        com_cogs = long.filter(pl.col("level") == "COM")["cog"].unique().to_list()
+        applied = [ch for cog in sorted(com_cogs) if cog != self.target for ch in self.changes(cog)]
+        if not applied:
             return long.drop("cog"), applied
-
-        mapping = pl.DataFrame(
-            mapping_rows,
-            schema={
-                "cog": pl.Int32,
-                "code": pl.String,
-                "new_code": pl.String,
-                "change": pl.String,
-                "carries": pl.Boolean,
-            },
-            orient="row",
-        ).with_columns(  # how many old communes feed each new code: a sum over fewer is never published
-            expected=pl.col("carries").sum().over("cog", "new_code").cast(pl.UInt32)
-        )
+        mapping = _mapping(applied)
         com = long.filter(pl.col("level") == "COM").with_columns(pl.col("cog").cast(pl.Int32))
-        rest = long.filter(pl.col("level") != "COM")
-        joined = com.join(mapping, on=["cog", "code"], how="left").with_columns(
-            code=pl.coalesce("new_code", "code"), carries=pl.col("carries").fill_null(True)
-        )
-        is_additive = pl.col("variable").is_in(sorted(additive))
-        key = ["level", "code", "year", "month", "variable"]
-        grouped = joined.group_by(key, maintain_order=True).agg(
-            pl.col("source").first(),
-            pl.col("vintage").first(),
-            pl.col("cog").first(),
-            n_carried=pl.col("carries").sum().cast(pl.UInt32),
-            expected=pl.col("expected").max(),
-            carried=pl.col("carries").any(),
-            any_null=(pl.col("value").is_null() & pl.col("carries")).any(),
-            first_status=pl.col("status").filter(pl.col("carries")).drop_nulls().first(),
-            total=pl.col("value").filter(pl.col("carries")).sum(),
-            single=pl.col("value").filter(pl.col("carries")).first(),
-            change=pl.col("change").drop_nulls().first(),
-            geo_change=pl.col("geo_change").drop_nulls().first(),
-        )
-        changed = pl.col("change").is_in([MERGED, SPLIT])
-        # a part with no row in the file (a small commune absent from a file of big ones) leaves the sum unknown
-        incomplete = changed & (pl.col("n_carried") < pl.col("expected").fill_null(1))
-        value = (
-            pl.when(~pl.col("carried"))
-            .then(None)  # a restored commune: no data of its own in that vintage
-            .when(changed & ~is_additive)
-            .then(None)
-            .when(changed & (pl.col("any_null") | incomplete))
-            .then(None)
-            .when(changed)
-            .then(pl.col("total"))  # merged parts, or every part feeding a split parent
-            .otherwise(pl.col("single"))
-        )
-        status = (
-            pl.when(~pl.col("carried") | (changed & ~is_additive))
-            .then(pl.lit(NON_RECALCULABLE))
-            .when(changed & pl.col("any_null"))
-            .then(pl.col("first_status"))
-            .when(incomplete)
-            .then(pl.lit(NOT_AVAILABLE))
-            .when(value.is_null())
-            .then(pl.col("first_status"))
-            .otherwise(None)
-        )
-        out = grouped.with_columns(value=value, status=status, geo_change=pl.coalesce("change", "geo_change"))
+        touched = pl.concat([mapping.select("cog", "code"), mapping.select("cog", code="new_code")]).unique()
+        moved = com.join(touched, on=["cog", "code"], how="semi").sort(KEY)
+        kept = com.join(touched, on=["cog", "code"], how="anti")
+        # as a group of one would: a status only where the value is null
+        kept = kept.with_columns(status=pl.when(pl.col("value").is_null()).then(pl.col("status")))
         columns = [c for c in long.columns if c != "cog"]
-        return pl.concat([out.select(columns), rest.select(columns)]), applied
+        out = _merged(moved, mapping, additive)
+        rest = long.filter(pl.col("level") != "COM")
+        return pl.concat([out.select(columns), kept.select(columns), rest.select(columns)]), applied
 
     # -- the target COG's hierarchy ----------------------------------------------------------------------------
 
@@ -197,6 +138,66 @@ class Geography:
         base = self.communes.filter(pl.col("typecom") == "COM").select("code", "name", "dep", "reg")
         epci = self.epci.select("code", pl.when(pl.col("epci") != NO_EPCI).then(pl.col("epci")).alias("epci"))
         return base.join(epci, on="code", how="left").sort("code")
+
+
+def _mapping(changes: list[GeoChange]) -> pl.DataFrame:
+    """One row per (cog, old code, new code) of the changes; `carries`: the old code's data go to the new code
+    (not to a commune restored from it); `expected`: how many old communes feed each new code."""
+    rows = []
+    for ch in changes:
+        parent = ch.old if ch.old in ch.new else ch.new[0]
+        rows += [(ch.cog, ch.old, new, ch.kind, ch.kind != SPLIT or new == parent) for new in ch.new]
+    schema = {"cog": pl.Int32, "code": pl.String, "new_code": pl.String, "change": pl.String, "carries": pl.Boolean}
+    mapping = pl.DataFrame(rows, schema=schema, orient="row")
+    # a sum over fewer old communes than feed the new code is never published
+    return mapping.with_columns(expected=pl.col("carries").sum().over("cog", "new_code").cast(pl.UInt32))
+
+
+def _merged(com: pl.DataFrame, mapping: pl.DataFrame, additive: set[str]) -> pl.DataFrame:
+    """COM rows of changed codes, in key order, grouped under their target codes (see `Geography.harmonise`)."""
+    joined = com.join(mapping, on=["cog", "code"], how="left").with_columns(
+        code=pl.coalesce("new_code", "code"), carries=pl.col("carries").fill_null(True)
+    )
+    carried = pl.col("carries")
+    grouped = joined.group_by(KEY, maintain_order=True).agg(
+        pl.col("source", "vintage", "cog").first(),
+        n_carried=carried.sum().cast(pl.UInt32),
+        expected=pl.col("expected").max(),
+        carried=carried.any(),
+        any_null=(pl.col("value").is_null() & carried).any(),
+        first_status=pl.col("status").filter(carried).drop_nulls().first(),
+        total=pl.col("value").filter(carried).sum(),
+        single=pl.col("value").filter(carried).first(),
+        change=pl.col("change").drop_nulls().first(),
+        geo_change=pl.col("geo_change").drop_nulls().first(),
+    )
+    is_additive = pl.col("variable").is_in(sorted(additive))
+    changed = pl.col("change").is_in([MERGED, SPLIT])
+    # a part with no row in the file (a small commune absent from a file of big ones) leaves the sum unknown
+    incomplete = changed & (pl.col("n_carried") < pl.col("expected").fill_null(1))
+    value = (
+        pl.when(~pl.col("carried"))
+        .then(None)  # a restored commune: no data of its own in that vintage
+        .when(changed & ~is_additive)
+        .then(None)
+        .when(changed & (pl.col("any_null") | incomplete))
+        .then(None)
+        .when(changed)
+        .then(pl.col("total"))  # merged parts, or every part feeding a split parent
+        .otherwise(pl.col("single"))
+    )
+    status = (
+        pl.when(~pl.col("carried") | (changed & ~is_additive))
+        .then(pl.lit(NON_RECALCULABLE))
+        .when(changed & pl.col("any_null"))
+        .then(pl.col("first_status"))
+        .when(incomplete)
+        .then(pl.lit(NOT_AVAILABLE))
+        .when(value.is_null())
+        .then(pl.col("first_status"))
+        .otherwise(None)
+    )
+    return grouped.with_columns(value=value, status=status, geo_change=pl.coalesce("change", "geo_change"))
 
 
 def _resolved_moves(pairs: list[tuple[str, str]]) -> dict[str, set[str]]:

@@ -52,7 +52,7 @@ def conclude(
     (`entry.cog_for_year`), before anything is moved. `rename` then maps file columns to staged variable names
     (`P22_POP` -> `P_POP`, the year being in `year`); `rules.kinds` is keyed by file column names.
     """
-    frame = finish(long, entry.source, entry.vintage)
+    frame = finish(long, entry.source, entry.vintage, sort=False)
     cog = pl.lit(entry.cog) if entry.cog is not None else pl.col("year") + (entry.cog_offset or 0)
     frame = frame.with_columns(cog=cog.cast(pl.Int32))
     known = None

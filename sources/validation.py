@@ -167,14 +167,14 @@ def known_codes_check(valid: dict[int, dict[str, set[str]]]) -> RowCheck:
     return RowCheck("code known to the COG of the file's geography", expr)
 
 
-def row_checks(rules: Rules, known: RowCheck | None = None) -> list[RowCheck]:
+def row_checks(rules: Rules, known: RowCheck | None = None, *, parts: bool = True) -> list[RowCheck]:
     """The rules each row must pass, beyond its columns' own (kinds, levels, parts, the source's extra checks)."""
     checks = [
         _code_pattern_check(rules.levels),
         _finite_check(),
         *_bounds_check(rules),
         *_level_max_checks(rules),
-        *_part_checks(rules),
+        *(_part_checks(rules) if parts else []),
         *rules.extra_checks,
     ]
     return checks + ([known] if known is not None else [])
@@ -228,13 +228,33 @@ def passes(frame: pl.DataFrame, rules: Rules, known: RowCheck | None = None) -> 
         pl.col("variable").is_in(sorted(rules.kinds)).all(),
         pl.col("status").is_in(list(STATUSES)).all(),
         pl.struct(UNIQUE).is_unique().all(),
-        *[check.expr.all() for check in row_checks(rules, known)],
+        *[check.expr.all() for check in row_checks(rules, known, parts=False)],
     ]
     try:
         results = frame.select(*[agg.alias(f"rule_{i}") for i, agg in enumerate(aggregates)]).row(0)
+        # the key is unique from here on: each part row meets at most one row of each of its wholes
+        return all(result is True for result in results) and _parts_hold(frame, rules)
     except pl.exceptions.PolarsError:  # a rule that cannot even run: pandera reports it
         return False
-    return all(result is True for result in results)
+
+
+def _parts_hold(frame: pl.DataFrame, rules: Rules) -> bool:
+    """`_part_checks` by joins rather than one window per whole (the same rule, ten times faster): each part row
+    next to the value of its whole in the same (level, code, year, month)."""
+    pairs = rules.part_pairs()
+    if not pairs:
+        return True
+    of_whole = pl.LazyFrame(
+        [(part, whole) for whole, parts in pairs.items() for part in parts],
+        schema={"variable": pl.String, "whole": pl.String},
+        orient="row",
+    )
+    wholes = frame.lazy().filter(pl.col("variable").is_in(sorted(pairs)))
+    wholes = wholes.select(*_KEY, whole="variable", whole_value="value")
+    joined = frame.lazy().join(of_whole, on="variable").join(wholes, on=[*_KEY, "whole"], how="left", nulls_equal=True)
+    value, whole_value = pl.col("value"), pl.col("whole_value")
+    comparable = (value.is_finite() & whole_value.is_finite() & (whole_value >= 0)).fill_null(False)
+    return joined.select((~comparable | (value <= whole_value + rules.part_tolerance)).all()).collect().item() is True
 
 
 def validate(
@@ -250,6 +270,7 @@ def validate(
     """Validate a long frame (before staging); raise `SourceValidationError` with every failure."""
     if passes(frame, rules, known):
         return frame
+    frame = frame.sort(UNIQUE, maintain_order=True)  # failing rows are shown in key order
     try:
         staged_model(rules, known).validate(frame, lazy=True)
     except SchemaErrors as exc:

@@ -72,13 +72,15 @@ def melt(
     return long.with_columns(value=value, status=status).drop("raw")
 
 
-def finish(long: pl.DataFrame, source: str, vintage: str) -> pl.DataFrame:
-    """Add the source columns, fill absent optional columns and order everything as `STAGED_SCHEMA`."""
+def finish(long: pl.DataFrame, source: str, vintage: str, *, sort: bool = True) -> pl.DataFrame:
+    """Add the source columns, fill absent optional columns and order everything as `STAGED_SCHEMA` (the rows by
+    `KEY` unless `sort` is False: staging sorts once, at the end)."""
     defaults = {"month": pl.lit(None, pl.Int8), "geo_change": pl.lit(None, pl.String)}
     long = long.with_columns(
         source=pl.lit(source), vintage=pl.lit(vintage), **{k: v for k, v in defaults.items() if k not in long.columns}
     )
-    return long.select([pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()]).sort(KEY)
+    long = long.select([pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()])
+    return long.sort(KEY) if sort else long
 
 
 def empty_staged() -> pl.DataFrame:
