@@ -139,7 +139,13 @@ def add_city_sums(
     )
     if sums.is_empty():
         return long, []
-    city_rows = sums.select(
+    city_rows = _city_rows(sums).select(long.columns)
+    return pl.concat([long, city_rows], how="vertical_relaxed"), _city_notes(sums, file, rounded)
+
+
+def _city_rows(sums: pl.DataFrame) -> pl.DataFrame:
+    """A city's COM rows from the sums of its arrondissements: null with a reason when a part is null or absent."""
+    return sums.select(
         level=pl.lit("COM"),
         code="code",
         year="year",
@@ -152,24 +158,23 @@ def add_city_sums(
         .then(pl.lit(NOT_AVAILABLE))
         .otherwise(None),
     )
+
+
+def _city_notes(sums: pl.DataFrame, file: str, rounded: bool) -> list[str]:
     notes = []
     names = {city: name for city, name in CITIES.values()}
+    how = " Each arrondissement is rounded to 5 by the CAF, so the city figure is a sum of rounded values."
     for city, n in sums.group_by("code").agg(pl.col("n_arm").max()).sort("code").rows():
-        how = (
-            " Each arrondissement is rounded to 5 by the CAF, so the city figure is a sum of rounded values."
-            if rounded
-            else ""
-        )
         notes.append(
             f"{file}: {city} ({names[city]}) is published by arrondissement only: its COM rows are the "
-            f"sum of its {n} arrondissements (ARM rows kept too).{how}"
+            f"sum of its {n} arrondissements (ARM rows kept too).{how if rounded else ''}"
         )
         if n < ARRONDISSEMENT_COUNT[city]:
             notes.append(
                 f"{file}: {city} ({names[city]}): {ARRONDISSEMENT_COUNT[city] - n} arrondissement(s) "
                 "absent from some rows: those city values are null (not_available), never a partial sum."
             )
-    return pl.concat([long, city_rows.select(long.columns)], how="vertical_relaxed"), notes
+    return notes
 
 
 def optional_absent_note(file: str, absent: list[str]) -> list[str]:

@@ -137,15 +137,7 @@ def _check_frequency(frame: pl.DataFrame, fail) -> None:
 
 def _keep_levels(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
     """Keep the staged levels; drop the other zonings with a count; one France code staged as FR."""
-    unset = frame.filter(pl.col("GEO_OBJECT").fill_null("") == "")
-    if unset.height:
-        raise fail(
-            "GEO_OBJECT",
-            "a geographic level",
-            unset.height,
-            [f"GEO {g} {t}" for g, t in unset.select("GEO", "TIME_PERIOD").rows()],
-        )
-    frame, notes = drop_other_zonings(frame, LEVELS)
+    frame, notes = drop_other_zonings(frame, LEVELS, fail, "TIME_PERIOD")
 
     france = sorted(frame.filter(pl.col("GEO_OBJECT") == "FRANCE")["GEO"].drop_nulls().unique().to_list())
     if len(france) > 1:

@@ -232,10 +232,15 @@ def _splits(passage: dict[str, tuple[str, ...]], olds: list[str]) -> bool:
     return any(len(passage[o]) > 1 for o in olds)
 
 
-def drop_other_zonings(frame: pl.DataFrame, levels) -> tuple[pl.DataFrame, list[str]]:
+def drop_other_zonings(frame: pl.DataFrame, levels, fail, shown: str) -> tuple[pl.DataFrame, list[str]]:
     """Rows of an INSEE Melodi file (`GEO_OBJECT`, `GEO`) at the staged `levels` only: the other zonings (ARR,
     BV2022...) and the no-EPCI pseudo-code `ZZZZZZZZZ` (communes outside any EPCI: not a territory) are dropped
-    with a count, as notes."""
+    with a count, as notes. A row with no `GEO_OBJECT` at all is refused: `fail(column, rule, count, samples)`
+    builds the parser's error, its samples showing `GEO` and the `shown` column."""
+    unset = frame.filter(pl.col("GEO_OBJECT").fill_null("") == "")
+    if unset.height:
+        samples = [f"GEO {g} {t}" for g, t in unset.select("GEO", shown).head(5).rows()]
+        raise fail("GEO_OBJECT", "a geographic level", unset.height, samples)
     notes = []
     dropped = frame.filter(~pl.col("GEO_OBJECT").is_in(levels)).group_by("GEO_OBJECT").len().sort("GEO_OBJECT")
     if dropped.height:
