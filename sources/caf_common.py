@@ -13,7 +13,7 @@ import polars as pl
 
 from sources.catalogue import Entry, FileSpec
 from sources.errors import Failure, SourceValidationError
-from sources.reading import decode, read_csv_text
+from sources.reading import read_csv_bytes, utf8_bytes
 from sources.values import NOT_AVAILABLE
 
 # `YYYY`, `YYYY-MM`, `YYYYMM` or `YYYY-MM-DD` (dtreffre is a month-precision date; annee an int or a date).
@@ -30,8 +30,8 @@ ARRONDISSEMENT_COUNT = {"75056": 20, "69123": 9, "13055": 16}
 def read_export(entry: Entry, spec: FileSpec, path: Path) -> tuple[pl.DataFrame, str]:
     """An export as an all-text frame (BOM stripped, LF or CRLF) and the label naming it in messages."""
     label = spec.name  # `s_ben_com_f.csv`: Opendatasoft exports are named after their dataset
-    text = decode(path.read_bytes(), spec, source=entry.source, name=label)
-    frame = read_csv_text(text, spec.separator, source=entry.source, name=label)
+    data = utf8_bytes(path.read_bytes(), spec, source=entry.source, name=label)  # the same rule as `decode`
+    frame = read_csv_bytes(data, spec.separator, source=entry.source, name=label)
     frame.columns = [c.strip() for c in frame.columns]
     return frame, label
 
