@@ -7,9 +7,11 @@ the list of events since 1943 (decisions.md "Geography").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from typing import Any
 
 import polars as pl
 
@@ -39,6 +41,14 @@ class Geography:
         self.events = events  # staged cog_events: mod, date, typecom_av, code_av, typecom_ap, code_ap, ...
         self.epci = epci  # staged epci: code, name, epci, epci_name, epci_nature, dep, reg
         self.target = target
+        self._memo: dict[tuple[str, int], Any] = {}  # (method, cog) -> result: sources staged at once share one
+
+    def _memoised(self, method: str, cog: int, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per (method, cog); two threads may both compute it, with the same result."""
+        key = (method, cog)
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     # -- codes valid on 1 January of a year --------------------------------------------------------------------
 
@@ -66,11 +76,14 @@ class Geography:
 
     def communes_at(self, cog: int) -> set[str]:
         """Commune codes (TYPECOM COM) valid on 1 January `cog`, derived backwards from the target list."""
+        return set(self._memoised("communes_at", cog, lambda: self._communes_at(cog)))
+
+    def _communes_at(self, cog: int) -> frozenset[str]:
         codes = set(self._target_communes)
         for _, pairs in reversed(self._batches(date(cog, 1, 1))):
             # a code created and consumed the same day (a change of département, then a merger) never existed
             codes = (codes - {ap for _, ap in pairs}) | ({av for av, _ in pairs} - _intermediate(pairs))
-        return codes
+        return frozenset(codes)
 
     def known_codes(self, cogs: set[int]) -> dict[int, dict[str, set[str]]]:
         """Per COG: the valid COM and ARM codes (arrondissements are stable; `693XX`/`132XX` are valid ARM)."""
@@ -81,6 +94,9 @@ class Geography:
 
     def passage(self, cog: int) -> dict[str, tuple[str, ...]]:
         """For every commune code of COG `cog`: the target code(s) it became (several after a split)."""
+        return dict(self._memoised("passage", cog, lambda: self._passage(cog)))
+
+    def _passage(self, cog: int) -> dict[str, tuple[str, ...]]:
         mapping = {code: {code} for code in self.communes_at(cog)}
         for _, pairs in self._batches(date(cog, 1, 1)):
             moves = _resolved_moves(pairs)
@@ -91,6 +107,9 @@ class Geography:
 
     def changes(self, cog: int) -> list[GeoChange]:
         """The non-identity paths from COG `cog` to the target."""
+        return list(self._memoised("changes", cog, lambda: self._changes(cog)))
+
+    def _changes(self, cog: int) -> list[GeoChange]:
         passage = self.passage(cog)
         sources_of: dict[str, list[str]] = {}
         for old, targets in passage.items():

@@ -98,15 +98,27 @@ class RefreshReport:
         ]
 
 
+_geographies: dict[tuple, Geography] = {}  # the last geographies loaded, by their staged files: see load_geography
+_geographies_lock = threading.Lock()
+
+
 def load_geography(store: Store, target: int | None = None) -> Geography:
+    """The target geography staged in `store`. The entries of a refresh share one (its derived COGs and passages
+    are computed once, not per entry): it is kept by the path, size and time of its three staged tables."""
     target = target or catalogue.default_cog()
     vintage = str(target)
-    return Geography(
-        communes=store.read_staged("cog_communes", vintage),
-        events=store.read_staged("cog_events", vintage),
-        epci=store.read_staged("epci", vintage),
-        target=target,
-    )
+    paths = [store.staged_path(source, vintage) for source in GEOGRAPHY_SOURCES]
+    if not all(p.exists() for p in paths):  # read_staged says which table is missing
+        communes, events, epci = [store.read_staged(s, vintage) for s in GEOGRAPHY_SOURCES]
+        return Geography(communes, events, epci, target)
+    key = (target, *[(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths])
+    with _geographies_lock:
+        if key not in _geographies:
+            if len(_geographies) >= 4:
+                _geographies.pop(next(iter(_geographies)))
+            communes, events, epci = [pl.read_parquet(p) for p in paths]
+            _geographies[key] = Geography(communes, events, epci, target)
+        return _geographies[key]
 
 
 def plan(names: list[str] | None = None, vintages: dict[str, str] | None = None) -> tuple[list[Entry], list[Entry]]:
