@@ -37,6 +37,7 @@ from sources.catalogue import Entry
 from sources.download import Download, fetch, make_session, preflight
 from sources.errors import DownloadError, ParseError, SourceError, SourceValidationError, StoreWriteError
 from sources.geography import Geography
+from sources.memory import estimate, staging_budget
 from sources.staging import Staged
 from storage.manifest import EntryRecord, FileRecord, LastFailure, StagedRecord
 from storage.store import Run, Store, StoreBusy
@@ -390,7 +391,9 @@ def stage_entry(
             result.secret_cells, result.notes, result.change = before.secret_cells, before.notes, "no change"
             _record(store, entry, downloads, before)
             return result
-        _stage_downloaded(entry, store, previous, downloads, (inputs, basis), geo, accept_drop, result)
+        # parsing holds the table a few times over: entries staged at once stay within the memory budget
+        with staging_budget().reserve(estimate(Path(d.path) for d in downloads.values())):
+            _stage_downloaded(entry, store, previous, downloads, (inputs, basis), geo, accept_drop, result)
     except SourceError as exc:
         refused = [Path(d.path) for d in downloads.values() if d.status == "downloaded"] if _refuses_bytes(exc) else []
         error = _pointing_to(exc, store.reject(entry, refused))
