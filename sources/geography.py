@@ -178,8 +178,9 @@ def _merged(com: pl.DataFrame, mapping: pl.DataFrame, additive: set[str]) -> pl.
         code=pl.coalesce("new_code", "code"), carries=pl.col("carries").fill_null(True)
     )
     carried = pl.col("carries")
+    passing = [c for c in com.columns if c not in (*KEY, "value", "status", "geo_change")]  # cog, source...
     grouped = joined.group_by(KEY, maintain_order=True).agg(
-        pl.col("source", "vintage", "cog").first(),
+        pl.col(passing).first(),
         n_carried=carried.sum().cast(pl.UInt32),
         expected=pl.col("expected").max(),
         carried=carried.any(),
