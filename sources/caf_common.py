@@ -133,7 +133,8 @@ def add_city_sums(
             first_status=pl.col("status").drop_nulls().first(),
         )
     )
-    present = long.filter(pl.col("level") == "COM").select(key)
+    cities = [city for city, _ in CITIES.values()]
+    present = long.filter((pl.col("level") == "COM") & pl.col("code").is_in(cities)).select(key)
     sums = sums.join(present, on=key, how="anti", nulls_equal=True).with_columns(
         partial=pl.col("n_arm") < pl.col("code").replace_strict(ARRONDISSEMENT_COUNT, return_dtype=pl.UInt32)
     )

@@ -126,29 +126,33 @@ class Geography:
         return out
 
     def harmonise(self, long: pl.DataFrame, additive: set[str]) -> tuple[pl.DataFrame, list[GeoChange]]:
-        """Bring COM rows of a staged long frame (with a `cog` column) into the target COG.
+        """Bring COM rows of a staged long frame (with a `cog` column) into the target COG, sorted by `KEY`.
 
         Merged communes: additive variables are summed (null if any part is null, with that part's reason), the
         others become null `non_recalculable`. Split communes: the parent's row keeps its value under its target
         code, marked `split` (valid above the commune only), and restored communes get null `non_recalculable`
         rows, so nothing is invented. Arrondissements and other levels pass through; so do the communes no
-        change touches (only the rows of a changed code, old or new, are grouped: a few among many).
+        change touches. Only the rows of a changed code, old or new, are grouped (a few among many); the others
+        are never copied but by the one sort, which sends the grouped rows' originals to the end, cut off.
         """
         com_cogs = long.filter(pl.col("level") == "COM")["cog"].unique().to_list()
         applied = [ch for cog in sorted(com_cogs) if cog != self.target for ch in self.changes(cog)]
         if not applied:
-            return long.drop("cog"), applied
+            return long.drop("cog").sort(KEY), applied
         mapping = _mapping(applied)
-        com = long.filter(pl.col("level") == "COM").with_columns(pl.col("cog").cast(pl.Int32))
         touched = pl.concat([mapping.select("cog", "code"), mapping.select("cog", code="new_code")]).unique()
-        moved = com.join(touched, on=["cog", "code"], how="semi").sort(KEY)
-        kept = com.join(touched, on=["cog", "code"], how="anti")
-        # as a group of one would: a status only where the value is null
-        kept = kept.with_columns(status=pl.when(pl.col("value").is_null()).then(pl.col("status")))
+        is_moved = pl.lit(False)
+        for cog, codes in touched.group_by("cog").agg("code").rows():
+            is_moved = is_moved | ((pl.col("cog") == cog) & pl.col("code").is_in(codes))
+        flagged = long.with_columns(pl.col("cog").cast(pl.Int32), moved=(pl.col("level") == "COM") & is_moved)
+        moved = flagged.filter("moved").drop("moved").sort(KEY)
+        # as a group of one would: a commune's status only where its value is null
+        null_or_not_com = (pl.col("level") != "COM") | pl.col("value").is_null()
+        flagged = flagged.with_columns(status=pl.when(null_or_not_com).then(pl.col("status")))
+        merged = _merged(moved, mapping, additive).with_columns(moved=pl.lit(False))
         columns = [c for c in long.columns if c != "cog"]
-        out = _merged(moved, mapping, additive)
-        rest = long.filter(pl.col("level") != "COM")
-        return pl.concat([out.select(columns), kept.select(columns), rest.select(columns)]), applied
+        both = pl.concat([flagged.select(*columns, "moved"), merged.select(*columns, "moved")])
+        return both.sort("moved", *KEY).head(both.height - moved.height).drop("moved"), applied
 
     # -- the target COG's hierarchy ----------------------------------------------------------------------------
 

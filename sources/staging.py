@@ -66,11 +66,13 @@ def conclude(
         additive = {rename.get(v, v) for v in additive}
     changes: list[GeoChange] = []
     if geo is not None:
+        harmonised, changes = geo.harmonise(frame, additive)  # sorted
         # harmonise lists every change of each COG met; keep those that touched this file's communes
-        present = set(frame.filter(pl.col("level") == "COM").select("cog", "code").unique().iter_rows())
-        frame, changes = geo.harmonise(frame, additive)
-        changes = [c for c in changes if (c.cog, c.old) in present]
+        olds = sorted({c.old for c in changes})
+        present = frame.filter((pl.col("level") == "COM") & pl.col("code").is_in(olds)).select("cog", "code")
+        pairs = set(present.iter_rows())
+        frame, changes = harmonised, [c for c in changes if (c.cog, c.old) in pairs]
     else:
-        frame = frame.drop("cog")
-    frame = finish(frame.sort(KEY), entry.source, entry.vintage, sort=False)
+        frame = frame.drop("cog").sort(KEY)
+    frame = finish(frame, entry.source, entry.vintage, sort=False)
     return Staged(frame=frame, notes=list(notes or []), geo_changes=changes)

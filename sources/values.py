@@ -66,10 +66,11 @@ def melt(
 
     `index` maps the staged key columns (level, code, year, month) to expressions over `frame`.
     """
-    keyed = frame.select(*[expr.alias(name) for name, expr in index.items()], *columns)
+    keyed = frame.lazy().select(*[expr.alias(name) for name, expr in index.items()], *columns)
     long = keyed.unpivot(on=columns, index=list(index), variable_name="variable", value_name="raw")
     value, status = parse_cells(pl.col("raw"), markers, empty)
-    return long.with_columns(value=value, status=status).drop("raw")
+    # streamed: the text cells and the intermediate columns of their parsing are never all held at once
+    return long.with_columns(value=value, status=status).drop("raw").collect(engine="streaming")
 
 
 def finish(long: pl.DataFrame, source: str, vintage: str, *, sort: bool = True) -> pl.DataFrame:
