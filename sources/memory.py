@@ -2,7 +2,7 @@
 
 Staging holds an entry's long frame a few times over (melted, validated, harmonised, sorted, written): a
 France-sized census theme takes a few hundred MiB, a small CAF file a few. Before parsing, an entry reserves its
-estimate (`estimate`: the text its files inflate to, times `BYTES_PER_TEXT_BYTE`) from one budget the threads
+estimate (`estimate`: the text its files inflate to, times a factor measured per parser) from one budget the threads
 share (`ABS_STAGING_MEMORY_MB`, default `storage.settings.STAGING_MEMORY_MB`), and waits while it does not fit beside the entries
 already staging. An entry larger than the whole budget stages alone. Downloads are not bounded: they stream to disk.
 """
@@ -16,9 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 MIB = 1 << 20
-# Peak resident bytes of staging one entry per byte of the text it parses, measured on the France-sized mirror
-# (benchmarks/france_run.py): each text cell becomes a long row of some 100 bytes, held two or three times.
-BYTES_PER_TEXT_BYTE = 12
+# Peak resident bytes of staging one entry per byte of the text its files hold, by parser, measured on the
+# France-sized mirror (benchmarks/france_run.py): a wide file's cell becomes a long row of some 80 bytes, held
+# about three times at the sort; a long file (Melodi) keeps one row per line. Others: the largest factor.
+BYTES_PER_TEXT_BYTE = {"census": 50, "caf_benefits": 60, "etat_civil": 12, "filosofi": 110}
+DEFAULT_BYTES_PER_TEXT_BYTE = max(BYTES_PER_TEXT_BYTE.values())
 
 
 def text_bytes(path: Path) -> int:
@@ -30,9 +32,10 @@ def text_bytes(path: Path) -> int:
     return path.stat().st_size
 
 
-def estimate(paths: Iterable[Path]) -> int:
-    """Bytes of memory staging these files takes at its peak, roughly."""
-    return sum(text_bytes(p) for p in paths if p.exists()) * BYTES_PER_TEXT_BYTE
+def estimate(parser: str, paths: Iterable[Path]) -> int:
+    """Bytes of memory staging these files with `parser` takes at its peak, roughly."""
+    factor = BYTES_PER_TEXT_BYTE.get(parser, DEFAULT_BYTES_PER_TEXT_BYTE)
+    return sum(text_bytes(p) for p in paths if p.exists()) * factor
 
 
 class MemoryBudget:

@@ -392,7 +392,7 @@ def stage_entry(
             _record(store, entry, downloads, before)
             return result
         # parsing holds the table a few times over: entries staged at once stay within the memory budget
-        with staging_budget().reserve(estimate(Path(d.path) for d in downloads.values())):
+        with staging_budget().reserve(estimate(entry.parser, (Path(d.path) for d in downloads.values()))):
             _stage_downloaded(entry, store, previous, downloads, (inputs, basis), geo, accept_drop, result)
     except SourceError as exc:
         refused = [Path(d.path) for d in downloads.values() if d.status == "downloaded"] if _refuses_bytes(exc) else []

@@ -7,7 +7,7 @@ import time
 import zipfile
 
 from sources import memory
-from sources.memory import BYTES_PER_TEXT_BYTE, MemoryBudget, estimate, text_bytes
+from sources.memory import DEFAULT_BYTES_PER_TEXT_BYTE, MemoryBudget, estimate, text_bytes
 
 
 def test_text_bytes_of_a_zip_are_its_members_inflated_sizes(tmp_path):
@@ -20,7 +20,8 @@ def test_text_bytes_of_a_zip_are_its_members_inflated_sizes(tmp_path):
     assert archive.stat().st_size < 10_019  # compressed: the estimate is not the size on disk
     assert text_bytes(archive) == 10_019  # 10,015 + 4
     assert text_bytes(plain) == 300
-    assert estimate([archive, plain, tmp_path / "absent"]) == (10_019 + 300) * BYTES_PER_TEXT_BYTE
+    assert estimate("census", [archive, plain, tmp_path / "absent"]) == (10_019 + 300) * 50  # census: 50 per byte
+    assert estimate("a_new_parser", [plain]) == 300 * DEFAULT_BYTES_PER_TEXT_BYTE
 
 
 def test_a_reservation_waits_until_it_fits_beside_the_others():
