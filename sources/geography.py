@@ -7,6 +7,7 @@ the list of events since 1943 (decisions.md "Geography").
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -42,13 +43,15 @@ class Geography:
         self.epci = epci  # staged epci: code, name, epci, epci_name, epci_nature, dep, reg
         self.target = target
         self._memo: dict[tuple[str, int], Any] = {}  # (method, cog) -> result: sources staged at once share one
+        self._memo_lock = threading.RLock()  # reentrant: changes() asks passage(), which asks communes_at()
 
     def _memoised(self, method: str, cog: int, compute: Callable[[], Any]) -> Any:
-        """`compute()` once per (method, cog); two threads may both compute it, with the same result."""
+        """`compute()` once per (method, cog): threads asking at the same time wait for the first."""
         key = (method, cog)
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return self._memo[key]
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]
 
     # -- codes valid on 1 January of a year --------------------------------------------------------------------
 
@@ -115,9 +118,11 @@ class Geography:
         for old, targets in passage.items():
             for t in targets:
                 sources_of.setdefault(t, []).append(old)
+        # a target fed by several old codes, one of which went to several targets: every path to it is a split
+        split = {t for t, olds in sources_of.items() if len(olds) > 1 and _splits(passage, olds)}
         out = []
         for old, targets in sorted(passage.items()):
-            if len(targets) > 1 or any(len(sources_of[t]) > 1 and _splits(passage, sources_of[t]) for t in targets):
+            if len(targets) > 1 or not split.isdisjoint(targets):
                 out.append(GeoChange(cog, old, targets, SPLIT))
             elif len(sources_of[targets[0]]) > 1:
                 out.append(GeoChange(cog, old, targets, MERGED))
