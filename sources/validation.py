@@ -20,7 +20,7 @@ from pandera.errors import SchemaErrors
 from sources import catalogue
 from sources.codes import CODE_PATTERNS
 from sources.errors import Failure, SourceValidationError
-from sources.values import STATUSES
+from sources.values import KEY, STAGED_SCHEMA, STATUSES
 
 # kind -> (lower bound, upper bound, additive). Bounds are plausibility limits, not targets.
 KINDS: dict[str, tuple[float | None, float | None, bool]] = {
@@ -180,17 +180,10 @@ def row_checks(rules: Rules, known: RowCheck | None = None, *, parts: bool = Tru
     return checks + ([known] if known is not None else [])
 
 
-COLUMN_TYPES = {
-    "level": pl.String,
-    "code": pl.String,
-    "year": pl.Int32,
-    "month": pl.Int8,
-    "variable": pl.String,
-    "value": pl.Float64,
-    "status": pl.String,
-}
+# the staged columns validation reads, typed as staged
+COLUMN_TYPES = {c: STAGED_SCHEMA[c] for c in ("level", "code", "year", "month", "variable", "value", "status")}
 NOT_NULL = ("level", "code", "year", "variable")
-UNIQUE = ["level", "code", "year", "month", "variable"]
+UNIQUE = KEY
 YEARS, MONTHS = (1900, 2100), (1, 12)
 
 
