@@ -3,6 +3,7 @@
     python -m benchmarks.france_run WORK                 # WORK/mirror generated first when missing (a few minutes)
     python -m benchmarks.france_run WORK --communes 3000 --epcis 110   # a smaller France, same steps
     python -m benchmarks.france_run WORK --profile       # py-spy profiles of the refresh and the indicators too
+    python -m benchmarks.france_run WORK --steps floor,staging   # only some steps (staging: refresh, no publish)
 
 Steps, each a real `abs-diag` command in a subprocess (wall and CPU seconds, peak resident memory of the command
 and its children, from /usr/bin/time), except the floor and the table which are timed in a child Python:
@@ -33,6 +34,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+STEPS = ("floor", "download", "refresh", "table", "territory", "national", "check")
 
 
 CODE = [ROOT]  # the checkout whose code the commands run (`--code`: an older one, for the "before" figures)
@@ -120,6 +122,8 @@ def read(name, data):
             return sum(read(m, z.read(m)) for m in z.namelist())
     if name.endswith(".xlsx"):
         return pl.read_excel(io.BytesIO(data)).height
+    if name.endswith((".geojson", ".json")):  # contours, QPV: parsed as JSON, one row per feature
+        return len(json.loads(data).get("features", []))
     head = data[:4096].decode("utf-8", "replace")
     sep = ";" if head.count(";") > head.count(",") else ","
     return pl.read_csv(io.BytesIO(data), separator=sep, infer_schema=False, encoding="utf8-lossy").height
@@ -217,6 +221,14 @@ def refresh_steps(work: Path, url: str, profile: bool) -> list[dict]:
     return [cold, again]
 
 
+def staging_step(work: Path, url: str) -> dict:
+    """The cold refresh without publishing: downloads and staging alone (`--no-publish`), into a store of its own."""
+    for folder in ("data-staging", "pub-staging"):
+        shutil.rmtree(work / folder, ignore_errors=True)
+    args = cli("refresh", "--no-publish", "--mirror", url, "--data-dir", "data-staging", "--out", "pub-staging")
+    return timed(args, "cold refresh, staging only", work)
+
+
 def territory_steps(work: Path, epci: str, profile: bool) -> list[dict]:
     report = timed(
         cli("report", "--epci", epci, "--refresh", "never", "--data-dir", "data", "--out", "pub"),
@@ -252,6 +264,19 @@ def national_steps(work: Path, epcis: list[str]) -> list[dict]:
     return steps
 
 
+def table_step(work: Path) -> dict:
+    """The table of France from the store: computed (the slow path), then read back from the cache, compared."""
+    table = python_step("table of France (slow path + cache)", TABLE, work, str(work / "data"))
+    print(
+        f"table: {table['rows']:,} rows; inputs loaded in {table['load_s']:.2f} s, computed in "
+        f"{table['compute_s']:.2f} s ({table['compute_cpu_s']:.2f} s CPU), read from the cache in "
+        f"{table['cached_read_s'] or 0:.2f} s; cache equals slow path: {table['cached_equals_slow_path']}"
+    )
+    if table["cached_equals_slow_path"] is False:
+        raise SystemExit("the cached table differs from the slow path")
+    return table
+
+
 def check(work: Path, epcis: list[str]) -> dict:
     """The exports of a sample of EPCIs (read from the cache) equal the slow path's rows."""
     for epci in epcis:
@@ -282,7 +307,16 @@ def main() -> None:
     parser.add_argument("--national", type=int, default=0, help="Time the reports of N EPCIs, 1 then 2 workers.")
     parser.add_argument("--profile", action="store_true", help="py-spy profiles (work/*.pyspy.txt).")
     parser.add_argument("--code", type=Path, help="Run the commands with this checkout's code (the floor too).")
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"Comma-separated steps to run, of {', '.join(STEPS)} and staging (the cold refresh without "
+        "publishing); the table, territory and check steps read the store the refresh step writes.",
+    )
     args = parser.parse_args()
+    chosen = set(args.steps.split(","))
+    if chosen - {*STEPS, "staging"}:
+        parser.error(f"unknown step(s): {', '.join(sorted(chosen - {*STEPS, 'staging'}))}")
     if args.code:
         CODE[0] = args.code.resolve()
     work = args.work.resolve()
@@ -300,23 +334,24 @@ def main() -> None:
         f"floor: {floor['files']} files, {floor['bytes'] / 2**20:,.0f} MiB served, {floor['rows']:,} rows read "
         f"in {floor['inner_s']:.2f} s ({floor['process_wall_s']:.2f} s with the interpreter), {floor['peak_mib']:,.0f} MiB"
     )
+    steps = [floor]
     with serve(work / "mirror") as mirror:
-        download = python_step("download over loopback", DOWNLOAD, work, mirror.url)
-        steps = [floor, download, *refresh_steps(work, mirror.url, args.profile)]
-    table = python_step("table of France (slow path + cache)", TABLE, work, str(work / "data"))
-    print(
-        f"table: {table['rows']:,} rows; inputs loaded in {table['load_s']:.2f} s, computed in "
-        f"{table['compute_s']:.2f} s ({table['compute_cpu_s']:.2f} s CPU), read from the cache in "
-        f"{table['cached_read_s'] or 0:.2f} s; cache equals slow path: {table['cached_equals_slow_path']}"
-    )
-    if table["cached_equals_slow_path"] is False:
-        raise SystemExit("the cached table differs from the slow path")
-    sample = sample_epcis(work / "data", args.sample)
-    steps += [table, *territory_steps(work, sample[0], args.profile)]
-    if args.national:
+        if "download" in chosen:
+            steps.append(python_step("download over loopback", DOWNLOAD, work, mirror.url))
+        if "staging" in chosen:
+            steps.append(staging_step(work, mirror.url))
+        if "refresh" in chosen:
+            steps += refresh_steps(work, mirror.url, args.profile)
+    if "table" in chosen:
+        steps.append(table_step(work))
+    sample = sample_epcis(work / "data", args.sample) if chosen & {"territory", "check"} else []
+    if "territory" in chosen:
+        steps += territory_steps(work, sample[0], args.profile)
+    if args.national and "national" in chosen:
         steps += national_steps(work, sample_epcis(work / "data", args.national, seed=11))
-    checked = check(work, sample)
-    print(f"checked against the slow path: {checked['checked']} EPCIs ({', '.join(sample)}), all equal")
+    if "check" in chosen:
+        checked = check(work, sample)
+        print(f"checked against the slow path: {checked['checked']} EPCIs ({', '.join(sample)}), all equal")
     print_table(steps, floor)
     (work / "results.json").write_text(
         json.dumps([{k: v for k, v in s.items() if k != "stdout"} for s in steps], indent=2), encoding="utf-8"

@@ -34,7 +34,6 @@ import re
 import zipfile
 from pathlib import Path
 
-import pandera.polars as pa
 import polars as pl
 
 from sources.catalogue import Entry
@@ -45,7 +44,7 @@ from sources.geography import Geography, drop_other_zonings
 from sources.reading import read_csv_file
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
-from sources.validation import Rules, missing_columns
+from sources.validation import Rules, missing_columns, whole_number
 from sources.values import LEVELS, NOT_AVAILABLE, SECRET, parse_cells
 
 MEASURE = "FACILITIES"
@@ -99,19 +98,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         *[pl.lit(None, pl.String).alias(c) for c in absent],
     )
     year = _year(frame, member, name_year, fail)
-    cog = entry.cog_for_year(year)
-    if geo is not None and cog > geo.target:
-        raise fail(
-            "TIME_PERIOD",
-            f"a geography at most the target COG {geo.target}",
-            frame.height,
-            [
-                (
-                    f"{member}: BPE {year} is in the geography of 1 January {cog}, after the target COG "
-                    f"{geo.target}; its communes cannot be brought back to it (the previous table is kept)"
-                )
-            ],
-        )
+    cog = _cog(entry, year, geo, member, frame.height, fail)
     notes = [f"BPE {year}: member {member}, TIME_PERIOD {year}; communes in the geography of 1 January {cog}"]
     frame, kept_notes = _facilities(frame, fail)
     notes += kept_notes
@@ -128,17 +115,40 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         for t, first in LATER_TYPES.items()
         if t not in types and year < first
     ]
-    rules = Rules(kinds={t: "count" for t in types}, levels=LEVELS, code_column="GEO", extra_checks=(_whole_number(),))
+    rules = Rules(
+        kinds={t: "count" for t in types},
+        levels=LEVELS,
+        code_column="GEO",
+        extra_checks=(whole_number("a whole number of equipments"),),
+    )
     try:
         return conclude(long, entry, rules, geo, file=member, raw_path=raw_path, notes=notes)
     except SourceValidationError as exc:  # a failure on a type names the file's own column and the type
-        failures = [
-            Failure(
-                f"{VALUE} (FACILITY_TYPE {f.column})" if f.column in types else f.column, f.rule, f.count, f.samples
-            )
-            for f in exc.failures
-        ]
-        raise SourceValidationError(exc.source, exc.file, failures, exc.raw_path) from None
+        raise _naming_types(exc, types) from None
+
+
+def _naming_types(exc: SourceValidationError, types: list[str]) -> SourceValidationError:
+    failures = [
+        Failure(f"{VALUE} (FACILITY_TYPE {f.column})" if f.column in types else f.column, f.rule, f.count, f.samples)
+        for f in exc.failures
+    ]
+    return SourceValidationError(exc.source, exc.file, failures, exc.raw_path)
+
+
+def _cog(entry: Entry, year: int, geo: Geography | None, member: str, rows: int, fail) -> int:
+    """The geography of the file's communes, which must not be after the target COG."""
+    cog = entry.cog_for_year(year)
+    if geo is not None and cog > geo.target:
+        raise fail(
+            "TIME_PERIOD",
+            f"a geography at most the target COG {geo.target}",
+            rows,
+            [
+                f"{member}: BPE {year} is in the geography of 1 January {cog}, after the target COG "
+                f"{geo.target}; its communes cannot be brought back to it (the previous table is kept)"
+            ],
+        )
+    return cog
 
 
 def _year(frame: pl.DataFrame, member: str, name_year: int | None, fail) -> int:
@@ -196,15 +206,7 @@ def _facilities(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
 
 def _levels(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
     """Keep the staged levels (France as FR); other zonings and the no-EPCI pseudo-code dropped with a count."""
-    unset = frame.filter(pl.col("GEO_OBJECT").fill_null("") == "")
-    if unset.height:
-        raise fail(
-            "GEO_OBJECT",
-            "a geographic level",
-            unset.height,
-            [f"GEO {g} {t}" for g, t in unset.select("GEO", "FACILITY_TYPE").head(5).rows()],
-        )
-    frame, notes = drop_other_zonings(frame, LEVELS)
+    frame, notes = drop_other_zonings(frame, LEVELS, fail, "FACILITY_TYPE")
     france = sorted(frame.filter(pl.col("GEO_OBJECT") == "FRANCE")["GEO"].drop_nulls().unique().to_list())
     if len(france) > 1:
         raise fail("GEO", "one France-level code", len(france), [f"FRANCE codes: {', '.join(france)}"])
@@ -307,11 +309,6 @@ def _arm_notes(long: pl.DataFrame) -> list[str]:
     if differ.height:
         note += f"; {differ.height} (city, type) pair(s) where they do not sum to the city's row"
     return [note]
-
-
-def _whole_number() -> pa.Check:
-    expr = pl.col("value").is_null() | ~pl.col("value").is_finite() | (pl.col("value") == pl.col("value").round(0))
-    return pa.Check(lambda data: data.lazyframe.select(expr), name="a whole number of equipments")
 
 
 SOURCES = (SourceSpec("bpe", ("bpe",), stage, label="Insee, BPE {year}", demo=gen_bpe.write),)

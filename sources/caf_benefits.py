@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandera.polars as pa
 import polars as pl
 
 from sources.caf_common import (
@@ -31,7 +30,7 @@ from sources.demo import gen_caf
 from sources.geography import Geography
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
-from sources.validation import Rules, missing_columns
+from sources.validation import RowCheck, Rules, missing_columns
 from sources.values import melt
 
 CODE = "numcomdo"
@@ -41,7 +40,7 @@ ROUNDING = 5
 ROUNDING_RULE = "CAF counts are rounded to a multiple of 5: a count that is not is implausible"
 
 
-def multiple_of(variables: list[str], step: int = ROUNDING) -> pa.Check:
+def multiple_of(variables: list[str], step: int = ROUNDING) -> RowCheck:
     # NaN and ±inf are reported once, by the finite rule
     ok = (
         ~pl.col("variable").is_in(variables)
@@ -49,7 +48,7 @@ def multiple_of(variables: list[str], step: int = ROUNDING) -> pa.Check:
         | ~pl.col("value").is_finite()
         | ((pl.col("value") % step) == 0)
     )
-    return pa.Check(lambda data: data.lazyframe.select(ok), name=ROUNDING_RULE)
+    return RowCheck(ROUNDING_RULE, ok)
 
 
 def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:

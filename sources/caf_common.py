@@ -13,7 +13,7 @@ import polars as pl
 
 from sources.catalogue import Entry, FileSpec
 from sources.errors import Failure, SourceValidationError
-from sources.reading import decode, read_csv_text
+from sources.reading import read_csv_bytes, utf8_bytes
 from sources.values import NOT_AVAILABLE
 
 # `YYYY`, `YYYY-MM`, `YYYYMM` or `YYYY-MM-DD` (dtreffre is a month-precision date; annee an int or a date).
@@ -30,8 +30,8 @@ ARRONDISSEMENT_COUNT = {"75056": 20, "69123": 9, "13055": 16}
 def read_export(entry: Entry, spec: FileSpec, path: Path) -> tuple[pl.DataFrame, str]:
     """An export as an all-text frame (BOM stripped, LF or CRLF) and the label naming it in messages."""
     label = spec.name  # `s_ben_com_f.csv`: Opendatasoft exports are named after their dataset
-    text = decode(path.read_bytes(), spec, source=entry.source, name=label)
-    frame = read_csv_text(text, spec.separator, source=entry.source, name=label)
+    data = utf8_bytes(path.read_bytes(), spec, source=entry.source, name=label)  # the same rule as `decode`
+    frame = read_csv_bytes(data, spec.separator, source=entry.source, name=label)
     frame.columns = [c.strip() for c in frame.columns]
     return frame, label
 
@@ -133,13 +133,20 @@ def add_city_sums(
             first_status=pl.col("status").drop_nulls().first(),
         )
     )
-    present = long.filter(pl.col("level") == "COM").select(key)
+    cities = [city for city, _ in CITIES.values()]
+    present = long.filter((pl.col("level") == "COM") & pl.col("code").is_in(cities)).select(key)
     sums = sums.join(present, on=key, how="anti", nulls_equal=True).with_columns(
         partial=pl.col("n_arm") < pl.col("code").replace_strict(ARRONDISSEMENT_COUNT, return_dtype=pl.UInt32)
     )
     if sums.is_empty():
         return long, []
-    city_rows = sums.select(
+    city_rows = _city_rows(sums).select(long.columns)
+    return pl.concat([long, city_rows], how="vertical_relaxed"), _city_notes(sums, file, rounded)
+
+
+def _city_rows(sums: pl.DataFrame) -> pl.DataFrame:
+    """A city's COM rows from the sums of its arrondissements: null with a reason when a part is null or absent."""
+    return sums.select(
         level=pl.lit("COM"),
         code="code",
         year="year",
@@ -152,24 +159,23 @@ def add_city_sums(
         .then(pl.lit(NOT_AVAILABLE))
         .otherwise(None),
     )
+
+
+def _city_notes(sums: pl.DataFrame, file: str, rounded: bool) -> list[str]:
     notes = []
     names = {city: name for city, name in CITIES.values()}
+    how = " Each arrondissement is rounded to 5 by the CAF, so the city figure is a sum of rounded values."
     for city, n in sums.group_by("code").agg(pl.col("n_arm").max()).sort("code").rows():
-        how = (
-            " Each arrondissement is rounded to 5 by the CAF, so the city figure is a sum of rounded values."
-            if rounded
-            else ""
-        )
         notes.append(
             f"{file}: {city} ({names[city]}) is published by arrondissement only: its COM rows are the "
-            f"sum of its {n} arrondissements (ARM rows kept too).{how}"
+            f"sum of its {n} arrondissements (ARM rows kept too).{how if rounded else ''}"
         )
         if n < ARRONDISSEMENT_COUNT[city]:
             notes.append(
                 f"{file}: {city} ({names[city]}): {ARRONDISSEMENT_COUNT[city] - n} arrondissement(s) "
                 "absent from some rows: those city values are null (not_available), never a partial sum."
             )
-    return pl.concat([long, city_rows.select(long.columns)], how="vertical_relaxed"), notes
+    return notes
 
 
 def optional_absent_note(file: str, absent: list[str]) -> list[str]:

@@ -17,7 +17,7 @@ from sources.catalogue import Entry
 from sources.demo import gen_census
 from sources.errors import Failure, SourceValidationError
 from sources.geography import Geography
-from sources.reading import read_csv_file
+from sources.reading import csv_file_bytes, read_csv_bytes
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
@@ -81,54 +81,63 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     spec, path = entry.file(), files["main"]
     file, raw_path = spec.member or spec.name, str(path)
     # the member is chosen by its exact name: meta_*.CSV and the overseas *-COM.CSV are never read
-    raw = read_csv_file(path, spec, source=entry.source)
+    data, name = csv_file_bytes(path, spec, source=entry.source)
+    header = read_csv_bytes(data, spec.separator, source=entry.source, name=name, header_only=True).columns
     expected = entry.columns()
     code = expected.code or "CODGEO"
-    years = header_years(raw.columns)
+    years = header_years(header)
     # a file of another census year would fail on every column: say which years it holds instead
-    yy = _check_main_year(entry, years, raw.columns, file, raw_path)
-    missing_columns(raw.columns, (code, *expected.required), source=entry.source, file=file, raw_path=raw_path)
+    yy = _check_main_year(entry, years, header, file, raw_path)
+    missing_columns(header, (code, *expected.required), source=entry.source, file=file, raw_path=raw_path)
     comparison = [y for y in years if y != yy]
-    present = set(raw.columns)
+    present = set(header)
     main_kept = [c for c in (*expected.required, *expected.optional) if c in present]
     absent = [c for c in expected.optional if c not in present]
     kept = list(main_kept)
     for y in comparison:  # the same variables at the comparison years: kept when the file has them
         kept += [at_year(c, y) for c in (*expected.required, *expected.optional) if at_year(c, y) in present]
+    # only the staged columns are read (a real theme file has a hundred)
+    raw = read_csv_bytes(data, spec.separator, source=entry.source, name=name, columns=[code, *kept])
+    del data
 
     level = pl.when(pl.col(code).str.contains(ARM_CODE)).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
     long = melt(raw, index={"level": level, "code": pl.col(code)}, columns=kept, markers={}, empty=NOT_AVAILABLE)
     year_of = {c: census_year(_year_digits(c)) for c in kept}
     long = long.with_columns(year=pl.col("variable").replace_strict(year_of, return_dtype=pl.Int32))
 
-    notes = _notes(raw, code, yy, comparison, kept, main_kept, absent, long)
+    notes = _notes(raw, len(header), code, yy, (comparison, kept, main_kept, absent), long)
+    return conclude(
+        long,
+        entry,
+        _rules(entry, code, yy, comparison, kept),
+        geo,
+        file=file,
+        raw_path=raw_path,
+        notes=notes,
+        rename={c: without_year(c) for c in kept},
+    )
+
+
+def _rules(entry: Entry, code: str, yy: str, comparison: list[str], kept: list[str]) -> Rules:
+    """Every kept column a count; each declared part never above its whole, at every year of the file."""
+    expected = entry.columns()
     parts = {
         at_year(whole, y): tuple(at_year(p, y) for p in ps)
         for y in (yy, *comparison)
         for whole, ps in expected.parts.items()
     }
-    rules = Rules(
+    return Rules(
         kinds={c: "count" for c in kept},
         levels=("COM", "ARM"),
         code_column=code,
         parts=parts,
         part_tolerance=expected.part_tolerance,
     )
-    rename = {c: without_year(c) for c in kept}
-    return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename)
 
 
-def _notes(
-    raw: pl.DataFrame,
-    code: str,
-    yy: str,
-    comparison: list[str],
-    kept: list[str],
-    main_kept: list[str],
-    absent: list[str],
-    long: pl.DataFrame,
-) -> list[str]:
-    """What a data officer should know about this file."""
+def _notes(raw: pl.DataFrame, width: int, code: str, yy: str, columns: tuple, long: pl.DataFrame) -> list[str]:
+    """What a data officer should know about this file (`width` columns in its header)."""
+    comparison, kept, main_kept, absent = columns
     notes = [f"census year {census_year(yy)}: {len(main_kept)} variables staged"]
     if comparison:
         notes.append(
@@ -150,7 +159,7 @@ def _notes(
         codes = sorted(empty["code"].unique().to_list())
         shown = ", ".join(codes[:5]) + ("…" if len(codes) > 5 else "")
         notes.append(f"{empty.height} empty cell(s) in {len(codes)} row(s) ({shown}) staged as null (not_available)")
-    other = len(raw.columns) - 1 - len(kept)
+    other = width - 1 - len(kept)
     if other:
         notes.append(f"{other} other column(s) of the file not staged (not in the catalogue)")
     return notes

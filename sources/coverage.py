@@ -161,11 +161,18 @@ def _expected(cov: Coverage, geo: Geography, population: dict[str, float] | None
 def census_population(store: Store) -> dict[str, float] | None:
     """Commune code -> population of the latest census year staged; None when the census is not staged."""
     try:
-        frame = store.read_staged(POPULATION_SOURCE)
+        path = store.staged_path(POPULATION_SOURCE, store.latest_vintage(POPULATION_SOURCE))
     except FileNotFoundError:
         return None
-    pop = frame.filter(
-        (pl.col("level") == "COM") & (pl.col("variable") == POPULATION_VARIABLE) & pl.col("value").is_not_null()
+    if not path.exists():
+        return None
+    # one variable of a census table: scanned, not read whole
+    pop = (
+        pl.scan_parquet(path)
+        .filter(
+            (pl.col("level") == "COM") & (pl.col("variable") == POPULATION_VARIABLE) & pl.col("value").is_not_null()
+        )
+        .collect()
     )
     if pop.is_empty():
         return None

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandera.polars as pa
 import polars as pl
 
 from sources.catalogue import Entry
@@ -30,7 +29,7 @@ from sources.geography import Geography, drop_other_zonings
 from sources.reading import read_csv_file
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
-from sources.validation import Rules, missing_columns
+from sources.validation import Rules, missing_columns, whole_number
 from sources.values import LEVELS, NOT_AVAILABLE, SECRET, parse_cells
 
 PSEUDO_ARM = ("693XX", "132XX")
@@ -89,7 +88,12 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         first, last = long.select(first=pl.col("year").min(), last=pl.col("year").max()).row(0)
         notes.append(f"years {first}-{last}")
 
-    rules = Rules(kinds={VALUE: "count"}, levels=LEVELS, code_column="GEO", extra_checks=(_whole_number(),))
+    rules = Rules(
+        kinds={VALUE: "count"},
+        levels=LEVELS,
+        code_column="GEO",
+        extra_checks=(whole_number("a whole number of events"),),
+    )
     return conclude(
         long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename={VALUE: entry.params["variable"]}
     )
@@ -133,15 +137,7 @@ def _check_frequency(frame: pl.DataFrame, fail) -> None:
 
 def _keep_levels(frame: pl.DataFrame, fail) -> tuple[pl.DataFrame, list[str]]:
     """Keep the staged levels; drop the other zonings with a count; one France code staged as FR."""
-    unset = frame.filter(pl.col("GEO_OBJECT").fill_null("") == "")
-    if unset.height:
-        raise fail(
-            "GEO_OBJECT",
-            "a geographic level",
-            unset.height,
-            [f"GEO {g} {t}" for g, t in unset.select("GEO", "TIME_PERIOD").rows()],
-        )
-    frame, notes = drop_other_zonings(frame, LEVELS)
+    frame, notes = drop_other_zonings(frame, LEVELS, fail, "TIME_PERIOD")
 
     france = sorted(frame.filter(pl.col("GEO_OBJECT") == "FRANCE")["GEO"].drop_nulls().unique().to_list())
     if len(france) > 1:
@@ -223,11 +219,6 @@ def _long(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
             f"unknown status code(s) read as a plain value: CONF_STATUS {unknown_conf}, OBS_STATUS {unknown_obs}"
         )
     return long.drop("_flag", "_had_value", "_conf", "_obs"), notes
-
-
-def _whole_number() -> pa.Check:
-    expr = pl.col("value").is_null() | ~pl.col("value").is_finite() | (pl.col("value") == pl.col("value").round(0))
-    return pa.Check(lambda data: data.lazyframe.select(expr), name="a whole number of events")
 
 
 SOURCES = (

@@ -89,42 +89,10 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     missing_columns(raw.columns, (IRIS, *expected.required), source=entry.source, file=file, raw_path=raw_path)
     prefix, yy = entry.params["p"], _year(entry, raw.columns, file=file, raw_path=raw_path)
     note = f"{prefix}_NOTE{yy}" if f"{prefix}_NOTE{yy}" in raw.columns else None
-    bad = raw.filter(~pl.col(IRIS).str.strip_chars().str.contains(CODE_PATTERNS["IRIS"]).fill_null(False))
-    if bad.height:
-        raise SourceValidationError(
-            entry.source,
-            file,
-            [
-                Failure(
-                    IRIS,
-                    "an IRIS code has 9 characters: the commune's code and 4 digits",
-                    bad.height,
-                    [str(c) for c in bad[IRIS].head(5).to_list()],
-                )
-            ],
-            raw_path,
-        )
+    _check_iris_codes(raw, entry.source, file, raw_path)
     values = [c for c in (*expected.required, *expected.optional) if c in raw.columns and c != note]
-    withheld = raw.select(_withheld(raw, note).alias("w"))["w"]
-    raw = raw.with_columns(_withheld=withheld)
-    long = melt(
-        raw,
-        index={
-            "level": pl.lit(LEVEL),
-            "code": pl.col(IRIS).str.strip_chars(),
-            "year": pl.lit(2000 + int(yy), pl.Int32),
-            "_withheld": pl.col("_withheld"),
-        },
-        columns=values,
-        markers=MARKERS,
-    )
-    # a withheld row is secret in every cell, whatever a cell holds (a value there is never shown)
-    long = long.with_columns(
-        value=pl.when(pl.col("_withheld")).then(None).otherwise(pl.col("value")),
-        status=pl.when(pl.col("_withheld") & (pl.col("status").is_null() | (pl.col("status") != NOT_AVAILABLE)))
-        .then(pl.lit(SECRET))
-        .otherwise(pl.col("status")),
-    ).drop("_withheld")
+    raw = raw.with_columns(_withheld=_withheld(raw, note))
+    long = _long(raw, values, yy)
     rules = Rules(
         kinds={c: KINDS[measure(c, prefix, yy)] for c in values},
         levels=(LEVEL,),
@@ -132,16 +100,39 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         parts=expected.parts,
     )
     notes = _notes(raw, long, values, note, file, entry)
-    return conclude(
-        long,
-        entry,
-        rules,
-        geo,
-        file=file,
-        raw_path=raw_path,
-        notes=notes,
-        rename={c: f"{prefix}_{measure(c, prefix, yy)}" for c in values},
-    )
+    rename = {c: f"{prefix}_{measure(c, prefix, yy)}" for c in values}
+    return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename)
+
+
+def _check_iris_codes(raw: pl.DataFrame, source: str, file: str, raw_path: str) -> None:
+    bad = raw.filter(~pl.col(IRIS).str.strip_chars().str.contains(CODE_PATTERNS["IRIS"]).fill_null(False))
+    if bad.height:
+        failure = Failure(
+            IRIS,
+            "an IRIS code has 9 characters: the commune's code and 4 digits",
+            bad.height,
+            [str(c) for c in bad[IRIS].head(5).to_list()],
+        )
+        raise SourceValidationError(source, file, [failure], raw_path)
+
+
+def _long(raw: pl.DataFrame, values: list[str], yy: str) -> pl.DataFrame:
+    """The long frame of the value columns; a withheld row is secret in every cell, whatever a cell holds (a
+    value there is never shown)."""
+    index = {
+        "level": pl.lit(LEVEL),
+        "code": pl.col(IRIS).str.strip_chars(),
+        "year": pl.lit(2000 + int(yy), pl.Int32),
+        "_withheld": pl.col("_withheld"),
+    }
+    long = melt(raw, index=index, columns=values, markers=MARKERS)
+    withheld, status = pl.col("_withheld"), pl.col("status")
+    return long.with_columns(
+        value=pl.when(withheld).then(None).otherwise(pl.col("value")),
+        status=pl.when(withheld & (status.is_null() | (status != NOT_AVAILABLE)))
+        .then(pl.lit(SECRET))
+        .otherwise(status),
+    ).drop("_withheld")
 
 
 def _notes(

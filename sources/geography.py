@@ -7,13 +7,16 @@ the list of events since 1943 (decisions.md "Geography").
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from typing import Any
 
 import polars as pl
 
-from sources.values import MERGED, NON_RECALCULABLE, NOT_AVAILABLE, RENAMED, SPLIT
+from sources.values import KEY, MERGED, NON_RECALCULABLE, NOT_AVAILABLE, RENAMED, SPLIT
 
 NO_EPCI = "ZZZZZZZZZ"
 
@@ -39,6 +42,16 @@ class Geography:
         self.events = events  # staged cog_events: mod, date, typecom_av, code_av, typecom_ap, code_ap, ...
         self.epci = epci  # staged epci: code, name, epci, epci_name, epci_nature, dep, reg
         self.target = target
+        self._memo: dict[tuple[str, int], Any] = {}  # (method, cog) -> result: sources staged at once share one
+        self._memo_lock = threading.RLock()  # reentrant: changes() asks passage(), which asks communes_at()
+
+    def _memoised(self, method: str, cog: int, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per (method, cog): threads asking at the same time wait for the first."""
+        key = (method, cog)
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]
 
     # -- codes valid on 1 January of a year --------------------------------------------------------------------
 
@@ -66,11 +79,14 @@ class Geography:
 
     def communes_at(self, cog: int) -> set[str]:
         """Commune codes (TYPECOM COM) valid on 1 January `cog`, derived backwards from the target list."""
+        return set(self._memoised("communes_at", cog, lambda: self._communes_at(cog)))
+
+    def _communes_at(self, cog: int) -> frozenset[str]:
         codes = set(self._target_communes)
         for _, pairs in reversed(self._batches(date(cog, 1, 1))):
             # a code created and consumed the same day (a change of département, then a merger) never existed
             codes = (codes - {ap for _, ap in pairs}) | ({av for av, _ in pairs} - _intermediate(pairs))
-        return codes
+        return frozenset(codes)
 
     def known_codes(self, cogs: set[int]) -> dict[int, dict[str, set[str]]]:
         """Per COG: the valid COM and ARM codes (arrondissements are stable; `693XX`/`132XX` are valid ARM)."""
@@ -81,6 +97,9 @@ class Geography:
 
     def passage(self, cog: int) -> dict[str, tuple[str, ...]]:
         """For every commune code of COG `cog`: the target code(s) it became (several after a split)."""
+        return dict(self._memoised("passage", cog, lambda: self._passage(cog)))
+
+    def _passage(self, cog: int) -> dict[str, tuple[str, ...]]:
         mapping = {code: {code} for code in self.communes_at(cog)}
         for _, pairs in self._batches(date(cog, 1, 1)):
             moves = _resolved_moves(pairs)
@@ -91,14 +110,19 @@ class Geography:
 
     def changes(self, cog: int) -> list[GeoChange]:
         """The non-identity paths from COG `cog` to the target."""
+        return list(self._memoised("changes", cog, lambda: self._changes(cog)))
+
+    def _changes(self, cog: int) -> list[GeoChange]:
         passage = self.passage(cog)
         sources_of: dict[str, list[str]] = {}
         for old, targets in passage.items():
             for t in targets:
                 sources_of.setdefault(t, []).append(old)
+        # a target fed by several old codes, one of which went to several targets: every path to it is a split
+        split = {t for t, olds in sources_of.items() if len(olds) > 1 and _splits(passage, olds)}
         out = []
         for old, targets in sorted(passage.items()):
-            if len(targets) > 1 or any(len(sources_of[t]) > 1 and _splits(passage, sources_of[t]) for t in targets):
+            if len(targets) > 1 or not split.isdisjoint(targets):
                 out.append(GeoChange(cog, old, targets, SPLIT))
             elif len(sources_of[targets[0]]) > 1:
                 out.append(GeoChange(cog, old, targets, MERGED))
@@ -107,88 +131,33 @@ class Geography:
         return out
 
     def harmonise(self, long: pl.DataFrame, additive: set[str]) -> tuple[pl.DataFrame, list[GeoChange]]:
-        """Bring COM rows of a staged long frame (with a `cog` column) into the target COG.
+        """Bring COM rows of a staged long frame (with a `cog` column) into the target COG, sorted by `KEY`.
 
         Merged communes: additive variables are summed (null if any part is null, with that part's reason), the
         others become null `non_recalculable`. Split communes: the parent's row keeps its value under its target
         code, marked `split` (valid above the commune only), and restored communes get null `non_recalculable`
-        rows, so nothing is invented. Arrondissements and other levels pass through.
+        rows, so nothing is invented. Arrondissements and other levels pass through; so do the communes no
+        change touches. Only the rows of a changed code, old or new, are grouped (a few among many); the others
+        are never copied but by the one sort, which sends the grouped rows' originals to the end, cut off.
         """
-        applied: list[GeoChange] = []
-        mapping_rows = []
-        for cog in sorted(set(long.filter(pl.col("level") == "COM")["cog"].unique().to_list())):
-            changes = self.changes(cog) if cog != self.target else []
-            applied.extend(changes)
-            for ch in changes:
-                parent = ch.old if ch.old in ch.new else ch.new[0]
-                for new in ch.new:
-                    carries = ch.kind != SPLIT or new == parent
-                    mapping_rows.append((cog, ch.old, new, ch.kind, carries))
-        if not mapping_rows:
-            return long.drop("cog"), applied
-
-        mapping = pl.DataFrame(
-            mapping_rows,
-            schema={
-                "cog": pl.Int32,
-                "code": pl.String,
-                "new_code": pl.String,
-                "change": pl.String,
-                "carries": pl.Boolean,
-            },
-            orient="row",
-        ).with_columns(  # how many old communes feed each new code: a sum over fewer is never published
-            expected=pl.col("carries").sum().over("cog", "new_code").cast(pl.UInt32)
-        )
-        com = long.filter(pl.col("level") == "COM").with_columns(pl.col("cog").cast(pl.Int32))
-        rest = long.filter(pl.col("level") != "COM")
-        joined = com.join(mapping, on=["cog", "code"], how="left").with_columns(
-            code=pl.coalesce("new_code", "code"), carries=pl.col("carries").fill_null(True)
-        )
-        is_additive = pl.col("variable").is_in(sorted(additive))
-        key = ["level", "code", "year", "month", "variable"]
-        grouped = joined.group_by(key, maintain_order=True).agg(
-            pl.col("source").first(),
-            pl.col("vintage").first(),
-            pl.col("cog").first(),
-            n_carried=pl.col("carries").sum().cast(pl.UInt32),
-            expected=pl.col("expected").max(),
-            carried=pl.col("carries").any(),
-            any_null=(pl.col("value").is_null() & pl.col("carries")).any(),
-            first_status=pl.col("status").filter(pl.col("carries")).drop_nulls().first(),
-            total=pl.col("value").filter(pl.col("carries")).sum(),
-            single=pl.col("value").filter(pl.col("carries")).first(),
-            change=pl.col("change").drop_nulls().first(),
-            geo_change=pl.col("geo_change").drop_nulls().first(),
-        )
-        changed = pl.col("change").is_in([MERGED, SPLIT])
-        # a part with no row in the file (a small commune absent from a file of big ones) leaves the sum unknown
-        incomplete = changed & (pl.col("n_carried") < pl.col("expected").fill_null(1))
-        value = (
-            pl.when(~pl.col("carried"))
-            .then(None)  # a restored commune: no data of its own in that vintage
-            .when(changed & ~is_additive)
-            .then(None)
-            .when(changed & (pl.col("any_null") | incomplete))
-            .then(None)
-            .when(changed)
-            .then(pl.col("total"))  # merged parts, or every part feeding a split parent
-            .otherwise(pl.col("single"))
-        )
-        status = (
-            pl.when(~pl.col("carried") | (changed & ~is_additive))
-            .then(pl.lit(NON_RECALCULABLE))
-            .when(changed & pl.col("any_null"))
-            .then(pl.col("first_status"))
-            .when(incomplete)
-            .then(pl.lit(NOT_AVAILABLE))
-            .when(value.is_null())
-            .then(pl.col("first_status"))
-            .otherwise(None)
-        )
-        out = grouped.with_columns(value=value, status=status, geo_change=pl.coalesce("change", "geo_change"))
+        com_cogs = long.filter(pl.col("level") == "COM")["cog"].unique().to_list()
+        applied = [ch for cog in sorted(com_cogs) if cog != self.target for ch in self.changes(cog)]
+        if not applied:
+            return long.drop("cog").sort(KEY), applied
+        mapping = _mapping(applied)
+        touched = pl.concat([mapping.select("cog", "code"), mapping.select("cog", code="new_code")]).unique()
+        is_moved = pl.lit(False)
+        for cog, codes in touched.group_by("cog").agg("code").rows():
+            is_moved = is_moved | ((pl.col("cog") == cog) & pl.col("code").is_in(codes))
+        flagged = long.with_columns(pl.col("cog").cast(pl.Int32), moved=(pl.col("level") == "COM") & is_moved)
+        moved = flagged.filter("moved").drop("moved").sort(KEY)
+        # as a group of one would: a commune's status only where its value is null
+        null_or_not_com = (pl.col("level") != "COM") | pl.col("value").is_null()
+        flagged = flagged.with_columns(status=pl.when(null_or_not_com).then(pl.col("status")))
+        merged = _merged(moved, mapping, additive).with_columns(moved=pl.lit(False))
         columns = [c for c in long.columns if c != "cog"]
-        return pl.concat([out.select(columns), rest.select(columns)]), applied
+        both = pl.concat([flagged.select(*columns, "moved"), merged.select(*columns, "moved")])
+        return both.sort("moved", *KEY).head(both.height - moved.height).drop("moved"), applied
 
     # -- the target COG's hierarchy ----------------------------------------------------------------------------
 
@@ -197,6 +166,67 @@ class Geography:
         base = self.communes.filter(pl.col("typecom") == "COM").select("code", "name", "dep", "reg")
         epci = self.epci.select("code", pl.when(pl.col("epci") != NO_EPCI).then(pl.col("epci")).alias("epci"))
         return base.join(epci, on="code", how="left").sort("code")
+
+
+def _mapping(changes: list[GeoChange]) -> pl.DataFrame:
+    """One row per (cog, old code, new code) of the changes; `carries`: the old code's data go to the new code
+    (not to a commune restored from it); `expected`: how many old communes feed each new code."""
+    rows = []
+    for ch in changes:
+        parent = ch.old if ch.old in ch.new else ch.new[0]
+        rows += [(ch.cog, ch.old, new, ch.kind, ch.kind != SPLIT or new == parent) for new in ch.new]
+    schema = {"cog": pl.Int32, "code": pl.String, "new_code": pl.String, "change": pl.String, "carries": pl.Boolean}
+    mapping = pl.DataFrame(rows, schema=schema, orient="row")
+    # a sum over fewer old communes than feed the new code is never published
+    return mapping.with_columns(expected=pl.col("carries").sum().over("cog", "new_code").cast(pl.UInt32))
+
+
+def _merged(com: pl.DataFrame, mapping: pl.DataFrame, additive: set[str]) -> pl.DataFrame:
+    """COM rows of changed codes, in key order, grouped under their target codes (see `Geography.harmonise`)."""
+    joined = com.join(mapping, on=["cog", "code"], how="left").with_columns(
+        code=pl.coalesce("new_code", "code"), carries=pl.col("carries").fill_null(True)
+    )
+    carried = pl.col("carries")
+    passing = [c for c in com.columns if c not in (*KEY, "value", "status", "geo_change")]  # cog, source...
+    grouped = joined.group_by(KEY, maintain_order=True).agg(
+        pl.col(passing).first(),
+        n_carried=carried.sum().cast(pl.UInt32),
+        expected=pl.col("expected").max(),
+        carried=carried.any(),
+        any_null=(pl.col("value").is_null() & carried).any(),
+        first_status=pl.col("status").filter(carried).drop_nulls().first(),
+        total=pl.col("value").filter(carried).sum(),
+        single=pl.col("value").filter(carried).first(),
+        change=pl.col("change").drop_nulls().first(),
+        geo_change=pl.col("geo_change").drop_nulls().first(),
+    )
+    is_additive = pl.col("variable").is_in(sorted(additive))
+    changed = pl.col("change").is_in([MERGED, SPLIT])
+    # a part with no row in the file (a small commune absent from a file of big ones) leaves the sum unknown
+    incomplete = changed & (pl.col("n_carried") < pl.col("expected").fill_null(1))
+    value = (
+        pl.when(~pl.col("carried"))
+        .then(None)  # a restored commune: no data of its own in that vintage
+        .when(changed & ~is_additive)
+        .then(None)
+        .when(changed & (pl.col("any_null") | incomplete))
+        .then(None)
+        .when(changed)
+        .then(pl.col("total"))  # merged parts, or every part feeding a split parent
+        .otherwise(pl.col("single"))
+    )
+    status = (
+        pl.when(~pl.col("carried") | (changed & ~is_additive))
+        .then(pl.lit(NON_RECALCULABLE))
+        .when(changed & pl.col("any_null"))
+        .then(pl.col("first_status"))
+        .when(incomplete)
+        .then(pl.lit(NOT_AVAILABLE))
+        .when(value.is_null())
+        .then(pl.col("first_status"))
+        .otherwise(None)
+    )
+    return grouped.with_columns(value=value, status=status, geo_change=pl.coalesce("change", "geo_change"))
 
 
 def _resolved_moves(pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
@@ -231,10 +261,15 @@ def _splits(passage: dict[str, tuple[str, ...]], olds: list[str]) -> bool:
     return any(len(passage[o]) > 1 for o in olds)
 
 
-def drop_other_zonings(frame: pl.DataFrame, levels) -> tuple[pl.DataFrame, list[str]]:
+def drop_other_zonings(frame: pl.DataFrame, levels, fail, shown: str) -> tuple[pl.DataFrame, list[str]]:
     """Rows of an INSEE Melodi file (`GEO_OBJECT`, `GEO`) at the staged `levels` only: the other zonings (ARR,
     BV2022...) and the no-EPCI pseudo-code `ZZZZZZZZZ` (communes outside any EPCI: not a territory) are dropped
-    with a count, as notes."""
+    with a count, as notes. A row with no `GEO_OBJECT` at all is refused: `fail(column, rule, count, samples)`
+    builds the parser's error, its samples showing `GEO` and the `shown` column."""
+    unset = frame.filter(pl.col("GEO_OBJECT").fill_null("") == "")
+    if unset.height:
+        samples = [f"GEO {g} {t}" for g, t in unset.select("GEO", shown).head(5).rows()]
+        raise fail("GEO_OBJECT", "a geographic level", unset.height, samples)
     notes = []
     dropped = frame.filter(~pl.col("GEO_OBJECT").is_in(levels)).group_by("GEO_OBJECT").len().sort("GEO_OBJECT")
     if dropped.height:

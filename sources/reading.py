@@ -107,12 +107,23 @@ def utf8_bytes(raw: bytes, spec: FileSpec, *, source: str, name: str) -> bytes:
     return raw.decode(spec.fallback_encoding).encode("utf-8")
 
 
-def read_csv_bytes(data: bytes, separator: str, *, source: str, name: str) -> pl.DataFrame:
-    """UTF-8 delimited bytes as an all-String frame (CRLF or LF, quoted or not)."""
+def read_csv_bytes(
+    data: bytes, separator: str, *, source: str, name: str, columns: list[str] | None = None, header_only: bool = False
+) -> pl.DataFrame:
+    """UTF-8 delimited bytes as an all-String frame (CRLF or LF, quoted or not); only `columns` if given (names
+    of the header: a wide file of which a few columns are staged is not held whole); no rows if `header_only`."""
     if not _NOT_BLANK.search(data, len(BOM) if data.startswith(BOM) else 0):
         raise ParseError(source, name, "the file is empty")
     try:
-        frame = pl.read_csv(data, separator=separator, infer_schema=False, quote_char='"', truncate_ragged_lines=False)
+        frame = pl.read_csv(
+            data,
+            separator=separator,
+            infer_schema=False,
+            quote_char='"',
+            truncate_ragged_lines=False,
+            columns=columns,
+            n_rows=0 if header_only else None,
+        )
     except pl.exceptions.ComputeError as exc:
         raise ParseError(source, name, f"malformed CSV: {exc}") from exc
     if frame.width == 1:
@@ -140,6 +151,13 @@ def read_csv_text(text: str, separator: str, *, source: str, name: str) -> pl.Da
 
 def read_csv_file(path: Path, spec: FileSpec, *, source: str, member: str | None = None) -> pl.DataFrame:
     """Read a CSV file, or the member `member` (default `spec.member`) of a zip file."""
+    data, name = csv_file_bytes(path, spec, source=source, member=member)
+    return read_csv_bytes(data, spec.separator, source=source, name=name)
+
+
+def csv_file_bytes(path: Path, spec: FileSpec, *, source: str, member: str | None = None) -> tuple[bytes, str]:
+    """The UTF-8 bytes of a CSV file, or of the member `member` (default `spec.member`) of a zip file, and the
+    name messages give it."""
     member = member or spec.member
     if spec.format == "zip":
         if not member:
@@ -147,7 +165,7 @@ def read_csv_file(path: Path, spec: FileSpec, *, source: str, member: str | None
         raw, name = zip_member(path, member, source=source, limit=spec.max_unpacked), member
     else:
         raw, name = path.read_bytes(), spec.name
-    return read_csv_bytes(utf8_bytes(raw, spec, source=source, name=name), spec.separator, source=source, name=name)
+    return utf8_bytes(raw, spec, source=source, name=name), name
 
 
 def read_xlsx_sheet(

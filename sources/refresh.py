@@ -34,9 +34,10 @@ import requests
 
 from sources import catalogue, coverage, registry
 from sources.catalogue import Entry
-from sources.download import fetch, make_session, preflight
+from sources.download import Download, fetch, make_session, preflight
 from sources.errors import DownloadError, ParseError, SourceError, SourceValidationError, StoreWriteError
 from sources.geography import Geography
+from sources.memory import estimate, staging_budget
 from sources.staging import Staged
 from storage.manifest import EntryRecord, FileRecord, LastFailure, StagedRecord
 from storage.store import Run, Store, StoreBusy
@@ -98,15 +99,27 @@ class RefreshReport:
         ]
 
 
+_geographies: dict[tuple, Geography] = {}  # the last geographies loaded, by their staged files: see load_geography
+_geographies_lock = threading.Lock()
+
+
 def load_geography(store: Store, target: int | None = None) -> Geography:
+    """The target geography staged in `store`. The entries of a refresh share one (its derived COGs and passages
+    are computed once, not per entry): it is kept by the path, size and time of its three staged tables."""
     target = target or catalogue.default_cog()
     vintage = str(target)
-    return Geography(
-        communes=store.read_staged("cog_communes", vintage),
-        events=store.read_staged("cog_events", vintage),
-        epci=store.read_staged("epci", vintage),
-        target=target,
-    )
+    paths = [store.staged_path(source, vintage) for source in GEOGRAPHY_SOURCES]
+    if not all(p.exists() for p in paths):  # read_staged says which table is missing
+        communes, events, epci = [store.read_staged(s, vintage) for s in GEOGRAPHY_SOURCES]
+        return Geography(communes, events, epci, target)
+    key = (target, *[(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths])
+    with _geographies_lock:
+        if key not in _geographies:
+            if len(_geographies) >= 4:
+                _geographies.pop(next(iter(_geographies)))
+            communes, events, epci = [pl.read_parquet(p) for p in paths]
+            _geographies[key] = Geography(communes, events, epci, target)
+        return _geographies[key]
 
 
 def plan(names: list[str] | None = None, vintages: dict[str, str] | None = None) -> tuple[list[Entry], list[Entry]]:
@@ -366,54 +379,21 @@ def stage_entry(
     session = session or make_session()
     previous = store.previous(entry.key)
     result = SourceResult(entry.source, entry.vintage, "failed")
-    downloads = {}
+    downloads: dict[str, Download] = {}
     try:
-        for spec in entry.files:
-            dest = store.raw_path(entry, spec)
-            prev_file = previous.files[spec.role].to_dict() if spec.role in previous.files else None
-            with _writing(f"{entry.key}: download of {spec.url}", dest):
-                store.download_path(entry, spec)
-                downloads[spec.role] = fetch(spec, dest, prev_file, session=session, mirror=mirror, progress=progress)
+        _download(entry, store, previous, downloads, session=session, mirror=mirror, progress=progress)
         result.downloads = [d.status for d in downloads.values()]
         inputs = {role: d.sha256 for role, d in downloads.items()}
         basis = staging_basis(store, entry)
-        staged_before = previous.staged
-        if (
-            not force
-            and all(d.status == "unchanged" for d in downloads.values())
-            and staged_before is not None
-            and staged_before.inputs == inputs
-            and staged_before.basis == basis
-            and store.staged_path(entry.source, entry.vintage).exists()
-        ):
-            result.status, result.rows = "unchanged", staged_before.rows
-            result.secret_cells, result.notes = staged_before.secret_cells, staged_before.notes
-            result.change = "no change"
-            _record(store, entry, downloads, staged_before)
+        before = previous.staged
+        if not force and before is not None and _unchanged(store, entry, before, downloads, inputs, basis):
+            result.status, result.rows = "unchanged", before.rows
+            result.secret_cells, result.notes, result.change = before.secret_cells, before.notes, "no change"
+            _record(store, entry, downloads, before)
             return result
-        staged: Staged = registry.stage(entry, {r: Path(d.path) for r, d in downloads.items()}, geo)
-        # a truncated file validates cell by cell: its coverage and row count give it away
-        accepted = coverage.check(entry, staged, geo, store, accept=entry.source in (accept_drop or ()))
-        with _writing(f"{entry.key}: staging", store.staged_path(entry.source, entry.vintage)):
-            path = store.write_staged(entry.source, entry.vintage, staged.frame)
-        summary = StagedRecord(
-            **staged.summary(),
-            inputs=inputs,
-            basis=basis,
-            staged_at=_now(),
-            path=str(path),  # the run's pending table: the switch names it by its content
-            # the staged table is in the target COG; the file's own geography is `source_cog` (or year + offset)
-            cog=catalogue.default_cog(),
-            source_cog=entry.cog,
-            cog_offset=entry.cog_offset,
-            title=entry.title,
-            publisher=entry.publisher,
-            accepted_drop=accepted or None,
-        )
-        _record(store, entry, downloads, summary)
-        result.status, result.rows, result.secret_cells = "staged", summary.rows, summary.secret_cells
-        result.notes = staged.notes
-        result.change = describe_change(previous, summary) + ("; drop accepted (--accept-drop)" if accepted else "")
+        # parsing holds the table a few times over: entries staged at once stay within the memory budget
+        with staging_budget().reserve(estimate(entry.parser, (Path(d.path) for d in downloads.values()))):
+            _stage_downloaded(entry, store, previous, downloads, (inputs, basis), geo, accept_drop, result)
     except SourceError as exc:
         refused = [Path(d.path) for d in downloads.values() if d.status == "downloaded"] if _refuses_bytes(exc) else []
         error = _pointing_to(exc, store.reject(entry, refused))
@@ -424,6 +404,64 @@ def stage_entry(
             raise
         raise error from exc
     return result
+
+
+def _download(entry: Entry, store: Run, previous: EntryRecord, downloads: dict, **fetching) -> None:
+    """Each file of the entry fetched (conditional GET) into `downloads` by role, as it arrives: a failure on a
+    later file leaves the earlier ones there, for the bytes to set aside."""
+    for spec in entry.files:
+        dest = store.raw_path(entry, spec)
+        prev_file = previous.files[spec.role].to_dict() if spec.role in previous.files else None
+        with _writing(f"{entry.key}: download of {spec.url}", dest):
+            store.download_path(entry, spec)
+            downloads[spec.role] = fetch(spec, dest, prev_file, **fetching)
+
+
+def _unchanged(store: Run, entry: Entry, staged_before: StagedRecord, downloads: dict, inputs: dict, basis) -> bool:
+    """Nothing new upstream, the same staging code and geography, and the staged table still there."""
+    return (
+        all(d.status == "unchanged" for d in downloads.values())
+        and staged_before.inputs == inputs
+        and staged_before.basis == basis
+        and store.staged_path(entry.source, entry.vintage).exists()
+    )
+
+
+def _stage_downloaded(
+    entry: Entry,
+    store: Run,
+    previous: EntryRecord,
+    downloads: dict,
+    inputs_basis: tuple,
+    geo: Geography | None,
+    accept_drop: list[str] | None,
+    result: SourceResult,
+) -> None:
+    """Parse, validate, check the coverage of and write the entry's table; record it in the run's manifest."""
+    inputs, basis = inputs_basis
+    staged: Staged = registry.stage(entry, {r: Path(d.path) for r, d in downloads.items()}, geo)
+    # a truncated file validates cell by cell: its coverage and row count give it away
+    accepted = coverage.check(entry, staged, geo, store, accept=entry.source in (accept_drop or ()))
+    with _writing(f"{entry.key}: staging", store.staged_path(entry.source, entry.vintage)):
+        path = store.write_staged(entry.source, entry.vintage, staged.frame)
+    summary = StagedRecord(
+        **staged.summary(),
+        inputs=inputs,
+        basis=basis,
+        staged_at=_now(),
+        path=str(path),  # the run's pending table: the switch names it by its content
+        # the staged table is in the target COG; the file's own geography is `source_cog` (or year + offset)
+        cog=catalogue.default_cog(),
+        source_cog=entry.cog,
+        cog_offset=entry.cog_offset,
+        title=entry.title,
+        publisher=entry.publisher,
+        accepted_drop=accepted or None,
+    )
+    _record(store, entry, downloads, summary)
+    result.status, result.rows, result.secret_cells = "staged", summary.rows, summary.secret_cells
+    result.notes = staged.notes
+    result.change = describe_change(previous, summary) + ("; drop accepted (--accept-drop)" if accepted else "")
 
 
 @contextlib.contextmanager

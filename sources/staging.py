@@ -9,7 +9,7 @@ import polars as pl
 from sources.catalogue import Entry
 from sources.geography import GeoChange, Geography
 from sources.validation import Rules, known_codes_check, validate
-from sources.values import SECRET, finish
+from sources.values import KEY, SECRET, finish
 
 
 @dataclass
@@ -52,7 +52,8 @@ def conclude(
     (`entry.cog_for_year`), before anything is moved. `rename` then maps file columns to staged variable names
     (`P22_POP` -> `P_POP`, the year being in `year`); `rules.kinds` is keyed by file column names.
     """
-    frame = finish(long, entry.source, entry.vintage)
+    # typed as staged; the constant source and vintage columns are added last, never copied by a filter or a sort
+    frame = finish(long, entry.source, entry.vintage, sort=False).drop("source", "vintage")
     cog = pl.lit(entry.cog) if entry.cog is not None else pl.col("year") + (entry.cog_offset or 0)
     frame = frame.with_columns(cog=cog.cast(pl.Int32))
     known = None
@@ -65,11 +66,13 @@ def conclude(
         additive = {rename.get(v, v) for v in additive}
     changes: list[GeoChange] = []
     if geo is not None:
+        harmonised, changes = geo.harmonise(frame, additive)  # sorted
         # harmonise lists every change of each COG met; keep those that touched this file's communes
-        present = set(frame.filter(pl.col("level") == "COM").select("cog", "code").unique().iter_rows())
-        frame, changes = geo.harmonise(frame, additive)
-        changes = [c for c in changes if (c.cog, c.old) in present]
+        olds = sorted({c.old for c in changes})
+        present = frame.filter((pl.col("level") == "COM") & pl.col("code").is_in(olds)).select("cog", "code")
+        pairs = set(present.iter_rows())
+        frame, changes = harmonised, [c for c in changes if (c.cog, c.old) in pairs]
     else:
-        frame = frame.drop("cog")
-    frame = frame.sort(["level", "code", "year", "month", "variable"])
+        frame = frame.drop("cog").sort(KEY)
+    frame = finish(frame, entry.source, entry.vintage, sort=False)
     return Staged(frame=frame, notes=list(notes or []), geo_changes=changes)

@@ -1,9 +1,11 @@
 """pandera models of the staged long frames, and their failures turned into one readable error.
 
 Each source declares its `Rules` (the kind of each of its columns, the levels it carries); `staged_model` builds
-the pandera schema (polars backend). Validation runs on an eager DataFrame with `lazy=True`, so the data checks
-really run and every failure is collected, then `SourceValidationError` names the file, the source column, the
-rule and a few failing rows.
+the pandera schema (polars backend). Every rule is first evaluated in one pass over the frame (`passes`: one
+polars select of boolean aggregates, no copy of the table); only when a rule fails does pandera run, on an eager
+DataFrame with `lazy=True`, so every failure is collected, then `SourceValidationError` names the file, the source
+column, the rule and a few failing rows. Pandera stays the judge: the one-pass screen only decides whether the
+frame needs it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pandera.errors import SchemaErrors
 from sources import catalogue
 from sources.codes import CODE_PATTERNS
 from sources.errors import Failure, SourceValidationError
-from sources.values import STATUSES
+from sources.values import KEY, STAGED_SCHEMA, STATUSES
 
 # kind -> (lower bound, upper bound, additive). Bounds are plausibility limits, not targets.
 KINDS: dict[str, tuple[float | None, float | None, bool]] = {
@@ -33,13 +35,25 @@ KINDS: dict[str, tuple[float | None, float | None, bool]] = {
 
 
 @dataclass(frozen=True)
+class RowCheck:
+    """A rule every row of the staged long frame must pass: a boolean expression over it (a null result passes,
+    as pandera's default `ignore_na`), named by the rule an error message shows."""
+
+    name: str
+    expr: pl.Expr
+
+    def as_check(self) -> pa.Check:
+        return pa.Check(lambda data, e=self.expr: data.lazyframe.select(e), name=self.name)
+
+
+@dataclass(frozen=True)
 class Rules:
     """What a source's staged rows must satisfy."""
 
     kinds: dict[str, str]  # source column (staged `variable`) -> kind in KINDS
     levels: tuple[str, ...] = ("COM",)
     code_column: str = "CODGEO"  # the file's own name of the code column, for messages
-    extra_checks: tuple[pa.Check, ...] = field(default_factory=tuple)
+    extra_checks: tuple[RowCheck, ...] = field(default_factory=tuple)
     # whole -> columns never above it in the same row (catalogue `parts`), within `part_tolerance`
     parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     part_tolerance: float = 0.0
@@ -57,17 +71,22 @@ FINITE_RULE = "a finite number (not NaN nor infinite)"
 _KEY = ["level", "code", "year", "month"]
 
 
-def _finite_check() -> pa.Check:
+def _finite_check() -> RowCheck:
     # polars orders NaN above every number, so NaN would pass `value >= 0`: refuse it (and ±inf) first
-    ok = pl.col("value").is_null() | pl.col("value").is_finite()
-    return pa.Check(lambda data: data.lazyframe.select(ok), name=FINITE_RULE)
+    return RowCheck(FINITE_RULE, pl.col("value").is_null() | pl.col("value").is_finite())
+
+
+def whole_number(rule: str) -> RowCheck:
+    """Values that are counts of things published unrounded (equipments, births): a whole number each."""
+    value = pl.col("value")
+    return RowCheck(rule, value.is_null() | ~value.is_finite() | (value == value.round(0)))
 
 
 def _fmt(x: float) -> str:
     return f"{x:,.0f}".replace(",", " ") if x == int(x) else f"{x:g}"
 
 
-def _level_max_checks(rules: Rules) -> list[pa.Check]:
+def _level_max_checks(rules: Rules) -> list[RowCheck]:
     """Counts and amounts above what any territory of that level holds in real France (catalogue.toml)."""
     checks = []
     for kind, by_level in catalogue.plausible_max().items():
@@ -85,12 +104,7 @@ def _level_max_checks(rules: Rules) -> list[pa.Check]:
                 | ~pl.col("value").is_finite()
                 | (pl.col("value") <= high)
             )
-            checks.append(
-                pa.Check(
-                    lambda data, e=ok: data.lazyframe.select(e),
-                    name=f"{kind} at level {level} at most {_fmt(high)} (plausible for France)",
-                )
-            )
+            checks.append(RowCheck(f"{kind} at level {level} at most {_fmt(high)} (plausible for France)", ok))
     return checks
 
 
@@ -98,7 +112,7 @@ def part_rule(whole: str, tolerance: float) -> str:
     return f"never above {whole} in the same row" + (f" (+{tolerance:g} for rounding)" if tolerance else "")
 
 
-def _part_checks(rules: Rules) -> list[pa.Check]:
+def _part_checks(rules: Rules) -> list[RowCheck]:
     """Each part <= its whole in the same (level, code, year, month), where both hold a finite value."""
     checks = []
     for whole, parts in sorted(rules.part_pairs().items()):
@@ -110,13 +124,11 @@ def _part_checks(rules: Rules) -> list[pa.Check]:
             | ~comparable.fill_null(False)
             | (pl.col("value") <= whole_value + rules.part_tolerance)
         )
-        checks.append(
-            pa.Check(lambda data, e=ok: data.lazyframe.select(e), name=part_rule(whole, rules.part_tolerance))
-        )
+        checks.append(RowCheck(part_rule(whole, rules.part_tolerance), ok))
     return checks
 
 
-def _bounds_check(rules: Rules) -> list[pa.Check]:
+def _bounds_check(rules: Rules) -> list[RowCheck]:
     checks = []
     by_kind: dict[str, list[str]] = {}
     for variable, kind in rules.kinds.items():
@@ -131,18 +143,18 @@ def _bounds_check(rules: Rules) -> list[pa.Check]:
         # NaN and ±inf are reported once, by the finite rule
         expr = ~pl.col("variable").is_in(variables) | pl.col("value").is_null() | ~pl.col("value").is_finite() | ok
         label = f"{kind} within [{lo if lo is not None else '-inf'}, {hi if hi is not None else '+inf'}]"
-        checks.append(pa.Check(lambda data, e=expr: data.lazyframe.select(e), name=label))
+        checks.append(RowCheck(label, expr))
     return checks
 
 
-def _code_pattern_check(levels: tuple[str, ...]) -> pa.Check:
+def _code_pattern_check(levels: tuple[str, ...]) -> RowCheck:
     expr = pl.lit(False)
     for level in levels:
         expr = expr | ((pl.col("level") == level) & pl.col("code").str.contains(CODE_PATTERNS[level]))
-    return pa.Check(lambda data: data.lazyframe.select(expr), name="code matches its level's pattern")
+    return RowCheck("code matches its level's pattern", expr)
 
 
-def known_codes_check(valid: dict[int, dict[str, set[str]]]) -> pa.Check:
+def known_codes_check(valid: dict[int, dict[str, set[str]]]) -> RowCheck:
     """Every COM/ARM code exists in the COG of its row (`cog` column): `valid[cog][level]` holds the codes."""
     expr = pl.lit(True)
     for cog, by_level in valid.items():
@@ -152,35 +164,94 @@ def known_codes_check(valid: dict[int, dict[str, set[str]]]) -> pa.Check:
                 .then(pl.col("code").is_in(sorted(codes)))
                 .otherwise(expr)
             )
-    return pa.Check(lambda data: data.lazyframe.select(expr), name="code known to the COG of the file's geography")
+    return RowCheck("code known to the COG of the file's geography", expr)
 
 
-def staged_model(rules: Rules, known: pa.Check | None = None) -> pa.DataFrameSchema:
+def row_checks(rules: Rules, known: RowCheck | None = None, *, parts: bool = True) -> list[RowCheck]:
+    """The rules each row must pass, beyond its columns' own (kinds, levels, parts, the source's extra checks)."""
     checks = [
         _code_pattern_check(rules.levels),
         _finite_check(),
         *_bounds_check(rules),
         *_level_max_checks(rules),
-        *_part_checks(rules),
+        *(_part_checks(rules) if parts else []),
         *rules.extra_checks,
     ]
-    if known is not None:
-        checks.append(known)
+    return checks + ([known] if known is not None else [])
+
+
+# the staged columns validation reads, typed as staged
+COLUMN_TYPES = {c: STAGED_SCHEMA[c] for c in ("level", "code", "year", "month", "variable", "value", "status")}
+NOT_NULL = ("level", "code", "year", "variable")
+UNIQUE = KEY
+YEARS, MONTHS = (1900, 2100), (1, 12)
+
+
+def staged_model(rules: Rules, known: RowCheck | None = None) -> pa.DataFrameSchema:
+    column_checks = {
+        "level": pa.Check.isin(list(rules.levels)),
+        "year": pa.Check.in_range(*YEARS),
+        "month": pa.Check.in_range(*MONTHS),
+        "variable": pa.Check.isin(sorted(rules.kinds)),
+        # INVALID (neither a number nor a known marker) is not an allowed status: reported per column.
+        "status": pa.Check.isin(list(STATUSES)),
+    }
+    columns = {
+        name: pa.Column(dtype, column_checks.get(name), nullable=name not in NOT_NULL)
+        for name, dtype in COLUMN_TYPES.items()
+    }
     return pa.DataFrameSchema(
-        {
-            "level": pa.Column(str, pa.Check.isin(list(rules.levels)), nullable=False),
-            "code": pa.Column(str, nullable=False),
-            "year": pa.Column(pl.Int32, pa.Check.in_range(1900, 2100), nullable=False),
-            "month": pa.Column(pl.Int8, pa.Check.in_range(1, 12), nullable=True),
-            "variable": pa.Column(str, pa.Check.isin(sorted(rules.kinds)), nullable=False),
-            "value": pa.Column(pl.Float64, nullable=True),
-            # INVALID (neither a number nor a known marker) is not an allowed status: reported per column.
-            "status": pa.Column(str, pa.Check.isin(list(STATUSES)), nullable=True),
-        },
-        checks=checks,
-        unique=["level", "code", "year", "month", "variable"],
-        name="staged",
+        columns, checks=[check.as_check() for check in row_checks(rules, known)], unique=UNIQUE, name="staged"
     )
+
+
+def passes(frame: pl.DataFrame, rules: Rules, known: RowCheck | None = None) -> bool:
+    """True when `frame` surely passes `staged_model`: every rule of it as one select of boolean aggregates.
+
+    A screen, never the judge: it may be stricter than pandera (then pandera runs and decides), never laxer.
+    A null rule result passes, as with pandera's `ignore_na`; `all()` skips nulls alike.
+    """
+    if any(frame.schema.get(name) != dtype for name, dtype in COLUMN_TYPES.items()):
+        return False
+    aggregates = [
+        *[pl.col(name).is_not_null().all() for name in NOT_NULL],
+        pl.col("level").is_in(list(rules.levels)).all(),
+        pl.col("year").is_between(*YEARS).all(),
+        pl.col("month").is_between(*MONTHS).all(),
+        pl.col("variable").is_in(sorted(rules.kinds)).all(),
+        pl.col("status").is_in(list(STATUSES)).all(),
+        # distinct hashes mean distinct keys; a collision only sends the frame to pandera (a hash per row is
+        # light where hashing the keys themselves takes a table of strings)
+        pl.struct(UNIQUE).hash().n_unique() == pl.len(),
+        *[check.expr.all() for check in row_checks(rules, known, parts=False)],
+    ]
+    try:
+        results = frame.select(*[agg.alias(f"rule_{i}") for i, agg in enumerate(aggregates)]).row(0)
+        # the key is unique from here on: each part row meets at most one row of each of its wholes
+        return all(result is True for result in results) and _parts_hold(frame, rules)
+    except pl.exceptions.PolarsError:  # a rule that cannot even run: pandera reports it
+        return False
+
+
+def _parts_hold(frame: pl.DataFrame, rules: Rules) -> bool:
+    """`_part_checks` by joins rather than one window per whole (the same rule, ten times faster): each part row
+    next to the value of its whole in the same (level, code, year, month). Rows meet by a hash of that key: a
+    collision can only add a comparison (and send the frame to pandera), never remove the right one."""
+    pairs = rules.part_pairs()
+    if not pairs:
+        return True
+    of_whole = pl.LazyFrame(
+        [(part, whole) for whole, parts in pairs.items() for part in parts],
+        schema={"variable": pl.String, "whole": pl.String},
+        orient="row",
+    )
+    keyed = frame.lazy().select("variable", "value", row=pl.struct(_KEY).hash())
+    wholes = keyed.filter(pl.col("variable").is_in(sorted(pairs)))
+    wholes = wholes.select("row", whole="variable", whole_value="value")
+    joined = keyed.join(of_whole, on="variable").join(wholes, on=["row", "whole"], how="left")
+    value, whole_value = pl.col("value"), pl.col("whole_value")
+    comparable = (value.is_finite() & whole_value.is_finite() & (whole_value >= 0)).fill_null(False)
+    return joined.select((~comparable | (value <= whole_value + rules.part_tolerance)).all()).collect().item() is True
 
 
 def validate(
@@ -190,10 +261,13 @@ def validate(
     source: str,
     file: str,
     raw_path: str | None = None,
-    known: pa.Check | None = None,
+    known: RowCheck | None = None,
     max_samples: int = 5,
 ) -> pl.DataFrame:
     """Validate a long frame (before staging); raise `SourceValidationError` with every failure."""
+    if passes(frame, rules, known):
+        return frame
+    frame = frame.sort(UNIQUE, maintain_order=True)  # failing rows are shown in key order
     try:
         staged_model(rules, known).validate(frame, lazy=True)
     except SchemaErrors as exc:

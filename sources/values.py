@@ -66,19 +66,22 @@ def melt(
 
     `index` maps the staged key columns (level, code, year, month) to expressions over `frame`.
     """
-    keyed = frame.select(*[expr.alias(name) for name, expr in index.items()], *columns)
+    keyed = frame.lazy().select(*[expr.alias(name) for name, expr in index.items()], *columns)
     long = keyed.unpivot(on=columns, index=list(index), variable_name="variable", value_name="raw")
     value, status = parse_cells(pl.col("raw"), markers, empty)
-    return long.with_columns(value=value, status=status).drop("raw")
+    # streamed: the text cells and the intermediate columns of their parsing are never all held at once
+    return long.with_columns(value=value, status=status).drop("raw").collect(engine="streaming")
 
 
-def finish(long: pl.DataFrame, source: str, vintage: str) -> pl.DataFrame:
-    """Add the source columns, fill absent optional columns and order everything as `STAGED_SCHEMA`."""
+def finish(long: pl.DataFrame, source: str, vintage: str, *, sort: bool = True) -> pl.DataFrame:
+    """Add the source columns, fill absent optional columns and order everything as `STAGED_SCHEMA` (the rows by
+    `KEY` unless `sort` is False: staging sorts once, at the end)."""
     defaults = {"month": pl.lit(None, pl.Int8), "geo_change": pl.lit(None, pl.String)}
     long = long.with_columns(
         source=pl.lit(source), vintage=pl.lit(vintage), **{k: v for k, v in defaults.items() if k not in long.columns}
     )
-    return long.select([pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()]).sort(KEY)
+    long = long.select([pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()])
+    return long.sort(KEY) if sort else long
 
 
 def empty_staged() -> pl.DataFrame:

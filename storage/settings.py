@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import PositiveFloat, ValidationError, field_validator
+from pydantic import PositiveFloat, PositiveInt, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,11 +18,12 @@ RETRY_BUDGET = 300.0  # seconds a file may spend retrying, unless ABS_RETRY_BUDG
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection to a host (ABS_CONNECT_TIMEOUT)
 READ_TIMEOUT = 120.0  # seconds one socket read may wait, not the whole body (ABS_READ_TIMEOUT)
 PREFLIGHT_TIMEOUT = 3.0  # seconds to reach each host before a refresh starts (ABS_PREFLIGHT_TIMEOUT)
+STAGING_MEMORY_MB = 1024  # MiB the sources staged at once may take, by estimate (ABS_STAGING_MEMORY_MB)
 
 
 class Settings(BaseSettings):
-    """ABS_DATA_DIR, ABS_PUBLISH_DIR, ABS_MIRROR, ABS_RETRY_BUDGET and the network timeouts (ABS_CONNECT_TIMEOUT,
-    ABS_READ_TIMEOUT, ABS_PREFLIGHT_TIMEOUT), with the defaults README.md documents. Download size limits are data
+    """ABS_DATA_DIR, ABS_PUBLISH_DIR, ABS_MIRROR, ABS_RETRY_BUDGET, the network timeouts (ABS_CONNECT_TIMEOUT,
+    ABS_READ_TIMEOUT, ABS_PREFLIGHT_TIMEOUT) and ABS_STAGING_MEMORY_MB, with the defaults README.md documents. Download size limits are data
     of each file, in `sources/catalogue.toml` (`[limits]`)."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
@@ -34,6 +35,7 @@ class Settings(BaseSettings):
     connect_timeout: PositiveFloat = CONNECT_TIMEOUT
     read_timeout: PositiveFloat = READ_TIMEOUT
     preflight_timeout: PositiveFloat = PREFLIGHT_TIMEOUT
+    staging_memory_mb: PositiveInt = STAGING_MEMORY_MB  # sources.memory: parallel staging within this bound
 
     @field_validator("retry_budget", mode="before")
     @classmethod

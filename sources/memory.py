@@ -1,0 +1,75 @@
+"""A bound on the memory of the entries a refresh stages at once (it stages several sources in parallel threads).
+
+Staging holds an entry's long frame a few times over (melted, validated, harmonised, sorted, written): a
+France-sized census theme takes a few hundred MiB, a small CAF file a few. Before parsing, an entry reserves its
+estimate (`estimate`: the text its files inflate to, times a factor measured per parser) from one budget the threads
+share (`ABS_STAGING_MEMORY_MB`, default `storage.settings.STAGING_MEMORY_MB`), and waits while it does not fit beside the entries
+already staging. An entry larger than the whole budget stages alone. Downloads are not bounded: they stream to disk.
+"""
+
+from __future__ import annotations
+
+import threading
+import zipfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+MIB = 1 << 20
+# Peak resident bytes of staging one entry per byte of the text its files hold, by parser, measured on the
+# France-sized mirror (benchmarks/france_run.py): a wide file's cell becomes a long row of some 80 bytes, held
+# about three times at the sort; a long file (Melodi) keeps one row per line. Others: the largest factor.
+BYTES_PER_TEXT_BYTE = {"census": 50, "caf_benefits": 60, "etat_civil": 12, "filosofi": 110}
+DEFAULT_BYTES_PER_TEXT_BYTE = max(BYTES_PER_TEXT_BYTE.values())
+
+
+def text_bytes(path: Path) -> int:
+    """The bytes of text a downloaded file holds: a zip's members as they declare (the parser reads one or a
+    few of them: an upper bound), any other file as it is."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    return path.stat().st_size
+
+
+def estimate(parser: str, paths: Iterable[Path]) -> int:
+    """Bytes of memory staging these files with `parser` takes at its peak, roughly."""
+    factor = BYTES_PER_TEXT_BYTE.get(parser, DEFAULT_BYTES_PER_TEXT_BYTE)
+    return sum(text_bytes(p) for p in paths if p.exists()) * factor
+
+
+class MemoryBudget:
+    """Bytes shared by threads: `reserve(n)` waits until `n` fits beside what the others hold."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.held = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def reserve(self, amount: int) -> Iterator[int]:
+        amount = min(amount, self.limit)  # larger than the whole budget: waits until it is alone
+        with self._changed:
+            self._changed.wait_for(lambda: self.held + amount <= self.limit)
+            self.held += amount
+        try:
+            yield amount
+        finally:
+            with self._changed:
+                self.held -= amount
+                self._changed.notify_all()
+
+
+_budget: MemoryBudget | None = None
+_budget_lock = threading.Lock()
+
+
+def staging_budget() -> MemoryBudget:
+    """The process's staging budget, sized from the settings when first used."""
+    global _budget
+    with _budget_lock:
+        if _budget is None:
+            from storage.settings import load_settings
+
+            _budget = MemoryBudget(load_settings().staging_memory_mb * MIB)
+        return _budget
