@@ -37,7 +37,7 @@ from transforms.compute import Inputs
 from transforms.export import write_exports
 from transforms.pipeline import Selection, diagnostic_table, load_inputs
 from transforms.registry import indicators
-from transforms.table_cache import diagnostic_table_cached
+from transforms.table_cache import diagnostic_table_cached, scan_france_table, territory_rows
 from transforms.wide import write_wide_xlsx
 
 __all__ = [
@@ -222,6 +222,23 @@ def _diagnostic(store: Store, customs, rules: FlagRules, inputs: Inputs, state: 
     )
 
 
+def _report_table(
+    store: Store, given, selections: list[Selection], rules: FlagRules, inputs: Inputs, state: str
+) -> pl.DataFrame:
+    """The rows of the diagnostic table the reports of `selections` read: the table `given` (or the rows of the
+    Parquet file it names), else the rows of the store's cached table of France (a filtered scan: the other
+    communes are never read); with custom territories or other flag rules, the table computed for them."""
+    wanted = territory_rows(inputs.membership, selections, every_epci=True)
+    if isinstance(given, (str, Path)):
+        return pl.scan_parquet(given).filter(wanted).collect()
+    if given is not None:
+        return given
+    customs = _distinct_customs(selections)
+    if customs or rules != FlagRules():
+        return _diagnostic(store, customs, rules, inputs, state)
+    return scan_france_table(store, lambda: diagnostic_table(store, inputs=inputs)).filter(wanted).collect()
+
+
 def _similar(table: pl.DataFrame, inputs: Inputs, view: TerritoryView, given: tuple[str, ...]) -> Similar | None:
     customs = view.selection.customs
     return similar_territories(
@@ -307,8 +324,6 @@ def build_site(
     `evaluation` lists the indicators of the CTG's yearly evaluation (transforms.evaluation; default set if empty).
     `similar`: the EPCIs each EPCI or custom territory is compared with (reports.similar chooses them when empty)."""
     demo = demo or store_is_synthetic(store)
-    if isinstance(table, (str, Path)):
-        table = pl.read_parquet(table)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     generated_at = generated_at or datetime.now(UTC)
@@ -316,9 +331,10 @@ def build_site(
     customs = _distinct_customs(selections)
     manifest = store.manifest()
     state = store_state(store, manifest, inputs.vintages)
-    if table is None:
-        table = _diagnostic(store, customs, rules, inputs, state)
-    series, baseline = site_series(store, inputs, customs, state, baseline)
+    table = _report_table(store, table, selections, rules, inputs, state)
+    series, baseline = site_series(
+        store, inputs, customs, state, baseline, territory_rows(inputs.membership, selections)
+    )
     base = ReportContext(
         generated_at=generated_at,
         manifest=manifest,
