@@ -43,7 +43,9 @@ CODE = [ROOT]  # the checkout whose code the commands run (`--code`: an older on
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_URL", "ABS_"))}
+    # an installed pipeline has its bytecode compiled: without it every command compiles its modules again
+    dropped = ("PREFECT_API_URL", "ABS_", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     return env | {"PYTHONPATH": str(CODE[0]), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 

@@ -34,11 +34,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
-from werkzeug.wsgi import wrap_file
+if TYPE_CHECKING:  # werkzeug is imported by the server only: the demo generators use `zip_folder` without it
+    from werkzeug.wrappers import Request, Response
 
 ZIP_DATE = (2025, 1, 1, 0, 0, 0)
 CONTENT_TYPES = {
@@ -213,6 +212,9 @@ class MirrorApp:
             return f.read(), content_type
 
     def respond(self, request: Request, environ) -> Response:
+        from werkzeug.wrappers import Response
+        from werkzeug.wsgi import wrap_file
+
         target = self.target(request.path)
         if target is None:
             return Response("not found in the mirror", status=404, mimetype="text/plain")
@@ -228,6 +230,8 @@ class MirrorApp:
         return response.make_conditional(request)
 
     def __call__(self, environ, start_response):
+        from werkzeug.wrappers import Request
+
         request = Request(environ)
         response = self.respond(request, environ)
         with self._lock:
@@ -257,6 +261,8 @@ class Mirror:
 def serve(root: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[Mirror]:
     """Serve `root` on a loopback port for the duration of the block."""
     app = MirrorApp(Path(root))
+    from werkzeug.serving import make_server
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the request log is `Mirror.log`, not the console
     server = make_server(host, port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
