@@ -3,6 +3,8 @@ in the store (with custom territories: once per state and process), and the base
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 
 from reports.shared import PerState
@@ -10,7 +12,7 @@ from storage.store import Store
 from transforms import series as S
 from transforms.compute import Inputs
 from transforms.pipeline import select
-from transforms.table_cache import cached_scan
+from transforms.table_cache import cached_json, cached_scan
 
 SERIES = PerState(size=1)  # the series of every territory of France (with the custom territories asked for)
 
@@ -22,11 +24,13 @@ def site_series(
     the staged years first (BaselineError names each yearly source and its years); None takes the default.
     Without custom territories the series of France is read from the store's cache (`transforms.table_cache`),
     only its rows that `wanted` keeps (all without it); with them, computed once per state and process."""
-    full = S.series_inputs(store, inputs)
-    baseline = S.resolve_baseline(baseline, S.yearly_years(full))
+    full = functools.cache(lambda: S.series_inputs(store, inputs))  # every vintage: read only when computing
     if customs:
-        return SERIES.get(state, customs, lambda: S.compute_series(full, customs)), baseline
-    scan = cached_scan(store, "series", lambda: S.compute_series(full))
+        baseline = S.resolve_baseline(baseline, S.yearly_years(full()))
+        return SERIES.get(state, customs, lambda: S.compute_series(full(), customs)), baseline
+    years = cached_json(store, "series-years", lambda: S.yearly_years(full()))
+    baseline = S.resolve_baseline(baseline, years)
+    scan = cached_scan(store, "series", lambda: S.compute_series(full()))
     return (scan if wanted is None else scan.filter(wanted)).collect(), baseline
 
 

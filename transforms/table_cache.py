@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from storage.files import atomic_path
+from storage.files import atomic_path, write_json_atomic
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,25 @@ def cached_scan(store: Store, name: str, compute) -> pl.LazyFrame:
     table = compute()
     save(table, path)
     return pl.scan_parquet(path) if path.is_file() else table.lazy()
+
+
+def cached_json(store: Store, name: str, compute):
+    """A small value of `store`'s pinned state (JSON: strings, numbers, lists, dicts) kept beside its tables:
+    read back, else `compute()`d and saved (not saved when the store cannot be written to)."""
+    path = cache_path(store, name).with_suffix(".json")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["value"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not computed yet for this state (or unreadable: computed again, replaced below)
+    value = compute()
+    try:
+        write_json_atomic(path, {"value": value})
+        older = sorted(path.parent.glob(f"{name}-*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for stale in [p for p in older if p != path][KEEP - 1 :]:
+            stale.unlink(missing_ok=True)
+    except OSError as exc:
+        log.info("%s not cached in %s: %s", path.name, path.parent, exc)
+    return value
 
 
 def save(table: pl.DataFrame, path: Path) -> None:
