@@ -227,7 +227,9 @@ def refresh_steps(work: Path, url: str, profile: bool, cold_too: bool = True) ->
     return [*cold, again]
 
 
-def territory_steps(work: Path, epci: str, profile: bool, steps: set[str] | frozenset[str] = frozenset(STEPS)) -> list[dict]:
+def territory_steps(
+    work: Path, epci: str, profile: bool, steps: set[str] | frozenset[str] = frozenset(STEPS)
+) -> list[dict]:
     out = []
     if "report" in steps:
         out.append(
