@@ -29,10 +29,21 @@ from pathlib import Path
 
 from shapely.geometry.base import BaseGeometry
 
-from sources.demo import gen_caf, gen_cog, gen_contours, gen_etat_civil, gen_filosofi, gen_iris, gen_mobility, world
+from sources.demo import (
+    gen_caf,
+    gen_census,
+    gen_cog,
+    gen_contours,
+    gen_etat_civil,
+    gen_filosofi,
+    gen_iris,
+    gen_mobility,
+    world,
+)
 from sources.demo.world import Commune, Epci
 
-GEN_MODULES = (world, gen_caf, gen_cog, gen_etat_civil, gen_filosofi, gen_mobility, gen_contours, gen_iris)
+# gen_census and gen_iris import `commune` and `communes_in` by name: patched there too (looked up by code)
+GEN_MODULES = (world, gen_caf, gen_cog, gen_etat_civil, gen_filosofi, gen_mobility, gen_contours, gen_iris, gen_census)
 # the codes of the arrondissements of Paris, Lyon and Marseille (and their pseudo-codes): never a commune's
 ARRONDISSEMENT_CODES = re.compile(r"^(751\d\d|6938\d|132\d\d)$")
 OVERSEAS = ("971", "972", "973", "974", "976")
