@@ -29,10 +29,21 @@ from pathlib import Path
 
 from shapely.geometry.base import BaseGeometry
 
-from sources.demo import gen_caf, gen_cog, gen_contours, gen_etat_civil, gen_filosofi, gen_mobility, world
+from sources.demo import (
+    gen_caf,
+    gen_census,
+    gen_cog,
+    gen_contours,
+    gen_etat_civil,
+    gen_filosofi,
+    gen_iris,
+    gen_mobility,
+    world,
+)
 from sources.demo.world import Commune, Epci
 
-GEN_MODULES = (world, gen_caf, gen_cog, gen_etat_civil, gen_filosofi, gen_mobility, gen_contours)
+# gen_census and gen_iris import `commune` and `communes_in` by name: patched there too (looked up by code)
+GEN_MODULES = (world, gen_caf, gen_cog, gen_etat_civil, gen_filosofi, gen_mobility, gen_contours, gen_iris, gen_census)
 # the codes of the arrondissements of Paris, Lyon and Marseille (and their pseudo-codes): never a commune's
 ARRONDISSEMENT_CODES = re.compile(r"^(751\d\d|6938\d|132\d\d)$")
 OVERSEAS = ("971", "972", "973", "974", "976")
@@ -216,6 +227,8 @@ def patched(communes: list[Commune], epcis: list[Epci]) -> Iterator[None]:
         "EPCIS": epcis,
         "commune": by_code.__getitem__,
         "communes_in": functools.cache(world.communes_in),  # Filosofi's EPCI file asks for it once per EPCI
+        # the IRIS generator asks a commune's population once per IRIS (a pseudo-IRIS per commune): by code
+        "commune_population@gen_iris": _iris_population(by_code),
         "DEPARTEMENTS@gen_cog": [(d, reg_of[d], cheflieu[d], 0, names[d]) for d in sorted(pops)],
         "DEPARTEMENTS@gen_caf": {
             d: (world_upper(names[d]), reg_of[d], REGION_OF[reg_of[d]], round(p)) for d, p in pops.items()
@@ -242,6 +255,22 @@ def patched(communes: list[Commune], epcis: list[Epci]) -> Iterator[None]:
     finally:
         for module, attr, value in reversed(saved):
             setattr(module, attr, value)
+
+
+def _iris_population(by_code: dict[str, Commune]):
+    """`gen_iris.commune_population` looked up by code (the generator's own scans every commune at each call)."""
+
+    @functools.cache
+    def shares() -> dict[str, list]:
+        found: dict[str, list] = {}
+        for code, _, parts in gen_iris.communes_in(gen_iris.GEOGRAPHY):
+            found.setdefault(code, parts)  # the first, as the generator's `next` takes
+        return found
+
+    def population(code: str) -> float:
+        return sum(share * by_code[target].pop22 for target, share in shares().get(code, []))
+
+    return population
 
 
 # Where each département's communes are laid out as small squares (lon, lat of its first square): the invented

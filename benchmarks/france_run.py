@@ -2,8 +2,8 @@
 
     python -m benchmarks.france_run WORK                 # WORK/mirror generated first when missing (a few minutes)
     python -m benchmarks.france_run WORK --communes 3000 --epcis 110   # a smaller France, same steps
-    python -m benchmarks.france_run WORK --profile       # py-spy profiles of the refresh and the indicators too
-    python -m benchmarks.france_run WORK --steps floor,staging   # only some steps (staging: refresh, no publish)
+    python -m benchmarks.france_run WORK --profile       # py-spy profiles of the refresh, report and indicators
+    python -m benchmarks.france_run WORK --steps nothing-new,report,indicators   # some steps, on WORK's store
 
 Steps, each a real `abs-diag` command in a subprocess (wall and CPU seconds, peak resident memory of the command
 and its children, from /usr/bin/time), except the floor and the table which are timed in a child Python:
@@ -34,14 +34,31 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = ("floor", "download", "refresh", "table", "territory", "national", "check")
+# what `--steps` may name; "refresh" is the cold refresh then the nothing-new one, "nothing-new" the latter alone
+# (on the store already in WORK/data), "staging" the cold refresh without publishing (a store of its own),
+# "france" the indicators of all of France
+STEPS = (
+    "floor",
+    "download",
+    "staging",
+    "refresh",
+    "nothing-new",
+    "table",
+    "report",
+    "indicators",
+    "france",
+    "national",
+    "check",
+)
 
 
 CODE = [ROOT]  # the checkout whose code the commands run (`--code`: an older one, for the "before" figures)
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_URL", "ABS_"))}
+    # an installed pipeline has its bytecode compiled: without it every command compiles its modules again
+    dropped = ("PREFECT_API_URL", "ABS_", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     return env | {"PYTHONPATH": str(CODE[0]), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 
@@ -203,11 +220,15 @@ def sample_epcis(store: Path, n: int, seed: int = 7) -> list[str]:
     return sorted(random.Random(seed).sample(epcis, min(n, len(epcis))))
 
 
-def refresh_steps(work: Path, url: str, profile: bool) -> list[dict]:
-    for folder in ("data", "pub"):
-        shutil.rmtree(work / folder, ignore_errors=True)
+def refresh_steps(work: Path, url: str, profile: bool, cold_too: bool = True) -> list[dict]:
+    """A cold refresh into an empty store (unless `cold_too` is False: the store is kept), then one with nothing
+    new."""
     args = cli("refresh", "--mirror", url, "--data-dir", "data", "--out", "pub")
-    cold = timed(args, "cold refresh", work)
+    cold = []
+    if cold_too:
+        for folder in ("data", "pub"):
+            shutil.rmtree(work / folder, ignore_errors=True)
+        cold = [timed(args, "cold refresh", work)]
     again = timed(args, "refresh, nothing new", work)
     assert "Nothing new" in again["stdout"], again["stdout"][-500:]
     if profile:  # another cold refresh, into a store of its own, under py-spy
@@ -218,31 +239,34 @@ def refresh_steps(work: Path, url: str, profile: bool) -> list[dict]:
             work / "refresh.pyspy.txt",
         )
         shutil.rmtree(work / "data-profiled", ignore_errors=True)
-    return [cold, again]
+    return [*cold, again]
 
 
-def staging_step(work: Path, url: str) -> dict:
-    """The cold refresh without publishing: downloads and staging alone (`--no-publish`), into a store of its own."""
-    for folder in ("data-staging", "pub-staging"):
-        shutil.rmtree(work / folder, ignore_errors=True)
-    args = cli("refresh", "--no-publish", "--mirror", url, "--data-dir", "data-staging", "--out", "pub-staging")
-    return timed(args, "cold refresh, staging only", work)
-
-
-def territory_steps(work: Path, epci: str, profile: bool) -> list[dict]:
-    report = timed(
-        cli("report", "--epci", epci, "--refresh", "never", "--data-dir", "data", "--out", "pub"),
-        "report, one EPCI",
-        work,
-    )
-    one = timed(
-        cli("indicators", "--epci", epci, "--data-dir", "data", "--out", "out"),
-        "indicators, one EPCI",
-        work,
-        work / "indicators.pyspy.txt" if profile else None,
-    )
-    france = timed(cli("indicators", "--all", "--data-dir", "data", "--out", "out"), "indicators, France", work)
-    return [report, one, france]
+def territory_steps(
+    work: Path, epci: str, profile: bool, steps: set[str] | frozenset[str] = frozenset(STEPS)
+) -> list[dict]:
+    out = []
+    if "report" in steps:
+        out.append(
+            timed(
+                cli("report", "--epci", epci, "--refresh", "never", "--data-dir", "data", "--out", "pub"),
+                "report, one EPCI",
+                work,
+                work / "report.pyspy.txt" if profile else None,
+            )
+        )
+    if "indicators" in steps:
+        out.append(
+            timed(
+                cli("indicators", "--epci", epci, "--data-dir", "data", "--out", "out"),
+                "indicators, one EPCI",
+                work,
+                work / "indicators.pyspy.txt" if profile else None,
+            )
+        )
+    if "france" in steps:
+        out.append(timed(cli("indicators", "--all", "--data-dir", "data", "--out", "out"), "indicators, France", work))
+    return out
 
 
 def national_steps(work: Path, epcis: list[str]) -> list[dict]:
@@ -264,19 +288,6 @@ def national_steps(work: Path, epcis: list[str]) -> list[dict]:
     return steps
 
 
-def table_step(work: Path) -> dict:
-    """The table of France from the store: computed (the slow path), then read back from the cache, compared."""
-    table = python_step("table of France (slow path + cache)", TABLE, work, str(work / "data"))
-    print(
-        f"table: {table['rows']:,} rows; inputs loaded in {table['load_s']:.2f} s, computed in "
-        f"{table['compute_s']:.2f} s ({table['compute_cpu_s']:.2f} s CPU), read from the cache in "
-        f"{table['cached_read_s'] or 0:.2f} s; cache equals slow path: {table['cached_equals_slow_path']}"
-    )
-    if table["cached_equals_slow_path"] is False:
-        raise SystemExit("the cached table differs from the slow path")
-    return table
-
-
 def check(work: Path, epcis: list[str]) -> dict:
     """The exports of a sample of EPCIs (read from the cache) equal the slow path's rows."""
     for epci in epcis:
@@ -287,14 +298,13 @@ def check(work: Path, epcis: list[str]) -> dict:
     return out
 
 
-def print_table(steps: list[dict], floor: dict) -> None:
-    """Each step against the floor, by wall time and by CPU time (steadier on a shared machine)."""
+def print_table(steps: list[dict], floor: dict | None) -> None:
+    """Each step against the floor, by wall time and by CPU time (steadier on a shared machine); without the
+    floor (not among `--steps`), the measures alone."""
     print(f"\n{'step':<42} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'x floor wall':>13} {'x floor CPU':>12}")
     for s in steps:
-        print(
-            f"{s['step']:<42} {s['wall_s']:>8.2f} {s['cpu_s']:>8.2f} {s['peak_mib']:>9,.0f} "
-            f"{s['wall_s'] / floor['wall_s']:>13.2f} {s['cpu_s'] / floor['cpu_s']:>12.2f}"
-        )
+        ratios = f"{s['wall_s'] / floor['wall_s']:>13.2f} {s['cpu_s'] / floor['cpu_s']:>12.2f}" if floor else ""
+        print(f"{s['step']:<42} {s['wall_s']:>8.2f} {s['cpu_s']:>8.2f} {s['peak_mib']:>9,.0f} {ratios}")
     print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
@@ -309,14 +319,14 @@ def main() -> None:
     parser.add_argument("--code", type=Path, help="Run the commands with this checkout's code (the floor too).")
     parser.add_argument(
         "--steps",
-        default=",".join(STEPS),
-        help=f"Comma-separated steps to run, of {', '.join(STEPS)} and staging (the cold refresh without "
-        "publishing); the table, territory and check steps read the store the refresh step writes.",
+        type=lambda text: {s.strip() for s in text.split(",") if s.strip()},
+        default=set(STEPS),
+        help=f"Only these steps, comma-separated, of: {', '.join(STEPS)} (default: all; without `refresh` the "
+        "store in WORK/data is used as it is).",
     )
     args = parser.parse_args()
-    chosen = set(args.steps.split(","))
-    if chosen - {*STEPS, "staging"}:
-        parser.error(f"unknown step(s): {', '.join(sorted(chosen - {*STEPS, 'staging'}))}")
+    if args.steps - set(STEPS):
+        parser.error(f"unknown steps: {', '.join(sorted(args.steps - set(STEPS)))}; known: {', '.join(STEPS)}")
     if args.code:
         CODE[0] = args.code.resolve()
     work = args.work.resolve()
@@ -325,8 +335,24 @@ def main() -> None:
         from benchmarks.france_mirror import write_mirror
 
         print(write_mirror(work / "mirror", args.communes, args.epcis))
-    from sources.mirror import serve
+    floor = measure_floor(work) if "floor" in args.steps else None
+    steps = ([floor] if floor else []) + mirror_steps(work, args.steps, args.profile)
+    if "table" in args.steps:
+        steps.append(table_step(work))
+    sample = sample_epcis(work / "data", args.sample)
+    steps += territory_steps(work, sample[0], args.profile, args.steps)
+    if args.national and "national" in args.steps:
+        steps += national_steps(work, sample_epcis(work / "data", args.national, seed=11))
+    if "check" in args.steps:
+        checked = check(work, sample)
+        print(f"checked against the slow path: {checked['checked']} EPCIs ({', '.join(sample)}), all equal")
+    print_table(steps, floor)
+    (work / "results.json").write_text(
+        json.dumps([{k: v for k, v in s.items() if k != "stdout"} for s in steps], indent=2), encoding="utf-8"
+    )
 
+
+def measure_floor(work: Path) -> dict:
     floor = python_step("parse floor", FLOOR, work, str(work / "mirror"))
     # the floor is the parse itself: the interpreter's start is part of every command, not of the floor
     floor |= {"process_wall_s": floor["wall_s"], "wall_s": floor["inner_s"], "cpu_s": floor["inner_cpu_s"]}
@@ -334,28 +360,44 @@ def main() -> None:
         f"floor: {floor['files']} files, {floor['bytes'] / 2**20:,.0f} MiB served, {floor['rows']:,} rows read "
         f"in {floor['inner_s']:.2f} s ({floor['process_wall_s']:.2f} s with the interpreter), {floor['peak_mib']:,.0f} MiB"
     )
-    steps = [floor]
+    return floor
+
+
+def mirror_steps(work: Path, steps: set[str], profile: bool) -> list[dict]:
+    """The steps that need the mirror served: the download, the refreshes."""
+    if not steps & {"download", "staging", "refresh", "nothing-new"}:
+        return []
+    from sources.mirror import serve
+
+    out = []
     with serve(work / "mirror") as mirror:
-        if "download" in chosen:
-            steps.append(python_step("download over loopback", DOWNLOAD, work, mirror.url))
-        if "staging" in chosen:
-            steps.append(staging_step(work, mirror.url))
-        if "refresh" in chosen:
-            steps += refresh_steps(work, mirror.url, args.profile)
-    if "table" in chosen:
-        steps.append(table_step(work))
-    sample = sample_epcis(work / "data", args.sample) if chosen & {"territory", "check"} else []
-    if "territory" in chosen:
-        steps += territory_steps(work, sample[0], args.profile)
-    if args.national and "national" in chosen:
-        steps += national_steps(work, sample_epcis(work / "data", args.national, seed=11))
-    if "check" in chosen:
-        checked = check(work, sample)
-        print(f"checked against the slow path: {checked['checked']} EPCIs ({', '.join(sample)}), all equal")
-    print_table(steps, floor)
-    (work / "results.json").write_text(
-        json.dumps([{k: v for k, v in s.items() if k != "stdout"} for s in steps], indent=2), encoding="utf-8"
+        if "download" in steps:
+            out.append(python_step("download over loopback", DOWNLOAD, work, mirror.url))
+        if "staging" in steps:
+            out.append(staging_step(work, mirror.url))
+        if "refresh" in steps or "nothing-new" in steps:
+            out += refresh_steps(work, mirror.url, profile, cold_too="refresh" in steps)
+    return out
+
+
+def staging_step(work: Path, url: str) -> dict:
+    """The cold refresh without publishing: downloads and staging alone (`--no-publish`), into a store of its own."""
+    for folder in ("data-staging", "pub-staging"):
+        shutil.rmtree(work / folder, ignore_errors=True)
+    args = cli("refresh", "--no-publish", "--mirror", url, "--data-dir", "data-staging", "--out", "pub-staging")
+    return timed(args, "cold refresh, staging only", work)
+
+
+def table_step(work: Path) -> dict:
+    table = python_step("table of France (slow path + cache)", TABLE, work, str(work / "data"))
+    print(
+        f"table: {table['rows']:,} rows; inputs loaded in {table['load_s']:.2f} s, computed in "
+        f"{table['compute_s']:.2f} s ({table['compute_cpu_s']:.2f} s CPU), read from the cache in "
+        f"{table['cached_read_s'] or 0:.2f} s; cache equals slow path: {table['cached_equals_slow_path']}"
     )
+    if table["cached_equals_slow_path"] is False:
+        raise SystemExit("the cached table differs from the slow path")
+    return table
 
 
 if __name__ == "__main__":

@@ -272,10 +272,11 @@ def _fill_row(table, r: int, row: list, *, header: bool) -> None:
     from docx.oxml.ns import qn
 
     column = 0
+    cells = table.rows[r].cells  # once per row: `table.cell` walks the whole table at each call
     for text, span, is_heading, fill in row:
-        cell = table.cell(r, column)
+        cell = cells[column]
         if span > 1:
-            cell = cell.merge(table.cell(r, min(column + span, len(table.columns)) - 1))
+            cell = cell.merge(cells[min(column + span, len(cells)) - 1])
         cell.text = text
         if is_heading or span == len(table.columns):
             for run in cell.paragraphs[0].runs:

@@ -1,7 +1,9 @@
-"""The series every report of a store state shares (`transforms.series`), computed once per state and process,
-and the baseline year they are read from."""
+"""The series every report of a store state shares (`transforms.series`), computed once per store state and kept
+in the store (with custom territories: once per state and process), and the baseline year they are read from."""
 
 from __future__ import annotations
+
+import functools
 
 import polars as pl
 
@@ -10,19 +12,26 @@ from storage.store import Store
 from transforms import series as S
 from transforms.compute import Inputs
 from transforms.pipeline import select
+from transforms.table_cache import cached_json, cached_scan
 
 SERIES = PerState(size=1)  # the series of every territory of France (with the custom territories asked for)
 
 
 def site_series(
-    store: Store, inputs: Inputs, customs: tuple, state: str, baseline: int | None
+    store: Store, inputs: Inputs, customs: tuple, state: str, baseline: int | None, wanted: pl.Expr | None = None
 ) -> tuple[pl.DataFrame, int | None]:
     """(every territory's series, the baseline to read them from). The baseline asked for is checked against
-    the staged years first (BaselineError names each yearly source and its years); None takes the default."""
-    full = S.series_inputs(store, inputs)
-    baseline = S.resolve_baseline(baseline, S.yearly_years(full))
-    table = SERIES.get(state, customs, lambda: S.compute_series(full, customs))
-    return table, baseline
+    the staged years first (BaselineError names each yearly source and its years); None takes the default.
+    Without custom territories the series of France is read from the store's cache (`transforms.table_cache`),
+    only its rows that `wanted` keeps (all without it); with them, computed once per state and process."""
+    full = functools.cache(lambda: S.series_inputs(store, inputs))  # every vintage: read only when computing
+    if customs:
+        baseline = S.resolve_baseline(baseline, S.yearly_years(full()))
+        return SERIES.get(state, customs, lambda: S.compute_series(full(), customs)), baseline
+    years = cached_json(store, "series-years", lambda: S.yearly_years(full()))
+    baseline = S.resolve_baseline(baseline, years)
+    scan = cached_scan(store, "series", lambda: S.compute_series(full()))
+    return (scan if wanted is None else scan.filter(wanted)).collect(), baseline
 
 
 def territory_series(series: pl.DataFrame | None, membership: pl.DataFrame, selection) -> pl.DataFrame | None:

@@ -22,6 +22,7 @@ from reports.index import ReportRecord, render_index
 from reports.provenance import sources_read, target_cog
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
+from reports.sections.maps import SOURCE as CONTOURS
 from reports.sections.maps import staged_contours
 from reports.series_data import site_series, territory_series
 from reports.shared import TABLES, store_state
@@ -37,7 +38,7 @@ from transforms.compute import Inputs
 from transforms.export import write_exports
 from transforms.pipeline import Selection, diagnostic_table, load_inputs
 from transforms.registry import indicators
-from transforms.table_cache import diagnostic_table_cached
+from transforms.table_cache import diagnostic_table_cached, scan_france_table, territory_rows
 from transforms.wide import write_wide_xlsx
 
 __all__ = [
@@ -222,6 +223,23 @@ def _diagnostic(store: Store, customs, rules: FlagRules, inputs: Inputs, state: 
     )
 
 
+def _report_table(
+    store: Store, given, selections: list[Selection], rules: FlagRules, inputs: Inputs, state: str
+) -> pl.DataFrame:
+    """The rows of the diagnostic table the reports of `selections` read: the table `given` (or the rows of the
+    Parquet file it names), else the rows of the store's cached table of France (a filtered scan: the other
+    communes are never read); with custom territories or other flag rules, the table computed for them."""
+    wanted = territory_rows(inputs.membership, selections, every_epci=True)
+    if isinstance(given, (str, Path)):
+        return pl.scan_parquet(given).filter(wanted).collect()
+    if given is not None:
+        return given
+    customs = _distinct_customs(selections)
+    if customs or rules != FlagRules():
+        return _diagnostic(store, customs, rules, inputs, state)
+    return scan_france_table(store, lambda: diagnostic_table(store, inputs=inputs)).filter(wanted).collect()
+
+
 def _similar(table: pl.DataFrame, inputs: Inputs, view: TerritoryView, given: tuple[str, ...]) -> Similar | None:
     customs = view.selection.customs
     return similar_territories(
@@ -282,6 +300,29 @@ def build_report(
     return record, list(paths.values())
 
 
+def _site_context(store: Store, inputs: Inputs, selections: list[Selection], asked: ReportContext) -> ReportContext:
+    """What every report of the site shares: the context `asked` for, with the store's manifest, state, series
+    (the selections' rows) and contours; the baseline resolved."""
+    manifest = store.manifest()
+    state = store_state(store, manifest, inputs.vintages)
+    customs = _distinct_customs(selections)
+    wanted = territory_rows(inputs.membership, selections)
+    series, baseline = site_series(store, inputs, customs, state, asked.baseline, wanted)
+    contours = _staged_contours(store, wanted)
+    return replace(asked, manifest=manifest, state=state, series=series, baseline=baseline, contours=contours)
+
+
+def _staged_contours(store: Store, wanted: pl.Expr) -> pl.DataFrame | None:
+    """The rows of the staged commune contours that `wanted` keeps (`reports.sections.maps.staged_contours` read
+    through a filter: the maps of a territory draw its communes and the départements, not every commune of
+    France), or None when they were never staged."""
+    try:
+        path = store.staged_path(CONTOURS, store.latest_vintage(CONTOURS))
+    except FileNotFoundError:
+        return None
+    return pl.scan_parquet(path).filter(wanted).collect() if path.exists() else staged_contours(store)
+
+
 @reads_one_state
 def build_site(
     store: Store,
@@ -306,37 +347,29 @@ def build_site(
     `baseline` anchors the evolutions of the series (default: the oldest year every yearly source holds) and
     `evaluation` lists the indicators of the CTG's yearly evaluation (transforms.evaluation; default set if empty).
     `similar`: the EPCIs each EPCI or custom territory is compared with (reports.similar chooses them when empty)."""
-    demo = demo or store_is_synthetic(store)
-    if isinstance(table, (str, Path)):
-        table = pl.read_parquet(table)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    generated_at = generated_at or datetime.now(UTC)
     inputs = load_inputs(store)
-    customs = _distinct_customs(selections)
-    manifest = store.manifest()
-    state = store_state(store, manifest, inputs.vintages)
-    if table is None:
-        table = _diagnostic(store, customs, rules, inputs, state)
-    series, baseline = site_series(store, inputs, customs, state, baseline)
-    base = ReportContext(
-        generated_at=generated_at,
-        manifest=manifest,
-        version=pipeline_version(),
-        demo=demo,
-        rules=rules,
-        state=state,
-        series=series,
-        baseline=baseline,
-        evaluation=tuple(evaluation),
-        contours=staged_contours(store),
-        similar_codes=tuple(similar),
+    base = _site_context(
+        store,
+        inputs,
+        selections,
+        ReportContext(
+            generated_at=generated_at or datetime.now(UTC),
+            version=pipeline_version(),
+            demo=demo or store_is_synthetic(store),
+            rules=rules,
+            baseline=baseline,
+            evaluation=tuple(evaluation),
+            similar_codes=tuple(similar),
+        ),
     )
+    table = _report_table(store, table, selections, rules, inputs, base.state)
     records, exports = [], []
     for selection in selections:
         record, paths = build_report(table, inputs, selection, base, out_dir)
         records.append(record)
         exports += paths
     index = out_dir / "index.html"
-    _write(index, render_index(out_dir, demo, generated_at, records))
+    _write(index, render_index(out_dir, base.demo, base.generated_at, records))
     return SiteResult(reports=[out_dir / r.file for r in records], index=index, exports=exports, records=records)

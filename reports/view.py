@@ -140,18 +140,7 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
     if arrondissement is not None:  # the arrondissement is the unit; its whole city (the one COM row) a reference
         city = [Place("COM", p.code, p.name, REFERENCES) for p in communes]
         communes = [Place("ARM", arrondissement, names.get(("ARM", arrondissement), arrondissement), COMMUNES)]
-    if selection.epci:
-        territory = Place("EPCI", selection.epci, names.get(("EPCI", selection.epci), selection.epci), TERRITORY)
-    elif selection.commune:
-        territory = next(p for p in communes if p.code == selection.commune)  # a commune or an arrondissement
-    elif selection.departement:
-        dep = selection.departement
-        territory = Place("DEP", dep, names.get(("DEP", dep), dep), TERRITORY)
-    else:
-        group = selection.group
-        if group is None:  # the selection's validation makes it name exactly one territory
-            raise ValueError("the selection names no territory")
-        territory = Place("TERRITORY", group.code, names.get(("TERRITORY", group.code), group.name), TERRITORY)
+    territory = _territory(selection, names, communes)
     epcis = sorted(
         (
             Place("EPCI", code, name, EPCIS)
@@ -165,26 +154,49 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
         selection.departement is not None or (selection.group is not None and len(communes) > MAX_COMMUNE_ROWS)
     )
     references = city + ([] if by_epci else [Place(p.level, p.code, p.name, REFERENCES) for p in epcis])
-    for level in ("DEP", "FRANCE"):
-        references += [
-            Place(lvl, code, name, REFERENCES)
-            for (lvl, code), name in sorted(names.items())
-            if lvl == level and (lvl, code) != territory.key
-        ]
+    references += _wider_references(names, territory)
     # a commune in no EPCI (L'Île-d'Yeu) has no EPCI row to be read in: it keeps its own, among the EPCIs
     units = epcis + _outside_epcis(communes, membership) if by_epci else communes
     places = tuple(units) + ((territory,) if territory.group != COMMUNES else ()) + tuple(references)
-    dep_code = _reference_departement(rows, territory)
-    departement = (
-        None
-        if territory.level == "DEP"
-        else next(
-            (p for p in references if p.level == "DEP" and p.code == dep_code),
-            next(p for p in references if p.level == "DEP"),
-        )
-    )
+    departement = _departement(rows, territory, references)
     cells = {(r["level"], r["code"], r["indicator"]): r for r in rows.iter_rows(named=True)}
     return TerritoryView(selection, rows, places, tuple(communes), territory, departement, cells)
+
+
+def _territory(selection: Selection, names: dict, communes: list[Place]) -> Place:
+    """The place the report is about: the EPCI, the commune or arrondissement, the département or the group."""
+    if selection.epci:
+        return Place("EPCI", selection.epci, names.get(("EPCI", selection.epci), selection.epci), TERRITORY)
+    if selection.commune:
+        return next(p for p in communes if p.code == selection.commune)  # a commune or an arrondissement
+    if selection.departement:
+        dep = selection.departement
+        return Place("DEP", dep, names.get(("DEP", dep), dep), TERRITORY)
+    group = selection.group
+    if group is None:  # the selection's validation makes it name exactly one territory
+        raise ValueError("the selection names no territory")
+    return Place("TERRITORY", group.code, names.get(("TERRITORY", group.code), group.name), TERRITORY)
+
+
+def _wider_references(names: dict, territory: Place) -> list[Place]:
+    """The département(s) and France, in that order (the territory itself left out)."""
+    return [
+        Place(lvl, code, name, REFERENCES)
+        for level in ("DEP", "FRANCE")
+        for (lvl, code), name in sorted(names.items())
+        if lvl == level and (lvl, code) != territory.key
+    ]
+
+
+def _departement(rows: pl.DataFrame, territory: Place, references: list[Place]) -> Place | None:
+    """The reference département of the territory (None for a département: its only reference is France)."""
+    if territory.level == "DEP":
+        return None
+    dep_code = _reference_departement(rows, territory)
+    return next(
+        (p for p in references if p.level == "DEP" and p.code == dep_code),
+        next(p for p in references if p.level == "DEP"),
+    )
 
 
 def _outside_epcis(communes: list[Place], membership: pl.DataFrame) -> list[Place]:

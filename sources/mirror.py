@@ -8,8 +8,13 @@ If-None-Match (werkzeug), so conditional GETs behave as upstream.
 
 Only regular files under the root are served: a path through a symbolic link is not found (a link planted in
 the folder could lead anywhere on the machine), and links are left out of folder zips. The root itself and its
-host folders are never zipped; a folder zip is spooled to a temporary file, never held whole in memory, and a
+host folders are never zipped; a folder zip is written to a temporary file, never held whole in memory, and a
 folder holding more than MAX_ZIP_INPUT bytes is refused.
+
+What a path serves is worked out once per state of its files (their names, sizes and modification times): the
+folder's zip is kept in a temporary folder of the server with its ETag, a file's ETag beside its state. So a
+conditional GET of something unchanged (a refresh with nothing new upstream) is answered at once, without zipping
+or hashing again, and a changed file gets a new body and ETag at the next request.
 
 Used by `abs-diag demo` and by the tests; a data officer can serve a mirror of real files the same way.
 """
@@ -29,11 +34,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
-from werkzeug.wsgi import wrap_file
+if TYPE_CHECKING:  # werkzeug is imported by the server only: the demo generators use `zip_folder` without it
+    from werkzeug.wrappers import Request, Response
 
 ZIP_DATE = (2025, 1, 1, 0, 0, 0)
 CONTENT_TYPES = {
@@ -43,7 +47,6 @@ CONTENT_TYPES = {
     ".zip": "application/zip",
 }
 MAX_ZIP_INPUT = 2_000_000_000  # bytes of files a folder zip may take in
-SPOOL_IN_MEMORY = 8 << 20  # a folder zip up to this size stays in memory, a larger one goes to a temporary file
 CHUNK = 1 << 20
 
 
@@ -95,11 +98,37 @@ def _sha256_of(f: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
+def file_state(target: Path) -> tuple:
+    """What a served body depends on: a file's size and times, a folder's files' names, sizes and times."""
+    if target.is_dir():
+        return tuple(_stat_key(p, p.relative_to(target).as_posix()) for p in folder_files(target))
+    return _stat_key(target, "")
+
+
+def _stat_key(path: Path, name: str) -> tuple:
+    st = path.stat()
+    return name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+@dataclass(frozen=True)
+class Served:
+    """The body a path serves for one state of its files: the file itself, or the folder's zip kept by the app."""
+
+    state: tuple
+    body: Path
+    etag: str
+    size: int
+    content_type: str
+
+
 @dataclass
 class MirrorApp:
     root: Path
     log: list[dict] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _served: dict[Path, Served] = field(default_factory=dict)  # per target: its body for the state last seen
+    _building: dict[Path, threading.Lock] = field(default_factory=dict)  # one build at a time per target
+    _zips: tempfile.TemporaryDirectory | None = None  # where folder zips are kept (deleted with the app)
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()  # the mirror folder may itself be a link; nothing below it may
@@ -128,16 +157,50 @@ class MirrorApp:
         target = self.target(path)
         if target is None:
             return None
-        if target.is_dir():
-            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        served = self.served(target)
+        return served.body.open("rb"), served.content_type
+
+    def served(self, target: Path) -> Served:
+        """The body of `target` for the current state of its files: the one kept when unchanged, else built
+        (a folder zipped; FolderTooLarge beyond MAX_ZIP_INPUT) and kept."""
+        with self._lock:
+            building = self._building.setdefault(target, threading.Lock())
+        with building:
+            state = file_state(target)
+            with self._lock:
+                kept = self._served.get(target)
+            if kept is not None and kept.state == state:
+                return kept
+            served = self._build(target, state)
+            with self._lock:
+                self._served[target] = served
+            return served
+
+    def _build(self, target: Path, state: tuple) -> Served:
+        if not target.is_dir():
+            with target.open("rb") as f:
+                etag = _sha256_of(f)[:32]
+            content_type = CONTENT_TYPES.get(target.suffix.lower(), "application/octet-stream")
+            return Served(state, target, etag, target.stat().st_size, content_type)
+        with self._lock:
+            if self._zips is None:
+                self._zips = tempfile.TemporaryDirectory(prefix="abs-mirror-")
+            folder = Path(self._zips.name)
+        # a new file per build: a response still streaming the previous zip keeps its own open file
+        fd, name = tempfile.mkstemp(dir=folder, suffix=".zip")
+        with os.fdopen(fd, "w+b") as out:
             try:
-                write_folder_zip(target, spool)
+                write_folder_zip(target, out)
             except BaseException:
-                spool.close()
+                Path(name).unlink(missing_ok=True)
                 raise
-            spool.seek(0)
-            return spool, "application/zip"
-        return target.open("rb"), CONTENT_TYPES.get(target.suffix.lower(), "application/octet-stream")
+            size = out.tell()
+            out.seek(0)
+            etag = _sha256_of(out)[:32]
+        kept = self._served.get(target)
+        if kept is not None and kept.body.parent == folder:
+            kept.body.unlink(missing_ok=True)  # the older zip of this folder (open files of it stay readable)
+        return Served(state, Path(name), etag, size, "application/zip")
 
     def body(self, path: str) -> tuple[bytes, str] | None:
         """The whole body of `path` and its Content-Type, or None (for tests and small files)."""
@@ -149,24 +212,26 @@ class MirrorApp:
             return f.read(), content_type
 
     def respond(self, request: Request, environ) -> Response:
+        from werkzeug.wrappers import Response
+        from werkzeug.wsgi import wrap_file
+
+        target = self.target(request.path)
+        if target is None:
+            return Response("not found in the mirror", status=404, mimetype="text/plain")
         try:
-            found = self.open(request.path)
+            served = self.served(target)
         except FolderTooLarge as exc:
             return Response(f"too large to zip: {exc}", status=413, mimetype="text/plain")
-        if found is None:
-            return Response("not found in the mirror", status=404, mimetype="text/plain")
-        f, content_type = found
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(0)
-        etag = _sha256_of(f)[:32]
-        response = Response(wrap_file(environ, f), content_type=content_type, direct_passthrough=True)
-        response.content_length = size
-        response.set_etag(etag)
+        f = served.body.open("rb")
+        response = Response(wrap_file(environ, f), content_type=served.content_type, direct_passthrough=True)
+        response.content_length = served.size
+        response.set_etag(served.etag)
         response.call_on_close(f.close)
         return response.make_conditional(request)
 
     def __call__(self, environ, start_response):
+        from werkzeug.wrappers import Request
+
         request = Request(environ)
         response = self.respond(request, environ)
         with self._lock:
@@ -196,6 +261,8 @@ class Mirror:
 def serve(root: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[Mirror]:
     """Serve `root` on a loopback port for the duration of the block."""
     app = MirrorApp(Path(root))
+    from werkzeug.serving import make_server
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the request log is `Mirror.log`, not the console
     server = make_server(host, port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -14,6 +14,7 @@ of an earlier release is rewritten as it was), keys this release does not know a
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,14 +35,15 @@ class _Record:
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls) if f.name not in ("extra", "_absent"))
+        return _keys(cls)
 
     @classmethod
     def from_dict(cls, data: dict):
-        data = copy.deepcopy(data)
-        known = {k: cls.NESTED.get(k, _same)(v) for k, v in data.items() if k in cls.keys()}
-        record = cls(**known, extra={k: v for k, v in data.items() if k not in cls.keys()})
-        record._absent = frozenset(k for k in cls.keys() if k not in data)
+        """The record of `data`, sharing nothing with it (each value copied once: nested records copy their own)."""
+        keys = _keys(cls)
+        known = {k: cls.NESTED.get(k, copy.deepcopy)(v) for k, v in data.items() if k in keys}
+        record = cls(**known, extra={k: copy.deepcopy(v) for k, v in data.items() if k not in keys})
+        record._absent = frozenset(k for k in keys if k not in data)
         return record
 
     def to_dict(self) -> dict:
@@ -54,12 +56,15 @@ class _Record:
         return out | copy.deepcopy(self.extra)
 
 
+@functools.cache
+def _keys(cls) -> tuple[str, ...]:
+    """The JSON keys of a record class, its fields but `extra` and `_absent` (looked up once per class: a
+    manifest has thousands of records)."""
+    return tuple(f.name for f in fields(cls) if f.name not in ("extra", "_absent"))
+
+
 def _unset(value) -> bool:
     return value is None or value == {} or value == []
-
-
-def _same(value):
-    return value
 
 
 def _plain(value):

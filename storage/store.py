@@ -103,7 +103,7 @@ class Store:
     def staged_path(self, source: str, vintage: str) -> Path:
         """The staged table the manifest names (a store staged before tables were named by content: the old
         fixed name)."""
-        staged = self.previous(f"{source}/{vintage}").staged
+        staged = self._view().get(f"{source}/{vintage}").staged  # read only: no copy of the record
         named = staged.file if staged else None
         return self.root / named if named else self.root / "staged" / source / f"{vintage}.parquet"
 
@@ -225,7 +225,7 @@ class Store:
             if not free:
                 return []
             committed = Store(self.root)  # the tables the switched manifest names, not a run's pending ones
-            named = {committed.staged_path(*Manifest.split(key)) for key in committed.manifest().staged()}
+            named = {committed.staged_path(*Manifest.split(key)) for key in committed._view().staged()}
             gone = [p for p in (self.root / "staged").rglob("*.parquet") if p not in named]
             for path in gone:
                 path.unlink(missing_ok=True)

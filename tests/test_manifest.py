@@ -93,3 +93,20 @@ def test_a_store_reads_and_writes_the_typed_manifest(tmp_path):
     store.record("caf_benefits/2024", record)
     on_disk = json.loads(store.manifest_path.read_text(encoding="utf-8"))
     assert on_disk["entries"]["caf_benefits/2024"]["staged"] == STAGED | {"rows": 11}
+
+
+def test_a_parsed_record_shares_nothing_with_the_json_it_was_read_from():
+    """Records are parsed once and copied (`Store.manifest`): changing the JSON afterwards changes no record."""
+    data = json.loads(json.dumps(TODAY))
+    data["entries"]["caf_benefits/2024"]["later_key"] = {"kept": [1]}
+    manifest = Manifest.from_dict(data)
+    entry = data["entries"]["caf_benefits/2024"]
+    entry["staged"]["geo_changes"][0]["new"].append("44999")
+    entry["staged"]["null_cells"]["secret"] = 99
+    entry["files"]["main"]["sha256"] = "changed"
+    entry["later_key"]["kept"].append(2)
+    record = manifest.entries["caf_benefits/2024"]
+    assert record.staged.geo_changes == [{"cog": 2021, "kind": "merged", "new": ["44088"], "old": "44100"}]
+    assert record.staged.null_cells == {"secret": 3} and record.files["main"].sha256 == "195c"
+    assert record.extra == {"later_key": {"kept": [1]}}
+    assert manifest.to_dict()["entries"]["caf_benefits/2024"]["later_key"] == {"kept": [1]}

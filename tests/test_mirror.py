@@ -136,18 +136,17 @@ def test_a_mirror_folder_that_is_itself_a_link_is_served(layout, tmp_path):
     assert response.status_code == 200 and response.content == CSV
 
 
-def test_a_large_folder_zip_is_spooled_to_disk_not_held_in_memory(layout, monkeypatch):
+def test_a_folder_zip_is_written_to_disk_not_held_in_memory(layout):
     folder = layout / "www.insee.fr" / "fr" / "fichier" / "big"
     folder.mkdir()
-    (folder / "a.bin").write_bytes(os.urandom(300_000))  # incompressible: the zip is larger than 100 kB
-    monkeypatch.setattr(mirror_module, "SPOOL_IN_MEMORY", 100_000)
+    (folder / "a.bin").write_bytes(os.urandom(300_000))  # incompressible: the zip is larger than 300 kB
     app = mirror_module.MirrorApp(layout)
 
-    spool, content_type = app.open("/www.insee.fr/fr/fichier/big")
-    with spool:
+    body, content_type = app.open("/www.insee.fr/fr/fichier/big")
+    with body:
         assert content_type == "application/zip"
-        assert spool._rolled  # written to a temporary file once past SPOOL_IN_MEMORY
-        assert spool.read() == zip_folder(folder)
+        assert Path(body.name).parent == Path(app._zips.name)  # a file of the server's temporary folder
+        assert body.read() == zip_folder(folder)
 
 
 def test_a_folder_beyond_the_zip_limit_is_refused(layout, monkeypatch):
@@ -167,3 +166,37 @@ def test_the_request_log_records_each_answer(layout):
         ("/www.insee.fr/fr/fichier/x.csv", "v=1", 200),
         ("/", "", 404),
     ]
+
+
+def test_an_unchanged_folder_is_zipped_once_and_a_changed_one_again(layout, monkeypatch):
+    """A refresh with nothing new asks again with the ETag: the zip kept for the folder's state answers it."""
+    zipped = []
+    write = mirror_module.write_folder_zip
+    monkeypatch.setattr(
+        mirror_module, "write_folder_zip", lambda folder, out: zipped.append(folder) or write(folder, out)
+    )
+    url = "/www.insee.fr/fr/fichier/base-cc_csv.zip"
+    with serve(layout) as mirror:
+        first = requests.get(mirror.url + url, timeout=5)
+        etag = {"If-None-Match": first.headers["ETag"]}
+        again = requests.get(mirror.url + url, timeout=5, headers=etag)
+        whole = requests.get(mirror.url + url, timeout=5)
+        (layout / "www.insee.fr/fr/fichier/base-cc_csv.zip/base-cc.CSV").write_bytes(CSV * 4)
+        changed = requests.get(mirror.url + url, timeout=5, headers=etag)
+    assert first.status_code == 200 and again.status_code == 304 and whole.content == first.content
+    assert len(zipped) == 2  # the first request and the one after the change; none for the two between
+    assert changed.status_code == 200 and changed.headers["ETag"] != first.headers["ETag"]
+    with zipfile.ZipFile(io.BytesIO(changed.content)) as z:
+        assert z.read("base-cc.CSV") == CSV * 4
+
+
+def test_a_changed_file_gets_a_new_etag(layout):
+    path, longer = layout / "www.insee.fr/fr/fichier/x.csv", CSV + b"01002;12\n"
+    with serve(layout) as mirror:
+        first = requests.get(f"{mirror.url}/www.insee.fr/fr/fichier/x.csv", timeout=5)
+        path.write_bytes(longer)
+        changed = requests.get(
+            f"{mirror.url}/www.insee.fr/fr/fichier/x.csv", timeout=5, headers={"If-None-Match": first.headers["ETag"]}
+        )
+    assert changed.status_code == 200 and changed.content == longer
+    assert changed.headers["ETag"] == f'"{hashlib.sha256(longer).hexdigest()[:32]}"'

@@ -175,3 +175,37 @@ def test_an_index_listing_a_synthetic_report_says_so(demo_store, real_looking, t
     other = tmp_path / "other"
     build_site(real_looking, [Selection(epci=EPCI)], other, generated_at=WHEN)
     assert 'id="bandeau-demo"' not in render_index(other, False, WHEN)
+
+
+def test_the_answer_is_recorded_in_the_store_per_state(demo_store, tmp_path, monkeypatch):
+    """Zipping the demo folders takes most of a second: each store state is looked at once, its answer kept."""
+    from sources.demo import synthetic
+
+    demo = copy_store(demo_store, tmp_path / "demo", lambda *_: None)
+    other = copy_store(demo_store, tmp_path / "other", other_bytes)
+    assert store_is_synthetic(demo) and not store_is_synthetic(other)
+    assert len(list((demo.root / "cache").glob("synthetic-*.json"))) == 1
+
+    def not_again(manifest):
+        raise AssertionError("the recorded answer should have been read")
+
+    monkeypatch.setattr(synthetic, "is_synthetic", not_again)
+    assert store_is_synthetic(demo) and not store_is_synthetic(other)  # read back, not looked at again
+
+    # another state (one file of the demo replaced by other bytes) is another question: looked at afresh
+    monkeypatch.undo()
+    manifest = other.manifest()
+    key, role, record = file_records(manifest)[0]
+    record.sha256 = hashlib.sha256(
+        (MIRROR_ROOT / "www.insee.fr/fr/statistiques/fichier/8377162/v_commune_2025.csv").read_bytes()
+    ).hexdigest()
+    other.manifest_path.write_text(json.dumps(manifest.to_dict()), encoding="utf-8")
+    assert store_is_synthetic(other)
+
+
+def test_a_store_that_cannot_be_written_to_is_still_answered(demo_store, tmp_path):
+    demo = copy_store(demo_store, tmp_path, lambda *_: None)
+    shutil.rmtree(demo.root / "cache", ignore_errors=True)
+    (demo.root / "cache").write_text("a file where the cache folder would be")  # no answer can be written
+    assert store_is_synthetic(demo) and store_is_synthetic(demo)
+    assert (demo.root / "cache").read_text() == "a file where the cache folder would be"

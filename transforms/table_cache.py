@@ -3,6 +3,8 @@
     data/cache/indicators-<key>.parquet     every indicator of every commune, EPCI, département and France
                                             (`transforms.pipeline.diagnostic_table` with no custom territory and
                                             the default flag rules)
+    data/cache/series-<key>.parquet         the series of every territory of France (`transforms.series`), and
+                                            any other table of the store state a caller names (`cached_scan`)
 
 The key names what the table was computed from: the staged tables the manifest names (their records: file, which
 is named by its content, inputs, basis, staging time), the code that computes it (every Python and TOML file of
@@ -10,7 +12,8 @@ is named by its content, inputs, basis, staging time), the code that computes it
 or a release that changes the computation, gives another key: the old file is never read again and is deleted
 when a newer one is written (two are kept, for a reader still pinned to the previous state). The file is written
 atomically; a store a reader cannot write to just computes the table each time. Every report, export and national
-batch reads the table through `france_table`.
+batch reads the table through `france_table` or `scan_france_table`; a report reads only the rows it shows
+(`territory_rows`: a filter Parquet pushes down, so the table of France is never held whole for one territory).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from storage.files import atomic_path
+from storage.files import atomic_path, write_json_atomic
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -58,13 +61,19 @@ def table_key(store: Store) -> str:
     return digest.hexdigest()[:24]
 
 
-def cache_path(store: Store) -> Path:
-    return store.root / CACHE_DIR / f"{PREFIX}{table_key(store)}.parquet"
+def cache_path(store: Store, name: str = PREFIX.rstrip("-")) -> Path:
+    """Where the table `name` (the indicators by default) of `store`'s pinned state is kept."""
+    return store.root / CACHE_DIR / f"{name}-{table_key(store)}.parquet"
 
 
 def france_table(store: Store, compute) -> pl.DataFrame:
     """The table of `store`'s pinned state: read from the cache, else `compute()`d and saved there."""
-    path = cache_path(store)
+    return cached_table(store, PREFIX.rstrip("-"), compute)
+
+
+def cached_table(store: Store, name: str, compute) -> pl.DataFrame:
+    """The table `name` of `store`'s pinned state: read from the cache, else `compute()`d and saved there."""
+    path = cache_path(store, name)
     try:
         return pl.read_parquet(path)
     except (FileNotFoundError, OSError, pl.exceptions.ComputeError):
@@ -76,22 +85,86 @@ def france_table(store: Store, compute) -> pl.DataFrame:
 
 def scan_france_table(store: Store, compute) -> pl.LazyFrame:
     """The table as a lazy scan of the cached file (a filter reads only the row groups it needs)."""
-    path = cache_path(store)
-    if not path.is_file():
-        france_table(store, compute)
-    return pl.scan_parquet(path) if path.is_file() else compute().lazy()
+    return cached_scan(store, PREFIX.rstrip("-"), compute)
 
 
-def save(table: pl.DataFrame, path: Path) -> None:
-    """Write the table atomically, then delete the older ones; a store that cannot be written to is left alone."""
+def cached_scan(store: Store, name: str, compute) -> pl.LazyFrame:
+    """The table `name` of `store`'s pinned state as a lazy scan of its cached file (computed and saved first
+    when missing; a store that cannot be written to gets the computed table, lazily)."""
+    path = cache_path(store, name)
+    if path.is_file():
+        return pl.scan_parquet(path)
+    table = compute()
+    save(table, path)
+    return pl.scan_parquet(path) if path.is_file() else table.lazy()
+
+
+def cached_json(store: Store, name: str, compute):
+    """A small value of `store`'s pinned state (JSON: strings, numbers, lists, dicts) kept beside its tables:
+    read back, else `compute()`d and saved (not saved when the store cannot be written to)."""
+    path = cache_path(store, name).with_suffix(".json")
     try:
-        with atomic_path(path) as tmp:
-            table.write_parquet(tmp, statistics=True, row_group_size=64_000)
-        older = sorted(path.parent.glob(f"{PREFIX}*.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        return json.loads(path.read_text(encoding="utf-8"))["value"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not computed yet for this state (or unreadable: computed again, replaced below)
+    value = compute()
+    try:
+        write_json_atomic(path, {"value": value})
+        older = sorted(path.parent.glob(f"{name}-*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
         for stale in [p for p in older if p != path][KEEP - 1 :]:
             stale.unlink(missing_ok=True)
     except OSError as exc:
-        log.info("indicator table not cached in %s: %s", path.parent, exc)
+        log.info("%s not cached in %s: %s", path.name, path.parent, exc)
+    return value
+
+
+def save(table: pl.DataFrame, path: Path) -> None:
+    """Write the table atomically, then delete the older ones of its name; a store that cannot be written to is
+    left alone."""
+    name = path.name.rsplit("-", 1)[0]  # `name-<key>.parquet`
+    try:
+        with atomic_path(path) as tmp:
+            table.write_parquet(tmp, statistics=True, row_group_size=64_000)
+        older = sorted(path.parent.glob(f"{name}-*.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for stale in [p for p in older if p != path][KEEP - 1 :]:
+            stale.unlink(missing_ok=True)
+    except OSError as exc:
+        log.info("%s not cached in %s: %s", path.name, path.parent, exc)
+
+
+def territory_rows(membership: pl.DataFrame, selections, every_epci: bool = False) -> pl.Expr:
+    """A filter keeping at least the rows `transforms.pipeline.select` keeps for each of `selections` (their
+    communes and EPCIs; every arrondissement, département, custom territory and France: few rows), and every
+    EPCI with `every_epci` (the similar territories of a report are chosen among them). Reading a cached table
+    through it leaves out the other communes, nearly all of its rows."""
+    communes: set[str] = set()
+    epcis: set[str] = set()
+    for selection in selections:
+        rows = _membership_of(membership, selection)
+        communes |= set(rows["code"].to_list())
+        epcis |= {e for e in rows["epci"].to_list() if e} | ({selection.epci} if selection.epci else set())
+    small = pl.col("level").is_in(["ARM", "DEP", "FRANCE", "TERRITORY"] + (["EPCI"] if every_epci else []))
+    return (
+        small
+        | ((pl.col("level") == "COM") & pl.col("code").is_in(sorted(communes)))
+        | ((pl.col("level") == "EPCI") & pl.col("code").is_in(sorted(epcis)))
+    )
+
+
+def _membership_of(membership: pl.DataFrame, selection) -> pl.DataFrame:
+    """The membership rows of the communes a selection's report shows (an arrondissement's: its whole city)."""
+    from sources.codes import city_of_arrondissement
+
+    if selection.arrondissement and selection.commune:
+        return membership.filter(pl.col("code") == city_of_arrondissement(selection.commune))
+    if selection.epci:
+        return membership.filter(pl.col("epci") == selection.epci)
+    if selection.commune:
+        return membership.filter(pl.col("code") == selection.commune)
+    if selection.departement:
+        return membership.filter(pl.col("dep") == selection.departement)
+    group = selection.group
+    return membership.filter(pl.col("code").is_in(list(group.communes if group else ())))
 
 
 def diagnostic_table_cached(
