@@ -14,7 +14,6 @@ of an earlier release is rewritten as it was), keys this release does not know a
 from __future__ import annotations
 
 import copy
-import functools
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -56,11 +55,15 @@ class _Record:
         return out | copy.deepcopy(self.extra)
 
 
-@functools.cache
-def _keys(cls) -> tuple[str, ...]:
+_KEYS: dict[type, tuple[str, ...]] = {}
+
+
+def _keys(cls: type) -> tuple[str, ...]:
     """The JSON keys of a record class, its fields but `extra` and `_absent` (looked up once per class: a
     manifest has thousands of records)."""
-    return tuple(f.name for f in fields(cls) if f.name not in ("extra", "_absent"))
+    if cls not in _KEYS:
+        _KEYS[cls] = tuple(f.name for f in fields(cls) if f.name not in ("extra", "_absent"))
+    return _KEYS[cls]
 
 
 def _unset(value) -> bool:

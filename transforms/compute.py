@@ -389,7 +389,8 @@ def compute(
     main_census, comp_census = _census_years(inputs)
     n_years = (main_census - comp_census) if main_census and comp_census else None
     weights = table.values_of(POPULATION)  # weighs the share of a territory its known communes hold
-    frames, france_sums = {}, {}
+    frames: dict[str, pl.DataFrame] = {}
+    france_sums: dict = {}  # France's sums per set of covered communes, shared by the indicators
     for ind in items:
         if ind.kind == "published":
             frames[ind.id] = _published(ind, inputs, places).with_columns(coverage=pl.lit(None, pl.Float64))
