@@ -14,14 +14,7 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.tasks import Task
 
-from flows.steps import (  # noqa: F401 (re-exported)
-    LOCK_TIMEOUT,
-    THREADS,
-    flow_settings,
-    open_store,
-    publication,
-    spec_of,
-)
+from flows.steps import LOCK_TIMEOUT, THREADS, flow_settings, open_store, publication, spec_of  # noqa: F401 (re-exported)
 
 _TASKS: dict[Callable, Task] = {}
 

@@ -136,9 +136,7 @@ def compute_series(
 ) -> pl.DataFrame:
     """level, code, indicator, year, value, status, numerator, denominator, source, comparable: one row per
     territory, indicator and year of its series."""
-    from transforms.pipeline import (
-        provenance,  # pipeline imports the store; series stays usable without one
-    )
+    from transforms.pipeline import provenance  # pipeline imports the store; series stays usable without one
 
     items = tuple(i for i in (items or indicators()) if has_series(i))
     years = {i.id: series_years(inputs, i) for i in items}
