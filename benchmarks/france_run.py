@@ -278,6 +278,8 @@ def national_steps(work: Path, epcis: list[str]) -> list[dict]:
             "--workers",
             str(workers),
             "--no-departements",
+            "--batch-size",  # one EPCI per task: with the default of 25, a few EPCIs are one task on one worker
+            "1",
             "--data-dir",
             "data",
             "--out",
