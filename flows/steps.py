@@ -20,22 +20,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from flows.local import LOCK_TIMEOUT, THREADS
-from reports import diff as D
-from reports import site as reports_site
 from sources import refresh as sources_refresh
 from sources.download import preflight
-from sources.national import unknown_codes
 from sources.publishing import INDICATORS, failed_outcome, publish_decision, write_refresh_record
 from sources.refresh import RefreshFailed, RefreshReport, SourceResult
 from storage.publication import Publication, describe
 from storage.settings import Settings, load_settings
 from storage.store import Store
-from transforms.evaluation import EvaluationItem
-from transforms.pipeline import export_indicators
-from transforms.territories import Territory
+
+if TYPE_CHECKING:  # the reports' and indicators' libraries load in the steps that use them: a refresh with
+    # nothing new to publish never imports them (they take most of its start-up)
+    from transforms.evaluation import EvaluationItem
+    from transforms.territories import Territory
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -140,6 +139,8 @@ def prepare_store(
 @step("check-territory")
 def check_codes(territory: Territory, data_dir: str) -> None:
     """The codes of `territory` are in the store's target geography (a typo fails before anything is begun)."""
+    from sources.national import unknown_codes
+
     problems = unknown_codes(open_store(data_dir), **territory.codes())
     if problems:
         raise ValueError("; ".join(problems))
@@ -156,6 +157,8 @@ def build_report(
     similar: tuple[str, ...] = (),
 ) -> dict[str, list[str]]:
     """The report, its index and exports, as paths relative to `out_dir` (the draft is renamed on commit)."""
+    from reports import site as reports_site
+
     out = Path(out_dir)
     site = reports_site.build_site(
         open_store(data_dir),
@@ -179,6 +182,8 @@ def write_changes(publish_dir: str, name: str, draft_folder: str, version: str) 
     """The diff of the draft against the publication's `latest`, written into the draft: {"lines": French
     summary, "page": file name, "files": file names}; None when there is no previous version to compare with, or
     when it cannot be read (said in the log: the new version is published without its diff)."""
+    from reports import diff as D
+
     try:
         result = D.diff_with_previous(publication(publish_dir, name), Path(draft_folder), version)
     except D.DiffError as exc:
@@ -235,6 +240,8 @@ def refresh_source(
 def export_national(data_dir: str, out_dir: str, demo: bool = False) -> dict[str, str]:
     """The indicator table of France, computed and written as `indicateurs-france.{parquet,csv}`: format ->
     path."""
+    from transforms.pipeline import export_indicators
+
     _, paths = export_indicators(open_store(data_dir), Path(out_dir), None, demo=demo)
     return {fmt: str(p) for fmt, p in paths.items()}
 
@@ -286,6 +293,8 @@ def not_published(runner: Runner, key: str, title: str, pub: Publication) -> Cal
 def changes_artifact(runner: Runner, name: str, folder: Path, changes: dict | None) -> None:
     """After the commit (the page's path is final): the summary `changements-<publication>` of the diff."""
     if changes is not None:
+        from reports import diff as D
+
         runner.markdown(
             artifact_key("changements", name),
             D.summary_markdown(changes["lines"], folder / changes["page"], changes["files"]),

@@ -6,11 +6,11 @@ other source is validated against and brought into.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandera.polars as pa
 import polars as pl
-from pandera.errors import SchemaErrors
 
 from sources.catalogue import Entry, FileSpec
 from sources.demo import gen_cog
@@ -21,49 +21,65 @@ from sources.spec import SourceSpec
 from sources.staging import Staged
 from sources.validation import CODE_PATTERNS, missing_columns
 
+if TYPE_CHECKING:  # pandera is imported when a table is checked, not with the registry (a refresh with nothing new
+    # to stage never loads it)
+    import pandera.polars as pa
+
 CODE = CODE_PATTERNS["COM"]
 EVENT_MODS = [10, 20, 21, 30, 31, 32, 33, 34, 35, 41, 50, 70, 71, 72]
 TYPECOMS = ["COM", "COMA", "COMD", "ARM"]
 
-COMMUNES_MODEL = pa.DataFrameSchema(
-    {
-        "typecom": pa.Column(str, pa.Check.isin(TYPECOMS)),
-        "code": pa.Column(str, pa.Check.str_matches(CODE)),
-        "dep": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["DEP"]), nullable=True),
-        "reg": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["REG"]), nullable=True),
-        "name": pa.Column(str),
-        "parent": pa.Column(str, pa.Check.str_matches(CODE), nullable=True),
-    },
-    checks=[
-        pa.Check(
-            lambda d: d.lazyframe.select((pl.col("typecom") != "COM") | pl.col("dep").is_not_null()),
-            name="a commune (COM) has a département",
-        ),
-        pa.Check(
-            lambda d: d.lazyframe.select((pl.col("typecom") == "COM") | pl.col("parent").is_not_null()),
-            name="an arrondissement or delegated commune has a parent",
-        ),
-    ],
-    unique=["typecom", "code"],
-    name="cog_communes",
-)
 
-EVENTS_MODEL = pa.DataFrameSchema(
-    {
-        "mod": pa.Column(pl.Int32, pa.Check.isin(EVENT_MODS)),
-        "date": pa.Column(pl.Date),
-        "typecom_av": pa.Column(str, pa.Check.isin(TYPECOMS)),
-        "code_av": pa.Column(str, pa.Check.str_matches(CODE)),
-        "name_av": pa.Column(str, nullable=True),
-        "typecom_ap": pa.Column(str, pa.Check.isin(TYPECOMS)),
-        "code_ap": pa.Column(str, pa.Check.str_matches(CODE)),
-        "name_ap": pa.Column(str, nullable=True),
-    },
-    name="cog_events",
-)
+@cache
+def _communes_model() -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
+    return pa.DataFrameSchema(
+        {
+            "typecom": pa.Column(str, pa.Check.isin(TYPECOMS)),
+            "code": pa.Column(str, pa.Check.str_matches(CODE)),
+            "dep": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["DEP"]), nullable=True),
+            "reg": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["REG"]), nullable=True),
+            "name": pa.Column(str),
+            "parent": pa.Column(str, pa.Check.str_matches(CODE), nullable=True),
+        },
+        checks=[
+            pa.Check(
+                lambda d: d.lazyframe.select((pl.col("typecom") != "COM") | pl.col("dep").is_not_null()),
+                name="a commune (COM) has a département",
+            ),
+            pa.Check(
+                lambda d: d.lazyframe.select((pl.col("typecom") == "COM") | pl.col("parent").is_not_null()),
+                name="an arrondissement or delegated commune has a parent",
+            ),
+        ],
+        unique=["typecom", "code"],
+        name="cog_communes",
+    )
+
+
+@cache
+def _events_model() -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
+    return pa.DataFrameSchema(
+        {
+            "mod": pa.Column(pl.Int32, pa.Check.isin(EVENT_MODS)),
+            "date": pa.Column(pl.Date),
+            "typecom_av": pa.Column(str, pa.Check.isin(TYPECOMS)),
+            "code_av": pa.Column(str, pa.Check.str_matches(CODE)),
+            "name_av": pa.Column(str, nullable=True),
+            "typecom_ap": pa.Column(str, pa.Check.isin(TYPECOMS)),
+            "code_ap": pa.Column(str, pa.Check.str_matches(CODE)),
+            "name_ap": pa.Column(str, nullable=True),
+        },
+        name="cog_events",
+    )
 
 
 def _epci_model(known: set[str]) -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
     return pa.DataFrameSchema(
         {
             "code": pa.Column(
@@ -92,6 +108,8 @@ def _check(
     model: pa.DataFrameSchema, frame: pl.DataFrame, source: str, file: str, raw: Path, columns: dict[str, str]
 ) -> None:
     """Run a reference-table model; name the file's own columns in the error."""
+    from pandera.errors import SchemaErrors
+
     try:
         model.validate(frame, lazy=True)
     except SchemaErrors as exc:
@@ -116,7 +134,7 @@ def stage_communes(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
     missing_columns(raw.columns, entry.columns().required, source=entry.source, file=spec.name, raw_path=str(path))
     frame = raw.select(typecom="TYPECOM", code="COM", dep="DEP", reg="REG", name="LIBELLE", parent="COMPARENT")
     names = {"typecom": "TYPECOM", "code": "COM", "dep": "DEP", "reg": "REG", "name": "LIBELLE", "parent": "COMPARENT"}
-    _check(COMMUNES_MODEL, frame, entry.source, spec.name, path, names)
+    _check(_communes_model(), frame, entry.source, spec.name, path, names)
     counts = frame.group_by("typecom").len().sort("typecom").rows()
     return Staged(frame.sort("typecom", "code"), notes=[f"{n} {t}" for t, n in counts])
 
@@ -144,18 +162,22 @@ def stage_events(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
         "typecom_ap": "TYPECOM_AP",
         "code_ap": "COM_AP",
     }
-    _check(EVENTS_MODEL, frame, entry.source, spec.name, path, names)
+    _check(_events_model(), frame, entry.source, spec.name, path, names)
     return Staged(frame.sort("date", "mod", "code_av", "code_ap"), notes=[f"{frame.height} event rows"])
 
 
-DEPARTEMENTS_MODEL = pa.DataFrameSchema(
-    {
-        "dep": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["DEP"]), unique=True),
-        "reg": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["REG"])),
-        "name": pa.Column(str),
-    },
-    name="cog_departements",
-)
+@cache
+def _departements_model() -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
+    return pa.DataFrameSchema(
+        {
+            "dep": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["DEP"]), unique=True),
+            "reg": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["REG"])),
+            "name": pa.Column(str),
+        },
+        name="cog_departements",
+    )
 
 
 def stage_departements(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
@@ -167,7 +189,7 @@ def stage_departements(entry: Entry, files: dict[str, Path], geo=None) -> Staged
     )
     frame = raw.select(dep="DEP", reg="REG", name="LIBELLE")
     _check(
-        DEPARTEMENTS_MODEL,
+        _departements_model(),
         frame,
         entry.source,
         spec.member or spec.name,

@@ -23,21 +23,22 @@ counted in the notes.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
-import shapely
-from pyproj import Transformer
-from shapely.geometry import shape
 
 from sources.catalogue import Entry
-from sources.demo import gen_contours
 from sources.errors import Failure, ParseError, SourceValidationError
 from sources.geography import Geography
 from sources.spec import SourceSpec
 from sources.staging import Staged
+
+if TYPE_CHECKING:  # numpy, shapely and pyproj load when contours are staged, not with the registry
+    import numpy as np
+    from pyproj import Transformer
 
 LAMBERT_93 = 2154
 # Overseas départements: their official projected CRS (RGAF09 UTM 20N, RGFG95 UTM 22N, RGR92 UTM 40S, RGM04
@@ -88,6 +89,8 @@ def read_features(path: Path, *, source: str, layer: str) -> list[dict]:
 def _feature_rows(features: list[dict], level_of) -> tuple[list[dict], list[str], list[str]]:
     """(rows with the geometry as a shapely object, codes whose geometry is not polygonal, overseas
     collectivities dropped). `level_of(properties)` says the level of a feature (None: not a staged unit)."""
+    from shapely.geometry import shape
+
     rows, not_polygonal, overseas = [], [], []
     for feature in features:
         props = feature.get("properties") or {}
@@ -120,6 +123,8 @@ def _commune_level(props: dict) -> str:
 
 def _invalid(rows: list[dict]) -> list[str]:
     """`code: reason` of the geometries GEOS finds invalid (self-intersection, ring not closed...)."""
+    import shapely
+
     geoms = [r["geometry"] for r in rows]
     valid = shapely.is_valid(geoms)
     return [f"{r['code']}: {shapely.is_valid_reason(r['geometry'])}" for r, ok in zip(rows, valid) if not ok]
@@ -129,7 +134,7 @@ def _coverage_failures(rows: list[dict], geo: Geography | None) -> list[Failure]
     """Every commune and arrondissement of the target COG has exactly one geometry; no code the COG ignores."""
     failures = []
     keys = [(r["level"], r["code"]) for r in rows]
-    duplicated = sorted({f"{lv} {c}" for lv, c in keys if keys.count((lv, c)) > 1})
+    duplicated = sorted(f"{lv} {c}" for (lv, c), n in Counter(keys).items() if n > 1)  # one count, not one per key
     if duplicated:
         failures.append(Failure("code", "one geometry per code", len(duplicated), duplicated[:SAMPLES]))
     if geo is None:
@@ -163,6 +168,9 @@ def _coverage_failures(rows: list[dict], geo: Geography | None) -> list[Failure]
 
 def project(rows: list[dict]) -> None:
     """Project each row's lon/lat geometry to the CRS of its département, in place (`crs`, `geometry`)."""
+    import shapely
+    from pyproj import Transformer
+
     by_crs: dict[int, list[int]] = {}
     for i, r in enumerate(rows):
         by_crs.setdefault(crs_of(r["dep"]), []).append(i)
@@ -175,11 +183,15 @@ def project(rows: list[dict]) -> None:
 
 def _projected(transformer: Transformer, xy: np.ndarray) -> np.ndarray:
     """An (n, 2) array of lon/lat projected by `transformer`."""
+    import numpy as np
+
     return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
 
 
 def simplify(rows: list[dict], tolerance: float = STAGE_TOLERANCE) -> None:
     """Coverage simplification, per level and CRS (communes, arrondissements, départements each tile a plane)."""
+    import shapely
+
     groups: dict[tuple[str, int], list[int]] = {}
     for i, r in enumerate(rows):
         groups.setdefault((r["level"], r["crs"]), []).append(i)
@@ -190,6 +202,8 @@ def simplify(rows: list[dict], tolerance: float = STAGE_TOLERANCE) -> None:
 
 
 def to_frame(rows: list[dict], year: int) -> pl.DataFrame:
+    import shapely
+
     for r in rows:
         r["year"] = year
     wkb = shapely.to_wkb([r["geometry"] for r in rows])
@@ -238,12 +252,20 @@ def stage_contours(entry: Entry, files: dict[str, Path], geo: Geography | None) 
     return Staged(to_frame(rows, entry.cog or int(entry.vintage)), notes=notes)
 
 
+def write_demo_contours(root: Path) -> None:
+    """The demo mirror's contour files (`sources.demo.gen_contours`, which draws with shapely: imported when the
+    demo is built, not with the registry)."""
+    from sources.demo import gen_contours
+
+    gen_contours.write_contours(root)
+
+
 SOURCES = (
     SourceSpec(
         "contours",
         ("commune_contours",),
         stage_contours,
         label="data.gouv.fr, contours administratifs {year} d'après IGN Admin Express (ODbL)",
-        demo=gen_contours.write_contours,
+        demo=write_demo_contours,
     ),
 )

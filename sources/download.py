@@ -166,6 +166,7 @@ class Download:
     last_modified: str | None
     fetched_at: str
     final_url: str | None = None  # the URL that answered, after redirects
+    mtime_ns: int | None = None  # the file's modification time when its sha256 was last known to hold
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -262,12 +263,25 @@ def _sleep(seconds: float, url: str) -> None:
 def _conditional_headers(previous: dict | None, dest: Path) -> dict:
     """Validators of the previous download, only if the file on disk is still the one they describe."""
     headers = {}
-    if previous and dest.exists() and previous.get("sha256") == sha256_of(dest):
+    if previous and dest.exists() and _still_described(previous, dest):
         if previous.get("etag"):
             headers["If-None-Match"] = previous["etag"]
         if previous.get("last_modified"):
             headers["If-Modified-Since"] = previous["last_modified"]
     return headers
+
+
+def _still_described(previous: dict, path: Path) -> bool:
+    """The file at `path` holds the bytes `previous` describes: its size and modification time unchanged since
+    its sha256 was last known to hold (the file is not read again: a refresh with nothing new reads none of
+    its hundreds of megabytes), else its sha256 computed again (a record of an earlier release, a file touched)."""
+    stat = path.stat()
+    if previous.get("mtime_ns") is not None and (previous.get("size"), previous["mtime_ns"]) == (
+        stat.st_size,
+        stat.st_mtime_ns,
+    ):
+        return True
+    return previous.get("sha256") == sha256_of(path)
 
 
 def _fetch_once(request: _Request, dest: Path, previous, session, progress) -> Download:
@@ -288,6 +302,7 @@ def _fetch_once(request: _Request, dest: Path, previous, session, progress) -> D
                 last_modified=headers.get("Last-Modified", previous.get("last_modified")),
                 fetched_at=now,
                 final_url=final_url,
+                mtime_ns=dest.stat().st_mtime_ns,
             )
         if response.status_code in RETRY_STATUSES:
             raise _Transient(
@@ -307,6 +322,7 @@ def _fetch_once(request: _Request, dest: Path, previous, session, progress) -> D
         last_modified=headers.get("Last-Modified"),
         fetched_at=now,
         final_url=final_url,
+        mtime_ns=dest.stat().st_mtime_ns,
     )
 
 

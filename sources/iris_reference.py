@@ -12,9 +12,10 @@ has no single target: its IRIS get a null target and a note, never a guessed one
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandera.polars as pa
 import polars as pl
 
 from sources.catalogue import Entry
@@ -27,30 +28,39 @@ from sources.reading import read_xlsx_sheet, zip_member
 from sources.spec import SourceSpec
 from sources.staging import Staged
 
+if TYPE_CHECKING:  # pandera is imported when a table is checked, not with the registry (a refresh with nothing new
+    # to stage never loads it)
+    import pandera.polars as pa
+
 COLUMNS = {"code": "CODE_IRIS", "name": "LIB_IRIS", "type": "TYP_IRIS", "commune": "DEPCOM", "commune_name": "LIBCOM"}
 TYPES = ["H", "A", "D", "Z"]  # habitat, activité, divers, commune not divided into IRIS
 COMMUNE_OR_ARM = f"({CODE_PATTERNS['COM'][1:-1]})|({CODE_PATTERNS['ARM'][1:-1]})"
 
-MODEL = pa.DataFrameSchema(
-    {
-        "code": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["IRIS"])),
-        "name": pa.Column(str),
-        "type": pa.Column(str, pa.Check.isin(TYPES)),
-        "commune": pa.Column(str, pa.Check.str_matches(f"^({COMMUNE_OR_ARM})$")),
-        "commune_name": pa.Column(str, nullable=True),
-    },
-    checks=[
-        pa.Check(
-            lambda d: d.lazyframe.select(pl.col("code").str.slice(0, 5) == pl.col("commune")),
-            name="an IRIS code starts with its commune's (or arrondissement's) code",
-        ),
-        pa.Check(
-            lambda d: d.lazyframe.select((pl.col("type") != "Z") | pl.col("code").str.ends_with("0000")),
-            name="a commune not divided into IRIS (type Z) has the one pseudo-IRIS <commune>0000",
-        ),
-    ],
-    unique=["code"],
-)
+
+@cache
+def _model() -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
+    return pa.DataFrameSchema(
+        {
+            "code": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["IRIS"])),
+            "name": pa.Column(str),
+            "type": pa.Column(str, pa.Check.isin(TYPES)),
+            "commune": pa.Column(str, pa.Check.str_matches(f"^({COMMUNE_OR_ARM})$")),
+            "commune_name": pa.Column(str, nullable=True),
+        },
+        checks=[
+            pa.Check(
+                lambda d: d.lazyframe.select(pl.col("code").str.slice(0, 5) == pl.col("commune")),
+                name="an IRIS code starts with its commune's (or arrondissement's) code",
+            ),
+            pa.Check(
+                lambda d: d.lazyframe.select((pl.col("type") != "Z") | pl.col("code").str.ends_with("0000")),
+                name="a commune not divided into IRIS (type Z) has the one pseudo-IRIS <commune>0000",
+            ),
+        ],
+        unique=["code"],
+    )
 
 
 def read(entry: Entry, path: Path) -> pl.DataFrame:
@@ -137,7 +147,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     path = files["main"]
     frame = read(entry, path)
     file = entry.file().member or path.name
-    check_reference(MODEL, frame, entry.source, file, path, COLUMNS)
+    check_reference(_model(), frame, entry.source, file, path, COLUMNS)
     check_communes_known(
         frame, entry.fixed_cog, geo, source=entry.source, file=file, raw_path=str(path), column="DEPCOM"
     )

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import logging
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -176,10 +178,10 @@ def refresh(
         run = store.begin_run()  # every write below goes to the run's pending area, the store switches at the end
 
         def stage_one(entry: Entry) -> SourceResult:
-            return refresh_entry(entry, run, session=session, geo=geography_for(entry, run), **options)
+            return refresh_entry(entry, run, session=session, geo=lambda: geography_for(entry, run), **options)
 
         def stage_many(entries: list[Entry]) -> list[SourceResult]:
-            geo = load_geography(run)
+            geo = functools.partial(load_geography, run)  # loaded by the first entry with something to stage
 
             def one(entry):
                 return refresh_entry(entry, run, session=session if threads == 1 else None, geo=geo, **options)
@@ -320,7 +322,7 @@ def refresh_one(
         session=make_session(budget=budget),
         mirror=mirror,
         force=force,
-        geo=geography_for(entry, pending),
+        geo=functools.partial(geography_for, entry, pending),  # loaded only if there is something to stage
         progress=False,
         accept_drop=accept_drop,
     )
@@ -363,11 +365,14 @@ def stage_entry(
     session: requests.Session | None = None,
     mirror: str | None = None,
     force: bool = False,
-    geo: Geography | None = None,
+    geo: Geography | Callable[[], Geography | None] | None = None,
     progress: bool | None = None,
     accept_drop: list[str] | None = None,
 ) -> SourceResult:
     """Download the entry's files (conditional GET), validate and stage them unless nothing changed.
+
+    `geo`: what the entry is checked against (`geography_for`), or a function giving it, called only when the
+    entry is staged (an entry with nothing new does not load the geography).
 
     `store` is the refresh's `Run` (a plain Store: a run of this entry alone, switched in when it ends). On a
     SourceError the run records `last_failure`, the bytes refused go to `<name>.rejected` and the error is raised
@@ -393,7 +398,8 @@ def stage_entry(
             return result
         # parsing holds the table a few times over: entries staged at once stay within the memory budget
         with staging_budget().reserve(estimate(entry.parser, (Path(d.path) for d in downloads.values()))):
-            _stage_downloaded(entry, store, previous, downloads, (inputs, basis), geo, accept_drop, result)
+            geography = geo() if callable(geo) else geo
+            _stage_downloaded(entry, store, previous, downloads, (inputs, basis), geography, accept_drop, result)
     except SourceError as exc:
         refused = [Path(d.path) for d in downloads.values() if d.status == "downloaded"] if _refuses_bytes(exc) else []
         error = _pointing_to(exc, store.reject(entry, refused))

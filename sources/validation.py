@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandera.polars as pa
 import polars as pl
-from pandera.errors import SchemaErrors
 
 from sources import catalogue
 from sources.codes import CODE_PATTERNS
 from sources.errors import Failure, SourceValidationError
 from sources.values import KEY, STAGED_SCHEMA, STATUSES
+
+if TYPE_CHECKING:  # pandera runs only on a frame that fails the one-pass screen: imported then (it takes 0.1 s)
+    import pandera.polars as pa
 
 # kind -> (lower bound, upper bound, additive). Bounds are plausibility limits, not targets.
 KINDS: dict[str, tuple[float | None, float | None, bool]] = {
@@ -43,6 +45,8 @@ class RowCheck:
     expr: pl.Expr
 
     def as_check(self) -> pa.Check:
+        import pandera.polars as pa
+
         return pa.Check(lambda data, e=self.expr: data.lazyframe.select(e), name=self.name)
 
 
@@ -188,6 +192,8 @@ YEARS, MONTHS = (1900, 2100), (1, 12)
 
 
 def staged_model(rules: Rules, known: RowCheck | None = None) -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
     column_checks = {
         "level": pa.Check.isin(list(rules.levels)),
         "year": pa.Check.in_range(*YEARS),
@@ -267,6 +273,8 @@ def validate(
     """Validate a long frame (before staging); raise `SourceValidationError` with every failure."""
     if passes(frame, rules, known):
         return frame
+    from pandera.errors import SchemaErrors
+
     frame = frame.sort(UNIQUE, maintain_order=True)  # failing rows are shown in key order
     try:
         staged_model(rules, known).validate(frame, lazy=True)

@@ -93,6 +93,7 @@ class FileRecord(_Record):
     etag: str | None = None
     last_modified: str | None = None
     fetched_at: str | None = None
+    mtime_ns: int | None = None  # the file's modification time when its sha256 was last known to hold
     extra: dict = field(default_factory=dict, repr=False)
     _absent: frozenset = field(default=frozenset(), repr=False, compare=False)
 

@@ -103,7 +103,7 @@ class Store:
     def staged_path(self, source: str, vintage: str) -> Path:
         """The staged table the manifest names (a store staged before tables were named by content: the old
         fixed name)."""
-        staged = self._view().get(f"{source}/{vintage}").staged  # read only: no copy of the record
+        staged = self._get(f"{source}/{vintage}").staged  # read only: no copy of the record
         named = staged.file if staged else None
         return self.root / named if named else self.root / "staged" / source / f"{vintage}.parquet"
 
@@ -132,7 +132,11 @@ class Store:
 
     def previous(self, key: str) -> EntryRecord:
         """The record of `key` (an empty one when the store does not know it); a copy, free to change."""
-        return EntryRecord.from_dict(self._view().get(key).to_dict())
+        return EntryRecord.from_dict(self._get(key).to_dict())
+
+    def _get(self, key: str) -> EntryRecord:
+        """The record of `key` to read, shared: never change it."""
+        return self._view().get(key)
 
     def _view(self) -> Manifest:
         """The manifest to read, shared: never change it (`manifest()` gives a copy). The pinned one, else the
@@ -316,6 +320,13 @@ class Run(Store):
             return committed
         return Manifest(entries={**committed.entries, **records}, extra=committed.extra)
 
+    def _get(self, key: str) -> EntryRecord:
+        """The run's own record of `key` if it wrote one, else the committed one: one file looked at, not the
+        whole pending area (every entry of a refresh reads a few records: a listing each time made the refresh
+        with nothing new quadratic in the number of entries)."""
+        record = self._record_at(self.record_path(key))
+        return record if record is not None else _parsed_manifest(self.manifest_path).get(key)
+
     def _records(self) -> dict[str, EntryRecord]:
         """The records the run wrote so far (each parsed once per version of its file)."""
         folder = self.dir / "entries"
@@ -323,14 +334,23 @@ class Run(Store):
             return {}
         records = {}
         for path in sorted(folder.glob("*/*.json")):
-            stat = path.stat()
-            version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-            known = self._parsed_records.get(path)
-            if known is None or known[0] != version:
-                known = (version, EntryRecord.from_dict(json.loads(path.read_text(encoding="utf-8"))))
-                self._parsed_records[path] = known
-            records[f"{path.parent.name}/{path.stem}"] = known[1]
+            record = self._record_at(path)
+            if record is not None:
+                records[f"{path.parent.name}/{path.stem}"] = record
         return records
+
+    def _record_at(self, path: Path) -> EntryRecord | None:
+        """The record in the file `path` (None when there is none), parsed once per version of the file."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        known = self._parsed_records.get(path)
+        if known is None or known[0] != version:
+            known = (version, EntryRecord.from_dict(json.loads(path.read_text(encoding="utf-8"))))
+            self._parsed_records[path] = known
+        return known[1]
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[Store]:

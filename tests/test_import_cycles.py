@@ -114,7 +114,8 @@ def import_graph(root: Path, packages: tuple[str, ...]) -> dict[str, set[str]]:
 
 def test_the_project_has_no_import_cycle_at_module_level():
     graph = import_graph(ROOT, PACKAGES)
-    assert len(graph) > 100 and graph["flows.steps"] >= {"reports.site", "sources.refresh", "flows.local"}
+    # (flows.steps imports the reports inside the steps that build them: a refresh does not load them)
+    assert len(graph) > 100 and graph["flows.steps"] >= {"storage.store", "sources.refresh", "flows.local"}
     assert cycles(graph) == []
 
 
