@@ -100,12 +100,35 @@ class Geography:
         return dict(self._memoised("passage", cog, lambda: self._passage(cog)))
 
     def _passage(self, cog: int) -> dict[str, tuple[str, ...]]:
-        mapping = {code: {code} for code in self.communes_at(cog)}
+        moved = self._moved(cog)
+        return {code: moved.get(code, (code,)) for code in self._valid_at(cog)}
+
+    def _valid_at(self, cog: int) -> frozenset[str]:
+        return self._memoised("communes_at", cog, lambda: self._communes_at(cog))
+
+    def _moved(self, cog: int) -> dict[str, tuple[str, ...]]:
+        """The codes of COG `cog` that some event since touched, and the target code(s) each became; the others
+        stay as they are. A day's events look only at the codes they move (a few), not at every commune."""
+        return self._memoised("moved", cog, lambda: self._moved_codes(cog))
+
+    def _moved_codes(self, cog: int) -> dict[str, tuple[str, ...]]:
+        valid = self._valid_at(cog)
+        mapping: dict[str, set[str]] = {}  # old code touched by an event -> its current code(s)
+        holders: dict[str, set[str]] = {}  # current code -> the touched old codes now there
         for _, pairs in self._batches(date(cog, 1, 1)):
             moves = _resolved_moves(pairs)
-            for old, targets in mapping.items():
-                if targets & moves.keys():
-                    mapping[old] = set().union(*(moves.get(t, {t}) for t in targets))
+            touched = set()
+            for code in moves:
+                touched |= holders.get(code, set())
+                if code in valid and code not in mapping:  # an old code still where it was
+                    touched.add(code)
+            for old in touched:
+                targets = mapping.get(old, {old})
+                mapping[old] = set().union(*(moves.get(t, {t}) for t in targets))
+                for t in targets:
+                    holders.get(t, set()).discard(old)
+                for t in mapping[old]:
+                    holders.setdefault(t, set()).add(old)
         return {old: tuple(sorted(targets)) for old, targets in mapping.items()}
 
     def changes(self, cog: int) -> list[GeoChange]:
@@ -113,11 +136,16 @@ class Geography:
         return list(self._memoised("changes", cog, lambda: self._changes(cog)))
 
     def _changes(self, cog: int) -> list[GeoChange]:
-        passage = self.passage(cog)
+        moved, valid = self._moved(cog), self._valid_at(cog)
         sources_of: dict[str, list[str]] = {}
-        for old, targets in passage.items():
+        for old, targets in moved.items():
             for t in targets:
                 sources_of.setdefault(t, []).append(old)
+        # a code of COG `cog` no event touched, into which others moved, is one of the sources of its code
+        unmoved = {t for t in sources_of if t in valid and t not in moved}
+        for t in unmoved:
+            sources_of[t].append(t)
+        passage = {**{t: (t,) for t in unmoved}, **moved}  # every code that may have changed (the rest did not)
         # a target fed by several old codes, one of which went to several targets: every path to it is a split
         split = {t for t, olds in sources_of.items() if len(olds) > 1 and _splits(passage, olds)}
         out = []
