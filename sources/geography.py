@@ -88,10 +88,14 @@ class Geography:
             codes = (codes - {ap for _, ap in pairs}) | ({av for av, _ in pairs} - _intermediate(pairs))
         return frozenset(codes)
 
-    def known_codes(self, cogs: set[int]) -> dict[int, dict[str, set[str]]]:
-        """Per COG: the valid COM and ARM codes (arrondissements are stable; `693XX`/`132XX` are valid ARM)."""
-        arm = self.arrondissements | {"693XX", "132XX"}
-        return {cog: {"COM": self.communes_at(cog), "ARM": arm} for cog in sorted(cogs)}
+    def known_codes(self, cogs: set[int]) -> dict[int, dict[str, frozenset[str]]]:
+        """Per COG: the valid COM and ARM codes (arrondissements are stable; `693XX`/`132XX` are valid ARM);
+        shared, never copied (every entry of a refresh asks for them)."""
+        return {cog: {"COM": self._valid_at(cog), "ARM": self._known_arrondissements} for cog in sorted(cogs)}
+
+    @cached_property
+    def _known_arrondissements(self) -> frozenset[str]:
+        return frozenset(self.arrondissements | {"693XX", "132XX"})
 
     # -- passage to the target COG -----------------------------------------------------------------------------
 
@@ -168,7 +172,7 @@ class Geography:
         change touches. Only the rows of a changed code, old or new, are grouped (a few among many); the others
         are never copied but by the one sort, which sends the grouped rows' originals to the end, cut off.
         """
-        com_cogs = long.filter(pl.col("level") == "COM")["cog"].unique().to_list()
+        com_cogs = long.select(pl.col("cog").filter(pl.col("level") == "COM").unique())["cog"].to_list()  # no copy
         applied = [ch for cog in sorted(com_cogs) if cog != self.target for ch in self.changes(cog)]
         if not applied:
             return long.drop("cog").sort(KEY), applied
