@@ -38,7 +38,7 @@ from sources.geography import Geography
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
-from sources.values import KEY, melt
+from sources.values import melt, sorted_by_key
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     frame = staged[0].frame
     if len(staged) == 2:
         frame = pl.concat([frame, staged[1].frame.filter(~pl.col("year").is_in(sorted(overlap)))])
-    frame = frame.sort(KEY)
+    frame = sorted_by_key(frame)
 
     notes.extend(_scope_notes(entry, frame, level, geo))
     changes = list(dict.fromkeys(c for st in staged for c in st.geo_changes))

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from sources.values import KEY, MERGED, NON_RECALCULABLE, NOT_AVAILABLE, RENAMED, SPLIT
+from sources.values import KEY, MERGED, NON_RECALCULABLE, NOT_AVAILABLE, RENAMED, SPLIT, sorted_by_key
 
 NO_EPCI = "ZZZZZZZZZ"
 
@@ -175,21 +175,21 @@ class Geography:
         com_cogs = long.select(pl.col("cog").filter(pl.col("level") == "COM").unique())["cog"].to_list()  # no copy
         applied = [ch for cog in sorted(com_cogs) if cog != self.target for ch in self.changes(cog)]
         if not applied:
-            return long.drop("cog").sort(KEY), applied
+            return sorted_by_key(long.drop("cog")), applied
         mapping = _mapping(applied)
         touched = pl.concat([mapping.select("cog", "code"), mapping.select("cog", code="new_code")]).unique()
         is_moved = pl.lit(False)
         for cog, codes in touched.group_by("cog").agg("code").rows():
             is_moved = is_moved | ((pl.col("cog") == cog) & pl.col("code").is_in(codes))
         flagged = long.with_columns(pl.col("cog").cast(pl.Int32), moved=(pl.col("level") == "COM") & is_moved)
-        moved = flagged.filter("moved").drop("moved").sort(KEY)
+        moved = sorted_by_key(flagged.filter("moved").drop("moved"))
         # as a group of one would: a commune's status only where its value is null
         null_or_not_com = (pl.col("level") != "COM") | pl.col("value").is_null()
         flagged = flagged.with_columns(status=pl.when(null_or_not_com).then(pl.col("status")))
         merged = _merged(moved, mapping, additive).with_columns(moved=pl.lit(False))
         columns = [c for c in long.columns if c != "cog"]
         both = pl.concat([flagged.select(*columns, "moved"), merged.select(*columns, "moved")])
-        return both.sort("moved", *KEY).head(both.height - moved.height).drop("moved"), applied
+        return sorted_by_key(both, ["moved", *KEY]).head(both.height - moved.height).drop("moved"), applied
 
     # -- the target COG's hierarchy ----------------------------------------------------------------------------
 

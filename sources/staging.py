@@ -9,7 +9,7 @@ import polars as pl
 from sources.catalogue import Entry
 from sources.geography import GeoChange, Geography
 from sources.validation import Rules, known_codes_check, validate
-from sources.values import KEY, SECRET, finish
+from sources.values import SECRET, finish, sorted_by_key
 
 
 @dataclass
@@ -73,6 +73,6 @@ def conclude(
         pairs = set(present.iter_rows())
         frame, changes = harmonised, [c for c in changes if (c.cog, c.old) in pairs]
     else:
-        frame = frame.drop("cog").sort(KEY)
+        frame = sorted_by_key(frame.drop("cog"))
     frame = finish(frame, entry.source, entry.vintage, sort=False)
     return Staged(frame=frame, notes=list(notes or []), geo_changes=changes)

@@ -81,8 +81,41 @@ def finish(long: pl.DataFrame, source: str, vintage: str, *, sort: bool = True) 
         source=pl.lit(source), vintage=pl.lit(vintage), **{k: v for k, v in defaults.items() if k not in long.columns}
     )
     long = long.select([pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()])
-    return long.sort(KEY) if sort else long
+    return sorted_by_key(long) if sort else long
 
 
 def empty_staged() -> pl.DataFrame:
     return pl.DataFrame(schema=STAGED_SCHEMA)
+
+
+def sorted_by_key(frame: pl.DataFrame, columns: list[str] | None = None) -> pl.DataFrame:
+    """`frame.sort(columns)` (default `KEY`; nulls first, ascending) by one integer per row instead of the
+    columns themselves: each string column replaced by its rank among its distinct values (an Enum of the sorted
+    values, a hash lookup per row), each integer by its offset from the smallest, packed in one UInt64. Sorting
+    millions of rows by strings compared pairwise was most of staging; one integer sorts several times faster.
+    Rows with equal keys keep their order. Keys too wide to pack (over 64 bits) are sorted the usual way."""
+    columns = columns or KEY
+    parts, width = [], 0
+    for name in reversed(columns):  # the last column in the low bits
+        rank, size = _rank(frame, name)
+        bits = max(size, 1).bit_length()
+        parts.append((rank, width))
+        width += bits
+    if width > 64:
+        return frame.sort(columns, maintain_order=True)
+    packed = pl.sum_horizontal([rank.cast(pl.UInt64) * (1 << shift) for rank, shift in parts])
+    return frame.sort(packed, maintain_order=True)
+
+
+def _rank(frame: pl.DataFrame, name: str) -> tuple[pl.Expr, int]:
+    """(an expression giving each row the rank of its `name` value, null first as 0; the largest rank)."""
+    column, dtype = pl.col(name), frame.schema[name]
+    if dtype == pl.String:
+        values = frame.select(column.drop_nulls().unique().sort())[name]
+        return column.cast(pl.Enum(values)).to_physical().cast(pl.UInt64).add(1).fill_null(0), values.len()
+    if dtype == pl.Boolean:
+        return column.cast(pl.UInt64).add(1).fill_null(0), 2
+    low, high = frame.select(column.min(), column.max().alias("high")).row(0)
+    if low is None:  # every value null
+        return pl.lit(0, pl.UInt64), 0
+    return (column.cast(pl.Int64) - low + 1).cast(pl.UInt64).fill_null(0), int(high - low + 1)
