@@ -11,6 +11,8 @@ and its children, from /usr/bin/time), except the floor and the table which are 
 - floor: every file the mirror serves, unzipped and read as text (every column a string) by polars;
 - download: every file fetched over loopback from the mirror (the part of a cold refresh that is not parsing);
 - cold refresh: `abs-diag refresh` into an empty store (publishes the national tables);
+- sources: each entry staged again alone from the raw files of the staged store (the parser, then the coverage
+  checks), in CPU seconds against the floor of the same files: which sources cost what, beside their floor;
 - refresh, nothing new: the same command again;
 - table: every indicator of every commune, EPCI, département and France computed from the store (the slow path),
   then read back from the store's cache (`transforms.table_cache`);
@@ -41,6 +43,7 @@ STEPS = (
     "floor",
     "download",
     "staging",
+    "sources",
     "refresh",
     "nothing-new",
     "table",
@@ -186,6 +189,34 @@ with store.pinned() as state:
         read, same = time.perf_counter() - read, cached.equals(slow)
 print(json.dumps({"rows": slow.height, "load_s": loaded - start, "compute_s": computed - loaded,
                   "compute_cpu_s": cpu, "cached_read_s": read, "cached_equals_slow_path": same}))
+"""
+
+SOURCES = """
+import io, json, sys, time, zipfile
+from pathlib import Path
+import polars as pl
+from sources import catalogue, coverage, registry
+from sources.refresh import geography_for
+from storage.store import Store
+exec(sys.argv[2])  # the floor's `read(name, data)`
+store = Store(sys.argv[1])
+rows = []
+for key, record in json.loads(store.manifest_path.read_text(encoding="utf-8"))["entries"].items():
+    entry = catalogue.get(*key.split("/", 1))
+    files = {role: Path(f["path"]) for role, f in record["files"].items()}
+    start = time.process_time()  # every thread of the process: polars' too
+    for path in files.values():
+        read(path.name, path.read_bytes())
+    floor = time.process_time() - start
+    geo = geography_for(entry, store)
+    start = time.process_time()
+    staged = registry.stage(entry, files, geo)
+    staging = time.process_time() - start
+    start = time.process_time()
+    coverage.check(entry, staged, geo, store, accept=True)
+    rows.append({"entry": key, "floor_cpu_s": floor, "stage_cpu_s": staging,
+                 "coverage_cpu_s": time.process_time() - start, "rows": staged.frame.height})
+print(json.dumps({"sources": rows}))
 """
 
 CHECK = """
@@ -339,6 +370,8 @@ def main() -> None:
         print(write_mirror(work / "mirror", args.communes, args.epcis))
     floor = measure_floor(work) if "floor" in args.steps else None
     steps = ([floor] if floor else []) + mirror_steps(work, args.steps, args.profile)
+    if "sources" in args.steps:
+        sources_step(work)
     if "table" in args.steps:
         steps.append(table_step(work))
     sample = sample_epcis(work / "data", args.sample)
@@ -388,6 +421,27 @@ def staging_step(work: Path, url: str) -> dict:
         shutil.rmtree(work / folder, ignore_errors=True)
     args = cli("refresh", "--no-publish", "--mirror", url, "--data-dir", "data-staging", "--out", "pub-staging")
     return timed(args, "cold refresh, staging only", work)
+
+
+def sources_step(work: Path) -> None:
+    """Per entry of the staging step's store (else WORK/data): CPU of its parser and coverage checks against the
+    floor of its files, the costliest first. Printed, not a row of the results table (not a command)."""
+    store = work / "data-staging" if (work / "data-staging" / "manifest.json").exists() else work / "data"
+    reader = FLOOR.split("def read(", 1)[1].split("\nstart, cpu = ", 1)[0]  # the floor's own reader
+    out = python_step("sources", SOURCES, work, str(store), "def read(" + reader)
+    rows = sorted(out["sources"], key=lambda r: -(r["stage_cpu_s"] + r["coverage_cpu_s"]))
+    print(
+        f"\n{'entry':<32} {'floor CPU s':>11} {'staging CPU s':>13} {'coverage CPU s':>14} {'x floor':>8} {'rows':>11}"
+    )
+    for r in rows:
+        cost = r["stage_cpu_s"] + r["coverage_cpu_s"]
+        ratio = f"{cost / r['floor_cpu_s']:8.1f}" if r["floor_cpu_s"] >= 0.005 else f"{'-':>8}"
+        print(
+            f"{r['entry']:<32} {r['floor_cpu_s']:>11.2f} {r['stage_cpu_s']:>13.2f} {r['coverage_cpu_s']:>14.2f} "
+            f"{ratio} {r['rows']:>11,}"
+        )
+    floor, staging, cover = (sum(r[k] for r in rows) for k in ("floor_cpu_s", "stage_cpu_s", "coverage_cpu_s"))
+    print(f"{'total':<32} {floor:>11.2f} {staging:>13.2f} {cover:>14.2f} {(staging + cover) / floor:8.1f}")
 
 
 def table_step(work: Path) -> dict:
