@@ -79,12 +79,17 @@ def with_parsed_cells(cells: pl.LazyFrame, raw: str, markers: dict[str, str], em
     text, number = pl.col("_text"), pl.col("_number")
     cells = cells.with_columns(_text=pl.col(raw).str.strip_chars()).drop(raw)
     cells = cells.with_columns(_number=text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False))
-    status = pl.when(text.is_null() | (text == "")).then(pl.lit(empty))
-    if markers:
-        status = status.when(text.is_in(list(markers))).then(
-            text.replace_strict(markers, default=None, return_dtype=pl.String)
-        )
-    status = status.when(number.is_null()).then(pl.lit(INVALID)).otherwise(pl.lit(None, dtype=pl.String))
+    # a marker's status is never null, so "a marker" is "its replacement is not null"
+    marker = text.replace_strict(markers, default=None, return_dtype=pl.String) if markers else pl.lit(None, pl.String)
+    status = (
+        pl.when(text.is_null() | (text == ""))
+        .then(pl.lit(empty))
+        .when(marker.is_not_null())
+        .then(marker)
+        .when(number.is_null())
+        .then(pl.lit(INVALID))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
     cells = cells.with_columns(status=status)
     value = pl.when(pl.col("status").is_null()).then(number).otherwise(pl.lit(None, dtype=pl.Float64))
     return cells.with_columns(value=value).drop("_text", "_number").select(pl.exclude("status"), "status")
