@@ -41,11 +41,19 @@ PRINT_CLASS = "chart-print"  # hidden on screen, shown in print instead of the s
 SMALL = 10  # the smallest label (end values of a scale, values of places): 7.2 pt printed
 
 
-def _print_svg(height: float, title: str, description: str, ident: str) -> Svg:
-    svg = Svg(PRINT_WIDTH, height, title, description, ident)
+def as_print_twin(svg: Svg) -> Svg:
+    """Mark a chart as the print twin of a screen chart: hidden on screen, and left out of what a screen reader
+    reads (its twin has the same title and description), so it carries neither (a smaller page)."""
     svg.root.set("class", PRINT_CLASS)
-    svg.root.set("aria-hidden", "true")  # its screen twin is the one read out
+    svg.root.set("aria-hidden", "true")
+    del svg.root.attrib["aria-labelledby"]
+    for tag in ("title", "desc"):
+        svg.root.remove(svg.root.find(tag))
     return svg
+
+
+def _print_svg(height: float, title: str, description: str, ident: str) -> Svg:
+    return as_print_twin(Svg(PRINT_WIDTH, height, title, description, ident))
 
 
 def _note(svg: Svg, y: float, text: str, chars: int = 66) -> float:
