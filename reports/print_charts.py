@@ -64,8 +64,8 @@ def _note(svg: Svg, y: float, text: str, chars: int = 66) -> float:
     return y + (len(lines) - 1) * 12
 
 
-POS_LABEL_LINE = 12.5  # two lines of label at most, above the indicator's own scale
-POS_SCALE = 19.0  # the scale's band under the label
+POS_LABEL_LINE = 12.0  # two lines of label at most, above the indicator's own scale
+POS_SCALE = 17.0  # the scale's band under the label
 POS_VALUE_W = 70.0  # the territory's value and flag, on the right
 POS_X0, POS_X1 = 50.0, PRINT_WIDTH - POS_VALUE_W - 46  # the scale, between its two end values
 
@@ -99,9 +99,9 @@ def positioning(
 
 def _position_row(svg: Svg, r: Position, top: float, with_epci: bool) -> float:
     """One indicator from `top`: its name, then its scale and marks; returns the row's bottom."""
-    lines = _wrap(r.label, 60)
+    lines = _wrap(r.label, 64)
     for n, line in enumerate(lines):
-        svg.text(6, top + 11.5 + n * POS_LABEL_LINE, line)
+        svg.text(6, top + 11 + n * POS_LABEL_LINE, line)
     cy = top + len(lines) * POS_LABEL_LINE + POS_SCALE / 2
     bottom = top + len(lines) * POS_LABEL_LINE + POS_SCALE
     known = [v for v in (r.value, r.epci if with_epci else None, r.departement, r.france) if v is not None]
