@@ -49,8 +49,11 @@ SIXTEEN = (
 # parentalité) and the similar territories: 43 and 59 pages, but printed at 78 % (the evaluation table was wider
 # than the page, and chromium shrinks the whole document to fit it: table text at 6.2 pt). At full size, the same
 # sheet gave 61 and 80 pages; reports/templates/print.css brings them to 45 and 61 at legible sizes (below). The
-# bounds guard against a return of the half-empty pages and of the shrinking, not against new content.
-MAX_PAGES = {"demo": 47, "sixteen": 63}
+# compact print then took them to 36 and 48: a theme table's row on one line in a face of Arial's width, as many
+# indicators a table as fit that way, the charts two a row in twins drawn for half a page (reports/print_charts.py,
+# trend_charts.PRINT), the reading keys' repeated caveats written once. The bounds guard against a return of the
+# half-empty pages and of the shrinking, not against new content.
+MAX_PAGES = {"demo": 38, "sixteen": 50}
 COMMUNE = "49099"  # Cholet: its report has the IRIS table (eleven columns), laid out below, not printed
 # The printable width of A4 with print.css's 10 mm side margins: 190 mm = 190 / 25.4 * 96 = 718.1 CSS px
 PRINT_WIDTH_PX = 718
