@@ -168,8 +168,8 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
         svg.add("circle", cx=scale(b.value), cy=cy, r=4.5, fill=fill, stroke="#fff", stroke_width=1)
         value = svg.text(x1 + 8, cy + 3.5, F.value(b.value, unit) + b.mark, font_size=SMALL)
         if b.flag in FLAG_SYMBOL:
-            ET.SubElement(value, "tspan", {"fill": FLAG_INK[b.flag], "dx": "3", "font-weight": "700"}).text = (
-                FLAG_SYMBOL[b.flag]
-            )
+            ET.SubElement(
+                value, "tspan", {"fill": FLAG_INK[b.flag], "dx": "3", "font-weight": "700"}
+            ).text = FLAG_SYMBOL[b.flag]
     svg.resize(bottom + 6)
     return svg.render()

@@ -87,9 +87,7 @@ def _segments(points: list[tuple[float, float | None]]) -> list[list[tuple[float
     return runs + ([current] if current else [])
 
 
-def trend(
-    lines: list[Line], unit: str, baseline: int | None, title: str, ident: str, frame: Frame = SCREEN
-) -> str:
+def trend(lines: list[Line], unit: str, baseline: int | None, title: str, ident: str, frame: Frame = SCREEN) -> str:
     """Lines over the years of the series, the baseline year marked; `unit` formats the axis ("index" for an
     index base 100)."""
     width, left, plot_height = frame.width, frame.left, frame.plot_height
