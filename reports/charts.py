@@ -400,15 +400,19 @@ class Reference:
     kind: str  # territory | epci | departement | france
 
 
+def ranked_order(bars: list[Bar]) -> list[Bar]:
+    """Highest value first (ties by name), the places without a value last, by name."""
+    known = sorted((b for b in bars if b.value is not None), key=lambda b: (-(b.value or 0.0), b.label))
+    return known + sorted((b for b in bars if b.value is None), key=lambda b: b.label)
+
+
 def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: str, ident: str) -> str:
     """Communes sorted by value (empty ones last) on a common scale around their values, with the territory,
     the département and France as vertical lines. Dots rather than bars: bars would have to start at zero, and a
     median income of 23,000 € against 24,000 € would show as two equal bars."""
     width, row, label_w, value_w = WIDTH, 19.0, 190.0, 100.0
     known = [(b.value, b) for b in bars if b.value is not None]
-    ordered = [b for _, b in sorted(known, key=lambda vb: (-vb[0], vb[1].label))] + sorted(
-        (b for b in bars if b.value is None), key=lambda b: b.label
-    )
+    ordered = ranked_order(bars)
     refs = [r for r in references if r.value is not None]
     lo, hi = local_domain([v for v, _ in known] + [r.value for r in references if r.value is not None] or [0.0])
     x0, x1 = label_w + 16, width - value_w - 10

@@ -255,12 +255,67 @@ def coverage_note(view: TerritoryView, items: list[Indicator]) -> str:
     return f"hs : hors communes au secret statistique, les valeurs couvrent {' ; '.join(parts)}."
 
 
+# -- parts sized for the printed page -----------------------------------------------------------------------------
+# A theme's indicators go into as few tables as fit the printed A4 width with each row on one line (print.css):
+# 718 px, less 22 % for the names of places. Widths are estimated from the cells' text in printed px, with
+# Arial's metrics (print.css prints in that face) rounded up: a bold value at 8.5 pt, a count and an evolution at
+# 7 pt, a flag badge, a mark; a header needs at least its longest word (7.6 pt bold).
+PRINT_TABLE_PX = 718 * 0.78 - 4
+VALUE_CHAR_PX, NOTE_CHAR_PX, HEADER_CHAR_PX = 11.33 * 0.5, 9.33 * 0.46, 10.13 * 0.56
+CELL_PAD_PX, GAP_PX, FLAG_PX, MARK_PX = 6.0, 3.4, 18.0, 12.0
+MAX_PRINT_COLUMNS = 8  # more columns would wrap their headers over five lines
+
+
+def cell_width_px(row: dict | None, indicator: Indicator) -> float:
+    """The printed width of a cell on one line: value (with its flag and mark), count, evolution."""
+    flag, reason, missing, has_count, has_evolution = cell_shape(row, indicator)
+    width = CELL_PAD_PX + (MARK_PX if N.mark(reason) and reason else 0.0) + (FLAG_PX if flag else 0.0)
+    if missing or row is None:
+        return width + VALUE_CHAR_PX
+    width += VALUE_CHAR_PX * len(F.value(row["value"], indicator.unit))
+    if has_count:
+        width += GAP_PX + NOTE_CHAR_PX * len(F.count(row["numerator"]))
+    if has_evolution:
+        text = F.evolution(row["evolution"], row.get("evolution_unit"), indicator.unit)
+        width += GAP_PX + NOTE_CHAR_PX * len(text)
+    return width
+
+
+def column_width_px(view: TerritoryView, indicator: Indicator) -> float:
+    """The narrowest printed column that holds every cell on one line and the header's longest word."""
+    words = F.typography(indicator.label).split() + (F.UNIT_HINTS.get(indicator.unit, "") or "").split()
+    header = CELL_PAD_PX + HEADER_CHAR_PX * max((len(w) for w in words), default=1)
+    return max([header] + [cell_width_px(view.cell(p, indicator.id), indicator) for p in view.places])
+
+
+def table_parts(view: TerritoryView, items: list[Indicator]) -> list[list[Indicator]]:
+    """The fewest tables whose columns fit the printed width, in the catalogue's order, as even as that allows
+    (a narrow column of counts lets a table take seven or eight indicators; wide ones, fewer than six)."""
+    parts = pack([column_width_px(view, i) for i in items], PRINT_TABLE_PX, MAX_PRINT_COLUMNS)
+    return [[items[k] for k in part] for part in parts]
+
+
+def pack(widths: list[float], budget: float, most: int) -> list[list[int]]:
+    """Positions of `widths` in order, in the fewest runs of at most `most` whose sum fits `budget` (a wider one
+    alone), evened out when even runs fit too (8 narrow columns and 2: two tables of 5)."""
+    greedy: list[list[int]] = []
+    for n, width in enumerate(widths):
+        last = greedy[-1] if greedy else None
+        if last and len(last) < most and sum(widths[k] for k in last) + width <= budget:
+            last.append(n)
+        else:
+            greedy.append([n])
+    even = chunks(list(range(len(widths))), math.ceil(len(widths) / len(greedy))) if greedy else []
+    fits = len(even) == len(greedy) and all(sum(widths[k] for k in part) <= budget for part in even)
+    return even if fits else greedy
+
+
 def theme_tables(
     view: TerritoryView, theme: str, items: list[Indicator], comparison_year: int | None, geography: str
 ) -> list[str]:
     """The tables of one theme, as HTML fragments (ids `tableau-<theme>-<n>`)."""
     out = []
-    parts = chunks(items)
+    parts = table_parts(view, items)
     for n, chunk in enumerate(parts, start=1):
         title = THEMES[theme] + (f" ({n}/{len(parts)})" if len(parts) > 1 else "")
         has_evolution = any(

@@ -14,10 +14,37 @@ from dataclasses import dataclass
 
 from reports import formats as F
 from reports.charts import DEPARTEMENT, FRANCE, GRID, INK, MUTED, TERRITORY, WIDTH, Svg, _num
+from reports.print_charts import PRINT_WIDTH, as_print_twin
 
 STYLES = {"territory": (TERRITORY, None, 2.8), "departement": (DEPARTEMENT, "6 3", 2.0), "france": (FRANCE, "2 3", 2.0)}
 LEFT, RIGHT, TOP = 64.0, 24.0, 22.0
 PLOT_HEIGHT = 170.0
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The layout of a trend chart: the screen's (760 units wide), or half a printed page's (PRINT, 360 units, so
+    that its 10-unit labels print at 7.2 pt; reports/print_charts.py says why)."""
+
+    width: float = WIDTH
+    left: float = LEFT
+    plot_height: float = PLOT_HEIGHT
+    year_labels: int = 12  # at most about this many year labels
+    row: float = 24.0  # a commune's row in `communes_change`
+    label_width: float = 210.0  # the communes' names
+    name_chars: int = 32  # a longer name is cut, with « … »
+    value_width: float = 110.0  # « 61,3 → 58,5 » after a commune's dots
+    ident_suffix: str = ""
+    year_gap: float = 0.0  # a regular year label this close to the last year's or the baseline's is left out
+
+
+SCREEN = Frame()
+PRINT = Frame(PRINT_WIDTH, 52.0, 118.0, 6, 18.0, 118.0, 21, 76.0, "-print", 30.0)
+
+
+def _svg(frame: Frame, height: float, title: str, description: str, ident: str) -> Svg:
+    svg = Svg(frame.width, height, title, description, ident + frame.ident_suffix)
+    return svg if frame is SCREEN else as_print_twin(svg)
 
 
 @dataclass(frozen=True)
@@ -60,37 +87,40 @@ def _segments(points: list[tuple[float, float | None]]) -> list[list[tuple[float
     return runs + ([current] if current else [])
 
 
-def trend(lines: list[Line], unit: str, baseline: int | None, title: str, ident: str) -> str:
+def trend(lines: list[Line], unit: str, baseline: int | None, title: str, ident: str, frame: Frame = SCREEN) -> str:
     """Lines over the years of the series, the baseline year marked; `unit` formats the axis ("index" for an
     index base 100)."""
+    width, left, plot_height = frame.width, frame.left, frame.plot_height
     years = sorted({y for line in lines for y, _ in line.points})
     values = [v for line in lines for _, v in line.points if v is not None]
     description = "; ".join(
         f"{line.label} : " + ", ".join(f"{y} {F.value(v, unit) if v is not None else 'n.d.'}" for y, v in line.points)
         for line in lines
     )
-    svg = Svg(WIDTH, 300, title, description, ident)
+    svg = _svg(frame, 300, title, description, ident)
     if not years or not values:
-        svg.text(LEFT, TOP + 20, "Aucune valeur connue sur la période.", fill=MUTED)
+        svg.text(left, TOP + 20, "Aucune valeur connue sur la période.", fill=MUTED)
         svg.resize(60)
         return svg.render()
     ticks = _ticks(min(values), max(values))
     low, high = ticks[0], ticks[-1]
-    span_x = WIDTH - LEFT - RIGHT
+    span_x = width - left - RIGHT
 
     def x_of(year):
-        return LEFT + (span_x * (year - years[0]) / (years[-1] - years[0]) if len(years) > 1 else span_x / 2)
+        return left + (span_x * (year - years[0]) / (years[-1] - years[0]) if len(years) > 1 else span_x / 2)
 
     def y_of(v):
-        return TOP + PLOT_HEIGHT * (1 - (v - low) / (high - low))
+        return TOP + plot_height * (1 - (v - low) / (high - low))
 
     for t in ticks:
-        svg.add("line", x1=LEFT, x2=WIDTH - RIGHT, y1=y_of(t), y2=y_of(t), stroke=GRID, stroke_width=1)
-        svg.text(LEFT - 6, y_of(t) + 4, F.value(t, unit), fill=MUTED, text_anchor="end")
-    bottom = TOP + PLOT_HEIGHT
-    every = max(1, math.ceil(len(years) / 12))  # at most about 12 year labels
+        svg.add("line", x1=left, x2=width - RIGHT, y1=y_of(t), y2=y_of(t), stroke=GRID, stroke_width=1)
+        svg.text(left - 6, y_of(t) + 4, F.value(t, unit), fill=MUTED, text_anchor="end")
+    bottom = TOP + plot_height
+    every = max(1, math.ceil(len(years) / frame.year_labels))
+    kept = [y for y in (years[-1], baseline) if y in years]
     for n, year in enumerate(years):
-        if n % every == 0 or year in (years[-1], baseline):
+        crowded = any(year != k and abs(x_of(year) - x_of(k)) < frame.year_gap for k in kept)
+        if (n % every == 0 and not crowded) or year in kept:
             svg.text(x_of(year), bottom + 16, str(year), fill=MUTED, text_anchor="middle")
     if baseline is not None and years[0] <= baseline <= years[-1]:
         svg.add(
@@ -106,7 +136,7 @@ def trend(lines: list[Line], unit: str, baseline: int | None, title: str, ident:
         svg.text(x_of(baseline) + 4, TOP - 8, f"référence {baseline}", fill=INK, font_size="10")
     for line in lines:
         _draw_line(svg, line, x_of, y_of)
-    end = _legend(svg, [(line.kind, line.label) for line in lines], bottom + 40)
+    end = _legend(svg, [(line.kind, line.label) for line in lines], bottom + 40, frame)
     svg.resize(end + 10)
     return svg.render()
 
@@ -121,12 +151,12 @@ def _draw_line(svg: Svg, line: Line, x_of, y_of) -> None:
             svg.add("circle", g, cx=x, cy=y_of(v), r=3.0 if line.kind == "territory" else 2.2, fill=colour)
 
 
-def _legend(svg: Svg, items: list[tuple[str, str]], y: float) -> float:
-    x = LEFT
+def _legend(svg: Svg, items: list[tuple[str, str]], y: float, frame: Frame = SCREEN) -> float:
+    x = frame.left
     for kind, label in items:
         width = 30 + 6.2 * len(label)
-        if x > LEFT and x + width > WIDTH - RIGHT:
-            x, y = LEFT, y + 16
+        if x > frame.left and x + width > frame.width - RIGHT:
+            x, y = frame.left, y + 16
         colour, dash, stroke = STYLES[kind]
         svg.add("line", x1=x, x2=x + 20, y1=y - 4, y2=y - 4, stroke=colour, stroke_width=stroke, stroke_dasharray=dash)
         svg.text(x + 25, y, label, fill=MUTED)
@@ -142,19 +172,21 @@ class Move:
     note: str = ""  # why a value is missing, in French
 
 
-def communes_change(moves: list[Move], unit: str, baseline: int, latest_year: int, title: str, ident: str) -> str:
+def communes_change(
+    moves: list[Move], unit: str, baseline: int, latest_year: int, title: str, ident: str, frame: Frame = SCREEN
+) -> str:
     """One row per commune: a hollow dot at the baseline, a filled dot at the latest year, joined."""
-    row, label_width = 24.0, 210.0
+    row, label_width, chars = frame.row, frame.label_width, frame.name_chars
     known = [v for m in moves for v in (m.baseline, m.latest) if v is not None]
     description = "; ".join(
         f"{m.name} : {F.value(m.baseline, unit) or 'n.d.'} en {baseline}, "
         f"{F.value(m.latest, unit) or 'n.d.'} en {latest_year}"
         for m in moves
     )
-    svg = Svg(WIDTH, 100, title, description, ident)
+    svg = _svg(frame, 100, title, description, ident)
     ticks = _ticks(min(known), max(known)) if known else [0.0, 1.0]
     low, high = ticks[0], ticks[-1]
-    x0, x1 = label_width, WIDTH - RIGHT - 110
+    x0, x1 = label_width, frame.width - RIGHT - frame.value_width
 
     def x_of(v):
         return x0 + (x1 - x0) * (v - low) / (high - low)
@@ -165,7 +197,8 @@ def communes_change(moves: list[Move], unit: str, baseline: int, latest_year: in
         svg.text(x_of(t), top + row * len(moves) + 14, F.value(t, unit), fill=MUTED, text_anchor="middle")
     for n, m in enumerate(moves):
         y = top + row * n + row / 2
-        svg.text(label_width - 8, y + 4, m.name if len(m.name) <= 32 else m.name[:31] + "…", text_anchor="end")
+        name = m.name if len(m.name) <= chars else m.name[: chars - 1] + "…"
+        svg.text(label_width - 8, y + 4, name, text_anchor="end", **({} if frame is SCREEN else {"font_size": "10"}))
         if m.baseline is None or m.latest is None:
             svg.text(x0, y + 4, m.note or "non disponible", fill=MUTED, font_style="italic")
             continue
@@ -182,7 +215,8 @@ def communes_change(moves: list[Move], unit: str, baseline: int, latest_year: in
     legend_y = top + row * len(moves) + 36
     svg.add("circle", cx=x0 + 5, cy=legend_y - 4, r=4.5, fill="#fff", stroke=TERRITORY, stroke_width=1.8)
     svg.text(x0 + 14, legend_y, f"{baseline} (année de référence)", fill=MUTED)
-    svg.add("circle", cx=x0 + 205, cy=legend_y - 4, r=4.5, fill=TERRITORY)
-    svg.text(x0 + 214, legend_y, str(latest_year), fill=MUTED)
+    second = x0 + (205 if frame is SCREEN else 150)  # the latest year's key, after the baseline's
+    svg.add("circle", cx=second, cy=legend_y - 4, r=4.5, fill=TERRITORY)
+    svg.text(second + 9, legend_y, str(latest_year), fill=MUTED)
     svg.resize(legend_y + 10)
     return svg.render()

@@ -49,8 +49,11 @@ SIXTEEN = (
 # parentalité) and the similar territories: 43 and 59 pages, but printed at 78 % (the evaluation table was wider
 # than the page, and chromium shrinks the whole document to fit it: table text at 6.2 pt). At full size, the same
 # sheet gave 61 and 80 pages; reports/templates/print.css brings them to 45 and 61 at legible sizes (below). The
-# bounds guard against a return of the half-empty pages and of the shrinking, not against new content.
-MAX_PAGES = {"demo": 47, "sixteen": 63}
+# compact print then took them to 36 and 48: a theme table's row on one line in a face of Arial's width, as many
+# indicators a table as fit that way, the charts two a row in twins drawn for half a page (reports/print_charts.py,
+# trend_charts.PRINT), the reading keys' repeated caveats written once. The bounds guard against a return of the
+# half-empty pages and of the shrinking, not against new content.
+MAX_PAGES = {"demo": 38, "sixteen": 50}
 COMMUNE = "49099"  # Cholet: its report has the IRIS table (eleven columns), laid out below, not printed
 # The printable width of A4 with print.css's 10 mm side margins: 190 mm = 190 / 25.4 * 96 = 718.1 CSS px
 PRINT_WIDTH_PX = 718
@@ -151,7 +154,22 @@ def print_layouts(browser, reports) -> dict[str, dict]:
       const smallest = sels => Object.fromEntries(sels.map(s => [s, Math.min(...sizes(s))]));
       const cells = [...document.querySelectorAll('.gt_table th, .gt_table td')];
       const over = cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent.trim().slice(0, 30));
-      return {width: document.documentElement.scrollWidth, table: smallest(table), prose: smallest(prose), over};
+      // a theme table's cell on two lines: one of its parts (value, count, evolution) centred outside the first's
+      const box = e => e.getBoundingClientRect();
+      const twoLines = [...document.querySelectorAll('section.theme .gt_table .c')].filter(c => {
+        const first = box(c.children[0]);
+        return [...c.children].some(e => { const m = (box(e).top + box(e).bottom) / 2; return m < first.top || m > first.bottom; });
+      }).map(c => c.dataset.indicator + ' ' + c.dataset.code);
+      // the charts drawn for half a page: where each prints, and its smallest label in printed px
+      const halves = [...document.querySelectorAll('figure.chart-half')].map(f => {
+        const svg = f.querySelector('svg.chart-print'), screen = f.querySelector('svg.chart');
+        const k = box(svg).width / svg.viewBox.baseVal.width;
+        const fonts = [...svg.querySelectorAll('text')].map(t => parseFloat(getComputedStyle(t).fontSize) * k);
+        return {id: f.id, left: Math.round(box(f).left), top: Math.round(box(f).top), width: box(svg).width,
+                screenShown: getComputedStyle(screen).display !== 'none', smallest: Math.min(...fonts)};
+      });
+      return {width: document.documentElement.scrollWidth, table: smallest(table), prose: smallest(prose), over,
+              twoLines, halves};
     }"""
     layouts = {}
     for which, path in reports.items():
@@ -177,3 +195,25 @@ def test_printed_type_is_legible(print_layouts, which):
     table, prose = print_layouts[which]["table"], print_layouts[which]["prose"]
     assert {s: round(px / PT, 2) for s, px in table.items() if not 8.5 * PT - 0.01 <= px < 100} == {}
     assert {s: round(px / PT, 2) for s, px in prose.items() if not 9.5 * PT - 0.01 <= px < 100} == {}
+
+
+@pytest.mark.parametrize("which", ["demo", "sixteen"])
+def test_a_theme_table_row_prints_on_one_line(print_layouts, which):
+    # value, count and evolution side by side (they were stacked: every row of communes two lines high)
+    assert print_layouts[which]["twoLines"] == []
+
+
+@pytest.mark.parametrize("which", ["demo", "sixteen"])
+def test_charts_print_two_a_row_with_legible_labels(print_layouts, which):
+    halves = print_layouts[which]["halves"]
+    # a positioning and a ranking chart per theme, and the trends' charts
+    assert len(halves) >= 2 * 13
+    # each printed in its print twin, at most half the printable width (718 px less the 6 mm gap, halved)
+    assert [h["id"] for h in halves if h["screenShown"] or h["width"] > (PRINT_WIDTH_PX - 22) / 2 + 1] == []
+    # no label under 7 pt = 9.33 px at its printed size
+    assert {h["id"]: round(h["smallest"] / PT, 2) for h in halves if h["smallest"] < 7 * PT - 0.01} == {}
+    # two a row: a theme's positioning chart and its ranking chart side by side (same top, two columns)
+    by_id = {h["id"]: h for h in halves}
+    pairs = [(f"graphique-{t}-positionnement", f"graphique-{t}-communes") for t in ("familles", "logement", "sante")]
+    for left, right in pairs:
+        assert by_id[left]["top"] == by_id[right]["top"] and by_id[left]["left"] < by_id[right]["left"], (left, right)

@@ -3,13 +3,15 @@ indicator's definition, direction, source and caveat by theme."""
 
 from __future__ import annotations
 
+import re
+
 from reports import formats as F
 from reports import notes as N
 from reports.sections.base import Section, items_by_theme
 from reports.view import TerritoryView
 from transforms.compare import FlagRules
 from transforms.export import DIRECTIONS_FR
-from transforms.registry import THEMES
+from transforms.registry import THEMES, Indicator
 
 # What every reader must know before comparing figures (the caveats of indicators-and-anchors.md §C.10).
 READING_KEYS = (
@@ -77,8 +79,34 @@ READING_KEYS = (
 )
 
 
-def reading_keys(view: TerritoryView) -> list[dict]:
-    """Every indicator's definition, direction, source and caveat, by theme."""
+SHARED_CAVEAT_MIN = 3  # a caveat sentence of this many indicators or more is printed once, numbered (P1, P2…)
+
+
+def caveat_sentences(caveat: str) -> list[str]:
+    """`Un. Deux ; trois.` -> [`Un.`, `Deux ; trois.`]: split after a full stop followed by a capital."""
+    return [part for part in re.split(r"(?<=[.!?…])\s+(?=[A-ZÀ-Ý«])", caveat.strip()) if part]
+
+
+def shared_caveats(items: list[Indicator]) -> list[str]:
+    """The caveat sentences that several indicators repeat word for word (the BPE counts equipment, not places),
+    in the order they first appear."""
+    counts: dict[str, int] = {}
+    for ind in items:
+        for sentence in dict.fromkeys(caveat_sentences(ind.caveat)):
+            counts[sentence] = counts.get(sentence, 0) + 1
+    return [sentence for sentence, n in counts.items() if n >= SHARED_CAVEAT_MIN]
+
+
+def own_caveat(caveat: str, shared: list[str]) -> tuple[str, list[str]]:
+    """An indicator's caveat without the shared sentences, and the references (P1…) of those it has."""
+    sentences = caveat_sentences(caveat)
+    refs = [f"P{n}" for n, sentence in enumerate(shared, start=1) if sentence in sentences]
+    return " ".join(s for s in sentences if s not in shared), refs
+
+
+def reading_keys(view: TerritoryView, shared: list[str]) -> list[dict]:
+    """Every indicator's definition, direction, source and caveat (its own sentences, and the numbers of the shared
+    ones), by theme."""
     sources = dict(view.rows.select("indicator", "source").drop_nulls().unique("indicator").iter_rows())
     return [
         {
@@ -90,7 +118,8 @@ def reading_keys(view: TerritoryView) -> list[dict]:
                     "direction": DIRECTIONS_FR.get(i.direction, i.direction),
                     "unit": "" if "pour 100" in i.label else F.UNIT_HINTS.get(i.unit, i.unit),
                     "source": sources.get(i.id, ""),
-                    "caveat": F.typography(i.caveat),
+                    "caveat": F.typography(own_caveat(i.caveat, shared)[0]),
+                    "shared": own_caveat(i.caveat, shared)[1],
                     "minimum": F.count(i.min_denominator) if i.min_denominator else "",
                 }
                 for i in items
@@ -113,9 +142,11 @@ def rules_text(rules: FlagRules) -> dict:
 
 
 def build(view: TerritoryView, rules: FlagRules) -> dict:
+    shared = shared_caveats([i for items in items_by_theme().values() for i in items])
     return {
         "rules_text": rules_text(rules),
-        "reading_keys": reading_keys(view),
+        "reading_keys": reading_keys(view, shared),
+        "shared_caveats": [F.typography(sentence) for sentence in shared],
         "general_keys": [(title, F.typography(text)) for title, text in READING_KEYS],
         "marks": [(m, N.label(r)) for r, m in N.MARKS.items()],
     }
@@ -137,6 +168,13 @@ TEMPLATE = """\
   {% for mark, label in marks %}<li><sup class="mk">{{ mark }}</sup> {{ label }}</li>
   {% endfor %}
   </ul>
+  {% if shared_caveats %}
+  <h3>Précautions communes à plusieurs indicateurs</h3>
+  <ol class="shared-caveats">
+  {% for text in shared_caveats %}<li><strong>P{{ loop.index }}</strong> {{ text }}</li>
+  {% endfor %}
+  </ol>
+  {% endif %}
   <div class="defs-groups">
   {% for group in reading_keys %}
   <h3>{{ group.theme }}</h3>
@@ -145,7 +183,7 @@ TEMPLATE = """\
     <thead><tr><th scope="col">Indicateur</th><th scope="col">Définition, sens de lecture et précautions</th><th scope="col">Source</th></tr></thead>
     <tbody>
     {% for r in group.rows %}
-      <tr><th scope="row">{{ r.label }}{% if r.unit %} <span class="small">({{ r.unit }})</span>{% endif %}</th><td>{{ r.definition }}{% if r.minimum %} <span class="small">Non calculé sous {{ r.minimum }} au dénominateur.</span>{% endif %} <span class="small">Sens de lecture : {{ r.direction }}.</span>{% if r.caveat %}<br><span class="caveat">Précaution : {{ r.caveat }}</span>{% endif %}</td><td>{{ r.source }}</td></tr>
+      <tr><th scope="row">{{ r.label }}{% if r.unit %} <span class="small">({{ r.unit }})</span>{% endif %}</th><td>{{ r.definition }}{% if r.minimum %} <span class="small">Non calculé sous {{ r.minimum }} au dénominateur.</span>{% endif %} <span class="small">Sens de lecture : {{ r.direction }}.</span>{% if r.caveat or r.shared %}<br><span class="caveat">Précaution : {% if r.shared %}voir {{ r.shared | join(", ") }}.{% if r.caveat %} {% endif %}{% endif %}{{ r.caveat }}</span>{% endif %}</td><td>{{ r.source }}</td></tr>
     {% endfor %}
     </tbody>
   </table>
@@ -165,6 +203,8 @@ table.defs th .small { font-weight: 400; }
 @media print { table.defs { line-height: 1.3; } }
 .marks { columns: 2; list-style: none; padding: 0; font-size: .86rem; }
 .marks li { break-inside: avoid; }
+ol.shared-caveats { list-style: none; padding: 0; margin: .3rem 0 .8rem; }
+ol.shared-caveats li { margin: .15rem 0; }
 """
 
 SECTION = Section(

@@ -8,7 +8,7 @@ from functools import partial
 
 from markupsafe import Markup
 
-from reports import ages, charts
+from reports import ages, charts, print_charts
 from reports import formats as F
 from reports import notes as N
 from reports import tables as T
@@ -153,18 +153,13 @@ def positioning_chart(view: TerritoryView, theme: str, items: list[Indicator]) -
     if not rates:
         return None
     departement = view.departement.display if view.departement else None
+    args = ([_position(view, i) for i in rates], view.territory.display, departement)
+    epci = _display(commune_epci(view))
     return {
         "id": f"graphique-{theme}-positionnement",
         "caption": f"{THEMES[theme]} : {view.territory.display} face à {view.compared_with}",
-        "svg": Markup(
-            charts.positioning(
-                [_position(view, i) for i in rates],
-                view.territory.display,
-                departement,
-                f"g-{theme}-pos",
-                epci=_display(commune_epci(view)),
-            )
-        ),
+        "svg": Markup(charts.positioning(*args, f"g-{theme}-pos", epci=epci)),
+        "print_svg": Markup(print_charts.positioning(*args, f"g-{theme}-pos-print", epci=epci)),
     }
 
 
@@ -187,10 +182,12 @@ def ranking_chart(view: TerritoryView, theme: str, items: list[Indicator]) -> di
     if view.france:
         refs.append(charts.Reference("France", _reference_value(view, view.france, best.id), "france"))
     what = "les intercommunalités" if view.units_are_epcis else "les communes"
+    title = f"{best.label} : {what}"
     return {
         "id": f"graphique-{theme}-communes",
         "caption": f"{F.typography(best.label)} : {what}",
-        "svg": Markup(charts.ranked_dots(bars, refs, best.unit, f"{best.label} : {what}", f"g-{theme}-com")),
+        "svg": Markup(charts.ranked_dots(bars, refs, best.unit, title, f"g-{theme}-com")),
+        "print_svg": Markup(print_charts.ranked_dots(bars, refs, best.unit, title, f"g-{theme}-com-print")),
     }
 
 
@@ -262,13 +259,15 @@ TEMPLATE = """\
     <p>Aucun indicateur de ce thème n'est signalé dans ses tableaux, ni pour le territoire ni pour ses communes ou ses références.</p>
     {% endif %}
   </div>
+  {% if charts %}<div class="charts">
   {% for chart in charts %}
-  <figure class="chart-box" id="{{ chart.id }}">
+  <figure class="chart-box{% if chart.print_svg %} chart-half{% endif %}" id="{{ chart.id }}">
     <figcaption>{{ chart.caption }}</figcaption>
-    {{ chart.svg }}
+    {{ chart.svg }}{% if chart.print_svg %}{{ chart.print_svg }}{% endif %}
     {% if chart.source %}<p class="src">{{ chart.source }}</p>{% endif %}
   </figure>
   {% endfor %}
+  </div>{% endif %}
   {% for table in tables %}
   {{ table }}
   {% endfor %}

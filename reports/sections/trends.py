@@ -114,6 +114,7 @@ def trend_chart(view: TerritoryView, series: pl.DataFrame, ind: Indicator, basel
         "id": f"tendance-{ind.id}",
         "caption": title,
         "svg": Markup(TC.trend(lines, unit, baseline, title, f"g-tend-{ind.id}")),
+        "print_svg": Markup(TC.trend(lines, unit, baseline, title, f"g-tend-{ind.id}", TC.PRINT)),
         "source": "Source : " + sources_line(own) + _gaps(own, view.territory.display),
     }
 
@@ -155,6 +156,9 @@ def communes_chart(view: TerritoryView, changes: pl.DataFrame, ind: Indicator, b
         "id": f"tendance-{ind.id}-communes",
         "caption": title,
         "svg": Markup(TC.communes_change(moves, ind.unit, baseline, latest, title, f"g-tend-{ind.id}-com")),
+        "print_svg": Markup(
+            TC.communes_change(moves, ind.unit, baseline, latest, title, f"g-tend-{ind.id}-com", TC.PRINT)
+        ),
     }
 
 
@@ -244,13 +248,15 @@ TEMPLATE = """\
   gardent leur évolution entre deux recensements dans les sections thématiques.</p>
   {% for t in themes %}
   <h3 id="{{ t.id }}">{{ t.title }} : évolutions depuis {{ baseline }}</h3>
+  <div class="charts">
   {% for chart in t.charts %}
-  <figure class="chart-box" id="{{ chart.id }}">
+  <figure class="chart-box{% if chart.print_svg %} chart-half{% endif %}" id="{{ chart.id }}">
     <figcaption>{{ chart.caption }}</figcaption>
-    {{ chart.svg }}
+    {{ chart.svg }}{% if chart.print_svg %}{{ chart.print_svg }}{% endif %}
     {% if chart.source %}<p class="src">{{ chart.source }}</p>{% endif %}
   </figure>
   {% endfor %}
+  </div>
   <table class="plain trend-table">
     <caption>{{ t.title }} : de l'année de référence {{ baseline }} à la dernière année, {{ territory }}</caption>
     <thead><tr><th scope="col">Indicateur</th><th scope="col">{{ baseline }}</th><th scope="col">Dernière année</th>

@@ -1,0 +1,175 @@
+"""Charts drawn for half an A4 page: the printed report sets them two a row (reports/templates/print.css).
+
+A screen chart is 760 units wide; scaled down to half the printable width (about 348 px) its 11-unit labels would
+print at 3.8 pt. These are drawn 360 units wide instead, so that a 10-unit label prints at 7.2 pt and an 11-unit one
+at 8 pt: the same marks, colours and values as the screen chart, laid out for the narrow width (a positioning
+label above its line rather than beside it, shorter names of places). Each is hidden on screen and replaces its
+screen twin in print; the screen charts are unchanged.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from reports import formats as F
+from reports.charts import (
+    BAR,
+    DEPARTEMENT,
+    EPCI,
+    FLAG_FILL,
+    FLAG_INK,
+    FLAG_SYMBOL,
+    FRANCE,
+    GRID,
+    MUTED,
+    REFERENCE_LINES,
+    SCALE_NOTE,
+    TERRITORY,
+    Bar,
+    Position,
+    Reference,
+    Svg,
+    _diamond,
+    _legend,
+    _wrap,
+    local_domain,
+    ranked_order,
+)
+
+PRINT_WIDTH = 360.0  # viewBox width: printed about 348 px wide, so one unit is 0.97 px
+PRINT_CLASS = "chart-print"  # hidden on screen, shown in print instead of the screen chart beside it
+SMALL = 10  # the smallest label (end values of a scale, values of places): 7.2 pt printed
+
+
+def as_print_twin(svg: Svg) -> Svg:
+    """Mark a chart as the print twin of a screen chart: hidden on screen, and left out of what a screen reader
+    reads (its twin has the same title and description), so it carries neither (a smaller page)."""
+    svg.root.set("class", PRINT_CLASS)
+    svg.root.set("aria-hidden", "true")
+    del svg.root.attrib["aria-labelledby"]
+    for tag in ("title", "desc"):
+        svg.root.remove(svg.root.find(tag))
+    return svg
+
+
+def _print_svg(height: float, title: str, description: str, ident: str) -> Svg:
+    return as_print_twin(Svg(PRINT_WIDTH, height, title, description, ident))
+
+
+def _note(svg: Svg, y: float, text: str, chars: int = 66) -> float:
+    """A muted note wrapped to the width; returns the baseline of its last line."""
+    lines = _wrap(text, chars, 4)
+    for n, line in enumerate(lines):
+        svg.text(6, y + n * 12, line, fill=MUTED, font_size=SMALL)
+    return y + (len(lines) - 1) * 12
+
+
+POS_LABEL_LINE = 12.0  # two lines of label at most, above the indicator's own scale
+POS_SCALE = 17.0  # the scale's band under the label
+POS_VALUE_W = 70.0  # the territory's value and flag, on the right
+POS_X0, POS_X1 = 50.0, PRINT_WIDTH - POS_VALUE_W - 46  # the scale, between its two end values
+
+
+def positioning(
+    rows: list[Position], territory: str, departement: str | None, ident: str, epci: str | None = None
+) -> str:
+    """The positioning chart of `reports.charts.positioning` for half a page: each indicator's name above its own
+    scale, the places' marks on the scale, its end values at both ends, the territory's value on the right."""
+    against = ", ".join(n for n in (epci, departement) if n)
+    svg = _print_svg(
+        100,
+        f"Positionnement de {territory} : " + (f"{against} et France" if against else "France"),
+        f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), "
+        + (f"{epci} (carré), " if epci else "")
+        + (f"{departement} (losange), " if departement else "")
+        + "France (trait).",
+        ident,
+    )
+    legend = [("territory", territory)] + ([("epci", epci)] if epci else [])
+    legend += [("departement", departement)] if departement else []
+    y = _legend(svg, 6, 14, legend + [("france", "France")], PRINT_WIDTH - 6)
+    y = _note(svg, y + 15, SCALE_NOTE) + 8
+    for i, r in enumerate(rows):
+        if i:
+            svg.add("line", x1=6.0, x2=PRINT_WIDTH - 6, y1=y, y2=y, stroke=GRID, stroke_width=0.6)
+        y = _position_row(svg, r, y, with_epci=bool(epci))
+    svg.resize(y + 4)
+    return svg.render()
+
+
+def _position_row(svg: Svg, r: Position, top: float, with_epci: bool) -> float:
+    """One indicator from `top`: its name, then its scale and marks; returns the row's bottom."""
+    lines = _wrap(r.label, 64)
+    for n, line in enumerate(lines):
+        svg.text(6, top + 11 + n * POS_LABEL_LINE, line)
+    cy = top + len(lines) * POS_LABEL_LINE + POS_SCALE / 2
+    bottom = top + len(lines) * POS_LABEL_LINE + POS_SCALE
+    known = [v for v in (r.value, r.epci if with_epci else None, r.departement, r.france) if v is not None]
+    value_x = PRINT_WIDTH - POS_VALUE_W + 8
+    if not known:
+        svg.text(value_x, cy + 4, f"—{r.mark}", fill=MUTED)
+        return bottom
+    lo, hi = local_domain(known)
+
+    def scale(v: float) -> float:  # this row's own domain
+        return POS_X0 + (v - lo) / (hi - lo) * (POS_X1 - POS_X0)
+
+    svg.add("line", x1=POS_X0, x2=POS_X1, y1=cy, y2=cy, stroke=GRID, stroke_width=2)
+    for end, anchor, x in ((lo, "end", POS_X0 - 4), (hi, "start", POS_X1 + 4)):
+        svg.text(x, cy + 3.5, F.value(end, r.unit), text_anchor=anchor, font_size=SMALL, fill=MUTED)
+    if lo < 0 < hi:
+        svg.add("line", x1=scale(0.0), x2=scale(0.0), y1=cy - 7, y2=cy + 7, stroke=MUTED, stroke_width=0.8)
+    if r.france is not None:
+        svg.add("rect", x=scale(r.france) - 1.5, y=cy - 8, width=3, height=16, fill=FRANCE)
+    if r.departement is not None:
+        svg.add("path", d=_diamond(scale(r.departement), cy, 5.5), fill="#fff", stroke=DEPARTEMENT, stroke_width=2)
+    if with_epci and r.epci is not None:
+        svg.add("rect", x=scale(r.epci) - 4.5, y=cy - 4.5, width=9, height=9, fill="none", stroke=EPCI, stroke_width=2)
+    text = f"—{r.mark}"
+    if r.value is not None:
+        svg.add("circle", cx=scale(r.value), cy=cy, r=5, fill=TERRITORY)
+        text = F.value(r.value, r.unit) + r.mark
+    value = svg.text(value_x, cy + 4, text, font_weight="600")
+    if r.flag in FLAG_SYMBOL:
+        ET.SubElement(value, "tspan", {"fill": FLAG_INK[r.flag], "dx": "3"}).text = FLAG_SYMBOL[r.flag]
+    return bottom
+
+
+RANK_ROW = 16.0
+RANK_LABEL_W, RANK_VALUE_W = 124.0, 66.0
+
+
+def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: str, ident: str) -> str:
+    """The communes of `reports.charts.ranked_dots` for half a page: the same order, scale and reference lines,
+    names and values at 10 units."""
+    ordered = ranked_order(bars)
+    known = [b.value for b in bars if b.value is not None]
+    refs = [r for r in references if r.value is not None]
+    lo, hi = local_domain(known + [r.value for r in refs] or [0.0])
+    x0, x1 = RANK_LABEL_W + 10, PRINT_WIDTH - RANK_VALUE_W - 6
+    scale = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)  # noqa: E731
+    description = "; ".join(f"{r.label} : {F.value(r.value, unit)}" for r in refs)
+    svg = _print_svg(100, title, f"Valeur de chaque commune, triée ; repères : {description}.", ident)
+    items = [(f"line-{r.kind}", f"{r.label} : {F.value(r.value, unit)}") for r in refs]
+    top = _legend(svg, 6, 14, items, PRINT_WIDTH - 6) + 12
+    bottom = top + RANK_ROW * len(ordered)
+    for r in refs:
+        colour, dash = REFERENCE_LINES[r.kind]
+        x = scale(r.value)
+        svg.add("line", x1=x, x2=x, y1=top - 4, y2=bottom, stroke=colour, stroke_width=2, stroke_dasharray=dash)
+    for i, b in enumerate(ordered):
+        cy = top + i * RANK_ROW + RANK_ROW / 2
+        svg.text(RANK_LABEL_W, cy + 3.5, _wrap(b.label, 26, 1)[0], text_anchor="end", font_size=SMALL)
+        if b.value is None:
+            svg.text(x1 + 8, cy + 3.5, f"—{b.mark}", fill=MUTED, font_size=SMALL)
+            continue
+        svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=1)
+        fill = FLAG_FILL.get(b.flag, BAR) if b.flag else BAR
+        svg.add("circle", cx=scale(b.value), cy=cy, r=4.5, fill=fill, stroke="#fff", stroke_width=1)
+        value = svg.text(x1 + 8, cy + 3.5, F.value(b.value, unit) + b.mark, font_size=SMALL)
+        if b.flag in FLAG_SYMBOL:
+            ET.SubElement(
+                value, "tspan", {"fill": FLAG_INK[b.flag], "dx": "3", "font-weight": "700"}
+            ).text = FLAG_SYMBOL[b.flag]
+    svg.resize(bottom + 6)
+    return svg.render()
