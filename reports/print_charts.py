@@ -48,7 +48,8 @@ def as_print_twin(svg: Svg) -> Svg:
     svg.root.set("aria-hidden", "true")
     del svg.root.attrib["aria-labelledby"]
     for tag in ("title", "desc"):
-        svg.root.remove(svg.root.find(tag))
+        if (element := svg.root.find(tag)) is not None:
+            svg.root.remove(element)
     return svg
 
 
@@ -145,7 +146,7 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
     ordered = ranked_order(bars)
     known = [b.value for b in bars if b.value is not None]
     refs = [r for r in references if r.value is not None]
-    lo, hi = local_domain(known + [r.value for r in refs] or [0.0])
+    lo, hi = local_domain(known + [r.value for r in refs if r.value is not None] or [0.0])
     x0, x1 = RANK_LABEL_W + 10, PRINT_WIDTH - RANK_VALUE_W - 6
     scale = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)  # noqa: E731
     description = "; ".join(f"{r.label} : {F.value(r.value, unit)}" for r in refs)

@@ -198,7 +198,9 @@ def communes_change(
     for n, m in enumerate(moves):
         y = top + row * n + row / 2
         name = m.name if len(m.name) <= chars else m.name[: chars - 1] + "…"
-        svg.text(label_width - 8, y + 4, name, text_anchor="end", **({} if frame is SCREEN else {"font_size": "10"}))
+        label = svg.text(label_width - 8, y + 4, name, text_anchor="end")
+        if frame is not SCREEN:
+            label.set("font-size", "10")
         if m.baseline is None or m.latest is None:
             svg.text(x0, y + 4, m.note or "non disponible", fill=MUTED, font_style="italic")
             continue
