@@ -60,6 +60,15 @@ class CommuneTable:
         """The table without these communes (a frame with a `code` column)."""
         return CommuneTable(self.frame.join(codes, on="code", how="anti"), self.keys, self.split_keys)
 
+    def keep(self, rows: np.ndarray) -> CommuneTable:
+        """The table's communes where `rows` (a boolean per commune) is true."""
+        return CommuneTable(self.frame.filter(pl.Series(rows)), self.keys, self.split_keys)
+
+    def masks_of(self, reason: str) -> dict[str, np.ndarray]:
+        """key -> a boolean per commune: whether its value is unknown for this reason."""
+        rank = R.RANKS[reason]
+        return {k: (self.frame[k + RANK] == rank).fill_null(False).to_numpy() for k in self.keys}
+
     def codes_with(self, reason: str, keys: list[str]) -> pl.DataFrame:
         """(code) of the communes where one of these keys is unknown for this reason."""
         present = [k for k in keys if k in self.keys]
@@ -125,14 +134,51 @@ def placed_rows(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> pl.Dat
     parts = []
     for (source,), wanted in index.partition_by("source", as_dict=True).items():
         frame = inputs.staged.get(source)
-        if frame is None:
-            continue
-        communes = frame.lazy().filter(pl.col("level") == "COM").select(STAGED_COLUMNS).collect()
+        if frame is not None:
+            parts += _source_rows(frame, wanted, rows)
+    schema = {"_row": pl.UInt32, "_col": pl.Int64, "year": pl.Int32, "value": pl.Float64}
+    empty = pl.DataFrame(schema=schema | {"rank": pl.Int32, "split": pl.Boolean})
+    return sum_ranges(pl.concat(parts) if parts else empty, index)
+
+
+def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) -> list[pl.DataFrame]:
+    """`placed_rows` of one staged table (`wanted`: its needed variable, year, _col).
+
+    A staged table of France holds millions of rows of variables no indicator reads: each row's variable is
+    looked up in an enum of the needed ones (its position, null when not needed: no join on strings), and its
+    (variable, year) in an array of the keys' positions. One (variable, year) may serve several keys (a year of
+    births both the latest and one of a census period): one array per key it serves."""
+    wanted = wanted.filter(pl.col("year").is_not_null())  # a census year not staged: nothing to read
+    if wanted.is_empty():
+        return []
+    names = sorted(set(wanted["variable"].to_list()))
+    enum = pl.Enum(names)
+    communes = (
+        commune_rows(frame)
+        .lazy()
+        .select("code", "year", "value", "status", "geo_change", _var=pl.col("variable").cast(enum, strict=False))
+        .filter(pl.col("_var").is_not_null())
+        .collect()
+    )
+    if communes.is_empty():
+        return []
+    communes = communes.with_columns(_row=rows_of_codes(communes["code"], rows))
+    first, last = wanted["year"].min(), wanted["year"].max()
+    span, n_slots = last - first + 1, len(names) * (last - first + 1)
+    # each row's slot (variable, year); a year outside the needed ones points past the slots, to a null
+    years = communes["year"].to_numpy()
+    at = communes["_var"].to_physical().to_numpy().astype(np.int64) * span + years - first
+    at[(years < first) | (years > last)] = n_slots
+    at = pl.Series(at)
+    slot = pl.col("variable").cast(enum).to_physical().cast(pl.Int64) * span + pl.col("year") - first
+    slots = wanted.select(_slot=slot, _col="_col").with_columns(_layer=pl.int_range(pl.len()).over("_slot"))
+    parts = []
+    for _, layer in sorted(slots.partition_by("_layer", as_dict=True).items()):
+        keys_of_slots = pl.Series("_col", [None] * (n_slots + 1), pl.Int64).scatter(layer["_slot"], layer["_col"])
         parts.append(
-            communes.with_columns(_row=rows_of_codes(communes["code"], rows))
+            communes.with_columns(_col=keys_of_slots.gather(at))
             .lazy()
-            .filter(pl.col("_row").is_not_null())
-            .join(wanted.lazy().select("variable", "year", "_col"), on=["variable", "year"], how="inner")
+            .filter(pl.col("_col").is_not_null() & pl.col("_row").is_not_null())
             .select(
                 "_row",
                 "_col",
@@ -141,13 +187,19 @@ def placed_rows(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> pl.Dat
                 rank=R.rank(pl.col("status")),
                 split=pl.col("geo_change").fill_null("") == "split",
             )
+            .collect()
         )
-    schema = {"_row": pl.UInt32, "_col": pl.Int64, "year": pl.Int32, "value": pl.Float64}
-    empty = pl.DataFrame(schema=schema | {"rank": pl.Int32, "split": pl.Boolean})
-    return sum_ranges(pl.concat(parts).collect() if parts else empty, index)
+    return parts
 
 
-STAGED_COLUMNS = ["code", "variable", "year", "value", "status", "geo_change"]
+def commune_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """The COM rows of a staged table: a slice when they are one run (a staged table is sorted by level first),
+    else a filter."""
+    com = frame["level"] == "COM"
+    first, count = com.arg_max(), int(com.sum())
+    if count and com.slice(first or 0, count).all():
+        return frame.slice(first or 0, count)
+    return frame.filter(com)
 
 
 def rows_of_codes(codes: pl.Series, rows: pl.DataFrame) -> pl.Series:
