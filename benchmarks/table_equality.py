@@ -10,7 +10,9 @@ order, strings and integers equal, floats equal to a relative 1e-12 (sums may be
 
 - every `--store NAME=PATH` (a staged store, read only): `diagnostic_table`, and with a custom territory (its
   first five communes);
-- `comparateur`: `compute` on the real comparateur file of ../shared/data (census sources only), when present;
+- `comparateur`: the real comparateur file of ../shared/data (census sources only), when present: the table
+  (`diagnostic_table` of its inputs), and `compute`'s rows (`comparateur-compute`, sorted by level, code and
+  indicator: `compute` gives them in the table's order since December 2026, by indicator name before);
 - `france-N`: `benchmarks.france`'s synthetic input at N communes, with and without a custom territory
   (`--sizes`, 2,000 and 34,900 by default).
 
@@ -67,8 +69,15 @@ def comparateur_cases() -> Iterator[tuple[str, Callable[[], pl.DataFrame]]]:
         epci=pl.lit(None, pl.String),
     )
     inputs = Inputs(staged={s: frame for s in census}, vintages={s: "2018" for s in census}, membership=membership)
-    yield "comparateur", lambda: compute(inputs)
-    yield "comparateur-custom", lambda: compute(inputs, _custom(membership))
+    from transforms.pipeline import diagnostic_table
+
+    def computed(customs=()):
+        return compute(inputs, customs).sort("level", "code", "indicator")
+
+    yield "comparateur", lambda: diagnostic_table(None, inputs=inputs)
+    yield "comparateur-custom", lambda: diagnostic_table(None, _custom(membership), inputs=inputs)
+    yield "comparateur-compute", computed
+    yield "comparateur-compute-custom", lambda: computed(_custom(membership))
 
 
 def france_cases(sizes: list[int]) -> Iterator[tuple[str, Callable[[], pl.DataFrame]]]:

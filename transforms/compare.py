@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from transforms import reasons as R
-from transforms.compute import Inputs, population
+from transforms.compute import PLACE_ORDER, Inputs, population
 from transforms.registry import THEMES, Indicator, indicators
 from transforms.territories import FRANCE, CustomTerritory, principal_department
 
@@ -239,7 +239,7 @@ def _in_order(table: pl.DataFrame, items: tuple[Indicator, ...]) -> tuple[pl.Dat
     by indicator in the catalogue's order, with their place's rank (`_place`) and their indicator's (`_ind`); and
     the places (level, code, _place). Sorted on one integer, the places being found as runs of rows (a few tens of
     thousands, not millions)."""
-    level_order = {"COM": 0, "ARM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
+    level_order = PLACE_ORDER
     runs = table.select(pl.struct("level", "code").rle_id().cast(pl.Int64)).to_series()
     places = (
         table.filter(runs.diff().fill_null(1) != 0)  # the first row of each run
@@ -257,9 +257,15 @@ def _in_order(table: pl.DataFrame, items: tuple[Indicator, ...]) -> tuple[pl.Dat
     return ordered, places.select("level", "code", "_place").unique("_place", keep="first")
 
 
+MAX_PIECES = 10_000  # above it, `_sorted_by` gathers the rows rather than chaining slices of the table
+
+
 def _sorted_by(table: pl.DataFrame, key: np.ndarray) -> pl.DataFrame:
-    """`table` in the order of `key` (non-negative integers below a few million): when every key is unique, each
-    row's rank is counted (one pass) rather than sorted for; otherwise a sort."""
+    """`table` in the order of `key` (non-negative integers below a few million).
+
+    When every key is unique, each row's rank is counted (one pass) rather than sorted for. `compute` gives its
+    rows in this order already, but for the arrondissements appended after them: the table is then a chain of a
+    few slices of itself (no copy of millions of rows), else gathered. Keys repeated: a sort."""
     if key.size == 0:
         return table
     counts = np.bincount(key)
@@ -268,7 +274,11 @@ def _sorted_by(table: pl.DataFrame, key: np.ndarray) -> pl.DataFrame:
     rank = np.cumsum(counts) - 1
     order = np.empty(key.size, np.int64)
     order[rank[key]] = np.arange(key.size)
-    return table[pl.Series(order)]
+    starts = np.flatnonzero(np.diff(order) != 1) + 1  # where the next row is not the one after
+    if starts.size > MAX_PIECES:
+        return table[pl.Series(order)]
+    bounds = [0, *starts.tolist(), key.size]
+    return pl.concat([table.slice(int(order[a]), b - a) for a, b in zip(bounds, bounds[1:], strict=False)])
 
 
 __all__ = ["FlagRules", "compare", "VIGILANCE", "PRIORITY", "R"]

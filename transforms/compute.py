@@ -421,9 +421,9 @@ def compute(
     table = commune_table.build(inputs, _needed(items, inputs))
     # France is summed per indicator over the communes its sources cover (`_france`); the other levels here
     above = membership_groups.filter(~pl.col("level").is_in(["COM", "FRANCE"]))
-    places = membership_groups.select("level", "group").unique().sort("level", "group")
-    # in the order of the places (France, summed per indicator, is put in its place by `_with_france`)
-    wide = pl.concat([table.commune_level(), table.aggregate(above)], how="diagonal").sort("level", "group")
+    places = _in_place_order(membership_groups.select("level", "group").unique())
+    # in the order of the places (France, summed per indicator, comes last: `_with_france`)
+    wide = _in_place_order(pl.concat([table.commune_level(), table.aggregate(above)], how="diagonal"))
     main_census, comp_census = _census_years(inputs)
     n_years = (main_census - comp_census) if main_census and comp_census else None
     weights = table.values_of(POPULATION)  # weighs the share of a territory its known communes hold
@@ -442,18 +442,32 @@ def compute(
     return _in_order(frames, places).rename({"group": "code"})
 
 
+# The order of the rows of `compute` (and of the diagnostic table, `transforms.compare`): by place, its level in
+# this order (an arrondissement among the communes) then its code; then by indicator in the catalogue's order.
+PLACE_ORDER = {"COM": 0, "ARM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
+
+
+def _place_rank(level: str | pl.Expr) -> pl.Expr:
+    level = pl.col(level) if isinstance(level, str) else level
+    return level.replace_strict(PLACE_ORDER, return_dtype=pl.Int8)
+
+
+def _in_place_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (level, group...) sorted by the place order (`PLACE_ORDER`, then group)."""
+    return frame.sort(_place_rank("level"), "group")
+
+
 def _with_france(rows: pl.DataFrame, france: pl.DataFrame) -> pl.DataFrame:
-    """France's row among the others, where it sorts by level (the rows sorted by level and group)."""
-    before = rows.filter(pl.col("level") < "FRANCE").height
-    return pl.concat([rows.slice(0, before), france, rows.slice(before)])
+    """France's row after the others: it is the last place (rows in the place order without it)."""
+    return pl.concat([rows, france])
 
 
 def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataFrame:
-    """Every indicator's rows in one frame, by level, code and indicator. Each indicator's rows are put in the
-    order of `places` (sorted by level and code), then the stack is read place by place: one gather, no sort of
-    millions of rows on three strings."""
+    """Every indicator's rows in one frame, by place (`PLACE_ORDER`, code) and indicator (`frames` in the
+    catalogue's order). Each indicator's rows are put in the order of `places`, then the stack is read place by
+    place: one gather, no sort of millions of rows on three strings."""
     columns = pl.concat([f.head(0) for f in frames.values()], how="diagonal_relaxed").columns
-    ids = sorted(frames)
+    ids = list(frames)
     stacked = pl.concat([_aligned(frames[i], places) for i in ids], how="diagonal_relaxed").select(columns)
     n_places = places.height
     by_place = (np.arange(len(ids))[None, :] * n_places + np.arange(n_places)[:, None]).ravel()
