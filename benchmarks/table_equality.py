@@ -88,7 +88,10 @@ def france_cases(sizes: list[int]) -> Iterator[tuple[str, Callable[[], pl.DataFr
         inputs = generate(n, max(n // 28, 10), 101 if n > 5000 else 10)
         yield f"france-{n}", lambda inputs=inputs: diagnostic_table(None, inputs=inputs)
         customs = _custom(inputs.membership)
-        yield f"france-{n}-custom", lambda inputs=inputs, customs=customs: diagnostic_table(None, customs, inputs=inputs)
+        yield (
+            f"france-{n}-custom",
+            lambda inputs=inputs, customs=customs: diagnostic_table(None, customs, inputs=inputs),
+        )
 
 
 def differences(old: pl.DataFrame, new: pl.DataFrame, limit: int = 5) -> list[str]:

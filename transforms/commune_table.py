@@ -163,7 +163,7 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
     if communes.is_empty():
         return []
     communes = communes.with_columns(_row=rows_of_codes(communes["code"], rows))
-    first, last = wanted["year"].min(), wanted["year"].max()
+    first, last = wanted.select(first=pl.min("year"), last=pl.max("year")).row(0)
     span, n_slots = last - first + 1, len(names) * (last - first + 1)
     # each row's slot (variable, year); a year outside the needed ones points past the slots, to a null
     years = communes["year"].to_numpy()

@@ -107,8 +107,8 @@ def _evolution(n_years: int | None) -> tuple[pl.Expr, pl.Expr]:
     kind = pl.col("_kind")
     v, c = pl.col("value"), pl.col("value_comparison")
     growth = ((v / c) ** (1 / (n_years or 1)) - 1) * 100 if n_years else pl.lit(None, pl.Float64)
-    evolution = pl.when(v.is_null() | c.is_null()).then(None).when(kind == 0).then(pl.when(c > 0).then(growth))
-    evolution = evolution.otherwise(v - c)
+    known = pl.when(v.is_null() | c.is_null()).then(None)
+    evolution = known.when(kind == 0).then(pl.when(c > 0).then(growth)).otherwise(v - c)
     evolution_unit = pl.when(evolution.is_not_null()).then(
         kind.replace_strict(dict(enumerate(EVOLUTION_KINDS)), return_dtype=pl.String)
     )

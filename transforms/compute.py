@@ -212,7 +212,9 @@ def _computed_many(items: list[Indicator], wide: pl.DataFrame, n_years: int | No
     """`_computed` of every indicator of `items` over the same rows, in one select (a select per indicator costs
     more to plan than to run on 37,000 rows)."""
     columns = frozenset(wide.columns)
-    named = {f"{n}{_SEP}{name}": e for n, i in enumerate(items) for name, e in _expressions(i, columns, n_years).items()}
+    named = {
+        f"{n}{_SEP}{name}": e for n, i in enumerate(items) for name, e in _expressions(i, columns, n_years).items()
+    }
     out = wide.select("level", "group", **named)
     places = {"level": out["level"], "group": out["group"]}
     return {
@@ -222,15 +224,7 @@ def _computed_many(items: list[Indicator], wide: pl.DataFrame, n_years: int | No
 
 
 _SEP = "\x00"  # between an indicator's position and a column's name in `_computed_many`'s select
-_OUTPUT = (
-    "indicator",
-    "value",
-    "status",
-    "numerator",
-    "denominator",
-    "value_comparison",
-    "status_comparison",
-)
+_OUTPUT = ("indicator", "value", "status", "numerator", "denominator", "value_comparison", "status_comparison")
 
 
 @lru_cache(maxsize=1024)
