@@ -280,11 +280,12 @@ def _demography(ind: Indicator, cols: AbstractSet[str], n_years: int | None) -> 
     return pl.when(status.is_null()).then(value), status
 
 
-def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataFrame:
-    """The publisher's figure for each wanted (level, group); CAF coverage falls back on the EPCI's figure."""
+def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame, latest: dict | None = None) -> pl.DataFrame:
+    """The publisher's figure for each wanted (level, group); CAF coverage falls back on the EPCI's figure.
+    `latest`: `_latest_rows` kept between the indicators of one computation."""
     published = ind.published_term
     family = PUBLISHED_SOURCES[published.source]
-    found = _published_rows(published, family, inputs)
+    found = _published_rows(published, family, inputs, {} if latest is None else latest)
     out = wanted.join(found, on=["level", "group"], how="left")
     if published.source == "caf_places" and "FRANCE" not in family:
         out = _france_places(out, found, inputs)
@@ -313,24 +314,33 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataF
     )
 
 
-def _published_rows(published: Term, family: dict[str, str], inputs: Inputs) -> pl.DataFrame:
+def _latest_rows(inputs: Inputs, source: str, latest: dict) -> tuple[int, dict[str, pl.DataFrame], pl.DataFrame]:
+    """(latest year, its rows by variable, no rows) of a staged source, split once (`latest` keeps them): eleven
+    published indicators read four levels of a few sources (Filosofi: a million rows in France)."""
+    if source not in latest:
+        frame = inputs.staged[source]
+        year = int(frame.select(pl.max("year")).item())
+        rows = frame.filter(pl.col("year") == year)
+        latest[source] = (year, rows.partition_by("variable", as_dict=True, include_key=True), rows.clear())
+    year, by_variable, empty = latest[source]
+    return year, {variable: part for (variable,), part in by_variable.items()}, empty
+
+
+def _published_rows(published: Term, family: dict[str, str], inputs: Inputs, latest: dict) -> pl.DataFrame:
     """(level, group, value, status, year) of the publisher's figure at each level, its latest year."""
     frames = []
     for level, source in family.items():
         frame = inputs.staged.get(source)
         if frame is None or frame.is_empty():
             continue
-        year = int(frame.select(pl.max("year")).item())
+        year, by_variable, empty = _latest_rows(inputs, source, latest)
+        frame = by_variable.get(published.variable, empty)
         staged_level = {"COM": ["COM"], "EPCI": ["EPCI"], "DEP": ["DEP"], "FRANCE": ["FRANCE"]}[level]
         # a split parent's row also covers its restored communes: not the commune's own figure, but the commune
         # is in the file (so no EPCI fallback) and the reason is the geography change
         split = (pl.col("level") == "COM") & (pl.col("geo_change").fill_null("") == "split")
         frames.append(
-            frame.filter(
-                pl.col("level").is_in(staged_level)
-                & (pl.col("variable") == published.variable)
-                & (pl.col("year") == year)
-            ).select(
+            frame.filter(pl.col("level").is_in(staged_level)).select(
                 level=pl.lit(level),
                 group=pl.col("code"),
                 value=pl.when(split).then(None).otherwise(pl.col("value")),
@@ -422,11 +432,12 @@ def compute(
     n_years = (main_census - comp_census) if main_census and comp_census else None
     weights = table.values_of(POPULATION)  # weighs the share of a territory its known communes hold
     frames: dict[str, pl.DataFrame] = {}
+    latest: dict = {}  # the published sources' latest rows, split once for every published indicator
     summed = [ind for ind in items if ind.kind != "published"]
     france = _france(summed, table, n_years)
     for ind in items:
         if ind.kind == "published":
-            frames[ind.id] = _published(ind, inputs, places).with_columns(coverage=pl.lit(None, pl.Float64))
+            frames[ind.id] = _published(ind, inputs, places, latest).with_columns(coverage=pl.lit(None, pl.Float64))
     for ind, rows in zip(summed, _computed_many(summed, wide, n_years).values(), strict=True):
         computed = _with_france(rows, france[ind.id])
         redo, own = partial(_redo, ind, n_years), table.only(term_keys(ind, table))
