@@ -4,7 +4,7 @@
     python -m benchmarks.france --communes 2000    # smaller
 
 The input is synthetic and built in memory (no store, no download): the staged long tables the engine reads, in
-the exact staged schema, with every variable the catalogue needs (read from `indicators.toml`, so a new indicator
+the exact staged schema and sorted as staging writes them (`sources.values.KEY`), with every variable the catalogue needs (read from `indicators.toml`, so a new indicator
 is benchmarked too), two census years (2022, and 2016 with its P_ counts only as in the real communal bases),
 births and deaths 2016-2022, CAF benefits December 2024, Filosofi 2021 at the commune (small communes secret), EPCI, département and France levels, and the CAF coverage
 and places files (communes of 10,000 inhabitants or more, EPCIs, départements, France). What is timed is what
