@@ -4,7 +4,7 @@
     python -m benchmarks.france --communes 2000    # smaller
 
 The input is synthetic and built in memory (no store, no download): the staged long tables the engine reads, in
-the exact staged schema, with every variable the catalogue needs (read from `indicators.toml`, so a new indicator
+the exact staged schema and sorted as staging writes them (`sources.values.KEY`), with every variable the catalogue needs (read from `indicators.toml`, so a new indicator
 is benchmarked too), two census years (2022, and 2016 with its P_ counts only as in the real communal bases),
 births and deaths 2016-2022, CAF benefits December 2024, Filosofi 2021 at the commune (small communes secret), EPCI, département and France levels, and the CAF coverage
 and places files (communes of 10,000 inhabitants or more, EPCIs, départements, France). What is timed is what
@@ -20,7 +20,7 @@ import time
 
 import polars as pl
 
-from sources.values import SECRET, STAGED_SCHEMA
+from sources.values import KEY, SECRET, STAGED_SCHEMA
 from transforms.compute import CENSUS_PREFIX, Inputs, compute
 from transforms.pipeline import diagnostic_table
 from transforms.registry import PUBLISHED_SOURCES, indicators
@@ -222,6 +222,7 @@ def generate(n_communes: int = 34_900, n_epci: int = 1_250, n_dep: int = 101, se
         for level, source in sources.items():
             long = _published_level(geo, family, level, source, sorted(needed[source]), rng)
             staged[source] = pl.concat([staged[source], long]) if source in staged else long  # filosofi: 4 levels
+    staged = {s: frame.sort(KEY) for s, frame in staged.items()}  # as staging writes them (sources/geography.py)
     vintages = {s: str(CENSUS_YEARS[0]) if s.startswith(CENSUS_PREFIX) else "bench" for s in staged}
     epcis = geo["epci"].drop_nulls().unique().sort().to_list()
     return Inputs(

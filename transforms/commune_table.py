@@ -60,6 +60,15 @@ class CommuneTable:
         """The table without these communes (a frame with a `code` column)."""
         return CommuneTable(self.frame.join(codes, on="code", how="anti"), self.keys, self.split_keys)
 
+    def keep(self, rows: np.ndarray) -> CommuneTable:
+        """The table's communes where `rows` (a boolean per commune) is true."""
+        return CommuneTable(self.frame.filter(pl.Series(rows)), self.keys, self.split_keys)
+
+    def masks_of(self, reason: str) -> dict[str, np.ndarray]:
+        """key -> a boolean per commune: whether its value is unknown for this reason."""
+        rank = R.RANKS[reason]
+        return {k: (self.frame[k + RANK] == rank).fill_null(False).to_numpy() for k in self.keys}
+
     def codes_with(self, reason: str, keys: list[str]) -> pl.DataFrame:
         """(code) of the communes where one of these keys is unknown for this reason."""
         present = [k for k in keys if k in self.keys]
@@ -117,44 +126,98 @@ class CommuneTable:
 
 
 def placed_rows(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """(_row, _col, period, year, value, rank, split): the staged commune rows of every needed value, at the row of
+    """(_row, _col, year, value, rank, split): the staged commune rows of every needed value, at the row of
     their commune in `inputs.membership` and the position of their key in `keys` (a code outside the target COG
     is not a commune of it: left out)."""
-    rows = inputs.membership.select("code").with_row_index("_row").lazy()
+    rows = inputs.membership.select("code").with_row_index("_row")
     index = needed.with_columns(_col=(pl.col("term") + "|" + pl.col("period")).replace_strict(keys, range(len(keys))))
     parts = []
     for (source,), wanted in index.partition_by("source", as_dict=True).items():
         frame = inputs.staged.get(source)
-        if frame is None:
-            continue
+        if frame is not None:
+            parts += _source_rows(frame, wanted, rows)
+    schema = {"_row": pl.UInt32, "_col": pl.Int64, "year": pl.Int32, "value": pl.Float64}
+    empty = pl.DataFrame(schema=schema | {"rank": pl.Int32, "split": pl.Boolean})
+    return sum_ranges(pl.concat(parts) if parts else empty, index)
+
+
+def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) -> list[pl.DataFrame]:
+    """`placed_rows` of one staged table (`wanted`: its needed variable, year, _col).
+
+    A staged table of France holds millions of rows of variables no indicator reads: each row's variable is
+    looked up in an enum of the needed ones (its position, null when not needed: no join on strings), and its
+    (variable, year) in an array of the keys' positions. One (variable, year) may serve several keys (a year of
+    births both the latest and one of a census period): one array per key it serves."""
+    wanted = wanted.filter(pl.col("year").is_not_null())  # a census year not staged: nothing to read
+    if wanted.is_empty():
+        return []
+    names = sorted(set(wanted["variable"].to_list()))
+    enum = pl.Enum(names)
+    communes = (
+        commune_rows(frame)
+        .lazy()
+        .select("code", "year", "value", "status", "geo_change", _var=pl.col("variable").cast(enum, strict=False))
+        .filter(pl.col("_var").is_not_null())
+        .collect()
+    )
+    if communes.is_empty():
+        return []
+    communes = communes.with_columns(_row=rows_of_codes(communes["code"], rows))
+    first, last = wanted.select(first=pl.min("year"), last=pl.max("year")).row(0)
+    span, n_slots = last - first + 1, len(names) * (last - first + 1)
+    # each row's slot (variable, year); a year outside the needed ones points past the slots, to a null
+    years = communes["year"].to_numpy()
+    at = communes["_var"].to_physical().to_numpy().astype(np.int64) * span + years - first
+    at[(years < first) | (years > last)] = n_slots
+    at = pl.Series(at)
+    slot = pl.col("variable").cast(enum).to_physical().cast(pl.Int64) * span + pl.col("year") - first
+    slots = wanted.select(_slot=slot, _col="_col").with_columns(_layer=pl.int_range(pl.len()).over("_slot"))
+    parts = []
+    for _, layer in sorted(slots.partition_by("_layer", as_dict=True).items()):
+        keys_of_slots = pl.Series("_col", [None] * (n_slots + 1), pl.Int64).scatter(layer["_slot"], layer["_col"])
         parts.append(
-            frame.lazy()
-            .filter(pl.col("level") == "COM")
-            .join(wanted.lazy().select("variable", "year", "_col", "period"), on=["variable", "year"], how="inner")
-            .join(rows, on="code", how="inner")
+            communes.with_columns(_col=keys_of_slots.gather(at))
+            .lazy()
+            .filter(pl.col("_col").is_not_null() & pl.col("_row").is_not_null())
             .select(
                 "_row",
                 "_col",
-                "period",
                 "year",
                 "value",
                 rank=R.rank(pl.col("status")),
                 split=pl.col("geo_change").fill_null("") == "split",
             )
+            .collect()
         )
-    schema = {"_row": pl.UInt32, "_col": pl.Int64, "period": pl.String, "year": pl.Int32, "value": pl.Float64}
-    empty = pl.DataFrame(schema=schema | {"rank": pl.Int32, "split": pl.Boolean})
-    return sum_ranges(pl.concat(parts).collect() if parts else empty, index)
+    return parts
+
+
+def commune_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """The COM rows of a staged table: a slice when they are one run (a staged table is sorted by level first),
+    else a filter."""
+    com = frame["level"] == "COM"
+    first, count = com.arg_max(), int(com.sum())
+    if count and com.slice(first or 0, count).all():
+        return frame.slice(first or 0, count)
+    return frame.filter(com)
+
+
+def rows_of_codes(codes: pl.Series, rows: pl.DataFrame) -> pl.Series:
+    """The `_row` of each code in `rows` (code, _row), null for a code not there. Each run of equal codes is looked
+    up once: a staged table is sorted by level and code, so 4.7 million staged rows of France are 35,000 runs."""
+    runs = codes.rle()
+    heads = runs.struct.field("value").to_frame("code").join(rows, on="code", how="left", maintain_order="left")
+    return heads["_row"].gather(pl.Series(np.repeat(np.arange(runs.len()), runs.struct.field("len").to_numpy())))
 
 
 def sum_ranges(rows: pl.DataFrame, needed: pl.DataFrame) -> pl.DataFrame:
     """The rows of a `range` period (births and deaths of the years between two censuses) summed into one value per
     commune: a commune lacking one of the years is unknown (`missing`), never the sum of the years it has.
     `needed` has the `_col` of each needed row."""
-    ranged = pl.col("period") == "range"
-    years = needed.filter(ranged).group_by("_col").agg(n_years=pl.col("year").n_unique())
+    years = needed.filter(pl.col("period") == "range").group_by("_col").agg(n_years=pl.col("year").n_unique())
     if years.is_empty():
         return rows
+    ranged = pl.col("_col").is_in(years["_col"].implode())
     complete = pl.col("year").n_unique() == pl.col("n_years").first()
     unknown = pl.col("value").null_count() > 0
     summed = (
@@ -162,7 +225,6 @@ def sum_ranges(rows: pl.DataFrame, needed: pl.DataFrame) -> pl.DataFrame:
         .join(years, on="_col", how="left")
         .group_by("_row", "_col")
         .agg(
-            period=pl.lit("range"),
             year=pl.lit(None, pl.Int32),
             value=pl.when(~unknown & complete).then(pl.col("value").sum()),
             rank=pl.when(unknown).then(pl.col("rank").min()).when(~complete).then(R.ranked(R.MISSING)),

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from transforms import reasons as R
-from transforms.compute import Inputs, population
+from transforms.compute import PLACE_ORDER, Inputs, population
 from transforms.registry import THEMES, Indicator, indicators
 from transforms.territories import FRANCE, CustomTerritory, principal_department
 
@@ -88,50 +89,45 @@ def _names(inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame
     return pl.concat(rows)
 
 
+# what an indicator's unit makes of an evolution (`_meta`'s `_kind`): a count grows by % a year, a rate moves by
+# points, an index or a mean by a difference
+EVOLUTION_KINDS = ("percent_per_year", "points", "difference")
+# an indicator's direction as the sign of a worse gap (`_meta`'s `_dir`); two-sided: the sign of its own gap
+DIRECTION_SIGNS = {"higher_is_need": 1, "lower_is_need": -1, "two_sided": 2}
+TWO_SIDED = 2
+
+
+def _evolution_kind(unit: str) -> int:
+    return 0 if unit == "count" else 1 if unit in ("percent", "per100") else 2
+
+
 def _evolution(n_years: int | None) -> tuple[pl.Expr, pl.Expr]:
     """(evolution, unit): points for rates, annual growth for counts, a difference for indexes and means (the
-    indicator's `unit` a column of the frame)."""
-    unit = pl.col("unit")
+    indicator's `_kind`, `_meta`, a column of the frame)."""
+    kind = pl.col("_kind")
     v, c = pl.col("value"), pl.col("value_comparison")
     growth = ((v / c) ** (1 / (n_years or 1)) - 1) * 100 if n_years else pl.lit(None, pl.Float64)
-    evolution = (
-        pl.when(v.is_null() | c.is_null())
-        .then(None)
-        .when(unit == "count")
-        .then(pl.when(c > 0).then(growth))
-        .otherwise(v - c)
-    )
-    evolution_unit = (
-        pl.when(evolution.is_null())
-        .then(None)
-        .when(unit == "count")
-        .then(pl.lit("percent_per_year"))
-        .when(unit.is_in(["percent", "per100"]))
-        .then(pl.lit("points"))
-        .otherwise(pl.lit("difference"))
+    known = pl.when(v.is_null() | c.is_null()).then(None)
+    evolution = known.when(kind == 0).then(pl.when(c > 0).then(growth)).otherwise(v - c)
+    evolution_unit = pl.when(evolution.is_not_null()).then(
+        kind.replace_strict(dict(enumerate(EVOLUTION_KINDS)), return_dtype=pl.String)
     )
     return evolution, evolution_unit
 
 
 def _flag_parts() -> dict[str, pl.Expr]:
     """The columns `_flag` reads (`_local` reference, `_sign` of a worse gap, `_comparable`), computed once: an
-    expression repeated inside the flag's is evaluated again at each use, on millions of rows."""
-    direction = pl.col("direction").fill_null("neutral")
+    expression repeated inside the flag's is evaluated again at each use, on millions of rows. The indicator's
+    direction and unit are read as the integers of `_meta` (`_dir`, `_kind`): comparing millions of strings
+    costs more than the flag itself."""
     # a two-sided indicator is "worse" in the direction it departs from its local reference; France must then be
     # departed from in the same direction for a priorité
     local = pl.when(pl.col("level") == "DEP").then(pl.col("ref_france")).otherwise(pl.col("ref_dep"))
     away = pl.when(pl.col("value") >= local).then(1.0).otherwise(-1.0)
-    sign = (
-        pl.when(direction == "higher_is_need")
-        .then(1.0)
-        .when(direction == "lower_is_need")
-        .then(-1.0)
-        .when(direction == "two_sided")
-        .then(away)
-        .otherwise(0.0)
-    )
+    direction = pl.col("_dir")
+    sign = pl.when(direction == TWO_SIDED).then(away).otherwise(direction.cast(pl.Float64))
     # a count (places, population) against its département's count says nothing about need: only rates compare
-    comparable = pl.col("unit").fill_null("count") != "count"
+    comparable = pl.col("_kind") != 0
     return {"_local": local, "_sign": sign, "_comparable": comparable}
 
 
@@ -174,8 +170,9 @@ def compare(
     items = indicators()
     table, places = _in_order(result, items)
     attributes = _place_attributes(places, _references(result, inputs, customs), _names(inputs, customs))
-    per_place = attributes[table["_place"]]
-    meta = _meta(items)
+    # only the columns used are gathered (millions of rows each)
+    per_place = attributes.select("ref_epci_code", "ref_dep_code", "_epci_place", "_dep_place", "name")[table["_place"]]
+    meta = _meta(items).drop("indicator")
     per_indicator = meta[table["_ind"]]
     value_at = _value_at(table, len(items), places.height)
     france = places.filter(pl.col("level") == "FRANCE")["_place"]
@@ -186,7 +183,7 @@ def compare(
         ref_epci=value_at(per_place["_epci_place"]),
         ref_dep=value_at(per_place["_dep_place"]),
         ref_france=pl.when(pl.col("level") == "FRANCE").then(None).otherwise(france_ref),
-        **{c: per_indicator[c] for c in meta.columns[1:]},
+        **{c: per_indicator[c] for c in meta.columns},
         name=per_place["name"],
     )
     evolution, evolution_unit = _evolution(n_years)
@@ -196,10 +193,12 @@ def compare(
         evolution_unit=evolution_unit,
         **_flag_parts(),
     ).with_columns(flag=_flag(rules))
-    return out.drop("_place", "_ind", "_local", "_sign", "_comparable")
+    return out.drop("_place", "_ind", "_dir", "_kind", "_local", "_sign", "_comparable")
 
 
 def _meta(items: tuple[Indicator, ...]) -> pl.DataFrame:
+    """One row per indicator in the catalogue's order: its output columns, and as small integers its direction
+    (`_dir`, `DIRECTION_SIGNS`, 0 neutral) and what its unit makes of an evolution (`_kind`, `EVOLUTION_KINDS`)."""
     return pl.DataFrame(
         {
             "indicator": [i.id for i in items],
@@ -208,6 +207,8 @@ def _meta(items: tuple[Indicator, ...]) -> pl.DataFrame:
             "label": [i.label for i in items],
             "unit": [i.unit for i in items],
             "direction": [i.direction for i in items],
+            "_dir": pl.Series([DIRECTION_SIGNS.get(i.direction, 0) for i in items], dtype=pl.Int8),
+            "_kind": pl.Series([_evolution_kind(i.unit) for i in items], dtype=pl.Int8),
         }
     )
 
@@ -238,7 +239,7 @@ def _in_order(table: pl.DataFrame, items: tuple[Indicator, ...]) -> tuple[pl.Dat
     by indicator in the catalogue's order, with their place's rank (`_place`) and their indicator's (`_ind`); and
     the places (level, code, _place). Sorted on one integer, the places being found as runs of rows (a few tens of
     thousands, not millions)."""
-    level_order = {"COM": 0, "ARM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
+    level_order = PLACE_ORDER
     runs = table.select(pl.struct("level", "code").rle_id().cast(pl.Int64)).to_series()
     places = (
         table.filter(runs.diff().fill_null(1) != 0)  # the first row of each run
@@ -248,12 +249,36 @@ def _in_order(table: pl.DataFrame, items: tuple[Indicator, ...]) -> tuple[pl.Dat
         .with_columns(_place=pl.struct("_level", "code").rle_id().cast(pl.Int64))  # a place's runs share it
         .sort("_run")
     )
-    order = {i.id: n for n, i in enumerate(items)}
-    table = table.with_columns(
-        _place=places["_place"].gather(runs), _ind=pl.col("indicator").replace_strict(order, return_dtype=pl.Int64)
-    )
-    ordered = table.sort(pl.col("_place") * len(order) + pl.col("_ind"))
+    # an indicator's position in the catalogue: the physical value of an enum of the catalogue's ids (an id not in
+    # it is refused, as `replace_strict` would)
+    position = pl.col("indicator").cast(pl.Enum([i.id for i in items])).to_physical().cast(pl.Int64)
+    table = table.with_columns(_place=places["_place"].gather(runs), _ind=position)
+    ordered = _sorted_by(table, (table["_place"] * len(items) + table["_ind"]).to_numpy())
     return ordered, places.select("level", "code", "_place").unique("_place", keep="first")
+
+
+MAX_PIECES = 10_000  # above it, `_sorted_by` gathers the rows rather than chaining slices of the table
+
+
+def _sorted_by(table: pl.DataFrame, key: np.ndarray) -> pl.DataFrame:
+    """`table` in the order of `key` (non-negative integers below a few million).
+
+    When every key is unique, each row's rank is counted (one pass) rather than sorted for. `compute` gives its
+    rows in this order already, but for the arrondissements appended after them: the table is then a chain of a
+    few slices of itself (no copy of millions of rows), else gathered. Keys repeated: a sort."""
+    if key.size == 0:
+        return table
+    counts = np.bincount(key)
+    if counts.max() > 1:
+        return table.sort(pl.Series(key))
+    rank = np.cumsum(counts) - 1
+    order = np.empty(key.size, np.int64)
+    order[rank[key]] = np.arange(key.size)
+    starts = np.flatnonzero(np.diff(order) != 1) + 1  # where the next row is not the one after
+    if starts.size > MAX_PIECES:
+        return table[pl.Series(order)]
+    bounds = [0, *starts.tolist(), key.size]
+    return pl.concat([table.slice(int(order[a]), b - a) for a, b in zip(bounds, bounds[1:], strict=False)])
 
 
 __all__ = ["FlagRules", "compare", "VIGILANCE", "PRIORITY", "R"]

@@ -13,8 +13,9 @@ second, where pivoting millions of long (commune, term) rows took sixteen.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 import polars as pl
@@ -131,30 +132,37 @@ def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataF
     )
 
 
-def _france(ind: Indicator, table: CommuneTable, n_years: int | None, sums: dict) -> pl.DataFrame:
-    """France over the communes the indicator's sources cover, so that every territory has a reference.
+def _france(items: list[Indicator], table: CommuneTable, n_years: int | None) -> dict[str, pl.DataFrame]:
+    """France's row of every indicator, over the communes its sources cover, so that every territory has a
+    reference.
 
     A commune is left out when one of the indicator's values is `not_available` there (Mayotte's empty census
     cells, no Mayotte commune in the CAF files): numerator and denominator then cover the same communes, and the
     status `partial_coverage` says France is incomplete. Other unknown parts (secret...) still make France unknown.
-    France's sums over one set of communes serve every indicator left with that set (`sums`, by excluded codes).
+    France's sums over one set of communes serve every indicator left with that set, in one select.
     """
-    keys = term_keys(ind, table)
-    # coverage is judged on the values of the reference year (a variable missing from the comparison census must
-    # not empty France of every commune: its evolution is simply unknown)
-    uncovered = table.codes_with(R.NOT_AVAILABLE, [k for k in keys if not k.endswith("|comp")])
-    excluded = tuple(uncovered["code"].sort())
-    if excluded not in sums:
-        covered = table.without(uncovered)
+    absent = table.masks_of(R.NOT_AVAILABLE)
+    by_set: dict[bytes, tuple[np.ndarray, list[Indicator]]] = {}
+    for ind in items:
+        # coverage is judged on the values of the reference year (a variable missing from the comparison census
+        # must not empty France of every commune: its evolution is simply unknown)
+        uncovered = np.zeros(table.frame.height, bool)
+        for k in term_keys(ind, table):
+            if not k.endswith("|comp"):
+                uncovered |= absent[k]
+        by_set.setdefault(uncovered.tobytes(), (uncovered, []))[1].append(ind)
+    rows: dict[str, pl.DataFrame] = {}
+    for uncovered, inds in by_set.values():
+        covered = table.keep(~uncovered)
         france = covered.frame.select("code", level=pl.lit("FRANCE"), group=pl.lit(FRANCE))
         empty = pl.DataFrame({"level": ["FRANCE"], "group": [FRANCE]})
-        sums[excluded] = empty if covered.frame.is_empty() else covered.aggregate(france)
-    row = _computed(ind, sums[excluded].select("level", "group", *_columns(keys, sums[excluded])), n_years)
-    if excluded:
-        row = row.with_columns(
-            status=pl.when(pl.col("value").is_not_null()).then(pl.lit(R.PARTIAL_COVERAGE)).otherwise(pl.col("status"))
-        )
-    return row
+        sums = empty if covered.frame.is_empty() else covered.aggregate(france)
+        for ind_id, row in _computed_many(inds, sums, n_years).items():
+            if uncovered.any():
+                partial_coverage = pl.when(pl.col("value").is_not_null()).then(pl.lit(R.PARTIAL_COVERAGE))
+                row = row.with_columns(status=partial_coverage.otherwise(pl.col("status")))
+            rows[ind_id] = row
+    return rows
 
 
 def _columns(keys: list[str], wide: pl.DataFrame) -> list[str]:
@@ -168,7 +176,7 @@ def term_keys(ind: Indicator, table: CommuneTable) -> list[str]:
     return [k for k in table.keys if k.rsplit("|", 1)[0] in terms]
 
 
-def _sum(terms: tuple[Term, ...], period: str, columns: set[str]) -> tuple[pl.Expr, pl.Expr]:
+def _sum(terms: tuple[Term, ...], period: str, columns: AbstractSet[str]) -> tuple[pl.Expr, pl.Expr]:
     """(sum, status rank) of signed terms at `period`: the first unknown term's reason; a term absent everywhere
     counts as not available."""
     value, statuses = pl.lit(0.0), []
@@ -197,7 +205,33 @@ def _ratio(ind: Indicator, num: pl.Expr, num_s: pl.Expr, den: pl.Expr, den_s: pl
 
 
 def _computed(ind: Indicator, wide: pl.DataFrame, n_years: int | None) -> pl.DataFrame:
-    cols = set(wide.columns)
+    return wide.select("level", "group", **_expressions(ind, frozenset(wide.columns), n_years))
+
+
+def _computed_many(items: list[Indicator], wide: pl.DataFrame, n_years: int | None) -> dict[str, pl.DataFrame]:
+    """`_computed` of every indicator of `items` over the same rows, in one select (a select per indicator costs
+    more to plan than to run on 37,000 rows)."""
+    columns = frozenset(wide.columns)
+    named = {
+        f"{n}{_SEP}{name}": e for n, i in enumerate(items) for name, e in _expressions(i, columns, n_years).items()
+    }
+    out = wide.select("level", "group", **named)
+    places = {"level": out["level"], "group": out["group"]}
+    return {
+        i.id: pl.DataFrame(places | {name: out[f"{n}{_SEP}{name}"].alias(name) for name in _OUTPUT})
+        for n, i in enumerate(items)
+    }
+
+
+_SEP = "\x00"  # between an indicator's position and a column's name in `_computed_many`'s select
+_OUTPUT = ("indicator", "value", "status", "numerator", "denominator", "value_comparison", "status_comparison")
+
+
+@lru_cache(maxsize=1024)
+def _expressions(ind: Indicator, cols: frozenset[str], n_years: int | None) -> dict[str, pl.Expr]:
+    """The indicator's output columns (`_OUTPUT`) over rows holding the columns `cols` of a wide commune table
+    (kept: the same expressions serve France's sums, the custom territories, the next computation). The caller
+    must not change the dict."""
     out = {}
     for period in ("main", "comp"):
         num, num_s = _sum(ind.numerator, period, cols)
@@ -216,20 +250,18 @@ def _computed(ind: Indicator, wide: pl.DataFrame, n_years: int | None) -> pl.Dat
                 value, status = pl.lit(None, pl.Float64), R.ranked(R.NOT_AVAILABLE)
         out[period] = (value, R.reason(status), num, den)
     main, comp = out["main"], out["comp"]
-    return wide.select(
-        "level",
-        "group",
-        indicator=pl.lit(ind.id),
-        value=main[0],
-        status=main[1],
-        numerator=main[2] if ind.kind in ("count", "ratio") else pl.lit(None, pl.Float64),
-        denominator=main[3] if ind.kind == "ratio" else pl.lit(None, pl.Float64),
-        value_comparison=comp[0] if ind.evolution else pl.lit(None, pl.Float64),
-        status_comparison=comp[1] if ind.evolution else pl.lit(R.DEFINITION_CHANGE),
-    )
+    return {
+        "indicator": pl.lit(ind.id),
+        "value": main[0],
+        "status": main[1],
+        "numerator": main[2] if ind.kind in ("count", "ratio") else pl.lit(None, pl.Float64),
+        "denominator": main[3] if ind.kind == "ratio" else pl.lit(None, pl.Float64),
+        "value_comparison": comp[0] if ind.evolution else pl.lit(None, pl.Float64),
+        "status_comparison": comp[1] if ind.evolution else pl.lit(R.DEFINITION_CHANGE),
+    }
 
 
-def _demography(ind: Indicator, cols: set[str], n_years: int | None) -> tuple[pl.Expr, pl.Expr]:
+def _demography(ind: Indicator, cols: AbstractSet[str], n_years: int | None) -> tuple[pl.Expr, pl.Expr]:
     """Annual growth, and its natural and apparent migratory parts, between the two census years."""
     p1, s1 = _sum((_POP,), "main", cols)
     p0, s0 = _sum((_POP,), "comp", cols)
@@ -248,11 +280,12 @@ def _demography(ind: Indicator, cols: set[str], n_years: int | None) -> tuple[pl
     return pl.when(status.is_null()).then(value), status
 
 
-def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataFrame:
-    """The publisher's figure for each wanted (level, group); CAF coverage falls back on the EPCI's figure."""
+def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame, latest: dict | None = None) -> pl.DataFrame:
+    """The publisher's figure for each wanted (level, group); CAF coverage falls back on the EPCI's figure.
+    `latest`: `_latest_rows` kept between the indicators of one computation."""
     published = ind.published_term
     family = PUBLISHED_SOURCES[published.source]
-    found = _published_rows(published, family, inputs)
+    found = _published_rows(published, family, inputs, {} if latest is None else latest)
     out = wanted.join(found, on=["level", "group"], how="left")
     if published.source == "caf_places" and "FRANCE" not in family:
         out = _france_places(out, found, inputs)
@@ -281,24 +314,33 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame) -> pl.DataF
     )
 
 
-def _published_rows(published: Term, family: dict[str, str], inputs: Inputs) -> pl.DataFrame:
+def _latest_rows(inputs: Inputs, source: str, latest: dict) -> tuple[int, dict[str, pl.DataFrame], pl.DataFrame]:
+    """(latest year, its rows by variable, no rows) of a staged source, split once (`latest` keeps them): eleven
+    published indicators read four levels of a few sources (Filosofi: a million rows in France)."""
+    if source not in latest:
+        frame = inputs.staged[source]
+        year = int(frame.select(pl.max("year")).item())
+        rows = frame.filter(pl.col("year") == year)
+        latest[source] = (year, rows.partition_by("variable", as_dict=True, include_key=True), rows.clear())
+    year, by_variable, empty = latest[source]
+    return year, {variable: part for (variable,), part in by_variable.items()}, empty
+
+
+def _published_rows(published: Term, family: dict[str, str], inputs: Inputs, latest: dict) -> pl.DataFrame:
     """(level, group, value, status, year) of the publisher's figure at each level, its latest year."""
     frames = []
     for level, source in family.items():
         frame = inputs.staged.get(source)
         if frame is None or frame.is_empty():
             continue
-        year = int(frame.select(pl.max("year")).item())
+        year, by_variable, empty = _latest_rows(inputs, source, latest)
+        frame = by_variable.get(published.variable, empty)
         staged_level = {"COM": ["COM"], "EPCI": ["EPCI"], "DEP": ["DEP"], "FRANCE": ["FRANCE"]}[level]
         # a split parent's row also covers its restored communes: not the commune's own figure, but the commune
         # is in the file (so no EPCI fallback) and the reason is the geography change
         split = (pl.col("level") == "COM") & (pl.col("geo_change").fill_null("") == "split")
         frames.append(
-            frame.filter(
-                pl.col("level").is_in(staged_level)
-                & (pl.col("variable") == published.variable)
-                & (pl.col("year") == year)
-            ).select(
+            frame.filter(pl.col("level").is_in(staged_level)).select(
                 level=pl.lit(level),
                 group=pl.col("code"),
                 value=pl.when(split).then(None).otherwise(pl.col("value")),
@@ -383,37 +425,54 @@ def compute(
     table = commune_table.build(inputs, _needed(items, inputs))
     # France is summed per indicator over the communes its sources cover (`_france`); the other levels here
     above = membership_groups.filter(~pl.col("level").is_in(["COM", "FRANCE"]))
-    places = membership_groups.select("level", "group").unique().sort("level", "group")
-    # in the order of the places (France, summed per indicator, is put in its place by `_with_france`)
-    wide = pl.concat([table.commune_level(), table.aggregate(above)], how="diagonal").sort("level", "group")
+    places = _in_place_order(membership_groups.select("level", "group").unique())
+    # in the order of the places (France, summed per indicator, comes last: `_with_france`)
+    wide = _in_place_order(pl.concat([table.commune_level(), table.aggregate(above)], how="diagonal"))
     main_census, comp_census = _census_years(inputs)
     n_years = (main_census - comp_census) if main_census and comp_census else None
     weights = table.values_of(POPULATION)  # weighs the share of a territory its known communes hold
     frames: dict[str, pl.DataFrame] = {}
-    france_sums: dict = {}  # France's sums per set of covered communes, shared by the indicators
+    latest: dict = {}  # the published sources' latest rows, split once for every published indicator
+    summed = [ind for ind in items if ind.kind != "published"]
+    france = _france(summed, table, n_years)
     for ind in items:
         if ind.kind == "published":
-            frames[ind.id] = _published(ind, inputs, places).with_columns(coverage=pl.lit(None, pl.Float64))
-        else:
-            computed = _with_france(_computed(ind, wide, n_years), _france(ind, table, n_years, france_sums))
-            redo, own = partial(_redo, ind, n_years), table.only(term_keys(ind, table))
-            computed = without_secret_communes(ind, computed, own, membership_groups, redo, weights)
-            frames[ind.id] = computed.with_columns(published_year=pl.lit(None, pl.Int32))
+            frames[ind.id] = _published(ind, inputs, places, latest).with_columns(coverage=pl.lit(None, pl.Float64))
+    for ind, rows in zip(summed, _computed_many(summed, wide, n_years).values(), strict=True):
+        computed = _with_france(rows, france[ind.id])
+        redo, own = partial(_redo, ind, n_years), table.only(term_keys(ind, table))
+        computed = without_secret_communes(ind, computed, own, membership_groups, redo, weights)
+        frames[ind.id] = computed.with_columns(published_year=pl.lit(None, pl.Int32))
+    frames = {ind.id: frames[ind.id] for ind in items}  # the first frame's columns give the result's order
     return _in_order(frames, places).rename({"group": "code"})
 
 
+# The order of the rows of `compute` (and of the diagnostic table, `transforms.compare`): by place, its level in
+# this order (an arrondissement among the communes) then its code; then by indicator in the catalogue's order.
+PLACE_ORDER = {"COM": 0, "ARM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
+
+
+def _place_rank(level: str | pl.Expr) -> pl.Expr:
+    level = pl.col(level) if isinstance(level, str) else level
+    return level.replace_strict(PLACE_ORDER, return_dtype=pl.Int8)
+
+
+def _in_place_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (level, group...) sorted by the place order (`PLACE_ORDER`, then group)."""
+    return frame.sort(_place_rank("level"), "group")
+
+
 def _with_france(rows: pl.DataFrame, france: pl.DataFrame) -> pl.DataFrame:
-    """France's row among the others, where it sorts by level (the rows sorted by level and group)."""
-    before = rows.filter(pl.col("level") < "FRANCE").height
-    return pl.concat([rows.slice(0, before), france, rows.slice(before)])
+    """France's row after the others: it is the last place (rows in the place order without it)."""
+    return pl.concat([rows, france])
 
 
 def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataFrame:
-    """Every indicator's rows in one frame, by level, code and indicator. Each indicator's rows are put in the
-    order of `places` (sorted by level and code), then the stack is read place by place: one gather, no sort of
-    millions of rows on three strings."""
+    """Every indicator's rows in one frame, by place (`PLACE_ORDER`, code) and indicator (`frames` in the
+    catalogue's order). Each indicator's rows are put in the order of `places`, then the stack is read place by
+    place: one gather, no sort of millions of rows on three strings."""
     columns = pl.concat([f.head(0) for f in frames.values()], how="diagonal_relaxed").columns
-    ids = sorted(frames)
+    ids = list(frames)
     stacked = pl.concat([_aligned(frames[i], places) for i in ids], how="diagonal_relaxed").select(columns)
     n_places = places.height
     by_place = (np.arange(len(ids))[None, :] * n_places + np.arange(n_places)[:, None]).ravel()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
+import polars.selectors as cs
 
 from storage.files import atomic_path
 from transforms import reasons as R
 from transforms.registry import THEMES, indicators
+
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 UNITS_FR = {
     "count": "effectif",
@@ -94,8 +99,10 @@ YEAR_FORMATS = {COLUMNS_FR["year"]: "0", COLUMNS_FR["comparison_year"]: "0"}
 ROUNDED = ["value", "numerator", "denominator", "ref_epci", "ref_dep", "ref_france", "value_comparison", "evolution"]
 
 
-def french(table: pl.DataFrame) -> pl.DataFrame:
-    """The table for people: French column names and labels, a readable reason, values rounded to 3 decimals."""
+def french(table: FrameT) -> FrameT:
+    """The table for people: French column names and labels, a readable reason, values rounded to 3 decimals (a
+    DataFrame, or a LazyFrame streamed to a file)."""
+    columns = table.collect_schema().names()
     table = table.with_columns(
         reason=pl.col("status").replace_strict(R.LABELS_FR, default=pl.col("status"), return_dtype=pl.String),
         unit=pl.col("unit").replace_strict(UNITS_FR, default=pl.col("unit"), return_dtype=pl.String),
@@ -104,35 +111,79 @@ def french(table: pl.DataFrame) -> pl.DataFrame:
         ),
     )
     table = table.with_columns(
-        *[pl.col(c).round(3) for c in ROUNDED if c in table.columns],
-        *([(pl.col("coverage") * 100).round(1)] if "coverage" in table.columns else []),
+        *[pl.col(c).round(3) for c in ROUNDED if c in columns],
+        *([(pl.col("coverage") * 100).round(1)] if "coverage" in columns else []),
     )
-    present = [c for c in COLUMNS_FR if c in table.columns]
+    present = [c for c in COLUMNS_FR if c in columns + ["reason"]]
     return table.select(present).rename({c: COLUMNS_FR[c] for c in present})
 
 
-def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
+def neutralised(frame: FrameT) -> FrameT:
     """Text cells that a spreadsheet would run as a formula, prefixed with a single quote (OWASP's advice for CSV).
 
-    Only text columns: a negative evolution (-0.5) is a number and stays one."""
-    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    Only text columns, and only those holding such a cell (found first: rewriting every text column of France's
+    3 million rows costs more than looking); a negative evolution (-0.5) is a number and stays one."""
+    return _guarded(frame, _csv_checks(frame)[0])
+
+
+def _guarded(frame: FrameT, columns: set[str]) -> FrameT:
+    """`neutralised` of these text columns (those holding a cell to guard)."""
     return frame.with_columns(
         pl.when(pl.col(c).str.contains(FORMULA_TRIGGERS)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
-        for c in text
+        for c in columns
     )
 
 
-def csv_numbers(frame: pl.DataFrame) -> pl.DataFrame:
+def _csv_checks(frame: pl.DataFrame | pl.LazyFrame) -> tuple[set[str], set[str]]:
+    """(the text columns holding a cell a spreadsheet would run as a formula, the float columns holding a value
+    too big for the short way of `csv_numbers`), found in one pass (a scan is read once more for it)."""
+    schema = frame.collect_schema()
+    text = [c for c, dtype in schema.items() if dtype == pl.String]
+    floats = [c for c, dtype in schema.items() if dtype.is_float()]
+    if not text and not floats:
+        return set(), set()
+    found = frame.select(
+        *[pl.col(c).str.contains(FORMULA_TRIGGERS).any().alias(f"t{n}") for n, c in enumerate(text)],
+        *[pl.col(c).abs().max().alias(f"f{n}") for n, c in enumerate(floats)],
+    )
+    row = (found.collect() if isinstance(found, pl.LazyFrame) else found).row(0)
+    flags, tops = row[: len(text)], row[len(text) :]
+    return {c for c, hit in zip(text, flags, strict=True) if hit}, {
+        c
+        for c, top in zip(floats, tops, strict=True)
+        if top is not None and not top < BIG  # NaN: the long way
+    }
+
+
+def csv_numbers(frame: FrameT) -> FrameT:
     """Decimal columns as the text a French spreadsheet reads: a whole number without decimals (a count of 7458 is
-    `7458`, never `7458,0`), other values with a decimal comma (`-0,5`, `12,345`). Values are already rounded."""
-    floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
-    return frame.with_columns(
-        pl.when(pl.col(c) == pl.col(c).round(0))
-        .then(pl.col(c).cast(pl.Int64).cast(pl.String))
-        .otherwise(pl.col(c).cast(pl.String).str.replace(".", ",", literal=True))
-        .alias(c)
-        for c in floats
-    )
+    `7458`, never `7458,0`), other values with a decimal comma (`-0,5`, `12,345`). Values are already rounded.
+
+    polars writes a float as its shortest decimal (`7458.0`, `12.345`) below 10^16: the text is cut of its `.0`
+    and given a comma, one pass each. A column holding a larger value (written with an exponent) takes the long
+    way, through an integer."""
+    return _with_decimal_comma(frame, _csv_checks(frame.select(cs.float()))[1])
+
+
+def _with_decimal_comma(frame: FrameT, big: set[str]) -> FrameT:
+    """`csv_numbers`, the `big` columns the long way."""
+    floats = [name for name, dtype in frame.collect_schema().items() if dtype.is_float()]
+    return frame.with_columns(_decimal_comma(pl.col(c), long_way=c in big).alias(c) for c in floats)
+
+
+BIG = 1e15  # a float at or above it (in absolute value) is written with an exponent by polars from 1e16
+
+
+def _decimal_comma(c: pl.Expr, long_way: bool) -> pl.Expr:
+    if long_way:
+        return (
+            pl.when(c == c.round(0))
+            .then(c.cast(pl.Int64).cast(pl.String))
+            .otherwise(c.cast(pl.String).str.replace(".", ",", literal=True))
+        )
+    # -0.0 (a small negative value rounded) is written 0, as a whole number is
+    unsigned_zero = pl.when(c == 0).then(0.0).otherwise(c)
+    return unsigned_zero.cast(pl.String).str.strip_suffix(".0").str.replace(".", ",", literal=True)
 
 
 FORMATS = ("parquet", "csv", "xlsx")
@@ -153,18 +204,40 @@ def write_exports(
     paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in FORMATS if fmt in formats}
     with atomic_path(paths["parquet"]) as tmp:
         (table.with_columns(demo=pl.lit(True)) if demo else table).write_parquet(tmp)
-    fr = french(table)
+    _write_french(french(table), paths, demo)
+    return paths
+
+
+def write_exports_of_file(
+    table_file: Path, out_dir: Path, stem: str, *, demo: bool = False, formats: tuple[str, ...] = FRANCE_FORMATS
+) -> dict[str, Path]:
+    """`write_exports` of a table saved as Parquet (the store's cached table of France: 3.3 million rows), the same
+    files: the Parquet export is the file copied when nothing is added to it (the demo column is), not encoded
+    again; the CSV is made from the table read once, which is let go as soon as its French form is made. No XLSX
+    unless asked: nobody opens 3 million rows in a spreadsheet (`FRANCE_FORMATS`)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in FORMATS if fmt in formats}
+    with atomic_path(paths["parquet"]) as tmp:
+        if demo:
+            pl.scan_parquet(table_file).with_columns(demo=pl.lit(True)).sink_parquet(tmp)
+        else:
+            shutil.copyfile(table_file, tmp)
+    fr = french(pl.read_parquet(table_file))
+    _write_french(fr, paths, demo)
+    return paths
+
+
+def _write_french(fr: pl.DataFrame, paths: dict[str, Path], demo: bool) -> None:
+    """The CSV (and the XLSX when in `paths`) of the French table."""
     if demo:
         fr = fr.with_columns(pl.lit(DEMO_VALUE).alias(DEMO_COLUMN_FR))
+    guarded, big = _csv_checks(fr)  # one pass over the table for both
     with atomic_path(paths["csv"]) as tmp:
-        # `;` and a decimal comma with a BOM: what a French spreadsheet opens without an import wizard
-        with tmp.open("wb") as handle:
-            handle.write(b"\xef\xbb\xbf")
-            # numbers become text after the formula guard: a negative number is a number, never quoted
-            csv_numbers(neutralised(fr)).write_csv(handle, separator=";")
+        # `;` and a decimal comma with a BOM: what a French spreadsheet opens without an import wizard;
+        # numbers become text after the formula guard: a negative number is a number, never quoted
+        _with_decimal_comma(_guarded(fr, guarded), big).write_csv(tmp, separator=";", include_bom=True)
     if "xlsx" in paths:
         _write_xlsx(fr, paths["xlsx"], demo)
-    return paths
 
 
 def _write_xlsx(fr: pl.DataFrame, path: Path, demo: bool) -> None:

@@ -69,10 +69,12 @@ def rank(status: pl.Expr) -> pl.Expr:
     return pl.when(status.is_not_null()).then(status.replace_strict(RANKS, default=len(_ORDER), return_dtype=pl.Int32))
 
 
+_BACK = {i: s for i, s in enumerate(_ORDER)} | {len(_ORDER): "unknown"}
+
+
 def reason(ranked: pl.Expr) -> pl.Expr:
     """The reason of a rank (element-wise), null for null."""
-    back = {i: s for i, s in enumerate(_ORDER)} | {len(_ORDER): "unknown"}
-    return ranked.replace_strict(back, return_dtype=pl.String)
+    return ranked.replace_strict(_BACK, return_dtype=pl.String)
 
 
 def worst(status: pl.Expr) -> pl.Expr:
