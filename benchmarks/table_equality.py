@@ -25,6 +25,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -86,12 +87,8 @@ def france_cases(sizes: list[int]) -> Iterator[tuple[str, Callable[[], pl.DataFr
 
     for n in sizes:
         inputs = generate(n, max(n // 28, 10), 101 if n > 5000 else 10)
-        yield f"france-{n}", lambda inputs=inputs: diagnostic_table(None, inputs=inputs)
-        customs = _custom(inputs.membership)
-        yield (
-            f"france-{n}-custom",
-            lambda inputs=inputs, customs=customs: diagnostic_table(None, customs, inputs=inputs),
-        )
+        yield f"france-{n}", partial(diagnostic_table, None, inputs=inputs)
+        yield f"france-{n}-custom", partial(diagnostic_table, None, _custom(inputs.membership), inputs=inputs)
 
 
 def differences(old: pl.DataFrame, new: pl.DataFrame, limit: int = 5) -> list[str]:
@@ -106,8 +103,13 @@ def differences(old: pl.DataFrame, new: pl.DataFrame, limit: int = 5) -> list[st
         if dtype.is_float():
             x, y = pl.col("a"), pl.col("b")
             close = (x - y).abs() <= pl.max_horizontal(RELATIVE * pl.max_horizontal(x.abs(), y.abs()), ABSOLUTE)
-            same = pl.when(x.is_null() | y.is_null()).then(x.is_null() & y.is_null())
-            same = same.when(x.is_nan() | y.is_nan()).then(x.is_nan() & y.is_nan()).otherwise(close)
+            same = (
+                pl.when(x.is_null() | y.is_null())
+                .then(x.is_null() & y.is_null())
+                .when(x.is_nan() | y.is_nan())
+                .then(x.is_nan() & y.is_nan())
+                .otherwise(close)
+            )
             bad = pl.DataFrame({"a": a, "b": b}).select(~same).to_series()
         else:
             bad = ~(a.eq_missing(b))

@@ -188,7 +188,7 @@ def indicators(
     baseline: Baseline = None,
 ) -> None:
     """Compute the needs indicators and write them as Parquet, CSV (;, UTF-8 BOM) and XLSX with definitions."""
-    from transforms.pipeline import export_indicators
+    from transforms.indicator_exports import export_indicator_files
 
     if sum(bool(x) for x in (epci, commune, communes, all_levels)) != 1:
         raise typer.BadParameter("give exactly one of --epci, --commune, --communes or --all")
@@ -207,13 +207,12 @@ def indicators(
             for fmt, path in paths.items():
                 typer.echo(f"{fmt:<8} {path}")
             return
-        table, paths = export_indicators(_store(data_dir), out, territory)
+        exported = export_indicator_files(_store(data_dir), out, territory)
     except (ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    flags = table.filter(table["flag"].is_not_null()).height
-    typer.echo(f"{table.height} values, {flags} flags")
-    for fmt, path in paths.items():
+    typer.echo(f"{exported.rows} values, {exported.flags} flags")
+    for fmt, path in exported.paths.items():
         typer.echo(f"{fmt:<8} {path}")
 
 

@@ -240,10 +240,10 @@ def refresh_source(
 def export_national(data_dir: str, out_dir: str, demo: bool = False) -> dict[str, str]:
     """The indicator table of France, computed and written as `indicateurs-france.{parquet,csv}`: format ->
     path."""
-    from transforms.pipeline import export_indicators
+    from transforms.indicator_exports import export_indicator_files
 
-    _, paths = export_indicators(open_store(data_dir), Path(out_dir), None, demo=demo)
-    return {fmt: str(p) for fmt, p in paths.items()}
+    exported = export_indicator_files(open_store(data_dir), Path(out_dir), None, demo=demo)
+    return {fmt: str(p) for fmt, p in exported.paths.items()}
 
 
 # -- what every publishing run says --------------------------------------------------------------------------------
