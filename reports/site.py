@@ -19,6 +19,7 @@ from markupsafe import Markup
 from reports import formats as F
 from reports.editable import cover_of, write_docx
 from reports.index import ReportRecord, render_index
+from reports.inputs import report_inputs
 from reports.provenance import sources_read, target_cog
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
@@ -36,7 +37,7 @@ from storage.store import Store, reads_one_state
 from transforms.compare import FlagRules
 from transforms.compute import Inputs
 from transforms.export import write_exports
-from transforms.pipeline import Selection, diagnostic_table, load_inputs
+from transforms.pipeline import Selection, diagnostic_table
 from transforms.registry import indicators
 from transforms.table_cache import diagnostic_table_cached, scan_france_table, territory_rows
 from transforms.wide import write_wide_xlsx
@@ -349,7 +350,7 @@ def build_site(
     `similar`: the EPCIs each EPCI or custom territory is compared with (reports.similar chooses them when empty)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    inputs = load_inputs(store)
+    inputs = report_inputs(store)  # the staged tables a report reads, read when first asked for
     base = _site_context(
         store,
         inputs,
