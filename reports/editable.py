@@ -130,6 +130,21 @@ def _with_defs(svg: str, defs: str) -> str:
     return svg[:start] + defs + svg[start:]
 
 
+def _charts_of(body: str) -> tuple[str, list[str]]:
+    """(the section's HTML without its invisible map definitions, the SVG of each of its pictures, in order)."""
+    # the maps draw their communes with <use> of paths defined once in an invisible SVG (reports.maps.shape_defs):
+    # a picture is rendered alone, so each map gets those definitions inside it, and the invisible SVG no picture
+    shared = [m for m in SVG.findall(body) if 'class="map-shapes"' in m[:300]]
+    body = SVG.sub(lambda m: "" if m.group(0) in shared else m.group(0), body)
+    defs = "".join(DEFS.findall(svg)[0] for svg in shared if DEFS.findall(svg))
+    return body, [_with_defs(svg, defs) for svg in SVG.findall(body)]
+
+
+def chart_svgs(sections) -> list[str]:
+    """The SVG of every picture `write_docx` draws for `sections`, in order (to render them ahead)."""
+    return [svg for section in sections for svg in _charts_of(str(section.body))[1]]
+
+
 class _Writer:
     """Walks the HTML of one section and writes its blocks into the document."""
 
@@ -138,13 +153,8 @@ class _Writer:
         self.charts: list[str] = []
 
     def body(self, body: str, section_id: str) -> None:
-        # the maps draw their communes with <use> of paths defined once in an invisible SVG (reports.maps.shape_defs):
-        # a picture is rendered alone, so each map gets those definitions inside it, and the invisible SVG no picture
-        shared = [m for m in SVG.findall(body) if 'class="map-shapes"' in m[:300]]
-        body = SVG.sub(lambda m: "" if m.group(0) in shared else m.group(0), body)
-        defs = "".join(DEFS.findall(svg)[0] for svg in shared if DEFS.findall(svg))
+        body, self.charts = _charts_of(body)
         # SVG goes through the HTML parser badly (it lowercases viewBox): set aside, replaced by a placeholder
-        self.charts = [_with_defs(svg, defs) for svg in SVG.findall(body)]
         counter = iter(range(len(self.charts)))
         body = SVG.sub(lambda _: f'<img data-chart="{next(counter)}">', body)
         root = lxml_html.fragment_fromstring(body, create_parent="div")
