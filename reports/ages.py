@@ -101,8 +101,9 @@ def _sums_of(inputs: Inputs, customs, places: list[tuple[str, str]], year: int) 
     """The sums of `places` from their communes only: summing every commune of France to draw two pyramids would
     be waste (and their census rows only, when the inputs can read part of a table)."""
     m = inputs.membership
-    wanted_communes = m.join(groups(m, customs).join(_places(places), on=["level", "group"]).select("code").unique(),
-        on="code", how="semi")
+    wanted_communes = m.join(
+        groups(m, customs).join(_places(places), on=["level", "group"]).select("code").unique(), on="code", how="semi"
+    )
     local = replace(inputs, membership=wanted_communes)
     rows_of = getattr(inputs, "rows_of", None)
     if rows_of is not None:

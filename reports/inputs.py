@@ -58,6 +58,12 @@ class LazyStaged(Mapping[str, pl.DataFrame]):
     def __contains__(self, source: object) -> bool:
         return source in self._paths
 
+    @property
+    def loaded(self) -> tuple[str, ...]:
+        """The sources whose table was read so far."""
+        with self._lock:
+            return tuple(self._frames)
+
     def scan(self, source: str) -> pl.LazyFrame:
         """The table as a lazy scan: a filter reads only what it keeps (the table itself once it was read)."""
         with self._lock:

@@ -2,44 +2,132 @@
 
 Rendering a report's fifty charts to PNG (resvg, `reports.editable.svg_to_png`) is about half of its CPU time, and
 resvg holds the GIL: threads would not help. So, as soon as a report's sections are built, their charts are handed
-to one helper process (started once per process, `spawn`: no copy of polars' threads), which renders them while
-this process writes the exports, the HTML page and the document's tables; the document then takes each picture
-as it comes. The pictures are the same bytes as rendered in this process.
+to one helper process (started once per process), which renders them while this process writes the exports, the
+HTML page and the document's tables; the document then takes each picture as it comes, the same bytes as rendered
+here. The helper is a plain child Python running this file (`python reports/pictures.py`), fed SVGs on its
+standard input and answering PNGs on its output, each as a length-prefixed message: unlike `multiprocessing`, it
+never imports the caller's main script again (a script that builds reports would run twice).
 
-No helper where it cannot help or cannot be: a single-core machine, a daemon process (a Dask worker may not have
-children; its cores are busy with the other workers anyway), or `ABS_PICTURE_PROCESS=0`. The pictures are then
-rendered in this process, one by one, as before; so they are too if the helper dies.
+No helper where it cannot help: a single-core machine, a daemon process (a Dask worker, whose cores are busy with
+the other workers anyway), or `ABS_PICTURE_PROCESS=0`. The pictures are then rendered in this process, one by
+one, as before; so they are too when the helper cannot be started or dies.
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
+import queue
+import struct
+import subprocess
+import sys
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections import deque
+from concurrent.futures import Future
+from pathlib import Path
+from typing import BinaryIO
 
-from reports.editable import svg_to_png
-
-_POOL: ProcessPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
+HEADER = struct.Struct(">BI")  # a message: status (0 ok, 1 error), length of the bytes that follow
+OK, ERROR = 0, 1
 
 
 def helper_wanted() -> bool:
     """Whether a helper process may render the pictures here (see the module's docstring)."""
-    if os.environ.get("ABS_PICTURE_PROCESS", "1").strip() in ("0", "false", "no"):
+    if os.environ.get("ABS_PICTURE_PROCESS", "1").strip().lower() in ("0", "false", "no"):
         return False
     return (os.cpu_count() or 1) > 1 and not multiprocessing.current_process().daemon
 
 
-def _pool() -> ProcessPoolExecutor | None:
-    global _POOL
+def _read(stream: BinaryIO) -> tuple[int, bytes] | None:
+    head = stream.read(HEADER.size)
+    if len(head) < HEADER.size:
+        return None
+    status, size = HEADER.unpack(head)
+    body = stream.read(size)
+    return (status, body) if len(body) == size else None
+
+
+def _send(stream: BinaryIO, status: int, body: bytes) -> None:
+    stream.write(HEADER.pack(status, len(body)) + body)
+    stream.flush()
+
+
+class Helper:
+    """One child process rendering SVGs in the order they are sent; each answer completes its future. A thread
+    writes to the child (a pipe holds 64 KiB: the caller must not wait for the child to read), another reads."""
+
+    def __init__(self):
+        self._process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self._waiting: deque[Future] = deque()
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._gone = False
+        threading.Thread(target=self._requests, name="abs-diag-pictures-in", daemon=True).start()
+        threading.Thread(target=self._answers, name="abs-diag-pictures-out", daemon=True).start()
+
+    def submit(self, svg: str) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if self._gone:
+                raise BrokenPipeError("the picture helper is gone")
+            self._waiting.append(future)
+            self._outbox.put(svg.encode("utf-8"))
+        return future
+
+    def _requests(self) -> None:
+        assert self._process.stdin is not None
+        try:
+            while (svg := self._outbox.get()) is not None:
+                _send(self._process.stdin, OK, svg)
+            self._process.stdin.close()
+        except OSError:  # the helper died: `_answers` fails what it owed
+            pass
+
+    def _answers(self) -> None:
+        assert self._process.stdout is not None
+        while (message := _read(self._process.stdout)) is not None:
+            status, body = message
+            with self._lock:
+                future = self._waiting.popleft()
+            if status == OK:
+                future.set_result(body)
+            else:
+                future.set_exception(ValueError(body.decode("utf-8", "replace")))
+        with self._lock:  # the helper is gone: what it still owed is drawn by the caller
+            self._gone = True
+            while self._waiting:
+                self._waiting.popleft().set_exception(BrokenPipeError("the picture helper is gone"))
+
+    def close(self) -> None:
+        self._outbox.put(None)
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+_HELPER: Helper | None = None
+_HELPER_LOCK = threading.Lock()
+
+
+def _helper() -> Helper | None:
+    global _HELPER
     if not helper_wanted():
         return None
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return _POOL
+    with _HELPER_LOCK:
+        if _HELPER is None:
+            try:
+                _HELPER = Helper()
+            except OSError:
+                return None
+            atexit.register(_HELPER.close)
+        return _HELPER
 
 
 class Pictures:
@@ -47,21 +135,39 @@ class Pictures:
     helper process when there is one (each distinct chart once); any other SVG is rendered when asked for."""
 
     def __init__(self, svgs: list[str]):
-        pool = _pool()
         self._futures: dict[str, Future] = {}
-        if pool is None:
+        helper = _helper()
+        if helper is None:
             return
         try:
             for svg in dict.fromkeys(svgs):
-                self._futures[svg] = pool.submit(svg_to_png, svg)
-        except (BrokenProcessPool, RuntimeError):  # the helper died (or the interpreter is exiting): here
-            self._futures.clear()
+                self._futures[svg] = helper.submit(svg)
+        except OSError:  # the helper is gone: what was not sent is drawn here
+            pass
 
     def __call__(self, svg: str) -> bytes:
+        from reports.editable import svg_to_png
+
         future = self._futures.get(svg)
         if future is None:
             return svg_to_png(svg)
         try:
             return future.result()
-        except BrokenProcessPool:  # the helper died: this process draws it (a bad SVG raises as it would here)
+        except OSError:  # the helper died: this process draws it (a bad SVG raises ValueError, as it would here)
             return svg_to_png(svg)
+
+
+def serve(source: BinaryIO, sink: BinaryIO) -> None:
+    """The helper's loop: each SVG read from `source` answered on `sink` with its PNG, or the error's text."""
+    from reports.editable import svg_to_png
+
+    while (message := _read(source)) is not None:
+        try:
+            _send(sink, OK, svg_to_png(message[1].decode("utf-8")))
+        except Exception as exc:  # noqa: BLE001 - the caller writes its paragraph « Graphique non reproduit »
+            _send(sink, ERROR, f"{type(exc).__name__}: {exc}".encode())
+
+
+if __name__ == "__main__":  # the helper: `python reports/pictures.py`, started by `Helper`
+    sys.path[0] = str(Path(__file__).resolve().parents[1])  # the project, not reports/, first on the path
+    serve(sys.stdin.buffer, sys.stdout.buffer)
