@@ -15,6 +15,7 @@ which chart of the HTML report to look at, and is still written.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Callable
@@ -58,6 +59,7 @@ def write_docx(path: Path, cover: Cover, sections, *, render: Callable[[str], by
     from docx import Document
 
     document = Document()
+    _style_ids_once(document)
     _french(document)
     _cover(document, cover)
     writer = _Writer(document, render, cover.html_name)
@@ -67,6 +69,14 @@ def write_docx(path: Path, cover: Cover, sections, *, render: Callable[[str], by
     with atomic_path(path) as tmp:
         document.save(str(tmp))
     return path
+
+
+def _style_ids_once(document) -> None:
+    """python-docx finds a style named by a paragraph (`style="Caption"`, a heading) by walking every style of the
+    document, at each paragraph: half of the document's time without its pictures. The document's styles do not
+    change while it is written, so each name's id is looked up once (styles are named, never passed as objects)."""
+    part = document.part
+    part.get_style_id = functools.cache(part.get_style_id)
 
 
 def _french(document) -> None:
@@ -264,7 +274,7 @@ def write_table(document, element) -> None:
     width = max((sum(span for _, span, _, _ in row) for row in grid), default=0)
     if width:
         table = document.add_table(rows=len(grid), cols=width)
-        table.style = document.styles["Table Grid"]
+        table.style = "Table Grid"
         for r, row in enumerate(grid):
             _fill_row(table, r, row, header=r < _header_rows(rows))
     for note in notes:
