@@ -4,7 +4,8 @@ Rendering a report's fifty charts to PNG (resvg, `reports.editable.svg_to_png`) 
 resvg holds the GIL: threads would not help. So, as soon as a report's sections are built, their charts are handed
 to one helper process (started once per process), which renders them while this process writes the exports, the
 HTML page and the document's tables; the document then takes each picture as it comes, the same bytes as rendered
-here. The helper is a plain child Python running this file (`python reports/pictures.py`), fed SVGs on its
+here. A picture the document needs before the helper began it is drawn here meanwhile: both processes draw, in
+turns, none waits idle. The helper is a plain child Python running this file (`python reports/pictures.py`), fed SVGs on its
 standard input and answering PNGs on its output, each as a length-prefixed message: unlike `multiprocessing`, it
 never imports the caller's main script again (a script that builds reports would run twice).
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
-import queue
 import struct
 import subprocess
 import sys
@@ -54,8 +54,9 @@ def _send(stream: BinaryIO, status: int, body: bytes) -> None:
 
 
 class Helper:
-    """One child process rendering SVGs in the order they are sent; each answer completes its future. A thread
-    writes to the child (a pipe holds 64 KiB: the caller must not wait for the child to read), another reads."""
+    """One child process rendering SVGs one at a time, each answer completing its future. A thread hands the child
+    the oldest SVG waiting and reads its PNG; a caller waiting for a picture takes the next SVG the child has not
+    taken yet (`take_next`) and draws it itself: both processes work on the document's pictures, none waits idle."""
 
     def __init__(self):
         self._process = subprocess.Popen(
@@ -64,48 +65,61 @@ class Helper:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        self._waiting: deque[Future] = deque()
-        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
+        self._waiting: deque[tuple[str, Future]] = deque()
+        self._ready = threading.Condition()
         self._gone = False
-        threading.Thread(target=self._requests, name="abs-diag-pictures-in", daemon=True).start()
-        threading.Thread(target=self._answers, name="abs-diag-pictures-out", daemon=True).start()
+        threading.Thread(target=self._work, name="abs-diag-pictures", daemon=True).start()
 
     def submit(self, svg: str) -> Future:
         future: Future = Future()
-        with self._lock:
+        with self._ready:
             if self._gone:
                 raise BrokenPipeError("the picture helper is gone")
-            self._waiting.append(future)
-            self._outbox.put(svg.encode("utf-8"))
+            self._waiting.append((svg, future))
+            self._ready.notify()
         return future
 
-    def _requests(self) -> None:
-        assert self._process.stdin is not None
-        try:
-            while (svg := self._outbox.get()) is not None:
-                _send(self._process.stdin, OK, svg)
-            self._process.stdin.close()
-        except OSError:  # the helper died: `_answers` fails what it owed
-            pass
+    def take_next(self) -> tuple[str, Future] | None:
+        """The oldest SVG the child has not taken yet (the caller draws it and completes its future), or None."""
+        with self._ready:
+            return self._waiting.popleft() if self._waiting else None
 
-    def _answers(self) -> None:
-        assert self._process.stdout is not None
-        while (message := _read(self._process.stdout)) is not None:
-            status, body = message
-            with self._lock:
-                future = self._waiting.popleft()
-            if status == OK:
-                future.set_result(body)
-            else:
-                future.set_exception(ValueError(body.decode("utf-8", "replace")))
-        with self._lock:  # the helper is gone: what it still owed is drawn by the caller
+    def _work(self) -> None:
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            while True:
+                with self._ready:
+                    while not self._waiting and not self._gone:
+                        self._ready.wait()
+                    if self._gone:
+                        break
+                    svg, future = self._waiting.popleft()
+                _send(stdin, OK, svg.encode("utf-8"))
+                message = _read(stdout)
+                if message is None:
+                    raise BrokenPipeError("the picture helper is gone")
+                status, body = message
+                if status == OK:
+                    future.set_result(body)
+                else:
+                    future.set_exception(ValueError(body.decode("utf-8", "replace")))
+        except OSError as exc:  # the helper died: what it owed is drawn by the callers
+            future.set_exception(exc)
+        with self._ready:
             self._gone = True
             while self._waiting:
-                self._waiting.popleft().set_exception(BrokenPipeError("the picture helper is gone"))
+                self._waiting.popleft()[1].set_exception(BrokenPipeError("the picture helper is gone"))
 
     def close(self) -> None:
-        self._outbox.put(None)
+        with self._ready:
+            self._gone = True
+            self._ready.notify()
+        if self._process.stdin is not None:
+            try:
+                self._process.stdin.close()
+            except OSError:
+                pass
         try:
             self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -136,7 +150,7 @@ class Pictures:
 
     def __init__(self, svgs: list[str]):
         self._futures: dict[str, Future] = {}
-        helper = _helper()
+        self._helper = helper = _helper()
         if helper is None:
             return
         try:
@@ -149,12 +163,23 @@ class Pictures:
         from reports.editable import svg_to_png
 
         future = self._futures.get(svg)
-        if future is None:
+        if future is None or self._helper is None:
             return svg_to_png(svg)
+        while not future.done() and (taken := self._helper.take_next()) is not None:
+            _draw(*taken)  # rather than wait: the next picture the helper has not begun, drawn here
         try:
             return future.result()
         except OSError:  # the helper died: this process draws it (a bad SVG raises ValueError, as it would here)
             return svg_to_png(svg)
+
+
+def _draw(svg: str, future: Future) -> None:
+    from reports.editable import svg_to_png
+
+    try:
+        future.set_result(svg_to_png(svg))
+    except Exception as exc:  # noqa: BLE001 - raised where the document asks for this picture
+        future.set_exception(exc)
 
 
 def serve(source: BinaryIO, sink: BinaryIO) -> None:
