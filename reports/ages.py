@@ -30,7 +30,7 @@ def _variables() -> list[str]:
 
 
 REFERENCE_LEVELS = ("EPCI", "DEP", "FRANCE")  # the places whose sums are stored per store state
-SCHEMA = {"level": pl.String, "group": pl.String, "variable": pl.String, "value": pl.Float64}
+SCHEMA = pl.Schema({"level": pl.String, "group": pl.String, "variable": pl.String, "value": pl.Float64})
 
 
 def _needed(year: int) -> pl.DataFrame:

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -127,7 +128,11 @@ def _report_inputs(store: Store, vintages: dict[str, str]) -> ReportInputs:
     if missing:  # as load_inputs would: the store names a table it does not hold
         raise FileNotFoundError(f"{', '.join(missing)} is not staged in {store.root}: run `abs-diag refresh`")
     inputs = ReportInputs(
-        staged=LazyStaged(paths), vintages=vintages, **geography_fields(store), infra=load_infra(store)
+        # Inputs' readers only read `staged`: a read-only mapping stands in for its dict
+        staged=cast(dict, LazyStaged(paths)),
+        vintages=vintages,
+        **geography_fields(store),
+        infra=load_infra(store),
     )
     inputs.age_references = stored_reference_age_sums(store, inputs)
     return inputs
