@@ -29,12 +29,12 @@ def _variables() -> list[str]:
     return ["P_POP"] + [f"P_{prefix}{band}" for prefix in ("POP", "H", "F") for band in BANDS]
 
 
-def age_sums(inputs: Inputs, customs: tuple[CustomTerritory, ...], places: list[tuple[str, str]]) -> dict:
-    """{(level, code): {variable: value or None}} for the census main year."""
-    year = inputs.main_year(SOURCE)
-    if year is None:
-        return {}
-    needed = (
+REFERENCE_LEVELS = ("EPCI", "DEP", "FRANCE")  # the places whose sums are stored per store state
+SCHEMA = pl.Schema({"level": pl.String, "group": pl.String, "variable": pl.String, "value": pl.Float64})
+
+
+def _needed(year: int) -> pl.DataFrame:
+    return (
         pl.DataFrame({"variable": _variables()})
         .with_columns(
             source=pl.lit(SOURCE),
@@ -44,26 +44,74 @@ def age_sums(inputs: Inputs, customs: tuple[CustomTerritory, ...], places: list[
         )
         .select("source", "variable", "term", "period", "year")
     )
-    # only the communes these places hold: summing every commune of France to draw two pyramids would be waste
+
+
+def _summed(inputs: Inputs, membership_groups: pl.DataFrame, year: int) -> pl.DataFrame:
+    """(level, group, variable, value): the census age variables of `inputs.membership` summed per group."""
+    sums = aggregate(commune_values(inputs, _needed(year)), membership_groups)
+    return sums.select(
+        "level", "group", variable=pl.col("term").str.split_exact(":", 1).struct.field("field_1"), value="value"
+    ).cast(SCHEMA)
+
+
+def reference_age_sums(inputs: Inputs) -> pl.DataFrame:
+    """The age sums of every EPCI, département and France (every commune of France summed once)."""
+    year = inputs.main_year(SOURCE)
+    if year is None:
+        return pl.DataFrame(schema=SCHEMA)
+    m = inputs.membership
+    return _summed(inputs, groups(m).filter(pl.col("level").is_in(REFERENCE_LEVELS)), year)
+
+
+def stored_reference_age_sums(store, inputs: Inputs) -> pl.DataFrame | None:
+    """`reference_age_sums`, kept in the store's cache per store state (None when the census is not staged)."""
+    from transforms.table_cache import cached_scan
+
+    if inputs.main_year(SOURCE) is None:
+        return None
+    return cached_scan(store, "age-sums", lambda: reference_age_sums(inputs)).collect()
+
+
+def age_sums(inputs: Inputs, customs: tuple[CustomTerritory, ...], places: list[tuple[str, str]]) -> dict:
+    """{(level, code): {variable: value or None}} for the census main year: the stored sums of an EPCI, a
+    département or France when the inputs have them (`reports.inputs`), the others summed from their communes."""
+    year = inputs.main_year(SOURCE)
+    if year is None:
+        return {}
+    out: dict = {place: {} for place in places}
+    stored = getattr(inputs, "age_references", None)
+    if stored is not None:
+        _fill(out, stored.join(_places(places), on=["level", "group"], how="inner"))
+        places = [p for p in places if p[0] not in REFERENCE_LEVELS]
+    if places:
+        _fill(out, _sums_of(inputs, customs, places, year))
+    return out
+
+
+def _places(places: list[tuple[str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(places, schema={"level": pl.String, "group": pl.String}, orient="row")
+
+
+def _fill(out: dict, sums: pl.DataFrame) -> None:
+    for level, group, variable, value in sums.select("level", "group", "variable", "value").iter_rows():
+        out[(level, group)][variable] = value
+
+
+def _sums_of(inputs: Inputs, customs, places: list[tuple[str, str]], year: int) -> pl.DataFrame:
+    """The sums of `places` from their communes only: summing every commune of France to draw two pyramids would
+    be waste (and their census rows only, when the inputs can read part of a table)."""
     m = inputs.membership
     wanted_communes = m.join(
-        groups(m, customs)
-        .join(
-            pl.DataFrame(places, schema={"level": pl.String, "group": pl.String}, orient="row"), on=["level", "group"]
-        )
-        .select("code")
-        .unique(),
-        on="code",
-        how="semi",
+        groups(m, customs).join(_places(places), on=["level", "group"]).select("code").unique(), on="code", how="semi"
     )
     local = replace(inputs, membership=wanted_communes)
+    rows_of = getattr(inputs, "rows_of", None)
+    if rows_of is not None:
+        rows = rows_of(SOURCE, wanted_communes["code"].to_list(), _variables())
+        local = replace(local, staged={SOURCE: rows} if rows is not None else {})
     kept = tuple(c for c in customs if set(c.communes) <= set(wanted_communes["code"].to_list()))
-    sums = aggregate(commune_values(local, needed), groups(wanted_communes, kept))
-    wanted = pl.DataFrame(places, schema={"level": pl.String, "group": pl.String}, orient="row")
-    out: dict = {place: {} for place in places}
-    for r in sums.join(wanted, on=["level", "group"], how="inner").iter_rows(named=True):
-        out[(r["level"], r["group"])][r["term"].split(":", 1)[1]] = r["value"]
-    return out
+    sums = _summed(local, groups(wanted_communes, kept), year)
+    return sums.join(_places(places), on=["level", "group"], how="inner")
 
 
 def age_bands(sums: dict, territory: tuple[str, str], reference: tuple[str, str]) -> tuple[list[AgeBand], bool]:

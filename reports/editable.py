@@ -15,6 +15,7 @@ which chart of the HTML report to look at, and is still written.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Callable
@@ -58,6 +59,7 @@ def write_docx(path: Path, cover: Cover, sections, *, render: Callable[[str], by
     from docx import Document
 
     document = Document()
+    _style_ids_once(document)
     _french(document)
     _cover(document, cover)
     writer = _Writer(document, render, cover.html_name)
@@ -67,6 +69,14 @@ def write_docx(path: Path, cover: Cover, sections, *, render: Callable[[str], by
     with atomic_path(path) as tmp:
         document.save(str(tmp))
     return path
+
+
+def _style_ids_once(document) -> None:
+    """python-docx finds a style named by a paragraph (`style="Caption"`, a heading) by walking every style of the
+    document, at each paragraph: half of the document's time without its pictures. The document's styles do not
+    change while it is written, so each name's id is looked up once (styles are named, never passed as objects)."""
+    part = document.part
+    part.get_style_id = functools.cache(part.get_style_id)
 
 
 def _french(document) -> None:
@@ -130,6 +140,21 @@ def _with_defs(svg: str, defs: str) -> str:
     return svg[:start] + defs + svg[start:]
 
 
+def _charts_of(body: str) -> tuple[str, list[str]]:
+    """(the section's HTML without its invisible map definitions, the SVG of each of its pictures, in order)."""
+    # the maps draw their communes with <use> of paths defined once in an invisible SVG (reports.maps.shape_defs):
+    # a picture is rendered alone, so each map gets those definitions inside it, and the invisible SVG no picture
+    shared = [m for m in SVG.findall(body) if 'class="map-shapes"' in m[:300]]
+    body = SVG.sub(lambda m: "" if m.group(0) in shared else m.group(0), body)
+    defs = "".join(DEFS.findall(svg)[0] for svg in shared if DEFS.findall(svg))
+    return body, [_with_defs(svg, defs) for svg in SVG.findall(body)]
+
+
+def chart_svgs(sections) -> list[str]:
+    """The SVG of every picture `write_docx` draws for `sections`, in order (to render them ahead)."""
+    return [svg for section in sections for svg in _charts_of(str(section.body))[1]]
+
+
 class _Writer:
     """Walks the HTML of one section and writes its blocks into the document."""
 
@@ -138,13 +163,8 @@ class _Writer:
         self.charts: list[str] = []
 
     def body(self, body: str, section_id: str) -> None:
-        # the maps draw their communes with <use> of paths defined once in an invisible SVG (reports.maps.shape_defs):
-        # a picture is rendered alone, so each map gets those definitions inside it, and the invisible SVG no picture
-        shared = [m for m in SVG.findall(body) if 'class="map-shapes"' in m[:300]]
-        body = SVG.sub(lambda m: "" if m.group(0) in shared else m.group(0), body)
-        defs = "".join(DEFS.findall(svg)[0] for svg in shared if DEFS.findall(svg))
+        body, self.charts = _charts_of(body)
         # SVG goes through the HTML parser badly (it lowercases viewBox): set aside, replaced by a placeholder
-        self.charts = [_with_defs(svg, defs) for svg in SVG.findall(body)]
         counter = iter(range(len(self.charts)))
         body = SVG.sub(lambda _: f'<img data-chart="{next(counter)}">', body)
         root = lxml_html.fragment_fromstring(body, create_parent="div")
@@ -254,7 +274,7 @@ def write_table(document, element) -> None:
     width = max((sum(span for _, span, _, _ in row) for row in grid), default=0)
     if width:
         table = document.add_table(rows=len(grid), cols=width)
-        table.style = document.styles["Table Grid"]
+        table.style = "Table Grid"
         for r, row in enumerate(grid):
             _fill_row(table, r, row, header=r < _header_rows(rows))
     for note in notes:

@@ -17,8 +17,10 @@ import polars as pl
 from markupsafe import Markup
 
 from reports import formats as F
-from reports.editable import cover_of, write_docx
+from reports.editable import chart_svgs, cover_of, write_docx
 from reports.index import ReportRecord, render_index
+from reports.inputs import report_inputs
+from reports.pictures import Pictures
 from reports.provenance import sources_read, target_cog
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
@@ -36,7 +38,7 @@ from storage.store import Store, reads_one_state
 from transforms.compare import FlagRules
 from transforms.compute import Inputs
 from transforms.export import write_exports
-from transforms.pipeline import Selection, diagnostic_table, load_inputs
+from transforms.pipeline import Selection, diagnostic_table
 from transforms.registry import indicators
 from transforms.table_cache import diagnostic_table_cached, scan_france_table, territory_rows
 from transforms.wide import write_wide_xlsx
@@ -149,7 +151,13 @@ def report_data(view: TerritoryView, inputs: Inputs, context: ReportContext) -> 
 def render_view(view: TerritoryView, inputs: Inputs, context: ReportContext) -> Report:
     """The page of one territory's view: its cover, then every registered section that applies, numbered."""
     data = report_data(view, inputs, context)
-    sections = build_sections(SECTIONS, data)
+    return render_page(view, inputs, context, data, build_sections(SECTIONS, data))
+
+
+def render_page(
+    view: TerritoryView, inputs: Inputs, context: ReportContext, data: ReportData, sections: list[BuiltSection]
+) -> Report:
+    """The page of built `sections` (`render_view`'s second half: the cover needs `context.exports`)."""
     styles = dict.fromkeys(s.css for s in SECTIONS if s.css and any(b.id == s.id for b in sections))
     population = {p.key: (view.cell(p, "population") or {}).get("value") for p in view.units}
     page = (
@@ -257,16 +265,16 @@ def build_report(
 ) -> tuple[ReportRecord, list[Path]]:
     """Write one territory's exports, report and record; what was built, and the export files."""
     view = territory_view(table, inputs.membership, selection)
+    context = replace(base, similar=_similar(table, inputs, view, base.similar_codes))
+    data = report_data(view, inputs, context)  # the sections do not show the exports: built before them
+    sections = build_sections(SECTIONS, data)
+    pictures = Pictures(chart_svgs(sections))  # the document's pictures, rendered meanwhile in a helper process
     paths = write_exports(view.rows, out_dir, f"indicateurs-{selection.stem}", demo=base.demo)
     paths["xlsx large"] = write_wide_xlsx(
         view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx", demo=base.demo
     )  # communes x indicators, one sheet per theme
-    context = replace(
-        base,
-        exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()),
-        similar=_similar(table, inputs, view, base.similar_codes),
-    )
-    report = render_view(view, inputs, context)
+    context = replace(context, exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()))
+    report = render_page(view, inputs, context, data, sections)
     name = report_name(selection)
     _write(out_dir / name, report.html)
     paths["docx"] = write_docx(
@@ -281,6 +289,7 @@ def build_report(
             html_name=name,
         ),
         report.sections,
+        render=pictures,
     )
     record = ReportRecord(
         file=name,
@@ -349,7 +358,7 @@ def build_site(
     `similar`: the EPCIs each EPCI or custom territory is compared with (reports.similar chooses them when empty)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    inputs = load_inputs(store)
+    inputs = report_inputs(store)  # the staged tables a report reads, read when first asked for
     base = _site_context(
         store,
         inputs,

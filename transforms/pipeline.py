@@ -27,29 +27,36 @@ def needed_sources(items: tuple[Indicator, ...]) -> list[str]:
 def load_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inputs:
     """The latest staged vintage of every source the indicators read (a source never staged is left out), all
     from one state of the store (a refresh switching it meanwhile is not seen half-way)."""
-    items = items or indicators()
-    geo = load_geography(store)
-    staged, vintages = {}, {}
+    vintages = latest_vintages(store, items or indicators())
+    staged = {source: store.read_staged(source, vintage) for source, vintage in vintages.items()}
+    return Inputs(staged=staged, vintages=vintages, **geography_fields(store), infra=load_infra(store))
+
+
+def latest_vintages(store: Store, items: tuple[Indicator, ...]) -> dict[str, str]:
+    """source -> its latest staged vintage, for every source the indicators (and the reports) read."""
+    vintages = {}
     for source in needed_sources(items):
         try:
             vintages[source] = store.latest_vintage(source)
         except FileNotFoundError:
             continue
-        staged[source] = store.read_staged(source, vintages[source])
+    return vintages
+
+
+def geography_fields(store: Store) -> dict:
+    """The `Inputs` fields of the target geography: membership, EPCI and département names, arrondissements."""
+    geo = load_geography(store)
     epci = geo.epci.filter(pl.col("epci") != "ZZZZZZZZZ").select("epci", "epci_name").unique("epci")
     try:
         dep_names = dict(store.read_staged("cog_departements").select("dep", "name").iter_rows())
     except FileNotFoundError:  # names are a nicety: "Département 44" until the COG archive is staged
         dep_names = {}
-    return Inputs(
-        staged=staged,
-        vintages=vintages,
-        membership=geo.membership(),
-        epci_names=dict(epci.iter_rows()),
-        dep_names=dep_names,
-        arrondissements=arrondissement_membership(geo),
-        infra=load_infra(store),
-    )
+    return {
+        "membership": geo.membership(),
+        "epci_names": dict(epci.iter_rows()),
+        "dep_names": dep_names,
+        "arrondissements": arrondissement_membership(geo),
+    }
 
 
 def provenance(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.DataFrame:

@@ -1,0 +1,138 @@
+"""The inputs a report reads: the staged tables it needs, read when first asked for, kept once per process.
+
+`transforms.pipeline.load_inputs` reads every staged table the indicators need (1.9 GiB on France); a report
+reads its rows from the cached indicator table and needs only a few staged tables itself (the census ages, the
+births, the home-work flows) and the years of the others. `report_inputs` gives the same `Inputs`, with:
+
+- `staged` a `LazyStaged` mapping: each table is read from its file the first time a section asks for it (any
+  code that walks every table, e.g. computing the indicator table when it is not cached, still gets all of them);
+- the main and comparison years of each source read from its `year` column alone (`ReportInputs`);
+- the age sums of every EPCI, département and France (`reports.ages.reference_age_sums`), kept in the store's
+  cache per store state like the indicator table (`transforms.table_cache`): France's pyramid is never summed
+  from its 35,000 communes again.
+
+The inputs of a store state are kept per process (`INPUTS`): the reports of a national batch on one worker
+share them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import polars as pl
+
+from reports.shared import PerState, store_state
+from storage.store import Store
+from transforms.compute import CENSUS_PREFIX, Inputs
+from transforms.infra import load_infra
+from transforms.pipeline import geography_fields, latest_vintages
+from transforms.registry import indicators
+
+INPUTS = PerState(size=1)  # the report inputs of the last store state asked for
+
+
+class LazyStaged(Mapping[str, pl.DataFrame]):
+    """source -> its staged table, read from `paths[source]` the first time it is asked for, then kept."""
+
+    def __init__(self, paths: dict[str, Path]):
+        self._paths = dict(paths)
+        self._frames: dict[str, pl.DataFrame] = {}
+        self._years: dict[str, list[int]] = {}
+        self._lock = threading.RLock()  # the reports of a national batch may share it across threads
+
+    def __getitem__(self, source: str) -> pl.DataFrame:
+        with self._lock:
+            if source not in self._frames:
+                self._frames[source] = pl.read_parquet(self._paths[source])  # KeyError: not staged
+            return self._frames[source]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __contains__(self, source: object) -> bool:
+        return source in self._paths
+
+    @property
+    def loaded(self) -> tuple[str, ...]:
+        """The sources whose table was read so far."""
+        with self._lock:
+            return tuple(self._frames)
+
+    def scan(self, source: str) -> pl.LazyFrame:
+        """The table as a lazy scan: a filter reads only what it keeps (the table itself once it was read)."""
+        with self._lock:
+            frame = self._frames.get(source)
+        return frame.lazy() if frame is not None else pl.scan_parquet(self._paths[source])
+
+    def years(self, source: str) -> list[int]:
+        """The distinct years of the table, read from its `year` column only."""
+        with self._lock:
+            if source not in self._years:
+                column = self.scan(source).select(pl.col("year").unique().drop_nulls()).collect()
+                self._years[source] = sorted(column["year"].to_list())
+            return self._years[source]
+
+
+@dataclass
+class ReportInputs(Inputs):
+    """`Inputs` whose staged tables are read lazily, with the stored age sums of the references."""
+
+    # reports.ages.reference_age_sums: level, group, variable, value of every EPCI, DEP and FRANCE (None: unknown)
+    age_references: pl.DataFrame | None = None
+
+    def main_year(self, source: str) -> int | None:
+        if not isinstance(self.staged, LazyStaged):  # a copy with plain tables (`dataclasses.replace`)
+            return super().main_year(source)
+        if source not in self.staged or not self.staged.years(source):
+            return None
+        return int(self.vintages[source]) if source.startswith(CENSUS_PREFIX) else max(self.staged.years(source))
+
+    def comparison_year(self, source: str) -> int | None:
+        if not isinstance(self.staged, LazyStaged):
+            return super().comparison_year(source)
+        main = self.main_year(source)
+        if main is None or not source.startswith(CENSUS_PREFIX):
+            return None
+        earlier = [y for y in self.staged.years(source) if y <= main - 5]
+        return max(earlier) if earlier else None
+
+    def rows_of(self, source: str, communes: list[str], variables: list[str]) -> pl.DataFrame | None:
+        """The commune rows of `source` for `communes` and `variables` only (None when it is not staged)."""
+        if source not in self.staged:
+            return None
+        keep = (pl.col("level") == "COM") & pl.col("code").is_in(communes) & pl.col("variable").is_in(variables)
+        staged = self.staged
+        scan = staged.scan(source) if isinstance(staged, LazyStaged) else staged[source].lazy()
+        return scan.filter(keep).collect()
+
+
+def report_inputs(store: Store) -> ReportInputs:
+    """The inputs of the reports of `store`'s state (pinned by the caller), built once per state and process."""
+    vintages = latest_vintages(store, indicators())
+    state = store_state(store, store.manifest(), vintages)
+    return INPUTS.get(state, "inputs", lambda: _report_inputs(store, vintages))
+
+
+def _report_inputs(store: Store, vintages: dict[str, str]) -> ReportInputs:
+    from reports.ages import stored_reference_age_sums  # reports.ages draws with reports.charts: imported late
+
+    paths = {source: store.staged_path(source, vintage) for source, vintage in vintages.items()}
+    missing = [f"{s}/{vintages[s]}" for s, p in paths.items() if not p.exists()]
+    if missing:  # as load_inputs would: the store names a table it does not hold
+        raise FileNotFoundError(f"{', '.join(missing)} is not staged in {store.root}: run `abs-diag refresh`")
+    inputs = ReportInputs(
+        # Inputs' readers only read `staged`: a read-only mapping stands in for its dict
+        staged=cast(dict, LazyStaged(paths)),
+        vintages=vintages,
+        **geography_fields(store),
+        infra=load_infra(store),
+    )
+    inputs.age_references = stored_reference_age_sums(store, inputs)
+    return inputs

@@ -1,0 +1,103 @@
+"""A report's inputs (reports.inputs): staged tables read when a section asks for them, the years of each source
+from its `year` column, the age sums of the references kept per store state; the chart pictures rendered ahead
+in a helper process (reports.pictures), the same bytes as in this process."""
+
+from __future__ import annotations
+
+import shutil
+
+import polars as pl
+import pytest
+
+from reports import ages
+from reports import pictures as P
+from reports.editable import svg_to_png
+from reports.inputs import LazyStaged, ReportInputs, report_inputs
+from storage.store import Store
+from transforms.pipeline import load_inputs
+from transforms.territories import FRANCE
+
+EPCI = "200071678"  # CA du Choletais: Cholet, Maulévrier, Saint-Léger-sous-Cholet, La Séguinière
+
+
+@pytest.fixture(scope="module")
+def store(demo_store, tmp_path_factory):
+    """A copy of the session's demo store: the age sums are written into its cache."""
+    root = tmp_path_factory.mktemp("inputs") / "data"
+    shutil.copytree(demo_store.root, root)
+    return Store(root)
+
+
+def test_a_staged_table_is_read_when_asked_for_only(store):
+    with store.pinned() as pinned:
+        paths = {s: pinned.staged_path(s, pinned.latest_vintage(s)) for s in ("births", "rp_population")}
+    staged = LazyStaged(paths)
+    assert "births" in staged and "deaths" not in staged and len(staged) == 2
+    assert staged.years("births")[-1] == 2024  # gen_births: 2008 to 2024
+    assert staged.loaded == ()  # membership, length and years read no table
+    assert staged["births"].height == pl.read_parquet(paths["births"]).height
+    assert staged.get("deaths") is None
+    assert staged.loaded == ("births",)
+
+
+def test_the_years_of_every_source_are_those_of_the_whole_tables(store):
+    with store.pinned() as pinned:
+        full, lazy = load_inputs(pinned), report_inputs(pinned)
+    assert isinstance(lazy, ReportInputs) and list(lazy.staged) == list(full.staged)
+    for source in full.staged:
+        assert lazy.main_year(source) == full.main_year(source), source
+        assert lazy.comparison_year(source) == full.comparison_year(source), source
+    # the demo census is RP 2022 compared with 2016 (2022 - 6: the latest census at least 5 years earlier); the
+    # Cnaf's 2024 files hold figures up to 2023
+    assert (lazy.main_year("rp_population"), lazy.comparison_year("rp_population")) == (2022, 2016)
+    assert lazy.main_year("caf_coverage_com") == 2023 and lazy.comparison_year("caf_coverage_com") is None
+
+
+def test_the_stored_age_sums_equal_the_sums_of_the_communes(store):
+    with store.pinned() as pinned:
+        full, lazy = load_inputs(pinned), report_inputs(pinned)
+    places = [("EPCI", EPCI), ("DEP", "49"), ("DEP", "85"), ("FRANCE", FRANCE), ("COM", "49099")]
+    stored = ages.age_sums(lazy, (), places)  # EPCI, DEP and France from the cache, the commune summed
+    summed = ages.age_sums(full, (), places)  # every one summed from its communes
+    assert stored == summed
+    # Cholet 54074 + Maulévrier 3240 + Saint-Léger-sous-Cholet 2810 + La Séguinière 4120 = 64244; the demo's
+    # Maine-et-Loire holds these four communes only, France more
+    assert stored[("EPCI", EPCI)]["P_POP"] == stored[("DEP", "49")]["P_POP"] == pytest.approx(64244)
+    assert stored[("FRANCE", FRANCE)]["P_POP"] > 64244
+    assert list(store.root.joinpath("cache").glob("age-sums-*.parquet"))  # kept for the next reports
+
+
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" width="120" height="40">'
+    '<rect x="4" y="4" width="{w}" height="20" fill="#1f6f8b"/></svg>'
+)
+
+
+def test_the_helper_draws_the_same_pictures(monkeypatch):
+    monkeypatch.setenv("ABS_PICTURE_PROCESS", "1")
+    monkeypatch.setattr(P, "helper_wanted", lambda: True)
+    charts = [SVG.format(w=w) for w in (10, 50, 90)]
+    pictures = P.Pictures(charts + ["<svg"])  # a broken SVG fails as it does here: the document says so
+    assert pictures._futures, "no helper process was started"
+    assert [pictures(svg) for svg in charts] == [svg_to_png(svg) for svg in charts]
+    with pytest.raises(ValueError):
+        pictures("<svg")
+    assert pictures(SVG.format(w=70)) == svg_to_png(SVG.format(w=70))  # not sent ahead: drawn here
+
+
+def test_pictures_are_drawn_here_when_the_helper_dies(monkeypatch):
+    monkeypatch.setattr(P, "helper_wanted", lambda: True)
+    helper = P._helper()
+    assert helper is not None
+    helper._process.kill()
+    helper._process.wait()
+    pictures = P.Pictures([SVG.format(w=30)])
+    assert pictures(SVG.format(w=30)) == svg_to_png(SVG.format(w=30))
+    monkeypatch.setattr(P, "_HELPER", None)  # the next test starts a helper of its own
+
+
+def test_no_helper_when_asked_not_to(monkeypatch):
+    monkeypatch.setenv("ABS_PICTURE_PROCESS", "0")
+    assert not P.helper_wanted()
+    pictures = P.Pictures([SVG.format(w=20)])
+    assert pictures._futures == {} and pictures(SVG.format(w=20)) == svg_to_png(SVG.format(w=20))
