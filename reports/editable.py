@@ -150,11 +150,6 @@ def _charts_of(body: str) -> tuple[str, list[str]]:
     return body, [_with_defs(svg, defs) for svg in SVG.findall(body)]
 
 
-def chart_svgs(sections) -> list[str]:
-    """The SVG of every picture `write_docx` draws for `sections`, in order (to render them ahead)."""
-    return [svg for section in sections for svg in _charts_of(str(section.body))[1]]
-
-
 class _Writer:
     """Walks the HTML of one section and writes its blocks into the document."""
 

@@ -17,10 +17,9 @@ import polars as pl
 from markupsafe import Markup
 
 from reports import formats as F
-from reports.editable import chart_svgs, cover_of, write_docx
+from reports.editable import cover_of, write_docx
 from reports.index import ReportRecord, render_index
 from reports.inputs import report_inputs
-from reports.pictures import Pictures
 from reports.provenance import sources_read, target_cog
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
@@ -268,7 +267,6 @@ def build_report(
     context = replace(base, similar=_similar(table, inputs, view, base.similar_codes))
     data = report_data(view, inputs, context)  # the sections do not show the exports: built before them
     sections = build_sections(SECTIONS, data)
-    pictures = Pictures(chart_svgs(sections))  # the document's pictures, rendered meanwhile in a helper process
     paths = write_exports(view.rows, out_dir, f"indicateurs-{selection.stem}", demo=base.demo)
     paths["xlsx large"] = write_wide_xlsx(
         view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx", demo=base.demo
@@ -289,7 +287,6 @@ def build_report(
             html_name=name,
         ),
         report.sections,
-        render=pictures,
     )
     record = ReportRecord(
         file=name,

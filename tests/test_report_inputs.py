@@ -1,6 +1,5 @@
 """A report's inputs (reports.inputs): staged tables read when a section asks for them, the years of each source
-from its `year` column, the age sums of the references kept per store state; the chart pictures rendered ahead
-in a helper process (reports.pictures), the same bytes as in this process."""
+from its `year` column, the age sums of the references kept per store state."""
 
 from __future__ import annotations
 
@@ -10,8 +9,6 @@ import polars as pl
 import pytest
 
 from reports import ages
-from reports import pictures as P
-from reports.editable import svg_to_png
 from reports.inputs import LazyStaged, ReportInputs, report_inputs
 from storage.store import Store
 from transforms.pipeline import load_inputs
@@ -65,39 +62,3 @@ def test_the_stored_age_sums_equal_the_sums_of_the_communes(store):
     assert stored[("EPCI", EPCI)]["P_POP"] == stored[("DEP", "49")]["P_POP"] == pytest.approx(64244)
     assert stored[("FRANCE", FRANCE)]["P_POP"] > 64244
     assert list(store.root.joinpath("cache").glob("age-sums-*.parquet"))  # kept for the next reports
-
-
-SVG = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" width="120" height="40">'
-    '<rect x="4" y="4" width="{w}" height="20" fill="#1f6f8b"/></svg>'
-)
-
-
-def test_the_helper_draws_the_same_pictures(monkeypatch):
-    monkeypatch.setenv("ABS_PICTURE_PROCESS", "1")
-    monkeypatch.setattr(P, "helper_wanted", lambda: True)
-    charts = [SVG.format(w=w) for w in (10, 50, 90)]
-    pictures = P.Pictures(charts + ["<svg"])  # a broken SVG fails as it does here: the document says so
-    assert pictures._futures, "no helper process was started"
-    assert [pictures(svg) for svg in charts] == [svg_to_png(svg) for svg in charts]
-    with pytest.raises(ValueError):
-        pictures("<svg")
-    assert pictures(SVG.format(w=70)) == svg_to_png(SVG.format(w=70))  # not sent ahead: drawn here
-
-
-def test_pictures_are_drawn_here_when_the_helper_dies(monkeypatch):
-    monkeypatch.setattr(P, "helper_wanted", lambda: True)
-    helper = P._helper()
-    assert helper is not None
-    helper._process.kill()
-    helper._process.wait()
-    pictures = P.Pictures([SVG.format(w=30)])
-    assert pictures(SVG.format(w=30)) == svg_to_png(SVG.format(w=30))
-    monkeypatch.setattr(P, "_HELPER", None)  # the next test starts a helper of its own
-
-
-def test_no_helper_when_asked_not_to(monkeypatch):
-    monkeypatch.setenv("ABS_PICTURE_PROCESS", "0")
-    assert not P.helper_wanted()
-    pictures = P.Pictures([SVG.format(w=20)])
-    assert pictures._futures == {} and pictures(SVG.format(w=20)) == svg_to_png(SVG.format(w=20))
