@@ -353,9 +353,39 @@ def _position_row(svg: Svg, r: Position, cy: float, with_epci: bool) -> None:
     lines = _wrap(r.label, 46)
     for n, line in enumerate(lines):
         svg.text(10, cy + 4 + (n - (len(lines) - 1) / 2) * 13, line)
+    position_marks(svg, r, cy, (x0, x1), WIDTH - POS_VALUE_W + 6, x1 + 30, with_epci)
+
+
+@dataclass(frozen=True)
+class MarkSizes:
+    """The sizes of a positioning row's marks: the screen chart's, or a little smaller in its print twin."""
+
+    france: float = 9.0  # half the height of France's line
+    departement: float = 6.0  # the diamond's half-diagonal
+    epci: float = 5.0  # half the square's side
+    territory: float = 5.5  # the dot's radius
+    flag_gap: str = "4"  # between the value and its flag
+
+
+SCREEN_MARKS = MarkSizes()
+
+
+def position_marks(
+    svg: Svg,
+    r: Position,
+    cy: float,
+    scale_x: tuple[float, float],
+    value_x: float,
+    empty_x: float,
+    with_epci: bool,
+    sizes: MarkSizes = SCREEN_MARKS,
+) -> None:
+    """One indicator's own scale at height `cy` between `scale_x`, the marks of each place on it, the territory's
+    value and flag at `value_x` (a dash at `empty_x` when nothing is known)."""
+    x0, x1 = scale_x
     known = [v for v in (r.value, r.epci if with_epci else None, r.departement, r.france) if v is not None]
     if not known:
-        svg.text(x1 + 30, cy + 4, f"—{r.mark}", fill=MUTED)
+        svg.text(empty_x, cy + 4, f"—{r.mark}", fill=MUTED)
         return
     lo, hi = local_domain(known)
 
@@ -367,19 +397,23 @@ def _position_row(svg: Svg, r: Position, cy: float, with_epci: bool) -> None:
         svg.text(x, cy + 3.5, F.value(end, r.unit), text_anchor=anchor, font_size=10, fill=MUTED)
     if lo < 0 < hi:
         svg.add("line", x1=scale(0.0), x2=scale(0.0), y1=cy - 7, y2=cy + 7, stroke=MUTED, stroke_width=0.8)
+    f, e = sizes.france, sizes.epci
     if r.france is not None:
-        svg.add("rect", x=scale(r.france) - 1.5, y=cy - 9, width=3, height=18, fill=FRANCE)
+        svg.add("rect", x=scale(r.france) - 1.5, y=cy - f, width=3, height=2 * f, fill=FRANCE)
     if r.departement is not None:
-        svg.add("path", d=_diamond(scale(r.departement), cy, 6), fill="#fff", stroke=DEPARTEMENT, stroke_width=2)
+        d = _diamond(scale(r.departement), cy, sizes.departement)
+        svg.add("path", d=d, fill="#fff", stroke=DEPARTEMENT, stroke_width=2)
     if with_epci and r.epci is not None:
-        svg.add("rect", x=scale(r.epci) - 5, y=cy - 5, width=10, height=10, fill="none", stroke=EPCI, stroke_width=2)
+        svg.add(
+            "rect", x=scale(r.epci) - e, y=cy - e, width=2 * e, height=2 * e, fill="none", stroke=EPCI, stroke_width=2
+        )
     text = f"—{r.mark}"
     if r.value is not None:
-        svg.add("circle", cx=scale(r.value), cy=cy, r=5.5, fill=TERRITORY)
+        svg.add("circle", cx=scale(r.value), cy=cy, r=sizes.territory, fill=TERRITORY)
         text = F.value(r.value, r.unit) + r.mark
-    value = svg.text(WIDTH - POS_VALUE_W + 6, cy + 4, text, font_weight="600")
+    value = svg.text(value_x, cy + 4, text, font_weight="600")
     if r.flag in FLAG_SYMBOL:
-        ET.SubElement(value, "tspan", {"fill": FLAG_INK[r.flag], "dx": "4"}).text = FLAG_SYMBOL[r.flag]
+        ET.SubElement(value, "tspan", {"fill": FLAG_INK[r.flag], "dx": sizes.flag_gap}).text = FLAG_SYMBOL[r.flag]
 
 
 # -- communes ranked on one indicator ----------------------------------------------------------------------------

@@ -14,25 +14,22 @@ import xml.etree.ElementTree as ET
 from reports import formats as F
 from reports.charts import (
     BAR,
-    DEPARTEMENT,
-    EPCI,
     FLAG_FILL,
     FLAG_INK,
     FLAG_SYMBOL,
-    FRANCE,
     GRID,
     MUTED,
     REFERENCE_LINES,
     SCALE_NOTE,
-    TERRITORY,
     Bar,
+    MarkSizes,
     Position,
     Reference,
     Svg,
-    _diamond,
     _legend,
     _wrap,
     local_domain,
+    position_marks,
     ranked_order,
 )
 
@@ -69,6 +66,7 @@ POS_LABEL_LINE = 12.0  # two lines of label at most, above the indicator's own s
 POS_SCALE = 17.0  # the scale's band under the label
 POS_VALUE_W = 70.0  # the territory's value and flag, on the right
 POS_X0, POS_X1 = 50.0, PRINT_WIDTH - POS_VALUE_W - 46  # the scale, between its two end values
+PRINT_MARKS = MarkSizes(france=8.0, departement=5.5, epci=4.5, territory=5.0, flag_gap="3")
 
 
 def positioning(
@@ -105,34 +103,8 @@ def _position_row(svg: Svg, r: Position, top: float, with_epci: bool) -> float:
         svg.text(6, top + 11 + n * POS_LABEL_LINE, line)
     cy = top + len(lines) * POS_LABEL_LINE + POS_SCALE / 2
     bottom = top + len(lines) * POS_LABEL_LINE + POS_SCALE
-    known = [v for v in (r.value, r.epci if with_epci else None, r.departement, r.france) if v is not None]
     value_x = PRINT_WIDTH - POS_VALUE_W + 8
-    if not known:
-        svg.text(value_x, cy + 4, f"—{r.mark}", fill=MUTED)
-        return bottom
-    lo, hi = local_domain(known)
-
-    def scale(v: float) -> float:  # this row's own domain
-        return POS_X0 + (v - lo) / (hi - lo) * (POS_X1 - POS_X0)
-
-    svg.add("line", x1=POS_X0, x2=POS_X1, y1=cy, y2=cy, stroke=GRID, stroke_width=2)
-    for end, anchor, x in ((lo, "end", POS_X0 - 4), (hi, "start", POS_X1 + 4)):
-        svg.text(x, cy + 3.5, F.value(end, r.unit), text_anchor=anchor, font_size=SMALL, fill=MUTED)
-    if lo < 0 < hi:
-        svg.add("line", x1=scale(0.0), x2=scale(0.0), y1=cy - 7, y2=cy + 7, stroke=MUTED, stroke_width=0.8)
-    if r.france is not None:
-        svg.add("rect", x=scale(r.france) - 1.5, y=cy - 8, width=3, height=16, fill=FRANCE)
-    if r.departement is not None:
-        svg.add("path", d=_diamond(scale(r.departement), cy, 5.5), fill="#fff", stroke=DEPARTEMENT, stroke_width=2)
-    if with_epci and r.epci is not None:
-        svg.add("rect", x=scale(r.epci) - 4.5, y=cy - 4.5, width=9, height=9, fill="none", stroke=EPCI, stroke_width=2)
-    text = f"—{r.mark}"
-    if r.value is not None:
-        svg.add("circle", cx=scale(r.value), cy=cy, r=5, fill=TERRITORY)
-        text = F.value(r.value, r.unit) + r.mark
-    value = svg.text(value_x, cy + 4, text, font_weight="600")
-    if r.flag in FLAG_SYMBOL:
-        ET.SubElement(value, "tspan", {"fill": FLAG_INK[r.flag], "dx": "3"}).text = FLAG_SYMBOL[r.flag]
+    position_marks(svg, r, cy, (POS_X0, POS_X1), value_x, value_x, with_epci, PRINT_MARKS)
     return bottom
 
 
