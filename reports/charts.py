@@ -309,26 +309,32 @@ POS_VALUE_W = 96.0  # the value column, on the right
 POS_X0, POS_X1 = 280.0 + 44, WIDTH - POS_VALUE_W - 58  # each line's scale, between the labels and the value
 
 
+def positioning_words(
+    territory: str, departement: str | None, epci: str | None
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """A positioning chart's title, description and legend (the screen chart's and its print twin's)."""
+    against = ", ".join(n for n in (epci, departement) if n)
+    title = f"Positionnement de {territory} : " + (f"{against} et France" if against else "France")
+    description = (
+        f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), "
+        + (f"{epci} (carré), " if epci else "")
+        + (f"{departement} (losange), " if departement else "")
+        + "France (trait)."
+    )
+    legend = [("territory", territory)] + ([("epci", epci)] if epci else [])
+    legend += [("departement", departement)] if departement else []
+    return title, description, legend + [("france", "France")]
+
+
 def positioning(
     rows: list[Position], territory: str, departement: str | None, ident: str, epci: str | None = None
 ) -> str:
     """One line per indicator on its own scale: the territory (dot), a commune's EPCI (square) when `epci` is
     given, its département (diamond), France (tick). A département (`departement` None) is set against France
     alone."""
-    against = ", ".join(n for n in (epci, departement) if n)
-    svg = Svg(
-        WIDTH,
-        100,
-        f"Positionnement de {territory} : " + (f"{against} et France" if against else "France"),
-        f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), "
-        + (f"{epci} (carré), " if epci else "")
-        + (f"{departement} (losange), " if departement else "")
-        + "France (trait).",
-        ident,
-    )
-    legend = [("territory", territory)] + ([("epci", epci)] if epci else [])
-    legend += [("departement", departement)] if departement else []
-    top = _legend(svg, 10, 16, legend + [("france", "France")], WIDTH - 10)
+    title, description, legend = positioning_words(territory, departement, epci)
+    svg = Svg(WIDTH, 100, title, description, ident)
+    top = _legend(svg, 10, 16, legend, WIDTH - 10)
     svg.text(10, top + 16, SCALE_NOTE, fill=MUTED, font_size=10)  # what the grey end values are
     top += 26
     for i, r in enumerate(rows):

@@ -30,6 +30,7 @@ from reports.charts import (
     _wrap,
     local_domain,
     position_marks,
+    positioning_words,
     ranked_order,
 )
 
@@ -74,19 +75,9 @@ def positioning(
 ) -> str:
     """The positioning chart of `reports.charts.positioning` for half a page: each indicator's name above its own
     scale, the places' marks on the scale, its end values at both ends, the territory's value on the right."""
-    against = ", ".join(n for n in (epci, departement) if n)
-    svg = _print_svg(
-        100,
-        f"Positionnement de {territory} : " + (f"{against} et France" if against else "France"),
-        f"Pour chaque indicateur, sur sa propre échelle : {territory} (point), "
-        + (f"{epci} (carré), " if epci else "")
-        + (f"{departement} (losange), " if departement else "")
-        + "France (trait).",
-        ident,
-    )
-    legend = [("territory", territory)] + ([("epci", epci)] if epci else [])
-    legend += [("departement", departement)] if departement else []
-    y = _legend(svg, 6, 14, legend + [("france", "France")], PRINT_WIDTH - 6)
+    title, description, legend = positioning_words(territory, departement, epci)
+    svg = _print_svg(100, title, description, ident)
+    y = _legend(svg, 6, 14, legend, PRINT_WIDTH - 6)
     y = _note(svg, y + 15, SCALE_NOTE) + 8
     for i, r in enumerate(rows):
         if i:
