@@ -181,21 +181,27 @@ def compute_series(
             _year_series(for_year(inputs, year, read), customs, chosen, year, breaks).write_parquet(parts[-1])
         if not parts:
             return pl.DataFrame(schema=SERIES_SCHEMA)
-        return _sorted(pl.concat([pl.scan_parquet(p) for p in parts], how="vertical_relaxed").collect())
+        return _sorted(pl.concat([pl.scan_parquet(p) for p in parts], how="vertical_relaxed"))
 
 
-def _sorted(table: pl.DataFrame) -> pl.DataFrame:
-    """The table by level, code, indicator and year, taken over column by column (its memory given back as the
-    sorted copy grows); the level and the indicator, few distinct strings, sorted by their integer ranks."""
-
-    def rank(column: str) -> pl.Expr:
-        names = sorted(table[column].unique().to_list())
-        return pl.col(column).replace_strict(names, range(len(names)), return_dtype=pl.UInt16)
-
-    order = table.select(pl.arg_sort_by(rank("level"), "code", rank("indicator"), "year")).to_series()
+def _sorted(rows: pl.LazyFrame) -> pl.DataFrame:
+    """The rows by level, code, indicator and year, taken over column by column (the memory of each given back as
+    the sorted copy grows). One integer key orders them: sorting on the strings themselves takes many times longer."""
+    table = rows.collect()
+    ranks = [_rank(table, column) for column in ("level", "code", "indicator", "year")]
+    key = pl.lit(0, pl.UInt64)
+    for rank, size in ranks:
+        key = key * size + rank  # a number whose order is that of (level, code, indicator, year)
+    order = table.select(key).to_series().arg_sort()
     columns = table.get_columns()
-    del table  # the caller hands the table over: each column is freed once gathered
-    return pl.DataFrame([columns.pop(0).gather(order) for _ in range(len(columns))])
+    del table  # each column is freed once gathered
+    return pl.DataFrame([columns.pop(0).rechunk().gather(order) for _ in range(len(columns))])  # one chunk: fast
+
+
+def _rank(table: pl.DataFrame, column: str) -> tuple[pl.Expr, int]:
+    """(the position of each value of the column among its distinct values in sorted order, how many there are)."""
+    values = table[column].unique().sort()
+    return pl.col(column).replace_strict(values, range(len(values)), return_dtype=pl.UInt64), len(values)
 
 
 def _year_series(
