@@ -185,23 +185,16 @@ def compute_series(
 
 
 def _sorted(rows: pl.LazyFrame) -> pl.DataFrame:
-    """The rows by level, code, indicator and year, taken over column by column (the memory of each given back as
-    the sorted copy grows). One integer key orders them: sorting on the strings themselves takes many times longer."""
-    table = rows.collect()
-    ranks = [_rank(table, column) for column in ("level", "code", "indicator", "year")]
+    """The rows by level, code, indicator and year: one integer key orders them (sorting on the strings takes many
+    times longer), then each column is read alone and put in that order (never the unsorted table whole)."""
     key = pl.lit(0, pl.UInt64)
-    for rank, size in ranks:
-        key = key * size + rank  # a number whose order is that of (level, code, indicator, year)
-    order = table.select(key).to_series().arg_sort()
-    columns = table.get_columns()
-    del table  # each column is freed once gathered
-    return pl.DataFrame([columns.pop(0).rechunk().gather(order) for _ in range(len(columns))])  # one chunk: fast
-
-
-def _rank(table: pl.DataFrame, column: str) -> tuple[pl.Expr, int]:
-    """(the position of each value of the column among its distinct values in sorted order, how many there are)."""
-    values = table[column].unique().sort()
-    return pl.col(column).replace_strict(values, range(len(values)), return_dtype=pl.UInt64), len(values)
+    for column in ("level", "code", "indicator", "year"):
+        values = rows.select(pl.col(column).unique().sort()).collect().to_series()
+        rank = pl.col(column).replace_strict(values, range(len(values)), return_dtype=pl.UInt64)
+        key = key * len(values) + rank  # a number whose order is that of (level, code, indicator, year)
+    order = rows.select(key).collect(engine="streaming").to_series().arg_sort()
+    names = rows.collect_schema().names()
+    return pl.DataFrame([rows.select(name).collect().to_series().rechunk().gather(order) for name in names])
 
 
 def _year_series(
