@@ -164,8 +164,8 @@ def compute_series(
     inputs: Inputs, customs: tuple[CustomTerritory, ...] = (), items: tuple[Indicator, ...] | None = None
 ) -> pl.DataFrame:
     """level, code, indicator, year, value, status, numerator, denominator, source, comparable: one row per
-    territory, indicator and year of its series. Year by year, holding only that year's inputs and the series
-    columns of the years done (the series of France: a few hundred MiB, not every year's inputs at once)."""
+    territory, indicator and year of its series. Year by year, holding only that year's inputs (never every
+    vintage of every table at once), each year's rows written to a temporary file as they come, then sorted."""
     items = tuple(i for i in (items or indicators()) if has_series(i))
     years = {i.id: series_years(inputs, i) for i in items}
     breaks = pl.DataFrame(
