@@ -18,7 +18,10 @@ earlier year `comparable = false`: shown, never compared with the latest year.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import replace
+from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -84,12 +87,17 @@ def is_yearly(ind: Indicator) -> bool:
 
 
 def _years_of(inputs: Inputs, sources: tuple[str, ...]) -> list[int]:
-    years = set()
+    years: set[int] = set()
     for source in sources:
         frame = inputs.staged.get(source)
-        if frame is not None and not frame.is_empty():
-            years |= set(frame["year"].drop_nulls().unique().to_list())
+        if frame is not None:
+            years |= set(_lazy(frame).select(pl.col("year").unique().drop_nulls()).collect()["year"].to_list())
     return sorted(int(y) for y in years)
+
+
+def _lazy(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """A staged table as a lazy frame: `series_inputs` hands scans of the staged files, other callers tables."""
+    return frame.lazy() if isinstance(frame, pl.DataFrame) else frame
 
 
 def series_years(inputs: Inputs, ind: Indicator) -> list[int]:
@@ -98,66 +106,112 @@ def series_years(inputs: Inputs, ind: Indicator) -> list[int]:
 
 def merge_vintages(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """vintage -> staged table of one source, as one table: each year from the newest vintage that holds it."""
+    return merge_scans({vintage: frame.lazy() for vintage, frame in frames.items()}).collect()
+
+
+def merge_scans(scans: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
+    """`merge_vintages` of lazy tables (scans of the staged files): only their years are read here."""
     kept, seen = [], set()
-    for vintage in sorted(frames, reverse=True):
-        frame = frames[vintage]
-        fresh = [y for y in frame["year"].unique().to_list() if y not in seen]
+    for vintage in sorted(scans, reverse=True):
+        scan = scans[vintage]
+        years = scan.select(pl.col("year").unique(maintain_order=True)).collect()["year"].to_list()
+        fresh = [y for y in years if y not in seen]
         seen |= set(fresh)
-        kept.append(frame.filter(pl.col("year").is_in(fresh)))
+        kept.append(scan.filter(pl.col("year").is_in(fresh)))
     return pl.concat(kept, how="vertical_relaxed")
 
 
-def for_year(inputs: Inputs, year: int) -> Inputs:
+def for_year(inputs: Inputs, year: int, sources: set[str] | None = None) -> Inputs:
     """The inputs as they would be if `year` were the latest: yearly sources hold only `year`, the census its
-    years up to `year` (its latest one as vintage, which `Inputs.main_year` reads)."""
+    latest year up to `year` (as vintage, which `Inputs.main_year` reads) and the comparison year before it, the
+    only census years `compute` reads. Only these rows of `sources` (all by default) are read: the staged tables
+    may be scans of their files (`series_inputs`)."""
     staged, vintages = {}, {}
-    for source, frame in inputs.staged.items():
+    for source, table in inputs.staged.items():
+        if sources is not None and source not in sources:
+            continue
+        scan = _lazy(table)
         if is_census(source):
-            frame = frame.filter(pl.col("year") <= year)
-            if frame.is_empty():
+            years = [y for y in _years_of(inputs, (source,)) if y <= year]
+            if not years:
                 continue
-            vintages[source] = str(frame.select(pl.max("year")).item())
+            earlier = [y for y in years if y <= years[-1] - 5]  # `Inputs.comparison_year`
+            staged[source] = _read(scan.filter(pl.col("year").is_in(years[-1:] + earlier[-1:])))
+            vintages[source] = str(years[-1])
         else:
-            frame = frame.filter(pl.col("year") == year)
+            staged[source] = _read(scan.filter(pl.col("year") == year))
             vintages[source] = inputs.vintages[source]
-        staged[source] = frame
     return replace(inputs, staged=staged, vintages=vintages)
+
+
+UNREAD_COLUMNS = ("source", "vintage", "month")  # staged columns `compute` never reads: a third of the rows' size
+
+
+def _read(rows: pl.LazyFrame) -> pl.DataFrame:
+    """Rows of a staged table without the columns `compute` does not read, in the file's order."""
+    return rows.drop(UNREAD_COLUMNS, strict=False).collect()
 
 
 def _break_year(inputs: Inputs, ind: Indicator) -> int | None:
     """First year of the current definition: the latest census year for an indicator without evolution."""
     if ind.evolution:
         return None
-    return inputs.main_year("rp_population")
+    census = "rp_population"  # its main year, as `Inputs.main_year` reads it (the tables may be scans here)
+    return int(inputs.vintages[census]) if _years_of(inputs, (census,)) else None
 
 
 def compute_series(
     inputs: Inputs, customs: tuple[CustomTerritory, ...] = (), items: tuple[Indicator, ...] | None = None
 ) -> pl.DataFrame:
     """level, code, indicator, year, value, status, numerator, denominator, source, comparable: one row per
-    territory, indicator and year of its series."""
-    from transforms.pipeline import provenance  # pipeline imports the store; series stays usable without one
-
+    territory, indicator and year of its series. Year by year, holding only that year's inputs (never every
+    vintage of every table at once), each year's rows written to a temporary file as they come, then sorted."""
     items = tuple(i for i in (items or indicators()) if has_series(i))
     years = {i.id: series_years(inputs, i) for i in items}
-    frames = []
-    for year in sorted({y for ys in years.values() for y in ys}):
-        chosen = tuple(i for i in items if year in years[i.id])
-        restricted = for_year(inputs, year)
-        result = compute(restricted, customs, chosen)
-        sources = provenance(restricted, chosen).select("indicator", "source")
-        frames.append(result.join(sources, on="indicator", how="left").with_columns(year=pl.lit(year, pl.Int32)))
-    if not frames:
-        return pl.DataFrame(schema=SERIES_SCHEMA)
-    table = pl.concat(frames, how="diagonal_relaxed")  # by name: `coverage` sits before or after the published year
     breaks = pl.DataFrame(
         {"indicator": [i.id for i in items], "break_year": [_break_year(inputs, i) for i in items]},
         schema={"indicator": pl.String, "break_year": pl.Int32},
     )
-    table = table.join(breaks, on="indicator", how="left").with_columns(
-        comparable=pl.col("break_year").is_null() | (pl.col("year") >= pl.col("break_year"))
+    with tempfile.TemporaryDirectory(prefix="series-") as folder:
+        parts = []  # each year's rows written as they come: a year's table holds on to its inputs' buffers
+        for year in sorted({y for ys in years.values() for y in ys}):
+            chosen = tuple(i for i in items if year in years[i.id])
+            read = {s for i in chosen for s in i.sources} | {"rp_population"}  # the census years of every one
+            parts.append(Path(folder) / f"{year}.parquet")
+            _year_series(for_year(inputs, year, read), customs, chosen, year, breaks).write_parquet(parts[-1])
+        if not parts:
+            return pl.DataFrame(schema=SERIES_SCHEMA)
+        return _sorted(pl.concat([pl.scan_parquet(p) for p in parts], how="vertical_relaxed"))
+
+
+def _sorted(rows: pl.LazyFrame) -> pl.DataFrame:
+    """The rows by level, code, indicator and year: one integer key orders them (sorting on the strings takes many
+    times longer), then each column is read alone and put in that order (never the unsorted table whole)."""
+    key = pl.lit(0, pl.UInt64)
+    for column in ("level", "code", "indicator", "year"):
+        values = rows.select(pl.col(column).unique().sort()).collect().to_series()
+        rank = pl.col(column).replace_strict(values, range(len(values)), return_dtype=pl.UInt64)
+        key = key * len(values) + rank  # a number whose order is that of (level, code, indicator, year)
+    order = rows.select(key).collect(engine="streaming").to_series().arg_sort()
+    names = rows.collect_schema().names()
+    return pl.DataFrame([rows.select(name).collect().to_series().rechunk().gather(order) for name in names])
+
+
+def _year_series(
+    restricted: Inputs, customs: tuple, chosen: tuple[Indicator, ...], year: int, breaks: pl.DataFrame
+) -> pl.DataFrame:
+    """The series rows of one year: `compute` on the inputs restricted to it, with each indicator's source."""
+    from transforms.pipeline import provenance  # pipeline imports the store; series stays usable without one
+
+    result = compute(restricted, customs, chosen)
+    sources = provenance(restricted, chosen).select("indicator", "source")
+    return (
+        result.join(sources, on="indicator", how="left")
+        .join(breaks, on="indicator", how="left")
+        .with_columns(year=pl.lit(year, pl.Int32))
+        .with_columns(comparable=pl.col("break_year").is_null() | (pl.col("year") >= pl.col("break_year")))
+        .select(list(SERIES_SCHEMA))
     )
-    return table.select(list(SERIES_SCHEMA)).sort("level", "code", "indicator", "year")
 
 
 def with_labels(series: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
@@ -294,10 +348,11 @@ def staged_vintages(store, source: str) -> list[str]:
 def series_inputs(store, inputs: Inputs) -> Inputs:
     """`inputs` (the latest vintage of each source) with every older staged vintage merged in, so that the years
     of older vintages (RP 2021 beside RP 2022, an older Filosofi once the catalogue lists it) join the series:
-    each year from the newest vintage that holds it. Read within the caller's pinned store state."""
-    staged = dict(inputs.staged)
+    each year from the newest vintage that holds it. The tables are lazy scans of the staged files (`for_year`
+    reads one year's rows at a time): read within the caller's pinned store state."""
+    staged: dict[str, pl.LazyFrame] = {}
     for source in inputs.staged:
-        vintages = staged_vintages(store, source)
-        if len(vintages) > 1:
-            staged[source] = merge_vintages({v: store.read_staged(source, v) for v in vintages})
-    return replace(inputs, staged=staged)
+        vintages = staged_vintages(store, source) or [inputs.vintages[source]]
+        scans = {v: pl.scan_parquet(store.staged_path(source, v)) for v in vintages}
+        staged[source] = merge_scans(scans) if len(scans) > 1 else scans[vintages[0]]
+    return replace(inputs, staged=cast(dict, staged))  # `Inputs` declares tables: scans stand in for them here
