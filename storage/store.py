@@ -149,12 +149,16 @@ class Store:
 
     def read_staged(self, source: str, vintage: str | None = None) -> pl.DataFrame:
         """A staged table; the latest staged vintage when `vintage` is None."""
+        return self.scan_staged(source, vintage).collect()
+
+    def scan_staged(self, source: str, vintage: str | None = None) -> pl.LazyFrame:
+        """A staged table as a lazy scan (a filter reads only the rows it keeps); the latest vintage when None."""
         if vintage is None:
             vintage = self.latest_vintage(source)
         path = self.staged_path(source, vintage)
         if not path.exists():
             raise FileNotFoundError(f"{source}/{vintage} is not staged in {self.root}: run `abs-diag refresh`")
-        return pl.read_parquet(path)
+        return pl.scan_parquet(path)
 
     def latest_vintage(self, source: str) -> str:
         """The latest vintage of `source` the manifest records as staged."""

@@ -353,6 +353,6 @@ def series_inputs(store, inputs: Inputs) -> Inputs:
     staged: dict[str, pl.LazyFrame] = {}
     for source in inputs.staged:
         vintages = staged_vintages(store, source) or [inputs.vintages[source]]
-        scans = {v: pl.scan_parquet(store.staged_path(source, v)) for v in vintages}
+        scans = {v: store.scan_staged(source, v) for v in vintages}
         staged[source] = merge_scans(scans) if len(scans) > 1 else scans[vintages[0]]
     return replace(inputs, staged=cast(dict, staged))  # `Inputs` declares tables: scans stand in for them here
