@@ -19,6 +19,8 @@ CODE_PATTERNS = {
     # QPV of the 2024 generation: QN, the département on 3 characters, 2 digits, a letter (QN04901M, QN97414I)
     "QPV": r"^QN(\d{3}|02[AB])\d{2}[A-Z]$",
 }
+# a commune or a municipal arrondissement (the commune column of IRIS and QPV lists, which name either)
+COMMUNE_OR_ARM = f"^(({CODE_PATTERNS['COM'][1:-1]})|({CODE_PATTERNS['ARM'][1:-1]}))$"
 
 
 # The three cities divided into arrondissements municipaux, by the prefix of their arrondissements' codes (COG:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from sources.catalogue import Entry
-from sources.codes import CODE_PATTERNS, city_of_arrondissement
+from sources.codes import CODE_PATTERNS, COMMUNE_OR_ARM, city_of_arrondissement
 from sources.cog import _check as check_reference
 from sources.demo import gen_iris
 from sources.errors import Failure, ParseError, SourceValidationError
@@ -34,7 +34,6 @@ if TYPE_CHECKING:  # pandera is imported when a table is checked, not with the r
 
 COLUMNS = {"code": "CODE_IRIS", "name": "LIB_IRIS", "type": "TYP_IRIS", "commune": "DEPCOM", "commune_name": "LIBCOM"}
 TYPES = ["H", "A", "D", "Z"]  # habitat, activité, divers, commune not divided into IRIS
-COMMUNE_OR_ARM = f"({CODE_PATTERNS['COM'][1:-1]})|({CODE_PATTERNS['ARM'][1:-1]})"
 
 
 @cache
@@ -46,7 +45,7 @@ def _model() -> pa.DataFrameSchema:
             "code": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["IRIS"])),
             "name": pa.Column(str),
             "type": pa.Column(str, pa.Check.isin(TYPES)),
-            "commune": pa.Column(str, pa.Check.str_matches(f"^({COMMUNE_OR_ARM})$")),
+            "commune": pa.Column(str, pa.Check.str_matches(COMMUNE_OR_ARM)),
             "commune_name": pa.Column(str, nullable=True),
         },
         checks=[

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from sources.catalogue import Entry
-from sources.codes import CODE_PATTERNS, city_of_arrondissement
+from sources.codes import CODE_PATTERNS, COMMUNE_OR_ARM, city_of_arrondissement
 from sources.cog import _check as check_reference
 from sources.demo import gen_iris
 from sources.errors import Failure, ParseError, SourceValidationError
@@ -39,7 +39,6 @@ if TYPE_CHECKING:  # pandera is imported when a table is checked, not with the r
     # to stage never loads it)
     import pandera.polars as pa
 
-COMMUNE_OR_ARM = f"^(({CODE_PATTERNS['COM'][1:-1]})|({CODE_PATTERNS['ARM'][1:-1]}))$"
 COLUMNS = {"code": "code_qp", "name": "lib_qp", "commune": "insee_com"}
 
 
