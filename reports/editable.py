@@ -24,6 +24,7 @@ from pathlib import Path
 
 from lxml import html as lxml_html
 
+from reports.pictures import PicturesFailed, svg_to_png
 from storage.files import atomic_path
 
 CHART_WIDTH_CM = 16.0
@@ -45,13 +46,6 @@ class Cover:
     demo: bool
     html_name: str  # the HTML report beside the document (charts are looked up there when not drawn)
     lines: tuple[str, ...] = ()  # communes, reference, sources: one paragraph each
-
-
-def svg_to_png(svg: str) -> bytes:
-    """PNG bytes of an SVG chart at 1.5 times its size (about 180 dpi at 16 cm); raises without a renderer."""
-    import resvg_py
-
-    return bytes(resvg_py.svg_to_bytes(svg_string=svg, zoom=1.5, background="#ffffff"))
 
 
 def write_docx(path: Path, cover: Cover, sections, *, render: Callable[[str], bytes] | None = svg_to_png) -> Path:
@@ -150,6 +144,50 @@ def _charts_of(body: str) -> tuple[str, list[str]]:
     return body, [_with_defs(svg, defs) for svg in SVG.findall(body)]
 
 
+def _parsed(body: str):
+    """(the parsed HTML of a section, with a placeholder `<img data-chart="n">` for its n-th picture, the pictures)."""
+    body, charts = _charts_of(body)
+    # SVG goes through the HTML parser badly (it lowercases viewBox): set aside, replaced by a placeholder
+    counter = iter(range(len(charts)))
+    body = SVG.sub(lambda _: f'<img data-chart="{next(counter)}">', body)
+    return lxml_html.fragment_fromstring(body, create_parent="div"), charts
+
+
+def pictures_of(sections) -> list[str]:
+    """The SVG of each picture the document of `sections` draws, in the order it draws them (the first chart of each
+    figure the writer reaches, as `_Writer._figure` draws it), for `reports.pictures.drawn_ahead`."""
+    svgs: list[str] = []
+    for section in sections:
+        root, charts = _parsed(str(section.body))
+        for box in _figures(root):
+            placeholder = box.find(".//img[@data-chart]")
+            if placeholder is not None:
+                svgs.append(charts[int(placeholder.get("data-chart"))])
+    return svgs
+
+
+def _role(element) -> str | None:
+    """How `_Writer.block` writes an element: None skipped, "card", "figure", another handler's tag ("p", "ul",
+    "table"...), or "" (not a block itself: its children are walked). `pictures_of` walks the same way."""
+    if not isinstance(element.tag, str) or element.tag in SKIPPED:
+        return None
+    if "card" in element.classes:
+        return "card"
+    if "chart-box" in element.classes or element.tag == "figure":
+        return "figure"
+    return element.tag if hasattr(_Writer, f"_{element.tag}") else ""
+
+
+def _figures(element):
+    """The figures `_Writer.block` reaches under `element`, in document order."""
+    for child in element:
+        role = _role(child)
+        if role == "figure":
+            yield child
+        elif role == "":
+            yield from _figures(child)
+
+
 class _Writer:
     """Walks the HTML of one section and writes its blocks into the document."""
 
@@ -158,26 +196,18 @@ class _Writer:
         self.charts: list[str] = []
 
     def body(self, body: str, section_id: str) -> None:
-        body, self.charts = _charts_of(body)
-        # SVG goes through the HTML parser badly (it lowercases viewBox): set aside, replaced by a placeholder
-        counter = iter(range(len(self.charts)))
-        body = SVG.sub(lambda _: f'<img data-chart="{next(counter)}">', body)
-        root = lxml_html.fragment_fromstring(body, create_parent="div")
+        root, self.charts = _parsed(body)
         self.section_id = section_id
         self.block(root)
 
     def block(self, element, depth: int = 0) -> None:
         for child in element:
-            if not isinstance(child.tag, str) or child.tag in SKIPPED:
-                continue
-            handler = getattr(self, f"_{child.tag}", None)
-            if "card" in child.classes:
+            role = _role(child)
+            if role == "card":
                 self._card(child)
-            elif "chart-box" in child.classes:
-                self._figure(child)
-            elif handler is not None:
-                handler(child, depth)
-            else:
+            elif role:
+                getattr(self, f"_{role}")(child, depth)
+            elif role == "":
                 self.block(child, depth)
 
     # -- blocks ---------------------------------------------------------------------------------------------------
@@ -240,6 +270,8 @@ class _Writer:
             if self.render is None:
                 raise RuntimeError("no SVG renderer")
             png = self.render(self.charts[n])
+        except PicturesFailed:  # a dead or hung worker: the report fails, it does not drop its charts
+            raise
         except Exception:  # noqa: BLE001 - the document is still written, and says where the chart is
             self.document.add_paragraph(f"Graphique non reproduit ici : voir le rapport {self.html_name}#{anchor}.")
             return

@@ -17,9 +17,10 @@ import polars as pl
 from markupsafe import Markup
 
 from reports import formats as F
-from reports.editable import cover_of, write_docx
+from reports.editable import cover_of, pictures_of, write_docx
 from reports.index import ReportRecord, render_index
 from reports.inputs import report_inputs
+from reports.pictures import drawn_ahead
 from reports.provenance import sources_read, target_cog
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
@@ -267,27 +268,16 @@ def build_report(
     context = replace(base, similar=_similar(table, inputs, view, base.similar_codes))
     data = report_data(view, inputs, context)  # the sections do not show the exports: built before them
     sections = build_sections(SECTIONS, data)
-    paths = write_exports(view.rows, out_dir, f"indicateurs-{selection.stem}", demo=base.demo)
-    paths["xlsx large"] = write_wide_xlsx(
-        view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx", demo=base.demo
-    )  # communes x indicators, one sheet per theme
-    context = replace(context, exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()))
-    report = render_page(view, inputs, context, data, sections)
-    name = report_name(selection)
-    _write(out_dir / name, report.html)
-    paths["docx"] = write_docx(
-        out_dir / f"diagnostic-{selection.stem}.docx",
-        cover_of(
-            view,
-            report.data,
-            title=page_title(view, base.demo),
-            generated=F.long_date(base.generated_at),
-            version=base.version,
-            demo=base.demo,
-            html_name=name,
-        ),
-        report.sections,
-    )
+    with drawn_ahead(pictures_of(sections)) as render:  # the document's pictures drawn meanwhile (2 cores or more)
+        paths = write_exports(view.rows, out_dir, f"indicateurs-{selection.stem}", demo=base.demo)
+        paths["xlsx large"] = write_wide_xlsx(
+            view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx", demo=base.demo
+        )  # communes x indicators, one sheet per theme
+        context = replace(context, exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()))
+        report = render_page(view, inputs, context, data, sections)
+        name = report_name(selection)
+        _write(out_dir / name, report.html)
+        paths["docx"] = _write_document(out_dir, selection, view, report, base, render)
     record = ReportRecord(
         file=name,
         territory=view.territory.display,
@@ -304,6 +294,20 @@ def build_report(
     )
     record.write(out_dir)
     return record, list(paths.values())
+
+
+def _write_document(out_dir: Path, selection: Selection, view: TerritoryView, report: Report, base, render) -> Path:
+    """The report's editable document (`reports.editable`), its pictures drawn by `render`."""
+    cover = cover_of(
+        view,
+        report.data,
+        title=page_title(view, base.demo),
+        generated=F.long_date(base.generated_at),
+        version=base.version,
+        demo=base.demo,
+        html_name=report_name(selection),
+    )
+    return write_docx(out_dir / f"diagnostic-{selection.stem}.docx", cover, report.sections, render=render)
 
 
 def _site_context(store: Store, inputs: Inputs, selections: list[Selection], asked: ReportContext) -> ReportContext:

@@ -1,0 +1,105 @@
+"""The chart pictures of the editable document: each SVG chart drawn as a PNG by resvg, ahead of the document.
+
+    svg_to_png(svg)                   one picture, in this process
+    with drawn_ahead(svgs) as render: render(svg) -> the PNG of one of `svgs`, drawn by worker processes meanwhile
+
+resvg holds the GIL while it draws (threads gain nothing) and the pictures are most of a report's time, so a report
+hands its pictures to a standard-library process pool as soon as its sections are built, writes its exports, page
+and document tables meanwhile, and picks each picture up when the document reaches it. The workers are forked:
+they start in milliseconds and import nothing (resvg is imported before the fork). A worker that dies or a picture
+that takes more than `PICTURE_TIMEOUT_S` raises `PicturesFailed` (the report fails, it never waits forever); a
+chart resvg cannot draw raises resvg's own error, as it would in this process (the document then points to the
+chart in the HTML report).
+
+Where forking is unsafe or pointless, the pictures are drawn in this process as before: one core, a daemonic
+process (a Dask worker may not have children: the national batch spreads its reports over its workers instead),
+or a platform without `fork`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+
+ZOOM = 1.5  # about 180 dpi at 16 cm: print quality
+PICTURE_TIMEOUT_S = 120.0  # the largest map of France draws in well under a second
+MAX_WORKERS = 2
+
+
+class PicturesFailed(RuntimeError):
+    """A picture worker died or hung: the report fails rather than waiting or silently dropping its charts."""
+
+
+def svg_to_png(svg: str) -> bytes:
+    """PNG bytes of an SVG chart at 1.5 times its size (about 180 dpi at 16 cm); raises without a renderer."""
+    import resvg_py
+
+    return bytes(resvg_py.svg_to_bytes(svg_string=svg, zoom=ZOOM, background="#ffffff"))
+
+
+def pool_workers() -> int:
+    """How many worker processes may draw pictures here: 0 means draw them in this process."""
+    if "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
+        return 0
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(cores, MAX_WORKERS)
+
+
+class _Ahead:
+    """render(svg): the picture of `svg` from the pool (submitted ahead), else drawn here."""
+
+    def __init__(self, pool: ProcessPoolExecutor, svgs: Iterable[str], draw: Callable[[str], bytes]):
+        self.draw = draw
+        self.futures: dict[str, Future] = {}
+        for svg in svgs:
+            if svg not in self.futures:
+                self.futures[svg] = pool.submit(draw, svg)
+
+    def __call__(self, svg: str) -> bytes:
+        future = self.futures.get(svg)
+        if future is None:  # a chart the report did not announce: drawn here, as without a pool
+            return self.draw(svg)
+        try:
+            return future.result(timeout=PICTURE_TIMEOUT_S)
+        except BrokenProcessPool as error:
+            raise PicturesFailed(f"a picture worker process died ({error}): the document is not written") from error
+        except FutureTimeout as error:
+            raise PicturesFailed(
+                f"a chart picture took more than {PICTURE_TIMEOUT_S:.0f} s: the document is not written"
+            ) from error
+
+
+@contextlib.contextmanager
+def drawn_ahead(svgs: Iterable[str], draw: Callable[[str], bytes] = svg_to_png) -> Iterator[Callable[[str], bytes]]:
+    """A renderer whose pictures of `svgs` are drawn by worker processes from now on (in this process, when it
+    returns, where there is no pool: see `pool_workers`). `draw` must be a module-level function (it is pickled).
+    Leaving the block stops the workers, cancelling pictures nobody asked for."""
+    workers = pool_workers()
+    svgs = list(svgs)
+    if not workers or not svgs:
+        yield draw
+        return
+    import resvg_py  # noqa: F401 - imported once here, inherited by the forked workers
+
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(svgs)), mp_context=multiprocessing.get_context("fork"))
+    try:
+        yield _Ahead(pool, svgs, draw)
+    except BaseException:
+        _stop(pool)  # a hung picture would keep shutdown() waiting
+        raise
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers, then let it go (ProcessPoolExecutor has no public way to stop a running task)."""
+    for process in list((pool._processes or {}).values()):
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,125 @@
+"""The document's chart pictures drawn ahead by worker processes (reports.pictures): the same bytes as drawn in
+the report's process, every picture the document draws announced in its order, and a worker that dies or hangs
+fails the report instead of hanging it."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from reports import pictures, shared
+from reports import site as reports_site
+from reports.pictures import PicturesFailed, drawn_ahead, pool_workers, svg_to_png
+from reports.site import DEMO_EPCI, build_site
+from transforms.pipeline import Selection
+
+BAR = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20" viewBox="0 0 40 20">'
+    '<rect x="{x}" y="2" width="10" height="16" fill="#2171b5"/></svg>'
+)
+
+
+def die(svg: str) -> bytes:
+    """A worker killed while drawing (the OOM killer, a crash in the renderer)."""
+    os._exit(9)
+
+
+def hang(pid_file: str) -> bytes:
+    """A worker stuck on a picture (its "SVG" is the file it writes its process id to)."""
+    with open(pid_file, "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(600)
+    return b""
+
+
+def running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"  # a killed child not yet reaped is a zombie
+    except FileNotFoundError:
+        return False
+
+
+def in_daemon(queue) -> None:
+    queue.put(pool_workers())
+
+
+@pytest.fixture
+def two_workers(monkeypatch):
+    """A pool of two workers whatever the machine running the tests has."""
+    monkeypatch.setattr(pictures, "pool_workers", lambda: 2)
+
+
+def test_pictures_drawn_ahead_are_those_drawn_here(two_workers):
+    svgs = [BAR.format(x=x) for x in (2, 14, 26)]
+    with drawn_ahead(svgs) as render:
+        assert isinstance(render, pictures._Ahead)  # a pool, not the fallback
+        drawn = [render(svg) for svg in reversed(svgs)]
+    assert drawn == [svg_to_png(svg) for svg in reversed(svgs)]
+    assert drawn[0][:8] == b"\x89PNG\r\n\x1a\n" and len(set(drawn)) == 3
+
+
+def test_a_picture_not_announced_is_drawn_here(two_workers):
+    with drawn_ahead([BAR.format(x=2)]) as render:
+        assert render(BAR.format(x=20)) == svg_to_png(BAR.format(x=20))
+
+
+def test_a_chart_resvg_cannot_draw_raises_resvg_error_not_a_pool_failure(two_workers):
+    with drawn_ahead(["<svg not closed"]) as render:
+        with pytest.raises(ValueError):
+            render("<svg not closed")
+
+
+def test_a_worker_that_dies_fails_the_report(two_workers):
+    start = time.monotonic()
+    with pytest.raises(PicturesFailed, match="worker process died"):
+        with drawn_ahead([BAR.format(x=2), BAR.format(x=8)], draw=die) as render:
+            render(BAR.format(x=2))
+    assert time.monotonic() - start < 30
+
+
+def test_a_hung_worker_fails_after_the_timeout_and_is_stopped(two_workers, monkeypatch, tmp_path):
+    monkeypatch.setattr(pictures, "PICTURE_TIMEOUT_S", 2.0)
+    pid_file = str(tmp_path / "worker.pid")
+    start = time.monotonic()
+    with pytest.raises(PicturesFailed, match="more than 2 s"):
+        with drawn_ahead([pid_file], draw=hang) as render:
+            render(pid_file)
+    assert time.monotonic() - start < 30  # it did not wait the 600 s of the picture
+    worker = int(open(pid_file).read())
+    deadline = time.monotonic() + 10
+    while running(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running(worker)  # killed, not left drawing in the background
+
+
+def test_no_pool_inside_a_daemonic_process():
+    # a Dask worker is daemonic and may not have children: its pictures are drawn in its own process
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=in_daemon, args=(queue,), daemon=True)
+    process.start()
+    assert queue.get(timeout=30) == 0
+    process.join(timeout=30)
+
+
+def test_the_report_announces_every_picture_its_document_draws_in_order(demo_store, tmp_path, monkeypatch):
+    announced, drawn = [], []
+
+    @contextlib.contextmanager
+    def recording(svgs):
+        announced.extend(svgs)
+        yield lambda svg: drawn.append(svg) or svg_to_png(svg)
+
+    monkeypatch.setattr(reports_site, "drawn_ahead", recording)
+    shared.TABLES.clear()
+    when = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    build_site(demo_store, [Selection(epci=DEMO_EPCI)], tmp_path, demo=True, generated_at=when)
+    # the demo EPCI's report has charts and maps: none drawn unannounced, none announced in vain
+    assert len(drawn) > 10 and any('class="map' in svg[:400] for svg in drawn)
+    assert announced == drawn
