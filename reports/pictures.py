@@ -1,11 +1,13 @@
 """The chart pictures of the editable document: each SVG chart drawn as a PNG by resvg, ahead of the document.
 
-    svg_to_png(svg)                   one picture, in this process
-    with drawn_ahead(svgs) as render: render(svg) -> the PNG of one of `svgs`, drawn by worker processes meanwhile
+    svg_to_png(svg)                        one picture, in this process
+    with drawing_pictures() as pictures:   pictures.ahead(svgs) starts drawing them in worker processes,
+                                           pictures(svg) -> the PNG (drawn ahead, or here and now)
 
 resvg holds the GIL while it draws (threads gain nothing) and the pictures are most of a report's time, so a report
-hands its pictures to a standard-library process pool as soon as its sections are built, writes its exports, page
-and document tables meanwhile, and picks each picture up when the document reaches it. The workers are forked:
+hands each section's pictures to a standard-library process pool as soon as the section is built, builds the next
+sections, writes its exports, page and document tables meanwhile, and picks each picture up when the document
+reaches it. The workers are forked:
 they start in milliseconds and import nothing (resvg is imported before the fork). A worker that dies or a picture
 that takes more than `PICTURE_TIMEOUT_S` raises `PicturesFailed` (the report fails, it never waits forever); a
 chart resvg cannot draw raises resvg's own error, as it would in this process (the document then points to the
@@ -53,19 +55,24 @@ def pool_workers() -> int:
     return 0 if cores < 2 else min(cores, MAX_WORKERS)
 
 
-class _Ahead:
-    """render(svg): the picture of `svg` from the pool (submitted ahead), else drawn here."""
+class Pictures:
+    """render(svg) -> PNG bytes: the picture drawn ahead when `ahead` announced it, else drawn here and now."""
 
-    def __init__(self, pool: ProcessPoolExecutor, svgs: Iterable[str], draw: Callable[[str], bytes]):
-        self.draw = draw
+    def __init__(self, pool: ProcessPoolExecutor | None, draw: Callable[[str], bytes]):
+        self.pool, self.draw = pool, draw
         self.futures: dict[str, Future] = {}
+
+    def ahead(self, svgs: Iterable[str]) -> None:
+        """Start drawing `svgs` in the workers, in this order (nothing without a pool)."""
+        if self.pool is None:
+            return
         for svg in svgs:
             if svg not in self.futures:
-                self.futures[svg] = pool.submit(draw, svg)
+                self.futures[svg] = self.pool.submit(self.draw, svg)
 
     def __call__(self, svg: str) -> bytes:
         future = self.futures.get(svg)
-        if future is None:  # a chart the report did not announce: drawn here, as without a pool
+        if future is None:  # no pool, or a chart nobody announced
             return self.draw(svg)
         try:
             return future.result(timeout=PICTURE_TIMEOUT_S)
@@ -78,20 +85,19 @@ class _Ahead:
 
 
 @contextlib.contextmanager
-def drawn_ahead(svgs: Iterable[str], draw: Callable[[str], bytes] = svg_to_png) -> Iterator[Callable[[str], bytes]]:
-    """A renderer whose pictures of `svgs` are drawn by worker processes from now on (in this process, when it
-    returns, where there is no pool: see `pool_workers`). `draw` must be a module-level function (it is pickled).
-    Leaving the block stops the workers, cancelling pictures nobody asked for."""
+def drawing_pictures(draw: Callable[[str], bytes] = svg_to_png) -> Iterator[Pictures]:
+    """The pictures of one document: those announced with `ahead` are drawn by worker processes meanwhile (in
+    this process when asked for, where there is no pool: see `pool_workers`). `draw` must be a module-level
+    function (it is pickled). Leaving the block stops the workers, cancelling pictures nobody asked for."""
     workers = pool_workers()
-    svgs = list(svgs)
-    if not workers or not svgs:
-        yield draw
+    if not workers:
+        yield Pictures(None, draw)
         return
     import resvg_py  # noqa: F401 - imported once here, inherited by the forked workers
 
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(svgs)), mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        yield _Ahead(pool, svgs, draw)
+        yield Pictures(pool, draw)
     except BaseException:
         _stop(pool)  # a hung picture would keep shutdown() waiting
         raise

@@ -20,7 +20,7 @@ from reports import formats as F
 from reports.editable import cover_of, pictures_of, write_docx
 from reports.index import ReportRecord, render_index
 from reports.inputs import report_inputs
-from reports.pictures import drawn_ahead
+from reports.pictures import drawing_pictures
 from reports.provenance import sources_read, target_cog
 from reports.quality import source_quality, used_vintages
 from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
@@ -267,8 +267,8 @@ def build_report(
     view = territory_view(table, inputs.membership, selection)
     context = replace(base, similar=_similar(table, inputs, view, base.similar_codes))
     data = report_data(view, inputs, context)  # the sections do not show the exports: built before them
-    sections = build_sections(SECTIONS, data)
-    with drawn_ahead(pictures_of(sections)) as render:  # the document's pictures drawn meanwhile (2 cores or more)
+    with drawing_pictures() as pictures:  # each section's pictures drawn by worker processes meanwhile (2+ cores)
+        sections = build_sections(SECTIONS, data, on_built=lambda section: pictures.ahead(pictures_of([section])))
         paths = write_exports(view.rows, out_dir, f"indicateurs-{selection.stem}", demo=base.demo)
         paths["xlsx large"] = write_wide_xlsx(
             view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx", demo=base.demo
@@ -277,7 +277,7 @@ def build_report(
         report = render_page(view, inputs, context, data, sections)
         name = report_name(selection)
         _write(out_dir / name, report.html)
-        paths["docx"] = _write_document(out_dir, selection, view, report, base, render)
+        paths["docx"] = _write_document(out_dir, selection, view, report, base, pictures)
     record = ReportRecord(
         file=name,
         territory=view.territory.display,

@@ -14,7 +14,7 @@ import pytest
 
 from reports import pictures, shared
 from reports import site as reports_site
-from reports.pictures import PicturesFailed, drawn_ahead, pool_workers, svg_to_png
+from reports.pictures import PicturesFailed, drawing_pictures, pool_workers, svg_to_png
 from reports.site import DEMO_EPCI, build_site
 from transforms.pipeline import Selection
 
@@ -57,20 +57,23 @@ def two_workers(monkeypatch):
 
 def test_pictures_drawn_ahead_are_those_drawn_here(two_workers):
     svgs = [BAR.format(x=x) for x in (2, 14, 26)]
-    with drawn_ahead(svgs) as render:
-        assert isinstance(render, pictures._Ahead)  # a pool, not the fallback
+    with drawing_pictures() as render:
+        render.ahead(svgs)
+        assert render.pool is not None and len(render.futures) == 3  # drawn by the pool, not here
         drawn = [render(svg) for svg in reversed(svgs)]
     assert drawn == [svg_to_png(svg) for svg in reversed(svgs)]
     assert drawn[0][:8] == b"\x89PNG\r\n\x1a\n" and len(set(drawn)) == 3
 
 
 def test_a_picture_not_announced_is_drawn_here(two_workers):
-    with drawn_ahead([BAR.format(x=2)]) as render:
+    with drawing_pictures() as render:
+        render.ahead([BAR.format(x=2)])
         assert render(BAR.format(x=20)) == svg_to_png(BAR.format(x=20))
 
 
 def test_a_chart_resvg_cannot_draw_raises_resvg_error_not_a_pool_failure(two_workers):
-    with drawn_ahead(["<svg not closed"]) as render:
+    with drawing_pictures() as render:
+        render.ahead(["<svg not closed"])
         with pytest.raises(ValueError):
             render("<svg not closed")
 
@@ -78,7 +81,8 @@ def test_a_chart_resvg_cannot_draw_raises_resvg_error_not_a_pool_failure(two_wor
 def test_a_worker_that_dies_fails_the_report(two_workers):
     start = time.monotonic()
     with pytest.raises(PicturesFailed, match="worker process died"):
-        with drawn_ahead([BAR.format(x=2), BAR.format(x=8)], draw=die) as render:
+        with drawing_pictures(draw=die) as render:
+            render.ahead([BAR.format(x=2), BAR.format(x=8)])
             render(BAR.format(x=2))
     assert time.monotonic() - start < 30
 
@@ -88,7 +92,8 @@ def test_a_hung_worker_fails_after_the_timeout_and_is_stopped(two_workers, monke
     pid_file = str(tmp_path / "worker.pid")
     start = time.monotonic()
     with pytest.raises(PicturesFailed, match="more than 2 s"):
-        with drawn_ahead([pid_file], draw=hang) as render:
+        with drawing_pictures(draw=hang) as render:
+            render.ahead([pid_file])
             render(pid_file)
     assert time.monotonic() - start < 30  # it did not wait the 600 s of the picture
     worker = int(open(pid_file).read())
@@ -111,12 +116,19 @@ def test_no_pool_inside_a_daemonic_process():
 def test_the_report_announces_every_picture_its_document_draws_in_order(demo_store, tmp_path, monkeypatch):
     announced, drawn = [], []
 
-    @contextlib.contextmanager
-    def recording(svgs):
-        announced.extend(svgs)
-        yield lambda svg: drawn.append(svg) or svg_to_png(svg)
+    class Recording(pictures.Pictures):
+        def ahead(self, svgs):
+            announced.extend(svgs)
 
-    monkeypatch.setattr(reports_site, "drawn_ahead", recording)
+        def __call__(self, svg):
+            drawn.append(svg)
+            return super().__call__(svg)
+
+    @contextlib.contextmanager
+    def recording():
+        yield Recording(None, svg_to_png)
+
+    monkeypatch.setattr(reports_site, "drawing_pictures", recording)
     shared.TABLES.clear()
     when = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     build_site(demo_store, [Selection(epci=DEMO_EPCI)], tmp_path, demo=True, generated_at=when)
