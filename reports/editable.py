@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
 from lxml import html as lxml_html
 
@@ -33,6 +34,7 @@ DEFS = re.compile(r"<defs>.*?</defs>", re.DOTALL)
 FILL = re.compile(r"background-color:\s*(#[0-9a-fA-F]{6})")
 SMALL_CLASSES = {"src", "small", "constats-note", "lead", "legend"}
 SKIPPED = {"style", "script", "colgroup"}
+TAB_OR_BREAK = re.compile(r"([\t\r\n])")
 
 
 @dataclass(frozen=True)
@@ -300,10 +302,9 @@ def write_table(document, element) -> None:
     ]
     width = max((sum(span for _, span, _, _ in row) for row in grid), default=0)
     if width:
-        table = document.add_table(rows=len(grid), cols=width)
+        table = document.add_table(rows=0, cols=width)  # its properties and grid, as python-docx makes them
         table.style = "Table Grid"
-        for r, row in enumerate(grid):
-            _fill_row(table, r, row, header=r < _header_rows(rows))
+        _add_rows(table._tbl, grid, header_rows=_header_rows(rows))
     for note in notes:
         if note:
             _small(document.add_paragraph(note))
@@ -314,31 +315,51 @@ def _header_rows(rows) -> int:
     return sum(1 for r in rows if r.getparent().tag == "thead")
 
 
-def _fill_row(table, r: int, row: list, *, header: bool) -> None:
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
+def _add_rows(tbl, grid: list[list], *, header_rows: int) -> None:
+    """The table's rows written as WordprocessingML text and parsed once: python-docx's cell objects (`cell.text`,
+    `cell.merge`) cost a document as much as all its pictures. The XML is the one python-docx writes for them: a
+    cell spanning columns is as wide as they are, a header row repeats on each page (`w:tblHeader`)."""
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls, qn
 
-    column = 0
-    cells = table.rows[r].cells  # once per row: `table.cell` walks the whole table at each call
+    width = len(tbl.tblGrid.gridCol_lst)
+    column_twips = int(tbl.tblGrid.gridCol_lst[0].get(qn("w:w")))
+    xml = "".join(_row_xml(row, width, column_twips, header=r < header_rows) for r, row in enumerate(grid))
+    for tr in parse_xml(f"<w:tbl {nsdecls('w')}>{xml}</w:tbl>").findall(qn("w:tr")):
+        tbl.append(tr)
+
+
+def _row_xml(row: list, width: int, column_twips: int, *, header: bool) -> str:
+    cells, column = [], 0
     for text, span, is_heading, fill in row:
-        cell = cells[column]
-        if span > 1:
-            cell = cell.merge(cells[min(column + span, len(cells)) - 1])
-        cell.text = text
-        if is_heading or span == len(table.columns):
-            for run in cell.paragraphs[0].runs:
-                run.bold = True
-        if fill:
-            shading = OxmlElement("w:shd")
-            shading.set(qn("w:val"), "clear")
-            shading.set(qn("w:fill"), fill.lstrip("#"))
-            cell._tc.get_or_add_tcPr().append(shading)
+        span = min(column + span, width) - column
+        properties = f'<w:tcW w:type="dxa" w:w="{span * column_twips}"/>'
+        properties += f'<w:gridSpan w:val="{span}"/>' if span > 1 else ""
+        properties += f'<w:shd w:val="clear" w:fill="{fill.lstrip("#")}"/>' if fill else ""
+        bold = "<w:rPr><w:b/></w:rPr>" if is_heading or span == width else ""
+        content = _run_content(text)
+        run = f"<w:r>{bold}{content}</w:r>" if bold or content else "<w:r/>"
+        cells.append(f"<w:tc><w:tcPr>{properties}</w:tcPr><w:p>{run}</w:p></w:tc>")
         column += span
-    if header:  # Word repeats a heading row at the top of each page the table runs onto
-        tr_pr = table.rows[r]._tr.get_or_add_trPr()
-        repeat = OxmlElement("w:tblHeader")
-        repeat.set(qn("w:val"), "true")
-        tr_pr.append(repeat)
+    empty = f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{column_twips}"/></w:tcPr><w:p/></w:tc>'
+    cells += [empty] * (width - column)  # a short row keeps the empty cells python-docx made
+    repeat = '<w:trPr><w:tblHeader w:val="true"/></w:trPr>' if header else ""
+    return f"<w:tr>{repeat}{''.join(cells)}</w:tr>"
+
+
+def _run_content(text: str) -> str:
+    """A run's text as python-docx writes it (`Run.text`): a tab is `w:tab`, a line break `w:br`, the rest in
+    `w:t` (its spaces preserved when it starts or ends with one)."""
+    parts = []
+    for piece in TAB_OR_BREAK.split(text):
+        if piece == "\t":
+            parts.append("<w:tab/>")
+        elif piece in ("\n", "\r"):
+            parts.append("<w:br/>")
+        elif piece:
+            space = ' xml:space="preserve"' if len(piece.strip()) < len(piece) else ""
+            parts.append(f"<w:t{space}>{xml_escape(piece)}</w:t>")
+    return "".join(parts)
 
 
 def _fill(cell) -> str | None:
