@@ -30,7 +30,11 @@ def by_python_docx(document) -> None:
     rows = [
         [("Titre sur trois colonnes", 3, True, None)],
         [("Territoire", 1, True, None), ("Taux\nen %", 1, True, None), ("valeur", 1, True, None)],
-        [("Vendée & Loire", 1, False, None), ("11,5 %", 1, False, "#fde0dd"), ("a b", 1, False, None)],  # HTML white space collapsed
+        [
+            ("Vendée & Loire", 1, False, None),
+            ("11,5 %", 1, False, "#fde0dd"),
+            ("a b", 1, False, None),
+        ],  # HTML white space collapsed
         [("deux colonnes", 2, False, "#deebf7"), ("", 1, False, None)],
         [("seule", 1, False, None)],
     ]
