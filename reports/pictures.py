@@ -14,8 +14,8 @@ chart resvg cannot draw raises resvg's own error, as it would in this process (t
 chart in the HTML report).
 
 Where forking is unsafe or pointless, the pictures are drawn in this process as before: one core, a daemonic
-process (a Dask worker may not have children: the national batch spreads its reports over its workers instead),
-or a platform without `fork`.
+process (a Dask worker may not have children: the national batch spreads its reports over its workers instead), a
+thread other than the main one (reports built by threads side by side), or a platform without `fork`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -48,6 +49,8 @@ def pool_workers() -> int:
     """How many worker processes may draw pictures here: 0 means draw them in this process."""
     if "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
         return 0
+    if threading.current_thread() is not threading.main_thread():  # reports built side by side already share
+        return 0  # the cores (the national batch's threads), and a fork copies the locks other threads hold
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -111,6 +112,14 @@ def test_no_pool_inside_a_daemonic_process():
     process.start()
     assert queue.get(timeout=30) == 0
     process.join(timeout=30)
+
+
+def test_no_pool_outside_the_main_thread():
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(pool_workers()))
+    thread.start()
+    thread.join(timeout=30)
+    assert seen == [0]
 
 
 def test_the_report_announces_every_picture_its_document_draws_in_order(demo_store, tmp_path, monkeypatch):
