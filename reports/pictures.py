@@ -65,6 +65,11 @@ class Pictures:
         self.pool, self.draw = pool, draw
         self.futures: dict[str, Future] = {}
 
+    @property
+    def drawn_ahead(self) -> bool:
+        """Whether pictures announced with `ahead` are drawn by workers (else announcing them is of no use)."""
+        return self.pool is not None
+
     def ahead(self, svgs: Iterable[str]) -> None:
         """Start drawing `svgs` in the workers, in this order (nothing without a pool)."""
         if self.pool is None:

@@ -268,7 +268,8 @@ def build_report(
     context = replace(base, similar=_similar(table, inputs, view, base.similar_codes))
     data = report_data(view, inputs, context)  # the sections do not show the exports: built before them
     with drawing_pictures() as pictures:  # each section's pictures drawn by worker processes meanwhile (2+ cores)
-        sections = build_sections(SECTIONS, data, on_built=lambda section: pictures.ahead(pictures_of([section])))
+        ahead = (lambda section: pictures.ahead(pictures_of([section]))) if pictures.drawn_ahead else None
+        sections = build_sections(SECTIONS, data, on_built=ahead)
         paths = write_exports(view.rows, out_dir, f"indicateurs-{selection.stem}", demo=base.demo)
         paths["xlsx large"] = write_wide_xlsx(
             view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx", demo=base.demo

@@ -126,6 +126,8 @@ def test_the_report_announces_every_picture_its_document_draws_in_order(demo_sto
     announced, drawn = [], []
 
     class Recording(pictures.Pictures):
+        drawn_ahead = True
+
         def ahead(self, svgs):
             announced.extend(svgs)
 
