@@ -7,11 +7,11 @@
 resvg holds the GIL while it draws (threads gain nothing) and the pictures are most of a report's time, so a report
 hands each section's pictures to a standard-library process pool as soon as the section is built, builds the next
 sections, writes its exports, page and document tables meanwhile, and picks each picture up when the document
-reaches it. The workers are forked:
-they start in milliseconds and import nothing (resvg is imported before the fork). A worker that dies or a picture
-that takes more than `PICTURE_TIMEOUT_S` raises `PicturesFailed` (the report fails, it never waits forever); a
-chart resvg cannot draw raises resvg's own error, as it would in this process (the document then points to the
-chart in the HTML report).
+reaches it. The workers are forked: they start in milliseconds and import nothing (resvg is imported before the
+fork), and they only ever run resvg (never polars, whose thread pool does not survive a fork). A worker that dies or
+a picture that takes more than `PICTURE_TIMEOUT_S` raises `PicturesFailed` (the report fails, it never waits
+forever); a chart resvg cannot draw raises resvg's own error, as it would in this process (the document then points
+to the chart in the HTML report).
 
 Where forking is unsafe or pointless, the pictures are drawn in this process as before: one core, a daemonic
 process (a Dask worker may not have children: the national batch spreads its reports over its workers instead), a
