@@ -7,6 +7,7 @@ the list of events since 1943 (decisions.md "Geography").
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,7 +163,9 @@ class Geography:
                 out.append(GeoChange(cog, old, targets, RENAMED))
         return out
 
-    def harmonise(self, long: pl.DataFrame, additive: set[str]) -> tuple[pl.DataFrame, list[GeoChange]]:
+    def harmonise(
+        self, long: pl.DataFrame, additive: set[str], *, presorted: bool = False
+    ) -> tuple[pl.DataFrame, list[GeoChange]]:
         """Bring COM rows of a staged long frame (with a `cog` column) into the target COG, sorted by `KEY`.
 
         Merged communes: additive variables are summed (null if any part is null, with that part's reason), the
@@ -171,11 +174,13 @@ class Geography:
         rows, so nothing is invented. Arrondissements and other levels pass through; so do the communes no
         change touches. Only the rows of a changed code, old or new, are grouped (a few among many); the others
         are never copied but by the one sort, which sends the grouped rows' originals to the end, cut off.
+        `presorted`: `long` is already in `KEY` order: the grouped rows are put in place among the others by their
+        (level, code) (`_inserted`) instead of the sort.
         """
         com_cogs = long.select(pl.col("cog").filter(pl.col("level") == "COM").unique())["cog"].to_list()  # no copy
         applied = [ch for cog in sorted(com_cogs) if cog != self.target for ch in self.changes(cog)]
         if not applied:
-            return sorted_by_key(long.drop("cog")), applied
+            return (long.drop("cog") if presorted else sorted_by_key(long.drop("cog"))), applied
         mapping = _mapping(applied)
         touched = pl.concat([mapping.select("cog", "code"), mapping.select("cog", code="new_code")]).unique()
         is_moved = pl.lit(False)
@@ -188,6 +193,11 @@ class Geography:
         flagged = flagged.with_columns(status=pl.when(null_or_not_com).then(pl.col("status")))
         merged = _merged(moved, mapping, additive).with_columns(moved=pl.lit(False))
         columns = [c for c in long.columns if c != "cog"]
+        if presorted:
+            kept = flagged.filter(~pl.col("moved")).select(columns)
+            inserted = _inserted(kept, sorted_by_key(merged.select(columns)))  # merged: the few changed rows
+            if inserted is not None:
+                return inserted, applied
         both = pl.concat([flagged.select(*columns, "moved"), merged.select(*columns, "moved")])
         return sorted_by_key(both, ["moved", *KEY]).head(both.height - moved.height).drop("moved"), applied
 
@@ -259,6 +269,33 @@ def _merged(com: pl.DataFrame, mapping: pl.DataFrame, additive: set[str]) -> pl.
         .otherwise(None)
     )
     return grouped.with_columns(value=value, status=status, geo_change=pl.coalesce("change", "geo_change"))
+
+
+def _inserted(kept: pl.DataFrame, merged: pl.DataFrame) -> pl.DataFrame | None:
+    """`kept` (in `KEY` order) with the rows of `merged` (in `KEY` order) put in place, as the sort of both would:
+    each (level, code) run of `merged` goes before the first run of `kept` above it. None when a (level, code) is in
+    both (their rows would interleave by year): the caller sorts."""
+    kept_starts, kept_keys = _runs(kept)
+    merged_starts, merged_keys = _runs(merged)
+    if not set(kept_keys).isdisjoint(merged_keys):
+        return None
+    pieces, done = [], 0
+    merged_ends = [*merged_starts[1:], merged.height]
+    for start, end, key in zip(merged_starts, merged_ends, merged_keys):
+        at = bisect.bisect_left(kept_keys, key)
+        position = kept_starts[at] if at < len(kept_starts) else kept.height
+        pieces += [kept.slice(done, position - done), merged.slice(start, end - start)]
+        done = position
+    pieces.append(kept.slice(done))
+    return pl.concat(pieces, rechunk=True)
+
+
+def _runs(frame: pl.DataFrame) -> tuple[list[int], list[tuple[str, str]]]:
+    """The first row of each run of equal (level, code) of a frame in `KEY` order, and that (level, code)."""
+    new_run = (pl.col("level") != pl.col("level").shift()) | (pl.col("code") != pl.col("code").shift())
+    starts = frame.select(pl.arg_where(new_run.fill_null(True)))[:, 0]
+    keys = frame.select("level", "code")[starts]
+    return starts.to_list(), list(keys.iter_rows())
 
 
 def _resolved_moves(pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
