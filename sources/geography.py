@@ -15,6 +15,7 @@ from datetime import date
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from sources.values import KEY, MERGED, NON_RECALCULABLE, NOT_AVAILABLE, RENAMED, SPLIT, sorted_by_key
@@ -193,9 +194,8 @@ class Geography:
         flagged = flagged.with_columns(status=pl.when(null_or_not_com).then(pl.col("status")))
         merged = _merged(moved, mapping, additive).with_columns(moved=pl.lit(False))
         columns = [c for c in long.columns if c != "cog"]
-        if presorted:
-            kept = flagged.filter(~pl.col("moved")).select(columns)
-            inserted = _inserted(kept, sorted_by_key(merged.select(columns)))  # merged: the few changed rows
+        if presorted:  # merged: the few rows of changed codes
+            inserted = _inserted(flagged.select(*columns, "moved"), sorted_by_key(merged.select(columns)))
             if inserted is not None:
                 return inserted, applied
         both = pl.concat([flagged.select(*columns, "moved"), merged.select(*columns, "moved")])
@@ -271,11 +271,14 @@ def _merged(com: pl.DataFrame, mapping: pl.DataFrame, additive: set[str]) -> pl.
     return grouped.with_columns(value=value, status=status, geo_change=pl.coalesce("change", "geo_change"))
 
 
-def _inserted(kept: pl.DataFrame, merged: pl.DataFrame) -> pl.DataFrame | None:
-    """`kept` (in `KEY` order) with the rows of `merged` (in `KEY` order) put in place, as the sort of both would:
-    each (level, code) run of `merged` goes before the first run of `kept` above it. None when a (level, code) is in
-    both (their rows would interleave by year): the caller sorts."""
-    kept_starts, kept_keys = _runs(kept)
+def _inserted(frame: pl.DataFrame, merged: pl.DataFrame) -> pl.DataFrame | None:
+    """The rows of `frame` (in `KEY` order) not `moved`, with the rows of `merged` (in `KEY` order) put in place, as
+    the sort of both would: each (level, code) run of `merged` before the first run of the others above it; one
+    gather, the kept rows never copied apart. None when a (level, code) is on both sides (their rows would
+    interleave by year): the caller sorts."""
+    moved = frame["moved"].to_numpy()
+    kept_rows = np.flatnonzero(~moved)
+    kept_starts, kept_keys = _runs(frame.lazy().filter(~pl.col("moved")).select("level", "code").collect())
     merged_starts, merged_keys = _runs(merged)
     if not set(kept_keys).isdisjoint(merged_keys):
         return None
@@ -283,11 +286,12 @@ def _inserted(kept: pl.DataFrame, merged: pl.DataFrame) -> pl.DataFrame | None:
     merged_ends = [*merged_starts[1:], merged.height]
     for start, end, key in zip(merged_starts, merged_ends, merged_keys):
         at = bisect.bisect_left(kept_keys, key)
-        position = kept_starts[at] if at < len(kept_starts) else kept.height
-        pieces += [kept.slice(done, position - done), merged.slice(start, end - start)]
+        position = kept_starts[at] if at < len(kept_starts) else len(kept_rows)
+        pieces += [kept_rows[done:position], np.arange(start, end) + frame.height]
         done = position
-    pieces.append(kept.slice(done))
-    return pl.concat(pieces, rechunk=True)
+    pieces.append(kept_rows[done:])
+    both = pl.concat([frame.drop("moved"), merged.select(frame.drop("moved").columns)], rechunk=False)
+    return both[pl.Series(np.concatenate(pieces).astype(np.uint64))]
 
 
 def _runs(frame: pl.DataFrame) -> tuple[list[int], list[tuple[str, str]]]:

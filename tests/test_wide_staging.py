@@ -111,7 +111,20 @@ def test_harmonise_on_a_frame_in_key_order_puts_the_merged_rows_where_the_sort_d
 def test_rows_put_in_place_by_code_and_none_when_a_code_is_on_both_sides():
     from sources.geography import _inserted
 
-    frame = lambda codes: pl.DataFrame({"level": ["COM"] * len(codes), "code": codes, "n": range(len(codes))})  # noqa: E731
-    kept, merged = frame(["01001", "01001", "01005", "01009"]), frame(["01003", "01003", "01010"])
-    assert _inserted(kept, merged)["code"].to_list() == ["01001", "01001", "01003", "01003", "01005", "01009", "01010"]
+    def frame(codes, moved=None):
+        rows = {"level": ["COM"] * len(codes), "code": codes, "n": list(range(len(codes)))}
+        return pl.DataFrame(rows | ({"moved": moved} if moved is not None else {}))
+
+    # 01004 moved (its rows left out); 01003 and 01010 come in after 01001 and after 01009
+    kept = frame(["01001", "01001", "01004", "01005", "01009"], [False, False, True, False, False])
+    out = _inserted(kept, frame(["01003", "01003", "01010"]))
+    assert out.rows() == [
+        ("COM", "01001", 0),
+        ("COM", "01001", 1),
+        ("COM", "01003", 0),
+        ("COM", "01003", 1),
+        ("COM", "01005", 3),
+        ("COM", "01009", 4),
+        ("COM", "01010", 2),
+    ]
     assert _inserted(kept, frame(["01005"])) is None  # its rows would interleave with kept's by year: sorted instead
