@@ -109,7 +109,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     wide = parse_wide(raw, index, kept, markers={}, empty=NOT_AVAILABLE)
     cog_of = {c: entry.cog if entry.cog is not None else year + (entry.cog_offset or 0) for c, year in year_of.items()}
     known = known_codes_check(geo.known_codes(set(cog_of.values()))) if geo is not None else None
-    screened = screen(wide, rules, {c: (year_of[c], cog_of[c]) for c in kept}, known)
+    screened = screen(wide, rules, kept, known, cog=cog_of, years=year_of)
     if screened:
         order = sorted(kept, key=lambda c: (year_of[c], rename[c]))
         long = long_in_key_order(wide, list(index), order)

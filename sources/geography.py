@@ -273,32 +273,50 @@ def _merged(com: pl.DataFrame, mapping: pl.DataFrame, additive: set[str]) -> pl.
 
 def _inserted(frame: pl.DataFrame, merged: pl.DataFrame) -> pl.DataFrame | None:
     """The rows of `frame` (in `KEY` order) not `moved`, with the rows of `merged` (in `KEY` order) put in place, as
-    the sort of both would: each (level, code) run of `merged` before the first run of the others above it; one
-    gather, the kept rows never copied apart. None when a (level, code) is on both sides (their rows would
-    interleave by year): the caller sorts."""
+    the sort of both would: each run (`RUN`) of `merged` before the first run of the others above it. The output is
+    written once, from slices of both (the kept rows are not copied apart first). None when a run is on both sides
+    (their rows would interleave by variable): the caller sorts."""
     moved = frame["moved"].to_numpy()
     kept_rows = np.flatnonzero(~moved)
-    kept_starts, kept_keys = _runs(frame.lazy().filter(~pl.col("moved")).select("level", "code").collect())
+    kept_starts, kept_keys = _runs(frame.lazy().filter(~pl.col("moved")).select(RUN).collect())
     merged_starts, merged_keys = _runs(merged)
     if not set(kept_keys).isdisjoint(merged_keys):
         return None
+    frame, moved_rows = frame.drop("moved"), np.flatnonzero(moved)
+    merged = merged.select(frame.columns)
     pieces, done = [], 0
     merged_ends = [*merged_starts[1:], merged.height]
     for start, end, key in zip(merged_starts, merged_ends, merged_keys):
         at = bisect.bisect_left(kept_keys, key)
-        position = kept_starts[at] if at < len(kept_starts) else len(kept_rows)
-        pieces += [kept_rows[done:position], np.arange(start, end) + frame.height]
+        position = int(kept_rows[kept_starts[at]]) if at < len(kept_starts) else frame.height
+        pieces += [*_kept_slices(frame, moved_rows, done, position), merged.slice(start, end - start)]
         done = position
-    pieces.append(kept_rows[done:])
-    both = pl.concat([frame.drop("moved"), merged.select(frame.drop("moved").columns)], rechunk=False)
-    return both[pl.Series(np.concatenate(pieces).astype(np.uint64))]
+    pieces += _kept_slices(frame, moved_rows, done, frame.height)
+    return pl.concat(pieces, rechunk=True)
 
 
-def _runs(frame: pl.DataFrame) -> tuple[list[int], list[tuple[str, str]]]:
-    """The first row of each run of equal (level, code) of a frame in `KEY` order, and that (level, code)."""
-    new_run = (pl.col("level") != pl.col("level").shift()) | (pl.col("code") != pl.col("code").shift())
-    starts = frame.select(pl.arg_where(new_run.fill_null(True)))[:, 0]
-    keys = frame.select("level", "code")[starts]
+def _kept_slices(frame: pl.DataFrame, moved_rows: np.ndarray, first: int, end: int) -> list[pl.DataFrame]:
+    """Rows `first` to `end` (excluded) of `frame` but the moved ones, as slices (views, not copies)."""
+    slices, start = [], first
+    for row in moved_rows[(moved_rows >= first) & (moved_rows < end)]:
+        if row > start:
+            slices.append(frame.slice(start, int(row) - start))
+        start = int(row) + 1
+    if end > start:
+        slices.append(frame.slice(start, end - start))
+    return slices
+
+
+# a run: the rows of one (level, code, year, month), consecutive in `KEY` order
+RUN = ["level", "code", "year", "month"]
+
+
+def _runs(frame: pl.DataFrame) -> tuple[list[int], list[tuple]]:
+    """The first row of each run of a frame in `KEY` order, and its (level, code, year, month), a null year or
+    month as -1 (before any other, as the sort puts nulls first)."""
+    new_run = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift()) for c in RUN]).fill_null(True)
+    starts = frame.select(pl.arg_where(new_run))[:, 0]
+    keys = frame.select(*RUN[:2], *[pl.col(c).cast(pl.Int64).fill_null(-1) for c in RUN[2:]])[starts]
     return starts.to_list(), list(keys.iter_rows())
 
 

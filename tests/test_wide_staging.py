@@ -7,21 +7,22 @@ import polars as pl
 import pytest
 
 from sources.validation import Rules, known_codes_check, passes
-from sources.values import MERGED, NOT_AVAILABLE, STAGED_SCHEMA, sorted_by_key
+from sources.values import MERGED, NOT_AVAILABLE, STAGED_SCHEMA, melt, sorted_by_key
 from sources.wide import long_in_key_order, parse_wide, screen
 
 INDEX = {"level": pl.lit("COM"), "code": pl.col("CODGEO")}
 RULES = Rules(kinds={"P22_POP": "count", "P22_POPH": "count"}, levels=("COM",), parts={"P22_POP": ("P22_POPH",)})
-COLUMNS = {"P22_POP": (2022, 2025), "P22_POPH": (2022, 2025)}
+COLUMNS = ["P22_POP", "P22_POPH"]
+YEARS, COGS = {"P22_POP": 2022, "P22_POPH": 2022}, {"P22_POP": 2025, "P22_POPH": 2025}
 
 
 def _raw(rows):
     return pl.DataFrame(rows, schema=["CODGEO", "P22_POP", "P22_POPH"], orient="row")
 
 
-def _long(wide: pl.DataFrame) -> pl.DataFrame:
-    """The long frame the screen stands for, as `conclude` validates it."""
-    long = long_in_key_order(wide, ["level", "code"], ["P22_POP", "P22_POPH"])
+def _long(raw: pl.DataFrame) -> pl.DataFrame:
+    """The long frame the screen stands for, as `conclude` validates it when the screen does not pass."""
+    long = melt(raw, index=INDEX, columns=["P22_POP", "P22_POPH"], markers={}, empty=NOT_AVAILABLE)
     return long.with_columns(year=pl.lit(2022, pl.Int32), month=pl.lit(None, pl.Int8), cog=pl.lit(2025, pl.Int32))
 
 
@@ -43,8 +44,8 @@ def test_the_long_frame_comes_row_by_row_in_key_order():
 def test_key_order_is_the_order_of_the_sort():
     raw = _raw([(f"{i:05d}", str(i), str(i // 2)) for i in (1009, 1001, 1005, 1003)])
     wide = parse_wide(raw, INDEX, ["P22_POP", "P22_POPH"], markers={}, empty=NOT_AVAILABLE)
-    long = _long(wide)
-    assert long.equals(sorted_by_key(long.sample(fraction=1.0, shuffle=True, seed=3)))
+    long = long_in_key_order(wide, ["level", "code"], ["P22_POP", "P22_POPH"])
+    assert long.equals(sorted_by_key(_long(raw).select(long.columns), ["level", "code", "variable"]))
 
 
 @pytest.mark.parametrize(
@@ -64,8 +65,8 @@ def test_key_order_is_the_order_of_the_sort():
 def test_the_wide_screen_agrees_with_the_long_screen(rows, holds):
     known = known_codes_check({2025: {"COM": frozenset({"01001", "01002"})}})
     wide = parse_wide(_raw(rows), INDEX, ["P22_POP", "P22_POPH"], markers={}, empty=NOT_AVAILABLE)
-    assert screen(wide, RULES, COLUMNS, known) is holds
-    assert passes(_long(wide), RULES, known) is holds
+    assert screen(wide, RULES, COLUMNS, known, cog=COGS, years=YEARS) is holds
+    assert passes(_long(_raw(rows)), RULES, known) is holds
 
 
 def test_rules_over_long_rows_are_left_to_the_long_screen():
@@ -73,7 +74,7 @@ def test_rules_over_long_rows_are_left_to_the_long_screen():
 
     rules = Rules(kinds=RULES.kinds, extra_checks=(RowCheck("any", pl.lit(True)),))
     wide = parse_wide(_raw([("01001", "1", "1")]), INDEX, ["P22_POP", "P22_POPH"], markers={}, empty=NOT_AVAILABLE)
-    assert screen(wide, rules, COLUMNS, None) is False
+    assert screen(wide, rules, COLUMNS, None, cog=COGS, years=YEARS) is False
 
 
 def _rows(rows):
@@ -111,20 +112,26 @@ def test_harmonise_on_a_frame_in_key_order_puts_the_merged_rows_where_the_sort_d
 def test_rows_put_in_place_by_code_and_none_when_a_code_is_on_both_sides():
     from sources.geography import _inserted
 
-    def frame(codes, moved=None):
-        rows = {"level": ["COM"] * len(codes), "code": codes, "n": list(range(len(codes)))}
-        return pl.DataFrame(rows | ({"moved": moved} if moved is not None else {}))
+    def frame(codes, moved=None, year=2021):
+        n = len(codes)
+        rows = {"level": ["COM"] * n, "code": codes, "year": [year] * n, "month": [None] * n, "n": list(range(n))}
+        return pl.DataFrame(rows | ({"moved": moved} if moved is not None else {}), schema_overrides={"month": pl.Int8})
 
     # 01004 moved (its rows left out); 01003 and 01010 come in after 01001 and after 01009
     kept = frame(["01001", "01001", "01004", "01005", "01009"], [False, False, True, False, False])
     out = _inserted(kept, frame(["01003", "01003", "01010"]))
-    assert out.rows() == [
-        ("COM", "01001", 0),
-        ("COM", "01001", 1),
-        ("COM", "01003", 0),
-        ("COM", "01003", 1),
-        ("COM", "01005", 3),
-        ("COM", "01009", 4),
-        ("COM", "01010", 2),
+    assert out.select("code", "n").rows() == [
+        ("01001", 0),
+        ("01001", 1),
+        ("01003", 0),
+        ("01003", 1),
+        ("01005", 3),
+        ("01009", 4),
+        ("01010", 2),
     ]
-    assert _inserted(kept, frame(["01005"])) is None  # its rows would interleave with kept's by year: sorted instead
+    # a run is a (level, code, year, month): 01005 of 2020 comes before 01005 of 2021
+    assert _inserted(kept, frame(["01005"], year=2020)).select("code", "year").rows()[2:4] == [
+        ("01005", 2020),
+        ("01005", 2021),
+    ]
+    assert _inserted(kept, frame(["01005"])) is None  # its rows would interleave with kept's by variable: sorted
