@@ -110,13 +110,14 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     cog_of = {c: entry.cog if entry.cog is not None else year + (entry.cog_offset or 0) for c, year in year_of.items()}
     known = known_codes_check(geo.known_codes(set(cog_of.values()))) if geo is not None else None
     screened = screen(wide, rules, kept, known, cog=cog_of, years=year_of)
-    if screened:
+    if screened:  # staged names and years written as the rows are built (no lookup per row)
         order = sorted(kept, key=lambda c: (year_of[c], rename[c]))
-        long = long_in_key_order(wide, list(index), order)
+        years = pl.Series([year_of[c] for c in order], dtype=pl.Int32)
+        long = long_in_key_order(wide, list(index), order, [rename[c] for c in order], {"year": years})
     else:
         long = melt(raw, index=index, columns=kept, markers={}, empty=NOT_AVAILABLE)
+        long = long.with_columns(year=pl.col("variable").replace_strict(year_of, return_dtype=pl.Int32))
     del wide
-    long = long.with_columns(year=pl.col("variable").replace_strict(year_of, return_dtype=pl.Int32))
 
     notes = _notes(raw, len(header), code, yy, (comparison, kept, main_kept, absent), long)
     return conclude(

@@ -54,8 +54,8 @@ def conclude(
     (`entry.cog_for_year`), before anything is moved. `rename` then maps file columns to staged variable names
     (`P22_POP` -> `P_POP`, the year being in `year`); `rules.kinds` is keyed by file column names.
     `screened`: the parser found every rule to hold on the file's own rows (`sources.wide.screen`): nothing to
-    check again. `presorted`: `long` is in `KEY` order once renamed (`sources.wide.long_in_key_order`): not sorted
-    again.
+    check again. `presorted`: `long` is in `KEY` order with its staged variable names, `rename` already applied
+    (`sources.wide.long_in_key_order`): not sorted nor renamed again.
     """
     # typed as staged; the constant source and vintage columns are added last, never copied by a filter or a sort
     frame = finish(long, entry.source, entry.vintage, sort=False).drop("source", "vintage")
@@ -68,7 +68,7 @@ def conclude(
         validate(frame, rules, source=entry.source, file=file, raw_path=raw_path, known=known)
     additive = rules.additive()
     if rename:
-        frame = frame.with_columns(pl.col("variable").replace(rename))
+        frame = frame if presorted else frame.with_columns(pl.col("variable").replace(rename))
         additive = {rename.get(v, v) for v in additive}
     changes: list[GeoChange] = []
     if geo is not None:

@@ -58,20 +58,29 @@ def _status(text: pl.Expr, number: pl.Expr, markers: dict[str, str], empty: str)
     return status.when(number.is_null()).then(pl.lit(INVALID)).otherwise(pl.lit(None, dtype=pl.String))
 
 
-def long_in_key_order(wide: pl.DataFrame, index: list[str], order: list[str]) -> pl.DataFrame:
-    """One row per (wide row, column of `order`), row by row: index columns, `variable` (the file column name),
-    `value`, `status`. Each column built once in that order (no long frame stacked column after column, then
-    gathered). For a screened frame only: its values are finite or null (a null passes through NaN)."""
+def long_in_key_order(
+    wide: pl.DataFrame,
+    index: list[str],
+    order: list[str],
+    names: list[str] | None = None,
+    per_column: dict[str, pl.Series] | None = None,
+) -> pl.DataFrame:
+    """One row per (wide row, column of `order`), row by row: index columns, `variable` (the column's name in
+    `names`, default the file's), `value`, `status`, and a column per `per_column` (a value per column of `order`:
+    a census column's year). Each column built once in that order (no long frame stacked column after column,
+    then gathered). For a screened frame only: its values are finite or null (a null passes through NaN)."""
     rows, width = wide.height, len(order)
     row_of = np.repeat(np.arange(rows, dtype=np.uint64), width)
     column_of = np.tile(np.arange(width, dtype=np.uint64), rows)
     long = wide.select(index)[pl.Series(row_of)]
     values = np.ascontiguousarray(wide.select(order).to_numpy(), dtype=np.float64).ravel()  # row after row
     statuses = pl.concat([wide.get_column(STATUS.format(c)) for c in order])  # column after column
+    at_column = pl.Series(column_of)
     return long.with_columns(
-        variable=pl.Series(order, dtype=pl.String)[pl.Series(column_of)],
+        variable=pl.Series(names or order, dtype=pl.String)[at_column],
         value=pl.Series(values).fill_nan(None),
         status=statuses[pl.Series(column_of * rows + row_of)],
+        **{name: series[at_column] for name, series in (per_column or {}).items()},
     )
 
 
