@@ -371,8 +371,10 @@ def main() -> None:
         sources_step(work)
     if "table" in args.steps:
         steps.append(table_step(work))
-    sample = sample_epcis(work / "data", args.sample)
-    steps += territory_steps(work, sample[0], args.profile, args.steps)
+    # the sample needs a store in WORK/data: only when a step uses it
+    sample = sample_epcis(work / "data", args.sample) if args.steps & {"report", "indicators", "check"} else []
+    if sample or "france" in args.steps:
+        steps += territory_steps(work, sample[0] if sample else "", args.profile, args.steps)
     if args.national and "national" in args.steps:
         steps += national_steps(work, sample_epcis(work / "data", args.national, seed=11))
     if "check" in args.steps:

@@ -32,6 +32,7 @@ from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import RowCheck, Rules, missing_columns
 from sources.values import melt
+from sources.wide import screened_long, with_rows_in_place
 
 CODE = "numcomdo"
 PERIOD = "dtreffre"
@@ -41,14 +42,11 @@ ROUNDING_RULE = "CAF counts are rounded to a multiple of 5: a count that is not 
 
 
 def multiple_of(variables: list[str], step: int = ROUNDING) -> RowCheck:
-    # NaN and ±inf are reported once, by the finite rule
-    ok = (
-        ~pl.col("variable").is_in(variables)
-        | pl.col("value").is_null()
-        | ~pl.col("value").is_finite()
-        | ((pl.col("value") % step) == 0)
-    )
-    return RowCheck(ROUNDING_RULE, ok)
+    def cell(value: pl.Expr) -> pl.Expr:  # NaN and ±inf are reported once, by the finite rule
+        return value.is_null() | ~value.is_finite() | ((value % step) == 0)
+
+    ok = ~pl.col("variable").is_in(variables) | cell(pl.col("value"))
+    return RowCheck(ROUNDING_RULE, ok, cell=cell, variables=tuple(variables))
 
 
 def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
@@ -71,19 +69,25 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     frame, dropped = drop_unlocalised(frame, CODE, period=PERIOD, file=label, empty_too=True)
     notes.extend(dropped)
 
-    long = melt(
-        frame,
-        index={
-            "level": level_expr(CODE, "COM"),
-            "code": pl.col(CODE),
-            "year": pl.col("_year"),
-            "month": pl.col("_month"),
-        },
-        columns=values,
-        markers={},  # the CAF publishes no secret marker: counts are rounded to 5 instead
+    rules = Rules(
+        kinds={c: "count" for c in values},
+        levels=("COM", "ARM"),
+        code_column=CODE,
+        extra_checks=(multiple_of(values),),
+        parts=expected.parts,
+        part_tolerance=expected.part_tolerance,
     )
+    index = {"level": level_expr(CODE, "COM"), "code": pl.col(CODE), "year": pl.col("_year"), "month": pl.col("_month")}
+    # every rule screened on the file's rows, the long frame built in key order (None: judged on the long rows);
+    # the CAF publishes no secret marker: counts are rounded to 5 instead
+    in_order = screened_long(frame, index, values, rules, entry, geo)
+    long = in_order if in_order is not None else melt(frame, index=index, columns=values, markers={})
     long, cities = add_city_sums(long, set(values), file=label, rounded=True)
     notes.extend(cities)
+    screened = False
+    if in_order is not None:  # the city rows, summed from the arrondissements, screened and put in place apart
+        placed = with_rows_in_place(long, in_order.height, entry, rules, geo)
+        long, screened = (placed, True) if placed is not None else (long, False)
     notes.append(
         f"{label}: foyers and personnes are rounded to 5 by the CAF (7 -> 5, 12 -> 10): a sum of "
         "communes differs slightly from the published département or national total."
@@ -95,16 +99,9 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
             f"for {years[0]}-12 … COG {years[-1] + 1} for {years[-1]}-12)."
         )
 
-    rules = Rules(
-        kinds={c: "count" for c in values},
-        levels=("COM", "ARM"),
-        code_column=CODE,
-        extra_checks=(multiple_of(values),),
-        parts=expected.parts,
-        part_tolerance=expected.part_tolerance,
+    return conclude(
+        long, entry, rules, geo, file=label, raw_path=raw_path, notes=notes, screened=screened, presorted=screened
     )
-    staged = conclude(long, entry, rules, geo, file=label, raw_path=raw_path, notes=notes)
-    return staged
 
 
 SOURCES = (

@@ -20,8 +20,9 @@ from sources.geography import Geography
 from sources.reading import csv_file_bytes, read_csv_bytes
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
-from sources.validation import Rules, missing_columns
+from sources.validation import Rules, known_codes_check, missing_columns
 from sources.values import NOT_AVAILABLE, melt
+from sources.wide import long_in_key_order, parse_wide, screen
 
 # `P22_POP`, `C16_FAMMONO`: exploitation (P principal, C complementary), two-digit year, variable.
 YEAR_COLUMN = re.compile(r"^([PC])(\d{2})_(.+)$")
@@ -101,20 +102,35 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     del data
 
     level = pl.when(pl.col(code).str.contains(ARM_CODE)).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
-    long = melt(raw, index={"level": level, "code": pl.col(code)}, columns=kept, markers={}, empty=NOT_AVAILABLE)
+    index = {"level": level, "code": pl.col(code)}
     year_of = {c: census_year(_year_digits(c)) for c in kept}
-    long = long.with_columns(year=pl.col("variable").replace_strict(year_of, return_dtype=pl.Int32))
+    rules, rename = _rules(entry, code, yy, comparison, kept), {c: without_year(c) for c in kept}
+    # every rule screened on the file's rows; the long frame built in key order (a failure: judged on the long)
+    wide = parse_wide(raw, index, kept, markers={}, empty=NOT_AVAILABLE)
+    cog_of = {c: entry.cog if entry.cog is not None else year + (entry.cog_offset or 0) for c, year in year_of.items()}
+    known = known_codes_check(geo.known_codes(set(cog_of.values()))) if geo is not None else None
+    screened = screen(wide, rules, kept, known, cog=cog_of, years=year_of)
+    if screened:  # staged names and years written as the rows are built (no lookup per row)
+        order = sorted(kept, key=lambda c: (year_of[c], rename[c]))
+        years = pl.Series([year_of[c] for c in order], dtype=pl.Int32)
+        long = long_in_key_order(wide, list(index), order, [rename[c] for c in order], {"year": years})
+    else:
+        long = melt(raw, index=index, columns=kept, markers={}, empty=NOT_AVAILABLE)
+        long = long.with_columns(year=pl.col("variable").replace_strict(year_of, return_dtype=pl.Int32))
+    del wide
 
     notes = _notes(raw, len(header), code, yy, (comparison, kept, main_kept, absent), long)
     return conclude(
         long,
         entry,
-        _rules(entry, code, yy, comparison, kept),
+        rules,
         geo,
         file=file,
         raw_path=raw_path,
         notes=notes,
-        rename={c: without_year(c) for c in kept},
+        rename=rename,
+        screened=screened,
+        presorted=screened,
     )
 
 

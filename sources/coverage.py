@@ -124,21 +124,20 @@ def _present(frame: pl.DataFrame, level: str, geo: Geography) -> pl.DataFrame:
     """(year, code) of the units of `level` the file has a row for; an arrondissement counts for its city."""
     if "level" not in frame.columns:
         return pl.DataFrame(schema={"year": pl.Int32, "code": pl.String})
+    # lazy: only the year and code of the rows at the level are read (an eager filter copies every column first),
+    # each (year, code) once
+    lazy = frame.lazy()
+    parents = geo.communes.lazy().filter(pl.col("typecom") == "ARM").select("code", city="parent")
     if level == "IRIS":  # an IRIS counts for its commune (first five characters), an arrondissement's for its city
-        parents = geo.communes.filter(pl.col("typecom") == "ARM").select("code", city="parent")
-        rows = frame.filter(pl.col("level") == "IRIS").select("year", code=pl.col("code").str.slice(0, 5))
-        return rows.join(parents, on="code", how="left").select("year", code=pl.coalesce("city", "code")).unique()
-    rows = frame.filter(pl.col("level") == level).select("year", "code")
+        rows = lazy.filter(pl.col("level") == "IRIS").select("year", code=pl.col("code").str.slice(0, 5)).unique()
+        rows = rows.join(parents, on="code", how="left").select("year", code=pl.coalesce("city", "code"))
+        return rows.unique().collect()
+    rows = lazy.filter(pl.col("level") == level).select("year", "code").unique()
     if level == "COM":
-        parents = geo.communes.filter(pl.col("typecom") == "ARM").select("code", city="parent")
-        cities = (
-            frame.filter(pl.col("level") == "ARM")
-            .select("year", "code")
-            .join(parents, on="code")
-            .select("year", code="city")
-        )
-        rows = pl.concat([rows, cities.cast(rows.schema)])
-    return rows.unique()
+        arms = lazy.filter(pl.col("level") == "ARM").select("year", "code").unique()
+        cities = arms.join(parents, on="code").select("year", code="city")
+        rows = pl.concat([rows, cities.cast(frame.select("year", "code").schema)])
+    return rows.unique().collect()
 
 
 def _expected(cov: Coverage, geo: Geography, population: dict[str, float] | None) -> tuple[set[str], str]:

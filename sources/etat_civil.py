@@ -30,7 +30,7 @@ from sources.reading import read_csv_file
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns, whole_number
-from sources.values import LEVELS, NOT_AVAILABLE, SECRET, parse_cells
+from sources.values import LEVELS, NOT_AVAILABLE, SECRET, with_parsed_cells
 
 PSEUDO_ARM = ("693XX", "132XX")
 FRANCE_CODE = "F"  # Melodi's France entière (GEO=FRANCE-F in the API)
@@ -182,8 +182,7 @@ def _codes(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
 
 def _long(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     """Staged long rows: the value, or null with the reason the status columns give."""
-    value, status = parse_cells(pl.col(VALUE), markers={})
-    conf, obs = pl.col("CONF_STATUS").fill_null(""), pl.col("OBS_STATUS").fill_null("")
+    conf, obs = pl.col("_conf"), pl.col("_obs")
     flagged = (
         pl.when(conf.is_in(sorted(CONFIDENTIAL)))
         .then(pl.lit(SECRET))
@@ -192,19 +191,21 @@ def _long(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
         .when(obs.is_in(sorted(OBS_NOT_AVAILABLE)))
         .then(pl.lit(NOT_AVAILABLE))
     )
-    final_status = pl.coalesce(flagged, status)
-    long = frame.select(
+    cells = frame.lazy().select(
         level="GEO_OBJECT",
         code="code",
         year=pl.col("TIME_PERIOD").cast(pl.Int32),
         variable=pl.lit(VALUE),
-        value=pl.when(final_status.is_null()).then(value).otherwise(pl.lit(None, pl.Float64)),
-        status=final_status,
-        _flag=flagged,
-        _had_value=value.is_not_null(),
-        _conf=conf,
-        _obs=obs,
+        _raw=pl.col(VALUE),
+        _conf=pl.col("CONF_STATUS").fill_null(""),
+        _obs=pl.col("OBS_STATUS").fill_null(""),
     )
+    # the cell parsed once (`with_parsed_cells`: value, status), then the publisher's flags over its status
+    cells = with_parsed_cells(cells, "_raw", markers={}).with_columns(_flag=flagged)
+    cells = cells.with_columns(_had_value=pl.col("value").is_not_null(), status=pl.coalesce("_flag", "status"))
+    value = pl.when(pl.col("status").is_null()).then(pl.col("value")).otherwise(pl.lit(None, pl.Float64))
+    columns = ["level", "code", "year", "variable", "value", "status", "_flag", "_had_value", "_conf", "_obs"]
+    long = cells.with_columns(value=value).select(columns).collect()
     notes = []
     for reason in (SECRET, NOT_AVAILABLE):
         rows = long.filter(pl.col("_flag") == reason)

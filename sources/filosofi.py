@@ -183,9 +183,10 @@ def stage_level_file(entry: Entry, path: Path, level: str = "COM", geo: Geograph
 
 
 def _marker_notes(raw: pl.DataFrame, columns: list[str], file: str) -> list[str]:
-    cells = pl.concat_list([pl.col(c).str.strip_chars() for c in columns])
-    all_s = raw.filter(cells.list.eval(pl.element() == "s").list.all()).height
-    all_nd = raw.filter(cells.list.eval(pl.element() == "nd").list.all()).height
+    def every_cell(marker: str) -> pl.Expr:  # an empty cell does not break the row (it counts as the marker)
+        return pl.all_horizontal([(pl.col(c).str.strip_chars() == marker).fill_null(True) for c in columns])
+
+    all_s, all_nd = raw.select(every_cell("s").sum(), every_cell("nd").sum().alias("nd")).row(0)
     return [f"{file}: {all_s} row(s) entirely secret (s), {all_nd} row(s) entirely not available (nd)"]
 
 

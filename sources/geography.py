@@ -7,6 +7,7 @@ the list of events since 1943 (decisions.md "Geography").
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from datetime import date
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from sources.values import KEY, MERGED, NON_RECALCULABLE, NOT_AVAILABLE, RENAMED, SPLIT, sorted_by_key
@@ -162,7 +164,9 @@ class Geography:
                 out.append(GeoChange(cog, old, targets, RENAMED))
         return out
 
-    def harmonise(self, long: pl.DataFrame, additive: set[str]) -> tuple[pl.DataFrame, list[GeoChange]]:
+    def harmonise(
+        self, long: pl.DataFrame, additive: set[str], *, presorted: bool = False
+    ) -> tuple[pl.DataFrame, list[GeoChange]]:
         """Bring COM rows of a staged long frame (with a `cog` column) into the target COG, sorted by `KEY`.
 
         Merged communes: additive variables are summed (null if any part is null, with that part's reason), the
@@ -171,11 +175,13 @@ class Geography:
         rows, so nothing is invented. Arrondissements and other levels pass through; so do the communes no
         change touches. Only the rows of a changed code, old or new, are grouped (a few among many); the others
         are never copied but by the one sort, which sends the grouped rows' originals to the end, cut off.
+        `presorted`: `long` is already in `KEY` order: the grouped rows are put in place among the others by their
+        (level, code) (`_inserted`) instead of the sort.
         """
         com_cogs = long.select(pl.col("cog").filter(pl.col("level") == "COM").unique())["cog"].to_list()  # no copy
         applied = [ch for cog in sorted(com_cogs) if cog != self.target for ch in self.changes(cog)]
         if not applied:
-            return sorted_by_key(long.drop("cog")), applied
+            return (long.drop("cog") if presorted else sorted_by_key(long.drop("cog"))), applied
         mapping = _mapping(applied)
         touched = pl.concat([mapping.select("cog", "code"), mapping.select("cog", code="new_code")]).unique()
         is_moved = pl.lit(False)
@@ -188,6 +194,10 @@ class Geography:
         flagged = flagged.with_columns(status=pl.when(null_or_not_com).then(pl.col("status")))
         merged = _merged(moved, mapping, additive).with_columns(moved=pl.lit(False))
         columns = [c for c in long.columns if c != "cog"]
+        if presorted:  # merged: the few rows of changed codes
+            inserted = _inserted(flagged.select(*columns, "moved"), sorted_by_key(merged.select(columns)))
+            if inserted is not None:
+                return inserted, applied
         both = pl.concat([flagged.select(*columns, "moved"), merged.select(*columns, "moved")])
         return sorted_by_key(both, ["moved", *KEY]).head(both.height - moved.height).drop("moved"), applied
 
@@ -259,6 +269,55 @@ def _merged(com: pl.DataFrame, mapping: pl.DataFrame, additive: set[str]) -> pl.
         .otherwise(None)
     )
     return grouped.with_columns(value=value, status=status, geo_change=pl.coalesce("change", "geo_change"))
+
+
+def _inserted(frame: pl.DataFrame, merged: pl.DataFrame) -> pl.DataFrame | None:
+    """The rows of `frame` (in `KEY` order) not `moved`, with the rows of `merged` (in `KEY` order) put in place, as
+    the sort of both would: each run (`RUN`) of `merged` before the first run of the others above it. The output is
+    written once, from slices of both (the kept rows are not copied apart first). None when a run is on both sides
+    (their rows would interleave by variable): the caller sorts."""
+    moved = frame["moved"].to_numpy()
+    kept_rows = np.flatnonzero(~moved)
+    kept_starts, kept_keys = _runs(frame.lazy().filter(~pl.col("moved")).select(RUN).collect())
+    merged_starts, merged_keys = _runs(merged)
+    if not set(kept_keys).isdisjoint(merged_keys):
+        return None
+    frame, moved_rows = frame.drop("moved"), np.flatnonzero(moved)
+    merged = merged.select(frame.columns)
+    pieces, done = [], 0
+    merged_ends = [*merged_starts[1:], merged.height]
+    for start, end, key in zip(merged_starts, merged_ends, merged_keys):
+        at = bisect.bisect_left(kept_keys, key)
+        position = int(kept_rows[kept_starts[at]]) if at < len(kept_starts) else frame.height
+        pieces += [*_kept_slices(frame, moved_rows, done, position), merged.slice(start, end - start)]
+        done = position
+    pieces += _kept_slices(frame, moved_rows, done, frame.height)
+    return pl.concat(pieces, rechunk=True)
+
+
+def _kept_slices(frame: pl.DataFrame, moved_rows: np.ndarray, first: int, end: int) -> list[pl.DataFrame]:
+    """Rows `first` to `end` (excluded) of `frame` but the moved ones, as slices (views, not copies)."""
+    slices, start = [], first
+    for row in moved_rows[(moved_rows >= first) & (moved_rows < end)]:
+        if row > start:
+            slices.append(frame.slice(start, int(row) - start))
+        start = int(row) + 1
+    if end > start:
+        slices.append(frame.slice(start, end - start))
+    return slices
+
+
+# a run: the rows of one (level, code, year, month), consecutive in `KEY` order
+RUN = ["level", "code", "year", "month"]
+
+
+def _runs(frame: pl.DataFrame) -> tuple[list[int], list[tuple]]:
+    """The first row of each run of a frame in `KEY` order, and its (level, code, year, month), a null year or
+    month as -1 (before any other, as the sort puts nulls first)."""
+    new_run = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift()) for c in RUN]).fill_null(True)
+    starts = frame.select(pl.arg_where(new_run))[:, 0]
+    keys = frame.select(*RUN[:2], *[pl.col(c).cast(pl.Int64).fill_null(-1) for c in RUN[2:]])[starts]
+    return starts.to_list(), list(keys.iter_rows())
 
 
 def _resolved_moves(pairs: list[tuple[str, str]]) -> dict[str, set[str]]:

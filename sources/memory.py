@@ -17,9 +17,18 @@ from pathlib import Path
 
 MIB = 1 << 20
 # Peak resident bytes of staging one entry per byte of the text its files hold, by parser, measured on the
-# France-sized mirror (benchmarks/france_run.py): a wide file's cell becomes a long row of some 80 bytes, held
-# about three times at the sort; a long file (Melodi) keeps one row per line. Others: the largest factor.
-BYTES_PER_TEXT_BYTE = {"census": 50, "caf_benefits": 60, "etat_civil": 12, "filosofi": 110}
+# France-sized mirror (benchmarks/france_run.py; each entry staged alone, its peak above the process's before):
+# a wide file's cell becomes a long row of some 80 bytes, held a few times; a long file (Melodi, the flows
+# of mobility) keeps one row per line; the contours are held as shapes. Others: the largest factor.
+BYTES_PER_TEXT_BYTE = {
+    "census": 42,  # rp_population 841 MiB for 20.4 MiB of text (the wide screen: the long frame held once less)
+    "caf_benefits": 65,  # 1,239 MiB for 19.4 MiB
+    "etat_civil": 13,  # births 352 MiB for 27.2 MiB
+    "filosofi": 140,  # 511 MiB for 3.7 MiB
+    "mobility": 13,  # the destinations 588 MiB for 47.5 MiB
+    "contours": 25,  # 197 MiB for 8.0 MiB
+    "iris_census": 56,  # rp_iris_population 270 MiB for 4.9 MiB
+}
 DEFAULT_BYTES_PER_TEXT_BYTE = max(BYTES_PER_TEXT_BYTE.values())
 
 

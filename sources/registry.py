@@ -51,7 +51,17 @@ BY_PARSER: dict[str, SourceSpec] = {spec.parser: spec for spec in SPECS}
 
 # What staging depends on besides the parser modules themselves: a change here stages every table again
 # (`sources.refresh.code_version`). Downloading, the store and the reports are not in it.
-STAGING_HELPERS = ("caf_common", "catalogue", "codes", "geography", "reading", "staging", "validation", "values")
+STAGING_HELPERS = (
+    "caf_common",
+    "catalogue",
+    "codes",
+    "geography",
+    "reading",
+    "staging",
+    "validation",
+    "values",
+    "wide",
+)
 SOURCES_DIR = Path(__file__).parent
 
 

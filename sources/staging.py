@@ -44,6 +44,8 @@ def conclude(
     raw_path: str | None,
     notes: list[str] | None = None,
     rename: dict[str, str] | None = None,
+    screened: bool = False,
+    presorted: bool = False,
 ) -> Staged:
     """Finish a parser's long frame: source columns, COG membership and rules checked, geography harmonised.
 
@@ -51,28 +53,32 @@ def conclude(
     so that errors name it. Validation sees the codes as published, in the COG of each row
     (`entry.cog_for_year`), before anything is moved. `rename` then maps file columns to staged variable names
     (`P22_POP` -> `P_POP`, the year being in `year`); `rules.kinds` is keyed by file column names.
+    `screened`: the parser found every rule to hold on the file's own rows (`sources.wide.screen`): nothing to
+    check again. `presorted`: `long` is in `KEY` order with its staged variable names, `rename` already applied
+    (`sources.wide.long_in_key_order`): not sorted nor renamed again.
     """
     # typed as staged; the constant source and vintage columns are added last, never copied by a filter or a sort
     frame = finish(long, entry.source, entry.vintage, sort=False).drop("source", "vintage")
     cog = pl.lit(entry.cog) if entry.cog is not None else pl.col("year") + (entry.cog_offset or 0)
     frame = frame.with_columns(cog=cog.cast(pl.Int32))
     known = None
-    if geo is not None:
+    if geo is not None and not screened:
         known = known_codes_check(geo.known_codes(set(frame["cog"].unique().to_list())))
-    validate(frame, rules, source=entry.source, file=file, raw_path=raw_path, known=known)
+    if not screened:
+        validate(frame, rules, source=entry.source, file=file, raw_path=raw_path, known=known)
     additive = rules.additive()
     if rename:
-        frame = frame.with_columns(pl.col("variable").replace(rename))
+        frame = frame if presorted else frame.with_columns(pl.col("variable").replace(rename))
         additive = {rename.get(v, v) for v in additive}
     changes: list[GeoChange] = []
     if geo is not None:
-        harmonised, changes = geo.harmonise(frame, additive)  # sorted
+        harmonised, changes = geo.harmonise(frame, additive, presorted=presorted)  # sorted
         # harmonise lists every change of each COG met; keep those that touched this file's communes
         olds = sorted({c.old for c in changes})
         present = frame.filter((pl.col("level") == "COM") & pl.col("code").is_in(olds)).select("cog", "code")
         pairs = set(present.iter_rows())
         frame, changes = harmonised, [c for c in changes if (c.cog, c.old) in pairs]
     else:
-        frame = sorted_by_key(frame.drop("cog"))
+        frame = frame.drop("cog") if presorted else sorted_by_key(frame.drop("cog"))
     frame = finish(frame, entry.source, entry.vintage, sort=False)
     return Staged(frame=frame, notes=list(notes or []), geo_changes=changes)

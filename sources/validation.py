@@ -11,7 +11,7 @@ frame needs it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -45,6 +45,10 @@ class RowCheck:
 
     name: str
     expr: pl.Expr
+    # the same rule on one value column of a wide file (`sources.wide.screen`): a function of the column's values,
+    # and the variables it applies to; None: the rule reads more than a value
+    cell: Callable[[pl.Expr], pl.Expr] | None = None
+    variables: tuple[str, ...] = ()
 
     def as_check(self) -> pa.Check:
         import pandera.polars as pa

@@ -1,0 +1,219 @@
+"""A wide file (one row per code, one column per variable) staged without sorting or screening millions of rows.
+
+`melt` then `conclude` screen every rule on the long frame (one row per cell: 3 M rows for a census theme of
+France) and sort it on its key; both cost more than reading the file. Where the file is wide, the same work is done
+on its rows (35,000) and columns (a hundred):
+
+- `parse_wide`: the cells parsed in place (a value and a status column per file column);
+- `screen`: every rule of `validation.passes` evaluated column by column on the wide rows: a cell of the long
+  frame is one (row, column) of the wide one, so "every long row passes" is "every wide column passes on every
+  row". Like `passes`, a screen only: when it does not pass, the long frame goes to `validation.validate`, and
+  pandera gives the error (file, column, rule, failing rows) as before;
+- `long_in_key_order`: the long frame built row by row from the wide rows sorted on (level, code[, year,
+  month]), the columns in (year, staged variable) order: the order `values.sorted_by_key` gives, without the sort.
+
+`conclude(..., screened=True, presorted=True)` then neither validates nor sorts again, and `Geography.harmonise`
+puts the rows of merged communes in place. The census (one row per code, the year in the column name) and the CAF
+benefits (one row per code and December: `screened_long`, the city rows summed from the arrondissements screened
+and put in place by `with_rows_in_place`) are staged this way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from sources import catalogue
+from sources.catalogue import Entry
+from sources.geography import Geography, _inserted
+from sources.validation import KINDS, MONTHS, YEARS, RowCheck, Rules, _code_pattern_check, known_codes_check, passes
+from sources.values import INVALID, KEY, MISSING, STATUSES, finish, sorted_by_key
+
+STATUS = "{}\x00status"  # the status column of a file column in the parsed wide frame
+
+
+def parse_wide(
+    frame: pl.DataFrame, index: dict[str, pl.Expr], columns: list[str], markers: dict[str, str], empty: str = MISSING
+) -> pl.DataFrame:
+    """`index` columns, then for each file column its Float64 value (same name) and its status (`STATUS`), as
+    `values.with_parsed_cells` parses a cell, sorted on the index columns of the key (level, code, year, month)."""
+    status_of = {c: STATUS.format(c) for c in columns}
+    # each step computed once as columns, as `values.with_parsed_cells` does (nested, they are computed again in
+    # every branch): the text stripped, then the status, then the value
+    wide = frame.lazy().select(*[e.alias(k) for k, e in index.items()], *[pl.col(c).str.strip_chars() for c in columns])
+    number = {c: f"{c}\x00number" for c in columns}
+    parsed = {number[c]: pl.col(c).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False) for c in columns}
+    wide = wide.with_columns(**parsed)
+    wide = wide.with_columns(**{status_of[c]: _status(pl.col(c), pl.col(number[c]), markers, empty) for c in columns})
+    value = {c: pl.when(pl.col(status_of[c]).is_null()).then(pl.col(number[c])) for c in columns}
+    wide = wide.with_columns(**value).drop(*number.values())
+    return wide.sort([k for k in KEY if k in index], maintain_order=True).collect()
+
+
+def _status(text: pl.Expr, number: pl.Expr, markers: dict[str, str], empty: str) -> pl.Expr:
+    status = pl.when(text.is_null() | (text == "")).then(pl.lit(empty))
+    if markers:  # a marker's status is never null, so "a marker" is "its replacement is not null"
+        marker = text.replace_strict(markers, default=None, return_dtype=pl.String)
+        status = status.when(marker.is_not_null()).then(marker)
+    return status.when(number.is_null()).then(pl.lit(INVALID)).otherwise(pl.lit(None, dtype=pl.String))
+
+
+def long_in_key_order(
+    wide: pl.DataFrame,
+    index: list[str],
+    order: list[str],
+    names: list[str] | None = None,
+    per_column: dict[str, pl.Series] | None = None,
+) -> pl.DataFrame:
+    """One row per (wide row, column of `order`), row by row: index columns, `variable` (the column's name in
+    `names`, default the file's), `value`, `status`, and a column per `per_column` (a value per column of `order`:
+    a census column's year). Each column built once in that order (no long frame stacked column after column,
+    then gathered). For a screened frame only: its values are finite or null (a null passes through NaN)."""
+    rows, width = wide.height, len(order)
+    row_of = np.repeat(np.arange(rows, dtype=np.uint64), width)
+    column_of = np.tile(np.arange(width, dtype=np.uint64), rows)
+    long = wide.select(index)[pl.Series(row_of)]
+    values = np.ascontiguousarray(wide.select(order).to_numpy(), dtype=np.float64).ravel()  # row after row
+    statuses = pl.concat([wide.get_column(STATUS.format(c)) for c in order])  # column after column
+    at_column = pl.Series(column_of)
+    return long.with_columns(
+        variable=pl.Series(names or order, dtype=pl.String)[at_column],
+        value=pl.Series(values).fill_nan(None),
+        status=statuses[pl.Series(column_of * rows + row_of)],
+        **{name: series[at_column] for name, series in (per_column or {}).items()},
+    )
+
+
+def screen(
+    wide: pl.DataFrame,
+    rules: Rules,
+    columns: list[str],
+    known: RowCheck | None,
+    *,
+    cog: dict[str, int] | pl.Expr,
+    years: dict[str, int] | None = None,
+) -> bool:
+    """True when the long frame of `wide` surely passes `validation.staged_model`. The year of a cell is its
+    column's (`years`: a census file) or its row's (`year`, `month` columns of `wide`); so is the COG of its code
+    (`cog`: per column, or an expression over the row). False sends the long frame to `validation.validate`."""
+    if not set(columns) <= set(rules.kinds) or any(check.cell is None for check in rules.extra_checks):
+        return False  # a rule that reads more than one value is judged on the long rows
+    if years is not None and not all(YEARS[0] <= years[c] <= YEARS[1] for c in columns):
+        return False
+    key = ["level", "code"] if years is not None else [k for k in KEY if k in wide.columns and k != "variable"]
+    checks = [*_key_checks(rules, key), *_cell_checks(rules, columns)]
+    checks += _part_checks(rules, columns, years)
+    try:
+        if not all(r is True for r in wide.select(*[c.alias(f"rule_{i}") for i, c in enumerate(checks)]).row(0)):
+            return False
+        return known is None or _codes_known(wide, known, cog)
+    except pl.exceptions.PolarsError:
+        return False
+
+
+def _key_checks(rules: Rules, key: list[str]) -> list[pl.Expr]:
+    """The key of every long row is whole and unique (its variable is its column's: unique in the row)."""
+    code, level = pl.col("code"), pl.col("level")
+    checks = [code.is_not_null().all(), level.is_not_null().all(), level.is_in(list(rules.levels)).all()]
+    if "year" in key:
+        checks += [pl.col("year").is_not_null().all(), pl.col("year").is_between(*YEARS).all()]
+    if "month" in key:
+        checks.append(pl.col("month").is_between(*MONTHS).all())
+    return [*checks, pl.struct(key).n_unique() == pl.len(), _code_pattern_check(rules.levels).expr.all()]
+
+
+def _cell_checks(rules: Rules, columns: list[str]) -> list[pl.Expr]:
+    """Each value column: a known status, finite, within its kind's bounds and its level's plausible maximum,
+    and the source's own cell rules."""
+    level, checks = pl.col("level"), []
+    for name in columns:
+        value, status = pl.col(name), pl.col(STATUS.format(name))
+        low, high = KINDS[rules.kinds[name]][:2]
+        checks += [status.is_in(list(STATUSES)).all(), (value.is_null() | value.is_finite()).all()]
+        checks.append((value.is_null() | ~value.is_finite() | _within(value, low, high)).all())
+        for lvl, most in catalogue.plausible_max().get(rules.kinds[name], {}).items():
+            if lvl in rules.levels:
+                checks.append(((level != lvl) | value.is_null() | ~value.is_finite() | (value <= most)).all())
+        checks += [check.cell(value).all() for check in rules.extra_checks if name in check.variables]
+    return checks
+
+
+def _codes_known(wide: pl.DataFrame, known: RowCheck, cog: dict[str, int] | pl.Expr) -> bool:
+    """Every code in the COG of its cells: once per COG of a column, or with the row's COG."""
+    if isinstance(cog, pl.Expr):
+        return wide.select("level", "code", cog=cog).select(known.expr.all()).item() is True
+    codes = wide.select("level", "code")
+    return all(codes.with_columns(cog=pl.lit(c)).select(known.expr.all()).item() is True for c in set(cog.values()))
+
+
+def _kind_bounds(rules: Rules, columns: dict) -> dict[str, tuple[float | None, float | None]]:
+    return {name: KINDS[rules.kinds[name]][:2] for name in columns}
+
+
+def _within(value: pl.Expr, low: float | None, high: float | None) -> pl.Expr:
+    ok = pl.lit(True)
+    if low is not None:
+        ok = ok & (value >= low)
+    if high is not None:
+        ok = ok & (value <= high)
+    return ok
+
+
+def _part_checks(rules: Rules, columns: list[str], years: dict[str, int] | None) -> list[pl.Expr]:
+    """Each part <= its whole in the same row (same level, code; the same year: else not in one long key)."""
+    checks = []
+    for whole, parts in rules.part_pairs().items():
+        for part in parts:
+            if whole not in columns or part not in columns:
+                continue
+            if years is not None and years[whole] != years[part]:  # never in one (level, code, year): not compared
+                continue
+            value, whole_value = pl.col(part), pl.col(whole)
+            comparable = (value.is_finite() & whole_value.is_finite() & (whole_value >= 0)).fill_null(False)
+            checks.append((~comparable | (value <= whole_value + rules.part_tolerance)).all())
+    return checks
+
+
+# -- a wide file whose rows carry their year (CAF: one row per commune and December) --------------------------------
+
+
+def row_cog(entry: Entry) -> pl.Expr:
+    """The COG of a staged row's code, as `staging.conclude` gives it: the entry's, or the row's year + offset."""
+    cog = pl.lit(entry.cog) if entry.cog is not None else pl.col("year") + (entry.cog_offset or 0)
+    return cog.cast(pl.Int32)
+
+
+def screened_long(
+    frame: pl.DataFrame,
+    index: dict[str, pl.Expr],
+    columns: list[str],
+    rules: Rules,
+    entry: Entry,
+    geo: Geography | None,
+) -> pl.DataFrame | None:
+    """The long frame of a wide file whose rows hold (level, code, year, month), in key order, when every rule holds
+    on its rows (`screen`); None when not: the caller melts it and `conclude` judges the long rows."""
+    wide = parse_wide(frame, index, columns, markers={}, empty=MISSING)
+    known = None
+    if geo is not None:
+        cogs = wide.select(row_cog(entry).unique())[:, 0].drop_nulls().to_list()
+        known = known_codes_check(geo.known_codes(set(cogs)))
+    if not screen(wide, rules, columns, known, cog=row_cog(entry)):
+        return None
+    return long_in_key_order(wide, list(index), sorted(columns))
+
+
+def with_rows_in_place(long: pl.DataFrame, head: int, entry: Entry, rules: Rules, geo: Geography | None):
+    """`long`, its first `head` rows in key order and screened, the others (a few, added since: the cities summed
+    from their arrondissements) screened by `validation.passes` and put in place; None when they do not pass or
+    would interleave with the others (then `conclude` validates and sorts the whole)."""
+    extra = long.slice(head)
+    if extra.is_empty():
+        return long
+    typed = finish(extra, entry.source, entry.vintage, sort=False).drop("source", "vintage")
+    typed = typed.with_columns(cog=row_cog(entry))
+    known = known_codes_check(geo.known_codes(set(typed["cog"].unique().to_list()))) if geo is not None else None
+    if not passes(typed, rules, known):
+        return None
+    kept = long.slice(0, head).with_columns(moved=pl.lit(False))
+    return _inserted(kept, sorted_by_key(extra.select(kept.drop("moved").columns)))

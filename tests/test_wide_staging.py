@@ -1,0 +1,137 @@
+"""A wide file staged without sorting or screening the long frame (`sources.wide`), and `harmonise` on a frame
+already in key order: the same rows in the same order as the sort, the same verdicts as the long screen."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from sources.validation import Rules, known_codes_check, passes
+from sources.values import MERGED, NOT_AVAILABLE, STAGED_SCHEMA, melt, sorted_by_key
+from sources.wide import long_in_key_order, parse_wide, screen
+
+INDEX = {"level": pl.lit("COM"), "code": pl.col("CODGEO")}
+RULES = Rules(kinds={"P22_POP": "count", "P22_POPH": "count"}, levels=("COM",), parts={"P22_POP": ("P22_POPH",)})
+COLUMNS = ["P22_POP", "P22_POPH"]
+YEARS, COGS = {"P22_POP": 2022, "P22_POPH": 2022}, {"P22_POP": 2025, "P22_POPH": 2025}
+
+
+def _raw(rows):
+    return pl.DataFrame(rows, schema=["CODGEO", "P22_POP", "P22_POPH"], orient="row")
+
+
+def _long(raw: pl.DataFrame) -> pl.DataFrame:
+    """The long frame the screen stands for, as `conclude` validates it when the screen does not pass."""
+    long = melt(raw, index=INDEX, columns=["P22_POP", "P22_POPH"], markers={}, empty=NOT_AVAILABLE)
+    return long.with_columns(year=pl.lit(2022, pl.Int32), month=pl.lit(None, pl.Int8), cog=pl.lit(2025, pl.Int32))
+
+
+def test_the_long_frame_comes_row_by_row_in_key_order():
+    # rows given out of order; a blank cell and a decimal comma
+    raw = _raw([("01002", "120", " 60 "), ("01001", "1 000", "499,5"), ("01003", "", "7")])
+    wide = parse_wide(raw, INDEX, ["P22_POP", "P22_POPH"], markers={}, empty=NOT_AVAILABLE)
+    long = long_in_key_order(wide, ["level", "code"], ["P22_POP", "P22_POPH"])
+    assert long.rows() == [
+        ("COM", "01001", "P22_POP", None, "invalid"),  # "1 000": not a number
+        ("COM", "01001", "P22_POPH", 499.5, None),  # 499,5 -> 499.5
+        ("COM", "01002", "P22_POP", 120.0, None),
+        ("COM", "01002", "P22_POPH", 60.0, None),  # stripped
+        ("COM", "01003", "P22_POP", None, NOT_AVAILABLE),  # empty cell
+        ("COM", "01003", "P22_POPH", 7.0, None),
+    ]
+
+
+def test_key_order_is_the_order_of_the_sort():
+    raw = _raw([(f"{i:05d}", str(i), str(i // 2)) for i in (1009, 1001, 1005, 1003)])
+    wide = parse_wide(raw, INDEX, ["P22_POP", "P22_POPH"], markers={}, empty=NOT_AVAILABLE)
+    long = long_in_key_order(wide, ["level", "code"], ["P22_POP", "P22_POPH"])
+    assert long.equals(sorted_by_key(_long(raw).select(long.columns), ["level", "code", "variable"]))
+
+
+@pytest.mark.parametrize(
+    ("rows", "holds"),
+    [
+        ([("01001", "100", "40"), ("01002", "10", "10")], True),  # a part equal to its whole holds
+        ([("01001", "100", "140")], False),  # 140 men of 100 inhabitants
+        ([("01001", "-1", "")], False),  # a negative count
+        ([("01001", "100", "40"), ("01001", "90", "40")], False),  # the code twice
+        ([("1001", "100", "40")], False),  # not a commune code
+        ([("01001", "x", "40")], False),  # neither a number nor a marker
+        ([("01001", "NaN", "40")], False),  # a number that is not finite
+        ([("01001", "4000000", "40")], False),  # above the plausible maximum of a commune (3 000 000)
+        ([("99999", "100", "40")], False),  # a well-formed code unknown to the COG
+    ],
+)
+def test_the_wide_screen_agrees_with_the_long_screen(rows, holds):
+    known = known_codes_check({2025: {"COM": frozenset({"01001", "01002"})}})
+    wide = parse_wide(_raw(rows), INDEX, ["P22_POP", "P22_POPH"], markers={}, empty=NOT_AVAILABLE)
+    assert screen(wide, RULES, COLUMNS, known, cog=COGS, years=YEARS) is holds
+    assert passes(_long(_raw(rows)), RULES, known) is holds
+
+
+def test_rules_over_long_rows_are_left_to_the_long_screen():
+    from sources.validation import RowCheck
+
+    rules = Rules(kinds=RULES.kinds, extra_checks=(RowCheck("any", pl.lit(True)),))
+    wide = parse_wide(_raw([("01001", "1", "1")]), INDEX, ["P22_POP", "P22_POPH"], markers={}, empty=NOT_AVAILABLE)
+    assert screen(wide, rules, COLUMNS, None, cog=COGS, years=YEARS) is False
+
+
+def _rows(rows):
+    return pl.DataFrame(rows, schema={**STAGED_SCHEMA, "cog": pl.Int32}, orient="row")
+
+
+def test_harmonise_on_a_frame_in_key_order_puts_the_merged_rows_where_the_sort_does(geo):
+    # 44100 absorbed into 44088 on 2025-01-01 (COG 2024 -> 2025): their rows become 44088's, between 44071
+    # and 44142, the other codes keep their rows and their order
+    rows = _rows(
+        [
+            ("t", "1", "ARM", "75101", 2021, None, "POP", 16000.0, None, None, 2024),
+            ("t", "1", "COM", "44043", 2021, None, "POP", 7000.0, None, None, 2024),
+            ("t", "1", "COM", "44071", 2021, None, "POP", 1.0, None, None, 2024),
+            ("t", "1", "COM", "44088", 2021, None, "NB", 10.0, None, None, 2024),
+            ("t", "1", "COM", "44088", 2021, None, "POP", 3000.0, None, None, 2024),
+            ("t", "1", "COM", "44100", 2021, None, "NB", 5.0, None, None, 2024),
+            ("t", "1", "COM", "44100", 2021, None, "POP", 2000.0, None, None, 2024),
+            ("t", "1", "COM", "44142", 2021, None, "POP", 2.0, None, None, 2024),
+        ]
+    )
+    sorted_out, changes = geo.harmonise(rows.sample(fraction=1.0, shuffle=True, seed=5), additive={"POP", "NB"})
+    presorted_out, same_changes = geo.harmonise(rows, additive={"POP", "NB"}, presorted=True)
+    assert presorted_out.equals(sorted_out) and changes == same_changes
+    assert presorted_out.select("code", "variable", "value", "geo_change").rows() == [
+        ("75101", "POP", 16000.0, None),  # ARM before COM
+        ("44043", "POP", 7000.0, None),
+        ("44071", "POP", 1.0, None),
+        ("44088", "NB", 15.0, MERGED),  # 10 + 5
+        ("44088", "POP", 5000.0, MERGED),  # 3000 + 2000
+        ("44142", "POP", 2.0, None),
+    ]
+
+
+def test_rows_put_in_place_by_code_and_none_when_a_code_is_on_both_sides():
+    from sources.geography import _inserted
+
+    def frame(codes, moved=None, year=2021):
+        n = len(codes)
+        rows = {"level": ["COM"] * n, "code": codes, "year": [year] * n, "month": [None] * n, "n": list(range(n))}
+        return pl.DataFrame(rows | ({"moved": moved} if moved is not None else {}), schema_overrides={"month": pl.Int8})
+
+    # 01004 moved (its rows left out); 01003 and 01010 come in after 01001 and after 01009
+    kept = frame(["01001", "01001", "01004", "01005", "01009"], [False, False, True, False, False])
+    out = _inserted(kept, frame(["01003", "01003", "01010"]))
+    assert out.select("code", "n").rows() == [
+        ("01001", 0),
+        ("01001", 1),
+        ("01003", 0),
+        ("01003", 1),
+        ("01005", 3),
+        ("01009", 4),
+        ("01010", 2),
+    ]
+    # a run is a (level, code, year, month): 01005 of 2020 comes before 01005 of 2021
+    assert _inserted(kept, frame(["01005"], year=2020)).select("code", "year").rows()[2:4] == [
+        ("01005", 2020),
+        ("01005", 2021),
+    ]
+    assert _inserted(kept, frame(["01005"])) is None  # its rows would interleave with kept's by variable: sorted
