@@ -51,7 +51,7 @@ def stage(code: Path, mirror_url: str, store: Path) -> None:
         raise SystemExit(f"staging with {code} failed ({run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}")
 
 
-def staged_tables(store: Path) -> dict[str, tuple[Path, dict]]:
+def staged_tables(store: Path) -> dict[str, tuple[Path | None, dict]]:
     """entry key -> (its staged Parquet, its manifest record's staged part)."""
     entries = json.loads((store / "manifest.json").read_text(encoding="utf-8"))["entries"]
     out = {}
@@ -70,6 +70,10 @@ def differences(old: Path, new: Path) -> list[str]:
     lines = [f"{key}: staged by one code only" for key in sorted(set(before) ^ set(after))]
     for key in sorted(set(before) & set(after)):
         (old_path, old_record), (new_path, new_record) = before[key], after[key]
+        if old_path is None or new_path is None:
+            if old_path != new_path:
+                lines.append(f"{key}: staged by one code only")
+            continue
         a, b = pl.read_parquet(old_path), pl.read_parquet(new_path)
         if not a.equals(b):
             lines.append(f"{key}: frames differ ({a.shape} / {b.shape}){_first_difference(a, b)}")

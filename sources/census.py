@@ -112,8 +112,8 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     screened = screen(wide, rules, kept, known, cog=cog_of, years=year_of)
     if screened:  # staged names and years written as the rows are built (no lookup per row)
         order = sorted(kept, key=lambda c: (year_of[c], rename[c]))
-        years = pl.Series([year_of[c] for c in order], dtype=pl.Int32)
-        long = long_in_key_order(wide, list(index), order, [rename[c] for c in order], {"year": years})
+        year_column = pl.Series([year_of[c] for c in order], dtype=pl.Int32)
+        long = long_in_key_order(wide, list(index), order, [rename[c] for c in order], {"year": year_column})
     else:
         long = melt(raw, index=index, columns=kept, markers={}, empty=NOT_AVAILABLE)
         long = long.with_columns(year=pl.col("variable").replace_strict(year_of, return_dtype=pl.Int32))

@@ -51,11 +51,12 @@ def parse_wide(
 
 
 def _status(text: pl.Expr, number: pl.Expr, markers: dict[str, str], empty: str) -> pl.Expr:
-    status = pl.when(text.is_null() | (text == "")).then(pl.lit(empty))
-    if markers:  # a marker's status is never null, so "a marker" is "its replacement is not null"
-        marker = text.replace_strict(markers, default=None, return_dtype=pl.String)
-        status = status.when(marker.is_not_null()).then(marker)
-    return status.when(number.is_null()).then(pl.lit(INVALID)).otherwise(pl.lit(None, dtype=pl.String))
+    # the first that applies: empty, a marker (its replacement is never null), not a number; else no status
+    candidates: list[pl.Expr] = [pl.when(text.is_null() | (text == "")).then(pl.lit(empty))]
+    if markers:
+        candidates.append(text.replace_strict(markers, default=None, return_dtype=pl.String))
+    candidates.append(pl.when(number.is_null()).then(pl.lit(INVALID)))
+    return pl.coalesce(candidates).cast(pl.String)
 
 
 def long_in_key_order(
@@ -134,7 +135,7 @@ def _cell_checks(rules: Rules, columns: list[str]) -> list[pl.Expr]:
         for lvl, most in catalogue.plausible_max().get(rules.kinds[name], {}).items():
             if lvl in rules.levels:
                 checks.append(((level != lvl) | value.is_null() | ~value.is_finite() | (value <= most)).all())
-        checks += [check.cell(value).all() for check in rules.extra_checks if name in check.variables]
+        checks += [check.cell(value).all() for check in rules.extra_checks if check.cell and name in check.variables]
     return checks
 
 
