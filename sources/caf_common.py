@@ -119,7 +119,10 @@ def add_city_sums(
     with a null arrondissement is null with that arrondissement's reason, and one lacking an arrondissement's row
     is null `not_available` (never a partial sum).
     """
-    arm = long.filter((pl.col("level") == "ARM") & pl.col("variable").is_in(sorted(additive)))
+    # in code order: a city's float sum then adds its arrondissements in one order, whatever order the rows came in
+    arm = long.filter((pl.col("level") == "ARM") & pl.col("variable").is_in(sorted(additive))).sort(
+        "code", maintain_order=True
+    )
     if arm.is_empty():
         return long, []
     key = ["code", "year", "month", "variable"]

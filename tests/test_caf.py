@@ -432,6 +432,35 @@ def test_a_city_missing_an_arrondissement_is_not_a_partial_sum():
     assert any("18 arrondissement(s) absent" in n for n in notes)  # 20 - 2
 
 
+def test_a_city_sum_adds_its_arrondissements_in_code_order_whatever_their_row_order():
+    """Float sums depend on their order: Lyon's sum must not change with the order its arrondissements' rows
+    arrive in (a group-by upstream returns them in any order), or the same file stages different values."""
+    from sources.caf_common import add_city_sums
+
+    codes = [f"6938{i}" for i in range(1, 10)]  # Lyon's nine arrondissements
+    values = [1e16, -1e16, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    # in code order: 1e16 - 1e16 = 0.0, + 1.0 = 1.0; in reverse order 1.0 - 1e16 would round to -1e16 (floats are
+    # 2 apart there), + 1e16 = 0.0: the sum must be the code order's, 1.0, both times
+    frames = []
+    for order in (range(9), reversed(range(9))):
+        rows = [(codes[i], values[i]) for i in order]
+        long = pl.DataFrame(
+            {
+                "level": ["ARM"] * 9,
+                "code": [c for c, _ in rows],
+                "year": [2022] * 9,
+                "month": [None] * 9,
+                "variable": ["ACTOCC"] * 9,
+                "value": [v for _, v in rows],
+                "status": [None] * 9,
+            },
+            schema_overrides={"status": pl.String, "month": pl.Int8},
+        )
+        out, _ = add_city_sums(long, {"ACTOCC"}, file="flows.csv", rounded=False)
+        frames.append(out.filter(pl.col("code") == "69123")["value"].to_list())
+    assert frames == [[1.0], [1.0]]
+
+
 def test_places_hist_with_a_dtreffre_period_and_an_empty_code(demo_files, geo, tmp_path):
     """caf-sources §4.2: `nbpla_pe_com_hist` may carry `dtreffre` ("Date référence") instead of `annee`; a row
     with an empty `numcom` is not localised: dropped with a note, never an error."""
