@@ -11,6 +11,7 @@ from storage.store import Store, reads_one_state
 from transforms.arrondissements import arrondissement_membership, arrondissement_result
 from transforms.compare import FlagRules, compare
 from transforms.compute import Inputs, compute
+from transforms.indicator_inputs import pruned_inputs, scans_of
 from transforms.infra import load_infra
 from transforms.registry import PUBLISHED_SOURCES, Indicator, indicators
 from transforms.territories import CustomTerritory, Territory
@@ -30,6 +31,17 @@ def load_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inp
     vintages = latest_vintages(store, items or indicators())
     staged = {source: store.read_staged(source, vintage) for source, vintage in vintages.items()}
     return Inputs(staged=staged, vintages=vintages, **geography_fields(store), infra=load_infra(store))
+
+
+@reads_one_state
+def indicator_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inputs:
+    """`load_inputs` as the indicator table reads it: of each staged table, only the columns and the rows of the
+    variables the indicators read (`transforms.indicator_inputs`), read through lazy scans; no IRIS tables."""
+    items = items or indicators()
+    vintages = latest_vintages(store, items)
+    scans = {source: store.scan_staged(source, vintage) for source, vintage in vintages.items()}
+    inputs = Inputs(staged={}, vintages=vintages, **geography_fields(store))
+    return pruned_inputs(inputs, scans, items)
 
 
 def latest_vintages(store: Store, items: tuple[Indicator, ...]) -> dict[str, str]:
@@ -95,12 +107,16 @@ def diagnostic_table(
     inputs: Inputs | None = None,
 ) -> pl.DataFrame:
     """Every indicator for every commune, EPCI, département, France (and the custom territories); the store is
-    read unless the inputs are given (None: given)."""
+    read unless the inputs are given (None: given). Only the staged rows the indicators read are read from files
+    (`transforms.indicator_inputs`): from the store, or from the given inputs when they read their tables lazily
+    (a report's)."""
     items = indicators()
     if inputs is None:
         if store is None:
             raise ValueError("diagnostic_table needs a store or its inputs")
-        inputs = load_inputs(store, items)
+        inputs = indicator_inputs(store, items)
+    elif (scans := scans_of(inputs)) is not None:
+        inputs = pruned_inputs(inputs, scans, items)
     result = compute(inputs, customs, items)
     arrondissements = arrondissement_result(inputs, items)  # Paris, Lyon, Marseille: level ARM, apart
     if arrondissements is not None:
