@@ -54,8 +54,8 @@ def pruned(scan: pl.LazyFrame, variables: set[str]) -> pl.DataFrame:
     """The rows of `variables` of a staged table (its `READ_COLUMNS`, in the file's order), and one row with a null
     variable for each (level, year) of the table that these rows lack (module docstring)."""
     columns = [c for c in READ_COLUMNS if c in scan.collect_schema().names()]
-    kept = scan.select(columns).filter(pl.col("variable").is_in(sorted(variables))).collect()
-    places = scan.select(PLACE_COLUMNS).unique().collect()
+    kept = scan.select(columns).filter(pl.col("variable").is_in(sorted(variables))).collect(engine="streaming")
+    places = scan.select(PLACE_COLUMNS).unique().collect(engine="streaming")
     missing = places.join(kept.select(PLACE_COLUMNS).unique(), on=list(PLACE_COLUMNS), how="anti", nulls_equal=True)
     if missing.is_empty():
         return kept

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
+
 import polars as pl
 
 from sources.codes import city_of_arrondissement
@@ -9,7 +12,7 @@ from sources.refresh import load_geography
 from sources.registry import report_label
 from storage.store import Store, reads_one_state
 from transforms.arrondissements import arrondissement_membership, arrondissement_result
-from transforms.compare import FlagRules, compare
+from transforms.compare import FlagRules, compare_parts
 from transforms.compute import Inputs, compute
 from transforms.indicator_inputs import pruned_inputs, scans_of
 from transforms.infra import load_infra
@@ -106,7 +109,19 @@ def diagnostic_table(
     rules: FlagRules = FlagRules(),
     inputs: Inputs | None = None,
 ) -> pl.DataFrame:
-    """Every indicator for every commune, EPCI, département, France (and the custom territories); the store is
+    """`diagnostic_table_parts` in one frame."""
+    parts = list(diagnostic_table_parts(store, customs, rules, inputs))
+    return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
+
+
+def diagnostic_table_parts(
+    store: Store | None,
+    customs: tuple[CustomTerritory, ...] = (),
+    rules: FlagRules = FlagRules(),
+    inputs: Inputs | None = None,
+) -> Iterator[pl.DataFrame]:
+    """The diagnostic table as consecutive slices of its rows (`transforms.compare.compare_parts`: a caller may
+    write each as it comes, never holding the whole table). Every indicator for every commune, EPCI, département, France (and the custom territories); the store is
     read unless the inputs are given (None: given). Only the staged rows the indicators read are read from files
     (`transforms.indicator_inputs`): from the store, or from the given inputs when they read their tables lazily
     (a report's)."""
@@ -117,21 +132,16 @@ def diagnostic_table(
         inputs = indicator_inputs(store, items)
     elif (scans := scans_of(inputs)) is not None:
         inputs = pruned_inputs(inputs, scans, items)
+    main, comp = inputs.main_year("rp_population"), inputs.comparison_year("rp_population")
+    prov = provenance(inputs, items)
     result = compute(inputs, customs, items)
     arrondissements = arrondissement_result(inputs, items)  # Paris, Lyon, Marseille: level ARM, apart
     if arrondissements is not None:
         result = pl.concat([result, arrondissements], how="vertical_relaxed")
-    main, comp = inputs.main_year("rp_population"), inputs.comparison_year("rp_population")
-    table = compare(
-        result, inputs, customs, rules, n_years=(main - comp) if main and comp else None, comparison_year=comp
-    )
-    prov = provenance(inputs, items)
-    table = (
-        table.join(prov, on="indicator", how="left", maintain_order="left")
-        .with_columns(year=pl.coalesce(pl.col("published_year"), pl.col("year")))
-        .drop("published_year")
-    )
-    return table
+    # the staged tables are not read past this point: let them go before the millions of rows of the table
+    inputs = replace(inputs, staged={})
+    n_years = (main - comp) if main and comp else None
+    yield from compare_parts(result, inputs, customs, rules, n_years, comp, prov)
 
 
 def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Selection) -> pl.DataFrame:
