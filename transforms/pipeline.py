@@ -232,17 +232,22 @@ def export_indicators(
 @reads_one_state
 def save_france_table(store: Store, out_dir, table_path, demo: bool = False) -> None:
     """The indicator table of every commune, EPCI, département and France, computed once: saved as Parquet at
-    `table_path` (for the national batches) and written as the national indicator tables in `out_dir`."""
+    `table_path` (for the national batches) and written as the national indicator tables in `out_dir`. Read
+    from the store's cache, computed and streamed there first when missing: never held whole beside its exports."""
     from pathlib import Path
 
     from sources.demo.synthetic import store_is_synthetic
     from storage.files import atomic_path
-    from transforms.export import FRANCE_FORMATS, write_exports
-    from transforms.table_cache import diagnostic_table_cached
+    from transforms.export import FRANCE_FORMATS, write_exports, write_exports_of_file
+    from transforms.table_cache import cache_path, scan_france_table
 
     demo = demo or store_is_synthetic(store)  # a store refreshed from the demo mirror, even without --demo
 
-    table = diagnostic_table_cached(store, compute=diagnostic_table)
+    scan = scan_france_table(store, lambda: diagnostic_table_parts(store))
     with atomic_path(Path(table_path)) as tmp:
-        table.write_parquet(tmp)
-    write_exports(table, Path(out_dir), "indicateurs-france", demo=demo, formats=FRANCE_FORMATS)
+        scan.sink_parquet(tmp)
+    cached = cache_path(store)
+    if cached.is_file():
+        write_exports_of_file(cached, Path(out_dir), "indicateurs-france", demo=demo)
+    else:  # a store that cannot be written to: the table computed in memory
+        write_exports(scan.collect(), Path(out_dir), "indicateurs-france", demo=demo, formats=FRANCE_FORMATS)
