@@ -246,6 +246,16 @@ def export_national(data_dir: str, out_dir: str, demo: bool = False) -> dict[str
     return {fmt: str(p) for fmt, p in exported.paths.items()}
 
 
+@step("series")
+def cache_series(data_dir: str) -> int:
+    """The series of every territory of France computed once per store state and kept in the store's cache, so that
+    the first report after a refresh does not compute it: its rows."""
+    from reports.series_data import cache_france_series
+
+    with open_store(data_dir).pinned() as store:
+        return cache_france_series(store)
+
+
 # -- what every publishing run says --------------------------------------------------------------------------------
 
 
@@ -440,6 +450,7 @@ def _publish(runner: Runner, pub: Publication, report: RefreshReport, store: Sto
 
     with pub.publishing(about, on_failure=not_published) as draft:
         runner.call(export_national, str(store.root), str(draft.path), demo)
+        runner.call(cache_series, str(store.root))
         write_refresh_record(draft.path, report, store)
         changes = runner.call(write_changes, str(pub.root), pub.name, str(draft.path), draft.version)
     changes_artifact(runner, pub.name, draft.path, changes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import cast
 
 import polars as pl
 
@@ -45,6 +46,14 @@ def indicator_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -
     scans = {source: store.scan_staged(source, vintage) for source, vintage in vintages.items()}
     inputs = Inputs(staged={}, vintages=vintages, **geography_fields(store))
     return pruned_inputs(inputs, scans, items)
+
+
+def scanned_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inputs:
+    """`load_inputs` with lazy scans of the staged files for tables (read by whoever collects them, within the
+    caller's pinned state: `transforms.series.series_inputs` reads them a year at a time); no IRIS tables."""
+    vintages = latest_vintages(store, items or indicators())
+    scans = {source: store.scan_staged(source, vintage) for source, vintage in vintages.items()}
+    return Inputs(staged=cast(dict, scans), vintages=vintages, **geography_fields(store))
 
 
 def latest_vintages(store: Store, items: tuple[Indicator, ...]) -> dict[str, str]:
