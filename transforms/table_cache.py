@@ -156,7 +156,7 @@ def save_parts(parts: Iterable[pl.DataFrame], path: Path) -> pl.LazyFrame:
         files = []
         for n, part in enumerate(parts):
             files.append(Path(folder) / f"{n:05}.parquet")
-            part.write_parquet(files[-1])
+            part.write_parquet(files[-1], compression="uncompressed", statistics=False)  # read once, soon
             del part  # only one part in memory at a time
         if not files:
             raise ValueError(f"{path.name}: the table has no part to save")
