@@ -47,8 +47,11 @@ def test_only_the_read_variables_are_kept_with_a_marker_for_each_level_and_year_
         ("COM", None, 2016, None, None),
     ]
     # what a reader learns of the table's years and levels is unchanged
-    assert out.select("level", "year").unique().sort("level", "year").equals(
-        frame.select("level", "year").unique().sort("level", "year")
+    assert (
+        out.select("level", "year")
+        .unique()
+        .sort("level", "year")
+        .equals(frame.select("level", "year").unique().sort("level", "year"))
     )
 
 

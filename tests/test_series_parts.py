@@ -12,9 +12,7 @@ from transforms.pipeline import scanned_inputs
 
 
 def test_a_place_falls_in_the_run_of_its_order():
-    rows = pl.DataFrame(
-        {"level": ["COM", "COM", "COM", "COM", "DEP", "DEP"], "code": ["a", "a", "a", "b", "x", "x"]}
-    )
+    rows = pl.DataFrame({"level": ["COM", "COM", "COM", "COM", "DEP", "DEP"], "code": ["a", "a", "a", "b", "x", "x"]})
     rule = S._bucket_rule(rows, 2)
     # 6 rows; rows before each place: a 0, b 3, x 4; run = before * 2 // 6: a 0, b 1, x 1 (a new run starts at b)
     places = pl.DataFrame(

@@ -51,9 +51,8 @@ def export_indicator_files(
 
 def _france(store: Store, out_dir: Path, demo: bool) -> Exported:
     from transforms.export import write_exports_of_file
-    from transforms.table_cache import cache_path, scan_france_table
-
     from transforms.pipeline import diagnostic_table_parts
+    from transforms.table_cache import cache_path, scan_france_table
 
     # computed when not cached, its parts written as they come (never the whole table in memory)
     scan = scan_france_table(store, lambda: diagnostic_table_parts(store))
