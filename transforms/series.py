@@ -124,21 +124,27 @@ def merge_scans(scans: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
 
 
 def for_year(
-    inputs: Inputs, year: int, sources: set[str] | None = None, variables: dict[str, set[str]] | None = None
+    inputs: Inputs,
+    year: int,
+    sources: set[str] | None = None,
+    variables: dict[str, set[str]] | None = None,
+    known_years: dict[str, list[int]] | None = None,
 ) -> Inputs:
     """The inputs as they would be if `year` were the latest: yearly sources hold only `year`, the census its
     latest year up to `year` (as vintage, which `Inputs.main_year` reads) and the comparison year before it, the
     only census years `compute` reads. Only these rows of `sources` (all by default) are read: the staged tables
     may be scans of their files (`series_inputs`); with `variables` (source -> the variables the indicators read,
     `transforms.indicator_inputs.read_variables`), only the rows of those (`transforms.indicator_inputs.pruned`:
-    the years and levels each reader sees unchanged)."""
+    the years and levels each reader sees unchanged); `known_years` (source -> its years, `_known_years`) spares
+    reading them again."""
     staged, vintages = {}, {}
     for source, table in inputs.staged.items():
         if sources is not None and source not in sources:
             continue
         scan = _lazy(table)
         if is_census(source):
-            years = [y for y in _years_of(inputs, (source,)) if y <= year]
+            held = known_years[source] if known_years is not None else _years_of(inputs, (source,))
+            years = [y for y in held if y <= year]
             if not years:
                 continue
             earlier = [y for y in years if y <= years[-1] - 5]  # `Inputs.comparison_year`
@@ -193,9 +199,16 @@ def compute_series_parts(
     order (level, code), are cut into `buckets` runs of about as many rows, and each run's rows are read from
     every year's file, sorted and given: never the whole series in memory."""
     items = tuple(i for i in (items or indicators()) if has_series(i))
-    years = {i.id: series_years(inputs, i) for i in items}
+    known = _known_years(inputs)
+    years = {i.id: sorted({y for s in leading_sources(i) for y in known.get(s, [])}) for i in items}  # series_years
+    census = "rp_population"  # `_break_year`, from the years read once
     breaks = pl.DataFrame(
-        {"indicator": [i.id for i in items], "break_year": [_break_year(inputs, i) for i in items]},
+        {
+            "indicator": [i.id for i in items],
+            "break_year": [
+                None if i.evolution or not known.get(census) else int(inputs.vintages[census]) for i in items
+            ],
+        },
         schema={"indicator": pl.String, "break_year": pl.Int32},
     )
     variables = read_variables(items)  # only the staged rows the indicators read
@@ -205,7 +218,7 @@ def compute_series_parts(
         for year in sorted({y for ys in years.values() for y in ys}):
             chosen = tuple(i for i in items if year in years[i.id])
             read = {s for i in chosen for s in i.sources} | {"rp_population"}  # the census years of every one
-            rows = _year_series(for_year(inputs, year, read, variables), customs, chosen, year, breaks)
+            rows = _year_series(for_year(inputs, year, read, variables, known), customs, chosen, year, breaks)
             bucket_of = _bucket_rule(rows, buckets) if bucket_of is None else bucket_of
             for (bucket,), part in rows.with_columns(_bucket=bucket_of).partition_by("_bucket", as_dict=True).items():
                 files.setdefault(bucket, []).append(Path(folder) / f"{bucket}-{year}.parquet")
@@ -216,6 +229,11 @@ def compute_series_parts(
             return
         for bucket in sorted(files):
             yield _sorted(pl.concat([pl.read_parquet(p) for p in files[bucket]], how="vertical_relaxed").lazy())
+
+
+def _known_years(inputs: Inputs) -> dict[str, list[int]]:
+    """source -> the years of its staged table, each table's year column read once (the tables may be scans)."""
+    return {source: _years_of(inputs, (source,)) for source in inputs.staged}
 
 
 def _bucket_rule(rows: pl.DataFrame, buckets: int) -> pl.Expr:
