@@ -8,8 +8,9 @@ computes them again with the code on PYTHONPATH and compares: the same columns a
 order, strings and integers equal, floats equal to a relative 1e-12 (sums may be added in another order; an absolute
 1e-12 for a difference of terms that cancel to about zero). Cases:
 
-- every `--store NAME=PATH` (a staged store, read only): `diagnostic_table`, and with a custom territory (its
-  first five communes);
+- every `--store NAME=PATH` (a staged store, read only): `diagnostic_table` of its loaded inputs, and with a
+  custom territory (its first five communes); the same read from the store (`NAME-store`, `NAME-store-custom`:
+  how a publication computes it) and from a report's lazily read inputs (`NAME-report-inputs`);
 - `comparateur`: the real comparateur file of ../shared/data (census sources only), when present: the table
   (`diagnostic_table` of its inputs), and `compute`'s rows (`comparateur-compute`, sorted by level, code and
   indicator: `compute` gives them in the table's order since December 2026, by indicator name before);
@@ -49,6 +50,20 @@ def store_cases(name: str, root: Path) -> Iterator[tuple[str, Callable[[], pl.Da
     inputs = load_inputs(Store(root))
     yield name, lambda: diagnostic_table(None, inputs=inputs)
     yield f"{name}-custom", lambda: diagnostic_table(None, _custom(inputs.membership), inputs=inputs)
+    # read from the store as a publication reads it, and through a report's lazily read inputs
+    yield f"{name}-store", lambda: diagnostic_table(Store(root))
+    yield f"{name}-store-custom", lambda: diagnostic_table(Store(root), _custom(inputs.membership))
+    yield f"{name}-report-inputs", lambda: _from_report_inputs(Store(root))
+
+
+def _from_report_inputs(store) -> pl.DataFrame:
+    from reports.inputs import _report_inputs
+    from transforms.pipeline import diagnostic_table, latest_vintages
+    from transforms.registry import indicators
+
+    with store.pinned() as state:
+        inputs = _report_inputs(state, latest_vintages(state, indicators()))
+        return diagnostic_table(state, inputs=inputs)
 
 
 def comparateur_cases() -> Iterator[tuple[str, Callable[[], pl.DataFrame]]]:

@@ -246,6 +246,21 @@ def export_national(data_dir: str, out_dir: str, demo: bool = False) -> dict[str
     return {fmt: str(p) for fmt, p in exported.paths.items()}
 
 
+@step("report-tables")
+def cache_report_tables(data_dir: str) -> int:
+    """What every report of a store state reads and only a whole-France computation gives, computed once per store
+    state and kept in the store's cache, so that the first report after a refresh computes none of it: the series
+    of every territory (`reports.series_data`) and the age sums of every EPCI, département and France
+    (`reports.inputs`). The series' rows."""
+    from reports.inputs import report_inputs
+    from reports.series_data import cache_france_series
+
+    with open_store(data_dir).pinned() as store:
+        rows = cache_france_series(store)
+        report_inputs(store)  # its age sums of the references, saved in the store's cache
+        return rows
+
+
 # -- what every publishing run says --------------------------------------------------------------------------------
 
 
@@ -440,6 +455,7 @@ def _publish(runner: Runner, pub: Publication, report: RefreshReport, store: Sto
 
     with pub.publishing(about, on_failure=not_published) as draft:
         runner.call(export_national, str(store.root), str(draft.path), demo)
+        runner.call(cache_report_tables, str(store.root))
         write_refresh_record(draft.path, report, store)
         changes = runner.call(write_changes, str(pub.root), pub.name, str(draft.path), draft.version)
     changes_artifact(runner, pub.name, draft.path, changes)

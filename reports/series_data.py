@@ -30,8 +30,20 @@ def site_series(
         return SERIES.get(state, customs, lambda: S.compute_series(full(), customs)), baseline
     years = cached_json(store, "series-years", lambda: S.yearly_years(full()))
     baseline = S.resolve_baseline(baseline, years)
-    scan = cached_scan(store, "series", lambda: S.compute_series(full()))
+    scan = cached_scan(store, "series", lambda: S.compute_series_parts(full()))  # streamed when computed
     return (scan if wanted is None else scan.filter(wanted)).collect(), baseline
+
+
+def cache_france_series(store: Store) -> int:
+    """The series of every territory of France (and the years of its yearly sources) computed and kept in the
+    store's cache, as `site_series` reads them, so that no report pays for them: the refresh's publication
+    calls it. Its parts are written as they come (never the whole series in memory). Returns its rows."""
+    from transforms.pipeline import scanned_inputs
+
+    full = functools.cache(lambda: S.series_inputs(store, scanned_inputs(store)))
+    cached_json(store, "series-years", lambda: S.yearly_years(full()))
+    scan = cached_scan(store, "series", lambda: S.compute_series_parts(full()))
+    return int(scan.select(pl.len()).collect().item())
 
 
 def territory_series(series: pl.DataFrame | None, membership: pl.DataFrame, selection) -> pl.DataFrame | None:

@@ -117,14 +117,14 @@ def test_a_damaged_store_fails_before_any_batch(demo_store, tmp_path):
 
 def test_a_complete_run_computes_france_once_and_a_partial_one_keeps_it_published(demo_store, tmp_path, monkeypatch):
     calls = []
-    compute = transforms.pipeline.diagnostic_table
+    compute = transforms.pipeline.diagnostic_table_parts
 
     def counted(*args, **kwargs):
         calls.append(1)
         return compute(*args, **kwargs)
 
-    monkeypatch.setattr(transforms.pipeline, "diagnostic_table", counted)
-    monkeypatch.setattr(reports.site, "diagnostic_table", counted)
+    # every computation of the table goes through its parts (`diagnostic_table` gathers them)
+    monkeypatch.setattr(transforms.pipeline, "diagnostic_table_parts", counted)
     data = tmp_path / "store"  # a copy with no indicator table saved yet (`transforms.table_cache`)
     shutil.copytree(demo_store.root, data, ignore=shutil.ignore_patterns("cache"))
     params = dict(data_dir=str(data), publish_dir=str(tmp_path), refresh="never", demo=True)

@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 
+import polars as pl
 import pytest
 from flow_support import artifacts, mirror_copy, run
 from store_support import GatedMirror, change_caf, change_census, leftovers, raw_mismatches, serve_app, url_path
@@ -68,6 +69,22 @@ def test_a_first_refresh_stages_every_source_and_publishes_the_national_indicato
     meta = json.loads((folder / "publication.json").read_text(encoding="utf-8"))
     assert meta["flow"] == "refresh" and meta["previous"] is None
     assert meta["flow_run_id"] == str(two_runs["first"].state_details.flow_run_id)
+
+
+def test_the_publication_keeps_the_series_of_france_for_the_reports(two_runs):
+    from transforms import table_cache
+
+    with Store(two_runs["tmp"] / "data").pinned() as store:
+        series = table_cache.cache_path(store, "series")
+        assert series.is_file()  # computed by the refresh: the first report reads it, never computes it
+        assert series.with_name(series.stem.replace("series-", "series-years-") + ".json").is_file()
+        # every level `transforms.compute` gives (the series has no arrondissement rows)
+        assert pl.scan_parquet(series).select(pl.col("level").unique().sort()).collect()["level"].to_list() == [
+            "COM",
+            "DEP",
+            "EPCI",
+            "FRANCE",
+        ]
 
 
 def test_the_diagnostics_asked_for_are_rebuilt_after_the_refresh(two_runs):

@@ -3,6 +3,7 @@ read back by every later report and export; another staging or another code comp
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import polars as pl
@@ -93,3 +94,25 @@ def test_exports_of_a_territory_and_of_france_read_the_saved_table(store, tmp_pa
     # the EPCI's rows are France's rows of its communes, itself, its département(s) and France
     assert 0 < table.height < france.height
     assert set(table.filter(pl.col("level") == "EPCI")["code"].to_list()) == {"200029940"}
+
+
+def test_a_table_given_in_parts_is_saved_as_the_whole_table_and_its_older_files_deleted(tmp_path):
+    first = pl.DataFrame({"code": ["01001", "01002"], "value": [1.5, None]})
+    second = pl.DataFrame({"code": ["01003"], "value": [3.0]})
+    for n, stamp in enumerate(("a", "b")):  # two older tables of the name: the newest is kept (KEEP = 2)
+        older = tmp_path / f"indicators-{stamp}.parquet"
+        first.write_parquet(older)
+        os.utime(older, ns=(n, n))
+    path = tmp_path / "indicators-c.parquet"
+    scan = table_cache.save_parts(iter([first, second]), path)
+    assert_frame_equal(pl.read_parquet(path), pl.concat([first, second]))
+    assert_frame_equal(scan.collect(), pl.concat([first, second]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["indicators-b.parquet", "indicators-c.parquet"]
+
+
+def test_a_table_in_parts_for_a_store_that_cannot_be_written_to_is_still_given(tmp_path):
+    parts = [pl.DataFrame({"code": ["01001"]}), pl.DataFrame({"code": ["01002"]})]
+    path = tmp_path / "missing-folder" / "file-as-folder"
+    (tmp_path / "missing-folder").write_text("a file where the cache folder should be")
+    scan = table_cache.save_parts(iter(parts), path / "indicators-k.parquet")
+    assert scan.collect()["code"].to_list() == ["01001", "01002"]

@@ -14,6 +14,7 @@ never flagged, nor is a value that is null, borrowed from the EPCI, or compared 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,29 +162,69 @@ def compare(
     rules: FlagRules = FlagRules(),
     n_years: int | None = None,
     comparison_year: int | None = None,
+    provenance: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The long output table: values with names, references, evolution and flags, in a stable order.
+    """The long output table (`compare_parts`, in one frame)."""
+    parts = list(compare_parts(result, inputs, customs, rules, n_years, comparison_year, provenance))
+    return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
+
+
+def compare_parts(
+    result: pl.DataFrame,
+    inputs: Inputs,
+    customs: tuple[CustomTerritory, ...] = (),
+    rules: FlagRules = FlagRules(),
+    n_years: int | None = None,
+    comparison_year: int | None = None,
+    provenance: pl.DataFrame | None = None,
+) -> Iterator[pl.DataFrame]:
+    """The long output table, a slice of rows at a time (`CHUNK_ROWS`, in order: a caller may write each slice as
+    it comes, never holding the whole table): values with names, references, evolution and flags; with
+    `provenance` (indicator, year, source: `transforms.pipeline.provenance`), each row's `year` (a published
+    figure's own year first) and `source` last.
 
     Millions of rows: a place's attributes (references, name) and an indicator's (label, unit...) are looked up by
     position in tables of a few tens of thousands of rows, and reference values by position in the table itself,
-    rather than by joins on strings."""
+    rather than by joins on strings. What each step computes lives for one slice."""
     items = indicators()
     table, places = _in_order(result, items)
     attributes = _place_attributes(places, _references(result, inputs, customs), _names(inputs, customs))
     # only the columns used are gathered (millions of rows each)
-    per_place = attributes.select("ref_epci_code", "ref_dep_code", "_epci_place", "_dep_place", "name")[table["_place"]]
-    meta = _meta(items).drop("indicator")
-    per_indicator = meta[table["_ind"]]
+    attributes = attributes.select("ref_epci_code", "ref_dep_code", "_epci_place", "_dep_place", "name")
+    meta = _meta(items, provenance).drop("indicator")
     value_at = _value_at(table, len(items), places.height)
     france = places.filter(pl.col("level") == "FRANCE")["_place"]
-    france_ref = value_at(pl.lit(france[0] if france.len() else None, pl.Int64))
+    france_place = france[0] if france.len() else None
+    years = (n_years, comparison_year)
+    for start in range(0, max(table.height, 1), CHUNK_ROWS):
+        yield _finished(table.slice(start, CHUNK_ROWS), attributes, meta, value_at, france_place, rules, years)
+
+
+CHUNK_ROWS = 1 << 19  # rows finished at a time by `compare` (about 500,000: France's table in seven slices)
+
+
+def _finished(
+    table: pl.DataFrame,
+    attributes: pl.DataFrame,
+    meta: pl.DataFrame,
+    value_at,
+    france_place: int | None,
+    rules: FlagRules,
+    years: tuple[int | None, int | None],
+) -> pl.DataFrame:
+    """A slice of the ordered table with its place's and indicator's columns, references, evolution and flag
+    (`years`: the number of years between the censuses, the comparison census year)."""
+    n_years, comparison_year = years
+    per_place = attributes[table["_place"]]
+    per_indicator = meta[table["_ind"]]
+    france_ref = value_at(table, pl.lit(france_place, pl.Int64))
     out = table.with_columns(
         ref_epci_code=per_place["ref_epci_code"],
         ref_dep_code=per_place["ref_dep_code"],
-        ref_epci=value_at(per_place["_epci_place"]),
-        ref_dep=value_at(per_place["_dep_place"]),
+        ref_epci=value_at(table, per_place["_epci_place"]),
+        ref_dep=value_at(table, per_place["_dep_place"]),
         ref_france=pl.when(pl.col("level") == "FRANCE").then(None).otherwise(france_ref),
-        **{c: per_indicator[c] for c in meta.columns},
+        **{c: per_indicator[c] for c in meta.columns if c not in PROVENANCE},
         name=per_place["name"],
     )
     evolution, evolution_unit = _evolution(n_years)
@@ -193,13 +234,22 @@ def compare(
         evolution_unit=evolution_unit,
         **_flag_parts(),
     ).with_columns(flag=_flag(rules))
-    return out.drop("_place", "_ind", "_dir", "_kind", "_local", "_sign", "_comparable")
+    out = out.drop("_place", "_ind", "_dir", "_kind", "_local", "_sign", "_comparable")
+    if "year" not in meta.columns:
+        return out
+    provenance = out.with_columns(**{c: per_indicator[c] for c in meta.columns if c in PROVENANCE})
+    # a published figure's own year first
+    return provenance.with_columns(year=pl.coalesce(pl.col("published_year"), pl.col("year"))).drop("published_year")
 
 
-def _meta(items: tuple[Indicator, ...]) -> pl.DataFrame:
+PROVENANCE = ("year", "source")  # the columns of `provenance` a row takes from its indicator
+
+
+def _meta(items: tuple[Indicator, ...], provenance: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per indicator in the catalogue's order: its output columns, and as small integers its direction
-    (`_dir`, `DIRECTION_SIGNS`, 0 neutral) and what its unit makes of an evolution (`_kind`, `EVOLUTION_KINDS`)."""
-    return pl.DataFrame(
+    (`_dir`, `DIRECTION_SIGNS`, 0 neutral) and what its unit makes of an evolution (`_kind`, `EVOLUTION_KINDS`);
+    then its `PROVENANCE` columns when `provenance` gives them (null for an indicator it does not name)."""
+    meta = pl.DataFrame(
         {
             "indicator": [i.id for i in items],
             "theme": [i.theme for i in items],
@@ -211,6 +261,9 @@ def _meta(items: tuple[Indicator, ...]) -> pl.DataFrame:
             "_kind": pl.Series([_evolution_kind(i.unit) for i in items], dtype=pl.Int8),
         }
     )
+    if provenance is None:
+        return meta
+    return meta.join(provenance.select("indicator", *PROVENANCE), on="indicator", how="left", maintain_order="left")
 
 
 def _place_attributes(places: pl.DataFrame, refs: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
@@ -228,10 +281,11 @@ def _place_attributes(places: pl.DataFrame, refs: pl.DataFrame, names: pl.DataFr
 
 
 def _value_at(table: pl.DataFrame, n_indicators: int, n_places: int):
-    """value_at(place) -> the value of the row's indicator at that place (null where there is none)."""
+    """value_at(rows, place) -> the value of each row's indicator at that place (null where there is none); `rows`
+    any slice of `table` (the values are those of the whole table)."""
     dense = pl.Series("value", [], pl.Float64).extend_constant(None, n_places * n_indicators)
     dense.scatter(table["_place"] * n_indicators + table["_ind"], table["value"])
-    return lambda place: dense.gather(table.select((place * n_indicators + pl.col("_ind")).alias("_k"))["_k"])
+    return lambda rows, place: dense.gather(rows.select((place * n_indicators + pl.col("_ind")).alias("_k"))["_k"])
 
 
 def _in_order(table: pl.DataFrame, items: tuple[Indicator, ...]) -> tuple[pl.DataFrame, pl.DataFrame]:

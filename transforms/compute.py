@@ -470,14 +470,30 @@ def _with_france(rows: pl.DataFrame, france: pl.DataFrame) -> pl.DataFrame:
 def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataFrame:
     """Every indicator's rows in one frame, by place (`PLACE_ORDER`, code) and indicator (`frames` in the
     catalogue's order). Each indicator's rows are put in the order of `places`, then the stack is read place by
-    place: one gather, no sort of millions of rows on three strings."""
-    columns = pl.concat([f.head(0) for f in frames.values()], how="diagonal_relaxed").columns
+    place: one gather, no sort of millions of rows on three strings. Column by column: the stack of one column
+    lives while it is read (never a copy of every indicator's rows beside the result); the level, code and
+    indicator of each row are read from the places and the ids by position."""
+    schema = pl.concat([f.head(0) for f in frames.values()], how="diagonal_relaxed").schema
     ids = list(frames)
-    stacked = pl.concat([_aligned(frames[i], places) for i in ids], how="diagonal_relaxed").select(columns)
+    aligned = [_aligned(frames[i], places) for i in ids]
     n_places = places.height
     by_place = (np.arange(len(ids))[None, :] * n_places + np.arange(n_places)[:, None]).ravel()
-    # a place an indicator has no row for leaves an empty row in its stack, dropped here
-    return stacked[by_place].filter(pl.col("indicator").is_not_null())
+    # a place an indicator has no row for (a row of nulls in its aligned frame) is skipped
+    present = np.concatenate([f["indicator"].is_not_null().to_numpy() for f in aligned]) if aligned else by_place
+    rows = by_place[present[by_place].astype(bool)] if aligned else by_place
+    place, indicator = pl.Series(rows % n_places), pl.Series(rows // n_places)
+    known = {"level": places["level"].gather(place), "group": places["group"].gather(place)}
+    known["indicator"] = pl.Series("indicator", ids, pl.String).gather(indicator)
+    columns = {}
+    for name, dtype in schema.items():
+        if name in known:
+            columns[name] = known[name].cast(dtype).alias(name)
+            continue
+        pieces = [
+            f[name].cast(dtype) if name in f.columns else pl.Series(name, [None] * f.height, dtype) for f in aligned
+        ]
+        columns[name] = pl.concat(pieces).gather(pl.Series(rows))
+    return pl.DataFrame(columns)
 
 
 def _aligned(frame: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:

@@ -51,9 +51,11 @@ def export_indicator_files(
 
 def _france(store: Store, out_dir: Path, demo: bool) -> Exported:
     from transforms.export import write_exports_of_file
+    from transforms.pipeline import diagnostic_table_parts
     from transforms.table_cache import cache_path, scan_france_table
 
-    scan = scan_france_table(store, lambda: _computed(store, (), FlagRules()))
+    # computed when not cached, its parts written as they come (never the whole table in memory)
+    scan = scan_france_table(store, lambda: diagnostic_table_parts(store))
     cached = cache_path(store)
     if not cached.is_file():  # a store that cannot be written to: the table computed in memory
         return _written(scan.collect(), out_dir, None, demo)
@@ -71,7 +73,9 @@ def _territory_table(store: Store, selection, rules: FlagRules) -> pl.DataFrame:
     membership = load_geography(store).membership()
     if selection.customs or rules != FlagRules():
         return select(_computed(store, selection.customs, rules), membership, selection)
-    scan = scan_france_table(store, lambda: _computed(store, (), rules))
+    from transforms.pipeline import diagnostic_table_parts
+
+    scan = scan_france_table(store, lambda: diagnostic_table_parts(store))  # computed when not cached
     return select(scan.filter(territory_rows(membership, [selection])).collect(), membership, selection)
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import cast
+
 import polars as pl
 
 from sources.codes import city_of_arrondissement
@@ -9,8 +13,9 @@ from sources.refresh import load_geography
 from sources.registry import report_label
 from storage.store import Store, reads_one_state
 from transforms.arrondissements import arrondissement_membership, arrondissement_result
-from transforms.compare import FlagRules, compare
+from transforms.compare import FlagRules, compare_parts
 from transforms.compute import Inputs, compute
+from transforms.indicator_inputs import pruned_inputs, scans_of
 from transforms.infra import load_infra
 from transforms.registry import PUBLISHED_SOURCES, Indicator, indicators
 from transforms.territories import CustomTerritory, Territory
@@ -30,6 +35,25 @@ def load_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inp
     vintages = latest_vintages(store, items or indicators())
     staged = {source: store.read_staged(source, vintage) for source, vintage in vintages.items()}
     return Inputs(staged=staged, vintages=vintages, **geography_fields(store), infra=load_infra(store))
+
+
+@reads_one_state
+def indicator_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inputs:
+    """`load_inputs` as the indicator table reads it: of each staged table, only the columns and the rows of the
+    variables the indicators read (`transforms.indicator_inputs`), read through lazy scans; no IRIS tables."""
+    items = items or indicators()
+    vintages = latest_vintages(store, items)
+    scans = {source: store.scan_staged(source, vintage) for source, vintage in vintages.items()}
+    inputs = Inputs(staged={}, vintages=vintages, **geography_fields(store))
+    return pruned_inputs(inputs, scans, items)
+
+
+def scanned_inputs(store: Store, items: tuple[Indicator, ...] | None = None) -> Inputs:
+    """`load_inputs` with lazy scans of the staged files for tables (read by whoever collects them, within the
+    caller's pinned state: `transforms.series.series_inputs` reads them a year at a time); no IRIS tables."""
+    vintages = latest_vintages(store, items or indicators())
+    scans = {source: store.scan_staged(source, vintage) for source, vintage in vintages.items()}
+    return Inputs(staged=cast(dict, scans), vintages=vintages, **geography_fields(store))
 
 
 def latest_vintages(store: Store, items: tuple[Indicator, ...]) -> dict[str, str]:
@@ -94,28 +118,39 @@ def diagnostic_table(
     rules: FlagRules = FlagRules(),
     inputs: Inputs | None = None,
 ) -> pl.DataFrame:
-    """Every indicator for every commune, EPCI, département, France (and the custom territories); the store is
-    read unless the inputs are given (None: given)."""
+    """`diagnostic_table_parts` in one frame."""
+    parts = list(diagnostic_table_parts(store, customs, rules, inputs))
+    return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
+
+
+def diagnostic_table_parts(
+    store: Store | None,
+    customs: tuple[CustomTerritory, ...] = (),
+    rules: FlagRules = FlagRules(),
+    inputs: Inputs | None = None,
+) -> Iterator[pl.DataFrame]:
+    """The diagnostic table as consecutive slices of its rows (`transforms.compare.compare_parts`: a caller may
+    write each as it comes, never holding the whole table). Every indicator for every commune, EPCI, département, France (and the custom territories); the store is
+    read unless the inputs are given (None: given). Only the staged rows the indicators read are read from files
+    (`transforms.indicator_inputs`): from the store, or from the given inputs when they read their tables lazily
+    (a report's)."""
     items = indicators()
     if inputs is None:
         if store is None:
             raise ValueError("diagnostic_table needs a store or its inputs")
-        inputs = load_inputs(store, items)
+        inputs = indicator_inputs(store, items)
+    elif (scans := scans_of(inputs)) is not None:
+        inputs = pruned_inputs(inputs, scans, items)
+    main, comp = inputs.main_year("rp_population"), inputs.comparison_year("rp_population")
+    prov = provenance(inputs, items)
     result = compute(inputs, customs, items)
     arrondissements = arrondissement_result(inputs, items)  # Paris, Lyon, Marseille: level ARM, apart
     if arrondissements is not None:
         result = pl.concat([result, arrondissements], how="vertical_relaxed")
-    main, comp = inputs.main_year("rp_population"), inputs.comparison_year("rp_population")
-    table = compare(
-        result, inputs, customs, rules, n_years=(main - comp) if main and comp else None, comparison_year=comp
-    )
-    prov = provenance(inputs, items)
-    table = (
-        table.join(prov, on="indicator", how="left", maintain_order="left")
-        .with_columns(year=pl.coalesce(pl.col("published_year"), pl.col("year")))
-        .drop("published_year")
-    )
-    return table
+    # the staged tables are not read past this point: let them go before the millions of rows of the table
+    inputs = replace(inputs, staged={})
+    n_years = (main - comp) if main and comp else None
+    yield from compare_parts(result, inputs, customs, rules, n_years, comp, prov)
 
 
 def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Selection) -> pl.DataFrame:
@@ -206,17 +241,22 @@ def export_indicators(
 @reads_one_state
 def save_france_table(store: Store, out_dir, table_path, demo: bool = False) -> None:
     """The indicator table of every commune, EPCI, département and France, computed once: saved as Parquet at
-    `table_path` (for the national batches) and written as the national indicator tables in `out_dir`."""
+    `table_path` (for the national batches) and written as the national indicator tables in `out_dir`. Read
+    from the store's cache, computed and streamed there first when missing: never held whole beside its exports."""
     from pathlib import Path
 
     from sources.demo.synthetic import store_is_synthetic
     from storage.files import atomic_path
-    from transforms.export import FRANCE_FORMATS, write_exports
-    from transforms.table_cache import diagnostic_table_cached
+    from transforms.export import FRANCE_FORMATS, write_exports, write_exports_of_file
+    from transforms.table_cache import cache_path, scan_france_table
 
     demo = demo or store_is_synthetic(store)  # a store refreshed from the demo mirror, even without --demo
 
-    table = diagnostic_table_cached(store, compute=diagnostic_table)
+    scan = scan_france_table(store, lambda: diagnostic_table_parts(store))
     with atomic_path(Path(table_path)) as tmp:
-        table.write_parquet(tmp)
-    write_exports(table, Path(out_dir), "indicateurs-france", demo=demo, formats=FRANCE_FORMATS)
+        scan.sink_parquet(tmp)
+    cached = cache_path(store)
+    if cached.is_file():
+        write_exports_of_file(cached, Path(out_dir), "indicateurs-france", demo=demo)
+    else:  # a store that cannot be written to: the table computed in memory
+        write_exports(scan.collect(), Path(out_dir), "indicateurs-france", demo=demo, formats=FRANCE_FORMATS)

@@ -19,6 +19,7 @@ earlier year `comparable = false`: shown, never compared with the latest year.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
@@ -27,6 +28,7 @@ import polars as pl
 
 from transforms import reasons as R
 from transforms.compute import CENSUS_PREFIX, Inputs, compute
+from transforms.indicator_inputs import pruned, read_variables
 from transforms.registry import PUBLISHED_SOURCES, THEMES, Indicator, indicators
 from transforms.territories import CustomTerritory
 
@@ -121,25 +123,35 @@ def merge_scans(scans: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
     return pl.concat(kept, how="vertical_relaxed")
 
 
-def for_year(inputs: Inputs, year: int, sources: set[str] | None = None) -> Inputs:
+def for_year(
+    inputs: Inputs,
+    year: int,
+    sources: set[str] | None = None,
+    variables: dict[str, set[str]] | None = None,
+    known_years: dict[str, list[int]] | None = None,
+) -> Inputs:
     """The inputs as they would be if `year` were the latest: yearly sources hold only `year`, the census its
     latest year up to `year` (as vintage, which `Inputs.main_year` reads) and the comparison year before it, the
     only census years `compute` reads. Only these rows of `sources` (all by default) are read: the staged tables
-    may be scans of their files (`series_inputs`)."""
+    may be scans of their files (`series_inputs`); with `variables` (source -> the variables the indicators read,
+    `transforms.indicator_inputs.read_variables`), only the rows of those (`transforms.indicator_inputs.pruned`:
+    the years and levels each reader sees unchanged); `known_years` (source -> its years, `_known_years`) spares
+    reading them again."""
     staged, vintages = {}, {}
     for source, table in inputs.staged.items():
         if sources is not None and source not in sources:
             continue
         scan = _lazy(table)
         if is_census(source):
-            years = [y for y in _years_of(inputs, (source,)) if y <= year]
+            held = known_years[source] if known_years is not None else _years_of(inputs, (source,))
+            years = [y for y in held if y <= year]
             if not years:
                 continue
             earlier = [y for y in years if y <= years[-1] - 5]  # `Inputs.comparison_year`
-            staged[source] = _read(scan.filter(pl.col("year").is_in(years[-1:] + earlier[-1:])))
+            staged[source] = _read(scan.filter(pl.col("year").is_in(years[-1:] + earlier[-1:])), source, variables)
             vintages[source] = str(years[-1])
         else:
-            staged[source] = _read(scan.filter(pl.col("year") == year))
+            staged[source] = _read(scan.filter(pl.col("year") == year), source, variables)
             vintages[source] = inputs.vintages[source]
     return replace(inputs, staged=staged, vintages=vintages)
 
@@ -147,8 +159,11 @@ def for_year(inputs: Inputs, year: int, sources: set[str] | None = None) -> Inpu
 UNREAD_COLUMNS = ("source", "vintage", "month")  # staged columns `compute` never reads: a third of the rows' size
 
 
-def _read(rows: pl.LazyFrame) -> pl.DataFrame:
-    """Rows of a staged table without the columns `compute` does not read, in the file's order."""
+def _read(rows: pl.LazyFrame, source: str, variables: dict[str, set[str]] | None) -> pl.DataFrame:
+    """Rows of a staged table without the columns `compute` does not read, in the file's order (only those of
+    the `variables` of `source` when given)."""
+    if variables is not None:
+        return pruned(rows, variables.get(source, set()))
     return rows.drop(UNREAD_COLUMNS, strict=False).collect()
 
 
@@ -164,24 +179,74 @@ def compute_series(
     inputs: Inputs, customs: tuple[CustomTerritory, ...] = (), items: tuple[Indicator, ...] | None = None
 ) -> pl.DataFrame:
     """level, code, indicator, year, value, status, numerator, denominator, source, comparable: one row per
-    territory, indicator and year of its series. Year by year, holding only that year's inputs (never every
-    vintage of every table at once), each year's rows written to a temporary file as they come, then sorted."""
+    territory, indicator and year of its series (`compute_series_parts` in one frame)."""
+    parts = list(compute_series_parts(inputs, customs, items, buckets=1))
+    return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
+
+
+SERIES_BUCKETS = 6  # the sorted series of France comes in this many parts (12 million rows: 2 million each)
+
+
+def compute_series_parts(
+    inputs: Inputs,
+    customs: tuple[CustomTerritory, ...] = (),
+    items: tuple[Indicator, ...] | None = None,
+    buckets: int = SERIES_BUCKETS,
+) -> Iterator[pl.DataFrame]:
+    """The rows of `compute_series` as consecutive parts, in order (a caller may write each as it comes:
+    `transforms.table_cache.save_parts`). Year by year, holding only that year's inputs (never every vintage of
+    every table at once), each year's rows written to a temporary file as they come; then the places, in their
+    order (level, code), are cut into `buckets` runs of about as many rows, and each run's rows are read from
+    every year's file, sorted and given: never the whole series in memory."""
     items = tuple(i for i in (items or indicators()) if has_series(i))
-    years = {i.id: series_years(inputs, i) for i in items}
+    known = _known_years(inputs)
+    years = {i.id: sorted({y for s in leading_sources(i) for y in known.get(s, [])}) for i in items}  # series_years
+    census = "rp_population"  # `_break_year`, from the years read once
     breaks = pl.DataFrame(
-        {"indicator": [i.id for i in items], "break_year": [_break_year(inputs, i) for i in items]},
+        {
+            "indicator": [i.id for i in items],
+            "break_year": [
+                None if i.evolution or not known.get(census) else int(inputs.vintages[census]) for i in items
+            ],
+        },
         schema={"indicator": pl.String, "break_year": pl.Int32},
     )
+    variables = read_variables(items)  # only the staged rows the indicators read
     with tempfile.TemporaryDirectory(prefix="series-") as folder:
-        parts = []  # each year's rows written as they come: a year's table holds on to its inputs' buffers
+        bucket_of: pl.Expr | None = None
+        files: dict[int, list[Path]] = {}  # bucket -> its rows of each year, written as they come
         for year in sorted({y for ys in years.values() for y in ys}):
             chosen = tuple(i for i in items if year in years[i.id])
             read = {s for i in chosen for s in i.sources} | {"rp_population"}  # the census years of every one
-            parts.append(Path(folder) / f"{year}.parquet")
-            _year_series(for_year(inputs, year, read), customs, chosen, year, breaks).write_parquet(parts[-1])
-        if not parts:
-            return pl.DataFrame(schema=SERIES_SCHEMA)
-        return _sorted(pl.concat([pl.scan_parquet(p) for p in parts], how="vertical_relaxed"))
+            rows = _year_series(for_year(inputs, year, read, variables, known), customs, chosen, year, breaks)
+            bucket_of = _bucket_rule(rows, buckets) if bucket_of is None else bucket_of
+            for (bucket,), part in rows.with_columns(_bucket=bucket_of).partition_by("_bucket", as_dict=True).items():
+                files.setdefault(bucket, []).append(Path(folder) / f"{bucket}-{year}.parquet")
+                part.drop("_bucket").write_parquet(files[bucket][-1])
+            del rows  # a year's table holds on to its inputs' buffers
+        if not files:
+            yield pl.DataFrame(schema=SERIES_SCHEMA)
+            return
+        for bucket in sorted(files):
+            yield _sorted(pl.concat([pl.read_parquet(p) for p in files[bucket]], how="vertical_relaxed").lazy())
+
+
+def _known_years(inputs: Inputs) -> dict[str, list[int]]:
+    """source -> the years of its staged table, each table's year column read once (the tables may be scans)."""
+    return {source: _years_of(inputs, (source,)) for source in inputs.staged}
+
+
+def _bucket_rule(rows: pl.DataFrame, buckets: int) -> pl.Expr:
+    """The bucket of a row's place: the places of `rows` in their order (level, code) cut into at most `buckets`
+    consecutive runs of about as many rows; a place `rows` lacks falls in the run its order puts it in."""
+    places = rows.group_by("level", "code").agg(_n=pl.len()).sort("level", "code")
+    cut = (places["_n"].cum_sum() - places["_n"]) * buckets // max(int(places["_n"].sum()), 1)
+    firsts = places.filter(cut.diff().fill_null(0) > 0)  # the first place of every run but the first
+    bucket = pl.lit(0, pl.Int32)
+    for level, code in firsts.select("level", "code").iter_rows():
+        at_or_after = (pl.col("level") > level) | ((pl.col("level") == level) & (pl.col("code") >= code))
+        bucket = bucket + at_or_after.cast(pl.Int32)
+    return bucket
 
 
 def _sorted(rows: pl.LazyFrame) -> pl.DataFrame:

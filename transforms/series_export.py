@@ -92,11 +92,11 @@ def export_series(store: Store, out_dir, selection=None, demo: bool = False, bas
     staged years; default: the oldest year common to the yearly sources). Returns (table, paths)."""
     from sources.demo.synthetic import store_is_synthetic
     from transforms.compare import _names
-    from transforms.pipeline import load_inputs, select
+    from transforms.pipeline import scanned_inputs, select
 
     demo = demo or store_is_synthetic(store)
     customs = selection.customs if selection else ()
-    inputs = S.series_inputs(store, load_inputs(store))
+    inputs = S.series_inputs(store, scanned_inputs(store))  # the staged tables read a year at a time
     baseline = S.resolve_baseline(baseline, S.yearly_years(inputs))
     table = S.compute_series(inputs, customs)
     if selection is not None:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -72,13 +74,16 @@ def france_table(store: Store, compute) -> pl.DataFrame:
 
 
 def cached_table(store: Store, name: str, compute) -> pl.DataFrame:
-    """The table `name` of `store`'s pinned state: read from the cache, else `compute()`d and saved there."""
+    """The table `name` of `store`'s pinned state: read from the cache, else `compute()`d and saved there
+    (`compute` may give the table's consecutive parts: `save_parts`)."""
     path = cache_path(store, name)
     try:
         return pl.read_parquet(path)
     except (FileNotFoundError, OSError, pl.exceptions.ComputeError):
         pass  # not computed yet for this state (or unreadable: computed again, replaced below)
     table = compute()
+    if not isinstance(table, pl.DataFrame):
+        return save_parts(table, path).collect()
     save(table, path)
     return table
 
@@ -95,6 +100,8 @@ def cached_scan(store: Store, name: str, compute) -> pl.LazyFrame:
     if path.is_file():
         return pl.scan_parquet(path)
     table = compute()
+    if not isinstance(table, pl.DataFrame):  # its parts, written as they come (`save_parts`)
+        return save_parts(table, path)
     save(table, path)
     return pl.scan_parquet(path) if path.is_file() else table.lazy()
 
@@ -121,15 +128,47 @@ def cached_json(store: Store, name: str, compute):
 def save(table: pl.DataFrame, path: Path) -> None:
     """Write the table atomically, then delete the older ones of its name; a store that cannot be written to is
     left alone."""
-    name = path.name.rsplit("-", 1)[0]  # `name-<key>.parquet`
     try:
         with atomic_path(path) as tmp:
-            table.write_parquet(tmp, statistics=True, row_group_size=64_000)
-        older = sorted(path.parent.glob(f"{name}-*.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-        for stale in [p for p in older if p != path][KEEP - 1 :]:
-            stale.unlink(missing_ok=True)
+            table.write_parquet(tmp, statistics=True, row_group_size=ROW_GROUP)
+        _delete_older(path)
     except OSError as exc:
         log.info("%s not cached in %s: %s", path.name, path.parent, exc)
+
+
+ROW_GROUP = 64_000  # rows per row group of a saved table: a filter on one territory reads few of them
+
+
+def _delete_older(path: Path) -> None:
+    """Delete the older tables of `path`'s name but the newest `KEEP` (a reader may still hold the previous one)."""
+    name = path.name.rsplit("-", 1)[0]  # `name-<key>.parquet`
+    older = sorted(path.parent.glob(f"{name}-*.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for stale in [p for p in older if p != path][KEEP - 1 :]:
+        stale.unlink(missing_ok=True)
+
+
+def save_parts(parts: Iterable[pl.DataFrame], path: Path) -> pl.LazyFrame:
+    """The table whose consecutive parts `parts` gives, written at `path` as `save` writes a table (atomically,
+    older ones of its name deleted) without ever holding it whole: each part is written to a temporary file as it
+    comes, then the parts are streamed into one file. A scan of the saved table; where the store cannot be
+    written to, the table itself (lazily: read into memory once, the parts being temporary)."""
+    with tempfile.TemporaryDirectory(prefix="table-parts-") as folder:
+        files = []
+        for n, part in enumerate(parts):
+            files.append(Path(folder) / f"{n:05}.parquet")
+            part.write_parquet(files[-1], compression="uncompressed", statistics=False)  # read once, soon
+            del part  # only one part in memory at a time
+        if not files:
+            raise ValueError(f"{path.name}: the table has no part to save")
+        rows = pl.concat([pl.scan_parquet(f) for f in files])
+        try:
+            with atomic_path(path) as tmp:
+                rows.sink_parquet(tmp, statistics=True, row_group_size=ROW_GROUP)
+            _delete_older(path)
+        except OSError as exc:
+            log.info("%s not cached in %s: %s", path.name, path.parent, exc)
+            return rows.collect().lazy()
+    return pl.scan_parquet(path)
 
 
 def territory_rows(membership: pl.DataFrame, selections, every_epci: bool = False) -> pl.Expr:
