@@ -281,7 +281,7 @@ def run_store(root: str) -> None:
     from transforms.table_cache import save_parts
 
     start, cpu = time.perf_counter(), time.process_time()
-    with Store(root).pinned() as store, tempfile.TemporaryDirectory() as folder:
+    with Store(Path(root)).pinned() as store, tempfile.TemporaryDirectory() as folder:
         rows = save_parts(diagnostic_table_parts(store), Path(folder) / "table-x.parquet").select(pl.len())
         n_rows = rows.collect().item()
     print(
