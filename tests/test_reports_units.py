@@ -40,7 +40,6 @@ def test_numbers_use_a_decimal_comma_and_narrow_no_break_spaces():
     assert F.number(0.35, 2, signed=True) == "+0,35"
 
 
-
 def test_numbers_are_formatted_as_babels_french_pattern():
     # the fast path (Python's digits, babel's marks) against babel itself, over every decimals the report uses
     import random
@@ -58,6 +57,7 @@ def test_numbers_are_formatted_as_babels_french_pattern():
     # by hand: above 10^15 babel formats the shortest form (1.2345678901234567e20: 17 digits and 4 zeros)
     assert F.number(1.2345678901234567e20) == NNBSP.join(["123", "456", "789", "012", "345", "670", "000"])
     assert F.number(999_999.5) == f"1{NNBSP}000{NNBSP}000"  # rounds half to even: 999 999,5 -> 1 000 000
+
 
 def test_values_by_unit():
     assert F.value(16.04, "percent") == f"16,0{NNBSP}%"
