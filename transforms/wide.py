@@ -16,10 +16,10 @@ from pathlib import Path
 
 import polars as pl
 
-from storage.files import atomic_path
 from transforms import reasons as R
-from transforms.export import DEMO_WARNING, UNITS_FR, XLSX_OPTIONS, definitions
+from transforms.export import DEMO_WARNING, UNITS_FR, definitions
 from transforms.registry import THEMES, Indicator, indicators
+from transforms.workbooks import Closer, workbook
 
 # the order of the rows: units first, then the territory, then its references
 LEVEL_ORDER = {"COM": 0, "EPCI": 1, "TERRITORY": 2, "DEP": 3, "FRANCE": 4}
@@ -114,23 +114,20 @@ def sources_frame(table: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def write_wide_xlsx(table: pl.DataFrame, path: Path, *, demo: bool = False) -> Path:
-    """Write the wide workbook of one report's long `table` atomically at `path`."""
-    import xlsxwriter
-
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_wide_xlsx(table: pl.DataFrame, path: Path, *, demo: bool = False, closer: Closer | None = None) -> Path:
+    """Write the wide workbook of one report's long `table` atomically at `path` (closed by `closer`, else here:
+    transforms.workbooks)."""
     cells = {(r["level"], r["code"], r["indicator"]): r for r in table.iter_rows(named=True)}
     rows = places(table)
-    with atomic_path(path) as tmp:
-        with xlsxwriter.Workbook(str(tmp), XLSX_OPTIONS) as book:
-            _readme(book, demo)
-            taken = {README_SHEET.casefold(), "définitions", "sources"}
-            for title, items in theme_sheets(table):
-                _theme_sheet(book, sheet_name(title, taken), items, rows, cells, table)
-            definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
-            sources_frame(table).write_excel(
-                book, worksheet="sources", autofit=True, freeze_panes=(1, 0), column_formats={"année": "0"}
-            )
+    with workbook(path, closer) as book:
+        _readme(book, demo)
+        taken = {README_SHEET.casefold(), "définitions", "sources"}
+        for title, items in theme_sheets(table):
+            _theme_sheet(book, sheet_name(title, taken), items, rows, cells, table)
+        definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
+        sources_frame(table).write_excel(
+            book, worksheet="sources", autofit=True, freeze_panes=(1, 0), column_formats={"année": "0"}
+        )
     return path
 
 
