@@ -400,10 +400,11 @@ def text_of(element) -> str:
 
 
 def _collect(element, parts: list[str]) -> None:
-    if "sr" in element.classes:  # the flag's word for screen readers: the table's subtitle explains the symbol
+    classes = (element.get("class") or "").split()  # lxml's `element.classes` parses the attribute at each use
+    if "sr" in classes:  # the flag's word for screen readers: the table's subtitle explains the symbol
         parts.append(element.tail or "")
         return
-    if element.tag in BREAKS or LINE_CLASSES & set(element.classes):
+    if element.tag in BREAKS or LINE_CLASSES.intersection(classes):
         parts.append("\n")
     if element.tag == "sup" and element.text:
         parts.append(f" ({element.text.strip()})")  # a footnote mark: `—(s)`, explained under the table
@@ -414,7 +415,7 @@ def _collect(element, parts: list[str]) -> None:
             _collect(child, parts)
         elif child.tail:
             parts.append(child.tail)
-    if "flag" in element.classes:  # `! 11,5 %`, not `!11,5 %`
+    if "flag" in classes:  # `! 11,5 %`, not `!11,5 %`
         parts.append(" ")
     parts.append(element.tail or "")
 
