@@ -155,12 +155,26 @@ def _parsed(body: str):
     return lxml_html.fragment_fromstring(body, create_parent="div"), charts
 
 
+# sections parsed by `pictures_of` for the writer that follows (one parse of each section's HTML, not two): taken
+# by `_Writer.body` (which may change the tree); the oldest let go beyond a few reports' worth
+_PARSED_AHEAD: dict[str, tuple] = {}
+PARSED_AHEAD_KEPT = 64
+
+
+def _parsed_once(body: str):
+    """`_parsed(body)`, parsed ahead by `pictures_of` if it was (then taken: a tree serves one writer)."""
+    return _PARSED_AHEAD.pop(body, None) or _parsed(body)
+
+
 def pictures_of(sections) -> list[str]:
     """The SVG of each picture the document of `sections` draws, in the order it draws them (the first chart of each
     figure the writer reaches, as `_Writer._figure` draws it), for `reports.pictures.drawn_ahead`."""
     svgs: list[str] = []
     for section in sections:
-        root, charts = _parsed(str(section.body))
+        body = str(section.body)
+        root, charts = _PARSED_AHEAD[body] = _parsed(body)
+        for stale in list(_PARSED_AHEAD)[:-PARSED_AHEAD_KEPT]:
+            _PARSED_AHEAD.pop(stale, None)
         for box in _figures(root):
             placeholder = box.find(".//img[@data-chart]")
             if placeholder is not None:
@@ -199,7 +213,7 @@ class _Writer:
         self.shape_id: int | None = None  # the id of the last picture (`_add_picture`)
 
     def body(self, body: str, section_id: str) -> None:
-        root, self.charts = _parsed(body)
+        root, self.charts = _parsed_once(body)
         self.section_id = section_id
         self.block(root)
 
