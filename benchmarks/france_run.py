@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -239,6 +240,18 @@ print(json.dumps({"checked": len(codes), "different": bad}))
 """
 
 
+# `abs-diag` run in a process that says its own CPU at exit, apart from its children (the worker processes that
+# draw a report's pictures and close its workbooks): the part of a report that two cores cannot share
+OWN_CPU = """import atexit, resource, runpy, sys
+def own():
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"own_cpu_s={used.ru_utime + used.ru_stime:.3f}", flush=True)
+atexit.register(own)
+sys.argv = ["abs-diag", *sys.argv[1:]]
+runpy.run_module("flows.cli", run_name="__main__")
+"""
+
+
 def cli(*args: str) -> list[str]:
     return ["-m", "flows.cli", *args]
 
@@ -278,11 +291,14 @@ def territory_steps(
 ) -> list[dict]:
     out = []
     if "report" in steps:
-        report = cli("report", "--epci", epci, "--refresh", "never", "--data-dir", "data", "--out", "pub")
+        report = ["-c", OWN_CPU, "report", "--epci", epci, "--refresh", "never", "--data-dir", "data", "--out", "pub"]
         # the first report of a store state computes what every later one reads from the store's cache (the
         # series of France, the age sums): timed apart, then a report with those caches warm
         out.append(timed(report, "report, one EPCI, first", work))
         out.append(timed(report, "report, one EPCI, warm", work, work / "report.pyspy.txt" if profile else None))
+        for step in out[-2:]:  # the wall floor on 2 cores is about (own CPU + the workers' CPU) / 2
+            own = float(re.search(r"own_cpu_s=([0-9.]+)", step["stdout"]).group(1))
+            print(f"{step['step']}: the report's own process {own:.2f} s CPU, its workers {step['cpu_s'] - own:.2f} s")
     if "indicators" in steps:
         out.append(
             timed(

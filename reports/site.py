@@ -42,6 +42,7 @@ from transforms.pipeline import Selection, diagnostic_table
 from transforms.registry import indicators
 from transforms.table_cache import diagnostic_table_cached, scan_france_table, territory_rows
 from transforms.wide import write_wide_xlsx
+from transforms.workbooks import closing_workbooks
 
 __all__ = [
     "DEMO_EPCI",
@@ -270,15 +271,17 @@ def build_report(
     with drawing_pictures() as pictures:  # each section's pictures drawn by worker processes meanwhile (2+ cores)
         ahead = (lambda section: pictures.ahead(pictures_of([section]))) if pictures.drawn_ahead else None
         sections = build_sections(SECTIONS, data, on_built=ahead)
-        paths = write_exports(view.rows, out_dir, f"indicateurs-{selection.stem}", demo=base.demo)
-        paths["xlsx large"] = write_wide_xlsx(
-            view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx", demo=base.demo
-        )  # communes x indicators, one sheet per theme
-        context = replace(context, exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()))
-        report = render_page(view, inputs, context, data, sections)
-        name = report_name(selection)
-        _write(out_dir / name, report.html)
-        paths["docx"] = _write_document(out_dir, selection, view, report, base, pictures)
+        # the workbooks closed by forked children meanwhile too, where the pictures are (transforms.workbooks)
+        with closing_workbooks(fork=pictures.drawn_ahead) as closer:
+            paths = write_exports(view.rows, out_dir, f"indicateurs-{selection.stem}", demo=base.demo, closer=closer)
+            paths["xlsx large"] = write_wide_xlsx(
+                view.rows, out_dir / f"indicateurs-{selection.stem}-large.xlsx", demo=base.demo, closer=closer
+            )  # communes x indicators, one sheet per theme
+            context = replace(context, exports=tuple((fmt.upper(), p.name) for fmt, p in paths.items()))
+            report = render_page(view, inputs, context, data, sections)
+            name = report_name(selection)
+            _write(out_dir / name, report.html)
+            paths["docx"] = _write_document(out_dir, selection, view, report, base, pictures)
     record = ReportRecord(
         file=name,
         territory=view.territory.display,

@@ -9,6 +9,9 @@ out in a pattern chosen by the cell's shape (flag, mark, count, evolution), whos
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 
 import polars as pl
@@ -317,34 +320,153 @@ def theme_tables(
     out = []
     parts = table_parts(view, items)
     for n, chunk in enumerate(parts, start=1):
-        title = THEMES[theme] + (f" ({n}/{len(parts)})" if len(parts) > 1 else "")
-        has_evolution = any(
-            (r := view.cell(p, i.id)) and r.get("evolution") is not None for i in chunk for p in view.places
-        )
-        has_counts = any(i.kind == "ratio" and i.unit != "count" for i in chunk)
-        subtitle = "Valeur de l'indicateur" + (", effectif concerné (en gris)" if has_counts else "")
-        if has_evolution and comparison_year:
-            subtitle += f", évolution depuis {comparison_year} (↗ ↘, ≈ stable)"
-        subtitle += " · ! vigilance, !! priorité"
-        width = f"{(100 - 22) / len(chunk):.2f}%"
-        gt = (
-            GT(_table_frame(view, chunk), rowname_col="lieu", groupname_col="groupe", id=f"tableau-{theme}-{n}")
-            .tab_header(title=title, subtitle=subtitle)
-            .cols_label(
-                {
-                    i.id: html(header_html(i, _year(view, i), _year(view, i, "comparison_year") or comparison_year))
-                    for i in chunk
-                }
-            )
-            .pipe(_cells, view, chunk)
-            .cols_align("right", columns=[i.id for i in chunk])
-            .cols_width({"lieu": "22%", **{i.id: width for i in chunk}})
-            .tab_source_note(html(source_note(view, chunk, geography)))
-            .pipe(_fills, view, chunk)
-            .pipe(house_style)
-        )
-        out.append(print_wrapped(gt.as_raw_html(), len(view.places)))
+        spec = table_spec(view, theme, chunk, comparison_year, geography, n, len(parts))
+        out.append(print_wrapped(render_table(view, spec), len(view.places)))
     return out
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What one table shows besides its cells: id, title, subtitle, column headers (HTML) and source note (HTML)."""
+
+    id: str
+    items: tuple[Indicator, ...]
+    title: str
+    subtitle: str
+    headers: tuple[str, ...]
+    note: str
+
+
+def table_spec(
+    view: TerritoryView,
+    theme: str,
+    chunk: list[Indicator],
+    comparison_year: int | None,
+    geography: str,
+    n: int,
+    parts: int,
+) -> TableSpec:
+    title = THEMES[theme] + (f" ({n}/{parts})" if parts > 1 else "")
+    has_evolution = any(
+        (r := view.cell(p, i.id)) and r.get("evolution") is not None for i in chunk for p in view.places
+    )
+    has_counts = any(i.kind == "ratio" and i.unit != "count" for i in chunk)
+    subtitle = "Valeur de l'indicateur" + (", effectif concerné (en gris)" if has_counts else "")
+    if has_evolution and comparison_year:
+        subtitle += f", évolution depuis {comparison_year} (↗ ↘, ≈ stable)"
+    subtitle += " · ! vigilance, !! priorité"
+    headers = tuple(header_html(i, _year(view, i), _year(view, i, "comparison_year") or comparison_year) for i in chunk)
+    return TableSpec(
+        f"tableau-{theme}-{n}", tuple(chunk), title, subtitle, headers, source_note(view, chunk, geography)
+    )
+
+
+def _column_width(n_columns: int) -> str:
+    return f"{(100 - 22) / n_columns:.2f}%"
+
+
+def gt_table(view: TerritoryView, spec: TableSpec) -> str:
+    """The table drawn by great-tables cell by cell (numbers formatted, cells merged and filled by great-tables):
+    the reference `render_table` gives the same HTML as, much faster (tests/test_report_tables_fast.py)."""
+    chunk = list(spec.items)
+    gt = (
+        GT(_table_frame(view, chunk), rowname_col="lieu", groupname_col="groupe", id=spec.id)
+        .tab_header(title=spec.title, subtitle=spec.subtitle)
+        .cols_label({i.id: html(h) for i, h in zip(chunk, spec.headers)})
+        .pipe(_cells, view, chunk)
+        .cols_align("right", columns=[i.id for i in chunk])
+        .cols_width({"lieu": "22%", **{i.id: _column_width(len(chunk)) for i in chunk}})
+        .tab_source_note(html(spec.note))
+        .pipe(_fills, view, chunk)
+        .pipe(house_style)
+    )
+    return gt.as_raw_html()
+
+
+# -- the same table, great-tables drawing only its frame ----------------------------------------------------------
+# great-tables formats, escapes, merges and styles a table one cell at a time (about 13,000 calls for the tables of
+# an EPCI of 30 communes, most of a report's sections time). Every table of a report has the same rows (its places)
+# and differs only in its texts and cells, so great-tables draws each frame once per report and column count, with
+# markers in place of the texts and cells (`_frame_html`); `render_table` puts the texts (escaped as great-tables
+# escapes them), the cells (formatted by reports.formats, which formats exactly as great-tables' fmt_number does)
+# and the tints in the markers' place.
+MARK = "gtmark"  # letters only: great-tables keeps them in the ids it derives from names (the table's, a column's)
+# a cell's marker with the attributes great-tables gives its <td>; a tint goes first, as great-tables puts it
+CELL_TD = r'<td (headers="[^"]*" class="[^"]*")>' + MARK + r"c(\d+)_(\d+)" + MARK + "</td>"
+# one pass over the frame: what is put in (data) is never read again for markers
+FRAME_SLOT = re.compile(CELL_TD + "|" + MARK + r"([a-z0-9_]+?)" + MARK)
+
+
+def _marker(name: str) -> str:
+    return f"{MARK}{name}{MARK}"
+
+
+@lru_cache(maxsize=16)
+def _frame_html(groups: tuple[str, ...], places: tuple[str, ...], n_columns: int) -> str:
+    """great-tables' HTML of a table of these rows and `n_columns` indicator columns, every text and cell a
+    marker (`t` title, `s` subtitle, `n` note, `h<k>` header, `i` the table id, `k<k>` a column's id, `c<row>_<k>`
+    a cell)."""
+    if any(MARK in text for text in groups + places):  # a marker in the data would be taken for one
+        raise ValueError(f"a place's name holds {MARK!r}: {[t for t in groups + places if MARK in t][:3]}")
+    columns = [_marker(f"k{k}") for k in range(n_columns)]
+    frame = pl.DataFrame(
+        {
+            "groupe": pl.Series(groups, dtype=pl.String),
+            "lieu": pl.Series(places, dtype=pl.String),
+            **{c: pl.Series([_marker(f"c{r}_{k}") for r in range(len(places))]) for k, c in enumerate(columns)},
+        }
+    )
+    gt = (
+        GT(frame, rowname_col="lieu", groupname_col="groupe", id=_marker("i"))
+        .tab_header(title=_marker("t"), subtitle=_marker("s"))
+        .cols_label({c: html(_marker(f"h{k}")) for k, c in enumerate(columns)})
+        .cols_align("right", columns=columns)
+        .cols_width({"lieu": "22%", **{c: _column_width(n_columns) for c in columns}})
+        .tab_source_note(html(_marker("n")))
+        .pipe(house_style)
+    )
+    return gt.as_raw_html()
+
+
+def render_table(view: TerritoryView, spec: TableSpec) -> str:
+    """The HTML `gt_table` gives, from the frame great-tables drew once for this report's rows."""
+    frame = _frame_html(
+        tuple(group_label(view, p) for p in view.places), tuple(p.display for p in view.places), len(spec.items)
+    )
+    cells = [[cell_html(view.cell(p, i.id), i, p.code) for i in spec.items] for p in view.places]
+
+    def slot(match: re.Match) -> str:
+        if match.group(4):
+            return texts.get(match.group(4), match.group(0))
+        row, k = int(match.group(2)), int(match.group(3))
+        fill = FLAG_FILL.get((view.cell(view.places[row], spec.items[k].id) or {}).get("flag"))
+        tint = f'style="background-color: {fill};" ' if fill else ""
+        return f"<td {tint}{FRAME_SLOT.sub(slot, match.group(1))}>{cells[row][k]}</td>"  # ids in its headers
+
+    texts = {"i": spec.id, "t": escape(spec.title), "s": escape(spec.subtitle), "n": spec.note}
+    texts |= {f"h{k}": h for k, h in enumerate(spec.headers)} | {
+        f"k{k}": escape(i.id) for k, i in enumerate(spec.items)
+    }
+    out = FRAME_SLOT.sub(slot, frame)
+    if MARK in out:  # great-tables laid a cell out otherwise than CELL_TD expects: never publish a marker
+        raise RuntimeError(f"table {spec.id}: great-tables' HTML has a cell this renderer does not recognise")
+    return out
+
+
+def cell_html(row: dict | None, indicator: Indicator, code: str) -> str:
+    """One cell as great-tables merges it: the pattern of its shape, its value formatted (« — » when missing),
+    the place's code, its count and its evolution (escaped)."""
+    shape = cell_shape(row, indicator)
+    flag, reason, missing, has_count, has_evolution = shape
+    parts = {"0": "—" if missing else F.value(row["value"], indicator.unit), "1": escape(code), "2": "", "3": ""}
+    if has_count:
+        parts["2"] = F.count(row["numerator"])
+    if has_evolution:
+        parts["3"] = escape(F.evolution(row["evolution"], row.get("evolution_unit"), indicator.unit))
+    return PATTERN_FIELD.sub(lambda m: parts[m.group(1)], cell_pattern(indicator, shape))
+
+
+PATTERN_FIELD = re.compile(r"\{(\d)\}")
 
 
 LONG_TABLE_ROWS = 14  # from this many places, a table fills most of an A4 page (27 px a row in print)

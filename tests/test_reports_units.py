@@ -40,6 +40,25 @@ def test_numbers_use_a_decimal_comma_and_narrow_no_break_spaces():
     assert F.number(0.35, 2, signed=True) == "+0,35"
 
 
+def test_numbers_are_formatted_as_babels_french_pattern():
+    # the fast path (Python's digits, babel's marks) against babel itself, over every decimals the report uses
+    import random
+
+    from babel.numbers import parse_pattern
+
+    rng = random.Random(14)
+    xs = [0.0, 0.5, 0.125, 2.675, 999.95, 999_999.5, 1e15 - 1, 123456789012.345, 76834748699589.6]
+    xs += [rng.uniform(0, 10 ** rng.randint(0, 16)) for _ in range(5000)]
+    for decimals in (0, 1, 2, 3):
+        pattern = parse_pattern("#,##0" + ("." + "0" * decimals if decimals else ""))
+        for x in xs:
+            rounded = round(x, decimals)
+            assert F._digits(rounded, decimals) == pattern.apply(rounded, "fr_FR"), (x, decimals)
+    # by hand: above 10^15 babel formats the shortest form (1.2345678901234567e20: 17 digits and 4 zeros)
+    assert F.number(1.2345678901234567e20) == NNBSP.join(["123", "456", "789", "012", "345", "670", "000"])
+    assert F.number(999_999.5) == f"1{NNBSP}000{NNBSP}000"  # rounds half to even: 999 999,5 -> 1 000 000
+
+
 def test_values_by_unit():
     assert F.value(16.04, "percent") == f"16,0{NNBSP}%"
     assert F.value(21590, "euros") == f"21{NNBSP}590{NNBSP}€"

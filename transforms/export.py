@@ -12,6 +12,7 @@ import polars.selectors as cs
 from storage.files import atomic_path
 from transforms import reasons as R
 from transforms.registry import THEMES, indicators
+from transforms.workbooks import XLSX_OPTIONS, Closer, workbook
 
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
@@ -92,8 +93,8 @@ XLSX_MAX_ROWS = 1_048_575  # Excel's limit per sheet, less the header row
 EVOLUTION_UNITS_FR = {"points": "points", "percent_per_year": "% par an", "difference": "écart"}
 # What a spreadsheet reads as the start of a formula (OWASP, CSV injection: = + - @ tab CR; LF too)
 FORMULA_TRIGGERS = r"^[=+\-@\t\r\n]"
-# the XLSX writes text as text: `=HYPERLINK(...)` in a commune's name stays a name, never a live formula or link
-XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+# XLSX_OPTIONS (transforms.workbooks): the XLSX writes text as text, never a live formula or link
+__all__ = ["XLSX_OPTIONS", "write_exports", "write_exports_of_file"]
 # year columns as plain digits: a spreadsheet's default integer format would show 2022 as « 2 022 »
 YEAR_FORMATS = {COLUMNS_FR["year"]: "0", COLUMNS_FR["comparison_year"]: "0"}
 ROUNDED = ["value", "numerator", "denominator", "ref_epci", "ref_dep", "ref_france", "value_comparison", "evolution"]
@@ -193,7 +194,13 @@ FRANCE_FORMATS = ("parquet", "csv")
 
 
 def write_exports(
-    table: pl.DataFrame, out_dir: Path, stem: str, *, demo: bool = False, formats: tuple[str, ...] = FORMATS
+    table: pl.DataFrame,
+    out_dir: Path,
+    stem: str,
+    *,
+    demo: bool = False,
+    formats: tuple[str, ...] = FORMATS,
+    closer: Closer | None = None,
 ) -> dict[str, Path]:
     """indicateurs Parquet (English column names, for machines), CSV and XLSX (French, for people); `formats`:
     which of them.
@@ -204,7 +211,7 @@ def write_exports(
     paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in FORMATS if fmt in formats}
     with atomic_path(paths["parquet"]) as tmp:
         (table.with_columns(demo=pl.lit(True)) if demo else table).write_parquet(tmp)
-    _write_french(french(table), paths, demo)
+    _write_french(french(table), paths, demo, closer)
     return paths
 
 
@@ -227,8 +234,8 @@ def write_exports_of_file(
     return paths
 
 
-def _write_french(fr: pl.DataFrame, paths: dict[str, Path], demo: bool) -> None:
-    """The CSV (and the XLSX when in `paths`) of the French table."""
+def _write_french(fr: pl.DataFrame, paths: dict[str, Path], demo: bool, closer: Closer | None = None) -> None:
+    """The CSV (and the XLSX when in `paths`, closed by `closer`: transforms.workbooks) of the French table."""
     if demo:
         fr = fr.with_columns(pl.lit(DEMO_VALUE).alias(DEMO_COLUMN_FR))
     guarded, big = _csv_checks(fr)  # one pass over the table for both
@@ -237,29 +244,26 @@ def _write_french(fr: pl.DataFrame, paths: dict[str, Path], demo: bool) -> None:
         # numbers become text after the formula guard: a negative number is a number, never quoted
         _with_decimal_comma(_guarded(fr, guarded), big).write_csv(tmp, separator=";", include_bom=True)
     if "xlsx" in paths:
-        _write_xlsx(fr, paths["xlsx"], demo)
+        _write_xlsx(fr, paths["xlsx"], demo, closer)
 
 
-def _write_xlsx(fr: pl.DataFrame, path: Path, demo: bool) -> None:
-    with atomic_path(path) as tmp:
-        import xlsxwriter
-
-        with xlsxwriter.Workbook(tmp, XLSX_OPTIONS) as book:
-            if demo:  # the first sheet, the one a spreadsheet opens on
-                warning = book.add_worksheet(DEMO_SHEET)
-                warning.set_column(0, 0, 110)
-                for n, line in enumerate(DEMO_WARNING):
-                    warning.write(n, 0, line, book.add_format({"bold": True}) if n == 0 else None)
-            # a sheet holds 1,048,576 rows: France (35,000 communes x 55 indicators) spans several sheets
-            chunks = range(0, max(fr.height, 1), XLSX_MAX_ROWS)
-            for n, start in enumerate(chunks, start=1):
-                sheet = "indicateurs" if len(chunks) == 1 else f"indicateurs {n}"
-                fr.slice(start, XLSX_MAX_ROWS).write_excel(
-                    book,
-                    worksheet=sheet,
-                    autofit=fr.height < 100_000,
-                    freeze_panes=(1, 0),
-                    column_formats={c: f for c, f in YEAR_FORMATS.items() if c in fr.columns},
-                    dtype_formats={pl.Float64: "General"},
-                )  # 7458 as 7458, not 7 458,000 (nor red negatives)
-            definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
+def _write_xlsx(fr: pl.DataFrame, path: Path, demo: bool, closer: Closer | None = None) -> None:
+    with workbook(path, closer) as book:
+        if demo:  # the first sheet, the one a spreadsheet opens on
+            warning = book.add_worksheet(DEMO_SHEET)
+            warning.set_column(0, 0, 110)
+            for n, line in enumerate(DEMO_WARNING):
+                warning.write(n, 0, line, book.add_format({"bold": True}) if n == 0 else None)
+        # a sheet holds 1,048,576 rows: France (35,000 communes x 55 indicators) spans several sheets
+        chunks = range(0, max(fr.height, 1), XLSX_MAX_ROWS)
+        for n, start in enumerate(chunks, start=1):
+            sheet = "indicateurs" if len(chunks) == 1 else f"indicateurs {n}"
+            fr.slice(start, XLSX_MAX_ROWS).write_excel(
+                book,
+                worksheet=sheet,
+                autofit=fr.height < 100_000,
+                freeze_panes=(1, 0),
+                column_formats={c: f for c, f in YEAR_FORMATS.items() if c in fr.columns},
+                dtype_formats={pl.Float64: "General"},
+            )  # 7458 as 7458, not 7 458,000 (nor red negatives)
+        definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import polars as pl
 
-from storage.files import atomic_path
 from transforms import reasons as R
-from transforms.export import DEMO_WARNING, UNITS_FR, XLSX_OPTIONS, definitions
+from transforms.export import DEMO_WARNING, UNITS_FR, definitions
 from transforms.registry import THEMES, Indicator, indicators
+from transforms.workbooks import Closer, workbook
 
 # the order of the rows: units first, then the territory, then its references
 LEVEL_ORDER = {"COM": 0, "EPCI": 1, "TERRITORY": 2, "DEP": 3, "FRANCE": 4}
@@ -60,15 +60,27 @@ def _bare(name: str) -> str:
 
 def header(ind: Indicator, table: pl.DataFrame) -> str:
     """`Taux de pauvreté (seuil à 60 %) (%, 2021)`; a growth rate gives its period (`2016-2022`)."""
-    rows = table.filter(pl.col("indicator") == ind.id)
-    years = rows["year"].drop_nulls() if "year" in rows.columns else pl.Series([], dtype=pl.Int32)
-    start = table["comparison_year"].drop_nulls() if "comparison_year" in table.columns else years.clear()
-    when = ""
-    if years.len():
-        when = f"{int(years.to_frame().max().item())}"
-        if ind.kind in PERIOD_KINDS and start.len():
-            when = f"{int(start.to_frame().max().item())}-{when}"
-    return f"{ind.label} ({UNITS_FR[ind.unit]}{', ' + when if when else ''})"
+    return Headers(table)(ind)
+
+
+class Headers:
+    """`header` of every indicator of one table, its years read once (a filter per indicator before)."""
+
+    def __init__(self, table: pl.DataFrame):
+        self.last: dict[str, int] = {}
+        if "year" in table.columns:
+            by_indicator = table.group_by("indicator").agg(pl.col("year").drop_nulls().max())
+            self.last = {i: int(y) for i, y in by_indicator.iter_rows() if y is not None}
+        start = table["comparison_year"].drop_nulls() if "comparison_year" in table.columns else None
+        self.start = int(start.to_frame().max().item()) if start is not None and start.len() else None
+
+    def __call__(self, ind: Indicator) -> str:
+        when = ""
+        if ind.id in self.last:
+            when = f"{self.last[ind.id]}"
+            if ind.kind in PERIOD_KINDS and self.start is not None:
+                when = f"{self.start}-{when}"
+        return f"{ind.label} ({UNITS_FR[ind.unit]}{', ' + when if when else ''})"
 
 
 def sheet_name(title: str, taken: set[str]) -> str:
@@ -114,23 +126,21 @@ def sources_frame(table: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def write_wide_xlsx(table: pl.DataFrame, path: Path, *, demo: bool = False) -> Path:
-    """Write the wide workbook of one report's long `table` atomically at `path`."""
-    import xlsxwriter
-
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_wide_xlsx(table: pl.DataFrame, path: Path, *, demo: bool = False, closer: Closer | None = None) -> Path:
+    """Write the wide workbook of one report's long `table` atomically at `path` (closed by `closer`, else here:
+    transforms.workbooks)."""
     cells = {(r["level"], r["code"], r["indicator"]): r for r in table.iter_rows(named=True)}
     rows = places(table)
-    with atomic_path(path) as tmp:
-        with xlsxwriter.Workbook(str(tmp), XLSX_OPTIONS) as book:
-            _readme(book, demo)
-            taken = {README_SHEET.casefold(), "définitions", "sources"}
-            for title, items in theme_sheets(table):
-                _theme_sheet(book, sheet_name(title, taken), items, rows, cells, table)
-            definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
-            sources_frame(table).write_excel(
-                book, worksheet="sources", autofit=True, freeze_panes=(1, 0), column_formats={"année": "0"}
-            )
+    headers = Headers(table)
+    with workbook(path, closer) as book:
+        _readme(book, demo)
+        taken = {README_SHEET.casefold(), "définitions", "sources"}
+        for title, items in theme_sheets(table):
+            _theme_sheet(book, sheet_name(title, taken), items, rows, cells, headers)
+        definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
+        sources_frame(table).write_excel(
+            book, worksheet="sources", autofit=True, freeze_panes=(1, 0), column_formats={"année": "0"}
+        )
     return path
 
 
@@ -143,7 +153,7 @@ def _readme(book, demo: bool) -> None:
         sheet.write_string(n, 0, line, bold if demo and n == 0 else None)
 
 
-def _theme_sheet(book, name: str, items: list[Indicator], rows, cells: dict, table: pl.DataFrame) -> None:
+def _theme_sheet(book, name: str, items: list[Indicator], rows, cells: dict, headers: Headers) -> None:
     sheet = book.add_worksheet(name)
     head = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#f2f5f8"})
     formats = {
@@ -154,7 +164,7 @@ def _theme_sheet(book, name: str, items: list[Indicator], rows, cells: dict, tab
     for col, title in enumerate(("niveau", "code", "nom")):
         sheet.write_string(0, col, title, head)
     for col, ind in enumerate(items, start=3):
-        sheet.write_string(0, col, header(ind, table), head)
+        sheet.write_string(0, col, headers(ind), head)
     for r, (level, code, place) in enumerate(rows, start=1):
         sheet.write_string(r, 0, LEVELS_FR.get(level, level))
         sheet.write_string(r, 1, code)

@@ -41,14 +41,29 @@ CHANGE_SUFFIX = {"points": f"{F.NNBSP}pt", "percent": f"{F.NNBSP}%", "difference
 
 
 def rows_of(series: pl.DataFrame, place: Place, indicator: str) -> list[dict]:
-    """One place's series rows of one indicator, oldest year first."""
-    return (
-        series.filter(
-            (pl.col("level") == place.level) & (pl.col("code") == place.code) & (pl.col("indicator") == indicator)
-        )
-        .sort("year")
-        .to_dicts()
-    )
+    """One place's series rows of one indicator, oldest year first (copies: a caller may change them)."""
+    rows = _series_index(series).get((place.level, place.code, indicator), [])
+    return [dict(row) for row in rows]
+
+
+_INDEXES: list[tuple[pl.DataFrame, dict]] = []  # the last series indexed (a report's sections ask ~100 times)
+INDEXES_KEPT = 4  # reports built side by side by threads (the national batch) each have theirs
+
+
+def _series_index(series: pl.DataFrame) -> dict[tuple, list[dict]]:
+    """(level, code, indicator) -> rows, oldest year first: one sort for the report's series (a filter and a sort
+    per place and indicator were a tenth of a report's time on France). Held by identity with the series itself,
+    so a series let go and another at its address never share an index."""
+    for frame, index in list(_INDEXES):
+        if frame is series:
+            return index
+    index: dict[tuple, list[dict]] = defaultdict(list)
+    for row in series.sort("level", "code", "indicator", "year", maintain_order=True).iter_rows(named=True):
+        index[(row["level"], row["code"], row["indicator"])].append(row)
+    index = dict(index)
+    _INDEXES.append((series, index))
+    del _INDEXES[:-INDEXES_KEPT]
+    return index
 
 
 def change_text(change: float | None, change_unit: str | None, unit: str) -> str:

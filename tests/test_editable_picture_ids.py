@@ -1,0 +1,59 @@
+"""The document's pictures get the ids python-docx's own `add_picture` gives them (it reads every id of the
+document at each picture; `reports.editable` counts them instead)."""
+
+from __future__ import annotations
+
+import io
+
+from docx import Document
+from docx.shared import Cm
+
+from reports.editable import _Writer
+from reports.pictures import svg_to_png
+
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20"><rect width="{w}" height="20" fill="#1f4e79"/></svg>'
+
+
+def _document(add) -> bytes:
+    document = Document()
+    document.add_heading("Titre", level=1)
+    for n, width in enumerate((40, 60, 80)):  # text and a table between the pictures, as in a report
+        document.add_paragraph(f"Paragraphe {n}")
+        add(document, svg_to_png(SVG.format(w=width)))
+        document.add_table(rows=1, cols=2)
+    return document.element.xml.encode()
+
+
+def test_pictures_get_the_ids_python_docx_gives_them():
+    writers = {}
+
+    def counted(document, png):
+        writer = writers.setdefault(id(document), _Writer(document, None, "rapport.html"))
+        writer._add_picture(png, Cm(16))
+
+    ours = _document(counted)
+    theirs = _document(lambda document, png: document.add_picture(io.BytesIO(png), width=Cm(16)))
+    assert ours == theirs
+    # three pictures, ids 1, 2, 3 (the heading, paragraphs and tables carry none)
+    assert [ours.count(f'<wp:docPr id="{n}"'.encode()) for n in (1, 2, 3, 4)] == [1, 1, 1, 0]
+
+
+def test_a_section_parsed_ahead_for_its_pictures_is_written_as_one_parsed_then(tmp_path):
+    import zipfile
+
+    from reports import editable as E
+    from reports.sections.base import BuiltSection
+
+    body = (
+        '<h3>Constats</h3><ul><li>Un<ul><li>sous-point</li></ul></li></ul><figure class="chart-box" id="g">'
+        '<figcaption>Titre</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
+        '<rect width="40" height="20" fill="#1f4e79"/></svg></figure>'
+    )
+    sections = [BuiltSection("s", "Section", 1, body)]
+    cover = E.Cover(title="D", kind="EPCI", generated="1er décembre 2026", version="0", demo=False, html_name="d.html")
+    plain = E.write_docx(tmp_path / "plain.docx", cover, sections, render=svg_to_png)
+    assert len(E.pictures_of(sections)) == 1 and body in E._PARSED_AHEAD  # parsed ahead, kept for the writer
+    ahead = E.write_docx(tmp_path / "ahead.docx", cover, sections, render=svg_to_png)
+    assert body not in E._PARSED_AHEAD  # taken by the writer: a tree serves one document
+    read = lambda p: zipfile.ZipFile(p).read("word/document.xml")  # noqa: E731
+    assert read(ahead) == read(plain) and b"sous-point" in read(ahead)

@@ -1,0 +1,76 @@
+"""Workbooks closed by a forked child (transforms.workbooks): the same file as closed here, in place only once
+waited for; a child that fails or hangs fails the report, naming the file, and leaves the target as it was."""
+
+from __future__ import annotations
+
+import time
+import zipfile
+
+import pytest
+
+from transforms import workbooks as W
+
+
+def _fill(book) -> None:
+    sheet = book.add_worksheet("feuille")
+    sheet.write_string(0, 0, '=HYPERLINK("x")')  # text stays text (XLSX_OPTIONS)
+    for r in range(1, 200):
+        sheet.write_number(r, 0, r * 1.5)
+    sheet.write_comment(1, 0, "secret statistique")
+
+
+def _members(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist() if not n.startswith("docProps/core")}  # core: creation time
+
+
+def test_a_forked_close_writes_the_file_a_close_here_writes(tmp_path):
+    here, forked = tmp_path / "here.xlsx", tmp_path / "forked.xlsx"
+    with W.workbook(here) as book:
+        _fill(book)
+    with W.closing_workbooks(fork=True) as closer:
+        with W.workbook(forked, closer) as book:
+            _fill(book)
+        assert not forked.exists()  # in place only once waited for
+    assert _members(forked) == _members(here)
+    assert forked.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["forked.xlsx", "here.xlsx"]  # no temporary file left
+
+
+class _FailingBook:
+    fileclosed = False
+
+    def close(self):
+        raise OSError("disque plein")
+
+
+class _HangingBook:
+    fileclosed = False
+
+    def close(self):
+        time.sleep(60)
+
+
+@pytest.mark.parametrize(("book", "message"), [(_FailingBook(), "ended with code 1"), (_HangingBook(), "within")])
+def test_a_child_that_fails_or_hangs_fails_naming_the_file(tmp_path, monkeypatch, book, message):
+    monkeypatch.setattr(W, "CLOSE_TIMEOUT_S", 2.0)
+    target = tmp_path / "indicateurs.xlsx"
+    target.write_text("last year's file")
+    tmp = tmp_path / ".indicateurs.xlsx.1.tmp"
+    tmp.write_text("")
+    started = time.monotonic()
+    with pytest.raises(W.WorkbookFailed, match=f"indicateurs.xlsx: .*{message}"):
+        with W.closing_workbooks(fork=True) as closer:
+            closer.close(book, tmp, target)
+    assert time.monotonic() - started < 30  # never waits for the hung child's 60 s
+    assert target.read_text() == "last year's file" and not tmp.exists()
+
+
+def test_a_failure_before_waiting_stops_the_children_and_removes_their_files(tmp_path):
+    target = tmp_path / "indicateurs.xlsx"
+    with pytest.raises(ValueError, match="section"):
+        with W.closing_workbooks(fork=True) as closer:
+            with W.workbook(target, closer) as book:
+                _fill(book)
+            raise ValueError("a section failed")
+    assert list(tmp_path.iterdir()) == []
