@@ -146,7 +146,7 @@ def _csv_checks(frame: pl.DataFrame | pl.LazyFrame) -> tuple[set[str], set[str]]
         *[pl.col(c).str.contains(FORMULA_TRIGGERS).any().alias(f"t{n}") for n, c in enumerate(text)],
         *[pl.col(c).abs().max().alias(f"f{n}") for n, c in enumerate(floats)],
     )
-    row = (found.collect() if isinstance(found, pl.LazyFrame) else found).row(0)
+    row = (found.collect(engine="streaming") if isinstance(found, pl.LazyFrame) else found).row(0)
     flags, tops = row[: len(text)], row[len(text) :]
     return {c for c, hit in zip(text, flags, strict=True) if hit}, {
         c
@@ -222,22 +222,27 @@ def write_exports_of_file(
             pl.scan_parquet(table_file).with_columns(demo=pl.lit(True)).sink_parquet(tmp)
         else:
             shutil.copyfile(table_file, tmp)
-    fr = french(pl.read_parquet(table_file))
-    _write_french(fr, paths, demo)
+    # the French form streamed from the file to the CSV: never the 3 million rows' text in memory at once
+    _write_french(french(pl.scan_parquet(table_file)), paths, demo)
     return paths
 
 
-def _write_french(fr: pl.DataFrame, paths: dict[str, Path], demo: bool) -> None:
-    """The CSV (and the XLSX when in `paths`) of the French table."""
+def _write_french(fr: pl.DataFrame | pl.LazyFrame, paths: dict[str, Path], demo: bool) -> None:
+    """The CSV (and the XLSX when in `paths`) of the French table (a scan is read once for the checks, once for the
+    CSV, and once more for an XLSX)."""
     if demo:
         fr = fr.with_columns(pl.lit(DEMO_VALUE).alias(DEMO_COLUMN_FR))
     guarded, big = _csv_checks(fr)  # one pass over the table for both
     with atomic_path(paths["csv"]) as tmp:
         # `;` and a decimal comma with a BOM: what a French spreadsheet opens without an import wizard;
         # numbers become text after the formula guard: a negative number is a number, never quoted
-        _with_decimal_comma(_guarded(fr, guarded), big).write_csv(tmp, separator=";", include_bom=True)
+        csv = _with_decimal_comma(_guarded(fr, guarded), big)
+        if isinstance(csv, pl.LazyFrame):
+            csv.sink_csv(tmp, separator=";", include_bom=True)
+        else:
+            csv.write_csv(tmp, separator=";", include_bom=True)
     if "xlsx" in paths:
-        _write_xlsx(fr, paths["xlsx"], demo)
+        _write_xlsx(fr.collect() if isinstance(fr, pl.LazyFrame) else fr, paths["xlsx"], demo)
 
 
 def _write_xlsx(fr: pl.DataFrame, path: Path, demo: bool) -> None:
