@@ -297,7 +297,10 @@ def territory_steps(
         out.append(timed(report, "report, one EPCI, first", work))
         out.append(timed(report, "report, one EPCI, warm", work, work / "report.pyspy.txt" if profile else None))
         for step in out[-2:]:  # the wall floor on 2 cores is about (own CPU + the workers' CPU) / 2
-            own = float(re.search(r"own_cpu_s=([0-9.]+)", step["stdout"]).group(1))
+            found = re.search(r"own_cpu_s=([0-9.]+)", step["stdout"])
+            if found is None:
+                raise SystemExit(f"{step['step']}: the report did not print its own CPU (own_cpu_s=)")
+            own = float(found.group(1))
             print(f"{step['step']}: the report's own process {own:.2f} s CPU, its workers {step['cpu_s'] - own:.2f} s")
     if "indicators" in steps:
         out.append(

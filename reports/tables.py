@@ -439,7 +439,8 @@ def render_table(view: TerritoryView, spec: TableSpec) -> str:
         if match.group(4):
             return texts.get(match.group(4), match.group(0))
         row, k = int(match.group(2)), int(match.group(3))
-        fill = FLAG_FILL.get((view.cell(view.places[row], spec.items[k].id) or {}).get("flag"))
+        flag = (view.cell(view.places[row], spec.items[k].id) or {}).get("flag")
+        fill = FLAG_FILL.get(flag) if flag else None
         tint = f'style="background-color: {fill};" ' if fill else ""
         return f"<td {tint}{FRAME_SLOT.sub(slot, match.group(1))}>{cells[row][k]}</td>"  # ids in its headers
 
@@ -458,11 +459,13 @@ def cell_html(row: dict | None, indicator: Indicator, code: str) -> str:
     the place's code, its count and its evolution (escaped)."""
     shape = cell_shape(row, indicator)
     flag, reason, missing, has_count, has_evolution = shape
-    parts = {"0": "—" if missing else F.value(row["value"], indicator.unit), "1": escape(code), "2": "", "3": ""}
-    if has_count:
-        parts["2"] = F.count(row["numerator"])
-    if has_evolution:
-        parts["3"] = escape(F.evolution(row["evolution"], row.get("evolution_unit"), indicator.unit))
+    parts = {"0": "—", "1": escape(code), "2": "", "3": ""}
+    if row is not None and not missing:  # a missing cell shows neither count nor evolution (cell_shape)
+        parts["0"] = F.value(row["value"], indicator.unit)
+        if has_count:
+            parts["2"] = F.count(row["numerator"])
+        if has_evolution:
+            parts["3"] = escape(F.evolution(row["evolution"], row.get("evolution_unit"), indicator.unit))
     return PATTERN_FIELD.sub(lambda m: parts[m.group(1)], cell_pattern(indicator, shape))
 
 

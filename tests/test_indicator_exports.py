@@ -58,6 +58,7 @@ def test_the_exports_of_a_saved_table_are_those_of_the_table(tmp_path, demo):
             "label": ["Population municipale"] * 3,
             "unit": ["count"] * 3,
             "value": [320_732.0, -0.25, 68_000_000.0],
+            "numerator": [1e16 + 7458.0, 1.0, 2.0],  # a column the CSV writes the long way, through an integer
             "status": [None, None, "partial_coverage"],
             "evolution_unit": [None, "points", None],
             "flag": [None, "vigilance", None],
@@ -69,6 +70,8 @@ def test_the_exports_of_a_saved_table_are_those_of_the_table(tmp_path, demo):
     assert_frame_equal(pl.read_parquet(fast["parquet"]), pl.read_parquet(slow["parquet"]))
     assert filecmp.cmp(fast["csv"], slow["csv"], shallow=False)
     assert fast["csv"].read_bytes().startswith(b"\xef\xbb\xbf")
+    text = fast["csv"].read_text(encoding="utf-8-sig")
+    assert "'=Nantes" in text and ";10000000000007458;" in text and ";-0,25;" in text
 
 
 def same_files(fast: dict, slow: dict) -> None:

@@ -147,7 +147,7 @@ def _csv_checks(frame: pl.DataFrame | pl.LazyFrame) -> tuple[set[str], set[str]]
         *[pl.col(c).str.contains(FORMULA_TRIGGERS).any().alias(f"t{n}") for n, c in enumerate(text)],
         *[pl.col(c).abs().max().alias(f"f{n}") for n, c in enumerate(floats)],
     )
-    row = (found.collect() if isinstance(found, pl.LazyFrame) else found).row(0)
+    row = (found.collect(engine="streaming") if isinstance(found, pl.LazyFrame) else found).row(0)
     flags, tops = row[: len(text)], row[len(text) :]
     return {c for c, hit in zip(text, flags, strict=True) if hit}, {
         c
@@ -220,7 +220,7 @@ def write_exports_of_file(
 ) -> dict[str, Path]:
     """`write_exports` of a table saved as Parquet (the store's cached table of France: 3.3 million rows), the same
     files: the Parquet export is the file copied when nothing is added to it (the demo column is), not encoded
-    again; the CSV is made from the table read once, which is let go as soon as its French form is made. No XLSX
+    again; the CSV is streamed from the file, never held whole in its French form. No XLSX
     unless asked: nobody opens 3 million rows in a spreadsheet (`FRANCE_FORMATS`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in FORMATS if fmt in formats}
@@ -229,22 +229,28 @@ def write_exports_of_file(
             pl.scan_parquet(table_file).with_columns(demo=pl.lit(True)).sink_parquet(tmp)
         else:
             shutil.copyfile(table_file, tmp)
-    fr = french(pl.read_parquet(table_file))
-    _write_french(fr, paths, demo)
+    # the French form streamed from the file to the CSV: never the 3 million rows' text in memory at once
+    _write_french(french(pl.scan_parquet(table_file)), paths, demo)
     return paths
 
 
-def _write_french(fr: pl.DataFrame, paths: dict[str, Path], demo: bool, closer: Closer | None = None) -> None:
-    """The CSV (and the XLSX when in `paths`, closed by `closer`: transforms.workbooks) of the French table."""
+def _write_french(
+    fr: pl.DataFrame | pl.LazyFrame, paths: dict[str, Path], demo: bool, closer: Closer | None = None
+) -> None:
+    """The CSV (and the XLSX when in `paths`, closed by `closer`: transforms.workbooks) of the French table (a scan
+    is read once for the checks, once for the CSV, and once more for an XLSX)."""
     if demo:
         fr = fr.with_columns(pl.lit(DEMO_VALUE).alias(DEMO_COLUMN_FR))
     guarded, big = _csv_checks(fr)  # one pass over the table for both
     with atomic_path(paths["csv"]) as tmp:
         # `;` and a decimal comma with a BOM: what a French spreadsheet opens without an import wizard;
         # numbers become text after the formula guard: a negative number is a number, never quoted
-        _with_decimal_comma(_guarded(fr, guarded), big).write_csv(tmp, separator=";", include_bom=True)
+        if isinstance(fr, pl.LazyFrame):
+            _with_decimal_comma(_guarded(fr, guarded), big).sink_csv(tmp, separator=";", include_bom=True)
+        else:
+            _with_decimal_comma(_guarded(fr, guarded), big).write_csv(tmp, separator=";", include_bom=True)
     if "xlsx" in paths:
-        _write_xlsx(fr, paths["xlsx"], demo, closer)
+        _write_xlsx(fr.collect() if isinstance(fr, pl.LazyFrame) else fr, paths["xlsx"], demo, closer)
 
 
 def _write_xlsx(fr: pl.DataFrame, path: Path, demo: bool, closer: Closer | None = None) -> None:

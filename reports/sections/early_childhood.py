@@ -116,7 +116,7 @@ def _birth_sums(communes: pl.DataFrame, codes: list[list[str]]) -> dict[tuple[in
             pl.col("status").filter(unknown).drop_nulls().first(),
         )
     )
-    return {(place, year): rest for place, year, *rest in sums.iter_rows()}
+    return {(place, year): tuple(rest) for place, year, *rest in sums.iter_rows()}
 
 
 def _cell(value: float | None, status: str | None, unit: str) -> dict:

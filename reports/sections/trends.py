@@ -54,9 +54,9 @@ def _series_index(series: pl.DataFrame) -> dict[tuple, list[dict]]:
     """(level, code, indicator) -> rows, oldest year first: one sort for the report's series (a filter and a sort
     per place and indicator were a tenth of a report's time on France). Held by identity with the series itself,
     so a series let go and another at its address never share an index."""
-    for frame, index in list(_INDEXES):
+    for frame, kept in list(_INDEXES):
         if frame is series:
-            return index
+            return kept
     index: dict[tuple, list[dict]] = defaultdict(list)
     for row in series.sort("level", "code", "indicator", "year", maintain_order=True).iter_rows(named=True):
         index[(row["level"], row["code"], row["indicator"])].append(row)
