@@ -38,7 +38,7 @@ from storage.store import Store, reads_one_state
 from transforms.compare import FlagRules
 from transforms.compute import Inputs
 from transforms.export import write_exports
-from transforms.pipeline import Selection, diagnostic_table
+from transforms.pipeline import Selection, diagnostic_table, diagnostic_table_parts
 from transforms.registry import indicators
 from transforms.table_cache import diagnostic_table_cached, scan_france_table, territory_rows
 from transforms.wide import write_wide_xlsx
@@ -246,7 +246,9 @@ def _report_table(
     customs = _distinct_customs(selections)
     if customs or rules != FlagRules():
         return _diagnostic(store, customs, rules, inputs, state)
-    return scan_france_table(store, lambda: diagnostic_table(store, inputs=inputs)).filter(wanted).collect()
+    # computed when the cache is cold (a code change, a refresh without publication): its slices streamed to the cache
+    table = scan_france_table(store, lambda: diagnostic_table_parts(store, inputs=inputs))
+    return table.filter(wanted).collect()
 
 
 def _similar(table: pl.DataFrame, inputs: Inputs, view: TerritoryView, given: tuple[str, ...]) -> Similar | None:

@@ -130,8 +130,8 @@ def diagnostic_table_parts(
     inputs: Inputs | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The diagnostic table as consecutive slices of its rows (`transforms.compare.compare_parts`: a caller may
-    write each as it comes, never holding the whole table). Every indicator for every commune, EPCI, département, France (and the custom territories); the store is
-    read unless the inputs are given (None: given). Only the staged rows the indicators read are read from files
+    write each as it comes, never holding the whole table). Every indicator for every commune, EPCI, département,
+    France (and the custom territories); the store is read unless the inputs are given (None: given). Only the staged rows the indicators read are read from files
     (`transforms.indicator_inputs`): from the store, or from the given inputs when they read their tables lazily
     (a report's)."""
     items = indicators()
