@@ -37,6 +37,26 @@ def test_a_forked_close_writes_the_file_a_close_here_writes(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["forked.xlsx", "here.xlsx"]  # no temporary file left
 
 
+def test_a_forked_close_ignores_the_exit_handlers_of_the_report_process(tmp_path):
+    """Prefect registers an exit handler that fails in a forked child: the child must not run it (it used to end
+    with code 1 after writing a good file, and every report run by a flow failed)."""
+    import os
+    import threading
+
+    parent = os.getpid()
+
+    def fails_in_a_child() -> None:
+        if os.getpid() != parent:
+            raise AssertionError("an exit handler of the parent process, run in the child")
+
+    threading._register_atexit(fails_in_a_child)  # type: ignore[attr-defined]  # where Prefect's services register
+    target = tmp_path / "indicateurs.xlsx"
+    with W.closing_workbooks(fork=True) as closer:
+        with W.workbook(target, closer) as book:
+            _fill(book)
+    assert "xl/workbook.xml" in _members(target)
+
+
 class _FailingBook:
     fileclosed = False
 

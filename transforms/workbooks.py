@@ -17,8 +17,10 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,7 +45,7 @@ class Closer:
             book.close()
             _put_in_place(tmp, target)
             return
-        child = multiprocessing.get_context("fork").Process(target=book.close, name=f"close {target.name}")
+        child = multiprocessing.get_context("fork").Process(target=_close_and_leave, args=(book,), name=target.name)
         child.start()
         book.fileclosed = True  # this process's copy is written by the child, never here
         self.pending.append((child, tmp, target))
@@ -104,6 +106,19 @@ def workbook(target: Path, closer: Closer | None = None) -> Iterator:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _close_and_leave(book) -> None:
+    """In the forked child: write the workbook, then leave at once. The exit handlers the child inherited are the
+    report process's, not its own: one of Prefect's fails in a fork (its service was never started there), which
+    made the child end with code 1 after writing a good file."""
+    try:
+        book.close()
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    os._exit(0)
 
 
 def _put_in_place(tmp: Path, target: Path) -> None:
