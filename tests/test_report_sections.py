@@ -172,7 +172,7 @@ def counting(monkeypatch, module, name: str) -> list:
 def test_the_table_of_france_is_computed_once_per_store_state(demo_store, tmp_path, monkeypatch):
     store = Store(tmp_path / "data")
     shutil.copytree(demo_store.root, store.root, ignore=shutil.ignore_patterns("cache"))  # no table saved yet
-    tables = counting(monkeypatch, reports.site, "diagnostic_table")
+    tables = counting(monkeypatch, reports.site, "diagnostic_table_parts")  # the table of France, in slices
     first = build_site(store, [Selection(epci=DEMO_EPCI)], tmp_path / "a", generated_at=WHEN)
     build_site(store, [Selection(commune="85020")], tmp_path / "b", generated_at=WHEN)
     assert len(tables) == 1  # the second build reuses the first one's table
