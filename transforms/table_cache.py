@@ -128,12 +128,20 @@ def cached_json(store: Store, name: str, compute):
 def save(table: pl.DataFrame, path: Path) -> None:
     """Write the table atomically, then delete the older ones of its name; a store that cannot be written to is
     left alone."""
+    _saved(path, lambda tmp: table.write_parquet(tmp, statistics=True, row_group_size=ROW_GROUP))
+
+
+def _saved(path: Path, write) -> bool:
+    """`write(tmp)` put in place at `path` atomically, the older tables of its name deleted; False (and a note in
+    the log) where the store cannot be written to."""
     try:
         with atomic_path(path) as tmp:
-            table.write_parquet(tmp, statistics=True, row_group_size=ROW_GROUP)
+            write(tmp)
         _delete_older(path)
+        return True
     except OSError as exc:
         log.info("%s not cached in %s: %s", path.name, path.parent, exc)
+        return False
 
 
 ROW_GROUP = 64_000  # rows per row group of a saved table: a filter on one territory reads few of them
@@ -161,12 +169,7 @@ def save_parts(parts: Iterable[pl.DataFrame], path: Path) -> pl.LazyFrame:
         if not files:
             raise ValueError(f"{path.name}: the table has no part to save")
         rows = pl.concat([pl.scan_parquet(f) for f in files])
-        try:
-            with atomic_path(path) as tmp:
-                rows.sink_parquet(tmp, statistics=True, row_group_size=ROW_GROUP)
-            _delete_older(path)
-        except OSError as exc:
-            log.info("%s not cached in %s: %s", path.name, path.parent, exc)
+        if not _saved(path, lambda tmp: rows.sink_parquet(tmp, statistics=True, row_group_size=ROW_GROUP)):
             return rows.collect().lazy()
     return pl.scan_parquet(path)
 
