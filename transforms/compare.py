@@ -155,20 +155,6 @@ def _flag(rules: FlagRules) -> pl.Expr:
     )
 
 
-def compare(
-    result: pl.DataFrame,
-    inputs: Inputs,
-    customs: tuple[CustomTerritory, ...] = (),
-    rules: FlagRules = FlagRules(),
-    n_years: int | None = None,
-    comparison_year: int | None = None,
-    provenance: pl.DataFrame | None = None,
-) -> pl.DataFrame:
-    """The long output table (`compare_parts`, in one frame)."""
-    parts = list(compare_parts(result, inputs, customs, rules, n_years, comparison_year, provenance))
-    return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
-
-
 def compare_parts(
     result: pl.DataFrame,
     inputs: Inputs,
@@ -200,7 +186,7 @@ def compare_parts(
         yield _finished(table.slice(start, CHUNK_ROWS), attributes, meta, value_at, france_place, rules, years)
 
 
-CHUNK_ROWS = 1 << 19  # rows finished at a time by `compare` (about 500,000: France's table in seven slices)
+CHUNK_ROWS = 1 << 19  # rows finished at a time by `compare_parts` (about 500,000: France's table in seven slices)
 
 
 def _finished(
@@ -335,4 +321,4 @@ def _sorted_by(table: pl.DataFrame, key: np.ndarray) -> pl.DataFrame:
     return pl.concat([table.slice(int(order[a]), b - a) for a, b in zip(bounds, bounds[1:], strict=False)])
 
 
-__all__ = ["FlagRules", "compare", "VIGILANCE", "PRIORITY", "R"]
+__all__ = ["FlagRules", "compare_parts", "VIGILANCE", "PRIORITY", "R"]
