@@ -417,9 +417,14 @@ def position_marks(
     if r.value is not None:
         svg.add("circle", cx=scale(r.value), cy=cy, r=sizes.territory, fill=TERRITORY)
         text = F.value(r.value, r.unit) + r.mark
-    value = svg.text(value_x, cy + 4, text, font_weight="600")
-    if r.flag in FLAG_SYMBOL:
-        ET.SubElement(value, "tspan", {"fill": FLAG_INK[r.flag], "dx": sizes.flag_gap}).text = FLAG_SYMBOL[r.flag]
+    with_flag(svg.text(value_x, cy + 4, text, font_weight="600"), r.flag, sizes.flag_gap, bold=False)
+
+
+def with_flag(value: ET.Element, flag: str | None, gap: str, bold: bool = True) -> None:
+    """The flag's symbol (! vigilance, !! priorité) after a value's text, in the flag's ink."""
+    if flag in FLAG_SYMBOL:
+        attributes = {"fill": FLAG_INK[flag], "dx": gap} | ({"font-weight": "700"} if bold else {})
+        ET.SubElement(value, "tspan", attributes).text = FLAG_SYMBOL[flag]
 
 
 # -- communes ranked on one indicator ----------------------------------------------------------------------------
@@ -493,10 +498,6 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
             stroke="#fff",
             stroke_width=1,
         )
-        value = svg.text(width - value_w + 6, cy + 4, F.value(b.value, unit) + b.mark, font_size=10.5)
-        if b.flag in FLAG_SYMBOL:
-            ET.SubElement(
-                value, "tspan", {"fill": FLAG_INK[b.flag], "dx": "4", "font-weight": "700"}
-            ).text = FLAG_SYMBOL[b.flag]
+        with_flag(svg.text(width - value_w + 6, cy + 4, F.value(b.value, unit) + b.mark, font_size=10.5), b.flag, "4")
     svg.resize(bottom + 8)
     return svg.render()

@@ -9,14 +9,10 @@ screen twin in print; the screen charts are unchanged.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 from reports import formats as F
 from reports.charts import (
     BAR,
     FLAG_FILL,
-    FLAG_INK,
-    FLAG_SYMBOL,
     GRID,
     MUTED,
     REFERENCE_LINES,
@@ -32,6 +28,7 @@ from reports.charts import (
     position_marks,
     positioning_words,
     ranked_order,
+    with_flag,
 )
 
 PRINT_WIDTH = 360.0  # viewBox width: printed about 348 px wide, so one unit is 0.97 px
@@ -130,10 +127,6 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
         svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=1)
         fill = FLAG_FILL.get(b.flag, BAR) if b.flag else BAR
         svg.add("circle", cx=scale(b.value), cy=cy, r=4.5, fill=fill, stroke="#fff", stroke_width=1)
-        value = svg.text(x1 + 8, cy + 3.5, F.value(b.value, unit) + b.mark, font_size=SMALL)
-        if b.flag in FLAG_SYMBOL:
-            ET.SubElement(
-                value, "tspan", {"fill": FLAG_INK[b.flag], "dx": "3", "font-weight": "700"}
-            ).text = FLAG_SYMBOL[b.flag]
+        with_flag(svg.text(x1 + 8, cy + 3.5, F.value(b.value, unit) + b.mark, font_size=SMALL), b.flag, "3")
     svg.resize(bottom + 6)
     return svg.render()
