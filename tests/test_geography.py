@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from staged_support import staged_rows
 
-from sources.values import MERGED, NON_RECALCULABLE, SECRET, SPLIT, STAGED_SCHEMA
+from sources.values import MERGED, NON_RECALCULABLE, SECRET, SPLIT
 
 
 def test_codes_valid_on_older_first_januaries_follow_from_the_events(geo):
@@ -44,13 +45,8 @@ def test_passage_and_changes(geo):
     assert geo.changes(2025) == []
 
 
-def _rows(rows):
-    """Staged rows with the `cog` column `harmonise` reads."""
-    return pl.DataFrame(rows, schema={**STAGED_SCHEMA, "cog": pl.Int32}, orient="row")
-
-
 def test_merge_sums_counts_and_nulls_non_additive_values(geo):
-    rows = _rows(
+    rows = staged_rows(
         [
             ("t", "1", "COM", "44088", 2021, None, "POP", 3000.0, None, None, 2024),
             ("t", "1", "COM", "44100", 2021, None, "POP", 2000.0, None, None, 2024),
@@ -74,7 +70,7 @@ def test_merge_sums_counts_and_nulls_non_additive_values(geo):
 
 
 def test_split_keeps_the_parent_sum_for_aggregates_and_invents_nothing(geo):
-    rows = _rows(
+    rows = staged_rows(
         [
             ("t", "1", "COM", "85084", 2020, 12, "N", 900.0, None, None, 2021),
             ("t", "1", "COM", "85084", 2020, 12, "RATE", 12.5, None, None, 2021),
@@ -149,7 +145,7 @@ def test_a_chain_of_events_the_same_day_is_followed_to_its_end():
     )
     assert g.communes_at(2022) == {"49144", "44180", "44999"}  # 44225 never existed on a 1 January
     assert g.passage(2022)["49144"] == ("44180",)
-    rows = _rows(
+    rows = staged_rows(
         [
             ("t", "1", "COM", "49144", 2021, None, "N", 100.0, None, None, 2022),
             ("t", "1", "COM", "44180", 2021, None, "N", 1000.0, None, None, 2022),
@@ -161,7 +157,7 @@ def test_a_chain_of_events_the_same_day_is_followed_to_its_end():
 
 def test_a_merger_with_a_partner_absent_from_the_file_is_not_a_partial_sum(geo):
     # a file of big communes only: 44088 is there, 44100 (merged into it on 2025-01-01) is not
-    rows = _rows([("t", "1", "COM", "44088", 2023, None, "PLACES", 400.0, None, None, 2024)])
+    rows = staged_rows([("t", "1", "COM", "44088", 2023, None, "PLACES", 400.0, None, None, 2024)])
     out, _ = geo.harmonise(rows, additive={"PLACES"})
     assert out.select("code", "value", "status", "geo_change").rows() == [("44088", None, "not_available", MERGED)]
 
@@ -177,7 +173,7 @@ def test_every_commune_feeding_a_split_parent_is_counted():
         ],
         ["85084", "85165"],
     )
-    rows = _rows(
+    rows = staged_rows(
         [
             ("t", "1", "COM", "85084", 2020, None, "N", 1000.0, None, None, 2021),
             ("t", "1", "COM", "85030", 2020, None, "N", 30.0, None, None, 2021),

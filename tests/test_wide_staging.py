@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from staged_support import staged_rows
 
 from sources.validation import Rules, known_codes_check, passes
-from sources.values import MERGED, NOT_AVAILABLE, STAGED_SCHEMA, melt, sorted_by_key
+from sources.values import MERGED, NOT_AVAILABLE, melt, sorted_by_key
 from sources.wide import long_in_key_order, parse_wide, screen
 
 INDEX = {"level": pl.lit("COM"), "code": pl.col("CODGEO")}
@@ -77,14 +78,10 @@ def test_rules_over_long_rows_are_left_to_the_long_screen():
     assert screen(wide, rules, COLUMNS, None, cog=COGS, years=YEARS) is False
 
 
-def _rows(rows):
-    return pl.DataFrame(rows, schema={**STAGED_SCHEMA, "cog": pl.Int32}, orient="row")
-
-
 def test_harmonise_on_a_frame_in_key_order_puts_the_merged_rows_where_the_sort_does(geo):
     # 44100 absorbed into 44088 on 2025-01-01 (COG 2024 -> 2025): their rows become 44088's, between 44071
     # and 44142, the other codes keep their rows and their order
-    rows = _rows(
+    rows = staged_rows(
         [
             ("t", "1", "ARM", "75101", 2021, None, "POP", 16000.0, None, None, 2024),
             ("t", "1", "COM", "44043", 2021, None, "POP", 7000.0, None, None, 2024),
