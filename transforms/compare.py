@@ -129,6 +129,17 @@ def _flag_parts() -> dict[str, pl.Expr]:
     return {"_local": local, "_sign": sign, "_comparable": comparable}
 
 
+def _gaps() -> dict[str, pl.Expr]:
+    """Per reference (`_local`, `ref_france`): the value's gap in the bad direction (`_gap*`) and the float noise
+    it must exceed (`_noise*`: 1e-9 of max(|ref|, 1), a NaN reference counting as 1), read by `_flag`."""
+    out = {}
+    for name in ("_local", "ref_france"):
+        ref = pl.col(name).abs()
+        out[f"_gap{name}"] = pl.col("_sign") * (pl.col("value") - pl.col(name))
+        out[f"_noise{name}"] = 1e-9 * pl.when(ref >= 1.0).then(ref).otherwise(1.0).fill_nan(1.0)
+    return out
+
+
 FLAGS = pl.Series("flag", [None, VIGILANCE, PRIORITY], pl.String)  # a flag's code (`_flag`) -> its name
 
 
@@ -139,10 +150,9 @@ def _flag(rules: FlagRules) -> pl.Expr:
 
     def worse(ref: pl.Expr, gap: float) -> pl.Expr:  # (value - ref) in the bad direction, relative to |ref|
         # the 1e-9 tolerance keeps float noise (two ways of summing the same figures) from raising a flag, and
-        # lets a gap of exactly `gap` count ("at least": 15.4 % against 14.0 % is 10 % higher); max(|ref|, 1)
-        # as a clip (a NaN reference counts as 1, as `max_horizontal` ignores it): cheaper on millions of rows
-        noise = 1e-9 * ref.abs().clip(lower_bound=1.0).fill_nan(1.0)
-        difference = sign * (pl.col("value") - ref)
+        # lets a gap of exactly `gap` count ("at least": 15.4 % against 14.0 % is 10 % higher)
+        name = ref.meta.output_name()
+        noise, difference = pl.col(f"_noise{name}"), pl.col(f"_gap{name}")
         return (difference > noise) & (difference >= gap * ref.abs() - noise) & (sign != 0)
 
     usable = pl.col("value").is_not_null() & (pl.col("status").is_null()) & pl.col("_comparable")
@@ -223,12 +233,12 @@ def _finished(
         comparison_year=pl.when(pl.col("value_comparison").is_not_null()).then(pl.lit(comparison_year, pl.Int32)),
         evolution=_evolution(n_years),
         **_flag_parts(),
-    )
+    ).with_columns(**_gaps())
     out = out.with_columns(
         evolution_unit=pl.when(pl.col("evolution").is_not_null()).then(pl.col("_evolution_unit")),
         flag=FLAGS.gather(out.select(_flag(rules)).to_series()),
     )
-    out = out.drop("_place", "_ind", "_dir", "_kind", "_evolution_unit", "_local", "_sign", "_comparable")
+    out = out.drop("_place", "_ind", "_dir", "_kind", "_evolution_unit", "_local", "_sign", "_comparable", *_gaps())
     if "year" not in meta.columns:
         return out
     provenance = out.with_columns(**{c: per_indicator[c] for c in meta.columns if c in PROVENANCE})
@@ -313,17 +323,14 @@ MAX_PIECES = 10_000  # above it, `_sorted_by` gathers the rows rather than chain
 def _sorted_by(table: pl.DataFrame, key: np.ndarray) -> pl.DataFrame:
     """`table` in the order of `key` (non-negative integers below a few million).
 
-    When every key is unique, each row's rank is counted (one pass) rather than sorted for. `compute` gives its
-    rows in this order already, but for the arrondissements appended after them: the table is then a chain of a
-    few slices of itself (no copy of millions of rows), else gathered. Keys repeated: a sort."""
+    When every key is unique, the order is found by numpy's stable sort (a merge of sorted runs). `compute` gives
+    its rows in this order already, but for the arrondissements appended after them: the table is then a chain of
+    a few slices of itself (no copy of millions of rows), else gathered. Keys repeated: a sort."""
     if key.size == 0:
         return table
-    counts = np.bincount(key)
-    if counts.max() > 1:
+    order = np.argsort(key, kind="stable")  # a merge of a few sorted runs, in linear time
+    if (np.diff(key[order]) == 0).any():
         return table.sort(pl.Series(key))
-    rank = np.cumsum(counts) - 1
-    order = np.empty(key.size, np.int64)
-    order[rank[key]] = np.arange(key.size)
     starts = np.flatnonzero(np.diff(order) != 1) + 1  # where the next row is not the one after
     if starts.size > MAX_PIECES:
         return table[pl.Series(order)]
