@@ -479,9 +479,10 @@ def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataF
     n_places, n_ids = places.height, len(ids)
     # a place an indicator has no row for (a row of nulls in its aligned frame) is skipped
     present = _place_major(np.concatenate([f["indicator"].is_not_null().to_numpy() for f in aligned]), n_places)
-    place = pl.Series(np.repeat(np.arange(n_places, dtype=np.int64), n_ids)[present])
+    place = pl.Series(np.repeat(np.arange(n_places, dtype=np.uint32), n_ids)[present])
     known = {"level": places["level"].gather(place), "group": places["group"].gather(place)}
-    indicator = np.tile(np.arange(n_ids, dtype=np.int64), n_places)[present]
+    indicator = np.tile(np.arange(n_ids, dtype=np.uint32), n_places)[present]
+    every = present.all()
     known["indicator"] = pl.Series("indicator", ids, pl.String).gather(pl.Series(indicator))
     columns = {}
     for name, dtype in schema.items():
@@ -492,7 +493,7 @@ def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataF
             f[name].cast(dtype) if name in f.columns else pl.Series(name, [], dtype).extend_constant(None, f.height)
             for f in aligned
         ]
-        columns[name] = _stacked(pieces, n_places, present).cast(dtype).alias(name)
+        columns[name] = _stacked(pieces, n_places, None if every else present).cast(dtype).alias(name)
     return pl.DataFrame(columns)
 
 
@@ -502,15 +503,25 @@ def _place_major(stack: np.ndarray, n_places: int) -> np.ndarray:
     return stack.reshape(-1, n_places).T.ravel()
 
 
-def _stacked(pieces: list[pl.Series], n_places: int, present: np.ndarray) -> pl.Series:
-    """The pieces (one column per indicator, a row per place) read place by place, at the `present` cells."""
+def _stacked(pieces: list[pl.Series], n_places: int, present: np.ndarray | None) -> pl.Series:
+    """The pieces (one column per indicator, a row per place) read place by place, at the `present` cells (None:
+    every cell)."""
     stack = pl.concat(pieces, rechunk=True)
+
+    def placed(array: np.ndarray) -> np.ndarray:
+        array = _place_major(array, n_places)
+        return array if present is None else array[present]
+
     if stack.dtype == pl.String:  # as codes of the distinct strings (a handful of reasons), a code past them for null
         words = stack.drop_nulls().unique().sort()
-        codes = stack.cast(pl.Enum(words)).to_physical().cast(pl.Int64).fill_null(words.len()).to_numpy()
-        return words.extend_constant(None, 1).gather(pl.Series(_place_major(codes, n_places)[present]))
-    values = _place_major(stack.fill_null(0).to_numpy(), n_places)[present]
-    nulls = pl.Series(_place_major(stack.is_null().to_numpy(), n_places)[present])
+        codes = stack.cast(pl.Enum(words)).to_physical().cast(pl.UInt32).fill_null(words.len()).to_numpy()
+        return words.extend_constant(None, 1).gather(pl.Series(placed(codes)))
+    if stack.dtype.is_float():
+        values = stack.to_numpy()  # null as NaN: exact when the column holds no NaN of its own
+        if int(np.isnan(values).sum()) == stack.null_count():
+            return pl.Series(placed(values), nan_to_null=True).cast(stack.dtype)
+    values = placed(stack.fill_null(0).to_numpy())
+    nulls = pl.Series(placed(stack.is_null().to_numpy()))
     return pl.Series(values).cast(stack.dtype).to_frame("v").select(pl.when(nulls).then(None).otherwise("v")).to_series()
 
 
