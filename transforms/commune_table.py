@@ -134,11 +134,12 @@ def placed_rows(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> pl.Dat
     parts = []
     for (source,), wanted in index.partition_by("source", as_dict=True).items():
         frame = inputs.staged.get(source)
-        if frame is not None:
-            parts += _source_rows(frame, wanted, rows)
+        found = _source_rows(frame, wanted, rows) if frame is not None else []
+        if found:  # a range is summed over its source's rows alone (births: not the millions of census rows)
+            parts.append(sum_ranges(pl.concat(found), wanted))
     schema = {"_row": pl.UInt32, "_col": pl.Int64, "year": pl.Int32, "value": pl.Float64}
     empty = pl.DataFrame(schema=schema | {"rank": pl.Int32, "split": pl.Boolean})
-    return sum_ranges(pl.concat(parts) if parts else empty, index)
+    return pl.concat(parts) if parts else empty
 
 
 def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) -> list[pl.DataFrame]:
@@ -185,7 +186,7 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
                 "year",
                 "value",
                 rank=R.rank(pl.col("status")),
-                split=pl.col("geo_change").fill_null("") == "split",
+                split=pl.col("geo_change").eq_missing("split"),
             )
             .collect()
         )
