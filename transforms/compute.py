@@ -417,11 +417,19 @@ def _redo(ind: Indicator, n_years: int | None, table: CommuneTable, groups: pl.D
 
 
 def compute(
-    inputs: Inputs, customs: tuple[CustomTerritory, ...] = (), items: tuple[Indicator, ...] | None = None
+    inputs: Inputs,
+    customs: tuple[CustomTerritory, ...] = (),
+    items: tuple[Indicator, ...] | None = None,
+    *,
+    communes_only: bool = False,
 ) -> pl.DataFrame:
-    """Every indicator at every level: level, code, indicator, value, status, numerator, denominator, comparison."""
+    """Every indicator at every level: level, code, indicator, value, status, numerator, denominator, comparison.
+    `communes_only`: the commune rows alone, the same as in the whole result (`transforms.arrondissements` keeps
+    no other: no sums above the commune, no France to compute)."""
     items = items or indicators()
     membership_groups = groups(inputs.membership, customs)
+    if communes_only:
+        membership_groups = membership_groups.filter(pl.col("level") == "COM")
     table = commune_table.build(inputs, _needed(items, inputs))
     # France is summed per indicator over the communes its sources cover (`_france`); the other levels here
     above = membership_groups.filter(~pl.col("level").is_in(["COM", "FRANCE"]))
@@ -434,12 +442,12 @@ def compute(
     frames: dict[str, pl.DataFrame] = {}
     latest: dict = {}  # the published sources' latest rows, split once for every published indicator
     summed = [ind for ind in items if ind.kind != "published"]
-    france = _france(summed, table, n_years)
+    france = {} if communes_only else _france(summed, table, n_years)
     for ind in items:
         if ind.kind == "published":
             frames[ind.id] = _published(ind, inputs, places, latest).with_columns(coverage=pl.lit(None, pl.Float64))
     for ind, rows in zip(summed, _computed_many(summed, wide, n_years).values(), strict=True):
-        computed = _with_france(rows, france[ind.id])
+        computed = _with_france(rows, france[ind.id]) if ind.id in france else rows
         redo, own = partial(_redo, ind, n_years), table.only(term_keys(ind, table))
         computed = without_secret_communes(ind, computed, own, membership_groups, redo, weights)
         frames[ind.id] = computed.with_columns(published_year=pl.lit(None, pl.Int32))
