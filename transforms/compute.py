@@ -159,7 +159,7 @@ def _france(items: list[Indicator], table: CommuneTable, n_years: int | None) ->
         sums = empty if covered.frame.is_empty() else covered.aggregate(france)
         for ind_id, row in _computed_many(inds, sums, n_years).items():
             if uncovered.any():
-                partial_coverage = pl.when(pl.col("value").is_not_null()).then(pl.lit(R.PARTIAL_COVERAGE))
+                partial_coverage = pl.when(pl.col("value").is_not_null()).then(R.ranked(R.PARTIAL_COVERAGE))
                 row = row.with_columns(status=partial_coverage.otherwise(pl.col("status")))
             rows[ind_id] = row
     return rows
@@ -248,7 +248,7 @@ def _expressions(ind: Indicator, cols: frozenset[str], n_years: int | None) -> d
             value, status = _demography(ind, cols, n_years)
             if period == "comp":
                 value, status = pl.lit(None, pl.Float64), R.ranked(R.NOT_AVAILABLE)
-        out[period] = (value, R.reason(status), num, den)
+        out[period] = (value, status.cast(pl.Int32), num, den)  # a reason's rank: named once in `_in_order`
     main, comp = out["main"], out["comp"]
     return {
         "indicator": pl.lit(ind.id),
@@ -257,7 +257,7 @@ def _expressions(ind: Indicator, cols: frozenset[str], n_years: int | None) -> d
         "numerator": main[2] if ind.kind in ("count", "ratio") else pl.lit(None, pl.Float64),
         "denominator": main[3] if ind.kind == "ratio" else pl.lit(None, pl.Float64),
         "value_comparison": comp[0] if ind.evolution else pl.lit(None, pl.Float64),
-        "status_comparison": comp[1] if ind.evolution else pl.lit(R.DEFINITION_CHANGE),
+        "status_comparison": comp[1] if ind.evolution else R.ranked(R.DEFINITION_CHANGE),
     }
 
 
@@ -497,6 +497,10 @@ def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataF
         if name in known:
             columns[name] = known[name].cast(dtype).alias(name)
             continue
+        if name in RANKED:  # a computed indicator's reasons are ranks (`_expressions`), a published one's strings
+            pieces = [f[name] for f in aligned]
+            columns[name] = _reasons(pieces, n_places, None if every else present).alias(name)
+            continue
         pieces = [
             f[name].cast(dtype) if name in f.columns else pl.Series(name, [], dtype).extend_constant(None, f.height)
             for f in aligned
@@ -514,6 +518,8 @@ def _place_major(stack: np.ndarray, n_places: int) -> np.ndarray:
 def _stacked(pieces: list[pl.Series], n_places: int, present: np.ndarray | None) -> pl.Series:
     """The pieces (one column per indicator, a row per place) read place by place, at the `present` cells (None:
     every cell)."""
+    if pieces and pieces[0].dtype == pl.Float64 and (matrix := _float_matrix(pieces, n_places)) is not None:
+        return pl.Series(matrix if present is None else matrix[present], nan_to_null=True)
     stack = pl.concat(pieces, rechunk=True)
 
     def placed(array: np.ndarray) -> np.ndarray:
@@ -524,13 +530,40 @@ def _stacked(pieces: list[pl.Series], n_places: int, present: np.ndarray | None)
         words = stack.drop_nulls().unique().sort()
         codes = stack.cast(pl.Enum(words)).to_physical().cast(pl.UInt32).fill_null(words.len()).to_numpy()
         return words.extend_constant(None, 1).gather(pl.Series(placed(codes)))
-    if stack.dtype.is_float():
-        values = stack.to_numpy()  # null as NaN: exact when the column holds no NaN of its own
-        if int(np.isnan(values).sum()) == stack.null_count():
-            return pl.Series(placed(values), nan_to_null=True).cast(stack.dtype)
     values = placed(stack.fill_null(0).to_numpy())
     nulls = pl.Series(placed(stack.is_null().to_numpy()))
     return pl.Series(values).cast(stack.dtype).to_frame("v").select(pl.when(nulls).then(None).otherwise("v")).to_series()
+
+
+RANKED = ("status", "status_comparison")  # `compute`'s columns of reasons, ranks (`transforms.reasons`) inside it
+
+
+def _reasons(pieces: list[pl.Series], n_places: int, present: np.ndarray | None) -> pl.Series:
+    """`_stacked` of a column of reasons, as strings: a piece of ranks names each rank (`reasons.reason`), a
+    piece of strings keeps its own (a reason not in the list too)."""
+    words = [R.reason_of(rank) for rank in range(len(R.RANKS) + 1)]
+    extra = set().union(*(p.drop_nulls().unique().to_list() for p in pieces if p.dtype == pl.String))
+    words += sorted(extra - set(words))
+    enum = pl.Enum(words)
+    codes = [
+        (p.cast(enum) if p.dtype == pl.String else p).to_physical().cast(pl.UInt32).fill_null(len(words))
+        for p in pieces
+    ]
+    array = _place_major(pl.concat(codes, rechunk=True).to_numpy(), n_places)
+    at = pl.Series(array if present is None else array[present])
+    return pl.Series(words, dtype=pl.String).extend_constant(None, 1).gather(at)
+
+
+def _float_matrix(pieces: list[pl.Series], n_places: int) -> np.ndarray | None:
+    """Float pieces (one per indicator, a value per place) written straight into a (place, indicator) matrix, read
+    row by row, null as NaN; None when a piece holds a NaN of its own (it would read as null)."""
+    out = np.empty((n_places, len(pieces)))
+    for j, piece in enumerate(pieces):
+        values = piece.to_numpy()  # null as NaN
+        if int(np.isnan(values).sum()) != piece.null_count():
+            return None
+        out[:, j] = values
+    return out.ravel()
 
 
 def _aligned(frame: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:

@@ -75,6 +75,11 @@ def rank(status: pl.Expr) -> pl.Expr:
 _BACK = {i: s for i, s in enumerate(_ORDER)} | {len(_ORDER): "unknown"}
 
 
+def reason_of(rank: int) -> str:
+    """The reason of one rank ("unknown" past the list)."""
+    return _BACK[rank]
+
+
 def reason(ranked: pl.Expr) -> pl.Expr:
     """The reason of a rank (element-wise), null for null."""
     return ranked.replace_strict(_BACK, return_dtype=pl.String)
