@@ -478,9 +478,9 @@ def _with_france(rows: pl.DataFrame, france: pl.DataFrame) -> pl.DataFrame:
 def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataFrame:
     """Every indicator's rows in one frame, by place (`PLACE_ORDER`, code) and indicator (`frames` in the
     catalogue's order). Each indicator's rows are put in the order of `places`; each column is then a (place,
-    indicator) matrix read row by row (a numpy transpose of 3 million cells: a gather striding over the stack of
-    every indicator's column cost ten times more). Strings travel as codes of their few distinct values. The
-    level, code and indicator of each row are read from the places and the ids by position."""
+    indicator) matrix read row by row (numpy), floats with their nulls as NaN, reasons and other strings as codes
+    of their few distinct values, named once at the end. The level, code and indicator of each row are read from
+    the places and the ids by position."""
     schema = pl.concat([f.head(0) for f in frames.values()], how="diagonal_relaxed").schema
     ids = list(frames)
     aligned = [_aligned(frames[i], places) for i in ids]
