@@ -532,7 +532,9 @@ def _stacked(pieces: list[pl.Series], n_places: int, present: np.ndarray | None)
         return words.extend_constant(None, 1).gather(pl.Series(placed(codes)))
     values = placed(stack.fill_null(0).to_numpy())
     nulls = pl.Series(placed(stack.is_null().to_numpy()))
-    return pl.Series(values).cast(stack.dtype).to_frame("v").select(pl.when(nulls).then(None).otherwise("v")).to_series()
+    return (
+        pl.Series(values).cast(stack.dtype).to_frame("v").select(pl.when(nulls).then(None).otherwise("v")).to_series()
+    )
 
 
 RANKED = ("status", "status_comparison")  # `compute`'s columns of reasons, ranks (`transforms.reasons`) inside it
