@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -139,3 +140,13 @@ def test_communes_only_with_a_commune_in_no_epci_keeps_its_reasons():
     # its CAF coverage cannot fall back on an EPCI's (decisions.md): the reason says so
     first = alone.filter(pl.col("code") == membership["code"][0])
     assert R.NO_EPCI in first["status"].to_list()
+
+
+def test_the_place_major_transpose_crosses_its_blocks():
+    # two indicators over 5,000 places (blocks of 2,048: the last one partial); the stack holds indicator 0's
+    # values 0..4999 then indicator 1's 5000..9999; place p's cells are (p, 5000 + p)
+    out = C._place_major(np.arange(10_000), 5_000)
+    assert out[:4].tolist() == [0, 5000, 1, 5001]
+    assert out[2 * 2048 : 2 * 2048 + 2].tolist() == [2048, 7048]  # the first place of the second block
+    assert out[-2:].tolist() == [4999, 9999]
+    assert sorted(out.tolist()) == list(range(10_000))

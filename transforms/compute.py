@@ -512,7 +512,14 @@ def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataF
 def _place_major(stack: np.ndarray, n_places: int) -> np.ndarray:
     """A stack of one array per indicator (a value per place) read place by place: place 0's indicators, then
     place 1's..."""
-    return stack.reshape(-1, n_places).T.ravel()
+    matrix = stack.reshape(-1, n_places)
+    out = np.empty((n_places, matrix.shape[0]), matrix.dtype)
+    for start in range(0, n_places, _BLOCK):  # a block of places at a time: its cells stay in the cache
+        out[start : start + _BLOCK] = matrix[:, start : start + _BLOCK].T
+    return out.ravel()
+
+
+_BLOCK = 2048  # places transposed at a time by `_place_major`
 
 
 def _stacked(pieces: list[pl.Series], n_places: int, present: np.ndarray | None) -> pl.Series:
@@ -559,13 +566,13 @@ def _reasons(pieces: list[pl.Series], n_places: int, present: np.ndarray | None)
 def _float_matrix(pieces: list[pl.Series], n_places: int) -> np.ndarray | None:
     """Float pieces (one per indicator, a value per place) written straight into a (place, indicator) matrix, read
     row by row, null as NaN; None when a piece holds a NaN of its own (it would read as null)."""
-    out = np.empty((n_places, len(pieces)))
+    stack = np.empty((len(pieces), n_places))
     for j, piece in enumerate(pieces):
         values = piece.to_numpy()  # null as NaN
         if int(np.isnan(values).sum()) != piece.null_count():
             return None
-        out[:, j] = values
-    return out.ravel()
+        stack[j] = values
+    return _place_major(stack, n_places)
 
 
 def _aligned(frame: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:
