@@ -76,7 +76,7 @@ def arrondissement_result(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.Da
         membership=arms.select("code", "name", "dep", "reg", "epci"),
         arrondissements=None,
     )
-    result = compute(world, (), items).filter(pl.col("level") == "COM").with_columns(level=pl.lit(ARM))
+    result = compute(world, (), items, communes_only=True).with_columns(level=pl.lit(ARM))
     only = city_only(inputs, items)
     unknown = pl.col("value").is_null() & pl.col("status").is_in([R.NOT_AVAILABLE, R.NOT_PUBLISHED])
     return result.with_columns(

@@ -134,11 +134,12 @@ def placed_rows(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> pl.Dat
     parts = []
     for (source,), wanted in index.partition_by("source", as_dict=True).items():
         frame = inputs.staged.get(source)
-        if frame is not None:
-            parts += _source_rows(frame, wanted, rows)
+        found = _source_rows(frame, wanted, rows) if frame is not None else []
+        if found:  # a range is summed over its source's rows alone (births: not the millions of census rows)
+            parts.append(sum_ranges(pl.concat(found), wanted))
     schema = {"_row": pl.UInt32, "_col": pl.Int64, "year": pl.Int32, "value": pl.Float64}
     empty = pl.DataFrame(schema=schema | {"rank": pl.Int32, "split": pl.Boolean})
-    return sum_ranges(pl.concat(parts) if parts else empty, index)
+    return pl.concat(parts) if parts else empty
 
 
 def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) -> list[pl.DataFrame]:
@@ -185,7 +186,7 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
                 "year",
                 "value",
                 rank=R.rank(pl.col("status")),
-                split=pl.col("geo_change").fill_null("") == "split",
+                split=pl.col("geo_change").eq_missing("split"),
             )
             .collect()
         )
@@ -241,8 +242,9 @@ def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
     placed = placed_rows(inputs, needed, keys)
     n, shape = inputs.membership.height, (len(keys), inputs.membership.height)
     position = (placed["_col"].cast(pl.Int64) * n + placed["_row"].cast(pl.Int64)).to_numpy()
-    _refuse_duplicates(position, keys, inputs.membership["code"])
     found = _scatter(position, np.ones(placed.height, bool), False, shape)
+    if np.count_nonzero(found) != position.size:  # two rows landed on one cell (counted only then: 70 MB of counts)
+        _refuse_duplicates(position, keys, inputs.membership["code"])
     value = _scatter(position, placed["value"].to_numpy(allow_copy=True), np.nan, shape)
     known = _scatter(position, placed["value"].is_not_null().to_numpy(), False, shape)
     rank = _scatter(position, placed["rank"].fill_null(-1).to_numpy(), -1, shape)

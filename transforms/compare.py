@@ -14,8 +14,11 @@ never flagged, nor is a value that is null, borrowed from the EPCI, or compared 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import polars as pl
@@ -102,18 +105,15 @@ def _evolution_kind(unit: str) -> int:
     return 0 if unit == "count" else 1 if unit in ("percent", "per100") else 2
 
 
-def _evolution(n_years: int | None) -> tuple[pl.Expr, pl.Expr]:
-    """(evolution, unit): points for rates, annual growth for counts, a difference for indexes and means (the
-    indicator's `_kind`, `_meta`, a column of the frame)."""
+def _evolution(n_years: int | None) -> pl.Expr:
+    """The evolution: points for rates, annual growth for counts, a difference for indexes and means (the
+    indicator's `_kind`, `_meta`, a column of the frame). Its unit is the indicator's `_evolution_unit` where it is
+    known (`_finished`)."""
     kind = pl.col("_kind")
     v, c = pl.col("value"), pl.col("value_comparison")
     growth = ((v / c) ** (1 / (n_years or 1)) - 1) * 100 if n_years else pl.lit(None, pl.Float64)
     known = pl.when(v.is_null() | c.is_null()).then(None)
-    evolution = known.when(kind == 0).then(pl.when(c > 0).then(growth)).otherwise(v - c)
-    evolution_unit = pl.when(evolution.is_not_null()).then(
-        kind.replace_strict(dict(enumerate(EVOLUTION_KINDS)), return_dtype=pl.String)
-    )
-    return evolution, evolution_unit
+    return known.when(kind == 0).then(pl.when(c > 0).then(growth)).otherwise(v - c)
 
 
 def _flag_parts() -> dict[str, pl.Expr]:
@@ -132,15 +132,30 @@ def _flag_parts() -> dict[str, pl.Expr]:
     return {"_local": local, "_sign": sign, "_comparable": comparable}
 
 
+def _gaps() -> dict[str, pl.Expr]:
+    """Per reference (`_local`, `ref_france`): the value's gap in the bad direction (`_gap*`) and the float noise
+    it must exceed (`_noise*`: 1e-9 of max(|ref|, 1), a NaN reference counting as 1), read by `_flag`."""
+    out = {}
+    for name in ("_local", "ref_france"):
+        ref = pl.col(name).abs()
+        out[f"_gap{name}"] = pl.col("_sign") * (pl.col("value") - pl.col(name))
+        out[f"_noise{name}"] = 1e-9 * pl.when(ref >= 1.0).then(ref).otherwise(1.0).fill_nan(1.0)
+    return out
+
+
+FLAGS = pl.Series("flag", [None, VIGILANCE, PRIORITY], pl.String)  # a flag's code (`_flag`) -> its name
+
+
 def _flag(rules: FlagRules) -> pl.Expr:
-    """`vigilance` or `priorité` (module docstring), from the columns of `_flag_parts`."""
+    """The code of the flag in `FLAGS` (module docstring: 2 `priorité`, 1 `vigilance`, null none), from the
+    columns of `_flag_parts`: a small integer, named by one gather (building millions of strings costs more)."""
     local, sign = pl.col("_local"), pl.col("_sign")
 
     def worse(ref: pl.Expr, gap: float) -> pl.Expr:  # (value - ref) in the bad direction, relative to |ref|
         # the 1e-9 tolerance keeps float noise (two ways of summing the same figures) from raising a flag, and
         # lets a gap of exactly `gap` count ("at least": 15.4 % against 14.0 % is 10 % higher)
-        noise = 1e-9 * pl.max_horizontal(ref.abs(), pl.lit(1.0))
-        difference = sign * (pl.col("value") - ref)
+        name = ref.meta.output_name()
+        noise, difference = pl.col(f"_noise{name}"), pl.col(f"_gap{name}")
         return (difference > noise) & (difference >= gap * ref.abs() - noise) & (sign != 0)
 
     usable = pl.col("value").is_not_null() & (pl.col("status").is_null()) & pl.col("_comparable")
@@ -149,9 +164,9 @@ def _flag(rules: FlagRules) -> pl.Expr:
     both = usable & local.is_not_null() & france.is_not_null()
     return (
         pl.when(both & worse(local, rules.priority_gap) & worse(france, rules.priority_gap))
-        .then(pl.lit(PRIORITY))
+        .then(pl.lit(2, pl.Int8))
         .when(usable & local.is_not_null() & worse(local, rules.vigilance_gap))
-        .then(pl.lit(VIGILANCE))
+        .then(pl.lit(1, pl.Int8))
     )
 
 
@@ -179,13 +194,31 @@ def compare_parts(
     attributes = attributes.select("ref_epci_code", "ref_dep_code", "_epci_place", "_dep_place", "name")
     meta = _meta(items, provenance).drop("indicator")
     value_at = _value_at(table, len(items), places.height)
-    france = places.filter(pl.col("level") == "FRANCE")["_place"]
-    france_place = france[0] if france.len() else None
+    france_rows = places.filter(pl.col("level") == "FRANCE")["_place"]
+    france_place = france_rows[0] if france_rows.len() else None
+    every_indicator = pl.DataFrame({"_ind": pl.int_range(len(items), eager=True)})
+    france = (france_place, value_at(every_indicator, pl.lit(france_place, pl.Int64)))
     years = (n_years, comparison_year)
-    for start in range(0, max(table.height, 1), CHUNK_ROWS):
-        yield _finished(table.slice(start, CHUNK_ROWS), attributes, meta, value_at, france_place, rules, years)
+    finish = partial(_finished, attributes=attributes, meta=meta, value_at=value_at, france=france, rules=rules)
+    slices = (table.slice(start, CHUNK_ROWS) for start in range(0, max(table.height, 1), CHUNK_ROWS))
+    yield from _ahead(lambda rows: finish(rows, years=years), slices)
 
 
+def _ahead(finish, slices: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """`finish` of each slice, in order, two slices at a time in threads (polars releases the GIL: both cores
+    busy), the next one computed while the caller takes this one (writes it, concatenates it). At most two slices
+    are finished ahead of the caller. An error in a slice is raised to the caller when it reaches that slice."""
+    with ThreadPoolExecutor(max_workers=AHEAD) as pool:
+        pending: deque = deque()
+        for rows in slices:
+            pending.append(pool.submit(finish, rows))
+            if len(pending) == AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+AHEAD = 2  # slices `compare_parts` finishes at once
 CHUNK_ROWS = 1 << 19  # rows finished at a time by `compare_parts` (about 500,000: France's table in seven slices)
 
 
@@ -194,33 +227,37 @@ def _finished(
     attributes: pl.DataFrame,
     meta: pl.DataFrame,
     value_at,
-    france_place: int | None,
+    france: tuple[int | None, pl.Series],
     rules: FlagRules,
     years: tuple[int | None, int | None],
 ) -> pl.DataFrame:
     """A slice of the ordered table with its place's and indicator's columns, references, evolution and flag
-    (`years`: the number of years between the censuses, the comparison census year)."""
+    (`france`: France's place and its value of each indicator; `years`: the number of years between the
+    censuses, the comparison census year)."""
     n_years, comparison_year = years
+    france_place, france_values = france
     per_place = attributes[table["_place"]]
     per_indicator = meta[table["_ind"]]
-    france_ref = value_at(table, pl.lit(france_place, pl.Int64))
+    at_france = pl.col("_place") == pl.lit(france_place, pl.Int64)
     out = table.with_columns(
         ref_epci_code=per_place["ref_epci_code"],
         ref_dep_code=per_place["ref_dep_code"],
         ref_epci=value_at(table, per_place["_epci_place"]),
         ref_dep=value_at(table, per_place["_dep_place"]),
-        ref_france=pl.when(pl.col("level") == "FRANCE").then(None).otherwise(france_ref),
+        ref_france=pl.when(at_france).then(None).otherwise(france_values.gather(table["_ind"])),
         **{c: per_indicator[c] for c in meta.columns if c not in PROVENANCE},
         name=per_place["name"],
     )
-    evolution, evolution_unit = _evolution(n_years)
     out = out.with_columns(
         comparison_year=pl.when(pl.col("value_comparison").is_not_null()).then(pl.lit(comparison_year, pl.Int32)),
-        evolution=evolution,
-        evolution_unit=evolution_unit,
+        evolution=_evolution(n_years),
         **_flag_parts(),
-    ).with_columns(flag=_flag(rules))
-    out = out.drop("_place", "_ind", "_dir", "_kind", "_local", "_sign", "_comparable")
+    ).with_columns(**_gaps())
+    out = out.with_columns(
+        evolution_unit=pl.when(pl.col("evolution").is_not_null()).then(pl.col("_evolution_unit")),
+        flag=FLAGS.gather(out.select(_flag(rules)).to_series()),
+    )
+    out = out.drop("_place", "_ind", "_dir", "_kind", "_evolution_unit", "_local", "_sign", "_comparable", *_gaps())
     if "year" not in meta.columns:
         return out
     provenance = out.with_columns(**{c: per_indicator[c] for c in meta.columns if c in PROVENANCE})
@@ -233,7 +270,8 @@ PROVENANCE = ("year", "source")  # the columns of `provenance` a row takes from 
 
 def _meta(items: tuple[Indicator, ...], provenance: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per indicator in the catalogue's order: its output columns, and as small integers its direction
-    (`_dir`, `DIRECTION_SIGNS`, 0 neutral) and what its unit makes of an evolution (`_kind`, `EVOLUTION_KINDS`);
+    (`_dir`, `DIRECTION_SIGNS`, 0 neutral) and what its unit makes of an evolution (`_kind`, `EVOLUTION_KINDS`,
+    named in `_evolution_unit`);
     then its `PROVENANCE` columns when `provenance` gives them (null for an indicator it does not name)."""
     meta = pl.DataFrame(
         {
@@ -245,6 +283,7 @@ def _meta(items: tuple[Indicator, ...], provenance: pl.DataFrame | None = None) 
             "direction": [i.direction for i in items],
             "_dir": pl.Series([DIRECTION_SIGNS.get(i.direction, 0) for i in items], dtype=pl.Int8),
             "_kind": pl.Series([_evolution_kind(i.unit) for i in items], dtype=pl.Int8),
+            "_evolution_unit": [EVOLUTION_KINDS[_evolution_kind(i.unit)] for i in items],
         }
     )
     if provenance is None:
@@ -303,17 +342,14 @@ MAX_PIECES = 10_000  # above it, `_sorted_by` gathers the rows rather than chain
 def _sorted_by(table: pl.DataFrame, key: np.ndarray) -> pl.DataFrame:
     """`table` in the order of `key` (non-negative integers below a few million).
 
-    When every key is unique, each row's rank is counted (one pass) rather than sorted for. `compute` gives its
-    rows in this order already, but for the arrondissements appended after them: the table is then a chain of a
-    few slices of itself (no copy of millions of rows), else gathered. Keys repeated: a sort."""
+    When every key is unique, the order is found by numpy's stable sort (a merge of sorted runs). `compute` gives
+    its rows in this order already, but for the arrondissements appended after them: the table is then a chain of
+    a few slices of itself (no copy of millions of rows), else gathered. Keys repeated: a sort."""
     if key.size == 0:
         return table
-    counts = np.bincount(key)
-    if counts.max() > 1:
+    order = np.argsort(key, kind="stable")  # a merge of a few sorted runs, in linear time
+    if (np.diff(key[order]) == 0).any():
         return table.sort(pl.Series(key))
-    rank = np.cumsum(counts) - 1
-    order = np.empty(key.size, np.int64)
-    order[rank[key]] = np.arange(key.size)
     starts = np.flatnonzero(np.diff(order) != 1) + 1  # where the next row is not the one after
     if starts.size > MAX_PIECES:
         return table[pl.Series(order)]

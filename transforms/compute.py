@@ -159,7 +159,7 @@ def _france(items: list[Indicator], table: CommuneTable, n_years: int | None) ->
         sums = empty if covered.frame.is_empty() else covered.aggregate(france)
         for ind_id, row in _computed_many(inds, sums, n_years).items():
             if uncovered.any():
-                partial_coverage = pl.when(pl.col("value").is_not_null()).then(pl.lit(R.PARTIAL_COVERAGE))
+                partial_coverage = pl.when(pl.col("value").is_not_null()).then(R.ranked(R.PARTIAL_COVERAGE))
                 row = row.with_columns(status=partial_coverage.otherwise(pl.col("status")))
             rows[ind_id] = row
     return rows
@@ -248,7 +248,7 @@ def _expressions(ind: Indicator, cols: frozenset[str], n_years: int | None) -> d
             value, status = _demography(ind, cols, n_years)
             if period == "comp":
                 value, status = pl.lit(None, pl.Float64), R.ranked(R.NOT_AVAILABLE)
-        out[period] = (value, R.reason(status), num, den)
+        out[period] = (value, status.cast(pl.Int32), num, den)  # a reason's rank: named once in `_in_order`
     main, comp = out["main"], out["comp"]
     return {
         "indicator": pl.lit(ind.id),
@@ -257,7 +257,7 @@ def _expressions(ind: Indicator, cols: frozenset[str], n_years: int | None) -> d
         "numerator": main[2] if ind.kind in ("count", "ratio") else pl.lit(None, pl.Float64),
         "denominator": main[3] if ind.kind == "ratio" else pl.lit(None, pl.Float64),
         "value_comparison": comp[0] if ind.evolution else pl.lit(None, pl.Float64),
-        "status_comparison": comp[1] if ind.evolution else pl.lit(R.DEFINITION_CHANGE),
+        "status_comparison": comp[1] if ind.evolution else R.ranked(R.DEFINITION_CHANGE),
     }
 
 
@@ -417,11 +417,19 @@ def _redo(ind: Indicator, n_years: int | None, table: CommuneTable, groups: pl.D
 
 
 def compute(
-    inputs: Inputs, customs: tuple[CustomTerritory, ...] = (), items: tuple[Indicator, ...] | None = None
+    inputs: Inputs,
+    customs: tuple[CustomTerritory, ...] = (),
+    items: tuple[Indicator, ...] | None = None,
+    *,
+    communes_only: bool = False,
 ) -> pl.DataFrame:
-    """Every indicator at every level: level, code, indicator, value, status, numerator, denominator, comparison."""
+    """Every indicator at every level: level, code, indicator, value, status, numerator, denominator, comparison.
+    `communes_only`: the commune rows alone, the same as in the whole result (`transforms.arrondissements` keeps
+    no other: no sums above the commune, no France to compute)."""
     items = items or indicators()
     membership_groups = groups(inputs.membership, customs)
+    if communes_only:
+        membership_groups = membership_groups.filter(pl.col("level") == "COM")
     table = commune_table.build(inputs, _needed(items, inputs))
     # France is summed per indicator over the communes its sources cover (`_france`); the other levels here
     above = membership_groups.filter(~pl.col("level").is_in(["COM", "FRANCE"]))
@@ -434,12 +442,12 @@ def compute(
     frames: dict[str, pl.DataFrame] = {}
     latest: dict = {}  # the published sources' latest rows, split once for every published indicator
     summed = [ind for ind in items if ind.kind != "published"]
-    france = _france(summed, table, n_years)
+    france = {} if communes_only else _france(summed, table, n_years)
     for ind in items:
         if ind.kind == "published":
             frames[ind.id] = _published(ind, inputs, places, latest).with_columns(coverage=pl.lit(None, pl.Float64))
     for ind, rows in zip(summed, _computed_many(summed, wide, n_years).values(), strict=True):
-        computed = _with_france(rows, france[ind.id])
+        computed = _with_france(rows, france[ind.id]) if ind.id in france else rows
         redo, own = partial(_redo, ind, n_years), table.only(term_keys(ind, table))
         computed = without_secret_communes(ind, computed, own, membership_groups, redo, weights)
         frames[ind.id] = computed.with_columns(published_year=pl.lit(None, pl.Int32))
@@ -469,31 +477,102 @@ def _with_france(rows: pl.DataFrame, france: pl.DataFrame) -> pl.DataFrame:
 
 def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataFrame:
     """Every indicator's rows in one frame, by place (`PLACE_ORDER`, code) and indicator (`frames` in the
-    catalogue's order). Each indicator's rows are put in the order of `places`, then the stack is read place by
-    place: one gather, no sort of millions of rows on three strings. Column by column: the stack of one column
-    lives while it is read (never a copy of every indicator's rows beside the result); the level, code and
-    indicator of each row are read from the places and the ids by position."""
+    catalogue's order). Each indicator's rows are put in the order of `places`; each column is then a (place,
+    indicator) matrix read row by row (numpy), floats with their nulls as NaN, reasons and other strings as codes
+    of their few distinct values, named once at the end. The level, code and indicator of each row are read from
+    the places and the ids by position."""
     schema = pl.concat([f.head(0) for f in frames.values()], how="diagonal_relaxed").schema
     ids = list(frames)
     aligned = [_aligned(frames[i], places) for i in ids]
-    n_places = places.height
-    by_place = (np.arange(len(ids))[None, :] * n_places + np.arange(n_places)[:, None]).ravel()
+    n_places, n_ids = places.height, len(ids)
     # a place an indicator has no row for (a row of nulls in its aligned frame) is skipped
-    present = np.concatenate([f["indicator"].is_not_null().to_numpy() for f in aligned]) if aligned else by_place
-    rows = by_place[present[by_place].astype(bool)] if aligned else by_place
-    place, indicator = pl.Series(rows % n_places), pl.Series(rows // n_places)
+    present = _place_major(np.concatenate([f["indicator"].is_not_null().to_numpy() for f in aligned]), n_places)
+    place = pl.Series(np.repeat(np.arange(n_places, dtype=np.uint32), n_ids)[present])
     known = {"level": places["level"].gather(place), "group": places["group"].gather(place)}
-    known["indicator"] = pl.Series("indicator", ids, pl.String).gather(indicator)
+    indicator = np.tile(np.arange(n_ids, dtype=np.uint32), n_places)[present]
+    every = present.all()
+    known["indicator"] = pl.Series("indicator", ids, pl.String).gather(pl.Series(indicator))
     columns = {}
     for name, dtype in schema.items():
         if name in known:
             columns[name] = known[name].cast(dtype).alias(name)
             continue
+        if name in RANKED:  # a computed indicator's reasons are ranks (`_expressions`), a published one's strings
+            pieces = [f[name] for f in aligned]
+            columns[name] = _reasons(pieces, n_places, None if every else present).alias(name)
+            continue
         pieces = [
-            f[name].cast(dtype) if name in f.columns else pl.Series(name, [None] * f.height, dtype) for f in aligned
+            f[name].cast(dtype) if name in f.columns else pl.Series(name, [], dtype).extend_constant(None, f.height)
+            for f in aligned
         ]
-        columns[name] = pl.concat(pieces).gather(pl.Series(rows))
+        columns[name] = _stacked(pieces, n_places, None if every else present).cast(dtype).alias(name)
     return pl.DataFrame(columns)
+
+
+def _place_major(stack: np.ndarray, n_places: int) -> np.ndarray:
+    """A stack of one array per indicator (a value per place) read place by place: place 0's indicators, then
+    place 1's..."""
+    matrix = stack.reshape(-1, n_places)
+    out = np.empty((n_places, matrix.shape[0]), matrix.dtype)
+    for start in range(0, n_places, _BLOCK):  # a block of places at a time: its cells stay in the cache
+        out[start : start + _BLOCK] = matrix[:, start : start + _BLOCK].T
+    return out.ravel()
+
+
+_BLOCK = 2048  # places transposed at a time by `_place_major`
+
+
+def _stacked(pieces: list[pl.Series], n_places: int, present: np.ndarray | None) -> pl.Series:
+    """The pieces (one column per indicator, a row per place) read place by place, at the `present` cells (None:
+    every cell)."""
+    if pieces and pieces[0].dtype == pl.Float64 and (matrix := _float_matrix(pieces, n_places)) is not None:
+        return pl.Series(matrix if present is None else matrix[present], nan_to_null=True)
+    stack = pl.concat(pieces, rechunk=True)
+
+    def placed(array: np.ndarray) -> np.ndarray:
+        array = _place_major(array, n_places)
+        return array if present is None else array[present]
+
+    if stack.dtype == pl.String:  # as codes of the distinct strings (a handful of reasons), a code past them for null
+        words = stack.drop_nulls().unique().sort()
+        codes = stack.cast(pl.Enum(words)).to_physical().cast(pl.UInt32).fill_null(words.len()).to_numpy()
+        return words.extend_constant(None, 1).gather(pl.Series(placed(codes)))
+    values = placed(stack.fill_null(0).to_numpy())
+    nulls = pl.Series(placed(stack.is_null().to_numpy()))
+    return (
+        pl.Series(values).cast(stack.dtype).to_frame("v").select(pl.when(nulls).then(None).otherwise("v")).to_series()
+    )
+
+
+RANKED = ("status", "status_comparison")  # `compute`'s columns of reasons, ranks (`transforms.reasons`) inside it
+
+
+def _reasons(pieces: list[pl.Series], n_places: int, present: np.ndarray | None) -> pl.Series:
+    """`_stacked` of a column of reasons, as strings: a piece of ranks names each rank (`reasons.reason`), a
+    piece of strings keeps its own (a reason not in the list too)."""
+    words = [R.reason_of(rank) for rank in range(len(R.RANKS) + 1)]
+    extra = set().union(*(p.drop_nulls().unique().to_list() for p in pieces if p.dtype == pl.String))
+    words += sorted(extra - set(words))
+    enum = pl.Enum(words)
+    codes = [
+        (p.cast(enum) if p.dtype == pl.String else p).to_physical().cast(pl.UInt32).fill_null(len(words))
+        for p in pieces
+    ]
+    array = _place_major(pl.concat(codes, rechunk=True).to_numpy(), n_places)
+    at = pl.Series(array if present is None else array[present])
+    return pl.Series(words, dtype=pl.String).extend_constant(None, 1).gather(at)
+
+
+def _float_matrix(pieces: list[pl.Series], n_places: int) -> np.ndarray | None:
+    """Float pieces (one per indicator, a value per place) written straight into a (place, indicator) matrix, read
+    row by row, null as NaN; None when a piece holds a NaN of its own (it would read as null)."""
+    stack = np.empty((len(pieces), n_places))
+    for j, piece in enumerate(pieces):
+        values = piece.to_numpy()  # null as NaN
+        if int(np.isnan(values).sum()) != piece.null_count():
+            return None
+        stack[j] = values
+    return _place_major(stack, n_places)
 
 
 def _aligned(frame: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:

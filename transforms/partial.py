@@ -55,8 +55,9 @@ def coverage(groups: pl.DataFrame, population: pl.DataFrame, excluded: pl.DataFr
 def without_secret_communes(
     ind: Indicator, computed: pl.DataFrame, table: CommuneTable, groups: pl.DataFrame, recompute, population
 ) -> pl.DataFrame:
-    """`computed` (level, group, indicator, value, status...) with a `coverage` column, its secret rates above
-    the commune level computed again without the secret communes where the rule allows.
+    """`computed` (level, group, indicator, value, status as a reason's rank (`transforms.reasons`)...) with a
+    `coverage` column, its secret rates above the commune level computed again without the secret communes where
+    the rule allows.
 
     `table` holds the commune values of the indicator's terms, `population` (code, value) the communes' population;
     `recompute(table, groups)` computes the indicator's rows for those groups from those commune values
@@ -64,7 +65,8 @@ def without_secret_communes(
     computed = computed.with_columns(coverage=pl.lit(None, pl.Float64))
     if ind.kind not in RATE_KINDS:
         return computed
-    gaps = computed.filter((pl.col("status") == R.SECRET) & (pl.col("level") != "COM")).select("level", "group")
+    secret = pl.col("status") == R.RANKS[R.SECRET]
+    gaps = computed.filter(secret & (pl.col("level") != "COM")).select("level", "group")
     if gaps.is_empty():
         return computed
     secret = secret_communes(table)
@@ -83,7 +85,7 @@ def without_secret_communes(
         return computed
     redone = pl.concat(frames, how="vertical_relaxed")
     redone = redone.filter(pl.col("value").is_not_null() & (pl.col("coverage") >= MIN_COVERAGE)).with_columns(
-        status=pl.lit(R.PARTIAL_SECRET)
+        status=R.ranked(R.PARTIAL_SECRET)
     )
     kept = computed.join(redone.select("level", "group"), on=["level", "group"], how="anti")
     return pl.concat([kept, redone.select(computed.columns)], how="vertical_relaxed")

@@ -52,6 +52,7 @@ LABELS_FR = {
 
 _ORDER = PRIORITY + sorted(set(LABELS_FR) - set(PRIORITY))
 RANKS = {s: i for i, s in enumerate(_ORDER)}  # reason -> rank (`rank`); ranks stand for reasons inside a computation
+_ENUM = pl.Enum(_ORDER)
 
 
 def ranked(reason: str) -> pl.Expr:
@@ -65,11 +66,18 @@ def rank(status: pl.Expr) -> pl.Expr:
     Rank before a group_by and take the `min` in it: mapping strings inside the aggregation is evaluated group by
     group, which is what made France-sized aggregations slow.
     """
-    # a null status (a published value) has no rank: replace_strict would give it the `default` ("unknown")
-    return pl.when(status.is_not_null()).then(status.replace_strict(RANKS, default=len(_ORDER), return_dtype=pl.Int32))
+    # a null status (a published value) has no rank; a reason not in the list is "unknown" (`len(_ORDER)`). An enum
+    # of the reasons (its physical value is the rank) looks strings up twice as fast as `replace_strict`
+    known = status.cast(_ENUM, strict=False).to_physical().cast(pl.Int32)
+    return pl.when(status.is_not_null()).then(pl.coalesce(known, pl.lit(len(_ORDER), pl.Int32)))
 
 
 _BACK = {i: s for i, s in enumerate(_ORDER)} | {len(_ORDER): "unknown"}
+
+
+def reason_of(rank: int) -> str:
+    """The reason of one rank ("unknown" past the list)."""
+    return _BACK[rank]
 
 
 def reason(ranked: pl.Expr) -> pl.Expr:
