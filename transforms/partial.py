@@ -65,8 +65,8 @@ def without_secret_communes(
     computed = computed.with_columns(coverage=pl.lit(None, pl.Float64))
     if ind.kind not in RATE_KINDS:
         return computed
-    secret = pl.col("status") == R.RANKS[R.SECRET]
-    gaps = computed.filter(secret & (pl.col("level") != "COM")).select("level", "group")
+    is_secret = pl.col("status") == R.RANKS[R.SECRET]
+    gaps = computed.filter(is_secret & (pl.col("level") != "COM")).select("level", "group")
     if gaps.is_empty():
         return computed
     secret = secret_communes(table)
