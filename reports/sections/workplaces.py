@@ -69,11 +69,13 @@ def build(view: TerritoryView, inputs: Inputs) -> dict | None:
     flows, total = places_of_work(inputs, communes)
     if total is None or not total:
         return None
-    names = {c: (n, d) for c, n, d in inputs.membership.select("code", "name", "dep").iter_rows()}
+    listed = flows.head(TOP)
+    named = inputs.membership.filter(pl.col("code").is_in(listed["code"].to_list()))  # not France's 35,000 names
+    names = {c: (n, d) for c, n, d in named.select("code", "name", "dep").iter_rows()}
     leaving = float(flows["flow"].sum())
     rows = [
         {"rank": i, "place": _name(code, names), "flow": F.count(flow), "share": F.value(100 * flow / total, "percent")}
-        for i, (code, flow) in enumerate(flows.head(TOP).iter_rows(), start=1)
+        for i, (code, flow) in enumerate(listed.iter_rows(), start=1)
     ]
     rest = flows.slice(TOP)
     year = inputs.main_year("mobility")
