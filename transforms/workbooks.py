@@ -28,6 +28,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 CLOSE_TIMEOUT_S = 120.0  # France's largest territory's workbooks close in well under a second
 # the XLSX writes text as text: `=HYPERLINK(...)` in a commune's name stays a name, never a live formula or link
@@ -178,10 +179,10 @@ class _Journal:
     A journaled table is listed in its sheet's `tables` by its name until then: polars names a new table after the
     names the workbook already holds."""
 
-    def __init__(self, book):
-        self.calls: list[tuple[object, str, tuple, dict]] = []
-        self.sheets: list[object] = []
-        self.named: list[tuple[object, dict]] = []  # (sheet, the name listed in its tables until replayed)
+    def __init__(self, book: Any) -> None:
+        self.calls: list[tuple[Any, str, tuple, dict]] = []
+        self.sheets: list[Any] = []  # xlsxwriter Worksheets
+        self.named: list[tuple[Any, dict]] = []  # (sheet, the name listed in its tables until replayed)
         add_worksheet = book.add_worksheet
 
         def add_journaled_worksheet(*args, **kwargs):
@@ -191,7 +192,7 @@ class _Journal:
 
         book.add_worksheet = add_journaled_worksheet
 
-    def _record(self, sheet) -> None:
+    def _record(self, sheet: Any) -> None:
         calls = self.calls
         for name in JOURNALED:
 
@@ -204,7 +205,7 @@ class _Journal:
             setattr(sheet, name, recorder)
         self.sheets.append(sheet)
 
-    def _list_table(self, sheet, args: tuple, kwargs: dict) -> None:
+    def _list_table(self, sheet: Any, args: tuple, kwargs: dict) -> None:
         # after the cells (4 integers or "A1:D9"), a table's options are its only dict
         options = kwargs.get("options") or next((a for a in args if isinstance(a, dict)), {})
         if "name" in options:
