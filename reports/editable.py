@@ -56,11 +56,12 @@ def write_docx(path: Path, cover: Cover, sections, *, render: Callable[[str], by
 
     document = Document()
     _style_ids_once(document)
+    _image_parts_by_hash(document)
     _french(document)
     _cover(document, cover)
     writer = _Writer(document, render, cover.html_name)
     for section in sections:
-        document.add_heading(f"{section.number}. {section.title}", level=1)
+        _heading(document, f"{section.number}. {section.title}", level=1)
         writer.body(str(section.body), section.id)
     with atomic_path(path) as tmp:
         document.save(str(tmp))
@@ -73,6 +74,22 @@ def _style_ids_once(document) -> None:
     change while it is written, so each name's id is looked up once (styles are named, never passed as objects)."""
     part = document.part
     part.get_style_id = functools.cache(part.get_style_id)
+
+
+def _image_parts_by_hash(document) -> None:
+    """python-docx looks for an image already in the document by hashing every image part's bytes again at each
+    picture it adds (quadratic: 50 charts hash 75 MB). The parts are only ever added by this writer, so their
+    hashes are kept as they are added; the same image is still shared by one part."""
+    parts = document.part.package.image_parts
+    by_hash = {part.sha1: part for part in parts}
+    add_image_part = parts._add_image_part
+
+    def added(image):
+        by_hash[image.sha1] = part = add_image_part(image)
+        return part
+
+    parts._get_by_sha1 = by_hash.get
+    parts._add_image_part = added
 
 
 def _french(document) -> None:
@@ -89,19 +106,21 @@ def _french(document) -> None:
 
 def _cover(document, cover: Cover) -> None:
     document.core_properties.title = cover.title
-    document.add_heading(cover.title, level=0)
+    _heading(document, cover.title, level=0)
     if cover.demo:
         warning = document.add_paragraph()
-        warning.add_run(
+        _run(
+            warning,
             "Démonstration : données synthétiques (noms et codes réels, chiffres inventés). "
-            "Ce document n'est pas un diagnostic."
+            "Ce document n'est pas un diagnostic.",
         ).bold = True
-    document.add_paragraph(cover.kind)
+    _paragraph(document, cover.kind)
     for line in cover.lines:
-        document.add_paragraph(line)
-    document.add_paragraph(
+        _paragraph(document, line)
+    _paragraph(
+        document,
         f"Édition du {cover.generated}, abs-diag {cover.version}. Document modifiable généré "
-        f"à partir du rapport {cover.html_name} : les constats sont à relire et à compléter."
+        f"à partir du rapport {cover.html_name} : les constats sont à relire et à compléter.",
     )
 
 
@@ -230,14 +249,14 @@ class _Writer:
     # -- blocks ---------------------------------------------------------------------------------------------------
 
     def _h3(self, element, depth: int) -> None:
-        self.document.add_heading(text_of(element), level=2)
+        _heading(self.document, text_of(element), level=2)
 
     _h4 = _h3
 
     def _p(self, element, depth: int) -> None:
         text = text_of(element)
         if text:
-            paragraph = self.document.add_paragraph(text, style="Caption" if "src" in element.classes else None)
+            paragraph = _paragraph(self.document, text, style="Caption" if "src" in element.classes else None)
             if SMALL_CLASSES & set(element.classes):
                 _small(paragraph)
 
@@ -247,7 +266,7 @@ class _Writer:
             nested = [c for c in item if c.tag in ("ul", "ol")]
             for n in nested:
                 item.remove(n)
-            self.document.add_paragraph(text_of(item), style=style)
+            _paragraph(self.document, text_of(item), style=style)
             for n in nested:
                 self._ul(n, depth + 1)
 
@@ -257,23 +276,23 @@ class _Writer:
         for term in element.findall("dt"):
             definition = term.getnext()
             paragraph = self.document.add_paragraph()
-            paragraph.add_run(text_of(term)).bold = True
+            _run(paragraph, text_of(term)).bold = True
             if definition is not None and definition.tag == "dd":
-                paragraph.add_run(" : " + text_of(definition))
+                _run(paragraph, " : " + text_of(definition))
 
     def _card(self, element) -> None:
         """A key-figure card: its label in bold, its value, evolution and references on one paragraph."""
         title = element.find(".//h3")
         paragraph = self.document.add_paragraph(style="List Bullet")
-        paragraph.add_run(text_of(title) if title is not None else "").bold = True
+        _run(paragraph, text_of(title) if title is not None else "").bold = True
         rest = [text_of(e) for e in element if e.tag == "div"]
         refs = [f"{text_of(dt)} {text_of(dt.getnext())}" for dt in element.findall(".//dt")]
-        paragraph.add_run(" : " + " ; ".join(t for t in rest + refs if t))
+        _run(paragraph, " : " + " ; ".join(t for t in rest + refs if t))
 
     def _figure(self, element, depth: int = 0) -> None:
         caption = element.find("figcaption")
         if caption is not None:
-            self.document.add_paragraph(text_of(caption), style="Caption")
+            _paragraph(self.document, text_of(caption), style="Caption")
         placeholder = element.find(".//img[@data-chart]")
         if placeholder is not None:
             self._picture(int(placeholder.get("data-chart")), element.get("id") or self.section_id)
@@ -290,7 +309,7 @@ class _Writer:
         except PicturesFailed:  # a dead or hung worker: the report fails, it does not drop its charts
             raise
         except Exception:  # noqa: BLE001 - the document is still written, and says where the chart is
-            self.document.add_paragraph(f"Graphique non reproduit ici : voir le rapport {self.html_name}#{anchor}.")
+            _paragraph(self.document, f"Graphique non reproduit ici : voir le rapport {self.html_name}#{anchor}.")
             return
         self._add_picture(png, Cm(CHART_WIDTH_CM))
 
@@ -311,6 +330,38 @@ class _Writer:
         write_table(self.document, element)
 
 
+# -- paragraphs ----------------------------------------------------------------------------------------------------
+
+
+def _heading(document, text: str, level: int):
+    """`document.add_heading(text, level)`, its text written by `_run`."""
+    return _paragraph(document, text, "Title" if level == 0 else f"Heading {level}")
+
+
+def _paragraph(document, text: str = "", style: str | None = None):
+    """`document.add_paragraph(text, style)`, its text written by `_run` (the same XML: the style's `w:pPr` goes
+    before the run either way)."""
+    paragraph = document.add_paragraph(style=style)
+    if text:
+        _run(paragraph, text)
+    return paragraph
+
+
+def _run(paragraph, text: str):
+    """`paragraph.add_run(text)`: python-docx writes a run's text one character at a time (a tenth of the
+    document's time); the same elements are added a piece at a time: a tab is `w:tab`, a line break `w:br`, the
+    text between them one `w:t`."""
+    run = paragraph.add_run()
+    for piece in TAB_OR_BREAK.split(text):
+        if piece == "\t":
+            run._r.add_tab()
+        elif piece in ("\n", "\r"):
+            run._r.add_br()
+        elif piece:
+            run._r.add_t(piece)
+    return run
+
+
 # -- tables ------------------------------------------------------------------------------------------------------
 
 
@@ -321,7 +372,7 @@ def write_table(document, element) -> None:
     rows = [r for r in element.xpath("./thead/tr | ./tbody/tr | ./tr") if "gt_heading" not in r.get("class", "")]
     notes = [text_of(r) for r in element.xpath("./tfoot/tr")]
     for n, text in enumerate(t for t in caption if t):
-        paragraph = document.add_paragraph(text, style="Caption")
+        paragraph = _paragraph(document, text, style="Caption")
         if n == 0:
             paragraph.runs[0].bold = True
     grid = [
@@ -335,7 +386,7 @@ def write_table(document, element) -> None:
         _add_rows(table._tbl, grid, header_rows=_header_rows(rows))
     for note in notes:
         if note:
-            _small(document.add_paragraph(note))
+            _small(_paragraph(document, note))
 
 
 def _header_rows(rows) -> int:

@@ -9,7 +9,9 @@ births, the home-work flows) and the years of the others. `report_inputs` gives 
 - the main and comparison years of each source read from its `year` column alone (`ReportInputs`);
 - the age sums of every EPCI, département and France (`reports.ages.reference_age_sums`), kept in the store's
   cache per store state like the indicator table (`transforms.table_cache`): France's pyramid is never summed
-  from its 35,000 communes again.
+  from its 35,000 communes again;
+- the IRIS and QPV tables (`transforms.infra`) read when the infra-communal section first asks for them (a commune's
+  report): an EPCI's report never reads France's 200 MB of them.
 
 The inputs of a store state are kept per process (`INPUTS`): the reports of a national batch on one worker
 share them.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
@@ -28,7 +30,7 @@ import polars as pl
 from reports.shared import PerState, store_state
 from storage.store import Store
 from transforms.compute import CENSUS_PREFIX, Inputs
-from transforms.infra import load_infra
+from transforms.infra import INFRA_SOURCES, Infra
 from transforms.pipeline import geography_fields, latest_vintages
 from transforms.registry import indicators
 
@@ -105,12 +107,29 @@ class ReportInputs(Inputs):
 
     def rows_of(self, source: str, communes: list[str], variables: list[str]) -> pl.DataFrame | None:
         """The commune rows of `source` for `communes` and `variables` only (None when it is not staged)."""
-        if source not in self.staged:
-            return None
         keep = (pl.col("level") == "COM") & pl.col("code").is_in(communes) & pl.col("variable").is_in(variables)
-        staged = self.staged
-        scan = staged.scan(source) if isinstance(staged, LazyStaged) else staged[source].lazy()
-        return scan.filter(keep).collect()
+        return staged_rows(self, source, keep)
+
+
+def staged_rows(inputs: Inputs, source: str, keep: pl.Expr) -> pl.DataFrame | None:
+    """The rows of `source`'s staged table that `keep` keeps, in the table's order (None when it is not staged):
+    a filtered scan of its file when the table was not read (a section reading France's home-work flows or births
+    whole for one territory's rows allocated a hundred MB or more)."""
+    staged = inputs.staged
+    if source not in staged:
+        return None
+    scan = staged.scan(source) if isinstance(staged, LazyStaged) else staged[source].lazy()
+    return scan.filter(keep).collect()
+
+
+def staged_years(inputs: Inputs, source: str) -> list[int]:
+    """The distinct years of `source`'s staged table, oldest first (none when it is not staged)."""
+    staged = inputs.staged
+    if source not in staged:
+        return []
+    if isinstance(staged, LazyStaged):
+        return staged.years(source)
+    return sorted(staged[source]["year"].unique().drop_nulls().to_list())
 
 
 def report_inputs(store: Store) -> ReportInputs:
@@ -132,7 +151,24 @@ def _report_inputs(store: Store, vintages: dict[str, str]) -> ReportInputs:
         staged=cast(dict, LazyStaged(paths)),
         vintages=vintages,
         **geography_fields(store),
-        infra=load_infra(store),
+        infra=lazy_infra(store),
     )
     inputs.age_references = stored_reference_age_sums(store, inputs)
     return inputs
+
+
+def lazy_infra(store: Store) -> Infra:
+    """`transforms.infra.load_infra` (the latest staged vintage of every infra-communal source), each table read
+    the first time it is asked for."""
+    vintages, paths = {}, {}
+    for source in INFRA_SOURCES:
+        try:
+            vintages[source] = store.latest_vintage(source)
+        except FileNotFoundError:
+            continue
+        paths[source] = store.staged_path(source, vintages[source])
+        if not paths[source].exists():  # as load_infra would: the store names a table it does not hold
+            raise FileNotFoundError(
+                f"{source}/{vintages[source]} is not staged in {store.root}: run `abs-diag refresh`"
+            )
+    return replace(Infra(vintages=vintages), tables=cast(dict, LazyStaged(paths)))

@@ -28,4 +28,39 @@ class SvgDocument:
         return element
 
     def render(self) -> str:
-        return ET.tostring(self.root, encoding="unicode", short_empty_elements=True)
+        """`ET.tostring(self.root, encoding="unicode")`, written here: ElementTree's serializer first walks the
+        whole tree for namespaces (none here: `xmlns` is a plain attribute) then writes it through a generic
+        writer, a tenth of a report's sections time; the same text, with ElementTree's own escaping."""
+        out: list[str] = []
+        try:
+            _serialized(self.root, out)
+        except _NotPlain:  # a comment or a namespaced name: ElementTree's own serializer
+            return ET.tostring(self.root, encoding="unicode", short_empty_elements=True)
+        return "".join(out)
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _serialized(element: ET.Element, out: list[str]) -> None:
+    """ElementTree's `_serialize_xml` for elements without namespaces, comments or processing instructions."""
+    tag = element.tag
+    if not isinstance(tag, str) or tag.startswith("{"):
+        raise _NotPlain(tag)
+    out.append(f"<{tag}")
+    for key, value in element.items():
+        if key.startswith("{"):
+            raise _NotPlain(key)
+        out.append(f' {key}="{ET._escape_attrib(value)}"')  # type: ignore[attr-defined]
+    if element.text or len(element):
+        out.append(">")
+        if element.text:
+            out.append(ET._escape_cdata(element.text))  # type: ignore[attr-defined]
+        for child in element:
+            _serialized(child, out)
+        out.append(f"</{tag}>")
+    else:
+        out.append(" />")
+    if element.tail:
+        out.append(ET._escape_cdata(element.tail))  # type: ignore[attr-defined]

@@ -57,3 +57,27 @@ def test_a_section_parsed_ahead_for_its_pictures_is_written_as_one_parsed_then(t
     assert body not in E._PARSED_AHEAD  # taken by the writer: a tree serves one document
     read = lambda p: zipfile.ZipFile(p).read("word/document.xml")  # noqa: E731
     assert read(ahead) == read(plain) and b"sous-point" in read(ahead)
+
+
+def test_a_picture_added_twice_is_one_image_part_as_python_docx_makes_it(tmp_path):
+    """The image parts found by their kept hash (`_image_parts_by_hash`): the same parts and references as
+    python-docx hashing every part again at each picture."""
+    import zipfile
+
+    from reports.editable import _image_parts_by_hash
+
+    pngs = [svg_to_png(SVG.format(w=w)) for w in (40, 60, 40, 80, 60)]  # 3 distinct pictures, 2 of them twice
+
+    def saved(name: str, kept: bool) -> dict[str, bytes]:
+        document = Document()
+        if kept:
+            _image_parts_by_hash(document)
+        for png in pngs:
+            document.add_picture(io.BytesIO(png), width=Cm(16))
+        document.save(str(tmp_path / name))
+        with zipfile.ZipFile(tmp_path / name) as z:
+            return {n: z.read(n) for n in z.namelist() if not n.startswith("docProps/core")}
+
+    ours, theirs = saved("ours.docx", kept=True), saved("theirs.docx", kept=False)
+    assert ours == theirs
+    assert sorted(n for n in ours if n.startswith("word/media/")) == [f"word/media/image{n}.png" for n in (1, 2, 3)]

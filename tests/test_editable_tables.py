@@ -83,3 +83,20 @@ def test_a_run_text_is_written_as_python_docx_writes_it():
 
 def _strip_namespaces(xml: str) -> str:
     return re.sub(r' xmlns:\w+="[^"]+"', "", xml).replace("&#8239;", "\u202f")
+
+
+def test_a_paragraph_is_written_as_python_docx_writes_it():
+    from reports.editable import _heading, _paragraph, _run
+
+    ours, theirs = Document(), Document()
+    texts = ("\tx  \ny ", " 9\u202f459 ", "a\r\nb", "", "<&>", "Taux\ten %\n(2022)")
+    for n, text in enumerate(texts):
+        style = ("Caption", None, "List Bullet")[n % 3]
+        _paragraph(ours, text, style=style)
+        theirs.add_paragraph(text, style=style)
+        _heading(ours, text, level=n % 3)
+        theirs.add_heading(text, level=n % 3)
+        _run(_paragraph(ours), text).bold = True
+        theirs.add_paragraph().add_run(text).bold = True
+    assert ours.element.body.xml == theirs.element.body.xml
+    assert "<w:tab/>" in ours.element.body.xml and "<w:br/>" in ours.element.body.xml  # the cases are there

@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from reports import ages
-from reports.inputs import LazyStaged, ReportInputs, report_inputs
+from reports.inputs import LazyStaged, ReportInputs, lazy_infra, report_inputs, staged_rows, staged_years
 from storage.store import Store
+from transforms.infra import iris_table
 from transforms.pipeline import load_inputs
 from transforms.territories import FRANCE
 
@@ -62,3 +63,33 @@ def test_the_stored_age_sums_equal_the_sums_of_the_communes(store):
     assert stored[("EPCI", EPCI)]["P_POP"] == stored[("DEP", "49")]["P_POP"] == pytest.approx(64244)
     assert stored[("FRANCE", FRANCE)]["P_POP"] > 64244
     assert list(store.root.joinpath("cache").glob("age-sums-*.parquet"))  # kept for the next reports
+
+
+def test_the_iris_tables_are_read_when_the_infra_section_asks_for_them(store):
+    """An EPCI's report never reads France's IRIS tables; a commune's reads the same tables as load_infra."""
+    with store.pinned() as pinned:
+        full, lazy = load_inputs(pinned).infra, lazy_infra(pinned)
+    assert full is not None and list(lazy.tables) == list(full.tables) and lazy.vintages == full.vintages
+    assert "iris_reference" in lazy.tables and lazy.tables.loaded == ()  # the demo stages every IRIS source
+    assert (
+        lazy.qpv_of("49099")
+        == full.qpv_of("49099")
+        == [{"code": "QN04905M", "name": "Cholet Sud (démo)", "others": []}]
+    )
+    assert lazy.tables.loaded == ("qpv",)
+    assert iris_table(lazy, "49099").equals(iris_table(full, "49099"))
+    assert iris_table(full, "49099").height > 0  # Cholet is divided into IRIS in the demo: a real comparison
+    assert lazy.tables.get("rp_iris_unknown") is None
+
+
+def test_the_rows_of_a_staged_table_are_those_a_filter_of_the_whole_table_keeps(store):
+    with store.pinned() as pinned:
+        full, lazy = load_inputs(pinned), report_inputs(pinned)
+    keep = (pl.col("level") == "COM") & pl.col("code").is_in(["49099", "85092"]) & (pl.col("year") == 2020)
+    whole = full.staged["births"].filter(keep)
+    assert whole.height > 0
+    for inputs in (full, lazy):  # plain tables (load_inputs) and a filtered scan of the file
+        assert staged_rows(inputs, "births", keep).equals(whole)
+        assert staged_rows(inputs, "not_staged", keep) is None
+        assert staged_years(inputs, "births") == list(range(2008, 2025))  # gen_births: 2008 to 2024
+        assert staged_years(inputs, "not_staged") == []

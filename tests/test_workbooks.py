@@ -37,6 +37,45 @@ def test_a_forked_close_writes_the_file_a_close_here_writes(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["forked.xlsx", "here.xlsx"]  # no temporary file left
 
 
+def _fill_with_tables(book) -> None:
+    """What a report's workbooks do: polars tables (each named after the tables before it), autofit, a column
+    width set after the autofit, the same text in several sheets (shared strings), a cell written by hand."""
+    import polars as pl
+
+    notes = book.add_worksheet("À lire")
+    notes.set_column(0, 0, 110)
+    notes.write(0, 0, "Cholet", book.add_format({"bold": True}))
+    frame = pl.DataFrame({"nom": ["Cholet", "Maulévrier", None], "valeur": [54074.0, -0.5, None], "année": [2022] * 3})
+    frame.write_excel(book, worksheet="indicateurs", autofit=True, freeze_panes=(1, 0), column_formats={"année": "0"})
+    frame.reverse().write_excel(book, worksheet="autre", autofit=True)  # a second table: `Frame1`, not `Frame0`
+    book.get_worksheet_by_name("autre").set_column(0, 0, 1)  # after the autofit: 1 wins (before it, autofit would)
+
+
+def test_a_journaled_workbook_is_the_workbook_written_here_member_by_member(tmp_path):
+    here, forked = tmp_path / "here.xlsx", tmp_path / "forked.xlsx"
+    with W.workbook(here) as book:
+        _fill_with_tables(book)
+    with W.closing_workbooks(fork=True) as closer:
+        with W.workbook(forked, closer) as book:
+            _fill_with_tables(book)
+            assert book.get_worksheet_by_name("indicateurs").dim_rowmax is None  # no cell written in this process
+    members = _members(forked)
+    assert members == _members(here)
+    tables = sorted(n for n in members if n.startswith("xl/tables/"))
+    assert tables == ["xl/tables/table1.xml", "xl/tables/table2.xml"]
+    assert b'name="Frame0"' in members[tables[0]] and b'name="Frame1"' in members[tables[1]]
+    assert members["xl/sharedStrings.xml"].count(b"<t>Cholet</t>") == 1
+
+
+def test_a_cell_the_child_cannot_write_fails_naming_the_file(tmp_path):
+    target = tmp_path / "indicateurs.xlsx"
+    with pytest.raises(W.WorkbookFailed, match="indicateurs.xlsx: .*ended with code 1"):
+        with W.closing_workbooks(fork=True) as closer:
+            with W.workbook(target, closer) as book:
+                book.add_worksheet("feuille").write(0, 0, object())  # xlsxwriter: TypeError, in the child
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_forked_close_ignores_the_exit_handlers_of_the_report_process(tmp_path):
     """Prefect registers an exit handler that fails in a forked child: the child must not run it (it used to end
     with code 1 after writing a good file, and every report run by a flow failed)."""

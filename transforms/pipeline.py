@@ -9,7 +9,6 @@ from typing import cast
 import polars as pl
 
 from sources.codes import city_of_arrondissement
-from sources.refresh import load_geography
 from sources.registry import report_label
 from storage.store import Store, reads_one_state
 from transforms.arrondissements import arrondissement_membership, arrondissement_result
@@ -69,6 +68,8 @@ def latest_vintages(store: Store, items: tuple[Indicator, ...]) -> dict[str, str
 
 def geography_fields(store: Store) -> dict:
     """The `Inputs` fields of the target geography: membership, EPCI and département names, arrondissements."""
+    from sources.refresh import load_geography  # sources.refresh imports the downloader (requests): not at import
+
     geo = load_geography(store)
     epci = geo.epci.filter(pl.col("epci") != "ZZZZZZZZZ").select("epci", "epci_name").unique("epci")
     try:
@@ -233,6 +234,8 @@ def export_indicators(
     if selection is None:
         stem, formats = "indicateurs-france", FRANCE_FORMATS
     else:
+        from sources.refresh import load_geography
+
         table = select(table, load_geography(store).membership(), selection)
         stem, formats = f"indicateurs-{selection.stem}", FORMATS
     return table, write_exports(table, Path(out_dir), stem, demo=demo, formats=formats)

@@ -6,15 +6,20 @@
 xlsxwriter keeps a workbook's cells in memory and writes the file when it is closed: the XML of every sheet, then
 the zip, in pure Python, about half of a workbook's time. A report forks a child at that moment: it inherits the
 filled workbook and runs xlsxwriter only (never polars, whose thread pool does not survive a fork), while the
-report builds its page and document. Leaving `closing_workbooks` waits for the children: each file then replaces
-its target, or the report fails naming the file (a child that died, failed, or took more than `CLOSE_TIMEOUT_S`,
-killed then: a report never waits forever). Without `fork` (one core, a thread other than the main one, a daemonic
-process: `reports.pictures.pool_workers`), or without a closer, a workbook is closed in this process as before.
+report builds its page and document. The cells themselves are written by the child too (the other half): a workbook
+that will be closed by a child keeps a journal of its sheets' cell writes, autofits and column widths, in the order
+they were asked for (`_Journal`), and the child replays it before closing, so the file is the same byte for byte
+(the shared strings are numbered in that order). Everything else (tables, formats, panes) is done here at once.
+Leaving `closing_workbooks` waits for the children: each file then replaces its target, or the report fails naming
+the file (a child that died, failed, or took more than `CLOSE_TIMEOUT_S`, killed then: a report never waits
+forever). Without `fork` (one core, a thread other than the main one, a daemonic process:
+`reports.pictures.pool_workers`), or without a closer, a workbook is filled and closed in this process as before.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import sys
@@ -23,6 +28,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 CLOSE_TIMEOUT_S = 120.0  # France's largest territory's workbooks close in well under a second
 # the XLSX writes text as text: `=HYPERLINK(...)` in a commune's name stays a name, never a live formula or link
@@ -40,12 +46,17 @@ class Closer:
         self.fork = fork
         self.pending: list[tuple[multiprocessing.process.BaseProcess, Path, Path]] = []
 
-    def close(self, book, tmp: Path, target: Path) -> None:
+    def close(self, book, tmp: Path, target: Path, journal: _Journal | None = None) -> None:
+        """Close `book` (its `journal` of cells, if any, written first) into `tmp`, then in place at `target`."""
         if not self.fork:
+            if journal is not None:
+                journal.replay()
             book.close()
             _put_in_place(tmp, target)
             return
-        child = multiprocessing.get_context("fork").Process(target=_close_and_leave, args=(book,), name=target.name)
+        child = multiprocessing.get_context("fork").Process(
+            target=_close_and_leave, args=(book, journal), name=target.name
+        )
         child.start()
         book.fileclosed = True  # this process's copy is written by the child, never here
         self.pending.append((child, tmp, target))
@@ -101,18 +112,22 @@ def workbook(target: Path, closer: Closer | None = None) -> Iterator:
     tmp = Path(name)
     try:
         book = xlsxwriter.Workbook(str(tmp), XLSX_OPTIONS)
+        journal = _Journal(book) if closer is not None and closer.fork else None  # its cells written by the child
         yield book
-        (closer or Closer(fork=False)).close(book, tmp, target)
+        (closer or Closer(fork=False)).close(book, tmp, target, journal)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def _close_and_leave(book) -> None:
-    """In the forked child: write the workbook, then leave at once. The exit handlers the child inherited are the
-    report process's, not its own: one of Prefect's fails in a fork (its service was never started there), which
-    made the child end with code 1 after writing a good file."""
+def _close_and_leave(book, journal: _Journal | None = None) -> None:
+    """In the forked child: write the journal's cells and the workbook, then leave at once. The exit handlers the
+    child inherited are the report process's, not its own: one of Prefect's fails in a fork (its service was never
+    started there), which made the child end with code 1 after writing a good file."""
     try:
+        _remember_pixel_widths()
+        if journal is not None:
+            journal.replay()
         book.close()
     except BaseException:
         traceback.print_exc()
@@ -121,6 +136,89 @@ def _close_and_leave(book) -> None:
     os._exit(0)
 
 
+def _remember_pixel_widths() -> None:
+    """In the closing child only (it ends with the workbook): xlsxwriter's autofit measures every text cell one
+    character at a time, the same few hundred texts (names, labels, units) thousands of times, about a fifth of a
+    workbook's time; the width is a function of the text alone, so each text's is kept."""
+    from xlsxwriter import worksheet
+
+    worksheet.xl_pixel_width = functools.cache(worksheet.xl_pixel_width)
+
+
 def _put_in_place(tmp: Path, target: Path) -> None:
     tmp.chmod(0o644)  # mkstemp creates 0600: published files must be readable
     os.replace(tmp, target)
+
+
+# xlsxwriter's Worksheet methods that write or read cells (a table writes its cells), or set what `autofit` sets:
+# every other method (formats, panes, comments) does not depend on the cells and runs at once. The public `write_*`
+# methods call these; their order is kept, so the shared strings are numbered as without a journal.
+JOURNALED = (
+    "add_table",
+    "_write",
+    "_write_string",
+    "_write_number",
+    "_write_blank",
+    "_write_formula",
+    "_write_array_formula",
+    "_write_datetime",
+    "_write_boolean",
+    "_write_url",
+    "_write_rich_string",
+    "autofit",
+    "set_column",
+    "set_column_pixels",
+)
+
+
+class _Journal:
+    """A workbook's cell writes, in order, kept to be done in the child that closes it (`Closer.close`).
+
+    Each sheet the workbook adds gets the `JOURNALED` methods as recorders on the instance (the class's own methods
+    stay untouched); `replay` removes them and calls the class's methods with the recorded arguments, in order.
+    A journaled table is listed in its sheet's `tables` by its name until then: polars names a new table after the
+    names the workbook already holds."""
+
+    def __init__(self, book: Any) -> None:
+        self.calls: list[tuple[Any, str, tuple, dict]] = []
+        self.sheets: list[Any] = []  # xlsxwriter Worksheets
+        self.named: list[tuple[Any, dict]] = []  # (sheet, the name listed in its tables until replayed)
+        add_worksheet = book.add_worksheet
+
+        def add_journaled_worksheet(*args, **kwargs):
+            sheet = add_worksheet(*args, **kwargs)
+            self._record(sheet)
+            return sheet
+
+        book.add_worksheet = add_journaled_worksheet
+
+    def _record(self, sheet: Any) -> None:
+        calls = self.calls
+        for name in JOURNALED:
+
+            def recorder(*args, _name=name, **kwargs):
+                calls.append((sheet, _name, args, kwargs))
+                if _name == "add_table":
+                    self._list_table(sheet, args, kwargs)
+                return 0  # xlsxwriter's "written"; a failure is the child's, which fails naming the file
+
+            setattr(sheet, name, recorder)
+        self.sheets.append(sheet)
+
+    def _list_table(self, sheet: Any, args: tuple, kwargs: dict) -> None:
+        # after the cells (4 integers or "A1:D9"), a table's options are its only dict
+        options = kwargs.get("options") or next((a for a in args if isinstance(a, dict)), {})
+        if "name" in options:
+            listed = {"name": options["name"]}
+            sheet.tables.append(listed)
+            self.named.append((sheet, listed))
+
+    def replay(self) -> None:
+        for sheet, listed in self.named:
+            sheet.tables[:] = [t for t in sheet.tables if t is not listed]
+        for sheet in self.sheets:
+            for name in JOURNALED:
+                vars(sheet).pop(name, None)
+        for sheet, name, args, kwargs in self.calls:
+            getattr(sheet, name)(*args, **kwargs)
+        self.calls = []

@@ -11,12 +11,14 @@ where a new crèche or relais goes: it ends with the communes where young childr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import polars as pl
 
 from reports import formats as F
 from reports import notes as N
 from reports import tables as T
+from reports.inputs import staged_rows, staged_years
 from reports.sections.base import Section
 from reports.view import COMMUNES, EPCIS, REFERENCES, TERRITORY, Place, TerritoryView, sort_key
 from transforms import reasons as R
@@ -64,21 +66,19 @@ def commune_codes(view: TerritoryView, inputs: Inputs, place: Place) -> list[str
 
 def birth_years(inputs: Inputs) -> list[int]:
     """The last BIRTH_YEARS years of the staged births (none when births are not staged)."""
-    frame = inputs.staged.get(BIRTHS_SOURCE)
-    if frame is None or frame.is_empty():
+    years = staged_years(inputs, BIRTHS_SOURCE)  # the year column only, not France's births
+    if not years:
         return []
-    last = int(frame.select(pl.max("year")).item())
+    last = int(years[-1])
     return list(range(last - BIRTH_YEARS + 1, last + 1))
 
 
 def births(view: TerritoryView, inputs: Inputs, places: list[Place], years: list[int]) -> dict:
     """(level, code) -> year -> (births or None, reason): the sum of the place's communes, never a partial sum."""
-    frame = inputs.staged.get(BIRTHS_SOURCE)
-    if frame is None or not years:
+    if BIRTHS_SOURCE not in inputs.staged or not years:
         return {}
-    communes = frame.filter(
-        (pl.col("level") == "COM") & (pl.col("variable") == BIRTHS_VARIABLE) & pl.col("year").is_in(years)
-    ).select("code", "year", "value", "status")
+    keep = (pl.col("level") == "COM") & (pl.col("variable") == BIRTHS_VARIABLE) & pl.col("year").is_in(years)
+    communes = cast(pl.DataFrame, staged_rows(inputs, BIRTHS_SOURCE, keep)).select("code", "year", "value", "status")
     codes = [commune_codes(view, inputs, place) for place in places]
     found = _birth_sums(communes, codes)
     out = {}

@@ -8,9 +8,12 @@ known (`mobility:ACTOCC_LIEU_CONNU`). A flow between two communes of the territo
 
 from __future__ import annotations
 
+from typing import cast
+
 import polars as pl
 
 from reports import formats as F
+from reports.inputs import staged_rows
 from reports.sections.base import Section
 from reports.view import TerritoryView
 from sources.registry import report_label
@@ -23,23 +26,32 @@ ABROAD = "ETRANGER"
 def places_of_work(inputs: Inputs, communes: list[str]) -> tuple[pl.DataFrame, float | None]:
     """(code, flow) of every place of work outside `communes` of their residents, biggest first, and the
     residents' employed with a known place of work (None when the flows are not staged)."""
-    flows, summary = inputs.staged.get("mobility_destinations"), inputs.staged.get("mobility")
-    if flows is None or summary is None:
+    if "mobility_destinations" not in inputs.staged or "mobility" not in inputs.staged:
         return pl.DataFrame(schema={"code": pl.String, "flow": pl.Float64}), None
-    out = (
-        flows.filter(
+    flows = cast(  # both staged: frames
+        pl.DataFrame,
+        staged_rows(
+            inputs,
+            "mobility_destinations",
             (pl.col("level") == "COM")
             & pl.col("code").is_in(communes)
             & ~pl.col("variable").is_in(communes)
-            & pl.col("value").is_not_null()
-        )
-        .group_by("variable")
+            & pl.col("value").is_not_null(),
+        ),
+    )
+    known = cast(
+        pl.DataFrame,
+        staged_rows(
+            inputs,
+            "mobility",
+            (pl.col("level") == "COM") & pl.col("code").is_in(communes) & (pl.col("variable") == "ACTOCC_LIEU_CONNU"),
+        ),
+    )
+    out = (
+        flows.group_by("variable")
         .agg(flow=pl.col("value").sum())
         .rename({"variable": "code"})
         .sort(["flow", "code"], descending=[True, False])
-    )
-    known = summary.filter(
-        (pl.col("level") == "COM") & pl.col("code").is_in(communes) & (pl.col("variable") == "ACTOCC_LIEU_CONNU")
     )
     total = None if known.is_empty() or known["value"].null_count() else float(known["value"].sum())
     return out, total
@@ -57,11 +69,13 @@ def build(view: TerritoryView, inputs: Inputs) -> dict | None:
     flows, total = places_of_work(inputs, communes)
     if total is None or not total:
         return None
-    names = {c: (n, d) for c, n, d in inputs.membership.select("code", "name", "dep").iter_rows()}
+    listed = flows.head(TOP)
+    named = inputs.membership.filter(pl.col("code").is_in(listed["code"].to_list()))  # not France's 35,000 names
+    names = {c: (n, d) for c, n, d in named.select("code", "name", "dep").iter_rows()}
     leaving = float(flows["flow"].sum())
     rows = [
         {"rank": i, "place": _name(code, names), "flow": F.count(flow), "share": F.value(100 * flow / total, "percent")}
-        for i, (code, flow) in enumerate(flows.head(TOP).iter_rows(), start=1)
+        for i, (code, flow) in enumerate(listed.iter_rows(), start=1)
     ]
     rest = flows.slice(TOP)
     year = inputs.main_year("mobility")
