@@ -32,8 +32,9 @@ from sources.geography import NO_EPCI, GeoChange, Geography
 from sources.reading import decode, read_csv_file, read_csv_text, zip_first_present
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
-from sources.validation import Rules, missing_columns
-from sources.values import NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT, STAGED_SCHEMA, melt
+from sources.validation import Rules, known_codes_check, missing_columns
+from sources.values import NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT, STAGED_SCHEMA, melt, sorted_by_key
+from sources.wide import long_in_key_order, parse_wide, screen
 
 CODE = "CODGEO"
 MARKERS = {"s": SECRET, "nd": NOT_AVAILABLE}
@@ -116,11 +117,10 @@ def _check_header(entry: Entry, raw: pl.DataFrame, *, file: str, raw_path: str |
     return present, notes
 
 
-def _level_long(
-    entry: Entry, raw: pl.DataFrame, level: str, columns: list[str], *, file: str, raw_path: str | None
-) -> tuple[pl.DataFrame, list[str]]:
-    """The long rows of one member, `variable` still the file's column name."""
-    year = 2000 + int(entry.params["yy"])
+def _level_rows(
+    entry: Entry, raw: pl.DataFrame, level: str, *, file: str, raw_path: str | None
+) -> tuple[pl.DataFrame, dict[str, pl.Expr], list[str]]:
+    """The rows of one member to stage (EPCI: without the no-EPCI row) and their staged (level, code)."""
     notes: list[str] = []
     code = pl.col(CODE).str.strip_chars()
     if level == "COM":
@@ -154,10 +154,24 @@ def _level_long(
         if outside:
             raw = raw.filter(code != NO_EPCI)
             notes.append(f"{file}: {outside} row(s) {NO_EPCI} (no EPCI) dropped")
-    long = melt(
-        raw, index={"level": level_expr, "code": code, "year": pl.lit(year, pl.Int32)}, columns=columns, markers=MARKERS
-    )
-    return long, notes
+    return raw, {"level": level_expr, "code": code}, notes
+
+
+def _screened_long(
+    entry: Entry, raw: pl.DataFrame, index: dict[str, pl.Expr], rules: Rules, rename: dict[str, str], geo
+) -> pl.DataFrame | None:
+    """The long rows of one member in key order with their staged names (`sources.wide`), when every rule holds on
+    the member's own rows; None when not: the caller melts them and `conclude` judges the long rows."""
+    columns = list(rename)
+    year = 2000 + int(entry.params["yy"])
+    cog = entry.cog if entry.cog is not None else year + (entry.cog_offset or 0)
+    wide = parse_wide(raw, index, columns, markers=MARKERS)
+    known = known_codes_check(geo.known_codes({cog})) if geo is not None else None
+    if not screen(wide, rules, columns, known, cog=dict.fromkeys(columns, cog), years=dict.fromkeys(columns, year)):
+        return None
+    order = sorted(columns, key=lambda c: rename[c])
+    years = pl.Series([year] * len(order), dtype=pl.Int32)
+    return long_in_key_order(wide, list(index), order, [rename[c] for c in order], {"year": years})
 
 
 def stage_frame(
@@ -165,13 +179,31 @@ def stage_frame(
 ) -> Staged:
     """Parse, validate and stage one level's member already read as an all-text frame."""
     columns, notes = _check_header(entry, raw, file=file, raw_path=raw_path)
-    long, more = _level_long(entry, raw, level, columns, file=file, raw_path=raw_path)
+    rows, index, more = _level_rows(entry, raw, level, file=file, raw_path=raw_path)
     notes += more
     if level == "COM":
         notes += _marker_notes(raw, columns, file)
     yy = entry.params["yy"]
     rename = {c: base_name(c, yy) for c in columns}
-    return conclude(long, entry, rules_for(entry, level), geo, file=file, raw_path=raw_path, notes=notes, rename=rename)
+    rules = rules_for(entry, level)
+    # every rule screened on the member's rows, the long rows built in key order; else judged on the long rows
+    long = _screened_long(entry, rows, index, rules, rename, geo)
+    screened = long is not None
+    if long is None:
+        year = pl.lit(2000 + int(yy), pl.Int32)
+        long = melt(rows, index={**index, "year": year}, columns=columns, markers=MARKERS)
+    return conclude(
+        long,
+        entry,
+        rules,
+        geo,
+        file=file,
+        raw_path=raw_path,
+        notes=notes,
+        rename=rename,
+        screened=screened,
+        presorted=screened,
+    )
 
 
 def stage_level_file(entry: Entry, path: Path, level: str = "COM", geo: Geography | None = None) -> Staged:
@@ -236,7 +268,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         notes += more
     else:
         notes.append("no target geography given: communes and EPCI kept as published (COG not checked)")
-    return Staged(frame.sort(["level", "code", "year", "month", "variable"]), notes=notes, geo_changes=changes)
+    return Staged(sorted_by_key(frame), notes=notes, geo_changes=changes)
 
 
 def france_member(path: Path, candidates: tuple[str, ...]) -> tuple[str | None, str]:
