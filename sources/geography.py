@@ -274,7 +274,8 @@ def _merged(com: pl.DataFrame, mapping: pl.DataFrame, additive: set[str]) -> pl.
 def _inserted(frame: pl.DataFrame, merged: pl.DataFrame) -> pl.DataFrame | None:
     """The rows of `frame` (in `KEY` order) not `moved`, with the rows of `merged` (in `KEY` order) put in place, as
     the sort of both would: each run (`RUN`) of `merged` before the first run of the others above it. The output is
-    written once, from slices of both (the kept rows are not copied apart first). None when a run is on both sides
+    made of slices of both, never copied: a table of millions of rows is not held twice (840 instead of 1,120 MiB
+    for the CAF benefits of France); its Parquet has a row group per slice. None when a run is on both sides
     (their rows would interleave by variable): the caller sorts.
 
     Each run of `merged` (a few) is found in `frame` by binary search on its key columns (read row by row, a few
@@ -296,7 +297,7 @@ def _inserted(frame: pl.DataFrame, merged: pl.DataFrame) -> pl.DataFrame | None:
         pieces += [*_kept_slices(frame, moved_rows, done, position), merged.slice(start, end - start)]
         done = position
     pieces += _kept_slices(frame, moved_rows, done, frame.height)
-    return pl.concat(pieces, rechunk=True)
+    return pl.concat(pieces, rechunk=False)
 
 
 class _RowKeys:
@@ -304,7 +305,7 @@ class _RowKeys:
     month as -1, as `_runs` gives them."""
 
     def __init__(self, frame: pl.DataFrame):
-        self.columns = [frame.get_column(c).rechunk() for c in RUN]
+        self.columns = [frame.get_column(c) for c in RUN]
         self.height = frame.height
 
     def __len__(self) -> int:
