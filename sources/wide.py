@@ -69,20 +69,29 @@ def long_in_key_order(
 ) -> pl.DataFrame:
     """One row per (wide row, column of `order`), row by row: index columns, `variable` (the column's name in
     `names`, default the file's), `value`, `status`, and a column per `per_column` (a value per column of `order`:
-    a census column's year). Each column built once in that order (no long frame stacked column after column,
-    then gathered). For a screened frame only: its values are finite or null (a null passes through NaN)."""
+    a census column's year). Each column gathered once in that order from the stack of the file's columns. For a
+    screened frame only: its values are finite or null (a NaN would become null)."""
     rows, width = wide.height, len(order)
-    row_of = np.repeat(np.arange(rows, dtype=np.uint64), width)
-    column_of = np.tile(np.arange(width, dtype=np.uint64), rows)
-    long = wide.select(index)[pl.Series(row_of)]
-    values = np.ascontiguousarray(wide.select(order).to_numpy(), dtype=np.float64).ravel()  # row after row
-    statuses = pl.concat([wide.get_column(STATUS.format(c)) for c in order])  # column after column
+    # gather indices in polars' own index type: a UInt64 index is converted (and bounds-checked) at each gather
+    index_type = np.uint64 if pl.get_index_type() == pl.UInt64 else np.uint32
+    row_of = np.repeat(np.arange(rows, dtype=index_type), width)
+    column_of = np.tile(np.arange(width, dtype=index_type), rows)
+    # the cell of (row, column) in a stack of the columns, column after column
+    in_stack = pl.Series(column_of * index_type(rows) + row_of)
     at_column = pl.Series(column_of)
+    long = wide.select(index).gather(pl.Series(row_of))
+    del row_of, column_of
+    values = pl.concat([wide.get_column(c) for c in order]).gather(in_stack)
+    statuses = pl.concat([wide.get_column(STATUS.format(c)) for c in order])
+    if statuses.null_count() == statuses.len():  # no cell with a reason (most files): no gather
+        status = pl.repeat(None, rows * width, dtype=pl.String, eager=True)
+    else:
+        status = statuses.gather(in_stack)
     return long.with_columns(
-        variable=pl.Series(names or order, dtype=pl.String)[at_column],
-        value=pl.Series(values).fill_nan(None),
-        status=statuses[pl.Series(column_of * rows + row_of)],
-        **{name: series[at_column] for name, series in (per_column or {}).items()},
+        variable=pl.Series(names or order, dtype=pl.String).gather(at_column),
+        value=values.fill_nan(None),
+        status=status,
+        **{name: series.gather(at_column) for name, series in (per_column or {}).items()},
     )
 
 
