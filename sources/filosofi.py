@@ -32,9 +32,9 @@ from sources.geography import NO_EPCI, GeoChange, Geography
 from sources.reading import decode, read_csv_file, read_csv_text, zip_first_present
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
-from sources.validation import Rules, known_codes_check, missing_columns
+from sources.validation import Rules, missing_columns
 from sources.values import NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT, STAGED_SCHEMA, melt, sorted_by_key
-from sources.wide import long_in_key_order, parse_wide, screen
+from sources.wide import one_year_long
 
 CODE = "CODGEO"
 MARKERS = {"s": SECRET, "nd": NOT_AVAILABLE}
@@ -157,23 +157,6 @@ def _level_rows(
     return raw, {"level": level_expr, "code": code}, notes
 
 
-def _screened_long(
-    entry: Entry, raw: pl.DataFrame, index: dict[str, pl.Expr], rules: Rules, rename: dict[str, str], geo
-) -> pl.DataFrame | None:
-    """The long rows of one member in key order with their staged names (`sources.wide`), when every rule holds on
-    the member's own rows; None when not: the caller melts them and `conclude` judges the long rows."""
-    columns = list(rename)
-    year = 2000 + int(entry.params["yy"])
-    cog = entry.cog if entry.cog is not None else year + (entry.cog_offset or 0)
-    wide = parse_wide(raw, index, columns, markers=MARKERS)
-    known = known_codes_check(geo.known_codes({cog})) if geo is not None else None
-    if not screen(wide, rules, columns, known, cog=dict.fromkeys(columns, cog), years=dict.fromkeys(columns, year)):
-        return None
-    order = sorted(columns, key=lambda c: rename[c])
-    years = pl.Series([year] * len(order), dtype=pl.Int32)
-    return long_in_key_order(wide, list(index), order, [rename[c] for c in order], {"year": years})
-
-
 def stage_frame(
     entry: Entry, raw: pl.DataFrame, level: str, geo: Geography | None, *, file: str, raw_path: str | None
 ) -> Staged:
@@ -187,11 +170,12 @@ def stage_frame(
     rename = {c: base_name(c, yy) for c in columns}
     rules = rules_for(entry, level)
     # every rule screened on the member's rows, the long rows built in key order; else judged on the long rows
-    long = _screened_long(entry, rows, index, rules, rename, geo)
+    year = 2000 + int(yy)
+    cog = entry.cog if entry.cog is not None else year + (entry.cog_offset or 0)
+    long = one_year_long(rows, index, rules, rename, year, cog, geo, markers=MARKERS)
     screened = long is not None
     if long is None:
-        year = pl.lit(2000 + int(yy), pl.Int32)
-        long = melt(rows, index={**index, "year": year}, columns=columns, markers=MARKERS)
+        long = melt(rows, index={**index, "year": pl.lit(year, pl.Int32)}, columns=columns, markers=MARKERS)
     return conclude(
         long,
         entry,

@@ -228,3 +228,32 @@ def with_rows_in_place(long: pl.DataFrame, head: int, entry: Entry, rules: Rules
         return None
     kept = long.slice(0, head).with_columns(moved=pl.lit(False))
     return _inserted(kept, sorted_by_key(extra.select(kept.drop("moved").columns)))
+
+
+# -- a wide file of one year (Filosofi, the census by IRIS: one row per code, every column that year's) -------------
+
+
+def one_year_long(
+    raw: pl.DataFrame,
+    index: dict[str, pl.Expr],
+    rules: Rules,
+    rename: dict[str, str],
+    year: int,
+    cog: int,
+    geo: Geography | None,
+    *,
+    markers: dict[str, str],
+    empty: str = MISSING,
+) -> pl.DataFrame | None:
+    """The long rows of a wide file whose columns (`rename`'s keys) all hold `year`, codes in COG `cog`: in key order
+    with their staged names, when every rule holds on the file's own rows (`screen`); None when not: the caller
+    melts the file and `conclude` judges the long rows (its error names the file, column, rule and rows)."""
+    columns = list(rename)
+    wide = parse_wide(raw, index, columns, markers=markers, empty=empty)
+    known = known_codes_check(geo.known_codes({cog})) if geo is not None else None
+    if not screen(wide, rules, columns, known, cog=dict.fromkeys(columns, cog), years=dict.fromkeys(columns, year)):
+        return None
+    order = sorted(columns, key=lambda c: rename[c])
+    years = pl.Series([year] * len(order), dtype=pl.Int32)
+    return long_in_key_order(wide, list(index), order, [rename[c] for c in order], {"year": years})
+
