@@ -256,4 +256,3 @@ def one_year_long(
     order = sorted(columns, key=lambda c: rename[c])
     years = pl.Series([year] * len(order), dtype=pl.Int32)
     return long_in_key_order(wide, list(index), order, [rename[c] for c in order], {"year": years})
-
