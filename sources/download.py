@@ -14,6 +14,7 @@
   `redirect_hosts`; validators are never sent to another host; the final URL is recorded.
 - Conditional GET with the validators (ETag, Last-Modified) of the previous download: 304 means unchanged.
 - Refuses HTML error pages served with 200, corrupt zips and sha256/size mismatches (kept as `<name>.rejected`).
+  The members the catalogue names are inflated once, by the parser, which checks their CRC as it reads them.
 """
 
 from __future__ import annotations
@@ -518,12 +519,33 @@ def _check_zip(spec: FileSpec, url: str, path: Path) -> None:
                     f"the archive holds member names that climb out of any folder (zip slip): "
                     f"{', '.join(repr(n) for n in unsafe[:3])}",
                 )
-            # inflates every member in 1 MiB pieces; zipfile stops each at its declared size (checked above)
-            bad = zf.testzip()
+            bad = _first_corrupt(zf, read_later=_members_read(spec))
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # corrupt deflate data raises zlib.error
         raise DownloadError(url, f"not a readable zip archive ({exc}); truncated download?") from exc
     if bad is not None:
         raise DownloadError(url, f"zip member {bad!r} is corrupt (CRC mismatch)")
+
+
+def _members_read(spec: FileSpec) -> set[str]:
+    """The members the catalogue names for the parser: read by `sources.reading.zip_member`, which inflates them
+    and checks their CRC as it reads (a corrupt one fails the entry, its bytes kept as `.rejected`)."""
+    return ({spec.member} if spec.member else set()) | {name for names in spec.members.values() for name in names}
+
+
+def _first_corrupt(zf: zipfile.ZipFile, read_later: set[str]) -> str | None:
+    """The first member whose data do not inflate to its CRC, as `ZipFile.testzip`, but for the members the parser
+    reads (`read_later`): each byte of the archive is inflated once, by the download's check or by the parser.
+    zipfile stops each member at its declared size (checked before) and checks the CRC there."""
+    for info in zf.infolist():
+        if info.filename in read_later or info.is_dir():
+            continue
+        try:
+            with zf.open(info) as member:
+                while member.read(CHUNK):
+                    pass
+        except zipfile.BadZipFile:
+            return info.filename
+    return None
 
 
 def _unsafe_member(name: str) -> bool:

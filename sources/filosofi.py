@@ -33,7 +33,8 @@ from sources.reading import decode, read_csv_file, read_csv_text, zip_first_pres
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
-from sources.values import NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT, STAGED_SCHEMA, melt
+from sources.values import NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT, STAGED_SCHEMA, melt, sorted_by_key
+from sources.wide import one_year_long
 
 CODE = "CODGEO"
 MARKERS = {"s": SECRET, "nd": NOT_AVAILABLE}
@@ -116,11 +117,10 @@ def _check_header(entry: Entry, raw: pl.DataFrame, *, file: str, raw_path: str |
     return present, notes
 
 
-def _level_long(
-    entry: Entry, raw: pl.DataFrame, level: str, columns: list[str], *, file: str, raw_path: str | None
-) -> tuple[pl.DataFrame, list[str]]:
-    """The long rows of one member, `variable` still the file's column name."""
-    year = 2000 + int(entry.params["yy"])
+def _level_rows(
+    entry: Entry, raw: pl.DataFrame, level: str, *, file: str, raw_path: str | None
+) -> tuple[pl.DataFrame, dict[str, pl.Expr], list[str]]:
+    """The rows of one member to stage (EPCI: without the no-EPCI row) and their staged (level, code)."""
     notes: list[str] = []
     code = pl.col(CODE).str.strip_chars()
     if level == "COM":
@@ -154,10 +154,7 @@ def _level_long(
         if outside:
             raw = raw.filter(code != NO_EPCI)
             notes.append(f"{file}: {outside} row(s) {NO_EPCI} (no EPCI) dropped")
-    long = melt(
-        raw, index={"level": level_expr, "code": code, "year": pl.lit(year, pl.Int32)}, columns=columns, markers=MARKERS
-    )
-    return long, notes
+    return raw, {"level": level_expr, "code": code}, notes
 
 
 def stage_frame(
@@ -165,13 +162,32 @@ def stage_frame(
 ) -> Staged:
     """Parse, validate and stage one level's member already read as an all-text frame."""
     columns, notes = _check_header(entry, raw, file=file, raw_path=raw_path)
-    long, more = _level_long(entry, raw, level, columns, file=file, raw_path=raw_path)
+    rows, index, more = _level_rows(entry, raw, level, file=file, raw_path=raw_path)
     notes += more
     if level == "COM":
         notes += _marker_notes(raw, columns, file)
     yy = entry.params["yy"]
     rename = {c: base_name(c, yy) for c in columns}
-    return conclude(long, entry, rules_for(entry, level), geo, file=file, raw_path=raw_path, notes=notes, rename=rename)
+    rules = rules_for(entry, level)
+    # every rule screened on the member's rows, the long rows built in key order; else judged on the long rows
+    year = 2000 + int(yy)
+    cog = entry.cog if entry.cog is not None else year + (entry.cog_offset or 0)
+    long = one_year_long(rows, index, rules, rename, year, cog, geo, markers=MARKERS)
+    screened = long is not None
+    if long is None:
+        long = melt(rows, index={**index, "year": pl.lit(year, pl.Int32)}, columns=columns, markers=MARKERS)
+    return conclude(
+        long,
+        entry,
+        rules,
+        geo,
+        file=file,
+        raw_path=raw_path,
+        notes=notes,
+        rename=rename,
+        screened=screened,
+        presorted=screened,
+    )
 
 
 def stage_level_file(entry: Entry, path: Path, level: str = "COM", geo: Geography | None = None) -> Staged:
@@ -195,7 +211,7 @@ def _marker_notes(raw: pl.DataFrame, columns: list[str], file: str) -> list[str]
 
 def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
     spec, path = entry.file(), files["main"]
-    parts: list[Staged] = []
+    parts: dict[str, Staged] = {}
     france_absent: str | None = None
     notes_france: list[str] = []
     for level in LEVELS:
@@ -213,15 +229,17 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
                 entry.source, path.name, f"no {level} member: none of {list(candidates)} is in the archive"
             )
         raw = read_csv_file(path, spec, source=entry.source, member=member)
-        parts.append(stage_frame(entry, raw, level, geo, file=member, raw_path=str(path)))
-    notes = [n for p in parts for n in p.notes] + notes_france
-    changes = [c for p in parts for c in p.geo_changes]
-    frame = pl.concat([p.frame for p in parts])
-    variables = sorted(set(frame["variable"].to_list()))
+        parts[level] = stage_frame(entry, raw, level, geo, file=member, raw_path=str(path))
+    notes = [n for p in parts.values() for n in p.notes] + notes_france
+    changes = [c for p in parts.values() for c in p.geo_changes]
+    # each level's rows in key order (the COM member's ARM rows then its COM rows): put together in the order of
+    # the level names, they are the whole in key order, without sorting it
+    blocks = {level: part.frame for level, part in parts.items()}
+    variables = pl.concat([b.select("variable") for b in blocks.values()])["variable"].unique().sort().to_list()
     if france_absent is not None:  # decisions.md "Filosofi": France null, never derived from the communes
-        frame = pl.concat([frame, _null_rows(entry, "FRANCE", ["FR"], variables, NOT_AVAILABLE)])
+        blocks["FRANCE"] = _null_rows(entry, "FRANCE", ["FR"], variables, NOT_AVAILABLE)
     if geo is not None:
-        frame, more, split = _restored_parents(entry, frame, geo)
+        blocks["COM"], more, split = _restored_parents(entry, blocks["COM"], geo)
         notes += more
         changes += split
         if "epci_geography" not in files:
@@ -232,11 +250,13 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
                 "epci_geography) is needed to match its EPCI to the target",
             )
         composition, label = read_epci_composition(entry, entry.file("epci_geography"), files["epci_geography"])
-        frame, more = match_epci(entry, frame, composition, geo, label=label)
+        epci, more = match_epci(entry, blocks["EPCI"], composition, geo, label=label, variables=variables)
+        blocks["EPCI"] = sorted_by_key(epci)  # the target EPCIs absent from the file come last: put in place
         notes += more
     else:
         notes.append("no target geography given: communes and EPCI kept as published (COG not checked)")
-    return Staged(frame.sort(["level", "code", "year", "month", "variable"]), notes=notes, geo_changes=changes)
+    frame = pl.concat([blocks[level] for level in sorted(blocks)])
+    return Staged(frame, notes=notes, geo_changes=changes)
 
 
 def france_member(path: Path, candidates: tuple[str, ...]) -> tuple[str | None, str]:
@@ -309,14 +329,20 @@ def _restored_parents(
 
 
 def match_epci(
-    entry: Entry, frame: pl.DataFrame, composition: pl.DataFrame, geo: Geography, *, label: str
+    entry: Entry,
+    frame: pl.DataFrame,
+    composition: pl.DataFrame,
+    geo: Geography,
+    *,
+    label: str,
+    variables: list[str] | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """Bring the file's EPCI rows (its own geography) to the target EPCIs, by code.
 
     An EPCI keeps its published values only if its communes, mapped to target codes, are the target EPCI's
     communes (a merger of two of its own communes changes nothing); otherwise every value describes another
     territory and becomes non_recalculable. An EPCI unknown to the target is dropped; a target EPCI absent from
-    the file gets not_available rows.
+    the file gets not_available rows, one per variable of `variables` (default: those of `frame`).
     """
     passage = geo.passage(entry.cog) if entry.cog is not None else {}
     before: dict[str, set[str]] = {}
@@ -351,7 +377,7 @@ def match_epci(
             )
     absent = sorted(after.keys() - published)
     if absent:
-        variables = sorted(set(frame["variable"].to_list()))
+        variables = variables if variables is not None else sorted(set(frame["variable"].to_list()))
         frame = pl.concat([frame, _null_rows(entry, "EPCI", absent, variables, NOT_AVAILABLE)])
         notes.append(f"{len(absent)} EPCI of COG {geo.target} absent from the file, not_available: {', '.join(absent)}")
     return frame, notes

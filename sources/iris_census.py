@@ -33,6 +33,7 @@ from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
 from sources.values import NOT_AVAILABLE, melt
+from sources.wide import one_year_long
 
 IRIS, COM, TYPE = "IRIS", "COM", "TYP_IRIS"
 LEVEL = "IRIS"
@@ -88,17 +89,6 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     check_iris_codes(raw, source=entry.source, file=file, raw_path=raw_path)
     kept = [c for c in (*expected.required, *expected.optional) if c in raw.columns]
     absent = [c for c in expected.optional if c not in raw.columns]
-    long = melt(
-        raw,
-        index={
-            "level": pl.lit(LEVEL),
-            "code": pl.col(IRIS).str.strip_chars(),
-            "year": pl.lit(census_year(yy), pl.Int32),
-        },
-        columns=kept,
-        markers={},
-        empty=NOT_AVAILABLE,
-    )
     rules = Rules(
         kinds={c: "count" for c in kept},
         levels=(LEVEL,),
@@ -106,10 +96,28 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         parts=expected.parts,
         part_tolerance=expected.part_tolerance,
     )
+    index = {"level": pl.lit(LEVEL), "code": pl.col(IRIS).str.strip_chars()}
+    year, rename = census_year(yy), {c: without_year(c) for c in kept}
+    cog = entry.cog if entry.cog is not None else year + (entry.cog_offset or 0)
+    # every rule screened on the file's rows, the long rows built in key order; else judged on the long rows
+    long = one_year_long(raw, index, rules, rename, year, cog, geo, markers={}, empty=NOT_AVAILABLE)
+    screened = long is not None
+    if long is None:
+        index["year"] = pl.lit(year, pl.Int32)
+        long = melt(raw, index=index, columns=kept, markers={}, empty=NOT_AVAILABLE)
     notes = _notes(raw, kept, absent, long, entry)
-    # IRIS rows are not communes: `conclude` validates them and leaves them in the file's IRIS geography
+    # IRIS rows are not communes: `conclude` leaves them in the file's IRIS geography
     return conclude(
-        long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename={c: without_year(c) for c in kept}
+        long,
+        entry,
+        rules,
+        geo,
+        file=file,
+        raw_path=raw_path,
+        notes=notes,
+        rename=rename,
+        screened=screened,
+        presorted=screened,
     )
 
 

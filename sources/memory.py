@@ -21,10 +21,10 @@ MIB = 1 << 20
 # a wide file's cell becomes a long row of some 80 bytes, held a few times; a long file (Melodi, the flows
 # of mobility) keeps one row per line; the contours are held as shapes. Others: the largest factor.
 BYTES_PER_TEXT_BYTE = {
-    "census": 42,  # rp_population 841 MiB for 20.4 MiB of text (the wide screen: the long frame held once less)
-    "caf_benefits": 65,  # 1,239 MiB for 19.4 MiB
+    "census": 32,  # rp_population/2021 644 MiB for 20.4 MiB of text (rows put in place as slices, not copied)
+    "caf_benefits": 41,  # 781 MiB for 19.4 MiB
     "etat_civil": 13,  # births 352 MiB for 27.2 MiB
-    "filosofi": 140,  # 511 MiB for 3.7 MiB
+    "filosofi": 69,  # 250 MiB for 3.7 MiB (each level screened on its wide rows)
     "mobility": 13,  # the destinations 588 MiB for 47.5 MiB
     "contours": 25,  # 197 MiB for 8.0 MiB
     "iris_census": 56,  # rp_iris_population 270 MiB for 4.9 MiB

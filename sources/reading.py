@@ -14,6 +14,7 @@ import codecs
 import io
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import polars as pl
@@ -61,7 +62,7 @@ def zip_member(path: Path, member: str, *, source: str, limit: int = DEFAULT_MAX
                 raise ParseError(source, path.name, too_large)
             with zf.open(member) as f:
                 data = f.read(limit + 1)  # zipfile also stops at the declared size, and checks the CRC there
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:  # a bad CRC, a corrupt deflate stream
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # a bad CRC, a corrupt deflate stream
         raise ParseError(source, path.name, f"cannot read member {member!r}: {exc}") from exc
     if len(data) > limit:
         raise ParseError(

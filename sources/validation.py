@@ -10,6 +10,7 @@ frame needs it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
@@ -171,10 +172,23 @@ def known_codes_check(valid: Mapping[int, Mapping[str, AbstractSet[str]]]) -> Ro
         for level, codes in by_level.items():
             expr = (
                 pl.when((pl.col("cog") == cog) & (pl.col("level") == level))
-                .then(pl.col("code").is_in(list(codes)))  # membership: the order of the list does not matter
+                .then(pl.col("code").is_in(_codes_series(codes)))  # membership: the order does not matter
                 .otherwise(expr)
             )
     return RowCheck("code known to the COG of the file's geography", expr)
+
+
+def _codes_series(codes: AbstractSet[str]) -> pl.Series:
+    """`codes` as a polars Series; the geography's shared frozensets converted once (each entry of a refresh checks
+    its codes against the same few COGs: tens of thousands of strings converted again each time otherwise)."""
+    if isinstance(codes, frozenset):
+        return _frozen_codes_series(codes)
+    return pl.Series(list(codes), dtype=pl.String)
+
+
+@functools.lru_cache(maxsize=64)
+def _frozen_codes_series(codes: frozenset[str]) -> pl.Series:  # a frozenset's hash is computed once, then kept
+    return pl.Series(list(codes), dtype=pl.String)
 
 
 def row_checks(rules: Rules, known: RowCheck | None = None, *, parts: bool = True) -> list[RowCheck]:

@@ -39,15 +39,16 @@ def parse_wide(
     `values.with_parsed_cells` parses a cell, sorted on the index columns of the key (level, code, year, month)."""
     status_of = {c: STATUS.format(c) for c in columns}
     # each step computed once as columns, as `values.with_parsed_cells` does (nested, they are computed again in
-    # every branch): the text stripped, then the status, then the value
-    wide = frame.lazy().select(*[e.alias(k) for k, e in index.items()], *[pl.col(c).str.strip_chars() for c in columns])
+    # every branch): the text stripped, then the status, then the value. Eager steps: planning one lazy query of
+    # a hundred columns times four expressions costs more than the work on a small file (25 ms for one row)
+    wide = frame.select(*[e.alias(k) for k, e in index.items()], *[pl.col(c).str.strip_chars() for c in columns])
     number = {c: f"{c}\x00number" for c in columns}
     parsed = {number[c]: pl.col(c).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False) for c in columns}
     wide = wide.with_columns(**parsed)
     wide = wide.with_columns(**{status_of[c]: _status(pl.col(c), pl.col(number[c]), markers, empty) for c in columns})
     value = {c: pl.when(pl.col(status_of[c]).is_null()).then(pl.col(number[c])) for c in columns}
     wide = wide.with_columns(**value).drop(*number.values())
-    return wide.sort([k for k in KEY if k in index], maintain_order=True).collect()
+    return wide.sort([k for k in KEY if k in index], maintain_order=True)
 
 
 def _status(text: pl.Expr, number: pl.Expr, markers: dict[str, str], empty: str) -> pl.Expr:
@@ -68,20 +69,29 @@ def long_in_key_order(
 ) -> pl.DataFrame:
     """One row per (wide row, column of `order`), row by row: index columns, `variable` (the column's name in
     `names`, default the file's), `value`, `status`, and a column per `per_column` (a value per column of `order`:
-    a census column's year). Each column built once in that order (no long frame stacked column after column,
-    then gathered). For a screened frame only: its values are finite or null (a null passes through NaN)."""
+    a census column's year). Each column gathered once in that order from the stack of the file's columns. For a
+    screened frame only: its values are finite or null (a NaN would become null)."""
     rows, width = wide.height, len(order)
-    row_of = np.repeat(np.arange(rows, dtype=np.uint64), width)
-    column_of = np.tile(np.arange(width, dtype=np.uint64), rows)
-    long = wide.select(index)[pl.Series(row_of)]
-    values = np.ascontiguousarray(wide.select(order).to_numpy(), dtype=np.float64).ravel()  # row after row
-    statuses = pl.concat([wide.get_column(STATUS.format(c)) for c in order])  # column after column
+    # gather indices in polars' own index type: a UInt64 index is converted (and bounds-checked) at each gather
+    index_type = np.uint64 if pl.get_index_type() == pl.UInt64 else np.uint32
+    row_of = np.repeat(np.arange(rows, dtype=index_type), width)
+    column_of = np.tile(np.arange(width, dtype=index_type), rows)
+    # the cell of (row, column) in a stack of the columns, column after column
+    in_stack = pl.Series(column_of * index_type(rows) + row_of)
     at_column = pl.Series(column_of)
+    long = wide.select(index).gather(pl.Series(row_of))
+    del row_of, column_of
+    values = pl.concat([wide.get_column(c) for c in order]).gather(in_stack)
+    statuses = pl.concat([wide.get_column(STATUS.format(c)) for c in order])
+    if statuses.null_count() == statuses.len():  # no cell with a reason (most files): no gather
+        status = pl.repeat(None, rows * width, dtype=pl.String, eager=True)
+    else:
+        status = statuses.gather(in_stack)
     return long.with_columns(
-        variable=pl.Series(names or order, dtype=pl.String)[at_column],
-        value=pl.Series(values).fill_nan(None),
-        status=statuses[pl.Series(column_of * rows + row_of)],
-        **{name: series[at_column] for name, series in (per_column or {}).items()},
+        variable=pl.Series(names or order, dtype=pl.String).gather(at_column),
+        value=values.fill_nan(None),
+        status=status,
+        **{name: series.gather(at_column) for name, series in (per_column or {}).items()},
     )
 
 
@@ -218,3 +228,31 @@ def with_rows_in_place(long: pl.DataFrame, head: int, entry: Entry, rules: Rules
         return None
     kept = long.slice(0, head).with_columns(moved=pl.lit(False))
     return _inserted(kept, sorted_by_key(extra.select(kept.drop("moved").columns)))
+
+
+# -- a wide file of one year (Filosofi, the census by IRIS: one row per code, every column that year's) -------------
+
+
+def one_year_long(
+    raw: pl.DataFrame,
+    index: dict[str, pl.Expr],
+    rules: Rules,
+    rename: dict[str, str],
+    year: int,
+    cog: int,
+    geo: Geography | None,
+    *,
+    markers: dict[str, str],
+    empty: str = MISSING,
+) -> pl.DataFrame | None:
+    """The long rows of a wide file whose columns (`rename`'s keys) all hold `year`, codes in COG `cog`: in key order
+    with their staged names, when every rule holds on the file's own rows (`screen`); None when not: the caller
+    melts the file and `conclude` judges the long rows (its error names the file, column, rule and rows)."""
+    columns = list(rename)
+    wide = parse_wide(raw, index, columns, markers=markers, empty=empty)
+    known = known_codes_check(geo.known_codes({cog})) if geo is not None else None
+    if not screen(wide, rules, columns, known, cog=dict.fromkeys(columns, cog), years=dict.fromkeys(columns, year)):
+        return None
+    order = sorted(columns, key=lambda c: rename[c])
+    years = pl.Series([year] * len(order), dtype=pl.Int32)
+    return long_in_key_order(wide, list(index), order, [rename[c] for c in order], {"year": years})

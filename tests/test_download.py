@@ -893,3 +893,55 @@ def test_a_304_from_a_host_that_got_no_validators_is_not_unchanged(httpserver, t
 
     httpserver.check_assertions()
     assert dest.read_bytes() == CSV
+
+
+# -- each member inflated once: the named ones by the parser, the others by the download's check ----------------
+
+
+def _with_corrupt_first_member() -> bytes:
+    """`small_zip()` with bytes flipped inside its first member's deflate data (base-cc-test.CSV)."""
+    body = bytearray(small_zip())
+    start = 30 + len("base-cc-test.CSV") + 5  # local header (30 bytes) + name, then a few bytes into the data
+    for i in range(start, start + 8):
+        body[i] ^= 0xFF
+    return bytes(body)
+
+
+def test_a_corrupt_member_the_parser_reads_is_refused_by_the_parser_not_inflated_twice(httpserver, tmp_path):
+    from sources.errors import ParseError
+    from sources.reading import zip_member
+
+    httpserver.expect_request("/f.zip").respond_with_data(_with_corrupt_first_member(), content_type="application/zip")
+    spec = spec_for(httpserver, "/f.zip", "zip", member="base-cc-test.CSV")
+    dest = tmp_path / "f.zip"
+
+    fetch(spec, dest, session=fast_session())  # the structure is sound; the named member is left to its reader
+
+    with pytest.raises(ParseError) as info:
+        zip_member(dest, "base-cc-test.CSV", source="test")
+    assert "f.zip" in str(info.value) and "cannot read member 'base-cc-test.CSV'" in str(info.value)
+
+
+def test_a_corrupt_member_no_parser_reads_is_still_refused_by_the_download(httpserver, tmp_path):
+    # the corrupt member is the data file, but the catalogue names the meta file: the download inflates the other
+    httpserver.expect_request("/f.zip").respond_with_data(_with_corrupt_first_member(), content_type="application/zip")
+    spec = spec_for(httpserver, "/f.zip", "zip", member="meta_base-cc-test.CSV")
+    dest = tmp_path / "f.zip"
+
+    with pytest.raises(DownloadError, match="corrupt|not a readable zip"):
+        fetch(spec, dest, session=fast_session())
+    assert not dest.exists()
+
+
+def test_a_lying_member_the_parser_reads_fails_on_its_crc_when_read(httpserver, tmp_path):
+    from sources.errors import ParseError
+    from sources.reading import zip_member
+
+    # 5 MB of zeros declared as 1 000 bytes, with the CRC of the 5 MB: the read stops at 1 000 bytes, CRC differs
+    body = lying_zip("bomb.csv", b"0" * 5_000_000, declared=1000)
+    httpserver.expect_request("/f.zip").respond_with_data(body, content_type="application/zip")
+    spec = spec_for(httpserver, "/f.zip", "zip", member="bomb.csv", max_unpacked=1_000_000)
+    fetch(spec, tmp_path / "f.zip", session=fast_session())
+
+    with pytest.raises(ParseError, match="cannot read member 'bomb.csv'.*CRC"):
+        zip_member(tmp_path / "f.zip", "bomb.csv", source="test", limit=1_000_000)

@@ -119,6 +119,18 @@ def test_iris_census_refuses_a_part_above_its_whole(tmp_path, geo):
         iris_census.stage(POP_ENTRY, _population(tmp_path, [row]), geo)
 
 
+@pytest.mark.parametrize(("cell", "rule"), [("n.d.", "a number or a known marker"), ("-859", "count within [0, +inf]")])
+def test_a_bad_iris_cell_fails_the_wide_screen_and_is_named_by_the_long_validation(tmp_path, geo, cell, rule):
+    # the rows are screened wide first; a failure sends them to the long validation, whose error names the file,
+    # the column, the rule and the failing row
+    row = ROWS[0].replace("010010000;01001;Z;5;859;", f"010010000;01001;Z;5;{cell};", 1)
+    with pytest.raises(SourceValidationError) as err:
+        iris_census.stage(POP_ENTRY, _population(tmp_path, [row, ROWS[2]]), geo)
+    text = str(err.value)
+    assert "base-ic-evol-struct-pop-2022.CSV" in text and "'P22_POP'" in text and rule in text, text
+    assert "010010000" in text, text
+
+
 # -- Filosofi by IRIS ----------------------------------------------------------------------------------------------
 
 DISP_HEADER = "IRIS;DISP_MED21;DISP_D121;DISP_D921;DISP_RD21;DISP_TP6021;DISP_PPSOC21;DISP_NOTE21"
