@@ -74,8 +74,8 @@ def long_in_key_order(
     rows, width = wide.height, len(order)
     # gather indices in polars' own index type: a UInt64 index is converted (and bounds-checked) at each gather
     index_type = np.uint64 if pl.get_index_type() == pl.UInt64 else np.uint32
-    row_of = np.repeat(np.arange(rows, dtype=index_type), width)
-    column_of = np.tile(np.arange(width, dtype=index_type), rows)
+    row_of: np.ndarray = np.repeat(np.arange(rows, dtype=index_type), width)
+    column_of: np.ndarray = np.tile(np.arange(width, dtype=index_type), rows)
     # the cell of (row, column) in a stack of the columns, column after column
     in_stack = pl.Series(column_of * index_type(rows) + row_of)
     at_column = pl.Series(column_of)
