@@ -3,6 +3,7 @@ once; a failed batch publishes nothing; a partial run never replaces the complet
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 
@@ -11,7 +12,14 @@ from flow_support import artifacts, run
 
 import reports.site
 import transforms.pipeline
-from flows.national import _cost_lines, _without_worker_profiler, batch_timings, heaviest_first, national
+from flows.national import (
+    _cost_lines,
+    _freeze_what_lives_now,
+    _without_worker_profiler,
+    batch_timings,
+    heaviest_first,
+    national,
+)
 from flows.parameters import TaskRunnerSpec
 from sources.national import StoreChanged, Unit, check_state, state_of
 from storage.files import write_json_atomic
@@ -244,14 +252,19 @@ def test_batch_timings_sum_each_level_and_set_a_batch_of_both_apart():
     ]
 
 
-def test_the_workers_of_a_local_cluster_run_without_dask_profiler():
+def test_a_worker_process_runs_without_dask_profiler_and_freezes_what_lives_before_a_batch():
     distributed = pytest.importorskip("distributed")
     import dask
 
     assert dask.config.get("distributed.worker.profile.enabled") is True  # Dask's default, on
+    frozen_here = gc.get_freeze_count()
+    _freeze_what_lives_now()  # not in a worker: another batch may be building beside (threads): nothing frozen
+    assert gc.get_freeze_count() == frozen_here
     with _without_worker_profiler():
-        with distributed.LocalCluster(n_workers=1, processes=True, dashboard_address=None) as cluster:
-            with distributed.Client(cluster) as client:
-                in_worker = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
+        in_worker = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+        frozen = client.submit(lambda: (_freeze_what_lives_now(), gc.get_freeze_count())[1], pure=False).result()
     assert list(in_worker.values()) == [False]  # handed to the worker process by its nanny
+    assert frozen > 10_000  # the worker's imports and state at least (about 200,000 objects)
     assert dask.config.get("distributed.worker.profile.enabled") is True  # the flow's process left as it was
