@@ -424,8 +424,13 @@ def print_national(steps: list[dict], size: dict[str, int]) -> None:
         print(f"{head}; {rates}{seen}")
         if set(size) <= set(s["per_minute"]):
             projected = s["fixed_s"] + sum(n * 60 / s["per_minute"][lv] for lv, n in size.items())
-            s["france_projected_s"] = projected
-            print(f"    projected France: {projected / 60:.1f} min ({size['epci'] + size['dep']:,} reports)")
+            # a shared machine stretches the wall time of a report, hardly its CPU: each worker given a whole core
+            busy = s["fixed_s"] + sum(n * s["report_cpu_s"][lv] for lv, n in size.items()) / s["workers"]
+            s["france_projected_s"], s["france_projected_idle_cores_s"] = projected, busy
+            print(
+                f"    projected France ({size['epci'] + size['dep']:,} reports): {projected / 60:.1f} min at this rate, "
+                f"{busy / 60:.1f} min with a core per worker (their CPU seconds)"
+            )
         else:
             print("    projected France: not measured (no département report in the run: --national-departements)")
     plain = steps[0]["wall_s"] / steps[-1]["wall_s"]
