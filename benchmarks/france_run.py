@@ -17,7 +17,9 @@ and its children, from /usr/bin/time), except the floor and the table which are 
 - table: every indicator of every commune, EPCI, département and France computed from the store (the slow path),
   then read back from the store's cache (`transforms.table_cache`);
 - report and indicators of one EPCI, indicators of all of France (Parquet and CSV);
-- national (with --national N): the reports of N EPCIs on a local Dask cluster of 1 then 2 workers.
+- national (with --national N): the reports of N EPCIs and M départements (`--national-departements`, 2) on a
+  local Dask cluster of 1 then 2 workers: the plain wall time, and apart, the fixed costs of the run and the
+  throughput (reports per minute per level, from the flow's own batch timings), with France's batch projected.
 
 The run checks its outputs against the slow path: for a sample of territories, the rows of the exported table
 equal those of `diagnostic_table` computed afresh. A failed check stops the run (exit 1).
@@ -66,12 +68,12 @@ def _env() -> dict[str, str]:
     return env | {"PYTHONPATH": str(CODE[0]), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 
-def timed(args: list[str], name: str, cwd: Path, profile: Path | None = None) -> dict:
+def timed(args: list[str], name: str, cwd: Path, profile: Path | None = None, env: dict | None = None) -> dict:
     """Run `args` under /usr/bin/time: wall, CPU, peak RSS of the process tree. With `profile`, the command runs
-    once more under py-spy afterwards (a profiled run is slower: it is not the one timed)."""
+    once more under py-spy afterwards (a profiled run is slower: it is not the one timed). `env`: added variables."""
     command = [sys.executable, *args]
     if profile:
-        measured = timed(args, name, cwd)
+        measured = timed(args, name, cwd, env=env)
         profiled(args, cwd, profile)
         return measured
     stats = cwd / f".{name}.time"
@@ -79,7 +81,7 @@ def timed(args: list[str], name: str, cwd: Path, profile: Path | None = None) ->
     run = subprocess.run(
         ["/usr/bin/time", "-o", str(stats), "-f", "%e %U %S %M", *command],
         cwd=cwd,
-        env=_env(),
+        env=_env() | (env or {}),
         capture_output=True,
         text=True,
         check=False,
@@ -95,6 +97,7 @@ def timed(args: list[str], name: str, cwd: Path, profile: Path | None = None) ->
         "cpu_s": float(user) + float(system),
         "peak_mib": int(rss_kib) / 1024,
         "stdout": run.stdout,
+        "stderr": run.stderr,
     }
 
 
@@ -268,6 +271,14 @@ def sample_epcis(store: Path, n: int, seed: int = 7) -> list[str]:
     return sorted(random.Random(seed).sample(epcis, min(n, len(epcis))))
 
 
+def sample_departements(store: Path, n: int, seed: int = 13) -> list[str]:
+    from storage.store import Store
+    from transforms.pipeline import load_inputs
+
+    deps = sorted(load_inputs(Store(store)).membership["dep"].drop_nulls().unique().to_list())
+    return sorted(random.Random(seed).sample(deps, min(n, len(deps))))
+
+
 def refresh_steps(work: Path, url: str, profile: bool, cold_too: bool = True) -> list[dict]:
     """A cold refresh into an empty store (unless `cold_too` is False: the store is kept), then one with nothing
     new."""
@@ -320,25 +331,112 @@ def territory_steps(
     return out
 
 
-def national_steps(work: Path, epcis: list[str]) -> list[dict]:
+def national_steps(work: Path, epcis: list[str], departements: list[str]) -> list[dict]:
+    """The reports of `epcis` and `departements` on a local Dask cluster of 1, then 2 workers, one territory per
+    task. Besides the plain wall time, each run is split into its fixed costs and its throughput (`national_costs`),
+    and France's batch is projected from them."""
     steps = []
     for workers in (1, 2):
+        out = work / f"pub-national-{workers}"
+        shutil.rmtree(out, ignore_errors=True)  # its `latest` is then this run's
         args = cli(
             "national",
             "--dask",
             "--workers",
             str(workers),
-            "--no-departements",
-            "--batch-size",  # one EPCI per task: with the default of 25, a few EPCIs are one task on one worker
+            "--batch-size",  # one territory per task: with the default of 25, a few EPCIs are one task on one worker
             "1",
             "--data-dir",
             "data",
             "--out",
-            f"pub-national-{workers}",
+            out.name,
             *[a for e in epcis for a in ("--epci", e)],
+            *([a for d in departements for a in ("--departement", d)] if departements else ["--no-departements"]),
         )
-        steps.append(timed(args, f"national, {len(epcis)} EPCIs, {workers} Dask worker(s)", work))
+        what = f"{len(epcis)} EPCIs" + (f" + {len(departements)} dép." if departements else "")
+        started = time.time()
+        # Prefect's INFO lines on the console: the flow's "batch timings" line among them
+        step = timed(args, f"national, {what}, {workers} worker(s)", work, env={CONSOLE_LEVEL: "INFO"})
+        step |= national_costs(step, workers, started, out / "national-partiel" / "latest")
+        steps.append(step)
+    print_national(steps, national_size(work / "data"))
     return steps
+
+
+CONSOLE_LEVEL = "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"
+
+
+def national_costs(step: dict, workers: int, started: float, folder: Path) -> dict:
+    """A national run split in two, from the flow's own batch timings (the line "batch timings: {...}"):
+    - per level, the wall seconds a report takes in its batch (a worker's own overhead per task included) and its
+      CPU seconds: reports per minute = workers x 60 / those seconds;
+    - the fixed costs: the run's wall time that no batch accounts for, with the workers evenly busy (starting the
+      command, Prefect's server, the table of France, the cluster and its imports, the index, the publication).
+    Checked against the reports' own completion times (their records' modification times): the EPCI reports'
+    observed rate once every worker has finished its first one."""
+    found = re.search(r"batch timings: (\{.*\})", step["stderr"])  # Prefect logs to stderr
+    if found is None:  # code from before the flow timed its batches (`--code`): the plain wall time only
+        return {"workers": workers}
+    timings = json.loads(found.group(1))
+    if "mixed" in timings:  # one territory per task: a batch never holds two levels
+        raise SystemExit(f"{step['step']}: a batch held EPCIs and départements: {timings}")
+    per_report = {level: t["wall_s"] / t["reports"] for level, t in timings.items()}
+    cpu = {level: t["cpu_s"] / t["reports"] for level, t in timings.items()}
+    in_batches = sum(t["wall_s"] for t in timings.values()) / workers
+    done = sorted(p.stat().st_mtime - started for p in folder.glob("diagnostic-epci-*.json"))
+    observed = (len(done) - workers) * 60 / (done[-1] - done[workers - 1]) if len(done) > workers else None
+    return {
+        "workers": workers,
+        "report_wall_s": per_report,
+        "report_cpu_s": cpu,
+        "per_minute": {level: workers * 60 / seconds for level, seconds in per_report.items()},
+        "epci_per_minute_observed": observed,
+        "fixed_s": step["wall_s"] - in_batches,
+    }
+
+
+def national_size(data: Path) -> dict[str, int]:
+    """How many EPCI and département reports the store's complete national batch writes."""
+    from sources.national import national_units
+    from storage.store import Store
+
+    units = national_units(Store(data))
+    return {"epci": sum(u.level == "epci" for u in units), "dep": sum(u.level == "dep" for u in units)}
+
+
+def print_national(steps: list[dict], size: dict[str, int]) -> None:
+    """Fixed costs apart from throughput, per worker count, and the projected time of France's batch: the fixed
+    costs plus every report at the measured rate (a level not measured is not projected)."""
+    names = {"epci": "EPCI", "dep": "dép."}
+    print(f"\nnational batch: fixed costs, throughput, France's {size['epci']:,} EPCI + {size['dep']} dép. reports")
+    for s in steps:
+        if "per_minute" not in s:
+            print(f"  {s['workers']} worker(s): wall {s['wall_s']:.1f} s (the flow did not time its batches)")
+            continue
+        rates = ", ".join(
+            f"{names[lv]} {s['per_minute'][lv]:.1f}/min ({s['report_wall_s'][lv]:.2f} s each in a batch, "
+            f"{s['report_cpu_s'][lv]:.2f} s CPU)"
+            for lv in sorted(s["per_minute"])
+        )
+        observed = s["epci_per_minute_observed"]
+        seen = f"; EPCIs observed {observed:.1f}/min" if observed else ""
+        head = f"  {s['workers']} worker(s): wall {s['wall_s']:.1f} s = fixed {s['fixed_s']:.1f} s + batches"
+        print(f"{head}; {rates}{seen}")
+        if set(size) <= set(s["per_minute"]):
+            projected = s["fixed_s"] + sum(n * 60 / s["per_minute"][lv] for lv, n in size.items())
+            # a shared machine stretches the wall time of a report, hardly its CPU: each worker given a whole core
+            busy = s["fixed_s"] + sum(n * s["report_cpu_s"][lv] for lv, n in size.items()) / s["workers"]
+            s["france_projected_s"], s["france_projected_idle_cores_s"] = projected, busy
+            print(
+                f"    projected France ({size['epci'] + size['dep']:,} reports): {projected / 60:.1f} min at this rate, "
+                f"{busy / 60:.1f} min with a core per worker (their CPU seconds)"
+            )
+        else:
+            print("    projected France: not measured (no département report in the run: --national-departements)")
+    plain = steps[0]["wall_s"] / steps[-1]["wall_s"]
+    if len(steps) == 2 and all("epci" in s.get("per_minute", {}) for s in steps):
+        gain = steps[1]["per_minute"]["epci"] / steps[0]["per_minute"]["epci"]
+        print(f"  gain of the second worker: x{gain:.2f} in EPCI reports per minute (x{plain:.2f} in plain wall time)")
 
 
 def check(work: Path, epcis: list[str]) -> dict:
@@ -368,6 +466,12 @@ def main() -> None:
     parser.add_argument("--epcis", type=int, default=1_250)
     parser.add_argument("--sample", type=int, default=5, help="EPCIs checked against the slow path.")
     parser.add_argument("--national", type=int, default=0, help="Time the reports of N EPCIs, 1 then 2 workers.")
+    parser.add_argument(
+        "--national-departements",
+        type=int,
+        default=2,
+        help="With --national: also the reports of M départements (France's projection needs their rate).",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy profiles (work/*.pyspy.txt).")
     parser.add_argument("--code", type=Path, help="Run the commands with this checkout's code (the floor too).")
     parser.add_argument(
@@ -399,13 +503,15 @@ def main() -> None:
     if sample or "france" in args.steps:
         steps += territory_steps(work, sample[0] if sample else "", args.profile, args.steps)
     if args.national and "national" in args.steps:
-        steps += national_steps(work, sample_epcis(work / "data", args.national, seed=11))
+        deps = sample_departements(work / "data", args.national_departements)
+        steps += national_steps(work, sample_epcis(work / "data", args.national, seed=11), deps)
     if "check" in args.steps:
         checked = check(work, sample)
         print(f"checked against the slow path: {checked['checked']} EPCIs ({', '.join(sample)}), all equal")
     print_table(steps, floor)
     (work / "results.json").write_text(
-        json.dumps([{k: v for k, v in s.items() if k != "stdout"} for s in steps], indent=2), encoding="utf-8"
+        json.dumps([{k: v for k, v in s.items() if k not in ("stdout", "stderr")} for s in steps], indent=2),
+        encoding="utf-8",
     )
 
 

@@ -3,6 +3,7 @@ once; a failed batch publishes nothing; a partial run never replaces the complet
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 
@@ -11,9 +12,16 @@ from flow_support import artifacts, run
 
 import reports.site
 import transforms.pipeline
-from flows.national import national
+from flows.national import (
+    _cost_lines,
+    _freeze_what_lives_now,
+    _without_worker_profiler,
+    batch_timings,
+    heaviest_first,
+    national,
+)
 from flows.parameters import TaskRunnerSpec
-from sources.national import StoreChanged, check_state, state_of
+from sources.national import StoreChanged, Unit, check_state, state_of
 from storage.files import write_json_atomic
 from storage.publication import Publication
 from storage.store import Store
@@ -62,6 +70,11 @@ def test_three_epcis_and_two_departements_on_a_local_dask_cluster_of_two_workers
     ran = re.findall(r"- Dask worker (inproc://\S+): (\d) batch", summary)
     assert 1 <= len(ran) <= 2 and sum(int(n) for _, n in ran) == 3, summary
     assert "- thread " not in summary  # no batch ran outside the cluster
+    # what a report took, per level; the départements' batch first: no batch holds both levels (EPCIs first, the
+    # third batch would have been the last EPCI and département 44)
+    assert re.search(r"- département reports: \d+\.\d s each in their batch \(\d+\.\d s of CPU\)\n", summary)
+    assert re.search(r"- EPCI reports: \d+\.\d s each in their batch \(\d+\.\d s of CPU\)\n", summary)
+    assert "EPCI and département reports" not in summary
 
 
 def test_a_failed_batch_publishes_nothing_and_the_previous_national_publication_stays(
@@ -207,3 +220,51 @@ def test_every_part_of_a_run_checks_it_reads_the_state_the_run_began_with(demo_s
     write_json_atomic(store.manifest_path, store.manifest().to_dict() | {"refreshed": True})
     with store.pinned() as pinned, pytest.raises(StoreChanged, match="the store was refreshed during the run: rerun"):
         check_state(pinned, began)
+
+
+def test_the_departements_go_first_each_level_in_its_order():
+    e1, e2 = Unit("epci", "200067346", "A"), Unit("epci", "248500589", "B")
+    d44, d85 = Unit("dep", "44", "Loire-Atlantique"), Unit("dep", "85", "Vendée")
+    # a département's report costs about three EPCI reports: the longest tasks first, the short ones to finish
+    assert heaviest_first([e1, d44, e2, d85]) == [d44, d85, e1, e2]
+    assert heaviest_first([e2, e1]) == [e2, e1]  # one level: its order kept
+
+
+def test_batch_timings_sum_each_level_and_set_a_batch_of_both_apart():
+    finished = [
+        {"levels": ["dep", "dep"], "wall_s": 20.0, "cpu_s": 19.0},
+        {"levels": ["dep", "epci"], "wall_s": 14.0, "cpu_s": 13.4},
+        {"levels": ["epci"], "wall_s": 4.0, "cpu_s": 3.5},
+        {"levels": ["epci", "epci"], "wall_s": 8.5, "cpu_s": 7.0},
+    ]
+    timings = batch_timings(finished)
+    assert timings == {
+        "dep": {"batches": 1, "reports": 2, "wall_s": 20.0, "cpu_s": 19.0},
+        "mixed": {"batches": 1, "reports": 2, "wall_s": 14.0, "cpu_s": 13.4},
+        # 1 + 2 reports; 4.0 + 8.5 = 12.5 s of wall, 3.5 + 7.0 = 10.5 s of CPU
+        "epci": {"batches": 2, "reports": 3, "wall_s": 12.5, "cpu_s": 10.5},
+    }
+    lines = _cost_lines(timings).splitlines()
+    assert lines == [
+        "- département reports: 10.0 s each in their batch (9.5 s of CPU)",  # 20 / 2, 19 / 2
+        "- EPCI reports: 4.2 s each in their batch (3.5 s of CPU)",  # 12.5 / 3 = 4.17, 10.5 / 3
+        "- EPCI and département reports: 7.0 s each in their batch (6.7 s of CPU)",  # 14 / 2, 13.4 / 2
+    ]
+
+
+def test_a_worker_process_runs_without_dask_profiler_and_freezes_what_lives_before_a_batch():
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # Dask's default, on
+    frozen_here = gc.get_freeze_count()
+    _freeze_what_lives_now()  # not in a worker: another batch may be building beside (threads): nothing frozen
+    assert gc.get_freeze_count() == frozen_here
+    with _without_worker_profiler():
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
+        in_worker = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+        frozen = client.submit(lambda: (_freeze_what_lives_now(), gc.get_freeze_count())[1], pure=False).result()
+    assert list(in_worker.values()) == [False]  # handed to the worker process by its nanny
+    assert frozen > 10_000  # the worker's imports and state at least (about 200,000 objects)
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # the flow's process left as it was
