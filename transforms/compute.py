@@ -544,6 +544,11 @@ def _stacked(pieces: list[pl.Series], n_places: int, present: np.ndarray | None)
     every cell)."""
     if pieces and pieces[0].dtype == pl.Float64 and (matrix := _float_matrix(pieces, n_places)) is not None:
         return pl.Series(matrix if present is None else matrix[present], nan_to_null=True)
+    if pieces and pieces[0].dtype in SMALL_INTEGERS and _sparse(pieces):  # a year of a few indicators: exact as floats
+        as_floats = [p.cast(pl.Float64) for p in pieces]
+        if (matrix := _float_matrix(as_floats, n_places)) is not None:
+            cells = pl.Series(matrix if present is None else matrix[present], nan_to_null=True)
+            return cells.cast(pieces[0].dtype)
     stack = pl.concat(pieces, rechunk=True)
 
     def placed(array: np.ndarray) -> np.ndarray:
@@ -585,6 +590,8 @@ def _reason_codes(
 def _float_matrix(pieces: list[pl.Series], n_places: int) -> np.ndarray | None:
     """Float pieces (one per indicator, a value per place) written straight into a (place, indicator) matrix, read
     row by row, null as NaN; None when a piece holds a NaN of its own (it would read as null)."""
+    if _sparse(pieces):
+        return _sparse_matrix(pieces, n_places)
     stack = np.empty((len(pieces), n_places))
     for j, piece in enumerate(pieces):
         values = piece.to_numpy()  # null as NaN
@@ -592,6 +599,28 @@ def _float_matrix(pieces: list[pl.Series], n_places: int) -> np.ndarray | None:
             return None
         stack[j] = values
     return _place_major(stack, n_places)
+
+
+def _sparse(pieces: list[pl.Series]) -> bool:
+    """Whether at most a quarter of the pieces hold a value (coverage, a comparison, a published year)."""
+    return 4 * sum(p.null_count() < p.len() for p in pieces) <= len(pieces)
+
+
+def _sparse_matrix(pieces: list[pl.Series], n_places: int) -> np.ndarray | None:
+    """`_float_matrix` of pieces mostly null: a matrix of NaN, the few pieces holding a value written into their
+    column (a strided write costs more than a transpose when every piece has values, less when few do)."""
+    matrix = np.full((n_places, len(pieces)), np.nan)
+    for j, piece in enumerate(pieces):
+        if piece.null_count() == piece.len():
+            continue
+        values = piece.to_numpy()  # null as NaN
+        if int(np.isnan(values).sum()) != piece.null_count():
+            return None
+        matrix[:, j] = values
+    return matrix.ravel()
+
+
+SMALL_INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.UInt8, pl.UInt16, pl.UInt32)  # exact as Float64
 
 
 def _aligned(frame: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:
