@@ -580,10 +580,10 @@ def _reason_codes(
     """`_stacked` of a column of reasons as codes of `words` (UInt32): a piece of ranks keeps its ranks (a rank is
     its reason's position in `words`), a piece of strings is coded."""
     enum, none = pl.Enum(words[:-1]), len(words) - 1
-    codes = [
-        (p.cast(enum) if p.dtype == pl.String else p).to_physical().cast(pl.UInt32).fill_null(none) for p in pieces
-    ]
-    array = _place_major(pl.concat(codes, rechunk=True).to_numpy(), n_places)
+    # only a piece of strings is coded on its own: the ranks are made codes in one pass over the column
+    ranks = [p.cast(enum).to_physical().cast(pl.Int32) if p.dtype == pl.String else p.cast(pl.Int32) for p in pieces]
+    codes = pl.concat(ranks, rechunk=True).fill_null(none).cast(pl.UInt32)
+    array = _place_major(codes.to_numpy(), n_places)
     return pl.Series(array if present is None else array[present])
 
 
