@@ -96,6 +96,7 @@ def _names(inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame
 # what an indicator's unit makes of an evolution (`_meta`'s `_kind`): a count grows by % a year, a rate moves by
 # points, an index or a mean by a difference
 EVOLUTION_KINDS = ("percent_per_year", "points", "difference")
+EVOLUTION_UNITS = pl.Series("evolution_unit", EVOLUTION_KINDS, pl.String)  # `_kind` -> the name of its unit
 # an indicator's direction as the sign of a worse gap (`_meta`'s `_dir`); two-sided: the sign of its own gap
 DIRECTION_SIGNS = {"higher_is_need": 1, "lower_is_need": -1, "two_sided": 2}
 TWO_SIDED = 2
@@ -107,8 +108,8 @@ def _evolution_kind(unit: str) -> int:
 
 def _evolution(n_years: int | None) -> pl.Expr:
     """The evolution: points for rates, annual growth for counts, a difference for indexes and means (the
-    indicator's `_kind`, `_meta`, a column of the frame). Its unit is the indicator's `_evolution_unit` where it is
-    known (`_finished`)."""
+    indicator's `_kind`, `_meta`, a column of the frame). Its unit is `EVOLUTION_UNITS[_kind]` where it is known
+    (`_finished`)."""
     kind = pl.col("_kind")
     v, c = pl.col("value"), pl.col("value_comparison")
     growth = ((v / c) ** (1 / (n_years or 1)) - 1) * 100 if n_years else pl.lit(None, pl.Float64)
@@ -289,10 +290,13 @@ def _finished(
         **_flag_parts(),
     ).with_columns(**_gaps())
     out = out.with_columns(
-        evolution_unit=pl.when(pl.col("evolution").is_not_null()).then(pl.col("_evolution_unit")),
+        # the unit's name gathered by `_kind` where there is an evolution (no column of names to mask)
+        evolution_unit=EVOLUTION_UNITS.gather(
+            out.select(pl.when(pl.col("evolution").is_not_null()).then("_kind")).to_series()
+        ),
         flag=FLAGS.gather(out.select(_flag(rules)).to_series()),
     )
-    out = out.drop("_place", "_ind", "_dir", "_kind", "_evolution_unit", "_local", "_sign", "_comparable", *_gaps())
+    out = out.drop("_place", "_ind", "_dir", "_kind", "_local", "_sign", "_comparable", *_gaps())
     if "year" not in meta.columns:
         return out
     provenance = out.with_columns(**{c: per_indicator[c] for c in meta.columns if c in PROVENANCE})
@@ -322,7 +326,7 @@ def _named(table: pl.DataFrame, per_place: pl.DataFrame, per_indicator: pl.DataF
 def _meta(items: tuple[Indicator, ...], provenance: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per indicator in the catalogue's order: its output columns, and as small integers its direction
     (`_dir`, `DIRECTION_SIGNS`, 0 neutral) and what its unit makes of an evolution (`_kind`, `EVOLUTION_KINDS`,
-    named in `_evolution_unit`);
+    named in `EVOLUTION_UNITS`);
     then its `PROVENANCE` columns when `provenance` gives them (null for an indicator it does not name)."""
     meta = pl.DataFrame(
         {
@@ -334,7 +338,6 @@ def _meta(items: tuple[Indicator, ...], provenance: pl.DataFrame | None = None) 
             "direction": [i.direction for i in items],
             "_dir": pl.Series([DIRECTION_SIGNS.get(i.direction, 0) for i in items], dtype=pl.Int8),
             "_kind": pl.Series([_evolution_kind(i.unit) for i in items], dtype=pl.Int8),
-            "_evolution_unit": [EVOLUTION_KINDS[_evolution_kind(i.unit)] for i in items],
         }
     )
     if provenance is None:
