@@ -18,7 +18,8 @@ import polars as pl
 from sources.codes import city_of_arrondissement
 from sources.geography import NO_EPCI, Geography
 from transforms import reasons as R
-from transforms.compute import Inputs, compute
+from transforms.compute import Inputs, compute_placed
+from transforms.placed import Placed
 from transforms.registry import PUBLISHED_SOURCES, Indicator
 
 ARM = "ARM"
@@ -46,7 +47,8 @@ def arrondissement_membership(geo: Geography) -> pl.DataFrame:
 
 def _as_communes(frame: pl.DataFrame) -> pl.DataFrame:
     """The ARM rows read as commune rows (and the EPCI rows, for an EPCI fallback); nothing else."""
-    return frame.filter(pl.col("level").is_in([ARM, "EPCI"])).with_columns(
+    # two comparisons cost less than `is_in` (a hash of each of millions of strings)
+    return frame.filter((pl.col("level") == ARM) | (pl.col("level") == "EPCI")).with_columns(
         level=pl.when(pl.col("level") == ARM).then(pl.lit("COM")).otherwise(pl.col("level"))
     )
 
@@ -67,6 +69,12 @@ def city_only(inputs: Inputs, items: tuple[Indicator, ...]) -> list[str]:
 
 def arrondissement_result(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.DataFrame | None:
     """The indicators of every arrondissement (level ARM, the columns of `compute`), or None without any."""
+    placed = arrondissement_placed(inputs, items)
+    return None if placed is None else placed.frame().rename({"group": "code"})
+
+
+def arrondissement_placed(inputs: Inputs, items: tuple[Indicator, ...]) -> Placed | None:
+    """`arrondissement_result` as a `transforms.placed.Placed` (reasons as codes), or None without any."""
     arms = inputs.arrondissements
     if arms is None or arms.is_empty():
         return None
@@ -76,11 +84,16 @@ def arrondissement_result(inputs: Inputs, items: tuple[Indicator, ...]) -> pl.Da
         membership=arms.select("code", "name", "dep", "reg", "epci"),
         arrondissements=None,
     )
-    result = compute(world, (), items, communes_only=True).with_columns(level=pl.lit(ARM))
-    only = city_only(inputs, items)
-    unknown = pl.col("value").is_null() & pl.col("status").is_in([R.NOT_AVAILABLE, R.NOT_PUBLISHED])
-    return result.with_columns(
-        status=pl.when(pl.col("indicator").is_in(only) & unknown).then(pl.lit(R.CITY_ONLY)).otherwise(pl.col("status"))
+    placed = compute_placed(world, (), items, communes_only=True)
+    only = [placed.ids.index(i) for i in city_only(inputs, items)]
+    unknown = pl.col("value").is_null() & pl.col("status").is_in(
+        [placed.code_of(R.NOT_AVAILABLE), placed.code_of(R.NOT_PUBLISHED)]
+    )
+    status = pl.when(pl.col("_ind").is_in(only) & unknown).then(placed.code_of(R.CITY_ONLY)).otherwise("status")
+    return replace(
+        placed,
+        rows=placed.rows.with_columns(status=status.cast(pl.UInt32)),
+        places=placed.places.with_columns(level=pl.lit(ARM)),
     )
 
 
@@ -90,4 +103,11 @@ def is_arrondissement(code: str | None) -> bool:
     return city_of_arrondissement(code) is not None
 
 
-__all__ = ["ARM", "arrondissement_membership", "arrondissement_result", "city_only", "is_arrondissement"]
+__all__ = [
+    "ARM",
+    "arrondissement_membership",
+    "arrondissement_placed",
+    "arrondissement_result",
+    "city_only",
+    "is_arrondissement",
+]

@@ -154,9 +154,11 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
         return []
     names = sorted(set(wanted["variable"].to_list()))
     enum = pl.Enum(names)
+    years = wanted["year"].unique().implode()
     communes = (
         commune_rows(frame)
         .lazy()
+        .filter(pl.col("year").is_in(years))  # years no key reads (older censuses, CAF history): before the strings
         .select("code", "year", "value", "status", "geo_change", _var=pl.col("variable").cast(enum, strict=False))
         .filter(pl.col("_var").is_not_null())
         .collect()
@@ -241,7 +243,7 @@ def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
     keys = needed.select(key=pl.col("term") + "|" + pl.col("period")).unique().sort("key")["key"].to_list()
     placed = placed_rows(inputs, needed, keys)
     n, shape = inputs.membership.height, (len(keys), inputs.membership.height)
-    position = (placed["_col"].cast(pl.Int64) * n + placed["_row"].cast(pl.Int64)).to_numpy()
+    position = placed["_col"].to_numpy().astype(np.int64) * n + placed["_row"].to_numpy()
     found = _scatter(position, np.ones(placed.height, bool), False, shape)
     if np.count_nonzero(found) != position.size:  # two rows landed on one cell (counted only then: 70 MB of counts)
         _refuse_duplicates(position, keys, inputs.membership["code"])

@@ -24,7 +24,8 @@ import numpy as np
 import polars as pl
 
 from transforms import reasons as R
-from transforms.compute import PLACE_ORDER, Inputs, population
+from transforms.compute import PLACE_ORDER, Inputs
+from transforms.placed import RANKED, Placed
 from transforms.registry import THEMES, Indicator, indicators
 from transforms.territories import FRANCE, CustomTerritory, principal_department
 
@@ -38,10 +39,9 @@ class FlagRules:
     priority_gap: float = 0.10
 
 
-def _references(result: pl.DataFrame, inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame:
-    """(level, code) -> (epci, dep) whose values serve as references."""
+def _references(pop: pl.DataFrame, inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame:
+    """(level, code) -> (epci, dep) whose values serve as references (`pop`: code, population of the communes)."""
     m = inputs.membership
-    pop = population(result)
     epci_dep = principal_department(m, pop)
     rows = [
         m.select(level=pl.lit("COM"), code="code", ref_epci_code="epci", ref_dep_code="dep"),
@@ -96,6 +96,7 @@ def _names(inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame
 # what an indicator's unit makes of an evolution (`_meta`'s `_kind`): a count grows by % a year, a rate moves by
 # points, an index or a mean by a difference
 EVOLUTION_KINDS = ("percent_per_year", "points", "difference")
+EVOLUTION_UNITS = pl.Series("evolution_unit", EVOLUTION_KINDS, pl.String)  # `_kind` -> the name of its unit
 # an indicator's direction as the sign of a worse gap (`_meta`'s `_dir`); two-sided: the sign of its own gap
 DIRECTION_SIGNS = {"higher_is_need": 1, "lower_is_need": -1, "two_sided": 2}
 TWO_SIDED = 2
@@ -107,8 +108,8 @@ def _evolution_kind(unit: str) -> int:
 
 def _evolution(n_years: int | None) -> pl.Expr:
     """The evolution: points for rates, annual growth for counts, a difference for indexes and means (the
-    indicator's `_kind`, `_meta`, a column of the frame). Its unit is the indicator's `_evolution_unit` where it is
-    known (`_finished`)."""
+    indicator's `_kind`, `_meta`, a column of the frame). Its unit is `EVOLUTION_UNITS[_kind]` where it is known
+    (`_finished`)."""
     kind = pl.col("_kind")
     v, c = pl.col("value"), pl.col("value_comparison")
     growth = ((v / c) ** (1 / (n_years or 1)) - 1) * 100 if n_years else pl.lit(None, pl.Float64)
@@ -171,7 +172,7 @@ def _flag(rules: FlagRules) -> pl.Expr:
 
 
 def compare_parts(
-    result: pl.DataFrame,
+    result: pl.DataFrame | Placed,
     inputs: Inputs,
     customs: tuple[CustomTerritory, ...] = (),
     rules: FlagRules = FlagRules(),
@@ -182,26 +183,59 @@ def compare_parts(
     """The long output table, a slice of rows at a time (`CHUNK_ROWS`, in order: a caller may write each slice as
     it comes, never holding the whole table): values with names, references, evolution and flags; with
     `provenance` (indicator, year, source: `transforms.pipeline.provenance`), each row's `year` (a published
-    figure's own year first) and `source` last.
+    figure's own year first) and `source` last. `result`: `compute`'s rows, best as a `Placed` (in order, places
+    and indicators as positions: `compute_placed`); a frame is put in order first.
 
     Millions of rows: a place's attributes (references, name) and an indicator's (label, unit...) are looked up by
     position in tables of a few tens of thousands of rows, and reference values by position in the table itself,
     rather than by joins on strings. What each step computes lives for one slice."""
     items = indicators()
-    table, places = _in_order(result, items)
-    attributes = _place_attributes(places, _references(result, inputs, customs), _names(inputs, customs))
+    placed = result if isinstance(result, Placed) else _placed_of(result, items)
+    if placed.ids != tuple(i.id for i in items):
+        raise ValueError("compare_parts: the rows' indicators are not the catalogue's")
+    table = placed.rows
+    places = placed.places.with_row_index("_place")
+    refs = _references(_population(placed), inputs, customs)
+    attributes = _place_attributes(places, refs, _names(inputs, customs))
     # only the columns used are gathered (millions of rows each)
-    attributes = attributes.select("ref_epci_code", "ref_dep_code", "_epci_place", "_dep_place", "name")
-    meta = _meta(items, provenance).drop("indicator")
+    attributes = attributes.select(
+        "level", "code", "ref_epci_code", "ref_dep_code", "_epci_place", "_dep_place", "name"
+    )
+    meta = _meta(items, provenance)
     value_at = _value_at(table, len(items), places.height)
     france_rows = places.filter(pl.col("level") == "FRANCE")["_place"]
     france_place = france_rows[0] if france_rows.len() else None
     every_indicator = pl.DataFrame({"_ind": pl.int_range(len(items), eager=True)})
     france = (france_place, value_at(every_indicator, pl.lit(france_place, pl.Int64)))
     years = (n_years, comparison_year)
-    finish = partial(_finished, attributes=attributes, meta=meta, value_at=value_at, france=france, rules=rules)
+    finish = partial(
+        _finished, attributes=attributes, meta=meta, value_at=value_at, france=france, rules=rules, placed=placed
+    )
     slices = (table.slice(start, CHUNK_ROWS) for start in range(0, max(table.height, 1), CHUNK_ROWS))
     yield from _ahead(lambda rows: finish(rows, years=years), slices)
+
+
+def _population(placed: Placed) -> pl.DataFrame:
+    """(code, population) of every commune (`compute.population`, read from the positions)."""
+    position = placed.ids.index("population") if "population" in placed.ids else -1
+    rows = placed.rows.filter(pl.col("_ind") == position).select("_place", population="value")
+    communes = placed.places.with_row_index("_place").filter(pl.col("level") == "COM")
+    return communes.join(rows, on="_place", how="inner").select("code", "population")
+
+
+def _placed_of(result: pl.DataFrame, items: tuple[Indicator, ...]) -> Placed:
+    """`compute`'s frame as a `Placed`: its rows in order (`_in_order`), reasons as codes."""
+    table, places = _in_order(result, items)
+    reasons = pl.concat([table[name] for name in RANKED]).drop_nulls().unique().sort()
+    words = reasons.extend_constant(None, 1)
+    enum = pl.Enum(reasons.to_list())
+    coded = {name: table[name].cast(enum).to_physical().cast(pl.UInt32).fill_null(reasons.len()) for name in RANKED}
+    rows = table.with_columns(
+        _place=pl.col("_place").cast(pl.UInt32), _ind=pl.col("_ind").cast(pl.UInt32), **coded
+    ).select("_place", "_ind", *[c for c in table.columns if c not in ("level", "code", "indicator", "_place", "_ind")])
+    schema = {"group" if name == "code" else name: dtype for name, dtype in result.schema.items()}
+    ids = tuple(i.id for i in items)
+    return Placed(rows, places.sort("_place").select("level", "code"), ids, words, schema)
 
 
 def _ahead(finish, slices: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
@@ -230,14 +264,16 @@ def _finished(
     france: tuple[int | None, pl.Series],
     rules: FlagRules,
     years: tuple[int | None, int | None],
+    placed: Placed,
 ) -> pl.DataFrame:
-    """A slice of the ordered table with its place's and indicator's columns, references, evolution and flag
-    (`france`: France's place and its value of each indicator; `years`: the number of years between the
-    censuses, the comparison census year)."""
+    """A slice of the ordered table (rows of `placed`) with its place's and indicator's columns, references,
+    evolution and flag (`france`: France's place and its value of each indicator; `years`: the number of years
+    between the censuses, the comparison census year)."""
     n_years, comparison_year = years
     france_place, france_values = france
     per_place = attributes[table["_place"]]
     per_indicator = meta[table["_ind"]]
+    table = _named(table, per_place, per_indicator, placed)
     at_france = pl.col("_place") == pl.lit(france_place, pl.Int64)
     out = table.with_columns(
         ref_epci_code=per_place["ref_epci_code"],
@@ -245,7 +281,7 @@ def _finished(
         ref_epci=value_at(table, per_place["_epci_place"]),
         ref_dep=value_at(table, per_place["_dep_place"]),
         ref_france=pl.when(at_france).then(None).otherwise(france_values.gather(table["_ind"])),
-        **{c: per_indicator[c] for c in meta.columns if c not in PROVENANCE},
+        **{c: per_indicator[c] for c in meta.columns if c not in PROVENANCE and c != "indicator"},
         name=per_place["name"],
     )
     out = out.with_columns(
@@ -254,10 +290,13 @@ def _finished(
         **_flag_parts(),
     ).with_columns(**_gaps())
     out = out.with_columns(
-        evolution_unit=pl.when(pl.col("evolution").is_not_null()).then(pl.col("_evolution_unit")),
+        # the unit's name gathered by `_kind` where there is an evolution (no column of names to mask)
+        evolution_unit=EVOLUTION_UNITS.gather(
+            out.select(pl.when(pl.col("evolution").is_not_null()).then("_kind")).to_series()
+        ),
         flag=FLAGS.gather(out.select(_flag(rules)).to_series()),
     )
-    out = out.drop("_place", "_ind", "_dir", "_kind", "_evolution_unit", "_local", "_sign", "_comparable", *_gaps())
+    out = out.drop("_place", "_ind", "_dir", "_kind", "_local", "_sign", "_comparable", *_gaps())
     if "year" not in meta.columns:
         return out
     provenance = out.with_columns(**{c: per_indicator[c] for c in meta.columns if c in PROVENANCE})
@@ -268,10 +307,26 @@ def _finished(
 PROVENANCE = ("year", "source")  # the columns of `provenance` a row takes from its indicator
 
 
+def _named(table: pl.DataFrame, per_place: pl.DataFrame, per_indicator: pl.DataFrame, placed: Placed) -> pl.DataFrame:
+    """A slice of `placed`'s rows with `compute`'s columns: its place's level and code, its indicator, its reasons
+    named (`placed.words`); `_place` and `_ind` kept last."""
+    named = {"level": per_place["level"], "group": per_place["code"], "indicator": per_indicator["indicator"]}
+    columns = []
+    for name, dtype in placed.schema.items():
+        if name in named:
+            column = named[name]
+        elif name in RANKED:
+            column = placed.words.gather(table[name])
+        else:
+            column = table[name]
+        columns.append(column.cast(dtype).alias("code" if name == "group" else name))
+    return pl.DataFrame([*columns, table["_place"], table["_ind"]])
+
+
 def _meta(items: tuple[Indicator, ...], provenance: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per indicator in the catalogue's order: its output columns, and as small integers its direction
     (`_dir`, `DIRECTION_SIGNS`, 0 neutral) and what its unit makes of an evolution (`_kind`, `EVOLUTION_KINDS`,
-    named in `_evolution_unit`);
+    named in `EVOLUTION_UNITS`);
     then its `PROVENANCE` columns when `provenance` gives them (null for an indicator it does not name)."""
     meta = pl.DataFrame(
         {
@@ -283,7 +338,6 @@ def _meta(items: tuple[Indicator, ...], provenance: pl.DataFrame | None = None) 
             "direction": [i.direction for i in items],
             "_dir": pl.Series([DIRECTION_SIGNS.get(i.direction, 0) for i in items], dtype=pl.Int8),
             "_kind": pl.Series([_evolution_kind(i.unit) for i in items], dtype=pl.Int8),
-            "_evolution_unit": [EVOLUTION_KINDS[_evolution_kind(i.unit)] for i in items],
         }
     )
     if provenance is None:

@@ -25,6 +25,7 @@ from transforms import reasons as R
 from transforms.commune_table import CommuneTable
 from transforms.infra import Infra
 from transforms.partial import POPULATION, without_secret_communes
+from transforms.placed import PLACE_ORDER, RANKED, Placed
 from transforms.registry import PUBLISHED_SOURCES, Indicator, Term, indicators
 from transforms.territories import FRANCE, CustomTerritory, groups, principal_department
 
@@ -426,6 +427,18 @@ def compute(
     """Every indicator at every level: level, code, indicator, value, status, numerator, denominator, comparison.
     `communes_only`: the commune rows alone, the same as in the whole result (`transforms.arrondissements` keeps
     no other: no sums above the commune, no France to compute)."""
+    return compute_placed(inputs, customs, items, communes_only=communes_only).frame().rename({"group": "code"})
+
+
+def compute_placed(
+    inputs: Inputs,
+    customs: tuple[CustomTerritory, ...] = (),
+    items: tuple[Indicator, ...] | None = None,
+    *,
+    communes_only: bool = False,
+) -> Placed:
+    """`compute`'s rows with their places and indicators as positions, reasons as codes (`transforms.placed`:
+    the diagnostic table names them once, a slice at a time)."""
     items = items or indicators()
     membership_groups = groups(inputs.membership, customs)
     if communes_only:
@@ -452,12 +465,7 @@ def compute(
         computed = without_secret_communes(ind, computed, own, membership_groups, redo, weights)
         frames[ind.id] = computed.with_columns(published_year=pl.lit(None, pl.Int32))
     frames = {ind.id: frames[ind.id] for ind in items}  # the first frame's columns give the result's order
-    return _in_order(frames, places).rename({"group": "code"})
-
-
-# The order of the rows of `compute` (and of the diagnostic table, `transforms.compare`): by place, its level in
-# this order (an arrondissement among the communes) then its code; then by indicator in the catalogue's order.
-PLACE_ORDER = {"COM": 0, "ARM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
+    return _placed(frames, places)
 
 
 def _place_rank(level: str | pl.Expr) -> pl.Expr:
@@ -477,36 +485,45 @@ def _with_france(rows: pl.DataFrame, france: pl.DataFrame) -> pl.DataFrame:
 
 def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataFrame:
     """Every indicator's rows in one frame, by place (`PLACE_ORDER`, code) and indicator (`frames` in the
-    catalogue's order). Each indicator's rows are put in the order of `places`; each column is then a (place,
-    indicator) matrix read row by row (numpy), floats with their nulls as NaN, reasons and other strings as codes
-    of their few distinct values, named once at the end. The level, code and indicator of each row are read from
-    the places and the ids by position."""
+    catalogue's order): `_placed`'s rows named."""
+    return _placed(frames, places).frame()
+
+
+def _placed(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> Placed:
+    """Every indicator's rows by place and indicator (`_in_order`) as a `Placed`. Each indicator's rows are put in
+    the order of `places`; each column is then a (place, indicator) matrix read row by row (numpy), floats with
+    their nulls as NaN, reasons and other strings as codes of their few distinct values (reasons named by whoever
+    finishes the table, the others here). Level, code and indicator are positions in the places and the ids."""
     schema = pl.concat([f.head(0) for f in frames.values()], how="diagonal_relaxed").schema
     ids = list(frames)
     aligned = [_aligned(frames[i], places) for i in ids]
     n_places, n_ids = places.height, len(ids)
     # a place an indicator has no row for (a row of nulls in its aligned frame) is skipped
     present = _place_major(np.concatenate([f["indicator"].is_not_null().to_numpy() for f in aligned]), n_places)
-    place = pl.Series(np.repeat(np.arange(n_places, dtype=np.uint32), n_ids)[present])
-    known = {"level": places["level"].gather(place), "group": places["group"].gather(place)}
-    indicator = np.tile(np.arange(n_ids, dtype=np.uint32), n_places)[present]
     every = present.all()
-    known["indicator"] = pl.Series("indicator", ids, pl.String).gather(pl.Series(indicator))
-    columns = {}
+    place = np.repeat(np.arange(n_places, dtype=np.uint32), n_ids)
+    indicator = np.tile(np.arange(n_ids, dtype=np.uint32), n_places)
+    columns = {
+        "_place": pl.Series("_place", place if every else place[present]),
+        "_ind": pl.Series("_ind", indicator if every else indicator[present]),
+    }
+    # a computed indicator's reasons are ranks (`_expressions`), a published one's strings
+    words = _words([f[name] for f in aligned for name in RANKED])
     for name, dtype in schema.items():
-        if name in known:
-            columns[name] = known[name].cast(dtype).alias(name)
+        if name in ("level", "group", "indicator"):
             continue
-        if name in RANKED:  # a computed indicator's reasons are ranks (`_expressions`), a published one's strings
+        if name in RANKED:
             pieces = [f[name] for f in aligned]
-            columns[name] = _reasons(pieces, n_places, None if every else present).alias(name)
+            columns[name] = _reason_codes(pieces, words, n_places, None if every else present).alias(name)
             continue
         pieces = [
             f[name].cast(dtype) if name in f.columns else pl.Series(name, [], dtype).extend_constant(None, f.height)
             for f in aligned
         ]
         columns[name] = _stacked(pieces, n_places, None if every else present).cast(dtype).alias(name)
-    return pl.DataFrame(columns)
+    codes = places.select("level", code="group")
+    named = {name: pl.String if name in RANKED else dtype for name, dtype in schema.items()}
+    return Placed(pl.DataFrame(columns), codes, tuple(ids), pl.Series(words, dtype=pl.String), named)
 
 
 def _place_major(stack: np.ndarray, n_places: int) -> np.ndarray:
@@ -527,6 +544,11 @@ def _stacked(pieces: list[pl.Series], n_places: int, present: np.ndarray | None)
     every cell)."""
     if pieces and pieces[0].dtype == pl.Float64 and (matrix := _float_matrix(pieces, n_places)) is not None:
         return pl.Series(matrix if present is None else matrix[present], nan_to_null=True)
+    if pieces and pieces[0].dtype in SMALL_INTEGERS and _sparse(pieces):  # a year of a few indicators: exact as floats
+        as_floats = [p.cast(pl.Float64) for p in pieces]
+        if (matrix := _float_matrix(as_floats, n_places)) is not None:
+            cells = pl.Series(matrix if present is None else matrix[present], nan_to_null=True)
+            return cells.cast(pieces[0].dtype)
     stack = pl.concat(pieces, rechunk=True)
 
     def placed(array: np.ndarray) -> np.ndarray:
@@ -544,28 +566,32 @@ def _stacked(pieces: list[pl.Series], n_places: int, present: np.ndarray | None)
     )
 
 
-RANKED = ("status", "status_comparison")  # `compute`'s columns of reasons, ranks (`transforms.reasons`) inside it
-
-
-def _reasons(pieces: list[pl.Series], n_places: int, present: np.ndarray | None) -> pl.Series:
-    """`_stacked` of a column of reasons, as strings: a piece of ranks names each rank (`reasons.reason`), a
-    piece of strings keeps its own (a reason not in the list too)."""
+def _words(pieces: list[pl.Series]) -> list[str | None]:
+    """The reasons named by codes: every rank's (`reasons.reason_of`), then the other strings of the pieces of
+    strings (a reason not in the list too), then None (no reason)."""
     words = [R.reason_of(rank) for rank in range(len(R.RANKS) + 1)]
     extra = set().union(*(p.drop_nulls().unique().to_list() for p in pieces if p.dtype == pl.String))
-    words += sorted(extra - set(words))
-    enum = pl.Enum(words)
-    codes = [
-        (p.cast(enum) if p.dtype == pl.String else p).to_physical().cast(pl.UInt32).fill_null(len(words))
-        for p in pieces
-    ]
-    array = _place_major(pl.concat(codes, rechunk=True).to_numpy(), n_places)
-    at = pl.Series(array if present is None else array[present])
-    return pl.Series(words, dtype=pl.String).extend_constant(None, 1).gather(at)
+    return [*words, *sorted(extra - set(words)), None]
+
+
+def _reason_codes(
+    pieces: list[pl.Series], words: list[str | None], n_places: int, present: np.ndarray | None
+) -> pl.Series:
+    """`_stacked` of a column of reasons as codes of `words` (UInt32): a piece of ranks keeps its ranks (a rank is
+    its reason's position in `words`), a piece of strings is coded."""
+    enum, none = pl.Enum(words[:-1]), len(words) - 1
+    # only a piece of strings is coded on its own: the ranks are made codes in one pass over the column
+    ranks = [p.cast(enum).to_physical().cast(pl.Int32) if p.dtype == pl.String else p.cast(pl.Int32) for p in pieces]
+    codes = pl.concat(ranks, rechunk=True).fill_null(none).cast(pl.UInt32)
+    array = _place_major(codes.to_numpy(), n_places)
+    return pl.Series(array if present is None else array[present])
 
 
 def _float_matrix(pieces: list[pl.Series], n_places: int) -> np.ndarray | None:
     """Float pieces (one per indicator, a value per place) written straight into a (place, indicator) matrix, read
     row by row, null as NaN; None when a piece holds a NaN of its own (it would read as null)."""
+    if _sparse(pieces):
+        return _sparse_matrix(pieces, n_places)
     stack = np.empty((len(pieces), n_places))
     for j, piece in enumerate(pieces):
         values = piece.to_numpy()  # null as NaN
@@ -573,6 +599,28 @@ def _float_matrix(pieces: list[pl.Series], n_places: int) -> np.ndarray | None:
             return None
         stack[j] = values
     return _place_major(stack, n_places)
+
+
+def _sparse(pieces: list[pl.Series]) -> bool:
+    """Whether at most a quarter of the pieces hold a value (coverage, a comparison, a published year)."""
+    return 4 * sum(p.null_count() < p.len() for p in pieces) <= len(pieces)
+
+
+def _sparse_matrix(pieces: list[pl.Series], n_places: int) -> np.ndarray | None:
+    """`_float_matrix` of pieces mostly null: a matrix of NaN, the few pieces holding a value written into their
+    column (a strided write costs more than a transpose when every piece has values, less when few do)."""
+    matrix = np.full((n_places, len(pieces)), np.nan)
+    for j, piece in enumerate(pieces):
+        if piece.null_count() == piece.len():
+            continue
+        values = piece.to_numpy()  # null as NaN
+        if int(np.isnan(values).sum()) != piece.null_count():
+            return None
+        matrix[:, j] = values
+    return matrix.ravel()
+
+
+SMALL_INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.UInt8, pl.UInt16, pl.UInt32)  # exact as Float64
 
 
 def _aligned(frame: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:

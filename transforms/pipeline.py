@@ -11,11 +11,12 @@ import polars as pl
 from sources.codes import city_of_arrondissement
 from sources.registry import report_label
 from storage.store import Store, reads_one_state
-from transforms.arrondissements import arrondissement_membership, arrondissement_result
+from transforms.arrondissements import arrondissement_membership, arrondissement_placed
 from transforms.compare import FlagRules, compare_parts
-from transforms.compute import Inputs, compute
+from transforms.compute import Inputs, compute_placed
 from transforms.indicator_inputs import pruned_inputs, scans_of
 from transforms.infra import load_infra
+from transforms.placed import merged
 from transforms.registry import PUBLISHED_SOURCES, Indicator, indicators
 from transforms.territories import CustomTerritory, Territory
 
@@ -144,10 +145,10 @@ def diagnostic_table_parts(
         inputs = pruned_inputs(inputs, scans, items)
     main, comp = inputs.main_year("rp_population"), inputs.comparison_year("rp_population")
     prov = provenance(inputs, items)
-    result = compute(inputs, customs, items)
-    arrondissements = arrondissement_result(inputs, items)  # Paris, Lyon, Marseille: level ARM, apart
+    result = compute_placed(inputs, customs, items)  # positions and codes: the strings are built once, by compare
+    arrondissements = arrondissement_placed(inputs, items)  # Paris, Lyon, Marseille: level ARM, apart
     if arrondissements is not None:
-        result = pl.concat([result, arrondissements], how="vertical_relaxed")
+        result = merged(result, arrondissements)
     # the staged tables are not read past this point: let them go before the millions of rows of the table
     inputs = replace(inputs, staged={})
     n_years = (main - comp) if main and comp else None
