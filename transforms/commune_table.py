@@ -169,10 +169,10 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
     first, last = wanted.select(first=pl.min("year"), last=pl.max("year")).row(0)
     span, n_slots = last - first + 1, len(names) * (last - first + 1)
     # each row's slot (variable, year); a year outside the needed ones points past the slots, to a null
-    years = communes["year"].to_numpy()
-    at = communes["_var"].to_physical().to_numpy().astype(np.int64) * span + years - first
-    at[(years < first) | (years > last)] = n_slots
-    at = pl.Series(at)
+    year_of_row = communes["year"].to_numpy()
+    slot_of_row = communes["_var"].to_physical().to_numpy().astype(np.int64) * span + year_of_row - first
+    slot_of_row[(year_of_row < first) | (year_of_row > last)] = n_slots
+    at = pl.Series(slot_of_row)
     slot = pl.col("variable").cast(enum).to_physical().cast(pl.Int64) * span + pl.col("year") - first
     slots = wanted.select(_slot=slot, _col="_col").with_columns(_layer=pl.int_range(pl.len()).over("_slot"))
     parts = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -579,7 +580,7 @@ def _reason_codes(
 ) -> pl.Series:
     """`_stacked` of a column of reasons as codes of `words` (UInt32): a piece of ranks keeps its ranks (a rank is
     its reason's position in `words`), a piece of strings is coded."""
-    enum, none = pl.Enum(words[:-1]), len(words) - 1
+    enum, none = pl.Enum(cast(list[str], words[:-1])), len(words) - 1  # only the last word is None
     # only a piece of strings is coded on its own: the ranks are made codes in one pass over the column
     ranks = [p.cast(enum).to_physical().cast(pl.Int32) if p.dtype == pl.String else p.cast(pl.Int32) for p in pieces]
     codes = pl.concat(ranks, rechunk=True).fill_null(none).cast(pl.UInt32)
