@@ -198,4 +198,5 @@ SECTION = Section(
     template=TEMPLATE,
     css=CSS,
     css_class="maps",
+    draws_first=True,  # many of the document's pictures
 )

@@ -315,4 +315,5 @@ SECTION = Section(
     build=build,
     template=TEMPLATE,
     css=CSS,
+    draws_first=True,  # many of the document's pictures
 )
