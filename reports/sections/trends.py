@@ -315,5 +315,4 @@ SECTION = Section(
     build=build,
     template=TEMPLATE,
     css=CSS,
-    draws_first=True,  # many of the document's pictures
 )
