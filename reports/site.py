@@ -368,10 +368,24 @@ def build_site(
     `evaluation` lists the indicators of the CTG's yearly evaluation (transforms.evaluation; default set if empty).
     `similar`: the EPCIs each EPCI or custom territory is compared with (reports.similar chooses them when empty)."""
     with _collector_skips_what_lives_now():
-        return _build_site(store, selections, Path(out_dir), demo, generated_at, rules, table, baseline, evaluation, similar)
+        return _build_site(
+            store, selections, Path(out_dir), demo, generated_at, rules, table, baseline, evaluation, similar
+        )
 
 
-def _build_site(store, selections, out_dir, demo, generated_at, rules, table, baseline, evaluation, similar):
+def _build_site(
+    store: Store,
+    selections: list[Selection],
+    out_dir: Path,
+    demo: bool,
+    generated_at: datetime | None,
+    rules: FlagRules,
+    table: pl.DataFrame | Path | None,
+    baseline: int | None,
+    evaluation: tuple,
+    similar: tuple[str, ...],
+) -> SiteResult:
+    """`build_site`'s work (its arguments), the collector set by it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs = report_inputs(store)  # the staged tables a report reads, read when first asked for
     base = _site_context(

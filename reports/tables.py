@@ -12,8 +12,8 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 from html import escape
+from typing import TYPE_CHECKING
 
 import polars as pl
 
