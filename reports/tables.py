@@ -13,15 +13,19 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
+from typing import TYPE_CHECKING
 
 import polars as pl
-from great_tables import GT, html, loc, style
 
 from reports import formats as F
 from reports import notes as N
 from reports.view import COMMUNES, Place, TerritoryView
 from transforms.compare import PRIORITY, VIGILANCE
 from transforms.registry import THEMES, Indicator
+
+if TYPE_CHECKING:  # great-tables (with numpy) is imported by the first table drawn: a report starts drawing its
+    # pictures before (reports.pictures), so the import overlaps with them
+    from great_tables import GT
 
 MAX_COLUMNS = 6  # indicators per table: six columns of 8 pt figures and the names fit an A4 page width
 FLAG_FILL = {VIGILANCE: "#fdf0d2", PRIORITY: "#f8d9d5"}
@@ -192,6 +196,8 @@ def _cells(gt: GT, view: TerritoryView, items: list[Indicator]) -> GT:
 
 def _fills(gt: GT, view: TerritoryView, items: list[Indicator]) -> GT:
     """Flagged cells get a tint as well as their symbol (never colour alone)."""
+    from great_tables import loc, style
+
     for ind in items:
         for flag, colour in FLAG_FILL.items():
             rows = [i for i, p in enumerate(view.places) if (r := view.cell(p, ind.id)) and r.get("flag") == flag]
@@ -368,6 +374,8 @@ def _column_width(n_columns: int) -> str:
 def gt_table(view: TerritoryView, spec: TableSpec) -> str:
     """The table drawn by great-tables cell by cell (numbers formatted, cells merged and filled by great-tables):
     the reference `render_table` gives the same HTML as, much faster (tests/test_report_tables_fast.py)."""
+    from great_tables import GT, html
+
     chunk = list(spec.items)
     gt = (
         GT(_table_frame(view, chunk), rowname_col="lieu", groupname_col="groupe", id=spec.id)
@@ -406,6 +414,8 @@ def _frame_html(groups: tuple[str, ...], places: tuple[str, ...], n_columns: int
     """great-tables' HTML of a table of these rows and `n_columns` indicator columns, every text and cell a
     marker (`t` title, `s` subtitle, `n` note, `h<k>` header, `i` the table id, `k<k>` a column's id, `c<row>_<k>`
     a cell)."""
+    from great_tables import GT, html
+
     if any(MARK in text for text in groups + places):  # a marker in the data would be taken for one
         raise ValueError(f"a place's name holds {MARK!r}: {[t for t in groups + places if MARK in t][:3]}")
     columns = [_marker(f"k{k}") for k in range(n_columns)]

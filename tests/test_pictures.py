@@ -145,4 +145,6 @@ def test_the_report_announces_every_picture_its_document_draws_in_order(demo_sto
     build_site(demo_store, [Selection(epci=DEMO_EPCI)], tmp_path, demo=True, generated_at=when)
     # the demo EPCI's report has charts and maps: none drawn unannounced, none announced in vain
     assert len(drawn) > 10 and any('class="map' in svg[:400] for svg in drawn)
-    assert announced == drawn
+    # announced in the document's order, but the maps' first: their section is built first (Section.draws_first)
+    maps = [svg for svg in drawn if 'class="map' in svg[:400]]
+    assert announced == maps + [svg for svg in drawn if svg not in maps]

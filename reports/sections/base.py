@@ -55,6 +55,8 @@ class Section:
     template: str  # Jinja source of the section's body (under its numbered heading)
     css: str = ""  # styles only this section uses, added once to the page's stylesheet
     css_class: str = ""  # class of its <section> element
+    # built before the others (still numbered in reading order): its many chart pictures are drawn meanwhile
+    draws_first: bool = False
 
     def __post_init__(self):
         unknown = set(self.needs) - NEEDS
@@ -76,18 +78,21 @@ class BuiltSection:
 def build_sections(
     sections: tuple[Section, ...], data: ReportData, on_built: Callable[[BuiltSection], None] | None = None
 ) -> list[BuiltSection]:
-    """The `sections` that apply to `data`, numbered; `on_built` is told of each as soon as it is built (the
-    report starts drawing its pictures meanwhile)."""
-    built: list[BuiltSection] = []
-    for section in sections:
+    """The `sections` that apply to `data`, numbered in their order; `on_built` is told of each as soon as it is
+    built (the report starts drawing its pictures meanwhile), those that draw first (`Section.draws_first`)
+    built and told first."""
+    order = sorted(range(len(sections)), key=lambda i: not sections[i].draws_first)  # stable: reading order kept
+    bodies: dict[int, Markup] = {}
+    for i in order:
+        section = sections[i]
         context = section.build(**{name: getattr(data, name) for name in section.needs})
         if context is None:
             continue
-        body = Markup(compiled(section.template).render(context))
-        built.append(BuiltSection(section.id, section.title, len(built) + 1, body, section.css_class))
-        if on_built is not None:
-            on_built(built[-1])
-    return built
+        bodies[i] = Markup(compiled(section.template).render(context))
+        if on_built is not None:  # told before the numbers are known: only its body is of use
+            on_built(BuiltSection(section.id, section.title, 0, bodies[i], section.css_class))
+    built = [(sections[i], bodies[i]) for i in sorted(bodies)]
+    return [BuiltSection(s.id, s.title, n, body, s.css_class) for n, (s, body) in enumerate(built, start=1)]
 
 
 def items_by_theme() -> dict[str, list[Indicator]]:

@@ -198,4 +198,7 @@ SECTION = Section(
     template=TEMPLATE,
     css=CSS,
     css_class="maps",
+    # built first: its 11 pictures keep the picture workers busy while the themes are built (the series' charts,
+    # drawn last, are needed last by the document: it waits for no picture long before its end)
+    draws_first=True,
 )

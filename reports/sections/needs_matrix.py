@@ -6,7 +6,6 @@ from html import escape
 from typing import TYPE_CHECKING
 
 import polars as pl
-from great_tables import GT, html, loc, style
 from markupsafe import Markup
 
 from reports.matrix import needs_matrix, score
@@ -15,7 +14,8 @@ from reports.tables import CODE, FRENCH, group_label, house_style
 from reports.view import Place, TerritoryView
 from transforms.registry import THEMES
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # great-tables is imported by the first table drawn (reports.tables)
+    from great_tables import GT
     from great_tables._text import BaseText  # what `GT.cols_label` takes (not exported by great_tables)
 
 MATRIX_FILL = {0: None, 1: "#fdf0d2", 2: "#f9d2a6", 3: "#f3b4aa"}  # the inks keep 4.5:1 on each
@@ -83,6 +83,8 @@ def _counts(view: TerritoryView, places: list[Place]) -> tuple[pl.DataFrame, dic
 
 def _cells(gt: GT, frame: pl.DataFrame) -> GT:
     """Counts formatted by great-tables, merged into the pattern of their shape, tinted by intensity."""
+    from great_tables import loc, style
+
     for theme in THEMES:
         shapes: dict[tuple[bool, bool], list[int]] = {}
         tints: dict[int, list[int]] = {}
@@ -106,6 +108,8 @@ def _cells(gt: GT, frame: pl.DataFrame) -> GT:
 
 def matrix_table(view: TerritoryView) -> str:
     """Communes (and the territory) by themes: vigilance and priorité flags counted, tinted by intensity."""
+    from great_tables import GT, html
+
     places = list(view.units) + ([] if view.territory_is_unit else [view.territory])
     frame, flaggable = _counts(view, places)
     labels: dict[str, str | BaseText] = {
