@@ -41,7 +41,7 @@ from sources.demo import gen_bpe
 from sources.errors import Failure, ParseError, SourceValidationError
 from sources.etat_civil import OBS_NOT_AVAILABLE, OBS_SECRET
 from sources.geography import Geography, drop_other_zonings
-from sources.reading import read_csv_file
+from sources.reading import csv_file_bytes, read_csv_bytes, read_csv_file
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns, whole_number
@@ -125,6 +125,42 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         return conclude(long, entry, rules, geo, file=member, raw_path=raw_path, notes=notes)
     except SourceValidationError as exc:  # a failure on a type names the file's own column and the type
         raise _naming_types(exc, types) from None
+
+
+def grid_cells(entry: Entry, files: dict[str, Path], geo: Geography | None) -> int:
+    """The cells of the grid the staged table fills (`_zeros`): the target's communes times the leaf types of the
+    release, listed by its metadata member (`COD_VAR == FACILITY_TYPE`), or read from the data member when the
+    metadata does not list them. The memory bound of staging (`sources.memory`) reserves for them."""
+    if geo is None:
+        return 0
+    path = files["main"]
+    member, _ = data_member(path, entry.params["member_pattern"], source=entry.source)
+    types = _listed_types(path, member, entry) or _data_types(path, member, entry)
+    return len(geo.communes_at(geo.target)) * types
+
+
+def _listed_types(path: Path, member: str, entry: Entry) -> int:
+    """The leaf types the release's metadata member lists (0 without one: an older or reshaped archive)."""
+    metadata = member.replace("_data.csv", "_metadata.csv")
+    with zipfile.ZipFile(path) as zf:
+        if metadata == member or metadata not in zf.namelist():
+            return 0
+    frame = read_csv_file(path, entry.file(), source=entry.source, member=metadata)
+    if not {"COD_VAR", "COD_MOD"} <= set(frame.columns):
+        return 0
+    codes = frame.filter(pl.col("COD_VAR") == "FACILITY_TYPE")["COD_MOD"]
+    return codes.filter(codes.str.contains(TYPE_PATTERN)).n_unique()
+
+
+def _data_types(path: Path, member: str, entry: Entry) -> int:
+    """The distinct leaf types of the data member itself (one column read; 0 without it: staging says why)."""
+    data, name = csv_file_bytes(path, entry.file(), source=entry.source, member=member)
+    separator = entry.file().separator
+    if "FACILITY_TYPE" not in read_csv_bytes(data, separator, source=entry.source, name=name, header_only=True).columns:
+        return 0
+    frame = read_csv_bytes(data, separator, source=entry.source, name=name, columns=["FACILITY_TYPE"])
+    codes = frame["FACILITY_TYPE"].str.strip_chars()
+    return codes.filter(codes.str.contains(TYPE_PATTERN)).n_unique()
 
 
 def _naming_types(exc: SourceValidationError, types: list[str]) -> SourceValidationError:
@@ -311,4 +347,4 @@ def _arm_notes(long: pl.DataFrame) -> list[str]:
     return [note]
 
 
-SOURCES = (SourceSpec("bpe", ("bpe",), stage, label="Insee, BPE {year}", demo=gen_bpe.write),)
+SOURCES = (SourceSpec("bpe", ("bpe",), stage, label="Insee, BPE {year}", demo=gen_bpe.write, grid_cells=grid_cells),)

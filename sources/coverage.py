@@ -132,7 +132,10 @@ def _present(frame: pl.DataFrame, level: str, geo: Geography) -> pl.DataFrame:
         rows = lazy.filter(pl.col("level") == "IRIS").select("year", code=pl.col("code").str.slice(0, 5)).unique()
         rows = rows.join(parents, on="code", how="left").select("year", code=pl.coalesce("city", "code"))
         return rows.unique().collect()
-    rows = lazy.filter(pl.col("level") == level).select("year", "code").unique()
+    # a staged table is in key order (level, code, year...): a code's rows of a year come together, and keeping
+    # the first of each run leaves `unique` a row per (code, year) to hash instead of one per variable
+    new_run = ((pl.col("code") != pl.col("code").shift()) | (pl.col("year") != pl.col("year").shift())).fill_null(True)
+    rows = lazy.filter(pl.col("level") == level).select("year", "code").filter(new_run).unique()
     if level == "COM":
         arms = lazy.filter(pl.col("level") == "ARM").select("year", "code").unique()
         cities = arms.join(parents, on="code").select("year", code="city")

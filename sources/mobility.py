@@ -72,7 +72,8 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         *_dropped_notes(flows),
     ]
     keys = {"year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8), "status": pl.lit(None, pl.String)}
-    if entry.params.get("table") == "destinations":
+    presorted = entry.params.get("table") == "destinations"
+    if presorted:
         long = _destinations(flows).with_columns(**keys)
         # one variable per place of work, each a count
         rules = Rules(
@@ -91,7 +92,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
             parts=PARTS,
             part_tolerance=PART_TOLERANCE,
         )
-    return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes)
+    return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, presorted=presorted)
 
 
 def _measure(columns: list[str], entry: Entry, file: str) -> tuple[str, int]:
@@ -193,15 +194,29 @@ def _summary(flows: pl.DataFrame, epci_of: dict[str, str]) -> pl.DataFrame:
 
 
 def _destinations(flows: pl.DataFrame) -> pl.DataFrame:
-    """Per commune of residence (cities whole): the flow to each place of work outside it (abroad as ETRANGER)."""
+    """Per commune of residence (cities whole): the flow to each place of work outside it (abroad as ETRANGER),
+    in key order (code, variable: the level and year are one)."""
     abroad = pl.col("work").str.contains(FOREIGN)
     away = flows.filter((pl.col("work") != UNDETERMINED) & (pl.col("work_city") != pl.col("home_city")))
-    return (
-        away.with_columns(variable=pl.when(abroad).then(pl.lit(ABROAD)).otherwise(pl.col("work_city")))
-        .group_by("home_city", "variable")
-        .agg(value=pl.col("flow").sum())
-        .select(level=pl.lit("COM"), code="home_city", variable="variable", value="value")
+    away = away.select(
+        code="home_city", variable=pl.when(abroad).then(pl.lit(ABROAD)).otherwise(pl.col("work_city")), value="flow"
     )
+    # the file comes nearly sorted by residence and place of work: a stable sort of it is cheap
+    summed = _runs_summed(away.sort("code", "variable", maintain_order=True))
+    return summed.select(level=pl.lit("COM"), code="code", variable="variable", value="value")
+
+
+def _runs_summed(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per (code, variable) of rows sorted by them, its value the sum of its run. Few runs have more than
+    one row (the arrondissements of a city, places abroad): only those are grouped (in order, each summed in the
+    order of its rows as a grouping of all would), the others pass as they are."""
+    same_key = (pl.col("code") == pl.col("code").shift(1)) & (pl.col("variable") == pl.col("variable").shift(1))
+    flagged = rows.with_columns(follows=same_key.fill_null(False))
+    flagged = flagged.with_columns(in_run=pl.col("follows") | pl.col("follows").shift(-1).fill_null(False))
+    runs = flagged.filter("in_run").group_by("code", "variable", maintain_order=True).agg(pl.col("value").sum())
+    heads = flagged.filter(~pl.col("follows"))  # the first row of each run, in order: the runs' sums in order too
+    value = heads["value"].scatter(heads["in_run"].arg_true(), runs["value"])
+    return heads.select("code", "variable").with_columns(value=value)
 
 
 def _dropped_notes(flows: pl.DataFrame) -> list[str]:

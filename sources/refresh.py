@@ -39,7 +39,7 @@ from sources.catalogue import Entry
 from sources.download import Download, fetch, make_session, preflight
 from sources.errors import DownloadError, ParseError, SourceError, SourceValidationError, StoreWriteError
 from sources.geography import Geography
-from sources.memory import estimate, staging_budget
+from sources.memory import entry_estimate, staging_budget
 from sources.staging import Staged
 from storage.manifest import EntryRecord, FileRecord, LastFailure, StagedRecord
 from storage.store import Run, Store, StoreBusy
@@ -397,8 +397,9 @@ def stage_entry(
             _record(store, entry, downloads, before)
             return result
         # parsing holds the table a few times over: entries staged at once stay within the memory budget
-        with staging_budget().reserve(estimate(entry.parser, (Path(d.path) for d in downloads.values()))):
-            geography = geo() if callable(geo) else geo
+        geography = geo() if callable(geo) else geo  # shared by the entries: loaded once, outside the budget
+        files = {role: Path(d.path) for role, d in downloads.items()}
+        with staging_budget().reserve(entry_estimate(entry, files, geography)):
             _stage_downloaded(entry, store, previous, downloads, (inputs, basis), geography, accept_drop, result)
     except SourceError as exc:
         refused = [Path(d.path) for d in downloads.values() if d.status == "downloaded"] if _refuses_bytes(exc) else []

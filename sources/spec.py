@@ -25,3 +25,6 @@ class SourceSpec:
     stage: StageFunction  # stage(entry, {file role: path}, geography) -> Staged (no network)
     label: str = ""  # the reports' source line, `{year}` filled with the reference year; '' for none
     demo: Callable[[Path], None] | None = None  # writes its files of the demo mirror under the given root
+    # grid_cells(entry, files, geography) -> the cells of the grid its table fills whatever its file holds (the
+    # BPE's zeros): its memory estimate (`sources.memory`) when larger than its text's; None for the others
+    grid_cells: Callable[[Entry, dict[str, Path], Geography | None], int] | None = None

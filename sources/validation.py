@@ -50,6 +50,12 @@ class RowCheck:
     # and the variables it applies to; None: the rule reads more than a value
     cell: Callable[[pl.Expr], pl.Expr] | None = None
     variables: tuple[str, ...] = ()
+    # the rule as one boolean aggregate for the screen (`passes`), when cheaper than `expr.all()`; None: that
+    screen: pl.Expr | None = None
+
+    def holds(self) -> pl.Expr:
+        """True when every row passes (the screen's aggregate)."""
+        return self.screen if self.screen is not None else self.expr.all()
 
     def as_check(self) -> pa.Check:
         import pandera.polars as pa
@@ -162,7 +168,13 @@ def _code_pattern_check(levels: tuple[str, ...]) -> RowCheck:
     expr = pl.lit(False)
     for level in levels:
         expr = expr | ((pl.col("level") == level) & pl.col("code").str.contains(CODE_PATTERNS[level]))
-    return RowCheck("code matches its level's pattern", expr)
+    # screened level by level: each pattern read on its level's codes only, not on every row (a row of another
+    # level fails the screen's own check of the levels)
+    screen = pl.all_horizontal(
+        pl.col("level").is_in(list(levels)).all(),
+        *[pl.col("code").filter(pl.col("level") == level).str.contains(CODE_PATTERNS[level]).all() for level in levels],
+    )
+    return RowCheck("code matches its level's pattern", expr, screen=screen)
 
 
 def known_codes_check(valid: Mapping[int, Mapping[str, AbstractSet[str]]]) -> RowCheck:
@@ -249,7 +261,7 @@ def passes(frame: pl.DataFrame, rules: Rules, known: RowCheck | None = None) -> 
         # distinct hashes mean distinct keys; a collision only sends the frame to pandera (a hash per row is
         # light where hashing the keys themselves takes a table of strings)
         pl.struct(UNIQUE).hash().n_unique() == pl.len(),
-        *[check.expr.all() for check in row_checks(rules, known, parts=False)],
+        *[check.holds() for check in row_checks(rules, known, parts=False)],
     ]
     try:
         results = frame.select(*[agg.alias(f"rule_{i}") for i, agg in enumerate(aggregates)]).row(0)

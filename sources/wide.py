@@ -130,7 +130,7 @@ def _key_checks(rules: Rules, key: list[str]) -> list[pl.Expr]:
         checks += [pl.col("year").is_not_null().all(), pl.col("year").is_between(*YEARS).all()]
     if "month" in key:
         checks.append(pl.col("month").is_between(*MONTHS).all())
-    return [*checks, pl.struct(key).n_unique() == pl.len(), _code_pattern_check(rules.levels).expr.all()]
+    return [*checks, pl.struct(key).n_unique() == pl.len(), _code_pattern_check(rules.levels).holds()]
 
 
 def _cell_checks(rules: Rules, columns: list[str]) -> list[pl.Expr]:

@@ -303,7 +303,9 @@ class Run(Store):
     def write_staged(self, source: str, vintage: str, frame: pl.DataFrame) -> Path:
         target = self._pending_table(source, vintage)
         with atomic_path(target) as tmp:
-            frame.write_parquet(tmp)
+            # zstd at its fastest level: the default's CPU is spent on a long table's few distinct strings for no
+            # smaller file (France's 26 M staged rows: 3.2 -> 2.95 s of CPU, 50.9 -> 49.3 MiB)
+            frame.write_parquet(tmp, compression="zstd", compression_level=1)
         return target
 
     def record(self, key: str, record: EntryRecord) -> None:

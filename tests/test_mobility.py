@@ -98,6 +98,32 @@ def test_the_places_of_work_outside_each_commune(tmp_path, geo):
     assert frame.filter(pl.col("level") == "ARM").is_empty()
 
 
+def test_the_places_of_work_of_a_run_are_summed_and_staged_in_key_order(tmp_path, geo):
+    # rows out of order; three arrondissements of Lyon and two places abroad, each group a run once sorted
+    text = """CODGEO;LIBGEO;DCLT;L_DCLT;NBFLUX_C22_ACTOCC15P
+85113;L'Île-d'Yeu;44043;Clisson;12
+44043;Clisson;69383;Lyon 3e Arrondissement;1.5
+44043;Clisson;BE540;Bruxelles;2
+44043;Clisson;69381;Lyon 1er Arrondissement;2.25
+44043;Clisson;LU320;Luxembourg;0.5
+44043;Clisson;44064;Gorges;40
+44043;Clisson;69382;Lyon 2e Arrondissement;0.125
+"""
+    frame = stage(catalogue.get("mobility_destinations", "2022"), _zip(tmp_path, text), geo).frame
+    assert frame.select("code", "variable", "value").rows() == [
+        ("44043", "44064", 40.0),
+        ("44043", "69123", 3.875),  # Lyon: 1.5 + 2.25 + 0.125
+        ("44043", "ETRANGER", 2.5),  # abroad: 2 + 0.5
+        ("85113", "44043", 12.0),
+    ]
+
+
+def test_a_residence_working_only_at_home_has_no_destination_rows(tmp_path, geo):
+    text = "CODGEO;LIBGEO;DCLT;L_DCLT;NBFLUX_C22_ACTOCC15P\n85113;L'Île-d'Yeu;85113;L'Île-d'Yeu;800\n"
+    frame = stage(catalogue.get("mobility_destinations", "2022"), _zip(tmp_path, text), geo).frame
+    assert frame.is_empty()
+
+
 def test_the_year_is_read_from_the_measure_name(tmp_path, geo):
     text = FLOWS.replace("NBFLUX_C22_ACTOCC15P", "NBFLUX_C21_ACTOCC15P")
     with pytest.raises(SourceValidationError, match="NBFLUX_C22_ACTOCC15P"):  # the catalogue's 2022 entry

@@ -6,6 +6,8 @@ import threading
 import time
 import zipfile
 
+import polars as pl
+
 from sources import memory
 from sources.memory import DEFAULT_BYTES_PER_TEXT_BYTE, MemoryBudget, estimate, text_bytes
 
@@ -64,3 +66,71 @@ def test_the_budget_is_read_from_the_settings(monkeypatch):
     monkeypatch.setattr(memory, "_budget", None)
     assert memory.staging_budget().limit == 3 * 2**20
     assert memory.staging_budget() is memory.staging_budget()
+
+
+# -- the BPE fills a grid of communes x types whatever its file holds (its zeros): its estimate follows the grid --
+
+BPE_HEADER = '"GEO";"GEO_OBJECT";"FACILITY_DOM";"FACILITY_SDOM";"FACILITY_TYPE";"BPE_MEASURE";"TIME_PERIOD";"OBS_VALUE"'
+BPE_ROWS = [
+    '"01001";"COM";"D";"D5";"D502";"FACILITIES";2024;2',
+    '"01001";"COM";"D";"D5";"_T";"FACILITIES";2024;2',  # a subtotal: not a type of the grid
+    '"2A004";"COM";"D";"D2";"D265";"FACILITIES";2024;5',
+    '"2A004";"COM";"A";"A1";"A129";"FACILITIES";2024;1',
+]
+# the release's dictionary: three leaf types, the domain and sub-domain rows and a `_T` are not types of the grid
+BPE_METADATA = "\n".join(
+    [
+        '"COD_VAR";"LIB_VAR";"COD_MOD";"LIB_MOD"',
+        '"FACILITY_DOM";"Domaine";"D";"Santé"',
+        '"FACILITY_SDOM";"Sous-domaine";"D5";"Action sociale"',
+        '"FACILITY_TYPE";"Type";"D502";"EAJE"',
+        '"FACILITY_TYPE";"Type";"D265";"Médecin"',
+        '"FACILITY_TYPE";"Type";"A129";"Mairie"',
+        '"FACILITY_TYPE";"Type";"_T";"Total"',
+    ]
+)
+
+
+def bpe_archive(tmp_path, metadata: str | None) -> dict:
+    path = tmp_path / "DS_BPE_CSV_FR.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("DS_BPE_2024_data.csv", "\n".join([BPE_HEADER, *BPE_ROWS]) + "\n")
+        if metadata is not None:
+            z.writestr("DS_BPE_2024_metadata.csv", metadata + "\n")
+    return {"main": path}
+
+
+def test_the_bpe_reserves_for_the_grid_of_communes_and_types_it_stages(tmp_path, geo):
+    from sources import bpe, catalogue
+    from sources.memory import BYTES_PER_GRID_CELL, entry_estimate
+
+    entry, files = catalogue.get("bpe", "courant"), bpe_archive(tmp_path, BPE_METADATA)
+    communes = len(geo.communes_at(2025))  # BPE 2024 is in COG 2025, the target: its communes
+    assert bpe.grid_cells(entry, files, geo) == communes * 3  # D502, D265, A129 listed; `_T` is no type
+    staged = bpe.stage(entry, files, geo).frame
+    # the grid is what staging writes: one COM row per commune and type (2 published, the others zeros)
+    assert staged.filter(pl.col("level") == "COM").height == communes * 3
+    assert BYTES_PER_GRID_CELL["bpe"] == 330
+    # the demo world's 21 communes make a small grid: the larger of it and the text's estimate
+    by_text = text_bytes(files["main"]) * DEFAULT_BYTES_PER_TEXT_BYTE
+    assert entry_estimate(entry, files, geo) == max(by_text, communes * 3 * 330)
+
+
+def test_without_its_metadata_the_bpe_grid_counts_the_types_of_its_data(tmp_path, geo):
+    from sources import bpe, catalogue
+
+    entry = catalogue.get("bpe", "courant")
+    files = bpe_archive(tmp_path, None)
+    assert bpe.grid_cells(entry, files, geo) == len(geo.communes_at(2025)) * 3  # D502, D265, A129 in the rows
+    assert bpe.grid_cells(entry, files, None) == 0  # no geography: the communes the file names, a few rows
+
+
+def test_a_parser_without_a_grid_is_estimated_from_its_text_alone(tmp_path):
+    plain = tmp_path / "s_ben_com_f.csv"
+    plain.write_bytes(b"x" * 300)
+    assert estimate("caf_benefits", [plain], grid_cells=1_000_000) == 300 * 41  # no grid factor: text only
+    assert estimate("bpe", [plain], grid_cells=2) == 300 * DEFAULT_BYTES_PER_TEXT_BYTE  # 300 x 69 > 2 x 330
+    # France: 111 KB of text (x 69: 7.3 MiB) for 35,000 communes x 24 types, measured at 259 MiB
+    france = tmp_path / "DS_BPE_2024_data.csv"
+    france.write_bytes(b"x" * 111_086)
+    assert estimate("bpe", [france], grid_cells=35_000 * 24) == 840_000 * 330  # 277,200,000 bytes: 264 MiB

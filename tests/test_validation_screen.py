@@ -124,3 +124,33 @@ def test_the_screen_is_never_laxer_than_pandera():
                 disagreements.append(damaged)
     assert disagreements == []
     assert 0 < through < 60  # the damage let some frames through and stopped others: both sides were tried
+
+
+TWO_LEVELS = Rules(kinds={"POP": "count"}, levels=("COM", "DEP"))
+
+
+def two_levels(*rows: tuple[str, str]) -> pl.DataFrame:
+    """(level, code) rows of one variable, year 2022."""
+    columns = {k: STAGED_SCHEMA[k] for k in ("level", "code", "year", "month", "variable", "value", "status")}
+    data = [(level, code, 2022, None, "POP", 10.0, None) for level, code in rows]
+    return pl.DataFrame(data, schema=columns, orient="row")
+
+
+@pytest.mark.parametrize(
+    "rows, good",
+    [
+        ((("COM", "49099"), ("COM", "2A004"), ("DEP", "49"), ("DEP", "2A"), ("DEP", "974")), True),
+        ((("COM", "49099"), ("DEP", "49099")), False),  # a commune's code on a département row: COM's pattern only
+        ((("COM", "49"), ("DEP", "49")), False),  # a département's code on a commune row
+        ((("COM", "49099"), ("EPCI", "200071165")), False),  # a level the rules do not name
+    ],
+)
+def test_each_code_is_screened_against_its_own_level_s_pattern(rows, good):
+    data = two_levels(*rows)
+    assert passes(data, TWO_LEVELS) is good
+    try:
+        staged_model(TWO_LEVELS).validate(data, lazy=True)
+        pandera = True
+    except SchemaErrors:
+        pandera = False
+    assert pandera is good
