@@ -151,9 +151,12 @@ def _without_worker_profiler() -> contextlib.AbstractContextManager:
     configuration to its worker): it samples the task thread 100 times a second for a dashboard this runner never
     opens, about 5% of a worker's CPU (44.7 s against 42.4 s for 10 EPCI reports on France)."""
     try:
-        import dask  # installed with the optional Dask runner only
+        import dask
+        import distributed  # noqa: F401 - installed with the optional Dask runner only; loads its defaults first
     except ImportError:
         return contextlib.nullcontext()
+    # distributed's defaults must be in dask's configuration before the block: leaving it restores the configuration
+    # as it was, and a `distributed` section created by the block would be removed whole (its defaults with it)
     return dask.config.set({"distributed.worker.profile.enabled": False})
 
 

@@ -72,12 +72,14 @@ def test_the_collector_is_left_alone_off_the_main_thread_and_when_someone_froze_
     thread.join()
     assert counts == [0]  # reports built side by side: nothing frozen
 
+    before = [1]
     gc.freeze()  # as a national batch's worker does
     try:
-        frozen = gc.get_freeze_count()
         with _collector_skips_what_lives_now():
             pass
-        assert gc.get_freeze_count() == frozen  # not thawed by the report
+        # not thawed by the report (the count itself may drop: a frozen object is still freed when unreferenced)
+        assert gc.get_freeze_count() > 0
+        assert _generation_of(before) is None
     finally:
         gc.unfreeze()
 
