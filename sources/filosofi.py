@@ -31,9 +31,9 @@ from sources.errors import Failure, ParseError, SourceValidationError
 from sources.geography import NO_EPCI, GeoChange, Geography
 from sources.reading import decode, read_csv_file, read_csv_text, zip_first_present
 from sources.spec import SourceSpec
-from sources.staging import Staged, conclude
+from sources.staging import Staged, conclude_screened
 from sources.validation import Rules, missing_columns
-from sources.values import NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT, STAGED_SCHEMA, melt, sorted_by_key
+from sources.values import NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT, STAGED_SCHEMA, sorted_by_key
 from sources.wide import one_year_long
 
 CODE = "CODGEO"
@@ -172,21 +172,9 @@ def stage_frame(
     # every rule screened on the member's rows, the long rows built in key order; else judged on the long rows
     year = 2000 + int(yy)
     cog = entry.cog if entry.cog is not None else year + (entry.cog_offset or 0)
-    long = one_year_long(rows, index, rules, rename, year, cog, geo, markers=MARKERS)
-    screened = long is not None
-    if long is None:
-        long = melt(rows, index={**index, "year": pl.lit(year, pl.Int32)}, columns=columns, markers=MARKERS)
-    return conclude(
-        long,
-        entry,
-        rules,
-        geo,
-        file=file,
-        raw_path=raw_path,
-        notes=notes,
-        rename=rename,
-        screened=screened,
-        presorted=screened,
+    long, screened = one_year_long(rows, index, rules, rename, year, cog, geo, markers=MARKERS)
+    return conclude_screened(
+        long, screened, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename
     )
 
 

@@ -30,9 +30,9 @@ from sources.errors import Failure, SourceValidationError
 from sources.geography import Geography
 from sources.reading import read_csv_file
 from sources.spec import SourceSpec
-from sources.staging import Staged, conclude
+from sources.staging import Staged, conclude_screened
 from sources.validation import Rules, missing_columns
-from sources.values import NOT_AVAILABLE, melt
+from sources.values import NOT_AVAILABLE
 from sources.wide import one_year_long
 
 IRIS, COM, TYPE = "IRIS", "COM", "TYP_IRIS"
@@ -100,24 +100,11 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     year, rename = census_year(yy), {c: without_year(c) for c in kept}
     cog = entry.cog if entry.cog is not None else year + (entry.cog_offset or 0)
     # every rule screened on the file's rows, the long rows built in key order; else judged on the long rows
-    long = one_year_long(raw, index, rules, rename, year, cog, geo, markers={}, empty=NOT_AVAILABLE)
-    screened = long is not None
-    if long is None:
-        index["year"] = pl.lit(year, pl.Int32)
-        long = melt(raw, index=index, columns=kept, markers={}, empty=NOT_AVAILABLE)
+    long, screened = one_year_long(raw, index, rules, rename, year, cog, geo, markers={}, empty=NOT_AVAILABLE)
     notes = _notes(raw, kept, absent, long, entry)
     # IRIS rows are not communes: `conclude` leaves them in the file's IRIS geography
-    return conclude(
-        long,
-        entry,
-        rules,
-        geo,
-        file=file,
-        raw_path=raw_path,
-        notes=notes,
-        rename=rename,
-        screened=screened,
-        presorted=screened,
+    return conclude_screened(
+        long, screened, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename
     )
 
 

@@ -34,6 +34,34 @@ class Staged:
         }
 
 
+def conclude_screened(
+    long: pl.DataFrame,
+    screened: bool,
+    entry: Entry,
+    rules: Rules,
+    geo: Geography | None,
+    *,
+    file: str,
+    raw_path: str | None,
+    notes: list[str] | None = None,
+    rename: dict[str, str] | None = None,
+) -> Staged:
+    """`conclude` of a wide file's long rows: `screened` rows were checked on the file's own rows and built in key
+    order with their staged names (`sources.wide`), so neither checked nor sorted again; others are judged."""
+    return conclude(
+        long,
+        entry,
+        rules,
+        geo,
+        file=file,
+        raw_path=raw_path,
+        notes=notes,
+        rename=rename,
+        screened=screened,
+        presorted=screened,
+    )
+
+
 def conclude(
     long: pl.DataFrame,
     entry: Entry,

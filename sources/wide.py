@@ -27,7 +27,7 @@ from sources import catalogue
 from sources.catalogue import Entry
 from sources.geography import Geography, _inserted
 from sources.validation import KINDS, MONTHS, YEARS, RowCheck, Rules, _code_pattern_check, known_codes_check, passes
-from sources.values import INVALID, KEY, MISSING, STATUSES, finish, sorted_by_key
+from sources.values import INVALID, KEY, MISSING, STATUSES, finish, melt, sorted_by_key
 
 STATUS = "{}\x00status"  # the status column of a file column in the parsed wide frame
 
@@ -244,15 +244,17 @@ def one_year_long(
     *,
     markers: dict[str, str],
     empty: str = MISSING,
-) -> pl.DataFrame | None:
-    """The long rows of a wide file whose columns (`rename`'s keys) all hold `year`, codes in COG `cog`: in key order
-    with their staged names, when every rule holds on the file's own rows (`screen`); None when not: the caller
-    melts the file and `conclude` judges the long rows (its error names the file, column, rule and rows)."""
+) -> tuple[pl.DataFrame, bool]:
+    """(long rows, screened) of a wide file whose columns (`rename`'s keys) all hold `year`, codes in COG `cog`.
+    Screened when every rule holds on the file's own rows (`screen`): the rows in key order with their staged names.
+    Else the file melted as it is, for `conclude` to judge the long rows (its error names the file, column, rule
+    and rows)."""
     columns = list(rename)
     wide = parse_wide(raw, index, columns, markers=markers, empty=empty)
     known = known_codes_check(geo.known_codes({cog})) if geo is not None else None
     if not screen(wide, rules, columns, known, cog=dict.fromkeys(columns, cog), years=dict.fromkeys(columns, year)):
-        return None
+        keyed = {**index, "year": pl.lit(year, pl.Int32)}
+        return melt(raw, index=keyed, columns=columns, markers=markers, empty=empty), False
     order = sorted(columns, key=lambda c: rename[c])
     years = pl.Series([year] * len(order), dtype=pl.Int32)
-    return long_in_key_order(wide, list(index), order, [rename[c] for c in order], {"year": years})
+    return long_in_key_order(wide, list(index), order, [rename[c] for c in order], {"year": years}), True

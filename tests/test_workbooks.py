@@ -24,14 +24,21 @@ def _members(path) -> dict[str, bytes]:
         return {n: z.read(n) for n in z.namelist() if not n.startswith("docProps/core")}  # core: creation time
 
 
-def test_a_forked_close_writes_the_file_a_close_here_writes(tmp_path):
+def _written_here_and_forked(tmp_path, fill, check_in_forked=lambda book: None):
+    """The paths of the same workbook closed in this process and by a forked child (`fill` fills each)."""
     here, forked = tmp_path / "here.xlsx", tmp_path / "forked.xlsx"
     with W.workbook(here) as book:
-        _fill(book)
+        fill(book)
     with W.closing_workbooks(fork=True) as closer:
         with W.workbook(forked, closer) as book:
-            _fill(book)
+            fill(book)
+            check_in_forked(book)
         assert not forked.exists()  # in place only once waited for
+    return here, forked
+
+
+def test_a_forked_close_writes_the_file_a_close_here_writes(tmp_path):
+    here, forked = _written_here_and_forked(tmp_path, _fill)
     assert _members(forked) == _members(here)
     assert forked.stat().st_mode & 0o777 == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == ["forked.xlsx", "here.xlsx"]  # no temporary file left
@@ -52,13 +59,10 @@ def _fill_with_tables(book) -> None:
 
 
 def test_a_journaled_workbook_is_the_workbook_written_here_member_by_member(tmp_path):
-    here, forked = tmp_path / "here.xlsx", tmp_path / "forked.xlsx"
-    with W.workbook(here) as book:
-        _fill_with_tables(book)
-    with W.closing_workbooks(fork=True) as closer:
-        with W.workbook(forked, closer) as book:
-            _fill_with_tables(book)
-            assert book.get_worksheet_by_name("indicateurs").dim_rowmax is None  # no cell written in this process
+    def no_cell_written_here(book):
+        assert book.get_worksheet_by_name("indicateurs").dim_rowmax is None  # written by the child only
+
+    here, forked = _written_here_and_forked(tmp_path, _fill_with_tables, no_cell_written_here)
     members = _members(forked)
     assert members == _members(here)
     tables = sorted(n for n in members if n.startswith("xl/tables/"))
