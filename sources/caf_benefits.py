@@ -29,7 +29,7 @@ from sources.catalogue import Entry
 from sources.demo import gen_caf
 from sources.geography import Geography
 from sources.spec import SourceSpec
-from sources.staging import Staged, conclude_screened
+from sources.staging import Staged, conclude
 from sources.validation import RowCheck, Rules, missing_columns
 from sources.values import melt
 from sources.wide import screened_long, with_rows_in_place
@@ -99,7 +99,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
             f"for {years[0]}-12 … COG {years[-1] + 1} for {years[-1]}-12)."
         )
 
-    return conclude_screened(long, screened, entry, rules, geo, file=label, raw_path=raw_path, notes=notes)
+    return conclude(long, entry, rules, geo, file=label, raw_path=raw_path, notes=notes, screened=screened)
 
 
 SOURCES = (

@@ -19,7 +19,7 @@ from sources.errors import Failure, SourceValidationError
 from sources.geography import Geography
 from sources.reading import csv_file_bytes, read_csv_bytes
 from sources.spec import SourceSpec
-from sources.staging import Staged, conclude_screened
+from sources.staging import Staged, conclude
 from sources.validation import Rules, known_codes_check, missing_columns
 from sources.values import NOT_AVAILABLE, melt
 from sources.wide import long_in_key_order, parse_wide, screen
@@ -120,8 +120,8 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     del wide
 
     notes = _notes(raw, len(header), code, yy, (comparison, kept, main_kept, absent), long)
-    return conclude_screened(
-        long, screened, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename
+    return conclude(
+        long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename, screened=screened
     )
 
 

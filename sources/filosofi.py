@@ -31,7 +31,7 @@ from sources.errors import Failure, ParseError, SourceValidationError
 from sources.geography import NO_EPCI, GeoChange, Geography
 from sources.reading import decode, read_csv_file, read_csv_text, zip_first_present
 from sources.spec import SourceSpec
-from sources.staging import Staged, conclude_screened
+from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
 from sources.values import NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT, STAGED_SCHEMA, sorted_by_key
 from sources.wide import one_year_long
@@ -173,8 +173,8 @@ def stage_frame(
     year = 2000 + int(yy)
     cog = entry.cog if entry.cog is not None else year + (entry.cog_offset or 0)
     long, screened = one_year_long(rows, index, rules, rename, year, cog, geo, markers=MARKERS)
-    return conclude_screened(
-        long, screened, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename
+    return conclude(
+        long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename, screened=screened
     )
 
 

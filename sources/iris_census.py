@@ -30,7 +30,7 @@ from sources.errors import Failure, SourceValidationError
 from sources.geography import Geography
 from sources.reading import read_csv_file
 from sources.spec import SourceSpec
-from sources.staging import Staged, conclude_screened
+from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
 from sources.values import NOT_AVAILABLE
 from sources.wide import one_year_long
@@ -103,8 +103,8 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     long, screened = one_year_long(raw, index, rules, rename, year, cog, geo, markers={}, empty=NOT_AVAILABLE)
     notes = _notes(raw, kept, absent, long, entry)
     # IRIS rows are not communes: `conclude` leaves them in the file's IRIS geography
-    return conclude_screened(
-        long, screened, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename
+    return conclude(
+        long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename, screened=screened
     )
 
 

@@ -34,34 +34,6 @@ class Staged:
         }
 
 
-def conclude_screened(
-    long: pl.DataFrame,
-    screened: bool,
-    entry: Entry,
-    rules: Rules,
-    geo: Geography | None,
-    *,
-    file: str,
-    raw_path: str | None,
-    notes: list[str] | None = None,
-    rename: dict[str, str] | None = None,
-) -> Staged:
-    """`conclude` of a wide file's long rows: `screened` rows were checked on the file's own rows and built in key
-    order with their staged names (`sources.wide`), so neither checked nor sorted again; others are judged."""
-    return conclude(
-        long,
-        entry,
-        rules,
-        geo,
-        file=file,
-        raw_path=raw_path,
-        notes=notes,
-        rename=rename,
-        screened=screened,
-        presorted=screened,
-    )
-
-
 def conclude(
     long: pl.DataFrame,
     entry: Entry,
@@ -82,9 +54,10 @@ def conclude(
     (`entry.cog_for_year`), before anything is moved. `rename` then maps file columns to staged variable names
     (`P22_POP` -> `P_POP`, the year being in `year`); `rules.kinds` is keyed by file column names.
     `screened`: the parser found every rule to hold on the file's own rows (`sources.wide.screen`): nothing to
-    check again. `presorted`: `long` is in `KEY` order with its staged variable names, `rename` already applied
-    (`sources.wide.long_in_key_order`): not sorted nor renamed again.
+    check again, and `long` was built presorted by `sources.wide`. `presorted`: `long` is in `KEY` order with its
+    staged variable names, `rename` already applied (`sources.wide.long_in_key_order`): not sorted nor renamed again.
     """
+    presorted = presorted or screened
     # typed as staged; the constant source and vintage columns are added last, never copied by a filter or a sort
     frame = finish(long, entry.source, entry.vintage, sort=False).drop("source", "vintage")
     cog = pl.lit(entry.cog) if entry.cog is not None else pl.col("year") + (entry.cog_offset or 0)

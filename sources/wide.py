@@ -12,7 +12,7 @@ on its rows (35,000) and columns (a hundred):
 - `long_in_key_order`: the long frame built row by row from the wide rows sorted on (level, code[, year,
   month]), the columns in (year, staged variable) order: the order `values.sorted_by_key` gives, without the sort.
 
-`conclude(..., screened=True, presorted=True)` then neither validates nor sorts again, and `Geography.harmonise`
+`conclude(..., screened=True)` then neither validates nor sorts again, and `Geography.harmonise`
 puts the rows of merged communes in place. The census (one row per code, the year in the column name) and the CAF
 benefits (one row per code and December: `screened_long`, the city rows summed from the arrondissements screened
 and put in place by `with_rows_in_place`) are staged this way.
