@@ -137,3 +137,28 @@ def test_a_failure_before_waiting_stops_the_children_and_removes_their_files(tmp
                 _fill(book)
             raise ValueError("a section failed")
     assert list(tmp_path.iterdir()) == []
+
+
+def _fill_with_our_tables(book) -> None:
+    """`_fill_with_tables` with the tables of the exports (transforms.xlsx_table: typed writes, widths set)."""
+    import polars as pl
+
+    from transforms.xlsx_table import write_table
+
+    notes = book.add_worksheet("À lire")
+    notes.write_string(0, 0, "Cholet", book.add_format({"bold": True}))
+    frame = pl.DataFrame({"nom": ["Cholet", "Maulévrier", None], "valeur": [54074.0, -0.5, None], "année": [2022] * 3})
+    write_table(book, frame, "indicateurs", column_formats={"année": "0"})
+    write_table(book, frame.reverse(), "autre")  # a second table: `Frame1`, not `Frame0`
+
+
+def test_a_journaled_workbook_of_the_exports_tables_is_the_workbook_written_here(tmp_path):
+    def no_cell_written_here(book):
+        assert book.get_worksheet_by_name("indicateurs").dim_rowmax is None  # written by the child only
+
+    here, forked = _written_here_and_forked(tmp_path, _fill_with_our_tables, no_cell_written_here)
+    members = _members(forked)
+    assert members == _members(here)
+    assert b'name="Frame0"' in members["xl/tables/table1.xml"] and b'name="Frame1"' in members["xl/tables/table2.xml"]
+    assert members["xl/sharedStrings.xml"].count(b"<t>Cholet</t>") == 1
+    assert b'<col min="1" max="1" width=' in members["xl/worksheets/sheet2.xml"]  # the widths, set in the child
