@@ -96,3 +96,22 @@ def test_a_reader_sees_the_same_cells_formats_and_widths(tmp_path):
 def test_a_type_a_workbook_does_not_hold_is_an_error_naming_the_column(tmp_path):
     with _book(tmp_path / "x.xlsx") as book, pytest.raises(TypeError, match="'ouvert'"):
         write_table(book, pl.DataFrame({"nom": ["a"], "ouvert": [True]}), "a")
+
+
+def test_the_collector_is_paused_while_cells_are_written_and_left_as_it_was():
+    import gc
+
+    from transforms.xlsx_table import collector_paused
+
+    assert gc.isenabled()
+    with pytest.raises(ValueError), collector_paused():
+        assert not gc.isenabled()
+        raise ValueError("a cell failed")
+    assert gc.isenabled()  # on again, even after a failure
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # the caller's choice kept
+    finally:
+        gc.enable()

@@ -20,7 +20,7 @@ from transforms import reasons as R
 from transforms.export import DEMO_WARNING, UNITS_FR, definitions
 from transforms.registry import THEMES, Indicator, indicators
 from transforms.workbooks import Closer, workbook
-from transforms.xlsx_table import write_table
+from transforms.xlsx_table import collector_paused, write_table
 
 # the order of the rows: units first, then the territory, then its references
 LEVEL_ORDER = {"COM": 0, "EPCI": 1, "TERRITORY": 2, "DEP": 3, "FRANCE": 4}
@@ -136,8 +136,9 @@ def write_wide_xlsx(table: pl.DataFrame, path: Path, *, demo: bool = False, clos
     with workbook(path, closer) as book:
         _readme(book, demo)
         taken = {README_SHEET.casefold(), "définitions", "sources"}
-        for title, items in theme_sheets(table):
-            _theme_sheet(book, sheet_name(title, taken), items, rows, cells, headers)
+        with collector_paused():  # tens of thousands of cells and notes
+            for title, items in theme_sheets(table):
+                _theme_sheet(book, sheet_name(title, taken), items, rows, cells, headers)
         write_table(book, definitions(), "définitions")
         write_table(book, sources_frame(table), "sources", column_formats={"année": "0"})
     return path

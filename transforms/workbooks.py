@@ -8,8 +8,8 @@ the zip, in pure Python, about half of a workbook's time. A report forks a child
 filled workbook and runs xlsxwriter only (never polars, whose thread pool does not survive a fork), while the
 report builds its page and document. The cells themselves are written by the child too (the other half): a workbook
 that will be closed by a child keeps a journal of its sheets' cell writes, autofits and column widths, in the order
-they were asked for (`_Journal`), and the child replays it before closing, so the file is the same byte for byte
-(the shared strings are numbered in that order). Everything else (tables, formats, panes) is done here at once.
+they were asked for (`_Journal`), and the child replays it (its cycle collector off) before closing, so the file is
+the same byte for byte (the shared strings are numbered in that order). Everything else (tables, formats, panes) is done here at once.
 Leaving `closing_workbooks` waits for the children: each file then replaces its target, or the report fails naming
 the file (a child that died, failed, or took more than `CLOSE_TIMEOUT_S`, killed then: a report never waits
 forever). Without `fork` (one core, a thread other than the main one, a daemonic process:
@@ -19,7 +19,7 @@ forever). Without `fork` (one core, a thread other than the main one, a daemonic
 from __future__ import annotations
 
 import contextlib
-import functools
+import gc
 import multiprocessing
 import os
 import sys
@@ -131,7 +131,7 @@ def _close_and_leave(book, journal: _Journal | None = None) -> None:
     child inherited are the report process's, not its own: one of Prefect's fails in a fork (its service was never
     started there), which made the child end with code 1 after writing a good file."""
     try:
-        _remember_pixel_widths()
+        gc.disable()  # the cells written here are tuples without cycles, and the child ends with the workbook
         if journal is not None:
             journal.replay()
         book.close()
@@ -140,15 +140,6 @@ def _close_and_leave(book, journal: _Journal | None = None) -> None:
         sys.stderr.flush()
         os._exit(1)
     os._exit(0)
-
-
-def _remember_pixel_widths() -> None:
-    """In the closing child only (it ends with the workbook): xlsxwriter's autofit measures every text cell one
-    character at a time, the same few hundred texts (names, labels, units) thousands of times, about a fifth of a
-    workbook's time; the width is a function of the text alone, so each text's is kept."""
-    from xlsxwriter import worksheet
-
-    worksheet.xl_pixel_width = functools.cache(worksheet.xl_pixel_width)
 
 
 def _put_in_place(tmp: Path, target: Path) -> None:
