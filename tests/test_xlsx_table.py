@@ -101,7 +101,7 @@ def test_a_type_a_workbook_does_not_hold_is_an_error_naming_the_column(tmp_path)
 def test_the_collector_is_paused_while_cells_are_written_and_left_as_it_was():
     import gc
 
-    from transforms.xlsx_table import collector_paused
+    from transforms.workbooks import collector_paused
 
     assert gc.isenabled()
     with pytest.raises(ValueError), collector_paused():

@@ -20,7 +20,7 @@ from transforms import reasons as R
 from transforms.export import DEMO_WARNING, UNITS_FR, definitions
 from transforms.registry import THEMES, Indicator, indicators
 from transforms.workbooks import Closer, workbook
-from transforms.xlsx_table import collector_paused, write_table
+from transforms.xlsx_table import write_table
 
 # the order of the rows: units first, then the territory, then its references
 LEVEL_ORDER = {"COM": 0, "EPCI": 1, "TERRITORY": 2, "DEP": 3, "FRANCE": 4}
@@ -130,15 +130,14 @@ def sources_frame(table: pl.DataFrame) -> pl.DataFrame:
 def write_wide_xlsx(table: pl.DataFrame, path: Path, *, demo: bool = False, closer: Closer | None = None) -> Path:
     """Write the wide workbook of one report's long `table` atomically at `path` (closed by `closer`, else here:
     transforms.workbooks)."""
-    cells = value_cells(table)
-    rows = places(table)
-    headers = Headers(table)
-    with workbook(path, closer) as book:
+    with workbook(path, closer) as book:  # the cycle collector paused meanwhile: tens of thousands of cells
+        cells = value_cells(table)
+        rows = places(table)
+        headers = Headers(table)
         _readme(book, demo)
         taken = {README_SHEET.casefold(), "définitions", "sources"}
-        with collector_paused():  # tens of thousands of cells and notes
-            for title, items in theme_sheets(table):
-                _theme_sheet(book, sheet_name(title, taken), items, rows, cells, headers)
+        for title, items in theme_sheets(table):
+            _theme_sheet(book, sheet_name(title, taken), items, rows, cells, headers)
         write_table(book, definitions(), "définitions")
         write_table(book, sources_frame(table), "sources", column_formats={"année": "0"})
     return path

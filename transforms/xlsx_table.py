@@ -16,14 +16,14 @@ the column.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
 from xlsxwriter.utility import cell_autofit_width
+
+from transforms.workbooks import collector_paused
 
 # the formats `write_excel` gives a column without one of its own (polars' defaults, no table style)
 INTEGER_FORMAT = "#,##0;[Red]-#,##0"
@@ -75,22 +75,6 @@ def write_table(
     if freeze_panes:
         sheet.freeze_panes(*freeze_panes)
     return sheet
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a sheet's cells are written: each cell is a new tuple the collector
-    tracks, and France's largest territories' hundreds of thousands of them set off full collections that walk
-    every object of the report again and again (a third of the cells' time). A cell holds no cycle: nothing is
-    left for the collector to find afterwards. A collector already off stays off."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _column_formats(book, frame: pl.DataFrame, given: dict[str, str], by_dtype: dict) -> dict[str, Any]:
