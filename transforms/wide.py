@@ -19,7 +19,7 @@ import polars as pl
 from transforms import reasons as R
 from transforms.export import DEMO_WARNING, UNITS_FR, definitions
 from transforms.registry import THEMES, Indicator, indicators
-from transforms.workbooks import Closer, workbook
+from transforms.workbooks import Closer, workbook, write_cells
 from transforms.xlsx_table import write_table
 
 # the order of the rows: units first, then the territory, then its references
@@ -171,21 +171,25 @@ def _theme_sheet(book, name: str, items: list[Indicator], rows, cells: dict, hea
         for unit, fmt in NUMBER_FORMATS.items()
         for flag in (None, *FLAG_FILLS)
     }
-    for col, title in enumerate(("niveau", "code", "nom")):
+    titles = ["niveau", "code", "nom", *(headers(ind) for ind in items)]
+    write_cells(sheet, _theme_cells, titles, head, items, rows, cells, formats)  # in the closing child, if any
+    sheet.set_row(0, 60)
+    sheet.set_column(0, 1, 11)
+    sheet.set_column(2, 2, 30)
+    sheet.set_column(3, 2 + len(items), 16)
+    sheet.freeze_panes(1, 3)
+
+
+def _theme_cells(sheet, titles: list[str], head, items: list[Indicator], rows, cells: dict, formats: dict) -> None:
+    """The header, then a row per place: its level, code and name, then its value of each indicator."""
+    for col, title in enumerate(titles):
         sheet.write_string(0, col, title, head)
-    for col, ind in enumerate(items, start=3):
-        sheet.write_string(0, col, headers(ind), head)
     for r, (level, code, place) in enumerate(rows, start=1):
         sheet.write_string(r, 0, LEVELS_FR.get(level, level))
         sheet.write_string(r, 1, code)
         sheet.write_string(r, 2, place or code)
         for col, ind in enumerate(items, start=3):
             _value_cell(sheet, r, col, cells.get((level, code, ind.id)), ind, formats)
-    sheet.set_row(0, 60)
-    sheet.set_column(0, 1, 11)
-    sheet.set_column(2, 2, 30)
-    sheet.set_column(3, 2 + len(items), 16)
-    sheet.freeze_panes(1, 3)
 
 
 def _value_cell(sheet, r: int, col: int, cell: tuple | None, ind: Indicator, formats: dict) -> None:

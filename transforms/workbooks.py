@@ -27,7 +27,8 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,21 @@ JOURNALED = (
 )
 
 
+_JOURNALS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a journaled sheet -> its workbook's journal
+
+
+def write_cells(sheet: Any, write: Callable[..., None], *args: Any) -> None:
+    """`write(sheet, *args)`, a function writing cells of `sheet` through its public methods: now, or on a sheet
+    whose cells are journaled, in the closing child in its turn (one entry in the journal, not one per cell: the
+    report's process only hands the values over). `args` are then plain Python values: the child never runs
+    polars."""
+    journal = _JOURNALS.get(sheet)
+    if journal is None:
+        write(sheet, *args)
+    else:
+        journal.calls.append((sheet, write, args, {}))
+
+
 class _Journal:
     """A workbook's cell writes, in order, kept to be done in the child that closes it (`Closer.close`).
 
@@ -195,7 +211,7 @@ class _Journal:
     names the workbook already holds."""
 
     def __init__(self, book: Any) -> None:
-        self.calls: list[tuple[Any, str, tuple, dict]] = []
+        self.calls: list[tuple[Any, str | Callable[..., None], tuple, dict]] = []  # a method's name or write_cells
         self.sheets: list[Any] = []  # xlsxwriter Worksheets
         self.named: list[tuple[Any, dict]] = []  # (sheet, the name listed in its tables until replayed)
         add_worksheet = book.add_worksheet
@@ -219,6 +235,7 @@ class _Journal:
 
             setattr(sheet, name, recorder)
         self.sheets.append(sheet)
+        _JOURNALS[sheet] = self
 
     def _list_table(self, sheet: Any, args: tuple, kwargs: dict) -> None:
         # after the cells (4 integers or "A1:D9"), a table's options are its only dict
@@ -234,6 +251,11 @@ class _Journal:
         for sheet in self.sheets:
             for name in JOURNALED:
                 vars(sheet).pop(name, None)
+        for sheet in self.sheets:
+            _JOURNALS.pop(sheet, None)
         for sheet, name, args, kwargs in self.calls:
-            getattr(sheet, name)(*args, **kwargs)
+            if isinstance(name, str):
+                getattr(sheet, name)(*args, **kwargs)
+            else:  # write_cells' function
+                name(sheet, *args, **kwargs)
         self.calls = []

@@ -17,13 +17,11 @@ the column.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import polars as pl
-from xlsxwriter.utility import cell_autofit_width
 
-from transforms.workbooks import collector_paused
+from transforms.workbooks import collector_paused, write_cells
 
 # the formats `write_excel` gives a column without one of its own (polars' defaults, no table style)
 INTEGER_FORMAT = "#,##0;[Red]-#,##0"
@@ -67,7 +65,9 @@ def write_table(
         },
     )
     with collector_paused():
-        _write_cells(sheet, frame, [formats[name] for name in frame.columns])
+        columns = [frame.get_column(name).to_list() for name in frame.columns]
+        kinds = [frame.schema[name] == pl.String for name in frame.columns]
+        write_cells(sheet, _write_rows, columns, kinds, [formats[name] for name in frame.columns])
     if autofit and not empty:
         for col, width in enumerate(autofit_widths(frame)):
             if width is not None:
@@ -108,12 +108,13 @@ def _table_name(book) -> str:
     return f"{TABLE_PREFIX}{n}"
 
 
-def _write_cells(sheet, frame: pl.DataFrame, formats: list) -> None:
+def _write_rows(sheet, columns: list[list], texts: list[bool], formats: list) -> None:
     """Every cell below the header, row after row as `add_table` writes them: a null or an empty text is a blank
-    cell (with its column's format), a text a string, a number a number."""
-    writers = [_writer(sheet, frame.schema[name]) for name in frame.columns]
-    columns = [frame.get_column(name).to_list() for name in frame.columns]
-    cells = list(zip(writers, formats, strict=True))
+    cell (with its column's format), a text (`texts`: the columns of text) a string, a number a number. Plain
+    Python values only: this may run in the child that closes the workbook (`transforms.workbooks.write_cells`)."""
+    cells = [
+        (sheet.write_string if text else sheet.write_number, fmt) for text, fmt in zip(texts, formats, strict=True)
+    ]
     blank = sheet.write_blank
     for row, values in enumerate(zip(*columns, strict=True), start=1):
         for col, (value, (write, fmt)) in enumerate(zip(values, cells, strict=True)):
@@ -121,10 +122,6 @@ def _write_cells(sheet, frame: pl.DataFrame, formats: list) -> None:
                 blank(row, col, None, fmt)
             else:
                 write(row, col, value, fmt)
-
-
-def _writer(sheet, dtype: pl.DataType) -> Callable:
-    return sheet.write_string if dtype == pl.String else sheet.write_number
 
 
 def autofit_widths(frame: pl.DataFrame) -> list[int | None]:
@@ -150,4 +147,6 @@ def _widest_cell_px(column: pl.Series, dtype: pl.DataType) -> int:
 
 def _text_px(text: str) -> int:
     """A text's pixels as autofit measures it: its widest line, without the padding (nothing for an empty one)."""
+    from xlsxwriter.utility import cell_autofit_width  # xlsxwriter imported when a workbook is written, not before
+
     return max(cell_autofit_width(line) - PADDING_PX if line else 0 for line in text.split("\n"))
