@@ -162,3 +162,23 @@ def test_a_journaled_workbook_of_the_exports_tables_is_the_workbook_written_here
     assert b'name="Frame0"' in members["xl/tables/table1.xml"] and b'name="Frame1"' in members["xl/tables/table2.xml"]
     assert members["xl/sharedStrings.xml"].count(b"<t>Cholet</t>") == 1
     assert b'<col min="1" max="1" width=' in members["xl/worksheets/sheet2.xml"]  # the widths, set in the child
+
+
+def test_the_reports_two_workbooks_closed_by_a_fork_are_those_closed_here(tmp_path):
+    """The long and the wide workbooks of a report: their cells handed to the child in one piece each
+    (`write_cells`), the same files member by member (shared strings, tables, widths, notes)."""
+    from tests.test_editable import long_table
+    from transforms.export import write_exports
+    from transforms.wide import write_wide_xlsx
+
+    import polars as pl
+
+    table = long_table().with_columns(unit=pl.lit("percent"), evolution_unit=pl.lit(None, pl.String))
+    here = write_exports(table, tmp_path / "here", "t", demo=True)["xlsx"]
+    wide_here = write_wide_xlsx(table, tmp_path / "here" / "large.xlsx", demo=True)
+    with W.closing_workbooks(fork=True) as closer:
+        forked = write_exports(table, tmp_path / "forked", "t", demo=True, closer=closer)["xlsx"]
+        wide_forked = write_wide_xlsx(table, tmp_path / "forked" / "large.xlsx", demo=True, closer=closer)
+    assert _members(forked) == _members(here)
+    assert _members(wide_forked) == _members(wide_here)
+    assert b"secret statistique" in _members(wide_forked)["xl/comments1.xml"]  # a note written by the child
