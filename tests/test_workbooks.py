@@ -167,11 +167,11 @@ def test_a_journaled_workbook_of_the_exports_tables_is_the_workbook_written_here
 def test_the_reports_two_workbooks_closed_by_a_fork_are_those_closed_here(tmp_path):
     """The long and the wide workbooks of a report: their cells handed to the child in one piece each
     (`write_cells`), the same files member by member (shared strings, tables, widths, notes)."""
+    import polars as pl
+
     from tests.test_editable import long_table
     from transforms.export import write_exports
     from transforms.wide import write_wide_xlsx
-
-    import polars as pl
 
     table = long_table().with_columns(unit=pl.lit("percent"), evolution_unit=pl.lit(None, pl.String))
     here = write_exports(table, tmp_path / "here", "t", demo=True)["xlsx"]

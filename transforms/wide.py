@@ -151,7 +151,7 @@ def value_cells(table: pl.DataFrame) -> dict[tuple[str, str, str], tuple]:
     read, not a dict of every column per row."""
     parts = [pl.col(c) if c in table.columns else pl.lit(None).alias(c) for c in CELL_PARTS]
     rows = table.select("level", "code", "indicator", *parts).iter_rows()
-    return {(level, code, ind): cell for level, code, ind, *cell in rows}
+    return {(level, code, ind): (value, status, flag) for level, code, ind, value, status, flag in rows}
 
 
 def _readme(book, demo: bool) -> None:

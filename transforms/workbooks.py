@@ -253,9 +253,9 @@ class _Journal:
                 vars(sheet).pop(name, None)
         for sheet in self.sheets:
             _JOURNALS.pop(sheet, None)
-        for sheet, name, args, kwargs in self.calls:
-            if isinstance(name, str):
-                getattr(sheet, name)(*args, **kwargs)
+        for sheet, call, args, kwargs in self.calls:
+            if isinstance(call, str):
+                getattr(sheet, call)(*args, **kwargs)
             else:  # write_cells' function
-                name(sheet, *args, **kwargs)
+                call(sheet, *args, **kwargs)
         self.calls = []
