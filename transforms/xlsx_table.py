@@ -66,8 +66,8 @@ def write_table(
     )
     with collector_paused():
         columns = [frame.get_column(name).to_list() for name in frame.columns]
-        kinds = [frame.schema[name] == pl.String for name in frame.columns]
-        write_cells(sheet, _write_rows, columns, kinds, [formats[name] for name in frame.columns])
+        texts = [frame.schema[name] == pl.String for name in frame.columns]
+        write_cells(sheet, _write_rows, columns, texts, [formats[name] for name in frame.columns])
     if autofit and not empty:
         for col, width in enumerate(autofit_widths(frame)):
             if width is not None:
