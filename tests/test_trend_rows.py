@@ -33,3 +33,13 @@ def test_a_places_rows_of_one_indicator_oldest_first():
     assert rows_of(series, benet, "population")[0]["value"] == 1100.0
     # another series (another report) is read for itself
     assert [r["value"] for r in rows_of(_series(1300.0), benet, "population")] == [1100.0, 1300.0]
+
+
+def test_only_the_places_asked_for_are_read():
+    from reports.sections.trends import _series_index
+
+    benet = Place("COM", "85020", "Benet", COMMUNES)
+    series = _series(1200.0)
+    assert [r["year"] for r in rows_of(series, benet, "part_0002")] == [2022]
+    # the EPCI and the other commune (a département's hundreds of communes) never made rows
+    assert list(_series_index(series).places) == [("COM", "85020")]

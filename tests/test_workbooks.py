@@ -137,3 +137,48 @@ def test_a_failure_before_waiting_stops_the_children_and_removes_their_files(tmp
                 _fill(book)
             raise ValueError("a section failed")
     assert list(tmp_path.iterdir()) == []
+
+
+def _fill_with_our_tables(book) -> None:
+    """`_fill_with_tables` with the tables of the exports (transforms.xlsx_table: typed writes, widths set)."""
+    import polars as pl
+
+    from transforms.xlsx_table import write_table
+
+    notes = book.add_worksheet("À lire")
+    notes.write_string(0, 0, "Cholet", book.add_format({"bold": True}))
+    frame = pl.DataFrame({"nom": ["Cholet", "Maulévrier", None], "valeur": [54074.0, -0.5, None], "année": [2022] * 3})
+    write_table(book, frame, "indicateurs", column_formats={"année": "0"})
+    write_table(book, frame.reverse(), "autre")  # a second table: `Frame1`, not `Frame0`
+
+
+def test_a_journaled_workbook_of_the_exports_tables_is_the_workbook_written_here(tmp_path):
+    def no_cell_written_here(book):
+        assert book.get_worksheet_by_name("indicateurs").dim_rowmax is None  # written by the child only
+
+    here, forked = _written_here_and_forked(tmp_path, _fill_with_our_tables, no_cell_written_here)
+    members = _members(forked)
+    assert members == _members(here)
+    assert b'name="Frame0"' in members["xl/tables/table1.xml"] and b'name="Frame1"' in members["xl/tables/table2.xml"]
+    assert members["xl/sharedStrings.xml"].count(b"<t>Cholet</t>") == 1
+    assert b'<col min="1" max="1" width=' in members["xl/worksheets/sheet2.xml"]  # the widths, set in the child
+
+
+def test_the_reports_two_workbooks_closed_by_a_fork_are_those_closed_here(tmp_path):
+    """The long and the wide workbooks of a report: their cells handed to the child in one piece each
+    (`write_cells`), the same files member by member (shared strings, tables, widths, notes)."""
+    import polars as pl
+
+    from tests.test_editable import long_table
+    from transforms.export import write_exports
+    from transforms.wide import write_wide_xlsx
+
+    table = long_table().with_columns(unit=pl.lit("percent"), evolution_unit=pl.lit(None, pl.String))
+    here = write_exports(table, tmp_path / "here", "t", demo=True)["xlsx"]
+    wide_here = write_wide_xlsx(table, tmp_path / "here" / "large.xlsx", demo=True)
+    with W.closing_workbooks(fork=True) as closer:
+        forked = write_exports(table, tmp_path / "forked", "t", demo=True, closer=closer)["xlsx"]
+        wide_forked = write_wide_xlsx(table, tmp_path / "forked" / "large.xlsx", demo=True, closer=closer)
+    assert _members(forked) == _members(here)
+    assert _members(wide_forked) == _members(wide_here)
+    assert b"secret statistique" in _members(wide_forked)["xl/comments1.xml"]  # a note written by the child

@@ -13,6 +13,7 @@ from storage.files import atomic_path
 from transforms import reasons as R
 from transforms.registry import THEMES, indicators
 from transforms.workbooks import XLSX_OPTIONS, Closer, workbook
+from transforms.xlsx_table import write_table
 
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
@@ -264,12 +265,12 @@ def _write_xlsx(fr: pl.DataFrame, path: Path, demo: bool, closer: Closer | None 
         chunks = range(0, max(fr.height, 1), XLSX_MAX_ROWS)
         for n, start in enumerate(chunks, start=1):
             sheet = "indicateurs" if len(chunks) == 1 else f"indicateurs {n}"
-            fr.slice(start, XLSX_MAX_ROWS).write_excel(
+            write_table(
                 book,
-                worksheet=sheet,
+                fr.slice(start, XLSX_MAX_ROWS),
+                sheet,
                 autofit=fr.height < 100_000,
-                freeze_panes=(1, 0),
                 column_formats={c: f for c, f in YEAR_FORMATS.items() if c in fr.columns},
                 dtype_formats={pl.Float64: "General"},
             )  # 7458 as 7458, not 7 458,000 (nor red negatives)
-        definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
+        write_table(book, definitions(), "définitions")

@@ -19,7 +19,8 @@ import polars as pl
 from transforms import reasons as R
 from transforms.export import DEMO_WARNING, UNITS_FR, definitions
 from transforms.registry import THEMES, Indicator, indicators
-from transforms.workbooks import Closer, workbook
+from transforms.workbooks import Closer, workbook, write_cells
+from transforms.xlsx_table import write_table
 
 # the order of the rows: units first, then the territory, then its references
 LEVEL_ORDER = {"COM": 0, "EPCI": 1, "TERRITORY": 2, "DEP": 3, "FRANCE": 4}
@@ -129,19 +130,28 @@ def sources_frame(table: pl.DataFrame) -> pl.DataFrame:
 def write_wide_xlsx(table: pl.DataFrame, path: Path, *, demo: bool = False, closer: Closer | None = None) -> Path:
     """Write the wide workbook of one report's long `table` atomically at `path` (closed by `closer`, else here:
     transforms.workbooks)."""
-    cells = {(r["level"], r["code"], r["indicator"]): r for r in table.iter_rows(named=True)}
-    rows = places(table)
-    headers = Headers(table)
-    with workbook(path, closer) as book:
+    with workbook(path, closer) as book:  # the cycle collector paused meanwhile: tens of thousands of cells
+        cells = value_cells(table)
+        rows = places(table)
+        headers = Headers(table)
         _readme(book, demo)
         taken = {README_SHEET.casefold(), "définitions", "sources"}
         for title, items in theme_sheets(table):
             _theme_sheet(book, sheet_name(title, taken), items, rows, cells, headers)
-        definitions().write_excel(book, worksheet="définitions", autofit=True, freeze_panes=(1, 0))
-        sources_frame(table).write_excel(
-            book, worksheet="sources", autofit=True, freeze_panes=(1, 0), column_formats={"année": "0"}
-        )
+        write_table(book, definitions(), "définitions")
+        write_table(book, sources_frame(table), "sources", column_formats={"année": "0"})
     return path
+
+
+CELL_PARTS = ("value", "status", "flag")  # what a value cell shows, in this order (`_value_cell`)
+
+
+def value_cells(table: pl.DataFrame) -> dict[tuple[str, str, str], tuple]:
+    """(value, status, flag) of each (level, code, indicator) of the table (a part it lacks: None): three columns
+    read, not a dict of every column per row."""
+    parts = [pl.col(c) if c in table.columns else pl.lit(None).alias(c) for c in CELL_PARTS]
+    rows = table.select("level", "code", "indicator", *parts).iter_rows()
+    return {(level, code, ind): (value, status, flag) for level, code, ind, value, status, flag in rows}
 
 
 def _readme(book, demo: bool) -> None:
@@ -161,16 +171,8 @@ def _theme_sheet(book, name: str, items: list[Indicator], rows, cells: dict, hea
         for unit, fmt in NUMBER_FORMATS.items()
         for flag in (None, *FLAG_FILLS)
     }
-    for col, title in enumerate(("niveau", "code", "nom")):
-        sheet.write_string(0, col, title, head)
-    for col, ind in enumerate(items, start=3):
-        sheet.write_string(0, col, headers(ind), head)
-    for r, (level, code, place) in enumerate(rows, start=1):
-        sheet.write_string(r, 0, LEVELS_FR.get(level, level))
-        sheet.write_string(r, 1, code)
-        sheet.write_string(r, 2, place or code)
-        for col, ind in enumerate(items, start=3):
-            _value_cell(sheet, r, col, cells.get((level, code, ind.id)), ind, formats)
+    titles = ["niveau", "code", "nom", *(headers(ind) for ind in items)]
+    write_cells(sheet, _theme_cells, titles, head, items, rows, cells, formats)  # in the closing child, if any
     sheet.set_row(0, 60)
     sheet.set_column(0, 1, 11)
     sheet.set_column(2, 2, 30)
@@ -178,15 +180,27 @@ def _theme_sheet(book, name: str, items: list[Indicator], rows, cells: dict, hea
     sheet.freeze_panes(1, 3)
 
 
-def _value_cell(sheet, r: int, col: int, row: dict | None, ind: Indicator, formats: dict) -> None:
+def _theme_cells(sheet, titles: list[str], head, items: list[Indicator], rows, cells: dict, formats: dict) -> None:
+    """The header, then a row per place: its level, code and name, then its value of each indicator."""
+    for col, title in enumerate(titles):
+        sheet.write_string(0, col, title, head)
+    for r, (level, code, place) in enumerate(rows, start=1):
+        sheet.write_string(r, 0, LEVELS_FR.get(level, level))
+        sheet.write_string(r, 1, code)
+        sheet.write_string(r, 2, place or code)
+        for col, ind in enumerate(items, start=3):
+            _value_cell(sheet, r, col, cells.get((level, code, ind.id)), ind, formats)
+
+
+def _value_cell(sheet, r: int, col: int, cell: tuple | None, ind: Indicator, formats: dict) -> None:
     """The value with its unit's format and its flag's tint; an empty value: an empty cell and its reason."""
-    if row is None:
+    if cell is None:
         return
-    if row.get("value") is None:
+    value, status, flag = cell
+    if value is None:
         sheet.write_blank(r, col, None)
-        sheet.write_comment(r, col, R.LABELS_FR.get(row.get("status") or R.MISSING, "motif non précisé"))
+        sheet.write_comment(r, col, R.LABELS_FR.get(status or R.MISSING, "motif non précisé"))
         return
-    flag = row.get("flag") if row.get("flag") in FLAG_FILLS else None
-    sheet.write_number(r, col, float(row["value"]), formats[(ind.unit, flag)])
-    if row.get("status") in R.LABELS_FR:  # a value that is not quite the place's own (borrowed, partial)
-        sheet.write_comment(r, col, R.LABELS_FR[row["status"]])
+    sheet.write_number(r, col, float(value), formats[(ind.unit, flag if flag in FLAG_FILLS else None)])
+    if status in R.LABELS_FR:  # a value that is not quite the place's own (borrowed, partial)
+        sheet.write_comment(r, col, R.LABELS_FR[status])

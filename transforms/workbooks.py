@@ -1,6 +1,7 @@
 """XLSX workbooks written atomically, their closing handed to a forked child process while a report goes on.
 
     with workbook(path, closer) as book:        an xlsxwriter Workbook; `path` appears whole when it is closed
+                                                (filled and closed with the cycle collector paused: `collector_paused`)
     with closing_workbooks(fork) as closer:     every workbook closed (and in place) on leaving, or an error
 
 xlsxwriter keeps a workbook's cells in memory and writes the file when it is closed: the XML of every sheet, then
@@ -8,8 +9,8 @@ the zip, in pure Python, about half of a workbook's time. A report forks a child
 filled workbook and runs xlsxwriter only (never polars, whose thread pool does not survive a fork), while the
 report builds its page and document. The cells themselves are written by the child too (the other half): a workbook
 that will be closed by a child keeps a journal of its sheets' cell writes, autofits and column widths, in the order
-they were asked for (`_Journal`), and the child replays it before closing, so the file is the same byte for byte
-(the shared strings are numbered in that order). Everything else (tables, formats, panes) is done here at once.
+they were asked for (`_Journal`), and the child replays it (its cycle collector off) before closing, so the file is
+the same byte for byte (the shared strings are numbered in that order). Everything else (tables, formats, panes) is done here at once.
 Leaving `closing_workbooks` waits for the children: each file then replaces its target, or the report fails naming
 the file (a child that died, failed, or took more than `CLOSE_TIMEOUT_S`, killed then: a report never waits
 forever). Without `fork` (one core, a thread other than the main one, a daemonic process:
@@ -19,14 +20,15 @@ forever). Without `fork` (one core, a thread other than the main one, a daemonic
 from __future__ import annotations
 
 import contextlib
-import functools
+import gc
 import multiprocessing
 import os
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,11 +121,28 @@ def workbook(target: Path, closer: Closer | None = None) -> Iterator:
     try:
         book = xlsxwriter.Workbook(str(tmp), XLSX_OPTIONS | ZIPPED_FROM_MEMORY)
         journal = _Journal(book) if closer is not None and closer.fork else None  # its cells written by the child
-        yield book
-        (closer or Closer(fork=False)).close(book, tmp, target, journal)
+        with collector_paused():  # filled and closed
+            yield book
+            (closer or Closer(fork=False)).close(book, tmp, target, journal)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a sheet's cells are written: each cell is a new tuple the collector
+    tracks, and France's largest territories' hundreds of thousands of them set off full collections that walk
+    every object of the report again and again (a third of the cells' time). A cell holds no cycle: nothing is
+    left for the collector to find afterwards. A collector already off stays off."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _close_and_leave(book, journal: _Journal | None = None) -> None:
@@ -131,7 +150,7 @@ def _close_and_leave(book, journal: _Journal | None = None) -> None:
     child inherited are the report process's, not its own: one of Prefect's fails in a fork (its service was never
     started there), which made the child end with code 1 after writing a good file."""
     try:
-        _remember_pixel_widths()
+        gc.disable()  # the cells written here are tuples without cycles, and the child ends with the workbook
         if journal is not None:
             journal.replay()
         book.close()
@@ -140,15 +159,6 @@ def _close_and_leave(book, journal: _Journal | None = None) -> None:
         sys.stderr.flush()
         os._exit(1)
     os._exit(0)
-
-
-def _remember_pixel_widths() -> None:
-    """In the closing child only (it ends with the workbook): xlsxwriter's autofit measures every text cell one
-    character at a time, the same few hundred texts (names, labels, units) thousands of times, about a fifth of a
-    workbook's time; the width is a function of the text alone, so each text's is kept."""
-    from xlsxwriter import worksheet
-
-    worksheet.xl_pixel_width = functools.cache(worksheet.xl_pixel_width)
 
 
 def _put_in_place(tmp: Path, target: Path) -> None:
@@ -177,6 +187,21 @@ JOURNALED = (
 )
 
 
+_JOURNALS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a journaled sheet -> its workbook's journal
+
+
+def write_cells(sheet: Any, write: Callable[..., None], *args: Any) -> None:
+    """`write(sheet, *args)`, a function writing cells of `sheet` through its public methods: now, or on a sheet
+    whose cells are journaled, in the closing child in its turn (one entry in the journal, not one per cell: the
+    report's process only hands the values over). `args` are then plain Python values: the child never runs
+    polars."""
+    journal = _JOURNALS.get(sheet)
+    if journal is None:
+        write(sheet, *args)
+    else:
+        journal.calls.append((sheet, write, args, {}))
+
+
 class _Journal:
     """A workbook's cell writes, in order, kept to be done in the child that closes it (`Closer.close`).
 
@@ -186,7 +211,7 @@ class _Journal:
     names the workbook already holds."""
 
     def __init__(self, book: Any) -> None:
-        self.calls: list[tuple[Any, str, tuple, dict]] = []
+        self.calls: list[tuple[Any, str | Callable[..., None], tuple, dict]] = []  # a method's name or write_cells
         self.sheets: list[Any] = []  # xlsxwriter Worksheets
         self.named: list[tuple[Any, dict]] = []  # (sheet, the name listed in its tables until replayed)
         add_worksheet = book.add_worksheet
@@ -210,6 +235,7 @@ class _Journal:
 
             setattr(sheet, name, recorder)
         self.sheets.append(sheet)
+        _JOURNALS[sheet] = self
 
     def _list_table(self, sheet: Any, args: tuple, kwargs: dict) -> None:
         # after the cells (4 integers or "A1:D9"), a table's options are its only dict
@@ -225,6 +251,11 @@ class _Journal:
         for sheet in self.sheets:
             for name in JOURNALED:
                 vars(sheet).pop(name, None)
-        for sheet, name, args, kwargs in self.calls:
-            getattr(sheet, name)(*args, **kwargs)
+        for sheet in self.sheets:
+            _JOURNALS.pop(sheet, None)
+        for sheet, call, args, kwargs in self.calls:
+            if isinstance(call, str):
+                getattr(sheet, call)(*args, **kwargs)
+            else:  # write_cells' function
+                call(sheet, *args, **kwargs)
         self.calls = []

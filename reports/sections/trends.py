@@ -46,21 +46,42 @@ def rows_of(series: pl.DataFrame, place: Place, indicator: str) -> list[dict]:
     return [dict(row) for row in rows]
 
 
-_INDEXES: list[tuple[pl.DataFrame, dict]] = []  # the last series indexed (a report's sections ask ~100 times)
+_INDEXES: list[tuple[pl.DataFrame, _SeriesIndex]] = []  # the last series indexed (the sections ask ~100 times)
 INDEXES_KEPT = 4  # reports built side by side by threads (the national batch) each have theirs
 
 
-def _series_index(series: pl.DataFrame) -> dict[tuple, list[dict]]:
-    """(level, code, indicator) -> rows, oldest year first: one sort for the report's series (a filter and a sort
-    per place and indicator were a tenth of a report's time on France). Held by identity with the series itself,
-    so a series let go and another at its address never share an index."""
+class _SeriesIndex:
+    """(level, code, indicator) -> rows, oldest year first, a place's rows read once, when first asked for: the
+    sections ask for the territory, its département and France (the evaluation perhaps a few communes), while the
+    series holds every commune too (a département's: 100,000 rows made dicts for three places' sake)."""
+
+    def __init__(self, series: pl.DataFrame):
+        self.series = series
+        self.places: dict[tuple[str, str], dict[str, list[dict]]] = {}
+
+    def get(self, key: tuple[str, str, str], default: list[dict]) -> list[dict]:
+        level, code, indicator = key
+        place = self.places.get((level, code))
+        if place is None:
+            place = self.places[(level, code)] = self._read(level, code)
+        return place.get(indicator, default)
+
+    def _read(self, level: str, code: str) -> dict[str, list[dict]]:
+        rows = self.series.filter((pl.col("level") == level) & (pl.col("code") == code))
+        by_indicator: dict[str, list[dict]] = defaultdict(list)
+        for row in rows.sort("indicator", "year", maintain_order=True).iter_rows(named=True):
+            by_indicator[row["indicator"]].append(row)
+        return dict(by_indicator)
+
+
+def _series_index(series: pl.DataFrame) -> _SeriesIndex:
+    """The report's series indexed (a filter and a sort per place and indicator were a tenth of a report's time on
+    France). Held by identity with the series itself, so a series let go and another at its address never share
+    an index."""
     for frame, kept in list(_INDEXES):
         if frame is series:
             return kept
-    index: dict[tuple, list[dict]] = defaultdict(list)
-    for row in series.sort("level", "code", "indicator", "year", maintain_order=True).iter_rows(named=True):
-        index[(row["level"], row["code"], row["indicator"])].append(row)
-    index = dict(index)
+    index = _SeriesIndex(series)
     _INDEXES.append((series, index))
     del _INDEXES[:-INDEXES_KEPT]
     return index
@@ -204,7 +225,11 @@ def _change_cell(row: dict | None, ind: Indicator) -> dict:
 def change_rows(view: TerritoryView, changes: pl.DataFrame, items: list[Indicator]) -> list[dict]:
     """Per indicator: the territory at the baseline and its latest year, its change, and the change of its
     département and of France."""
-    by_key = {(r["level"], r["code"], r["indicator"]): r for r in changes.to_dicts()}
+    places = [p for p in (view.territory, view.departement, view.france) if p]
+    shown = pl.any_horizontal(
+        (pl.col("level") == p.level) & (pl.col("code") == p.code) for p in places
+    )  # those three places' rows, not every commune's
+    by_key = {(r["level"], r["code"], r["indicator"]): r for r in changes.filter(shown).to_dicts()}
     out = []
     for ind in items:
         own = by_key.get((*view.territory.key, ind.id)) or {}

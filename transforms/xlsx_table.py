@@ -1,0 +1,152 @@
+"""A polars frame written as an Excel table through xlsxwriter's public API, the cells `DataFrame.write_excel` writes.
+
+    write_table(book, frame, "indicateurs", autofit=True, column_formats={"année": "0"}, dtype_formats=...)
+
+`DataFrame.write_excel` hands xlsxwriter every row (`df.rows()`) to be written by `add_table`, one `write()` per
+cell (each one guessing its type), then `Worksheet.autofit()` walks every cell of the sheet again: about half of a
+département's long workbook. Here the table is declared without its data, each column's cells are written by the
+method of its type (`write_string`, `write_number`, `write_blank`) row after row (the order of the shared strings
+is kept), and the widths are measured by polars over each column's distinct values with xlsxwriter's own measure
+(`cell_autofit_width`). The workbook holds the same sheets, tables, cells, formats and widths as `write_excel`'s;
+its columns lack the `bestFit` mark that `autofit()` adds to a width (a hint no spreadsheet displays).
+
+Only what the exports hold is written: text, integer, decimal and null columns; another type is an error naming
+the column.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import polars as pl
+
+from transforms.workbooks import collector_paused, write_cells
+
+# the formats `write_excel` gives a column without one of its own (polars' defaults, no table style)
+INTEGER_FORMAT = "#,##0;[Red]-#,##0"
+FLOAT_FORMAT = "#,##0.000;[Red]-#,##0.000"
+BASE_FORMAT = {"valign": "vcenter"}
+TABLE_PREFIX = "Frame"  # polars' table names: Frame0, Frame1... in the order they are added to a workbook
+FILTER_BUTTON_PX = 16  # the header's filter button, counted by xlsxwriter's autofit
+PADDING_PX = 7  # the padding autofit adds to the widest cell
+MAX_COLUMN_PX = 1790  # Excel's widest column (255 characters), autofit's limit
+DIGIT_PX = 7  # autofit's width of a character of a number
+
+
+def write_table(
+    book: Any,
+    frame: pl.DataFrame,
+    worksheet: str,
+    *,
+    autofit: bool = True,
+    freeze_panes: tuple[int, int] | None = (1, 0),
+    column_formats: dict[str, str] | None = None,
+    dtype_formats: dict[type[pl.DataType], str] | None = None,
+) -> Any:
+    """A new sheet `worksheet` of the xlsxwriter `book` holding `frame` as a table from A1 with its header, as
+    `frame.write_excel(book, worksheet, autofit=..., freeze_panes=..., column_formats=..., dtype_formats=...)`
+    writes it (no table style, each column's number format aligned to the middle); the sheet."""
+    sheet = book.add_worksheet(worksheet)
+    formats = _column_formats(book, frame, column_formats or {}, dtype_formats or {})
+    empty = frame.height == 0
+    sheet.add_table(
+        0,
+        0,
+        frame.height + int(empty),
+        frame.width - 1,
+        {
+            "style": None,
+            "columns": [{"header": name, "format": formats[name]} for name in frame.columns],
+            "header_row": True,
+            "autofilter": True,
+            "total_row": False,
+            "name": _table_name(book),
+        },
+    )
+    with collector_paused():
+        columns = [frame.get_column(name).to_list() for name in frame.columns]
+        texts = [frame.schema[name] == pl.String for name in frame.columns]
+        write_cells(sheet, _write_rows, columns, texts, [formats[name] for name in frame.columns])
+    if autofit and not empty:
+        for col, width in enumerate(autofit_widths(frame)):
+            if width is not None:
+                sheet.set_column_pixels(col, col, width)
+    if freeze_panes:
+        sheet.freeze_panes(*freeze_panes)
+    return sheet
+
+
+def _column_formats(book, frame: pl.DataFrame, given: dict[str, str], by_dtype: dict) -> dict[str, Any]:
+    """Each column's Format: its own, else its type's, else polars' default; one Format per number format."""
+    made: dict[str | None, Any] = {None: book.add_format(dict(BASE_FORMAT))}
+    out = {}
+    for name, dtype in frame.schema.items():
+        fmt = given.get(name) or by_dtype.get(dtype.base_type()) or _default_format(name, dtype)
+        if fmt not in made:
+            made[fmt] = book.add_format({"num_format": fmt} | BASE_FORMAT)
+        out[name] = made[fmt]
+    return out
+
+
+def _default_format(name: str, dtype: pl.DataType) -> str | None:
+    if dtype.is_integer():
+        return INTEGER_FORMAT
+    if dtype.is_float():
+        return FLOAT_FORMAT
+    if dtype in (pl.String, pl.Null):
+        return None
+    raise TypeError(f"column {name!r}: {dtype} cells are not written to a workbook (text, numbers or nulls only)")
+
+
+def _table_name(book) -> str:
+    """polars' name for the next table of `book`: the first `FrameN` not taken, N from the tables already named so."""
+    taken = {t["name"] for sheet in book.worksheets() for t in sheet.tables if t["name"].startswith(TABLE_PREFIX)}
+    n = len(taken)
+    while f"{TABLE_PREFIX}{n}" in taken:
+        n += 1
+    return f"{TABLE_PREFIX}{n}"
+
+
+def _write_rows(sheet, columns: list[list], texts: list[bool], formats: list) -> None:
+    """Every cell below the header, row after row as `add_table` writes them: a null or an empty text is a blank
+    cell (with its column's format), a text (`texts`: the columns of text) a string, a number a number. Plain
+    Python values only: this may run in the child that closes the workbook (`transforms.workbooks.write_cells`)."""
+    cells = [
+        (sheet.write_string if text else sheet.write_number, fmt) for text, fmt in zip(texts, formats, strict=True)
+    ]
+    blank = sheet.write_blank
+    for row, values in enumerate(zip(*columns, strict=True), start=1):
+        for col, (value, (write, fmt)) in enumerate(zip(values, cells, strict=True)):
+            if value is None or value == "":
+                blank(row, col, None, fmt)
+            else:
+                write(row, col, value, fmt)
+
+
+def autofit_widths(frame: pl.DataFrame) -> list[int | None]:
+    """Each column's width in pixels as xlsxwriter's `autofit()` sets it (None: left as it is, nothing to fit):
+    the widest cell, its header counting its filter button, plus the padding, at most Excel's widest."""
+    out = []
+    for name, dtype in frame.schema.items():
+        head = _text_px(name)
+        widest = max(head + FILTER_BUTTON_PX if head else 0, _widest_cell_px(frame.get_column(name), dtype))
+        out.append(min(widest + PADDING_PX, MAX_COLUMN_PX) if widest > 0 else None)
+    return out
+
+
+def _widest_cell_px(column: pl.Series, dtype: pl.DataType) -> int:
+    values = column.drop_nulls().unique().to_list()  # a few hundred names or labels among 35,000 rows
+    if dtype == pl.String:
+        return max((_text_px(v) for v in values), default=0)
+    if dtype.is_float():  # unique() takes -0.0 (a small negative value rounded) for 0.0: its sign counts here
+        values += [v for v in column.filter(column == 0).to_list() if math.copysign(1.0, v) < 0][:1]
+    # a number: 7 pixels a character of Python's writing of it, as autofit counts (`7458.0`, `2022`)
+    return max((DIGIT_PX * len(str(v)) for v in values), default=0)
+
+
+def _text_px(text: str) -> int:
+    """A text's pixels as autofit measures it: its widest line, without the padding (nothing for an empty one)."""
+    from xlsxwriter.utility import cell_autofit_width  # xlsxwriter imported when a workbook is written, not before
+
+    return max(cell_autofit_width(line) - PADDING_PX if line else 0 for line in text.split("\n"))
