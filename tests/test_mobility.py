@@ -262,3 +262,35 @@ def test_a_part_above_its_whole_is_refused():
     with pytest.raises(SourceValidationError) as info:
         validate(finish(long, "mobility", "2022"), rules, source="mobility", file=MEMBER)
     assert "ACTOCC_MEME_COM" in str(info.value) and "never above ACTOCC_LIEU_CONNU" in str(info.value)
+
+
+def _workplaces_body(rows: list[dict]) -> str:
+    from reports.sections.workplaces import SECTION
+    from reports.templating import compiled
+
+    context = {
+        "territory": "CC Test",
+        "total": "240",
+        "leaving": "42" if rows else "0",
+        "leaving_share": "17,5 %" if rows else "0,0 %",
+        "rows": rows,
+        "rest": None,
+        "outside": "du territoire",
+        "inside": "sur le territoire",
+        "source": "Insee, RP 2022",
+    }
+    return compiled(SECTION.template).render(context)
+
+
+def test_a_territory_nobody_leaves_has_no_empty_table_of_places():
+    body = _workplaces_body([])
+    assert "0 (0,0 %) travaillent en dehors du territoire." in body
+    assert "<table" not in body and "principaux lieux" not in body.lower()
+    assert "Source : Insee, RP 2022" in body
+
+
+def test_the_places_of_work_are_listed_when_some_leave():
+    row = {"rank": 1, "place": "Cholet (49)", "flow": "40", "share": "16,7 %"}
+    body = _workplaces_body([row])
+    assert "Leurs principaux lieux de travail :</p>" in body
+    assert body.count("<tr>") == 2 and '<th scope="row">Cholet (49)</th><td>40</td><td>16,7 %</td>' in body
