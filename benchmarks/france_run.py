@@ -537,18 +537,27 @@ def mirror_steps(work: Path, steps: set[str], profile: bool) -> list[dict]:
         if "download" in steps:
             out.append(python_step("download over loopback", DOWNLOAD, work, mirror.url))
         if "staging" in steps:
-            out.append(staging_step(work, mirror.url))
+            out.append(staging_step(work, mirror.url, profile))
         if "refresh" in steps or "nothing-new" in steps:
             out += refresh_steps(work, mirror.url, profile, cold_too="refresh" in steps)
     return out
 
 
-def staging_step(work: Path, url: str) -> dict:
-    """The cold refresh without publishing: downloads and staging alone (`--no-publish`), into a store of its own."""
+def staging_step(work: Path, url: str, profile: bool = False) -> dict:
+    """The cold refresh without publishing: downloads and staging alone (`--no-publish`), into a store of its own.
+    With `profile`, another such run into a store of its own under py-spy (WORK/staging.pyspy.txt)."""
     for folder in ("data-staging", "pub-staging"):
         shutil.rmtree(work / folder, ignore_errors=True)
     args = cli("refresh", "--no-publish", "--mirror", url, "--data-dir", "data-staging", "--out", "pub-staging")
-    return timed(args, "cold refresh, staging only", work)
+    measured = timed(args, "cold refresh, staging only", work)
+    if profile:
+        for folder in ("data-staging-profiled", "pub-staging-profiled"):
+            shutil.rmtree(work / folder, ignore_errors=True)
+        args = cli("refresh", "--no-publish", "--mirror", url, "--data-dir", "data-staging-profiled")
+        profiled([*args, "--out", "pub-staging-profiled"], work, work / "staging.pyspy.txt")
+        for folder in ("data-staging-profiled", "pub-staging-profiled"):
+            shutil.rmtree(work / folder, ignore_errors=True)
+    return measured
 
 
 def sources_step(work: Path) -> None:
