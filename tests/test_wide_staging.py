@@ -42,6 +42,23 @@ def test_the_long_frame_comes_row_by_row_in_key_order():
     ]
 
 
+def test_decimal_commas_are_read_in_the_columns_that_have_them_only():
+    # P22_POP: commas in some cells only; P22_POPH: none (cast as it is, never parsed again)
+    raw = _raw([("01001", "1,5", "2.25"), ("01002", "7", "8"), ("01003", "1,000.5", " 3 "), ("01004", "", "x")])
+    wide = parse_wide(raw, INDEX, COLUMNS, markers={}, empty=NOT_AVAILABLE)
+    long = long_in_key_order(wide, ["level", "code"], COLUMNS)
+    assert long.select("value", "status").rows() == [
+        (1.5, None),  # 1,5 -> 1.5
+        (2.25, None),
+        (7.0, None),
+        (8.0, None),
+        (None, "invalid"),  # 1,000.5 -> 1.000.5: not a number
+        (3.0, None),  # stripped
+        (None, NOT_AVAILABLE),  # empty
+        (None, "invalid"),
+    ]
+
+
 def test_key_order_is_the_order_of_the_sort():
     raw = _raw([(f"{i:05d}", str(i), str(i // 2)) for i in (1009, 1001, 1005, 1003)])
     wide = parse_wide(raw, INDEX, ["P22_POP", "P22_POPH"], markers={}, empty=NOT_AVAILABLE)
