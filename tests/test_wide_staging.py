@@ -149,3 +149,37 @@ def test_rows_put_in_place_by_code_and_none_when_a_code_is_on_both_sides():
         ("01005", 2021),
     ]
     assert _inserted(kept, frame(["01005"])) is None  # its rows would interleave with kept's by variable: sorted
+
+
+def test_rows_put_in_place_keep_their_columns_cut_alike():
+    # `geo_change` a literal column (as `finish` adds it): its slices would join into fewer pieces than the other
+    # columns', and the next `with_columns` would copy the whole table into one piece
+    from sources.geography import _inserted
+
+    per_code, codes = 5000, [f"0100{i}" for i in range(6)]  # pieces large enough to stay pieces
+
+    def rows(names, change):
+        n = per_code * len(names)
+        return pl.DataFrame(
+            {
+                "level": ["COM"] * n,
+                "code": [c for c in names for _ in range(per_code)],
+                "year": [2021] * n,
+                "month": [None] * n,
+                "variable": [f"V{v:04d}" for _ in names for v in range(per_code)],
+            },
+            schema_overrides={"month": pl.Int8},
+        ).with_columns(geo_change=pl.lit(change, pl.String))
+
+    kept = rows(codes, None).with_columns(moved=pl.col("code").is_in(["01001", "01003"]))
+    out = _inserted(kept, rows(["01003"], MERGED))
+    # kept: 01000, 01002, 01004, 01005 (01001 and 01003 moved); 01003's merged rows after 01002's
+    assert out.group_by("code", "geo_change", maintain_order=True).len().rows() == [
+        ("01000", None, per_code),
+        ("01002", None, per_code),
+        ("01003", MERGED, per_code),
+        ("01004", None, per_code),
+        ("01005", None, per_code),
+    ]
+    pieces = {name: out.get_column(name).chunk_lengths() for name in out.columns}
+    assert len({tuple(p) for p in pieces.values()}) == 1, pieces
