@@ -24,24 +24,26 @@ if TYPE_CHECKING:
 
 MIB = 1 << 20
 # Peak resident bytes of staging one entry per byte of the text its files hold, by parser, measured on the
-# France-sized mirror (benchmarks/france_run.py; each entry staged alone, its peak above the process's before):
-# a wide file's cell becomes a long row of some 80 bytes, held a few times; a long file (Melodi, the flows
-# of mobility) keeps one row per line; the contours are held as shapes. Others: the largest factor.
+# France-sized mirror (`benchmarks/france_run.py --steps sources`: each entry staged, checked and written alone in
+# a process of its own, its peak above the process with the geography loaded), rounded up by about a tenth: a wide
+# file's cell becomes a long row of some 50 bytes, held a few times; a long file (Melodi, the flows of mobility)
+# keeps one row per line; the contours are held as shapes. Others: the largest factor.
 BYTES_PER_TEXT_BYTE = {
-    "census": 32,  # rp_population/2021 644 MiB for 20.4 MiB of text (rows put in place as slices, not copied)
-    "caf_benefits": 41,  # 781 MiB for 19.4 MiB
-    "etat_civil": 13,  # births 352 MiB for 27.2 MiB
-    "filosofi": 69,  # 250 MiB for 3.7 MiB (each level screened on its wide rows)
-    "mobility": 13,  # the destinations 588 MiB for 47.5 MiB
-    "contours": 25,  # 197 MiB for 8.0 MiB
-    "iris_census": 56,  # rp_iris_population 270 MiB for 4.9 MiB
+    "census": 22,  # rp_population/2021 416 MiB for 20.4 MiB of text (was 644 MiB before its rows were put in
+    # place without a copy of the whole table)
+    "caf_benefits": 30,  # 547 MiB for 19.4 MiB (was 781)
+    "etat_civil": 12,  # births 296 MiB for 27.2 MiB
+    "filosofi": 60,  # 208 MiB for 3.7 MiB (each level screened on its wide rows)
+    "mobility": 8,  # 329 MiB for 47.5 MiB
+    "contours": 25,  # 195 MiB for 8.0 MiB
+    "iris_census": 36,  # rp_iris_population 117 MiB for 4.9 MiB; the smaller themes about 60 MiB for 1.6-2.1 MiB
 }
 DEFAULT_BYTES_PER_TEXT_BYTE = max(BYTES_PER_TEXT_BYTE.values())
 # A parser whose staged table outgrows its text: the BPE lists equipped communes only and stages a 0 for every
 # other (commune, type) pair, so its peak follows that grid of cells (`SourceSpec.grid_cells`), not its file.
-# Bytes per cell, measured on the France-sized mirror: 259 MiB above the process for 839,706 cells (35,000
-# communes x 24 types) from 111 KB of text, which the text's factor put at 8 MiB.
-BYTES_PER_GRID_CELL = {"bpe": 330}
+# Bytes per cell, measured on the France-sized mirror: 278 MiB above the process for 839,706 cells (35,000
+# communes x 24 types) from 111 KB of text, which the text's factor put at 6 MiB.
+BYTES_PER_GRID_CELL = {"bpe": 350}
 
 
 def text_bytes(path: Path) -> int:
