@@ -561,7 +561,10 @@ def staging_step(work: Path, url: str, profile: bool = False) -> dict:
     for folder in ("data-staging", "pub-staging"):
         shutil.rmtree(work / folder, ignore_errors=True)
     args = cli("refresh", "--no-publish", "--mirror", url, "--data-dir", "data-staging", "--out", "pub-staging")
-    measured = timed(args, "cold refresh, staging only", work)
+    measured = timed(args, "cold refresh, staging only", work, env={CONSOLE_LEVEL: "INFO"})
+    found = re.search(r"staging memory budget: .*", measured["stderr"])  # flows.steps._stage_all says it
+    if found:
+        print(f"cold refresh, staging only: {found.group(0)}")
     if profile:
         for folder in ("data-staging-profiled", "pub-staging-profiled"):
             shutil.rmtree(work / folder, ignore_errors=True)

@@ -12,6 +12,7 @@ to disk.
 from __future__ import annotations
 
 import threading
+import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -73,25 +74,48 @@ def entry_estimate(entry: Entry, files: dict[str, Path], geo: Geography | None) 
 
 
 class MemoryBudget:
-    """Bytes shared by threads: `reserve(n)` waits until `n` fits beside what the others hold."""
+    """Bytes shared by threads: `reserve(n)` waits until `n` fits beside what the others hold. It counts the
+    reservations that had to wait, the seconds they waited and the most it held at once (`watched`)."""
 
     def __init__(self, limit: int):
         self.limit = limit
         self.held = 0
+        self.most = 0  # the most held at once since the last `watched` began
+        self.waits = 0
+        self.waited = 0.0  # seconds, summed over the reservations
         self._changed = threading.Condition()
 
     @contextmanager
     def reserve(self, amount: int) -> Iterator[int]:
         amount = min(amount, self.limit)  # larger than the whole budget: waits until it is alone
         with self._changed:
-            self._changed.wait_for(lambda: self.held + amount <= self.limit)
+            if self.held + amount > self.limit:
+                start = time.perf_counter()
+                self._changed.wait_for(lambda: self.held + amount <= self.limit)
+                self.waits, self.waited = self.waits + 1, self.waited + time.perf_counter() - start
             self.held += amount
+            self.most = max(self.most, self.held)
         try:
             yield amount
         finally:
             with self._changed:
                 self.held -= amount
                 self._changed.notify_all()
+
+
+    @contextmanager
+    def watched(self) -> Iterator[dict]:
+        """A dict filled when the block ends: the reservations that waited in it (`waits`), their seconds
+        (`waited_s`), the most held at once (`most_mib`) and the budget (`limit_mib`)."""
+        with self._changed:
+            waits, waited, self.most = self.waits, self.waited, self.held
+        use: dict = {}
+        try:
+            yield use
+        finally:
+            with self._changed:
+                use |= {"waits": self.waits - waits, "waited_s": self.waited - waited}
+                use |= {"most_mib": self.most / MIB, "limit_mib": self.limit / MIB}
 
 
 _budget: MemoryBudget | None = None

@@ -52,6 +52,35 @@ def test_a_reservation_waits_until_it_fits_beside_the_others():
     assert budget.held == 0
 
 
+def test_a_watched_block_counts_the_waits_and_the_most_held_at_once():
+    budget = MemoryBudget(100)
+    with budget.reserve(10):  # held before the block: part of what it sees held at once
+        with budget.watched() as use:
+            first_in = threading.Event()
+
+            def first():
+                with budget.reserve(60):
+                    first_in.set()
+                    time.sleep(0.3)
+
+            def second():
+                first_in.wait()
+                with budget.reserve(50):  # 10 + 60 + 50 > 100: waits about 0.3 s for the first
+                    pass
+
+            threads = [threading.Thread(target=first), threading.Thread(target=second)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(5)
+            with budget.reserve(20):  # 10 + 20 fit at once: no wait
+                pass
+    assert use["waits"] == 1
+    assert 0.2 <= use["waited_s"] < 5
+    assert use["most_mib"] * memory.MIB == 70  # 10 + 60; then 10 + 50, then 10 + 20
+    assert use["limit_mib"] * memory.MIB == 100
+
+
 def test_small_reservations_run_together_and_a_huge_one_runs_alone():
     budget = MemoryBudget(100)
     with budget.reserve(30) as a, budget.reserve(50) as b:  # 30 + 50 = 80 <= 100: both at once
