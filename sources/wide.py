@@ -95,8 +95,8 @@ def long_in_key_order(
     del row_of, column_of
     values = pl.concat([wide.get_column(c) for c in order]).gather(in_stack)
     statuses = pl.concat([wide.get_column(STATUS.format(c)) for c in order])
-    if statuses.null_count() == statuses.len():  # no cell with a reason (most files): no gather
-        status = pl.repeat(None, rows * width, dtype=pl.String, eager=True)
+    if statuses.null_count() == statuses.len():  # no cell with a reason (most files): no gather, a literal
+        status = pl.lit(None, pl.String)
     else:
         status = statuses.gather(in_stack)
     return long.with_columns(
