@@ -183,3 +183,18 @@ def test_rows_put_in_place_keep_their_columns_cut_alike():
     ]
     pieces = {name: out.get_column(name).chunk_lengths() for name in out.columns}
     assert len({tuple(p) for p in pieces.values()}) == 1, pieces
+
+
+def test_a_row_is_moved_when_a_change_touches_its_code_in_its_own_cog():
+    from sources.geography import _moved
+
+    long = pl.DataFrame(
+        {
+            "level": ["COM", "COM", "ARM", "COM", "COM"],
+            "code": ["44100", "44100", "44100", "44088", "01001"],
+            "cog": [2024, 2025, 2024, 2023, 2024],
+        }
+    )
+    touched = pl.DataFrame({"cog": [2024, 2023], "code": ["44100", "44100"]})
+    # 44100 in COG 2024: moved; in COG 2025 (no change there): kept; an ARM row: kept; 44088 and 01001: untouched
+    assert _moved(long, touched).to_list() == [True, False, False, False, False]
