@@ -32,7 +32,7 @@ MIB = 1 << 20
 BYTES_PER_TEXT_BYTE = {
     "census": 22,  # rp_population/2021 416 MiB for 20.4 MiB of text (was 644 MiB before its rows were put in
     # place without a copy of the whole table)
-    "caf_benefits": 30,  # 547 MiB for 19.4 MiB (was 781)
+    "caf_benefits": 33,  # 524-583 MiB for 19.4 MiB (was 781)
     "etat_civil": 12,  # births 296 MiB for 27.2 MiB
     "filosofi": 60,  # 208 MiB for 3.7 MiB (each level screened on its wide rows)
     "mobility": 8,  # 329 MiB for 47.5 MiB

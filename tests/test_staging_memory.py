@@ -157,7 +157,7 @@ def test_without_its_metadata_the_bpe_grid_counts_the_types_of_its_data(tmp_path
 def test_a_parser_without_a_grid_is_estimated_from_its_text_alone(tmp_path):
     plain = tmp_path / "s_ben_com_f.csv"
     plain.write_bytes(b"x" * 300)
-    assert estimate("caf_benefits", [plain], grid_cells=1_000_000) == 300 * 30  # no grid factor: text only
+    assert estimate("caf_benefits", [plain], grid_cells=1_000_000) == 300 * 33  # no grid factor: text only
     assert estimate("bpe", [plain], grid_cells=2) == 300 * DEFAULT_BYTES_PER_TEXT_BYTE  # 300 x 60 > 2 x 380
     # France: 111 KB of text (x 60: 6.4 MiB) for 35,000 communes x 24 types, measured at 278-285 MiB
     france = tmp_path / "DS_BPE_2024_data.csv"
