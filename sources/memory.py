@@ -102,7 +102,6 @@ class MemoryBudget:
                 self.held -= amount
                 self._changed.notify_all()
 
-
     @contextmanager
     def watched(self) -> Iterator[dict]:
         """A dict filled when the block ends: the reservations that waited in it (`waits`), their seconds
