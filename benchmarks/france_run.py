@@ -200,30 +200,42 @@ print(json.dumps({"rows": slow.height, "load_s": loaded - start, "compute_s": co
 """
 
 SOURCES = """
-import io, json, sys, time, zipfile
+import io, json, re, sys, time, zipfile
 from pathlib import Path
 import polars as pl
-from sources import catalogue, coverage, registry
+from sources import catalogue, coverage, memory, registry
 from sources.refresh import geography_for
 from storage.store import Store
 exec(sys.argv[2])  # the floor's `read(name, data)`
-store = Store(sys.argv[1])
-rows = []
-for key, record in json.loads(store.manifest_path.read_text(encoding="utf-8"))["entries"].items():
+def status(name):  # VmRSS or VmHWM of this process, in bytes
+    return int(re.search(name + r":\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) * 1024
+store, keys, rows = Store(sys.argv[1]), json.loads(sys.argv[3]), []
+entries = json.loads(store.manifest_path.read_text(encoding="utf-8"))["entries"]
+for key in keys:
     entry = catalogue.get(*key.split("/", 1))
-    files = {role: Path(f["path"]) for role, f in record["files"].items()}
+    files = {role: Path(f["path"]) for role, f in entries[key]["files"].items()}
     start = time.process_time()  # every thread of the process: polars' too
     for path in files.values():
         read(path.name, path.read_bytes())
     floor = time.process_time() - start
     geo = geography_for(entry, store)
+    if geo is not None:  # what a refresh's entries share, each older COG's once: before the peak is reset
+        for cog in range(geo.target - 6, geo.target + 1):
+            geo.known_codes({cog}), geo.changes(cog)
+    estimate = memory.entry_estimate(entry, files, geo)
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM from here: the entry's own peak (alone in its process)
+    before = status("VmRSS")
     start = time.process_time()
     staged = registry.stage(entry, files, geo)
     staging = time.process_time() - start
     start = time.process_time()
     coverage.check(entry, staged, geo, store, accept=True)
-    rows.append({"entry": key, "floor_cpu_s": floor, "stage_cpu_s": staging,
-                 "coverage_cpu_s": time.process_time() - start, "rows": staged.frame.height})
+    checked = time.process_time() - start
+    staged.frame.write_parquet(Path(sys.argv[4]) / ".entry.parquet", compression="zstd", compression_level=1)
+    rows.append({"entry": key, "floor_cpu_s": floor, "stage_cpu_s": staging, "coverage_cpu_s": checked,
+                 "rows": staged.frame.height, "estimate_mib": estimate / 2**20,
+                 "peak_mib": (status("VmHWM") - before) / 2**20})
+    del staged
 print(json.dumps({"sources": rows}))
 """
 
@@ -537,39 +549,66 @@ def mirror_steps(work: Path, steps: set[str], profile: bool) -> list[dict]:
         if "download" in steps:
             out.append(python_step("download over loopback", DOWNLOAD, work, mirror.url))
         if "staging" in steps:
-            out.append(staging_step(work, mirror.url))
+            out.append(staging_step(work, mirror.url, profile))
         if "refresh" in steps or "nothing-new" in steps:
             out += refresh_steps(work, mirror.url, profile, cold_too="refresh" in steps)
     return out
 
 
-def staging_step(work: Path, url: str) -> dict:
-    """The cold refresh without publishing: downloads and staging alone (`--no-publish`), into a store of its own."""
+def staging_step(work: Path, url: str, profile: bool = False) -> dict:
+    """The cold refresh without publishing: downloads and staging alone (`--no-publish`), into a store of its own.
+    With `profile`, another such run into a store of its own under py-spy (WORK/staging.pyspy.txt)."""
     for folder in ("data-staging", "pub-staging"):
         shutil.rmtree(work / folder, ignore_errors=True)
     args = cli("refresh", "--no-publish", "--mirror", url, "--data-dir", "data-staging", "--out", "pub-staging")
-    return timed(args, "cold refresh, staging only", work)
+    measured = timed(args, "cold refresh, staging only", work, env={CONSOLE_LEVEL: "INFO"})
+    found = re.search(r"staging memory budget: .*", measured["stderr"])  # flows.steps._stage_all says it
+    if found:
+        print(f"cold refresh, staging only: {found.group(0)}")
+    if profile:
+        for folder in ("data-staging-profiled", "pub-staging-profiled"):
+            shutil.rmtree(work / folder, ignore_errors=True)
+        args = cli("refresh", "--no-publish", "--mirror", url, "--data-dir", "data-staging-profiled")
+        profiled([*args, "--out", "pub-staging-profiled"], work, work / "staging.pyspy.txt")
+        for folder in ("data-staging-profiled", "pub-staging-profiled"):
+            shutil.rmtree(work / folder, ignore_errors=True)
+    return measured
 
 
 def sources_step(work: Path) -> None:
     """Per entry of the staging step's store (else WORK/data): CPU of its parser and coverage checks against the
-    floor of its files, the costliest first. Printed, not a row of the results table (not a command)."""
+    floor of its files, the costliest first (every entry in one process, as a refresh stages them); and, each
+    entry again in a process of its own, the peak resident memory of staging it (parsed, checked, written; above
+    the process with the geography loaded) beside the estimate a refresh reserves for it from its memory budget
+    (`sources.memory`). Printed, not a row of the results table (not a command)."""
     store = work / "data-staging" if (work / "data-staging" / "manifest.json").exists() else work / "data"
-    reader = FLOOR.split("def read(", 1)[1].split("\nstart, cpu = ", 1)[0]  # the floor's own reader
-    out = python_step("sources", SOURCES, work, str(store), "def read(" + reader)
-    rows = sorted(out["sources"], key=lambda r: -(r["stage_cpu_s"] + r["coverage_cpu_s"]))
+    reader = "def read(" + FLOOR.split("def read(", 1)[1].split("\nstart, cpu = ", 1)[0]  # the floor's own reader
+    keys = list(json.loads((store / "manifest.json").read_text(encoding="utf-8"))["entries"])
+
+    def measured(batch: list[str]) -> list[dict]:
+        return python_step("sources", SOURCES, work, str(store), reader, json.dumps(batch), str(work))["sources"]
+
+    rows = measured(keys)
+    peaks = {r["entry"]: r["peak_mib"] for key in keys for r in measured([key])}
+    (work / ".entry.parquet").unlink(missing_ok=True)
+    rows.sort(key=lambda r: -(r["stage_cpu_s"] + r["coverage_cpu_s"]))
     print(
         f"\n{'entry':<32} {'floor CPU s':>11} {'staging CPU s':>13} {'coverage CPU s':>14} {'x floor':>8} {'rows':>11}"
+        f" {'estimate MiB':>12} {'peak MiB':>9}"
     )
     for r in rows:
         cost = r["stage_cpu_s"] + r["coverage_cpu_s"]
         ratio = f"{cost / r['floor_cpu_s']:8.1f}" if r["floor_cpu_s"] >= 0.005 else f"{'-':>8}"
         print(
             f"{r['entry']:<32} {r['floor_cpu_s']:>11.2f} {r['stage_cpu_s']:>13.2f} {r['coverage_cpu_s']:>14.2f} "
-            f"{ratio} {r['rows']:>11,}"
+            f"{ratio} {r['rows']:>11,} {r['estimate_mib']:>12,.0f} {peaks[r['entry']]:>9,.0f}"
         )
     floor, staging, cover = (sum(r[k] for r in rows) for k in ("floor_cpu_s", "stage_cpu_s", "coverage_cpu_s"))
     print(f"{'total':<32} {floor:>11.2f} {staging:>13.2f} {cover:>14.2f} {(staging + cover) / floor:8.1f}")
+    # a small entry's peak is mostly the process's own first allocations (some 20-60 MiB), not its file's
+    under = [r["entry"] for r in rows if peaks[r["entry"]] > max(r["estimate_mib"], 100)]
+    if under:
+        print(f"peak above its estimate (and 100 MiB): {', '.join(under)}: see sources/memory.py")
 
 
 def table_step(work: Path) -> dict:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from flows.local import LOCK_TIMEOUT, THREADS
 from sources import refresh as sources_refresh
 from sources.download import preflight
+from sources.memory import staging_budget
 from sources.publishing import INDICATORS, failed_outcome, publish_decision, write_refresh_record
 from sources.refresh import RefreshFailed, RefreshReport, SourceResult
 from storage.publication import Publication, describe
@@ -429,8 +430,12 @@ def _stage_all(runner: Runner, store: Store, entries: tuple[list, list], staging
             for e, out in zip(batch, outcomes)
         ]
 
-    with _discarded_if_interrupted(run):
+    with _discarded_if_interrupted(run), staging_budget().watched() as use:
         results = sources_refresh.stage_in_order(*entries, lambda entry: stage_many([entry])[0], stage_many)
+    runner.log.info(
+        "staging memory budget: %d entries waited %.1f s in all; at most %.0f of %.0f MiB reserved at once",
+        *(use[k] for k in ("waits", "waited_s", "most_mib", "limit_mib")),
+    )
     return RefreshReport(sources_refresh.commit(run, results))
 
 

@@ -286,8 +286,9 @@ def _restored_parents(
     non_recalculable, as `Geography.harmonise` does for a file in the older geography.
     """
     year = 2000 + int(entry.params["yy"])
-    com = frame.filter(pl.col("level") == "COM")
-    status_by_code = com.group_by("code").agg(all_nd=pl.col("status").eq_missing(NOT_AVAILABLE).all())
+    # lazy: only the code and status of the commune rows are read (an eager filter copies every column first)
+    com = frame.lazy().filter(pl.col("level") == "COM").select("code", "status")
+    status_by_code = com.group_by("code").agg(all_nd=pl.col("status").eq_missing(NOT_AVAILABLE).all()).collect()
     nd_codes = set(status_by_code.filter(pl.col("all_nd"))["code"].to_list())
     restored = nd_codes - geo.communes_at(year)
     if not restored:

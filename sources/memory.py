@@ -12,6 +12,7 @@ to disk.
 from __future__ import annotations
 
 import threading
+import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -24,24 +25,26 @@ if TYPE_CHECKING:
 
 MIB = 1 << 20
 # Peak resident bytes of staging one entry per byte of the text its files hold, by parser, measured on the
-# France-sized mirror (benchmarks/france_run.py; each entry staged alone, its peak above the process's before):
-# a wide file's cell becomes a long row of some 80 bytes, held a few times; a long file (Melodi, the flows
-# of mobility) keeps one row per line; the contours are held as shapes. Others: the largest factor.
+# France-sized mirror (`benchmarks/france_run.py --steps sources`: each entry staged, checked and written alone in
+# a process of its own, its peak above the process with the geography loaded), rounded up by about a tenth: a wide
+# file's cell becomes a long row of some 50 bytes, held a few times; a long file (Melodi, the flows of mobility)
+# keeps one row per line; the contours are held as shapes. Others: the largest factor.
 BYTES_PER_TEXT_BYTE = {
-    "census": 32,  # rp_population/2021 644 MiB for 20.4 MiB of text (rows put in place as slices, not copied)
-    "caf_benefits": 41,  # 781 MiB for 19.4 MiB
-    "etat_civil": 13,  # births 352 MiB for 27.2 MiB
-    "filosofi": 69,  # 250 MiB for 3.7 MiB (each level screened on its wide rows)
-    "mobility": 13,  # the destinations 588 MiB for 47.5 MiB
-    "contours": 25,  # 197 MiB for 8.0 MiB
-    "iris_census": 56,  # rp_iris_population 270 MiB for 4.9 MiB
+    "census": 22,  # rp_population/2021 416 MiB for 20.4 MiB of text (was 644 MiB before its rows were put in
+    # place without a copy of the whole table)
+    "caf_benefits": 33,  # 524-583 MiB for 19.4 MiB (was 781)
+    "etat_civil": 12,  # births 296 MiB for 27.2 MiB
+    "filosofi": 60,  # 208 MiB for 3.7 MiB (each level screened on its wide rows)
+    "mobility": 8,  # 329 MiB for 47.5 MiB
+    "contours": 25,  # 195 MiB for 8.0 MiB
+    "iris_census": 36,  # rp_iris_population 117 MiB for 4.9 MiB; the smaller themes about 60 MiB for 1.6-2.1 MiB
 }
 DEFAULT_BYTES_PER_TEXT_BYTE = max(BYTES_PER_TEXT_BYTE.values())
 # A parser whose staged table outgrows its text: the BPE lists equipped communes only and stages a 0 for every
 # other (commune, type) pair, so its peak follows that grid of cells (`SourceSpec.grid_cells`), not its file.
-# Bytes per cell, measured on the France-sized mirror: 259 MiB above the process for 839,706 cells (35,000
-# communes x 24 types) from 111 KB of text, which the text's factor put at 8 MiB.
-BYTES_PER_GRID_CELL = {"bpe": 330}
+# Bytes per cell, measured on the France-sized mirror: 278-285 MiB above the process for 839,706 cells (35,000
+# communes x 24 types: some 350 bytes each) from 111 KB of text, which the text's factor put at 6 MiB.
+BYTES_PER_GRID_CELL = {"bpe": 380}
 
 
 def text_bytes(path: Path) -> int:
@@ -71,25 +74,47 @@ def entry_estimate(entry: Entry, files: dict[str, Path], geo: Geography | None) 
 
 
 class MemoryBudget:
-    """Bytes shared by threads: `reserve(n)` waits until `n` fits beside what the others hold."""
+    """Bytes shared by threads: `reserve(n)` waits until `n` fits beside what the others hold. It counts the
+    reservations that had to wait, the seconds they waited and the most it held at once (`watched`)."""
 
     def __init__(self, limit: int):
         self.limit = limit
         self.held = 0
+        self.most = 0  # the most held at once since the last `watched` began
+        self.waits = 0
+        self.waited = 0.0  # seconds, summed over the reservations
         self._changed = threading.Condition()
 
     @contextmanager
     def reserve(self, amount: int) -> Iterator[int]:
         amount = min(amount, self.limit)  # larger than the whole budget: waits until it is alone
         with self._changed:
-            self._changed.wait_for(lambda: self.held + amount <= self.limit)
+            if self.held + amount > self.limit:
+                start = time.perf_counter()
+                self._changed.wait_for(lambda: self.held + amount <= self.limit)
+                self.waits, self.waited = self.waits + 1, self.waited + time.perf_counter() - start
             self.held += amount
+            self.most = max(self.most, self.held)
         try:
             yield amount
         finally:
             with self._changed:
                 self.held -= amount
                 self._changed.notify_all()
+
+    @contextmanager
+    def watched(self) -> Iterator[dict]:
+        """A dict filled when the block ends: the reservations that waited in it (`waits`), their seconds
+        (`waited_s`), the most held at once (`most_mib`) and the budget (`limit_mib`)."""
+        with self._changed:
+            waits, waited, self.most = self.waits, self.waited, self.held
+        use: dict = {}
+        try:
+            yield use
+        finally:
+            with self._changed:
+                use |= {"waits": self.waits - waits, "waited_s": self.waited - waited}
+                use |= {"most_mib": self.most / MIB, "limit_mib": self.limit / MIB}
 
 
 _budget: MemoryBudget | None = None

@@ -173,8 +173,8 @@ def _summary(flows: pl.DataFrame, epci_of: dict[str, str]) -> pl.DataFrame:
     """The five counts per place of residence as published (ARM rows for the three cities)."""
     known = pl.col("work") != UNDETERMINED
     abroad = pl.col("work").str.contains(FOREIGN)
-    home_epci = pl.col("home_city").replace_strict(epci_of, default=None, return_dtype=pl.String)
-    work_epci = pl.col("work_city").replace_strict(epci_of, default=None, return_dtype=pl.String)
+    flows = _with_epci(_with_epci(flows, epci_of, "home"), epci_of, "work")
+    home_epci, work_epci = pl.col("home_epci"), pl.col("work_epci")
     same = pl.col("work_city") == pl.col("home_city")
     # outside its EPCI: abroad, in another EPCI or in no EPCI; a commune in no EPCI is its own unit
     outside = known & (
@@ -191,6 +191,16 @@ def _summary(flows: pl.DataFrame, epci_of: dict[str, str]) -> pl.DataFrame:
     return sums.unpivot(on=list(SUMMARY_VARIABLES), index="home", variable_name="variable", value_name="value").select(
         level=level, code="home", variable="variable", value="value"
     )
+
+
+def _with_epci(flows: pl.DataFrame, epci_of: dict[str, str], place: str) -> pl.DataFrame:
+    """`flows` with `{place}_epci`, the EPCI of its `{place}_city` (null: in no EPCI), its rows in their order: a
+    join of the codes (`replace_strict` with the mapping took four times as long on France's million flows)."""
+    epci = pl.DataFrame(
+        {f"{place}_city": list(epci_of), f"{place}_epci": list(epci_of.values())},
+        schema={f"{place}_city": pl.String, f"{place}_epci": pl.String},
+    )
+    return flows.join(epci, on=f"{place}_city", how="left", maintain_order="left")
 
 
 def _destinations(flows: pl.DataFrame) -> pl.DataFrame:

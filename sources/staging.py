@@ -21,9 +21,10 @@ class Staged:
     geo_changes: list[GeoChange] = field(default_factory=list)
 
     def summary(self) -> dict:
-        counts = (
-            self.frame.group_by("status").len().drop_nulls("status").rows() if "status" in self.frame.columns else []
-        )
+        counts = []
+        if "status" in self.frame.columns:  # the few cells with a reason counted, not hashed with the millions
+            cells = self.frame.lazy().select("status").drop_nulls().group_by("status").len().sort("status")
+            counts = cells.collect().rows()
         by_status = {status: n for status, n in counts}
         return {
             "rows": self.frame.height,

@@ -43,12 +43,24 @@ def parse_wide(
     # a hundred columns times four expressions costs more than the work on a small file (25 ms for one row)
     wide = frame.select(*[e.alias(k) for k, e in index.items()], *[pl.col(c).str.strip_chars() for c in columns])
     number = {c: f"{c}\x00number" for c in columns}
-    parsed = {number[c]: pl.col(c).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False) for c in columns}
-    wide = wide.with_columns(**parsed)
+    wide = wide.with_columns(**{number[c]: pl.col(c).cast(pl.Float64, strict=False) for c in columns})
+    wide = _decimal_commas_parsed(wide, columns, number)
     wide = wide.with_columns(**{status_of[c]: _status(pl.col(c), pl.col(number[c]), markers, empty) for c in columns})
     value = {c: pl.when(pl.col(status_of[c]).is_null()).then(pl.col(number[c])) for c in columns}
     wide = wide.with_columns(**value).drop(*number.values())
     return wide.sort([k for k in KEY if k in index], maintain_order=True)
+
+
+def _decimal_commas_parsed(wide: pl.DataFrame, columns: list[str], number: dict[str, str]) -> pl.DataFrame:
+    """The numbers of the columns where some text did not cast parsed again with `,` read as `.`: a cell with a
+    decimal comma (`12,5`) never casts, so a column whose every text cast has none, and its numbers are those of
+    `values.parse_cells`. Replacing the commas of every column first cost as much as the cast itself."""
+    uncast = [(pl.col(number[c]).is_null() & (pl.col(c).str.len_bytes() > 0)).any() for c in columns]
+    again = [c for c, failed in zip(columns, wide.select(uncast).row(0) if columns else ()) if failed]
+    if not again:
+        return wide
+    parsed = {number[c]: pl.col(c).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False) for c in again}
+    return wide.with_columns(**parsed)
 
 
 def _status(text: pl.Expr, number: pl.Expr, markers: dict[str, str], empty: str) -> pl.Expr:
@@ -83,8 +95,8 @@ def long_in_key_order(
     del row_of, column_of
     values = pl.concat([wide.get_column(c) for c in order]).gather(in_stack)
     statuses = pl.concat([wide.get_column(STATUS.format(c)) for c in order])
-    if statuses.null_count() == statuses.len():  # no cell with a reason (most files): no gather
-        status = pl.repeat(None, rows * width, dtype=pl.String, eager=True)
+    if statuses.null_count() == statuses.len():  # no cell with a reason (most files): no gather, a literal
+        status = pl.lit(None, pl.String)
     else:
         status = statuses.gather(in_stack)
     return long.with_columns(

@@ -22,7 +22,7 @@ def test_text_bytes_of_a_zip_are_its_members_inflated_sizes(tmp_path):
     assert archive.stat().st_size < 10_019  # compressed: the estimate is not the size on disk
     assert text_bytes(archive) == 10_019  # 10,015 + 4
     assert text_bytes(plain) == 300
-    assert estimate("census", [archive, plain, tmp_path / "absent"]) == (10_019 + 300) * 32  # census: 32 per byte
+    assert estimate("census", [archive, plain, tmp_path / "absent"]) == (10_019 + 300) * 22  # census: 22 per byte
     assert estimate("a_new_parser", [plain]) == 300 * DEFAULT_BYTES_PER_TEXT_BYTE
 
 
@@ -50,6 +50,35 @@ def test_a_reservation_waits_until_it_fits_beside_the_others():
         t.join(5)
     assert events == ["first in", "first out", "second in"]
     assert budget.held == 0
+
+
+def test_a_watched_block_counts_the_waits_and_the_most_held_at_once():
+    budget = MemoryBudget(100)
+    with budget.reserve(10):  # held before the block: part of what it sees held at once
+        with budget.watched() as use:
+            first_in = threading.Event()
+
+            def first():
+                with budget.reserve(60):
+                    first_in.set()
+                    time.sleep(0.3)
+
+            def second():
+                first_in.wait()
+                with budget.reserve(50):  # 10 + 60 + 50 > 100: waits about 0.3 s for the first
+                    pass
+
+            threads = [threading.Thread(target=first), threading.Thread(target=second)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(5)
+            with budget.reserve(20):  # 10 + 20 fit at once: no wait
+                pass
+    assert use["waits"] == 1
+    assert 0.2 <= use["waited_s"] < 5
+    assert use["most_mib"] * memory.MIB == 70  # 10 + 60; then 10 + 50, then 10 + 20
+    assert use["limit_mib"] * memory.MIB == 100
 
 
 def test_small_reservations_run_together_and_a_huge_one_runs_alone():
@@ -110,10 +139,10 @@ def test_the_bpe_reserves_for_the_grid_of_communes_and_types_it_stages(tmp_path,
     staged = bpe.stage(entry, files, geo).frame
     # the grid is what staging writes: one COM row per commune and type (2 published, the others zeros)
     assert staged.filter(pl.col("level") == "COM").height == communes * 3
-    assert BYTES_PER_GRID_CELL["bpe"] == 330
+    assert BYTES_PER_GRID_CELL["bpe"] == 380
     # the demo world's 21 communes make a small grid: the larger of it and the text's estimate
     by_text = text_bytes(files["main"]) * DEFAULT_BYTES_PER_TEXT_BYTE
-    assert entry_estimate(entry, files, geo) == max(by_text, communes * 3 * 330)
+    assert entry_estimate(entry, files, geo) == max(by_text, communes * 3 * 380)
 
 
 def test_without_its_metadata_the_bpe_grid_counts_the_types_of_its_data(tmp_path, geo):
@@ -128,9 +157,9 @@ def test_without_its_metadata_the_bpe_grid_counts_the_types_of_its_data(tmp_path
 def test_a_parser_without_a_grid_is_estimated_from_its_text_alone(tmp_path):
     plain = tmp_path / "s_ben_com_f.csv"
     plain.write_bytes(b"x" * 300)
-    assert estimate("caf_benefits", [plain], grid_cells=1_000_000) == 300 * 41  # no grid factor: text only
-    assert estimate("bpe", [plain], grid_cells=2) == 300 * DEFAULT_BYTES_PER_TEXT_BYTE  # 300 x 69 > 2 x 330
-    # France: 111 KB of text (x 69: 7.3 MiB) for 35,000 communes x 24 types, measured at 259 MiB
+    assert estimate("caf_benefits", [plain], grid_cells=1_000_000) == 300 * 33  # no grid factor: text only
+    assert estimate("bpe", [plain], grid_cells=2) == 300 * DEFAULT_BYTES_PER_TEXT_BYTE  # 300 x 60 > 2 x 380
+    # France: 111 KB of text (x 60: 6.4 MiB) for 35,000 communes x 24 types, measured at 278-285 MiB
     france = tmp_path / "DS_BPE_2024_data.csv"
     france.write_bytes(b"x" * 111_086)
-    assert estimate("bpe", [france], grid_cells=35_000 * 24) == 840_000 * 330  # 277,200,000 bytes: 264 MiB
+    assert estimate("bpe", [france], grid_cells=35_000 * 24) == 840_000 * 380  # 319,200,000 bytes: 304 MiB

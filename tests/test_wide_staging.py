@@ -42,6 +42,23 @@ def test_the_long_frame_comes_row_by_row_in_key_order():
     ]
 
 
+def test_decimal_commas_are_read_in_the_columns_that_have_them_only():
+    # P22_POP: commas in some cells only; P22_POPH: none (cast as it is, never parsed again)
+    raw = _raw([("01001", "1,5", "2.25"), ("01002", "7", "8"), ("01003", "1,000.5", " 3 "), ("01004", "", "x")])
+    wide = parse_wide(raw, INDEX, COLUMNS, markers={}, empty=NOT_AVAILABLE)
+    long = long_in_key_order(wide, ["level", "code"], COLUMNS)
+    assert long.select("value", "status").rows() == [
+        (1.5, None),  # 1,5 -> 1.5
+        (2.25, None),
+        (7.0, None),
+        (8.0, None),
+        (None, "invalid"),  # 1,000.5 -> 1.000.5: not a number
+        (3.0, None),  # stripped
+        (None, NOT_AVAILABLE),  # empty
+        (None, "invalid"),
+    ]
+
+
 def test_key_order_is_the_order_of_the_sort():
     raw = _raw([(f"{i:05d}", str(i), str(i // 2)) for i in (1009, 1001, 1005, 1003)])
     wide = parse_wide(raw, INDEX, ["P22_POP", "P22_POPH"], markers={}, empty=NOT_AVAILABLE)
@@ -132,3 +149,52 @@ def test_rows_put_in_place_by_code_and_none_when_a_code_is_on_both_sides():
         ("01005", 2021),
     ]
     assert _inserted(kept, frame(["01005"])) is None  # its rows would interleave with kept's by variable: sorted
+
+
+def test_rows_put_in_place_keep_their_columns_cut_alike():
+    # `geo_change` a literal column (as `finish` adds it): its slices would join into fewer pieces than the other
+    # columns', and the next `with_columns` would copy the whole table into one piece
+    from sources.geography import _inserted
+
+    per_code, codes = 5000, [f"0100{i}" for i in range(6)]  # pieces large enough to stay pieces
+
+    def rows(names, change):
+        n = per_code * len(names)
+        return pl.DataFrame(
+            {
+                "level": ["COM"] * n,
+                "code": [c for c in names for _ in range(per_code)],
+                "year": [2021] * n,
+                "month": [None] * n,
+                "variable": [f"V{v:04d}" for _ in names for v in range(per_code)],
+            },
+            schema_overrides={"month": pl.Int8},
+        ).with_columns(geo_change=pl.lit(change, pl.String))
+
+    kept = rows(codes, None).with_columns(moved=pl.col("code").is_in(["01001", "01003"]))
+    out = _inserted(kept, rows(["01003"], MERGED))
+    # kept: 01000, 01002, 01004, 01005 (01001 and 01003 moved); 01003's merged rows after 01002's
+    assert out.group_by("code", "geo_change", maintain_order=True).len().rows() == [
+        ("01000", None, per_code),
+        ("01002", None, per_code),
+        ("01003", MERGED, per_code),
+        ("01004", None, per_code),
+        ("01005", None, per_code),
+    ]
+    pieces = {name: out.get_column(name).chunk_lengths() for name in out.columns}
+    assert len({tuple(p) for p in pieces.values()}) == 1, pieces
+
+
+def test_a_row_is_moved_when_a_change_touches_its_code_in_its_own_cog():
+    from sources.geography import _moved
+
+    long = pl.DataFrame(
+        {
+            "level": ["COM", "COM", "ARM", "COM", "COM"],
+            "code": ["44100", "44100", "44100", "44088", "01001"],
+            "cog": [2024, 2025, 2024, 2023, 2024],
+        }
+    )
+    touched = pl.DataFrame({"cog": [2024, 2023], "code": ["44100", "44100"]})
+    # 44100 in COG 2024: moved; in COG 2025 (no change there): kept; an ARM row: kept; 44088 and 01001: untouched
+    assert _moved(long, touched).to_list() == [True, False, False, False, False]
