@@ -95,9 +95,8 @@ def long_in_key_order(
     del row_of, column_of
     values = pl.concat([wide.get_column(c) for c in order]).gather(in_stack)
     statuses = pl.concat([wide.get_column(STATUS.format(c)) for c in order])
-    if statuses.null_count() == statuses.len():  # no cell with a reason (most files): no gather, a literal
-        status = pl.lit(None, pl.String)
-    else:
+    status: pl.Expr | pl.Series = pl.lit(None, pl.String)  # no cell with a reason (most files): no gather
+    if statuses.null_count() != statuses.len():
         status = statuses.gather(in_stack)
     return long.with_columns(
         variable=pl.Series(names or order, dtype=pl.String).gather(at_column),
