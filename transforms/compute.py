@@ -46,23 +46,35 @@ class Inputs:
     # transforms.arrondissements.arrondissement_membership: code, name, dep, reg, city, epci (None: not computed)
     arrondissements: pl.DataFrame | None = None
     infra: Infra | None = None  # the IRIS and QPV tables (transforms.infra), read by the commune report only
+    # source -> (its table, the table's distinct years): the years are asked for every indicator, read once
+    _years: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def main_year(self, source: str) -> int | None:
-        frame = self.staged.get(source)
-        if frame is None or frame.is_empty():
+        years = self._years_of(source)
+        if not years:
             return None
         if source.startswith(CENSUS_PREFIX):
             return int(self.vintages[source])
-        return int(frame.select(pl.max("year")).item())
+        return max(years)
 
     def comparison_year(self, source: str) -> int | None:
         """The census comparison year: the latest earlier census year at least 5 years before the main one."""
-        frame = self.staged.get(source)
         main = self.main_year(source)
-        if frame is None or main is None or not source.startswith(CENSUS_PREFIX):
+        if main is None or not source.startswith(CENSUS_PREFIX):
             return None
-        earlier = [y for y in frame["year"].unique().to_list() if y <= main - 5]
+        earlier = [y for y in self._years_of(source) or () if y <= main - 5]
         return max(earlier) if earlier else None
+
+    def _years_of(self, source: str) -> list[int] | None:
+        """The distinct years of a staged table (None when it is absent or empty), read again only when the table
+        is another one (the dict of tables may be changed in place)."""
+        frame = self.staged.get(source)
+        if frame is None or frame.is_empty():
+            return None
+        known = self._years.get(source)
+        if known is None or known[0] is not frame:
+            known = self._years[source] = (frame, frame["year"].drop_nulls().unique().to_list())
+        return known[1]
 
 
 def _census_years(inputs: Inputs) -> tuple[int | None, int | None]:
@@ -462,8 +474,11 @@ def compute_placed(
             frames[ind.id] = _published(ind, inputs, places, latest).with_columns(coverage=pl.lit(None, pl.Float64))
     for ind, rows in zip(summed, _computed_many(summed, wide, n_years).values(), strict=True):
         computed = _with_france(rows, france[ind.id]) if ind.id in france else rows
-        redo, own = partial(_redo, ind, n_years), table.only(term_keys(ind, table))
-        computed = without_secret_communes(ind, computed, own, membership_groups, redo, weights)
+        if communes_only:  # the rule changes no commune's value
+            computed = computed.with_columns(coverage=pl.lit(None, pl.Float64))
+        else:
+            redo, keys = partial(_redo, ind, n_years), term_keys(ind, table)
+            computed = without_secret_communes(ind, computed, table, membership_groups, redo, weights, keys)
         frames[ind.id] = computed.with_columns(published_year=pl.lit(None, pl.Int32))
     frames = {ind.id: frames[ind.id] for ind in items}  # the first frame's columns give the result's order
     return _placed(frames, places)
