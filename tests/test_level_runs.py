@@ -1,5 +1,5 @@
-"""`transforms.commune_table.rows_at_levels`: a staged table's rows at some levels, found by the runs of its
-level column, and the years of `Inputs` read once per table."""
+"""`transforms.commune_table.rows_at_levels`: a staged table's rows at some levels (a slice of one run, or a
+filter), and the years of `Inputs` read once per table."""
 
 import polars as pl
 
@@ -24,13 +24,6 @@ def test_a_level_without_rows_and_an_empty_table_give_no_rows():
     assert CT.rows_at_levels(table, ("ARM",)).is_empty()
     assert CT.rows_at_levels(table, ("ARM",)).columns == ["level", "code"]
     assert CT.rows_at_levels(table.clear(), ("COM",)).is_empty()
-
-
-def test_many_runs_are_filtered_with_the_same_rows(monkeypatch):
-    monkeypatch.setattr(CT, "MAX_RUNS", 2)
-    # 6 runs (COM, EPCI alternating) > 2: the filter path, same rows as the slices would give
-    table = _table(["COM", "EPCI", "COM", "EPCI", "COM", "EPCI"])
-    assert CT.rows_at_levels(table, ("COM",))["code"].to_list() == ["c0", "c2", "c4"]
 
 
 def test_years_follow_a_table_replaced_in_place():

@@ -201,28 +201,17 @@ def commune_rows(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def rows_at_levels(frame: pl.DataFrame, levels: tuple[str, ...]) -> pl.DataFrame:
-    """The rows of a staged table at these levels, in the table's order: the slices of its runs of those levels
-    (a staged table is sorted by level first: a handful of runs, found by one pass over the column; comparing
-    millions of strings to each level, then filtering, costs a pass per level and a copy), a filter when the
-    runs are many."""
-    if frame.is_empty():
-        return frame
+    """The rows of a staged table at these levels, in the table's order: a slice when they are one run (a staged
+    table is sorted by level first), else a filter. A comparison of the column with a level writes bits only; a
+    shifted copy of millions of strings, or their hashes (`is_in`), cost more than the rest."""
     level = frame["level"]
-    starts = np.flatnonzero(level.ne_missing(level.shift(1)).to_numpy())  # the first row is a start (null before)
-    if starts.size > MAX_RUNS:
-        return frame.filter(level.is_in(list(levels)))
-    ends = [*starts[1:].tolist(), frame.height]
-    pieces = [
-        frame.slice(start, end - start)
-        for start, end, name in zip(starts.tolist(), ends, level.gather(starts).to_list(), strict=True)
-        if name in levels
-    ]
-    if not pieces:
-        return frame.clear()
-    return pl.concat(pieces, rechunk=False) if len(pieces) > 1 else pieces[0]
-
-
-MAX_RUNS = 1_000  # above it, `rows_at_levels` filters the table rather than chaining slices of it
+    wanted = level == levels[0]
+    for name in levels[1:]:
+        wanted = wanted | (level == name)
+    first, count = wanted.arg_max() or 0, int(wanted.sum())
+    if count and wanted.slice(first, count).all():
+        return frame.slice(first, count)
+    return frame.filter(wanted)
 
 
 def rows_of_codes(codes: pl.Series, rows: pl.DataFrame) -> pl.Series:
