@@ -526,18 +526,21 @@ def _placed(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> Placed:
     }
     # a computed indicator's reasons are ranks (`_expressions`), a published one's strings
     words = _words([f[name] for f in aligned for name in RANKED])
+    # one (indicator, place) matrix written column after column: a fresh one per column costs its page faults
+    scratch = np.empty((n_ids, n_places))
     for name, dtype in schema.items():
         if name in ("level", "group", "indicator"):
             continue
         if name in RANKED:
             pieces = [f[name] for f in aligned]
-            columns[name] = _reason_codes(pieces, words, n_places, None if every else present).alias(name)
+            columns[name] = _reason_codes(pieces, words, n_places, None if every else present, scratch).alias(name)
             continue
         pieces = [
             f[name].cast(dtype) if name in f.columns else pl.Series(name, [], dtype).extend_constant(None, f.height)
             for f in aligned
         ]
-        columns[name] = _stacked(pieces, n_places, None if every else present).cast(dtype).alias(name)
+        stacked = _stacked(pieces, n_places, None if every else present, scratch)
+        columns[name] = stacked.cast(dtype).alias(name)
     codes = places.select("level", code="group")
     named = {name: pl.String if name in RANKED else dtype for name, dtype in schema.items()}
     return Placed(pl.DataFrame(columns), codes, tuple(ids), pl.Series(words, dtype=pl.String), named)
@@ -556,10 +559,12 @@ def _place_major(stack: np.ndarray, n_places: int) -> np.ndarray:
 _BLOCK = 2048  # places transposed at a time by `_place_major`
 
 
-def _stacked(pieces: list[pl.Series], n_places: int, present: np.ndarray | None) -> pl.Series:
+def _stacked(
+    pieces: list[pl.Series], n_places: int, present: np.ndarray | None, scratch: np.ndarray | None = None
+) -> pl.Series:
     """The pieces (one column per indicator, a row per place) read place by place, at the `present` cells (None:
-    every cell)."""
-    if pieces and pieces[0].dtype == pl.Float64 and (matrix := _float_matrix(pieces, n_places)) is not None:
+    every cell). `scratch`: a float (indicator, place) matrix the pieces may be written into first."""
+    if pieces and pieces[0].dtype == pl.Float64 and (matrix := _float_matrix(pieces, n_places, scratch)) is not None:
         return pl.Series(matrix if present is None else matrix[present], nan_to_null=True)
     if pieces and pieces[0].dtype in SMALL_INTEGERS and _sparse(pieces):  # a year of a few indicators: exact as floats
         as_floats = [p.cast(pl.Float64) for p in pieces]
@@ -592,24 +597,39 @@ def _words(pieces: list[pl.Series]) -> list[str | None]:
 
 
 def _reason_codes(
-    pieces: list[pl.Series], words: list[str | None], n_places: int, present: np.ndarray | None
+    pieces: list[pl.Series],
+    words: list[str | None],
+    n_places: int,
+    present: np.ndarray | None,
+    scratch: np.ndarray | None = None,
 ) -> pl.Series:
     """`_stacked` of a column of reasons as codes of `words` (UInt32): a piece of ranks keeps its ranks (a rank is
-    its reason's position in `words`), a piece of strings is coded."""
+    its reason's position in `words`), a piece of strings is coded. `scratch`: as `_float_matrix`'s."""
     enum, none = pl.Enum(cast(list[str], words[:-1])), len(words) - 1  # only the last word is None
-    # only a piece of strings is coded on its own: the ranks are made codes in one pass over the column
+    # a piece of ranks is its codes already; a piece of strings is coded by an enum of the words
     ranks = [p.cast(enum).to_physical().cast(pl.Int32) if p.dtype == pl.String else p.cast(pl.Int32) for p in pieces]
-    codes = pl.concat(ranks, rechunk=True).fill_null(none).cast(pl.UInt32)
-    array = _place_major(codes.to_numpy(), n_places)
+    stack = _uint32_view(scratch, len(pieces), n_places)
+    for j, piece in enumerate(ranks):  # into the scratch matrix: no column of millions of codes built to be copied
+        stack[j] = piece.fill_null(none).to_numpy()
+    array = _place_major(stack, n_places)
     return pl.Series(array if present is None else array[present])
 
 
-def _float_matrix(pieces: list[pl.Series], n_places: int) -> np.ndarray | None:
+def _uint32_view(scratch: np.ndarray | None, n_ids: int, n_places: int) -> np.ndarray:
+    """An (indicator, place) matrix of UInt32 in the memory of the float `scratch` (a new one without it)."""
+    if scratch is None or scratch.size < n_ids * n_places:
+        return np.empty((n_ids, n_places), np.uint32)
+    return scratch.reshape(-1).view(np.uint32)[: n_ids * n_places].reshape(n_ids, n_places)
+
+
+def _float_matrix(pieces: list[pl.Series], n_places: int, scratch: np.ndarray | None = None) -> np.ndarray | None:
     """Float pieces (one per indicator, a value per place) written straight into a (place, indicator) matrix, read
-    row by row, null as NaN; None when a piece holds a NaN of its own (it would read as null)."""
+    row by row, null as NaN; None when a piece holds a NaN of its own (it would read as null). `scratch`: an
+    (indicator, place) matrix to stack them in first (reused: a fresh one costs its page faults)."""
     if _sparse(pieces):
         return _sparse_matrix(pieces, n_places)
-    stack = np.empty((len(pieces), n_places))
+    shape = (len(pieces), n_places)
+    stack = scratch if scratch is not None and scratch.shape == shape else np.empty(shape)
     for j, piece in enumerate(pieces):
         values = piece.to_numpy()  # null as NaN
         if int(np.isnan(values).sum()) != piece.null_count():
