@@ -16,6 +16,7 @@ null `non_recalculable` at its own commune.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -101,18 +102,7 @@ class CommuneTable:
         """(level, group, key, key|r...) of every group of `groups` (code, level, group): the sum of its communes'
         values, null with the worst reason's rank when any part is unknown. A restored commune (split, null
         `non_recalculable`) is skipped: its figures are inside its parent's."""
-        parts, sums = [], []
-        for k in self.keys:
-            skip = (pl.col(k + SPLIT) & (pl.col(k + RANK) == R.RANKS[R.NON_RECALCULABLE])).fill_null(False)
-            skip = skip if k in self.split_keys else pl.lit(False)
-            parts += [
-                pl.when(skip).then(None).otherwise(pl.col(k)).alias(k),
-                pl.when(~skip & pl.col(k).is_null()).then(pl.col(k + RANK)).alias(k + RANK),
-            ]
-            worst = pl.col(k + RANK).min()
-            # a group whose every part is skipped has no value and no reason, as a group without rows
-            known = worst.is_null() & (pl.col(k).count() > 0 if k in self.split_keys else pl.lit(True))
-            sums += [pl.when(known).then(pl.col(k).sum()).alias(k), worst.alias(k + RANK)]
+        parts, sums = _aggregation(self.keys, self.split_keys)
         view = self.frame.select("code", *parts)
         frames = [
             members.select("code", "group")
@@ -123,6 +113,26 @@ class CommuneTable:
             for (level,), members in groups.partition_by("level", as_dict=True).items()
         ]
         return pl.concat(frames) if frames else pl.DataFrame(schema={"level": pl.String, "group": pl.String})
+
+
+@lru_cache(maxsize=64)
+def _aggregation(keys: tuple[str, ...], split_keys: frozenset[str]) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """`CommuneTable.aggregate`'s expressions: the parts of each commune, their sums per group (built once per
+    set of keys: a computation aggregates the same keys several times, and building a thousand expressions costs
+    more than a small group_by). The caller must not change the lists."""
+    parts, sums = [], []
+    for k in keys:
+        skip = (pl.col(k + SPLIT) & (pl.col(k + RANK) == R.RANKS[R.NON_RECALCULABLE])).fill_null(False)
+        skip = skip if k in split_keys else pl.lit(False)
+        parts += [
+            pl.when(skip).then(None).otherwise(pl.col(k)).alias(k),
+            pl.when(~skip & pl.col(k).is_null()).then(pl.col(k + RANK)).alias(k + RANK),
+        ]
+        worst = pl.col(k + RANK).min()
+        # a group whose every part is skipped has no value and no reason, as a group without rows
+        known = worst.is_null() & (pl.col(k).count() > 0 if k in split_keys else pl.lit(True))
+        sums += [pl.when(known).then(pl.col(k).sum()).alias(k), worst.alias(k + RANK)]
+    return parts, sums
 
 
 def placed_rows(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
