@@ -38,3 +38,12 @@ def test_years_follow_a_table_replaced_in_place():
     # the latest census at least 5 years before 2022: 2016 (2022 - 5 = 2017 >= 2016 > 2011)
     assert (inputs.main_year("rp_population"), inputs.comparison_year("rp_population")) == (2022, 2016)
     assert inputs.main_year("absent") is None
+
+
+def test_levels_each_in_one_run_are_slices_in_the_tables_order():
+    # EPCI rows [0], ARM rows [1, 2]: asked as (ARM, EPCI), given in the table's order
+    table = _table(["EPCI", "ARM", "ARM", "COM"])
+    assert CT.rows_at_levels(table, ("ARM", "EPCI"))["code"].to_list() == ["c0", "c1", "c2"]
+    # ARM rows in two runs [0], [2]: filtered, still in order with the EPCI row [3]
+    table = _table(["ARM", "COM", "ARM", "EPCI"])
+    assert CT.rows_at_levels(table, ("ARM", "EPCI"))["code"].to_list() == ["c0", "c2", "c3"]

@@ -211,17 +211,30 @@ def commune_rows(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def rows_at_levels(frame: pl.DataFrame, levels: tuple[str, ...]) -> pl.DataFrame:
-    """The rows of a staged table at these levels, in the table's order: a slice when they are one run (a staged
-    table is sorted by level first), else a filter. A comparison of the column with a level writes bits only; a
-    shifted copy of millions of strings, or their hashes (`is_in`), cost more than the rest."""
+    """The rows of a staged table at these levels, in the table's order: slices of it where each level's rows are
+    one run (a staged table is sorted by level first), else a filter. A comparison of the column with a level
+    writes bits only; a shifted copy of millions of strings, their hashes (`is_in`) or a filter of every column
+    cost more than the rest."""
     level = frame["level"]
+    runs = []
+    for name in levels:
+        wanted = level == name
+        first, count = wanted.arg_max() or 0, int(wanted.sum())
+        if count and not wanted.slice(first, count).all():  # not one run: filtered
+            return frame.filter(_any(level, levels))
+        runs += [(first, count)] if count else []
+    if not runs:
+        return frame.clear()
+    pieces = [frame.slice(first, count) for first, count in sorted(runs)]
+    return pl.concat(pieces, rechunk=False) if len(pieces) > 1 else pieces[0]
+
+
+def _any(level: pl.Series, levels: tuple[str, ...]) -> pl.Series:
+    """Whether each row is at one of these levels."""
     wanted = level == levels[0]
     for name in levels[1:]:
         wanted = wanted | (level == name)
-    first, count = wanted.arg_max() or 0, int(wanted.sum())
-    if count and wanted.slice(first, count).all():
-        return frame.slice(first, count)
-    return frame.filter(wanted)
+    return wanted
 
 
 def rows_of_codes(codes: pl.Series, rows: pl.DataFrame) -> pl.Series:

@@ -533,7 +533,7 @@ def _placed(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> Placed:
             continue
         if name in RANKED:
             pieces = [f[name] for f in aligned]
-            columns[name] = _reason_codes(pieces, words, n_places, None if every else present, scratch).alias(name)
+            columns[name] = _reason_codes(pieces, words, n_places, None if every else present).alias(name)
             continue
         pieces = [
             f[name].cast(dtype) if name in f.columns else pl.Series(name, [], dtype).extend_constant(None, f.height)
@@ -597,29 +597,16 @@ def _words(pieces: list[pl.Series]) -> list[str | None]:
 
 
 def _reason_codes(
-    pieces: list[pl.Series],
-    words: list[str | None],
-    n_places: int,
-    present: np.ndarray | None,
-    scratch: np.ndarray | None = None,
+    pieces: list[pl.Series], words: list[str | None], n_places: int, present: np.ndarray | None
 ) -> pl.Series:
     """`_stacked` of a column of reasons as codes of `words` (UInt32): a piece of ranks keeps its ranks (a rank is
-    its reason's position in `words`), a piece of strings is coded. `scratch`: as `_float_matrix`'s."""
+    its reason's position in `words`), a piece of strings is coded."""
     enum, none = pl.Enum(cast(list[str], words[:-1])), len(words) - 1  # only the last word is None
-    # a piece of ranks is its codes already; a piece of strings is coded by an enum of the words
+    # only a piece of strings is coded on its own: the ranks are made codes in one pass over the column
     ranks = [p.cast(enum).to_physical().cast(pl.Int32) if p.dtype == pl.String else p.cast(pl.Int32) for p in pieces]
-    stack = _uint32_view(scratch, len(pieces), n_places)
-    for j, piece in enumerate(ranks):  # into the scratch matrix: no column of millions of codes built to be copied
-        stack[j] = piece.fill_null(none).to_numpy()
-    array = _place_major(stack, n_places)
+    codes = pl.concat(ranks, rechunk=True).fill_null(none).cast(pl.UInt32)
+    array = _place_major(codes.to_numpy(), n_places)
     return pl.Series(array if present is None else array[present])
-
-
-def _uint32_view(scratch: np.ndarray | None, n_ids: int, n_places: int) -> np.ndarray:
-    """An (indicator, place) matrix of UInt32 in the memory of the float `scratch` (a new one without it)."""
-    if scratch is None or scratch.size < n_ids * n_places:
-        return np.empty((n_ids, n_places), np.uint32)
-    return scratch.reshape(-1).view(np.uint32)[: n_ids * n_places].reshape(n_ids, n_places)
 
 
 def _float_matrix(pieces: list[pl.Series], n_places: int, scratch: np.ndarray | None = None) -> np.ndarray | None:
