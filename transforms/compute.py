@@ -473,16 +473,22 @@ def compute_placed(
     for ind in items:
         if ind.kind == "published":
             frames[ind.id] = _published(ind, inputs, places, latest).with_columns(coverage=pl.lit(None, pl.Float64))
+    in_order = None  # whether the computed rows (then France's) are in the order of `places`: checked once
+    ordered = set()  # the indicators whose rows are in that order
     for ind, rows in zip(summed, _computed_many(summed, wide, n_years).values(), strict=True):
         computed = _with_france(rows, france[ind.id]) if ind.id in france else rows
+        if in_order is None:
+            in_order = computed.height == places.height and computed.select("level", "group").equals(places)
         if communes_only:  # the rule changes no commune's value
             computed = computed.with_columns(coverage=pl.lit(None, pl.Float64))
         else:
             redo, keys = partial(_redo, ind, n_years), term_keys(ind, table)
             computed = without_secret_communes(ind, computed, table, membership_groups, redo, weights, keys)
+        if in_order and computed["coverage"].null_count() == computed.height:  # nothing redone: no row moved
+            ordered.add(ind.id)
         frames[ind.id] = computed.with_columns(published_year=pl.lit(None, pl.Int32))
     frames = {ind.id: frames[ind.id] for ind in items}  # the first frame's columns give the result's order
-    return _placed(frames, places)
+    return _placed(frames, places, frozenset(ordered))
 
 
 def _place_rank(level: str | pl.Expr) -> pl.Expr:
@@ -506,14 +512,15 @@ def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataF
     return _placed(frames, places).frame()
 
 
-def _placed(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> Placed:
+def _placed(frames: dict[str, pl.DataFrame], places: pl.DataFrame, ordered: frozenset[str] = frozenset()) -> Placed:
     """Every indicator's rows by place and indicator (`_in_order`) as a `Placed`. Each indicator's rows are put in
     the order of `places`; each column is then a (place, indicator) matrix read row by row (numpy), floats with
     their nulls as NaN, reasons and other strings as codes of their few distinct values (reasons named by whoever
-    finishes the table, the others here). Level, code and indicator are positions in the places and the ids."""
+    finishes the table, the others here). Level, code and indicator are positions in the places and the ids.
+    `ordered`: the ids whose frames are known to be in the order of `places` already (not checked again)."""
     schema = pl.concat([f.head(0) for f in frames.values()], how="diagonal_relaxed").schema
     ids = list(frames)
-    aligned = [_aligned(frames[i], places) for i in ids]
+    aligned = [frames[i] if i in ordered else _aligned(frames[i], places) for i in ids]
     n_places, n_ids = places.height, len(ids)
     # a place an indicator has no row for (a row of nulls in its aligned frame) is skipped
     present = _place_major(np.concatenate([f["indicator"].is_not_null().to_numpy() for f in aligned]), n_places)

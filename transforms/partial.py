@@ -96,6 +96,8 @@ def without_secret_communes(
     redone = redone.filter(pl.col("value").is_not_null() & (pl.col("coverage") >= MIN_COVERAGE)).with_columns(
         status=R.ranked(R.PARTIAL_SECRET)
     )
+    if redone.is_empty():  # the rows as they were, in their order
+        return computed
     kept = computed.join(redone.select("level", "group"), on=["level", "group"], how="anti")
     return pl.concat([kept, redone.select(computed.columns)], how="vertical_relaxed")
 
