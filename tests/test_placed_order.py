@@ -28,4 +28,3 @@ def test_frames_in_order_and_out_of_order_give_the_same_rows():
     assert out["value"].to_list() == [10.0, 1.0, 20.0, 2.0, 30.0, 3.0]
     assert out["group"].to_list() == ["01001", "01001", "01002", "01002", "200000001", "200000001"]
     assert out.equals(C._placed(frames, PLACES).frame())
-

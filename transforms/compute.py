@@ -230,10 +230,9 @@ def _computed_many(items: list[Indicator], wide: pl.DataFrame, n_years: int | No
         f"{n}{_SEP}{name}": e for n, i in enumerate(items) for name, e in _expressions(i, columns, n_years).items()
     }
     out = wide.select("level", "group", **named)
-    columns = dict(zip(out.columns, out.get_columns(), strict=True))  # a lookup by name scans hundreds of columns
-    places = {"level": columns["level"], "group": columns["group"]}
+    places = {"level": out["level"], "group": out["group"]}
     return {
-        i.id: pl.DataFrame(places | {name: columns[f"{n}{_SEP}{name}"].alias(name) for name in _OUTPUT})
+        i.id: pl.DataFrame(places | {name: out[f"{n}{_SEP}{name}"].alias(name) for name in _OUTPUT})
         for n, i in enumerate(items)
     }
 
