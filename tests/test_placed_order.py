@@ -28,3 +28,21 @@ def test_frames_in_order_and_out_of_order_give_the_same_rows():
     assert out["value"].to_list() == [10.0, 1.0, 20.0, 2.0, 30.0, 3.0]
     assert out["group"].to_list() == ["01001", "01001", "01002", "01002", "200000001", "200000001"]
     assert out.equals(C._placed(frames, PLACES).frame())
+
+
+def test_france_of_no_covered_commune_beside_the_others():
+    from benchmarks.france import generate
+
+    inputs = generate(60, 4, 2)
+    bpe = inputs.staged["bpe"]
+    # the facilities file without its commune rows: no commune is covered, France has no commune to sum
+    inputs.staged["bpe"] = bpe.filter(pl.col("level") != "COM")
+    table = C.compute(inputs)
+    france = table.filter(pl.col("level") == "FRANCE")
+    assert france.height == len(C.indicators())  # one row per indicator
+    eaje = france.filter(pl.col("indicator") == "eaje_nombre").row(0, named=True)
+    assert eaje["value"] is None and eaje["status"] == "not_available"
+    # the census population, covered everywhere: France is the sum of its 60 communes
+    population = table.filter(pl.col("indicator") == "population")
+    communes = population.filter(pl.col("level") == "COM")["value"].sum()
+    assert population.filter(pl.col("level") == "FRANCE")["value"].item() == communes

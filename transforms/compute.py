@@ -146,14 +146,14 @@ def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataF
     )
 
 
-def _france(items: list[Indicator], table: CommuneTable, n_years: int | None) -> dict[str, pl.DataFrame]:
-    """France's row of every indicator, over the communes its sources cover, so that every territory has a
-    reference.
+def _france_sets(items: list[Indicator], table: CommuneTable) -> list[tuple[pl.DataFrame, list[Indicator], bool]]:
+    """France's sums for every indicator, over the communes its sources cover, so that every territory has a
+    reference: one (sums, the indicators they serve, whether communes were left out) per set of covered communes.
 
     A commune is left out when one of the indicator's values is `not_available` there (Mayotte's empty census
     cells, no Mayotte commune in the CAF files): numerator and denominator then cover the same communes, and the
-    status `partial_coverage` says France is incomplete. Other unknown parts (secret...) still make France unknown.
-    France's sums over one set of communes serve every indicator left with that set, in one select.
+    status `partial_coverage` says France is incomplete (`_france_rows`). Other unknown parts (secret...) still make
+    France unknown. France's sums over one set of communes serve every indicator left with that set.
     """
     absent = table.masks_of(R.NOT_AVAILABLE)
     by_set: dict[bytes, tuple[np.ndarray, list[Indicator]]] = {}
@@ -165,16 +165,42 @@ def _france(items: list[Indicator], table: CommuneTable, n_years: int | None) ->
             if not k.endswith("|comp"):
                 uncovered |= absent[k]
         by_set.setdefault(uncovered.tobytes(), (uncovered, []))[1].append(ind)
-    rows: dict[str, pl.DataFrame] = {}
+    sets = []
     for uncovered, inds in by_set.values():
         covered = table.keep(~uncovered)
         france = covered.frame.select("code", level=pl.lit("FRANCE"), group=pl.lit(FRANCE))
         empty = pl.DataFrame({"level": ["FRANCE"], "group": [FRANCE]})
         sums = empty if covered.frame.is_empty() else covered.aggregate(france)
-        for ind_id, row in _computed_many(inds, sums, n_years).items():
-            if uncovered.any():
-                partial_coverage = pl.when(pl.col("value").is_not_null()).then(R.ranked(R.PARTIAL_COVERAGE))
-                row = row.with_columns(status=partial_coverage.otherwise(pl.col("status")))
+        sets.append((sums, inds, bool(uncovered.any())))
+    return sets
+
+
+def _summed(sums: pl.DataFrame) -> bool:
+    """Whether France's sums hold the terms' columns (not a France of no commune)."""
+    return sums.width > 2
+
+
+def _france_rows(
+    sets: list[tuple[pl.DataFrame, list[Indicator], bool]],
+    computed: dict[str, pl.DataFrame],
+    n_places: int,
+    n_years: int | None,
+) -> dict[str, pl.DataFrame]:
+    """France's row of every indicator of `sets` (`_france_sets`): its set's row in `computed` (the rows of the
+    sums of every set that has them, in order, after `n_places` rows of other places), or computed apart for a
+    France of no commune; `partial_coverage` where communes were left out."""
+    rows: dict[str, pl.DataFrame] = {}
+    position = n_places
+    for sums, inds, partial_coverage in sets:
+        if _summed(sums):
+            found = {i.id: computed[i.id].slice(position, 1) for i in inds}
+            position += 1
+        else:
+            found = _computed_many(inds, sums, n_years)
+        for ind_id, row in found.items():
+            if partial_coverage:
+                status = pl.when(pl.col("value").is_not_null()).then(R.ranked(R.PARTIAL_COVERAGE))
+                row = row.with_columns(status=status.otherwise(pl.col("status")))
             rows[ind_id] = row
     return rows
 
@@ -468,13 +494,19 @@ def compute_placed(
     frames: dict[str, pl.DataFrame] = {}
     latest: dict = {}  # the published sources' latest rows, split once for every published indicator
     summed = [ind for ind in items if ind.kind != "published"]
-    france = {} if communes_only else _france(summed, table, n_years)
+    sets = [] if communes_only else _france_sets(summed, table)
+    # France's sums (a row per set of covered communes) computed in the select of the other places, after them: a
+    # select of every indicator costs more to plan than to run
+    every_row = pl.concat([wide, *(sums for sums, _, _ in sets if _summed(sums))], how="diagonal")
+    computed_rows = _computed_many(summed, every_row, n_years)
+    france = _france_rows(sets, computed_rows, wide.height, n_years)
     for ind in items:
         if ind.kind == "published":
             frames[ind.id] = _published(ind, inputs, places, latest).with_columns(coverage=pl.lit(None, pl.Float64))
     in_order = None  # whether the computed rows (then France's) are in the order of `places`: checked once
     ordered = set()  # the indicators whose rows are in that order
-    for ind, rows in zip(summed, _computed_many(summed, wide, n_years).values(), strict=True):
+    for ind in summed:
+        rows = computed_rows[ind.id].slice(0, wide.height)
         computed = _with_france(rows, france[ind.id]) if ind.id in france else rows
         if in_order is None:
             in_order = computed.height == places.height and computed.select("level", "group").equals(places)
