@@ -35,8 +35,9 @@ def test_france_of_no_covered_commune_beside_the_others():
 
     inputs = generate(60, 4, 2)
     bpe = inputs.staged["bpe"]
-    # the facilities file without its commune rows: no commune is covered, France has no commune to sum
-    inputs.staged["bpe"] = bpe.filter(pl.col("level") != "COM")
+    # the facilities file's rows at a level no indicator reads (its years kept): no commune is covered, France
+    # has no commune to sum
+    inputs.staged["bpe"] = bpe.with_columns(level=pl.lit("REG"))
     table = C.compute(inputs)
     france = table.filter(pl.col("level") == "FRANCE")
     assert france.height == len(C.indicators())  # one row per indicator
