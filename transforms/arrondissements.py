@@ -48,7 +48,7 @@ def arrondissement_membership(geo: Geography) -> pl.DataFrame:
 
 def _as_communes(frame: pl.DataFrame) -> pl.DataFrame:
     """The ARM rows read as commune rows (and the EPCI rows, for an EPCI fallback); nothing else."""
-    # the runs of those levels first (`rows_at_levels`: no pass over millions of rows per level), then a few rows
+    # the slices of those levels' runs first (`rows_at_levels`: no filter of every column of millions of rows)
     return rows_at_levels(frame, (ARM, "EPCI")).with_columns(
         level=pl.when(pl.col("level") == ARM).then(pl.lit("COM")).otherwise(pl.col("level"))
     )

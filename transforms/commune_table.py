@@ -120,7 +120,7 @@ class CommuneTable:
 def _aggregation(keys: tuple[str, ...], split_keys: frozenset[str]) -> tuple[list[pl.Expr], list[pl.Expr]]:
     """`CommuneTable.aggregate`'s expressions: the parts of each commune, their sums per group (built once per
     set of keys: a computation aggregates the same keys several times, and building a thousand expressions costs
-    more than a small group_by). The caller must not change the lists."""
+    about as much as a small group_by). The caller must not change the lists."""
     parts, sums = [], []
     for k in keys:
         skip = (pl.col(k + SPLIT) & (pl.col(k + RANK) == R.RANKS[R.NON_RECALCULABLE])).fill_null(False)
