@@ -47,12 +47,3 @@ def test_france_of_no_covered_commune_beside_the_others():
     population = table.filter(pl.col("indicator") == "population")
     communes = population.filter(pl.col("level") == "COM")["value"].sum()
     assert population.filter(pl.col("level") == "FRANCE")["value"].item() == communes
-
-
-def test_communes_then_the_other_places_in_the_place_order():
-    others = pl.DataFrame({"level": ["DEP", "EPCI", "TERRITORY"], "group": ["44", "200000001", "T1"], "x": [1, 2, 3]})
-    # the order: communes (by code), then TERRITORY, EPCI, DEP (PLACE_ORDER 1, 2, 3)
-    expected = ["01001", "01002", "T1", "200000001", "44"]
-    for codes in (["01001", "01002"], ["01002", "01001"]):  # communes in order, and not
-        communes = pl.DataFrame({"level": ["COM", "COM"], "group": codes, "x": [0, 0]})
-        assert C._communes_then(communes, others)["group"].to_list() == expected

@@ -487,7 +487,7 @@ def compute_placed(
     above = membership_groups.filter(~pl.col("level").is_in(["COM", "FRANCE"]))
     places = _in_place_order(membership_groups.select("level", "group").unique())
     # in the order of the places (France, summed per indicator, comes last: `_with_france`)
-    wide = _communes_then(table.commune_level(), table.aggregate(above))
+    wide = _in_place_order(pl.concat([table.commune_level(), table.aggregate(above)], how="diagonal"))
     main_census, comp_census = _census_years(inputs)
     n_years = (main_census - comp_census) if main_census and comp_census else None
     weights = table.values_of(POPULATION)  # weighs the share of a territory its known communes hold
@@ -530,15 +530,6 @@ def _place_rank(level: str | pl.Expr) -> pl.Expr:
 def _in_place_order(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` (level, group...) sorted by the place order (`PLACE_ORDER`, then group)."""
     return frame.sort(_place_rank("level"), "group")
-
-
-def _communes_then(communes: pl.DataFrame, others: pl.DataFrame) -> pl.DataFrame:
-    """The communes' rows and the other places' (no France) in the place order (`_in_place_order`): the communes
-    come first, and when they are in the order of their codes already (the membership's), only the others are
-    sorted (not hundreds of columns of every commune gathered again)."""
-    if communes["group"].is_sorted():
-        return pl.concat([communes, _in_place_order(others)], how="diagonal")
-    return _in_place_order(pl.concat([communes, others], how="diagonal"))
 
 
 def _with_france(rows: pl.DataFrame, france: pl.DataFrame) -> pl.DataFrame:
