@@ -18,6 +18,7 @@ import polars as pl
 from sources.codes import city_of_arrondissement
 from sources.geography import NO_EPCI, Geography
 from transforms import reasons as R
+from transforms.commune_table import rows_at_levels
 from transforms.compute import Inputs, compute_placed
 from transforms.placed import Placed
 from transforms.registry import PUBLISHED_SOURCES, Indicator
@@ -47,8 +48,8 @@ def arrondissement_membership(geo: Geography) -> pl.DataFrame:
 
 def _as_communes(frame: pl.DataFrame) -> pl.DataFrame:
     """The ARM rows read as commune rows (and the EPCI rows, for an EPCI fallback); nothing else."""
-    # two comparisons cost less than `is_in` (a hash of each of millions of strings)
-    return frame.filter((pl.col("level") == ARM) | (pl.col("level") == "EPCI")).with_columns(
+    # the slices of those levels' runs first (`rows_at_levels`: no filter of every column of millions of rows)
+    return rows_at_levels(frame, (ARM, "EPCI")).with_columns(
         level=pl.when(pl.col("level") == ARM).then(pl.lit("COM")).otherwise(pl.col("level"))
     )
 
@@ -63,7 +64,12 @@ def _reads(ind: Indicator) -> tuple[str, ...]:
 
 def city_only(inputs: Inputs, items: tuple[Indicator, ...]) -> list[str]:
     """Ids of the indicators that a staged source publishes for the whole city only (no ARM row at all)."""
-    without = {s for s, frame in inputs.staged.items() if frame.filter(pl.col("level") == ARM).is_empty()}
+    return _city_only({s: rows_at_levels(frame, (ARM,)) for s, frame in inputs.staged.items()}, items)
+
+
+def _city_only(arm_rows: dict[str, pl.DataFrame], items: tuple[Indicator, ...]) -> list[str]:
+    """`city_only` from each source's ARM rows (or any frame without rows where the source has none)."""
+    without = {s for s, rows in arm_rows.items() if rows.is_empty()}
     return [i.id for i in items if any(s in without for s in _reads(i))]
 
 
@@ -85,7 +91,9 @@ def arrondissement_placed(inputs: Inputs, items: tuple[Indicator, ...]) -> Place
         arrondissements=None,
     )
     placed = compute_placed(world, (), items, communes_only=True)
-    only = [placed.ids.index(i) for i in city_only(inputs, items)]
+    # a source's ARM rows are its world's COM rows
+    arm_rows = {s: f.filter(pl.col("level") == "COM") for s, f in world.staged.items()}
+    only = [placed.ids.index(i) for i in _city_only(arm_rows, items)]
     unknown = pl.col("value").is_null() & pl.col("status").is_in(
         [placed.code_of(R.NOT_AVAILABLE), placed.code_of(R.NOT_PUBLISHED)]
     )

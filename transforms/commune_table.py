@@ -15,7 +15,9 @@ null `non_recalculable` at its own commune.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -101,18 +103,7 @@ class CommuneTable:
         """(level, group, key, key|r...) of every group of `groups` (code, level, group): the sum of its communes'
         values, null with the worst reason's rank when any part is unknown. A restored commune (split, null
         `non_recalculable`) is skipped: its figures are inside its parent's."""
-        parts, sums = [], []
-        for k in self.keys:
-            skip = (pl.col(k + SPLIT) & (pl.col(k + RANK) == R.RANKS[R.NON_RECALCULABLE])).fill_null(False)
-            skip = skip if k in self.split_keys else pl.lit(False)
-            parts += [
-                pl.when(skip).then(None).otherwise(pl.col(k)).alias(k),
-                pl.when(~skip & pl.col(k).is_null()).then(pl.col(k + RANK)).alias(k + RANK),
-            ]
-            worst = pl.col(k + RANK).min()
-            # a group whose every part is skipped has no value and no reason, as a group without rows
-            known = worst.is_null() & (pl.col(k).count() > 0 if k in self.split_keys else pl.lit(True))
-            sums += [pl.when(known).then(pl.col(k).sum()).alias(k), worst.alias(k + RANK)]
+        parts, sums = _aggregation(self.keys, self.split_keys)
         view = self.frame.select("code", *parts)
         frames = [
             members.select("code", "group")
@@ -125,21 +116,46 @@ class CommuneTable:
         return pl.concat(frames) if frames else pl.DataFrame(schema={"level": pl.String, "group": pl.String})
 
 
+@lru_cache(maxsize=64)
+def _aggregation(keys: tuple[str, ...], split_keys: frozenset[str]) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """`CommuneTable.aggregate`'s expressions: the parts of each commune, their sums per group (built once per
+    set of keys: a computation aggregates the same keys several times, and building a thousand expressions costs
+    about as much as a small group_by). The caller must not change the lists."""
+    parts, sums = [], []
+    for k in keys:
+        skip = (pl.col(k + SPLIT) & (pl.col(k + RANK) == R.RANKS[R.NON_RECALCULABLE])).fill_null(False)
+        skip = skip if k in split_keys else pl.lit(False)
+        parts += [
+            pl.when(skip).then(None).otherwise(pl.col(k)).alias(k),
+            pl.when(~skip & pl.col(k).is_null()).then(pl.col(k + RANK)).alias(k + RANK),
+        ]
+        worst = pl.col(k + RANK).min()
+        # a group whose every part is skipped has no value and no reason, as a group without rows
+        known = worst.is_null() & (pl.col(k).count() > 0 if k in split_keys else pl.lit(True))
+        sums += [pl.when(known).then(pl.col(k).sum()).alias(k), worst.alias(k + RANK)]
+    return parts, sums
+
+
 def placed_rows(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """(_row, _col, year, value, rank, split): the staged commune rows of every needed value, at the row of
     their commune in `inputs.membership` and the position of their key in `keys` (a code outside the target COG
     is not a commune of it: left out)."""
+    parts = list(placed_parts(inputs, needed, keys))
+    schema = {"_row": pl.UInt32, "_col": pl.Int64, "year": pl.Int32, "value": pl.Float64}
+    empty = pl.DataFrame(schema=schema | {"rank": pl.Int32, "split": pl.Boolean})
+    return pl.concat(parts) if parts else empty
+
+
+def placed_parts(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> Iterator[pl.DataFrame]:
+    """`placed_rows` a source at a time (`build` writes each into the table as it comes: no frame of every
+    source's millions of rows)."""
     rows = inputs.membership.select("code").with_row_index("_row")
     index = needed.with_columns(_col=(pl.col("term") + "|" + pl.col("period")).replace_strict(keys, range(len(keys))))
-    parts = []
     for (source,), wanted in index.partition_by("source", as_dict=True).items():
         frame = inputs.staged.get(source)
         found = _source_rows(frame, wanted, rows) if frame is not None else []
         if found:  # a range is summed over its source's rows alone (births: not the millions of census rows)
-            parts.append(sum_ranges(pl.concat(found), wanted))
-    schema = {"_row": pl.UInt32, "_col": pl.Int64, "year": pl.Int32, "value": pl.Float64}
-    empty = pl.DataFrame(schema=schema | {"rank": pl.Int32, "split": pl.Boolean})
-    return pl.concat(parts) if parts else empty
+            yield sum_ranges(pl.concat(found), wanted)
 
 
 def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) -> list[pl.DataFrame]:
@@ -196,13 +212,35 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
 
 
 def commune_rows(frame: pl.DataFrame) -> pl.DataFrame:
-    """The COM rows of a staged table: a slice when they are one run (a staged table is sorted by level first),
-    else a filter."""
-    com = frame["level"] == "COM"
-    first, count = com.arg_max(), int(com.sum())
-    if count and com.slice(first or 0, count).all():
-        return frame.slice(first or 0, count)
-    return frame.filter(com)
+    """The COM rows of a staged table (`rows_at_levels`)."""
+    return rows_at_levels(frame, ("COM",))
+
+
+def rows_at_levels(frame: pl.DataFrame, levels: tuple[str, ...]) -> pl.DataFrame:
+    """The rows of a staged table at these levels, in the table's order: slices of it where each level's rows are
+    one run (a staged table is sorted by level first), else a filter. A comparison of the column with a level
+    writes bits only; a shifted copy of millions of strings, their hashes (`is_in`) or a filter of every column
+    cost more than the rest."""
+    level = frame["level"]
+    runs = []
+    for name in levels:
+        wanted = level == name
+        first, count = wanted.arg_max() or 0, int(wanted.sum())
+        if count and not wanted.slice(first, count).all():  # not one run: filtered
+            return frame.filter(_any(level, levels))
+        runs += [(first, count)] if count else []
+    if not runs:
+        return frame.clear()
+    pieces = [frame.slice(first, count) for first, count in sorted(runs)]
+    return pl.concat(pieces, rechunk=False) if len(pieces) > 1 else pieces[0]
+
+
+def _any(level: pl.Series, levels: tuple[str, ...]) -> pl.Series:
+    """Whether each row is at one of these levels."""
+    wanted = level == levels[0]
+    for name in levels[1:]:
+        wanted = wanted | (level == name)
+    return wanted
 
 
 def rows_of_codes(codes: pl.Series, rows: pl.DataFrame) -> pl.Series:
@@ -241,16 +279,21 @@ def sum_ranges(rows: pl.DataFrame, needed: pl.DataFrame) -> pl.DataFrame:
 def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
     """The commune table of every commune of `inputs.membership` and every needed (term, period)."""
     keys = needed.select(key=pl.col("term") + "|" + pl.col("period")).unique().sort("key")["key"].to_list()
-    placed = placed_rows(inputs, needed, keys)
     n, shape = inputs.membership.height, (len(keys), inputs.membership.height)
-    position = placed["_col"].to_numpy().astype(np.int64) * n + placed["_row"].to_numpy()
-    found = _scatter(position, np.ones(placed.height, bool), False, shape)
-    if np.count_nonzero(found) != position.size:  # two rows landed on one cell (counted only then: 70 MB of counts)
-        _refuse_duplicates(position, keys, inputs.membership["code"])
-    value = _scatter(position, placed["value"].to_numpy(allow_copy=True), np.nan, shape)
-    known = _scatter(position, placed["value"].is_not_null().to_numpy(), False, shape)
-    rank = _scatter(position, placed["rank"].fill_null(-1).to_numpy(), -1, shape)
-    split = _scatter(position, placed["split"].to_numpy(), False, shape)
+    # (keys, communes) arrays, each source's rows written at their cell as they come
+    found, known, split = np.zeros(shape, bool), np.zeros(shape, bool), np.zeros(shape, bool)
+    value, rank = np.full(shape, np.nan), np.full(shape, -1, np.int32)
+    positions = []
+    for part in placed_parts(inputs, needed, keys):
+        position = part["_col"].to_numpy().astype(np.int64) * n + part["_row"].to_numpy()
+        positions.append(position)
+        found.reshape(-1)[position] = True
+        value.reshape(-1)[position] = part["value"].to_numpy(allow_copy=True)
+        known.reshape(-1)[position] = part["value"].is_not_null().to_numpy()
+        rank.reshape(-1)[position] = part["rank"].fill_null(-1).to_numpy()
+        split.reshape(-1)[position] = part["split"].to_numpy()
+    if np.count_nonzero(found) != sum(p.size for p in positions):  # two rows landed on one cell
+        _refuse_duplicates(np.concatenate(positions), keys, inputs.membership["code"])
     # no row (a commune the publisher does not cover, a variable absent from that vintage), or a null value
     # without a reason: not available
     rank[~found | (~known & (rank == -1))] = R.RANKS[R.NOT_AVAILABLE]
@@ -262,13 +305,6 @@ def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
             columns[k + SPLIT] = pl.Series(k + SPLIT, split[i])
     split_keys = frozenset(k for i, k in enumerate(keys) if split[i].any())
     return CommuneTable(pl.DataFrame(columns), tuple(keys), split_keys)
-
-
-def _scatter(position: np.ndarray, values: np.ndarray, fill, shape: tuple[int, int]) -> np.ndarray:
-    """`values` put at their flat `position` in a (keys, communes) array of `fill`."""
-    out = np.full(shape[0] * shape[1], fill, dtype=values.dtype)
-    out[position] = values
-    return out.reshape(shape)
 
 
 def _refuse_duplicates(position: np.ndarray, keys: list[str], codes: pl.Series) -> None:

@@ -171,6 +171,27 @@ def _flag(rules: FlagRules) -> pl.Expr:
     )
 
 
+# the rows `_flag` may flag: a known value of a rate with a direction, and a local reference (the département's, or
+# France's for a département)
+FLAGGABLE = (
+    pl.col("value").is_not_null()
+    & pl.col("status").is_null()
+    & (pl.col("_kind") != 0)
+    & (pl.col("_dir") != 0)
+    & pl.when(pl.col("level") == "DEP").then(pl.col("ref_france")).otherwise(pl.col("ref_dep")).is_not_null()
+)
+
+
+def _flag_codes(rows: pl.DataFrame, rules: FlagRules) -> pl.Series:
+    """`_flag` of every row (its code in `FLAGS`, null: none), computed on the `FLAGGABLE` rows alone (a few of
+    every ten: the other rows' flags are null whatever the gaps) and put back at their positions."""
+    at = rows.select(pl.arg_where(FLAGGABLE)).to_series()
+    columns = ("level", "value", "status", "ref_dep", "ref_france", "_dir", "_kind")
+    flaggable = rows.select(columns)[at].with_columns(**_flag_parts()).with_columns(**_gaps())
+    codes = flaggable.select(_flag(rules)).to_series()
+    return pl.Series("flag", [], pl.Int8).extend_constant(None, rows.height).scatter(at, codes)
+
+
 def compare_parts(
     result: pl.DataFrame | Placed,
     inputs: Inputs,
@@ -287,16 +308,15 @@ def _finished(
     out = out.with_columns(
         comparison_year=pl.when(pl.col("value_comparison").is_not_null()).then(pl.lit(comparison_year, pl.Int32)),
         evolution=_evolution(n_years),
-        **_flag_parts(),
-    ).with_columns(**_gaps())
+    )
     out = out.with_columns(
         # the unit's name gathered by `_kind` where there is an evolution (no column of names to mask)
         evolution_unit=EVOLUTION_UNITS.gather(
             out.select(pl.when(pl.col("evolution").is_not_null()).then("_kind")).to_series()
         ),
-        flag=FLAGS.gather(out.select(_flag(rules)).to_series()),
+        flag=FLAGS.gather(_flag_codes(out, rules)),
     )
-    out = out.drop("_place", "_ind", "_dir", "_kind", "_local", "_sign", "_comparable", *_gaps())
+    out = out.drop("_place", "_ind", "_dir", "_kind")
     if "year" not in meta.columns:
         return out
     provenance = out.with_columns(**{c: per_indicator[c] for c in meta.columns if c in PROVENANCE})

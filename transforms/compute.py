@@ -46,23 +46,35 @@ class Inputs:
     # transforms.arrondissements.arrondissement_membership: code, name, dep, reg, city, epci (None: not computed)
     arrondissements: pl.DataFrame | None = None
     infra: Infra | None = None  # the IRIS and QPV tables (transforms.infra), read by the commune report only
+    # source -> (its table, the table's distinct years): the years are asked for every indicator, read once
+    _years: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def main_year(self, source: str) -> int | None:
-        frame = self.staged.get(source)
-        if frame is None or frame.is_empty():
+        years = self._years_of(source)
+        if not years:
             return None
         if source.startswith(CENSUS_PREFIX):
             return int(self.vintages[source])
-        return int(frame.select(pl.max("year")).item())
+        return max(years)
 
     def comparison_year(self, source: str) -> int | None:
         """The census comparison year: the latest earlier census year at least 5 years before the main one."""
-        frame = self.staged.get(source)
         main = self.main_year(source)
-        if frame is None or main is None or not source.startswith(CENSUS_PREFIX):
+        if main is None or not source.startswith(CENSUS_PREFIX):
             return None
-        earlier = [y for y in frame["year"].unique().to_list() if y <= main - 5]
+        earlier = [y for y in self._years_of(source) or () if y <= main - 5]
         return max(earlier) if earlier else None
+
+    def _years_of(self, source: str) -> list[int] | None:
+        """The distinct years of a staged table (None when it is absent or empty), read again only when the table
+        is another one (the dict of tables may be changed in place)."""
+        frame = self.staged.get(source)
+        if frame is None or frame.is_empty():
+            return None
+        known = self._years.get(source)
+        if known is None or known[0] is not frame:
+            known = self._years[source] = (frame, frame["year"].drop_nulls().unique().to_list())
+        return known[1]
 
 
 def _census_years(inputs: Inputs) -> tuple[int | None, int | None]:
@@ -134,14 +146,14 @@ def aggregate(values: pl.DataFrame, membership_groups: pl.DataFrame) -> pl.DataF
     )
 
 
-def _france(items: list[Indicator], table: CommuneTable, n_years: int | None) -> dict[str, pl.DataFrame]:
-    """France's row of every indicator, over the communes its sources cover, so that every territory has a
-    reference.
+def _france_sets(items: list[Indicator], table: CommuneTable) -> list[tuple[pl.DataFrame, list[Indicator], bool]]:
+    """France's sums for every indicator, over the communes its sources cover, so that every territory has a
+    reference: one (sums, the indicators they serve, whether communes were left out) per set of covered communes.
 
     A commune is left out when one of the indicator's values is `not_available` there (Mayotte's empty census
     cells, no Mayotte commune in the CAF files): numerator and denominator then cover the same communes, and the
-    status `partial_coverage` says France is incomplete. Other unknown parts (secret...) still make France unknown.
-    France's sums over one set of communes serve every indicator left with that set, in one select.
+    status `partial_coverage` says France is incomplete (`_france_rows`). Other unknown parts (secret...) still make
+    France unknown. France's sums over one set of communes serve every indicator left with that set.
     """
     absent = table.masks_of(R.NOT_AVAILABLE)
     by_set: dict[bytes, tuple[np.ndarray, list[Indicator]]] = {}
@@ -153,16 +165,42 @@ def _france(items: list[Indicator], table: CommuneTable, n_years: int | None) ->
             if not k.endswith("|comp"):
                 uncovered |= absent[k]
         by_set.setdefault(uncovered.tobytes(), (uncovered, []))[1].append(ind)
-    rows: dict[str, pl.DataFrame] = {}
+    sets = []
     for uncovered, inds in by_set.values():
         covered = table.keep(~uncovered)
         france = covered.frame.select("code", level=pl.lit("FRANCE"), group=pl.lit(FRANCE))
         empty = pl.DataFrame({"level": ["FRANCE"], "group": [FRANCE]})
         sums = empty if covered.frame.is_empty() else covered.aggregate(france)
-        for ind_id, row in _computed_many(inds, sums, n_years).items():
-            if uncovered.any():
-                partial_coverage = pl.when(pl.col("value").is_not_null()).then(R.ranked(R.PARTIAL_COVERAGE))
-                row = row.with_columns(status=partial_coverage.otherwise(pl.col("status")))
+        sets.append((sums, inds, bool(uncovered.any())))
+    return sets
+
+
+def _summed(sums: pl.DataFrame) -> bool:
+    """Whether France's sums hold the terms' columns (not a France of no commune)."""
+    return sums.width > 2
+
+
+def _france_rows(
+    sets: list[tuple[pl.DataFrame, list[Indicator], bool]],
+    computed: dict[str, pl.DataFrame],
+    n_places: int,
+    n_years: int | None,
+) -> dict[str, pl.DataFrame]:
+    """France's row of every indicator of `sets` (`_france_sets`): its set's row in `computed` (the rows of the
+    sums of every set that has them, in order, after `n_places` rows of other places), or computed apart for a
+    France of no commune; `partial_coverage` where communes were left out."""
+    rows: dict[str, pl.DataFrame] = {}
+    position = n_places
+    for sums, inds, partial_coverage in sets:
+        if _summed(sums):
+            found = {i.id: computed[i.id].slice(position, 1) for i in inds}
+            position += 1
+        else:
+            found = _computed_many(inds, sums, n_years)
+        for ind_id, row in found.items():
+            if partial_coverage:
+                status = pl.when(pl.col("value").is_not_null()).then(R.ranked(R.PARTIAL_COVERAGE))
+                row = row.with_columns(status=status.otherwise(pl.col("status")))
             rows[ind_id] = row
     return rows
 
@@ -456,17 +494,32 @@ def compute_placed(
     frames: dict[str, pl.DataFrame] = {}
     latest: dict = {}  # the published sources' latest rows, split once for every published indicator
     summed = [ind for ind in items if ind.kind != "published"]
-    france = {} if communes_only else _france(summed, table, n_years)
+    sets = [] if communes_only else _france_sets(summed, table)
+    # France's sums (a row per set of covered communes) computed in the select of the other places, after them: a
+    # select of every indicator costs more to plan than to run
+    every_row = pl.concat([wide, *(sums for sums, _, _ in sets if _summed(sums))], how="diagonal")
+    computed_rows = _computed_many(summed, every_row, n_years)
+    france = _france_rows(sets, computed_rows, wide.height, n_years)
     for ind in items:
         if ind.kind == "published":
             frames[ind.id] = _published(ind, inputs, places, latest).with_columns(coverage=pl.lit(None, pl.Float64))
-    for ind, rows in zip(summed, _computed_many(summed, wide, n_years).values(), strict=True):
+    in_order = None  # whether the computed rows (then France's) are in the order of `places`: checked once
+    ordered = set()  # the indicators whose rows are in that order
+    for ind in summed:
+        rows = computed_rows[ind.id].slice(0, wide.height)
         computed = _with_france(rows, france[ind.id]) if ind.id in france else rows
-        redo, own = partial(_redo, ind, n_years), table.only(term_keys(ind, table))
-        computed = without_secret_communes(ind, computed, own, membership_groups, redo, weights)
+        if in_order is None:
+            in_order = computed.height == places.height and computed.select("level", "group").equals(places)
+        if communes_only:  # the rule changes no commune's value
+            computed = computed.with_columns(coverage=pl.lit(None, pl.Float64))
+        else:
+            redo, keys = partial(_redo, ind, n_years), term_keys(ind, table)
+            computed = without_secret_communes(ind, computed, table, membership_groups, redo, weights, keys)
+        if in_order and computed["coverage"].null_count() == computed.height:  # nothing redone: no row moved
+            ordered.add(ind.id)
         frames[ind.id] = computed.with_columns(published_year=pl.lit(None, pl.Int32))
     frames = {ind.id: frames[ind.id] for ind in items}  # the first frame's columns give the result's order
-    return _placed(frames, places)
+    return _placed(frames, places, frozenset(ordered))
 
 
 def _place_rank(level: str | pl.Expr) -> pl.Expr:
@@ -490,14 +543,15 @@ def _in_order(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> pl.DataF
     return _placed(frames, places).frame()
 
 
-def _placed(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> Placed:
+def _placed(frames: dict[str, pl.DataFrame], places: pl.DataFrame, ordered: frozenset[str] = frozenset()) -> Placed:
     """Every indicator's rows by place and indicator (`_in_order`) as a `Placed`. Each indicator's rows are put in
     the order of `places`; each column is then a (place, indicator) matrix read row by row (numpy), floats with
     their nulls as NaN, reasons and other strings as codes of their few distinct values (reasons named by whoever
-    finishes the table, the others here). Level, code and indicator are positions in the places and the ids."""
+    finishes the table, the others here). Level, code and indicator are positions in the places and the ids.
+    `ordered`: the ids whose frames are known to be in the order of `places` already (not checked again)."""
     schema = pl.concat([f.head(0) for f in frames.values()], how="diagonal_relaxed").schema
     ids = list(frames)
-    aligned = [_aligned(frames[i], places) for i in ids]
+    aligned = [frames[i] if i in ordered else _aligned(frames[i], places) for i in ids]
     n_places, n_ids = places.height, len(ids)
     # a place an indicator has no row for (a row of nulls in its aligned frame) is skipped
     present = _place_major(np.concatenate([f["indicator"].is_not_null().to_numpy() for f in aligned]), n_places)
@@ -510,6 +564,8 @@ def _placed(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> Placed:
     }
     # a computed indicator's reasons are ranks (`_expressions`), a published one's strings
     words = _words([f[name] for f in aligned for name in RANKED])
+    # one (indicator, place) matrix written column after column: a fresh one per column costs its page faults
+    scratch = np.empty((n_ids, n_places))
     for name, dtype in schema.items():
         if name in ("level", "group", "indicator"):
             continue
@@ -521,7 +577,8 @@ def _placed(frames: dict[str, pl.DataFrame], places: pl.DataFrame) -> Placed:
             f[name].cast(dtype) if name in f.columns else pl.Series(name, [], dtype).extend_constant(None, f.height)
             for f in aligned
         ]
-        columns[name] = _stacked(pieces, n_places, None if every else present).cast(dtype).alias(name)
+        stacked = _stacked(pieces, n_places, None if every else present, scratch)
+        columns[name] = stacked.cast(dtype).alias(name)
     codes = places.select("level", code="group")
     named = {name: pl.String if name in RANKED else dtype for name, dtype in schema.items()}
     return Placed(pl.DataFrame(columns), codes, tuple(ids), pl.Series(words, dtype=pl.String), named)
@@ -540,10 +597,12 @@ def _place_major(stack: np.ndarray, n_places: int) -> np.ndarray:
 _BLOCK = 2048  # places transposed at a time by `_place_major`
 
 
-def _stacked(pieces: list[pl.Series], n_places: int, present: np.ndarray | None) -> pl.Series:
+def _stacked(
+    pieces: list[pl.Series], n_places: int, present: np.ndarray | None, scratch: np.ndarray | None = None
+) -> pl.Series:
     """The pieces (one column per indicator, a row per place) read place by place, at the `present` cells (None:
-    every cell)."""
-    if pieces and pieces[0].dtype == pl.Float64 and (matrix := _float_matrix(pieces, n_places)) is not None:
+    every cell). `scratch`: a float (indicator, place) matrix the pieces may be written into first."""
+    if pieces and pieces[0].dtype == pl.Float64 and (matrix := _float_matrix(pieces, n_places, scratch)) is not None:
         return pl.Series(matrix if present is None else matrix[present], nan_to_null=True)
     if pieces and pieces[0].dtype in SMALL_INTEGERS and _sparse(pieces):  # a year of a few indicators: exact as floats
         as_floats = [p.cast(pl.Float64) for p in pieces]
@@ -588,12 +647,14 @@ def _reason_codes(
     return pl.Series(array if present is None else array[present])
 
 
-def _float_matrix(pieces: list[pl.Series], n_places: int) -> np.ndarray | None:
+def _float_matrix(pieces: list[pl.Series], n_places: int, scratch: np.ndarray | None = None) -> np.ndarray | None:
     """Float pieces (one per indicator, a value per place) written straight into a (place, indicator) matrix, read
-    row by row, null as NaN; None when a piece holds a NaN of its own (it would read as null)."""
+    row by row, null as NaN; None when a piece holds a NaN of its own (it would read as null). `scratch`: an
+    (indicator, place) matrix to stack them in first (reused: a fresh one costs its page faults)."""
     if _sparse(pieces):
         return _sparse_matrix(pieces, n_places)
-    stack = np.empty((len(pieces), n_places))
+    shape = (len(pieces), n_places)
+    stack = scratch if scratch is not None and scratch.shape == shape else np.empty(shape)
     for j, piece in enumerate(pieces):
         values = piece.to_numpy()  # null as NaN
         if int(np.isnan(values).sum()) != piece.null_count():

@@ -53,7 +53,13 @@ def coverage(groups: pl.DataFrame, population: pl.DataFrame, excluded: pl.DataFr
 
 
 def without_secret_communes(
-    ind: Indicator, computed: pl.DataFrame, table: CommuneTable, groups: pl.DataFrame, recompute, population
+    ind: Indicator,
+    computed: pl.DataFrame,
+    table: CommuneTable,
+    groups: pl.DataFrame,
+    recompute,
+    population,
+    keys: list[str] | None = None,
 ) -> pl.DataFrame:
     """`computed` (level, group, indicator, value, status as a reason's rank (`transforms.reasons`)...) with a
     `coverage` column, its secret rates above the commune level computed again without the secret communes where
@@ -61,7 +67,8 @@ def without_secret_communes(
 
     `table` holds the commune values of the indicator's terms, `population` (code, value) the communes' population;
     `recompute(table, groups)` computes the indicator's rows for those groups from those commune values
-    (transforms.compute passes its own aggregation, so both paths share one arithmetic)."""
+    (transforms.compute passes its own aggregation, so both paths share one arithmetic). `keys`: the indicator's
+    keys when `table` holds others too (its columns are then selected only where a secret gap is redone)."""
     computed = computed.with_columns(coverage=pl.lit(None, pl.Float64))
     if ind.kind not in RATE_KINDS:
         return computed
@@ -69,6 +76,8 @@ def without_secret_communes(
     gaps = computed.filter(is_secret & (pl.col("level") != "COM")).select("level", "group")
     if gaps.is_empty():
         return computed
+    if keys is not None:
+        table = table.only(keys)
     secret = secret_communes(table)
     if secret.is_empty():
         return computed
@@ -87,6 +96,8 @@ def without_secret_communes(
     redone = redone.filter(pl.col("value").is_not_null() & (pl.col("coverage") >= MIN_COVERAGE)).with_columns(
         status=R.ranked(R.PARTIAL_SECRET)
     )
+    if redone.is_empty():  # the rows as they were, in their order
+        return computed
     kept = computed.join(redone.select("level", "group"), on=["level", "group"], how="anti")
     return pl.concat([kept, redone.select(computed.columns)], how="vertical_relaxed")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import cast
 
@@ -145,8 +146,12 @@ def diagnostic_table_parts(
         inputs = pruned_inputs(inputs, scans, items)
     main, comp = inputs.main_year("rp_population"), inputs.comparison_year("rp_population")
     prov = provenance(inputs, items)
-    result = compute_placed(inputs, customs, items)  # positions and codes: the strings are built once, by compare
-    arrondissements = arrondissement_placed(inputs, items)  # Paris, Lyon, Marseille: level ARM, apart
+    # Paris, Lyon, Marseille (level ARM) apart, in a thread meanwhile: a small computation, mostly Python, while the
+    # main one is mostly polars and numpy (the GIL released)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        arrondissements_of = pool.submit(arrondissement_placed, inputs, items)
+        result = compute_placed(inputs, customs, items)  # positions and codes: the strings are built once, by compare
+        arrondissements = arrondissements_of.result()
     if arrondissements is not None:
         result = merged(result, arrondissements)
     # the staged tables are not read past this point: let them go before the millions of rows of the table
