@@ -99,10 +99,10 @@ def build(view: TerritoryView, inputs: Inputs) -> dict | None:
 
 
 TEMPLATE = """\
-  <p>Sur {{ total }} actifs occupés résidant {{ inside }} dont le lieu de travail est connu, {{ leaving }} ({{ leaving_share }}) travaillent en dehors {{ outside }}.
-  {%- if rows %}
-  Leurs principaux lieux de travail :{% endif %}</p>
-  {% if rows %}<table class="workplaces">
+  <p>Sur {{ total }} actifs occupés résidant {{ inside }} dont le lieu de travail est connu, {{ leaving }} ({{ leaving_share }}) travaillent en dehors {{ outside }}.{% if not rows %}</p>{% endif %}
+  {% if rows %}
+  Leurs principaux lieux de travail :</p>
+  <table class="workplaces">
     <caption>Principaux lieux de travail en dehors {{ outside }} des actifs de {{ territory }}</caption>
     <thead><tr><th scope="col">Rang</th><th scope="col">Lieu de travail</th><th scope="col">Actifs occupés</th>
       <th scope="col">Part des actifs au lieu de travail connu</th></tr></thead>
@@ -111,7 +111,8 @@ TEMPLATE = """\
     {% endfor %}
     {% if rest %}<tr><td></td><th scope="row">{{ rest.n }} autres lieux</th><td>{{ rest.flow }}</td><td>{{ rest.share }}</td></tr>{% endif %}
     </tbody>
-  </table>{% endif %}
+  </table>
+  {% endif %}
   <p class="small">Source : {{ source }}. Effectifs estimés, arrondis à l'unité ; Paris, Lyon et Marseille
   comptent comme une commune ; les lieux de travail indéterminés sont exclus.</p>
 """
