@@ -99,7 +99,7 @@ def build(view: TerritoryView, inputs: Inputs) -> dict | None:
 
 
 TEMPLATE = """\
-  <p>Sur {{ total }} actifs occupés résidant {{ inside }} dont le lieu de travail est connu, {{ leaving }} ({{ leaving_share }}) travaillent en dehors {{ outside }}.{% if not rows %}</p>{% endif %}
+  <p>Sur {{ total }} actifs occupés résidant {{ inside }} dont le lieu de travail est connu, {{ leaving }} ({{ leaving_share }}) travaillent en dehors {{ outside }}.{% if not rows %}</p>{% endif +%}
   {% if rows %}
   Leurs principaux lieux de travail :</p>
   <table class="workplaces">
