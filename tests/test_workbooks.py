@@ -58,19 +58,6 @@ def _fill_with_tables(book) -> None:
     book.get_worksheet_by_name("autre").set_column(0, 0, 1)  # after the autofit: 1 wins (before it, autofit would)
 
 
-def test_a_journaled_workbook_is_the_workbook_written_here_member_by_member(tmp_path):
-    def no_cell_written_here(book):
-        assert book.get_worksheet_by_name("indicateurs").dim_rowmax is None  # written by the child only
-
-    here, forked = _written_here_and_forked(tmp_path, _fill_with_tables, no_cell_written_here)
-    members = _members(forked)
-    assert members == _members(here)
-    tables = sorted(n for n in members if n.startswith("xl/tables/"))
-    assert tables == ["xl/tables/table1.xml", "xl/tables/table2.xml"]
-    assert b'name="Frame0"' in members[tables[0]] and b'name="Frame1"' in members[tables[1]]
-    assert members["xl/sharedStrings.xml"].count(b"<t>Cholet</t>") == 1
-
-
 def test_a_cell_the_child_cannot_write_fails_naming_the_file(tmp_path):
     target = tmp_path / "indicateurs.xlsx"
     with pytest.raises(W.WorkbookFailed, match="indicateurs.xlsx: .*ended with code 1"):
@@ -152,14 +139,17 @@ def _fill_with_our_tables(book) -> None:
     write_table(book, frame.reverse(), "autre")  # a second table: `Frame1`, not `Frame0`
 
 
-def test_a_journaled_workbook_of_the_exports_tables_is_the_workbook_written_here(tmp_path):
+@pytest.mark.parametrize("fill", [_fill_with_tables, _fill_with_our_tables], ids=["write_excel", "write_table"])
+def test_a_journaled_workbook_is_the_workbook_written_here_member_by_member(tmp_path, fill):
     def no_cell_written_here(book):
         assert book.get_worksheet_by_name("indicateurs").dim_rowmax is None  # written by the child only
 
-    here, forked = _written_here_and_forked(tmp_path, _fill_with_our_tables, no_cell_written_here)
+    here, forked = _written_here_and_forked(tmp_path, fill, no_cell_written_here)
     members = _members(forked)
     assert members == _members(here)
-    assert b'name="Frame0"' in members["xl/tables/table1.xml"] and b'name="Frame1"' in members["xl/tables/table2.xml"]
+    tables = sorted(n for n in members if n.startswith("xl/tables/"))
+    assert tables == ["xl/tables/table1.xml", "xl/tables/table2.xml"]
+    assert b'name="Frame0"' in members[tables[0]] and b'name="Frame1"' in members[tables[1]]
     assert members["xl/sharedStrings.xml"].count(b"<t>Cholet</t>") == 1
     assert b'<col min="1" max="1" width=' in members["xl/worksheets/sheet2.xml"]  # the widths, set in the child
 
