@@ -175,3 +175,34 @@ def test_a_map_picture_holds_the_commune_shapes_it_draws():
     writer.body(shapes + chart, "cartes")
     # one picture, the map, with the path its <use> points to; the invisible SVG is no picture
     assert len(rendered) == 1 and '<path id="m-44043"' in rendered[0] and "<use" in rendered[0]
+
+
+def test_every_chart_of_the_report_is_drawn_by_skia_as_resvg_draws_it(site):
+    import numpy as np
+    import skia
+
+    from reports import pictures, raster
+    from reports.editable import _charts_of
+
+    result, out = site
+    page = (out / result.records[0].file).read_text(encoding="utf-8")
+    _, charts = _charts_of(page[page.index("<main>") : page.index("</main>")])
+    assert len(charts) > 50
+
+    def rgb(png: bytes) -> np.ndarray:
+        image = skia.Image.MakeFromEncoded(skia.Data.MakeWithCopy(png))
+        return image.toarray(colorType=skia.kRGBA_8888_ColorType)[:, :, :3].astype(float)
+
+    def blocks(image: np.ndarray, side: int = 8) -> np.ndarray:  # 8-pixel squares: kerning moves letters by a pixel
+        h, w = image.shape[0] // side * side, image.shape[1] // side * side
+        return image[:h, :w].reshape(h // side, side, w // side, side, 3).mean(axis=(1, 3))
+
+    for n, chart in enumerate(charts):
+        mine, theirs = rgb(raster.svg_to_png(chart, pictures.ZOOM)), rgb(pictures.resvg_png(chart))
+        # the same size but for a rounded last row or column (Skia's canvas rounds up)
+        assert abs(mine.shape[0] - theirs.shape[0]) <= 1 and abs(mine.shape[1] - theirs.shape[1]) <= 1
+        h, w = min(mine.shape[0], theirs.shape[0]), min(mine.shape[1], theirs.shape[1])
+        mine, theirs = mine[:h, :w], theirs[:h, :w]
+        ink = (255 - mine).sum() / (255 - theirs).sum()  # missing text or shapes, or a darker line, shows here
+        assert 0.95 < ink < 1.05, f"chart {n}: {ink:.3f} times resvg's ink"
+        assert np.abs(blocks(mine) - blocks(theirs)).mean() < 3, f"chart {n} differs from resvg's drawing"

@@ -1,0 +1,158 @@
+"""The chart pictures drawn by Skia (reports.raster): shapes where the SVG puts them, text placed by its anchor and
+spans, a halo under map labels, a valid PNG, and resvg for whatever SVG this renderer does not draw.
+
+Pictures are decoded with Skia's own PNG decoder (libpng), not with the code under test. Expected pixels are worked
+out from the SVG by hand: zoom 1.5 maps user unit u to pixels [1.5u, 1.5(u+1))."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import resvg_py
+import skia
+
+from reports import pictures, raster
+from reports.raster import Unsupported
+
+FONT = "font-family=\"Arial, 'Liberation Sans', sans-serif\""
+
+
+def svg(body: str, width: int = 40, height: int = 20, extra: str = "") -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" {FONT} font-size="10" fill="#1d2733"{extra}>{body}</svg>'
+    )
+
+
+def pixels(png: bytes) -> np.ndarray:
+    image = skia.Image.MakeFromEncoded(skia.Data.MakeWithCopy(png))
+    assert image is not None, "not a PNG libpng reads"
+    return image.toarray(colorType=skia.kRGBA_8888_ColorType)[:, :, :3].astype(int)
+
+
+def ink_columns(image: np.ndarray) -> np.ndarray:
+    """The columns where something is drawn on the white canvas."""
+    return np.flatnonzero((image < 200).any(axis=(0, 2)))
+
+
+def test_shapes_are_drawn_where_the_svg_puts_them_at_the_zoom():
+    png = raster.svg_to_png(svg('<rect x="10" y="4" width="10" height="12" fill="#2171b5"/>'), 1.5)
+    image = pixels(png)
+    assert image.shape == (30, 60, 3)  # 40 x 20 at 1.5
+    assert image[15, 22].tolist() == [0x21, 0x71, 0xB5]  # inside the rect: pixels 15-29 by 6-23
+    assert image[15, 14].tolist() == [255, 255, 255]  # left of it, on the white canvas
+    assert image[3, 22].tolist() == [255, 255, 255]  # above it
+
+
+def test_the_png_is_8_bit_rgb_with_unfiltered_rows():
+    png = raster.svg_to_png(svg('<rect x="0" y="0" width="40" height="20" fill="#ff0000"/>'), 1.0)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    length, kind = struct.unpack(">I4s", png[8:16])
+    width, height, depth, colour, _, _, _ = struct.unpack(">IIBBBBB", png[16 : 16 + length])
+    assert (kind, width, height, depth, colour) == (b"IHDR", 40, 20, 8, 2)
+    idat = png.index(b"IDAT")
+    size = struct.unpack(">I", png[idat - 4 : idat])[0]
+    rows = zlib.decompress(png[idat + 4 : idat + 4 + size])
+    assert len(rows) == 20 * (1 + 40 * 3)
+    assert rows[: 1 + 6] == b"\x00\xff\x00\x00\xff\x00\x00"  # filter byte 0, then red pixels
+
+
+def test_a_thin_line_has_its_stroke_colour_not_a_dark_hairline():
+    # y 9.7-10.3 covers 45 % of pixel rows 14 and 15: 255 - 0.45 * (255 - 217) = 238 on the red channel
+    image = pixels(
+        raster.svg_to_png(svg('<line x1="0" x2="40" y1="10" y2="10" stroke="#d9dee4" stroke-width="0.6"/>'), 1.5)
+    )
+    assert abs(image[14, 20, 0] - 238) <= 2 and abs(image[15, 20, 0] - 238) <= 2
+    assert image[13, 20, 0] == 255 and image[16, 20, 0] == 255
+
+
+@pytest.mark.parametrize(("anchor", "low", "high"), [("start", 75, 80), ("middle", None, None), ("end", 70, 75)])
+def test_text_is_placed_by_its_anchor(anchor, low, high):
+    image = pixels(raster.svg_to_png(svg(f'<text x="50" y="15" text-anchor="{anchor}">HHH</text>', 100, 20), 1.5))
+    ink = ink_columns(image)
+    assert len(ink), "no text drawn"
+    if anchor == "start":  # the first H's stem starts just after x = 50, pixel 75
+        assert low <= ink.min() <= high
+    elif anchor == "end":  # the last H's stem ends just before x = 50
+        assert low <= ink.max() <= high
+    else:  # three H are symmetric about their middle
+        assert abs((ink.min() + ink.max()) / 2 - 75) <= 1.5
+
+
+def test_a_span_dx_moves_the_text_after_it():
+    plain = ink_columns(pixels(raster.svg_to_png(svg('<text x="2" y="15">H<tspan>H</tspan></text>', 100, 20), 1.5)))
+    moved = ink_columns(
+        pixels(raster.svg_to_png(svg('<text x="2" y="15">H<tspan dx="20">H</tspan></text>', 100, 20), 1.5))
+    )
+    assert plain.min() == moved.min()  # the first H stays
+    assert moved.max() - plain.max() == pytest.approx(30, abs=1)  # 20 units at 1.5
+
+
+def test_spans_with_x_and_dy_are_lines_of_their_own():
+    image = pixels(
+        raster.svg_to_png(
+            svg('<text x="5" y="12"><tspan x="5">HH</tspan><tspan x="5" dy="15">HH</tspan></text>', 60, 40), 1.5
+        )
+    )
+    rows = np.flatnonzero((image < 200).any(axis=(1, 2)))
+    # two lines of capitals: baselines at 12 and 27 (pixels 18 and 40.5), cap height about 7 units
+    assert rows.min() >= 18 - 12 and rows.max() <= 41
+    assert not (image[20:28] < 200).any(), "a gap between the two lines"
+    first = ink_columns(image[:20])
+    second = ink_columns(image[28:])
+    assert first.min() == second.min()  # both start at x = 5
+
+
+def test_the_halo_is_drawn_under_the_letters_with_paint_order_stroke():
+    def red_pixels(order: str) -> int:
+        text = f'<text x="2" y="30" font-size="30" fill="#ff0000" stroke="#0000ff" stroke-width="3"{order}>Il</text>'
+        image = pixels(raster.svg_to_png(svg(text, 60, 40), 1.5))
+        return int(((image[:, :, 0] > 200) & (image[:, :, 2] < 60)).sum())
+
+    # the fill on top of the stroke shows the whole letter; under it, the stroke hides its edges
+    assert red_pixels(' paint-order="stroke"') > 1.5 * red_pixels("")
+
+
+def test_a_map_drawn_with_use_elements_is_filled():
+    body = (
+        '<defs><path id="c-1" d="M0 0h20v20h-20z"/></defs>'
+        '<g stroke="#ffffff" stroke-width="0.8"><use href="#c-1" fill="#08519c" data-code="1"/></g>'
+        '<text x="10" y="14" text-anchor="middle" fill="#ffffff" stroke="#1d2733" stroke-width="3" '
+        'paint-order="stroke">1</text>'
+    )
+    image = pixels(raster.svg_to_png(svg(body), 1.5))
+    assert image[3, 3].tolist() == [0x08, 0x51, 0x9C]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<text x="1" y="10" transform="rotate(-90)">a</text>',
+        '<g opacity="0.5"><text x="1" y="10">a</text></g>',
+        '<style>text { fill: red }</style><text x="1" y="10">a</text>',
+        '<text x="1 2 3" y="10">abc</text>',
+        '<text x="1" y="10" fill="rgb(1, 2, 3)">a</text>',
+        '<text x="1" y="10" font-size="1em">a</text>',
+        '<text x="1" y="10"><textPath href="#p">a</textPath></text>',
+        '<text x="1" y="10" dominant-baseline="middle">a</text>',
+        '<a href="#x"><text x="1" y="10">a</text></a>',
+    ],
+)
+def test_svg_outside_what_this_renderer_draws_is_refused(body):
+    with pytest.raises(Unsupported):
+        raster.svg_to_png(svg(body), 1.5)
+
+
+def test_a_refused_chart_is_drawn_by_resvg():
+    chart = svg('<text x="1" y="10" transform="rotate(-10)">Rotation</text>')
+    assert pictures.svg_to_png(chart) == bytes(
+        resvg_py.svg_to_bytes(svg_string=chart, zoom=pictures.ZOOM, background="#ffffff")
+    )
+
+
+def test_a_chart_within_the_subset_is_drawn_by_skia():
+    chart = svg('<text x="1" y="10">Lisible</text>')
+    assert pictures.svg_to_png(chart) == raster.svg_to_png(chart, pictures.ZOOM)
