@@ -19,15 +19,20 @@ from __future__ import annotations
 import functools
 import io
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 from xml.sax.saxutils import escape as xml_escape
 
 from lxml import html as lxml_html
 
 from reports.pictures import PicturesFailed, svg_to_png
 from storage.files import atomic_path
+
+if TYPE_CHECKING:
+    from docx.opc.phys_pkg import PhysPkgWriter
 
 CHART_WIDTH_CM = 16.0
 SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
@@ -65,8 +70,37 @@ def write_docx(path: Path, cover: Cover, sections, *, render: Callable[[str], by
         _heading(document, f"{section.number}. {section.title}", level=1)
         writer.body(str(section.body), section.id)
     with atomic_path(path) as tmp:
-        document.save(str(tmp))
+        _save(document, tmp)
     return path
+
+
+def _save(document, path: Path) -> None:
+    """`document.save(path)`, the pictures stored as they are: a PNG is deflated already, and python-docx's zip
+    deflating it again took 0.11 s of CPU for an EPCI's 51 pictures (3.8 MB) to save 10 % of their size. Every
+    other member is deflated as python-docx does; each member's content is the same."""
+    from docx.opc.pkgwriter import PackageWriter
+
+    package = document.part.package
+    for part in package.parts:
+        part.before_marshal()
+    parts = package.parts  # as `OpcPackage.save` hands them to `PackageWriter.write`, whose steps these are
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        # duck-typed: `write` is all PackageWriter calls (python-docx's PhysPkgWriter always makes its own zip)
+        writer = cast("PhysPkgWriter", _PicturesStored(archive))
+        PackageWriter._write_content_types_stream(writer, parts)
+        PackageWriter._write_pkg_rels(writer, package.rels)
+        PackageWriter._write_parts(writer, parts)
+
+
+class _PicturesStored:
+    """python-docx's zip package writer (`write(pack_uri, blob)`), PNG members stored without compression."""
+
+    def __init__(self, archive: zipfile.ZipFile):
+        self.archive = archive
+
+    def write(self, pack_uri, blob: bytes) -> None:
+        stored = pack_uri.ext.lower() == "png"
+        self.archive.writestr(pack_uri.membername, blob, zipfile.ZIP_STORED if stored else None)
 
 
 def _style_ids_once(document) -> None:

@@ -4,6 +4,9 @@ XLSX read back with openpyxl on hand-made figures."""
 from __future__ import annotations
 
 import re
+import struct
+import zipfile
+import zlib
 from datetime import UTC, datetime
 
 import openpyxl
@@ -96,6 +99,30 @@ def test_without_a_renderer_the_document_says_where_the_charts_are(tmp_path):
     ]
     assert len(document.inline_shapes) == 0
     assert list(tmp_path.iterdir()) == [path]  # written atomically: no temporary file left
+
+
+def one_pixel_png() -> bytes:
+    """A 1 x 1 white PNG, chunk by chunk (signature, IHDR, IDAT, IEND)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1 x 1, 8 bits, RGB
+    pixels = zlib.compress(b"\x00\xff\xff\xff")  # filter byte 0, one white pixel
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def test_the_pictures_are_stored_as_drawn_and_the_rest_deflated(tmp_path):
+    png = one_pixel_png()
+    body = '<figure class="chart-box" id="g"><svg viewBox="0 0 10 10"><rect width="5" height="5"/></svg></figure>'
+    cover = Cover(title="D", kind="EPCI", generated="23 novembre 2026", version="0.1", demo=False, html_name="d.html")
+    path = write_docx(tmp_path / "d.docx", cover, [BuiltSection("s", "S", 1, body)], render=lambda svg: png)
+    members = {m.filename: m for m in zipfile.ZipFile(path).infolist()}
+    (picture,) = [name for name in members if name.startswith("word/media/")]
+    assert members[picture].compress_type == zipfile.ZIP_STORED and members[picture].compress_size == len(png)
+    assert zipfile.ZipFile(path).read(picture) == png
+    assert members["word/document.xml"].compress_type == zipfile.ZIP_DEFLATED
+    assert len(Document(str(path)).inline_shapes) == 1
 
 
 def long_table() -> pl.DataFrame:

@@ -90,12 +90,17 @@ def _row(view, series, changes, item: EvaluationItem, place: Place, years: list[
     }
 
 
+def _default_items(series: pl.DataFrame) -> tuple[EvaluationItem, ...]:
+    """The default items whose indicator has series: its indicators listed once (a filter of the series per item
+    took 0.09 s of a report)."""
+    present = set(series["indicator"].unique().to_list())
+    return tuple(i for i in DEFAULT_ITEMS if i.indicator in present)
+
+
 def build(view: TerritoryView, series: pl.DataFrame | None, baseline: int | None, evaluation: tuple) -> dict | None:
     if series is None or series.is_empty() or baseline is None:
         return None
-    items = evaluation or tuple(
-        i for i in DEFAULT_ITEMS if not series.filter(pl.col("indicator") == i.indicator).is_empty()
-    )
+    items = evaluation or _default_items(series)
     wanted = {i.indicator for i in items}
     years = sorted(
         y for y in series.filter(pl.col("indicator").is_in(list(wanted)))["year"].unique().to_list() if y > baseline
