@@ -62,6 +62,11 @@ TEXT_STYLE = frozenset(
 INERT = frozenset({"id", "class", "role", "fill-rule"})
 POSITION = frozenset({"x", "y", "dx", "dy"})
 ROOT = frozenset({"viewBox", "width", "height"})
+# the elements our charts use, all drawn alike by Skia's SVG module and resvg (`tests/test_editable.py` compares them)
+ELEMENTS = frozenset(
+    {"svg", "g", "defs", "title", "desc", "rect", "line", "circle", "ellipse", "path", "polygon", "polyline", "use"}
+    | {"pattern", "text", "tspan"}
+)
 NAMED_COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0)}
 GENERIC_FAMILIES = frozenset({"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui"})
 
@@ -82,8 +87,13 @@ def svg_to_png(svg: str, zoom: float) -> bytes:
     root = _parse(svg)
     if root.find(f".//{SVG_NS}style") is not None or STYLE_ATTRIBUTE.search(svg):
         raise Unsupported("CSS styles")
+    unknown = {etree.QName(e).localname for e in root.iter() if isinstance(e.tag, str)} - ELEMENTS
+    if unknown:
+        raise Unsupported(f"elements {sorted(unknown)}")
     min_x, min_y, view_w, view_h = _view_box(root)
     width, height = _length(root.get("width", str(view_w))), _length(root.get("height", str(view_h)))
+    if not math.isclose(width / view_w, height / view_h, rel_tol=1e-6):  # SVG would then scale uniformly and centre
+        raise Unsupported(f"a {width} x {height} picture of a viewBox of another shape")
     texts = list(_texts(root, _style_of(root, {}, ROOT)))
     shapes = _shapes_only(svg)
     stream = skia.MemoryStream(shapes.encode(), True)

@@ -156,3 +156,16 @@ def test_a_refused_chart_is_drawn_by_resvg():
 def test_a_chart_within_the_subset_is_drawn_by_skia():
     chart = svg('<text x="1" y="10">Lisible</text>')
     assert pictures.svg_to_png(chart) == raster.svg_to_png(chart, pictures.ZOOM)
+
+
+@pytest.mark.parametrize(
+    "chart",
+    [
+        svg('<filter id="f"><feGaussianBlur stdDeviation="2"/></filter><rect width="9" height="9" filter="url(#f)"/>'),
+        svg('<foreignObject width="9" height="9"><p xmlns="http://www.w3.org/1999/xhtml">a</p></foreignObject>'),
+        svg('<rect width="9" height="9"/>').replace('width="40"', 'width="80"', 1),  # stretched: SVG would centre it
+    ],
+)
+def test_shapes_outside_the_charts_elements_or_a_stretched_viewbox_are_refused(chart):
+    with pytest.raises(Unsupported):
+        raster.svg_to_png(chart, 1.5)
