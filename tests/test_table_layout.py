@@ -16,6 +16,7 @@ from benchmarks.france import generate
 from transforms import compare as CMP
 from transforms import compute as C
 from transforms import reasons as R
+from transforms.ahead import ahead
 
 PLACES = pl.DataFrame({"level": ["COM", "COM", "EPCI"], "group": ["01001", "01002", "200000001"]})
 
@@ -92,7 +93,7 @@ def test_repeated_keys_are_sorted_not_merged():
 
 def test_slices_come_in_order_and_an_error_reaches_the_caller_at_its_slice():
     slices = [pl.DataFrame({"x": [i]}) for i in range(5)]
-    assert [f["x"][0] for f in CMP._ahead(lambda f: f * 10, iter(slices))] == [0, 10, 20, 30, 40]
+    assert [f["x"][0] for f in ahead(lambda f: f * 10, iter(slices))] == [0, 10, 20, 30, 40]
 
     def finish(f: pl.DataFrame) -> pl.DataFrame:
         if f["x"][0] == 3:
@@ -101,7 +102,7 @@ def test_slices_come_in_order_and_an_error_reaches_the_caller_at_its_slice():
 
     seen = []
     with pytest.raises(ValueError, match="slice 3 is broken"):
-        for f in CMP._ahead(finish, iter(slices)):
+        for f in ahead(finish, iter(slices)):
             seen.append(f["x"][0])
     assert seen == [0, 1, 2]
 

@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from transforms import reasons as R
+from transforms.ahead import ahead
 
 if TYPE_CHECKING:
     from transforms.compute import Inputs
@@ -151,11 +152,19 @@ def placed_parts(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> Itera
     source's millions of rows)."""
     rows = inputs.membership.select("code").with_row_index("_row")
     index = needed.with_columns(_col=(pl.col("term") + "|" + pl.col("period")).replace_strict(keys, range(len(keys))))
-    for (source,), wanted in index.partition_by("source", as_dict=True).items():
-        frame = inputs.staged.get(source)
+    sources = [
+        (inputs.staged.get(source), wanted) for (source,), wanted in index.partition_by("source", as_dict=True).items()
+    ]
+
+    def placed(frame: pl.DataFrame | None, wanted: pl.DataFrame) -> pl.DataFrame | None:
         found = _source_rows(frame, wanted, rows) if frame is not None else []
-        if found:  # a range is summed over its source's rows alone (births: not the millions of census rows)
-            yield sum_ranges(pl.concat(found), wanted)
+        # a range is summed over its source's rows alone (births: not the millions of census rows)
+        return sum_ranges(pl.concat(found), wanted) if found else None
+
+    # two sources read at a time, one source's rows written while the next are read (France: 0.41-0.53 to 0.34 s)
+    for part in ahead(lambda source: placed(*source), sources):
+        if part is not None:
+            yield part
 
 
 def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) -> list[pl.DataFrame]:

@@ -14,9 +14,7 @@ never flagged, nor is a value that is null, borrowed from the EPCI, or compared 
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
@@ -24,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from transforms import reasons as R
+from transforms.ahead import ahead
 from transforms.compute import PLACE_ORDER, Inputs
 from transforms.placed import RANKED, Placed
 from transforms.registry import THEMES, Indicator, indicators
@@ -115,6 +114,16 @@ def _evolution(n_years: int | None) -> pl.Expr:
     growth = ((v / c) ** (1 / (n_years or 1)) - 1) * 100 if n_years else pl.lit(None, pl.Float64)
     known = pl.when(v.is_null() | c.is_null()).then(None)
     return known.when(kind == 0).then(pl.when(c > 0).then(growth)).otherwise(v - c)
+
+
+def _evolutions(rows: pl.DataFrame, n_years: int | None) -> pl.Series:
+    """`_evolution` of every row, computed on the rows holding both values alone (about one in five in France: the
+    other rows' evolutions are null whatever the unit; 2.6 ms a slice of 2^18 rows instead of 3.6 over every row)
+    and put back at their positions."""
+    at = rows.select(pl.arg_where(pl.col("value").is_not_null() & pl.col("value_comparison").is_not_null()))
+    both = rows.select("value", "value_comparison", "_kind")[at.to_series()]
+    values = both.select(_evolution(n_years)).to_series()
+    return pl.Series("evolution", [], pl.Float64).extend_constant(None, rows.height).scatter(at.to_series(), values)
 
 
 def _flag_parts() -> dict[str, pl.Expr]:
@@ -233,7 +242,7 @@ def compare_parts(
         _finished, attributes=attributes, meta=meta, value_at=value_at, france=france, rules=rules, placed=placed
     )
     slices = (table.slice(start, CHUNK_ROWS) for start in range(0, max(table.height, 1), CHUNK_ROWS))
-    yield from _ahead(lambda rows: finish(rows, years=years), slices)
+    yield from ahead(lambda rows: finish(rows, years=years), slices, AHEAD)
 
 
 def _population(placed: Placed) -> pl.DataFrame:
@@ -257,20 +266,6 @@ def _placed_of(result: pl.DataFrame, items: tuple[Indicator, ...]) -> Placed:
     schema = {"group" if name == "code" else name: dtype for name, dtype in result.schema.items()}
     ids = tuple(i.id for i in items)
     return Placed(rows, places.sort("_place").select("level", "code"), ids, words, schema)
-
-
-def _ahead(finish, slices: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-    """`finish` of each slice, in order, two slices at a time in threads (polars releases the GIL: both cores
-    busy), the next one computed while the caller takes this one (writes it, concatenates it). At most two slices
-    are finished ahead of the caller. An error in a slice is raised to the caller when it reaches that slice."""
-    with ThreadPoolExecutor(max_workers=AHEAD) as pool:
-        pending: deque = deque()
-        for rows in slices:
-            pending.append(pool.submit(finish, rows))
-            if len(pending) == AHEAD:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 AHEAD = 2  # slices `compare_parts` finishes at once
@@ -308,7 +303,7 @@ def _finished(
     )
     out = out.with_columns(
         comparison_year=pl.when(pl.col("value_comparison").is_not_null()).then(pl.lit(comparison_year, pl.Int32)),
-        evolution=_evolution(n_years),
+        evolution=_evolutions(out, n_years),
     )
     out = out.with_columns(
         # the unit's name gathered by `_kind` where there is an evolution (no column of names to mask)
