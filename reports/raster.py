@@ -372,12 +372,17 @@ def _faces(key: tuple[str, float, int, bool]) -> tuple:
 
 
 def _runs_by_face(text: str, faces: tuple, key) -> list[tuple]:
-    """`text` cut into runs of characters drawn from the same face."""
+    """`text` cut into runs of characters drawn from the same face; raises `Unsupported` for a character no face
+    found here has (no fonts, or fontconfig without its configuration: resvg then looks for fonts itself)."""
     runs: list[tuple] = []
     for character in text:
         face = next((f for f in faces if f.unicharToGlyph(ord(character))), None)
         if face is None:
-            face = _fallback(ord(character), key) or faces[0]
+            face = _fallback(ord(character), key)
+        if face is None:
+            if not character.isspace():
+                raise Unsupported(f"no font here has the character {character!r}")
+            face = faces[0]
         if runs and runs[-1][0] is face:
             runs[-1] = (face, runs[-1][1] + character)
         else:
@@ -387,8 +392,10 @@ def _runs_by_face(text: str, faces: tuple, key) -> list[tuple]:
 
 @cache
 def _fallback(code_point: int, key):
+    """The face the system offers for a character none of the family list's faces has, if it has it."""
     _, _, weight, italic = key
-    return _font_manager().matchFamilyStyleCharacter(None, _font_style(weight, italic), ["fr"], code_point)
+    face = _font_manager().matchFamilyStyleCharacter("", _font_style(weight, italic), ["fr"], code_point)
+    return face if face is not None and face.unicharToGlyph(code_point) else None
 
 
 @cache

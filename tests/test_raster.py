@@ -169,3 +169,8 @@ def test_a_chart_within_the_subset_is_drawn_by_skia():
 def test_shapes_outside_the_charts_elements_or_a_stretched_viewbox_are_refused(chart):
     with pytest.raises(Unsupported):
         raster.svg_to_png(chart, 1.5)
+
+
+def test_a_character_no_installed_font_has_is_refused_rather_than_drawn_as_a_box():
+    with pytest.raises(Unsupported, match="no font"):
+        raster.svg_to_png(svg('<text x="1" y="10">a\U0010fffd</text>'), 1.5)
