@@ -54,3 +54,25 @@ def test_a_decimal_that_is_not_a_number_is_an_error_naming_its_column(tmp_path, 
     with xlsxwriter.Workbook(str(tmp_path / "x.xlsx"), XLSX_OPTIONS | {"in_memory": True}) as book:
         with pytest.raises(TypeError, match="'x'"):
             write_table(book, pl.DataFrame({"nom": ["a", "b"], "x": [1.0, value]}), "a")
+
+
+def test_a_held_table_is_declared_over_its_whole_rows(tmp_path):
+    path = tmp_path / "x.xlsx"
+    with xlsxwriter.Workbook(str(path), XLSX_OPTIONS | {"in_memory": True}) as book:
+        sheet = book.add_worksheet("tableau", worksheet_class=ColumnSheet)
+        sheet.add_table(0, 0, 40, 2, {"name": "T", "columns": [{"header": h} for h in "abc"]})
+    with zipfile.ZipFile(path) as z:
+        table = z.read("xl/tables/table1.xml").decode()
+    assert 'ref="A1:C41"' in table and '<autoFilter ref="A1:C41"/>' in table
+
+
+@pytest.mark.parametrize("second", ["table", "merge"])
+def test_a_sheet_of_held_rows_holds_one_table_and_no_merged_range(tmp_path, second):
+    book = xlsxwriter.Workbook(str(tmp_path / "x.xlsx"), XLSX_OPTIONS | {"in_memory": True})
+    sheet = book.add_worksheet("tableau", worksheet_class=ColumnSheet)
+    sheet.add_table(0, 0, 40, 2, {"name": "T"})
+    with pytest.raises(ValueError, match="one table and no merged range"):
+        if second == "table":
+            sheet.add_table(50, 0, 60, 2, {"name": "U"})
+        else:
+            sheet.merge_range(10, 0, 11, 1, "x")
