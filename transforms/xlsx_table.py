@@ -4,14 +4,16 @@
 
 `DataFrame.write_excel` hands xlsxwriter every row (`df.rows()`) to be written by `add_table`, one `write()` per
 cell (each one guessing its type), then `Worksheet.autofit()` walks every cell of the sheet again: about half of a
-département's long workbook. Here the table is declared without its data, each column's cells are written by the
-method of its type (`write_string`, `write_number`, `write_blank`) row after row (the order of the shared strings
-is kept), and the widths are measured by polars over each column's distinct values with xlsxwriter's own measure
-(`cell_autofit_width`). The workbook holds the same sheets, tables, cells, formats and widths as `write_excel`'s;
-its columns lack the `bestFit` mark that `autofit()` adds to a width (a hint no spreadsheet displays).
+département's long workbook. Here the table is declared without its data, and its cells are held by the sheet as
+columns (`transforms.xlsx_rows.ColumnSheet`) and written into its XML from them when the workbook is closed: a null
+or an empty text is a blank cell with its column's format, a text a shared string (numbered in the order the cells
+are read, row after row), a number a number, the bytes xlsxwriter writes cell by cell. The widths are measured by
+polars over each column's distinct values with xlsxwriter's own measure (`cell_autofit_width`). The workbook holds
+the same sheets, tables, cells, formats and widths as `write_excel`'s; its columns lack the `bestFit` mark that
+`autofit()` adds to a width (a hint no spreadsheet displays).
 
-Only what the exports hold is written: text, integer, decimal and null columns; another type is an error naming
-the column.
+Only what the exports hold is written: text, integer, decimal (finite) and null columns; another type is an error
+naming the column.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ def write_table(
     """A new sheet `worksheet` of the xlsxwriter `book` holding `frame` as a table from A1 with its header, as
     `frame.write_excel(book, worksheet, autofit=..., freeze_panes=..., column_formats=..., dtype_formats=...)`
     writes it (no table style, each column's number format aligned to the middle); the sheet."""
-    sheet = book.add_worksheet(worksheet)
+    from transforms.xlsx_rows import ColumnSheet  # xlsxwriter imported when a workbook is written, not before
+
+    sheet = book.add_worksheet(worksheet, worksheet_class=ColumnSheet)
     formats = _column_formats(book, frame, column_formats or {}, dtype_formats or {})
     empty = frame.height == 0
     sheet.add_table(
@@ -64,10 +68,12 @@ def write_table(
             "name": _table_name(book),
         },
     )
+    _check_finite(frame)
     with collector_paused():
         columns = [frame.get_column(name).to_list() for name in frame.columns]
         texts = [frame.schema[name] == pl.String for name in frame.columns]
-        write_cells(sheet, _write_rows, columns, texts, [formats[name] for name in frame.columns])
+        strings = _texts_in_reading_order(frame)
+        write_cells(sheet, ColumnSheet.hold_rows, columns, texts, [formats[name] for name in frame.columns], strings)
     if autofit and not empty:
         for col, width in enumerate(autofit_widths(frame)):
             if width is not None:
@@ -108,20 +114,21 @@ def _table_name(book) -> str:
     return f"{TABLE_PREFIX}{n}"
 
 
-def _write_rows(sheet, columns: list[list], texts: list[bool], formats: list) -> None:
-    """Every cell below the header, row after row as `add_table` writes them: a null or an empty text is a blank
-    cell (with its column's format), a text (`texts`: the columns of text) a string, a number a number. Plain
-    Python values only: this may run in the child that closes the workbook (`transforms.workbooks.write_cells`)."""
-    cells = [
-        (sheet.write_string if text else sheet.write_number, fmt) for text, fmt in zip(texts, formats, strict=True)
-    ]
-    blank = sheet.write_blank
-    for row, values in enumerate(zip(*columns, strict=True), start=1):
-        for col, (value, (write, fmt)) in enumerate(zip(values, cells, strict=True)):
-            if value is None or value == "":
-                blank(row, col, None, fmt)
-            else:
-                write(row, col, value, fmt)
+def _check_finite(frame: pl.DataFrame) -> None:
+    """A decimal cell is a number: NaN or infinity is an error naming its column (xlsxwriter refuses them too)."""
+    for name, dtype in frame.schema.items():
+        if dtype.is_float() and not frame.get_column(name).is_finite().fill_null(True).all():
+            raise TypeError(f"column {name!r}: NaN or infinite values are not written to a workbook")
+
+
+def _texts_in_reading_order(frame: pl.DataFrame) -> list[str]:
+    """The texts of the frame's cells (not an empty one), each once, in the order its cells are read row after
+    row: the order in which writing them one by one would number them in the workbook's shared strings."""
+    text_columns = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not text_columns or frame.height == 0:
+        return []
+    cells = frame.select(pl.concat_list(text_columns).alias("text")).explode("text").get_column("text")
+    return cells.filter(cells.is_not_null() & (cells != "")).unique(maintain_order=True).to_list()
 
 
 def autofit_widths(frame: pl.DataFrame) -> list[int | None]:
