@@ -369,7 +369,7 @@ def table_spec(
 
 
 def _column_width(n_columns: int, stub_percent: int = 22) -> str:
-    """Each indicator column's share of the width the names of places leave."""
+    """Each column's share of the width the names of places leave."""
     return f"{(100 - stub_percent) / n_columns:.2f}%"
 
 
@@ -396,7 +396,7 @@ def gt_table(view: TerritoryView, spec: TableSpec) -> str:
 # -- the same table, great-tables drawing only its frame ----------------------------------------------------------
 # great-tables formats, escapes, merges and styles a table one cell at a time (about 13,000 calls for the tables of
 # an EPCI of 30 communes, most of a report's sections time). Every table of a report has the same rows (its places)
-# and differs only in its texts and cells, so great-tables draws each frame once per report and column count, with
+# and differs only in its texts and cells, so great-tables draws their frame once per report, with one column and
 # markers in place of the texts and cells (`frame_html`); `render_table` puts the texts (escaped as great-tables
 # escapes them), the cells (formatted by reports.formats, which formats exactly as great-tables' fmt_number does)
 # and the tints in the markers' place.
