@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
@@ -367,8 +368,9 @@ def table_spec(
     )
 
 
-def _column_width(n_columns: int) -> str:
-    return f"{(100 - 22) / n_columns:.2f}%"
+def _column_width(n_columns: int, stub_percent: int = 22) -> str:
+    """Each column's share of the width the names of places leave."""
+    return f"{(100 - stub_percent) / n_columns:.2f}%"
 
 
 def gt_table(view: TerritoryView, spec: TableSpec) -> str:
@@ -394,8 +396,8 @@ def gt_table(view: TerritoryView, spec: TableSpec) -> str:
 # -- the same table, great-tables drawing only its frame ----------------------------------------------------------
 # great-tables formats, escapes, merges and styles a table one cell at a time (about 13,000 calls for the tables of
 # an EPCI of 30 communes, most of a report's sections time). Every table of a report has the same rows (its places)
-# and differs only in its texts and cells, so great-tables draws each frame once per report and column count, with
-# markers in place of the texts and cells (`_frame_html`); `render_table` puts the texts (escaped as great-tables
+# and differs only in its texts and cells, so great-tables draws their frame once per report, with one column and
+# markers in place of the texts and cells (`frame_html`); `render_table` puts the texts (escaped as great-tables
 # escapes them), the cells (formatted by reports.formats, which formats exactly as great-tables' fmt_number does)
 # and the tints in the markers' place.
 MARK = "gtmark"  # letters only: great-tables keeps them in the ids it derives from names (the table's, a column's)
@@ -409,59 +411,110 @@ def _marker(name: str) -> str:
     return f"{MARK}{name}{MARK}"
 
 
+@dataclass(frozen=True)
+class FrameLayout:
+    """How a frame lays its columns out: the share of the width for the names of places (%), the rest split evenly
+    between the columns, aligned alike."""
+
+    stub_percent: int
+    align: str
+
+
+THEME_LAYOUT = FrameLayout(22, "right")
+
+
 @lru_cache(maxsize=16)
-def _frame_html(groups: tuple[str, ...], places: tuple[str, ...], n_columns: int) -> str:
-    """great-tables' HTML of a table of these rows and `n_columns` indicator columns, every text and cell a
-    marker (`t` title, `s` subtitle, `n` note, `h<k>` header, `i` the table id, `k<k>` a column's id, `c<row>_<k>`
-    a cell)."""
+def frame_html(
+    groups: tuple[str, ...], places: tuple[str, ...], n_columns: int, layout: FrameLayout = THEME_LAYOUT
+) -> str:
+    """great-tables' HTML of a table of these rows and `n_columns` columns, every text and cell a marker (`t`
+    title, `s` subtitle, `n` note, `h<k>` header, `i` the table id, `k<k>` a column's id, `c<row>_<k>` a cell).
+
+    great-tables draws the rows once with one column (`_one_column_frame`); `n_columns` repeat its lines, which
+    great-tables writes alike for every column (an EPCI report's theme tables: 0.21 s of CPU down to 0.11 s)."""
+    width = _column_width(n_columns, layout.stub_percent)
+
+    def column(k: int) -> Callable[[re.Match], str]:
+        return lambda m: width if m.group(1) == "w" else _marker(f"{m.group(1)}{k}")
+
+    lines: list[str] = []
+    for line in _one_column_frame(groups, places, layout).splitlines(keepends=True):
+        if COLUMN_ZERO.search(line):
+            lines += [COLUMN_ZERO.sub(column(k), line) for k in range(n_columns)]
+        else:
+            lines.append(line)
+    # the title, subtitle, group and note rows span the names and every column; no text from the data holds
+    # this attribute: great-tables escapes its quotes
+    return "".join(lines).replace(f'colspan="{ONE_COLUMN_SPAN}"', f'colspan="{n_columns + 1}"')
+
+
+ONE_COLUMN_SPAN = 2  # the names of places and the one column
+COLUMN_ZERO = re.compile(MARK + r"([khw]|c\d+_)0" + MARK)  # a marker of the one column: id, header, width, cell
+
+
+@lru_cache(maxsize=4)
+def _one_column_frame(groups: tuple[str, ...], places: tuple[str, ...], layout: FrameLayout) -> str:
+    """great-tables' HTML of a table of these rows and one column, its width a marker (`w0`) as well."""
     from great_tables import GT, html
 
     if any(MARK in text for text in groups + places):  # a marker in the data would be taken for one
         raise ValueError(f"a place's name holds {MARK!r}: {[t for t in groups + places if MARK in t][:3]}")
-    columns = [_marker(f"k{k}") for k in range(n_columns)]
+    column = _marker("k0")
     frame = pl.DataFrame(
         {
             "groupe": pl.Series(groups, dtype=pl.String),
             "lieu": pl.Series(places, dtype=pl.String),
-            **{c: pl.Series([_marker(f"c{r}_{k}") for r in range(len(places))]) for k, c in enumerate(columns)},
+            column: pl.Series([_marker(f"c{r}_0") for r in range(len(places))]),
         }
     )
     gt = (
         GT(frame, rowname_col="lieu", groupname_col="groupe", id=_marker("i"))
         .tab_header(title=_marker("t"), subtitle=_marker("s"))
-        .cols_label({c: html(_marker(f"h{k}")) for k, c in enumerate(columns)})
-        .cols_align("right", columns=columns)
-        .cols_width({"lieu": "22%", **{c: _column_width(n_columns) for c in columns}})
+        .cols_label({column: html(_marker("h0"))})
+        .cols_align(layout.align, columns=[column])
+        .cols_width({"lieu": f"{layout.stub_percent}%", column: _marker("w0")})
         .tab_source_note(html(_marker("n")))
         .pipe(house_style)
     )
     return gt.as_raw_html()
 
 
-def render_table(view: TerritoryView, spec: TableSpec) -> str:
-    """The HTML `gt_table` gives, from the frame great-tables drew once for this report's rows."""
-    frame = _frame_html(
-        tuple(group_label(view, p) for p in view.places), tuple(p.display for p in view.places), len(spec.items)
-    )
-    cells = [[cell_html(view.cell(p, i.id), i, p.code) for i in spec.items] for p in view.places]
+def fill_frame(
+    frame: str, texts: dict[str, str], cell: Callable[[int, int], str], tint: Callable[[int, int], str | None]
+) -> str:
+    """The frame with its markers replaced: texts (`texts`, HTML, keyed by marker name), cells (`cell(row, k)`,
+    HTML) and their tints (`tint(row, k)`, a colour or None) as great-tables' `style.fill` puts them."""
 
     def slot(match: re.Match) -> str:
         if match.group(4):
             return texts.get(match.group(4), match.group(0))
         row, k = int(match.group(2)), int(match.group(3))
+        fill = tint(row, k)
+        style = f'style="background-color: {fill};" ' if fill else ""
+        return f"<td {style}{FRAME_SLOT.sub(slot, match.group(1))}>{cell(row, k)}</td>"  # ids in its headers
+
+    out = FRAME_SLOT.sub(slot, frame)
+    if MARK in out:  # great-tables laid a cell out otherwise than CELL_TD expects: never publish a marker
+        raise RuntimeError(f"table {texts['i']}: great-tables' HTML has a cell this renderer does not recognise")
+    return out
+
+
+def render_table(view: TerritoryView, spec: TableSpec) -> str:
+    """The HTML `gt_table` gives, from the frame great-tables drew once for this report's rows."""
+    frame = frame_html(
+        tuple(group_label(view, p) for p in view.places), tuple(p.display for p in view.places), len(spec.items)
+    )
+    cells = [[cell_html(view.cell(p, i.id), i, p.code) for i in spec.items] for p in view.places]
+
+    def tint(row: int, k: int) -> str | None:
         flag = (view.cell(view.places[row], spec.items[k].id) or {}).get("flag")
-        fill = FLAG_FILL.get(flag) if flag else None
-        tint = f'style="background-color: {fill};" ' if fill else ""
-        return f"<td {tint}{FRAME_SLOT.sub(slot, match.group(1))}>{cells[row][k]}</td>"  # ids in its headers
+        return FLAG_FILL.get(flag) if flag else None
 
     texts = {"i": spec.id, "t": escape(spec.title), "s": escape(spec.subtitle), "n": spec.note}
     texts |= {f"h{k}": h for k, h in enumerate(spec.headers)} | {
         f"k{k}": escape(i.id) for k, i in enumerate(spec.items)
     }
-    out = FRAME_SLOT.sub(slot, frame)
-    if MARK in out:  # great-tables laid a cell out otherwise than CELL_TD expects: never publish a marker
-        raise RuntimeError(f"table {spec.id}: great-tables' HTML has a cell this renderer does not recognise")
-    return out
+    return fill_frame(frame, texts, lambda row, k: cells[row][k], tint)
 
 
 def cell_html(row: dict | None, indicator: Indicator, code: str) -> str:
@@ -476,10 +529,15 @@ def cell_html(row: dict | None, indicator: Indicator, code: str) -> str:
             parts["2"] = F.count(row["numerator"])
         if has_evolution:
             parts["3"] = escape(F.evolution(row["evolution"], row.get("evolution_unit"), indicator.unit))
-    return PATTERN_FIELD.sub(lambda m: parts[m.group(1)], cell_pattern(indicator, shape))
+    return fill_pattern(cell_pattern(indicator, shape), parts)
 
 
 PATTERN_FIELD = re.compile(r"\{(\d)\}")
+
+
+def fill_pattern(pattern: str, parts: dict[str, str]) -> str:
+    """A `cols_merge` pattern with its fields `{0}`, `{1}`... replaced by `parts["0"]`, `parts["1"]`..."""
+    return PATTERN_FIELD.sub(lambda m: parts[m.group(1)], pattern)
 
 
 LONG_TABLE_ROWS = 14  # from this many places, a table fills most of an A4 page (27 px a row in print)

@@ -77,8 +77,8 @@ def test_every_cell_shape_renders_as_great_tables_renders_it():
 def test_a_frame_laid_out_otherwise_fails_loudly(monkeypatch):
     view = _view({})
     spec = T.table_spec(view, "demographie", [get("population")], None, "", 1, 1)
-    frame = T._frame_html(tuple(T.group_label(view, p) for p in view.places), tuple(p.display for p in view.places), 1)
-    monkeypatch.setattr(T, "_frame_html", lambda *a: frame.replace('<td headers="', '<td data-x="1" headers="'))
+    frame = T.frame_html(tuple(T.group_label(view, p) for p in view.places), tuple(p.display for p in view.places), 1)
+    monkeypatch.setattr(T, "frame_html", lambda *a: frame.replace('<td headers="', '<td data-x="1" headers="'))
     with pytest.raises(RuntimeError, match="tableau-demographie-1"):
         T.render_table(view, spec)
 
@@ -102,3 +102,73 @@ def test_every_demo_theme_table_renders_as_great_tables_renders_it(demo_store, s
             assert fast == reference, spec.id
             checked += len(re.findall(r'<div class="c" ', fast))
     assert checked > 100  # the demo's tables hold hundreds of cells
+
+
+def test_a_table_of_any_column_count_renders_as_great_tables_renders_it():
+    # the frames of 2 to 8 columns repeat the one column great-tables drew (reports.tables.frame_html)
+    rates = [i for i in indicators() if i.unit == "percent"][: T.MAX_PRINT_COLUMNS]
+    cells = {
+        ("COM", code, ind.id): {"value": 10.0 + k, "flag": PRIORITY if k % 3 == 0 else None}
+        for k, ind in enumerate(rates)
+        for code, _ in COMMUNE_ROWS
+    }
+    view = _view(cells)
+    for n in range(1, T.MAX_PRINT_COLUMNS + 1):
+        fast, reference = _both(view, rates[:n])
+        assert fast == reference, n
+        assert fast.count('<td style="background-color: #f8d9d5;" ') == 3 * len(range(0, n, 3))
+
+
+def _matrix_rows(flags: dict[tuple[str, str], list[str | None]]) -> pl.DataFrame:
+    """Rows of the long table: per (commune code, theme) one rate per flag given."""
+    keys = [(code, theme, flag) for (code, theme), given in flags.items() for flag in given]
+    return pl.DataFrame(
+        {
+            "level": ["EPCI" if code == "200029940" else "COM" for code, _, _ in keys],
+            "code": [code for code, _, _ in keys],
+            "theme": [theme for _, theme, _ in keys],
+            "direction": ["higher_is_need"] * len(keys),
+            "unit": ["percent"] * len(keys),
+            "flag": [flag for _, _, flag in keys],
+        }
+    )
+
+
+def test_the_needs_matrix_renders_as_great_tables_renders_it():
+    from dataclasses import replace
+
+    from reports.sections import needs_matrix as M
+
+    v, p = VIGILANCE, PRIORITY
+    rows = _matrix_rows(
+        {
+            # one vigilance (tint 1), a priorité and a vigilance (3 points: tint 2), 1,002 vigilances and two
+            # priorités (tint 3, a thousands mark), nothing flagged among two rates
+            ("85020", "familles"): [v],
+            ("85020", "logement"): [p, v],
+            ("85165", "logement"): [v] * 1002 + [p, p],
+            ("85303", "sante"): [None, None],
+            ("200029940", "handicap"): [p],
+        }
+    )
+    view = replace(_view({}), rows=rows)
+    fast, reference = M.matrix_table(view), M.gt_matrix_table(view)
+    assert fast == reference
+    assert f"1{NNBSP}002&#8239;!</span>" in fast and T.MARK not in fast
+    for colour in ("#fdf0d2", "#f9d2a6", "#f3b4aa"):  # tint 1 twice (familles, handicap), tints 2 and 3 once
+        assert fast.count(f'<td style="background-color: {colour};" ') == (2 if colour == "#fdf0d2" else 1)
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [Selection(epci="200029940"), Selection(departement="85"), Selection(commune="85020")],
+    ids=lambda s: s.stem,
+)
+def test_every_demo_needs_matrix_renders_as_great_tables_renders_it(demo_store, selection):
+    from reports.sections import needs_matrix as M
+
+    inputs = report_inputs(demo_store)
+    view = territory_view(diagnostic_table(demo_store, inputs=inputs), inputs.membership, selection)
+    fast = M.matrix_table(view)
+    assert fast == M.gt_matrix_table(view)
+    assert len(re.findall(r'<span class="mx[ "]', fast)) == len(M._places(view)) * (len(THEMES) + 1)
