@@ -83,15 +83,17 @@ def test_a_frame_laid_out_otherwise_fails_loudly(monkeypatch):
         T.render_table(view, spec)
 
 
-@pytest.mark.parametrize(
-    "selection",
-    [Selection(epci="200029940"), Selection(departement="85"), Selection(commune="85020")],
-    ids=lambda s: s.stem,
+@pytest.fixture(
+    params=[Selection(epci="200029940"), Selection(departement="85"), Selection(commune="85020")], ids=lambda s: s.stem
 )
-def test_every_demo_theme_table_renders_as_great_tables_renders_it(demo_store, selection):
+def demo_view(request, demo_store) -> TerritoryView:
+    """The demo's view of an EPCI, a département and a commune."""
     inputs = report_inputs(demo_store)
-    table = diagnostic_table(demo_store, inputs=inputs)
-    view = territory_view(table, inputs.membership, selection)
+    return territory_view(diagnostic_table(demo_store, inputs=inputs), inputs.membership, request.param)
+
+
+def test_every_demo_theme_table_renders_as_great_tables_renders_it(demo_view):
+    view = demo_view
     checked = 0
     for theme in THEMES:
         items = [i for i in indicators() if i.theme == theme]
@@ -159,16 +161,10 @@ def test_the_needs_matrix_renders_as_great_tables_renders_it():
         assert fast.count(f'<td style="background-color: {colour};" ') == (2 if colour == "#fdf0d2" else 1)
 
 
-@pytest.mark.parametrize(
-    "selection",
-    [Selection(epci="200029940"), Selection(departement="85"), Selection(commune="85020")],
-    ids=lambda s: s.stem,
-)
-def test_every_demo_needs_matrix_renders_as_great_tables_renders_it(demo_store, selection):
+def test_every_demo_needs_matrix_renders_as_great_tables_renders_it(demo_view):
     from reports.sections import needs_matrix as M
 
-    inputs = report_inputs(demo_store)
-    view = territory_view(diagnostic_table(demo_store, inputs=inputs), inputs.membership, selection)
+    view = demo_view
     fast = M.matrix_table(view)
     assert fast == M.gt_matrix_table(view)
     assert len(re.findall(r'<span class="mx[ "]', fast)) == len(M._places(view)) * (len(THEMES) + 1)
