@@ -112,14 +112,14 @@ def closing_workbooks(fork: bool) -> Iterator[Closer]:
 def workbook(target: Path, closer: Closer | None = None) -> Iterator:
     """An xlsxwriter Workbook to fill; on leaving the block it is closed by `closer` (here without one) and
     replaces `target` whole (`storage.files.atomic_path`'s rule); a failure leaves `target` as it was."""
-    from transforms.xlsx_notes import NotedWorkbook  # xlsxwriter imported when a workbook is written, not before
+    from transforms.xlsx_fast import FastWorkbook  # xlsxwriter imported when a workbook is written, not before
 
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(name)
     try:
-        book = NotedWorkbook(str(tmp), XLSX_OPTIONS | ZIPPED_FROM_MEMORY)
+        book = FastWorkbook(str(tmp), XLSX_OPTIONS | ZIPPED_FROM_MEMORY)
         journal = _Journal(book) if closer is not None and closer.fork else None  # its cells written by the child
         with collector_paused():  # filled and closed
             yield book

@@ -22,12 +22,13 @@ from __future__ import annotations
 from typing import Any
 
 from xlsxwriter.utility import _utf16_len, _utf16_truncate, xl_col_to_name, xl_range
-from xlsxwriter.worksheet import Worksheet
+
+from transforms.xlsx_fast import FastSheet
 
 ROWS_PER_CHUNK = 4096  # the rows whose cells are made at once: a bounded list of strings, not the whole sheet's
 
 
-class ColumnSheet(Worksheet):
+class ColumnSheet(FastSheet):
     """An xlsxwriter Worksheet whose data rows below its header row may be held as columns (`hold_rows`)."""
 
     def __init__(self) -> None:
@@ -95,7 +96,7 @@ class ColumnSheet(Worksheet):
         span = f"1:{width}"  # every held row spans every column, as does the header: each block of 16 rows alike
         header = self.table.get(0)
         if header:
-            self._write_row(0, span)
+            self._start_row(0, span)
             for col in sorted(header):
                 self._write_cell(0, col, header[col])
             self._xml_end_tag("row")
@@ -104,7 +105,7 @@ class ColumnSheet(Worksheet):
             rows = range(start, min(start + ROWS_PER_CHUNK, height + 1))
             cells = [held.cells(col, rows) for col in range(width)]
             for row, row_cells in zip(rows, zip(*cells, strict=True), strict=True):
-                self._write_row(row, span)
+                self._start_row(row, span)
                 self.fh.write("".join(row_cells))
                 self._xml_end_tag("row")
 

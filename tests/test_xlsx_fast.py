@@ -1,4 +1,4 @@
-"""transforms.xlsx_notes: a workbook's notes written by the fast writers are xlsxwriter's own bytes."""
+"""transforms.xlsx_fast: a workbook's cells and notes written by the fast writers are xlsxwriter's own bytes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from xlsxwriter.workbook import Workbook
 
-from transforms.xlsx_notes import NotedWorkbook
+from transforms.xlsx_fast import FastWorkbook
 
 # texts xlsxwriter escapes or marks: XML characters, a line break, a control character, its own `_xHHHH_` escape,
 # spaces kept (`xml:space="preserve"`), a non-ASCII letter
@@ -36,7 +36,7 @@ def _members(book_class, fill) -> dict[str, bytes]:
 
 
 def _same_as_xlsxwriter(fill) -> dict[str, bytes]:
-    expected, got = _members(Workbook, fill), _members(NotedWorkbook, fill)
+    expected, got = _members(Workbook, fill), _members(FastWorkbook, fill)
     assert sorted(got) == sorted(expected)
     for name in expected:
         assert got[name] == expected[name], name
@@ -103,3 +103,50 @@ def test_a_workbook_with_few_or_no_notes(notes):
 
     members = _same_as_xlsxwriter(fill)
     assert ("xl/comments1.xml" in members) == bool(notes)
+
+
+def _cells_of_every_kind(book) -> None:
+    rng = random.Random(11)
+    tint = book.add_format({"bg_color": "#fde2c8", "num_format": "0.0"})
+    bold = book.add_format({"bold": True})
+    row_tint = book.add_format({"bg_color": "#e8eef4"})
+    sheet = book.add_worksheet("cells")
+    sheet.set_column(4, 6, 14, bold)  # a column format: the style of its cells written without one
+    sheet.set_row(7, 30)  # a row's height, a row's format, a hidden row, an outline: written by xlsxwriter
+    sheet.set_row(9, None, row_tint)
+    sheet.set_row(12, None, None, {"hidden": True, "level": 1})
+    for _ in range(900):
+        row, col = rng.randrange(0, 70), rng.randrange(0, 30)
+        kind = rng.randrange(6)
+        if kind == 0:
+            sheet.write_number(
+                row, col, rng.choice([0.0, -0.0, 1e-7, 12345.678, 2022, 1 / 3]), rng.choice([None, tint])
+            )
+        elif kind == 1:
+            sheet.write_string(row, col, rng.choice(TEXTS), rng.choice([None, bold]))
+        elif kind == 2:
+            sheet.write_blank(row, col, None, tint)
+        elif kind == 3:
+            sheet.write_boolean(row, col, rng.random() < 0.5)  # kinds xlsxwriter writes itself
+        elif kind == 4:
+            sheet.write_formula(row, col, "=1+1", None, 2)
+        else:
+            sheet.write_comment(row, col, rng.choice(TEXTS))  # a row holding notes only
+    sheet.write_comment(200, 3, TEXTS[0])  # a row of notes only, beyond every cell
+    sheet.write_datetime(80, 2, datetime.datetime(2026, 1, 31), book.add_format({"num_format": "dd/mm/yyyy"}))
+    sheet.merge_range(90, 1, 91, 4, "fusion", bold)
+    sheet.write_url(95, 0, "https://www.insee.fr/", string="INSEE")
+    sheet.write_rich_string(96, 0, "a ", bold, "b", " c")
+    book.add_worksheet("empty")
+    tall = book.add_worksheet("tall")
+    tall.set_default_row(24)  # every row then written by xlsxwriter
+    tall.write_number(3, 3, 7)
+
+
+def test_the_cells_are_xlsxwriters_own_bytes():
+    members = _same_as_xlsxwriter(_cells_of_every_kind)
+    sheet = members["xl/worksheets/sheet1.xml"].decode()
+    assert '<row r="8" spans="1:30" ht="30" customHeight="1">' in sheet  # set_row(7, 30): 30 points
+    assert '<row r="10" spans="1:30" s="3" customFormat="1">' in sheet  # the row's format, the 3rd added
+    assert '<row r="201" spans="4:4"/>' in sheet  # a note alone in its block of 16 rows, in column D
+    assert sheet.count("<c ") > 500

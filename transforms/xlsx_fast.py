@@ -1,0 +1,219 @@
+"""An xlsxwriter Workbook whose sheets' cells and notes are written faster when it is closed: the same bytes.
+
+    book = FastWorkbook(path, options)      xlsxwriter's Workbook; its sheets are `FastSheet`s unless asked otherwise
+
+xlsxwriter writes a workbook's files when it is closed, element by element through generic tag writers that escape
+every attribute. Two parts of our workbooks are written here by one f-string each, around the parts that do not
+vary, which xlsxwriter itself writes once:
+- the cells (`FastSheet`): xlsxwriter visits every column of the sheet's range in every row, twice (the rows'
+  spans, then the cells); here each row's own cells are read, and a number, a shared string or a blank is written
+  by one f-string (any other kind of cell, and a row with a height, format or outline, by xlsxwriter);
+- the notes (comments): a wide workbook notes each empty cell with its reason (`transforms.wide`), about 8,500 for
+  a département, which xlsxwriter writes twice, as a shape of the sheet's VML drawing and as a comment of its
+  comments part, 0.4 ms of CPU each (about 1.7 s of a département's wide workbook). A note's shape's fill,
+  shadow and text box and its comment's formatted text are written once by xlsxwriter's methods and reused. The
+  notes' positions are still computed by xlsxwriter (`Worksheet._prepare_vml_objects`); a workbook with header
+  images or buttons has its drawings written by xlsxwriter.
+`tests/test_xlsx_fast.py` checks every file of such workbooks against xlsxwriter's own writing. xlsxwriter is held
+to 3.3.x by pyproject.toml: these are its internals.
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+from xlsxwriter.comments import Comments
+from xlsxwriter.packager import Packager
+from xlsxwriter.utility import xl_rowcol_to_cell, xl_rowcol_to_cell_fast
+from xlsxwriter.vml import Vml
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple, Worksheet
+
+
+class FastSheet(Worksheet):
+    """An xlsxwriter Worksheet whose rows of numbers, shared strings and blanks are written by f-strings."""
+
+    def _write_rows(self) -> None:
+        if self.constant_memory or self.dim_colmin is None:
+            super()._write_rows()
+            return
+        spans = self._spans()
+        self.row_spans = spans
+        table, comments, row_info = self.table, self.comments, self.row_info
+        first, last = self.dim_colmin, self.dim_colmax
+        write = self.fh.write
+        for row in range(self.dim_rowmin, self.dim_rowmax + 1):
+            cells = table.get(row)
+            info = row_info.get(row)
+            if not (cells or info is not None or row in comments):
+                continue
+            span = spans.get(row // 16)
+            if not cells:
+                self._write_empty_row(row, span, info)
+                continue
+            self._start_row(row, span, info)
+            for col in sorted(cells):
+                if first <= col <= last:
+                    self._write_one_cell(row, col, cells[col])
+            write("</row>")
+
+    def _start_row(self, row: int, span: str | None, info: Any = None) -> None:
+        """`Worksheet._write_row`'s start tag: by an f-string for a row of the default height and no format."""
+        if info is None and self.default_row_height == self.original_row_height and self.excel_version != 2010:
+            self.fh.write(f'<row r="{row + 1}" spans="{span}">' if span else f'<row r="{row + 1}">')
+        else:
+            self._write_row(row, span, info)
+
+    def _spans(self) -> dict[int, str]:
+        """`Worksheet._calculate_spans`: each block of 16 rows' first and last columns holding a cell or a note
+        (counted from 1), from each row's own cells."""
+        spans: dict[int, str] = {}
+        first, last = self.dim_colmin, self.dim_colmax
+        block: list[int] = []  # the block's columns: the lowest and highest of each row's so far
+        for row in range(self.dim_rowmin, self.dim_rowmax + 1):
+            for held in (self.table.get(row), self.comments.get(row)):
+                cols = [col for col in held or () if first <= col <= last]
+                if cols:
+                    block += (min(cols), max(cols))
+            if ((row + 1) % 16 == 0 or row == self.dim_rowmax) and block:
+                spans[row // 16] = f"{min(block) + 1}:{max(block) + 1}"
+                block = []
+        return spans
+
+    def _write_one_cell(self, row: int, col: int, cell: Any) -> None:
+        kind = type(cell)
+        if kind is not CellNumberTuple and kind is not CellStringTuple and kind is not CellBlankTuple:
+            self._write_cell(row, col, cell)
+            return
+        style = self._style_index(row, col, cell.format)
+        ref = xl_rowcol_to_cell_fast(row, col)
+        attributes = f' r="{ref}"' if style is None else f' r="{ref}" s="{style}"'
+        if kind is CellNumberTuple:
+            self.fh.write(f"<c{attributes}><v>{cell.number:.16G}</v></c>")
+        elif kind is CellStringTuple:  # its index in the shared strings (never an in-line string: constant_memory off)
+            self.fh.write(f'<c{attributes} t="s"><v>{cell.string}</v></c>')
+        else:
+            self.fh.write(f"<c{attributes}/>")
+
+    def _style_index(self, row: int, col: int, cell_format: Any) -> int | None:
+        """The cell's format's index, else its row's, else its column's, as `Worksheet._write_cell` picks it."""
+        if cell_format:
+            return cell_format._get_xf_index()
+        info = self.row_info.get(row)
+        if info is not None and info.row_format:
+            return info.row_format._get_xf_index()
+        column = self.col_info.get(col)
+        if column is not None and column.column_format is not None:
+            return column.column_format._get_xf_index()
+        return None
+
+
+class FastWorkbook(Workbook):
+    """An xlsxwriter Workbook whose sheets are `FastSheet`s (unless another class is asked for) and whose notes are
+    written by `_NotesVml` and `_NotesComments`."""
+
+    worksheet_class = FastSheet
+
+    def _get_packager(self) -> Packager:
+        return _NotesPackager()
+
+
+class _NotesPackager(Packager):
+    """xlsxwriter's Packager, its sheets' notes written by the classes below (sheets with buttons or header
+    images: by xlsxwriter's own, as the whole workbook then is)."""
+
+    def _notes_only(self) -> bool:
+        return not any(sheet.buttons_list or sheet.has_header_vml for sheet in self.workbook.worksheets())
+
+    def _write_vml_files(self) -> None:
+        if not self._notes_only():
+            super()._write_vml_files()
+            return
+        index = 1
+        for sheet in self.workbook.worksheets():
+            if not sheet.has_vml:
+                continue
+            vml = _NotesVml()
+            vml._set_xml_writer(self._filename(f"xl/drawings/vmlDrawing{index}.vml"))
+            vml._assemble_xml_file(sheet.vml_data_id, sheet.vml_shape_id, sheet.comments_list, sheet.buttons_list)
+            index += 1
+
+    def _write_comment_files(self) -> None:
+        if not self._notes_only():
+            super()._write_comment_files()
+            return
+        index = 1
+        for sheet in self.workbook.worksheets():
+            if not sheet.has_comments:
+                continue
+            comments = _NotesComments()
+            comments._set_xml_writer(self._filename(f"xl/comments{index}.xml"))
+            comments._assemble_xml_file(sheet.comments_list)
+            index += 1
+
+
+def _written(writer: Any, write) -> str:
+    """What `write()` writes through `writer`'s file handle, captured."""
+    handle, writer.fh = writer.fh, StringIO()
+    try:
+        write()
+        return writer.fh.getvalue()
+    finally:
+        writer.fh = handle
+
+
+class _NotesVml(Vml):
+    """A note's shape: `Vml._write_comment_shape`'s bytes, its constant elements written once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._box: str | None = None  # fill, shadow, path and text box: alike for every note
+        self._flags = ""  # the client data's first elements
+
+    def _write_comment_shape(self, shape_id: int, z_index: int, comment: Any) -> None:
+        box = self._box
+        if box is None:
+            box = self._box = _written(self, self._note_box)
+            self._flags = _written(self, self._note_flags)
+        left, top, width, height = self._pixels_to_points(comment.vertices)
+        visibility = "visible" if comment.is_visible else "hidden"
+        style = (
+            f"position:absolute;margin-left:{left:.15g}pt;margin-top:{top:.15g}pt;width:{width:.15g}pt;"
+            f"height:{height:.15g}pt;z-index:{z_index};visibility:{visibility}"
+        )
+        col_start, row_start, x1, y1, col_end, row_end, x2, y2 = comment.vertices[:8]
+        anchor = f"{col_start}, {x1}, {row_start}, {y1}, {col_end}, {x2}, {row_end}, {y2}"  # Excel's order
+        shown = "<x:Visible/>" if comment.is_visible else ""
+        self.fh.write(
+            f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="{style}" '
+            f'fillcolor="{self._escape_attributes(comment.color._vml_rgb_hex_value())}" o:insetmode="auto">{box}'
+            f'<x:ClientData ObjectType="Note">{self._flags}<x:Anchor>{anchor}</x:Anchor><x:AutoFill>False</x:AutoFill>'
+            f"<x:Row>{comment.row}</x:Row><x:Column>{comment.col}</x:Column>{shown}</x:ClientData></v:shape>"
+        )
+
+    def _note_box(self) -> None:
+        self._write_comment_fill()
+        self._write_shadow()
+        self._write_comment_path(None, "none")
+        self._write_comment_textbox()
+
+    def _note_flags(self) -> None:
+        self._write_move_with_cells()
+        self._write_size_with_cells()
+
+
+class _NotesComments(Comments):
+    """A note's comment: `Comments._write_comment`'s bytes, each distinct formatted text written once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._texts: dict[tuple, str] = {}  # (text, font size, name, family) -> its <text> element
+
+    def _write_comment(self, comment: Any, author_id: int) -> None:
+        key = (comment.text, comment.font_size, comment.font_name, comment.font_family)
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = _written(self, lambda: self._write_text(comment))
+        author = f' authorId="{author_id}"' if author_id != -1 else ""
+        self.fh.write(f'<comment ref="{xl_rowcol_to_cell(comment.row, comment.col)}"{author}>{text}</comment>')
