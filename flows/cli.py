@@ -410,7 +410,8 @@ def report(
         _check_staged(data_dir)
     _check_in_geography(data_dir, **territory.codes())
     _check_baseline(data_dir, baseline)
-    _check_in_geography(data_dir, epcis=list(similar_codes), communes=[], departements=[])
+    if similar_codes:  # reading the geography again for no code took ~25 ms
+        _check_in_geography(data_dir, epcis=list(similar_codes), communes=[], departements=[])
     folders = {"data_dir": _opt(data_dir), "publish_dir": _opt(out), "mirror": mirror, "refresh": refresh_first}
     options = {"demo": demo, "baseline": baseline, "evaluation": items, "similar": similar_codes}
     typer.echo(_completed(_run(flow, "diagnostic", territory, **folders, **options)))

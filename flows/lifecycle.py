@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,6 +117,8 @@ class Server:
         )
 
     def _wait_healthy(self, process: subprocess.Popen, deadline: float) -> bool:
+        import urllib.request  # here: http.client and ssl took ~40 ms of commands that start no server
+
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 return False

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from flows.local import LOCK_TIMEOUT, THREADS
 from sources import refresh as sources_refresh
-from sources.download import preflight
 from sources.memory import staging_budget
 from sources.publishing import INDICATORS, failed_outcome, publish_decision, write_refresh_record
 from sources.refresh import RefreshFailed, RefreshReport, SourceResult
@@ -386,6 +385,8 @@ def refresh(
 ) -> dict:
     """Refresh the sources, publish the national indicators, rebuild the diagnostics of `reports` (parameters and
     result: `flows.refresh.refresh`); raises `RefreshFailed` when a source could not be staged."""
+    from sources.download import preflight  # the downloader (requests) only where something is downloaded
+
     settings = flow_settings(data_dir, publish_dir, mirror)  # read once, passed down to the steps
     store, mirror = open_store(str(settings.data_dir)), settings.mirror
     geo_entries, others = sources_refresh.plan(sources, vintages)  # an unknown source name stops here

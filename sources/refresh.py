@@ -30,19 +30,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
-import requests
 
 from sources import catalogue, coverage, registry
 from sources.catalogue import Entry
-from sources.download import Download, fetch, make_session, preflight
 from sources.errors import DownloadError, ParseError, SourceError, SourceValidationError, StoreWriteError
 from sources.geography import Geography
 from sources.memory import entry_estimate, staging_budget
 from sources.staging import Staged
 from storage.manifest import EntryRecord, FileRecord, LastFailure, StagedRecord
 from storage.store import Run, Store, StoreBusy
+
+if TYPE_CHECKING:
+    import requests
+
+    from sources.download import Download
+
+# The downloader (requests: about 50 ms of imports) is imported by the functions that download: a report loads the
+# target geography from here (`load_geography`) and downloads nothing.
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +175,8 @@ def refresh(
     (`sources.coverage`); the accepted drop is recorded in the manifest. lock_timeout: seconds to wait for
     another refresh to finish. threads: the entries after the COG staged that many at a time. budget: seconds
     each file may spend retrying (ABS_RETRY_BUDGET when None)."""
+    from sources.download import make_session, preflight
+
     check_accept_drop(accept_drop)
     store = store or Store()
     session = session or make_session(budget=budget)
@@ -301,6 +310,8 @@ def refresh_one(
 
     `run`: the id of the refresh's pending area (`Store.begin_run`), switched in by `commit()` when every entry
     is done; None stages the entry in a run of its own, under the store's lock, switched in at once."""
+    from sources.download import make_session
+
     check_accept_drop(accept_drop)
     entry = catalogue.get(source, vintage)
     if run is None:
@@ -378,6 +389,8 @@ def stage_entry(
     SourceError the run records `last_failure`, the bytes refused go to `<name>.rejected` and the error is raised
     again; the previously staged table of the entry and its raw files are left as they were.
     """
+    from sources.download import make_session
+
     if not isinstance(store, Run):
         with store.lock(wait=5), _own_run(store) as run:
             return stage_entry(entry, run, session=session, mirror=mirror, force=force, geo=geo, progress=progress)
@@ -416,6 +429,8 @@ def stage_entry(
 def _download(entry: Entry, store: Run, previous: EntryRecord, downloads: dict, **fetching) -> None:
     """Each file of the entry fetched (conditional GET) into `downloads` by role, as it arrives: a failure on a
     later file leaves the earlier ones there, for the bytes to set aside."""
+    from sources.download import fetch
+
     for spec in entry.files:
         dest = store.raw_path(entry, spec)
         prev_file = previous.files[spec.role].to_dict() if spec.role in previous.files else None
@@ -475,6 +490,8 @@ def _stage_downloaded(
 def _writing(step: str, path: Path):
     """An OSError while writing (disk full, read-only folder, file too large) as a StoreWriteError that names the
     step and the path: the entry fails like a validation failure and the other entries go on."""
+    import requests
+
     try:
         yield
     except OSError as exc:
@@ -557,6 +574,8 @@ def is_network_error(exc: BaseException) -> bool:
     own retries. A 404, an HTML page, a bad checksum or a validation error will not: they are not retried."""
     if not isinstance(exc, DownloadError):
         return False
+    import requests
+
     if isinstance(exc.__cause__, requests.RequestException):
         return True
     return bool(_TRANSIENT_HTTP.match(exc.reason)) or exc.reason.startswith("the body was cut off")

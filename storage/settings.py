@@ -7,11 +7,11 @@ The Prefect variables `flows/cli.py` sets at import time are not here: they must
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import PositiveFloat, PositiveInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, ValidationError, field_validator
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ABS_"
 RETRY_BUDGET = 300.0  # seconds a file may spend retrying, unless ABS_RETRY_BUDGET says otherwise
@@ -21,12 +21,12 @@ PREFLIGHT_TIMEOUT = 3.0  # seconds to reach each host before a refresh starts (A
 STAGING_MEMORY_MB = 1024  # MiB the sources staged at once may take, by estimate (ABS_STAGING_MEMORY_MB)
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """ABS_DATA_DIR, ABS_PUBLISH_DIR, ABS_MIRROR, ABS_RETRY_BUDGET, the network timeouts (ABS_CONNECT_TIMEOUT,
     ABS_READ_TIMEOUT, ABS_PREFLIGHT_TIMEOUT) and ABS_STAGING_MEMORY_MB, with the defaults README.md documents. Download size limits are data
     of each file, in `sources/catalogue.toml` (`[limits]`)."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True)
 
     data_dir: Path = Path("data")  # the store: raw downloads, staged tables, manifest
     publish_dir: Path = Path("publication")  # the publications
@@ -57,9 +57,17 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """The settings of the current environment; a bad value is one ValueError naming its variable."""
     try:
-        return Settings()
+        return Settings.model_validate(environment_values())
     except ValidationError as exc:
         raise ValueError("; ".join(_message(error) for error in exc.errors())) from None
+
+
+def environment_values() -> dict[str, str]:
+    """The values of the ABS_* variables of the settings, their names in any case. Read here rather than by
+    pydantic-settings, whose import took about 80 ms of every command (asyncio, argparse, dotenv...)."""
+    variables = {name.lower(): value for name, value in os.environ.items()}
+    names = {field: f"{ENV_PREFIX}{field}".lower() for field in Settings.model_fields}
+    return {field: variables[name] for field, name in names.items() if name in variables}
 
 
 def _message(error: ErrorDetails) -> str:

@@ -139,6 +139,7 @@ def test_a_wrong_option_exits_2_with_one_line_before_anything_runs(tmp_path, arg
         (["report", "--commune", "99999"], "commune not in the target geography: 99999"),
         (["report", "--communes", "44043,99998", "--name", "Vignoble"], "commune not in the target geography: 99998"),
         (["national", "--epci", "200000172"], "EPCI not in the target geography: 200000172"),  # valid check digit
+        (["report", "--epci", "200029940", "--similar", "200000172"], "EPCI not in the target geography: 200000172"),
         (["national", "--departement", "13"], "département not in the target geography: 13"),
     ],
 )

@@ -82,3 +82,27 @@ def test_the_network_timeouts_are_settings(monkeypatch):
     monkeypatch.setenv("ABS_READ_TIMEOUT", "0")
     with pytest.raises(ValueError, match="ABS_READ_TIMEOUT"):
         load_settings()
+
+
+def test_a_variable_s_name_is_read_in_any_case_and_others_are_ignored(monkeypatch, tmp_path):
+    monkeypatch.setenv("abs_data_dir", str(tmp_path / "lower"))
+    monkeypatch.setenv("Abs_Publish_Dir", str(tmp_path / "mixed"))
+    monkeypatch.setenv("ABS_NOT_A_SETTING", "1")  # another tool's variable: not an error
+    settings = load_settings()
+    assert settings.data_dir == tmp_path / "lower" and settings.publish_dir == tmp_path / "mixed"
+
+
+def test_a_set_but_empty_mirror_is_kept_empty(monkeypatch):
+    monkeypatch.setenv("ABS_MIRROR", "")  # the downloader reads "" as no mirror, as an unset variable
+    assert load_settings().mirror == ""
+
+
+def test_every_bad_value_is_named_in_one_line(monkeypatch):
+    monkeypatch.setenv("ABS_STAGING_MEMORY_MB", "1.5")
+    monkeypatch.setenv("ABS_CONNECT_TIMEOUT", "-1")
+    with pytest.raises(ValueError) as info:
+        load_settings()
+    assert str(info.value) == (
+        "ABS_CONNECT_TIMEOUT: Input should be greater than 0; "
+        "ABS_STAGING_MEMORY_MB: Input should be a valid integer, unable to parse string as an integer"
+    )

@@ -1,0 +1,49 @@
+"""What a command imports before it knows it needs it: a report downloads nothing, reads its settings without
+pydantic-settings, and only a command that starts a Prefect server imports an HTTP client to wait for it (each of
+those imports cost tens of milliseconds of every `abs-diag report` or `abs-diag indicators`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MODULES_OF_A_REPORT = (
+    "flows.cli",
+    "flows.local",
+    "flows.steps",
+    "reports.site",
+    "sources.national",
+    "sources.publishing",
+    "sources.refresh",
+    "storage.publication",
+    "storage.settings",
+    "storage.store",
+    "transforms.pipeline",
+)
+
+
+def loaded_after_importing(modules: tuple[str, ...], names: tuple[str, ...]) -> list[str]:
+    """Which of `names` a fresh interpreter holds once `modules` are imported."""
+    code = f"import json, sys\nfor m in {modules!r}: __import__(m)\nprint(json.dumps([n for n in {names!r} if n in sys.modules]))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(run.stdout)
+
+
+def test_the_modules_of_a_report_import_neither_the_downloader_nor_pydantic_settings():
+    heavy = ("requests", "urllib3", "sources.download", "pydantic_settings", "asyncio")
+    assert loaded_after_importing(MODULES_OF_A_REPORT, heavy) == []
+
+
+def test_the_modules_of_indicators_import_no_http_client():
+    """`abs-diag indicators` starts no Prefect server: `flows.lifecycle` imports urllib.request where it waits for
+    one (the report's DOCX writer imports it anyway)."""
+    modules = ("flows.cli", "flows.lifecycle", "transforms.indicator_exports", "transforms.series_export")
+    assert loaded_after_importing(modules, ("urllib.request", "http.client", "ssl")) == []
+
+
+def test_the_check_sees_a_module_that_imports_them():
+    assert loaded_after_importing(("sources.download",), ("requests", "urllib3")) == ["requests", "urllib3"]
