@@ -16,7 +16,6 @@ which chart of the HTML report to look at, and is still written.
 
 from __future__ import annotations
 
-import functools
 import io
 import re
 import zipfile
@@ -303,8 +302,9 @@ def _figures(element):
 
 class _Writer:
     """Walks the HTML of each section and writes its blocks as WordprocessingML text, the XML python-docx writes for
-    them (`tests/test_editable_xml.py`): its paragraph, run and cell objects cost an EPCI report 0.3 s of CPU, more
-    than the text itself. python-docx still makes the package, styles and image parts, once per document."""
+    them (`tests/test_editable_tables.py`, `tests/test_editable_xml.py`): python-docx's paragraph, run and table
+    objects made the document cost 0.46 s of CPU a report, 0.20 s written as text (pictures apart). python-docx
+    still makes the package, its parts (the pictures') and relationships."""
 
     def __init__(self, document, render: Callable[[str], bytes] | None, html_name: str):
         self.document, self.render, self.html_name = document, render, html_name
@@ -360,7 +360,7 @@ class _Writer:
 
     def paragraph_of_runs(self, runs: str, style: str | None = None) -> None:
         """A paragraph of `runs` (`run_xml`), in the paragraph style named `style`."""
-        properties = style_properties(style) if style else ""
+        properties = style_properties(self.document, style) if style else ""
         self.parts.append(f"<w:p>{properties}{runs}</w:p>" if properties or runs else "<w:p/>")
 
     # -- blocks ---------------------------------------------------------------------------------------------------
@@ -443,34 +443,32 @@ class _Writer:
         write_table(self, element)
 
 
-# -- styles: looked up by name in python-docx's template, the one every document starts from (`Document()`), once per
-# process: python-docx reads every style of the document to find one's id (8 ms a document)
+# -- styles: every document starts from python-docx's template (`Document()`), so a style's id is the same in all;
+# python-docx reads every style of the document to find one (8 ms a document): looked up once per process
+
+_STYLE_PROPERTIES: dict[tuple[str, str], str] = {}
 
 
-@functools.cache
-def _template():
-    from docx import Document
-
-    return Document()
-
-
-@functools.cache
-def style_properties(name: str) -> str:
+def style_properties(document, name: str) -> str:
     """The `w:pPr` giving a paragraph the style named `name`, as `paragraph.style = name` writes it (an empty one
     for the default style)."""
     from docx.enum.style import WD_STYLE_TYPE
 
-    style_id = _template().part.get_style_id(name, WD_STYLE_TYPE.PARAGRAPH)
-    return f'<w:pPr><w:pStyle w:val="{style_id}"/></w:pPr>' if style_id else "<w:pPr/>"
+    if ("paragraph", name) not in _STYLE_PROPERTIES:
+        style_id = document.part.get_style_id(name, WD_STYLE_TYPE.PARAGRAPH)
+        properties = f'<w:pPr><w:pStyle w:val="{style_id}"/></w:pPr>' if style_id else "<w:pPr/>"
+        _STYLE_PROPERTIES["paragraph", name] = properties
+    return _STYLE_PROPERTIES["paragraph", name]
 
 
-@functools.cache
-def table_style_properties() -> str:
+def table_style_properties(document) -> str:
     """The `w:tblStyle` giving a table the "Table Grid" style, as `table.style = "Table Grid"` writes it."""
     from docx.enum.style import WD_STYLE_TYPE
 
-    style_id = _template().part.get_style_id("Table Grid", WD_STYLE_TYPE.TABLE)
-    return f'<w:tblStyle w:val="{style_id}"/>' if style_id else ""
+    if ("table", "Table Grid") not in _STYLE_PROPERTIES:
+        style_id = document.part.get_style_id("Table Grid", WD_STYLE_TYPE.TABLE)
+        _STYLE_PROPERTIES["table", "Table Grid"] = f'<w:tblStyle w:val="{style_id}"/>' if style_id else ""
+    return _STYLE_PROPERTIES["table", "Table Grid"]
 
 
 def run_xml(text: str, *, bold: bool = False, small: bool = False) -> str:
@@ -546,7 +544,7 @@ def write_table(writer: _Writer, element) -> None:
     grid = [[_cell(c) for c in r if c.tag in ("th", "td")] for r in rows]
     width = max((sum(span for _, span, _, _ in row) for row in grid), default=0)
     if width:
-        writer.parts.append(_table_xml(writer.block_width, grid, width, _header_rows(rows)))
+        writer.parts.append(_table_xml(writer, grid, width, _header_rows(rows)))
     for note in notes:
         if note:
             writer.paragraph(note, small=True)
@@ -562,14 +560,14 @@ def _header_rows(rows) -> int:
     return sum(1 for r in rows if r.getparent().tag == "thead")
 
 
-def _table_xml(block_width: int, grid: list[list], width: int, header_rows: int) -> str:
-    """The table `document.add_table(rows=0, cols=width)` makes across the page's `block_width` (EMU), in the
-    "Table Grid" style, with the rows of `grid` as python-docx's cell objects write them (`cell.text`,
+def _table_xml(writer: _Writer, grid: list[list], width: int, header_rows: int) -> str:
+    """The table `document.add_table(rows=0, cols=width)` makes across the writer's page, in the "Table Grid"
+    style, with the rows of `grid` as python-docx's cell objects write them (`cell.text`,
     `cell.merge`): a cell spanning columns is as wide as they are, the `header_rows` first rows repeat on each page
     (`w:tblHeader`)."""
     from docx.shared import Emu
 
-    column_twips = Emu(block_width // width).twips  # the width shared evenly, as python-docx does
+    column_twips = Emu(writer.block_width // width).twips  # the width shared evenly, as python-docx does
     look = (
         '<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" w:noHBand="0" w:noVBand="1"'
         ' w:val="04A0"/>'
@@ -577,7 +575,7 @@ def _table_xml(block_width: int, grid: list[list], width: int, header_rows: int)
     columns = f'<w:gridCol w:w="{column_twips}"/>' * width
     rows = "".join(_row_xml(row, width, column_twips, header=r < header_rows) for r, row in enumerate(grid))
     return (
-        f'<w:tbl><w:tblPr>{table_style_properties()}<w:tblW w:type="auto" w:w="0"/>{look}</w:tblPr>'
+        f'<w:tbl><w:tblPr>{table_style_properties(writer.document)}<w:tblW w:type="auto" w:w="0"/>{look}</w:tblPr>'
         f"<w:tblGrid>{columns}</w:tblGrid>{rows}</w:tbl>"
     )
 

@@ -30,7 +30,7 @@ def test_pictures_are_written_as_python_docx_adds_them():
         theirs.add_paragraph(f"Paragraphe {n}")
         ours._add_picture(png, Cm(16))
         theirs.add_picture(io.BytesIO(png), width=Cm(16))
-        ours.parts.append(_table_xml(ours.block_width, [[]], 2, 0))  # a row of empty cells
+        ours.parts.append(_table_xml(ours, [[]], 2, 0))  # a row of empty cells
         theirs.add_table(rows=1, cols=2).style = "Table Grid"
     written = with_body(serialize_part_xml(ours.document.element), ours.xml())
     assert written == serialize_part_xml(theirs.element)
