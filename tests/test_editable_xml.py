@@ -130,3 +130,12 @@ def test_the_body_goes_before_the_section_properties(tmp_path):
     saved = zipfile.ZipFile(path).read("word/document.xml").decode()
     assert saved.endswith(p("x &amp; y") + saved[saved.index("<w:sectPr") :])
     assert Document(str(path)).paragraphs[-1].text == "x & y"
+
+
+@pytest.mark.parametrize("html", ["", "  ", "texte seul", " <p>x</p> suite", "<!-- c --><p>x</p>", "<td>cellule</td>"])
+def test_a_section_is_parsed_as_lxml_html_parses_a_fragment(html):
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    expected = etree.tostring(lxml_html.fragment_fromstring(html, create_parent="div"))
+    assert etree.tostring(_fragment(html)) == expected
