@@ -8,34 +8,35 @@ import io
 from docx import Document
 from docx.shared import Cm
 
-from reports.editable import _Writer
+from reports.editable import _table_xml, _Writer
 from reports.pictures import svg_to_png
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20"><rect width="{w}" height="20" fill="#1f4e79"/></svg>'
 
 
-def _document(add) -> bytes:
-    document = Document()
-    document.add_heading("Titre", level=1)
-    for n, width in enumerate((40, 60, 80)):  # text and a table between the pictures, as in a report
-        document.add_paragraph(f"Paragraphe {n}")
-        add(document, svg_to_png(SVG.format(w=width)))
-        document.add_table(rows=1, cols=2)
-    return document.element.xml.encode()
+def test_pictures_are_written_as_python_docx_adds_them():
+    """Text and a table between the pictures, as in a report; the ids counted, the image parts and their
+    relationships made by python-docx: the same document.xml as python-docx's `add_picture`."""
+    from docx.opc.oxml import serialize_part_xml
 
+    from reports.editable import with_body
 
-def test_pictures_get_the_ids_python_docx_gives_them():
-    writers = {}
-
-    def counted(document, png):
-        writer = writers.setdefault(id(document), _Writer(document, None, "rapport.html"))
-        writer._add_picture(png, Cm(16))
-
-    ours = _document(counted)
-    theirs = _document(lambda document, png: document.add_picture(io.BytesIO(png), width=Cm(16)))
-    assert ours == theirs
-    # three pictures, ids 1, 2, 3 (the heading, paragraphs and tables carry none)
-    assert [ours.count(f'<wp:docPr id="{n}"'.encode()) for n in (1, 2, 3, 4)] == [1, 1, 1, 0]
+    ours, theirs = _Writer(Document(), None, "rapport.html"), Document()
+    ours.heading("Titre", level=1)
+    theirs.add_heading("Titre", level=1)
+    for n, width in enumerate((40, 60, 80)):
+        png = svg_to_png(SVG.format(w=width))
+        ours.paragraph(f"Paragraphe {n}")
+        theirs.add_paragraph(f"Paragraphe {n}")
+        ours._add_picture(png, Cm(16))
+        theirs.add_picture(io.BytesIO(png), width=Cm(16))
+        ours.parts.append(_table_xml(ours, [[]], 2, 0))  # a row of empty cells
+        theirs.add_table(rows=1, cols=2).style = "Table Grid"
+    written = with_body(serialize_part_xml(ours.document.element), ours.xml())
+    assert written == serialize_part_xml(theirs.element)
+    # three pictures, ids 1, 2, 3 (the heading, paragraphs and tables carry none), related as rId9, rId10, rId11
+    assert [written.count(f'<wp:docPr id="{n}" name="Picture {n}"/>'.encode()) for n in (1, 2, 3, 4)] == [1, 1, 1, 0]
+    assert [written.count(f'r:embed="rId{n}"'.encode()) for n in (8, 9, 10, 11, 12)] == [0, 1, 1, 1, 0]
 
 
 def test_a_section_parsed_ahead_for_its_pictures_is_written_as_one_parsed_then(tmp_path):

@@ -1,18 +1,19 @@
-"""A report table written into the editable document as WordprocessingML text (reports.editable.write_table) is
-the XML python-docx's own cell API writes for the same cells: spans merged, headings bold, tints, line breaks,
-tabs, spaces kept, a short row's empty cells."""
+"""The editable document's body written as WordprocessingML text (reports.editable._Writer) is the XML python-docx's
+own API writes for the same content: a table's cells (spans merged, headings bold, tints, line breaks, tabs, spaces
+kept, a short row's empty cells), paragraphs in their styles, runs bold or small; the whole document compared byte
+for byte, as it is saved."""
 
 from __future__ import annotations
 
 import re
 
 from docx import Document
+from docx.opc.oxml import serialize_part_xml
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from lxml import etree
-from lxml import html as lxml_html
 
-from reports.editable import _run_content, write_table
+from reports.editable import _fragment, _run_content, _Writer, run_xml, with_body, write_table
 
 TABLE = """<table>
 <thead><tr><th colspan="3">Titre sur trois colonnes</th></tr>
@@ -57,16 +58,23 @@ def by_python_docx(document) -> None:
             table.rows[r]._tr.get_or_add_trPr().append(repeat)
 
 
-def tables_xml(document) -> list[bytes]:
-    return [etree.tostring(t) for t in document.element.body.iter(qn("w:tbl"))]
+def saved_xml(document) -> bytes:
+    """The document's XML as python-docx saves it."""
+    return serialize_part_xml(document.element)
+
+
+def written_xml(writer: _Writer) -> bytes:
+    """The XML of the writer's document as `reports.editable` saves it: its body written as text."""
+    return with_body(saved_xml(writer.document), writer.xml())
 
 
 def test_a_table_is_written_as_python_docx_writes_its_cells():
-    written, expected = Document(), Document()
-    write_table(written, lxml_html.fragment_fromstring(TABLE))
+    writer, expected = _Writer(Document(), None, "rapport.html"), Document()
+    (table,) = _fragment(TABLE)
+    write_table(writer, table)
     by_python_docx(expected)
-    assert tables_xml(written) == tables_xml(expected)
-    xml = tables_xml(written)[0].decode()
+    assert written_xml(writer) == saved_xml(expected)
+    xml = writer.xml()
     # what the reference holds, checked by eye: a span of 2 columns is 2 x the column width (8 640 / 3 = 2 880)
     assert '<w:tcW w:type="dxa" w:w="5760"/><w:gridSpan w:val="2"/><w:shd w:val="clear" w:fill="deebf7"/>' in xml
     assert "<w:t>Taux</w:t><w:br/><w:t>en %</w:t>" in xml and "<w:t>a b</w:t>" in xml
@@ -86,17 +94,27 @@ def _strip_namespaces(xml: str) -> str:
 
 
 def test_a_paragraph_is_written_as_python_docx_writes_it():
-    from reports.editable import _heading, _paragraph, _run
+    from docx.shared import Pt
 
-    ours, theirs = Document(), Document()
-    texts = ("\tx  \ny ", " 9\u202f459 ", "a\r\nb", "", "<&>", "Taux\ten %\n(2022)")
+    ours, theirs = _Writer(Document(), None, "rapport.html"), Document()
+    texts = ("\tx  \ny ", " 9\u202f459 ", "a\r\nb", "", "<&>\"'", "Taux\ten %\n(2022)")
     for n, text in enumerate(texts):
-        style = ("Caption", None, "List Bullet")[n % 3]
-        _paragraph(ours, text, style=style)
+        style = ("Caption", None, "List Bullet", "List Bullet 2")[n % 4]
+        ours.paragraph(text, style)
         theirs.add_paragraph(text, style=style)
-        _heading(ours, text, level=n % 3)
+        ours.heading(text, level=n % 3)
         theirs.add_heading(text, level=n % 3)
-        _run(_paragraph(ours), text).bold = True
-        theirs.add_paragraph().add_run(text).bold = True
-    assert ours.element.body.xml == theirs.element.body.xml
-    assert "<w:tab/>" in ours.element.body.xml and "<w:br/>" in ours.element.body.xml  # the cases are there
+        ours.paragraph(text, bold=True)
+        bold = theirs.add_paragraph(text)
+        for run in bold.runs:
+            run.bold = True
+        ours.paragraph(text, "Caption", small=True)
+        small = theirs.add_paragraph(text, style="Caption")
+        for run in small.runs:
+            run.font.size = Pt(8)
+        ours.paragraph_of_runs(run_xml(text, bold=True) + run_xml(" : " + text))
+        two_runs = theirs.add_paragraph()
+        two_runs.add_run(text).bold = True
+        two_runs.add_run(" : " + text)
+    assert written_xml(ours) == saved_xml(theirs)
+    assert "<w:tab/>" in ours.xml() and "<w:br/>" in ours.xml() and "<w:p/>" in ours.xml()  # the cases are there
