@@ -47,17 +47,26 @@ def test_shapes_are_drawn_where_the_svg_puts_them_at_the_zoom():
     assert image[3, 22].tolist() == [255, 255, 255]  # above it
 
 
-def test_the_png_is_8_bit_rgb_with_unfiltered_rows():
+def test_the_png_is_8_bit_rgba_with_unfiltered_rows_in_a_standard_zlib_stream():
     png = raster.svg_to_png(svg('<rect x="0" y="0" width="40" height="20" fill="#ff0000"/>'), 1.0)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     length, kind = struct.unpack(">I4s", png[8:16])
     width, height, depth, colour, _, _, _ = struct.unpack(">IIBBBBB", png[16 : 16 + length])
-    assert (kind, width, height, depth, colour) == (b"IHDR", 40, 20, 8, 2)
+    assert (kind, width, height, depth, colour) == (b"IHDR", 40, 20, 8, 6)
     idat = png.index(b"IDAT")
     size = struct.unpack(">I", png[idat - 4 : idat])[0]
-    rows = zlib.decompress(png[idat + 4 : idat + 4 + size])
-    assert len(rows) == 20 * (1 + 40 * 3)
-    assert rows[: 1 + 6] == b"\x00\xff\x00\x00\xff\x00\x00"  # filter byte 0, then red pixels
+    assert struct.unpack(">I", png[idat + 4 + size : idat + 8 + size])[0] == zlib.crc32(png[idat : idat + 4 + size])
+    rows = zlib.decompress(png[idat + 4 : idat + 4 + size])  # the standard library's zlib reads ISA-L's stream
+    assert len(rows) == 20 * (1 + 40 * 4)
+    assert rows[: 1 + 8] == b"\x00\xff\x00\x00\xff\xff\x00\x00\xff"  # filter byte 0, then opaque red pixels
+    assert rows[1 + 40 * 4] == 0  # the second row's filter byte
+
+
+def test_red_green_and_blue_are_not_swapped():
+    # a shape over another at half opacity: 0x21 * 0.5 + 0xff * 0.5 = 0x90 (144), whatever the channel order
+    body = '<rect width="40" height="20" fill="#ffffff"/><rect width="40" height="20" fill="#2171b5" opacity="0.5"/>'
+    drawn = pixels(raster.svg_to_png(svg(body), 1.0))
+    assert np.abs(drawn[10, 20] - [0x90, 0xB8, 0xDA]).max() <= 1
 
 
 def test_a_thin_line_has_its_stroke_colour_not_a_dark_hairline():
