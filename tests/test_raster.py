@@ -47,17 +47,26 @@ def test_shapes_are_drawn_where_the_svg_puts_them_at_the_zoom():
     assert image[3, 22].tolist() == [255, 255, 255]  # above it
 
 
-def test_the_png_is_8_bit_rgb_with_unfiltered_rows():
+def test_the_png_is_8_bit_rgba_with_unfiltered_rows_in_a_standard_zlib_stream():
     png = raster.svg_to_png(svg('<rect x="0" y="0" width="40" height="20" fill="#ff0000"/>'), 1.0)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     length, kind = struct.unpack(">I4s", png[8:16])
     width, height, depth, colour, _, _, _ = struct.unpack(">IIBBBBB", png[16 : 16 + length])
-    assert (kind, width, height, depth, colour) == (b"IHDR", 40, 20, 8, 2)
+    assert (kind, width, height, depth, colour) == (b"IHDR", 40, 20, 8, 6)
     idat = png.index(b"IDAT")
     size = struct.unpack(">I", png[idat - 4 : idat])[0]
-    rows = zlib.decompress(png[idat + 4 : idat + 4 + size])
-    assert len(rows) == 20 * (1 + 40 * 3)
-    assert rows[: 1 + 6] == b"\x00\xff\x00\x00\xff\x00\x00"  # filter byte 0, then red pixels
+    assert struct.unpack(">I", png[idat + 4 + size : idat + 8 + size])[0] == zlib.crc32(png[idat : idat + 4 + size])
+    rows = zlib.decompress(png[idat + 4 : idat + 4 + size])  # the standard library's zlib reads ISA-L's stream
+    assert len(rows) == 20 * (1 + 40 * 4)
+    assert rows[: 1 + 8] == b"\x00\xff\x00\x00\xff\xff\x00\x00\xff"  # filter byte 0, then opaque red pixels
+    assert rows[1 + 40 * 4] == 0  # the second row's filter byte
+
+
+def test_red_green_and_blue_are_not_swapped():
+    # a shape over another at half opacity: 0x21 * 0.5 + 0xff * 0.5 = 0x90 (144), whatever the channel order
+    body = '<rect width="40" height="20" fill="#ffffff"/><rect width="40" height="20" fill="#2171b5" opacity="0.5"/>'
+    drawn = pixels(raster.svg_to_png(svg(body), 1.0))
+    assert np.abs(drawn[10, 20] - [0x90, 0xB8, 0xDA]).max() <= 1
 
 
 def test_a_thin_line_has_its_stroke_colour_not_a_dark_hairline():
@@ -116,6 +125,31 @@ def test_the_halo_is_drawn_under_the_letters_with_paint_order_stroke():
     assert red_pixels(' paint-order="stroke"') > 1.5 * red_pixels("")
 
 
+def test_text_takes_the_style_of_the_groups_around_it_and_each_text_its_own_colour():
+    body = (
+        '<g fill="#ff0000" font-size="30"><g><text x="2" y="30">I</text></g></g>'
+        '<text x="40" y="30" font-size="30" fill="#0000ff">I</text>'
+    )
+    image = pixels(raster.svg_to_png(svg(body, 60, 40), 1.5))
+    red = (image[:, :, 0] > 200) & (image[:, :, 1] < 60) & (image[:, :, 2] < 60)
+    blue = (image[:, :, 2] > 200) & (image[:, :, 0] < 60) & (image[:, :, 1] < 60)
+    # a 30-unit capital I of Liberation Sans: a stem 0.72 em tall (32 pixels) and 0.095 em wide (4.3 pixels), so 3
+    # or 4 columns of pixels wholly in its colour
+    assert 32 * 3 <= red.sum() <= 33 * 5 and 32 * 3 <= blue.sum() <= 33 * 5
+    assert red[:, :45].sum() == red.sum() and blue[:, 45:].sum() == blue.sum()  # the first I left of x = 30
+
+
+def test_the_same_letters_at_another_size_are_drawn_at_that_size():
+    def ink_width(size: int) -> int:
+        ink = ink_columns(
+            pixels(raster.svg_to_png(svg(f'<text x="2" y="30" font-size="{size}">HHH</text>', 120, 40), 1.5))
+        )
+        return int(ink.max() - ink.min() + 1)
+
+    small, large = ink_width(10), ink_width(20)  # drawn one after the other: outlines kept from the first
+    assert large == pytest.approx(2 * small, abs=3)
+
+
 def test_a_map_drawn_with_use_elements_is_filled():
     body = (
         '<defs><path id="c-1" d="M0 0h20v20h-20z"/></defs>'
@@ -139,6 +173,9 @@ def test_a_map_drawn_with_use_elements_is_filled():
         '<text x="1" y="10"><textPath href="#p">a</textPath></text>',
         '<text x="1" y="10" dominant-baseline="middle">a</text>',
         '<a href="#x"><text x="1" y="10">a</text></a>',
+        '<a href="#x"><g><text x="1" y="10">a</text></g></a>',  # a group, but in a link
+        '<defs><g id="t"><text x="1" y="10">a</text></g></defs>',
+        '<g><g transform="scale(2)"><text x="1" y="10">a</text></g></g>',
     ],
 )
 def test_svg_outside_what_this_renderer_draws_is_refused(body):
