@@ -85,10 +85,19 @@ def births(view: TerritoryView, inputs: Inputs, places: list[Place], years: list
     The references' sums are computed once per store `state` (none shared when it is empty)."""
     if BIRTHS_SOURCE not in inputs.staged or not years:
         return {}
-    references = [p for p in places if p.group == REFERENCES]
-    out = _births(view, inputs, [p for p in places if p.group != REFERENCES], years)
-    for place in references:
-        out |= REFERENCE_BIRTHS.get(state, (place.key, tuple(years)), partial(_births, view, inputs, [place], years))
+    every: dict = {}  # every place's births, read at once when a reference is not shared yet (one read, not three)
+
+    def reference(place: Place) -> dict:
+        if not every:
+            every.update(_births(view, inputs, places, years))
+        return {place.key: every[place.key]}
+
+    out: dict = {}
+    for place in places:
+        if place.group == REFERENCES:
+            out |= REFERENCE_BIRTHS.get(state, (place.key, tuple(years)), partial(reference, place))
+    local = [place for place in places if place.group != REFERENCES]
+    out |= {place.key: every[place.key] for place in local} if every else _births(view, inputs, local, years)
     return {place.key: out[place.key] for place in places}
 
 
