@@ -14,6 +14,7 @@ from __future__ import annotations
 import textwrap
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import lru_cache
 
 from reports import formats as F
 from reports.svg import SvgDocument
@@ -80,12 +81,15 @@ class Svg(SvgDocument):
         self.root.set("height", _num(height))
 
 
-def _wrap(label: str, width: int, lines: int = 2) -> list[str]:
+@lru_cache(maxsize=4096)
+def _wrap(label: str, width: int, lines: int = 2) -> tuple[str, ...]:
+    """`label` in at most `lines` lines of `width` characters, the last one cut with « … »; wrapped once per label
+    (a report draws each commune's name in eleven ranked charts and their print twins)."""
     parts = textwrap.wrap(label, width) or [""]
     if len(parts) > lines:
         parts = parts[:lines]
         parts[-1] = parts[-1].rstrip(" ,;") + "…"
-    return parts
+    return tuple(parts)
 
 
 def _legend(svg: Svg, x: float, y: float, items: list[tuple[str, str]], max_x: float) -> float:

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import polars as pl
 
+from reports.sections import early_childhood
 from reports.sections.early_childhood import BIRTHS_SOURCE, BIRTHS_VARIABLE, births
 from reports.view import COMMUNES, REFERENCES, TERRITORY, Place, TerritoryView
 from transforms import reasons as R
@@ -27,20 +28,29 @@ def _births() -> pl.DataFrame:
     return frame.with_columns(level=pl.lit("COM"), variable=pl.lit(BIRTHS_VARIABLE), year=pl.col("year").cast(pl.Int32))
 
 
+MEMBERSHIP = pl.DataFrame(
+    {
+        "code": ["85020", "85165", "85303", "44009"],
+        "epci": ["200029940"] * 3 + ["244400404"],
+        "dep": ["85"] * 3 + ["44"],
+    }
+)
+COMMUNE_PLACES = tuple(Place("COM", c, c, COMMUNES) for c in ("85020", "85165", "85303"))
+TERRITORY_PLACE = Place("EPCI", "200029940", "CC", TERRITORY)
+DEP, FRANCE = Place("DEP", "85", "Vendée", REFERENCES), Place("FRANCE", "FR", "France", REFERENCES)
+
+
+def _view_and_places() -> tuple[TerritoryView, list[Place]]:
+    places = list(COMMUNE_PLACES) + [TERRITORY_PLACE, DEP, FRANCE]
+    selection = Selection(epci="200029940")
+    return TerritoryView(selection, pl.DataFrame(), tuple(places), COMMUNE_PLACES, TERRITORY_PLACE, DEP, {}), places
+
+
 def test_births_are_whole_sums_of_each_places_communes():
-    communes = tuple(Place("COM", c, c, COMMUNES) for c in ("85020", "85165", "85303"))
-    territory = Place("EPCI", "200029940", "CC", TERRITORY)
-    dep, france = Place("DEP", "85", "Vendée", REFERENCES), Place("FRANCE", "FR", "France", REFERENCES)
-    places = list(communes) + [territory, dep, france]
-    view = TerritoryView(Selection(epci="200029940"), pl.DataFrame(), tuple(places), communes, territory, dep, {})
-    membership = pl.DataFrame(
-        {
-            "code": ["85020", "85165", "85303", "44009"],
-            "epci": ["200029940"] * 3 + ["244400404"],
-            "dep": ["85", "85", "85", "44"],
-        }
-    )
-    inputs = SimpleNamespace(staged={BIRTHS_SOURCE: _births()}, membership=membership)
+    view, places = _view_and_places()
+    communes, territory, dep, france = COMMUNE_PLACES, TERRITORY_PLACE, DEP, FRANCE
+    assert len(communes) == 3
+    inputs = SimpleNamespace(staged={BIRTHS_SOURCE: _births()}, membership=MEMBERSHIP)
     out = births(view, inputs, places, [2022, 2023])
     assert out[("COM", "85020")] == {2022: (10.0, None), 2023: (12.0, None)}
     assert out[("COM", "85165")] == {2022: (5.0, None), 2023: (None, R.SECRET)}
@@ -48,3 +58,18 @@ def test_births_are_whole_sums_of_each_places_communes():
     # 2022: 10 + 5 + 7 = 22 for the EPCI and the Vendée; France adds 100: 122. 2023: a secret commune hides the sum
     for key, total in ((territory.key, 22.0), (dep.key, 22.0), (france.key, 122.0)):
         assert out[key] == {2022: (total, None), 2023: (None, R.SECRET)}, key
+
+
+def test_the_references_births_are_summed_once_per_store_state(monkeypatch):
+    view, places = _view_and_places()
+    inputs = SimpleNamespace(staged={BIRTHS_SOURCE: _births()}, membership=MEMBERSHIP)
+    reads: list[int] = []
+    staged_rows = early_childhood.staged_rows
+    monkeypatch.setattr(early_childhood, "staged_rows", lambda *a: reads.append(len(rows := staged_rows(*a))) or rows)
+    first = births(view, inputs, places, [2022, 2023], state="state-a")
+    again = births(view, inputs, places, [2022, 2023], state="state-a")
+    assert list(again) == [p.key for p in places]  # in the order of the places
+    # the first report of the state reads every place's rows at once: France's are all 7; the second reads its
+    # territory's communes only: 2 + 2 (a secret row in 2023) + 1 (none in 2023) = 5 rows
+    assert reads == [7, 5]
+    assert first == again == births(view, inputs, places, [2022, 2023])  # shared or not, the same sums

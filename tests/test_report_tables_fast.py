@@ -83,6 +83,15 @@ def test_a_frame_laid_out_otherwise_fails_loudly(monkeypatch):
         T.render_table(view, spec)
 
 
+def test_a_stray_marker_in_the_frame_fails_loudly(monkeypatch):
+    view = _view({})
+    spec = T.table_spec(view, "demographie", [get("population")], None, "", 1, 1)
+    frame = T.frame_html(tuple(T.group_label(view, p) for p in view.places), tuple(p.display for p in view.places), 1)
+    monkeypatch.setattr(T, "frame_html", lambda *a: frame.replace("</tbody>", f"{T.MARK}</tbody>"))  # unpaired
+    with pytest.raises(RuntimeError, match="marker this renderer does not recognise"):
+        T.render_table(view, spec)
+
+
 @pytest.fixture(
     params=[Selection(epci="200029940"), Selection(departement="85"), Selection(commune="85020")], ids=lambda s: s.stem
 )

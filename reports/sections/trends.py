@@ -113,10 +113,14 @@ def sources_line(rows: list[dict]) -> str:
     return " ; ".join(p.strip() for p in parts if p.strip())
 
 
-def yearly_items(series: pl.DataFrame, items: list[Indicator]) -> list[Indicator]:
-    """The theme's yearly indicators whose series holds at least two years."""
-    counts = dict(series.group_by("indicator").agg(pl.col("year").n_unique()).iter_rows())
-    return [i for i in items if S.is_yearly(i) and counts.get(i.id, 0) > 1]
+def years_held(series: pl.DataFrame) -> dict[str, int]:
+    """Indicator id -> the number of distinct years its series holds (counted once for every theme)."""
+    return dict(series.group_by("indicator").agg(pl.col("year").n_unique()).iter_rows())
+
+
+def yearly_items(years: dict[str, int], items: list[Indicator]) -> list[Indicator]:
+    """The theme's yearly indicators whose series holds at least two years (`years`: `years_held`)."""
+    return [i for i in items if S.is_yearly(i) and years.get(i.id, 0) > 1]
 
 
 # -- charts --------------------------------------------------------------------------------------------------------
@@ -256,9 +260,10 @@ def build(view: TerritoryView, series: pl.DataFrame | None, baseline: int | None
     if series is None or series.is_empty() or baseline is None:
         return None
     changes = S.changes(series, baseline)
+    years = years_held(series)
     themes = []
     for theme, items in items_by_theme().items():
-        yearly = yearly_items(series, items)
+        yearly = yearly_items(years, items)
         if not yearly:
             continue
         charted = [i for i in yearly if i.id in CHARTED]
