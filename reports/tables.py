@@ -8,12 +8,18 @@ out in a pattern chosen by the cell's shape (flag, mark, count, evolution), whos
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
+import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from html import escape
+from functools import cache, lru_cache
+from html import escape, unescape
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import polars as pl
@@ -438,10 +444,13 @@ def gt_table(view: TerritoryView, spec: TableSpec) -> str:
 # -- the same table, great-tables drawing only its frame ----------------------------------------------------------
 # great-tables formats, escapes, merges and styles a table one cell at a time (about 13,000 calls for the tables of
 # an EPCI of 30 communes, most of a report's sections time). Every table of a report has the same rows (its places)
-# and differs only in its texts and cells, so great-tables draws their frame once per report, with one column and
-# markers in place of the texts and cells (`frame_html`); `render_table` puts the texts (escaped as great-tables
-# escapes them), the cells (formatted by reports.formats, which formats exactly as great-tables' fmt_number does)
-# and the tints in the markers' place.
+# and differs only in its texts and cells, so great-tables draws their frame with markers in place of every text
+# and cell (`frame_html`), names of groups and places included: a frame depends only on the shape of its rows
+# (`row_shape`), which many territories share. It is drawn once per shape and kept in the user's cache folder
+# between commands, so that a report whose shapes were seen before never imports great-tables (0.2 s of CPU) nor
+# draws (0.1 s per EPCI report). `render_table` puts the texts (escaped as great-tables escapes them, the ids of
+# rows as great-tables derives them from names), the cells (formatted by reports.formats, which formats exactly
+# as great-tables' fmt_number does) and the tints in the markers' place.
 MARK = "gtmark"  # letters only: great-tables keeps them in the ids it derives from names (the table's, a column's)
 # a cell's marker with the attributes great-tables gives its <td>; a tint goes first, as great-tables puts it
 CELL_TD = r'<td (headers="[^"]*" class="[^"]*")>' + MARK + r"c(\d+)_(\d+)" + MARK + "</td>"
@@ -465,12 +474,18 @@ class FrameLayout:
 THEME_LAYOUT = FrameLayout(22, "right")
 
 
-@lru_cache(maxsize=16)
-def frame_html(
-    groups: tuple[str, ...], places: tuple[str, ...], n_columns: int, layout: FrameLayout = THEME_LAYOUT
-) -> str:
-    """great-tables' HTML of a table of these rows and `n_columns` columns, every text and cell a marker (`t`
-    title, `s` subtitle, `n` note, `h<k>` header, `i` the table id, `k<k>` a column's id, `c<row>_<k>` a cell).
+def row_shape(groups: tuple[str, ...]) -> tuple[int, ...]:
+    """Each row's group, numbered in the order the groups first appear: all great-tables' layout of the rows
+    depends on (it draws a group's rows together under one heading, the groups in that order)."""
+    numbers: dict[str, int] = {}
+    return tuple(numbers.setdefault(group, len(numbers)) for group in groups)
+
+
+@lru_cache(maxsize=64)
+def frame_html(shape: tuple[int, ...], n_columns: int, layout: FrameLayout = THEME_LAYOUT) -> str:
+    """great-tables' HTML of a table of rows of this shape and `n_columns` columns, every text and cell a marker
+    (`t` title, `s` subtitle, `n` note, `h<k>` header, `i` the table id, `k<k>` a column's id, `c<row>_<k>` a cell,
+    and the texts of `row_texts`).
 
     great-tables draws the rows once with one column (`_one_column_frame`); `n_columns` repeat its lines, which
     great-tables writes alike for every column (an EPCI report's theme tables: 0.21 s of CPU down to 0.11 s)."""
@@ -480,33 +495,45 @@ def frame_html(
         return lambda m: width if m.group(1) == "w" else _marker(f"{m.group(1)}{k}")
 
     lines: list[str] = []
-    for line in _one_column_frame(groups, places, layout).splitlines(keepends=True):
+    for line in _one_column_frame(shape, layout).splitlines(keepends=True):
         if COLUMN_ZERO.search(line):
             lines += [COLUMN_ZERO.sub(column(k), line) for k in range(n_columns)]
         else:
             lines.append(line)
-    # the title, subtitle, group and note rows span the names and every column; no text from the data holds
-    # this attribute: great-tables escapes its quotes
+    # the title, subtitle, group and note rows span the names and every column; no text from the data is in
+    # the frame
     return "".join(lines).replace(f'colspan="{ONE_COLUMN_SPAN}"', f'colspan="{n_columns + 1}"')
 
 
 ONE_COLUMN_SPAN = 2  # the names of places and the one column
 COLUMN_ZERO = re.compile(MARK + r"([khw]|c\d+_)0" + MARK)  # a marker of the one column: id, header, width, cell
+# the ids great-tables derives from a group's name (its marker `g<j>`) and from a row's number (`stub-<row + 1>`),
+# prefixed by the table's id: made whole markers (`d<j>`, `r<row>`), filled by `row_texts`
+ROW_ID = re.compile(_marker("i") + r"-(?:stub-(\d+)|" + MARK + r"g(\d+)" + MARK + ")")
 
 
-@lru_cache(maxsize=4)
-def _one_column_frame(groups: tuple[str, ...], places: tuple[str, ...], layout: FrameLayout) -> str:
-    """great-tables' HTML of a table of these rows and one column, its width a marker (`w0`) as well."""
+@lru_cache(maxsize=32)
+def _one_column_frame(shape: tuple[int, ...], layout: FrameLayout) -> str:
+    """`_drawn_frame`, from the cache folder when drawn before (by this great-tables, with this code)."""
+    path = _frame_path(shape, layout)
+    frame = _read_frame(path) if path else None
+    if frame is None:
+        frame = _drawn_frame(shape, layout)
+        if path:
+            _write_frame(path, frame)
+    return frame
+
+
+def _drawn_frame(shape: tuple[int, ...], layout: FrameLayout) -> str:
+    """great-tables' HTML of a table of rows of this shape and one column, its width a marker (`w0`) as well."""
     from great_tables import GT, html
 
-    if any(MARK in text for text in groups + places):  # a marker in the data would be taken for one
-        raise ValueError(f"a place's name holds {MARK!r}: {[t for t in groups + places if MARK in t][:3]}")
     column = _marker("k0")
     frame = pl.DataFrame(
         {
-            "groupe": pl.Series(groups, dtype=pl.String),
-            "lieu": pl.Series(places, dtype=pl.String),
-            column: pl.Series([_marker(f"c{r}_0") for r in range(len(places))]),
+            "groupe": pl.Series([_marker(f"g{group}") for group in shape], dtype=pl.String),
+            "lieu": pl.Series([_marker(f"p{r}") for r in range(len(shape))], dtype=pl.String),
+            column: pl.Series([_marker(f"c{r}_0") for r in range(len(shape))], dtype=pl.String),
         }
     )
     gt = (
@@ -518,7 +545,132 @@ def _one_column_frame(groups: tuple[str, ...], places: tuple[str, ...], layout: 
         .tab_source_note(html(_marker("n")))
         .pipe(house_style)
     )
-    return gt.as_raw_html()
+
+    def whole_id(m: re.Match) -> str:
+        return _marker(f"r{int(m.group(1)) - 1}" if m.group(1) else f"d{m.group(2)}")
+
+    return ROW_ID.sub(whole_id, gt.as_raw_html())
+
+
+# -- frames kept between commands: the user's cache folder (reports.templating), one file a shape, written to a
+# temporary file renamed into place (two processes at once read the old entry or the new one, never half of one),
+# its first line a digest of the rest (an entry damaged otherwise is drawn again)
+def _frame_path(shape: tuple[int, ...], layout: FrameLayout) -> Path | None:
+    folder = _frame_folder()
+    if folder is None:
+        return None
+    key = f"{layout.stub_percent} {layout.align} {','.join(map(str, shape))}"
+    return folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.html"
+
+
+@cache
+def _frame_folder() -> Path | None:
+    """The cache folder of this great-tables and this code (the house style and how a frame is drawn), or None."""
+    from reports.templating import user_cache_folder
+
+    try:
+        drawer = f"{version('great-tables')}-{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]}"
+    except (PackageNotFoundError, OSError):  # no version to key the entries by: drawn at each run
+        return None
+    return user_cache_folder(f"gt-frames-{drawer}")
+
+
+def _read_frame(path: Path) -> str | None:
+    """The frame kept at `path`, or None when there is none, or it cannot be read or is damaged."""
+    try:
+        digest, _, frame = path.read_text(encoding="utf-8").partition("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return frame if digest == _frame_digest(frame) else None
+
+
+def _write_frame(path: Path, frame: str) -> None:
+    """Keep `frame` at `path`; a folder that cannot be written means drawing it again next time."""
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(f"{_frame_digest(frame)}\n{frame}")
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
+def _frame_digest(frame: str) -> str:
+    return hashlib.sha256(frame.encode()).hexdigest()
+
+
+# -- the texts of a frame's rows -----------------------------------------------------------------------------------
+def row_texts(table_id: str, columns: tuple[str, ...], groups: tuple[str, ...], places: tuple[str, ...]) -> dict:
+    """The texts of the rows of `frame_html(row_shape(groups), ...)` in table `table_id` of these column ids, as
+    great-tables writes them: each group's name (`g<j>`) and id (`d<j>`), each place's name (`p<row>`) and the
+    id of its row (`r<row>`)."""
+    group_ids, row_ids = _row_ids(columns, groups)
+    prefix = _valid_id(table_id)
+    prefix = f"{prefix}-" if prefix else ""
+    texts = dict(_name_texts(groups, places))
+    texts |= {f"d{j}": prefix + name for j, name in enumerate(group_ids)}
+    texts |= {f"r{r}": prefix + name for r, name in enumerate(row_ids)}
+    return texts
+
+
+@lru_cache(maxsize=16)
+def _name_texts(groups: tuple[str, ...], places: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The groups' and places' names escaped, once per report (its tables share them)."""
+    if any(MARK in text for text in groups + places):  # a marker in the data would be taken for one
+        raise ValueError(f"a place's name holds {MARK!r}: {[t for t in groups + places if MARK in t][:3]}")
+    if "" in groups:  # great-tables draws an empty group's heading row otherwise than a named one's
+        raise ValueError("a group of places has no name")
+    distinct = list(dict.fromkeys(groups))
+    return tuple((f"g{j}", escape(g)) for j, g in enumerate(distinct)) + tuple(
+        (f"p{r}", escape(p)) for r, p in enumerate(places)
+    )
+
+
+@lru_cache(maxsize=64)
+def _row_ids(columns: tuple[str, ...], groups: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The ids great-tables gives to the groups' heading cells and to the rows' name cells, without the table's
+    prefix (great_tables._utils_render_html._IdRegistry and create_body_component_h): made valid from the name
+    (`_valid_id`, « group » when nothing is left), numbered `-2`, `-3`... when taken by a column's, the title's,
+    the subtitle's or an earlier row's or group's id; a group's is made before its rows', the groups in order of
+    appearance. Every id is prefixed alike, so the prefix never decides whether one is taken (nor the table's own
+    id, which great-tables takes unprefixed: a prefixed id, valid, never equals it)."""
+    taken: set[str] = set()
+
+    def make(name: str, fallback: str) -> str:
+        base = _valid_id(escape(name)) or fallback
+        candidate, n = base, 2
+        while candidate in taken:
+            candidate, n = f"{base}-{n}", n + 1
+        taken.add(candidate)
+        return candidate
+
+    for column in columns:
+        make(column, "column")
+    make("title", "title")
+    make("subtitle", "subtitle")
+    shape = row_shape(groups)
+    distinct = list(dict.fromkeys(groups))
+    group_ids: list[str] = [""] * len(distinct)
+    row_ids: list[str] = [""] * len(groups)
+    for j, name in enumerate(distinct):
+        group_ids[j] = make(name, "group")
+        for r in (r for r, group in enumerate(shape) if group == j):
+            row_ids[r] = make(f"stub-{r + 1}", "stub")
+    return tuple(group_ids), tuple(row_ids)
+
+
+def _valid_id(text: str) -> str:
+    """great-tables' id of a label (`_sanitize_id`): no markup, and runs of characters other than letters, digits,
+    `.`, `:` and `-` made one `-`, none at either end."""
+    text = unescape(HTML_TAG.sub("", text))
+    return ID_INVALID.sub("-", text).strip("-")
+
+
+HTML_TAG, ID_INVALID = re.compile(r"<[^>]+>"), re.compile(r"[^\w.:-]+")
 
 
 def fill_frame(
@@ -595,11 +747,10 @@ def _fill_text(parts: tuple[str, ...], texts: dict[str, str], out: list[str]) ->
 
 
 def render_table(view: TerritoryView, spec: TableSpec, cells: dict[str, list[CellText]] | None = None) -> str:
-    """The HTML `gt_table` gives, from the frame great-tables drew once for this report's rows. `cells`: the
+    """The HTML `gt_table` gives, from the frame great-tables drew once for rows of this shape. `cells`: the
     items' `theme_cells`, when formatted already."""
-    frame = frame_html(
-        tuple(group_label(view, p) for p in view.places), tuple(p.display for p in view.places), len(spec.items)
-    )
+    groups = tuple(group_label(view, p) for p in view.places)
+    frame = frame_html(row_shape(groups), len(spec.items))
     cells = cells or theme_cells(view, list(spec.items))
     columns = [cells[i.id] for i in spec.items]
     codes = [escape(p.code) for p in view.places]
@@ -615,6 +766,7 @@ def render_table(view: TerritoryView, spec: TableSpec, cells: dict[str, list[Cel
     texts |= {f"h{k}": h for k, h in enumerate(spec.headers)} | {
         f"k{k}": escape(i.id) for k, i in enumerate(spec.items)
     }
+    texts |= row_texts(spec.id, tuple(i.id for i in spec.items), groups, tuple(p.display for p in view.places))
     return fill_frame(frame, texts, cell, tint)
 
 

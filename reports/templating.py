@@ -64,11 +64,16 @@ class BytecodeCache(FileSystemBytecodeCache):
 
 def bytecode_folder() -> Path | None:
     """The user's cache folder of this Jinja and this environment (created), or None when there is none."""
+    return user_cache_folder(f"jinja-{jinja2.__version__}-{environment_digest()}")
+
+
+def user_cache_folder(name: str) -> Path | None:
+    """`name` in abs-diag's folder of the user's cache (created), or None when there is none."""
     base = Path(os.environ.get("XDG_CACHE_HOME", ""))
     try:
         if not base.is_absolute():  # unset, or relative: ignored, as the XDG specification says
             base = Path.home() / ".cache"
-        folder = base / "abs-diag" / f"jinja-{jinja2.__version__}-{environment_digest()}"
+        folder = base / "abs-diag" / name
         folder.mkdir(parents=True, exist_ok=True)
     except (OSError, RuntimeError):  # RuntimeError: no home folder
         return None

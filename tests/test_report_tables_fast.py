@@ -77,7 +77,7 @@ def test_every_cell_shape_renders_as_great_tables_renders_it():
 def test_a_frame_laid_out_otherwise_fails_loudly(monkeypatch):
     view = _view({})
     spec = T.table_spec(view, "demographie", [get("population")], None, "", 1, 1)
-    frame = T.frame_html(tuple(T.group_label(view, p) for p in view.places), tuple(p.display for p in view.places), 1)
+    frame = T.frame_html(T.row_shape(tuple(T.group_label(view, p) for p in view.places)), 1)
     monkeypatch.setattr(T, "frame_html", lambda *a: frame.replace('<td headers="', '<td data-x="1" headers="'))
     with pytest.raises(RuntimeError, match="tableau-demographie-1"):
         T.render_table(view, spec)
@@ -86,7 +86,7 @@ def test_a_frame_laid_out_otherwise_fails_loudly(monkeypatch):
 def test_a_stray_marker_in_the_frame_fails_loudly(monkeypatch):
     view = _view({})
     spec = T.table_spec(view, "demographie", [get("population")], None, "", 1, 1)
-    frame = T.frame_html(tuple(T.group_label(view, p) for p in view.places), tuple(p.display for p in view.places), 1)
+    frame = T.frame_html(T.row_shape(tuple(T.group_label(view, p) for p in view.places)), 1)
     monkeypatch.setattr(T, "frame_html", lambda *a: frame.replace("</tbody>", f"{T.MARK}</tbody>"))  # unpaired
     with pytest.raises(RuntimeError, match="marker this renderer does not recognise"):
         T.render_table(view, spec)

@@ -112,9 +112,11 @@ def matrix_table(view: TerritoryView) -> str:
     counts, flaggable = _counts(view, _places(view))
     labels = _labels(flaggable)
     columns = list(labels)
-    frame = T.frame_html(tuple(counts["groupe"]), tuple(counts["lieu"]), len(columns), MATRIX_LAYOUT)
+    groups = tuple(counts["groupe"])
+    frame = T.frame_html(T.row_shape(groups), len(columns), MATRIX_LAYOUT)
     texts = {"i": MATRIX_ID, "t": escape(TITLE), "s": escape(SUBTITLE), "n": NOTE}
     texts |= {f"h{k}": labels[c] for k, c in enumerate(columns)} | {f"k{k}": escape(c) for k, c in enumerate(columns)}
+    texts |= T.row_texts(MATRIX_ID, tuple(columns), groups, tuple(counts["lieu"]))
 
     def cell(row: int, k: int) -> str:
         code = escape(counts[CODE][row])
