@@ -20,6 +20,7 @@ to 3.3.x by pyproject.toml: these are its internals.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
@@ -126,31 +127,28 @@ class _NotesPackager(Packager):
     def _notes_only(self) -> bool:
         return not any(sheet.buttons_list or sheet.has_header_vml for sheet in self.workbook.worksheets())
 
+    def _numbered(self, holds: str) -> Iterator[tuple[int, Any]]:
+        """The sheets whose flag `holds` is set, numbered from 1 as the package numbers their parts."""
+        sheets = [sheet for sheet in self.workbook.worksheets() if getattr(sheet, holds)]
+        return enumerate(sheets, start=1)
+
     def _write_vml_files(self) -> None:
         if not self._notes_only():
             super()._write_vml_files()
             return
-        index = 1
-        for sheet in self.workbook.worksheets():
-            if not sheet.has_vml:
-                continue
+        for index, sheet in self._numbered("has_vml"):
             vml = _NotesVml()
             vml._set_xml_writer(self._filename(f"xl/drawings/vmlDrawing{index}.vml"))
             vml._assemble_xml_file(sheet.vml_data_id, sheet.vml_shape_id, sheet.comments_list, sheet.buttons_list)
-            index += 1
 
     def _write_comment_files(self) -> None:
         if not self._notes_only():
             super()._write_comment_files()
             return
-        index = 1
-        for sheet in self.workbook.worksheets():
-            if not sheet.has_comments:
-                continue
+        for index, sheet in self._numbered("has_comments"):
             comments = _NotesComments()
             comments._set_xml_writer(self._filename(f"xl/comments{index}.xml"))
             comments._assemble_xml_file(sheet.comments_list)
-            index += 1
 
 
 def _written(writer: Any, write) -> str:
