@@ -20,7 +20,8 @@ to 3.3.x by pyproject.toml: these are its internals.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from io import StringIO
 from typing import Any
 
@@ -127,28 +128,25 @@ class _NotesPackager(Packager):
     def _notes_only(self) -> bool:
         return not any(sheet.buttons_list or sheet.has_header_vml for sheet in self.workbook.worksheets())
 
-    def _numbered(self, holds: str) -> Iterator[tuple[int, Any]]:
-        """The sheets whose flag `holds` is set, numbered from 1 as the package numbers their parts."""
-        sheets = [sheet for sheet in self.workbook.worksheets() if getattr(sheet, holds)]
-        return enumerate(sheets, start=1)
-
     def _write_vml_files(self) -> None:
-        if not self._notes_only():
+        if self._notes_only():
+            self._write_notes(_VML_PART)
+        else:
             super()._write_vml_files()
-            return
-        for index, sheet in self._numbered("has_vml"):
-            vml = _NotesVml()
-            vml._set_xml_writer(self._filename(f"xl/drawings/vmlDrawing{index}.vml"))
-            vml._assemble_xml_file(sheet.vml_data_id, sheet.vml_shape_id, sheet.comments_list, sheet.buttons_list)
 
     def _write_comment_files(self) -> None:
-        if not self._notes_only():
+        if self._notes_only():
+            self._write_notes(_COMMENTS_PART)
+        else:
             super()._write_comment_files()
-            return
-        for index, sheet in self._numbered("has_comments"):
-            comments = _NotesComments()
-            comments._set_xml_writer(self._filename(f"xl/comments{index}.xml"))
-            comments._assemble_xml_file(sheet.comments_list)
+
+    def _write_notes(self, part: _NotesPart) -> None:
+        """Each sheet's part of its notes, the sheets holding one numbered from 1 as the package numbers them."""
+        sheets = [sheet for sheet in self.workbook.worksheets() if getattr(sheet, part.holds)]
+        for index, sheet in enumerate(sheets, start=1):
+            writer = part.writer()
+            writer._set_xml_writer(self._filename(part.name.format(index)))
+            writer._assemble_xml_file(*part.arguments(sheet))
 
 
 def _written(writer: Any, write) -> str:
@@ -215,3 +213,23 @@ class _NotesComments(Comments):
             text = self._texts[key] = _written(self, lambda: self._write_text(comment))
         author = f' authorId="{author_id}"' if author_id != -1 else ""
         self.fh.write(f'<comment ref="{xl_rowcol_to_cell(comment.row, comment.col)}"{author}>{text}</comment>')
+
+
+@dataclass(frozen=True)
+class _NotesPart:
+    """One of the two parts a sheet's notes are written in: which sheets hold it, its file, its writer and what
+    the writer's `_assemble_xml_file` is given (as xlsxwriter's Packager gives it)."""
+
+    holds: str
+    name: str
+    writer: Callable[[], Any]
+    arguments: Callable[[Any], tuple]
+
+
+_VML_PART = _NotesPart(
+    "has_vml",
+    "xl/drawings/vmlDrawing{}.vml",
+    _NotesVml,
+    lambda sheet: (sheet.vml_data_id, sheet.vml_shape_id, sheet.comments_list, sheet.buttons_list),
+)
+_COMMENTS_PART = _NotesPart("has_comments", "xl/comments{}.xml", _NotesComments, lambda sheet: (sheet.comments_list,))
