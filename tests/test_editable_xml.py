@@ -8,7 +8,7 @@ import zipfile
 import pytest
 from docx import Document
 
-from reports.editable import Cover, _charts_of, _fragment, _Writer, text_of, with_body, write_docx
+from reports.editable import Cover, _charts_of, _fragment, _Writer, text_of, texts_of, with_body, write_docx
 from reports.sections.base import BuiltSection
 
 NNBSP = "\u202f"
@@ -92,6 +92,17 @@ def test_a_cell_text_is_what_a_reader_sees():
     (paragraph,) = _fragment("<p>un<br>  deux </p>")
     assert text_of(paragraph) == "un\ndeux"
     assert text_of(None) == ""
+
+
+def test_the_cells_of_a_table_are_read_in_one_go_each_to_its_own_text():
+    cells = _fragment(
+        "<table><tr><td>  a  b \n</td><td></td><td>\x00nul </td>"
+        '<td>  un<br>deux  <span class="sr">mot</span></td><td>x<sup>e</sup>  </td></tr></table>'
+    ).findall(".//td")
+    # each cell's white space tidied alone (none runs into the next cell's), the empty cell kept in its place, and
+    # the NUL of the HTML read by lxml's parser as U+FFFD: never taken for the separator of two texts
+    assert texts_of(cells) == ["a b", "", "\ufffdnul", "un\ndeux", "x (e)"]
+    assert texts_of([]) == []
 
 
 def test_texts_are_escaped_and_control_characters_refused(tmp_path):
