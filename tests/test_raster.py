@@ -252,6 +252,7 @@ def test_a_run_drawn_before_over_other_pixels_is_drawn_anew(runs, monkeypatch):
     assert runs.replays == 0
     warm = raster.svg_to_png(on_red, 1.5)
     assert runs.replays == 0
+    assert raster.svg_to_png(on_red, 1.5) == warm and runs.replays == 0  # now drawn each time
     monkeypatch.setattr(raster, "DRAWN_RUNS", raster.DrawnRuns(1 << 20))
     assert warm == raster.svg_to_png(on_red, 1.5)  # as drawn by a process that never drew them on white
     image = pixels(warm)
@@ -278,7 +279,15 @@ def test_drawn_runs_beyond_the_budget_are_forgotten_least_recently_replayed_firs
     assert memo.replay("a", b"\x00" * 20) is not None and memo.replay("c", b"\x00" * 20) is not None
     memo.keep("white", b"\xff" * 20, after.copy())  # white pixels before are kept without their bytes: 100
     assert memo.size == 100
-    assert memo.replay("a", b"\x00" * 20) is not None
     assert memo.replay("white", b"\xff" * 20) is not None
-    assert memo.replay("white", b"\xff" * 19 + b"\xfe") is None  # other pixels before
-    assert memo.replay("a", b"\x00" * 19 + b"\x01") is None
+
+
+def test_a_run_found_over_other_pixels_is_drawn_without_copies_from_then_on():
+    memo = raster.DrawnRuns(1000)
+    memo.keep("a", b"\x00" * 20, np.zeros(20, np.uint8))
+    assert memo.size == 40 and not memo.changing("a")
+    assert memo.replay("a", b"\x00" * 19 + b"\x01") is None  # other pixels before
+    assert memo.changing("a") and memo.size == raster.CHANGING_SIZE  # its pixels forgotten
+    assert memo.replay("a", b"\x00" * 20) is None  # not even over its first pixels
+    memo.keep("a", b"\x00" * 20, np.zeros(20, np.uint8))
+    assert memo.changing("a") and memo.size == raster.CHANGING_SIZE
