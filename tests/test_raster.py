@@ -211,3 +211,83 @@ def test_shapes_outside_the_charts_elements_or_a_stretched_viewbox_are_refused(c
 def test_a_character_no_installed_font_has_is_refused_rather_than_drawn_as_a_box():
     with pytest.raises(Unsupported, match="no font"):
         raster.svg_to_png(svg('<text x="1" y="10">a\U0010fffd</text>'), 1.5)
+
+
+HALO = 'fill="#ffffff" stroke="#1d2733" stroke-width="3" stroke-linejoin="round" paint-order="stroke"'
+LABELS = f'<text x="2" y="15">HHH</text><text x="30" y="30" font-size="14" {HALO}>Lille 12,5 %</text>'
+
+
+class CountedRuns(raster.DrawnRuns):
+    """The memo of drawn runs, counting its replays."""
+
+    def __init__(self, budget: int):
+        super().__init__(budget)
+        self.replays = 0
+
+    def replay(self, key, before):
+        after = super().replay(key, before)
+        self.replays += after is not None
+        return after
+
+
+@pytest.fixture
+def runs(monkeypatch) -> CountedRuns:
+    memo = CountedRuns(1 << 20)
+    monkeypatch.setattr(raster, "DRAWN_RUNS", memo)
+    return memo
+
+
+def test_runs_drawn_again_at_the_same_places_over_the_same_pixels_are_replayed_with_the_same_pixels(runs):
+    chart = svg(f'<rect x="20" y="20" width="60" height="15" fill="#9ecae1"/>{LABELS}', 120, 40)
+    drawn = raster.svg_to_png(chart, 1.5)
+    assert runs.replays == 0
+    assert raster.svg_to_png(chart, 1.5) == drawn  # the halo too: nothing of it left out of the replayed pixels
+    assert runs.replays == 2
+
+
+def test_a_run_drawn_before_over_other_pixels_is_drawn_anew(runs, monkeypatch):
+    on_white = svg(LABELS, 120, 40)
+    on_red = svg(f'<rect width="120" height="40" fill="#ff0000"/>{LABELS}', 120, 40)
+    raster.svg_to_png(on_white, 1.5)
+    assert runs.replays == 0
+    warm = raster.svg_to_png(on_red, 1.5)
+    assert runs.replays == 0
+    assert raster.svg_to_png(on_red, 1.5) == warm and runs.replays == 0  # now drawn each time
+    monkeypatch.setattr(raster, "DRAWN_RUNS", raster.DrawnRuns(1 << 20))
+    assert warm == raster.svg_to_png(on_red, 1.5)  # as drawn by a process that never drew them on white
+    image = pixels(warm)
+    assert image[0, 0].tolist() == [255, 0, 0]
+    assert (image[15:23, 0:60] == [255, 0, 0]).all(axis=2).any(), "red between the letters of HHH"
+
+
+def test_the_same_run_elsewhere_or_in_a_picture_of_another_size_is_drawn_anew(runs):
+    raster.svg_to_png(svg('<text x="2" y="15">HHH</text>', 120, 40), 1.5)
+    raster.svg_to_png(svg('<text x="3" y="15">HHH</text>', 120, 40), 1.5)
+    raster.svg_to_png(svg('<text x="2" y="15">HHH</text>', 120, 40), 2.0)
+    raster.svg_to_png(svg('<text x="2" y="15">HHH</text>', 100, 40), 1.5)
+    assert runs.replays == 0
+
+
+def test_drawn_runs_beyond_the_budget_are_forgotten_least_recently_replayed_first():
+    memo = raster.DrawnRuns(100)
+    after = np.zeros(20, np.uint8)
+    memo.keep("a", b"\x00" * 20, after.copy())  # 20 bytes before, 20 after: 40
+    memo.keep("b", b"\x00" * 20, after.copy())  # 80
+    assert memo.replay("a", b"\x00" * 20) is not None  # "b" is now the least recently replayed
+    memo.keep("c", b"\x00" * 20, after.copy())  # 120: "b" goes, 80 left
+    assert memo.replay("b", b"\x00" * 20) is None
+    assert memo.replay("a", b"\x00" * 20) is not None and memo.replay("c", b"\x00" * 20) is not None
+    memo.keep("white", b"\xff" * 20, after.copy())  # white pixels before are kept without their bytes: 100
+    assert memo.size == 100
+    assert memo.replay("white", b"\xff" * 20) is not None
+
+
+def test_a_run_found_over_other_pixels_is_drawn_without_copies_from_then_on():
+    memo = raster.DrawnRuns(1000)
+    memo.keep("a", b"\x00" * 20, np.zeros(20, np.uint8))
+    assert memo.size == 40 and not memo.changing("a")
+    assert memo.replay("a", b"\x00" * 19 + b"\x01") is None  # other pixels before
+    assert memo.changing("a") and memo.size == raster.CHANGING_SIZE  # its pixels forgotten
+    assert memo.replay("a", b"\x00" * 20) is None  # not even over its first pixels
+    memo.keep("a", b"\x00" * 20, np.zeros(20, np.uint8))
+    assert memo.changing("a") and memo.size == raster.CHANGING_SIZE
