@@ -88,19 +88,12 @@ def births(view: TerritoryView, inputs: Inputs, places: list[Place], years: list
     The references' sums are computed once per store `state` (none shared when it is empty)."""
     if BIRTHS_SOURCE not in inputs.staged or not years:
         return {}
-    every: dict = {}  # every place's births, summed at once when a reference is not shared yet
-
-    def reference(place: Place) -> dict:
-        if not every:
-            every.update(_births(view, inputs, places, years, state))
-        return {place.key: every[place.key]}
-
     out: dict = {}
     for place in places:
-        if place.group == REFERENCES:
-            out |= REFERENCE_BIRTHS.get(state, (place.key, tuple(years)), partial(reference, place))
-    local = [place for place in places if place.group != REFERENCES]
-    out |= {place.key: every[place.key] for place in local} if every else _births(view, inputs, local, years, state)
+        if place.group == REFERENCES:  # each summed alone: a new département's sum never sums France's again
+            compute = partial(_births, view, inputs, [place], years, state)
+            out |= REFERENCE_BIRTHS.get(state, (place.key, tuple(years)), compute)
+    out |= _births(view, inputs, [place for place in places if place.group != REFERENCES], years, state)
     return {place.key: out[place.key] for place in places}
 
 
