@@ -455,7 +455,7 @@ MARK = "gtmark"  # letters only: great-tables keeps them in the ids it derives f
 # a cell's marker with the attributes great-tables gives its <td>; a tint goes first, as great-tables puts it
 CELL_TD = r'<td (headers="[^"]*" class="[^"]*")>' + MARK + r"c(\d+)_(\d+)" + MARK + "</td>"
 CELL_SLOT = re.compile(CELL_TD)
-MARKER_NAMES = re.compile(r"[a-z0-9_]+(?:\n[a-z0-9_]+)*")  # the names of a text's markers, one a line
+MARKER_NAMES = re.compile(r"[a-z][a-z0-9_]*(?:\n[a-z][a-z0-9_]*)*")  # a text's markers' names, one a line
 
 
 def _marker(name: str) -> str:
@@ -678,12 +678,23 @@ def fill_frame(
 ) -> str:
     """The frame with its markers replaced: texts (`texts`, HTML, keyed by marker name), cells (`cell(row, k)`,
     HTML) and their tints (`tint(row, k)`, a colour or None) as great-tables' `style.fill` puts them."""
-    out: list[str] = []
-    _fill(_frame_pieces(frame), texts, cell, tint, out)
-    filled = "".join(out)
+    template, slots = _frame_template(frame)
+    values = _Texts(texts)
+    for row, k, opening, content in slots:
+        fill = tint(row, k)
+        values[opening] = f'<td style="background-color: {fill};" ' if fill else "<td "
+        values[content] = cell(row, k)
+    filled = template.format_map(values)
     if MARK in filled:  # great-tables laid a cell out otherwise than CELL_TD expects: never publish a marker
         raise RuntimeError(f"table {texts['i']}: great-tables' HTML has a cell this renderer does not recognise")
     return filled
+
+
+class _Texts(dict):
+    """A frame's texts by marker name: a marker without a text is left in place (and refused by `fill_frame`)."""
+
+    def __missing__(self, name: str) -> str:
+        return _marker(name)
 
 
 class _CellSlot(NamedTuple):  # a named tuple: a frame has hundreds of cells, made faster than dataclasses
@@ -693,9 +704,33 @@ class _CellSlot(NamedTuple):  # a named tuple: a frame has hundreds of cells, ma
 
 
 @lru_cache(maxsize=32)
+def _frame_template(frame: str) -> tuple[str, tuple[tuple[int, int, str, str], ...]]:
+    """The frame as a `str.format_map` template, once per frame (a report fills each of its frames several times,
+    and one `format_map` of every marker and cell is a third of a loop over them): each text marker a field of
+    its name, a cell's opening `<td ` (where its tint goes) a field `T<row>_<k>` and its content `C<row>_<k>`
+    (upper case: never a marker's name); and each cell's row, column and those two fields' names."""
+    parts: list[str] = []
+    slots: list[tuple[int, int, str, str]] = []
+    for piece in _frame_pieces(frame):
+        if type(piece) is _CellSlot:
+            opening, content = f"T{piece.row}_{piece.k}", f"C{piece.row}_{piece.k}"
+            slots.append((piece.row, piece.k, opening, content))
+            parts += [f"{{{opening}}}", _text_template(piece.attributes), f">{{{content}}}</td>"]
+        else:
+            parts.append(_text_template(piece))
+    return "".join(parts), tuple(slots)
+
+
+def _text_template(parts: tuple[str, ...]) -> str:
+    """`_text_pieces` as a template: the literal text's braces doubled, each marker a field of its name."""
+    return "".join(
+        part.replace("{", "{{").replace("}", "}}") if n % 2 == 0 else f"{{{part}}}" for n, part in enumerate(parts)
+    )
+
+
 def _frame_pieces(frame: str) -> tuple:
-    """The frame cut at its markers, once per frame (a report fills each of its frames several times): the texts
-    between the cells (`_text_pieces`) and the cells (`_CellSlot`), in order."""
+    """The frame cut at its markers: the texts between the cells (`_text_pieces`) and the cells (`_CellSlot`), in
+    order."""
     pieces: list = []
     start = 0
     # the cells, then the texts between them, each found by its literal start (one pattern finding either
@@ -716,34 +751,6 @@ def _text_pieces(text: str) -> tuple[str, ...]:
     if len(parts) % 2 == 0 or (names and not MARKER_NAMES.fullmatch("\n".join(names))):
         raise RuntimeError(f"great-tables' HTML has a marker this renderer does not recognise: {names[:5]}")
     return tuple(parts)
-
-
-def _fill(
-    pieces: tuple,
-    texts: dict[str, str],
-    cell: Callable[[int, int], str],
-    tint: Callable[[int, int], str | None],
-    out: list[str],
-) -> None:
-    """Append `pieces` to `out`, each marker filled: a text, or a cell with its tint first as great-tables puts it."""
-    for piece in pieces:
-        if type(piece) is _CellSlot:
-            fill = tint(piece.row, piece.k)
-            out.append(f'<td style="background-color: {fill};" ' if fill else "<td ")
-            _fill_text(piece.attributes, texts, out)
-            out.append(f">{cell(piece.row, piece.k)}</td>")
-        else:
-            _fill_text(piece, texts, out)
-
-
-def _fill_text(parts: tuple[str, ...], texts: dict[str, str], out: list[str]) -> None:
-    """Append `_text_pieces` to `out`, each marker replaced by its text (left in place when it has none)."""
-    for n, part in enumerate(parts):
-        if n % 2 == 0:
-            out.append(part)
-        else:
-            text = texts.get(part)
-            out.append(_marker(part) if text is None else text)
 
 
 def render_table(view: TerritoryView, spec: TableSpec, cells: dict[str, list[CellText]] | None = None) -> str:
