@@ -130,6 +130,7 @@ def evolution(x: float | None, evolution_unit: str | None, unit: str | None = No
     return f"{ARROWS[direction]}{NNBSP}{text}"
 
 
+@lru_cache(maxsize=4096)  # labels, said again in every table, chart and sentence
 def typography(text: str) -> str:
     """French typography of labels: narrow no-break spaces before % and € and inside numbers (`10 000`), so that
     `60 %` or `10 000 habitants` never break across two lines."""
