@@ -244,17 +244,16 @@ def communes_chart(view: TerritoryView, changes: Changes, ind: Indicator, baseli
     }
 
 
-def _own_values(series: pl.DataFrame, view: TerritoryView, ind: Indicator) -> int:
+def _own_values(changes: Changes, view: TerritoryView, ind: Indicator) -> int:
     """How many units have a value of their own (not borrowed from their EPCI, as CAF coverage below 10,000
-    inhabitants is) in the latest year: a chart of identical borrowed values says nothing."""
-    codes = [p.code for p in view.units]
-    own = (
-        (pl.col("year") == pl.col("year").max())  # the indicator's latest year
-        & pl.col("code").is_in(codes)
-        & pl.col("value").is_not_null()
-        & pl.col("status").is_null()
+    inhabitants is) in the latest year: a chart of identical borrowed values says nothing. Read from the changes'
+    latest values (`latest`, `latest_status`: the series' value and status in the indicator's latest year)."""
+    codes = {p.code for p in view.units}
+    return sum(
+        1
+        for (_, code), row in changes.of_indicator(ind.id).items()
+        if code in codes and row["latest"] is not None and row["latest_status"] is None
     )
-    return series.lazy().filter(pl.col("indicator") == ind.id).filter(own).collect().height
 
 
 # -- the table « année de référence → dernière année » ------------------------------------------------------------
@@ -304,7 +303,7 @@ def build(view: TerritoryView, series: pl.DataFrame | None, baseline: int | None
             continue
         charted = [i for i in yearly if i.id in CHARTED]
         charts = [trend_chart(view, series, i, baseline) for i in charted]
-        rate = next((i for i in charted if i.unit not in INDEXED_UNITS and _own_values(series, view, i) > 1), None)
+        rate = next((i for i in charted if i.unit not in INDEXED_UNITS and _own_values(changes, view, i) > 1), None)
         charts.append(communes_chart(view, changes, rate, baseline) if rate else None)
         rows = [r for i in yearly for r in rows_of(series, view.territory, i.id)]
         themes.append(
