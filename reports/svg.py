@@ -18,9 +18,9 @@ class SvgDocument:
 
     def add(self, tag: str, parent: ET.Element | None = None, text: str | None = None, **attrs) -> ET.Element:
         """A child element; `stroke_width=1.5` becomes `stroke-width="1.5"`, a None attribute is left out."""
-        number = self.number
+        number, names = self.number, _ATTRIBUTE_NAMES
         clean = {
-            _ATTRIBUTE_NAMES.get(key) or _attribute_name(key): number(value) if isinstance(value, float) else str(value)
+            names[key]: number(value) if isinstance(value, float) else str(value)
             for key, value in attrs.items()
             if value is not None
         }
@@ -41,14 +41,16 @@ class SvgDocument:
         return "".join(out)
 
 
-# keyword -> attribute name (`stroke_width` -> `stroke-width`): a report's charts add 8,000 elements, with the
-# few dozen keywords the drawing modules use
-_ATTRIBUTE_NAMES: dict[str, str] = {}
+class _AttributeNames(dict):
+    """keyword -> attribute name (`stroke_width` -> `stroke-width`), each made when first asked for: a report's
+    charts add 20,000 elements, with the few dozen keywords the drawing modules use."""
+
+    def __missing__(self, keyword: str) -> str:
+        name = self[keyword] = keyword.rstrip("_").replace("_", "-")
+        return name
 
 
-def _attribute_name(keyword: str) -> str:
-    name = _ATTRIBUTE_NAMES[keyword] = keyword.rstrip("_").replace("_", "-")
-    return name
+_ATTRIBUTE_NAMES = _AttributeNames()
 
 
 class _NotPlain(Exception):
@@ -68,7 +70,7 @@ _TEXT_SPECIAL = re.compile("[&<>]").search
 def _serialized(element: ET.Element, out: list[str]) -> None:
     """ElementTree's `_serialize_xml` for elements without namespaces, comments or processing instructions."""
     tag = element.tag
-    if not isinstance(tag, str) or tag.startswith("{"):
+    if type(tag) is not str or tag[:1] == "{":
         raise _NotPlain(tag)
     attrib = element.attrib
     if _ATTRIBUTE_SPECIAL("".join(attrib.values())):
