@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -187,7 +188,7 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
     units = epcis + _outside_epcis(communes, membership) if by_epci else communes
     places = tuple(units) + ((territory,) if territory.group != COMMUNES else ()) + tuple(references)
     departement = _departement(rows, territory, references)
-    shown = _of_places(places)
+    shown = of_places(places)
     cells = {(r["level"], r["code"], r["indicator"]): r for r in rows.filter(shown).iter_rows(named=True)}
     others = rows.filter(~shown)
     return TerritoryView(
@@ -202,8 +203,8 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
     )
 
 
-def _of_places(places: tuple[Place, ...]) -> pl.Expr:
-    """The rows of `places`."""
+def of_places(places: Iterable[Place]) -> pl.Expr:
+    """Keeps the rows of `places`."""
     codes: dict[str, list[str]] = {}
     for place in places:
         codes.setdefault(place.level, []).append(place.code)
