@@ -143,7 +143,7 @@ def header_html(indicator: Indicator, year: int | None, comparison_year: int | N
 
 
 def _year(view: TerritoryView, indicator: Indicator, column: str = "year") -> int | None:
-    years = [year for p in view.places if (r := view.cell(p, indicator.id)) and (year := r.get(column))]
+    years = [year for r in view.column(indicator.id) if r and (year := r.get(column))]
     return max(years) if years else None
 
 
@@ -229,13 +229,8 @@ def distinct_sources(labels: list[str | None]) -> list[str]:
 
 def source_note(view: TerritoryView, items: list[Indicator], geography: str) -> str:
     """Sources with their vintages, the geography, and the marks used in this table."""
-    sources = distinct_sources([r.get("source") for ind in items for p in view.places if (r := view.cell(p, ind.id))])
-    reasons = [
-        N.cell_reason(r.get("value"), r.get("status"))
-        for ind in items
-        for p in view.places
-        if (r := view.cell(p, ind.id))
-    ]
+    sources = distinct_sources([r.get("source") for ind in items for r in view.column(ind.id) if r])
+    reasons = [N.cell_reason(r.get("value"), r.get("status")) for ind in items for r in view.column(ind.id) if r]
     reasons += [N.R.DEFINITION_CHANGE for ind in items if not ind.evolution]
     text = f"Sources : {escape(' ; '.join(sources) or 'non renseignées')}. {escape(geography)}"
     legend = N.legend(reasons)
@@ -262,8 +257,7 @@ def coverage_note(view: TerritoryView, items: list[Indicator]) -> str:
     """What each value computed without its secret communes covers: « hs : France, 99,8 % de la population »."""
     shares: dict[str, list[str]] = {}
     for ind in items:
-        for p in view.places:
-            row = view.cell(p, ind.id)
+        for p, row in zip(view.places, view.column(ind.id)):
             if row and row.get("status") == N.R.PARTIAL_SECRET and row.get("coverage") is not None:
                 share = coverage_text(row["coverage"])
                 shares.setdefault(p.display, [])
@@ -308,7 +302,7 @@ def cell_text(row: dict | None, indicator: Indicator) -> CellText:
 
 def theme_cells(view: TerritoryView, items: list[Indicator]) -> dict[str, list[CellText]]:
     """Indicator id -> its cells in the order of the places: formatted once for the parts and the tables."""
-    return {i.id: [cell_text(view.cell(p, i.id), i) for p in view.places] for i in items}
+    return {i.id: [cell_text(row, i) for row in view.column(i.id)] for i in items}
 
 
 def cell_width_px(row: dict | None, indicator: Indicator) -> float:
@@ -402,9 +396,7 @@ def table_spec(
     parts: int,
 ) -> TableSpec:
     title = THEMES[theme] + (f" ({n}/{parts})" if parts > 1 else "")
-    has_evolution = any(
-        (r := view.cell(p, i.id)) and r.get("evolution") is not None for i in chunk for p in view.places
-    )
+    has_evolution = any(r and r.get("evolution") is not None for i in chunk for r in view.column(i.id))
     has_counts = any(i.kind == "ratio" and i.unit != "count" for i in chunk)
     subtitle = "Valeur de l'indicateur" + (", effectif concerné (en gris)" if has_counts else "")
     if has_evolution and comparison_year:
@@ -766,7 +758,7 @@ def render_table(view: TerritoryView, spec: TableSpec, cells: dict[str, list[Cel
         return _text_html(columns[k][row], spec.items[k], codes[row])
 
     def tint(row: int, k: int) -> str | None:
-        flag = (view.cell(view.places[row], spec.items[k].id) or {}).get("flag")
+        flag = (view.column(spec.items[k].id)[row] or {}).get("flag")
         return FLAG_FILL.get(flag) if flag else None
 
     texts = {"i": spec.id, "t": escape(spec.title), "s": escape(spec.subtitle), "n": spec.note}

@@ -114,6 +114,18 @@ class TerritoryView:
             return f"{epci.display}, à {self.departement.display} et à la France"
         return f"{self.departement.display} et à la France" if self.departement else "la France"
 
+    def column(self, indicator: str) -> tuple[dict | None, ...]:
+        """The indicator's row of each place of `places`, in their order (None where it has none): made once, the
+        tables of a theme read each of its columns six times (flags, years, sources, marks, cells, tints)."""
+        column = self._columns.get(indicator)
+        if column is None:
+            column = self._columns[indicator] = tuple(self.cell(p, indicator) for p in self.places)
+        return column
+
+    @cached_property
+    def _columns(self) -> dict[str, tuple[dict | None, ...]]:
+        return {}
+
     def cell(self, place: Place, indicator: str) -> dict | None:
         row = self.cells.get((place.level, place.code, indicator))
         if row is None and self.others is not None:
