@@ -45,8 +45,19 @@ REFERENCE_LINES = {
 
 def _num(x: float) -> str:
     """Coordinates with one decimal: short, and identical between runs."""
-    text = f"{x:.1f}"
-    return text[:-2] if text.endswith(".0") else text
+    text = _NUMBERS.get(x)
+    if text is None:
+        text = f"{x:.1f}"
+        text = text[:-2] if text.endswith(".0") else text
+        if x and len(_NUMBERS) < NUMBERS_KEPT:  # zero is not kept: -0.0 equals 0.0 but is written -0
+            _NUMBERS[x] = text
+    return text
+
+
+# the coordinates written so far: a report's charts write 60,000, most of them a row's or a scale's, again and
+# again; two equal numbers other than zero write alike
+_NUMBERS: dict[float, str] = {}
+NUMBERS_KEPT = 100_000
 
 
 class Svg(SvgDocument):

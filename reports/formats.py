@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 
 from babel import Locale
 from babel.numbers import NumberPattern, parse_pattern
@@ -47,6 +47,12 @@ EVOLUTION_DECIMALS = {"points": 1, "percent_per_year": 2}
 ARROWS = {1: "↗", 0: "≈", -1: "↘"}
 
 
+# the texts of the numbers already formatted: a report formats about 14,000 values, a few thousand distinct (its
+# places' values in the tables, charts and sentences), and two equal numbers format alike (-0.0 as 0.0)
+FORMATTED = 1 << 16
+
+
+@lru_cache(maxsize=FORMATTED)
 def number(value: float, decimals: int = 0, *, signed: bool = False) -> str:
     """12345.678 -> `12 345,7` (U+202F); -0.04 -> `0,0`, never `-0,0`; `signed` adds `+` to positives."""
     rounded = round(float(value), decimals)
@@ -95,6 +101,7 @@ def _locale() -> Locale:
     return Locale.parse(LOCALE)
 
 
+@lru_cache(maxsize=FORMATTED)
 def value(x: float | None, unit: str) -> str:
     """An indicator value as the report prints it (`16,0 %`, `21 590 €`, `58,5`); empty string for None."""
     if x is None:
@@ -123,6 +130,7 @@ def evolution(x: float | None, evolution_unit: str | None, unit: str | None = No
     return f"{ARROWS[direction]}{NNBSP}{text}"
 
 
+@lru_cache(maxsize=4096)  # labels, said again in every table, chart and sentence
 def typography(text: str) -> str:
     """French typography of labels: narrow no-break spaces before % and € and inside numbers (`10 000`), so that
     `60 %` or `10 000 habitants` never break across two lines."""

@@ -16,6 +16,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
+import polars as pl
+
 from storage.manifest import Manifest
 from storage.store import Store
 
@@ -74,3 +76,54 @@ class PerState:
 
 TABLES = PerState(size=1)  # the diagnostic table of France (with the custom territories asked for)
 AGE_SUMS = PerState(size=512)  # the age sums of each reference (a département, France): small
+
+
+class CommuneRows:
+    """Rows of a staged table that each report of a store state reads for its own communes (the home-work flows).
+    The first report of a state reads its communes' rows from the file (a command builds one report); from the
+    second on, the rows any report may read (`read_all`) are kept, in order of commune, and a report's are sliced
+    out of them, in the table's order (a filtered read of France's 950,000 flows took 0.018 s of CPU a report)."""
+
+    def __init__(self, size: int):
+        self.kept = PerState(size)
+
+    def of(
+        self,
+        state: str,
+        key: Hashable,
+        communes: list[str],
+        read_all: Callable[[], pl.DataFrame],
+        read_some: Callable[[list[str]], pl.DataFrame],
+    ) -> pl.DataFrame:
+        """The rows of `communes`: `read_some(communes)`, or the same rows sliced out of `read_all()` (a `code`
+        column) when an earlier report of `state` asked for `key` already."""
+        if not state:
+            return read_some(communes)
+        kept: _Kept = self.kept.get(state, key, _Kept)
+        with kept.lock:
+            kept.asked += 1
+            if kept.asked > 1 and kept.rows is None:
+                kept.rows = _by_commune(read_all())
+            rows = kept.rows
+        return read_some(communes) if rows is None else _slice(rows, communes)
+
+
+class _Kept:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.asked = 0
+        self.rows: pl.DataFrame | None = None  # in order of code, with each row's place in the table (`_row`)
+
+
+def _by_commune(rows: pl.DataFrame) -> pl.DataFrame:
+    rows = rows.with_row_index("_row")
+    return rows if rows["code"].is_sorted() else rows.sort("code", maintain_order=True)
+
+
+def _slice(rows: pl.DataFrame, communes: list[str]) -> pl.DataFrame:
+    """The rows of `communes` (`rows` in order of code), in the table's order."""
+    wanted = pl.Series(sorted(set(communes)), dtype=rows.schema["code"])
+    starts = rows["code"].search_sorted(wanted, side="left").to_list()
+    ends = rows["code"].search_sorted(wanted, side="right").to_list()
+    positions = [n for start, end in zip(starts, ends) for n in range(start, end)]
+    return rows[positions].sort("_row").drop("_row")

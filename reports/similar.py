@@ -75,8 +75,25 @@ def size_class(population: float) -> str:
     return next(label for low, high, label in SIZE_CLASSES if low <= population < high)
 
 
+# the profiles of the last tables read, held with them: every report of a batch reads the same table (one filter of
+# it and one grouping of France's communes, 0.05 s of CPU, were made twice for each report)
+_PROFILES: list[tuple[pl.DataFrame, pl.DataFrame, dict[tuple[str, str], Profile]]] = []
+PROFILES_KEPT = 2
+
+
 def profiles(table: pl.DataFrame, membership: pl.DataFrame) -> dict[tuple[str, str], Profile]:
-    """(level, code) -> profile of every EPCI and custom territory of the diagnostic table."""
+    """(level, code) -> profile of every EPCI and custom territory of the diagnostic table, computed once per
+    table and membership (held by identity: a table let go and another at its address never share them)."""
+    for held_table, held_membership, found in list(_PROFILES):
+        if held_table is table and held_membership is membership:
+            return found
+    found = _profiles(table, membership)
+    _PROFILES.append((table, membership, found))
+    del _PROFILES[:-PROFILES_KEPT]
+    return found
+
+
+def _profiles(table: pl.DataFrame, membership: pl.DataFrame) -> dict[tuple[str, str], Profile]:
     pop = table.filter((pl.col("indicator") == "population") & pl.col("level").is_in(["EPCI", "TERRITORY"]))
     epcis = (
         membership.filter(pl.col("epci").is_not_null())

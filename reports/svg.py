@@ -3,6 +3,7 @@ attribute goes through ElementTree's escaping, with numbers written short and id
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
@@ -17,11 +18,12 @@ class SvgDocument:
 
     def add(self, tag: str, parent: ET.Element | None = None, text: str | None = None, **attrs) -> ET.Element:
         """A child element; `stroke_width=1.5` becomes `stroke-width="1.5"`, a None attribute is left out."""
-        clean = {}
-        for key, value in attrs.items():
-            if value is not None:
-                name = _ATTRIBUTE_NAMES.get(key) or _attribute_name(key)
-                clean[name] = self.number(value) if isinstance(value, float) else str(value)
+        number, names = self.number, _ATTRIBUTE_NAMES
+        clean = {
+            names[key]: number(value) if isinstance(value, float) else str(value)
+            for key, value in attrs.items()
+            if value is not None
+        }
         element = ET.SubElement(self.root if parent is None else parent, tag, clean)
         if text is not None:
             element.text = text
@@ -39,14 +41,16 @@ class SvgDocument:
         return "".join(out)
 
 
-# keyword -> attribute name (`stroke_width` -> `stroke-width`): a report's charts add 8,000 elements, with the
-# few dozen keywords the drawing modules use
-_ATTRIBUTE_NAMES: dict[str, str] = {}
+class _AttributeNames(dict):
+    """keyword -> attribute name (`stroke_width` -> `stroke-width`), each made when first asked for: a report's
+    charts add 20,000 elements, with the few dozen keywords the drawing modules use."""
+
+    def __missing__(self, keyword: str) -> str:
+        name = self[keyword] = keyword.rstrip("_").replace("_", "-")
+        return name
 
 
-def _attribute_name(keyword: str) -> str:
-    name = _ATTRIBUTE_NAMES[keyword] = keyword.rstrip("_").replace("_", "-")
-    return name
+_ATTRIBUTE_NAMES = _AttributeNames()
 
 
 class _NotPlain(Exception):
@@ -57,17 +61,27 @@ _escape_attrib = ET._escape_attrib  # type: ignore[attr-defined]
 _escape_cdata = ET._escape_cdata  # type: ignore[attr-defined]
 
 
+# the characters ElementTree escapes in an attribute's value and in a text: most values and texts hold none, and one
+# search of them all is cheaper than escaping each (a report's charts have 50,000 attributes)
+_ATTRIBUTE_SPECIAL = re.compile('[&<>"\r\n\t]').search
+_TEXT_SPECIAL = re.compile("[&<>]").search
+
+
 def _serialized(element: ET.Element, out: list[str]) -> None:
     """ElementTree's `_serialize_xml` for elements without namespaces, comments or processing instructions."""
     tag = element.tag
-    if not isinstance(tag, str) or tag.startswith("{"):
+    if type(tag) is not str or tag[:1] == "{":
         raise _NotPlain(tag)
-    attributes = "".join([f' {key}="{_escape_attrib(value)}"' for key, value in element.items()])
-    if "{" in attributes and any(key.startswith("{") for key in element.keys()):
+    attrib = element.attrib
+    if _ATTRIBUTE_SPECIAL("".join(attrib.values())):
+        attributes = "".join([f' {key}="{_escape_attrib(value)}"' for key, value in attrib.items()])
+    else:
+        attributes = "".join([f' {key}="{value}"' for key, value in attrib.items()])
+    if "{" in attributes and any(key.startswith("{") for key in attrib):
         raise _NotPlain(attributes)
     text = element.text
     if text or len(element):
-        out.append(f"<{tag}{attributes}>{_escape_cdata(text) if text else ''}")
+        out.append(f"<{tag}{attributes}>{(_escape_cdata(text) if _TEXT_SPECIAL(text) else text) if text else ''}")
         for child in element:
             _serialized(child, out)
         out.append(f"</{tag}>")

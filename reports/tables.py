@@ -143,7 +143,7 @@ def header_html(indicator: Indicator, year: int | None, comparison_year: int | N
 
 
 def _year(view: TerritoryView, indicator: Indicator, column: str = "year") -> int | None:
-    years = [year for p in view.places if (r := view.cell(p, indicator.id)) and (year := r.get(column))]
+    years = [year for r in view.column(indicator.id) if r and (year := r.get(column))]
     return max(years) if years else None
 
 
@@ -229,13 +229,8 @@ def distinct_sources(labels: list[str | None]) -> list[str]:
 
 def source_note(view: TerritoryView, items: list[Indicator], geography: str) -> str:
     """Sources with their vintages, the geography, and the marks used in this table."""
-    sources = distinct_sources([r.get("source") for ind in items for p in view.places if (r := view.cell(p, ind.id))])
-    reasons = [
-        N.cell_reason(r.get("value"), r.get("status"))
-        for ind in items
-        for p in view.places
-        if (r := view.cell(p, ind.id))
-    ]
+    sources = distinct_sources([r.get("source") for ind in items for r in view.column(ind.id) if r])
+    reasons = [N.cell_reason(r.get("value"), r.get("status")) for ind in items for r in view.column(ind.id) if r]
     reasons += [N.R.DEFINITION_CHANGE for ind in items if not ind.evolution]
     text = f"Sources : {escape(' ; '.join(sources) or 'non renseignées')}. {escape(geography)}"
     legend = N.legend(reasons)
@@ -262,8 +257,7 @@ def coverage_note(view: TerritoryView, items: list[Indicator]) -> str:
     """What each value computed without its secret communes covers: « hs : France, 99,8 % de la population »."""
     shares: dict[str, list[str]] = {}
     for ind in items:
-        for p in view.places:
-            row = view.cell(p, ind.id)
+        for p, row in zip(view.places, view.column(ind.id)):
             if row and row.get("status") == N.R.PARTIAL_SECRET and row.get("coverage") is not None:
                 share = coverage_text(row["coverage"])
                 shares.setdefault(p.display, [])
@@ -308,7 +302,7 @@ def cell_text(row: dict | None, indicator: Indicator) -> CellText:
 
 def theme_cells(view: TerritoryView, items: list[Indicator]) -> dict[str, list[CellText]]:
     """Indicator id -> its cells in the order of the places: formatted once for the parts and the tables."""
-    return {i.id: [cell_text(view.cell(p, i.id), i) for p in view.places] for i in items}
+    return {i.id: [cell_text(row, i) for row in view.column(i.id)] for i in items}
 
 
 def cell_width_px(row: dict | None, indicator: Indicator) -> float:
@@ -402,9 +396,7 @@ def table_spec(
     parts: int,
 ) -> TableSpec:
     title = THEMES[theme] + (f" ({n}/{parts})" if parts > 1 else "")
-    has_evolution = any(
-        (r := view.cell(p, i.id)) and r.get("evolution") is not None for i in chunk for p in view.places
-    )
+    has_evolution = any(r and r.get("evolution") is not None for i in chunk for r in view.column(i.id))
     has_counts = any(i.kind == "ratio" and i.unit != "count" for i in chunk)
     subtitle = "Valeur de l'indicateur" + (", effectif concerné (en gris)" if has_counts else "")
     if has_evolution and comparison_year:
@@ -455,7 +447,7 @@ MARK = "gtmark"  # letters only: great-tables keeps them in the ids it derives f
 # a cell's marker with the attributes great-tables gives its <td>; a tint goes first, as great-tables puts it
 CELL_TD = r'<td (headers="[^"]*" class="[^"]*")>' + MARK + r"c(\d+)_(\d+)" + MARK + "</td>"
 CELL_SLOT = re.compile(CELL_TD)
-MARKER_NAMES = re.compile(r"[a-z0-9_]+(?:\n[a-z0-9_]+)*")  # the names of a text's markers, one a line
+MARKER_NAMES = re.compile(r"[a-z][a-z0-9_]*(?:\n[a-z][a-z0-9_]*)*")  # a text's markers' names, one a line
 
 
 def _marker(name: str) -> str:
@@ -678,12 +670,23 @@ def fill_frame(
 ) -> str:
     """The frame with its markers replaced: texts (`texts`, HTML, keyed by marker name), cells (`cell(row, k)`,
     HTML) and their tints (`tint(row, k)`, a colour or None) as great-tables' `style.fill` puts them."""
-    out: list[str] = []
-    _fill(_frame_pieces(frame), texts, cell, tint, out)
-    filled = "".join(out)
+    template, slots = _frame_template(frame)
+    values = _Texts(texts)
+    for row, k, opening, content in slots:
+        fill = tint(row, k)
+        values[opening] = f'<td style="background-color: {fill};" ' if fill else "<td "
+        values[content] = cell(row, k)
+    filled = template.format_map(values)
     if MARK in filled:  # great-tables laid a cell out otherwise than CELL_TD expects: never publish a marker
         raise RuntimeError(f"table {texts['i']}: great-tables' HTML has a cell this renderer does not recognise")
     return filled
+
+
+class _Texts(dict):
+    """A frame's texts by marker name: a marker without a text is left in place (and refused by `fill_frame`)."""
+
+    def __missing__(self, name: str) -> str:
+        return _marker(name)
 
 
 class _CellSlot(NamedTuple):  # a named tuple: a frame has hundreds of cells, made faster than dataclasses
@@ -693,9 +696,33 @@ class _CellSlot(NamedTuple):  # a named tuple: a frame has hundreds of cells, ma
 
 
 @lru_cache(maxsize=32)
+def _frame_template(frame: str) -> tuple[str, tuple[tuple[int, int, str, str], ...]]:
+    """The frame as a `str.format_map` template, once per frame (a report fills each of its frames several times,
+    and one `format_map` of every marker and cell is a third of a loop over them): each text marker a field of
+    its name, a cell's opening `<td ` (where its tint goes) a field `T<row>_<k>` and its content `C<row>_<k>`
+    (upper case: never a marker's name); and each cell's row, column and those two fields' names."""
+    parts: list[str] = []
+    slots: list[tuple[int, int, str, str]] = []
+    for piece in _frame_pieces(frame):
+        if type(piece) is _CellSlot:
+            opening, content = f"T{piece.row}_{piece.k}", f"C{piece.row}_{piece.k}"
+            slots.append((piece.row, piece.k, opening, content))
+            parts += [f"{{{opening}}}", _text_template(piece.attributes), f">{{{content}}}</td>"]
+        else:
+            parts.append(_text_template(piece))
+    return "".join(parts), tuple(slots)
+
+
+def _text_template(parts: tuple[str, ...]) -> str:
+    """`_text_pieces` as a template: the literal text's braces doubled, each marker a field of its name."""
+    return "".join(
+        part.replace("{", "{{").replace("}", "}}") if n % 2 == 0 else f"{{{part}}}" for n, part in enumerate(parts)
+    )
+
+
 def _frame_pieces(frame: str) -> tuple:
-    """The frame cut at its markers, once per frame (a report fills each of its frames several times): the texts
-    between the cells (`_text_pieces`) and the cells (`_CellSlot`), in order."""
+    """The frame cut at its markers: the texts between the cells (`_text_pieces`) and the cells (`_CellSlot`), in
+    order."""
     pieces: list = []
     start = 0
     # the cells, then the texts between them, each found by its literal start (one pattern finding either
@@ -718,34 +745,6 @@ def _text_pieces(text: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def _fill(
-    pieces: tuple,
-    texts: dict[str, str],
-    cell: Callable[[int, int], str],
-    tint: Callable[[int, int], str | None],
-    out: list[str],
-) -> None:
-    """Append `pieces` to `out`, each marker filled: a text, or a cell with its tint first as great-tables puts it."""
-    for piece in pieces:
-        if type(piece) is _CellSlot:
-            fill = tint(piece.row, piece.k)
-            out.append(f'<td style="background-color: {fill};" ' if fill else "<td ")
-            _fill_text(piece.attributes, texts, out)
-            out.append(f">{cell(piece.row, piece.k)}</td>")
-        else:
-            _fill_text(piece, texts, out)
-
-
-def _fill_text(parts: tuple[str, ...], texts: dict[str, str], out: list[str]) -> None:
-    """Append `_text_pieces` to `out`, each marker replaced by its text (left in place when it has none)."""
-    for n, part in enumerate(parts):
-        if n % 2 == 0:
-            out.append(part)
-        else:
-            text = texts.get(part)
-            out.append(_marker(part) if text is None else text)
-
-
 def render_table(view: TerritoryView, spec: TableSpec, cells: dict[str, list[CellText]] | None = None) -> str:
     """The HTML `gt_table` gives, from the frame great-tables drew once for rows of this shape. `cells`: the
     items' `theme_cells`, when formatted already."""
@@ -759,7 +758,7 @@ def render_table(view: TerritoryView, spec: TableSpec, cells: dict[str, list[Cel
         return _text_html(columns[k][row], spec.items[k], codes[row])
 
     def tint(row: int, k: int) -> str | None:
-        flag = (view.cell(view.places[row], spec.items[k].id) or {}).get("flag")
+        flag = (view.column(spec.items[k].id)[row] or {}).get("flag")
         return FLAG_FILL.get(flag) if flag else None
 
     texts = {"i": spec.id, "t": escape(spec.title), "s": escape(spec.subtitle), "n": spec.note}
@@ -778,8 +777,8 @@ def cell_html(row: dict | None, indicator: Indicator, code: str) -> str:
 
 def _text_html(cell: CellText, indicator: Indicator, code: str) -> str:
     """`cell_html` of a cell's formatted texts and its place's code, escaped."""
-    parts = {"0": cell.value, "1": code, "2": cell.count, "3": escape(cell.evolution)}
-    return fill_pattern(cell_pattern(indicator, cell.shape), parts)
+    template = _pattern_template(cell_pattern(indicator, cell.shape))
+    return template.format(cell.value, code, cell.count, escape(cell.evolution))
 
 
 PATTERN_FIELD = re.compile(r"\{(\d)\}")
@@ -789,6 +788,16 @@ def fill_pattern(pattern: str, parts: dict[str, str]) -> str:
     """A `cols_merge` pattern with its fields `{0}`, `{1}`... replaced by `parts["0"]`, `parts["1"]`..."""
     pieces = _pattern_pieces(pattern)
     return "".join([parts[piece] if n % 2 else piece for n, piece in enumerate(pieces)])
+
+
+@lru_cache(maxsize=4096)
+def _pattern_template(pattern: str) -> str:
+    """`pattern` as a `str.format` template of positional fields, its literal braces doubled (made once per pattern:
+    a report fills twelve thousand cells with a few hundred patterns)."""
+    pieces = _pattern_pieces(pattern)
+    return "".join(
+        f"{{{piece}}}" if n % 2 else piece.replace("{", "{{").replace("}", "}}") for n, piece in enumerate(pieces)
+    )
 
 
 @lru_cache(maxsize=4096)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import polars as pl
+import pytest
 
 from reports.sections import early_childhood
 from reports.sections.early_childhood import BIRTHS_SOURCE, BIRTHS_VARIABLE, births
@@ -69,7 +70,21 @@ def test_the_references_births_are_summed_once_per_store_state(monkeypatch):
     first = births(view, inputs, places, [2022, 2023], state="state-a")
     again = births(view, inputs, places, [2022, 2023], state="state-a")
     assert list(again) == [p.key for p in places]  # in the order of the places
-    # the first report of the state reads every place's rows at once: France's are all 7; the second reads its
-    # territory's communes only: 2 + 2 (a secret row in 2023) + 1 (none in 2023) = 5 rows
-    assert reads == [7, 5]
+    # the first report of the state reads every commune's rows of those years at once (France's sum needs the 7);
+    # the second finds its territory's communes among them: no read
+    assert reads == [7]
     assert first == again == births(view, inputs, places, [2022, 2023])  # shared or not, the same sums
+
+
+def test_a_later_report_of_the_state_sums_its_own_communes_from_the_births_kept(monkeypatch):
+    view, places = _view_and_places()
+    inputs = SimpleNamespace(staged={BIRTHS_SOURCE: _births()}, membership=MEMBERSHIP)
+    births(view, inputs, places, [2022, 2023], state="state-b")  # the first report of the state reads them
+    monkeypatch.setattr(early_childhood, "staged_rows", lambda *a: pytest.fail("births read again"))
+    other = Place("COM", "44009", "44009", COMMUNES)
+    territory = Place("EPCI", "244400404", "CA", TERRITORY)
+    view = TerritoryView(Selection(epci="244400404"), pl.DataFrame(), (other, territory), (other,), territory, None, {})
+    out = births(view, inputs, [other, territory], [2022, 2023], state="state-b")
+    # the one commune of that EPCI: 100 then 90, its EPCI the same
+    expected = {2022: (100.0, None), 2023: (90.0, None)}
+    assert out == {other.key: expected, territory.key: expected}

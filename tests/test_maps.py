@@ -90,6 +90,19 @@ def legend_rows(svg: str) -> list[str]:
     return [" ".join(re.findall(r">([^<]*)</tspan>", row)) for row in rows]
 
 
+def test_coordinates_are_rounded_as_numpy_rounds():
+    # 0.15 is 0.1499999999999999944... in binary: times 10 it is 1.5 exactly as a float, which rounds to the even 2:
+    # 0.2 (Python's correctly rounded round(0.15, 1) gives 0.1); halves go to the even neighbour
+    assert M.coordinate(0.15, 1) == 0.2 and round(0.15, 1) == 0.1
+    assert (M.coordinate(2.5, 0), M.coordinate(3.5, 0), M.coordinate(-0.25, 1)) == (2.0, 4.0, -0.2)
+    assert M.coordinate(123.456, 1) == 123.5 and M.coordinate(-7.04, 0) == -7.0
+
+
+def test_a_frame_is_in_python_floats():
+    frame = M.Frame.around([box(0, 0, 1000, 500)])
+    assert all(type(v) is float for v in (frame.minx, frame.maxy, frame.scale, frame.height))
+
+
 def test_a_choropleth_has_one_titled_path_per_commune_and_a_legend():
     svg = M.choropleth(small_areas(), "percent", "Essai", "m-essai", {"00001": 1})
     paths = re.findall(r'<path d="[^"]+" fill="([^"]+)" data-code="(\d+)"><title>([^<]+)</title>', svg)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from reports.sections.trends import rows_of
-from reports.view import COMMUNES, TERRITORY, Place
+from reports.sections.trends import Changes, _own_values, rows_of
+from reports.view import COMMUNES, TERRITORY, Place, TerritoryView
+from transforms.pipeline import Selection
+from transforms.registry import get
 
 
 def _series(value_2022: float) -> pl.DataFrame:
@@ -43,3 +45,20 @@ def test_only_the_places_asked_for_are_read():
     assert [r["year"] for r in rows_of(series, benet, "part_0002")] == [2022]
     # the EPCI and the other commune (a département's hundreds of communes) never made rows
     assert list(_series_index(series).places) == [("COM", "85020")]
+
+
+def test_the_units_own_values_of_the_latest_year_are_counted_from_the_changes():
+    units = [Place("COM", code, code, COMMUNES) for code in ("85020", "85165", "85303", "85001")]
+    epci = Place("EPCI", "200029940", "CC", TERRITORY)
+    view = TerritoryView(Selection(epci="200029940"), pl.DataFrame(), (*units, epci), tuple(units), epci, None, {})
+    changes = pl.DataFrame(
+        {
+            "level": ["COM", "COM", "COM", "COM", "EPCI", "COM"],
+            "code": ["85020", "85165", "85303", "85001", "200029940", "85999"],
+            "indicator": ["taux_couverture_global"] * 6,
+            "latest": [40.0, 55.0, None, 61.0, 55.0, 70.0],
+            "latest_status": [None, "epci_fallback", "secret", None, None, None],
+        }
+    )
+    # own values: 85020 and 85001; 85165 borrows its EPCI's, 85303 is secret, 85999 and the EPCI are no unit
+    assert _own_values(Changes(changes), view, get("taux_couverture_global")) == 2

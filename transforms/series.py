@@ -346,7 +346,7 @@ def resolve_baseline(baseline: int | None, years: dict[str, list[int]]) -> int |
 
 def changes(series: pl.DataFrame, baseline: int) -> pl.DataFrame:
     """One row per (level, code, indicator): the value at `baseline`, at the latest year of the indicator's
-    series, and the change between them (points for rates, percent for counts and amounts, a difference for
+    series (and its status there), and the change between them (points for rates, percent for counts and amounts, a difference for
     indices), or null with `change_status` saying why (no baseline in this series, a definition break, a value
     unknown at either end)."""
     items = indicators()
@@ -389,7 +389,17 @@ def changes(series: pl.DataFrame, baseline: int) -> pl.DataFrame:
             change=pl.when(pl.col("change_status").is_null()).then(change),
             change_unit=pl.when(pl.col("change_status").is_null()).then(pl.col("change_unit")),
         )
-        .select(*keys, "baseline_year", "baseline", "latest_year", "latest", "change", "change_unit", "change_status")
+        .select(
+            *keys,
+            "baseline_year",
+            "baseline",
+            "latest_year",
+            "latest",
+            "latest_status",
+            "change",
+            "change_unit",
+            "change_status",
+        )
     )
 
 

@@ -11,7 +11,7 @@ import polars as pl
 
 from reports import formats as F
 from reports.sections.base import Section
-from reports.sections.trends import SHARED_CSS, change_text, rows_of, sources_line
+from reports.sections.trends import SHARED_CSS, change_text, changes_of, rows_of, sources_line
 from reports.view import COMMUNES, Place, TerritoryView
 from transforms import series as S
 from transforms.evaluation import DEFAULT_ITEMS, EvaluationItem
@@ -63,14 +63,7 @@ def target_words(latest: float | None, target: float | None, expected: str | Non
 def _row(view, series, changes, item: EvaluationItem, place: Place, years: list[int], baseline: int) -> dict:
     ind = get(item.indicator)
     rows = {r["year"]: r for r in rows_of(series, place, ind.id)}
-    change: dict = next(
-        iter(
-            changes.filter(
-                (pl.col("level") == place.level) & (pl.col("code") == place.code) & (pl.col("indicator") == ind.id)
-            ).to_dicts()
-        ),
-        {},
-    )
+    change: dict = changes.of_place(place).get(ind.id) or {}
     expected = item.direction or EXPECTED.get(ind.direction)
     verdict, css = trend_words(change, expected, ind.unit)
     cells = [F.value((rows.get(y) or {}).get("value"), ind.unit) or ("—" if y in rows else "") for y in years]
@@ -106,7 +99,7 @@ def build(view: TerritoryView, series: pl.DataFrame | None, baseline: int | None
         y for y in series.filter(pl.col("indicator").is_in(list(wanted)))["year"].unique().to_list() if y > baseline
     )[-MAX_YEARS:]
     years = [baseline] + years
-    changes = S.changes(series, baseline)
+    changes = changes_of(series, baseline)
     rows = [
         _row(view, series, changes, item, place, years, baseline) for item in items for place in _places(view, item)
     ]

@@ -13,7 +13,7 @@ from reports import tables as T
 from reports.matrix import needs_matrix, score
 from reports.sections.base import Section
 from reports.tables import CODE, FRENCH, group_label, house_style
-from reports.view import Place, TerritoryView
+from reports.view import Place, TerritoryView, of_places
 from transforms.registry import THEMES
 
 if TYPE_CHECKING:  # great-tables is imported by the first table drawn (reports.tables)
@@ -72,7 +72,8 @@ def matrix_cell_pattern(theme: str, vigilance: bool, priorite: bool) -> str:
 def _counts(view: TerritoryView, places: list[Place]) -> tuple[dict[str, list], dict[str, int]]:
     """Per place (columns of lists): per theme (and `total`) its vigilance count, and its priorité count in
     `<theme>:priorite`; and the number of indicators of each theme that can be flagged."""
-    grid = needs_matrix(view.rows, [p.key for p in places])
+    # the places' rows first: a département's view holds its communes' too (35,000 rows joined: 0.05 s of CPU)
+    grid = needs_matrix(view.rows.filter(of_places(places)), [p.key for p in places])
     cells = {(r["level"], r["code"], r["theme"]): r for r in grid.iter_rows(named=True)}
     flaggable = {r["theme"]: r["flaggable"] for r in grid.iter_rows(named=True)}
     data: dict[str, list] = {

@@ -87,6 +87,48 @@ def _series_index(series: pl.DataFrame) -> _SeriesIndex:
     return index
 
 
+class Changes:
+    """`transforms.series.changes` of a report's series since its baseline, its rows made dicts by place or by
+    indicator when first asked for (a filter of the changes per row of the evaluation, and the changes computed
+    by both series views, took 0.1 s of CPU of a département's report)."""
+
+    def __init__(self, frame: pl.DataFrame):
+        self.frame = frame
+        self._places: dict[tuple[str, str], dict[str, dict]] = {}
+        self._indicators: dict[str, dict[tuple[str, str], dict]] = {}
+
+    def of_place(self, place: Place) -> dict[str, dict]:
+        """Indicator id -> the place's change row."""
+        rows = self._places.get(place.key)
+        if rows is None:
+            kept = self.frame.filter((pl.col("level") == place.level) & (pl.col("code") == place.code))
+            rows = self._places[place.key] = {r["indicator"]: r for r in kept.iter_rows(named=True)}
+        return rows
+
+    def of_indicator(self, indicator: str) -> dict[tuple[str, str], dict]:
+        """(level, code) -> the change row of every place of one indicator."""
+        rows = self._indicators.get(indicator)
+        if rows is None:
+            kept = self.frame.filter(pl.col("indicator") == indicator)
+            rows = self._indicators[indicator] = {(r["level"], r["code"]): r for r in kept.iter_rows(named=True)}
+        return rows
+
+
+_CHANGES: list[tuple[pl.DataFrame, int, Changes]] = []  # the last reports' changes, held with their series
+
+
+def changes_of(series: pl.DataFrame, baseline: int) -> Changes:
+    """The report's `Changes`, computed once for the sections that read them (trends, evaluation), held by
+    identity with the series like its index (`_series_index`)."""
+    for frame, year, kept in list(_CHANGES):
+        if frame is series and year == baseline:
+            return kept
+    changes = Changes(S.changes(series, baseline))
+    _CHANGES.append((series, baseline, changes))
+    del _CHANGES[:-INDEXES_KEPT]
+    return changes
+
+
 def change_text(change: float | None, change_unit: str | None, unit: str) -> str:
     """`↗ +1,2 pt` (a rate), `↘ −3,5 %` (a count), `↗ +0,02` (an index); '' when unknown."""
     if change is None or change_unit is None:
@@ -177,11 +219,11 @@ def _years(first: int, last: int) -> str:
     return str(first) if first == last else f"{first} et {last}" if last == first + 1 else f"{first} à {last}"
 
 
-def communes_chart(view: TerritoryView, changes: pl.DataFrame, ind: Indicator, baseline: int) -> dict | None:
+def communes_chart(view: TerritoryView, changes: Changes, ind: Indicator, baseline: int) -> dict | None:
     """Each commune (or EPCI of a large group) at the baseline and the latest year."""
     if len(view.units) < 2:
         return None
-    by_place = {(r["level"], r["code"]): r for r in changes.filter(pl.col("indicator") == ind.id).to_dicts()}
+    by_place = changes.of_indicator(ind.id)
     moves, latest = [], None
     for p in view.units:
         r = by_place.get(p.key) or {}
@@ -202,18 +244,16 @@ def communes_chart(view: TerritoryView, changes: pl.DataFrame, ind: Indicator, b
     }
 
 
-def _own_values(series: pl.DataFrame, view: TerritoryView, ind: Indicator) -> int:
+def _own_values(changes: Changes, view: TerritoryView, ind: Indicator) -> int:
     """How many units have a value of their own (not borrowed from their EPCI, as CAF coverage below 10,000
-    inhabitants is) in the latest year: a chart of identical borrowed values says nothing."""
-    codes = [p.code for p in view.units]
-    latest = series.filter(pl.col("indicator") == ind.id)["year"].max()
-    return series.filter(
-        (pl.col("indicator") == ind.id)
-        & (pl.col("year") == latest)
-        & pl.col("code").is_in(codes)
-        & pl.col("value").is_not_null()
-        & pl.col("status").is_null()
-    ).height
+    inhabitants is) in the latest year: a chart of identical borrowed values says nothing. Read from the changes'
+    latest values (`latest`, `latest_status`: the series' value and status in the indicator's latest year)."""
+    codes = {p.code for p in view.units}
+    return sum(
+        1
+        for (_, code), row in changes.of_indicator(ind.id).items()
+        if code in codes and row["latest"] is not None and row["latest_status"] is None
+    )
 
 
 # -- the table « année de référence → dernière année » ------------------------------------------------------------
@@ -226,21 +266,16 @@ def _change_cell(row: dict | None, ind: Indicator) -> dict:
     return {"text": text, "why": "" if text else S.reason_fr(row["change_status"])}
 
 
-def change_rows(view: TerritoryView, changes: pl.DataFrame, items: list[Indicator]) -> list[dict]:
+def change_rows(view: TerritoryView, changes: Changes, items: list[Indicator]) -> list[dict]:
     """Per indicator: the territory at the baseline and its latest year, its change, and the change of its
     département and of France."""
-    places = [p for p in (view.territory, view.departement, view.france) if p]
-    shown = pl.any_horizontal(
-        (pl.col("level") == p.level) & (pl.col("code") == p.code) for p in places
-    )  # those three places' rows, not every commune's
-    by_key = {(r["level"], r["code"], r["indicator"]): r for r in changes.filter(shown).to_dicts()}
+    references = [p for p in (view.departement, view.france) if p]
     out = []
     for ind in items:
-        own = by_key.get((*view.territory.key, ind.id)) or {}
+        own = changes.of_place(view.territory).get(ind.id) or {}
         refs = [
-            (p.display if p.level != "FRANCE" else "France", _change_cell(by_key.get((*p.key, ind.id)), ind))
-            for p in (view.departement, view.france)
-            if p
+            (p.display if p.level != "FRANCE" else "France", _change_cell(changes.of_place(p).get(ind.id), ind))
+            for p in references
         ]
         out.append(
             {
@@ -259,7 +294,7 @@ def change_rows(view: TerritoryView, changes: pl.DataFrame, items: list[Indicato
 def build(view: TerritoryView, series: pl.DataFrame | None, baseline: int | None) -> dict | None:
     if series is None or series.is_empty() or baseline is None:
         return None
-    changes = S.changes(series, baseline)
+    changes = changes_of(series, baseline)
     years = years_held(series)
     themes = []
     for theme, items in items_by_theme().items():
@@ -268,7 +303,7 @@ def build(view: TerritoryView, series: pl.DataFrame | None, baseline: int | None
             continue
         charted = [i for i in yearly if i.id in CHARTED]
         charts = [trend_chart(view, series, i, baseline) for i in charted]
-        rate = next((i for i in charted if i.unit not in INDEXED_UNITS and _own_values(series, view, i) > 1), None)
+        rate = next((i for i in charted if i.unit not in INDEXED_UNITS and _own_values(changes, view, i) > 1), None)
         charts.append(communes_chart(view, changes, rate, baseline) if rate else None)
         rows = [r for i in yearly for r in rows_of(series, view.territory, i.id)]
         themes.append(

@@ -8,6 +8,8 @@ known (`mobility:ACTOCC_LIEU_CONNU`). A flow between two communes of the territo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import cast
 
 import polars as pl
@@ -15,6 +17,7 @@ import polars as pl
 from reports import formats as F
 from reports.inputs import staged_rows
 from reports.sections.base import Section
+from reports.shared import CommuneRows
 from reports.view import TerritoryView
 from sources.registry import report_label
 from transforms.compute import Inputs
@@ -23,32 +26,32 @@ TOP = 10  # places listed; the others are summed in one row
 ABROAD = "ETRANGER"
 
 
-def places_of_work(inputs: Inputs, communes: list[str]) -> tuple[pl.DataFrame, float | None]:
+KEPT = CommuneRows(size=2)  # the flows and the employed with a known place of work, from a state's second report on
+
+
+def places_of_work(inputs: Inputs, communes: list[str], state: str = "") -> tuple[pl.DataFrame, float | None]:
     """(code, flow) of every place of work outside `communes` of their residents, biggest first, and the
-    residents' employed with a known place of work (None when the flows are not staged)."""
+    residents' employed with a known place of work (None when the flows are not staged). The rows of a store
+    `state` are kept after its first report (`reports.shared.CommuneRows`; none when it is empty)."""
     if "mobility_destinations" not in inputs.staged or "mobility" not in inputs.staged:
         return pl.DataFrame(schema={"code": pl.String, "flow": pl.Float64}), None
-    flows = cast(  # both staged: frames
-        pl.DataFrame,
-        staged_rows(
-            inputs,
-            "mobility_destinations",
-            (pl.col("level") == "COM")
-            & pl.col("code").is_in(communes)
-            & ~pl.col("variable").is_in(communes)
-            & pl.col("value").is_not_null(),
-        ),
-    )
-    known = cast(
-        pl.DataFrame,
-        staged_rows(
-            inputs,
-            "mobility",
-            (pl.col("level") == "COM") & pl.col("code").is_in(communes) & (pl.col("variable") == "ACTOCC_LIEU_CONNU"),
-        ),
-    )
+    flow = (pl.col("level") == "COM") & pl.col("value").is_not_null()
+    known_place = (pl.col("level") == "COM") & (pl.col("variable") == "ACTOCC_LIEU_CONNU")
+
+    def reader(source: str, keep: pl.Expr, columns: tuple[str, ...]) -> Callable[[list[str] | None], pl.DataFrame]:
+        def read(codes: list[str] | None) -> pl.DataFrame:
+            wanted = keep if codes is None else keep & pl.col("code").is_in(codes)
+            return cast(pl.DataFrame, staged_rows(inputs, source, wanted)).select(columns)  # both staged: frames
+
+        return read
+
+    read_flows = reader("mobility_destinations", flow, ("code", "variable", "value"))
+    read_known = reader("mobility", known_place, ("code", "value"))
+    flows = KEPT.of(state, "flows", communes, partial(read_flows, None), read_flows)
+    known = KEPT.of(state, "known", communes, partial(read_known, None), read_known)
     out = (
-        flows.group_by("variable")
+        flows.filter(~pl.col("variable").is_in(communes))
+        .group_by("variable")
         .agg(flow=pl.col("value").sum())
         .rename({"variable": "code"})
         .sort(["flow", "code"], descending=[True, False])
@@ -64,9 +67,9 @@ def _name(code: str, names: dict[str, tuple[str, str]]) -> str:
     return f"{name} ({dep})"
 
 
-def build(view: TerritoryView, inputs: Inputs) -> dict | None:
+def build(view: TerritoryView, inputs: Inputs, state: str = "") -> dict | None:
     communes = [p.code for p in view.communes if p.level == "COM"]
-    flows, total = places_of_work(inputs, communes)
+    flows, total = places_of_work(inputs, communes, state)
     if total is None or not total:
         return None
     listed = flows.head(TOP)
@@ -129,7 +132,7 @@ table.workplaces td { text-align: right; font-variant-numeric: tabular-nums; }
 SECTION = Section(
     id="lieux-de-travail",
     title="Lieux de travail des actifs",
-    needs=("view", "inputs"),
+    needs=("view", "inputs", "state"),
     build=build,
     template=TEMPLATE,
     css=CSS,
