@@ -199,7 +199,7 @@ class _NotesPackager(Packager):
             writer._assemble_xml_file(*part.arguments(sheet))
 
 
-def _written(writer: Any, write) -> str:
+def written(writer: Any, write) -> str:
     """What `write()` writes through `writer`'s file handle, captured."""
     handle, writer.fh = writer.fh, StringIO()
     try:
@@ -220,8 +220,8 @@ class _NotesVml(Vml):
     def _write_comment_shape(self, shape_id: int, z_index: int, comment: Any) -> None:
         box = self._box
         if box is None:
-            box = self._box = _written(self, self._note_box)
-            self._flags = _written(self, self._note_flags)
+            box = self._box = written(self, self._note_box)
+            self._flags = written(self, self._note_flags)
         left, top, width, height = self._pixels_to_points(comment.vertices)
         visibility = "visible" if comment.is_visible else "hidden"
         style = (
@@ -260,7 +260,7 @@ class _NotesComments(Comments):
         key = (comment.text, comment.font_size, comment.font_name, comment.font_family)
         text = self._texts.get(key)
         if text is None:
-            text = self._texts[key] = _written(self, lambda: self._write_text(comment))
+            text = self._texts[key] = written(self, lambda: self._write_text(comment))
         author = f' authorId="{author_id}"' if author_id != -1 else ""
         self.fh.write(f'<comment ref="{xl_rowcol_to_cell(comment.row, comment.col)}"{author}>{text}</comment>')
 

@@ -72,8 +72,7 @@ def write_table(
     with collector_paused():
         columns = [frame.get_column(name).to_list() for name in frame.columns]
         texts = [frame.schema[name] == pl.String for name in frame.columns]
-        strings = _texts_in_reading_order(frame)
-        write_cells(sheet, ColumnSheet.hold_rows, columns, texts, [formats[name] for name in frame.columns], strings)
+        write_cells(sheet, ColumnSheet.hold_rows, columns, texts, [formats[name] for name in frame.columns])
     if autofit and not empty:
         for col, width in enumerate(autofit_widths(frame)):
             if width is not None:
@@ -119,16 +118,6 @@ def _check_finite(frame: pl.DataFrame) -> None:
     for name, dtype in frame.schema.items():
         if dtype.is_float() and not frame.get_column(name).is_finite().fill_null(True).all():
             raise TypeError(f"column {name!r}: NaN or infinite values are not written to a workbook")
-
-
-def _texts_in_reading_order(frame: pl.DataFrame) -> list[str]:
-    """The texts of the frame's cells (not an empty one), each once, in the order its cells are read row after
-    row: the order in which writing them one by one would number them in the workbook's shared strings."""
-    text_columns = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    if not text_columns or frame.height == 0:
-        return []
-    cells = frame.select(pl.concat_list(text_columns).alias("text")).explode("text").get_column("text")
-    return cells.filter(cells.is_not_null() & (cells != "")).unique(maintain_order=True).to_list()
 
 
 def autofit_widths(frame: pl.DataFrame) -> list[int | None]:
