@@ -142,8 +142,9 @@ class _RowPieces:
         if not held.texts[col]:
             return _NumberEnds(style, following)
         blank = f"{style}/>{following}"
+        indexes = held.indexes
         return {None: blank, "": blank} | {
-            text: f'{style} t="s"><v>{n}</v></c>{following}' for text, n in held.indexes.items()
+            text: f'{style} t="s"><v>{indexes[text]}</v></c>{following}' for text in set(held.columns[col]) - {None, ""}
         }
 
     def rows(self, start: int, stop: int) -> str:
