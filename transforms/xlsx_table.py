@@ -19,7 +19,6 @@ naming the column.
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 import polars as pl
@@ -119,8 +118,10 @@ def _table_name(book) -> str:
 
 def _check_finite(frame: pl.DataFrame) -> None:
     """A decimal cell is a number: NaN or infinity is an error naming its column (xlsxwriter refuses them too)."""
-    for name, dtype in frame.schema.items():
-        if dtype.is_float() and not frame.get_column(name).is_finite().fill_null(True).all():
+    floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
+    finite = frame.select(pl.col(name).is_finite().fill_null(True).all() for name in floats).row(0) if floats else ()
+    for name, all_finite in zip(floats, finite, strict=True):
+        if not all_finite:
             raise TypeError(f"column {name!r}: NaN or infinite values are not written to a workbook")
 
 
@@ -128,19 +129,33 @@ def autofit_widths(frame: pl.DataFrame) -> list[int | None]:
     """Each column's width in pixels as xlsxwriter's `autofit()` sets it (None: left as it is, nothing to fit):
     the widest cell, its header counting its filter button, plus the padding, at most Excel's widest."""
     out = []
-    for name, dtype in frame.schema.items():
+    for (name, dtype), values in zip(frame.schema.items(), _distinct_values(frame), strict=True):
         head = _text_px(name)
-        widest = max(head + FILTER_BUTTON_PX if head else 0, _widest_cell_px(frame.get_column(name), dtype))
+        widest = max(head + FILTER_BUTTON_PX if head else 0, _widest_cell_px(values, dtype))
         out.append(min(widest + PADDING_PX, MAX_COLUMN_PX) if widest > 0 else None)
     return out
 
 
-def _widest_cell_px(column: pl.Series, dtype: pl.DataType) -> int:
-    values = column.drop_nulls().unique().to_list()  # a few hundred names or labels among 35,000 rows
+def _distinct_values(frame: pl.DataFrame) -> tuple[list, ...]:
+    """Each column's distinct values but null (a few hundred names or labels among 35,000 rows), a decimal
+    column's -0.0 (a small negative value rounded) among them when it holds one: `unique()` takes it for 0.0, but
+    its sign is written. One query for every column, not three queries a column (the autofit of an EPCI's long
+    table: 9 ms of CPU, 4.5 now with its texts' widths kept)."""
+    floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
+    signs = [
+        ((pl.col(name) == 0) & (1 / pl.col(name) < 0)).any().alias(f"-0 {name}") for name in floats
+    ]  # 1/-0.0: -inf
+    found = frame.select(*[pl.col(name).drop_nulls().unique().implode() for name in frame.columns], *signs).row(0)
+    distinct = found[: frame.width]
+    for name, negative_zero in zip(floats, found[frame.width :], strict=True):
+        if negative_zero:
+            distinct[frame.get_column_index(name)].append(-0.0)
+    return distinct
+
+
+def _widest_cell_px(values: list, dtype: pl.DataType) -> int:
     if dtype == pl.String:
         return max((_text_px(v) for v in values), default=0)
-    if dtype.is_float():  # unique() takes -0.0 (a small negative value rounded) for 0.0: its sign counts here
-        values += [v for v in column.filter(column == 0).to_list() if math.copysign(1.0, v) < 0][:1]
     # a number: 7 pixels a character of Python's writing of it, as autofit counts (`7458.0`, `2022`)
     return max((DIGIT_PX * len(str(v)) for v in values), default=0)
 
