@@ -6,11 +6,13 @@ import datetime
 import io
 import random
 import zipfile
+import zlib
 
 import pytest
+from isal import isal_zlib
 from xlsxwriter.workbook import Workbook
 
-from transforms.xlsx_fast import FastWorkbook
+from transforms.xlsx_fast import ZIP_LEVEL, FastWorkbook
 
 # texts xlsxwriter escapes or marks: XML characters, a line break, a control character, its own `_xHHHH_` escape,
 # spaces kept (`xml:space="preserve"`), a non-ASCII letter
@@ -150,3 +152,43 @@ def test_the_cells_are_xlsxwriters_own_bytes():
     assert '<row r="10" spans="1:30" s="3" customFormat="1">' in sheet  # the row's format, the 3rd added
     assert '<row r="201" spans="4:4"/>' in sheet  # a note alone in its block of 16 rows, in column D
     assert sheet.count("<c ") > 500
+
+
+def _entries(book_class, fill) -> list[zipfile.ZipInfo]:
+    out = io.BytesIO()
+    book = book_class(out, {"in_memory": True})
+    book.set_properties({"created": CREATED})
+    fill(book)
+    book.close()
+    with zipfile.ZipFile(out) as archive:
+        return archive.infolist()
+
+
+def test_the_zip_holds_xlsxwriters_entries_deflated_by_isal():
+    def entry(info: zipfile.ZipInfo) -> tuple:
+        return (info.filename, info.date_time, info.compress_type, info.external_attr, info.CRC, info.file_size)
+
+    expected, got = _entries(Workbook, _cells_of_every_kind), _entries(FastWorkbook, _cells_of_every_kind)
+    assert [entry(i) for i in got] == [entry(i) for i in expected]
+    members = _same_as_xlsxwriter(_cells_of_every_kind)
+    for info in got:  # each member's deflated bytes are ISA-L's at ZIP_LEVEL
+        deflate = isal_zlib.compressobj(ZIP_LEVEL, isal_zlib.DEFLATED, -15)
+        assert info.compress_size == len(deflate.compress(members[info.filename]) + deflate.flush()), info.filename
+    sheet = next(i for i in got if i.filename == "xl/worksheets/sheet1.xml")
+    assert sheet.compress_size != next(i for i in expected if i.filename == sheet.filename).compress_size
+
+
+def test_a_workbook_written_to_a_path_and_zipfile_left_as_it_is(tmp_path):
+    path = tmp_path / "book.xlsx"
+    book = FastWorkbook(str(path))
+    book.add_worksheet().write_string(0, 0, TEXTS[0] * 50)
+    book.close()
+    with zipfile.ZipFile(path) as archive:
+        assert TEXTS[0] * 50 in archive.read("xl/sharedStrings.xml").decode()
+    data = TEXTS[1].encode() * 200
+    other = io.BytesIO()
+    with zipfile.ZipFile(other, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # another zip: zlib's level 6
+        archive.writestr("a.txt", data)
+        size = archive.getinfo("a.txt").compress_size
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    assert size == len(deflate.compress(data) + deflate.flush())

@@ -28,7 +28,7 @@ def test_held_rows_are_written_as_cells_with_shared_strings_numbered_in_reading_
         sheet.write_string(0, 0, "t")  # the header, shared string 1
         sheet.write_string(0, 1, "n")  # shared string 2
         # cells read row after row: "a" (new: 3), 1, "" (blank), 0.1 + 0.2, "b" (known: 0), None (blank), "a" (3)
-        sheet.hold_rows([["a", "", "b", "a"], [1, 0.1 + 0.2, None, -2.5e20]], [True, False], [plain, plain], ["a", "b"])
+        sheet.hold_rows([["a", "", "b", "a"], [1, 0.1 + 0.2, None, -2.5e20]], [True, False], [plain, plain])
         assert (book.str_table.count, book.str_table.unique_count) == (6, 4)  # 1 + 2 header + 3 cells; b t n a
     # 0.1 + 0.2 is 0.30000000000000004: 16 significant digits, 0.3; -2.5e20 written as -2.5E+20
     assert _sheet_data(path, "xl/worksheets/sheet2.xml") == (
@@ -43,7 +43,7 @@ def test_held_rows_are_written_as_cells_with_shared_strings_numbered_in_reading_
 def test_a_cell_written_where_rows_are_held_is_an_error(tmp_path):
     book = xlsxwriter.Workbook(str(tmp_path / "x.xlsx"), XLSX_OPTIONS | {"in_memory": True})
     sheet = book.add_worksheet("tableau", worksheet_class=ColumnSheet)
-    sheet.hold_rows([["a"]], [True], [book.add_format()], ["a"])
+    sheet.hold_rows([["a"]], [True], [book.add_format()])
     sheet.write_string(1, 0, "b")
     with pytest.raises(ValueError, match="'tableau'"):
         book.close()
@@ -76,3 +76,24 @@ def test_a_sheet_of_held_rows_holds_one_table_and_no_merged_range(tmp_path, seco
             sheet.add_table(50, 0, 60, 2, {"name": "U"})
         else:
             sheet.merge_range(10, 0, 11, 1, "x")
+
+
+def test_rows_in_several_chunks_of_a_sheet_with_a_default_height(tmp_path, monkeypatch):
+    monkeypatch.setattr("transforms.xlsx_rows.ROWS_PER_CHUNK", 3)  # 7 rows: chunks of 3, 3 and 1
+    path = tmp_path / "x.xlsx"
+    with xlsxwriter.Workbook(str(path), XLSX_OPTIONS | {"in_memory": True}) as book:
+        sheet = book.add_worksheet("tableau", worksheet_class=ColumnSheet)
+        sheet.set_default_row(24)  # every row's start tag then says its height
+        plain = book.add_format()  # s="1"
+        zeros = [0.0, -0.0, 0, -0.0, 0.0, 7, None]  # 0.0 and -0.0 are equal keys, written 0 and -0
+        sheet.hold_rows([["a", "{0}", None, "a", "", "{0}", "a"], zeros], [True, False], [plain, plain])
+    start = '<row r="{}" spans="1:2" ht="24" customHeight="1">'
+    a, braces, blank = ' t="s"><v>0</v></c>', ' t="s"><v>1</v></c>', "/>"
+    texts = [a, braces, blank, a, blank, braces, a]
+    numbers = ["><v>0</v></c>", "><v>-0</v></c>", "><v>0</v></c>", "><v>-0</v></c>", "><v>0</v></c>"]
+    numbers += ["><v>7</v></c>", blank]
+    expected = "".join(
+        start.format(r) + f'<c r="A{r}" s="1"{text}<c r="B{r}" s="1"{number}</row>'
+        for r, text, number in zip(range(2, 9), texts, numbers, strict=True)
+    )
+    assert _sheet_data(path, "xl/worksheets/sheet1.xml") == expected

@@ -37,12 +37,6 @@ CLOSE_TIMEOUT_S = 120.0  # France's largest territory's workbooks close in well 
 XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 
 
-# each member of the zip is zipped from memory, not from a temporary file written, dated and removed (a sixth of an
-# EPCI's workbook time): the members are the same; their zip entries are dated 1 January 1980 (Excel's own date)
-# rather than 31 January 1980, without the regular-file bit in their attributes, which no spreadsheet reads
-ZIPPED_FROM_MEMORY = {"in_memory": True}
-
-
 class WorkbookFailed(RuntimeError):
     """A workbook's closing child died, failed or hung: the file is not written and the report fails."""
 
@@ -119,7 +113,7 @@ def workbook(target: Path, closer: Closer | None = None) -> Iterator:
     os.close(fd)
     tmp = Path(name)
     try:
-        book = FastWorkbook(str(tmp), XLSX_OPTIONS | ZIPPED_FROM_MEMORY)
+        book = FastWorkbook(str(tmp), XLSX_OPTIONS)
         journal = _Journal(book) if closer is not None and closer.fork else None  # its cells written by the child
         with collector_paused():  # filled and closed
             yield book
