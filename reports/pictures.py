@@ -29,6 +29,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -165,8 +166,14 @@ def workers_forked_now() -> Iterator[None]:
     import lxml.etree  # noqa: F401
     import numpy  # noqa: F401
 
-    pool = _pool(workers, initializer=load_renderers)
-    pool.submit(int)  # a pool forks its workers with its first task
+    pool = _pool(workers, initializer=_early_worker)
+    # forked before the command handles Ctrl-C (flows.lifecycle): blocked across the fork, so that it ends a worker
+    # at once and quietly, as a kill would, and this process still receives it
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool.submit(int)  # a pool forks its workers with its first task
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _FORKED.append(pool)
     try:
         yield
@@ -174,6 +181,14 @@ def workers_forked_now() -> Iterator[None]:
         if pool in _FORKED:
             _FORKED.remove(pool)
             _stop(pool)
+
+
+def _early_worker() -> None:
+    """A worker forked by `workers_forked_now`: Ctrl-C ends it quietly (Python's handler would print a traceback
+    of KeyboardInterrupt in each worker), then the renderers loaded."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    load_renderers()
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

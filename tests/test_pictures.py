@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from datetime import UTC, datetime
@@ -133,6 +134,17 @@ def test_workers_forked_at_the_start_that_no_block_took_are_stopped(two_workers)
     while any(running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(running(pid) for pid in workers)
+
+
+def test_ctrl_c_ends_a_worker_forked_at_the_start_at_once_and_quietly(two_workers):
+    with pictures.workers_forked_now():
+        pool = pictures._FORKED[0]
+        assert pool.submit(int).result(timeout=30) == 0  # the workers are past their start
+        worker = next(iter(pool._processes.values()))
+        os.kill(worker.pid, signal.SIGINT)
+        worker.join(timeout=10)
+        # ended by the signal itself, as a kill would end it: no KeyboardInterrupt raised (and printed) in it
+        assert worker.exitcode == -signal.SIGINT
 
 
 def test_nothing_is_forked_at_the_start_without_a_pool(monkeypatch):
