@@ -166,9 +166,20 @@ def _report_inputs(store: Store, vintages: dict[str, str]) -> ReportInputs:
 
 def _staged_years(store: Store, paths: dict[str, Path]) -> dict[str, list[int]]:
     """The distinct years of each staged table, kept in the store's cache per store state
-    (`transforms.table_cache.cached_json`): reading them from France's year columns cost each command about
-    0.14 s of CPU."""
-    return cached_json(store, "staged-years", lambda: {s: year_column(pl.scan_parquet(p)) for s, p in paths.items()})
+    (`transforms.table_cache.cached_json`; reading them from France's year columns cost each command about
+    0.14 s of CPU) for the file they were read from: a table damaged or replaced since (another size or time of
+    change) is left out, its years read from it again (and its damage found) when asked for."""
+    kept = cached_json(store, "staged-years", lambda: {s: _years_of_file(p) for s, p in paths.items()})
+    return {s: kept[s]["years"] for s, p in paths.items() if s in kept and kept[s]["file"] == _file_stamp(p)}
+
+
+def _years_of_file(path: Path) -> dict:
+    return {"file": _file_stamp(path), "years": year_column(pl.scan_parquet(path))}
+
+
+def _file_stamp(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def lazy_infra(store: Store) -> Infra:

@@ -110,3 +110,18 @@ def test_the_years_are_kept_in_the_store_cache_for_the_next_process(store, monke
     # the demo census is RP 2022 compared with 2016; gen_births writes 2008 to 2024
     assert (lazy.main_year("rp_population"), lazy.comparison_year("rp_population")) == (2022, 2016)
     assert staged_years(lazy, "births") == list(range(2008, 2025))
+
+
+def test_a_table_changed_since_its_years_were_kept_is_read_again(store, monkeypatch):
+    with store.pinned() as pinned:
+        report_inputs(pinned)  # the years kept in the cache
+        births = pinned.staged_path("births", pinned.latest_vintage("births"))
+    INPUTS.clear()
+    table = pl.read_parquet(births)
+    table.filter(pl.col("year") >= 2010).write_parquet(births)  # the same store state, another file
+    try:
+        with store.pinned() as pinned:
+            assert staged_years(report_inputs(pinned), "births") == list(range(2010, 2025))
+    finally:
+        table.write_parquet(births)
+        INPUTS.clear()
