@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -400,21 +401,33 @@ def report(
 ) -> None:
     """Build and publish the diagnostic report of one territory (the `diagnostic` flow's steps, in this process
     unless a Prefect run is wanted)."""
-    territory = _territory(epci, commune, communes, name)
-    similar_codes = _similar_codes(similar, territory)
-    if refresh_first not in ("missing", "always", "never"):
-        _refuse(f"--refresh is missing, always or never, not {refresh_first!r}")
-    items = _evaluation_items(evaluation)
-    _check_folders(data_dir, out)
-    if refresh_first == "never":
-        _check_staged(data_dir)
-    _check_in_geography(data_dir, **territory.codes())
-    _check_baseline(data_dir, baseline)
-    if similar_codes:  # reading the geography again for no code took ~25 ms
-        _check_in_geography(data_dir, epcis=list(similar_codes), communes=[], departements=[])
-    folders = {"data_dir": _opt(data_dir), "publish_dir": _opt(out), "mirror": mirror, "refresh": refresh_first}
-    options = {"demo": demo, "baseline": baseline, "evaluation": items, "similar": similar_codes}
-    typer.echo(_completed(_run(flow, "diagnostic", territory, **folders, **options)))
+    with _picture_workers_forked_now(flow):
+        territory = _territory(epci, commune, communes, name)
+        similar_codes = _similar_codes(similar, territory)
+        if refresh_first not in ("missing", "always", "never"):
+            _refuse(f"--refresh is missing, always or never, not {refresh_first!r}")
+        items = _evaluation_items(evaluation)
+        _check_folders(data_dir, out)
+        if refresh_first == "never":
+            _check_staged(data_dir)
+        _check_in_geography(data_dir, **territory.codes())
+        _check_baseline(data_dir, baseline)
+        if similar_codes:  # reading the geography again for no code took ~25 ms
+            _check_in_geography(data_dir, epcis=list(similar_codes), communes=[], departements=[])
+        folders = {"data_dir": _opt(data_dir), "publish_dir": _opt(out), "mirror": mirror, "refresh": refresh_first}
+        options = {"demo": demo, "baseline": baseline, "evaluation": items, "similar": similar_codes}
+        typer.echo(_completed(_run(flow, "diagnostic", territory, **folders, **options)))
+
+
+def _picture_workers_forked_now(flow: bool):
+    """The report's picture workers forked as the command starts (`reports.pictures.workers_forked_now`): they
+    load Skia and the fonts on the core that is idle while this process imports and reads the store. A Prefect
+    run (its server, its engine's threads) forks them where it builds the report, as before."""
+    if wants_flow(flow):
+        return contextlib.nullcontext()
+    from reports.pictures import workers_forked_now
+
+    return workers_forked_now()
 
 
 def _evaluation_items(path: Path | None):

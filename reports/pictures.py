@@ -5,12 +5,16 @@
     with drawing_pictures() as pictures:   pictures.ahead(svgs) starts drawing them in worker processes,
                                            pictures(svg) -> the PNG (drawn ahead, or here and now)
 
+    with workers_forked_now():             the next block's workers forked at once (`abs-diag report`'s start)
+
 The renderers hold the GIL while they draw (threads gain nothing) and the pictures are a large part of a report's
 time, so a report hands each section's pictures to a standard-library process pool as soon as the section is built,
 builds the next sections, writes its exports, page and document tables meanwhile, and picks each picture up when the
 document reaches it. The workers are forked: they start in milliseconds and import nothing (Skia, the system's fonts
 and resvg are loaded before the fork), and they only ever draw pictures (never polars, whose thread pool does not
-survive a fork). A worker that dies or a picture that takes more than `PICTURE_TIMEOUT_S` raises `PicturesFailed`
+survive a fork). A command that builds one report forks them as it starts instead (`workers_forked_now`): each
+loads the renderers itself, on the core the command leaves idle until its first section is built, and the report's
+own process never loads them. A worker that dies or a picture that takes more than `PICTURE_TIMEOUT_S` raises `PicturesFailed`
 (the report fails, it never waits forever); a chart neither renderer can draw raises resvg's own error, as it would
 in this process (the document then points to the chart in the HTML report).
 
@@ -25,6 +29,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -117,19 +122,73 @@ def drawing_pictures(draw: Callable[[str], bytes] = svg_to_png) -> Iterator[Pict
     if not workers:
         yield Pictures(None, draw)
         return
-    import resvg_py  # noqa: F401 - imported once here, inherited by the forked workers
-
-    from reports import raster
-
-    raster.prepare()  # Skia and the system's fonts, loaded once here for the workers too
-
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    if _FORKED:  # forked at the command's start (`workers_forked_now`): this block's now
+        pool = _FORKED.pop()
+    else:
+        load_renderers()  # once here, inherited by the workers forked next
+        pool = _pool(workers)
     try:
         yield Pictures(pool, draw)
     except BaseException:
         _stop(pool)  # a hung picture would keep shutdown() waiting
         raise
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+def load_renderers() -> None:
+    """Skia, the system's fonts and resvg loaded in this process (the first picture would load them)."""
+    import resvg_py  # noqa: F401 - imported once, before any picture
+
+    from reports import raster
+
+    raster.prepare()
+
+
+def _pool(workers: int, initializer: Callable[[], None] | None = None) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=initializer)
+
+
+_FORKED: list[ProcessPoolExecutor] = []  # the workers `workers_forked_now` forked, until a block takes them
+
+
+@contextlib.contextmanager
+def workers_forked_now() -> Iterator[None]:
+    """The workers of this process's next `drawing_pictures` block forked at once, each loading the renderers
+    itself: a command that builds one report calls this as it starts, while its other core is idle (its own process
+    then never loads Skia and the fonts, about 50 ms of its CPU, nor forks once it holds the report's data).
+    Workers no block took are stopped on leaving; without a pool (`pool_workers`), nothing is forked."""
+    workers = pool_workers()
+    if not workers:
+        yield
+        return
+    # the renderers' own imports that the report's process imports anyway (its tables, its document): imported
+    # before the fork, the workers do not import them again each (numpy alone is about 0.15 s of CPU)
+    import lxml.etree  # noqa: F401
+    import numpy  # noqa: F401
+
+    pool = _pool(workers, initializer=_early_worker)
+    # forked before the command handles Ctrl-C (flows.lifecycle): blocked across the fork, so that it ends a worker
+    # at once and quietly, as a kill would, and this process still receives it
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool.submit(int)  # a pool forks its workers with its first task
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _FORKED.append(pool)
+    try:
+        yield
+    finally:
+        if pool in _FORKED:
+            _FORKED.remove(pool)
+            _stop(pool)
+
+
+def _early_worker() -> None:
+    """A worker forked by `workers_forked_now`: Ctrl-C ends it quietly (Python's handler would print a traceback
+    of KeyboardInterrupt in each worker), then the renderers loaded."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    load_renderers()
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from datetime import UTC, datetime
@@ -102,6 +103,54 @@ def test_a_hung_worker_fails_after_the_timeout_and_is_stopped(two_workers, monke
     while running(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not running(worker)  # killed, not left drawing in the background
+
+
+def pid_of_worker(svg: str) -> bytes:
+    """The worker's process id, in place of a picture."""
+    return str(os.getpid()).encode()
+
+
+def test_workers_forked_at_the_start_are_those_of_the_next_block(two_workers):
+    with pictures.workers_forked_now():
+        forked = set(pictures._FORKED[0]._processes)
+        assert len(forked) == 2  # forked at once, before any picture is asked for
+        with drawing_pictures(draw=pid_of_worker) as render:
+            svgs = [BAR.format(x=x) for x in range(8)]
+            render.ahead(svgs)
+            assert {int(render(svg)) for svg in svgs} <= forked
+        assert pictures._FORKED == []  # taken by the block: the next block forks its own
+        with drawing_pictures() as render:
+            render.ahead([BAR.format(x=2)])
+            assert render(BAR.format(x=2)) == svg_to_png(BAR.format(x=2))
+
+
+def test_workers_forked_at_the_start_that_no_block_took_are_stopped(two_workers):
+    with pytest.raises(RuntimeError, match="before any report"):
+        with pictures.workers_forked_now():
+            workers = list(pictures._FORKED[0]._processes)
+            raise RuntimeError("the command failed before any report")
+    assert pictures._FORKED == []
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(running(pid) for pid in workers)
+
+
+def test_ctrl_c_ends_a_worker_forked_at_the_start_at_once_and_quietly(two_workers):
+    with pictures.workers_forked_now():
+        pool = pictures._FORKED[0]
+        assert pool.submit(int).result(timeout=30) == 0  # the workers are past their start
+        worker = next(iter(pool._processes.values()))
+        os.kill(worker.pid, signal.SIGINT)
+        worker.join(timeout=10)
+        # ended by the signal itself, as a kill would end it: no KeyboardInterrupt raised (and printed) in it
+        assert worker.exitcode == -signal.SIGINT
+
+
+def test_nothing_is_forked_at_the_start_without_a_pool(monkeypatch):
+    monkeypatch.setattr(pictures, "pool_workers", lambda: 0)
+    with pictures.workers_forked_now():
+        assert pictures._FORKED == []
 
 
 def test_no_pool_inside_a_daemonic_process():

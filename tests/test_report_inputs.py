@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from reports import ages
-from reports.inputs import LazyStaged, ReportInputs, lazy_infra, report_inputs, staged_rows, staged_years
+from reports import inputs as inputs_module
+from reports.inputs import INPUTS, LazyStaged, ReportInputs, lazy_infra, report_inputs, staged_rows, staged_years
 from storage.store import Store
 from transforms.infra import iris_table
 from transforms.pipeline import load_inputs
@@ -93,3 +94,34 @@ def test_the_rows_of_a_staged_table_are_those_a_filter_of_the_whole_table_keeps(
         assert staged_rows(inputs, "not_staged", keep) is None
         assert staged_years(inputs, "births") == list(range(2008, 2025))  # gen_births: 2008 to 2024
         assert staged_years(inputs, "not_staged") == []
+
+
+def test_the_years_are_kept_in_the_store_cache_for_the_next_process(store, monkeypatch):
+    with store.pinned() as pinned:
+        report_inputs(pinned)  # reads the year columns once for this store state, and keeps them
+    INPUTS.clear()  # as a new process would
+
+    def no_year_column(table):
+        raise AssertionError("a year column read again")
+
+    monkeypatch.setattr(inputs_module, "year_column", no_year_column)
+    with store.pinned() as pinned:
+        lazy = report_inputs(pinned)
+    # the demo census is RP 2022 compared with 2016; gen_births writes 2008 to 2024
+    assert (lazy.main_year("rp_population"), lazy.comparison_year("rp_population")) == (2022, 2016)
+    assert staged_years(lazy, "births") == list(range(2008, 2025))
+
+
+def test_a_table_changed_since_its_years_were_kept_is_read_again(store, monkeypatch):
+    with store.pinned() as pinned:
+        report_inputs(pinned)  # the years kept in the cache
+        births = pinned.staged_path("births", pinned.latest_vintage("births"))
+    INPUTS.clear()
+    table = pl.read_parquet(births)
+    table.filter(pl.col("year") >= 2010).write_parquet(births)  # the same store state, another file
+    try:
+        with store.pinned() as pinned:
+            assert staged_years(report_inputs(pinned), "births") == list(range(2010, 2025))
+    finally:
+        table.write_parquet(births)
+        INPUTS.clear()
