@@ -139,6 +139,28 @@ def test_text_takes_the_style_of_the_groups_around_it_and_each_text_its_own_colo
     assert red[:, :45].sum() == red.sum() and blue[:, 45:].sum() == blue.sum()  # the first I left of x = 30
 
 
+def test_the_same_label_at_another_place_is_drawn_there_with_the_same_pixels():
+    chart = svg('<text x="2" y="15">HHH</text><text x="62" y="25">HHH</text>', 120, 40)
+    image = pixels(raster.svg_to_png(chart, 1.5))
+    # 60 units right and 10 down at 1.5: 90 and 15 pixels, whole pixels, so the same anti-aliasing
+    first, second = image[0:30, 0:60], image[15:45, 90:150]
+    assert (first < 200).any(), "no text drawn"
+    assert np.array_equal(first, second)
+
+
+def test_the_same_label_in_groups_of_other_colours_takes_each_group_s_colour():
+    body = (
+        '<g fill="#ff0000" font-size="30"><text x="2" y="30">I</text></g>'
+        '<g fill="#0000ff" font-size="30"><text x="40" y="30">I</text></g>'
+    )
+    image = pixels(raster.svg_to_png(svg(body, 60, 40), 1.5))
+    red = (image[:, :, 0] > 200) & (image[:, :, 1] < 60) & (image[:, :, 2] < 60)
+    blue = (image[:, :, 2] > 200) & (image[:, :, 0] < 60) & (image[:, :, 1] < 60)
+    # each stem 32 pixels tall and 3 or 4 wholly coloured columns wide (see the test above)
+    assert 32 * 3 <= red.sum() <= 33 * 5 and 32 * 3 <= blue.sum() <= 33 * 5
+    assert red[:, :45].sum() == red.sum() and blue[:, 45:].sum() == blue.sum()
+
+
 def test_the_same_letters_at_another_size_are_drawn_at_that_size():
     def ink_width(size: int) -> int:
         ink = ink_columns(
