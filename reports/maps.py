@@ -414,7 +414,7 @@ def choropleth(
     reason_counts = {r: sum(a.reason == r for a in areas) for r in reasons}
     bottom = _legend(svg, frame.width + 16, classes, colours, counts, unit, reasons, pattern_fill, reason_counts)
     height = max(frame.height + 34, bottom + MARGIN)
-    svg.root.set("viewBox", f"0 0 {_n(frame.width + LEGEND_WIDTH)} {_n(height)}")
+    svg.attributes["viewBox"] = f"0 0 {_n(frame.width + LEGEND_WIDTH)} {_n(height)}"
     return svg.render()
 
 
