@@ -87,6 +87,13 @@ class SvgDocument:
         written = f'<circle cx="{n(cx)}" cy="{n(cy)}" r="{n(r)}" fill="{escaped[fill]}"{outline} />'
         self._siblings(parent).append(written)
 
+    def titled(self, tag: str, parent: SvgElement | None, title: str, **attrs) -> None:
+        """`add(tag, parent, **attrs)` with one child, `add("title", that element, title)`: a map's commune and its
+        tooltip, written as they get no other children."""
+        inner = f"<title>{_escape_cdata(title)}</title>" if title else "<title />"
+        written = f"<{tag}{self._attributes(attrs)}>{inner}</{tag}>"
+        self._siblings(parent).append(written)
+
     def remove(self, tag: str) -> None:
         """Take out the first child of the `<svg>` element that is a `tag`, if any."""
         for element in self.children:

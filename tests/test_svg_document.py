@@ -79,3 +79,19 @@ def test_the_first_child_of_a_tag_is_removed():
     svg.remove("desc")
     svg.remove("defs")
     assert svg.render() == '<svg xmlns="http://www.w3.org/2000/svg"><desc>e</desc></svg>'
+
+
+def test_an_element_and_its_title_are_written_as_elementtree_writes_them():
+    svg = SvgDocument({}, "t", "c1", number=_number)
+    group = svg.add("g")
+    svg.titled("use", group, "Saint-Léger & Cholet : 12,5 %", href="#s-49001", fill="url(#p-1)", data_code="49001")
+    svg.titled("path", None, "", d="M1 2l3 4z")
+    root = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg"})
+    ET.SubElement(root, "title", {"id": "c1-t"}).text = "t"
+    use = ET.SubElement(
+        ET.SubElement(root, "g"), "use", {"href": "#s-49001", "fill": "url(#p-1)", "data-code": "49001"}
+    )
+    ET.SubElement(use, "title").text = "Saint-Léger & Cholet : 12,5 %"
+    ET.SubElement(ET.SubElement(root, "path", {"d": "M1 2l3 4z"}), "title").text = ""
+    assert svg.render() == ET.tostring(root, encoding="unicode")
+    assert "<title>Saint-Léger &amp; Cholet : 12,5 %</title></use>" in svg.render()
