@@ -4,9 +4,9 @@ Why SVG written here rather than a plotting library: the report needs three simp
 a "positioning" strip per indicator, ranked bars per commune), each a few dozen rectangles, lines and labels,
 with French number formats, flag symbols and byte-identical output between two runs. matplotlib would bring
 numpy and a font engine for that and writes random clip-path ids; pygal writes a random uuid per chart and links
-its JavaScript from a CDN by default; leather has neither two-sided bars nor reference markers. The standard
-library's ElementTree writes well-formed SVG and escapes every text and attribute, so names from the data stay
-text (`<script>` in a commune name is drawn, never run).
+its JavaScript from a CDN by default; leather has neither two-sided bars nor reference markers. `reports.svg`
+writes well-formed SVG and escapes every text and attribute with the standard library ElementTree's escaping, so
+names from the data stay text (`<script>` in a commune name is drawn, never run).
 """
 
 from __future__ import annotations
