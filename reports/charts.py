@@ -4,15 +4,14 @@ Why SVG written here rather than a plotting library: the report needs three simp
 a "positioning" strip per indicator, ranked bars per commune), each a few dozen rectangles, lines and labels,
 with French number formats, flag symbols and byte-identical output between two runs. matplotlib would bring
 numpy and a font engine for that and writes random clip-path ids; pygal writes a random uuid per chart and links
-its JavaScript from a CDN by default; leather has neither two-sided bars nor reference markers. The standard
-library's ElementTree writes well-formed SVG and escapes every text and attribute, so names from the data stay
-text (`<script>` in a commune name is drawn, never run).
+its JavaScript from a CDN by default; leather has neither two-sided bars nor reference markers. `reports.svg`
+writes well-formed SVG and escapes every text and attribute with the standard library ElementTree's escaping, so
+names from the data stay text (`<script>` in a commune name is drawn, never run).
 """
 
 from __future__ import annotations
 
 import textwrap
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -80,16 +79,13 @@ class Svg(SvgDocument):
             ident,
             _num,
         )
-        ET.SubElement(self.root, "desc", {"id": f"{ident}-d"}).text = description
-
-    def text(self, x: float, y: float, content: str, parent: ET.Element | None = None, **attrs) -> ET.Element:
-        return self.add("text", parent, content, x=float(x), y=float(y), **attrs)
+        self.add("desc", None, description, id=f"{ident}-d")
 
     def resize(self, height: float) -> None:
         """Set the height once the content is laid out (legends wrap to as many rows as they need)."""
-        width = self.root.get("width")
-        self.root.set("viewBox", f"0 0 {width} {_num(height)}")
-        self.root.set("height", _num(height))
+        width = self.attributes["width"]
+        self.attributes["viewBox"] = f"0 0 {width} {_num(height)}"
+        self.attributes["height"] = _num(height)
 
 
 @lru_cache(maxsize=4096)
@@ -115,7 +111,7 @@ def _legend(svg: Svg, x: float, y: float, items: list[tuple[str, str]], max_x: f
             x, y = left, y + 16
         g = svg.add("g")
         if shape == "territory":
-            svg.add("circle", g, cx=x + 5, cy=y - 4, r=4.5, fill=TERRITORY)
+            svg.circle(x + 5, y - 4, 4.5, TERRITORY, parent=g)
         elif shape == "departement":
             svg.add("path", g, d=_diamond(x + 5, y - 4, 5), fill="#fff", stroke=DEPARTEMENT, stroke_width=1.8)
         elif shape == "epci":
@@ -137,17 +133,7 @@ def _legend(svg: Svg, x: float, y: float, items: list[tuple[str, str]], max_x: f
             )
         elif shape.startswith("line-"):
             colour, dash = REFERENCE_LINES[shape.removeprefix("line-")]
-            svg.add(
-                "line",
-                g,
-                x1=float(x),
-                x2=x + 12,
-                y1=y - 4,
-                y2=y - 4,
-                stroke=colour,
-                stroke_width=2.5,
-                stroke_dasharray=dash,
-            )
+            svg.line(float(x), x + 12, y - 4, y - 4, colour, 2.5, dash, parent=g)
         else:
             svg.add("rect", g, x=float(x), y=y - 9, width=12, height=10, fill=MEN if shape == "men" else WOMEN)
         svg.text(x + 17, y, label, g, fill=MUTED)
@@ -204,7 +190,7 @@ def _pyramid_grid(svg: Svg, inner: tuple[float, float], k: float, scale_max: flo
     step, tick = _tick_step(scale_max), 0.0
     while tick <= scale_max:
         for x in sorted({inner[0] - tick * k, inner[1] + tick * k}):
-            svg.add("line", x1=x, x2=x, y1=top - 4, y2=bottom, stroke=GRID, stroke_width=1)
+            svg.line(x, x, top - 4, bottom, GRID, 1)
             svg.text(x, bottom + 14, F.value(tick, "percent"), text_anchor="middle", fill=MUTED, font_size=10)
         tick += step
 
@@ -354,15 +340,7 @@ def positioning(
     top += 26
     for i, r in enumerate(rows):
         if i:
-            svg.add(
-                "line",
-                x1=10.0,
-                x2=WIDTH - 10,
-                y1=top + i * POS_ROW,
-                y2=top + i * POS_ROW,
-                stroke=GRID,
-                stroke_width=0.6,
-            )
+            svg.line(10.0, WIDTH - 10, top + i * POS_ROW, top + i * POS_ROW, GRID, 0.6)
         _position_row(svg, r, top + i * POS_ROW + POS_ROW / 2, with_epci=bool(epci))
     svg.resize(top + POS_ROW * len(rows) + 6)
     return svg.render()
@@ -413,11 +391,11 @@ def position_marks(
     def scale(v: float) -> float:  # this row's own domain
         return x0 + (v - lo) / (hi - lo) * (x1 - x0)
 
-    svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=2)
+    svg.line(x0, x1, cy, cy, GRID, 2)
     for end, anchor, x in ((lo, "end", x0 - 4), (hi, "start", x1 + 4)):  # the line's own scale, at its ends
         svg.text(x, cy + 3.5, F.value(end, r.unit), text_anchor=anchor, font_size=10, fill=MUTED)
     if lo < 0 < hi:
-        svg.add("line", x1=scale(0.0), x2=scale(0.0), y1=cy - 7, y2=cy + 7, stroke=MUTED, stroke_width=0.8)
+        svg.line(scale(0.0), scale(0.0), cy - 7, cy + 7, MUTED, 0.8)
     f, e = sizes.france, sizes.epci
     if r.france is not None:
         svg.add("rect", x=scale(r.france) - 1.5, y=cy - f, width=3, height=2 * f, fill=FRANCE)
@@ -430,16 +408,20 @@ def position_marks(
         )
     text = f"—{r.mark}"
     if r.value is not None:
-        svg.add("circle", cx=scale(r.value), cy=cy, r=sizes.territory, fill=TERRITORY)
+        svg.circle(scale(r.value), cy, sizes.territory, TERRITORY)
         text = F.value(r.value, r.unit) + r.mark
-    with_flag(svg.text(value_x, cy + 4, text, font_weight="600"), r.flag, sizes.flag_gap, bold=False)
+    flagged_text(svg, value_x, cy + 4, text, r.flag, sizes.flag_gap, bold=False, font_weight="600")
 
 
-def with_flag(value: ET.Element, flag: str | None, gap: str, bold: bool = True) -> None:
-    """The flag's symbol (! vigilance, !! priorité) after a value's text, in the flag's ink."""
-    if flag in FLAG_SYMBOL:
-        attributes = {"fill": FLAG_INK[flag], "dx": gap} | ({"font-weight": "700"} if bold else {})
-        ET.SubElement(value, "tspan", attributes).text = FLAG_SYMBOL[flag]
+def flagged_text(
+    svg: Svg, x: float, y: float, content: str, flag: str | None, gap: str, bold: bool = True, **attrs
+) -> None:
+    """A value's text (`svg.text`), then the flag's symbol (! vigilance, !! priorité) in the flag's ink."""
+    if flag not in FLAG_SYMBOL:
+        svg.text(x, y, content, **attrs)
+        return
+    value = svg.add("text", None, content, x=float(x), y=float(y), **attrs)
+    svg.add("tspan", value, FLAG_SYMBOL[flag], fill=FLAG_INK[flag], dx=gap, font_weight="700" if bold else None)
 
 
 # -- communes ranked on one indicator ----------------------------------------------------------------------------
@@ -486,16 +468,7 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
     bottom = top + row * len(ordered)
     for r in refs:
         colour, dash = REFERENCE_LINES[r.kind]
-        svg.add(
-            "line",
-            x1=scale(r.value),
-            x2=scale(r.value),
-            y1=top - 4,
-            y2=bottom,
-            stroke=colour,
-            stroke_width=2,
-            stroke_dasharray=dash,
-        )
+        svg.line(scale(r.value), scale(r.value), top - 4, bottom, colour, 2, dash)
     for i, b in enumerate(ordered):
         y = top + i * row
         cy = y + row / 2
@@ -503,16 +476,8 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
         if b.value is None:
             svg.text(width - value_w + 6, cy + 4, f"—{b.mark}", fill=MUTED)
             continue
-        svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=1)
-        svg.add(
-            "circle",
-            cx=scale(b.value),
-            cy=cy,
-            r=5.5,
-            fill=FLAG_FILL.get(b.flag, BAR) if b.flag else BAR,
-            stroke="#fff",
-            stroke_width=1,
-        )
-        with_flag(svg.text(width - value_w + 6, cy + 4, F.value(b.value, unit) + b.mark, font_size=10.5), b.flag, "4")
+        svg.line(x0, x1, cy, cy, GRID, 1)
+        svg.circle(scale(b.value), cy, 5.5, FLAG_FILL.get(b.flag, BAR) if b.flag else BAR, "#fff", 1)
+        flagged_text(svg, width - value_w + 6, cy + 4, F.value(b.value, unit) + b.mark, b.flag, "4", font_size=10.5)
     svg.resize(bottom + 8)
     return svg.render()

@@ -317,12 +317,11 @@ def _labels(svg: _Svg, numbers: dict[str, int], points: dict[str, tuple[float, f
         if code in numbers:
             ink = text_colour(fills.get(code, WHITE))
             halo = WHITE if ink == INK else INK
-            svg.add(
-                "text",
+            svg.text(
+                coordinate(x, 1),
+                coordinate(y + 4, 1),
+                str(numbers[code]),
                 group,
-                text=str(numbers[code]),
-                x=coordinate(x, 1),
-                y=coordinate(y + 4, 1),
                 fill=ink,
                 stroke=halo,
                 stroke_width="2.5",
@@ -405,16 +404,15 @@ def choropleth(
             fills[area.code] = colours[k]
         fill = fills.get(area.code) or pattern_fill[area.reason or ""]
         if shapes_id:
-            path = svg.add("use", group, href=f"#{shapes_id}-{area.code}", fill=fill, data_code=area.code)
+            svg.titled("use", group, _tooltip(area), href=f"#{shapes_id}-{area.code}", fill=fill, data_code=area.code)
         else:
-            path = svg.add("path", group, d=svg_path(shape, frame), fill=fill, data_code=area.code)
-        svg.add("title", path, text=_tooltip(area))
+            svg.titled("path", group, _tooltip(area), d=svg_path(shape, frame), fill=fill, data_code=area.code)
     _labels(svg, numbers or {}, layout.points, fills)
     _scale_bar(svg, frame, frame.height + 28)
     reason_counts = {r: sum(a.reason == r for a in areas) for r in reasons}
     bottom = _legend(svg, frame.width + 16, classes, colours, counts, unit, reasons, pattern_fill, reason_counts)
     height = max(frame.height + 34, bottom + MARGIN)
-    svg.root.set("viewBox", f"0 0 {_n(frame.width + LEGEND_WIDTH)} {_n(height)}")
+    svg.attributes["viewBox"] = f"0 0 {_n(frame.width + LEGEND_WIDTH)} {_n(height)}"
     return svg.render()
 
 
@@ -448,8 +446,7 @@ def locator(territory, context: Sequence[tuple[str, object]], title: str, ident:
     svg = _Svg(frame.width, frame.height + 34, title, ident, "map locator")
     for name, geometry in context:
         shape = shapely.simplify(geometry, SIMPLIFY_UNITS / frame.scale)
-        path = svg.add("path", d=svg_path(shape, frame), fill="#e8ecf0", stroke="#8a96a3", stroke_width="1")
-        svg.add("title", path, text=name)
+        svg.titled("path", None, name, d=svg_path(shape, frame), fill="#e8ecf0", stroke="#8a96a3", stroke_width="1")
     shape = shapely.simplify(territory, SIMPLIFY_UNITS / frame.scale)
     svg.add("path", d=svg_path(shape, frame), fill="#c0602b", stroke=INK, stroke_width="1", fill_rule="evenodd")
     for name, geometry in context:

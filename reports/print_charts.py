@@ -24,11 +24,11 @@ from reports.charts import (
     Svg,
     _legend,
     _wrap,
+    flagged_text,
     local_domain,
     position_marks,
     positioning_words,
     ranked_order,
-    with_flag,
 )
 
 PRINT_WIDTH = 360.0  # viewBox width: printed about 348 px wide, so one unit is 0.97 px
@@ -39,12 +39,11 @@ SMALL = 10  # the smallest label (end values of a scale, values of places): 7.2 
 def as_print_twin(svg: Svg) -> Svg:
     """Mark a chart as the print twin of a screen chart: hidden on screen, and left out of what a screen reader
     reads (its twin has the same title and description), so it carries neither (a smaller page)."""
-    svg.root.set("class", PRINT_CLASS)
-    svg.root.set("aria-hidden", "true")
-    del svg.root.attrib["aria-labelledby"]
+    svg.attributes["class"] = PRINT_CLASS
+    svg.attributes["aria-hidden"] = "true"
+    del svg.attributes["aria-labelledby"]
     for tag in ("title", "desc"):
-        if (element := svg.root.find(tag)) is not None:
-            svg.root.remove(element)
+        svg.remove(tag)
     return svg
 
 
@@ -78,7 +77,7 @@ def positioning(
     y = _note(svg, y + 15, SCALE_NOTE) + 8
     for i, r in enumerate(rows):
         if i:
-            svg.add("line", x1=6.0, x2=PRINT_WIDTH - 6, y1=y, y2=y, stroke=GRID, stroke_width=0.6)
+            svg.line(6.0, PRINT_WIDTH - 6, y, y, GRID, 0.6)
         y = _position_row(svg, r, y, with_epci=bool(epci))
     svg.resize(y + 4)
     return svg.render()
@@ -117,16 +116,16 @@ def ranked_dots(bars: list[Bar], references: list[Reference], unit: str, title: 
     for r in refs:
         colour, dash = REFERENCE_LINES[r.kind]
         x = scale(r.value)
-        svg.add("line", x1=x, x2=x, y1=top - 4, y2=bottom, stroke=colour, stroke_width=2, stroke_dasharray=dash)
+        svg.line(x, x, top - 4, bottom, colour, 2, dash)
     for i, b in enumerate(ordered):
         cy = top + i * RANK_ROW + RANK_ROW / 2
         svg.text(RANK_LABEL_W, cy + 3.5, _wrap(b.label, 26, 1)[0], text_anchor="end", font_size=SMALL)
         if b.value is None:
             svg.text(x1 + 8, cy + 3.5, f"—{b.mark}", fill=MUTED, font_size=SMALL)
             continue
-        svg.add("line", x1=x0, x2=x1, y1=cy, y2=cy, stroke=GRID, stroke_width=1)
+        svg.line(x0, x1, cy, cy, GRID, 1)
         fill = FLAG_FILL.get(b.flag, BAR) if b.flag else BAR
-        svg.add("circle", cx=scale(b.value), cy=cy, r=4.5, fill=fill, stroke="#fff", stroke_width=1)
-        with_flag(svg.text(x1 + 8, cy + 3.5, F.value(b.value, unit) + b.mark, font_size=SMALL), b.flag, "3")
+        svg.circle(scale(b.value), cy, 4.5, fill, "#fff", 1)
+        flagged_text(svg, x1 + 8, cy + 3.5, F.value(b.value, unit) + b.mark, b.flag, "3", font_size=SMALL)
     svg.resize(bottom + 6)
     return svg.render()

@@ -113,7 +113,7 @@ def trend(lines: list[Line], unit: str, baseline: int | None, title: str, ident:
         return TOP + plot_height * (1 - (v - low) / (high - low))
 
     for t in ticks:
-        svg.add("line", x1=left, x2=width - RIGHT, y1=y_of(t), y2=y_of(t), stroke=GRID, stroke_width=1)
+        svg.line(left, width - RIGHT, y_of(t), y_of(t), GRID, 1)
         svg.text(left - 6, y_of(t) + 4, F.value(t, unit), fill=MUTED, text_anchor="end")
     bottom = TOP + plot_height
     every = max(1, math.ceil(len(years) / frame.year_labels))
@@ -123,16 +123,7 @@ def trend(lines: list[Line], unit: str, baseline: int | None, title: str, ident:
         if (n % every == 0 and not crowded) or year in kept:
             svg.text(x_of(year), bottom + 16, str(year), fill=MUTED, text_anchor="middle")
     if baseline is not None and years[0] <= baseline <= years[-1]:
-        svg.add(
-            "line",
-            x1=x_of(baseline),
-            x2=x_of(baseline),
-            y1=TOP - 6,
-            y2=bottom,
-            stroke=INK,
-            stroke_width=1,
-            stroke_dasharray="3 3",
-        )
+        svg.line(x_of(baseline), x_of(baseline), TOP - 6, bottom, INK, 1, "3 3")
         svg.text(x_of(baseline) + 4, TOP - 8, f"référence {baseline}", fill=INK, font_size="10")
     for line in lines:
         _draw_line(svg, line, x_of, y_of)
@@ -148,7 +139,7 @@ def _draw_line(svg: Svg, line: Line, x_of, y_of) -> None:
         path = " ".join(f"{'M' if n == 0 else 'L'}{_num(x)} {_num(y_of(v))}" for n, (x, v) in enumerate(run))
         svg.add("path", g, d=path, fill="none", stroke=colour, stroke_width=width, stroke_dasharray=dash)
         for x, v in run:
-            svg.add("circle", g, cx=x, cy=y_of(v), r=3.0 if line.kind == "territory" else 2.2, fill=colour)
+            svg.circle(x, y_of(v), 3.0 if line.kind == "territory" else 2.2, colour, parent=g)
 
 
 def _legend(svg: Svg, items: list[tuple[str, str]], y: float, frame: Frame = SCREEN) -> float:
@@ -158,7 +149,7 @@ def _legend(svg: Svg, items: list[tuple[str, str]], y: float, frame: Frame = SCR
         if x > frame.left and x + width > frame.width - RIGHT:
             x, y = frame.left, y + 16
         colour, dash, stroke = STYLES[kind]
-        svg.add("line", x1=x, x2=x + 20, y1=y - 4, y2=y - 4, stroke=colour, stroke_width=stroke, stroke_dasharray=dash)
+        svg.line(x, x + 20, y - 4, y - 4, colour, stroke, dash)
         svg.text(x + 25, y, label, fill=MUTED)
         x += width
     return y
@@ -193,20 +184,18 @@ def communes_change(
 
     top = TOP
     for t in ticks:
-        svg.add("line", x1=x_of(t), x2=x_of(t), y1=top - 6, y2=top + row * len(moves), stroke=GRID, stroke_width=1)
+        svg.line(x_of(t), x_of(t), top - 6, top + row * len(moves), GRID, 1)
         svg.text(x_of(t), top + row * len(moves) + 14, F.value(t, unit), fill=MUTED, text_anchor="middle")
     for n, m in enumerate(moves):
         y = top + row * n + row / 2
         name = m.name if len(m.name) <= chars else m.name[: chars - 1] + "…"
-        label = svg.text(label_width - 8, y + 4, name, text_anchor="end")
-        if frame is not SCREEN:
-            label.set("font-size", "10")
+        svg.text(label_width - 8, y + 4, name, text_anchor="end", font_size=None if frame is SCREEN else "10")
         if m.baseline is None or m.latest is None:
             svg.text(x0, y + 4, m.note or "non disponible", fill=MUTED, font_style="italic")
             continue
-        svg.add("line", x1=x_of(m.baseline), x2=x_of(m.latest), y1=y, y2=y, stroke=MUTED, stroke_width=2)
-        svg.add("circle", cx=x_of(m.baseline), cy=y, r=4.5, fill="#fff", stroke=TERRITORY, stroke_width=1.8)
-        svg.add("circle", cx=x_of(m.latest), cy=y, r=4.5, fill=TERRITORY)
+        svg.line(x_of(m.baseline), x_of(m.latest), y, y, MUTED, 2)
+        svg.circle(x_of(m.baseline), y, 4.5, "#fff", TERRITORY, 1.8)
+        svg.circle(x_of(m.latest), y, 4.5, TERRITORY)
         svg.text(
             x_of(max(m.baseline, m.latest)) + 9,
             y + 4,
@@ -215,10 +204,10 @@ def communes_change(
             font_size="10",
         )
     legend_y = top + row * len(moves) + 36
-    svg.add("circle", cx=x0 + 5, cy=legend_y - 4, r=4.5, fill="#fff", stroke=TERRITORY, stroke_width=1.8)
+    svg.circle(x0 + 5, legend_y - 4, 4.5, "#fff", TERRITORY, 1.8)
     svg.text(x0 + 14, legend_y, f"{baseline} (année de référence)", fill=MUTED)
     second = x0 + (205 if frame is SCREEN else 150)  # the latest year's key, after the baseline's
-    svg.add("circle", cx=second, cy=legend_y - 4, r=4.5, fill=TERRITORY)
+    svg.circle(second, legend_y - 4, 4.5, TERRITORY)
     svg.text(second + 9, legend_y, str(latest_year), fill=MUTED)
     svg.resize(legend_y + 10)
     return svg.render()
