@@ -130,13 +130,17 @@ def test_text_takes_the_style_of_the_groups_around_it_and_each_text_its_own_colo
         '<g fill="#ff0000" font-size="30"><g><text x="2" y="30">I</text></g></g>'
         '<text x="40" y="30" font-size="30" fill="#0000ff">I</text>'
     )
-    image = pixels(raster.svg_to_png(svg(body, 60, 40), 1.5))
+    assert_a_red_i_then_a_blue_one(pixels(raster.svg_to_png(svg(body, 60, 40), 1.5)))
+
+
+def assert_a_red_i_then_a_blue_one(image) -> None:
+    """A red capital I left of x = 30 (45 pixels) and a blue one right of it, both 30 units tall."""
     red = (image[:, :, 0] > 200) & (image[:, :, 1] < 60) & (image[:, :, 2] < 60)
     blue = (image[:, :, 2] > 200) & (image[:, :, 0] < 60) & (image[:, :, 1] < 60)
     # a 30-unit capital I of Liberation Sans: a stem 0.72 em tall (32 pixels) and 0.095 em wide (4.3 pixels), so 3
     # or 4 columns of pixels wholly in its colour
     assert 32 * 3 <= red.sum() <= 33 * 5 and 32 * 3 <= blue.sum() <= 33 * 5
-    assert red[:, :45].sum() == red.sum() and blue[:, 45:].sum() == blue.sum()  # the first I left of x = 30
+    assert red[:, :45].sum() == red.sum() and blue[:, 45:].sum() == blue.sum()
 
 
 def test_the_same_label_at_another_place_is_drawn_there_with_the_same_pixels():
@@ -153,12 +157,7 @@ def test_the_same_label_in_groups_of_other_colours_takes_each_group_s_colour():
         '<g fill="#ff0000" font-size="30"><text x="2" y="30">I</text></g>'
         '<g fill="#0000ff" font-size="30"><text x="40" y="30">I</text></g>'
     )
-    image = pixels(raster.svg_to_png(svg(body, 60, 40), 1.5))
-    red = (image[:, :, 0] > 200) & (image[:, :, 1] < 60) & (image[:, :, 2] < 60)
-    blue = (image[:, :, 2] > 200) & (image[:, :, 0] < 60) & (image[:, :, 1] < 60)
-    # each stem 32 pixels tall and 3 or 4 wholly coloured columns wide (see the test above)
-    assert 32 * 3 <= red.sum() <= 33 * 5 and 32 * 3 <= blue.sum() <= 33 * 5
-    assert red[:, :45].sum() == red.sum() and blue[:, 45:].sum() == blue.sum()
+    assert_a_red_i_then_a_blue_one(pixels(raster.svg_to_png(svg(body, 60, 40), 1.5)))
 
 
 def test_the_same_letters_at_another_size_are_drawn_at_that_size():
