@@ -3,6 +3,8 @@ world, and equality with the long path (`commune_values` then `aggregate`) on th
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -98,6 +100,21 @@ def test_sums_above_the_commune_skip_restored_communes_and_keep_the_worst_reason
     assert pop[("TERRITORY", custom.code)] == (None, None)
     assert births[("EPCI", E1)] == (None, SECRET)  # 7 + secret + missing: secret comes first
     assert births[("DEP", "01")] == (None, SECRET)
+
+
+def test_a_null_without_reason_is_not_available_a_nan_stays_and_a_code_outside_the_cog_is_left_out():
+    rows = [
+        (A, 2022, None, "P_POP", None, None, None),  # no figure and no reason
+        ("01999", 2022, None, "P_POP", 40.0, None, None),  # not a commune of the target COG (between two of its runs)
+        (B, 2022, None, "P_POP", float("nan"), None, None),  # a figure that is not a number, as published
+        (C, 2022, None, "P_POP", 7.0, None, None),
+    ]
+    got = cells(T.build(world(rows), NEEDED).commune_level(), POP)
+    assert got[("COM", A)] == (None, NOT_AVAILABLE)
+    assert math.isnan(got[("COM", B)][0]) and got[("COM", B)][1] is None
+    assert got[("COM", C)] == (7.0, None)
+    assert got[("COM", D)] == (None, NOT_AVAILABLE)
+    assert ("COM", "01999") not in got
 
 
 def test_two_rows_for_one_commune_and_one_value_are_refused():

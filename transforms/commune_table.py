@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from transforms.compute import Inputs
 
 RANK, SPLIT = "|r", "|x"
+NO_ROW, NO_REASON = -2, -1  # `build`'s ranks of a cell without a staged row, and of a row without a reason
 ROWS_SCHEMA = {
     "code": pl.String,
     "term": pl.String,
@@ -184,7 +185,15 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
         commune_rows(frame)
         .lazy()
         .filter(pl.col("year").is_in(years))  # years no key reads (older censuses, CAF history): before the strings
-        .select("code", "year", "value", "status", "geo_change", _var=pl.col("variable").cast(enum, strict=False))
+        .select(
+            "code",
+            "year",
+            "value",
+            _var=pl.col("variable").cast(enum, strict=False),
+            # the reason and the split as numbers before the filter: it then copies no strings but the codes
+            rank=R.rank(pl.col("status")),
+            split=pl.col("geo_change").eq_missing("split"),
+        )
         .filter(pl.col("_var").is_not_null())
         .collect()
     )
@@ -207,14 +216,7 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
             communes.with_columns(_col=keys_of_slots.gather(at))
             .lazy()
             .filter(pl.col("_col").is_not_null() & pl.col("_row").is_not_null())
-            .select(
-                "_row",
-                "_col",
-                "year",
-                "value",
-                rank=R.rank(pl.col("status")),
-                split=pl.col("geo_change").eq_missing("split"),
-            )
+            .select("_row", "_col", "year", "value", "rank", "split")
             .collect()
         )
     return parts
@@ -257,7 +259,12 @@ def rows_of_codes(codes: pl.Series, rows: pl.DataFrame) -> pl.Series:
     up once: a staged table is sorted by level and code, so 4.7 million staged rows of France are 35,000 runs."""
     runs = codes.rle()
     heads = runs.struct.field("value").to_frame("code").join(rows, on="code", how="left", maintain_order="left")
-    return heads["_row"].gather(pl.Series(np.repeat(np.arange(runs.len()), runs.struct.field("len").to_numpy())))
+    lengths = runs.struct.field("len").to_numpy()
+    # each run's row repeated by numpy (2 M rows: 26 to 20 ms, against repeating run numbers then gathering them)
+    found = pl.Series(np.repeat(heads["_row"].fill_null(0).to_numpy(), lengths))
+    if not heads["_row"].null_count():
+        return found
+    return found.set(pl.Series(np.repeat(heads["_row"].is_null().to_numpy(), lengths)), None)
 
 
 def sum_ranges(rows: pl.DataFrame, needed: pl.DataFrame) -> pl.DataFrame:
@@ -289,27 +296,32 @@ def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
     """The commune table of every commune of `inputs.membership` and every needed (term, period)."""
     keys = needed.select(key=pl.col("term") + "|" + pl.col("period")).unique().sort("key")["key"].to_list()
     n, shape = inputs.membership.height, (len(keys), inputs.membership.height)
-    # (keys, communes) arrays, each source's rows written at their cell as they come
-    found, known, split = np.zeros(shape, bool), np.zeros(shape, bool), np.zeros(shape, bool)
-    value, rank = np.full(shape, np.nan), np.full(shape, -1, np.int32)
+    # (keys, communes) arrays, each source's rows written at their cell as they come: a cell without a row keeps the
+    # rank `NO_ROW`, and only the few null values and split rows are written apart (two scatters of every row, not
+    # five: 0.13 to 0.09 s of CPU for France)
+    value, rank = np.full(shape, np.nan), np.full(shape, NO_ROW, np.int32)
+    null, split = np.zeros(shape, bool), np.zeros(shape, bool)
     positions = []
     for part in placed_parts(inputs, needed, keys):
         position = part["_col"].to_numpy().astype(np.int64) * n + part["_row"].to_numpy()
         positions.append(position)
-        found.reshape(-1)[position] = True
         value.reshape(-1)[position] = part["value"].to_numpy(allow_copy=True)
-        known.reshape(-1)[position] = part["value"].is_not_null().to_numpy()
-        rank.reshape(-1)[position] = part["rank"].fill_null(-1).to_numpy()
-        split.reshape(-1)[position] = part["split"].to_numpy()
-    if np.count_nonzero(found) != sum(p.size for p in positions):  # two rows landed on one cell
+        rank.reshape(-1)[position] = part["rank"].fill_null(NO_REASON).to_numpy()
+        if part["value"].null_count():
+            null.reshape(-1)[position[part["value"].is_null().to_numpy()]] = True
+        if part["split"].any():
+            split.reshape(-1)[position[part["split"].fill_null(False).to_numpy()]] = True
+    absent = rank == NO_ROW
+    if absent.size - np.count_nonzero(absent) != sum(p.size for p in positions):  # two rows landed on one cell
         _refuse_duplicates(np.concatenate(positions), keys, inputs.membership["code"])
     # no row (a commune the publisher does not cover, a variable absent from that vintage), or a null value
     # without a reason: not available
-    rank[~found | (~known & (rank == -1))] = R.RANKS[R.NOT_AVAILABLE]
+    unknown = absent | null
+    rank[absent | (null & (rank == NO_REASON))] = R.RANKS[R.NOT_AVAILABLE]
     columns: dict[str, pl.Series] = {"code": inputs.membership["code"]}
     for i, k in enumerate(keys):
-        columns[k] = pl.Series(k, value[i], pl.Float64).set(pl.Series(~known[i]), None)
-        columns[k + RANK] = pl.Series(k + RANK, rank[i], pl.Int32).set(pl.Series(rank[i] == -1), None)
+        columns[k] = pl.Series(k, value[i], pl.Float64).set(pl.Series(unknown[i]), None)
+        columns[k + RANK] = pl.Series(k + RANK, rank[i], pl.Int32).set(pl.Series(rank[i] == NO_REASON), None)
         if split[i].any():
             columns[k + SPLIT] = pl.Series(k + SPLIT, split[i])
     split_keys = frozenset(k for i, k in enumerate(keys) if split[i].any())
