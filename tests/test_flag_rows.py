@@ -8,7 +8,7 @@ from transforms import compare as CMP
 def test_flags_of_flaggable_rows_and_none_elsewhere():
     rows = pl.DataFrame(
         {
-            "level": ["COM", "COM", "COM", "COM", "COM", "DEP", "COM", "COM"],
+            "_is_dep": [False, False, False, False, False, True, False, False],
             "value": [12.0, 10.6, 20.0, 20.0, 20.0, 12.0, None, 9.0],
             "status": [None, None, None, None, "partial_secret", None, "secret", None],
             "ref_dep": [10.0, 10.0, 10.0, 10.0, 10.0, None, 10.0, 10.0],
@@ -31,7 +31,7 @@ def test_flags_of_flaggable_rows_and_none_elsewhere():
 def test_no_flaggable_row_gives_a_column_of_nulls():
     rows = pl.DataFrame(
         {
-            "level": ["COM"],
+            "_is_dep": [False],
             "value": [None],
             "status": ["secret"],
             "ref_dep": [1.0],
