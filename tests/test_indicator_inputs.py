@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from transforms.indicator_inputs import READ_COLUMNS, pruned, read_variables
+from transforms.indicator_inputs import READ_COLUMNS, _places_of, pruned, read_variables
 from transforms.pipeline import diagnostic_table, indicator_inputs, load_inputs
 from transforms.registry import indicators
 
@@ -75,3 +75,17 @@ def test_the_table_from_pruned_inputs_is_the_table_from_every_staged_row(demo_st
         lean = indicator_inputs(state)
         assert sum(f.height for f in lean.staged.values()) < sum(f.height for f in whole.staged.values())
         assert_frame_equal(diagnostic_table(None, inputs=lean), diagnostic_table(None, inputs=whole))
+
+
+def test_the_places_of_rows_are_their_distinct_level_and_year_pairs_whatever_their_order():
+    rows = pl.DataFrame(
+        {
+            "level": [None, None, "COM", "COM", "EPCI", "COM", "COM", "DEP", "COM"],
+            "year": [None, None, 2020, 2020, 2020, 2020, None, None, 2021],
+            "code": ["x", "y", "a", "a", "e", "b", "b", "d", "c"],
+        },
+        schema_overrides={"level": pl.String, "year": pl.Int32},
+    )
+    got = set(_places_of(rows).iter_rows())
+    assert got == {(None, None), ("COM", 2020), ("EPCI", 2020), ("COM", None), ("DEP", None), ("COM", 2021)}
+    assert _places_of(rows).height == 6

