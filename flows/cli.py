@@ -27,6 +27,10 @@ for _name, _value in {
     "DASK_LOGGING__DISTRIBUTED": "warning",  # a local Dask cluster (national --dask) logs every connection at INFO
 }.items():
     os.environ.setdefault(_name, _value)
+# numpy's OpenBLAS starts a thread per core as numpy is imported, and each spins waiting for work that never comes:
+# nothing here multiplies matrices (no BLAS call). One thread: numpy's import 0.20 to 0.10 s of CPU, and the idle
+# core left to the report's picture workers. Set before numpy is first imported (no module above imports it).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 app = typer.Typer(
     help="Diagnostic territorial (ABS / CTG) à partir des données ouvertes de l'INSEE et de la CAF.",
@@ -359,10 +363,10 @@ def _similar_codes(similar: str | None, territory) -> tuple[str, ...]:
 def _check_in_geography(data_dir: Path | None, **codes: list[str]) -> None:
     """Exit 2 naming the codes missing from the store's target geography. A store whose geography is not staged
     yet cannot tell: the flow checks again after its own refresh."""
-    from sources.national import unknown_codes
+    from flows.steps import unknown_codes_once  # the run checks the same codes again: answered at once
 
     try:
-        problems = unknown_codes(_store(data_dir), **codes)
+        problems = unknown_codes_once(_store(data_dir), **codes)
     except FileNotFoundError:
         return
     if problems:
