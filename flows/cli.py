@@ -27,10 +27,13 @@ for _name, _value in {
     "DASK_LOGGING__DISTRIBUTED": "warning",  # a local Dask cluster (national --dask) logs every connection at INFO
 }.items():
     os.environ.setdefault(_name, _value)
-# numpy's OpenBLAS starts a thread per core as numpy is imported, and each spins waiting for work that never comes:
-# nothing here multiplies matrices (no BLAS call). One thread: numpy's import 0.20 to 0.10 s of CPU, and the idle
-# core left to the report's picture workers. Set before numpy is first imported (no module above imports it).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# What the libraries would do for nothing as they load (set before they are imported; a user's own value is kept):
+# numpy's OpenBLAS starts a thread per core that spins waiting for work, and nothing here multiplies matrices (one
+# thread: numpy's import 0.20 to 0.10 s of CPU, the idle core left to the report's picture workers); pydantic reads
+# every installed package's metadata for plugins as its first model is made (about 12 ms), and none is used here
+# (PYDANTIC_DISABLE_PLUGINS set empty loads them).
+for _name, _value in {"OPENBLAS_NUM_THREADS": "1", "PYDANTIC_DISABLE_PLUGINS": "1"}.items():
+    os.environ.setdefault(_name, _value)
 
 app = typer.Typer(
     help="Diagnostic territorial (ABS / CTG) à partir des données ouvertes de l'INSEE et de la CAF.",

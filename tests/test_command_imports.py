@@ -66,3 +66,22 @@ def test_a_command_keeps_numpy_to_one_blas_thread_unless_told_otherwise():
     assert os_threads_after_importing_numpy(env) == 1
     if (os.cpu_count() or 1) > 1:  # the user's own setting is kept
         assert os_threads_after_importing_numpy({**env, "OPENBLAS_NUM_THREADS": "2"}) > 1
+
+
+def test_a_command_does_not_look_for_pydantic_plugins_unless_told_to():
+    """pydantic reads every installed package's metadata for plugins as its first model is made (about 12 ms)."""
+    code = (
+        "import flows.cli\nfrom pydantic.plugin import _loader\nfrom transforms.territories import Territory\n"
+        "Territory(epci='200029940')\nprint(_loader._plugins is None)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    for value, looked_up in ((None, False), ("", True)):
+        run = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env=env if value is None else {**env, "PYDANTIC_DISABLE_PLUGINS": value},
+        )
+        assert run.stdout.strip() == str(not looked_up)
