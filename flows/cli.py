@@ -408,11 +408,12 @@ def report(
 ) -> None:
     """Build and publish the diagnostic report of one territory (the `diagnostic` flow's steps, in this process
     unless a Prefect run is wanted)."""
+    # a malformed option refused before the picture workers are forked (and before polars and numpy are loaded)
+    territory = _territory(epci, commune, communes, name)
+    similar_codes = _similar_codes(similar, territory)
+    if refresh_first not in ("missing", "always", "never"):
+        _refuse(f"--refresh is missing, always or never, not {refresh_first!r}")
     with _picture_workers_forked_now(flow):
-        territory = _territory(epci, commune, communes, name)
-        similar_codes = _similar_codes(similar, territory)
-        if refresh_first not in ("missing", "always", "never"):
-            _refuse(f"--refresh is missing, always or never, not {refresh_first!r}")
         items = _evaluation_items(evaluation)
         _check_folders(data_dir, out)
         if refresh_first == "never":

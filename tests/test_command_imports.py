@@ -85,3 +85,16 @@ def test_a_command_does_not_look_for_pydantic_plugins_unless_told_to():
             env=env if value is None else {**env, "PYDANTIC_DISABLE_PLUGINS": value},
         )
         assert run.stdout.strip() == str(not looked_up)
+
+
+def test_a_malformed_territory_is_refused_before_polars_loads_or_a_picture_worker_is_forked(tmp_path):
+    code = (
+        "import atexit, json, os, runpy, sys\nforks = []\nos.register_at_fork(before=lambda: forks.append(1))\n"
+        "atexit.register(lambda: print(json.dumps({'polars': 'polars' in sys.modules, 'forks': len(forks)})))\n"
+        "sys.argv = ['abs-diag', 'report', '--epci', '123', '--data-dir', sys.argv[1], '--out', sys.argv[1]]\n"
+        "runpy.run_module('flows.cli', run_name='__main__')"
+    )
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 2, run.stderr
+    assert "not '123'" in run.stderr
+    assert json.loads(run.stdout) == {"polars": False, "forks": 0}
