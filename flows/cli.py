@@ -428,9 +428,9 @@ def report(
 
 
 def _picture_workers_forked_now(flow: bool):
-    """The report's picture workers forked as the command starts (`reports.pictures.workers_forked_now`): they
-    load Skia and the fonts on the core that is idle while this process imports and reads the store. A Prefect
-    run (its server, its engine's threads) forks them where it builds the report, as before."""
+    """The report's picture workers forked once its options are checked (`reports.pictures.workers_forked_now`):
+    they load Skia and the fonts on the core that is idle while this process imports and reads the store. A
+    Prefect run (its server, its engine's threads) forks them where it builds the report, as before."""
     if wants_flow(flow):
         return contextlib.nullcontext()
     from reports.pictures import workers_forked_now
