@@ -27,6 +27,13 @@ for _name, _value in {
     "DASK_LOGGING__DISTRIBUTED": "warning",  # a local Dask cluster (national --dask) logs every connection at INFO
 }.items():
     os.environ.setdefault(_name, _value)
+# What the libraries would do for nothing as they load (set before they are imported; a user's own value is kept):
+# numpy's OpenBLAS starts a thread per core that spins waiting for work, and nothing here multiplies matrices (one
+# thread: numpy's import 0.20 to 0.10 s of CPU, the idle core left to the report's picture workers); pydantic reads
+# every installed package's metadata for plugins as its first model is made (about 12 ms), and none is used here
+# (PYDANTIC_DISABLE_PLUGINS set empty loads them).
+for _name, _value in {"OPENBLAS_NUM_THREADS": "1", "PYDANTIC_DISABLE_PLUGINS": "1"}.items():
+    os.environ.setdefault(_name, _value)
 
 app = typer.Typer(
     help="Diagnostic territorial (ABS / CTG) à partir des données ouvertes de l'INSEE et de la CAF.",
@@ -359,10 +366,10 @@ def _similar_codes(similar: str | None, territory) -> tuple[str, ...]:
 def _check_in_geography(data_dir: Path | None, **codes: list[str]) -> None:
     """Exit 2 naming the codes missing from the store's target geography. A store whose geography is not staged
     yet cannot tell: the flow checks again after its own refresh."""
-    from sources.national import unknown_codes
+    from flows.steps import unknown_codes_once  # the run checks the same codes again: answered at once
 
     try:
-        problems = unknown_codes(_store(data_dir), **codes)
+        problems = unknown_codes_once(_store(data_dir), **codes)
     except FileNotFoundError:
         return
     if problems:
@@ -401,11 +408,12 @@ def report(
 ) -> None:
     """Build and publish the diagnostic report of one territory (the `diagnostic` flow's steps, in this process
     unless a Prefect run is wanted)."""
+    # a malformed option refused before the picture workers are forked (and before polars and numpy are loaded)
+    territory = _territory(epci, commune, communes, name)
+    similar_codes = _similar_codes(similar, territory)
+    if refresh_first not in ("missing", "always", "never"):
+        _refuse(f"--refresh is missing, always or never, not {refresh_first!r}")
     with _picture_workers_forked_now(flow):
-        territory = _territory(epci, commune, communes, name)
-        similar_codes = _similar_codes(similar, territory)
-        if refresh_first not in ("missing", "always", "never"):
-            _refuse(f"--refresh is missing, always or never, not {refresh_first!r}")
         items = _evaluation_items(evaluation)
         _check_folders(data_dir, out)
         if refresh_first == "never":
@@ -420,9 +428,9 @@ def report(
 
 
 def _picture_workers_forked_now(flow: bool):
-    """The report's picture workers forked as the command starts (`reports.pictures.workers_forked_now`): they
-    load Skia and the fonts on the core that is idle while this process imports and reads the store. A Prefect
-    run (its server, its engine's threads) forks them where it builds the report, as before."""
+    """The report's picture workers forked once its options are checked (`reports.pictures.workers_forked_now`):
+    they load Skia and the fonts on the core that is idle while this process imports and reads the store. A
+    Prefect run (its server, its engine's threads) forks them where it builds the report, as before."""
     if wants_flow(flow):
         return contextlib.nullcontext()
     from reports.pictures import workers_forked_now

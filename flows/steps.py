@@ -29,7 +29,7 @@ from sources.publishing import INDICATORS, failed_outcome, publish_decision, wri
 from sources.refresh import RefreshFailed, RefreshReport, SourceResult
 from storage.publication import Publication, describe
 from storage.settings import Settings, load_settings
-from storage.store import Store
+from storage.store import Store, reads_one_state
 
 if TYPE_CHECKING:  # the reports' and indicators' libraries load in the steps that use them: a refresh with
     # nothing new to publish never imports them (they take most of its start-up)
@@ -139,11 +139,47 @@ def prepare_store(
 @step("check-territory")
 def check_codes(territory: Territory, data_dir: str) -> None:
     """The codes of `territory` are in the store's target geography (a typo fails before anything is begun)."""
-    from sources.national import unknown_codes
-
-    problems = unknown_codes(open_store(data_dir), **territory.codes())
+    problems = unknown_codes_once(open_store(data_dir), **territory.codes())
     if problems:
         raise ValueError("; ".join(problems))
+
+
+_UNKNOWN: dict[tuple, list[str]] = {}  # see unknown_codes_once
+
+
+@reads_one_state
+def unknown_codes_once(store: Store, **codes: list[str]) -> list[str]:
+    """`sources.national.unknown_codes`, its answer kept per process for the same codes and the same staged
+    geography (its files' paths, sizes and times of change, as `sources.refresh.load_geography` keeps the
+    geography): `abs-diag report` checks the territory before its run, the run again once its store is ready (about
+    25 ms of CPU each on France). A geography staged again, or not staged, is checked again."""
+    from sources.national import unknown_codes
+
+    stamps = _geography_stamps(store)
+    if stamps is None:
+        return unknown_codes(store, **codes)
+    key = (stamps, tuple((level, tuple(sorted(values))) for level, values in sorted(codes.items())))
+    if key not in _UNKNOWN:
+        if len(_UNKNOWN) >= 16:  # a long-lived process checking many territories keeps only the latest
+            _UNKNOWN.clear()
+        _UNKNOWN[key] = unknown_codes(store, **codes)
+    return list(_UNKNOWN[key])
+
+
+def _geography_stamps(store: Store) -> tuple | None:
+    """(path, size, time of change) of each staged table of the target geography; None when one is not staged."""
+    from sources import catalogue
+
+    vintage = str(catalogue.default_cog())
+    stamps = []
+    for source in sources_refresh.GEOGRAPHY_SOURCES:
+        path = store.staged_path(source, vintage)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        stamps.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(stamps)
 
 
 @step("build-report")

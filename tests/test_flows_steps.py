@@ -78,3 +78,35 @@ def test_one_territory_model_checks_every_code_once(values, message):
         Territory(**values)
     assert Territory(communes=" 2a004, 44043", name="G").communes == ("2A004", "44043")
     assert Territory.of_unit("dep", "44").stem == "departement-44"
+
+
+def test_the_territory_checked_twice_reads_the_geography_once_unless_it_was_staged_again(
+    demo_store, tmp_path, monkeypatch
+):
+    import shutil
+
+    import polars as pl
+
+    from flows import steps
+    from sources import national
+
+    store = Store(shutil.copytree(demo_store.root, tmp_path / "store"))
+    asked = []
+    real = national.unknown_codes
+    monkeypatch.setattr(national, "unknown_codes", lambda *a, **k: asked.append(k) or real(*a, **k))
+    codes = {"epcis": ["200029940", "200000172"], "communes": []}  # 200000172: a valid SIREN, not in the demo
+
+    missing = ["EPCI not in the target geography: 200000172"]
+    assert steps.unknown_codes_once(store, **codes) == missing
+    assert steps.unknown_codes_once(Store(store.root), **codes) == missing  # the run's own store object
+    assert len(asked) == 1
+    assert steps.unknown_codes_once(store, epcis=["200000172"], communes=[]) == missing  # other codes: read
+    assert len(asked) == 2
+
+    epci = store.staged_path("epci", str(catalogue.default_cog()))  # staged again: 200000172 now groups a commune
+    table = pl.read_parquet(epci)
+    table.with_columns(
+        epci=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("200000172")).otherwise("epci")
+    ).write_parquet(epci)
+    assert steps.unknown_codes_once(store, **codes) == []
+    assert len(asked) == 3

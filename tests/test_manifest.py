@@ -110,3 +110,14 @@ def test_a_parsed_record_shares_nothing_with_the_json_it_was_read_from():
     assert record.staged.null_cells == {"secret": 3} and record.files["main"].sha256 == "195c"
     assert record.extra == {"later_key": {"kept": [1]}}
     assert manifest.to_dict()["entries"]["caf_benefits/2024"]["later_key"] == {"kept": [1]}
+
+
+def test_a_written_record_shares_nothing_with_it_whatever_the_types_the_code_set():
+    """JSON's dicts and lists are copied by the manifest itself, anything else (a tuple holding a list) whole."""
+    staged = StagedRecord(notes=["a note"], null_cells={"secret": 3}, extra={"later": ({"kept": [1]},)})
+    written = staged.to_dict()
+    written["notes"].append("another")
+    written["null_cells"]["secret"] = 99
+    written["later"][0]["kept"].append(2)
+    assert staged.notes == ["a note"] and staged.null_cells == {"secret": 3}
+    assert staged.extra == {"later": ({"kept": [1]},)}

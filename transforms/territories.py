@@ -7,12 +7,14 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from sources.codes import CODE_PATTERNS, check_commune, check_departement, check_siren, city_of_arrondissement
+
+if TYPE_CHECKING:  # polars is loaded where communes are grouped: a command refuses a malformed code without it
+    import polars as pl
 
 LEVELS = ("COM", "EPCI", "DEP", "FRANCE", "TERRITORY")
 FRANCE = "FR"
@@ -151,6 +153,8 @@ def groups(membership: pl.DataFrame, customs: tuple[CustomTerritory, ...] = ()) 
 
     `membership` is Geography.membership(): code, name, dep, reg, epci (null when in no EPCI).
     """
+    import polars as pl
+
     base = membership.select("code", "dep", "epci")
     parts = [
         base.select("code", level=pl.lit("COM"), group=pl.col("code")),
@@ -173,6 +177,8 @@ def groups(membership: pl.DataFrame, customs: tuple[CustomTerritory, ...] = ()) 
 
 def principal_department(membership: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
     """For each EPCI: the département holding most of its population (an EPCI may span several)."""
+    import polars as pl
+
     joined = membership.filter(pl.col("epci").is_not_null()).join(population, on="code", how="left")
     return (
         joined.group_by("epci", "dep")
