@@ -38,6 +38,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import Any
 
 import numpy as np
 from isal import isal_zlib
@@ -454,13 +455,16 @@ class TextPainter:
 
     def draw(self, run: tuple, outline: Outline, paints: Paints, x: float, y: float) -> None:
         """Draw `outline` (the outlines of `run`: its text, font and paint attributes) at (x, y) with `paints`."""
-        rows, columns = self._reach(outline.bounds, paints.reach, x, y)
+        top, bottom, left, right = self._reach(outline.bounds, paints.reach, x, y)
+        height, width = self.pixels.shape[:2]
+        rows, columns = slice(max(0, top), min(height, bottom)), slice(max(0, left), min(width, right))
         if rows.start >= rows.stop or columns.start >= columns.stop:  # outside the picture
             return
         # Skia's translation: the same floats, the same pixels. The picture's size only where its edges cut the
         # pixels the run may change (their stops): a run over the same pixels inside pictures of other heights
         # is drawn alike (of 9,532 runs drawn in 408 charts, 736 are then replayed)
-        key = (self.matrix, run, struct.pack("ff", x, y), rows.stop, columns.stop)
+        placed = struct.pack("ff", x, y)
+        key = (self.matrix, run, placed, rows.stop, columns.stop)
         if DRAWN_RUNS.changing(key):
             self._draw(outline, paints, x, y)
             return
@@ -470,8 +474,19 @@ class TextPainter:
         if after is not None:
             patch[...] = after
             return
+        shifted = None  # the key and origin of a run drawn on white, inside the picture, at an exact translation
+        if top >= 0 and left >= 0 and bottom <= height and right <= width and _white(before):
+            translation = self._exact_translation(outline.grid, placed)
+            if translation is not None:
+                shifted = (self.matrix, run, translation[0] % 1.0, translation[1] % 1.0), (translation, top, left)
+                if self._replay_shifted(*shifted):
+                    DRAWN_RUNS.keep(key, before, patch.copy())
+                    return
         self._draw(outline, paints, x, y)
-        DRAWN_RUNS.keep(key, before, patch.copy())
+        drawn = patch.copy()
+        DRAWN_RUNS.keep(key, before, drawn)
+        if shifted is not None:
+            SHIFTED_RUNS.keep(shifted[0], shifted[1], drawn)
 
     def _draw(self, outline: Outline, paints: Paints, x: float, y: float) -> None:
         canvas = self.canvas
@@ -481,19 +496,109 @@ class TextPainter:
             canvas.drawPath(outline.path, paint)
         canvas.restore()
 
-    def _reach(self, bounds: tuple, reach: float, x: float, y: float) -> tuple[slice, slice]:
-        """The rows and columns of pixels drawing outlines of `bounds` at (x, y) may change: its device bounds with
-        the paints' `reach`, and a pixel more each side than Skia's anti-aliasing touches (rounding)."""
+    def _reach(self, bounds: tuple, reach: float, x: float, y: float) -> tuple[int, int, int, int]:
+        """The rows and columns of pixels drawing outlines of `bounds` at (x, y) may change, from and to (top,
+        bottom, left, right; beyond the picture's edges maybe): its device bounds with the paints' `reach`, and a
+        pixel more each side than Skia's anti-aliasing touches (rounding)."""
         left, top, right, bottom = bounds
-        height, width = self.pixels.shape[:2]
         x_from = self.scale_x * (x + left - reach) + self.move_x
         x_to = self.scale_x * (x + right + reach) + self.move_x
         y_from = self.scale_y * (y + top - reach) + self.move_y
         y_to = self.scale_y * (y + bottom + reach) + self.move_y
-        return (
-            slice(max(0, math.floor(y_from) - 2), min(height, math.ceil(y_to) + 2)),
-            slice(max(0, math.floor(x_from) - 2), min(width, math.ceil(x_to) + 2)),
-        )
+        return math.floor(y_from) - 2, math.ceil(y_to) + 2, math.floor(x_from) - 2, math.ceil(x_to) + 2
+
+    def _exact_translation(self, grid: Grid | None, placed: bytes) -> tuple[float, float] | None:
+        """Where Skia moves outlines on `grid` drawn at `placed` (x and y as float32), in pixels (x, y), if every
+        point of them then lands exactly where real arithmetic puts it, float32 rounding nowhere (None otherwise):
+        the scale and move of the canvas, the place and the outlines' points all fit on a fine enough grid."""
+        if grid is None:
+            return None
+        x, y = struct.unpack("ff", placed)
+        along_x = _exact_move(self.scale_x, self.move_x, x, grid)
+        along_y = _exact_move(self.scale_y, self.move_y, y, grid)
+        return None if along_x is None or along_y is None else (along_x, along_y)
+
+    def _replay_shifted(self, key: tuple, origin: tuple) -> bool:
+        """Copy the pixels a run drawn on white gave at another translation with the same fraction of a pixel
+        (`key`), moved by whole pixels to `origin` ((x, y) translation, top row, left column), if they fall inside
+        the picture on white pixels; whether they were copied. Skia's rasterizer rounds exact device points to
+        fixed point and works in integers from there: whole pixels apart, the same coverage whole pixels apart."""
+        found = SHIFTED_RUNS.find(key)
+        if found is None:
+            return False
+        ((from_x, from_y), top, left), after = found
+        (to_x, to_y), _, _ = origin
+        top += int(to_y - from_y)
+        left += int(to_x - from_x)
+        height, width = after.shape[:2]
+        if top < 0 or left < 0 or top + height > self.pixels.shape[0] or left + width > self.pixels.shape[1]:
+            return False
+        target = self.pixels[top : top + height, left : left + width]
+        if not _white(target.tobytes()):
+            return False
+        target[...] = after
+        return True
+
+
+def _exact_move(scale: float, move: float, place: float, grid: Grid) -> float | None:
+    """The device translation `scale` * `place` + `move` of points on `grid` drawn at `place` (all float32s), if
+    each product and sum of it and of the points' `scale` * point + translation is a float32 (so exact whatever the
+    order or fusion of Skia's operations); None otherwise."""
+    scaled = scale * place  # two float32s: exact in float64
+    if not _fits_float32(_fraction_bits(scaled), abs(scaled)):
+        return None
+    translation_bits = max(_fraction_bits(scaled), _fraction_bits(move))
+    if not _fits_float32(translation_bits, abs(scaled) + abs(move)):
+        return None
+    translation = scaled + move  # on a grid of 24 bits at most: exact in float64
+    points_bits = _fraction_bits(scale) + grid.fraction_bits
+    points_extent = abs(scale) * grid.extent
+    if not _fits_float32(points_bits, points_extent):
+        return None
+    if not _fits_float32(max(points_bits, _fraction_bits(translation)), points_extent + abs(translation)):
+        return None
+    return translation
+
+
+def _fraction_bits(value: float) -> int:
+    """How many binary digits after the point `value` has (0 for a whole number)."""
+    return value.as_integer_ratio()[1].bit_length() - 1
+
+
+def _fits_float32(fraction_bits: int, extent: float) -> bool:
+    """Whether every multiple of 2 ** -`fraction_bits` within ±`extent` is a float32 (24 significant bits)."""
+    return extent == 0 or math.frexp(extent)[1] + fraction_bits <= 24
+
+
+class ShiftedRuns:
+    """The pixels runs drawn on white inside a picture gave, by how they were drawn and the fraction of a pixel of
+    their exact translation, with where they were drawn (translation, top row, left column): the same run whole
+    pixels away gets them (a commune's name ranks in another row of each chart of its report), the least recently
+    found forgotten beyond `budget` bytes. Shared by the threads drawing pictures."""
+
+    def __init__(self, budget: int):
+        self.budget, self.size = budget, 0
+        self.runs: OrderedDict[tuple, tuple[tuple, np.ndarray]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def find(self, key: tuple) -> tuple[tuple, np.ndarray] | None:
+        """(where it was drawn, the pixels it gave) of `key`, if known."""
+        with self.lock:
+            found = self.runs.get(key)
+            if found is not None:
+                self.runs.move_to_end(key)
+            return found
+
+    def keep(self, key: tuple, origin: tuple, after: np.ndarray) -> None:
+        """Keep the pixels `after` drawing `key` at `origin` gave on white, unless `key` is known."""
+        after.flags.writeable = False
+        with self.lock:
+            if key in self.runs:
+                return
+            self.runs[key] = (origin, after)
+            self.size += after.nbytes
+            while self.size > self.budget:
+                self.size -= self.runs.popitem(last=False)[1][1].nbytes
 
 
 class DrawnRuns:
@@ -561,6 +666,7 @@ def _size(drawn: tuple[bytes | None, np.ndarray] | None) -> int:
 
 # 32 MB: for six EPCI reports, 95 % of the replays of an unbounded memo (which grew to 51 MB)
 DRAWN_RUNS = DrawnRuns(32 << 20)
+SHIFTED_RUNS = ShiftedRuns(16 << 20)
 
 
 FONT_ATTRIBUTES = ("font-family", "font-size", "font-weight", "font-style")
@@ -584,13 +690,22 @@ def _font_key(
 
 
 @dataclass(frozen=True)
+class Grid:
+    """Points whose coordinates are all multiples of 2 ** -`fraction_bits` within ±`extent`."""
+
+    fraction_bits: int
+    extent: float
+
+
+@dataclass(frozen=True)
 class Outline:
     """The outlines of a text from the origin on its baseline (None for blank text), their bounds (left, top,
-    right, bottom) and the text's advance width."""
+    right, bottom), the text's advance width and the grid of their points (None if unknown)."""
 
     path: object
     bounds: tuple[float, float, float, float]
     advance: float
+    grid: Grid | None = None
 
 
 @lru_cache(maxsize=4096)  # a report repeats its labels (6 in 10 texts); a worker's national batch would not end
@@ -602,6 +717,7 @@ def _outline(text: str, key: tuple[str, float, int, bool]) -> Outline:
     size = key[1]
     path = skia.Path()
     x = 0.0
+    grid: Grid | None = Grid(0, 0.0)
     for face, characters in _runs_by_face(text, key):
         sized = _sized(face, size)
         glyphs = sized.font.textToGlyphs(characters)
@@ -610,11 +726,24 @@ def _outline(text: str, key: tuple[str, float, int, bool]) -> Outline:
             outline = sized.outline(glyph)
             if outline is not None:
                 path.addPath(outline, at, 0.0)
+                grid = _moved_grid(grid, sized.grid(glyph), at)
         x += sized.font.measureText(characters)
     if path.isEmpty():
         return Outline(None, (0.0, 0.0, 0.0, 0.0), x)
     bounds = path.getBounds()
-    return Outline(path, (bounds.left(), bounds.top(), bounds.right(), bounds.bottom()), x)
+    return Outline(path, (bounds.left(), bounds.top(), bounds.right(), bounds.bottom()), x, grid)
+
+
+def _moved_grid(grid: Grid | None, glyph: Grid | None, at: float) -> Grid | None:
+    """The grid of the points of `grid` with a glyph's points on `glyph` moved by `at` (a float32) added, if
+    each of those sums is a float32 (so exact): None otherwise."""
+    if grid is None or glyph is None:
+        return None
+    bits = max(glyph.fraction_bits, _fraction_bits(at))
+    extent = glyph.extent + abs(at)
+    if not _fits_float32(bits, extent):
+        return None
+    return Grid(max(grid.fraction_bits, bits), max(grid.extent, extent))
 
 
 class SizedFace:
@@ -628,13 +757,23 @@ class SizedFace:
         self.font.setHinting(skia.FontHinting.kNone)
         self.font.setLinearMetrics(True)
         self.font.setSubpixel(True)
-        self.outlines: dict[int, object] = {}
+        self.outlines: dict[int, Any] = {}  # Skia's paths, or None
+        self.grids: dict[int, Grid] = {}
 
     def outline(self, glyph: int):
         """The outline of `glyph`, or None for a glyph without one (a space)."""
         if glyph not in self.outlines:
             self.outlines[glyph] = self.font.getPath(glyph)
         return self.outlines[glyph]
+
+    def grid(self, glyph: int) -> Grid:
+        """The grid of the points of the outline of `glyph` (one it has)."""
+        if glyph not in self.grids:
+            path = self.outlines[glyph]
+            coordinates = [value for point in path.getPoints(path.countPoints()) for value in (point.x(), point.y())]
+            bits = max((_fraction_bits(value) for value in coordinates), default=0)  # a space's path has no point
+            self.grids[glyph] = Grid(bits, max((abs(value) for value in coordinates), default=0.0))
+        return self.grids[glyph]
 
 
 SIZED_FACES: dict[tuple[int, float], SizedFace] = {}  # Skia's faces and fonts are not hashable: by face id

@@ -336,6 +336,66 @@ def test_the_same_run_in_a_picture_of_another_size_is_replayed_unless_the_pictur
     assert raster.svg_to_png(smaller, 1.5) == replayed  # as drawn by a process that never drew it before
 
 
+@pytest.fixture
+def shifted(monkeypatch, runs) -> list[bool]:
+    """Fresh memos of drawn runs; the outcomes of the picture's looks for a run drawn whole pixels away."""
+    monkeypatch.setattr(raster, "SHIFTED_RUNS", raster.ShiftedRuns(1 << 20))
+    outcomes: list[bool] = []
+    replay = raster.TextPainter._replay_shifted
+
+    def counted(painter, key, origin):
+        outcomes.append(replay(painter, key, origin))
+        return outcomes[-1]
+
+    monkeypatch.setattr(raster.TextPainter, "_replay_shifted", counted)
+    return outcomes
+
+
+def drawn_by_skia(chart: str, monkeypatch) -> bytes:
+    """`chart` drawn with every run's outlines filled by Skia (no memo of drawn runs)."""
+    with monkeypatch.context() as patched:
+        patched.setattr(raster, "DRAWN_RUNS", raster.DrawnRuns(0))
+        patched.setattr(raster.TextPainter, "_replay_shifted", lambda painter, key, origin: False)
+        return raster.svg_to_png(chart, 1.5)
+
+
+def test_a_run_drawn_whole_pixels_away_on_white_gets_the_pixels_skia_draws_there(shifted, monkeypatch):
+    # 60 units right and 10 down at 1.5: 90 and 15 pixels; every point of the outlines lands on a 2 ** -12 grid
+    chart = svg('<text x="2" y="15">Hé 8,4</text><text x="62" y="25">Hé 8,4</text>', 120, 40)
+    drawn = raster.svg_to_png(chart, 1.5)
+    assert shifted == [False, True]  # nothing to find for the first
+    assert drawn == drawn_by_skia(chart, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        '<text x="62.5" y="25">Hé 8,4</text>',  # 93.75 pixels: not whole pixels away
+        '<rect x="60" y="16" width="30" height="12" fill="#9ecae1"/><text x="62" y="25">Hé 8,4</text>',  # not on white
+        '<text x="110" y="25">Hé 8,4</text>',  # cut by the picture's edge
+    ],
+)
+def test_a_run_elsewhere_than_whole_pixels_away_on_white_inside_the_picture_is_drawn_by_skia(
+    second, shifted, monkeypatch
+):
+    chart = svg(f'<text x="2" y="15">Hé 8,4</text>{second}', 120, 40)
+    drawn = raster.svg_to_png(chart, 1.5)
+    assert True not in shifted
+    assert drawn == drawn_by_skia(chart, monkeypatch)
+
+
+def test_a_place_off_the_grid_of_float32_sums_has_no_exact_translation():
+    grid = raster.Grid(11, 30.0)  # points on a 2 ** -11 grid, within ±30 units
+    # 1.5 * 2 = 3 exactly; the points then on a 2 ** -12 grid within ±48 pixels: 6 + 12 bits
+    assert raster._exact_move(1.5, 0.0, 2.0, grid) == 3.0
+    assert raster._exact_move(1.5, 0.25, 2.0, grid) == 3.25
+    # 2.1 as a float32 is 4404019 / 2 ** 21, times 1.5 on a 2 ** -22 grid: with points beyond ±32 pixels, 28 bits
+    assert raster._exact_move(1.5, 0.0, 2.0999999046325684, grid) is None
+    assert raster._fits_float32(12, 2047.5)  # below 2 ** 11: 11 + 12 bits
+    assert not raster._fits_float32(13, 4095.0)  # below 2 ** 12: 12 + 13 bits
+    assert raster._fraction_bits(3.25) == 2 and raster._fraction_bits(7.0) == 0
+
+
 def test_drawn_runs_beyond_the_budget_are_forgotten_least_recently_replayed_first():
     memo = raster.DrawnRuns(100)
     after = np.zeros(20, np.uint8)
