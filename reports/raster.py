@@ -320,7 +320,8 @@ def _texts(root, style: dict) -> list[tuple[Layout, float, float]]:
             chunks = _chunks(text, _style_of(text, inherited[0], POSITION))
             placed.extend((_layout(chunk), chunk.x, 0.0) for chunk in chunks)
         else:
-            attributes = tuple(item for item in text.items() if item[0] not in PLACE)
+            # from a list: 1.6 times as fast as from a generator
+            attributes = tuple([item for item in text.items() if item[0] not in PLACE])
             layout = _plain_layout(inherited[1], attributes, text.text)
             placed.append((layout, _single(text, "x", 0.0), _single(text, "y", 0.0)))
     return placed
@@ -717,7 +718,7 @@ def _outline(text: str, key: tuple[str, float, int, bool]) -> Outline:
     size = key[1]
     path = skia.Path()
     x = 0.0
-    grid: Grid | None = Grid(0, 0.0)
+    bits, extent, exact = 0, 0.0, True  # the grid of the points so far, and whether each was moved exactly
     for face, characters in _runs_by_face(text, key):
         sized = _sized(face, size)
         glyphs = sized.font.textToGlyphs(characters)
@@ -725,25 +726,17 @@ def _outline(text: str, key: tuple[str, float, int, bool]) -> Outline:
         for glyph, at in zip(glyphs, positions, strict=True):
             outline = sized.outline(glyph)
             if outline is not None:
-                path.addPath(outline, at, 0.0)
-                grid = _moved_grid(grid, sized.grid(glyph), at)
+                path.addPath(outline, at, 0.0)  # each point plus `at` (a float32): exact if the sum is a float32
+                glyph_bits, glyph_extent = sized.grid(glyph)
+                bits = max(bits, glyph_bits, _fraction_bits(at))
+                extent = max(extent, glyph_extent + abs(at))
+                exact = exact and _fits_float32(max(glyph_bits, _fraction_bits(at)), glyph_extent + abs(at))
         x += sized.font.measureText(characters)
     if path.isEmpty():
         return Outline(None, (0.0, 0.0, 0.0, 0.0), x)
     bounds = path.getBounds()
+    grid = Grid(bits, extent) if exact else None
     return Outline(path, (bounds.left(), bounds.top(), bounds.right(), bounds.bottom()), x, grid)
-
-
-def _moved_grid(grid: Grid | None, glyph: Grid | None, at: float) -> Grid | None:
-    """The grid of the points of `grid` with a glyph's points on `glyph` moved by `at` (a float32) added, if
-    each of those sums is a float32 (so exact): None otherwise."""
-    if grid is None or glyph is None:
-        return None
-    bits = max(glyph.fraction_bits, _fraction_bits(at))
-    extent = glyph.extent + abs(at)
-    if not _fits_float32(bits, extent):
-        return None
-    return Grid(max(grid.fraction_bits, bits), max(grid.extent, extent))
 
 
 class SizedFace:
@@ -758,7 +751,7 @@ class SizedFace:
         self.font.setLinearMetrics(True)
         self.font.setSubpixel(True)
         self.outlines: dict[int, Any] = {}  # Skia's paths, or None
-        self.grids: dict[int, Grid] = {}
+        self.grids: dict[int, tuple[int, float]] = {}
 
     def outline(self, glyph: int):
         """The outline of `glyph`, or None for a glyph without one (a space)."""
@@ -766,13 +759,13 @@ class SizedFace:
             self.outlines[glyph] = self.font.getPath(glyph)
         return self.outlines[glyph]
 
-    def grid(self, glyph: int) -> Grid:
-        """The grid of the points of the outline of `glyph` (one it has)."""
+    def grid(self, glyph: int) -> tuple[int, float]:
+        """The grid of the points of the outline of `glyph` (one it has): (fraction bits, extent) as in `Grid`."""
         if glyph not in self.grids:
             path = self.outlines[glyph]
             coordinates = [value for point in path.getPoints(path.countPoints()) for value in (point.x(), point.y())]
             bits = max((_fraction_bits(value) for value in coordinates), default=0)  # a space's path has no point
-            self.grids[glyph] = Grid(bits, max((abs(value) for value in coordinates), default=0.0))
+            self.grids[glyph] = (bits, max((abs(value) for value in coordinates), default=0.0))
         return self.grids[glyph]
 
 
