@@ -475,8 +475,9 @@ class TextPainter:
         if after is not None:
             patch[...] = after
             return
-        shifted = None  # the key and origin of a run drawn on white, inside the picture, at an exact translation
-        if top >= 0 and left >= 0 and bottom <= height and right <= width and _white(before):
+        shifted = None  # the key and origin of a run filled on white, inside the picture, at an exact translation
+        inside = top >= 0 and left >= 0 and bottom <= height and right <= width
+        if paints.fill_only and inside and _white(before):
             translation = self._exact_translation(outline.grid, placed)
             if translation is not None:
                 shifted = (self.matrix, run, translation[0] % 1.0, translation[1] % 1.0), (translation, top, left)
@@ -520,7 +521,7 @@ class TextPainter:
         return None if along_x is None or along_y is None else (along_x, along_y)
 
     def _replay_shifted(self, key: tuple, origin: tuple) -> bool:
-        """Copy the pixels a run drawn on white gave at another translation with the same fraction of a pixel
+        """Copy the pixels a run filled on white gave at another translation with the same fraction of a pixel
         (`key`), moved by whole pixels to `origin` ((x, y) translation, top row, left column), if they fall inside
         the picture on white pixels; whether they were copied. Skia's rasterizer rounds exact device points to
         fixed point and works in integers from there: whole pixels apart, the same coverage whole pixels apart."""
@@ -572,7 +573,7 @@ def _fits_float32(fraction_bits: int, extent: float) -> bool:
 
 
 class ShiftedRuns:
-    """The pixels runs drawn on white inside a picture gave, by how they were drawn and the fraction of a pixel of
+    """The pixels runs filled on white inside a picture gave, by how they were drawn and the fraction of a pixel of
     their exact translation, with where they were drawn (translation, top row, left column): the same run whole
     pixels away gets them (a commune's name ranks in another row of each chart of its report), the least recently
     found forgotten beyond `budget` bytes. Shared by the threads drawing pictures."""
@@ -882,11 +883,13 @@ PAINT_ATTRIBUTES = (
 
 @dataclass(frozen=True)
 class Paints:
-    """A run's paints in drawing order, and how far beyond its outlines they may draw (half a stroke, or more at
-    miter joins), in user units."""
+    """A run's paints in drawing order, how far beyond its outlines they may draw (half a stroke, or more at
+    miter joins), in user units, and whether they fill the outlines only (a stroke draws other points: its own
+    outline, worked out in float32 from the run's)."""
 
     paints: tuple
     reach: float
+    fill_only: bool
 
 
 @lru_cache(maxsize=256)  # a chart has a few text colours, its runs thousands (Skia's paints are only read)
@@ -922,7 +925,7 @@ def _paints(
             raise Unsupported(f"paint-order={paint_order!r}")
         paints.insert(0, paint) if first == "stroke" else paints.append(paint)
     reach = max(-paint.computeFastBounds(skia.Rect(0, 0, 0, 0)).left() for paint in paints) if paints else 0.0
-    return Paints(tuple(paints), reach)
+    return Paints(tuple(paints), reach, all(paint.getStyle() == skia.Paint.kFill_Style for paint in paints))
 
 
 def _or(value: str | None, default: str) -> str:

@@ -384,6 +384,14 @@ def test_a_run_elsewhere_than_whole_pixels_away_on_white_inside_the_picture_is_d
     assert drawn == drawn_by_skia(chart, monkeypatch)
 
 
+def test_a_run_with_a_halo_whole_pixels_away_is_drawn_by_skia(shifted, monkeypatch):
+    # the halo's stroke is an outline Skia works out in float32 from the run's: its points are off the exact grid
+    chart = svg(f'<text x="2" y="15" {HALO}>Hé 8,4</text><text x="62" y="25" {HALO}>Hé 8,4</text>', 120, 40)
+    drawn = raster.svg_to_png(chart, 1.5)
+    assert shifted == []
+    assert drawn == drawn_by_skia(chart, monkeypatch)
+
+
 def test_a_place_off_the_grid_of_float32_sums_has_no_exact_translation():
     grid = raster.Grid(11, 30.0)  # points on a 2 ** -11 grid, within ±30 units
     # 1.5 * 2 = 3 exactly; the points then on a 2 ** -12 grid within ±48 pixels: 6 + 12 bits
