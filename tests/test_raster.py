@@ -115,6 +115,41 @@ def test_spans_with_x_and_dy_are_lines_of_their_own():
     assert first.min() == second.min()  # both start at x = 5
 
 
+def test_shapes_take_their_colours_in_each_spelling_read_here():
+    body = (
+        '<defs><pattern id="p" width="4" height="4" patternUnits="userSpaceOnUse">'
+        '<rect width="4" height="4" fill="#00ff00"/></pattern></defs>'
+        '<rect x="0" y="0" width="10" height="10" fill="#f00"/>'
+        '<g fill="#0000ff"><rect x="10" y="0" width="10" height="10"/></g>'
+        "<rect x='20' y='0' width='10' height='10' fill='url(#p)'/>"
+        '<rect x="30" y="0" width="10" height="10" color="#ff0000" fill="currentColor"/>'
+        '<rect x="1" y="11" width="8" height="8" fill="#ffffff" stroke="#0000ff" stroke-width="2"/>'
+        '<rect x="10" y="10" width="10" height="10" fill="black"/>'
+    )
+    image = pixels(raster.svg_to_png(svg(body), 1.0))
+    assert image[5, 5].tolist() == [255, 0, 0]
+    assert image[5, 15].tolist() == [0, 0, 255]  # the group's fill
+    assert image[5, 25].tolist() == [0, 255, 0]  # the pattern's
+    assert image[5, 35].tolist() == [255, 0, 0]  # its colour
+    assert image[11, 5].tolist() == [0, 0, 255] and image[15, 5].tolist() == [255, 255, 255]  # stroke, fill
+    assert image[15, 15].tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        '<rect width="9" height="9" fill="red"/>',
+        "<rect width='9' height='9' fill='rgb(255, 0, 0)'/>",
+        '<rect width="9" height="9" stroke=" #ff0000"/>',
+        '<rect width="9" height="9" fill="url(#p) #ff0000"/>',
+        '<rect width="9" height="9" color="hsl(0, 100%, 50%)" fill="currentColor"/>',
+    ],
+)
+def test_a_shape_s_colour_in_a_spelling_not_read_here_is_refused(shape):
+    with pytest.raises(Unsupported, match="colour"):
+        raster.svg_to_png(svg(shape), 1.5)
+
+
 def test_the_halo_is_drawn_under_the_letters_with_paint_order_stroke():
     def red_pixels(order: str) -> int:
         text = f'<text x="2" y="30" font-size="30" fill="#ff0000" stroke="#0000ff" stroke-width="3"{order}>Il</text>'
@@ -281,12 +316,92 @@ def test_a_run_drawn_before_over_other_pixels_is_drawn_anew(runs, monkeypatch):
     assert (image[15:23, 0:60] == [255, 0, 0]).all(axis=2).any(), "red between the letters of HHH"
 
 
-def test_the_same_run_elsewhere_or_in_a_picture_of_another_size_is_drawn_anew(runs):
+def test_the_same_run_elsewhere_or_at_another_zoom_is_drawn_anew(runs):
     raster.svg_to_png(svg('<text x="2" y="15">HHH</text>', 120, 40), 1.5)
     raster.svg_to_png(svg('<text x="3" y="15">HHH</text>', 120, 40), 1.5)
     raster.svg_to_png(svg('<text x="2" y="15">HHH</text>', 120, 40), 2.0)
-    raster.svg_to_png(svg('<text x="2" y="15">HHH</text>', 100, 40), 1.5)
     assert runs.replays == 0
+
+
+def test_the_same_run_in_a_picture_of_another_size_is_replayed_unless_the_picture_s_edge_cuts_it(runs, monkeypatch):
+    raster.svg_to_png(svg('<text x="2" y="15">HHH</text>', 120, 40), 1.5)
+    smaller = svg('<text x="2" y="15">HHH</text>', 100, 30)
+    replayed = raster.svg_to_png(smaller, 1.5)
+    assert runs.replays == 1
+    # three 10-unit capitals H are about 22 units wide from x = 2: pictures 12 and 14 units wide cut them
+    raster.svg_to_png(svg('<text x="2" y="15">HHH</text>', 12, 40), 1.5)
+    raster.svg_to_png(svg('<text x="2" y="15">HHH</text>', 14, 40), 1.5)
+    assert runs.replays == 1
+    monkeypatch.setattr(raster, "DRAWN_RUNS", raster.DrawnRuns(1 << 20))
+    assert raster.svg_to_png(smaller, 1.5) == replayed  # as drawn by a process that never drew it before
+
+
+@pytest.fixture
+def shifted(monkeypatch, runs) -> list[bool]:
+    """Fresh memos of drawn runs; the outcomes of the picture's looks for a run drawn whole pixels away."""
+    monkeypatch.setattr(raster, "SHIFTED_RUNS", raster.ShiftedRuns(1 << 20))
+    outcomes: list[bool] = []
+    replay = raster.TextPainter._replay_shifted
+
+    def counted(painter, key, origin):
+        outcomes.append(replay(painter, key, origin))
+        return outcomes[-1]
+
+    monkeypatch.setattr(raster.TextPainter, "_replay_shifted", counted)
+    return outcomes
+
+
+def drawn_by_skia(chart: str, monkeypatch) -> bytes:
+    """`chart` drawn with every run's outlines filled by Skia (no memo of drawn runs)."""
+    with monkeypatch.context() as patched:
+        patched.setattr(raster, "DRAWN_RUNS", raster.DrawnRuns(0))
+        patched.setattr(raster.TextPainter, "_replay_shifted", lambda painter, key, origin: False)
+        return raster.svg_to_png(chart, 1.5)
+
+
+def test_a_run_drawn_whole_pixels_away_on_white_gets_the_pixels_skia_draws_there(shifted, monkeypatch):
+    # 60 units right and 10 down at 1.5: 90 and 15 pixels; every point of the outlines lands on a 2 ** -12 grid
+    chart = svg('<text x="2" y="15">Hé 8,4</text><text x="62" y="25">Hé 8,4</text>', 120, 40)
+    drawn = raster.svg_to_png(chart, 1.5)
+    assert shifted == [False, True]  # nothing to find for the first
+    assert drawn == drawn_by_skia(chart, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        '<text x="62.5" y="25">Hé 8,4</text>',  # 93.75 pixels: not whole pixels away
+        '<rect x="60" y="16" width="30" height="12" fill="#9ecae1"/><text x="62" y="25">Hé 8,4</text>',  # not on white
+        '<text x="110" y="25">Hé 8,4</text>',  # cut by the picture's edge
+    ],
+)
+def test_a_run_elsewhere_than_whole_pixels_away_on_white_inside_the_picture_is_drawn_by_skia(
+    second, shifted, monkeypatch
+):
+    chart = svg(f'<text x="2" y="15">Hé 8,4</text>{second}', 120, 40)
+    drawn = raster.svg_to_png(chart, 1.5)
+    assert True not in shifted
+    assert drawn == drawn_by_skia(chart, monkeypatch)
+
+
+def test_a_run_with_a_halo_whole_pixels_away_is_drawn_by_skia(shifted, monkeypatch):
+    # the halo's stroke is an outline Skia works out in float32 from the run's: its points are off the exact grid
+    chart = svg(f'<text x="2" y="15" {HALO}>Hé 8,4</text><text x="62" y="25" {HALO}>Hé 8,4</text>', 120, 40)
+    drawn = raster.svg_to_png(chart, 1.5)
+    assert shifted == []
+    assert drawn == drawn_by_skia(chart, monkeypatch)
+
+
+def test_a_place_off_the_grid_of_float32_sums_has_no_exact_translation():
+    grid = raster.Grid(11, 30.0)  # points on a 2 ** -11 grid, within ±30 units
+    # 1.5 * 2 = 3 exactly; the points then on a 2 ** -12 grid within ±48 pixels: 6 + 12 bits
+    assert raster._exact_move(1.5, 0.0, 2.0, grid) == 3.0
+    assert raster._exact_move(1.5, 0.25, 2.0, grid) == 3.25
+    # 2.1 as a float32 is 4404019 / 2 ** 21, times 1.5 on a 2 ** -22 grid: with points beyond ±32 pixels, 28 bits
+    assert raster._exact_move(1.5, 0.0, 2.0999999046325684, grid) is None
+    assert raster._fits_float32(12, 2047.5)  # below 2 ** 11: 11 + 12 bits
+    assert not raster._fits_float32(13, 4095.0)  # below 2 ** 12: 12 + 13 bits
+    assert raster._fraction_bits(3.25) == 2 and raster._fraction_bits(7.0) == 0
 
 
 def test_drawn_runs_beyond_the_budget_are_forgotten_least_recently_replayed_first():
