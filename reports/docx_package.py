@@ -324,6 +324,11 @@ class Package:
 
     template: Template = field(default_factory=template)
     images: dict[bytes, Relationship] = field(default_factory=dict)  # by their bytes: one part for the same image
+    r_ids: set[str] = field(init=False)  # the document's relationship ids
+    free_r_id: int = 1  # no `rIdn` below this one is free
+
+    def __post_init__(self) -> None:
+        self.r_ids = {r.r_id for r in self.template.parts[self.template.document].relationships}
 
     def add_png(self, png: bytes) -> tuple[str, Png]:
         """The relationship id of `png` in the document (its image part added unless there already) and its size,
@@ -337,8 +342,13 @@ class Package:
         return relationship.r_id, Png.of(png)
 
     def _next_r_id(self) -> str:
-        used = {r.r_id for r in self._document_relationships()}
-        return next(f"rId{n}" for n in range(1, len(used) + 2) if f"rId{n}" not in used)
+        """The document's first free `rIdn` (python-docx's `_next_rId`): ids are only added, so the search goes on
+        from the last one taken (from `rId1` at each picture, adding an EPCI's 51 took 0.9 ms of CPU, 0.3 now)."""
+        while f"rId{self.free_r_id}" in self.r_ids:
+            self.free_r_id += 1
+        r_id = f"rId{self.free_r_id}"
+        self.r_ids.add(r_id)
+        return r_id
 
     def _document_relationships(self) -> tuple[Relationship, ...]:
         return self.template.parts[self.template.document].relationships + tuple(self.images.values())

@@ -33,7 +33,9 @@ from storage.files import atomic_path
 
 CHART_WIDTH = int(16.0 * EMUS_PER_CM)  # 16 cm, EMU (python-docx's `Cm(16)`)
 SVG_START, SVG_END = re.compile(r"<svg\b"), "</svg>"
-HTML_PARSER = etree.HTMLParser()  # lxml.html's parser, less its element classes (`_fragment`)
+# lxml.html's parser, less its element classes (`_fragment`), and without the table of ids nothing looks up (an
+# EPCI's sections parsed in 35.5 ms of CPU instead of 37.3, medians of 8)
+HTML_PARSER = etree.HTMLParser(collect_ids=False)
 DEFS = re.compile(r"<defs>.*?</defs>", re.DOTALL)
 FILL = re.compile(r"background-color:\s*(#[0-9a-fA-F]{6})")
 SMALL_CLASSES = {"src", "small", "constats-note", "lead", "legend"}
