@@ -15,6 +15,7 @@ import pytest
 from docx import Document
 
 from reports import shared
+from reports.docx_package import Package
 from reports.editable import Cover, write_docx
 from reports.sections.base import BuiltSection
 from reports.site import DEMO_EPCI, build_site
@@ -190,7 +191,7 @@ def test_a_map_picture_holds_the_commune_shapes_it_draws():
     from reports.editable import _Writer, svg_to_png
 
     rendered = []
-    writer = _Writer(Document(), lambda svg: rendered.append(svg) or svg_to_png(svg), "rapport.html")
+    writer = _Writer(Package(), lambda svg: rendered.append(svg) or svg_to_png(svg), "rapport.html")
     shapes = (
         '<svg xmlns="http://www.w3.org/2000/svg" class="map-shapes" width="0" height="0" aria-hidden="true">'
         '<defs><path id="m-44043" d="M0 0h5v5z"/></defs></svg>'

@@ -8,6 +8,7 @@ import io
 from docx import Document
 from docx.shared import Cm
 
+from reports.docx_package import Package
 from reports.editable import _table_xml, _Writer
 from reports.pictures import svg_to_png
 
@@ -16,12 +17,10 @@ SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20"><rect wid
 
 def test_pictures_are_written_as_python_docx_adds_them():
     """Text and a table between the pictures, as in a report; the ids counted, the image parts and their
-    relationships made by python-docx: the same document.xml as python-docx's `add_picture`."""
+    relationships made by `reports.docx_package`: the same document.xml as python-docx's `add_picture`."""
     from docx.opc.oxml import serialize_part_xml
 
-    from reports.editable import with_body
-
-    ours, theirs = _Writer(Document(), None, "rapport.html"), Document()
+    ours, theirs = _Writer(Package(), None, "rapport.html"), Document()
     ours.heading("Titre", level=1)
     theirs.add_heading("Titre", level=1)
     for n, width in enumerate((40, 60, 80)):
@@ -32,7 +31,7 @@ def test_pictures_are_written_as_python_docx_adds_them():
         theirs.add_picture(io.BytesIO(png), width=Cm(16))
         ours.parts.append(_table_xml(ours, [[]], 2, 0))  # a row of empty cells
         theirs.add_table(rows=1, cols=2).style = "Table Grid"
-    written = with_body(serialize_part_xml(ours.document.element), ours.xml())
+    written = ours.package.template.document_xml(ours.xml())
     assert written == serialize_part_xml(theirs.element)
     # three pictures, ids 1, 2, 3 (the heading, paragraphs and tables carry none), related as rId9, rId10, rId11
     assert [written.count(f'<wp:docPr id="{n}" name="Picture {n}"/>'.encode()) for n in (1, 2, 3, 4)] == [1, 1, 1, 0]
@@ -58,27 +57,3 @@ def test_a_section_parsed_ahead_for_its_pictures_is_written_as_one_parsed_then(t
     assert body not in E._PARSED_AHEAD  # taken by the writer: a tree serves one document
     read = lambda p: zipfile.ZipFile(p).read("word/document.xml")  # noqa: E731
     assert read(ahead) == read(plain) and b"sous-point" in read(ahead)
-
-
-def test_a_picture_added_twice_is_one_image_part_as_python_docx_makes_it(tmp_path):
-    """The image parts found by their kept hash (`_image_parts_by_hash`): the same parts and references as
-    python-docx hashing every part again at each picture."""
-    import zipfile
-
-    from reports.editable import _image_parts_by_hash
-
-    pngs = [svg_to_png(SVG.format(w=w)) for w in (40, 60, 40, 80, 60)]  # 3 distinct pictures, 2 of them twice
-
-    def saved(name: str, kept: bool) -> dict[str, bytes]:
-        document = Document()
-        if kept:
-            _image_parts_by_hash(document)
-        for png in pngs:
-            document.add_picture(io.BytesIO(png), width=Cm(16))
-        document.save(str(tmp_path / name))
-        with zipfile.ZipFile(tmp_path / name) as z:
-            return {n: z.read(n) for n in z.namelist() if not n.startswith("docProps/core")}
-
-    ours, theirs = saved("ours.docx", kept=True), saved("theirs.docx", kept=False)
-    assert ours == theirs
-    assert sorted(n for n in ours if n.startswith("word/media/")) == [f"word/media/image{n}.png" for n in (1, 2, 3)]

@@ -13,7 +13,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from lxml import etree
 
-from reports.editable import _fragment, _run_content, _Writer, run_xml, with_body, write_table
+from reports.docx_package import Package
+from reports.editable import _fragment, _run_content, _Writer, run_xml, write_table
 
 TABLE = """<table>
 <thead><tr><th colspan="3">Titre sur trois colonnes</th></tr>
@@ -65,11 +66,11 @@ def saved_xml(document) -> bytes:
 
 def written_xml(writer: _Writer) -> bytes:
     """The XML of the writer's document as `reports.editable` saves it: its body written as text."""
-    return with_body(saved_xml(writer.document), writer.xml())
+    return writer.package.template.document_xml(writer.xml())
 
 
 def test_a_table_is_written_as_python_docx_writes_its_cells():
-    writer, expected = _Writer(Document(), None, "rapport.html"), Document()
+    writer, expected = _Writer(Package(), None, "rapport.html"), Document()
     (table,) = _fragment(TABLE)
     write_table(writer, table)
     by_python_docx(expected)
@@ -96,7 +97,7 @@ def _strip_namespaces(xml: str) -> str:
 def test_a_paragraph_is_written_as_python_docx_writes_it():
     from docx.shared import Pt
 
-    ours, theirs = _Writer(Document(), None, "rapport.html"), Document()
+    ours, theirs = _Writer(Package(), None, "rapport.html"), Document()
     texts = ("\tx  \ny ", " 9\u202f459 ", "a\r\nb", "", "<&>\"'", "Taux\ten %\n(2022)")
     for n, text in enumerate(texts):
         style = ("Caption", None, "List Bullet", "List Bullet 2")[n % 4]

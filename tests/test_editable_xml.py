@@ -8,7 +8,8 @@ import zipfile
 import pytest
 from docx import Document
 
-from reports.editable import Cover, _charts_of, _fragment, _Writer, text_of, texts_of, with_body, write_docx
+from reports.docx_package import Package, split_at_body_end
+from reports.editable import Cover, _charts_of, _fragment, _Writer, text_of, texts_of, write_docx
 from reports.sections.base import BuiltSection
 
 NNBSP = "\u202f"
@@ -16,7 +17,7 @@ NNBSP = "\u202f"
 
 def written(body: str) -> str:
     """The XML the writer makes of a section's `body`, without a renderer (the charts say where they are)."""
-    writer = _Writer(Document(), None, "rapport.html")
+    writer = _Writer(Package(), None, "rapport.html")
     writer.body(body, "section")
     return writer.xml()
 
@@ -106,15 +107,14 @@ def test_the_cells_of_a_table_are_read_in_one_go_each_to_its_own_text():
 
 
 def test_texts_are_escaped_and_control_characters_refused(tmp_path):
-    writer = _Writer(Document(), None, "rapport.html")
+    writer = _Writer(Package(), None, "rapport.html")
     writer.paragraph('Vendée & Loire <b> "quoted" l\'autre > 2')
     assert writer.xml() == ('<w:p><w:r><w:t>Vendée &amp; Loire &lt;b&gt; "quoted" l\'autre &gt; 2</w:t></w:r></w:p>')
-    cover = Cover(
-        title="D\x0b", kind="EPCI", generated="1er décembre 2026", version="0", demo=False, html_name="d.html"
-    )
-    with pytest.raises(ValueError, match="XML compatible"):  # as python-docx refused it: no broken document
-        write_docx(tmp_path / "d.docx", cover, [BuiltSection("s", "S", 1, "<p>x</p>")], render=None)
-    assert not (tmp_path / "d.docx").exists()
+    for title, body in (("D\x0b", "<p>x</p>"), ("D", "<table><tr><td>x\x01y</td></tr></table>")):
+        cover = Cover(title=title, kind="EPCI", generated="1er décembre 2026", version="0", demo=False, html_name="d")
+        with pytest.raises(ValueError, match="XML compatible"):  # as python-docx refused it: no broken document
+            write_docx(tmp_path / "d.docx", cover, [BuiltSection("s", "S", 1, body)], render=None)
+        assert not (tmp_path / "d.docx").exists()
 
 
 def test_the_charts_are_set_aside_as_a_lazy_regular_expression_finds_them():
@@ -131,11 +131,12 @@ def test_the_charts_are_set_aside_as_a_lazy_regular_expression_finds_them():
 
 def test_the_body_goes_before_the_section_properties(tmp_path):
     document_xml = b'<?xml?><w:document><w:body><w:sectPr w:rsidR="1"/></w:body></w:document>'
-    assert with_body(document_xml, "<w:p/>") == (
-        b'<?xml?><w:document><w:body><w:p/><w:sectPr w:rsidR="1"/></w:body></w:document>'
+    assert split_at_body_end(document_xml) == (
+        b"<?xml?><w:document><w:body>",
+        b'<w:sectPr w:rsidR="1"/></w:body></w:document>',
     )
     with pytest.raises(ValueError, match="section properties alone"):
-        with_body(b"<w:document><w:body><w:p/><w:sectPr/></w:body></w:document>", "<w:p/>")
+        split_at_body_end(b"<w:document><w:body><w:p/><w:sectPr/></w:body></w:document>")
     cover = Cover(title="D", kind="EPCI", generated="1er décembre 2026", version="0", demo=False, html_name="d.html")
     path = write_docx(tmp_path / "d.docx", cover, [BuiltSection("s", "S", 1, "<p>x &amp; y</p>")], render=None)
     saved = zipfile.ZipFile(path).read("word/document.xml").decode()
