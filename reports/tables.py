@@ -286,7 +286,7 @@ class CellText(NamedTuple):
 
     shape: tuple
     value: str  # the value formatted, « — » when missing
-    count: str  # the count formatted, empty when the cell shows none
+    counted: str  # the count formatted, empty when the cell shows none (`count` is a tuple's method)
     evolution: str  # the evolution formatted (not escaped), empty when the cell shows none
 
 
@@ -318,7 +318,7 @@ def text_width_px(cell: CellText) -> float:
         return width + VALUE_CHAR_PX
     width += VALUE_CHAR_PX * len(cell.value)
     if has_count:
-        width += GAP_PX + NOTE_CHAR_PX * len(cell.count)
+        width += GAP_PX + NOTE_CHAR_PX * len(cell.counted)
     if has_evolution:
         width += GAP_PX + NOTE_CHAR_PX * len(cell.evolution)
     return width
@@ -789,7 +789,7 @@ def _column_html(cells: list[CellText], indicator: Indicator, codes: list[str]) 
         template = templates.get(cell.shape)
         if template is None:
             template = templates[cell.shape] = _pattern_template(cell_pattern(indicator, cell.shape))
-        out.append(template.format(cell.value, code, cell.count, escape(cell.evolution)))
+        out.append(template.format(cell.value, code, cell.counted, escape(cell.evolution)))
     return out
 
 
@@ -808,7 +808,7 @@ def cell_html(row: dict | None, indicator: Indicator, code: str) -> str:
 def _text_html(cell: CellText, indicator: Indicator, code: str) -> str:
     """`cell_html` of a cell's formatted texts and its place's code, escaped."""
     template = _pattern_template(cell_pattern(indicator, cell.shape))
-    return template.format(cell.value, code, cell.count, escape(cell.evolution))
+    return template.format(cell.value, code, cell.counted, escape(cell.evolution))
 
 
 PATTERN_FIELD = re.compile(r"\{(\d)\}")

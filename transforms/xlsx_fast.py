@@ -97,6 +97,12 @@ class FastSheet(Worksheet):
                 parts.append(f'<c r="{name}{number}"{style}/>')
         self.fh.write("".join(parts))
 
+    def drop_contents(self) -> None:
+        """Drop the sheet's cells and notes (`FastWorkbook.drop_contents`)."""
+        self.table.clear()
+        self.comments.clear()
+        self.comments_list.clear()
+
     def write_note(self, row: int, col: int, text: str) -> int:
         """`write_comment(row, col, text)` without options, its note made from a default note's attributes: a
         note made by xlsxwriter parses its default colour again (a département's wide workbook's 8,500 notes:
@@ -177,6 +183,13 @@ class FastWorkbook(Workbook):
         super().__init__(BytesIO(), (options or {}) | {"in_memory": True})
         self.target = filename
         self.parts: list[tuple[Any, str, bool]] = []  # (its text or bytes, its name, binary?), as packaged
+
+    def drop_contents(self) -> None:
+        """Drop what its sheets hold (a sheet of another class: left as it is) once the workbook is closed, here
+        or by a child that inherited it."""
+        for sheet in self.worksheets():
+            if isinstance(sheet, FastSheet):
+                sheet.drop_contents()
 
     def _get_packager(self) -> Packager:
         return _NotesPackager()

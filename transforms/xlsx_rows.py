@@ -90,6 +90,10 @@ class ColumnSheet(FastSheet):
         table.count += cells - len(strings)  # each cell counts once in the table's count, as each write does
         return indexes
 
+    def drop_contents(self) -> None:
+        super().drop_contents()
+        self.held = None
+
     def _write_rows(self) -> None:
         held = self.held
         if held is None:
