@@ -119,7 +119,7 @@ def workbook(target: Path, closer: Closer | None = None) -> Iterator:
             yield book
             (closer or Closer(fork=False)).close(book, tmp, target, journal)
             # alive when the collector resumes, the cells were all walked by its first collection (a
-            # département's wide workbook, 55,000 cells and 8,500 notes: 20-30 ms), then freed by a later one
+            # département's wide workbook, 55,000 cells and 8,500 notes: 27-36 ms), then freed by a later one
             # (the workbook is a cycle): freed now, as a refcount frees them
             book.drop_contents()
             if journal is not None:
