@@ -44,6 +44,23 @@ def test_a_forked_close_writes_the_file_a_close_here_writes(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["forked.xlsx", "here.xlsx"]  # no temporary file left
 
 
+def test_a_closed_workbook_holds_its_cells_no_longer(tmp_path):
+    import polars as pl
+
+    from transforms.xlsx_table import write_table
+
+    for fork in (False, True):
+        path = tmp_path / f"{fork}.xlsx"
+        with W.closing_workbooks(fork=fork) as closer, W.workbook(path, closer) as book:
+            _fill(book)
+            write_table(book, pl.DataFrame({"valeur": [1.5, None]}), "tableau")
+        sheet, table = book.worksheets()
+        assert (dict(sheet.table), dict(sheet.comments), sheet.comments_list, table.held) == ({}, {}, [], None)
+        with zipfile.ZipFile(path) as z:
+            cells = z.read("xl/worksheets/sheet1.xml").decode()
+        assert '<c r="A200"><v>298.5</v></c>' in cells  # 199 x 1.5, written all the same
+
+
 def _fill_with_tables(book) -> None:
     """What a report's workbooks do: polars tables (each named after the tables before it), autofit, a column
     width set after the autofit, the same text in several sheets (shared strings), a cell written by hand."""

@@ -64,6 +64,37 @@ def _notes_everywhere(book) -> None:
     last.set_row(3, 30)
 
 
+def _default_notes(book) -> None:
+    """Notes without options by `FastSheet.write_note` (`write_comment` in xlsxwriter's own workbook), at the
+    sheet's edges too, between notes of another colour."""
+    sheet = book.add_worksheet("notes")
+    note = getattr(sheet, "write_note", sheet.write_comment)
+    rng = random.Random(7)
+    for _ in range(200):
+        row, col = rng.randrange(0, 300), rng.randrange(0, 30)
+        note(row, col, rng.choice(TEXTS))
+    for row, col in [(0, 0), (1_048_573, 16_381), (1_048_574, 16_382), (1_048_575, 16_383)]:
+        note(row, col, TEXTS[0])
+    sheet.write_comment(5, 40, TEXTS[1], {"color": "#ccffcc"})  # another colour between default ones
+    note(6, 40, TEXTS[2])
+
+
+def test_default_notes_are_xlsxwriters_own_bytes():
+    members = _same_as_xlsxwriter(_default_notes)
+    assert b"#ccffcc" in members["xl/drawings/vmlDrawing1.vml"]
+
+
+def test_a_note_refused_as_xlsxwriter_refuses_it():
+    book = FastWorkbook(io.BytesIO())
+    sheet = book.add_worksheet()
+    assert sheet.write_note(1_048_576, 0, "hors de la feuille") == -1
+    assert sheet.write_note(0, 16_384, "hors de la feuille") == -1
+    assert sheet.write_note(0, 0, "é" * 32_768) == -2  # 32,768 UTF-16 units: one more than a cell holds
+    assert sheet.write_note(0, 0, "😀" * 16_384) == -2  # two units each
+    assert sheet.write_note(0, 0, "é" * 32_767) == 0
+    assert 1_048_576 not in sheet.comments and sheet.comments[0][0].text == "é" * 32_767
+
+
 def test_the_notes_are_xlsxwriters_own_bytes():
     members = _same_as_xlsxwriter(_notes_everywhere)
     assert {"xl/comments1.xml", "xl/comments2.xml", "xl/drawings/vmlDrawing2.vml"} <= set(members)

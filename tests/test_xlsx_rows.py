@@ -97,3 +97,19 @@ def test_rows_in_several_chunks_of_a_sheet_with_a_default_height(tmp_path, monke
         for r, text, number in zip(range(2, 9), texts, numbers, strict=True)
     )
     assert _sheet_data(path, "xl/worksheets/sheet1.xml") == expected
+
+
+def test_zeros_of_a_column_without_negative_zero_are_written_alike(tmp_path):
+    path = tmp_path / "x.xlsx"
+    with xlsxwriter.Workbook(str(path), XLSX_OPTIONS | {"in_memory": True}) as book:
+        sheet = book.add_worksheet("tableau", worksheet_class=ColumnSheet)
+        plain = book.add_format()  # s="1"
+        sheet.hold_rows([[0.0, 0, 7.5, 0.0, None], [0, 2, 0, 0, 0]], [False, False], [plain, plain], [False, False])
+    numbers = [("0", "0"), ("0", "2"), ("7.5", "0"), ("0", "0"), (None, "0")]
+    expected = "".join(
+        f'<row r="{r}" spans="1:2">'
+        + (f'<c r="A{r}" s="1"><v>{a}</v></c>' if a else f'<c r="A{r}" s="1"/>')
+        + f'<c r="B{r}" s="1"><v>{b}</v></c></row>'
+        for r, (a, b) in enumerate(numbers, start=2)
+    )
+    assert _sheet_data(path, "xl/worksheets/sheet1.xml") == expected

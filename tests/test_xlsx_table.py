@@ -11,7 +11,7 @@ import pytest
 import xlsxwriter
 
 from transforms.workbooks import XLSX_OPTIONS
-from transforms.xlsx_table import autofit_widths, write_table
+from transforms.xlsx_table import autofit_widths, negative_zeros, write_table
 
 
 def _frame() -> pl.DataFrame:
@@ -38,6 +38,14 @@ def test_widths_are_those_autofit_counts():
     # texte: its widest line mmmmmm = 6 x 12 = 72 > header t5 e8 x7 t5 e8 = 33 + 16 = 49 -> 79
     # long: 200 x 12 = 2400 -> at most 1790
     assert autofit_widths(_frame()) == [110, 35, 63, 50, 79, 1790]
+
+
+def test_only_a_decimal_column_holding_a_negative_zero_is_signed():
+    frame = _frame().with_columns(
+        positive=pl.Series([0.0, 0.0, None, 3.0, -1.0]),  # zeros, all positive, and a negative value
+        tiny=pl.Series([-0.0004, 1.0, None, 2.0, 3.0]).round(3),  # rounded to -0.0
+    )
+    assert negative_zeros(frame) == [False, True, False, False, False, False, False, True]
 
 
 def _members(path) -> dict[str, bytes]:

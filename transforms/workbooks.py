@@ -118,6 +118,12 @@ def workbook(target: Path, closer: Closer | None = None) -> Iterator:
         with collector_paused():  # filled and closed
             yield book
             (closer or Closer(fork=False)).close(book, tmp, target, journal)
+            # alive when the collector resumes, the cells were all walked by its first collection (a
+            # département's wide workbook, 55,000 cells and 8,500 notes: 27-36 ms), then freed by a later one
+            # (the workbook is a cycle): freed now, as a refcount frees them
+            book.drop_contents()
+            if journal is not None:
+                journal.calls = []
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -72,12 +72,13 @@ def write_table(
         },
     )
     _check_finite(frame)
+    signed = negative_zeros(frame)
     with collector_paused():
         columns = [frame.get_column(name).to_list() for name in frame.columns]
         texts = [frame.schema[name] == pl.String for name in frame.columns]
-        write_cells(sheet, ColumnSheet.hold_rows, columns, texts, [formats[name] for name in frame.columns])
+        write_cells(sheet, ColumnSheet.hold_rows, columns, texts, [formats[name] for name in frame.columns], signed)
     if autofit and not empty:
-        for col, width in enumerate(autofit_widths(frame)):
+        for col, width in enumerate(autofit_widths(frame, signed)):
             if width is not None:
                 sheet.set_column_pixels(col, col, width)
     if freeze_panes:
@@ -125,31 +126,38 @@ def _check_finite(frame: pl.DataFrame) -> None:
             raise TypeError(f"column {name!r}: NaN or infinite values are not written to a workbook")
 
 
-def autofit_widths(frame: pl.DataFrame) -> list[int | None]:
+def autofit_widths(frame: pl.DataFrame, signed: list[bool] | None = None) -> list[int | None]:
     """Each column's width in pixels as xlsxwriter's `autofit()` sets it (None: left as it is, nothing to fit):
-    the widest cell, its header counting its filter button, plus the padding, at most Excel's widest."""
+    the widest cell, its header counting its filter button, plus the padding, at most Excel's widest. `signed`:
+    `negative_zeros(frame)`, when known."""
     out = []
-    for (name, dtype), values in zip(frame.schema.items(), _distinct_values(frame), strict=True):
+    distinct = _distinct_values(frame, negative_zeros(frame) if signed is None else signed)
+    for (name, dtype), values in zip(frame.schema.items(), distinct, strict=True):
         head = _text_px(name)
         widest = max(head + FILTER_BUTTON_PX if head else 0, _widest_cell_px(values, dtype))
         out.append(min(widest + PADDING_PX, MAX_COLUMN_PX) if widest > 0 else None)
     return out
 
 
-def _distinct_values(frame: pl.DataFrame) -> tuple[list, ...]:
-    """Each column's distinct values but null (a few hundred names or labels among 35,000 rows), a decimal
-    column's -0.0 (a small negative value rounded) among them when it holds one: `unique()` takes it for 0.0, but
-    its sign is written. One query for every column, not three queries a column (the autofit of an EPCI's long
-    table: 9 ms of CPU, 4.5 now with its texts' widths kept)."""
+def negative_zeros(frame: pl.DataFrame) -> list[bool]:
+    """Whether each column holds a -0.0 (a small negative value rounded): written `-0`, but equal to 0.0 for
+    Python and for polars' `unique()`. Only a decimal column may."""
     floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
-    signs = [
-        ((pl.col(name) == 0) & (1 / pl.col(name) < 0)).any().alias(f"-0 {name}") for name in floats
-    ]  # 1/-0.0: -inf
-    found = frame.select(*[pl.col(name).drop_nulls().unique().implode() for name in frame.columns], *signs).row(0)
-    distinct = found[: frame.width]
-    for name, negative_zero in zip(floats, found[frame.width :], strict=True):
+    # 1/-0.0: -inf
+    found = frame.select(*[((pl.col(n) == 0) & (1 / pl.col(n) < 0)).any() for n in floats]).row(0) if floats else ()
+    held = dict(zip(floats, found, strict=True))
+    return [bool(held.get(name)) for name in frame.columns]
+
+
+def _distinct_values(frame: pl.DataFrame, signed: list[bool]) -> tuple[list, ...]:
+    """Each column's distinct values but null (a few hundred names or labels among 35,000 rows), a decimal
+    column's -0.0 among them when it holds one (`signed`, `negative_zeros`): `unique()` takes it for 0.0, but its
+    sign is written. One query for every column, not three queries a column (the autofit of an EPCI's long
+    table: 9 ms of CPU, 4.5 now with its texts' widths kept)."""
+    distinct = frame.select(*[pl.col(name).drop_nulls().unique().implode() for name in frame.columns]).row(0)
+    for values, negative_zero in zip(distinct, signed, strict=True):
         if negative_zero:
-            distinct[frame.get_column_index(name)].append(-0.0)
+            values.append(-0.0)
     return distinct
 
 
