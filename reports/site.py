@@ -23,7 +23,7 @@ from markupsafe import Markup
 from reports import formats as F
 from reports.editable import cover_of, pictures_of, write_docx
 from reports.index import ReportRecord, render_index
-from reports.inputs import report_inputs
+from reports.inputs import report_inputs_of_state, reports_state
 from reports.pictures import drawing_pictures
 from reports.provenance import sources_read, target_cog
 from reports.quality import source_quality, used_vintages
@@ -31,7 +31,7 @@ from reports.sections import SECTIONS, BuiltSection, ReportData, build_sections
 from reports.sections.maps import SOURCE as CONTOURS
 from reports.sections.maps import staged_contours
 from reports.series_data import site_series, territory_series
-from reports.shared import TABLES, store_state
+from reports.shared import TABLES
 from reports.similar import Similar, similar_territories
 from reports.templating import css_string, environment, pipeline_version
 from reports.view import TerritoryView, territory_view
@@ -320,11 +320,11 @@ def _write_document(out_dir: Path, selection: Selection, view: TerritoryView, re
     return write_docx(out_dir / f"diagnostic-{selection.stem}.docx", cover, report.sections, render=render)
 
 
-def _site_context(store: Store, inputs: Inputs, selections: list[Selection], asked: ReportContext) -> ReportContext:
-    """What every report of the site shares: the context `asked` for, with the store's manifest, state, series
-    (the selections' rows) and contours; the baseline resolved."""
-    manifest = store.manifest()
-    state = store_state(store, manifest, inputs.vintages)
+def _site_context(
+    store: Store, inputs: Inputs, manifest: Manifest, state: str, selections: list[Selection], asked: ReportContext
+) -> ReportContext:
+    """What every report of the site shares: the context `asked` for, with the store's manifest, state (named by
+    `reports_state`), series (the selections' rows) and contours; the baseline resolved."""
     customs = _distinct_customs(selections)
     wanted = territory_rows(inputs.membership, selections)
     series, baseline = site_series(store, inputs, customs, state, asked.baseline, wanted)
@@ -387,10 +387,14 @@ def _build_site(
 ) -> SiteResult:
     """`build_site`'s work (its arguments), the collector set by it."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    inputs = report_inputs(store)  # the staged tables a report reads, read when first asked for
+    manifest = store.manifest()
+    state = reports_state(store, manifest)
+    inputs = report_inputs_of_state(store, state)  # the staged tables a report reads, read when first asked for
     base = _site_context(
         store,
         inputs,
+        manifest,
+        state,
         selections,
         ReportContext(
             generated_at=generated_at or datetime.now(UTC),

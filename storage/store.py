@@ -119,6 +119,12 @@ class Store:
             return Manifest.from_dict(self._pinned.to_dict())
         return self._committed_manifest()
 
+    def staged_records(self) -> dict[str, dict]:
+        """The staged records of the manifest, `source/vintage` -> its JSON form (copies; without copying the rest
+        of the manifest, which `manifest()` does: 3.5 ms for France's)."""
+        records = {key: record.staged.to_dict() for key, record in self._view().staged().items() if record.staged}
+        return {key: staged for key, staged in records.items() if staged}  # `"staged": {}` is not a staged table
+
     def _committed_manifest(self) -> Manifest:
         if not self.manifest_path.exists():
             return Manifest()
@@ -162,14 +168,18 @@ class Store:
 
     def latest_vintage(self, source: str) -> str:
         """The latest vintage of `source` the manifest records as staged."""
-        vintages = sorted(
+        vintages = self.staged_vintages(source)
+        if not vintages:
+            raise FileNotFoundError(f"{source} is not staged in {self.root}: run `abs-diag refresh`")
+        return vintages[-1]
+
+    def staged_vintages(self, source: str) -> list[str]:
+        """Every vintage of `source` the manifest records as staged, oldest first."""
+        return sorted(
             record.vintage or Manifest.split(key)[1]
             for key, record in self._view().staged().items()
             if Manifest.split(key)[0] == source
         )
-        if not vintages:
-            raise FileNotFoundError(f"{source} is not staged in {self.root}: run `abs-diag refresh`")
-        return vintages[-1]
 
     # -- states: readers pin one, a refresh prepares the next ----------------------------------------------------
 
@@ -181,7 +191,7 @@ class Store:
             return
         with locks.shared(self.root / ".readers"):
             state = Store(self.root)
-            state._pinned = self._committed_manifest()
+            state._pinned = _parsed_manifest(self.manifest_path)  # shared, read only: parsed once (3 ms for France)
             yield state
 
     def begin_run(self) -> Run:

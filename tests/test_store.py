@@ -317,3 +317,21 @@ def test_a_switch_that_cannot_be_written_fails_every_source_and_keeps_the_previo
     report = refresh(store=store, mirror=demo_mirror.url)
     assert report.failed == [] and leftovers(store) == [] and raw_mismatches(store) == []
     assert pl.read_parquet(store.staged_path("births", "2024")).equals(demo_store.read_staged("births"))
+
+
+def test_the_staged_records_and_vintages_are_read_from_the_manifest_without_the_other_records(tmp_path):
+    entries = {
+        "rp_population/2022": {"source": "rp_population", "vintage": "2022", "staged": {"rows": 3, "notes": ["a"]}},
+        "rp_population/2021": {"source": "rp_population", "vintage": "2021", "staged": {"rows": 2}},
+        "filosofi/2021": {"source": "filosofi", "vintage": "2021", "files": {"main": {"size": 10}}},  # not staged
+        "births/2023": {"source": "births", "vintage": "2023", "staged": {}},  # an empty record: no table
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps({"entries": entries}), encoding="utf-8")
+    with Store(tmp_path).pinned() as state:
+        records = state.staged_records()
+        assert records == {"rp_population/2022": {"rows": 3, "notes": ["a"]}, "rp_population/2021": {"rows": 2}}
+        records["rp_population/2022"]["notes"].append("changed")  # a copy: the state's manifest keeps its notes
+        assert state.staged_records()["rp_population/2022"]["notes"] == ["a"]
+        assert state.staged_vintages("rp_population") == ["2021", "2022"]
+        assert state.staged_vintages("filosofi") == []
+        assert state.latest_vintage("rp_population") == "2022"

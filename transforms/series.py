@@ -411,13 +411,7 @@ def reason_fr(status: str | None) -> str:
 
 def staged_vintages(store, source: str) -> list[str]:
     """Every vintage of `source` the store's manifest records as staged, oldest first."""
-    from storage.manifest import Manifest
-
-    return sorted(
-        record.vintage or Manifest.split(key)[1]
-        for key, record in store.manifest().staged().items()
-        if Manifest.split(key)[0] == source
-    )
+    return store.staged_vintages(source)  # read without a copy of the manifest (was 3 ms a source, 20 a report)
 
 
 def series_inputs(store, inputs: Inputs) -> Inputs:

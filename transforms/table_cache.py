@@ -53,12 +53,7 @@ def code_version() -> str:
 
 def table_key(store: Store) -> str:
     """What the table of `store` (as pinned) is computed from: its staged tables' records and the code."""
-    staged = {
-        key: record["staged"]
-        for key, record in store.manifest().to_dict().get("entries", {}).items()
-        if record.get("staged")
-    }
-    digest = hashlib.sha256(json.dumps(staged, sort_keys=True, default=str).encode())
+    digest = hashlib.sha256(json.dumps(store.staged_records(), sort_keys=True, default=str).encode())
     digest.update(code_version().encode())
     return digest.hexdigest()[:24]
 
