@@ -116,3 +116,47 @@ def test_a_table_in_parts_for_a_store_that_cannot_be_written_to_is_still_given(t
     (tmp_path / "missing-folder").write_text("a file where the cache folder should be")
     scan = table_cache.save_parts(iter(parts), path / "indicators-k.parquet")
     assert scan.collect()["code"].to_list() == ["01001", "01002"]
+
+
+def test_a_table_in_parts_of_categories_is_saved_as_the_same_file_as_its_text(tmp_path):
+    # the national Parquet export is a copy of the saved table: categories must not change its bytes
+    kinds = pl.Enum(["count", "rate"])
+    parts = [
+        pl.DataFrame({"code": ["01001", "01002"], "unit": pl.Series(["rate", None], dtype=kinds)}),
+        pl.DataFrame({"code": ["01003"], "unit": pl.Series(["count"], dtype=kinds)}),
+    ]
+    text = pl.DataFrame({"code": ["01001", "01002", "01003"], "unit": ["rate", None, "count"]})
+    scan = table_cache.save_parts(iter(parts), tmp_path / "coded" / "indicators-k.parquet")
+    table_cache.save_parts(iter([text]), tmp_path / "text" / "indicators-k.parquet")
+    assert_frame_equal(scan.collect(), text)
+    coded_file = (tmp_path / "coded" / "indicators-k.parquet").read_bytes()
+    assert coded_file == (tmp_path / "text" / "indicators-k.parquet").read_bytes()
+
+
+def test_categories_are_read_as_their_text_and_other_columns_are_left_alone():
+    table = pl.DataFrame(
+        {
+            "level": pl.Series(["EPCI", "COM", None], dtype=pl.Enum(["COM", "EPCI"])),
+            "code": ["200000172", "01001", "01002"],
+            "value": [1.0, 2.0, None],
+        }
+    )
+    expected = pl.DataFrame({"level": ["EPCI", "COM", None], "code": ["200000172", "01001", "01002"]})
+    assert_frame_equal(table_cache.as_text(table).drop("value"), expected)
+    assert_frame_equal(table_cache.as_text(table.lazy()).collect().drop("value"), expected)
+
+
+def test_the_computed_table_keeps_its_text_columns_as_categories_and_is_read_as_text(store):
+    from transforms.pipeline import coded_table
+
+    coded = coded_table(store)
+    text = diagnostic_table(store)
+    categories = {name for name, dtype in coded.schema.items() if isinstance(dtype, pl.Enum)}
+    assert {"level", "code", "indicator", "status", "name", "label", "flag", "source"} <= categories
+    assert all(text.schema[name] == pl.String for name in categories)
+    assert_frame_equal(table_cache.as_text(coded), text)
+    # a category's order is its text's: sorting the coded table orders it as the text
+    assert (
+        coded.sort("name", "indicator", maintain_order=True)["name"].to_list()
+        == text.sort("name", "indicator", maintain_order=True)["name"].to_list()
+    )

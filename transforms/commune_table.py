@@ -71,7 +71,11 @@ class CommuneTable:
     def masks_of(self, reason: str) -> dict[str, np.ndarray]:
         """key -> a boolean per commune: whether its value is unknown for this reason."""
         rank = R.RANKS[reason]
-        return {k: (self.frame[k + RANK] == rank).fill_null(False).to_numpy() for k in self.keys}
+        # one select for every key: a comparison per key (126 in France) took 0.04 s of CPU and 0.19 s of wall, the
+        # GIL taken back at each from the threads beside it; one select 0.015 s and 0.03 s
+        unknown = self.frame.select((pl.col(k + RANK) == rank).fill_null(False).alias(k) for k in self.keys)
+        matrix = unknown.to_numpy()
+        return {k: matrix[:, j] for j, k in enumerate(self.keys)}
 
     def codes_with(self, reason: str, keys: list[str]) -> pl.DataFrame:
         """(code) of the communes where one of these keys is unknown for this reason."""

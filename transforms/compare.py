@@ -15,7 +15,7 @@ never flagged, nor is a value that is null, borrowed from the EPCI, or compared 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -95,7 +95,8 @@ def _names(inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame
 # what an indicator's unit makes of an evolution (`_meta`'s `_kind`): a count grows by % a year, a rate moves by
 # points, an index or a mean by a difference
 EVOLUTION_KINDS = ("percent_per_year", "points", "difference")
-EVOLUTION_UNITS = pl.Series("evolution_unit", EVOLUTION_KINDS, pl.String)  # `_kind` -> the name of its unit
+# `_kind` -> the name of its unit, as a category (`as_categories`)
+EVOLUTION_UNITS = pl.Series("evolution_unit", EVOLUTION_KINDS, pl.Enum(sorted(EVOLUTION_KINDS)))
 # an indicator's direction as the sign of a worse gap (`_meta`'s `_dir`); two-sided: the sign of its own gap
 DIRECTION_SIGNS = {"higher_is_need": 1, "lower_is_need": -1, "two_sided": 2}
 TWO_SIDED = 2
@@ -158,7 +159,8 @@ def _gaps() -> dict[str, pl.Expr]:
     return out
 
 
-FLAGS = pl.Series("flag", [None, VIGILANCE, PRIORITY], pl.String)  # a flag's code (`_flag`) -> its name
+# a flag's code (`_flag`) -> its name, as a category (`as_categories`)
+FLAGS = pl.Series("flag", [None, VIGILANCE, PRIORITY], pl.Enum(sorted([VIGILANCE, PRIORITY])))
 
 
 def _flag(rules: FlagRules) -> pl.Expr:
@@ -218,7 +220,8 @@ def compare_parts(
     provenance: pl.DataFrame | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The long output table, a slice of rows at a time (`CHUNK_ROWS`, in order: a caller may write each slice as
-    it comes, never holding the whole table): values with names, references, evolution and flags; with
+    it comes, never holding the whole table): values with names, references, evolution and flags, its text
+    columns as categories (`as_categories`: `transforms.table_cache.as_text` gives the text); with
     `provenance` (indicator, year, source: `transforms.pipeline.provenance`), each row's `year` (a published
     figure's own year first) and `source` last. `result`: `compute`'s rows, best as a `Placed` (in order, places
     and indicators as positions: `compute_placed`); a frame is put in order first.
@@ -235,10 +238,16 @@ def compare_parts(
     refs = _references(_population(placed), inputs, customs)
     attributes = _place_attributes(places, refs, _names(inputs, customs))
     # only the columns used are gathered (millions of rows each)
-    attributes = attributes.select(
-        "level", "code", "ref_epci_code", "ref_dep_code", "_epci_place", "_dep_place", "name", _is_dep=_IS_DEP
+    attributes = as_categories(
+        attributes.select(
+            "level", "code", "ref_epci_code", "ref_dep_code", "_epci_place", "_dep_place", "name", _is_dep=_IS_DEP
+        )
     )
-    meta = _meta(items, provenance)
+    meta = as_categories(_meta(items, provenance))
+    # every known reason a category, whichever the table holds: one type of reasons for every table
+    known = [R.reason_of(rank) for rank in range(len(R.RANKS) + 1)]  # "unknown" past the list
+    reasons = pl.concat([placed.words, pl.Series(known, dtype=pl.String)])
+    placed = replace(placed, words=placed.words.cast(_categories_of(reasons)))
     value_at = _value_at(table, len(items), places.height)
     france_rows = places.filter(pl.col("level") == "FRANCE")["_place"]
     france_place = france_rows[0] if france_rows.len() else None
@@ -250,6 +259,19 @@ def compare_parts(
     )
     slices = (table.slice(start, CHUNK_ROWS) for start in range(0, max(table.height, 1), CHUNK_ROWS))
     yield from ahead(lambda rows: finish(rows, years=years), slices, AHEAD)
+
+
+def as_categories(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with its text columns as categories (an enum of each column's values, in their sorted order: a sort
+    on a category orders its rows as on the text). Millions of rows gathered from a few tens of thousands of names
+    then copy a 4-byte code each instead of a 16-byte string view (a gather of 3.3 M rows from 37,000 names, one
+    polars thread: 8.4 ms against 28.7 ms)."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(frame[name].cast(_categories_of(frame[name])) for name in text)
+
+
+def _categories_of(text: pl.Series) -> pl.Enum:
+    return pl.Enum(text.drop_nulls().unique().sort())
 
 
 def _population(placed: Placed) -> pl.DataFrame:
@@ -334,7 +356,7 @@ PROVENANCE = ("year", "source")  # the columns of `provenance` a row takes from 
 
 def _named(table: pl.DataFrame, per_place: pl.DataFrame, per_indicator: pl.DataFrame, placed: Placed) -> pl.DataFrame:
     """A slice of `placed`'s rows with `compute`'s columns: its place's level and code, its indicator, its reasons
-    named (`placed.words`); `_place` and `_ind` kept last."""
+    named (`placed.words`), as categories; `_place` and `_ind` kept last."""
     named = {"level": per_place["level"], "group": per_place["code"], "indicator": per_indicator["indicator"]}
     columns = []
     for name, dtype in placed.schema.items():
@@ -343,8 +365,8 @@ def _named(table: pl.DataFrame, per_place: pl.DataFrame, per_indicator: pl.DataF
         elif name in RANKED:
             column = placed.words.gather(table[name])
         else:
-            column = table[name]
-        columns.append(column.cast(dtype).alias("code" if name == "group" else name))
+            column = table[name].cast(dtype)
+        columns.append(column.alias("code" if name == "group" else name))
     return pl.DataFrame([*columns, table["_place"], table["_ind"]])
 
 

@@ -121,7 +121,21 @@ def diagnostic_table(
     rules: FlagRules = FlagRules(),
     inputs: Inputs | None = None,
 ) -> pl.DataFrame:
-    """`diagnostic_table_parts` in one frame."""
+    """`diagnostic_table_parts` in one frame, their categories as text (`transforms.table_cache.as_text`, a part
+    at a time: never the whole table twice): the table every reader sees."""
+    from transforms.table_cache import as_text
+
+    parts = [as_text(part) for part in diagnostic_table_parts(store, customs, rules, inputs)]
+    return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
+
+
+def coded_table(
+    store: Store | None,
+    customs: tuple[CustomTerritory, ...] = (),
+    rules: FlagRules = FlagRules(),
+    inputs: Inputs | None = None,
+) -> pl.DataFrame:
+    """`diagnostic_table_parts` in one frame, its text columns as categories."""
     parts = list(diagnostic_table_parts(store, customs, rules, inputs))
     return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
 
@@ -133,7 +147,8 @@ def diagnostic_table_parts(
     inputs: Inputs | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The diagnostic table as consecutive slices of its rows (`transforms.compare.compare_parts`: a caller may
-    write each as it comes, never holding the whole table). Every indicator for every commune, EPCI, département,
+    write each as it comes, never holding the whole table), its text columns as categories (saved as text by
+    `transforms.table_cache.save_parts`). Every indicator for every commune, EPCI, département,
     France (and the custom territories); the store is read unless the inputs are given (None: given). Only the staged rows the indicators read are read from files
     (`transforms.indicator_inputs`): from the store, or from the given inputs when they read their tables lazily
     (a report's)."""
