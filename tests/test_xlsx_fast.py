@@ -185,6 +185,24 @@ def test_the_cells_are_xlsxwriters_own_bytes():
     assert sheet.count("<c ") > 500
 
 
+def _texts_of_every_kind(book) -> None:
+    """Shared strings: the escaped and marked texts, a rich string, each text once or several times."""
+    sheet = book.add_worksheet("textes")
+    for n, text in enumerate(TEXTS * 2):
+        sheet.write_string(n, 0, text)
+    sheet.write_rich_string(0, 1, "gras ", book.add_format({"bold": True}), "& fin", " < suite")
+    sheet.write_string(1, 1, "<r>pas une chaîne riche</r>")
+
+
+def test_the_shared_strings_are_xlsxwriters_own_bytes_each_time():
+    first = _same_as_xlsxwriter(_texts_of_every_kind)["xl/sharedStrings.xml"].decode()
+    # the second workbook's texts were written by the first: their elements are kept, the same bytes
+    assert _same_as_xlsxwriter(_texts_of_every_kind)["xl/sharedStrings.xml"].decode() == first
+    assert "bell_x0007_ and _x005F_x0041_ literally" in first
+    assert '<si><t xml:space="preserve">  leading and trailing  </t></si>' in first
+    assert "A &amp; B &lt; C &gt; D" in first
+
+
 def _entries(book_class, fill) -> list[zipfile.ZipInfo]:
     out = io.BytesIO()
     book = book_class(out, {"in_memory": True})

@@ -106,6 +106,14 @@ def test_a_type_a_workbook_does_not_hold_is_an_error_naming_the_column(tmp_path)
         write_table(book, pl.DataFrame({"nom": ["a"], "ouvert": [True]}), "a")
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_decimal_that_is_not_a_number_is_an_error_naming_its_column(tmp_path, bad):
+    frame = pl.DataFrame({"nom": ["a", "b"], "bon": [1.5, None], "mauvais": [2.0, bad]})
+    for autofit in (True, False):  # found by the same query whether or not the widths are asked for
+        with _book(tmp_path / "x.xlsx") as book, pytest.raises(TypeError, match="'mauvais'"):
+            write_table(book, frame, "a", autofit=autofit)
+
+
 def test_the_collector_is_paused_while_cells_are_written_and_left_as_it_was():
     import gc
 

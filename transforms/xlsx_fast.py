@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from io import BytesIO, StringIO
 from typing import IO, Any, Literal
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
@@ -34,6 +34,7 @@ from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 from isal import isal_zlib
 from xlsxwriter.comments import Comments, CommentType
 from xlsxwriter.packager import Packager
+from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.utility import _utf16_len, xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.vml import Vml
 from xlsxwriter.workbook import Workbook
@@ -227,6 +228,15 @@ class _NotesPackager(Packager):
         self.workbook.parts = super()._create_package()
         return []
 
+    def _write_shared_strings_file(self) -> None:
+        """`Packager._write_shared_strings_file`, each text's element written by `_KnownStrings`."""
+        strings = _KnownStrings()
+        strings.string_table = self.workbook.str_table
+        if not self.workbook.str_table.count:
+            return
+        strings._set_xml_writer(self._filename("xl/sharedStrings.xml"))
+        strings._assemble_xml_file()
+
     def _notes_only(self) -> bool:
         return not any(sheet.buttons_list or sheet.has_header_vml for sheet in self.workbook.worksheets())
 
@@ -259,6 +269,27 @@ def written(writer: Any, write) -> str:
         return writer.fh.getvalue()
     finally:
         writer.fh = handle
+
+
+class _KnownStrings(SharedStrings):
+    """The shared strings part, each text's `<si>` element as `SharedStrings._write_si` writes it, kept between
+    workbooks (`_si_element`): a batch's workbooks share most of their texts (labels, units, reasons, sources, the
+    definitions sheet), which xlsxwriter escapes again in each (three regular expressions a text)."""
+
+    def _write_sst_strings(self) -> None:
+        self.fh.write("".join([_si_element(text) for text in self.string_table.string_array]))
+
+
+# texts whose `<si>` element is kept: an EPCI report's two workbooks hold about 900 texts, a département's a few
+# thousand (its communes' names)
+KNOWN_STRINGS = 16384
+
+
+@lru_cache(maxsize=KNOWN_STRINGS)
+def _si_element(text: str) -> str:
+    """A text's `<si>` element, written by xlsxwriter's `SharedStrings._write_si`."""
+    writer = SharedStrings()
+    return written(writer, lambda: writer._write_si(text))
 
 
 class _NotesVml(Vml):

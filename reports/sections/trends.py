@@ -17,7 +17,7 @@ from markupsafe import Markup
 from reports import formats as F
 from reports import trend_charts as TC
 from reports.sections.base import Section, items_by_theme
-from reports.view import Place, TerritoryView
+from reports.view import Place, TerritoryView, row_dicts
 from transforms import series as S
 from transforms.registry import THEMES, Indicator
 
@@ -69,7 +69,7 @@ class _SeriesIndex:
     def _read(self, level: str, code: str) -> dict[str, list[dict]]:
         rows = self.series.filter((pl.col("level") == level) & (pl.col("code") == code))
         by_indicator: dict[str, list[dict]] = defaultdict(list)
-        for row in rows.sort("indicator", "year", maintain_order=True).iter_rows(named=True):
+        for row in row_dicts(rows.sort("indicator", "year", maintain_order=True)):
             by_indicator[row["indicator"]].append(row)
         return dict(by_indicator)
 
@@ -102,7 +102,7 @@ class Changes:
         rows = self._places.get(place.key)
         if rows is None:
             kept = self.frame.filter((pl.col("level") == place.level) & (pl.col("code") == place.code))
-            rows = self._places[place.key] = {r["indicator"]: r for r in kept.iter_rows(named=True)}
+            rows = self._places[place.key] = {r["indicator"]: r for r in row_dicts(kept)}
         return rows
 
     def of_indicator(self, indicator: str) -> dict[tuple[str, str], dict]:
@@ -110,7 +110,7 @@ class Changes:
         rows = self._indicators.get(indicator)
         if rows is None:
             kept = self.frame.filter(pl.col("indicator") == indicator)
-            rows = self._indicators[indicator] = {(r["level"], r["code"]): r for r in kept.iter_rows(named=True)}
+            rows = self._indicators[indicator] = {(r["level"], r["code"]): r for r in row_dicts(kept)}
         return rows
 
 
