@@ -22,6 +22,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from reports.docx_tables import A4_LONG, A4_SHORT, MARGIN
+
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 DC = "http://purl.org/dc/elements/1.1/"
 CONTENT_TYPES_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
@@ -51,7 +53,7 @@ INTERNAL_STYLE_NAMES = {"Caption": "caption", "Footer": "footer", "Header": "hea
 }
 # the children of a `w:style` that come after its run properties (where python-docx inserts them)
 AFTER_STYLE_RUN_PROPERTIES = ("tblPr", "trPr", "tcPr", "tblStylePr")
-EMUS_PER_INCH, EMUS_PER_CM, EMUS_PER_TWIP = 914400, 360000, 635
+EMUS_PER_INCH, EMUS_PER_CM = 914400, 360000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LANGUAGE = "fr-FR"
 PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False)  # python-docx's parser of a part
@@ -82,9 +84,8 @@ class Template:
     document: str  # the name of the document part
     core_properties: etree._Element  # before its title is set
     document_head: bytes  # the document part's XML up to its body's end, where the body goes
-    document_tail: bytes
+    document_tail: bytes  # the body's section properties: A4 pages, portrait
     style_ids: dict[tuple[str, str], str | None]  # (type, UI name): the style's id, None for the type's default
-    block_width: int  # between the page's margins, EMU
     first_shape_id: int  # the id python-docx gives the document's first picture
 
     def document_xml(self, body: str) -> bytes:
@@ -140,6 +141,8 @@ def _template(archive: zipfile.ZipFile) -> Template:
 
     read("/")
     document = _target(parts["/"], OFFICE_DOCUMENT)
+    _set_a4_pages(elements[document])
+    parts[document] = _with_blob(parts[document], _serialized(elements[document]))
     styles_name = _target(parts[document], STYLES)
     styles = elements[styles_name]
     _add_language(styles)
@@ -153,7 +156,6 @@ def _template(archive: zipfile.ZipFile) -> Template:
         document_head=head,
         document_tail=tail,
         style_ids=_style_ids(styles),
-        block_width=_block_width(elements[document]),
         first_shape_id=_next_id(elements[document]),
     )
 
@@ -207,6 +209,17 @@ def split_at_body_end(document_xml: bytes) -> tuple[bytes, bytes]:
     return head + opening, rest
 
 
+def _set_a4_pages(document: etree._Element) -> None:
+    """The template's (US Letter) pages made A4 with 2 cm margins, as French users print, as python-docx's
+    `section.page_width`, `page_height` and `*_margin` set them: the values of the attributes there replaced."""
+    (section,) = document.xpath("./w:body/w:sectPr", namespaces={"w": W})
+    size, margins = section.find(f"{{{W}}}pgSz"), section.find(f"{{{W}}}pgMar")
+    size.set(f"{{{W}}}w", str(A4_SHORT))
+    size.set(f"{{{W}}}h", str(A4_LONG))
+    for side in ("top", "right", "bottom", "left"):
+        margins.set(f"{{{W}}}{side}", str(MARGIN))
+
+
 def _add_language(styles: etree._Element) -> None:
     """French as the language of the "Normal" style's runs, as python-docx's
     `document.styles["Normal"].element.get_or_add_rPr()` then a `w:lang` appended write it."""
@@ -249,19 +262,6 @@ def _style_ids(styles: etree._Element) -> dict[tuple[str, str], str | None]:
         ui_name = internal_names.get(name.get(f"{{{W}}}val"), name.get(f"{{{W}}}val"))
         ids[kind, ui_name] = None if defaults.get(kind) is style else style.get(f"{{{W}}}styleId")
     return ids
-
-
-def _block_width(document: etree._Element) -> int:
-    """The width between the margins of the document's last section, EMU (python-docx's `_block_width`)."""
-    sections = document.xpath("./w:body/w:p/w:pPr/w:sectPr | ./w:body/w:sectPr", namespaces={"w": W})
-    page = sections[-1].find(f"{{{W}}}pgSz")
-    margins = sections[-1].find(f"{{{W}}}pgMar")
-
-    def twips(element, name: str, inches: float) -> int:
-        value = element.get(f"{{{W}}}{name}") if element is not None else None
-        return int(value) * EMUS_PER_TWIP if value else int(inches * EMUS_PER_INCH)
-
-    return twips(page, "w", 8.5) - twips(margins, "left", 1) - twips(margins, "right", 1)
 
 
 def _next_id(document: etree._Element) -> int:
