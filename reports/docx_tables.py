@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import re
 from dataclasses import dataclass
 
 # A4, twips: 21 x 29.7 cm, margins of 2 cm
@@ -59,8 +58,8 @@ BOLD_WIDTHS = (
 # as a space, anything else as wide as an em
 FALLBACK_WIDTHS = {"↗": 838, "↘": 838, "\u202f": 220, "\t": 2000, "\u00ad": 0}  # a soft hyphen unbroken: nothing
 SOFT_HYPHEN = "\u00ad"
+SPACE_WIDTH = 220  # a regular space, regular or bold
 UNKNOWN_WIDTH = 1000
-LINE_BREAKS = re.compile(r"[\r\n]")
 
 
 class _Widths(dict):
@@ -75,17 +74,35 @@ BOLD = _Widths(zip(MEASURED, BOLD_WIDTHS, strict=True), **FALLBACK_WIDTHS)
 
 
 @functools.lru_cache(maxsize=16384)
+def cell_twips(text: str, bold: bool) -> tuple[int, int, int]:
+    """(its longest word, its longest line up to `LONGEST_LINE_CAP`, its longest line) of a cell holding `text`,
+    twips (`twips_needed`): a report's cells repeat their texts (an EPCI's 5,700 cells hold 2,000)."""
+    word, line = text_extent(text, bold)
+    line_twips = twips_needed(line)
+    return twips_needed(word), min(line_twips, LONGEST_LINE_CAP), line_twips
+
+
 def text_extent(text: str, bold: bool) -> tuple[int, int]:
     """(its longest word, its longest line) of `text` in thousandths of an em: lines cut at line breaks, words at
-    regular spaces, and a word holding soft hyphens (`Démo\u00adgraphie`) as wide as its widest piece and a hyphen. A
-    report's cells repeat their texts (an EPCI's 5,700 cells hold 2,000)."""
+    regular spaces, and a word holding soft hyphens (`Démo\u00adgraphie`) as wide as its widest piece and a hyphen."""
+    lines = (text.replace("\r", "\n") if "\r" in text else text).split("\n")
+    if len(lines) == 1:
+        return _line_extent(text, bold)
+    words, widths = zip(*map(_line_extent, lines, itertools.repeat(bold)), strict=True)
+    return max(words), max(widths)
+
+
+@functools.lru_cache(maxsize=16384)
+def _line_extent(line: str, bold: bool) -> tuple[int, int]:
+    """(its longest word, its width) of a line: the cells' lines repeat more than their texts (6 EPCIs' tables hold
+    7,400 different texts but 4,800 different lines)."""
     widths = BOLD if bold else REGULAR
-    longest_word = longest_line = 0
-    for line in LINE_BREAKS.split(text):
-        words = line.split(" ")
-        longest_line = max(longest_line, sum(map(widths.__getitem__, line)))
-        longest_word = max(longest_word, *(_unbreakable(word, widths) for word in words))
-    return longest_word, longest_line
+    width = sum(map(widths.__getitem__, line))
+    if SOFT_HYPHEN in line:
+        return max(_unbreakable(word, widths) for word in line.split(" ")), width
+    if " " not in line:  # most lines: a figure, its spaces U+202F
+        return width, width
+    return max(sum(map(widths.__getitem__, word)) for word in line.split(" ")), width
 
 
 def _unbreakable(word: str, widths: _Widths) -> int:
@@ -111,39 +128,46 @@ class Layout:
     landscape: bool
 
 
-def table_layout(cells: list[list[tuple[str, int, bool]]], width: int, header_rows: int = 0) -> Layout:
-    """The layout of a table of `width` columns whose rows hold `cells`, each (text, columns spanned, bold), its
-    first `header_rows` rows the columns' headings."""
+def table_layout(cells: list[list[tuple]], width: int, header_rows: int = 0) -> Layout:
+    """The layout of a table of `width` columns whose rows hold `cells`, each (text, columns spanned, a heading?,
+    anything), its first `header_rows` rows the columns' headings. A heading, or a cell across the table, is bold."""
     levels = _needs(cells, width, header_rows)
     landscape = sum(levels[0]) > PORTRAIT_WIDTH
     available = LANDSCAPE_WIDTH if landscape else PORTRAIT_WIDTH
     return Layout(_whole_twips(_shared(levels, available), available), landscape)
 
 
-def _needs(cells: list[list[tuple[str, int, bool]]], width: int, header_rows: int) -> list[list[float]]:
+def _needs(cells: list[list[tuple]], width: int, header_rows: int) -> list[list[float]]:
     """Each column's widths, twips, from the least to the most it wants: its longest word; its longest line of the
     body's rows (names, figures); its longest line, its headings' too. A line counts up to `LONGEST_LINE_CAP`. A
     cell spanning columns needs its width from them together: what they lack shared evenly over its span."""
-    levels: list[list[float]] = [[2 * CELL_MARGIN] * width for _ in range(3)]
+    minimum: list[float] = [2 * CELL_MARGIN] * width
+    body: list[float] = [2 * CELL_MARGIN] * width
+    headings: list[float] = [2 * CELL_MARGIN] * width
     spanning = []
     for r, row in enumerate(cells):
+        lines = headings if r < header_rows else body
         column = 0
-        for text, span, bold in row:
-            span = min(column + span, width) - column
-            if span <= 0:
+        for text, span, heading, _ in row:
+            if column >= width:
                 break
-            word, line = text_extent(text, bold) if text else (0, 0)
-            needs = (twips_needed(word), min(twips_needed(line), LONGEST_LINE_CAP * span))
-            needs_by_level = (needs[0], needs[1] if r >= header_rows else 0, needs[1])
-            if span == 1:
-                for level, need in zip(levels, needs_by_level, strict=True):
-                    level[column] = max(level[column], need)
+            word, line, whole_line = cell_twips(text, heading or span == width)
+            if span == 1:  # most cells: compared here, not through `max` (an EPCI's 5,700 cells)
+                if word > minimum[column]:
+                    minimum[column] = word
+                if line > lines[column]:
+                    lines[column] = line
             else:
-                spanning.append((column, span, needs_by_level))
+                span = min(span, width - column)
+                line = min(whole_line, LONGEST_LINE_CAP * span)
+                spanning.append((column, span, word, line, r < header_rows))
             column += span
-    for column, span, needs_by_level in sorted(spanning, key=lambda cell: cell[1]):
-        for level, need in zip(levels, needs_by_level, strict=True):
-            _widen(level, column, span, need)
+    levels = [minimum, body, [max(h, b) for h, b in zip(headings, body, strict=True)]]
+    for column, span, word, line, heading in sorted(spanning, key=lambda cell: cell[1]):
+        _widen(minimum, column, span, word)
+        if not heading:
+            _widen(body, column, span, line)
+        _widen(levels[2], column, span, line)
     for lower, higher in itertools.pairwise(levels):  # each level at least the one below
         higher[:] = [max(h, low) for h, low in zip(higher, lower, strict=True)]
     return levels

@@ -485,8 +485,7 @@ def write_table(writer: _Writer, element) -> None:
     layout = None
     if width:
         header_rows = _header_rows(rows)
-        texts_and_spans = [[(t, span, heading or span == width) for t, span, heading, _ in row] for row in grid]
-        layout = table_layout(texts_and_spans, width, header_rows)
+        layout = table_layout(grid, width, header_rows)
         writer.parts.append(_table_xml(writer, grid, layout, header_rows))
     for note in notes:
         if note:
@@ -533,7 +532,8 @@ def _row_xml(row: list, columns: tuple[int, ...], *, header: bool) -> str:
     cells, column = [], 0
     for text, span, is_heading, fill in row:
         span = min(column + span, width) - column
-        cells.append(_cell_xml(text, span, is_heading or span == width, fill, sum(columns[column : column + span])))
+        twips = columns[column] if span == 1 else sum(columns[column : column + span])
+        cells.append(_cell_xml(text, span, is_heading or span == width, fill, twips))
         column += span
     cells += [
         _empty_cell_xml(twips) for twips in columns[column:]
@@ -549,14 +549,19 @@ CELL_PARAGRAPH = f"<w:pPr><w:rPr>{CELL_SIZE}</w:rPr></w:pPr>"
 
 @functools.lru_cache(maxsize=8192)
 def _cell_xml(text: str, span: int, bold: bool, fill: str | None, twips: int) -> str:
-    """A cell of `span` columns, `twips` wide, holding `text`: a report's cells repeat (an EPCI's 5,700 cells hold
-    2,000 texts, the next EPCI's a thousand of them again), and writing them all took a tenth of the document's
-    CPU."""
+    """A cell of `span` columns, `twips` wide, holding `text`: a column repeats its texts (`·`, `— (s)`)."""
     properties = f'<w:tcW w:type="dxa" w:w="{twips}"/>'
     properties += f'<w:gridSpan w:val="{span}"/>' if span > 1 else ""
     properties += f'<w:shd w:val="clear" w:fill="{fill.lstrip("#")}"/>' if fill else ""
+    return f"<w:tc><w:tcPr>{properties}</w:tcPr>{_cell_paragraph(text, bold)}</w:tc>"
+
+
+@functools.lru_cache(maxsize=8192)
+def _cell_paragraph(text: str, bold: bool) -> str:
+    """The paragraph of a cell holding `text`: a report's cells repeat (an EPCI's 5,700 cells hold 2,000 texts, the
+    next EPCI's a thousand of them again), and writing them all took a tenth of the document's CPU."""
     run = f"<w:r><w:rPr>{'<w:b/>' if bold else ''}{CELL_SIZE}</w:rPr>{_run_content(text)}</w:r>"
-    return f"<w:tc><w:tcPr>{properties}</w:tcPr><w:p>{CELL_PARAGRAPH}{run}</w:p></w:tc>"
+    return f"<w:p>{CELL_PARAGRAPH}{run}</w:p>"
 
 
 def _empty_cell_xml(twips: int) -> str:

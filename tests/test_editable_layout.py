@@ -23,7 +23,7 @@ def needed(thousandths: int) -> int:
 def test_a_two_column_table_that_fits_is_stretched_to_the_page():
     # "a" 470 -> 86 + 134 = 220, "b" 520 -> 95 + 134 = 229: 449 twips stretched to 9 638, 220 x 9 638 / 449 = 4 722.4
     assert (needed(470), needed(520)) == (220, 229)
-    layout = table_layout([[("a", 1, False), ("b", 1, False)]], 2)
+    layout = table_layout([[("a", 1, False, None), ("b", 1, False, None)]], 2)
     assert layout.columns == (4722, PORTRAIT - 4722) and not layout.landscape
 
 
@@ -44,7 +44,9 @@ def test_a_long_word_is_a_column_s_minimum_and_lines_share_the_rest():
     # l271 i277 t325 é441 = 7 478: 1 366.2 + 134), the others a line of 40 "a" capped at a third of the page (3 212)
     word = 343 + 558 + 325 + 441 + 396 + 421 + 480 + 813 + 813 + 546 + 558 + 470 + 271 + 277 + 325 + 441
     line = " ".join(["a"] * 40)
-    rows = [[("Intercommunalité", 1, False), (line, 1, False), (line, 1, False), (line, 1, False)]]
+    rows = [
+        [("Intercommunalité", 1, False, None), (line, 1, False, None), (line, 1, False, None), (line, 1, False, None)]
+    ]
     minimum, body, wanted = _needs(rows, 4, 0)
     assert minimum == [needed(word), needed(470), needed(470), needed(470)] == [1500, 220, 220, 220]
     assert body == wanted == [1500, 3212, 3212, 3212]
@@ -57,21 +59,21 @@ def test_a_long_word_is_a_column_s_minimum_and_lines_share_the_rest():
 def test_a_cell_spanning_columns_shares_its_need_over_them():
     # "WWWWWWWWWW" bold (10 x 959 = 9 590: 1 886 twips) across 2 columns of "a" (220 each): 1 446 lacking, 723 each;
     # a heading row: no say in the body's lines, but no level is below the minimum
-    rows = [[("WWWWWWWWWW", 2, True)], [("a", 1, False), ("a", 1, False)]]
+    rows = [[("WWWWWWWWWW", 2, True, None)], [("a", 1, False, None), ("a", 1, False, None)]]
     assert _needs(rows, 2, 1) == [[220 + 723, 220 + 723]] * 3
     assert table_layout(rows, 2, 1).columns == (4819, 4819)
 
 
 def test_a_table_whose_words_do_not_fit_a_portrait_page_goes_landscape():
     # 8 columns of "mmmmmmmmmm" (8 130: 1 619 twips): 12 952 > 9 638 but fit 14 570, 1 821.25 each
-    rows = [[("m" * 10, 1, False)] * 8]
+    rows = [[("m" * 10, 1, False, None)] * 8]
     layout = table_layout(rows, 8)
     assert layout.landscape and layout.columns == (1821, 1821, 1822, 1821, 1821, 1822, 1821, 1821)
 
 
 def test_a_table_too_wide_even_for_a_landscape_page_wraps_its_widest_columns():
     # "a" (220) and 9 x "mmmmmmmmmm" (1 619): 14 791 > 14 570; the 9 wide ones cut to (14 570 - 220) / 9 = 1 594.4
-    rows = [[("a", 1, False)] + [("m" * 10, 1, False)] * 9]
+    rows = [[("a", 1, False, None)] + [("m" * 10, 1, False, None)] * 9]
     layout = table_layout(rows, 10)
     assert layout.landscape and layout.columns[0] == 220 and sum(layout.columns) == LANDSCAPE
     assert set(layout.columns[1:]) == {1594, 1595}
