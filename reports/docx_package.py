@@ -85,12 +85,14 @@ class Template:
     core_properties: etree._Element  # before its title is set
     document_head: bytes  # the document part's XML up to its body's end, where the body goes
     document_tail: bytes  # the body's section properties: A4 pages, portrait
+    landscape_tail: bytes  # the same, the last pages landscape
     style_ids: dict[tuple[str, str], str | None]  # (type, UI name): the style's id, None for the type's default
     first_shape_id: int  # the id python-docx gives the document's first picture
 
-    def document_xml(self, body: str) -> bytes:
-        """The document part's XML with `body` (its blocks' WordprocessingML) before its section properties."""
-        return self.document_head + body.encode() + self.document_tail
+    def document_xml(self, body: str, *, landscape: bool = False) -> bytes:
+        """The document part's XML with `body` (its blocks' WordprocessingML) before its section properties, its
+        last section's pages `landscape` or portrait."""
+        return self.document_head + body.encode() + (self.landscape_tail if landscape else self.document_tail)
 
     def style_id(self, name: str, kind: str = "paragraph") -> str | None:
         """The id of the style named `name` (its name in Word), None for the default style of its `kind`
@@ -141,6 +143,8 @@ def _template(archive: zipfile.ZipFile) -> Template:
 
     read("/")
     document = _target(parts["/"], OFFICE_DOCUMENT)
+    landscape = copy.deepcopy(elements[document])
+    _set_a4_pages(landscape, landscape=True)
     _set_a4_pages(elements[document])
     parts[document] = _with_blob(parts[document], _serialized(elements[document]))
     styles_name = _target(parts[document], STYLES)
@@ -155,6 +159,7 @@ def _template(archive: zipfile.ZipFile) -> Template:
         core_properties=elements[_target(parts["/"], CORE_PROPERTIES)],
         document_head=head,
         document_tail=tail,
+        landscape_tail=split_at_body_end(_serialized(landscape))[1],
         style_ids=_style_ids(styles),
         first_shape_id=_next_id(elements[document]),
     )
@@ -209,13 +214,16 @@ def split_at_body_end(document_xml: bytes) -> tuple[bytes, bytes]:
     return head + opening, rest
 
 
-def _set_a4_pages(document: etree._Element) -> None:
-    """The template's (US Letter) pages made A4 with 2 cm margins, as French users print, as python-docx's
-    `section.page_width`, `page_height` and `*_margin` set them: the values of the attributes there replaced."""
+def _set_a4_pages(document: etree._Element, *, landscape: bool = False) -> None:
+    """The template's (US Letter) pages made A4 with 2 cm margins, as French users print, portrait or `landscape`,
+    as python-docx's `section.page_width`, `page_height`, `*_margin` and `orientation` set them: the values of the
+    attributes there replaced, the orientation's added."""
     (section,) = document.xpath("./w:body/w:sectPr", namespaces={"w": W})
     size, margins = section.find(f"{{{W}}}pgSz"), section.find(f"{{{W}}}pgMar")
-    size.set(f"{{{W}}}w", str(A4_SHORT))
-    size.set(f"{{{W}}}h", str(A4_LONG))
+    size.set(f"{{{W}}}w", str(A4_LONG if landscape else A4_SHORT))
+    size.set(f"{{{W}}}h", str(A4_SHORT if landscape else A4_LONG))
+    if landscape:
+        size.set(f"{{{W}}}orient", "landscape")
     for side in ("top", "right", "bottom", "left"):
         margins.set(f"{{{W}}}{side}", str(MARGIN))
 
@@ -353,13 +361,14 @@ class Package:
     def _document_relationships(self) -> tuple[Relationship, ...]:
         return self.template.parts[self.template.document].relationships + tuple(self.images.values())
 
-    def save(self, path: Path, body: str, title: str) -> None:
+    def save(self, path: Path, body: str, title: str, *, landscape: bool = False) -> None:
         """Write the package at `path`: the document's `body` (its blocks' WordprocessingML, before its section
-        properties; its texts of XML characters only: `reports.editable` checks each), `title` its title. The pictures are stored as they are: a PNG is deflated already (deflating
+        properties; its texts of XML characters only: `reports.editable` checks each), `title` its title, its last
+        section's pages `landscape` or portrait. The pictures are stored as they are: a PNG is deflated already (deflating
         an EPCI's 51 pictures again took 0.11 s of CPU to save 10 % of their 3.8 MB); the rest is deflated at
         zlib's level 1 (12 ms of CPU an EPCI's document, 20 ms at level 6, for 35 kB more of 4.4 MB)."""
         blobs = {
-            self.template.document: self.template.document_xml(body),
+            self.template.document: self.template.document_xml(body, landscape=landscape),
             _target(self.template.parts["/"], CORE_PROPERTIES): self._core_properties(title),
         }
         images = {r.target: png for png, r in self.images.items()}

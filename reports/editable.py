@@ -71,7 +71,7 @@ def write_docx(path: Path, cover: Cover, sections, *, render: Callable[[str], by
         writer.heading(f"{section.number}. {section.title}", level=1)
         writer.body(str(section.body), section.id)
     with atomic_path(path) as tmp:
-        package.save(tmp, writer.xml(), cover.title)
+        package.save(tmp, writer.xml(), cover.title, landscape=writer.ends_landscape())
     return path
 
 
@@ -230,19 +230,23 @@ class _Writer:
         self.landscape: list[tuple[int, int]] = []  # the parts from..to a table on landscape pages (its caption, notes)
 
     def xml(self) -> str:
-        """The body's XML so far: the parts of landscape tables in a landscape section each (neighbours in one)."""
+        """The body's XML so far: the parts of landscape tables in a landscape section each (neighbours in one; the
+        last ones in the document's last section, `ends_landscape`: no empty portrait page after them)."""
         pieces, written = [], 0
         for start, end in _joined(self.landscape):
             pieces += self.parts[written:start]
             if start:  # the portrait pages before end here (none before the first part)
                 pieces.append(section_break(landscape=False))
             pieces += self.parts[start:end]
-            pieces.append(section_break(landscape=True))
+            if end < len(self.parts):
+                pieces.append(section_break(landscape=True))
             written = end
-        pieces += self.parts[written:] or (
-            ["<w:p/>"] if self.landscape else []
-        )  # a last (portrait) section's paragraph
+        pieces += self.parts[written:]
         return "".join(pieces)
+
+    def ends_landscape(self) -> bool:
+        """Whether the body's last part is a landscape table's: its section, the document's last, is landscape."""
+        return bool(self.landscape) and self.landscape[-1][1] == len(self.parts)
 
     def cover(self, cover: Cover) -> None:
         self.heading(cover.title, level=0)

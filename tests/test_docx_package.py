@@ -119,6 +119,11 @@ def test_the_template_gives_python_docx_style_ids_and_an_a4_page():
         b'<w:pgMar w:top="1134" w:right="1134" w:bottom="1134" w:left="1134" w:header="720" w:footer="720"'
         b' w:gutter="0"/><w:cols w:space="720"/>'
     )
+    # a document ending on landscape pages: its sides swapped, as python-docx's `section.orientation` marks it
+    assert found.landscape_tail.startswith(
+        b'<w:sectPr w:rsidR="00FC693F" w:rsidRPr="0006063C" w:rsidSect="00034616">'
+        b'<w:pgSz w:w="16838" w:h="11906" w:orient="landscape"/><w:pgMar w:top="1134"'
+    )
     assert found.first_shape_id == 1
 
 

@@ -105,3 +105,16 @@ def test_texts_and_attributes_are_escaped_as_saxutils_escaped_them():
     text = "a & b < c > d \"e\" 'f' \u202f\t\n"
     assert xml_escape(text) == escape(text) == "a &amp; b &lt; c &gt; d \"e\" 'f' \u202f\t\n"
     assert xml_attribute(text) == "a &amp; b &lt; c &gt; d &quot;e&quot; 'f' \u202f&#9;&#10;"
+
+
+def test_a_document_ending_with_a_wide_table_ends_on_landscape_pages(tmp_path):
+    cover = Cover(title="D", kind="EPCI", generated="1er décembre 2026", version="0", demo=False, html_name="d.html")
+    path = write_docx(tmp_path / "d.docx", cover, [BuiltSection("s", "S", 1, f"<p>avant</p>{WIDE_TABLE}")], render=None)
+    document = Document(str(path))
+    # no empty portrait page after the table: the document's last section is the landscape one
+    assert [(s.orientation, s.page_width) for s in document.sections] == [
+        (WD_ORIENT.PORTRAIT, Twips(11906)),
+        (WD_ORIENT.LANDSCAPE, Twips(16838)),
+    ]
+    assert document.paragraphs[-1].text == "" and document.paragraphs[-2].text == "avant"  # the break, then the table
+    assert document.element.body[-2].tag.endswith("}tbl")
