@@ -238,8 +238,9 @@ class _Writer:
             if start:  # the portrait pages before end here (none before the first part)
                 pieces.append(section_break(landscape=False))
             pieces += self.parts[start:end]
-            if end < len(self.parts):
-                pieces.append(section_break(landscape=True))
+            # the pages end landscape here, or the document does: then a paragraph after its last table (LibreOffice
+            # laid a last section holding a table alone on portrait pages)
+            pieces.append(section_break(landscape=True) if end < len(self.parts) else "<w:p/>")
             written = end
         pieces += self.parts[written:]
         return "".join(pieces)
