@@ -1,5 +1,6 @@
 """The editable document's package (the .docx zip) as python-docx 1.2 saves a new document (`docx.Document()`) with
-French as its language, a title, a body and PNG pictures: the same members, in the same order, with the same bytes.
+French as its language, A4 pages, a title, a body and PNG pictures: the same members, in the same order, with the
+same bytes.
 
 python-docx opened its template (`templates/default.docx`, 17 members, styles of 440 kB parsed at each document),
 made a part object of each image and saved the package walking its relationships: 0.045 s of CPU an EPCI's
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
+
+from reports.docx_tables import A4_LONG, A4_SHORT, MARGIN
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 DC = "http://purl.org/dc/elements/1.1/"
@@ -51,7 +54,7 @@ INTERNAL_STYLE_NAMES = {"Caption": "caption", "Footer": "footer", "Header": "hea
 }
 # the children of a `w:style` that come after its run properties (where python-docx inserts them)
 AFTER_STYLE_RUN_PROPERTIES = ("tblPr", "trPr", "tcPr", "tblStylePr")
-EMUS_PER_INCH, EMUS_PER_CM, EMUS_PER_TWIP = 914400, 360000, 635
+EMUS_PER_INCH, EMUS_PER_CM = 914400, 360000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LANGUAGE = "fr-FR"
 PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False)  # python-docx's parser of a part
@@ -82,14 +85,15 @@ class Template:
     document: str  # the name of the document part
     core_properties: etree._Element  # before its title is set
     document_head: bytes  # the document part's XML up to its body's end, where the body goes
-    document_tail: bytes
+    document_tail: bytes  # the body's section properties: A4 pages, portrait
+    landscape_tail: bytes  # the same, the last pages landscape
     style_ids: dict[tuple[str, str], str | None]  # (type, UI name): the style's id, None for the type's default
-    block_width: int  # between the page's margins, EMU
     first_shape_id: int  # the id python-docx gives the document's first picture
 
-    def document_xml(self, body: str) -> bytes:
-        """The document part's XML with `body` (its blocks' WordprocessingML) before its section properties."""
-        return self.document_head + body.encode() + self.document_tail
+    def document_xml(self, body: str, *, landscape: bool = False) -> bytes:
+        """The document part's XML with `body` (its blocks' WordprocessingML) before its section properties, its
+        last section's pages `landscape` or portrait."""
+        return self.document_head + body.encode() + (self.landscape_tail if landscape else self.document_tail)
 
     def style_id(self, name: str, kind: str = "paragraph") -> str | None:
         """The id of the style named `name` (its name in Word), None for the default style of its `kind`
@@ -140,6 +144,10 @@ def _template(archive: zipfile.ZipFile) -> Template:
 
     read("/")
     document = _target(parts["/"], OFFICE_DOCUMENT)
+    landscape = copy.deepcopy(elements[document])
+    _set_a4_pages(landscape, landscape=True)
+    _set_a4_pages(elements[document])
+    parts[document] = _with_blob(parts[document], _serialized(elements[document]))
     styles_name = _target(parts[document], STYLES)
     styles = elements[styles_name]
     _add_language(styles)
@@ -152,8 +160,8 @@ def _template(archive: zipfile.ZipFile) -> Template:
         core_properties=elements[_target(parts["/"], CORE_PROPERTIES)],
         document_head=head,
         document_tail=tail,
+        landscape_tail=split_at_body_end(_serialized(landscape))[1],
         style_ids=_style_ids(styles),
-        block_width=_block_width(elements[document]),
         first_shape_id=_next_id(elements[document]),
     )
 
@@ -207,6 +215,20 @@ def split_at_body_end(document_xml: bytes) -> tuple[bytes, bytes]:
     return head + opening, rest
 
 
+def _set_a4_pages(document: etree._Element, *, landscape: bool = False) -> None:
+    """The template's (US Letter) pages made A4 with 2 cm margins, as French users print, portrait or `landscape`,
+    as python-docx's `section.page_width`, `page_height`, `*_margin` and `orientation` set them: the values of the
+    attributes there replaced, the orientation's added."""
+    (section,) = document.xpath("./w:body/w:sectPr", namespaces={"w": W})
+    size, margins = section.find(f"{{{W}}}pgSz"), section.find(f"{{{W}}}pgMar")
+    size.set(f"{{{W}}}w", str(A4_LONG if landscape else A4_SHORT))
+    size.set(f"{{{W}}}h", str(A4_SHORT if landscape else A4_LONG))
+    if landscape:
+        size.set(f"{{{W}}}orient", "landscape")
+    for side in ("top", "right", "bottom", "left"):
+        margins.set(f"{{{W}}}{side}", str(MARGIN))
+
+
 def _add_language(styles: etree._Element) -> None:
     """French as the language of the "Normal" style's runs, as python-docx's
     `document.styles["Normal"].element.get_or_add_rPr()` then a `w:lang` appended write it."""
@@ -249,19 +271,6 @@ def _style_ids(styles: etree._Element) -> dict[tuple[str, str], str | None]:
         ui_name = internal_names.get(name.get(f"{{{W}}}val"), name.get(f"{{{W}}}val"))
         ids[kind, ui_name] = None if defaults.get(kind) is style else style.get(f"{{{W}}}styleId")
     return ids
-
-
-def _block_width(document: etree._Element) -> int:
-    """The width between the margins of the document's last section, EMU (python-docx's `_block_width`)."""
-    sections = document.xpath("./w:body/w:p/w:pPr/w:sectPr | ./w:body/w:sectPr", namespaces={"w": W})
-    page = sections[-1].find(f"{{{W}}}pgSz")
-    margins = sections[-1].find(f"{{{W}}}pgMar")
-
-    def twips(element, name: str, inches: float) -> int:
-        value = element.get(f"{{{W}}}{name}") if element is not None else None
-        return int(value) * EMUS_PER_TWIP if value else int(inches * EMUS_PER_INCH)
-
-    return twips(page, "w", 8.5) - twips(margins, "left", 1) - twips(margins, "right", 1)
 
 
 def _next_id(document: etree._Element) -> int:
@@ -353,13 +362,14 @@ class Package:
     def _document_relationships(self) -> tuple[Relationship, ...]:
         return self.template.parts[self.template.document].relationships + tuple(self.images.values())
 
-    def save(self, path: Path, body: str, title: str) -> None:
+    def save(self, path: Path, body: str, title: str, *, landscape: bool = False) -> None:
         """Write the package at `path`: the document's `body` (its blocks' WordprocessingML, before its section
-        properties; its texts of XML characters only: `reports.editable` checks each), `title` its title. The pictures are stored as they are: a PNG is deflated already (deflating
+        properties; its texts of XML characters only: `reports.editable` checks each), `title` its title, its last
+        section's pages `landscape` or portrait. The pictures are stored as they are: a PNG is deflated already (deflating
         an EPCI's 51 pictures again took 0.11 s of CPU to save 10 % of their 3.8 MB); the rest is deflated at
         zlib's level 1 (12 ms of CPU an EPCI's document, 20 ms at level 6, for 35 kB more of 4.4 MB)."""
         blobs = {
-            self.template.document: self.template.document_xml(body),
+            self.template.document: self.template.document_xml(body, landscape=landscape),
             _target(self.template.parts["/"], CORE_PROPERTIES): self._core_properties(title),
         }
         images = {r.target: png for png, r in self.images.items()}

@@ -23,11 +23,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape as xml_escape
 
 from lxml import etree
 
-from reports.docx_package import EMUS_PER_CM, EMUS_PER_TWIP, Package
+from reports.docx_package import EMUS_PER_CM, Package
+from reports.docx_tables import CELL_MARGIN, TABLE_FONT_HALF_POINTS, Layout, section_break, table_layout
 from reports.pictures import PicturesFailed, svg_to_png
 from storage.files import atomic_path
 
@@ -71,7 +71,7 @@ def write_docx(path: Path, cover: Cover, sections, *, render: Callable[[str], by
         writer.heading(f"{section.number}. {section.title}", level=1)
         writer.body(str(section.body), section.id)
     with atomic_path(path) as tmp:
-        package.save(tmp, writer.xml(), cover.title)
+        package.save(tmp, writer.xml(), cover.title, landscape=writer.ends_landscape())
     return path
 
 
@@ -227,11 +227,27 @@ class _Writer:
         self.parts: list[str] = []  # the body's XML, block after block
         self.charts: list[str] = []
         self.shape_id: int | None = None  # the id of the last picture (`_add_picture`)
-        self.block_width = package.template.block_width  # between the page's margins, EMU
+        self.landscape: list[tuple[int, int]] = []  # the parts from..to a table on landscape pages (its caption, notes)
 
     def xml(self) -> str:
-        """The body's XML so far."""
-        return "".join(self.parts)
+        """The body's XML so far: the parts of landscape tables in a landscape section each (neighbours in one; the
+        last ones in the document's last section, `ends_landscape`: no empty portrait page after them)."""
+        pieces, written = [], 0
+        for start, end in _joined(self.landscape):
+            pieces += self.parts[written:start]
+            if start:  # the portrait pages before end here (none before the first part)
+                pieces.append(section_break(landscape=False))
+            pieces += self.parts[start:end]
+            # the pages end landscape here, or the document does: then a paragraph after its last table (LibreOffice
+            # laid a last section holding a table alone on portrait pages)
+            pieces.append(section_break(landscape=True) if end < len(self.parts) else "<w:p/>")
+            written = end
+        pieces += self.parts[written:]
+        return "".join(pieces)
+
+    def ends_landscape(self) -> bool:
+        """Whether the body's last part is a landscape table's: its section, the document's last, is landscape."""
+        return bool(self.landscape) and self.landscape[-1][1] == len(self.parts)
 
     def cover(self, cover: Cover) -> None:
         self.heading(cover.title, level=0)
@@ -357,6 +373,16 @@ class _Writer:
         write_table(self, element)
 
 
+def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`spans` (start, end), in order, a span starting where the previous one ends joined to it."""
+    joined: list[tuple[int, int]] = []
+    for start, end in spans:
+        if joined and joined[-1][1] == start:
+            start = joined.pop()[0]
+        joined.append((start, end))
+    return joined
+
+
 # -- styles: every document starts from python-docx's template, so a style's id is the same in all
 
 
@@ -406,6 +432,12 @@ def _text_xml(piece: str) -> str:
     return f"<w:t{space}>{xml_escape(piece)}</w:t>"
 
 
+def xml_escape(text: str) -> str:
+    """`text` with `&`, `<` and `>` escaped, as `xml.sax.saxutils.escape` escapes it (whose import brought
+    `urllib.request`, `http.client` and `ssl` into the report's command: 12 ms)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 # the picture as python-docx's `CT_Inline.new_pic_inline` makes it, in a paragraph of its own: the document's root
 # declares the `wp` and `r` namespaces, the picture its `a` and `pic`
 PICTURE = (
@@ -429,10 +461,13 @@ def picture_xml(shape_id: int, r_id: str, name: str, cx: int, cy: int) -> str:
 
 def xml_attribute(value: str) -> str:
     """`value` in a double-quoted attribute, escaped as lxml escapes it."""
-    return xml_escape(value, ATTRIBUTE_ESCAPES)
+    escaped = xml_escape(value)
+    for character, entity in ATTRIBUTE_ESCAPES:
+        escaped = escaped.replace(character, entity)
+    return escaped
 
 
-ATTRIBUTE_ESCAPES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+ATTRIBUTE_ESCAPES = (('"', "&quot;"), ("\n", "&#10;"), ("\r", "&#13;"), ("\t", "&#9;"))
 
 
 # -- tables ------------------------------------------------------------------------------------------------------
@@ -440,21 +475,28 @@ ATTRIBUTE_ESCAPES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 
 def write_table(writer: _Writer, element) -> None:
     """An HTML table as a Word table: its heading rows (great-tables' title and subtitle) as a caption above, its
-    footer (sources, marks) as a note below, cells spanning columns merged, flag tints kept."""
+    footer (sources, marks) as a note below, cells spanning columns merged, flag tints kept, its columns as wide as
+    their texts need (`reports.docx_tables`), on landscape pages if its words do not fit a portrait one."""
     caption = [text_of(c) for c in element.xpath(".//caption | .//tr[contains(@class,'gt_heading')]/*")]
     rows = [r for r in element.xpath("./thead/tr | ./tbody/tr | ./tr") if "gt_heading" not in r.get("class", "")]
     notes = [text_of(r) for r in element.xpath("./tfoot/tr")]
-    for n, text in enumerate(t for t in caption if t):
-        writer.paragraph(text, "Caption", bold=n == 0)
     cells = [[c for c in r if c.tag in ("th", "td")] for r in rows]
     texts = iter(texts_of([c for row in cells for c in row]))
     grid = [[(next(texts), *_cell(c)) for c in row] for row in cells]
     width = max((sum(span for _, span, _, _ in row) for row in grid), default=0)
+    start = len(writer.parts)
+    for n, text in enumerate(t for t in caption if t):
+        writer.paragraph(text, "Caption", bold=n == 0)
+    layout = None
     if width:
-        writer.parts.append(_table_xml(writer, grid, width, _header_rows(rows)))
+        header_rows = _header_rows(rows)
+        layout = table_layout(grid, width, header_rows)
+        writer.parts.append(_table_xml(writer, grid, layout, header_rows))
     for note in notes:
         if note:
             writer.paragraph(note, small=True)
+    if layout is not None and layout.landscape:
+        writer.landscape.append((start, len(writer.parts)))
 
 
 def _cell(cell) -> tuple[int, bool, str | None]:
@@ -467,44 +509,68 @@ def _header_rows(rows) -> int:
     return sum(1 for r in rows if r.getparent().tag == "thead")
 
 
-def _table_xml(writer: _Writer, grid: list[list], width: int, header_rows: int) -> str:
-    """The table `document.add_table(rows=0, cols=width)` makes across the writer's page, in the "Table Grid"
-    style, with the rows of `grid` as python-docx's cell objects write them (`cell.text`,
-    `cell.merge`): a cell spanning columns is as wide as they are, the `header_rows` first rows repeat on each page
-    (`w:tblHeader`)."""
-    column_twips = round(writer.block_width // width / EMUS_PER_TWIP)  # shared evenly, as python-docx's `Length.twips`
-    look = (
-        '<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" w:noHBand="0" w:noVBand="1"'
-        ' w:val="04A0"/>'
-    )
-    columns = f'<w:gridCol w:w="{column_twips}"/>' * width
-    rows = "".join(_row_xml(row, width, column_twips, header=r < header_rows) for r, row in enumerate(grid))
+LOOK = (
+    '<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" w:noHBand="0" w:noVBand="1"'
+    ' w:val="04A0"/>'
+)
+# the cells' margins, narrower than the "Table Grid" style's (`reports.docx_tables.CELL_MARGIN`)
+CELL_MARGINS = f'<w:tblCellMar><w:left w:w="{CELL_MARGIN}" w:type="dxa"/><w:right w:w="{CELL_MARGIN}" w:type="dxa"/></w:tblCellMar>'
+
+
+def _table_xml(writer: _Writer, grid: list[list], layout: Layout, header_rows: int) -> str:
+    """The table `document.add_table(rows=0, cols=width)` makes, in the "Table Grid" style, its columns as wide as
+    `layout` says (`table.autofit = False`, `w:tblW` their sum: Word and LibreOffice both keep them), with the rows
+    of `grid` as python-docx's cell objects write them (`cell.text`, `cell.merge`): a cell spanning columns is as
+    wide as they are, the `header_rows` first rows repeat on each page (`w:tblHeader`)."""
+    columns = layout.columns
+    grid_xml = "".join(f'<w:gridCol w:w="{twips}"/>' for twips in columns)
+    rows = "".join(_row_xml(row, columns, header=r < header_rows) for r, row in enumerate(grid))
     return (
-        f'<w:tbl><w:tblPr>{table_style_properties(writer.package)}<w:tblW w:type="auto" w:w="0"/>{look}</w:tblPr>'
-        f"<w:tblGrid>{columns}</w:tblGrid>{rows}</w:tbl>"
+        f"<w:tbl><w:tblPr>{table_style_properties(writer.package)}"
+        f'<w:tblW w:type="dxa" w:w="{sum(columns)}"/><w:tblLayout w:type="fixed"/>{CELL_MARGINS}{LOOK}</w:tblPr>'
+        f"<w:tblGrid>{grid_xml}</w:tblGrid>{rows}</w:tbl>"
     )
 
 
-def _row_xml(row: list, width: int, column_twips: int, *, header: bool) -> str:
+def _row_xml(row: list, columns: tuple[int, ...], *, header: bool) -> str:
+    width = len(columns)
     cells, column = [], 0
     for text, span, is_heading, fill in row:
         span = min(column + span, width) - column
-        cells.append(_cell_xml(text, span, is_heading or span == width, fill, column_twips))
+        twips = columns[column] if span == 1 else sum(columns[column : column + span])
+        cells.append(_cell_xml(text, span, is_heading or span == width, fill, twips))
         column += span
-    empty = f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{column_twips}"/></w:tcPr><w:p/></w:tc>'
-    cells += [empty] * (width - column)  # a short row keeps the empty cells python-docx made
+    cells += [
+        _empty_cell_xml(twips) for twips in columns[column:]
+    ]  # a short row keeps the empty cells python-docx made
     repeat = '<w:trPr><w:tblHeader w:val="true"/></w:trPr>' if header else ""
     return f"<w:tr>{repeat}{''.join(cells)}</w:tr>"
 
 
+# the tables' font size, set on each cell's run and paragraph mark (the mark's size counts in its line's height)
+CELL_SIZE = f'<w:sz w:val="{TABLE_FONT_HALF_POINTS}"/>'
+CELL_PARAGRAPH = f"<w:pPr><w:rPr>{CELL_SIZE}</w:rPr></w:pPr>"
+
+
 @functools.lru_cache(maxsize=8192)
-def _cell_xml(text: str, span: int, bold: bool, fill: str | None, column_twips: int) -> str:
-    """A cell of `span` columns holding `text`: a report's cells repeat (an EPCI's 5,700 cells hold 2,000 texts, the
-    next EPCI's a thousand of them again), and writing them all took a tenth of the document's CPU."""
-    properties = f'<w:tcW w:type="dxa" w:w="{span * column_twips}"/>'
+def _cell_xml(text: str, span: int, bold: bool, fill: str | None, twips: int) -> str:
+    """A cell of `span` columns, `twips` wide, holding `text`: a column repeats its texts (`·`, `— (s)`)."""
+    properties = f'<w:tcW w:type="dxa" w:w="{twips}"/>'
     properties += f'<w:gridSpan w:val="{span}"/>' if span > 1 else ""
     properties += f'<w:shd w:val="clear" w:fill="{fill.lstrip("#")}"/>' if fill else ""
-    return f"<w:tc><w:tcPr>{properties}</w:tcPr><w:p>{run_xml(text, bold=bold)}</w:p></w:tc>"
+    return f"<w:tc><w:tcPr>{properties}</w:tcPr>{_cell_paragraph(text, bold)}</w:tc>"
+
+
+@functools.lru_cache(maxsize=8192)
+def _cell_paragraph(text: str, bold: bool) -> str:
+    """The paragraph of a cell holding `text`: a report's cells repeat (an EPCI's 5,700 cells hold 2,000 texts, the
+    next EPCI's a thousand of them again), and writing them all took a tenth of the document's CPU."""
+    run = f"<w:r><w:rPr>{'<w:b/>' if bold else ''}{CELL_SIZE}</w:rPr>{_run_content(text)}</w:r>"
+    return f"<w:p>{CELL_PARAGRAPH}{run}</w:p>"
+
+
+def _empty_cell_xml(twips: int) -> str:
+    return f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{twips}"/></w:tcPr><w:p>{CELL_PARAGRAPH}</w:p></w:tc>'
 
 
 def _fill(cell) -> str | None:

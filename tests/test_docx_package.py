@@ -14,7 +14,7 @@ import pytest
 from docx import Document
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Cm
+from docx.shared import Cm, Twips
 
 from reports.docx_package import Package, Png, template
 from reports.pictures import svg_to_png
@@ -28,8 +28,12 @@ def members(path) -> list[tuple[str, bytes]]:
 
 
 def by_python_docx(path, title: str, pngs: list[bytes]) -> None:
-    """The document as `reports.editable` made it with python-docx: French, titled, a paragraph then each picture."""
+    """The document as `reports.editable` made it with python-docx: French, titled, A4 pages with 2 cm margins
+    (1 134 twips), a paragraph then each picture."""
     document = Document()
+    section = document.sections[0]
+    section.page_width, section.page_height = Twips(11906), Twips(16838)
+    section.top_margin = section.right_margin = section.bottom_margin = section.left_margin = Twips(1134)
     document.core_properties.language = "fr-FR"
     language = OxmlElement("w:lang")
     language.set(qn("w:val"), "fr-FR")
@@ -104,12 +108,22 @@ def test_a_picture_is_as_wide_as_asked_and_keeps_its_aspect():
         Png.of(b"GIF89a")
 
 
-def test_the_template_gives_python_docx_style_ids_and_page():
+def test_the_template_gives_python_docx_style_ids_and_an_a4_page():
     found = template()
     assert found.style_id("Heading 1") == "Heading1" and found.style_id("Caption") == "Caption"
     assert found.style_id("Normal") is None  # the default paragraph style: no w:pStyle
     assert found.style_id("Table Grid", "table") == "TableGrid"
-    assert found.block_width == (12240 - 1800 - 1800) * 635  # a Letter page less two margins of 1 800 twips, EMU
+    # A4 (21 x 29.7 cm: 11 906 x 16 838 twips), margins of 2 cm (1 134 twips), instead of the template's US Letter
+    assert found.document_tail.startswith(
+        b'<w:sectPr w:rsidR="00FC693F" w:rsidRPr="0006063C" w:rsidSect="00034616"><w:pgSz w:w="11906" w:h="16838"/>'
+        b'<w:pgMar w:top="1134" w:right="1134" w:bottom="1134" w:left="1134" w:header="720" w:footer="720"'
+        b' w:gutter="0"/><w:cols w:space="720"/>'
+    )
+    # a document ending on landscape pages: its sides swapped, as python-docx's `section.orientation` marks it
+    assert found.landscape_tail.startswith(
+        b'<w:sectPr w:rsidR="00FC693F" w:rsidRPr="0006063C" w:rsidSect="00034616">'
+        b'<w:pgSz w:w="16838" w:h="11906" w:orient="landscape"/><w:pgMar w:top="1134"'
+    )
     assert found.first_shape_id == 1
 
 

@@ -9,6 +9,7 @@ from docx import Document
 from docx.shared import Cm
 
 from reports.docx_package import Package
+from reports.docx_tables import Layout
 from reports.editable import _table_xml, _Writer
 from reports.pictures import svg_to_png
 
@@ -20,7 +21,10 @@ def test_pictures_are_written_as_python_docx_adds_them():
     relationships made by `reports.docx_package`: the same document.xml as python-docx's `add_picture`."""
     from docx.opc.oxml import serialize_part_xml
 
+    from tests.test_editable_tables import a4_pages, with_fixed_widths, with_nine_point_marks
+
     ours, theirs = _Writer(Package(), None, "rapport.html"), Document()
+    a4_pages(theirs)
     ours.heading("Titre", level=1)
     theirs.add_heading("Titre", level=1)
     for n, width in enumerate((40, 60, 80)):
@@ -29,8 +33,11 @@ def test_pictures_are_written_as_python_docx_adds_them():
         theirs.add_paragraph(f"Paragraphe {n}")
         ours._add_picture(png, Cm(16))
         theirs.add_picture(io.BytesIO(png), width=Cm(16))
-        ours.parts.append(_table_xml(ours, [[]], 2, 0))  # a row of empty cells
-        theirs.add_table(rows=1, cols=2).style = "Table Grid"
+        ours.parts.append(_table_xml(ours, [[]], Layout((4000, 5638), landscape=False), 0))  # a row of empty cells
+        table = theirs.add_table(rows=1, cols=2)
+        table.style = "Table Grid"
+        with_fixed_widths(table, (4000, 5638))
+        with_nine_point_marks(table)
     written = ours.package.template.document_xml(ours.xml())
     assert written == serialize_part_xml(theirs.element)
     # three pictures, ids 1, 2, 3 (the heading, paragraphs and tables carry none), related as rId9, rId10, rId11

@@ -45,20 +45,27 @@ def test_every_kind_of_block_is_written():
         '</thead><tbody><tr><th>Benet</th><td style="background-color: #fde0dd">11,0 %</td></tr></tbody>'
         '<tfoot><tr><td colspan="2">Source : Insee.</td></tr></tfoot></table>'
     )
-    # python-docx's page: 12 240 twips less two margins of 1 800, shared by 2 columns
-    cell = '<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="4320"/>{fill}</w:tcPr><w:p><w:r>{bold}<w:t>{text}</w:t></w:r></w:p></w:tc>'
-    heading = cell.format(fill="", bold="<w:rPr><w:b/></w:rPr>", text="{}")
+    # the columns, twips: Caladea's widths at 9 pt (thousandths of an em x 0.18 x 1.015, + 20 + 2 x 57 twips):
+    # "Benet" bold (634 + 513 + 604 + 513 + 365 = 2 629) 614 > "Lieu" bold (1 971) 494; "11,0 %" (362 + 362 + 205
+    # + 517 + 220 + 890 = 2 556) 601 > "Taux" bold (587 + 525 + 609 + 525 = 2 246) 544. Both fit: 1 215, stretched to
+    # the A4 page's 9 638 twips between its margins: 614 x 9 638 / 1 215 = 4 870.6, and the rest
+    first, second = 4871, 9638 - 4871
+    cell = (
+        '<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/>{fill}</w:tcPr><w:p><w:pPr><w:rPr><w:sz w:val="18"/>'
+        '</w:rPr></w:pPr><w:r><w:rPr>{bold}<w:sz w:val="18"/></w:rPr><w:t>{text}</w:t></w:r></w:p></w:tc>'
+    )
     table = (
-        '<w:tbl><w:tblPr><w:tblStyle w:val="TableGrid"/><w:tblW w:type="auto" w:w="0"/><w:tblLook w:firstColumn="1"'
-        ' w:firstRow="1" w:lastColumn="0" w:lastRow="0" w:noHBand="0" w:noVBand="1" w:val="04A0"/></w:tblPr>'
-        '<w:tblGrid><w:gridCol w:w="4320"/><w:gridCol w:w="4320"/></w:tblGrid>'
+        '<w:tbl><w:tblPr><w:tblStyle w:val="TableGrid"/><w:tblW w:type="dxa" w:w="9638"/><w:tblLayout w:type="fixed"/>'
+        '<w:tblCellMar><w:left w:w="57" w:type="dxa"/><w:right w:w="57" w:type="dxa"/></w:tblCellMar>'
+        '<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" w:noHBand="0" w:noVBand="1"'
+        f' w:val="04A0"/></w:tblPr><w:tblGrid><w:gridCol w:w="{first}"/><w:gridCol w:w="{second}"/></w:tblGrid>'
         '<w:tr><w:trPr><w:tblHeader w:val="true"/></w:trPr>'
-        + heading.format("Lieu")
-        + heading.format("Taux")
+        + cell.format(width=first, fill="", bold="<w:b/>", text="Lieu")
+        + cell.format(width=second, fill="", bold="<w:b/>", text="Taux")
         + "</w:tr>"
         "<w:tr>"
-        + heading.format("Benet")
-        + cell.format(fill='<w:shd w:val="clear" w:fill="fde0dd"/>', bold="", text="11,0 %")
+        + cell.format(width=first, fill="", bold="<w:b/>", text="Benet")
+        + cell.format(width=second, fill='<w:shd w:val="clear" w:fill="fde0dd"/>', bold="", text="11,0 %")
         + "</w:tr></w:tbl>"
     )
     assert written(body) == (
