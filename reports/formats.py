@@ -140,6 +140,8 @@ def typography(text: str) -> str:
 
 def long_date(moment: date | datetime) -> str:
     """`1er novembre 2026`, `23 novembre 2026` (French writes the first day of a month as an ordinal)."""
+    from babel.dates import format_date  # imported when a date is written (with babel's local time zone: 13 ms)
+
     day = moment.day
-    month = _locale().months["format"]["wide"][moment.month]  # babel.dates' "MMMM y" without babel.dates: 30 ms
-    return f"{'1er' if day == 1 else day} {month} {moment.year}"
+    rest = format_date(moment, format="MMMM y", locale=LOCALE)
+    return f"{'1er' if day == 1 else day} {rest}"
