@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -34,6 +36,10 @@ for _name, _value in {
 # (PYDANTIC_DISABLE_PLUGINS set empty loads them).
 for _name, _value in {"OPENBLAS_NUM_THREADS": "1", "PYDANTIC_DISABLE_PLUGINS": "1"}.items():
     os.environ.setdefault(_name, _value)
+
+# objects a report's process allocates between two runs of the cycle collector (`_collector_seldom`): garbage with
+# cycles stays bounded, and a report sets off a handful of collections instead of some 250
+REPORT_COLLECTION_THRESHOLD = 100_000
 
 app = typer.Typer(
     help="Diagnostic territorial (ABS / CTG) à partir des données ouvertes de l'INSEE et de la CAF.",
@@ -408,23 +414,45 @@ def report(
 ) -> None:
     """Build and publish the diagnostic report of one territory (the `diagnostic` flow's steps, in this process
     unless a Prefect run is wanted)."""
-    # a malformed option refused before the picture workers are forked (and before polars and numpy are loaded)
-    territory = _territory(epci, commune, communes, name)
-    similar_codes = _similar_codes(similar, territory)
-    if refresh_first not in ("missing", "always", "never"):
-        _refuse(f"--refresh is missing, always or never, not {refresh_first!r}")
-    with _picture_workers_forked_now(flow):
-        items = _evaluation_items(evaluation)
-        _check_folders(data_dir, out)
-        if refresh_first == "never":
-            _check_staged(data_dir)
-        _check_in_geography(data_dir, **territory.codes())
-        _check_baseline(data_dir, baseline)
-        if similar_codes:  # reading the geography again for no code took ~25 ms
-            _check_in_geography(data_dir, epcis=list(similar_codes), communes=[], departements=[])
-        folders = {"data_dir": _opt(data_dir), "publish_dir": _opt(out), "mirror": mirror, "refresh": refresh_first}
-        options = {"demo": demo, "baseline": baseline, "evaluation": items, "similar": similar_codes}
-        typer.echo(_completed(_run(flow, "diagnostic", territory, **folders, **options)))
+    with _collector_seldom(flow):
+        # a malformed option refused before the picture workers are forked (and before polars and numpy are loaded)
+        territory = _territory(epci, commune, communes, name)
+        similar_codes = _similar_codes(similar, territory)
+        if refresh_first not in ("missing", "always", "never"):
+            _refuse(f"--refresh is missing, always or never, not {refresh_first!r}")
+        with _picture_workers_forked_now(flow):
+            items = _evaluation_items(evaluation)
+            _check_folders(data_dir, out)
+            if refresh_first == "never":
+                _check_staged(data_dir)
+            _check_in_geography(data_dir, **territory.codes())
+            _check_baseline(data_dir, baseline)
+            if similar_codes:  # reading the geography again for no code took ~25 ms
+                _check_in_geography(data_dir, epcis=list(similar_codes), communes=[], departements=[])
+            folders = {"data_dir": _opt(data_dir), "publish_dir": _opt(out), "mirror": mirror, "refresh": refresh_first}
+            options = {"demo": demo, "baseline": baseline, "evaluation": items, "similar": similar_codes}
+            typer.echo(_completed(_run(flow, "diagnostic", territory, **folders, **options)))
+
+
+@contextlib.contextmanager
+def _collector_seldom(flow: bool) -> Iterator[None]:
+    """Python's cyclic garbage collector run seldom while this process builds one report (its thresholds as they
+    were afterwards).
+
+    Nearly all a report allocates lives until it is written (the imports, the store's tables, the sections), and
+    what it drops seldom holds a cycle: at the default threshold (a collection every 700 new objects) the collector
+    walks live objects some 260 times for nothing. Every `REPORT_COLLECTION_THRESHOLD` objects instead: the process
+    about 0.09 s of CPU less, its picture workers (forked with it) about 0.09 s less, the peak memory the same. A
+    Prefect run (its server, its engine's threads) keeps the default."""
+    if wants_flow(flow):
+        yield
+        return
+    thresholds = gc.get_threshold()
+    gc.set_threshold(REPORT_COLLECTION_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def _picture_workers_forked_now(flow: bool):

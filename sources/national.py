@@ -81,24 +81,24 @@ def unknown_codes(
     """What a run would fail on, one line per level: the codes given that are not in the staged target geography
     (`FileNotFoundError` when the geography is not staged yet)."""
     geo = load_geography(store)
-    membership = geo.membership()
-    known = {
-        "EPCI": set(membership["epci"].drop_nulls().to_list()),
-        "commune": set(membership["code"].to_list()),
-        "département": set(membership["dep"].to_list()),
-        "arrondissement": geo.arrondissements,
-    }
+    levels = (("EPCI", "epci", epcis), ("commune", "code", communes), ("département", "dep", departements))
+    asked = [(what, column, set(codes)) for what, column, codes in levels if codes]
     problems = []
-    for what, codes in (
-        ("EPCI", epcis),
-        ("commune", communes),
-        ("département", departements),
-        ("arrondissement", arrondissements),
-    ):
-        unknown = sorted(set(codes) - known[what])
-        if unknown:
-            problems.append(f"{what} not in the target geography: {', '.join(unknown)}")
-    return problems
+    if asked:
+        membership = geo.membership()
+        for what, column, codes in asked:
+            problems += _unknown(what, codes - _present(membership, column, codes))
+    return problems + _unknown("arrondissement", set(arrondissements) - geo.arrondissements)
+
+
+def _present(membership: pl.DataFrame, column: str, codes: set[str]) -> set[str]:
+    """Which of `codes` are in `column` of `membership`, looked up there: the column's 35,000 codes made into a
+    set of Python strings took 13 ms for France."""
+    return set(membership.filter(pl.col(column).is_in(sorted(codes)))[column].to_list())
+
+
+def _unknown(what: str, unknown: set[str]) -> list[str]:
+    return [f"{what} not in the target geography: {', '.join(sorted(unknown))}"] if unknown else []
 
 
 def publication_name(epcis: list[str] | None, departements: list[str] | None) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import sys
 
@@ -260,3 +262,28 @@ def test_a_full_disk_while_writing_the_report_names_the_draft_and_keeps_the_last
         "(the previous publication is kept)"
     ) in result.output
     assert pub.latest == kept and pub.versions() == [kept.name]
+
+
+@pytest.mark.parametrize("flow", [False, True])
+def test_report_runs_the_cycle_collector_seldom_in_this_process_and_as_before_afterwards(
+    demo_store, tmp_path, monkeypatch, flow
+):
+    import flows.cli as cli
+
+    during = []
+    monkeypatch.setattr(cli, "wants_flow", lambda asked: asked)  # the session's Prefect server left out of it
+    monkeypatch.setattr(cli, "_picture_workers_forked_now", lambda asked: contextlib.nullcontext())
+    monkeypatch.setattr(cli, "_run", lambda *args, **options: during.append(gc.get_threshold()) or "report.html")
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # Python's defaults
+    try:
+        result = invoke(*report_args(demo_store.root, tmp_path / "pub", *(["--flow"] if flow else [])))
+        refused = invoke(*report_args(demo_store.root, tmp_path / "pub", "--baseline", "1900"))
+        after = gc.get_threshold()
+    finally:
+        gc.set_threshold(*before)
+    assert result.exit_code == 0, result.output
+    assert result.output == "report.html\n"
+    assert during == [(700, 10, 10) if flow else (100_000, 10, 10)]  # a Prefect run keeps the default
+    assert refused.exit_code == 2 and refused.output.startswith("error: --baseline: ")  # refused inside the block
+    assert after == (700, 10, 10)

@@ -21,7 +21,7 @@ from flows.national import (
     national,
 )
 from flows.parameters import TaskRunnerSpec
-from sources.national import StoreChanged, Unit, check_state, state_of
+from sources.national import StoreChanged, Unit, check_state, state_of, unknown_codes
 from storage.files import write_json_atomic
 from storage.publication import Publication
 from storage.store import Store
@@ -172,6 +172,26 @@ def test_an_unknown_epci_stops_the_run_before_any_batch(demo_store, tmp_path):
     )
     assert state.is_failed() and "EPCI not in the target geography: 200000172" in state.message
     assert Publication(tmp_path, "national").latest is None
+
+
+def test_the_unknown_codes_are_named_level_by_level_and_only_they(demo_store):
+    # the demo geography holds EPCI 200029940, commune 44043, département 85 and arrondissement 75101; 200000172 has
+    # a valid check digit but is no EPCI there, and 99998, 99999, 13 and 13201 are not there either
+    problems = unknown_codes(
+        demo_store,
+        epcis=["200029940", "200000172", "200000172"],
+        communes=["99999", "44043", "99998"],
+        departements=["13", "85"],
+        arrondissements=["75101", "13201"],
+    )
+    assert problems == [
+        "EPCI not in the target geography: 200000172",
+        "commune not in the target geography: 99998, 99999",
+        "département not in the target geography: 13",
+        "arrondissement not in the target geography: 13201",
+    ]
+    assert unknown_codes(demo_store, epcis=["200029940"], communes=["44043"], departements=["85"]) == []
+    assert unknown_codes(demo_store) == []
 
 
 def test_the_runner_is_validated_before_anything_runs(tmp_path):
