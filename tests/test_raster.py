@@ -428,3 +428,11 @@ def test_a_run_found_over_other_pixels_is_drawn_without_copies_from_then_on():
     assert memo.replay("a", b"\x00" * 20) is None  # not even over its first pixels
     memo.keep("a", b"\x00" * 20, np.zeros(20, np.uint8))
     assert memo.known("a") is raster.CHANGING and memo.size == raster.CHANGING_SIZE
+
+
+@pytest.mark.parametrize("size", [0, 40, (1 << 20) + 4])  # within the kept white prefix, and beyond it
+def test_pixels_are_white_only_when_every_byte_is_255(size):
+    assert raster._white(b"\xff" * size)
+    if size:
+        assert not raster._white(b"\xff" * (size - 1) + b"\xfe")
+        assert not raster._white(b"\x00" + b"\xff" * (size - 1))
