@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from isal import isal_zlib
@@ -150,11 +150,14 @@ def png_rgba(rgba: np.ndarray) -> bytes:
     rows[:, 0] = 0  # each row's filter: none
     rows[:, 1:] = rgba.reshape(height, width * 4)
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", isal_zlib.compress(rows.data, DEFLATE_LEVEL))
-        + _chunk(b"IEND", b"")
+    # joined once: the deflated rows (about 80 kB) copied once, not at each concatenation (144 to 20 µs a picture)
+    return b"".join(
+        [
+            b"\x89PNG\r\n\x1a\n",
+            *_chunk(b"IHDR", header),
+            *_chunk(b"IDAT", isal_zlib.compress(rows.data, DEFLATE_LEVEL)),
+            *_chunk(b"IEND", b""),
+        ]
     )
 
 
@@ -178,8 +181,9 @@ class Scratch(threading.local):
 SCRATCH = Scratch()
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", isal_zlib.crc32(kind + data))
+def _chunk(kind: bytes, data: bytes) -> tuple[bytes, ...]:
+    """A PNG chunk's pieces: its length, kind, data and the CRC-32 of its kind and data."""
+    return struct.pack(">I", len(data)), kind, data, struct.pack(">I", isal_zlib.crc32(data, isal_zlib.crc32(kind)))
 
 
 def _parse(svg: str):
@@ -411,10 +415,11 @@ def _trim(chunks: list[Chunk]) -> None:
 @dataclass(frozen=True)
 class Layout:
     """A text chunk laid out: the shift its anchor gives it, and for each run with outlines its key in `DrawnRuns`
-    (text, font, paint attributes), its outlines, its paints, its offset from the chunk's start and its baseline."""
+    (its font and paint attributes, then its text: `_look_key`), its outlines, its paints, its offset from the chunk's
+    start and its baseline."""
 
     shift: float
-    runs: tuple[tuple[tuple, Outline, Paints, float, float], ...]
+    runs: tuple[tuple[str, Outline, Paints, float, float], ...]
 
 
 def _layout(chunk: Chunk) -> Layout:
@@ -428,12 +433,20 @@ def _layout(chunk: Chunk) -> Layout:
         outline = _outline(run.text, font)
         if outline.path is not None:
             look = tuple(map(run.style.get, PAINT_ATTRIBUTES))
-            laid.append(((run.text, font, look), outline, _paints(*look), width, run.y))
+            laid.append((_look_key(font, look) + "\x00" + run.text, outline, _paints(*look), width, run.y))
         width += outline.advance
     shift = {"start": 0.0, "middle": width / 2, "end": width}.get(chunk.anchor)
     if shift is None:
         raise Unsupported(f"text-anchor={chunk.anchor!r}")
     return Layout(shift, tuple(laid))
+
+
+@lru_cache(maxsize=256)  # a chart has a few fonts and colours, its runs thousands
+def _look_key(font: tuple, look: tuple) -> str:
+    """A run's font and paint attributes as the start of its key in `DrawnRuns`, before a NUL and its text: a
+    string, whose hash is kept (a tuple of tuples was hashed again at each of a run's look-ups). `repr` tells these
+    values apart and writes no NUL."""
+    return repr((font, look))
 
 
 def _draw(painter: TextPainter, layout: Layout, x: float, y: float) -> None:
@@ -450,34 +463,45 @@ class TextPainter:
 
     def __init__(self, canvas, pixels: np.ndarray):
         self.canvas, self.pixels = canvas, pixels
+        self.height, self.width = pixels.shape[:2]
         matrix = canvas.getTotalMatrix().get9()  # a scale and a translation: text is never transformed
         self.scale_x, self.move_x, self.scale_y, self.move_y = matrix[0], matrix[2], matrix[4], matrix[5]
-        self.matrix = tuple(matrix)
+        # as bytes in the runs' keys: their hash is kept, where a tuple of floats is hashed at each look-up
+        self.matrix = struct.pack("9d", *matrix)
 
-    def draw(self, run: tuple, outline: Outline, paints: Paints, x: float, y: float) -> None:
+    def draw(self, run: str, outline: Outline, paints: Paints, x: float, y: float) -> None:
         """Draw `outline` (the outlines of `run`: its text, font and paint attributes) at (x, y) with `paints`."""
         top, bottom, left, right = self._reach(outline.bounds, paints.reach, x, y)
-        height, width = self.pixels.shape[:2]
-        rows, columns = slice(max(0, top), min(height, bottom)), slice(max(0, left), min(width, right))
-        if rows.start >= rows.stop or columns.start >= columns.stop:  # outside the picture
+        row_from, row_to = max(0, top), min(self.height, bottom)
+        column_from, column_to = max(0, left), min(self.width, right)
+        if row_from >= row_to or column_from >= column_to:  # outside the picture
             return
         # Skia's translation: the same floats, the same pixels. The picture's size only where its edges cut the
         # pixels the run may change (their stops): a run over the same pixels inside pictures of other heights
         # is drawn alike (of 9,532 runs drawn in 408 charts, 736 are then replayed)
-        placed = struct.pack("ff", x, y)
-        key = (self.matrix, run, placed, rows.stop, columns.stop)
-        if DRAWN_RUNS.changing(key):
+        placed = PLACED.pack(x, y)
+        key = (self.matrix, run, placed, row_to, column_to)
+        known = DRAWN_RUNS.known(key)
+        if known is CHANGING:
             self._draw(outline, paints, x, y)
             return
-        patch = self.pixels[rows, columns]
+        patch = self.pixels[row_from:row_to, column_from:column_to]
         before = patch.tobytes()
-        after = DRAWN_RUNS.replay(key, before)
-        if after is not None:
-            patch[...] = after
-            return
+        if known is not UNKNOWN:
+            after = DRAWN_RUNS.replay(key, before)
+            if after is not None:
+                patch[...] = after
+                return
         shifted = None  # the key and origin of a run filled on white, inside the picture, at an exact translation
-        inside = top >= 0 and left >= 0 and bottom <= height and right <= width
-        if paints.fill_only and inside and _white(before):
+        if (
+            paints.fill_only
+            and outline.grid is not None
+            and top >= 0
+            and left >= 0
+            and bottom <= self.height
+            and right <= self.width
+            and _white(before)
+        ):
             translation = self._exact_translation(outline.grid, placed)
             if translation is not None:
                 shifted = (self.matrix, run, translation[0] % 1.0, translation[1] % 1.0), (translation, top, left)
@@ -509,13 +533,11 @@ class TextPainter:
         y_to = self.scale_y * (y + bottom + reach) + self.move_y
         return math.floor(y_from) - 2, math.ceil(y_to) + 2, math.floor(x_from) - 2, math.ceil(x_to) + 2
 
-    def _exact_translation(self, grid: Grid | None, placed: bytes) -> tuple[float, float] | None:
+    def _exact_translation(self, grid: Grid, placed: bytes) -> tuple[float, float] | None:
         """Where Skia moves outlines on `grid` drawn at `placed` (x and y as float32), in pixels (x, y), if every
         point of them then lands exactly where real arithmetic puts it, float32 rounding nowhere (None otherwise):
         the scale and move of the canvas, the place and the outlines' points all fit on a fine enough grid."""
-        if grid is None:
-            return None
-        x, y = struct.unpack("ff", placed)
+        x, y = PLACED.unpack(placed)
         along_x = _exact_move(self.scale_x, self.move_x, x, grid)
         along_y = _exact_move(self.scale_y, self.move_y, y, grid)
         return None if along_x is None or along_y is None else (along_x, along_y)
@@ -533,7 +555,7 @@ class TextPainter:
         top += int(to_y - from_y)
         left += int(to_x - from_x)
         height, width = after.shape[:2]
-        if top < 0 or left < 0 or top + height > self.pixels.shape[0] or left + width > self.pixels.shape[1]:
+        if top < 0 or left < 0 or top + height > self.height or left + width > self.width:
             return False
         target = self.pixels[top : top + height, left : left + width]
         if not _white(target.tobytes()):
@@ -542,6 +564,10 @@ class TextPainter:
         return True
 
 
+PLACED = struct.Struct("ff")  # a run's place as Skia's float32s
+
+
+@lru_cache(maxsize=8192)  # a report's texts sit on a few hundred x and y: 5.6 µs a move worked out, 0.4 µs found
 def _exact_move(scale: float, move: float, place: float, grid: Grid) -> float | None:
     """The device translation `scale` * `place` + `move` of points on `grid` drawn at `place` (all float32s), if
     each product and sum of it and of the points' `scale` * point + translation is a float32 (so exact whatever the
@@ -616,9 +642,10 @@ class DrawnRuns:
         self.runs: OrderedDict[tuple, tuple[bytes | None, np.ndarray] | None] = OrderedDict()
         self.lock = threading.Lock()
 
-    def changing(self, key: tuple) -> bool:
-        """Whether `key` was found drawn over other pixels than the first time."""
-        return self.runs.get(key, ()) is CHANGING
+    def known(self, key: tuple):
+        """What is kept of `key`: `UNKNOWN`, `CHANGING` (found drawn over other pixels than the first time), or
+        its pixels before and after (replayed by `replay`)."""
+        return self.runs.get(key, UNKNOWN)
 
     def replay(self, key: tuple, before: bytes) -> np.ndarray | None:
         """The pixels drawing `key` over the pixels `before` gave, if it is known (else `key` is now `CHANGING`,
@@ -652,11 +679,18 @@ class DrawnRuns:
 
 WHITE = None  # pixels all white, kept without their bytes
 CHANGING = None  # a run found over other pixels than the first time
+UNKNOWN = ()  # a run not kept
 CHANGING_SIZE = 256  # what a run's key costs, about: forgotten in turn
 
 
 def _white(pixels: bytes) -> bool:
-    return pixels == b"\xff" * len(pixels)
+    # a prefix of white bytes kept: no fresh bytes to compare with (0.56 µs against 0.81 for a label's 10 kB)
+    if len(pixels) > len(WHITE_BYTES):
+        return pixels == b"\xff" * len(pixels)
+    return WHITE_BYTES.startswith(pixels)
+
+
+WHITE_BYTES = b"\xff" * (1 << 20)
 
 
 def _size(drawn: tuple[bytes | None, np.ndarray] | None) -> int:
@@ -691,8 +725,7 @@ def _font_key(
     return _or(family, "sans-serif"), _length(_or(size, "16")), number, slant not in (None, "normal")
 
 
-@dataclass(frozen=True)
-class Grid:
+class Grid(NamedTuple):
     """Points whose coordinates are all multiples of 2 ** -`fraction_bits` within ±`extent`."""
 
     fraction_bits: int
@@ -719,24 +752,23 @@ def _outline(text: str, key: tuple[str, float, int, bool]) -> Outline:
     size = key[1]
     path = skia.Path()
     x = 0.0
-    bits, extent, exact = 0, 0.0, True  # the grid of the points so far, and whether each was moved exactly
+    bits, extent = 0, 0.0  # the grid of the points so far
     for face, characters in _runs_by_face(text, key):
         sized = _sized(face, size)
         glyphs = sized.font.textToGlyphs(characters)
         positions = sized.font.getXPos(glyphs, x)
         for glyph, at in zip(glyphs, positions, strict=True):
-            outline = sized.outline(glyph)
-            if outline is not None:
+            drawn = sized.glyph(glyph)
+            if drawn is not None:
+                outline, glyph_bits, glyph_extent = drawn
                 path.addPath(outline, at, 0.0)  # each point plus `at` (a float32): exact if the sum is a float32
-                glyph_bits, glyph_extent = sized.grid(glyph)
-                bits = max(bits, glyph_bits, _fraction_bits(at))
-                extent = max(extent, glyph_extent + abs(at))
-                exact = exact and _fits_float32(max(glyph_bits, _fraction_bits(at)), glyph_extent + abs(at))
+                bits, extent = max(bits, glyph_bits, _fraction_bits(at)), max(extent, glyph_extent + abs(at))
         x += sized.font.measureText(characters)
     if path.isEmpty():
         return Outline(None, (0.0, 0.0, 0.0, 0.0), x)
     bounds = path.getBounds()
-    grid = Grid(bits, extent) if exact else None
+    # the whole grid a float32 one: then each glyph's point plus its `at` was exact too (within it)
+    grid = Grid(bits, extent) if _fits_float32(bits, extent) else None
     return Outline(path, (bounds.left(), bounds.top(), bounds.right(), bounds.bottom()), x, grid)
 
 
@@ -751,23 +783,24 @@ class SizedFace:
         self.font.setHinting(skia.FontHinting.kNone)
         self.font.setLinearMetrics(True)
         self.font.setSubpixel(True)
-        self.outlines: dict[int, Any] = {}  # Skia's paths, or None
-        self.grids: dict[int, tuple[int, float]] = {}
+        self.glyphs: dict[int, tuple[Any, int, float] | None] = {}
 
-    def outline(self, glyph: int):
-        """The outline of `glyph`, or None for a glyph without one (a space)."""
-        if glyph not in self.outlines:
-            self.outlines[glyph] = self.font.getPath(glyph)
-        return self.outlines[glyph]
+    def glyph(self, glyph: int) -> tuple[Any, int, float] | None:
+        """The outline of `glyph` (Skia's path) and the grid of its points, (fraction bits, extent) as in `Grid`;
+        None for a glyph without an outline."""
+        try:
+            return self.glyphs[glyph]
+        except KeyError:
+            drawn = self.glyphs[glyph] = self._glyph(glyph)
+            return drawn
 
-    def grid(self, glyph: int) -> tuple[int, float]:
-        """The grid of the points of the outline of `glyph` (one it has): (fraction bits, extent) as in `Grid`."""
-        if glyph not in self.grids:
-            path = self.outlines[glyph]
-            coordinates = [value for point in path.getPoints(path.countPoints()) for value in (point.x(), point.y())]
-            bits = max((_fraction_bits(value) for value in coordinates), default=0)  # a space's path has no point
-            self.grids[glyph] = (bits, max((abs(value) for value in coordinates), default=0.0))
-        return self.grids[glyph]
+    def _glyph(self, glyph: int) -> tuple[Any, int, float] | None:
+        path = self.font.getPath(glyph)
+        if path is None:
+            return None
+        coordinates = [value for point in path.getPoints(path.countPoints()) for value in (point.x(), point.y())]
+        bits = max((_fraction_bits(value) for value in coordinates), default=0)  # a space's path has no point
+        return path, bits, max((abs(value) for value in coordinates), default=0.0)
 
 
 SIZED_FACES: dict[tuple[int, float], SizedFace] = {}  # Skia's faces and fonts are not hashable: by face id

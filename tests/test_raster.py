@@ -420,10 +420,19 @@ def test_drawn_runs_beyond_the_budget_are_forgotten_least_recently_replayed_firs
 
 def test_a_run_found_over_other_pixels_is_drawn_without_copies_from_then_on():
     memo = raster.DrawnRuns(1000)
+    assert memo.known("a") is raster.UNKNOWN
     memo.keep("a", b"\x00" * 20, np.zeros(20, np.uint8))
-    assert memo.size == 40 and not memo.changing("a")
+    assert memo.size == 40 and memo.known("a") not in (raster.UNKNOWN, raster.CHANGING)
     assert memo.replay("a", b"\x00" * 19 + b"\x01") is None  # other pixels before
-    assert memo.changing("a") and memo.size == raster.CHANGING_SIZE  # its pixels forgotten
+    assert memo.known("a") is raster.CHANGING and memo.size == raster.CHANGING_SIZE  # its pixels forgotten
     assert memo.replay("a", b"\x00" * 20) is None  # not even over its first pixels
     memo.keep("a", b"\x00" * 20, np.zeros(20, np.uint8))
-    assert memo.changing("a") and memo.size == raster.CHANGING_SIZE
+    assert memo.known("a") is raster.CHANGING and memo.size == raster.CHANGING_SIZE
+
+
+@pytest.mark.parametrize("size", [0, 40, (1 << 20) + 4])  # within the kept white prefix, and beyond it
+def test_pixels_are_white_only_when_every_byte_is_255(size):
+    assert raster._white(b"\xff" * size)
+    if size:
+        assert not raster._white(b"\xff" * (size - 1) + b"\xfe")
+        assert not raster._white(b"\x00" + b"\xff" * (size - 1))
