@@ -9,8 +9,7 @@ the exact staged schema and sorted as staging writes them (`sources.values.KEY`)
 is benchmarked too), two census years (2022, and 2016 with its P_ counts only as in the real communal bases),
 births and deaths 2016-2022, CAF benefits December 2024, Filosofi 2021 at the commune (small communes secret), EPCI, département and France levels, and the CAF coverage
 and places files (communes of 10,000 inhabitants or more, EPCIs, départements, France). What is timed is what
-`transforms.pipeline.coded_table` does: compute every level, then references, evolutions and flags (the table's
-text columns as categories, as it is computed and saved; `diagnostic_table` then gives them as text).
+`transforms.pipeline.diagnostic_table` does: compute every level, then references, evolutions and flags.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import polars as pl
 
 from sources.values import KEY, SECRET, STAGED_SCHEMA
 from transforms.compute import CENSUS_PREFIX, Inputs, compute
-from transforms.pipeline import coded_table
+from transforms.pipeline import diagnostic_table
 from transforms.registry import PUBLISHED_SOURCES, indicators
 from transforms.territories import FRANCE
 
@@ -242,7 +241,7 @@ def run(n_communes: int, n_epci: int, n_dep: int) -> dict:
     generated = time.perf_counter()
     rss_inputs = peak_rss_mib()
     cpu = time.process_time()
-    table = coded_table(None, inputs=inputs)
+    table = diagnostic_table(None, inputs=inputs)
     done = time.perf_counter()
     cpu = time.process_time() - cpu
     peak = peak_rss_mib()

@@ -147,9 +147,9 @@ def test_categories_are_read_as_their_text_and_other_columns_are_left_alone():
 
 
 def test_the_computed_table_keeps_its_text_columns_as_categories_and_is_read_as_text(store):
-    from transforms.pipeline import coded_table
+    from transforms.pipeline import diagnostic_table_parts
 
-    coded = coded_table(store)
+    coded = pl.concat(diagnostic_table_parts(store))
     text = diagnostic_table(store)
     categories = {name for name, dtype in coded.schema.items() if isinstance(dtype, pl.Enum)}
     assert {"level", "code", "indicator", "status", "name", "label", "flag", "source"} <= categories

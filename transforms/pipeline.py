@@ -129,17 +129,6 @@ def diagnostic_table(
     return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
 
 
-def coded_table(
-    store: Store | None,
-    customs: tuple[CustomTerritory, ...] = (),
-    rules: FlagRules = FlagRules(),
-    inputs: Inputs | None = None,
-) -> pl.DataFrame:
-    """`diagnostic_table_parts` in one frame, its text columns as categories."""
-    parts = list(diagnostic_table_parts(store, customs, rules, inputs))
-    return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
-
-
 def diagnostic_table_parts(
     store: Store | None,
     customs: tuple[CustomTerritory, ...] = (),
