@@ -26,7 +26,8 @@ CELL_MARGIN = (
 )
 # what a column's text width is given beyond its measure: the renderers' rounding and kerning, 1.5 % and 20 twips
 SLACK_RATIO, SLACK = 1.015, 20
-# a column's longest line counts up to a third of the portrait text width: a long heading wraps, not its neighbours
+# a heading's longest line counts up to a third of the portrait text width: a long heading wraps, not its neighbours
+# (a body's line counts whole: a column of long definitions takes the width its neighbours' short lines leave)
 LONGEST_LINE_CAP = PORTRAIT_WIDTH // 3
 
 # Advance widths in thousandths of an em of Caladea, metric-compatible with Cambria, the template's body font (its
@@ -139,14 +140,16 @@ def table_layout(cells: list[list[tuple]], width: int, header_rows: int = 0) -> 
 
 def _needs(cells: list[list[tuple]], width: int, header_rows: int) -> list[list[float]]:
     """Each column's widths, twips, from the least to the most it wants: its longest word; its longest line of the
-    body's rows (names, figures); its longest line, its headings' too. A line counts up to `LONGEST_LINE_CAP`. A
-    cell spanning columns needs its width from them together: what they lack shared evenly over its span."""
+    body's rows (names, figures, definitions); its longest line, its headings' too. A heading's line, or a spanning
+    cell's, counts up to `LONGEST_LINE_CAP` a column. A cell spanning columns needs its width from them together:
+    what they lack shared evenly over its span."""
     minimum: list[float] = [2 * CELL_MARGIN] * width
     body: list[float] = [2 * CELL_MARGIN] * width
     headings: list[float] = [2 * CELL_MARGIN] * width
     spanning = []
     for r, row in enumerate(cells):
-        lines = headings if r < header_rows else body
+        in_headings = r < header_rows
+        lines = headings if in_headings else body
         column = 0
         for text, span, heading, _ in row:
             if column >= width:
@@ -155,12 +158,14 @@ def _needs(cells: list[list[tuple]], width: int, header_rows: int) -> list[list[
             if span == 1:  # most cells: compared here, not through `max` (an EPCI's 5,700 cells)
                 if word > minimum[column]:
                     minimum[column] = word
+                if not in_headings:
+                    line = whole_line
                 if line > lines[column]:
                     lines[column] = line
             else:
                 span = min(span, width - column)
                 line = min(whole_line, LONGEST_LINE_CAP * span)
-                spanning.append((column, span, word, line, r < header_rows))
+                spanning.append((column, span, word, line, in_headings))
             column += span
     levels = [minimum, body, [max(h, b) for h, b in zip(headings, body, strict=True)]]
     for column, span, word, line, heading in sorted(spanning, key=lambda cell: cell[1]):

@@ -49,11 +49,28 @@ def test_a_long_word_is_a_column_s_minimum_and_lines_share_the_rest():
     ]
     minimum, body, wanted = _needs(rows, 4, 0)
     assert minimum == [needed(word), needed(470), needed(470), needed(470)] == [1500, 220, 220, 220]
-    assert body == wanted == [1500, 3212, 3212, 3212]
-    # 11 136 wanted > 9 638 >= 2 160: the minimum, and the 7 478 left in proportion to what each lacks (0, 2 992 x 3):
+    # a body's line counts whole: 40 x 470 + 39 x 220 = 27 380, 5 002.3 + 134
+    assert needed(40 * 470 + 39 * 220) == 5136
+    assert body == wanted == [1500, 5136, 5136, 5136]
+    # 16 908 wanted > 9 638 >= 2 160: the minimum, and the 7 478 left in proportion to what each lacks (0, 4 916 x 3):
     # 2 712.67 each, rounded where their edges fall (4 212.67, 6 925.33, 9 638)
     layout = table_layout(rows, 4)
     assert layout.columns == (1500, 2713, 2712, 2713) and sum(layout.columns) == PORTRAIT
+
+
+def test_a_long_body_line_takes_the_width_short_columns_leave_and_a_long_heading_wraps():
+    # as the definitions annex: "a" | a definition of 80 "a" | "b", under headings "", "" and 40 bold "a"
+    definition = " ".join(["a"] * 80)  # 80 x 470 + 79 x 220 = 54 980: 9 896.4 x 1.015 = 10 044.8 -> 10 045 + 134
+    heading = " ".join(["a"] * 40)  # bold: 40 x 525 + 39 x 220 = 29 580 -> 5 538, counted up to 3 212
+    assert (needed(80 * 470 + 79 * 220), needed(40 * 525 + 39 * 220)) == (10179, 5538)
+    rows = [
+        [("", 1, True, None), ("", 1, True, None), (heading, 1, True, None)],
+        [("a", 1, False, None), (definition, 1, False, None), ("b", 1, False, None)],
+    ]
+    # minimum: "a" 220, "a" 220, bold "a" (96 + 134 = 230) over "b" (229)
+    assert _needs(rows, 3, 1) == [[220, 220, 230], [220, 10179, 230], [220, 10179, 3212]]
+    # 13 609 and 10 629 > 9 638 >= 670: the minimum and the 8 968 left to what the body lacks (0, 9 959, 0)
+    assert table_layout(rows, 3, 1).columns == (220, 220 + 8968, 230)
 
 
 def test_a_cell_spanning_columns_shares_its_need_over_them():
