@@ -136,10 +136,10 @@ def diagnostic_table_parts(
 ) -> Iterator[pl.DataFrame]:
     """The diagnostic table as consecutive slices of its rows (`transforms.compare.compare_parts`: a caller may
     write each as it comes, never holding the whole table), its text columns as categories (saved as text by
-    `transforms.table_cache.save_parts`), or as text when `categories` is False. Every indicator for every commune, EPCI, département,
-    France (and the custom territories); the store is read unless the inputs are given (None: given). Only the staged rows the indicators read are read from files
-    (`transforms.indicator_inputs`): from the store, or from the given inputs when they read their tables lazily
-    (a report's)."""
+    `transforms.table_cache.save_parts`), or as text when `categories` is False. Every indicator for every
+    commune, EPCI, département, France (and the custom territories); the store is read unless the inputs are given
+    (None: given). Only the staged rows the indicators read are read from files (`transforms.indicator_inputs`):
+    from the store, or from the given inputs when they read their tables lazily (a report's)."""
     items = indicators()
     if inputs is None:
         if store is None:
