@@ -132,20 +132,17 @@ _LOCAL_REFERENCE = pl.when(pl.col("_is_dep")).then(pl.col("ref_france")).otherwi
 
 
 def _flag_parts() -> dict[str, pl.Expr]:
-    """The columns `_flag` reads (`_local` reference, `_sign` of a worse gap, `_comparable`), computed once: an
-    expression repeated inside the flag's is evaluated again at each use, on millions of rows. The indicator's
-    direction and unit are read as the integers of `_meta` (`_dir`, `_kind`), and whether the place is a
-    département as a boolean of its place (`_is_dep`): comparing millions of strings costs more than the flag
-    itself."""
+    """The columns `_flag` reads (`_local` reference, `_sign` of a worse gap), computed once: an expression
+    repeated inside the flag's is evaluated again at each use, on millions of rows. The indicator's direction is
+    read as an integer of `_meta` (`_dir`), and whether the place is a département as a boolean of its place
+    (`_is_dep`): comparing millions of strings costs more than the flag itself."""
     # a two-sided indicator is "worse" in the direction it departs from its local reference; France must then be
     # departed from in the same direction for a priorité
     local = _LOCAL_REFERENCE
     away = pl.when(pl.col("value") >= local).then(1.0).otherwise(-1.0)
     direction = pl.col("_dir")
     sign = pl.when(direction == TWO_SIDED).then(away).otherwise(direction.cast(pl.Float64))
-    # a count (places, population) against its département's count says nothing about need: only rates compare
-    comparable = pl.col("_kind") != 0
-    return {"_local": local, "_sign": sign, "_comparable": comparable}
+    return {"_local": local, "_sign": sign}
 
 
 def _gaps() -> dict[str, pl.Expr]:
@@ -165,30 +162,31 @@ FLAGS = pl.Series("flag", [None, VIGILANCE, PRIORITY], pl.Enum(sorted([VIGILANCE
 
 def _flag(rules: FlagRules) -> pl.Expr:
     """The code of the flag in `FLAGS` (module docstring: 2 `priorité`, 1 `vigilance`, null none), from the
-    columns of `_flag_parts`: a small integer, named by one gather (building millions of strings costs more)."""
-    local, sign = pl.col("_local"), pl.col("_sign")
+    columns of `_flag_parts`: a small integer, named by one gather (building millions of strings costs more).
+    Read on the `FLAGGABLE` rows alone, whose value, status, unit, direction and local reference are not checked
+    again (2.8 to 2.0 ms a slice of France)."""
+    local = pl.col("_local")
 
     def worse(ref: pl.Expr, gap: float) -> pl.Expr:  # (value - ref) in the bad direction, relative to |ref|
         # the 1e-9 tolerance keeps float noise (two ways of summing the same figures) from raising a flag, and
         # lets a gap of exactly `gap` count ("at least": 15.4 % against 14.0 % is 10 % higher)
         name = ref.meta.output_name()
         noise, difference = pl.col(f"_noise{name}"), pl.col(f"_gap{name}")
-        return (difference > noise) & (difference >= gap * ref.abs() - noise) & (sign != 0)
+        return (difference > noise) & (difference >= gap * ref.abs() - noise)
 
-    usable = pl.col("value").is_not_null() & (pl.col("status").is_null()) & pl.col("_comparable")
     # a département has no département above it: it is compared with France alone (`local` above)
     france = pl.col("ref_france")
-    both = usable & local.is_not_null() & france.is_not_null()
     return (
-        pl.when(both & worse(local, rules.priority_gap) & worse(france, rules.priority_gap))
+        pl.when(france.is_not_null() & worse(local, rules.priority_gap) & worse(france, rules.priority_gap))
         .then(pl.lit(2, pl.Int8))
-        .when(usable & local.is_not_null() & worse(local, rules.vigilance_gap))
+        .when(worse(local, rules.vigilance_gap))
         .then(pl.lit(1, pl.Int8))
     )
 
 
 # the rows `_flag` may flag: a known value of a rate with a direction, and a local reference (the département's, or
-# France's for a département)
+# France's for a département); a count (`_kind` 0: places, population) against its département's count says
+# nothing about need: only rates compare
 FLAGGABLE = (
     pl.col("value").is_not_null()
     & pl.col("status").is_null()
@@ -202,7 +200,7 @@ def _flag_codes(rows: pl.DataFrame, rules: FlagRules) -> pl.Series:
     """`_flag` of every row (its code in `FLAGS`, null: none), computed on the `FLAGGABLE` rows alone (a few of
     every ten: the other rows' flags are null whatever the gaps) and put back at their positions."""
     at = rows.select(pl.arg_where(FLAGGABLE)).to_series()
-    columns = ("_is_dep", "value", "status", "ref_dep", "ref_france", "_dir", "_kind")
+    columns = ("_is_dep", "value", "ref_dep", "ref_france", "_dir")
     # one lazy query: the parts, gaps and flag planned and run together (13 slices of France: 126 to 93 ms with
     # `_is_dep`, against eager steps comparing the level's strings)
     flaggable = rows.select(columns)[at].lazy().with_columns(**_flag_parts()).with_columns(**_gaps())
@@ -218,10 +216,12 @@ def compare_parts(
     n_years: int | None = None,
     comparison_year: int | None = None,
     provenance: pl.DataFrame | None = None,
+    categories: bool = True,
 ) -> Iterator[pl.DataFrame]:
     """The long output table, a slice of rows at a time (`CHUNK_ROWS`, in order: a caller may write each slice as
     it comes, never holding the whole table): values with names, references, evolution and flags, its text
-    columns as categories (`as_categories`: `transforms.table_cache.as_text` gives the text); with
+    columns as categories (`as_categories`: `transforms.table_cache.as_text` gives the text), or as text when
+    `categories` is False (gathered as text at once: no codes made then turned into text); with
     `provenance` (indicator, year, source: `transforms.pipeline.provenance`), each row's `year` (a published
     figure's own year first) and `source` last. `result`: `compute`'s rows, best as a `Placed` (in order, places
     and indicators as positions: `compute_placed`); a frame is put in order first.
@@ -238,27 +238,57 @@ def compare_parts(
     refs = _references(_population(placed), inputs, customs)
     attributes = _place_attributes(places, refs, _names(inputs, customs))
     # only the columns used are gathered (millions of rows each)
-    attributes = as_categories(
-        attributes.select(
-            "level", "code", "ref_epci_code", "ref_dep_code", "_epci_place", "_dep_place", "name", _is_dep=_IS_DEP
-        )
+    attributes = attributes.select(
+        "level", "code", "ref_epci_code", "ref_dep_code", "_epci_place", "_dep_place", "name", _is_dep=_IS_DEP
     )
-    meta = as_categories(_meta(items, provenance))
-    # every known reason a category, whichever the table holds: one type of reasons for every table
-    known = [R.reason_of(rank) for rank in range(len(R.RANKS) + 1)]  # "unknown" past the list
-    reasons = pl.concat([placed.words, pl.Series(known, dtype=pl.String)])
-    placed = replace(placed, words=placed.words.cast(_categories_of(reasons)))
+    meta = _meta(items, provenance)
+    names = (FLAGS, EVOLUTION_UNITS)
+    if categories:
+        attributes, meta = as_categories(attributes), as_categories(meta)
+        # every known reason a category, whichever the table holds: one type of reasons for every table
+        known = [R.reason_of(rank) for rank in range(len(R.RANKS) + 1)]  # "unknown" past the list
+        reasons = pl.concat([placed.words, pl.Series(known, dtype=pl.String)])
+        placed = replace(placed, words=placed.words.cast(_categories_of(reasons)))
+    else:
+        names = (FLAGS.cast(pl.String), EVOLUTION_UNITS.cast(pl.String))
     value_at = _value_at(table, len(items), places.height)
     france_rows = places.filter(pl.col("level") == "FRANCE")["_place"]
     france_place = france_rows[0] if france_rows.len() else None
     every_indicator = pl.DataFrame({"_ind": pl.int_range(len(items), eager=True)})
-    france = (france_place, value_at(every_indicator, pl.lit(france_place, pl.Int64)))
-    years = (n_years, comparison_year)
+    meta = meta.with_columns(_ref_france=value_at(every_indicator, pl.lit(france_place, pl.Int64)))
+    # slices of whole runs of the catalogue: where every place has every indicator, each slice's indicators are
+    # the same run, and their columns one frame shared by every slice (`_IndicatorRows`)
+    step = max(CHUNK_ROWS - CHUNK_ROWS % len(items), len(items))
     finish = partial(
-        _finished, attributes=attributes, meta=meta, value_at=value_at, france=france, rules=rules, placed=placed
+        _finished,
+        attributes=attributes,
+        per_indicator=_IndicatorRows(meta, step),
+        value_at=value_at,
+        france_place=france_place,
+        rules=rules,
+        years=(n_years, comparison_year),
+        placed=placed,
+        names=names,
     )
-    slices = (table.slice(start, CHUNK_ROWS) for start in range(0, max(table.height, 1), CHUNK_ROWS))
-    yield from ahead(lambda rows: finish(rows, years=years), slices, AHEAD)
+    slices = (table.slice(start, step) for start in range(0, max(table.height, 1), step))
+    yield from ahead(finish, slices, AHEAD)
+
+
+class _IndicatorRows:
+    """The indicators' columns (`meta`) of a slice's rows: a gather of `meta` by the rows' `_ind`, or, where the
+    slice's indicators run as a repeated run of the catalogue (every place of the slice has every indicator: the
+    whole table in France), a slice of one frame of that run, made once and shared by every such slice (its text
+    columns are not copied: 7 of the table's 16 text columns, 357 MiB of 16-byte views in France)."""
+
+    def __init__(self, meta: pl.DataFrame, rows: int) -> None:
+        self.meta = meta
+        self.run = pl.Series("_ind", np.arange(rows, dtype=np.uint32) % meta.height)
+        self.columns = meta[self.run]
+
+    def __call__(self, ind: pl.Series) -> pl.DataFrame:
+        if ind.len() <= self.run.len() and ind.equals(self.run.head(ind.len()), check_names=False):
+            return self.columns.head(ind.len())
+        return self.meta[ind]
 
 
 def as_categories(frame: pl.DataFrame) -> pl.DataFrame:
@@ -277,7 +307,8 @@ def _categories_of(text: pl.Series) -> pl.Enum:
 def _population(placed: Placed) -> pl.DataFrame:
     """(code, population) of every commune (`compute.population`, read from the positions)."""
     position = placed.ids.index("population") if "population" in placed.ids else -1
-    rows = placed.rows.filter(pl.col("_ind") == position).select("_place", population="value")
+    # the two columns selected before the filter: filtering the whole frame filters its ten columns (18 to 8 ms)
+    rows = placed.rows.select("_place", "_ind", population="value").filter(pl.col("_ind") == position)
     communes = placed.places.with_row_index("_place").filter(pl.col("level") == "COM")
     return communes.join(rows, on="_place", how="inner").select("code", "population")
 
@@ -306,29 +337,31 @@ CHUNK_ROWS = 1 << 18  # rows finished at a time by `compare_parts` (about 260,00
 def _finished(
     table: pl.DataFrame,
     attributes: pl.DataFrame,
-    meta: pl.DataFrame,
+    per_indicator: _IndicatorRows,
     value_at,
-    france: tuple[int | None, pl.Series],
+    france_place: int | None,
     rules: FlagRules,
     years: tuple[int | None, int | None],
     placed: Placed,
+    names: tuple[pl.Series, pl.Series],
 ) -> pl.DataFrame:
     """A slice of the ordered table (rows of `placed`) with its place's and indicator's columns, references,
-    evolution and flag (`france`: France's place and its value of each indicator; `years`: the number of years
-    between the censuses, the comparison census year)."""
+    evolution and flag (`france_place`: France's place, whose value of each indicator is `_ref_france` of the
+    indicators' columns; `years`: the number of years between the censuses, the comparison census year; `names`:
+    the flags' and the evolution units' names, `FLAGS` and `EVOLUTION_UNITS` as categories or as text)."""
     n_years, comparison_year = years
-    france_place, france_values = france
+    flags, evolution_units = names
     per_place = attributes[table["_place"]]
-    per_indicator = meta[table["_ind"]]
-    table = _named(table, per_place, per_indicator, placed)
-    at_france = pl.col("_place") == pl.lit(france_place, pl.Int64)
+    indicator_columns = per_indicator(table["_ind"])
+    table = _named(table, per_place, indicator_columns, placed)
+    meta = per_indicator.meta
     out = table.with_columns(
         ref_epci_code=per_place["ref_epci_code"],
         ref_dep_code=per_place["ref_dep_code"],
         ref_epci=value_at(table, per_place["_epci_place"]),
         ref_dep=value_at(table, per_place["_dep_place"]),
-        ref_france=pl.when(at_france).then(None).otherwise(france_values.gather(table["_ind"])),
-        **{c: per_indicator[c] for c in meta.columns if c not in PROVENANCE and c != "indicator"},
+        ref_france=_france_reference(table, indicator_columns["_ref_france"], france_place),
+        **{c: indicator_columns[c] for c in meta.columns if c not in (*PROVENANCE, "indicator", "_ref_france")},
         name=per_place["name"],
         _is_dep=per_place["_is_dep"],
     )
@@ -338,20 +371,29 @@ def _finished(
     )
     out = out.with_columns(
         # the unit's name gathered by `_kind` where there is an evolution (no column of names to mask)
-        evolution_unit=EVOLUTION_UNITS.gather(
+        evolution_unit=evolution_units.gather(
             out.select(pl.when(pl.col("evolution").is_not_null()).then("_kind")).to_series()
         ),
-        flag=FLAGS.gather(_flag_codes(out, rules)),
+        flag=flags.gather(_flag_codes(out, rules)),
     )
     out = out.drop("_place", "_ind", "_dir", "_kind", "_is_dep")
     if "year" not in meta.columns:
         return out
-    provenance = out.with_columns(**{c: per_indicator[c] for c in meta.columns if c in PROVENANCE})
+    provenance = out.with_columns(**{c: indicator_columns[c] for c in meta.columns if c in PROVENANCE})
     # a published figure's own year first
     return provenance.with_columns(year=pl.coalesce(pl.col("published_year"), pl.col("year"))).drop("published_year")
 
 
 PROVENANCE = ("year", "source")  # the columns of `provenance` a row takes from its indicator
+
+
+def _france_reference(table: pl.DataFrame, france_values: pl.Series, france_place: int | None) -> pl.Series:
+    """France's value of each row's indicator (`france_values`, in the rows' order), null on France's own rows:
+    the column as given where the slice holds none of them (every slice of France's table but the last)."""
+    if france_place is None or not (table["_place"] == france_place).any():
+        return france_values.alias("ref_france")
+    at_france = pl.col("_place") == pl.lit(france_place, pl.Int64)
+    return table.select(ref_france=pl.when(at_france).then(None).otherwise(france_values)).to_series()
 
 
 def _named(table: pl.DataFrame, per_place: pl.DataFrame, per_indicator: pl.DataFrame, placed: Placed) -> pl.DataFrame:
@@ -408,9 +450,13 @@ def _place_attributes(places: pl.DataFrame, refs: pl.DataFrame, names: pl.DataFr
 
 def _value_at(table: pl.DataFrame, n_indicators: int, n_places: int):
     """value_at(rows, place) -> the value of each row's indicator at that place (null where there is none); `rows`
-    any slice of `table` (the values are those of the whole table)."""
-    dense = pl.Series("value", [], pl.Float64).extend_constant(None, n_places * n_indicators)
-    dense.scatter(table["_place"] * n_indicators + table["_ind"], table["value"])
+    any slice of `table` (the values are those of the whole table, one row per place and indicator at most, in
+    order: where every place has every indicator, the value column is already laid out by place and indicator)."""
+    if table.height == n_places * n_indicators:
+        dense = table["value"].rechunk()
+    else:
+        dense = pl.Series("value", [], pl.Float64).extend_constant(None, n_places * n_indicators)
+        dense.scatter(table["_place"] * n_indicators + table["_ind"], table["value"])
     return lambda rows, place: dense.gather(rows.select((place * n_indicators + pl.col("_ind")).alias("_k"))["_k"])
 
 

@@ -121,11 +121,9 @@ def diagnostic_table(
     rules: FlagRules = FlagRules(),
     inputs: Inputs | None = None,
 ) -> pl.DataFrame:
-    """`diagnostic_table_parts` in one frame, their categories as text (`transforms.table_cache.as_text`, a part
-    at a time: never the whole table twice): the table every reader sees."""
-    from transforms.table_cache import as_text
-
-    parts = [as_text(part) for part in diagnostic_table_parts(store, customs, rules, inputs)]
+    """`diagnostic_table_parts` in one frame, their text columns as text (gathered as text by `compare_parts`:
+    no categories turned into text afterwards): the table every reader sees."""
+    parts = list(diagnostic_table_parts(store, customs, rules, inputs, categories=False))
     return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
 
 
@@ -134,13 +132,14 @@ def diagnostic_table_parts(
     customs: tuple[CustomTerritory, ...] = (),
     rules: FlagRules = FlagRules(),
     inputs: Inputs | None = None,
+    categories: bool = True,
 ) -> Iterator[pl.DataFrame]:
     """The diagnostic table as consecutive slices of its rows (`transforms.compare.compare_parts`: a caller may
     write each as it comes, never holding the whole table), its text columns as categories (saved as text by
-    `transforms.table_cache.save_parts`). Every indicator for every commune, EPCI, département,
-    France (and the custom territories); the store is read unless the inputs are given (None: given). Only the staged rows the indicators read are read from files
-    (`transforms.indicator_inputs`): from the store, or from the given inputs when they read their tables lazily
-    (a report's)."""
+    `transforms.table_cache.save_parts`), or as text when `categories` is False. Every indicator for every
+    commune, EPCI, département, France (and the custom territories); the store is read unless the inputs are given
+    (None: given). Only the staged rows the indicators read are read from files (`transforms.indicator_inputs`):
+    from the store, or from the given inputs when they read their tables lazily (a report's)."""
     items = indicators()
     if inputs is None:
         if store is None:
@@ -161,7 +160,7 @@ def diagnostic_table_parts(
     # the staged tables are not read past this point: let them go before the millions of rows of the table
     inputs = replace(inputs, staged={})
     n_years = (main - comp) if main and comp else None
-    yield from compare_parts(result, inputs, customs, rules, n_years, comp, prov)
+    yield from compare_parts(result, inputs, customs, rules, n_years, comp, prov, categories)
 
 
 def select(table: pl.DataFrame, inputs_membership: pl.DataFrame, selection: Selection) -> pl.DataFrame:

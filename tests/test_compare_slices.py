@@ -1,0 +1,86 @@
+"""`compare`'s slices of the table: the indicators' columns shared by every slice whose indicators run as the
+catalogue's, the references read in the value column itself when every place has every indicator, France's
+reference null on France's own rows only. Expected values written by hand."""
+
+from __future__ import annotations
+
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from transforms import compare as CMP
+
+
+def meta() -> pl.DataFrame:
+    """Two indicators: their label, direction (as `_dir`) and France's value."""
+    return pl.DataFrame(
+        {
+            "label": ["Part des familles monoparentales", "Population"],
+            "_dir": pl.Series([1, 0], dtype=pl.Int8),
+            "_ref_france": [24.5, None],
+        }
+    )
+
+
+def positions(places: list[int], indicators: list[int]) -> pl.DataFrame:
+    return pl.DataFrame({"_place": pl.Series(places, dtype=pl.UInt32), "_ind": pl.Series(indicators, dtype=pl.UInt32)})
+
+
+def address(column: pl.Series) -> int:
+    return column.to_numpy(allow_copy=False).ctypes.data
+
+
+def test_slices_running_as_the_catalogue_share_one_frame_of_the_indicators_columns():
+    per_indicator = CMP._IndicatorRows(meta(), 4)
+    first = per_indicator(pl.Series([0, 1, 0, 1], dtype=pl.UInt32))
+    last = per_indicator(pl.Series([0, 1], dtype=pl.UInt32))  # the table's last, shorter slice
+    label, population = "Part des familles monoparentales", "Population"
+    assert first["label"].to_list() == [label, population, label, population]
+    assert first["_ref_france"].to_list() == [24.5, None, 24.5, None]
+    assert last["label"].to_list() == [label, population]
+    # the same memory, not a copy per slice
+    assert address(first["_dir"]) == address(last["_dir"])
+
+
+def test_a_slice_where_a_place_lacks_an_indicator_gathers_its_own_columns():
+    per_indicator = CMP._IndicatorRows(meta(), 4)
+    rows = per_indicator(pl.Series([0, 1, 1], dtype=pl.UInt32))  # the second place has no row of the first
+    assert rows["label"].to_list() == ["Part des familles monoparentales", "Population", "Population"]
+    assert rows["_dir"].to_list() == [1, 0, 0]
+    assert address(rows["_dir"]) != address(per_indicator(pl.Series([0, 1, 0], dtype=pl.UInt32))["_dir"])
+    # a slice longer than the shared run is gathered too
+    assert per_indicator(pl.Series([0, 1] * 3, dtype=pl.UInt32))["_dir"].to_list() == [1, 0] * 3
+
+
+def test_a_reference_is_read_at_its_place_whether_every_place_has_every_indicator_or_not():
+    # two places, two indicators: values 1, 2 at place 0 and 3, 4 at place 1
+    complete = positions([0, 0, 1, 1], [0, 1, 0, 1]).with_columns(value=pl.Series([1.0, 2.0, 3.0, 4.0]))
+    value_at = CMP._value_at(complete, 2, 2)
+    assert value_at(complete, pl.lit(1, pl.UInt32)).to_list() == [3.0, 4.0, 3.0, 4.0]
+    # place 0 has no row of indicator 1: its reference there is null
+    sparse = positions([0, 1, 1], [0, 0, 1]).with_columns(value=pl.Series([1.0, 3.0, 4.0]))
+    value_at = CMP._value_at(sparse, 2, 2)
+    assert value_at(sparse, pl.lit(0, pl.UInt32)).to_list() == [1.0, 1.0, None]
+    assert value_at(sparse, pl.col("_place")).to_list() == [1.0, 3.0, 4.0]
+
+
+def test_frances_reference_is_null_on_frances_own_rows_only():
+    france_values = pl.Series([24.5, None, 24.5, None])
+    communes = positions([0, 0, 1, 1], [0, 1, 0, 1])
+    assert CMP._france_reference(communes, france_values, 2).to_list() == [24.5, None, 24.5, None]
+    with_france = positions([1, 1, 2, 2], [0, 1, 0, 1])
+    assert CMP._france_reference(with_france, france_values, 2).to_list() == [24.5, None, None, None]
+    # no France in the table: the values as they are
+    assert CMP._france_reference(with_france, france_values, None).to_list() == [24.5, None, 24.5, None]
+
+
+def test_the_parts_as_text_are_the_parts_as_categories_made_text():
+    from benchmarks.france import generate
+    from transforms.compute import compute_placed
+    from transforms.table_cache import as_text
+
+    inputs = generate(120, 6, 3)
+    placed = compute_placed(inputs)
+    coded = [as_text(part) for part in CMP.compare_parts(placed, inputs, n_years=6, comparison_year=2016)]
+    text = list(CMP.compare_parts(placed, inputs, n_years=6, comparison_year=2016, categories=False))
+    assert [part.height for part in text] == [part.height for part in coded]
+    assert_frame_equal(pl.concat(text), pl.concat(coded))
