@@ -113,7 +113,8 @@ class CommuneTable:
         view = self.frame.select("code", *parts)
         frames = [
             members.select("code", "group")
-            .join(view, on="code", how="inner")
+            # each group's communes summed in the table's order, however few of them the table keeps
+            .join(view, on="code", how="inner", maintain_order="right")
             .group_by("group")
             .agg(*sums)
             .select(pl.lit(level).alias("level"), pl.all())

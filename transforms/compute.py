@@ -27,7 +27,7 @@ from transforms import commune_table
 from transforms import reasons as R
 from transforms.commune_table import CommuneTable
 from transforms.infra import Infra
-from transforms.partial import POPULATION, without_secret_communes
+from transforms.partial import Places, without_secret_communes
 from transforms.placed import PLACE_ORDER, RANKED, Placed
 from transforms.registry import PUBLISHED_SOURCES, Indicator, Term, indicators
 from transforms.territories import FRANCE, CustomTerritory, groups, principal_department
@@ -521,7 +521,7 @@ def _summed_frames(
     wide = _in_place_order(pl.concat([table.commune_level(), table.aggregate(above)], how="diagonal"))
     main_census, comp_census = _census_years(inputs)
     n_years = (main_census - comp_census) if main_census and comp_census else None
-    weights = table.values_of(POPULATION)  # weighs the share of a territory its known communes hold
+    places_of_communes = Places(table, membership_groups)  # read only where a secret commune empties a rate
     frames: dict[str, pl.DataFrame] = {}
     summed = [ind for ind in items if ind.kind != "published"]
     sets = [] if communes_only else _france_sets(summed, table)
@@ -541,8 +541,8 @@ def _summed_frames(
             computed = computed.with_columns(coverage=pl.lit(None, pl.Float64))
         else:
             redo, keys = partial(_redo, ind, n_years), term_keys(ind, table)
-            computed = without_secret_communes(ind, computed, table, membership_groups, redo, weights, keys)
-        if in_order and computed["coverage"].null_count() == computed.height:  # nothing redone: no row moved
+            computed = without_secret_communes(ind, computed, table, places_of_communes, redo, keys)
+        if in_order:  # the rule rewrites rows where they are
             ordered.add(ind.id)
         frames[ind.id] = computed.with_columns(published_year=pl.lit(None, pl.Int32))
     return frames, frozenset(ordered)

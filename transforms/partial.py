@@ -15,98 +15,149 @@ themselves, so the publisher's secret is kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cached_property
+
+import numpy as np
 import polars as pl
 
 from transforms import reasons as R
-from transforms.commune_table import CommuneTable
+from transforms.commune_table import RANK, CommuneTable
 from transforms.registry import Indicator
 
 RATE_KINDS = ("ratio", "growth", "natural", "migration")
 MIN_COVERAGE = 0.9  # share of the territory's population the known communes must hold
 POPULATION = "rp_population:P_POP|main"  # the key (term|period) of the population that weighs the coverage
+PLACE = ["level", "group"]
+
+Recompute = Callable[[CommuneTable, pl.DataFrame], pl.DataFrame]
 
 
-def reference_keys(table: CommuneTable) -> list[str]:
+class Places:
+    """Which rows of a commune table make up each place of `groups` (code, level, group), and the communes'
+    population, found once for every indicator of a computation (most have no secret gap: nothing is read)."""
+
+    def __init__(self, table: CommuneTable, groups: pl.DataFrame) -> None:
+        self.table, self.groups = table, groups
+
+    @cached_property
+    def members(self) -> pl.DataFrame:
+        """(code, level, group, _row): `groups` in their order, each commune's row in the table."""
+        rows = self.table.frame.select("code").with_row_index("_row")
+        return self.groups.join(rows, on="code", how="left", maintain_order="left")
+
+    @cached_property
+    def population(self) -> pl.Series:
+        """The population of each row of the table (`POPULATION`), null when the key is not needed."""
+        return self.table.values_of(POPULATION)["value"]
+
+    def of(self, places: pl.DataFrame) -> pl.DataFrame:
+        """The `members` rows of these places (level, group)."""
+        return self.members.join(places, on=PLACE, how="semi", maintain_order="left")
+
+
+def reference_keys(keys: list[str] | tuple[str, ...]) -> list[str]:
     """The keys of the reference year (the comparison year is an evolution's business, not the value's)."""
-    return [k for k in table.keys if not k.endswith("|comp")]
+    return [k for k in keys if not k.endswith("|comp")]
 
 
-def secret_communes(table: CommuneTable) -> pl.DataFrame:
-    """The communes (code) where a value of `table` (an indicator's terms) is secret."""
-    return table.codes_with(R.SECRET, reference_keys(table))
+def unknown_communes(table: CommuneTable, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(secret, not available): a boolean per commune of `table`, whether one of these keys' reference values is
+    unknown for that reason."""
+    present = [k for k in reference_keys(keys) if k in table.keys]
+    if not present:
+        empty = np.zeros(table.frame.height, bool)
+        return empty, empty
+
+    def with_reason(reason: str) -> pl.Expr:
+        return pl.any_horizontal(pl.col(k + RANK) == R.RANKS[reason] for k in present).fill_null(False)
+
+    found = table.frame.select(secret=with_reason(R.SECRET), absent=with_reason(R.NOT_AVAILABLE))
+    return found["secret"].to_numpy(), found["absent"].to_numpy()
 
 
-def coverage(groups: pl.DataFrame, population: pl.DataFrame, excluded: pl.DataFrame) -> pl.DataFrame:
-    """(level, group, coverage): the share of each group's population (code, value) outside the `excluded`
-    communes."""
-    out = excluded.select("code").with_columns(_out=pl.lit(True))
+def coverage(members: pl.DataFrame, population: pl.Series, excluded: np.ndarray) -> pl.DataFrame:
+    """(level, group, coverage): the share of each group's population outside the `excluded` communes (a boolean
+    per row of the table), `members` the groups' (level, group, _row)."""
+    rows = members["_row"]
     return (
-        groups.join(population, on="code", how="left")
-        .join(out, on="code", how="left")
-        .group_by("level", "group")
+        members.select(PLACE)
+        .with_columns(value=population.gather(rows), _in=pl.Series(~excluded).gather(rows))
+        .group_by(PLACE)
         .agg(
             coverage=pl.when(pl.col("value").sum() > 0).then(
-                pl.col("value").filter(pl.col("_out").is_null()).sum() / pl.col("value").sum()
+                pl.col("value").filter(pl.col("_in")).sum() / pl.col("value").sum()
             )
         )
     )
 
 
 def without_secret_communes(
-    ind: Indicator,
-    computed: pl.DataFrame,
-    table: CommuneTable,
-    groups: pl.DataFrame,
-    recompute,
-    population,
-    keys: list[str] | None = None,
+    ind: Indicator, computed: pl.DataFrame, table: CommuneTable, places: Places, recompute: Recompute, keys: list[str]
 ) -> pl.DataFrame:
     """`computed` (level, group, indicator, value, status as a reason's rank (`transforms.reasons`)...) with a
     `coverage` column, its secret rates above the commune level computed again without the secret communes where
-    the rule allows.
+    the rule allows (each in its row: no row moves).
 
-    `table` holds the commune values of the indicator's terms, `population` (code, value) the communes' population;
-    `recompute(table, groups)` computes the indicator's rows for those groups from those commune values
-    (transforms.compute passes its own aggregation, so both paths share one arithmetic). `keys`: the indicator's
-    keys when `table` holds others too (its columns are then selected only where a secret gap is redone)."""
+    `table` holds the commune values, `keys` the indicator's; `recompute(table, groups)` computes the indicator's
+    rows for those groups (code, level, group) from those commune values (transforms.compute passes its own
+    aggregation, so both paths share one arithmetic). The work is done only for a rate with a secret gap."""
     computed = computed.with_columns(coverage=pl.lit(None, pl.Float64))
     if ind.kind not in RATE_KINDS:
         return computed
-    is_secret = pl.col("status") == R.RANKS[R.SECRET]
-    gaps = computed.filter(is_secret & (pl.col("level") != "COM")).select("level", "group")
-    if gaps.is_empty():
+    gaps = _secret_gaps(computed)
+    if not gaps.size:
         return computed
-    if keys is not None:
-        table = table.only(keys)
-    secret = secret_communes(table)
-    if secret.is_empty():
+    secret, absent = unknown_communes(table, keys)
+    if not secret.any():
         return computed
+    wanted = computed[pl.Series(gaps)].select(PLACE)
+    table = table.only(keys)
     # France already leaves out the communes a source does not cover (Mayotte): the same here
-    absent = table.codes_with(R.NOT_AVAILABLE, reference_keys(table))
-    wanted = groups.join(gaps, on=["level", "group"], how="semi")
     france = pl.col("level") == "FRANCE"
     attempts = [
-        _redo(table, population, wanted.filter(~france), secret, recompute),
-        _redo(table, population, wanted.filter(france), pl.concat([secret, absent]).unique(), recompute),
+        _redo(table, places, wanted.filter(~france), secret, recompute),
+        _redo(table, places, wanted.filter(france), secret | absent, recompute),
     ]
     frames = [r for r in attempts if r is not None]
-    if not frames:
-        return computed
     redone = pl.concat(frames, how="vertical_relaxed")
     redone = redone.filter(pl.col("value").is_not_null() & (pl.col("coverage") >= MIN_COVERAGE)).with_columns(
         status=R.ranked(R.PARTIAL_SECRET)
     )
-    if redone.is_empty():  # the rows as they were, in their order
-        return computed
-    kept = computed.join(redone.select("level", "group"), on=["level", "group"], how="anti")
-    return pl.concat([kept, redone.select(computed.columns)], how="vertical_relaxed")
+    return _replaced(computed, gaps, wanted, redone)
+
+
+def _secret_gaps(computed: pl.DataFrame) -> np.ndarray:
+    """The positions of the rows above the commune level whose status is `secret`."""
+    secret = (computed["status"] == R.RANKS[R.SECRET]).fill_null(False).arg_true()
+    if secret.is_empty():
+        return secret.to_numpy()
+    above = computed["level"].gather(secret) != "COM"
+    return secret.filter(above).to_numpy()
 
 
 def _redo(
-    table: CommuneTable, population: pl.DataFrame, groups: pl.DataFrame, excluded: pl.DataFrame, recompute
+    table: CommuneTable, places: Places, wanted: pl.DataFrame, excluded: np.ndarray, recompute: Recompute
 ) -> pl.DataFrame | None:
-    """The indicator's rows of `groups` over their communes outside `excluded`, with their coverage."""
-    if groups.is_empty():
+    """The indicator's rows of the `wanted` places (level, group) over their communes outside `excluded` (a boolean
+    per row of `table`), with their coverage. Only the places' communes are summed again."""
+    if wanted.is_empty():
         return None
-    rows = recompute(table.without(excluded), groups)
-    return rows.join(coverage(groups, population, excluded), on=["level", "group"], how="left")
+    members = places.of(wanted)
+    kept = np.zeros(table.frame.height, bool)
+    kept[members["_row"].to_numpy()] = True
+    rows = recompute(table.keep(kept & ~excluded), members.select("code", *PLACE))
+    return rows.join(coverage(members, places.population, excluded), on=PLACE, how="left")
+
+
+def _replaced(computed: pl.DataFrame, gaps: np.ndarray, wanted: pl.DataFrame, redone: pl.DataFrame) -> pl.DataFrame:
+    """`computed` with the `redone` rows written at their places' positions (`gaps`, of the `wanted` places)."""
+    if redone.is_empty():
+        return computed
+    position = dict(zip(wanted.iter_rows(), gaps.tolist(), strict=True))
+    at = pl.Series([position[p] for p in redone.select(PLACE).iter_rows()], dtype=pl.UInt32)
+    return computed.with_columns(
+        computed[name].scatter(at, redone[name].cast(dtype))
+        for name, dtype in computed.schema.items()
+        if name not in PLACE
+    )
