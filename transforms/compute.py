@@ -252,21 +252,26 @@ def _computed(ind: Indicator, wide: pl.DataFrame, n_years: int | None) -> pl.Dat
 
 def _computed_many(items: list[Indicator], wide: pl.DataFrame, n_years: int | None) -> dict[str, pl.DataFrame]:
     """`_computed` of every indicator of `items` over the same rows, in one select (a select per indicator costs
-    more to plan than to run on 37,000 rows)."""
+    more to plan than to run on 37,000 rows), each frame ending with the `_UNSET` columns, null (one column shared
+    by every frame: two `with_columns` per indicator cost about 20 ms for France)."""
     columns = frozenset(wide.columns)
     named = {
         f"{n}{_SEP}{name}": e for n, i in enumerate(items) for name, e in _expressions(i, columns, n_years).items()
     }
     out = wide.select("level", "group", **named)
     places = {"level": out["level"], "group": out["group"]}
+    unset = {name: pl.Series(name, [], dtype).extend_constant(None, out.height) for name, dtype in _UNSET.items()}
     return {
-        i.id: pl.DataFrame(places | {name: out[f"{n}{_SEP}{name}"].alias(name) for name in _OUTPUT})
+        i.id: pl.DataFrame(places | {name: out[f"{n}{_SEP}{name}"].alias(name) for name in _OUTPUT} | unset)
         for n, i in enumerate(items)
     }
 
 
 _SEP = "\x00"  # between an indicator's position and a column's name in `_computed_many`'s select
 _OUTPUT = ("indicator", "value", "status", "numerator", "denominator", "value_comparison", "status_comparison")
+# the columns a summed indicator's rows end with, null but where set: a rate without its secret communes, a year
+# of a published figure
+_UNSET = {"coverage": pl.Float64, "published_year": pl.Int32}
 
 
 @lru_cache(maxsize=1024)
@@ -537,14 +542,12 @@ def _summed_frames(
         computed = _with_france(rows, france[ind.id]) if ind.id in france else rows
         if in_order is None:
             in_order = computed.height == places.height and computed.select("level", "group").equals(places)
-        if communes_only:  # the rule changes no commune's value
-            computed = computed.with_columns(coverage=pl.lit(None, pl.Float64))
-        else:
+        if not communes_only:  # the rule changes no commune's value
             redo, keys = partial(_redo, ind, n_years), term_keys(ind, table)
             computed = without_secret_communes(ind, computed, table, places_of_communes, redo, keys)
         if in_order:  # the rule rewrites rows where they are
             ordered.add(ind.id)
-        frames[ind.id] = computed.with_columns(published_year=pl.lit(None, pl.Int32))
+        frames[ind.id] = computed
     return frames, frozenset(ordered)
 
 

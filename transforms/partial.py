@@ -95,14 +95,13 @@ def coverage(members: pl.DataFrame, population: pl.Series, excluded: np.ndarray)
 def without_secret_communes(
     ind: Indicator, computed: pl.DataFrame, table: CommuneTable, places: Places, recompute: Recompute, keys: list[str]
 ) -> pl.DataFrame:
-    """`computed` (level, group, indicator, value, status as a reason's rank (`transforms.reasons`)...) with a
-    `coverage` column, its secret rates above the commune level computed again without the secret communes where
-    the rule allows (each in its row: no row moves).
+    """`computed` (level, group, indicator, value, status as a reason's rank (`transforms.reasons`)..., coverage
+    null) with its secret rates above the commune level computed again without the secret communes where the rule
+    allows, and their coverage (each in its row: no row moves).
 
     `table` holds the commune values, `keys` the indicator's; `recompute(table, groups)` computes the indicator's
     rows for those groups (code, level, group) from those commune values (transforms.compute passes its own
     aggregation, so both paths share one arithmetic). The work is done only for a rate with a secret gap."""
-    computed = computed.with_columns(coverage=pl.lit(None, pl.Float64))
     if ind.kind not in RATE_KINDS:
         return computed
     gaps = _secret_gaps(computed)
@@ -157,7 +156,7 @@ def _replaced(computed: pl.DataFrame, gaps: np.ndarray, wanted: pl.DataFrame, re
     position = dict(zip(wanted.iter_rows(), gaps.tolist(), strict=True))
     at = pl.Series([position[p] for p in redone.select(PLACE).iter_rows()], dtype=pl.UInt32)
     return computed.with_columns(
-        computed[name].scatter(at, redone[name].cast(dtype))
-        for name, dtype in computed.schema.items()
+        computed[name].scatter(at, redone[name].cast(computed.schema[name]))
+        for name in redone.columns
         if name not in PLACE
     )
