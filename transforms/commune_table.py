@@ -60,30 +60,18 @@ class CommuneTable:
         columns = [c for k in kept for c in (k, k + RANK, *([k + SPLIT] if k in self.split_keys else []))]
         return CommuneTable(self.frame.select("code", *columns), kept, self.split_keys & set(kept))
 
-    def without(self, codes: pl.DataFrame) -> CommuneTable:
-        """The table without these communes (a frame with a `code` column)."""
-        return CommuneTable(self.frame.join(codes, on="code", how="anti"), self.keys, self.split_keys)
-
     def keep(self, rows: np.ndarray) -> CommuneTable:
         """The table's communes where `rows` (a boolean per commune) is true."""
         return CommuneTable(self.frame.filter(pl.Series(rows)), self.keys, self.split_keys)
 
-    def masks_of(self, reason: str) -> dict[str, np.ndarray]:
-        """key -> a boolean per commune: whether its value is unknown for this reason."""
+    def masks_of(self, reason: str, keys: list[str]) -> dict[str, np.ndarray]:
+        """key -> a boolean per commune: whether its value is unknown for this reason, for these keys of the table."""
         rank = R.RANKS[reason]
         # one select for every key: a comparison per key (126 in France) took 0.04 s of CPU and 0.19 s of wall, the
         # GIL taken back at each from the threads beside it; one select 0.015 s and 0.03 s
-        unknown = self.frame.select((pl.col(k + RANK) == rank).fill_null(False).alias(k) for k in self.keys)
+        unknown = self.frame.select((pl.col(k + RANK) == rank).fill_null(False).alias(k) for k in keys)
         matrix = unknown.to_numpy()
-        return {k: matrix[:, j] for j, k in enumerate(self.keys)}
-
-    def codes_with(self, reason: str, keys: list[str]) -> pl.DataFrame:
-        """(code) of the communes where one of these keys is unknown for this reason."""
-        present = [k for k in keys if k in self.keys]
-        if not present:
-            return pl.DataFrame(schema={"code": pl.String})
-        rank = R.RANKS[reason]
-        return self.frame.filter(pl.any_horizontal(pl.col(k + RANK) == rank for k in present)).select("code")
+        return {k: matrix[:, j] for j, k in enumerate(keys)}
 
     def values_of(self, column: str) -> pl.DataFrame:
         """(code, value) of one key (its values null when the key is not needed)."""

@@ -27,7 +27,7 @@ from transforms import commune_table
 from transforms import reasons as R
 from transforms.commune_table import CommuneTable
 from transforms.infra import Infra
-from transforms.partial import Places, without_secret_communes
+from transforms.partial import Places, reference_keys, without_secret_communes
 from transforms.placed import PLACE_ORDER, RANKED, Placed
 from transforms.registry import PUBLISHED_SOURCES, Indicator, Term, indicators
 from transforms.territories import FRANCE, CustomTerritory, groups, principal_department
@@ -157,19 +157,19 @@ def _france_sets(items: list[Indicator], table: CommuneTable) -> list[tuple[pl.D
     status `partial_coverage` says France is incomplete (`_france_rows`). Other unknown parts (secret...) still make
     France unknown. France's sums over one set of communes serve every indicator left with that set.
     """
-    absent = table.masks_of(R.NOT_AVAILABLE)
+    # coverage is judged on the values of the reference year (a variable missing from the comparison census must
+    # not empty France of every commune: its evolution is simply unknown)
+    absent = table.masks_of(R.NOT_AVAILABLE, reference_keys(table.keys))
     by_set: dict[bytes, tuple[np.ndarray, list[Indicator]]] = {}
     for ind in items:
-        # coverage is judged on the values of the reference year (a variable missing from the comparison census
-        # must not empty France of every commune: its evolution is simply unknown)
         uncovered = np.zeros(table.frame.height, bool)
         for k in term_keys(ind, table):
-            if not k.endswith("|comp"):
+            if k in absent:
                 uncovered |= absent[k]
         by_set.setdefault(uncovered.tobytes(), (uncovered, []))[1].append(ind)
     sets = []
     for uncovered, inds in by_set.values():
-        covered = table.keep(~uncovered)
+        covered = table.keep(~uncovered) if uncovered.any() else table
         france = covered.frame.select("code", level=pl.lit("FRANCE"), group=pl.lit(FRANCE))
         empty = pl.DataFrame({"level": ["FRANCE"], "group": [FRANCE]})
         sums = empty if covered.frame.is_empty() else covered.aggregate(france)
