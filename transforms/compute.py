@@ -458,11 +458,6 @@ def _epci_fallback(out: pl.DataFrame, found: pl.DataFrame, inputs: Inputs) -> pl
     return pl.concat([out.filter(pl.col("level") != "COM"), com])
 
 
-def _redo(ind: Indicator, n_years: int | None, table: CommuneTable, groups: pl.DataFrame) -> pl.DataFrame:
-    """The indicator's rows of `groups` from these commune values (transforms.partial: without secret communes)."""
-    return _computed(ind, table.aggregate(groups), n_years)
-
-
 def compute(
     inputs: Inputs,
     customs: tuple[CustomTerritory, ...] = (),
@@ -543,7 +538,7 @@ def _summed_frames(
         if in_order is None:
             in_order = computed.height == places.height and computed.select("level", "group").equals(places)
         if not communes_only:  # the rule changes no commune's value
-            redo, keys = partial(_redo, ind, n_years), term_keys(ind, table)
+            redo, keys = partial(_computed, ind, n_years=n_years), term_keys(ind, table)
             computed = without_secret_communes(ind, computed, table, places_of_communes, redo, keys)
         if in_order:  # the rule rewrites rows where they are
             ordered.add(ind.id)
