@@ -311,10 +311,14 @@ def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
     # without a reason: not available
     unknown = absent | null
     rank[absent | (null & (rank == NO_REASON))] = R.RANKS[R.NOT_AVAILABLE]
+    # every key's values (then ranks) made one column, its nulls set at once, and cut into a column per key (slices
+    # share its memory): two Series and a `set` per key cost 17 ms of CPU in France, whatever its communes
+    values = pl.Series(value.reshape(-1), dtype=pl.Float64).set(pl.Series(unknown.reshape(-1)), None)
+    ranks = pl.Series(rank.reshape(-1), dtype=pl.Int32).set(pl.Series(rank.reshape(-1) == NO_REASON), None)
     columns: dict[str, pl.Series] = {"code": inputs.membership["code"]}
     for i, k in enumerate(keys):
-        columns[k] = pl.Series(k, value[i], pl.Float64).set(pl.Series(unknown[i]), None)
-        columns[k + RANK] = pl.Series(k + RANK, rank[i], pl.Int32).set(pl.Series(rank[i] == NO_REASON), None)
+        columns[k] = values.slice(i * n, n).alias(k)
+        columns[k + RANK] = ranks.slice(i * n, n).alias(k + RANK)
         if split[i].any():
             columns[k + SPLIT] = pl.Series(k + SPLIT, split[i])
     split_keys = frozenset(k for i, k in enumerate(keys) if split[i].any())
