@@ -517,8 +517,13 @@ def _summed_frames(
     table = commune_table.build(inputs, _needed(items, inputs))
     # France is summed per indicator over the communes its sources cover (`_france`); the other levels here
     above = membership_groups.filter(~pl.col("level").is_in(["COM", "FRANCE"]))
-    # in the order of the places (France, summed per indicator, comes last: `_with_france`)
-    wide = _in_place_order(pl.concat([table.commune_level(), table.aggregate(above)], how="diagonal"))
+    # in the order of the places (France, summed per indicator, comes last: `_with_france`): the communes come
+    # first, in their order already when the target COG is sorted by code (then only the sums are sorted: France's
+    # 250 columns sorted whole took 16 ms, 2 ms without the communes)
+    communes = table.commune_level()
+    if not communes["group"].is_sorted():
+        communes = _in_place_order(communes)
+    wide = pl.concat([communes, _in_place_order(table.aggregate(above))], how="diagonal")
     main_census, comp_census = _census_years(inputs)
     n_years = (main_census - comp_census) if main_census and comp_census else None
     places_of_communes = Places(table, membership_groups)  # read only where a secret commune empties a rate
