@@ -15,19 +15,19 @@ from tests.test_indicators import ALPHA, BRAVO, E1, ECHO, TERRITORY, world_input
 from transforms import reasons as R
 from transforms.compute import compute
 from transforms.registry import get
-from transforms.territories import FRANCE
+from transforms.territories import FRANCE, CustomTerritory
 
 ITEMS = (get("croissance_solde_naturel"), get("croissance_solde_migratoire"), get("naissances"))
 
 
-def with_secret_births(commune: str, years: tuple[int, ...]):
+def with_secret_births(commune: str, years: tuple[int, ...], customs: tuple[CustomTerritory, ...] = (TERRITORY,)):
     staged = world_staged()
     secret = (pl.col("code") == commune) & pl.col("year").is_in(list(years))
     staged["births"] = staged["births"].with_columns(
         value=pl.when(secret).then(None).otherwise(pl.col("value")),
         status=pl.when(secret).then(pl.lit(R.SECRET)).otherwise(pl.col("status")),
     )
-    result = compute(world_inputs(staged), (TERRITORY,), items=ITEMS)
+    result = compute(world_inputs(staged), customs, items=ITEMS)
     return {(r["level"], r["code"], r["indicator"]): r for r in result.iter_rows(named=True)}
 
 
@@ -66,6 +66,24 @@ def test_a_departement_without_a_secret_commune_of_4_percent_and_counts_stay_emp
     births = rows[("DEP", "44", "naissances")]
     assert (births["value"], births["status"]) == (None, R.SECRET)
     assert rows[("COM", ALPHA, "naissances")]["value"] == 240
+
+
+def test_two_custom_territories_sharing_a_secret_commune_are_each_judged_on_their_own_communes():
+    # Echo (1000 inhabitants) secret in both, its communes listed after or before the others
+    with_alpha = CustomTerritory("Echo et Alpha", (ECHO, ALPHA), "T1")
+    with_bravo = CustomTerritory("Bravo et Echo", (BRAVO, ECHO), "T2")
+    rows = with_secret_births(ECHO, (2018,), (with_alpha, with_bravo))
+    # T1 without Echo is Alpha: 20000 of 21000 inhabitants (95.2 %); births 250 - deaths 150 = 100 a year over a
+    # mean population of (20000 + 19000) / 2 = 19500
+    t1 = rows[("TERRITORY", "T1", "croissance_solde_naturel")]
+    assert (t1["status"], t1["coverage"]) == (R.PARTIAL_SECRET, pytest.approx(20000 / 21000))
+    assert t1["value"] == pytest.approx(100 / 19500 * 100)
+    migration = rows[("TERRITORY", "T1", "croissance_solde_migratoire")]
+    growth = ((20000 / 19000) ** (1 / 6) - 1) * 100
+    assert (migration["status"], migration["value"]) == (R.PARTIAL_SECRET, pytest.approx(growth - 100 / 19500 * 100))
+    # T2 without Echo is Bravo: 3000 of 4000 inhabitants (75 %), under the 90 % the rule asks: still secret
+    t2 = rows[("TERRITORY", "T2", "croissance_solde_naturel")]
+    assert (t2["value"], t2["status"], t2["coverage"]) == (None, R.SECRET, None)
 
 
 def test_the_report_says_what_a_partial_value_covers():

@@ -60,30 +60,18 @@ class CommuneTable:
         columns = [c for k in kept for c in (k, k + RANK, *([k + SPLIT] if k in self.split_keys else []))]
         return CommuneTable(self.frame.select("code", *columns), kept, self.split_keys & set(kept))
 
-    def without(self, codes: pl.DataFrame) -> CommuneTable:
-        """The table without these communes (a frame with a `code` column)."""
-        return CommuneTable(self.frame.join(codes, on="code", how="anti"), self.keys, self.split_keys)
-
     def keep(self, rows: np.ndarray) -> CommuneTable:
         """The table's communes where `rows` (a boolean per commune) is true."""
         return CommuneTable(self.frame.filter(pl.Series(rows)), self.keys, self.split_keys)
 
-    def masks_of(self, reason: str) -> dict[str, np.ndarray]:
-        """key -> a boolean per commune: whether its value is unknown for this reason."""
+    def masks_of(self, reason: str, keys: list[str]) -> dict[str, np.ndarray]:
+        """key -> a boolean per commune: whether its value is unknown for this reason, for these keys of the table."""
         rank = R.RANKS[reason]
         # one select for every key: a comparison per key (126 in France) took 0.04 s of CPU and 0.19 s of wall, the
         # GIL taken back at each from the threads beside it; one select 0.015 s and 0.03 s
-        unknown = self.frame.select((pl.col(k + RANK) == rank).fill_null(False).alias(k) for k in self.keys)
+        unknown = self.frame.select((pl.col(k + RANK) == rank).fill_null(False).alias(k) for k in keys)
         matrix = unknown.to_numpy()
-        return {k: matrix[:, j] for j, k in enumerate(self.keys)}
-
-    def codes_with(self, reason: str, keys: list[str]) -> pl.DataFrame:
-        """(code) of the communes where one of these keys is unknown for this reason."""
-        present = [k for k in keys if k in self.keys]
-        if not present:
-            return pl.DataFrame(schema={"code": pl.String})
-        rank = R.RANKS[reason]
-        return self.frame.filter(pl.any_horizontal(pl.col(k + RANK) == rank for k in present)).select("code")
+        return {k: matrix[:, j] for j, k in enumerate(keys)}
 
     def values_of(self, column: str) -> pl.DataFrame:
         """(code, value) of one key (its values null when the key is not needed)."""
@@ -113,7 +101,8 @@ class CommuneTable:
         view = self.frame.select("code", *parts)
         frames = [
             members.select("code", "group")
-            .join(view, on="code", how="inner")
+            # each group's communes summed in the table's order, however few of them the table keeps
+            .join(view, on="code", how="inner", maintain_order="right")
             .group_by("group")
             .agg(*sums)
             .select(pl.lit(level).alias("level"), pl.all())
@@ -322,10 +311,14 @@ def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
     # without a reason: not available
     unknown = absent | null
     rank[absent | (null & (rank == NO_REASON))] = R.RANKS[R.NOT_AVAILABLE]
+    # every key's values (then ranks) made one column, its nulls set at once, and cut into a column per key (slices
+    # share its memory): two Series and a `set` per key cost 17 ms of CPU in France, whatever its communes
+    values = pl.Series(value.reshape(-1), dtype=pl.Float64).set(pl.Series(unknown.reshape(-1)), None)
+    ranks = pl.Series(rank.reshape(-1), dtype=pl.Int32).set(pl.Series(rank.reshape(-1) == NO_REASON), None)
     columns: dict[str, pl.Series] = {"code": inputs.membership["code"]}
     for i, k in enumerate(keys):
-        columns[k] = pl.Series(k, value[i], pl.Float64).set(pl.Series(unknown[i]), None)
-        columns[k + RANK] = pl.Series(k + RANK, rank[i], pl.Int32).set(pl.Series(rank[i] == NO_REASON), None)
+        columns[k] = values.slice(i * n, n).alias(k)
+        columns[k + RANK] = ranks.slice(i * n, n).alias(k + RANK)
         if split[i].any():
             columns[k + SPLIT] = pl.Series(k + SPLIT, split[i])
     split_keys = frozenset(k for i, k in enumerate(keys) if split[i].any())
