@@ -12,14 +12,13 @@ has no single target: its IRIS get a null target and a note, never a guessed one
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
 from sources.catalogue import Entry
 from sources.codes import ARRONDISSEMENT_CITIES, CODE_PATTERNS, COMMUNE_OR_ARM
+from sources.cog import Column, Reference
 from sources.cog import _check as check_reference
 from sources.demo import gen_iris
 from sources.errors import Failure, ParseError, SourceValidationError
@@ -28,38 +27,30 @@ from sources.reading import read_xlsx_sheet, zip_member
 from sources.spec import SourceSpec
 from sources.staging import Staged
 
-if TYPE_CHECKING:  # pandera is imported when a table is checked, not with the registry (a refresh with nothing new
-    # to stage never loads it)
-    import pandera.polars as pa
-
 COLUMNS = {"code": "CODE_IRIS", "name": "LIB_IRIS", "type": "TYP_IRIS", "commune": "DEPCOM", "commune_name": "LIBCOM"}
 TYPES = ["H", "A", "D", "Z"]  # habitat, activité, divers, commune not divided into IRIS
 
 
-@cache
-def _model() -> pa.DataFrameSchema:
-    import pandera.polars as pa
-
-    return pa.DataFrameSchema(
-        {
-            "code": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["IRIS"])),
-            "name": pa.Column(str),
-            "type": pa.Column(str, pa.Check.isin(TYPES)),
-            "commune": pa.Column(str, pa.Check.str_matches(COMMUNE_OR_ARM)),
-            "commune_name": pa.Column(str, nullable=True),
-        },
-        checks=[
-            pa.Check(
-                lambda d: d.lazyframe.select(pl.col("code").str.slice(0, 5) == pl.col("commune")),
-                name="an IRIS code starts with its commune's (or arrondissement's) code",
-            ),
-            pa.Check(
-                lambda d: d.lazyframe.select((pl.col("type") != "Z") | pl.col("code").str.ends_with("0000")),
-                name="a commune not divided into IRIS (type Z) has the one pseudo-IRIS <commune>0000",
-            ),
-        ],
-        unique=["code"],
-    )
+MODEL = Reference(
+    {
+        "code": Column(pattern=CODE_PATTERNS["IRIS"]),
+        "name": Column(),
+        "type": Column(values=tuple(TYPES)),
+        "commune": Column(pattern=COMMUNE_OR_ARM),
+        "commune_name": Column(nullable=True),
+    },
+    unique=("code",),
+    row_rules=(
+        (
+            "an IRIS code starts with its commune's (or arrondissement's) code",
+            pl.col("code").str.slice(0, 5) == pl.col("commune"),
+        ),
+        (
+            "a commune not divided into IRIS (type Z) has the one pseudo-IRIS <commune>0000",
+            (pl.col("type") != "Z") | pl.col("code").str.ends_with("0000"),
+        ),
+    ),
+)
 
 
 def read(entry: Entry, path: Path) -> pl.DataFrame:
@@ -157,7 +148,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     path = files["main"]
     frame = read(entry, path)
     file = entry.file().member or path.name
-    check_reference(_model(), frame, entry.source, file, path, COLUMNS)
+    check_reference(MODEL, frame, entry.source, file, path, COLUMNS)
     check_communes_known(
         frame, entry.fixed_cog, geo, source=entry.source, file=file, raw_path=str(path), column="DEPCOM"
     )
