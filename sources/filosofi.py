@@ -25,7 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from sources.catalogue import Entry
-from sources.cog import read_epci_composition
+from sources.cog import read_epci_members
 from sources.demo import gen_filosofi
 from sources.errors import Failure, ParseError, SourceValidationError
 from sources.geography import NO_EPCI, GeoChange, Geography
@@ -240,7 +240,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
                 "the EPCI composition of the file's geography (role "
                 "epci_geography) is needed to match its EPCI to the target",
             )
-        composition, label = read_epci_composition(entry, entry.file("epci_geography"), files["epci_geography"])
+        composition, label = read_epci_members(entry, entry.file("epci_geography"), files["epci_geography"])
         epci, more = match_epci(entry, blocks["EPCI"], composition, geo, label=label, variables=variables)
         blocks["EPCI"] = sorted_by_key(epci)  # the target EPCIs absent from the file come last: put in place
         notes += more
