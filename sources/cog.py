@@ -160,23 +160,14 @@ def _epci_table(known: AbstractSet[str]) -> Reference:
     )
 
 
-def _check(
-    model: Reference | pa.DataFrameSchema,
-    frame: pl.DataFrame,
-    source: str,
-    file: str,
-    raw: Path,
-    columns: dict[str, str],
-) -> None:
-    """Run a reference-table model (a `Reference`: its screen first); name the file's own columns in the error."""
-    if isinstance(model, Reference):
-        if model.passes(frame):
-            return
-        model = model.schema()
+def _check(model: Reference, frame: pl.DataFrame, source: str, file: str, raw: Path, columns: dict[str, str]) -> None:
+    """Screen a reference table; when it fails, run its pandera model and name the file's own columns in the error."""
+    if model.passes(frame):
+        return
     from pandera.errors import SchemaErrors
 
     try:
-        model.validate(frame, lazy=True)
+        model.schema().validate(frame, lazy=True)
     except SchemaErrors as exc:
         failures: dict[tuple[str, str], Failure] = {}
         for case in exc.failure_cases.iter_rows(named=True):

@@ -199,3 +199,21 @@ def test_a_departement_listed_twice_fails_the_screen():
     assert DEPARTEMENTS.passes(good) is True
     assert DEPARTEMENTS.passes(good.with_columns(dep=pl.Series(["44", "44"]))) is False
     assert DEPARTEMENTS.passes(good.with_columns(reg=pl.Series(["52", None]))) is False
+
+
+def test_a_valid_reference_table_is_staged_without_importing_pandera(demo_files):
+    """Pandera is imported to report a failing table, not to pass a valid one (its import is 0.2 s of CPU)."""
+    import json
+    import subprocess
+    import sys
+
+    files = {role: str(path) for role, path in demo_files("cog_communes", "2025").items()}
+    code = (
+        "import json, sys\nfrom pathlib import Path\nfrom sources import catalogue\n"
+        "from sources.cog import stage_communes\n"
+        f"stage_communes(catalogue.get('cog_communes', '2025'), {{r: Path(p) for r, p in {files!r}.items()}})\n"
+        "print(json.dumps([m for m in sys.modules if m.split('.')[0] == 'pandera']))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert json.loads(run.stdout) == []
