@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from sources.caf_common import city_of
@@ -65,10 +66,10 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
             "absent from the COG commune list, left out of the commune counts"
         )
     frame = frame.filter(~pl.col("insee_com").str.slice(0, 3).is_in(NOT_IN_COG))
-    long, count_notes = _counts(frame, year, _communes(frame, geo, entry.cog_for_year(year)))
+    long, in_order, count_notes = _counts(frame, year, _communes(frame, geo, entry.cog_for_year(year)))
     notes += count_notes
     rules = Rules(kinds={v: "count" for v in TYPES.values()}, levels=("COM", "ARM"), code_column="insee_com")
-    return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes)
+    return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, presorted=in_order)
 
 
 def _check(frame: pl.DataFrame, fail) -> None:
@@ -106,16 +107,29 @@ def _communes(frame: pl.DataFrame, geo: Geography | None, cog: int) -> list[str]
     return sorted(set(com) | set(cities.to_series().to_list()))
 
 
-def _counts(frame: pl.DataFrame, year: int, communes: list[str]) -> tuple[pl.DataFrame, list[str]]:
-    """Structures per commune and type, arrondissements summed into their city, 0 where there is none."""
+def _counts(frame: pl.DataFrame, year: int, communes: list[str]) -> tuple[pl.DataFrame, bool, list[str]]:
+    """Structures per commune and type, arrondissements summed into their city, 0 where there is none; and whether
+    the rows are in key order (ARM rows, then the grid of the sorted `communes` x types: unless the list names a
+    commune outside `communes`, which validation then refuses). Built in that order, the 70,000 rows of France
+    are not sorted again (0.068 to 0.047 s of CPU)."""
     is_arm = pl.col("insee_com").str.contains(ARM_PATTERN)
     keyed = frame.select(code="insee_com", variable=pl.col("type_fs").replace_strict(TYPES), arm=is_arm)
-    arm = keyed.filter(pl.col("arm")).group_by("code", "variable").len()
+    arm = keyed.filter(pl.col("arm")).group_by("code", "variable").len().sort("code", "variable")
     city = keyed.with_columns(code=pl.when(pl.col("arm")).then(city_of(pl.col("code"))).otherwise(pl.col("code")))
     com = city.group_by("code", "variable").len()
-    grid = pl.DataFrame({"code": communes}).join(pl.DataFrame({"variable": list(TYPES.values())}), how="cross")
-    com = grid.join(com, on=["code", "variable"], how="full", coalesce=True).with_columns(pl.col("len").fill_null(0))
-    rows = pl.concat([com.with_columns(level=pl.lit("COM")), arm.with_columns(level=pl.lit("ARM"))])
+    variables = sorted(TYPES.values())
+    # gathered by position (numpy arrays of text take ten times as long to become polars columns)
+    width, size = len(variables), len(communes)
+    grid = pl.DataFrame(
+        {
+            "code": pl.Series(communes, dtype=pl.String).gather(np.repeat(np.arange(size), width)),
+            "variable": pl.Series(variables, dtype=pl.String).gather(np.tile(np.arange(width), size)),
+        }
+    )
+    outside = com.join(grid, on=["code", "variable"], how="anti")
+    com = pl.concat([grid.join(com, on=["code", "variable"], how="left", maintain_order="left"), outside])
+    com = com.with_columns(pl.col("len").fill_null(0))
+    rows = pl.concat([arm.with_columns(level=pl.lit("ARM")), com.with_columns(level=pl.lit("COM"))])
     long = rows.select(
         level="level",
         code="code",
@@ -131,7 +145,7 @@ def _counts(frame: pl.DataFrame, year: int, communes: list[str]) -> tuple[pl.Dat
             f"structures of Paris/Lyon/Marseille are listed by arrondissement: counted in their city "
             f"({', '.join(cities)}) too; ARM rows kept"
         )
-    return long, notes
+    return long, outside.is_empty(), notes
 
 
 SOURCES = (

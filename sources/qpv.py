@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
 from sources.catalogue import Entry
 from sources.codes import CODE_PATTERNS, COMMUNE_OR_ARM, city_of_arrondissement
+from sources.cog import Column, Reference
 from sources.cog import _check as check_reference
 from sources.demo import gen_iris
 from sources.errors import Failure, ParseError, SourceValidationError
@@ -35,27 +34,19 @@ from sources.reading import decode
 from sources.spec import SourceSpec
 from sources.staging import Staged
 
-if TYPE_CHECKING:  # pandera is imported when a table is checked, not with the registry (a refresh with nothing new
-    # to stage never loads it)
-    import pandera.polars as pa
-
 COLUMNS = {"code": "code_qp", "name": "lib_qp", "commune": "insee_com"}
 
 
-@cache
-def _model() -> pa.DataFrameSchema:
-    import pandera.polars as pa
-
-    return pa.DataFrameSchema(
-        {
-            "code": pa.Column(str, pa.Check.str_matches(CODE_PATTERNS["QPV"])),
-            "name": pa.Column(str),
-            "commune": pa.Column(str, pa.Check.str_matches(COMMUNE_OR_ARM)),
-            "commune_name": pa.Column(str, nullable=True),
-            "dep": pa.Column(str, nullable=True),
-        },
-        unique=["code", "commune"],
-    )
+MODEL = Reference(
+    {
+        "code": Column(pattern=CODE_PATTERNS["QPV"]),
+        "name": Column(),
+        "commune": Column(pattern=COMMUNE_OR_ARM),
+        "commune_name": Column(nullable=True),
+        "dep": Column(nullable=True),
+    },
+    unique=("code", "commune"),
+)
 
 
 def features(entry: Entry, path: Path) -> list[dict]:
@@ -110,7 +101,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     cog = entry.fixed_cog
     props = features(entry, path)
     frame = _rows(entry, props, str(path))
-    check_reference(_model(), frame, entry.source, entry.file().name, path, COLUMNS)
+    check_reference(MODEL, frame, entry.source, entry.file().name, path, COLUMNS)
     check_communes_known(
         frame, cog, geo, source=entry.source, file=entry.file().name, raw_path=str(path), column="insee_com"
     )

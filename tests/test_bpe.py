@@ -98,6 +98,15 @@ def test_a_missing_commune_type_pair_is_zero_and_an_empty_value_a_secret(tmp_pat
     assert frame.filter(pl.col("level") == "COM").height == 21 * 3
 
 
+def test_the_staged_rows_are_in_key_order_the_grid_among_the_other_levels(tmp_path, geo):
+    frame = stage(entry(), bpe_zip(tmp_path, ROWS_2024), geo).frame
+    key = ["level", "code", "year", "month", "variable"]
+    assert frame.equals(frame.sort(key, nulls_last=False))
+    # ARM (2 rows) before the 21 x 3 commune rows, then DEP, EPCI, FRANCE, REG: one row each
+    assert frame["level"].to_list() == ["ARM"] * 2 + ["COM"] * 63 + ["DEP", "EPCI", "FRANCE", "REG"]
+    assert frame.filter(pl.col("level") == "COM")["variable"].head(3).to_list() == ["D265", "D502", "D504"]
+
+
 def test_arrondissements_stay_apart_from_their_city(tmp_path, geo):
     staged = stage(entry(), bpe_zip(tmp_path, ROWS_2024), geo)
     frame = staged.frame

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -110,3 +111,109 @@ def test_departement_names_come_from_the_cog_archive_member(demo_files):
     frame = stage_departements(entry, demo_files("cog_departements", "2025")).frame
     names = dict(frame.select("dep", "name").iter_rows())
     assert names["44"] == "Loire-Atlantique" and names["2A"] == "Corse-du-Sud" and names["01"] == "Ain"
+
+
+# -- the reference tables' screen: never laxer than pandera, which reports what it refuses -----------------------
+
+GOOD_COMMUNES = {
+    "typecom": ["COM", "ARM", "COMD"],
+    "code": ["75056", "75101", "44100"],
+    "dep": ["75", None, None],
+    "reg": ["11", None, None],
+    "name": ["Paris", "Paris 1er Arrondissement", "Monnières"],
+    "parent": [None, "75056", "44088"],
+}
+
+
+def _communes_with(column: str, index: int, value) -> pl.DataFrame:
+    data = {name: list(values) for name, values in GOOD_COMMUNES.items()}
+    data[column][index] = value
+    return pl.DataFrame(data, schema=dict.fromkeys(data, pl.String))
+
+
+@pytest.mark.parametrize(
+    ("column", "index", "value", "file_column", "rule"),
+    [
+        ("typecom", 0, "CANTON", "TYPECOM", "isin"),
+        ("code", 1, "7510", "COM", "str_matches"),
+        ("dep", 0, "750", "DEP", "str_matches"),
+        ("reg", 0, "1", "REG", "str_matches"),
+        ("name", 2, None, "LIBELLE", "not_nullable"),
+        ("parent", 1, "Paris", "COMPARENT", "str_matches"),
+        ("dep", 0, None, "cog_communes", "a commune (COM) has a département"),  # pandera names the table
+        ("parent", 2, None, "cog_communes", "an arrondissement or delegated commune has a parent"),
+        ("code", 2, "75101", "COM", "unique key"),  # another type: not a duplicate
+    ],
+)
+def test_a_communes_table_breaking_one_rule_fails_the_screen_and_pandera_names_it(
+    column, index, value, file_column, rule
+):
+    from sources.cog import COMMUNES, _check
+
+    names = {"typecom": "TYPECOM", "code": "COM", "dep": "DEP", "reg": "REG", "name": "LIBELLE", "parent": "COMPARENT"}
+    assert COMMUNES.passes(_communes_with("name", 0, "Paris")) is True  # the good table as it is
+    bad = _communes_with(column, index, value)
+    if rule == "unique key":  # a second ARM 75101: the key (typecom, code) repeated
+        bad = bad.with_columns(typecom=pl.Series(["COM", "ARM", "ARM"]), parent=pl.Series([None, "75056", "75056"]))
+    assert COMMUNES.passes(bad) is False
+    with pytest.raises(SourceValidationError) as err:
+        _check(COMMUNES, bad, "cog_communes", "v_commune_2025.csv", Path("v_commune_2025.csv"), names)
+    assert any(f.column == file_column and rule in f.rule for f in err.value.failures), err.value.failures
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "rule"),
+    [
+        ("mod", 99, "isin"),
+        ("date", None, "not_nullable"),
+        ("typecom_ap", "CANTON", "isin"),
+        ("code_av", "441", "str_matches"),
+    ],
+)
+def test_an_events_table_breaking_one_rule_fails_the_screen(column, value, rule):
+    from sources.cog import EVENTS, _check
+
+    good = {
+        "mod": [32],
+        "date": [date(2025, 1, 1)],
+        "typecom_av": ["COM"],
+        "code_av": ["44100"],
+        "name_av": ["Monnières"],
+        "typecom_ap": ["COM"],
+        "code_ap": ["44088"],
+        "name_ap": ["Maisdon-Monnières"],
+    }
+    schema = dict.fromkeys(good, pl.String) | {"mod": pl.Int32, "date": pl.Date}
+    assert EVENTS.passes(pl.DataFrame(good, schema=schema)) is True
+    bad = pl.DataFrame(good | {column: [value]}, schema=schema)
+    assert EVENTS.passes(bad) is False
+    with pytest.raises(SourceValidationError) as err:
+        _check(EVENTS, bad, "cog_events", "v_mvt_commune_2025.csv", Path("v_mvt_commune_2025.csv"), {})
+    assert any(rule in f.rule for f in err.value.failures), err.value.failures
+
+
+def test_a_departement_listed_twice_fails_the_screen():
+    from sources.cog import DEPARTEMENTS
+
+    good = pl.DataFrame({"dep": ["44", "2A"], "reg": ["52", "94"], "name": ["Loire-Atlantique", "Corse-du-Sud"]})
+    assert DEPARTEMENTS.passes(good) is True
+    assert DEPARTEMENTS.passes(good.with_columns(dep=pl.Series(["44", "44"]))) is False
+    assert DEPARTEMENTS.passes(good.with_columns(reg=pl.Series(["52", None]))) is False
+
+
+def test_a_valid_reference_table_is_staged_without_importing_pandera(demo_files):
+    """Pandera is imported to report a failing table, not to pass a valid one (its import is 0.2 s of CPU)."""
+    import json
+    import subprocess
+    import sys
+
+    files = {role: str(path) for role, path in demo_files("cog_communes", "2025").items()}
+    code = (
+        "import json, sys\nfrom pathlib import Path\nfrom sources import catalogue\n"
+        "from sources.cog import stage_communes\n"
+        f"stage_communes(catalogue.get('cog_communes', '2025'), {{r: Path(p) for r, p in {files!r}.items()}})\n"
+        "print(json.dumps([m for m in sys.modules if m.split('.')[0] == 'pandera']))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert json.loads(run.stdout) == []

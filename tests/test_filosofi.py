@@ -236,7 +236,8 @@ def test_an_epci_whose_territory_changed_is_non_recalculable(tmp_path, demo_file
         assert len(c) == N_VARIABLES and set(c.values()) == {(None, NON_RECALCULABLE)}
     # 200071678;30516;62546;22480;… is untouched
     assert cells(staged.frame, "EPCI", "200071678")["MED"] == (22480.0, None)
-    assert any("EPCI 200029940: territory changed" in n and "joined: 85303" in n for n in staged.notes)
+    assert any("EPCI 200029940: territory changed" in n and "(joined: 85303; left: -)" in n for n in staged.notes)
+    assert any("EPCI 248500589: territory changed" in n and "(joined: -; left: 85303)" in n for n in staged.notes)
 
 
 def test_epci_absent_from_2025_dropped_and_absent_from_file_not_available(tmp_path, demo_files, geo):

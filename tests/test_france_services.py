@@ -71,6 +71,16 @@ def test_structures_are_counted_per_commune_and_type(tmp_path, geo):
     assert set(frame["year"].unique()) == {2024}  # latest labellisation 01/06/2024
     assert any("1 structure(s) of Saint-Barthélemy or Saint-Martin" in n for n in staged.notes)
     assert frame.filter(pl.col("level") == "COM").height == 21 * 2  # every commune of the demo COG, both types
+    # built in key order: the 2 arrondissement rows (75101, 75112), then each commune's FS_ANTENNE, FS_PRINCIPAL
+    assert frame.equals(frame.sort("level", "code", "year", "month", "variable", nulls_last=False))
+    assert frame["level"].head(3).to_list() == ["ARM", "ARM", "COM"]
+    assert frame["code"].head(2).to_list() == ["75101", "75112"]
+    assert frame["variable"].slice(2, 2).to_list() == ["FS_ANTENNE", "FS_PRINCIPAL"]
+
+
+def test_a_commune_outside_the_geography_is_refused(tmp_path, geo):
+    with pytest.raises(SourceValidationError, match="code known to the COG"):
+        _stage(tmp_path, geo, ROWS + [row("802", "99999")])
 
 
 @pytest.mark.parametrize(

@@ -236,6 +236,19 @@ def test_reference_places_each_iris_in_its_target_commune(tmp_path, geo):
     assert "44100 -> 44088" in staged.notes[1]
 
 
+def test_reference_leaves_the_iris_of_a_split_commune_unplaced(geo):
+    # in COG 2021, 85084 was later split into 85084, 85165, 85212; 44100 merged into 44088 (the demo's events)
+    frame = pl.DataFrame({"code": ["850840000", "441000000", "751083006", "490990101"]})
+    frame = frame.with_columns(commune=pl.col("code").str.slice(0, 5))
+    placed, notes = iris_reference.to_target(frame, 2021, geo)
+    assert placed["commune_target"].to_list() == [None, "44088", "75108", "49099"]
+    assert placed["city"].to_list() == [None, None, "75056", None]
+    assert notes == [
+        "1 IRIS of communes changed since COG 2021 placed in their commune of COG 2025: 44100 -> 44088",
+        "IRIS of communes split since COG 2021 have no single target commune (left unplaced): 85084",
+    ]
+
+
 @pytest.mark.parametrize(
     ("row", "rule"),
     [
