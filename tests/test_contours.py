@@ -8,6 +8,7 @@ Saint-Denis de La Réunion), a commune with a hole, a MultiPolygon commune and a
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 import shapely
 
 from sources import catalogue
-from sources.contours import LAMBERT_93, stage_contours
+from sources.contours import CONTOURS_SCHEMA, LAMBERT_93, stage_contours
 from sources.errors import ParseError, SourceValidationError
 from sources.geography import Geography
 
@@ -210,3 +211,70 @@ def test_the_demo_layers_stage_with_every_demo_commune(demo_files, geo):
     # the simplified communes still tile without overlap (coverage simplification keeps shared borders shared)
     communes = [g for (lv, _), g in geoms.items() if lv == "COM"]
     assert shapely.coverage_is_valid(communes)
+
+
+def test_the_staged_table_has_the_contours_schema(tmp_path):
+    assert stage(tmp_path, fixture_features(), fixture_geo()).frame.schema == CONTOURS_SCHEMA
+
+
+def test_open_rings_altitudes_and_a_bom_stage_as_the_plain_layer(tmp_path):
+    plain = stage(tmp_path, fixture_features(), fixture_geo()).frame
+    # a ring without its closing position is closed (GeoJSON requires it, shapely adds it)
+    open_rings = fixture_features()
+    open_rings[1]["geometry"]["coordinates"][0].pop()
+    assert stage(tmp_path, open_rings, fixture_geo()).frame.equals(plain)
+    # positions with an altitude: the altitude is dropped by the projection, the contours are the same
+    with_altitude = fixture_features()
+    for f in with_altitude:
+        polygons = f["geometry"]["coordinates"]
+        for polygon in [polygons] if f["geometry"]["type"] == "Polygon" else polygons:
+            for ring in polygon:
+                for position in ring:
+                    position.append(120.0)
+    assert stage(tmp_path, with_altitude, fixture_geo()).frame.equals(plain)
+    # a UTF-8 byte order mark before the JSON
+    path = write(tmp_path, fixture_features(), "communes-100m.geojson")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    files = {"main": path, "departements": write(tmp_path, DEPARTEMENTS, "departements-100m.geojson")}
+    assert stage_contours(ENTRY, files, fixture_geo()).frame.equals(plain)
+
+
+@pytest.mark.parametrize(
+    ("geometry", "reason"),
+    [
+        ({"type": "Polygon"}, "KeyError: 'coordinates'"),
+        (polygon([[8.7, 41.9], [None, 41.9], [8.75, 41.95], [8.7, 41.9]]), "TypeError: float()"),
+        (polygon([[8.7, 41.9], [8.75, 41.9]]), "ValueError: A linearring requires at least 4"),  # closed: 3 positions
+        ({"type": "MultiPolygon", "coordinates": [[square(8.7, 41.9)], []]}, "IndexError"),
+    ],
+)
+def test_malformed_coordinates_are_named(tmp_path, geometry, reason):
+    features = fixture_features()
+    features[1]["geometry"] = geometry  # 2A004
+    with pytest.raises(SourceValidationError) as err:
+        stage(tmp_path, features, fixture_geo())
+    text = str(err.value)
+    assert "communes-100m.geojson" in text and "rings of [lon, lat] positions" in text
+    assert f"2A004: {reason}" in text
+
+
+def test_not_json_is_a_parse_error_naming_the_file(tmp_path):
+    path = tmp_path / "communes-100m.geojson"
+    path.write_bytes(b'{"type": "FeatureCollection", "features": [\xff]}')
+    with pytest.raises(ParseError, match=r"communes-100m.geojson.*not a UTF-8 GeoJSON file"):
+        stage_contours(ENTRY, {"main": path, "departements": write(tmp_path, DEPARTEMENTS, "d.geojson")}, None)
+
+
+def test_the_cycle_collector_is_on_again_after_staging(tmp_path):
+    assert gc.isenabled()
+    stage(tmp_path, fixture_features(), fixture_geo())
+    assert gc.isenabled()
+    with pytest.raises(SourceValidationError):
+        stage(tmp_path, fixture_features(), fixture_geo(extra=("44043",)))
+    assert gc.isenabled()  # on again after a failure
+    gc.disable()
+    try:
+        stage(tmp_path, fixture_features(), fixture_geo())
+        assert not gc.isenabled()  # the caller's choice kept
+    finally:
+        gc.enable()
