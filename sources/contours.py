@@ -25,6 +25,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import gc
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,6 +86,12 @@ def departement_of(code: str) -> str:
     return code[:3] if code.startswith("97") else code[:2]
 
 
+# Threads pausing the collector at once (a refresh stages its entries in threads): the first turns it off if it
+# was on, the last gives it back; a thread ending early never turns it on under another still parsing.
+_pauses = {"count": 0, "was_enabled": False}
+_pauses_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cycle collector off while contours are staged: each of the layers' hundreds of thousands of
@@ -92,14 +99,18 @@ def collector_paused() -> Iterator[None]:
     collections that walk them again and again (France's communes: 0.45 s of CPU to parse with it, 0.08 s
     without). Parsed JSON and geometries hold no cycle: nothing is left for the collector to find afterwards. A
     collector already off stays off."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
+    with _pauses_lock:
+        if _pauses["count"] == 0:
+            _pauses["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _pauses["count"] += 1
     try:
         yield
     finally:
-        gc.enable()
+        with _pauses_lock:
+            _pauses["count"] -= 1
+            if _pauses["count"] == 0 and _pauses["was_enabled"]:
+                gc.enable()
 
 
 def read_features(path: Path, *, source: str, layer: str) -> list[dict]:

@@ -278,3 +278,17 @@ def test_the_cycle_collector_is_on_again_after_staging(tmp_path):
         assert not gc.isenabled()  # the caller's choice kept
     finally:
         gc.enable()
+
+
+def test_the_collector_stays_off_until_the_last_of_overlapping_pauses_ends():
+    # a refresh stages entries in threads: the first pause to end must not turn the collector on under the other
+    from sources.contours import collector_paused
+
+    assert gc.isenabled()
+    first, second = collector_paused(), collector_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
