@@ -150,7 +150,7 @@ def screen(
     if years is not None and not all(YEARS[0] <= years[c] <= YEARS[1] for c in columns):
         return False
     key = ["level", "code"] if years is not None else [k for k in KEY if k in wide.columns and k != "variable"]
-    checks = [*_key_checks(rules, key), *_cell_checks(rules, columns)]
+    checks = [*_key_checks(rules, key), *_cell_checks(wide, rules, columns)]
     checks += _part_checks(rules, columns, years)
     try:
         if not all(r is True for r in wide.select(*[c.alias(f"rule_{i}") for i, c in enumerate(checks)]).row(0)):
@@ -171,20 +171,34 @@ def _key_checks(rules: Rules, key: list[str]) -> list[pl.Expr]:
     return [*checks, pl.struct(key).n_unique() == pl.len(), _code_pattern_check(rules.levels).holds()]
 
 
-def _cell_checks(rules: Rules, columns: list[str]) -> list[pl.Expr]:
-    """Each value column: a known status, finite, within its kind's bounds and its level's plausible maximum,
-    and the source's own cell rules."""
-    level, checks = pl.col("level"), []
+def _cell_checks(wide: pl.DataFrame, rules: Rules, columns: list[str]) -> list[pl.Expr]:
+    """Each value column: a known status, and each value finite, within its kind's bounds and its level's plausible
+    maximum, and passing the source's own cell rules. One aggregate per column, its rows' conditions joined (a row
+    fails if any fails: the same verdict), and none for a status column without a status: an aggregate per
+    condition cost three times as much (557 of them for a census theme, 68 against 22 ms of CPU)."""
+    checks = []
     for name in columns:
-        value, status = pl.col(name), pl.col(STATUS.format(name))
-        low, high = KINDS[rules.kinds[name]][:2]
-        checks += [status.is_in(list(STATUSES)).all(), (value.is_null() | value.is_finite()).all()]
-        checks.append((value.is_null() | ~value.is_finite() | _within(value, low, high)).all())
-        for lvl, most in catalogue.plausible_max().get(rules.kinds[name], {}).items():
-            if lvl in rules.levels:
-                checks.append(((level != lvl) | value.is_null() | ~value.is_finite() | (value <= most)).all())
-        checks += [check.cell(value).all() for check in rules.extra_checks if check.cell and name in check.variables]
+        status = STATUS.format(name)
+        if wide.get_column(status).null_count() < wide.height:
+            checks.append(pl.col(status).is_in(list(STATUSES)).all())
+        checks.append(_value_holds(rules, name).all())
     return checks
+
+
+def _value_holds(rules: Rules, name: str) -> pl.Expr:
+    """Per row, the value of column `name`: null, or finite, within its kind's bounds and its level's plausible
+    maximum; and the source's own rules of a cell (joined as they are: each says what a null value gives)."""
+    value, level = pl.col(name), pl.col("level")
+    low, high = KINDS[rules.kinds[name]][:2]
+    plain = value.is_finite() & _within(value, low, high)
+    for lvl, most in catalogue.plausible_max().get(rules.kinds[name], {}).items():
+        if lvl in rules.levels:
+            plain = plain & ((level != lvl) | (value <= most))
+    holds = value.is_null() | plain
+    for check in rules.extra_checks:
+        if check.cell and name in check.variables:
+            holds = holds & check.cell(value)
+    return holds
 
 
 def _codes_known(wide: pl.DataFrame, known: RowCheck, cog: dict[str, int] | pl.Expr) -> bool:
@@ -193,10 +207,6 @@ def _codes_known(wide: pl.DataFrame, known: RowCheck, cog: dict[str, int] | pl.E
         return wide.select("level", "code", cog=cog).select(known.expr.all()).item() is True
     codes = wide.select("level", "code")
     return all(codes.with_columns(cog=pl.lit(c)).select(known.expr.all()).item() is True for c in set(cog.values()))
-
-
-def _kind_bounds(rules: Rules, columns: dict) -> dict[str, tuple[float | None, float | None]]:
-    return {name: KINDS[rules.kinds[name]][:2] for name in columns}
 
 
 def _within(value: pl.Expr, low: float | None, high: float | None) -> pl.Expr:
