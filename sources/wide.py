@@ -108,23 +108,24 @@ def long_in_key_order(
 ) -> pl.DataFrame:
     """One row per (wide row, column of `order`), row by row: index columns, `variable` (the column's name in
     `names`, default the file's), `value`, `status`, and a column per `per_column` (a value per column of `order`:
-    a census column's year). Each column gathered once in that order from the stack of the file's columns. For a
-    screened frame only: its values are finite or null (a NaN would become null)."""
+    a census column's year), each built once in that order. For a screened frame only: its values are finite or
+    null (a NaN would become null)."""
     rows, width = wide.height, len(order)
     # gather indices in polars' own index type: a UInt64 index is converted (and bounds-checked) at each gather
     index_type = np.uint64 if pl.get_index_type() == pl.UInt64 else np.uint32
     row_of: np.ndarray = np.repeat(np.arange(rows, dtype=index_type), width)
     column_of: np.ndarray = np.tile(np.arange(width, dtype=index_type), rows)
-    # the cell of (row, column) in a stack of the columns, column after column
-    in_stack = pl.Series(column_of * index_type(rows) + row_of)
     at_column = pl.Series(column_of)
     long = wide.select(index).gather(pl.Series(row_of))
-    del row_of, column_of
-    values = pl.concat([wide.get_column(c) for c in order]).gather(in_stack)
+    # the values row by row: the value columns as one 2-D array copied in row order by numpy (a null comes as NaN,
+    # made null below), a quarter of the CPU of gathering each cell from the stack of the columns (13 against 55 ms
+    # for a census theme)
+    values = pl.Series(wide.select(order).to_numpy(order="c").reshape(-1))
     statuses = pl.concat([wide.get_column(STATUS.format(c)) for c in order])
     status: pl.Expr | pl.Series = pl.lit(None, pl.String)  # no cell with a reason (most files): no gather
-    if statuses.null_count() != statuses.len():
-        status = statuses.gather(in_stack)
+    if statuses.null_count() != statuses.len():  # each from the stack of the columns, column after column
+        status = statuses.gather(pl.Series(column_of * index_type(rows) + row_of))
+    del row_of, column_of
     return long.with_columns(
         variable=pl.Series(names or order, dtype=pl.String).gather(at_column),
         value=values.fill_nan(None),
