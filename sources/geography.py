@@ -167,7 +167,8 @@ class Geography:
     def harmonise(
         self, long: pl.DataFrame, additive: set[str], *, presorted: bool = False
     ) -> tuple[pl.DataFrame, list[GeoChange]]:
-        """Bring COM rows of a staged long frame (with a `cog` column) into the target COG, sorted by `KEY`.
+        """Bring COM rows of a staged long frame (with a `cog` column) into the target COG, sorted by `KEY`; and
+        the changes that moved some of its communes (found among the rows it groups, not by a scan of all).
 
         Merged communes: additive variables are summed (null if any part is null, with that part's reason), the
         others become null `non_recalculable`. Split communes: the parent's row keeps its value under its target
@@ -186,6 +187,8 @@ class Geography:
         touched = pl.concat([mapping.select("cog", "code"), mapping.select("cog", code="new_code")]).unique()
         is_moved, cog = _moved(long, touched), pl.col("cog").cast(pl.Int32)
         moved = sorted_by_key(long[is_moved.arg_true()].with_columns(cog))  # a few rows gathered, not all filtered
+        present = set(moved.select("cog", "code").unique().iter_rows())  # every COG's changes, those met here
+        met = [change for change in applied if (change.cog, change.old) in present]
         # as a group of one would: a commune's status only where its value is null
         null_or_not_com = (pl.col("level") != "COM") | pl.col("value").is_null()
         flagged = long.with_columns(cog, status=pl.when(null_or_not_com).then(pl.col("status")))
@@ -196,9 +199,9 @@ class Geography:
         if presorted:  # merged: the few rows of changed codes
             inserted = _inserted(flagged.select(*columns, "moved"), sorted_by_key(merged.select(columns)))
             if inserted is not None:
-                return inserted, applied
+                return inserted, met
         both = pl.concat([flagged.select(*columns, "moved"), merged.select(*columns, "moved")])
-        return sorted_by_key(both, ["moved", *KEY]).head(both.height - moved.height).drop("moved"), applied
+        return sorted_by_key(both, ["moved", *KEY]).head(both.height - moved.height).drop("moved"), met
 
     # -- the target COG's hierarchy ----------------------------------------------------------------------------
 

@@ -74,12 +74,7 @@ def conclude(
         additive = {rename.get(v, v) for v in additive}
     changes: list[GeoChange] = []
     if geo is not None:
-        harmonised, changes = geo.harmonise(frame, additive, presorted=presorted)  # sorted
-        # harmonise lists every change of each COG met; keep those that touched this file's communes
-        olds = sorted({c.old for c in changes})
-        present = frame.filter((pl.col("level") == "COM") & pl.col("code").is_in(olds)).select("cog", "code")
-        pairs = set(present.iter_rows())
-        frame, changes = harmonised, [c for c in changes if (c.cog, c.old) in pairs]
+        frame, changes = geo.harmonise(frame, additive, presorted=presorted)  # sorted
     else:
         frame = frame.drop("cog") if presorted else sorted_by_key(frame.drop("cog"))
     frame = finish(frame, entry.source, entry.vintage, sort=False)

@@ -8,8 +8,8 @@ import pytest
 from staged_support import staged_rows
 
 from sources.validation import Rules, known_codes_check, passes
-from sources.values import MERGED, NOT_AVAILABLE, melt, sorted_by_key
-from sources.wide import long_in_key_order, parse_wide, screen
+from sources.values import MERGED, NOT_AVAILABLE, SECRET, melt, sorted_by_key
+from sources.wide import STATUS, long_in_key_order, parse_wide, screen
 
 INDEX = {"level": pl.lit("COM"), "code": pl.col("CODGEO")}
 RULES = Rules(kinds={"P22_POP": "count", "P22_POPH": "count"}, levels=("COM",), parts={"P22_POP": ("P22_POPH",)})
@@ -57,6 +57,29 @@ def test_decimal_commas_are_read_in_the_columns_that_have_them_only():
         (None, NOT_AVAILABLE),  # empty
         (None, "invalid"),
     ]
+
+
+def test_columns_of_numbers_parse_as_text_columns_do():
+    # P22_POP: numbers and a null cell (a short row); P22_POPH: numbers only
+    raw = _raw([("01001", "12", "3.5"), ("01002", None, "-0"), ("01003", "1e3", "7")])
+    wide = parse_wide(raw, INDEX, COLUMNS, markers={}, empty=NOT_AVAILABLE)
+    long = long_in_key_order(wide, ["level", "code"], COLUMNS)
+    assert long.select("value", "status").rows() == [
+        (12.0, None),
+        (3.5, None),
+        (None, NOT_AVAILABLE),  # null: the empty cell's status
+        (-0.0, None),
+        (1000.0, None),
+        (7.0, None),
+    ]
+    assert wide.schema[STATUS.format("P22_POPH")] == pl.String
+
+
+def test_a_marker_that_reads_as_a_number_stays_a_marker():
+    raw = _raw([("01001", "0", "5"), ("01002", "4", "0")])
+    wide = parse_wide(raw, INDEX, COLUMNS, markers={"0": SECRET}, empty=NOT_AVAILABLE)
+    long = long_in_key_order(wide, ["level", "code"], COLUMNS)
+    assert long.select("value", "status").rows() == [(None, SECRET), (5.0, None), (4.0, None), (None, SECRET)]
 
 
 def test_key_order_is_the_order_of_the_sort():
