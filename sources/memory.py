@@ -36,15 +36,16 @@ BYTES_PER_TEXT_BYTE = {
     "etat_civil": 12,  # births 296 MiB for 27.2 MiB
     "filosofi": 60,  # 208 MiB for 3.7 MiB (each level screened on its wide rows)
     "mobility": 8,  # 329 MiB for 47.5 MiB
-    "contours": 25,  # 195 MiB for 8.0 MiB
+    "contours": 23,  # 163-167 MiB for 8.0 MiB (195 before the layers were parsed as arrays, December 2026)
     "iris_census": 36,  # rp_iris_population 117 MiB for 4.9 MiB; the smaller themes about 60 MiB for 1.6-2.1 MiB
 }
 DEFAULT_BYTES_PER_TEXT_BYTE = max(BYTES_PER_TEXT_BYTE.values())
 # A parser whose staged table outgrows its text: the BPE lists equipped communes only and stages a 0 for every
 # other (commune, type) pair, so its peak follows that grid of cells (`SourceSpec.grid_cells`), not its file.
-# Bytes per cell, measured on the France-sized mirror: 278-285 MiB above the process for 839,706 cells (35,000
-# communes x 24 types: some 350 bytes each) from 111 KB of text, which the text's factor put at 6 MiB.
-BYTES_PER_GRID_CELL = {"bpe": 380}
+# Bytes per cell, measured on the France-sized mirror: 87-92 MiB above the process for 839,706 cells (35,000
+# communes x 24 types: some 115 bytes each; 278-285 MiB before the grid was built in key order, December 2026)
+# from 111 KB of text, which the text's factor put at 6 MiB. The real BPE's 190 types: about 0.8 GiB reserved.
+BYTES_PER_GRID_CELL = {"bpe": 130}
 
 
 def text_bytes(path: Path) -> int:

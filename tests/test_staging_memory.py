@@ -139,10 +139,10 @@ def test_the_bpe_reserves_for_the_grid_of_communes_and_types_it_stages(tmp_path,
     staged = bpe.stage(entry, files, geo).frame
     # the grid is what staging writes: one COM row per commune and type (2 published, the others zeros)
     assert staged.filter(pl.col("level") == "COM").height == communes * 3
-    assert BYTES_PER_GRID_CELL["bpe"] == 380
+    assert BYTES_PER_GRID_CELL["bpe"] == 130
     # the demo world's 21 communes make a small grid: the larger of it and the text's estimate
     by_text = text_bytes(files["main"]) * DEFAULT_BYTES_PER_TEXT_BYTE
-    assert entry_estimate(entry, files, geo) == max(by_text, communes * 3 * 380)
+    assert entry_estimate(entry, files, geo) == max(by_text, communes * 3 * 130)
 
 
 def test_without_its_metadata_the_bpe_grid_counts_the_types_of_its_data(tmp_path, geo):
@@ -158,8 +158,8 @@ def test_a_parser_without_a_grid_is_estimated_from_its_text_alone(tmp_path):
     plain = tmp_path / "s_ben_com_f.csv"
     plain.write_bytes(b"x" * 300)
     assert estimate("caf_benefits", [plain], grid_cells=1_000_000) == 300 * 33  # no grid factor: text only
-    assert estimate("bpe", [plain], grid_cells=2) == 300 * DEFAULT_BYTES_PER_TEXT_BYTE  # 300 x 60 > 2 x 380
-    # France: 111 KB of text (x 60: 6.4 MiB) for 35,000 communes x 24 types, measured at 278-285 MiB
+    assert estimate("bpe", [plain], grid_cells=2) == 300 * DEFAULT_BYTES_PER_TEXT_BYTE  # 300 x 60 > 2 x 130
+    # France: 111 KB of text (x 60: 6.4 MiB) for 35,000 communes x 24 types, measured at 87-92 MiB
     france = tmp_path / "DS_BPE_2024_data.csv"
     france.write_bytes(b"x" * 111_086)
-    assert estimate("bpe", [france], grid_cells=35_000 * 24) == 840_000 * 380  # 319,200,000 bytes: 304 MiB
+    assert estimate("bpe", [france], grid_cells=35_000 * 24) == 840_000 * 130  # 109,200,000 bytes: 104 MiB
