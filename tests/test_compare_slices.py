@@ -5,6 +5,7 @@ reference null on France's own rows only. Expected values written by hand."""
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from transforms import compare as CMP
@@ -84,3 +85,35 @@ def test_the_parts_as_text_are_the_parts_as_categories_made_text():
     text = list(CMP.compare_parts(placed, inputs, n_years=6, comparison_year=2016, categories=False))
     assert [part.height for part in text] == [part.height for part in coded]
     assert_frame_equal(pl.concat(text), pl.concat(coded))
+
+
+def test_a_slices_levels_are_its_places_runs_of_one_level():
+    levels = CMP._LevelRows(pl.Series("level", ["COM", "COM", "ARM", "COM", "EPCI", "DEP", "FRANCE"]), rows=11)
+    # rows of places 0 (twice), 1, 2 (an arrondissement among the communes), 3, 4 (an EPCI), 5 and 6
+    every = levels(pl.Series([0, 0, 1, 1, 2, 2, 3, 4, 4, 5, 6], dtype=pl.UInt32))
+    assert every.to_list() == ["COM"] * 4 + ["ARM"] * 2 + ["COM", "EPCI", "EPCI", "DEP", "FRANCE"]
+    # a slice starting inside a run, on a place past a change of level
+    assert levels(pl.Series([2, 2, 3], dtype=pl.UInt32)).to_list() == ["ARM", "ARM", "COM"]
+    assert levels(pl.Series([], dtype=pl.UInt32)).to_list() == []
+
+
+def evolution_rows() -> pl.DataFrame:
+    """A count grown from 100 to 121, a count from 0, a rate from 10 to 12.5, a mean from 110 to 100, unknowns."""
+    return pl.DataFrame(
+        {
+            "value": [121.0, 5.0, 12.5, 100.0, 3.0, None],
+            "value_comparison": [100.0, 0.0, 10.0, 110.0, None, 3.0],
+            "_kind": pl.Series([0, 0, 1, 2, 2, 0], dtype=pl.Int8),
+        }
+    )
+
+
+def test_evolutions_a_counts_growth_a_year_else_a_difference():
+    evolution = CMP._evolutions(evolution_rows(), n_years=2).to_list()
+    # 121 / 100 over 2 years: 1.1 a year, +10 %; a count from 0 has no growth; 12.5 - 10; 100 - 110
+    assert evolution[0] == pytest.approx(10.0)
+    assert evolution[1:] == [None, 2.5, -10.0, None, None]
+
+
+def test_evolutions_without_the_number_of_years_leave_counts_null():
+    assert CMP._evolutions(evolution_rows(), n_years=None).to_list() == [None, None, 2.5, -10.0, None, None]

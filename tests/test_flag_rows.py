@@ -24,11 +24,11 @@ def test_flags_of_flaggable_rows_and_none_elsewhere():
     #    7: no value -> no flag
     # 6: a département against France alone: 12 vs 10, +2 >= 1 -> priorité
     # 8: lower is need: 9 vs 10 and 10, -(9 - 10) = 1 >= 10 % of 10 ("at least") -> priorité
-    assert codes.to_list() == [2, 1, None, None, None, 2, None, 2]
-    assert CMP.FLAGS.gather(codes).to_list()[:2] == [CMP.PRIORITY, CMP.VIGILANCE]
+    assert codes.to_list() == [2, 1, 0, 0, 0, 2, 0, 2]  # 0: none (FLAGS' null)
+    assert CMP.FLAGS.gather(codes).to_list()[:3] == [CMP.PRIORITY, CMP.VIGILANCE, None]
 
 
-def test_no_flaggable_row_gives_a_column_of_nulls():
+def test_no_flaggable_row_gives_a_column_of_no_flag():
     rows = pl.DataFrame(
         {
             "_is_dep": [False],
@@ -41,4 +41,4 @@ def test_no_flaggable_row_gives_a_column_of_nulls():
         },
         schema_overrides={"value": pl.Float64},
     )
-    assert CMP._flag_codes(rows, CMP.FlagRules()).to_list() == [None]
+    assert CMP._flag_codes(rows, CMP.FlagRules()).to_list() == [0]
