@@ -116,7 +116,7 @@ def test_the_flag_noise_is_a_billionth_of_the_reference_at_least_one(ref, noise)
         {"_local": [ref], "ref_france": [ref], "_sign": [1.0], "value": [1.0]},
         schema={"_local": pl.Float64, "ref_france": pl.Float64, "_sign": pl.Float64, "value": pl.Float64},
     )
-    got = rows.select(**CMP._gaps())
+    got = rows.select(**CMP._gap("_local"), **CMP._gap("ref_france"))
     assert got["_noise_local"][0] == pytest.approx(noise, rel=1e-12)
     assert got["_noiseref_france"][0] == pytest.approx(noise, rel=1e-12)
 
