@@ -327,15 +327,15 @@ def _demography(ind: Indicator, cols: AbstractSet[str], n_years: int | None) -> 
     return pl.when(status.is_null()).then(value), status
 
 
-def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame, latest: dict | None = None) -> pl.DataFrame:
-    """The publisher's figure for each wanted (level, group); CAF coverage falls back on the EPCI's figure.
-    `latest`: `_latest_rows` kept between the indicators of one computation."""
+def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame, found: pl.DataFrame, at: _FoundAt) -> pl.DataFrame:
+    """The publisher's figure for each wanted (level, group), in their order; CAF coverage falls back on the EPCI's
+    figure. `found`: the publisher's rows (`_published_rows`), `at` where each wanted place finds its own."""
     published = ind.published_term
     family = PUBLISHED_SOURCES[published.source]
-    found = _published_rows(published, family, inputs, {} if latest is None else latest)
-    out = wanted.join(found, on=["level", "group"], how="left")
+    figures = found.select("value", "status", "year")
+    out = pl.concat([wanted.select("level", "group"), figures.gather(at.places[published.variable])], how="horizontal")
     if published.source == "caf_places" and "FRANCE" not in family:
-        out = _france_places(out, found, inputs)
+        out = _france_places(out, found.filter(pl.col("variable") == published.variable), inputs)
     absent = pl.col("value").is_null() & pl.col("status").is_null()
     out = out.with_columns(
         status=pl.when(absent & (pl.col("level") == "TERRITORY"))
@@ -346,7 +346,7 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame, latest: dic
         .otherwise(pl.col("status"))
     )
     if ind.fallback == "epci":
-        out = _epci_fallback(out, found, inputs)
+        out = _epci_fallback(out, figures.gather(at.epcis[published.variable]), at.epci)
     return out.select(
         "level",
         "group",
@@ -361,6 +361,53 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame, latest: dic
     )
 
 
+@dataclass(frozen=True)
+class _FoundAt:
+    """Where the wanted places find a publisher's rows (`_published_rows`): variable -> the row of each place
+    (`places`) and of each commune's EPCI (`epcis`), null where there is none; `epci` each place's EPCI (null but
+    for a commune in one)."""
+
+    places: dict[str, pl.Series]
+    epcis: dict[str, pl.Series]
+    epci: pl.Series
+
+
+def _found_at(
+    wanted: pl.DataFrame, found: pl.DataFrame, variables: list[str], epci_of: pl.DataFrame | None
+) -> _FoundAt:
+    """`_FoundAt` of the `wanted` places (level, group) in `found` for these variables; `epci_of` (group, epci) the
+    communes' EPCI, None when no indicator falls back on it. A join for every variable of a publisher (and one
+    for their EPCI fallback), where a join per indicator (and two more for its fallback) cost 2-19 ms each."""
+    if epci_of is None:
+        return _FoundAt(_rows_in(wanted, found, variables), {}, pl.Series("group", [], pl.String))
+    at_commune = pl.col("level") == "COM"
+    epci = (
+        wanted.select("level", "group")
+        .join(epci_of, on="group", how="left", maintain_order="left")
+        .select(level=pl.lit("EPCI"), group=pl.when(at_commune).then(pl.col("epci")))
+    )
+    return _FoundAt(_rows_in(wanted, found, variables), _rows_in(epci, found, variables), epci["group"])
+
+
+def _rows_in(keys: pl.DataFrame, found: pl.DataFrame, variables: list[str]) -> dict[str, pl.Series]:
+    """variable -> the row of `found` (level, group, variable...) of each row of `keys` (level, group), null where
+    there is none."""
+    pairs = (
+        keys.select("level", "group")
+        .with_row_index("_key")
+        .join(found.select("level", "group", "variable").with_row_index("_found"), on=["level", "group"], how="inner")
+    )
+    by_variable = {variable: part for (variable,), part in pairs.partition_by("variable", as_dict=True).items()}
+    nowhere = pl.Series("_found", [], pl.UInt32).extend_constant(None, keys.height)
+    # a scatter writes in place: each variable its own copy
+    return {
+        variable: nowhere.clone().scatter(part["_key"], part["_found"])
+        if (part := by_variable.get(variable)) is not None
+        else nowhere
+        for variable in variables
+    }
+
+
 def _latest_rows(inputs: Inputs, source: str, latest: dict) -> tuple[int, dict[str, pl.DataFrame], pl.DataFrame]:
     """(latest year, its rows by variable, no rows) of a staged source, split once (`latest` keeps them): eleven
     published indicators read four levels of a few sources (Filosofi: a million rows in France)."""
@@ -373,15 +420,16 @@ def _latest_rows(inputs: Inputs, source: str, latest: dict) -> tuple[int, dict[s
     return year, {variable: part for (variable,), part in by_variable.items()}, empty
 
 
-def _published_rows(published: Term, family: dict[str, str], inputs: Inputs, latest: dict) -> pl.DataFrame:
-    """(level, group, value, status, year) of the publisher's figure at each level, its latest year."""
+def _published_rows(variables: list[str], family: dict[str, str], inputs: Inputs, latest: dict) -> pl.DataFrame:
+    """(level, group, variable, value, status, year) of the publisher's figures of these variables at each level,
+    its latest year."""
     frames = []
     for level, source in family.items():
         frame = inputs.staged.get(source)
         if frame is None or frame.is_empty():
             continue
         year, by_variable, empty = _latest_rows(inputs, source, latest)
-        frame = by_variable.get(published.variable, empty)
+        frame = pl.concat([by_variable.get(variable, empty) for variable in variables])
         staged_level = {"COM": ["COM"], "EPCI": ["EPCI"], "DEP": ["DEP"], "FRANCE": ["FRANCE"]}[level]
         # a split parent's row also covers its restored communes: not the commune's own figure, but the commune
         # is in the file (so no EPCI fallback) and the reason is the geography change
@@ -390,6 +438,7 @@ def _published_rows(published: Term, family: dict[str, str], inputs: Inputs, lat
             frame.filter(pl.col("level").is_in(staged_level)).select(
                 level=pl.lit(level),
                 group=pl.col("code"),
+                variable=pl.col("variable"),
                 value=pl.when(split).then(None).otherwise(pl.col("value")),
                 status=pl.when(split).then(pl.lit(R.NON_RECALCULABLE)).otherwise(pl.col("status")),
                 year=pl.lit(year),
@@ -397,9 +446,8 @@ def _published_rows(published: Term, family: dict[str, str], inputs: Inputs, lat
         )
     if frames:
         return pl.concat(frames)
-    return pl.DataFrame(
-        schema={"level": pl.String, "group": pl.String, "value": pl.Float64, "status": pl.String, "year": pl.Int32}
-    )
+    schema = {"level": pl.String, "group": pl.String, "variable": pl.String, "value": pl.Float64}
+    return pl.DataFrame(schema=schema | {"status": pl.String, "year": pl.Int32})
 
 
 def _france_places(out: pl.DataFrame, found: pl.DataFrame, inputs: Inputs) -> pl.DataFrame:
@@ -422,6 +470,7 @@ def _france_places(out: pl.DataFrame, found: pl.DataFrame, inputs: Inputs) -> pl
             on=["level", "group"],
             how="left",
             suffix="_fr",
+            maintain_order="left",
         )
         .with_columns(
             value=pl.coalesce("value", "value_fr"),
@@ -432,30 +481,22 @@ def _france_places(out: pl.DataFrame, found: pl.DataFrame, inputs: Inputs) -> pl
     )
 
 
-def _epci_fallback(out: pl.DataFrame, found: pl.DataFrame, inputs: Inputs) -> pl.DataFrame:
-    """A commune the CAF does not publish shows its EPCI's figure (`epci_fallback`), or says why it cannot."""
-    epci_of = inputs.membership.select(group="code", epci="epci")
-    epci_values = found.filter(pl.col("level") == "EPCI").select(
-        epci="group", epci_value="value", epci_status="status", epci_year="year"
-    )
-    com = (
-        out.filter(pl.col("level") == "COM")
-        .join(epci_of, on="group", how="left")
-        .join(epci_values, on="epci", how="left")
-    )
-    use_epci = pl.col("status") == R.NOT_PUBLISHED
-    com = com.with_columns(
-        value=pl.when(use_epci).then(pl.col("epci_value")).otherwise(pl.col("value")),
-        year=pl.when(use_epci).then(pl.col("epci_year")).otherwise(pl.col("year")),
-        status=pl.when(use_epci & pl.col("epci").is_null())
+def _epci_fallback(out: pl.DataFrame, epci_figures: pl.DataFrame, epci: pl.Series) -> pl.DataFrame:
+    """A commune the CAF does not publish shows its EPCI's figure (`epci_fallback`), or says why it cannot.
+    `epci_figures`: (value, status, year) of each row's EPCI (`_FoundAt.epcis`), `epci` its code (`_FoundAt.epci`)."""
+    epci_value, epci_status, epci_year = epci_figures.get_columns()
+    use_epci = (pl.col("level") == "COM") & (pl.col("status") == R.NOT_PUBLISHED)
+    return out.with_columns(
+        value=pl.when(use_epci).then(epci_value).otherwise(pl.col("value")),
+        year=pl.when(use_epci).then(epci_year).otherwise(pl.col("year")),
+        status=pl.when(use_epci & epci.is_null())
         .then(pl.lit(R.NO_EPCI))
-        .when(use_epci & pl.col("epci_value").is_null())
-        .then(pl.coalesce("epci_status", pl.lit(R.NOT_PUBLISHED)))
+        .when(use_epci & epci_value.is_null())
+        .then(pl.coalesce(epci_status, pl.lit(R.NOT_PUBLISHED)))
         .when(use_epci)
         .then(pl.lit(R.EPCI_FALLBACK))
         .otherwise(pl.col("status")),
-    ).select(out.columns)
-    return pl.concat([out.filter(pl.col("level") != "COM"), com])
+    )
 
 
 def compute(
@@ -495,13 +536,22 @@ def compute_placed(
 
 
 def _published_frames(items: tuple[Indicator, ...], inputs: Inputs, places: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """The rows of every published indicator (`_published`) at `places`."""
+    """The rows of every published indicator (`_published`) at `places`, in their order: each publisher's rows of
+    every variable found at the places once (`_found_at`)."""
     latest: dict = {}  # the published sources' latest rows, split once for every published indicator
-    return {
-        ind.id: _published(ind, inputs, places, latest).with_columns(coverage=pl.lit(None, pl.Float64))
-        for ind in items
-        if ind.kind == "published"
-    }
+    by_publisher: dict[str, list[Indicator]] = {}
+    for ind in items:
+        if ind.kind == "published":
+            by_publisher.setdefault(ind.published_term.source, []).append(ind)
+    epci_of = inputs.membership.select(group="code", epci="epci")
+    frames = {}
+    for publisher, inds in by_publisher.items():
+        variables = list(dict.fromkeys(i.published_term.variable for i in inds))
+        found = _published_rows(variables, PUBLISHED_SOURCES[publisher], inputs, latest)
+        at = _found_at(places, found, variables, epci_of if any(i.fallback == "epci" for i in inds) else None)
+        for ind in inds:
+            frames[ind.id] = _published(ind, inputs, places, found, at).with_columns(coverage=pl.lit(None, pl.Float64))
+    return {ind.id: frames[ind.id] for ind in items if ind.id in frames}
 
 
 def _summed_frames(
