@@ -25,7 +25,7 @@ import polars as pl
 
 from transforms import commune_table
 from transforms import reasons as R
-from transforms.commune_table import CommuneTable
+from transforms.commune_table import CommuneTable, rows_at_levels, rows_of_codes
 from transforms.infra import Infra
 from transforms.partial import Places, reference_keys, without_secret_communes
 from transforms.placed import PLACE_ORDER, RANKED, Placed
@@ -327,15 +327,16 @@ def _demography(ind: Indicator, cols: AbstractSet[str], n_years: int | None) -> 
     return pl.when(status.is_null()).then(value), status
 
 
-def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame, found: pl.DataFrame, at: _FoundAt) -> pl.DataFrame:
-    """The publisher's figure for each wanted (level, group), in their order; CAF coverage falls back on the EPCI's
-    figure. `found`: the publisher's rows (`_published_rows`), `at` where each wanted place finds its own."""
+def _published(ind: Indicator, inputs: Inputs, wanted: _Wanted, at: _FoundAt) -> pl.DataFrame:
+    """The publisher's figure for each wanted place, in their order; CAF coverage falls back on the EPCI's figure.
+    `at`: the publisher's rows and where each wanted place finds its own (`_found_at`)."""
     published = ind.published_term
     family = PUBLISHED_SOURCES[published.source]
-    figures = found.select("value", "status", "year")
-    out = pl.concat([wanted.select("level", "group"), figures.gather(at.places[published.variable])], how="horizontal")
+    figures = at.found.select("value", "status", "year")
+    places = wanted.frame.select("level", "group")
+    out = pl.concat([places, figures.gather(at.places[published.variable])], how="horizontal")
     if published.source == "caf_places" and "FRANCE" not in family:
-        out = _france_places(out, found.filter(pl.col("variable") == published.variable), inputs)
+        out = _france_places(out, at.found.filter(pl.col("variable") == published.variable), inputs)
     absent = pl.col("value").is_null() & pl.col("status").is_null()
     out = out.with_columns(
         status=pl.when(absent & (pl.col("level") == "TERRITORY"))
@@ -346,7 +347,7 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame, found: pl.D
         .otherwise(pl.col("status"))
     )
     if ind.fallback == "epci":
-        out = _epci_fallback(out, figures.gather(at.epcis[published.variable]), at.epci)
+        out = _epci_fallback(out, figures.gather(at.epcis[published.variable]), wanted.epci)
     return out.select(
         "level",
         "group",
@@ -361,93 +362,130 @@ def _published(ind: Indicator, inputs: Inputs, wanted: pl.DataFrame, found: pl.D
     )
 
 
+COMMUNE_LEVELS = ("COM", "ARM")  # the places that are communes: a commune, an arrondissement (`transforms.placed`)
+# the places that read a publisher's file of each level (an arrondissement: the ARM rows of the commune file)
+_PLACE_LEVELS = {"COM": COMMUNE_LEVELS, "EPCI": ("EPCI",), "DEP": ("DEP",), "FRANCE": ("FRANCE",)}
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """The places of a computation's published figures, found once for every publisher: `frame` (level, group) in
+    their order, `rows` level -> (code, _row) of its places, `epci` the EPCI of each place (null but for a commune
+    or an arrondissement in one; None when no indicator falls back on it)."""
+
+    frame: pl.DataFrame
+    rows: dict[str, pl.DataFrame]
+    epci: pl.Series | None
+
+
+def _wanted(places: pl.DataFrame, inputs: Inputs, items: tuple[Indicator, ...]) -> _Wanted:
+    indexed = places.select("level", code="group").with_row_index("_row")
+    rows = {level: part.drop("level") for (level,), part in indexed.partition_by("level", as_dict=True).items()}
+    if not any(ind.kind == "published" and ind.fallback == "epci" for ind in items):
+        return _Wanted(places, rows, None)
+    epci_of = inputs.membership.select("code", "epci")
+    if "ARM" in rows and inputs.arrondissements is not None:  # an arrondissement in its city's EPCI
+        epci_of = pl.concat([epci_of, inputs.arrondissements.select("code", "epci")])
+    epci = indexed.join(epci_of, on="code", how="left", maintain_order="left").select(
+        epci=pl.when(pl.col("level").is_in(COMMUNE_LEVELS)).then(pl.col("epci"))
+    )
+    return _Wanted(places, rows, epci["epci"])
+
+
 @dataclass(frozen=True)
 class _FoundAt:
-    """Where the wanted places find a publisher's rows (`_published_rows`): variable -> the row of each place
-    (`places`) and of each commune's EPCI (`epcis`), null where there is none; `epci` each place's EPCI (null but
-    for a commune in one)."""
+    """A publisher's rows (`found`: level, group, variable, value, status, year) and where the wanted places find
+    them: variable -> the row of each place (`places`) and of each place's EPCI (`epcis`: empty unless an indicator
+    falls back on it), null where there is none."""
 
+    found: pl.DataFrame
     places: dict[str, pl.Series]
     epcis: dict[str, pl.Series]
-    epci: pl.Series
 
 
-def _found_at(
-    wanted: pl.DataFrame, found: pl.DataFrame, variables: list[str], epci_of: pl.DataFrame | None
-) -> _FoundAt:
-    """`_FoundAt` of the `wanted` places (level, group) in `found` for these variables; `epci_of` (group, epci) the
-    communes' EPCI, None when no indicator falls back on it. A join for every variable of a publisher (and one
-    for their EPCI fallback), where a join per indicator (and two more for its fallback) cost 2-19 ms each."""
-    if epci_of is None:
-        return _FoundAt(_rows_in(wanted, found, variables), {}, pl.Series("group", [], pl.String))
-    at_commune = pl.col("level") == "COM"
-    epci = (
-        wanted.select("level", "group")
-        .join(epci_of, on="group", how="left", maintain_order="left")
-        .select(level=pl.lit("EPCI"), group=pl.when(at_commune).then(pl.col("epci")))
+def _found_at(variables: list[str], family: dict[str, str], inputs: Inputs, wanted: _Wanted, latest: dict) -> _FoundAt:
+    """`_FoundAt` of a publisher's variables at the `wanted` places: each level's rows found at its places by the
+    runs of their codes (France: a join of every place per indicator, and two more for its EPCI fallback, cost
+    2-19 ms each)."""
+    found, at, rows = _published_rows(variables, family, inputs, latest, wanted)
+    enum, n_places = pl.Enum(variables), wanted.frame.height
+    variable = found["variable"].cast(enum).to_physical().to_numpy()
+    places = _rows_by_variable(variable[rows], at, rows, len(variables), n_places)
+    if wanted.epci is None:
+        return _FoundAt(found, dict(zip(variables, places, strict=True)), {})
+    epci_rows = (
+        found.select(epci="group", _variable=pl.col("variable").cast(enum).to_physical())
+        .with_row_index("_found")
+        .filter(found["level"] == "EPCI")
     )
-    return _FoundAt(_rows_in(wanted, found, variables), _rows_in(epci, found, variables), epci["group"])
-
-
-def _rows_in(keys: pl.DataFrame, found: pl.DataFrame, variables: list[str]) -> dict[str, pl.Series]:
-    """variable -> the row of `found` (level, group, variable...) of each row of `keys` (level, group), null where
-    there is none."""
-    pairs = (
-        keys.select("level", "group")
-        .with_row_index("_key")
-        .join(found.select("level", "group", "variable").with_row_index("_found"), on=["level", "group"], how="inner")
+    pairs = wanted.epci.to_frame("epci").with_row_index("_place").join(epci_rows, on="epci", how="inner")
+    epcis = _rows_by_variable(
+        pairs["_variable"].to_numpy(), pairs["_place"].to_numpy(), pairs["_found"].to_numpy(), len(variables), n_places
     )
-    by_variable = {variable: part for (variable,), part in pairs.partition_by("variable", as_dict=True).items()}
-    nowhere = pl.Series("_found", [], pl.UInt32).extend_constant(None, keys.height)
-    # a scatter writes in place: each variable its own copy
-    return {
-        variable: nowhere.clone().scatter(part["_key"], part["_found"])
-        if (part := by_variable.get(variable)) is not None
-        else nowhere
-        for variable in variables
-    }
+    return _FoundAt(found, dict(zip(variables, places, strict=True)), dict(zip(variables, epcis, strict=True)))
 
 
-def _latest_rows(inputs: Inputs, source: str, latest: dict) -> tuple[int, dict[str, pl.DataFrame], pl.DataFrame]:
-    """(latest year, its rows by variable, no rows) of a staged source, split once (`latest` keeps them): eleven
-    published indicators read four levels of a few sources (Filosofi: a million rows in France)."""
+def _rows_by_variable(
+    variable: np.ndarray, place: np.ndarray, row: np.ndarray, n_variables: int, n_places: int
+) -> list[pl.Series]:
+    """For each variable, the row of each place (null where it has none) from (variable, place, row) triples."""
+    matrix = np.full((n_variables, n_places), -1, np.int64)
+    matrix[variable, place] = row
+    return [pl.Series("_found", rows).set(pl.Series(rows < 0), None).cast(pl.UInt32) for rows in matrix]
+
+
+def _latest_rows(inputs: Inputs, source: str, latest: dict) -> tuple[int, pl.DataFrame]:
+    """(latest year, its rows) of a staged source, read once (`latest` keeps them): eleven published indicators
+    read four levels of a few sources (Filosofi: a million rows in France)."""
     if source not in latest:
         frame = inputs.staged[source]
         year = int(frame.select(pl.max("year")).item())
-        rows = frame.filter(pl.col("year") == year)
-        latest[source] = (year, rows.partition_by("variable", as_dict=True, include_key=True), rows.clear())
-    year, by_variable, empty = latest[source]
-    return year, {variable: part for (variable,), part in by_variable.items()}, empty
+        latest[source] = (year, frame.filter(pl.col("year") == year))
+    return latest[source]
 
 
-def _published_rows(variables: list[str], family: dict[str, str], inputs: Inputs, latest: dict) -> pl.DataFrame:
-    """(level, group, variable, value, status, year) of the publisher's figures of these variables at each level,
-    its latest year."""
-    frames = []
+def _published_rows(
+    variables: list[str], family: dict[str, str], inputs: Inputs, latest: dict, wanted: _Wanted
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """(the publisher's rows of these variables at each level, its latest year: level, group, variable, value,
+    status, year; the wanted places that have one; the row of each of those places)."""
+    frames, places, rows, height = [], [], [], 0
     for level, source in family.items():
         frame = inputs.staged.get(source)
         if frame is None or frame.is_empty():
             continue
-        year, by_variable, empty = _latest_rows(inputs, source, latest)
-        frame = pl.concat([by_variable.get(variable, empty) for variable in variables])
-        staged_level = {"COM": ["COM"], "EPCI": ["EPCI"], "DEP": ["DEP"], "FRANCE": ["FRANCE"]}[level]
-        # a split parent's row also covers its restored communes: not the commune's own figure, but the commune
-        # is in the file (so no EPCI fallback) and the reason is the geography change
-        split = (pl.col("level") == "COM") & (pl.col("geo_change").fill_null("") == "split")
-        frames.append(
-            frame.filter(pl.col("level").is_in(staged_level)).select(
-                level=pl.lit(level),
-                group=pl.col("code"),
-                variable=pl.col("variable"),
-                value=pl.when(split).then(None).otherwise(pl.col("value")),
-                status=pl.when(split).then(pl.lit(R.NON_RECALCULABLE)).otherwise(pl.col("status")),
-                year=pl.lit(year),
-            )
-        )
-    if frames:
-        return pl.concat(frames)
+        year, latest_rows = _latest_rows(inputs, source, latest)
+        for place_level in _PLACE_LEVELS[level]:
+            if place_level == "ARM" and "ARM" not in wanted.rows:
+                continue
+            part = _figures(rows_at_levels(latest_rows, (place_level,)), place_level, variables, year)
+            if (at_places := wanted.rows.get(place_level)) is not None and part.height:
+                place = rows_of_codes(part["group"], at_places)
+                has = place.is_not_null()
+                places.append(place.filter(has).to_numpy())
+                rows.append(np.flatnonzero(has.to_numpy()) + height)
+            height += part.height
+            frames.append(part)
     schema = {"level": pl.String, "group": pl.String, "variable": pl.String, "value": pl.Float64}
-    return pl.DataFrame(schema=schema | {"status": pl.String, "year": pl.Int32})
+    found = pl.concat(frames) if frames else pl.DataFrame(schema=schema | {"status": pl.String, "year": pl.Int32})
+    none = np.empty(0, np.int64)
+    return found, np.concatenate([none, *places]).astype(np.int64), np.concatenate([none, *rows])
+
+
+def _figures(rows: pl.DataFrame, level: str, variables: list[str], year: int) -> pl.DataFrame:
+    """(level, group, variable, value, status, year) of a publisher's staged rows of one level and these
+    variables."""
+    # a split parent's row also covers its restored communes: not the commune's own figure, but the commune is in
+    # the file (so no EPCI fallback) and the reason is the geography change
+    split = pl.lit(level in COMMUNE_LEVELS) & (pl.col("geo_change").fill_null("") == "split")
+    return rows.filter(pl.col("variable").is_in(variables)).select(
+        level=pl.lit(level),
+        group=pl.col("code"),
+        variable=pl.col("variable"),
+        value=pl.when(split).then(None).otherwise(pl.col("value")),
+        status=pl.when(split).then(pl.lit(R.NON_RECALCULABLE)).otherwise(pl.col("status")),
+        year=pl.lit(year),
+    )
 
 
 def _france_places(out: pl.DataFrame, found: pl.DataFrame, inputs: Inputs) -> pl.DataFrame:
@@ -481,11 +519,13 @@ def _france_places(out: pl.DataFrame, found: pl.DataFrame, inputs: Inputs) -> pl
     )
 
 
-def _epci_fallback(out: pl.DataFrame, epci_figures: pl.DataFrame, epci: pl.Series) -> pl.DataFrame:
+def _epci_fallback(out: pl.DataFrame, epci_figures: pl.DataFrame, epci: pl.Series | None) -> pl.DataFrame:
     """A commune the CAF does not publish shows its EPCI's figure (`epci_fallback`), or says why it cannot.
-    `epci_figures`: (value, status, year) of each row's EPCI (`_FoundAt.epcis`), `epci` its code (`_FoundAt.epci`)."""
+    `epci_figures`: (value, status, year) of each row's EPCI (`_FoundAt.epcis`), `epci` its code (`_Wanted.epci`)."""
+    if epci is None:
+        raise ValueError("the EPCI fallback needs the places' EPCI (`_wanted` of the indicators)")
     epci_value, epci_status, epci_year = epci_figures.get_columns()
-    use_epci = (pl.col("level") == "COM") & (pl.col("status") == R.NOT_PUBLISHED)
+    use_epci = pl.col("level").is_in(COMMUNE_LEVELS) & (pl.col("status") == R.NOT_PUBLISHED)
     return out.with_columns(
         value=pl.when(use_epci).then(epci_value).otherwise(pl.col("value")),
         year=pl.when(use_epci).then(epci_year).otherwise(pl.col("year")),
@@ -538,19 +578,18 @@ def compute_placed(
 def _published_frames(items: tuple[Indicator, ...], inputs: Inputs, places: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The rows of every published indicator (`_published`) at `places`, in their order: each publisher's rows of
     every variable found at the places once (`_found_at`)."""
-    latest: dict = {}  # the published sources' latest rows, split once for every published indicator
+    latest: dict = {}  # the published sources' latest rows, read once for every published indicator
     by_publisher: dict[str, list[Indicator]] = {}
     for ind in items:
         if ind.kind == "published":
             by_publisher.setdefault(ind.published_term.source, []).append(ind)
-    epci_of = inputs.membership.select(group="code", epci="epci")
+    wanted = _wanted(places, inputs, items)
     frames = {}
     for publisher, inds in by_publisher.items():
         variables = list(dict.fromkeys(i.published_term.variable for i in inds))
-        found = _published_rows(variables, PUBLISHED_SOURCES[publisher], inputs, latest)
-        at = _found_at(places, found, variables, epci_of if any(i.fallback == "epci" for i in inds) else None)
+        at = _found_at(variables, PUBLISHED_SOURCES[publisher], inputs, wanted, latest)
         for ind in inds:
-            frames[ind.id] = _published(ind, inputs, places, found, at).with_columns(coverage=pl.lit(None, pl.Float64))
+            frames[ind.id] = _published(ind, inputs, wanted, at).with_columns(coverage=pl.lit(None, pl.Float64))
     return {ind.id: frames[ind.id] for ind in items if ind.id in frames}
 
 
