@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from reports.site import ReportContext, render_report
 from sources.codes import city_of_arrondissement
 from sources.national import unknown_codes
 from transforms import reasons as R
-from transforms.arrondissements import arrondissement_result, city_only
+from transforms.arrondissements import arrondissement_result, city_only, placed_with_arrondissements
+from transforms.compute import compute
 from transforms.pipeline import diagnostic_table, export_indicators, load_inputs
 from transforms.registry import indicators
 from transforms.territories import Territory
@@ -124,3 +126,56 @@ def test_the_report_sets_the_arrondissement_against_its_city(demo_store):
     # a commune report is unchanged: Clisson against its EPCI
     page = render_report(table, inputs, Territory(commune="44043"), context)
     assert "(ville entière)" not in page and "CA Clisson Sèvre et Maine Agglo (EPCI)" in page
+
+
+def _arm_rows_of(inputs, items) -> pl.DataFrame:
+    """The ARM rows of the table as the pipeline computes it (`placed_with_arrondissements`), as `compute` names them."""
+    placed = placed_with_arrondissements(inputs, (), items)
+    return placed.frame().rename({"group": "code"}).filter(pl.col("level") == "ARM")
+
+
+def test_the_arrondissements_in_the_communes_pass_are_those_computed_apart(demo_store):
+    # every source gives the demo's arrondissements the communes' years: one pass; the same rows as in a world of
+    # their own (`arrondissement_result`), and the same rows for every other place as without them
+    inputs = load_inputs(demo_store)
+    items = indicators()
+    one_pass = _arm_rows_of(inputs, items)
+    assert one_pass.height == 29 * len(items)
+    assert_frame_equal(one_pass, arrondissement_result(inputs, items))
+    others = placed_with_arrondissements(inputs, (), items).frame().filter(pl.col("level") != "ARM")
+    assert_frame_equal(others, compute(replace(inputs, arrondissements=None), (), items).rename({"code": "group"}))
+
+
+def test_arrondissements_read_at_other_years_than_the_communes_are_computed_apart(demo_store):
+    # base CAF 2023 and 2024, 75101: indfoy_af 940, indfoy_ndur 2615 both years; 75056: indfoy_af 117640 and
+    # indfoy_ndur 326815 in 2024. Without the arrondissements' 2024 rows (their 2023 af set to 1000), their latest
+    # year is 2023: 1000 / 2615 * 100 = 38.24...; the city keeps 2024: 117640 / 326815 * 100 = 35.99...
+    inputs = load_inputs(demo_store)
+    caf = inputs.staged["caf_benefits"]
+    arm_2024 = (pl.col("level") == "ARM") & (pl.col("year") == 2024)
+    af_2023 = (pl.col("code") == "75101") & (pl.col("year") == 2023) & (pl.col("variable") == "indfoy_af")
+    caf = caf.filter(~arm_2024).with_columns(value=pl.when(af_2023).then(1000.0).otherwise(pl.col("value")))
+    inputs = replace(inputs, staged={**inputs.staged, "caf_benefits": caf})
+    table = placed_with_arrondissements(inputs, (), indicators()).frame()
+    arm = table.filter((pl.col("group") == "75101") & (pl.col("indicator") == "foyers_af")).row(0, named=True)
+    assert (arm["level"], arm["numerator"], arm["denominator"]) == ("ARM", 1000.0, 2615.0)
+    assert arm["value"] == pytest.approx(1000 / 2615 * 100)
+    city = table.filter((pl.col("group") == "75056") & (pl.col("indicator") == "foyers_af")).row(0, named=True)
+    assert (city["level"], city["numerator"], city["denominator"]) == ("COM", 117640.0, 326815.0)
+
+
+def test_a_commune_row_with_an_arrondissement_s_code_is_not_the_arrondissement_s(demo_store):
+    # a staged commune row 75101 (not a commune of the target COG) is left out; the arrondissement keeps its own
+    # ARM row of 2024: indfoy_af 940
+    inputs = load_inputs(demo_store)
+    caf = inputs.staged["caf_benefits"]
+    stray = caf.filter((pl.col("level") == "ARM") & (pl.col("code") == "75101")).with_columns(
+        level=pl.lit("COM"), value=pl.lit(5.0)
+    )
+    inputs = replace(inputs, staged={**inputs.staged, "caf_benefits": pl.concat([caf, stray])})
+    row = (
+        _arm_rows_of(inputs, indicators())
+        .filter((pl.col("code") == "75101") & (pl.col("indicator") == "foyers_af"))
+        .row(0, named=True)
+    )
+    assert (row["numerator"], row["denominator"]) == (940.0, 2615.0)

@@ -23,6 +23,7 @@ import polars as pl
 
 from transforms import reasons as R
 from transforms.commune_table import RANK, CommuneTable
+from transforms.placed import COMMUNE_LEVELS
 from transforms.registry import Indicator
 
 RATE_KINDS = ("ratio", "growth", "natural", "migration")
@@ -147,12 +148,13 @@ def without_secret_communes(
 
 
 def _secret_gaps(computed: pl.DataFrame) -> np.ndarray:
-    """The positions of the rows above the commune level whose status is `secret`."""
+    """The positions of the rows above the commune level (not a commune, nor an arrondissement) whose status is
+    `secret`."""
     is_secret = computed["status"] == R.RANKS[R.SECRET]
     if not is_secret.any():  # most rates: 15 us, where finding the positions costs 0.2 ms
         return np.empty(0, np.int64)
     secret = is_secret.fill_null(False).arg_true()
-    above = computed["level"].gather(secret) != "COM"
+    above = ~computed["level"].gather(secret).is_in(COMMUNE_LEVELS)
     return secret.filter(above).to_numpy()
 
 

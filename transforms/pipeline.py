@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import cast
 
@@ -12,12 +11,11 @@ import polars as pl
 from sources.codes import city_of_arrondissement
 from sources.registry import report_label
 from storage.store import Store, reads_one_state
-from transforms.arrondissements import arrondissement_membership, arrondissement_placed
+from transforms.arrondissements import arrondissement_membership, placed_with_arrondissements
 from transforms.compare import FlagRules, compare_parts
-from transforms.compute import Inputs, compute_placed
+from transforms.compute import Inputs
 from transforms.indicator_inputs import pruned_inputs, scans_of
 from transforms.infra import load_infra
-from transforms.placed import merged
 from transforms.registry import PUBLISHED_SOURCES, Indicator, indicators
 from transforms.territories import CustomTerritory, Territory
 
@@ -149,14 +147,9 @@ def diagnostic_table_parts(
         inputs = pruned_inputs(inputs, scans, items)
     main, comp = inputs.main_year("rp_population"), inputs.comparison_year("rp_population")
     prov = provenance(inputs, items)
-    # Paris, Lyon, Marseille (level ARM) apart, in a thread meanwhile: a small computation, mostly Python, while the
-    # main one is mostly polars and numpy (the GIL released)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        arrondissements_of = pool.submit(arrondissement_placed, inputs, items)
-        result = compute_placed(inputs, customs, items)  # positions and codes: the strings are built once, by compare
-        arrondissements = arrondissements_of.result()
-    if arrondissements is not None:
-        result = merged(result, arrondissements)
+    # positions and codes (the strings are built once, by compare), Paris, Lyon, Marseille's arrondissements (level
+    # ARM) among the communes
+    result = placed_with_arrondissements(inputs, customs, items)
     # the staged tables are not read past this point: let them go before the millions of rows of the table
     inputs = replace(inputs, staged={})
     n_years = (main - comp) if main and comp else None

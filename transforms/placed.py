@@ -15,7 +15,9 @@ import polars as pl
 
 # The order of the rows of `compute` (and of the diagnostic table, `transforms.compare`): by place, its level in
 # this order (an arrondissement among the communes) then its code; then by indicator in the catalogue's order.
-PLACE_ORDER = {"COM": 0, "ARM": 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
+ARM = "ARM"  # an arrondissement of Paris, Lyon or Marseille (`transforms.arrondissements`)
+COMMUNE_LEVELS = ("COM", ARM)  # the places that are communes: a commune, an arrondissement
+PLACE_ORDER = {"COM": 0, ARM: 0, "TERRITORY": 1, "EPCI": 2, "DEP": 3, "FRANCE": 4}
 
 RANKED = ("status", "status_comparison")  # `compute`'s columns of reasons, codes of `words` in a `Placed`
 MAX_PIECES = 10_000  # above it, `merged` gathers the rows rather than chaining slices of them
