@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -157,3 +158,69 @@ def test_the_wide_sums_equal_the_long_sums_on_the_benchmark_input():
     order = ["level", "group", "term", "period"]
     assert long.height == unpivoted.height == (300 + 12 + 4 + 1 + 1) * len(table.keys)
     assert_frame_equal(long.sort(order), unpivoted.select(long.columns).sort(order), rel_tol=1e-12)
+
+
+def test_variable_positions_follow_the_row_a_period_before_and_look_up_the_others():
+    variables = pl.Series(["b", "a", "x", "b", "a", "x", "a", "a", "x", None])
+    # rows 3-5 repeat rows 0-2, rows 7-8 rows 4-5; rows 6 and 9 do not (a code lacking "b", a null variable)
+    same = np.array([False, False, False, True, True, True, False, True, True, False])
+    got = T.variable_positions(variables, ["a", "b"], same, 3)
+    assert got.tolist() == [1, 0, -1, 1, 0, -1, 0, 0, -1, -1]
+
+
+def test_codes_with_the_same_rows_and_codes_without_give_the_same_cells():
+    """Every code with the same variables and years (a wide-born source, its cells found from its first code's)
+    and the same rows with one missing and a code outside the target COG (each row's variable looked up)."""
+    needed = pl.DataFrame(
+        {
+            "source": ["rp_population"] * 2,
+            "variable": ["P_POP"] * 2,
+            "term": ["rp_population:P_POP"] * 2,
+            "period": ["comp", "main"],
+            "year": [2016, 2022],
+        },
+        schema_overrides={"year": pl.Int32},
+    )
+    wide = [
+        (code, year, None, variable, value, None, None)
+        for code, base in ((A, 10.0), (B, 20.0), (C, 30.0), (D, 40.0))
+        for year in (2011, 2016, 2022)
+        for variable, value in (("P_MEN", base + 1), ("P_POP", base + year - 2000))
+    ]
+    expected = {
+        (POP, A): (32.0, None),  # 10 + 22
+        ("rp_population:P_POP|comp", A): (26.0, None),  # 10 + 16
+        (POP, D): (62.0, None),
+        ("rp_population:P_POP|comp", C): (46.0, None),
+    }
+    irregular = [r for r in wide if (r[0], r[1], r[3]) != (B, 2016, "P_MEN")]
+    irregular.insert(6, ("01001A", 2016, None, "P_POP", 5.0, None, None))  # not a commune of the target COG
+    for rows in (wide, irregular):
+        table = T.build(world(rows), needed)
+        got = {(k, group): cell for k in table.keys for (_, group), cell in cells(table.commune_level(), k).items()}
+        assert {key: got[key] for key in expected} == expected
+        assert got[(POP, B)] == (42.0, None) and got[("rp_population:P_POP|comp", B)] == (36.0, None)
+        assert len(got) == 4 * 2
+
+
+def test_one_staged_year_serving_two_keys_is_placed_in_both():
+    needed = pl.concat(
+        [
+            NEEDED,
+            pl.DataFrame(
+                {
+                    "source": ["births"],
+                    "variable": ["NAIS"],
+                    "term": ["births:NAIS"],
+                    "period": ["main"],
+                    "year": [2017],
+                },
+                schema_overrides={"year": pl.Int32},
+            ),
+        ]
+    )
+    table = T.build(world(), needed)
+    latest, period = cells(table.commune_level(), "births:NAIS|main"), cells(table.commune_level(), NAIS)
+    assert latest[("COM", A)] == (4.0, None) and period[("COM", A)] == (7.0, None)
+    assert latest[("COM", B)] == (None, SECRET)
+    assert latest[("COM", C)] == (None, NOT_AVAILABLE)  # no 2017 row

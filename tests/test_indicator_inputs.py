@@ -89,3 +89,13 @@ def test_the_places_of_rows_are_their_distinct_level_and_year_pairs_whatever_the
     got = set(_places_of(rows).iter_rows())
     assert got == {(None, None), ("COM", 2020), ("EPCI", 2020), ("COM", None), ("DEP", None), ("COM", 2021)}
     assert _places_of(rows).height == 6
+
+
+def test_the_places_of_rows_sorted_by_level_are_each_level_s_years():
+    rows = pl.DataFrame(
+        {"level": ["COM", "COM", "COM", "DEP", "EPCI", "EPCI"], "year": [2021, 2016, 2021, 2016, 2011, 2011]},
+        schema_overrides={"year": pl.Int32},
+    )
+    got = _places_of(rows)
+    assert sorted(got.iter_rows()) == [("COM", 2016), ("COM", 2021), ("DEP", 2016), ("EPCI", 2011)]
+    assert got.schema == rows.schema

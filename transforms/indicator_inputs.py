@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+import numpy as np
 import polars as pl
 
 from transforms.compute import Inputs
@@ -66,12 +67,29 @@ def pruned(scan: pl.LazyFrame, variables: set[str]) -> pl.DataFrame:
 
 
 def _places_of(rows: pl.DataFrame) -> pl.DataFrame:
-    """The distinct (level, year) of staged rows. A row of the same pair as the row before it is dropped first: a
-    staged table is sorted by level and code, a code's rows mostly of one year, so hashing the few rows left costs
-    less than hashing every row (France's kept rows: 0.39 to 0.19 s of CPU)."""
+    """The distinct (level, year) of staged rows: the years of each level's run when the rows are sorted by level
+    (a staged table is), else the rows left after dropping a row of the same pair as the row before it hashed."""
+    level, year = rows["level"], rows["year"]
+    if rows.height and not level.null_count() and not year.null_count() and level.is_sorted():
+        return _places_of_sorted(level, year)
     first = pl.int_range(pl.len()) == 0
     another = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift()) for c in PLACE_COLUMNS)
     return rows.select(PLACE_COLUMNS).filter(first | another).unique()
+
+
+def _places_of_sorted(level: pl.Series, year: pl.Series) -> pl.DataFrame:
+    """`_places_of` of rows sorted by level: each level's run found by a binary search, its years counted
+    (France's 8 M kept rows: about 0.15 to 0.04 s of CPU, no string compared but in the order's check)."""
+    pairs: list[tuple[str, int]] = []
+    start, years = 0, year.to_numpy()
+    while start < level.len():
+        name = level[start]
+        end = int(level.search_sorted(name, side="right"))
+        least = int(years[start:end].min())
+        counts = np.bincount(years[start:end] - least)
+        pairs += [(name, least + int(y)) for y in np.flatnonzero(counts)]
+        start = end
+    return pl.DataFrame(pairs, schema={"level": level.dtype, "year": year.dtype}, orient="row")
 
 
 def pruned_inputs(inputs: Inputs, scans: Mapping[str, pl.LazyFrame], items: tuple[Indicator, ...]) -> Inputs:
