@@ -146,7 +146,6 @@ def refresh(
 ) -> None:
     """Download, validate and stage the INSEE and CAF sources in the target geography (COG), then publish the
     national indicator tables (the `refresh` flow's steps, in this process unless a Prefect run is wanted)."""
-    _keep_freed_pages()
     _check_sources(source, "")
     _check_sources(accept_drop, "--accept-drop: ")
     _check_folders(data_dir, out)
@@ -159,22 +158,6 @@ def refresh(
         typer.echo(f"published: {done['published']}")
     else:
         typer.echo(done["publication"])  # nothing new, or why nothing was published
-
-
-# polars sets its allocator (jemalloc) to hand freed pages back to the kernel within about a second (its import adds
-# muzzy_decay_ms:1000), so staging entry after entry faults them in again: France's staging from its downloads,
-# 1.2-1.5 M minor faults and 2.1-2.7 s of system time. Pages left lazily freed (MADV_FREE: taken back by the kernel
-# only when it needs memory) are reused without a fault: 0.55-0.6 M faults, 1.2 s. They count in the resident size
-# until the kernel takes them: the staging's peak RSS reads about 1.6 instead of 1.05 GiB.
-STAGING_ALLOCATOR = ("_RJEM_MALLOC_CONF", "muzzy_decay_ms:-1")
-
-
-def _keep_freed_pages() -> None:
-    """Polars' allocator told to keep the pages it frees (`STAGING_ALLOCATOR`), unless the user set it: read once,
-    when polars loads, so only before it is imported (a process that already loaded it would only pass the
-    setting on to its children)."""
-    if "polars" not in sys.modules:
-        os.environ.setdefault(*STAGING_ALLOCATOR)
 
 
 def _check_sources(names: list[str] | None, option: str) -> None:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from cli_support import report_args
@@ -290,34 +287,3 @@ def test_report_runs_the_cycle_collector_seldom_in_this_process_and_as_before_af
     assert during == [(700, 10, 10) if flow else (100_000, 10, 10)]  # a Prefect run keeps the default
     assert refused.exit_code == 2 and refused.output.startswith("error: --baseline: ")  # refused inside the block
     assert after == (700, 10, 10)
-
-
-# polars adds its own allocator settings in front of a user's (the last of a setting wins) as it is imported
-_ALLOCATOR_PROBE = """
-import os, sys
-from flows import cli
-if sys.argv[1] == "polars first":
-    import polars
-cli._keep_freed_pages()
-import polars
-print(os.environ["_RJEM_MALLOC_CONF"].split(",")[-1])
-"""
-
-
-@pytest.mark.parametrize(
-    ("case", "user_value", "last_setting"),
-    [
-        ("fresh", None, "muzzy_decay_ms:-1"),  # polars not loaded yet: its allocator reads the setting
-        ("fresh", "dirty_decay_ms:0", "dirty_decay_ms:0"),  # the user's own setting is kept, not ours
-        ("polars first", None, "muzzy_decay_ms:1000"),  # too late for this process: polars' own setting is left
-    ],
-)
-def test_refresh_keeps_freed_pages_only_when_it_sets_polars_allocator_up(case, user_value, last_setting):
-    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
-    if user_value is not None:
-        env["_RJEM_MALLOC_CONF"] = user_value
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run(
-        [sys.executable, "-c", _ALLOCATOR_PROBE, case], cwd=root, env=env, capture_output=True, text=True, check=True
-    )
-    assert done.stdout.strip() == last_setting
