@@ -337,6 +337,13 @@ def _any(level: pl.Series, levels: tuple[str, ...]) -> pl.Series:
     return wanted
 
 
+def rows_of_codes(codes: pl.Series, rows: pl.DataFrame) -> np.ndarray:
+    """The `_row` in `rows` (code, _row) of each code of `codes`, -1 for a code not there: each run of equal codes
+    looked up once (`_runs`, `_rows_of_codes`)."""
+    heads, lengths = _runs(codes)
+    return np.repeat(_rows_of_codes(heads, rows), lengths)
+
+
 def _rows_of_codes(heads: pl.Series, rows: pl.DataFrame) -> np.ndarray:
     """The `_row` in `rows` (code, _row) of each code of the runs of equal codes (`_runs`), -1 for a code not
     there. Each run is looked up once: a staged table is sorted by level and code, so 4.7 million staged rows of

@@ -464,9 +464,9 @@ def _published_rows(
             part = _figures(rows_at_levels(latest_rows, (place_level,)), place_level, variables, year)
             if (at_places := wanted.rows.get(place_level)) is not None and part.height:
                 place = rows_of_codes(part["group"], at_places)
-                has = place.is_not_null()
-                places.append(place.filter(has).to_numpy())
-                rows.append(np.flatnonzero(has.to_numpy()) + height)
+                has = place >= 0
+                places.append(place[has])
+                rows.append(np.flatnonzero(has) + height)
             height += part.height
             frames.append(part)
     schema = {"level": pl.String, "group": pl.String, "variable": pl.String, "value": pl.Float64}
