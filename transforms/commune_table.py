@@ -349,8 +349,8 @@ def _rows_of_codes(heads: pl.Series, rows: pl.DataFrame) -> np.ndarray:
     there. Each run is looked up once: a staged table is sorted by level and code, so 4.7 million staged rows of
     France are 35,000 runs."""
     if heads.len() == rows.height and heads.equals(rows["code"], check_names=False):
-        # every commune in the order of the table (0.2 ms against 4 ms for the join of 35,000 codes in France)
-        return np.arange(rows.height)
+        # every code in the order of `rows` (0.2 ms against 4 ms for the join of 35,000 codes in France)
+        return rows["_row"].cast(pl.Int64).to_numpy()
     found = heads.to_frame("code").join(rows, on="code", how="left", maintain_order="left")
     return found["_row"].cast(pl.Int64).fill_null(-1).to_numpy()
 
