@@ -179,15 +179,17 @@ def _code_pattern_check(levels: tuple[str, ...]) -> RowCheck:
 
 def known_codes_check(valid: Mapping[int, Mapping[str, AbstractSet[str]]]) -> RowCheck:
     """Every COM/ARM code exists in the COG of its row (`cog` column): `valid[cog][level]` holds the codes."""
-    expr = pl.lit(True)
+    expr, screens = pl.lit(True), []
     for cog, by_level in valid.items():
         for level, codes in by_level.items():
-            expr = (
-                pl.when((pl.col("cog") == cog) & (pl.col("level") == level))
-                .then(pl.col("code").is_in(_codes_series(codes)))  # membership: the order does not matter
-                .otherwise(expr)
-            )
-    return RowCheck("code known to the COG of the file's geography", expr)
+            here = (pl.col("cog") == cog) & (pl.col("level") == level)
+            known = _codes_series(codes)
+            expr = pl.when(here).then(pl.col("code").is_in(known)).otherwise(expr)  # membership: order does not matter
+            # screened on the rows of that COG and level only: a branch of `expr` looks up every row's code (five
+            # COGs and two levels: the CAF benefits' 175,000 rows looked up ten times, 49 against 12 ms)
+            screens.append(pl.col("code").filter(here).is_in(known).all())
+    screen = pl.all_horizontal(screens) if screens else None
+    return RowCheck("code known to the COG of the file's geography", expr, screen=screen)
 
 
 def _codes_series(codes: AbstractSet[str]) -> pl.Series:

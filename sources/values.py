@@ -95,6 +95,16 @@ def with_parsed_cells(cells: pl.LazyFrame, raw: str, markers: dict[str, str], em
     return cells.with_columns(value=value).drop("_text", "_number").select(pl.exclude("status"), "status")
 
 
+def per_run(frame: pl.DataFrame, column: str, **computed: pl.Expr) -> pl.DataFrame:
+    """`frame` with the columns `computed` from `column` alone, row by row (no aggregate), each computed once per
+    run of equal cells (nulls included) and spread to the rows of its run: for a column whose rows come grouped
+    (a file's periods, levels), the work of a few values instead of every row's."""
+    cells = frame.get_column(column)
+    run = cells.rle_id()
+    values = cells.rle().struct.field("value").alias(column).to_frame().select(**computed)
+    return frame.with_columns(values.get_column(name).gather(run) for name in computed)
+
+
 def finish(long: pl.DataFrame, source: str, vintage: str, *, sort: bool = True) -> pl.DataFrame:
     """Add the source columns, fill absent optional columns and order everything as `STAGED_SCHEMA` (the rows by
     `KEY` unless `sort` is False: staging sorts once, at the end)."""

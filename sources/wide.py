@@ -205,9 +205,9 @@ def _value_holds(rules: Rules, name: str) -> pl.Expr:
 def _codes_known(wide: pl.DataFrame, known: RowCheck, cog: dict[str, int] | pl.Expr) -> bool:
     """Every code in the COG of its cells: once per COG of a column, or with the row's COG."""
     if isinstance(cog, pl.Expr):
-        return wide.select("level", "code", cog=cog).select(known.expr.all()).item() is True
+        return wide.select("level", "code", cog=cog).select(known.holds()).item() is True
     codes = wide.select("level", "code")
-    return all(codes.with_columns(cog=pl.lit(c)).select(known.expr.all()).item() is True for c in set(cog.values()))
+    return all(codes.with_columns(cog=pl.lit(c)).select(known.holds()).item() is True for c in set(cog.values()))
 
 
 def _within(value: pl.Expr, low: float | None, high: float | None) -> pl.Expr:

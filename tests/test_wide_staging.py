@@ -220,4 +220,30 @@ def test_a_row_is_moved_when_a_change_touches_its_code_in_its_own_cog():
     )
     touched = pl.DataFrame({"cog": [2024, 2023], "code": ["44100", "44100"]})
     # 44100 in COG 2024: moved; in COG 2025 (no change there): kept; an ARM row: kept; 44088 and 01001: untouched
-    assert _moved(long, touched).to_list() == [True, False, False, False, False]
+    assert _moved(long, touched, presorted=False).to_list() == [True, False, False, False, False]
+
+
+def test_the_moved_rows_of_a_frame_in_key_order_are_found_by_their_codes_block():
+    from sources.geography import _moved
+
+    rows = [
+        ("ARM", "44100", 2024),
+        ("COM", "01001", 2024),
+        ("COM", "44088", 2023),
+        ("COM", "44100", 2023),
+        ("COM", "44100", 2024),
+        ("COM", "44100", 2025),
+        ("COM", "44109", 2024),
+        ("DEP", "44100", 2024),
+    ]
+    whole = pl.DataFrame(rows, schema={"level": pl.String, "code": pl.String, "cog": pl.Int32}, orient="row")
+    # in pieces, as `_inserted` returns a frame: the binary searches read across them
+    long = pl.concat([whole.slice(0, 3), whole.slice(3, 2), whole.slice(5)], rechunk=False)
+    # 01001 changed in COG 2023 only (its row is of 2024); 00001 and 99999 before and after every code of the file
+    touched = pl.DataFrame(
+        {"cog": [2024, 2023, 2023, 2024, 2024], "code": ["44100", "44100", "01001", "00001", "99999"]}
+    )
+    # 44100 in COGs 2023 and 2024 at level COM; not its ARM or DEP rows, nor its COG 2025 row
+    expected = [False, False, False, True, True, False, False, False]
+    assert _moved(long, touched, presorted=True).to_list() == expected
+    assert _moved(long, touched, presorted=False).to_list() == expected
