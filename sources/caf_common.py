@@ -14,7 +14,7 @@ import polars as pl
 from sources.catalogue import Entry, FileSpec
 from sources.errors import Failure, SourceValidationError
 from sources.reading import read_csv_bytes, utf8_bytes
-from sources.values import NOT_AVAILABLE, melt, per_run
+from sources.values import NOT_AVAILABLE, melt, per_run, without_rows
 
 # `YYYY`, `YYYY-MM`, `YYYYMM` or `YYYY-MM-DD` (dtreffre is a month-precision date; annee an int or a date).
 PERIOD = r"^(\d{4})(?:-?(\d{2}))?(?:-(\d{2}))?$"
@@ -82,7 +82,9 @@ def drop_unlocalised(
 
     They are excluded, never spread over the communes; the notes count them per period.
     """
-    value = pl.col(code).str.strip_chars()
+    # each mask computed once, and the frame filtered only for the kinds met (each filter read every row of every
+    # column: 0.09 s of CPU for the CAF benefits' 175,000 rows and five empty codes)
+    value = frame.get_column(code).str.strip_chars()
     empty = value.is_null() | (value == "")
     placeholder = value.str.contains(PLACEHOLDER).fill_null(False)
     notes = []
@@ -90,15 +92,15 @@ def drop_unlocalised(
     if empty_too:
         kinds.insert(0, (empty, f"an empty {code} (allocataires the CAF cannot localise)"))
     for mask, what in kinds:
-        rows = frame.filter(mask)
-        if rows.height:
+        if mask.any():
+            rows = frame.filter(mask)
             per = rows.group_by(period).len().sort(period).rows()
             detail = ", ".join(f"{p}: {n}" for p, n in per)
             codes = sorted({c for c in rows[code].to_list() if c})
             shown = f" ({', '.join(codes)})" if codes else ""
             notes.append(f"{file}: {rows.height} row(s) with {what}{shown} excluded, not spread; per year: {detail}")
     drop = placeholder | empty if empty_too else placeholder
-    return frame.filter(~drop), notes
+    return without_rows(frame, drop), notes
 
 
 def level_expr(code: str, level: str) -> pl.Expr:

@@ -105,6 +105,27 @@ def per_run(frame: pl.DataFrame, column: str, **computed: pl.Expr) -> pl.DataFra
     return frame.with_columns(values.get_column(name).gather(run) for name in computed)
 
 
+# dropping at most this many rows leaves the others as slices of the frame; more, they are copied by a filter
+FEW_DROPPED = 64
+
+
+def without_rows(frame: pl.DataFrame, drop: pl.Series) -> pl.DataFrame:
+    """`frame.filter(~drop)` (a null in `drop` drops its row, as there). A few rows dropped leave the others as
+    slices of `frame` (views): the filter copies every cell of the rows kept (47 ms of CPU to drop 5 of the CAF
+    benefits' 175,000 rows of 29 text columns)."""
+    dropped = drop.fill_null(True).arg_true().to_list()
+    if not dropped:
+        return frame
+    if len(dropped) > FEW_DROPPED:
+        return frame.filter(~drop)
+    pieces, start = [], 0
+    for row in [*dropped, frame.height]:
+        if row > start:
+            pieces.append(frame.slice(start, row - start))
+        start = row + 1
+    return pl.concat(pieces, rechunk=False) if pieces else frame.clear()
+
+
 def finish(long: pl.DataFrame, source: str, vintage: str, *, sort: bool = True) -> pl.DataFrame:
     """Add the source columns, fill absent optional columns and order everything as `STAGED_SCHEMA` (the rows by
     `KEY` unless `sort` is False: staging sorts once, at the end)."""

@@ -247,3 +247,31 @@ def test_the_moved_rows_of_a_frame_in_key_order_are_found_by_their_codes_block()
     expected = [False, False, False, True, True, False, False, False]
     assert _moved(long, touched, presorted=True).to_list() == expected
     assert _moved(long, touched, presorted=False).to_list() == expected
+
+
+def test_a_column_computed_per_run_is_the_column_computed_per_row():
+    from sources.values import per_run
+
+    frame = pl.DataFrame({"period": ["2020-12", "2020-12", None, None, " 2021-12", "2021", "x", "2020-12"]})
+    out = per_run(
+        frame, "period", year=pl.col("period").str.strip_chars().str.slice(0, 4), empty=pl.col("period").is_null()
+    )
+    assert out["year"].to_list() == ["2020", "2020", None, None, "2021", "2021", "x", "2020"]
+    assert out["empty"].to_list() == [False, False, True, True, False, False, False, False]
+    assert per_run(frame.clear(), "period", year=pl.col("period").str.slice(0, 4)).columns == ["period", "year"]
+
+
+def test_a_few_rows_dropped_leave_the_others_in_order_as_a_filter_would():
+    from sources.values import without_rows
+
+    frame = pl.DataFrame({"code": ["a", "b", "c", "d", "e"], "n": [1, 2, 3, 4, 5]})
+    drop = pl.Series([True, False, None, False, True])  # a null drops its row, as `filter(~drop)` does
+    out = without_rows(frame, drop)
+    assert out.rows() == [("b", 2), ("d", 4)]
+    assert out.n_chunks() == 2  # slices of the frame, not a copy
+    assert without_rows(frame, pl.Series([False] * 5)) is frame
+    assert without_rows(frame, pl.Series([True] * 5)).rows() == []
+    many = pl.DataFrame({"n": range(200)})
+    dropped = without_rows(many, pl.Series([n % 2 == 0 for n in range(200)]))  # more than a few: filtered
+    assert dropped["n"].to_list() == list(range(1, 200, 2))
+    assert dropped.n_chunks() == 1
