@@ -18,7 +18,18 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from sources.values import KEY, MERGED, NON_RECALCULABLE, NOT_AVAILABLE, RENAMED, SPLIT, sorted_by_key
+from sources.values import (
+    KEY,
+    MERGED,
+    NON_RECALCULABLE,
+    NOT_AVAILABLE,
+    RENAMED,
+    SPLIT,
+    run_lengths,
+    runs,
+    sorted_by_key,
+    without_rows,
+)
 
 NO_EPCI = "ZZZZZZZZZ"
 
@@ -224,8 +235,8 @@ def _moved(long: pl.DataFrame, touched: pl.DataFrame, *, presorted: bool) -> pl.
     if presorted:
         found = _commune_rows_in_key_order(long, codes)
     else:
-        found = long.select(((pl.col("level") == "COM") & pl.col("code").is_in(codes.implode())).arg_true())
-        found = found.to_series()
+        is_commune = (pl.col("level") == "COM") & pl.col("code").is_in(codes.implode())
+        found = long.select(is_commune.arg_true()).to_series()
     moved = long[found].select(in_its_cog).to_series()
     return pl.repeat(False, long.height, eager=True).scatter(found, moved)
 
@@ -430,18 +441,24 @@ def drop_other_zonings(frame: pl.DataFrame, levels, fail, shown: str) -> tuple[p
     BV2022...) and the no-EPCI pseudo-code `ZZZZZZZZZ` (communes outside any EPCI: not a territory) are dropped
     with a count, as notes. A row with no `GEO_OBJECT` at all is refused: `fail(column, rule, count, samples)`
     builds the parser's error, its samples showing `GEO` and the `shown` column."""
-    unset = frame.filter(pl.col("GEO_OBJECT").fill_null("") == "")
-    if unset.height:
+    # judged once per run of one level (a file lists a level's rows together), then dropped as slices when few
+    # (`without_rows`): the filters of every row and column cost 21 of the births' 25 ms of CPU here
+    run, runs_of = runs(frame, ["GEO_OBJECT"])
+    level = pl.col("GEO_OBJECT")
+    rows = run_lengths(run, runs_of.height)
+    runs_of = runs_of.with_columns(unset=level.fill_null("") == "", kept=level.is_in(levels), rows=rows)
+    if runs_of.get_column("unset").any():
+        unset = frame.filter(level.fill_null("") == "")
         samples = [f"GEO {g} {t}" for g, t in unset.select("GEO", shown).head(5).rows()]
         raise fail("GEO_OBJECT", "a geographic level", unset.height, samples)
     notes = []
-    dropped = frame.filter(~pl.col("GEO_OBJECT").is_in(levels)).group_by("GEO_OBJECT").len().sort("GEO_OBJECT")
+    dropped = runs_of.filter(~pl.col("kept")).group_by("GEO_OBJECT").agg(pl.col("rows").sum()).sort("GEO_OBJECT")
     if dropped.height:
         detail = ", ".join(f"{lv} {n}" for lv, n in dropped.rows())
-        notes.append(f"{dropped['len'].sum()} row(s) of other zonings dropped ({detail})")
-    frame = frame.filter(pl.col("GEO_OBJECT").is_in(levels))
-    no_epci = (pl.col("GEO_OBJECT") == "EPCI") & (pl.col("GEO") == NO_EPCI)
-    if n := frame.filter(no_epci).height:
+        notes.append(f"{dropped['rows'].sum()} row(s) of other zonings dropped ({detail})")
+    no_epci = (level == "EPCI") & (pl.col("GEO") == NO_EPCI)
+    other = runs_of.get_column("kept").gather(run).not_()
+    pseudo = frame.select(no_epci.fill_null(False)).to_series()
+    if n := pseudo.sum():
         notes.append(f"{n} row(s) of the pseudo-EPCI {NO_EPCI} (communes in no EPCI) dropped")
-        frame = frame.filter(~no_epci)
-    return frame, notes
+    return without_rows(frame, other | pseudo), notes

@@ -275,3 +275,18 @@ def test_a_few_rows_dropped_leave_the_others_in_order_as_a_filter_would():
     dropped = without_rows(many, pl.Series([n % 2 == 0 for n in range(200)]))  # more than a few: filtered
     assert dropped["n"].to_list() == list(range(1, 200, 2))
     assert dropped.n_chunks() == 1
+
+
+def test_runs_of_several_columns_and_cells_stripped_by_runs():
+    from sources.values import runs, stripped
+
+    frame = pl.DataFrame({"level": ["COM", "COM", "COM", "DEP", None, None], "code": ["1", "1", "2", "2", None, None]})
+    run, firsts = runs(frame, ["level", "code"])
+    assert run.to_list() == [0, 0, 1, 2, 3, 3]
+    assert firsts.rows() == [("COM", "1"), ("COM", "2"), ("DEP", "2"), (None, None)]
+    cells = pl.Series("flag", [" A", " A", " A", "B ", None, None])
+    assert stripped(cells).to_list() == ["A", "A", "A", "B", None, None]
+    assert stripped(cells).name == "flag"
+    clean = pl.Series("flag", ["A", "A", "A", "B"])
+    assert stripped(clean) is clean  # nothing to strip: the cells as they are
+    assert stripped(pl.Series("year", [" 2020", "2021 ", "2022"])).to_list() == ["2020", "2021", "2022"]
