@@ -42,6 +42,7 @@ from sources.reading import read_csv_file
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
+from sources.values import runs
 
 MEASURE = re.compile(r"^NBFLUX_C(\d{2})_ACTOCC15P$")
 FOREIGN = r"^[A-Z]{2}\d{3}$"  # a place of work abroad: country letters and a number (BE540, SU112, LU320)
@@ -64,7 +65,6 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     measure, year = _measure(raw.columns, entry, file)
     missing_columns(raw.columns, entry.columns().required, source=entry.source, file=file, raw_path=raw_path)
     flows = _flows(raw, measure, entry, file, raw_path)
-    flows = flows.with_columns(home_city=_city(pl.col("home")), work_city=_city(pl.col("work")))
     if geo is not None:
         flows = _to_target(flows, geo, entry.cog or geo.target)
     notes = [
@@ -111,24 +111,34 @@ def _measure(columns: list[str], entry: Entry, file: str) -> tuple[str, int]:
 
 
 def _flows(raw: pl.DataFrame, measure: str, entry: Entry, file: str, raw_path: str) -> pl.DataFrame:
-    """home, work (codes as published), flow (a non-negative number), abroad (a place of work abroad): the rules
-    checked on the file's own rows."""
-    frame = raw.select(
-        home=pl.col("CODGEO").str.strip_chars(),
-        work=pl.col("DCLT").str.strip_chars(),
-        text=pl.col(measure).str.strip_chars(),
-    )
-    frame = frame.with_columns(
-        flow=pl.col("text").str.replace(",", ".", literal=True).cast(pl.Float64, strict=False),
-        abroad=pl.col("work").str.contains(FOREIGN),  # tested once: each step below reads it (0.03 s a test)
-    )
+    """home, work (codes as published), flow (a non-negative number), abroad (a place of work abroad), home_city
+    and work_city (`_city`): the rules checked on the file's own rows. A code is read once per place, not per
+    flow: a residence once per run of its rows (the file lists them together), a place of work once per distinct
+    code, joined back to its flows (a million flows, some 35,000 places: the regexes and stripping of each row's
+    codes cost 0.3 s of CPU)."""
+    home_run, homes = runs(raw, ["CODGEO"])
+    homes = homes.select(home=pl.col("CODGEO").str.strip_chars()).with_columns(home_city=_city(pl.col("home")))
+    works = raw.select(pl.col("DCLT").unique()).with_columns(work=pl.col("DCLT").str.strip_chars())
+    works = works.with_columns(abroad=pl.col("work").str.contains(FOREIGN), work_city=_city(pl.col("work")))
     place = f"{CODE_PATTERNS['COM'][:-1]}|{CODE_PATTERNS['ARM'][1:]}"  # a commune or an arrondissement
+    homes = homes.with_columns(_bad_home=~pl.col("home").str.contains(place))
+    bad_work = ~(pl.col("work").str.contains(place) | pl.col("abroad") | (pl.col("work") == UNDETERMINED))
+    works = works.with_columns(_bad_work=bad_work).with_row_index("_work")
+    work = raw.select("DCLT").join(works.select("DCLT", "_work"), on="DCLT", how="left", maintain_order="left")
+    work_of = work.get_column("_work")
+    frame = pl.DataFrame(
+        [
+            *[homes.get_column(c).gather(home_run) for c in ("home", "home_city", "_bad_home")],
+            *[works.get_column(c).gather(work_of) for c in ("work", "abroad", "work_city", "_bad_work")],
+            _numbers(raw.get_column(measure)).alias("flow"),
+        ]
+    )
     checks = [
-        ("CODGEO", "a commune or arrondissement code (01001, 2A004, 75115)", ~pl.col("home").str.contains(place)),
+        ("CODGEO", "a commune or arrondissement code (01001, 2A004, 75115)", pl.col("_bad_home")),
         (
             "DCLT",
             "a commune, arrondissement, foreign (BE540) or undetermined (ZZZZZ) place of work",
-            ~(pl.col("work").str.contains(place) | pl.col("abroad") | (pl.col("work") == UNDETERMINED)),
+            pl.col("_bad_work"),
         ),
         (
             measure,
@@ -136,15 +146,26 @@ def _flows(raw: pl.DataFrame, measure: str, entry: Entry, file: str, raw_path: s
             pl.col("flow").is_null() | ~pl.col("flow").is_finite() | (pl.col("flow") < 0),
         ),
     ]
+    failing = frame.select(*[bad.fill_null(True).any().alias(column) for column, _, bad in checks]).row(0)
     failures = []
-    for column, rule, bad in checks:
-        rows = frame.filter(bad.fill_null(True))
-        if rows.height:
+    for (column, rule, bad), fails in zip(checks, failing):
+        if fails:  # the rows shown as read (the text of the flow stripped)
+            rows = frame.with_columns(text=raw.get_column(measure).str.strip_chars()).filter(bad.fill_null(True))
             samples = [f"{h} -> {w} = {t!r}" for h, w, t in rows.select("home", "work", "text").head(5).rows()]
             failures.append(Failure(column, rule, rows.height, samples))
     if failures:
         raise SourceValidationError(entry.source, file, failures, raw_path)
-    return frame.drop("text")
+    return frame.drop("_bad_home", "_bad_work")
+
+
+def _numbers(text: pl.Series) -> pl.Series:
+    """The flows as numbers, a decimal comma read as a point. A column whose every text casts as it is (a null
+    number only where the text is null) is cast and no more: neither stripped nor its commas replaced (a number
+    with spaces around, or a decimal comma, does not cast: such a column takes the general way)."""
+    number = text.cast(pl.Float64, strict=False)
+    if number.null_count() == text.null_count():
+        return number
+    return text.str.strip_chars().str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
 
 
 def _city(code: pl.Expr) -> pl.Expr:

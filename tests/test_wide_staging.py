@@ -8,7 +8,7 @@ import pytest
 from staged_support import staged_rows
 
 from sources.validation import Rules, known_codes_check, passes
-from sources.values import MERGED, NOT_AVAILABLE, SECRET, melt, sorted_by_key
+from sources.values import MERGED, MISSING, NOT_AVAILABLE, SECRET, melt, sorted_by_key
 from sources.wide import STATUS, long_in_key_order, parse_wide, screen
 
 INDEX = {"level": pl.lit("COM"), "code": pl.col("CODGEO")}
@@ -80,6 +80,24 @@ def test_a_marker_that_reads_as_a_number_stays_a_marker():
     wide = parse_wide(raw, INDEX, COLUMNS, markers={"0": SECRET}, empty=NOT_AVAILABLE)
     long = long_in_key_order(wide, ["level", "code"], COLUMNS)
     assert long.select("value", "status").rows() == [(None, SECRET), (5.0, None), (4.0, None), (None, SECRET)]
+
+
+def test_markers_empty_cells_and_decimal_commas_among_numbers():
+    # P22_POP: a marker with spaces around (the column parsed cell by cell); P22_POPH: a marker, an empty cell and
+    # a decimal comma among numbers
+    raw = _raw([("01001", "s", "12,5"), ("01002", " nd ", "s"), ("01003", "4", ""), ("01004", "nd", "3")])
+    wide = parse_wide(raw, INDEX, COLUMNS, markers={"s": SECRET, "nd": NOT_AVAILABLE}, empty=MISSING)
+    long = long_in_key_order(wide, ["level", "code"], COLUMNS)
+    assert long.select("value", "status").rows() == [
+        (None, SECRET),
+        (12.5, None),
+        (None, NOT_AVAILABLE),  # " nd " stripped
+        (None, SECRET),
+        (4.0, None),
+        (None, MISSING),
+        (None, NOT_AVAILABLE),
+        (3.0, None),
+    ]
 
 
 def test_key_order_is_the_order_of_the_sort():
