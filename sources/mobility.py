@@ -41,8 +41,9 @@ from sources.geography import Geography
 from sources.reading import read_csv_file
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
-from sources.validation import Rules, missing_columns
-from sources.values import runs
+from sources.validation import Rules, known_codes_check, missing_columns, passes_in_key_order
+from sources.values import finish, runs
+from sources.wide import row_cog
 
 MEASURE = re.compile(r"^NBFLUX_C(\d{2})_ACTOCC15P$")
 FOREIGN = r"^[A-Z]{2}\d{3}$"  # a place of work abroad: country letters and a number (BE540, SU112, LU320)
@@ -73,6 +74,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     ]
     keys = {"year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8), "status": pl.lit(None, pl.String)}
     presorted = entry.params.get("table") == "destinations"
+    screened = False
     if presorted:
         long = _destinations(flows).with_columns(**keys)
         # one variable per place of work, each a count
@@ -81,6 +83,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
             levels=("COM",),
             code_column="CODGEO",
         )
+        screened = _screened(long, rules, entry, geo)
     else:
         long = _summary(flows, _epci_of(geo)).with_columns(**keys)
         long, city_notes = add_city_sums(long, set(SUMMARY_VARIABLES), file=file, rounded=False)
@@ -92,7 +95,19 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
             parts=PARTS,
             part_tolerance=PART_TOLERANCE,
         )
-    return conclude(long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, presorted=presorted)
+    return conclude(
+        long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, presorted=presorted, screened=screened
+    )
+
+
+def _screened(long: pl.DataFrame, rules: Rules, entry: Entry, geo: Geography | None) -> bool:
+    """Every rule holds on `long` (in key order): `conclude` need not validate it again (else it does, and pandera's
+    error names the file, column, rule and rows)."""
+    typed = finish(long, entry.source, entry.vintage, sort=False).with_columns(cog=row_cog(entry))
+    known = None
+    if geo is not None:
+        known = known_codes_check(geo.known_codes(set(typed["cog"].unique().to_list())))
+    return passes_in_key_order(typed, rules, known)
 
 
 def _measure(columns: list[str], entry: Entry, file: str) -> tuple[str, int]:

@@ -22,7 +22,7 @@ import polars as pl
 from sources import catalogue
 from sources.codes import CODE_PATTERNS
 from sources.errors import Failure, SourceValidationError
-from sources.values import KEY, STAGED_SCHEMA, STATUSES
+from sources.values import KEY, STAGED_SCHEMA, STATUSES, runs
 
 if TYPE_CHECKING:  # pandera runs only on a frame that fails the one-pass screen: imported then (it takes 0.1 s)
     import pandera.polars as pa
@@ -254,12 +254,7 @@ def passes(frame: pl.DataFrame, rules: Rules, known: RowCheck | None = None) -> 
     if any(frame.schema.get(name) != dtype for name, dtype in COLUMN_TYPES.items()):
         return False
     aggregates = [
-        *[pl.col(name).is_not_null().all() for name in NOT_NULL],
-        pl.col("level").is_in(list(rules.levels)).all(),
-        pl.col("year").is_between(*YEARS).all(),
-        pl.col("month").is_between(*MONTHS).all(),
-        pl.col("variable").is_in(sorted(rules.kinds)).all(),
-        pl.col("status").is_in(list(STATUSES)).all(),
+        *_column_aggregates(rules),
         # distinct hashes mean distinct keys; a collision only sends the frame to pandera (a hash per row is
         # light where hashing the keys themselves takes a table of strings)
         pl.struct(UNIQUE).hash().n_unique() == pl.len(),
@@ -271,6 +266,40 @@ def passes(frame: pl.DataFrame, rules: Rules, known: RowCheck | None = None) -> 
         return all(result is True for result in results) and _parts_hold(frame, rules)
     except pl.exceptions.PolarsError:  # a rule that cannot even run: pandera reports it
         return False
+
+
+def passes_in_key_order(frame: pl.DataFrame, rules: Rules, known: RowCheck | None = None) -> bool:
+    """`passes` for a frame in `KEY` order (as `values.sorted_by_key` leaves it): its key is unique when no row
+    repeats the key of the row before it, and the rules of a code (its level's pattern, known to the COG of its
+    rows) are judged once per run of rows of one (level, code, cog), not on each row: the 950,000 places of work
+    of France's communes, 0.2 s of CPU by `passes`, about 0.03 s so."""
+    if any(frame.schema.get(name) != dtype for name, dtype in COLUMN_TYPES.items()):
+        return False
+    repeats = pl.all_horizontal([pl.col(c).eq_missing(pl.col(c).shift()) for c in UNIQUE]).fill_null(False).any()
+    rows = [_finite_check(), *_bounds_check(rules), *_level_max_checks(rules), *rules.extra_checks]
+    aggregates = [*_column_aggregates(rules), repeats.not_(), *[check.holds() for check in rows]]
+    code_checks = [_code_pattern_check(rules.levels), *([known] if known is not None else [])]
+    try:
+        if not all(r is True for r in frame.select(*[a.alias(f"rule_{i}") for i, a in enumerate(aggregates)]).row(0)):
+            return False
+        _, places = runs(frame, ["level", "code", "cog"] if known is not None else ["level", "code"])
+        by_place = places.select(*[check.holds().alias(f"rule_{i}") for i, check in enumerate(code_checks)]).row(0)
+        return all(result is True for result in by_place) and _parts_hold(frame, rules)
+    except pl.exceptions.PolarsError:  # a rule that cannot even run: pandera reports it
+        return False
+
+
+def _column_aggregates(rules: Rules) -> list[pl.Expr]:
+    """The rules of the staged columns themselves: the key whole, a staged level, a year and month in range, a
+    variable of the rules, a known status."""
+    return [
+        *[pl.col(name).is_not_null().all() for name in NOT_NULL],
+        pl.col("level").is_in(list(rules.levels)).all(),
+        pl.col("year").is_between(*YEARS).all(),
+        pl.col("month").is_between(*MONTHS).all(),
+        pl.col("variable").is_in(sorted(rules.kinds)).all(),
+        pl.col("status").is_in(list(STATUSES)).all(),
+    ]
 
 
 def _parts_hold(frame: pl.DataFrame, rules: Rules) -> bool:
