@@ -43,7 +43,7 @@ from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, known_codes_check, missing_columns, passes_in_key_order
 from sources.values import finish, runs
-from sources.wide import row_cog
+from sources.wide import STATUS, long_in_key_order, row_cog, with_rows_in_place
 
 MEASURE = re.compile(r"^NBFLUX_C(\d{2})_ACTOCC15P$")
 FOREIGN = r"^[A-Z]{2}\d{3}$"  # a place of work abroad: country letters and a number (BE540, SU112, LU320)
@@ -85,9 +85,6 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         )
         screened = _screened(long, rules, entry, geo)
     else:
-        long = _summary(flows, _epci_of(geo)).with_columns(**keys)
-        long, city_notes = add_city_sums(long, set(SUMMARY_VARIABLES), file=file, rounded=False)
-        notes += city_notes
         rules = Rules(
             kinds=dict.fromkeys(SUMMARY_VARIABLES, "count"),
             levels=("COM", "ARM"),
@@ -95,6 +92,13 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
             parts=PARTS,
             part_tolerance=PART_TOLERANCE,
         )
+        in_order = _summary(flows, _epci_of(geo), year)
+        long, city_notes = add_city_sums(in_order, set(SUMMARY_VARIABLES), file=file, rounded=False)
+        notes += city_notes
+        # the cities' rows summed from their arrondissements put in place; else `conclude` sorts and validates
+        placed = with_rows_in_place(long, in_order.height, entry, rules, geo)
+        if placed is not None and _screened(placed, rules, entry, geo):
+            long, presorted, screened = placed, True, True
     return conclude(
         long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, presorted=presorted, screened=screened
     )
@@ -206,8 +210,9 @@ def _epci_of(geo: Geography | None) -> pl.DataFrame:
     return geo.membership().filter(pl.col("epci").is_not_null()).select("code", "epci")
 
 
-def _summary(flows: pl.DataFrame, epci_of: pl.DataFrame) -> pl.DataFrame:
-    """The five counts per place of residence as published (ARM rows for the three cities)."""
+def _summary(flows: pl.DataFrame, epci_of: pl.DataFrame, year: int) -> pl.DataFrame:
+    """The five counts per place of residence as published (ARM rows for the three cities), in key order (built
+    so, not sorted: `wide.long_in_key_order`)."""
     known = pl.col("work") != UNDETERMINED
     abroad = pl.col("abroad")
     flows = _with_epci(_with_epci(flows, epci_of, "home"), epci_of, "work")
@@ -225,9 +230,10 @@ def _summary(flows: pl.DataFrame, epci_of: pl.DataFrame) -> pl.DataFrame:
         ACTOCC_ETRANGER=pl.col("flow").filter(abroad).sum(),
     )
     level = pl.when(pl.col("home").str.contains(CODE_PATTERNS["ARM"])).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
-    return sums.unpivot(on=list(SUMMARY_VARIABLES), index="home", variable_name="variable", value_name="value").select(
-        level=level, code="home", variable="variable", value="value"
-    )
+    index = {"level": level, "code": pl.col("home"), "year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8)}
+    no_status = [pl.lit(None, pl.String).alias(STATUS.format(v)) for v in SUMMARY_VARIABLES]
+    wide = sums.select(*[e.alias(k) for k, e in index.items()], *SUMMARY_VARIABLES, *no_status).sort("level", "code")
+    return long_in_key_order(wide, list(index), sorted(SUMMARY_VARIABLES))
 
 
 def _with_epci(flows: pl.DataFrame, epci_of: pl.DataFrame, place: str) -> pl.DataFrame:

@@ -17,6 +17,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from sources import catalogue
@@ -284,9 +285,38 @@ def passes_in_key_order(frame: pl.DataFrame, rules: Rules, known: RowCheck | Non
             return False
         _, places = runs(frame, ["level", "code", "cog"] if known is not None else ["level", "code"])
         by_place = places.select(*[check.holds().alias(f"rule_{i}") for i, check in enumerate(code_checks)]).row(0)
-        return all(result is True for result in by_place) and _parts_hold(frame, rules)
+        return all(result is True for result in by_place) and _parts_hold_in_key_order(frame, rules)
     except pl.exceptions.PolarsError:  # a rule that cannot even run: pandera reports it
         return False
+
+
+def _parts_hold_in_key_order(frame: pl.DataFrame, rules: Rules) -> bool:
+    """`_parts_hold` for a frame in `KEY` order whose key is unique: the rows of one (level, code, year, month) are
+    one run, so each part's value is compared with its whole's in the same run by position (numpy), not by a
+    join of hashed keys (mobility's 175,000 rows: 32 to about 5 ms of CPU)."""
+    pairs = rules.part_pairs()
+    if not pairs:
+        return True
+    run, firsts = runs(frame, _KEY)
+    run_of, variable = run.to_numpy(), frame.get_column("variable")
+    value = frame.get_column("value").to_numpy()  # a null as NaN: neither is compared
+
+    def rows_of(name: str) -> np.ndarray:
+        return variable.eq(name).arg_true().to_numpy()
+
+    for whole, parts in pairs.items():
+        whole_value = np.full(firsts.height, np.nan)
+        whole_rows = rows_of(whole)
+        whole_value[run_of[whole_rows]] = value[whole_rows]
+        for part in parts:
+            rows = rows_of(part)
+            part_value, its_whole = value[rows], whole_value[run_of[rows]]
+            comparable = np.isfinite(part_value) & np.isfinite(its_whole) & (its_whole >= 0)
+            with np.errstate(invalid="ignore"):
+                above = part_value > its_whole + rules.part_tolerance
+            if (comparable & above).any():
+                return False
+    return True
 
 
 def _column_aggregates(rules: Rules) -> list[pl.Expr]:
