@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from sources.caf_common import (
-    add_city_sums,
+    city_sums_of_rows,
     drop_unlocalised,
     level_expr,
     optional_absent_note,
@@ -82,7 +82,8 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     # the CAF publishes no secret marker: counts are rounded to 5 instead
     in_order = screened_long(frame, index, values, rules, entry, geo)
     long = in_order if in_order is not None else melt(frame, index=index, columns=values, markers={})
-    long, cities = add_city_sums(long, set(values), file=label, rounded=True)
+    city_rows, cities = city_sums_of_rows(frame, CODE, index, values, file=label, rounded=True)
+    long = pl.concat([long, city_rows], how="vertical_relaxed") if city_rows.height else long
     notes.extend(cities)
     screened = False
     if in_order is not None:  # the city rows, summed from the arrondissements, screened and put in place apart

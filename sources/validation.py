@@ -17,12 +17,13 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from sources import catalogue
 from sources.codes import CODE_PATTERNS
 from sources.errors import Failure, SourceValidationError
-from sources.values import KEY, STAGED_SCHEMA, STATUSES
+from sources.values import KEY, STAGED_SCHEMA, STATUSES, runs
 
 if TYPE_CHECKING:  # pandera runs only on a frame that fails the one-pass screen: imported then (it takes 0.1 s)
     import pandera.polars as pa
@@ -179,15 +180,17 @@ def _code_pattern_check(levels: tuple[str, ...]) -> RowCheck:
 
 def known_codes_check(valid: Mapping[int, Mapping[str, AbstractSet[str]]]) -> RowCheck:
     """Every COM/ARM code exists in the COG of its row (`cog` column): `valid[cog][level]` holds the codes."""
-    expr = pl.lit(True)
+    expr, screens = pl.lit(True), []
     for cog, by_level in valid.items():
         for level, codes in by_level.items():
-            expr = (
-                pl.when((pl.col("cog") == cog) & (pl.col("level") == level))
-                .then(pl.col("code").is_in(_codes_series(codes)))  # membership: the order does not matter
-                .otherwise(expr)
-            )
-    return RowCheck("code known to the COG of the file's geography", expr)
+            here = (pl.col("cog") == cog) & (pl.col("level") == level)
+            known = _codes_series(codes)
+            expr = pl.when(here).then(pl.col("code").is_in(known)).otherwise(expr)  # membership: order does not matter
+            # screened on the rows of that COG and level only: a branch of `expr` looks up every row's code (five
+            # COGs and two levels: the CAF benefits' 175,000 rows looked up ten times, 49 against 12 ms)
+            screens.append(pl.col("code").filter(here).is_in(known).all())
+    screen = pl.all_horizontal(screens) if screens else None
+    return RowCheck("code known to the COG of the file's geography", expr, screen=screen)
 
 
 def _codes_series(codes: AbstractSet[str]) -> pl.Series:
@@ -252,12 +255,7 @@ def passes(frame: pl.DataFrame, rules: Rules, known: RowCheck | None = None) -> 
     if any(frame.schema.get(name) != dtype for name, dtype in COLUMN_TYPES.items()):
         return False
     aggregates = [
-        *[pl.col(name).is_not_null().all() for name in NOT_NULL],
-        pl.col("level").is_in(list(rules.levels)).all(),
-        pl.col("year").is_between(*YEARS).all(),
-        pl.col("month").is_between(*MONTHS).all(),
-        pl.col("variable").is_in(sorted(rules.kinds)).all(),
-        pl.col("status").is_in(list(STATUSES)).all(),
+        *_column_aggregates(rules),
         # distinct hashes mean distinct keys; a collision only sends the frame to pandera (a hash per row is
         # light where hashing the keys themselves takes a table of strings)
         pl.struct(UNIQUE).hash().n_unique() == pl.len(),
@@ -269,6 +267,69 @@ def passes(frame: pl.DataFrame, rules: Rules, known: RowCheck | None = None) -> 
         return all(result is True for result in results) and _parts_hold(frame, rules)
     except pl.exceptions.PolarsError:  # a rule that cannot even run: pandera reports it
         return False
+
+
+def passes_in_key_order(frame: pl.DataFrame, rules: Rules, known: RowCheck | None = None) -> bool:
+    """`passes` for a frame in `KEY` order (as `values.sorted_by_key` leaves it): its key is unique when no row
+    repeats the key of the row before it, and the rules of a code (its level's pattern, known to the COG of its
+    rows) are judged once per run of rows of one (level, code, cog), not on each row: the 950,000 places of work
+    of France's communes, 0.2 s of CPU by `passes`, about 0.03 s so."""
+    if any(frame.schema.get(name) != dtype for name, dtype in COLUMN_TYPES.items()):
+        return False
+    repeats = pl.all_horizontal([pl.col(c).eq_missing(pl.col(c).shift()) for c in UNIQUE]).fill_null(False).any()
+    rows = [_finite_check(), *_bounds_check(rules), *_level_max_checks(rules), *rules.extra_checks]
+    aggregates = [*_column_aggregates(rules), repeats.not_(), *[check.holds() for check in rows]]
+    code_checks = [_code_pattern_check(rules.levels), *([known] if known is not None else [])]
+    try:
+        if not all(r is True for r in frame.select(*[a.alias(f"rule_{i}") for i, a in enumerate(aggregates)]).row(0)):
+            return False
+        _, places = runs(frame, ["level", "code", "cog"] if known is not None else ["level", "code"])
+        by_place = places.select(*[check.holds().alias(f"rule_{i}") for i, check in enumerate(code_checks)]).row(0)
+        return all(result is True for result in by_place) and _parts_hold_in_key_order(frame, rules)
+    except pl.exceptions.PolarsError:  # a rule that cannot even run: pandera reports it
+        return False
+
+
+def _parts_hold_in_key_order(frame: pl.DataFrame, rules: Rules) -> bool:
+    """`_parts_hold` for a frame in `KEY` order whose key is unique: the rows of one (level, code, year, month) are
+    one run, so each part's value is compared with its whole's in the same run by position (numpy), not by a
+    join of hashed keys (mobility's 175,000 rows: 32 to about 5 ms of CPU)."""
+    pairs = rules.part_pairs()
+    if not pairs:
+        return True
+    run, firsts = runs(frame, _KEY)
+    run_of, variable = run.to_numpy(), frame.get_column("variable")
+    value = frame.get_column("value").to_numpy()  # a null as NaN: neither is compared
+
+    def rows_of(name: str) -> np.ndarray:
+        return variable.eq(name).arg_true().to_numpy()
+
+    for whole, parts in pairs.items():
+        whole_value = np.full(firsts.height, np.nan)
+        whole_rows = rows_of(whole)
+        whole_value[run_of[whole_rows]] = value[whole_rows]
+        for part in parts:
+            rows = rows_of(part)
+            part_value, its_whole = value[rows], whole_value[run_of[rows]]
+            comparable = np.isfinite(part_value) & np.isfinite(its_whole) & (its_whole >= 0)
+            with np.errstate(invalid="ignore"):
+                above = part_value > its_whole + rules.part_tolerance
+            if (comparable & above).any():
+                return False
+    return True
+
+
+def _column_aggregates(rules: Rules) -> list[pl.Expr]:
+    """The rules of the staged columns themselves: the key whole, a staged level, a year and month in range, a
+    variable of the rules, a known status."""
+    return [
+        *[pl.col(name).is_not_null().all() for name in NOT_NULL],
+        pl.col("level").is_in(list(rules.levels)).all(),
+        pl.col("year").is_between(*YEARS).all(),
+        pl.col("month").is_between(*MONTHS).all(),
+        pl.col("variable").is_in(sorted(rules.kinds)).all(),
+        pl.col("status").is_in(list(STATUSES)).all(),
+    ]
 
 
 def _parts_hold(frame: pl.DataFrame, rules: Rules) -> bool:

@@ -6,6 +6,7 @@ Expected values are the literal cells of the demo files
 
 from __future__ import annotations
 
+import random
 import zipfile
 from pathlib import Path
 
@@ -213,6 +214,29 @@ def test_marseille_pseudo_code_and_second_france_code(tmp_path, geo):
     assert any("(FM)" in n for n in staged.notes)
 
 
+def test_a_file_in_any_order_of_rows_stages_the_same_table(tmp_path, demo_files, geo):
+    staged = _stage(demo_files, geo)
+
+    def reordered(order):
+        def edit(text: str) -> str:
+            header, *rows = text.splitlines()
+            return "\n".join([header, *order(rows)]) + "\n"
+
+        return edit
+
+    shuffled = lambda rows: random.Random(7).sample(rows, len(rows))  # noqa: E731
+    for order in (lambda rows: rows[::-1], shuffled):  # each place's years backwards; no place's rows together
+        again = _stage_edited(tmp_path, geo, reordered(order))
+        assert again.frame.equals(staged.frame)
+        assert again.notes == staged.notes
+
+
+def test_cells_with_spaces_around_read_as_without(tmp_path, geo):
+    spaced = '" F";"LVB";"A ";"44043";" COM";"A";" 2020 ";63.0'
+    staged = _stage_edited(tmp_path, geo, lambda t: t.replace('"F";"LVB";"A";"44043";"COM";"A";"2020";63.0', spaced))
+    assert _value(staged.frame, "COM", "44043", 2020) == (63.0, None)  # Clisson, 63 births in 2020
+
+
 # -- bad inputs -------------------------------------------------------------------------------------------------
 
 
@@ -249,6 +273,8 @@ CLISSON_2020 = '"44043";"COM";"A";"2020"'  # Clisson's 2020 births, 63.0 in the 
             "20006734",
         ),
         (CLISSON_2020, '"44043";"COM";"A";"2020-Q1"', "TIME_PERIOD", "a year (YYYY)", "2020-Q1"),
+        # four characters that read as a number, yet no year
+        (CLISSON_2020, '"44043";"COM";"A";"+202"', "TIME_PERIOD", "a year (YYYY)", "+202"),
         ('"F";"LVB";"A";"44043"', '"F";"LVB";"M";"44043"', "FREQ", "annual frequency (A)", "44043"),
     ],
 )

@@ -8,7 +8,7 @@ import pytest
 from staged_support import staged_rows
 
 from sources.validation import Rules, known_codes_check, passes
-from sources.values import MERGED, NOT_AVAILABLE, SECRET, melt, sorted_by_key
+from sources.values import MERGED, MISSING, NOT_AVAILABLE, SECRET, melt, sorted_by_key
 from sources.wide import STATUS, long_in_key_order, parse_wide, screen
 
 INDEX = {"level": pl.lit("COM"), "code": pl.col("CODGEO")}
@@ -80,6 +80,24 @@ def test_a_marker_that_reads_as_a_number_stays_a_marker():
     wide = parse_wide(raw, INDEX, COLUMNS, markers={"0": SECRET}, empty=NOT_AVAILABLE)
     long = long_in_key_order(wide, ["level", "code"], COLUMNS)
     assert long.select("value", "status").rows() == [(None, SECRET), (5.0, None), (4.0, None), (None, SECRET)]
+
+
+def test_markers_empty_cells_and_decimal_commas_among_numbers():
+    # P22_POP: a marker with spaces around (the column parsed cell by cell); P22_POPH: a marker, an empty cell and
+    # a decimal comma among numbers
+    raw = _raw([("01001", "s", "12,5"), ("01002", " nd ", "s"), ("01003", "4", ""), ("01004", "nd", "3")])
+    wide = parse_wide(raw, INDEX, COLUMNS, markers={"s": SECRET, "nd": NOT_AVAILABLE}, empty=MISSING)
+    long = long_in_key_order(wide, ["level", "code"], COLUMNS)
+    assert long.select("value", "status").rows() == [
+        (None, SECRET),
+        (12.5, None),
+        (None, NOT_AVAILABLE),  # " nd " stripped
+        (None, SECRET),
+        (4.0, None),
+        (None, MISSING),
+        (None, NOT_AVAILABLE),
+        (3.0, None),
+    ]
 
 
 def test_key_order_is_the_order_of_the_sort():
@@ -220,4 +238,73 @@ def test_a_row_is_moved_when_a_change_touches_its_code_in_its_own_cog():
     )
     touched = pl.DataFrame({"cog": [2024, 2023], "code": ["44100", "44100"]})
     # 44100 in COG 2024: moved; in COG 2025 (no change there): kept; an ARM row: kept; 44088 and 01001: untouched
-    assert _moved(long, touched).to_list() == [True, False, False, False, False]
+    assert _moved(long, touched, presorted=False).to_list() == [True, False, False, False, False]
+
+
+def test_the_moved_rows_of_a_frame_in_key_order_are_found_by_their_codes_block():
+    from sources.geography import _moved
+
+    rows = [
+        ("ARM", "44100", 2024),
+        ("COM", "01001", 2024),
+        ("COM", "44088", 2023),
+        ("COM", "44100", 2023),
+        ("COM", "44100", 2024),
+        ("COM", "44100", 2025),
+        ("COM", "44109", 2024),
+        ("DEP", "44100", 2024),
+    ]
+    whole = pl.DataFrame(rows, schema={"level": pl.String, "code": pl.String, "cog": pl.Int32}, orient="row")
+    # in pieces, as `_inserted` returns a frame: the binary searches read across them
+    long = pl.concat([whole.slice(0, 3), whole.slice(3, 2), whole.slice(5)], rechunk=False)
+    # 01001 changed in COG 2023 only (its row is of 2024); 00001 and 99999 before and after every code of the file
+    touched = pl.DataFrame(
+        {"cog": [2024, 2023, 2023, 2024, 2024], "code": ["44100", "44100", "01001", "00001", "99999"]}
+    )
+    # 44100 in COGs 2023 and 2024 at level COM; not its ARM or DEP rows, nor its COG 2025 row
+    expected = [False, False, False, True, True, False, False, False]
+    assert _moved(long, touched, presorted=True).to_list() == expected
+    assert _moved(long, touched, presorted=False).to_list() == expected
+
+
+def test_a_column_computed_per_run_is_the_column_computed_per_row():
+    from sources.values import per_run
+
+    frame = pl.DataFrame({"period": ["2020-12", "2020-12", None, None, " 2021-12", "2021", "x", "2020-12"]})
+    out = per_run(
+        frame, "period", year=pl.col("period").str.strip_chars().str.slice(0, 4), empty=pl.col("period").is_null()
+    )
+    assert out["year"].to_list() == ["2020", "2020", None, None, "2021", "2021", "x", "2020"]
+    assert out["empty"].to_list() == [False, False, True, True, False, False, False, False]
+    assert per_run(frame.clear(), "period", year=pl.col("period").str.slice(0, 4)).columns == ["period", "year"]
+
+
+def test_a_few_rows_dropped_leave_the_others_in_order_as_a_filter_would():
+    from sources.values import without_rows
+
+    frame = pl.DataFrame({"code": ["a", "b", "c", "d", "e"], "n": [1, 2, 3, 4, 5]})
+    drop = pl.Series([True, False, None, False, True])  # a null drops its row, as `filter(~drop)` does
+    out = without_rows(frame, drop)
+    assert out.rows() == [("b", 2), ("d", 4)]
+    assert out.n_chunks() == 2  # slices of the frame, not a copy
+    assert without_rows(frame, pl.Series([False] * 5)) is frame
+    assert without_rows(frame, pl.Series([True] * 5)).rows() == []
+    many = pl.DataFrame({"n": range(200)})
+    dropped = without_rows(many, pl.Series([n % 2 == 0 for n in range(200)]))  # more than a few: filtered
+    assert dropped["n"].to_list() == list(range(1, 200, 2))
+    assert dropped.n_chunks() == 1
+
+
+def test_runs_of_several_columns_and_cells_stripped_by_runs():
+    from sources.values import runs, stripped
+
+    frame = pl.DataFrame({"level": ["COM", "COM", "COM", "DEP", None, None], "code": ["1", "1", "2", "2", None, None]})
+    run, firsts = runs(frame, ["level", "code"])
+    assert run.to_list() == [0, 0, 1, 2, 3, 3]
+    assert firsts.rows() == [("COM", "1"), ("COM", "2"), ("DEP", "2"), (None, None)]
+    cells = pl.Series("flag", [" A", " A", " A", "B ", None, None])
+    assert stripped(cells).to_list() == ["A", "A", "A", "B", None, None]
+    assert stripped(cells).name == "flag"
+    clean = pl.Series("flag", ["A", "A", "A", "B"])
+    assert stripped(clean) is clean  # nothing to strip: the cells as they are
+    assert stripped(pl.Series("year", [" 2020", "2021 ", "2022"])).to_list() == ["2020", "2021", "2022"]
