@@ -47,3 +47,19 @@ def test_levels_each_in_one_run_are_slices_in_the_tables_order():
     # ARM rows in two runs [0], [2]: filtered, still in order with the EPCI row [3]
     table = _table(["ARM", "COM", "ARM", "EPCI"])
     assert CT.rows_at_levels(table, ("ARM", "EPCI"))["code"].to_list() == ["c0", "c2", "c3"]
+
+
+def test_a_table_without_a_year_or_an_earlier_census_has_no_such_year():
+    no_year = pl.DataFrame({"year": [None, None]}, schema={"year": pl.Int32})
+    census = pl.DataFrame({"year": [2019, 2022, None]}, schema={"year": pl.Int32})
+    inputs = Inputs(
+        staged={"births": no_year, "caf_benefits": no_year.clear(), "rp_population": census, "filosofi": census},
+        vintages={"rp_population": "2022"},
+        membership=pl.DataFrame(),
+    )
+    assert (inputs.main_year("births"), inputs.comparison_year("births")) == (None, None)  # null years only
+    assert (inputs.main_year("caf_benefits"), inputs.comparison_year("caf_benefits")) == (None, None)  # no row
+    # a census of 2022 whose only earlier year, 2019, is less than 5 years before it: no comparison year
+    assert (inputs.main_year("rp_population"), inputs.comparison_year("rp_population")) == (2022, None)
+    # a yearly source: its latest year (2022), never a comparison year
+    assert (inputs.main_year("filosofi"), inputs.comparison_year("filosofi")) == (2022, None)

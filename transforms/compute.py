@@ -49,35 +49,36 @@ class Inputs:
     # transforms.arrondissements.arrondissement_membership: code, name, dep, reg, city, epci (None: not computed)
     arrondissements: pl.DataFrame | None = None
     infra: Infra | None = None  # the IRIS and QPV tables (transforms.infra), read by the commune report only
-    # source -> (its table, the table's distinct years): the years are asked for every indicator, read once
+    # source -> (its table, its main year, its comparison year): asked for every indicator, read once per table
     _years: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def main_year(self, source: str) -> int | None:
-        years = self._years_of(source)
-        if not years:
-            return None
-        if source.startswith(CENSUS_PREFIX):
-            return int(self.vintages[source])
-        return max(years)
+        """The latest year of a source's table (a census: its vintage); None when it has no year."""
+        return self._years_of(source)[0]
 
     def comparison_year(self, source: str) -> int | None:
         """The census comparison year: the latest earlier census year at least 5 years before the main one."""
-        main = self.main_year(source)
-        if main is None or not source.startswith(CENSUS_PREFIX):
-            return None
-        earlier = [y for y in self._years_of(source) or () if y <= main - 5]
-        return max(earlier) if earlier else None
+        return self._years_of(source)[1]
 
-    def _years_of(self, source: str) -> list[int] | None:
-        """The distinct years of a staged table (None when it is absent or empty), read again only when the table
-        is another one (the dict of tables may be changed in place)."""
+    def _years_of(self, source: str) -> tuple[int | None, int | None]:
+        """(main, comparison) years of a staged table, read again only when the table is another one (the dict of
+        tables may be changed in place). Maxima, not the distinct years: France's 20 tables 30 to 6 ms."""
         frame = self.staged.get(source)
-        if frame is None or frame.is_empty():
-            return None
+        if frame is None:
+            return None, None
         known = self._years.get(source)
         if known is None or known[0] is not frame:
-            known = self._years[source] = (frame, frame["year"].drop_nulls().unique().to_list())
-        return known[1]
+            known = self._years[source] = (frame, *self._read_years(source, frame["year"]))
+        return known[1], known[2]
+
+    def _read_years(self, source: str, years: pl.Series) -> tuple[int | None, int | None]:
+        latest = years.max()
+        if latest is None:
+            return None, None
+        if not source.startswith(CENSUS_PREFIX):
+            return cast(int, latest), None
+        main = int(self.vintages[source])
+        return main, cast("int | None", years.filter(years <= main - 5).max())
 
 
 def _census_years(inputs: Inputs) -> tuple[int | None, int | None]:
