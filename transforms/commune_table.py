@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 RANK, SPLIT = "|r", "|x"
 NO_ROW, NO_REASON = -2, -1  # `build`'s ranks of a cell without a staged row, and of a row without a reason
+NO_WORST = np.iinfo(np.int32).max  # `_summed_cells`' worst rank of a cell none of whose rows has a reason
 ROWS_SCHEMA = {
     "code": pl.String,
     "term": pl.String,
@@ -197,22 +198,28 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
 
 
 def _rows_of_years(communes: pl.DataFrame, years: list[int]) -> pl.DataFrame:
-    """(code, variable, year, value, rank, split) of the staged rows of these years: the reason and the split as
-    numbers before the filter (it then copies no strings but the codes and variables), no filter when the table
-    holds no other year (its least and greatest years found without hashing)."""
-    needed = set(years)
+    """(code, variable, year, value, rank, split) of the staged rows of these years, or of every year when these
+    hold at least half the rows (the other years' rows then fall in no slot: `_slots`). The filter copies the codes
+    and variables: worth it for a table of mostly other years (CAF: a fifth of its rows kept), not for a census'
+    two years of three (rp_population: 15.6 ms, where its extra rows cost the comparisons about 4)."""
     columns = [
         pl.col("code"),
         pl.col("variable"),
         pl.col("year"),
         pl.col("value"),
         R.rank(pl.col("status")).alias("rank"),
-        pl.col("geo_change").eq_missing("split").alias("split"),
+        # the comparison behind a null check: most rows have no geo change (rp_population's 1.26 M rows: 2.9 to
+        # 0.2 ms against `eq_missing`)
+        pl.when(pl.col("geo_change").is_not_null())
+        .then(pl.col("geo_change") == "split")
+        .otherwise(False)
+        .alias("split"),
     ]
-    least, greatest = communes.select(least=pl.min("year"), greatest=pl.max("year")).row(0)
-    if least is not None and needed.issuperset(range(least, greatest + 1)):
+    kept = communes["year"].is_in(years)
+    if 2 * kept.sum() >= kept.len():
         return communes.select(columns)
-    return communes.lazy().filter(pl.col("year").is_in(years)).select(columns).collect()
+    # the reason and the split made numbers after the filter, which then copies no strings but codes and variables
+    return communes.lazy().filter(kept).select(columns).collect()
 
 
 def _key_layers(keys: list[tuple[str, int, int]], names: list[str], first: int, last: int) -> list[np.ndarray]:
@@ -235,8 +242,9 @@ def _runs(codes: pl.Series) -> tuple[pl.Series, np.ndarray]:
     """The code of each run of equal codes and the run's length: found by comparing each code with the one before
     (`Series.rle` also builds a struct of the runs: 3.3 against 1.5 ms for CAF's 420,000 rows)."""
     n = codes.len()
-    starts = np.flatnonzero(np.concatenate(([True], codes.slice(1).ne_missing(codes.slice(0, n - 1)).to_numpy())))
-    return codes.gather(starts), np.diff(np.append(starts, n))
+    first = np.concatenate(([True], codes.slice(1).ne_missing(codes.slice(0, n - 1)).to_numpy()))
+    # a filter, not a gather of the starts: the codes are in many chunks (France's 11 sources: 25 to 10 ms)
+    return codes.filter(pl.Series(first)), np.diff(np.append(np.flatnonzero(first), n))
 
 
 def _slots(
@@ -346,11 +354,28 @@ def _rows_of_codes(heads: pl.Series, rows: pl.DataFrame) -> np.ndarray:
     """The `_row` in `rows` (code, _row) of each code of the runs of equal codes (`_runs`), -1 for a code not
     there. Each run is looked up once: a staged table is sorted by level and code, so 4.7 million staged rows of
     France are 35,000 runs."""
-    if heads.len() == rows.height and heads.equals(rows["code"], check_names=False):
-        # every code in the order of `rows` (0.2 ms against 4 ms for the join of 35,000 codes in France)
-        return rows["_row"].cast(pl.Int64).to_numpy()
+    rotation = _rotation(heads, rows["code"])
+    if rotation is not None:
+        # every code in the order of `rows`, or its last codes first (0.2 ms against 3-5.5 ms for the join of
+        # 35,000 codes in France)
+        return np.roll(rows["_row"].cast(pl.Int64).to_numpy(), rotation)
     found = heads.to_frame("code").join(rows, on="code", how="left", maintain_order="left")
     return found["_row"].cast(pl.Int64).fill_null(-1).to_numpy()
+
+
+def _rotation(heads: pl.Series, codes: pl.Series) -> int | None:
+    """How many of `codes`' last codes `heads` lists first, followed by the others, both in order; None when
+    `heads` is not such a rotation of `codes`. A staged table sorted by level gives the arrondissements' rows
+    (level ARM, read as communes) before the communes', where the commune table lists them last."""
+    n = codes.len()
+    if heads.len() != n or n == 0:
+        return None
+    start = int((heads == codes[0]).arg_max() or 0)  # where the first code is among the heads
+    if heads.slice(start).equals(codes.slice(0, n - start), check_names=False) and heads.slice(0, start).equals(
+        codes.slice(n - start), check_names=False
+    ):
+        return start
+    return None
 
 
 def sum_ranges(rows: pl.DataFrame, needed: pl.DataFrame, n: int) -> pl.DataFrame:
@@ -361,26 +386,48 @@ def sum_ranges(rows: pl.DataFrame, needed: pl.DataFrame, n: int) -> pl.DataFrame
     if years.is_empty():
         return rows
     ranged = (pl.col("_cell") // n).is_in(years["_col"].implode())
-    complete = pl.col("year").n_unique() == pl.col("n_years").first()
-    unknown = pl.col("value").null_count() > 0
-    summed = rows.filter(ranged).with_columns(
-        n_years=(pl.col("_cell") // n).replace_strict(years["_col"], years["n_years"], return_dtype=pl.UInt32)
-    )
-    if summed["_cell"].is_sorted():
-        # a commune's years are neighbouring rows (a staged table is sorted by code then year): groups found as runs,
-        # not hashed (France's births and deaths, with no join of the years: 50-58 to 36 ms of CPU)
-        summed = summed.with_columns(pl.col("_cell").set_sorted())
-    summed = (
-        summed.group_by("_cell")
-        .agg(
-            year=pl.lit(None, pl.Int32),
-            value=pl.when(~unknown & complete).then(pl.col("value").sum()),
-            rank=pl.when(unknown).then(pl.col("rank").min()).when(~complete).then(R.ranked(R.MISSING)),
-            split=pl.col("split").any(),
-        )
-        .select(rows.columns)
-    )
-    return pl.concat([rows.filter(~ranged), summed])
+    summed = _summed_cells(rows.filter(ranged), years["_col"].to_numpy(), years["n_years"].to_numpy(), n)
+    return pl.concat([rows.filter(~ranged), summed.select(rows.columns)])
+
+
+def _summed_cells(rows: pl.DataFrame, columns: np.ndarray, n_years: np.ndarray, n: int) -> pl.DataFrame:
+    """`sum_ranges` of the rows of the range keys' `columns` (each summing `n_years` years), one row per cell, in
+    the cells' order: counts and sums by `np.bincount` over the cells of those keys (France's births and deaths:
+    a polars group_by of 210,000 rows with a count of distinct years per cell cost 10.6 ms, these about 3)."""
+    cell = rows["_cell"].to_numpy()
+    slot_of_column = np.full(int(columns.max()) + 1, -1, np.int64)
+    slot_of_column[columns] = np.arange(columns.size)
+    local = slot_of_column[cell // n] * n + cell % n
+    size = columns.size * n
+    null = rows["value"].is_null().to_numpy()
+    value = rows["value"].fill_null(0.0).to_numpy()
+    # rows in the table's order, each cell's values added in that order
+    total = np.bincount(local, weights=value, minlength=size)
+    unknown = np.bincount(local[null], minlength=size) > 0
+    # distinct years of each cell (a year given twice counts once): the (cell, year) pairs marked in a grid
+    year = rows["year"].to_numpy()
+    least = int(year.min()) if year.size else 0
+    span = int(year.max()) - least + 1 if year.size else 1
+    pairs = np.zeros(size * span, bool)
+    pairs[local * span + year - least] = True
+    complete = np.bincount(np.flatnonzero(pairs) // span, minlength=size) == np.repeat(n_years, n)
+    rank, has_rank = rows["rank"].fill_null(0).to_numpy(), rows["rank"].is_not_null().to_numpy()
+    worst = np.full(size, NO_WORST, np.int64)
+    np.minimum.at(worst, local[has_rank], rank[has_rank])
+    split = np.bincount(local[rows["split"].fill_null(False).to_numpy()], minlength=size) > 0
+    at = np.flatnonzero(np.bincount(local, minlength=size))  # the cells holding rows
+    missing = ~unknown[at] & ~complete[at]
+    unranked = (unknown[at] & (worst[at] == NO_WORST)) | (~unknown[at] & complete[at])
+    return pl.DataFrame(
+        {
+            "_cell": columns[at // n].astype(np.int64) * n + at % n,
+            "value": pl.Series(total[at]).set(pl.Series(unknown[at] | ~complete[at]), None),
+            "rank": pl.Series(np.where(missing, R.RANKS[R.MISSING], worst[at]), dtype=pl.Int32).set(
+                pl.Series(unranked), None
+            ),
+            "split": split[at],
+        }
+    ).with_columns(year=pl.lit(None, pl.Int32))
 
 
 def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
