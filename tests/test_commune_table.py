@@ -256,3 +256,10 @@ def test_a_range_year_given_twice_does_not_stand_for_a_missing_one():
     assert got[("COM", B)] == (None, SECRET)
     assert got[("COM", C)] == (8.0, None)
     assert got[("COM", D)] == (None, NOT_AVAILABLE)
+
+
+def test_blocks_of_runs_of_one_length_or_the_whole_table_when_ragged():
+    assert T._blocks(np.array([4, 4, 3, 4, 4, 1])) == [(0, 2), (2, 3), (3, 5), (5, 6)]
+    assert T._blocks(np.array([2, 2, 2])) == [(0, 3)]
+    ragged = np.array([1, 2] * T.MAX_BLOCKS)  # 2 * MAX_BLOCKS blocks of one run each
+    assert T._blocks(ragged) == [(0, ragged.size)]
