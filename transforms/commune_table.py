@@ -311,9 +311,10 @@ def variable_positions(variables: pl.Series, names: list[str], same: np.ndarray,
     variable is that of the row `period` rows before it takes that row's position, and only the others (the first
     period, the rows around a code lacking a variable...) are looked up in an enum of `names`."""
     looked = np.flatnonzero(~same)
-    found = variables.gather(looked).cast(pl.Enum(names), strict=False).to_physical().cast(pl.Int64)
-    found_positions = found.fill_null(-1).to_numpy()
     n = variables.len()
+    # every row looked up (a periodic table's first run): no gather (0.1 of a block's 0.3 ms)
+    found = (variables if looked.size == n else variables.gather(looked)).cast(pl.Enum(names), strict=False)
+    found_positions = found.to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
     if looked.size == n:
         return found_positions
     # each row takes the position of the last looked-up row above it in its column, the rows laid out `period`
@@ -476,7 +477,12 @@ def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
         position = part["_cell"].to_numpy()
         positions.append(position)
         value.reshape(-1)[position] = part["value"].to_numpy(allow_copy=True)
-        rank.reshape(-1)[position] = part["rank"].fill_null(NO_REASON).to_numpy()
+        # most rows have no reason: one value written to every cell, the few reasons then (France's 4 M rows, 2 with
+        # a reason: 15 to 12 ms with the array's making)
+        rank.reshape(-1)[position] = NO_REASON
+        if part["rank"].null_count() < part.height:
+            reasoned = part["rank"].is_not_null().to_numpy()
+            rank.reshape(-1)[position[reasoned]] = part["rank"].drop_nulls().to_numpy()
         if part["value"].null_count():
             null.reshape(-1)[position[part["value"].is_null().to_numpy()]] = True
         if part["split"].any():
