@@ -224,3 +224,42 @@ def test_one_staged_year_serving_two_keys_is_placed_in_both():
     assert latest[("COM", A)] == (4.0, None) and period[("COM", A)] == (7.0, None)
     assert latest[("COM", B)] == (None, SECRET)
     assert latest[("COM", C)] == (None, NOT_AVAILABLE)  # no 2017 row
+
+
+def test_the_codes_runs_found_in_the_table_rotated_or_by_a_join():
+    """Runs of codes listing the table's last codes first (arrondissements staged before the communes) take their
+    rows from the rotation; other orders and other codes from the join, -1 for a code not in the table."""
+    rows = pl.DataFrame({"code": [A, B, C, D]}).with_row_index("_row")
+    assert T._rows_of_codes(pl.Series([C, D, A, B]), rows).tolist() == [2, 3, 0, 1]
+    assert T._rows_of_codes(pl.Series([A, B, C, D]), rows).tolist() == [0, 1, 2, 3]
+    assert T._rows_of_codes(pl.Series([B, A, C, D]), rows).tolist() == [1, 0, 2, 3]
+    assert T._rows_of_codes(pl.Series([D, "99999", A, B]), rows).tolist() == [3, -1, 0, 1]
+    assert T._rows_of_codes(pl.Series([C, D, A]), rows).tolist() == [2, 3, 0]
+
+
+def test_a_range_year_given_twice_does_not_stand_for_a_missing_one():
+    """A's 2016 births twice and no 2017: the period is incomplete (`missing`); B's 2016 is secret and its 2017
+    absent: the secret cell's reason wins; C has both years (2 + 6 = 8)."""
+    births = [
+        (A, 2016, 1, "NAIS", 3.0, None, None),
+        (A, 2016, 2, "NAIS", 4.0, None, None),
+        (B, 2016, None, "NAIS", None, SECRET, None),
+        (C, 2016, None, "NAIS", 2.0, None, None),
+        (C, 2017, None, "NAIS", 6.0, None, None),
+    ]
+    inputs = world()
+    inputs = Inputs(
+        staged={**inputs.staged, "births": staged("births", births)}, vintages=inputs.vintages, membership=MEMBERSHIP
+    )
+    got = cells(T.build(inputs, NEEDED).commune_level(), NAIS)
+    assert got[("COM", A)] == (None, MISSING)
+    assert got[("COM", B)] == (None, SECRET)
+    assert got[("COM", C)] == (8.0, None)
+    assert got[("COM", D)] == (None, NOT_AVAILABLE)
+
+
+def test_blocks_of_runs_of_one_length_or_the_whole_table_when_ragged():
+    assert T._blocks(np.array([4, 4, 3, 4, 4, 1])) == [(0, 2), (2, 3), (3, 5), (5, 6)]
+    assert T._blocks(np.array([2, 2, 2])) == [(0, 3)]
+    ragged = np.array([1, 2] * T.MAX_BLOCKS)  # 2 * MAX_BLOCKS blocks of one run each
+    assert T._blocks(ragged) == [(0, ragged.size)]

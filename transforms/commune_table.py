@@ -30,7 +30,10 @@ if TYPE_CHECKING:
     from transforms.compute import Inputs
 
 RANK, SPLIT = "|r", "|x"
+# `_blocks`: a block's fixed costs are about 1 ms; looking up every row of BPE's 770,000 costs about 10 ms more
+MAX_BLOCKS = 16
 NO_ROW, NO_REASON = -2, -1  # `build`'s ranks of a cell without a staged row, and of a row without a reason
+NO_WORST = np.iinfo(np.int32).max  # `_summed_cells`' worst rank of a cell none of whose rows has a reason
 ROWS_SCHEMA = {
     "code": pl.String,
     "term": pl.String,
@@ -165,7 +168,7 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
     """`placed_rows` of one staged table (`wanted`: its needed variable, year, _col; `rows`: code, _row).
 
     A staged table of France holds millions of rows of years and variables no indicator reads: the rows of the
-    needed years are kept, each one's slot (variable, year) found as numbers (`_slots`: no string looked up per
+    needed years are kept (`_rows_of_years`), each one's slot (variable, year) found as numbers (`_slots`: no string looked up per
     row) and looked up in an array of the keys' positions; only the rows of a key are then kept. One (variable,
     year) may serve several keys (a year of births both the latest and one of a census period): one array per key
     it serves."""
@@ -180,15 +183,46 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
         return []
     codes, lengths = _runs(communes["code"])
     row_of_run = _rows_of_codes(codes, rows)
-    # a wide-born source (census, CAF) has the same rows for every code: its slots are those of the first code's
-    slot_of_row, periodic = _slots(communes, names, years[0], years[-1], lengths)
-    cells = communes.select("year", "value", "rank", "split")
+    layers = _key_layers(keys, names, years[0], years[-1])
+    starts = np.concatenate(([0], np.cumsum(lengths)))
     parts = []
-    for keys_of_slots in _key_layers(keys, names, years[0], years[-1]):
+    for first, end in _blocks(lengths):
+        if (row_of_run[first:end] >= 0).any():  # else no commune of the table (an arrondissement's "XX" code...)
+            block = communes.slice(int(starts[first]), int(starts[end] - starts[first]))
+            parts += _block_rows(block, lengths[first:end], row_of_run[first:end], layers, names, years, rows.height)
+    return parts
+
+
+def _blocks(lengths: np.ndarray) -> list[tuple[int, int]]:
+    """(first run, end run) of each block of neighbouring runs of codes of one length: each block of a wide-born
+    source is then periodic (`_slots`), a code lacking rows (an arrondissement lacking a facility type) a block
+    apart instead of every row of the table looked up (France's BPE 40 to 31 ms, France Services 14 to 10 ms,
+    one polars thread). A table of `MAX_BLOCKS` blocks or more is one block."""
+    change = (np.flatnonzero(lengths[1:] != lengths[:-1]) + 1).tolist()
+    bounds = [0, *change, lengths.size] if len(change) < MAX_BLOCKS else [0, lengths.size]
+    return list(zip(bounds[:-1], bounds[1:], strict=False))
+
+
+def _block_rows(
+    block: pl.DataFrame,
+    lengths: np.ndarray,
+    row_of_run: np.ndarray,
+    layers: list[np.ndarray],
+    names: list[str],
+    years: list[int],
+    n: int,
+) -> list[pl.DataFrame]:
+    """`_source_rows` of a block of its runs of codes (`lengths`, each one's commune `row_of_run`; `layers`: the
+    keys' columns of each slot, `_key_layers`)."""
+    # a wide-born source (census, CAF) has the same rows for every code: its slots are those of the first code's
+    slot_of_row, periodic = _slots(block, names, years[0], years[-1], lengths)
+    cells = block.select("year", "value", "rank", "split")
+    parts = []
+    for keys_of_slots in layers:
         if periodic:
-            picked, cell = _kept_periodic(keys_of_slots[slot_of_row], row_of_run, rows.height)
+            picked, cell = _kept_periodic(keys_of_slots[slot_of_row], row_of_run, n)
         else:
-            picked, cell = _kept(keys_of_slots[slot_of_row], np.repeat(row_of_run, lengths), rows.height)
+            picked, cell = _kept(keys_of_slots[slot_of_row], np.repeat(row_of_run, lengths), n)
         # a filter, not a gather: a gather from the many chunks of a staged table costs about 3x as much (bpe: 6
         # against 2 ms)
         part = cells.filter(picked).with_columns(_cell=pl.Series(cell, dtype=pl.Int64))
@@ -197,22 +231,28 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
 
 
 def _rows_of_years(communes: pl.DataFrame, years: list[int]) -> pl.DataFrame:
-    """(code, variable, year, value, rank, split) of the staged rows of these years: the reason and the split as
-    numbers before the filter (it then copies no strings but the codes and variables), no filter when the table
-    holds no other year (its least and greatest years found without hashing)."""
-    needed = set(years)
+    """(code, variable, year, value, rank, split) of the staged rows of these years, or of every year when these
+    hold at least half the rows (the other years' rows then fall in no slot: `_slots`). The filter copies the codes
+    and variables: worth it for a table of mostly other years (CAF: a fifth of its rows kept), not for a census'
+    two years of three (rp_population: the filter 15.6 ms of its placing's 45)."""
     columns = [
         pl.col("code"),
         pl.col("variable"),
         pl.col("year"),
         pl.col("value"),
         R.rank(pl.col("status")).alias("rank"),
-        pl.col("geo_change").eq_missing("split").alias("split"),
+        # the comparison behind a null check: most rows have no geo change (rp_population's 1.26 M rows: 2.9 to
+        # 0.2 ms against `eq_missing`)
+        pl.when(pl.col("geo_change").is_not_null())
+        .then(pl.col("geo_change") == "split")
+        .otherwise(False)
+        .alias("split"),
     ]
-    least, greatest = communes.select(least=pl.min("year"), greatest=pl.max("year")).row(0)
-    if least is not None and needed.issuperset(range(least, greatest + 1)):
+    kept = communes["year"].is_in(years)
+    if 2 * kept.sum() >= kept.len():
         return communes.select(columns)
-    return communes.lazy().filter(pl.col("year").is_in(years)).select(columns).collect()
+    # the reason and the split made numbers after the filter, which then copies no strings but codes and variables
+    return communes.lazy().filter(kept).select(columns).collect()
 
 
 def _key_layers(keys: list[tuple[str, int, int]], names: list[str], first: int, last: int) -> list[np.ndarray]:
@@ -235,8 +275,9 @@ def _runs(codes: pl.Series) -> tuple[pl.Series, np.ndarray]:
     """The code of each run of equal codes and the run's length: found by comparing each code with the one before
     (`Series.rle` also builds a struct of the runs: 3.3 against 1.5 ms for CAF's 420,000 rows)."""
     n = codes.len()
-    starts = np.flatnonzero(np.concatenate(([True], codes.slice(1).ne_missing(codes.slice(0, n - 1)).to_numpy())))
-    return codes.gather(starts), np.diff(np.append(starts, n))
+    first = np.concatenate(([True], codes.slice(1).ne_missing(codes.slice(0, n - 1)).to_numpy()))
+    # a filter, not a gather of the starts: the codes are in many chunks (France's sources: about 1 to 0.2 ms each)
+    return codes.filter(pl.Series(first)), np.diff(np.append(np.flatnonzero(first), n))
 
 
 def _slots(
@@ -271,9 +312,10 @@ def variable_positions(variables: pl.Series, names: list[str], same: np.ndarray,
     variable is that of the row `period` rows before it takes that row's position, and only the others (the first
     period, the rows around a code lacking a variable...) are looked up in an enum of `names`."""
     looked = np.flatnonzero(~same)
-    found = variables.gather(looked).cast(pl.Enum(names), strict=False).to_physical().cast(pl.Int64)
-    found_positions = found.fill_null(-1).to_numpy()
     n = variables.len()
+    # every row looked up (a periodic table's first run): no gather (0.1 of a block's 0.3 ms)
+    found = (variables if looked.size == n else variables.gather(looked)).cast(pl.Enum(names), strict=False)
+    found_positions = found.to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
     if looked.size == n:
         return found_positions
     # each row takes the position of the last looked-up row above it in its column, the rows laid out `period`
@@ -346,11 +388,28 @@ def _rows_of_codes(heads: pl.Series, rows: pl.DataFrame) -> np.ndarray:
     """The `_row` in `rows` (code, _row) of each code of the runs of equal codes (`_runs`), -1 for a code not
     there. Each run is looked up once: a staged table is sorted by level and code, so 4.7 million staged rows of
     France are 35,000 runs."""
-    if heads.len() == rows.height and heads.equals(rows["code"], check_names=False):
-        # every code in the order of `rows` (0.2 ms against 4 ms for the join of 35,000 codes in France)
-        return rows["_row"].cast(pl.Int64).to_numpy()
+    rotation = _rotation(heads, rows["code"])
+    if rotation is not None:
+        # every code in the order of `rows`, or its last codes first (0.2 ms against 3-5.5 ms for the join of
+        # 35,000 codes in France)
+        return np.roll(rows["_row"].cast(pl.Int64).to_numpy(), rotation)
     found = heads.to_frame("code").join(rows, on="code", how="left", maintain_order="left")
     return found["_row"].cast(pl.Int64).fill_null(-1).to_numpy()
+
+
+def _rotation(heads: pl.Series, codes: pl.Series) -> int | None:
+    """How many of `codes`' last codes `heads` lists first, followed by the others, both in order; None when
+    `heads` is not such a rotation of `codes`. A staged table sorted by level gives the arrondissements' rows
+    (level ARM, read as communes) before the communes', where the commune table lists them last."""
+    n = codes.len()
+    if heads.len() != n or n == 0:
+        return None
+    start = int((heads == codes[0]).arg_max() or 0)  # where the first code is among the heads
+    if heads.slice(start).equals(codes.slice(0, n - start), check_names=False) and heads.slice(0, start).equals(
+        codes.slice(n - start), check_names=False
+    ):
+        return start
+    return None
 
 
 def sum_ranges(rows: pl.DataFrame, needed: pl.DataFrame, n: int) -> pl.DataFrame:
@@ -361,26 +420,48 @@ def sum_ranges(rows: pl.DataFrame, needed: pl.DataFrame, n: int) -> pl.DataFrame
     if years.is_empty():
         return rows
     ranged = (pl.col("_cell") // n).is_in(years["_col"].implode())
-    complete = pl.col("year").n_unique() == pl.col("n_years").first()
-    unknown = pl.col("value").null_count() > 0
-    summed = rows.filter(ranged).with_columns(
-        n_years=(pl.col("_cell") // n).replace_strict(years["_col"], years["n_years"], return_dtype=pl.UInt32)
-    )
-    if summed["_cell"].is_sorted():
-        # a commune's years are neighbouring rows (a staged table is sorted by code then year): groups found as runs,
-        # not hashed (France's births and deaths, with no join of the years: 50-58 to 36 ms of CPU)
-        summed = summed.with_columns(pl.col("_cell").set_sorted())
-    summed = (
-        summed.group_by("_cell")
-        .agg(
-            year=pl.lit(None, pl.Int32),
-            value=pl.when(~unknown & complete).then(pl.col("value").sum()),
-            rank=pl.when(unknown).then(pl.col("rank").min()).when(~complete).then(R.ranked(R.MISSING)),
-            split=pl.col("split").any(),
-        )
-        .select(rows.columns)
-    )
-    return pl.concat([rows.filter(~ranged), summed])
+    summed = _summed_cells(rows.filter(ranged), years["_col"].to_numpy(), years["n_years"].to_numpy(), n)
+    return pl.concat([rows.filter(~ranged), summed.select(rows.columns)])
+
+
+def _summed_cells(rows: pl.DataFrame, columns: np.ndarray, n_years: np.ndarray, n: int) -> pl.DataFrame:
+    """`sum_ranges` of the rows of the range keys' `columns` (each summing `n_years` years), one row per cell, in
+    the cells' order: counts and sums by `np.bincount` over the cells of those keys, a cell's values added in the
+    rows' order as the group_by of sorted cells did (`sum_ranges` of France's 245,000 birth rows: 20.4 to 11.8 ms,
+    one polars thread)."""
+    cell = rows["_cell"].to_numpy()
+    slot_of_column = np.full(int(columns.max()) + 1, -1, np.int64)
+    slot_of_column[columns] = np.arange(columns.size)
+    local = slot_of_column[cell // n] * n + cell % n
+    size = columns.size * n
+    null = rows["value"].is_null().to_numpy()
+    value = rows["value"].fill_null(0.0).to_numpy()
+    total = np.bincount(local, weights=value, minlength=size)
+    unknown = np.bincount(local[null], minlength=size) > 0
+    # distinct years of each cell (a year given twice counts once): the (cell, year) pairs marked in a grid
+    year = rows["year"].to_numpy()
+    least = int(year.min()) if year.size else 0
+    span = int(year.max()) - least + 1 if year.size else 1
+    pairs = np.zeros(size * span, bool)
+    pairs[local * span + year - least] = True
+    complete = np.bincount(np.flatnonzero(pairs) // span, minlength=size) == np.repeat(n_years, n)
+    rank, has_rank = rows["rank"].fill_null(0).to_numpy(), rows["rank"].is_not_null().to_numpy()
+    worst = np.full(size, NO_WORST, np.int64)
+    np.minimum.at(worst, local[has_rank], rank[has_rank])
+    split = np.bincount(local[rows["split"].fill_null(False).to_numpy()], minlength=size) > 0
+    at = np.flatnonzero(np.bincount(local, minlength=size))  # the cells holding rows
+    missing = ~unknown[at] & ~complete[at]
+    unranked = (unknown[at] & (worst[at] == NO_WORST)) | (~unknown[at] & complete[at])
+    return pl.DataFrame(
+        {
+            "_cell": columns[at // n].astype(np.int64) * n + at % n,
+            "value": pl.Series(total[at]).set(pl.Series(unknown[at] | ~complete[at]), None),
+            "rank": pl.Series(np.where(missing, R.RANKS[R.MISSING], worst[at]), dtype=pl.Int32).set(
+                pl.Series(unranked), None
+            ),
+            "split": split[at],
+        }
+    ).with_columns(year=pl.lit(None, pl.Int32))
 
 
 def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
@@ -397,7 +478,12 @@ def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
         position = part["_cell"].to_numpy()
         positions.append(position)
         value.reshape(-1)[position] = part["value"].to_numpy(allow_copy=True)
-        rank.reshape(-1)[position] = part["rank"].fill_null(NO_REASON).to_numpy()
+        # most rows have no reason: one value written to every cell, the few reasons then (France's 4 M rows, 2 with
+        # a reason: 15 to 12 ms with the array's making)
+        rank.reshape(-1)[position] = NO_REASON
+        if part["rank"].null_count() < part.height:
+            reasoned = part["rank"].is_not_null().to_numpy()
+            rank.reshape(-1)[position[reasoned]] = part["rank"].drop_nulls().to_numpy()
         if part["value"].null_count():
             null.reshape(-1)[position[part["value"].is_null().to_numpy()]] = True
         if part["split"].any():
