@@ -80,16 +80,17 @@ def test_a_slices_rows_are_read_by_blocks_of_whole_places_or_row_by_row():
     whole = CMP._SliceRows(pl.Series([3, 3, 5, 5], dtype=pl.UInt32), pl.Series([0, 1, 0, 1], dtype=pl.UInt32), 2)
     assert whole.places is not None and whole.places.tolist() == [3, 5]
     items = np.array([10, 11, 12, 13, 14, 15], dtype=np.uint32)
+    blocks = CMP._Blocks(items, np.array([False, False, False, False, False, True]))  # place 5 has no block
     assert whole.of_places(items).tolist() == [13, 13, 15, 15]
-    assert whole.positions(items).tolist() == [13, 14, 15, 16]
+    assert whole.positions(blocks).to_list() == [13, 14, None, None]
     # a place with one indicator of two: its rows are read one by one
     sparse = CMP._SliceRows(pl.Series([3, 5, 5], dtype=pl.UInt32), pl.Series([1, 0, 1], dtype=pl.UInt32), 2)
     assert sparse.places is None
     assert sparse.of_places(items).tolist() == [13, 15, 15]
-    assert sparse.positions(items).tolist() == [14, 15, 16]
+    assert sparse.positions(blocks).to_list() == [14, None, None]
     # two rows as many as the indicators, but of two places
-    split = CMP._SliceRows(pl.Series([3, 5], dtype=pl.UInt32), pl.Series([1, 0], dtype=pl.UInt32), 2)
-    assert split.places is None and split.positions(items).tolist() == [14, 15]
+    split = CMP._SliceRows(pl.Series([3, 4], dtype=pl.UInt32), pl.Series([1, 0], dtype=pl.UInt32), 2)
+    assert split.places is None and split.positions(blocks).to_list() == [14, 14]
 
 
 def test_frances_reference_is_null_on_frances_own_rows_only():

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -349,12 +350,15 @@ class _SliceRows:
             return items[self.at]
         return np.repeat(items[self.places], self.n)
 
-    def positions(self, blocks: np.ndarray) -> np.ndarray:
-        """The position of each row's indicator in its place's block (`blocks`: a block's first position, by
-        place; `_Values.blocks`)."""
+    def positions(self, blocks: _Blocks) -> pl.Series:
+        """The position of each row's indicator in its place's block of values, null where it has none (a
+        numpy masked array made a Series with nulls: 0.08 ms a slice, where a block of nulls appended to the values
+        would copy the value column)."""
         if self.places is None:
-            return blocks[self.at] + self.ind
-        return (blocks[self.places][:, None] + np.arange(self.n, dtype=blocks.dtype)).ravel()
+            first = blocks.first[self.at] + self.ind
+        else:
+            first = (blocks.first[self.places][:, None] + np.arange(self.n, dtype=blocks.first.dtype)).ravel()
+        return pl.Series(np.ma.masked_array(first, self.of_places(blocks.missing)))
 
 
 class _LevelRows:
@@ -559,33 +563,38 @@ def _place_attributes(places: pl.DataFrame, refs: pl.DataFrame, names: pl.DataFr
 
 class _Values:
     """Every place's value of every indicator by position (`_place * n_indicators + _ind`: where every place has
-    every indicator, the value column as it is laid out), then a block of nulls: the block of a missing place (a
-    commune without an EPCI, a département's EPCI), so that the references of a slice's rows are one gather by
-    integers without nulls, which numpy adds up (a reference 2.7 to 1.2 ms a slice of France, one thread, against
-    a gather of each row's reference place then a polars expression; the null block costs one copy of the value
-    column, 5 ms)."""
+    every indicator, the value column as it is laid out, not copied), read at positions numpy computes from the
+    places' blocks (`_SliceRows.positions`: a reference 2.7 to 1.2 ms a slice of France, one thread, against a
+    gather of each row's reference place then a polars expression)."""
 
     def __init__(self, table: pl.DataFrame, n_indicators: int, n_places: int) -> None:
         self.n_indicators = n_indicators
-        self.missing = n_places  # the place of the null block
         if table.height == n_places * n_indicators:
-            self.values = table["value"].extend_constant(None, n_indicators).rechunk()
+            self.values = table["value"].rechunk()  # a gather from chunks costs several times more
         else:
-            self.values = pl.Series("value", [], pl.Float64).extend_constant(None, (n_places + 1) * n_indicators)
+            self.values = pl.Series("value", [], pl.Float64).extend_constant(None, n_places * n_indicators)
             self.values.scatter(table["_place"] * n_indicators + table["_ind"], table["value"])
 
-    def blocks(self, places: pl.Series) -> np.ndarray:
-        """The position of each place's first value (the null block's for a null place), as the table's indexes."""
-        return places.fill_null(self.missing).cast(pl.UInt32).to_numpy() * np.uint32(self.n_indicators)
+    def blocks(self, places: pl.Series) -> _Blocks:
+        """Where each place's values start, for places given by position (null: none)."""
+        first = places.fill_null(0).cast(pl.UInt32).to_numpy() * np.uint32(self.n_indicators)
+        return _Blocks(first, places.is_null().to_numpy())
 
-    def gather(self, positions: np.ndarray) -> pl.Series:
-        # a numpy array given to `gather` as a Series of its dtype: as an array it costs 1.7 against 0.8 ms
-        return self.values.gather(pl.Series(positions))
+    def gather(self, positions: pl.Series) -> pl.Series:
+        return self.values.gather(positions)
 
     def of_place(self, place: int | None) -> pl.Series:
         """Every indicator's value at `place` (nulls for None), in the catalogue's order."""
-        first = self.blocks(pl.Series([place], dtype=pl.UInt32))[0]
-        return self.values.slice(int(first), self.n_indicators)
+        if place is None:
+            return pl.Series("value", [None] * self.n_indicators, pl.Float64)
+        return self.values.slice(place * self.n_indicators, self.n_indicators)
+
+
+class _Blocks(NamedTuple):
+    """Per place, the position of its first value (`_Values`) and whether it has none (a null place)."""
+
+    first: np.ndarray
+    missing: np.ndarray
 
 
 def _in_order(table: pl.DataFrame, items: tuple[Indicator, ...]) -> tuple[pl.DataFrame, pl.DataFrame]:
