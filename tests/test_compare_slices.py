@@ -117,13 +117,17 @@ def test_the_parts_as_text_are_the_parts_as_categories_made_text():
 
 
 def test_a_slices_levels_are_its_places_runs_of_one_level():
-    levels = CMP._LevelRows(pl.Series("level", ["COM", "COM", "ARM", "COM", "EPCI", "DEP", "FRANCE"]), rows=11)
+    levels = CMP._LevelRows(pl.Series("level", ["COM", "COM", "ARM", "COM", "EPCI", "DEP", "FRANCE"]), 11, 2)
     # rows of places 0 (twice), 1, 2 (an arrondissement among the communes), 3, 4 (an EPCI), 5 and 6
     every = levels(pl.Series([0, 0, 1, 1, 2, 2, 3, 4, 4, 5, 6], dtype=pl.UInt32))
     assert every.to_list() == ["COM"] * 4 + ["ARM"] * 2 + ["COM", "EPCI", "EPCI", "DEP", "FRANCE"]
     # a slice starting inside a run, on a place past a change of level
     assert levels(pl.Series([2, 2, 3], dtype=pl.UInt32)).to_list() == ["ARM", "ARM", "COM"]
     assert levels(pl.Series([], dtype=pl.UInt32)).to_list() == []
+    # a level's column as long as its longest run of places can have rows (two indicators: two rows a place), up to
+    # the longest slice (11 rows)
+    assert levels.rows == {"COM": 4, "ARM": 2, "EPCI": 2, "DEP": 2, "FRANCE": 2}
+    assert CMP._LevelRows(pl.Series("level", ["COM"] * 8), 11, 2).rows == {"COM": 11}
 
 
 def evolution_rows() -> pl.DataFrame:
