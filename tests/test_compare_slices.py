@@ -4,6 +4,7 @@ reference null on France's own rows only. Expected values written by hand."""
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -52,16 +53,44 @@ def test_a_slice_where_a_place_lacks_an_indicator_gathers_its_own_columns():
     assert per_indicator(pl.Series([0, 1] * 3, dtype=pl.UInt32))["_dir"].to_list() == [1, 0] * 3
 
 
+def references(table: pl.DataFrame, values: CMP._Values, place: list[int | None]) -> list[float | None]:
+    """The value of each row's indicator at the reference place given per place (None: no reference)."""
+    per_place = values.blocks(pl.Series(place, dtype=pl.UInt32))
+    rows = CMP._SliceRows(table["_place"], table["_ind"], values.n_indicators)
+    return values.gather(rows.positions(per_place)).to_list()
+
+
 def test_a_reference_is_read_at_its_place_whether_every_place_has_every_indicator_or_not():
     # two places, two indicators: values 1, 2 at place 0 and 3, 4 at place 1
     complete = positions([0, 0, 1, 1], [0, 1, 0, 1]).with_columns(value=pl.Series([1.0, 2.0, 3.0, 4.0]))
-    value_at = CMP._value_at(complete, 2, 2)
-    assert value_at(complete, pl.lit(1, pl.UInt32)).to_list() == [3.0, 4.0, 3.0, 4.0]
+    values = CMP._Values(complete, 2, 2)
+    # place 0's reference is place 1, place 1 has none
+    assert references(complete, values, [1, None]) == [3.0, 4.0, None, None]
+    assert values.of_place(1).to_list() == [3.0, 4.0]
+    assert values.of_place(None).to_list() == [None, None]
     # place 0 has no row of indicator 1: its reference there is null
     sparse = positions([0, 1, 1], [0, 0, 1]).with_columns(value=pl.Series([1.0, 3.0, 4.0]))
-    value_at = CMP._value_at(sparse, 2, 2)
-    assert value_at(sparse, pl.lit(0, pl.UInt32)).to_list() == [1.0, 1.0, None]
-    assert value_at(sparse, pl.col("_place")).to_list() == [1.0, 3.0, 4.0]
+    values = CMP._Values(sparse, 2, 2)
+    assert references(sparse, values, [0, 0]) == [1.0, 1.0, None]
+    assert references(sparse, values, [0, 1]) == [1.0, 3.0, 4.0]
+    assert values.of_place(0).to_list() == [1.0, None]
+
+
+def test_a_slices_rows_are_read_by_blocks_of_whole_places_or_row_by_row():
+    whole = CMP._SliceRows(pl.Series([3, 3, 5, 5], dtype=pl.UInt32), pl.Series([0, 1, 0, 1], dtype=pl.UInt32), 2)
+    assert whole.places is not None and whole.places.tolist() == [3, 5]
+    items = np.array([10, 11, 12, 13, 14, 15], dtype=np.uint32)
+    blocks = CMP._Blocks(items, np.array([False, False, False, False, False, True]))  # place 5 has no block
+    assert whole.of_places(items).tolist() == [13, 13, 15, 15]
+    assert whole.positions(blocks).to_list() == [13, 14, None, None]
+    # a place with one indicator of two: its rows are read one by one
+    sparse = CMP._SliceRows(pl.Series([3, 5, 5], dtype=pl.UInt32), pl.Series([1, 0, 1], dtype=pl.UInt32), 2)
+    assert sparse.places is None
+    assert sparse.of_places(items).tolist() == [13, 15, 15]
+    assert sparse.positions(blocks).to_list() == [14, None, None]
+    # two rows as many as the indicators, but of two places
+    split = CMP._SliceRows(pl.Series([3, 4], dtype=pl.UInt32), pl.Series([1, 0], dtype=pl.UInt32), 2)
+    assert split.places is None and split.positions(blocks).to_list() == [14, 14]
 
 
 def test_frances_reference_is_null_on_frances_own_rows_only():
@@ -88,13 +117,17 @@ def test_the_parts_as_text_are_the_parts_as_categories_made_text():
 
 
 def test_a_slices_levels_are_its_places_runs_of_one_level():
-    levels = CMP._LevelRows(pl.Series("level", ["COM", "COM", "ARM", "COM", "EPCI", "DEP", "FRANCE"]), rows=11)
+    levels = CMP._LevelRows(pl.Series("level", ["COM", "COM", "ARM", "COM", "EPCI", "DEP", "FRANCE"]), 11, 2)
     # rows of places 0 (twice), 1, 2 (an arrondissement among the communes), 3, 4 (an EPCI), 5 and 6
     every = levels(pl.Series([0, 0, 1, 1, 2, 2, 3, 4, 4, 5, 6], dtype=pl.UInt32))
     assert every.to_list() == ["COM"] * 4 + ["ARM"] * 2 + ["COM", "EPCI", "EPCI", "DEP", "FRANCE"]
     # a slice starting inside a run, on a place past a change of level
     assert levels(pl.Series([2, 2, 3], dtype=pl.UInt32)).to_list() == ["ARM", "ARM", "COM"]
     assert levels(pl.Series([], dtype=pl.UInt32)).to_list() == []
+    # a level's column as long as its longest run of places can have rows (two indicators: two rows a place), up to
+    # the longest slice (11 rows)
+    assert levels.rows == {"COM": 4, "ARM": 2, "EPCI": 2, "DEP": 2, "FRANCE": 2}
+    assert CMP._LevelRows(pl.Series("level", ["COM"] * 8), 11, 2).rows == {"COM": 11}
 
 
 def evolution_rows() -> pl.DataFrame:

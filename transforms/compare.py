@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cache, partial
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -207,6 +208,15 @@ FLAGGABLE = (
 )
 
 
+@cache
+def _flag_steps(
+    rules: FlagRules,
+) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr], pl.Expr, dict[str, pl.Expr], pl.Expr]:
+    """The expressions of `_flag_codes`' query, built once (0.3 ms a slice of France)."""
+    smaller = min(rules.vigilance_gap, rules.priority_gap)
+    return _flag_parts(), _gap("_local"), _worse("_local", smaller), _gap("ref_france"), _flag(rules)
+
+
 def _flag_codes(rows: pl.DataFrame, rules: FlagRules) -> pl.Series:
     """`_flag` of every row (its code in `FLAGS`, 0: none), computed on the `FLAGGABLE` rows alone (a few of every
     ten: the other rows have none whatever the gaps) and put at their positions in a column of zeros: codes
@@ -215,17 +225,17 @@ def _flag_codes(rows: pl.DataFrame, rules: FlagRules) -> pl.Series:
     # (about four in five) are left before France's gap is taken. One lazy query: the rows kept by filters (no
     # positions found then gathered), the parts, gaps and flag planned and run together (6.6 to 4.5 ms a slice of
     # France, one thread)
-    smaller = min(rules.vigilance_gap, rules.priority_gap)
+    parts, local_gap, worse_than_local, france_gap, flag = _flag_steps(rules)
     flaggable = (
         rows.lazy()
         .select("_is_dep", "value", "status", "ref_dep", "ref_france", "_dir", "_kind")
         .with_row_index("_at")
         .filter(FLAGGABLE)
-        .with_columns(**_flag_parts())
-        .with_columns(**_gap("_local"))
-        .filter(_worse("_local", smaller))
-        .with_columns(**_gap("ref_france"))
-        .select("_at", _flag(rules))
+        .with_columns(**parts)
+        .with_columns(**local_gap)
+        .filter(worse_than_local)
+        .with_columns(**france_gap)
+        .select("_at", flag)
         .collect()
     )
     codes = np.zeros(rows.height, np.uint32)
@@ -263,7 +273,8 @@ def compare_parts(
     # the same run, and their columns one frame shared by every slice (`_IndicatorRows`)
     step = max(CHUNK_ROWS - CHUNK_ROWS % len(items), len(items))
     places = placed.places.with_row_index("_place")
-    refs = _references(_population(placed), inputs, customs)
+    values = _Values(table, len(items), places.height)
+    refs = _references(_population(places, values, placed.ids), inputs, customs)
     attributes = _place_attributes(places, refs, _names(inputs, customs))
     # only the columns used are gathered (millions of rows each)
     attributes = attributes.select(
@@ -279,18 +290,16 @@ def compare_parts(
         placed = replace(placed, words=placed.words.cast(_categories_of(reasons)))
     else:
         names = (FLAGS.cast(pl.String), EVOLUTION_UNITS.cast(pl.String))
-    levels = _LevelRows(attributes["level"], min(step, table.height))
-    value_at = _value_at(table, len(items), places.height)
+    levels = _LevelRows(attributes["level"], min(step, table.height), len(items))
     france_rows = places.filter(pl.col("level") == "FRANCE")["_place"]
     france_place = france_rows[0] if france_rows.len() else None
-    every_indicator = pl.DataFrame({"_ind": pl.int_range(len(items), eager=True)})
-    meta = meta.with_columns(_ref_france=value_at(every_indicator, pl.lit(france_place, pl.Int64)))
+    meta = meta.with_columns(_ref_france=values.of_place(france_place))
     finish = partial(
         _finished,
-        attributes=attributes.drop("level"),
+        per_place=_PlaceRows(attributes, values),
         levels=levels,
         per_indicator=_IndicatorRows(meta, step),
-        value_at=value_at,
+        values=values,
         france_place=france_place,
         rules=rules,
         years=(n_years, comparison_year),
@@ -318,17 +327,65 @@ class _IndicatorRows:
         return self.meta[ind]
 
 
+class _PlaceRows:
+    """The places' columns a slice's rows take: their text (code, reference codes, name), gathered by the rows'
+    places, and by numpy, as arrays of a few tens of thousands of places read at the rows' places, the position of
+    their references' values (`_Values.blocks`) and whether each is a département."""
+
+    def __init__(self, attributes: pl.DataFrame, values: _Values) -> None:
+        self.text = attributes.select("code", "ref_epci_code", "ref_dep_code", "name")
+        self.epci = values.blocks(attributes["_epci_place"])
+        self.dep = values.blocks(attributes["_dep_place"])
+        self.is_dep = attributes["_is_dep"].to_numpy()
+
+
+class _SliceRows:
+    """A slice's places and indicators, which arrays by place (a few tens of thousands of places) are read at by
+    numpy. Where the slice is whole places, each with every indicator (every slice of France), a place's item is
+    repeated over its block of rows and a place's block of values laid out by one broadcast sum (a slice of France:
+    0.12 ms, against 0.45 ms for a gather at each row's place then a sum)."""
+
+    def __init__(self, place: pl.Series, ind: pl.Series, n_indicators: int) -> None:
+        self.at, self.ind, self.n = place.to_numpy(), ind.to_numpy(), n_indicators
+        # rows are in (place, indicator) order, one per pair at most: a block of n rows whose first and last
+        # rows are one place is that place's every indicator
+        at = self.at
+        whole = at.size % n_indicators == 0 and bool((at[::n_indicators] == at[n_indicators - 1 :: n_indicators]).all())
+        self.places = at[::n_indicators] if whole else None
+
+    def of_places(self, items: np.ndarray) -> np.ndarray:
+        """`items` (one per place) at each row's place."""
+        if self.places is None:
+            return items[self.at]
+        return np.repeat(items[self.places], self.n)
+
+    def positions(self, blocks: _Blocks) -> pl.Series:
+        """The position of each row's indicator in its place's block of values, null where it has none (a
+        numpy masked array made a Series with nulls: 0.08 ms a slice, where a block of nulls appended to the values
+        would copy the value column)."""
+        if self.places is None:
+            first = blocks.first[self.at] + self.ind
+        else:
+            first = (blocks.first[self.places][:, None] + np.arange(self.n, dtype=blocks.first.dtype)).ravel()
+        return pl.Series(np.ma.masked_array(first, self.of_places(blocks.missing)))
+
+
 class _LevelRows:
     """The `level` column of a slice's rows (in place order), as slices of one column per level made once and shared
     by every slice: a run of rows of one level (every commune of France but Paris, Lyon and Marseille, the EPCIs)
     is a slice of that level's column, not a 16-byte view written per row (51 MiB of fresh pages in France: 13,349
-    page faults)."""
+    page faults). A level's column is as long as its longest run of places can have rows (a place has a row per
+    indicator at most), up to the longest slice: France's 92 rows, not 262,108."""
 
-    def __init__(self, levels: pl.Series, rows: int) -> None:
+    def __init__(self, levels: pl.Series, rows: int, n_indicators: int) -> None:
         self.levels = levels  # each place's level, by `_place`
         changes = levels.ne_missing(levels.shift(1)).arg_true().to_numpy()
         self.changes = changes[changes > 0]  # the places where a run of one level starts, but the first
-        self.rows = rows  # the longest slice
+        self.rows: dict[object, int] = {}  # each level's column length
+        bounds = [0, *self.changes.tolist(), levels.len()]
+        for start, end in zip(bounds, bounds[1:], strict=False):
+            level = levels[start]
+            self.rows[level] = min(rows, max(self.rows.get(level, 0), (end - start) * n_indicators))
         self.columns: dict[object, pl.Series] = {}
 
     def __call__(self, place: pl.Series) -> pl.Series:
@@ -341,10 +398,10 @@ class _LevelRows:
         return runs[0] if len(runs) == 1 else pl.concat(runs, rechunk=False)
 
     def _column(self, place: int) -> pl.Series:
-        """The column of `rows` rows of the level of `place` (text or category, as `levels`)."""
+        """The column of the level of `place` (text or category, as `levels`)."""
         level = self.levels[place]
         if level not in self.columns:
-            self.columns[level] = self.levels.gather(pl.repeat(place, self.rows, dtype=pl.UInt32, eager=True))
+            self.columns[level] = self.levels.gather(pl.repeat(place, self.rows[level], dtype=pl.UInt32, eager=True))
         return self.columns[level]
 
 
@@ -361,13 +418,13 @@ def _categories_of(text: pl.Series) -> pl.Enum:
     return pl.Enum(text.drop_nulls().unique().sort())
 
 
-def _population(placed: Placed) -> pl.DataFrame:
-    """(code, population) of every commune (`compute.population`, read from the positions)."""
-    position = placed.ids.index("population") if "population" in placed.ids else -1
-    # the two columns selected before the filter: filtering the whole frame filters its ten columns (18 to 8 ms)
-    rows = placed.rows.select("_place", "_ind", population="value").filter(pl.col("_ind") == position)
-    communes = placed.places.with_row_index("_place").filter(pl.col("level") == "COM")
-    return communes.join(rows, on="_place", how="inner").select("code", "population")
+def _population(places: pl.DataFrame, values: _Values, ids: tuple[str, ...]) -> pl.DataFrame:
+    """(code, population) of every commune (`compute.population`, read at its position in `values`: 8 to 2 ms
+    against a filter of the table's rows; null where it has none, which `principal_department` counts as none)."""
+    communes = places.filter(pl.col("level") == "COM")
+    if "population" not in ids:
+        return communes.select("code", population=pl.lit(None, pl.Float64))
+    return communes.select("code", population=values.of_indicator(communes["_place"], ids.index("population")))
 
 
 def _placed_of(result: pl.DataFrame, items: tuple[Indicator, ...]) -> Placed:
@@ -393,10 +450,10 @@ CHUNK_ROWS = 1 << 18  # rows finished at a time by `compare_parts` (about 260,00
 
 def _finished(
     table: pl.DataFrame,
-    attributes: pl.DataFrame,
+    per_place: _PlaceRows,
     levels: _LevelRows,
     per_indicator: _IndicatorRows,
-    value_at,
+    values: _Values,
     france_place: int | None,
     rules: FlagRules,
     years: tuple[int | None, int | None],
@@ -409,46 +466,56 @@ def _finished(
     the flags' and the evolution units' names, `FLAGS` and `EVOLUTION_UNITS` as categories or as text)."""
     n_years, comparison_year = years
     flags, evolution_units = names
-    per_place = attributes[table["_place"]]
-    indicator_columns = per_indicator(table["_ind"])
-    table = _named(table, levels(table["_place"]), per_place, indicator_columns, placed)
-    meta = per_indicator.meta
-    out = table.with_columns(
-        ref_epci_code=per_place["ref_epci_code"],
-        ref_dep_code=per_place["ref_dep_code"],
-        ref_epci=value_at(table, per_place["_epci_place"]),
-        ref_dep=value_at(table, per_place["_dep_place"]),
-        ref_france=_france_reference(table, indicator_columns["_ref_france"], france_place),
-        **{c: indicator_columns[c] for c in meta.columns if c not in (*PROVENANCE, "indicator", "_ref_france")},
-        name=per_place["name"],
-        _is_dep=per_place["_is_dep"],
+    place, ind = table["_place"], table["_ind"]
+    rows = _SliceRows(place, ind, per_indicator.meta.height)
+    text = per_place.text[place]
+    indicator_columns = per_indicator(ind)
+    named = _named(table, levels(place), text, indicator_columns, placed)
+    ref_france = _france_reference(table, indicator_columns["_ref_france"], france_place)
+    ref_dep = values.gather(rows.positions(per_place.dep)).alias("ref_dep")
+    kind = indicator_columns["_kind"]
+    evolution = _evolutions(pl.DataFrame([table["value"], table["value_comparison"], kind]), n_years)
+    is_dep = pl.Series("_is_dep", rows.of_places(per_place.is_dep))
+    flag_rows = pl.DataFrame(
+        [named["value"], named["status"], ref_dep, ref_france, indicator_columns["_dir"], kind, is_dep]
     )
-    out = out.with_columns(
+    provenance = "year" in per_indicator.meta.columns
+    years_of_rows = pl.DataFrame([table["value_comparison"], table["published_year"], kind, evolution]).select(
         comparison_year=pl.when(pl.col("value_comparison").is_not_null()).then(pl.lit(comparison_year, pl.Int32)),
-        evolution=_evolutions(out, n_years),
-    )
-    out = out.with_columns(
         # the unit's name gathered by `_kind` where there is an evolution (no column of names to mask)
-        evolution_unit=evolution_units.gather(
-            out.select(pl.when(pl.col("evolution").is_not_null()).then("_kind")).to_series()
-        ),
-        flag=flags.gather(_flag_codes(out, rules)),
+        _unit=pl.when(pl.col("evolution").is_not_null()).then("_kind"),
+        # a published figure's own year first
+        **({"year": pl.coalesce(pl.col("published_year"), indicator_columns["year"])} if provenance else {}),
     )
-    out = out.drop("_place", "_ind", "_dir", "_kind", "_is_dep")
-    if "year" not in meta.columns:
-        return out
-    provenance = out.with_columns(**{c: indicator_columns[c] for c in meta.columns if c in PROVENANCE})
-    # a published figure's own year first
-    return provenance.with_columns(year=pl.coalesce(pl.col("published_year"), pl.col("year"))).drop("published_year")
+    columns = [
+        *(column for name, column in named.items() if not (provenance and name == "published_year")),
+        text["ref_epci_code"],
+        text["ref_dep_code"],
+        values.gather(rows.positions(per_place.epci)).alias("ref_epci"),
+        ref_dep,
+        ref_france,
+        *(column for column in indicator_columns if not column.name.startswith("_") and column.name not in _NAMED),
+        text["name"],
+        years_of_rows["comparison_year"],
+        evolution,
+        evolution_units.gather(years_of_rows["_unit"]).alias("evolution_unit"),
+        flags.gather(_flag_codes(flag_rows, rules)).alias("flag"),
+    ]
+    if provenance:
+        columns += [years_of_rows["year"], indicator_columns["source"]]
+    return pl.DataFrame(columns)
 
 
 PROVENANCE = ("year", "source")  # the columns of `provenance` a row takes from its indicator
+# the indicators' columns `_named` places, and those a row takes from `provenance` at the end
+_NAMED = ("indicator", *PROVENANCE)
 
 
 def _france_reference(table: pl.DataFrame, france_values: pl.Series, france_place: int | None) -> pl.Series:
     """France's value of each row's indicator (`france_values`, in the rows' order), null on France's own rows:
     the column as given where the slice holds none of them (every slice of France's table but the last)."""
-    if france_place is None or not (table["_place"] == france_place).any():
+    place = table["_place"]
+    if france_place is None or place.is_empty() or not place[0] <= france_place <= place[-1]:  # rows in place order
         return france_values.alias("ref_france")
     at_france = pl.col("_place") == pl.lit(france_place, pl.Int64)
     return table.select(ref_france=pl.when(at_france).then(None).otherwise(france_values)).to_series()
@@ -456,11 +523,11 @@ def _france_reference(table: pl.DataFrame, france_values: pl.Series, france_plac
 
 def _named(
     table: pl.DataFrame, level: pl.Series, per_place: pl.DataFrame, per_indicator: pl.DataFrame, placed: Placed
-) -> pl.DataFrame:
-    """A slice of `placed`'s rows with `compute`'s columns: its place's level and code, its indicator, its reasons
-    named (`placed.words`), as categories; `_place` and `_ind` kept last."""
+) -> dict[str, pl.Series]:
+    """`compute`'s columns of a slice of `placed`'s rows, by name in its order: its place's level and code, its
+    indicator, its reasons named (`placed.words`), as categories or text."""
     named = {"level": level, "group": per_place["code"], "indicator": per_indicator["indicator"]}
-    columns = []
+    columns = {}
     for name, dtype in placed.schema.items():
         if name in named:
             column = named[name]
@@ -468,8 +535,8 @@ def _named(
             column = placed.words.gather(table[name])
         else:
             column = table[name].cast(dtype)
-        columns.append(column.alias("code" if name == "group" else name))
-    return pl.DataFrame([*columns, table["_place"], table["_ind"]])
+        columns["code" if name == "group" else name] = column.alias("code" if name == "group" else name)
+    return columns
 
 
 def _meta(items: tuple[Indicator, ...], provenance: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -508,16 +575,45 @@ def _place_attributes(places: pl.DataFrame, refs: pl.DataFrame, names: pl.DataFr
     )
 
 
-def _value_at(table: pl.DataFrame, n_indicators: int, n_places: int):
-    """value_at(rows, place) -> the value of each row's indicator at that place (null where there is none); `rows`
-    any slice of `table` (the values are those of the whole table, one row per place and indicator at most, in
-    order: where every place has every indicator, the value column is already laid out by place and indicator)."""
-    if table.height == n_places * n_indicators:
-        dense = table["value"].rechunk()
-    else:
-        dense = pl.Series("value", [], pl.Float64).extend_constant(None, n_places * n_indicators)
-        dense.scatter(table["_place"] * n_indicators + table["_ind"], table["value"])
-    return lambda rows, place: dense.gather(rows.select((place * n_indicators + pl.col("_ind")).alias("_k"))["_k"])
+class _Values:
+    """Every place's value of every indicator by position (`_place * n_indicators + _ind`: where every place has
+    every indicator, the value column as it is laid out, not copied), read at positions numpy computes from the
+    places' blocks (`_SliceRows.positions`: a slice of France's places' columns and two references 6.3 to 5.1 ms,
+    one thread, against a gather of each row's reference places then a polars expression for each reference)."""
+
+    def __init__(self, table: pl.DataFrame, n_indicators: int, n_places: int) -> None:
+        self.n_indicators = n_indicators
+        if table.height == n_places * n_indicators:
+            self.values = table["value"].rechunk()  # a gather from chunks costs several times more
+        else:
+            self.values = pl.Series("value", [], pl.Float64).extend_constant(None, n_places * n_indicators)
+            self.values.scatter(table["_place"] * n_indicators + table["_ind"], table["value"])
+
+    def blocks(self, places: pl.Series) -> _Blocks:
+        """Where each place's values start, for places given by position (null: none)."""
+        first = places.fill_null(0).cast(pl.UInt32).to_numpy() * np.uint32(self.n_indicators)
+        return _Blocks(first, places.is_null().to_numpy())
+
+    def gather(self, positions: pl.Series) -> pl.Series:
+        """The values at `positions` (`_SliceRows.positions`), null at a null position."""
+        return self.values.gather(positions)
+
+    def of_indicator(self, places: pl.Series, ind: int) -> pl.Series:
+        """The value of indicator `ind` at each of `places`."""
+        return self.values.gather(places.cast(pl.UInt32) * self.n_indicators + ind)
+
+    def of_place(self, place: int | None) -> pl.Series:
+        """Every indicator's value at `place` (nulls for None), in the catalogue's order."""
+        if place is None:
+            return pl.Series("value", [None] * self.n_indicators, pl.Float64)
+        return self.values.slice(place * self.n_indicators, self.n_indicators)
+
+
+class _Blocks(NamedTuple):
+    """Per place, the position of its first value (`_Values`) and whether it has none (a null place)."""
+
+    first: np.ndarray
+    missing: np.ndarray
 
 
 def _in_order(table: pl.DataFrame, items: tuple[Indicator, ...]) -> tuple[pl.DataFrame, pl.DataFrame]:
