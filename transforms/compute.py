@@ -256,8 +256,18 @@ def _ratio(ind: Indicator, num: pl.Expr, num_s: pl.Expr, den: pl.Expr, den_s: pl
     return value, status
 
 
+# the indicators' selects run as a lazy query without optimisations: an eager select (polars' eager mode) of
+# France's 81 indicators over 36,322 rows cost 86-93 ms of CPU (one thread), the same plan collected lazily 53-55 ms
+_PLAIN = pl.QueryOptFlags.none()
+
+
+def _selected(wide: pl.DataFrame, named: dict[str, pl.Expr]) -> pl.DataFrame:
+    """(level, group, the `named` columns) of the rows of `wide` (`_PLAIN`)."""
+    return wide.lazy().select("level", "group", **named).collect(optimizations=_PLAIN)
+
+
 def _computed(ind: Indicator, wide: pl.DataFrame, n_years: int | None) -> pl.DataFrame:
-    return wide.select("level", "group", **_expressions(ind, frozenset(wide.columns), n_years))
+    return _selected(wide, _expressions(ind, frozenset(wide.columns), n_years))
 
 
 def _computed_many(items: list[Indicator], wide: pl.DataFrame, n_years: int | None) -> dict[str, pl.DataFrame]:
@@ -265,16 +275,18 @@ def _computed_many(items: list[Indicator], wide: pl.DataFrame, n_years: int | No
     more to plan than to run on 37,000 rows), each frame ending with the `_UNSET` columns, null (one column shared
     by every frame: two `with_columns` per indicator cost about 20 ms for France)."""
     columns = frozenset(wide.columns)
-    named = {
-        f"{n}{_SEP}{name}": e for n, i in enumerate(items) for name, e in _expressions(i, columns, n_years).items()
-    }
-    out = wide.select("level", "group", **named)
-    places = {"level": out["level"], "group": out["group"]}
-    unset = {name: pl.Series(name, [], dtype).extend_constant(None, out.height) for name, dtype in _UNSET.items()}
-    return {
-        i.id: pl.DataFrame(places | {name: out[f"{n}{_SEP}{name}"].alias(name) for name in _OUTPUT} | unset)
-        for n, i in enumerate(items)
-    }
+    expressions = [_expressions(i, columns, n_years) for i in items]
+    named = {f"{n}{_SEP}{name}": e[name] for n, e in enumerate(expressions) for name in _OUTPUT}
+    # the columns by position: a lookup by name reads the names of the select's 650 columns
+    level, group, *computed = _selected(wide, named).get_columns()
+    unset = [pl.Series(name, [], dtype).extend_constant(None, level.len()) for name, dtype in _UNSET.items()]
+    width = len(_OUTPUT)
+
+    def frame(n: int) -> pl.DataFrame:
+        own = computed[n * width : (n + 1) * width]
+        return pl.DataFrame([level, group, *(c.alias(name) for c, name in zip(own, _OUTPUT, strict=True)), *unset])
+
+    return {i.id: frame(n) for n, i in enumerate(items)}
 
 
 _SEP = "\x00"  # between an indicator's position and a column's name in `_computed_many`'s select
@@ -409,26 +421,28 @@ class _FoundAt:
     epcis: dict[str, pl.Series]
 
 
-def _found_at(variables: list[str], family: dict[str, str], inputs: Inputs, wanted: _Wanted, latest: dict) -> _FoundAt:
+def _found_at(
+    variables: list[str], family: dict[str, str], inputs: Inputs, wanted: _Wanted, latest: dict, *, epcis: bool
+) -> _FoundAt:
     """`_FoundAt` of a publisher's variables at the `wanted` places: each level's rows found at its places once, by
     the runs of their codes, for every indicator of the publisher (France: about the CPU of the join of every place
-    per indicator and the two of its EPCI fallback it replaces)."""
+    per indicator and the two of its EPCI fallback it replaces). `epcis`: whether an indicator of the publisher
+    falls back on the EPCI's figure (else its EPCI rows are not found: Filosofi 34 to 17 ms)."""
     found, at, rows = _published_rows(variables, family, inputs, latest, wanted)
-    enum, n_places = pl.Enum(variables), wanted.frame.height
-    variable = found["variable"].cast(enum).to_physical().to_numpy()
+    n_places = wanted.frame.height
+    variable = found["variable"].cast(pl.Enum(variables)).to_physical().to_numpy()
     places = _rows_by_variable(variable[rows], at, rows, len(variables), n_places)
-    if wanted.epci is None:
+    if wanted.epci is None or not epcis:
         return _FoundAt(found, dict(zip(variables, places, strict=True)), {})
-    epci_rows = (
-        found.select(epci="group", _variable=pl.col("variable").cast(enum).to_physical())
-        .with_row_index("_found")
-        .filter(found["level"] == "EPCI")
+    at_epci = np.flatnonzero((found["level"] == "EPCI").to_numpy())
+    epci_rows = pl.DataFrame(
+        {"epci": found["group"].gather(at_epci), "_variable": variable[at_epci], "_found": at_epci}
     )
     pairs = wanted.epci.to_frame("epci").with_row_index("_place").join(epci_rows, on="epci", how="inner")
-    epcis = _rows_by_variable(
+    by_epci = _rows_by_variable(
         pairs["_variable"].to_numpy(), pairs["_place"].to_numpy(), pairs["_found"].to_numpy(), len(variables), n_places
     )
-    return _FoundAt(found, dict(zip(variables, places, strict=True)), dict(zip(variables, epcis, strict=True)))
+    return _FoundAt(found, dict(zip(variables, places, strict=True)), dict(zip(variables, by_epci, strict=True)))
 
 
 def _rows_by_variable(
@@ -473,7 +487,12 @@ def _published_rows(
             height += part.height
             frames.append(part)
     schema = {"level": pl.String, "group": pl.String, "variable": pl.String, "value": pl.Float64}
-    found = pl.concat(frames) if frames else pl.DataFrame(schema=schema | {"status": pl.String, "year": pl.Int32})
+    # one chunk: each indicator's select of columns chunked apart rechunked them (Filosofi: 2.2 ms an indicator)
+    found = (
+        pl.concat(frames, rechunk=True)
+        if frames
+        else pl.DataFrame(schema=schema | {"status": pl.String, "year": pl.Int32})
+    )
     none = np.empty(0, np.int64)
     return found, np.concatenate([none, *places]).astype(np.int64), np.concatenate([none, *rows])
 
@@ -498,7 +517,7 @@ def _france_places(out: pl.DataFrame, found: pl.DataFrame, inputs: Inputs) -> pl
     """France's places where no national dataset exists: the sum of the départements (places are counts)."""
     deps = found.filter(pl.col("level") == "DEP")
     # a département absent from the file (Mayotte) leaves France partial, and says so
-    absent_deps = set(inputs.membership["dep"].to_list()) - set(deps["group"].to_list())
+    absent_deps = set(inputs.membership["dep"].unique().to_list()) - set(deps["group"].to_list())
     total = deps.select(
         value=pl.when(pl.col("value").null_count() == 0).then(pl.col("value").sum()),
         status=R.worst(pl.col("status")),
@@ -534,8 +553,10 @@ def _epci_fallback(out: pl.DataFrame, epci_figures: pl.DataFrame, epci: pl.Serie
     # indicator in France)
     epci_columns = epci_figures.select(epci_value="value", epci_status="status", epci_year="year")
     use_epci = pl.col("level").is_in(COMMUNE_LEVELS) & (pl.col("status") == R.NOT_PUBLISHED)
+    # lazily, so that `use_epci` is found once for the three columns (4.3 to about 2 ms an indicator in France)
     return (
         pl.concat([out, epci_columns, epci.to_frame("epci")], how="horizontal")
+        .lazy()
         .with_columns(
             value=pl.when(use_epci).then(pl.col("epci_value")).otherwise(pl.col("value")),
             year=pl.when(use_epci).then(pl.col("epci_year")).otherwise(pl.col("year")),
@@ -548,6 +569,7 @@ def _epci_fallback(out: pl.DataFrame, epci_figures: pl.DataFrame, epci: pl.Serie
             .otherwise(pl.col("status")),
         )
         .drop("epci_value", "epci_status", "epci_year", "epci")
+        .collect()
     )
 
 
@@ -654,7 +676,8 @@ def _published_frames(items: tuple[Indicator, ...], inputs: Inputs, places: pl.D
     frames = {}
     for publisher, inds in by_publisher.items():
         variables = list(dict.fromkeys(i.published_term.variable for i in inds))
-        at = _found_at(variables, PUBLISHED_SOURCES[publisher], inputs, wanted, latest)
+        fallback = any(i.fallback == "epci" for i in inds)
+        at = _found_at(variables, PUBLISHED_SOURCES[publisher], inputs, wanted, latest, epcis=fallback)
         for ind in inds:
             frames[ind.id] = _published(ind, inputs, wanted, at).with_columns(coverage=_NULL_VALUE)
     return {ind.id: frames[ind.id] for ind in items if ind.id in frames}
@@ -741,14 +764,14 @@ def _placed(frames: dict[str, pl.DataFrame], places: pl.DataFrame, ordered: froz
     ids = list(frames)
     aligned = [frames[i] if i in ordered else _aligned(frames[i], places) for i in ids]
     n_places, n_ids = places.height, len(ids)
-    # a place an indicator has no row for (a row of nulls in its aligned frame) is skipped
-    present = _place_major(np.concatenate([f["indicator"].is_not_null().to_numpy() for f in aligned]), n_places)
-    every = present.all()
+    # a place an indicator has no row for (a row of nulls in its aligned frame) is skipped; most tables have every
+    # row (their mask: 15 ms in France)
+    present = _present(aligned, n_places)
     place = np.repeat(np.arange(n_places, dtype=np.uint32), n_ids)
     indicator = np.tile(np.arange(n_ids, dtype=np.uint32), n_places)
     columns = {
-        "_place": pl.Series("_place", place if every else place[present]),
-        "_ind": pl.Series("_ind", indicator if every else indicator[present]),
+        "_place": pl.Series("_place", place if present is None else place[present]),
+        "_ind": pl.Series("_ind", indicator if present is None else indicator[present]),
     }
     # a computed indicator's reasons are ranks (`_expressions`), a published one's strings
     words = _words([f[name] for f in aligned for name in RANKED])
@@ -761,14 +784,14 @@ def _placed(frames: dict[str, pl.DataFrame], places: pl.DataFrame, ordered: froz
 
     def column(name: str, dtype: pl.DataType) -> pl.Series:
         if name in RANKED:
-            return _reason_codes([f[name] for f in aligned], words, n_places, None if every else present).alias(name)
+            return _reason_codes([f[name] for f in aligned], words, n_places, present).alias(name)
         pieces = [
             f[name].cast(dtype) if name in f.columns else pl.Series(name, [], dtype).extend_constant(None, f.height)
             for f in aligned
         ]
         scratch = scratches.get()
         try:
-            return _stacked(pieces, n_places, None if every else present, scratch).cast(dtype).alias(name)
+            return _stacked(pieces, n_places, present, scratch).cast(dtype).alias(name)
         finally:
             scratches.put(scratch)
 
@@ -777,6 +800,13 @@ def _placed(frames: dict[str, pl.DataFrame], places: pl.DataFrame, ordered: froz
     codes = places.select("level", code="group")
     named = {name: pl.String if name in RANKED else dtype for name, dtype in schema.items()}
     return Placed(pl.DataFrame(columns), codes, tuple(ids), pl.Series(words, dtype=pl.String), named)
+
+
+def _present(aligned: list[pl.DataFrame], n_places: int) -> np.ndarray | None:
+    """Whether each (place, indicator) cell has a row, place by place (`_place_major`); None when every cell has."""
+    if not any(f["indicator"].null_count() for f in aligned):
+        return None
+    return _place_major(np.concatenate([f["indicator"].is_not_null().to_numpy() for f in aligned]), n_places)
 
 
 def _place_major(stack: np.ndarray, n_places: int) -> np.ndarray:
@@ -798,16 +828,12 @@ def _stacked(
 ) -> pl.Series:
     """The pieces (one column per indicator, a row per place) read place by place, at the `present` cells (None:
     every cell). `scratch`: a float (indicator, place) matrix the pieces may be written into first."""
-    if pieces and all(p.null_count() == p.len() for p in pieces):  # `coverage` where no rate is partial: no matrix
-        n_cells = n_places * len(pieces) if present is None else int(np.count_nonzero(present))
-        return pl.Series(pieces[0].name, [], pieces[0].dtype).extend_constant(None, n_cells)
+    if pieces and _FEW * sum(p.len() - p.null_count() for p in pieces) <= n_places * len(pieces):
+        return _scattered(pieces, n_places, present)  # `coverage`: a value at a few secret gaps, if any
     if pieces and pieces[0].dtype == pl.Float64 and (matrix := _float_matrix(pieces, n_places, scratch)) is not None:
         return pl.Series(matrix if present is None else matrix[present], nan_to_null=True)
-    if pieces and pieces[0].dtype in SMALL_INTEGERS and _sparse(pieces):  # a year of a few indicators: exact as floats
-        as_floats = [p.cast(pl.Float64) for p in pieces]
-        if (matrix := _float_matrix(as_floats, n_places)) is not None:
-            cells = pl.Series(matrix if present is None else matrix[present], nan_to_null=True)
-            return cells.cast(pieces[0].dtype)
+    if pieces and pieces[0].dtype in SMALL_INTEGERS and _sparse(pieces):  # the published indicators' year
+        return _masked(pieces, n_places, present)
     stack = pl.concat(pieces, rechunk=True)
 
     def placed(array: np.ndarray) -> np.ndarray:
@@ -823,6 +849,41 @@ def _stacked(
     return (
         pl.Series(values).cast(stack.dtype).to_frame("v").select(pl.when(nulls).then(None).otherwise("v")).to_series()
     )
+
+
+_FEW = 16  # pieces holding at most a sixteenth of the cells are scattered (`_scattered`)
+
+
+def _scattered(pieces: list[pl.Series], n_places: int, present: np.ndarray | None) -> pl.Series:
+    """`_stacked` of pieces holding few values: a column of nulls, the values written at their cells (a scatter
+    costs about 30 ns a value, a matrix of every cell 2 ns a cell)."""
+    n_ids = len(pieces)
+    cells, values = [], []
+    for j, piece in enumerate(pieces):
+        if piece.null_count() < piece.len():
+            cells.append(piece.is_not_null().arg_true().to_numpy().astype(np.int64) * n_ids + j)
+            values.append(piece.drop_nulls())
+    column = pl.Series(pieces[0].name, [], pieces[0].dtype).extend_constant(None, n_places * n_ids)
+    if values:
+        column = column.scatter(np.concatenate(cells), pl.concat(values))
+    return column if present is None else column.filter(pl.Series(present))
+
+
+def _masked(pieces: list[pl.Series], n_places: int, present: np.ndarray | None) -> pl.Series:
+    """`_stacked` of integer pieces, mostly null: the few pieces holding a value written into a (place, indicator)
+    matrix of values and one of nulls (France's published years 21-22 to 7-8 ms, where a matrix of floats was cast
+    back)."""
+    n_ids = len(pieces)
+    dtype = pieces[0].clear().to_numpy().dtype  # of the values: a piece with nulls reads as floats
+    values, held = np.zeros((n_places, n_ids), dtype), np.zeros((n_places, n_ids), bool)
+    for j, piece in enumerate(pieces):
+        if piece.null_count() < piece.len():
+            values[:, j] = piece.fill_null(0).to_numpy()
+            held[:, j] = piece.is_not_null().to_numpy()
+    cells, known = values.ravel(), held.ravel()
+    if present is not None:
+        cells, known = cells[present], known[present]
+    return pl.select(pl.when(pl.Series(known)).then(pl.Series(pieces[0].name, cells))).to_series()
 
 
 def _words(pieces: list[pl.Series]) -> list[str | None]:
@@ -841,8 +902,9 @@ def _reason_codes(
     enum, none = pl.Enum(cast(list[str], words[:-1])), len(words) - 1  # only the last word is None
     # only a piece of strings is coded on its own: the ranks are made codes in one pass over the column
     ranks = [p.cast(enum).to_physical().cast(pl.Int32) if p.dtype == pl.String else p.cast(pl.Int32) for p in pieces]
-    codes = pl.concat(ranks, rechunk=True).fill_null(none).cast(pl.UInt32)
-    array = _place_major(codes.to_numpy(), n_places)
+    # ranks and codes are never negative: read as UInt32 in place (a cast of 3.3 M rows costs 6 ms)
+    codes = pl.concat(ranks, rechunk=True).fill_null(none).to_numpy().view(np.uint32)
+    array = _place_major(codes, n_places)
     return pl.Series(array if present is None else array[present])
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from transforms import reasons as R
-from transforms.commune_table import RANK, CommuneTable
+from transforms.commune_table import RANK, CommuneTable, rows_of_codes
 from transforms.placed import COMMUNE_LEVELS
 from transforms.registry import Indicator
 
@@ -41,14 +41,23 @@ class Places:
     def __init__(self, table: CommuneTable, groups: pl.DataFrame) -> None:
         self.table, self.groups = table, groups
         self._sums: dict[tuple, pl.DataFrame] = {}  # `summed_without`'s, by keys, places and communes left out
+        self._members: dict[str, pl.DataFrame] = {}  # `members`', by level
 
     @cached_property
-    def members(self) -> dict[str, pl.DataFrame]:
-        """level -> (code, level, group, _row): the places of that level in the order of `groups`, with each
-        commune's row in the table."""
-        rows = self.table.frame.select("code").with_row_index("_row")
-        members = self.groups.join(rows, on="code", how="inner", maintain_order="left")
-        return {level: part for (level,), part in members.partition_by("level", as_dict=True).items()}
+    def _levels(self) -> dict[str, pl.DataFrame]:
+        return {level: part for (level,), part in self.groups.partition_by("level", as_dict=True).items()}
+
+    def members(self, level: str) -> pl.DataFrame:
+        """(code, level, group, _row): the places of that level in the order of `groups`, with each commune's row
+        in the table; found for the levels asked only, by the runs of their codes (France: 21 to 11 ms, where every
+        level was joined)."""
+        if level not in self._members:
+            part = self._levels[level]
+            row = rows_of_codes(part["code"], self.table.frame.select("code").with_row_index("_row"))
+            found = row >= 0
+            part = part if found.all() else part.filter(pl.Series(found))
+            self._members[level] = part.with_columns(_row=pl.Series(row[found], dtype=pl.UInt32))
+        return self._members[level]
 
     @cached_property
     def population(self) -> pl.Series:
@@ -72,7 +81,7 @@ class Places:
         """The `members` rows of these places (level, group): a level's rows looked up among its own (a semi join
         of every level's 140,000 rows in France: 3 ms, these 0.6-1.1 ms)."""
         return pl.concat(
-            self.members[level].filter(pl.col("group").is_in(wanted["group"].implode()))
+            self.members(level).filter(pl.col("group").is_in(wanted["group"].implode()))
             for (level,), wanted in places.partition_by("level", as_dict=True).items()
         )
 

@@ -162,17 +162,25 @@ def groups(membership: pl.DataFrame, customs: tuple[CustomTerritory, ...] = ()) 
         base.select("code", level=pl.lit("DEP"), group=pl.col("dep")),
         base.select("code", level=pl.lit("FRANCE"), group=pl.lit(FRANCE)),
     ]
+    rows = pl.concat(parts)
+    # a row repeats only where a commune is listed twice: France's 140,000 rows made unique cost 25 ms
+    if membership["code"].n_unique() < membership.height:
+        rows = rows.unique(maintain_order=True)
+    if not customs:
+        return rows
     known = set(membership["code"].to_list())
+    territories = []
     for territory in customs:
         unknown = sorted(set(territory.communes) - known)
         if unknown:
             raise ValueError(f"{territory.name}: communes not in the target COG: {', '.join(unknown)}")
-        parts.append(
+        territories.append(
             pl.DataFrame({"code": list(territory.communes)}).select(
                 "code", level=pl.lit("TERRITORY"), group=pl.lit(territory.code)
             )
         )
-    return pl.concat(parts).unique(maintain_order=True)
+    # the territories' rows (level TERRITORY) repeat none of the others
+    return pl.concat([rows, pl.concat(territories).unique(maintain_order=True)])
 
 
 def principal_department(membership: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
