@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
+import numpy as np
 import polars as pl
 
 from sources.caf_common import add_city_sums, city_of
@@ -360,16 +361,20 @@ def _destinations(flows: Flows) -> tuple[pl.DataFrame, list[str]]:
         ]
     )
     away = per_flow.filter(pl.col("known") & (pl.col("city") != pl.col("code"))).select("code", "variable", "value")
-    # the file comes nearly sorted by residence and place of work: a stable sort of it is cheap; codes and
-    # variables sort as their ranks among their sorted texts
-    summed = _runs_summed(away.sort("code", "variable", maintain_order=True))
+    # sorted stably by one integer per flow, the code's rank then the variable's (ranks among their sorted texts):
+    # the file comes nearly sorted by residence and place of work, which numpy's stable sort takes in about 12 ms of
+    # CPU for France (polars' sort by the two columns 20 ms)
+    key = (away["code"].to_numpy().astype(np.uint64) << np.uint64(32)) | away["variable"].to_numpy()
+    summed = _runs_summed(away[np.argsort(key, kind="stable")])
     long = summed.select(
         level=pl.lit("COM"),
         code=cities.gather(summed["code"]),
         variable=variables.gather(summed["variable"]),
         value="value",
     )
-    return long, variables.gather(summed["variable"].unique().sort()).to_list()
+    # the variables present, in order: counted by rank (a hash of each row's: 20 against 2 ms)
+    present = np.flatnonzero(np.bincount(summed["variable"].to_numpy(), minlength=len(variables)))
+    return long, variables.gather(present).to_list()
 
 
 def _runs_summed(rows: pl.DataFrame) -> pl.DataFrame:
