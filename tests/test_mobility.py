@@ -294,3 +294,79 @@ def test_the_places_of_work_are_listed_when_some_leave():
     body = _workplaces_body([row])
     assert "Leurs principaux lieux de travail :</p>" in body
     assert body.count("<tr>") == 2 and '<th scope="row">Cholet (49)</th><td>40</td><td>16,7 %</td>' in body
+
+
+# -- the file read once for its two tables ---------------------------------------------------------------------
+
+
+def _counting_reads(monkeypatch) -> list[str]:
+    """A fresh `SharedRead`, and the names of the files `read_csv_file` reads from here on."""
+    import sources.mobility as mobility
+
+    reads: list[str] = []
+    real = mobility.read_csv_file
+
+    def counted(path, *args, **kwargs):
+        reads.append(path.name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(mobility, "READS", mobility.SharedRead())
+    monkeypatch.setattr(mobility, "read_csv_file", counted)
+    return reads
+
+
+def _copy(files: dict[str, Path], folder: Path) -> dict[str, Path]:
+    """The same download in another folder (each entry has its own raw file)."""
+    folder.mkdir()
+    copy = folder / files["main"].name
+    copy.write_bytes(files["main"].read_bytes())
+    return {"main": copy}
+
+
+def test_the_two_tables_of_one_file_read_it_once(tmp_path, geo, monkeypatch):
+    reads = _counting_reads(monkeypatch)
+    files = _zip(tmp_path)
+    summary = stage(catalogue.get("mobility", "2022"), files, geo).frame
+    destinations = stage(catalogue.get("mobility_destinations", "2022"), _copy(files, tmp_path / "other"), geo).frame
+    assert len(reads) == 1
+    # the same tables as read alone: Clisson's 180 employed, its 40 to Gorges
+    assert _values(summary, "COM", "44043")["ACTOCC"] == 180.0
+    assert _values(destinations, "COM", "44043")["44064"] == 40.0
+    # both tables took the flows: they are let go, and the next refresh reads the file again
+    stage(catalogue.get("mobility", "2022"), files, geo)
+    assert len(reads) == 2
+
+
+def test_a_changed_file_is_read_again(tmp_path, geo, monkeypatch):
+    reads = _counting_reads(monkeypatch)
+    stage(catalogue.get("mobility", "2022"), _zip(tmp_path), geo)
+    (tmp_path / "changed").mkdir()
+    changed = _zip(tmp_path / "changed", FLOWS.replace("Gorges;40", "Gorges;41"))
+    destinations = stage(catalogue.get("mobility_destinations", "2022"), changed, geo).frame
+    assert len(reads) == 2
+    assert _values(destinations, "COM", "44043")["44064"] == 41.0
+
+
+def test_the_tables_staged_at_once_read_the_file_once(tmp_path, geo, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    reads = _counting_reads(monkeypatch)
+    files = _zip(tmp_path)
+    entries = [(catalogue.get("mobility", "2022"), files)]
+    entries.append((catalogue.get("mobility_destinations", "2022"), _copy(files, tmp_path / "other")))
+    with ThreadPoolExecutor(2) as pool:
+        staged = list(pool.map(lambda pair: stage(*pair, geo), entries))
+    assert len(reads) == 1
+    summary, destinations = (s.frame for s in staged)
+    assert _values(summary, "COM", "44043")["ACTOCC"] == 180.0
+    assert _values(destinations, "COM", "44043")["44064"] == 40.0
+
+
+def test_a_file_that_fails_is_refused_by_each_table(tmp_path, geo, monkeypatch):
+    reads = _counting_reads(monkeypatch)
+    files = _zip(tmp_path, FLOWS.replace("Cholet;30.25", "Cholet;-3"))
+    for source in ("mobility", "mobility_destinations"):
+        with pytest.raises(SourceValidationError) as info:
+            stage(catalogue.get(source, "2022"), files, geo)
+        assert info.value.source == source and "a number >= 0" in str(info.value)
+    assert len(reads) == 2
