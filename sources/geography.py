@@ -190,7 +190,7 @@ class Geography:
         `presorted`: `long` is already in `KEY` order: the grouped rows are put in place among the others by their
         (level, code) (`_inserted`) instead of the sort.
         """
-        com_cogs = long.select(pl.col("cog").filter(pl.col("level") == "COM").unique())["cog"].to_list()  # no copy
+        com_cogs = _commune_cogs(long, presorted=presorted)
         applied = [ch for cog in sorted(com_cogs) if cog != self.target for ch in self.changes(cog)]
         if not applied:
             return (long.drop("cog") if presorted else sorted_by_key(long.drop("cog"))), applied
@@ -200,9 +200,7 @@ class Geography:
         moved = sorted_by_key(long[is_moved.arg_true()].with_columns(cog))  # a few rows gathered, not all filtered
         present = set(moved.select("cog", "code").unique().iter_rows())  # every COG's changes, those met here
         met = [change for change in applied if (change.cog, change.old) in present]
-        # as a group of one would: a commune's status only where its value is null
-        null_or_not_com = (pl.col("level") != "COM") | pl.col("value").is_null()
-        flagged = long.with_columns(cog, status=pl.when(null_or_not_com).then(pl.col("status")))
+        flagged = long.with_columns(cog, **_status_as_grouped(long))
         # the flags cut as the columns are (see `_plain_columns`)
         flagged = flagged.with_columns(moved=_cut(is_moved, flagged.get_column("level").chunk_lengths()))
         merged = _merged(moved, mapping, additive).with_columns(moved=pl.lit(False))
@@ -221,6 +219,26 @@ class Geography:
         base = self.communes.filter(pl.col("typecom") == "COM").select("code", "name", "dep", "reg")
         epci = self.epci.select("code", pl.when(pl.col("epci") != NO_EPCI).then(pl.col("epci")).alias("epci"))
         return base.join(epci, on="code", how="left").sort("code")
+
+
+def _commune_cogs(long: pl.DataFrame, *, presorted: bool) -> list[int]:
+    """The distinct COGs of the commune rows of `long`; in `KEY` order those rows are one block, found by two
+    binary searches, not by comparing the level of every row (8 ms for the census population's 3.2 M rows)."""
+    if presorted:
+        level = long.get_column("level")
+        first, end = (int(level.search_sorted("COM", side=side)) for side in ("left", "right"))
+        return long.get_column("cog").slice(first, end - first).unique().to_list()
+    return long.select(pl.col("cog").filter(pl.col("level") == "COM").unique())["cog"].to_list()  # no copy
+
+
+def _status_as_grouped(long: pl.DataFrame) -> dict[str, pl.Expr]:
+    """The `status` a group of one row would give (a commune's status only where its value is null), as a new
+    column; none when no row has a status (a census table's: the rows' level and value not compared, no column of
+    3.2 M nulls built)."""
+    if long.select(pl.col("status").null_count()).item() == long.height:
+        return {}
+    null_or_not_com = (pl.col("level") != "COM") | pl.col("value").is_null()
+    return {"status": pl.when(null_or_not_com).then(pl.col("status"))}
 
 
 def _moved(long: pl.DataFrame, touched: pl.DataFrame, *, presorted: bool) -> pl.Series:

@@ -503,15 +503,19 @@ def _constant_or_sparse(column: pl.Series) -> pl.Series | None:
 
 def _in_runs(column: pl.Series) -> pl.Series | None:
     """`column` as an Enum of its runs when it is sorted (`level`, the first key: staged rows are in key order)
-    and without nulls: each run found by a binary search, at most `FEW_CATEGORIES` (one comparison per row to
-    check the order: 17 ms for 3.2 M rows, the writer's hash 0.1 s)."""
-    if column.null_count() or not column.is_sorted():
+    and without nulls, at most `FEW_CATEGORIES` runs: each run's end found by a binary search, its rows checked
+    equal to its first and the runs' values increasing (a comparison with one value a row: 8 ms for 3.2 M rows,
+    where comparing each row with the next cost 17 ms; the writer's hash 0.1 s)."""
+    if column.null_count():
         return None
     rows, start = column.len(), 0
     runs: list[tuple[str, int]] = []  # (value, rows)
     while start < rows and len(runs) < FEW_CATEGORIES:
-        end = column.search_sorted(column[start], side="right")
-        runs.append((column[start], end - start))
+        value = column[start]
+        end = column.search_sorted(value, side="right")  # on rows out of order: some row, refused below
+        if end <= start or (runs and runs[-1][0] >= value) or not _all_equal(column.slice(start, end - start), value):
+            return None
+        runs.append((value, end - start))
         start = end
     if start < rows:
         return None
@@ -519,6 +523,10 @@ def _in_runs(column: pl.Series) -> pl.Series | None:
     runs_coded = [pl.repeat(value, count, dtype=categories, eager=True) for value, count in runs]
     coded = pl.concat(runs_coded, rechunk=True)  # one chunk: the writer cuts row groups at chunks' ends
     return coded.alias(column.name)
+
+
+def _all_equal(rows: pl.Series, value: str) -> bool:
+    return bool((rows == value).all())
 
 
 def _repeated(column: pl.Series, code: pl.Series) -> pl.Series | None:
@@ -534,9 +542,32 @@ def _repeated(column: pl.Series, code: pl.Series) -> pl.Series | None:
     categories = _enum_of(sequence)
     if len(categories.categories) > FEW_CATEGORIES:
         return None
-    if not column.slice(period).eq_missing(column.slice(0, rows - period)).all():
+    if not _repeats(column, period):
         return None
     return _tiled(sequence.cast(categories), rows).alias(column.name)
+
+
+def _repeats(column: pl.Series, period: int) -> bool:
+    """Every row of `column` equal to the row `period` rows before it (nulls equal), compared chunk by chunk: a row
+    and the one before it in the same chunk as slices of that chunk; only the first `period` rows of each chunk
+    against the end of the one before. Comparing slices of the whole column copied it into one chunk first (the
+    CAF benefits' 4 M rows in 31 chunks, as harmonised: 27 -> 11 ms)."""
+    start = 0
+    for length in column.chunk_lengths():
+        end = start + length
+        head = max(start, period)  # the first row of the chunk with a row `period` before it
+        crossing = min(end, start + period) - head  # those rows whose row before lies in an earlier chunk
+        if crossing > 0 and not _same(column.slice(head, crossing), column.slice(head - period, crossing)):
+            return False
+        inner = end - max(head, start + period)
+        if inner > 0 and not _same(column.slice(end - inner, inner), column.slice(end - inner - period, inner)):
+            return False
+        start = end
+    return True
+
+
+def _same(rows: pl.Series, before: pl.Series) -> bool:
+    return bool(rows.eq_missing(before).all())
 
 
 def _tiled(sequence: pl.Series, rows: int) -> pl.Series:

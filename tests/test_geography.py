@@ -182,3 +182,24 @@ def test_every_commune_feeding_a_split_parent_is_counted():
     out, _ = g.harmonise(rows, additive={"N"})
     got = {r["code"]: (r["value"], r["status"]) for r in out.iter_rows(named=True)}
     assert got == {"85084": (1030.0, None), "85165": (None, NON_RECALCULABLE)}  # 1000 + 30, nothing invented
+
+
+def test_a_status_is_kept_where_a_group_of_one_row_would_keep_it():
+    from sources.geography import _commune_cogs, _status_as_grouped
+
+    rows = pl.DataFrame(
+        {
+            "level": ["ARM", "COM", "COM", "COM", "EPCI"],
+            "code": ["75101", "01001", "01002", "01003", "200000172"],
+            "cog": [2025, 2021, 2022, 2021, 2020],
+            "value": [None, 5.0, None, 7.0, 1.0],
+            "status": ["secret", "secret", "missing", None, "secret"],
+        }
+    )
+    # a commune's status only where its value is null; other levels keep theirs
+    kept = rows.with_columns(**_status_as_grouped(rows))["status"].to_list()
+    assert kept == ["secret", None, "missing", None, "secret"]
+    assert _status_as_grouped(rows.with_columns(status=pl.lit(None, pl.String))) == {}
+    # the communes' COGs: 2021 and 2022, not the arrondissement's 2025 nor the EPCI's 2020
+    for presorted in (True, False):
+        assert sorted(_commune_cogs(rows, presorted=presorted)) == [2021, 2022]

@@ -123,3 +123,39 @@ def test_a_level_column_out_of_order_or_of_too_many_values_stays_text():
     assert _coded(many, "level") is None  # sorted, but one value more than an Enum's dictionary may hold
     with_null = frame.with_columns(level=pl.Series([None] + ["COM"] * FEW_CATEGORIES))
     assert _coded(with_null, "level") is None
+
+
+def test_a_level_column_whose_binary_search_lands_on_rows_out_of_order_stays_text():
+    frame = staged(6)
+    # a search for the end of "ARM" may land anywhere in these rows: each run is checked row by row
+    for levels in (["ARM", "COM", "ARM", "COM", "COM", "COM"], ["ARM", "ARM", "COM", "COM", "ARM", "COM"]):
+        assert _coded(frame.with_columns(level=pl.Series(levels)), "level") is None
+    back = frame.with_columns(level=pl.Series(["COM"] * 3 + ["ARM"] * 3))  # two runs, the second one before
+    assert _coded(back, "level") is None
+
+
+def in_chunks(frame: pl.DataFrame, cuts: list[int]) -> pl.DataFrame:
+    """`frame` as several chunks, cut at these rows (as `Geography.harmonise` leaves a table it put rows into)."""
+    ends = [*cuts, frame.height]
+    pieces = [frame.slice(start, end - start) for start, end in zip([0, *cuts], ends, strict=True)]
+    return pl.concat(pieces, rechunk=False)
+
+
+def test_a_repeated_sequence_is_checked_across_the_chunks_of_the_column(tmp_path: Path):
+    codes = [f"{44000 + i:05d}" for i in range(5)]
+    frame = long_rows(["COM"] * 5, codes, ["P", "Q", "R"])  # 15 rows: P Q R five times
+    for cuts in ([1], [4], [2, 3, 8], [7, 14]):  # a chunk shorter than the sequence, cuts inside it, at its end
+        chunked = in_chunks(frame, cuts)
+        assert chunked.get_column("variable").n_chunks() == len(cuts) + 1
+        assert _coded(chunked, "variable").to_list() == ["P", "Q", "R"] * 5
+    # one row different: in the first chunk, at a chunk's first row, within a later chunk, the last row
+    for row in (1, 4, 9, 14):
+        changed = frame.with_columns(
+            variable=pl.Series(["X" if i == row else v for i, v in enumerate(frame["variable"])])
+        )
+        for cuts in ([4], [2, 9], [13]):
+            chunked = in_chunks(changed, cuts)
+            assert _coded(chunked, "variable") is None, (row, cuts)
+            path = tmp_path / "t.parquet"
+            write_staged_table(chunked, path)
+            assert pl.read_parquet(path).equals(changed)
