@@ -511,3 +511,15 @@ def test_known_codes_per_place(geo):
     assert not codes_known(rows("COM", "75101"), entry, geo)  # an arrondissement is no commune
     assert codes_known(rows("EPCI", "49999"), entry, geo)  # the rule reads communes and arrondissements only
     assert codes_known(rows("COM", "49999"), entry, None)  # no geography: nothing to check against
+
+
+def test_period_columns_cut_as_the_file_columns():
+    from sources.caf_common import with_period
+
+    # a file read in two pieces (2 rows, then 1): the parsed period comes in the same pieces
+    frame = pl.concat(
+        [pl.DataFrame({"annee": ["2020", "2020"]}), pl.DataFrame({"annee": ["2021-01-01"]})], rechunk=False
+    )
+    out = with_period(frame, "annee", need_month=False, source="caf_places_com", file="f.csv", raw_path=None)
+    assert out["_year"].to_list() == [2020, 2020, 2021] and out["_month"].to_list() == [None, None, 1]
+    assert out["_year"].chunk_lengths() == [2, 1] and out["_month"].chunk_lengths() == [2, 1]
