@@ -193,7 +193,9 @@ def stage_communes(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
     names = {"typecom": "TYPECOM", "code": "COM", "dep": "DEP", "reg": "REG", "name": "LIBELLE", "parent": "COMPARENT"}
     _check(COMMUNES, frame, entry.source, spec.name, path, names)
     counts = frame.group_by("typecom").len().sort("typecom").rows()
-    return Staged(frame.sort("typecom", "code"), notes=[f"{n} {t}" for t, n in counts])
+    # (typecom, code) is unique: sorted by code, then stably by type (2.7 ms of CPU, where polars' sort on both
+    # columns of text took 22 ms for France's 35,000 rows)
+    return Staged(frame.sort("code").sort("typecom", maintain_order=True), notes=[f"{n} {t}" for t, n in counts])
 
 
 def stage_events(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
