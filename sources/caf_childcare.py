@@ -25,6 +25,8 @@ import polars as pl
 
 from sources.caf_common import (
     add_city_sums,
+    city_sums_of_rows,
+    codes_known,
     drop_unlocalised,
     level_expr,
     optional_absent_note,
@@ -37,8 +39,9 @@ from sources.errors import Failure, SourceValidationError
 from sources.geography import Geography
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
-from sources.validation import Rules, missing_columns
-from sources.values import melt, sorted_by_key
+from sources.validation import Rules, missing_columns, passes
+from sources.values import MISSING, finish, melt, sorted_by_key
+from sources.wide import long_in_key_order, parse_wide, row_cog, screen
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +61,25 @@ def kind_of(column: str) -> str | None:
 
 @dataclass
 class _Part:
-    """One file (current or hist) read into long rows, before validation."""
+    """One file (current or hist): its rows to stage, before validation."""
 
     role: str
     label: str
     path: Path
-    long: pl.DataFrame
-    published: pl.DataFrame  # the file's own rows (without the city sums), to compare current and hist
+    frame: pl.DataFrame  # the file's rows: `_year` parsed, codes stripped, unlocalised rows dropped
     values: list[str]
     notes: list[str]
+    rules: Rules
+    rename: dict[str, str]  # file column -> staged variable (the scale suffix dropped)
+
+
+@dataclass
+class _Long:
+    """A part's long rows, and the file's own rows among them (without the city sums) to compare current and hist."""
+
+    rows: pl.DataFrame
+    published: pl.DataFrame
+    notes: list[str]  # the city sums'
 
 
 def _read(entry: Entry, role: str, path: Path) -> _Part:
@@ -92,35 +105,90 @@ def _read(entry: Entry, role: str, path: Path) -> _Part:
         frame = frame.with_columns(pl.col(code).str.strip_chars())
         frame, dropped = drop_unlocalised(frame, code, period="_year", file=label, empty_too=True)
         notes.extend(dropped)
-        code_expr = pl.col(code)
-    else:
-        code_expr = pl.lit(NATIONAL_CODE)
-    long = melt(
-        frame,
-        index={
-            "level": level_expr(code, level) if code else pl.lit(level),
-            "code": code_expr,
-            "year": pl.col("_year"),
-            "month": pl.lit(None, dtype=pl.Int8),
-        },
-        columns=values,
-        markers={},  # missing values come as empty cells: status missing, never 0
+    rules = Rules(
+        kinds={c: kind for c in values if (kind := kind_of(c))},
+        levels=("COM", "ARM") if level == "COM" else (level,),
+        code_column=code or "annee",
+        parts=expected.parts,
+        part_tolerance=expected.part_tolerance,
     )
-    published = long
-    if level == "COM":
-        additive = {c for c in values if kind_of(c) == "count"}
-        long, cities = add_city_sums(long, additive, file=label, rounded=False)
-        notes.extend(cities)
-    return _Part(role, label, path, long, published, values, notes)
+    rename = {c: re.sub(rf"_{re.escape(entry.params['s'])}$", "", c) for c in values}
+    return _Part(role, label, path, frame, values, notes, rules, rename)
 
 
-def _overlap(current: _Part, hist: _Part) -> tuple[set[int], list[str]]:
-    """Years present in both files; the current file wins. Warn with the number of rows whose values differ."""
-    years = set(current.published["year"].unique().to_list()) & set(hist.published["year"].unique().to_list())
+def _index(entry: Entry) -> dict[str, pl.Expr]:
+    """The staged key of a file row: the national file has no code column (code `FR`), the months are null."""
+    level, code = entry.params["level"], entry.params.get("code")
+    return {
+        "level": level_expr(code, level) if code else pl.lit(level),
+        "code": pl.col(code) if code else pl.lit(NATIONAL_CODE),
+        "year": pl.col("_year"),
+        "month": pl.lit(None, dtype=pl.Int8),
+    }
+
+
+def _additive(part: _Part) -> list[str]:
+    return [c for c in part.values if kind_of(c) == "count"]
+
+
+def _melted(entry: Entry, part: _Part) -> _Long:
+    """The part's long rows with the file's own column names, the city sums added to a communal file."""
+    long = melt(part.frame, index=_index(entry), columns=part.values, markers={})  # empty cells: missing, never 0
+    if entry.params["level"] != "COM":
+        return _Long(long, long, [])
+    with_cities, notes = add_city_sums(long, set(_additive(part)), file=part.label, rounded=False)
+    return _Long(with_cities, long, notes)
+
+
+def _screened(entry: Entry, parts: list[_Part], geo: Geography | None) -> list[_Long] | None:
+    """Each part's long rows in key order with their staged names, when every rule holds on the file's own rows
+    (`wide.screen`) and on the city sums: `conclude` then neither validates nor sorts them again (validating the
+    long rows took three quarters of these small files' CPU: 70 against 10 ms for the EPCI coverage's hist file).
+    None when a rule fails somewhere: the parts are melted and `conclude` judges their long rows, its error naming
+    the file, column, rule and rows."""
+    index = _index(entry)
+    wides = []
+    for part in parts:
+        wide = parse_wide(part.frame, index, part.values, markers={}, empty=MISSING)
+        if not screen(wide, part.rules, part.values, None, cog=row_cog(entry)) or not codes_known(wide, entry, geo):
+            return None
+        wides.append(wide)
+    longs = []
+    for part, wide in zip(parts, wides):
+        order = sorted(part.values, key=part.rename.__getitem__)  # the staged names' order: the rows' key order
+        rows = long_in_key_order(wide, list(index), order, [part.rename[c] for c in order])
+        cities, notes = _city_rows(entry, part, geo)
+        if cities is None:
+            return None
+        with_cities = sorted_by_key(pl.concat([rows, cities], how="vertical_relaxed")) if cities.height else rows
+        longs.append(_Long(with_cities, rows, notes))
+    return longs
+
+
+def _city_rows(entry: Entry, part: _Part, geo: Geography | None) -> tuple[pl.DataFrame | None, list[str]]:
+    """A communal file's rows of the cities summed from their arrondissements (places only: `add_city_sums`), with
+    their staged names, and their notes; None for the rows when they do not pass the rules."""
+    additive = _additive(part)
+    if entry.params["level"] != "COM" or not additive:
+        return pl.DataFrame(), []
+    code = entry.params["code"]
+    rows, notes = city_sums_of_rows(part.frame, code, _index(entry), additive, file=part.label, rounded=False)
+    typed = finish(rows, entry.source, entry.vintage, sort=False).drop("source", "vintage")
+    if not passes(typed.with_columns(cog=row_cog(entry)), part.rules) or not codes_known(typed, entry, geo):
+        return None, notes
+    return rows.with_columns(pl.col("variable").replace(part.rename)), notes
+
+
+def _overlap(
+    current_label: str, hist_label: str, current: pl.DataFrame, hist: pl.DataFrame
+) -> tuple[set[int], list[str]]:
+    """Years present in both files' own long rows; the current file wins. Warn with the number of rows whose values
+    differ."""
+    years = set(current["year"].unique().to_list()) & set(hist["year"].unique().to_list())
     notes = []
     for year in sorted(years):
-        cur = current.published.filter(pl.col("year") == year)
-        old = hist.published.filter(pl.col("year") == year)
+        cur = current.filter(pl.col("year") == year)
+        old = hist.filter(pl.col("year") == year)
         both = cur.join(old, on=["level", "code", "year", "variable"], how="inner", suffix="_hist")
         differs = both.filter(
             (pl.col("value").is_null() != pl.col("value_hist").is_null())
@@ -129,7 +197,7 @@ def _overlap(current: _Part, hist: _Part) -> tuple[set[int], list[str]]:
         rows = differs.select("level", "code").unique().height
         only_hist = old.join(cur, on=["level", "code"], how="anti").select("code").unique().height
         message = (
-            f"{year} is in both {current.label} and {hist.label}: the current file wins; "
+            f"{year} is in both {current_label} and {hist_label}: the current file wins; "
             f"{rows} row(s) have different values"
         )
         if only_hist:
@@ -140,29 +208,31 @@ def _overlap(current: _Part, hist: _Part) -> tuple[set[int], list[str]]:
 
 
 def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
-    s, level, code = entry.params["s"], entry.params["level"], entry.params.get("code")
+    level = entry.params["level"]
     parts = [_read(entry, role, files[role]) for role in ("main", "hist") if role in files]
-    notes: list[str] = []
-    for part in parts:
-        notes.extend(part.notes)
+    longs = _screened(entry, parts, geo)
+    screened = longs is not None
+    if longs is None:
+        longs = [_melted(entry, part) for part in parts]
+    notes = [note for part, long in zip(parts, longs) for note in (*part.notes, *long.notes)]
     overlap: set[int] = set()
     if len(parts) == 2:
-        overlap, overlap_notes = _overlap(parts[0], parts[1])
+        overlap, overlap_notes = _overlap(parts[0].label, parts[1].label, longs[0].published, longs[1].published)
         notes.extend(overlap_notes)
 
-    levels = ("COM", "ARM") if level == "COM" else (level,)
-    staged: list[Staged] = []
-    expected = entry.columns()
-    for part in parts:
-        rules = Rules(
-            kinds={c: kind for c in part.values if (kind := kind_of(c))},
-            levels=levels,
-            code_column=code or "annee",
-            parts=expected.parts,
-            part_tolerance=expected.part_tolerance,
+    staged = [
+        conclude(
+            long.rows,
+            entry,
+            part.rules,
+            geo,
+            file=part.label,
+            raw_path=str(part.path),
+            rename=part.rename,
+            screened=screened,
         )
-        rename = {c: re.sub(rf"_{re.escape(s)}$", "", c) for c in part.values}
-        staged.append(conclude(part.long, entry, rules, geo, file=part.label, raw_path=str(part.path), rename=rename))
+        for part, long in zip(parts, longs)
+    ]
     frame = staged[0].frame
     if len(staged) == 2:
         frame = pl.concat([frame, staged[1].frame.filter(~pl.col("year").is_in(sorted(overlap)))])

@@ -21,6 +21,7 @@ from sources.reading import read_csv_file, read_xlsx_sheet, zip_member
 from sources.spec import SourceSpec
 from sources.staging import Staged
 from sources.validation import CODE_PATTERNS, missing_columns
+from sources.values import per_run
 
 if TYPE_CHECKING:  # pandera is imported when a table is checked, not with the registry (a refresh with nothing new
     # to stage never loads it)
@@ -192,7 +193,9 @@ def stage_communes(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
     names = {"typecom": "TYPECOM", "code": "COM", "dep": "DEP", "reg": "REG", "name": "LIBELLE", "parent": "COMPARENT"}
     _check(COMMUNES, frame, entry.source, spec.name, path, names)
     counts = frame.group_by("typecom").len().sort("typecom").rows()
-    return Staged(frame.sort("typecom", "code"), notes=[f"{n} {t}" for t, n in counts])
+    # (typecom, code) is unique: sorted by code, then stably by type (2.7 ms of CPU, where polars' sort on both
+    # columns of text took 22 ms for France's 35,000 rows)
+    return Staged(frame.sort("code").sort("typecom", maintain_order=True), notes=[f"{n} {t}" for t, n in counts])
 
 
 def stage_events(entry: Entry, files: dict[str, Path], geo=None) -> Staged:
@@ -302,13 +305,12 @@ def _members(entry: Entry, spec: FileSpec, data: bytes, file: str) -> tuple[pl.D
         data, composition_sheet, entry.columns("epci_composition").required, source=entry.source, name=label
     )
     frame = composition.filter(pl.col("CODGEO").is_not_null()).select(
-        code=_code(pl.col("CODGEO"), 5),
-        name="LIBGEO",
-        epci=_code(pl.col("EPCI"), 9),
-        epci_name="LIBEPCI",
-        dep=_code(pl.col("DEP"), 2),
-        reg=_code(pl.col("REG"), 2),
+        code=_code(pl.col("CODGEO"), 5), name="LIBGEO", epci="EPCI", epci_name="LIBEPCI", dep="DEP", reg="REG"
     )
+    # the communes come in code order, so each EPCI's, département's and région's code in runs: repaired once a run
+    # (10 against 3.3 ms of CPU a column of France's 35,000 communes)
+    for column, width in (("epci", 9), ("dep", 2), ("reg", 2)):
+        frame = per_run(frame, column, **{column: _code(pl.col(column), width)})
     return frame, label
 
 

@@ -476,3 +476,50 @@ def test_places_hist_with_a_dtreffre_period_and_an_empty_code(demo_files, geo, t
     # `2017;49099;CHOLET;…;1037` of the hist file, now `2017-12;49099;…;1037`
     assert _value(staged.frame, "49099", 2017, "tot_offre")["value"] == 1037
     assert any("1 row(s) with an empty numcom" in n for n in staged.notes)
+
+
+CHILDCARE = [f"caf_{kind}_{scale}" for kind in ("coverage", "places") for scale in ("com", "epci", "dep")]
+
+
+@pytest.mark.parametrize("source", [*CHILDCARE, "caf_coverage_nat"])
+def test_childcare_screened_rows_as_the_validated_ones(demo_files, geo, monkeypatch, source):
+    """The demo files pass every rule on their own rows: staged without validating the long rows again, they are
+    the rows, notes and changes staged through `conclude`'s validation and sort."""
+    import sources.caf_childcare as childcare
+
+    files = demo_files(source, VINTAGE)
+    parts = [childcare._read(_entry(source), role, path) for role, path in files.items()]
+    assert childcare._screened(_entry(source), parts, geo) is not None
+    screened = _childcare(source, files, geo)
+    monkeypatch.setattr(childcare, "_screened", lambda *args: None)
+    validated = _childcare(source, files, geo)
+    assert screened.frame.equals(validated.frame)
+    assert screened.notes == validated.notes and screened.geo_changes == validated.geo_changes
+
+
+def test_known_codes_per_place(geo):
+    from sources.caf_common import codes_known
+
+    entry = _entry("caf_places_com")  # December N in COG N+1: the rows of 2023 in COG 2024
+
+    def rows(level: str, code: str) -> pl.DataFrame:
+        return pl.DataFrame({"level": [level], "code": [code], "year": [2023]}, schema_overrides={"year": pl.Int32})
+
+    assert codes_known(rows("COM", "49099"), entry, geo)  # Cholet
+    assert codes_known(rows("ARM", "75101"), entry, geo)
+    assert not codes_known(rows("COM", "49999"), entry, geo)  # no such commune
+    assert not codes_known(rows("COM", "75101"), entry, geo)  # an arrondissement is no commune
+    assert codes_known(rows("EPCI", "49999"), entry, geo)  # the rule reads communes and arrondissements only
+    assert codes_known(rows("COM", "49999"), entry, None)  # no geography: nothing to check against
+
+
+def test_period_columns_cut_as_the_file_columns():
+    from sources.caf_common import with_period
+
+    # a file read in two pieces (2 rows, then 1): the parsed period comes in the same pieces
+    frame = pl.concat(
+        [pl.DataFrame({"annee": ["2020", "2020"]}), pl.DataFrame({"annee": ["2021-01-01"]})], rechunk=False
+    )
+    out = with_period(frame, "annee", need_month=False, source="caf_places_com", file="f.csv", raw_path=None)
+    assert out["_year"].to_list() == [2020, 2020, 2021] and out["_month"].to_list() == [None, None, 1]
+    assert out["_year"].chunk_lengths() == [2, 1] and out["_month"].chunk_lengths() == [2, 1]

@@ -315,3 +315,22 @@ def test_a_bad_cell_is_refused(tmp_path, demo_files, geo, member, code, column, 
     message = _refused(tmp_path, demo_files, geo, member, _edit_row(_member(member), code, column, value))
     for fragment in expected:
         assert fragment in message
+
+
+def test_members_staged_together_as_each_alone(demo_files, geo, monkeypatch):
+    import sources.filosofi as filosofi
+
+    together = stage(ENTRY, demo_files("filosofi", "2021"), geo)
+    monkeypatch.setattr(filosofi, "_staged_together", lambda *args: None)
+    alone = stage(ENTRY, demo_files("filosofi", "2021"), geo)
+    assert together.frame.equals(alone.frame)
+    assert together.notes == alone.notes and together.geo_changes == alone.geo_changes
+
+
+def test_a_bad_cell_is_refused_before_a_later_member_is_found_missing(tmp_path, demo_files, geo):
+    # the COM member comes before the DEP member: its error is the one given, as when each member is staged in turn
+    com = _edit_row(_member(COM), "44043", 1, "-3095")
+    files = _files(tmp_path, demo_files, cc_filosofi_2021_COM__csv=com, cc_filosofi_2021_DEP__csv=None)
+    with pytest.raises(SourceValidationError) as err:
+        stage(ENTRY, files, geo)
+    assert COM in str(err.value) and "count within [0, +inf]" in str(err.value)
