@@ -150,3 +150,16 @@ def test_evolutions_a_counts_growth_a_year_else_a_difference():
 
 def test_evolutions_without_the_number_of_years_leave_counts_null():
     assert CMP._evolutions(evolution_rows(), n_years=None).to_list() == [None, None, 2.5, -10.0, None, None]
+
+
+def test_gathered_reads_a_column_at_positions_null_at_a_null_position():
+    words = pl.Series("status", ["secret", "absent", None])
+    positions = pl.Series("status", [2, 0, None, 1, 0], dtype=pl.UInt32)
+    gathered = CMP._gathered(words, positions)
+    assert gathered.name == "status"
+    assert gathered.to_list() == [None, "secret", None, "absent", "secret"]
+
+
+def test_gathered_refuses_a_position_past_the_column():
+    with pytest.raises(pl.exceptions.OutOfBoundsError):
+        CMP._gathered(pl.Series("flag", [None, "vigilance", "priorité"]), pl.Series([3], dtype=pl.UInt32))

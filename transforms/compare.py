@@ -499,7 +499,7 @@ def _finished(
         years_of_rows["comparison_year"],
         evolution,
         evolution_units.gather(years_of_rows["_unit"]).alias("evolution_unit"),
-        flags.gather(_flag_codes(flag_rows, rules)).alias("flag"),
+        _gathered(flags, _flag_codes(flag_rows, rules)).alias("flag"),
     ]
     if provenance:
         columns += [years_of_rows["year"], indicator_columns["source"]]
@@ -509,6 +509,13 @@ def _finished(
 PROVENANCE = ("year", "source")  # the columns of `provenance` a row takes from its indicator
 # the indicators' columns `_named` places, and those a row takes from `provenance` at the end
 _NAMED = ("indicator", *PROVENANCE)
+
+
+def _gathered(column: pl.Series, positions: pl.Series) -> pl.Series:
+    """`column` at `positions` (null at a null position), gathered as a frame's rows: `Series.gather` runs as an
+    expression, which costs about 0.35 ms more for a slice of France's 262,108 rows (words, flags, values: 1.1 to
+    0.75 ms, one thread) but for positions mostly null (the evolution units': 1.15 against 1.25 ms)."""
+    return column.to_frame()[positions].to_series()
 
 
 def _france_reference(table: pl.DataFrame, france_values: pl.Series, france_place: int | None) -> pl.Series:
@@ -532,7 +539,7 @@ def _named(
         if name in named:
             column = named[name]
         elif name in RANKED:
-            column = placed.words.gather(table[name])
+            column = _gathered(placed.words, table[name])
         else:
             column = table[name].cast(dtype)
         columns["code" if name == "group" else name] = column.alias("code" if name == "group" else name)
@@ -596,7 +603,7 @@ class _Values:
 
     def gather(self, positions: pl.Series) -> pl.Series:
         """The values at `positions` (`_SliceRows.positions`), null at a null position."""
-        return self.values.gather(positions)
+        return _gathered(self.values, positions)
 
     def of_indicator(self, places: pl.Series, ind: int) -> pl.Series:
         """The value of indicator `ind` at each of `places`."""
