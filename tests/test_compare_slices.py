@@ -150,3 +150,65 @@ def test_evolutions_a_counts_growth_a_year_else_a_difference():
 
 def test_evolutions_without_the_number_of_years_leave_counts_null():
     assert CMP._evolutions(evolution_rows(), n_years=None).to_list() == [None, None, 2.5, -10.0, None, None]
+
+
+def test_gathered_reads_a_column_at_positions_null_at_a_null_position():
+    words = pl.Series("status", ["secret", "absent", None])
+    positions = pl.Series("status", [2, 0, None, 1, 0], dtype=pl.UInt32)
+    gathered = CMP._gathered(words, positions)
+    assert gathered.name == "status"
+    assert gathered.to_list() == [None, "secret", None, "absent", "secret"]
+
+
+def test_gathered_refuses_a_position_past_the_column():
+    with pytest.raises(pl.exceptions.OutOfBoundsError):
+        CMP._gathered(pl.Series("flag", [None, "vigilance", "priorité"]), pl.Series([3], dtype=pl.UInt32))
+
+
+def place_list() -> pl.DataFrame:
+    """Two communes around an arrondissement of the second, an EPCI, a département and France, in place order."""
+    return pl.DataFrame(
+        {
+            "level": ["COM", "ARM", "COM", "EPCI", "DEP", "FRANCE"],
+            "code": ["69123", "69381", "69266", "200046977", "69", "FR"],
+        }
+    ).with_row_index("_place")
+
+
+def test_place_attributes_read_by_position_or_joined_are_each_places_own():
+    places = place_list()
+    # the communes listed in the places' order (read by position); the arrondissement listed apart (joined)
+    refs = pl.DataFrame(
+        {
+            "level": ["COM", "COM", "ARM", "EPCI", "DEP"],
+            "code": ["69123", "69266", "69381", "200046977", "69"],
+            "ref_epci_code": ["200046977", "200046977", "200046977", None, None],
+            "ref_dep_code": ["69", "69", "69", "69", None],
+        }
+    )
+    names = pl.DataFrame(
+        {
+            "level": ["COM", "COM", "EPCI", "DEP", "FRANCE", "ARM"],
+            "code": ["69123", "69266", "200046977", "69", "FR", "69381"],
+            "name": ["Lyon", "Villeurbanne", "Métropole de Lyon", "Rhône", "France", "Lyon 1er"],
+        }
+    )
+    expected = places.with_columns(
+        ref_epci_code=pl.Series(["200046977", "200046977", "200046977", None, None, None]),
+        ref_dep_code=pl.Series(["69", "69", "69", "69", None, None]),
+        name=pl.Series(["Lyon", "Lyon 1er", "Villeurbanne", "Métropole de Lyon", "Rhône", "France"]),
+        _epci_place=pl.Series([3, 3, 3, None, None, None], dtype=pl.UInt32),
+        _dep_place=pl.Series([4, 4, 4, 4, None, None], dtype=pl.UInt32),
+    )
+    columns = ["_place", "level", "code", "ref_epci_code", "ref_dep_code", "name", "_epci_place", "_dep_place"]
+    assert_frame_equal(CMP._place_attributes(places, refs, names).select(columns), expected.select(columns))
+    # a level listed in two runs: every attribute joined, the same
+    split = pl.concat([refs.slice(1, 4), refs.head(1)])
+    assert CMP._aligned(places, split) is None
+    assert_frame_equal(CMP._place_attributes(places, split, names).select(columns), expected.select(columns))
+
+
+def test_aligned_joins_a_run_listed_in_another_order_and_leaves_unlisted_places_null():
+    places = place_list()
+    facts = pl.DataFrame({"level": ["COM", "COM", "DEP"], "code": ["69266", "69123", "69"], "name": ["V", "L", "R"]})
+    assert CMP._aligned(places, facts)["name"].to_list() == ["L", None, "V", None, "R", None]

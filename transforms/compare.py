@@ -69,7 +69,7 @@ def _references(pop: pl.DataFrame, inputs: Inputs, customs: tuple[CustomTerritor
 
 def _names(inputs: Inputs, customs: tuple[CustomTerritory, ...]) -> pl.DataFrame:
     m = inputs.membership
-    deps = sorted(set(m["dep"].to_list()))
+    deps = m["dep"].unique().sort().to_list()  # 0.6 ms for France, against 3.1 ms for a set of its 34,941 codes
     rows = [
         m.select(level=pl.lit("COM"), code="code", name="name"),
         pl.DataFrame(
@@ -499,7 +499,7 @@ def _finished(
         years_of_rows["comparison_year"],
         evolution,
         evolution_units.gather(years_of_rows["_unit"]).alias("evolution_unit"),
-        flags.gather(_flag_codes(flag_rows, rules)).alias("flag"),
+        _gathered(flags, _flag_codes(flag_rows, rules)).alias("flag"),
     ]
     if provenance:
         columns += [years_of_rows["year"], indicator_columns["source"]]
@@ -509,6 +509,13 @@ def _finished(
 PROVENANCE = ("year", "source")  # the columns of `provenance` a row takes from its indicator
 # the indicators' columns `_named` places, and those a row takes from `provenance` at the end
 _NAMED = ("indicator", *PROVENANCE)
+
+
+def _gathered(column: pl.Series, positions: pl.Series) -> pl.Series:
+    """`column` at `positions` (null at a null position), gathered as a frame's rows: `Series.gather` runs as an
+    expression, which costs about 0.35 ms more for a slice of France's 262,108 rows (words, flags, values: 1.1 to
+    0.75 ms, one thread) but for positions mostly null (the evolution units': 1.15 against 1.25 ms)."""
+    return column.to_frame()[positions].to_series()
 
 
 def _france_reference(table: pl.DataFrame, france_values: pl.Series, france_place: int | None) -> pl.Series:
@@ -532,7 +539,7 @@ def _named(
         if name in named:
             column = named[name]
         elif name in RANKED:
-            column = placed.words.gather(table[name])
+            column = _gathered(placed.words, table[name])
         else:
             column = table[name].cast(dtype)
         columns["code" if name == "group" else name] = column.alias("code" if name == "group" else name)
@@ -565,6 +572,14 @@ def _place_attributes(places: pl.DataFrame, refs: pl.DataFrame, names: pl.DataFr
     """One row per place, in the order of `_place`: its reference codes, the places of its references, its name."""
     epci = places.filter(pl.col("level") == "EPCI").select(ref_epci_code="code", _epci_place="_place")
     dep = places.filter(pl.col("level") == "DEP").select(ref_dep_code="code", _dep_place="_place")
+    place_refs, place_names = _aligned(places, refs), _aligned(places, names)
+    if place_refs is not None and place_names is not None:  # one row per place already: no duplicate to drop
+        return (
+            places.hstack(place_refs)
+            .hstack(place_names)
+            .join(epci, on="ref_epci_code", how="left", maintain_order="left")
+            .join(dep, on="ref_dep_code", how="left", maintain_order="left")
+        )
     return (
         places.join(refs, on=["level", "code"], how="left")
         .join(names, on=["level", "code"], how="left")
@@ -573,6 +588,50 @@ def _place_attributes(places: pl.DataFrame, refs: pl.DataFrame, names: pl.DataFr
         .unique("_place", keep="first")
         .sort("_place")
     )
+
+
+def _aligned(places: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame | None:
+    """The columns of `facts` but level and code, one row per place in the order of `places` (null for a place
+    `facts` does not list), where every level of `facts` is one run of rows (None otherwise). A run of places of one
+    level (France's arrondissements are runs among its communes) that `facts` lists in the same order at the rows
+    not read yet is read by position: a join on two text columns costs about 5 ms for France's 36,000 places; any
+    other run is joined on its codes (the first fact of a code)."""
+    listed = _level_runs(facts)
+    if listed is None:
+        return None
+    columns = facts.drop("level", "code")
+    read = dict.fromkeys(listed, 0)  # the rows of each level's run of `facts` read by position so far
+    pieces, start = [], 0
+    for level, length in _runs(places["level"]):
+        codes = places["code"].slice(start, length)
+        start += length
+        if level not in listed:
+            pieces.append(columns.clear(length))
+            continue
+        first, rows = listed[level]
+        at, left = first + read[level], rows - read[level]
+        if length <= left and facts["code"].slice(at, length).equals(codes):
+            pieces.append(columns.slice(at, length))
+            read[level] += length
+        else:
+            own = facts.slice(first, rows).drop("level").unique("code", keep="first", maintain_order=True)
+            pieces.append(codes.to_frame().join(own, on="code", how="left", maintain_order="left").drop("code"))
+    return pl.concat(pieces) if pieces else columns.clear()
+
+
+def _runs(levels: pl.Series) -> list[tuple[str, int]]:
+    """The runs of one level in `levels`, in order: (level, rows)."""
+    runs = levels.rle()
+    return list(zip(runs.struct.field("value").to_list(), runs.struct.field("len").to_list(), strict=True))
+
+
+def _level_runs(frame: pl.DataFrame) -> dict[str, tuple[int, int]] | None:
+    """Each level's (first row, rows) in `frame`, where every level is one run of rows; None otherwise."""
+    runs = _runs(frame["level"])
+    if len({level for level, _ in runs}) < len(runs):
+        return None
+    starts = np.cumsum([0, *(length for _, length in runs[:-1])]).tolist()
+    return {level: (start, length) for (level, length), start in zip(runs, starts, strict=True)}
 
 
 class _Values:
@@ -596,7 +655,7 @@ class _Values:
 
     def gather(self, positions: pl.Series) -> pl.Series:
         """The values at `positions` (`_SliceRows.positions`), null at a null position."""
-        return self.values.gather(positions)
+        return _gathered(self.values, positions)
 
     def of_indicator(self, places: pl.Series, ind: int) -> pl.Series:
         """The value of indicator `ind` at each of `places`."""
