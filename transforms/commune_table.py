@@ -83,18 +83,9 @@ class CommuneTable:
 
     def commune_level(self) -> pl.DataFrame:
         """(level, group, key, key|r...) of every commune: a split row is null `non_recalculable` at its commune."""
-        columns = []
-        for k in self.keys:
-            split = pl.col(k + SPLIT) if k in self.split_keys else pl.lit(False)
-            columns += [
-                pl.when(split).then(None).otherwise(pl.col(k)).alias(k),
-                pl.when(split)
-                .then(pl.lit(R.RANKS[R.NON_RECALCULABLE], pl.Int32))
-                .when(pl.col(k).is_null())
-                .then(pl.col(k + RANK))
-                .alias(k + RANK),
-            ]
-        return self.frame.select(pl.lit("COM").alias("level"), pl.col("code").alias("group"), *columns)
+        return self.frame.select(
+            pl.lit("COM").alias("level"), pl.col("code").alias("group"), *_levelled(self.keys, self.split_keys)
+        )
 
     def aggregate(self, groups: pl.DataFrame) -> pl.DataFrame:
         """(level, group, key, key|r...) of every group of `groups` (code, level, group): the sum of its communes'
@@ -112,6 +103,27 @@ class CommuneTable:
             for (level,), members in groups.partition_by("level", as_dict=True).items()
         ]
         return pl.concat(frames) if frames else pl.DataFrame(schema={"level": pl.String, "group": pl.String})
+
+
+@lru_cache(maxsize=64)
+def _levelled(keys: tuple[str, ...], split_keys: frozenset[str]) -> list[pl.Expr]:
+    """`CommuneTable.commune_level`'s expressions, built once per set of keys: building them was three quarters of
+    its cost (France's 126 keys: 7.6 ms to build, 2 ms to run). A key without split rows keeps its values, and its
+    reasons where its values are null. The caller must not change the list."""
+    columns = []
+    for k in keys:
+        if k not in split_keys:
+            columns += [pl.col(k), pl.when(pl.col(k).is_null()).then(pl.col(k + RANK)).alias(k + RANK)]
+            continue
+        split = pl.col(k + SPLIT)
+        columns += [
+            pl.when(split).then(None).otherwise(pl.col(k)).alias(k),
+            pl.when(split).then(_NON_RECALCULABLE).when(pl.col(k).is_null()).then(pl.col(k + RANK)).alias(k + RANK),
+        ]
+    return columns
+
+
+_NON_RECALCULABLE = pl.lit(R.RANKS[R.NON_RECALCULABLE], pl.Int32)
 
 
 @lru_cache(maxsize=64)
