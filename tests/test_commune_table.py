@@ -103,6 +103,19 @@ def test_sums_above_the_commune_skip_restored_communes_and_keep_the_worst_reason
     assert births[("DEP", "01")] == (None, SECRET)
 
 
+def test_sums_over_the_tables_communes_in_its_order_or_listed_otherwise_are_the_same():
+    """France over every commune the table keeps, in its order (its group beside the table), and a territory of
+    the same communes listed backwards (joined): the same sums."""
+    table = T.build(world(), NEEDED).keep(np.array([True, True, True, False]))  # D left out, as uncovered
+    members = pl.DataFrame(
+        {"code": [A, B, C, C, B, A], "level": ["FRANCE"] * 3 + ["TERRITORY"] * 3, "group": ["FR"] * 3 + ["X"] * 3}
+    )
+    sums = table.aggregate(members)
+    for place in [("FRANCE", "FR"), ("TERRITORY", "X")]:
+        assert cells(sums, POP)[place] == (350.0, None)  # A 100 + parent B 250, restored C skipped
+        assert cells(sums, NAIS)[place] == (None, SECRET)  # 7 + secret + missing
+
+
 def test_a_null_without_reason_is_not_available_a_nan_stays_and_a_code_outside_the_cog_is_left_out():
     rows = [
         (A, 2022, None, "P_POP", None, None, None),  # no figure and no reason
