@@ -102,6 +102,28 @@ def test_a_sparse_column_keeps_a_nan_of_its_own_apart_from_its_nulls():
     assert math.isnan(out[0]) and out[8] is None and out[16] == 2.0
 
 
+def test_a_dense_column_places_full_partial_and_empty_pieces_by_place():
+    # three indicators over the three places: "a" full, "b" with one null, "c" all null (not sparse: two of three
+    # hold a value); place by place: 01001 (a, b, c), 01002, then the EPCI
+    frames = {
+        "a": one("a", "value", [1.0, 2.0, 3.0], pl.Float64),
+        "b": one("b", "value", [10.0, None, 30.0], pl.Float64),
+        "c": one("c", "value", [None] * 3, pl.Float64),
+    }
+    out = C._in_order(frames, PLACES)["value"].to_list()
+    assert out == [1.0, 10.0, None, 2.0, None, None, 3.0, 30.0, None]
+
+
+def test_a_dense_column_keeps_a_nan_of_its_own_apart_from_its_nulls():
+    # "b"'s own NaN at 01002 beside its null at the EPCI: the matrix of NaN is refused, the NaN kept a value
+    frames = {
+        "a": one("a", "value", [1.0, 2.0, 3.0], pl.Float64),
+        "b": one("b", "value", [10.0, float("nan"), None], pl.Float64),
+    }
+    out = C._in_order(frames, PLACES)["value"].to_list()
+    assert out[:3] == [1.0, 10.0, 2.0] and math.isnan(out[3]) and out[4:] == [3.0, None]
+
+
 def test_a_year_few_indicators_have_stays_an_integer():
     frames = {f"i{k}": one(f"i{k}", "published_year", [None] * 3, pl.Int32) for k in range(4)}
     frames["i1"] = one("i1", "published_year", [2021, None, 2024], pl.Int32)

@@ -916,11 +916,19 @@ def _float_matrix(pieces: list[pl.Series], n_places: int, scratch: np.ndarray | 
         return _sparse_matrix(pieces, n_places)
     shape = (len(pieces), n_places)
     stack = scratch if scratch is not None and scratch.shape == shape else np.empty(shape)
-    for j, piece in enumerate(pieces):
-        values = piece.to_numpy()  # null as NaN
-        if int(np.isnan(values).sum()) != piece.null_count():
-            return None
-        stack[j] = values
+    nulls = [piece.null_count() for piece in pieces]
+    for j, (piece, n_nulls) in enumerate(zip(pieces, nulls, strict=True)):
+        if n_nulls == 0:
+            stack[j] = piece.to_numpy()  # without a copy
+        elif n_nulls == n_places:
+            stack[j] = np.nan
+    # the pieces with some nulls filled with NaN at once: each one's `to_numpy` costs about 7 ns a value (France's
+    # value column 21-22 to 13 ms, with the pieces read as they are and the NaN counted once)
+    if partial := [j for j, n_nulls in enumerate(nulls) if 0 < n_nulls < n_places]:
+        filled = pl.concat([pieces[j] for j in partial], rechunk=True).fill_null(np.nan).to_numpy()
+        stack[partial] = filled.reshape(len(partial), n_places)
+    if np.count_nonzero(np.isnan(stack)) != sum(nulls):
+        return None
     return _place_major(stack, n_places)
 
 
