@@ -451,7 +451,8 @@ def _rows_by_variable(
     """For each variable, the row of each place (null where it has none) from (variable, place, row) triples."""
     matrix = np.full((n_variables, n_places), -1, np.int64)
     matrix[variable, place] = row
-    return [pl.Series("_found", rows).set(pl.Series(rows < 0), None).cast(pl.UInt32) for rows in matrix]
+    # a row of -1 (none) is made null by the cast itself (0.08 against 0.22 ms for France's places with a `set`)
+    return [pl.Series("_found", rows).cast(pl.UInt32, strict=False) for rows in matrix]
 
 
 def _latest_rows(inputs: Inputs, source: str, latest: dict) -> tuple[int, pl.DataFrame]:
