@@ -43,6 +43,14 @@ def test_slices_running_as_the_catalogue_share_one_frame_of_the_indicators_colum
     assert address(first["_dir"]) == address(last["_dir"])
 
 
+def test_a_shared_run_not_a_multiple_of_the_catalogue_ends_within_it():
+    per_indicator = CMP._IndicatorRows(meta(), 3)
+    assert per_indicator.run.to_list() == [0, 1, 0]
+    rows = per_indicator(pl.Series([0, 1, 0], dtype=pl.UInt32))
+    assert rows["_dir"].to_list() == [1, 0, 1]
+    assert address(rows["_dir"]) == address(per_indicator(pl.Series([0, 1], dtype=pl.UInt32))["_dir"])
+
+
 def test_a_slice_where_a_place_lacks_an_indicator_gathers_its_own_columns():
     per_indicator = CMP._IndicatorRows(meta(), 4)
     rows = per_indicator(pl.Series([0, 1, 1], dtype=pl.UInt32))  # the second place has no row of the first

@@ -184,10 +184,11 @@ def groups(membership: pl.DataFrame, customs: tuple[CustomTerritory, ...] = ()) 
 
 
 def principal_department(membership: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
-    """For each EPCI: the département holding most of its population (an EPCI may span several)."""
+    """For each EPCI: the département holding most of its population (an EPCI may span several). `population`:
+    (code, population), a commune listed once."""
     import polars as pl
 
-    joined = membership.filter(pl.col("epci").is_not_null()).join(population, on="code", how="left")
+    joined = _with_population(membership, population).filter(pl.col("epci").is_not_null())
     return (
         joined.group_by("epci", "dep")
         .agg(pop=pl.col("population").fill_null(0).sum())
@@ -196,3 +197,12 @@ def principal_department(membership: pl.DataFrame, population: pl.DataFrame) -> 
         .first()
         .select("epci", "dep")
     )
+
+
+def _with_population(membership: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
+    """`membership` with each commune's `population` (null where it has none): put beside it where `population`
+    lists the same communes in the same order (France's table: 0.3 against 4-5 ms for the join on 34,941 codes),
+    joined on the code otherwise."""
+    if membership["code"].equals(population["code"]):
+        return membership.with_columns(population["population"])
+    return membership.join(population, on="code", how="left")
