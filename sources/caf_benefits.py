@@ -12,6 +12,7 @@ Staged variable names are the file's field names (`indfoy_rsa`); amounts (`indmt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -19,9 +20,11 @@ import polars as pl
 from sources.caf_common import (
     city_sums_of_rows,
     drop_unlocalised,
+    export_bytes,
     level_expr,
     optional_absent_note,
-    read_export,
+    read_numbers,
+    read_text,
     require_december,
     with_period,
 )
@@ -30,9 +33,9 @@ from sources.demo import gen_caf
 from sources.geography import Geography
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
-from sources.validation import RowCheck, Rules, missing_columns
-from sources.values import melt
-from sources.wide import screened_long, with_rows_in_place
+from sources.validation import RowCheck, Rules, known_codes_check, missing_columns
+from sources.values import MISSING, melt
+from sources.wide import STATUS, _numeric_status, long_in_key_order, row_cog, screen, screened_long, with_rows_in_place
 
 CODE = "numcomdo"
 PERIOD = "dtreffre"
@@ -51,13 +54,43 @@ def multiple_of(variables: list[str], step: int = ROUNDING) -> RowCheck:
 
 def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
     spec, path = entry.file(), files["main"]
-    raw_path = str(path)
-    raw, label = read_export(entry, spec, path)
+    data, label = export_bytes(entry, spec, path)
+    expected = entry.columns()
+    listed = [*expected.required, *expected.optional]
+
+    def counts(names: list[str]) -> list[str]:
+        return [c for c in listed if c in names and c.startswith(COUNT_PREFIXES)]
+
+    # the counts read as numbers by the CSV reader, parsed and put in key order here; when a cell is not a number
+    # to the reader or a rule fails, the text read is staged as before (the same notes and errors)
+    numbers = read_numbers(data, spec, counts)
+    staged = _staged(numbers, entry, label, counts, geo, str(path), parsed=True) if numbers is not None else None
+    if staged is not None:
+        return staged
+    del numbers  # not held beside the text
+    raw = read_text(data, spec, source=entry.source, name=label)
+    staged = _staged(raw, entry, label, counts, geo, str(path), parsed=False)
+    assert staged is not None  # the text read is judged whole
+    return staged
+
+
+def _staged(
+    raw: pl.DataFrame,
+    entry: Entry,
+    label: str,
+    counts: Callable[[list[str]], list[str]],
+    geo: Geography | None,
+    raw_path: str,
+    *,
+    parsed: bool,
+) -> Staged | None:
+    """The file's rows staged (`raw`: text, or the counts already numbers if `parsed`); None when `parsed` and a
+    rule fails on them: the text is then melted for `conclude` to judge and name the cells."""
     expected = entry.columns()
     missing_columns(raw.columns, expected.required, source=entry.source, file=label, raw_path=raw_path)
 
     listed = [*expected.required, *expected.optional]
-    values = [c for c in listed if c in raw.columns and c.startswith(COUNT_PREFIXES)]
+    values = counts(raw.columns)
     notes = optional_absent_note(label, [c for c in expected.optional if c not in raw.columns])
     ignored = [c for c in raw.columns if c not in listed]
     if ignored:
@@ -80,7 +113,12 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     index = {"level": level_expr(CODE, "COM"), "code": pl.col(CODE), "year": pl.col("_year"), "month": pl.col("_month")}
     # every rule screened on the file's rows, the long frame built in key order (None: judged on the long rows);
     # the CAF publishes no secret marker: counts are rounded to 5 instead
-    in_order = screened_long(frame, index, values, rules, entry, geo)
+    if parsed:
+        in_order = _numbers_long(frame, index, values, rules, entry, geo)
+        if in_order is None:
+            return None
+    else:
+        in_order = screened_long(frame, index, values, rules, entry, geo)
     long = in_order if in_order is not None else melt(frame, index=index, columns=values, markers={})
     city_rows, cities = city_sums_of_rows(frame, CODE, index, values, file=label, rounded=True)
     long = pl.concat([long, city_rows], how="vertical_relaxed") if city_rows.height else long
@@ -101,6 +139,34 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         )
 
     return conclude(long, entry, rules, geo, file=label, raw_path=raw_path, notes=notes, screened=screened)
+
+
+def _numbers_long(
+    frame: pl.DataFrame, index: dict[str, pl.Expr], values: list[str], rules: Rules, entry: Entry, geo: Geography | None
+) -> pl.DataFrame | None:
+    """`wide.screened_long` of a frame whose counts are numbers already: the wide frame `wide.parse_wide` gives
+    (each count as it is, its status `missing` where it is null), in key order, screened; None when a rule fails."""
+    wide = frame.select(*[e.alias(k) for k, e in index.items()], *values)
+    wide = wide.with_columns(**{STATUS.format(c): _numeric_status(wide.get_column(c), MISSING) for c in values})
+    wide = wide[_key_order(wide)]
+    known = None
+    if geo is not None:
+        cogs = wide.select(row_cog(entry).unique())[:, 0].drop_nulls().to_list()
+        known = known_codes_check(geo.known_codes(set(cogs)))
+    if not screen(wide, rules, values, known, cog=row_cog(entry)):
+        return None
+    return long_in_key_order(wide, list(index), sorted(values))
+
+
+def _key_order(wide: pl.DataFrame) -> pl.Series:
+    """The rows' positions sorted on (level, code, year, month), as a stable sort gives them: sorted on (code, year,
+    month), then the arrondissements' rows first (the levels are `ARM` and `COM`, `level_expr`'s). Sorting on the
+    level's text with the others cost 20 ms of CPU for the CAF benefits' 175,000 rows, 7 ms without."""
+    order = wide.select(pl.arg_sort_by(["code", "year", "month"], maintain_order=True)).to_series()
+    arm = (wide.get_column("level") == "ARM").gather(order)
+    if not arm.any():
+        return order
+    return pl.concat([order.filter(arm), order.filter(~arm)], rechunk=True)  # a gather by pieces gives pieces
 
 
 SOURCES = (

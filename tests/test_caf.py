@@ -523,3 +523,41 @@ def test_period_columns_cut_as_the_file_columns():
     out = with_period(frame, "annee", need_month=False, source="caf_places_com", file="f.csv", raw_path=None)
     assert out["_year"].to_list() == [2020, 2020, 2021] and out["_month"].to_list() == [None, None, 1]
     assert out["_year"].chunk_lengths() == [2, 1] and out["_month"].chunk_lengths() == [2, 1]
+
+
+def test_benefits_counts_read_as_numbers_as_their_text(ben_file, tmp_path, geo, monkeypatch):
+    """Counts read as numbers by the CSV reader (`read_numbers`) stage the rows, notes and changes of their text:
+    quoted, with spaces before, empty or written `1295.0`, CRLF line ends."""
+    import sources.caf_benefits as benefits
+    from sources.caf_common import read_numbers
+
+    def edit(lines):
+        lines = _replace_line("2024-12;49099;", "1295", '" 1295.0"')(lines)
+        lines = _replace_line("2023-12;49099;", "1315", "\t1315")(lines)
+        return [line.replace(";0;", ";;", 1) if line.startswith("2022-12;") else line for line in lines]
+
+    path = _edit(ben_file, tmp_path, edit)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    spec = _entry("caf_benefits").file()
+    assert (
+        read_numbers(path.read_bytes(), spec, lambda names: [c for c in names if c.startswith("indfoy_")]) is not None
+    )
+    numbers = stage_benefits(_entry("caf_benefits"), {"main": path}, geo)
+    monkeypatch.setattr(benefits, "read_numbers", lambda *args: None)
+    text = stage_benefits(_entry("caf_benefits"), {"main": path}, geo)
+    assert numbers.frame.equals(text.frame) and numbers.frame.schema == text.frame.schema
+    assert numbers.notes == text.notes and numbers.geo_changes == text.geo_changes
+    assert _value(numbers.frame, "49099", 2024, "indfoy_rsa")["value"] == 1295
+    assert _value(numbers.frame, "49099", 2023, "indfoy_rsa")["value"] == 1315
+    assert numbers.frame.filter(pl.col("status") == MISSING).height > 0  # the emptied cells
+
+
+@pytest.mark.parametrize("cell", ["n.d.", "1295 ", "1,5", "x"])
+def test_read_numbers_refuses_what_is_not_a_number(ben_file, tmp_path, cell):
+    from sources.caf_common import read_numbers
+
+    path = _edit(ben_file, tmp_path, _replace_line("2024-12;49099;", "1295", cell))
+    spec = _entry("caf_benefits").file()
+    assert read_numbers(path.read_bytes(), spec, lambda names: [c for c in names if c.startswith("indfoy_")]) is None
+    others = [c for c in ("indfoy_ndur", "indfoy_rso")]  # the other columns read as numbers
+    assert read_numbers(path.read_bytes(), spec, lambda names: others) is not None
