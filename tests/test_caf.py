@@ -527,13 +527,16 @@ def test_period_columns_cut_as_the_file_columns():
 
 def test_benefits_counts_read_as_numbers_as_their_text(ben_file, tmp_path, geo, monkeypatch):
     """Counts read as numbers by the CSV reader (`read_numbers`) stage the rows, notes and changes of their text:
-    quoted, with spaces before, empty or written `1295.0`, CRLF line ends."""
+    quoted, with spaces before, empty or written `1295.0`, CRLF line ends; the cities' sums of their
+    arrondissements too, one of them null (an empty cell) and one partial (an arrondissement's row absent)."""
     import sources.caf_benefits as benefits
     from sources.caf_common import read_numbers
 
     def edit(lines):
         lines = _replace_line("2024-12;49099;", "1295", '" 1295.0"')(lines)
         lines = _replace_line("2023-12;49099;", "1315", "\t1315")(lines)
+        lines = _replace_line("2023-12;75102;", "3270", "")(lines)
+        lines = [line for line in lines if not line.startswith("2024-12;69381;")]
         return [line.replace(";0;", ";;", 1) if line.startswith("2022-12;") else line for line in lines]
 
     path = _edit(ben_file, tmp_path, edit)
@@ -550,6 +553,8 @@ def test_benefits_counts_read_as_numbers_as_their_text(ben_file, tmp_path, geo, 
     assert _value(numbers.frame, "49099", 2024, "indfoy_rsa")["value"] == 1295
     assert _value(numbers.frame, "49099", 2023, "indfoy_rsa")["value"] == 1315
     assert numbers.frame.filter(pl.col("status") == MISSING).height > 0  # the emptied cells
+    assert _value(numbers.frame, "75056", 2023, "indfoy_ndur")["status"] == MISSING
+    assert _value(numbers.frame, "69123", 2024, "indfoy_ndur")["status"] == "not_available"
 
 
 @pytest.mark.parametrize("cell", ["n.d.", "1295 ", "1,5", "x"])
