@@ -19,6 +19,7 @@ import polars as pl
 
 from sources.caf_common import (
     city_sums_of_rows,
+    codes_known_to_every_cog,
     drop_unlocalised,
     export_bytes,
     level_expr,
@@ -33,7 +34,7 @@ from sources.demo import gen_caf
 from sources.geography import Geography
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
-from sources.validation import RowCheck, Rules, known_codes_check, missing_columns
+from sources.validation import RowCheck, Rules, missing_columns
 from sources.values import MISSING, melt
 from sources.wide import STATUS, _numeric_status, long_in_key_order, row_cog, screen, screened_long, with_rows_in_place
 
@@ -177,11 +178,7 @@ def _numbers_long(
             return None
         wide = pl.concat([wide, cities.select(wide.columns)])
     wide = wide[_key_order(wide)]
-    known = None
-    if geo is not None:
-        cogs = wide.select(row_cog(entry).unique())[:, 0].drop_nulls().to_list()
-        known = known_codes_check(geo.known_codes(set(cogs)))
-    if not screen(wide, rules, values, known, cog=row_cog(entry)):
+    if not screen(wide, rules, values, None, cog=row_cog(entry)) or not codes_known_to_every_cog(wide, entry, geo):
         return None
     return long_in_key_order(wide, list(index), sorted(values))
 

@@ -566,3 +566,25 @@ def test_read_numbers_refuses_what_is_not_a_number(ben_file, tmp_path, cell):
     assert read_numbers(path.read_bytes(), spec, lambda names: [c for c in names if c.startswith("indfoy_")]) is None
     others = [c for c in ("indfoy_ndur", "indfoy_rso")]  # the other columns read as numbers
     assert read_numbers(path.read_bytes(), spec, lambda names: others) is not None
+
+
+def test_codes_known_to_every_cog(geo):
+    from sources.caf_common import codes_known, codes_known_to_every_cog
+
+    entry = _entry("caf_benefits")  # December N in COG N+1
+
+    def rows(*cells: tuple[str, str, int]) -> pl.DataFrame:
+        frame = pl.DataFrame(cells, schema={"level": pl.String, "code": pl.String, "year": pl.Int32}, orient="row")
+        assert codes_known(frame, entry, geo) == codes_known_to_every_cog(frame, entry, geo)
+        return frame
+
+    # 44100 (Monnières) is a commune of COG 2024, merged into 44088 in COG 2025: known to one COG of the rows only
+    assert codes_known_to_every_cog(
+        rows(("COM", "49099", 2023), ("COM", "44100", 2023), ("COM", "49099", 2024)), entry, geo
+    )
+    assert not codes_known_to_every_cog(rows(("COM", "49099", 2023), ("COM", "44100", 2024)), entry, geo)
+    assert codes_known_to_every_cog(rows(("ARM", "75101", 2023), ("COM", "75056", 2024)), entry, geo)
+    assert not codes_known_to_every_cog(rows(("COM", "75101", 2023), ("COM", "49099", 2024)), entry, geo)
+    assert not codes_known_to_every_cog(rows(("COM", "49999", 2023), ("COM", "49099", 2024)), entry, geo)
+    assert codes_known_to_every_cog(rows(("EPCI", "49999", 2023), ("COM", "49099", 2024)), entry, geo)
+    assert codes_known_to_every_cog(rows(("COM", "49999", 2023)), entry, None)
