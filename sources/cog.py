@@ -17,7 +17,7 @@ from sources.catalogue import Entry, FileSpec
 from sources.demo import gen_cog
 from sources.errors import Failure, SourceValidationError
 from sources.geography import NO_EPCI
-from sources.reading import read_csv_file, read_xlsx_sheet, zip_member
+from sources.reading import Workbook, read_csv_file, zip_member
 from sources.spec import SourceSpec
 from sources.staging import Staged
 from sources.validation import CODE_PATTERNS, missing_columns
@@ -268,15 +268,13 @@ def read_epci_composition(entry: Entry, spec: FileSpec, path: Path) -> tuple[pl.
 
     Returns (frame with code, name, epci, epci_name, epci_nature, dep, reg; a file label for messages).
     """
-    data, file = _workbook(entry, spec, path)
+    book, file = _workbook(entry, spec, path)
     list_sheet = spec.sheets[0]
-    listing = read_xlsx_sheet(
-        data, list_sheet, entry.columns("epci_list").required, source=entry.source, name=f"{file} [{list_sheet}]"
-    )
+    listing = book.sheet(list_sheet, entry.columns("epci_list").required, name=f"{file} [{list_sheet}]")
     listing = listing.filter(pl.col("EPCI").is_not_null()).select(
         epci=_code(pl.col("EPCI"), 9), epci_nature=pl.col("NATURE_EPCI")
     )
-    members, label = _members(entry, spec, data, file)
+    members, label = _members(entry, spec, book, file)
     frame = members.join(listing, on="epci", how="left").select(
         "code", "name", "epci", "epci_name", "epci_nature", "dep", "reg"
     )
@@ -289,21 +287,20 @@ def read_epci_members(entry: Entry, spec: FileSpec, path: Path) -> tuple[pl.Data
 
     Returns (frame with code, name, epci, epci_name, dep, reg; a file label for messages).
     """
-    data, file = _workbook(entry, spec, path)
-    return _members(entry, spec, data, file)
+    book, file = _workbook(entry, spec, path)
+    return _members(entry, spec, book, file)
 
 
-def _workbook(entry: Entry, spec: FileSpec, path: Path) -> tuple[bytes, str]:
+def _workbook(entry: Entry, spec: FileSpec, path: Path) -> tuple[Workbook, str]:
+    """The workbook, opened once for both its sheets, and its name for messages."""
     data = zip_member(path, spec.member or "", source=entry.source) if spec.format == "zip" else path.read_bytes()
-    return data, f"{spec.member or spec.name}"
+    return Workbook(data, source=entry.source), f"{spec.member or spec.name}"
 
 
-def _members(entry: Entry, spec: FileSpec, data: bytes, file: str) -> tuple[pl.DataFrame, str]:
+def _members(entry: Entry, spec: FileSpec, book: Workbook, file: str) -> tuple[pl.DataFrame, str]:
     composition_sheet = spec.sheets[1]
     label = f"{file} [{composition_sheet}]"
-    composition = read_xlsx_sheet(
-        data, composition_sheet, entry.columns("epci_composition").required, source=entry.source, name=label
-    )
+    composition = book.sheet(composition_sheet, entry.columns("epci_composition").required, name=label)
     frame = composition.filter(pl.col("CODGEO").is_not_null()).select(
         code=_code(pl.col("CODGEO"), 5), name="LIBGEO", epci="EPCI", epci_name="LIBEPCI", dep="DEP", reg="REG"
     )
