@@ -257,11 +257,29 @@ def stage_departements(entry: Entry, files: dict[str, Path], geo=None) -> Staged
 
 def _code(expr: pl.Expr, width: int) -> pl.Expr:
     """A code read from an xlsx cell: text as is; a number stored by Excel (`1002`, `200071678.0`) repaired."""
-    text = expr.cast(pl.String).str.strip_chars().str.strip_suffix(".0")
-    padded = pl.when(text.str.contains(r"^\d+$")).then(text.str.zfill(width)).otherwise(text)
+    text = _stripped_code(expr)
     # a code as long as its width has no zero to get back: the others only tested (France's composition, four code
     # columns: 0.037 to 0.016 s of CPU)
-    return pl.when(text.str.len_bytes() < width).then(padded).otherwise(text)
+    return pl.when(text.str.len_bytes() < width).then(_padded(text, width)).otherwise(text)
+
+
+def _codes(column: pl.Series, width: int) -> pl.Series:
+    """`_code` of a whole column, the codes shorter than `width` repaired alone: polars' when/then computes both
+    its branches on every row (France's 35,000 communes: 3.5 to 1.4 ms of CPU)."""
+    text = column.to_frame().select(_stripped_code(pl.first())).to_series()
+    short = (text.str.len_bytes() < width).arg_true()
+    if short.is_empty():
+        return text
+    repaired = text.gather(short).to_frame().select(_padded(pl.first(), width)).to_series()
+    return text.scatter(short, repaired)
+
+
+def _stripped_code(expr: pl.Expr) -> pl.Expr:
+    return expr.cast(pl.String).str.strip_chars().str.strip_suffix(".0")
+
+
+def _padded(text: pl.Expr, width: int) -> pl.Expr:
+    return pl.when(text.str.contains(r"^\d+$")).then(text.str.zfill(width)).otherwise(text)
 
 
 def read_epci_composition(entry: Entry, spec: FileSpec, path: Path) -> tuple[pl.DataFrame, str]:
@@ -303,8 +321,9 @@ def _members(entry: Entry, spec: FileSpec, book: Workbook, file: str) -> tuple[p
     label = f"{file} [{composition_sheet}]"
     composition = book.sheet(composition_sheet, entry.columns("epci_composition").required, name=label)
     frame = composition.filter(pl.col("CODGEO").is_not_null()).select(
-        code=_code(pl.col("CODGEO"), 5), name="LIBGEO", epci="EPCI", epci_name="LIBEPCI", dep="DEP", reg="REG"
+        code="CODGEO", name="LIBGEO", epci="EPCI", epci_name="LIBEPCI", dep="DEP", reg="REG"
     )
+    frame = frame.with_columns(_codes(frame.get_column("code"), 5))
     # the communes come in code order, so each EPCI's, département's and région's code in runs: repaired once a run
     # (10 against 3.3 ms of CPU a column of France's 35,000 communes)
     for column, width in (("epci", 9), ("dep", 2), ("reg", 2)):
