@@ -103,7 +103,9 @@ def _column_rules(value: pl.Expr, column: Column) -> list[pl.Expr]:
     if column.values is not None:
         rules.append((value.is_null() | value.is_in(list(column.values))).all())
     if column.known is not None:
-        known = column.known if isinstance(column.known, pl.Series) else pl.Series(list(column.known), dtype=column.dtype)
+        known = (
+            column.known if isinstance(column.known, pl.Series) else pl.Series(list(column.known), dtype=column.dtype)
+        )
         rules.append((value.is_null() | value.is_in(known.implode())).all())
     if column.unique:
         rules.append(~value.is_duplicated().any())
