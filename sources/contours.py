@@ -250,6 +250,14 @@ def _invalid(units: Units) -> list[str]:
     return [f"{codes[int(i)]}: {shapely.is_valid_reason(units.geometry[i])}" for i in invalid]
 
 
+def _same_codes(expected: pl.DataFrame, keys: pl.DataFrame, level: str) -> bool:
+    """True when the layer's codes of `level`, each met once, are the COG's (each once too): what a valid layer
+    shows, told by comparing the two sorted lists (about 2 against 8 ms of CPU for France's communes, whose
+    absent and unknown codes are otherwise found by two joins)."""
+    present = keys.filter(pl.col("level") == level).get_column("code").sort()
+    return present.equals(expected.get_column("code").sort(), check_names=False)
+
+
 def _coverage_failures(units: Units, geo: Geography | None) -> list[Failure]:
     """Every commune and arrondissement of the target COG has exactly one geometry; no code the COG ignores."""
     failures = []
@@ -264,6 +272,8 @@ def _coverage_failures(units: Units, geo: Geography | None) -> list[Failure]:
     if geo is None:
         return failures
     for level, what in (("COM", "communes"), ("ARM", "arrondissements municipaux")):
+        if not len(duplicated) and _same_codes(geo.communes.filter(pl.col("typecom") == level), keys, level):
+            continue
         expected = geo.communes.filter(pl.col("typecom") == level).select("code", "name").unique("code", keep="last")
         present = keys.filter(pl.col("level") == level).select("code").unique()
         absent = expected.join(present, on="code", how="anti").sort("code")
