@@ -253,13 +253,23 @@ def _marker_notes(raw: pl.DataFrame, columns: list[str], file: str) -> list[str]
 def _rows_entirely(raw: pl.DataFrame, columns: list[str], marker: str) -> int:
     """The rows whose every cell of `columns` is `marker` once stripped, or empty (an empty cell does not break the
     row). Read column after column on the rows still in the running only: most rows leave at the first columns (the
-    counts of households are rarely secret), where stripping every cell took 25 ms of CPU for France's communes."""
+    counts of households are rarely secret), where stripping every cell took 25 ms of CPU for France's communes.
+    Once few rows are left, their other cells are read as one column (a filter per column cost about 50 µs even
+    for a row or two: 4.6 to 2 ms for the two markers)."""
+
+    def holds(column: str) -> pl.Expr:
+        return (pl.col(column).str.strip_chars() == marker).fill_null(True)
+
     rows = raw.select(columns)
-    for column in columns:
-        if rows.is_empty():
-            break
-        rows = rows.filter((pl.col(column).str.strip_chars() == marker).fill_null(True))
+    for at, column in enumerate(columns):
+        if rows.height <= _FEW_ROWS:
+            cells = rows.select(columns[at:]).with_row_index("row").unpivot(index="row")
+            return rows.height - cells.filter(~holds("value")).get_column("row").n_unique()
+        rows = rows.filter(holds(column))
     return rows.height
+
+
+_FEW_ROWS = 1000
 
 
 # -- the whole archive -------------------------------------------------------------------------------------------

@@ -79,9 +79,7 @@ def read(entry: Entry, path: Path) -> pl.DataFrame:
 def to_target(frame: pl.DataFrame, cog: int, geo: Geography | None) -> tuple[pl.DataFrame, list[str]]:
     """Add `commune_target` and `city`: the commune of the target COG each IRIS lies in. Looked up by joins with
     the few communes changed since (a Python lookup per IRIS took 0.2 s of CPU for France's 48,600)."""
-    passage = geo.passage(cog) if geo is not None and cog != geo.target else {}
-    commune, city = pl.col("commune"), city_expr(pl.col("commune"))
-    changed = {code: now for code, now in passage.items() if now != (code,)}
+    changed = _changed(geo, cog)
     moves = pl.DataFrame(
         {
             "commune": list(changed),
@@ -90,13 +88,16 @@ def to_target(frame: pl.DataFrame, cog: int, geo: Geography | None) -> tuple[pl.
         },
         schema={"commune": pl.String, "moved_to": pl.String, "split": pl.Boolean},
     )
-    # an arrondissement stays itself; a commune split since has no single target
+    # an arrondissement stays itself; a commune split since has no single target (the city computed once: its
+    # three patterns were matched again for each use)
     placed = frame.join(moves, on="commune", how="left", maintain_order="left")
+    placed = placed.with_columns(city=city_expr(pl.col("commune")))
+    commune, city = pl.col("commune"), pl.col("city")
     is_split = pl.col("split").fill_null(False) & city.is_null()
     target = pl.when(is_split).then(None).when(city.is_null()).then(pl.coalesce("moved_to", commune)).otherwise(commune)
-    placed = placed.with_columns(commune_target=target, city=city)
+    placed = placed.with_columns(commune_target=target)
     split = sorted(set(placed.filter(is_split)["commune"].to_list()))
-    frame = placed.drop("moved_to", "split")
+    frame = placed.select(*frame.columns, "commune_target", "city")
     notes: list[str] = []
     moved = frame.filter(pl.col("commune_target").is_not_null() & (pl.col("commune_target") != pl.col("commune")))
     if moved.height and geo is not None:  # only a geography's passage moves an IRIS
@@ -110,6 +111,15 @@ def to_target(frame: pl.DataFrame, cog: int, geo: Geography | None) -> tuple[pl.
             f"IRIS of communes split since COG {cog} have no single target commune (left unplaced): " + ", ".join(split)
         )
     return frame, notes
+
+
+def _changed(geo: Geography | None, cog: int) -> dict[str, tuple[str, ...]]:
+    """The communes of COG `cog` whose code changed since, and their target code(s): `Geography.passage` without
+    its tens of thousands of codes that stayed as they were (the changes are those codes and the codes merged
+    into, which stay)."""
+    if geo is None or cog == geo.target:
+        return {}
+    return {change.old: change.new for change in geo.changes(cog) if change.new != (change.old,)}
 
 
 def city_expr(code: pl.Expr) -> pl.Expr:
