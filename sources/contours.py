@@ -50,17 +50,6 @@ LAMBERT_93 = 2154
 # Overseas départements: their official projected CRS (RGAF09 UTM 20N, RGFG95 UTM 22N, RGR92 UTM 40S, RGM04
 # UTM 38S). Lambert-93 is defined for metropolitan France only.
 OVERSEAS_CRS = {"971": 5490, "972": 5490, "973": 2972, "974": 2975, "976": 4471}
-# The operations PROJ chooses from WGS 84 lon/lat to each of these CRS (`Transformer.from_crs(4326, epsg,
-# always_xy=True).definition`, which the tests compare): built from their definitions, not looked up in PROJ's
-# database (3 ms of CPU each, 21 ms for the five in a fresh process, against 0.3 ms). The datum shifts are null.
-_UNITS = "proj=pipeline step proj=unitconvert xy_in=deg xy_out=rad step"
-PIPELINES = {
-    LAMBERT_93: f"{_UNITS} proj=lcc lat_0=46.5 lon_0=3 lat_1=49 lat_2=44 x_0=700000 y_0=6600000 ellps=GRS80",
-    5490: f"{_UNITS} proj=utm zone=20 ellps=GRS80",
-    2972: f"{_UNITS} proj=utm zone=22 ellps=GRS80",
-    2975: f"{_UNITS} proj=utm zone=40 south ellps=GRS80",
-    4471: f"{_UNITS} proj=utm zone=38 south ellps=GRS80",
-}
 # Visvalingam-Whyatt tolerance (about the side of the smallest triangle kept), in metres: 0.2 mm at 1:150 000,
 # the scale of a small EPCI on an A4 page. Each map simplifies again to its own scale.
 STAGE_TOLERANCE = 30.0
@@ -314,10 +303,7 @@ def project(attributes: pl.DataFrame, geometry: np.ndarray) -> pl.DataFrame:
     crs = pl.col("dep").replace_strict(OVERSEAS_CRS, default=LAMBERT_93, return_dtype=pl.Int32)
     attributes = attributes.with_columns(crs=crs)
     for (epsg,), indexes in groups(attributes, "crs"):
-        definition = PIPELINES.get(epsg)
-        to_crs = (
-            Transformer.from_pipeline(definition) if definition else Transformer.from_crs(4326, epsg, always_xy=True)
-        )
+        to_crs = Transformer.from_crs(4326, epsg, always_xy=True)
         geometry[indexes] = shapely.transform(geometry[indexes], partial(_projected, to_crs))
     return attributes
 
