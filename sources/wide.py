@@ -176,7 +176,10 @@ def long_in_key_order(
     values = pl.Series(wide.select(order).to_numpy(order="c").reshape(-1))
     statuses = pl.concat([wide.get_column(STATUS.format(c)) for c in order])
     status: pl.Expr | pl.Series = pl.lit(None, pl.String)  # no cell with a reason (most files): no gather
-    if statuses.null_count() != statuses.len():  # each from the stack of the columns, column after column
+    with_reason = statuses.len() - statuses.null_count()
+    if with_reason and with_reason <= statuses.len() // FEW:
+        status = _few_statuses(wide, order)
+    elif with_reason:  # each from the stack of the columns, column after column
         status = statuses.gather(pl.Series(column_of * index_type(rows) + row_of))
     del row_of, column_of
     return long.with_columns(
@@ -185,6 +188,26 @@ def long_in_key_order(
         status=status,
         **{name: series.gather(at_column) for name, series in (per_column or {}).items()},
     )
+
+
+# at most one cell in FEW with a status: those put in place in a column of nulls, not every cell gathered
+FEW = 64
+
+
+def _few_statuses(wide: pl.DataFrame, order: list[str]) -> pl.Series:
+    """The status of each long row (wide row after row, the columns of `order` in each), the few cells with a
+    status scattered into a column of nulls: gathering every cell cost 17 ms for the 1.7 M long rows of a census
+    theme with a few empty cells, where most of the columns have no status at all."""
+    width, positions, reasons = len(order), [], []
+    for at, name in enumerate(order):
+        column = wide.get_column(STATUS.format(name))
+        if column.null_count() == column.len():
+            continue
+        rows = column.is_not_null().arg_true()
+        positions.append(rows.cast(pl.Int64) * width + at)
+        reasons.append(column.gather(rows))
+    empty = pl.repeat(None, wide.height * width, dtype=pl.String, eager=True)
+    return empty.scatter(pl.concat(positions), pl.concat(reasons))
 
 
 def screen(

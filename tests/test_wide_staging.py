@@ -308,3 +308,15 @@ def test_runs_of_several_columns_and_cells_stripped_by_runs():
     clean = pl.Series("flag", ["A", "A", "A", "B"])
     assert stripped(clean) is clean  # nothing to strip: the cells as they are
     assert stripped(pl.Series("year", [" 2020", "2021 ", "2022"])).to_list() == ["2020", "2021", "2022"]
+
+
+@pytest.mark.parametrize("empty_cells", [1, 40])
+def test_a_few_statuses_are_put_in_place_as_every_cell_gathered(empty_cells):
+    # 100 rows, two columns: one empty cell in 200 has its status scattered into a column of nulls, 40 in 200 are
+    # gathered with every cell; either way each long row has the status of its own cell
+    rows = [(f"01{i:03d}", "" if i % 5 == 0 and i < 5 * empty_cells else str(i), "1") for i in range(100)]
+    wide = parse_wide(_raw(rows[::-1]), INDEX, COLUMNS, markers={}, empty=NOT_AVAILABLE)
+    long = long_in_key_order(wide, ["level", "code"], COLUMNS)
+    expected = [NOT_AVAILABLE if cell == "" else None for row in rows for cell in row[1:]]
+    assert long.get_column("status").to_list() == expected
+    assert long.get_column("status").null_count() == 200 - min(empty_cells, 20)
