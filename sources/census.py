@@ -99,7 +99,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         kept += [at_year(c, y) for c in (*expected.required, *expected.optional) if at_year(c, y) in present]
     # only the staged columns are read (a real theme file has a hundred); as numbers when every cell is one or
     # empty (the cells as `parse_wide` reads them), else as text
-    numbers = read_numbers(data, spec.separator, [code], kept)
+    numbers = read_numbers(data, spec.separator, kept, [code, *kept])
     raw = numbers if numbers is not None else _text(data, spec.separator, entry.source, name, [code, *kept])
 
     level = pl.when(pl.col(code).str.contains(ARM_CODE)).then(pl.lit("ARM")).otherwise(pl.lit("COM"))

@@ -87,9 +87,9 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     header = read_csv_bytes(data, spec.separator, source=entry.source, name=name, header_only=True).columns
     expected = entry.columns()
     kept = [c for c in (*expected.required, *expected.optional) if c in header]
-    # the codes as text (they keep their zeros) and the staged columns as numbers when every cell is one or empty
-    # (as `parse_wide` reads them); else every column as text
-    numbers = read_numbers(data, spec.separator, [c for c in (IRIS, COM, TYPE) if c in header], kept)
+    # every column read, the staged ones as numbers when every cell is one or empty (as `parse_wide` reads them),
+    # the others as text (codes keep their zeros); else every column as text
+    numbers = read_numbers(data, spec.separator, kept)
     raw = numbers if numbers is not None else read_csv_bytes(data, spec.separator, source=entry.source, name=name)
     missing_columns(header, (IRIS, COM, *expected.required), source=entry.source, file=file, raw_path=raw_path)
     yy = _check_main_year(entry, header_years(header), header, file, raw_path)

@@ -145,6 +145,12 @@ def test_iris_cells_read_as_numbers_stage_as_their_text_would(tmp_path, geo, mon
     assert _values(staged.frame, "2A0040101")["P_PHORMEN"] == (None, NOT_AVAILABLE)
 
 
+def test_iris_census_line_longer_than_its_header_is_refused(tmp_path, geo):
+    # every column is read (the staged ones as numbers): a line with one more field is a malformed file
+    with pytest.raises(ParseError, match="malformed CSV"):
+        iris_census.stage(POP_ENTRY, _population(tmp_path, [ROWS[0] + ";1", *ROWS[1:]]), geo)
+
+
 # -- Filosofi by IRIS ----------------------------------------------------------------------------------------------
 
 DISP_HEADER = "IRIS;DISP_MED21;DISP_D121;DISP_D921;DISP_RD21;DISP_TP6021;DISP_PPSOC21;DISP_NOTE21"
