@@ -22,7 +22,7 @@ from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, known_codes_check, missing_columns
 from sources.values import NOT_AVAILABLE, melt
-from sources.wide import long_in_key_order, parse_wide, screen
+from sources.wide import long_in_key_order, parse_wide, read_numbers, screen
 
 # `P22_POP`, `C16_FAMMONO`: exploitation (P principal, C complementary), two-digit year, variable.
 YEAR_COLUMN = re.compile(r"^([PC])(\d{2})_(.+)$")
@@ -97,9 +97,10 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     kept = list(main_kept)
     for y in comparison:  # the same variables at the comparison years: kept when the file has them
         kept += [at_year(c, y) for c in (*expected.required, *expected.optional) if at_year(c, y) in present]
-    # only the staged columns are read (a real theme file has a hundred)
-    raw = read_csv_bytes(data, spec.separator, source=entry.source, name=name, columns=[code, *kept])
-    del data
+    # only the staged columns are read (a real theme file has a hundred); as numbers when every cell is one or
+    # empty (the cells as `parse_wide` reads them), else as text
+    numbers = read_numbers(data, spec.separator, kept, [code, *kept])
+    raw = numbers if numbers is not None else _text(data, spec.separator, entry.source, name, [code, *kept])
 
     level = pl.when(pl.col(code).str.contains(ARM_CODE)).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
     index = {"level": level, "code": pl.col(code)}
@@ -110,6 +111,9 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     cog_of = {c: entry.cog if entry.cog is not None else year + (entry.cog_offset or 0) for c, year in year_of.items()}
     known = known_codes_check(geo.known_codes(set(cog_of.values()))) if geo is not None else None
     screened = screen(wide, rules, kept, known, cog=cog_of, years=year_of)
+    if not screened and numbers is not None:  # the long rows melted, and judged, from the file's own text
+        raw = _text(data, spec.separator, entry.source, name, [code, *kept])
+    del data
     if screened:  # staged names and years written as the rows are built (no lookup per row)
         order = sorted(kept, key=lambda c: (year_of[c], rename[c]))
         year_column = pl.Series([year_of[c] for c in order], dtype=pl.Int32)
@@ -123,6 +127,11 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     return conclude(
         long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, rename=rename, screened=screened
     )
+
+
+def _text(data: bytes, separator: str, source: str, name: str, columns: list[str]) -> pl.DataFrame:
+    """`columns` of the CSV `data` as text."""
+    return read_csv_bytes(data, separator, source=source, name=name, columns=columns)
 
 
 def _rules(entry: Entry, code: str, yy: str, comparison: list[str], kept: list[str]) -> Rules:

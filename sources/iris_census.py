@@ -18,6 +18,7 @@ Quirks handled:
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -28,12 +29,12 @@ from sources.codes import CODE_PATTERNS
 from sources.demo import gen_iris
 from sources.errors import Failure, SourceValidationError
 from sources.geography import Geography
-from sources.reading import read_csv_file
+from sources.reading import csv_file_bytes, read_csv_bytes
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
 from sources.validation import Rules, missing_columns
 from sources.values import NOT_AVAILABLE
-from sources.wide import one_year_long
+from sources.wide import one_year_long, read_numbers
 
 IRIS, COM, TYPE = "IRIS", "COM", "TYP_IRIS"
 LEVEL = "IRIS"
@@ -82,13 +83,18 @@ def check_iris_codes(raw: pl.DataFrame, *, source: str, file: str, raw_path: str
 def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
     spec, path = entry.file(), files["main"]
     file, raw_path = spec.member or spec.name, str(path)
-    raw = read_csv_file(path, spec, source=entry.source)  # every column as text: codes keep their zeros
+    data, name = csv_file_bytes(path, spec, source=entry.source)
+    header = read_csv_bytes(data, spec.separator, source=entry.source, name=name, header_only=True).columns
     expected = entry.columns()
-    missing_columns(raw.columns, (IRIS, COM, *expected.required), source=entry.source, file=file, raw_path=raw_path)
-    yy = _check_main_year(entry, header_years(raw.columns), raw.columns, file, raw_path)
+    kept = [c for c in (*expected.required, *expected.optional) if c in header]
+    # every column read, the staged ones as numbers when every cell is one or empty (as `parse_wide` reads them),
+    # the others as text (codes keep their zeros); else every column as text
+    numbers = read_numbers(data, spec.separator, kept)
+    raw = numbers if numbers is not None else read_csv_bytes(data, spec.separator, source=entry.source, name=name)
+    missing_columns(header, (IRIS, COM, *expected.required), source=entry.source, file=file, raw_path=raw_path)
+    yy = _check_main_year(entry, header_years(header), header, file, raw_path)
     check_iris_codes(raw, source=entry.source, file=file, raw_path=raw_path)
-    kept = [c for c in (*expected.required, *expected.optional) if c in raw.columns]
-    absent = [c for c in expected.optional if c not in raw.columns]
+    absent = [c for c in expected.optional if c not in header]
     rules = Rules(
         kinds={c: "count" for c in kept},
         levels=(LEVEL,),
@@ -100,7 +106,12 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     year, rename = census_year(yy), {c: without_year(c) for c in kept}
     cog = entry.cog if entry.cog is not None else year + (entry.cog_offset or 0)
     # every rule screened on the file's rows, the long rows built in key order; else judged on the long rows
-    long, screened = one_year_long(raw, index, rules, rename, year, cog, geo, markers={}, empty=NOT_AVAILABLE)
+    # read as numbers, a file that fails a rule is melted from its text, for the long rows' errors
+    text = None if numbers is None else partial(read_csv_bytes, data, spec.separator, source=entry.source, name=name)
+    long, screened = one_year_long(
+        raw, index, rules, rename, year, cog, geo, markers={}, empty=NOT_AVAILABLE, text=text
+    )
+    del data
     notes = _notes(raw, kept, absent, long, entry)
     # IRIS rows are not communes: `conclude` leaves them in the file's IRIS geography
     return conclude(

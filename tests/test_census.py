@@ -202,6 +202,19 @@ def test_decimal_comma_is_accepted(tmp_path, geo):
     assert cell(frame, "44043", 2022, "P_POP0014")["value"] == pytest.approx(1251.5271774709, abs=1e-9)
 
 
+@pytest.mark.parametrize("written", [" 1251.5", "1251.5 ", ""])
+def test_cells_read_as_numbers_stage_as_their_text_would(tmp_path, geo, monkeypatch, written):
+    # a space before a number, or an empty cell: the CSV reader's numbers (`wide.read_numbers`); a space after: the
+    # file read as text; either way the rows, statuses and notes of the text's own parse
+    path = edited_zip(tmp_path, "rp_population", "2022", replace_line("44043", "P22_POP0014", written))
+    staged = stage(POP22, {"main": path}, geo)
+    monkeypatch.setattr("sources.census.read_numbers", lambda *args: None)
+    as_text = stage(POP22, {"main": path}, geo)
+    assert staged.frame.equals(as_text.frame) and staged.summary() == as_text.summary()
+    row = cell(staged.frame, "44043", 2022, "P_POP0014")
+    assert (row["value"], row["status"]) == ((1251.5, None) if written else (None, NOT_AVAILABLE))
+
+
 # -- bad inputs ----------------------------------------------------------------------------------------------------
 
 

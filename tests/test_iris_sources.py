@@ -131,6 +131,26 @@ def test_a_bad_iris_cell_fails_the_wide_screen_and_is_named_by_the_long_validati
     assert "010010000" in text, text
 
 
+@pytest.mark.parametrize("written", [" 859", "859 "])
+def test_iris_cells_read_as_numbers_stage_as_their_text_would(tmp_path, geo, monkeypatch, written):
+    # a space before a number: the CSV reader's numbers (`wide.read_numbers`); a space after: the file read as
+    # text; either way the rows, statuses and notes of the text's own parse
+    row = ROWS[0].replace("010010000;01001;Z;5;859;", f"010010000;01001;Z;5;{written};", 1)
+    files = _population(tmp_path, [row, *ROWS[1:]])
+    staged = iris_census.stage(POP_ENTRY, files, geo)
+    monkeypatch.setattr("sources.iris_census.read_numbers", lambda *args: None)
+    as_text = iris_census.stage(POP_ENTRY, files, geo)
+    assert staged.frame.equals(as_text.frame) and staged.summary() == as_text.summary()
+    assert _values(staged.frame, "010010000")["P_POP"] == (859.0, None)
+    assert _values(staged.frame, "2A0040101")["P_PHORMEN"] == (None, NOT_AVAILABLE)
+
+
+def test_iris_census_line_longer_than_its_header_is_refused(tmp_path, geo):
+    # every column is read (the staged ones as numbers): a line with one more field is a malformed file
+    with pytest.raises(ParseError, match="malformed CSV"):
+        iris_census.stage(POP_ENTRY, _population(tmp_path, [ROWS[0] + ";1", *ROWS[1:]]), geo)
+
+
 # -- Filosofi by IRIS ----------------------------------------------------------------------------------------------
 
 DISP_HEADER = "IRIS;DISP_MED21;DISP_D121;DISP_D921;DISP_RD21;DISP_TP6021;DISP_PPSOC21;DISP_NOTE21"

@@ -119,6 +119,10 @@ def test_key_order_is_the_order_of_the_sort():
         ([("01001", "NaN", "40")], False),  # a number that is not finite
         ([("01001", "4000000", "40")], False),  # above the plausible maximum of a commune (3 000 000)
         ([("99999", "100", "40")], False),  # a well-formed code unknown to the COG
+        ([("01001", "", ""), ("01002", "", "")], True),  # columns of empty cells: no smallest, no largest
+        ([("01001", "", "40"), ("01002", "10", "")], True),  # a part or a whole empty: not compared
+        ([("01001", "inf", "40")], False),  # a number that is not finite
+        ([("01001", "100", "-inf")], False),  # nor is this one (a part, below its whole)
     ],
 )
 def test_the_wide_screen_agrees_with_the_long_screen(rows, holds):
@@ -126,6 +130,25 @@ def test_the_wide_screen_agrees_with_the_long_screen(rows, holds):
     wide = parse_wide(_raw(rows), INDEX, ["P22_POP", "P22_POPH"], markers={}, empty=NOT_AVAILABLE)
     assert screen(wide, RULES, COLUMNS, known, cog=COGS, years=YEARS) is holds
     assert passes(_long(_raw(rows)), RULES, known) is holds
+
+
+@pytest.mark.parametrize(
+    ("rows", "holds"),
+    [
+        ([("01001", "600000", "1"), ("75101", "400000", "1")], True),
+        ([("01001", "600000", "1"), ("75101", "600000", "1")], False),  # above an arrondissement's (500 000)
+        ([("01001", "3000001", "1"), ("75101", "400000", "1")], False),  # above a commune's (3 000 000)
+    ],
+)
+def test_each_level_has_its_plausible_maximum_in_both_screens(rows, holds):
+    index = {"level": pl.when(pl.col("CODGEO").str.starts_with("751")).then(pl.lit("ARM")).otherwise(pl.lit("COM"))}
+    index["code"] = pl.col("CODGEO")
+    rules = Rules(kinds=RULES.kinds, levels=("COM", "ARM"), parts=RULES.parts)
+    wide = parse_wide(_raw(rows), index, COLUMNS, markers={}, empty=NOT_AVAILABLE)
+    assert screen(wide, rules, COLUMNS, None, cog=COGS, years=YEARS) is holds
+    long = melt(_raw(rows), index=index, columns=COLUMNS, markers={}, empty=NOT_AVAILABLE)
+    long = long.with_columns(year=pl.lit(2022, pl.Int32), month=pl.lit(None, pl.Int8), cog=pl.lit(2025, pl.Int32))
+    assert passes(long, rules) is holds
 
 
 def test_rules_over_long_rows_are_left_to_the_long_screen():
@@ -308,3 +331,15 @@ def test_runs_of_several_columns_and_cells_stripped_by_runs():
     clean = pl.Series("flag", ["A", "A", "A", "B"])
     assert stripped(clean) is clean  # nothing to strip: the cells as they are
     assert stripped(pl.Series("year", [" 2020", "2021 ", "2022"])).to_list() == ["2020", "2021", "2022"]
+
+
+@pytest.mark.parametrize("empty_cells", [1, 40])
+def test_a_few_statuses_are_put_in_place_as_every_cell_gathered(empty_cells):
+    # 100 rows, two columns: one empty cell in 200 has its status scattered into a column of nulls, 40 in 200 are
+    # gathered with every cell; either way each long row has the status of its own cell
+    rows = [(f"01{i:03d}", "" if i % 5 == 0 and i < 5 * empty_cells else str(i), "1") for i in range(100)]
+    wide = parse_wide(_raw(rows[::-1]), INDEX, COLUMNS, markers={}, empty=NOT_AVAILABLE)
+    long = long_in_key_order(wide, ["level", "code"], COLUMNS)
+    expected = [NOT_AVAILABLE if cell == "" else None for row in rows for cell in row[1:]]
+    assert long.get_column("status").to_list() == expected
+    assert long.get_column("status").null_count() == 200 - min(empty_cells, 20)
