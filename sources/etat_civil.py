@@ -100,7 +100,8 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     cells, status_notes = _cells(frame, year)
     notes += status_notes
     if cells.height:
-        notes.append(f"years {year.min()}-{year.max()}")
+        first, last = cells.select(first=pl.col("year").min(), last=pl.col("year").max()).row(0)
+        notes.append(f"years {first}-{last}")
 
     rules = Rules(
         kinds={VALUE: "count"},
@@ -242,7 +243,7 @@ def _cells(frame: pl.DataFrame, year: pl.Series) -> tuple[pl.DataFrame, list[str
     obs, obs_codes = _run_flags(frame, "OBS_STATUS", _obs_flag)
     # the cell parsed once (value, status), then the publisher's flags over its status
     cells = _parsed(pl.DataFrame([year.alias("year"), frame.get_column(VALUE).alias("_raw")]), "_raw")
-    notes = []
+    notes: list[str] = []
     flagged = pl.concat([conf, obs]).unique("row", keep="first", maintain_order=True)  # CONF_STATUS's first
     if flagged.height:
         cells, notes = _flagged(cells, flagged)
