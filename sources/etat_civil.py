@@ -68,6 +68,8 @@ OBS_NOT_AVAILABLE = {"K", "L", "M", "O", "H"}
 OBS_VALUED = {"A", "B", "D", "E", "F", "G", "I", "N", "P", "S", "U", "V", "W"}
 
 VALUE = "OBS_VALUE"
+# columns read once per run of equal cells, each run's cell stripped there (the whole column never is)
+READ_BY_RUNS = ("EC_MEASURE", "FREQ", "CONF_STATUS", "OBS_STATUS")
 
 
 def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged:
@@ -144,16 +146,17 @@ def _years(frame: pl.DataFrame, fail) -> pl.Series:
 
 def _stripped(raw: pl.DataFrame, column: str) -> pl.Series:
     """A column stripped of its spaces. The value and the year are stripped where they are parsed (`_parsed`,
-    `_years`); the others come in runs (a place's years, a level's places, most rows' flags): `values.stripped`
-    (110 to 20 ms of CPU for the births of France)."""
+    `_years`), the measure, frequency and flags where their runs are read (`_check_measure`, `_check_frequency`,
+    `_run_flags`: 12 to 5 ms of CPU for the births of France); the levels and places come in runs (a place's years,
+    a level's places): `values.stripped` (110 to 20 ms of CPU for the births of France)."""
     cells = raw.get_column(column)
-    return cells if column in (VALUE, "TIME_PERIOD") else stripped(cells)
+    return cells if column in (VALUE, "TIME_PERIOD", *READ_BY_RUNS) else stripped(cells)
 
 
 def _check_measure(frame: pl.DataFrame, entry: Entry, fail) -> str:
     """One measure per file; for births it must be the catalogue's. Returns the note naming it."""
     # counted by runs (a file of one measure is one run): not a hash of each of its rows
-    runs = frame.select(pl.col("EC_MEASURE").rle()).unnest("EC_MEASURE")
+    runs = frame.select(pl.col("EC_MEASURE").rle()).unnest("EC_MEASURE").with_columns(pl.col("value").str.strip_chars())
     counts = runs.group_by("value").agg(pl.col("len").sum()).sort("value", nulls_last=True).rows()
     found = [(m if m is not None else "(empty)", n) for m, n in counts]
     if len(found) != 1:
@@ -177,8 +180,13 @@ def _check_measure(frame: pl.DataFrame, entry: Entry, fail) -> str:
 
 
 def _check_frequency(frame: pl.DataFrame, fail) -> None:
-    """Annual data only: TIME_PERIOD is then a year."""
-    other = frame.filter(pl.col("FREQ").is_not_null() & (pl.col("FREQ") != "A"))
+    """Annual data only: TIME_PERIOD is then a year. Judged once per run of equal cells (stripped), the rows read
+    only when one is not annual."""
+    runs = frame.get_column("FREQ").rle().struct.field("value").str.strip_chars()
+    if (runs.is_null() | (runs == "A")).all():
+        return
+    text = pl.col("FREQ").str.strip_chars()
+    other = frame.with_columns(FREQ=text).filter(text.is_not_null() & (text != "A"))
     if other.height:
         raise fail(
             "FREQ",
@@ -260,7 +268,7 @@ def _run_flags(frame: pl.DataFrame, column: str, flag: Callable[[pl.Expr], pl.Ex
     """The rows flagged by their `column` (`row`, `flag`: `flag(cells)`, an empty text for a null cell), judged once
     per run of equal cells (most rows carry the same flag, most often none: judging every row and spreading the
     flags to every row cost 30 of the births' 35 ms of CPU here); and the column's distinct cells."""
-    cells = pl.col("value").fill_null("")
+    cells = pl.col("value").str.strip_chars().fill_null("")
     judged = frame.get_column(column).rle().struct.unnest()
     judged = judged.with_columns(start=pl.col("len").cum_sum() - pl.col("len"), cells=cells, flag=flag(cells))
     codes = set(judged.get_column("cells").unique().to_list())
