@@ -353,8 +353,17 @@ def _epci_of(geo: Geography | None) -> pl.DataFrame:
 
 
 def _distinct(*columns: pl.Series) -> pl.Series:
-    """The distinct texts of `columns`, nulls left out, sorted: the categories of `_ids`."""
+    """The distinct texts of `columns`, nulls left out, sorted: the categories of `_ids`. One column already so (the
+    residences of a file sorted by them) is its own (3.7 ms of CPU for France's residences)."""
+    if len(columns) == 1 and _strictly_increasing(columns[0]):
+        return columns[0]
     return pl.concat(columns).drop_nulls().unique().sort()
+
+
+def _strictly_increasing(texts: pl.Series) -> bool:
+    """Every text set and above the one before."""
+    before = texts.slice(0, max(texts.len() - 1, 0))
+    return not texts.has_nulls() and bool((texts.slice(1) > before).all())
 
 
 def _ids(values: pl.Series, categories: pl.Series) -> pl.Series:
@@ -397,11 +406,15 @@ def _summary(flows: Flows, epci_of: pl.DataFrame, year: int) -> pl.DataFrame:
         ACTOCC_HORS_EPCI=pl.col("flow").filter(outside).sum(),
         ACTOCC_ETRANGER=pl.col("flow").filter(abroad).sum(),
     )
-    sums = sums.with_columns(home=codes.gather(sums["home"]))
-    level = pl.when(pl.col("home").str.contains(CODE_PATTERNS["ARM"])).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
-    index = {"level": level, "code": pl.col("home"), "year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8)}
+    # in key order, sorted as integers: the arrondissements (ARM) before the communes (COM), each by its code's
+    # rank among the sorted codes (sorting the texts of the level and code cost 4 ms more)
+    arm = codes.str.contains(CODE_PATTERNS["ARM"]).gather(sums["home"])
+    sums = sums.with_columns(_arm=arm).sort("_arm", "home", descending=[True, False])
+    level = pl.when("_arm").then(pl.lit("ARM")).otherwise(pl.lit("COM"))
+    code = codes.gather(sums["home"])
+    index = {"level": level, "code": pl.lit(code), "year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8)}
     no_status = [pl.lit(None, pl.String).alias(STATUS.format(v)) for v in SUMMARY_VARIABLES]
-    wide = sums.select(*[e.alias(k) for k, e in index.items()], *SUMMARY_VARIABLES, *no_status).sort("level", "code")
+    wide = sums.select(*[e.alias(k) for k, e in index.items()], *SUMMARY_VARIABLES, *no_status)
     return long_in_key_order(wide, list(index), sorted(SUMMARY_VARIABLES))
 
 
