@@ -86,10 +86,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     flows, year = read.flows, read.year
     if geo is not None:
         flows = _to_target(flows, geo, entry.cog or geo.target)
-    notes = [
-        f"RP {year}: {read.rows} flows of {flows.homes['home'].n_unique()} communes and arrondissements of residence",
-        *_dropped_notes(flows),
-    ]
+    notes = list(read.notes)
     keys = {"year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8), "status": pl.lit(None, pl.String)}
     presorted, screened = table == "destinations", False
     if presorted:
@@ -120,18 +117,22 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
 
 @dataclass(frozen=True)
 class Read:
-    """A file's flows as read and checked (`_flows`), their number, and the census year of its measure."""
+    """A file's flows as read and checked (`_flows`), the census year of its measure, and the notes on its flows
+    (both tables give them, computed once)."""
 
     flows: Flows
-    rows: int
     year: int
+    notes: tuple[str, ...]
 
 
 def _read(entry: Entry, path: Path, file: str, raw_path: str) -> Read:
     raw = read_csv_file(path, entry.file(), source=entry.source)
     measure, year = _measure(raw.columns, entry, file)
     missing_columns(raw.columns, entry.columns().required, source=entry.source, file=file, raw_path=raw_path)
-    return Read(_flows(raw, measure, entry, file, raw_path), raw.height, year)
+    flows = _flows(raw, measure, entry, file, raw_path)
+    residences = flows.homes["home"].n_unique()
+    notes = (f"RP {year}: {raw.height} flows of {residences} communes and arrondissements of residence",)
+    return Read(flows, year, notes + _dropped_notes(flows))
 
 
 TABLES = frozenset({"summary", "destinations"})
@@ -471,13 +472,13 @@ def _runs_summed(rows: pl.DataFrame) -> pl.DataFrame:
     return heads.select("code", "variable").with_columns(value=value)
 
 
-def _dropped_notes(flows: Flows) -> list[str]:
+def _dropped_notes(flows: Flows) -> tuple[str, ...]:
     is_undetermined, is_abroad = flows.of_works(pl.col("work") == UNDETERMINED, "abroad")
     undetermined, abroad = flows.flow.filter(is_undetermined).sum(), flows.flow.filter(is_abroad).sum()
-    return [
+    return (
         f"place of work undetermined (ZZZZZ): {undetermined:.0f} employed residents, in no share",
         f"place of work abroad: {abroad:.0f} employed residents",
-    ]
+    )
 
 
 SOURCES = (
