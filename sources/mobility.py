@@ -33,12 +33,14 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import NoReturn
 
 import numpy as np
 import polars as pl
 
+from sources import catalogue
 from sources.caf_common import add_city_sums, city_of
 from sources.catalogue import Entry
 from sources.codes import CODE_PATTERNS
@@ -48,14 +50,15 @@ from sources.geography import Geography
 from sources.reading import read_csv_file
 from sources.spec import SourceSpec
 from sources.staging import Staged, conclude
-from sources.validation import Rules, known_codes_check, missing_columns, passes_in_key_order
-from sources.values import finish, runs
-from sources.wide import STATUS, long_in_key_order, row_cog, with_rows_in_place
+from sources.validation import KINDS, YEARS, Rules, _code_pattern_check, known_codes_check, missing_columns
+from sources.values import runs
+from sources.wide import STATUS, long_in_key_order, row_cog, screen, with_rows_in_place
 
 MEASURE = re.compile(r"^NBFLUX_C(\d{2})_ACTOCC15P$")
 FOREIGN = r"^[A-Z]{2}\d{3}$"  # a place of work abroad: country letters and a number (BE540, SU112, LU320)
 UNDETERMINED = "ZZZZZ"
 ABROAD = "ETRANGER"
+SUMMARY_INDEX = ["level", "code", "year", "month"]
 SUMMARY_VARIABLES = ("ACTOCC", "ACTOCC_LIEU_CONNU", "ACTOCC_MEME_COM", "ACTOCC_HORS_EPCI", "ACTOCC_ETRANGER")
 # each part sums some of the flows its whole sums (decimal estimates: a float tolerance)
 PARTS = {
@@ -76,10 +79,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
     flows, year = read.flows, read.year
     if geo is not None:
         flows = _to_target(flows, geo, entry.cog or geo.target)
-    notes = [
-        f"RP {year}: {read.rows} flows of {flows.homes['home'].n_unique()} communes and arrondissements of residence",
-        *_dropped_notes(flows),
-    ]
+    notes = list(read.notes)
     keys = {"year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8), "status": pl.lit(None, pl.String)}
     presorted, screened = table == "destinations", False
     if presorted:
@@ -87,7 +87,7 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
         long = destinations.with_columns(**keys)
         # one variable per place of work, each a count
         rules = Rules(kinds=dict.fromkeys(variables, "count"), levels=("COM",), code_column="CODGEO")
-        screened = _screened(long, rules, entry, geo)
+        screened = _destinations_screened(destinations, year, rules, entry, geo)
     else:
         rules = Rules(
             kinds=dict.fromkeys(SUMMARY_VARIABLES, "count"),
@@ -96,13 +96,16 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
             parts=PARTS,
             part_tolerance=PART_TOLERANCE,
         )
-        in_order = _summary(flows, _epci_of(geo), year)
+        wide = _summary(flows, _epci_of(geo), year)
+        in_order = long_in_key_order(wide, SUMMARY_INDEX, sorted(SUMMARY_VARIABLES))
         long, city_notes = add_city_sums(in_order, set(SUMMARY_VARIABLES), file=file, rounded=False)
         notes += city_notes
-        # the cities' rows summed from their arrondissements put in place; else `conclude` sorts and validates
-        placed = with_rows_in_place(long, in_order.height, entry, rules, geo)
-        if placed is not None and _screened(placed, rules, entry, geo):
-            long, presorted, screened = placed, True, True
+        # the residences' rows screened wide, the cities' rows summed from their arrondissements screened and put in
+        # place; else `conclude` sorts and validates
+        if _summary_screened(wide, rules, entry, geo):
+            placed = with_rows_in_place(long, in_order.height, entry, rules, geo)
+            if placed is not None:
+                long, presorted, screened = placed, True, True
     return conclude(
         long, entry, rules, geo, file=file, raw_path=raw_path, notes=notes, presorted=presorted, screened=screened
     )
@@ -110,18 +113,22 @@ def stage(entry: Entry, files: dict[str, Path], geo: Geography | None) -> Staged
 
 @dataclass(frozen=True)
 class Read:
-    """A file's flows as read and checked (`_flows`), their number, and the census year of its measure."""
+    """A file's flows as read and checked (`_flows`), the census year of its measure, and the notes on its flows
+    (both tables give them, computed once)."""
 
     flows: Flows
-    rows: int
     year: int
+    notes: tuple[str, ...]
 
 
 def _read(entry: Entry, path: Path, file: str, raw_path: str) -> Read:
     raw = read_csv_file(path, entry.file(), source=entry.source)
     measure, year = _measure(raw.columns, entry, file)
     missing_columns(raw.columns, entry.columns().required, source=entry.source, file=file, raw_path=raw_path)
-    return Read(_flows(raw, measure, entry, file, raw_path), raw.height, year)
+    flows = _flows(raw, measure, entry, file, raw_path)
+    residences = flows.homes["home"].n_unique()
+    notes = (f"RP {year}: {raw.height} flows of {residences} communes and arrondissements of residence",)
+    return Read(flows, year, notes + _dropped_notes(flows))
 
 
 TABLES = frozenset({"summary", "destinations"})
@@ -156,14 +163,49 @@ class SharedRead:
 READS = SharedRead()
 
 
-def _screened(long: pl.DataFrame, rules: Rules, entry: Entry, geo: Geography | None) -> bool:
-    """Every rule holds on `long` (in key order): `conclude` need not validate it again (else it does, and pandera's
-    error names the file, column, rule and rows)."""
-    typed = finish(long, entry.source, entry.vintage, sort=False).with_columns(cog=row_cog(entry))
+def _summary_screened(wide: pl.DataFrame, rules: Rules, entry: Entry, geo: Geography | None) -> bool:
+    """Every rule holds on the summary's long rows, judged on its wide frame (`wide.screen`: one row per residence,
+    its five counts side by side), as `wide.screened_long` does for a wide file: `conclude` need not validate them
+    again (else it does, and pandera's error names the file, column, rule and rows). The long rows' screen
+    (`passes_in_key_order`) cost 26-30 ms of CPU for France."""
     known = None
     if geo is not None:
-        known = known_codes_check(geo.known_codes(set(typed["cog"].unique().to_list())))
-    return passes_in_key_order(typed, rules, known)
+        cogs = wide.select(row_cog(entry).unique()).to_series().drop_nulls().to_list()
+        known = known_codes_check(geo.known_codes(set(cogs)))
+    return screen(wide, rules, list(SUMMARY_VARIABLES), known, cog=row_cog(entry))
+
+
+def _destinations_screened(
+    destinations: pl.DataFrame, year: int, rules: Rules, entry: Entry, geo: Geography | None
+) -> bool:
+    """Every rule of `validation.passes_in_key_order` holds on the destinations (`_destinations`), each judged where
+    it can fail: by construction the level (COM) and the year are one each, the month and the status null, the
+    variables those of the rules, one kind, and the key unique (one row per run of the flows' sorted (code,
+    variable) ranks); each value is judged (finite, within its kind's bounds and the level's plausible maximum),
+    each code of residence once per run (its level's pattern, known to the entry's COG). Reading the 950,000 rows'
+    variables against the 35,000 of the rules, three times, was most of the 67 ms of CPU of that screen for France.
+    False: `conclude` validates the rows, and pandera's error names them."""
+    kinds = set(rules.kinds.values())
+    if len(kinds) != 1 or rules.levels != ("COM",) or not YEARS[0] <= year <= YEARS[1]:
+        return False
+    (kind,) = kinds
+    low, high = KINDS[kind][:2]
+    most = catalogue.plausible_max().get(kind, {}).get("COM", float("inf"))
+    value = pl.col("value")
+    holds = value.is_finite() & (value <= most)
+    if low is not None:
+        holds = holds & (value >= low)
+    if high is not None:
+        holds = holds & (value <= high)
+    aggregates = [pl.col(name).is_not_null().all() for name in ("code", "variable")]
+    if not all(destinations.select(*aggregates, (value.is_null() | holds).all().alias("value")).row(0)):
+        return False
+    cog = pl.DataFrame({"year": [year]}).select(row_cog(entry)).item()
+    places = runs(destinations, ["code"])[1].with_columns(level=pl.lit("COM"), cog=pl.lit(cog, pl.Int32))
+    code_checks = [_code_pattern_check(rules.levels)]
+    if geo is not None:
+        code_checks.append(known_codes_check(geo.known_codes({cog})))
+    return all(places.select(*[check.holds().alias(f"rule_{i}") for i, check in enumerate(code_checks)]).row(0))
 
 
 def _measure(columns: list[str], entry: Entry, file: str) -> tuple[str, int]:
@@ -203,6 +245,23 @@ class Flows:
         """`columns` of `works` (names, expressions of them or one value per row), one value per flow."""
         return [self.works.select(c).to_series().gather(self.work_of) for c in columns]
 
+    @cached_property
+    def cities(self) -> Cities:
+        """The places' cities, ranked once for both tables (they share the flows: `SharedRead`; 16 ms of CPU for
+        France's 70,000 places)."""
+        names = _distinct(self.homes["home_city"], self.works["work_city"])
+        return Cities(names, _ids(self.homes["home_city"], names), _ids(self.works["work_city"], names))
+
+
+@dataclass(frozen=True)
+class Cities:
+    """The cities of the places of `Flows`, sorted (`names`), and the rank among them of each row's city in `homes`
+    (`of_homes`) and `works` (`of_works`)."""
+
+    names: pl.Series
+    of_homes: pl.Series
+    of_works: pl.Series
+
 
 def _flows(raw: pl.DataFrame, measure: str, entry: Entry, file: str, raw_path: str) -> Flows:
     """The flows of the file (`Flows`; home_city and work_city: `_city`, abroad: a place of work abroad), the rules
@@ -212,10 +271,8 @@ def _flows(raw: pl.DataFrame, measure: str, entry: Entry, file: str, raw_path: s
     homes = homes.select(home=pl.col("CODGEO").str.strip_chars()).with_columns(home_city=_city(pl.col("home")))
     works = raw.select(pl.col("DCLT").unique()).with_columns(work=pl.col("DCLT").str.strip_chars())
     works = works.with_columns(abroad=pl.col("work").str.contains(FOREIGN), work_city=_city(pl.col("work")))
-    work = raw.select("DCLT").join(works.with_row_index("_work"), on="DCLT", how="left", maintain_order="left")
-    flows = Flows(
-        homes, works.drop("DCLT"), home_of, work.get_column("_work"), _numbers(raw.get_column(measure)).alias("flow")
-    )
+    work_of = _positions(raw.get_column("DCLT"), works.get_column("DCLT"))
+    flows = Flows(homes, works.drop("DCLT"), home_of, work_of, _numbers(raw.get_column(measure)).alias("flow"))
     place = f"{CODE_PATTERNS['COM'][:-1]}|{CODE_PATTERNS['ARM'][1:]}"  # a commune or an arrondissement
     bad_home = ~pl.col("home").str.contains(place)
     bad_work = ~(pl.col("work").str.contains(place) | pl.col("abroad") | (pl.col("work") == UNDETERMINED))
@@ -230,6 +287,17 @@ def _flows(raw: pl.DataFrame, measure: str, entry: Entry, file: str, raw_path: s
     if any(frame.select(bad.fill_null(True).any()).item() for frame, (_, _, bad) in judged):
         _refuse(flows, raw.get_column(measure), checks, entry, file, raw_path)
     return flows
+
+
+def _positions(values: pl.Series, distinct: pl.Series) -> pl.Series:
+    """The position of each of `values` among `distinct` (its distinct values, null among them or not): an Enum of
+    them, its physical integers (a join of the million places of work to their table cost twice the CPU)."""
+    ids = values.cast(pl.Enum(distinct.drop_nulls())).to_physical()
+    if not values.has_nulls():
+        return ids
+    # a null has no category: its place is the position of the null among `distinct`
+    nulls = distinct.is_null().arg_true()
+    return ids.cast(pl.UInt32).fill_null(nulls.item())
 
 
 def _refuse(
@@ -284,8 +352,17 @@ def _epci_of(geo: Geography | None) -> pl.DataFrame:
 
 
 def _distinct(*columns: pl.Series) -> pl.Series:
-    """The distinct texts of `columns`, nulls left out, sorted: the categories of `_ids`."""
+    """The distinct texts of `columns`, nulls left out, sorted: the categories of `_ids`. One column already so (the
+    residences of a file sorted by them) is its own (3.7 ms of CPU for France's residences)."""
+    if len(columns) == 1 and _strictly_increasing(columns[0]):
+        return columns[0]
     return pl.concat(columns).drop_nulls().unique().sort()
+
+
+def _strictly_increasing(texts: pl.Series) -> bool:
+    """Every text set and above the one before."""
+    before = texts.slice(0, max(texts.len() - 1, 0))
+    return not texts.has_nulls() and bool((texts.slice(1) > before).all())
 
 
 def _ids(values: pl.Series, categories: pl.Series) -> pl.Series:
@@ -295,21 +372,21 @@ def _ids(values: pl.Series, categories: pl.Series) -> pl.Series:
 
 
 def _summary(flows: Flows, epci_of: pl.DataFrame, year: int) -> pl.DataFrame:
-    """The five counts per place of residence as published (ARM rows for the three cities), in key order (built
-    so, not sorted: `wide.long_in_key_order`). The places' codes, cities and EPCIs are compared per flow as integers
+    """The five counts per place of residence as published (ARM rows for the three cities), one row per residence
+    (`SUMMARY_INDEX`, the counts and their statuses) in key order (the long rows built so, not sorted:
+    `wide.long_in_key_order`). The places' codes, cities and EPCIs are compared per flow as integers
     (`_ids`: France's million flows joined and compared as text took twice the CPU)."""
     homes, works = _with_epci(flows.homes, epci_of, "home"), _with_epci(flows.works, epci_of, "work")
-    codes, cities = _distinct(homes["home"]), _distinct(homes["home_city"], works["work_city"])
-    epcis = _distinct(epci_of["epci"])
+    codes, cities, epcis = _distinct(homes["home"]), flows.cities, _distinct(epci_of["epci"])
     per_flow = pl.DataFrame(
         [
             *flows.of_homes(
-                _ids(homes["home"], codes), _ids(homes["home_city"], cities), _ids(homes["home_epci"], epcis)
+                _ids(homes["home"], codes), cities.of_homes.alias("home_city"), _ids(homes["home_epci"], epcis)
             ),
             *flows.of_works(
                 pl.col("work").ne(UNDETERMINED).alias("known"),
                 "abroad",
-                _ids(works["work_city"], cities),
+                cities.of_works.alias("work_city"),
                 _ids(works["work_epci"], epcis),
             ),
             flows.flow,
@@ -329,12 +406,15 @@ def _summary(flows: Flows, epci_of: pl.DataFrame, year: int) -> pl.DataFrame:
         ACTOCC_HORS_EPCI=pl.col("flow").filter(outside).sum(),
         ACTOCC_ETRANGER=pl.col("flow").filter(abroad).sum(),
     )
-    sums = sums.with_columns(home=codes.gather(sums["home"]))
-    level = pl.when(pl.col("home").str.contains(CODE_PATTERNS["ARM"])).then(pl.lit("ARM")).otherwise(pl.lit("COM"))
-    index = {"level": level, "code": pl.col("home"), "year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8)}
+    # in key order, sorted as integers: the arrondissements (ARM) before the communes (COM), each by its code's
+    # rank among the sorted codes (sorting the texts of the level and code cost 4 ms more)
+    arm = codes.str.contains(CODE_PATTERNS["ARM"]).gather(sums["home"])
+    sums = sums.with_columns(_arm=arm).sort("_arm", "home", descending=[True, False])
+    level = pl.when("_arm").then(pl.lit("ARM")).otherwise(pl.lit("COM"))
+    code = codes.gather(sums["home"])
+    index = {"level": level, "code": pl.lit(code), "year": pl.lit(year, pl.Int32), "month": pl.lit(None, pl.Int8)}
     no_status = [pl.lit(None, pl.String).alias(STATUS.format(v)) for v in SUMMARY_VARIABLES]
-    wide = sums.select(*[e.alias(k) for k, e in index.items()], *SUMMARY_VARIABLES, *no_status).sort("level", "code")
-    return long_in_key_order(wide, list(index), sorted(SUMMARY_VARIABLES))
+    return sums.select(*[e.alias(k) for k, e in index.items()], *SUMMARY_VARIABLES, *no_status)
 
 
 def _with_epci(places: pl.DataFrame, epci_of: pl.DataFrame, place: str) -> pl.DataFrame:
@@ -346,15 +426,15 @@ def _with_epci(places: pl.DataFrame, epci_of: pl.DataFrame, place: str) -> pl.Da
 def _destinations(flows: Flows) -> tuple[pl.DataFrame, list[str]]:
     """Per commune of residence (cities whole): the flow to each place of work outside it (abroad as ETRANGER),
     in key order (code, variable: the level and year are one); and the variables, sorted."""
-    homes, works = flows.homes, flows.works
+    works = flows.works
     place = works.select(pl.when("abroad").then(pl.lit(ABROAD)).otherwise("work_city")).to_series()
-    cities, variables = _distinct(homes["home_city"], works["work_city"]), _distinct(place)
+    cities, variables = flows.cities, _distinct(place)
     per_flow = pl.DataFrame(
         [
-            *flows.of_homes(_ids(homes["home_city"], cities).alias("code")),
+            *flows.of_homes(cities.of_homes.alias("code")),
             *flows.of_works(
                 pl.col("work").ne(UNDETERMINED).alias("known"),
-                _ids(works["work_city"], cities).alias("city"),
+                cities.of_works.alias("city"),
                 _ids(place, variables).alias("variable"),
             ),
             flows.flow.alias("value"),
@@ -368,7 +448,7 @@ def _destinations(flows: Flows) -> tuple[pl.DataFrame, list[str]]:
     summed = _runs_summed(away[np.argsort(key, kind="stable")])
     long = summed.select(
         level=pl.lit("COM"),
-        code=cities.gather(summed["code"]),
+        code=cities.names.gather(summed["code"]),
         variable=variables.gather(summed["variable"]),
         value="value",
     )
@@ -390,13 +470,13 @@ def _runs_summed(rows: pl.DataFrame) -> pl.DataFrame:
     return heads.select("code", "variable").with_columns(value=value)
 
 
-def _dropped_notes(flows: Flows) -> list[str]:
+def _dropped_notes(flows: Flows) -> tuple[str, ...]:
     is_undetermined, is_abroad = flows.of_works(pl.col("work") == UNDETERMINED, "abroad")
     undetermined, abroad = flows.flow.filter(is_undetermined).sum(), flows.flow.filter(is_abroad).sum()
-    return [
+    return (
         f"place of work undetermined (ZZZZZ): {undetermined:.0f} employed residents, in no share",
         f"place of work abroad: {abroad:.0f} employed residents",
-    ]
+    )
 
 
 SOURCES = (

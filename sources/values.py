@@ -101,16 +101,25 @@ def runs(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.Series, pl.DataFra
     and the first row of each run (`columns` only), in order."""
     if not frame.height:
         return pl.Series("run", [], pl.UInt32), frame.select(columns)
-    # polars' own run-length encoding (of a struct of several columns: half the CPU of comparing each with a
-    # shifted copy), the runs numbered by numpy (`rle_id` takes as long again)
+    # polars' own run-length encoding, the runs numbered by numpy (`rle_id` takes as long again)
     if len(columns) == 1:
         encoded = frame.get_column(columns[0]).rle().struct.unnest()
-        firsts = encoded.select(pl.col("value").alias(columns[0]))
-    else:
-        encoded = frame.select(pl.struct(columns).rle()).to_series().struct.unnest()
-        firsts = encoded.get_column("value").struct.unnest()
-    lengths = encoded.get_column("len").to_numpy()
-    return pl.Series("run", np.repeat(np.arange(len(lengths), dtype=np.uint32), lengths)), firsts
+        lengths = encoded.get_column("len").to_numpy()
+        return _numbered(lengths), encoded.select(pl.col("value").alias(columns[0]))
+    # several columns: a run starts where any column's own run starts (the same runs as those of a struct of the
+    # columns, nulls equal alike, at half its CPU: a census theme's level and code 44 against 18 ms)
+    starts = np.zeros(frame.height, bool)
+    for column in columns:
+        lengths = frame.get_column(column).rle().struct.field("len").to_numpy()
+        starts[np.cumsum(lengths) - lengths] = True
+    first_rows = np.flatnonzero(starts)
+    lengths = np.diff(first_rows, append=frame.height)
+    return _numbered(lengths), frame.select(columns).gather(first_rows)
+
+
+def _numbered(lengths: np.ndarray) -> pl.Series:
+    """The run of each row (0, 1, ...), from the runs' lengths in order."""
+    return pl.Series("run", np.repeat(np.arange(len(lengths), dtype=np.uint32), lengths))
 
 
 def run_lengths(run: pl.Series, count: int) -> pl.Series:

@@ -237,6 +237,22 @@ def test_cells_with_spaces_around_read_as_without(tmp_path, geo):
     assert _value(staged.frame, "COM", "44043", 2020) == (63.0, None)  # Clisson, 63 births in 2020
 
 
+def test_flags_measure_and_frequency_with_spaces_around_read_as_without(tmp_path, geo):
+    row = '"F";"LVB";"A";"44043";"COM";"A";"2020";63.0'
+    plain = _stage_edited(tmp_path, geo, lambda t: t.replace(row, '"C";"LVB";"A";"44043";"COM";"M";"2020";63.0'))
+    spaced = _stage_edited(tmp_path, geo, lambda t: t.replace(row, '" C ";" LVB";"A ";"44043";"COM";" M";"2020";63.0'))
+    assert _value(spaced.frame, "COM", "44043", 2020) == (None, "secret")
+    assert spaced.frame.equals(plain.frame)
+    assert spaced.notes == plain.notes
+
+
+def test_a_frequency_with_spaces_is_shown_stripped(tmp_path, geo):
+    row = '"F";"LVB";"A";"44043";"COM";"A";"2020";63.0'
+    edit = lambda t: t.replace(row, '"F";"LVB";" M ";"44043";"COM";"A";"2020";63.0')  # noqa: E731
+    message = _raises(tmp_path, geo, edit, "FREQ", "annual frequency (A)")
+    assert "GEO 44043 2020: 'M'" in message
+
+
 # -- bad inputs -------------------------------------------------------------------------------------------------
 
 

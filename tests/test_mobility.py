@@ -155,6 +155,21 @@ def test_a_residence_unknown_to_the_cog_is_refused(tmp_path, geo):
         stage(catalogue.get("mobility", "2022"), _zip(tmp_path, text), geo)
 
 
+@pytest.mark.parametrize("table", ["mobility", "mobility_destinations"])
+@pytest.mark.parametrize(
+    "old, new, rule",
+    [
+        ("44064;Gorges;44043", "44999;Nulle part;44043", "code known to the COG"),
+        ("Cholet;30.25", "Cholet;3000001", "count at level COM at most 3 000 000"),
+    ],
+)
+def test_each_table_refuses_a_row_that_breaks_a_rule(tmp_path, geo, table, old, new, rule):
+    """The destinations are screened on their own rows (a residence's code once, each value): a rule broken there
+    still sends them to validation, whose error names it."""
+    with pytest.raises(SourceValidationError, match=rule):
+        stage(catalogue.get(table, "2022"), _zip(tmp_path, FLOWS.replace(old, new)), geo)
+
+
 def test_the_demo_file_stages_every_commune_of_the_world(demo_files, geo):
     from sources.demo.world import COMMUNES
 
