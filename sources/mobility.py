@@ -166,8 +166,8 @@ READS = SharedRead()
 def _summary_screened(wide: pl.DataFrame, rules: Rules, entry: Entry, geo: Geography | None) -> bool:
     """Every rule holds on the summary's long rows, judged on its wide frame (`wide.screen`: one row per residence,
     its five counts side by side), as `wide.screened_long` does for a wide file: `conclude` need not validate them
-    again (else it does, and pandera's error names the file, column, rule and rows). The long rows' screen
-    (`passes_in_key_order`) cost 26-30 ms of CPU for France."""
+    again (else it does, and pandera's error names the file, column, rule and rows). Screening the long rows in key
+    order cost 26-30 ms of CPU for France."""
     known = None
     if geo is not None:
         cogs = wide.select(row_cog(entry).unique()).to_series().drop_nulls().to_list()
@@ -178,7 +178,7 @@ def _summary_screened(wide: pl.DataFrame, rules: Rules, entry: Entry, geo: Geogr
 def _destinations_screened(
     destinations: pl.DataFrame, year: int, rules: Rules, entry: Entry, geo: Geography | None
 ) -> bool:
-    """Every rule of `validation.passes_in_key_order` holds on the destinations (`_destinations`), each judged where
+    """Every rule of `validation.passes` holds on the destinations (`_destinations`), each judged where
     it can fail: by construction the level (COM) and the year are one each, the month and the status null, the
     variables those of the rules, one kind, and the key unique (one row per run of the flows' sorted (code,
     variable) ranks); each value is judged (finite, within its kind's bounds and the level's plausible maximum),

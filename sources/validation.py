@@ -17,13 +17,12 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
 from sources import catalogue
 from sources.codes import CODE_PATTERNS
 from sources.errors import Failure, SourceValidationError
-from sources.values import KEY, STAGED_SCHEMA, STATUSES, runs
+from sources.values import KEY, STAGED_SCHEMA, STATUSES
 
 if TYPE_CHECKING:  # pandera runs only on a frame that fails the one-pass screen: imported then (it takes 0.1 s)
     import pandera.polars as pa
@@ -267,56 +266,6 @@ def passes(frame: pl.DataFrame, rules: Rules, known: RowCheck | None = None) -> 
         return all(result is True for result in results) and _parts_hold(frame, rules)
     except pl.exceptions.PolarsError:  # a rule that cannot even run: pandera reports it
         return False
-
-
-def passes_in_key_order(frame: pl.DataFrame, rules: Rules, known: RowCheck | None = None) -> bool:
-    """`passes` for a frame in `KEY` order (as `values.sorted_by_key` leaves it): its key is unique when no row
-    repeats the key of the row before it, and the rules of a code (its level's pattern, known to the COG of its
-    rows) are judged once per run of rows of one (level, code, cog), not on each row: the 950,000 places of work
-    of France's communes, 0.2 s of CPU by `passes`, about 0.03 s so."""
-    if any(frame.schema.get(name) != dtype for name, dtype in COLUMN_TYPES.items()):
-        return False
-    repeats = pl.all_horizontal([pl.col(c).eq_missing(pl.col(c).shift()) for c in UNIQUE]).fill_null(False).any()
-    rows = [_finite_check(), *_bounds_check(rules), *_level_max_checks(rules), *rules.extra_checks]
-    aggregates = [*_column_aggregates(rules), repeats.not_(), *[check.holds() for check in rows]]
-    code_checks = [_code_pattern_check(rules.levels), *([known] if known is not None else [])]
-    try:
-        if not all(r is True for r in frame.select(*[a.alias(f"rule_{i}") for i, a in enumerate(aggregates)]).row(0)):
-            return False
-        _, places = runs(frame, ["level", "code", "cog"] if known is not None else ["level", "code"])
-        by_place = places.select(*[check.holds().alias(f"rule_{i}") for i, check in enumerate(code_checks)]).row(0)
-        return all(result is True for result in by_place) and _parts_hold_in_key_order(frame, rules)
-    except pl.exceptions.PolarsError:  # a rule that cannot even run: pandera reports it
-        return False
-
-
-def _parts_hold_in_key_order(frame: pl.DataFrame, rules: Rules) -> bool:
-    """`_parts_hold` for a frame in `KEY` order whose key is unique: the rows of one (level, code, year, month) are
-    one run, so each part's value is compared with its whole's in the same run by position (numpy), not by a
-    join of hashed keys (mobility's 175,000 rows: 32 to about 5 ms of CPU)."""
-    pairs = rules.part_pairs()
-    if not pairs:
-        return True
-    run, firsts = runs(frame, _KEY)
-    run_of, variable = run.to_numpy(), frame.get_column("variable")
-    value = frame.get_column("value").to_numpy()  # a null as NaN: neither is compared
-
-    def rows_of(name: str) -> np.ndarray:
-        return variable.eq(name).arg_true().to_numpy()
-
-    for whole, parts in pairs.items():
-        whole_value = np.full(firsts.height, np.nan)
-        whole_rows = rows_of(whole)
-        whole_value[run_of[whole_rows]] = value[whole_rows]
-        for part in parts:
-            rows = rows_of(part)
-            part_value, its_whole = value[rows], whole_value[run_of[rows]]
-            comparable = np.isfinite(part_value) & np.isfinite(its_whole) & (its_whole >= 0)
-            with np.errstate(invalid="ignore"):
-                above = part_value > its_whole + rules.part_tolerance
-            if (comparable & above).any():
-                return False
-    return True
 
 
 def _column_aggregates(rules: Rules) -> list[pl.Expr]:

@@ -13,8 +13,8 @@ import pytest
 from pandera.errors import SchemaErrors
 
 from sources.errors import SourceValidationError
-from sources.validation import RowCheck, Rules, known_codes_check, passes, passes_in_key_order, staged_model, validate
-from sources.values import NOT_AVAILABLE, STAGED_SCHEMA, sorted_by_key
+from sources.validation import RowCheck, Rules, known_codes_check, passes, staged_model, validate
+from sources.values import NOT_AVAILABLE, STAGED_SCHEMA
 
 RULES = Rules(kinds={"POP": "count", "POPF": "count", "MED": "amount"}, parts={"POP": ("POPF",)})
 KNOWN = known_codes_check({2025: {"COM": {"49099", "44109"}, "ARM": set()}})
@@ -154,29 +154,3 @@ def test_each_code_is_screened_against_its_own_level_s_pattern(rows, good):
     except SchemaErrors:
         pandera = False
     assert pandera is good
-
-
-def test_the_screen_of_a_frame_in_key_order_agrees_with_the_screen_of_any():
-    """`passes_in_key_order` on frames sorted by key: the good frame, each broken rule, a repeated key, random damage
-    (each code's rules judged once per run of its rows)."""
-    rng = random.Random(15)
-    frames = [GOOD, pl.concat([GOOD, GOOD.head(1)])]
-    for row, column, cell in BROKEN.values():
-        rows = [list(r) for r in GOOD.rows()]
-        rows[row][column] = cell
-        frames.append(pl.DataFrame(rows, schema=GOOD.schema, orient="row"))
-    cells = {5: [None, 1.0, -3.0, 60000.0, float("nan")], 1: ["49099", "44109", "85001", "1"], 4: ["POP", "X"]}
-    for _ in range(40):
-        rows = [list(r) for r in GOOD.rows()]
-        row, column = rng.randrange(len(rows)), rng.choice(sorted(cells))
-        rows[row][column] = rng.choice(cells[column])
-        frames.append(pl.DataFrame(rows, schema=GOOD.schema, orient="row"))
-    verdicts = []
-    for data in frames:
-        in_order = sorted_by_key(data)
-        verdicts.append(passes_in_key_order(in_order, RULES, KNOWN))
-        assert verdicts[-1] is passes(in_order, RULES, KNOWN)
-    assert verdicts[0] is True and verdicts[1] is False  # the good frame; its first row repeated
-    assert True in verdicts[2:] and False in verdicts[2:]
-    for rows, good in [((("COM", "49099"), ("DEP", "49")), True), ((("COM", "49"), ("DEP", "49")), False)]:
-        assert passes_in_key_order(sorted_by_key(two_levels(*rows)), TWO_LEVELS) is good
