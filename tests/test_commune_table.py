@@ -276,3 +276,14 @@ def test_blocks_of_runs_of_one_length_or_the_whole_table_when_ragged():
     assert T._blocks(np.array([2, 2, 2])) == [(0, 3)]
     ragged = np.array([1, 2] * T.MAX_BLOCKS)  # 2 * MAX_BLOCKS blocks of one run each
     assert T._blocks(ragged) == [(0, ragged.size)]
+
+
+@pytest.mark.parametrize("period", [1, 2, 3, 7])
+def test_rows_compared_chunk_by_chunk_as_whole_slices(period):
+    values = ["a", "a", None, None, "b", "a", "b", "b", None, "a", "a", "c"]
+    # chunks shorter and longer than the period, rows compared across one or several chunks' ends
+    column = pl.concat([pl.Series("v", values[a:b]) for a, b in [(0, 1), (1, 5), (5, 6), (6, 12)]], rechunk=False)
+    whole = pl.Series("v", values)
+    expected = whole.slice(period).eq_missing(whole.slice(0, whole.len() - period))
+    assert T._same_as_before(column, period).to_list() == expected.to_list()
+    assert T._same_as_before(column.clear(), period).to_list() == []

@@ -299,9 +299,30 @@ def _runs(codes: pl.Series) -> tuple[pl.Series, np.ndarray]:
     """The code of each run of equal codes and the run's length: found by comparing each code with the one before
     (`Series.rle` also builds a struct of the runs: 3.3 against 1.5 ms for CAF's 420,000 rows)."""
     n = codes.len()
-    first = np.concatenate(([True], codes.slice(1).ne_missing(codes.slice(0, n - 1)).to_numpy()))
+    first = np.concatenate(([True], ~_same_as_before(codes, 1).to_numpy()))
     # a filter, not a gather of the starts: the codes are in many chunks (France's sources: about 1 to 0.2 ms each)
     return codes.filter(pl.Series(first)), np.diff(np.append(np.flatnonzero(first), n))
+
+
+def _same_as_before(column: pl.Series, period: int) -> pl.Series:
+    """Whether each row of `column` from the `period`-th on equals the row `period` rows before it (nulls equal),
+    compared chunk by chunk: the rows whose row before lies in their own chunk as slices of that chunk, the few
+    others apart. Two slices of a staged table's column cut across its chunks are compared at about twice the
+    cost (France's 11 sources, codes and variables: 54 to 37 ms, one polars thread)."""
+    pieces, start = [], 0
+    for length in column.chunk_lengths():
+        end = start + length
+        head = max(start, period)  # the chunk's first row with a row `period` before it
+        crossing = min(end, start + period) - head  # those rows whose row before lies in an earlier chunk
+        if crossing > 0:
+            pieces.append(column.slice(head, crossing).eq_missing(column.slice(head - period, crossing)))
+        inner = end - max(head, start + period)
+        if inner > 0:
+            pieces.append(column.slice(end - inner, inner).eq_missing(column.slice(end - inner - period, inner)))
+        start = end
+    if not pieces:
+        return pl.Series(column.name, [], pl.Boolean)
+    return pl.concat(pieces, rechunk=True) if len(pieces) > 1 else pieces[0]
 
 
 def _slots(
@@ -311,11 +332,11 @@ def _slots(
     past the slots for a variable not in `names` or a year outside `first`-`last`), and whether every run of codes
     (`lengths`) has the rows of the first, the same variables and years in the same order: then the slots of the
     first run alone."""
-    variables, n, period = communes["variable"], communes.height, int(lengths[0])
+    variables, period = communes["variable"], int(lengths[0])
     years = communes["year"].fill_null(first - 1).to_numpy()
     # two rows `period` apart compared: neighbouring strings, no hash (caf_benefits' 2.1 M rows: 13 ms against
     # about 40 ms for a lookup of each in an enum)
-    same_as_before = variables.slice(period).eq_missing(variables.slice(0, n - period))
+    same_as_before = _same_as_before(variables, period)
     periodic = bool(same_as_before.all() and (lengths == period).all() and (years[period:] == years[:-period]).all())
     if periodic:  # the first run's slots alone
         variables, years, same = variables.head(period), years[:period], np.zeros(period, bool)
