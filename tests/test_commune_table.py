@@ -279,8 +279,9 @@ def test_blocks_of_runs_of_one_length_or_the_whole_table_when_ragged():
 
 
 @pytest.mark.parametrize("period", [1, 2, 3, 7])
-def test_rows_compared_chunk_by_chunk_as_whole_slices(period):
-    values = ["a", "a", None, None, "b", "a", "b", "b", None, "a", "a", "c"]
+@pytest.mark.parametrize("null", [None, "n"])  # nulls equal, or a column without nulls (compared by `==`)
+def test_rows_compared_chunk_by_chunk_as_whole_slices(period, null):
+    values = ["a", "a", null, null, "b", "a", "b", "b", null, "a", "a", "c"]
     # chunks shorter and longer than the period, rows compared across one or several chunks' ends
     column = pl.concat([pl.Series("v", values[a:b]) for a, b in [(0, 1), (1, 5), (5, 6), (6, 12)]], rechunk=False)
     whole = pl.Series("v", values)

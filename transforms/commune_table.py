@@ -307,22 +307,28 @@ def _runs(codes: pl.Series) -> tuple[pl.Series, np.ndarray]:
 def _same_as_before(column: pl.Series, period: int) -> pl.Series:
     """Whether each row of `column` from the `period`-th on equals the row `period` rows before it (nulls equal),
     compared chunk by chunk: the rows whose row before lies in their own chunk as slices of that chunk, the few
-    others apart. Two slices of a staged table's column cut across its chunks are compared at about twice the
-    cost (France's 11 sources, codes and variables: 54 to 37 ms, one polars thread)."""
+    others apart (two slices of a staged table's column cut across its chunks are compared at about twice the
+    cost), by `==` where the column has no nulls (a kernel called at once, where `eq_missing` plans a query for
+    each piece): France's 11 sources, codes and variables, 49 to 26 ms (one polars thread)."""
+    same = _equal if column.null_count() == 0 else pl.Series.eq_missing
     pieces, start = [], 0
     for length in column.chunk_lengths():
         end = start + length
         head = max(start, period)  # the chunk's first row with a row `period` before it
         crossing = min(end, start + period) - head  # those rows whose row before lies in an earlier chunk
         if crossing > 0:
-            pieces.append(column.slice(head, crossing).eq_missing(column.slice(head - period, crossing)))
+            pieces.append(same(column.slice(head, crossing), column.slice(head - period, crossing)))
         inner = end - max(head, start + period)
         if inner > 0:
-            pieces.append(column.slice(end - inner, inner).eq_missing(column.slice(end - inner - period, inner)))
+            pieces.append(same(column.slice(end - inner, inner), column.slice(end - inner - period, inner)))
         start = end
     if not pieces:
         return pl.Series(column.name, [], pl.Boolean)
     return pl.concat(pieces, rechunk=True) if len(pieces) > 1 else pieces[0]
+
+
+def _equal(rows: pl.Series, before: pl.Series) -> pl.Series:
+    return rows == before
 
 
 def _slots(
