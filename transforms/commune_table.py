@@ -15,9 +15,10 @@ null `non_recalculable` at its own commune.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -168,17 +169,23 @@ def placed_rows(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> pl.Dat
     return pl.concat(parts) if parts else empty
 
 
-def placed_parts(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> Iterator[pl.DataFrame]:
+def placed_parts(
+    inputs: Inputs, needed: pl.DataFrame, keys: list[str], communes: Mapping[str, pl.DataFrame] = MappingProxyType({})
+) -> Iterator[pl.DataFrame]:
     """`placed_rows` a source at a time (`build` writes each into the table as it comes: no frame of every
-    source's millions of rows)."""
+    source's millions of rows). `communes`: the commune rows (`commune_rows`) of some staged tables, found
+    already."""
     rows = inputs.membership.select("code").with_row_index("_row")
     index = needed.with_columns(_col=(pl.col("term") + "|" + pl.col("period")).replace_strict(keys, range(len(keys))))
     sources = [
-        (inputs.staged.get(source), wanted) for (source,), wanted in index.partition_by("source", as_dict=True).items()
+        (source, inputs.staged.get(source), wanted)
+        for (source,), wanted in index.partition_by("source", as_dict=True).items()
     ]
 
-    def placed(frame: pl.DataFrame | None, wanted: pl.DataFrame) -> pl.DataFrame | None:
-        found = _source_rows(frame, wanted, rows) if frame is not None else []
+    def placed(source: str, frame: pl.DataFrame | None, wanted: pl.DataFrame) -> pl.DataFrame | None:
+        if frame is None:
+            return None
+        found = _source_rows(communes[source] if source in communes else commune_rows(frame), wanted, rows)
         # a range is summed over its source's rows alone (births: not the millions of census rows)
         return sum_ranges(pl.concat(found), wanted, rows.height) if found else None
 
@@ -188,8 +195,9 @@ def placed_parts(inputs: Inputs, needed: pl.DataFrame, keys: list[str]) -> Itera
             yield part
 
 
-def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) -> list[pl.DataFrame]:
-    """`placed_rows` of one staged table (`wanted`: its needed variable, year, _col; `rows`: code, _row).
+def _source_rows(communes: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) -> list[pl.DataFrame]:
+    """`placed_rows` of the commune rows of one staged table (`wanted`: its needed variable, year, _col; `rows`:
+    code, _row).
 
     A staged table of France holds millions of rows of years and variables no indicator reads: the rows of the
     needed years are kept (`_rows_of_years`), each one's slot (variable, year) found as numbers (`_slots`: no string looked up per
@@ -202,7 +210,7 @@ def _source_rows(frame: pl.DataFrame, wanted: pl.DataFrame, rows: pl.DataFrame) 
     # the few needed keys in Python: polars' fixed costs on a frame of 20 rows were 3 ms a source
     keys = list(zip(wanted["variable"].to_list(), wanted["year"].to_list(), wanted["_col"].to_list(), strict=True))
     names, years = sorted({v for v, _, _ in keys}), sorted({y for _, y, _ in keys})
-    communes = _rows_of_years(commune_rows(frame), years)
+    communes = _rows_of_years(communes, years)
     if communes.is_empty():
         return []
     codes, lengths = _runs(communes["code"])
@@ -515,8 +523,11 @@ def _summed_cells(rows: pl.DataFrame, columns: np.ndarray, n_years: np.ndarray, 
     ).with_columns(year=pl.lit(None, pl.Int32))
 
 
-def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
-    """The commune table of every commune of `inputs.membership` and every needed (term, period)."""
+def build(
+    inputs: Inputs, needed: pl.DataFrame, communes: Mapping[str, pl.DataFrame] = MappingProxyType({})
+) -> CommuneTable:
+    """The commune table of every commune of `inputs.membership` and every needed (term, period). `communes`: the
+    commune rows (`commune_rows`) of some staged tables, found already (their levels not compared again)."""
     keys = needed.select(key=pl.col("term") + "|" + pl.col("period")).unique().sort("key")["key"].to_list()
     n, shape = inputs.membership.height, (len(keys), inputs.membership.height)
     # (keys, communes) arrays, each source's rows written at their cell as they come: a cell without a row keeps the
@@ -525,7 +536,7 @@ def build(inputs: Inputs, needed: pl.DataFrame) -> CommuneTable:
     value, rank = np.full(shape, np.nan), np.full(shape, NO_ROW, np.int32)
     null, split = np.zeros(shape, bool), np.zeros(shape, bool)
     positions = []
-    for part in placed_parts(inputs, needed, keys):
+    for part in placed_parts(inputs, needed, keys, communes):
         position = part["_cell"].to_numpy()
         positions.append(position)
         value.reshape(-1)[position] = part["value"].to_numpy(allow_copy=True)

@@ -625,11 +625,12 @@ ARRONDISSEMENT_KEY = "ARM:"
 class ArrondissementRows:
     """Arrondissements computed among the communes: `codes` theirs, sorted; `staged` every source's table with
     their ARM rows read as commune rows of the codes `ARRONDISSEMENT_KEY + code` (a staged commune row with an
-    arrondissement's code stays apart). Every source must give them the communes' years
-    (`transforms.arrondissements`)."""
+    arrondissement's code stays apart); `communes` the commune rows of those tables found already (any source).
+    Every source must give them the communes' years (`transforms.arrondissements`)."""
 
     codes: pl.Series
     staged: dict[str, pl.DataFrame]
+    communes: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 def _commune_tables(
@@ -640,7 +641,8 @@ def _commune_tables(
     if arrondissements is None:
         return commune_table.build(inputs, needed), None
     codes = pl.concat([inputs.membership["code"], (ARRONDISSEMENT_KEY + arrondissements.codes).alias("code")])
-    both = commune_table.build(replace(inputs, staged=arrondissements.staged, membership=codes.to_frame()), needed)
+    world = replace(inputs, staged=arrondissements.staged, membership=codes.to_frame())
+    both = commune_table.build(world, needed, arrondissements.communes)
     n = inputs.membership.height
     communes, arms = both.frame.head(n), both.frame.slice(n)
     # a key split only in an arrondissement is not split among the communes
