@@ -94,24 +94,39 @@ class CommuneTable:
         `non_recalculable`) is skipped: its figures are inside its parent's."""
         parts, sums = _aggregation(self.keys, self.split_keys)
         view = self.frame.select("code", *parts)
-        frames = [
-            _beside(view, members.select("code", "group"))
-            .group_by("group")
-            .agg(*sums)
-            .select(pl.lit(level).alias("level"), pl.all())
-            for (level,), members in groups.partition_by("level", as_dict=True).items()
-        ]
+        frames = []
+        for (level,), members in groups.partition_by("level", as_dict=True).items():
+            rows, others = _beside(view, members.select("code", "group"))
+            summed = rows.group_by("group").agg(*sums)
+            if others:  # the view's rows of no member, summed in a null group
+                summed = summed.filter(pl.col("group").is_not_null())
+            frames.append(summed.select(pl.lit(level).alias("level"), pl.all()))
         return pl.concat(frames) if frames else pl.DataFrame(schema={"level": pl.String, "group": pl.String})
 
 
-def _beside(view: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
+def _beside(view: pl.DataFrame, members: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
     """The rows of `view` (code...) of every member (code, group), with its group, in the view's order: each group's
-    communes are summed in the table's order, however few of them the table keeps. Members that are the view's
-    communes in its order (France over the communes it covers, the départements) take the group as a column beside
-    it: the join gathered the table's 253 columns again (10 ms of CPU a level in France)."""
+    communes are summed in the table's order, however few of them the table keeps; and whether rows of no member
+    are kept too, of a null group. Members that are some of the view's communes in its order, each once (France
+    over the communes it covers, the départements, the EPCIs: every commune but those of no EPCI), take the group
+    as a column beside it, null for the others: the join gathered the table's 253 columns again (10 ms of CPU a
+    level in France)."""
     if members["code"].equals(view["code"]):
-        return view.with_columns(members["group"])
-    return members.join(view, on="code", how="inner", maintain_order="right")
+        return view.with_columns(members["group"]), False
+    group = members["group"]
+    if not group.null_count() and (at := _positions_in_order(members["code"], view["code"])) is not None:
+        beside = pl.repeat(None, view.height, dtype=group.dtype, eager=True).scatter(at, group)
+        return view.with_columns(beside.alias("group")), True
+    return members.join(view, on="code", how="inner", maintain_order="right"), False
+
+
+def _positions_in_order(codes: pl.Series, among: pl.Series) -> np.ndarray | None:
+    """The position of each of `codes` in `among` (codes listed once), where every one is there and they come in
+    its order, each once; else None."""
+    at = rows_of_codes(codes, among.to_frame("code").with_row_index("_row"))
+    if (at < 0).any() or (np.diff(at) <= 0).any():
+        return None
+    return at
 
 
 @lru_cache(maxsize=64)
