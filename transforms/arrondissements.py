@@ -214,8 +214,9 @@ def _with_city_only(placed: Placed, only: list[str]) -> Placed:
     """`placed` with the arrondissements' unknown values of the `only` indicators `city_only`: their rows alone
     (each place's rows follow each other, places in order), then written where they are (France's 45
     arrondissements: 4,000 of 3.3 M rows)."""
-    arm_places = np.flatnonzero((placed.places["level"] == ARM).to_numpy())
     place = placed.rows["_place"].to_numpy()
+    # searched as the rows' own type: a search of int64 positions cast the 3.3 M rows' places first (2.5 ms)
+    arm_places = np.flatnonzero((placed.places["level"] == ARM).to_numpy()).astype(place.dtype)
     starts, ends = np.searchsorted(place, arm_places, "left"), np.searchsorted(place, arm_places, "right")
     at = pl.Series(np.concatenate([np.arange(0), *map(np.arange, starts, ends)]), dtype=pl.UInt32)
     status = placed.rows[at].select(status=_city_only_status(placed, only))["status"]
