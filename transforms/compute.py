@@ -609,10 +609,7 @@ def compute_placed(
     membership_groups = groups(inputs.membership, customs)
     if communes_only:
         membership_groups = membership_groups.filter(pl.col("level") == "COM")
-    places = membership_groups.select("level", "group").unique()
-    if arrondissements is not None:
-        places = pl.concat([places, arrondissements.codes.to_frame("group").select(level=pl.lit(ARM), group="group")])
-    places = _in_place_order(places)
+    places = _places(membership_groups, None if arrondissements is None else arrondissements.codes)
     # the publishers' figures read in a thread meanwhile (France: 0.15 s, mostly polars: the GIL released)
     with ThreadPoolExecutor(max_workers=1) as pool:
         published = pool.submit(_published_frames, items, inputs, places)
@@ -751,6 +748,41 @@ def _place_rank(level: str | pl.Expr) -> pl.Expr:
 def _in_place_order(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` (level, group...) sorted by the place order (`PLACE_ORDER`, then group)."""
     return frame.sort(_place_rank("level"), "group")
+
+
+def _places(membership_groups: pl.DataFrame, arrondissements: pl.Series | None) -> pl.DataFrame:
+    """The distinct places (level, group) of `membership_groups`, and the `arrondissements` (their codes, level
+    ARM) among the communes, in the place order (`_in_place_order`): each level's groups made distinct and sorted
+    apart (the communes' are most often both already), the levels put in order and the arrondissements merged
+    among the communes (France's 140,000 groups: 10 to 5 ms, where every pair was made distinct then sorted)."""
+    levels = {level: part["group"] for (level,), part in membership_groups.partition_by("level", as_dict=True).items()}
+    arms = (
+        None
+        if arrondissements is None
+        else arrondissements.sort().to_frame("group").select(level=pl.lit(ARM), group="group")
+    )
+    if (
+        not levels
+        or any(group.null_count() for group in levels.values())
+        or not levels.keys() <= PLACE_ORDER.keys()
+        or (arms is not None and "COM" not in levels)
+    ):
+        places = membership_groups.select("level", "group").unique()
+        return _in_place_order(places if arms is None else pl.concat([places, arms]))
+    pieces = []
+    for level in sorted(levels, key=PLACE_ORDER.__getitem__):
+        group = levels[level]
+        if not _distinct_and_sorted(group):
+            group = group.unique().sort()
+        piece = group.to_frame("group").select(level=pl.lit(level), group="group")
+        pieces.append(piece.merge_sorted(arms, key="group") if level == "COM" and arms is not None else piece)
+    return pl.concat(pieces)
+
+
+def _distinct_and_sorted(values: pl.Series) -> bool:
+    """Whether every value is greater than the one before it."""
+    n = values.len()
+    return values.is_sorted() and (n < 2 or bool((values.slice(1) != values.slice(0, n - 1)).all()))
 
 
 def _with_france(rows: pl.DataFrame, france: pl.DataFrame) -> pl.DataFrame:
