@@ -276,3 +276,36 @@ def test_blocks_of_runs_of_one_length_or_the_whole_table_when_ragged():
     assert T._blocks(np.array([2, 2, 2])) == [(0, 3)]
     ragged = np.array([1, 2] * T.MAX_BLOCKS)  # 2 * MAX_BLOCKS blocks of one run each
     assert T._blocks(ragged) == [(0, ragged.size)]
+
+
+@pytest.mark.parametrize("period", [1, 2, 3, 7])
+@pytest.mark.parametrize("null", [None, "n"])  # nulls equal, or a column without nulls (compared by `==`)
+def test_rows_compared_chunk_by_chunk_as_whole_slices(period, null):
+    values = ["a", "a", null, null, "b", "a", "b", "b", null, "a", "a", "c"]
+    # chunks shorter and longer than the period, rows compared across one or several chunks' ends
+    column = pl.concat([pl.Series("v", values[a:b]) for a, b in [(0, 1), (1, 5), (5, 6), (6, 12)]], rechunk=False)
+    whole = pl.Series("v", values)
+    expected = whole.slice(period).eq_missing(whole.slice(0, whole.len() - period))
+    assert T._same_as_before(column, period).to_list() == expected.to_list()
+    assert T._same_as_before(column.clear(), period).to_list() == []
+
+
+@pytest.mark.parametrize(
+    ("members", "beside"),
+    [
+        ([(A, E1), (C, E1), (D, E2)], True),  # some communes in the table's order, each once: a column beside
+        ([(C, E1), (A, E1)], False),  # out of order: joined
+        ([(A, E1), (A, E2), (B, E2)], False),  # a commune in two groups: joined
+        ([(A, E1), ("99999", E1)], False),  # a code the table has not: joined
+    ],
+)
+def test_groups_summed_beside_the_table_or_joined_give_the_same_sums(members, beside):
+    table = T.build(world(), NEEDED)
+    groups = pl.DataFrame(members, schema=["code", "group"], orient="row").with_columns(level=pl.lit("EPCI"))
+    parts, sums = T._aggregation(table.keys, table.split_keys)
+    view = table.frame.select("code", *parts)
+    _, others = T._beside(view, groups.select("code", "group"))
+    assert others is beside
+    joined = groups.join(view, on="code", how="inner", maintain_order="right").group_by("group").agg(*sums)
+    expected = joined.select(pl.lit("EPCI").alias("level"), pl.all())
+    assert_frame_equal(table.aggregate(groups), expected, check_row_order=False)

@@ -47,3 +47,28 @@ def test_france_of_no_covered_commune_beside_the_others():
     population = table.filter(pl.col("indicator") == "population")
     communes = population.filter(pl.col("level") == "COM")["value"].sum()
     assert population.filter(pl.col("level") == "FRANCE")["value"].item() == communes
+
+
+def test_the_places_made_level_by_level_are_those_made_distinct_then_sorted():
+    groups = pl.DataFrame(
+        {
+            "level": ["COM"] * 4 + ["TERRITORY"] * 2 + ["EPCI"] * 4 + ["DEP"] * 4 + ["FRANCE"] * 4,
+            "group": ["13055", "69123", "75056", "97101"]  # communes in order, each once
+            + ["T2", "T1"]
+            + ["E2", "E1", "E2", "E1"]
+            + ["75", "13", "69", "97"]
+            + ["FR"] * 4,
+        }
+    )
+    arms = pl.Series(["75101", "13201", "69381"])
+    old = C._in_place_order(
+        pl.concat([groups.unique(), arms.to_frame("group").select(level=pl.lit("ARM"), group="group")])
+    )
+    assert C._places(groups, arms).equals(old)
+    assert C._places(groups, None).equals(C._in_place_order(groups.unique()))
+    # communes out of order or listed twice, and a group of no place (made distinct then sorted at once)
+    shuffled = groups.reverse().with_columns(group=pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise("group"))
+    assert C._places(shuffled, arms).equals(
+        C._in_place_order(pl.concat([shuffled.unique(), old.filter(pl.col("level") == "ARM")]))
+    )
+    assert C._places(pl.concat([groups, groups.head(2)]), arms).equals(old)

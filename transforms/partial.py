@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from transforms import reasons as R
-from transforms.commune_table import RANK, CommuneTable, rows_of_codes
+from transforms.commune_table import RANK, CommuneTable, rows_at_levels, rows_of_codes
 from transforms.placed import COMMUNE_LEVELS
 from transforms.registry import Indicator
 
@@ -43,16 +43,15 @@ class Places:
         self._sums: dict[tuple, pl.DataFrame] = {}  # `summed_without`'s, by keys, places and communes left out
         self._members: dict[str, pl.DataFrame] = {}  # `members`', by level
 
-    @cached_property
-    def _levels(self) -> dict[str, pl.DataFrame]:
-        return {level: part for (level,), part in self.groups.partition_by("level", as_dict=True).items()}
-
     def members(self, level: str) -> pl.DataFrame:
         """(code, level, group, _row): the places of that level in the order of `groups`, with each commune's row
         in the table; found for the levels asked only, by the runs of their codes (France: 21 to 11 ms, where every
         level was joined)."""
         if level not in self._members:
-            part = self._levels[level]
+            # the groups are listed level after level: a slice of them, not a partition of every level (2.1 to 0.4 ms)
+            part = rows_at_levels(self.groups, (level,))
+            if part.is_empty():
+                raise KeyError(level)
             row = rows_of_codes(part["code"], self.table.frame.select("code").with_row_index("_row"))
             found = row >= 0
             part = part if found.all() else part.filter(pl.Series(found))
