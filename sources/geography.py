@@ -223,11 +223,14 @@ class Geography:
 
 def _commune_cogs(long: pl.DataFrame, *, presorted: bool) -> list[int]:
     """The distinct COGs of the commune rows of `long`; in `KEY` order those rows are one block, found by two
-    binary searches, not by comparing the level of every row (8 ms for the census population's 3.2 M rows)."""
+    binary searches, not by comparing the level of every row (8 ms for the census population's 3.2 M rows), and
+    their COGs come in runs (a code's variables, then its next year's): the distinct values of the runs, not of
+    every row (the CAF benefits' 4 M rows 9-14 to 3.7 ms of CPU)."""
     if presorted:
         level = long.get_column("level")
         first, end = (int(level.search_sorted("COM", side=side)) for side in ("left", "right"))
-        return long.get_column("cog").slice(first, end - first).unique().to_list()
+        cogs = long.get_column("cog").slice(first, end - first)
+        return cogs.rle().struct.field("value").unique().to_list()
     return long.select(pl.col("cog").filter(pl.col("level") == "COM").unique())["cog"].to_list()  # no copy
 
 
