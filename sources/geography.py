@@ -344,16 +344,19 @@ def _inserted(frame: pl.DataFrame, merged: pl.DataFrame) -> pl.DataFrame | None:
 
     Each run of `merged` (a few) is found in `frame` by binary search on its key columns (read row by row, a few
     dozen rows per run): the runs of the millions of rows of `frame` are never listed."""
-    moved = frame["moved"].to_numpy()
+    # the moved rows' positions (a few hundred), not the flags of millions of rows read into numpy (0.7 against
+    # 2.8 ms for the CAF benefits of France)
+    moved_rows = frame.get_column("moved").arg_true().to_numpy()
     keys = _RowKeys(frame)
     merged_starts, merged_keys = _runs(merged)
     places = []
     for key in merged_keys:
         low, high = bisect.bisect_left(keys, key), bisect.bisect_right(keys, key)
-        if not moved[low:high].all():  # a kept row of the same run: their rows would interleave
+        moved_here = np.searchsorted(moved_rows, high) - np.searchsorted(moved_rows, low)
+        if moved_here != high - low:  # a kept row of the same run: their rows would interleave
             return None
         places.append(high)  # the rows from `low` are moved ones, dropped: the run goes after them
-    frame, moved_rows = _plain_columns(frame.drop("moved")), np.flatnonzero(moved)
+    frame = _plain_columns(frame.drop("moved"))
     merged = _plain_columns(merged.select(frame.columns))
     pieces, done = [], 0
     merged_ends = [*merged_starts[1:], merged.height]
