@@ -198,7 +198,8 @@ class Geography:
         touched = pl.concat([mapping.select("cog", "code"), mapping.select("cog", code="new_code")]).unique()
         is_moved, cog = _moved(long, touched, presorted=presorted), pl.col("cog").cast(pl.Int32)
         moved = sorted_by_key(long[is_moved.arg_true()].with_columns(cog))  # a few rows gathered, not all filtered
-        present = set(moved.select("cog", "code").unique().iter_rows())  # every COG's changes, those met here
+        # every COG's changes, those met here (a few hundred rows' pairs in Python: `unique` cost 1.4-1.8 ms)
+        present = set(zip(moved.get_column("cog").to_list(), moved.get_column("code").to_list()))
         met = [change for change in applied if (change.cog, change.old) in present]
         flagged = long.with_columns(cog, **_status_as_grouped(long))
         # the flags cut as the columns are (see `_plain_columns`)
