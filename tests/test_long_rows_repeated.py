@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from sources import values
 from sources.geography import _commune_cogs
 from sources.staging import _counted
 from sources.wide import _repeated, _tiled
@@ -43,3 +44,21 @@ def test_statuses_counted_per_run_as_grouped():
     statuses = pl.Series("status", ["secret", "secret", None, "missing", "secret", None, "missing"])
     assert _counted(statuses) == [("missing", 2), ("secret", 3)]
     assert _counted(pl.Series("status", [None, None], pl.String)) == []
+
+
+def test_a_few_rows_sorted_plainly_as_the_packed_ranks_sort_them(monkeypatch):
+    frame = pl.DataFrame(
+        {
+            "level": ["COM", "ARM", None, "COM", "COM", "ARM"],
+            "code": ["2", "1", "3", "1", None, "1"],
+            "year": [2022, None, 2021, 2022, 2021, 2020],
+            "variable": ["b", "a", "a", "a", "c", "b"],
+            "row": range(6),
+        },
+        schema_overrides={"year": pl.Int32},
+    )
+    columns = ["level", "code", "year", "variable"]
+    plainly = values.sorted_by_key(frame, columns)
+    monkeypatch.setattr(values, "FEW_TO_SORT", 0)
+    ranked = values.sorted_by_key(frame, columns)
+    assert plainly.equals(ranked) and ranked.equals(frame.sort(columns, maintain_order=True))
