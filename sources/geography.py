@@ -198,7 +198,8 @@ class Geography:
         touched = pl.concat([mapping.select("cog", "code"), mapping.select("cog", code="new_code")]).unique()
         is_moved, cog = _moved(long, touched, presorted=presorted), pl.col("cog").cast(pl.Int32)
         moved = sorted_by_key(long[is_moved.arg_true()].with_columns(cog))  # a few rows gathered, not all filtered
-        present = set(moved.select("cog", "code").unique().iter_rows())  # every COG's changes, those met here
+        # every COG's changes, those met here (a few hundred rows' pairs in Python: `unique` cost 1.4-1.8 ms)
+        present = set(zip(moved.get_column("cog").to_list(), moved.get_column("code").to_list()))
         met = [change for change in applied if (change.cog, change.old) in present]
         flagged = long.with_columns(cog, **_status_as_grouped(long))
         # the flags cut as the columns are (see `_plain_columns`)
@@ -223,11 +224,16 @@ class Geography:
 
 def _commune_cogs(long: pl.DataFrame, *, presorted: bool) -> list[int]:
     """The distinct COGs of the commune rows of `long`; in `KEY` order those rows are one block, found by two
-    binary searches, not by comparing the level of every row (8 ms for the census population's 3.2 M rows)."""
+    binary searches, not by comparing the level of every row (8 ms for the census population's 3.2 M rows), and
+    their COGs come in runs (a code's variables, then its next year's): the distinct values of the runs, not of
+    every row (the CAF benefits' 4 M rows 9-14 to 3.7 ms of CPU); one COG is told by the smallest and largest."""
     if presorted:
         level = long.get_column("level")
         first, end = (int(level.search_sorted("COM", side=side)) for side in ("left", "right"))
-        return long.get_column("cog").slice(first, end - first).unique().to_list()
+        cogs = long.get_column("cog").slice(first, end - first)
+        if cogs.null_count() == 0 and cogs.min() == cogs.max():  # the entry's one COG (the census): no runs to find
+            return cogs.head(1).to_list()
+        return cogs.rle().struct.field("value").unique().to_list()
     return long.select(pl.col("cog").filter(pl.col("level") == "COM").unique())["cog"].to_list()  # no copy
 
 
@@ -341,16 +347,19 @@ def _inserted(frame: pl.DataFrame, merged: pl.DataFrame) -> pl.DataFrame | None:
 
     Each run of `merged` (a few) is found in `frame` by binary search on its key columns (read row by row, a few
     dozen rows per run): the runs of the millions of rows of `frame` are never listed."""
-    moved = frame["moved"].to_numpy()
+    # the moved rows' positions (a few hundred), not the flags of millions of rows read into numpy (0.7 against
+    # 2.8 ms for the CAF benefits of France)
+    moved_rows = frame.get_column("moved").arg_true().to_numpy()
     keys = _RowKeys(frame)
     merged_starts, merged_keys = _runs(merged)
     places = []
     for key in merged_keys:
         low, high = bisect.bisect_left(keys, key), bisect.bisect_right(keys, key)
-        if not moved[low:high].all():  # a kept row of the same run: their rows would interleave
+        moved_here = np.searchsorted(moved_rows, high) - np.searchsorted(moved_rows, low)
+        if moved_here != high - low:  # a kept row of the same run: their rows would interleave
             return None
         places.append(high)  # the rows from `low` are moved ones, dropped: the run goes after them
-    frame, moved_rows = _plain_columns(frame.drop("moved")), np.flatnonzero(moved)
+    frame = _plain_columns(frame.drop("moved"))
     merged = _plain_columns(merged.select(frame.columns))
     pieces, done = [], 0
     merged_ends = [*merged_starts[1:], merged.height]

