@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from sources.errors import StoreWriteError
@@ -449,16 +450,18 @@ class Run(Store):
 ARROW_SCHEMA = "ARROW:schema"  # the file's metadata key polars reads each column's type from
 FEW_CATEGORIES = 1024  # an Enum's dictionary is written whole in every row group: only for columns of few values
 PERIOD_SEARCH = 65_536  # rows searched for the first code's end (a repeated sequence is one code's rows)
+MIN_RUN = 64  # rows per run for `code` to be handed over as a Categorical of its runs (break-even: about 50)
 
 
 def write_staged_table(frame: pl.DataFrame, path: Path) -> None:
     """`frame` as Parquet. The writer hashes every row of a text column to build its dictionary (0.1 s per column
     of 3.2 M rows, whatever the number of values): a text column whose Enum can be built without hashing every row
-    (`_coded`) is handed over as that Enum instead, whose dictionary is the Enum's own. The file declares them text
-    (its Arrow schema is the text frame's), so every reader reads text, the same frame. LZ4, not zstd: once the
-    dictionaries are gone, zstd's compression is a fifth of the write (the census population's write 0.34 -> 0.29
-    s of CPU for a file 8.1 -> 11.5 MB), and its reads cost more (the whole file 0.12-0.19 s of CPU against
-    0.07-0.09 s, a scan filtered by variables 53-69 ms against 30-38 ms)."""
+    (`_coded`) is handed over as that Enum instead, whose dictionary is the Enum's own (`code`: a Categorical, whose
+    dictionaries are each row group's values, as from text). The file declares them text (its Arrow schema is the
+    text frame's), so every reader reads text, the same frame. LZ4, not zstd: once the dictionaries are gone,
+    zstd's compression is a fifth of the write (the census population's write 0.34 -> 0.29 s of CPU for a file 8.1
+    -> 11.5 MB), and its reads cost more (the whole file 0.12-0.19 s of CPU against 0.07-0.09 s, a scan filtered
+    by variables 53-69 ms against 30-38 ms)."""
     texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     coded = {} if frame.is_empty() else {n: c for n in texts if (c := _coded(frame, n)) is not None}
     if not coded:
@@ -470,13 +473,14 @@ def write_staged_table(frame: pl.DataFrame, path: Path) -> None:
 
 def _coded(frame: pl.DataFrame, name: str) -> pl.Series | None:
     """The text column `name` of `frame` (not empty) as an Enum of its values built without hashing every row, or
-    None when this cannot be done (the writer then hashes it). `code` stays text: readers filter it, and an Enum
-    of every code would be written in each row group and decoded by every filtered scan (20 scans of the census
-    population by code, 50-57 ms of CPU as text, 76-97 ms as an Enum); the key `level` and `variable` are
-    built from their runs and their repeated sequence (their statistics are written all the same)."""
+    None when this cannot be done (the writer then hashes it). `code` is not an Enum: readers filter it, and an
+    Enum of every code would be written in each row group and decoded by every filtered scan (20 scans of the
+    census population by code, 50-57 ms of CPU as text, 76-97 ms as an Enum); it is a Categorical of its runs
+    (`_categorical_of_runs`). The key `level` and `variable` are built from their runs and their repeated sequence
+    (their statistics are written all the same)."""
     column = frame.get_column(name)
     if name == "code":
-        return None
+        return _categorical_of_runs(column)
     if name == "variable" and "code" in frame.columns:
         return _repeated(column, frame.get_column("code"))
     if name in KEY:
@@ -523,6 +527,42 @@ def _in_runs(column: pl.Series) -> pl.Series | None:
     runs_coded = [pl.repeat(value, count, dtype=categories, eager=True) for value, count in runs]
     coded = pl.concat(runs_coded, rechunk=True)  # one chunk: the writer cuts row groups at chunks' ends
     return coded.alias(column.name)
+
+
+def _categorical_of_runs(column: pl.Series) -> pl.Series | None:
+    """`column` as a Categorical made from its runs of equal rows (`code`, in key order: a run per place), or None
+    when it has nulls or runs shorter than `MIN_RUN` rows (its first one, or on average). The writer gives each
+    row group the dictionary of the values it holds (a hash of an integer a row), the one it builds from text by
+    hashing every text: the same file, byte for byte, for less CPU (the census population's `code` written in 25
+    instead of 48-62 ms for 3.2 M rows, its runs found and the column built in 10 ms; with runs of 48 rows or
+    fewer, as in the census families, nothing is saved). Each run's value is cast once, into the process's global
+    categories (a text seen before is looked up; a mapping of the table's own cost 3 ms per 35,000 codes), and its
+    integer repeated over the run's rows (a gather of the values cost twice the CPU)."""
+    if column.null_count() or column.head(PERIOD_SEARCH).rle_id().search_sorted(1) < MIN_RUN:
+        return None  # the first run too short: the others are not looked for
+    first_rows = _run_starts(column)
+    if first_rows.len() * MIN_RUN > column.len():
+        return None
+    values = column.gather(first_rows).cast(pl.Categorical)  # held: its mapping lives while a column uses it
+    lengths = np.diff(first_rows.to_numpy(), append=column.len())
+    rows = np.repeat(values.to_physical().to_numpy(), lengths)
+    return pl.Series(column.name, rows).cat.to(values.dtype)
+
+
+def _run_starts(column: pl.Series) -> pl.Series:
+    """The rows of `column` (not empty) that differ from the row before them (nulls equal), and its first row:
+    compared chunk by chunk, as `_repeats` does (slices of the whole column are first copied into one chunk)."""
+    index = pl.get_index_type()
+    starts = [pl.Series([0], dtype=index)]
+    start = 0
+    for length in column.chunk_lengths():
+        chunk = column.slice(start, length)
+        if start and length and not _same(chunk.head(1), column.slice(start - 1, 1)):
+            starts.append(pl.Series([start], dtype=index))
+        if length > 1:
+            starts.append(chunk.slice(1).ne_missing(chunk.head(length - 1)).arg_true() + (start + 1))
+        start += length
+    return pl.concat(starts, rechunk=True)
 
 
 def _all_equal(rows: pl.Series, value: str) -> bool:
