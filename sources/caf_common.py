@@ -16,7 +16,7 @@ import polars as pl
 from sources.catalogue import Entry, FileSpec
 from sources.errors import Failure, SourceValidationError
 from sources.geography import Geography, _cut
-from sources.reading import read_csv_bytes, utf8_bytes
+from sources.reading import read_csv_bytes, read_csv_frame, utf8_bytes
 from sources.values import NOT_AVAILABLE, melt, per_run, without_rows
 from sources.wide import row_cog
 
@@ -61,31 +61,18 @@ def read_numbers(data: bytes, spec: FileSpec, numeric: Callable[[list[str]], lis
     are. Casting the text of the CAF benefits' 23 columns of counts cost 50 ms of CPU, more than reading them
     (the read of the whole file 95 ms as text, 78 ms so)."""
     try:
-        header = _read_csv(data, spec.separator, n_rows=0).columns
+        header = read_csv_frame(data, spec.separator, n_rows=0).columns
         names = {c.strip(): c for c in header}
         numbers = numeric(list(names))
         if len(names) != len(header) or len(header) < 2 or not numbers:  # refused or read as text by `read_text`
             return None
-        frame = _read_csv(data, spec.separator, numbers={names[c]: pl.Float64 for c in numbers})
+        frame = read_csv_frame(data, spec.separator, numbers=[names[c] for c in numbers])
     except pl.exceptions.PolarsError:
         return None
     if frame.is_empty():  # no row to gain on: judged as text
         return None
     frame.columns = list(names)
     return frame
-
-
-def _read_csv(data: bytes, separator: str, *, n_rows: int | None = None, numbers: dict | None = None) -> pl.DataFrame:
-    """`reading.read_csv_bytes`'s read, with the columns of `numbers` typed."""
-    return pl.read_csv(
-        data,
-        separator=separator,
-        infer_schema=False,
-        quote_char='"',
-        truncate_ragged_lines=False,
-        n_rows=n_rows,
-        schema_overrides=numbers,
-    )
 
 
 def with_period(

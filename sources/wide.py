@@ -28,6 +28,7 @@ import polars as pl
 from sources import catalogue
 from sources.catalogue import Entry
 from sources.geography import Geography, _inserted
+from sources.reading import read_csv_frame
 from sources.validation import KINDS, MONTHS, YEARS, RowCheck, Rules, _code_pattern_check, known_codes_check, passes
 from sources.values import INVALID, KEY, MISSING, STATUSES, finish, melt, sorted_by_key
 
@@ -76,24 +77,16 @@ def parse_wide(
 def read_numbers(
     data: bytes, separator: str, numbers: list[str], columns: list[str] | None = None
 ) -> pl.DataFrame | None:
-    """`columns` of a CSV (default every one) with `numbers` as Float64 and the others as text, read with the options
-    of `reading.read_csv_bytes`, when every cell of `numbers` is a number or empty: the reader parses them as
-    `parse_wide`'s cast of the text would (spaces before a number skipped, as `parse_wide` strips them), without a
-    text column per variable first (a census population's read and cast 83 + 45 ms -> 74 ms of CPU). `parse_wide`
-    takes such a frame as it takes text: an empty cell is null. None when a cell is anything else (a decimal
-    comma, spaces after, a marker) or the file cannot be read: the caller reads it as text, for its errors. The
-    same `columns` as the caller's text read, so that the same lines are refused (the reader refuses a line
-    longer than the header when it reads the last column, not always otherwise)."""
+    """`columns` of a CSV (default every one) with `numbers` as Float64 and the others as text, read as
+    `reading.read_csv_bytes` reads (`reading.read_csv_frame`), when every cell of `numbers` is a number or empty:
+    the reader parses them as `parse_wide`'s cast of the text would (spaces before a number skipped, as `parse_wide`
+    strips them), without a text column per variable first (a census population's read and cast 83 + 45 ms -> 74 ms
+    of CPU). `parse_wide` takes such a frame as it takes text: an empty cell is null. None when a cell is anything
+    else (a decimal comma, spaces after, a marker) or the file cannot be read: the caller reads it as text, for its
+    errors. The same `columns` as the caller's text read, so that the same lines are refused (the reader refuses a
+    line longer than the header when it reads the last column, not always otherwise)."""
     try:
-        return pl.read_csv(
-            data,
-            separator=separator,
-            infer_schema=False,
-            quote_char='"',
-            truncate_ragged_lines=False,
-            columns=columns,
-            schema_overrides=dict.fromkeys(numbers, pl.Float64),
-        )
+        return read_csv_frame(data, separator, columns=columns, numbers=numbers)
     except pl.exceptions.PolarsError:
         return None
 
