@@ -81,10 +81,18 @@ def rules_for(entry: Entry, level: str) -> Rules:
     yy = entry.params["yy"]
     columns = entry.columns()
     kinds = {c: KINDS[base_name(c, yy)] for c in (*columns.required, *columns.optional)}
-    levels = ("COM", "ARM") if level == "COM" else (level,)
     return Rules(
-        kinds=kinds, levels=levels, code_column=CODE, parts=columns.parts, part_tolerance=columns.part_tolerance
+        kinds=kinds,
+        levels=staged_levels(level),
+        code_column=CODE,
+        parts=columns.parts,
+        part_tolerance=columns.part_tolerance,
     )
+
+
+def staged_levels(level: str) -> tuple[str, ...]:
+    """The staged levels of a member's rows: the COM member holds the arrondissements municipaux too."""
+    return ("COM", "ARM") if level == "COM" else (level,)
 
 
 # -- reading one level --------------------------------------------------------------------------------------------
@@ -222,7 +230,7 @@ def _staged_together(
         return None
     rename = members[0].rename
     rows = pl.concat([m.rows.select(**m.index, **{c: pl.col(c) for c in rename}) for m in members])
-    levels = tuple(level for m in members for level in rules_for(entry, m.level).levels)
+    levels = tuple(level for m in members for level in staged_levels(m.level))
     rules = replace(rules_for(entry, members[0].level), levels=levels)
     year, cog = _year_and_cog(entry)
     index = {"level": pl.col("level"), "code": pl.col("code")}
@@ -232,8 +240,8 @@ def _staged_together(
     staged = conclude(long, entry, rules, geo, file=members[0].file, raw_path=raw_path, rename=rename, screened=True)
     out = {}
     for member in members:  # the COM member's rows: its arrondissements' then its communes' (in key order)
-        start = _rows_of(staged.frame.get_column("level"), min(rules_for(entry, member.level).levels))[0]
-        end = _rows_of(staged.frame.get_column("level"), max(rules_for(entry, member.level).levels))[1]
+        start = _rows_of(staged.frame.get_column("level"), min(staged_levels(member.level)))[0]
+        end = _rows_of(staged.frame.get_column("level"), max(staged_levels(member.level)))[1]
         changes = staged.geo_changes if member.level == "COM" else []
         out[member.level] = Staged(staged.frame.slice(start, end - start), notes=member.notes, geo_changes=changes)
     return out
