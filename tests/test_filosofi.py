@@ -16,10 +16,10 @@ from sources import catalogue
 from sources.demo import MIRROR_ROOT
 from sources.demo.files import entry_path
 from sources.errors import ParseError, SourceValidationError
-from sources.filosofi import base_name, stage, stage_level_file, year_suffix
+from sources.filosofi import _codes_by_epci, base_name, stage, stage_level_file, year_suffix
 from sources.geography import GeoChange
 from sources.mirror import zip_folder
-from sources.values import MERGED, NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT
+from sources.values import MERGED, NON_RECALCULABLE, NOT_AVAILABLE, SECRET, SPLIT, sorted_by_key
 
 ENTRY = catalogue.get("filosofi", "2021")
 COM = "cc_filosofi_2021_COM.csv"
@@ -250,6 +250,25 @@ def test_epci_absent_from_2025_dropped_and_absent_from_file_not_available(tmp_pa
     assert len(dombes) == N_VARIABLES and set(dombes.values()) == {(None, NOT_AVAILABLE)}
     assert any("dropped: 200000001" in n for n in staged.notes)
     assert any("absent from the file, not_available: 200069193" in n for n in staged.notes)
+
+
+def test_the_rows_of_absent_epci_and_france_are_put_in_key_order(tmp_path, demo_files, geo):
+    # the EPCI rows are sorted only when null rows were appended, the variables listed only for the null rows
+    lines = _member(EPCI).splitlines()
+    kept = [line for line in lines if not line.startswith("200069193;")]
+    files = _files(
+        tmp_path, demo_files, cc_filosofi_2021_EPCI__csv="\n".join(kept) + "\n", cc_filosofi_2021_FE__csv=None
+    )
+    frame = stage(ENTRY, files, geo).frame
+    assert frame.equals(sorted_by_key(frame))
+    assert frame.filter(pl.col("level") == "FRANCE")["variable"].to_list() == sorted(
+        frame.filter(pl.col("level") == "COM")["variable"].unique().to_list()
+    )
+
+
+def test_repeated_pairs_are_each_epcis_distinct_codes():
+    pairs = pl.DataFrame({"epci": ["B", "A", "B", "B"], "code": ["2", "1", "3", "2"]})
+    assert _codes_by_epci(pairs) == {"A": ["1"], "B": ["2", "3"]}
 
 
 def test_no_epci_pseudo_code_is_dropped_with_a_note(tmp_path, demo_files, geo):
