@@ -221,13 +221,26 @@ def _code_years(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     every run's first row cost births' 0.6 M rows 0.05-0.08 s of CPU)."""
     code, year = pl.col("code"), pl.col("year")
     new_code = (code != code.shift()).fill_null(True)
-    new_pair = pl.col("new_code") | (year != year.shift()).fill_null(True)
-    pairs = rows.lazy().with_columns(new_code=new_code).filter(new_pair).collect()
+    if max(rows.n_chunks("all")) == 1:
+        # each row compared with the row before as two slices of the same column, not against a shifted copy (births'
+        # 0.6 M rows 3 ms less); a code's first row is the first of its run among the pairs too: `new_code` found there
+        pairs = rows.filter(_changes(rows["code"]) | _changes(rows["year"])).with_columns(new_code=new_code)
+    else:  # slices of chunked columns would not line up: polars would copy every row into one chunk first
+        new_pair = pl.col("new_code") | (year != year.shift()).fill_null(True)
+        pairs = rows.lazy().with_columns(new_code=new_code).filter(new_pair).collect()
     if not _in_order(pairs):  # a row out of order, or a null code or year
         pairs = pairs.drop("new_code").unique().sort("code", "year", nulls_last=False).with_columns(new_code=new_code)
     starts = pairs["new_code"]  # Series operations: each query's own cost (0.1-0.4 ms) counted on a small file
     run = (starts.cum_sum() - 1).cast(pl.UInt32).alias("run")
     return pl.DataFrame([pairs["year"], pairs["code"], run]), pairs["code"].filter(starts)
+
+
+def _changes(values: pl.Series) -> pl.Series:
+    """True where a value differs from the one before it: the first, and a null or the value after one, too."""
+    if values.is_empty():
+        return pl.Series(dtype=pl.Boolean)
+    differs = (values.slice(1) != values.slice(0, values.len() - 1)).fill_null(True)
+    return pl.Series([True]).append(differs)
 
 
 def _in_order(pairs: pl.DataFrame) -> bool:

@@ -65,6 +65,16 @@ def test_each_commune_counted_once_a_year_in_any_order(rows):
     assert (short[0].column, short[0].rule, short[0].count, short[0].samples) == ("GEO", RULE, 2, SAMPLES)
 
 
+@pytest.mark.parametrize("rows", [ROWS, ROWS[::-1]], ids=["key order", "reversed"])
+def test_a_table_in_several_chunks_is_counted_the_same(rows):
+    # the staged table's columns in several pieces (one piece a parsed batch): its rows compared the same way
+    frame = _frame(rows)
+    pieces = pl.concat([frame.slice(0, 7), frame.slice(7, 1), frame.slice(8)], rechunk=False)
+    assert pieces.n_chunks() == 3
+    fatal, short = coverage_failures(BIRTHS, pieces, GEO, None)
+    assert fatal == [] and (short[0].count, short[0].samples) == (2, SAMPLES)
+
+
 def test_a_file_of_arrondissements_only_covers_their_city():
     # 2022 alone, without the COM rows of Paris: 01001, 01002, 69123 and Paris through 75101 and 75102 -> 4 of 4
     rows = [r for r in ROWS if r[2] == 2022 and r[1] != "75056"]
