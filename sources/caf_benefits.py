@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
@@ -115,13 +116,14 @@ def _staged(
     # the cities summed from their arrondissements: summed before the screen, which judges their rows too
     city_rows, cities = city_sums_of_rows(frame, CODE, index, values, file=label, rounded=True)
     notes.extend(cities)
+    rows = _Rows(frame, city_rows, index, values)
     if parsed:
-        long = _numbers_long(frame, city_rows, index, values, rules, entry, geo)
+        long = _numbers_long(rows, rules, entry, geo)
         if long is None:
             return None
         screened = True
     else:
-        long, screened = _text_long(frame, city_rows, index, values, rules, entry, geo)
+        long, screened = _text_long(rows, rules, entry, geo)
     notes.append(
         f"{label}: foyers and personnes are rounded to 5 by the CAF (7 -> 5, 12 -> 10): a sum of "
         "communes differs slightly from the published département or national total."
@@ -136,18 +138,21 @@ def _staged(
     return conclude(long, entry, rules, geo, file=label, raw_path=raw_path, notes=notes, screened=screened)
 
 
-def _text_long(
-    frame: pl.DataFrame,
-    city_rows: pl.DataFrame,
-    index: dict[str, pl.Expr],
-    values: list[str],
-    rules: Rules,
-    entry: Entry,
-    geo: Geography | None,
-) -> tuple[pl.DataFrame, bool]:
+class _Rows(NamedTuple):
+    """The file's rows as both paths take them: the frame (counts as text or as numbers), the cities' rows summed
+    from their arrondissements (long), the staged key's expressions and the count columns."""
+
+    frame: pl.DataFrame
+    city_rows: pl.DataFrame
+    key: dict[str, pl.Expr]  # `index`, named apart from tuple.index
+    values: list[str]
+
+
+def _text_long(rows: _Rows, rules: Rules, entry: Entry, geo: Geography | None) -> tuple[pl.DataFrame, bool]:
     """(the long rows of the text frame and the cities' rows, screened): every rule screened on the file's rows,
     the long frame built in key order, the cities' rows screened and put in place apart; when a rule fails, the
     rows as they are, for `conclude` to judge. The CAF publishes no secret marker: counts are rounded to 5 instead."""
+    frame, city_rows, index, values = rows
     in_order = screened_long(frame, index, values, rules, entry, geo)
     long = in_order if in_order is not None else melt(frame, index=index, columns=values, markers={})
     long = pl.concat([long, city_rows], how="vertical_relaxed") if city_rows.height else long
@@ -157,19 +162,12 @@ def _text_long(
     return (placed, True) if placed is not None else (long, False)
 
 
-def _numbers_long(
-    frame: pl.DataFrame,
-    city_rows: pl.DataFrame,
-    index: dict[str, pl.Expr],
-    values: list[str],
-    rules: Rules,
-    entry: Entry,
-    geo: Geography | None,
-) -> pl.DataFrame | None:
+def _numbers_long(rows: _Rows, rules: Rules, entry: Entry, geo: Geography | None) -> pl.DataFrame | None:
     """`_text_long` of a frame whose counts are numbers already, every rule holding: the wide frame
     `wide.parse_wide` gives (each count as it is, its status `missing` where it is null) with the cities' rows
     made wide, in key order, screened whole, then made long; None when a rule fails. The cities' rows are not put
     in place in the long rows (`with_rows_in_place`: 24 ms of CPU for the CAF benefits of France)."""
+    frame, city_rows, index, values = rows
     wide = frame.select(*[e.alias(k) for k, e in index.items()], *values)
     wide = wide.with_columns(**{STATUS.format(c): _numeric_status(wide.get_column(c), MISSING) for c in values})
     if city_rows.height:

@@ -184,20 +184,25 @@ def test_a_zip64_member_is_inflated_by_isal(tmp_path, inflations):
     assert inflations == [(len(CSV) + 1, len(CSV))]
 
 
-def test_an_encrypted_member_is_left_to_zipfile(tmp_path, inflations):
-    body = patched(zip_of({"data.csv": CSV}), local={6: ("<H", 1)}, central={8: ("<H", 1)})
+@pytest.mark.parametrize(
+    ("local", "central", "error", "message"),
+    [
+        # the encryption flag (bit 0), in the local header and the central directory
+        (
+            {6: ("<H", 1)},
+            {8: ("<H", 1)},
+            RuntimeError,
+            "File 'data.csv' is encrypted, password required for extraction",
+        ),
+        # method 9, deflate64
+        ({8: ("<H", 9)}, {10: ("<H", 9)}, NotImplementedError, "That compression method is not supported"),
+    ],
+    ids=["encrypted", "unsupported-method"],
+)
+def test_a_member_isal_does_not_handle_is_left_to_zipfile(tmp_path, inflations, local, central, error, message):
     path = tmp_path / "f.zip"
-    path.write_bytes(body)
-    with pytest.raises(RuntimeError, match="File 'data.csv' is encrypted, password required for extraction"):
-        zip_member(path, "data.csv", source="test", limit=LIMIT)
-    assert inflations == []
-
-
-def test_an_unsupported_method_is_left_to_zipfile(tmp_path, inflations):
-    body = patched(zip_of({"data.csv": CSV}), local={8: ("<H", 9)}, central={10: ("<H", 9)})  # deflate64
-    path = tmp_path / "f.zip"
-    path.write_bytes(body)
-    with pytest.raises(NotImplementedError, match="That compression method is not supported"):
+    path.write_bytes(patched(zip_of({"data.csv": CSV}), local=local, central=central))
+    with pytest.raises(error, match=message):
         zip_member(path, "data.csv", source="test", limit=LIMIT)
     assert inflations == []
 
